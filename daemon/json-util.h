@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <json-glib/json-glib.h>
+
+/* Lenient accessors: NULL/default when the member is absent or of another
+ * type (documents are schema-checked before the model reads them). */
+JsonObject *json_get_object(JsonObject *o, const char *member);
+JsonArray *json_get_array(JsonObject *o, const char *member);
+const char *json_get_string(JsonObject *o, const char *member);
+gint64 json_get_int(JsonObject *o, const char *member, gint64 def);
+bool json_get_bool(JsonObject *o, const char *member, bool def);
+/* The member as an object, created (empty) when absent. */
+JsonObject *json_ensure_object(JsonObject *o, const char *member);
+/* Whether a string array holds s. */
+bool json_array_has_string(JsonArray *a, const char *s);
+/* Remove every occurrence of s; returns whether something was removed. */
+bool json_array_remove_string(JsonArray *a, const char *s);
+/* Deep equality of two nodes (NULL equals NULL). */
+bool json_equal(JsonNode *a, JsonNode *b);
+/* A deep copy (json_node_copy shares objects and arrays). */
+JsonNode *json_deep_copy(JsonNode *n);

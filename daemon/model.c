@@ -1,0 +1,978 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <sys/stat.h>
+
+#include "json-util.h"
+#include "manifest.h"
+#include "model.h"
+#include "store.h"
+#include "util.h"
+#include "validate.h"
+
+#define DEFAULT_NAMESPACE "default"
+#define MAX_ANNOTATIONS_SIZE (256 * 1024)
+#define MAX_LIST_DEPTH 4
+#define RECONCILE_RETRY_USEC (2 * G_USEC_PER_SEC)
+
+struct Model {
+        sd_event *event;
+        Store *store;
+        ModelLimits limits;
+        GHashTable *by_key;             /* key -> Object (owned) */
+        GHashTable *by_uid;             /* uid -> Object (borrowed) */
+        GHashTable *by_path;            /* path -> Object (borrowed) */
+        GHashTable *queue;              /* uid -> NULL: to reconcile */
+        sd_event_source *reconcile_source;
+        sd_event_source *retry_source;
+        ModelObserver observer;
+        void *observer_data;
+};
+
+/* --- batches: the staged changes of one transaction --- */
+
+typedef struct Change {
+        const KindInfo *kind;
+        Object *old;            /* the stored object, or NULL when created */
+        JsonNode *doc;          /* the new document, or NULL when removed */
+} Change;
+
+typedef struct Batch {
+        Model *m;
+        GPtrArray *changes;     /* Change, in staging order */
+        GHashTable *by_key;     /* key -> Change (borrowed) */
+} Batch;
+
+static void change_free(Change *c) {
+        object_unref(c->old);
+        if (c->doc)
+                json_node_unref(c->doc);
+        g_free(c);
+}
+
+static void batch_init(Batch *b, Model *m) {
+        b->m = m;
+        b->changes = g_ptr_array_new_with_free_func((GDestroyNotify) change_free);
+        b->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+}
+
+static void batch_clear(Batch *b) {
+        g_clear_pointer(&b->changes, g_ptr_array_unref);
+        g_clear_pointer(&b->by_key, g_hash_table_unref);
+}
+
+/* The document under key as this batch would leave it (NULL: absent). */
+static JsonNode *batch_current(Batch *b, const char *key) {
+        Change *c = g_hash_table_lookup(b->by_key, key);
+        Object *o;
+
+        if (c)
+                return c->doc;
+        o = g_hash_table_lookup(b->m->by_key, key);
+        return o ? o->doc : NULL;
+}
+
+/* Stage doc (owned; NULL = remove) as the new state of key. */
+static void batch_stage(Batch *b, const KindInfo *kind, const char *key, JsonNode *doc) {
+        Change *c = g_hash_table_lookup(b->by_key, key);
+
+        if (c) {
+                if (c->doc)
+                        json_node_unref(c->doc);
+                c->doc = doc;
+                return;
+        }
+        c = g_new0(Change, 1);
+        c->kind = kind;
+        c->old = object_ref(g_hash_table_lookup(b->m->by_key, key));
+        c->doc = doc;
+        g_ptr_array_add(b->changes, c);
+        g_hash_table_insert(b->by_key, g_strdup(key), c);
+}
+
+static void notify(Model *m, Object *o, ModelEvent ev) {
+        if (m->observer)
+                m->observer(m, o, ev, m->observer_data);
+}
+
+static const char *doc_meta_string(JsonNode *doc, const char *member) {
+        return json_get_string(json_get_object(json_node_get_object(doc), "metadata"), member);
+}
+
+static void enqueue_uid(Model *m, const char *uid) {
+        if (!uid)
+                return;
+        g_hash_table_add(m->queue, g_strdup(uid));
+        sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+}
+
+void model_enqueue(Model *m, Object *o) {
+        enqueue_uid(m, o->uid);
+}
+
+/* Whatever an object's change may concern: itself, its namespace (which may
+ * be waiting to empty) and its owners (which may wait for dependents). */
+static void enqueue_related(Model *m, JsonNode *doc, const KindInfo *kind) {
+        JsonObject *meta = json_get_object(json_node_get_object(doc), "metadata");
+        JsonArray *owners = json_get_array(meta, "ownerReferences");
+
+        enqueue_uid(m, json_get_string(meta, "uid"));
+        if (kind->namespaced) {
+                g_autofree char *key = object_key(&kind_namespace, "", json_get_string(meta, "namespace"));
+                Object *ns = g_hash_table_lookup(m->by_key, key);
+                if (ns)
+                        enqueue_uid(m, ns->uid);
+        }
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                enqueue_uid(m, json_get_string(json_array_get_object_element(owners, i), "uid"));
+}
+
+static void model_insert(Model *m, Object *o) {
+        g_hash_table_insert(m->by_key, o->key, o);
+        g_hash_table_insert(m->by_uid, o->uid, o);
+        g_hash_table_insert(m->by_path, o->path, o);
+}
+
+static void model_remove(Model *m, Object *o) {
+        g_hash_table_remove(m->by_uid, o->uid);
+        g_hash_table_remove(m->by_path, o->path);
+        g_hash_table_steal(m->by_key, o->key);
+}
+
+static int batch_commit(Batch *b, GError **error) {
+        Model *m = b->m;
+        int r;
+
+        if (b->changes->len == 0)
+                return 0;
+
+        r = store_begin(m->store, error);
+        if (r < 0)
+                return r;
+        for (guint i = 0; i < b->changes->len; i++) {
+                Change *c = b->changes->pdata[i];
+                if (c->old && (!c->doc || !streq(c->old->uid, doc_meta_string(c->doc, "uid")))) {
+                        r = store_delete(m->store, c->old->uid, error);
+                        if (r < 0)
+                                goto fail;
+                }
+                if (c->doc) {
+                        JsonObject *meta = json_get_object(json_node_get_object(c->doc), "metadata");
+                        uint64_t rv;
+                        char buf[32];
+
+                        store_next_resource_version(m->store, &rv, NULL);
+                        g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, rv);
+                        json_object_set_string_member(meta, "resourceVersion", buf);
+                        g_autofree char *text = manifest_to_json(c->doc, FALSE);
+                        StoreRow row = {
+                                .uid = json_get_string(meta, "uid"),
+                                .group = c->kind->group,
+                                .kind = c->kind->kind,
+                                .namespace = c->kind->namespaced ? json_get_string(meta, "namespace") : "",
+                                .name = json_get_string(meta, "name"),
+                                .resource_version = rv,
+                                .document = text,
+                        };
+                        r = store_put(m->store, &row, error);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        r = store_commit(m->store, error);
+        if (r < 0)
+                return r;
+
+        /* Committed: now the memory and the bus follow. */
+        for (guint i = 0; i < b->changes->len; i++) {
+                Change *c = b->changes->pdata[i];
+                bool same_object = c->old && c->doc && streq(c->old->uid, doc_meta_string(c->doc, "uid"));
+
+                if (c->old)
+                        enqueue_related(m, c->old->doc, c->kind);
+                if (c->old && !same_object) {
+                        model_remove(m, c->old);
+                        notify(m, c->old, MODEL_EVENT_REMOVED);
+                        object_unref(c->old);   /* the table's reference */
+                }
+                if (same_object) {
+                        object_set_doc(c->old, json_node_ref(c->doc));
+                        notify(m, c->old, MODEL_EVENT_CHANGED);
+                } else if (c->doc) {
+                        Object *o = object_new(c->kind, json_node_ref(c->doc));
+                        model_insert(m, o);
+                        notify(m, o, MODEL_EVENT_ADDED);
+                }
+                if (c->doc)
+                        enqueue_related(m, c->doc, c->kind);
+        }
+        return 0;
+
+fail:
+        store_rollback(m->store);
+        return r;
+}
+
+/* --- validation of metadata --- */
+
+static int validate_string_map(JsonObject *map, const char *path, bool label_values, size_t *total, GPtrArray *errors) {
+        JsonObjectIter it;
+        const char *k;
+        JsonNode *v;
+
+        json_object_iter_init_ordered(&it, map);
+        while (json_object_iter_next_ordered(&it, &k, &v)) {
+                g_autoptr(GError) e = NULL;
+                if (validate_qualified_name(k, &e) < 0)
+                        g_ptr_array_add(errors, g_strdup_printf("%s: Invalid value: \"%s\": %s", path, k, e->message));
+                else if (label_values && validate_label_value(json_node_get_string(v), &e) < 0)
+                        g_ptr_array_add(errors, g_strdup_printf("%s.%s: Invalid value: %s", path, k, e->message));
+                if (total)
+                        *total += strlen(k) + strlen(json_node_get_string(v));
+        }
+        return 0;
+}
+
+static void validate_metadata(JsonObject *meta, GPtrArray *errors) {
+        JsonObject *labels = json_get_object(meta, "labels");
+        JsonObject *annotations = json_get_object(meta, "annotations");
+        JsonArray *owners = json_get_array(meta, "ownerReferences");
+        JsonArray *finalizers = json_get_array(meta, "finalizers");
+        size_t total = 0;
+        unsigned controllers = 0;
+
+        if (labels)
+                validate_string_map(labels, "metadata.labels", true, NULL, errors);
+        if (annotations) {
+                validate_string_map(annotations, "metadata.annotations", false, &total, errors);
+                if (total > MAX_ANNOTATIONS_SIZE)
+                        g_ptr_array_add(errors, g_strdup_printf("metadata.annotations: Too long: must have at most %d bytes", MAX_ANNOTATIONS_SIZE));
+        }
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
+                JsonObject *ref = json_array_get_object_element(owners, i);
+                g_autoptr(GError) e = NULL;
+                if (isempty(json_get_string(ref, "apiVersion")) || isempty(json_get_string(ref, "kind")) ||
+                    isempty(json_get_string(ref, "name")))
+                        g_ptr_array_add(errors, g_strdup_printf("metadata.ownerReferences[%u]: apiVersion, kind and name must be set", i));
+                if (validate_uuid(json_get_string(ref, "uid"), &e) < 0)
+                        g_ptr_array_add(errors, g_strdup_printf("metadata.ownerReferences[%u].uid: %s", i, e->message));
+                if (json_get_bool(ref, "controller", false))
+                        controllers++;
+        }
+        if (controllers > 1)
+                g_ptr_array_add(errors, g_strdup("metadata.ownerReferences: Invalid value: only one reference can have controller set to true"));
+        for (guint i = 0; finalizers && i < json_array_get_length(finalizers); i++) {
+                g_autoptr(GError) e = NULL;
+                if (validate_qualified_name(json_array_get_string_element(finalizers, i), &e) < 0)
+                        g_ptr_array_add(errors, g_strdup_printf("metadata.finalizers[%u]: %s", i, e->message));
+        }
+}
+
+static char *generate_name(const char *prefix) {
+        static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
+        char suffix[6];
+
+        for (size_t i = 0; i < 5; i++)
+                suffix[i] = alphabet[g_random_int_range(0, sizeof alphabet - 1)];
+        suffix[5] = 0;
+        return g_strdup_printf("%s%s", prefix, suffix);
+}
+
+static const char *plural_of(const KindInfo *k) {
+        return k->plural;
+}
+
+/* Everything but metadata and status: what "generation" counts. */
+static bool content_equal(JsonObject *a, JsonObject *b) {
+        g_autoptr(JsonNode) na = json_node_init_object(json_node_alloc(), a);
+        g_autoptr(JsonNode) nb = json_node_init_object(json_node_alloc(), b);
+        g_autoptr(JsonNode) ca = json_deep_copy(na);
+        g_autoptr(JsonNode) cb = json_deep_copy(nb);
+
+        json_object_remove_member(json_node_get_object(ca), "metadata");
+        json_object_remove_member(json_node_get_object(ca), "status");
+        json_object_remove_member(json_node_get_object(cb), "metadata");
+        json_object_remove_member(json_node_get_object(cb), "status");
+        return json_node_equal(ca, cb);
+}
+
+static void copy_member(JsonObject *to, JsonObject *from, const char *member) {
+        JsonNode *n = from ? json_object_get_member(from, member) : NULL;
+        if (n)
+                json_object_set_member(to, member, json_deep_copy(n));
+}
+
+/* Validates one document and stages its new state in b.  *ret_path gets the
+ * object's path.  The document is modified (normalized). */
+static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bool create_only,
+                          GPtrArray *warnings, char **ret_path, GError **error) {
+        Model *m = b->m;
+        g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
+        const KindInfo *kind;
+        JsonObject *doc, *meta, *old = NULL, *old_meta = NULL;
+        const char *name, *namespace = "";
+        g_autofree char *generated = NULL, *key = NULL, *api_version = NULL;
+        JsonNode *cur;
+        int r;
+
+        if (!JSON_NODE_HOLDS_OBJECT(node))
+                return ev_error_set(error, EINVAL, "a document must be a mapping (an object), not a list or scalar");
+        doc = json_node_get_object(node);
+
+        r = kind_from_document(json_get_string(doc, "apiVersion"), json_get_string(doc, "kind"), &kind, error);
+        if (r < 0)
+                return r;
+        r = schema_validate(kind->schema, node, opts->field_validation, warnings, error);
+        if (r < 0)
+                return r;
+        if (kind->stored_as) {
+                r = kind->convert(doc, error);
+                if (r < 0)
+                        return r;
+                kind = kind->stored_as;
+        }
+
+        meta = json_ensure_object(doc, "metadata");
+        name = json_get_string(meta, "name");
+        if (isempty(name) && !isempty(json_get_string(meta, "generateName"))) {
+                generated = generate_name(json_get_string(meta, "generateName"));
+                name = generated;
+        }
+        if (isempty(name))
+                return ev_error_set(error, EINVAL, "metadata.name: Required value: name or generateName is required");
+        {
+                g_autoptr(GError) e = NULL;
+                if ((kind->name_is_label ? validate_dns1123_label(name, &e) : validate_dns1123_subdomain(name, &e)) < 0)
+                        return ev_error_set(error, EINVAL, "metadata.name: Invalid value: \"%s\": %s", name, e->message);
+        }
+
+        if (kind->namespaced) {
+                const char *doc_ns = json_get_string(meta, "namespace");
+                g_autoptr(GError) e = NULL;
+                namespace = !isempty(doc_ns) ? doc_ns : !isempty(opts->namespace) ? opts->namespace : DEFAULT_NAMESPACE;
+                if (!isempty(doc_ns) && !isempty(opts->namespace) && !streq(doc_ns, opts->namespace))
+                        return ev_error_set(error, EINVAL,
+                                            "metadata.namespace: the namespace from the provided object \"%s\" does not match "
+                                            "the namespace \"%s\" given in the options", doc_ns, opts->namespace);
+                if (validate_dns1123_label(namespace, &e) < 0)
+                        return ev_error_set(error, EINVAL, "metadata.namespace: Invalid value: \"%s\": %s", namespace, e->message);
+                g_autofree char *ns_key = object_key(&kind_namespace, "", namespace);
+                JsonNode *ns = batch_current(b, ns_key);
+                if (!ns)
+                        return ev_error_set(error, ENOENT, "metadata.namespace: namespaces \"%s\" not found", namespace);
+                if (doc_meta_string(ns, "deletionTimestamp"))
+                        return ev_error_set(error, EPERM,
+                                            "metadata.namespace: unable to create new content in namespace %s because it is being terminated",
+                                            namespace);
+        }
+
+        validate_metadata(meta, errors);
+        if (errors->len > 0) {
+                g_ptr_array_add(errors, NULL);
+                g_autofree char *joined = g_strjoinv("; ", (char **) errors->pdata);
+                return ev_error_set(error, EINVAL, "%s", joined);
+        }
+
+        key = object_key(kind, namespace, name);
+        cur = batch_current(b, key);
+        if (cur) {
+                old = json_node_get_object(cur);
+                old_meta = json_get_object(old, "metadata");
+        }
+        if (cur && create_only)
+                return ev_error_set(error, EEXIST, "%s \"%s\" already exists", plural_of(kind), name);
+
+        /* Preconditions, as the Kubernetes API server checks them. */
+        const char *rv = json_get_string(meta, "resourceVersion");
+        if (!isempty(rv)) {
+                if (!old)
+                        return ev_error_set(error, EINVAL,
+                                            "metadata.resourceVersion: Invalid value: \"%s\": must not be set on objects to be created", rv);
+                if (!streq(rv, json_get_string(old_meta, "resourceVersion")))
+                        return ev_error_set(error, ESTALE,
+                                            "Operation cannot be fulfilled on %s \"%s\": the object has been modified (resourceVersion %s, "
+                                            "current %s); please apply your changes to the latest version and try again",
+                                            plural_of(kind), name, rv, json_get_string(old_meta, "resourceVersion"));
+        }
+        const char *uid = json_get_string(meta, "uid");
+        if (!isempty(uid) && (!old || !streq(uid, json_get_string(old_meta, "uid"))))
+                return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s",
+                                    uid, old ? json_get_string(old_meta, "uid") : "");
+
+        if (kind->admit) {
+                r = kind->admit(m, doc, old, warnings, error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The stored document: server-set metadata kept or made here, the
+         * user's content, and the server-owned status. */
+        g_autoptr(JsonObject) nmeta = json_object_new();
+        g_autoptr(JsonObject) ndoc = json_object_new();
+        api_version = kind_api_version(kind);
+        json_object_set_string_member(ndoc, "apiVersion", api_version);
+        json_object_set_string_member(ndoc, "kind", kind->kind);
+
+        json_object_set_string_member(nmeta, "name", name);
+        if (generated || (old_meta && json_get_string(old_meta, "generateName")))
+                copy_member(nmeta, old_meta && !generated ? old_meta : meta, "generateName");
+        if (kind->namespaced)
+                json_object_set_string_member(nmeta, "namespace", namespace);
+        if (old_meta) {
+                copy_member(nmeta, old_meta, "uid");
+                copy_member(nmeta, old_meta, "resourceVersion");
+                copy_member(nmeta, old_meta, "generation");
+                copy_member(nmeta, old_meta, "creationTimestamp");
+                copy_member(nmeta, old_meta, "deletionTimestamp");
+                copy_member(nmeta, old_meta, "deletionGracePeriodSeconds");
+        } else {
+                g_autofree char *new_uid = g_uuid_string_random();
+                g_autofree char *now = ev_timestamp_now();
+                json_object_set_string_member(nmeta, "uid", new_uid);
+                json_object_set_int_member(nmeta, "generation", 1);
+                json_object_set_string_member(nmeta, "creationTimestamp", now);
+        }
+        copy_member(nmeta, meta, "labels");
+        copy_member(nmeta, meta, "annotations");
+        copy_member(nmeta, meta, "ownerReferences");
+        copy_member(nmeta, meta, "finalizers");
+        json_object_set_object_member(ndoc, "metadata", json_object_ref(nmeta));
+
+        g_autoptr(GList) members = json_object_get_members(doc);
+        for (GList *l = members; l; l = l->next) {
+                const char *k = l->data;
+                if (!streq(k, "apiVersion") && !streq(k, "kind") && !streq(k, "metadata") && !streq(k, "status"))
+                        copy_member(ndoc, doc, k);
+        }
+        if (old)
+                copy_member(ndoc, old, "status");
+        else if (kind->init_status)
+                kind->init_status(ndoc);
+
+        if (old && !content_equal(ndoc, old))
+                json_object_set_int_member(nmeta, "generation", json_get_int(old_meta, "generation", 1) + 1);
+
+        JsonNode *result = json_node_init_object(json_node_alloc(), ndoc);
+        if (ret_path)
+                *ret_path = object_path(kind, namespace, name);
+        if (cur && json_node_equal(result, cur)) {
+                json_node_unref(result);        /* unchanged: nothing to write */
+                return 0;
+        }
+        batch_stage(b, kind, key, result);
+        return 0;
+}
+
+static void describe_document(JsonNode *node, GString *out) {
+        JsonObject *doc = JSON_NODE_HOLDS_OBJECT(node) ? json_node_get_object(node) : NULL;
+        JsonObject *meta = json_get_object(doc, "metadata");
+        const char *kind = json_get_string(doc, "kind"), *ns = json_get_string(meta, "namespace"),
+                   *name = json_get_string(meta, "name");
+
+        if (!kind && !name)
+                return;
+        g_string_append_printf(out, " (%s%s%s%s%s)", kind ? kind : "?", name || ns ? " " : "",
+                               ns ? ns : "", ns ? "/" : "", name ? name : "");
+}
+
+static int expand_lists(GPtrArray *docs, GPtrArray *out, unsigned depth, GError **error) {
+        for (guint i = 0; i < docs->len; i++) {
+                JsonNode *n = docs->pdata[i];
+                JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+                const char *kind = json_get_string(o, "kind");
+
+                if (kind && (streq(kind, "List") || (g_str_has_suffix(kind, "List") && json_get_array(o, "items")))) {
+                        JsonArray *items = json_get_array(o, "items");
+                        g_autoptr(GPtrArray) sub = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+                        if (depth >= MAX_LIST_DEPTH)
+                                return ev_error_set(error, EINVAL, "kind: %s nested deeper than %d levels", kind, MAX_LIST_DEPTH);
+                        for (guint j = 0; items && j < json_array_get_length(items); j++)
+                                g_ptr_array_add(sub, json_deep_copy(json_array_get_element(items, j)));
+                        int r = expand_lists(sub, out, depth + 1, error);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                g_ptr_array_add(out, json_node_ref(n));
+        }
+        return 0;
+}
+
+static bool is_namespace_doc(JsonNode *n) {
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        const char *kind = json_get_string(o, "kind");
+        return kind && (streq(kind, "Namespace") || streq(kind, "Project") || streq(kind, "ProjectRequest"));
+}
+
+int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
+                GPtrArray **ret_paths, GPtrArray *warnings, GError **error) {
+        g_autoptr(GPtrArray) parsed = NULL;
+        g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+        g_autoptr(GPtrArray) paths = NULL;
+        Batch b;
+        int r;
+
+        if (len > m->limits.max_document_size)
+                return ev_error_set(error, E2BIG, "document is %zu bytes, more than the limit of %zu", len, m->limits.max_document_size);
+        r = manifest_parse(text, len, &parsed, error);
+        if (r < 0)
+                return r;
+        r = expand_lists(parsed, docs, 0, error);
+        if (r < 0)
+                return r;
+        if (docs->len == 0)
+                return ev_error_set(error, EINVAL, "no objects passed to apply");
+        if (docs->len > m->limits.max_objects_per_apply)
+                return ev_error_set(error, E2BIG, "%u objects in one Apply, more than the limit of %u",
+                                    docs->len, m->limits.max_objects_per_apply);
+
+        paths = g_ptr_array_new_full(docs->len, g_free);
+        g_ptr_array_set_size(paths, docs->len);
+        batch_init(&b, m);
+        /* Namespaces first, so a manifest set may carry its namespace
+         * anywhere; object paths are returned in document order. */
+        for (int pass = 0; pass < 2 && r >= 0; pass++)
+                for (guint i = 0; i < docs->len; i++) {
+                        JsonNode *n = docs->pdata[i];
+                        if (is_namespace_doc(n) != (pass == 0))
+                                continue;
+                        g_autoptr(GString) what = g_string_new(NULL);
+                        describe_document(n, what);
+                        r = admit_document(&b, n, opts, false, warnings, (char **) &paths->pdata[i], error);
+                        if (r < 0) {
+                                if (docs->len > 1)
+                                        ev_error_prefix(error, "document %u%s", i + 1, what->str);
+                                else if (what->len)
+                                        ev_error_prefix(error, "%.*s", (int) what->len - 3, what->str + 2);
+                                break;
+                        }
+                }
+        if (r >= 0 && !opts->dry_run)
+                r = batch_commit(&b, error);
+        batch_clear(&b);
+        if (r < 0)
+                return r;
+        if (ret_paths)
+                *ret_paths = g_steal_pointer(&paths);
+        return 0;
+}
+
+int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonObject *annotations,
+                           bool dry_run, char **ret_path, GError **error) {
+        g_autoptr(JsonObject) doc = json_object_new();
+        g_autoptr(JsonNode) node = NULL;
+        JsonObject *meta = json_object_new();
+        ApplyOptions opts = { .dry_run = dry_run, .field_validation = FIELD_VALIDATION_STRICT };
+        Batch b;
+        int r;
+
+        json_object_set_string_member(doc, "apiVersion", "v1");
+        json_object_set_string_member(doc, "kind", "Namespace");
+        json_object_set_string_member(meta, "name", name);
+        if (labels)
+                json_object_set_object_member(meta, "labels", json_object_ref(labels));
+        if (annotations)
+                json_object_set_object_member(meta, "annotations", json_object_ref(annotations));
+        json_object_set_object_member(doc, "metadata", meta);
+        node = json_node_init_object(json_node_alloc(), doc);
+
+        batch_init(&b, m);
+        r = admit_document(&b, node, &opts, true, NULL, ret_path, error);
+        if (r >= 0 && !dry_run)
+                r = batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
+}
+
+/* --- deletion --- */
+
+int propagation_from_string(const char *s, Propagation *ret) {
+        if (streq(s, "Background"))
+                *ret = PROPAGATION_BACKGROUND;
+        else if (streq(s, "Foreground"))
+                *ret = PROPAGATION_FOREGROUND;
+        else if (streq(s, "Orphan"))
+                *ret = PROPAGATION_ORPHAN;
+        else
+                return -EINVAL;
+        return 0;
+}
+
+static bool doc_owned_by(JsonNode *doc, const char *uid) {
+        JsonArray *owners = json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), uid))
+                        return true;
+        return false;
+}
+
+static void stage_delete(Batch *b, const KindInfo *kind, const char *key, Propagation propagation, unsigned depth) {
+        JsonNode *cur = batch_current(b, key);
+        g_autofree char *uid = NULL;
+
+        if (!cur || depth > 64)
+                return;
+        JsonObject *meta = json_get_object(json_node_get_object(cur), "metadata");
+        JsonArray *finalizers = json_get_array(meta, "finalizers");
+        uid = g_strdup(json_get_string(meta, "uid"));
+
+        if (!json_get_string(meta, "deletionTimestamp")) {
+                bool two_step = kind->finalize || (finalizers && json_array_get_length(finalizers) > 0) ||
+                                propagation == PROPAGATION_FOREGROUND;
+                if (two_step) {
+                        JsonNode *doc = json_deep_copy(cur);
+                        JsonObject *d = json_node_get_object(doc);
+                        JsonObject *dm = json_get_object(d, "metadata");
+                        g_autofree char *now = ev_timestamp_now();
+                        json_object_set_string_member(dm, "deletionTimestamp", now);
+                        json_object_set_int_member(dm, "deletionGracePeriodSeconds", 0);
+                        if (propagation == PROPAGATION_FOREGROUND) {
+                                JsonArray *f = json_get_array(dm, "finalizers");
+                                if (!f) {
+                                        f = json_array_new();
+                                        json_object_set_array_member(dm, "finalizers", f);
+                                }
+                                if (!json_array_has_string(f, "foregroundDeletion"))
+                                        json_array_add_string_element(f, "foregroundDeletion");
+                        }
+                        if (kind->mark_deleting)
+                                kind->mark_deleting(d);
+                        batch_stage(b, kind, key, doc);
+                } else
+                        batch_stage(b, kind, key, NULL);
+        }
+
+        /* Dependents: orphaned (owner reference dropped) or deleted too. */
+        g_autoptr(GPtrArray) dependents = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter it;
+        Object *o;
+        g_hash_table_iter_init(&it, b->m->by_key);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &o)) {
+                JsonNode *d = batch_current(b, o->key);
+                if (d && doc_owned_by(d, uid))
+                        g_ptr_array_add(dependents, g_strdup(o->key));
+        }
+        for (guint i = 0; i < dependents->len; i++) {
+                const char *dkey = dependents->pdata[i];
+                Object *dep = g_hash_table_lookup(b->m->by_key, dkey);
+                if (propagation == PROPAGATION_ORPHAN) {
+                        JsonNode *doc = json_deep_copy(batch_current(b, dkey));
+                        JsonArray *owners = json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "ownerReferences");
+                        for (guint j = json_array_get_length(owners); j > 0; j--)
+                                if (streq_ptr(json_get_string(json_array_get_object_element(owners, j - 1), "uid"), uid))
+                                        json_array_remove_element(owners, j - 1);
+                        batch_stage(b, dep->kind, dkey, doc);
+                } else
+                        stage_delete(b, dep->kind, dkey, propagation, depth + 1);
+        }
+}
+
+int model_delete(Model *m, const KindInfo *kind, const char *namespace, const char *name,
+                 const DeleteOptions *opts, GError **error) {
+        Object *o;
+        Batch b;
+        int r;
+
+        r = model_get(m, kind, namespace, name, &o, error);
+        if (r < 0)
+                return r;
+        if (opts->resource_version && !streq(opts->resource_version, object_meta_string(o, "resourceVersion")))
+                return ev_error_set(error, ESTALE, "Operation cannot be fulfilled on %s \"%s\": precondition resourceVersion %s "
+                                    "does not match the current %s", kind->plural, name, opts->resource_version,
+                                    object_meta_string(o, "resourceVersion"));
+        if (opts->uid && !streq(opts->uid, o->uid))
+                return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s", opts->uid, o->uid);
+        if (kind == &kind_namespace && streq(name, DEFAULT_NAMESPACE))
+                return ev_error_set(error, EPERM, "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);
+
+        batch_init(&b, m);
+        stage_delete(&b, kind, o->key, opts->propagation, 0);
+        r = opts->dry_run ? 0 : batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
+}
+
+int model_delete_object(Model *m, Object *o, Propagation propagation, GError **error) {
+        Batch b;
+        int r;
+
+        batch_init(&b, m);
+        stage_delete(&b, o->kind, o->key, propagation, 0);
+        r = batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
+}
+
+int model_update(Model *m, Object *o, JsonNode *doc, GError **error) {
+        Batch b;
+        int r;
+
+        if (json_node_equal(doc, o->doc)) {
+                json_node_unref(doc);
+                return 0;
+        }
+        batch_init(&b, m);
+        batch_stage(&b, o->kind, o->key, doc);
+        r = batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
+}
+
+/* --- lookups --- */
+
+int model_get(Model *m, const KindInfo *kind, const char *namespace, const char *name, Object **ret, GError **error) {
+        g_autofree char *key = NULL;
+        Object *o;
+
+        if (kind->stored_as)
+                kind = kind->stored_as;
+        if (kind->namespaced && isempty(namespace))
+                namespace = DEFAULT_NAMESPACE;
+        key = object_key(kind, kind->namespaced ? namespace : "", name ? name : "");
+        o = g_hash_table_lookup(m->by_key, key);
+        if (!o) {
+                if (kind->namespaced)
+                        return ev_error_set(error, ENOENT, "%s \"%s\" not found in namespace \"%s\"", kind->plural, name ? name : "", namespace);
+                return ev_error_set(error, ENOENT, "%s \"%s\" not found", kind->plural, name ? name : "");
+        }
+        *ret = o;
+        return 0;
+}
+
+Object *model_find_uid(Model *m, const char *uid) {
+        return g_hash_table_lookup(m->by_uid, uid);
+}
+
+Object *model_find_path(Model *m, const char *path) {
+        return g_hash_table_lookup(m->by_path, path);
+}
+
+static gint compare_objects(gconstpointer a, gconstpointer b) {
+        const Object *x = *(Object *const *) a, *y = *(Object *const *) b;
+        int c = strcmp(x->namespace, y->namespace);
+        if (c == 0)
+                c = strcmp(x->kind->kind, y->kind->kind);
+        return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+GPtrArray *model_list(Model *m, const KindInfo *kind, const char *namespace, const LabelSelector *sel) {
+        GPtrArray *out = g_ptr_array_new();
+        GHashTableIter it;
+        Object *o;
+
+        if (kind && kind->stored_as)
+                kind = kind->stored_as;
+        g_hash_table_iter_init(&it, m->by_key);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &o)) {
+                if (kind && o->kind != kind)
+                        continue;
+                if (namespace && o->kind->namespaced && !streq(o->namespace, namespace))
+                        continue;
+                if (namespace && !o->kind->namespaced && kind != o->kind)
+                        continue;
+                if (sel && !label_selector_matches(sel, object_labels(o)))
+                        continue;
+                g_ptr_array_add(out, o);
+        }
+        g_ptr_array_sort(out, compare_objects);
+        return out;
+}
+
+uint64_t model_resource_version(Model *m) {
+        return store_current_resource_version(m->store);
+}
+
+bool model_has_dependents(Model *m, Object *owner) {
+        GHashTableIter it;
+        Object *o;
+
+        g_hash_table_iter_init(&it, m->by_key);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &o))
+                if (doc_owned_by(o->doc, owner->uid))
+                        return true;
+        return false;
+}
+
+/* --- controllers --- */
+
+/* What every kind gets: garbage collection of objects whose owners are all
+ * gone, foreground deletion, and removal of deleted objects once their
+ * finalizers and their kind's cleanup are done. */
+static int reconcile_generic(Model *m, Object *o, GError **error) {
+        JsonObject *meta = object_metadata(o);
+        JsonArray *owners = json_get_array(meta, "ownerReferences");
+        JsonArray *finalizers = json_get_array(meta, "finalizers");
+
+        if (!object_is_deleting(o)) {
+                if (!owners || json_array_get_length(owners) == 0)
+                        return 0;
+                for (guint i = 0; i < json_array_get_length(owners); i++)
+                        if (model_find_uid(m, json_get_string(json_array_get_object_element(owners, i), "uid")))
+                                return 0;
+                g_message("%s %s/%s: every owner is gone, deleting it", o->kind->kind, o->namespace, o->name);
+                return model_delete_object(m, o, PROPAGATION_BACKGROUND, error);
+        }
+
+        if (json_array_has_string(finalizers, "foregroundDeletion") && !model_has_dependents(m, o)) {
+                JsonNode *doc = json_deep_copy(o->doc);
+                json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "finalizers"),
+                                         "foregroundDeletion");
+                return model_update(m, o, doc, error);
+        }
+        if (finalizers && json_array_get_length(finalizers) > 0)
+                return 0;
+        if (o->kind->finalize) {
+                int r = o->kind->finalize(m, o);
+                if (r <= 0)
+                        return r;
+        }
+        Batch b;
+        batch_init(&b, m);
+        batch_stage(&b, o->kind, o->key, NULL);
+        int r = batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        Model *m = userdata;
+        sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+static int on_reconcile(sd_event_source *s, void *userdata) {
+        Model *m = userdata;
+        g_autoptr(GPtrArray) uids = g_ptr_array_new_with_free_func(g_free);
+        GHashTableIter it;
+        char *uid;
+        bool failed = false;
+
+        g_hash_table_iter_init(&it, m->queue);
+        while (g_hash_table_iter_next(&it, (void **) &uid, NULL)) {
+                g_hash_table_iter_steal(&it);
+                g_ptr_array_add(uids, uid);
+        }
+        for (guint i = 0; i < uids->len; i++) {
+                Object *o = model_find_uid(m, uids->pdata[i]);
+                g_autoptr(GError) e = NULL;
+                int r = 0;
+
+                if (!o)
+                        continue;
+                object_ref(o);
+                if (o->kind->reconcile)
+                        r = o->kind->reconcile(m, o);
+                if (r >= 0 && model_find_uid(m, o->uid))
+                        r = reconcile_generic(m, o, &e);
+                if (r < 0) {
+                        g_warning("reconciling %s %s/%s failed: %s", o->kind->kind, o->namespace, o->name,
+                                  e ? e->message : g_strerror(-r));
+                        g_hash_table_add(m->queue, g_strdup(o->uid));
+                        failed = true;
+                }
+                object_unref(o);
+        }
+        if (failed)
+                sd_event_source_set_time_relative(m->retry_source, RECONCILE_RETRY_USEC),
+                sd_event_source_set_enabled(m->retry_source, SD_EVENT_ONESHOT);
+        else if (g_hash_table_size(m->queue) > 0)
+                sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* --- life cycle --- */
+
+static const KindInfo *stored_kind(const char *group, const char *kind) {
+        for (const KindInfo *const *k = kind_all(); *k; k++)
+                if (!(*k)->stored_as && streq((*k)->group, group) && streq((*k)->kind, kind))
+                        return *k;
+        return NULL;
+}
+
+static int load_row(const StoreRow *row, void *userdata) {
+        Model *m = userdata;
+        const KindInfo *kind = stored_kind(row->group, row->kind);
+        g_autoptr(JsonParser) p = json_parser_new();
+
+        if (!kind) {
+                g_warning("object store holds %s %s/%s of a kind this edgevirtd does not know; left alone",
+                          row->kind, row->namespace, row->name);
+                return 0;
+        }
+        if (!json_parser_load_from_data(p, row->document, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+                g_warning("object store: document of %s %s/%s does not parse; left alone", row->kind, row->namespace, row->name);
+                return 0;
+        }
+        Object *o = object_new(kind, json_deep_copy(json_parser_get_root(p)));
+        model_insert(m, o);
+        return 0;
+}
+
+int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error) {
+        g_autoptr(Model) m = g_new0(Model, 1);
+        g_autofree char *db = NULL;
+        int r;
+
+        m->event = sd_event_ref(event);
+        m->limits = *limits;
+        m->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) object_unref);
+        m->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
+        m->by_path = g_hash_table_new(g_str_hash, g_str_equal);
+        m->queue = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        if (g_mkdir_with_parents(state_dir, 0700) < 0)
+                return ev_error_set(error, errno, "cannot create state directory %s: %s", state_dir, g_strerror(errno));
+        db = g_build_filename(state_dir, "objects.db", NULL);
+        r = store_open(db, &m->store, error);
+        if (r < 0)
+                return r;
+        r = store_load(m->store, load_row, m, error);
+        if (r < 0)
+                return r;
+
+        r = sd_event_add_defer(event, &m->reconcile_source, on_reconcile, m);
+        if (r < 0)
+                return ev_error_set(error, -r, "cannot add event source: %s", g_strerror(-r));
+        sd_event_source_set_enabled(m->reconcile_source, SD_EVENT_OFF);
+        r = sd_event_add_time_relative(event, &m->retry_source, CLOCK_MONOTONIC, RECONCILE_RETRY_USEC, 0, on_retry, m);
+        if (r < 0)
+                return ev_error_set(error, -r, "cannot add event source: %s", g_strerror(-r));
+        sd_event_source_set_enabled(m->retry_source, SD_EVENT_OFF);
+
+        /* As in Kubernetes, the "default" namespace always exists. */
+        g_autofree char *default_key = object_key(&kind_namespace, "", DEFAULT_NAMESPACE);
+        if (!g_hash_table_contains(m->by_key, default_key)) {
+                r = model_create_namespace(m, DEFAULT_NAMESPACE, NULL, NULL, false, NULL, error);
+                if (r < 0)
+                        return r;
+        }
+
+        /* Level-triggered: after a restart every object is looked at once,
+         * so interrupted work (a terminating namespace, orphans) goes on. */
+        GHashTableIter it;
+        Object *o;
+        g_hash_table_iter_init(&it, m->by_key);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &o))
+                model_enqueue(m, o);
+
+        *ret = g_steal_pointer(&m);
+        return 0;
+}
+
+Model *model_free(Model *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_disable_unref(m->reconcile_source);
+        sd_event_source_disable_unref(m->retry_source);
+        g_clear_pointer(&m->by_uid, g_hash_table_unref);
+        g_clear_pointer(&m->by_path, g_hash_table_unref);
+        g_clear_pointer(&m->by_key, g_hash_table_unref);
+        g_clear_pointer(&m->queue, g_hash_table_unref);
+        store_free(m->store);
+        sd_event_unref(m->event);
+        g_free(m);
+        return NULL;
+}
+
+void model_set_observer(Model *m, ModelObserver f, void *userdata) {
+        m->observer = f;
+        m->observer_data = userdata;
+}

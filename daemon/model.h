@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+
+#include "kind.h"
+#include "labelselector.h"
+#include "object.h"
+#include "schema.h"
+
+/* The object model, edgevirt's "API server": the stored objects, the verbs
+ * that change them (each one transaction), and the reconcile queue that
+ * controllers run from.  Knows nothing of D-Bus: changes are reported to
+ * one observer, which the bus layer turns into signals. */
+typedef struct Model Model;
+
+typedef enum ModelEvent {
+        MODEL_EVENT_ADDED,
+        MODEL_EVENT_CHANGED,
+        MODEL_EVENT_REMOVED,
+} ModelEvent;
+
+typedef void (*ModelObserver)(Model *m, Object *o, ModelEvent event, void *userdata);
+
+typedef struct ModelLimits {
+        size_t max_document_size;       /* bytes of one Apply text */
+        unsigned max_objects_per_apply;
+} ModelLimits;
+
+int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error);
+Model *model_free(Model *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_free)
+
+void model_set_observer(Model *m, ModelObserver f, void *userdata);
+
+typedef struct ApplyOptions {
+        const char *namespace;          /* for documents without one; NULL = "default" */
+        bool dry_run;
+        FieldValidation field_validation;
+} ApplyOptions;
+
+/* Create or update every object in a YAML/JSON text (one or many
+ * documents, "kind: List" expanded) in one transaction.  Returns the object
+ * paths in document order; warnings (Warn validation) are appended to
+ * warnings.  Nothing changes on error. */
+int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
+                GPtrArray **ret_paths, GPtrArray *warnings, GError **error);
+
+typedef enum Propagation {
+        PROPAGATION_BACKGROUND,
+        PROPAGATION_FOREGROUND,
+        PROPAGATION_ORPHAN,
+} Propagation;
+
+int propagation_from_string(const char *s, Propagation *ret);
+
+typedef struct DeleteOptions {
+        Propagation propagation;
+        bool dry_run;
+        const char *resource_version;   /* precondition, may be NULL */
+        const char *uid;                /* precondition, may be NULL */
+} DeleteOptions;
+
+int model_delete(Model *m, const KindInfo *kind, const char *namespace, const char *name,
+                 const DeleteOptions *opts, GError **error);
+
+/* Create a namespace (AlreadyExists if it exists): oc new-project. */
+int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonObject *annotations,
+                           bool dry_run, char **ret_path, GError **error);
+
+/* Lookups return borrowed objects. */
+int model_get(Model *m, const KindInfo *kind, const char *namespace, const char *name,
+              Object **ret, GError **error);
+Object *model_find_uid(Model *m, const char *uid);
+Object *model_find_path(Model *m, const char *path);
+/* kind NULL = every kind; namespace NULL = every namespace; sel may be NULL.
+ * Sorted by namespace, then name. */
+GPtrArray *model_list(Model *m, const KindInfo *kind, const char *namespace, const LabelSelector *sel);
+uint64_t model_resource_version(Model *m);
+
+/* For controllers: replace an object's document (status or finalizers)
+ * or remove it, each in its own transaction. */
+int model_update(Model *m, Object *o, JsonNode *doc, GError **error);
+int model_delete_object(Model *m, Object *o, Propagation propagation, GError **error);
+
+/* Queue an object for its kind's reconcile on the main loop. */
+void model_enqueue(Model *m, Object *o);
+
+/* The uids of objects that name o as an owner, in the current state. */
+bool model_has_dependents(Model *m, Object *o);

@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <systemd/sd-bus.h>
+
+#include "json-util.h"
+#include "object.h"
+#include "util.h"
+
+char *object_key(const KindInfo *kind, const char *namespace, const char *name) {
+        return g_strdup_printf("%s/%s/%s/%s", kind->group, kind->kind, namespace ? namespace : "", name);
+}
+
+char *object_path(const KindInfo *kind, const char *namespace, const char *name) {
+        char *ns_path = NULL, *seg_prefix = NULL, *path = NULL;
+
+        if (!kind->namespaced) {
+                /* Cluster-scoped objects: only namespaces have a path. */
+                if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, name, &path) < 0)
+                        g_error("out of memory");
+                return path;
+        }
+        if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, namespace, &ns_path) < 0)
+                g_error("out of memory");
+        seg_prefix = g_strdup_printf("%s/%s", ns_path, kind->path_segment);
+        if (sd_bus_path_encode(seg_prefix, name, &path) < 0)
+                g_error("out of memory");
+        free(ns_path);
+        g_free(seg_prefix);
+        return path;
+}
+
+Object *object_new(const KindInfo *kind, JsonNode *doc) {
+        Object *o = g_new0(Object, 1);
+
+        o->n_ref = 1;
+        o->kind = kind;
+        o->doc = doc;
+        JsonObject *meta = object_metadata(o);
+        o->namespace = g_strdup(kind->namespaced ? json_get_string(meta, "namespace") : "");
+        o->name = g_strdup(json_get_string(meta, "name"));
+        o->uid = g_strdup(json_get_string(meta, "uid"));
+        o->resource_version = g_ascii_strtoull(json_get_string(meta, "resourceVersion") ?: "0", NULL, 10);
+        o->path = object_path(kind, o->namespace, o->name);
+        o->key = object_key(kind, o->namespace, o->name);
+        return o;
+}
+
+Object *object_ref(Object *o) {
+        if (o)
+                o->n_ref++;
+        return o;
+}
+
+Object *object_unref(Object *o) {
+        if (!o || --o->n_ref > 0)
+                return NULL;
+        g_free(o->namespace);
+        g_free(o->name);
+        g_free(o->uid);
+        g_free(o->path);
+        g_free(o->key);
+        json_node_unref(o->doc);
+        g_free(o);
+        return NULL;
+}
+
+void object_set_doc(Object *o, JsonNode *doc) {
+        json_node_unref(o->doc);
+        o->doc = doc;
+        o->resource_version = g_ascii_strtoull(object_meta_string(o, "resourceVersion") ?: "0", NULL, 10);
+}
+
+JsonObject *object_root(Object *o) {
+        return json_node_get_object(o->doc);
+}
+
+JsonObject *object_metadata(Object *o) {
+        return json_get_object(object_root(o), "metadata");
+}
+
+const char *object_meta_string(Object *o, const char *member) {
+        return json_get_string(object_metadata(o), member);
+}
+
+JsonObject *object_labels(Object *o) {
+        return json_get_object(object_metadata(o), "labels");
+}
+
+const char *object_status_string(Object *o, const char *member) {
+        return json_get_string(json_get_object(object_root(o), "status"), member);
+}
+
+bool object_is_deleting(Object *o) {
+        return object_meta_string(o, "deletionTimestamp") != NULL;
+}

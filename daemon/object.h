@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+#include <json-glib/json-glib.h>
+
+#include "kind.h"
+
+#define EV_OBJECT_ROOT "/org/edgevirt/EdgeVirt1"
+#define EV_NAMESPACE_PREFIX EV_OBJECT_ROOT "/namespace"
+
+/* A stored object: its identity (fixed for its life) and its current
+ * document (replaced as it changes). */
+struct Object {
+        unsigned n_ref;
+        const KindInfo *kind;
+        char *namespace;        /* "" for cluster-scoped kinds */
+        char *name;
+        char *uid;
+        char *path;             /* D-Bus object path */
+        char *key;              /* "<kind>/<namespace>/<name>" */
+        uint64_t resource_version;
+        JsonNode *doc;
+};
+
+/* Takes ownership of doc, which must carry metadata.name and .uid. */
+Object *object_new(const KindInfo *kind, JsonNode *doc);
+Object *object_ref(Object *o);
+Object *object_unref(Object *o);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Object, object_unref)
+
+void object_set_doc(Object *o, JsonNode *doc);
+
+JsonObject *object_root(Object *o);
+JsonObject *object_metadata(Object *o);
+const char *object_meta_string(Object *o, const char *member);
+JsonObject *object_labels(Object *o);
+const char *object_status_string(Object *o, const char *member);
+bool object_is_deleting(Object *o);
+
+char *object_key(const KindInfo *kind, const char *namespace, const char *name);
+char *object_path(const KindInfo *kind, const char *namespace, const char *name);

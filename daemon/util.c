@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "util.h"
+
+G_DEFINE_QUARK(edgevirt-error-quark, ev_error)
+
+int ev_error_set(GError **error, int code, const char *fmt, ...) {
+        va_list ap;
+
+        if (error && !*error) {
+                va_start(ap, fmt);
+                *error = g_error_new_valist(EV_ERROR, code, fmt, ap);
+                va_end(ap);
+        }
+        return -code;
+}
+
+void ev_error_prefix(GError **error, const char *fmt, ...) {
+        g_autofree char *prefix = NULL;
+        va_list ap;
+
+        if (!error || !*error)
+                return;
+        va_start(ap, fmt);
+        prefix = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        g_prefix_error(error, "%s: ", prefix);
+}
+
+char *ev_timestamp_now(void) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+}

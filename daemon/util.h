@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <glib.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+
+/* The daemon's error domain: every code is an errno value, so functions
+ * return -errno and, when they can say more, fill a GError of this domain
+ * with the same code and a message that names the offending field.  The one
+ * table translating codes into D-Bus error names is dbus/bus-error.c. */
+#define EV_ERROR (ev_error_quark())
+GQuark ev_error_quark(void);
+
+/* Set *error (if non-NULL) and return -code. */
+int ev_error_set(GError **error, int code, const char *fmt, ...) G_GNUC_PRINTF(3, 4);
+/* Prefix an existing error's message: "prefix: message". */
+void ev_error_prefix(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+
+static inline bool streq_ptr(const char *a, const char *b) {
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+static inline bool isempty(const char *s) {
+        return !s || !*s;
+}
+
+/* RFC 3339 UTC timestamp with second precision, as Kubernetes writes them. */
+char *ev_timestamp_now(void);

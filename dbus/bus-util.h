@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <json-glib/json-glib.h>
+#include <systemd/sd-bus.h>
+
+/* One accepted key of an a{sv} options argument. */
+typedef enum BusOptionType {
+        BUS_OPTION_STRING,      /* "s"     -> char ** (owned copy; g_autofree it) */
+        BUS_OPTION_BOOL,        /* "b"     -> bool * */
+        BUS_OPTION_STRING_MAP,  /* "a{ss}" -> JsonObject ** (owned; g_autoptr it) */
+} BusOptionType;
+
+typedef struct BusOption {
+        const char *name;
+        BusOptionType type;
+        void *ptr;
+        bool seen;
+} BusOption;
+
+/* Read an a{sv} into the given options; unknown keys and wrong types are
+ * InvalidArgs errors naming the key.  Returns negative on error. */
+int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_error *error);
+
+/* Append a JSON object of strings as a{ss} (NULL: empty). */
+int bus_append_string_map(sd_bus_message *reply, JsonObject *map);

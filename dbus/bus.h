@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <systemd/sd-bus.h>
+
+#include "daemon.h"
+
+#define BUS_NAME "org.edgevirt.EdgeVirt1"
+#define BUS_MANAGER_PATH "/org/edgevirt/EdgeVirt1"
+#define BUS_MANAGER_INTERFACE "org.edgevirt.EdgeVirt1.Manager"
+#define BUS_OBJECT_INTERFACE "org.edgevirt.EdgeVirt1.Object"
+#define BUS_NAMESPACE_INTERFACE "org.edgevirt.EdgeVirt1.Namespace"
+
+/* Export the manager and every object, and follow model changes with
+ * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
+int bus_export(Daemon *d);
+
+int bus_manager_register(Daemon *d);
+int bus_objects_register(Daemon *d);
+
+extern const sd_bus_vtable bus_namespace_vtable[];
+
+/* Property getters every object interface shares (userdata: Object). */
+int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error);

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.edgevirt.EdgeVirt1.Manager: the kubectl-like verbs. */
+#include "config.h"
+
+#include "bus-error.h"
+#include "bus-util.h"
+#include "bus.h"
+#include "json-util.h"
+#include "manifest.h"
+#include "util.h"
+#include "validate.h"
+
+static int reply_paths(sd_bus_message *m, GPtrArray *paths) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_message_new_method_return(m, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_open_container(reply, 'a', "o");
+        if (r < 0)
+                return r;
+        for (guint i = 0; paths && i < paths->len; i++) {
+                r = sd_bus_message_append(reply, "o", paths->pdata[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_message_close_container(reply);
+        if (r < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+/* Warnings go to the caller alone, before the reply, as a signal
+ * (Kubernetes sends them as HTTP Warning headers). */
+static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
+        sd_bus *bus = sd_bus_message_get_bus(m);
+        const char *sender = sd_bus_message_get_sender(m);
+
+        for (guint i = 0; i < warnings->len; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *sig = NULL;
+                int r = sd_bus_message_new_signal(bus, &sig, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, "Warning");
+                if (r < 0)
+                        return r;
+                if (sender && (r = sd_bus_message_set_destination(sig, sender)) < 0)
+                        return r;
+                if ((r = sd_bus_message_append(sig, "s", warnings->pdata[i])) < 0)
+                        return r;
+                if ((r = sd_bus_send(bus, sig, NULL)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autofree char *namespace = NULL, *validation = NULL;
+        bool dry_run = false;
+        BusOption options[] = {
+                { "namespace", BUS_OPTION_STRING, &namespace },
+                { "dry-run", BUS_OPTION_BOOL, &dry_run },
+                { "field-validation", BUS_OPTION_STRING, &validation },
+        };
+        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) e = NULL;
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+        const char *document;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &document);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        if (validation && field_validation_from_string(validation, &opts.field_validation) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore", validation);
+        if (namespace && !isempty(namespace) && validate_dns1123_label(namespace, &e) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"namespace\": %s", e->message);
+        opts.namespace = namespace;
+        opts.dry_run = dry_run;
+
+        r = model_apply(d->model, document, strlen(document), &opts, &paths, warnings, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        r = send_warnings(m, warnings);
+        if (r < 0)
+                return r;
+        return reply_paths(m, paths);
+}
+
+static int read_output_option(const char *output, bool *yaml, sd_bus_error *error) {
+        if (!output || streq(output, "json"))
+                *yaml = false;
+        else if (streq(output, "yaml"))
+                *yaml = true;
+        else
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"output\": \"%s\" is not one of json, yaml", output);
+        return 0;
+}
+
+static int reply_document(sd_bus_message *m, JsonNode *doc, bool yaml) {
+        g_autofree char *text = yaml ? manifest_to_yaml(doc) : manifest_to_json(doc, TRUE);
+        return sd_bus_reply_method_return(m, "s", text);
+}
+
+static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autofree char *output = NULL;
+        BusOption options[] = { { "output", BUS_OPTION_STRING, &output } };
+        g_autoptr(GError) e = NULL;
+        const char *kind_name, *namespace, *name;
+        const KindInfo *kind;
+        Object *o;
+        bool yaml;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &kind_name, &namespace, &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        r = read_output_option(output, &yaml, error);
+        if (r < 0)
+                return r;
+        r = kind_from_name(kind_name, &kind, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        if (isempty(name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "name: required value");
+        r = model_get(d->model, kind, namespace, name, &o, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return reply_document(m, o->doc, yaml);
+}
+
+static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autofree char *output = NULL, *selector = NULL;
+        BusOption options[] = {
+                { "output", BUS_OPTION_STRING, &output },
+                { "label-selector", BUS_OPTION_STRING, &selector },
+        };
+        g_autoptr(LabelSelector) sel = NULL;
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GPtrArray) objects = NULL;
+        g_autofree char *api_version = NULL, *list_kind = NULL;
+        const char *kind_name, *namespace;
+        const KindInfo *kind;
+        bool yaml;
+        int r;
+
+        r = sd_bus_message_read(m, "ss", &kind_name, &namespace);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        r = read_output_option(output, &yaml, error);
+        if (r < 0)
+                return r;
+        if (selector && label_selector_parse(selector, &sel, &e) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"label-selector\": %s", e->message);
+        r = kind_from_name(kind_name, &kind, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+
+        objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
+
+        g_autoptr(JsonObject) list = json_object_new();
+        JsonObject *meta = json_object_new();
+        JsonArray *items = json_array_new();
+        char rv[32];
+        api_version = kind_api_version(kind);
+        list_kind = g_strdup_printf("%sList", kind->kind);
+        json_object_set_string_member(list, "apiVersion", api_version);
+        json_object_set_string_member(list, "kind", list_kind);
+        g_snprintf(rv, sizeof rv, "%" G_GUINT64_FORMAT, model_resource_version(d->model));
+        json_object_set_string_member(meta, "resourceVersion", rv);
+        json_object_set_object_member(list, "metadata", meta);
+        for (guint i = 0; i < objects->len; i++)
+                json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
+        json_object_set_array_member(list, "items", items);
+
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
+        return reply_document(m, node, yaml);
+}
+
+static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autofree char *propagation = NULL, *rv = NULL, *uid = NULL;
+        bool dry_run = false;
+        BusOption options[] = {
+                { "propagation-policy", BUS_OPTION_STRING, &propagation },
+                { "dry-run", BUS_OPTION_BOOL, &dry_run },
+                { "resource-version", BUS_OPTION_STRING, &rv },
+                { "uid", BUS_OPTION_STRING, &uid },
+        };
+        DeleteOptions opts = { .propagation = PROPAGATION_BACKGROUND };
+        g_autoptr(GError) e = NULL;
+        const char *kind_name, *namespace, *name;
+        const KindInfo *kind;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &kind_name, &namespace, &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        if (propagation && propagation_from_string(propagation, &opts.propagation) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"propagation-policy\": \"%s\" is not one of Background, Foreground, Orphan", propagation);
+        r = kind_from_name(kind_name, &kind, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        if (isempty(name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "name: required value");
+        opts.dry_run = dry_run;
+        opts.resource_version = rv;
+        opts.uid = uid;
+
+        r = model_delete(d->model, kind, namespace, name, &opts, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autoptr(JsonObject) labels = NULL, annotations = NULL;
+        g_autofree char *display_name = NULL, *description = NULL, *path = NULL;
+        bool dry_run = false;
+        BusOption options[] = {
+                { "labels", BUS_OPTION_STRING_MAP, &labels },
+                { "annotations", BUS_OPTION_STRING_MAP, &annotations },
+                { "display-name", BUS_OPTION_STRING, &display_name },
+                { "description", BUS_OPTION_STRING, &description },
+                { "dry-run", BUS_OPTION_BOOL, &dry_run },
+        };
+        g_autoptr(GError) e = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        if (display_name || description) {
+                if (!annotations)
+                        annotations = json_object_new();
+                if (display_name)
+                        json_object_set_string_member(annotations, "openshift.io/display-name", display_name);
+                if (description)
+                        json_object_set_string_member(annotations, "openshift.io/description", description);
+        }
+        r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, "o", path);
+}
+
+static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        DeleteOptions opts = { .propagation = PROPAGATION_BACKGROUND };
+        g_autoptr(GError) e = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = model_delete(d->model, &kind_namespace, "", name, &opts, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int property_get_kinds(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (const KindInfo *const *k = kind_all(); *k; k++) {
+                g_autofree char *av = kind_api_version(*k);
+                g_autofree char *s = g_strdup_printf("%s/%s", av, (*k)->kind);
+                r = sd_bus_message_append(reply, "s", s);
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int property_get_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "s", PACKAGE_VERSION);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Version", "s", property_get_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kinds", "as", property_get_kinds, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("StateDirectory", "s", NULL, offsetof(Daemon, state_dir), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("LibvirtURI", "s", NULL, offsetof(Daemon, libvirt_uri), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_METHOD_WITH_ARGS("Apply",
+                                SD_BUS_ARGS("s", document, "a{sv}", options),
+                                SD_BUS_RESULT("ao", objects),
+                                method_apply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Get",
+                                SD_BUS_ARGS("s", kind, "s", namespace, "s", name, "a{sv}", options),
+                                SD_BUS_RESULT("s", document),
+                                method_get, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("List",
+                                SD_BUS_ARGS("s", kind, "s", namespace, "a{sv}", options),
+                                SD_BUS_RESULT("s", document),
+                                method_list, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Delete",
+                                SD_BUS_ARGS("s", kind, "s", namespace, "s", name, "a{sv}", options),
+                                SD_BUS_NO_RESULT,
+                                method_delete, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("CreateNamespace",
+                                SD_BUS_ARGS("s", name, "a{sv}", options),
+                                SD_BUS_RESULT("o", namespace),
+                                method_create_namespace, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("DeleteNamespace",
+                                SD_BUS_ARGS("s", name),
+                                SD_BUS_NO_RESULT,
+                                method_delete_namespace, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("Warning", SD_BUS_ARGS("s", message), 0),
+        SD_BUS_VTABLE_END
+};
+
+int bus_manager_register(Daemon *d) {
+        return sd_bus_add_object_vtable(d->bus, NULL, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, manager_vtable, d);
+}

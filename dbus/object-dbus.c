@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Every stored object with a path is exported below
+ * /org/edgevirt/EdgeVirt1/namespace with the generic
+ * org.edgevirt.EdgeVirt1.Object interface, plus its kind's typed interface
+ * when it has one; model changes become ObjectManager and
+ * PropertiesChanged signals. */
+#include "bus.h"
+#include "bus-util.h"
+#include "json-util.h"
+#include "util.h"
+
+/* The typed interface of each kind that has one: one line per kind. */
+static const struct {
+        const KindInfo *kind;
+        const char *interface;
+        const sd_bus_vtable *vtable;
+} typed_interfaces[] = {
+        { &kind_namespace, BUS_NAMESPACE_INTERFACE, bus_namespace_vtable },
+};
+
+static const char *typed_interface_of(const KindInfo *kind) {
+        for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++)
+                if (typed_interfaces[i].kind == kind)
+                        return typed_interfaces[i].interface;
+        return NULL;
+}
+
+static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error) {
+        Daemon *d = userdata;
+        Object *o = model_find_path(d->model, path);
+
+        if (!o)
+                return 0;
+        if (!streq(interface, BUS_OBJECT_INTERFACE) && !streq_ptr(interface, typed_interface_of(o->kind)))
+                return 0;
+        *found = o;
+        return 1;
+}
+
+static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
+        char **l = calloc(objects->len + 1, sizeof(char *));
+        size_t n = 0;
+
+        if (!l)
+                return -ENOMEM;
+        for (guint i = 0; i < objects->len; i++) {
+                Object *o = objects->pdata[i];
+                if (!o->kind->namespaced || o->kind->path_segment)
+                        l[n++] = strdup(o->path);
+        }
+        *nodes = l;
+        return 1;
+}
+
+int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return bus_append_string_map(reply, json_get_object(object_metadata(o), streq(property, "Labels") ? "labels" : "annotations"));
+}
+
+static int property_get_meta_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        const char *member = streq(property, "CreationTimestamp") ? "creationTimestamp" :
+                             streq(property, "DeletionTimestamp") ? "deletionTimestamp" :
+                             streq(property, "ResourceVersion") ? "resourceVersion" : "uid";
+        const char *v = object_meta_string(o, member);
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int property_get_identity(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autofree char *av = NULL;
+
+        if (streq(property, "Kind"))
+                return sd_bus_message_append(reply, "s", o->kind->kind);
+        if (streq(property, "Namespace"))
+                return sd_bus_message_append(reply, "s", o->namespace);
+        if (streq(property, "Name"))
+                return sd_bus_message_append(reply, "s", o->name);
+        av = kind_api_version(o->kind);
+        return sd_bus_message_append(reply, "s", av);
+}
+
+static int property_get_generation(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "x", json_get_int(object_metadata(o), "generation", 0));
+}
+
+static int property_get_owners(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
+                JsonObject *ref = json_array_get_object_element(owners, i);
+                r = sd_bus_message_append(reply, "(ssss)", json_get_string(ref, "apiVersion") ?: "",
+                                          json_get_string(ref, "kind") ?: "", json_get_string(ref, "name") ?: "",
+                                          json_get_string(ref, "uid") ?: "");
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static const sd_bus_vtable object_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("ApiVersion", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Namespace", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Uid", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreationTimestamp", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ResourceVersion", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Generation", "x", property_get_generation, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DeletionTimestamp", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Labels", "a{ss}", bus_property_get_labels, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Annotations", "a{ss}", bus_property_get_labels, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("OwnerReferences", "a(ssss)", property_get_owners, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_VTABLE_END
+};
+
+static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata) {
+        Daemon *d = userdata;
+        const char *typed = typed_interface_of(o->kind);
+        char *ifaces[] = { (char *) BUS_OBJECT_INTERFACE, (char *) typed, NULL };
+        int r = 0;
+
+        if (o->kind->namespaced && !o->kind->path_segment)
+                return;
+        switch (event) {
+        case MODEL_EVENT_ADDED:
+                r = sd_bus_emit_interfaces_added_strv(d->bus, o->path, ifaces);
+                break;
+        case MODEL_EVENT_REMOVED:
+                r = sd_bus_emit_interfaces_removed_strv(d->bus, o->path, ifaces);
+                break;
+        case MODEL_EVENT_CHANGED:
+                for (char **i = ifaces; *i && r >= 0; i++)
+                        r = sd_bus_emit_properties_changed_strv(d->bus, o->path, *i, NULL);
+                break;
+        }
+        if (r < 0)
+                g_warning("cannot emit signal for %s: %s", o->path, g_strerror(-r));
+}
+
+int bus_objects_register(Daemon *d) {
+        int r;
+
+        r = sd_bus_add_fallback_vtable(d->bus, NULL, EV_NAMESPACE_PREFIX, BUS_OBJECT_INTERFACE, object_vtable, object_find, d);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
+                r = sd_bus_add_fallback_vtable(d->bus, NULL, EV_NAMESPACE_PREFIX, typed_interfaces[i].interface,
+                                               typed_interfaces[i].vtable, object_find, d);
+                if (r < 0)
+                        return r;
+        }
+        r = sd_bus_add_node_enumerator(d->bus, NULL, EV_NAMESPACE_PREFIX, node_enumerator, d);
+        if (r < 0)
+                return r;
+        model_set_observer(d->model, on_model_event, d);
+        return 0;
+}
+
+int bus_export(Daemon *d) {
+        int r;
+
+        r = sd_bus_add_object_manager(d->bus, NULL, BUS_MANAGER_PATH);
+        if (r < 0)
+                return r;
+        r = bus_manager_register(d);
+        if (r < 0)
+                return r;
+        return bus_objects_register(d);
+}

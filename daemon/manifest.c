@@ -163,9 +163,19 @@ static JsonNode *resolve_plain(const char *s) {
         return json_node_init_string(n, s);
 }
 
+/* YAML 1.1 timestamps (2001-12-14, 2001-12-14T21:59:43Z): Kubernetes
+ * reads them as strings, but other YAML readers would make dates of them. */
+static bool looks_like_timestamp(const char *s) {
+        return g_ascii_isdigit(s[0]) && g_ascii_isdigit(s[1]) && g_ascii_isdigit(s[2]) &&
+               g_ascii_isdigit(s[3]) && s[4] == '-' && g_ascii_isdigit(s[5]);
+}
+
 gboolean manifest_plain_is_string(const char *s) {
         g_autoptr(JsonNode) n = resolve_plain(s);
         double d;
+
+        if (looks_like_timestamp(s))
+                return FALSE;
         /* A non-finite float resolves to a string above (JSON cannot hold it),
          * but must still be quoted to read back the same. */
         return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING && !parse_float(s, &d);

@@ -311,6 +311,7 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bo
         const char *name, *namespace = "";
         g_autofree char *generated = NULL, *key = NULL, *api_version = NULL;
         JsonNode *cur;
+        bool namespace_terminating = false;
         int r;
 
         if (!JSON_NODE_HOLDS_OBJECT(node))
@@ -358,10 +359,7 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bo
                 JsonNode *ns = batch_current(b, ns_key);
                 if (!ns)
                         return ev_error_set(error, ENOENT, "metadata.namespace: namespaces \"%s\" not found", namespace);
-                if (doc_meta_string(ns, "deletionTimestamp"))
-                        return ev_error_set(error, EPERM,
-                                            "metadata.namespace: unable to create new content in namespace %s because it is being terminated",
-                                            namespace);
+                namespace_terminating = doc_meta_string(ns, "deletionTimestamp") != NULL;
         }
 
         validate_metadata(meta, errors);
@@ -379,6 +377,11 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bo
         }
         if (cur && create_only)
                 return ev_error_set(error, EEXIST, "%s \"%s\" already exists", plural_of(kind), name);
+        /* Objects already there may still change (to drop a finalizer). */
+        if (!cur && namespace_terminating)
+                return ev_error_set(error, EPERM,
+                                    "metadata.namespace: unable to create new content in namespace %s because it is being terminated",
+                                    namespace);
 
         /* Preconditions, as the Kubernetes API server checks them. */
         const char *rv = json_get_string(meta, "resourceVersion");

@@ -56,13 +56,9 @@ static int namespace_finalize(Model *m, Object *ns) {
                         return r;
                 }
         }
-        if (!empty) {
-                /* Look again on the next pass: objects that went at once are
-                 * gone then, and the rest report their removal. */
-                model_enqueue(m, ns);
-                return 0;
-        }
-        return 1;
+        /* Not empty yet: every later change to what is left (an object
+         * removed, a finalizer dropped) queues the namespace again. */
+        return empty ? 1 : 0;
 }
 
 const KindInfo kind_namespace = {

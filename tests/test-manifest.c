@@ -146,6 +146,7 @@ static void test_yaml_round_trip(void) {
                 "  'y': quoted key\n"
                 "  unicode: \"h\\u00e9llo\"\n"
                 "  inf-like: \".inf\"\n"
+                "  date-like: \"2026-11-25T18:00:00Z\"\n"
                 "list: [1, 2.5, true, null, {x: [a]}]\n";
         g_autoptr(GPtrArray) docs = parse_ok(text);
         g_autofree char *yaml = manifest_to_yaml(docs->pdata[0]);
@@ -157,6 +158,7 @@ static void test_yaml_round_trip(void) {
         g_assert_true(json_node_equal(docs->pdata[0], again2->pdata[0]));
         /* key order is kept */
         g_assert_true(g_str_has_prefix(yaml, "apiVersion: v1\nkind: ConfigMap\n"));
+        g_assert_nonnull(strstr(yaml, "date-like: '2026-11-25T18:00:00Z'"));
 }
 
 int main(int argc, char *argv[]) {

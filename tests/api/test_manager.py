@@ -1,0 +1,431 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Manager's verbs, every error they give, and the objects on the bus."""
+import base64
+import json
+import re
+import uuid
+
+import dbus
+import pytest
+import yaml
+
+from conftest import ERR, NAMESPACE, OBJECT, ROOT, expect_error, wait_until
+
+NS_DEMO = "/org/edgevirt/EdgeVirt1/namespace/demo"
+
+DEMO = """
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+  labels: {team: blue}
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: db-pass
+  namespace: demo
+  labels: {app: db}
+stringData:
+  password: hunter2
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: app-config
+  namespace: demo
+  labels: {app: web}
+data:
+  mode: fast
+"""
+
+
+def test_apply_creates_in_document_order(client):
+    paths = client.apply(DEMO)
+    assert paths == [NS_DEMO, NS_DEMO + "/secret/db_2dpass", NS_DEMO + "/configmap/app_2dconfig"]
+    secret = client.get_json("Secret", "demo", "db-pass")
+    assert secret["apiVersion"] == "v1" and secret["kind"] == "Secret"
+    meta = secret["metadata"]
+    uuid.UUID(meta["uid"])
+    assert meta["generation"] == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", meta["creationTimestamp"])
+    assert int(meta["resourceVersion"]) > 0
+    # stringData is written into data, base64-encoded, as Kubernetes does
+    assert "stringData" not in secret
+    assert base64.b64decode(secret["data"]["password"]) == b"hunter2"
+    assert secret["type"] == "Opaque"
+
+
+def test_namespace_object_on_bus(client):
+    client.apply(DEMO)
+    props = client.props(NS_DEMO, NAMESPACE)
+    assert props["Name"] == "demo"
+    assert props["Phase"] == "Active"
+    assert dict(props["Labels"]) == {"team": "blue"}
+    assert props["Uid"] == client.get_json("ns", "", "demo")["metadata"]["uid"]
+    generic = client.props(NS_DEMO + "/secret/db_2dpass", OBJECT)
+    assert generic["Kind"] == "Secret" and generic["Namespace"] == "demo" and generic["Name"] == "db-pass"
+    assert dict(generic["Labels"]) == {"app": "db"}
+
+
+def test_get_yaml_and_json_agree(client):
+    client.apply(DEMO)
+    as_yaml = yaml.safe_load(client.get("configmap", "demo", "app-config", output="yaml"))
+    as_json = client.get_json("cm", "demo", "app-config")
+    assert as_yaml == as_json
+    expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.get, "cm", "demo", "app-config", output="xml")
+
+
+def test_get_not_found_names_object(client):
+    msg = expect_error("NotFound", client.get, "secret", "default", "nope")
+    assert 'secrets "nope" not found' in msg
+    msg = expect_error("NotSupported", client.get, "gadget", "default", "x")
+    assert "gadget" in msg
+
+
+def test_list_and_label_selector(client):
+    client.apply(DEMO)
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, labels: {app: db}}\n")
+    everything = client.list("ConfigMap")
+    assert everything["kind"] == "ConfigMapList" and everything["apiVersion"] == "v1"
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in everything["items"]] == \
+        [("default", "other"), ("demo", "app-config")]
+    assert int(everything["metadata"]["resourceVersion"]) > 0
+    only_demo = client.list("configmaps", "demo")
+    assert [i["metadata"]["name"] for i in only_demo["items"]] == ["app-config"]
+    db = client.list("cm", "", label_selector="app=db")
+    assert [i["metadata"]["name"] for i in db["items"]] == ["other"]
+    assert client.list("cm", "", label_selector="app in (web, db),app!=web")["items"][0]["metadata"]["name"] == "other"
+    assert client.list("namespaces", "", label_selector="team")["items"][0]["metadata"]["name"] == "demo"
+    as_yaml = yaml.safe_load(str(client.manager.List("cm", "demo", {"output": "yaml"})))
+    assert as_yaml["items"][0]["data"] == {"mode": "fast"}
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.list, "cm", "", label_selector="app in web")
+    assert "label-selector" in msg
+
+
+def test_update_generation_and_resource_version(client):
+    client.apply(DEMO)
+    first = client.get_json("cm", "demo", "app-config")
+    # identical apply: nothing written
+    client.apply(DEMO)
+    same = client.get_json("cm", "demo", "app-config")
+    assert same["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+    # a label change: new resourceVersion, same generation
+    client.apply(DEMO.replace("app: web", "app: web2"))
+    relabeled = client.get_json("cm", "demo", "app-config")
+    assert int(relabeled["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+    assert relabeled["metadata"]["generation"] == 1
+    assert relabeled["metadata"]["uid"] == first["metadata"]["uid"]
+    assert relabeled["metadata"]["creationTimestamp"] == first["metadata"]["creationTimestamp"]
+    # a data change: the generation moves
+    client.apply(DEMO.replace("mode: fast", "mode: slow"))
+    changed = client.get_json("cm", "demo", "app-config")
+    assert changed["metadata"]["generation"] == 2
+    assert changed["data"] == {"mode": "slow"}
+
+
+def test_resource_version_conflict(client):
+    client.apply(DEMO)
+    cur = client.get_json("cm", "demo", "app-config")
+    rv = cur["metadata"]["resourceVersion"]
+    cur["data"]["mode"] = "v2"
+    client.apply(json.dumps(cur))          # current resourceVersion: accepted
+    cur["data"]["mode"] = "v3"             # now stale
+    msg = expect_error("Conflict", client.apply, json.dumps(cur))
+    assert "the object has been modified" in msg and rv in msg
+    assert client.get_json("cm", "demo", "app-config")["data"]["mode"] == "v2"
+    # and on create a resourceVersion makes no sense
+    msg = expect_error("Invalid", client.apply,
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fresh, resourceVersion: '5'}\n")
+    assert "metadata.resourceVersion" in msg
+
+
+def test_uid_precondition(client):
+    client.apply(DEMO)
+    msg = expect_error("Conflict", client.apply,
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app-config, namespace: demo, uid: "
+                       + str(uuid.uuid4()) + "}\n")
+    assert "UID" in msg
+
+
+def test_dry_run_changes_nothing(client, signals):
+    paths = client.apply(DEMO, dry_run=True)
+    assert paths[0] == NS_DEMO
+    assert not client.exists("ns", "", "demo")
+    assert NS_DEMO not in client.managed_objects()
+    client.apply(DEMO)
+    client.delete("cm", "demo", "app-config", dry_run=True)
+    assert client.exists("cm", "demo", "app-config")
+
+
+def test_one_apply_is_one_transaction(client):
+    bad = DEMO + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad_Name, namespace: demo}\n"
+    msg = expect_error("Invalid", client.apply, bad)
+    assert msg.startswith("document 4 (ConfigMap demo/Bad_Name): metadata.name")
+    assert not client.exists("ns", "", "demo")
+    assert not client.exists("secret", "demo", "db-pass")
+
+
+def test_default_namespace_and_namespace_option(client):
+    p = client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
+    assert p == ["/org/edgevirt/EdgeVirt1/namespace/default/configmap/a"]
+    client.apply(DEMO)
+    p = client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n", namespace="demo")
+    assert p == [NS_DEMO + "/configmap/b"]
+    msg = expect_error("Invalid", client.apply,
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: demo}\n", namespace="default")
+    assert "does not match" in msg
+    msg = expect_error("NotFound", client.apply, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: ghost}\n")
+    assert 'namespaces "ghost" not found' in msg
+
+
+def test_namespace_may_come_after_its_content(client):
+    reordered = "\n---\n".join(reversed(DEMO.split("---")))
+    paths = client.apply(reordered)
+    assert paths[-1] == NS_DEMO
+
+
+def test_field_validation_modes(client, signals):
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fv, surprise: 1}\ndata: {a: b}\nspec: {x: 1}\n"
+    msg = expect_error("Invalid", client.apply, doc)
+    assert "metadata.surprise: unknown field" in msg and "spec: unknown field" in msg
+    client.apply(doc, field_validation="Warn")
+    wait_until(lambda: len(signals.of("Warning")) == 2, what="two Warning signals")
+    warnings = sorted(str(s[3][0]) for s in signals.of("Warning"))
+    assert warnings == ["metadata.surprise: unknown field, dropped", "spec: unknown field, dropped"]
+    stored = client.get_json("cm", "default", "fv")
+    assert "spec" not in stored and "surprise" not in stored["metadata"]
+    client.apply(doc.replace("fv", "fv2"), field_validation="Ignore")
+    assert client.exists("cm", "default", "fv2")
+    expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.apply, doc, field_validation="Lenient")
+
+
+def test_options_are_checked(client):
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.Apply, DEMO,
+                       dbus.Dictionary({"namespaces": "x"}, signature="sv"))
+    assert 'unknown option "namespaces"' in msg
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.Apply, DEMO,
+                       dbus.Dictionary({"dry-run": "yes"}, signature="sv"))
+    assert '"dry-run" must be of type b' in msg
+
+
+@pytest.mark.parametrize("doc,fragment", [
+    ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: 'not base64!'}\n", "data.k: illegal base64"),
+    ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {'bad/key': aGk=}\n", "data[bad/key]"),
+    ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/tls\ndata: {tls.crt: aGk=}\n", "tls.key"),
+    ("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/basic-auth\n", "username"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: b}\nbinaryData: {a: aGk=}\n", "duplicate of key"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: 1}\n", "data.a: must be a string"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: UPPER}\n", "metadata.name: Invalid value: \"UPPER\""),
+    ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n", "RFC 1123 label"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {'bad key': x}}\n", "metadata.labels"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {k: 'bad value'}}\n", "metadata.labels.k"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, annotations: {'-x': y}}\n", "metadata.annotations"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, finalizers: ['a b']}\n", "metadata.finalizers[0]"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, ownerReferences: [{apiVersion: v1, kind: X, name: z, uid: nope}]}\n",
+     "metadata.ownerReferences[0].uid"),
+    ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", "metadata.name: Required value"),
+    ("kind: ConfigMap\nmetadata: {name: c}\n", "apiVersion: required"),
+    ("apiVersion: v1\nmetadata: {name: c}\n", "kind: required"),
+    ("- just\n- a list\n", "must be a mapping"),
+    ("", "no objects"),
+])
+def test_invalid_documents(client, doc, fragment):
+    msg = expect_error("Invalid", client.apply, doc)
+    assert fragment in msg, msg
+
+
+def test_malformed_text_has_line_and_column(client):
+    msg = expect_error("Invalid", client.apply, "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n   oops: y\n")
+    assert re.search(r"line 5, column \d+", msg), msg
+    msg = expect_error("Invalid", client.apply, '{\n  "apiVersion": "v1",\n  "kind": \n}')
+    assert re.search(r"line 4, column \d+", msg), msg
+    msg = expect_error("Invalid", client.apply, "a: 1\na: 2\n")
+    assert "line 2, column 1: duplicate key" in msg
+
+
+def test_unsupported_kinds_and_versions(client):
+    msg = expect_error("NotSupported", client.apply, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n")
+    assert "Deployment" in msg and "supported kinds" in msg
+    msg = expect_error("NotSupported", client.apply, "apiVersion: v2\nkind: Secret\nmetadata: {name: d}\n")
+    assert "v2" in msg
+
+
+def test_secret_rules(client):
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/basic-auth\n"
+                 "stringData: {username: u, password: p}\n")
+    msg = expect_error("Invalid", client.apply, "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: Opaque\n")
+    assert "type" in msg and "immutable" in msg
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: frozen}\nimmutable: true\ndata: {a: aGk=}\n")
+    msg = expect_error("Invalid", client.apply,
+                       "apiVersion: v1\nkind: Secret\nmetadata: {name: frozen}\nimmutable: true\ndata: {a: aG8=}\n")
+    assert "field is immutable" in msg
+    big = "x" * (1024 * 1024 + 1)
+    msg = expect_error("Invalid", client.apply,
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {a: '" + big + "'}\n")
+    assert "Too long" in msg
+
+
+def test_generate_name(client):
+    p = client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {generateName: job-}\n")
+    name = p[0].rsplit("/", 1)[1]
+    assert re.fullmatch(r"job_2d[a-z0-9]{5}", name)
+    items = client.list("cm", "default")["items"]
+    assert items[0]["metadata"]["name"].startswith("job-")
+    assert items[0]["metadata"]["generateName"] == "job-"
+
+
+def test_kind_list_is_expanded(client):
+    doc = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "one"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "two"}},
+    ]}
+    assert len(client.apply(json.dumps(doc))) == 2
+    assert client.exists("cm", "default", "one") and client.exists("secret", "default", "two")
+
+
+def test_openshift_project_spellings(client):
+    client.apply("apiVersion: project.openshift.io/v1\nkind: ProjectRequest\nmetadata: {name: proj}\n"
+                 "displayName: My Project\ndescription: Things\n")
+    ns = client.get_json("namespace", "", "proj")
+    assert ns["kind"] == "Namespace"
+    assert ns["metadata"]["annotations"] == {"openshift.io/display-name": "My Project",
+                                             "openshift.io/description": "Things"}
+    client.apply("apiVersion: project.openshift.io/v1\nkind: Project\nmetadata: {name: proj2}\n")
+    assert client.get_json("project", "", "proj2")["status"]["phase"] == "Active"
+    assert client.props("/org/edgevirt/EdgeVirt1/namespace/proj", NAMESPACE)["DisplayName"] == "My Project"
+
+
+def test_create_namespace(client, signals):
+    path = client.manager.CreateNamespace("made", {"labels": dbus.Dictionary({"a": "b"}, signature="ss"),
+                                                    "display-name": "Made"})
+    assert path == "/org/edgevirt/EdgeVirt1/namespace/made"
+    ns = client.get_json("ns", "", "made")
+    assert ns["metadata"]["labels"] == {"a": "b"}
+    assert ns["metadata"]["annotations"]["openshift.io/display-name"] == "Made"
+    assert ns["spec"]["finalizers"] == ["kubernetes"]
+    wait_until(lambda: signals.of("InterfacesAdded"), what="InterfacesAdded")
+    added = signals.of("InterfacesAdded")[0][3]
+    assert added[0] == path and NAMESPACE in added[1] and OBJECT in added[1]
+    msg = expect_error("AlreadyExists", client.manager.CreateNamespace, "made", {})
+    assert 'namespaces "made" already exists' in msg
+    expect_error("Invalid", client.manager.CreateNamespace, "Not_Valid", {})
+
+
+def test_delete_namespace_terminates_and_empties(client, signals):
+    client.apply(DEMO)
+    # a finalizer on a ConfigMap holds the namespace in Terminating
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: demo, finalizers: [example.com/hold]}\n")
+    client.manager.DeleteNamespace("demo")
+    wait_until(lambda: not client.exists("secret", "demo", "db-pass"), what="the secret to go")
+    ns = client.get_json("ns", "", "demo")
+    assert ns["status"]["phase"] == "Terminating" and "deletionTimestamp" in ns["metadata"]
+    assert client.props(NS_DEMO, NAMESPACE)["Phase"] == "Terminating"
+    wait_until(lambda: any(s[3][0] == NAMESPACE and s[3][1].get("Phase") == "Terminating"
+                           for s in signals.of("PropertiesChanged", NS_DEMO)), what="Phase Terminating signal")
+    msg = expect_error("Forbidden", client.apply,
+                       "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: late, namespace: demo}\n")
+    assert "being terminated" in msg
+    held = client.get_json("cm", "demo", "held")
+    assert "deletionTimestamp" in held["metadata"]
+    # the holder lets go: the object, then the namespace, go
+    held["metadata"]["finalizers"] = []
+    client.apply(json.dumps(held))
+    wait_until(lambda: not client.exists("ns", "", "demo"), what="the namespace to go")
+    removed = lambda: [s[3][0] for s in signals.of("InterfacesRemoved")]
+    wait_until(lambda: NS_DEMO in removed(), what="InterfacesRemoved of the namespace")
+    assert NS_DEMO + "/secret/db_2dpass" in removed()
+    assert NS_DEMO not in client.managed_objects()
+
+
+def test_default_namespace_stays(client):
+    msg = expect_error("Forbidden", client.manager.DeleteNamespace, "default")
+    assert "may not be deleted" in msg
+    expect_error("NotFound", client.manager.DeleteNamespace, "ghost")
+
+
+def owner_and_child(client, child_name="child"):
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner}\n")
+    uid = client.get_json("cm", "default", "owner")["metadata"]["uid"]
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata:\n  name: " + child_name + "\n  ownerReferences:\n"
+                 "  - {apiVersion: v1, kind: ConfigMap, name: owner, uid: " + uid + ", controller: true}\n")
+    return uid
+
+
+def test_delete_cascades_to_dependents(client):
+    owner_and_child(client)
+    client.delete("cm", "default", "owner")
+    assert not client.exists("cm", "default", "owner")
+    wait_until(lambda: not client.exists("secret", "default", "child"), what="the dependent to go")
+
+
+def test_delete_orphan_keeps_dependents(client):
+    owner_and_child(client)
+    client.delete("cm", "default", "owner", propagation_policy="Orphan")
+    assert not client.exists("cm", "default", "owner")
+    child = client.get_json("secret", "default", "child")
+    assert "ownerReferences" not in child["metadata"] or child["metadata"]["ownerReferences"] == []
+
+
+def test_delete_foreground(client):
+    owner_and_child(client)
+    client.delete("cm", "default", "owner", propagation_policy="Foreground")
+    wait_until(lambda: not client.exists("cm", "default", "owner"), what="the owner to go")
+    assert not client.exists("secret", "default", "child")
+
+
+def test_orphans_are_collected(client):
+    # an owner that does not exist: the garbage collector removes the dependent
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: stray\n  ownerReferences:\n"
+                 "  - {apiVersion: v1, kind: ConfigMap, name: gone, uid: " + str(uuid.uuid4()) + "}\n")
+    wait_until(lambda: not client.exists("cm", "default", "stray"), what="the stray dependent to go")
+
+
+def test_delete_errors_and_preconditions(client):
+    expect_error("NotFound", client.delete, "cm", "default", "none")
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: p}\n")
+    msg = expect_error("Conflict", client.delete, "cm", "default", "p", resource_version="1")
+    assert "precondition" in msg
+    expect_error("Conflict", client.delete, "cm", "default", "p", uid=str(uuid.uuid4()))
+    expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.delete, "cm", "default", "p",
+                 propagation_policy="Sideways")
+    client.delete("cm", "default", "p", uid=client.get_json("cm", "default", "p")["metadata"]["uid"])
+    assert not client.exists("cm", "default", "p")
+
+
+def test_properties_changed_on_update(client, signals):
+    client.apply(DEMO)
+    path = NS_DEMO + "/configmap/app_2dconfig"
+    client.apply(DEMO.replace("app: web", "app: api"))
+    wait_until(lambda: any(s[3][0] == OBJECT for s in signals.of("PropertiesChanged", path)),
+               what="PropertiesChanged")
+    changed = [s[3][1] for s in signals.of("PropertiesChanged", path) if s[3][0] == OBJECT][-1]
+    assert dict(changed["Labels"]) == {"app": "api"}
+
+
+def test_managed_objects_and_manager_properties(client):
+    client.apply(DEMO)
+    objs = client.managed_objects()
+    assert set(objs) >= {"/org/edgevirt/EdgeVirt1/namespace/default", NS_DEMO,
+                         NS_DEMO + "/secret/db_2dpass", NS_DEMO + "/configmap/app_2dconfig"}
+    assert objs[NS_DEMO][NAMESPACE]["Phase"] == "Active"
+    props = client.props(ROOT, "org.edgevirt.EdgeVirt1.Manager")
+    assert "v1/Secret" in props["Kinds"] and "project.openshift.io/v1/Project" in props["Kinds"]
+    assert props["LibvirtURI"] == "test:///default"
+    assert props["Version"]
+
+
+def test_document_size_limit(bus, state_dir, tmp_path):
+    from conftest import Client, Daemon
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text("[Limits]\nMaxDocumentSize=200\nMaxObjectsPerApply=2\n")
+    d = Daemon(bus, state_dir, ["--config=" + str(conf)]).start()
+    try:
+        c = Client(bus.conn)
+        msg = expect_error("LimitExceeded", c.apply, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {a: '" + "x" * 300 + "'}\n")
+        assert "limit of 200" in msg
+        three = "\n---\n".join("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m%d}" % i for i in range(3))
+        msg = expect_error("LimitExceeded", c.apply, three)
+        assert "3 objects" in msg
+    finally:
+        d.stop()

@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Restarts: what was acknowledged survives SIGKILL; SIGTERM stops cleanly;
+interrupted work goes on after a restart."""
+import json
+import signal
+import subprocess
+
+from conftest import DAEMON, NAMESPACE, Client, Daemon, expect_error, wait_until
+
+
+def snapshot(client):
+    out = {}
+    for kind in ("namespaces", "secrets", "configmaps"):
+        for item in client.list(kind)["items"]:
+            m = item["metadata"]
+            out[(kind, m.get("namespace", ""), m["name"])] = item
+    return out
+
+
+def test_sigkill_loses_nothing_acknowledged(bus, state_dir):
+    d = Daemon(bus, state_dir).start()
+    c = Client(bus.conn)
+    try:
+        c.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: keep}\n")
+        for i in range(20):
+            c.apply(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{i}, namespace: keep}}\ndata: {{i: '{i}'}}\n")
+        c.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: keep}\nstringData: {k: v}\n")
+        c.delete("cm", "keep", "cm3")
+        before = snapshot(c)
+        d.restart(signal.SIGKILL)
+        after = snapshot(c)
+        assert after == before
+        assert ("configmaps", "keep", "cm3") not in after
+        # the cluster-wide resourceVersion keeps growing across restarts
+        rv_before = max(int(i["metadata"]["resourceVersion"]) for i in before.values())
+        c.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: new, namespace: keep}\n")
+        assert int(c.get_json("cm", "keep", "new")["metadata"]["resourceVersion"]) > rv_before
+        # the bus objects come back too
+        assert "/org/edgevirt/EdgeVirt1/namespace/keep/configmap/cm0" in c.managed_objects()
+    finally:
+        d.stop()
+
+
+def test_sigkill_during_a_stream_of_applies(bus, state_dir):
+    """Every Apply that got a reply before the kill is there afterwards."""
+    d = Daemon(bus, state_dir).start()
+    c = Client(bus.conn)
+    acked = []
+    try:
+        pending = []
+        for i in range(200):
+            name = f"burst{i}"
+            pending.append(name)
+            c.manager.Apply(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n", {},
+                            reply_handler=lambda paths, n=name: acked.append(n),
+                            error_handler=lambda e: None)
+        wait_until(lambda: len(acked) >= 50, what="50 acknowledged applies")
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        d.start()
+        names = {i["metadata"]["name"] for i in c.list("cm", "default")["items"]}
+        assert set(acked) <= names, set(acked) - names
+    finally:
+        d.stop()
+
+
+def test_sigterm_stops_cleanly(bus, state_dir):
+    d = Daemon(bus, state_dir).start()
+    assert d.kill(signal.SIGTERM) == 0
+    assert "stopping" in d.read_log()
+
+
+def test_namespace_termination_resumes_after_restart(bus, state_dir):
+    d = Daemon(bus, state_dir).start()
+    c = Client(bus.conn)
+    try:
+        c.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: gone}\n---\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: held, namespace: gone, finalizers: [example.com/x]}\n")
+        c.manager.DeleteNamespace("gone")
+        d.restart(signal.SIGKILL)
+        assert c.props("/org/edgevirt/EdgeVirt1/namespace/gone", NAMESPACE)["Phase"] == "Terminating"
+        held = c.get_json("cm", "gone", "held")
+        held["metadata"]["finalizers"] = []
+        c.apply(json.dumps(held))
+        wait_until(lambda: not c.exists("ns", "", "gone"), what="the namespace to go after the restart")
+    finally:
+        d.stop()
+
+
+def test_store_from_newer_daemon_is_refused(bus, state_dir):
+    import sqlite3
+    d = Daemon(bus, state_dir).start()
+    d.stop()
+    db = sqlite3.connect(state_dir + "/objects.db")
+    db.execute("UPDATE meta SET value = 99 WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    d2 = Daemon(bus, state_dir).start(wait=False)
+    assert d2.proc.wait(timeout=10) != 0
+    assert "newer edgevirtd" in d2.read_log()
+
+
+def run_daemon(*args):
+    return subprocess.run([DAEMON, *args], capture_output=True, text=True, timeout=10)
+
+
+def test_command_line(tmp_path):
+    r = run_daemon("--help")
+    assert r.returncode == 0 and "--bus=system|session|ADDRESS" in r.stdout and "--libvirt-uri" in r.stdout
+    r = run_daemon("--version")
+    assert r.returncode == 0 and r.stdout.startswith("edgevirtd ")
+    r = run_daemon("--bogus")
+    assert r.returncode != 0
+    r = run_daemon("--bus=nonsense", "--state-dir=" + str(tmp_path / "s"), "--config=" + str(tmp_path / "none.conf"))
+    assert r.returncode != 0 and "none.conf" in r.stderr
+    empty = tmp_path / "e.conf"
+    empty.write_text("")
+    r = run_daemon("--bus=nonsense", "--state-dir=" + str(tmp_path / "s"), "--config=" + str(empty))
+    assert r.returncode != 0 and "give system, session or a D-Bus address" in r.stderr
+
+
+def test_config_errors_name_the_setting(tmp_path):
+    for text, fragment in [("[Daemon]\nStateDir=/x\n", "[Daemon] has no setting StateDir"),
+                           ("[Storage]\nx=1\n", "unknown section [Storage]"),
+                           ("[Limits]\nMaxDocumentSize=lots\n", "MaxDocumentSize=lots"),
+                           ("not ini", "edgevirtd.conf")]:
+        conf = tmp_path / "edgevirtd.conf"
+        conf.write_text(text)
+        r = run_daemon("--bus=session", "--config=" + str(conf), "--state-dir=" + str(tmp_path / "s"))
+        assert r.returncode != 0 and fragment in r.stderr, (text, r.stderr)
+
+
+def test_config_file_sets_state_directory(bus, tmp_path):
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text(f"[Daemon]\nStateDirectory={tmp_path}/from-config\nLibvirtURI=test:///custom\n")
+    proc = subprocess.Popen([DAEMON, "--bus=" + bus.address, "--config=" + str(conf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: bus.conn.name_has_owner("org.edgevirt.EdgeVirt1") or proc.poll() is not None)
+        props = Client(bus.conn).props("/org/edgevirt/EdgeVirt1", "org.edgevirt.EdgeVirt1.Manager")
+        assert props["StateDirectory"] == f"{tmp_path}/from-config"
+        assert props["LibvirtURI"] == "test:///custom"
+        assert (tmp_path / "from-config" / "objects.db").exists()
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def test_second_daemon_on_the_same_bus_fails(bus, state_dir, daemon, tmp_path):
+    d2 = Daemon(bus, str(tmp_path / "other")).start(wait=False)
+    assert d2.proc.wait(timeout=10) != 0
+    assert "another edgevirtd" in d2.read_log()

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* edgevirtd: KubeVirt's and CDI's objects on one node, over D-Bus. */
 #include <getopt.h>
+#include <libintl.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,6 +12,8 @@
 #include "bus.h"
 #include "daemon.h"
 #include "util.h"
+
+#define _(s) gettext(s)
 
 #define DEFAULT_CONFIG SYSCONFDIR "/edgevirt/edgevirtd.conf"
 #define DEFAULT_MAX_DOCUMENT_SIZE (3u * 1024 * 1024)
@@ -26,16 +29,16 @@ typedef struct Settings {
 } Settings;
 
 static void help(void) {
-        printf("Usage: edgevirtd [OPTIONS]\n\n"
-               "KubeVirt and CDI objects on one node, served on D-Bus as %s.\n\n"
-               "  --bus=system|session|ADDRESS  Bus to serve on (default: system)\n"
-               "  --state-dir=DIR               Object store and volumes (default: %s/lib/edgevirt,\n"
-               "                                or $XDG_STATE_HOME/edgevirt off the system bus)\n"
-               "  --config=FILE                 Configuration file (default: %s)\n"
-               "  --libvirt-uri=URI             libvirt connection (default: qemu:///system,\n"
-               "                                or qemu:///session off the system bus)\n"
-               "  --version                     Show the version\n"
-               "  -h --help                     Show this help\n",
+        printf(_("Usage: edgevirtd [OPTIONS]\n\n"
+                 "KubeVirt and CDI objects on one node, served on D-Bus as %s.\n\n"
+                 "  --bus=system|session|ADDRESS  Bus to serve on (default: system)\n"
+                 "  --state-dir=DIR               Object store and volumes (default: %s/lib/edgevirt,\n"
+                 "                                or $XDG_STATE_HOME/edgevirt off the system bus)\n"
+                 "  --config=FILE                 Configuration file (default: %s)\n"
+                 "  --libvirt-uri=URI             libvirt connection (default: qemu:///system,\n"
+                 "                                or qemu:///session off the system bus)\n"
+                 "  --version                     Show the version\n"
+                 "  -h --help                     Show this help\n"),
                BUS_NAME, LOCALSTATEDIR, DEFAULT_CONFIG);
 }
 
@@ -182,6 +185,9 @@ int main(int argc, char *argv[]) {
         int r;
 
         setlocale(LC_ALL, "");
+        bindtextdomain(GETTEXT_PACKAGE, getenv("EDGEVIRT_LOCALEDIR") ?: LOCALEDIR);
+        bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");
+        textdomain(GETTEXT_PACKAGE);
         r = parse_argv(argc, argv, &s);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;

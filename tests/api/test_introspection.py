@@ -1,0 +1,49 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Each interface's XML in dbus/ is exactly what the running daemon says."""
+import glob
+import os
+import xml.etree.ElementTree as ET
+
+import dbus
+import pytest
+
+from conftest import NAME, ROOT, TOP
+
+XMLS = sorted(glob.glob(os.path.join(TOP, "dbus", "org.edgevirt.EdgeVirt1.*.xml")))
+# Where a live object of each interface is found in a fresh daemon.
+PATHS = {
+    "org.edgevirt.EdgeVirt1.Manager": ROOT,
+    "org.edgevirt.EdgeVirt1.Namespace": ROOT + "/namespace/default",
+    "org.edgevirt.EdgeVirt1.Object": ROOT + "/namespace/default",
+}
+
+
+def shape(iface):
+    """An interface as comparable data: members, args, types, access, annotations."""
+    def annotations(el):
+        return tuple(sorted((a.get("name"), a.get("value")) for a in el.findall("annotation")))
+    members = []
+    for el in iface:
+        if el.tag == "annotation":
+            continue
+        args = tuple((a.get("name"), a.get("type"), a.get("direction", "in" if el.tag == "method" else "out"))
+                     for a in el.findall("arg"))
+        members.append((el.tag, el.get("name"), el.get("type"), el.get("access"), args, annotations(el)))
+    return sorted(members)
+
+
+def test_every_interface_has_xml_and_contract():
+    assert {os.path.basename(x)[:-4] for x in XMLS} == set(PATHS)
+    for x in XMLS:
+        assert os.path.exists(x[:-4] + ".txt"), "no plain-text contract beside " + x
+
+
+@pytest.mark.parametrize("path", XMLS, ids=[os.path.basename(x) for x in XMLS])
+def test_xml_matches_daemon(client, path):
+    ours = ET.parse(path).getroot().find("interface")
+    name = ours.get("name")
+    obj = client.conn.get_object(NAME, PATHS[name])
+    live_xml = dbus.Interface(obj, "org.freedesktop.DBus.Introspectable").Introspect()
+    live = [i for i in ET.fromstring(str(live_xml)).findall("interface") if i.get("name") == name]
+    assert live, f"{name} not on {PATHS[name]}"
+    assert shape(ours) == shape(live[0])

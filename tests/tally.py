@@ -1,0 +1,68 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Count real results: each TAP line of the unit-test binaries (from meson's
+testlog.json) and each pytest case (JUnit XML).  A binary that crashed or a
+report that is missing counts as a failure, never as nothing.  Prints
+"N passed, N failed[, N skipped]" last and exits 1 on any failure."""
+import json
+import re
+import sys
+import xml.etree.ElementTree as ET
+
+passed = failed = skipped = 0
+problems = []
+
+
+def count_meson(path):
+    global passed, failed, skipped
+    try:
+        entries = [json.loads(line) for line in open(path) if line.strip()]
+    except OSError as e:
+        problems.append(f"no unit-test log: {e}")
+        failed += 1
+        return
+    for t in entries:
+        ok = nok = skip = 0
+        for line in (t.get("stdout") or "").splitlines():
+            if re.match(r"^ok \d+.*# SKIP", line):
+                skip += 1
+            elif re.match(r"^ok \d+", line):
+                ok += 1
+            elif re.match(r"^not ok \d+", line):
+                nok += 1
+                problems.append(f"unit {t['name']}: {line}")
+        if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and nok == 0:
+            nok = 1         # crashed or bailed out before reporting
+            problems.append(f"unit {t['name']}: {t.get('result')}")
+        passed += ok
+        failed += nok
+        skipped += skip
+
+
+def count_junit(path):
+    global passed, failed, skipped
+    try:
+        root = ET.parse(path).getroot()
+    except (OSError, ET.ParseError) as e:
+        problems.append(f"no API-test report: {e}")
+        failed += 1
+        return
+    for case in root.iter("testcase"):
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+            problems.append(f"api {case.get('classname')}.{case.get('name')}")
+        elif case.find("skipped") is not None:
+            skipped += 1
+        else:
+            passed += 1
+
+
+count_meson(sys.argv[1])
+count_junit(sys.argv[2])
+for p in problems:
+    print("FAILED:", p)
+line = f"{passed} passed, {failed} failed"
+if skipped:
+    line += f", {skipped} skipped"
+print(line)
+sys.exit(1 if failed or passed == 0 else 0)

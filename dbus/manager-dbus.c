@@ -128,31 +128,45 @@ static int reply_document(sd_bus_message *m, JsonNode *doc, bool yaml) {
         return sd_bus_reply_method_return(m, "s", text);
 }
 
+/* The (s kind, s namespace, s name, a{sv} options) arguments of Get and
+ * Delete: reads them, resolves the kind and requires a name. */
+static int read_object_args(sd_bus_message *m, BusOption *options, size_t n_options, const KindInfo **ret_kind,
+                            const char **ret_namespace, const char **ret_name, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+        const char *kind_name;
+        int r;
+
+        r = sd_bus_message_read(m, "sss", &kind_name, ret_namespace, ret_name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, n_options, error);
+        if (r < 0)
+                return r;
+        r = kind_from_name(kind_name, ret_kind, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        if (isempty(*ret_name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "name: required value");
+        return 0;
+}
+
 static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         g_autofree char *output = NULL;
         BusOption options[] = { { "output", BUS_OPTION_STRING, &output } };
         g_autoptr(GError) e = NULL;
-        const char *kind_name, *namespace, *name;
+        const char *namespace, *name;
         const KindInfo *kind;
         Object *o;
         bool yaml;
         int r;
 
-        r = sd_bus_message_read(m, "sss", &kind_name, &namespace, &name);
-        if (r < 0)
-                return r;
-        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        r = read_object_args(m, options, G_N_ELEMENTS(options), &kind, &namespace, &name, error);
         if (r < 0)
                 return r;
         r = read_output_option(output, &yaml, error);
         if (r < 0)
                 return r;
-        r = kind_from_name(kind_name, &kind, &e);
-        if (r < 0)
-                return bus_error_set(error, r, e);
-        if (isempty(name))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "name: required value");
         r = check_secret_read(m, kind, error);
         if (r < 0)
                 return r;
@@ -229,24 +243,16 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         };
         DeleteOptions opts = { .propagation = PROPAGATION_BACKGROUND };
         g_autoptr(GError) e = NULL;
-        const char *kind_name, *namespace, *name;
+        const char *namespace, *name;
         const KindInfo *kind;
         int r;
 
-        r = sd_bus_message_read(m, "sss", &kind_name, &namespace, &name);
-        if (r < 0)
-                return r;
-        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        r = read_object_args(m, options, G_N_ELEMENTS(options), &kind, &namespace, &name, error);
         if (r < 0)
                 return r;
         if (propagation && propagation_from_string(propagation, &opts.propagation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "option \"propagation-policy\": \"%s\" is not one of Background, Foreground, Orphan", propagation);
-        r = kind_from_name(kind_name, &kind, &e);
-        if (r < 0)
-                return bus_error_set(error, r, e);
-        if (isempty(name))
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "name: required value");
         opts.dry_run = dry_run;
         opts.resource_version = rv;
         opts.uid = uid;

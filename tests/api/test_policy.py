@@ -137,3 +137,34 @@ def test_translations_are_built():
     assert t.gettext("Delete objects") == "Objekte löschen"
     policy = open(os.path.join(BUILD, "units", "org.edgevirt.EdgeVirt1.policy")).read()
     assert 'xml:lang="de"' in policy and "Objekte löschen" in policy
+
+
+def test_system_bus_and_readiness_notification(system_like_bus, tmp_path):
+    """--bus=system (here: a bus like the system bus, found through
+    DBUS_SYSTEM_BUS_ADDRESS as sd-bus does), READY=1 once the name is owned,
+    STOPPING=1 on SIGTERM — what Type=notify needs."""
+    import socket
+    notify_path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(notify_path)
+    sock.settimeout(10)
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path, DBUS_SYSTEM_BUS_ADDRESS=system_like_bus.address)
+    conf = tmp_path / "empty.conf"
+    conf.write_text("")
+    proc = subprocess.Popen([os.path.join(BUILD, "dbus", "edgevirtd"), "--bus=system",
+                             "--state-dir=" + str(tmp_path / "state"), "--config=" + str(conf)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        ready = sock.recv(4096).decode()
+        assert "READY=1" in ready
+        # ready means callable: the name is owned before READY=1 is sent
+        assert system_like_bus.conn.name_has_owner("org.edgevirt.EdgeVirt1")
+        props = Client(system_like_bus.conn).props("/org/edgevirt/EdgeVirt1", "org.edgevirt.EdgeVirt1.Manager")
+        assert props["LibvirtURI"] == "qemu:///system"
+        proc.terminate()
+        assert "STOPPING=1" in sock.recv(4096).decode()
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        sock.close()

@@ -8,6 +8,8 @@ static const KindInfo *const kinds[] = {
         &kind_project_request,
         &kind_secret,
         &kind_configmap,
+        &kind_storageclass,
+        &kind_pvc,
         NULL,
 };
 

@@ -20,6 +20,10 @@ typedef struct KindInfo {
         const char *schema;               /* schema definition of the document */
         bool namespaced;
         bool name_is_label;               /* DNS-1123 label, else subdomain */
+        /* Objects the daemon makes itself (StorageClasses from the
+         * configuration): users may read them; changing them is Forbidden
+         * with this reason. */
+        const char *read_only;
 
         /* Aliases (OpenShift's Project) are stored as another kind:
          * convert rewrites the document into that kind's form. */
@@ -48,6 +52,8 @@ extern const KindInfo kind_project;
 extern const KindInfo kind_project_request;
 extern const KindInfo kind_secret;
 extern const KindInfo kind_configmap;
+extern const KindInfo kind_storageclass;
+extern const KindInfo kind_pvc;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

@@ -10,14 +10,17 @@
 #include "config.h"
 
 #include "bus.h"
+#include "conffile.h"
 #include "daemon.h"
+#include "pvc.h"
+#include "services.h"
+#include "storageclass.h"
 #include "util.h"
 
 #define _(s) gettext(s)
 
 #define DEFAULT_CONFIG SYSCONFDIR "/edgevirt/edgevirtd.conf"
-#define DEFAULT_MAX_DOCUMENT_SIZE (3u * 1024 * 1024)
-#define DEFAULT_MAX_OBJECTS_PER_APPLY 1000u
+#define WORKER_THREADS 4
 
 typedef struct Settings {
         char *bus;              /* "system", "session" or an address */
@@ -25,7 +28,6 @@ typedef struct Settings {
         char *libvirt_uri;
         char *config;
         bool config_given;
-        ModelLimits limits;
 } Settings;
 
 static void help(void) {
@@ -40,61 +42,6 @@ static void help(void) {
                  "  --version                     Show the version\n"
                  "  -h --help                     Show this help\n"),
                BUS_NAME, LOCALSTATEDIR, DEFAULT_CONFIG);
-}
-
-/* The configuration file: [Daemon] StateDirectory=, LibvirtURI=;
- * [Limits] MaxDocumentSize=, MaxObjectsPerApply=.  Unknown groups and keys
- * are errors, so a typo does not pass silently. */
-static int load_config(Settings *s, GError **error) {
-        static const char *const known[][5] = {
-                { "Daemon", "StateDirectory", "LibvirtURI", NULL },
-                { "Limits", "MaxDocumentSize", "MaxObjectsPerApply", NULL },
-        };
-        g_autoptr(GKeyFile) kf = g_key_file_new();
-        g_autoptr(GError) e = NULL;
-        g_auto(GStrv) groups = NULL;
-
-        if (!g_key_file_load_from_file(kf, s->config, G_KEY_FILE_NONE, &e)) {
-                if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !s->config_given)
-                        return 0;
-                return ev_error_set(error, EINVAL, "%s: %s", s->config, e->message);
-        }
-        groups = g_key_file_get_groups(kf, NULL);
-        for (char **g = groups; *g; g++) {
-                size_t gi;
-                g_auto(GStrv) keys = NULL;
-                for (gi = 0; gi < G_N_ELEMENTS(known); gi++)
-                        if (streq(known[gi][0], *g))
-                                break;
-                if (gi >= G_N_ELEMENTS(known))
-                        return ev_error_set(error, EINVAL, "%s: unknown section [%s]", s->config, *g);
-                keys = g_key_file_get_keys(kf, *g, NULL, NULL);
-                for (char **k = keys; k && *k; k++)
-                        if (!g_strv_contains((const char *const *) &known[gi][1], *k))
-                                return ev_error_set(error, EINVAL, "%s: [%s] has no setting %s", s->config, *g, *k);
-        }
-
-#define GET_STRING(group, key, field)                                                  \
-        if (!s->field && g_key_file_has_key(kf, group, key, NULL))                      \
-                s->field = g_key_file_get_string(kf, group, key, NULL);
-        GET_STRING("Daemon", "StateDirectory", state_dir);
-        GET_STRING("Daemon", "LibvirtURI", libvirt_uri);
-#undef GET_STRING
-
-        const char *const limits[] = { "MaxDocumentSize", "MaxObjectsPerApply" };
-        for (size_t i = 0; i < G_N_ELEMENTS(limits); i++) {
-                if (!g_key_file_has_key(kf, "Limits", limits[i], NULL))
-                        continue;
-                g_autofree char *v = g_key_file_get_string(kf, "Limits", limits[i], NULL);
-                guint64 n;
-                if (!g_ascii_string_to_unsigned(v, 10, 1, G_MAXUINT32, &n, NULL))
-                        return ev_error_set(error, EINVAL, "%s: [Limits] %s=%s is not a positive number", s->config, limits[i], v);
-                if (i == 0)
-                        s->limits.max_document_size = n;
-                else
-                        s->limits.max_objects_per_apply = (unsigned) n;
-        }
-        return 0;
 }
 
 static int parse_argv(int argc, char *argv[], Settings *s) {
@@ -173,13 +120,34 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(d->event, 0);
 }
 
+StorageBackend *services_backend(Services *s, const char *class_name) {
+        for (guint i = 0; i < s->backends->len; i++) {
+                StorageBackend *b = s->backends->pdata[i];
+                if (streq(b->config->name, class_name))
+                        return b;
+        }
+        return NULL;
+}
+
+static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static int fail(const char *fmt, ...) {
+        va_list ap;
+        fputs("edgevirtd: ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return EXIT_FAILURE;
+}
+
 int main(int argc, char *argv[]) {
         Settings s = {
                 .bus = g_strdup("system"),
                 .config = g_strdup(DEFAULT_CONFIG),
-                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY },
         };
         Daemon d = {};
+        Config config;
+        Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
         g_autoptr(GError) e = NULL;
         sigset_t mask;
         int r;
@@ -191,27 +159,38 @@ int main(int argc, char *argv[]) {
         r = parse_argv(argc, argv, &s);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
-        r = load_config(&s, &e);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: %s\n", e->message);
-                return EXIT_FAILURE;
-        }
+        config_init(&config);
+        if (config_load(&config, s.config, s.config_given, &e) < 0)
+                return fail("%s", e->message);
 
         d.system_bus = streq(s.bus, "system");
         d.config_path = s.config;
         if (s.state_dir)
-                d.state_dir = s.state_dir;
+                d.state_dir = g_strdup(s.state_dir);
+        else if (config.state_dir)
+                d.state_dir = g_strdup(config.state_dir);
         else if (d.system_bus)
                 d.state_dir = g_build_filename(LOCALSTATEDIR, "lib", "edgevirt", NULL);
         else
                 d.state_dir = g_build_filename(g_get_user_state_dir(), "edgevirt", NULL);
-        d.libvirt_uri = s.libvirt_uri ? s.libvirt_uri : g_strdup(d.system_bus ? "qemu:///system" : "qemu:///session");
+        d.libvirt_uri = g_strdup(s.libvirt_uri ? s.libvirt_uri : config.libvirt_uri ? config.libvirt_uri :
+                                 d.system_bus ? "qemu:///system" : "qemu:///session");
+        if (config_finish(&config, d.state_dir, &e) < 0)
+                return fail("%s", e->message);
+        for (guint i = 0; i < config.storage_classes->len; i++) {
+                StorageBackend *b;
+                /* the backend takes the class configuration */
+                StorageClassConfig *sc = g_ptr_array_steal_index(config.storage_classes, i);
+                g_ptr_array_insert(config.storage_classes, (gint) i, NULL);
+                if (storage_backend_new(sc, &b, &e) < 0)
+                        return fail("%s", e->message);
+                g_ptr_array_add(services.backends, b);
+        }
 
         r = sd_event_default(&d.event);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: cannot create event loop: %s\n", g_strerror(-r));
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return fail("cannot create event loop: %s", g_strerror(-r));
+        services.event = d.event;
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
@@ -219,47 +198,56 @@ int main(int argc, char *argv[]) {
         sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
         sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
 
-        r = model_new(d.event, d.state_dir, &s.limits, &d.model, &e);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: %s\n", e->message);
-                return EXIT_FAILURE;
-        }
+        r = worker_new(d.event, WORKER_THREADS, &services.worker);
+        if (r < 0)
+                return fail("cannot start workers: %s", g_strerror(-r));
+        r = model_new(d.event, d.state_dir, &config.limits, &d.model, &e);
+        if (r < 0)
+                return fail("%s", e->message);
+        model_set_services(d.model, &services);
+        g_autoptr(GPtrArray) class_configs = g_ptr_array_new();
+        for (guint i = 0; i < services.backends->len; i++)
+                g_ptr_array_add(class_configs, ((StorageBackend *) services.backends->pdata[i])->config);
+        if (storageclass_sync(d.model, class_configs, &e) < 0)
+                return fail("%s", e->message);
+        r = pvc_controller_new(d.model, &services, &services.pvc);
+        if (r < 0)
+                return fail("cannot start the PVC controller: %s", g_strerror(-r));
 
         r = open_bus(s.bus, &d.bus);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: cannot connect to the %s bus: %s\n", s.bus,
-                        r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return fail("cannot connect to the %s bus: %s", s.bus,
+                            r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
         r = bus_export(&d);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: cannot export objects: %s\n", g_strerror(-r));
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return fail("cannot export objects: %s", g_strerror(-r));
         r = sd_bus_attach_event(d.bus, d.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: cannot attach the bus: %s\n", g_strerror(-r));
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return fail("cannot attach the bus: %s", g_strerror(-r));
         /* The name last: once it is ours, clients may call, and everything
          * they can reach is in place. */
         r = sd_bus_request_name(d.bus, BUS_NAME, 0);
-        if (r < 0) {
-                fprintf(stderr, "edgevirtd: cannot own %s on the %s bus: %s\n", BUS_NAME, s.bus,
-                        r == -EEXIST ? "another edgevirtd runs there" : g_strerror(-r));
-                return EXIT_FAILURE;
-        }
+        if (r < 0)
+                return fail("cannot own %s on the %s bus: %s", BUS_NAME, s.bus,
+                            r == -EEXIST ? "another edgevirtd runs there" : g_strerror(-r));
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");
 
         r = sd_event_loop(d.event);
 
         sd_bus_flush_close_unref(d.bus);
+        /* Running storage work finishes first; then what it touches goes. */
+        worker_free(services.worker);
+        pvc_controller_free(services.pvc);
         model_free(d.model);
+        g_ptr_array_unref(services.backends);
+        config_clear(&config);
         sd_event_unref(d.event);
         g_free(d.state_dir);
         g_free(d.libvirt_uri);
         g_free(s.config);
         g_free(s.bus);
+        g_free(s.state_dir);
+        g_free(s.libvirt_uri);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

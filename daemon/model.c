@@ -25,7 +25,13 @@ struct Model {
         sd_event_source *retry_source;
         ModelObserver observer;
         void *observer_data;
+        Services *services;
 };
+
+typedef enum AdmitFlags {
+        ADMIT_CREATE_ONLY = 1 << 0,     /* AlreadyExists if present */
+        ADMIT_SYSTEM      = 1 << 1,     /* the daemon itself: read-only kinds too */
+} AdmitFlags;
 
 /* --- batches: the staged changes of one transaction --- */
 
@@ -126,12 +132,14 @@ static void enqueue_related(Model *m, JsonNode *doc, const KindInfo *kind) {
 }
 
 static void model_insert(Model *m, Object *o) {
+        o->model = m;
         g_hash_table_insert(m->by_key, o->key, o);
         g_hash_table_insert(m->by_uid, o->uid, o);
         g_hash_table_insert(m->by_path, o->path, o);
 }
 
 static void model_remove(Model *m, Object *o) {
+        o->model = NULL;
         g_hash_table_remove(m->by_uid, o->uid);
         g_hash_table_remove(m->by_path, o->path);
         g_hash_table_steal(m->by_key, o->key);
@@ -302,7 +310,7 @@ static void copy_member(JsonObject *to, JsonObject *from, const char *member) {
 
 /* Validates one document and stages its new state in b.  *ret_path gets the
  * object's path.  The document is modified (normalized). */
-static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bool create_only,
+static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlags flags,
                           GPtrArray *warnings, char **ret_path, GError **error) {
         Model *m = b->m;
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
@@ -321,6 +329,8 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bo
         r = kind_from_document(json_get_string(doc, "apiVersion"), json_get_string(doc, "kind"), &kind, error);
         if (r < 0)
                 return r;
+        if (kind->read_only && !(flags & ADMIT_SYSTEM))
+                return ev_error_set(error, EPERM, "%s are read-only: %s", kind->plural, kind->read_only);
         r = schema_validate(kind->schema, node, opts->field_validation, warnings, error);
         if (r < 0)
                 return r;
@@ -375,7 +385,7 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, bo
                 old = json_node_get_object(cur);
                 old_meta = json_get_object(old, "metadata");
         }
-        if (cur && create_only)
+        if (cur && (flags & ADMIT_CREATE_ONLY))
                 return ev_error_set(error, EEXIST, "%s \"%s\" already exists", plural_of(kind), name);
         /* Objects already there may still change (to drop a finalizer). */
         if (!cur && namespace_terminating)
@@ -539,7 +549,7 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
                                 continue;
                         g_autoptr(GString) what = g_string_new(NULL);
                         describe_document(n, what);
-                        r = admit_document(&b, n, opts, false, warnings, (char **) &paths->pdata[i], error);
+                        r = admit_document(&b, n, opts, 0, warnings, (char **) &paths->pdata[i], error);
                         if (r < 0) {
                                 if (docs->len > 1)
                                         ev_error_prefix(error, "document %u%s", i + 1, what->str);
@@ -578,7 +588,7 @@ int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonO
         node = json_node_init_object(json_node_alloc(), doc);
 
         batch_init(&b, m);
-        r = admit_document(&b, node, &opts, true, NULL, ret_path, error);
+        r = admit_document(&b, node, &opts, ADMIT_CREATE_ONLY, NULL, ret_path, error);
         if (r >= 0 && !dry_run)
                 r = batch_commit(&b, error);
         batch_clear(&b);
@@ -683,6 +693,8 @@ int model_delete(Model *m, const KindInfo *kind, const char *namespace, const ch
                                     object_meta_string(o, "resourceVersion"));
         if (opts->uid && !streq(opts->uid, o->uid))
                 return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s", opts->uid, o->uid);
+        if (kind->read_only)
+                return ev_error_set(error, EPERM, "%s are read-only: %s", kind->plural, kind->read_only);
         if (kind == &kind_namespace && streq(name, DEFAULT_NAMESPACE))
                 return ev_error_set(error, EPERM, "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);
 
@@ -973,6 +985,39 @@ Model *model_free(Model *m) {
         sd_event_unref(m->event);
         g_free(m);
         return NULL;
+}
+
+void model_set_services(Model *m, Services *s) {
+        m->services = s;
+}
+
+Services *model_services(Model *m) {
+        return m->services;
+}
+
+int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error) {
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+        g_autoptr(GHashTable) keep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GPtrArray) existing = model_list(m, kind, NULL, NULL);
+        Batch b;
+        int r = 0;
+
+        batch_init(&b, m);
+        for (guint i = 0; r >= 0 && i < docs->len; i++) {
+                char *path = NULL;
+                r = admit_document(&b, docs->pdata[i], &opts, ADMIT_SYSTEM, NULL, &path, error);
+                if (path)
+                        g_hash_table_add(keep, path);
+        }
+        for (guint i = 0; r >= 0 && i < existing->len; i++) {
+                Object *o = existing->pdata[i];
+                if (!g_hash_table_contains(keep, o->path))
+                        batch_stage(&b, kind, o->key, NULL);
+        }
+        if (r >= 0)
+                r = batch_commit(&b, error);
+        batch_clear(&b);
+        return r;
 }
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata) {

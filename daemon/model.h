@@ -34,6 +34,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_free)
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata);
 
+typedef struct Services Services;
+void model_set_services(Model *m, Services *s);
+Services *model_services(Model *m);
+
+/* Make the objects of a kind the daemon owns (read_only kinds) exactly
+ * docs: create or update each, remove the others.  One transaction. */
+int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error);
+
 typedef struct ApplyOptions {
         const char *namespace;          /* for documents without one; NULL = "default" */
         bool dry_run;

@@ -67,6 +67,7 @@ const KindInfo kind_namespace = {
         .versions = (const char *const[]) { "v1", NULL },
         .plural = "namespaces",
         .short_names = (const char *const[]) { "ns", NULL },
+        .path_segment = "namespace",
         .schema = "io.k8s.api.core.v1.Namespace",
         .namespaced = false,
         .name_is_label = true,

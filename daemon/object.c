@@ -10,21 +10,21 @@ char *object_key(const KindInfo *kind, const char *namespace, const char *name) 
 }
 
 char *object_path(const KindInfo *kind, const char *namespace, const char *name) {
-        char *ns_path = NULL, *seg_prefix = NULL, *path = NULL;
+        g_autofree char *prefix = NULL;
+        char *ns_path = NULL, *path = NULL;
 
-        if (!kind->namespaced) {
-                /* Cluster-scoped objects: only namespaces have a path. */
-                if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, name, &path) < 0)
+        if (!kind->namespaced)
+                /* Cluster-scoped: /org/edgevirt/EdgeVirt1/<segment>/<name>
+                 * (namespaces are /org/edgevirt/EdgeVirt1/namespace/<name>). */
+                prefix = g_strdup_printf(EV_OBJECT_ROOT "/%s", kind->path_segment);
+        else {
+                if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, namespace, &ns_path) < 0)
                         g_error("out of memory");
-                return path;
+                prefix = g_strdup_printf("%s/%s", ns_path, kind->path_segment);
+                free(ns_path);
         }
-        if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, namespace, &ns_path) < 0)
+        if (sd_bus_path_encode(prefix, name, &path) < 0)
                 g_error("out of memory");
-        seg_prefix = g_strdup_printf("%s/%s", ns_path, kind->path_segment);
-        if (sd_bus_path_encode(seg_prefix, name, &path) < 0)
-                g_error("out of memory");
-        free(ns_path);
-        g_free(seg_prefix);
         return path;
 }
 

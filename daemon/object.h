@@ -13,6 +13,7 @@
  * document (replaced as it changes). */
 struct Object {
         unsigned n_ref;
+        Model *model;           /* the model holding it (borrowed), NULL once removed */
         const KindInfo *kind;
         char *namespace;        /* "" for cluster-scoped kinds */
         char *name;

@@ -16,6 +16,7 @@ static const struct {
         const sd_bus_vtable *vtable;
 } typed_interfaces[] = {
         { &kind_namespace, BUS_NAMESPACE_INTERFACE, bus_namespace_vtable },
+        { &kind_pvc, BUS_PVC_INTERFACE, bus_pvc_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {
@@ -47,7 +48,7 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
                 return -ENOMEM;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (!o->kind->namespaced || o->kind->path_segment)
+                if (o->kind->path_segment && g_str_has_prefix(o->path, path) && o->path[strlen(path)] == '/')
                         l[n++] = strdup(o->path);
         }
         *nodes = l;
@@ -152,21 +153,35 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
                 g_warning("cannot emit signal for %s: %s", o->path, g_strerror(-r));
 }
 
-int bus_objects_register(Daemon *d) {
+/* Object paths hang below one prefix per cluster-scoped kind:
+ * .../namespace (namespaces, and every namespaced object below them),
+ * .../storageclass, ... */
+static int register_prefix(Daemon *d, const char *prefix) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, EV_NAMESPACE_PREFIX, BUS_OBJECT_INTERFACE, object_vtable, object_find, d);
+        r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find, d);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = sd_bus_add_fallback_vtable(d->bus, NULL, EV_NAMESPACE_PREFIX, typed_interfaces[i].interface,
+                r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, typed_interfaces[i].interface,
                                                typed_interfaces[i].vtable, object_find, d);
                 if (r < 0)
                         return r;
         }
-        r = sd_bus_add_node_enumerator(d->bus, NULL, EV_NAMESPACE_PREFIX, node_enumerator, d);
-        if (r < 0)
-                return r;
+        return sd_bus_add_node_enumerator(d->bus, NULL, prefix, node_enumerator, d);
+}
+
+int bus_objects_register(Daemon *d) {
+        int r;
+
+        for (const KindInfo *const *k = kind_all(); *k; k++) {
+                if ((*k)->namespaced || !(*k)->path_segment || (*k)->stored_as)
+                        continue;
+                g_autofree char *prefix = g_strdup_printf(EV_OBJECT_ROOT "/%s", (*k)->path_segment);
+                r = register_prefix(d, prefix);
+                if (r < 0)
+                        return r;
+        }
         model_set_observer(d->model, on_model_event, d);
         return 0;
 }

@@ -15,7 +15,11 @@ PATHS = {
     "org.edgevirt.EdgeVirt1.Manager": ROOT,
     "org.edgevirt.EdgeVirt1.Namespace": ROOT + "/namespace/default",
     "org.edgevirt.EdgeVirt1.Object": ROOT + "/namespace/default",
+    "org.edgevirt.EdgeVirt1.PersistentVolumeClaim": ROOT + "/namespace/default/pvc/probe",
 }
+# Objects the paths above need.
+SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n"
+         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n")
 
 
 def shape(iface):
@@ -40,6 +44,7 @@ def test_every_interface_has_xml_and_contract():
 
 @pytest.mark.parametrize("path", XMLS, ids=[os.path.basename(x) for x in XMLS])
 def test_xml_matches_daemon(client, path):
+    client.apply(SETUP)
     ours = ET.parse(path).getroot().find("interface")
     name = ours.get("name")
     obj = client.conn.get_object(NAME, PATHS[name])

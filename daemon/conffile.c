@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "conffile.h"
+#include "quantity.h"
+#include "util.h"
+#include "validate.h"
+
+#define DEFAULT_MAX_DOCUMENT_SIZE (3u * 1024 * 1024)
+#define DEFAULT_MAX_OBJECTS_PER_APPLY 1000u
+#define DEFAULT_MAX_DATA_PERCENT 90
+#define DEFAULT_MAX_METADATA_PERCENT 80
+#define STORAGE_CLASS_PREFIX "StorageClass "
+
+static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
+static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", NULL };
+static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
+                                          "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
+
+void config_init(Config *c) {
+        *c = (Config) {
+                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY },
+                .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
+        };
+}
+
+void config_clear(Config *c) {
+        g_clear_pointer(&c->state_dir, g_free);
+        g_clear_pointer(&c->libvirt_uri, g_free);
+        g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
+}
+
+static int check_keys(GKeyFile *kf, const char *path, const char *group, const char *const *known, GError **error) {
+        g_auto(GStrv) keys = g_key_file_get_keys(kf, group, NULL, NULL);
+        for (char **k = keys; k && *k; k++)
+                if (!g_strv_contains(known, *k))
+                        return ev_error_set(error, EINVAL, "%s: [%s] has no setting %s", path, group, *k);
+        return 0;
+}
+
+static int get_uint(GKeyFile *kf, const char *path, const char *group, const char *key, guint64 max, guint64 *ret, GError **error) {
+        g_autofree char *v = g_key_file_get_string(kf, group, key, NULL);
+        if (!v)
+                return 0;
+        if (!g_ascii_string_to_unsigned(v, 10, 1, max, ret, NULL))
+                return ev_error_set(error, EINVAL, "%s: [%s] %s=%s is not a number from 1 to %" G_GUINT64_FORMAT,
+                                    path, group, key, v, max);
+        return 1;
+}
+
+static int load_class(GKeyFile *kf, const char *path, const char *group, Config *c, GError **error) {
+        g_autoptr(StorageClassConfig) sc = g_new0(StorageClassConfig, 1);
+        g_autoptr(GError) e = NULL;
+        guint64 n;
+        int r;
+
+        sc->name = g_strdup(group + strlen(STORAGE_CLASS_PREFIX));
+        if (validate_dns1123_subdomain(sc->name, &e) < 0)
+                return ev_error_set(error, EINVAL, "%s: [%s]: the class name %s", path, group, e->message);
+        r = check_keys(kf, path, group, class_keys, error);
+        if (r < 0)
+                return r;
+        sc->backend = g_key_file_get_string(kf, group, "Backend", NULL);
+        if (!sc->backend)
+                return ev_error_set(error, EINVAL, "%s: [%s] needs Backend= (dir or lvm-thin)", path, group);
+        if (!streq(sc->backend, "dir") && !streq(sc->backend, "lvm-thin"))
+                return ev_error_set(error, EINVAL, "%s: [%s] Backend=%s is not dir or lvm-thin", path, group, sc->backend);
+        if (g_key_file_has_key(kf, group, "Default", NULL)) {
+                sc->is_default = g_key_file_get_boolean(kf, group, "Default", &e);
+                if (e)
+                        return ev_error_set(error, EINVAL, "%s: [%s] Default= must be true or false", path, group);
+        }
+        sc->path = g_key_file_get_string(kf, group, "Path", NULL);
+        if (g_key_file_has_key(kf, group, "Capacity", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, group, "Capacity", NULL);
+                int64_t bytes;
+                if (quantity_parse_int64(v, &bytes, &e) < 0 || bytes <= 0)
+                        return ev_error_set(error, EINVAL, "%s: [%s] Capacity=%s: %s", path, group, v,
+                                            e ? e->message : "must be positive");
+                sc->capacity = (uint64_t) bytes;
+        }
+        sc->volume_group = g_key_file_get_string(kf, group, "VolumeGroup", NULL);
+        sc->thin_pool = g_key_file_get_string(kf, group, "ThinPool", NULL);
+        if (g_key_file_has_key(kf, group, "Devices", NULL)) {
+                g_autofree char *v = g_key_file_get_string(kf, group, "Devices", NULL);
+                sc->devices = g_strsplit_set(g_strstrip(v), " \t", -1);
+        }
+        sc->lvm_config = g_key_file_get_string(kf, group, "LvmConfig", NULL);
+        sc->max_data_percent = DEFAULT_MAX_DATA_PERCENT;
+        sc->max_metadata_percent = DEFAULT_MAX_METADATA_PERCENT;
+        if ((r = get_uint(kf, path, group, "MaxDataPercent", 100, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                sc->max_data_percent = (unsigned) n;
+        if ((r = get_uint(kf, path, group, "MaxMetadataPercent", 100, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                sc->max_metadata_percent = (unsigned) n;
+        if (streq(sc->backend, "lvm-thin") && (isempty(sc->volume_group) || isempty(sc->thin_pool)))
+                return ev_error_set(error, EINVAL, "%s: [%s] Backend=lvm-thin needs VolumeGroup= and ThinPool=", path, group);
+        g_ptr_array_add(c->storage_classes, g_steal_pointer(&sc));
+        return 0;
+}
+
+int config_load(Config *c, const char *path, bool must_exist, GError **error) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autoptr(GError) e = NULL;
+        g_auto(GStrv) groups = NULL;
+        guint64 n;
+        int r;
+
+        if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &e)) {
+                if (g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT) && !must_exist)
+                        return 0;
+                return ev_error_set(error, EINVAL, "%s: %s", path, e->message);
+        }
+        groups = g_key_file_get_groups(kf, NULL);
+        for (char **g = groups; *g; g++) {
+                if (streq(*g, "Daemon"))
+                        r = check_keys(kf, path, *g, daemon_keys, error);
+                else if (streq(*g, "Limits"))
+                        r = check_keys(kf, path, *g, limit_keys, error);
+                else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
+                        r = load_class(kf, path, *g, c, error);
+                else
+                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Limits], [StorageClass NAME])", path, *g);
+                if (r < 0)
+                        return r;
+        }
+        if (g_key_file_has_key(kf, "Daemon", "StateDirectory", NULL))
+                c->state_dir = g_key_file_get_string(kf, "Daemon", "StateDirectory", NULL);
+        if (g_key_file_has_key(kf, "Daemon", "LibvirtURI", NULL))
+                c->libvirt_uri = g_key_file_get_string(kf, "Daemon", "LibvirtURI", NULL);
+        if ((r = get_uint(kf, path, "Limits", "MaxDocumentSize", G_MAXUINT32, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->limits.max_document_size = n;
+        if ((r = get_uint(kf, path, "Limits", "MaxObjectsPerApply", G_MAXUINT32, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->limits.max_objects_per_apply = (unsigned) n;
+        return 0;
+}
+
+int config_finish(Config *c, const char *state_dir, GError **error) {
+        StorageClassConfig *def = NULL;
+        bool have_local = false;
+
+        for (guint i = 0; i < c->storage_classes->len; i++) {
+                StorageClassConfig *sc = c->storage_classes->pdata[i];
+                have_local = have_local || streq(sc->name, "local");
+                if (streq(sc->backend, "dir") && !sc->path)
+                        sc->path = g_build_filename(state_dir, "volumes", sc->name, NULL);
+                if (sc->is_default) {
+                        if (def)
+                                return ev_error_set(error, EINVAL, "storage classes %s and %s are both Default=true", def->name, sc->name);
+                        def = sc;
+                }
+        }
+        if (!have_local) {
+                StorageClassConfig *local = g_new0(StorageClassConfig, 1);
+                local->name = g_strdup("local");
+                local->backend = g_strdup("dir");
+                local->path = g_build_filename(state_dir, "volumes", "local", NULL);
+                g_ptr_array_insert(c->storage_classes, 0, local);
+        }
+        if (!def)
+                for (guint i = 0; i < c->storage_classes->len; i++) {
+                        StorageClassConfig *sc = c->storage_classes->pdata[i];
+                        if (streq(sc->name, "local"))
+                                def = sc;
+                }
+        def->is_default = true;
+        /* the default first */
+        for (guint i = 0; i < c->storage_classes->len; i++)
+                if (c->storage_classes->pdata[i] == def && i > 0) {
+                        c->storage_classes->pdata[i] = c->storage_classes->pdata[0];
+                        c->storage_classes->pdata[0] = def;
+                }
+        return 0;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <glib.h>
+
+#include "model.h"
+#include "storage.h"
+
+/* The daemon's configuration file (docs/configuration.md). */
+typedef struct Config {
+        char *state_dir;                /* NULL: not set */
+        char *libvirt_uri;
+        ModelLimits limits;
+        GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
+} Config;
+
+void config_init(Config *c);
+void config_clear(Config *c);
+
+/* Reads path (a missing file is fine unless must_exist).  Unknown sections
+ * and keys are errors naming them. */
+int config_load(Config *c, const char *path, bool must_exist, GError **error);
+
+/* Fill in what the file left open once the state directory is known: the
+ * class "local" (dir backend under STATE/volumes/local) unless one of that
+ * name exists, a path for dir classes without one, and the default. */
+int config_finish(Config *c, const char *state_dir, GError **error);

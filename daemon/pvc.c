@@ -1,0 +1,699 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* PersistentVolumeClaim: validation, and the controller that gives each
+ * claim a volume in its storage class, grows it, clones it and frees it.
+ * Storage operations block, so they run on the worker pool; their results
+ * come back here on the main loop and are written as status. */
+#include "json-util.h"
+#include "model.h"
+#include "pvc.h"
+#include "quantity.h"
+#include "services.h"
+#include "util.h"
+
+#define PVC_PROTECTION "kubernetes.io/pvc-protection"
+#define RETRY_USEC (5 * G_USEC_PER_SEC)
+
+typedef enum OpKind {
+        OP_SCAN,        /* prepare the class and list its volumes */
+        OP_CREATE,
+        OP_CLONE,       /* same backend: the backend's clone */
+        OP_COPY,        /* another backend: create, then copy the data */
+        OP_EXPAND,
+        OP_REMOVE,
+} OpKind;
+
+typedef struct ClassState {
+        StorageBackend *backend;
+        bool scanned;
+        char *error;                    /* why the class is not usable, or NULL */
+} ClassState;
+
+struct PvcController {
+        Model *model;
+        Services *services;
+        GHashTable *classes;            /* name -> ClassState */
+        GHashTable *ops;                /* claim uid -> PvcOp in flight */
+        GHashTable *removed;            /* claim uids whose volume is gone */
+        sd_event_source *retry;
+        unsigned scans_pending;
+};
+
+typedef struct PvcOp {
+        PvcController *c;
+        OpKind kind;
+        char *uid;
+        char *class_name;
+        StorageBackend *backend;
+        StorageBackend *src_backend;    /* clone/copy */
+        char *src_id;
+        char *src_uid;
+        VolumeRequest req;              /* strings owned below */
+        char *id, *namespace, *name;
+        /* results */
+        int r;
+        GError *error;
+        uint64_t size;
+        GPtrArray *volumes;             /* scan */
+} PvcOp;
+
+static void op_free(PvcOp *op) {
+        g_free(op->uid);
+        g_free(op->class_name);
+        g_free(op->src_id);
+        g_free(op->src_uid);
+        g_free(op->id);
+        g_free(op->namespace);
+        g_free(op->name);
+        g_clear_error(&op->error);
+        if (op->volumes)
+                g_ptr_array_unref(op->volumes);
+        g_free(op);
+}
+
+static void class_state_free(ClassState *cs) {
+        g_free(cs->error);
+        g_free(cs);
+}
+
+/* --- helpers on claim documents --- */
+
+static JsonObject *spec_of(JsonObject *doc) {
+        return json_get_object(doc, "spec");
+}
+
+static const char *requested_storage(JsonObject *doc) {
+        return json_get_string(json_get_object(json_get_object(spec_of(doc), "resources"), "requests"), "storage");
+}
+
+static uint64_t quantity_bytes(const char *s) {
+        int64_t v = 0;
+        if (!s || quantity_parse_int64(s, &v, NULL) < 0 || v < 0)
+                return 0;
+        return (uint64_t) v;
+}
+
+char *pvc_format_bytes(uint64_t bytes) {
+        static const struct { const char *suffix; unsigned shift; } units[] = {
+                { "Ei", 60 }, { "Pi", 50 }, { "Ti", 40 }, { "Gi", 30 }, { "Mi", 20 }, { "Ki", 10 },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(units); i++)
+                if (bytes >= (1ULL << units[i].shift) && bytes % (1ULL << units[i].shift) == 0)
+                        return g_strdup_printf("%" G_GUINT64_FORMAT "%s", bytes >> units[i].shift, units[i].suffix);
+        return g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
+}
+
+uint64_t pvc_requested_bytes(Object *o) {
+        return quantity_bytes(requested_storage(object_root(o)));
+}
+
+uint64_t pvc_capacity_bytes(Object *o) {
+        return quantity_bytes(json_get_string(json_get_object(json_get_object(object_root(o), "status"), "capacity"), "storage"));
+}
+
+const char *pvc_storage_class(Object *o) {
+        return json_get_string(spec_of(object_root(o)), "storageClassName");
+}
+
+/* The claim's source, from dataSourceRef (which may name a namespace) or
+ * dataSource; NULL when it is not a clone. */
+static JsonObject *data_source(JsonObject *doc, const char **ret_namespace) {
+        JsonObject *spec = spec_of(doc);
+        JsonObject *ref = json_get_object(spec, "dataSourceRef");
+        if (!ref)
+                ref = json_get_object(spec, "dataSource");
+        if (ret_namespace && ref)
+                *ret_namespace = json_get_string(ref, "namespace");
+        return ref;
+}
+
+/* --- admission --- */
+
+static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = spec_of(doc);
+        JsonArray *modes = json_get_array(spec, "accessModes");
+        const char *storage = requested_storage(doc);
+        Services *s = model_services(m);
+
+        if (!spec)
+                return ev_error_set(error, EINVAL, "spec: Required value");
+        if (!modes || json_array_get_length(modes) == 0)
+                return ev_error_set(error, EINVAL, "spec.accessModes: Required value: at least 1 access mode is required");
+        if (!storage)
+                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Required value");
+        if (quantity_bytes(storage) == 0)
+                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Invalid value: \"%s\": must be greater than zero", storage);
+        if (!json_get_string(spec, "volumeMode"))
+                json_object_set_string_member(spec, "volumeMode", "Filesystem");
+        /* As Kubernetes' DefaultStorageClass admission: an unset class is
+         * the default one. */
+        if (!json_get_string(spec, "storageClassName") && s && s->backends->len > 0)
+                json_object_set_string_member(spec, "storageClassName",
+                                              ((StorageBackend *) s->backends->pdata[0])->config->name);
+
+        JsonObject *ds = json_get_object(spec, "dataSource"), *dsr = json_get_object(spec, "dataSourceRef");
+        for (int i = 0; i < 2; i++) {
+                JsonObject *ref = i ? dsr : ds;
+                const char *field = i ? "spec.dataSourceRef" : "spec.dataSource";
+                if (!ref)
+                        continue;
+                const char *kind = json_get_string(ref, "kind");
+                const char *group = json_get_string(ref, "apiGroup");
+                if (!streq_ptr(kind, "PersistentVolumeClaim") || !isempty(group))
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "%s.kind: Unsupported value: \"%s%s%s\": supported values: \"PersistentVolumeClaim\" "
+                                            "(snapshots and volume populators are not supported on edgevirt; use a DataVolume)",
+                                            field, group ? group : "", group ? "/" : "", kind ? kind : "");
+                if (isempty(json_get_string(ref, "name")))
+                        return ev_error_set(error, EINVAL, "%s.name: Required value", field);
+        }
+        if (ds && dsr && (!streq_ptr(json_get_string(ds, "name"), json_get_string(dsr, "name")) ||
+                          !isempty(json_get_string(dsr, "namespace"))))
+                return ev_error_set(error, EINVAL, "spec.dataSource: Invalid value: must match spec.dataSourceRef when both are set");
+
+        if (!old) {
+                /* As Kubernetes' StorageObjectInUseProtection admission. */
+                JsonObject *meta = json_get_object(doc, "metadata");
+                JsonArray *f = json_get_array(meta, "finalizers");
+                if (!f) {
+                        f = json_array_new();
+                        json_object_set_array_member(meta, "finalizers", f);
+                }
+                if (!json_array_has_string(f, PVC_PROTECTION))
+                        json_array_add_string_element(f, PVC_PROTECTION);
+                return 0;
+        }
+
+        /* Updates: only the storage request may change, and only up. */
+        JsonObject *old_spec = spec_of(old);
+        const char *old_storage = requested_storage(old);
+        if (quantity_bytes(storage) < quantity_bytes(old_storage))
+                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Forbidden: field can not be less than previous value "
+                                    "(%s, requested %s)", old_storage, storage);
+        if (!json_get_string(spec, "volumeName") && json_get_string(old_spec, "volumeName"))
+                json_object_set_string_member(spec, "volumeName", json_get_string(old_spec, "volumeName"));
+        /* a finalizer the controller owns is kept unless the claim is going */
+        JsonObject *meta = json_get_object(doc, "metadata");
+        JsonArray *old_f = json_get_array(json_get_object(old, "metadata"), "finalizers");
+        if (json_array_has_string(old_f, PVC_PROTECTION) && !json_get_string(json_get_object(old, "metadata"), "deletionTimestamp")) {
+                JsonArray *f = json_get_array(meta, "finalizers");
+                if (!f) {
+                        f = json_array_new();
+                        json_object_set_array_member(meta, "finalizers", f);
+                }
+                if (!json_array_has_string(f, PVC_PROTECTION))
+                        json_array_add_string_element(f, PVC_PROTECTION);
+        }
+
+        g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), spec);
+        g_autoptr(JsonNode) b = json_node_init_object(json_node_alloc(), old_spec);
+        g_autoptr(JsonNode) ca = json_deep_copy(a), cb = json_deep_copy(b);
+        JsonObject *res_a = json_get_object(json_node_get_object(ca), "resources");
+        JsonObject *res_b = json_get_object(json_node_get_object(cb), "resources");
+        if (json_get_object(res_a, "requests"))
+                json_object_remove_member(json_get_object(res_a, "requests"), "storage");
+        if (json_get_object(res_b, "requests"))
+                json_object_remove_member(json_get_object(res_b, "requests"), "storage");
+        if (!json_node_equal(ca, cb))
+                return ev_error_set(error, EINVAL, "spec: Forbidden: spec is immutable after creation except resources.requests");
+        return 0;
+}
+
+static void pvc_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_string_member(status, "phase", "Pending");
+        json_object_set_object_member(doc, "status", status);
+}
+
+/* --- status writing --- */
+
+typedef struct StatusUpdate {
+        const char *phase;              /* NULL: keep */
+        const char *reason;             /* Pending/Lost: why; NULL clears the condition */
+        const char *message;
+        uint64_t capacity;              /* 0: keep */
+        bool bind;                      /* set spec.volumeName */
+} StatusUpdate;
+
+static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
+        g_autoptr(GError) e = NULL;
+        JsonNode *doc = json_deep_copy(o->doc);
+        JsonObject *root = json_node_get_object(doc);
+        JsonObject *status = json_ensure_object(root, "status");
+
+        if (u->phase)
+                json_object_set_string_member(status, "phase", u->phase);
+        if (u->capacity) {
+                g_autofree char *cap = pvc_format_bytes(u->capacity);
+                json_object_set_string_member(json_ensure_object(status, "capacity"), "storage", cap);
+                JsonArray *modes = json_get_array(spec_of(root), "accessModes");
+                if (modes)
+                        json_object_set_array_member(status, "accessModes", json_array_ref(modes));
+        }
+        if (u->bind) {
+                g_autofree char *id = storage_volume_id(o->uid);
+                json_object_set_string_member(spec_of(root), "volumeName", id);
+        }
+        if (u->reason) {
+                JsonArray *conds = json_array_new();
+                JsonObject *cond = json_object_new();
+                g_autofree char *now = ev_timestamp_now();
+                json_object_set_string_member(cond, "type", "Provisioned");
+                json_object_set_string_member(cond, "status", "False");
+                json_object_set_string_member(cond, "reason", u->reason);
+                json_object_set_string_member(cond, "message", u->message ? u->message : "");
+                /* keep the transition time while the reason stays */
+                JsonArray *old = json_get_array(status, "conditions");
+                JsonObject *prev = old && json_array_get_length(old) ? json_array_get_object_element(old, 0) : NULL;
+                if (prev && streq_ptr(json_get_string(prev, "reason"), u->reason) &&
+                    streq_ptr(json_get_string(prev, "message"), u->message))
+                        json_object_set_string_member(cond, "lastTransitionTime", json_get_string(prev, "lastTransitionTime"));
+                else
+                        json_object_set_string_member(cond, "lastTransitionTime", now);
+                json_array_add_object_element(conds, cond);
+                json_object_set_array_member(status, "conditions", conds);
+        } else
+                json_object_remove_member(status, "conditions");
+
+        if (model_update(c->model, o, doc, &e) < 0)
+                g_warning("PVC %s/%s: cannot write status: %s", o->namespace, o->name, e->message);
+}
+
+static void pending(PvcController *c, Object *o, const char *reason, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+static void pending(PvcController *c, Object *o, const char *reason, const char *fmt, ...) {
+        g_autofree char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        set_status(c, o, &(StatusUpdate) { .phase = "Pending", .reason = reason, .message = msg });
+        /* Space may appear, a class may get fixed, a source may bind: look again. */
+        sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+}
+
+const char *pvc_reason(Object *o) {
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        return conds && json_array_get_length(conds) ? json_get_string(json_array_get_object_element(conds, 0), "reason") : NULL;
+}
+
+const char *pvc_message(Object *o) {
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        return conds && json_array_get_length(conds) ? json_get_string(json_array_get_object_element(conds, 0), "message") : NULL;
+}
+
+/* --- operations --- */
+
+static void op_work(void *data) {
+        PvcOp *op = data;
+        StorageBackend *b = op->backend;
+        g_autofree char *path = NULL;
+
+        switch (op->kind) {
+        case OP_SCAN:
+                op->r = b->ops->prepare(b, &op->error);
+                if (op->r >= 0)
+                        op->r = b->ops->list(b, &op->volumes, &op->error);
+                return;
+        case OP_CREATE:
+                op->r = b->ops->create(b, &op->req, &op->error);
+                break;
+        case OP_CLONE:
+                op->r = b->ops->clone(b, op->src_id, &op->req, &op->error);
+                break;
+        case OP_COPY: {
+                g_autofree char *src = op->src_backend->ops->path(op->src_backend, op->src_id);
+                uint64_t src_size = 0;
+                op->r = storage_path_size(src, &src_size, &op->error);
+                if (op->r < 0)
+                        break;
+                VolumeRequest req = op->req;
+                req.size = MAX(req.size, src_size);
+                op->r = b->ops->create(b, &req, &op->error);
+                if (op->r < 0)
+                        break;
+                path = b->ops->path(b, op->id);
+                op->r = storage_sparse_copy(src, path, src_size, &op->error);
+                if (op->r < 0) {
+                        (void) b->ops->remove(b, op->id, NULL);   /* never a half-copied volume */
+                        return;
+                }
+                break;
+        }
+        case OP_EXPAND:
+                op->r = b->ops->expand(b, op->id, op->req.size, &op->error);
+                break;
+        case OP_REMOVE:
+                op->r = b->ops->remove(b, op->id, &op->error);
+                return;
+        }
+        if (op->r >= 0) {
+                g_clear_pointer(&path, g_free);
+                path = b->ops->path(b, op->id);
+                op->r = storage_path_size(path, &op->size, &op->error);
+        }
+}
+
+static void op_done(void *data);
+
+static void submit(PvcController *c, PvcOp *op) {
+        op->c = c;
+        if (op->uid)
+                g_hash_table_insert(c->ops, op->uid, op);
+        worker_submit(c->services->worker, op_work, op_done, op);
+}
+
+static PvcOp *op_for(PvcController *c, OpKind kind, Object *o, ClassState *cs) {
+        PvcOp *op = g_new0(PvcOp, 1);
+        op->kind = kind;
+        op->uid = g_strdup(o->uid);
+        op->class_name = g_strdup(cs->backend->config->name);
+        op->backend = cs->backend;
+        op->id = storage_volume_id(o->uid);
+        op->namespace = g_strdup(o->namespace);
+        op->name = g_strdup(o->name);
+        op->req = (VolumeRequest) {
+                .id = op->id, .size = pvc_requested_bytes(o), .namespace = op->namespace, .name = op->name, .uid = op->uid,
+        };
+        return op;
+}
+
+static void enqueue_pending(PvcController *c) {
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_pvc, NULL, NULL);
+        for (guint i = 0; i < all->len; i++) {
+                Object *o = all->pdata[i];
+                if (streq_ptr(object_status_string(o, "phase"), "Pending") || object_is_deleting(o))
+                        model_enqueue(c->model, o);
+        }
+}
+
+static void scan_done(PvcController *c, PvcOp *op) {
+        ClassState *cs = g_hash_table_lookup(c->classes, op->class_name);
+        g_autoptr(GHashTable) found = g_hash_table_new(g_str_hash, g_str_equal);
+
+        c->scans_pending--;
+        g_clear_pointer(&cs->error, g_free);
+        if (op->r < 0) {
+                cs->error = g_strdup(op->error->message);
+                g_warning("storage class %s is not usable: %s", op->class_name, cs->error);
+        } else {
+                cs->scanned = true;
+                /* Adopt volumes whose claim exists; remove those whose claim
+                 * is gone (they are ours: named and tagged by us). */
+                for (guint i = 0; i < op->volumes->len; i++) {
+                        VolumeInfo *v = op->volumes->pdata[i];
+                        Object *o = v->uid ? model_find_uid(c->model, v->uid) : NULL;
+                        if (o && o->kind == &kind_pvc && streq_ptr(pvc_storage_class(o), op->class_name)) {
+                                g_hash_table_add(found, o->uid);
+                                if (!streq_ptr(object_status_string(o, "phase"), "Bound") && !object_is_deleting(o)) {
+                                        g_message("PVC %s/%s: adopting volume %s", o->namespace, o->name, v->id);
+                                        set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = v->size, .bind = true });
+                                }
+                                continue;
+                        }
+                        g_message("storage class %s: removing volume %s, its claim %s/%s is gone", op->class_name, v->id,
+                                  v->namespace ? v->namespace : "?", v->name ? v->name : "?");
+                        PvcOp *rm = g_new0(PvcOp, 1);
+                        rm->kind = OP_REMOVE;
+                        rm->class_name = g_strdup(op->class_name);
+                        rm->backend = cs->backend;
+                        rm->id = g_strdup(v->id);
+                        submit(c, rm);
+                }
+                /* Bound claims of this class whose volume is missing are Lost. */
+                g_autoptr(GPtrArray) all = model_list(c->model, &kind_pvc, NULL, NULL);
+                for (guint i = 0; i < all->len; i++) {
+                        Object *o = all->pdata[i];
+                        if (streq_ptr(pvc_storage_class(o), op->class_name) && !g_hash_table_contains(found, o->uid) &&
+                            streq_ptr(object_status_string(o, "phase"), "Bound")) {
+                                g_warning("PVC %s/%s: its volume is missing", o->namespace, o->name);
+                                set_status(c, o, &(StatusUpdate) { .phase = "Lost", .reason = "VolumeMissing",
+                                                                   .message = "the volume of this claim is missing from its storage class" });
+                        }
+                }
+        }
+        if (c->scans_pending == 0) {
+                g_autoptr(GPtrArray) all = model_list(c->model, &kind_pvc, NULL, NULL);
+                for (guint i = 0; i < all->len; i++)
+                        model_enqueue(c->model, all->pdata[i]);
+        }
+}
+
+static void op_done(void *data) {
+        PvcOp *op = data;
+        PvcController *c = op->c;
+        Object *o;
+
+        if (op->uid && g_hash_table_lookup(c->ops, op->uid) == op)
+                g_hash_table_remove(c->ops, op->uid);
+        if (op->kind == OP_SCAN) {
+                scan_done(c, op);
+                op_free(op);
+                return;
+        }
+        o = op->uid ? model_find_uid(c->model, op->uid) : NULL;
+        if (op->src_uid) {
+                Object *src = model_find_uid(c->model, op->src_uid);
+                if (src)
+                        model_enqueue(c->model, src);   /* it may wait to be deleted */
+        }
+
+        if (op->kind == OP_REMOVE) {
+                if (op->r < 0) {
+                        g_warning("removing volume %s failed: %s", op->id, op->error->message);
+                        sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+                } else {
+                        if (op->uid)
+                                g_hash_table_add(c->removed, g_strdup(op->uid));
+                        enqueue_pending(c);     /* space was freed */
+                }
+                if (o)
+                        model_enqueue(c->model, o);
+                op_free(op);
+                return;
+        }
+        if (!o || object_is_deleting(o)) {
+                /* The claim went while its volume was made: finalize frees it. */
+                if (o)
+                        model_enqueue(c->model, o);
+                op_free(op);
+                return;
+        }
+        if (op->r == -ENOSPC)
+                pending(c, o, "NotEnoughSpace", "%s", op->error->message);
+        else if (op->r < 0 && op->kind == OP_EXPAND) {
+                g_warning("PVC %s/%s: expanding failed: %s", o->namespace, o->name, op->error->message);
+                sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+        } else if (op->r < 0)
+                pending(c, o, "ProvisioningFailed", "%s", op->error->message);
+        else
+                set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = op->size, .bind = op->kind != OP_EXPAND });
+        op_free(op);
+}
+
+/* --- reconcile --- */
+
+bool pvc_in_use(Model *m, Object *pvc) {
+        PvcController *c = model_services(m)->pvc;
+        GHashTableIter it;
+        PvcOp *op;
+
+        /* A clone reading it.  (Virtual machines join this list with their
+         * controller.) */
+        g_hash_table_iter_init(&it, c->ops);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &op))
+                if (streq_ptr(op->src_uid, pvc->uid))
+                        return true;
+        return false;
+}
+
+static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
+        JsonObject *doc = object_root(o);
+        const char *src_ns = NULL;
+        JsonObject *src_ref = data_source(doc, &src_ns);
+        PvcOp *op;
+
+        if (!src_ref) {
+                submit(c, op_for(c, OP_CREATE, o, cs));
+                return 0;
+        }
+        const char *src_name = json_get_string(src_ref, "name");
+        Object *src = NULL;
+        g_autoptr(GError) e = NULL;
+        if (!src_ns)
+                src_ns = o->namespace;
+        if (model_get(c->model, &kind_pvc, src_ns, src_name, &src, &e) < 0) {
+                pending(c, o, "WaitingForSource", "source PVC %s/%s not found", src_ns, src_name);
+                return 0;
+        }
+        if (!streq_ptr(object_status_string(src, "phase"), "Bound") || object_is_deleting(src)) {
+                pending(c, o, "WaitingForSource", "source PVC %s/%s is not Bound", src_ns, src_name);
+                return 0;
+        }
+        if (pvc_requested_bytes(o) < pvc_capacity_bytes(src)) {
+                g_autofree char *have = pvc_format_bytes(pvc_capacity_bytes(src));
+                pending(c, o, "ProvisioningFailed", "requested %s is smaller than the source PVC %s/%s (%s)",
+                        requested_storage(doc), src_ns, src_name, have);
+                return 0;
+        }
+        ClassState *src_cs = g_hash_table_lookup(c->classes, pvc_storage_class(src) ? pvc_storage_class(src) : "");
+        if (!src_cs) {
+                pending(c, o, "WaitingForSource", "source PVC %s/%s has no usable storage class", src_ns, src_name);
+                return 0;
+        }
+        op = op_for(c, src_cs == cs ? OP_CLONE : OP_COPY, o, cs);
+        op->src_backend = src_cs->backend;
+        op->src_id = storage_volume_id(src->uid);
+        op->src_uid = g_strdup(src->uid);
+        submit(c, op);
+        return 0;
+}
+
+static int pvc_reconcile(Model *m, Object *o) {
+        PvcController *c = model_services(m)->pvc;
+        JsonArray *finalizers = json_get_array(object_metadata(o), "finalizers");
+        const char *phase = object_status_string(o, "phase");
+        const char *class_name = pvc_storage_class(o);
+        ClassState *cs;
+
+        if (object_is_deleting(o)) {
+                /* pvc-protection: let go once nothing uses the claim. */
+                if (json_array_has_string(finalizers, PVC_PROTECTION) && !pvc_in_use(m, o)) {
+                        g_autoptr(GError) e = NULL;
+                        JsonNode *doc = json_deep_copy(o->doc);
+                        json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "finalizers"),
+                                                 PVC_PROTECTION);
+                        return model_update(m, o, doc, &e);
+                }
+                return 0;
+        }
+        if (g_hash_table_contains(c->ops, o->uid) || c->scans_pending > 0)
+                return 0;       /* the operation's end or the scan queues it again */
+
+        cs = class_name ? g_hash_table_lookup(c->classes, class_name) : NULL;
+        if (!cs) {
+                if (!streq_ptr(phase, "Bound"))
+                        pending(c, o, "StorageClassNotFound", "storageclass.storage.k8s.io \"%s\" not found",
+                                class_name ? class_name : "");
+                return 0;
+        }
+        if (cs->error) {
+                if (!streq_ptr(phase, "Bound"))
+                        pending(c, o, "StorageClassNotReady", "storage class %s: %s", class_name, cs->error);
+                return 0;
+        }
+        if (streq_ptr(phase, "Lost"))
+                return 0;
+        if (!streq_ptr(phase, "Bound"))
+                return start_provisioning(c, o, cs);
+        if (pvc_requested_bytes(o) > pvc_capacity_bytes(o)) {
+                PvcOp *op = op_for(c, OP_EXPAND, o, cs);
+                submit(c, op);
+        }
+        return 0;
+}
+
+/* After the finalizers are gone: free the volume, then let the claim go. */
+static int pvc_finalize(Model *m, Object *o) {
+        PvcController *c = model_services(m)->pvc;
+        ClassState *cs;
+
+        if (g_hash_table_contains(c->ops, o->uid))
+                return 0;
+        if (g_hash_table_remove(c->removed, o->uid))
+                return 1;
+        cs = pvc_storage_class(o) ? g_hash_table_lookup(c->classes, pvc_storage_class(o)) : NULL;
+        if (!cs || (!cs->scanned && cs->error))
+                return 1;       /* no class, nothing of ours to free */
+        submit(c, op_for(c, OP_REMOVE, o, cs));
+        return 0;
+}
+
+const KindInfo kind_pvc = {
+        .kind = "PersistentVolumeClaim",
+        .group = "",
+        .versions = (const char *const[]) { "v1", NULL },
+        .plural = "persistentvolumeclaims",
+        .short_names = (const char *const[]) { "pvc", NULL },
+        .path_segment = "pvc",
+        .schema = "io.k8s.api.core.v1.PersistentVolumeClaim",
+        .namespaced = true,
+        .admit = pvc_admit,
+        .init_status = pvc_init_status,
+        .reconcile = pvc_reconcile,
+        .finalize = pvc_finalize,
+};
+
+char *pvc_volume_path(Model *m, Object *o) {
+        PvcController *c = model_services(m)->pvc;
+        ClassState *cs = pvc_storage_class(o) ? g_hash_table_lookup(c->classes, pvc_storage_class(o)) : NULL;
+        g_autofree char *id = NULL;
+
+        if (!cs || !streq_ptr(object_status_string(o, "phase"), "Bound"))
+                return g_strdup("");
+        id = storage_volume_id(o->uid);
+        return cs->backend->ops->path(cs->backend, id);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        PvcController *c = userdata;
+        GHashTableIter it;
+        ClassState *cs;
+
+        /* Classes that failed to prepare get another chance. */
+        g_hash_table_iter_init(&it, c->classes);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &cs))
+                if (cs->error && c->scans_pending == 0) {
+                        PvcOp *op = g_new0(PvcOp, 1);
+                        op->kind = OP_SCAN;
+                        op->class_name = g_strdup(cs->backend->config->name);
+                        op->backend = cs->backend;
+                        c->scans_pending++;
+                        submit(c, op);
+                }
+        enqueue_pending(c);
+        sd_event_source_set_time_relative(s, RETRY_USEC);
+        return 0;
+}
+
+int pvc_controller_new(Model *m, Services *s, PvcController **ret) {
+        PvcController *c = g_new0(PvcController, 1);
+        int r;
+
+        c->model = m;
+        c->services = s;
+        c->classes = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) class_state_free);
+        c->ops = g_hash_table_new(g_str_hash, g_str_equal);
+        c->removed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        r = sd_event_add_time_relative(s->event, &c->retry, CLOCK_MONOTONIC, RETRY_USEC, 0, on_retry, c);
+        if (r < 0) {
+                pvc_controller_free(c);
+                return r;
+        }
+        sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
+
+        for (guint i = 0; i < s->backends->len; i++) {
+                StorageBackend *b = s->backends->pdata[i];
+                ClassState *cs = g_new0(ClassState, 1);
+                cs->backend = b;
+                g_hash_table_insert(c->classes, b->config->name, cs);
+                PvcOp *op = g_new0(PvcOp, 1);
+                op->kind = OP_SCAN;
+                op->class_name = g_strdup(b->config->name);
+                op->backend = b;
+                c->scans_pending++;
+                submit(c, op);
+        }
+        *ret = c;
+        return 0;
+}
+
+PvcController *pvc_controller_free(PvcController *c) {
+        if (!c)
+                return NULL;
+        sd_event_source_disable_unref(c->retry);
+        g_hash_table_unref(c->classes);
+        g_hash_table_unref(c->ops);
+        g_hash_table_unref(c->removed);
+        g_free(c);
+        return NULL;
+}

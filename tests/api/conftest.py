@@ -42,6 +42,13 @@ BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Config
 """
 
 
+def path_encode(s):
+    """sd_bus_path_encode's escaping of one path segment."""
+    if not s:
+        return "_"
+    return "".join(c if c.isascii() and c.isalnum() else "_%02x" % ord(c) for c in s)
+
+
 def wait_until(cond, timeout=10.0, what="condition"):
     """Run the GLib main loop (so signals arrive) until cond() is true."""
     ctx = GLib.MainContext.default()

@@ -134,8 +134,14 @@ static int lvm_prepare(StorageBackend *b, GError **error) {
                 if (!c->devices || !c->devices[0])
                         return ev_error_set(error, ENOENT, "storage class %s: thin pool \"%s/%s\" not found (set Devices= to create it)",
                                             c->name, c->volume_group, c->thin_pool);
+                g_autofree char *pool_lv = g_strdup_printf("%s/%s", c->volume_group, c->thin_pool);
                 r = run_lvm(b, NULL, error, "lvcreate", "-y", "--type", "thin-pool", "-l", "90%FREE",
-                            "--errorwhenfull", "y", "-n", c->thin_pool, c->volume_group, NULL);
+                            "-n", c->thin_pool, c->volume_group, NULL);
+                if (r < 0)
+                        return r;
+                /* A full pool should fail writes at once, not queue them for
+                 * 60 s (lvcreate does not take this option for pools). */
+                r = run_lvm(b, NULL, error, "lvchange", "-y", "--errorwhenfull", "y", pool_lv, NULL);
                 if (r < 0)
                         return r;
         } else if (lvm_row_get(pool, "lv_attr") && lvm_row_get(pool, "lv_attr")[0] != 't')

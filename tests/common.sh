@@ -8,7 +8,8 @@ EDGEVIRT_BUILD=${EDGEVIRT_BUILD:-$EDGEVIRT_TOP/build}
 EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libsystemd-dev libglib2.0-dev libjson-glib-dev libyaml-dev libsqlite3-dev
   gettext dbus systemd polkitd util-linux
-  python3 python3-dbus python3-gi python3-pytest python3-yaml"
+  python3 python3-dbus python3-gi python3-pytest python3-yaml
+  lvm2 thin-provisioning-tools debootstrap qemu-system-x86 qemu-utils e2fsprogs"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

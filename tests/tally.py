@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Count real results: each TAP line of the unit-test binaries (from meson's
-testlog.json) and each pytest case (JUnit XML).  A binary that crashed or a
+testlog.json), each pytest case (JUnit XML) and each TAP line of the lanes
+that report TAP files (the device-mapper guest).  A binary that crashed or a
 report that is missing counts as a failure, never as nothing.  Prints
 "N passed, N failed[, N skipped]" last and exits 1 on any failure."""
 import json
@@ -57,8 +58,40 @@ def count_junit(path):
             passed += 1
 
 
+def count_tap(path):
+    global passed, failed, skipped
+    try:
+        lines = open(path).read().splitlines()
+    except OSError as e:
+        problems.append(f"no report from {path}: {e}")
+        failed += 1
+        return
+    plan = ok = nok = 0
+    for line in lines:
+        m = re.match(r"^1\.\.(\d+)", line)
+        if m:
+            plan = int(m.group(1))
+        elif re.match(r"^ok \d+.*# SKIP", line):
+            skipped += 1
+            ok += 1
+        elif re.match(r"^ok \d+", line):
+            passed += 1
+            ok += 1
+        elif re.match(r"^not ok \d+", line):
+            failed += 1
+            nok += 1
+            problems.append(f"{path}: {line}")
+    missing = plan - ok - nok
+    if missing > 0 or plan == 0:
+        failed += max(missing, 1)
+        problems.append(f"{path}: {max(missing, 1)} planned tests did not report"
+                        + (f" ({[l for l in lines if l.startswith('Bail out')][0]})" if any(l.startswith("Bail out") for l in lines) else ""))
+
+
 count_meson(sys.argv[1])
 count_junit(sys.argv[2])
+for tap in sys.argv[3:]:
+    count_tap(tap)
 for p in problems:
     print("FAILED:", p)
 line = f"{passed} passed, {failed} failed"

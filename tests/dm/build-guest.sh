@@ -35,9 +35,9 @@ debootstrap --variant=minbase --include="$PACKAGES" bookworm "$root" "$MIRROR" >
 # powers off.  The root disk is attached with snapshot=on: it stays clean.
 cat >"$root/edgevirt-init" <<'INIT'
 #!/bin/sh
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+mountpoint -q /proc || mount -t proc proc /proc
+mountpoint -q /sys || mount -t sysfs sysfs /sys
+mountpoint -q /dev || mount -t devtmpfs devtmpfs /dev
 mkdir -p /run /tmp /t
 mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
@@ -67,6 +67,8 @@ truncate -s 1536M "$work/root.img"
 mkfs.ext4 -q -L edgevirt-root -d "$root" "$work/root.img"
 chmod 644 "$work/vmlinuz" "$work/initrd.img"
 
+# Builds of older recipes are of no use any more.
+find "$CACHE_ROOT" -maxdepth 1 -name 'dm-guest-*' ! -name "dm-guest-$key" -exec rm -rf {} +
 mkdir -p "$CACHE"
 mv "$work/vmlinuz" "$work/initrd.img" "$work/root.img" "$CACHE/"
 echo "$CACHE"

@@ -285,3 +285,43 @@ def test_storage_class_config_errors(tmp_path, text, fragment):
     r = subprocess.run([DAEMON, "--bus=unix:path=/nonexistent", "--config=" + str(conf),
                         "--state-dir=" + str(tmp_path / "s")], capture_output=True, text=True, timeout=10)
     assert r.returncode != 0 and fragment in r.stderr, r.stderr
+
+
+@pytest.fixture
+def loop_device(tmp_path):
+    """A loop device over a sparse file, for LVM metadata on the host."""
+    import subprocess
+    backing = tmp_path / "pv.img"
+    with open(backing, "wb") as f:
+        f.truncate(256 << 20)
+    dev = subprocess.check_output(["losetup", "--find", "--show", str(backing)], text=True).strip()
+    yield dev
+    subprocess.run(["losetup", "-d", dev])
+
+
+def test_lvm_class_creates_its_volume_group_on_the_host(bus, state_dir, tmp_path, loop_device):
+    """Metadata only (no device-mapper here, see tests/dm for the real
+    thing): the class makes its volume group on Devices=, then reports that
+    the thin pool cannot be made, and its claims wait with that reason."""
+    import subprocess
+    vg = "edgevirt-test-" + uuid.uuid4().hex[:8]
+    lvm_config = ("devices{scan_lvs=0 obtain_device_list_from_udev=0 use_devicesfile=0 "
+                  f"filter=[\"a|^{loop_device}$|\",\"r|.*|\"]}} global{{activation=0}} "
+                  "activation{udev_sync=0 udev_rules=0 monitoring=0}")
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text(f"[StorageClass thin]\nBackend=lvm-thin\nVolumeGroup={vg}\nThinPool=pool\n"
+                    f"Devices={loop_device}\nLvmConfig={lvm_config}\n")
+    d = Daemon(bus, state_dir, ["--config=" + str(conf)]).start()
+    try:
+        c = Client(bus.conn)
+        c.apply(pvc("on-thin", spec_extra="  storageClassName: thin\n"))
+        wait_until(lambda: c.props(path_of("on-thin"), PVC_IFACE)["Reason"] == "StorageClassNotReady",
+                   what="StorageClassNotReady", timeout=60)
+        msg = c.props(path_of("on-thin"), PVC_IFACE)["Message"]
+        assert "thin-pool" in msg and vg in msg, msg
+        vgs = subprocess.run(["lvm", "vgs", "--config", lvm_config, "--reportformat", "json", "-o", "vg_name,pv_count"],
+                             capture_output=True, text=True)
+        assert vg in vgs.stdout, vgs.stdout + vgs.stderr
+    finally:
+        d.stop()
+        subprocess.run(["lvm", "vgremove", "-y", "--config", lvm_config, vg], capture_output=True)

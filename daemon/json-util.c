@@ -88,3 +88,13 @@ JsonNode *json_deep_copy(JsonNode *n) {
         }
         return json_node_copy(n);
 }
+
+void json_object_add_to_string_set(JsonObject *o, const char *member, const char *s) {
+        JsonArray *a = json_get_array(o, member);
+        if (!a) {
+                a = json_array_new();
+                json_object_set_array_member(o, member, a);
+        }
+        if (!json_array_has_string(a, s))
+                json_array_add_string_element(a, s);
+}

@@ -21,3 +21,5 @@ bool json_array_remove_string(JsonArray *a, const char *s);
 bool json_equal(JsonNode *a, JsonNode *b);
 /* A deep copy (json_node_copy shares objects and arrays). */
 JsonNode *json_deep_copy(JsonNode *n);
+/* Add s to the string array member (made if absent) unless it is there. */
+void json_object_add_to_string_set(JsonObject *o, const char *member, const char *s);

@@ -637,15 +637,8 @@ static void stage_delete(Batch *b, const KindInfo *kind, const char *key, Propag
                         g_autofree char *now = ev_timestamp_now();
                         json_object_set_string_member(dm, "deletionTimestamp", now);
                         json_object_set_int_member(dm, "deletionGracePeriodSeconds", 0);
-                        if (propagation == PROPAGATION_FOREGROUND) {
-                                JsonArray *f = json_get_array(dm, "finalizers");
-                                if (!f) {
-                                        f = json_array_new();
-                                        json_object_set_array_member(dm, "finalizers", f);
-                                }
-                                if (!json_array_has_string(f, "foregroundDeletion"))
-                                        json_array_add_string_element(f, "foregroundDeletion");
-                        }
+                        if (propagation == PROPAGATION_FOREGROUND)
+                                json_object_add_to_string_set(dm, "finalizers", "foregroundDeletion");
                         if (kind->mark_deleting)
                                 kind->mark_deleting(d);
                         batch_stage(b, kind, key, doc);

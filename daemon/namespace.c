@@ -14,14 +14,7 @@ static void namespace_init_status(JsonObject *doc) {
 
 static int namespace_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         /* As Kubernetes: the namespace controller's own finalizer. */
-        JsonObject *spec = json_ensure_object(doc, "spec");
-        JsonArray *finalizers = json_get_array(spec, "finalizers");
-        if (!finalizers) {
-                finalizers = json_array_new();
-                json_object_set_array_member(spec, "finalizers", finalizers);
-        }
-        if (!json_array_has_string(finalizers, FINALIZER_KUBERNETES))
-                json_array_add_string_element(finalizers, FINALIZER_KUBERNETES);
+        json_object_add_to_string_set(json_ensure_object(doc, "spec"), "finalizers", FINALIZER_KUBERNETES);
         return 0;
 }
 

@@ -172,14 +172,7 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
 
         if (!old) {
                 /* As Kubernetes' StorageObjectInUseProtection admission. */
-                JsonObject *meta = json_get_object(doc, "metadata");
-                JsonArray *f = json_get_array(meta, "finalizers");
-                if (!f) {
-                        f = json_array_new();
-                        json_object_set_array_member(meta, "finalizers", f);
-                }
-                if (!json_array_has_string(f, PVC_PROTECTION))
-                        json_array_add_string_element(f, PVC_PROTECTION);
+                json_object_add_to_string_set(json_get_object(doc, "metadata"), "finalizers", PVC_PROTECTION);
                 return 0;
         }
 
@@ -194,15 +187,8 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         /* a finalizer the controller owns is kept unless the claim is going */
         JsonObject *meta = json_get_object(doc, "metadata");
         JsonArray *old_f = json_get_array(json_get_object(old, "metadata"), "finalizers");
-        if (json_array_has_string(old_f, PVC_PROTECTION) && !json_get_string(json_get_object(old, "metadata"), "deletionTimestamp")) {
-                JsonArray *f = json_get_array(meta, "finalizers");
-                if (!f) {
-                        f = json_array_new();
-                        json_object_set_array_member(meta, "finalizers", f);
-                }
-                if (!json_array_has_string(f, PVC_PROTECTION))
-                        json_array_add_string_element(f, PVC_PROTECTION);
-        }
+        if (json_array_has_string(old_f, PVC_PROTECTION) && !json_get_string(json_get_object(old, "metadata"), "deletionTimestamp"))
+                json_object_add_to_string_set(meta, "finalizers", PVC_PROTECTION);
 
         g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), spec);
         g_autoptr(JsonNode) b = json_node_init_object(json_node_alloc(), old_spec);
@@ -634,6 +620,16 @@ char *pvc_volume_path(Model *m, Object *o) {
         return cs->backend->ops->path(cs->backend, id);
 }
 
+/* Prepare a class and list its volumes (scan_done takes it from there). */
+static void start_scan(PvcController *c, ClassState *cs) {
+        PvcOp *op = g_new0(PvcOp, 1);
+        op->kind = OP_SCAN;
+        op->class_name = g_strdup(cs->backend->config->name);
+        op->backend = cs->backend;
+        c->scans_pending++;
+        submit(c, op);
+}
+
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         PvcController *c = userdata;
         GHashTableIter it;
@@ -642,14 +638,8 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         /* Classes that failed to prepare get another chance. */
         g_hash_table_iter_init(&it, c->classes);
         while (g_hash_table_iter_next(&it, NULL, (void **) &cs))
-                if (cs->error && c->scans_pending == 0) {
-                        PvcOp *op = g_new0(PvcOp, 1);
-                        op->kind = OP_SCAN;
-                        op->class_name = g_strdup(cs->backend->config->name);
-                        op->backend = cs->backend;
-                        c->scans_pending++;
-                        submit(c, op);
-                }
+                if (cs->error && c->scans_pending == 0)
+                        start_scan(c, cs);
         enqueue_pending(c);
         sd_event_source_set_time_relative(s, RETRY_USEC);
         return 0;
@@ -676,12 +666,7 @@ int pvc_controller_new(Model *m, Services *s, PvcController **ret) {
                 ClassState *cs = g_new0(ClassState, 1);
                 cs->backend = b;
                 g_hash_table_insert(c->classes, b->config->name, cs);
-                PvcOp *op = g_new0(PvcOp, 1);
-                op->kind = OP_SCAN;
-                op->class_name = g_strdup(b->config->name);
-                op->backend = b;
-                c->scans_pending++;
-                submit(c, op);
+                start_scan(c, cs);
         }
         *ret = c;
         return 0;

@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* edgevirt-importer: fills one volume with one image, as CDI's importer
+ * does, in a process of its own (a crash or a hostile image never touches
+ * the daemon).  The daemon starts one per DataVolume.
+ *
+ *   edgevirt-importer --target=PATH --size=BYTES --scratch=DIR
+ *                     (--url=URL | --stdin) [--ca-file=FILE]
+ *                     [--header="Name: value"]... [--checksum=sha256:HEX]
+ *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
+ *
+ * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
+ * (source bytes; TOTAL 0 when unknown), "done BYTES".  stderr: the reason
+ * on failure.  Exit 0: done; 1: failed for good; 2: failed, worth retrying.
+ *
+ * Raw images (also ISO) are streamed into the volume: compressed or not,
+ * no temporary copy, runs of zeros not written.  Other formats are written
+ * to the scratch directory, inspected by qemu-img info (under CPU and
+ * memory limits: refused when they name a backing file or an external data
+ * file, or claim more than the volume holds) and converted by qemu-img.  A
+ * decompressed stream larger than the volume is refused while it flows. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "format.h"
+#include "stream.h"
+
+#define CHUNK (1024 * 1024)
+#define BLOCK 4096
+#define PROGRESS_INTERVAL_NS (200 * 1000 * 1000LL)
+#define QEMU_IMG_MEMORY (1024LL * 1024 * 1024)
+#define QEMU_IMG_INFO_CPU_SECONDS 30
+
+typedef struct Options {
+        char *target, *scratch, *url, *ca_file, *checksum;
+        char **headers;
+        uint64_t size;
+        bool from_stdin;
+} Options;
+
+static int exit_code = 1;
+
+static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        exit(retryable ? 2 : 1);
+}
+
+static long long now_ns(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void progress(Reader *r, bool force) {
+        static long long last;
+        long long t = now_ns();
+        if (!force && t - last < PROGRESS_INTERVAL_NS)
+                return;
+        last = t;
+        printf("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\n", reader_source_consumed(r), reader_source_total(r));
+        fflush(stdout);
+}
+
+static void G_GNUC_NORETURN stream_failed(Reader *r) {
+        bool retryable = false;
+        const char *e = reader_error(r, &retryable);
+        die(retryable, "%s", e && *e ? e : "reading the image failed");
+}
+
+static bool all_zero(const unsigned char *buf, size_t n) {
+        static const unsigned char zero[4096];
+        for (size_t off = 0; off < n; off += sizeof zero)
+                if (memcmp(buf + off, zero, MIN(sizeof zero, n - off)) != 0)
+                        return false;
+        return true;
+}
+
+/* Make the target read as zeros before writing (an earlier attempt may
+ * have left data): files are truncated, thin volumes discarded. */
+static int open_target(const Options *o) {
+        struct stat st;
+        int fd = open(o->target, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                die(false, "cannot open the volume %s: %s", o->target, g_strerror(errno));
+        if (fstat(fd, &st) < 0)
+                die(false, "cannot stat %s: %s", o->target, g_strerror(errno));
+        if (S_ISREG(st.st_mode)) {
+                if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t) o->size) < 0)
+                        die(false, "cannot reset %s: %s", o->target, g_strerror(errno));
+        } else if (S_ISBLK(st.st_mode)) {
+                uint64_t range[2] = { 0, o->size };
+                if (ioctl(fd, BLKDISCARD, range) < 0 && ioctl(fd, BLKZEROOUT, range) < 0)
+                        die(false, "cannot clear %s: %s", o->target, g_strerror(errno));
+        }
+        return fd;
+}
+
+static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) {
+        size_t done = 0;
+        while (done < n) {
+                ssize_t w = pwrite(fd, buf + done, n - done, (off_t) (off + done));
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        die(false, "writing the volume failed: %s", g_strerror(errno));
+                }
+                done += (size_t) w;
+        }
+}
+
+static void write_raw(Reader *r, const Options *o) {
+        g_autofree unsigned char *buf = g_malloc(CHUNK);
+        uint64_t off = 0;
+        int fd = open_target(o);
+
+        for (;;) {
+                ssize_t n = reader_read_full(r, buf, CHUNK);
+                if (n < 0)
+                        stream_failed(r);
+                if (n == 0)
+                        break;
+                if (off + (uint64_t) n > o->size)
+                        die(false, "the image is larger than the volume: more than %" G_GUINT64_FORMAT " bytes "
+                            "(the volume has %" G_GUINT64_FORMAT ")", off + (uint64_t) n, o->size);
+                /* write runs of non-zero 4 KiB blocks; zero blocks stay holes */
+                for (size_t pos = 0; pos < (size_t) n;) {
+                        size_t blk = MIN((size_t) BLOCK, (size_t) n - pos);
+                        if (all_zero(buf + pos, blk)) {
+                                pos += blk;
+                                continue;
+                        }
+                        size_t end = pos + blk;
+                        while (end < (size_t) n && !all_zero(buf + end, MIN((size_t) BLOCK, (size_t) n - end)))
+                                end += MIN((size_t) BLOCK, (size_t) n - end);
+                        write_all(fd, buf + pos, end - pos, off + pos);
+                        pos = end;
+                }
+                off += (uint64_t) n;
+                progress(r, false);
+        }
+        if (fsync(fd) < 0)
+                die(false, "syncing the volume failed: %s", g_strerror(errno));
+        close(fd);
+        progress(r, true);
+        printf("done %" G_GUINT64_FORMAT "\n", off);
+}
+
+static void limit_child(gpointer data) {
+        /* qemu-img parses an untrusted header: bound what it may take */
+        struct rlimit mem = { QEMU_IMG_MEMORY, QEMU_IMG_MEMORY };
+        setrlimit(RLIMIT_AS, &mem);
+        if (GPOINTER_TO_INT(data)) {
+                struct rlimit cpu = { QEMU_IMG_INFO_CPU_SECONDS, QEMU_IMG_INFO_CPU_SECONDS };
+                setrlimit(RLIMIT_CPU, &cpu);
+        }
+}
+
+static char *run_qemu_img(char **argv, bool limit_cpu) {
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) e = NULL;
+        int status;
+
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, limit_child,
+                          GINT_TO_POINTER(limit_cpu), &out, &err, &status, &e))
+                die(false, "cannot run qemu-img: %s", e->message);
+        if (!g_spawn_check_wait_status(status, NULL))
+                die(false, "qemu-img %s refused the image: %s", argv[1], g_strstrip(err));
+        return g_steal_pointer(&out);
+}
+
+static void convert(Reader *r, ImageFormat fmt, const Options *o) {
+        g_autofree char *image = g_strdup_printf("%s/image.%s", o->scratch, image_format_name(fmt));
+        g_autofree unsigned char *buf = g_malloc(CHUNK);
+        int fd = open(image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                die(false, "cannot create %s: %s", image, g_strerror(errno));
+        for (;;) {
+                ssize_t n = reader_read(r, buf, CHUNK);
+                if (n < 0)
+                        stream_failed(r);
+                if (n == 0)
+                        break;
+                if (write(fd, buf, (size_t) n) != n)
+                        die(false, "writing %s failed: %s", image, g_strerror(errno));
+                progress(r, false);
+        }
+        close(fd);
+        progress(r, true);
+
+        char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt), image, NULL };
+        g_autofree char *json = run_qemu_img(info_argv, true);
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!json_parser_load_from_data(p, json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+                die(false, "qemu-img info gave no report");
+        JsonObject *info = json_node_get_object(json_parser_get_root(p));
+        if (json_object_has_member(info, "backing-filename") || json_object_has_member(info, "full-backing-filename"))
+                die(false, "the %s image names a backing file (%s): refused", image_format_name(fmt),
+                    json_object_get_string_member_with_default(info, "backing-filename", "?"));
+        JsonObject *fs = json_object_has_member(info, "format-specific") ? json_object_get_object_member(info, "format-specific") : NULL;
+        JsonObject *fsd = fs && json_object_has_member(fs, "data") ? json_object_get_object_member(fs, "data") : NULL;
+        if (fsd && json_object_has_member(fsd, "data-file"))
+                die(false, "the %s image names an external data file (%s): refused", image_format_name(fmt),
+                    json_object_get_string_member_with_default(fsd, "data-file", "?"));
+        if (fsd && json_object_has_member(fsd, "extents")) {
+                /* vmdk: every extent must be inside the file itself */
+                JsonArray *ext = json_object_get_array_member(fsd, "extents");
+                for (guint i = 0; i < json_array_get_length(ext); i++) {
+                        const char *fn = json_object_get_string_member_with_default(json_array_get_object_element(ext, i), "filename", "");
+                        if (!g_str_equal(fn, image))
+                                die(false, "the vmdk image refers to another file (%s): refused", fn);
+                }
+        }
+        gint64 vsize = json_object_get_int_member_with_default(info, "virtual-size", -1);
+        if (vsize < 0)
+                die(false, "qemu-img info reports no virtual size");
+        if ((uint64_t) vsize > o->size)
+                die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than the volume (%" G_GUINT64_FORMAT " bytes)",
+                    vsize, o->size);
+
+        close(open_target(o));
+        char *convert_argv[] = { "qemu-img", "convert", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
+                                 "--target-is-zero", image, o->target, NULL };
+        g_free(run_qemu_img(convert_argv, false));
+        unlink(image);
+        printf("done %" G_GINT64_FORMAT "\n", vsize);
+}
+
+static void parse_args(int argc, char *argv[], Options *o) {
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM };
+        static const struct option opts[] = {
+                { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
+                { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
+                { "stdin", no_argument, NULL, STDIN_ }, { "ca-file", required_argument, NULL, CA },
+                { "header", required_argument, NULL, HEADER }, { "checksum", required_argument, NULL, CHECKSUM },
+                {}
+        };
+        g_autoptr(GPtrArray) headers = g_ptr_array_new();
+        int c;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case TARGET: o->target = optarg; break;
+                case SIZE: o->size = g_ascii_strtoull(optarg, NULL, 10); break;
+                case SCRATCH: o->scratch = optarg; break;
+                case URL: o->url = optarg; break;
+                case STDIN_: o->from_stdin = true; break;
+                case CA: o->ca_file = optarg; break;
+                case HEADER: g_ptr_array_add(headers, optarg); break;
+                case CHECKSUM: o->checksum = optarg; break;
+                default: die(false, "usage: see the head of storage/importer/importer.c");
+                }
+        if (!o->target || !o->size || !o->scratch || (!o->url == !o->from_stdin))
+                die(false, "edgevirt-importer: --target, --size, --scratch and one of --url/--stdin are needed");
+        g_ptr_array_add(headers, NULL);
+        o->headers = (char **) g_ptr_array_steal(headers, NULL);
+}
+
+int main(int argc, char *argv[]) {
+        Options o = {};
+        Reader *r;
+        const unsigned char *prefix;
+        size_t len;
+
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
+        parse_args(argc, argv, &o);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+
+        if (o.url) {
+                char *error = NULL;
+                HttpOptions h = {
+                        .url = o.url, .ca_file = o.ca_file, .headers = o.headers, .checksum = o.checksum,
+                        .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
+                };
+                r = http_reader_new(&h, &error);
+                if (!r)
+                        die(false, "%s", error);
+        } else
+                r = fd_reader_new(STDIN_FILENO);
+
+        /* compression, from the first bytes */
+        r = peek_reader_new(r, 8, &prefix, &len);
+        if (reader_error(r, NULL))
+                stream_failed(r);
+        Compression comp = detect_compression(prefix, len);
+        if (len == 0) {
+                /* an empty body ends in an error when the source failed */
+                unsigned char b;
+                if (reader_read(r, &b, 1) < 0)
+                        stream_failed(r);
+                die(false, "the image is empty");
+        }
+        if (comp != COMPRESSION_NONE)
+                /* a compressed image may not expand past what any format
+                 * of it could need in this volume */
+                r = decompress_reader_new(r, comp, o.size + o.size / 8 + (64u << 20));
+
+        /* format, from the first decompressed bytes */
+        r = peek_reader_new(r, FORMAT_PROBE_SIZE, &prefix, &len);
+        if (reader_error(r, NULL))
+                stream_failed(r);
+        ImageFormat fmt = detect_format(prefix, len);
+        printf("format %s %s\n", image_format_name(fmt), compression_name(comp));
+        fflush(stdout);
+        if (fmt == IMAGE_QCOW)
+                die(false, "qcow (version 1) images are not supported: convert them to qcow2");
+
+        if (fmt == IMAGE_RAW)
+                write_raw(r, &o);
+        else
+                convert(r, fmt, &o);
+        reader_free(r);
+        exit_code = 0;
+        return exit_code;
+}

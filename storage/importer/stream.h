@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "format.h"
+
+/* A pull stream: read() returns bytes, 0 at the end, -1 on error with
+ * the reason in error (and retryable set where trying again may help). */
+typedef struct Reader Reader;
+struct Reader {
+        ssize_t (*read)(Reader *r, void *buf, size_t n);
+        void (*free)(Reader *r);
+        Reader *inner;
+        char error[512];
+        bool retryable;
+        uint64_t total;         /* bytes expected from the source, 0 if unknown */
+        uint64_t consumed;      /* bytes taken from the source so far */
+};
+
+ssize_t reader_read(Reader *r, void *buf, size_t n);
+/* Fill buf completely unless the stream ends; returns bytes read or -1. */
+ssize_t reader_read_full(Reader *r, void *buf, size_t n);
+void reader_free(Reader *r);
+/* The source's own counters, through any wrappers. */
+uint64_t reader_source_consumed(Reader *r);
+uint64_t reader_source_total(Reader *r);
+/* The first error in the chain. */
+const char *reader_error(Reader *r, bool *retryable);
+
+/* A file descriptor (an upload, a file); total from fstat when regular. */
+Reader *fd_reader_new(int fd);
+
+typedef struct HttpOptions {
+        const char *url;
+        const char *ca_file;            /* NULL: the system's CAs */
+        const char *user, *password;    /* basic auth, may be NULL */
+        char **headers;                 /* "Name: value", NULL-terminated */
+        const char *checksum;           /* "sha256:hex" (sha512, sha1, md5), may be NULL */
+} HttpOptions;
+
+/* Downloads on its own thread (libcurl) into a pipe read here.  Only http
+ * and https, redirects included; TLS verified; a checksum mismatch, a
+ * truncated body or an HTTP error is an error at the end of the stream. */
+Reader *http_reader_new(const HttpOptions *o, char **error);
+
+/* Keep the first n bytes of inner for inspection, then pass everything on. */
+Reader *peek_reader_new(Reader *inner, size_t n, const unsigned char **ret_prefix, size_t *ret_len);
+
+/* Decompress inner; at most limit output bytes (a bomb is an error). */
+Reader *decompress_reader_new(Reader *inner, Compression c, uint64_t limit);

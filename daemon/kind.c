@@ -10,6 +10,7 @@ static const KindInfo *const kinds[] = {
         &kind_configmap,
         &kind_storageclass,
         &kind_pvc,
+        &kind_datavolume,
         NULL,
 };
 

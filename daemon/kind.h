@@ -54,6 +54,7 @@ extern const KindInfo kind_secret;
 extern const KindInfo kind_configmap;
 extern const KindInfo kind_storageclass;
 extern const KindInfo kind_pvc;
+extern const KindInfo kind_datavolume;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

@@ -12,6 +12,7 @@
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
+#include "datavolume.h"
 #include "pvc.h"
 #include "services.h"
 #include "storageclass.h"
@@ -21,6 +22,7 @@
 
 #define DEFAULT_CONFIG SYSCONFDIR "/edgevirt/edgevirtd.conf"
 #define WORKER_THREADS 4
+#define MAX_IMPORTS 2
 
 typedef struct Settings {
         char *bus;              /* "system", "session" or an address */
@@ -129,6 +131,20 @@ StorageBackend *services_backend(Services *s, const char *class_name) {
         return NULL;
 }
 
+/* $EDGEVIRT_IMPORTER, else beside this binary (installed: both in
+ * libexecdir), else the build tree's. */
+static char *find_importer(void) {
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        g_autofree char *dir = self ? g_path_get_dirname(self) : NULL;
+        g_autofree char *beside = dir ? g_build_filename(dir, "edgevirt-importer", NULL) : NULL;
+
+        if (getenv("EDGEVIRT_IMPORTER"))
+                return g_strdup(getenv("EDGEVIRT_IMPORTER"));
+        if (beside && g_file_test(beside, G_FILE_TEST_IS_EXECUTABLE))
+                return g_steal_pointer(&beside);
+        return g_strdup(EDGEVIRT_IMPORTER_BUILD);
+}
+
 static int fail(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 static int fail(const char *fmt, ...) {
         va_list ap;
@@ -194,6 +210,7 @@ int main(int argc, char *argv[]) {
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);      /* importers, through sd_event_add_child */
         sigprocmask(SIG_BLOCK, &mask, NULL);
         sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
         sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
@@ -210,9 +227,16 @@ int main(int argc, char *argv[]) {
                 g_ptr_array_add(class_configs, ((StorageBackend *) services.backends->pdata[i])->config);
         if (storageclass_sync(d.model, class_configs, &e) < 0)
                 return fail("%s", e->message);
+        services.pvc_users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        services.state_dir = d.state_dir;
+        services.importer = find_importer();
+        services.max_imports = MAX_IMPORTS;
         r = pvc_controller_new(d.model, &services, &services.pvc);
         if (r < 0)
                 return fail("cannot start the PVC controller: %s", g_strerror(-r));
+        r = datavolume_controller_new(d.model, &services, &services.datavolumes);
+        if (r < 0)
+                return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
 
         r = open_bus(s.bus, &d.bus);
         if (r < 0)
@@ -237,8 +261,11 @@ int main(int argc, char *argv[]) {
 
         sd_bus_flush_close_unref(d.bus);
         /* Running storage work finishes first; then what it touches goes. */
+        datavolume_controller_free(services.datavolumes);
         worker_free(services.worker);
         pvc_controller_free(services.pvc);
+        g_hash_table_unref(services.pvc_users);
+        g_free(services.importer);
         model_free(d.model);
         g_ptr_array_unref(services.backends);
         config_clear(&config);

@@ -483,8 +483,11 @@ bool pvc_in_use(Model *m, Object *pvc) {
         GHashTableIter it;
         PvcOp *op;
 
-        /* A clone reading it.  (Virtual machines join this list with their
-         * controller.) */
+        /* Registered users: imports writing it (virtual machines join with
+         * their controller). */
+        if (GPOINTER_TO_UINT(g_hash_table_lookup(c->services->pvc_users, pvc->uid)) > 0)
+                return true;
+        /* A clone reading it. */
         g_hash_table_iter_init(&it, c->ops);
         while (g_hash_table_iter_next(&it, NULL, (void **) &op))
                 if (streq_ptr(op->src_uid, pvc->uid))
@@ -592,6 +595,20 @@ static int pvc_finalize(Model *m, Object *o) {
                 return 1;       /* no class, nothing of ours to free */
         submit(c, op_for(c, OP_REMOVE, o, cs));
         return 0;
+}
+
+void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc_uid));
+        Object *o;
+
+        n = in_use ? n + 1 : n > 0 ? n - 1 : 0;
+        if (n)
+                g_hash_table_replace(s->pvc_users, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
+        else
+                g_hash_table_remove(s->pvc_users, pvc_uid);
+        /* a claim waiting to be deleted may go now */
+        if (!in_use && s->pvc && (o = model_find_uid(s->pvc->model, pvc_uid)))
+                model_enqueue(s->pvc->model, o);
 }
 
 const KindInfo kind_pvc = {

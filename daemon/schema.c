@@ -16,6 +16,7 @@
  * definitions at first use. */
 static const char *const schema_resources[] = {
         "/org/edgevirt/schema/core.json",
+        "/org/edgevirt/schema/cdi.json",
 };
 
 static JsonObject *definitions;

@@ -7,6 +7,7 @@
 #include "worker.h"
 
 typedef struct PvcController PvcController;
+typedef struct DataVolumeController DataVolumeController;
 
 /* What controllers reach beyond the model: the loop, the worker pool for
  * blocking work, and the storage classes (the default first). */
@@ -15,6 +16,15 @@ typedef struct Services {
         Worker *worker;
         GPtrArray *backends;            /* StorageBackend, one per storage class */
         PvcController *pvc;
+        DataVolumeController *datavolumes;
+        /* claim uid -> number of users (imports writing it; later, VMs):
+         * a claim with users keeps its pvc-protection finalizer */
+        GHashTable *pvc_users;
+        char *state_dir;
+        char *importer;                 /* path of edgevirt-importer */
+        unsigned max_imports;           /* imports running at once */
 } Services;
+
+void services_pvc_use(Services *s, const char *pvc_uid, bool in_use);
 
 StorageBackend *services_backend(Services *s, const char *class_name);

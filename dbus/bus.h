@@ -11,6 +11,7 @@
 #define BUS_OBJECT_INTERFACE "org.edgevirt.EdgeVirt1.Object"
 #define BUS_NAMESPACE_INTERFACE "org.edgevirt.EdgeVirt1.Namespace"
 #define BUS_PVC_INTERFACE "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+#define BUS_DATAVOLUME_INTERFACE "org.edgevirt.EdgeVirt1.DataVolume"
 
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
@@ -21,6 +22,7 @@ int bus_objects_register(Daemon *d);
 
 extern const sd_bus_vtable bus_namespace_vtable[];
 extern const sd_bus_vtable bus_pvc_vtable[];
+extern const sd_bus_vtable bus_datavolume_vtable[];
 
 /* Property getters every object interface shares (userdata: Object). */
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,

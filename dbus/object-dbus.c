@@ -17,6 +17,7 @@ static const struct {
 } typed_interfaces[] = {
         { &kind_namespace, BUS_NAMESPACE_INTERFACE, bus_namespace_vtable },
         { &kind_pvc, BUS_PVC_INTERFACE, bus_pvc_vtable },
+        { &kind_datavolume, BUS_DATAVOLUME_INTERFACE, bus_datavolume_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {

@@ -1,0 +1,756 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* DataVolume (cdi.kubevirt.io/v1beta1): CDI on one node.  A DataVolume owns
+ * a PVC of its name; blank and pvc-clone sources are the PVC controller's
+ * work (a new volume, a clone); http and upload sources run
+ * edgevirt-importer, one process per import, supervised here with
+ * sd_event_add_child and a pipe for its progress lines. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "datavolume.h"
+#include "json-util.h"
+#include "model.h"
+#include "pvc.h"
+#include "services.h"
+#include "util.h"
+
+#define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
+#define BACKOFF_MAX_SECONDS 300
+#define CDI_GROUP_VERSION "cdi.kubevirt.io/v1beta1"
+
+typedef struct ImportJob {
+        DataVolumeController *c;
+        char *dv_uid;
+        char *pvc_uid;
+        pid_t pid;
+        sd_event_source *child, *out;
+        GString *line, *errors;
+        double progress;                /* 0..100, -1 unknown */
+        uint64_t last_write;
+        char *scratch;
+        bool upload;
+        bool cancelled;
+} ImportJob;
+
+struct DataVolumeController {
+        Model *model;
+        Services *services;
+        GHashTable *jobs;               /* dv uid -> ImportJob */
+        GHashTable *uploads;            /* dv uid -> fd a client handed in, waiting */
+        GHashTable *not_before;         /* dv uid -> monotonic usec: backing off until then */
+        sd_event_source *retry;
+};
+
+static JsonObject *spec_of(JsonObject *doc) {
+        return json_get_object(doc, "spec");
+}
+
+static JsonObject *source_of(JsonObject *doc) {
+        return json_get_object(spec_of(doc), "source");
+}
+
+static const char *source_kind(JsonObject *doc) {
+        static const char *const kinds[] = { "http", "pvc", "upload", "blank", NULL };
+        JsonObject *src = source_of(doc);
+        for (const char *const *k = kinds; *k; k++)
+                if (src && json_object_has_member(src, *k))
+                        return *k;
+        return NULL;
+}
+
+/* --- admission --- */
+
+static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = spec_of(doc), *src = source_of(doc);
+        JsonObject *pvc = json_get_object(spec, "pvc"), *storage = json_get_object(spec, "storage");
+        const char *kind;
+        unsigned n = 0;
+
+        if (!spec)
+                return ev_error_set(error, EINVAL, "spec: Required value");
+        if (!src)
+                return ev_error_set(error, EINVAL, "spec.source: Required value");
+        if (src) {
+                g_autoptr(GList) members = json_object_get_members(src);
+                n = g_list_length(members);
+        }
+        if (n != 1)
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, pvc, upload or blank), %u given", n);
+        kind = source_kind(doc);
+        if (pvc && storage)
+                return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
+        if (!pvc && !json_object_has_member(spec, "storage"))
+                return ev_error_set(error, EINVAL, "spec.storage: Required value: spec.pvc or spec.storage is needed");
+        JsonObject *claim = pvc ? pvc : storage;
+        const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
+        if (!size && !streq(kind, "pvc"))
+                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value (only a pvc source may leave the size "
+                                    "to its source)", pvc ? "pvc" : "storage");
+        if (pvc && !json_get_array(pvc, "accessModes"))
+                return ev_error_set(error, EINVAL, "spec.pvc.accessModes: Required value");
+        if (streq_ptr(json_get_string(spec, "contentType"), "archive"))
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "spec.contentType: Unsupported value: \"archive\": archive imports (a tar extracted into a "
+                                    "file system) are not supported yet; import a disk image (contentType kubevirt)");
+        if (json_get_bool(spec, "preallocation", false))
+                return ev_error_set(error, EOPNOTSUPP, "spec.preallocation: Unsupported value: true: volumes are thin on edgevirt");
+        if (streq(kind, "http")) {
+                JsonObject *http = json_get_object(src, "http");
+                const char *url = json_get_string(http, "url");
+                const char *checksum = json_get_string(http, "checksum");
+                if (!g_str_has_prefix(url, "http://") && !g_str_has_prefix(url, "https://"))
+                        return ev_error_set(error, EINVAL, "spec.source.http.url: Invalid value: \"%s\": must be an http:// or https:// URL", url);
+                JsonArray *hdrs = json_get_array(http, "extraHeaders");
+                for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
+                        const char *h = json_array_get_string_element(hdrs, i);
+                        if (!strchr(h, ':') || strpbrk(h, "\r\n"))
+                                return ev_error_set(error, EINVAL, "spec.source.http.extraHeaders[%u]: Invalid value: \"%s\": must be \"Name: value\"", i, h);
+                }
+                if (checksum) {
+                        const char *colon = strchr(checksum, ':');
+                        g_autofree char *algo = colon ? g_strndup(checksum, colon - checksum) : g_strdup("");
+                        static const struct { const char *name; size_t hex; } algos[] = { { "sha256", 64 }, { "sha512", 128 }, { "sha1", 40 }, { "md5", 32 } };
+                        bool ok = false;
+                        for (size_t i = 0; i < G_N_ELEMENTS(algos); i++)
+                                if (streq(algo, algos[i].name) && strlen(colon + 1) == algos[i].hex &&
+                                    strspn(colon + 1, "0123456789abcdefABCDEF") == algos[i].hex)
+                                        ok = true;
+                        if (!ok)
+                                return ev_error_set(error, EINVAL, "spec.source.http.checksum: Invalid value: \"%s\": must be ALGORITHM:HEX "
+                                                    "with sha256, sha512, sha1 or md5", checksum);
+                }
+        }
+        if (old && !json_equal(json_object_get_member(spec, "source"), json_object_get_member(spec_of(old), "source")))
+                return ev_error_set(error, EINVAL, "spec.source: Forbidden: the source of a DataVolume cannot change");
+        return 0;
+}
+
+static void dv_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_string_member(status, "phase", "Pending");
+        json_object_set_string_member(status, "progress", "N/A");
+        json_object_set_int_member(status, "restartCount", 0);
+        json_object_set_object_member(doc, "status", status);
+}
+
+/* --- status --- */
+
+typedef struct DvStatus {
+        const char *phase;
+        double progress;                /* < 0: keep */
+        const char *reason, *message;   /* for the Ready/Running conditions */
+        bool running;
+        bool bound;
+        int restart_delta;
+} DvStatus;
+
+static void set_condition(JsonArray *conds, const char *type, bool status, const char *reason, const char *message) {
+        g_autofree char *now = ev_timestamp_now();
+        JsonObject *c = NULL;
+        for (guint i = 0; i < json_array_get_length(conds); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
+                        c = json_array_get_object_element(conds, i);
+        if (!c) {
+                c = json_object_new();
+                json_object_set_string_member(c, "type", type);
+                json_array_add_object_element(conds, c);
+        }
+        const char *st = status ? "True" : "False";
+        if (!streq_ptr(json_get_string(c, "status"), st) || !json_get_string(c, "lastTransitionTime"))
+                json_object_set_string_member(c, "lastTransitionTime", now);
+        json_object_set_string_member(c, "status", st);
+        json_object_set_string_member(c, "reason", reason ? reason : "");
+        json_object_set_string_member(c, "message", message ? message : "");
+}
+
+static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u) {
+        g_autoptr(GError) e = NULL;
+        JsonNode *doc = json_deep_copy(dv->doc);
+        JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
+        JsonArray *conds = json_get_array(status, "conditions");
+
+        if (!conds) {
+                conds = json_array_new();
+                json_object_set_array_member(status, "conditions", conds);
+        }
+        json_object_set_string_member(status, "phase", u->phase);
+        json_object_set_string_member(status, "claimName", dv->name);
+        if (u->progress >= 0) {
+                g_autofree char *p = g_strdup_printf("%.2f%%", u->progress);
+                json_object_set_string_member(status, "progress", p);
+        }
+        if (u->restart_delta)
+                json_object_set_int_member(status, "restartCount", json_get_int(status, "restartCount", 0) + u->restart_delta);
+        set_condition(conds, "Bound", u->bound, u->bound ? "Bound" : "Pending",
+                      u->bound ? "PVC is bound" : u->message);
+        set_condition(conds, "Running", u->running, u->reason, u->running ? NULL : u->message);
+        set_condition(conds, "Ready", streq(u->phase, "Succeeded"), u->reason, u->message);
+        if (model_update(c->model, dv, doc, &e) < 0)
+                g_warning("DataVolume %s/%s: cannot write status: %s", dv->namespace, dv->name, e->message);
+}
+
+const char *datavolume_condition(Object *dv, const char *type, const char *field) {
+        JsonArray *conds = json_get_array(json_get_object(object_root(dv), "status"), "conditions");
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *o = json_array_get_object_element(conds, i);
+                if (streq_ptr(json_get_string(o, "type"), type))
+                        return json_get_string(o, field);
+        }
+        return NULL;
+}
+
+double datavolume_progress(Object *dv) {
+        const char *p = json_get_string(json_get_object(object_root(dv), "status"), "progress");
+        return p && g_ascii_isdigit(p[0]) ? g_ascii_strtod(p, NULL) : -1;
+}
+
+/* --- the claim --- */
+
+static Object *claim_of(DataVolumeController *c, Object *dv) {
+        Object *pvc = NULL;
+        if (model_get(c->model, &kind_pvc, dv->namespace, dv->name, &pvc, NULL) < 0)
+                return NULL;
+        return pvc;
+}
+
+static bool owned_by(Object *o, Object *owner) {
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
+                        return true;
+        return false;
+}
+
+/* The PVC a DataVolume asks for, owned by it. */
+static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
+        JsonObject *doc = object_root(dv), *spec = spec_of(doc);
+        JsonObject *claim = json_get_object(spec, "pvc") ? json_get_object(spec, "pvc") : json_get_object(spec, "storage");
+        g_autoptr(JsonObject) pvc = json_object_new();
+        JsonObject *meta = json_object_new(), *pspec = json_object_new(), *owner = json_object_new();
+        JsonArray *owners = json_array_new();
+        g_autoptr(JsonNode) claim_copy = claim ? json_deep_copy(json_object_get_member(spec, json_get_object(spec, "pvc") ? "pvc" : "storage")) : NULL;
+
+        json_object_set_string_member(pvc, "apiVersion", "v1");
+        json_object_set_string_member(pvc, "kind", "PersistentVolumeClaim");
+        json_object_set_string_member(meta, "name", dv->name);
+        json_object_set_string_member(meta, "namespace", dv->namespace);
+        json_object_set_string_member(owner, "apiVersion", CDI_GROUP_VERSION);
+        json_object_set_string_member(owner, "kind", "DataVolume");
+        json_object_set_string_member(owner, "name", dv->name);
+        json_object_set_string_member(owner, "uid", dv->uid);
+        json_object_set_boolean_member(owner, "controller", TRUE);
+        json_object_set_boolean_member(owner, "blockOwnerDeletion", TRUE);
+        json_array_add_object_element(owners, owner);
+        json_object_set_array_member(meta, "ownerReferences", owners);
+        JsonObject *labels = json_get_object(object_metadata(dv), "labels");
+        if (labels)
+                json_object_set_object_member(meta, "labels", json_object_ref(labels));
+        json_object_set_object_member(pvc, "metadata", meta);
+
+        if (claim_copy && JSON_NODE_HOLDS_OBJECT(claim_copy)) {
+                json_object_unref(pspec);
+                pspec = json_object_ref(json_node_get_object(claim_copy));
+        }
+        /* spec.storage leaves defaults to the system, as CDI does */
+        if (!json_get_array(pspec, "accessModes")) {
+                JsonArray *modes = json_array_new();
+                json_array_add_string_element(modes, "ReadWriteOnce");
+                json_object_set_array_member(pspec, "accessModes", modes);
+        }
+        JsonObject *src = source_of(doc);
+        if (json_get_object(src, "pvc")) {
+                JsonObject *from = json_get_object(src, "pvc"), *ref = json_object_new();
+                const char *ns = json_get_string(from, "namespace") ? json_get_string(from, "namespace") : dv->namespace;
+                json_object_set_string_member(ref, "kind", "PersistentVolumeClaim");
+                json_object_set_string_member(ref, "name", json_get_string(from, "name"));
+                json_object_set_string_member(ref, "namespace", ns);
+                json_object_set_object_member(pspec, "dataSourceRef", ref);
+                /* no size given: the source's */
+                JsonObject *requests = json_ensure_object(json_ensure_object(pspec, "resources"), "requests");
+                if (!json_get_string(requests, "storage")) {
+                        Object *source = NULL;
+                        if (model_get(c->model, &kind_pvc, ns, json_get_string(from, "name"), &source, NULL) < 0 ||
+                            pvc_capacity_bytes(source) == 0)
+                                return ev_error_set(error, ENOENT, "source PVC %s/%s not found or not bound yet", ns,
+                                                    json_get_string(from, "name"));
+                        g_autofree char *size = pvc_format_bytes(pvc_capacity_bytes(source));
+                        json_object_set_string_member(requests, "storage", size);
+                }
+        }
+        json_object_set_object_member(pvc, "spec", pspec);
+
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), pvc);
+        g_autofree char *text = json_to_string(node, FALSE);
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+        return model_apply(c->model, text, strlen(text), &opts, NULL, NULL, error);
+}
+
+/* --- imports --- */
+
+static void job_free(ImportJob *j) {
+        if (!j)
+                return;
+        sd_event_source_disable_unref(j->child);
+        sd_event_source_disable_unref(j->out);
+        if (j->line)
+                g_string_free(j->line, TRUE);
+        if (j->errors)
+                g_string_free(j->errors, TRUE);
+        if (j->scratch) {
+                g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", j->scratch);
+                (void) !system(cmd);
+                g_free(j->scratch);
+        }
+        g_free(j->dv_uid);
+        g_free(j->pvc_uid);
+        g_free(j);
+}
+
+static void job_progress(ImportJob *j, bool force) {
+        DataVolumeController *c = j->c;
+        Object *dv = model_find_uid(c->model, j->dv_uid);
+        uint64_t now = g_get_monotonic_time();
+
+        if (!dv || object_is_deleting(dv) || (!force && now - j->last_write < PROGRESS_WRITE_USEC))
+                return;
+        j->last_write = now;
+        write_status(c, dv, &(DvStatus) {
+                .phase = j->upload ? "UploadInProgress" : "ImportInProgress", .progress = MAX(j->progress, 0),
+                .running = true, .bound = true, .reason = "Pod is running" });
+}
+
+static void parse_line(ImportJob *j, const char *line) {
+        guint64 done, total;
+        if (sscanf(line, "progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &done, &total) == 2) {
+                if (total > 0)
+                        j->progress = MIN(99.99, 100.0 * (double) done / (double) total);
+                job_progress(j, false);
+        }
+}
+
+static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        ImportJob *j = userdata;
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+
+        if (n <= 0) {
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+                return 0;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+                if (buf[i] == '\n') {
+                        parse_line(j, j->line->str);
+                        g_string_truncate(j->line, 0);
+                } else if (j->line->len < 4096)
+                        g_string_append_c(j->line, buf[i]);
+        }
+        return 0;
+}
+
+static void schedule_retry(DataVolumeController *c, unsigned seconds) {
+        uint64_t t;
+        sd_event_now(c->services->event, CLOCK_MONOTONIC, &t);
+        sd_event_source_set_time(c->retry, t + (uint64_t) seconds * G_USEC_PER_SEC);
+        sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
+}
+
+static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        ImportJob *j = userdata;
+        DataVolumeController *c = j->c;
+        Object *dv;
+
+        g_hash_table_steal(c->jobs, j->dv_uid);
+        /* what the importer had left to say */
+        on_output(j->out, sd_event_source_get_io_fd(j->out), EPOLLIN, j);
+        services_pvc_use(c->services, j->pvc_uid, false);
+        dv = model_find_uid(c->model, j->dv_uid);
+        if (!dv || object_is_deleting(dv) || j->cancelled) {
+                if (dv)
+                        model_enqueue(c->model, dv);
+                job_free(j);
+                return 0;
+        }
+        g_strstrip(j->errors->str);
+        j->errors->len = strlen(j->errors->str);
+        const char *why = j->errors->len ? j->errors->str : "the importer failed";
+        int code = si->si_code == CLD_EXITED ? si->si_status : -1;
+        if (code == 0) {
+                write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true,
+                                                  .reason = "Completed", .message = j->upload ? "Upload Complete" : "Import Complete" });
+        } else if (j->upload) {
+                /* the client may send again */
+                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true, .restart_delta = 1,
+                                                  .reason = "UploadFailed", .message = why });
+        } else if (code == 2 || code < 0) {
+                gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
+                unsigned backoff = MIN(BACKOFF_MAX_SECONDS, 1u << MIN(restarts, 8));
+                g_autofree char *msg = g_strdup_printf("%s (retrying in %u s)", code < 0 ? "the importer crashed" : why, backoff);
+                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true, .restart_delta = 1,
+                                                  .reason = "ImportFailed", .message = msg });
+                gint64 *until = g_new(gint64, 1);
+                *until = g_get_monotonic_time() + (gint64) backoff * G_USEC_PER_SEC;
+                g_hash_table_replace(c->not_before, g_strdup(dv->uid), until);
+                schedule_retry(c, backoff);
+        } else
+                write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
+                                                  .reason = "ImportFailed", .message = why });
+        job_free(j);
+        /* this one, and imports waiting for a free slot */
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_datavolume, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(c->model, all->pdata[i]);
+        return 0;
+}
+
+static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        GString *errors = userdata;
+        char buf[1024];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n <= 0) {
+                sd_event_source_disable_unref(s);
+                close(fd);
+                return 0;
+        }
+        if (errors->len < 8192)
+                g_string_append_len(errors, buf, n);
+        return 0;
+}
+
+static char *secret_value(Model *m, const char *ns, const char *name, const char *key, GError **error) {
+        Object *secret = NULL;
+        if (model_get(m, &kind_secret, ns, name, &secret, error) < 0)
+                return NULL;
+        const char *b64 = json_get_string(json_get_object(object_root(secret), "data"), key);
+        if (!b64)
+                return NULL;
+        gsize len;
+        g_autofree guchar *raw = g_base64_decode(b64, &len);
+        return g_strndup((const char *) raw, len);
+}
+
+/* Everything the importer needs for an http source: arguments, and the
+ * credentials in its environment rather than on its command line. */
+static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv, GStrvBuilder *env,
+                          GError **error) {
+        JsonObject *http = json_get_object(source_of(object_root(dv)), "http");
+        const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
+        g_autofree char *url = g_strdup_printf("--url=%s", json_get_string(http, "url"));
+
+        g_strv_builder_add(argv, url);
+        if (secret) {
+                g_autoptr(GError) e = NULL;
+                g_autofree char *user = secret_value(c->model, dv->namespace, secret, "accessKeyId", &e);
+                if (e)
+                        return ev_error_set(error, ENOENT, "spec.source.http.secretRef: %s", e->message);
+                g_autofree char *password = secret_value(c->model, dv->namespace, secret, "secretKey", NULL);
+                g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
+                g_autofree char *p = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
+                g_strv_builder_add_many(env, u, p, NULL);
+        }
+        if (cm_name) {
+                Object *cm = NULL;
+                g_autoptr(GError) e = NULL;
+                if (model_get(c->model, &kind_configmap, dv->namespace, cm_name, &cm, &e) < 0)
+                        return ev_error_set(error, ENOENT, "spec.source.http.certConfigMap: %s", e->message);
+                g_autoptr(GString) bundle = g_string_new(NULL);
+                JsonObjectIter it;
+                const char *k;
+                JsonNode *v;
+                JsonObject *data = json_get_object(object_root(cm), "data");
+                if (data) {
+                        json_object_iter_init_ordered(&it, data);
+                        while (json_object_iter_next_ordered(&it, &k, &v))
+                                g_string_append_printf(bundle, "%s\n", json_node_get_string(v));
+                }
+                g_autofree char *ca = g_build_filename(scratch, "ca.pem", NULL);
+                if (!g_file_set_contents(ca, bundle->str, (gssize) bundle->len, NULL))
+                        return ev_error_set(error, EIO, "cannot write %s", ca);
+                g_autofree char *arg = g_strdup_printf("--ca-file=%s", ca);
+                g_strv_builder_add(argv, arg);
+        }
+        JsonArray *hdrs = json_get_array(http, "extraHeaders");
+        for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
+                g_autofree char *arg = g_strdup_printf("--header=%s", json_array_get_string_element(hdrs, i));
+                g_strv_builder_add(argv, arg);
+        }
+        JsonArray *secret_hdrs = json_get_array(http, "secretExtraHeaders");
+        for (guint i = 0; secret_hdrs && i < json_array_get_length(secret_hdrs); i++) {
+                Object *s = NULL;
+                g_autoptr(GError) e = NULL;
+                if (model_get(c->model, &kind_secret, dv->namespace, json_array_get_string_element(secret_hdrs, i), &s, &e) < 0)
+                        return ev_error_set(error, ENOENT, "spec.source.http.secretExtraHeaders[%u]: %s", i, e->message);
+                JsonObject *data = json_get_object(object_root(s), "data");
+                JsonObjectIter it;
+                const char *k;
+                JsonNode *v;
+                if (!data)
+                        continue;
+                json_object_iter_init_ordered(&it, data);
+                while (json_object_iter_next_ordered(&it, &k, &v)) {
+                        gsize len;
+                        g_autofree guchar *raw = g_base64_decode(json_node_get_string(v), &len);
+                        g_autofree char *arg = g_strdup_printf("--header=%.*s", (int) len, raw);
+                        g_strv_builder_add(argv, arg);
+                }
+        }
+        if (json_get_string(http, "checksum")) {
+                g_autofree char *arg = g_strdup_printf("--checksum=%s", json_get_string(http, "checksum"));
+                g_strv_builder_add(argv, arg);
+        }
+        return 0;
+}
+
+static void child_setup(gpointer data) {
+        /* a process group of its own: cancelling kills qemu-img too */
+        setpgid(0, 0);
+}
+
+/* Start the importer for dv into pvc; upload_fd >= 0 is its stdin. */
+static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, GError **error) {
+        g_autoptr(GStrvBuilder) argv = g_strv_builder_new(), env = g_strv_builder_new();
+        g_auto(GStrv) args = NULL, envp = NULL;
+        g_autofree char *path = pvc_volume_path(c->model, pvc);
+        g_autofree char *target = g_strdup_printf("--target=%s", path);
+        g_autofree char *size = g_strdup_printf("--size=%" G_GUINT64_FORMAT, pvc_capacity_bytes(pvc));
+        g_autofree char *scratch = NULL;
+        ImportJob *j = g_new0(ImportJob, 1);
+        int out_fd = -1, err_fd = -1, r;
+        GPid pid;
+
+        j->c = c;
+        j->dv_uid = g_strdup(dv->uid);
+        j->pvc_uid = g_strdup(pvc->uid);
+        j->upload = upload_fd >= 0;
+        j->progress = -1;
+        j->line = g_string_new(NULL);
+        j->errors = g_string_new(NULL);
+        j->scratch = g_build_filename(c->services->state_dir, "scratch", dv->uid, NULL);
+        if (g_mkdir_with_parents(j->scratch, 0700) < 0) {
+                r = ev_error_set(error, errno, "cannot create %s: %s", j->scratch, g_strerror(errno));
+                goto fail;
+        }
+        scratch = g_strdup_printf("--scratch=%s", j->scratch);
+        g_strv_builder_add_many(argv, c->services->importer, target, size, scratch, NULL);
+        g_strv_builder_add(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        if (j->upload)
+                g_strv_builder_add(argv, "--stdin");
+        else if ((r = http_arguments(c, dv, j->scratch, argv, env, error)) < 0)
+                goto fail;
+        args = g_strv_builder_end(argv);
+        envp = g_strv_builder_end(env);
+
+        {
+                g_autoptr(GError) e = NULL;
+                int source_fds[] = { upload_fd };
+                int target_fds[] = { STDIN_FILENO };
+                if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) args, (const char *const *) envp,
+                                                      G_SPAWN_DO_NOT_REAP_CHILD | (j->upload ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL),
+                                                      child_setup, NULL, -1, -1, -1,
+                                                      j->upload ? source_fds : NULL, j->upload ? target_fds : NULL,
+                                                      j->upload ? 1 : 0, &pid, NULL, &out_fd, &err_fd, &e)) {
+                        r = ev_error_set(error, EIO, "cannot start %s: %s", c->services->importer, e->message);
+                        goto fail;
+                }
+        }
+        j->pid = pid;
+        fcntl(out_fd, F_SETFL, O_NONBLOCK);
+        fcntl(err_fd, F_SETFL, O_NONBLOCK);
+        sd_event_add_child(c->services->event, &j->child, pid, WEXITED, on_importer_exit, j);
+        sd_event_add_io(c->services->event, &j->out, out_fd, EPOLLIN, on_output, j);
+        sd_event_source_set_io_fd_own(j->out, true);
+        sd_event_add_io(c->services->event, NULL, err_fd, EPOLLIN, on_errors, j->errors);
+        g_hash_table_insert(c->jobs, j->dv_uid, j);
+        services_pvc_use(c->services, pvc->uid, true);
+        job_progress(j, true);
+        return 0;
+
+fail:
+        job_free(j);
+        return r;
+}
+
+static void cancel(ImportJob *j) {
+        j->cancelled = true;
+        kill(-j->pid, SIGKILL);         /* the importer and its qemu-img */
+}
+
+/* --- reconcile --- */
+
+static int dv_reconcile(Model *m, Object *dv) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        const char *phase = object_status_string(dv, "phase"), *kind = source_kind(object_root(dv));
+        ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);
+        g_autoptr(GError) e = NULL;
+        Object *pvc;
+
+        if (object_is_deleting(dv)) {
+                if (job && !job->cancelled)
+                        cancel(job);
+                return 0;
+        }
+        if (job || streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed"))
+                return 0;
+
+        pvc = claim_of(c, dv);
+        if (!pvc) {
+                if (create_claim(c, dv, &e) < 0)
+                        write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending", .message = e->message });
+                return 0;       /* the new claim's changes queue us again */
+        }
+        if (!owned_by(pvc, dv)) {
+                g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume", pvc->namespace, pvc->name);
+                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists", .message = msg });
+                return 0;
+        }
+        const char *pvc_phase = object_status_string(pvc, "phase");
+        if (!streq_ptr(pvc_phase, "Bound")) {
+                bool cloning = streq(kind, "pvc");
+                write_status(c, dv, &(DvStatus) {
+                        .phase = cloning ? "CloneScheduled" : "Pending", .progress = -1,
+                        .reason = pvc_reason(pvc) ? pvc_reason(pvc) : "Pending",
+                        .message = pvc_message(pvc) ? pvc_message(pvc) : "waiting for the PVC to be bound" });
+                return 0;
+        }
+        if (streq(kind, "blank") || streq(kind, "pvc")) {
+                write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
+                                                  .message = streq(kind, "pvc") ? "Clone Complete" : "Blank image created" });
+                return 0;
+        }
+        if (streq(kind, "upload")) {
+                int fd = GPOINTER_TO_INT(g_hash_table_lookup(c->uploads, dv->uid)) - 1;
+                if (fd < 0) {
+                        if (!streq_ptr(phase, "UploadReady"))
+                                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
+                                                                  .reason = "UploadReady", .message = "Upload into the DataVolume with Upload(fd)" });
+                        return 0;
+                }
+                g_hash_table_remove(c->uploads, dv->uid);
+                int r = start_import(c, dv, pvc, fd, &e);
+                close(fd);
+                if (r < 0)
+                        write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
+                                                          .reason = "UploadFailed", .message = e->message });
+                return 0;
+        }
+        /* http: one import at a time per DataVolume, a few at once overall */
+        gint64 *until = g_hash_table_lookup(c->not_before, dv->uid);
+        if (until && g_get_monotonic_time() < *until)
+                return 0;       /* backing off; the retry timer queues us */
+        if (g_hash_table_size(c->jobs) >= c->services->max_imports) {
+                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true,
+                                                  .reason = "ImportScheduled", .message = "waiting for other imports to finish" });
+                return 0;
+        }
+        if (start_import(c, dv, pvc, -1, &e) < 0)
+                write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true, .reason = "ImportFailed",
+                                                  .message = e->message });
+        return 0;
+}
+
+static int dv_finalize(Model *m, Object *dv) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);
+        int fd = GPOINTER_TO_INT(g_hash_table_lookup(c->uploads, dv->uid)) - 1;
+
+        if (fd >= 0) {
+                close(fd);
+                g_hash_table_remove(c->uploads, dv->uid);
+        }
+        if (job) {
+                if (!job->cancelled)
+                        cancel(job);
+                return 0;       /* its exit queues us again */
+        }
+        return 1;
+}
+
+const KindInfo kind_datavolume = {
+        .kind = "DataVolume",
+        .group = "cdi.kubevirt.io",
+        .versions = (const char *const[]) { "v1beta1", "v1alpha1", NULL },
+        .plural = "datavolumes",
+        .short_names = (const char *const[]) { "dv", "dvs", NULL },
+        .path_segment = "datavolume",
+        .schema = "io.kubevirt.cdi.v1beta1.DataVolume",
+        .namespaced = true,
+        .admit = dv_admit,
+        .init_status = dv_init_status,
+        .reconcile = dv_reconcile,
+        .finalize = dv_finalize,
+};
+
+int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        const char *phase = object_status_string(dv, "phase");
+
+        if (!streq_ptr(source_kind(object_root(dv)), "upload"))
+                return ev_error_set(error, EINVAL, "DataVolume %s/%s does not take uploads: its source is %s",
+                                    dv->namespace, dv->name, source_kind(object_root(dv)));
+        if (object_is_deleting(dv))
+                return ev_error_set(error, EPERM, "DataVolume %s/%s is being deleted", dv->namespace, dv->name);
+        if (!streq_ptr(phase, "UploadReady") || g_hash_table_contains(c->uploads, dv->uid) ||
+            g_hash_table_contains(c->jobs, dv->uid))
+                return ev_error_set(error, EBUSY, "DataVolume %s/%s is %s, not UploadReady", dv->namespace, dv->name,
+                                    phase ? phase : "Pending");
+        int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (copy < 0)
+                return ev_error_set(error, errno, "cannot take the file descriptor: %s", g_strerror(errno));
+        g_hash_table_insert(c->uploads, g_strdup(dv->uid), GINT_TO_POINTER(copy + 1));
+        model_enqueue(m, dv);
+        return 0;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        DataVolumeController *c = userdata;
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_datavolume, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(c->model, all->pdata[i]);
+        return 0;
+}
+
+int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret) {
+        DataVolumeController *c = g_new0(DataVolumeController, 1);
+        int r;
+
+        c->model = m;
+        c->services = s;
+        c->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) job_free);
+        c->uploads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->not_before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        r = sd_event_add_time_relative(s->event, &c->retry, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0, on_retry, c);
+        if (r < 0)
+                return r;
+        sd_event_source_set_enabled(c->retry, SD_EVENT_OFF);
+        /* imports that a restart interrupted start again */
+        g_autoptr(GPtrArray) all = model_list(m, &kind_datavolume, NULL, NULL);
+        for (guint i = 0; i < all->len; i++) {
+                Object *dv = all->pdata[i];
+                const char *phase = object_status_string(dv, "phase");
+                if (streq_ptr(phase, "ImportInProgress") || streq_ptr(phase, "UploadInProgress"))
+                        write_status(c, dv, &(DvStatus) { .phase = streq(phase, "UploadInProgress") ? "UploadReady" : "ImportScheduled",
+                                                          .progress = 0, .bound = true, .restart_delta = 1, .reason = "Restarted",
+                                                          .message = "edgevirtd restarted during the transfer" });
+        }
+        *ret = c;
+        return 0;
+}
+
+DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
+        GHashTableIter it;
+        ImportJob *j;
+
+        if (!c)
+                return NULL;
+        g_hash_table_iter_init(&it, c->jobs);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &j))
+                kill(-j->pid, SIGKILL);
+        g_hash_table_unref(c->jobs);
+        g_hash_table_unref(c->uploads);
+        g_hash_table_unref(c->not_before);
+        sd_event_source_disable_unref(c->retry);
+        g_free(c);
+        return NULL;
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "model.h"
+
+typedef struct Services Services;
+typedef struct DataVolumeController DataVolumeController;
+
+int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret);
+/* Kills running imports. */
+DataVolumeController *datavolume_controller_free(DataVolumeController *c);
+
+/* Hand an upload DataVolume the client's data: fd is duplicated and read
+ * by the importer.  The DataVolume must be UploadReady. */
+int datavolume_upload(Model *m, Object *dv, int fd, GError **error);
+
+/* For the bus: the progress in percent (-1: unknown), a condition field. */
+double datavolume_progress(Object *dv);
+const char *datavolume_condition(Object *dv, const char *type, const char *field);

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.edgevirt.EdgeVirt1.DataVolume */
+#include "bus-error.h"
+#include "bus-util.h"
+#include "bus.h"
+#include "datavolume.h"
+#include "json-util.h"
+#include "util.h"
+
+static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonObject *status = json_get_object(object_root(o), "status");
+        const char *v = NULL;
+
+        if (streq(property, "Phase"))
+                v = json_get_string(status, "phase");
+        else if (streq(property, "ProgressText"))
+                v = json_get_string(status, "progress");
+        else if (streq(property, "ClaimName"))
+                v = json_get_string(status, "claimName");
+        else if (streq(property, "Reason"))
+                v = datavolume_condition(o, "Ready", "reason");
+        else if (streq(property, "Message"))
+                v = datavolume_condition(o, "Ready", "message");
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int property_get_progress(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "d", datavolume_progress(userdata));
+}
+
+static int property_get_restarts(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "i", (int32_t) json_get_int(json_get_object(object_root(o), "status"), "restartCount", 0));
+}
+
+static int property_get_conditions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *c = json_array_get_object_element(conds, i);
+                r = sd_bus_message_append(reply, "(ssss)", json_get_string(c, "type") ?: "", json_get_string(c, "status") ?: "",
+                                          json_get_string(c, "reason") ?: "", json_get_string(c, "message") ?: "");
+                if (r < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        BusOption options[0];
+        int fd, r;
+
+        r = sd_bus_message_read(m, "h", &fd);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, 0, error);
+        if (r < 0)
+                return r;
+        r = datavolume_upload(o->model, o, fd, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+const sd_bus_vtable bus_datavolume_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Phase", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Progress", "d", property_get_progress, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProgressText", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RestartCount", "i", property_get_restarts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ClaimName", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Message", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conditions", "a(ssss)", property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Upload", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_upload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};

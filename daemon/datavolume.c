@@ -82,8 +82,12 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
         kind = source_kind(doc);
         if (pvc && storage)
                 return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
-        if (!pvc && !json_object_has_member(spec, "storage"))
-                return ev_error_set(error, EINVAL, "spec.storage: Required value: spec.pvc or spec.storage is needed");
+        if (!pvc && !storage) {
+                /* a clone may leave everything to its source (storage: {} or null) */
+                if (!streq(kind, "pvc"))
+                        return ev_error_set(error, EINVAL, "spec.storage: Required value: spec.pvc or spec.storage is needed");
+                storage = json_ensure_object(spec, "storage");
+        }
         JsonObject *claim = pvc ? pvc : storage;
         const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
         if (!size && !streq(kind, "pvc"))

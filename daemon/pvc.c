@@ -518,6 +518,10 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
                 pending(c, o, "WaitingForSource", "source PVC %s/%s is not Bound", src_ns, src_name);
                 return 0;
         }
+        if (GPOINTER_TO_UINT(g_hash_table_lookup(c->services->pvc_users, src->uid)) > 0) {
+                pending(c, o, "WaitingForSource", "source PVC %s/%s is in use (being written)", src_ns, src_name);
+                return 0;
+        }
         if (pvc_requested_bytes(o) < pvc_capacity_bytes(src)) {
                 g_autofree char *have = pvc_format_bytes(pvc_capacity_bytes(src));
                 pending(c, o, "ProvisioningFailed", "requested %s is smaller than the source PVC %s/%s (%s)",
@@ -606,9 +610,11 @@ void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {
                 g_hash_table_replace(s->pvc_users, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
         else
                 g_hash_table_remove(s->pvc_users, pvc_uid);
-        /* a claim waiting to be deleted may go now */
-        if (!in_use && s->pvc && (o = model_find_uid(s->pvc->model, pvc_uid)))
+        /* a claim waiting to be deleted may go now, clones of it may start */
+        if (!in_use && s->pvc && (o = model_find_uid(s->pvc->model, pvc_uid))) {
                 model_enqueue(s->pvc->model, o);
+                enqueue_pending(s->pvc);
+        }
 }
 
 const KindInfo kind_pvc = {

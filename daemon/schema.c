@@ -64,6 +64,7 @@ int field_validation_from_string(const char *s, FieldValidation *ret) {
 
 typedef struct Walk {
         FieldValidation mode;
+        bool unsupported;               /* a known field edgevirt refuses was used */
         GPtrArray *errors;
         GPtrArray *warnings;
 } Walk;
@@ -200,6 +201,7 @@ static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path) 
                 unsupported = get_str(schema, "x-edgevirt-unsupported");
         if (unsupported) {
                 problem(w, path, "not supported on edgevirt: %s", unsupported);
+                w->unsupported = true;
                 return;
         }
         if (json_object_get_boolean_member_with_default(schema, "x-kubernetes-preserve-unknown-fields", FALSE))
@@ -290,5 +292,5 @@ int schema_validate(const char *definition, JsonNode *doc, FieldValidation mode,
                 return 0;
         g_ptr_array_add(errors, NULL);
         g_autofree char *joined = g_strjoinv("; ", (char **) errors->pdata);
-        return ev_error_set(error, EINVAL, "%s", joined);
+        return ev_error_set(error, w.unsupported ? EOPNOTSUPP : EINVAL, "%s", joined);
 }

@@ -20,7 +20,8 @@ int field_validation_from_string(const char *s, FieldValidation *ret);
  * "x-edgevirt-unsupported": "<reason>" and are always refused.
  *
  * All problems are collected; on error the message lists them, each with
- * its field path ("spec.foo: unknown field"). */
+ * its field path ("spec.foo: unknown field").  The code is EOPNOTSUPP
+ * when a refused known field is among them, else EINVAL. */
 int schema_validate(const char *definition, JsonNode *doc, FieldValidation mode,
                     GPtrArray *warnings, GError **error);
 

@@ -16,10 +16,13 @@ PATHS = {
     "org.edgevirt.EdgeVirt1.Namespace": ROOT + "/namespace/default",
     "org.edgevirt.EdgeVirt1.Object": ROOT + "/namespace/default",
     "org.edgevirt.EdgeVirt1.PersistentVolumeClaim": ROOT + "/namespace/default/pvc/probe",
+    "org.edgevirt.EdgeVirt1.DataVolume": ROOT + "/namespace/default/datavolume/probe_2ddv",
 }
 # Objects the paths above need.
 SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n"
-         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n")
+         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n"
+         "---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: probe-dv}\n"
+         "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Mi}}}}\n")
 
 
 def shape(iface):

@@ -182,7 +182,7 @@ def test_clone_into_another_class_copies(small):
 
 
 @pytest.mark.parametrize("spec_extra,error,fragment", [
-    ("  selector: {matchLabels: {a: b}}\n", "Invalid", "spec.selector: not supported on edgevirt"),
+    ("  selector: {matchLabels: {a: b}}\n", "NotSupported", "spec.selector: not supported on edgevirt"),
     ("  dataSource: {kind: VolumeSnapshot, apiGroup: snapshot.storage.k8s.io, name: s}\n", "NotSupported",
      "spec.dataSource.kind: Unsupported value"),
     ("  volumeMode: Tape\n", "Invalid", "spec.volumeMode: unsupported value \"Tape\""),

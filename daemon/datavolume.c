@@ -354,10 +354,16 @@ static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static void schedule_retry(DataVolumeController *c, unsigned seconds) {
-        uint64_t t;
-        sd_event_now(c->services->event, CLOCK_MONOTONIC, &t);
-        sd_event_source_set_time(c->retry, t + (uint64_t) seconds * G_USEC_PER_SEC);
+/* Wake at the monotonic time `at` (µs, as g_get_monotonic_time), or
+ * earlier when already armed for sooner. */
+static void schedule_retry(DataVolumeController *c, gint64 at) {
+        uint64_t armed = 0;
+        int enabled = 0;
+
+        sd_event_source_get_enabled(c->retry, &enabled);
+        if (enabled && sd_event_source_get_time(c->retry, &armed) >= 0 && armed <= (uint64_t) at)
+                return;
+        sd_event_source_set_time(c->retry, (uint64_t) at);
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
@@ -397,7 +403,7 @@ static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userd
                 gint64 *until = g_new(gint64, 1);
                 *until = g_get_monotonic_time() + (gint64) backoff * G_USEC_PER_SEC;
                 g_hash_table_replace(c->not_before, g_strdup(dv->uid), until);
-                schedule_retry(c, backoff);
+                schedule_retry(c, *until);
         } else
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
                                                   .reason = "ImportFailed", .message = why });
@@ -641,8 +647,11 @@ static int dv_reconcile(Model *m, Object *dv) {
         }
         /* http: one import at a time per DataVolume, a few at once overall */
         gint64 *until = g_hash_table_lookup(c->not_before, dv->uid);
-        if (until && g_get_monotonic_time() < *until)
-                return 0;       /* backing off; the retry timer queues us */
+        if (until && g_get_monotonic_time() < *until) {
+                schedule_retry(c, *until);      /* backing off: the timer queues us */
+                return 0;
+        }
+        g_hash_table_remove(c->not_before, dv->uid);
         if (g_hash_table_size(c->jobs) >= c->services->max_imports) {
                 write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true,
                                                   .reason = "ImportScheduled", .message = "waiting for other imports to finish" });

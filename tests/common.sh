@@ -7,9 +7,11 @@ EDGEVIRT_BUILD=${EDGEVIRT_BUILD:-$EDGEVIRT_TOP/build}
 # Debian packages the build and the tests need.
 EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libsystemd-dev libglib2.0-dev libjson-glib-dev libyaml-dev libsqlite3-dev
+  libcurl4-openssl-dev zlib1g-dev liblzma-dev libzstd-dev libbz2-dev qemu-utils
   gettext dbus systemd polkitd util-linux
   python3 python3-dbus python3-gi python3-pytest python3-yaml
-  lvm2 thin-provisioning-tools debootstrap qemu-system-x86 qemu-utils e2fsprogs"
+  lvm2 thin-provisioning-tools debootstrap qemu-system-x86 e2fsprogs
+  lighttpd openssl gzip xz-utils zstd bzip2 procps"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

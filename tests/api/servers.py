@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Test images and servers for the importer: images in every format made
+with qemu-img and the compressors at test time, around a known pattern; a
+real lighttpd on loopback (plain, basic auth, TLS with a CA made here); and
+a small Python server for the misbehaviours lighttpd will not do."""
+import gzip
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+SIZE = 64 << 20
+PATTERN = [(0, b"EDGEVIRT-BOOT-SECTOR"), (1 << 20, b"pattern at one MiB" * 200), (40 << 20, b"near the end")]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def run(*cmd, **kw):
+    subprocess.run(cmd, check=True, capture_output=True, **kw)
+
+
+def make_images(d):
+    raw = os.path.join(d, "disk.raw")
+    with open(raw, "wb") as f:
+        f.truncate(SIZE)
+        for off, data in PATTERN:
+            f.seek(off)
+            f.write(data)
+    run("gzip", "-k", raw)
+    run("xz", "-k", "-T2", raw)
+    run("zstd", "-q", raw)
+    run("bzip2", "-k", raw)
+    for fmt, ext in [("qcow2", "qcow2"), ("vmdk", "vmdk"), ("vpc", "vhd"), ("vhdx", "vhdx"), ("vdi", "vdi")]:
+        run("qemu-img", "convert", "-f", "raw", "-O", fmt, raw, os.path.join(d, "disk." + ext))
+    run("xz", "-k", "-T2", os.path.join(d, "disk.qcow2"))
+    run("gzip", "-k", os.path.join(d, "disk.vmdk"))
+    # hostile ones
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "/etc/hostname", "-F", "raw", os.path.join(d, "backed.qcow2"), "64M")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-o", f"data_file={d}/external.raw,data_file_raw=on",
+        os.path.join(d, "datafile.qcow2"), "64M")
+    run("qemu-img", "create", "-q", "-f", "qcow2", os.path.join(d, "huge.qcow2"), "1T")
+    with gzip.open(os.path.join(d, "bomb.raw.gz"), "wb", compresslevel=1) as f:
+        chunk = bytes(1 << 20)
+        for _ in range(256):
+            f.write(chunk)
+    xz = open(os.path.join(d, "disk.raw.xz"), "rb").read()
+    open(os.path.join(d, "truncated.raw.xz"), "wb").write(xz[: len(xz) // 2])
+    open(os.path.join(d, "notanimage.txt"), "w").write("hello\n")
+    os.makedirs(os.path.join(d, "private"))
+    shutil.copy(os.path.join(d, "disk.raw.gz"), os.path.join(d, "private", "disk.raw.gz"))
+    return raw
+
+
+def same_bytes(volume, image):
+    """The volume starts with the image's bytes (and is zero past them)."""
+    if subprocess.run(["cmp", "-s", "-n", str(SIZE), volume, image]).returncode != 0:
+        return False
+    with open(volume, "rb") as f:
+        f.seek(SIZE)
+        rest = f.read()
+    return rest.count(0) == len(rest)
+
+
+def make_ca(d):
+    """A CA and a localhost certificate signed by it."""
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edgevirt test CA",
+        "-keyout", f"{d}/ca.key", "-out", f"{d}/ca.pem")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+        "-keyout", f"{d}/server.key", "-out", f"{d}/server.csr")
+    with open(f"{d}/ext.cnf", "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", f"{d}/server.csr", "-CA", f"{d}/ca.pem", "-CAkey", f"{d}/ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", f"{d}/ext.cnf", "-out", f"{d}/server.crt")
+    with open(f"{d}/server.pem", "w") as f:
+        f.write(open(f"{d}/server.crt").read() + open(f"{d}/server.key").read())
+
+
+class Lighttpd:
+    def __init__(self, root, tmp):
+        self.port, self.tls_port = free_port(), free_port()
+        make_ca(tmp)
+        with open(f"{tmp}/users", "w") as f:
+            f.write("importer:s3cret\n")
+        conf = f"""
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {self.port}
+server.modules = ("mod_auth", "mod_authn_file", "mod_openssl")
+server.errorlog = "{tmp}/lighttpd.log"
+auth.backend = "plain"
+auth.backend.plain.userfile = "{tmp}/users"
+auth.require = ("/private/" => ("method" => "basic", "realm" => "images", "require" => "valid-user"))
+$SERVER["socket"] == "127.0.0.1:{self.tls_port}" {{
+    ssl.engine = "enable"
+    ssl.pemfile = "{tmp}/server.pem"
+}}
+"""
+        with open(f"{tmp}/lighttpd.conf", "w") as f:
+            f.write(conf)
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", f"{tmp}/lighttpd.conf"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.ca = open(f"{tmp}/ca.pem").read()
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("lighttpd did not start: " + self.proc.stderr.read().decode())
+                time.sleep(0.02)
+
+    def url(self, path, tls=False):
+        return f"https://localhost:{self.tls_port}/{path}" if tls else f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class Quirks(http.server.BaseHTTPRequestHandler):
+    """/drop/F: the first request of F stops half-way; /slow/F: trickles;
+    /header/F: 403 without "X-Token: let-me-in"; /redirect: to file://."""
+    root = None
+    seen = {}
+    lock = threading.Lock()
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        parts = self.path.strip("/").split("/", 1)
+        if parts[0] == "redirect":
+            self.send_response(302)
+            self.send_header("Location", "file:///etc/passwd")
+            self.end_headers()
+            return
+        if len(parts) != 2:
+            self.send_error(404)
+            return
+        kind, name = parts
+        path = os.path.join(self.root, name)
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        data = open(path, "rb").read()
+        if kind == "header" and self.headers.get("X-Token") != "let-me-in":
+            self.send_error(403)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with self.lock:
+            first = self.seen.setdefault(self.path, 0) == 0
+            self.seen[self.path] += 1
+        try:
+            if kind == "drop" and first:
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if kind == "slow":
+                for i in range(0, len(data), 1024):
+                    self.wfile.write(data[i:i + 1024])
+                    time.sleep(0.05)
+                return
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+class QuirkServer:
+    def __init__(self, root):
+        Quirks.root = root
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quirks)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}/{path}"
+
+    def stop(self):
+        self.server.shutdown()

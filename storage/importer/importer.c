@@ -164,11 +164,13 @@ static void write_raw(Reader *r, const Options *o) {
 }
 
 static void limit_child(gpointer data) {
-        /* qemu-img parses an untrusted header: bound what it may take */
-        struct rlimit mem = { QEMU_IMG_MEMORY, QEMU_IMG_MEMORY };
-        setrlimit(RLIMIT_AS, &mem);
+        /* qemu-img info parses the untrusted header first: bound what it may
+         * take.  convert runs only on an image info accepted, and needs
+         * threads (address space) in proportion to the machine. */
         if (GPOINTER_TO_INT(data)) {
+                struct rlimit mem = { QEMU_IMG_MEMORY, QEMU_IMG_MEMORY };
                 struct rlimit cpu = { QEMU_IMG_INFO_CPU_SECONDS, QEMU_IMG_INFO_CPU_SECONDS };
+                setrlimit(RLIMIT_AS, &mem);
                 setrlimit(RLIMIT_CPU, &cpu);
         }
 }

@@ -20,6 +20,15 @@
 #define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
 #define BACKOFF_MAX_SECONDS 300
 #define CDI_GROUP_VERSION "cdi.kubevirt.io/v1beta1"
+/* CDI's annotations on a PVC to import into (and its reports) */
+#define ANN_ENDPOINT "cdi.kubevirt.io/storage.import.endpoint"
+#define ANN_SOURCE "cdi.kubevirt.io/storage.import.source"
+#define ANN_SECRET "cdi.kubevirt.io/storage.import.secretName"
+#define ANN_CERT_CONFIGMAP "cdi.kubevirt.io/storage.import.certConfigMap"
+#define ANN_POD_PHASE "cdi.kubevirt.io/storage.pod.phase"
+#define ANN_POD_RESTARTS "cdi.kubevirt.io/storage.pod.restarts"
+#define ANN_RUNNING_REASON "cdi.kubevirt.io/storage.condition.running.reason"
+#define ANN_RUNNING_MESSAGE "cdi.kubevirt.io/storage.condition.running.message"
 
 typedef struct ImportJob {
         DataVolumeController *c;
@@ -170,8 +179,32 @@ static void set_condition(JsonArray *conds, const char *type, bool status, const
         json_object_set_string_member(c, "message", message ? message : "");
 }
 
+/* A PVC imported through CDI's annotations reports the way CDI does: in
+ * annotations of its own. */
+static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const DvStatus *u) {
+        g_autoptr(GError) e = NULL;
+        JsonNode *doc = json_deep_copy(pvc->doc);
+        JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "annotations");
+        const char *phase = streq(u->phase, "Succeeded") ? "Succeeded" : streq(u->phase, "Failed") ? "Failed" :
+                            u->running ? "Running" : "Pending";
+        char restarts[32];
+
+        json_object_set_string_member(ann, ANN_POD_PHASE, phase);
+        g_snprintf(restarts, sizeof restarts, "%" G_GINT64_FORMAT,
+                   g_ascii_strtoll(json_get_string(ann, ANN_POD_RESTARTS) ?: "0", NULL, 10) + u->restart_delta);
+        json_object_set_string_member(ann, ANN_POD_RESTARTS, restarts);
+        json_object_set_string_member(ann, ANN_RUNNING_REASON, u->reason ? u->reason : "");
+        json_object_set_string_member(ann, ANN_RUNNING_MESSAGE, u->message ? u->message : "");
+        if (model_update(c->model, pvc, doc, &e) < 0)
+                g_warning("PVC %s/%s: cannot write import status: %s", pvc->namespace, pvc->name, e->message);
+}
+
 static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u) {
         g_autoptr(GError) e = NULL;
+        if (dv->kind == &kind_pvc) {
+                write_pvc_annotations(c, dv, u);
+                return;
+        }
         JsonNode *doc = json_deep_copy(dv->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         JsonArray *conds = json_get_array(status, "conditions");
@@ -294,6 +327,17 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
 
 /* --- imports --- */
 
+/* Everything that may start an import: DataVolumes and annotated PVCs. */
+static void enqueue_importers(DataVolumeController *c) {
+        g_autoptr(GPtrArray) dvs = model_list(c->model, &kind_datavolume, NULL, NULL);
+        g_autoptr(GPtrArray) pvcs = model_list(c->model, &kind_pvc, NULL, NULL);
+        for (guint i = 0; i < dvs->len; i++)
+                model_enqueue(c->model, dvs->pdata[i]);
+        for (guint i = 0; i < pvcs->len; i++)
+                if (datavolume_pvc_wants_import(pvcs->pdata[i]))
+                        model_enqueue(c->model, pvcs->pdata[i]);
+}
+
 static void job_free(ImportJob *j) {
         if (!j)
                 return;
@@ -408,10 +452,7 @@ static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userd
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
                                                   .reason = "ImportFailed", .message = why });
         job_free(j);
-        /* this one, and imports waiting for a free slot */
-        g_autoptr(GPtrArray) all = model_list(c->model, &kind_datavolume, NULL, NULL);
-        for (guint i = 0; i < all->len; i++)
-                model_enqueue(c->model, all->pdata[i]);
+        enqueue_importers(c);   /* this one, and imports waiting for a free slot */
         return 0;
 }
 
@@ -443,9 +484,24 @@ static char *secret_value(Model *m, const char *ns, const char *name, const char
 
 /* Everything the importer needs for an http source: arguments, and the
  * credentials in its environment rather than on its command line. */
+/* The http source of an import: a DataVolume's spec.source.http, or the
+ * same fields from a PVC's CDI annotations. */
+static JsonObject *http_source(Object *owner) {
+        if (owner->kind != &kind_pvc)
+                return json_object_ref(json_get_object(source_of(object_root(owner)), "http"));
+        JsonObject *ann = json_get_object(object_metadata(owner), "annotations");
+        JsonObject *http = json_object_new();
+        json_object_set_string_member(http, "url", json_get_string(ann, ANN_ENDPOINT));
+        if (json_get_string(ann, ANN_SECRET))
+                json_object_set_string_member(http, "secretRef", json_get_string(ann, ANN_SECRET));
+        if (json_get_string(ann, ANN_CERT_CONFIGMAP))
+                json_object_set_string_member(http, "certConfigMap", json_get_string(ann, ANN_CERT_CONFIGMAP));
+        return http;
+}
+
 static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv, GStrvBuilder *env,
                           GError **error) {
-        JsonObject *http = json_get_object(source_of(object_root(dv)), "http");
+        g_autoptr(JsonObject) http = http_source(dv);
         const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
         g_autofree char *url = g_strdup_printf("--url=%s", json_get_string(http, "url"));
 
@@ -695,6 +751,62 @@ const KindInfo kind_datavolume = {
         .finalize = dv_finalize,
 };
 
+bool datavolume_pvc_wants_import(Object *pvc) {
+        JsonObject *ann = json_get_object(object_metadata(pvc), "annotations");
+        JsonArray *owners = json_get_array(object_metadata(pvc), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "kind"), "DataVolume"))
+                        return false;   /* its DataVolume imports */
+        return json_get_string(ann, ANN_ENDPOINT) != NULL || streq_ptr(json_get_string(ann, ANN_SOURCE), "none");
+}
+
+int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error) {
+        JsonObject *ann = json_get_object(json_get_object(doc, "metadata"), "annotations");
+        const char *source = json_get_string(ann, ANN_SOURCE), *endpoint = json_get_string(ann, ANN_ENDPOINT);
+
+        if (source && !streq(source, "http") && !streq(source, "none"))
+                return ev_error_set(error, EOPNOTSUPP, "metadata.annotations[" ANN_SOURCE "]: Unsupported value: \"%s\": "
+                                    "supported values: \"http\", \"none\" (use a DataVolume for uploads and clones)", source);
+        if (endpoint && !g_str_has_prefix(endpoint, "http://") && !g_str_has_prefix(endpoint, "https://"))
+                return ev_error_set(error, EINVAL, "metadata.annotations[" ANN_ENDPOINT "]: Invalid value: \"%s\": "
+                                    "must be an http:// or https:// URL", endpoint);
+        return 0;
+}
+
+/* A Bound PVC with CDI's import annotations: import into it as CDI does. */
+void datavolume_reconcile_pvc(Model *m, Object *pvc) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        JsonObject *ann = json_get_object(object_metadata(pvc), "annotations");
+        const char *phase = json_get_string(ann, ANN_POD_PHASE);
+        ImportJob *job = c ? g_hash_table_lookup(c->jobs, pvc->uid) : NULL;
+        g_autoptr(GError) e = NULL;
+
+        if (!c || !datavolume_pvc_wants_import(pvc))
+                return;
+        if (object_is_deleting(pvc)) {
+                if (job && !job->cancelled)
+                        cancel(job);
+                return;
+        }
+        if (job || streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed") ||
+            !streq_ptr(object_status_string(pvc, "phase"), "Bound"))
+                return;
+        if (streq_ptr(json_get_string(ann, ANN_SOURCE), "none")) {
+                write_status(c, pvc, &(DvStatus) { .phase = "Succeeded", .reason = "Completed", .message = "Blank image created" });
+                return;
+        }
+        gint64 *until = g_hash_table_lookup(c->not_before, pvc->uid);
+        if (until && g_get_monotonic_time() < *until) {
+                schedule_retry(c, *until);
+                return;
+        }
+        g_hash_table_remove(c->not_before, pvc->uid);
+        if (g_hash_table_size(c->jobs) >= c->services->max_imports)
+                return;         /* a finishing import queues everyone again */
+        if (start_import(c, pvc, pvc, -1, &e) < 0)
+                write_status(c, pvc, &(DvStatus) { .phase = "Failed", .reason = "ImportFailed", .message = e->message });
+}
+
 int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
         DataVolumeController *c = model_services(m)->datavolumes;
         const char *phase = object_status_string(dv, "phase");
@@ -717,10 +829,7 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        DataVolumeController *c = userdata;
-        g_autoptr(GPtrArray) all = model_list(c->model, &kind_datavolume, NULL, NULL);
-        for (guint i = 0; i < all->len; i++)
-                model_enqueue(c->model, all->pdata[i]);
+        enqueue_importers(userdata);
         return 0;
 }
 
@@ -746,6 +855,14 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
                         write_status(c, dv, &(DvStatus) { .phase = streq(phase, "UploadInProgress") ? "UploadReady" : "ImportScheduled",
                                                           .progress = 0, .bound = true, .restart_delta = 1, .reason = "Restarted",
                                                           .message = "edgevirtd restarted during the transfer" });
+        }
+        g_autoptr(GPtrArray) pvcs = model_list(m, &kind_pvc, NULL, NULL);
+        for (guint i = 0; i < pvcs->len; i++) {
+                Object *pvc = pvcs->pdata[i];
+                const char *phase = json_get_string(json_get_object(object_metadata(pvc), "annotations"), ANN_POD_PHASE);
+                if (datavolume_pvc_wants_import(pvc) && streq_ptr(phase, "Running"))
+                        write_status(c, pvc, &(DvStatus) { .phase = "ImportScheduled", .restart_delta = 1, .reason = "Restarted",
+                                                           .message = "edgevirtd restarted during the transfer" });
         }
         *ret = c;
         return 0;

@@ -17,3 +17,10 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error);
 /* For the bus: the progress in percent (-1: unknown), a condition field. */
 double datavolume_progress(Object *dv);
 const char *datavolume_condition(Object *dv, const char *type, const char *field);
+
+/* PVCs annotated the CDI way (cdi.kubevirt.io/storage.import.endpoint,
+ * .source, .secretName, .certConfigMap) are imported into as CDI does,
+ * reporting in cdi.kubevirt.io/storage.pod.phase and friends. */
+bool datavolume_pvc_wants_import(Object *pvc);
+int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error);
+void datavolume_reconcile_pvc(Model *m, Object *pvc);

@@ -3,6 +3,7 @@
  * claim a volume in its storage class, grows it, clones it and frees it.
  * Storage operations block, so they run on the worker pool; their results
  * come back here on the main loop and are written as status. */
+#include "datavolume.h"
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
@@ -136,6 +137,9 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
 
         if (!spec)
                 return ev_error_set(error, EINVAL, "spec: Required value");
+        int ra = datavolume_admit_pvc_annotations(doc, error);
+        if (ra < 0)
+                return ra;
         if (!modes || json_array_get_length(modes) == 0)
                 return ev_error_set(error, EINVAL, "spec.accessModes: Required value: at least 1 access mode is required");
         if (!storage)
@@ -548,6 +552,7 @@ static int pvc_reconcile(Model *m, Object *o) {
         const char *class_name = pvc_storage_class(o);
         ClassState *cs;
 
+        datavolume_reconcile_pvc(m, o);        /* CDI's import annotations */
         if (object_is_deleting(o)) {
                 /* pvc-protection: let go once nothing uses the claim. */
                 if (json_array_has_string(finalizers, PVC_PROTECTION) && !pvc_in_use(m, o)) {

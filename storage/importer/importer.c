@@ -17,7 +17,10 @@
  * to the scratch directory, inspected by qemu-img info (under CPU and
  * memory limits: refused when they name a backing file or an external data
  * file, or claim more than the volume holds) and converted by qemu-img.  A
- * decompressed stream larger than the volume is refused while it flows. */
+ * decompressed stream larger than the volume is refused while it flows.
+ *
+ * Confinement: no new privileges, killed with its parent, and (Landlock)
+ * able to write only the target and inside the scratch directory. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -31,6 +34,13 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/landlock.h>
+#include <sys/syscall.h>
+
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)        /* ABI 3; older headers lack it */
+#endif
 
 #include <curl/curl.h>
 #include <glib.h>
@@ -246,6 +256,46 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
 
+/* Landlock: from here on this process and its children (qemu-img) may
+ * write only the target volume and inside the scratch directory.  Reading
+ * stays open (libraries, CA bundles).  Best effort on kernels without it. */
+static void confine(const Options *o) {
+        int abi = (int) syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+        uint64_t write_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+                                LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                                LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
+                                LANDLOCK_ACCESS_FS_MAKE_SYM;
+        uint64_t truncate_right = 0;
+
+        if (abi < 1)
+                return;
+        if (abi >= 2)
+                write_rights |= LANDLOCK_ACCESS_FS_REFER;
+        if (abi >= 3)
+                truncate_right = LANDLOCK_ACCESS_FS_TRUNCATE;
+        struct landlock_ruleset_attr attr = { .handled_access_fs = write_rights | truncate_right };
+        int ruleset = (int) syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
+        if (ruleset < 0)
+                return;
+        struct { const char *path; uint64_t rights; } allowed[] = {
+                { o->target, LANDLOCK_ACCESS_FS_WRITE_FILE | truncate_right },
+                { o->scratch, write_rights | truncate_right },
+                { "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(allowed); i++) {
+                int fd = open(allowed[i].path, O_PATH | O_CLOEXEC);
+                if (fd < 0)
+                        die(false, "cannot open %s: %s", allowed[i].path, g_strerror(errno));
+                struct landlock_path_beneath_attr pb = { .allowed_access = allowed[i].rights, .parent_fd = fd };
+                if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
+                        die(false, "landlock rule for %s: %s", allowed[i].path, g_strerror(errno));
+                close(fd);
+        }
+        if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
+                die(false, "cannot confine the importer: %s", g_strerror(errno));
+        close(ruleset);
+}
+
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM };
         static const struct option opts[] = {
@@ -285,6 +335,7 @@ int main(int argc, char *argv[]) {
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
         parse_args(argc, argv, &o);
+        confine(&o);
         curl_global_init(CURL_GLOBAL_DEFAULT);
 
         if (o.url) {

@@ -276,3 +276,43 @@ def test_size_is_required_except_for_clones(client):
     msg = expect_error("Invalid", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\n"
                        "metadata: {name: nosize}\nspec: {source: {blank: {}}, storage: {}}\n")
     assert "spec.storage.resources.requests.storage: Required value" in msg
+
+
+def annotated_pvc(name, annotations, size="64Mi"):
+    ann = "".join(f"    {k}: '{v}'\n" for k, v in annotations.items())
+    return (f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\n  annotations:\n{ann}"
+            f"spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: {size}}}}}}}\n")
+
+
+def pvc_annotation(client, name, key):
+    return client.get_json("pvc", "default", name)["metadata"].get("annotations", {}).get(key)
+
+
+def test_pvc_annotated_the_cdi_way(client, images, web):
+    client.apply(secret("pvc-creds", "importer", "s3cret"))
+    client.apply(annotated_pvc("annotated", {
+        "cdi.kubevirt.io/storage.import.endpoint": web.url("private/disk.raw.gz"),
+        "cdi.kubevirt.io/storage.import.secretName": "pvc-creds",
+        "cdi.kubevirt.io/storage.import.source": "http"}))
+    wait_until(lambda: pvc_annotation(client, "annotated", "cdi.kubevirt.io/storage.pod.phase") in ("Succeeded", "Failed"),
+               what="the annotated import", timeout=60)
+    assert pvc_annotation(client, "annotated", "cdi.kubevirt.io/storage.pod.phase") == "Succeeded", \
+        pvc_annotation(client, "annotated", "cdi.kubevirt.io/storage.condition.running.message")
+    assert same_bytes(volume(client, "annotated"), images[1])
+    # blank, and a failure reported where CDI reports it
+    client.apply(annotated_pvc("annotated-blank", {"cdi.kubevirt.io/storage.import.source": "none"}))
+    wait_until(lambda: pvc_annotation(client, "annotated-blank", "cdi.kubevirt.io/storage.pod.phase") == "Succeeded",
+               what="the blank annotated claim")
+    client.apply(annotated_pvc("annotated-404", {"cdi.kubevirt.io/storage.import.endpoint": web.url("nope.img")}))
+    wait_until(lambda: pvc_annotation(client, "annotated-404", "cdi.kubevirt.io/storage.pod.phase") == "Failed",
+               what="the failed annotated import")
+    assert "404" in pvc_annotation(client, "annotated-404", "cdi.kubevirt.io/storage.condition.running.message")
+
+
+def test_pvc_annotations_are_checked(client):
+    msg = expect_error("NotSupported", client.apply,
+                       annotated_pvc("ann-registry", {"cdi.kubevirt.io/storage.import.source": "registry"}))
+    assert "cdi.kubevirt.io/storage.import.source" in msg
+    msg = expect_error("Invalid", client.apply,
+                       annotated_pvc("ann-ftp", {"cdi.kubevirt.io/storage.import.endpoint": "ftp://x/y"}))
+    assert "storage.import.endpoint" in msg

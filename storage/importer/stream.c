@@ -134,12 +134,28 @@ typedef struct HttpReader {
         long status;
         char curl_error[CURL_ERROR_SIZE];
         bool write_failed;
+        uint64_t delivered;     /* body bytes passed on, over all attempts */
+        uint64_t skip;          /* of this attempt's body, already delivered */
+        unsigned resumes;
 } HttpReader;
+
+#define HTTP_RESUMES 5
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
         HttpReader *h = userdata;
         size_t n = size * nmemb, done = 0;
 
+        if (h->skip > 0) {
+                /* a server without ranges sent everything again: drop what
+                 * was delivered before */
+                size_t k = (size_t) MIN((uint64_t) n, h->skip);
+                h->skip -= k;
+                data += k;
+                n -= k;
+                if (n == 0)
+                        return size * nmemb;
+        }
+        h->delivered += n;
         if (h->checksum)
                 g_checksum_update(h->checksum, (const guchar *) data, (gssize) n);
         while (done < n) {
@@ -152,7 +168,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
                 }
                 done += (size_t) k;
         }
-        return n;
+        return size * nmemb;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
@@ -164,10 +180,31 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata) {
         return size * nmemb;
 }
 
+/* Errors of the connection, not of the request: a resumed transfer may
+ * get past them. */
+static bool resumable(CURLcode r) {
+        return r == CURLE_PARTIAL_FILE || r == CURLE_RECV_ERROR || r == CURLE_SEND_ERROR ||
+               r == CURLE_OPERATION_TIMEDOUT || r == CURLE_GOT_NOTHING || r == CURLE_HTTP2_STREAM;
+}
+
 static void *http_thread(void *userdata) {
         HttpReader *h = userdata;
-        h->result = curl_easy_perform(h->curl);
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
+        bool ranges = true;
+        for (;;) {
+                h->result = curl_easy_perform(h->curl);
+                curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &h->status);
+                if (h->result == CURLE_RANGE_ERROR && ranges) {
+                        /* no ranges here: ask for all of it again, and skip
+                         * what was delivered (on_body) */
+                        ranges = false;
+                } else if (h->write_failed || !resumable(h->result) || h->delivered == 0 || h->resumes >= HTTP_RESUMES)
+                        break;
+                h->resumes++;
+                g_usleep((gulong) G_USEC_PER_SEC / 2 << MIN(h->resumes, 4u));
+                h->curl_error[0] = 0;
+                h->skip = ranges ? 0 : h->delivered;
+                curl_easy_setopt(h->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) (ranges ? h->delivered : 0));
+        }
         close(h->pipe[1]);
         h->pipe[1] = -1;
         return NULL;

@@ -127,7 +127,9 @@ $SERVER["socket"] == "127.0.0.1:{self.tls_port}" {{
 
 
 class Quirks(http.server.BaseHTTPRequestHandler):
-    """/drop/F: the first request of F stops half-way; /slow/F: trickles;
+    """/drop/F: the first request of F stops half-way, later ones honour
+    Range; /dropfull/F: the same, but Range is ignored (200 again);
+    /slow/F: trickles;
     /header/F: 403 without "X-Token: let-me-in"; /redirect: to file://."""
     root = None
     seen = {}
@@ -138,6 +140,9 @@ class Quirks(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         parts = self.path.strip("/").split("/", 1)
+        with self.lock:
+            first = self.seen.setdefault(self.path, 0) == 0
+            self.seen[self.path] += 1
         if parts[0] == "redirect":
             self.send_response(302)
             self.send_header("Location", "file:///etc/passwd")
@@ -155,14 +160,23 @@ class Quirks(http.server.BaseHTTPRequestHandler):
         if kind == "header" and self.headers.get("X-Token") != "let-me-in":
             self.send_error(403)
             return
+        if kind == "error503" and first:
+            self.send_error(503)
+            return
+        rng = self.headers.get("Range", "")
+        if kind == "drop" and rng.startswith("bytes=") and rng.endswith("-"):
+            start = int(rng[6:-1])
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+            self.send_header("Content-Length", str(len(data) - start))
+            self.end_headers()
+            self.wfile.write(data[start:])
+            return
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        with self.lock:
-            first = self.seen.setdefault(self.path, 0) == 0
-            self.seen[self.path] += 1
         try:
-            if kind == "drop" and first:
+            if kind in ("drop", "dropfull") and first:
                 self.wfile.write(data[: len(data) // 2])
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
@@ -186,6 +200,9 @@ class QuirkServer:
 
     def url(self, path):
         return f"http://127.0.0.1:{self.port}/{path}"
+
+    def requests(self, path):
+        return Quirks.seen.get(path, 0)
 
     def stop(self):
         self.server.shutdown()

@@ -35,7 +35,7 @@ typedef struct ImportJob {
         char *dv_uid;
         char *pvc_uid;
         pid_t pid;
-        sd_event_source *child, *out;
+        sd_event_source *child, *out, *err;
         GString *line, *errors;
         double progress;                /* 0..100, -1 unknown */
         uint64_t last_write;
@@ -343,6 +343,7 @@ static void job_free(ImportJob *j) {
                 return;
         sd_event_source_disable_unref(j->child);
         sd_event_source_disable_unref(j->out);
+        sd_event_source_disable_unref(j->err);
         if (j->line)
                 g_string_free(j->line, TRUE);
         if (j->errors)
@@ -382,19 +383,18 @@ static void parse_line(ImportJob *j, const char *line) {
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         ImportJob *j = userdata;
         char buf[4096];
-        ssize_t n = read(fd, buf, sizeof buf);
+        ssize_t n;
 
-        if (n <= 0) {
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                for (ssize_t i = 0; i < n; i++) {
+                        if (buf[i] == '\n') {
+                                parse_line(j, j->line->str);
+                                g_string_truncate(j->line, 0);
+                        } else if (j->line->len < 4096)
+                                g_string_append_c(j->line, buf[i]);
+                }
+        if (n == 0)
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
-                return 0;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-                if (buf[i] == '\n') {
-                        parse_line(j, j->line->str);
-                        g_string_truncate(j->line, 0);
-                } else if (j->line->len < 4096)
-                        g_string_append_c(j->line, buf[i]);
-        }
         return 0;
 }
 
@@ -411,14 +411,17 @@ static void schedule_retry(DataVolumeController *c, gint64 at) {
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
+static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
 static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
         ImportJob *j = userdata;
         DataVolumeController *c = j->c;
         Object *dv;
 
         g_hash_table_steal(c->jobs, j->dv_uid);
-        /* what the importer had left to say */
+        /* what the importer had left to say: its pipes may still hold it */
         on_output(j->out, sd_event_source_get_io_fd(j->out), EPOLLIN, j);
+        on_errors(j->err, sd_event_source_get_io_fd(j->err), EPOLLIN, j);
         services_pvc_use(c->services, j->pvc_uid, false);
         dv = model_find_uid(c->model, j->dv_uid);
         if (!dv || object_is_deleting(dv) || j->cancelled) {
@@ -457,16 +460,15 @@ static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userd
 }
 
 static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        GString *errors = userdata;
+        ImportJob *j = userdata;
         char buf[1024];
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0) {
-                sd_event_source_disable_unref(s);
-                close(fd);
-                return 0;
-        }
-        if (errors->len < 8192)
-                g_string_append_len(errors, buf, n);
+        ssize_t n;
+
+        while ((n = read(fd, buf, sizeof buf)) > 0)
+                if (j->errors->len < 8192)
+                        g_string_append_len(j->errors, buf, n);
+        if (n == 0)
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
         return 0;
 }
 
@@ -627,7 +629,8 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         sd_event_add_child(c->services->event, &j->child, pid, WEXITED, on_importer_exit, j);
         sd_event_add_io(c->services->event, &j->out, out_fd, EPOLLIN, on_output, j);
         sd_event_source_set_io_fd_own(j->out, true);
-        sd_event_add_io(c->services->event, NULL, err_fd, EPOLLIN, on_errors, j->errors);
+        sd_event_add_io(c->services->event, &j->err, err_fd, EPOLLIN, on_errors, j);
+        sd_event_source_set_io_fd_own(j->err, true);
         g_hash_table_insert(c->jobs, j->dv_uid, j);
         services_pvc_use(c->services, pvc->uid, true);
         job_progress(j, true);

@@ -603,6 +603,12 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         scratch = g_strdup_printf("--scratch=%s", j->scratch);
         g_strv_builder_add_many(argv, c->services->importer, target, size, scratch, NULL);
         g_strv_builder_add(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        /* sanitizer builds (tests): the importer is checked the same way */
+        for (const char *const *v = (const char *const[]) { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL }; *v; v++)
+                if (getenv(*v)) {
+                        g_autofree char *kv = g_strdup_printf("%s=%s", *v, getenv(*v));
+                        g_strv_builder_add(env, kv);
+                }
         if (j->upload)
                 g_strv_builder_add(argv, "--stdin");
         else if ((r = http_arguments(c, dv, j->scratch, argv, env, error)) < 0)

@@ -22,6 +22,7 @@ def count_meson(path):
         problems.append(f"no unit-test log: {e}")
         failed += 1
         return
+    lane = "asan " if "asan" in path else ""
     for t in entries:
         ok = nok = skip = 0
         for line in (t.get("stdout") or "").splitlines():
@@ -31,10 +32,10 @@ def count_meson(path):
                 ok += 1
             elif re.match(r"^not ok \d+", line):
                 nok += 1
-                problems.append(f"unit {t['name']}: {line}")
+                problems.append(f"{lane}unit {t['name']}: {line}")
         if t.get("result") not in ("OK", "SKIP", "EXPECTEDFAIL") and nok == 0:
             nok = 1         # crashed or bailed out before reporting
-            problems.append(f"unit {t['name']}: {t.get('result')}")
+            problems.append(f"{lane}unit {t['name']}: {t.get('result')}")
         passed += ok
         failed += nok
         skipped += skip
@@ -51,7 +52,7 @@ def count_junit(path):
     for case in root.iter("testcase"):
         if case.find("failure") is not None or case.find("error") is not None:
             failed += 1
-            problems.append(f"api {case.get('classname')}.{case.get('name')}")
+            problems.append(f"{path}: {case.get('classname')}.{case.get('name')}")
         elif case.find("skipped") is not None:
             skipped += 1
         else:
@@ -88,10 +89,14 @@ def count_tap(path):
                         + (f" ({[l for l in lines if l.startswith('Bail out')][0]})" if any(l.startswith("Bail out") for l in lines) else ""))
 
 
-count_meson(sys.argv[1])
-count_junit(sys.argv[2])
-for tap in sys.argv[3:]:
-    count_tap(tap)
+# Each report by its kind: meson's testlog (.json), JUnit (.xml), TAP (.tap).
+for report in sys.argv[1:]:
+    if report.endswith(".json"):
+        count_meson(report)
+    elif report.endswith(".xml"):
+        count_junit(report)
+    else:
+        count_tap(report)
 for p in problems:
     print("FAILED:", p)
 line = f"{passed} passed, {failed} failed"

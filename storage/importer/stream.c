@@ -294,6 +294,8 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
                 http_free(&h->r);
                 return NULL;
         }
+        /* fewer hand-overs between the download thread and the decoder */
+        (void) fcntl(h->pipe[1], F_SETPIPE_SZ, 1024 * 1024);
         h->curl = curl_easy_init();
         curl_easy_setopt(h->curl, CURLOPT_URL, o->url);
         curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");

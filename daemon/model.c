@@ -359,7 +359,7 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, Ad
                 const char *doc_ns = json_get_string(meta, "namespace");
                 g_autoptr(GError) e = NULL;
                 namespace = !isempty(doc_ns) ? doc_ns : !isempty(opts->namespace) ? opts->namespace : DEFAULT_NAMESPACE;
-                if (!isempty(doc_ns) && !isempty(opts->namespace) && !streq(doc_ns, opts->namespace))
+                if (!isempty(doc_ns) && !isempty(opts->namespace) && !opts->namespace_is_default && !streq(doc_ns, opts->namespace))
                         return ev_error_set(error, EINVAL,
                                             "metadata.namespace: the namespace from the provided object \"%s\" does not match "
                                             "the namespace \"%s\" given in the options", doc_ns, opts->namespace);

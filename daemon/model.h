@@ -44,6 +44,8 @@ int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error);
 
 typedef struct ApplyOptions {
         const char *namespace;          /* for documents without one; NULL = "default" */
+        bool namespace_is_default;      /* documents naming another namespace are fine
+                                         * (kubectl's context namespace, not -n) */
         bool dry_run;
         FieldValidation field_validation;
 } ApplyOptions;

@@ -56,10 +56,11 @@ static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
 
 static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
-        g_autofree char *namespace = NULL, *validation = NULL;
+        g_autofree char *namespace = NULL, *default_namespace = NULL, *validation = NULL;
         bool dry_run = false;
         BusOption options[] = {
                 { "namespace", BUS_OPTION_STRING, &namespace },
+                { "default-namespace", BUS_OPTION_STRING, &default_namespace },
                 { "dry-run", BUS_OPTION_BOOL, &dry_run },
                 { "field-validation", BUS_OPTION_STRING, &validation },
         };
@@ -79,6 +80,12 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (validation && field_validation_from_string(validation, &opts.field_validation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore", validation);
+        if (namespace && default_namespace)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "options \"namespace\" and \"default-namespace\" exclude each other");
+        if (default_namespace) {
+                opts.namespace_is_default = true;
+                namespace = g_steal_pointer(&default_namespace);
+        }
         if (namespace && !isempty(namespace) && validate_dns1123_label(namespace, &e) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"namespace\": %s", e->message);
         opts.namespace = namespace;

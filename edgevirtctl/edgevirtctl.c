@@ -1,0 +1,863 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* edgevirtctl: oc/kubectl verbs on one node, through edgevirtd's public
+ * D-Bus API only (anything it does, a front end can do). */
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libintl.h>
+#include <locale.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+
+#include "json-util.h"
+#include "manifest.h"
+#include "quantity.h"
+#include "util.h"
+
+#define _(s) gettext(s)
+#define NAME "org.edgevirt.EdgeVirt1"
+#define ROOT "/org/edgevirt/EdgeVirt1"
+#define MANAGER "org.edgevirt.EdgeVirt1.Manager"
+
+typedef struct Ctl {
+        sd_bus *bus;
+        char *bus_spec;
+        char *namespace;        /* -n, else the current project */
+        bool namespace_given;   /* -n: documents must not name another */
+        bool all_namespaces;
+        char *output;           /* -o */
+        char *selector;         /* -l */
+        char **files;           /* -f */
+        char *for_condition;    /* wait --for */
+        double timeout;         /* seconds */
+        char *image_path;       /* image-upload */
+        char *size;
+        char *storage_class;
+        char *display_name, *description;
+        bool no_create;
+} Ctl;
+
+static int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...) {
+        va_list ap;
+        fputs(_("error: "), stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+        return 1;
+}
+
+static int bus_fail(const sd_bus_error *e, int r) {
+        if (e && sd_bus_error_is_set(e))
+                return fail("%s", e->message);
+        return fail("%s", g_strerror(-r));
+}
+
+/* --- the current project, kept in the user's configuration --- */
+
+static char *context_path(void) {
+        return g_build_filename(g_get_user_config_dir(), "edgevirt", "edgevirtctl.conf", NULL);
+}
+
+static char *current_project(void) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autofree char *path = context_path();
+        char *ns = NULL;
+        if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, NULL))
+                ns = g_key_file_get_string(kf, "Context", "Namespace", NULL);
+        return ns ? ns : g_strdup("default");
+}
+
+static int set_current_project(const char *ns) {
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autofree char *path = context_path(), *dir = g_path_get_dirname(path);
+        g_autoptr(GError) e = NULL;
+        (void) g_key_file_load_from_file(kf, path, G_KEY_FILE_KEEP_COMMENTS, NULL);
+        g_key_file_set_string(kf, "Context", "Namespace", ns);
+        if (g_mkdir_with_parents(dir, 0700) < 0 || !g_key_file_save_to_file(kf, path, &e))
+                return fail(_("cannot save %s: %s"), path, e ? e->message : g_strerror(errno));
+        return 0;
+}
+
+/* --- calls --- */
+
+static int connect_bus(Ctl *c) {
+        const char *spec = c->bus_spec ? c->bus_spec : getenv("EDGEVIRT_BUS") ? getenv("EDGEVIRT_BUS") : "system";
+        int r;
+
+        if (streq(spec, "system"))
+                r = sd_bus_open_system(&c->bus);
+        else if (streq(spec, "session"))
+                r = sd_bus_open_user(&c->bus);
+        else {
+                r = sd_bus_new(&c->bus);
+                if (r >= 0 && (r = sd_bus_set_address(c->bus, spec)) >= 0 && (r = sd_bus_set_bus_client(c->bus, true)) >= 0)
+                        r = sd_bus_start(c->bus);
+        }
+        if (r < 0)
+                return fail(_("cannot connect to the %s bus: %s"), spec, g_strerror(-r));
+        return 0;
+}
+
+/* Call a Manager method whose reply is one string (Get, List). */
+static int call_document(Ctl *c, const char *method, const char *kind, const char *ns, const char *name,
+                         const char *output, const char *selector, char **ret) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        const char *doc;
+        int r;
+
+        r = sd_bus_message_new_method_call(c->bus, &m, NAME, ROOT, MANAGER, method);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        if (streq(method, "Get"))
+                r = sd_bus_message_append(m, "sss", kind, ns, name);
+        else
+                r = sd_bus_message_append(m, "ss", kind, ns);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && output)
+                r = sd_bus_message_append(m, "{sv}", "output", "s", output);
+        if (r >= 0 && selector)
+                r = sd_bus_message_append(m, "{sv}", "label-selector", "s", selector);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        r = sd_bus_call(c->bus, m, 0, &e, &reply);
+        if (r < 0)
+                return bus_fail(&e, r);
+        r = sd_bus_message_read(reply, "s", &doc);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        *ret = g_strdup(doc);
+        return 0;
+}
+
+static JsonNode *parse_json(const char *text) {
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!json_parser_load_from_data(p, text, -1, NULL))
+                return NULL;
+        return json_node_copy(json_parser_get_root(p));
+}
+
+static const char *ns_of(Ctl *c) {
+        return c->all_namespaces ? "" : c->namespace;
+}
+
+/* --- tables --- */
+
+static char *age(const char *ts) {
+        g_autoptr(GDateTime) t = ts ? g_date_time_new_from_iso8601(ts, NULL) : NULL;
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        if (!t)
+                return g_strdup("<unknown>");
+        gint64 s = g_date_time_difference(now, t) / G_USEC_PER_SEC;
+        if (s < 120)
+                return g_strdup_printf("%" G_GINT64_FORMAT "s", s);
+        if (s < 2 * 3600)
+                return g_strdup_printf("%" G_GINT64_FORMAT "m", s / 60);
+        if (s < 2 * 86400)
+                return g_strdup_printf("%" G_GINT64_FORMAT "h", s / 3600);
+        return g_strdup_printf("%" G_GINT64_FORMAT "d", s / 86400);
+}
+
+static const char *str(JsonObject *o, const char *path) {
+        /* "a.b.c" */
+        g_auto(GStrv) parts = g_strsplit(path, ".", -1);
+        for (char **p = parts; *p && o; p++) {
+                if (!p[1])
+                        return json_get_string(o, *p);
+                o = json_get_object(o, *p);
+        }
+        return NULL;
+}
+
+typedef struct Column {
+        const char *title;
+        char *(*value)(JsonObject *item);
+} Column;
+
+static char *col_name(JsonObject *i) { return g_strdup(str(i, "metadata.name")); }
+static char *col_age(JsonObject *i) { return age(str(i, "metadata.creationTimestamp")); }
+static char *col_phase(JsonObject *i) { return g_strdup(str(i, "status.phase") ?: ""); }
+static char *col_capacity(JsonObject *i) { return g_strdup(str(i, "status.capacity.storage") ?: ""); }
+static char *col_class(JsonObject *i) { return g_strdup(str(i, "spec.storageClassName") ?: ""); }
+static char *col_progress(JsonObject *i) { return g_strdup(str(i, "status.progress") ?: "N/A"); }
+static char *col_type(JsonObject *i) { return g_strdup(json_get_string(i, "type") ?: ""); }
+static char *col_provisioner(JsonObject *i) { return g_strdup(json_get_string(i, "provisioner") ?: ""); }
+
+static char *col_restarts(JsonObject *i) {
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "status"), "restartCount", 0));
+}
+
+static char *col_data(JsonObject *i) {
+        JsonObject *d = json_get_object(i, "data"), *b = json_get_object(i, "binaryData");
+        return g_strdup_printf("%u", (d ? json_object_get_size(d) : 0) + (b ? json_object_get_size(b) : 0));
+}
+
+static char *col_modes(JsonObject *i) {
+        JsonArray *a = json_get_array(json_get_object(i, "spec"), "accessModes");
+        g_autoptr(GString) s = g_string_new(NULL);
+        static const struct { const char *mode, *abbrev; } ab[] = {
+                { "ReadWriteOnce", "RWO" }, { "ReadOnlyMany", "ROX" }, { "ReadWriteMany", "RWX" }, { "ReadWriteOncePod", "RWOP" } };
+        for (guint k = 0; a && k < json_array_get_length(a); k++)
+                for (size_t j = 0; j < G_N_ELEMENTS(ab); j++)
+                        if (streq(json_array_get_string_element(a, k), ab[j].mode))
+                                g_string_append_printf(s, "%s%s", s->len ? "," : "", ab[j].abbrev);
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static char *col_sc_name(JsonObject *i) {
+        JsonObject *ann = json_get_object(json_get_object(i, "metadata"), "annotations");
+        return g_strdup_printf("%s%s", str(i, "metadata.name"),
+                               streq_ptr(json_get_string(ann, "storageclass.kubernetes.io/is-default-class"), "true") ? " (default)" : "");
+}
+
+static char *col_expansion(JsonObject *i) {
+        return g_strdup(json_get_bool(i, "allowVolumeExpansion", false) ? "true" : "false");
+}
+
+static const struct {
+        const char *kind;
+        Column columns[7];
+} tables[] = {
+        { "Namespace", { { "NAME", col_name }, { "STATUS", col_phase }, { "AGE", col_age } } },
+        { "PersistentVolumeClaim", { { "NAME", col_name }, { "STATUS", col_phase }, { "CAPACITY", col_capacity },
+                                     { "ACCESS MODES", col_modes }, { "STORAGECLASS", col_class }, { "AGE", col_age } } },
+        { "DataVolume", { { "NAME", col_name }, { "PHASE", col_phase }, { "PROGRESS", col_progress },
+                          { "RESTARTS", col_restarts }, { "AGE", col_age } } },
+        { "Secret", { { "NAME", col_name }, { "TYPE", col_type }, { "DATA", col_data }, { "AGE", col_age } } },
+        { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
+        { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },
+                            { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
+};
+
+static void print_table(JsonArray *items, bool with_namespace) {
+        const Column *cols = NULL;
+        static const Column fallback[] = { { "NAME", col_name }, { "AGE", col_age } };
+        size_t ncols = 0;
+        g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify) g_strfreev);
+        const char *kind = json_array_get_length(items) ? json_get_string(json_array_get_object_element(items, 0), "kind") : NULL;
+
+        for (size_t t = 0; t < G_N_ELEMENTS(tables); t++)
+                if (streq_ptr(tables[t].kind, kind))
+                        cols = tables[t].columns;
+        if (!cols)
+                cols = fallback;
+        while (ncols < 7 && cols[ncols].title)
+                ncols++;
+        if (cols == fallback)
+                ncols = 2;
+
+        size_t width[8] = { 0 };
+        GStrvBuilder *hb = g_strv_builder_new();
+        if (with_namespace)
+                g_strv_builder_add(hb, "NAMESPACE");
+        for (size_t k = 0; k < ncols; k++)
+                g_strv_builder_add(hb, cols[k].title);
+        g_ptr_array_add(rows, g_strv_builder_end(hb));
+        g_strv_builder_unref(hb);
+        for (guint i = 0; i < json_array_get_length(items); i++) {
+                JsonObject *item = json_array_get_object_element(items, i);
+                GStrvBuilder *b = g_strv_builder_new();
+                if (with_namespace)
+                        g_strv_builder_add(b, str(item, "metadata.namespace") ?: "");
+                for (size_t k = 0; k < ncols; k++) {
+                        g_autofree char *v = cols[k].value(item);
+                        g_strv_builder_add(b, v ? v : "");
+                }
+                g_ptr_array_add(rows, g_strv_builder_end(b));
+                g_strv_builder_unref(b);
+        }
+        for (guint i = 0; i < rows->len; i++) {
+                char **row = rows->pdata[i];
+                for (size_t k = 0; row[k]; k++)
+                        width[k] = MAX(width[k], strlen(row[k]));
+        }
+        for (guint i = 0; i < rows->len; i++) {
+                char **row = rows->pdata[i];
+                for (size_t k = 0; row[k]; k++)
+                        printf("%-*s%s", row[k + 1] ? (int) width[k] : 0, row[k], row[k + 1] ? "   " : "\n");
+        }
+}
+
+/* --- verbs --- */
+
+static int verb_get(Ctl *c, int argc, char **argv) {
+        g_autofree char *doc = NULL;
+        const char *out = c->output;
+        bool yaml = streq_ptr(out, "yaml");
+        int r;
+
+        if (argc < 2)
+                return fail(_("usage: edgevirtctl get KIND [NAME] [-n NAMESPACE | -A] [-o json|yaml|name|wide] [-l SELECTOR]"));
+        if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") && !streq(out, "wide"))
+                return fail(_("unknown output format \"%s\" (json, yaml, name, wide)"), out);
+        if (argc >= 3) {
+                for (int i = 2; i < argc; i++) {
+                        r = call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL, &doc);
+                        if (r)
+                                return r;
+                        if (!out || streq(out, "wide")) {
+                                g_autoptr(JsonNode) n = parse_json(doc);
+                                g_autoptr(JsonArray) a = json_array_new();
+                                json_array_add_element(a, json_node_ref(n));
+                                print_table(a, false);
+                        } else if (streq(out, "name")) {
+                                g_autoptr(JsonNode) n = parse_json(doc);
+                                g_autofree char *k = g_ascii_strdown(json_get_string(json_node_get_object(n), "kind"), -1);
+                                printf("%s/%s\n", k, argv[i]);
+                        } else
+                                fputs(doc, stdout), fputs(yaml ? "" : "\n", stdout);
+                        g_clear_pointer(&doc, g_free);
+                }
+                return 0;
+        }
+        r = call_document(c, "List", argv[1], ns_of(c), NULL, yaml ? "yaml" : "json", c->selector, &doc);
+        if (r)
+                return r;
+        if (out && (streq(out, "json") || yaml)) {
+                fputs(doc, stdout);
+                if (!yaml)
+                        fputc('\n', stdout);
+                return 0;
+        }
+        g_autoptr(JsonNode) list = parse_json(doc);
+        JsonArray *items = json_get_array(json_node_get_object(list), "items");
+        if (streq_ptr(out, "name")) {
+                for (guint i = 0; i < json_array_get_length(items); i++) {
+                        JsonObject *it = json_array_get_object_element(items, i);
+                        g_autofree char *k = g_ascii_strdown(json_get_string(it, "kind"), -1);
+                        printf("%s/%s\n", k, str(it, "metadata.name"));
+                }
+                return 0;
+        }
+        if (json_array_get_length(items) == 0) {
+                if (c->all_namespaces)
+                        fprintf(stderr, _("No resources found\n"));
+                else
+                        fprintf(stderr, _("No resources found in %s namespace.\n"), c->namespace);
+                return 0;
+        }
+        print_table(items, c->all_namespaces);
+        return 0;
+}
+
+static int verb_describe(Ctl *c, int argc, char **argv) {
+        g_autofree char *doc = NULL;
+        if (argc != 3)
+                return fail(_("usage: edgevirtctl describe KIND NAME"));
+        int r = call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
+        if (r == 0)
+                fputs(doc, stdout);
+        return r;
+}
+
+/* The files of -f: a file, "-" (stdin), or the .yaml, .yml and .json files
+ * of a directory, in name order. */
+static gint compare_names(gconstpointer a, gconstpointer b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static int read_inputs(Ctl *c, GPtrArray *texts, GPtrArray *names) {
+        for (char **f = c->files; f && *f; f++) {
+                g_autoptr(GError) e = NULL;
+                char *text = NULL;
+                if (streq(*f, "-")) {
+                        g_autoptr(GString) s = g_string_new(NULL);
+                        char buf[65536];
+                        size_t n;
+                        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0)
+                                g_string_append_len(s, buf, (gssize) n);
+                        g_ptr_array_add(texts, g_string_free(g_steal_pointer(&s), FALSE));
+                        g_ptr_array_add(names, g_strdup("<stdin>"));
+                        continue;
+                }
+                if (g_file_test(*f, G_FILE_TEST_IS_DIR)) {
+                        g_autoptr(GDir) d = g_dir_open(*f, 0, &e);
+                        g_autoptr(GPtrArray) entries = g_ptr_array_new_with_free_func(g_free);
+                        const char *name;
+                        if (!d)
+                                return fail("%s", e->message);
+                        while ((name = g_dir_read_name(d)))
+                                if (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml") || g_str_has_suffix(name, ".json"))
+                                        g_ptr_array_add(entries, g_build_filename(*f, name, NULL));
+                        g_ptr_array_sort(entries, compare_names);
+                        /* a directory is one manifest set: one Apply, one
+                         * transaction, namespaces first */
+                        g_autoptr(GString) all = g_string_new(NULL);
+                        for (guint i = 0; i < entries->len; i++) {
+                                if (!g_file_get_contents(entries->pdata[i], &text, NULL, &e))
+                                        return fail("%s", e->message);
+                                g_string_append_printf(all, "%s---\n", text);
+                                g_free(text);
+                        }
+                        g_ptr_array_add(texts, g_string_free(g_steal_pointer(&all), FALSE));
+                        g_ptr_array_add(names, g_strdup(*f));
+                        continue;
+                }
+                if (!g_file_get_contents(*f, &text, NULL, &e))
+                        return fail("%s", e->message);
+                g_ptr_array_add(texts, text);
+                g_ptr_array_add(names, g_strdup(*f));
+        }
+        if (texts->len == 0)
+                return fail(_("no input: give -f FILE, -f DIRECTORY or -f -"));
+        return 0;
+}
+
+/* An object path as kind/name: .../<segment>/<encoded name> */
+static char *describe_path(const char *path) {
+        const char *slash = strrchr(path, '/');
+        g_autofree char *prefix = slash ? g_strndup(path, slash - path) : NULL;
+        const char *segment = prefix && strrchr(prefix, '/') ? strrchr(prefix, '/') + 1 : "";
+        char *name = NULL;
+
+        if (!prefix || sd_bus_path_decode(path, prefix, &name) <= 0)
+                return g_strdup(path);
+        char *r = g_strdup_printf("%s/%s", segment, name);
+        free(name);
+        return r;
+}
+
+static int verb_apply(Ctl *c, int argc, char **argv) {
+        g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free), names = g_ptr_array_new_with_free_func(g_free);
+        int r = read_inputs(c, texts, names), failed = 0;
+        if (r)
+                return r;
+        for (guint i = 0; i < texts->len; i++) {
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *path;
+                r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, &reply, "sa{sv}", texts->pdata[i], 1,
+                                       c->namespace_given ? "namespace" : "default-namespace", "s", c->namespace);
+                if (r < 0) {
+                        fprintf(stderr, _("error: %s: %s\n"), (char *) names->pdata[i], e.message ? e.message : g_strerror(-r));
+                        failed = 1;
+                        continue;
+                }
+                r = sd_bus_message_enter_container(reply, 'a', "o");
+                while (r >= 0 && sd_bus_message_read(reply, "o", &path) > 0) {
+                        g_autofree char *what = describe_path(path);
+                        printf(_("%s applied\n"), what);
+                }
+        }
+        return failed;
+}
+
+static int delete_one(Ctl *c, const char *kind, const char *ns, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Delete", &e, NULL, "sssa{sv}", kind, ns, name, 0);
+        if (r < 0)
+                return bus_fail(&e, r);
+        g_autofree char *k = g_ascii_strdown(kind, -1);
+        printf(_("%s \"%s\" deleted\n"), k, name);
+        return 0;
+}
+
+static int verb_delete(Ctl *c, int argc, char **argv) {
+        int failed = 0;
+        if (c->files) {
+                g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free), names = g_ptr_array_new_with_free_func(g_free);
+                int r = read_inputs(c, texts, names);
+                if (r)
+                        return r;
+                for (guint i = 0; i < texts->len; i++) {
+                        g_autoptr(GPtrArray) docs = NULL;
+                        g_autoptr(GError) e = NULL;
+                        const char *t = texts->pdata[i];
+                        if (manifest_parse(t, strlen(t), &docs, &e) < 0)
+                                return fail("%s: %s", (char *) names->pdata[i], e->message);
+                        for (guint d = 0; d < docs->len; d++) {
+                                JsonObject *o = JSON_NODE_HOLDS_OBJECT((JsonNode *) docs->pdata[d]) ?
+                                        json_node_get_object(docs->pdata[d]) : NULL;
+                                const char *ns = str(o, "metadata.namespace");
+                                if (!o || !json_get_string(o, "kind") || !str(o, "metadata.name"))
+                                        continue;
+                                failed |= delete_one(c, json_get_string(o, "kind"), ns ? ns : c->namespace, str(o, "metadata.name"));
+                        }
+                }
+                return failed;
+        }
+        if (argc < 3)
+                return fail(_("usage: edgevirtctl delete KIND NAME... | delete -f FILE"));
+        for (int i = 2; i < argc; i++)
+                failed |= delete_one(c, argv[1], c->namespace, argv[i]);
+        return failed;
+}
+
+static int verb_new_project(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int r;
+
+        if (argc != 2)
+                return fail(_("usage: edgevirtctl new-project NAME [--display-name=TEXT] [--description=TEXT]"));
+        r = sd_bus_message_new_method_call(c->bus, &m, NAME, ROOT, MANAGER, "CreateNamespace");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", argv[1]);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && c->display_name)
+                r = sd_bus_message_append(m, "{sv}", "display-name", "s", c->display_name);
+        if (r >= 0 && c->description)
+                r = sd_bus_message_append(m, "{sv}", "description", "s", c->description);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        r = sd_bus_call(c->bus, m, 0, &e, NULL);
+        if (r < 0)
+                return bus_fail(&e, r);
+        printf(_("Now using project \"%s\".\n"), argv[1]);
+        return set_current_project(argv[1]);
+}
+
+static int verb_project(Ctl *c, int argc, char **argv) {
+        g_autofree char *doc = NULL;
+        if (argc == 1) {
+                g_autofree char *cur = current_project();
+                printf(_("Using project \"%s\".\n"), cur);
+                return 0;
+        }
+        int r = call_document(c, "Get", "namespace", "", argv[1], NULL, NULL, &doc);
+        if (r)
+                return r;
+        printf(_("Now using project \"%s\".\n"), argv[1]);
+        return set_current_project(argv[1]);
+}
+
+/* --- following an object: wait, image-upload --- */
+
+typedef struct Watch {
+        Ctl *c;
+        sd_event *event;
+        const char *kind, *name;
+        bool (*done)(struct Watch *w, JsonObject *obj, bool gone);
+        const char *condition;
+        int result;
+        bool finished;
+        bool tty;
+        double started;
+        uint64_t total;
+        char *last_line;
+} Watch;
+
+static int check(Watch *w) {
+        g_autofree char *doc = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *text;
+        int r = sd_bus_call_method(w->c->bus, NAME, ROOT, MANAGER, "Get", &e, &reply, "sssa{sv}", w->kind, w->c->namespace, w->name, 0);
+        if (w->finished)
+                return 0;
+        if (r < 0) {
+                if (sd_bus_error_has_name(&e, "org.edgevirt.EdgeVirt1.Error.NotFound"))
+                        w->finished = w->done(w, NULL, true);
+                else {
+                        w->result = bus_fail(&e, r);
+                        w->finished = true;
+                }
+                return 0;
+        }
+        sd_bus_message_read(reply, "s", &text);
+        g_autoptr(JsonNode) n = parse_json(text);
+        if (n)
+                w->finished = w->done(w, json_node_get_object(n), false);
+        return 0;
+}
+
+static int on_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return check(userdata);
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Watch *w = userdata;
+        w->result = fail(_("timed out waiting for %s/%s"), w->kind, w->name);
+        w->finished = true;
+        return 0;
+}
+
+/* Follow an object through the daemon's signals until w->done says so.
+ * (The loop is run, not exited: sd-bus closes a bus whose loop exits.) */
+static int follow(Watch *w) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *changed = NULL, *removed = NULL;
+        _cleanup_(sd_event_source_unrefp) sd_event_source *timer = NULL;
+        int r;
+
+        r = sd_event_new(&w->event);
+        if (r >= 0)
+                r = sd_bus_attach_event(w->c->bus, w->event, 0);
+        /* every change of any object: cheap on one node, and no path guessing */
+        if (r >= 0)
+                r = sd_bus_match_signal(w->c->bus, &changed, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", on_signal, w);
+        if (r >= 0)
+                r = sd_bus_match_signal(w->c->bus, &removed, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_signal, w);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        if (w->c->timeout > 0)
+                sd_event_add_time_relative(w->event, &timer, CLOCK_MONOTONIC, (uint64_t) (w->c->timeout * 1e6), 0, on_timeout, w);
+        check(w);
+        while (!w->finished && r >= 0)
+                r = sd_event_run(w->event, UINT64_MAX);
+        sd_event_source_disable_unref(g_steal_pointer(&timer));
+        sd_bus_detach_event(w->c->bus);
+        w->event = sd_event_unref(w->event);
+        return r < 0 ? fail("%s", g_strerror(-r)) : w->result;
+}
+
+static bool condition_met(Watch *w, JsonObject *obj, bool gone) {
+        if (streq(w->condition, "delete"))
+                return gone;
+        if (!obj)
+                return false;
+        JsonArray *conds = json_get_array(json_get_object(obj, "status"), "conditions");
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *cond = json_array_get_object_element(conds, i);
+                if (g_ascii_strcasecmp(json_get_string(cond, "type") ?: "", w->condition) == 0)
+                        return streq_ptr(json_get_string(cond, "status"), "True");
+        }
+        return false;
+}
+
+static int verb_wait(Ctl *c, int argc, char **argv) {
+        Watch w = { .c = c, .done = condition_met };
+        if (argc != 2 || !strchr(argv[1], '/') || !c->for_condition)
+                return fail(_("usage: edgevirtctl wait KIND/NAME --for=condition=TYPE|--for=delete [--timeout=5m]"));
+        g_autofree char *kind = g_strndup(argv[1], strchr(argv[1], '/') - argv[1]);
+        w.kind = kind;
+        w.name = strchr(argv[1], '/') + 1;
+        if (g_str_has_prefix(c->for_condition, "condition="))
+                w.condition = c->for_condition + strlen("condition=");
+        else if (streq(c->for_condition, "delete"))
+                w.condition = "delete";
+        else
+                return fail(_("--for takes condition=TYPE or delete"));
+        int r = follow(&w);
+        if (r == 0)
+                printf(_("%s condition met\n"), argv[1]);
+        return r;
+}
+
+static void show_progress(Watch *w, JsonObject *status) {
+        const char *p = json_get_string(status, "progress");
+        double pct = p && g_ascii_isdigit(p[0]) ? g_ascii_strtod(p, NULL) : 0;
+        double elapsed = (double) g_get_monotonic_time() / 1e6 - w->started;
+        double rate = elapsed > 0 ? (double) w->total * pct / 100.0 / elapsed : 0;
+        double eta = pct > 0 ? elapsed * (100.0 - pct) / pct : 0;
+        g_autofree char *line = NULL;
+
+        if (w->tty) {
+                int bar = (int) (pct / 100.0 * 30);
+                line = g_strdup_printf("\r[%.*s%*s] %6.2f%%  %.1f MiB/s  ETA %.0fs ", bar, "##############################",
+                                       30 - bar, "", pct, rate / 1048576.0, eta);
+                fputs(line, stderr);
+                fflush(stderr);
+        } else {
+                line = g_strdup_printf(_("uploaded %.0f%%\n"), pct);
+                if (!streq_ptr(line, w->last_line))
+                        fputs(line, stderr);
+                g_free(w->last_line);
+                w->last_line = g_steal_pointer(&line);
+        }
+}
+
+static bool upload_done(Watch *w, JsonObject *obj, bool gone) {
+        if (gone) {
+                w->result = fail(_("the DataVolume was deleted"));
+                return true;
+        }
+        JsonObject *status = json_get_object(obj, "status");
+        const char *phase = json_get_string(status, "phase");
+        if (streq_ptr(phase, "UploadInProgress"))
+                show_progress(w, status);
+        if (streq_ptr(phase, "Succeeded")) {
+                if (w->tty)
+                        fputc('\n', stderr);
+                return true;
+        }
+        if (streq_ptr(phase, "Failed") || (streq_ptr(phase, "UploadReady") && json_get_int(status, "restartCount", 0) > 0 &&
+                                           w->condition && streq(w->condition, "sent"))) {
+                JsonArray *conds = json_get_array(status, "conditions");
+                const char *msg = NULL;
+                for (guint i = 0; conds && i < json_array_get_length(conds); i++)
+                        if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), "Ready"))
+                                msg = json_get_string(json_array_get_object_element(conds, i), "message");
+                w->result = fail(_("upload failed: %s"), msg ? msg : phase);
+                return true;
+        }
+        return false;
+}
+
+static bool upload_ready(Watch *w, JsonObject *obj, bool gone) {
+        const char *phase = obj ? str(obj, "status.phase") : NULL;
+        if (streq_ptr(phase, "UploadReady"))
+                return true;
+        if (streq_ptr(phase, "Failed") || streq_ptr(phase, "Succeeded")) {
+                w->result = fail(_("the DataVolume is %s, not waiting for an upload"), phase);
+                return true;
+        }
+        return false;
+}
+
+static int verb_image_upload(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *doc = NULL, *path = NULL, *prefix = NULL, *ns_path = NULL;
+        struct stat st;
+        int fd, r;
+
+        if (argc != 3 || !streq(argv[1], "dv") || !c->image_path)
+                return fail(_("usage: edgevirtctl image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=CLASS] [--no-create]"));
+        const char *name = argv[2];
+        fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || fstat(fd, &st) < 0)
+                return fail(_("cannot open %s: %s"), c->image_path, g_strerror(errno));
+
+        r = call_document(c, "Get", "datavolume", c->namespace, name, NULL, NULL, &doc);
+        if (r) {
+                if (c->no_create || !c->size)
+                        return fail(_("create the DataVolume with --size, or apply an upload DataVolume first"));
+                int64_t bytes;
+                g_autoptr(GError) qe = NULL;
+                if (quantity_parse_int64(c->size, &bytes, &qe) < 0)
+                        return fail("--size: %s", qe->message);
+                g_autofree char *sc = c->storage_class ? g_strdup_printf(", storageClassName: %s", c->storage_class) : g_strdup("");
+                g_autofree char *dv = g_strdup_printf("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\n"
+                                                      "metadata: {name: %s, namespace: %s}\n"
+                                                      "spec: {source: {upload: {}}, storage: {resources: {requests: {storage: '%s'}}%s}}\n",
+                                                      name, c->namespace, c->size, sc);
+                r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, NULL, "sa{sv}", dv, 0);
+                if (r < 0)
+                        return bus_fail(&e, r);
+                fprintf(stderr, _("DataVolume %s/%s created\n"), c->namespace, name);
+        }
+        Watch ready = { .c = c, .kind = "datavolume", .name = name, .done = upload_ready };
+        r = follow(&ready);
+        if (r)
+                return r;
+
+        if (sd_bus_path_encode(ROOT "/namespace", c->namespace, &ns_path) < 0)
+                return fail("out of memory");
+        prefix = g_strdup_printf("%s/datavolume", ns_path);
+        char *dv_path = NULL;
+        if (sd_bus_path_encode(prefix, name, &dv_path) < 0)
+                return fail("out of memory");
+        path = g_strdup(dv_path);
+        free(dv_path);
+        r = sd_bus_call_method(c->bus, NAME, path, "org.edgevirt.EdgeVirt1.DataVolume", "Upload", &e, NULL, "ha{sv}", fd, 0);
+        close(fd);
+        if (r < 0)
+                return bus_fail(&e, r);
+        Watch w = { .c = c, .kind = "datavolume", .name = name, .done = upload_done, .condition = "sent",
+                    .tty = isatty(STDERR_FILENO), .started = (double) g_get_monotonic_time() / 1e6, .total = (uint64_t) st.st_size };
+        r = follow(&w);
+        g_free(w.last_line);
+        if (r == 0)
+                printf(_("Uploading %s to %s/%s completed successfully\n"), c->image_path, c->namespace, name);
+        return r;
+}
+
+static double parse_duration(const char *s) {
+        char *end;
+        double v = g_ascii_strtod(s, &end);
+        if (streq(end, "m"))
+                v *= 60;
+        else if (streq(end, "h"))
+                v *= 3600;
+        else if (*end && !streq(end, "s"))
+                return -1;
+        return v;
+}
+
+static void help(void) {
+        printf(_("edgevirtctl: KubeVirt and CDI objects on one node (edgevirtd)\n\n"
+                 "  new-project NAME [--display-name=T] [--description=T]   create a namespace and use it\n"
+                 "  project [NAME]                                         show or choose the current namespace\n"
+                 "  get KIND [NAME...] [-o json|yaml|name|wide] [-l SEL] [-A]\n"
+                 "  describe KIND NAME\n"
+                 "  apply -f FILE|DIR|-  (repeatable)\n"
+                 "  delete KIND NAME... | delete -f FILE|DIR|-\n"
+                 "  wait KIND/NAME --for=condition=TYPE|--for=delete [--timeout=5m]\n"
+                 "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n\n"
+                 "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
+                 "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC };
+        static const struct option options[] = {
+                { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
+                { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
+                { "filename", required_argument, NULL, 'f' }, { "bus", required_argument, NULL, ARG_BUS },
+                { "for", required_argument, NULL, ARG_FOR }, { "timeout", required_argument, NULL, ARG_TIMEOUT },
+                { "image-path", required_argument, NULL, ARG_IMAGE }, { "size", required_argument, NULL, ARG_SIZE },
+                { "storage-class", required_argument, NULL, ARG_SC }, { "no-create", no_argument, NULL, ARG_NOCREATE },
+                { "display-name", required_argument, NULL, ARG_DISPLAY }, { "description", required_argument, NULL, ARG_DESC },
+                { "help", no_argument, NULL, 'h' }, {}
+        };
+        static const struct {
+                const char *name;
+                int (*run)(Ctl *c, int argc, char **argv);
+        } verbs[] = {
+                { "get", verb_get }, { "describe", verb_describe }, { "apply", verb_apply }, { "delete", verb_delete },
+                { "new-project", verb_new_project }, { "project", verb_project }, { "wait", verb_wait },
+                { "image-upload", verb_image_upload },
+        };
+        Ctl c = { .timeout = 0 };
+        g_autoptr(GPtrArray) files = g_ptr_array_new();
+        int opt;
+
+        setlocale(LC_ALL, "");
+        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        textdomain(GETTEXT_PACKAGE);
+        while ((opt = getopt_long(argc, argv, "n:Ao:l:f:h", options, NULL)) >= 0)
+                switch (opt) {
+                case 'n': c.namespace = optarg; c.namespace_given = true; break;
+                case 'A': c.all_namespaces = true; break;
+                case 'o': c.output = optarg; break;
+                case 'l': c.selector = optarg; break;
+                case 'f': g_ptr_array_add(files, optarg); break;
+                case ARG_BUS: c.bus_spec = optarg; break;
+                case ARG_FOR: c.for_condition = optarg; break;
+                case ARG_TIMEOUT:
+                        c.timeout = parse_duration(optarg);
+                        if (c.timeout < 0)
+                                return fail(_("--timeout: \"%s\" is not a duration (30s, 5m, 1h)"), optarg);
+                        break;
+                case ARG_IMAGE: c.image_path = optarg; break;
+                case ARG_SIZE: c.size = optarg; break;
+                case ARG_SC: c.storage_class = optarg; break;
+                case ARG_NOCREATE: c.no_create = true; break;
+                case ARG_DISPLAY: c.display_name = optarg; break;
+                case ARG_DESC: c.description = optarg; break;
+                case 'h': help(); return 0;
+                default: return 1;
+                }
+        if (files->len) {
+                g_ptr_array_add(files, NULL);
+                c.files = (char **) files->pdata;
+        }
+        if (optind >= argc) {
+                help();
+                return 1;
+        }
+        g_autofree char *project = c.namespace ? NULL : current_project();
+        if (!c.namespace)
+                c.namespace = project;
+        for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
+                if (streq(argv[optind], verbs[i].name)) {
+                        if (connect_bus(&c))
+                                return 1;
+                        int r = verbs[i].run(&c, argc - optind, argv + optind);
+                        sd_bus_flush_close_unref(c.bus);
+                        return r ? 1 : 0;
+                }
+        return fail(_("unknown command \"%s\" (see --help)"), argv[optind]);
+}

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""edgevirtctl against a daemon on a private bus: verbs, tables, output
+formats, exit codes, upload with progress, waiting on signals."""
+import json
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import BUILD, TOP
+
+CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
+
+
+@pytest.fixture
+def ctl(bus, daemon, tmp_path):
+    env = dict(os.environ, EDGEVIRT_BUS=bus.address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
+
+    def run(*args, input=None, ok=True):
+        r = subprocess.run([CTL, *args], capture_output=True, text=True, env=env, input=input, timeout=60)
+        if ok and r.returncode != 0:
+            raise AssertionError(f"edgevirtctl {' '.join(args)} failed: {r.stderr}")
+        return r
+    run.config = tmp_path / "config" / "edgevirt" / "edgevirtctl.conf"
+    return run
+
+
+def test_projects(ctl):
+    r = ctl("new-project", "team-a", "--display-name=Team A")
+    assert 'Now using project "team-a"' in r.stdout
+    assert "Namespace=team-a" in ctl.config.read_text()
+    assert 'Using project "team-a"' in ctl("project").stdout
+    ctl("project", "default")
+    assert 'Using project "default"' in ctl("project").stdout
+    r = ctl("project", "nowhere", ok=False)
+    assert r.returncode == 1 and 'namespaces "nowhere" not found' in r.stderr
+    r = ctl("new-project", "team-a", ok=False)
+    assert r.returncode == 1 and "already exists" in r.stderr
+
+
+def test_apply_a_directory_and_get_tables(ctl):
+    r = ctl("apply", "-f", os.path.join(TOP, "examples"))
+    assert "namespace/edge-demo applied" in r.stdout and "pvc/disk applied" in r.stdout
+    ctl("wait", "pvc/disk", "-n", "edge-demo", "--for=condition=Provisioned", "--timeout=1s", ok=False)
+    out = ctl("get", "pvc", "-n", "edge-demo").stdout.splitlines()
+    assert out[0].split() == ["NAME", "STATUS", "CAPACITY", "ACCESS", "MODES", "STORAGECLASS", "AGE"]
+    assert out[1].split()[:5] == ["disk", "Bound", "1Gi", "RWO", "local"]
+    out = ctl("get", "secrets", "-A").stdout.splitlines()
+    assert out[0].split()[:3] == ["NAMESPACE", "NAME", "TYPE"]
+    assert out[1].split()[:4] == ["edge-demo", "image-credentials", "Opaque", "2"]
+    assert ctl("get", "cm", "-n", "edge-demo", "-o", "name").stdout == "configmap/vm-settings\n"
+    listed = json.loads(ctl("get", "cm", "-n", "edge-demo", "-o", "json").stdout)
+    assert listed["kind"] == "ConfigMapList" and listed["items"][0]["data"]["hostname"] == "edge-vm-1"
+    one = yaml.safe_load(ctl("get", "cm", "vm-settings", "-n", "edge-demo", "-o", "yaml").stdout)
+    assert one["metadata"]["labels"] == {"app": "demo-vm"}
+    assert ctl("get", "cm", "-A", "-l", "app=demo-vm", "-o", "name").stdout == "configmap/vm-settings\n"
+    assert ctl("get", "cm", "-A", "-l", "app=other", "-o", "name").stdout == ""
+    assert "local (default)" in ctl("get", "storageclasses").stdout
+    assert "phase: Bound" in ctl("describe", "pvc", "disk", "-n", "edge-demo").stdout
+
+
+def test_apply_stdin_and_errors(ctl):
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-stdin}\ndata: {a: b}\n"
+    assert "configmap/from-stdin applied" in ctl("apply", "-f", "-", input=doc).stdout
+    r = ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: Bad}\n", ok=False)
+    assert r.returncode == 1 and "metadata.name" in r.stderr
+    r = ctl("apply", "-f", "-", "-n", "other", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: default}\n", ok=False)
+    assert r.returncode == 1 and "does not match" in r.stderr
+    r = ctl("get", "gadgets", ok=False)
+    assert r.returncode == 1 and "gadgets" in r.stderr
+    r = ctl("get", "cm", "missing", ok=False)
+    assert r.returncode == 1 and 'configmaps "missing" not found' in r.stderr
+    r = ctl("frobnicate", ok=False)
+    assert r.returncode == 1 and "unknown command" in r.stderr
+    assert "image-upload" in ctl("--help").stdout
+
+
+def test_delete_by_name_and_by_file(ctl, tmp_path):
+    f = tmp_path / "two.yaml"
+    f.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\n"
+                 "apiVersion: v1\nkind: Secret\nmetadata: {name: two}\nstringData: {k: v}\n")
+    ctl("apply", "-f", str(f))
+    r = ctl("delete", "-f", str(f))
+    assert 'configmap "one" deleted' in r.stdout and 'secret "two" deleted' in r.stdout
+    ctl("apply", "-f", str(f))
+    assert 'configmap "one" deleted' in ctl("delete", "configmap", "one").stdout
+    r = ctl("delete", "configmap", "one", ok=False)
+    assert r.returncode == 1 and "not found" in r.stderr
+
+
+def test_wait_follows_signals(ctl):
+    ctl("apply", "-f", "-", input="apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: empty}\n"
+        "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 8Mi}}}}\n")
+    assert "dv/empty condition met" in ctl("wait", "dv/empty", "--for=condition=Ready", "--timeout=30s").stdout
+    r = ctl("wait", "dv/empty", "--for=condition=Running", "--timeout=1s", ok=False)
+    assert r.returncode == 1 and "timed out" in r.stderr
+    ctl("delete", "dv", "empty")
+    ctl("wait", "dv/empty", "--for=delete", "--timeout=30s")
+
+
+def test_image_upload(ctl, client, tmp_path):
+    image = tmp_path / "disk.raw"
+    with open(image, "wb") as f:
+        f.truncate(8 << 20)
+        f.seek(4096)
+        f.write(b"uploaded by edgevirtctl")
+    r = ctl("image-upload", "dv", "up", f"--image-path={image}", "--size=8Mi")
+    assert "completed successfully" in r.stdout and "created" in r.stderr
+    got = json.loads(ctl("get", "dv", "up", "-o", "json").stdout)
+    assert got["status"]["phase"] == "Succeeded"
+    # the bytes arrived in the claim's volume
+    volume = str(client.props("/org/edgevirt/EdgeVirt1/namespace/default/pvc/up",
+                              "org.edgevirt.EdgeVirt1.PersistentVolumeClaim")["VolumePath"])
+    with open(volume, "rb") as f:
+        f.seek(4096)
+        assert f.read(23) == b"uploaded by edgevirtctl"
+    r = ctl("image-upload", "dv", "up", f"--image-path={image}", ok=False)
+    assert r.returncode == 1 and "Succeeded" in r.stderr
+    r = ctl("image-upload", "dv", "nope", f"--image-path={image}", "--no-create", ok=False)
+    assert r.returncode == 1 and "--size" in r.stderr

@@ -23,6 +23,7 @@ def ctl(bus, daemon, tmp_path):
             raise AssertionError(f"edgevirtctl {' '.join(args)} failed: {r.stderr}")
         return r
     run.config = tmp_path / "config" / "edgevirt" / "edgevirtctl.conf"
+    run.daemon = daemon
     return run
 
 
@@ -119,3 +120,71 @@ def test_image_upload(ctl, client, tmp_path):
     assert r.returncode == 1 and "Succeeded" in r.stderr
     r = ctl("image-upload", "dv", "nope", f"--image-path={image}", "--no-create", ok=False)
     assert r.returncode == 1 and "--size" in r.stderr
+
+
+def openapi_check(schema, definitions, value, path="spec"):
+    """A small OpenAPI v2 walk: known fields, types, required members."""
+    if "$ref" in schema:
+        return openapi_check(definitions[schema["$ref"].split("/")[-1]], definitions, value, path)
+    t = schema.get("type")
+    if t == "object" and "properties" in schema:
+        assert isinstance(value, dict), path
+        for k, v in value.items():
+            assert k in schema["properties"], f"{path}.{k}: not in KubeVirt's schema"
+            openapi_check(schema["properties"][k], definitions, v, f"{path}.{k}")
+        for k in schema.get("required", []):
+            assert k in value, f"{path}.{k}: required by KubeVirt's schema"
+    elif t == "array":
+        assert isinstance(value, list), path
+        for i, v in enumerate(value):
+            openapi_check(schema.get("items", {}), definitions, v, f"{path}[{i}]")
+    elif t == "string":
+        assert isinstance(value, str), path
+
+
+def test_export_round_trip(ctl, bus, tmp_path):
+    from conftest import COMPAT, Client, Daemon  # noqa
+    ctl("new-project", "shop")
+    ctl("apply", "-f", "-", input=(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, labels: {app: shop}}\ndata: {a: b}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {accessKeyId: u, secretKey: p}\n---\n"
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n---\n"
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: disk}\n"
+        "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n"))
+    ctl("wait", "dv/disk", "--for=condition=Ready", "--timeout=30s")
+    exported = ctl("export").stdout
+    docs = [d for d in yaml.safe_load_all(exported) if d]
+    kinds = sorted(d["kind"] for d in docs)
+    # the DataVolume's own claim is not exported: the DataVolume makes it again
+    assert kinds == ["ConfigMap", "DataVolume", "Namespace", "PersistentVolumeClaim", "Secret"]
+    for d in docs:
+        assert "status" not in d
+        assert not {"uid", "resourceVersion", "creationTimestamp", "generation", "ownerReferences"} & set(d["metadata"])
+        if d["kind"] == "PersistentVolumeClaim":
+            assert "volumeName" not in d["spec"] and "storageClassName" not in d["spec"]
+            assert "finalizers" not in d["metadata"]
+    # what KubeVirt's published schema says of a DataVolume's spec
+    with open(os.path.join(COMPAT, "kubevirt-openapi.json")) as f:
+        definitions = json.load(f)["definitions"]
+    dv = next(d for d in docs if d["kind"] == "DataVolume")
+    openapi_check(definitions["v1beta1.DataVolumeSpec"], definitions, dv["spec"])
+    openapi_check(definitions["k8s.io.api.core.v1.PersistentVolumeClaimSpec"], definitions,
+                  next(d for d in docs if d["kind"] == "PersistentVolumeClaim")["spec"])
+
+    # apply to a fresh daemon (the first one leaves the bus name to it):
+    # the same objects come back, and export the same again
+    ctl.daemon.stop()
+    fresh = Daemon(bus, str(tmp_path / "fresh-state")).start()
+    try:
+        ctl("apply", "-f", "-", input=exported)
+        ctl("wait", "dv/disk", "-n", "shop", "--for=condition=Ready", "--timeout=30s")
+        assert ctl("export", "-n", "shop").stdout == exported
+        c = Client(bus.conn)
+        assert c.get_json("secret", "shop", "creds")["data"] == dv_data(docs)
+    finally:
+        fresh.stop()
+
+
+def dv_data(docs):
+    return next(d for d in docs if d["kind"] == "Secret")["data"]

@@ -24,6 +24,7 @@ def ctl(bus, daemon, tmp_path):
         return r
     run.config = tmp_path / "config" / "edgevirt" / "edgevirtctl.conf"
     run.daemon = daemon
+    run.bus_address = bus.address
     return run
 
 
@@ -188,3 +189,33 @@ def test_export_round_trip(ctl, bus, tmp_path):
 
 def dv_data(docs):
     return next(d for d in docs if d["kind"] == "Secret")["data"]
+
+
+def complete(ctl, line):
+    """What bash completion offers for a command line."""
+    script = (f"source /usr/share/bash-completion/bash_completion\n"
+              f"source {TOP}/edgevirtctl/edgevirtctl.bash\n"
+              f"export PATH={os.path.dirname(CTL)}:$PATH\n"
+              f"COMP_LINE='{line}'; COMP_WORDS=({line}); COMP_CWORD=${{#COMP_WORDS[@]}}\n"
+              f"[[ '{line}' == *' ' ]] && COMP_WORDS+=('') && COMP_CWORD=$((COMP_CWORD))\n"
+              f"COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); COMP_POINT=${{#COMP_LINE}}\n"
+              f"_edgevirtctl; printf '%s\\n' \"${{COMPREPLY[@]}}\"\n")
+    r = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                       env=dict(os.environ, EDGEVIRT_BUS=ctl.bus_address), timeout=30)
+    return set(r.stdout.split())
+
+
+def test_bash_completion(ctl):
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
+    assert {"get", "apply", "image-upload", "export"} <= complete(ctl, "edgevirtctl ")
+    assert complete(ctl, "edgevirtctl ex") == {"export"}
+    assert {"pvc", "dv", "configmaps"} <= complete(ctl, "edgevirtctl get ")
+    assert "settings" in complete(ctl, "edgevirtctl get cm ")
+    assert complete(ctl, "edgevirtctl get cm -o ") == {"json", "yaml", "name", "wide"}
+
+
+def test_man_pages_render():
+    for page in ("edgevirtctl.1", "edgevirtd.8"):
+        r = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(TOP, "docs", "man", page)],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and r.stderr == "", r.stderr

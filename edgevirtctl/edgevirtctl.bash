@@ -1,0 +1,32 @@
+# bash completion for edgevirtctl
+_edgevirtctl() {
+        local cur prev words cword
+        _init_completion || return
+        local commands="new-project project get describe apply delete wait image-upload export"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses pvc dv cm ns sc"
+        local i cmd= kind=
+        for ((i = 1; i < cword; i++)); do
+                case ${words[i]} in
+                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus) ((i++)) ;;
+                -*) ;;
+                *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
+                esac
+        done
+        case $prev in
+        -n|--namespace) COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
+        -o|--output) COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
+        -f|--filename|--image-path) _filedir; return ;;
+        esac
+        if [[ -z $cmd ]]; then
+                COMPREPLY=($(compgen -W "$commands" -- "$cur"))
+        elif [[ $cmd == @(get|describe|delete) && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "$kinds" -- "$cur"))
+        elif [[ $cmd == @(get|describe|delete) ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get "$kind" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == project ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == image-upload && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "dv" -- "$cur"))
+        fi
+}
+complete -F _edgevirtctl edgevirtctl

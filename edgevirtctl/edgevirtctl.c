@@ -6,6 +6,8 @@
 #include <getopt.h>
 #include <libintl.h>
 #include <locale.h>
+#include <signal.h>
+#include <sys/signalfd.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -41,6 +43,7 @@ typedef struct Ctl {
         char *storage_class;
         char *display_name, *description;
         bool no_create;
+        bool watch;             /* get -w */
 } Ctl;
 
 static int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...) {
@@ -239,7 +242,13 @@ static const struct {
                             { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
 };
 
+static void print_table_rows(JsonArray *items, bool with_namespace, bool header);
+
 static void print_table(JsonArray *items, bool with_namespace) {
+        print_table_rows(items, with_namespace, true);
+}
+
+static void print_table_rows(JsonArray *items, bool with_namespace, bool header) {
         const Column *cols = NULL;
         static const Column fallback[] = { { "NAME", col_name }, { "AGE", col_age } };
         size_t ncols = 0;
@@ -281,14 +290,100 @@ static void print_table(JsonArray *items, bool with_namespace) {
                 for (size_t k = 0; row[k]; k++)
                         width[k] = MAX(width[k], strlen(row[k]));
         }
-        for (guint i = 0; i < rows->len; i++) {
+        for (guint i = header ? 0 : 1; i < rows->len; i++) {
                 char **row = rows->pdata[i];
                 for (size_t k = 0; row[k]; k++)
                         printf("%-*s%s", row[k + 1] ? (int) width[k] : 0, row[k], row[k + 1] ? "   " : "\n");
         }
+        fflush(stdout);
 }
 
 /* --- verbs --- */
+
+typedef struct Watcher {
+        Ctl *c;
+        const char *kind;
+        GHashTable *seen;               /* namespace/name -> resourceVersion printed */
+        bool done;
+} Watcher;
+
+/* Print the objects that changed since they were last printed. */
+static int watch_list(Watcher *wt, bool header) {
+        g_autofree char *doc = NULL;
+        int r = call_document(wt->c, "List", wt->kind, ns_of(wt->c), NULL, "json", wt->c->selector, &doc);
+        if (r)
+                return r;
+        g_autoptr(JsonNode) list = parse_json(doc);
+        JsonArray *items = json_get_array(json_node_get_object(list), "items");
+        g_autoptr(JsonArray) changed = json_array_new();
+        for (guint i = 0; i < json_array_get_length(items); i++) {
+                JsonObject *it = json_array_get_object_element(items, i);
+                g_autofree char *key = g_strdup_printf("%s/%s", str(it, "metadata.namespace") ?: "", str(it, "metadata.name"));
+                const char *rv = str(it, "metadata.resourceVersion");
+                if (streq_ptr(g_hash_table_lookup(wt->seen, key), rv))
+                        continue;
+                g_hash_table_replace(wt->seen, g_steal_pointer(&key), g_strdup(rv));
+                json_array_add_element(changed, json_node_ref(json_array_get_element(items, i)));
+        }
+        if (json_array_get_length(changed) > 0)
+                print_table_rows(changed, wt->c->all_namespaces, header);
+        return 0;
+}
+
+static int on_watch_signal(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Watcher *wt = userdata;
+        if (watch_list(wt, false))
+                wt->done = true;
+        return 0;
+}
+
+static int on_watch_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        ((Watcher *) userdata)->done = true;
+        return 0;
+}
+
+static int on_watch_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        ((Watcher *) userdata)->done = true;
+        return 0;
+}
+
+/* get -w: the table, then a row for every object that changes, until
+ * --timeout or Ctrl-C. */
+static int watch_get(Ctl *c, const char *kind) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *a = NULL, *b = NULL, *d = NULL;
+        sd_event *event = NULL;
+        Watcher wt = { .c = c, .kind = kind, .seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free) };
+        sigset_t mask;
+        int r;
+
+        r = sd_event_new(&event);
+        if (r >= 0)
+                r = sd_bus_attach_event(c->bus, event, 0);
+        if (r >= 0)
+                r = sd_bus_match_signal(c->bus, &a, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", on_watch_signal, &wt);
+        if (r >= 0)
+                r = sd_bus_match_signal(c->bus, &b, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", on_watch_signal, &wt);
+        if (r >= 0)
+                r = sd_bus_match_signal(c->bus, &d, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_watch_signal, &wt);
+        if (r < 0)
+                return bus_fail(NULL, r);
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGTERM);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        sd_event_add_signal(event, NULL, SIGINT, on_watch_stop, &wt);
+        sd_event_add_signal(event, NULL, SIGTERM, on_watch_stop, &wt);
+        if (c->timeout > 0)
+                sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, (uint64_t) (c->timeout * 1e6), 0, on_watch_timeout, &wt);
+        r = watch_list(&wt, true);
+        while (r == 0 && !wt.done)
+                if (sd_event_run(event, UINT64_MAX) < 0)
+                        break;
+        sd_bus_detach_event(c->bus);
+        sd_event_unref(event);
+        g_hash_table_unref(wt.seen);
+        return r;
+}
 
 static int verb_get(Ctl *c, int argc, char **argv) {
         g_autofree char *doc = NULL;
@@ -320,6 +415,8 @@ static int verb_get(Ctl *c, int argc, char **argv) {
                 }
                 return 0;
         }
+        if (c->watch)
+                return watch_get(c, argv[1]);
         r = call_document(c, "List", argv[1], ns_of(c), NULL, yaml ? "yaml" : "json", c->selector, &doc);
         if (r)
                 return r;
@@ -618,6 +715,14 @@ static bool condition_met(Watch *w, JsonObject *obj, bool gone) {
                 return gone;
         if (!obj)
                 return false;
+        if (g_str_has_prefix(w->condition, "jsonpath={.")) {
+                /* jsonpath={.status.phase}=Bound: dotted paths only */
+                const char *close = strstr(w->condition, "}=");
+                if (!close)
+                        return false;
+                g_autofree char *path = g_strndup(w->condition + strlen("jsonpath={."), close - w->condition - strlen("jsonpath={."));
+                return streq_ptr(str(obj, path), close + 2);
+        }
         JsonArray *conds = json_get_array(json_get_object(obj, "status"), "conditions");
         for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
                 JsonObject *cond = json_array_get_object_element(conds, i);
@@ -636,10 +741,11 @@ static int verb_wait(Ctl *c, int argc, char **argv) {
         w.name = strchr(argv[1], '/') + 1;
         if (g_str_has_prefix(c->for_condition, "condition="))
                 w.condition = c->for_condition + strlen("condition=");
-        else if (streq(c->for_condition, "delete"))
-                w.condition = "delete";
+        else if (streq(c->for_condition, "delete") ||
+                 (g_str_has_prefix(c->for_condition, "jsonpath={.") && strstr(c->for_condition, "}=")))
+                w.condition = c->for_condition;
         else
-                return fail(_("--for takes condition=TYPE or delete"));
+                return fail(_("--for takes condition=TYPE, jsonpath={.field.path}=VALUE or delete"));
         int r = follow(&w);
         if (r == 0)
                 printf(_("%s condition met\n"), argv[1]);
@@ -899,11 +1005,11 @@ static void help(void) {
         printf(_("edgevirtctl: KubeVirt and CDI objects on one node (edgevirtd)\n\n"
                  "  new-project NAME [--display-name=T] [--description=T]   create a namespace and use it\n"
                  "  project [NAME]                                         show or choose the current namespace\n"
-                 "  get KIND [NAME...] [-o json|yaml|name|wide] [-l SEL] [-A]\n"
+                 "  get KIND [NAME...] [-o json|yaml|name|wide] [-l SEL] [-A] [-w [--timeout=D]]\n"
                  "  describe KIND NAME\n"
                  "  apply -f FILE|DIR|-  (repeatable)\n"
                  "  delete KIND NAME... | delete -f FILE|DIR|-\n"
-                 "  wait KIND/NAME --for=condition=TYPE|--for=delete [--timeout=5m]\n"
+                 "  wait KIND/NAME --for=condition=TYPE|--for=jsonpath={.status.phase}=Bound|--for=delete [--timeout=5m]\n"
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
                  "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
@@ -920,7 +1026,7 @@ int main(int argc, char *argv[]) {
                 { "image-path", required_argument, NULL, ARG_IMAGE }, { "size", required_argument, NULL, ARG_SIZE },
                 { "storage-class", required_argument, NULL, ARG_SC }, { "no-create", no_argument, NULL, ARG_NOCREATE },
                 { "display-name", required_argument, NULL, ARG_DISPLAY }, { "description", required_argument, NULL, ARG_DESC },
-                { "help", no_argument, NULL, 'h' }, {}
+                { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
                 const char *name;
@@ -937,12 +1043,13 @@ int main(int argc, char *argv[]) {
         setlocale(LC_ALL, "");
         bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
         textdomain(GETTEXT_PACKAGE);
-        while ((opt = getopt_long(argc, argv, "n:Ao:l:f:h", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "n:Ao:l:f:wh", options, NULL)) >= 0)
                 switch (opt) {
                 case 'n': c.namespace = optarg; c.namespace_given = true; break;
                 case 'A': c.all_namespaces = true; break;
                 case 'o': c.output = optarg; break;
                 case 'l': c.selector = optarg; break;
+                case 'w': c.watch = true; break;
                 case 'f': g_ptr_array_add(files, optarg); break;
                 case ARG_BUS: c.bus_spec = optarg; break;
                 case ARG_FOR: c.for_condition = optarg; break;

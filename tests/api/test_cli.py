@@ -44,7 +44,7 @@ def test_projects(ctl):
 def test_apply_a_directory_and_get_tables(ctl):
     r = ctl("apply", "-f", os.path.join(TOP, "examples"))
     assert "namespace/edge-demo applied" in r.stdout and "pvc/disk applied" in r.stdout
-    ctl("wait", "pvc/disk", "-n", "edge-demo", "--for=condition=Provisioned", "--timeout=1s", ok=False)
+    ctl("wait", "pvc/disk", "-n", "edge-demo", "--for=jsonpath={.status.phase}=Bound", "--timeout=30s")
     out = ctl("get", "pvc", "-n", "edge-demo").stdout.splitlines()
     assert out[0].split() == ["NAME", "STATUS", "CAPACITY", "ACCESS", "MODES", "STORAGECLASS", "AGE"]
     assert out[1].split()[:5] == ["disk", "Bound", "1Gi", "RWO", "local"]
@@ -219,3 +219,29 @@ def test_man_pages_render():
         r = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(TOP, "docs", "man", page)],
                            capture_output=True, text=True)
         assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_get_watch_follows_changes(ctl):
+    import threading
+    import time
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before}\n")
+    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, LC_ALL="C")
+    proc = subprocess.Popen([CTL, "get", "cm", "-n", "default", "-w", "--timeout=30s"], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+
+    def wait_for(word):
+        deadline = time.monotonic() + 20
+        while not any(word in line for line in list(lines)):
+            assert time.monotonic() < deadline, f"no '{word}' in {lines}"
+            time.sleep(0.05)
+    try:
+        wait_for("before")
+        assert lines[0].split()[:2] == ["NAME", "DATA"]
+        ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: during}\ndata: {a: b}\n")
+        wait_for("during")
+        assert sum("before" in line for line in lines) == 1, "unchanged objects are not printed again"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0

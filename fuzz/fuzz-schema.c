@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Schema validation of arbitrary documents against every kind's schema,
+ * in every field-validation mode. */
+#include "kind.h"
+#include "manifest.h"
+#include "schema.h"
+#include "util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        g_autoptr(GPtrArray) docs = NULL;
+
+        if (size > 64 * 1024 || manifest_parse((const char *) data, size, &docs, NULL) < 0)
+                return 0;
+        for (guint i = 0; i < docs->len; i++)
+                for (const KindInfo *const *k = kind_all(); *k; k++)
+                        for (int mode = FIELD_VALIDATION_STRICT; mode <= FIELD_VALIDATION_IGNORE; mode++) {
+                                g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+                                g_autoptr(GError) e = NULL;
+                                g_autoptr(JsonParser) p = json_parser_new();
+                                g_autofree char *text = manifest_to_json(docs->pdata[i], FALSE);
+                                /* a private deep copy: validation edits documents */
+                                if (!json_parser_load_from_data(p, text, -1, NULL))
+                                        continue;
+                                if (schema_validate((*k)->schema, json_parser_get_root(p), mode, warnings, &e) < 0)
+                                        g_assert(e && e->message);
+                        }
+        return 0;
+}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The fuzzing lane: build the libFuzzer targets with clang (ASan + UBSan)
+# and run each for a bounded time on seeds from the repository.  TAP out:
+# a target that crashes, leaks or trips an oracle is "not ok", and the
+# input that did it is kept in OUT_DIR/crashes/ (make it a regression test).
+#
+# usage: fuzz/run.sh BUILD_DIR OUTPUT.tap [SECONDS]
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$1
+out=$2
+seconds=${3:-20}
+dir=$(dirname "$out")/fuzz
+rm -rf "$dir"
+mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress"
+
+if [ ! -f "$build/build.ninja" ]; then
+        CC=clang meson setup "$build" "$top" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
+                >"$dir/setup.log" 2>&1 || { printf '1..1\nnot ok 1 - fuzz build setup failed\n' >"$out"; exit 1; }
+fi
+targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress"
+ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log" 2>&1 ||
+        { printf '1..1\nnot ok 1 - fuzz build failed (%s)\n' "$dir/build.log" >"$out"; exit 1; }
+
+# seeds: the manifests we ship and test with; strings; compressed samples
+cp "$top"/tests/compat/*/*.yaml "$top"/examples/*.yaml "$dir/seeds/manifest/"
+printf '1.5Gi' >"$dir/seeds/parsers/q"; printf 'app in (web,db),!legacy' >"$dir/seeds/parsers/s"
+printf 'kubevirt.io/vm' >"$dir/seeds/parsers/k"
+head -c 65536 /dev/zero | tr '\0' 'x' >"$dir/seeds/decompress/plain"
+for c in "gzip -c" "xz -c" "zstd -qc" "bzip2 -c"; do
+        $c <"$dir/seeds/decompress/plain" >"$dir/seeds/decompress/sample.${c%% *}"
+done
+
+seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; *) echo decompress ;; esac; }
+n=0 failed=0
+echo "1..4" >"$out"
+for t in $targets; do
+        n=$((n + 1))
+        mkdir -p "$dir/corpus-$t"
+        ASAN_OPTIONS=detect_leaks=1 "$build/fuzz/$t" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=4096 \
+                -artifact_prefix="$dir/crashes/$t-" "$dir/corpus-$t" "$dir/seeds/$(seed_for "$t")" >"$dir/$t.log" 2>&1
+        rc=$?
+        runs=$(sed -n 's/^Done \([0-9]*\) runs.*/\1/p' "$dir/$t.log")
+        if [ $rc -eq 0 ]; then
+                echo "ok $n - $t (${runs:-0} inputs in ${seconds}s)" >>"$out"
+        else
+                echo "not ok $n - $t: $(grep -m1 -E 'ERROR|ERROR:|Assertion|==.*==' "$dir/$t.log") (log $dir/$t.log)" >>"$out"
+                failed=1
+        fi
+done
+exit $failed

@@ -650,6 +650,7 @@ fail:
 static void cancel(ImportJob *j) {
         j->cancelled = true;
         kill(-j->pid, SIGKILL);         /* the importer and its qemu-img */
+        kill(j->pid, SIGKILL);          /* in case it had not made its group yet */
 }
 
 /* --- reconcile --- */
@@ -884,8 +885,10 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         if (!c)
                 return NULL;
         g_hash_table_iter_init(&it, c->jobs);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &j))
+        while (g_hash_table_iter_next(&it, NULL, (void **) &j)) {
                 kill(-j->pid, SIGKILL);
+                kill(j->pid, SIGKILL);
+        }
         g_hash_table_unref(c->jobs);
         g_hash_table_unref(c->uploads);
         g_hash_table_unref(c->not_before);

@@ -144,7 +144,7 @@ def openapi_check(schema, definitions, value, path="spec"):
 
 
 def test_export_round_trip(ctl, bus, tmp_path):
-    from conftest import COMPAT, Client, Daemon  # noqa
+    from conftest import COMPAT, Client, Daemon
     ctl("new-project", "shop")
     ctl("apply", "-f", "-", input=(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, labels: {app: shop}}\ndata: {a: b}\n---\n"
@@ -182,12 +182,12 @@ def test_export_round_trip(ctl, bus, tmp_path):
         ctl("wait", "dv/disk", "-n", "shop", "--for=condition=Ready", "--timeout=30s")
         assert ctl("export", "-n", "shop").stdout == exported
         c = Client(bus.conn)
-        assert c.get_json("secret", "shop", "creds")["data"] == dv_data(docs)
+        assert c.get_json("secret", "shop", "creds")["data"] == secret_data(docs)
     finally:
         fresh.stop()
 
 
-def dv_data(docs):
+def secret_data(docs):
     return next(d for d in docs if d["kind"] == "Secret")["data"]
 
 

@@ -223,9 +223,31 @@ static char *col_sc_name(JsonObject *i) {
                                streq_ptr(json_get_string(ann, "storageclass.kubernetes.io/is-default-class"), "true") ? " (default)" : "");
 }
 
+static char *col_volume_mode(JsonObject *i) { return g_strdup(str(i, "spec.volumeMode") ?: ""); }
+static char *col_volume(JsonObject *i) { return g_strdup(str(i, "spec.volumeName") ?: ""); }
+
+static char *col_source(JsonObject *i) {
+        JsonObject *src = json_get_object(json_get_object(i, "spec"), "source");
+        g_autoptr(GList) keys = src ? json_object_get_members(src) : NULL;
+        if (keys && g_str_equal(keys->data, "http"))
+                return g_strdup_printf("http %s", str(src, "http.url") ?: "");
+        if (keys && g_str_equal(keys->data, "pvc"))
+                return g_strdup_printf("pvc %s/%s", str(src, "pvc.namespace") ?: str(i, "metadata.namespace"), str(src, "pvc.name"));
+        return g_strdup(keys ? keys->data : "");
+}
+
 static char *col_expansion(JsonObject *i) {
         return g_strdup(json_get_bool(i, "allowVolumeExpansion", false) ? "true" : "false");
 }
+
+/* -o wide: more columns after the usual ones */
+static const struct {
+        const char *kind;
+        Column columns[3];
+} wide_tables[] = {
+        { "PersistentVolumeClaim", { { "VOLUMEMODE", col_volume_mode }, { "VOLUME", col_volume } } },
+        { "DataVolume", { { "SOURCE", col_source } } },
+};
 
 static const struct {
         const char *kind;
@@ -241,6 +263,8 @@ static const struct {
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },
                             { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
 };
+
+static bool wide_output;
 
 static void print_table_rows(JsonArray *items, bool with_namespace, bool header);
 
@@ -264,6 +288,18 @@ static void print_table_rows(JsonArray *items, bool with_namespace, bool header)
                 ncols++;
         if (cols == fallback)
                 ncols = 2;
+        /* the usual columns, then the wide ones before AGE */
+        Column all[10];
+        size_t nall = 0;
+        for (size_t k = 0; k + 1 < ncols; k++)
+                all[nall++] = cols[k];
+        for (size_t t = 0; wide_output && t < G_N_ELEMENTS(wide_tables); t++)
+                if (streq_ptr(wide_tables[t].kind, kind))
+                        for (size_t k = 0; k < 3 && wide_tables[t].columns[k].title; k++)
+                                all[nall++] = wide_tables[t].columns[k];
+        all[nall++] = cols[ncols - 1];
+        cols = all;
+        ncols = nall;
 
         size_t width[8] = { 0 };
         GStrvBuilder *hb = g_strv_builder_new();
@@ -414,6 +450,19 @@ static int verb_get(Ctl *c, int argc, char **argv) {
                         g_clear_pointer(&doc, g_free);
                 }
                 return 0;
+        }
+        wide_output = streq_ptr(out, "wide");
+        if (strchr(argv[1], ',') && argc == 2 && (!out || streq(out, "wide") || streq(out, "name"))) {
+                /* get secrets,cm: one table per kind, as kubectl prints them */
+                g_auto(GStrv) kinds = g_strsplit(argv[1], ",", -1);
+                int failed = 0;
+                for (char **k = kinds; *k; k++) {
+                        char *sub[] = { argv[0], *k, NULL };
+                        if (k != kinds && !streq_ptr(out, "name"))
+                                putchar('\n');
+                        failed |= verb_get(c, 2, sub);
+                }
+                return failed;
         }
         if (c->watch)
                 return watch_get(c, argv[1]);

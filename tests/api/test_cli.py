@@ -59,6 +59,11 @@ def test_apply_a_directory_and_get_tables(ctl):
     assert ctl("get", "cm", "-A", "-l", "app=demo-vm", "-o", "name").stdout == "configmap/vm-settings\n"
     assert ctl("get", "cm", "-A", "-l", "app=other", "-o", "name").stdout == ""
     assert "local (default)" in ctl("get", "storageclasses").stdout
+    wide = ctl("get", "pvc", "-n", "edge-demo", "-o", "wide").stdout.splitlines()
+    assert wide[0].split()[-3:] == ["VOLUMEMODE", "VOLUME", "AGE"] and "Filesystem" in wide[1] and "pvc-" in wide[1]
+    both = ctl("get", "secrets,configmaps", "-n", "edge-demo").stdout
+    assert "image-credentials" in both and "vm-settings" in both
+    assert ctl("get", "secrets,cm", "-n", "edge-demo", "-o", "name").stdout == "secret/image-credentials\nconfigmap/vm-settings\n"
     assert "phase: Bound" in ctl("describe", "pvc", "disk", "-n", "edge-demo").stdout
 
 

@@ -331,3 +331,17 @@ def test_pvc_annotations_are_checked(client):
     msg = expect_error("Invalid", client.apply,
                        annotated_pvc("ann-ftp", {"cdi.kubevirt.io/storage.import.endpoint": "ftp://x/y"}))
     assert "storage.import.endpoint" in msg
+
+
+def test_a_claim_in_use_waits_to_be_deleted(client, quirks):
+    """pvc-protection: deleting a claim an import is writing marks it; it
+    goes only once nothing uses it (here: the import is stopped)."""
+    client.apply(dv("busy", f"{{http: {{url: '{quirks.url('slow/disk.raw.gz')}'}}}}"))
+    wait_until(lambda: status(client, "busy").get("phase") == "ImportInProgress", what="the import to run", timeout=30)
+    client.delete("pvc", "default", "busy")
+    pvc = client.get_json("pvc", "default", "busy")
+    assert "deletionTimestamp" in pvc["metadata"]
+    assert "kubernetes.io/pvc-protection" in pvc["metadata"]["finalizers"]
+    assert os.path.exists(volume(client, "busy"))
+    client.delete("dv", "default", "busy")
+    wait_until(lambda: not client.exists("pvc", "default", "busy"), what="the claim to go once unused", timeout=30)

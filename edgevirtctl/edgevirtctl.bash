@@ -2,7 +2,7 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe apply delete wait image-upload export"
+        local commands="new-project project get describe create apply delete wait image-upload export"
         local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses pvc dv cm ns sc"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
@@ -25,6 +25,8 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl get "$kind" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == project ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == create && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "namespace configmap secret" -- "$cur"))
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

@@ -44,6 +44,9 @@ typedef struct Ctl {
         char *display_name, *description;
         bool no_create;
         bool watch;             /* get -w */
+        GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
+        GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
+        char *secret_type;      /* create secret --type */
 } Ctl;
 
 static int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...) {
@@ -639,16 +642,14 @@ static int verb_delete(Ctl *c, int argc, char **argv) {
         return failed;
 }
 
-static int verb_new_project(Ctl *c, int argc, char **argv) {
+static int create_namespace(Ctl *c, const char *name) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int r;
 
-        if (argc != 2)
-                return fail(_("usage: edgevirtctl new-project NAME [--display-name=TEXT] [--description=TEXT]"));
         r = sd_bus_message_new_method_call(c->bus, &m, NAME, ROOT, MANAGER, "CreateNamespace");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", argv[1]);
+                r = sd_bus_message_append(m, "s", name);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'a', "{sv}");
         if (r >= 0 && c->display_name)
@@ -662,6 +663,16 @@ static int verb_new_project(Ctl *c, int argc, char **argv) {
         r = sd_bus_call(c->bus, m, 0, &e, NULL);
         if (r < 0)
                 return bus_fail(&e, r);
+        return 0;
+}
+
+/* oc new-project: create, and make it the current namespace. */
+static int verb_new_project(Ctl *c, int argc, char **argv) {
+        if (argc != 2)
+                return fail(_("usage: edgevirtctl new-project NAME [--display-name=TEXT] [--description=TEXT]"));
+        int r = create_namespace(c, argv[1]);
+        if (r)
+                return r;
         printf(_("Now using project \"%s\".\n"), argv[1]);
         return set_current_project(argv[1]);
 }
@@ -919,6 +930,91 @@ static int verb_image_upload(Ctl *c, int argc, char **argv) {
         return r;
 }
 
+/* --- create --- */
+
+/* create namespace NAME | create configmap NAME | create secret generic NAME
+ * with --from-literal=KEY=VALUE and --from-file=[KEY=]PATH, as kubectl. */
+static int verb_create(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(JsonObject) doc = json_object_new(), data = json_object_new();
+        JsonObject *meta = json_object_new();
+        const char *kind, *name;
+        bool secret;
+        int r;
+
+        if (argc == 3 && (streq(argv[1], "namespace") || streq(argv[1], "ns"))) {
+                /* kubectl create namespace: the current namespace stays */
+                r = create_namespace(c, argv[2]);
+                if (r == 0)
+                        printf(_("namespace/%s created\n"), argv[2]);
+                return r;
+        }
+        if (argc == 3 && (streq(argv[1], "configmap") || streq(argv[1], "cm")))
+                kind = "ConfigMap", name = argv[2], secret = false;
+        else if (argc == 4 && streq(argv[1], "secret") && streq(argv[2], "generic"))
+                kind = "Secret", name = argv[3], secret = true;
+        else
+                return fail(_("usage: edgevirtctl create namespace NAME | create configmap NAME | create secret generic NAME\n"
+                              "       [--from-literal=KEY=VALUE]... [--from-file=[KEY=]PATH]... [--type=TYPE]"));
+
+        for (guint i = 0; c->literals && i < c->literals->len; i++) {
+                const char *lit = c->literals->pdata[i], *eq = strchr(lit, '=');
+                if (!eq || eq == lit)
+                        return fail(_("--from-literal=%s: expected KEY=VALUE"), lit);
+                g_autofree char *key = g_strndup(lit, eq - lit);
+                if (json_object_has_member(data, key))
+                        return fail(_("key \"%s\" given twice"), key);
+                if (secret) {
+                        g_autofree char *b64 = g_base64_encode((const guchar *) eq + 1, strlen(eq + 1));
+                        json_object_set_string_member(data, key, b64);
+                } else
+                        json_object_set_string_member(data, key, eq + 1);
+        }
+        for (guint i = 0; c->from_files && i < c->from_files->len; i++) {
+                const char *spec = c->from_files->pdata[i], *eq = strchr(spec, '=');
+                const char *path = eq ? eq + 1 : spec;
+                g_autofree char *key = eq ? g_strndup(spec, eq - spec) : g_path_get_basename(spec);
+                g_autofree char *content = NULL;
+                gsize len;
+                g_autoptr(GError) ge = NULL;
+                if (!g_file_get_contents(path, &content, &len, &ge))
+                        return fail("--from-file: %s", ge->message);
+                if (json_object_has_member(data, key))
+                        return fail(_("key \"%s\" given twice"), key);
+                if (secret || !g_utf8_validate(content, (gssize) len, NULL) || memchr(content, 0, len)) {
+                        g_autofree char *b64 = g_base64_encode((const guchar *) content, len);
+                        /* ConfigMaps keep bytes that are not text in binaryData */
+                        json_object_set_string_member(secret ? data : json_ensure_object(doc, "binaryData"), key, b64);
+                } else
+                        json_object_set_string_member(data, key, content);
+        }
+        json_object_set_string_member(doc, "apiVersion", "v1");
+        json_object_set_string_member(doc, "kind", kind);
+        json_object_set_string_member(meta, "name", name);
+        json_object_set_string_member(meta, "namespace", c->namespace);
+        json_object_set_object_member(doc, "metadata", meta);
+        if (secret)
+                json_object_set_string_member(doc, "type", c->secret_type ? c->secret_type : "Opaque");
+        if (json_object_get_size(data))
+                json_object_set_object_member(doc, "data", json_object_ref(data));
+
+        /* create, not apply: an existing object is an error, as in kubectl */
+        g_autofree char *existing = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error ge = SD_BUS_ERROR_NULL;
+        r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Get", &ge, NULL, "sssa{sv}", kind, c->namespace, name, 0);
+        if (r >= 0)
+                return fail(_("%s \"%s\" already exists"), kind, name);
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
+        g_autofree char *text = manifest_to_json(node, FALSE);
+        r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, &reply, "sa{sv}", text, 0);
+        if (r < 0)
+                return bus_fail(&e, r);
+        g_autofree char *lower = g_ascii_strdown(kind, -1);
+        printf(_("%s/%s created\n"), lower, name);
+        return 0;
+}
+
 /* --- export --- */
 
 static void remove_members(JsonObject *o, const char *const *members) {
@@ -1057,6 +1153,8 @@ static void help(void) {
                  "  get KIND [NAME...] [-o json|yaml|name|wide] [-l SEL] [-A] [-w [--timeout=D]]\n"
                  "  describe KIND NAME\n"
                  "  apply -f FILE|DIR|-  (repeatable)\n"
+                 "  create namespace NAME | configmap NAME | secret generic NAME\n"
+                 "         [--from-literal=KEY=VALUE]... [--from-file=[KEY=]PATH]... [--type=TYPE]\n"
                  "  delete KIND NAME... | delete -f FILE|DIR|-\n"
                  "  wait KIND/NAME --for=condition=TYPE|--for=jsonpath={.status.phase}=Bound|--for=delete [--timeout=5m]\n"
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
@@ -1066,7 +1164,8 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC };
+        enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
+               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE };
         static const struct option options[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
                 { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -1075,6 +1174,8 @@ int main(int argc, char *argv[]) {
                 { "image-path", required_argument, NULL, ARG_IMAGE }, { "size", required_argument, NULL, ARG_SIZE },
                 { "storage-class", required_argument, NULL, ARG_SC }, { "no-create", no_argument, NULL, ARG_NOCREATE },
                 { "display-name", required_argument, NULL, ARG_DISPLAY }, { "description", required_argument, NULL, ARG_DESC },
+                { "from-literal", required_argument, NULL, ARG_LITERAL }, { "from-file", required_argument, NULL, ARG_FROM_FILE },
+                { "type", required_argument, NULL, ARG_TYPE },
                 { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
@@ -1083,9 +1184,10 @@ int main(int argc, char *argv[]) {
         } verbs[] = {
                 { "get", verb_get }, { "describe", verb_describe }, { "apply", verb_apply }, { "delete", verb_delete },
                 { "new-project", verb_new_project }, { "project", verb_project }, { "wait", verb_wait },
-                { "image-upload", verb_image_upload }, { "export", verb_export },
+                { "image-upload", verb_image_upload }, { "export", verb_export }, { "create", verb_create },
         };
         Ctl c = { .timeout = 0 };
+        g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
         g_autoptr(GPtrArray) files = g_ptr_array_new();
         int opt;
 
@@ -1113,6 +1215,9 @@ int main(int argc, char *argv[]) {
                 case ARG_NOCREATE: c.no_create = true; break;
                 case ARG_DISPLAY: c.display_name = optarg; break;
                 case ARG_DESC: c.description = optarg; break;
+                case ARG_LITERAL: g_ptr_array_add(literals, optarg); break;
+                case ARG_FROM_FILE: g_ptr_array_add(from_files, optarg); break;
+                case ARG_TYPE: c.secret_type = optarg; break;
                 case 'h': help(); return 0;
                 default: return 1;
                 }
@@ -1120,6 +1225,8 @@ int main(int argc, char *argv[]) {
                 g_ptr_array_add(files, NULL);
                 c.files = (char **) files->pdata;
         }
+        c.literals = literals;
+        c.from_files = from_files;
         if (optind >= argc) {
                 help();
                 return 1;

@@ -250,3 +250,29 @@ def test_get_watch_follows_changes(ctl):
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_create(ctl, tmp_path):
+    key = tmp_path / "id_ed25519.pub"
+    key.write_text("ssh-ed25519 AAAAC3Nza... user@host\n")
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"\x00\xff binary")
+    assert "secret/ssh created" in ctl("create", "secret", "generic", "ssh", f"--from-file=key={key}",
+                                       "--from-literal=user=debian").stdout
+    s = json.loads(ctl("get", "secret", "ssh", "-o", "json").stdout)
+    import base64
+    assert base64.b64decode(s["data"]["key"]).decode() == key.read_text()
+    assert base64.b64decode(s["data"]["user"]) == b"debian" and s["type"] == "Opaque"
+    assert "configmap/cfg created" in ctl("create", "configmap", "cfg", "--from-literal=mode=fast",
+                                          f"--from-file={key}", f"--from-file=raw={blob}").stdout
+    cm = json.loads(ctl("get", "cm", "cfg", "-o", "json").stdout)
+    assert cm["data"] == {"mode": "fast", "id_ed25519.pub": key.read_text()}
+    assert base64.b64decode(cm["binaryData"]["raw"]) == blob.read_bytes()
+    r = ctl("create", "configmap", "cfg", ok=False)
+    assert r.returncode == 1 and "already exists" in r.stderr
+    r = ctl("create", "configmap", "bad", "--from-literal=novalue", ok=False)
+    assert r.returncode == 1 and "KEY=VALUE" in r.stderr
+    r = ctl("create", "secret", "generic", "tls", "--type=kubernetes.io/tls", "--from-literal=tls.crt=x", ok=False)
+    assert r.returncode == 1 and "tls.key" in r.stderr
+    assert "namespace/made created" in ctl("create", "namespace", "made").stdout
+    assert 'Using project "default"' in ctl("project").stdout

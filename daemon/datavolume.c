@@ -667,10 +667,18 @@ static int dv_reconcile(Model *m, Object *dv) {
                         cancel(job);
                 return 0;
         }
-        if (job || streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed"))
+        if (job)
                 return 0;
-
         pvc = claim_of(c, dv);
+        if (streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed")) {
+                if (pvc)
+                        return 0;
+                /* its claim was deleted: as CDI, make it again and fill it */
+                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = 0, .reason = "ClaimLost",
+                                                  .message = "the PVC was deleted; creating it again" });
+                phase = "Pending";
+        }
+
         if (!pvc) {
                 if (create_claim(c, dv, &e) < 0)
                         write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending", .message = e->message });

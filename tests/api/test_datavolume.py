@@ -345,3 +345,15 @@ def test_a_claim_in_use_waits_to_be_deleted(client, quirks):
     assert os.path.exists(volume(client, "busy"))
     client.delete("dv", "default", "busy")
     wait_until(lambda: not client.exists("pvc", "default", "busy"), what="the claim to go once unused", timeout=30)
+
+
+def test_a_deleted_claim_is_made_again(client, images, web):
+    client.apply(dv("again", f"{{http: {{url: '{web.url('disk.raw.gz')}'}}}}"))
+    assert wait_done(client, "again")["phase"] == "Succeeded"
+    first_uid = client.get_json("pvc", "default", "again")["metadata"]["uid"]
+    client.delete("pvc", "default", "again")
+    wait_until(lambda: client.exists("pvc", "default", "again") and
+               client.get_json("pvc", "default", "again")["metadata"]["uid"] != first_uid,
+               what="a new claim", timeout=30)
+    assert wait_done(client, "again")["phase"] == "Succeeded"
+    assert same_bytes(volume(client, "again"), images[1])

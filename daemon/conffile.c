@@ -6,18 +6,19 @@
 
 #define DEFAULT_MAX_DOCUMENT_SIZE (3u * 1024 * 1024)
 #define DEFAULT_MAX_OBJECTS_PER_APPLY 1000u
+#define DEFAULT_MAX_OBJECTS_PER_NAMESPACE 10000u
 #define DEFAULT_MAX_DATA_PERCENT 90
 #define DEFAULT_MAX_METADATA_PERCENT 80
 #define STORAGE_CLASS_PREFIX "StorageClass "
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
-static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", NULL };
+static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
 void config_init(Config *c) {
         *c = (Config) {
-                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY },
+                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
         };
 }
@@ -137,6 +138,10 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->limits.max_objects_per_apply = (unsigned) n;
+        if ((r = get_uint(kf, path, "Limits", "MaxObjectsPerNamespace", G_MAXUINT32, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->limits.max_objects_per_namespace = (unsigned) n;
         return 0;
 }
 

@@ -21,6 +21,7 @@ struct Model {
         GHashTable *by_uid;             /* uid -> Object (borrowed) */
         GHashTable *by_path;            /* path -> Object (borrowed) */
         GHashTable *queue;              /* uid -> NULL: to reconcile */
+        GHashTable *ns_counts;          /* namespace -> objects in it */
         sd_event_source *reconcile_source;
         sd_event_source *retry_source;
         ModelObserver observer;
@@ -45,6 +46,7 @@ typedef struct Batch {
         Model *m;
         GPtrArray *changes;     /* Change, in staging order */
         GHashTable *by_key;     /* key -> Change (borrowed) */
+        GHashTable *created;    /* namespace -> objects this batch creates there */
 } Batch;
 
 static void change_free(Change *c) {
@@ -58,11 +60,13 @@ static void batch_init(Batch *b, Model *m) {
         b->m = m;
         b->changes = g_ptr_array_new_with_free_func((GDestroyNotify) change_free);
         b->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        b->created = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 }
 
 static void batch_clear(Batch *b) {
         g_clear_pointer(&b->changes, g_ptr_array_unref);
         g_clear_pointer(&b->by_key, g_hash_table_unref);
+        g_clear_pointer(&b->created, g_hash_table_unref);
 }
 
 /* The document under key as this batch would leave it (NULL: absent). */
@@ -131,8 +135,17 @@ static void enqueue_related(Model *m, JsonNode *doc, const KindInfo *kind) {
                 enqueue_uid(m, json_get_string(json_array_get_object_element(owners, i), "uid"));
 }
 
+static void count_in_namespace(Model *m, Object *o, int delta) {
+        if (!o->kind->namespaced)
+                return;
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(m->ns_counts, o->namespace));
+        n = delta > 0 ? n + 1 : n > 0 ? n - 1 : 0;
+        g_hash_table_replace(m->ns_counts, g_strdup(o->namespace), GUINT_TO_POINTER(n));
+}
+
 static void model_insert(Model *m, Object *o) {
         o->model = m;
+        count_in_namespace(m, o, +1);
         g_hash_table_insert(m->by_key, o->key, o);
         g_hash_table_insert(m->by_uid, o->uid, o);
         g_hash_table_insert(m->by_path, o->path, o);
@@ -140,6 +153,7 @@ static void model_insert(Model *m, Object *o) {
 
 static void model_remove(Model *m, Object *o) {
         o->model = NULL;
+        count_in_namespace(m, o, -1);
         g_hash_table_remove(m->by_uid, o->uid);
         g_hash_table_remove(m->by_path, o->path);
         g_hash_table_steal(m->by_key, o->key);
@@ -387,6 +401,15 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, Ad
         }
         if (cur && (flags & ADMIT_CREATE_ONLY))
                 return ev_error_set(error, EEXIST, "%s \"%s\" already exists", plural_of(kind), name);
+        if (!cur && kind->namespaced) {
+                unsigned have = GPOINTER_TO_UINT(g_hash_table_lookup(m->ns_counts, namespace)) +
+                                GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace));
+                if (have >= m->limits.max_objects_per_namespace)
+                        return ev_error_set(error, E2BIG, "namespace %s holds %u objects, the limit ([Limits] "
+                                            "MaxObjectsPerNamespace) is %u", namespace, have, m->limits.max_objects_per_namespace);
+                g_hash_table_replace(b->created, g_strdup(namespace), GUINT_TO_POINTER(
+                        GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace)) + 1));
+        }
         /* Objects already there may still change (to drop a finalizer). */
         if (!cur && namespace_terminating)
                 return ev_error_set(error, EPERM,
@@ -925,6 +948,7 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         m->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
         m->by_path = g_hash_table_new(g_str_hash, g_str_equal);
         m->queue = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        m->ns_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 
         if (g_mkdir_with_parents(state_dir, 0700) < 0)
                 return ev_error_set(error, errno, "cannot create state directory %s: %s", state_dir, g_strerror(errno));
@@ -974,6 +998,7 @@ Model *model_free(Model *m) {
         g_clear_pointer(&m->by_path, g_hash_table_unref);
         g_clear_pointer(&m->by_key, g_hash_table_unref);
         g_clear_pointer(&m->queue, g_hash_table_unref);
+        g_clear_pointer(&m->ns_counts, g_hash_table_unref);
         store_free(m->store);
         sd_event_unref(m->event);
         g_free(m);

@@ -26,6 +26,7 @@ typedef void (*ModelObserver)(Model *m, Object *o, ModelEvent event, void *userd
 typedef struct ModelLimits {
         size_t max_document_size;       /* bytes of one Apply text */
         unsigned max_objects_per_apply;
+        unsigned max_objects_per_namespace;
 } ModelLimits;
 
 int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error);

@@ -429,3 +429,27 @@ def test_document_size_limit(bus, state_dir, tmp_path):
         assert "3 objects" in msg
     finally:
         d.stop()
+
+
+def test_objects_per_namespace_limit(bus, state_dir, tmp_path):
+    from conftest import Client, Daemon
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text("[Limits]\nMaxObjectsPerNamespace=3\n")
+    d = Daemon(bus, state_dir, ["--config=" + str(conf)]).start()
+    try:
+        c = Client(bus.conn)
+        cm = lambda n, ns="default": f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}}}\n"
+        c.apply(cm("a") + "---\n" + cm("b"))
+        # one Apply that would pass the limit is refused whole
+        msg = expect_error("LimitExceeded", c.apply, cm("c") + "---\n" + cm("d"))
+        assert "namespace default holds 3 objects" in msg and "MaxObjectsPerNamespace" in msg
+        assert not c.exists("cm", "default", "c")
+        c.apply(cm("c"))
+        expect_error("LimitExceeded", c.apply, cm("d"))
+        c.apply(cm("a").replace("metadata:", "data: {k: v}\nmetadata:"))    # updates still work
+        c.manager.CreateNamespace("other", {})
+        c.apply(cm("x", "other"))                                            # other namespaces too
+        c.delete("cm", "default", "a")
+        c.apply(cm("d"))                                                     # room again
+    finally:
+        d.stop()

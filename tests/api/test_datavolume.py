@@ -74,7 +74,7 @@ def ready_message(st):
 @pytest.mark.parametrize("image", ["disk.raw", "disk.raw.gz", "disk.raw.xz", "disk.raw.zst", "disk.raw.bz2",
                                    "disk.qcow2", "disk.qcow2.xz", "disk.vmdk", "disk.vmdk.gz", "disk.vhd",
                                    "disk.vhdx", "disk.vdi"])
-def test_http_import_every_format(client, images, web, image):
+def test_http_import_every_format(client, daemon, images, web, image):
     # room for formats whose geometry rounds the virtual size up (vhd)
     client.apply(dv("img", f"{{http: {{url: '{web.url(image)}'}}}}", size="80Mi"))
     st = wait_done(client, "img")
@@ -83,6 +83,9 @@ def test_http_import_every_format(client, images, web, image):
     target = volume(client, "img")
     assert same_bytes(target, images[1]), "the imported bytes differ from the image"
     assert os.stat(target).st_blocks * 512 < 1 << 20, "the volume must stay sparse"
+    # the import's scratch space (a whole qcow2 for some) does not outlive it
+    scratch = os.path.join(daemon.state_dir, "scratch", client.get_json("dv", "default", "img")["metadata"]["uid"])
+    wait_until(lambda: not os.path.exists(scratch), what="the scratch directory to be removed")
 
 
 def test_status_on_the_bus(client, web, signals):

@@ -13,6 +13,7 @@
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace", NULL };
+static const char *const network_keys[] = { "NatNetwork", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -26,6 +27,8 @@ void config_init(Config *c) {
 void config_clear(Config *c) {
         g_clear_pointer(&c->state_dir, g_free);
         g_clear_pointer(&c->libvirt_uri, g_free);
+        g_clear_pointer(&c->nat_network, g_free);
+        g_clear_pointer(&c->bridge, g_free);
         g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
 }
 
@@ -119,13 +122,19 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, daemon_keys, error);
                 else if (streq(*g, "Limits"))
                         r = check_keys(kf, path, *g, limit_keys, error);
+                else if (streq(*g, "Network"))
+                        r = check_keys(kf, path, *g, network_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
-                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Limits], [StorageClass NAME])", path, *g);
+                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Limits], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
+        if (g_key_file_has_key(kf, "Network", "NatNetwork", NULL))
+                c->nat_network = g_key_file_get_string(kf, "Network", "NatNetwork", NULL);
+        if (g_key_file_has_key(kf, "Network", "Bridge", NULL))
+                c->bridge = g_key_file_get_string(kf, "Network", "Bridge", NULL);
         if (g_key_file_has_key(kf, "Daemon", "StateDirectory", NULL))
                 c->state_dir = g_key_file_get_string(kf, "Daemon", "StateDirectory", NULL);
         if (g_key_file_has_key(kf, "Daemon", "LibvirtURI", NULL))

@@ -11,6 +11,8 @@
 typedef struct Config {
         char *state_dir;                /* NULL: not set */
         char *libvirt_uri;
+        char *nat_network;              /* [Network] NatNetwork= (default "edgevirt") */
+        char *bridge;                   /* [Network] Bridge= */
         ModelLimits limits;
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
 } Config;

@@ -5,7 +5,6 @@
  * edgevirt-importer, one process per import, supervised here with
  * sd_event_add_child and a pipe for its progress lines. */
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -339,16 +338,6 @@ static void enqueue_importers(DataVolumeController *c) {
                         model_enqueue(c->model, pvcs->pdata[i]);
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        (void) remove(path);
-        return 0;
-}
-
-/* A work function: remove a directory tree (the importer's scratch). */
-static void remove_tree(void *path) {
-        (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void job_free(ImportJob *j) {
         if (!j)
                 return;
@@ -360,7 +349,7 @@ static void job_free(ImportJob *j) {
         if (j->errors)
                 g_string_free(j->errors, TRUE);
         if (j->scratch)         /* removing files blocks: on the worker pool */
-                worker_submit(j->c->services->worker, remove_tree, g_free, j->scratch);
+                worker_submit(j->c->services->worker, ev_remove_tree, g_free, j->scratch);
         g_free(j->dv_uid);
         g_free(j->pvc_uid);
         g_free(j);

@@ -11,7 +11,30 @@ static const KindInfo *const kinds[] = {
         &kind_storageclass,
         &kind_pvc,
         &kind_datavolume,
+        &kind_vm,
+        &kind_vmi,
+        &kind_instancetype,
+        &kind_cluster_instancetype,
+        &kind_preference,
+        &kind_cluster_preference,
         NULL,
+};
+
+/* Kinds a KubeVirt user may bring that one node cannot serve, and why. */
+static const struct {
+        const char *kind;
+        const char *reason;
+} refused[] = {
+        { "VirtualMachineInstanceMigration", "live migration needs a second node" },
+        { "MigrationPolicy", "live migration needs a second node" },
+        { "VirtualMachineInstanceReplicaSet", "replica sets of VMs are not supported yet; write one VirtualMachine per guest" },
+        { "VirtualMachinePool", "VM pools are not supported yet; write one VirtualMachine per guest" },
+        { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
+        { "VirtualMachineSnapshot", "snapshots are not supported yet" },
+        { "VirtualMachineRestore", "snapshots are not supported yet" },
+        { "VirtualMachineExport", "use edgevirtctl export, which writes manifests a cluster accepts" },
+        { "VirtualMachineClone", "VM clones are not supported yet; clone the disks with a DataVolume (source.pvc)" },
+        { "PriorityClass", "there is no scheduler to preempt with on a single node" },
 };
 
 const KindInfo *const *kind_all(void) {
@@ -60,6 +83,9 @@ int kind_from_document(const char *api_version, const char *kind, const KindInfo
                 return ev_error_set(error, EOPNOTSUPP, "apiVersion: %s %s is not served by edgevirt (versions of %s%s%s: %s)",
                                     api_version, kind, group, *group ? " " : "", kind, versions);
         }
+        for (size_t i = 0; i < G_N_ELEMENTS(refused); i++)
+                if (streq(refused[i].kind, kind))
+                        return ev_error_set(error, EOPNOTSUPP, "%s: not supported on edgevirt: %s", kind, refused[i].reason);
         if (same_kind) {
                 g_autofree char *av = kind_api_version(same_kind);
                 return ev_error_set(error, EOPNOTSUPP, "apiVersion: %s is not the API group of %s (use %s)", api_version, kind, av);

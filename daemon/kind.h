@@ -55,6 +55,12 @@ extern const KindInfo kind_configmap;
 extern const KindInfo kind_storageclass;
 extern const KindInfo kind_pvc;
 extern const KindInfo kind_datavolume;
+extern const KindInfo kind_vm;
+extern const KindInfo kind_vmi;
+extern const KindInfo kind_instancetype;
+extern const KindInfo kind_cluster_instancetype;
+extern const KindInfo kind_preference;
+extern const KindInfo kind_cluster_preference;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

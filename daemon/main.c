@@ -15,6 +15,7 @@
 #include "datavolume.h"
 #include "pvc.h"
 #include "services.h"
+#include "vmi.h"
 #include "storageclass.h"
 #include "util.h"
 
@@ -237,6 +238,12 @@ int main(int argc, char *argv[]) {
         r = datavolume_controller_new(d.model, &services, &services.datavolumes);
         if (r < 0)
                 return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
+        services.libvirt_uri = d.libvirt_uri;
+        services.nat_network = config.nat_network ? config.nat_network : "edgevirt";
+        services.bridge = config.bridge;
+        r = vmi_controller_new(d.model, &services, &services.vmis);
+        if (r < 0)
+                return fail("cannot start the VM controller: %s", g_strerror(-r));
 
         r = open_bus(s.bus, &d.bus);
         if (r < 0)
@@ -261,6 +268,7 @@ int main(int argc, char *argv[]) {
 
         sd_bus_flush_close_unref(d.bus);
         /* Running storage work finishes first; then what it touches goes. */
+        vmi_controller_free(services.vmis);
         datavolume_controller_free(services.datavolumes);
         worker_free(services.worker);
         pvc_controller_free(services.pvc);

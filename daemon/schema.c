@@ -13,36 +13,83 @@
 #define MAX_ERRORS 20
 
 /* Schema files compiled into the daemon (GResource), merged into one set of
- * definitions at first use. */
+ * definitions at first use: KubeVirt's published schema as it is, then
+ * ours (core and CDI kinds, which replace KubeVirt's copies of the same
+ * definitions), then the overlay that marks what edgevirt refuses. */
 static const char *const schema_resources[] = {
+        "/org/edgevirt/schema/kubevirt-openapi.json",
         "/org/edgevirt/schema/core.json",
         "/org/edgevirt/schema/cdi.json",
 };
+#define OVERLAY_RESOURCE "/org/edgevirt/schema/kubevirt-overlay.json"
 
 static JsonObject *definitions;
+
+static JsonNode *load_resource(const char *name) {
+        g_autoptr(GBytes) b = g_resource_lookup_data(edgevirt_get_resource(), name, 0, NULL);
+        g_autoptr(JsonParser) p = json_parser_new();
+        gsize size;
+        const char *data;
+
+        g_assert(b);
+        data = g_bytes_get_data(b, &size);
+        if (!json_parser_load_from_data(p, data, (gssize) size, NULL))
+                g_error("schema resource %s does not parse", name);
+        return json_node_copy(json_parser_get_root(p));
+}
+
+/* The property schema DEFINITION.properties.PROPERTY, which must exist:
+ * the overlay is checked against the schema it changes. */
+static JsonObject *overlay_property(const char *definition, const char *property) {
+        JsonObject *def = json_get_object(definitions, definition);
+        JsonObject *prop = json_get_object(json_get_object(def, "properties"), property);
+        if (!prop)
+                g_error("schema overlay names %s.%s, which KubeVirt's schema does not have", definition, property);
+        return prop;
+}
+
+static void apply_overlay(void) {
+        g_autoptr(JsonNode) root = load_resource(OVERLAY_RESOURCE);
+        JsonObject *patch = json_get_object(json_node_get_object(root), "patch");
+        JsonObject *unsupported = json_get_object(json_node_get_object(root), "unsupported");
+        JsonObjectIter it, pit;
+        const char *def, *prop;
+        JsonNode *props, *value;
+
+        json_object_iter_init_ordered(&it, patch);
+        while (json_object_iter_next_ordered(&it, &def, &props)) {
+                json_object_iter_init_ordered(&pit, json_node_get_object(props));
+                while (json_object_iter_next_ordered(&pit, &prop, &value)) {
+                        overlay_property(def, prop);
+                        json_object_set_member(json_get_object(json_get_object(definitions, def), "properties"), prop,
+                                               json_deep_copy(value));
+                }
+        }
+        json_object_iter_init_ordered(&it, unsupported);
+        while (json_object_iter_next_ordered(&it, &def, &props)) {
+                json_object_iter_init_ordered(&pit, json_node_get_object(props));
+                while (json_object_iter_next_ordered(&pit, &prop, &value))
+                        json_object_set_string_member(overlay_property(def, prop), "x-edgevirt-unsupported",
+                                                      json_node_get_string(value));
+        }
+}
 
 static JsonObject *schema_definitions(void) {
         if (definitions)
                 return definitions;
         definitions = json_object_new();
         for (size_t i = 0; i < G_N_ELEMENTS(schema_resources); i++) {
-                g_autoptr(GBytes) b = g_resource_lookup_data(edgevirt_get_resource(), schema_resources[i], 0, NULL);
-                g_autoptr(JsonParser) p = json_parser_new();
-                gsize size;
-                const char *data;
+                g_autoptr(JsonNode) root = load_resource(schema_resources[i]);
+                JsonObject *defs = json_get_object(json_node_get_object(root), "definitions");
                 JsonObjectIter it;
                 const char *name;
                 JsonNode *def;
 
-                g_assert(b);
-                data = g_bytes_get_data(b, &size);
-                if (!json_parser_load_from_data(p, data, (gssize) size, NULL))
-                        g_error("schema resource %s does not parse", schema_resources[i]);
-                JsonObject *defs = json_object_get_object_member(json_node_get_object(json_parser_get_root(p)), "definitions");
                 json_object_iter_init_ordered(&it, defs);
                 while (json_object_iter_next_ordered(&it, &name, &def))
-                        json_object_set_member(definitions, name, json_deep_copy(def));
+                        json_object_set_member(definitions, name, json_node_ref(def));
         }
+        apply_overlay();
         return definitions;
 }
 

@@ -8,6 +8,7 @@
 
 typedef struct PvcController PvcController;
 typedef struct DataVolumeController DataVolumeController;
+typedef struct VmiController VmiController;
 
 /* What controllers reach beyond the model: the loop, the worker pool for
  * blocking work, and the storage classes (the default first). */
@@ -17,6 +18,10 @@ typedef struct Services {
         GPtrArray *backends;            /* StorageBackend, one per storage class */
         PvcController *pvc;
         DataVolumeController *datavolumes;
+        VmiController *vmis;
+        const char *libvirt_uri;
+        const char *nat_network;        /* libvirt network of the pod network (masquerade) */
+        const char *bridge;             /* host bridge for bridge binding, or NULL */
         /* claim uid -> number of users (imports writing it; later, VMs):
          * a claim with users keeps its pvc-protection finalizer */
         GHashTable *pvc_users;

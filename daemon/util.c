@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <ftw.h>
+#include <stdio.h>
+
 #include "util.h"
 
 G_DEFINE_QUARK(edgevirt-error-quark, ev_error)
@@ -29,4 +32,13 @@ void ev_error_prefix(GError **error, const char *fmt, ...) {
 char *ev_timestamp_now(void) {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         return g_date_time_format(now, "%Y-%m-%dT%H:%M:%SZ");
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        (void) remove(path);
+        return 0;
+}
+
+void ev_remove_tree(void *path) {
+        (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -36,3 +36,6 @@ static inline bool isempty(const char *s) {
 
 /* RFC 3339 UTC timestamp with second precision, as Kubernetes writes them. */
 char *ev_timestamp_now(void);
+
+/* rm -rf PATH (blocking: on a worker thread).  A WorkFunc. */
+void ev_remove_tree(void *path);

@@ -6,6 +6,7 @@
 #include "worker.h"
 
 typedef struct Job {
+        bool posted;                    /* worker_post(): not counted as pending */
         WorkFunc work;
         WorkDone done;
         void *data;
@@ -36,7 +37,8 @@ static int on_finished(sd_event_source *s, int fd, uint32_t revents, void *userd
 
         (void) !read(fd, &n, sizeof n);
         while ((job = g_async_queue_try_pop(w->finished))) {
-                w->pending--;
+                if (!job->posted)
+                        w->pending--;
                 if (job->done)
                         job->done(job->data);
                 g_free(job);
@@ -94,4 +96,15 @@ void worker_submit(Worker *w, WorkFunc work, WorkDone done, void *data) {
 
 unsigned worker_pending(Worker *w) {
         return w->pending;
+}
+
+void worker_post(Worker *w, WorkDone done, void *data) {
+        Job *job = g_new0(Job, 1);
+        uint64_t one = 1;
+
+        job->posted = true;
+        job->done = done;
+        job->data = data;
+        g_async_queue_push(w->finished, job);
+        (void) !write(w->efd, &one, sizeof one);
 }

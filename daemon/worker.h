@@ -15,5 +15,8 @@ int worker_new(sd_event *event, unsigned max_threads, Worker **ret);
 /* Waits for running work, then frees; done() of finished work is not run. */
 Worker *worker_free(Worker *w);
 void worker_submit(Worker *w, WorkFunc work, WorkDone done, void *data);
+/* From any thread: run done(data) on the main loop (libvirt's event
+ * thread forwards domain events this way). */
+void worker_post(Worker *w, WorkDone done, void *data);
 /* Jobs submitted and not yet done. */
 unsigned worker_pending(Worker *w);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "bus-util.h"
+#include "json-util.h"
+#include "object.h"
 #include "util.h"
 
 static const char *const type_signature[] = {
         [BUS_OPTION_STRING] = "s",
         [BUS_OPTION_BOOL] = "b",
         [BUS_OPTION_STRING_MAP] = "a{ss}",
+        [BUS_OPTION_INT64] = "x",
 };
 
 static int read_string_map(sd_bus_message *m, JsonObject **ret) {
@@ -73,6 +76,13 @@ int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_err
                         }
                         break;
                 }
+                case BUS_OPTION_INT64: {
+                        int64_t x;
+                        r = sd_bus_message_read(m, "x", &x);
+                        if (r >= 0)
+                                *(int64_t *) opt->ptr = x;
+                        break;
+                }
                 case BUS_OPTION_BOOL: {
                         int b;
                         r = sd_bus_message_read(m, "b", &b);
@@ -111,6 +121,26 @@ int bus_append_string_map(sd_bus_message *reply, JsonObject *map) {
                         if (r < 0)
                                 return r;
                 }
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+/* a(ssss) of status.conditions: type, status, reason, message. */
+int bus_property_get_conditions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
+        if (r < 0)
+                return r;
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *c = json_array_get_object_element(conds, i);
+                r = sd_bus_message_append(reply, "(ssss)", json_get_string(c, "type") ?: "", json_get_string(c, "status") ?: "",
+                                          json_get_string(c, "reason") ?: "", json_get_string(c, "message") ?: "");
+                if (r < 0)
+                        return r;
         }
         return sd_bus_message_close_container(reply);
 }

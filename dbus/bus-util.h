@@ -10,6 +10,7 @@ typedef enum BusOptionType {
         BUS_OPTION_STRING,      /* "s"     -> char ** (owned copy; g_autofree it) */
         BUS_OPTION_BOOL,        /* "b"     -> bool * */
         BUS_OPTION_STRING_MAP,  /* "a{ss}" -> JsonObject ** (owned; g_autoptr it) */
+        BUS_OPTION_INT64,       /* "x"     -> int64_t * */
 } BusOptionType;
 
 typedef struct BusOption {
@@ -22,6 +23,11 @@ typedef struct BusOption {
 /* Read an a{sv} into the given options; unknown keys and wrong types are
  * InvalidArgs errors naming the key.  Returns negative on error. */
 int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_error *error);
+
+/* Property getter: the object's status.conditions as a(ssss) (type,
+ * status, reason, message); userdata is the Object. */
+int bus_property_get_conditions(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error);
 
 /* Append a JSON object of strings as a{ss} (NULL: empty). */
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map);

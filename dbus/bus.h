@@ -12,6 +12,8 @@
 #define BUS_NAMESPACE_INTERFACE "org.edgevirt.EdgeVirt1.Namespace"
 #define BUS_PVC_INTERFACE "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 #define BUS_DATAVOLUME_INTERFACE "org.edgevirt.EdgeVirt1.DataVolume"
+#define BUS_VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
+#define BUS_VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
@@ -23,6 +25,8 @@ int bus_objects_register(Daemon *d);
 extern const sd_bus_vtable bus_namespace_vtable[];
 extern const sd_bus_vtable bus_pvc_vtable[];
 extern const sd_bus_vtable bus_datavolume_vtable[];
+extern const sd_bus_vtable bus_vm_vtable[];
+extern const sd_bus_vtable bus_vmi_vtable[];
 
 /* Property getters every object interface shares (userdata: Object). */
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,

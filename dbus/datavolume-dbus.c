@@ -37,25 +37,6 @@ static int property_get_restarts(sd_bus *bus, const char *path, const char *inte
         return sd_bus_message_append(reply, "i", (int32_t) json_get_int(json_get_object(object_root(o), "status"), "restartCount", 0));
 }
 
-static int property_get_conditions(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        int r;
-
-        r = sd_bus_message_open_container(reply, 'a', "(ssss)");
-        if (r < 0)
-                return r;
-        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
-                JsonObject *c = json_array_get_object_element(conds, i);
-                r = sd_bus_message_append(reply, "(ssss)", json_get_string(c, "type") ?: "", json_get_string(c, "status") ?: "",
-                                          json_get_string(c, "reason") ?: "", json_get_string(c, "message") ?: "");
-                if (r < 0)
-                        return r;
-        }
-        return sd_bus_message_close_container(reply);
-}
-
 static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
         g_autoptr(GError) e = NULL;
@@ -83,7 +64,7 @@ const sd_bus_vtable bus_datavolume_vtable[] = {
         SD_BUS_PROPERTY("ClaimName", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Reason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Message", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Conditions", "a(ssss)", property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conditions", "a(ssss)", bus_property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Upload", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,
                                 method_upload, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END

@@ -18,6 +18,8 @@ static const struct {
         { &kind_namespace, BUS_NAMESPACE_INTERFACE, bus_namespace_vtable },
         { &kind_pvc, BUS_PVC_INTERFACE, bus_pvc_vtable },
         { &kind_datavolume, BUS_DATAVOLUME_INTERFACE, bus_datavolume_vtable },
+        { &kind_vm, BUS_VM_INTERFACE, bus_vm_vtable },
+        { &kind_vmi, BUS_VMI_INTERFACE, bus_vmi_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {

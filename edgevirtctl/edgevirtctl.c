@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <stdio.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <systemd/sd-bus.h>
@@ -23,12 +25,15 @@
 #include "util.h"
 
 #define _(s) gettext(s)
+#define N_(s) (s)
 #define NAME "org.edgevirt.EdgeVirt1"
 #define ROOT "/org/edgevirt/EdgeVirt1"
 #define MANAGER "org.edgevirt.EdgeVirt1.Manager"
 
 typedef struct Ctl {
         sd_bus *bus;
+        bool force;             /* stop/restart --force */
+        int64_t grace_period;   /* --grace-period, -1: the VM's */
         char *bus_spec;
         char *namespace;        /* -n, else the current project */
         bool namespace_given;   /* -n: documents must not name another */
@@ -239,6 +244,29 @@ static char *col_source(JsonObject *i) {
         return g_strdup(keys ? keys->data : "");
 }
 
+static char *col_printable(JsonObject *i) { return g_strdup(str(i, "status.printableStatus") ?: "Stopped"); }
+static char *col_run_strategy(JsonObject *i) { return g_strdup(str(i, "status.runStrategy") ?: ""); }
+static char *col_node(JsonObject *i) { return g_strdup(str(i, "status.nodeName") ?: ""); }
+
+static char *col_ready(JsonObject *i) {
+        JsonObject *status = json_get_object(i, "status");
+        if (status && json_object_has_member(status, "ready"))
+                return g_strdup(json_get_bool(status, "ready", false) ? "True" : "False");
+        JsonArray *conds = json_get_array(status, "conditions");
+        for (guint k = 0; conds && k < json_array_get_length(conds); k++) {
+                JsonObject *cond = json_array_get_object_element(conds, k);
+                if (streq_ptr(json_get_string(cond, "type"), "Ready"))
+                        return g_strdup(json_get_string(cond, "status") ?: "False");
+        }
+        return g_strdup("False");
+}
+
+static char *col_ip(JsonObject *i) {
+        JsonArray *ifaces = json_get_array(json_get_object(i, "status"), "interfaces");
+        JsonObject *first = ifaces && json_array_get_length(ifaces) ? json_array_get_object_element(ifaces, 0) : NULL;
+        return g_strdup(json_get_string(first, "ipAddress") ?: "");
+}
+
 static char *col_expansion(JsonObject *i) {
         return g_strdup(json_get_bool(i, "allowVolumeExpansion", false) ? "true" : "false");
 }
@@ -250,6 +278,7 @@ static const struct {
 } wide_tables[] = {
         { "PersistentVolumeClaim", { { "VOLUMEMODE", col_volume_mode }, { "VOLUME", col_volume } } },
         { "DataVolume", { { "SOURCE", col_source } } },
+        { "VirtualMachine", { { "RUNSTRATEGY", col_run_strategy } } },
 };
 
 static const struct {
@@ -263,6 +292,9 @@ static const struct {
                           { "RESTARTS", col_restarts }, { "AGE", col_age } } },
         { "Secret", { { "NAME", col_name }, { "TYPE", col_type }, { "DATA", col_data }, { "AGE", col_age } } },
         { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
+        { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable }, { "READY", col_ready } } },
+        { "VirtualMachineInstance", { { "NAME", col_name }, { "AGE", col_age }, { "PHASE", col_phase }, { "IP", col_ip },
+                                      { "NODENAME", col_node }, { "READY", col_ready } } },
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },
                             { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
 };
@@ -873,9 +905,22 @@ static bool upload_ready(Watch *w, JsonObject *obj, bool gone) {
         return false;
 }
 
+/* The bus path of a namespaced object: ROOT/namespace/<ns>/<segment>/<name>. */
+static char *object_path(const char *namespace, const char *segment, const char *name) {
+        g_autofree char *prefix = NULL;
+        char *ns_path = NULL, *path = NULL;
+        if (sd_bus_path_encode(ROOT "/namespace", namespace, &ns_path) < 0)
+                return NULL;
+        prefix = g_strdup_printf("%s/%s", ns_path, segment);
+        free(ns_path);
+        if (sd_bus_path_encode(prefix, name, &path) < 0)
+                return NULL;
+        return path;
+}
+
 static int verb_image_upload(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        g_autofree char *doc = NULL, *path = NULL, *prefix = NULL, *ns_path = NULL;
+        g_autofree char *doc = NULL, *path = NULL;
         struct stat st;
         int fd, r;
 
@@ -909,14 +954,9 @@ static int verb_image_upload(Ctl *c, int argc, char **argv) {
         if (r)
                 return r;
 
-        if (sd_bus_path_encode(ROOT "/namespace", c->namespace, &ns_path) < 0)
+        path = object_path(c->namespace, "datavolume", name);
+        if (!path)
                 return fail("out of memory");
-        prefix = g_strdup_printf("%s/datavolume", ns_path);
-        char *dv_path = NULL;
-        if (sd_bus_path_encode(prefix, name, &dv_path) < 0)
-                return fail("out of memory");
-        path = g_strdup(dv_path);
-        free(dv_path);
         r = sd_bus_call_method(c->bus, NAME, path, "org.edgevirt.EdgeVirt1.DataVolume", "Upload", &e, NULL, "ha{sv}", fd, 0);
         close(fd);
         if (r < 0)
@@ -928,6 +968,156 @@ static int verb_image_upload(Ctl *c, int argc, char **argv) {
         if (r == 0)
                 printf(_("Uploading %s to %s/%s completed successfully\n"), c->image_path, c->namespace, name);
         return r;
+}
+
+/* --- virtctl's verbs --- */
+
+#define VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
+#define VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
+
+/* start|stop|restart|soft-reboot VM; pause|unpause vm|vmi NAME */
+static int verb_lifecycle(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        const char *verb = argv[0], *name, *segment = "vm", *iface = VM_INTERFACE;
+        static const struct { const char *verb, *method, *done; } map[] = {
+                { "start", "Start", N_("VM %s was scheduled to start\n") },
+                { "stop", "Stop", N_("VM %s was scheduled to stop\n") },
+                { "restart", "Restart", N_("VM %s was scheduled to restart\n") },
+                { "soft-reboot", "SoftReboot", N_("VM %s was scheduled to soft reboot\n") },
+                { "pause", "Pause", N_("VMI %s was scheduled to pause\n") },
+                { "unpause", "Unpause", N_("VMI %s was scheduled to unpause\n") },
+        };
+        const char *method = NULL, *done = NULL;
+        int r;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+                if (streq(verb, map[i].verb)) {
+                        method = map[i].method;
+                        done = map[i].done;
+                }
+        if (streq(verb, "pause") || streq(verb, "unpause")) {
+                if (argc != 3 || (!streq(argv[1], "vm") && !streq(argv[1], "vmi")))
+                        return fail(_("usage: edgevirtctl %s vm|vmi NAME"), verb);
+                if (streq(argv[1], "vmi")) {
+                        segment = "vmi";
+                        iface = VMI_INTERFACE;
+                }
+                name = argv[2];
+        } else {
+                if (argc != 2)
+                        return fail(_("usage: edgevirtctl %s VM%s"), verb,
+                                    streq(verb, "stop") || streq(verb, "restart") ? " [--grace-period=SECONDS] [--force]" : "");
+                name = argv[1];
+        }
+        if ((c->force || c->grace_period >= 0) && !streq(verb, "stop") && !streq(verb, "restart"))
+                return fail(_("--force and --grace-period apply to stop and restart"));
+        g_autofree char *path = object_path(c->namespace, segment, name);
+        r = sd_bus_message_new_method_call(c->bus, &m, NAME, path, iface, method);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && c->force)
+                r = sd_bus_message_append(m, "{sv}", "force", "b", 1);
+        if (r >= 0 && c->grace_period >= 0)
+                r = sd_bus_message_append(m, "{sv}", "gracePeriod", "x", c->grace_period);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return fail("%s", g_strerror(-r));
+        r = sd_bus_call(c->bus, m, 0, &e, NULL);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        return fail(_("%s \"%s\" not found in namespace \"%s\""), streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance",
+                                    name, c->namespace);
+                return bus_fail(&e, r);
+        }
+        printf(_(done), name);
+        return 0;
+}
+
+static struct termios saved_termios;
+static bool termios_saved;
+
+static void restore_terminal(void) {
+        if (termios_saved) {
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+                termios_saved = false;
+        }
+}
+
+static void on_fatal_signal(int sig) {
+        restore_terminal();
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+/* Copy between the terminal and the console until ^] or either end
+ * closes.  The terminal is raw meanwhile and restored on every exit. */
+static int verb_console(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int fd, r;
+
+        if (argc != 2)
+                return fail(_("usage: edgevirtctl console VM"));
+        g_autofree char *path = object_path(c->namespace, "vmi", argv[1]);
+        r = sd_bus_call_method(c->bus, NAME, path, VMI_INTERFACE, "OpenConsole", &e, &reply, "a{sv}", 0);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        return fail(_("VM %s is not running (no instance)"), argv[1]);
+                return bus_fail(&e, r);
+        }
+        r = sd_bus_message_read(reply, "h", &fd);
+        if (r < 0)
+                return fail("%s", g_strerror(-r));
+        fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_termios) == 0) {
+                struct termios raw = saved_termios;
+                termios_saved = true;
+                atexit(restore_terminal);
+                signal(SIGTERM, on_fatal_signal);
+                signal(SIGHUP, on_fatal_signal);
+                cfmakeraw(&raw);
+                (void) tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+        }
+        fprintf(stderr, _("Successfully connected to %s console. The escape sequence is ^]\r\n"), argv[1]);
+        struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
+        char buf[4096];
+        bool stdin_open = true;
+        for (;;) {
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+                        ssize_t n = read(fd, buf, sizeof buf);
+                        if (n <= 0)
+                                break;
+                        if (write(STDOUT_FILENO, buf, (size_t) n) != n)
+                                break;
+                }
+                if (stdin_open && (p[0].revents & (POLLIN | POLLHUP))) {
+                        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+                        if (n <= 0) {
+                                /* input ended (a pipe): keep showing output */
+                                stdin_open = false;
+                                p[0].fd = -1;
+                                continue;
+                        }
+                        char *esc = memchr(buf, 0x1d, (size_t) n);
+                        if (esc)
+                                n = esc - buf;
+                        if (n > 0 && write(fd, buf, (size_t) n) != n)
+                                break;
+                        if (esc)
+                                break;
+                }
+        }
+        close(fd);
+        restore_terminal();
+        fputs("\n", stderr);
+        return 0;
 }
 
 /* --- create --- */
@@ -1158,14 +1348,17 @@ static void help(void) {
                  "  delete KIND NAME... | delete -f FILE|DIR|-\n"
                  "  wait KIND/NAME --for=condition=TYPE|--for=jsonpath={.status.phase}=Bound|--for=delete [--timeout=5m]\n"
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
-                 "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n\n"
+                 "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n"
+                 "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
+                 "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM\n"
+                 "  console VM                                             serial console (escape: ^])\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
                  "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
 }
 
 int main(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
-               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE };
+               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE };
         static const struct option options[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
                 { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -1176,6 +1369,7 @@ int main(int argc, char *argv[]) {
                 { "display-name", required_argument, NULL, ARG_DISPLAY }, { "description", required_argument, NULL, ARG_DESC },
                 { "from-literal", required_argument, NULL, ARG_LITERAL }, { "from-file", required_argument, NULL, ARG_FROM_FILE },
                 { "type", required_argument, NULL, ARG_TYPE },
+                { "grace-period", required_argument, NULL, ARG_GRACE }, { "force", no_argument, NULL, ARG_FORCE },
                 { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
@@ -1185,8 +1379,11 @@ int main(int argc, char *argv[]) {
                 { "get", verb_get }, { "describe", verb_describe }, { "apply", verb_apply }, { "delete", verb_delete },
                 { "new-project", verb_new_project }, { "project", verb_project }, { "wait", verb_wait },
                 { "image-upload", verb_image_upload }, { "export", verb_export }, { "create", verb_create },
+                { "start", verb_lifecycle }, { "stop", verb_lifecycle }, { "restart", verb_lifecycle },
+                { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
+                { "console", verb_console },
         };
-        Ctl c = { .timeout = 0 };
+        Ctl c = { .timeout = 0, .grace_period = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
         g_autoptr(GPtrArray) files = g_ptr_array_new();
         int opt;
@@ -1218,6 +1415,14 @@ int main(int argc, char *argv[]) {
                 case ARG_LITERAL: g_ptr_array_add(literals, optarg); break;
                 case ARG_FROM_FILE: g_ptr_array_add(from_files, optarg); break;
                 case ARG_TYPE: c.secret_type = optarg; break;
+                case ARG_FORCE: c.force = true; break;
+                case ARG_GRACE: {
+                        char *end;
+                        c.grace_period = strtoll(optarg, &end, 10);
+                        if (*end || c.grace_period < 0)
+                                return fail(_("--grace-period: \"%s\" is not a number of seconds"), optarg);
+                        break;
+                }
                 case 'h': help(); return 0;
                 default: return 1;
                 }

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <json-glib/json-glib.h>
+
+/* The libvirt domain of a VirtualMachineInstance, made by a pure function
+ * of the (expanded, admitted) VMI spec and what the node resolved for it:
+ * paths of volumes, sockets, firmware files.  Golden-file tests in
+ * tests/domain/ pin its output. */
+
+#define DOMAIN_XMLNS "https://edgevirt.org/xmlns/domain/1"
+
+typedef struct DomainVolume {
+        const char *path;               /* file or block device */
+        const char *format;             /* "raw", "qcow2" */
+        bool block;
+        bool readonly;                  /* the source is read-only (an image cache, a seed ISO) */
+} DomainVolume;
+
+typedef struct DomainHost {
+        bool kvm;                       /* /dev/kvm: type='kvm', else TCG */
+        const char *domain_name;        /* "<namespace>_<name>" */
+        const char *uuid;               /* firmware.uuid overrides it */
+        const char *namespace, *name, *vmi_uid, *owner;
+        const char *nat_network;        /* libvirt network for masquerade (pod network) */
+        const char *bridge;             /* host bridge for bridge binding; NULL: refused */
+        const char *console_socket;     /* serial console (unix socket, server) */
+        const char *console_log;        /* logSerialConsole; may be NULL */
+        const char *vnc_socket;
+        const char *efi_code, *efi_code_secure, *efi_vars, *efi_vars_secure;
+        const char *nvram;              /* per-VM EFI variable store */
+        GHashTable *volumes;            /* volume name -> DomainVolume */
+} DomainHost;
+
+/* The domain XML, or NULL with an error naming the spec field. */
+char *domain_xml(JsonObject *vmi_spec, const DomainHost *host, GError **error);
+
+/* Disks as the domain sees them: a VMI volume without a disk gets a
+ * virtio disk (KubeVirt does the same); returns a new array of objects. */
+JsonArray *domain_disks(JsonObject *vmi_spec);
+
+/* Guest memory in bytes: memory.guest, else resources.requests.memory,
+ * else resources.limits.memory; 0 when none is given. */
+int64_t domain_guest_memory(JsonObject *vmi_spec);

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <unistd.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "domain.h"
+#include "hypervisor.h"
+#include "util.h"
+#include "worker.h"
+
+#define HV_THREADS 4
+
+struct Hypervisor {
+        char *uri;
+        bool kvm;
+        Worker *worker;                 /* libvirt calls, and events posted back */
+        HvEventFunc on_event;
+        void *userdata;
+        GMutex lock;                    /* guards conn */
+        virConnectPtr conn;
+        virConnectPtr dead;             /* closed by libvirtd; released outside its callback */
+        int lifecycle_cb, agent_cb, reboot_cb;
+        GThread *event_thread;
+        gint quit;
+        int wake_timer;
+};
+
+static void event_free(HvEvent *ev) {
+        g_free(ev->domain);
+        g_free(ev);
+}
+
+typedef struct Posted {
+        Hypervisor *h;
+        HvEvent *ev;
+} Posted;
+
+static void on_posted(void *data) {
+        Posted *p = data;
+        p->h->on_event(p->ev, p->h->userdata);
+        event_free(p->ev);
+        g_free(p);
+}
+
+static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain) {
+        Posted *p = g_new0(Posted, 1);
+        p->h = h;
+        p->ev = g_new0(HvEvent, 1);
+        p->ev->kind = kind;
+        p->ev->detail = detail;
+        p->ev->domain = g_strdup(domain);
+        worker_post(h->worker, on_posted, p);
+}
+
+/* --- libvirt's event thread --- */
+
+static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque) {
+        Hypervisor *h = opaque;
+        const char *name = virDomainGetName(dom);
+
+        switch (event) {
+        case VIR_DOMAIN_EVENT_STARTED:
+                post(h, HV_EVENT_STARTED, 0, name);
+                break;
+        case VIR_DOMAIN_EVENT_SUSPENDED:
+                post(h, HV_EVENT_SUSPENDED, detail, name);
+                break;
+        case VIR_DOMAIN_EVENT_RESUMED:
+                post(h, HV_EVENT_RESUMED, detail, name);
+                break;
+        case VIR_DOMAIN_EVENT_STOPPED: {
+                HvStopReason r = detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ? HV_STOP_SHUTDOWN :
+                                 detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED ? HV_STOP_DESTROYED :
+                                 detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED || detail == VIR_DOMAIN_EVENT_STOPPED_FAILED ? HV_STOP_CRASHED :
+                                 HV_STOP_OTHER;
+                post(h, HV_EVENT_STOPPED, r, name);
+                break;
+        }
+        case VIR_DOMAIN_EVENT_CRASHED:
+                /* on_crash=destroy: a STOPPED event follows */
+                break;
+        default:
+                break;
+        }
+        return 0;
+}
+
+static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque) {
+        post(opaque, HV_EVENT_AGENT, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED, virDomainGetName(dom));
+}
+
+static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque) {
+        post(opaque, HV_EVENT_REBOOTED, 0, virDomainGetName(dom));
+}
+
+static void on_close(virConnectPtr conn, int reason, void *opaque) {
+        Hypervisor *h = opaque;
+        g_mutex_lock(&h->lock);
+        if (h->conn == conn && !h->dead) {
+                /* the next call reconnects; events stop until then */
+                h->dead = conn;
+                h->conn = NULL;
+        }
+        g_mutex_unlock(&h->lock);
+        post(h, HV_EVENT_DISCONNECTED, reason, NULL);
+}
+
+static void on_wake(int timer, void *opaque) {
+}
+
+static gpointer event_loop(gpointer data) {
+        Hypervisor *h = data;
+        while (!g_atomic_int_get(&h->quit))
+                if (virEventRunDefaultImpl() < 0)
+                        break;
+        return NULL;
+}
+
+static void ignore_errors(void *userdata, virErrorPtr error) {
+        /* errors are returned to callers; libvirt's default prints them */
+}
+
+/* --- calls (on the pool) --- */
+
+static virConnectPtr connection(Hypervisor *h, char **error) {
+        virConnectPtr c;
+
+        g_mutex_lock(&h->lock);
+        if (h->dead) {
+                virConnectUnregisterCloseCallback(h->dead, on_close);
+                virConnectClose(h->dead);
+                h->dead = NULL;
+        }
+        if (!h->conn) {
+                h->conn = virConnectOpen(h->uri);
+                if (h->conn) {
+                        virConnectRegisterCloseCallback(h->conn, on_close, h, NULL);
+                        h->lifecycle_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), h, NULL);
+                        h->agent_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                                                                       VIR_DOMAIN_EVENT_CALLBACK(on_agent), h, NULL);
+                        h->reboot_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
+                                                         VIR_DOMAIN_EVENT_CALLBACK(on_reboot), h, NULL);
+                }
+        }
+        c = h->conn;
+        if (c)
+                virConnectRef(c);
+        else
+                *error = g_strdup_printf("cannot connect to libvirt at %s: %s", h->uri,
+                                         virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
+        g_mutex_unlock(&h->lock);
+        return c;
+}
+
+static int fail(HvOp *op, int code) {
+        const char *msg = virGetLastErrorMessage();
+        virErrorPtr err = virGetLastError();
+        if (err && err->code == VIR_ERR_NO_DOMAIN)
+                code = ENOENT;
+        else if (err && err->code == VIR_ERR_OPERATION_INVALID)
+                code = EBUSY;
+        g_free(op->error);
+        op->error = g_strdup(msg ? msg : "unknown libvirt error");
+        op->r = -code;
+        return op->r;
+}
+
+static char *our_metadata(virDomainPtr d) {
+        char *md = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_ELEMENT, DOMAIN_XMLNS, 0);
+        virResetLastError();
+        return md;
+}
+
+static void run_list(virConnectPtr c, HvOp *op) {
+        virDomainPtr *doms = NULL;
+        int n = virConnectListAllDomains(c, &doms, 0);
+
+        if (n < 0) {
+                fail(op, EIO);
+                return;
+        }
+        op->domains = g_ptr_array_new();
+        for (int i = 0; i < n; i++) {
+                char *md = our_metadata(doms[i]);
+                int state = VIR_DOMAIN_NOSTATE, reason;
+                if (md) {
+                        HvDomain *hd = g_new0(HvDomain, 1);
+                        hd->name = g_strdup(virDomainGetName(doms[i]));
+                        hd->metadata = g_strdup(md);
+                        if (virDomainGetState(doms[i], &state, &reason, 0) < 0)
+                                state = VIR_DOMAIN_NOSTATE;
+                        hd->running = virDomainIsActive(doms[i]) == 1;
+                        hd->paused = state == VIR_DOMAIN_PAUSED;
+                        g_ptr_array_add(op->domains, hd);
+                        free(md);
+                }
+                virDomainFree(doms[i]);
+        }
+        free(doms);
+}
+
+static void run_addresses(virDomainPtr d, HvOp *op) {
+        virDomainInterfacePtr *ifaces = NULL;
+        static const unsigned sources[] = { VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+                                            VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP };
+        int n = -1;
+
+        /* the agent knows best; leases and ARP know NAT guests without one */
+        for (size_t s = 0; s < G_N_ELEMENTS(sources) && n <= 0; s++) {
+                n = virDomainInterfaceAddresses(d, &ifaces, sources[s], 0);
+                if (n > 0)
+                        break;
+                virResetLastError();
+        }
+        op->addresses = g_ptr_array_new();
+        for (int i = 0; i < n; i++) {
+                for (unsigned j = 0; j < ifaces[i]->naddrs; j++) {
+                        HvAddress *a = g_new0(HvAddress, 1);
+                        if (g_str_has_prefix(ifaces[i]->addrs[j].addr, "127.") || streq(ifaces[i]->addrs[j].addr, "::1")) {
+                                g_free(a);
+                                continue;
+                        }
+                        a->mac = g_strdup(ifaces[i]->hwaddr);
+                        a->address = g_strdup(ifaces[i]->addrs[j].addr);
+                        g_ptr_array_add(op->addresses, a);
+                }
+                virDomainInterfaceFree(ifaces[i]);
+        }
+        free(ifaces);
+}
+
+char *hypervisor_nat_network_xml(const char *name) {
+        g_autofree char *bridge = g_strndup(name, 12);
+        /* KubeVirt's masquerade network: the guest in 10.0.2.0/24 behind NAT */
+        return g_markup_printf_escaped("<network>\n"
+                                       "  <name>%s</name>\n"
+                                       "  <forward mode='nat'/>\n"
+                                       "  <bridge name='ev-%s' stp='on' delay='0'/>\n"
+                                       "  <ip address='10.0.2.1' netmask='255.255.255.0'>\n"
+                                       "    <dhcp><range start='10.0.2.2' end='10.0.2.254'/></dhcp>\n"
+                                       "  </ip>\n"
+                                       "</network>\n", name, bridge);
+}
+
+/* The pod network's libvirt network: defined and started on first use. */
+static int ensure_network(virConnectPtr c, HvOp *op) {
+        virNetworkPtr n = virNetworkLookupByName(c, op->network);
+        int r = 0;
+
+        if (!n) {
+                g_autofree char *xml = hypervisor_nat_network_xml(op->network);
+                virResetLastError();
+                n = virNetworkDefineXML(c, xml);
+                if (!n)
+                        return fail(op, EIO);
+                virNetworkSetAutostart(n, 1);
+        }
+        if (virNetworkIsActive(n) != 1 && virNetworkCreate(n) < 0)
+                r = fail(op, EIO);
+        if (r < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot start the network %s: %s", op->network, op->error);
+                g_free(op->error);
+                op->error = g_steal_pointer(&msg);
+        }
+        virNetworkFree(n);
+        return r;
+}
+
+typedef struct Call {
+        Hypervisor *h;
+        HvOp *op;
+} Call;
+
+static void call_work(void *data) {
+        Call *call = data;
+        HvOp *op = call->op;
+        virConnectPtr c = connection(call->h, &op->error);
+        virDomainPtr d = NULL;
+        int state, reason;
+
+        if (!c) {
+                op->r = -ECONNREFUSED;
+                return;
+        }
+        switch (op->kind) {
+        case HV_OP_LIST:
+                run_list(c, op);
+                break;
+        case HV_OP_CREATE:
+                if (op->network && ensure_network(c, op) < 0)
+                        break;
+                d = virDomainCreateXML(c, op->xml, op->start_paused ? VIR_DOMAIN_START_PAUSED : 0);
+                if (!d)
+                        fail(op, EIO);
+                else if (virDomainGetState(d, &state, &reason, 0) == 0)
+                        op->paused = state == VIR_DOMAIN_PAUSED;
+                break;
+        default:
+                d = virDomainLookupByName(c, op->domain);
+                if (!d) {
+                        fail(op, ENOENT);
+                        break;
+                }
+                switch (op->kind) {
+                case HV_OP_SHUTDOWN:
+                        /* ACPI first: it works without an agent */
+                        if (virDomainShutdownFlags(d, VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) < 0 &&
+                            virDomainShutdown(d) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_DESTROY:
+                        if (virDomainDestroy(d) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_SUSPEND:
+                        if (virDomainSuspend(d) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_RESUME:
+                        if (virDomainResume(d) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_REBOOT:
+                        if (virDomainReboot(d, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0 && virDomainReboot(d, 0) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_ADDRESSES:
+                        run_addresses(d, op);
+                        break;
+                default:
+                        break;
+                }
+        }
+        if (d)
+                virDomainFree(d);
+        virConnectClose(c);
+}
+
+static void call_done(void *data) {
+        Call *call = data;
+        call->op->done(call->op);
+        hv_op_free(call->op);
+        g_free(call);
+}
+
+void hypervisor_submit(Hypervisor *h, HvOp *op) {
+        Call *call = g_new0(Call, 1);
+        call->h = h;
+        call->op = op;
+        worker_submit(h->worker, call_work, call_done, call);
+}
+
+unsigned hypervisor_pending(Hypervisor *h) {
+        return worker_pending(h->worker);
+}
+
+HvOp *hv_op_new(HvOpKind kind, const char *domain, HvOpDone done, void *userdata) {
+        HvOp *op = g_new0(HvOp, 1);
+        op->kind = kind;
+        op->domain = g_strdup(domain);
+        op->done = done;
+        op->userdata = userdata;
+        return op;
+}
+
+static void hv_domain_free(HvDomain *d) {
+        g_free(d->name);
+        g_free(d->metadata);
+        g_free(d);
+}
+
+static void hv_address_free(HvAddress *a) {
+        g_free(a->mac);
+        g_free(a->address);
+        g_free(a);
+}
+
+void hv_op_free(HvOp *op) {
+        if (!op)
+                return;
+        g_free(op->domain);
+        g_free(op->xml);
+        g_free(op->error);
+        g_free(op->tag);
+        g_free(op->network);
+        if (op->domains) {
+                g_ptr_array_set_free_func(op->domains, (GDestroyNotify) hv_domain_free);
+                g_ptr_array_unref(op->domains);
+        }
+        if (op->addresses) {
+                g_ptr_array_set_free_func(op->addresses, (GDestroyNotify) hv_address_free);
+                g_ptr_array_unref(op->addresses);
+        }
+        g_free(op);
+}
+
+/* --- setup --- */
+
+int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret) {
+        static gsize initialized;
+        Hypervisor *h = g_new0(Hypervisor, 1);
+        int r;
+
+        if (g_once_init_enter(&initialized)) {
+                virInitialize();
+                virSetErrorFunc(NULL, ignore_errors);
+                if (virEventRegisterDefaultImpl() < 0)
+                        g_error("cannot set up libvirt's event loop");
+                g_once_init_leave(&initialized, 1);
+        }
+        h->uri = g_strdup(uri);
+        h->kvm = !g_str_has_prefix(uri, "test:") && access("/dev/kvm", R_OK | W_OK) == 0;
+        h->on_event = on_event;
+        h->userdata = userdata;
+        g_mutex_init(&h->lock);
+        r = worker_new(event, HV_THREADS, &h->worker);
+        if (r < 0) {
+                g_free(h->uri);
+                g_free(h);
+                return r;
+        }
+        /* a timer that never fires keeps virEventRunDefaultImpl() wakeable */
+        h->wake_timer = virEventAddTimeout(-1, on_wake, h, NULL);
+        h->event_thread = g_thread_new("libvirt-events", event_loop, h);
+        *ret = h;
+        return 0;
+}
+
+Hypervisor *hypervisor_free(Hypervisor *h) {
+        if (!h)
+                return NULL;
+        worker_free(h->worker);
+        g_mutex_lock(&h->lock);
+        if (h->conn) {
+                virConnectDomainEventDeregisterAny(h->conn, h->lifecycle_cb);
+                virConnectDomainEventDeregisterAny(h->conn, h->agent_cb);
+                virConnectDomainEventDeregisterAny(h->conn, h->reboot_cb);
+                virConnectUnregisterCloseCallback(h->conn, on_close);
+                virConnectClose(h->conn);
+                h->conn = NULL;
+        }
+        g_mutex_unlock(&h->lock);
+        /* wake the event loop so that it sees quit */
+        g_atomic_int_set(&h->quit, 1);
+        virEventUpdateTimeout(h->wake_timer, 0);
+        g_thread_join(h->event_thread);
+        virEventRemoveTimeout(h->wake_timer);
+        g_mutex_clear(&h->lock);
+        g_free(h->uri);
+        g_free(h);
+        return NULL;
+}
+
+const char *hypervisor_uri(Hypervisor *h) {
+        return h->uri;
+}
+
+bool hypervisor_kvm(Hypervisor *h) {
+        return h->kvm;
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-event.h>
+#include <glib.h>
+
+/* libvirt, kept off the main loop: every call runs on a small pool of
+ * threads of its own (libvirt calls are RPCs to libvirtd and block), and
+ * one more thread runs libvirt's event loop, forwarding domain events to
+ * the main loop.  The connection is opened on first use and again after
+ * libvirtd went away. */
+typedef struct Hypervisor Hypervisor;
+
+typedef enum HvEventKind {
+        HV_EVENT_STARTED,
+        HV_EVENT_SUSPENDED,
+        HV_EVENT_RESUMED,
+        HV_EVENT_STOPPED,               /* the domain is gone (transient) */
+        HV_EVENT_REBOOTED,
+        HV_EVENT_AGENT,                 /* guest agent connected or not: detail 1/0 */
+        HV_EVENT_DISCONNECTED,          /* libvirtd closed the connection */
+} HvEventKind;
+
+typedef enum HvStopReason {
+        HV_STOP_SHUTDOWN,               /* the guest powered off */
+        HV_STOP_DESTROYED,              /* killed (by us or by someone else) */
+        HV_STOP_CRASHED,                /* QEMU died or the guest crashed */
+        HV_STOP_OTHER,
+} HvStopReason;
+
+typedef struct HvEvent {
+        HvEventKind kind;
+        int detail;                     /* HvStopReason for STOPPED */
+        char *domain;                   /* name */
+} HvEvent;
+
+typedef void (*HvEventFunc)(const HvEvent *ev, void *userdata);
+
+typedef enum HvOpKind {
+        HV_OP_CREATE,                   /* xml; flags: start paused */
+        HV_OP_SHUTDOWN,                 /* ACPI power button (and the agent, if there is one) */
+        HV_OP_DESTROY,
+        HV_OP_SUSPEND,
+        HV_OP_RESUME,
+        HV_OP_REBOOT,                   /* soft reboot: ACPI/agent */
+        HV_OP_LIST,                     /* every domain with our metadata */
+        HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
+} HvOpKind;
+
+typedef struct HvDomain {
+        char *name;
+        char *metadata;                 /* our <edgevirt:instance> element, text */
+        bool running;                   /* running or paused (not shut off) */
+        bool paused;
+} HvDomain;
+
+typedef struct HvAddress {
+        char *mac;
+        char *address;                  /* "10.0.2.15" */
+} HvAddress;
+
+typedef struct HvOp HvOp;
+typedef void (*HvOpDone)(HvOp *op);     /* main loop */
+
+struct HvOp {
+        HvOpKind kind;
+        char *domain;
+        char *xml;
+        bool start_paused;
+        char *network;                  /* CREATE: make and start this network first if needed */
+        /* what came back */
+        int r;                          /* 0 or -errno */
+        char *error;                    /* libvirt's message */
+        bool paused;                    /* CREATE: the domain's state afterwards */
+        GPtrArray *domains;             /* LIST: HvDomain */
+        GPtrArray *addresses;           /* ADDRESSES: HvAddress */
+        HvOpDone done;
+        void *userdata;
+        char *tag;                      /* the caller's (an instance's uid) */
+};
+
+int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret);
+Hypervisor *hypervisor_free(Hypervisor *h);
+
+const char *hypervisor_uri(Hypervisor *h);
+/* Hardware virtualization is there (/dev/kvm, and not the test driver). */
+bool hypervisor_kvm(Hypervisor *h);
+
+HvOp *hv_op_new(HvOpKind kind, const char *domain, HvOpDone done, void *userdata);
+void hv_op_free(HvOp *op);
+/* The XML of the NAT network the daemon owns for the pod network. */
+char *hypervisor_nat_network_xml(const char *name);
+/* Runs op on a libvirt thread; op->done runs on the main loop, then op is
+ * freed. */
+void hypervisor_submit(Hypervisor *h, HvOp *op);
+/* Calls running or queued. */
+unsigned hypervisor_pending(Hypervisor *h);

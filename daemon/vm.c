@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VirtualMachine (kubevirt.io/v1): the declared VM.  Its run strategy
+ * decides whether an instance (a VMI of the same name, owned by it) should
+ * exist; virtctl's verbs become state-change requests in its status, as in
+ * KubeVirt, so they survive a restart.  dataVolumeTemplates become
+ * DataVolumes the VM owns.  A VM whose instances keep failing backs off
+ * (10 s doubling to 5 min) and shows CrashLoopBackOff. */
+#include "instancetype.h"
+#include "json-util.h"
+#include "services.h"
+#include "util.h"
+#include "vm.h"
+#include "vmi.h"
+
+#define KUBEVIRT_API "kubevirt.io/v1"
+#define BACKOFF_BASE_SECONDS 10
+#define BACKOFF_MAX_SECONDS 300
+#define HEALTHY_RUN_SECONDS 300         /* an instance that ran this long resets the count */
+
+static JsonObject *spec_of(Object *o) {
+        return json_get_object(object_root(o), "spec");
+}
+
+static JsonObject *status_of(Object *o) {
+        return json_get_object(object_root(o), "status");
+}
+
+const char *vm_run_strategy(Object *vm) {
+        JsonObject *spec = spec_of(vm);
+        const char *rs = json_get_string(spec, "runStrategy");
+        if (rs)
+                return rs;
+        return json_get_bool(spec, "running", false) ? "Always" : "Halted";
+}
+
+const char *vm_printable_status(Object *vm) {
+        const char *s = json_get_string(status_of(vm), "printableStatus");
+        return s ? s : "Stopped";
+}
+
+bool vm_ready(Object *vm) {
+        return json_get_bool(status_of(vm), "ready", false);
+}
+
+/* --- admission --- */
+
+static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = json_get_object(doc, "spec");
+        JsonObject *tmpl = json_get_object(spec, "template");
+        const char *rs = json_get_string(spec, "runStrategy");
+        static const char *const strategies[] = { "Always", "RerunOnFailure", "Manual", "Halted", "Once", NULL };
+
+        if (rs && json_object_has_member(spec, "running"))
+                return ev_error_set(error, EINVAL, "spec.running: Forbidden: running and runStrategy are mutually exclusive; use runStrategy");
+        if (rs && !g_strv_contains(strategies, rs))
+                return ev_error_set(error, EINVAL, "spec.runStrategy: Unsupported value: \"%s\": supported values: \"Always\", "
+                                    "\"RerunOnFailure\", \"Manual\", \"Halted\", \"Once\"", rs);
+        if (!tmpl)
+                return ev_error_set(error, EINVAL, "spec.template: Required value");
+        if (vm_template_annotations_admit(json_get_object(tmpl, "metadata"), "spec.template.metadata", error) < 0)
+                return -EOPNOTSUPP;
+        if (vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec", !json_get_object(spec, "instancetype"), warnings, error) < 0)
+                return -EINVAL;
+        JsonArray *dvts = json_get_array(spec, "dataVolumeTemplates");
+        g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; dvts && i < json_array_get_length(dvts); i++) {
+                JsonObject *t = json_array_get_object_element(dvts, i);
+                const char *name = json_get_string(json_get_object(t, "metadata"), "name");
+                if (!name)
+                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].metadata.name: Required value", i);
+                if (!g_hash_table_add(names, (char *) name))
+                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].metadata.name: Duplicate value: \"%s\"", i, name);
+                if (!json_get_object(t, "spec"))
+                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].spec: Required value", i);
+        }
+        return 0;
+}
+
+static void vm_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        JsonObject *spec = json_get_object(doc, "spec");
+        const char *rs = json_get_string(spec, "runStrategy");
+        json_object_set_string_member(status, "printableStatus", "Stopped");
+        json_object_set_boolean_member(status, "ready", FALSE);
+        json_object_set_boolean_member(status, "created", FALSE);
+        json_object_set_string_member(status, "runStrategy", rs ? rs : json_get_bool(spec, "running", false) ? "Always" : "Halted");
+        json_object_set_object_member(doc, "status", status);
+}
+
+/* --- relations --- */
+
+static bool owned_by(Object *o, Object *owner) {
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
+                        return true;
+        return false;
+}
+
+Object *vm_instance(Model *m, Object *vm) {
+        Object *vmi = NULL;
+        if (model_get(m, &kind_vmi, vm->namespace, vm->name, &vmi, NULL) < 0 || !owned_by(vmi, vm))
+                return NULL;
+        return vmi;
+}
+
+Object *vm_of_instance(Model *m, Object *vmi) {
+        Object *vm = NULL;
+        if (model_get(m, &kind_vm, vmi->namespace, vmi->name, &vm, NULL) < 0 || !owned_by(vmi, vm))
+                return NULL;
+        return vm;
+}
+
+static JsonObject *owner_reference(Object *vm) {
+        JsonObject *ref = json_object_new();
+        json_object_set_string_member(ref, "apiVersion", KUBEVIRT_API);
+        json_object_set_string_member(ref, "kind", "VirtualMachine");
+        json_object_set_string_member(ref, "name", vm->name);
+        json_object_set_string_member(ref, "uid", vm->uid);
+        json_object_set_boolean_member(ref, "controller", TRUE);
+        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
+        return ref;
+}
+
+static int apply_object(Model *m, JsonObject *doc, GError **error) {
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
+        g_autofree char *text = json_to_string(node, FALSE);
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+        return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
+}
+
+/* --- status --- */
+
+typedef struct VmStatus {
+        const char *failure;            /* Failure condition message; NULL: clear */
+        const char *failure_reason;
+} VmStatus;
+
+static void set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
+        JsonArray *conds = json_get_array(status, "conditions");
+        g_autofree char *now = ev_timestamp_now();
+        JsonObject *c = NULL;
+
+        if (!conds) {
+                conds = json_array_new();
+                json_object_set_array_member(status, "conditions", conds);
+        }
+        for (guint i = 0; i < json_array_get_length(conds); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
+                        c = json_array_get_object_element(conds, i);
+        if (!c) {
+                c = json_object_new();
+                json_object_set_string_member(c, "type", type);
+                json_array_add_object_element(conds, c);
+        }
+        if (!streq_ptr(json_get_string(c, "status"), value ? "True" : "False"))
+                json_object_set_string_member(c, "lastTransitionTime", now);
+        json_object_set_string_member(c, "status", value ? "True" : "False");
+        json_object_set_string_member(c, "reason", reason ? reason : "");
+        json_object_set_string_member(c, "message", message ? message : "");
+}
+
+static gint64 retry_after(Object *vm) {
+        JsonObject *sf = json_get_object(status_of(vm), "startFailure");
+        const char *ts = json_get_string(sf, "retryAfterTimestamp");
+        g_autoptr(GDateTime) dt = ts ? g_date_time_new_from_iso8601(ts, NULL) : NULL;
+        return dt ? g_date_time_to_unix(dt) * G_USEC_PER_SEC : 0;
+}
+
+static bool backing_off(Object *vm) {
+        return retry_after(vm) > g_get_real_time();
+}
+
+static const char *printable(Model *m, Object *vm, Object *vmi) {
+        if (object_is_deleting(vm))
+                return "Terminating";
+        if (!vmi)
+                return backing_off(vm) ? "CrashLoopBackOff" : "Stopped";
+        if (vmi_is_stopping(m, vmi))
+                return "Stopping";
+        const char *phase = vmi_phase(vmi);
+        if (streq(phase, "Running"))
+                return vmi_is_paused(vmi) ? "Paused" : "Running";
+        if (streq(phase, "Succeeded") || streq(phase, "Failed"))
+                return backing_off(vm) ? "CrashLoopBackOff" : "Stopped";
+        const char *waiting = vmi_waiting_reason(vmi);
+        if (waiting)
+                return waiting;         /* WaitingForVolumeBinding, ErrorPvcNotFound, DataVolumeError */
+        return "Starting";
+}
+
+static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests, JsonObject *start_failure, bool keep_failure) {
+        g_autoptr(GError) e = NULL;
+        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
+        const char *ps = printable(m, vm, vmi);
+        bool ready = vmi && streq(vmi_phase(vmi), "Running") && !vmi_is_paused(vmi) && !vmi_is_stopping(m, vmi);
+
+        json_object_set_string_member(status, "printableStatus", ps);
+        json_object_set_boolean_member(status, "ready", ready);
+        json_object_set_boolean_member(status, "created", vmi != NULL);
+        json_object_set_string_member(status, "runStrategy", vm_run_strategy(vm));
+        set_condition(status, "Ready", ready, ready ? "" : vmi ? "GuestNotRunning" : "VMINotExists",
+                      ready ? "" : vmi ? "the guest is not running" : "no instance exists");
+        set_condition(status, "Paused", vmi && vmi_is_paused(vmi), vmi && vmi_is_paused(vmi) ? "PausedByUser" : "", "");
+        if (!keep_failure)
+                set_condition(status, "Failure", u->failure != NULL, u->failure_reason, u->failure);
+        if (requests) {
+                if (json_array_get_length(requests) > 0)
+                        json_object_set_array_member(status, "stateChangeRequests", json_array_ref(requests));
+                else
+                        json_object_remove_member(status, "stateChangeRequests");
+        }
+        if (start_failure)
+                json_object_set_object_member(status, "startFailure", json_object_ref(start_failure));
+        if (json_equal(doc, vm->doc)) {
+                json_node_unref(doc);
+                return;
+        }
+        if (model_update(m, vm, doc, &e) < 0)
+                g_warning("VM %s/%s: cannot write status: %s", vm->namespace, vm->name, e->message);
+}
+
+void vm_instance_changed(Model *m, Object *vmi) {
+        Object *vm = vm_of_instance(m, vmi);
+        if (vm)
+                model_enqueue(m, vm);
+}
+
+void vm_enqueue_all(Model *m) {
+        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(m, all->pdata[i]);
+}
+
+bool vm_needs_tick(Model *m) {
+        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                if (backing_off(all->pdata[i]))
+                        return true;
+        return false;
+}
+
+void vm_tick(Model *m) {
+        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
+        for (guint i = 0; i < all->len; i++) {
+                Object *vm = all->pdata[i];
+                gint64 at = retry_after(vm);
+                /* the backoff ended: start again (and show it) */
+                if (at && at <= g_get_real_time() && streq(vm_printable_status(vm), "CrashLoopBackOff"))
+                        model_enqueue(m, vm);
+        }
+}
+
+/* --- reconcile --- */
+
+static int ensure_datavolumes(Model *m, Object *vm, GError **error) {
+        JsonArray *dvts = json_get_array(spec_of(vm), "dataVolumeTemplates");
+        for (guint i = 0; dvts && i < json_array_get_length(dvts); i++) {
+                JsonObject *t = json_array_get_object_element(dvts, i);
+                const char *name = json_get_string(json_get_object(t, "metadata"), "name");
+                Object *dv = NULL;
+                if (model_get(m, &kind_datavolume, vm->namespace, name, &dv, NULL) == 0) {
+                        if (!owned_by(dv, vm) && !object_is_deleting(dv))
+                                g_debug("DataVolume %s/%s exists and is not owned by VM %s; using it", vm->namespace, name, vm->name);
+                        continue;
+                }
+                g_autoptr(JsonObject) doc = json_object_new();
+                JsonObject *meta = json_node_get_object(json_deep_copy(json_object_get_member(t, "metadata")));
+                JsonArray *owners = json_array_new();
+                json_object_set_string_member(doc, "apiVersion", "cdi.kubevirt.io/v1beta1");
+                json_object_set_string_member(doc, "kind", "DataVolume");
+                json_object_set_string_member(meta, "namespace", vm->namespace);
+                json_array_add_object_element(owners, owner_reference(vm));
+                json_object_set_array_member(meta, "ownerReferences", owners);
+                json_object_set_object_member(doc, "metadata", meta);
+                json_object_set_member(doc, "spec", json_deep_copy(json_object_get_member(t, "spec")));
+                if (apply_object(m, doc, error) < 0) {
+                        ev_error_prefix(error, "spec.dataVolumeTemplates[%u]", i);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
+static int create_instance(Model *m, Object *vm, JsonObject *status, GError **error) {
+        JsonObject *tmpl = json_get_object(spec_of(vm), "template");
+        g_autoptr(JsonObject) doc = json_object_new();
+        JsonObject *meta = json_object_new();
+        JsonNode *spec = json_deep_copy(json_object_get_member(tmpl, "spec"));
+        JsonObject *tmeta = json_get_object(tmpl, "metadata");
+        JsonArray *owners = json_array_new();
+
+        json_object_set_string_member(doc, "apiVersion", KUBEVIRT_API);
+        json_object_set_string_member(doc, "kind", "VirtualMachineInstance");
+        json_object_set_string_member(meta, "name", vm->name);
+        json_object_set_string_member(meta, "namespace", vm->namespace);
+        JsonObject *labels = json_get_object(tmeta, "labels") ? json_node_get_object(json_deep_copy(json_object_get_member(tmeta, "labels")))
+                                                              : json_object_new();
+        json_object_set_string_member(labels, "kubevirt.io/vm", vm->name);
+        json_object_set_object_member(meta, "labels", labels);
+        if (json_get_object(tmeta, "annotations"))
+                json_object_set_member(meta, "annotations", json_deep_copy(json_object_get_member(tmeta, "annotations")));
+        json_array_add_object_element(owners, owner_reference(vm));
+        json_object_set_array_member(meta, "ownerReferences", owners);
+        json_object_set_object_member(doc, "metadata", meta);
+        json_object_set_member(doc, "spec", spec);
+        if (instancetype_expand(m, vm->namespace, spec_of(vm), json_node_get_object(spec), status, error) < 0)
+                return -EINVAL;
+        return apply_object(m, doc, error);
+}
+
+/* A failed instance under Always/RerunOnFailure: count it and back off. */
+static JsonObject *record_failure(Object *vm, Object *vmi) {
+        JsonObject *old = json_get_object(status_of(vm), "startFailure");
+        JsonObject *sf;
+        gint64 count = json_get_int(old, "consecutiveFailCount", 0);
+        JsonArray *ts = json_get_array(json_get_object(object_root(vmi), "status"), "phaseTransitionTimestamps");
+        gint64 ran = 0;
+
+        if (streq_ptr(json_get_string(old, "lastFailedVMIUID"), vmi->uid))
+                return NULL;    /* counted already */
+        for (guint i = 0; ts && i < json_array_get_length(ts); i++) {
+                JsonObject *t = json_array_get_object_element(ts, i);
+                if (streq_ptr(json_get_string(t, "phase"), "Running")) {
+                        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(json_get_string(t, "phaseTransitionTimestamp"), NULL);
+                        if (dt)
+                                ran = g_get_real_time() / G_USEC_PER_SEC - g_date_time_to_unix(dt);
+                }
+        }
+        count = ran >= HEALTHY_RUN_SECONDS ? 1 : count + 1;
+        gint64 delay = BACKOFF_BASE_SECONDS << MIN(count - 1, 8);
+        if (delay > BACKOFF_MAX_SECONDS)
+                delay = BACKOFF_MAX_SECONDS;
+        g_autoptr(GDateTime) at = g_date_time_new_from_unix_utc(g_get_real_time() / G_USEC_PER_SEC + delay);
+        g_autofree char *when = g_date_time_format(at, "%Y-%m-%dT%H:%M:%SZ");
+        sf = json_object_new();
+        json_object_set_int_member(sf, "consecutiveFailCount", count);
+        json_object_set_string_member(sf, "lastFailedVMIUID", vmi->uid);
+        json_object_set_string_member(sf, "retryAfterTimestamp", when);
+        return sf;
+}
+
+static JsonArray *copy_requests(Object *vm) {
+        JsonArray *r = json_get_array(status_of(vm), "stateChangeRequests");
+        return r ? json_node_get_array(json_deep_copy(json_object_get_member(status_of(vm), "stateChangeRequests"))) : json_array_new();
+}
+
+static int vm_reconcile(Model *m, Object *vm) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(JsonArray) requests = copy_requests(vm);
+        g_autoptr(JsonObject) failure = NULL;
+        const char *strategy = vm_run_strategy(vm);
+        Object *vmi, *other = NULL;
+        bool want = false;
+
+        if (object_is_deleting(vm))
+                return 0;       /* its instance and DataVolumes are collected as its dependents */
+        if (ensure_datavolumes(m, vm, &e) < 0) {
+                write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, NULL, NULL, false);
+                return 0;
+        }
+        vmi = vm_instance(m, vm);
+        if (!vmi && model_get(m, &kind_vmi, vm->namespace, vm->name, &other, NULL) == 0) {
+                write_status(m, vm, NULL, &(VmStatus) { .failure = "a VirtualMachineInstance of this name exists and is not owned by the VM",
+                                                        .failure_reason = "FailedCreate" }, NULL, NULL, false);
+                return 0;
+        }
+        bool finished = vmi && vmi_is_finished(vmi);
+        bool deleting = vmi && object_is_deleting(vmi);
+
+        /* state-change requests (virtctl start/stop/restart) first */
+        if (json_array_get_length(requests) > 0) {
+                JsonObject *req = json_array_get_object_element(requests, 0);
+                const char *action = json_get_string(req, "action");
+                const char *uid = json_get_string(json_get_object(req, "data"), "uid");
+                if (streq_ptr(action, "Stop")) {
+                        if (vmi && !deleting && (!uid || streq(uid, vmi->uid))) {
+                                bool then_start = json_array_get_length(requests) > 1;
+                                if (streq(strategy, "Manual") || then_start || finished)
+                                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
+                                else if (!vmi_is_stopping(m, vmi))
+                                        (void) vmi_stop(m, vmi, -1, NULL);
+                        }
+                        json_array_remove_element(requests, 0);
+                } else if (streq_ptr(action, "Start")) {
+                        if (vmi && finished && !deleting)
+                                (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
+                        else if (!vmi) {
+                                want = true;
+                                json_array_remove_element(requests, 0);
+                        }
+                } else
+                        json_array_remove_element(requests, 0);
+        } else if (streq(strategy, "Halted")) {
+                if (vmi && !deleting)
+                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
+        } else if (streq(strategy, "Always") || streq(strategy, "RerunOnFailure")) {
+                bool failed = finished && streq(vmi_phase(vmi), "Failed");
+                if (failed)
+                        failure = record_failure(vm, vmi);
+                if (finished && !deleting && (streq(strategy, "Always") || failed))
+                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
+                else if (!vmi)
+                        want = true;
+        } else if (streq(strategy, "Once")) {
+                want = !vmi && !json_get_bool(status_of(vm), "created", false) && !json_object_has_member(status_of(vm), "startFailure");
+        }
+
+        if (want && backing_off(vm)) {
+                want = false;
+                vmi_controller_wake(m);
+        }
+        if (want) {
+                g_autoptr(JsonObject) status = json_node_get_object(json_deep_copy(json_object_get_member(object_root(vm), "status")));
+                if (create_instance(m, vm, status, &e) < 0) {
+                        write_status(m, vm, NULL, &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, requests, failure, false);
+                        return 0;
+                }
+                vmi = vm_instance(m, vm);
+        }
+        if (failure)
+                vmi_controller_wake(m);
+        write_status(m, vm, vmi, &(VmStatus) { 0 }, requests, failure, vmi == NULL && !want);
+        return 0;
+}
+
+const KindInfo kind_vm = {
+        .kind = "VirtualMachine",
+        .group = "kubevirt.io",
+        .versions = (const char *const[]) { "v1", "v1alpha3", NULL },
+        .plural = "virtualmachines",
+        .short_names = (const char *const[]) { "vm", "vms", NULL },
+        .path_segment = "vm",
+        .schema = "v1.VirtualMachine",
+        .namespaced = true,
+        .admit = vm_admit,
+        .init_status = vm_init_status,
+        .reconcile = vm_reconcile,
+};
+
+/* --- verbs --- */
+
+static int add_requests(Model *m, Object *vm, const char *const *actions, const char *uid, const char *set_strategy, GError **error) {
+        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonObject *root = json_node_get_object(doc);
+        JsonObject *status = json_ensure_object(root, "status");
+        JsonArray *reqs = json_get_array(status, "stateChangeRequests");
+
+        if (set_strategy) {
+                JsonObject *spec = json_get_object(root, "spec");
+                /* a VM written with the legacy field keeps it */
+                if (json_object_has_member(spec, "running"))
+                        json_object_set_boolean_member(spec, "running", streq(set_strategy, "Always"));
+                else
+                        json_object_set_string_member(spec, "runStrategy", set_strategy);
+                json_object_set_string_member(status, "runStrategy", set_strategy);
+                json_object_remove_member(status, "startFailure");
+        }
+        for (const char *const *a = actions; a && *a; a++) {
+                JsonObject *r = json_object_new();
+                if (!reqs) {
+                        reqs = json_array_new();
+                        json_object_set_array_member(status, "stateChangeRequests", reqs);
+                }
+                json_object_set_string_member(r, "action", *a);
+                if (uid && streq(*a, "Stop")) {
+                        JsonObject *data = json_object_new();
+                        json_object_set_string_member(data, "uid", uid);
+                        json_object_set_object_member(r, "data", data);
+                }
+                json_array_add_object_element(reqs, r);
+        }
+        if (model_update(m, vm, doc, error) < 0)
+                return -EIO;
+        model_enqueue(m, vm);
+        return 0;
+}
+
+static bool instance_running(Model *m, Object *vmi) {
+        return vmi && !vmi_is_finished(vmi) && !object_is_deleting(vmi);
+}
+
+int vm_start(Model *m, Object *vm, bool paused, GError **error) {
+        const char *strategy = vm_run_strategy(vm);
+        Object *vmi = vm_instance(m, vm);
+
+        if (object_is_deleting(vm))
+                return ev_error_set(error, EBUSY, "VM %s/%s is being deleted", vm->namespace, vm->name);
+        if (instance_running(m, vmi))
+                return ev_error_set(error, EBUSY, "VM %s/%s is already running", vm->namespace, vm->name);
+        if (streq(strategy, "Once"))
+                return ev_error_set(error, EBUSY, "VM %s/%s: runStrategy Once does not support manual start requests", vm->namespace, vm->name);
+        if (streq(strategy, "Halted"))
+                return add_requests(m, vm, NULL, NULL, "Always", error);
+        if (streq(strategy, "Always"))
+                /* waiting out a crash loop: start now */
+                return add_requests(m, vm, NULL, NULL, "Always", error);
+        return add_requests(m, vm, (const char *const[]) { "Start", NULL }, NULL, NULL, error);
+}
+
+int vm_stop(Model *m, Object *vm, bool force, int64_t grace, GError **error) {
+        const char *strategy = vm_run_strategy(vm);
+        Object *vmi = vm_instance(m, vm);
+
+        if (!instance_running(m, vmi) && !(streq(strategy, "Always") || streq(strategy, "RerunOnFailure")))
+                return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
+        if (streq(strategy, "Halted"))
+                return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
+        if (vmi && instance_running(m, vmi) && (force || grace >= 0))
+                (void) vmi_stop(m, vmi, force ? 0 : grace, NULL);
+        if (streq(strategy, "Always") || streq(strategy, "RerunOnFailure"))
+                return add_requests(m, vm, NULL, NULL, "Halted", error);
+        return add_requests(m, vm, (const char *const[]) { "Stop", NULL }, vmi ? vmi->uid : NULL, NULL, error);
+}
+
+int vm_restart(Model *m, Object *vm, bool force, int64_t grace, GError **error) {
+        const char *strategy = vm_run_strategy(vm);
+        Object *vmi = vm_instance(m, vm);
+
+        if (streq(strategy, "Halted"))
+                return ev_error_set(error, EBUSY, "VM %s/%s: runStrategy Halted does not support manual restart requests", vm->namespace, vm->name);
+        if (!instance_running(m, vmi))
+                return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
+        if (force || grace >= 0)
+                (void) vmi_stop(m, vmi, force ? 0 : grace, NULL);
+        return add_requests(m, vm, (const char *const[]) { "Stop", "Start", NULL }, vmi->uid, NULL, error);
+}

@@ -1,0 +1,1243 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VirtualMachineInstance (kubevirt.io/v1): one running guest, a transient
+ * libvirt domain named <namespace>_<name> carrying our metadata.  The
+ * controller resolves the volumes (claims, DataVolumes, per-instance empty
+ * disks), builds the domain XML (domain.c) and starts it on the hypervisor
+ * threads; libvirt's events move the phase.  Deleting a VMI stops its
+ * guest: ACPI power-off, then destroy after the grace period. */
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "datavolume.h"
+#include "domain.h"
+#include "json-util.h"
+#include "pvc.h"
+#include "quantity.h"
+#include "services.h"
+#include "util.h"
+#include "vm.h"
+#include "vmi.h"
+
+#define TICK_USEC (1 * G_USEC_PER_SEC)
+#define ADDRESS_POLL_FAST_USEC (3 * G_USEC_PER_SEC)     /* until the guest has an address */
+#define ADDRESS_POLL_SLOW_USEC (30 * G_USEC_PER_SEC)
+#define OVMF_DIR "/usr/share/OVMF"
+
+typedef struct Domain {
+        bool paused;
+        char *vmi_uid;
+} Domain;
+
+typedef struct Stopping {
+        gint64 deadline;                /* monotonic usec: destroy then */
+        bool destroy_sent;
+} Stopping;
+
+struct VmiController {
+        Model *model;
+        Services *services;
+        Hypervisor *hv;
+        char *owner;                    /* this daemon's id in domain metadata */
+        char *instances_dir;            /* state: per-instance disks */
+        char *runtime_dir;              /* sockets */
+        GHashTable *domains;            /* domain name -> Domain: what libvirt runs */
+        GHashTable *busy;               /* vmi uid -> 1: a start is under way */
+        GHashTable *stopping;           /* vmi uid -> Stopping */
+        GHashTable *claims;             /* vmi uid -> GPtrArray of claim uids held */
+        GHashTable *address_due;        /* vmi uid -> monotonic usec of the next address poll */
+        GHashTable *address_busy;       /* vmi uid -> 1 */
+        sd_event_source *tick;
+        bool listed;                    /* libvirt's domains were listed once */
+};
+
+/* --- facts --- */
+
+const char *vmi_phase(Object *vmi) {
+        const char *p = object_status_string(vmi, "phase");
+        return p ? p : "Pending";
+}
+
+bool vmi_is_finished(Object *vmi) {
+        const char *p = vmi_phase(vmi);
+        return streq(p, "Succeeded") || streq(p, "Failed");
+}
+
+static const char *condition_field(Object *o, const char *type, const char *field) {
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *c = json_array_get_object_element(conds, i);
+                if (streq_ptr(json_get_string(c, "type"), type))
+                        return json_get_string(c, field);
+        }
+        return NULL;
+}
+
+bool vmi_is_stopping(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        return object_is_deleting(vmi) || (c && g_hash_table_contains(c->stopping, vmi->uid));
+}
+
+bool vmi_is_paused(Object *vmi) {
+        return streq_ptr(condition_field(vmi, "Paused", "status"), "True");
+}
+
+const char *vmi_waiting_reason(Object *vmi) {
+        if (!streq_ptr(condition_field(vmi, "Synchronized", "status"), "False"))
+                return NULL;
+        return condition_field(vmi, "Synchronized", "reason");
+}
+
+char *vmi_domain_name(Object *vmi) {
+        return g_strdup_printf("%s_%s", vmi->namespace, vmi->name);
+}
+
+/* --- admission --- */
+
+static bool unique_names(JsonArray *a, const char *path, GError **error) {
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                const char *name = json_get_string(json_array_get_object_element(a, i), "name");
+                if (!name) {
+                        ev_error_set(error, EINVAL, "%s[%u].name: Required value", path, i);
+                        return false;
+                }
+                if (!g_hash_table_add(seen, (char *) name)) {
+                        ev_error_set(error, EINVAL, "%s[%u].name: Duplicate value: \"%s\"", path, i, name);
+                        return false;
+                }
+        }
+        return true;
+}
+
+static bool has_named(JsonArray *a, const char *name) {
+        for (guint i = 0; a && i < json_array_get_length(a); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(a, i), "name"), name))
+                        return true;
+        return false;
+}
+
+static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, GError **error) {
+        g_autoptr(GHashTable) boot = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+        for (guint i = 0; disks && i < json_array_get_length(disks); i++) {
+                JsonObject *d = json_array_get_object_element(disks, i);
+                const char *name = json_get_string(d, "name");
+                unsigned targets = !!json_object_has_member(d, "disk") + !!json_object_has_member(d, "cdrom") + !!json_object_has_member(d, "lun");
+                gint64 order = json_get_int(d, "bootOrder", 0);
+
+                if (!has_named(volumes, name))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume of this name "
+                                            "in %s.volumes", path, i, name, path);
+                if (targets > 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u]: Invalid value: give one of disk, cdrom or lun", path, i);
+                const char *bus = json_get_string(json_get_object(d, "disk"), "bus");
+                if (bus && !streq(bus, "virtio") && !streq(bus, "sata") && !streq(bus, "scsi") && !streq(bus, "usb"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].disk.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"virtio\", \"sata\", \"scsi\", \"usb\"", path, i, bus);
+                bus = json_get_string(json_get_object(d, "cdrom"), "bus");
+                if (bus && !streq(bus, "sata") && !streq(bus, "scsi"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cdrom.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"sata\", \"scsi\"", path, i, bus);
+                bus = json_get_string(json_get_object(d, "lun"), "bus");
+                if (bus && !streq(bus, "scsi"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].lun.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"scsi\"", path, i, bus);
+                const char *cache = json_get_string(d, "cache");
+                if (cache && !streq(cache, "none") && !streq(cache, "writethrough") && !streq(cache, "writeback"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cache: Unsupported value: \"%s\": supported values: "
+                                            "\"none\", \"writethrough\", \"writeback\"", path, i, cache);
+                const char *io = json_get_string(d, "io");
+                if (io && !streq(io, "native") && !streq(io, "threads") && !streq(io, "default"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].io: Unsupported value: \"%s\": supported values: "
+                                            "\"native\", \"threads\", \"default\"", path, i, io);
+                const char *policy = json_get_string(d, "errorPolicy");
+                if (policy && !streq(policy, "stop") && !streq(policy, "ignore") && !streq(policy, "report") && !streq(policy, "enospace"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].errorPolicy: Unsupported value: \"%s\": supported values: "
+                                            "\"stop\", \"ignore\", \"report\", \"enospace\"", path, i, policy);
+                if (order < 0 || (order > 0 && !g_hash_table_add(boot, GINT_TO_POINTER(order))))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].bootOrder: Invalid value: %" G_GINT64_FORMAT
+                                            ": must be positive and unique", path, i, order);
+        }
+        return 0;
+}
+
+static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                JsonObject *v = json_array_get_object_element(volumes, i);
+                unsigned n = json_object_get_size(v) - (json_object_has_member(v, "name") ? 1 : 0);
+                if (n != 1)
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u]: Invalid value: a volume needs exactly one source, %u given", path, i, n);
+                if (json_get_object(v, "persistentVolumeClaim") && !json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"))
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].persistentVolumeClaim.claimName: Required value", path, i);
+                if (json_get_object(v, "dataVolume") && !json_get_string(json_get_object(v, "dataVolume"), "name"))
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].dataVolume.name: Required value", path, i);
+                if (json_get_object(v, "emptyDisk")) {
+                        int64_t cap = 0;
+                        const char *s = json_get_string(json_get_object(v, "emptyDisk"), "capacity");
+                        if (!s || quantity_parse_int64(s, &cap, NULL) < 0 || cap <= 0)
+                                return ev_error_set(error, EINVAL, "%s.volumes[%u].emptyDisk.capacity: Required value: a positive size", path, i);
+                }
+        }
+        return 0;
+}
+
+static int check_networks(JsonObject *spec, const char *path, GError **error) {
+        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "interfaces");
+        JsonArray *networks = json_get_array(spec, "networks");
+        unsigned pods = 0;
+
+        if (!unique_names(ifaces, "spec.domain.devices.interfaces", error) || !unique_names(networks, "spec.networks", error))
+                return -EINVAL;
+        for (guint i = 0; networks && i < json_array_get_length(networks); i++) {
+                JsonObject *n = json_array_get_object_element(networks, i);
+                if (json_get_object(n, "pod"))
+                        pods++;
+                else if (!json_object_has_member(n, "multus"))
+                        return ev_error_set(error, EINVAL, "%s.networks[%u]: Required value: a network source (pod) is needed", path, i);
+                if (!has_named(ifaces, json_get_string(n, "name")))
+                        return ev_error_set(error, EINVAL, "%s.networks[%u].name: Invalid value: \"%s\": no interface of this name",
+                                            path, i, json_get_string(n, "name"));
+        }
+        if (pods > 1)
+                return ev_error_set(error, EINVAL, "%s.networks: Invalid value: more than one pod network", path);
+        for (guint i = 0; ifaces && i < json_array_get_length(ifaces); i++) {
+                JsonObject *iface = json_array_get_object_element(ifaces, i);
+                const char *name = json_get_string(iface, "name");
+                unsigned bindings = 0;
+                static const char *const all[] = { "masquerade", "bridge", "slirp", "passt", "sriov", "macvtap", "binding", NULL };
+                for (const char *const *b = all; *b; b++)
+                        bindings += json_object_has_member(iface, *b);
+                if (!has_named(networks, name))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].name: Invalid value: \"%s\": no network of this name "
+                                            "in %s.networks", path, i, name, path);
+                if (bindings != 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u]: Invalid value: give exactly one binding "
+                                            "(masquerade, bridge or slirp)", path, i);
+                const char *model = json_get_string(iface, "model");
+                static const char *const models[] = { "virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", NULL };
+                if (model && !g_strv_contains(models, model))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].model: Unsupported value: \"%s\": supported values: "
+                                            "virtio, e1000, e1000e, igb, ne2k_pci, pcnet, rtl8139", path, i, model);
+                const char *mac = json_get_string(iface, "macAddress");
+                if (mac && !g_regex_match_simple("^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$", mac, 0, 0))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].macAddress: Invalid value: \"%s\": "
+                                            "must be a MAC address", path, i, mac);
+        }
+        return 0;
+}
+
+int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error) {
+        JsonObject *domain = json_get_object(spec, "domain");
+        JsonObject *devices = json_get_object(domain, "devices");
+        JsonObject *cpu = json_get_object(domain, "cpu");
+        JsonArray *volumes = json_get_array(spec, "volumes");
+        const char *arch = json_get_string(spec, "architecture");
+
+        if (!domain)
+                return ev_error_set(error, EINVAL, "%s.domain: Required value", path);
+        if (arch && !streq(arch, "amd64"))
+                return ev_error_set(error, EOPNOTSUPP, "%s.architecture: Unsupported value: \"%s\": this node runs amd64 guests only", path, arch);
+        if (need_memory && domain_guest_memory(spec) <= 0)
+                return ev_error_set(error, EINVAL, "%s.domain.memory.guest: Required value: no memory requested (set %s.domain.memory.guest "
+                                    "or %s.domain.resources.requests.memory)", path, path, path);
+        static const char *const topo[] = { "sockets", "cores", "threads", NULL };
+        for (const char *const *t = topo; *t; t++)
+                if (cpu && json_object_has_member(cpu, *t) && json_get_int(cpu, *t, 0) < 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path, *t);
+        if (!unique_names(volumes, "spec.volumes", error) ||
+            !unique_names(json_get_array(devices, "disks"), "spec.domain.devices.disks", error))
+                return -EINVAL;
+        if (check_volumes(volumes, path, error) < 0 || check_disks(json_get_array(devices, "disks"), volumes, path, error) < 0 ||
+            check_networks(spec, path, error) < 0)
+                return -EINVAL;
+        JsonObject *bl = json_get_object(json_get_object(domain, "firmware"), "bootloader");
+        if (json_get_object(bl, "bios") && json_get_object(bl, "efi"))
+                return ev_error_set(error, EINVAL, "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
+        if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
+                return ev_error_set(error, EINVAL, "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
+        const char *start = json_get_string(spec, "startStrategy");
+        if (start && !streq(start, "Paused"))
+                return ev_error_set(error, EINVAL, "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path, start);
+        static const char *const ignored[] = { "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "schedulerName",
+                                               "priorityClassName", "dnsPolicy", NULL };
+        for (const char *const *f = ignored; *f && warnings; f++)
+                if (json_object_has_member(spec, *f))
+                        g_ptr_array_add(warnings, g_strdup_printf("%s.%s: has no effect on a single node", path, *f));
+        return 0;
+}
+
+static int check_annotations(JsonObject *meta, const char *path, GError **error) {
+        JsonObject *ann = json_get_object(meta, "annotations");
+        if (json_get_string(ann, "hooks.kubevirt.io/hookSidecars"))
+                return ev_error_set(error, EOPNOTSUPP, "%s.annotations[hooks.kubevirt.io/hookSidecars]: not supported on edgevirt: "
+                                    "sidecar hooks run in a virt-launcher pod, which edgevirt does not have", path);
+        return 0;
+}
+
+int vm_template_annotations_admit(JsonObject *meta, const char *path, GError **error) {
+        return check_annotations(meta, path, error);
+}
+
+static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = json_get_object(doc, "spec");
+
+        if (check_annotations(json_get_object(doc, "metadata"), "metadata", error) < 0)
+                return -EOPNOTSUPP;
+        if (old) {
+                if (!json_equal(json_object_get_member(doc, "spec"), json_object_get_member(old, "spec")))
+                        return ev_error_set(error, EINVAL, "spec: Forbidden: the spec of a VirtualMachineInstance cannot change; "
+                                            "change its VirtualMachine and restart it");
+                return 0;
+        }
+        return vmi_spec_admit(spec, "spec", true, warnings, error);
+}
+
+static void vmi_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_string_member(status, "phase", "Pending");
+        json_object_set_array_member(status, "conditions", json_array_new());
+        json_object_set_object_member(doc, "status", status);
+}
+
+/* --- status --- */
+
+static void set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
+        JsonArray *conds = json_get_array(status, "conditions");
+        g_autofree char *now = ev_timestamp_now();
+        JsonObject *c = NULL;
+
+        if (!conds) {
+                conds = json_array_new();
+                json_object_set_array_member(status, "conditions", conds);
+        }
+        for (guint i = 0; i < json_array_get_length(conds); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
+                        c = json_array_get_object_element(conds, i);
+        if (!c) {
+                c = json_object_new();
+                json_object_set_string_member(c, "type", type);
+                json_array_add_object_element(conds, c);
+        }
+        if (!streq_ptr(json_get_string(c, "status"), value ? "True" : "False"))
+                json_object_set_string_member(c, "lastTransitionTime", now);
+        json_object_set_string_member(c, "status", value ? "True" : "False");
+        json_object_set_string_member(c, "reason", reason ? reason : "");
+        json_object_set_string_member(c, "message", message ? message : "");
+}
+
+typedef struct VmiStatus {
+        const char *phase;              /* NULL: keep */
+        const char *reason, *message;   /* Synchronized condition (False when set) */
+        int paused;                     /* -1 keep, 0, 1 */
+        int agent;                      /* -1 keep, 0, 1 */
+        JsonArray *interfaces;          /* NULL: keep (taken) */
+} VmiStatus;
+
+static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
+        g_autoptr(GError) e = NULL;
+        JsonNode *doc = json_deep_copy(vmi->doc);
+        JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
+        const char *old_phase = json_get_string(status, "phase");
+        const char *phase = u->phase ? u->phase : old_phase ? old_phase : "Pending";
+
+        if (!streq_ptr(old_phase, phase)) {
+                JsonArray *ts = json_get_array(status, "phaseTransitionTimestamps");
+                JsonObject *t = json_object_new();
+                g_autofree char *now = ev_timestamp_now();
+                if (!ts) {
+                        ts = json_array_new();
+                        json_object_set_array_member(status, "phaseTransitionTimestamps", ts);
+                }
+                json_object_set_string_member(t, "phase", phase);
+                json_object_set_string_member(t, "phaseTransitionTimestamp", now);
+                json_array_add_object_element(ts, t);
+                json_object_set_string_member(status, "phase", phase);
+        }
+        if (u->reason || streq(phase, "Running") || streq(phase, "Scheduled"))
+                set_condition(status, "Synchronized", !u->reason, u->reason, u->message);
+        if (streq(phase, "Failed") && u->message)
+                json_object_set_string_member(status, "reason", u->message);
+        if (u->paused >= 0)
+                set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "", u->paused ? "VMI was paused by user" : "");
+        if (u->agent >= 0)
+                set_condition(status, "AgentConnected", u->agent, u->agent ? "" : "AgentDisconnected", "");
+        bool paused = streq_ptr(condition_field(vmi, "Paused", "status"), "True");
+        if (u->paused >= 0)
+                paused = u->paused;
+        bool ready = streq(phase, "Running") && !paused;
+        set_condition(status, "Ready", ready, ready ? "" : streq(phase, "Running") ? "Paused" : "GuestNotRunning",
+                      ready ? "" : streq(phase, "Running") ? "the guest is paused" : "the guest is not running");
+        if (streq(phase, "Running") || streq(phase, "Scheduled")) {
+                json_object_set_string_member(status, "nodeName", g_get_host_name());
+                JsonObject *machine = json_object_new();
+                const char *type = json_get_string(json_get_object(json_get_object(json_get_object(json_node_get_object(doc), "spec"), "domain"),
+                                                                   "machine"), "type");
+                json_object_set_string_member(machine, "type", !isempty(type) ? type : "q35");
+                json_object_set_object_member(status, "machine", machine);
+        }
+        if (u->interfaces)
+                json_object_set_array_member(status, "interfaces", u->interfaces);
+        if (json_equal(doc, vmi->doc)) {
+                json_node_unref(doc);
+                return;
+        }
+        if (model_update(c->model, vmi, doc, &e) < 0)
+                g_warning("VMI %s/%s: cannot write status: %s", vmi->namespace, vmi->name, e->message);
+}
+
+/* --- claims the instance holds (pvc-protection) --- */
+
+static void release_claims(VmiController *c, Object *vmi) {
+        GPtrArray *held = g_hash_table_lookup(c->claims, vmi->uid);
+        for (guint i = 0; held && i < held->len; i++)
+                services_pvc_use(c->services, held->pdata[i], false);
+        g_hash_table_remove(c->claims, vmi->uid);
+}
+
+static void hold_claims(VmiController *c, Object *vmi, GPtrArray *uids) {
+        release_claims(c, vmi);
+        for (guint i = 0; i < uids->len; i++)
+                services_pvc_use(c->services, uids->pdata[i], true);
+        g_hash_table_insert(c->claims, g_strdup(vmi->uid), g_ptr_array_ref(uids));
+}
+
+/* --- files of an instance --- */
+
+static char *instance_dir(VmiController *c, Object *vmi) {
+        return g_build_filename(c->instances_dir, vmi->uid, NULL);
+}
+
+static char *runtime_dir(VmiController *c, Object *vmi) {
+        return g_build_filename(c->runtime_dir, vmi->uid, NULL);
+}
+
+static void remove_files(VmiController *c, const char *uid) {
+        worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(c->instances_dir, uid, NULL));
+        worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(c->runtime_dir, uid, NULL));
+}
+
+/* --- volumes --- */
+
+typedef enum VolState {
+        VOL_READY,
+        VOL_WAITING,                    /* WaitingForVolumeBinding */
+        VOL_PVC_NOT_FOUND,              /* ErrorPvcNotFound */
+        VOL_DV_ERROR,                   /* DataVolumeError */
+} VolState;
+
+typedef struct Resolved {
+        GHashTable *volumes;            /* name -> DomainVolume (strings owned by strings) */
+        GPtrArray *strings;
+        GPtrArray *claims;              /* claim uids */
+        GPtrArray *empty_disks;         /* "path\0size" pairs: path, then size as string */
+        char *message;
+} Resolved;
+
+static void resolved_clear(Resolved *r) {
+        if (r->volumes)
+                g_hash_table_unref(r->volumes);
+        if (r->strings)
+                g_ptr_array_unref(r->strings);
+        if (r->claims)
+                g_ptr_array_unref(r->claims);
+        if (r->empty_disks)
+                g_ptr_array_unref(r->empty_disks);
+        g_free(r->message);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Resolved, resolved_clear)
+
+static const char *keep(Resolved *r, char *s) {
+        g_ptr_array_add(r->strings, s);
+        return s;
+}
+
+static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const char *vol, const char *claim_name, GError **error) {
+        Object *pvc = NULL;
+        if (model_get(c->model, &kind_pvc, vmi->namespace, claim_name, &pvc, NULL) < 0) {
+                r->message = g_strdup_printf("PVC %s/%s does not exist", vmi->namespace, claim_name);
+                return VOL_PVC_NOT_FOUND;
+        }
+        if (!streq_ptr(object_status_string(pvc, "phase"), "Bound")) {
+                r->message = g_strdup_printf("PVC %s/%s is not bound yet", vmi->namespace, claim_name);
+                return VOL_WAITING;
+        }
+        char *path = pvc_volume_path(c->model, pvc);
+        DomainVolume *dv = g_new0(DomainVolume, 1);
+        dv->path = keep(r, path);
+        dv->format = "raw";
+        dv->block = g_str_has_prefix(path, "/dev/");
+        g_hash_table_insert(r->volumes, g_strdup(vol), dv);
+        g_ptr_array_add(r->claims, g_strdup(pvc->uid));
+        return VOL_READY;
+}
+
+static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
+        JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
+        g_autofree char *dir = instance_dir(c, vmi);
+        VolState worst = VOL_READY;
+
+        r->volumes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        r->strings = g_ptr_array_new_with_free_func(g_free);
+        r->claims = g_ptr_array_new_with_free_func(g_free);
+        r->empty_disks = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                JsonObject *v = json_array_get_object_element(volumes, i);
+                const char *name = json_get_string(v, "name");
+                VolState st = VOL_READY;
+
+                if (json_get_object(v, "persistentVolumeClaim"))
+                        st = claim_volume(c, vmi, r, name, json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"), NULL);
+                else if (json_get_object(v, "dataVolume")) {
+                        const char *dvname = json_get_string(json_get_object(v, "dataVolume"), "name");
+                        Object *dv = NULL;
+                        if (model_get(c->model, &kind_datavolume, vmi->namespace, dvname, &dv, NULL) < 0) {
+                                /* a plain PVC of that name serves too, as in KubeVirt */
+                                st = claim_volume(c, vmi, r, name, dvname, NULL);
+                                if (st == VOL_PVC_NOT_FOUND) {
+                                        g_free(r->message);
+                                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace, dvname);
+                                }
+                        } else if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
+                                g_free(r->message);
+                                r->message = g_strdup_printf("DataVolume %s/%s failed: %s", vmi->namespace, dvname,
+                                                             datavolume_condition(dv, "Running", "message") ?: "");
+                                st = VOL_DV_ERROR;
+                        } else if (!streq_ptr(object_status_string(dv, "phase"), "Succeeded")) {
+                                g_free(r->message);
+                                r->message = g_strdup_printf("DataVolume %s/%s is %s", vmi->namespace, dvname,
+                                                             object_status_string(dv, "phase") ?: "Pending");
+                                st = VOL_WAITING;
+                        } else
+                                st = claim_volume(c, vmi, r, name, dvname, NULL);
+                } else if (json_get_object(v, "emptyDisk")) {
+                        DomainVolume *dv = g_new0(DomainVolume, 1);
+                        char *path = g_strdup_printf("%s/%s.img", dir, name);
+                        dv->path = keep(r, path);
+                        dv->format = "raw";
+                        g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                        g_ptr_array_add(r->empty_disks, g_strdup(path));
+                        g_ptr_array_add(r->empty_disks, g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                } else {
+                        g_free(r->message);
+                        r->message = g_strdup_printf("volume %s: this source is not supported on edgevirt", name);
+                        st = VOL_DV_ERROR;
+                }
+                if (st > worst)
+                        worst = st;
+        }
+        return worst;
+}
+
+/* --- starting --- */
+
+typedef struct Start {
+        VmiController *c;
+        char *vmi_uid;
+        char *xml;
+        bool paused;
+        bool nat;                       /* uses the pod network (masquerade) */
+        GPtrArray *empty_disks;
+        char *instance_dir, *runtime_dir;
+        uid_t qemu_uid;
+        gid_t qemu_gid;
+        int r;
+        char *error;
+} Start;
+
+static void start_free(Start *s) {
+        g_free(s->vmi_uid);
+        g_free(s->xml);
+        if (s->empty_disks)
+                g_ptr_array_unref(s->empty_disks);
+        g_free(s->instance_dir);
+        g_free(s->runtime_dir);
+        g_free(s->error);
+        g_free(s);
+}
+
+/* On a worker: the instance's directories and empty disks. */
+static void prepare_work(void *data) {
+        Start *s = data;
+
+        if (g_mkdir_with_parents(s->instance_dir, 0711) < 0 || g_mkdir_with_parents(s->runtime_dir, 0700) < 0) {
+                s->r = -errno;
+                s->error = g_strdup_printf("cannot make the instance's directories: %s", g_strerror(errno));
+                return;
+        }
+        /* QEMU makes the console and VNC sockets in here as its own user */
+        if (s->qemu_uid != (uid_t) -1 && chown(s->runtime_dir, s->qemu_uid, s->qemu_gid) < 0) {
+                s->r = -errno;
+                s->error = g_strdup_printf("cannot hand %s to QEMU's user: %s", s->runtime_dir, g_strerror(errno));
+                return;
+        }
+        for (guint i = 0; i + 1 < s->empty_disks->len; i += 2) {
+                const char *path = s->empty_disks->pdata[i];
+                int64_t size = 0;
+                (void) quantity_parse_int64(s->empty_disks->pdata[i + 1], &size, NULL);
+                int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+                if (fd < 0 || ftruncate(fd, size) < 0) {
+                        s->r = -errno;
+                        s->error = g_strdup_printf("cannot make the empty disk %s: %s", path, g_strerror(errno));
+                        if (fd >= 0)
+                                close(fd);
+                        return;
+                }
+                close(fd);
+        }
+}
+
+static void created(HvOp *op);
+
+static void prepare_done(void *data) {
+        Start *s = data;
+        VmiController *c = s->c;
+        Object *vmi = model_find_uid(c->model, s->vmi_uid);
+
+        if (!vmi || object_is_deleting(vmi) || s->r < 0) {
+                if (vmi && s->r < 0)
+                        write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = s->error,
+                                                            .paused = -1, .agent = -1 });
+                g_hash_table_remove(c->busy, s->vmi_uid);
+                if (vmi)
+                        model_enqueue(c->model, vmi);
+                start_free(s);
+                return;
+        }
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(HV_OP_CREATE, name, created, c);
+        op->xml = g_steal_pointer(&s->xml);
+        op->start_paused = s->paused;
+        op->tag = g_strdup(s->vmi_uid);
+        if (s->nat)
+                op->network = g_strdup(c->services->nat_network);
+        hypervisor_submit(c->hv, op);
+        start_free(s);
+}
+
+static void created(HvOp *op) {
+        VmiController *c = op->userdata;
+        const char *uid = op->tag;
+        Object *vmi = model_find_uid(c->model, uid);
+
+        g_hash_table_remove(c->busy, uid);
+        if (!vmi)
+                return;         /* removed meanwhile: its finalizer ran; the domain, if any, is an orphan for the next list */
+        if (op->r < 0) {
+                write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = op->error,
+                                                    .paused = -1, .agent = -1 });
+                model_enqueue(c->model, vmi);
+                return;
+        }
+        g_autofree char *name = vmi_domain_name(vmi);
+        Domain *d = g_hash_table_lookup(c->domains, name);
+        if (!d) {
+                d = g_new0(Domain, 1);
+                g_hash_table_insert(c->domains, g_strdup(name), d);
+        }
+        g_free(d->vmi_uid);
+        d->vmi_uid = g_strdup(vmi->uid);
+        d->paused = op->paused;
+        write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = op->paused, .agent = 0 });
+        g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        model_enqueue(c->model, vmi);
+        vm_instance_changed(c->model, vmi);
+}
+
+static void qemu_user(VmiController *c, uid_t *uid, gid_t *gid) {
+        struct passwd *pw = NULL;
+        *uid = (uid_t) -1;
+        *gid = (gid_t) -1;
+        if (g_str_has_prefix(hypervisor_uri(c->hv), "qemu:///system"))
+                pw = getpwnam("libvirt-qemu");
+        if (pw) {
+                *uid = pw->pw_uid;
+                *gid = pw->pw_gid;
+        }
+}
+
+static const char *firmware_file(const char *name) {
+        static char path[256];
+        g_snprintf(path, sizeof path, OVMF_DIR "/%s", name);
+        return g_file_test(path, G_FILE_TEST_EXISTS) ? g_intern_string(path) : NULL;
+}
+
+static bool uses_masquerade(JsonObject *spec) {
+        JsonObject *devices = json_get_object(json_get_object(spec, "domain"), "devices");
+        JsonArray *ifaces = json_get_array(devices, "interfaces");
+        if (!ifaces)
+                return !json_get_array(spec, "networks") && json_get_bool(devices, "autoattachPodInterface", true);
+        for (guint i = 0; i < json_array_get_length(ifaces); i++)
+                if (json_object_has_member(json_array_get_object_element(ifaces, i), "masquerade"))
+                        return true;
+        return false;
+}
+
+static int start_instance(VmiController *c, Object *vmi) {
+        g_auto(Resolved) r = { 0 };
+        JsonObject *spec = json_get_object(object_root(vmi), "spec");
+        g_autoptr(GError) e = NULL;
+        VolState st = resolve_volumes(c, vmi, &r);
+        static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding", [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
+                                               [VOL_DV_ERROR] = "DataVolumeError" };
+
+        if (st != VOL_READY) {
+                write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message, .paused = -1, .agent = -1 });
+                return 0;       /* the claim's or DataVolume's change queues us again */
+        }
+        hold_claims(c, vmi, r.claims);
+
+        g_autofree char *name = vmi_domain_name(vmi);
+        g_autofree char *idir = instance_dir(c, vmi), *rdir = runtime_dir(c, vmi);
+        g_autofree char *console = g_build_filename(rdir, "console.sock", NULL);
+        g_autofree char *vnc = g_build_filename(rdir, "vnc.sock", NULL);
+        g_autofree char *log = g_build_filename(rdir, "console.log", NULL);
+        g_autofree char *nvram = g_build_filename(idir, "nvram.fd", NULL);
+        Object *owner_vm = vm_of_instance(c->model, vmi);
+        DomainHost host = {
+                .kvm = hypervisor_kvm(c->hv),
+                .domain_name = name,
+                .uuid = owner_vm ? owner_vm->uid : vmi->uid,
+                .namespace = vmi->namespace,
+                .name = vmi->name,
+                .vmi_uid = vmi->uid,
+                .owner = c->owner,
+                .nat_network = c->services->nat_network,
+                .bridge = c->services->bridge,
+                .console_socket = console,
+                .console_log = log,
+                .vnc_socket = vnc,
+                .efi_code = firmware_file("OVMF_CODE_4M.fd"),
+                .efi_vars = firmware_file("OVMF_VARS_4M.fd"),
+                .efi_code_secure = firmware_file("OVMF_CODE_4M.ms.fd") ? firmware_file("OVMF_CODE_4M.secboot.fd") : NULL,
+                .efi_vars_secure = firmware_file("OVMF_VARS_4M.ms.fd"),
+                .nvram = nvram,
+                .volumes = r.volumes,
+        };
+        char *xml = domain_xml(spec, &host, &e);
+        if (!xml) {
+                write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = e->message, .paused = -1, .agent = -1 });
+                release_claims(c, vmi);
+                return 0;
+        }
+        Start *s = g_new0(Start, 1);
+        s->c = c;
+        s->vmi_uid = g_strdup(vmi->uid);
+        s->xml = xml;
+        s->paused = streq_ptr(json_get_string(spec, "startStrategy"), "Paused");
+        s->empty_disks = g_ptr_array_ref(r.empty_disks);
+        s->nat = uses_masquerade(spec);
+        s->instance_dir = g_steal_pointer(&idir);
+        s->runtime_dir = g_steal_pointer(&rdir);
+        qemu_user(c, &s->qemu_uid, &s->qemu_gid);
+        g_hash_table_insert(c->busy, g_strdup(vmi->uid), GINT_TO_POINTER(1));
+        write_status(c, vmi, &(VmiStatus) { .phase = "Scheduled", .paused = -1, .agent = -1 });
+        worker_submit(c->services->worker, prepare_work, prepare_done, s);
+        return 0;
+}
+
+/* --- stopping --- */
+
+static void op_logged(HvOp *op) {
+        if (op->r < 0 && op->r != -ENOENT)
+                g_warning("libvirt: %s %s: %s", op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
+}
+
+static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        Stopping *st = g_hash_table_lookup(c->stopping, vmi->uid);
+
+        if (grace < 0)
+                grace = json_get_int(json_get_object(object_root(vmi), "spec"), "terminationGracePeriodSeconds", 30);
+        if (st) {
+                /* a shorter grace period given later wins, as kubectl's does */
+                gint64 deadline = g_get_monotonic_time() + grace * G_USEC_PER_SEC;
+                if (deadline < st->deadline)
+                        st->deadline = deadline;
+        } else {
+                st = g_new0(Stopping, 1);
+                st->deadline = g_get_monotonic_time() + grace * G_USEC_PER_SEC;
+                g_hash_table_insert(c->stopping, g_strdup(vmi->uid), st);
+                if (grace > 0)
+                        hypervisor_submit(c->hv, hv_op_new(HV_OP_SHUTDOWN, name, op_logged, c));
+        }
+        if (grace == 0 && !st->destroy_sent) {
+                st->destroy_sent = true;
+                hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, op_logged, c));
+        }
+        sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+}
+
+static bool has_domain(VmiController *c, Object *vmi) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        Domain *d = g_hash_table_lookup(c->domains, name);
+        return d && streq_ptr(d->vmi_uid, vmi->uid);
+}
+
+int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error) {
+        VmiController *c = model_services(m)->vmis;
+        if (!has_domain(c, vmi))
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace, vmi->name);
+        send_stop(c, vmi, grace);
+        return 0;
+}
+
+/* --- reconcile --- */
+
+static int vmi_reconcile(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        const char *phase = vmi_phase(vmi);
+
+        if (!c->listed || object_is_deleting(vmi) || g_hash_table_contains(c->busy, vmi->uid))
+                return 0;
+        if (vmi_is_finished(vmi)) {
+                if (g_hash_table_contains(c->claims, vmi->uid)) {
+                        release_claims(c, vmi);
+                        remove_files(c, vmi->uid);
+                }
+                return 0;
+        }
+        if (has_domain(c, vmi)) {
+                if (!g_hash_table_contains(c->claims, vmi->uid)) {
+                        /* adopted after a restart: hold its claims again */
+                        g_auto(Resolved) r = { 0 };
+                        (void) resolve_volumes(c, vmi, &r);
+                        hold_claims(c, vmi, r.claims);
+                }
+                return 0;
+        }
+        if (streq(phase, "Running") || streq(phase, "Scheduled")) {
+                /* its domain went away while nobody watched (daemon down) */
+                write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "DomainGone",
+                                                    .message = "the domain stopped while edgevirtd was not running", .paused = 0, .agent = 0 });
+                return 0;
+        }
+        return start_instance(c, vmi);
+}
+
+static int vmi_finalize(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+
+        if (g_hash_table_contains(c->busy, vmi->uid))
+                return 0;       /* its start finishes first */
+        if (has_domain(c, vmi)) {
+                send_stop(c, vmi, -1);
+                return 0;       /* the STOPPED event queues us again */
+        }
+        g_hash_table_remove(c->stopping, vmi->uid);
+        g_hash_table_remove(c->address_due, vmi->uid);
+        release_claims(c, vmi);
+        remove_files(c, vmi->uid);
+        vm_instance_changed(m, vmi);
+        return 1;
+}
+
+const KindInfo kind_vmi = {
+        .kind = "VirtualMachineInstance",
+        .group = "kubevirt.io",
+        .versions = (const char *const[]) { "v1", "v1alpha3", NULL },
+        .plural = "virtualmachineinstances",
+        .short_names = (const char *const[]) { "vmi", "vmis", NULL },
+        .path_segment = "vmi",
+        .schema = "v1.VirtualMachineInstance",
+        .namespaced = true,
+        .admit = vmi_admit,
+        .init_status = vmi_init_status,
+        .reconcile = vmi_reconcile,
+        .finalize = vmi_finalize,
+};
+
+/* --- libvirt's events --- */
+
+static Object *vmi_of_domain(VmiController *c, const char *name) {
+        const char *sep = name ? strchr(name, '_') : NULL;
+        g_autofree char *ns = sep ? g_strndup(name, sep - name) : NULL;
+        Object *vmi = NULL;
+        if (!sep || model_get(c->model, &kind_vmi, ns, sep + 1, &vmi, NULL) < 0)
+                return NULL;
+        return vmi;
+}
+
+static void list_domains(VmiController *c);
+
+static void on_event(const HvEvent *ev, void *userdata) {
+        VmiController *c = userdata;
+        Domain *d = ev->domain ? g_hash_table_lookup(c->domains, ev->domain) : NULL;
+        Object *vmi = ev->domain ? vmi_of_domain(c, ev->domain) : NULL;
+
+        if (ev->kind == HV_EVENT_DISCONNECTED) {
+                g_warning("libvirt closed the connection; listing domains again");
+                list_domains(c);
+                return;
+        }
+        if (!d || !vmi || !streq_ptr(d->vmi_uid, vmi->uid))
+                return;         /* not ours, or not created yet (created() records it) */
+        switch (ev->kind) {
+        case HV_EVENT_SUSPENDED:
+        case HV_EVENT_RESUMED:
+                d->paused = ev->kind == HV_EVENT_SUSPENDED;
+                write_status(c, vmi, &(VmiStatus) { .paused = d->paused, .agent = -1 });
+                break;
+        case HV_EVENT_AGENT:
+                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = ev->detail });
+                break;
+        case HV_EVENT_STOPPED: {
+                bool asked = g_hash_table_contains(c->stopping, vmi->uid);
+                bool ok = ev->detail == HV_STOP_SHUTDOWN || asked;
+                const char *why = ev->detail == HV_STOP_CRASHED ? "the guest crashed or QEMU failed" :
+                                  ev->detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" : "the domain stopped";
+                g_hash_table_remove(c->domains, ev->domain);
+                g_hash_table_remove(c->stopping, vmi->uid);
+                g_hash_table_remove(c->address_due, vmi->uid);
+                write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed", .message = ok ? NULL : why,
+                                                    .paused = 0, .agent = 0 });
+                model_enqueue(c->model, vmi);
+                break;
+        }
+        default:
+                break;
+        }
+        vm_instance_changed(c->model, vmi);
+}
+
+/* --- adoption: what libvirt runs after a restart --- */
+
+static char *metadata_value(const char *xml, const char *element) {
+        g_autofree char *open = g_strdup_printf("<edgevirt:%s>", element);
+        g_autofree char *close = g_strdup_printf("</edgevirt:%s>", element);
+        const char *a = strstr(xml, open), *b;
+        if (!a)
+                return NULL;
+        a += strlen(open);
+        b = strstr(a, close);
+        return b ? g_strndup(a, b - a) : NULL;
+}
+
+static void listed(HvOp *op) {
+        VmiController *c = op->userdata;
+        g_autoptr(GHashTable) live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        if (op->r < 0) {
+                g_warning("cannot list libvirt's domains: %s; trying again", op->error);
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                return;
+        }
+        g_hash_table_remove_all(c->domains);
+        for (guint i = 0; i < op->domains->len; i++) {
+                HvDomain *hd = op->domains->pdata[i];
+                g_autofree char *uid = metadata_value(hd->metadata, "uid");
+                g_autofree char *owner = metadata_value(hd->metadata, "owner");
+                Object *vmi = uid ? model_find_uid(c->model, uid) : NULL;
+
+                if (!streq_ptr(owner, c->owner) || !hd->running)
+                        continue;       /* another edgevirtd's, or a leftover definition */
+                if (!vmi || vmi->kind != &kind_vmi || vmi_is_finished(vmi)) {
+                        g_message("removing domain %s: no instance owns it", hd->name);
+                        hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, hd->name, op_logged, c));
+                        continue;
+                }
+                Domain *d = g_new0(Domain, 1);
+                d->vmi_uid = g_strdup(uid);
+                d->paused = hd->paused;
+                g_hash_table_insert(c->domains, g_strdup(hd->name), d);
+                g_hash_table_add(live, g_strdup(uid));
+                write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
+                g_hash_table_insert(c->address_due, g_strdup(uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        }
+        c->listed = true;
+        /* per-instance files nothing owns */
+        const char *dirs[] = { c->instances_dir, c->runtime_dir };
+        for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
+                g_autoptr(GDir) dir = g_dir_open(dirs[i], 0, NULL);
+                const char *entry;
+                while (dir && (entry = g_dir_read_name(dir))) {
+                        Object *o = model_find_uid(c->model, entry);
+                        if (!o || (o->kind == &kind_vmi && vmi_is_finished(o)))
+                                worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(dirs[i], entry, NULL));
+                }
+        }
+        sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_vmi, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(c->model, all->pdata[i]);
+        vm_enqueue_all(c->model);
+}
+
+static void list_domains(VmiController *c) {
+        c->listed = false;
+        hypervisor_submit(c->hv, hv_op_new(HV_OP_LIST, NULL, listed, c));
+}
+
+/* --- addresses, deadlines --- */
+
+static void addresses_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        const char *uid = op->tag;
+        Object *vmi = model_find_uid(c->model, uid);
+        gint64 *due = g_hash_table_lookup(c->address_due, uid);
+
+        g_hash_table_remove(c->address_busy, uid);
+        if (!vmi || !due || op->r < 0)
+                return;
+        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vmi), "spec"), "domain"), "devices"),
+                                           "interfaces");
+        JsonArray *out = json_array_new();
+        bool any = false;
+        for (guint i = 0; i < op->addresses->len; i++) {
+                HvAddress *a = op->addresses->pdata[i];
+                JsonObject *entry = NULL;
+                for (guint j = 0; j < json_array_get_length(out); j++)
+                        if (streq_ptr(json_get_string(json_array_get_object_element(out, j), "mac"), a->mac))
+                                entry = json_array_get_object_element(out, j);
+                if (!entry) {
+                        entry = json_object_new();
+                        json_object_set_string_member(entry, "mac", a->mac);
+                        json_object_set_string_member(entry, "ipAddress", a->address);
+                        json_object_set_array_member(entry, "ipAddresses", json_array_new());
+                        /* name it after the spec's interface, in order */
+                        guint k = json_array_get_length(out);
+                        if (ifaces && k < json_array_get_length(ifaces))
+                                json_object_set_string_member(entry, "name", json_get_string(json_array_get_object_element(ifaces, k), "name"));
+                        else if (!ifaces && k == 0)
+                                json_object_set_string_member(entry, "name", "default");
+                        json_array_add_object_element(out, entry);
+                }
+                json_array_add_string_element(json_get_array(entry, "ipAddresses"), a->address);
+                any = true;
+        }
+        *due = g_get_monotonic_time() + (any ? ADDRESS_POLL_SLOW_USEC : ADDRESS_POLL_FAST_USEC);
+        write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .interfaces = out });
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        VmiController *c = userdata;
+        gint64 now = g_get_monotonic_time();
+        GHashTableIter it;
+        char *uid;
+        void *value;
+
+        if (!c->listed) {
+                if (hypervisor_pending(c->hv) == 0)
+                        list_domains(c);
+        }
+        g_hash_table_iter_init(&it, c->stopping);
+        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
+                Stopping *st = value;
+                Object *vmi = model_find_uid(c->model, uid);
+                if (!vmi) {
+                        g_hash_table_iter_remove(&it);
+                        continue;
+                }
+                if (now >= st->deadline && !st->destroy_sent) {
+                        g_autofree char *name = vmi_domain_name(vmi);
+                        st->destroy_sent = true;
+                        hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, op_logged, c));
+                }
+        }
+        g_hash_table_iter_init(&it, c->address_due);
+        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
+                Object *vmi = model_find_uid(c->model, uid);
+                if (!vmi || g_hash_table_contains(c->address_busy, uid) || now < *(gint64 *) value)
+                        continue;
+                g_autofree char *name = vmi_domain_name(vmi);
+                HvOp *op = hv_op_new(HV_OP_ADDRESSES, name, addresses_done, c);
+                op->tag = g_strdup(uid);
+                g_hash_table_add(c->address_busy, g_strdup(uid));
+                hypervisor_submit(c->hv, op);
+        }
+        vm_tick(c->model);
+        if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 && !vm_needs_tick(c->model))
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        else
+                sd_event_source_set_time_relative(s, TICK_USEC);
+        return 0;
+}
+
+void vmi_controller_wake(Model *m) {
+        VmiController *c = model_services(m)->vmis;
+        if (c) {
+                sd_event_source_set_time_relative(c->tick, TICK_USEC);
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        }
+}
+
+/* --- verbs --- */
+
+static int running_domain(VmiController *c, Object *vmi, Domain **ret, GError **error) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        Domain *d = g_hash_table_lookup(c->domains, name);
+        if (!d || !streq_ptr(d->vmi_uid, vmi->uid) || object_is_deleting(vmi) || g_hash_table_contains(c->stopping, vmi->uid))
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace, vmi->name);
+        *ret = d;
+        return 0;
+}
+
+static void verb_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        if (op->r < 0)
+                g_warning("libvirt: %s: %s", op->domain, op->error);
+        (void) c;
+}
+
+static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        hypervisor_submit(c->hv, hv_op_new(kind, name, verb_done, c));
+        return 0;
+}
+
+int vmi_pause(Model *m, Object *vmi, GError **error) {
+        VmiController *c = model_services(m)->vmis;
+        Domain *d;
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        if (d->paused)
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace, vmi->name);
+        return submit_verb(c, vmi, HV_OP_SUSPEND);
+}
+
+int vmi_unpause(Model *m, Object *vmi, GError **error) {
+        VmiController *c = model_services(m)->vmis;
+        Domain *d;
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        if (!d->paused)
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace, vmi->name);
+        return submit_verb(c, vmi, HV_OP_RESUME);
+}
+
+int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
+        VmiController *c = model_services(m)->vmis;
+        Domain *d;
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        if (d->paused)
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first", vmi->namespace, vmi->name);
+        return submit_verb(c, vmi, HV_OP_REBOOT);
+}
+
+static int connect_socket(VmiController *c, Object *vmi, const char *file, const char *what, GError **error) {
+        g_autofree char *dir = runtime_dir(c, vmi);
+        g_autofree char *path = g_build_filename(dir, file, NULL);
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        Domain *d;
+        int fd;
+
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        if (strlen(path) >= sizeof sa.sun_path)
+                return ev_error_set(error, ENAMETOOLONG, "the %s socket path %s is too long", what, path);
+        strcpy(sa.sun_path, path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return ev_error_set(error, errno, "cannot make a socket: %s", g_strerror(errno));
+        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                int err = errno;
+                close(fd);
+                if (err == ENOENT)
+                        return ev_error_set(error, ENOENT, "VirtualMachineInstance %s/%s has no %s (the hypervisor %s does not provide one, "
+                                            "or the device is disabled in its spec)", vmi->namespace, vmi->name, what, hypervisor_uri(c->hv));
+                if (err == ECONNREFUSED || err == EAGAIN)
+                        return ev_error_set(error, EBUSY, "the %s of %s/%s is in use by another client", what, vmi->namespace, vmi->name);
+                return ev_error_set(error, err, "cannot connect to the %s of %s/%s: %s", what, vmi->namespace, vmi->name, g_strerror(err));
+        }
+        return fd;
+}
+
+int vmi_open_console(Model *m, Object *vmi, GError **error) {
+        return connect_socket(model_services(m)->vmis, vmi, "console.sock", "serial console", error);
+}
+
+int vmi_open_vnc(Model *m, Object *vmi, GError **error) {
+        return connect_socket(model_services(m)->vmis, vmi, "vnc.sock", "VNC server", error);
+}
+
+/* --- setup --- */
+
+static char *owner_id(const char *state_dir) {
+        g_autofree char *path = g_build_filename(state_dir, "owner-id", NULL);
+        char *id = NULL;
+        if (g_file_get_contents(path, &id, NULL, NULL))
+                return g_strstrip(id);
+        id = g_uuid_string_random();
+        if (!g_file_set_contents(path, id, -1, NULL))
+                g_warning("cannot write %s", path);
+        return id;
+}
+
+static void domain_free(Domain *d) {
+        g_free(d->vmi_uid);
+        g_free(d);
+}
+
+static char *runtime_base(const char *state_dir) {
+        const char *rt = g_getenv("RUNTIME_DIRECTORY");
+        if (rt && *rt)
+                return g_strdup(rt);
+        if (streq(state_dir, "/var/lib/edgevirt"))
+                return g_strdup("/run/edgevirt");
+        /* sockets need short paths; one directory per state directory */
+        g_autofree char *hash = g_compute_checksum_for_string(G_CHECKSUM_SHA256, state_dir, -1);
+        hash[12] = 0;
+        return g_strdup_printf("/tmp/edgevirt-%s", hash);
+}
+
+int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
+        VmiController *c = g_new0(VmiController, 1);
+        int r;
+
+        c->model = m;
+        c->services = s;
+        c->owner = owner_id(s->state_dir);
+        c->instances_dir = g_build_filename(s->state_dir, "instances", NULL);
+        c->runtime_dir = runtime_base(s->state_dir);
+        c->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) domain_free);
+        c->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->stopping = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        c->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+        c->address_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        c->address_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
+            chmod(s->state_dir, 0711) < 0) {
+                r = -errno;
+                vmi_controller_free(c);
+                return r;
+        }
+        r = hypervisor_new(s->event, s->libvirt_uri, on_event, c, &c->hv);
+        if (r < 0) {
+                vmi_controller_free(c);
+                return r;
+        }
+        r = sd_event_add_time_relative(s->event, &c->tick, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, c);
+        if (r < 0) {
+                vmi_controller_free(c);
+                return r;
+        }
+        s->vmis = c;
+        list_domains(c);
+        *ret = c;
+        return 0;
+}
+
+VmiController *vmi_controller_free(VmiController *c) {
+        if (!c)
+                return NULL;
+        hypervisor_free(c->hv);
+        sd_event_source_disable_unref(c->tick);
+        g_hash_table_unref(c->domains);
+        g_hash_table_unref(c->busy);
+        g_hash_table_unref(c->stopping);
+        g_hash_table_unref(c->claims);
+        g_hash_table_unref(c->address_due);
+        g_hash_table_unref(c->address_busy);
+        g_free(c->owner);
+        g_free(c->instances_dir);
+        g_free(c->runtime_dir);
+        g_free(c);
+        return NULL;
+}

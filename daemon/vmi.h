@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "hypervisor.h"
+#include "model.h"
+
+typedef struct Services Services;
+typedef struct VmiController VmiController;
+
+extern const KindInfo kind_vmi;
+
+/* KubeVirt's admission rules for a VMI spec (also a VM's template spec);
+ * path is where it sits in the document ("spec", "spec.template.spec").
+ * need_memory: no instance type will supply the memory. */
+int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error);
+
+/* Starts by listing libvirt's domains: adopts ours, removes what nothing
+ * owns any more. */
+int vmi_controller_new(Model *m, Services *s, VmiController **ret);
+VmiController *vmi_controller_free(VmiController *c);
+
+/* Lifecycle verbs on an instance; errors say why not (EBUSY: not in a
+ * state where this makes sense). */
+int vmi_pause(Model *m, Object *vmi, GError **error);
+int vmi_unpause(Model *m, Object *vmi, GError **error);
+int vmi_soft_reboot(Model *m, Object *vmi, GError **error);
+/* Stop the instance: ACPI power-off, then destroy after grace seconds
+ * (-1: the spec's terminationGracePeriodSeconds). */
+int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error);
+/* A connected socket to the serial console / VNC server; the caller owns it. */
+int vmi_open_console(Model *m, Object *vmi, GError **error);
+int vmi_open_vnc(Model *m, Object *vmi, GError **error);
+
+/* Facts for the bus. */
+const char *vmi_phase(Object *vmi);
+bool vmi_is_finished(Object *vmi);
+bool vmi_is_paused(Object *vmi);
+/* Being deleted, or its guest asked to power off. */
+bool vmi_is_stopping(Model *m, Object *vmi);
+/* Make the controller's timer run soon (a VM backs off). */
+void vmi_controller_wake(Model *m);
+/* A VM template's metadata: refuse what needs a pod (sidecar hooks). */
+int vm_template_annotations_admit(JsonObject *meta, const char *path, GError **error);
+char *vmi_domain_name(Object *vmi);
+/* Reason of the Synchronized condition when it is False (waiting for a
+ * volume, a missing claim...), else NULL. */
+const char *vmi_waiting_reason(Object *vmi);

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* org.edgevirt.EdgeVirt1.VirtualMachine and .VirtualMachineInstance:
+ * status as properties, virtctl's verbs as methods.  Verbs change desired
+ * state and return; the guest's progress shows in the properties. */
+#include <unistd.h>
+
+#include "bus-error.h"
+#include "bus-util.h"
+#include "bus.h"
+#include "json-util.h"
+#include "util.h"
+#include "vm.h"
+#include "vmi.h"
+
+/* --- VirtualMachine --- */
+
+static int vm_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        const char *v = NULL;
+
+        if (streq(property, "PrintableStatus"))
+                v = vm_printable_status(o);
+        else if (streq(property, "RunStrategy"))
+                v = vm_run_strategy(o);
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int vm_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        bool v = false;
+
+        if (streq(property, "Ready"))
+                v = vm_ready(o);
+        else if (streq(property, "Created"))
+                v = json_get_bool(json_get_object(object_root(o), "status"), "created", false);
+        return sd_bus_message_append(reply, "b", v);
+}
+
+static int vm_get_instance(sd_bus *bus, const char *path, const char *interface, const char *property,
+                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        Object *vmi = vm_instance(o->model, o);
+        return sd_bus_message_append(reply, "o", vmi ? vmi->path : "/");
+}
+
+/* Options of Stop and Restart: force (b), gracePeriod (x, seconds). */
+static int read_stop_options(sd_bus_message *m, bool *force, int64_t *grace, sd_bus_error *error) {
+        BusOption options[] = {
+                { "force", BUS_OPTION_BOOL, force },
+                { "gracePeriod", BUS_OPTION_INT64, grace },
+        };
+        int r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        if (options[1].seen && *grace < 0)
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "option \"gracePeriod\" must not be negative");
+        return 0;
+}
+
+static int method_vm_start(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        bool paused = false;
+        BusOption options[] = { { "paused", BUS_OPTION_BOOL, &paused } };
+        int r;
+
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        if (paused)
+                return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "starting paused is set in the VM's template "
+                                        "(spec.template.spec.startStrategy: Paused)");
+        r = vm_start(o->model, o, paused, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_vm_stop(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        bool force = false;
+        int64_t grace = -1;
+        int r;
+
+        r = read_stop_options(m, &force, &grace, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_is_method_call(m, NULL, "Restart") ? vm_restart(o->model, o, force, grace, &e)
+                                                               : vm_stop(o->model, o, force, grace, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+/* Pause, Unpause, SoftReboot act on the instance; on a VM they find it. */
+static int instance_verb(sd_bus_message *m, Object *vmi, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+        int r;
+
+        r = bus_read_options(m, NULL, 0, error);
+        if (r < 0)
+                return r;
+        if (sd_bus_message_is_method_call(m, NULL, "Pause"))
+                r = vmi_pause(vmi->model, vmi, &e);
+        else if (sd_bus_message_is_method_call(m, NULL, "Unpause"))
+                r = vmi_unpause(vmi->model, vmi, &e);
+        else
+                r = vmi_soft_reboot(vmi->model, vmi, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+static int method_vm_instance_verb(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        Object *vmi = vm_instance(o->model, o);
+
+        if (!vmi || vmi_is_finished(vmi))
+                return sd_bus_error_setf(error, BUS_ERROR_CONFLICT, "VM %s/%s is not running", o->namespace, o->name);
+        return instance_verb(m, vmi, error);
+}
+
+const sd_bus_vtable bus_vm_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("PrintableStatus", "s", vm_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RunStrategy", "s", vm_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Ready", "b", vm_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Created", "b", vm_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Instance", "o", vm_get_instance, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conditions", "a(ssss)", bus_property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Start", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Stop", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Restart", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_instance_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unpause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_instance_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SoftReboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vm_instance_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};
+
+/* --- VirtualMachineInstance --- */
+
+static int vmi_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                          sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonObject *status = json_get_object(object_root(o), "status");
+        g_autofree char *domain = NULL;
+        const char *v = NULL;
+
+        if (streq(property, "Phase"))
+                v = vmi_phase(o);
+        else if (streq(property, "NodeName"))
+                v = json_get_string(status, "nodeName");
+        else if (streq(property, "Reason"))
+                v = json_get_string(status, "reason") ? json_get_string(status, "reason") : vmi_waiting_reason(o);
+        else if (streq(property, "DomainName"))
+                v = domain = vmi_domain_name(o);
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int vmi_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        bool v = false;
+
+        if (streq(property, "Ready"))
+                v = streq(vmi_phase(o), "Running") && !vmi_is_paused(o);
+        else if (streq(property, "Paused"))
+                v = vmi_is_paused(o);
+        return sd_bus_message_append(reply, "b", v);
+}
+
+static int vmi_get_addresses(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *ifaces = json_get_array(json_get_object(object_root(o), "status"), "interfaces");
+        int r;
+
+        r = sd_bus_message_open_container(reply, 'a', "s");
+        if (r < 0)
+                return r;
+        for (guint i = 0; ifaces && i < json_array_get_length(ifaces); i++) {
+                JsonArray *ips = json_get_array(json_array_get_object_element(ifaces, i), "ipAddresses");
+                for (guint j = 0; ips && j < json_array_get_length(ips); j++) {
+                        r = sd_bus_message_append(reply, "s", json_array_get_string_element(ips, j));
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return sd_bus_message_close_container(reply);
+}
+
+static int method_vmi_verb(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return instance_verb(m, userdata, error);
+}
+
+static int method_vmi_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        int fd, r;
+
+        r = bus_read_options(m, NULL, 0, error);
+        if (r < 0)
+                return r;
+        fd = sd_bus_message_is_method_call(m, NULL, "OpenConsole") ? vmi_open_console(o->model, o, &e) : vmi_open_vnc(o->model, o, &e);
+        if (fd < 0)
+                return bus_error_set(error, fd, e);
+        r = sd_bus_reply_method_return(m, "h", fd);
+        close(fd);      /* the reply holds a duplicate */
+        return r;
+}
+
+const sd_bus_vtable bus_vmi_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Phase", "s", vmi_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Ready", "b", vmi_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Paused", "b", vmi_get_bool, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reason", "s", vmi_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("NodeName", "s", vmi_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DomainName", "s", vmi_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("IPAddresses", "as", vmi_get_addresses, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Conditions", "a(ssss)", bus_property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Unpause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SoftReboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd), method_vmi_open, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenVNC", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd), method_vmi_open, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_VTABLE_END
+};

@@ -16,6 +16,7 @@
 #include "pvc.h"
 #include "services.h"
 #include "util.h"
+#include "vmi.h"
 
 #define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
 #define BACKOFF_MAX_SECONDS 300
@@ -653,6 +654,7 @@ static void cancel(ImportJob *j) {
 /* --- reconcile --- */
 
 static int dv_reconcile(Model *m, Object *dv) {
+        vmi_volumes_changed(m, dv->namespace);
         DataVolumeController *c = model_services(m)->datavolumes;
         const char *phase = object_status_string(dv, "phase"), *kind = source_kind(object_root(dv));
         ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);

@@ -7,6 +7,7 @@
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
+#include "vmi.h"
 #include "quantity.h"
 #include "services.h"
 #include "util.h"
@@ -546,6 +547,7 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
 }
 
 static int pvc_reconcile(Model *m, Object *o) {
+        vmi_volumes_changed(m, o->namespace);
         PvcController *c = model_services(m)->pvc;
         JsonArray *finalizers = json_get_array(object_metadata(o), "finalizers");
         const char *phase = object_status_string(o, "phase");

@@ -225,6 +225,16 @@ static void walk_object(Walk *w, JsonObject *schema, JsonNode *node, const char 
                 JsonArray *req = json_object_get_array_member(schema, "required");
                 for (guint i = 0; i < json_array_get_length(req); i++) {
                         const char *k = json_array_get_string_element(req, i);
+                        JsonObject *sub = props ? json_get_object(props, k) : NULL;
+                        JsonNode *def = sub ? json_object_get_member(sub, "default") : NULL;
+                        if (!json_object_has_member(obj, k) && def) {
+                                /* a required field with a default is defaulted, as the
+                                 * API server does (KubeVirt's domain.devices: {}) */
+                                g_autofree char *p = *path ? g_strdup_printf("%s.%s", path, k) : g_strdup(k);
+                                json_object_set_member(obj, k, json_deep_copy(def));
+                                walk(w, sub, json_object_get_member(obj, k), p);
+                                continue;
+                        }
                         if (!json_object_has_member(obj, k)) {
                                 g_autofree char *p = *path ? g_strdup_printf("%s.%s", path, k) : g_strdup(k);
                                 problem(w, p, "required value");

@@ -59,8 +59,9 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 return ev_error_set(error, EINVAL, "spec.template: Required value");
         if (vm_template_annotations_admit(json_get_object(tmpl, "metadata"), "spec.template.metadata", error) < 0)
                 return -EOPNOTSUPP;
-        if (vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec", !json_get_object(spec, "instancetype"), warnings, error) < 0)
-                return -EINVAL;
+        int r = vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec", !json_get_object(spec, "instancetype"), warnings, error);
+        if (r < 0)
+                return r;
         JsonArray *dvts = json_get_array(spec, "dataVolumeTemplates");
         g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
         for (guint i = 0; dvts && i < json_array_get_length(dvts); i++) {
@@ -189,7 +190,8 @@ static const char *printable(Model *m, Object *vm, Object *vmi) {
         return "Starting";
 }
 
-static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests, JsonObject *start_failure, bool keep_failure) {
+static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests, JsonObject *start_failure, bool keep_failure,
+                         JsonObject *refs) {
         g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
@@ -213,6 +215,14 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
         }
         if (start_failure)
                 json_object_set_object_member(status, "startFailure", json_object_ref(start_failure));
+        static const char *const ref_members[] = { "instancetypeRef", "preferenceRef", NULL };
+        for (const char *const *r = ref_members; refs && *r; r++) {
+                JsonNode *n = json_object_get_member(refs, *r);
+                if (n)
+                        json_object_set_member(status, *r, json_deep_copy(n));
+                else
+                        json_object_remove_member(status, *r);
+        }
         if (json_equal(doc, vm->doc)) {
                 json_node_unref(doc);
                 return;
@@ -350,6 +360,7 @@ static int vm_reconcile(Model *m, Object *vm) {
         g_autoptr(GError) e = NULL;
         g_autoptr(JsonArray) requests = copy_requests(vm);
         g_autoptr(JsonObject) failure = NULL;
+        g_autoptr(JsonObject) refs = NULL;
         const char *strategy = vm_run_strategy(vm);
         Object *vmi, *other = NULL;
         bool want = false;
@@ -357,13 +368,13 @@ static int vm_reconcile(Model *m, Object *vm) {
         if (object_is_deleting(vm))
                 return 0;       /* its instance and DataVolumes are collected as its dependents */
         if (ensure_datavolumes(m, vm, &e) < 0) {
-                write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, NULL, NULL, false);
+                write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
                 return 0;
         }
         vmi = vm_instance(m, vm);
         if (!vmi && model_get(m, &kind_vmi, vm->namespace, vm->name, &other, NULL) == 0) {
                 write_status(m, vm, NULL, &(VmStatus) { .failure = "a VirtualMachineInstance of this name exists and is not owned by the VM",
-                                                        .failure_reason = "FailedCreate" }, NULL, NULL, false);
+                                                        .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
                 return 0;
         }
         bool finished = vmi && vmi_is_finished(vmi);
@@ -412,16 +423,16 @@ static int vm_reconcile(Model *m, Object *vm) {
                 vmi_controller_wake(m);
         }
         if (want) {
-                g_autoptr(JsonObject) status = json_node_get_object(json_deep_copy(json_object_get_member(object_root(vm), "status")));
-                if (create_instance(m, vm, status, &e) < 0) {
-                        write_status(m, vm, NULL, &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, requests, failure, false);
+                refs = json_object_new();
+                if (create_instance(m, vm, refs, &e) < 0) {
+                        write_status(m, vm, NULL, &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, requests, failure, false, NULL);
                         return 0;
                 }
                 vmi = vm_instance(m, vm);
         }
         if (failure)
                 vmi_controller_wake(m);
-        write_status(m, vm, vmi, &(VmStatus) { 0 }, requests, failure, vmi == NULL && !want);
+        write_status(m, vm, vmi, &(VmStatus) { 0 }, requests, failure, vmi == NULL && !want, refs);
         return 0;
 }
 

@@ -1067,6 +1067,16 @@ void vmi_controller_wake(Model *m) {
         }
 }
 
+void vmi_volumes_changed(Model *m, const char *namespace) {
+        VmiController *c = model_services(m)->vmis;
+        if (!c)
+                return;
+        g_autoptr(GPtrArray) vmis = model_list(m, &kind_vmi, namespace, NULL);
+        for (guint i = 0; i < vmis->len; i++)
+                if (streq(vmi_phase(vmis->pdata[i]), "Pending"))
+                        model_enqueue(m, vmis->pdata[i]);
+}
+
 /* --- verbs --- */
 
 static int running_domain(VmiController *c, Object *vmi, Domain **ret, GError **error) {

@@ -37,6 +37,9 @@ bool vmi_is_finished(Object *vmi);
 bool vmi_is_paused(Object *vmi);
 /* Being deleted, or its guest asked to power off. */
 bool vmi_is_stopping(Model *m, Object *vmi);
+/* A claim or DataVolume in namespace changed: instances waiting for
+ * their volumes look again. */
+void vmi_volumes_changed(Model *m, const char *namespace);
 /* Make the controller's timer run soon (a VM backs off). */
 void vmi_controller_wake(Model *m);
 /* A VM template's metadata: refuse what needs a pod (sidecar hooks). */

@@ -17,12 +17,18 @@ PATHS = {
     "org.edgevirt.EdgeVirt1.Object": ROOT + "/namespace/default",
     "org.edgevirt.EdgeVirt1.PersistentVolumeClaim": ROOT + "/namespace/default/pvc/probe",
     "org.edgevirt.EdgeVirt1.DataVolume": ROOT + "/namespace/default/datavolume/probe_2ddv",
+    "org.edgevirt.EdgeVirt1.VirtualMachine": ROOT + "/namespace/default/vm/probe",
+    "org.edgevirt.EdgeVirt1.VirtualMachineInstance": ROOT + "/namespace/default/vmi/probe",
 }
 # Objects the paths above need.
 SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n"
          "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n"
          "---\napiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: probe-dv}\n"
-         "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Mi}}}}\n")
+         "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 1Mi}}}}\n"
+         "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: probe}\n"
+         "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n"
+         "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: probe}\n"
+         "spec: {domain: {memory: {guest: 16Mi}}}\n")
 
 
 def shape(iface):

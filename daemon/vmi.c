@@ -1247,6 +1247,8 @@ VmiController *vmi_controller_free(VmiController *c) {
         g_hash_table_unref(c->address_busy);
         g_free(c->owner);
         g_free(c->instances_dir);
+        /* nothing runs: no sockets to keep (running guests keep theirs) */
+        (void) g_rmdir(c->runtime_dir);
         g_free(c->runtime_dir);
         g_free(c);
         return NULL;

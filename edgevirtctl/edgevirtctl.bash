@@ -2,12 +2,12 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export"
-        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses pvc dv cm ns sc"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot console"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus) ((i++)) ;;
+                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
@@ -27,6 +27,12 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == create && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "namespace configmap secret" -- "$cur"))
+        elif [[ $cmd == @(start|stop|restart|soft-reboot|console) && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == @(pause|unpause) && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "vm vmi" -- "$cur"))
+        elif [[ $cmd == @(pause|unpause) ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get "$kind" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

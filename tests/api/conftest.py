@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Fixtures for the API lane: a private dbus-daemon and the built edgevirtd
 on it with a temporary state directory, talked to as any client would."""
+import hashlib
 import os
 import shutil
 import signal
@@ -140,6 +141,10 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        # the sockets directory a daemon outside /var/lib/edgevirt makes
+        # (daemon/vmi.c: /tmp/edgevirt-<sha256 of the state directory>)
+        digest = hashlib.sha256(self.state_dir.encode()).hexdigest()[:12]
+        shutil.rmtree(f"/tmp/edgevirt-{digest}", ignore_errors=True)
 
 
 class Client:

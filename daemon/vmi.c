@@ -1248,7 +1248,7 @@ VmiController *vmi_controller_free(VmiController *c) {
         g_free(c->owner);
         g_free(c->instances_dir);
         /* nothing runs: no sockets to keep (running guests keep theirs) */
-        (void) g_rmdir(c->runtime_dir);
+        (void) rmdir(c->runtime_dir);
         g_free(c->runtime_dir);
         g_free(c);
         return NULL;

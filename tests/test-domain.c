@@ -23,6 +23,12 @@ static JsonObject *vmi_spec_of(JsonObject *doc) {
 
 /* What a node would resolve, made up but stable: claims are block devices
  * of an lvm-thin class, the rest files. */
+/* An interned copy (lives as long as the test) of a formatted string. */
+static const char *intern_printf(const char *fmt, const char *arg) {
+        g_autofree char *s = g_strdup_printf(fmt, arg);
+        return g_intern_string(s);
+}
+
 static GHashTable *fake_volumes(JsonObject *spec) {
         GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         JsonArray *volumes = json_get_array(spec, "volumes");
@@ -32,16 +38,16 @@ static GHashTable *fake_volumes(JsonObject *spec) {
                 DomainVolume *dv = g_new0(DomainVolume, 1);
                 dv->format = "raw";
                 if (json_get_object(v, "persistentVolumeClaim") || json_get_object(v, "dataVolume")) {
-                        dv->path = g_intern_string(g_strdup_printf("/dev/edgevirt/pvc-%s", name));
+                        dv->path = intern_printf("/dev/edgevirt/pvc-%s", name);
                         dv->block = true;
                 } else if (json_get_object(v, "containerDisk")) {
-                        dv->path = g_intern_string(g_strdup_printf("/var/lib/edgevirt/instances/UID/%s.qcow2", name));
+                        dv->path = intern_printf("/var/lib/edgevirt/instances/UID/%s.qcow2", name);
                         dv->format = "qcow2";
                 } else if (json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive")) {
-                        dv->path = g_intern_string(g_strdup_printf("/run/edgevirt/UID/%s.iso", name));
+                        dv->path = intern_printf("/run/edgevirt/UID/%s.iso", name);
                         dv->readonly = true;
                 } else
-                        dv->path = g_intern_string(g_strdup_printf("/var/lib/edgevirt/instances/UID/%s.img", name));
+                        dv->path = intern_printf("/var/lib/edgevirt/instances/UID/%s.img", name);
                 g_hash_table_insert(t, g_strdup(name), dv);
         }
         return t;

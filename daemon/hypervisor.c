@@ -403,6 +403,15 @@ void hv_op_free(HvOp *op) {
 
 /* --- setup --- */
 
+/* KVM needs /dev/kvm and a CPU with virtualization extensions: some
+ * sandboxes (Firecracker) show a /dev/kvm that QEMU cannot use. */
+static bool kvm_usable(void) {
+        g_autofree char *cpuinfo = NULL;
+        if (access("/dev/kvm", R_OK | W_OK) < 0 || !g_file_get_contents("/proc/cpuinfo", &cpuinfo, NULL, NULL))
+                return false;
+        return g_regex_match_simple("^flags\\s*:.*\\b(vmx|svm)\\b", cpuinfo, G_REGEX_MULTILINE, 0);
+}
+
 int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret) {
         static gsize initialized;
         Hypervisor *h = g_new0(Hypervisor, 1);
@@ -416,7 +425,7 @@ int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void 
                 g_once_init_leave(&initialized, 1);
         }
         h->uri = g_strdup(uri);
-        h->kvm = !g_str_has_prefix(uri, "test:") && access("/dev/kvm", R_OK | W_OK) == 0;
+        h->kvm = !g_str_has_prefix(uri, "test:") && kvm_usable();
         h->on_event = on_event;
         h->userdata = userdata;
         g_mutex_init(&h->lock);

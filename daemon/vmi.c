@@ -908,15 +908,51 @@ static void on_event(const HvEvent *ev, void *userdata) {
 
 /* --- adoption: what libvirt runs after a restart --- */
 
+/* The text of one element of our metadata.  libvirt hands the element
+ * back re-serialized, with a prefix of its choosing (or a default
+ * namespace), so elements are matched by local name. */
+typedef struct MetaParse {
+        const char *want;
+        bool inside;
+        GString *text;
+} MetaParse;
+
+static const char *local_name(const char *name) {
+        const char *colon = strrchr(name, ':');
+        return colon ? colon + 1 : name;
+}
+
+static void meta_start(GMarkupParseContext *ctx, const char *name, const char **an, const char **av, void *data, GError **error) {
+        MetaParse *p = data;
+        p->inside = streq(local_name(name), p->want) && !p->text;
+        if (p->inside)
+                p->text = g_string_new(NULL);
+}
+
+static void meta_end(GMarkupParseContext *ctx, const char *name, void *data, GError **error) {
+        ((MetaParse *) data)->inside = false;
+}
+
+static void meta_text(GMarkupParseContext *ctx, const char *text, gsize len, void *data, GError **error) {
+        MetaParse *p = data;
+        if (p->inside)
+                g_string_append_len(p->text, text, (gssize) len);
+}
+
 static char *metadata_value(const char *xml, const char *element) {
-        g_autofree char *open = g_strdup_printf("<edgevirt:%s>", element);
-        g_autofree char *close = g_strdup_printf("</edgevirt:%s>", element);
-        const char *a = strstr(xml, open), *b;
-        if (!a)
+        static const GMarkupParser parser = { .start_element = meta_start, .end_element = meta_end, .text = meta_text };
+        MetaParse p = { .want = element };
+        GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, &p, NULL);
+        bool ok = g_markup_parse_context_parse(ctx, xml, -1, NULL) && g_markup_parse_context_end_parse(ctx, NULL);
+
+        g_markup_parse_context_free(ctx);
+        if (!p.text)
                 return NULL;
-        a += strlen(open);
-        b = strstr(a, close);
-        return b ? g_strndup(a, b - a) : NULL;
+        if (!ok) {
+                g_string_free(p.text, TRUE);
+                return NULL;
+        }
+        return g_strstrip(g_string_free(p.text, FALSE));
 }
 
 static void listed(HvOp *op) {

@@ -12,7 +12,8 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   python3 python3-dbus python3-gi python3-pytest python3-yaml
   lvm2 thin-provisioning-tools debootstrap qemu-system-x86 e2fsprogs
   lighttpd openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev
+  libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

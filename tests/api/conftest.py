@@ -125,6 +125,7 @@ class Daemon:
     def kill(self, sig=signal.SIGKILL):
         self.proc.send_signal(sig)
         rc = self.proc.wait(timeout=10)
+        self.remove_runtime_dir()
         conn = self.bus.conn
         wait_until(lambda: not conn.name_has_owner(NAME), what="the name to be released")
         return rc
@@ -141,8 +142,12 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        # the sockets directory a daemon outside /var/lib/edgevirt makes
-        # (daemon/vmi.c: /tmp/edgevirt-<sha256 of the state directory>)
+        self.remove_runtime_dir()
+
+    def remove_runtime_dir(self):
+        """The sockets directory a daemon outside /var/lib/edgevirt makes
+        (daemon/vmi.c: /tmp/edgevirt-<sha256 of the state directory>); the
+        test driver's guests are gone with the daemon."""
         digest = hashlib.sha256(self.state_dir.encode()).hexdigest()[:12]
         shutil.rmtree(f"/tmp/edgevirt-{digest}", ignore_errors=True)
 

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Fixtures for the system lane: the API lane's helpers (tests/api/conftest.py,
+loaded under another name) with the daemon on qemu:///system and its state
+in a directory QEMU's user can traverse."""
+import importlib.util
+import os
+import subprocess
+import tempfile
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("apiconf", os.path.join(os.path.dirname(__file__), "..", "api", "conftest.py"))
+api = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(api)
+
+WORK = os.environ.get("EDGEVIRT_SYSTEM_WORK", "/tmp")
+
+
+def virsh(*args, check=True):
+    r = subprocess.run(["virsh", "-c", "qemu:///system", *args], capture_output=True, text=True)
+    if check and r.returncode != 0:
+        raise AssertionError(f"virsh {' '.join(args)}: {r.stderr.strip()}")
+    return r.stdout.strip()
+
+
+@pytest.fixture
+def bus():
+    b = api.Bus(tempfile.mkdtemp(prefix="edgevirt-bus-"))
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def state_dir():
+    d = tempfile.mkdtemp(prefix="state-", dir=WORK)
+    os.chmod(d, 0o711)
+    return d
+
+
+@pytest.fixture
+def daemon(bus, state_dir):
+    d = api.Daemon(bus, state_dir, ["--libvirt-uri=qemu:///system"])
+    with open(d.config, "w") as f:
+        # a network of its own, so a host's "edgevirt" network is left alone
+        f.write("[Network]\nNatNetwork=edgevirt-test\n")
+    d.start()
+    yield d
+    d.stop()
+    for name in virsh("list", "--name", check=False).split():
+        if name.startswith("sys_"):
+            virsh("destroy", name, check=False)
+
+
+@pytest.fixture
+def client(bus, daemon):
+    return api.Client(bus.conn)

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""VMs on a real libvirtd and QEMU (TCG here).  The guest is SeaBIOS with
+its output on the serial console and an empty disk: it boots in a second
+and says "No bootable device", enough to check the console, pause, stop,
+crash and restart handling, and adoption.  Guests with an operating system
+(cloud-init, the agent) are the next lane."""
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import dbus
+
+from conftest import api, virsh
+
+NS = "sys"
+NAME = "org.edgevirt.EdgeVirt1"
+VM_IFACE = NAME + ".VirtualMachine"
+VMI_IFACE = NAME + ".VirtualMachineInstance"
+wait_until = api.wait_until
+
+
+def vm_path(name):
+    return f"{api.ROOT}/namespace/{NS}/vm/{api.path_encode(name)}"
+
+
+def vmi_path(name):
+    return f"{api.ROOT}/namespace/{NS}/vmi/{api.path_encode(name)}"
+
+
+def vm_doc(name, strategy="Always", paused=False, grace=2, binding="slirp: {}"):
+    start = "startStrategy: Paused" if paused else ""
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  runStrategy: {strategy}
+  template:
+    spec:
+      {start}
+      terminationGracePeriodSeconds: {grace}
+      domain:
+        memory: {{guest: 64Mi}}
+        firmware: {{bootloader: {{bios: {{useSerial: true}}}}}}
+        devices:
+          disks: [{{name: scratch, disk: {{}}}}]
+          interfaces: [{{name: default, {binding}}}]
+      networks: [{{name: default, pod: {{}}}}]
+      volumes: [{{name: scratch, emptyDisk: {{capacity: 16Mi}}}}]
+"""
+
+
+def setup_ns(client):
+    if not client.exists("ns", "", NS):
+        client.manager.CreateNamespace(NS, {})
+
+
+def status(client, name):
+    return str(client.props(vm_path(name), VM_IFACE)["PrintableStatus"])
+
+
+def wait_status(client, name, want, timeout=90):
+    wait_until(lambda: status(client, name) == want, timeout=timeout,
+               what=f"VM {name} to be {want} (is {status(client, name)})")
+
+
+def domstate(name):
+    return virsh("domstate", f"{NS}_{name}", check=False)
+
+
+def vm(client, name):
+    return dbus.Interface(client.conn.get_object(NAME, vm_path(name)), VM_IFACE)
+
+
+def vmi(client, name):
+    return dbus.Interface(client.conn.get_object(NAME, vmi_path(name)), VMI_IFACE)
+
+
+def read_until(fd, text, timeout=60):
+    s = socket.socket(fileno=os.dup(fd.take()))
+    s.settimeout(timeout)
+    got = b""
+    end = time.monotonic() + timeout
+    try:
+        while text.encode() not in got and time.monotonic() < end:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    finally:
+        s.close()
+    return got.decode(errors="replace")
+
+
+def test_console_pause_and_graceful_stop(client):
+    setup_ns(client)
+    client.apply(vm_doc("boot", paused=True))
+    wait_status(client, "boot", "Paused")
+    assert domstate("boot") == "paused"
+    # connect before the firmware prints, then let it run
+    fd = vmi(client, "boot").OpenConsole({})
+    vm(client, "boot").Unpause({})
+    out = read_until(fd, "No bootable device")
+    assert "SeaBIOS" in out and "No bootable device" in out, out
+    wait_status(client, "boot", "Running")
+    assert domstate("boot") == "running"
+    vm(client, "boot").Pause({})
+    wait_status(client, "boot", "Paused")
+    assert domstate("boot") == "paused"
+    vm(client, "boot").Unpause({})
+    wait_status(client, "boot", "Running")
+    # SeaBIOS ignores the ACPI power button: destroyed after the grace period
+    vm(client, "boot").Stop({"gracePeriod": dbus.Int64(1)})
+    wait_status(client, "boot", "Stopped")
+    wait_until(lambda: domstate("boot") == "", what="the domain to be gone")
+
+
+def test_crash_is_restarted_with_backoff(client):
+    setup_ns(client)
+    client.apply(vm_doc("crash"))
+    wait_status(client, "crash", "Running")
+    first = client.get_json("vmi", NS, "crash")["metadata"]["uid"]
+    virsh("destroy", f"{NS}_crash")         # killed outside edgevirt
+    wait_status(client, "crash", "CrashLoopBackOff", timeout=30)
+    st = client.get_json("vm", NS, "crash")["status"]
+    assert st["startFailure"]["consecutiveFailCount"] == 1
+    assert st["startFailure"]["lastFailedVMIUID"] == first
+    wait_status(client, "crash", "Running", timeout=120)
+    assert client.get_json("vmi", NS, "crash")["metadata"]["uid"] != first
+    assert domstate("crash") == "running"
+
+
+def test_adopts_after_sigkill_and_removes_orphans(client, daemon, state_dir):
+    setup_ns(client)
+    client.apply(vm_doc("keep"))
+    wait_status(client, "keep", "Running")
+    uid = client.get_json("vmi", NS, "keep")["metadata"]["uid"]
+    daemon.kill(signal.SIGKILL)
+    assert domstate("keep") == "running", "the guest must outlive the daemon"
+    # a domain with our owner id that no instance owns
+    owner = open(os.path.join(state_dir, "owner-id")).read().strip()
+    orphan = ("<domain type='qemu'><name>sys_orphan</name><memory unit='MiB'>32</memory>"
+              "<metadata><edgevirt:instance xmlns:edgevirt='https://edgevirt.org/xmlns/domain/1'>"
+              "<edgevirt:namespace>sys</edgevirt:namespace><edgevirt:name>orphan</edgevirt:name>"
+              "<edgevirt:uid>00000000-0000-4000-8000-000000000000</edgevirt:uid>"
+              f"<edgevirt:owner>{owner}</edgevirt:owner></edgevirt:instance></metadata>"
+              "<os><type arch='x86_64' machine='q35'>hvm</type></os><features><acpi/></features></domain>")
+    path = os.path.join(state_dir, "orphan.xml")
+    with open(path, "w") as f:
+        f.write(orphan)
+    virsh("create", path)
+    daemon.start()
+    wait_until(lambda: domstate("orphan") == "", timeout=30, what="the orphan domain to be removed")
+    wait_status(client, "keep", "Running")
+    assert client.get_json("vmi", NS, "keep")["metadata"]["uid"] == uid
+    assert domstate("keep") == "running"
+    # adopted means managed: the verbs work on it
+    vm(client, "keep").Stop({"force": True})
+    wait_until(lambda: domstate("keep") == "", what="the adopted domain to stop")
+
+
+def test_nat_network_is_made_and_restart_gives_a_new_domain(client):
+    setup_ns(client)
+    client.apply(vm_doc("nat", binding="masquerade: {}"))
+    wait_status(client, "nat", "Running")
+    info = virsh("net-info", "edgevirt-test")
+    assert "Active:         yes" in info, info
+    xml = virsh("dumpxml", f"{NS}_nat")
+    assert "<source network='edgevirt-test'" in xml and "edgevirt:uid" in xml
+    before = client.get_json("vmi", NS, "nat")["metadata"]["uid"]
+    vm(client, "nat").Restart({"gracePeriod": dbus.Int64(0)})
+    wait_until(lambda: client.exists("vmi", NS, "nat") and client.get_json("vmi", NS, "nat")["metadata"]["uid"] != before
+               and client.get_json("vmi", NS, "nat")["status"]["phase"] == "Running", timeout=90, what="a new instance")
+    assert domstate("nat") == "running"

@@ -161,25 +161,6 @@ typedef struct DvStatus {
         int restart_delta;
 } DvStatus;
 
-static void set_condition(JsonArray *conds, const char *type, bool status, const char *reason, const char *message) {
-        g_autofree char *now = ev_timestamp_now();
-        JsonObject *c = NULL;
-        for (guint i = 0; i < json_array_get_length(conds); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
-                        c = json_array_get_object_element(conds, i);
-        if (!c) {
-                c = json_object_new();
-                json_object_set_string_member(c, "type", type);
-                json_array_add_object_element(conds, c);
-        }
-        const char *st = status ? "True" : "False";
-        if (!streq_ptr(json_get_string(c, "status"), st) || !json_get_string(c, "lastTransitionTime"))
-                json_object_set_string_member(c, "lastTransitionTime", now);
-        json_object_set_string_member(c, "status", st);
-        json_object_set_string_member(c, "reason", reason ? reason : "");
-        json_object_set_string_member(c, "message", message ? message : "");
-}
-
 /* A PVC imported through CDI's annotations reports the way CDI does: in
  * annotations of its own. */
 static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const DvStatus *u) {
@@ -208,12 +189,6 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
         }
         JsonNode *doc = json_deep_copy(dv->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
-        JsonArray *conds = json_get_array(status, "conditions");
-
-        if (!conds) {
-                conds = json_array_new();
-                json_object_set_array_member(status, "conditions", conds);
-        }
         json_object_set_string_member(status, "phase", u->phase);
         json_object_set_string_member(status, "claimName", dv->name);
         if (u->progress >= 0) {
@@ -222,22 +197,12 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
         }
         if (u->restart_delta)
                 json_object_set_int_member(status, "restartCount", json_get_int(status, "restartCount", 0) + u->restart_delta);
-        set_condition(conds, "Bound", u->bound, u->bound ? "Bound" : "Pending",
+        status_set_condition(status, "Bound", u->bound, u->bound ? "Bound" : "Pending",
                       u->bound ? "PVC is bound" : u->message);
-        set_condition(conds, "Running", u->running, u->reason, u->running ? NULL : u->message);
-        set_condition(conds, "Ready", streq(u->phase, "Succeeded"), u->reason, u->message);
+        status_set_condition(status, "Running", u->running, u->reason, u->running ? NULL : u->message);
+        status_set_condition(status, "Ready", streq(u->phase, "Succeeded"), u->reason, u->message);
         if (model_update(c->model, dv, doc, &e) < 0)
                 g_warning("DataVolume %s/%s: cannot write status: %s", dv->namespace, dv->name, e->message);
-}
-
-const char *datavolume_condition(Object *dv, const char *type, const char *field) {
-        JsonArray *conds = json_get_array(json_get_object(object_root(dv), "status"), "conditions");
-        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
-                JsonObject *o = json_array_get_object_element(conds, i);
-                if (streq_ptr(json_get_string(o, "type"), type))
-                        return json_get_string(o, field);
-        }
-        return NULL;
 }
 
 double datavolume_progress(Object *dv) {

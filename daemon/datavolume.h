@@ -14,9 +14,8 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c);
  * by the importer.  The DataVolume must be UploadReady. */
 int datavolume_upload(Model *m, Object *dv, int fd, GError **error);
 
-/* For the bus: the progress in percent (-1: unknown), a condition field. */
+/* For the bus: the progress in percent (-1: unknown). */
 double datavolume_progress(Object *dv);
-const char *datavolume_condition(Object *dv, const char *type, const char *field);
 
 /* PVCs annotated the CDI way (cdi.kubevirt.io/storage.import.endpoint,
  * .source, .secretName, .certConfigMap) are imported into as CDI does,

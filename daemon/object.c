@@ -92,3 +92,38 @@ const char *object_status_string(Object *o, const char *member) {
 bool object_is_deleting(Object *o) {
         return object_meta_string(o, "deletionTimestamp") != NULL;
 }
+
+void status_set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
+        JsonArray *conds = json_get_array(status, "conditions");
+        g_autofree char *now = ev_timestamp_now();
+        const char *st = value ? "True" : "False";
+        JsonObject *c = NULL;
+
+        if (!conds) {
+                conds = json_array_new();
+                json_object_set_array_member(status, "conditions", conds);
+        }
+        for (guint i = 0; i < json_array_get_length(conds); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
+                        c = json_array_get_object_element(conds, i);
+        if (!c) {
+                c = json_object_new();
+                json_object_set_string_member(c, "type", type);
+                json_array_add_object_element(conds, c);
+        }
+        if (!streq_ptr(json_get_string(c, "status"), st) || !json_get_string(c, "lastTransitionTime"))
+                json_object_set_string_member(c, "lastTransitionTime", now);
+        json_object_set_string_member(c, "status", st);
+        json_object_set_string_member(c, "reason", reason ? reason : "");
+        json_object_set_string_member(c, "message", message ? message : "");
+}
+
+const char *object_condition(Object *o, const char *type, const char *field) {
+        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
+        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
+                JsonObject *c = json_array_get_object_element(conds, i);
+                if (streq_ptr(json_get_string(c, "type"), type))
+                        return json_get_string(c, field);
+        }
+        return NULL;
+}

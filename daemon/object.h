@@ -39,5 +39,11 @@ JsonObject *object_labels(Object *o);
 const char *object_status_string(Object *o, const char *member);
 bool object_is_deleting(Object *o);
 
+/* Kubernetes conditions: set one in status.conditions (made if absent;
+ * lastTransitionTime moves when the status does), or read a field of one
+ * ("status", "reason", "message"; NULL when absent). */
+void status_set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message);
+const char *object_condition(Object *o, const char *type, const char *field);
+
 char *object_key(const KindInfo *kind, const char *namespace, const char *name);
 char *object_path(const KindInfo *kind, const char *namespace, const char *name);

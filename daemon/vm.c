@@ -137,30 +137,6 @@ typedef struct VmStatus {
         const char *failure_reason;
 } VmStatus;
 
-static void set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
-        JsonArray *conds = json_get_array(status, "conditions");
-        g_autofree char *now = ev_timestamp_now();
-        JsonObject *c = NULL;
-
-        if (!conds) {
-                conds = json_array_new();
-                json_object_set_array_member(status, "conditions", conds);
-        }
-        for (guint i = 0; i < json_array_get_length(conds); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
-                        c = json_array_get_object_element(conds, i);
-        if (!c) {
-                c = json_object_new();
-                json_object_set_string_member(c, "type", type);
-                json_array_add_object_element(conds, c);
-        }
-        if (!streq_ptr(json_get_string(c, "status"), value ? "True" : "False"))
-                json_object_set_string_member(c, "lastTransitionTime", now);
-        json_object_set_string_member(c, "status", value ? "True" : "False");
-        json_object_set_string_member(c, "reason", reason ? reason : "");
-        json_object_set_string_member(c, "message", message ? message : "");
-}
-
 static gint64 retry_after(Object *vm) {
         JsonObject *sf = json_get_object(status_of(vm), "startFailure");
         const char *ts = json_get_string(sf, "retryAfterTimestamp");
@@ -202,11 +178,11 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
         json_object_set_boolean_member(status, "ready", ready);
         json_object_set_boolean_member(status, "created", vmi != NULL);
         json_object_set_string_member(status, "runStrategy", vm_run_strategy(vm));
-        set_condition(status, "Ready", ready, ready ? "" : vmi ? "GuestNotRunning" : "VMINotExists",
+        status_set_condition(status, "Ready", ready, ready ? "" : vmi ? "GuestNotRunning" : "VMINotExists",
                       ready ? "" : vmi ? "the guest is not running" : "no instance exists");
-        set_condition(status, "Paused", vmi && vmi_is_paused(vmi), vmi && vmi_is_paused(vmi) ? "PausedByUser" : "", "");
+        status_set_condition(status, "Paused", vmi && vmi_is_paused(vmi), vmi && vmi_is_paused(vmi) ? "PausedByUser" : "", "");
         if (!keep_failure)
-                set_condition(status, "Failure", u->failure != NULL, u->failure_reason, u->failure);
+                status_set_condition(status, "Failure", u->failure != NULL, u->failure_reason, u->failure);
         if (requests) {
                 if (json_array_get_length(requests) > 0)
                         json_object_set_array_member(status, "stateChangeRequests", json_array_ref(requests));

@@ -67,29 +67,19 @@ bool vmi_is_finished(Object *vmi) {
         return streq(p, "Succeeded") || streq(p, "Failed");
 }
 
-static const char *condition_field(Object *o, const char *type, const char *field) {
-        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
-                JsonObject *c = json_array_get_object_element(conds, i);
-                if (streq_ptr(json_get_string(c, "type"), type))
-                        return json_get_string(c, field);
-        }
-        return NULL;
-}
-
 bool vmi_is_stopping(Model *m, Object *vmi) {
         VmiController *c = model_services(m)->vmis;
         return object_is_deleting(vmi) || (c && g_hash_table_contains(c->stopping, vmi->uid));
 }
 
 bool vmi_is_paused(Object *vmi) {
-        return streq_ptr(condition_field(vmi, "Paused", "status"), "True");
+        return streq_ptr(object_condition(vmi, "Paused", "status"), "True");
 }
 
 const char *vmi_waiting_reason(Object *vmi) {
-        if (!streq_ptr(condition_field(vmi, "Synchronized", "status"), "False"))
+        if (!streq_ptr(object_condition(vmi, "Synchronized", "status"), "False"))
                 return NULL;
-        return condition_field(vmi, "Synchronized", "reason");
+        return object_condition(vmi, "Synchronized", "reason");
 }
 
 char *vmi_domain_name(Object *vmi) {
@@ -306,30 +296,6 @@ static void vmi_init_status(JsonObject *doc) {
 
 /* --- status --- */
 
-static void set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
-        JsonArray *conds = json_get_array(status, "conditions");
-        g_autofree char *now = ev_timestamp_now();
-        JsonObject *c = NULL;
-
-        if (!conds) {
-                conds = json_array_new();
-                json_object_set_array_member(status, "conditions", conds);
-        }
-        for (guint i = 0; i < json_array_get_length(conds); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(conds, i), "type"), type))
-                        c = json_array_get_object_element(conds, i);
-        if (!c) {
-                c = json_object_new();
-                json_object_set_string_member(c, "type", type);
-                json_array_add_object_element(conds, c);
-        }
-        if (!streq_ptr(json_get_string(c, "status"), value ? "True" : "False"))
-                json_object_set_string_member(c, "lastTransitionTime", now);
-        json_object_set_string_member(c, "status", value ? "True" : "False");
-        json_object_set_string_member(c, "reason", reason ? reason : "");
-        json_object_set_string_member(c, "message", message ? message : "");
-}
-
 typedef struct VmiStatus {
         const char *phase;              /* NULL: keep */
         const char *reason, *message;   /* Synchronized condition (False when set) */
@@ -359,18 +325,18 @@ static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 json_object_set_string_member(status, "phase", phase);
         }
         if (u->reason || streq(phase, "Running") || streq(phase, "Scheduled"))
-                set_condition(status, "Synchronized", !u->reason, u->reason, u->message);
+                status_set_condition(status, "Synchronized", !u->reason, u->reason, u->message);
         if (streq(phase, "Failed") && u->message)
                 json_object_set_string_member(status, "reason", u->message);
         if (u->paused >= 0)
-                set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "", u->paused ? "VMI was paused by user" : "");
+                status_set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "", u->paused ? "VMI was paused by user" : "");
         if (u->agent >= 0)
-                set_condition(status, "AgentConnected", u->agent, u->agent ? "" : "AgentDisconnected", "");
-        bool paused = streq_ptr(condition_field(vmi, "Paused", "status"), "True");
+                status_set_condition(status, "AgentConnected", u->agent, u->agent ? "" : "AgentDisconnected", "");
+        bool paused = streq_ptr(object_condition(vmi, "Paused", "status"), "True");
         if (u->paused >= 0)
                 paused = u->paused;
         bool ready = streq(phase, "Running") && !paused;
-        set_condition(status, "Ready", ready, ready ? "" : streq(phase, "Running") ? "Paused" : "GuestNotRunning",
+        status_set_condition(status, "Ready", ready, ready ? "" : streq(phase, "Running") ? "Paused" : "GuestNotRunning",
                       ready ? "" : streq(phase, "Running") ? "the guest is paused" : "the guest is not running");
         if (streq(phase, "Running") || streq(phase, "Scheduled")) {
                 json_object_set_string_member(status, "nodeName", g_get_host_name());
@@ -506,7 +472,7 @@ static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                         } else if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
                                 g_free(r->message);
                                 r->message = g_strdup_printf("DataVolume %s/%s failed: %s", vmi->namespace, dvname,
-                                                             datavolume_condition(dv, "Running", "message") ?: "");
+                                                             object_condition(dv, "Running", "message") ?: "");
                                 st = VOL_DV_ERROR;
                         } else if (!streq_ptr(object_status_string(dv, "phase"), "Succeeded")) {
                                 g_free(r->message);

@@ -20,9 +20,9 @@ static int property_get_string(sd_bus *bus, const char *path, const char *interf
         else if (streq(property, "ClaimName"))
                 v = json_get_string(status, "claimName");
         else if (streq(property, "Reason"))
-                v = datavolume_condition(o, "Ready", "reason");
+                v = object_condition(o, "Ready", "reason");
         else if (streq(property, "Message"))
-                v = datavolume_condition(o, "Ready", "message");
+                v = object_condition(o, "Ready", "message");
         return sd_bus_message_append(reply, "s", v ? v : "");
 }
 

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Sourced by the system lane and bench/run-start.sh: a libvirtd (and
+# virtlogd) for qemu:///system unless one answers already.  It runs under
+# `tini -s`, a child subreaper: QEMU's capability probes daemonize, and
+# where PID 1 does not reap orphans (containers, sandboxes) libvirtd would
+# wait for their zombies forever.  LIBVIRT_STARTED lists what to stop.
+
+LIBVIRT_STARTED=()
+
+start_libvirtd() {
+        local logdir=$1
+        virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+        if ! pgrep -x virtlogd >/dev/null; then
+                setsid tini -s -- virtlogd >"$logdir/virtlogd.log" 2>&1 &
+                LIBVIRT_STARTED+=($!)
+        fi
+        setsid tini -s -- libvirtd >"$logdir/libvirtd.log" 2>&1 &
+        LIBVIRT_STARTED+=($!)
+        for _ in $(seq 50); do
+                virsh -c qemu:///system version >/dev/null 2>&1 && return 0
+                sleep 0.2
+        done
+        return 1
+}
+
+# stop_libvirtd NAMESPACE [NETWORK...]: destroy the domains edgevirt made
+# for that namespace (<namespace>_<name>, with our metadata) and the
+# networks, then stop what start_libvirtd started.
+stop_libvirtd() {
+        local ns=$1 d
+        shift
+        for d in $(virsh -c qemu:///system list --name 2>/dev/null); do
+                [[ $d == "${ns}_"* ]] || continue
+                virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q 'edgevirt.org/xmlns/domain' &&
+                        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
+        done
+        for d in "$@"; do
+                virsh -c qemu:///system net-destroy "$d" >/dev/null 2>&1
+                virsh -c qemu:///system net-undefine "$d" >/dev/null 2>&1
+        done
+        for d in "${LIBVIRT_STARTED[@]}"; do
+                kill "$d" 2>/dev/null
+        done
+        sleep 0.5
+}

@@ -3,6 +3,7 @@
 """Driver of bench/run-start.sh: a private bus, edgevirtd on qemu:///system,
 VMs whose guest is SeaBIOS on an empty disk (the start path, not a boot)."""
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -101,15 +102,21 @@ def stop_and_wait(n):
 manager.Apply(vm_doc("single"), {})
 ours, peer = [], []
 start_and_wait("single")        # warm-up: capabilities, the first QEMU
-xml = virsh("dumpxml", f"{NS}_single")
+xml = virsh("dumpxml", "--inactive", f"{NS}_single")
+uid = str(props(f"{ROOT}/namespace/{NS}/vmi/single", "org.edgevirt.EdgeVirt1.Object")["Uid"])
 stop_and_wait("single")
+# the same domain under another name, without our metadata or uuid, with
+# files of its own where the instance had its (they go with the instance)
+peer_dir = os.path.join(work, "peer")
+os.mkdir(peer_dir, 0o777)
+x = re.sub(r"<name>[^<]*</name>", "<name>peer_single</name>", xml, count=1)
+x = re.sub(r"<uuid>[^<]*</uuid>", "", x, count=1)
+x = re.sub(r"<metadata>.*?</metadata>", "", x, flags=re.S)
+x = re.sub(r"/[^'\"<>]*/" + uid + r"/", peer_dir + "/", x)
+with open(os.path.join(peer_dir, "scratch.img"), "wb") as f:
+    f.truncate(16 << 20)
 peer_xml = os.path.join(work, "peer.xml")
 with open(peer_xml, "w") as f:
-    # the same domain under another name, without our metadata or uuid
-    import re
-    x = re.sub(r"<name>[^<]*</name>", "<name>peer_single</name>", xml, count=1)
-    x = re.sub(r"<uuid>[^<]*</uuid>", "", x, count=1)
-    x = re.sub(r"<metadata>.*?</metadata>", "", x, flags=re.S)
     f.write(x)
 for _ in range(rounds):
     ours.append(start_and_wait("single"))

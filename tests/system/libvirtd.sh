@@ -9,6 +9,12 @@ LIBVIRT_STARTED=()
 
 start_libvirtd() {
         local logdir=$1
+        # Debian's udev rule for /dev/kvm, where no udev ran: with a
+        # root-only /dev/kvm, libvirt finds KVM at each probe and not at the
+        # next check, and probes QEMU again on every call (9 s per start)
+        if [ -c /dev/kvm ] && [ "$(stat -c %G /dev/kvm)" != kvm ] && getent group kvm >/dev/null; then
+                chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+        fi
         virsh -c qemu:///system version >/dev/null 2>&1 && return 0
         if ! pgrep -x virtlogd >/dev/null; then
                 setsid tini -s -- virtlogd >"$logdir/virtlogd.log" 2>&1 &

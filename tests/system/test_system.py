@@ -106,6 +106,11 @@ def test_console_pause_and_graceful_stop(client):
     assert "SeaBIOS" in out and "No bootable device" in out, out
     wait_status(client, "boot", "Running")
     assert domstate("boot") == "running"
+    # VNC: the fd speaks RFB
+    vnc = socket.socket(fileno=os.dup(vmi(client, "boot").OpenVNC({}).take()))
+    vnc.settimeout(30)
+    assert vnc.recv(12).startswith(b"RFB 003.")
+    vnc.close()
     vm(client, "boot").Pause({})
     wait_status(client, "boot", "Paused")
     assert domstate("boot") == "paused"
@@ -159,6 +164,30 @@ def test_adopts_after_sigkill_and_removes_orphans(client, daemon, state_dir):
     # adopted means managed: the verbs work on it
     vm(client, "keep").Stop({"force": True})
     wait_until(lambda: domstate("keep") == "", what="the adopted domain to stop")
+
+
+def test_bridge_binding_uses_the_configured_bridge(bus, state_dir):
+    subprocess.run(["ip", "link", "add", "evtest-br0", "type", "bridge"], check=False)
+    subprocess.run(["ip", "link", "set", "evtest-br0", "up"], check=True)
+    d = api.Daemon(bus, state_dir, ["--libvirt-uri=qemu:///system"])
+    with open(d.config, "w") as f:
+        f.write("[Network]\nNatNetwork=edgevirt-test\nBridge=evtest-br0\n")
+    d.start()
+    try:
+        client = api.Client(bus.conn)
+        setup_ns(client)
+        client.apply(vm_doc("br", binding="bridge: {}"))
+        wait_status(client, "br", "Running")
+        xml = virsh("dumpxml", f"{NS}_br")
+        assert "<source bridge='evtest-br0'/>" in xml, xml
+        # the guest's tap device hangs on the bridge
+        ports = subprocess.run(["ip", "-o", "link", "show", "master", "evtest-br0"], capture_output=True, text=True).stdout
+        assert "vnet" in ports, ports
+        vm(client, "br").Stop({"force": True})
+        wait_status(client, "br", "Stopped")
+    finally:
+        d.stop()
+        subprocess.run(["ip", "link", "del", "evtest-br0"], check=False)
 
 
 def test_nat_network_is_made_and_restart_gives_a_new_domain(client):

@@ -337,6 +337,7 @@ static int vm_reconcile(Model *m, Object *vm) {
         g_autoptr(JsonArray) requests = copy_requests(vm);
         g_autoptr(JsonObject) failure = NULL;
         g_autoptr(JsonObject) refs = NULL;
+        VmStatus st = { 0 };
         const char *strategy = vm_run_strategy(vm);
         Object *vmi, *other = NULL;
         bool want = false;
@@ -384,8 +385,12 @@ static int vm_reconcile(Model *m, Object *vm) {
                         (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
         } else if (streq(strategy, "Always") || streq(strategy, "RerunOnFailure")) {
                 bool failed = finished && streq(vmi_phase(vmi), "Failed");
-                if (failed)
-                        failure = record_failure(vm, vmi);
+                if (failed && (failure = record_failure(vm, vmi))) {
+                        /* the instance goes; what happened to it stays on the VM */
+                        st.failure = json_get_string(json_get_object(object_root(vmi), "status"), "reason");
+                        st.failure = st.failure ? st.failure : "the instance failed";
+                        st.failure_reason = "InstanceFailed";
+                }
                 if (finished && !deleting && (streq(strategy, "Always") || failed))
                         (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
                 else if (!vmi)
@@ -408,7 +413,7 @@ static int vm_reconcile(Model *m, Object *vm) {
         }
         if (failure)
                 vmi_controller_wake(m);
-        write_status(m, vm, vmi, &(VmStatus) { 0 }, requests, failure, vmi == NULL && !want, refs);
+        write_status(m, vm, vmi, &st, requests, failure, !st.failure && vmi == NULL && !want, refs);
         return 0;
 }
 

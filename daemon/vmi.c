@@ -18,6 +18,7 @@
 #include "json-util.h"
 #include "pvc.h"
 #include "quantity.h"
+#include "seed.h"
 #include "services.h"
 #include "util.h"
 #include "vm.h"
@@ -166,6 +167,12 @@ static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
                         return ev_error_set(error, EINVAL, "%s.volumes[%u].persistentVolumeClaim.claimName: Required value", path, i);
                 if (json_get_object(v, "dataVolume") && !json_get_string(json_get_object(v, "dataVolume"), "name"))
                         return ev_error_set(error, EINVAL, "%s.volumes[%u].dataVolume.name: Required value", path, i);
+                JsonObject *ci = json_get_object(v, "cloudInitNoCloud") ? json_get_object(v, "cloudInitNoCloud")
+                                                                        : json_get_object(v, "cloudInitConfigDrive");
+                if (ci && json_object_get_size(ci) == 0)
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].%s: Required value: give userData, userDataBase64, secretRef "
+                                            "or network data", path, i,
+                                            json_get_object(v, "cloudInitNoCloud") ? "cloudInitNoCloud" : "cloudInitConfigDrive");
                 if (json_get_object(v, "emptyDisk")) {
                         int64_t cap = 0;
                         const char *s = json_get_string(json_get_object(v, "emptyDisk"), "capacity");
@@ -250,6 +257,24 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
                 return ev_error_set(error, EINVAL, "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
         if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
                 return ev_error_set(error, EINVAL, "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
+        JsonArray *creds = json_get_array(spec, "accessCredentials");
+        for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
+                JsonObject *key = json_get_object(json_array_get_object_element(creds, i), "sshPublicKey");
+                JsonObject *prop = json_get_object(key, "propagationMethod");
+                const char *want = json_get_object(prop, "noCloud") ? "cloudInitNoCloud" : json_get_object(prop, "configDrive") ? "cloudInitConfigDrive" : NULL;
+                bool found = false;
+                if (!json_get_string(json_get_object(json_get_object(key, "source"), "secret"), "secretName"))
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.source.secret.secretName: Required value", path, i);
+                if (!want)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Required value: "
+                                            "noCloud or configDrive", path, i);
+                for (guint j = 0; volumes && j < json_array_get_length(volumes); j++)
+                        found = found || json_get_object(json_array_get_object_element(volumes, j), want);
+                if (!found)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
+                                            "propagating keys through %s needs a %s volume", path, i,
+                                            json_get_object(prop, "noCloud") ? "noCloud" : "configDrive", want);
+        }
         const char *start = json_get_string(spec, "startStrategy");
         if (start && !streq(start, "Paused"))
                 return ev_error_set(error, EINVAL, "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path, start);
@@ -394,13 +419,26 @@ typedef enum VolState {
         VOL_WAITING,                    /* WaitingForVolumeBinding */
         VOL_PVC_NOT_FOUND,              /* ErrorPvcNotFound */
         VOL_DV_ERROR,                   /* DataVolumeError */
+        VOL_FAILED,                     /* cannot work as written: the instance fails */
 } VolState;
+
+typedef struct SeedJob {
+        Seed *seed;
+        char *path;
+} SeedJob;
+
+static void seed_job_free(SeedJob *j) {
+        seed_free(j->seed);
+        g_free(j->path);
+        g_free(j);
+}
 
 typedef struct Resolved {
         GHashTable *volumes;            /* name -> DomainVolume (strings owned by strings) */
         GPtrArray *strings;
         GPtrArray *claims;              /* claim uids */
         GPtrArray *empty_disks;         /* "path\0size" pairs: path, then size as string */
+        GPtrArray *seeds;               /* SeedJob: cloud-init images to write */
         char *message;
 } Resolved;
 
@@ -413,6 +451,8 @@ static void resolved_clear(Resolved *r) {
                 g_ptr_array_unref(r->claims);
         if (r->empty_disks)
                 g_ptr_array_unref(r->empty_disks);
+        if (r->seeds)
+                g_ptr_array_unref(r->seeds);
         g_free(r->message);
 }
 
@@ -452,6 +492,7 @@ static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
         r->strings = g_ptr_array_new_with_free_func(g_free);
         r->claims = g_ptr_array_new_with_free_func(g_free);
         r->empty_disks = g_ptr_array_new_with_free_func(g_free);
+        r->seeds = g_ptr_array_new_with_free_func((GDestroyNotify) seed_job_free);
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
                 JsonObject *v = json_array_get_object_element(volumes, i);
                 const char *name = json_get_string(v, "name");
@@ -489,10 +530,27 @@ static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                         g_hash_table_insert(r->volumes, g_strdup(name), dv);
                         g_ptr_array_add(r->empty_disks, g_strdup(path));
                         g_ptr_array_add(r->empty_disks, g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                } else if (seed_is_volume(v)) {
+                        g_autoptr(GError) e = NULL;
+                        SeedJob *j = g_new0(SeedJob, 1);
+                        if (seed_resolve(c->model, vmi, v, &j->seed, &e) < 0) {
+                                g_free(j);
+                                g_free(r->message);
+                                r->message = g_strdup(e->message);
+                                st = VOL_FAILED;
+                        } else {
+                                DomainVolume *dv = g_new0(DomainVolume, 1);
+                                j->path = g_strdup_printf("%s/%s.iso", dir, name);
+                                dv->path = keep(r, g_strdup(j->path));
+                                dv->format = "raw";
+                                dv->readonly = true;
+                                g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                                g_ptr_array_add(r->seeds, j);
+                        }
                 } else {
                         g_free(r->message);
                         r->message = g_strdup_printf("volume %s: this source is not supported on edgevirt", name);
-                        st = VOL_DV_ERROR;
+                        st = VOL_FAILED;
                 }
                 if (st > worst)
                         worst = st;
@@ -509,6 +567,7 @@ typedef struct Start {
         bool paused;
         bool nat;                       /* uses the pod network (masquerade) */
         GPtrArray *empty_disks;
+        GPtrArray *seeds;
         char *instance_dir, *runtime_dir;
         uid_t qemu_uid;
         gid_t qemu_gid;
@@ -521,6 +580,8 @@ static void start_free(Start *s) {
         g_free(s->xml);
         if (s->empty_disks)
                 g_ptr_array_unref(s->empty_disks);
+        if (s->seeds)
+                g_ptr_array_unref(s->seeds);
         g_free(s->instance_dir);
         g_free(s->runtime_dir);
         g_free(s->error);
@@ -555,6 +616,15 @@ static void prepare_work(void *data) {
                         return;
                 }
                 close(fd);
+        }
+        for (guint i = 0; i < s->seeds->len; i++) {
+                SeedJob *j = s->seeds->pdata[i];
+                g_autoptr(GError) e = NULL;
+                if (seed_write(j->seed, j->path, &e) < 0) {
+                        s->r = -EIO;
+                        s->error = g_strdup(e->message);
+                        return;
+                }
         }
 }
 
@@ -653,6 +723,10 @@ static int start_instance(VmiController *c, Object *vmi) {
         static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding", [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
                                                [VOL_DV_ERROR] = "DataVolumeError" };
 
+        if (st == VOL_FAILED) {
+                write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = r.message, .paused = -1, .agent = -1 });
+                return 0;
+        }
         if (st != VOL_READY) {
                 write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message, .paused = -1, .agent = -1 });
                 return 0;       /* the claim's or DataVolume's change queues us again */
@@ -698,6 +772,7 @@ static int start_instance(VmiController *c, Object *vmi) {
         s->xml = xml;
         s->paused = streq_ptr(json_get_string(spec, "startStrategy"), "Paused");
         s->empty_disks = g_ptr_array_ref(r.empty_disks);
+        s->seeds = g_ptr_array_ref(r.seeds);
         s->nat = uses_masquerade(spec);
         s->instance_dir = g_steal_pointer(&idir);
         s->runtime_dir = g_steal_pointer(&rdir);

@@ -13,7 +13,8 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   lvm2 thin-provisioning-tools debootstrap qemu-system-x86 e2fsprogs
   lighttpd openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
   clang libclang-rt-14-dev
-  libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf"
+  libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
+  libisofs-dev genisoimage"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

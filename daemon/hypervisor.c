@@ -209,8 +209,10 @@ static void run_addresses(virDomainPtr d, HvOp *op) {
         /* the agent knows best; leases and ARP know NAT guests without one */
         for (size_t s = 0; s < G_N_ELEMENTS(sources) && n <= 0; s++) {
                 n = virDomainInterfaceAddresses(d, &ifaces, sources[s], 0);
-                if (n > 0)
+                if (n > 0) {
+                        op->from_agent = sources[s] == VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;
                         break;
+                }
                 virResetLastError();
         }
         op->addresses = g_ptr_array_new();
@@ -221,6 +223,7 @@ static void run_addresses(virDomainPtr d, HvOp *op) {
                                 g_free(a);
                                 continue;
                         }
+                        a->name = g_strdup(ifaces[i]->name);
                         a->mac = g_strdup(ifaces[i]->hwaddr);
                         a->address = g_strdup(ifaces[i]->addrs[j].addr);
                         g_ptr_array_add(op->addresses, a);
@@ -265,6 +268,86 @@ static int ensure_network(virConnectPtr c, HvOp *op) {
         }
         virNetworkFree(n);
         return r;
+}
+
+/* virDomainGetGuestInfo's typed parameters in KubeVirt's layout of the
+ * guest agent info (virtctl guestosinfo). */
+static const char *param_string(virTypedParameterPtr params, int n, const char *name) {
+        const char *v = NULL;
+        return virTypedParamsGetString(params, n, name, &v) == 1 ? v : NULL;
+}
+
+static void set_if(JsonObject *o, const char *member, const char *value) {
+        if (value)
+                json_object_set_string_member(o, member, value);
+}
+
+static void run_guest_info(virDomainPtr d, HvOp *op) {
+        virTypedParameterPtr params = NULL;
+        int n = 0;
+        unsigned count = 0;
+        unsigned long long ull = 0;
+        int offset = 0;
+
+        if (virDomainGetGuestInfo(d, VIR_DOMAIN_GUEST_INFO_OS | VIR_DOMAIN_GUEST_INFO_HOSTNAME | VIR_DOMAIN_GUEST_INFO_TIMEZONE |
+                                  VIR_DOMAIN_GUEST_INFO_USERS | VIR_DOMAIN_GUEST_INFO_FILESYSTEM, &params, &n, 0) < 0) {
+                fail(op, EIO);
+                return;
+        }
+        JsonObject *g = json_object_new(), *os = json_object_new(), *fs = json_object_new();
+        JsonArray *users = json_array_new(), *disks = json_array_new();
+        set_if(g, "hostname", param_string(params, n, "hostname"));
+        set_if(os, "id", param_string(params, n, "os.id"));
+        set_if(os, "name", param_string(params, n, "os.name"));
+        set_if(os, "prettyName", param_string(params, n, "os.pretty-name"));
+        set_if(os, "version", param_string(params, n, "os.version"));
+        set_if(os, "versionId", param_string(params, n, "os.version-id"));
+        set_if(os, "kernelRelease", param_string(params, n, "os.kernel-release"));
+        set_if(os, "kernelVersion", param_string(params, n, "os.kernel-version"));
+        set_if(os, "machine", param_string(params, n, "os.machine"));
+        json_object_set_object_member(g, "os", os);
+        if (param_string(params, n, "timezone.name")) {
+                g_autofree char *tz = NULL;
+                virTypedParamsGetInt(params, n, "timezone.offset", &offset);
+                tz = g_strdup_printf("%s, %d", param_string(params, n, "timezone.name"), offset);
+                json_object_set_string_member(g, "timezone", tz);
+        }
+        if (virTypedParamsGetUInt(params, n, "user.count", &count) == 1)
+                for (unsigned i = 0; i < count; i++) {
+                        JsonObject *u = json_object_new();
+                        char key[64];
+                        g_snprintf(key, sizeof key, "user.%u.name", i);
+                        set_if(u, "userName", param_string(params, n, key));
+                        g_snprintf(key, sizeof key, "user.%u.domain", i);
+                        set_if(u, "domain", param_string(params, n, key));
+                        g_snprintf(key, sizeof key, "user.%u.login-time", i);
+                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                                json_object_set_double_member(u, "loginTime", (double) ull / 1000.0);
+                        json_array_add_object_element(users, u);
+                }
+        json_object_set_array_member(g, "userList", users);
+        if (virTypedParamsGetUInt(params, n, "fs.count", &count) == 1)
+                for (unsigned i = 0; i < count; i++) {
+                        JsonObject *f = json_object_new();
+                        char key[64];
+                        g_snprintf(key, sizeof key, "fs.%u.name", i);
+                        set_if(f, "diskName", param_string(params, n, key));
+                        g_snprintf(key, sizeof key, "fs.%u.mountpoint", i);
+                        set_if(f, "mountPoint", param_string(params, n, key));
+                        g_snprintf(key, sizeof key, "fs.%u.fstype", i);
+                        set_if(f, "fileSystemType", param_string(params, n, key));
+                        g_snprintf(key, sizeof key, "fs.%u.used-bytes", i);
+                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                                json_object_set_int_member(f, "usedBytes", (gint64) ull);
+                        g_snprintf(key, sizeof key, "fs.%u.total-bytes", i);
+                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                                json_object_set_int_member(f, "totalBytes", (gint64) ull);
+                        json_array_add_object_element(disks, f);
+                }
+        json_object_set_array_member(fs, "disks", disks);
+        json_object_set_object_member(g, "fsInfo", fs);
+        virTypedParamsFree(params, n);
+        op->guest = g;
 }
 
 typedef struct Call {
@@ -334,6 +417,16 @@ static void call_work(void *data) {
                 case HV_OP_ADDRESSES:
                         run_addresses(d, op);
                         break;
+                case HV_OP_GUEST_INFO:
+                        run_guest_info(d, op);
+                        break;
+                case HV_OP_AGENT_STATE: {
+                        char *xml = virDomainGetXMLDesc(d, 0);
+                        /* <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/> */
+                        op->agent_connected = xml && g_regex_match_simple("name='org\\.qemu\\.guest_agent\\.0' state='connected'", xml, 0, 0);
+                        free(xml);
+                        break;
+                }
                 default:
                         break;
                 }
@@ -377,6 +470,7 @@ static void hv_domain_free(HvDomain *d) {
 }
 
 static void hv_address_free(HvAddress *a) {
+        g_free(a->name);
         g_free(a->mac);
         g_free(a->address);
         g_free(a);
@@ -390,6 +484,8 @@ void hv_op_free(HvOp *op) {
         g_free(op->error);
         g_free(op->tag);
         g_free(op->network);
+        if (op->guest)
+                json_object_unref(op->guest);
         if (op->domains) {
                 g_ptr_array_set_free_func(op->domains, (GDestroyNotify) hv_domain_free);
                 g_ptr_array_unref(op->domains);

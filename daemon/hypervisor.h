@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <systemd/sd-event.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 /* libvirt, kept off the main loop: every call runs on a small pool of
  * threads of its own (libvirt calls are RPCs to libvirtd and block), and
@@ -46,6 +47,8 @@ typedef enum HvOpKind {
         HV_OP_REBOOT,                   /* soft reboot: ACPI/agent */
         HV_OP_LIST,                     /* every domain with our metadata */
         HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
+        HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */
+        HV_OP_AGENT_STATE,              /* whether the agent channel is connected now */
 } HvOpKind;
 
 typedef struct HvDomain {
@@ -56,6 +59,7 @@ typedef struct HvDomain {
 } HvDomain;
 
 typedef struct HvAddress {
+        char *name;                     /* the guest's name of the interface (agent only) */
         char *mac;
         char *address;                  /* "10.0.2.15" */
 } HvAddress;
@@ -75,6 +79,9 @@ struct HvOp {
         bool paused;                    /* CREATE: the domain's state afterwards */
         GPtrArray *domains;             /* LIST: HvDomain */
         GPtrArray *addresses;           /* ADDRESSES: HvAddress */
+        bool from_agent;                /* ADDRESSES: the agent answered */
+        JsonObject *guest;              /* GUEST_INFO */
+        bool agent_connected;           /* AGENT_STATE */
         HvOpDone done;
         void *userdata;
         char *tag;                      /* the caller's (an instance's uid) */

@@ -1038,6 +1038,10 @@ int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error) 
         return r;
 }
 
+void model_notify_changed(Model *m, Object *o) {
+        notify(m, o, MODEL_EVENT_CHANGED);
+}
+
 void model_set_observer(Model *m, ModelObserver f, void *userdata) {
         m->observer = f;
         m->observer_data = userdata;

@@ -34,6 +34,9 @@ Model *model_free(Model *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_free)
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata);
+/* Facts kept beside the document changed (a guest agent's): tell the
+ * observer as if the object had. */
+void model_notify_changed(Model *m, Object *o);
 
 typedef struct Services Services;
 void model_set_services(Model *m, Services *s);

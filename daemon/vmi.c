@@ -27,6 +27,7 @@
 #define TICK_USEC (1 * G_USEC_PER_SEC)
 #define ADDRESS_POLL_FAST_USEC (3 * G_USEC_PER_SEC)     /* until the guest has an address */
 #define ADDRESS_POLL_SLOW_USEC (30 * G_USEC_PER_SEC)
+#define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
 #define OVMF_DIR "/usr/share/OVMF"
 
 typedef struct Domain {
@@ -52,6 +53,9 @@ struct VmiController {
         GHashTable *claims;             /* vmi uid -> GPtrArray of claim uids held */
         GHashTable *address_due;        /* vmi uid -> monotonic usec of the next address poll */
         GHashTable *address_busy;       /* vmi uid -> 1 */
+        GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
+        GHashTable *guest_due;          /* vmi uid -> monotonic usec of the next guest-info call */
+        GHashTable *guest_busy;         /* vmi uid -> 1 */
         sd_event_source *tick;
         bool listed;                    /* libvirt's domains were listed once */
 };
@@ -327,6 +331,7 @@ typedef struct VmiStatus {
         int paused;                     /* -1 keep, 0, 1 */
         int agent;                      /* -1 keep, 0, 1 */
         JsonArray *interfaces;          /* NULL: keep (taken) */
+        JsonObject *os_info;            /* NULL: keep (borrowed) */
 } VmiStatus;
 
 static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
@@ -373,6 +378,10 @@ static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
         }
         if (u->interfaces)
                 json_object_set_array_member(status, "interfaces", u->interfaces);
+        if (u->os_info) {
+                g_autoptr(JsonNode) os = json_node_init_object(json_node_alloc(), u->os_info);
+                json_object_set_member(status, "guestOSInfo", json_deep_copy(os));
+        }
         if (json_equal(doc, vmi->doc)) {
                 json_node_unref(doc);
                 return;
@@ -629,6 +638,7 @@ static void prepare_work(void *data) {
 }
 
 static void created(HvOp *op);
+static void check_agent(VmiController *c, Object *vmi);
 
 static void prepare_done(void *data) {
         Start *s = data;
@@ -682,6 +692,7 @@ static void created(HvOp *op) {
         write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = op->paused, .agent = 0 });
         g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        check_agent(c, vmi);
         model_enqueue(c->model, vmi);
         vm_instance_changed(c->model, vmi);
 }
@@ -894,6 +905,74 @@ const KindInfo kind_vmi = {
         .finalize = vmi_finalize,
 };
 
+/* --- the guest agent --- */
+
+static void agent_changed(VmiController *c, Object *vmi, bool connected) {
+        bool was = g_hash_table_contains(c->agents, vmi->uid);
+        gint64 now = g_get_monotonic_time();
+
+        if (connected && !was) {
+                g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_new());
+                g_hash_table_insert(c->guest_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                /* the agent knows the addresses best: ask now */
+                g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        } else if (!connected) {
+                g_hash_table_remove(c->agents, vmi->uid);
+                g_hash_table_remove(c->guest_due, vmi->uid);
+        }
+        if (connected != was)
+                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = connected });
+}
+
+static void agent_state_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        if (vmi && op->r == 0 && has_domain(c, vmi))
+                agent_changed(c, vmi, op->agent_connected);
+}
+
+/* After a start or an adoption: an agent that connected before we looked
+ * sends no event. */
+static void check_agent(VmiController *c, Object *vmi) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(HV_OP_AGENT_STATE, name, agent_state_done, c);
+        op->tag = g_strdup(vmi->uid);
+        hypervisor_submit(c->hv, op);
+}
+
+static void guest_info_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        gint64 *due = g_hash_table_lookup(c->guest_due, op->tag);
+
+        g_hash_table_remove(c->guest_busy, op->tag);
+        if (!vmi || !due)
+                return;
+        *due = g_get_monotonic_time() + GUEST_INFO_USEC;
+        if (op->r < 0 || !op->guest)
+                return;         /* the agent is still starting, or went: its event says so */
+        JsonObject *old = g_hash_table_lookup(c->agents, vmi->uid);
+        g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), op->guest);
+        g_autoptr(JsonNode) b = old ? json_node_init_object(json_node_alloc(), old) : NULL;
+        bool changed = !json_equal(a, b);
+        g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_ref(op->guest));
+        write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .os_info = json_get_object(op->guest, "os") });
+        if (changed)
+                model_notify_changed(c->model, vmi);
+}
+
+JsonObject *vmi_guest_info(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        JsonObject *g = c ? g_hash_table_lookup(c->agents, vmi->uid) : NULL;
+        return g && json_object_get_size(g) > 0 ? g : NULL;
+}
+
+bool vmi_agent_connected(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        return c && g_hash_table_contains(c->agents, vmi->uid);
+}
+
 /* --- libvirt's events --- */
 
 static Object *vmi_of_domain(VmiController *c, const char *name) {
@@ -926,7 +1005,7 @@ static void on_event(const HvEvent *ev, void *userdata) {
                 write_status(c, vmi, &(VmiStatus) { .paused = d->paused, .agent = -1 });
                 break;
         case HV_EVENT_AGENT:
-                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = ev->detail });
+                agent_changed(c, vmi, ev->detail);
                 break;
         case HV_EVENT_STOPPED: {
                 bool asked = g_hash_table_contains(c->stopping, vmi->uid);
@@ -936,6 +1015,8 @@ static void on_event(const HvEvent *ev, void *userdata) {
                 g_hash_table_remove(c->domains, ev->domain);
                 g_hash_table_remove(c->stopping, vmi->uid);
                 g_hash_table_remove(c->address_due, vmi->uid);
+                g_hash_table_remove(c->agents, vmi->uid);
+                g_hash_table_remove(c->guest_due, vmi->uid);
                 write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed", .message = ok ? NULL : why,
                                                     .paused = 0, .agent = 0 });
                 model_enqueue(c->model, vmi);
@@ -1025,6 +1106,7 @@ static void listed(HvOp *op) {
                 g_hash_table_insert(c->domains, g_strdup(hd->name), d);
                 g_hash_table_add(live, g_strdup(uid));
                 write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
+                check_agent(c, vmi);
                 g_hash_table_insert(c->address_due, g_strdup(uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         }
         c->listed = true;
@@ -1076,6 +1158,9 @@ static void addresses_done(HvOp *op) {
                         entry = json_object_new();
                         json_object_set_string_member(entry, "mac", a->mac);
                         json_object_set_string_member(entry, "ipAddress", a->address);
+                        if (a->name)
+                                json_object_set_string_member(entry, "interfaceName", a->name);
+                        json_object_set_string_member(entry, "infoSource", op->from_agent ? "domain, guest-agent" : "domain");
                         json_object_set_array_member(entry, "ipAddresses", json_array_new());
                         /* name it after the spec's interface, in order */
                         guint k = json_array_get_length(out);
@@ -1128,8 +1213,20 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 g_hash_table_add(c->address_busy, g_strdup(uid));
                 hypervisor_submit(c->hv, op);
         }
+        g_hash_table_iter_init(&it, c->guest_due);
+        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
+                Object *vmi = model_find_uid(c->model, uid);
+                if (!vmi || g_hash_table_contains(c->guest_busy, uid) || now < *(gint64 *) value)
+                        continue;
+                g_autofree char *name = vmi_domain_name(vmi);
+                HvOp *op = hv_op_new(HV_OP_GUEST_INFO, name, guest_info_done, c);
+                op->tag = g_strdup(uid);
+                g_hash_table_add(c->guest_busy, g_strdup(uid));
+                hypervisor_submit(c->hv, op);
+        }
         vm_tick(c->model);
-        if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 && !vm_needs_tick(c->model))
+        if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 &&
+            g_hash_table_size(c->guest_due) == 0 && !vm_needs_tick(c->model))
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
         else
                 sd_event_source_set_time_relative(s, TICK_USEC);
@@ -1289,6 +1386,9 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
         c->address_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->address_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
+        c->guest_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
             chmod(s->state_dir, 0711) < 0) {
                 r = -errno;
@@ -1322,6 +1422,9 @@ VmiController *vmi_controller_free(VmiController *c) {
         g_hash_table_unref(c->claims);
         g_hash_table_unref(c->address_due);
         g_hash_table_unref(c->address_busy);
+        g_hash_table_unref(c->agents);
+        g_hash_table_unref(c->guest_due);
+        g_hash_table_unref(c->guest_busy);
         g_free(c->owner);
         g_free(c->instances_dir);
         /* nothing runs: no sockets to keep (running guests keep theirs) */

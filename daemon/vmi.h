@@ -31,6 +31,12 @@ int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error);
 int vmi_open_console(Model *m, Object *vmi, GError **error);
 int vmi_open_vnc(Model *m, Object *vmi, GError **error);
 
+/* The guest agent: connected (libvirt's agent events), and its last facts
+ * in KubeVirt's guest agent info layout (hostname, os, timezone, userList,
+ * fsInfo.disks), refreshed every 30 s; NULL before the first answer. */
+bool vmi_agent_connected(Model *m, Object *vmi);
+JsonObject *vmi_guest_info(Model *m, Object *vmi);
+
 /* Facts for the bus. */
 const char *vmi_phase(Object *vmi);
 bool vmi_is_finished(Object *vmi);

@@ -192,6 +192,85 @@ static int vmi_get_addresses(sd_bus *bus, const char *path, const char *interfac
         return sd_bus_message_close_container(reply);
 }
 
+/* --- the guest agent's facts --- */
+
+static int vmi_get_guest_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonObject *g = vmi_guest_info(o->model, o);
+        const char *v = json_get_string(g, streq(property, "GuestHostname") ? "hostname" : "timezone");
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int vmi_get_agent(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "b", vmi_agent_connected(o->model, o));
+}
+
+static int vmi_get_os(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return bus_append_string_map(reply, json_get_object(json_get_object(object_root(o), "status"), "guestOSInfo"));
+}
+
+static int vmi_get_users(sd_bus *bus, const char *path, const char *interface, const char *property,
+                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *users = json_get_array(vmi_guest_info(o->model, o), "userList");
+        int r = sd_bus_message_open_container(reply, 'a', "(ssd)");
+        for (guint i = 0; r >= 0 && users && i < json_array_get_length(users); i++) {
+                JsonObject *u = json_array_get_object_element(users, i);
+                JsonNode *t = json_object_get_member(u, "loginTime");
+                r = sd_bus_message_append(reply, "(ssd)", json_get_string(u, "userName") ?: "", json_get_string(u, "domain") ?: "",
+                                          t ? json_node_get_double(t) : 0.0);
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+static int vmi_get_filesystems(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonArray *disks = json_get_array(json_get_object(vmi_guest_info(o->model, o), "fsInfo"), "disks");
+        int r = sd_bus_message_open_container(reply, 'a', "(sssxx)");
+        for (guint i = 0; r >= 0 && disks && i < json_array_get_length(disks); i++) {
+                JsonObject *d = json_array_get_object_element(disks, i);
+                r = sd_bus_message_append(reply, "(sssxx)", json_get_string(d, "diskName") ?: "", json_get_string(d, "mountPoint") ?: "",
+                                          json_get_string(d, "fileSystemType") ?: "", json_get_int(d, "usedBytes", 0),
+                                          json_get_int(d, "totalBytes", 0));
+        }
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* virtctl guestosinfo / userlist / fslist: the agent's facts as JSON, in
+ * KubeVirt's layouts (VirtualMachineInstanceGuestAgentInfo,
+ * VirtualMachineInstanceGuestOSUserList, VirtualMachineInstanceFileSystemList). */
+static int method_vmi_guest(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        JsonObject *g = vmi_guest_info(o->model, o);
+        g_autoptr(JsonObject) out = NULL;
+        int r;
+
+        r = bus_read_options(m, NULL, 0, error);
+        if (r < 0)
+                return r;
+        if (!g)
+                return sd_bus_error_setf(error, BUS_ERROR_CONFLICT, "VirtualMachineInstance %s/%s: %s", o->namespace, o->name,
+                                         vmi_agent_connected(o->model, o) ? "the guest agent has not answered yet"
+                                                                          : "the guest agent is not connected");
+        if (sd_bus_message_is_method_call(m, NULL, "GuestOSInfo"))
+                out = json_object_ref(g);
+        else {
+                bool users = sd_bus_message_is_method_call(m, NULL, "UserList");
+                JsonArray *items = users ? json_get_array(g, "userList") : json_get_array(json_get_object(g, "fsInfo"), "disks");
+                out = json_object_new();
+                json_object_set_array_member(out, "items", items ? json_array_ref(items) : json_array_new());
+        }
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), out);
+        g_autofree char *text = json_to_string(node, TRUE);
+        return sd_bus_reply_method_return(m, "s", text);
+}
+
 static int method_vmi_verb(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return instance_verb(m, userdata, error);
 }
@@ -222,6 +301,15 @@ const sd_bus_vtable bus_vmi_vtable[] = {
         SD_BUS_PROPERTY("DomainName", "s", vmi_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("IPAddresses", "as", vmi_get_addresses, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Conditions", "a(ssss)", bus_property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AgentConnected", "b", vmi_get_agent, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestOS", "a{ss}", vmi_get_os, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestHostname", "s", vmi_get_guest_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestTimezone", "s", vmi_get_guest_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestUsers", "a(ssd)", vmi_get_users, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("GuestFilesystems", "a(sssxx)", vmi_get_filesystems, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_METHOD_WITH_ARGS("GuestOSInfo", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", info), method_vmi_guest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("UserList", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", users), method_vmi_guest, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("FilesystemList", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("s", filesystems), method_vmi_guest, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Pause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Unpause", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SoftReboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT, method_vmi_verb, SD_BUS_VTABLE_UNPRIVILEGED),

@@ -1120,6 +1120,30 @@ static int verb_console(Ctl *c, int argc, char **argv) {
         return 0;
 }
 
+/* guestosinfo|userlist|fslist VM: the guest agent's facts, as virtctl prints them */
+static int verb_guest(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *method = streq(argv[0], "guestosinfo") ? "GuestOSInfo" : streq(argv[0], "userlist") ? "UserList" : "FilesystemList";
+        const char *text;
+        int r;
+
+        if (argc != 2)
+                return fail(_("usage: edgevirtctl %s VM"), argv[0]);
+        g_autofree char *path = object_path(c->namespace, "vmi", argv[1]);
+        r = sd_bus_call_method(c->bus, NAME, path, VMI_INTERFACE, method, &e, &reply, "a{sv}", 0);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        return fail(_("VM %s is not running (no instance)"), argv[1]);
+                return bus_fail(&e, r);
+        }
+        r = sd_bus_message_read(reply, "s", &text);
+        if (r < 0)
+                return fail("%s", g_strerror(-r));
+        puts(text);
+        return 0;
+}
+
 /* --- create --- */
 
 /* create namespace NAME | create configmap NAME | create secret generic NAME
@@ -1351,7 +1375,8 @@ static void help(void) {
                  "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n"
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM\n"
-                 "  console VM                                             serial console (escape: ^])\n\n"
+                 "  console VM                                             serial console (escape: ^])\n"
+                 "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
                  "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
 }
@@ -1381,7 +1406,8 @@ int main(int argc, char *argv[]) {
                 { "image-upload", verb_image_upload }, { "export", verb_export }, { "create", verb_create },
                 { "start", verb_lifecycle }, { "stop", verb_lifecycle }, { "restart", verb_lifecycle },
                 { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
-                { "console", verb_console },
+                { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
+                { "fslist", verb_guest },
         };
         Ctl c = { .timeout = 0, .grace_period = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();

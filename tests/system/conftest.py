@@ -13,7 +13,12 @@ _spec = importlib.util.spec_from_file_location("apiconf", os.path.join(os.path.d
 api = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(api)
 
+_spec = importlib.util.spec_from_file_location("servers", os.path.join(os.path.dirname(__file__), "..", "api", "servers.py"))
+servers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(servers)
+
 WORK = os.environ.get("EDGEVIRT_SYSTEM_WORK", "/tmp")
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def virsh(*args, check=True):
@@ -54,3 +59,20 @@ def daemon(bus, state_dir):
 @pytest.fixture
 def client(bus, daemon):
     return api.Client(bus.conn)
+
+
+@pytest.fixture(scope="session")
+def guest_image():
+    """The cached real guest (tests/guest/build-guest.sh builds it once)."""
+    out = subprocess.run([os.path.join(TOP, "tests", "guest", "build-guest.sh")], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError("cannot build the test guest: " + out.stderr[-2000:])
+    return os.path.join(out.stdout.strip(), "guest.qcow2")
+
+
+@pytest.fixture(scope="session")
+def image_server(guest_image):
+    tmp = tempfile.mkdtemp(prefix="web-", dir=WORK)
+    srv = servers.Lighttpd(os.path.dirname(guest_image), tmp)
+    yield srv
+    srv.stop()

@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The whole product on a real guest (Debian 12 with cloud-init, the QEMU
+guest agent and OpenSSH; tests/guest/build-guest.sh): a manifest set as a
+user writes it — a Secret with an SSH key, a VM whose DataVolume imports
+the image over HTTP and whose cloud-init sets the hostname and runs a
+command — followed on signals to DataVolume Succeeded, VM Running and
+AgentConnected; then the guest is checked through the agent and over SSH,
+and data written to the disk survives a stop and a start.  Two boots."""
+import json
+import os
+import subprocess
+
+import dbus
+
+from conftest import api, virsh
+
+NS = "sys"
+NAME = "org.edgevirt.EdgeVirt1"
+VMI_IFACE = NAME + ".VirtualMachineInstance"
+VM_IFACE = NAME + ".VirtualMachine"
+wait_until = api.wait_until
+BOOT = 600      # TCG: the agent answers after about a minute here; CI may be slower
+
+
+def vm_path(name):
+    return f"{api.ROOT}/namespace/{NS}/vm/{api.path_encode(name)}"
+
+
+def vmi_path(name):
+    return f"{api.ROOT}/namespace/{NS}/vmi/{api.path_encode(name)}"
+
+
+def manifests(url, pubkey):
+    return f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: admin-key, namespace: {NS}}}
+stringData: {{key1: "{pubkey}"}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: guest, namespace: {NS}}}
+spec:
+  runStrategy: Always
+  dataVolumeTemplates:
+  - metadata: {{name: guest-root}}
+    spec:
+      source: {{http: {{url: "{url}"}}}}
+      storage: {{resources: {{requests: {{storage: 3Gi}}}}}}
+  template:
+    spec:
+      hostname: edge-guest
+      terminationGracePeriodSeconds: 120
+      accessCredentials:
+      - sshPublicKey:
+          source: {{secret: {{secretName: admin-key}}}}
+          propagationMethod: {{noCloud: {{}}}}
+      domain:
+        cpu: {{cores: 1}}
+        memory: {{guest: 1Gi}}
+        devices:
+          disks:
+          - {{name: root, disk: {{bus: virtio}}, bootOrder: 1}}
+          - {{name: cloudinit, cdrom: {{bus: sata}}}}
+          interfaces: [{{name: default, masquerade: {{}}}}]
+      networks: [{{name: default, pod: {{}}}}]
+      volumes:
+      - {{name: root, dataVolume: {{name: guest-root}}}}
+      - name: cloudinit
+        cloudInitNoCloud:
+          userData: |
+            #cloud-config
+            runcmd:
+              - [sh, -c, "echo made-by-cloud-init > /var/tmp/edgevirt-marker"]
+"""
+
+
+def ssh(key, ip, *cmd):
+    r = subprocess.run(["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                        "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", f"debian@{ip}", *cmd],
+                       capture_output=True, text=True, timeout=60)
+    return r
+
+
+def agent_up(client):
+    return client.exists("vmi", NS, "guest") and bool(client.props(vmi_path("guest"), VMI_IFACE)["AgentConnected"]) \
+        and str(client.props(vmi_path("guest"), VMI_IFACE)["GuestHostname"]) != ""
+
+
+def guest_ip(client):
+    for ip in client.props(vmi_path("guest"), VMI_IFACE)["IPAddresses"]:
+        if str(ip).startswith("10.0.2."):
+            return str(ip)
+    return None
+
+
+def test_real_guest_end_to_end(client, image_server, state_dir):
+    if not client.exists("ns", "", NS):
+        client.manager.CreateNamespace(NS, {})
+    key = os.path.join(state_dir, "id_ed25519")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    pubkey = open(key + ".pub").read().strip()
+    client.apply(manifests(image_server.url("guest.qcow2"), pubkey))
+
+    dv = f"{api.ROOT}/namespace/{NS}/datavolume/guest_2droot"
+    wait_until(lambda: client.exists("dv", NS, "guest-root") and
+               str(client.props(dv, NAME + ".DataVolume")["Phase"]) in ("Succeeded", "Failed"), timeout=600,
+               what="the import")
+    assert str(client.props(dv, NAME + ".DataVolume")["Phase"]) == "Succeeded", client.get_json("dv", NS, "guest-root")["status"]
+    wait_until(lambda: str(client.props(vm_path("guest"), VM_IFACE)["PrintableStatus"]) == "Running", timeout=120,
+               what="the VM to run")
+    wait_until(lambda: agent_up(client), timeout=BOOT, what="the guest agent")
+
+    # through the agent
+    props = client.props(vmi_path("guest"), VMI_IFACE)
+    assert str(props["GuestHostname"]) == "edge-guest"
+    assert props["GuestOS"]["id"] == "debian" and props["GuestOS"]["versionId"] == "12", props["GuestOS"]
+    info = json.loads(dbus.Interface(client.conn.get_object(NAME, vmi_path("guest")), VMI_IFACE).GuestOSInfo({}))
+    assert info["os"]["prettyName"].startswith("Debian GNU/Linux 12")
+    fs = json.loads(dbus.Interface(client.conn.get_object(NAME, vmi_path("guest")), VMI_IFACE).FilesystemList({}))
+    assert any(d.get("mountPoint") == "/" for d in fs["items"]), fs
+    status = client.get_json("vmi", NS, "guest")["status"]
+    assert status["guestOSInfo"]["id"] == "debian"
+
+    # the address in status answers ssh, with the key from the Secret; cloud-init ran the command
+    wait_until(lambda: guest_ip(client) is not None, timeout=120, what="the guest's address from the agent")
+    ip = guest_ip(client)
+    wait_until(lambda: ssh(key, ip, "true").returncode == 0, timeout=180, what=f"ssh to {ip}")
+    # runcmd runs in cloud-init's last stage, which may end after sshd is up
+    r = ssh(key, ip, "cloud-init status --wait >/dev/null; cat /var/tmp/edgevirt-marker; hostname")
+    assert r.stdout.split() == ["made-by-cloud-init", "edge-guest"], r.stdout + r.stderr
+    r = ssh(key, ip, "echo survives > /var/tmp/persist && sync")
+    assert r.returncode == 0, r.stderr
+
+    # a graceful stop (ACPI, systemd powers off) and a start: the disk keeps its data
+    first = client.get_json("vmi", NS, "guest")["metadata"]["uid"]
+    vm = dbus.Interface(client.conn.get_object(NAME, vm_path("guest")), VM_IFACE)
+    vm.Stop({})
+    wait_until(lambda: str(client.props(vm_path("guest"), VM_IFACE)["PrintableStatus"]) == "Stopped", timeout=180,
+               what="the guest to power off")
+    vm.Start({})
+    wait_until(lambda: client.exists("vmi", NS, "guest") and client.get_json("vmi", NS, "guest")["metadata"]["uid"] != first
+               and agent_up(client), timeout=BOOT, what="the guest agent after the restart")
+    wait_until(lambda: guest_ip(client) is not None, timeout=120, what="the address after the restart")
+    ip = guest_ip(client)
+    wait_until(lambda: ssh(key, ip, "true").returncode == 0, timeout=180, what=f"ssh to {ip} after the restart")
+    assert ssh(key, ip, "cat /var/tmp/persist").stdout.strip() == "survives"
+    vm.Stop({"gracePeriod": dbus.Int64(0)})

@@ -601,15 +601,19 @@ static void start_free(Start *s) {
 static void prepare_work(void *data) {
         Start *s = data;
 
-        if (g_mkdir_with_parents(s->instance_dir, 0711) < 0 || g_mkdir_with_parents(s->runtime_dir, 0700) < 0) {
+        /* modes set explicitly: the unit's UMask=0077 would take the bits QEMU needs */
+        if (g_mkdir_with_parents(s->instance_dir, 0711) < 0 || chmod(s->instance_dir, 0711) < 0 ||
+            g_mkdir_with_parents(s->runtime_dir, 0700) < 0) {
                 s->r = -errno;
                 s->error = g_strdup_printf("cannot make the instance's directories: %s", g_strerror(errno));
                 return;
         }
-        /* QEMU makes the console and VNC sockets in here as its own user */
-        if (s->qemu_uid != (uid_t) -1 && chown(s->runtime_dir, s->qemu_uid, s->qemu_gid) < 0) {
+        /* QEMU makes the console and VNC sockets in here as libvirt's user:
+         * the directory gets its group (root keeps owning it, so the daemon
+         * removes it later without CAP_DAC_OVERRIDE) */
+        if (s->qemu_gid != (gid_t) -1 && (chown(s->runtime_dir, (uid_t) -1, s->qemu_gid) < 0 || chmod(s->runtime_dir, 0770) < 0)) {
                 s->r = -errno;
-                s->error = g_strdup_printf("cannot hand %s to QEMU's user: %s", s->runtime_dir, g_strerror(errno));
+                s->error = g_strdup_printf("cannot open %s to QEMU's group: %s", s->runtime_dir, g_strerror(errno));
                 return;
         }
         for (guint i = 0; i + 1 < s->empty_disks->len; i += 2) {
@@ -1390,7 +1394,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->guest_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
-            chmod(s->state_dir, 0711) < 0) {
+            chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0 || chmod(c->runtime_dir, 0711) < 0) {
                 r = -errno;
                 vmi_controller_free(c);
                 return r;

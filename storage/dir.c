@@ -61,7 +61,9 @@ static int dir_prepare(StorageBackend *b, GError **error) {
         DIR *d;
         struct dirent *de;
 
-        if (g_mkdir_with_parents(b->config->path, 0711) < 0)
+        /* QEMU (libvirt's own user) opens the volumes: the directory must be
+         * traversable whatever the daemon's umask */
+        if (g_mkdir_with_parents(b->config->path, 0711) < 0 || chmod(b->config->path, 0711) < 0)
                 return ev_error_set(error, errno, "storage class %s: cannot create %s: %s", b->config->name,
                                     b->config->path, g_strerror(errno));
         /* Leftovers of creations a crash interrupted. */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "conffile.h"
+#include "hypervisor.h"
 #include "quantity.h"
 #include "util.h"
 #include "validate.h"
@@ -13,7 +14,7 @@
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace", NULL };
-static const char *const network_keys[] = { "NatNetwork", "Bridge", NULL };
+static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -29,6 +30,7 @@ void config_clear(Config *c) {
         g_clear_pointer(&c->libvirt_uri, g_free);
         g_clear_pointer(&c->nat_network, g_free);
         g_clear_pointer(&c->bridge, g_free);
+        g_clear_pointer(&c->nat_subnet, g_free);
         g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
 }
 
@@ -133,6 +135,13 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
         }
         if (g_key_file_has_key(kf, "Network", "NatNetwork", NULL))
                 c->nat_network = g_key_file_get_string(kf, "Network", "NatNetwork", NULL);
+        if (g_key_file_has_key(kf, "Network", "NatSubnet", NULL)) {
+                c->nat_subnet = g_key_file_get_string(kf, "Network", "NatSubnet", NULL);
+                g_autofree char *xml = hypervisor_nat_network_xml("check", c->nat_subnet);
+                if (!xml)
+                        return ev_error_set(error, EINVAL, "%s: [Network] NatSubnet=%s: expected an IPv4 network with a prefix "
+                                            "of 8 to 30 bits, such as 10.0.2.0/24", path, c->nat_subnet);
+        }
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))
                 c->bridge = g_key_file_get_string(kf, "Network", "Bridge", NULL);
         if (g_key_file_has_key(kf, "Daemon", "StateDirectory", NULL))

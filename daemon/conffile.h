@@ -13,6 +13,7 @@ typedef struct Config {
         char *libvirt_uri;
         char *nat_network;              /* [Network] NatNetwork= (default "edgevirt") */
         char *bridge;                   /* [Network] Bridge= */
+        char *nat_subnet;               /* [Network] NatSubnet= (default 10.0.2.0/24), checked */
         ModelLimits limits;
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
 } Config;

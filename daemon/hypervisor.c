@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdio.h>
 #include <unistd.h>
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -233,17 +234,33 @@ static void run_addresses(virDomainPtr d, HvOp *op) {
         free(ifaces);
 }
 
-char *hypervisor_nat_network_xml(const char *name) {
+static char *ipv4_text(uint32_t a) {
+        return g_strdup_printf("%u.%u.%u.%u", a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
+}
+
+char *hypervisor_nat_network_xml(const char *name, const char *subnet) {
         g_autofree char *bridge = g_strndup(name, 12);
-        /* KubeVirt's masquerade network: the guest in 10.0.2.0/24 behind NAT */
+        g_auto(GStrv) parts = g_strsplit(subnet ? subnet : "10.0.2.0/24", "/", 2);
+        unsigned o[4], prefix;
+        char tail;
+
+        /* KubeVirt's masquerade network (10.0.2.0/24 by default): the guests
+         * behind NAT, the gateway first, DHCP for the rest */
+        if (g_strv_length(parts) != 2 || sscanf(parts[0], "%u.%u.%u.%u%c", &o[0], &o[1], &o[2], &o[3], &tail) != 4 ||
+            sscanf(parts[1], "%u%c", &prefix, &tail) != 1 || prefix < 8 || prefix > 30 || o[0] > 255 || o[1] > 255 ||
+            o[2] > 255 || o[3] > 255)
+                return NULL;
+        uint32_t mask = 0xffffffffu << (32 - prefix);
+        uint32_t net = ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) & mask;
+        g_autofree char *gw = ipv4_text(net + 1), *nm = ipv4_text(mask), *first = ipv4_text(net + 2), *last = ipv4_text((net | ~mask) - 1);
         return g_markup_printf_escaped("<network>\n"
                                        "  <name>%s</name>\n"
                                        "  <forward mode='nat'/>\n"
                                        "  <bridge name='ev-%s' stp='on' delay='0'/>\n"
-                                       "  <ip address='10.0.2.1' netmask='255.255.255.0'>\n"
-                                       "    <dhcp><range start='10.0.2.2' end='10.0.2.254'/></dhcp>\n"
+                                       "  <ip address='%s' netmask='%s'>\n"
+                                       "    <dhcp><range start='%s' end='%s'/></dhcp>\n"
                                        "  </ip>\n"
-                                       "</network>\n", name, bridge);
+                                       "</network>\n", name, bridge, gw, nm, first, last);
 }
 
 /* The pod network's libvirt network: defined and started on first use. */
@@ -252,7 +269,7 @@ static int ensure_network(virConnectPtr c, HvOp *op) {
         int r = 0;
 
         if (!n) {
-                g_autofree char *xml = hypervisor_nat_network_xml(op->network);
+                g_autofree char *xml = hypervisor_nat_network_xml(op->network, op->network_subnet);
                 virResetLastError();
                 n = virNetworkDefineXML(c, xml);
                 if (!n)
@@ -484,6 +501,7 @@ void hv_op_free(HvOp *op) {
         g_free(op->error);
         g_free(op->tag);
         g_free(op->network);
+        g_free(op->network_subnet);
         if (op->guest)
                 json_object_unref(op->guest);
         if (op->domains) {

@@ -73,6 +73,7 @@ struct HvOp {
         char *xml;
         bool start_paused;
         char *network;                  /* CREATE: make and start this network first if needed */
+        char *network_subnet;           /* ... on this IPv4 subnet */
         /* what came back */
         int r;                          /* 0 or -errno */
         char *error;                    /* libvirt's message */
@@ -97,7 +98,7 @@ bool hypervisor_kvm(Hypervisor *h);
 HvOp *hv_op_new(HvOpKind kind, const char *domain, HvOpDone done, void *userdata);
 void hv_op_free(HvOp *op);
 /* The XML of the NAT network the daemon owns for the pod network. */
-char *hypervisor_nat_network_xml(const char *name);
+char *hypervisor_nat_network_xml(const char *name, const char *subnet);
 /* Runs op on a libvirt thread; op->done runs on the main loop, then op is
  * freed. */
 void hypervisor_submit(Hypervisor *h, HvOp *op);

@@ -241,6 +241,7 @@ int main(int argc, char *argv[]) {
         services.libvirt_uri = d.libvirt_uri;
         services.nat_network = config.nat_network ? config.nat_network : "edgevirt";
         services.bridge = config.bridge;
+        services.nat_subnet = config.nat_subnet;
         r = vmi_controller_new(d.model, &services, &services.vmis);
         if (r < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));

@@ -22,6 +22,7 @@ typedef struct Services {
         const char *libvirt_uri;
         const char *nat_network;        /* libvirt network of the pod network (masquerade) */
         const char *bridge;             /* host bridge for bridge binding, or NULL */
+        const char *nat_subnet;         /* its IPv4 subnet, NULL: 10.0.2.0/24 */
         /* claim uid -> number of users (imports writing it; later, VMs):
          * a claim with users keeps its pvc-protection finalizer */
         GHashTable *pvc_users;

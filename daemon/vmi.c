@@ -664,8 +664,10 @@ static void prepare_done(void *data) {
         op->xml = g_steal_pointer(&s->xml);
         op->start_paused = s->paused;
         op->tag = g_strdup(s->vmi_uid);
-        if (s->nat)
+        if (s->nat) {
                 op->network = g_strdup(c->services->nat_network);
+                op->network_subnet = g_strdup(c->services->nat_subnet);
+        }
         hypervisor_submit(c->hv, op);
         start_free(s);
 }

@@ -9,7 +9,10 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <stdio.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
@@ -20,6 +23,7 @@
 #include "config.h"
 
 #include "json-util.h"
+#include "jsonpath.h"
 #include "manifest.h"
 #include "quantity.h"
 #include "util.h"
@@ -33,6 +37,8 @@
 typedef struct Ctl {
         sd_bus *bus;
         bool force;             /* stop/restart --force */
+        bool proxy_only;        /* vnc --proxy-only */
+        int port;               /* vnc --port, 0: any */
         int64_t grace_period;   /* --grace-period, -1: the VM's */
         char *bus_spec;
         char *namespace;        /* -n, else the current project */
@@ -456,16 +462,35 @@ static int watch_get(Ctl *c, const char *kind) {
         return r;
 }
 
+/* -o jsonpath=TEMPLATE over a document (one object or a List) */
+static int print_jsonpath(const char *template, const char *doc) {
+        g_autoptr(JsonNode) n = parse_json(doc);
+        g_autoptr(GString) s = g_string_new(NULL);
+        g_autoptr(GError) e = NULL;
+        if (!n)
+                return fail("%s", _("the daemon sent no JSON"));
+        if (jsonpath_render(template, n, s, &e) < 0)
+                return fail("%s", e->message);
+        fputs(s->str, stdout);
+        return 0;
+}
+
 static int verb_get(Ctl *c, int argc, char **argv) {
         g_autofree char *doc = NULL;
         const char *out = c->output;
         bool yaml = streq_ptr(out, "yaml");
+        const char *jsonpath = out && g_str_has_prefix(out, "jsonpath=") ? out + strlen("jsonpath=") : NULL;
         int r;
 
         if (argc < 2)
-                return fail(_("usage: edgevirtctl get KIND [NAME] [-n NAMESPACE | -A] [-o json|yaml|name|wide] [-l SELECTOR]"));
-        if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") && !streq(out, "wide"))
-                return fail(_("unknown output format \"%s\" (json, yaml, name, wide)"), out);
+                return fail(_("usage: edgevirtctl get KIND [NAME] [-n NAMESPACE | -A] [-o json|yaml|name|wide|jsonpath=T] [-l SELECTOR]"));
+        if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") && !streq(out, "wide") && !jsonpath)
+                return fail(_("unknown output format \"%s\" (json, yaml, name, wide, jsonpath=TEMPLATE)"), out);
+        if (jsonpath) {
+                r = argc >= 3 ? call_document(c, "Get", argv[1], c->namespace, argv[2], "json", NULL, &doc)
+                              : call_document(c, "List", argv[1], ns_of(c), NULL, "json", c->selector, &doc);
+                return r ? r : print_jsonpath(jsonpath, doc);
+        }
         if (argc >= 3) {
                 for (int i = 2; i < argc; i++) {
                         r = call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL, &doc);
@@ -807,13 +832,21 @@ static bool condition_met(Watch *w, JsonObject *obj, bool gone) {
                 return gone;
         if (!obj)
                 return false;
-        if (g_str_has_prefix(w->condition, "jsonpath={.")) {
-                /* jsonpath={.status.phase}=Bound: dotted paths only */
+        if (g_str_has_prefix(w->condition, "jsonpath={")) {
+                /* jsonpath={EXPR}=VALUE: any result equal to VALUE */
                 const char *close = strstr(w->condition, "}=");
-                if (!close)
+                g_autofree char *expr = close ? g_strndup(w->condition + strlen("jsonpath={"), close - w->condition - strlen("jsonpath={"))
+                                              : NULL;
+                g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
+                g_autoptr(GPtrArray) found = NULL;
+                if (!expr || jsonpath_eval(expr, root, &found, NULL) < 0)
                         return false;
-                g_autofree char *path = g_strndup(w->condition + strlen("jsonpath={."), close - w->condition - strlen("jsonpath={."));
-                return streq_ptr(str(obj, path), close + 2);
+                for (guint i = 0; i < found->len; i++) {
+                        g_autofree char *t = jsonpath_value_text(found->pdata[i]);
+                        if (streq(t, close + 2))
+                                return true;
+                }
+                return false;
         }
         JsonArray *conds = json_get_array(json_get_object(obj, "status"), "conditions");
         for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
@@ -834,7 +867,7 @@ static int verb_wait(Ctl *c, int argc, char **argv) {
         if (g_str_has_prefix(c->for_condition, "condition="))
                 w.condition = c->for_condition + strlen("condition=");
         else if (streq(c->for_condition, "delete") ||
-                 (g_str_has_prefix(c->for_condition, "jsonpath={.") && strstr(c->for_condition, "}=")))
+                 (g_str_has_prefix(c->for_condition, "jsonpath={") && strstr(c->for_condition, "}=")))
                 w.condition = c->for_condition;
         else
                 return fail(_("--for takes condition=TYPE, jsonpath={.field.path}=VALUE or delete"));
@@ -1080,7 +1113,8 @@ static int verb_console(Ctl *c, int argc, char **argv) {
                 cfmakeraw(&raw);
                 (void) tcsetattr(STDIN_FILENO, TCSANOW, &raw);
         }
-        fprintf(stderr, _("Successfully connected to %s console. The escape sequence is ^]\r\n"), argv[1]);
+        fprintf(stderr, _("Successfully connected to %s console. The escape sequence is ^]"), argv[1]);
+        fputs("\r\n", stderr);     /* the terminal may be raw already */
         struct pollfd p[2] = { { .fd = STDIN_FILENO, .events = POLLIN }, { .fd = fd, .events = POLLIN } };
         char buf[4096];
         bool stdin_open = true;
@@ -1117,6 +1151,84 @@ static int verb_console(Ctl *c, int argc, char **argv) {
         close(fd);
         restore_terminal();
         fputs("\n", stderr);
+        return 0;
+}
+
+/* Copy both ways between two sockets until either side closes. */
+static void splice_sockets(int a, int b) {
+        struct pollfd p[2] = { { .fd = a, .events = POLLIN }, { .fd = b, .events = POLLIN } };
+        char buf[65536];
+
+        for (;;) {
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return;
+                }
+                for (int i = 0; i < 2; i++) {
+                        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                                continue;
+                        ssize_t n = read(p[i].fd, buf, sizeof buf);
+                        if (n <= 0 || write(p[1 - i].fd, buf, (size_t) n) != n)
+                                return;
+                }
+        }
+}
+
+/* vnc VM [--port=N] [--proxy-only]: a local TCP port for VNC viewers,
+ * each connection spliced to a socket from OpenVNC(); without
+ * --proxy-only a viewer (remote-viewer, vncviewer) is started on it. */
+static int verb_vnc(Ctl *c, int argc, char **argv) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(c->port) };
+        socklen_t len = sizeof sa;
+        pid_t viewer = -1;
+        int lfd, one = 1;
+
+        if (argc != 2)
+                return fail(_("usage: edgevirtctl vnc VM [--port=PORT] [--proxy-only]"));
+        g_autofree char *path = object_path(c->namespace, "vmi", argv[1]);
+        lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        (void) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (lfd < 0 || bind(lfd, (struct sockaddr *) &sa, sizeof sa) < 0 || listen(lfd, 4) < 0 ||
+            getsockname(lfd, (struct sockaddr *) &sa, &len) < 0)
+                return fail(_("cannot listen on 127.0.0.1:%d: %s"), c->port, g_strerror(errno));
+        printf(_("VNC of %s on 127.0.0.1:%u\n"), argv[1], ntohs(sa.sin_port));
+        fflush(stdout);
+        if (!c->proxy_only) {
+                g_autofree char *url = g_strdup_printf("vnc://127.0.0.1:%u", ntohs(sa.sin_port));
+                g_autofree char *hostport = g_strdup_printf("127.0.0.1::%u", ntohs(sa.sin_port));
+                g_autofree char *rv = g_find_program_in_path("remote-viewer"), *vv = g_find_program_in_path("vncviewer");
+                char *rv_argv[] = { rv, url, NULL }, *vv_argv[] = { vv, hostport, NULL };
+                if (!rv && !vv)
+                        fprintf(stderr, _("no viewer found (remote-viewer, vncviewer); connect one to the port, "
+                                          "or use --proxy-only\n"));
+                else if (!g_spawn_async(NULL, rv ? rv_argv : vv_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &viewer, NULL))
+                        viewer = -1;
+        }
+        for (;;) {
+                struct pollfd p = { .fd = lfd, .events = POLLIN };
+                int r = poll(&p, 1, viewer > 0 ? 500 : -1);
+                if (viewer > 0 && waitpid(viewer, NULL, WNOHANG) == viewer)
+                        break;          /* the viewer is gone: so are we */
+                if (r <= 0)
+                        continue;
+                int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                if (cfd < 0)
+                        continue;
+                _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                int vfd;
+                r = sd_bus_call_method(c->bus, NAME, path, VMI_INTERFACE, "OpenVNC", &e, &reply, "a{sv}", 0);
+                if (r < 0 || sd_bus_message_read(reply, "h", &vfd) < 0) {
+                        close(cfd);
+                        if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                                return fail(_("VM %s is not running (no instance)"), argv[1]);
+                        return bus_fail(&e, r);
+                }
+                splice_sockets(cfd, vfd);
+                close(cfd);
+        }
+        close(lfd);
         return 0;
 }
 
@@ -1364,7 +1476,7 @@ static void help(void) {
         printf(_("edgevirtctl: KubeVirt and CDI objects on one node (edgevirtd)\n\n"
                  "  new-project NAME [--display-name=T] [--description=T]   create a namespace and use it\n"
                  "  project [NAME]                                         show or choose the current namespace\n"
-                 "  get KIND [NAME...] [-o json|yaml|name|wide] [-l SEL] [-A] [-w [--timeout=D]]\n"
+                 "  get KIND [NAME...] [-o json|yaml|name|wide|jsonpath=T] [-l SEL] [-A] [-w [--timeout=D]]\n"
                  "  describe KIND NAME\n"
                  "  apply -f FILE|DIR|-  (repeatable)\n"
                  "  create namespace NAME | configmap NAME | secret generic NAME\n"
@@ -1376,14 +1488,15 @@ static void help(void) {
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
-                 "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n\n"
+                 "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
+                 "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
                  "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
 }
 
 int main(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
-               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE };
+               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY };
         static const struct option options[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
                 { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -1395,6 +1508,7 @@ int main(int argc, char *argv[]) {
                 { "from-literal", required_argument, NULL, ARG_LITERAL }, { "from-file", required_argument, NULL, ARG_FROM_FILE },
                 { "type", required_argument, NULL, ARG_TYPE },
                 { "grace-period", required_argument, NULL, ARG_GRACE }, { "force", no_argument, NULL, ARG_FORCE },
+                { "port", required_argument, NULL, ARG_PORT }, { "proxy-only", no_argument, NULL, ARG_PROXY },
                 { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
@@ -1407,7 +1521,7 @@ int main(int argc, char *argv[]) {
                 { "start", verb_lifecycle }, { "stop", verb_lifecycle }, { "restart", verb_lifecycle },
                 { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
-                { "fslist", verb_guest },
+                { "fslist", verb_guest }, { "vnc", verb_vnc },
         };
         Ctl c = { .timeout = 0, .grace_period = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
@@ -1415,7 +1529,8 @@ int main(int argc, char *argv[]) {
         int opt;
 
         setlocale(LC_ALL, "");
-        bindtextdomain(GETTEXT_PACKAGE, LOCALEDIR);
+        /* EDGEVIRT_LOCALEDIR: the build tree's catalogs (tests) */
+        bindtextdomain(GETTEXT_PACKAGE, getenv("EDGEVIRT_LOCALEDIR") ?: LOCALEDIR);
         textdomain(GETTEXT_PACKAGE);
         while ((opt = getopt_long(argc, argv, "n:Ao:l:f:wh", options, NULL)) >= 0)
                 switch (opt) {
@@ -1442,6 +1557,15 @@ int main(int argc, char *argv[]) {
                 case ARG_FROM_FILE: g_ptr_array_add(from_files, optarg); break;
                 case ARG_TYPE: c.secret_type = optarg; break;
                 case ARG_FORCE: c.force = true; break;
+                case ARG_PROXY: c.proxy_only = true; break;
+                case ARG_PORT: {
+                        char *end;
+                        long port = strtol(optarg, &end, 10);
+                        if (*end || port < 0 || port > 65535)
+                                return fail(_("--port: \"%s\" is not a port number"), optarg);
+                        c.port = (int) port;
+                        break;
+                }
                 case ARG_GRACE: {
                         char *end;
                         c.grace_period = strtoll(optarg, &end, 10);

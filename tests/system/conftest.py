@@ -18,6 +18,8 @@ servers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(servers)
 
 WORK = os.environ.get("EDGEVIRT_SYSTEM_WORK", "/tmp")
+# the lane's own NAT subnet: a host's edgevirt network (10.0.2.0/24) may be up
+SUBNET = "10.213.0"
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
@@ -47,7 +49,7 @@ def daemon(bus, state_dir):
     d = api.Daemon(bus, state_dir, ["--libvirt-uri=qemu:///system"])
     with open(d.config, "w") as f:
         # a network of its own, so a host's "edgevirt" network is left alone
-        f.write("[Network]\nNatNetwork=edgevirt-test\n")
+        f.write(f"[Network]\nNatNetwork=edgevirt-test\nNatSubnet={SUBNET}.0/24\n")
     d.start()
     yield d
     d.stop()

@@ -12,7 +12,7 @@ import subprocess
 
 import dbus
 
-from conftest import api, virsh
+from conftest import SUBNET, api, virsh
 
 NS = "sys"
 NAME = "org.edgevirt.EdgeVirt1"
@@ -89,7 +89,7 @@ def agent_up(client):
 
 def guest_ip(client):
     for ip in client.props(vmi_path("guest"), VMI_IFACE)["IPAddresses"]:
-        if str(ip).startswith("10.0.2."):
+        if str(ip).startswith(SUBNET + "."):
             return str(ip)
     return None
 

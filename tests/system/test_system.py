@@ -12,7 +12,7 @@ import time
 
 import dbus
 
-from conftest import api, virsh
+from conftest import SUBNET, api, virsh
 
 NS = "sys"
 NAME = "org.edgevirt.EdgeVirt1"
@@ -171,7 +171,7 @@ def test_bridge_binding_uses_the_configured_bridge(bus, state_dir):
     subprocess.run(["ip", "link", "set", "evtest-br0", "up"], check=True)
     d = api.Daemon(bus, state_dir, ["--libvirt-uri=qemu:///system"])
     with open(d.config, "w") as f:
-        f.write("[Network]\nNatNetwork=edgevirt-test\nBridge=evtest-br0\n")
+        f.write(f"[Network]\nNatNetwork=edgevirt-test\nNatSubnet={SUBNET}.0/24\nBridge=evtest-br0\n")
     d.start()
     try:
         client = api.Client(bus.conn)
@@ -196,6 +196,7 @@ def test_nat_network_is_made_and_restart_gives_a_new_domain(client):
     wait_status(client, "nat", "Running")
     info = virsh("net-info", "edgevirt-test")
     assert "Active:         yes" in info, info
+    assert f"<ip address='{SUBNET}.1' netmask='255.255.255.0'>" in virsh("net-dumpxml", "edgevirt-test")
     xml = virsh("dumpxml", f"{NS}_nat")
     assert "<source network='edgevirt-test'" in xml and "edgevirt:uid" in xml
     before = client.get_json("vmi", NS, "nat")["metadata"]["uid"]
@@ -203,3 +204,53 @@ def test_nat_network_is_made_and_restart_gives_a_new_domain(client):
     wait_until(lambda: client.exists("vmi", NS, "nat") and client.get_json("vmi", NS, "nat")["metadata"]["uid"] != before
                and client.get_json("vmi", NS, "nat")["status"]["phase"] == "Running", timeout=90, what="a new instance")
     assert domstate("nat") == "running"
+
+
+def test_cli_console_through_a_pty_and_vnc_proxy(client, bus):
+    """edgevirtctl console on a real terminal (a pty): raw while connected,
+    ^] leaves, the terminal's settings come back; edgevirtctl vnc serves
+    RFB on a local port."""
+    import pty
+    import select
+    import termios
+
+    setup_ns(client)
+    client.apply(vm_doc("tty", paused=True))
+    wait_status(client, "tty", "Paused")
+    ctl = os.path.join(os.environ.get("EDGEVIRT_BUILD", os.path.join(api.TOP, "build")), "edgevirtctl", "edgevirtctl")
+    env = dict(os.environ, EDGEVIRT_BUS=bus.address)
+    master, slave = pty.openpty()
+    before = termios.tcgetattr(slave)
+    proc = subprocess.Popen([ctl, "console", "tty", "-n", NS], stdin=slave, stdout=slave, stderr=slave, env=env,
+                            close_fds=True)
+    out = b""
+
+    def read_for(text, timeout=60):
+        nonlocal out
+        end = time.monotonic() + timeout
+        while text not in out and time.monotonic() < end:
+            r, _, _ = select.select([master], [], [], 0.5)
+            if r:
+                out += os.read(master, 4096)
+        return text in out
+
+    assert read_for(b"Successfully connected"), out
+    assert termios.tcgetattr(slave)[3] & termios.ICANON == 0, "the terminal is raw while connected"
+    vm(client, "tty").Unpause({})
+    assert read_for(b"No bootable device"), out
+    os.write(master, b"\x1d")          # ^]
+    assert proc.wait(timeout=10) == 0
+    assert termios.tcgetattr(slave) == before, "the terminal's settings are restored"
+    os.close(master)
+    os.close(slave)
+
+    p = subprocess.Popen([ctl, "vnc", "tty", "-n", NS, "--proxy-only", "--port=0"], stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        line = p.stdout.readline()
+        port = int(line.rsplit(":", 1)[1])
+        s = socket.create_connection(("127.0.0.1", port), timeout=30)
+        assert s.recv(12).startswith(b"RFB 003.")
+        s.close()
+    finally:
+        p.terminate()
+        p.wait()

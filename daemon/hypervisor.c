@@ -299,7 +299,23 @@ static void set_if(JsonObject *o, const char *member, const char *value) {
                 json_object_set_string_member(o, member, value);
 }
 
+/* PREFIX.I.PARAM (strings) into o as MEMBER, per {PARAM, MEMBER} pair */
+static void copy_indexed(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *const map[][2], JsonObject *o) {
+        for (size_t k = 0; map[k][0]; k++) {
+                g_autofree char *key = g_strdup_printf("%s.%u.%s", prefix, i, map[k][0]);
+                set_if(o, map[k][1], param_string(params, n, key));
+        }
+}
+
+static bool indexed_ullong(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *param, unsigned long long *ret) {
+        g_autofree char *key = g_strdup_printf("%s.%u.%s", prefix, i, param);
+        return virTypedParamsGetULLong(params, n, key, ret) == 1;
+}
+
 static void run_guest_info(virDomainPtr d, HvOp *op) {
+        static const char *const user_map[][2] = { { "name", "userName" }, { "domain", "domain" }, { NULL, NULL } };
+        static const char *const fs_map[][2] = { { "name", "diskName" }, { "mountpoint", "mountPoint" }, { "fstype", "fileSystemType" },
+                                                 { NULL, NULL } };
         virTypedParameterPtr params = NULL;
         int n = 0;
         unsigned count = 0;
@@ -332,13 +348,8 @@ static void run_guest_info(virDomainPtr d, HvOp *op) {
         if (virTypedParamsGetUInt(params, n, "user.count", &count) == 1)
                 for (unsigned i = 0; i < count; i++) {
                         JsonObject *u = json_object_new();
-                        char key[64];
-                        g_snprintf(key, sizeof key, "user.%u.name", i);
-                        set_if(u, "userName", param_string(params, n, key));
-                        g_snprintf(key, sizeof key, "user.%u.domain", i);
-                        set_if(u, "domain", param_string(params, n, key));
-                        g_snprintf(key, sizeof key, "user.%u.login-time", i);
-                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                        copy_indexed(params, n, "user", i, user_map, u);
+                        if (indexed_ullong(params, n, "user", i, "login-time", &ull))
                                 json_object_set_double_member(u, "loginTime", (double) ull / 1000.0);
                         json_array_add_object_element(users, u);
                 }
@@ -346,18 +357,10 @@ static void run_guest_info(virDomainPtr d, HvOp *op) {
         if (virTypedParamsGetUInt(params, n, "fs.count", &count) == 1)
                 for (unsigned i = 0; i < count; i++) {
                         JsonObject *f = json_object_new();
-                        char key[64];
-                        g_snprintf(key, sizeof key, "fs.%u.name", i);
-                        set_if(f, "diskName", param_string(params, n, key));
-                        g_snprintf(key, sizeof key, "fs.%u.mountpoint", i);
-                        set_if(f, "mountPoint", param_string(params, n, key));
-                        g_snprintf(key, sizeof key, "fs.%u.fstype", i);
-                        set_if(f, "fileSystemType", param_string(params, n, key));
-                        g_snprintf(key, sizeof key, "fs.%u.used-bytes", i);
-                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                        copy_indexed(params, n, "fs", i, fs_map, f);
+                        if (indexed_ullong(params, n, "fs", i, "used-bytes", &ull))
                                 json_object_set_int_member(f, "usedBytes", (gint64) ull);
-                        g_snprintf(key, sizeof key, "fs.%u.total-bytes", i);
-                        if (virTypedParamsGetULLong(params, n, key, &ull) == 1)
+                        if (indexed_ullong(params, n, "fs", i, "total-bytes", &ull))
                                 json_object_set_int_member(f, "totalBytes", (gint64) ull);
                         json_array_add_object_element(disks, f);
                 }

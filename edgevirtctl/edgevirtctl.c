@@ -1357,7 +1357,8 @@ static bool owned_by_kind(JsonObject *item, const char *kind) {
 }
 
 /* What a cluster would set itself goes: status, server-set metadata, the
- * finalizers and defaults edgevirt adds, claims a DataVolume makes. */
+ * finalizers and defaults edgevirt adds, claims a DataVolume makes, a VM's
+ * instance and DataVolumes. */
 static JsonNode *clean_for_export(JsonObject *item) {
         static const char *const server_meta[] = { "uid", "resourceVersion", "generation", "creationTimestamp",
                                                    "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields",
@@ -1391,7 +1392,9 @@ static JsonNode *clean_for_export(JsonObject *item) {
 }
 
 static int verb_export(Ctl *c, int argc, char **argv) {
-        static const char *const kinds[] = { "configmaps", "secrets", "persistentvolumeclaims", "datavolumes", NULL };
+        static const char *const kinds[] = { "configmaps", "secrets", "persistentvolumeclaims", "datavolumes",
+                                             "virtualmachineinstancetypes", "virtualmachinepreferences", "virtualmachines",
+                                             "virtualmachineinstances", NULL };
         g_autofree char *ns_doc = NULL;
         bool yaml = !c->output || streq(c->output, "yaml");
         int r;
@@ -1427,8 +1430,10 @@ static int verb_export(Ctl *c, int argc, char **argv) {
                 JsonArray *items = json_get_array(json_node_get_object(list), "items");
                 for (guint i = 0; i < json_array_get_length(items); i++) {
                         JsonObject *item = json_array_get_object_element(items, i);
-                        if (owned_by_kind(item, "DataVolume"))
-                                continue;       /* its DataVolume makes it again */
+                        /* made again by their owners: a DataVolume's claim, a
+                         * VM's instance and the DataVolumes of its templates */
+                        if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine"))
+                                continue;
                         JsonNode *clean = clean_for_export(item);
                         JsonObject *o = json_node_get_object(clean);
                         JsonObject *spec = json_get_object(o, "spec");

@@ -167,13 +167,24 @@ def test_export_round_trip(ctl, bus, tmp_path):
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"
         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n---\n"
         "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: disk}\n"
-        "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n"))
+        "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n---\n"
+        "apiVersion: instancetype.kubevirt.io/v1beta1\nkind: VirtualMachineInstancetype\nmetadata: {name: small}\n"
+        "spec: {cpu: {guest: 1}, memory: {guest: 64Mi}}\n---\n"
+        "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: web}\n"
+        "spec:\n  runStrategy: Always\n  instancetype: {kind: VirtualMachineInstancetype, name: small}\n"
+        "  dataVolumeTemplates:\n  - metadata: {name: web-root}\n"
+        "    spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n"
+        "  template:\n    spec:\n      domain: {devices: {disks: [{name: root, disk: {}}]}}\n"
+        "      volumes: [{name: root, dataVolume: {name: web-root}}]\n"))
     ctl("wait", "dv/disk", "--for=condition=Ready", "--timeout=30s")
+    ctl("wait", "vm/web", "--for=condition=Ready", "--timeout=30s")
     exported = ctl("export").stdout
     docs = [d for d in yaml.safe_load_all(exported) if d]
     kinds = sorted(d["kind"] for d in docs)
-    # the DataVolume's own claim is not exported: the DataVolume makes it again
-    assert kinds == ["ConfigMap", "DataVolume", "Namespace", "PersistentVolumeClaim", "Secret"]
+    # the DataVolume's own claim is not exported: the DataVolume makes it
+    # again; nor are the VM's instance and the DataVolume of its template
+    assert kinds == ["ConfigMap", "DataVolume", "Namespace", "PersistentVolumeClaim", "Secret", "VirtualMachine",
+                     "VirtualMachineInstancetype"]
     for d in docs:
         assert "status" not in d
         assert not {"uid", "resourceVersion", "creationTimestamp", "generation", "ownerReferences"} & set(d["metadata"])
@@ -187,6 +198,9 @@ def test_export_round_trip(ctl, bus, tmp_path):
     openapi_check(definitions["v1beta1.DataVolumeSpec"], definitions, dv["spec"])
     openapi_check(definitions["k8s.io.api.core.v1.PersistentVolumeClaimSpec"], definitions,
                   next(d for d in docs if d["kind"] == "PersistentVolumeClaim")["spec"])
+    openapi_check(definitions["v1.VirtualMachine"], definitions, next(d for d in docs if d["kind"] == "VirtualMachine"))
+    openapi_check(definitions["v1beta1.VirtualMachineInstancetype"], definitions,
+                  next(d for d in docs if d["kind"] == "VirtualMachineInstancetype"))
 
     # apply to a fresh daemon (the first one leaves the bus name to it):
     # the same objects come back, and export the same again
@@ -195,6 +209,7 @@ def test_export_round_trip(ctl, bus, tmp_path):
     try:
         ctl("apply", "-f", "-", input=exported)
         ctl("wait", "dv/disk", "-n", "shop", "--for=condition=Ready", "--timeout=30s")
+        ctl("wait", "vm/web", "-n", "shop", "--for=condition=Ready", "--timeout=30s")
         assert ctl("export", "-n", "shop").stdout == exported
         c = Client(bus.conn)
         assert c.get_json("secret", "shop", "creds")["data"] == secret_data(docs)

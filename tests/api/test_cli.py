@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import BUILD, TOP
+from conftest import BUILD, TOP, wait_until
 
 CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
 
@@ -313,3 +313,43 @@ def test_german(ctl, bus):
     assert "KubeVirt- und CDI-Objekte auf einem Knoten" in r.stdout
     r = subprocess.run([CTL, "start", "nosuch"], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "nicht gefunden" in r.stderr, r.stderr
+
+
+def test_vm_verbs_and_tables(ctl):
+    """virtctl's verbs and the VM tables, on libvirt's test driver (the
+    console and VNC through a real terminal are in the system lane)."""
+    ctl("apply", "-f", "-", input="apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: box}\n"
+        "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 64Mi}}}}}\n")
+    rows = ctl("get", "vm").stdout.splitlines()
+    assert rows[0].split() == ["NAME", "AGE", "STATUS", "READY"] and rows[1].split()[2:] == ["Stopped", "False"]
+    assert ctl("start", "box").stdout == "VM box was scheduled to start\n"
+    ctl("wait", "vm/box", "--for=condition=Ready", "--timeout=30s")
+    rows = ctl("get", "vmi").stdout.splitlines()
+    assert rows[0].split() == ["NAME", "AGE", "PHASE", "IP", "NODENAME", "READY"] and rows[1].split()[2] == "Running"
+    assert ctl("get", "vm", "-o", "wide").stdout.splitlines()[0].split() == ["NAME", "AGE", "STATUS", "RUNSTRATEGY", "READY", ]
+    r = ctl("start", "box", ok=False)
+    assert r.returncode == 1 and "already running" in r.stderr
+    assert "scheduled to pause" in ctl("pause", "vm", "box").stdout
+    ctl("wait", "vm/box", "--for=jsonpath={.status.printableStatus}=Paused", "--timeout=30s")
+    r = ctl("soft-reboot", "box", ok=False)
+    assert r.returncode == 1 and "paused" in r.stderr
+    assert "scheduled to unpause" in ctl("unpause", "vmi", "box").stdout
+    ctl("wait", "vm/box", "--for=jsonpath={.status.printableStatus}=Running", "--timeout=30s")
+    assert "soft reboot" in ctl("soft-reboot", "box").stdout
+    uid = ctl("get", "vmi", "box", "-o", "jsonpath={.metadata.uid}").stdout
+    ctl("restart", "box", "--grace-period=0")
+    ctl("wait", "vmi/box", "--for=jsonpath={.status.phase}=Running", "--timeout=30s")
+    wait_until(lambda: ctl("get", "vmi", "box", "-o", "jsonpath={.metadata.uid}", ok=False).stdout not in ("", uid),
+               what="a new instance")
+    r = ctl("guestosinfo", "box", ok=False)
+    assert r.returncode == 1 and "guest agent is not connected" in r.stderr
+    r = ctl("pause", "box", ok=False)
+    assert r.returncode == 1 and "usage" in r.stderr
+    r = ctl("start", "box", "--force", ok=False)
+    assert r.returncode == 1 and "--force" in r.stderr
+    assert ctl("stop", "box", "--force").stdout == "VM box was scheduled to stop\n"
+    ctl("wait", "vmi/box", "--for=delete", "--timeout=30s")
+    r = ctl("stop", "box", ok=False)
+    assert r.returncode == 1 and "not running" in r.stderr
+    r = ctl("console", "box", ok=False)
+    assert r.returncode == 1 and "not running" in r.stderr

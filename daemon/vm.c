@@ -413,7 +413,8 @@ static int vm_reconcile(Model *m, Object *vm) {
         }
         if (failure)
                 vmi_controller_wake(m);
-        write_status(m, vm, vmi, &st, requests, failure, !st.failure && vmi == NULL && !want, refs);
+        /* no running instance: what went wrong last stays shown */
+        write_status(m, vm, vmi, &st, requests, failure, !st.failure && (!vmi || vmi_is_finished(vmi)) && !want, refs);
         return 0;
 }
 

@@ -63,7 +63,7 @@ static JsonObject *source_of(JsonObject *doc) {
 }
 
 static const char *source_kind(JsonObject *doc) {
-        static const char *const kinds[] = { "http", "pvc", "upload", "blank", NULL };
+        static const char *const kinds[] = { "http", "registry", "pvc", "upload", "blank", NULL };
         JsonObject *src = source_of(doc);
         for (const char *const *k = kinds; *k; k++)
                 if (src && json_object_has_member(src, *k))
@@ -88,7 +88,7 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 n = g_list_length(members);
         }
         if (n != 1)
-                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, pvc, upload or blank), %u given", n);
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, registry, pvc, upload or blank), %u given", n);
         kind = source_kind(doc);
         if (pvc && storage)
                 return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
@@ -111,6 +111,22 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                                     "file system) are not supported yet; import a disk image (contentType kubevirt)");
         if (json_get_bool(spec, "preallocation", false))
                 return ev_error_set(error, EOPNOTSUPP, "spec.preallocation: Unsupported value: true: volumes are thin on edgevirt");
+        if (streq(kind, "registry")) {
+                JsonObject *reg = json_get_object(src, "registry");
+                const char *url = json_get_string(reg, "url");
+                const char *arch = json_get_string(json_get_object(reg, "platform"), "architecture");
+                if (!url)
+                        return ev_error_set(error, EINVAL, "spec.source.registry.url: Required value");
+                if (!g_str_has_prefix(url, "docker://") || !url[strlen("docker://")])
+                        return ev_error_set(error, EINVAL, "spec.source.registry.url: Invalid value: \"%s\": must be "
+                                            "docker://[host[:port]/]repository[:tag|@digest]", url);
+                if (streq_ptr(json_get_string(reg, "pullMethod"), "node"))
+                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.pullMethod: Unsupported value: \"node\": "
+                                            "there is no container runtime; the importer pulls the image (pullMethod: pod)");
+                if (arch && !streq(arch, "amd64"))
+                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.platform.architecture: Unsupported value: \"%s\": "
+                                            "this node runs amd64 guests only", arch);
+        }
         if (streq(kind, "http")) {
                 JsonObject *http = json_get_object(src, "http");
                 const char *url = json_get_string(http, "url");
@@ -451,9 +467,15 @@ static char *secret_value(Model *m, const char *ns, const char *name, const char
  * credentials in its environment rather than on its command line. */
 /* The http source of an import: a DataVolume's spec.source.http, or the
  * same fields from a PVC's CDI annotations. */
-static JsonObject *http_source(Object *owner) {
-        if (owner->kind != &kind_pvc)
-                return json_object_ref(json_get_object(source_of(object_root(owner)), "http"));
+/* The remote source of an import (http or registry) and its field name. */
+static JsonObject *http_source(Object *owner, const char **ret_field) {
+        *ret_field = "http";
+        if (owner->kind != &kind_pvc) {
+                JsonObject *src = source_of(object_root(owner));
+                if (json_get_object(src, "registry"))
+                        *ret_field = "registry";
+                return json_object_ref(json_get_object(src, *ret_field));
+        }
         JsonObject *ann = json_get_object(object_metadata(owner), "annotations");
         JsonObject *http = json_object_new();
         json_object_set_string_member(http, "url", json_get_string(ann, ANN_ENDPOINT));
@@ -466,16 +488,17 @@ static JsonObject *http_source(Object *owner) {
 
 static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv, GStrvBuilder *env,
                           GError **error) {
-        g_autoptr(JsonObject) http = http_source(dv);
+        const char *field;
+        g_autoptr(JsonObject) http = http_source(dv, &field);
         const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
-        g_autofree char *url = g_strdup_printf("--url=%s", json_get_string(http, "url"));
+        g_autofree char *url = g_strdup_printf("--%s=%s", streq(field, "registry") ? "registry" : "url", json_get_string(http, "url"));
 
         g_strv_builder_add(argv, url);
         if (secret) {
                 g_autoptr(GError) e = NULL;
                 g_autofree char *user = secret_value(c->model, dv->namespace, secret, "accessKeyId", &e);
                 if (e)
-                        return ev_error_set(error, ENOENT, "spec.source.http.secretRef: %s", e->message);
+                        return ev_error_set(error, ENOENT, "spec.source.%s.secretRef: %s", field, e->message);
                 g_autofree char *password = secret_value(c->model, dv->namespace, secret, "secretKey", NULL);
                 g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
                 g_autofree char *p = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
@@ -485,7 +508,7 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
                 Object *cm = NULL;
                 g_autoptr(GError) e = NULL;
                 if (model_get(c->model, &kind_configmap, dv->namespace, cm_name, &cm, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.http.certConfigMap: %s", e->message);
+                        return ev_error_set(error, ENOENT, "spec.source.%s.certConfigMap: %s", field, e->message);
                 g_autoptr(GString) bundle = g_string_new(NULL);
                 JsonObjectIter it;
                 const char *k;

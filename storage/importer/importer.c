@@ -47,7 +47,9 @@
 #include <json-glib/json-glib.h>
 
 #include "format.h"
+#include "registry.h"
 #include "stream.h"
+#include "tar.h"
 
 #define CHUNK (1024 * 1024)
 #define BLOCK 4096
@@ -57,6 +59,7 @@
 
 typedef struct Options {
         char *target, *scratch, *url, *ca_file, *checksum;
+        char *registry;                 /* docker://... : a containerDisk image */
         char **headers;
         uint64_t size;
         bool from_stdin;
@@ -297,12 +300,13 @@ static void confine(const Options *o) {
 }
 
 static void parse_args(int argc, char *argv[], Options *o) {
-        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM };
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
                 { "stdin", no_argument, NULL, STDIN_ }, { "ca-file", required_argument, NULL, CA },
                 { "header", required_argument, NULL, HEADER }, { "checksum", required_argument, NULL, CHECKSUM },
+                { "registry", required_argument, NULL, REGISTRY },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -318,17 +322,72 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case CA: o->ca_file = optarg; break;
                 case HEADER: g_ptr_array_add(headers, optarg); break;
                 case CHECKSUM: o->checksum = optarg; break;
+                case REGISTRY: o->registry = optarg; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
-        if (!o->target || !o->size || !o->scratch || (!o->url == !o->from_stdin))
-                die(false, "edgevirt-importer: --target, --size, --scratch and one of --url/--stdin are needed");
+        if (!o->target || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
+                die(false, "edgevirt-importer: --target, --size, --scratch and one of --url/--stdin/--registry are needed");
         g_ptr_array_add(headers, NULL);
         o->headers = (char **) g_ptr_array_steal(headers, NULL);
 }
 
+/* The disk of a containerDisk image: the manifest for linux/amd64, then
+ * its layers from the top down, each streamed (digest checked at its end),
+ * decompressed and read as tar until a file under disk/ appears.  Returns
+ * the reader of that file; *ret_tar is the tar reader to finish. */
+static Reader *registry_source(const Options *o, Reader **ret_tar) {
+        Registry g = { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD") };
+        g_autoptr(GPtrArray) layers = NULL;
+        g_autofree char *digest = NULL;
+        char *error = NULL;
+
+        if (registry_parse(o->registry, &g, &error) < 0 || registry_resolve(&g, &digest, &layers, &error) < 0)
+                die(false, "%s", error);
+        printf("manifest %s\n", digest);
+        fflush(stdout);
+        for (guint i = layers->len; i-- > 0;) {
+                RegistryLayer *l = layers->pdata[i];
+                g_autofree char *url = registry_url(&g, "blobs", l->digest);
+                char *headers[] = { g.auth, NULL };
+                HttpOptions h = { .url = url, .ca_file = o->ca_file, .headers = g.auth ? headers : NULL, .checksum = l->digest };
+                const unsigned char *prefix;
+                size_t len;
+                Reader *r = http_reader_new(&h, &error);
+                if (!r)
+                        die(false, "layer %s: %s", l->digest, error);
+                r = peek_reader_new(r, 8, &prefix, &len);
+                Compression comp = detect_compression(prefix, len);
+                if (comp != COMPRESSION_NONE)
+                        r = decompress_reader_new(r, comp, o->size * 2 + (256u << 20));
+                g_autofree char *name = NULL;
+                Reader *tar = tar_disk_reader_new(r, &name, &error);
+                if (tar) {
+                        printf("disk %s in layer %s\n", name, l->digest);
+                        fflush(stdout);
+                        *ret_tar = tar;
+                        registry_clear(&g);
+                        return tar;
+                }
+                if (error) {
+                        bool retryable = false;
+                        const char *why = reader_error(r, &retryable);
+                        die(retryable, "layer %s: %s", l->digest, why ? why : error);
+                }
+                /* no disk here: the layer must still be whole (digest) */
+                unsigned char buf[65536];
+                ssize_t n;
+                while ((n = reader_read(r, buf, sizeof buf)) > 0)
+                        ;
+                if (n < 0)
+                        stream_failed(r);
+                reader_free(r);
+        }
+        die(false, "no disk file: the image %s has no file under /disk/", o->registry);
+}
+
 int main(int argc, char *argv[]) {
         Options o = {};
-        Reader *r;
+        Reader *r, *tar = NULL;
         const unsigned char *prefix;
         size_t len;
 
@@ -347,7 +406,9 @@ int main(int argc, char *argv[]) {
                 r = http_reader_new(&h, &error);
                 if (!r)
                         die(false, "%s", error);
-        } else
+        } else if (o.registry)
+                r = registry_source(&o, &tar);
+        else
                 r = fd_reader_new(STDIN_FILENO);
 
         /* compression, from the first bytes */
@@ -381,6 +442,11 @@ int main(int argc, char *argv[]) {
                 write_raw(r, &o);
         else
                 convert(r, fmt, &o);
+        if (tar) {
+                char *error = NULL;
+                if (tar_disk_reader_finish(tar, &error) < 0)
+                        die(false, "%s", error);
+        }
         reader_free(r);
         exit_code = 0;
         return exit_code;

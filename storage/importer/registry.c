@@ -1,0 +1,357 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The OCI distribution API, as much as an import needs: the manifest of
+ * docker://host[:port]/repository[:tag|@digest] (an OCI index or Docker
+ * manifest list resolved to linux/amd64; OCI and Docker v2 schema 2
+ * manifests), anonymous, basic and bearer-token access (the token asked
+ * for at the realm a 401 names), and the URLs and authorization of the
+ * layers.  Blobs are then streamed by http_reader with their digest as the
+ * checksum. */
+#include <stdio.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "registry.h"
+
+#define MANIFEST_MAX (4 << 20)
+#define ACCEPT "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, " \
+               "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+
+static bool loopback(const char *host) {
+        return g_str_has_prefix(host, "localhost") || g_str_has_prefix(host, "127.") || g_str_has_prefix(host, "[::1]");
+}
+
+int registry_parse(const char *url, Registry *g, char **error) {
+        const char *p;
+        if (!g_str_has_prefix(url, "docker://")) {
+                *error = g_strdup_printf("\"%s\" is not a docker:// URL", url);
+                return -1;
+        }
+        p = url + strlen("docker://");
+        const char *slash = strchr(p, '/');
+        g_autofree char *first = slash ? g_strndup(p, slash - p) : g_strdup(p);
+        /* docker's rule: the first part is a host if it has a dot, a port
+         * or is localhost; else the image is on Docker Hub */
+        if (slash && (strchr(first, '.') || strchr(first, ':') || streq(first, "localhost"))) {
+                g->host = g_steal_pointer(&first);
+                p = slash + 1;
+        } else
+                g->host = g_strdup("registry-1.docker.io");
+        const char *at = strchr(p, '@');
+        const char *colon = strrchr(p, ':');
+        if (at) {
+                g->repository = g_strndup(p, at - p);
+                g->reference = g_strdup(at + 1);
+        } else if (colon && !strchr(colon, '/')) {
+                g->repository = g_strndup(p, colon - p);
+                g->reference = g_strdup(colon + 1);
+        } else {
+                g->repository = g_strdup(p);
+                g->reference = g_strdup("latest");
+        }
+        if (streq(g->host, "registry-1.docker.io") && !strchr(g->repository, '/')) {
+                char *r = g_strdup_printf("library/%s", g->repository);
+                g_free(g->repository);
+                g->repository = r;
+        }
+        if (!*g->repository || !*g->reference) {
+                *error = g_strdup_printf("\"%s\": no repository or tag", url);
+                return -1;
+        }
+        g->scheme = g_strdup("https");
+        return 0;
+}
+
+typedef struct Response {
+        long status;
+        GString *body;
+        char *www_authenticate;
+        char *content_type;
+} Response;
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
+        Response *r = userdata;
+        if (r->body->len + size * n > MANIFEST_MAX)
+                return 0;
+        g_string_append_len(r->body, data, (gssize) (size * n));
+        return size * n;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
+        Response *r = userdata;
+        g_autofree char *line = g_strstrip(g_strndup(data, size * n));
+        if (g_ascii_strncasecmp(line, "WWW-Authenticate:", 17) == 0) {
+                g_free(r->www_authenticate);
+                r->www_authenticate = g_strdup(g_strstrip(line + 17));
+        } else if (g_ascii_strncasecmp(line, "Content-Type:", 13) == 0) {
+                g_free(r->content_type);
+                r->content_type = g_strdup(g_strstrip(line + 13));
+        }
+        return size * n;
+}
+
+static void response_clear(Response *r) {
+        if (r->body)
+                g_string_free(r->body, TRUE);
+        g_free(r->www_authenticate);
+        g_free(r->content_type);
+        memset(r, 0, sizeof *r);
+}
+
+static int get(Registry *g, const char *url, const char *accept, const char *auth, Response *out, char **error) {
+        CURL *c = curl_easy_init();
+        struct curl_slist *headers = NULL;
+        CURLcode rc;
+
+        out->body = g_string_new(NULL);
+        if (accept)
+                headers = curl_slist_append(headers, accept);
+        if (auth)
+                headers = curl_slist_append(headers, auth);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+        curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
+        curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, out);
+        curl_easy_setopt(c, CURLOPT_USERAGENT, "edgevirt-importer");
+        if (g->ca_file)
+                curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
+        rc = curl_easy_perform(c);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+        curl_slist_free_all(headers);
+        curl_easy_cleanup(c);
+        if (rc != CURLE_OK) {
+                *error = g_strdup_printf("%s: %s", url, curl_easy_strerror(rc));
+                return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_COULDNT_CONNECT ? -2 : -1;
+        }
+        return 0;
+}
+
+/* key="value" out of a WWW-Authenticate challenge */
+static char *challenge_param(const char *ch, const char *key) {
+        g_autofree char *pat = g_strdup_printf("%s=\"", key);
+        const char *p = strstr(ch, pat);
+        if (!p)
+                return NULL;
+        p += strlen(pat);
+        const char *end = strchr(p, '"');
+        return end ? g_strndup(p, end - p) : NULL;
+}
+
+static char *basic_header(const Registry *g) {
+        g_autofree char *pair = g_strdup_printf("%s:%s", g->user ? g->user : "", g->password ? g->password : "");
+        g_autofree char *b64 = g_base64_encode((const guchar *) pair, strlen(pair));
+        return g_strdup_printf("Authorization: Basic %s", b64);
+}
+
+/* Answer a 401's challenge: basic credentials, or a token from the realm. */
+static int authorize(Registry *g, const char *challenge, char **error) {
+        if (!challenge) {
+                *error = g_strdup("unauthorized, and the registry named no way to authenticate");
+                return -1;
+        }
+        if (g_ascii_strncasecmp(challenge, "Basic", 5) == 0) {
+                if (!g->user) {
+                        *error = g_strdup("unauthorized: the registry wants credentials (secretRef)");
+                        return -1;
+                }
+                g->auth = basic_header(g);
+                return 0;
+        }
+        if (g_ascii_strncasecmp(challenge, "Bearer", 6) != 0) {
+                *error = g_strdup_printf("unauthorized: unknown challenge \"%s\"", challenge);
+                return -1;
+        }
+        g_autofree char *realm = challenge_param(challenge, "realm");
+        g_autofree char *service = challenge_param(challenge, "service");
+        g_autofree char *scope = challenge_param(challenge, "scope");
+        if (!realm || (!g_str_has_prefix(realm, "https://") && !g_str_has_prefix(realm, "http://"))) {
+                *error = g_strdup_printf("unauthorized: the token realm \"%s\" is not an http(s) URL", realm ? realm : "");
+                return -1;
+        }
+        g_autofree char *default_scope = g_strdup_printf("repository:%s:pull", g->repository);
+        CURL *esc = curl_easy_init();
+        char *s1 = curl_easy_escape(esc, service ? service : "", 0);
+        char *s2 = curl_easy_escape(esc, scope ? scope : default_scope, 0);
+        g_autofree char *url = g_strdup_printf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", s1, s2);
+        curl_free(s1);
+        curl_free(s2);
+        curl_easy_cleanup(esc);
+        g_autofree char *creds = g->user ? basic_header(g) : NULL;
+        Response r = { 0 };
+        if (get(g, url, NULL, creds, &r, error) < 0) {
+                response_clear(&r);
+                return -1;
+        }
+        if (r.status == 401 || r.status == 403) {
+                *error = g_strdup_printf("unauthorized: the token service refused %s (HTTP %ld)", g->user ? "the credentials" : "anonymous access",
+                                         r.status);
+                response_clear(&r);
+                return -1;
+        }
+        g_autoptr(JsonParser) p = json_parser_new();
+        const char *token = NULL;
+        if (r.status == 200 && json_parser_load_from_data(p, r.body->str, (gssize) r.body->len, NULL) &&
+            JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+                JsonObject *o = json_node_get_object(json_parser_get_root(p));
+                token = json_object_get_string_member_with_default(o, "token", NULL);
+                if (!token)
+                        token = json_object_get_string_member_with_default(o, "access_token", NULL);
+        }
+        if (!token) {
+                *error = g_strdup_printf("unauthorized: no token from %s (HTTP %ld)", realm, r.status);
+                response_clear(&r);
+                return -1;
+        }
+        g->auth = g_strdup_printf("Authorization: Bearer %s", token);
+        response_clear(&r);
+        return 0;
+}
+
+char *registry_url(const Registry *g, const char *kind, const char *ref) {
+        return g_strdup_printf("%s://%s/v2/%s/%s/%s", g->scheme, g->host, g->repository, kind, ref);
+}
+
+/* GET a manifest, authenticating once if asked to; falls back to plain
+ * HTTP for a loopback registry without TLS, as docker does. */
+static int get_manifest(Registry *g, const char *ref, Response *r, char **error) {
+        for (int attempt = 0; attempt < 3; attempt++) {
+                g_autofree char *url = registry_url(g, "manifests", ref);
+                g_autofree char *e = NULL;
+                response_clear(r);
+                int k = get(g, url, ACCEPT, g->auth, r, &e);
+                if (k == -2 && loopback(g->host) && streq(g->scheme, "https")) {
+                        g_free(g->scheme);
+                        g->scheme = g_strdup("http");
+                        continue;
+                }
+                if (k < 0) {
+                        *error = g_steal_pointer(&e);
+                        return -1;
+                }
+                if (r->status == 401 && !g->auth) {
+                        if (authorize(g, r->www_authenticate, error) < 0)
+                                return -1;
+                        continue;
+                }
+                if (r->status == 401 || r->status == 403) {
+                        *error = g_strdup_printf("unauthorized: %s/%s (HTTP %ld)", g->host, g->repository, r->status);
+                        return -1;
+                }
+                if (r->status == 404) {
+                        *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host, g->repository, ref);
+                        return -1;
+                }
+                if (r->status != 200) {
+                        *error = g_strdup_printf("%s: HTTP %ld", url, r->status);
+                        return -1;
+                }
+                return 0;
+        }
+        *error = g_strdup_printf("%s/%s: the registry keeps refusing", g->host, g->repository);
+        return -1;
+}
+
+static char *sha256_of(const GString *s) {
+        return g_strdup_printf("sha256:%s", g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *) s->str, s->len));
+}
+
+int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, char **error) {
+        Response r = { 0 };
+        g_autofree char *ref = g_strdup(g->reference);
+
+        for (int depth = 0; depth < 2; depth++) {
+                if (get_manifest(g, ref, &r, error) < 0) {
+                        response_clear(&r);
+                        return -1;
+                }
+                g_autofree char *digest = sha256_of(r.body);
+                if (g_str_has_prefix(ref, "sha256:") && !streq(ref, digest)) {
+                        *error = g_strdup_printf("digest mismatch: the manifest asked for as %s has digest %s", ref, digest);
+                        response_clear(&r);
+                        return -1;
+                }
+                g_autoptr(JsonParser) p = json_parser_new();
+                if (!json_parser_load_from_data(p, r.body->str, (gssize) r.body->len, NULL) ||
+                    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+                        *error = g_strdup("the registry sent a manifest that is not JSON");
+                        response_clear(&r);
+                        return -1;
+                }
+                JsonObject *m = json_node_get_object(json_parser_get_root(p));
+                const char *type = json_object_get_string_member_with_default(m, "mediaType", r.content_type ? r.content_type : "");
+                if (json_object_has_member(m, "manifests")) {
+                        /* an index: the linux/amd64 image */
+                        JsonArray *list = json_object_get_array_member(m, "manifests");
+                        g_autoptr(GString) offered = g_string_new(NULL);
+                        const char *pick = NULL;
+                        for (guint i = 0; i < json_array_get_length(list); i++) {
+                                JsonObject *e = json_array_get_object_element(list, i);
+                                JsonObject *pl = json_object_has_member(e, "platform") ? json_object_get_object_member(e, "platform") : NULL;
+                                const char *os = pl ? json_object_get_string_member_with_default(pl, "os", "") : "";
+                                const char *arch = pl ? json_object_get_string_member_with_default(pl, "architecture", "") : "";
+                                g_string_append_printf(offered, "%s%s/%s", offered->len ? ", " : "", os, arch);
+                                if (!pick && streq(os, "linux") && streq(arch, "amd64"))
+                                        pick = json_object_get_string_member_with_default(e, "digest", NULL);
+                        }
+                        if (!pick) {
+                                *error = g_strdup_printf("architecture not offered: the image has %s, not linux/amd64", offered->str);
+                                response_clear(&r);
+                                return -1;
+                        }
+                        g_free(ref);
+                        ref = g_strdup(pick);
+                        continue;
+                }
+                if (strstr(type, "prettyjws") || json_object_get_int_member_with_default(m, "schemaVersion", 2) == 1) {
+                        *error = g_strdup("Docker v2 schema 1 manifests are not supported: push the image again with a current tool");
+                        response_clear(&r);
+                        return -1;
+                }
+                if (!json_object_has_member(m, "layers")) {
+                        *error = g_strdup_printf("the manifest (%s) lists no layers", type);
+                        response_clear(&r);
+                        return -1;
+                }
+                JsonArray *layers = json_object_get_array_member(m, "layers");
+                GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) registry_layer_free);
+                for (guint i = 0; i < json_array_get_length(layers); i++) {
+                        JsonObject *l = json_array_get_object_element(layers, i);
+                        RegistryLayer *rl = g_new0(RegistryLayer, 1);
+                        rl->digest = g_strdup(json_object_get_string_member_with_default(l, "digest", ""));
+                        rl->media_type = g_strdup(json_object_get_string_member_with_default(l, "mediaType", ""));
+                        rl->size = (uint64_t) json_object_get_int_member_with_default(l, "size", 0);
+                        g_ptr_array_add(out, rl);
+                }
+                *ret_digest = g_steal_pointer(&digest);
+                *ret_layers = out;
+                response_clear(&r);
+                return 0;
+        }
+        *error = g_strdup("an index that points at another index is not supported");
+        response_clear(&r);
+        return -1;
+}
+
+void registry_layer_free(RegistryLayer *l) {
+        g_free(l->digest);
+        g_free(l->media_type);
+        g_free(l);
+}
+
+void registry_clear(Registry *g) {
+        g_free(g->scheme);
+        g_free(g->host);
+        g_free(g->repository);
+        g_free(g->reference);
+        g_free(g->auth);
+}

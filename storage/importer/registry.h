@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+
+typedef struct Registry {
+        char *scheme;                   /* https; http for a loopback registry without TLS */
+        char *host;                     /* "registry:5000" */
+        char *repository;               /* "kubevirt/cirros-container-disk-demo" */
+        char *reference;                /* tag or digest */
+        const char *user, *password;    /* basic credentials, may be NULL */
+        const char *ca_file;
+        char *auth;                     /* "Authorization: ..." once authorized */
+} Registry;
+
+typedef struct RegistryLayer {
+        char *digest;                   /* "sha256:..." */
+        char *media_type;
+        uint64_t size;
+} RegistryLayer;
+
+/* docker://host[:port]/repository[:tag|@digest] */
+int registry_parse(const char *url, Registry *g, char **error);
+/* The manifest (linux/amd64) and its layers, base first. */
+int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, char **error);
+/* https://host/v2/repository/KIND/REF */
+char *registry_url(const Registry *g, const char *kind, const char *ref);
+void registry_layer_free(RegistryLayer *l);
+void registry_clear(Registry *g);

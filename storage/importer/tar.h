@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "stream.h"
+
+/* The first regular file under disk/ in the tar stream inner (a layer,
+ * decompressed), as a stream of its bytes; *ret_name says which.  NULL
+ * with *error NULL when the layer holds no disk file, or with the reason
+ * when it is not a tar archive.  A reader returned owns inner; on NULL
+ * the caller still does. */
+Reader *tar_disk_reader_new(Reader *inner, char **ret_name, char **error);
+/* After the disk file was read to its end: the rest of the layer (so its
+ * digest is checked) and no second disk file.  -1 with the reason. */
+int tar_disk_reader_finish(Reader *r, char **error);

@@ -1,0 +1,270 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""DataVolumes from container registries (containerDisks): Debian's
+docker-registry (the reference registry) on loopback, plain, with basic
+auth (htpasswd) and with TLS from a test CA; images built here as OCI
+layouts (a /disk/ layer holding a qcow2 with a known pattern; a multi-arch
+index; an image without /disk/) and pushed with skopeo."""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+
+import pytest
+
+import servers
+from conftest import expect_error, wait_until
+
+
+def free_port():
+    return servers.free_port()
+
+
+def blob(layout, data):
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return "sha256:" + digest
+
+
+def layer(files):
+    """A gzip'd tar of {path: bytes}; returns (compressed, uncompressed digest)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    plain = raw.getvalue()
+    return gzip.compress(plain, compresslevel=1), "sha256:" + hashlib.sha256(plain).hexdigest()
+
+
+def image(layout, layers, arch="amd64"):
+    """Blobs and a manifest for the layers; returns the manifest descriptor."""
+    descs, diff_ids = [], []
+    for files in layers:
+        gz, diff = layer(files)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": blob(layout, gz), "size": len(gz)})
+        diff_ids.append(diff)
+    config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(layout, config),
+                                      "size": len(config)},
+                           "layers": descs}).encode()
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": blob(layout, manifest), "size": len(manifest),
+            "platform": {"architecture": arch, "os": "linux"}}
+
+
+def layout(d, name, manifests, index=False):
+    """An OCI layout holding one image (or an index of several) tagged name."""
+    os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(d, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    if index:
+        idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}).encode()
+        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": blob(d, idx), "size": len(idx)}
+    else:
+        top = dict(manifests[0])
+        top.pop("platform")
+    top["annotations"] = {"org.opencontainers.image.ref.name": name}
+    with open(os.path.join(d, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [top]}, f)
+
+
+class Registry:
+    def __init__(self, tmp, auth=False, tls=False):
+        self.port = free_port()
+        self.root = os.path.join(tmp, "storage")
+        conf = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True}},
+                "http": {"addr": f"127.0.0.1:{self.port}"}, "log": {"level": "error"}}
+        self.creds = None
+        if auth:
+            pw = os.path.join(tmp, "htpasswd")
+            out = subprocess.run(["htpasswd", "-Bbn", "puller", "s3cret"], capture_output=True, text=True, check=True).stdout
+            open(pw, "w").write(out)
+            conf["auth"] = {"htpasswd": {"realm": "edgevirt-test", "path": pw}}
+            self.creds = "puller:s3cret"
+        self.cert_dir = None
+        if tls:
+            servers.make_ca(tmp)
+            conf["http"]["tls"] = {"certificate": f"{tmp}/server.crt", "key": f"{tmp}/server.key"}
+            self.cert_dir = os.path.join(tmp, "certs")
+            os.makedirs(self.cert_dir)
+            shutil.copy(f"{tmp}/ca.pem", os.path.join(self.cert_dir, "ca.crt"))
+            self.ca = open(f"{tmp}/ca.pem").read()
+        path = os.path.join(tmp, "config.yml")
+        with open(path, "w") as f:
+            json.dump(conf, f)         # JSON is YAML
+        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
+                break
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("docker-registry did not start: " + self.proc.stderr.read().decode())
+                time.sleep(0.05)
+        self.host = f"{'localhost' if tls else '127.0.0.1'}:{self.port}"
+
+    def push(self, oci_dir, name, all_images=False):
+        cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false" if not self.cert_dir else f"--dest-cert-dir={self.cert_dir}"]
+        if self.creds:
+            cmd.append(f"--dest-creds={self.creds}")
+        if all_images:
+            cmd.append("--all")
+        cmd += [f"oci:{oci_dir}:{name.split(':')[1]}", f"docker://{self.host}/{name}"]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("disk"))
+    raw = os.path.join(d, "disk.raw")
+    with open(raw, "wb") as f:
+        f.truncate(servers.SIZE)
+        for off, data in servers.PATTERN:
+            f.seek(off)
+            f.write(data)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, os.path.join(d, "disk.qcow2")], check=True)
+    return raw, open(os.path.join(d, "disk.qcow2"), "rb").read()
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, disk):
+    """OCI layouts: a containerDisk, a multi-arch index, one without /disk/, one with two disk files."""
+    d = str(tmp_path_factory.mktemp("oci"))
+    _, qcow2 = disk
+    base = {"etc/os-release": b"ID=test\n"}
+    out = {}
+    out["cd"] = os.path.join(d, "cd")
+    layout(out["cd"], "v1", [image(out["cd"], [base, {"disk/": b"", "disk/disk.qcow2": qcow2}])])
+    out["multi"] = os.path.join(d, "multi")
+    arm = image(out["multi"], [{"disk/disk.img": b"arm64 is not for this node" * 100}], arch="arm64")
+    amd = image(out["multi"], [{"disk/disk.qcow2": qcow2}])
+    layout(out["multi"], "v1", [arm, amd], index=True)
+    out["nodisk"] = os.path.join(d, "nodisk")
+    layout(out["nodisk"], "v1", [image(out["nodisk"], [base])])
+    out["two"] = os.path.join(d, "two")
+    layout(out["two"], "v1", [image(out["two"], [{"disk/a.qcow2": qcow2, "disk/b.qcow2": qcow2}])])
+    return out
+
+
+@pytest.fixture(scope="module")
+def plain(tmp_path_factory, images):
+    r = Registry(str(tmp_path_factory.mktemp("reg")))
+    r.push(images["cd"], "kubevirt/cirros:v1")
+    r.push(images["multi"], "kubevirt/multi:v1", all_images=True)
+    r.push(images["nodisk"], "kubevirt/nodisk:v1")
+    r.push(images["two"], "kubevirt/two:v1")
+    yield r
+    r.stop()
+
+
+def dv(name, url, extra=""):
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{registry: {{url: \"{url}\"{extra}}}}}\n  storage: {{resources: {{requests: {{storage: 128Mi}}}}}}\n")
+
+
+def finished(client, name, timeout=60):
+    wait_until(lambda: client.get_json("dv", "default", name).get("status", {}).get("phase") in ("Succeeded", "Failed"),
+               timeout=timeout, what=f"{name} to finish")
+    return client.get_json("dv", "default", name)["status"]
+
+
+def message(status):
+    return next(c["message"] for c in status["conditions"] if c["type"] == "Running")
+
+
+def volume_of(client, name):
+    return str(client.props(f"/org/edgevirt/EdgeVirt1/namespace/default/pvc/{name.replace('-', '_2d')}",
+                            "org.edgevirt.EdgeVirt1.PersistentVolumeClaim")["VolumePath"])
+
+
+def test_import_a_container_disk(client, plain, disk):
+    client.apply(dv("cd", f"docker://{plain.host}/kubevirt/cirros:v1"))
+    st = finished(client, "cd")
+    assert st["phase"] == "Succeeded", st
+    servers.same_bytes(volume_of(client, "cd"), disk[0])
+
+
+def test_multi_arch_index_picks_amd64(client, plain, disk):
+    client.apply(dv("multi", f"docker://{plain.host}/kubevirt/multi:v1"))
+    st = finished(client, "multi")
+    assert st["phase"] == "Succeeded", st
+    servers.same_bytes(volume_of(client, "multi"), disk[0])
+
+
+@pytest.mark.parametrize("ref,words", [
+    ("kubevirt/nodisk:v1", "no file under /disk/"),
+    ("kubevirt/two:v1", "more than one disk file"),
+    ("kubevirt/cirros:nosuchtag", "not found"),
+    ("kubevirt/nosuchrepo:v1", "not found"),
+])
+def test_errors_say_what_happened(client, plain, ref, words):
+    name = "e-" + hashlib.sha1(ref.encode()).hexdigest()[:8]
+    client.apply(dv(name, f"docker://{plain.host}/{ref}"))
+    st = finished(client, name)
+    assert st["phase"] == "Failed" and words in message(st), st
+
+
+def test_corrupted_layer_is_refused(client, tmp_path, images):
+    r = Registry(str(tmp_path))
+    try:
+        r.push(images["cd"], "kubevirt/cirros:v1")
+        # swap the disk layer in the registry's storage for another valid
+        # layer: only its digest tells
+        blobs = os.path.join(r.root, "docker", "registry", "v2", "blobs", "sha256")
+        biggest = max((os.path.join(dp, f) for dp, _, fs in os.walk(blobs) for f in fs), key=os.path.getsize)
+        forged, _ = layer({"disk/disk.img": b"forged" * 1000})
+        open(biggest, "wb").write(forged)
+        client.apply(dv("bad", f"docker://{r.host}/kubevirt/cirros:v1"))
+        st = finished(client, "bad", timeout=120)
+        assert st["phase"] == "Failed" and "checksum mismatch" in message(st), st
+    finally:
+        r.stop()
+
+
+def test_basic_auth_and_tls(client, tmp_path, images, disk):
+    r = Registry(str(tmp_path), auth=True, tls=True)
+    try:
+        r.push(images["cd"], "kubevirt/cirros:v1")
+        client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: reg-ca}\ndata:\n  ca.pem: |\n" +
+                     "".join("    " + line + "\n" for line in r.ca.splitlines()))
+        url = f"docker://{r.host}/kubevirt/cirros:v1"
+        client.apply(dv("noauth", url, ", certConfigMap: reg-ca"))
+        st = finished(client, "noauth")
+        assert st["phase"] == "Failed" and "unauthorized" in message(st), st
+        client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: reg-creds}\n"
+                     "stringData: {accessKeyId: puller, secretKey: s3cret}\n")
+        client.apply(dv("authed", url, ", certConfigMap: reg-ca, secretRef: reg-creds"))
+        st = finished(client, "authed")
+        assert st["phase"] == "Succeeded", st
+        servers.same_bytes(volume_of(client, "authed"), disk[0])
+        # without the CA the TLS check fails
+        client.apply(dv("noca", url, ", secretRef: reg-creds"))
+        st = finished(client, "noca")
+        assert st["phase"] == "Failed" and "certificate" in message(st).lower(), st
+    finally:
+        r.stop()
+
+
+def test_admission(client):
+    msg = expect_error("Invalid", client.apply, dv("x", "https://example.com/x"))
+    assert "spec.source.registry.url" in msg and "docker://" in msg
+    msg = expect_error("NotSupported", client.apply, dv("x", "docker://example.com/x", ", pullMethod: node"))
+    assert "pullMethod" in msg
+    msg = expect_error("NotSupported", client.apply,
+                       "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x}\n"
+                       "spec: {source: {registry: {imageStream: fedora}}, storage: {resources: {requests: {storage: 1Gi}}}}\n")
+    assert "imageStream" in msg

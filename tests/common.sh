@@ -14,7 +14,8 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   lighttpd openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
-  libisofs-dev genisoimage extlinux syslinux-common fdisk"
+  libisofs-dev genisoimage extlinux syslinux-common fdisk
+  docker-registry skopeo apache2-utils"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -280,7 +280,8 @@ def test_delete_during_an_import(client, quirks):
 @pytest.mark.parametrize("source,error,fragment", [
     ("{http: {url: 'ftp://example.com/x.img'}}", "Invalid", "spec.source.http.url"),
     ("{http: {url: 'https://x/y', insecureSkipVerify: true}}", "NotSupported", "insecureSkipVerify"),
-    ("{registry: {url: 'docker://x/y'}}", "NotSupported", "spec.source.registry"),
+    ("{registry: {url: 'oci-archive:///x.tar'}}", "Invalid", "spec.source.registry.url"),
+    ("{registry: {imageStream: fedora}}", "NotSupported", "spec.source.registry.imageStream"),
     ("{s3: {url: 'https://x/y'}}", "NotSupported", "spec.source.s3"),
     ("{blank: {}, upload: {}}", "Invalid", "exactly one source"),
     ("{}", "Invalid", "exactly one source"),

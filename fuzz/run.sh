@@ -13,13 +13,13 @@ out=$2
 seconds=${3:-20}
 dir=$(dirname "$out")/fuzz
 rm -rf "$dir"
-mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress"
+mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress" "$dir/seeds/registry"
 
 if [ ! -f "$build/build.ninja" ]; then
         CC=clang meson setup "$build" "$top" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
                 >"$dir/setup.log" 2>&1 || { printf '1..1\nnot ok 1 - fuzz build setup failed\n' >"$out"; exit 1; }
 fi
-targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress"
+targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress fuzz-registry"
 ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log" 2>&1 ||
         { printf '1..1\nnot ok 1 - fuzz build failed (%s)\n' "$dir/build.log" >"$out"; exit 1; }
 
@@ -32,9 +32,15 @@ for c in "gzip -c" "xz -c" "zstd -qc" "bzip2 -c"; do
         $c <"$dir/seeds/decompress/plain" >"$dir/seeds/decompress/sample.${c%% *}"
 done
 
-seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; *) echo decompress ;; esac; }
+# registry: an index, a manifest, a tar with a disk file
+printf '{"schemaVersion":2,"manifests":[{"digest":"sha256:%064d","platform":{"os":"linux","architecture":"amd64"}}]}' 0 \
+        >"$dir/seeds/registry/index.json"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[{"mediaType":"x","digest":"sha256:%064d"}]}' 0 \
+        >"$dir/seeds/registry/manifest.json"
+mkdir -p "$dir/tar/disk" && printf 'QFI\373' >"$dir/tar/disk/disk.qcow2" && tar -C "$dir/tar" -cf "$dir/seeds/registry/layer.tar" disk
+seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; fuzz-registry) echo registry ;; *) echo decompress ;; esac; }
 n=0 failed=0
-echo "1..4" >"$out"
+echo "1..5" >"$out"
 for t in $targets; do
         n=$((n + 1))
         mkdir -p "$dir/corpus-$t"

@@ -261,8 +261,84 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
         return -1;
 }
 
+/* A string member, "" when absent or not a string (hostile manifests). */
+static const char *string_member(JsonObject *o, const char *name) {
+        JsonNode *n = json_object_get_member(o, name);
+        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : "";
+}
+
 static char *sha256_of(const GString *s) {
-        return g_strdup_printf("sha256:%s", g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *) s->str, s->len));
+        g_autofree char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *) s->str, s->len);
+        return g_strdup_printf("sha256:%s", hex);
+}
+
+int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick, GPtrArray **ret_layers,
+                            char **error) {
+        g_autoptr(JsonParser) p = json_parser_new();
+
+        if (!json_parser_load_from_data(p, body, (gssize) len, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
+                *error = g_strdup("the registry sent a manifest that is not JSON");
+                return -1;
+        }
+        JsonObject *m = json_node_get_object(json_parser_get_root(p));
+        JsonNode *mt = json_object_get_member(m, "mediaType");
+        const char *type = mt && JSON_NODE_HOLDS_VALUE(mt) && json_node_get_value_type(mt) == G_TYPE_STRING ? json_node_get_string(mt)
+                         : content_type ? content_type : "";
+        JsonNode *list_node = json_object_get_member(m, "manifests");
+        if (list_node) {
+                /* an index: the linux/amd64 image */
+                JsonArray *list = JSON_NODE_HOLDS_ARRAY(list_node) ? json_node_get_array(list_node) : NULL;
+                g_autoptr(GString) offered = g_string_new(NULL);
+                const char *pick = NULL;
+                for (guint i = 0; list && i < json_array_get_length(list); i++) {
+                        JsonNode *en = json_array_get_element(list, i);
+                        JsonObject *e = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
+                        JsonNode *pn = e ? json_object_get_member(e, "platform") : NULL;
+                        JsonObject *pl = pn && JSON_NODE_HOLDS_OBJECT(pn) ? json_node_get_object(pn) : NULL;
+                        const char *os = pl ? string_member(pl, "os") : "";
+                        const char *arch = pl ? string_member(pl, "architecture") : "";
+                        g_string_append_printf(offered, "%s%s/%s", offered->len ? ", " : "", os, arch);
+                        if (!pick && e && streq(os, "linux") && streq(arch, "amd64") && g_str_has_prefix(string_member(e, "digest"), "sha256:"))
+                                pick = string_member(e, "digest");
+                }
+                if (!pick) {
+                        *error = g_strdup_printf("architecture not offered: the image has %s, not linux/amd64",
+                                                 offered->len ? offered->str : "no platforms");
+                        return -1;
+                }
+                *ret_pick = g_strdup(pick);
+                return 1;
+        }
+        JsonNode *sv = json_object_get_member(m, "schemaVersion");
+        if (strstr(type, "prettyjws") || (sv && JSON_NODE_HOLDS_VALUE(sv) && json_node_get_value_type(sv) == G_TYPE_INT64 &&
+                                          json_node_get_int(sv) == 1)) {
+                *error = g_strdup("Docker v2 schema 1 manifests are not supported: push the image again with a current tool");
+                return -1;
+        }
+        JsonNode *ln = json_object_get_member(m, "layers");
+        if (!ln || !JSON_NODE_HOLDS_ARRAY(ln)) {
+                *error = g_strdup_printf("the manifest (%s) lists no layers", type);
+                return -1;
+        }
+        JsonArray *layers = json_node_get_array(ln);
+        GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) registry_layer_free);
+        for (guint i = 0; i < json_array_get_length(layers); i++) {
+                JsonNode *en = json_array_get_element(layers, i);
+                JsonObject *l = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
+                const char *digest = l ? string_member(l, "digest") : "";
+                if (!g_str_has_prefix(digest, "sha256:") || strlen(digest) != 7 + 64 ||
+                    strspn(digest + 7, "0123456789abcdef") != 64) {
+                        g_ptr_array_unref(out);
+                        *error = g_strdup_printf("layer %u: \"%s\" is not a sha256 digest", i, digest);
+                        return -1;
+                }
+                RegistryLayer *rl = g_new0(RegistryLayer, 1);
+                rl->digest = g_strdup(digest);
+                rl->media_type = g_strdup(string_member(l, "mediaType"));
+                g_ptr_array_add(out, rl);
+        }
+        *ret_layers = out;
+        return 0;
 }
 
 int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, char **error) {
@@ -280,60 +356,20 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
                         response_clear(&r);
                         return -1;
                 }
-                g_autoptr(JsonParser) p = json_parser_new();
-                if (!json_parser_load_from_data(p, r.body->str, (gssize) r.body->len, NULL) ||
-                    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-                        *error = g_strdup("the registry sent a manifest that is not JSON");
+                g_autofree char *pick = NULL;
+                GPtrArray *layers = NULL;
+                int k = registry_parse_manifest(r.body->str, r.body->len, r.content_type, &pick, &layers, error);
+                if (k < 0) {
                         response_clear(&r);
                         return -1;
                 }
-                JsonObject *m = json_node_get_object(json_parser_get_root(p));
-                const char *type = json_object_get_string_member_with_default(m, "mediaType", r.content_type ? r.content_type : "");
-                if (json_object_has_member(m, "manifests")) {
-                        /* an index: the linux/amd64 image */
-                        JsonArray *list = json_object_get_array_member(m, "manifests");
-                        g_autoptr(GString) offered = g_string_new(NULL);
-                        const char *pick = NULL;
-                        for (guint i = 0; i < json_array_get_length(list); i++) {
-                                JsonObject *e = json_array_get_object_element(list, i);
-                                JsonObject *pl = json_object_has_member(e, "platform") ? json_object_get_object_member(e, "platform") : NULL;
-                                const char *os = pl ? json_object_get_string_member_with_default(pl, "os", "") : "";
-                                const char *arch = pl ? json_object_get_string_member_with_default(pl, "architecture", "") : "";
-                                g_string_append_printf(offered, "%s%s/%s", offered->len ? ", " : "", os, arch);
-                                if (!pick && streq(os, "linux") && streq(arch, "amd64"))
-                                        pick = json_object_get_string_member_with_default(e, "digest", NULL);
-                        }
-                        if (!pick) {
-                                *error = g_strdup_printf("architecture not offered: the image has %s, not linux/amd64", offered->str);
-                                response_clear(&r);
-                                return -1;
-                        }
+                if (k == 1) {
                         g_free(ref);
-                        ref = g_strdup(pick);
+                        ref = g_steal_pointer(&pick);
                         continue;
                 }
-                if (strstr(type, "prettyjws") || json_object_get_int_member_with_default(m, "schemaVersion", 2) == 1) {
-                        *error = g_strdup("Docker v2 schema 1 manifests are not supported: push the image again with a current tool");
-                        response_clear(&r);
-                        return -1;
-                }
-                if (!json_object_has_member(m, "layers")) {
-                        *error = g_strdup_printf("the manifest (%s) lists no layers", type);
-                        response_clear(&r);
-                        return -1;
-                }
-                JsonArray *layers = json_object_get_array_member(m, "layers");
-                GPtrArray *out = g_ptr_array_new_with_free_func((GDestroyNotify) registry_layer_free);
-                for (guint i = 0; i < json_array_get_length(layers); i++) {
-                        JsonObject *l = json_array_get_object_element(layers, i);
-                        RegistryLayer *rl = g_new0(RegistryLayer, 1);
-                        rl->digest = g_strdup(json_object_get_string_member_with_default(l, "digest", ""));
-                        rl->media_type = g_strdup(json_object_get_string_member_with_default(l, "mediaType", ""));
-                        rl->size = (uint64_t) json_object_get_int_member_with_default(l, "size", 0);
-                        g_ptr_array_add(out, rl);
-                }
                 *ret_digest = g_steal_pointer(&digest);
-                *ret_layers = out;
+                *ret_layers = layers;
                 response_clear(&r);
                 return 0;
         }

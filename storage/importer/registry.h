@@ -27,6 +27,11 @@ typedef struct RegistryLayer {
 int registry_parse(const char *url, Registry *g, char **error);
 /* The manifest (linux/amd64) and its layers, base first. */
 int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, char **error);
+/* A manifest's bytes: 1 and *ret_pick (the linux/amd64 digest) for an
+ * index or manifest list, 0 and *ret_layers for an image manifest, -1
+ * with the reason.  Pure: fuzzed (fuzz/fuzz-registry.c). */
+int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick, GPtrArray **ret_layers,
+                            char **error);
 /* https://host/v2/repository/KIND/REF */
 char *registry_url(const Registry *g, const char *kind, const char *ref);
 void registry_layer_free(RegistryLayer *l);

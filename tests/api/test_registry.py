@@ -78,8 +78,76 @@ def layout(d, name, manifests, index=False):
         json.dump({"schemaVersion": 2, "manifests": [top]}, f)
 
 
+class TokenServer:
+    """A token service as docker-registry's token auth wants it: a JWT
+    (RS256, the signing certificate in x5c) for a basic-authenticated
+    user, scoped to what was asked; anonymous callers are refused."""
+
+    def __init__(self, tmp):
+        import http.server
+        import threading
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.x509.oid import NameOID
+        import datetime
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "edgevirt token signer")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1)).sign(key, hashes.SHA256()))
+        self.bundle = os.path.join(tmp, "token-ca.pem")
+        with open(self.bundle, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        der = cert.public_bytes(serialization.Encoding.DER)
+        self.requests = []
+        server = self
+
+        def b64url(b):
+            return __import__("base64").urlsafe_b64encode(b).rstrip(b"=").decode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                from urllib.parse import parse_qs, urlparse
+                q = parse_qs(urlparse(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                server.requests.append((self.path, auth))
+                if auth != "Basic " + __import__("base64").b64encode(b"puller:s3cret").decode():
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                access = []
+                for scope in q.get("scope", []):
+                    kind, repo, actions = scope.split(":")
+                    access.append({"type": kind, "name": repo, "actions": actions.split(",")})
+                t = int(time.time())
+                header = {"typ": "JWT", "alg": "RS256", "x5c": [__import__("base64").b64encode(der).decode()]}
+                claims = {"iss": "edgevirt-test-issuer", "sub": "puller", "aud": q.get("service", [""])[0],
+                          "exp": t + 300, "nbf": t - 10, "iat": t, "jti": str(t), "access": access}
+                signing = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(claims).encode())
+                sig = key.sign(signing.encode(), padding.PKCS1v15(), hashes.SHA256())
+                body = json.dumps({"token": signing + "." + b64url(sig)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+
+
 class Registry:
-    def __init__(self, tmp, auth=False, tls=False):
+    def __init__(self, tmp, auth=False, tls=False, token=None):
         self.port = free_port()
         self.root = os.path.join(tmp, "storage")
         conf = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True}},
@@ -90,6 +158,10 @@ class Registry:
             out = subprocess.run(["htpasswd", "-Bbn", "puller", "s3cret"], capture_output=True, text=True, check=True).stdout
             open(pw, "w").write(out)
             conf["auth"] = {"htpasswd": {"realm": "edgevirt-test", "path": pw}}
+            self.creds = "puller:s3cret"
+        if token:
+            conf["auth"] = {"token": {"realm": f"http://127.0.0.1:{token.port}/token", "service": "edgevirt-test",
+                                      "issuer": "edgevirt-test-issuer", "rootcertbundle": token.bundle}}
             self.creds = "puller:s3cret"
         self.cert_dir = None
         if tls:
@@ -257,6 +329,28 @@ def test_basic_auth_and_tls(client, tmp_path, images, disk):
         assert st["phase"] == "Failed" and "certificate" in message(st).lower(), st
     finally:
         r.stop()
+
+
+def test_bearer_token(client, tmp_path, images, disk):
+    token = TokenServer(str(tmp_path))
+    r = Registry(str(tmp_path), token=token)
+    try:
+        r.push(images["cd"], "kubevirt/cirros:v1")
+        url = f"docker://{r.host}/kubevirt/cirros:v1"
+        client.apply(dv("anon", url))
+        st = finished(client, "anon")
+        assert st["phase"] == "Failed" and "token service refused anonymous access" in message(st), st
+        client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: tok-creds}\n"
+                     "stringData: {accessKeyId: puller, secretKey: s3cret}\n")
+        client.apply(dv("tok", url, ", secretRef: tok-creds"))
+        st = finished(client, "tok")
+        assert st["phase"] == "Succeeded", st
+        servers.same_bytes(volume_of(client, "tok"), disk[0])
+        # the scope asked for is the repository's pull
+        assert any("scope=repository%3Akubevirt%2Fcirros%3Apull" in path for path, _ in token.requests), token.requests
+    finally:
+        r.stop()
+        token.stop()
 
 
 def test_admission(client):

@@ -103,8 +103,10 @@ class Daemon:
 
     def start(self, wait=True):
         self.log = open(self.log_path, "a")
+        # EDGEVIRT_DAEMON_WRAPPER: run the daemon under a tool (valgrind)
+        wrapper = os.environ.get("EDGEVIRT_DAEMON_WRAPPER", "").split()
         self.proc = subprocess.Popen(
-            [DAEMON, "--bus=" + self.bus.address, "--state-dir=" + self.state_dir,
+            wrapper + [DAEMON, "--bus=" + self.bus.address, "--state-dir=" + self.state_dir,
              "--config=" + self.config, "--libvirt-uri=test:///default"] + self.extra_args,
             stdout=self.log, stderr=subprocess.STDOUT)
         if wait:

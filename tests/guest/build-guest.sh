@@ -5,7 +5,8 @@
 # (the cloud kernel has no AHCI, so KubeVirt's SATA cdroms would be
 # invisible), systemd, cloud-init (NoCloud, ConfigDrive), the QEMU guest
 # agent, OpenSSH, booting with extlinux from a disk image.
-# Output: $CACHE/guest.qcow2 (and guest.raw while building).
+# Output: $CACHE/guest.qcow2 and $CACHE/guest.raw.xz (the same disk; both
+# are served to the importer in the tests).
 # The cache is keyed by this recipe: change it, get a new build.
 set -euo pipefail
 
@@ -17,7 +18,7 @@ SIZE_MB=2048
 
 key=$(sed -n '/^# --- recipe ---$/,/^# --- end recipe ---$/p' "$0" | cat - <(echo "$PACKAGES $SIZE_MB") | sha256sum | cut -c1-12)
 CACHE="$CACHE_ROOT/guest-$key"
-if [ -f "$CACHE/guest.qcow2" ]; then
+if [ -f "$CACHE/guest.qcow2" ] && [ -f "$CACHE/guest.raw.xz" ]; then
         echo "$CACHE"
         exit 0
 fi
@@ -77,9 +78,10 @@ losetup -d "$loop"
 loop=
 dd if=/usr/lib/syslinux/mbr/mbr.bin of="$img" bs=440 count=1 conv=notrunc status=none
 qemu-img convert -O qcow2 "$img" "$work/guest.qcow2"
+xz -T0 -3 -c "$img" >"$work/guest.raw.xz"
 
 # Builds of older recipes are of no use any more.
 find "$CACHE_ROOT" -maxdepth 1 -name 'guest-*' ! -name "guest-$key" -exec rm -rf {} +
 mkdir -p "$CACHE"
-mv "$work/guest.qcow2" "$CACHE/"
+mv "$work/guest.qcow2" "$work/guest.raw.xz" "$CACHE/"
 echo "$CACHE"

@@ -69,7 +69,7 @@ def guest_image():
     out = subprocess.run([os.path.join(TOP, "tests", "guest", "build-guest.sh")], capture_output=True, text=True)
     if out.returncode != 0:
         raise AssertionError("cannot build the test guest: " + out.stderr[-2000:])
-    return os.path.join(out.stdout.strip(), "guest.qcow2")
+    return os.path.join(out.stdout.strip(), "guest.qcow2")    # guest.raw.xz beside it
 
 
 @pytest.fixture(scope="session")

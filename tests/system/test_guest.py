@@ -2,7 +2,7 @@
 """The whole product on a real guest (Debian 12 with cloud-init, the QEMU
 guest agent and OpenSSH; tests/guest/build-guest.sh): a manifest set as a
 user writes it — a Secret with an SSH key, a VM whose DataVolume imports
-the image over HTTP and whose cloud-init sets the hostname and runs a
+the image (raw.xz) over HTTP and whose cloud-init sets the hostname and runs a
 command — followed on signals to DataVolume Succeeded, VM Running and
 AgentConnected; then the guest is checked through the agent and over SSH,
 and data written to the disk survives a stop and a start.  Two boots."""
@@ -100,7 +100,8 @@ def test_real_guest_end_to_end(client, image_server, state_dir):
     key = os.path.join(state_dir, "id_ed25519")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
     pubkey = open(key + ".pub").read().strip()
-    client.apply(manifests(image_server.url("guest.qcow2"), pubkey))
+    # the raw.xz: streamed, decompressed and written sparse (the quick start imports the qcow2)
+    client.apply(manifests(image_server.url("guest.raw.xz"), pubkey))
 
     dv = f"{api.ROOT}/namespace/{NS}/datavolume/guest_2droot"
     wait_until(lambda: client.exists("dv", NS, "guest-root") and

@@ -84,6 +84,19 @@ def make_ca(d):
         f.write(open(f"{d}/server.crt").read() + open(f"{d}/server.key").read())
 
 
+def wait_listening(proc, port, what):
+    """Until proc accepts connections on 127.0.0.1:port; its stderr if it dies."""
+    for _ in range(400):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} did not start: " + proc.stderr.read().decode())
+            time.sleep(0.02)
+    raise RuntimeError(f"{what} does not listen on port {port}")
+
+
 class Lighttpd:
     def __init__(self, root, tmp):
         self.port, self.tls_port = free_port(), free_port()
@@ -109,14 +122,7 @@ $SERVER["socket"] == "127.0.0.1:{self.tls_port}" {{
         self.proc = subprocess.Popen(["lighttpd", "-D", "-f", f"{tmp}/lighttpd.conf"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.ca = open(f"{tmp}/ca.pem").read()
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("lighttpd did not start: " + self.proc.stderr.read().decode())
-                time.sleep(0.02)
+        wait_listening(self.proc, self.port, "lighttpd")
 
     def url(self, path, tls=False):
         return f"https://localhost:{self.tls_port}/{path}" if tls else f"http://127.0.0.1:{self.port}/{path}"

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tarfile
 import time
@@ -175,14 +174,7 @@ class Registry:
         with open(path, "w") as f:
             json.dump(conf, f)         # JSON is YAML
         self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None:
-                    raise RuntimeError("docker-registry did not start: " + self.proc.stderr.read().decode())
-                time.sleep(0.05)
+        servers.wait_listening(self.proc, self.port, "docker-registry")
         self.host = f"{'localhost' if tls else '127.0.0.1'}:{self.port}"
 
     def push(self, oci_dir, name, all_images=False):

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <libintl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include <systemd/sd-bus.h>
+
+#include "util.h"
+
+#define _(s) gettext(s)
+#define N_(s) (s)
+#define NAME "org.edgevirt.EdgeVirt1"
+#define ROOT "/org/edgevirt/EdgeVirt1"
+#define MANAGER "org.edgevirt.EdgeVirt1.Manager"
+
+typedef struct Ctl {
+        sd_bus *bus;
+        bool force;             /* stop/restart --force */
+        bool proxy_only;        /* vnc --proxy-only */
+        int port;               /* vnc --port, 0: any */
+        int64_t grace_period;   /* --grace-period, -1: the VM's */
+        char *bus_spec;
+        char *namespace;        /* -n, else the current project */
+        bool namespace_given;   /* -n: documents must not name another */
+        bool all_namespaces;
+        char *output;           /* -o */
+        char *selector;         /* -l */
+        char **files;           /* -f */
+        char *for_condition;    /* wait --for */
+        double timeout;         /* seconds */
+        char *image_path;       /* image-upload */
+        char *size;
+        char *storage_class;
+        char *display_name, *description;
+        bool no_create;
+        bool watch;             /* get -w */
+        GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
+        GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
+        char *secret_type;      /* create secret --type */
+} Ctl;
+
+/* Print "error: ..." and return 1 (the exit status). */
+int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...);
+/* The daemon's message, or errno's. */
+int bus_fail(const sd_bus_error *e, int r);
+/* ROOT/namespace/<ns>/<segment>/<name>, encoded. */
+char *ctl_object_path(const char *namespace, const char *segment, const char *name);
+
+/* vm-verbs.c */
+int verb_lifecycle(Ctl *c, int argc, char **argv);
+int verb_console(Ctl *c, int argc, char **argv);
+int verb_vnc(Ctl *c, int argc, char **argv);
+int verb_guest(Ctl *c, int argc, char **argv);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "conffile.h"
+
+#define DEFAULT_CALLS_PER_SECOND 1000
+#define DEFAULT_CALL_BURST 5000
 #include "hypervisor.h"
 #include "quantity.h"
 #include "util.h"
@@ -13,13 +16,16 @@
 #define STORAGE_CLASS_PREFIX "StorageClass "
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
-static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace", NULL };
+static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
+                                           "CallsPerSecond", "CallBurst", NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
 void config_init(Config *c) {
         *c = (Config) {
+                .calls_per_second = DEFAULT_CALLS_PER_SECOND,
+                .call_burst = DEFAULT_CALL_BURST,
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
         };
@@ -160,6 +166,14 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->limits.max_objects_per_namespace = (unsigned) n;
+        if ((r = get_uint(kf, path, "Limits", "CallsPerSecond", 1000000, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->calls_per_second = (unsigned) n;
+        if ((r = get_uint(kf, path, "Limits", "CallBurst", 1000000, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->call_burst = (unsigned) n;
         return 0;
 }
 

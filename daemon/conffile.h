@@ -15,6 +15,8 @@ typedef struct Config {
         char *bridge;                   /* [Network] Bridge= */
         char *nat_subnet;               /* [Network] NatSubnet= (default 10.0.2.0/24), checked */
         ModelLimits limits;
+        unsigned calls_per_second;      /* [Limits] CallsPerSecond= per caller (0: off) */
+        unsigned call_burst;            /* [Limits] CallBurst= */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
 } Config;
 

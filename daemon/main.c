@@ -253,6 +253,9 @@ int main(int argc, char *argv[]) {
         r = bus_export(&d);
         if (r < 0)
                 return fail("cannot export objects: %s", g_strerror(-r));
+        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst);
+        if (r < 0)
+                return fail("cannot install the rate limits: %s", g_strerror(-r));
         r = sd_bus_attach_event(d.bus, d.event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return fail("cannot attach the bus: %s", g_strerror(-r));

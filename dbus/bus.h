@@ -18,6 +18,8 @@
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
 int bus_export(Daemon *d);
+/* Per-caller token buckets for method calls (0 calls a second: off). */
+int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst);
 
 int bus_manager_register(Daemon *d);
 int bus_objects_register(Daemon *d);

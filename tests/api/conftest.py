@@ -57,9 +57,17 @@ def wait_until(cond, timeout=10.0, what="condition"):
     # A tick wakes the loop to re-check conditions no bus message drives
     # (a process exiting).
     tick = GLib.timeout_add(20, lambda: True)
+    last = 0.0
     try:
-        while not cond():
-            if time.monotonic() > deadline:
+        while True:
+            # at most 100 checks a second, however many signals arrive: a
+            # condition costs calls, and the daemon rate-limits callers
+            now = time.monotonic()
+            if now - last >= 0.01:
+                last = now
+                if cond():
+                    return
+            if now > deadline:
                 raise AssertionError(f"timed out waiting for {what}")
             ctx.iteration(True)
     finally:

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The Manager's verbs, every error they give, and the objects on the bus."""
+import time
 import base64
 import json
 import re
@@ -451,5 +452,34 @@ def test_objects_per_namespace_limit(bus, state_dir, tmp_path):
         c.apply(cm("x", "other"))                                            # other namespaces too
         c.delete("cm", "default", "a")
         c.apply(cm("d"))                                                     # room again
+    finally:
+        d.stop()
+
+
+def test_callers_are_rate_limited(bus, state_dir, tmp_path):
+    """A caller past its budget gets LimitExceeded at once; other callers
+    are not affected, and the budget refills."""
+    import dbus as _dbus
+    from conftest import Client, Daemon
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text("[Limits]\nCallsPerSecond=5\nCallBurst=10\n")
+    d = Daemon(bus, state_dir, ["--config=" + str(conf)]).start()
+    try:
+        flooder = Client(_dbus.bus.BusConnection(bus.address))
+        answers, refused = 0, []
+        for _ in range(40):
+            try:
+                flooder.get("ns", "", "default")
+                answers += 1
+            except _dbus.DBusException as e:
+                refused.append(e)
+        # the burst (less what dbus-python spends introspecting), then refusals
+        assert 5 <= answers <= 10 and len(refused) == 40 - answers, answers
+        assert refused[0].get_dbus_name() == "org.edgevirt.EdgeVirt1.Error.LimitExceeded"
+        assert "at most 5 a second (bursts of 10)" in refused[0].get_dbus_message()
+        # someone else is served meanwhile
+        Client(_dbus.bus.BusConnection(bus.address)).get("ns", "", "default")
+        time.sleep(1.0)
+        flooder.get("ns", "", "default")
     finally:
         d.stop()

@@ -14,6 +14,7 @@
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
+#include "secret.h"
 #include "services.h"
 #include "util.h"
 #include "vmi.h"
@@ -451,16 +452,12 @@ static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdat
         return 0;
 }
 
-static char *secret_value(Model *m, const char *ns, const char *name, const char *key, GError **error) {
-        Object *secret = NULL;
-        if (model_get(m, &kind_secret, ns, name, &secret, error) < 0)
-                return NULL;
-        const char *b64 = json_get_string(json_get_object(object_root(secret), "data"), key);
-        if (!b64)
-                return NULL;
+/* A Secret's value as text (credentials); NULL when the key is absent. */
+static char *secret_text(Model *m, const char *ns, const char *name, const char *key, GError **error) {
+        g_autoptr(GBytes) b = secret_value(m, ns, name, key, error);
         gsize len;
-        g_autofree guchar *raw = g_base64_decode(b64, &len);
-        return g_strndup((const char *) raw, len);
+        const char *data = b ? g_bytes_get_data(b, &len) : NULL;
+        return data ? g_strndup(data, len) : NULL;
 }
 
 /* Everything the importer needs for an http source: arguments, and the
@@ -496,10 +493,10 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
         g_strv_builder_add(argv, url);
         if (secret) {
                 g_autoptr(GError) e = NULL;
-                g_autofree char *user = secret_value(c->model, dv->namespace, secret, "accessKeyId", &e);
+                g_autofree char *user = secret_text(c->model, dv->namespace, secret, "accessKeyId", &e);
                 if (e)
                         return ev_error_set(error, ENOENT, "spec.source.%s.secretRef: %s", field, e->message);
-                g_autofree char *password = secret_value(c->model, dv->namespace, secret, "secretKey", NULL);
+                g_autofree char *password = secret_text(c->model, dv->namespace, secret, "secretKey", NULL);
                 g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
                 g_autofree char *p = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
                 g_strv_builder_add_many(env, u, p, NULL);

@@ -4,6 +4,7 @@
 #include "configdata.h"
 #include "json-util.h"
 #include "model.h"
+#include "secret.h"
 #include "util.h"
 #include "validate.h"
 
@@ -76,3 +77,19 @@ const KindInfo kind_secret = {
         .namespaced = true,
         .admit = secret_admit,
 };
+
+GBytes *secret_value(Model *m, const char *ns, const char *name, const char *key, GError **error) {
+        Object *secret = NULL;
+        const char *b64;
+        gsize len;
+
+        if (model_get(m, &kind_secret, ns, name, &secret, NULL) < 0) {
+                ev_error_set(error, ENOENT, "Secret %s/%s not found", ns, name);
+                return NULL;
+        }
+        b64 = json_get_string(json_get_object(object_root(secret), "data"), key);
+        if (!b64)
+                return NULL;
+        guchar *raw = g_base64_decode(b64, &len);
+        return g_bytes_new_take(raw, len);
+}

@@ -16,6 +16,7 @@
 
 #include "json-util.h"
 #include "object.h"
+#include "secret.h"
 #include "seed.h"
 #include "util.h"
 
@@ -55,22 +56,17 @@ static void add_file(Seed *s, const char *path, GBytes *data) {
 }
 
 /* A key of a Secret's data, decoded. */
-static GBytes *secret_value(Model *m, const char *ns, const char *name, const char *const *keys, const char *field, GError **error) {
-        Object *secret = NULL;
-        JsonObject *data;
-
-        if (model_get(m, &kind_secret, ns, name, &secret, NULL) < 0) {
-                ev_error_set(error, ENOENT, "%s: Secret %s/%s not found", field, ns, name);
-                return NULL;
-        }
-        data = json_get_object(object_root(secret), "data");
+/* The first of keys a Secret has, decoded; errors name the field. */
+static GBytes *secret_bytes(Model *m, const char *ns, const char *name, const char *const *keys, const char *field, GError **error) {
         for (const char *const *k = keys; *k; k++) {
-                const char *b64 = json_get_string(data, *k);
-                gsize len;
-                if (!b64)
-                        continue;
-                guchar *raw = g_base64_decode(b64, &len);
-                return g_bytes_new_take(raw, len);
+                g_autoptr(GError) e = NULL;
+                GBytes *b = secret_value(m, ns, name, *k, &e);
+                if (e) {
+                        ev_error_set(error, ENOENT, "%s: %s", field, e->message);
+                        return NULL;
+                }
+                if (b)
+                        return b;
         }
         g_autofree char *list = g_strjoinv("\" or \"", (char **) keys);
         ev_error_set(error, ENOENT, "%s: Secret %s/%s has no key \"%s\"", field, ns, name, list);
@@ -98,7 +94,7 @@ static int source_bytes(Model *m, Object *vmi, JsonObject *src, const char *fiel
                 *ret = g_bytes_new_take(raw, len);
         } else if (ref) {
                 g_autofree char *p = g_strdup_printf("%s.%s", field, secret_ref);
-                *ret = secret_value(m, vmi->namespace, json_get_string(ref, "name"), secret_keys, p, error);
+                *ret = secret_bytes(m, vmi->namespace, json_get_string(ref, "name"), secret_keys, p, error);
                 if (!*ret)
                         return -ENOENT;
         }

@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "model.h"
+
+/* The decoded value of KEY in Secret NS/NAME: NULL without an error when
+ * the Secret has no such key, NULL with -ENOENT ("Secret ns/name not
+ * found") when there is no Secret. */
+GBytes *secret_value(Model *m, const char *ns, const char *name, const char *key, GError **error);

@@ -123,6 +123,10 @@ def test_config_errors_name_the_setting(tmp_path):
     for text, fragment in [("[Daemon]\nStateDir=/x\n", "[Daemon] has no setting StateDir"),
                            ("[Storage]\nx=1\n", "unknown section [Storage]"),
                            ("[Limits]\nMaxDocumentSize=lots\n", "MaxDocumentSize=lots"),
+                           ("[Limits]\nCallsPerSecond=-3\n", "CallsPerSecond=-3"),
+                           ("[Network]\nNatSubnet=10.0.2.0/33\n", "NatSubnet=10.0.2.0/33: expected an IPv4 network"),
+                           ("[Network]\nNatSubnet=fast\n", "NatSubnet=fast"),
+                           ("[Network]\nNatBridge=br0\n", "[Network] has no setting NatBridge"),
                            ("not ini", "edgevirtd.conf")]:
         conf = tmp_path / "edgevirtd.conf"
         conf.write_text(text)

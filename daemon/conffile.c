@@ -13,11 +13,15 @@
 #define DEFAULT_MAX_OBJECTS_PER_NAMESPACE 10000u
 #define DEFAULT_MAX_DATA_PERCENT 90
 #define DEFAULT_MAX_METADATA_PERCENT 80
+#define DEFAULT_IMAGE_CACHE_SIZE (20ull << 30)
+#define DEFAULT_MAX_IMAGE_SIZE (256ull << 30)
+#define DEFAULT_IMAGE_MINIMUM_AGE 120      /* seconds, as the kubelet's ImageMinimumGCAge */
 #define STORAGE_CLASS_PREFIX "StorageClass "
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
                                            "CallsPerSecond", "CallBurst", NULL };
+static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumAge", NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
@@ -25,6 +29,9 @@ static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacit
 void config_init(Config *c) {
         *c = (Config) {
                 .calls_per_second = DEFAULT_CALLS_PER_SECOND,
+                .image_cache_size = DEFAULT_IMAGE_CACHE_SIZE,
+                .max_image_size = DEFAULT_MAX_IMAGE_SIZE,
+                .image_minimum_age = DEFAULT_IMAGE_MINIMUM_AGE,
                 .call_burst = DEFAULT_CALL_BURST,
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
@@ -55,6 +62,20 @@ static int get_uint(GKeyFile *kf, const char *path, const char *group, const cha
         if (!g_ascii_string_to_unsigned(v, 10, 1, max, ret, NULL))
                 return ev_error_set(error, EINVAL, "%s: [%s] %s=%s is not a number from 1 to %" G_GUINT64_FORMAT,
                                     path, group, key, v, max);
+        return 1;
+}
+
+/* A byte size as a quantity ("20Gi"); 0 is allowed (an empty cache). */
+static int get_size(GKeyFile *kf, const char *path, const char *group, const char *key, uint64_t *ret, GError **error) {
+        g_autofree char *v = g_key_file_get_string(kf, group, key, NULL);
+        g_autoptr(GError) e = NULL;
+        int64_t bytes;
+
+        if (!v)
+                return 0;
+        if (quantity_parse_int64(v, &bytes, &e) < 0 || bytes < 0)
+                return ev_error_set(error, EINVAL, "%s: [%s] %s=%s: %s", path, group, key, v, e ? e->message : "must not be negative");
+        *ret = (uint64_t) bytes;
         return 1;
 }
 
@@ -132,10 +153,12 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, limit_keys, error);
                 else if (streq(*g, "Network"))
                         r = check_keys(kf, path, *g, network_keys, error);
+                else if (streq(*g, "Images"))
+                        r = check_keys(kf, path, *g, image_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
-                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Limits], [Network], [StorageClass NAME])", path, *g);
+                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Images], [Limits], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -148,6 +171,13 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         return ev_error_set(error, EINVAL, "%s: [Network] NatSubnet=%s: expected an IPv4 network with a prefix "
                                             "of 8 to 30 bits, such as 10.0.2.0/24", path, c->nat_subnet);
         }
+        if ((r = get_size(kf, path, "Images", "CacheSize", &c->image_cache_size, error)) < 0 ||
+            (r = get_size(kf, path, "Images", "MaxImageSize", &c->max_image_size, error)) < 0)
+                return r;
+        if ((r = get_uint(kf, path, "Images", "MinimumAge", 30 * 24 * 3600, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->image_minimum_age = (unsigned) n;
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))
                 c->bridge = g_key_file_get_string(kf, "Network", "Bridge", NULL);
         if (g_key_file_has_key(kf, "Daemon", "StateDirectory", NULL))

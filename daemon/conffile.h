@@ -17,6 +17,9 @@ typedef struct Config {
         ModelLimits limits;
         unsigned calls_per_second;      /* [Limits] CallsPerSecond= per caller (0: off) */
         unsigned call_burst;            /* [Limits] CallBurst= */
+        uint64_t image_cache_size;      /* [Images] CacheSize= (bytes on disk the cache keeps) */
+        uint64_t max_image_size;        /* [Images] MaxImageSize= (largest virtual size pulled) */
+        unsigned image_minimum_age;     /* [Images] MinimumAge= seconds an unused image is kept at least */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
 } Config;
 

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "datavolume.h"
+#include "imagecache.h"
+#include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
@@ -36,9 +38,9 @@ typedef struct ImportJob {
         DataVolumeController *c;
         char *dv_uid;
         char *pvc_uid;
-        pid_t pid;
-        sd_event_source *child, *out, *err;
-        GString *line, *errors;
+        ImporterRun *run;
+        char *image_ref;                /* registry: the image's reference */
+        char *image;                    /* and the digest it resolved to: held in the cache */
         double progress;                /* 0..100, -1 unknown */
         uint64_t last_write;
         char *scratch;
@@ -324,13 +326,11 @@ static void enqueue_importers(DataVolumeController *c) {
 static void job_free(ImportJob *j) {
         if (!j)
                 return;
-        sd_event_source_disable_unref(j->child);
-        sd_event_source_disable_unref(j->out);
-        sd_event_source_disable_unref(j->err);
-        if (j->line)
-                g_string_free(j->line, TRUE);
-        if (j->errors)
-                g_string_free(j->errors, TRUE);
+        importer_run_free(j->run);
+        if (j->image)
+                imagecache_use(j->c->services->images, j->image, false);
+        g_free(j->image);
+        g_free(j->image_ref);
         if (j->scratch)         /* removing files blocks: on the worker pool */
                 worker_submit(j->c->services->worker, ev_remove_tree, g_free, j->scratch);
         g_free(j->dv_uid);
@@ -351,31 +351,22 @@ static void job_progress(ImportJob *j, bool force) {
                 .running = true, .bound = true, .reason = "Pod is running" });
 }
 
-static void parse_line(ImportJob *j, const char *line) {
+static void on_line(const char *line, void *userdata) {
+        ImportJob *j = userdata;
         guint64 done, total;
         if (sscanf(line, "progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &done, &total) == 2) {
                 if (total > 0)
                         j->progress = MIN(99.99, 100.0 * (double) done / (double) total);
                 job_progress(j, false);
+        } else {
+                /* registry sources go through the image cache: the image
+                 * this import reads is kept from being collected */
+                char *digest = imagecache_importer_line(j->c->services->images, line, j->image_ref);
+                if (digest && !j->image)
+                        j->image = digest;
+                else
+                        g_free(digest);
         }
-}
-
-static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ImportJob *j = userdata;
-        char buf[4096];
-        ssize_t n;
-
-        while ((n = read(fd, buf, sizeof buf)) > 0)
-                for (ssize_t i = 0; i < n; i++) {
-                        if (buf[i] == '\n') {
-                                parse_line(j, j->line->str);
-                                g_string_truncate(j->line, 0);
-                        } else if (j->line->len < 4096)
-                                g_string_append_c(j->line, buf[i]);
-                }
-        if (n == 0)
-                sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
 }
 
 /* Wake at the monotonic time `at` (µs, as g_get_monotonic_time), or
@@ -391,29 +382,21 @@ static void schedule_retry(DataVolumeController *c, gint64 at) {
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
-static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdata);
-
-static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+static void on_importer_exit(int code, const char *errors, void *userdata) {
         ImportJob *j = userdata;
         DataVolumeController *c = j->c;
         Object *dv;
 
         g_hash_table_steal(c->jobs, j->dv_uid);
-        /* what the importer had left to say: its pipes may still hold it */
-        on_output(j->out, sd_event_source_get_io_fd(j->out), EPOLLIN, j);
-        on_errors(j->err, sd_event_source_get_io_fd(j->err), EPOLLIN, j);
         services_pvc_use(c->services, j->pvc_uid, false);
         dv = model_find_uid(c->model, j->dv_uid);
         if (!dv || object_is_deleting(dv) || j->cancelled) {
                 if (dv)
                         model_enqueue(c->model, dv);
                 job_free(j);
-                return 0;
+                return;
         }
-        g_strstrip(j->errors->str);
-        j->errors->len = strlen(j->errors->str);
-        const char *why = j->errors->len ? j->errors->str : "the importer failed";
-        int code = si->si_code == CLD_EXITED ? si->si_status : -1;
+        const char *why = *errors ? errors : "the importer failed";
         if (code == 0) {
                 write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true,
                                                   .reason = "Completed", .message = j->upload ? "Upload Complete" : "Import Complete" });
@@ -436,20 +419,6 @@ static int on_importer_exit(sd_event_source *s, const siginfo_t *si, void *userd
                                                   .reason = "ImportFailed", .message = why });
         job_free(j);
         enqueue_importers(c);   /* this one, and imports waiting for a free slot */
-        return 0;
-}
-
-static int on_errors(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        ImportJob *j = userdata;
-        char buf[1024];
-        ssize_t n;
-
-        while ((n = read(fd, buf, sizeof buf)) > 0)
-                if (j->errors->len < 8192)
-                        g_string_append_len(j->errors, buf, n);
-        if (n == 0)
-                sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
 }
 
 /* A Secret's value as text (credentials); NULL when the key is absent. */
@@ -460,11 +429,9 @@ static char *secret_text(Model *m, const char *ns, const char *name, const char 
         return data ? g_strndup(data, len) : NULL;
 }
 
-/* Everything the importer needs for an http source: arguments, and the
- * credentials in its environment rather than on its command line. */
-/* The http source of an import: a DataVolume's spec.source.http, or the
- * same fields from a PVC's CDI annotations. */
-/* The remote source of an import (http or registry) and its field name. */
+/* The remote source of an import and its field name: a DataVolume's
+ * spec.source.http or .registry, or the http fields from a PVC's CDI
+ * annotations. */
 static JsonObject *http_source(Object *owner, const char **ret_field) {
         *ret_field = "http";
         if (owner->kind != &kind_pvc) {
@@ -483,6 +450,12 @@ static JsonObject *http_source(Object *owner, const char **ret_field) {
         return http;
 }
 
+static bool owner_source_is_registry(Object *owner) {
+        return owner->kind != &kind_pvc && json_get_object(source_of(object_root(owner)), "registry");
+}
+
+/* Everything the importer needs for a remote source: arguments, and the
+ * credentials in its environment rather than on its command line. */
 static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv, GStrvBuilder *env,
                           GError **error) {
         const char *field;
@@ -554,11 +527,6 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
         return 0;
 }
 
-static void child_setup(gpointer data) {
-        /* a process group of its own: cancelling kills qemu-img too */
-        setpgid(0, 0);
-}
-
 /* Start the importer for dv into pvc; upload_fd >= 0 is its stdin. */
 static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, GError **error) {
         g_autoptr(GStrvBuilder) argv = g_strv_builder_new(), env = g_strv_builder_new();
@@ -568,58 +536,36 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         g_autofree char *size = g_strdup_printf("--size=%" G_GUINT64_FORMAT, pvc_capacity_bytes(pvc));
         g_autofree char *scratch = NULL;
         ImportJob *j = g_new0(ImportJob, 1);
-        int out_fd = -1, err_fd = -1, r;
-        GPid pid;
+        int r;
 
         j->c = c;
         j->dv_uid = g_strdup(dv->uid);
         j->pvc_uid = g_strdup(pvc->uid);
         j->upload = upload_fd >= 0;
         j->progress = -1;
-        j->line = g_string_new(NULL);
-        j->errors = g_string_new(NULL);
         j->scratch = g_build_filename(c->services->state_dir, "scratch", dv->uid, NULL);
         if (g_mkdir_with_parents(j->scratch, 0700) < 0) {
                 r = ev_error_set(error, errno, "cannot create %s: %s", j->scratch, g_strerror(errno));
                 goto fail;
         }
         scratch = g_strdup_printf("--scratch=%s", j->scratch);
-        g_strv_builder_add_many(argv, c->services->importer, target, size, scratch, NULL);
-        g_strv_builder_add(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-        /* sanitizer builds (tests): the importer is checked the same way */
-        for (const char *const *v = (const char *const[]) { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL }; *v; v++)
-                if (getenv(*v)) {
-                        g_autofree char *kv = g_strdup_printf("%s=%s", *v, getenv(*v));
-                        g_strv_builder_add(env, kv);
-                }
+        g_strv_builder_add_many(argv, target, size, scratch, NULL);
         if (j->upload)
                 g_strv_builder_add(argv, "--stdin");
         else if ((r = http_arguments(c, dv, j->scratch, argv, env, error)) < 0)
                 goto fail;
+        else if (owner_source_is_registry(dv)) {
+                const char *field;
+                g_autoptr(JsonObject) reg = http_source(dv, &field);
+                g_autofree char *cache = g_strdup_printf("--cache=%s", imagecache_dir(c->services->images));
+                j->image_ref = g_strdup(json_get_string(reg, "url"));
+                g_strv_builder_add(argv, cache);
+        }
         args = g_strv_builder_end(argv);
         envp = g_strv_builder_end(env);
-
-        {
-                g_autoptr(GError) e = NULL;
-                int source_fds[] = { upload_fd };
-                int target_fds[] = { STDIN_FILENO };
-                if (!g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) args, (const char *const *) envp,
-                                                      G_SPAWN_DO_NOT_REAP_CHILD | (j->upload ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL),
-                                                      child_setup, NULL, -1, -1, -1,
-                                                      j->upload ? source_fds : NULL, j->upload ? target_fds : NULL,
-                                                      j->upload ? 1 : 0, &pid, NULL, &out_fd, &err_fd, &e)) {
-                        r = ev_error_set(error, EIO, "cannot start %s: %s", c->services->importer, e->message);
-                        goto fail;
-                }
-        }
-        j->pid = pid;
-        fcntl(out_fd, F_SETFL, O_NONBLOCK);
-        fcntl(err_fd, F_SETFL, O_NONBLOCK);
-        sd_event_add_child(c->services->event, &j->child, pid, WEXITED, on_importer_exit, j);
-        sd_event_add_io(c->services->event, &j->out, out_fd, EPOLLIN, on_output, j);
-        sd_event_source_set_io_fd_own(j->out, true);
-        sd_event_add_io(c->services->event, &j->err, err_fd, EPOLLIN, on_errors, j);
-        sd_event_source_set_io_fd_own(j->err, true);
+        if ((r = importer_run_start(c->services, (const char *const *) args, (const char *const *) envp, upload_fd, on_line,
+                                    on_importer_exit, j, &j->run, error)) < 0)
+                goto fail;
         g_hash_table_insert(c->jobs, j->dv_uid, j);
         services_pvc_use(c->services, pvc->uid, true);
         job_progress(j, true);
@@ -632,8 +578,7 @@ fail:
 
 static void cancel(ImportJob *j) {
         j->cancelled = true;
-        kill(-j->pid, SIGKILL);         /* the importer and its qemu-img */
-        kill(j->pid, SIGKILL);          /* in case it had not made its group yet */
+        importer_run_kill(j->run);
 }
 
 /* --- reconcile --- */
@@ -877,10 +822,8 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         if (!c)
                 return NULL;
         g_hash_table_iter_init(&it, c->jobs);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &j)) {
-                kill(-j->pid, SIGKILL);
-                kill(j->pid, SIGKILL);
-        }
+        while (g_hash_table_iter_next(&it, NULL, (void **) &j))
+                importer_run_kill(j->run);
         g_hash_table_unref(c->jobs);
         g_hash_table_unref(c->uploads);
         g_hash_table_unref(c->not_before);

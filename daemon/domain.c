@@ -172,6 +172,14 @@ static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_
                         line(x, "<source dev='%s'/>", src->path);
                 else
                         line(x, "<source file='%s'/>", src->path);
+                if (src->backing) {
+                        /* named here, not probed from the overlay's header */
+                        open_tag(x, "<backingStore type='file'>");
+                        line(x, "<format type='raw'/>");
+                        line(x, "<source file='%s'/>", src->backing);
+                        line(x, "<backingStore/>");
+                        close_tag(x, "</backingStore>");
+                }
                 line(x, "<target dev='%s' bus='%s'/>", dev, bus);
                 if (readonly || src->readonly)
                         line(x, "<readonly/>");

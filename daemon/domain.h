@@ -15,7 +15,8 @@ typedef struct DomainVolume {
         const char *path;               /* file or block device */
         const char *format;             /* "raw", "qcow2" */
         bool block;
-        bool readonly;                  /* the source is read-only (an image cache, a seed ISO) */
+        bool readonly;                  /* the source is read-only (a seed ISO) */
+        const char *backing;            /* a qcow2 overlay's backing file (raw): the image cache */
 } DomainVolume;
 
 typedef struct DomainHost {

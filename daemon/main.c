@@ -13,6 +13,7 @@
 #include "conffile.h"
 #include "daemon.h"
 #include "datavolume.h"
+#include "imagecache.h"
 #include "pvc.h"
 #include "services.h"
 #include "vmi.h"
@@ -232,6 +233,8 @@ int main(int argc, char *argv[]) {
         services.state_dir = d.state_dir;
         services.importer = find_importer();
         services.max_imports = MAX_IMPORTS;
+        if (imagecache_new(&services, config.image_cache_size, config.max_image_size, config.image_minimum_age, &services.images, &e) < 0)
+                return fail("%s", e->message);
         r = pvc_controller_new(d.model, &services, &services.pvc);
         if (r < 0)
                 return fail("cannot start the PVC controller: %s", g_strerror(-r));
@@ -274,6 +277,7 @@ int main(int argc, char *argv[]) {
         /* Running storage work finishes first; then what it touches goes. */
         vmi_controller_free(services.vmis);
         datavolume_controller_free(services.datavolumes);
+        imagecache_free(services.images);
         worker_free(services.worker);
         pvc_controller_free(services.pvc);
         g_hash_table_unref(services.pvc_users);

@@ -9,6 +9,7 @@
 typedef struct PvcController PvcController;
 typedef struct DataVolumeController DataVolumeController;
 typedef struct VmiController VmiController;
+typedef struct ImageCache ImageCache;
 
 /* What controllers reach beyond the model: the loop, the worker pool for
  * blocking work, and the storage classes (the default first). */
@@ -19,6 +20,7 @@ typedef struct Services {
         PvcController *pvc;
         DataVolumeController *datavolumes;
         VmiController *vmis;
+        ImageCache *images;             /* containerDisk images (imagecache.h) */
         const char *libvirt_uri;
         const char *nat_network;        /* libvirt network of the pod network (masquerade) */
         const char *bridge;             /* host bridge for bridge binding, or NULL */

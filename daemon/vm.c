@@ -207,9 +207,11 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 g_warning("VM %s/%s: cannot write status: %s", vm->namespace, vm->name, e->message);
 }
 
+/* The VM of the instance's name, owner or not: a VM made again under the
+ * name of one being deleted waits for the old instance to go. */
 void vm_instance_changed(Model *m, Object *vmi) {
-        Object *vm = vm_of_instance(m, vmi);
-        if (vm)
+        Object *vm = NULL;
+        if (model_get(m, &kind_vm, vmi->namespace, vmi->name, &vm, NULL) == 0)
                 model_enqueue(m, vm);
 }
 

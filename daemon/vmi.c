@@ -2,7 +2,8 @@
 /* VirtualMachineInstance (kubevirt.io/v1): one running guest, a transient
  * libvirt domain named <namespace>_<name> carrying our metadata.  The
  * controller resolves the volumes (claims, DataVolumes, per-instance empty
- * disks), builds the domain XML (domain.c) and starts it on the hypervisor
+ * disks, containerDisks: a qcow2 overlay per instance on the image cache's
+ * file), builds the domain XML (domain.c) and starts it on the hypervisor
  * threads; libvirt's events move the phase.  Deleting a VMI stops its
  * guest: ACPI power-off, then destroy after the grace period. */
 #include <fcntl.h>
@@ -15,9 +16,11 @@
 
 #include "datavolume.h"
 #include "domain.h"
+#include "imagecache.h"
 #include "json-util.h"
 #include "pvc.h"
 #include "quantity.h"
+#include "secret.h"
 #include "seed.h"
 #include "services.h"
 #include "util.h"
@@ -51,6 +54,8 @@ struct VmiController {
         GHashTable *busy;               /* vmi uid -> 1: a start is under way */
         GHashTable *stopping;           /* vmi uid -> Stopping */
         GHashTable *claims;             /* vmi uid -> GPtrArray of claim uids held */
+        GHashTable *images;             /* vmi uid -> GPtrArray of cached image digests held */
+        GHashTable *first_try;          /* vmi uid -> monotonic µs it was first started (imagePullPolicy Always) */
         GHashTable *address_due;        /* vmi uid -> monotonic usec of the next address poll */
         GHashTable *address_busy;       /* vmi uid -> 1 */
         GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
@@ -397,13 +402,22 @@ static void release_claims(VmiController *c, Object *vmi) {
         for (guint i = 0; held && i < held->len; i++)
                 services_pvc_use(c->services, held->pdata[i], false);
         g_hash_table_remove(c->claims, vmi->uid);
+        held = g_hash_table_lookup(c->images, vmi->uid);
+        for (guint i = 0; held && i < held->len; i++)
+                imagecache_use(c->services->images, held->pdata[i], false);
+        g_hash_table_remove(c->images, vmi->uid);
 }
 
-static void hold_claims(VmiController *c, Object *vmi, GPtrArray *uids) {
+/* The claims (pvc-protection) and cached images (collection) an instance
+ * uses, held while it lives. */
+static void hold_claims(VmiController *c, Object *vmi, GPtrArray *uids, GPtrArray *digests) {
         release_claims(c, vmi);
         for (guint i = 0; i < uids->len; i++)
                 services_pvc_use(c->services, uids->pdata[i], true);
         g_hash_table_insert(c->claims, g_strdup(vmi->uid), g_ptr_array_ref(uids));
+        for (guint i = 0; i < digests->len; i++)
+                imagecache_use(c->services->images, digests->pdata[i], true);
+        g_hash_table_insert(c->images, g_strdup(vmi->uid), g_ptr_array_ref(digests));
 }
 
 /* --- files of an instance --- */
@@ -425,9 +439,11 @@ static void remove_files(VmiController *c, const char *uid) {
 
 typedef enum VolState {
         VOL_READY,
+        VOL_PULLING,                    /* a containerDisk image is being pulled */
         VOL_WAITING,                    /* WaitingForVolumeBinding */
         VOL_PVC_NOT_FOUND,              /* ErrorPvcNotFound */
         VOL_DV_ERROR,                   /* DataVolumeError */
+        VOL_IMAGE_ERROR,                /* ErrImagePull, ErrImageNeverPull: r->reason */
         VOL_FAILED,                     /* cannot work as written: the instance fails */
 } VolState;
 
@@ -448,8 +464,23 @@ typedef struct Resolved {
         GPtrArray *claims;              /* claim uids */
         GPtrArray *empty_disks;         /* "path\0size" pairs: path, then size as string */
         GPtrArray *seeds;               /* SeedJob: cloud-init images to write */
+        GPtrArray *overlays;            /* Overlay: containerDisk overlays to make */
+        GPtrArray *images;              /* digests of the cached images used */
+        bool adopting;                  /* the domain runs: only learn what it uses */
+        const char *reason;
         char *message;
 } Resolved;
+
+typedef struct Overlay {
+        char *path, *backing, *digest;
+} Overlay;
+
+static void overlay_free(Overlay *o) {
+        g_free(o->path);
+        g_free(o->backing);
+        g_free(o->digest);
+        g_free(o);
+}
 
 static void resolved_clear(Resolved *r) {
         if (r->volumes)
@@ -462,6 +493,10 @@ static void resolved_clear(Resolved *r) {
                 g_ptr_array_unref(r->empty_disks);
         if (r->seeds)
                 g_ptr_array_unref(r->seeds);
+        if (r->overlays)
+                g_ptr_array_unref(r->overlays);
+        if (r->images)
+                g_ptr_array_unref(r->images);
         g_free(r->message);
 }
 
@@ -492,6 +527,80 @@ static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const c
         return VOL_READY;
 }
 
+/* Credentials for a containerDisk's registry from its imagePullSecret (a
+ * Secret holding a docker config, as the kubelet reads it). */
+static int pull_credentials(VmiController *c, Object *vmi, JsonObject *cd, const char *ref, char **user, char **password, GError **error) {
+        const char *name = json_get_string(cd, "imagePullSecret");
+        g_autoptr(GError) e = NULL;
+        GBytes *b = NULL;
+
+        *user = *password = NULL;
+        if (!name)
+                return 0;
+        for (const char *const *k = (const char *const[]) { ".dockerconfigjson", ".dockercfg", NULL }; *k && !b; k++) {
+                g_clear_error(&e);
+                b = secret_value(c->model, vmi->namespace, name, *k, &e);
+        }
+        if (!b)
+                return ev_error_set(error, ENOENT, "imagePullSecret %s: %s", name,
+                                    e ? e->message : "has neither .dockerconfigjson nor .dockercfg");
+        gsize len;
+        const char *data = g_bytes_get_data(b, &len);
+        int r = imagecache_docker_credentials(data, len, ref, user, password, &e);
+        g_bytes_unref(b);
+        if (r < 0)
+                return ev_error_set(error, EINVAL, "imagePullSecret %s: %s", name, e->message);
+        return 0;
+}
+
+static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *cd, const char *dir) {
+        const char *image = json_get_string(cd, "image");
+        g_autofree char *ref = imagecache_reference(image);
+        g_autofree char *user = NULL, *password = NULL, *digest = NULL, *backing = NULL, *msg = NULL;
+        g_autofree char *digest_file = g_strdup_printf("%s/%s.digest", dir, name);
+        g_autoptr(GError) e = NULL;
+        const char *policy = json_get_string(cd, "imagePullPolicy");
+
+        if (r->adopting) {
+                /* the overlay exists: which image it is on, as written at start */
+                if (g_file_get_contents(digest_file, &digest, NULL, NULL))
+                        g_ptr_array_add(r->images, g_strdup(g_strstrip(digest)));
+                return VOL_READY;
+        }
+        if (pull_credentials(c, vmi, cd, ref, &user, &password, &e) < 0) {
+                r->reason = "ErrImagePull";
+                g_free(r->message);
+                r->message = g_strdup_printf("volume %s: %s", name, e->message);
+                return VOL_IMAGE_ERROR;
+        }
+        gint64 *since = g_hash_table_lookup(c->first_try, vmi->uid);
+        switch (imagecache_want(c->services->images, ref, policy ? policy : imagecache_default_policy(image), since ? *since : 0,
+                                user, password, &digest, &backing, &r->reason, &msg)) {
+        case IMAGE_PULLING:
+                g_free(r->message);
+                r->message = g_strdup_printf("pulling the image %s", image);
+                return VOL_PULLING;
+        case IMAGE_FAILED:
+                g_free(r->message);
+                r->message = g_strdup_printf("volume %s: %s", name, msg);
+                return VOL_IMAGE_ERROR;
+        case IMAGE_READY:
+                break;
+        }
+        Overlay *o = g_new0(Overlay, 1);
+        o->path = g_strdup_printf("%s/%s.qcow2", dir, name);
+        o->backing = g_strdup(backing);
+        o->digest = g_strdup(digest);
+        DomainVolume *dv = g_new0(DomainVolume, 1);
+        dv->path = keep(r, g_strdup(o->path));
+        dv->format = "qcow2";
+        dv->backing = keep(r, g_strdup(backing));
+        g_hash_table_insert(r->volumes, g_strdup(name), dv);
+        g_ptr_array_add(r->overlays, o);
+        g_ptr_array_add(r->images, g_steal_pointer(&digest));
+        return VOL_READY;
+}
+
 static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
         JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
         g_autofree char *dir = instance_dir(c, vmi);
@@ -502,6 +611,8 @@ static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
         r->claims = g_ptr_array_new_with_free_func(g_free);
         r->empty_disks = g_ptr_array_new_with_free_func(g_free);
         r->seeds = g_ptr_array_new_with_free_func((GDestroyNotify) seed_job_free);
+        r->overlays = g_ptr_array_new_with_free_func((GDestroyNotify) overlay_free);
+        r->images = g_ptr_array_new_with_free_func(g_free);
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
                 JsonObject *v = json_array_get_object_element(volumes, i);
                 const char *name = json_get_string(v, "name");
@@ -539,6 +650,8 @@ static VolState resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                         g_hash_table_insert(r->volumes, g_strdup(name), dv);
                         g_ptr_array_add(r->empty_disks, g_strdup(path));
                         g_ptr_array_add(r->empty_disks, g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                } else if (json_get_object(v, "containerDisk")) {
+                        st = container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
                 } else if (seed_is_volume(v)) {
                         g_autoptr(GError) e = NULL;
                         SeedJob *j = g_new0(SeedJob, 1);
@@ -577,6 +690,7 @@ typedef struct Start {
         bool nat;                       /* uses the pod network (masquerade) */
         GPtrArray *empty_disks;
         GPtrArray *seeds;
+        GPtrArray *overlays;
         char *instance_dir, *runtime_dir;
         uid_t qemu_uid;
         gid_t qemu_gid;
@@ -591,6 +705,8 @@ static void start_free(Start *s) {
                 g_ptr_array_unref(s->empty_disks);
         if (s->seeds)
                 g_ptr_array_unref(s->seeds);
+        if (s->overlays)
+                g_ptr_array_unref(s->overlays);
         g_free(s->instance_dir);
         g_free(s->runtime_dir);
         g_free(s->error);
@@ -629,6 +745,26 @@ static void prepare_work(void *data) {
                         return;
                 }
                 close(fd);
+        }
+        for (guint i = 0; i < s->overlays->len; i++) {
+                /* writes go here and vanish with the instance: KubeVirt's ephemeral containerDisk */
+                Overlay *o = s->overlays->pdata[i];
+                g_autofree char *out = NULL, *err = NULL, *digest_file = NULL;
+                int status = 0;
+                const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", o->backing, o->path, NULL };
+                g_autoptr(GError) e = NULL;
+                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, &err,
+                                  &status, &e) || !g_spawn_check_wait_status(status, NULL)) {
+                        s->r = -EIO;
+                        s->error = g_strdup_printf("cannot make the overlay %s: %s", o->path, e ? e->message : g_strstrip(err));
+                        return;
+                }
+                digest_file = g_strdup_printf("%.*s.digest", (int) (strlen(o->path) - strlen(".qcow2")), o->path);
+                if (!g_file_set_contents(digest_file, o->digest, -1, &e)) {
+                        s->r = -EIO;
+                        s->error = g_strdup(e->message);
+                        return;
+                }
         }
         for (guint i = 0; i < s->seeds->len; i++) {
                 SeedJob *j = s->seeds->pdata[i];
@@ -740,6 +876,17 @@ static int start_instance(VmiController *c, Object *vmi) {
         static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding", [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
                                                [VOL_DV_ERROR] = "DataVolumeError" };
 
+        if (!g_hash_table_contains(c->first_try, vmi->uid))
+                g_hash_table_insert(c->first_try, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        if (st == VOL_PULLING) {
+                /* KubeVirt's instance is Scheduling while its pod pulls */
+                write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .paused = -1, .agent = -1 });
+                return 0;       /* the pull's end queues us again */
+        }
+        if (st == VOL_IMAGE_ERROR) {
+                write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .reason = r.reason, .message = r.message, .paused = -1, .agent = -1 });
+                return 0;       /* the back-off's end queues us again */
+        }
         if (st == VOL_FAILED) {
                 write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = r.message, .paused = -1, .agent = -1 });
                 return 0;
@@ -748,7 +895,7 @@ static int start_instance(VmiController *c, Object *vmi) {
                 write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message, .paused = -1, .agent = -1 });
                 return 0;       /* the claim's or DataVolume's change queues us again */
         }
-        hold_claims(c, vmi, r.claims);
+        hold_claims(c, vmi, r.claims, r.images);
 
         g_autofree char *name = vmi_domain_name(vmi);
         g_autofree char *idir = instance_dir(c, vmi), *rdir = runtime_dir(c, vmi);
@@ -790,6 +937,7 @@ static int start_instance(VmiController *c, Object *vmi) {
         s->paused = streq_ptr(json_get_string(spec, "startStrategy"), "Paused");
         s->empty_disks = g_ptr_array_ref(r.empty_disks);
         s->seeds = g_ptr_array_ref(r.seeds);
+        s->overlays = g_ptr_array_ref(r.overlays);
         s->nat = uses_masquerade(spec);
         s->instance_dir = g_steal_pointer(&idir);
         s->runtime_dir = g_steal_pointer(&rdir);
@@ -855,6 +1003,7 @@ static int vmi_reconcile(Model *m, Object *vmi) {
         if (!c->listed || object_is_deleting(vmi) || g_hash_table_contains(c->busy, vmi->uid))
                 return 0;
         if (vmi_is_finished(vmi)) {
+                g_hash_table_remove(c->first_try, vmi->uid);
                 if (g_hash_table_contains(c->claims, vmi->uid)) {
                         release_claims(c, vmi);
                         remove_files(c, vmi->uid);
@@ -864,9 +1013,9 @@ static int vmi_reconcile(Model *m, Object *vmi) {
         if (has_domain(c, vmi)) {
                 if (!g_hash_table_contains(c->claims, vmi->uid)) {
                         /* adopted after a restart: hold its claims again */
-                        g_auto(Resolved) r = { 0 };
+                        g_auto(Resolved) r = { .adopting = true };
                         (void) resolve_volumes(c, vmi, &r);
-                        hold_claims(c, vmi, r.claims);
+                        hold_claims(c, vmi, r.claims, r.images);
                 }
                 return 0;
         }
@@ -890,6 +1039,7 @@ static int vmi_finalize(Model *m, Object *vmi) {
         }
         g_hash_table_remove(c->stopping, vmi->uid);
         g_hash_table_remove(c->address_due, vmi->uid);
+        g_hash_table_remove(c->first_try, vmi->uid);
         release_claims(c, vmi);
         remove_files(c, vmi->uid);
         vm_instance_changed(m, vmi);
@@ -1252,9 +1402,17 @@ void vmi_volumes_changed(Model *m, const char *namespace) {
         if (!c)
                 return;
         g_autoptr(GPtrArray) vmis = model_list(m, &kind_vmi, namespace, NULL);
-        for (guint i = 0; i < vmis->len; i++)
-                if (streq(vmi_phase(vmis->pdata[i]), "Pending"))
+        for (guint i = 0; i < vmis->len; i++) {
+                const char *phase = vmi_phase(vmis->pdata[i]);
+                if (streq(phase, "Pending") || streq(phase, "Scheduling"))
                         model_enqueue(m, vmis->pdata[i]);
+        }
+}
+
+/* A pull ended or its back-off did: instances waiting on images look again. */
+static void images_changed(void *data) {
+        VmiController *c = data;
+        vmi_volumes_changed(c->model, NULL);
 }
 
 /* --- verbs --- */
@@ -1390,6 +1548,8 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->stopping = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+        c->images = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
+        c->first_try = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->address_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->address_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
@@ -1412,6 +1572,8 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
                 return r;
         }
         s->vmis = c;
+        if (s->images)
+                imagecache_set_changed(s->images, images_changed, c);
         list_domains(c);
         *ret = c;
         return 0;
@@ -1426,6 +1588,8 @@ VmiController *vmi_controller_free(VmiController *c) {
         g_hash_table_unref(c->busy);
         g_hash_table_unref(c->stopping);
         g_hash_table_unref(c->claims);
+        g_hash_table_unref(c->images);
+        g_hash_table_unref(c->first_try);
         g_hash_table_unref(c->address_due);
         g_hash_table_unref(c->address_busy);
         g_hash_table_unref(c->agents);

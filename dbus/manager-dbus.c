@@ -7,8 +7,10 @@
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
+#include "imagecache.h"
 #include "json-util.h"
 #include "manifest.h"
+#include "secret.h"
 #include "util.h"
 #include "validate.h"
 
@@ -322,6 +324,97 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* --- the image cache --- */
+
+static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        ImageCache *cache = model_services(d->model)->images;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        g_autoptr(GPtrArray) entries = imagecache_entries(cache);
+        int r;
+
+        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 || (r = sd_bus_message_open_container(reply, 'a', "(sasttttu)")) < 0)
+                return r;
+        for (guint i = 0; i < entries->len; i++) {
+                ImageCacheEntry *e = entries->pdata[i];
+                if ((r = sd_bus_message_open_container(reply, 'r', "sasttttu")) < 0 || (r = sd_bus_message_append(reply, "s", e->digest)) < 0 ||
+                    (r = sd_bus_message_open_container(reply, 'a', "s")) < 0)
+                        return r;
+                for (guint j = e->references->len; j-- > 0;)     /* the latest first */
+                        if ((r = sd_bus_message_append(reply, "s", e->references->pdata[j])) < 0)
+                                return r;
+                if ((r = sd_bus_message_close_container(reply)) < 0 ||
+                    (r = sd_bus_message_append(reply, "ttttu", e->virtual_size, e->disk_bytes, (uint64_t) e->pulled, (uint64_t) e->last_used,
+                                               imagecache_users(cache, e->digest))) < 0 ||
+                    (r = sd_bus_message_close_container(reply)) < 0)
+                        return r;
+        }
+        if ((r = sd_bus_message_close_container(reply)) < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static void pulled(const char *digest, const GError *e, void *userdata) {
+        sd_bus_message *m = userdata;
+        if (digest)
+                (void) sd_bus_reply_method_return(m, "s", digest);
+        else {
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                bus_error_set(&error, -EIO, e);
+                (void) sd_bus_reply_method_error(m, &error);
+        }
+        sd_bus_message_unref(m);
+}
+
+static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autofree char *namespace = NULL, *secret = NULL, *user = NULL, *password = NULL;
+        BusOption options[] = {
+                { "namespace", BUS_OPTION_STRING, &namespace },
+                { "pull-secret", BUS_OPTION_STRING, &secret },
+        };
+        g_autoptr(GError) e = NULL;
+        const char *image;
+        int r;
+
+        if ((r = sd_bus_message_read(m, "s", &image)) < 0 || (r = bus_read_options(m, options, G_N_ELEMENTS(options), error)) < 0)
+                return r;
+        if (isempty(image) || strchr(image, ' '))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
+        g_autofree char *ref = imagecache_reference(image);
+        if (secret) {
+                /* the credentials of a Secret the caller names, as a containerDisk's imagePullSecret */
+                g_autoptr(GBytes) b = secret_value(d->model, namespace ? namespace : "default", secret, ".dockerconfigjson", &e);
+                if (!b)
+                        return bus_error_set(error, -ENOENT, e);
+                gsize len;
+                const char *data = g_bytes_get_data(b, &len);
+                if (imagecache_docker_credentials(data, len, ref, &user, &password, &e) < 0)
+                        return bus_error_set(error, -EINVAL, e);
+        }
+        r = imagecache_pull(model_services(d->model)->images, ref, user, password, pulled, sd_bus_message_ref(m), &e);
+        if (r < 0) {
+                sd_bus_message_unref(m);
+                return bus_error_set(error, r, e);
+        }
+        return 1;       /* the reply comes when the pull ends */
+}
+
+static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_autoptr(GError) e = NULL;
+        const char *image;
+        int r;
+
+        if ((r = sd_bus_message_read(m, "s", &image)) < 0)
+                return r;
+        g_autofree char *ref = g_str_has_prefix(image, "sha256:") ? g_strdup(image) : imagecache_reference(image);
+        r = imagecache_remove(model_services(d->model)->images, ref, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 static int property_get_kinds(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int r;
@@ -374,6 +467,18 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", name),
                                 SD_BUS_NO_RESULT,
                                 method_delete_namespace, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("ListImages",
+                                SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(sasttttu)", images),
+                                method_list_images, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("PullImage",
+                                SD_BUS_ARGS("s", image, "a{sv}", options),
+                                SD_BUS_RESULT("s", digest),
+                                method_pull_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveImage",
+                                SD_BUS_ARGS("s", image),
+                                SD_BUS_NO_RESULT,
+                                method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Warning", SD_BUS_ARGS("s", message), 0),
         SD_BUS_VTABLE_END
 };

@@ -6,6 +6,8 @@
  *   edgevirt-importer --target=PATH --size=BYTES --scratch=DIR
  *                     (--url=URL | --stdin) [--ca-file=FILE]
  *                     [--header="Name: value"]... [--checksum=sha256:HEX]
+ *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
+ *                     --scratch=DIR [--target=PATH]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
  * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
@@ -18,6 +20,14 @@
  * memory limits: refused when they name a backing file or an external data
  * file, or claim more than the volume holds) and converted by qemu-img.  A
  * decompressed stream larger than the volume is refused while it flows.
+ *
+ * With --cache (registry sources), the image goes through the daemon's
+ * image cache: DIR/HEX.img is the disk of the manifest sha256:HEX as a
+ * sparse raw file of the image's own virtual size (at most --size).  When
+ * it is there already nothing is downloaded ("cache-hit DIGEST"), else it
+ * is pulled into a temporary file and renamed into place ("cached DIGEST
+ * VSIZE").  A --target is then filled from it; without one the import ends
+ * there (a pull for VMs' containerDisks).
  *
  * Confinement: no new privileges, killed with its parent, and (Landlock)
  * able to write only the target and inside the scratch directory. */
@@ -60,15 +70,20 @@
 typedef struct Options {
         char *target, *scratch, *url, *ca_file, *checksum;
         char *registry;                 /* docker://... : a containerDisk image */
+        char *cache;                    /* the image cache's directory */
         char **headers;
         uint64_t size;
         bool from_stdin;
+        bool fit;                       /* target: a new file of the image's own size */
 } Options;
 
-static int exit_code = 1;
+static const char *cleanup_path;        /* a partial file to remove on failure */
+static bool quiet;                      /* no progress lines */
 
 static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...) {
         va_list ap;
+        if (cleanup_path)
+                unlink(cleanup_path);
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -85,7 +100,7 @@ static long long now_ns(void) {
 static void progress(Reader *r, bool force) {
         static long long last;
         long long t = now_ns();
-        if (!force && t - last < PROGRESS_INTERVAL_NS)
+        if (quiet || (!force && t - last < PROGRESS_INTERVAL_NS))
                 return;
         last = t;
         printf("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\n", reader_source_consumed(r), reader_source_total(r));
@@ -110,12 +125,15 @@ static bool all_zero(const unsigned char *buf, size_t n) {
  * have left data): files are truncated, thin volumes discarded. */
 static int open_target(const Options *o) {
         struct stat st;
-        int fd = open(o->target, O_WRONLY | O_CLOEXEC);
+        int fd = open(o->target, O_WRONLY | O_CLOEXEC | (o->fit ? O_CREAT : 0), 0644);
         if (fd < 0)
                 die(false, "cannot open the volume %s: %s", o->target, g_strerror(errno));
         if (fstat(fd, &st) < 0)
                 die(false, "cannot stat %s: %s", o->target, g_strerror(errno));
-        if (S_ISREG(st.st_mode)) {
+        if (o->fit) {
+                if (ftruncate(fd, 0) < 0)
+                        die(false, "cannot reset %s: %s", o->target, g_strerror(errno));
+        } else if (S_ISREG(st.st_mode)) {
                 if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t) o->size) < 0)
                         die(false, "cannot reset %s: %s", o->target, g_strerror(errno));
         } else if (S_ISBLK(st.st_mode)) {
@@ -151,8 +169,9 @@ static void write_raw(Reader *r, const Options *o) {
                 if (n == 0)
                         break;
                 if (off + (uint64_t) n > o->size)
-                        die(false, "the image is larger than the volume: more than %" G_GUINT64_FORMAT " bytes "
-                            "(the volume has %" G_GUINT64_FORMAT ")", off + (uint64_t) n, o->size);
+                        die(false, "the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes "
+                            "(%s %" G_GUINT64_FORMAT ")", o->fit ? "the image cache takes" : "the volume", off + (uint64_t) n,
+                            o->fit ? "the limit is" : "the volume has", o->size);
                 /* write runs of non-zero 4 KiB blocks; zero blocks stay holes */
                 for (size_t pos = 0; pos < (size_t) n;) {
                         size_t blk = MIN((size_t) BLOCK, (size_t) n - pos);
@@ -169,6 +188,8 @@ static void write_raw(Reader *r, const Options *o) {
                 off += (uint64_t) n;
                 progress(r, false);
         }
+        if (o->fit && ftruncate(fd, (off_t) off) < 0)
+                die(false, "cannot size %s: %s", o->target, g_strerror(errno));
         if (fsync(fd) < 0)
                 die(false, "syncing the volume failed: %s", g_strerror(errno));
         close(fd);
@@ -248,14 +269,23 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
         if (vsize < 0)
                 die(false, "qemu-img info reports no virtual size");
         if ((uint64_t) vsize > o->size)
-                die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than the volume (%" G_GUINT64_FORMAT " bytes)",
-                    vsize, o->size);
+                die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
+                    vsize, o->fit ? "the image cache takes" : "the volume", o->size);
 
-        close(open_target(o));
+        fd = open_target(o);
+        if (o->fit && ftruncate(fd, (off_t) vsize) < 0)
+                die(false, "cannot size %s: %s", o->target, g_strerror(errno));
+        close(fd);
         char *convert_argv[] = { "qemu-img", "convert", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
                                  "--target-is-zero", image, o->target, NULL };
         g_free(run_qemu_img(convert_argv, false));
         unlink(image);
+        if (o->fit) {
+                int tfd = open(o->target, O_WRONLY | O_CLOEXEC);
+                if (tfd < 0 || fsync(tfd) < 0)
+                        die(false, "syncing %s failed: %s", o->target, g_strerror(errno));
+                close(tfd);
+        }
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
 
@@ -281,11 +311,14 @@ static void confine(const Options *o) {
         if (ruleset < 0)
                 return;
         struct { const char *path; uint64_t rights; } allowed[] = {
-                { o->target, LANDLOCK_ACCESS_FS_WRITE_FILE | truncate_right },
                 { o->scratch, write_rights | truncate_right },
                 { "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE },
+                { o->target, LANDLOCK_ACCESS_FS_WRITE_FILE | truncate_right },
+                { o->cache, write_rights | truncate_right },
         };
         for (size_t i = 0; i < G_N_ELEMENTS(allowed); i++) {
+                if (!allowed[i].path)
+                        continue;
                 int fd = open(allowed[i].path, O_PATH | O_CLOEXEC);
                 if (fd < 0)
                         die(false, "cannot open %s: %s", allowed[i].path, g_strerror(errno));
@@ -300,13 +333,13 @@ static void confine(const Options *o) {
 }
 
 static void parse_args(int argc, char *argv[], Options *o) {
-        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY };
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
                 { "stdin", no_argument, NULL, STDIN_ }, { "ca-file", required_argument, NULL, CA },
                 { "header", required_argument, NULL, HEADER }, { "checksum", required_argument, NULL, CHECKSUM },
-                { "registry", required_argument, NULL, REGISTRY },
+                { "registry", required_argument, NULL, REGISTRY }, { "cache", required_argument, NULL, CACHE },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -323,33 +356,29 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case HEADER: g_ptr_array_add(headers, optarg); break;
                 case CHECKSUM: o->checksum = optarg; break;
                 case REGISTRY: o->registry = optarg; break;
+                case CACHE: o->cache = optarg; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
-        if (!o->target || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
-                die(false, "edgevirt-importer: --target, --size, --scratch and one of --url/--stdin/--registry are needed");
+        if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
+                die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of --url/--stdin/--registry are needed");
+        if (o->cache && !o->registry)
+                die(false, "edgevirt-importer: --cache is for --registry sources");
         g_ptr_array_add(headers, NULL);
         o->headers = (char **) g_ptr_array_steal(headers, NULL);
 }
 
-/* The disk of a containerDisk image: the manifest for linux/amd64, then
- * its layers from the top down, each streamed (digest checked at its end),
+/* The disk of a containerDisk image: the layers of the resolved manifest
+ * from the top down, each streamed (digest checked at its end),
  * decompressed and read as tar until a file under disk/ appears.  Returns
  * the reader of that file; *ret_tar is the tar reader to finish. */
-static Reader *registry_source(const Options *o, Reader **ret_tar) {
-        Registry g = { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD") };
-        g_autoptr(GPtrArray) layers = NULL;
-        g_autofree char *digest = NULL;
+static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, Reader **ret_tar) {
         char *error = NULL;
 
-        if (registry_parse(o->registry, &g, &error) < 0 || registry_resolve(&g, &digest, &layers, &error) < 0)
-                die(false, "%s", error);
-        printf("manifest %s\n", digest);
-        fflush(stdout);
         for (guint i = layers->len; i-- > 0;) {
                 RegistryLayer *l = layers->pdata[i];
-                g_autofree char *url = registry_url(&g, "blobs", l->digest);
-                char *headers[] = { g.auth, NULL };
-                HttpOptions h = { .url = url, .ca_file = o->ca_file, .headers = g.auth ? headers : NULL, .checksum = l->digest };
+                g_autofree char *url = registry_url(g, "blobs", l->digest);
+                char *headers[] = { g->auth, NULL };
+                HttpOptions h = { .url = url, .ca_file = o->ca_file, .headers = g->auth ? headers : NULL, .checksum = l->digest };
                 const unsigned char *prefix;
                 size_t len;
                 Reader *r = http_reader_new(&h, &error);
@@ -365,7 +394,6 @@ static Reader *registry_source(const Options *o, Reader **ret_tar) {
                         printf("disk %s in layer %s\n", name, l->digest);
                         fflush(stdout);
                         *ret_tar = tar;
-                        registry_clear(&g);
                         return tar;
                 }
                 if (error) {
@@ -385,31 +413,73 @@ static Reader *registry_source(const Options *o, Reader **ret_tar) {
         die(false, "no disk file: the image %s has no file under /disk/", o->registry);
 }
 
-int main(int argc, char *argv[]) {
-        Options o = {};
-        Reader *r, *tar = NULL;
+static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtrArray **ret_layers) {
+        char *error = NULL;
+
+        *g = (Registry) { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD") };
+        if (registry_parse(o->registry, g, &error) < 0 || registry_resolve(g, ret_digest, ret_layers, &error) < 0)
+                die(false, "%s", error);
+        printf("manifest %s\n", *ret_digest);
+        fflush(stdout);
+}
+
+static void import_stream(Reader *r, const Options *o, Reader *tar);
+
+/* --registry with --cache: the image from the cache, pulled into it
+ * first when it is not there; then the target, if any, filled from it. */
+static void through_cache(const Options *o) {
+        Registry g;
+        g_autoptr(GPtrArray) layers = NULL;
+        g_autofree char *digest = NULL;
+
+        registry_open(o, &g, &digest, &layers);
+        const char *hex = digest + strlen("sha256:");
+        if (!g_str_has_prefix(digest, "sha256:") || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+                die(false, "the registry named the manifest %s: only sha256 digests are supported", digest);
+        g_autofree char *path = g_strdup_printf("%s/%s.img", o->cache, hex);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0)
+                printf("cache-hit %s\n", digest);
+        else {
+                g_autofree char *tmp = g_strdup_printf("%s/.%s.%d.partial", o->cache, hex, (int) getpid());
+                Options c = *o;
+                Reader *tar = NULL;
+                struct stat st;
+
+                c.target = tmp;
+                c.fit = true;
+                cleanup_path = tmp;
+                Reader *r = registry_disk(&c, &g, layers, &tar);
+                import_stream(r, &c, tar);
+                if (rename(tmp, path) < 0)
+                        die(false, "cannot move the image into the cache: %s", g_strerror(errno));
+                cleanup_path = NULL;
+                fd = open(path, O_RDONLY | O_CLOEXEC);
+                if (fd < 0 || fstat(fd, &st) < 0)
+                        die(false, "cannot open %s: %s", path, g_strerror(errno));
+                printf("cached %s %" G_GUINT64_FORMAT "\n", digest, (uint64_t) st.st_size);
+                quiet = true;   /* the copy below is local: progress was the download's */
+        }
+        fflush(stdout);
+        registry_clear(&g);
+        if (!o->target)
+                return;
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                die(false, "cannot stat %s: %s", path, g_strerror(errno));
+        if ((uint64_t) st.st_size > o->size)
+                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than the volume (%" G_GUINT64_FORMAT " bytes)",
+                    (uint64_t) st.st_size, o->size);
+        Reader *r = fd_reader_new(fd);
+        write_raw(r, o);
+        reader_free(r);
+}
+
+/* Detect compression and format from the first bytes and write the image
+ * into o->target: raw streamed, other formats converted. */
+static void import_stream(Reader *r, const Options *o, Reader *tar) {
         const unsigned char *prefix;
         size_t len;
-
-        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
-        parse_args(argc, argv, &o);
-        confine(&o);
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-
-        if (o.url) {
-                char *error = NULL;
-                HttpOptions h = {
-                        .url = o.url, .ca_file = o.ca_file, .headers = o.headers, .checksum = o.checksum,
-                        .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
-                };
-                r = http_reader_new(&h, &error);
-                if (!r)
-                        die(false, "%s", error);
-        } else if (o.registry)
-                r = registry_source(&o, &tar);
-        else
-                r = fd_reader_new(STDIN_FILENO);
 
         /* compression, from the first bytes */
         r = peek_reader_new(r, 8, &prefix, &len);
@@ -426,7 +496,7 @@ int main(int argc, char *argv[]) {
         if (comp != COMPRESSION_NONE)
                 /* a compressed image may not expand past what any format
                  * of it could need in this volume */
-                r = decompress_reader_new(r, comp, o.size + o.size / 8 + (64u << 20));
+                r = decompress_reader_new(r, comp, o->size + o->size / 8 + (64u << 20));
 
         /* format, from the first decompressed bytes */
         r = peek_reader_new(r, FORMAT_PROBE_SIZE, &prefix, &len);
@@ -439,15 +509,49 @@ int main(int argc, char *argv[]) {
                 die(false, "qcow (version 1) images are not supported: convert them to qcow2");
 
         if (fmt == IMAGE_RAW)
-                write_raw(r, &o);
+                write_raw(r, o);
         else
-                convert(r, fmt, &o);
+                convert(r, fmt, o);
         if (tar) {
                 char *error = NULL;
                 if (tar_disk_reader_finish(tar, &error) < 0)
                         die(false, "%s", error);
         }
         reader_free(r);
-        exit_code = 0;
-        return exit_code;
+}
+
+int main(int argc, char *argv[]) {
+        Options o = {};
+        Reader *r, *tar = NULL;
+
+        prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
+        parse_args(argc, argv, &o);
+        confine(&o);
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+
+        if (o.cache) {
+                through_cache(&o);
+                return 0;
+        }
+        if (o.url) {
+                char *error = NULL;
+                HttpOptions h = {
+                        .url = o.url, .ca_file = o.ca_file, .headers = o.headers, .checksum = o.checksum,
+                        .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
+                };
+                r = http_reader_new(&h, &error);
+                if (!r)
+                        die(false, "%s", error);
+        } else if (o.registry) {
+                Registry g;
+                g_autoptr(GPtrArray) layers = NULL;
+                g_autofree char *digest = NULL;
+                registry_open(&o, &g, &digest, &layers);
+                r = registry_disk(&o, &g, layers, &tar);
+                registry_clear(&g);
+        } else
+                r = fd_reader_new(STDIN_FILENO);
+        import_stream(r, &o, tar);
+        return 0;
 }

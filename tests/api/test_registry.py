@@ -32,8 +32,8 @@ def blob(layout, data):
     return "sha256:" + digest
 
 
-def layer(files):
-    """A gzip'd tar of {path: bytes}; returns (compressed, uncompressed digest)."""
+def layer(files, compression="gzip"):
+    """A gzip'd (or zstd'd) tar of {path: bytes}; returns (compressed, uncompressed digest)."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
         for path, data in files.items():
@@ -42,15 +42,20 @@ def layer(files):
             info.mode = 0o644
             t.addfile(info, io.BytesIO(data))
     plain = raw.getvalue()
-    return gzip.compress(plain, compresslevel=1), "sha256:" + hashlib.sha256(plain).hexdigest()
+    if compression == "zstd":
+        packed = subprocess.run(["zstd", "-q", "-c"], input=plain, capture_output=True, check=True).stdout
+    else:
+        packed = gzip.compress(plain, compresslevel=1)
+    return packed, "sha256:" + hashlib.sha256(plain).hexdigest()
 
 
-def image(layout, layers, arch="amd64"):
+def image(layout, layers, arch="amd64", compression="gzip"):
     """Blobs and a manifest for the layers; returns the manifest descriptor."""
     descs, diff_ids = [], []
     for files in layers:
-        gz, diff = layer(files)
-        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": blob(layout, gz), "size": len(gz)})
+        gz, diff = layer(files, compression)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+" + compression, "digest": blob(layout, gz),
+                      "size": len(gz)})
         diff_ids.append(diff)
     config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",

@@ -330,7 +330,7 @@ def test_instancetype_conflict_and_missing_are_reported(client):
     (vm_yaml("x", memory="memory: {guest: 64Mi, hugepages: {pageSize: 2Mi}}"), "NotSupported", "hugepages"),
     (vm_yaml("x").replace("terminationGracePeriodSeconds: 0", "terminationGracePeriodSeconds: 0\n      architecture: arm64"),
      "NotSupported", "spec.template.spec.architecture"),
-    (vm_yaml("x", volumes="{name: c, containerDisk: {image: quay.io/x}}"), "NotSupported", "containerDisk"),
+    (vm_yaml("x", volumes="{name: c, containerDisk: {image: quay.io/x, path: /x.img}}"), "NotSupported", "containerDisk.path"),
     (vm_yaml("x").replace("devices:", "devices:\n          gpus: [{name: g, deviceName: nvidia.com/X}]"),
      "NotSupported", "spec.template.spec.domain.devices.gpus: not supported on edgevirt: host devices are not configured"),
     ("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata: {name: m}\nspec: {vmiName: x}\n",

@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The image cache (docs/images.md) and containerDisk volumes: images
+pulled once and shared by DataVolumes and VMs, listed and removed over
+D-Bus, collected past the cache's size, and ephemeral overlays per VM
+instance.  Registries are Debian's docker-registry on loopback; the
+images are built here (tests/api/test_registry.py's helpers)."""
+import json
+import os
+import subprocess
+import uuid
+
+import dbus
+import pytest
+
+import servers
+from conftest import Client, Daemon, expect_error, wait_until
+from test_registry import Registry, finished, image, layout, volume_of
+from test_vm import vm_status, vm_yaml, vmi_uid
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("disk"))
+    raw = os.path.join(d, "disk.raw")
+    with open(raw, "wb") as f:
+        f.truncate(servers.SIZE)
+        for off, data in servers.PATTERN:
+            f.seek(off)
+            f.write(data)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, os.path.join(d, "disk.qcow2")], check=True)
+    return raw, open(os.path.join(d, "disk.qcow2"), "rb").read()
+
+
+def unique_image(tmp, qcow2, compression="gzip"):
+    """An OCI layout of a containerDisk no other test has (its own digest)."""
+    d = os.path.join(tmp, "oci-" + uuid.uuid4().hex[:8])
+    stamp = {"etc/stamp": uuid.uuid4().hex.encode()}
+    layout(d, "v1", [image(d, [stamp, {"disk/": b"", "disk/disk.qcow2": qcow2}], compression=compression)])
+    return d
+
+
+@pytest.fixture
+def registry(tmp_path):
+    r = Registry(str(tmp_path))
+    yield r
+    r.stop()
+
+
+def images(client):
+    return [(str(d), [str(x) for x in refs], int(vs), int(db), int(p), int(lu), int(u))
+            for d, refs, vs, db, p, lu, u in client.manager.ListImages()]
+
+
+def drop_layers(r):
+    """Remove the registry's layer blobs (everything but the JSON of
+    manifests and configs): what is still served after this comes from
+    edgevirt's cache."""
+    blobs = os.path.join(r.root, "docker", "registry", "v2", "blobs", "sha256")
+    for f in (os.path.join(dp, f) for dp, _, fs in os.walk(blobs) for f in fs if f == "data"):
+        if not open(f, "rb").read(1) == b"{":
+            os.unlink(f)
+
+
+def dv(name, url):
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{registry: {{url: \"{url}\"}}}}\n  storage: {{resources: {{requests: {{storage: 128Mi}}}}}}\n")
+
+
+def test_second_import_comes_from_the_cache(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/once:v1")
+    url = f"docker://{registry.host}/kubevirt/once:v1"
+    client.apply(dv("first", url))
+    st = finished(client, "first")
+    assert st["phase"] == "Succeeded", st
+    [(digest, refs, vsize, on_disk, pulled, used, users)] = images(client)
+    assert digest.startswith("sha256:") and refs == [url] and vsize == servers.SIZE and users == 0
+    assert 0 < on_disk < vsize          # sparse
+    drop_layers(registry)
+    client.apply(dv("second", url))
+    st = finished(client, "second")
+    assert st["phase"] == "Succeeded", st
+    servers.same_bytes(volume_of(client, "second"), disk[0])
+    [(_, _, _, _, pulled2, used2, _)] = images(client)
+    assert pulled2 == pulled and used2 >= used
+
+
+def test_zstd_layers(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1], compression="zstd"), "kubevirt/zstd:v1")
+    client.apply(dv("zst", f"docker://{registry.host}/kubevirt/zstd:v1"))
+    st = finished(client, "zst")
+    assert st["phase"] == "Succeeded", st
+    servers.same_bytes(volume_of(client, "zst"), disk[0])
+
+
+def test_pull_list_remove(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/pulled:v1")
+    ref = f"{registry.host}/kubevirt/pulled:v1"
+    digest = str(client.manager.PullImage(ref, dbus.Dictionary({}, signature="sv")))
+    [(d, refs, vsize, _, _, _, users)] = images(client)
+    assert d == digest and refs == ["docker://" + ref] and vsize == servers.SIZE and users == 0
+    # pulling again finds it; nothing new
+    assert str(client.manager.PullImage("docker://" + ref, dbus.Dictionary({}, signature="sv"))) == digest
+    assert len(images(client)) == 1
+    client.manager.RemoveImage(ref)
+    assert images(client) == []
+    msg = expect_error("NotFound", client.manager.RemoveImage, digest)
+    assert digest in msg
+    msg = expect_error("Failed", client.manager.PullImage, f"{registry.host}/kubevirt/nosuch:v1", dbus.Dictionary({}, signature="sv"))
+    assert "not found" in msg
+
+
+def test_unused_images_are_collected_past_the_cache_size(bus, state_dir, registry, tmp_path, disk):
+    d = Daemon(bus, state_dir)
+    with open(d.config, "w") as f:
+        f.write("[Images]\nCacheSize=1\nMinimumAge=1\n")
+    d.start()
+    try:
+        client = Client(bus.conn)
+        registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/a:v1")
+        registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/b:v1")
+        vm = vm_yaml("keeper", volumes=f"{{name: root, containerDisk: {{image: '{registry.host}/kubevirt/a:v1'}}}}",
+                     disks="{name: root, disk: {bus: virtio}}")
+        client.apply(vm)
+        wait_until(lambda: vm_status(client, "keeper") == "Running", timeout=60, what="keeper to run")
+        # in use: kept although the cache is over its size
+        [(a, _, _, _, _, _, users)] = images(client)
+        assert users == 1
+        b = str(client.manager.PullImage(f"{registry.host}/kubevirt/b:v1", dbus.Dictionary({}, signature="sv")))
+        # b is unused and over the size: collected a second (MinimumAge) after
+        wait_until(lambda: [i[0] for i in images(client)] == [a], timeout=10, what="b to be collected")
+        assert not os.path.exists(os.path.join(state_dir, "images", b[7:] + ".img"))
+        msg = expect_error("Conflict", client.manager.RemoveImage, a)
+        assert "in use" in msg
+        client.delete("vm", "default", "keeper")
+        wait_until(lambda: images(client) == [], timeout=30, what="the image to be collected once unused")
+    finally:
+        d.stop()
+
+
+def container_disk_vm(name, image_ref, extra=""):
+    return vm_yaml(name, volumes=f"{{name: root, containerDisk: {{image: '{image_ref}'{extra}}}}}",
+                   disks="{name: root, disk: {bus: virtio}}")
+
+
+def test_container_disk_vm_runs_on_an_overlay(client, registry, tmp_path, state_dir, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/eph:v1")
+    client.apply(container_disk_vm("eph", f"{registry.host}/kubevirt/eph:v1"))
+    wait_until(lambda: vm_status(client, "eph") == "Running", timeout=60, what="the VM to run")
+    [(digest, refs, _, _, _, _, users)] = images(client)
+    assert users == 1 and refs == [f"docker://{registry.host}/kubevirt/eph:v1"]
+    uid = vmi_uid(client, "eph")
+    overlay = os.path.join(state_dir, "instances", uid, "root.qcow2")
+    info = json.loads(subprocess.run(["qemu-img", "info", "--output=json", "-U", overlay], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert info["format"] == "qcow2" and info["virtual-size"] == servers.SIZE
+    assert info["full-backing-filename"] == os.path.join(state_dir, "images", digest[7:] + ".img")
+    assert info["backing-filename-format"] == "raw"
+    # a second VM on the same image shares the cached file
+    client.apply(container_disk_vm("eph2", f"{registry.host}/kubevirt/eph:v1"))
+    wait_until(lambda: vm_status(client, "eph2") == "Running", timeout=60, what="the second VM to run")
+    assert [i[6] for i in images(client)] == [2]
+    # stopping throws the overlay away; the image stays cached
+    client.delete("vm", "default", "eph")
+    wait_until(lambda: not os.path.exists(overlay), timeout=30, what="the overlay to go")
+    assert [i[6] for i in images(client)] == [1]
+
+
+def test_pull_errors_show_on_the_vm(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/here:v1")
+    client.apply(container_disk_vm("missing", f"{registry.host}/kubevirt/here:nosuchtag"))
+    wait_until(lambda: vm_status(client, "missing") == "ErrImagePull", timeout=60, what="ErrImagePull")
+    vmi = client.get_json("vmi", "default", "missing")
+    cond = next(c for c in vmi["status"]["conditions"] if c["type"] == "Synchronized")
+    assert cond["reason"] == "ErrImagePull" and "nosuchtag" in cond["message"] and "not found" in cond["message"], cond
+    assert vmi["status"]["phase"] == "Scheduling"
+    client.apply(container_disk_vm("never", f"{registry.host}/kubevirt/here:v1", ", imagePullPolicy: Never"))
+    wait_until(lambda: vm_status(client, "never") == "ErrImageNeverPull", timeout=30, what="ErrImageNeverPull")
+    # once the image is there, the same VM starts
+    client.manager.PullImage(f"{registry.host}/kubevirt/here:v1", dbus.Dictionary({}, signature="sv"))
+    client.delete("vm", "default", "never")
+    wait_until(lambda: not client.exists("vm", "default", "never"), what="never to go")
+    client.apply(container_disk_vm("never", f"{registry.host}/kubevirt/here:v1", ", imagePullPolicy: Never"))
+    wait_until(lambda: vm_status(client, "never") == "Running", timeout=30, what="the cached image to start the VM")
+
+
+def test_image_pull_secret(client, registry, tmp_path, disk):
+    # the secret must be a docker config; a wrong one is named
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/sec:v1")
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: bad-pull}\ntype: kubernetes.io/dockerconfigjson\n"
+                 "stringData: {.dockerconfigjson: 'not json'}\n")
+    client.apply(container_disk_vm("sec", f"{registry.host}/kubevirt/sec:v1", ", imagePullSecret: bad-pull"))
+    wait_until(lambda: vm_status(client, "sec") == "ErrImagePull", timeout=30, what="ErrImagePull")
+    cond = next(c for c in client.get_json("vmi", "default", "sec")["status"]["conditions"] if c["type"] == "Synchronized")
+    assert "imagePullSecret bad-pull" in cond["message"] and "docker config" in cond["message"], cond
+    # a config for this registry (the registry here takes anyone) works
+    auth = __import__("base64").b64encode(b"puller:s3cret").decode()
+    cfg = json.dumps({"auths": {registry.host: {"auth": auth}}})
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: bad-pull}\ntype: kubernetes.io/dockerconfigjson\n"
+                 f"stringData: {{.dockerconfigjson: '{cfg}'}}\n")
+    client.delete("vm", "default", "sec")
+    wait_until(lambda: not client.exists("vm", "default", "sec"), what="sec to go")
+    client.apply(container_disk_vm("sec", f"{registry.host}/kubevirt/sec:v1", ", imagePullSecret: bad-pull"))
+    wait_until(lambda: vm_status(client, "sec") == "Running", timeout=60, what="the VM to run")
+
+
+def test_container_disk_path_is_refused(client):
+    msg = expect_error("NotSupported", client.apply,
+                       container_disk_vm("p", "example.com/x:v1", ", path: /custom/disk.img"))
+    assert "containerDisk.path" in msg

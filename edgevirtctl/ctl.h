@@ -48,6 +48,11 @@ int bus_fail(const sd_bus_error *e, int r);
 /* ROOT/namespace/<ns>/<segment>/<name>, encoded. */
 char *ctl_object_path(const char *namespace, const char *segment, const char *name);
 
+/* image-verbs.c */
+int verb_images(Ctl *c, int argc, char **argv);
+int verb_pull(Ctl *c, int argc, char **argv);
+int verb_rmi(Ctl *c, int argc, char **argv);
+
 /* vm-verbs.c */
 int verb_lifecycle(Ctl *c, int argc, char **argv);
 int verb_console(Ctl *c, int argc, char **argv);

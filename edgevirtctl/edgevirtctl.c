@@ -1211,7 +1211,8 @@ static void help(void) {
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
-                 "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n\n"
+                 "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
+                 "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
                  "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
 }
@@ -1243,7 +1244,8 @@ int main(int argc, char *argv[]) {
                 { "start", verb_lifecycle }, { "stop", verb_lifecycle }, { "restart", verb_lifecycle },
                 { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
-                { "fslist", verb_guest }, { "vnc", verb_vnc },
+                { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
+                { "rmi", verb_rmi },
         };
         Ctl c = { .timeout = 0, .grace_period = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();

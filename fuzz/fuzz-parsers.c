@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The small parsers of untrusted strings: quantities, label selectors,
- * names and keys. */
+ * names and keys, docker configs (imagePullSecret). */
+#include "imagecache.h"
 #include "labelselector.h"
 #include "quantity.h"
 #include "util.h"
@@ -29,5 +30,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         (void) validate_label_value(s, NULL);
         (void) validate_config_key(s, NULL);
         (void) validate_base64(s, &n, NULL);
+        g_autofree char *user = NULL, *password = NULL;
+        if (imagecache_docker_credentials(s, size, "docker://registry:5000/x", &user, &password, NULL) == 0)
+                g_assert((user == NULL) == (password == NULL));
         return 0;
 }

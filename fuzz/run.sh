@@ -27,6 +27,7 @@ ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log
 cp "$top"/tests/compat/*/*.yaml "$top"/examples/*.yaml "$dir/seeds/manifest/"
 printf '1.5Gi' >"$dir/seeds/parsers/q"; printf 'app in (web,db),!legacy' >"$dir/seeds/parsers/s"
 printf 'kubevirt.io/vm' >"$dir/seeds/parsers/k"
+printf '{"auths":{"registry:5000":{"auth":"cHVsbGVyOnMzY3JldA=="}}}' >"$dir/seeds/parsers/dockerconfig"
 head -c 65536 /dev/zero | tr '\0' 'x' >"$dir/seeds/decompress/plain"
 for c in "gzip -c" "xz -c" "zstd -qc" "bzip2 -c"; do
         $c <"$dir/seeds/decompress/plain" >"$dir/seeds/decompress/sample.${c%% *}"

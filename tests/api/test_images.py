@@ -207,3 +207,27 @@ def test_container_disk_path_is_refused(client):
     msg = expect_error("NotSupported", client.apply,
                        container_disk_vm("p", "example.com/x:v1", ", path: /custom/disk.img"))
     assert "containerDisk.path" in msg
+
+
+def test_cli_images_pull_rmi(bus, client, registry, tmp_path, disk):
+    from test_cli import CTL
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/cli:v1")
+    env = dict(os.environ, EDGEVIRT_BUS=bus.address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
+
+    def ctl(*args, ok=True):
+        r = subprocess.run([CTL, *args], capture_output=True, text=True, env=env, timeout=60)
+        assert (r.returncode == 0) == ok, r.stdout + r.stderr
+        return r
+
+    digest = ctl("pull", f"{registry.host}/kubevirt/cli:v1").stdout.strip()
+    assert digest.startswith("sha256:") and len(digest) == 71
+    table = ctl("images").stdout.splitlines()
+    assert table[0].split()[:2] == ["IMAGE", "DIGEST"]
+    row = table[1].split()
+    assert row[0] == f"{registry.host}/kubevirt/cli:v1" and digest.startswith(row[1]) and row[2:4] == ["64.0", "MiB"], table
+    [entry] = json.loads(ctl("images", "-o", "json").stdout)
+    assert entry["digest"] == digest and entry["virtualSize"] == servers.SIZE and entry["users"] == 0
+    assert "not found" in ctl("pull", f"{registry.host}/kubevirt/nosuch:v1", ok=False).stderr
+    assert "removed" in ctl("rmi", digest).stdout
+    assert ctl("images", "-o", "json").stdout.strip() == "[]"
+    assert "no image" in ctl("rmi", digest, ok=False).stderr

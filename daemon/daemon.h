@@ -7,6 +7,8 @@
 
 #include "model.h"
 
+typedef struct Authz Authz;
+
 /* The running daemon: its loop, its bus, its model and its settings. */
 typedef struct Daemon {
         sd_event *event;
@@ -16,4 +18,5 @@ typedef struct Daemon {
         char *libvirt_uri;
         char *config_path;
         bool system_bus;
+        Authz *authz;                   /* dbus/authz.h */
 } Daemon;

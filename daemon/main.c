@@ -9,6 +9,7 @@
 
 #include "config.h"
 
+#include "authz.h"
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
@@ -253,6 +254,9 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return fail("cannot connect to the %s bus: %s", s.bus,
                             r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
+        r = authz_new(&d, &d.authz);
+        if (r < 0)
+                return fail("cannot follow callers on the bus: %s", g_strerror(-r));
         r = bus_export(&d);
         if (r < 0)
                 return fail("cannot export objects: %s", g_strerror(-r));
@@ -273,6 +277,7 @@ int main(int argc, char *argv[]) {
 
         r = sd_event_loop(d.event);
 
+        authz_free(d.authz);
         sd_bus_flush_close_unref(d.bus);
         /* Running storage work finishes first; then what it touches goes. */
         vmi_controller_free(services.vmis);

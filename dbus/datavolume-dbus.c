@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.edgevirt.EdgeVirt1.DataVolume */
+#include "authz.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -49,6 +50,7 @@ static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, options, 0, error);
         if (r < 0)
                 return r;
+        AUTHORIZE(authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error));
         r = datavolume_upload(o->model, o, fd, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include "authz.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -56,6 +57,39 @@ static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
         return 0;
 }
 
+/* A Secret's data needs polkit's secret.read (1: go on; see authz.h). */
+static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name, sd_bus_error *error) {
+        if (kind != &kind_secret)
+                return 1;
+        return authz_check(m, "secret.read", namespace, kind->kind, name, error);
+}
+
+/* What an Apply would create or change, by the paths a dry run returns:
+ * namespaces need namespace.manage, everything else object.apply in its
+ * namespace (cluster-scoped kinds: no namespace).  1: all authorized. */
+static int authorize_apply(sd_bus_message *m, GPtrArray *paths, sd_bus_error *error) {
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        for (guint i = 0; i < paths->len; i++) {
+                g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
+                const char *path = paths->pdata[i];
+                const char *action = "object.apply";
+                if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%/%/%", &ns, &segment, &name) <= 0) {
+                        g_clear_pointer(&ns, g_free);
+                        if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%", &name) > 0)
+                                action = "namespace.manage";
+                }
+                g_autofree char *key = g_strdup_printf("%s %s", action, streq(action, "namespace.manage") ? name : ns ? ns : "");
+                if (!g_hash_table_add(seen, g_steal_pointer(&key)))
+                        continue;
+                int r = streq(action, "namespace.manage") ? authz_check(m, action, NULL, "Namespace", name, error)
+                                                          : authz_check(m, action, ns ? ns : "", NULL, NULL, error);
+                if (r <= 0)
+                        return r;
+        }
+        return 1;
+}
+
 static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         g_autofree char *namespace = NULL, *default_namespace = NULL, *validation = NULL;
@@ -91,6 +125,15 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (namespace && !isempty(namespace) && validate_dns1123_label(namespace, &e) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"namespace\": %s", e->message);
         opts.namespace = namespace;
+        if (!authz_privileged(m)) {
+                /* what it would touch decides who may: a dry run tells */
+                g_autoptr(GPtrArray) would = NULL;
+                opts.dry_run = true;
+                r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
+                if (r < 0)
+                        return bus_error_set(error, r, e);
+                AUTHORIZE(authorize_apply(m, would, error));
+        }
         opts.dry_run = dry_run;
 
         r = model_apply(d->model, document, strlen(document), &opts, &paths, warnings, &e);
@@ -100,26 +143,6 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (r < 0)
                 return r;
         return reply_paths(m, paths);
-}
-
-/* Until polkit's secret.read decides (issue 9), a Secret's data is for
- * root and for the user the daemon runs as (user mode) only. */
-static int check_secret_read(sd_bus_message *m, const KindInfo *kind, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        uid_t euid;
-        int r;
-
-        if (kind != &kind_secret)
-                return 0;
-        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
-        if (r < 0)
-                return r;
-        r = sd_bus_creds_get_euid(creds, &euid);
-        if (r < 0)
-                return r;
-        if (euid != 0 && euid != geteuid())
-                return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED, "reading secrets is limited to root");
-        return 0;
 }
 
 static int read_output_option(const char *output, bool *yaml, sd_bus_error *error) {
@@ -176,9 +199,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = read_output_option(output, &yaml, error);
         if (r < 0)
                 return r;
-        r = check_secret_read(m, kind, error);
-        if (r < 0)
-                return r;
+        AUTHORIZE(check_secret_read(m, kind, namespace, name, error));
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -215,9 +236,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = kind_from_name(kind_name, &kind, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        r = check_secret_read(m, kind, error);
-        if (r < 0)
-                return r;
+        AUTHORIZE(check_secret_read(m, kind, namespace, NULL, error));
 
         objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
 
@@ -265,6 +284,10 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         opts.dry_run = dry_run;
         opts.resource_version = rv;
         opts.uid = uid;
+        if (kind == &kind_namespace)
+                AUTHORIZE(authz_check(m, "namespace.manage", NULL, kind->kind, name, error));
+        else
+                AUTHORIZE(authz_check(m, "object.delete", namespace, kind->kind, name, error));
 
         r = model_delete(d->model, kind, namespace, name, &opts, &e);
         if (r < 0)
@@ -302,6 +325,7 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 if (description)
                         json_object_set_string_member(annotations, "openshift.io/description", description);
         }
+        AUTHORIZE(authz_check(m, "namespace.manage", NULL, "Namespace", name, error));
         r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -318,6 +342,7 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
+        AUTHORIZE(authz_check(m, "namespace.manage", NULL, "Namespace", name, error));
         r = model_delete(d->model, &kind_namespace, "", name, &opts, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -382,6 +407,7 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (isempty(image) || strchr(image, ' '))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
+        AUTHORIZE(authz_check(m, "image.manage", namespace, NULL, ref, error));
         if (secret) {
                 /* the credentials of a Secret the caller names, as a containerDisk's imagePullSecret */
                 g_autoptr(GBytes) b = secret_value(d->model, namespace ? namespace : "default", secret, ".dockerconfigjson", &e);
@@ -409,6 +435,7 @@ static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *
         if ((r = sd_bus_message_read(m, "s", &image)) < 0)
                 return r;
         g_autofree char *ref = g_str_has_prefix(image, "sha256:") ? g_strdup(image) : imagecache_reference(image);
+        AUTHORIZE(authz_check(m, "image.manage", NULL, NULL, ref, error));
         r = imagecache_remove(model_services(d->model)->images, ref, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

@@ -4,6 +4,7 @@
  * state and return; the guest's progress shows in the properties. */
 #include <unistd.h>
 
+#include "authz.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -72,6 +73,7 @@ static int method_vm_start(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (paused)
                 return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "starting paused is set in the VM's template "
                                         "(spec.template.spec.startStrategy: Paused)");
+        AUTHORIZE(authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error));
         r = vm_start(o->model, o, paused, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -88,6 +90,7 @@ static int method_vm_stop(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = read_stop_options(m, &force, &grace, error);
         if (r < 0)
                 return r;
+        AUTHORIZE(authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error));
         r = sd_bus_message_is_method_call(m, NULL, "Restart") ? vm_restart(o->model, o, force, grace, &e)
                                                                : vm_stop(o->model, o, force, grace, &e);
         if (r < 0)
@@ -95,14 +98,16 @@ static int method_vm_stop(sd_bus_message *m, void *userdata, sd_bus_error *error
         return sd_bus_reply_method_return(m, NULL);
 }
 
-/* Pause, Unpause, SoftReboot act on the instance; on a VM they find it. */
-static int instance_verb(sd_bus_message *m, Object *vmi, sd_bus_error *error) {
+/* Pause, Unpause, SoftReboot act on the instance; on a VM they find it
+ * (target: what was called, for the authorization's details). */
+static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
         int r;
 
         r = bus_read_options(m, NULL, 0, error);
         if (r < 0)
                 return r;
+        AUTHORIZE(authz_check(m, "vm.lifecycle", target->namespace, target->kind->kind, target->name, error));
         if (sd_bus_message_is_method_call(m, NULL, "Pause"))
                 r = vmi_pause(vmi->model, vmi, &e);
         else if (sd_bus_message_is_method_call(m, NULL, "Unpause"))
@@ -120,7 +125,7 @@ static int method_vm_instance_verb(sd_bus_message *m, void *userdata, sd_bus_err
 
         if (!vmi || vmi_is_finished(vmi))
                 return sd_bus_error_setf(error, BUS_ERROR_CONFLICT, "VM %s/%s is not running", o->namespace, o->name);
-        return instance_verb(m, vmi, error);
+        return instance_verb(m, o, vmi, error);
 }
 
 const sd_bus_vtable bus_vm_vtable[] = {
@@ -272,7 +277,7 @@ static int method_vmi_guest(sd_bus_message *m, void *userdata, sd_bus_error *err
 }
 
 static int method_vmi_verb(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        return instance_verb(m, userdata, error);
+        return instance_verb(m, userdata, userdata, error);
 }
 
 static int method_vmi_open(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -283,6 +288,8 @@ static int method_vmi_open(sd_bus_message *m, void *userdata, sd_bus_error *erro
         r = bus_read_options(m, NULL, 0, error);
         if (r < 0)
                 return r;
+        /* a console is root on the guest, often */
+        AUTHORIZE(authz_check(m, "vm.console", o->namespace, o->kind->kind, o->name, error));
         fd = sd_bus_message_is_method_call(m, NULL, "OpenConsole") ? vmi_open_console(o->model, o, &e) : vmi_open_vnc(o->model, o, &e);
         if (fd < 0)
                 return bus_error_set(error, fd, e);

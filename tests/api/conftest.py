@@ -100,8 +100,9 @@ class Bus:
 class Daemon:
     """The daemon under test; restartable over the same state directory."""
 
-    def __init__(self, bus, state_dir, extra_args=()):
+    def __init__(self, bus, state_dir, extra_args=(), env=None):
         self.bus = bus
+        self.env = env
         self.state_dir = state_dir
         self.extra_args = list(extra_args)
         self.proc = None
@@ -116,7 +117,7 @@ class Daemon:
         self.proc = subprocess.Popen(
             wrapper + [DAEMON, "--bus=" + self.bus.address, "--state-dir=" + self.state_dir,
              "--config=" + self.config, "--libvirt-uri=test:///default"] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()
         return self

@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* polkit, asked asynchronously (authz.h).  The answers wait in a table
+ * keyed by the call (its sender and cookie) and what was asked, until the
+ * call, dispatched again, picks them up; they are dropped after a while. */
+#include <stdio.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "authz.h"
+#include "bus-error.h"
+#include "util.h"
+
+#define ACTION_PREFIX "org.edgevirt.EdgeVirt1."
+#define ANSWER_TTL_USEC (120 * G_USEC_PER_SEC)
+#define INTERACTIVE_TIMEOUT_USEC (300 * G_USEC_PER_SEC)
+#define POLKIT_NAME "org.freedesktop.PolicyKit1"
+#define POLKIT_PATH "/org/freedesktop/PolicyKit1/Authority"
+#define POLKIT_INTERFACE "org.freedesktop.PolicyKit1.Authority"
+
+typedef enum AnswerState {
+        ANSWER_PENDING,
+        ANSWER_YES,
+        ANSWER_NO,
+        ANSWER_CHALLENGE,               /* polkit would ask for a password */
+        ANSWER_ERROR,                   /* polkit could not be asked */
+} AnswerState;
+
+typedef struct Answer {
+        AnswerState state;
+        char *error;
+        gint64 at;
+} Answer;
+
+/* The daemon's one Authz: sd-bus handlers get their object, not the daemon. */
+static Authz *the_authz;
+
+struct Authz {
+        Daemon *d;
+        sd_bus *polkit_bus;             /* the system bus: d->bus when the daemon is on it */
+        GHashTable *answers;            /* "sender/cookie" -> GHashTable of "action\nns\nkind\nname" -> Answer */
+        GHashTable *uids;               /* unique name -> uid */
+        sd_bus_slot *owner_changed;
+};
+
+typedef struct Query {
+        Authz *a;
+        sd_bus_message *m;
+        Answer *answer;
+} Query;
+
+static void answer_free(Answer *x) {
+        g_free(x->error);
+        g_free(x);
+}
+
+static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Authz *a = userdata;
+        const char *name, *old, *new;
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && name[0] == ':' && isempty(new))
+                g_hash_table_remove(a->uids, name);
+        return 0;
+}
+
+int authz_new(Daemon *d, Authz **ret) {
+        Authz *a = g_new0(Authz, 1);
+        int r;
+
+        a->d = d;
+        a->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
+        a->uids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        r = sd_bus_match_signal(d->bus, &a->owner_changed, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                "NameOwnerChanged", on_owner_changed, a);
+        if (r < 0) {
+                authz_free(a);
+                return r;
+        }
+        the_authz = a;
+        *ret = a;
+        return 0;
+}
+
+Authz *authz_free(Authz *a) {
+        if (!a)
+                return NULL;
+        the_authz = NULL;
+        sd_bus_slot_unref(a->owner_changed);
+        if (a->polkit_bus && a->polkit_bus != a->d->bus)
+                sd_bus_flush_close_unref(a->polkit_bus);
+        g_hash_table_unref(a->answers);
+        g_hash_table_unref(a->uids);
+        g_free(a);
+        return NULL;
+}
+
+int authz_caller_uid(sd_bus_message *m, uid_t *ret) {
+        Authz *a = the_authz;
+        const char *sender = sd_bus_message_get_sender(m);
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        gpointer cached;
+        uid_t uid;
+        int r;
+
+        if (a && sender && g_hash_table_lookup_extended(a->uids, sender, NULL, &cached)) {
+                *ret = (uid_t) GPOINTER_TO_UINT(cached);
+                return 0;
+        }
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
+        if (r < 0)
+                return r;
+        r = sd_bus_creds_get_euid(creds, &uid);
+        if (r < 0)
+                return r;
+        if (a && sender && sender[0] == ':')
+                g_hash_table_replace(a->uids, g_strdup(sender), GUINT_TO_POINTER((unsigned) uid));
+        *ret = uid;
+        return 0;
+}
+
+/* Answers older than their time are of calls that are long done. */
+static void sweep(Authz *a) {
+        GHashTableIter it;
+        GHashTable *set;
+        gint64 now = g_get_monotonic_time();
+
+        g_hash_table_iter_init(&it, a->answers);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &set)) {
+                GHashTableIter j;
+                Answer *x;
+                bool fresh = false;
+                g_hash_table_iter_init(&j, set);
+                while (g_hash_table_iter_next(&j, NULL, (void **) &x))
+                        fresh = fresh || x->state == ANSWER_PENDING || now - x->at < ANSWER_TTL_USEC;
+                if (!fresh)
+                        g_hash_table_iter_remove(&it);
+        }
+}
+
+static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Query *q = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        int authorized = 0, challenge = 0;
+
+        q->answer->at = g_get_monotonic_time();
+        if (e) {
+                q->answer->state = ANSWER_ERROR;
+                q->answer->error = g_strdup_printf("polkit could not be asked: %s", e->message ? e->message : e->name);
+        } else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 || sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0) {
+                q->answer->state = ANSWER_ERROR;
+                q->answer->error = g_strdup("polkit sent an answer that does not parse");
+        } else
+                q->answer->state = authorized ? ANSWER_YES : challenge ? ANSWER_CHALLENGE : ANSWER_NO;
+        /* the call again, now with its answer */
+        int r = sd_bus_enqueue_for_read(q->a->d->bus, q->m);
+        if (r < 0)
+                g_warning("cannot dispatch a call again after polkit answered: %s", g_strerror(-r));
+        sd_bus_message_unref(q->m);
+        g_free(q);
+        return 0;
+}
+
+static int polkit_bus(Authz *a, sd_bus **ret) {
+        int r;
+        if (!a->polkit_bus) {
+                if (a->d->system_bus)
+                        a->polkit_bus = a->d->bus;
+                else {
+                        r = sd_bus_open_system(&a->polkit_bus);
+                        if (r < 0)
+                                return r;
+                        r = sd_bus_attach_event(a->polkit_bus, a->d->event, SD_EVENT_PRIORITY_NORMAL);
+                        if (r < 0) {
+                                a->polkit_bus = sd_bus_flush_close_unref(a->polkit_bus);
+                                return r;
+                        }
+                }
+        }
+        *ret = a->polkit_bus;
+        return 0;
+}
+
+/* The caller as polkit knows it: its bus name when polkit shares our bus,
+ * else its process (pid, start time, uid). */
+static int append_subject(Authz *a, sd_bus_message *call, sd_bus_message *m) {
+        int r;
+
+        if (a->d->system_bus)
+                return sd_bus_message_append(call, "(sa{sv})", "system-bus-name", 1, "name", "s", sd_bus_message_get_sender(m));
+
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
+        pid_t pid;
+        uid_t uid;
+        r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_PID | SD_BUS_CREDS_EUID, &creds);
+        if (r < 0 || (r = sd_bus_creds_get_pid(creds, &pid)) < 0 || (r = sd_bus_creds_get_euid(creds, &uid)) < 0)
+                return r;
+        /* field 22 of /proc/PID/stat: the start time in clock ticks */
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", (int) pid), *stat = NULL;
+        uint64_t start = 0;
+        if (g_file_get_contents(path, &stat, NULL, NULL)) {
+                char *p = strrchr(stat, ')');
+                g_auto(GStrv) f = p ? g_strsplit(p + 2, " ", 0) : NULL;
+                if (f && g_strv_length(f) > 19)
+                        start = g_ascii_strtoull(f[19], NULL, 10);
+        }
+        return sd_bus_message_append(call, "(sa{sv})", "unix-process", 3, "pid", "u", (uint32_t) pid, "start-time", "t", start,
+                                     "uid", "i", (int32_t) uid);
+}
+
+static int ask(Authz *a, sd_bus_message *m, const char *action, const char *const details[][2], Answer *answer) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
+        sd_bus *bus;
+        bool interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
+        g_autofree char *id = g_strconcat(ACTION_PREFIX, action, NULL);
+        int r;
+
+        if ((r = polkit_bus(a, &bus)) < 0 ||
+            (r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE, "CheckAuthorization")) < 0 ||
+            (r = append_subject(a, call, m)) < 0 || (r = sd_bus_message_append(call, "s", id)) < 0 ||
+            (r = sd_bus_message_open_container(call, 'a', "{ss}")) < 0)
+                return r;
+        for (size_t i = 0; details[i][0]; i++)
+                if (details[i][1] && (r = sd_bus_message_append(call, "{ss}", details[i][0], details[i][1])) < 0)
+                        return r;
+        if ((r = sd_bus_message_close_container(call)) < 0 ||
+            (r = sd_bus_message_append(call, "us", (uint32_t) (interactive ? 1 : 0), "")) < 0)
+                return r;
+        Query *q = g_new0(Query, 1);
+        q->a = a;
+        q->m = sd_bus_message_ref(m);
+        q->answer = answer;
+        r = sd_bus_call_async(bus, NULL, call, on_polkit_reply, q, interactive ? INTERACTIVE_TIMEOUT_USEC : 0);
+        if (r < 0) {
+                sd_bus_message_unref(q->m);
+                g_free(q);
+        }
+        return r;
+}
+
+bool authz_privileged(sd_bus_message *m) {
+        uid_t uid;
+        return authz_caller_uid(m, &uid) >= 0 && (uid == 0 || uid == geteuid());
+}
+
+int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
+                sd_bus_error *error) {
+        Authz *a = the_authz;
+        uid_t uid;
+        int r;
+
+        r = authz_caller_uid(m, &uid);
+        if (r < 0)
+                return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", g_strerror(-r));
+        if (uid == 0 || uid == geteuid())
+                return 1;
+        if (!a)
+                return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED, "no authorization service");
+
+        uint64_t cookie = 0;
+        (void) sd_bus_message_get_cookie(m, &cookie);
+        g_autofree char *key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, sd_bus_message_get_sender(m) ?: "", cookie);
+        g_autofree char *what = g_strdup_printf("%s\n%s\n%s\n%s", action, namespace ?: "", kind ?: "", name ?: "");
+        GHashTable *set = g_hash_table_lookup(a->answers, key);
+        Answer *x = set ? g_hash_table_lookup(set, what) : NULL;
+        g_autofree char *id = g_strconcat(ACTION_PREFIX, action, NULL);
+
+        if (x) {
+                switch (x->state) {
+                case ANSWER_PENDING:
+                        return 0;
+                case ANSWER_YES:
+                        return 1;
+                case ANSWER_CHALLENGE:
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
+                                                 "%s needs authentication: call again allowing interactive authorization", id);
+                case ANSWER_ERROR:
+                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
+                case ANSWER_NO:
+                        break;
+                }
+                if (namespace && *namespace && kind)
+                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s in namespace %s (%s%s%s)", id,
+                                                 namespace, kind, name ? " " : "", name ?: "");
+                if (namespace && *namespace)
+                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s in namespace %s", id, namespace);
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s%s%s", id, name ? " " : "", name ?: "");
+        }
+
+        sweep(a);
+        if (!set) {
+                set = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) answer_free);
+                g_hash_table_insert(a->answers, g_strdup(key), set);
+        }
+        x = g_new0(Answer, 1);
+        x->at = g_get_monotonic_time();
+        g_hash_table_insert(set, g_strdup(what), x);
+        const char *verb = sd_bus_message_get_member(m);
+        const char *const details[][2] = {
+                { "namespace", namespace }, { "kind", kind }, { "name", name }, { "verb", verb }, { NULL, NULL },
+        };
+        r = ask(a, m, action, details, x);
+        if (r < 0) {
+                x->state = ANSWER_ERROR;
+                x->error = g_strdup_printf("polkit could not be asked: %s", g_strerror(-r));
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
+        }
+        return 0;
+}

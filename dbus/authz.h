@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <systemd/sd-bus.h>
+
+#include "daemon.h"
+
+/* Authorization of method calls (docs/security.md): root and the user the
+ * daemon runs as may do everything; anyone else needs polkit to say yes to
+ * the verb's action, "org.edgevirt.EdgeVirt1." + action, asked with
+ * details (namespace, kind, name, verb) an admin's rules can match.
+ *
+ * Asynchronous, the systemd way: the first call asks polkit and returns 0
+ * (the handler returns 1 and sends nothing); polkit's answer dispatches
+ * the same message again, and this time the call returns 1 (go on) or an
+ * error (AccessDenied; InteractiveAuthorizationRequired when polkit would
+ * ask for a password and the caller did not allow interaction).  So a
+ * handler checks after validating its arguments and before changing
+ * anything, and may run twice up to that point. */
+typedef struct Authz Authz;
+
+int authz_new(Daemon *d, Authz **ret);
+Authz *authz_free(Authz *a);
+
+int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
+                sd_bus_error *error);
+
+/* In a handler: return unless authorized (0: polkit was asked, the call
+ * comes again; negative: refused, error set). */
+#define AUTHORIZE(expr)                                         \
+        do {                                                    \
+                int _authz_r = (expr);                          \
+                if (_authz_r <= 0)                              \
+                        return _authz_r < 0 ? _authz_r : 1;     \
+        } while (0)
+
+/* Root or the daemon's own user: every check passes. */
+bool authz_privileged(sd_bus_message *m);
+/* The caller's effective uid (cached per unique bus name). */
+int authz_caller_uid(sd_bus_message *m, uid_t *ret);

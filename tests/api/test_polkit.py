@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Authorization with a real polkitd: the daemon's actions (built from
+units/org.edgevirt.EdgeVirt1.policy.in) and a test rule that allows or
+denies by the details the daemon passes (namespace, name), on a bus
+configured like the system bus.  polkitd runs in a mount namespace of its
+own, so the test's actions and rule replace the host's only for it.  Each
+action is tried by user nobody where the rule allows it and where it does
+not; root needs no polkit."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import BUILD, TOP, Client, Daemon, wait_until
+from test_policy import SYSTEM_LIKE
+
+POLKITD = "/usr/lib/polkit-1/polkitd"
+
+# Allowed: namespace "open", names starting "open", image references naming
+# "/open"; "ask" wants an admin's password; the rest is denied.
+RULE = r"""
+polkit.addRule(function(action, subject) {
+    if (action.id.indexOf("org.edgevirt.EdgeVirt1.") !== 0)
+        return polkit.Result.NOT_HANDLED;
+    var ns = action.lookup("namespace") || "", name = action.lookup("name") || "";
+    if (subject.user !== "nobody")
+        return polkit.Result.NOT_HANDLED;
+    if (ns === "ask" || name === "ask")
+        return polkit.Result.AUTH_ADMIN;
+    if (ns === "open" || name.indexOf("open") === 0 || name.indexOf("/open") >= 0)
+        return polkit.Result.YES;
+    return polkit.Result.NO;
+});
+"""
+
+# Run as nobody: each call's outcome (D-Bus error name or "ok"), as JSON.
+CLIENT = r"""
+import json, sys, dbus
+bus = dbus.bus.BusConnection(sys.argv[1])
+ROOT = "/org/edgevirt/EdgeVirt1"
+obj = lambda p: bus.get_object("org.edgevirt.EdgeVirt1", p)
+m = dbus.Interface(obj(ROOT), "org.edgevirt.EdgeVirt1.Manager")
+vm = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vm/box"), "org.edgevirt.EdgeVirt1.VirtualMachine")
+vmi = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmi/box"), "org.edgevirt.EdgeVirt1.VirtualMachineInstance")
+dv = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/datavolume/up"), "org.edgevirt.EdgeVirt1.DataVolume")
+cm = lambda ns, n: f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}}}\n"
+null = lambda: dbus.types.UnixFd(open("/dev/null"))
+calls = {}
+for ns in ("open", "closed"):
+    calls.update({
+        f"object.apply {ns}": lambda ns=ns: m.Apply(cm(ns, "made"), {}),
+        f"object.delete {ns}": lambda ns=ns: m.Delete("cm", ns, "there", {}),
+        f"namespace.manage create {ns}": lambda ns=ns: m.CreateNamespace(ns + "-new", {}),
+        f"namespace.manage delete {ns}": lambda ns=ns: m.DeleteNamespace(ns + "-old"),
+        f"namespace.manage apply {ns}": lambda ns=ns: m.Apply(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}-applied}}\n", {}),
+        f"secret.read get {ns}": lambda ns=ns: m.Get("secret", ns, "s", {}),
+        f"secret.read list {ns}": lambda ns=ns: m.List("secret", ns, {}),
+        f"vm.lifecycle {ns}": lambda ns=ns: vm(ns).Start({}),
+        f"vm.lifecycle vmi {ns}": lambda ns=ns: vmi(ns).Pause({}),
+        f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole({}),
+        f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), {}),
+        f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
+        f"read {ns}": lambda ns=ns: m.Get("cm", ns, "there", {}),
+    })
+calls["object.apply ask"] = lambda: m.Apply(cm("ask", "made"), {})
+out = {}
+for name, call in calls.items():
+    try:
+        call()
+        out[name] = "ok"
+    except dbus.DBusException as e:
+        out[name] = e.get_dbus_name() + ": " + e.get_dbus_message()
+print(json.dumps(out))
+"""
+
+SETUP = """
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}-old}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: there, namespace: {ns}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: s, namespace: {ns}}}
+stringData: {{k: v}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: box, namespace: {ns}}}
+spec: {{runStrategy: Manual, template: {{spec: {{domain: {{memory: {{guest: 16Mi}}}}}}}}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: box, namespace: {ns}}}
+spec: {{domain: {{memory: {{guest: 16Mi}}}}}}
+---
+apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataVolume
+metadata: {{name: up, namespace: {ns}}}
+spec: {{source: {{upload: {{}}}}, storage: {{resources: {{requests: {{storage: 1Mi}}}}}}}}
+"""
+
+
+@pytest.fixture
+def polkit_bus(tmp_path):
+    """A system-like bus with our bus policy and polkit's, and polkitd on it
+    with the test's actions and rule (mount namespace)."""
+    tmp = tempfile.mkdtemp(prefix="edgevirt-polkit-")
+    os.chmod(tmp, 0o755)
+    sock = os.path.join(tmp, "bus.sock")
+    conf = os.path.join(tmp, "bus.conf")
+    text = SYSTEM_LIKE.format(sock=sock, policy=os.path.join(TOP, "units", "org.edgevirt.EdgeVirt1.conf"))
+    text = text.replace("</busconfig>", "  <include>/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>\n</busconfig>")
+    with open(conf, "w") as f:
+        f.write(text)
+    bus_pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"], text=True).split()[0])
+    address = "unix:path=" + sock
+    actions = os.path.join(tmp, "actions")
+    rules = os.path.join(tmp, "rules")
+    os.makedirs(actions)
+    os.makedirs(rules)
+    shutil.copy(os.path.join(BUILD, "units", "org.edgevirt.EdgeVirt1.policy"), actions)
+    with open(os.path.join(rules, "50-edgevirt-test.rules"), "w") as f:
+        f.write(RULE)
+    for d in (tmp, actions, rules):
+        os.chmod(d, 0o755)
+    script = (f"mount --make-rprivate / && mount --bind {actions} /usr/share/polkit-1/actions && "
+              f"mount --bind {rules} /etc/polkit-1/rules.d && mount -t tmpfs tmpfs /usr/share/polkit-1/rules.d && "
+              f"exec {POLKITD} --no-debug")
+    polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    import dbus
+    conn = dbus.bus.BusConnection(address)
+    deadline = time.monotonic() + 20
+    while not conn.name_has_owner("org.freedesktop.PolicyKit1"):
+        if polkitd.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError("polkitd did not start: " + (polkitd.stdout.read() if polkitd.poll() is not None else "timeout"))
+        time.sleep(0.05)
+
+    class B:
+        pass
+    b = B()
+    b.address = address
+    b.conn = conn
+    yield b
+    conn.close()
+    polkitd.terminate()
+    polkitd.wait()
+    os.kill(bus_pid, signal.SIGTERM)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
+    # the daemon reaches polkit on "its system bus": here, the same test bus
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=polkit_bus.address)
+    d = Daemon(polkit_bus, str(tmp_path / "state"), env=env).start()
+    try:
+        root = Client(polkit_bus.conn)
+        for ns in ("open", "closed"):
+            root.apply(SETUP.format(ns=ns))
+        root.manager.CreateNamespace("ask", {})
+        wait_until(lambda: all(root.get_json("vmi", ns, "box").get("status", {}).get("phase") == "Running"
+                               for ns in ("open", "closed")), timeout=20, what="the instances to run")
+        wait_until(lambda: all(root.get_json("dv", ns, "up").get("status", {}).get("phase") == "UploadReady"
+                               for ns in ("open", "closed")), timeout=20, what="the uploads to be ready")
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", CLIENT,
+                            polkit_bus.address], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        got = json.loads(r.stdout)
+        print(json.dumps(got, indent=1))
+        denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
+        for what, outcome in got.items():
+            if what.endswith(" closed"):
+                if what.startswith("read "):
+                    assert outcome == "ok", (what, outcome)     # non-secret state: the bus policy's, no polkit
+                else:
+                    assert outcome.startswith(denied + ": not authorized: org.edgevirt.EdgeVirt1." + what.split()[0]), (what, outcome)
+            elif what.endswith(" open"):
+                assert not outcome.startswith(denied), (what, outcome)
+        # allowed calls did what they say; a console needs a running QEMU, which the test driver has not
+        assert got["object.apply open"] == "ok" and root.exists("cm", "open", "made")
+        assert got["object.delete open"] == "ok"
+        assert got["namespace.manage create open"] == "ok" and root.exists("ns", "", "open-new")
+        assert got["namespace.manage apply open"] == "ok" and root.exists("ns", "", "open-applied")
+        assert got["secret.read get open"] == "ok" and got["secret.read list open"] == "ok"
+        assert got["vm.lifecycle open"].endswith("already running") or got["vm.lifecycle open"] == "ok" \
+            or "Conflict" in got["vm.lifecycle open"], got["vm.lifecycle open"]
+        assert got["datavolume.upload open"] == "ok"
+        assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
+        # denied calls changed nothing
+        assert not root.exists("cm", "closed", "made") and root.exists("cm", "closed", "there")
+        assert not root.exists("ns", "", "closed-new") and root.exists("ns", "", "closed-old")
+        assert not root.exists("ns", "", "closed-applied")
+        assert root.get_json("dv", "closed", "up")["status"]["phase"] == "UploadReady"
+        # an admin's password: asked for only when the caller allows interaction
+        assert got["object.apply ask"].startswith("org.freedesktop.DBus.Error.InteractiveAuthorizationRequired"), got
+    finally:
+        d.stop()

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kind.h"
+#include "rolebinding.h"
 #include "util.h"
 
 static const KindInfo *const kinds[] = {
@@ -17,6 +18,7 @@ static const KindInfo *const kinds[] = {
         &kind_cluster_instancetype,
         &kind_preference,
         &kind_cluster_preference,
+        &kind_rolebinding,
         NULL,
 };
 

@@ -2,6 +2,8 @@
 /* polkit, asked asynchronously (authz.h).  The answers wait in a table
  * keyed by the call (its sender and cookie) and what was asked, until the
  * call, dispatched again, picks them up; they are dropped after a while. */
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -39,7 +41,7 @@ struct Authz {
         Daemon *d;
         sd_bus *polkit_bus;             /* the system bus: d->bus when the daemon is on it */
         GHashTable *answers;            /* "sender/cookie" -> GHashTable of "action\nns\nkind\nname" -> Answer */
-        GHashTable *uids;               /* unique name -> uid */
+        GHashTable *callers;            /* unique name -> Caller */
         sd_bus_slot *owner_changed;
 };
 
@@ -48,6 +50,20 @@ typedef struct Query {
         sd_bus_message *m;
         Answer *answer;
 } Query;
+
+/* Who calls: uid, user name and groups, looked up once per bus name. */
+typedef struct Caller {
+        uid_t uid;
+        bool privileged;
+        char *user;
+        char **groups;
+} Caller;
+
+static void caller_free(Caller *c) {
+        g_free(c->user);
+        g_strfreev(c->groups);
+        g_free(c);
+}
 
 static void answer_free(Answer *x) {
         g_free(x->error);
@@ -58,7 +74,7 @@ static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *err
         Authz *a = userdata;
         const char *name, *old, *new;
         if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && name[0] == ':' && isempty(new))
-                g_hash_table_remove(a->uids, name);
+                g_hash_table_remove(a->callers, name);
         return 0;
 }
 
@@ -68,7 +84,7 @@ int authz_new(Daemon *d, Authz **ret) {
 
         a->d = d;
         a->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
-        a->uids = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        a->callers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) caller_free);
         r = sd_bus_match_signal(d->bus, &a->owner_changed, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
                                 "NameOwnerChanged", on_owner_changed, a);
         if (r < 0) {
@@ -88,21 +104,24 @@ Authz *authz_free(Authz *a) {
         if (a->polkit_bus && a->polkit_bus != a->d->bus)
                 sd_bus_flush_close_unref(a->polkit_bus);
         g_hash_table_unref(a->answers);
-        g_hash_table_unref(a->uids);
+        g_hash_table_unref(a->callers);
         g_free(a);
         return NULL;
 }
 
-int authz_caller_uid(sd_bus_message *m, uid_t *ret) {
+static int caller_of(sd_bus_message *m, Caller **ret) {
         Authz *a = the_authz;
         const char *sender = sd_bus_message_get_sender(m);
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
-        gpointer cached;
+        Caller *c;
         uid_t uid;
         int r;
 
-        if (a && sender && g_hash_table_lookup_extended(a->uids, sender, NULL, &cached)) {
-                *ret = (uid_t) GPOINTER_TO_UINT(cached);
+        if (!a)
+                return -ENOTCONN;
+        c = sender ? g_hash_table_lookup(a->callers, sender) : NULL;
+        if (c) {
+                *ret = c;
                 return 0;
         }
         r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
@@ -111,10 +130,85 @@ int authz_caller_uid(sd_bus_message *m, uid_t *ret) {
         r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
-        if (a && sender && sender[0] == ':')
-                g_hash_table_replace(a->uids, g_strdup(sender), GUINT_TO_POINTER((unsigned) uid));
-        *ret = uid;
+        c = g_new0(Caller, 1);
+        c->uid = uid;
+        c->privileged = uid == 0 || uid == geteuid();
+        /* the user's name and groups, as the system's NSS knows them */
+        struct passwd pw, *found = NULL;
+        char buf[4096];
+        if (!c->privileged && getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) {
+                gid_t gids[256];
+                int n = G_N_ELEMENTS(gids);
+                c->user = g_strdup(found->pw_name);
+                if (getgrouplist(found->pw_name, found->pw_gid, gids, &n) < 0)
+                        n = 0;
+                GStrvBuilder *b = g_strv_builder_new();
+                for (int i = 0; i < n; i++) {
+                        struct group gr, *g = NULL;
+                        char gbuf[4096];
+                        if (getgrgid_r(gids[i], &gr, gbuf, sizeof gbuf, &g) == 0 && g)
+                                g_strv_builder_add(b, g->gr_name);
+                }
+                c->groups = g_strv_builder_end(b);
+                g_strv_builder_unref(b);
+        }
+        if (sender && sender[0] == ':')
+                g_hash_table_replace(a->callers, g_strdup(sender), c);
+        else {
+                /* not cacheable (a direct connection): kept until the daemon ends */
+                g_hash_table_replace(a->callers, g_strdup_printf("direct-%p", (void *) c), c);
+        }
+        *ret = c;
         return 0;
+}
+
+int authz_caller_uid(sd_bus_message *m, uid_t *ret) {
+        Caller *c;
+        int r = caller_of(m, &c);
+        if (r < 0)
+                return r;
+        *ret = c->uid;
+        return 0;
+}
+
+const char *authz_caller_name(sd_bus_message *m) {
+        Caller *c;
+        return caller_of(m, &c) < 0 ? NULL : c->user;
+}
+
+Role authz_role(sd_bus_message *m, const char *namespace) {
+        Caller *c;
+        if (caller_of(m, &c) < 0)
+                return ROLE_NONE;
+        if (c->privileged)
+                return ROLE_ADMIN;
+        if (!c->user)
+                return ROLE_NONE;
+        return rbac_role(the_authz->d->model, namespace, c->user, (const char *const *) c->groups);
+}
+
+bool authz_can_see(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name) {
+        if (!m)
+                return true;
+        if (kind == &kind_namespace || kind == &kind_project)
+                return authz_role(m, name) >= ROLE_VIEW;
+        if (!kind->namespaced)
+                return true;
+        return authz_role(m, namespace) >= ROLE_VIEW;
+}
+
+/* The role that grants an action without polkit (ROLE_NONE: only polkit). */
+static Role role_needed(const char *action, const char *kind) {
+        if (streq(action, "object.apply") || streq(action, "object.delete"))
+                return streq_ptr(kind, "RoleBinding") ? ROLE_ADMIN : ROLE_EDIT;
+        if (streq(action, "namespace.manage"))
+                return ROLE_ADMIN;
+        if (streq(action, "object.read"))
+                return ROLE_VIEW;
+        if (streq(action, "secret.read") || streq(action, "vm.lifecycle") || streq(action, "vm.console") ||
+            streq(action, "datavolume.upload"))
+                return ROLE_EDIT;
+        return ROLE_NONE;
 }
 
 /* Answers older than their time are of calls that are long done. */
@@ -237,8 +331,8 @@ static int ask(Authz *a, sd_bus_message *m, const char *action, const char *cons
 }
 
 bool authz_privileged(sd_bus_message *m) {
-        uid_t uid;
-        return authz_caller_uid(m, &uid) >= 0 && (uid == 0 || uid == geteuid());
+        Caller *c;
+        return caller_of(m, &c) >= 0 && c->privileged;
 }
 
 int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
@@ -247,13 +341,17 @@ int authz_check(sd_bus_message *m, const char *action, const char *namespace, co
         uid_t uid;
         int r;
 
+        if (!a)
+                return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED, "no authorization service");
         r = authz_caller_uid(m, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", g_strerror(-r));
         if (uid == 0 || uid == geteuid())
                 return 1;
-        if (!a)
-                return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED, "no authorization service");
+        /* a role in the namespace grants what it covers */
+        Role need = role_needed(action, kind);
+        if (need != ROLE_NONE && !isempty(namespace) && authz_role(m, namespace) >= need)
+                return 1;
 
         uint64_t cookie = 0;
         (void) sd_bus_message_get_cookie(m, &cookie);

@@ -5,11 +5,16 @@
 #include <systemd/sd-bus.h>
 
 #include "daemon.h"
+#include "object.h"
+#include "rolebinding.h"
 
 /* Authorization of method calls (docs/security.md): root and the user the
- * daemon runs as may do everything; anyone else needs polkit to say yes to
- * the verb's action, "org.edgevirt.EdgeVirt1." + action, asked with
- * details (namespace, kind, name, verb) an admin's rules can match.
+ * daemon runs as may do everything.  Anyone else may act in a namespace as
+ * far as a RoleBinding there gives them (view, edit, admin), and beyond
+ * that needs polkit to say yes to the verb's action,
+ * "org.edgevirt.EdgeVirt1." + action, asked with details (namespace, kind,
+ * name, verb) an admin's rules can match.  Objects of namespaces where the
+ * caller has no role are invisible to them.
  *
  * Asynchronous, the systemd way: the first call asks polkit and returns 0
  * (the handler returns 1 and sends nothing); polkit's answer dispatches
@@ -39,3 +44,11 @@ int authz_check(sd_bus_message *m, const char *action, const char *namespace, co
 bool authz_privileged(sd_bus_message *m);
 /* The caller's effective uid (cached per unique bus name). */
 int authz_caller_uid(sd_bus_message *m, uid_t *ret);
+/* The caller's role in namespace (root: admin everywhere). */
+Role authz_role(sd_bus_message *m, const char *namespace);
+/* May the caller of m see objects of kind in namespace (NULL m: yes)?
+ * Cluster-scoped kinds are seen by all but namespaces, seen where the
+ * caller has a role. */
+bool authz_can_see(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name);
+/* The caller's Unix user name, NULL for root and the daemon's own user. */
+const char *authz_caller_name(sd_bus_message *m);

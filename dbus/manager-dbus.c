@@ -64,26 +64,64 @@ static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char
         return authz_check(m, "secret.read", namespace, kind->kind, name, error);
 }
 
+static const KindInfo *kind_of_segment(const char *segment) {
+        for (const KindInfo *const *k = kind_all(); *k; k++)
+                if (streq_ptr((*k)->path_segment, segment))
+                        return *k;
+        return NULL;
+}
+
+/* DataVolumes in the documents (List items too) that clone a claim of
+ * another namespace: "namespace\nname" of each source. */
+static void clone_sources(JsonNode *n, GPtrArray *out, unsigned depth) {
+        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
+        JsonArray *items = json_get_array(o, "items");
+        if (depth > 4)
+                return;
+        for (guint i = 0; items && i < json_array_get_length(items); i++)
+                clone_sources(json_array_get_element(items, i), out, depth + 1);
+        if (!streq_ptr(json_get_string(o, "kind"), "DataVolume"))
+                return;
+        JsonObject *pvc = json_get_object(json_get_object(json_get_object(o, "spec"), "source"), "pvc");
+        if (json_get_string(pvc, "namespace") && json_get_string(pvc, "name"))
+                g_ptr_array_add(out, g_strdup_printf("%s\n%s", json_get_string(pvc, "namespace"), json_get_string(pvc, "name")));
+}
+
 /* What an Apply would create or change, by the paths a dry run returns:
  * namespaces need namespace.manage, everything else object.apply in its
- * namespace (cluster-scoped kinds: no namespace).  1: all authorized. */
-static int authorize_apply(sd_bus_message *m, GPtrArray *paths, sd_bus_error *error) {
+ * namespace (cluster-scoped kinds: no namespace); a clone from another
+ * namespace needs object.apply there too.  1: all authorized. */
+static int authorize_apply(sd_bus_message *m, const char *document, GPtrArray *paths, sd_bus_error *error) {
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autoptr(GPtrArray) docs = NULL, sources = g_ptr_array_new_with_free_func(g_free);
+        int r;
 
         for (guint i = 0; i < paths->len; i++) {
                 g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
                 const char *path = paths->pdata[i];
-                const char *action = "object.apply";
-                if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%/%/%", &ns, &segment, &name) <= 0) {
-                        g_clear_pointer(&ns, g_free);
-                        if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%", &name) > 0)
-                                action = "namespace.manage";
-                }
-                g_autofree char *key = g_strdup_printf("%s %s", action, streq(action, "namespace.manage") ? name : ns ? ns : "");
+                const KindInfo *kind;
+                if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%/%/%", &ns, &segment, &name) > 0)
+                        kind = kind_of_segment(segment);
+                else if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%", &name) > 0) {
+                        kind = &kind_namespace;
+                        ns = g_strdup(name);    /* its admins may change it */
+                } else
+                        continue;       /* cluster-scoped objects of the daemon's kinds: polkit alone */
+                g_autofree char *key = g_strdup_printf("%s %s", kind ? kind->kind : "?", ns);
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
-                int r = streq(action, "namespace.manage") ? authz_check(m, action, NULL, "Namespace", name, error)
-                                                          : authz_check(m, action, ns ? ns : "", NULL, NULL, error);
+                r = kind == &kind_namespace ? authz_check(m, "namespace.manage", ns, kind->kind, name, error)
+                                            : authz_check(m, "object.apply", ns, kind ? kind->kind : NULL, NULL, error);
+                if (r <= 0)
+                        return r;
+        }
+        if (manifest_parse(document, strlen(document), &docs, NULL) < 0)
+                return 1;       /* the dry run parsed it: not reached */
+        for (guint i = 0; i < docs->len; i++)
+                clone_sources(docs->pdata[i], sources, 0);
+        for (guint i = 0; i < sources->len; i++) {
+                g_auto(GStrv) nsname = g_strsplit(sources->pdata[i], "\n", 2);
+                r = authz_check(m, "object.apply", nsname[0], "PersistentVolumeClaim", nsname[1], error);
                 if (r <= 0)
                         return r;
         }
@@ -132,7 +170,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
-                AUTHORIZE(authorize_apply(m, would, error));
+                AUTHORIZE(authorize_apply(m, document, would, error));
         }
         opts.dry_run = dry_run;
 
@@ -199,7 +237,12 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = read_output_option(output, &yaml, error);
         if (r < 0)
                 return r;
-        AUTHORIZE(check_secret_read(m, kind, namespace, name, error));
+        /* a Secret's data needs secret.read (which implies seeing it);
+         * without a role in the namespace, anything else needs object.read */
+        if (kind == &kind_secret)
+                AUTHORIZE(check_secret_read(m, kind, namespace, name, error));
+        else if (!authz_can_see(m, kind, namespace, name))
+                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, name, error));
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -236,9 +279,23 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = kind_from_name(kind_name, &kind, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        AUTHORIZE(check_secret_read(m, kind, namespace, NULL, error));
+        /* in one namespace: as Get; across namespaces: what the caller's
+         * roles show (Secrets where the role reads them) */
+        bool across = isempty(namespace) && kind->namespaced;
+        if (!across && kind == &kind_secret)
+                AUTHORIZE(check_secret_read(m, kind, namespace, NULL, error));
+        else if (!across && kind->namespaced && !authz_can_see(m, kind, namespace, NULL))
+                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, NULL, error));
 
         objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
+        for (guint i = objects->len; across && i-- > 0;) {
+                Object *o = objects->pdata[i];
+                if (authz_role(m, o->namespace) < (kind == &kind_secret ? ROLE_EDIT : ROLE_VIEW))
+                        g_ptr_array_remove_index(objects, i);
+        }
+        for (guint i = objects->len; kind == &kind_namespace && i-- > 0;)
+                if (!authz_can_see(m, kind, NULL, ((Object *) objects->pdata[i])->name))
+                        g_ptr_array_remove_index(objects, i);
 
         g_autoptr(JsonObject) list = json_object_new();
         JsonObject *meta = json_object_new();
@@ -285,7 +342,7 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         opts.resource_version = rv;
         opts.uid = uid;
         if (kind == &kind_namespace)
-                AUTHORIZE(authz_check(m, "namespace.manage", NULL, kind->kind, name, error));
+                AUTHORIZE(authz_check(m, "namespace.manage", name, kind->kind, name, error));
         else
                 AUTHORIZE(authz_check(m, "object.delete", namespace, kind->kind, name, error));
 
@@ -325,10 +382,51 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 if (description)
                         json_object_set_string_member(annotations, "openshift.io/description", description);
         }
-        AUTHORIZE(authz_check(m, "namespace.manage", NULL, "Namespace", name, error));
+        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
         r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
+        const char *user = authz_caller_name(m);
+        if (user && !dry_run) {
+                /* as oc new-project: who made the project is its admin */
+                g_autoptr(JsonBuilder) b = json_builder_new();
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "apiVersion");
+                json_builder_add_string_value(b, "rbac.authorization.k8s.io/v1");
+                json_builder_set_member_name(b, "kind");
+                json_builder_add_string_value(b, "RoleBinding");
+                json_builder_set_member_name(b, "metadata");
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "name");
+                json_builder_add_string_value(b, "admin");
+                json_builder_set_member_name(b, "namespace");
+                json_builder_add_string_value(b, name);
+                json_builder_end_object(b);
+                json_builder_set_member_name(b, "roleRef");
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "apiGroup");
+                json_builder_add_string_value(b, "rbac.authorization.k8s.io");
+                json_builder_set_member_name(b, "kind");
+                json_builder_add_string_value(b, "ClusterRole");
+                json_builder_set_member_name(b, "name");
+                json_builder_add_string_value(b, "admin");
+                json_builder_end_object(b);
+                json_builder_set_member_name(b, "subjects");
+                json_builder_begin_array(b);
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "kind");
+                json_builder_add_string_value(b, "User");
+                json_builder_set_member_name(b, "name");
+                json_builder_add_string_value(b, user);
+                json_builder_end_object(b);
+                json_builder_end_array(b);
+                json_builder_end_object(b);
+                g_autoptr(JsonNode) root = json_builder_get_root(b);
+                g_autofree char *binding = json_to_string(root, FALSE);
+                ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+                if (model_apply(d->model, binding, strlen(binding), &opts, NULL, NULL, &e) < 0)
+                        g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);
+        }
         return sd_bus_reply_method_return(m, "o", path);
 }
 
@@ -342,7 +440,7 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "namespace.manage", NULL, "Namespace", name, error));
+        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
         r = model_delete(d->model, &kind_namespace, "", name, &opts, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

@@ -4,6 +4,7 @@
  * org.edgevirt.EdgeVirt1.Object interface, plus its kind's typed interface
  * when it has one; model changes become ObjectManager and
  * PropertiesChanged signals. */
+#include "authz.h"
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
@@ -29,6 +30,20 @@ static const char *typed_interface_of(const KindInfo *kind) {
         return NULL;
 }
 
+/* The call an object lookup serves when it reads on the caller's behalf
+ * (properties, introspection, the object manager); NULL when the daemon
+ * looks for itself (signals emitted while handling another call) or for a
+ * method of ours, which authorizes itself (authz.h). */
+static sd_bus_message *lookup_caller(sd_bus *bus, const char *path) {
+        sd_bus_message *m = sd_bus_get_current_message(bus);
+        const char *iface = m && sd_bus_message_is_method_call(m, NULL, NULL) ? sd_bus_message_get_interface(m) : NULL;
+
+        if (streq_ptr(iface, "org.freedesktop.DBus.Properties") || streq_ptr(iface, "org.freedesktop.DBus.ObjectManager") ||
+            streq_ptr(iface, "org.freedesktop.DBus.Introspectable"))
+                return m;
+        return NULL;
+}
+
 static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error) {
         Daemon *d = userdata;
         Object *o = model_find_path(d->model, path);
@@ -37,6 +52,9 @@ static int object_find(sd_bus *bus, const char *path, const char *interface, voi
                 return 0;
         if (!streq(interface, BUS_OBJECT_INTERFACE) && !streq_ptr(interface, typed_interface_of(o->kind)))
                 return 0;
+        /* objects of namespaces where the caller has no role are not there for them */
+        if (!authz_can_see(lookup_caller(bus, path), o->kind, o->namespace, o->name))
+                return 0;
         *found = o;
         return 1;
 }
@@ -44,6 +62,7 @@ static int object_find(sd_bus *bus, const char *path, const char *interface, voi
 static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char ***nodes, sd_bus_error *error) {
         Daemon *d = userdata;
         g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
+        sd_bus_message *m = lookup_caller(bus, path);
         char **l = calloc(objects->len + 1, sizeof(char *));
         size_t n = 0;
 
@@ -51,7 +70,8 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
                 return -ENOMEM;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (o->kind->path_segment && g_str_has_prefix(o->path, path) && o->path[strlen(path)] == '/')
+                if (o->kind->path_segment && g_str_has_prefix(o->path, path) && o->path[strlen(path)] == '/' &&
+                    authz_can_see(m, o->kind, o->namespace, o->name))
                         l[n++] = strdup(o->path);
         }
         *nodes = l;

@@ -50,6 +50,7 @@ vmi = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmi/box"), "org.edge
 dv = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/datavolume/up"), "org.edgevirt.EdgeVirt1.DataVolume")
 cm = lambda ns, n: f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}}}\n"
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
+E = dbus.Dictionary({}, signature="sv")
 calls = {}
 for ns in ("open", "closed"):
     calls.update({
@@ -60,12 +61,13 @@ for ns in ("open", "closed"):
         f"namespace.manage apply {ns}": lambda ns=ns: m.Apply(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}-applied}}\n", {}),
         f"secret.read get {ns}": lambda ns=ns: m.Get("secret", ns, "s", {}),
         f"secret.read list {ns}": lambda ns=ns: m.List("secret", ns, {}),
-        f"vm.lifecycle {ns}": lambda ns=ns: vm(ns).Start({}),
-        f"vm.lifecycle vmi {ns}": lambda ns=ns: vmi(ns).Pause({}),
-        f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole({}),
-        f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), {}),
+        f"vm.lifecycle {ns}": lambda ns=ns: vm(ns).Start(E),
+        f"vm.lifecycle vmi {ns}": lambda ns=ns: vmi(ns).Pause(E),
+        f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole(E),
+        f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), E),
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
-        f"read {ns}": lambda ns=ns: m.Get("cm", ns, "there", {}),
+        f"object.read {ns}": lambda ns=ns: m.Get("cm", ns, "c2", {}),
+        f"object.read list {ns}": lambda ns=ns: m.List("cm", ns, {}),
     })
 calls["object.apply ask"] = lambda: m.Apply(cm("ask", "made"), {})
 out = {}
@@ -90,6 +92,10 @@ metadata: {{name: {ns}-old}}
 apiVersion: v1
 kind: ConfigMap
 metadata: {{name: there, namespace: {ns}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: c2, namespace: {ns}}}
 ---
 apiVersion: v1
 kind: Secret
@@ -183,22 +189,23 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
         for what, outcome in got.items():
             if what.endswith(" closed"):
-                if what.startswith("read "):
-                    assert outcome == "ok", (what, outcome)     # non-secret state: the bus policy's, no polkit
-                else:
-                    assert outcome.startswith(denied + ": not authorized: org.edgevirt.EdgeVirt1." + what.split()[0]), (what, outcome)
+                assert outcome.startswith(denied + ": not authorized: org.edgevirt.EdgeVirt1." + what.split()[0]), (what, outcome)
             elif what.endswith(" open"):
                 assert not outcome.startswith(denied), (what, outcome)
         # allowed calls did what they say; a console needs a running QEMU, which the test driver has not
         assert got["object.apply open"] == "ok" and root.exists("cm", "open", "made")
         assert got["object.delete open"] == "ok"
         assert got["namespace.manage create open"] == "ok" and root.exists("ns", "", "open-new")
+        # who made a namespace is its admin (oc new-project)
+        binding = root.get_json("rolebinding", "open-new", "admin")
+        assert binding["roleRef"]["name"] == "admin" and binding["subjects"] == [{"kind": "User", "name": "nobody"}], binding
         assert got["namespace.manage apply open"] == "ok" and root.exists("ns", "", "open-applied")
         assert got["secret.read get open"] == "ok" and got["secret.read list open"] == "ok"
         assert got["vm.lifecycle open"].endswith("already running") or got["vm.lifecycle open"] == "ok" \
             or "Conflict" in got["vm.lifecycle open"], got["vm.lifecycle open"]
         assert got["datavolume.upload open"] == "ok"
         assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
+        assert got["object.read open"] == "ok" and got["object.read list open"] == "ok"
         # denied calls changed nothing
         assert not root.exists("cm", "closed", "made") and root.exists("cm", "closed", "there")
         assert not root.exists("ns", "", "closed-new") and root.exists("ns", "", "closed-old")

@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Namespace roles for users other than root (RoleBindings to the
+ClusterRoles admin, edit and view, as OpenShift's project roles), on a bus
+configured like the system bus with edgevirt's bus policy and no polkit
+to ask: what a role does not give is refused, and a namespace where the
+caller has no role is invisible.  Callers: nobody (edit), daemon (view),
+sys (admin through its group), bin (no role)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import Client, Daemon, expect_error
+from test_policy import system_like_bus  # noqa: F401 (fixture)
+
+SETUP = """
+apiVersion: v1
+kind: Namespace
+metadata: {{name: {ns}}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: c, namespace: {ns}}}
+data: {{k: v}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: s, namespace: {ns}}}
+stringData: {{k: v}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {{name: src, namespace: {ns}}}
+spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: 1Mi}}}}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: box, namespace: {ns}}}
+spec: {{runStrategy: Halted, template: {{spec: {{domain: {{memory: {{guest: 16Mi}}}}}}}}}}
+"""
+
+BINDINGS = """
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: editors, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: nobody}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: viewers, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: User, name: daemon}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: admins, namespace: team}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+subjects: [{kind: Group, name: sys}]
+"""
+
+CLIENT = r"""
+import json, sys, dbus
+bus = dbus.bus.BusConnection(sys.argv[1])
+user = sys.argv[2]
+ROOT = "/org/edgevirt/EdgeVirt1"
+obj = lambda p: bus.get_object("org.edgevirt.EdgeVirt1", p)
+m = dbus.Interface(obj(ROOT), "org.edgevirt.EdgeVirt1.Manager")
+E = dbus.Dictionary({}, signature="sv")
+om = dbus.Interface(obj(ROOT), "org.freedesktop.DBus.ObjectManager")
+props = lambda p: dbus.Interface(obj(p), "org.freedesktop.DBus.Properties").GetAll("org.edgevirt.EdgeVirt1.Object")
+vm = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vm/box"), "org.edgevirt.EdgeVirt1.VirtualMachine")
+cm = lambda ns, n: f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}}}\n"
+rb = lambda ns, n: (f"apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: {n}, namespace: {ns}}}\n"
+                    "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n"
+                    "subjects: [{kind: User, name: bin}]\n")
+dv = lambda ns, src_ns, n: (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {n}, namespace: {ns}}}\n"
+                            f"spec: {{source: {{pvc: {{namespace: {src_ns}, name: src}}}}, storage: {{resources: {{requests: {{storage: 1Mi}}}}}}}}\n")
+calls = {
+    "get team": lambda: m.Get("cm", "team", "c", {}),
+    "get other": lambda: m.Get("cm", "other", "c", {}),
+    "list": lambda: sorted({i["metadata"]["namespace"] for i in json.loads(m.List("cm", "", {"output": "json"}))["items"]}),
+    "namespaces": lambda: sorted(i["metadata"]["name"] for i in json.loads(m.List("ns", "", {"output": "json"}))["items"]),
+    "managed": lambda: sorted({str(p).split("/")[5] for p in om.GetManagedObjects() if str(p).startswith(ROOT + "/namespace/")}),
+    "props team": lambda: str(props(f"{ROOT}/namespace/team/configmap/c")["Name"]),
+    "props other": lambda: str(props(f"{ROOT}/namespace/other/configmap/c")["Name"]),
+    "secret team": lambda: m.Get("secret", "team", "s", {}),
+    "secrets": lambda: sorted({i["metadata"]["namespace"] for i in json.loads(m.List("secret", "", {"output": "json"}))["items"]}),
+    "apply team": lambda: m.Apply(cm("team", "by-" + user), {}),
+    "apply other": lambda: m.Apply(cm("other", "by-" + user), {}),
+    "start team": lambda: vm("team").Start(E),
+    "start other": lambda: vm("other").Start(E),
+    "rolebinding team": lambda: m.Apply(rb("team", "by-" + user), {}),
+    "clone same": lambda: m.Apply(dv("team", "team", "same-" + user), {}),
+    "clone across": lambda: m.Apply(dv("team", "other", "across-" + user), {}),
+    "delete other": lambda: m.Delete("cm", "other", "c", {}),
+}
+out = {}
+for name, call in calls.items():
+    try:
+        r = call()
+        out[name] = r if name in ("list", "namespaces", "managed", "secrets") else "ok"
+    except dbus.DBusException as e:
+        out[name] = e.get_dbus_name().split(".")[-1]
+print(json.dumps(out))
+"""
+
+
+def run_as(bus, uid, user):
+    r = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--init-groups", "/usr/bin/python3", "-c", CLIENT,
+                        bus.address, user], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa: F811
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
+    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    try:
+        root = Client(system_like_bus.conn)
+        root.apply(SETUP.format(ns="team"))
+        root.apply(SETUP.format(ns="other"))
+        root.apply(BINDINGS)
+        stranger = run_as(system_like_bus, 2, "bin")           # no role (until sys binds it below)
+        nobody = run_as(system_like_bus, 65534, "nobody")      # edit
+        viewer = run_as(system_like_bus, 1, "daemon")          # view
+        admin = run_as(system_like_bus, 3, "sys")              # admin, through the group sys
+        print(json.dumps({"edit": nobody, "view": viewer, "admin": admin, "none": stranger}, indent=1))
+
+        for who in (nobody, viewer, admin):
+            assert who["get team"] == "ok" and who["props team"] == "ok"
+            assert who["get other"] == "AccessDenied" and who["props other"] == "UnknownObject"
+            assert who["list"] == ["team"] and who["namespaces"] == ["team"] and who["managed"] == ["team"]
+            assert who["apply other"] == "AccessDenied" and who["start other"] == "AccessDenied"
+            assert who["delete other"] == "AccessDenied" and who["clone across"] == "AccessDenied"
+        for who in (nobody, admin):
+            assert who["secret team"] == "ok" and who["secrets"] == ["team"]
+            assert who["apply team"] == "ok" and who["start team"] in ("ok", "Conflict") and who["clone same"] == "ok"
+        assert viewer["secret team"] == "AccessDenied" and viewer["secrets"] == []
+        assert viewer["apply team"] == "AccessDenied" and viewer["start team"] == "AccessDenied"
+        assert viewer["clone same"] == "AccessDenied"
+        # only an admin binds roles
+        assert admin["rolebinding team"] == "ok" and nobody["rolebinding team"] == "AccessDenied"
+        # no role: nothing there at all
+        assert stranger["list"] == [] and stranger["namespaces"] == [] and stranger["managed"] == []
+        assert stranger["get team"] == "AccessDenied" and stranger["props team"] == "UnknownObject"
+        assert stranger["apply team"] == "AccessDenied" and stranger["secrets"] == []
+        # what was refused did not happen; what was allowed did
+        assert root.exists("cm", "team", "by-nobody") and root.exists("cm", "team", "by-sys")
+        assert not root.exists("cm", "team", "by-daemon") and not root.exists("cm", "other", "by-nobody")
+        assert root.exists("cm", "other", "c") and not root.exists("dv", "team", "across-nobody")
+        assert root.exists("rolebinding", "team", "by-sys") and not root.exists("rolebinding", "team", "by-nobody")
+        # the binding sys made gives bin the view role: now bin sees team
+        assert run_as(system_like_bus, 2, "bin")["list"] == ["team"]
+    finally:
+        d.stop()
+
+
+@pytest.mark.parametrize("doc,error,fragment", [
+    ("roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}\nsubjects: [{kind: User, name: x}]\n",
+     "NotSupported", "roleRef.name"),
+    ("roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: edit}\n", "NotSupported", "roleRef.kind"),
+    ("roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n"
+     "subjects: [{kind: ServiceAccount, name: default, namespace: default}]\n", "NotSupported", "subjects[0].kind"),
+    ("roleRef: {kind: ClusterRole, name: view}\n", "Invalid", "roleRef.apiGroup"),
+])
+def test_rolebinding_admission(client, doc, error, fragment):
+    head = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\n"
+    msg = expect_error(error, client.apply, head + doc)
+    assert fragment in msg
+
+
+def test_roleref_is_immutable(client):
+    head = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\n"
+    client.apply(head + "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n")
+    msg = expect_error("Invalid", client.apply, head + "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\n")
+    assert "cannot change roleRef" in msg

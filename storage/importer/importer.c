@@ -29,19 +29,29 @@
  * VSIZE").  A --target is then filled from it; without one the import ends
  * there (a pull for VMs' containerDisks).
  *
- * Confinement: no new privileges, killed with its parent, and (Landlock)
- * able to write only the target and inside the scratch directory. */
+ * Confinement: no new privileges, killed with its parent, (Landlock)
+ * able to write only the target and inside the scratch directory, and
+ * (seccomp) without the system calls an importer has no use for: mounts,
+ * namespaces, tracing, modules, BPF, keyrings, clocks, raw sockets...
+ * Children (qemu-img, nbdkit) inherit all of it.  --self-test tries what
+ * is refused and says whether it was. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +63,7 @@
 #endif
 
 #include <curl/curl.h>
+#include <seccomp.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -75,6 +86,7 @@ typedef struct Options {
         uint64_t size;
         bool from_stdin;
         bool fit;                       /* target: a new file of the image's own size */
+        bool self_test;
 } Options;
 
 static const char *cleanup_path;        /* a partial file to remove on failure */
@@ -222,27 +234,11 @@ static char *run_qemu_img(char **argv, bool limit_cpu) {
         return g_steal_pointer(&out);
 }
 
-static void convert(Reader *r, ImageFormat fmt, const Options *o) {
-        g_autofree char *image = g_strdup_printf("%s/image.%s", o->scratch, image_format_name(fmt));
-        g_autofree unsigned char *buf = g_malloc(CHUNK);
-        int fd = open(image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-
-        if (fd < 0)
-                die(false, "cannot create %s: %s", image, g_strerror(errno));
-        for (;;) {
-                ssize_t n = reader_read(r, buf, CHUNK);
-                if (n < 0)
-                        stream_failed(r);
-                if (n == 0)
-                        break;
-                if (write(fd, buf, (size_t) n) != n)
-                        die(false, "writing %s failed: %s", image, g_strerror(errno));
-                progress(r, false);
-        }
-        close(fd);
-        progress(r, true);
-
-        char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt), image, NULL };
+/* qemu-img info on the image (a file, or an NBD export of the remote one)
+ * under limits, and what it must not be: a backing file, an external data
+ * file, vmdk extents elsewhere, larger than the volume.  Its virtual size. */
+static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
+        char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt), (char *) image, NULL };
         g_autofree char *json = run_qemu_img(info_argv, true);
         g_autoptr(JsonParser) p = json_parser_new();
         if (!json_parser_load_from_data(p, json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
@@ -271,15 +267,62 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
         if ((uint64_t) vsize > o->size)
                 die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
                     vsize, o->fit ? "the image cache takes" : "the volume", o->size);
+        return vsize;
+}
 
-        fd = open_target(o);
+/* qemu-img convert -p: its percentages become progress lines (of 10000). */
+static void convert_with_progress(char **argv) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GString) err = g_string_new(NULL);
+        int out_fd, err_fd, status;
+        GPid pid;
+        char buf[4096];
+
+        if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                      NULL, NULL, &pid, NULL, &out_fd, &err_fd, &e))
+                die(false, "cannot run qemu-img: %s", e->message);
+        for (;;) {
+                ssize_t n = read(out_fd, buf, sizeof buf - 1);
+                if (n <= 0)
+                        break;
+                buf[n] = '\0';
+                /* "    (45.20/100%)\r": the last one counts */
+                char *last = NULL;
+                for (char *q = strchr(buf, '('); q; q = strchr(q + 1, '('))
+                        last = q;
+                double pct;
+                if (last && sscanf(last, "(%lf/100%%)", &pct) == 1 && !quiet) {
+                        printf("progress %u 10000\n", (unsigned) (pct * 100));
+                        fflush(stdout);
+                }
+        }
+        ssize_t n;
+        while ((n = read(err_fd, buf, sizeof buf)) > 0)
+                g_string_append_len(err, buf, n);
+        close(out_fd);
+        close(err_fd);
+        waitpid(pid, &status, 0);
+        if (!g_spawn_check_wait_status(status, NULL)) {
+                /* the server going away mid-way shows as an I/O error: worth another try */
+                bool io = strstr(err->str, "Input/output error") != NULL;
+                die(io, "qemu-img convert failed: %s", g_strstrip(err->str));
+        }
+}
+
+static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, const Options *o, bool nbd) {
+        int fd = open_target(o);
         if (o->fit && ftruncate(fd, (off_t) vsize) < 0)
                 die(false, "cannot size %s: %s", o->target, g_strerror(errno));
         close(fd);
-        char *convert_argv[] = { "qemu-img", "convert", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
-                                 "--target-is-zero", image, o->target, NULL };
-        g_free(run_qemu_img(convert_argv, false));
-        unlink(image);
+        if (nbd) {
+                char *argv[] = { "qemu-img", "convert", "-p", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
+                                 "--target-is-zero", (char *) image, o->target, NULL };
+                convert_with_progress(argv);
+        } else {
+                char *argv[] = { "qemu-img", "convert", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
+                                 "--target-is-zero", (char *) image, o->target, NULL };
+                g_free(run_qemu_img(argv, false));
+        }
         if (o->fit) {
                 int tfd = open(o->target, O_WRONLY | O_CLOEXEC);
                 if (tfd < 0 || fsync(tfd) < 0)
@@ -287,6 +330,97 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
                 close(tfd);
         }
         printf("done %" G_GINT64_FORMAT "\n", vsize);
+}
+
+/* Formats that need random access, from a stream: through scratch space. */
+static void convert(Reader *r, ImageFormat fmt, const Options *o) {
+        g_autofree char *image = g_strdup_printf("%s/image.%s", o->scratch, image_format_name(fmt));
+        g_autofree unsigned char *buf = g_malloc(CHUNK);
+        int fd = open(image, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+        if (fd < 0)
+                die(false, "cannot create %s: %s", image, g_strerror(errno));
+        for (;;) {
+                ssize_t n = reader_read(r, buf, CHUNK);
+                if (n < 0)
+                        stream_failed(r);
+                if (n == 0)
+                        break;
+                if (write(fd, buf, (size_t) n) != n)
+                        die(false, "writing %s failed: %s", image, g_strerror(errno));
+                progress(r, false);
+        }
+        close(fd);
+        progress(r, true);
+        gint64 vsize = inspect(image, fmt, o);
+        write_converted(image, fmt, vsize, o, false);
+        unlink(image);
+}
+
+/* An uncompressed image on an http(s) server that serves byte ranges:
+ * qemu-img reads it in place through nbdkit's curl plugin (with its
+ * readahead and retry filters), as CDI does: no scratch copy.  Returns
+ * false (nothing done) when the server cannot be read so. */
+static bool convert_remote(ImageFormat fmt, const Options *o) {
+        g_autofree char *sock = g_strdup_printf("%s/nbd.sock", o->scratch);
+        g_autofree char *uri = g_strdup_printf("nbd+unix:///?socket=%s", sock);
+        g_autofree char *url = g_strdup_printf("url=%s", o->url);
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GError) e = NULL;
+        const char *user = g_getenv("EDGEVIRT_IMPORT_USER"), *password = g_getenv("EDGEVIRT_IMPORT_PASSWORD");
+        int err_fd;
+        GPid pid;
+
+        for (const char *const *a = (const char *const[]) { "nbdkit", "--readonly", "--exit-with-parent", "--foreground", "-U", sock,
+                                                            "--filter=readahead", "--filter=retry", "curl", "protocols=http,https",
+                                                            "retry-exponential=no", NULL }; *a; a++)
+                g_ptr_array_add(argv, g_strdup(*a));
+        g_ptr_array_add(argv, g_strdup(url));
+        if (o->ca_file)
+                g_ptr_array_add(argv, g_strdup_printf("cainfo=%s", o->ca_file));
+        if (user && *user) {
+                /* the password in a file of the scratch directory, not on a command line */
+                g_autofree char *pwfile = g_strdup_printf("%s/nbd.password", o->scratch);
+                if (!g_file_set_contents_full(pwfile, password ? password : "", -1, G_FILE_SET_CONTENTS_NONE, 0600, &e))
+                        die(false, "%s", e->message);
+                g_ptr_array_add(argv, g_strdup_printf("user=%s", user));
+                g_ptr_array_add(argv, g_strdup_printf("password=+%s", pwfile));
+        }
+        for (char **h = o->headers; h && *h; h++)
+                g_ptr_array_add(argv, g_strdup_printf("header=%s", *h));
+        g_ptr_array_add(argv, NULL);
+        if (!g_spawn_async_with_pipes(NULL, (char **) argv->pdata, NULL,
+                                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL |
+                                      G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, &pid, NULL, NULL, &err_fd, &e))
+                return false;   /* no nbdkit: the scratch way */
+        for (int i = 0; i < 500 && access(sock, F_OK) < 0; i++) {
+                if (waitpid(pid, NULL, WNOHANG) == pid) {
+                        close(err_fd);
+                        return false;
+                }
+                g_usleep(10000);
+        }
+        /* can it be opened at all (a server without ranges cannot)? */
+        char *probe_argv[] = { "qemu-img", "info", "-f", "raw", uri, NULL };
+        g_autofree char *out = NULL, *err = NULL;
+        int status = 0;
+        if (!g_spawn_sync(NULL, probe_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, &err,
+                          &status, NULL) || !g_spawn_check_wait_status(status, NULL)) {
+                kill(pid, SIGTERM);
+                waitpid(pid, NULL, 0);
+                close(err_fd);
+                unlink(sock);
+                return false;
+        }
+        printf("source nbd\n");
+        fflush(stdout);
+        gint64 vsize = inspect(uri, fmt, o);
+        write_converted(uri, fmt, vsize, o, true);
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+        close(err_fd);
+        unlink(sock);
+        return true;
 }
 
 /* Landlock: from here on this process and its children (qemu-img) may
@@ -332,14 +466,83 @@ static void confine(const Options *o) {
         close(ruleset);
 }
 
+/* System calls refused (EPERM) to the importer and its children. */
+static const int denied_syscalls[] = {
+        SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(move_mount),
+        SCMP_SYS(open_tree), SCMP_SYS(fsopen), SCMP_SYS(fsmount), SCMP_SYS(fsconfig), SCMP_SYS(fspick),
+        SCMP_SYS(mount_setattr), SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),
+        SCMP_SYS(process_vm_writev), SCMP_SYS(kcmp), SCMP_SYS(init_module), SCMP_SYS(finit_module),
+        SCMP_SYS(delete_module), SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load), SCMP_SYS(reboot), SCMP_SYS(swapon),
+        SCMP_SYS(swapoff), SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(keyctl),
+        SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(acct), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
+        SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex), SCMP_SYS(sethostname), SCMP_SYS(setdomainname), SCMP_SYS(iopl),
+        SCMP_SYS(ioperm), SCMP_SYS(syslog), SCMP_SYS(quotactl), SCMP_SYS(open_by_handle_at),
+        SCMP_SYS(name_to_handle_at), SCMP_SYS(lookup_dcookie), SCMP_SYS(fanotify_init), SCMP_SYS(vhangup),
+        SCMP_SYS(uselib), SCMP_SYS(personality), SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(pidfd_getfd),
+};
+
+/* The socket families an importer needs: local (nbdkit), IP (downloads),
+ * netlink (the resolver asks for the addresses configured). */
+static const int allowed_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
+
+static void seccomp_confine(void) {
+        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+        int r = 0;
+
+        if (!ctx)
+                die(false, "cannot set up the seccomp filter");
+        for (size_t i = 0; i < G_N_ELEMENTS(denied_syscalls) && r == 0; i++) {
+                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_syscalls[i], 0);
+                if (r == -EDOM || r == -EINVAL)
+                        r = 0;  /* not a system call of this architecture: nothing to refuse */
+        }
+        /* socket(): every family but the allowed ones refused */
+        for (int family = 0; family < AF_MAX && r == 0; family++) {
+                bool allowed = false;
+                for (size_t i = 0; i < G_N_ELEMENTS(allowed_families); i++)
+                        allowed = allowed || allowed_families[i] == family;
+                if (!allowed)
+                        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+                                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) family));
+        }
+        if (r == 0)
+                r = seccomp_load(ctx);
+        seccomp_release(ctx);
+        if (r < 0)
+                die(false, "cannot load the seccomp filter: %s", g_strerror(-r));
+}
+
+/* --self-test: what the confinement must refuse, tried. */
+static int self_test(const Options *o) {
+        struct { const char *what; int r; int want; } t[] = {
+                { "unshare(CLONE_NEWNS)", unshare(CLONE_NEWNS) < 0 ? errno : 0, EPERM },
+                { "mount(tmpfs)", mount("none", o->scratch, "tmpfs", 0, NULL) < 0 ? errno : 0, EPERM },
+                { "ptrace(TRACEME)", ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0 ? errno : 0, EPERM },
+                { "socket(AF_PACKET)", socket(AF_PACKET, SOCK_RAW, 0) < 0 ? errno : 0, EAFNOSUPPORT },
+                { "keyctl", (int) syscall(SYS_keyctl, 0, 0, 0, 0, 0) < 0 ? errno : 0, EPERM },
+                { "write outside", open("/var/tmp/edgevirt-importer-self-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) < 0 ? errno : 0,
+                  EACCES },
+        };
+        int bad = 0;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        printf("socket(AF_INET): %s\n", fd >= 0 ? "allowed" : g_strerror(errno));
+        bad += fd < 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+                printf("%s: %s\n", t[i].what, t[i].r == t[i].want ? "refused" : t[i].r ? g_strerror(t[i].r) : "ALLOWED");
+                bad += t[i].r != t[i].want;
+        }
+        return bad ? 1 : 0;
+}
+
 static void parse_args(int argc, char *argv[], Options *o) {
-        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE };
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
                 { "stdin", no_argument, NULL, STDIN_ }, { "ca-file", required_argument, NULL, CA },
                 { "header", required_argument, NULL, HEADER }, { "checksum", required_argument, NULL, CHECKSUM },
                 { "registry", required_argument, NULL, REGISTRY }, { "cache", required_argument, NULL, CACHE },
+                { "self-test", no_argument, NULL, SELF_TEST },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -357,8 +560,11 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case CHECKSUM: o->checksum = optarg; break;
                 case REGISTRY: o->registry = optarg; break;
                 case CACHE: o->cache = optarg; break;
+                case SELF_TEST: o->self_test = true; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
+        if (o->self_test && o->target && o->scratch)
+                o->from_stdin = true;   /* nothing is read */
         if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
                 die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of --url/--stdin/--registry are needed");
         if (o->cache && !o->registry)
@@ -510,24 +716,48 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
 
         if (fmt == IMAGE_RAW)
                 write_raw(r, o);
-        else
+        else if (o->url && !o->checksum && comp == COMPRESSION_NONE && fmt != IMAGE_VMDK) {
+                /* read in place by qemu-img; the stream was only for the first bytes */
+                reader_free(r);
+                r = NULL;
+                if (!convert_remote(fmt, o)) {
+                        char *error = NULL;
+                        HttpOptions h = {
+                                .url = o->url, .ca_file = o->ca_file, .headers = o->headers,
+                                .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
+                        };
+                        r = http_reader_new(&h, &error);
+                        if (!r)
+                                die(false, "%s", error);
+                        convert(r, fmt, o);
+                }
+        } else
                 convert(r, fmt, o);
         if (tar) {
                 char *error = NULL;
                 if (tar_disk_reader_finish(tar, &error) < 0)
                         die(false, "%s", error);
         }
-        reader_free(r);
+        if (r)
+                reader_free(r);
 }
 
 int main(int argc, char *argv[]) {
         Options o = {};
         Reader *r, *tar = NULL;
 
+        sigset_t none;
+        sigemptyset(&none);
+        /* the daemon blocks the signals its event loop takes; a blocked
+         * SIGTERM would be inherited by nbdkit and qemu-img too */
+        sigprocmask(SIG_SETMASK, &none, NULL);
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
         parse_args(argc, argv, &o);
         confine(&o);
+        seccomp_confine();
+        if (o.self_test)
+                return self_test(&o);
         curl_global_init(CURL_GLOBAL_DEFAULT);
 
         if (o.cache) {

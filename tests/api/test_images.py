@@ -128,7 +128,7 @@ def test_unused_images_are_collected_past_the_cache_size(bus, state_dir, registr
         b = str(client.manager.PullImage(f"{registry.host}/kubevirt/b:v1", dbus.Dictionary({}, signature="sv")))
         # b is unused and over the size: collected a second (MinimumAge) after
         wait_until(lambda: [i[0] for i in images(client)] == [a], timeout=10, what="b to be collected")
-        assert not os.path.exists(os.path.join(state_dir, "images", b[7:] + ".img"))
+        wait_until(lambda: not os.path.exists(os.path.join(state_dir, "images", b[7:] + ".img")), what="b's file to go")
         msg = expect_error("Conflict", client.manager.RemoveImage, a)
         assert "in use" in msg
         client.delete("vm", "default", "keeper")

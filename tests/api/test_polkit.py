@@ -178,9 +178,9 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
             root.apply(SETUP.format(ns=ns))
         root.manager.CreateNamespace("ask", {})
         wait_until(lambda: all(root.get_json("vmi", ns, "box").get("status", {}).get("phase") == "Running"
-                               for ns in ("open", "closed")), timeout=20, what="the instances to run")
+                               for ns in ("open", "closed")), timeout=90, what="the instances to run")
         wait_until(lambda: all(root.get_json("dv", ns, "up").get("status", {}).get("phase") == "UploadReady"
-                               for ns in ("open", "closed")), timeout=20, what="the uploads to be ready")
+                               for ns in ("open", "closed")), timeout=90, what="the uploads to be ready")
         r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", CLIENT,
                             polkit_bus.address], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr

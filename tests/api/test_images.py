@@ -14,21 +14,8 @@ import pytest
 
 import servers
 from conftest import Client, Daemon, expect_error, wait_until
-from test_registry import Registry, finished, image, layout, volume_of
+from test_registry import Registry, disk, finished, image, layout, volume_of  # noqa: F401 (disk: a fixture)
 from test_vm import vm_status, vm_yaml, vmi_uid
-
-
-@pytest.fixture(scope="module")
-def disk(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("disk"))
-    raw = os.path.join(d, "disk.raw")
-    with open(raw, "wb") as f:
-        f.truncate(servers.SIZE)
-        for off, data in servers.PATTERN:
-            f.seek(off)
-            f.write(data)
-    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, os.path.join(d, "disk.qcow2")], check=True)
-    return raw, open(os.path.join(d, "disk.qcow2"), "rb").read()
 
 
 def unique_image(tmp, qcow2, compression="gzip"):

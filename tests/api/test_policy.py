@@ -66,26 +66,37 @@ print(json.dumps(out))
 """
 
 
+class SystemLikeBus:
+    """A dbus-daemon configured like the system bus with edgevirt's bus
+    policy (and more policy files to include), in a directory of its own."""
+
+    def __init__(self, prefix, includes=()):
+        import dbus
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.tmp, 0o755)
+        sock = os.path.join(self.tmp, "bus.sock")
+        conf = os.path.join(self.tmp, "bus.conf")
+        text = SYSTEM_LIKE.format(sock=sock, policy=os.path.join(TOP, "units", "org.edgevirt.EdgeVirt1.conf"))
+        for inc in includes:
+            text = text.replace("</busconfig>", f"  <include>{inc}</include>\n</busconfig>")
+        with open(conf, "w") as f:
+            f.write(text)
+        self.pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"],
+                                               text=True).split()[0])
+        self.address = "unix:path=" + sock
+        self.conn = dbus.bus.BusConnection(self.address)
+
+    def stop(self):
+        self.conn.close()
+        os.kill(self.pid, signal.SIGTERM)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 @pytest.fixture
 def system_like_bus():
-    tmp = tempfile.mkdtemp(prefix="edgevirt-sysbus-")
-    os.chmod(tmp, 0o755)
-    sock = os.path.join(tmp, "bus.sock")
-    conf = os.path.join(tmp, "bus.conf")
-    with open(conf, "w") as f:
-        f.write(SYSTEM_LIKE.format(sock=sock, policy=os.path.join(TOP, "units", "org.edgevirt.EdgeVirt1.conf")))
-    pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"], text=True).split()[0])
-
-    class B:
-        pass
-    b = B()
-    b.address = "unix:path=" + sock
-    import dbus
-    b.conn = dbus.bus.BusConnection(b.address)
+    b = SystemLikeBus("edgevirt-sysbus-")
     yield b
-    b.conn.close()
-    os.kill(pid, signal.SIGTERM)
-    shutil.rmtree(tmp, ignore_errors=True)
+    b.stop()
 
 
 def test_bus_policy_for_unprivileged_callers(system_like_bus, tmp_path):

@@ -9,15 +9,13 @@ not; root needs no polkit."""
 import json
 import os
 import shutil
-import signal
 import subprocess
-import tempfile
 import time
 
 import pytest
 
-from conftest import BUILD, TOP, Client, Daemon, wait_until
-from test_policy import SYSTEM_LIKE
+from conftest import BUILD, Client, Daemon, wait_until
+from test_policy import SystemLikeBus
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 
@@ -123,16 +121,8 @@ spec: {{source: {{upload: {{}}}}, storage: {{resources: {{requests: {{storage: 1
 def polkit_bus(tmp_path):
     """A system-like bus with our bus policy and polkit's, and polkitd on it
     with the test's actions and rule (mount namespace)."""
-    tmp = tempfile.mkdtemp(prefix="edgevirt-polkit-")
-    os.chmod(tmp, 0o755)
-    sock = os.path.join(tmp, "bus.sock")
-    conf = os.path.join(tmp, "bus.conf")
-    text = SYSTEM_LIKE.format(sock=sock, policy=os.path.join(TOP, "units", "org.edgevirt.EdgeVirt1.conf"))
-    text = text.replace("</busconfig>", "  <include>/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf</include>\n</busconfig>")
-    with open(conf, "w") as f:
-        f.write(text)
-    bus_pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"], text=True).split()[0])
-    address = "unix:path=" + sock
+    bus = SystemLikeBus("edgevirt-polkit-", ["/usr/share/dbus-1/system.d/org.freedesktop.PolicyKit1.conf"])
+    tmp, address = bus.tmp, bus.address
     actions = os.path.join(tmp, "actions")
     rules = os.path.join(tmp, "rules")
     os.makedirs(actions)
@@ -147,25 +137,15 @@ def polkit_bus(tmp_path):
               f"exec {POLKITD} --no-debug")
     polkitd = subprocess.Popen(["unshare", "-m", "sh", "-c", script], env=dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=address),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    import dbus
-    conn = dbus.bus.BusConnection(address)
     deadline = time.monotonic() + 20
-    while not conn.name_has_owner("org.freedesktop.PolicyKit1"):
+    while not bus.conn.name_has_owner("org.freedesktop.PolicyKit1"):
         if polkitd.poll() is not None or time.monotonic() > deadline:
             raise AssertionError("polkitd did not start: " + (polkitd.stdout.read() if polkitd.poll() is not None else "timeout"))
         time.sleep(0.05)
-
-    class B:
-        pass
-    b = B()
-    b.address = address
-    b.conn = conn
-    yield b
-    conn.close()
+    yield bus
     polkitd.terminate()
     polkitd.wait()
-    os.kill(bus_pid, signal.SIGTERM)
-    shutil.rmtree(tmp, ignore_errors=True)
+    bus.stop()
 
 
 def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):

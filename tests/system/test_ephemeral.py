@@ -4,7 +4,8 @@
 /disk/ in an OCI image), pushed to Debian's docker-registry on loopback,
 pulled into the image cache and booted on a per-instance overlay.  What
 the guest writes is gone after a restart; the cached image is untouched.
-Two boots."""
+Its cloud-init comes from a ConfigDrive (config-2, OpenStack layout) with
+the SSH key propagated there.  Two boots."""
 import gzip
 import hashlib
 import json
@@ -104,7 +105,7 @@ spec:
       accessCredentials:
       - sshPublicKey:
           source: {{secret: {{secretName: eph-key}}}}
-          propagationMethod: {{noCloud: {{}}}}
+          propagationMethod: {{configDrive: {{}}}}
       domain:
         cpu: {{cores: 1}}
         memory: {{guest: 1Gi}}
@@ -117,7 +118,7 @@ spec:
       volumes:
       - {{name: root, containerDisk: {{image: "{image}"}}}}
       - name: cloudinit
-        cloudInitNoCloud:
+        cloudInitConfigDrive:
           userData: |
             #cloud-config
             hostname: ephemeral

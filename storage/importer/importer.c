@@ -86,6 +86,7 @@ typedef struct Options {
         uint64_t size;
         bool from_stdin;
         bool fit;                       /* target: a new file of the image's own size */
+        bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
         bool self_test;
 } Options;
 
@@ -156,6 +157,11 @@ static int open_target(const Options *o) {
         return fd;
 }
 
+/* What --size bounds, for messages. */
+static const char *limit_name(const Options *o) {
+        return o->fit && !o->for_volume ? "the image cache takes ([Images] MaxImageSize)" : "the volume";
+}
+
 static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) {
         size_t done = 0;
         while (done < n) {
@@ -182,8 +188,8 @@ static void write_raw(Reader *r, const Options *o) {
                         break;
                 if (off + (uint64_t) n > o->size)
                         die(false, "the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes "
-                            "(%s %" G_GUINT64_FORMAT ")", o->fit ? "the image cache takes" : "the volume", off + (uint64_t) n,
-                            o->fit ? "the limit is" : "the volume has", o->size);
+                            "(%s %" G_GUINT64_FORMAT ")", limit_name(o), off + (uint64_t) n,
+                            o->fit && !o->for_volume ? "the limit is" : "the volume has", o->size);
                 /* write runs of non-zero 4 KiB blocks; zero blocks stay holes */
                 for (size_t pos = 0; pos < (size_t) n;) {
                         size_t blk = MIN((size_t) BLOCK, (size_t) n - pos);
@@ -266,7 +272,7 @@ static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
                 die(false, "qemu-img info reports no virtual size");
         if ((uint64_t) vsize > o->size)
                 die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
-                    vsize, o->fit ? "the image cache takes" : "the volume", o->size);
+                    vsize, limit_name(o), o->size);
         return vsize;
 }
 
@@ -654,6 +660,7 @@ static void through_cache(const Options *o) {
 
                 c.target = tmp;
                 c.fit = true;
+                c.for_volume = o->target != NULL;
                 cleanup_path = tmp;
                 Reader *r = registry_disk(&c, &g, layers, &tar);
                 import_stream(r, &c, tar);

@@ -218,3 +218,13 @@ def test_cli_images_pull_rmi(bus, client, registry, tmp_path, disk):
     assert "removed" in ctl("rmi", digest).stdout
     assert ctl("images", "-o", "json").stdout.strip() == "[]"
     assert "no image" in ctl("rmi", digest, ok=False).stderr
+
+
+def test_image_larger_than_the_claim(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/big:v1")
+    client.apply(dv("small", f"docker://{registry.host}/kubevirt/big:v1").replace("128Mi", "16Mi"))
+    st = finished(client, "small")
+    msg = next(c["message"] for c in st["conditions"] if c["type"] == "Running")
+    assert st["phase"] == "Failed" and "larger than the volume" in msg and str(servers.SIZE) in msg, st
+    # nothing half-made stays in the cache
+    assert images(client) == []

@@ -263,8 +263,11 @@ char *hypervisor_nat_network_xml(const char *name, const char *subnet) {
                                        "</network>\n", name, bridge, gw, nm, first, last);
 }
 
-/* The pod network's libvirt network: defined and started on first use. */
+/* The pod network's libvirt network: defined and started on first use.
+ * Instances start on several threads at once: one of them defines it. */
 static int ensure_network(virConnectPtr c, HvOp *op) {
+        static GMutex lock;
+        g_autoptr(GMutexLocker) locker = g_mutex_locker_new(&lock);
         virNetworkPtr n = virNetworkLookupByName(c, op->network);
         int r = 0;
 

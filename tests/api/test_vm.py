@@ -374,3 +374,12 @@ def test_interfaces_are_introspectable(client):
     assert VM_IFACE in xml
     xml = client.conn.get_object(NAME, vmi_path("intro")).Introspect(dbus_interface="org.freedesktop.DBus.Introspectable")
     assert VMI_IFACE in xml
+
+
+def test_instances_starting_at_once_share_the_pod_network(client):
+    # a fresh host: the first instances define the NAT network together
+    client.apply("\n---\n".join(vm_yaml(f"many{i}") for i in range(6)))
+    for i in range(6):
+        wait_status(client, f"many{i}", "Running", timeout=30)
+        # at the first try: no failed start on the way
+        assert "startFailure" not in client.get_json("vm", "default", f"many{i}")["status"], i

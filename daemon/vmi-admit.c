@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* KubeVirt's admission rules for an instance spec (its webhook's checks
+ * beyond the schema): disks and volumes that match, buses, boot order,
+ * networks and interfaces, memory, annotations.  Pure: shared by VMs'
+ * templates and VirtualMachineInstances. */
+#include "domain.h"
+#include "json-util.h"
+#include "quantity.h"
+#include "util.h"
+#include "vmi.h"
+
+static bool unique_names(JsonArray *a, const char *path, GError **error) {
+        g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                const char *name = json_get_string(json_array_get_object_element(a, i), "name");
+                if (!name) {
+                        ev_error_set(error, EINVAL, "%s[%u].name: Required value", path, i);
+                        return false;
+                }
+                if (!g_hash_table_add(seen, (char *) name)) {
+                        ev_error_set(error, EINVAL, "%s[%u].name: Duplicate value: \"%s\"", path, i, name);
+                        return false;
+                }
+        }
+        return true;
+}
+
+static bool has_named(JsonArray *a, const char *name) {
+        for (guint i = 0; a && i < json_array_get_length(a); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(a, i), "name"), name))
+                        return true;
+        return false;
+}
+
+static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, GError **error) {
+        g_autoptr(GHashTable) boot = g_hash_table_new(g_direct_hash, g_direct_equal);
+
+        for (guint i = 0; disks && i < json_array_get_length(disks); i++) {
+                JsonObject *d = json_array_get_object_element(disks, i);
+                const char *name = json_get_string(d, "name");
+                unsigned targets = !!json_object_has_member(d, "disk") + !!json_object_has_member(d, "cdrom") + !!json_object_has_member(d, "lun");
+                gint64 order = json_get_int(d, "bootOrder", 0);
+
+                if (!has_named(volumes, name))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume of this name "
+                                            "in %s.volumes", path, i, name, path);
+                if (targets > 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u]: Invalid value: give one of disk, cdrom or lun", path, i);
+                const char *bus = json_get_string(json_get_object(d, "disk"), "bus");
+                if (bus && !streq(bus, "virtio") && !streq(bus, "sata") && !streq(bus, "scsi") && !streq(bus, "usb"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].disk.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"virtio\", \"sata\", \"scsi\", \"usb\"", path, i, bus);
+                bus = json_get_string(json_get_object(d, "cdrom"), "bus");
+                if (bus && !streq(bus, "sata") && !streq(bus, "scsi"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cdrom.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"sata\", \"scsi\"", path, i, bus);
+                bus = json_get_string(json_get_object(d, "lun"), "bus");
+                if (bus && !streq(bus, "scsi"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].lun.bus: Unsupported value: \"%s\": supported values: "
+                                            "\"scsi\"", path, i, bus);
+                const char *cache = json_get_string(d, "cache");
+                if (cache && !streq(cache, "none") && !streq(cache, "writethrough") && !streq(cache, "writeback"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cache: Unsupported value: \"%s\": supported values: "
+                                            "\"none\", \"writethrough\", \"writeback\"", path, i, cache);
+                const char *io = json_get_string(d, "io");
+                if (io && !streq(io, "native") && !streq(io, "threads") && !streq(io, "default"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].io: Unsupported value: \"%s\": supported values: "
+                                            "\"native\", \"threads\", \"default\"", path, i, io);
+                const char *policy = json_get_string(d, "errorPolicy");
+                if (policy && !streq(policy, "stop") && !streq(policy, "ignore") && !streq(policy, "report") && !streq(policy, "enospace"))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].errorPolicy: Unsupported value: \"%s\": supported values: "
+                                            "\"stop\", \"ignore\", \"report\", \"enospace\"", path, i, policy);
+                if (order < 0 || (order > 0 && !g_hash_table_add(boot, GINT_TO_POINTER(order))))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].bootOrder: Invalid value: %" G_GINT64_FORMAT
+                                            ": must be positive and unique", path, i, order);
+        }
+        return 0;
+}
+
+static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                JsonObject *v = json_array_get_object_element(volumes, i);
+                unsigned n = json_object_get_size(v) - (json_object_has_member(v, "name") ? 1 : 0);
+                if (n != 1)
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u]: Invalid value: a volume needs exactly one source, %u given", path, i, n);
+                if (json_get_object(v, "persistentVolumeClaim") && !json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"))
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].persistentVolumeClaim.claimName: Required value", path, i);
+                if (json_get_object(v, "dataVolume") && !json_get_string(json_get_object(v, "dataVolume"), "name"))
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].dataVolume.name: Required value", path, i);
+                JsonObject *ci = json_get_object(v, "cloudInitNoCloud") ? json_get_object(v, "cloudInitNoCloud")
+                                                                        : json_get_object(v, "cloudInitConfigDrive");
+                if (ci && json_object_get_size(ci) == 0)
+                        return ev_error_set(error, EINVAL, "%s.volumes[%u].%s: Required value: give userData, userDataBase64, secretRef "
+                                            "or network data", path, i,
+                                            json_get_object(v, "cloudInitNoCloud") ? "cloudInitNoCloud" : "cloudInitConfigDrive");
+                if (json_get_object(v, "emptyDisk")) {
+                        int64_t cap = 0;
+                        const char *s = json_get_string(json_get_object(v, "emptyDisk"), "capacity");
+                        if (!s || quantity_parse_int64(s, &cap, NULL) < 0 || cap <= 0)
+                                return ev_error_set(error, EINVAL, "%s.volumes[%u].emptyDisk.capacity: Required value: a positive size", path, i);
+                }
+        }
+        return 0;
+}
+
+static int check_networks(JsonObject *spec, const char *path, GError **error) {
+        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "interfaces");
+        JsonArray *networks = json_get_array(spec, "networks");
+        unsigned pods = 0;
+
+        if (!unique_names(ifaces, "spec.domain.devices.interfaces", error) || !unique_names(networks, "spec.networks", error))
+                return -EINVAL;
+        for (guint i = 0; networks && i < json_array_get_length(networks); i++) {
+                JsonObject *n = json_array_get_object_element(networks, i);
+                if (json_get_object(n, "pod"))
+                        pods++;
+                else if (!json_object_has_member(n, "multus"))
+                        return ev_error_set(error, EINVAL, "%s.networks[%u]: Required value: a network source (pod) is needed", path, i);
+                if (!has_named(ifaces, json_get_string(n, "name")))
+                        return ev_error_set(error, EINVAL, "%s.networks[%u].name: Invalid value: \"%s\": no interface of this name",
+                                            path, i, json_get_string(n, "name"));
+        }
+        if (pods > 1)
+                return ev_error_set(error, EINVAL, "%s.networks: Invalid value: more than one pod network", path);
+        for (guint i = 0; ifaces && i < json_array_get_length(ifaces); i++) {
+                JsonObject *iface = json_array_get_object_element(ifaces, i);
+                const char *name = json_get_string(iface, "name");
+                unsigned bindings = 0;
+                static const char *const all[] = { "masquerade", "bridge", "slirp", "passt", "sriov", "macvtap", "binding", NULL };
+                for (const char *const *b = all; *b; b++)
+                        bindings += json_object_has_member(iface, *b);
+                if (!has_named(networks, name))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].name: Invalid value: \"%s\": no network of this name "
+                                            "in %s.networks", path, i, name, path);
+                if (bindings != 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u]: Invalid value: give exactly one binding "
+                                            "(masquerade, bridge or slirp)", path, i);
+                const char *model = json_get_string(iface, "model");
+                static const char *const models[] = { "virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", NULL };
+                if (model && !g_strv_contains(models, model))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].model: Unsupported value: \"%s\": supported values: "
+                                            "virtio, e1000, e1000e, igb, ne2k_pci, pcnet, rtl8139", path, i, model);
+                const char *mac = json_get_string(iface, "macAddress");
+                if (mac && !g_regex_match_simple("^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$", mac, 0, 0))
+                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].macAddress: Invalid value: \"%s\": "
+                                            "must be a MAC address", path, i, mac);
+        }
+        return 0;
+}
+
+int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error) {
+        JsonObject *domain = json_get_object(spec, "domain");
+        JsonObject *devices = json_get_object(domain, "devices");
+        JsonObject *cpu = json_get_object(domain, "cpu");
+        JsonArray *volumes = json_get_array(spec, "volumes");
+        const char *arch = json_get_string(spec, "architecture");
+
+        if (!domain)
+                return ev_error_set(error, EINVAL, "%s.domain: Required value", path);
+        if (arch && !streq(arch, "amd64"))
+                return ev_error_set(error, EOPNOTSUPP, "%s.architecture: Unsupported value: \"%s\": this node runs amd64 guests only", path, arch);
+        if (need_memory && domain_guest_memory(spec) <= 0)
+                return ev_error_set(error, EINVAL, "%s.domain.memory.guest: Required value: no memory requested (set %s.domain.memory.guest "
+                                    "or %s.domain.resources.requests.memory)", path, path, path);
+        static const char *const topo[] = { "sockets", "cores", "threads", NULL };
+        for (const char *const *t = topo; *t; t++)
+                if (cpu && json_object_has_member(cpu, *t) && json_get_int(cpu, *t, 0) < 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path, *t);
+        if (!unique_names(volumes, "spec.volumes", error) ||
+            !unique_names(json_get_array(devices, "disks"), "spec.domain.devices.disks", error))
+                return -EINVAL;
+        if (check_volumes(volumes, path, error) < 0 || check_disks(json_get_array(devices, "disks"), volumes, path, error) < 0 ||
+            check_networks(spec, path, error) < 0)
+                return -EINVAL;
+        JsonObject *bl = json_get_object(json_get_object(domain, "firmware"), "bootloader");
+        if (json_get_object(bl, "bios") && json_get_object(bl, "efi"))
+                return ev_error_set(error, EINVAL, "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
+        if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
+                return ev_error_set(error, EINVAL, "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
+        JsonArray *creds = json_get_array(spec, "accessCredentials");
+        for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
+                JsonObject *key = json_get_object(json_array_get_object_element(creds, i), "sshPublicKey");
+                JsonObject *prop = json_get_object(key, "propagationMethod");
+                const char *want = json_get_object(prop, "noCloud") ? "cloudInitNoCloud" : json_get_object(prop, "configDrive") ? "cloudInitConfigDrive" : NULL;
+                bool found = false;
+                if (!json_get_string(json_get_object(json_get_object(key, "source"), "secret"), "secretName"))
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.source.secret.secretName: Required value", path, i);
+                if (!want)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Required value: "
+                                            "noCloud or configDrive", path, i);
+                for (guint j = 0; volumes && j < json_array_get_length(volumes); j++)
+                        found = found || json_get_object(json_array_get_object_element(volumes, j), want);
+                if (!found)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
+                                            "propagating keys through %s needs a %s volume", path, i,
+                                            json_get_object(prop, "noCloud") ? "noCloud" : "configDrive", want);
+        }
+        const char *start = json_get_string(spec, "startStrategy");
+        if (start && !streq(start, "Paused"))
+                return ev_error_set(error, EINVAL, "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path, start);
+        static const char *const ignored[] = { "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "schedulerName",
+                                               "priorityClassName", "dnsPolicy", NULL };
+        for (const char *const *f = ignored; *f && warnings; f++)
+                if (json_object_has_member(spec, *f))
+                        g_ptr_array_add(warnings, g_strdup_printf("%s.%s: has no effect on a single node", path, *f));
+        return 0;
+}
+
+static int check_annotations(JsonObject *meta, const char *path, GError **error) {
+        JsonObject *ann = json_get_object(meta, "annotations");
+        if (json_get_string(ann, "hooks.kubevirt.io/hookSidecars"))
+                return ev_error_set(error, EOPNOTSUPP, "%s.annotations[hooks.kubevirt.io/hookSidecars]: not supported on edgevirt: "
+                                    "sidecar hooks run in a virt-launcher pod, which edgevirt does not have", path);
+        return 0;
+}
+
+int vm_template_annotations_admit(JsonObject *meta, const char *path, GError **error) {
+        return check_annotations(meta, path, error);
+}
+

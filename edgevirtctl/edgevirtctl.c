@@ -1109,7 +1109,7 @@ static JsonNode *clean_for_export(JsonObject *item) {
 }
 
 static int verb_export(Ctl *c, int argc, char **argv) {
-        static const char *const kinds[] = { "configmaps", "secrets", "persistentvolumeclaims", "datavolumes",
+        static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims", "datavolumes",
                                              "virtualmachineinstancetypes", "virtualmachinepreferences", "virtualmachines",
                                              "virtualmachineinstances", NULL };
         g_autofree char *ns_doc = NULL;

@@ -164,6 +164,9 @@ def test_export_round_trip(ctl, bus, tmp_path):
     ctl("apply", "-f", "-", input=(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, labels: {app: shop}}\ndata: {a: b}\n---\n"
         "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\nstringData: {accessKeyId: u, secretKey: p}\n---\n"
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: devs}\n"
+        "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\n"
+        "subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: developers}]\n---\n"
         "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\n"
         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n---\n"
         "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: disk}\n"
@@ -183,7 +186,7 @@ def test_export_round_trip(ctl, bus, tmp_path):
     kinds = sorted(d["kind"] for d in docs)
     # the DataVolume's own claim is not exported: the DataVolume makes it
     # again; nor are the VM's instance and the DataVolume of its template
-    assert kinds == ["ConfigMap", "DataVolume", "Namespace", "PersistentVolumeClaim", "Secret", "VirtualMachine",
+    assert kinds == ["ConfigMap", "DataVolume", "Namespace", "PersistentVolumeClaim", "RoleBinding", "Secret", "VirtualMachine",
                      "VirtualMachineInstancetype"]
     for d in docs:
         assert "status" not in d

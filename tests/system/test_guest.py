@@ -82,6 +82,21 @@ def ssh(key, ip, *cmd):
     return r
 
 
+def agent_command(domain, command, **arguments):
+    cmd = json.dumps({"execute": command, "arguments": arguments} if arguments else {"execute": command})
+    return json.loads(virsh("qemu-agent-command", domain, cmd))["return"]
+
+
+def agent_read_file(domain, path):
+    """A guest file's text through the QEMU guest agent (guest-file-*)."""
+    import base64
+    handle = agent_command(domain, "guest-file-open", path=path, mode="r")
+    try:
+        return base64.b64decode(agent_command(domain, "guest-file-read", handle=handle, count=65536)["buf-b64"]).decode()
+    finally:
+        agent_command(domain, "guest-file-close", handle=handle)
+
+
 def agent_up(client):
     return client.exists("vmi", NS, "guest") and bool(client.props(vmi_path("guest"), VMI_IFACE)["AgentConnected"]) \
         and str(client.props(vmi_path("guest"), VMI_IFACE)["GuestHostname"]) != ""
@@ -130,6 +145,8 @@ def test_real_guest_end_to_end(client, image_server, state_dir):
     # runcmd runs in cloud-init's last stage, which may end after sshd is up
     r = ssh(key, ip, "cloud-init status --wait >/dev/null; cat /var/tmp/edgevirt-marker; hostname")
     assert r.stdout.split() == ["made-by-cloud-init", "edge-guest"], r.stdout + r.stderr
+    # and the file through the guest agent itself (libvirt's agent channel)
+    assert agent_read_file("sys_guest", "/var/tmp/edgevirt-marker").strip() == "made-by-cloud-init"
     r = ssh(key, ip, "echo survives > /var/tmp/persist && sync")
     assert r.returncode == 0, r.stderr
 

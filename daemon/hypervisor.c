@@ -17,12 +17,16 @@ struct Hypervisor {
         Worker *worker;                 /* libvirt calls, and events posted back */
         HvEventFunc on_event;
         void *userdata;
-        GMutex lock;                    /* guards conn */
+        /* guards conn and dead; recursive: libvirt runs on_close in the
+         * thread whose call found the connection gone, lock held or not */
+        GRecMutex lock;
         virConnectPtr conn;
         virConnectPtr dead;             /* closed by libvirtd; released outside its callback */
         int lifecycle_cb, agent_cb, reboot_cb;
         GThread *event_thread;
         gint quit;
+        GMutex post_lock;               /* guards closing */
+        bool closing;                   /* hypervisor_free() began: post nothing */
         int wake_timer;
 };
 
@@ -44,13 +48,17 @@ static void on_posted(void *data) {
 }
 
 static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain) {
-        Posted *p = g_new0(Posted, 1);
-        p->h = h;
-        p->ev = g_new0(HvEvent, 1);
-        p->ev->kind = kind;
-        p->ev->detail = detail;
-        p->ev->domain = g_strdup(domain);
-        worker_post(h->worker, on_posted, p);
+        g_mutex_lock(&h->post_lock);
+        if (!h->closing) {      /* else the worker that would carry it is going */
+                Posted *p = g_new0(Posted, 1);
+                p->h = h;
+                p->ev = g_new0(HvEvent, 1);
+                p->ev->kind = kind;
+                p->ev->detail = detail;
+                p->ev->domain = g_strdup(domain);
+                worker_post(h->worker, on_posted, p);
+        }
+        g_mutex_unlock(&h->post_lock);
 }
 
 /* --- libvirt's event thread --- */
@@ -96,13 +104,13 @@ static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque) {
 
 static void on_close(virConnectPtr conn, int reason, void *opaque) {
         Hypervisor *h = opaque;
-        g_mutex_lock(&h->lock);
+        g_rec_mutex_lock(&h->lock);
         if (h->conn == conn && !h->dead) {
                 /* the next call reconnects; events stop until then */
                 h->dead = conn;
                 h->conn = NULL;
         }
-        g_mutex_unlock(&h->lock);
+        g_rec_mutex_unlock(&h->lock);
         post(h, HV_EVENT_DISCONNECTED, reason, NULL);
 }
 
@@ -126,7 +134,7 @@ static void ignore_errors(void *userdata, virErrorPtr error) {
 static virConnectPtr connection(Hypervisor *h, char **error) {
         virConnectPtr c;
 
-        g_mutex_lock(&h->lock);
+        g_rec_mutex_lock(&h->lock);
         if (h->dead) {
                 virConnectUnregisterCloseCallback(h->dead, on_close);
                 virConnectClose(h->dead);
@@ -150,7 +158,7 @@ static virConnectPtr connection(Hypervisor *h, char **error) {
         else
                 *error = g_strdup_printf("cannot connect to libvirt at %s: %s", h->uri,
                                          virGetLastErrorMessage() ? virGetLastErrorMessage() : "unknown error");
-        g_mutex_unlock(&h->lock);
+        g_rec_mutex_unlock(&h->lock);
         return c;
 }
 
@@ -548,7 +556,8 @@ int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void 
         h->kvm = !g_str_has_prefix(uri, "test:") && kvm_usable();
         h->on_event = on_event;
         h->userdata = userdata;
-        g_mutex_init(&h->lock);
+        g_rec_mutex_init(&h->lock);
+        g_mutex_init(&h->post_lock);
         r = worker_new(event, HV_THREADS, &h->worker);
         if (r < 0) {
                 g_free(h->uri);
@@ -565,23 +574,34 @@ int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void 
 Hypervisor *hypervisor_free(Hypervisor *h) {
         if (!h)
                 return NULL;
-        worker_free(h->worker);
-        g_mutex_lock(&h->lock);
-        if (h->conn) {
-                virConnectDomainEventDeregisterAny(h->conn, h->lifecycle_cb);
-                virConnectDomainEventDeregisterAny(h->conn, h->agent_cb);
-                virConnectDomainEventDeregisterAny(h->conn, h->reboot_cb);
-                virConnectUnregisterCloseCallback(h->conn, on_close);
-                virConnectClose(h->conn);
-                h->conn = NULL;
+        g_mutex_lock(&h->post_lock);
+        h->closing = true;
+        g_mutex_unlock(&h->post_lock);
+        h->worker = worker_free(h->worker);
+        /* the connections out of the lock first: libvirtd may go away
+         * meanwhile (a host shutting down), and on_close then runs here */
+        g_rec_mutex_lock(&h->lock);
+        virConnectPtr conn = h->conn, dead = h->dead;
+        h->conn = h->dead = NULL;
+        g_rec_mutex_unlock(&h->lock);
+        if (conn) {
+                virConnectDomainEventDeregisterAny(conn, h->lifecycle_cb);
+                virConnectDomainEventDeregisterAny(conn, h->agent_cb);
+                virConnectDomainEventDeregisterAny(conn, h->reboot_cb);
+                virConnectUnregisterCloseCallback(conn, on_close);
+                virConnectClose(conn);
         }
-        g_mutex_unlock(&h->lock);
+        if (dead) {
+                virConnectUnregisterCloseCallback(dead, on_close);
+                virConnectClose(dead);
+        }
         /* wake the event loop so that it sees quit */
         g_atomic_int_set(&h->quit, 1);
         virEventUpdateTimeout(h->wake_timer, 0);
         g_thread_join(h->event_thread);
         virEventRemoveTimeout(h->wake_timer);
-        g_mutex_clear(&h->lock);
+        g_rec_mutex_clear(&h->lock);
+        g_mutex_clear(&h->post_lock);
         g_free(h->uri);
         g_free(h);
         return NULL;

@@ -53,6 +53,8 @@ def daemon(bus, state_dir):
     d.start()
     yield d
     d.stop()
+    # SIGTERM ends it cleanly (not killed after the stop's timeout)
+    assert d.proc.returncode == 0, f"edgevirtd did not stop on SIGTERM (exit {d.proc.returncode})"
     for name in virsh("list", "--name", check=False).split():
         if name.startswith("sys_"):
             virsh("destroy", name, check=False)

@@ -23,6 +23,7 @@
 #include "imagecache.h"
 #include "importer-run.h"
 #include "json-util.h"
+#include "secret.h"
 #include "util.h"
 
 #define BACKOFF_MIN_USEC (10 * G_USEC_PER_SEC)
@@ -553,6 +554,28 @@ int imagecache_docker_credentials(const char *config, size_t len, const char *re
                 }
                 return ev_error_set(error, EINVAL, "auths[\"%s\"]: neither auth nor username", key);
         }
+        return 0;
+}
+
+int imagecache_secret_credentials(Model *m, const char *namespace, const char *secret, const char *ref, char **ret_user,
+                                  char **ret_password, GError **error) {
+        g_autoptr(GError) e = NULL;
+        GBytes *b = NULL;
+
+        *ret_user = *ret_password = NULL;
+        for (const char *const *k = (const char *const[]) { ".dockerconfigjson", ".dockercfg", NULL }; *k && !b; k++) {
+                g_clear_error(&e);
+                b = secret_value(m, namespace, secret, *k, &e);
+        }
+        if (!b)
+                return ev_error_set(error, ENOENT, "imagePullSecret %s: %s", secret,
+                                    e ? e->message : "has neither .dockerconfigjson nor .dockercfg");
+        gsize len;
+        const char *data = g_bytes_get_data(b, &len);
+        int r = imagecache_docker_credentials(data, len, ref, ret_user, ret_password, &e);
+        g_bytes_unref(b);
+        if (r < 0)
+                return ev_error_set(error, EINVAL, "imagePullSecret %s: %s", secret, e->message);
         return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "model.h"
 #include "services.h"
 
 /* The image cache (docs/images.md): containerDisk images pulled from
@@ -68,6 +69,12 @@ GPtrArray *imagecache_entries(ImageCache *c);
 unsigned imagecache_users(ImageCache *c, const char *digest);
 /* Remove an entry by digest or reference: EBUSY while in use. */
 int imagecache_remove(ImageCache *c, const char *name, GError **error);
+
+/* Credentials for ref's registry from a Secret of namespace holding a
+ * docker config (.dockerconfigjson, else .dockercfg): a containerDisk's
+ * imagePullSecret, PullImage's pull-secret.  Errors name the Secret. */
+int imagecache_secret_credentials(Model *m, const char *namespace, const char *secret, const char *ref, char **ret_user,
+                                  char **ret_password, GError **error);
 
 /* "docker://" + a containerDisk's image (which has no scheme). */
 char *imagecache_reference(const char *image);

@@ -20,7 +20,6 @@
 #include "json-util.h"
 #include "pvc.h"
 #include "quantity.h"
-#include "secret.h"
 #include "seed.h"
 #include "services.h"
 #include "util.h"
@@ -318,32 +317,6 @@ static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const c
         return VOL_READY;
 }
 
-/* Credentials for a containerDisk's registry from its imagePullSecret (a
- * Secret holding a docker config, as the kubelet reads it). */
-static int pull_credentials(VmiController *c, Object *vmi, JsonObject *cd, const char *ref, char **user, char **password, GError **error) {
-        const char *name = json_get_string(cd, "imagePullSecret");
-        g_autoptr(GError) e = NULL;
-        GBytes *b = NULL;
-
-        *user = *password = NULL;
-        if (!name)
-                return 0;
-        for (const char *const *k = (const char *const[]) { ".dockerconfigjson", ".dockercfg", NULL }; *k && !b; k++) {
-                g_clear_error(&e);
-                b = secret_value(c->model, vmi->namespace, name, *k, &e);
-        }
-        if (!b)
-                return ev_error_set(error, ENOENT, "imagePullSecret %s: %s", name,
-                                    e ? e->message : "has neither .dockerconfigjson nor .dockercfg");
-        gsize len;
-        const char *data = g_bytes_get_data(b, &len);
-        int r = imagecache_docker_credentials(data, len, ref, user, password, &e);
-        g_bytes_unref(b);
-        if (r < 0)
-                return ev_error_set(error, EINVAL, "imagePullSecret %s: %s", name, e->message);
-        return 0;
-}
-
 static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *cd, const char *dir) {
         const char *image = json_get_string(cd, "image");
         g_autofree char *ref = imagecache_reference(image);
@@ -358,7 +331,8 @@ static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const
                         g_ptr_array_add(r->images, g_strdup(g_strstrip(digest)));
                 return VOL_READY;
         }
-        if (pull_credentials(c, vmi, cd, ref, &user, &password, &e) < 0) {
+        const char *secret = json_get_string(cd, "imagePullSecret");
+        if (secret && imagecache_secret_credentials(c->model, vmi->namespace, secret, ref, &user, &password, &e) < 0) {
                 r->reason = "ErrImagePull";
                 g_free(r->message);
                 r->message = g_strdup_printf("volume %s: %s", name, e->message);

@@ -11,7 +11,6 @@
 #include "imagecache.h"
 #include "json-util.h"
 #include "manifest.h"
-#include "secret.h"
 #include "util.h"
 #include "validate.h"
 
@@ -506,16 +505,10 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
         AUTHORIZE(authz_check(m, "image.manage", namespace, NULL, ref, error));
-        if (secret) {
-                /* the credentials of a Secret the caller names, as a containerDisk's imagePullSecret */
-                g_autoptr(GBytes) b = secret_value(d->model, namespace ? namespace : "default", secret, ".dockerconfigjson", &e);
-                if (!b)
-                        return bus_error_set(error, -ENOENT, e);
-                gsize len;
-                const char *data = g_bytes_get_data(b, &len);
-                if (imagecache_docker_credentials(data, len, ref, &user, &password, &e) < 0)
-                        return bus_error_set(error, -EINVAL, e);
-        }
+        /* the credentials of a Secret the caller names, as a containerDisk's imagePullSecret */
+        if (secret && (r = imagecache_secret_credentials(d->model, namespace ? namespace : "default", secret, ref, &user, &password,
+                                                         &e)) < 0)
+                return bus_error_set(error, r, e);
         r = imagecache_pull(model_services(d->model)->images, ref, user, password, pulled, sd_bus_message_ref(m), &e);
         if (r < 0) {
                 sd_bus_message_unref(m);

@@ -228,3 +228,17 @@ def test_image_larger_than_the_claim(client, registry, tmp_path, disk):
     assert st["phase"] == "Failed" and "larger than the volume" in msg and str(servers.SIZE) in msg, st
     # nothing half-made stays in the cache
     assert images(client) == []
+
+
+def test_pull_with_a_pull_secret(client, registry, tmp_path, disk):
+    registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/sec:v1")
+    ref = f"{registry.host}/kubevirt/sec:v1"
+    opts = dbus.Dictionary({"namespace": "default", "pull-secret": "nope"}, signature="sv")
+    msg = expect_error("NotFound", client.manager.PullImage, ref, opts)
+    assert "imagePullSecret nope" in msg
+    # the older .dockercfg form serves too (the registry here takes anyone)
+    cfg = json.dumps({registry.host: {"auth": __import__("base64").b64encode(b"u:p").decode()}})
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: old}\ntype: kubernetes.io/dockercfg\n"
+                 f"stringData: {{.dockercfg: '{cfg}'}}\n")
+    opts = dbus.Dictionary({"namespace": "default", "pull-secret": "old"}, signature="sv")
+    assert str(client.manager.PullImage(ref, opts)).startswith("sha256:")

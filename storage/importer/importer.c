@@ -68,6 +68,7 @@
 #include <json-glib/json-glib.h>
 
 #include "format.h"
+#include "qcow2.h"
 #include "registry.h"
 #include "stream.h"
 #include "tar.h"
@@ -336,6 +337,48 @@ static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, co
                 close(tfd);
         }
         printf("done %" G_GINT64_FORMAT "\n", vsize);
+}
+
+/* qcow2 read in one pass as its bytes arrive (qcow2.c): from any source,
+ * compressed or not, straight into the volume; only what arrives before
+ * the table naming it waits in a spill file in the scratch directory. */
+static void write_qcow2(Reader *r, const Qcow2Header *h, const Options *o, uint64_t max_bytes) {
+        g_autofree unsigned char *buf = g_malloc(CHUNK);
+        g_autofree char *spill_path = g_strdup_printf("%s/spill.qcow2", o->scratch);
+        char *error = NULL;
+
+        if (h->size > o->size)
+                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
+                    h->size, limit_name(o), o->size);
+        int fd = open_target(o);
+        if (o->fit && ftruncate(fd, (off_t) h->size) < 0)
+                die(false, "cannot size %s: %s", o->target, g_strerror(errno));
+        int spill = open(spill_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (spill < 0)
+                die(false, "cannot create %s: %s", spill_path, g_strerror(errno));
+        unlink(spill_path);     /* gone with the process, whatever happens */
+        Qcow2Stream *q = qcow2_stream_new(h, fd, spill, max_bytes);
+        for (;;) {
+                ssize_t n = reader_read_full(r, buf, CHUNK);
+                if (n < 0)
+                        stream_failed(r);
+                if (n == 0)
+                        break;
+                if (qcow2_stream_feed(q, buf, (size_t) n, &error) < 0)
+                        die(false, "%s", error);
+                progress(r, false);
+        }
+        if (qcow2_stream_finish(q, &error) < 0)
+                die(false, "%s", error);
+        if (qcow2_stream_spilled(q) > 0 && !quiet)
+                printf("spilled %" G_GUINT64_FORMAT "\n", qcow2_stream_spilled(q));
+        qcow2_stream_free(q);
+        close(spill);
+        if (fsync(fd) < 0)
+                die(false, "syncing the volume failed: %s", g_strerror(errno));
+        close(fd);
+        progress(r, true);
+        printf("done %" G_GUINT64_FORMAT "\n", h->size);
 }
 
 /* Formats that need random access, from a stream: through scratch space. */
@@ -721,8 +764,20 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
         if (fmt == IMAGE_QCOW)
                 die(false, "qcow (version 1) images are not supported: convert them to qcow2");
 
+        Qcow2Header qh;
+        int streamable = -1;
+        if (fmt == IMAGE_QCOW2) {
+                char *error = NULL;
+                streamable = qcow2_header_parse(prefix, len, &qh, &error);
+                if (streamable < 0)
+                        die(false, "%s", error);
+                g_free(error);  /* valid, but for qemu-img */
+        }
+
         if (fmt == IMAGE_RAW)
                 write_raw(r, o);
+        else if (streamable == 0)
+                write_qcow2(r, &qh, o, o->size + o->size / 8 + (64u << 20));
         else if (o->url && !o->checksum && comp == COMPRESSION_NONE && fmt != IMAGE_VMDK) {
                 /* read in place by qemu-img; the stream was only for the first bytes */
                 reader_free(r);

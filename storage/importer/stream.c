@@ -118,11 +118,22 @@ Reader *fd_reader_new(int fd) {
         return &f->r;
 }
 
-/* --- http: libcurl on a thread, into a pipe --- */
+/* --- http: libcurl on a thread, into a ring buffer --- */
+
+/* Between the download thread and the reader: a ring of RING bytes under
+ * a mutex (a pipe cost two system calls per 16 KiB, curl's most per
+ * callback, which showed in every import). */
+#define RING (4u << 20)
 
 typedef struct HttpReader {
         Reader r;
-        int pipe[2];
+        pthread_mutex_t lock;
+        pthread_cond_t more, room;
+        unsigned char *ring;
+        size_t head, fill;              /* read position, bytes in the ring */
+        size_t want;                    /* the reader sleeps until this much is there */
+        bool eof;                       /* the download thread is done */
+        bool closed;                    /* the reader is gone: stop */
         pthread_t thread;
         bool joined;
         CURL *curl;
@@ -158,16 +169,27 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata) {
         h->delivered += n;
         if (h->checksum)
                 g_checksum_update(h->checksum, (const guchar *) data, (gssize) n);
+        pthread_mutex_lock(&h->lock);
         while (done < n) {
-                ssize_t k = write(h->pipe[1], data + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
+                while (h->fill == RING && !h->closed)
+                        pthread_cond_wait(&h->room, &h->lock);
+                if (h->closed) {
                         h->write_failed = true;     /* the reader went away */
+                        pthread_mutex_unlock(&h->lock);
                         return 0;
                 }
-                done += (size_t) k;
+                size_t tail = (h->head + h->fill) % RING;
+                size_t k = MIN(n - done, MIN(RING - h->fill, RING - tail));
+                /* the free space is this thread's alone: copy unlocked */
+                pthread_mutex_unlock(&h->lock);
+                memcpy(h->ring + tail, data + done, k);
+                pthread_mutex_lock(&h->lock);
+                h->fill += k;
+                done += k;
+                if (h->fill >= h->want)
+                        pthread_cond_signal(&h->more);
         }
+        pthread_mutex_unlock(&h->lock);
         return size * nmemb;
 }
 
@@ -205,8 +227,10 @@ static void *http_thread(void *userdata) {
                 h->skip = ranges ? 0 : h->delivered;
                 curl_easy_setopt(h->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) (ranges ? h->delivered : 0));
         }
-        close(h->pipe[1]);
-        h->pipe[1] = -1;
+        pthread_mutex_lock(&h->lock);
+        h->eof = true;
+        pthread_cond_signal(&h->more);
+        pthread_mutex_unlock(&h->lock);
         return NULL;
 }
 
@@ -237,27 +261,43 @@ static ssize_t http_finish(HttpReader *h) {
 
 static ssize_t http_read(Reader *r, void *buf, size_t n) {
         HttpReader *h = (HttpReader *) r;
-        for (;;) {
-                ssize_t k = read(h->pipe[0], buf, n);
-                if (k > 0) {
-                        r->consumed += (uint64_t) k;
-                        return k;
-                }
-                if (k == 0)
-                        return http_finish(h);
-                if (errno != EINTR)
-                        return fail(r, true, "read failed: %s", g_strerror(errno));
+        size_t k = 0;
+        pthread_mutex_lock(&h->lock);
+        /* wake once per big piece, not per callback of curl's */
+        h->want = MIN(n, (size_t) RING / 4);
+        while (h->fill < h->want && !h->eof)
+                pthread_cond_wait(&h->more, &h->lock);
+        /* what is there, in at most two pieces; the filled space is this
+         * thread's alone: copied unlocked */
+        while (k < n && h->fill > 0) {
+                size_t piece = MIN(n - k, MIN(h->fill, RING - h->head)), head = h->head;
+                pthread_mutex_unlock(&h->lock);
+                memcpy((unsigned char *) buf + k, h->ring + head, piece);
+                pthread_mutex_lock(&h->lock);
+                h->head = (head + piece) % RING;
+                h->fill -= piece;
+                k += piece;
+                pthread_cond_signal(&h->room);
         }
+        pthread_mutex_unlock(&h->lock);
+        if (k == 0)
+                return http_finish(h);
+        r->consumed += (uint64_t) k;
+        return (ssize_t) k;
 }
 
 static void http_free(Reader *r) {
         HttpReader *h = (HttpReader *) r;
-        if (h->pipe[0] >= 0)
-                close(h->pipe[0]);      /* a running transfer stops writing */
+        pthread_mutex_lock(&h->lock);
+        h->closed = true;               /* a running transfer stops writing */
+        pthread_cond_signal(&h->room);
+        pthread_mutex_unlock(&h->lock);
         if (!h->joined)
                 pthread_join(h->thread, NULL);
-        if (h->pipe[1] >= 0)
-                close(h->pipe[1]);
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->more);
+        pthread_cond_destroy(&h->room);
+        g_free(h->ring);
         curl_easy_cleanup(h->curl);
         curl_slist_free_all(h->headers);
         if (h->checksum)
@@ -272,7 +312,10 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
 
         h->r.read = http_read;
         h->r.free = http_free;
-        h->pipe[0] = h->pipe[1] = -1;
+        pthread_mutex_init(&h->lock, NULL);
+        pthread_cond_init(&h->more, NULL);
+        pthread_cond_init(&h->room, NULL);
+        h->ring = g_malloc(RING);
         h->url = g_strdup(o->url);
         h->joined = true;
         if (o->checksum) {
@@ -289,13 +332,6 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
                 h->checksum = g_checksum_new(t);
                 h->want_digest = g_strdup(colon + 1);
         }
-        if (pipe2(h->pipe, O_CLOEXEC) < 0) {
-                *error = g_strdup_printf("pipe: %s", g_strerror(errno));
-                http_free(&h->r);
-                return NULL;
-        }
-        /* fewer hand-overs between the download thread and the decoder */
-        (void) fcntl(h->pipe[1], F_SETPIPE_SZ, 1024 * 1024);
         h->curl = curl_easy_init();
         curl_easy_setopt(h->curl, CURLOPT_URL, o->url);
         curl_easy_setopt(h->curl, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -304,6 +340,7 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
         curl_easy_setopt(h->curl, CURLOPT_MAXREDIRS, 10L);
         curl_easy_setopt(h->curl, CURLOPT_FAILONERROR, 1L);
         curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, h->curl_error);
+        curl_easy_setopt(h->curl, CURLOPT_BUFFERSIZE, 512L * 1024);     /* fewer, bigger receives */
         curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, h);
         curl_easy_setopt(h->curl, CURLOPT_HEADERFUNCTION, on_header);

@@ -11,11 +11,13 @@
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
  * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
- * (source bytes; TOTAL 0 when unknown), "done BYTES".  stderr: the reason
+ * (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
+ * waited in the spill file), "done BYTES".  stderr: the reason
  * on failure.  Exit 0: done; 1: failed for good; 2: failed, worth retrying.
  *
  * Raw images (also ISO) are streamed into the volume: compressed or not,
- * no temporary copy, runs of zeros not written.  Other formats are written
+ * no temporary copy, runs of zeros not written.  So is qcow2, read in one
+ * pass (qcow2.c) whatever the source.  Other formats are written
  * to the scratch directory, inspected by qemu-img info (under CPU and
  * memory limits: refused when they name a backing file or an external data
  * file, or claim more than the volume holds) and converted by qemu-img.  A
@@ -330,12 +332,12 @@ static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, co
                                  "--target-is-zero", (char *) image, o->target, NULL };
                 g_free(run_qemu_img(argv, false));
         }
-        if (o->fit) {
-                int tfd = open(o->target, O_WRONLY | O_CLOEXEC);
-                if (tfd < 0 || fsync(tfd) < 0)
-                        die(false, "syncing %s failed: %s", o->target, g_strerror(errno));
-                close(tfd);
-        }
+        /* qemu-img convert leaves the data in the page cache (its default
+         * cache mode for the target is unsafe): on disk before "done" */
+        int tfd = open(o->target, O_WRONLY | O_CLOEXEC);
+        if (tfd < 0 || fsync(tfd) < 0)
+                die(false, "syncing %s failed: %s", o->target, g_strerror(errno));
+        close(tfd);
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
 

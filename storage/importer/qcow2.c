@@ -27,6 +27,7 @@
 #define MAX_L1_BYTES (32u << 20)                /* qemu's QCOW_MAX_L1_SIZE */
 #define MAX_PENDING (1u << 24)                  /* entries owed at once: 384 MiB */
 #define MAX_RUN 256                             /* iovecs in one write */
+#define BLOCK 4096                              /* zero detection */
 #define WRITEBACK_EVERY (32u << 20)             /* start writing back this often */             /* start writing back this often */
 
 #define INCOMPAT_DIRTY (1ULL << 0)
@@ -256,18 +257,34 @@ static int flush(Qcow2Stream *s) {
         return 0;
 }
 
-/* A guest cluster's bytes: skipped when zero; from the caller's buffer
- * (stable until the feed returns) gathered into runs, else written now. */
-static int emit(Qcow2Stream *s, const unsigned char *data, uint64_t guest, bool stable) {
-        size_t len = (size_t) MIN(s->csize, s->h.size - guest);
-        if (all_zero(data, len))
-                return 0;
+static int add_run(Qcow2Stream *s, const unsigned char *data, size_t len, uint64_t guest) {
         if (s->nrun > 0 && (s->run_start + s->run_len != guest || s->nrun == MAX_RUN) && flush(s) < 0)
                 return -1;
         if (s->nrun == 0)
                 s->run_start = guest;
         s->run[s->nrun++] = (struct iovec) { (void *) data, len };
         s->run_len += len;
+        return 0;
+}
+
+/* A guest cluster's bytes, but for its runs of zero blocks (the volume
+ * reads as zeros already, and stays sparse); from the caller's buffer
+ * (stable until the feed returns) gathered into runs, else written now. */
+static int emit(Qcow2Stream *s, const unsigned char *data, uint64_t guest, bool stable) {
+        size_t len = (size_t) MIN(s->csize, s->h.size - guest);
+        for (size_t pos = 0; pos < len;) {
+                size_t blk = MIN((size_t) BLOCK, len - pos);
+                if (all_zero(data + pos, blk)) {
+                        pos += blk;
+                        continue;
+                }
+                size_t end = pos + blk;
+                while (end < len && !all_zero(data + end, MIN((size_t) BLOCK, len - end)))
+                        end += MIN((size_t) BLOCK, len - end);
+                if (add_run(s, data + pos, end - pos, guest + pos) < 0)
+                        return -1;
+                pos = end;
+        }
         return stable ? 0 : flush(s);
 }
 

@@ -165,7 +165,10 @@ static const char *limit_name(const Options *o) {
         return o->fit && !o->for_volume ? "the image cache takes ([Images] MaxImageSize)" : "the volume";
 }
 
+#define WRITEBACK_EVERY (32u << 20)
+
 static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) {
+        static uint64_t unsynced;
         size_t done = 0;
         while (done < n) {
                 ssize_t w = pwrite(fd, buf + done, n - done, (off_t) (off + done));
@@ -175,6 +178,13 @@ static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) 
                         die(false, "writing the volume failed: %s", g_strerror(errno));
                 }
                 done += (size_t) w;
+        }
+        unsynced += n;
+        if (unsynced >= WRITEBACK_EVERY) {
+                /* the disk writes while the stream decodes: the fsync at
+                 * the end has little left to do */
+                (void) sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+                unsynced = 0;
         }
 }
 

@@ -153,6 +153,12 @@ int qcow2_header_parse(const unsigned char *buf, size_t n, Qcow2Header *h, char 
                 *error = g_strdup("the qcow2 image is encrypted");
                 return 1;
         }
+        if (be32(buf + 60) != 0) {
+                /* their old clusters would all wait in the spill file:
+                 * qemu-img reads only what the active table names */
+                *error = g_strdup("the qcow2 image has internal snapshots");
+                return 1;
+        }
         if (incompat & ~(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION)) {
                 *error = g_strdup_printf("the qcow2 image has incompatible features 0x%" G_GINT64_MODIFIER "x", incompat);
                 return 1;

@@ -18,7 +18,8 @@
  * Refused (qcow2_header_parse returns -1): a backing file, an external data
  * file, a header that makes no sense.  Left to qemu-img (returns 1):
  * valid images this reader does not do — encryption, extended L2 entries,
- * an image marked corrupt, unknown incompatible features. */
+ * an image marked corrupt, unknown incompatible features — or should not:
+ * internal snapshots (their clusters would all be spilled). */
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -135,14 +135,24 @@ def test_compressed_stream_of_a_qcow2(tmp_path, source):
     assert same(target, source)
 
 
-def test_left_to_qemu_img(tmp_path, source):
-    """Valid images the reader does not do (extended L2 entries) still
-    import, through qemu-img."""
-    image = tmp_path / "extl2.qcow2"
-    run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "extended_l2=on,cluster_size=128k", str(source), str(image))
+@pytest.mark.parametrize("variant", ["extended L2", "internal snapshot"])
+def test_left_to_qemu_img(tmp_path, source, variant):
+    """Valid images the reader does not do (extended L2 entries) or should
+    not (internal snapshots: the old clusters would all be spilled) still
+    import, through qemu-img: the active state, not the snapshot's."""
+    image = tmp_path / "other.qcow2"
+    if variant == "extended L2":
+        run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", "-o", "extended_l2=on,cluster_size=128k", str(source), str(image))
+    else:
+        run("qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(source), str(image))
+        run("qemu-img", "snapshot", "-c", "before", str(image))
+        run("qemu-io", "-f", "qcow2", "-c", "write -P 0x77 2M 1M", str(image))
     rc, out, err, target = import_image(tmp_path, image)
     assert rc == 0, err
-    assert same(target, source)
+    assert "spilled" not in out, "read by qemu-img, not in one pass"
+    assert same(target, qemu_raw(tmp_path, image))
+    if variant == "extended L2":
+        assert same(target, source)
 
 
 # --- images made by hand ---

@@ -46,9 +46,44 @@ static void test_formats(void) {
         g_assert_cmpstr(image_format_name(IMAGE_VHD), ==, "vpc");
 }
 
+/* What is written of a buffer: its runs of non-zero blocks, the short
+ * last block included; zero blocks skipped. */
+static void test_data_runs(void) {
+        unsigned char buf[10 * 512] = { 0 };
+        size_t pos = 0, a, b;
+
+        g_assert_true(all_zero(buf, sizeof buf));
+        g_assert_false(next_data_run(buf, sizeof buf, 512, &pos, &a, &b));
+        g_assert_cmpuint(pos, ==, sizeof buf);
+
+        buf[512] = 1;                   /* block 1 */
+        buf[2 * 512 + 511] = 1;         /* block 2, last byte: joins block 1 */
+        buf[6 * 512 + 3] = 1;           /* block 6 alone */
+        buf[sizeof buf - 1] = 1;        /* the last, short block of a 5000-byte buffer */
+        pos = 0;
+        g_assert_true(next_data_run(buf, sizeof buf, 512, &pos, &a, &b));
+        g_assert_cmpuint(a, ==, 512);
+        g_assert_cmpuint(b, ==, 3 * 512);
+        g_assert_true(next_data_run(buf, sizeof buf, 512, &pos, &a, &b));
+        g_assert_cmpuint(a, ==, 6 * 512);
+        g_assert_cmpuint(b, ==, 7 * 512);
+        g_assert_true(next_data_run(buf, sizeof buf, 512, &pos, &a, &b));
+        g_assert_cmpuint(a, ==, 9 * 512);
+        g_assert_cmpuint(b, ==, sizeof buf);
+        g_assert_false(next_data_run(buf, sizeof buf, 512, &pos, &a, &b));
+
+        pos = 0;
+        g_assert_true(next_data_run(buf, 5000, 4096, &pos, &a, &b));   /* 4096 + a short 904 */
+        g_assert_cmpuint(a, ==, 0);
+        g_assert_cmpuint(b, ==, 4096);
+        g_assert_false(next_data_run(buf, 5000, 4096, &pos, &a, &b)); /* 4096..4999 is zero */
+        g_assert_false(all_zero(buf, 5000));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/format/compression", test_compression);
         g_test_add_func("/format/images", test_formats);
+        g_test_add_func("/format/data-runs", test_data_runs);
         return g_test_run();
 }

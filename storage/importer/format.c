@@ -45,3 +45,27 @@ const char *image_format_name(ImageFormat f) {
         static const char *const names[] = { "raw", "qcow2", "vmdk", "vpc", "vhdx", "vdi", "qcow" };
         return names[f];
 }
+
+bool all_zero(const unsigned char *buf, size_t n) {
+        static const unsigned char zero[4096];
+        for (size_t off = 0; off < n; off += sizeof zero)
+                if (memcmp(buf + off, zero, n - off < sizeof zero ? n - off : sizeof zero) != 0)
+                        return false;
+        return true;
+}
+
+bool next_data_run(const unsigned char *buf, size_t n, size_t block, size_t *pos, size_t *start, size_t *end) {
+        size_t p = *pos;
+        while (p < n && all_zero(buf + p, n - p < block ? n - p : block))
+                p += n - p < block ? n - p : block;
+        if (p >= n) {
+                *pos = n;
+                return false;
+        }
+        size_t e = p;
+        while (e < n && !all_zero(buf + e, n - e < block ? n - e : block))
+                e += n - e < block ? n - e : block;
+        *start = p;
+        *end = *pos = e;
+        return true;
+}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* What the first bytes of a stream say it is.  Pure functions, no I/O. */
@@ -32,3 +33,11 @@ ImageFormat detect_format(const unsigned char *buf, size_t n);
 const char *compression_name(Compression c);
 /* qemu-img's name for the format */
 const char *image_format_name(ImageFormat f);
+
+/* Whether the n bytes are all zero. */
+bool all_zero(const unsigned char *buf, size_t n);
+/* The next run of blocks (of block bytes; the last may be shorter) that
+ * are not all zero in buf[0, n), from *pos: [*start, *end), *pos moved
+ * past it.  false when only zero blocks are left.  What is written of an
+ * image: zero blocks stay holes. */
+bool next_data_run(const unsigned char *buf, size_t n, size_t block, size_t *pos, size_t *start, size_t *end);

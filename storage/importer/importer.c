@@ -129,14 +129,6 @@ static void G_GNUC_NORETURN stream_failed(Reader *r) {
         die(retryable, "%s", e && *e ? e : "reading the image failed");
 }
 
-static bool all_zero(const unsigned char *buf, size_t n) {
-        static const unsigned char zero[4096];
-        for (size_t off = 0; off < n; off += sizeof zero)
-                if (memcmp(buf + off, zero, MIN(sizeof zero, n - off)) != 0)
-                        return false;
-        return true;
-}
-
 /* Make the target read as zeros before writing (an earlier attempt may
  * have left data): files are truncated, thin volumes discarded. */
 static int open_target(const Options *o) {
@@ -203,19 +195,8 @@ static void write_raw(Reader *r, const Options *o) {
                         die(false, "the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes "
                             "(%s %" G_GUINT64_FORMAT ")", limit_name(o), off + (uint64_t) n,
                             o->fit && !o->for_volume ? "the limit is" : "the volume has", o->size);
-                /* write runs of non-zero 4 KiB blocks; zero blocks stay holes */
-                for (size_t pos = 0; pos < (size_t) n;) {
-                        size_t blk = MIN((size_t) BLOCK, (size_t) n - pos);
-                        if (all_zero(buf + pos, blk)) {
-                                pos += blk;
-                                continue;
-                        }
-                        size_t end = pos + blk;
-                        while (end < (size_t) n && !all_zero(buf + end, MIN((size_t) BLOCK, (size_t) n - end)))
-                                end += MIN((size_t) BLOCK, (size_t) n - end);
-                        write_all(fd, buf + pos, end - pos, off + pos);
-                        pos = end;
-                }
+                for (size_t pos = 0, a, b; next_data_run(buf, (size_t) n, BLOCK, &pos, &a, &b);)
+                        write_all(fd, buf + a, b - a, off + a);
                 off += (uint64_t) n;
                 progress(r, false);
         }

@@ -18,6 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "format.h"
 #include "qcow2.h"
 
 #define L1E_OFFSET_MASK 0x00fffffffffffe00ULL
@@ -220,14 +221,6 @@ static Pending pop(Qcow2Stream *s) {
         return top;
 }
 
-static bool all_zero(const unsigned char *buf, size_t n) {
-        static const unsigned char zero[4096];
-        for (size_t off = 0; off < n; off += sizeof zero)
-                if (memcmp(buf + off, zero, MIN(sizeof zero, n - off)) != 0)
-                        return false;
-        return true;
-}
-
 static int fail_errno(Qcow2Stream *s, const char *what) {
         s->error = g_strdup_printf("%s: %s", what, g_strerror(errno));
         return -1;
@@ -278,19 +271,9 @@ static int add_run(Qcow2Stream *s, const unsigned char *data, size_t len, uint64
  * (stable until the feed returns) gathered into runs, else written now. */
 static int emit(Qcow2Stream *s, const unsigned char *data, uint64_t guest, bool stable) {
         size_t len = (size_t) MIN(s->csize, s->h.size - guest);
-        for (size_t pos = 0; pos < len;) {
-                size_t blk = MIN((size_t) BLOCK, len - pos);
-                if (all_zero(data + pos, blk)) {
-                        pos += blk;
-                        continue;
-                }
-                size_t end = pos + blk;
-                while (end < len && !all_zero(data + end, MIN((size_t) BLOCK, len - end)))
-                        end += MIN((size_t) BLOCK, len - end);
-                if (add_run(s, data + pos, end - pos, guest + pos) < 0)
+        for (size_t pos = 0, a, b; next_data_run(data, len, BLOCK, &pos, &a, &b);)
+                if (add_run(s, data + a, b - a, guest + a) < 0)
                         return -1;
-                pos = end;
-        }
         return stable ? 0 : flush(s);
 }
 

@@ -13,13 +13,13 @@ out=$2
 seconds=${3:-20}
 dir=$(dirname "$out")/fuzz
 rm -rf "$dir"
-mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress" "$dir/seeds/registry" "$dir/seeds/qcow2"
+mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress" "$dir/seeds/registry" "$dir/seeds/onepass"
 
 if [ ! -f "$build/build.ninja" ]; then
         CC=clang meson setup "$build" "$top" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
                 >"$dir/setup.log" 2>&1 || { printf '1..1\nnot ok 1 - fuzz build setup failed\n' >"$out"; exit 1; }
 fi
-targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress fuzz-registry fuzz-qcow2"
+targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress fuzz-registry fuzz-onepass"
 ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log" 2>&1 ||
         { printf '1..1\nnot ok 1 - fuzz build failed (%s)\n' "$dir/build.log" >"$out"; exit 1; }
 
@@ -39,15 +39,29 @@ printf '{"schemaVersion":2,"manifests":[{"digest":"sha256:%064d","platform":{"os
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[{"mediaType":"x","digest":"sha256:%064d"}]}' 0 \
         >"$dir/seeds/registry/manifest.json"
 mkdir -p "$dir/tar/disk" && printf 'QFI\373' >"$dir/tar/disk/disk.qcow2" && tar -C "$dir/tar" -cf "$dir/seeds/registry/layer.tar" disk
-# qcow2: small images as qemu writes them (512-byte clusters), plain,
-# compressed, with zeroed ranges
+# one-pass readers: small qcow2 images as qemu writes them (512-byte
+# clusters), plain, compressed, with zeroed ranges; a streamOptimized vmdk
+# of two grains made here (qemu's start their markers at 128 KiB)
 for v in "" "-c" "-o compat=0.10"; do
-        f="$dir/seeds/qcow2/img$(echo "$v" | tr -dc 'a-z0-9')"
+        f="$dir/seeds/onepass/img$(echo "$v" | tr -dc 'a-z0-9')"
         qemu-img create -q -f qcow2 -o cluster_size=512 "$f.tmp" 64k >/dev/null &&
                 qemu-io -f qcow2 -c "write -P 0x5a 1k 3k" -c "write -z 8k 1k" -c "write -P 0x11 40k 1k" "$f.tmp" >/dev/null &&
                 qemu-img convert -O qcow2 -o cluster_size=512 $v "$f.tmp" "$f" && rm -f "$f.tmp"
 done
-seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; fuzz-registry) echo registry ;; fuzz-qcow2) echo qcow2 ;; *) echo decompress ;; esac; }
+python3 - "$dir/seeds/onepass/stream.vmdk" <<'PY'
+import struct, sys, zlib
+desc = b'# Disk DescriptorFile\nversion=1\ncreateType="streamOptimized"\nRW 64 SPARSE "s.vmdk"\n'
+out = bytearray(struct.pack("<4sIIQQQQIQQQB4sH", b"KDMV", 3, 0x30001, 64, 8, 1, 1, 512, 0, 2**64 - 1, 2, 0,
+                            b"\n \r\n", 1).ljust(512, b"\0"))
+out += desc.ljust(512, b"\0")
+for lba, fill in ((0, b"A"), (16, b"B")):
+    z = zlib.compress(fill * 4096)
+    out += struct.pack("<QI", lba, len(z)) + z
+    out += bytes(-len(out) % 512)
+out += struct.pack("<QII", 0, 0, 0).ljust(512, b"\0")
+open(sys.argv[1], "wb").write(out)
+PY
+seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; fuzz-registry) echo registry ;; fuzz-onepass) echo onepass ;; *) echo decompress ;; esac; }
 n=0 failed=0
 echo "1..$(echo $targets | wc -w)" >"$out"
 for t in $targets; do

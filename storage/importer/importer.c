@@ -16,8 +16,9 @@
  * on failure.  Exit 0: done; 1: failed for good; 2: failed, worth retrying.
  *
  * Raw images (also ISO) are streamed into the volume: compressed or not,
- * no temporary copy, runs of zeros not written.  So is qcow2, read in one
- * pass (qcow2.c) whatever the source.  Other formats are written
+ * no temporary copy, runs of zeros not written.  So are qcow2 (qcow2.c)
+ * and streamOptimized vmdk (vmdk.c), read in one pass whatever the
+ * source.  Other formats are written
  * to the scratch directory, inspected by qemu-img info (under CPU and
  * memory limits: refused when they name a backing file or an external data
  * file, or claim more than the volume holds) and converted by qemu-img.  A
@@ -74,6 +75,7 @@
 #include "registry.h"
 #include "stream.h"
 #include "tar.h"
+#include "vmdk.h"
 
 #define CHUNK (1024 * 1024)
 #define BLOCK 4096
@@ -332,46 +334,83 @@ static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, co
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
 
-/* qcow2 read in one pass as its bytes arrive (qcow2.c): from any source,
- * compressed or not, straight into the volume; only what arrives before
- * the table naming it waits in a spill file in the scratch directory. */
-static void write_qcow2(Reader *r, const Qcow2Header *h, const Options *o, uint64_t max_bytes) {
-        g_autofree unsigned char *buf = g_malloc(CHUNK);
-        g_autofree char *spill_path = g_strdup_printf("%s/spill.qcow2", o->scratch);
-        char *error = NULL;
+/* One-pass readers (qcow2.c, vmdk.c): the volume opened for an image of
+ * vsize bytes; the stream fed to feed; the volume synced, "done". */
+typedef int (*FeedFn)(void *stream, const unsigned char *buf, size_t n, char **error);
 
-        if (h->size > o->size)
+static int open_for(const Options *o, uint64_t vsize) {
+        if (vsize > o->size)
                 die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
-                    h->size, limit_name(o), o->size);
+                    vsize, limit_name(o), o->size);
         int fd = open_target(o);
-        if (o->fit && ftruncate(fd, (off_t) h->size) < 0)
+        if (o->fit && ftruncate(fd, (off_t) vsize) < 0)
                 die(false, "cannot size %s: %s", o->target, g_strerror(errno));
-        int spill = open(spill_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (spill < 0)
-                die(false, "cannot create %s: %s", spill_path, g_strerror(errno));
-        unlink(spill_path);     /* gone with the process, whatever happens */
-        Qcow2Stream *q = qcow2_stream_new(h, fd, spill, max_bytes);
+        return fd;
+}
+
+static void pump(Reader *r, FeedFn feed, void *stream) {
+        g_autofree unsigned char *buf = g_malloc(CHUNK);
+        char *error = NULL;
         for (;;) {
                 ssize_t n = reader_read_full(r, buf, CHUNK);
                 if (n < 0)
                         stream_failed(r);
                 if (n == 0)
                         break;
-                if (qcow2_stream_feed(q, buf, (size_t) n, &error) < 0)
+                if (feed(stream, buf, (size_t) n, &error) < 0)
                         die(false, "%s", error);
                 progress(r, false);
         }
+}
+
+static void done_with(Reader *r, int fd, uint64_t vsize) {
+        if (fsync(fd) < 0)
+                die(false, "syncing the volume failed: %s", g_strerror(errno));
+        close(fd);
+        progress(r, true);
+        printf("done %" G_GUINT64_FORMAT "\n", vsize);
+}
+
+static int feed_qcow2(void *q, const unsigned char *buf, size_t n, char **error) {
+        return qcow2_stream_feed(q, buf, n, error);
+}
+
+static int feed_vmdk(void *v, const unsigned char *buf, size_t n, char **error) {
+        return vmdk_stream_feed(v, buf, n, error);
+}
+
+/* qcow2 read in one pass as its bytes arrive (qcow2.c): from any source,
+ * compressed or not, straight into the volume; only what arrives before
+ * the table naming it waits in a spill file in the scratch directory. */
+static void write_qcow2(Reader *r, const Qcow2Header *h, const Options *o, uint64_t max_bytes) {
+        g_autofree char *spill_path = g_strdup_printf("%s/spill.qcow2", o->scratch);
+        char *error = NULL;
+        int fd = open_for(o, h->size);
+        int spill = open(spill_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (spill < 0)
+                die(false, "cannot create %s: %s", spill_path, g_strerror(errno));
+        unlink(spill_path);     /* gone with the process, whatever happens */
+        Qcow2Stream *q = qcow2_stream_new(h, fd, spill, max_bytes);
+        pump(r, feed_qcow2, q);
         if (qcow2_stream_finish(q, &error) < 0)
                 die(false, "%s", error);
         if (qcow2_stream_spilled(q) > 0 && !quiet)
                 printf("spilled %" G_GUINT64_FORMAT "\n", qcow2_stream_spilled(q));
         qcow2_stream_free(q);
         close(spill);
-        if (fsync(fd) < 0)
-                die(false, "syncing the volume failed: %s", g_strerror(errno));
-        close(fd);
-        progress(r, true);
-        printf("done %" G_GUINT64_FORMAT "\n", h->size);
+        done_with(r, fd, h->size);
+}
+
+/* streamOptimized vmdk (vmdk.c): each grain where its marker says. */
+static void write_vmdk(Reader *r, const VmdkHeader *h, const Options *o, uint64_t max_bytes) {
+        char *error = NULL;
+        int fd = open_for(o, h->capacity);
+        VmdkStream *v = vmdk_stream_new(h, fd, max_bytes);
+        pump(r, feed_vmdk, v);
+        if (vmdk_stream_finish(v, &error) < 0)
+                die(false, "%s", error);
+        vmdk_stream_free(v);
+        done_with(r, fd, h->capacity);
 }
 
 /* Formats that need random access, from a stream: through scratch space. */
@@ -757,11 +796,15 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
         if (fmt == IMAGE_QCOW)
                 die(false, "qcow (version 1) images are not supported: convert them to qcow2");
 
+        /* what a one-pass reader takes: qcow2, streamOptimized vmdk */
         Qcow2Header qh;
+        VmdkHeader vh;
         int streamable = -1;
-        if (fmt == IMAGE_QCOW2) {
+        uint64_t max_bytes = o->size + o->size / 8 + (64u << 20);
+        if (fmt == IMAGE_QCOW2 || fmt == IMAGE_VMDK) {
                 char *error = NULL;
-                streamable = qcow2_header_parse(prefix, len, &qh, &error);
+                streamable = fmt == IMAGE_QCOW2 ? qcow2_header_parse(prefix, len, &qh, &error)
+                                                : vmdk_header_parse(prefix, len, &vh, &error);
                 if (streamable < 0)
                         die(false, "%s", error);
                 g_free(error);  /* valid, but for qemu-img */
@@ -769,8 +812,10 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
 
         if (fmt == IMAGE_RAW)
                 write_raw(r, o);
+        else if (streamable == 0 && fmt == IMAGE_QCOW2)
+                write_qcow2(r, &qh, o, max_bytes);
         else if (streamable == 0)
-                write_qcow2(r, &qh, o, o->size + o->size / 8 + (64u << 20));
+                write_vmdk(r, &vh, o, max_bytes);
         else if (o->url && !o->checksum && comp == COMPRESSION_NONE && fmt != IMAGE_VMDK) {
                 /* read in place by qemu-img; the stream was only for the first bytes */
                 reader_free(r);

@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The importer's one-pass qcow2 reader (storage/importer/qcow2.c), run as
-the daemon runs it (edgevirt-importer --stdin, a pipe: no seeking back).
-Images qemu writes in every variant are checked byte for byte against
-`qemu-img convert`; images laid out backwards, sharing clusters or lying
-are made here by hand, with the bytes they must give known."""
+"""The importer's one-pass readers — qcow2 (storage/importer/qcow2.c) and
+streamOptimized vmdk (vmdk.c) — run as the daemon runs them
+(edgevirt-importer --stdin, a pipe: no seeking back).  Images qemu writes
+in every variant are checked byte for byte against the source or `qemu-img
+convert`; images laid out backwards, sharing clusters or lying are made
+here by hand, with the bytes they must give known."""
 import os
 import struct
 import subprocess
@@ -352,5 +353,124 @@ def test_lies_are_refused(tmp_path, case, fragment):
         vol = 1 * MiB
         size = vol
     rc, out, err, target = import_image(tmp_path, image, size=vol)
+    assert rc == 1, (out, err)
+    assert fragment in err, err
+
+
+# --- streamOptimized vmdk ---
+
+def test_stream_optimized_vmdk(tmp_path, source):
+    image = tmp_path / "disk.vmdk"
+    run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", str(source), str(image))
+    rc, out, err, target = import_image(tmp_path, image)
+    assert rc == 0, err
+    assert same(target, source)
+    assert os.stat(target).st_blocks * 512 <= os.stat(source).st_blocks * 512 + 256 * 1024
+    # inside gzip too, in the same pass
+    run("gzip", "-1", str(image))
+    rc, out, err, target = import_image(tmp_path, str(image) + ".gz")
+    assert rc == 0, err
+    assert "format vmdk gzip" in out and same(target, source)
+
+
+def test_stream_vmdk_cut_between_grains(tmp_path, source):
+    """qemu's streamOptimized images end without an end-of-stream marker
+    (their grain tables are up front): one cut between two grains is
+    caught by counting the grains the tables name."""
+    image = tmp_path / "disk.vmdk"
+    run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o", "subformat=streamOptimized", str(source), str(image))
+    data = image.read_bytes()
+    overhead = struct.unpack_from("<Q", data, 64)[0] * 512
+    at, boundaries = overhead, []
+    while at + 12 <= len(data):
+        lba, size = struct.unpack_from("<QI", data, at)
+        if size == 0:
+            break
+        at += (12 + size + 511) // 512 * 512
+        boundaries.append(at)
+    assert len(boundaries) > 10
+    cut = tmp_path / "cut.vmdk"
+    cut.write_bytes(data[:boundaries[len(boundaries) // 2]])
+    rc, out, err, target = import_image(tmp_path, cut)
+    assert rc == 1 and "grains its tables name" in err, err
+
+
+def test_other_vmdk_subformats_go_to_qemu_img(tmp_path, source):
+    image = tmp_path / "sparse.vmdk"
+    run("qemu-img", "convert", "-f", "raw", "-O", "vmdk", str(source), str(image))     # monolithicSparse
+    rc, out, err, target = import_image(tmp_path, image)
+    assert rc == 0, err
+    assert same(target, source)
+
+
+VMDK_GD_AT_END = 0xffffffffffffffff
+
+
+def stream_vmdk(path, sectors, grains, grain=128, meta=True, eos=True, marker_type=None, big=None, lie=None):
+    """A streamOptimized vmdk as VMware writes it: header, descriptor,
+    grains (lba, data) in the given order, then grain table, directory and
+    footer markers, then the end-of-stream marker."""
+    desc = (f'# Disk DescriptorFile\nversion=1\nCID=fffffffe\nparentCID=ffffffff\ncreateType="streamOptimized"\n'
+            f'RW {sectors} SPARSE "{path.name}"\n').encode()
+    header = struct.pack("<4sIIQQQQIQQQB4sH", b"KDMV", 3, 0x30001, sectors, grain, 1, 20, 512, 0, VMDK_GD_AT_END, 128, 0,
+                         b"\n \r\n", 1)
+    out = bytearray(header.ljust(512, b"\0") + desc.ljust(20 * 512, b"\0"))
+    out = out.ljust(128 * 512, b"\0")
+
+    def sector_align():
+        out.extend(bytes(-len(out) % 512))
+
+    for lba, data in grains:
+        z = zlib.compress(data)
+        if lie == "garbage" and lba == grains[0][0]:
+            z = b"\x78\x9c" + b"\xff" * 40
+        out += struct.pack("<QI", lba, len(z) if big is None else big) + z
+        sector_align()
+    if meta:
+        for t, n in ((1, 4), (2, 1), (3, 1)):                  # GT, GD, footer markers and their sectors
+            out += struct.pack("<QII", n, 0, t if marker_type is None else marker_type).ljust(512, b"\0")
+            out += b"\xab" * (512 * n)
+    if eos:
+        out += struct.pack("<QII", 0, 0, 0).ljust(512, b"\0")
+    path.write_bytes(bytes(out))
+
+
+def test_hand_made_stream_vmdk(tmp_path):
+    """Grains out of order, a short last grain, metadata markers between
+    them and the end: each grain lands where its marker says."""
+    gs = 128 * 512
+    sectors = 40 * 128 + 16
+    grains = [(5 * 128, pattern(5, gs)), (0, pattern(0, gs)), (39 * 128, pattern(39, gs)),
+              (40 * 128, pattern(40, 16 * 512)), (6 * 128, pattern(6, gs))]
+    stream_vmdk(tmp_path / "hand.vmdk", sectors, grains)
+    expected = bytearray(sectors * 512)
+    for lba, data in grains:
+        expected[lba * 512:lba * 512 + len(data)] = data
+    rc, out, err, target = import_image(tmp_path, tmp_path / "hand.vmdk", size=sectors * 512)
+    assert rc == 0, err
+    assert target.read_bytes() == bytes(expected)
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("no end", "truncated"),
+    ("past the disk", "past the disk's"),
+    ("garbage", "does not decompress"),
+    ("marker type", "marker of type 9"),
+    ("huge grain", "a grain of"),
+    ("too large", "larger than the volume"),
+])
+def test_vmdk_lies_are_refused(tmp_path, case, fragment):
+    gs = 128 * 512
+    sectors = 8 * 128
+    grains = [(0, pattern(0, gs)), (128, pattern(1, gs))]
+    vol = sectors * 512
+    kw = {"no end": {"eos": False}, "garbage": {"lie": "garbage"}, "marker type": {"marker_type": 9},
+          "huge grain": {"big": 1 << 30}}.get(case, {})
+    if case == "past the disk":
+        grains.append((8 * 128, pattern(8, gs)))
+    if case == "too large":
+        vol //= 2
+    stream_vmdk(tmp_path / "lie.vmdk", sectors, grains, **kw)
+    rc, out, err, target = import_image(tmp_path, tmp_path / "lie.vmdk", size=vol)
     assert rc == 1, (out, err)
     assert fragment in err, err

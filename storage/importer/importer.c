@@ -182,34 +182,6 @@ static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) 
         }
 }
 
-static void write_raw(Reader *r, const Options *o) {
-        g_autofree unsigned char *buf = g_malloc(CHUNK);
-        uint64_t off = 0;
-        int fd = open_target(o);
-
-        for (;;) {
-                ssize_t n = reader_read_full(r, buf, CHUNK);
-                if (n < 0)
-                        stream_failed(r);
-                if (n == 0)
-                        break;
-                if (off + (uint64_t) n > o->size)
-                        die(false, "the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes "
-                            "(%s %" G_GUINT64_FORMAT ")", limit_name(o), off + (uint64_t) n,
-                            o->fit && !o->for_volume ? "the limit is" : "the volume has", o->size);
-                for (size_t pos = 0, a, b; next_data_run(buf, (size_t) n, BLOCK, &pos, &a, &b);)
-                        write_all(fd, buf + a, b - a, off + a);
-                off += (uint64_t) n;
-                progress(r, false);
-        }
-        if (o->fit && ftruncate(fd, (off_t) off) < 0)
-                die(false, "cannot size %s: %s", o->target, g_strerror(errno));
-        if (fsync(fd) < 0)
-                die(false, "syncing the volume failed: %s", g_strerror(errno));
-        close(fd);
-        progress(r, true);
-        printf("done %" G_GUINT64_FORMAT "\n", off);
-}
 
 static void limit_child(gpointer data) {
         /* qemu-img info parses the untrusted header first: bound what it may
@@ -411,6 +383,36 @@ static void write_vmdk(Reader *r, const VmdkHeader *h, const Options *o, uint64_
                 die(false, "%s", error);
         vmdk_stream_free(v);
         done_with(r, fd, h->capacity);
+}
+
+/* Raw: the stream as it comes, zero blocks skipped, at most o->size. */
+typedef struct RawSink {
+        const Options *o;
+        int fd;
+        uint64_t off;
+} RawSink;
+
+static int feed_raw(void *sink, const unsigned char *buf, size_t n, char **error) {
+        RawSink *w = sink;
+        const Options *o = w->o;
+        if (w->off + n > o->size) {
+                *error = g_strdup_printf("the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes (%s %" G_GUINT64_FORMAT ")",
+                                         limit_name(o), w->off + n, o->fit && !o->for_volume ? "the limit is" : "the volume has",
+                                         o->size);
+                return -1;
+        }
+        for (size_t pos = 0, a, b; next_data_run(buf, n, BLOCK, &pos, &a, &b);)
+                write_all(w->fd, buf + a, b - a, w->off + a);
+        w->off += n;
+        return 0;
+}
+
+static void write_raw(Reader *r, const Options *o) {
+        RawSink w = { .o = o, .fd = open_target(o) };
+        pump(r, feed_raw, &w);
+        if (o->fit && ftruncate(w.fd, (off_t) w.off) < 0)
+                die(false, "cannot size %s: %s", o->target, g_strerror(errno));
+        done_with(r, w.fd, w.off);
 }
 
 /* Formats that need random access, from a stream: through scratch space. */

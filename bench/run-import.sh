@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # bench/import: the same images (a Debian root file system, the device-
 # mapper lane's guest image: ~1.5 GiB virtual, real content; as raw.xz,
-# raw.gz, qcow2 and compressed qcow2 as cloud images ship) served by one
+# raw.gz, qcow2, compressed qcow2 as cloud images ship, and streamOptimized
+# vmdk as VMware exports ship — systemd-pull has no vmdk) served by one
 # local lighttpd, imported in one run by
 #   edgevirt   edgevirt-importer, what a DataVolume runs
 #   pull       systemd-pull raw --direct (systemd's importer); for qcow2
@@ -45,6 +46,8 @@ if [ ! -f "$cache/root.qcow2" ]; then
 fi
 [ -f "$cache/root-compressed.qcow2" ] ||
         qemu-img convert -c -f raw -O qcow2 "$cache/root.raw" "$cache/root-compressed.qcow2"
+[ -f "$cache/root-stream.vmdk" ] ||
+        qemu-img convert -f raw -O vmdk -o subformat=streamOptimized "$cache/root.raw" "$cache/root-stream.vmdk"
 size=$(stat -c %s "$cache/root.raw")
 chmod 755 "$cache"
 
@@ -94,19 +97,21 @@ cdi_nbd() {
         rm -f "$work/nbd.sock"
 }
 bound_file() { $2 <"$cache/$1" >/dev/null; }
-bound_convert() { fresh_target; qemu-img convert -t writeback -f qcow2 -O raw -n --target-is-zero "$cache/$1" "$work/t"; }
+bound_convert() { fresh_target; qemu-img convert -t writeback -O raw -n --target-is-zero "$cache/$1" "$work/t"; }
 
+secs() { [ "$1" = nan ] && echo "n/a" || printf '%.2fs' "$1"; }
 ratio() { [ "$1" = nan ] || [ "$2" = nan ] && echo " n/a" || printf '%5.2f' "$(echo "$1 / $2" | bc -l)"; }
 
 printf '\nbench/import: %s bytes virtual (Debian root file system), lighttpd on loopback\n\n' "$size"
 printf '%-22s %9s %9s %9s %9s   %9s %9s %11s\n' image edgevirt pull cdi bound pull/ours cdi/ours ours/bound
-for img in ${IMAGES:-root.raw.xz root.raw.gz root.qcow2 root-compressed.qcow2}; do
+for img in ${IMAGES:-root.raw.xz root.raw.gz root.qcow2 root-compressed.qcow2 root-stream.vmdk}; do
         o=$(timed ours "$img")
         case $img in
         *.xz) p=$(timed pull_direct "$img"); c=$(timed cdi_stream "$img" "xz -dc"); b=$(timed bound_file "$img" "xz -T2 -dc") ;;
         *.gz) p=$(timed pull_direct "$img"); c=$(timed cdi_stream "$img" "gzip -dc"); b=$(timed bound_file "$img" "gzip -dc") ;;
+        *.vmdk) p=nan; c=$(timed cdi_nbd "$img"); b=$(timed bound_convert "$img") ;;   # systemd-pull: raw and qcow2 only
         *)    p=$(timed pull_qcow2 "$img"); c=$(timed cdi_nbd "$img"); b=$(timed bound_convert "$img") ;;
         esac
-        printf '%-22s %8.2fs %8.2fs %8.2fs %8.2fs   %9s %9s %11s\n' "$img" "$o" "$p" "$c" "$b" \
+        printf '%-22s %9s %9s %9s %9s   %9s %9s %11s\n' "$img" "$(secs "$o")" "$(secs "$p")" "$(secs "$c")" "$(secs "$b")" \
                 "$(ratio "$p" "$o")" "$(ratio "$c" "$o")" "$(ratio "$o" "$b")"
 done

@@ -306,8 +306,9 @@ static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, co
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
 
-/* One-pass readers (qcow2.c, vmdk.c): the volume opened for an image of
- * vsize bytes; the stream fed to feed; the volume synced, "done". */
+/* The writers that take the stream as it comes (raw; the one-pass readers
+ * qcow2.c and vmdk.c): the volume opened for an image of vsize bytes; the
+ * stream fed to feed by one read loop; the volume synced, "done". */
 typedef int (*FeedFn)(void *stream, const unsigned char *buf, size_t n, char **error);
 
 static int open_for(const Options *o, uint64_t vsize) {

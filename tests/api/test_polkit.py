@@ -15,7 +15,7 @@ import time
 import pytest
 
 from conftest import BUILD, Client, Daemon, wait_until
-from test_policy import SystemLikeBus
+from test_policy import AS_NOBODY, SystemLikeBus, run_client
 
 POLKITD = "/usr/lib/polkit-1/polkitd"
 
@@ -36,19 +36,11 @@ polkit.addRule(function(action, subject) {
 });
 """
 
-# Run as nobody: each call's outcome (D-Bus error name or "ok"), as JSON.
-CLIENT = r"""
-import json, sys, dbus
-bus = dbus.bus.BusConnection(sys.argv[1])
-ROOT = "/org/edgevirt/EdgeVirt1"
-obj = lambda p: bus.get_object("org.edgevirt.EdgeVirt1", p)
-m = dbus.Interface(obj(ROOT), "org.edgevirt.EdgeVirt1.Manager")
-vm = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vm/box"), "org.edgevirt.EdgeVirt1.VirtualMachine")
+# Run as nobody (test_policy.run_client): each call's outcome.
+CALLS = r"""
 vmi = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmi/box"), "org.edgevirt.EdgeVirt1.VirtualMachineInstance")
 dv = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/datavolume/up"), "org.edgevirt.EdgeVirt1.DataVolume")
-cm = lambda ns, n: f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {n}, namespace: {ns}}}\n"
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
-E = dbus.Dictionary({}, signature="sv")
 calls = {}
 for ns in ("open", "closed"):
     calls.update({
@@ -68,14 +60,6 @@ for ns in ("open", "closed"):
         f"object.read list {ns}": lambda ns=ns: m.List("cm", ns, {}),
     })
 calls["object.apply ask"] = lambda: m.Apply(cm("ask", "made"), {})
-out = {}
-for name, call in calls.items():
-    try:
-        call()
-        out[name] = "ok"
-    except dbus.DBusException as e:
-        out[name] = e.get_dbus_name() + ": " + e.get_dbus_message()
-print(json.dumps(out))
 """
 
 SETUP = """
@@ -161,10 +145,7 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
                                for ns in ("open", "closed")), timeout=90, what="the instances to run")
         wait_until(lambda: all(root.get_json("dv", ns, "up").get("status", {}).get("phase") == "UploadReady"
                                for ns in ("open", "closed")), timeout=90, what="the uploads to be ready")
-        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", CLIENT,
-                            polkit_bus.address], capture_output=True, text=True, timeout=120)
-        assert r.returncode == 0, r.stderr
-        got = json.loads(r.stdout)
+        got = run_client(CALLS, polkit_bus.address, AS_NOBODY, timeout=120)
         print(json.dumps(got, indent=1))
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
         for what, outcome in got.items():

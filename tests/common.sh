@@ -11,7 +11,7 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   gettext dbus systemd polkitd util-linux
   python3 python3-dbus python3-gi python3-pytest python3-yaml
   lvm2 thin-provisioning-tools debootstrap qemu-system-x86 e2fsprogs
-  lighttpd openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
+  lighttpd lighttpd-mod-openssl openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
   libisofs-dev genisoimage extlinux syslinux-common fdisk

@@ -254,15 +254,18 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return fail("cannot connect to the %s bus: %s", s.bus,
                             r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
+        /* Filters run last added first: the caller lookup's filter (in
+         * authz_new) holds the first calls of a new caller before the rate
+         * limit counts them, so they are counted once, when dispatched. */
+        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst);
+        if (r < 0)
+                return fail("cannot install the rate limits: %s", g_strerror(-r));
         r = authz_new(&d, &d.authz);
         if (r < 0)
                 return fail("cannot follow callers on the bus: %s", g_strerror(-r));
         r = bus_export(&d);
         if (r < 0)
                 return fail("cannot export objects: %s", g_strerror(-r));
-        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst);
-        if (r < 0)
-                return fail("cannot install the rate limits: %s", g_strerror(-r));
         r = sd_bus_attach_event(d.bus, d.event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0)
                 return fail("cannot attach the bus: %s", g_strerror(-r));

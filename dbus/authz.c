@@ -12,8 +12,10 @@
 #include "authz.h"
 #include "bus-error.h"
 #include "util.h"
+#include "worker.h"
 
 #define ACTION_PREFIX "org.edgevirt.EdgeVirt1."
+#define LOOKUP_THREADS 2
 #define ANSWER_TTL_USEC (120 * G_USEC_PER_SEC)
 #define INTERACTIVE_TIMEOUT_USEC (300 * G_USEC_PER_SEC)
 #define POLKIT_NAME "org.freedesktop.PolicyKit1"
@@ -42,7 +44,10 @@ struct Authz {
         sd_bus *polkit_bus;             /* the system bus: d->bus when the daemon is on it */
         GHashTable *answers;            /* "sender/cookie" -> GHashTable of "action\nns\nkind\nname" -> Answer */
         GHashTable *callers;            /* unique name -> Caller */
+        GHashTable *lookups;            /* unique name -> Lookup, while a caller is looked up */
+        Worker *worker;                 /* NSS lookups, apart from the storage pool */
         sd_bus_slot *owner_changed;
+        sd_bus_slot *filter;
 };
 
 typedef struct Query {
@@ -59,6 +64,17 @@ typedef struct Caller {
         char **groups;
 } Caller;
 
+/* A caller being looked up, and its calls held meanwhile. */
+typedef struct Lookup {
+        Authz *a;
+        char *sender;
+        uid_t uid;
+        bool gone;                      /* the name left the bus meanwhile */
+        sd_bus_slot *slot;              /* GetConnectionUnixUser */
+        GPtrArray *held;                /* sd_bus_message, in the order they came */
+        Caller *caller;                 /* the thread's result */
+} Lookup;
+
 static void caller_free(Caller *c) {
         g_free(c->user);
         g_strfreev(c->groups);
@@ -70,11 +86,140 @@ static void answer_free(Answer *x) {
         g_free(x);
 }
 
+/* The user's name and groups, as the system's NSS knows them: may block
+ * (LDAP, sssd), so it runs on the lookup thread but for the fallback in
+ * caller_of(). */
+static Caller *caller_new(uid_t uid) {
+        Caller *c = g_new0(Caller, 1);
+        struct passwd pw, *found = NULL;
+        char buf[4096];
+
+        c->uid = uid;
+        c->privileged = uid == 0 || uid == geteuid();
+        if (c->privileged || getpwuid_r(uid, &pw, buf, sizeof buf, &found) != 0 || !found)
+                return c;
+        gid_t gids[256];
+        int n = G_N_ELEMENTS(gids);
+        c->user = g_strdup(found->pw_name);
+        if (getgrouplist(found->pw_name, found->pw_gid, gids, &n) < 0)
+                n = 0;
+        GStrvBuilder *b = g_strv_builder_new();
+        for (int i = 0; i < n; i++) {
+                struct group gr, *g = NULL;
+                char gbuf[4096];
+                if (getgrgid_r(gids[i], &gr, gbuf, sizeof gbuf, &g) == 0 && g)
+                        g_strv_builder_add(b, g->gr_name);
+        }
+        c->groups = g_strv_builder_end(b);
+        g_strv_builder_unref(b);
+        return c;
+}
+
+static void lookup_free(Lookup *l) {
+        sd_bus_slot_unref(l->slot);
+        g_ptr_array_unref(l->held);
+        if (l->caller)
+                caller_free(l->caller);
+        g_free(l->sender);
+        g_free(l);
+}
+
+/* The lookup is over: the held calls go on (dispatched again, in the order
+ * they came) or are answered with why they cannot. */
+static void lookup_finish(Lookup *l, const char *error) {
+        Authz *a = l->a;
+
+        g_hash_table_steal(a->lookups, l->sender);
+        if (!l->gone) {
+                if (l->caller) {
+                        g_hash_table_replace(a->callers, g_strdup(l->sender), l->caller);
+                        l->caller = NULL;
+                }
+                for (guint i = 0; i < l->held->len; i++) {
+                        sd_bus_message *m = l->held->pdata[i];
+                        int r = error ? sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s", error)
+                                      : sd_bus_enqueue_for_read(a->d->bus, m);
+                        if (r < 0)
+                                g_warning("cannot %s a call of %s: %s", error ? "answer" : "dispatch", l->sender, g_strerror(-r));
+                }
+        }
+        lookup_free(l);
+}
+
+static void lookup_work(void *data) {
+        Lookup *l = data;
+        l->caller = caller_new(l->uid);
+}
+
+static void lookup_done(void *data) {
+        lookup_finish(data, NULL);
+}
+
+static int on_unix_user(sd_bus_message *reply, void *userdata, sd_bus_error *ret_error) {
+        Lookup *l = userdata;
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+        uint32_t uid;
+
+        l->slot = sd_bus_slot_unref(l->slot);
+        if (e) {
+                lookup_finish(l, e->message ?: e->name);
+                return 0;
+        }
+        if (sd_bus_message_read(reply, "u", &uid) < 0) {
+                lookup_finish(l, "the bus sent a user id that does not parse");
+                return 0;
+        }
+        l->uid = uid;
+        if (uid == 0 || uid == geteuid()) {
+                l->caller = caller_new(uid);    /* no NSS for these */
+                lookup_finish(l, NULL);
+        } else
+                worker_submit(l->a->worker, lookup_work, lookup_done, l);
+        return 0;
+}
+
+/* Before any method runs: a caller not seen yet is looked up without
+ * blocking the loop (its uid from the bus driver, asynchronously; its
+ * name and groups on a thread), its calls held meanwhile and dispatched
+ * again afterwards, so handlers find it in a->callers. */
+static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Authz *a = userdata;
+        const char *sender = sd_bus_message_get_sender(m);
+        Lookup *l;
+        int r;
+
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !sender || sender[0] != ':' ||
+            g_hash_table_contains(a->callers, sender))
+                return 0;
+        l = g_hash_table_lookup(a->lookups, sender);
+        if (l) {
+                g_ptr_array_add(l->held, sd_bus_message_ref(m));
+                return 1;
+        }
+        l = g_new0(Lookup, 1);
+        l->a = a;
+        l->sender = g_strdup(sender);
+        l->held = g_ptr_array_new_with_free_func((GDestroyNotify) sd_bus_message_unref);
+        r = sd_bus_call_method_async(a->d->bus, &l->slot, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                     "GetConnectionUnixUser", on_unix_user, l, "s", sender);
+        if (r < 0) {
+                lookup_free(l);
+                return sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s", g_strerror(-r)) < 0 ? 0 : 1;
+        }
+        g_ptr_array_add(l->held, sd_bus_message_ref(m));
+        g_hash_table_insert(a->lookups, l->sender, l);
+        return 1;       /* held: dispatched again when the lookup is over */
+}
+
 static int on_owner_changed(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Authz *a = userdata;
         const char *name, *old, *new;
-        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && name[0] == ':' && isempty(new))
+        if (sd_bus_message_read(m, "sss", &name, &old, &new) >= 0 && name[0] == ':' && isempty(new)) {
+                Lookup *l = g_hash_table_lookup(a->lookups, name);
                 g_hash_table_remove(a->callers, name);
+                if (l)
+                        l->gone = true;         /* its calls are dropped: nobody to answer */
+        }
         return 0;
 }
 
@@ -85,8 +230,16 @@ int authz_new(Daemon *d, Authz **ret) {
         a->d = d;
         a->answers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_hash_table_unref);
         a->callers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) caller_free);
-        r = sd_bus_match_signal(d->bus, &a->owner_changed, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                "NameOwnerChanged", on_owner_changed, a);
+        a->lookups = g_hash_table_new(g_str_hash, g_str_equal);
+        r = worker_new(d->event, LOOKUP_THREADS, &a->worker);
+        if (r >= 0)
+                r = sd_bus_match_signal(d->bus, &a->owner_changed, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                        "org.freedesktop.DBus", "NameOwnerChanged", on_owner_changed, a);
+        /* added after the rate limit's, so it runs first (sd-bus runs the
+         * filters last added first): held calls count against the caller's
+         * rate once, when dispatched */
+        if (r >= 0)
+                r = sd_bus_add_filter(d->bus, &a->filter, on_call, a);
         if (r < 0) {
                 authz_free(a);
                 return r;
@@ -100,6 +253,17 @@ Authz *authz_free(Authz *a) {
         if (!a)
                 return NULL;
         the_authz = NULL;
+        /* lookups on the thread end first; then every lookup is in the table */
+        worker_free(a->worker);
+        GHashTableIter it;
+        Lookup *l;
+        g_hash_table_iter_init(&it, a->lookups);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &l)) {
+                g_hash_table_iter_steal(&it);
+                lookup_free(l);
+        }
+        g_hash_table_unref(a->lookups);
+        sd_bus_slot_unref(a->filter);
         sd_bus_slot_unref(a->owner_changed);
         if (a->polkit_bus && a->polkit_bus != a->d->bus)
                 sd_bus_flush_close_unref(a->polkit_bus);
@@ -124,34 +288,16 @@ static int caller_of(sd_bus_message *m, Caller **ret) {
                 *ret = c;
                 return 0;
         }
+        /* Not looked up by on_call(): a direct connection (no sender; its
+         * credentials are the socket's) or a call that bypassed the
+         * filter.  Looked up here, synchronously. */
         r = sd_bus_query_sender_creds(m, SD_BUS_CREDS_EUID, &creds);
         if (r < 0)
                 return r;
         r = sd_bus_creds_get_euid(creds, &uid);
         if (r < 0)
                 return r;
-        c = g_new0(Caller, 1);
-        c->uid = uid;
-        c->privileged = uid == 0 || uid == geteuid();
-        /* the user's name and groups, as the system's NSS knows them */
-        struct passwd pw, *found = NULL;
-        char buf[4096];
-        if (!c->privileged && getpwuid_r(uid, &pw, buf, sizeof buf, &found) == 0 && found) {
-                gid_t gids[256];
-                int n = G_N_ELEMENTS(gids);
-                c->user = g_strdup(found->pw_name);
-                if (getgrouplist(found->pw_name, found->pw_gid, gids, &n) < 0)
-                        n = 0;
-                GStrvBuilder *b = g_strv_builder_new();
-                for (int i = 0; i < n; i++) {
-                        struct group gr, *g = NULL;
-                        char gbuf[4096];
-                        if (getgrgid_r(gids[i], &gr, gbuf, sizeof gbuf, &g) == 0 && g)
-                                g_strv_builder_add(b, g->gr_name);
-                }
-                c->groups = g_strv_builder_end(b);
-                g_strv_builder_unref(b);
-        }
+        c = caller_new(uid);
         if (sender && sender[0] == ':')
                 g_hash_table_replace(a->callers, g_strdup(sender), c);
         else {

@@ -7,10 +7,11 @@ caller has no role is invisible.  Callers: nobody (edit), daemon (view),
 sys (admin through its group), bin (no role)."""
 import json
 import os
+import threading
 
 import pytest
 
-from conftest import Client, Daemon, expect_error
+from conftest import BUILD, Client, Daemon, expect_error, wait_until
 from test_policy import run_client, system_like_bus  # noqa: F401 (fixture)
 
 SETUP = """
@@ -135,6 +136,42 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
         # the binding sys made gives bin the view role: now bin sees team
         assert run_as(system_like_bus, 2, "bin")["list"] == ["team"]
     finally:
+        d.stop()
+
+
+def test_a_stuck_user_lookup_holds_only_its_caller(system_like_bus, tmp_path):  # noqa: F811
+    """A caller's groups come from NSS, which can hang (LDAP away): the
+    lookup runs off the main loop and holds that caller's calls alone."""
+    gate = tmp_path / "gate"
+    gate.touch()
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"),
+               LD_PRELOAD=os.path.join(BUILD, "tests", "libnss-gate.so"), EDGEVIRT_TEST_NSS_GATE=str(gate),
+               # the sanitizer build: its runtime need not come first here
+               ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0")
+    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    try:
+        root = Client(system_like_bus.conn)
+        root.apply(SETUP.format(ns="team"))
+        root.apply(BINDINGS)
+        got = []
+        caller = threading.Thread(target=lambda: got.append(run_as(system_like_bus, 65534, "nobody")))
+        caller.start()
+        wait_until(lambda: os.path.exists(str(gate) + ".entered"), timeout=30, what="the lookup of nobody to hang")
+        # the daemon answers everyone else meanwhile
+        assert root.get_json("cm", "team", "c")["data"] == {"k": "v"}
+        root.apply(SETUP.format(ns="other"))
+        assert caller.is_alive() and not got, "nobody's calls ran before its groups were known"
+        gate.unlink()
+        caller.join(60)
+        assert got, "nobody's calls were not answered after the lookup"
+        nobody = got[0]
+        # and then as if nothing had happened: the edit role in team
+        assert nobody["get team"] == "ok" and nobody["apply team"] == "ok" and nobody["list"] == ["team"]
+        assert nobody["get other"] == "AccessDenied"
+        assert root.exists("cm", "team", "by-nobody")
+    finally:
+        if gate.exists():
+            gate.unlink()
         d.stop()
 
 

@@ -4,6 +4,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
+#include "credentials.h"
 #include "domain.h"
 #include "hypervisor.h"
 #include "util.h"
@@ -381,6 +382,39 @@ static void run_guest_info(virDomainPtr d, HvOp *op) {
         op->guest = g;
 }
 
+/* Through the guest agent (guest-ssh-*-authorized-keys, which make the
+ * user's ~/.ssh as sshd wants it; guest-set-user-password).  Keys are
+ * read first and written only when they differ, so a resync that changes
+ * nothing leaves the file alone. */
+static void run_credentials(virDomainPtr d, HvOp *op) {
+        for (guint i = 0; op->users && i < op->users->len; i++) {
+                GuestUser *u = op->users->pdata[i];
+                const char *step = NULL;
+
+                if (u->keys->len > 0) {
+                        char **have = NULL;
+                        int n = virDomainAuthorizedSSHKeysGet(d, u->name, &have, 0);
+                        bool same = n == (int) u->keys->len;
+                        for (int k = 0; k < MAX(n, 0); k++) {
+                                same = same && streq(have[k], u->keys->pdata[k]);
+                                free(have[k]);
+                        }
+                        free(have);
+                        /* n < 0: no file yet, most often (the agent cannot tell) */
+                        if (!same && virDomainAuthorizedSSHKeysSet(d, u->name, (const char **) u->keys->pdata, u->keys->len, 0) < 0)
+                                step = "writing the authorized keys";
+                }
+                if (!step && u->password && virDomainSetUserPassword(d, u->name, u->password, 0) < 0)
+                        step = "setting the password";
+                if (step) {
+                        fail(op, EIO);
+                        g_autofree char *what = op->error;
+                        op->error = g_strdup_printf("user %s: %s: %s", u->name, step, what);
+                        return;
+                }
+        }
+}
+
 typedef struct Call {
         Hypervisor *h;
         HvOp *op;
@@ -451,6 +485,9 @@ static void call_work(void *data) {
                 case HV_OP_GUEST_INFO:
                         run_guest_info(d, op);
                         break;
+                case HV_OP_SET_CREDENTIALS:
+                        run_credentials(d, op);
+                        break;
                 case HV_OP_AGENT_STATE: {
                         char *xml = virDomainGetXMLDesc(d, 0);
                         /* <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/> */
@@ -518,6 +555,8 @@ void hv_op_free(HvOp *op) {
         g_free(op->network_subnet);
         if (op->guest)
                 json_object_unref(op->guest);
+        if (op->users)
+                g_ptr_array_unref(op->users);
         if (op->domains) {
                 g_ptr_array_set_free_func(op->domains, (GDestroyNotify) hv_domain_free);
                 g_ptr_array_unref(op->domains);

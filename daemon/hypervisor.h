@@ -49,6 +49,7 @@ typedef enum HvOpKind {
         HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
         HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */
         HV_OP_AGENT_STATE,              /* whether the agent channel is connected now */
+        HV_OP_SET_CREDENTIALS,          /* users: authorized keys (replaced when they differ), passwords */
 } HvOpKind;
 
 typedef struct HvDomain {
@@ -83,6 +84,7 @@ struct HvOp {
         bool from_agent;                /* ADDRESSES: the agent answered */
         JsonObject *guest;              /* GUEST_INFO */
         bool agent_connected;           /* AGENT_STATE */
+        GPtrArray *users;               /* SET_CREDENTIALS: GuestUser (credentials.h), owned */
         HvOpDone done;
         void *userdata;
         char *tag;                      /* the caller's (an instance's uid) */

@@ -93,3 +93,21 @@ GBytes *secret_value(Model *m, const char *ns, const char *name, const char *key
         guchar *raw = g_base64_decode(b64, &len);
         return g_bytes_new_take(raw, len);
 }
+
+/* Every non-empty line of every value, the values in the order of their
+ * keys' names (as a mounted Secret's files are read). */
+void secret_lines(Object *secret, GPtrArray *out) {
+        JsonObject *data = json_get_object(object_root(secret), "data");
+        g_autoptr(GList) names = data ? json_object_get_members(data) : NULL;
+
+        names = g_list_sort(names, (GCompareFunc) g_strcmp0);
+        for (GList *l = names; l; l = l->next) {
+                gsize len;
+                g_autofree guchar *raw = g_base64_decode(json_get_string(data, l->data), &len);
+                g_autofree char *text = g_strndup((const char *) raw, len);
+                g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+                for (char **ln = lines; *ln; ln++)
+                        if (*g_strstrip(*ln))
+                                g_ptr_array_add(out, g_strdup(*ln));
+        }
+}

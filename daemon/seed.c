@@ -117,19 +117,10 @@ static int ssh_keys(Model *m, Object *vmi, const char *propagation, JsonArray *o
                 if (model_get(m, &kind_secret, vmi->namespace, secret, &o, NULL) < 0)
                         return ev_error_set(error, ENOENT, "spec.accessCredentials[%u].sshPublicKey.source.secret: Secret %s/%s not found",
                                             i, vmi->namespace, secret);
-                JsonObject *data = json_get_object(object_root(o), "data");
-                g_autoptr(GList) names = data ? json_object_get_members(data) : NULL;
-                names = g_list_sort(names, (GCompareFunc) g_strcmp0);
-                for (GList *l = names; l; l = l->next) {
-                        gsize len;
-                        g_autofree guchar *raw = g_base64_decode(json_get_string(data, l->data), &len);
-                        g_autofree char *text = g_strndup((const char *) raw, len);
-                        /* one key per line; a value may hold several */
-                        g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
-                        for (char **ln = lines; *ln; ln++)
-                                if (*g_strstrip(*ln))
-                                        json_array_add_string_element(out, *ln);
-                }
+                g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
+                secret_lines(o, lines);
+                for (guint k = 0; k < lines->len; k++)
+                        json_array_add_string_element(out, lines->pdata[k]);
         }
         return 0;
 }

@@ -148,6 +148,59 @@ static int check_networks(JsonObject *spec, const char *path, GError **error) {
         return 0;
 }
 
+/* accessCredentials: one credential per entry, its Secret, and a way to
+ * the guest — a cloud-init volume of the kind named, or the agent with the
+ * users to give the keys to. */
+static int check_access_credentials(JsonObject *spec, JsonArray *volumes, const char *path, GError **error) {
+        JsonArray *creds = json_get_array(spec, "accessCredentials");
+
+        for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
+                JsonObject *cred = json_array_get_object_element(creds, i);
+                JsonObject *key = json_get_object(cred, "sshPublicKey"), *pw = json_get_object(cred, "userPassword");
+                const char *what = key ? "sshPublicKey" : "userPassword";
+                JsonObject *prop = json_get_object(key ? key : pw, "propagationMethod");
+                JsonObject *agent = json_get_object(prop, "qemuGuestAgent");
+
+                if (!key == !pw)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u]: Invalid value: give exactly one of sshPublicKey, userPassword",
+                                            path, i);
+                if (isempty(json_get_string(json_get_object(json_get_object(key ? key : pw, "source"), "secret"), "secretName")))
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].%s.source.secret.secretName: Required value", path, i, what);
+                if (pw) {
+                        if (!agent)
+                                return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].userPassword.propagationMethod.qemuGuestAgent: "
+                                                    "Required value", path, i);
+                        continue;
+                }
+                unsigned methods = !!agent + !!json_get_object(prop, "noCloud") + !!json_get_object(prop, "configDrive");
+                if (methods != 1)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: %s: "
+                                            "noCloud, configDrive or qemuGuestAgent", path, i, methods ? "Invalid value: give only one of" : "Required value");
+                if (agent) {
+                        JsonArray *users = json_get_array(agent, "users");
+                        if (!users || json_array_get_length(users) == 0)
+                                return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod.qemuGuestAgent.users: "
+                                                    "Required value: the guest users whose authorized_keys the Secret's keys become", path, i);
+                        for (guint j = 0; j < json_array_get_length(users); j++) {
+                                const char *u = json_array_get_string_element(users, j);
+                                if (isempty(u) || strchr(u, '/') || strchr(u, ':'))
+                                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod.qemuGuestAgent."
+                                                            "users[%u]: Invalid value: \"%s\": not a user name", path, i, j, u ? u : "");
+                        }
+                        continue;
+                }
+                const char *want = json_get_object(prop, "noCloud") ? "cloudInitNoCloud" : "cloudInitConfigDrive";
+                bool found = false;
+                for (guint j = 0; volumes && j < json_array_get_length(volumes); j++)
+                        found = found || json_get_object(json_array_get_object_element(volumes, j), want);
+                if (!found)
+                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
+                                            "propagating keys through %s needs a %s volume", path, i,
+                                            json_get_object(prop, "noCloud") ? "noCloud" : "configDrive", want);
+        }
+        return 0;
+}
+
 int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *devices = json_get_object(domain, "devices");
@@ -177,24 +230,8 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
                 return ev_error_set(error, EINVAL, "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
         if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
                 return ev_error_set(error, EINVAL, "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
-        JsonArray *creds = json_get_array(spec, "accessCredentials");
-        for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
-                JsonObject *key = json_get_object(json_array_get_object_element(creds, i), "sshPublicKey");
-                JsonObject *prop = json_get_object(key, "propagationMethod");
-                const char *want = json_get_object(prop, "noCloud") ? "cloudInitNoCloud" : json_get_object(prop, "configDrive") ? "cloudInitConfigDrive" : NULL;
-                bool found = false;
-                if (!json_get_string(json_get_object(json_get_object(key, "source"), "secret"), "secretName"))
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.source.secret.secretName: Required value", path, i);
-                if (!want)
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Required value: "
-                                            "noCloud or configDrive", path, i);
-                for (guint j = 0; volumes && j < json_array_get_length(volumes); j++)
-                        found = found || json_get_object(json_array_get_object_element(volumes, j), want);
-                if (!found)
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
-                                            "propagating keys through %s needs a %s volume", path, i,
-                                            json_get_object(prop, "noCloud") ? "noCloud" : "configDrive", want);
-        }
+        if (check_access_credentials(spec, volumes, path, error) < 0)
+                return -EINVAL;
         const char *start = json_get_string(spec, "startStrategy");
         if (start && !streq(start, "Paused"))
                 return ev_error_set(error, EINVAL, "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path, start);

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "credentials.h"
 #include "datavolume.h"
 #include "domain.h"
 #include "imagecache.h"
@@ -30,12 +31,29 @@
 #define ADDRESS_POLL_FAST_USEC (3 * G_USEC_PER_SEC)     /* until the guest has an address */
 #define ADDRESS_POLL_SLOW_USEC (30 * G_USEC_PER_SEC)
 #define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
+#define CREDENTIALS_RESYNC_USEC (300 * G_USEC_PER_SEC)     /* as KubeVirt: the guest may have drifted */
+#define CREDENTIALS_RETRY_USEC (10 * G_USEC_PER_SEC)
+#define AGENT_OFFLINE "the guest agent is not connected"
 #define OVMF_DIR "/usr/share/OVMF"
 
 typedef struct Domain {
         bool paused;
         char *vmi_uid;
 } Domain;
+
+/* accessCredentials through the agent, per instance while its agent is
+ * connected. */
+typedef struct CredSync {
+        char *applied;                  /* the digest the guest has; NULL: nothing yet, or the last try failed */
+        char *sending;                  /* the digest of the call under way */
+        gint64 next;                    /* monotonic µs: resync (applied) or retry (failed) then */
+} CredSync;
+
+static void cred_sync_free(CredSync *s) {
+        g_free(s->applied);
+        g_free(s->sending);
+        g_free(s);
+}
 
 typedef struct Stopping {
         gint64 deadline;                /* monotonic usec: destroy then */
@@ -60,6 +78,7 @@ struct VmiController {
         GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
         GHashTable *guest_due;          /* vmi uid -> monotonic usec of the next guest-info call */
         GHashTable *guest_busy;         /* vmi uid -> 1 */
+        GHashTable *creds;              /* vmi uid -> CredSync */
         sd_event_source *tick;
         bool listed;                    /* libvirt's domains were listed once */
 };
@@ -127,6 +146,7 @@ typedef struct VmiStatus {
         int agent;                      /* -1 keep, 0, 1 */
         JsonArray *interfaces;          /* NULL: keep (taken) */
         JsonObject *os_info;            /* NULL: keep (borrowed) */
+        const char *creds;              /* AccessCredentialsSynchronized: NULL keep, "" True, else False with this message */
 } VmiStatus;
 
 static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
@@ -157,6 +177,9 @@ static void write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 status_set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "", u->paused ? "VMI was paused by user" : "");
         if (u->agent >= 0)
                 status_set_condition(status, "AgentConnected", u->agent, u->agent ? "" : "AgentDisconnected", "");
+        if (u->creds)
+                status_set_condition(status, "AccessCredentialsSynchronized", !*u->creds, *u->creds ? "AccessCredentialsSyncFailed" : "",
+                                     u->creds);
         bool paused = streq_ptr(object_condition(vmi, "Paused", "status"), "True");
         if (u->paused >= 0)
                 paused = u->paused;
@@ -596,7 +619,8 @@ static void created(HvOp *op) {
         g_free(d->vmi_uid);
         d->vmi_uid = g_strdup(vmi->uid);
         d->paused = op->paused;
-        write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = op->paused, .agent = 0 });
+        write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = op->paused, .agent = 0,
+                                            .creds = agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ? AGENT_OFFLINE : NULL });
         g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         check_agent(c, vmi);
@@ -842,8 +866,64 @@ static void agent_changed(VmiController *c, Object *vmi, bool connected) {
                 g_hash_table_remove(c->agents, vmi->uid);
                 g_hash_table_remove(c->guest_due, vmi->uid);
         }
+        /* a new agent (a reboot, a restart of it) is told everything again */
+        g_hash_table_remove(c->creds, vmi->uid);
         if (connected != was)
-                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = connected });
+                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = connected,
+                                                    .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
+                                                                     AGENT_OFFLINE : NULL });
+}
+
+static void credentials_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        CredSync *s = g_hash_table_lookup(c->creds, op->tag);
+        Object *vmi = model_find_uid(c->model, op->tag);
+        gint64 now = g_get_monotonic_time();
+
+        if (!s || !s->sending)
+                return;         /* the agent went (and maybe came back) meanwhile */
+        g_free(s->applied);
+        s->applied = op->r == 0 ? g_steal_pointer(&s->sending) : NULL;
+        g_clear_pointer(&s->sending, g_free);
+        s->next = now + (op->r == 0 ? CREDENTIALS_RESYNC_USEC : CREDENTIALS_RETRY_USEC);
+        if (op->r < 0)
+                g_message("VMI %s: access credentials not synchronized: %s", op->tag, op->error ?: g_strerror(-op->r));
+        if (vmi)
+                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = op->r == 0 ? "" : op->error ?: g_strerror(-op->r) });
+}
+
+/* On the tick, while the agent is connected: the Secrets' state goes to the
+ * guest when it changed, after a failure (in a while), and every few
+ * minutes in case the guest drifted. */
+static void sync_credentials(VmiController *c, Object *vmi, gint64 now) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GPtrArray) users = NULL;
+        g_autofree char *digest = NULL;
+        CredSync *s;
+
+        if (!agent_credentials_wanted(json_get_object(object_root(vmi), "spec")))
+                return;
+        s = g_hash_table_lookup(c->creds, vmi->uid);
+        if (!s) {
+                s = g_new0(CredSync, 1);
+                g_hash_table_insert(c->creds, g_strdup(vmi->uid), s);
+        }
+        if (s->sending)
+                return;
+        if (agent_credentials_resolve(c->model, vmi, &users, &digest, &e) < 0) {
+                g_clear_pointer(&s->applied, g_free);   /* whatever the guest has, it goes when the Secret comes */
+                write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = e->message });
+                return;
+        }
+        bool changed = s->applied && !streq(digest, s->applied);
+        if (!changed && now < s->next)
+                return;
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(HV_OP_SET_CREDENTIALS, name, credentials_done, c);
+        op->tag = g_strdup(vmi->uid);
+        op->users = g_steal_pointer(&users);
+        s->sending = g_steal_pointer(&digest);
+        hypervisor_submit(c->hv, op);
 }
 
 static void agent_state_done(HvOp *op) {
@@ -938,6 +1018,7 @@ static void on_event(const HvEvent *ev, void *userdata) {
                 g_hash_table_remove(c->address_due, vmi->uid);
                 g_hash_table_remove(c->agents, vmi->uid);
                 g_hash_table_remove(c->guest_due, vmi->uid);
+                g_hash_table_remove(c->creds, vmi->uid);
                 write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed", .message = ok ? NULL : why,
                                                     .paused = 0, .agent = 0 });
                 model_enqueue(c->model, vmi);
@@ -1145,6 +1226,16 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 g_hash_table_add(c->guest_busy, g_strdup(uid));
                 hypervisor_submit(c->hv, op);
         }
+        /* status is written on the way: not while walking the table */
+        g_autoptr(GPtrArray) connected = g_ptr_array_new_with_free_func(g_free);
+        g_hash_table_iter_init(&it, c->agents);
+        while (g_hash_table_iter_next(&it, (void **) &uid, NULL))
+                g_ptr_array_add(connected, g_strdup(uid));
+        for (guint i = 0; i < connected->len; i++) {
+                Object *vmi = model_find_uid(c->model, connected->pdata[i]);
+                if (vmi)
+                        sync_credentials(c, vmi, now);
+        }
         vm_tick(c->model);
         if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 &&
             g_hash_table_size(c->guest_due) == 0 && !vm_needs_tick(c->model))
@@ -1320,6 +1411,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
         c->guest_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) cred_sync_free);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
             chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0 || chmod(c->runtime_dir, 0711) < 0) {
                 r = -errno;
@@ -1360,6 +1452,7 @@ VmiController *vmi_controller_free(VmiController *c) {
         g_hash_table_unref(c->agents);
         g_hash_table_unref(c->guest_due);
         g_hash_table_unref(c->guest_busy);
+        g_hash_table_unref(c->creds);
         g_free(c->owner);
         g_free(c->instances_dir);
         /* nothing runs: no sockets to keep (running guests keep theirs) */

@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 
+import pytest
 import yaml
 
 from conftest import expect_error, wait_until
@@ -134,7 +135,62 @@ def test_seed_admission(client):
     assert "cloudInitNoCloud: Required value" in msg
     msg = expect_error("Invalid", client.apply, base.replace("NAME", "b").replace("VOLUME", "cloudInitConfigDrive: {userData: x}"))
     assert "accessCredentials[0].sshPublicKey.propagationMethod" in msg and "cloudInitNoCloud" in msg
-    msg = expect_error("NotSupported", client.apply,
+    # through the agent: to whom
+    msg = expect_error("Invalid", client.apply,
                        VM.replace("NAME", "c").replace("HOST", "x").replace("PROP", "qemuGuestAgent")
                        .replace("VOLUME", "cloudInitNoCloud: {userData: x}"))
-    assert "qemuGuestAgent" in msg
+    assert "accessCredentials[0].sshPublicKey.propagationMethod.qemuGuestAgent.users: required value" in msg
+
+
+AGENT_VM = """
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: NAME}
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      accessCredentials: CREDS
+      domain:
+        memory: {guest: 64Mi}
+"""
+
+
+@pytest.mark.parametrize("creds,fragment", [
+    ("[{sshPublicKey: {source: {secret: {secretName: k}}, propagationMethod: {qemuGuestAgent: {users: []}}}}]",
+     "accessCredentials[0].sshPublicKey.propagationMethod.qemuGuestAgent.users: Required value"),
+    ("[{sshPublicKey: {source: {secret: {secretName: k}}, propagationMethod: {qemuGuestAgent: {users: ['../x']}}}}]",
+     "qemuGuestAgent.users[0]: Invalid value"),
+    ("[{sshPublicKey: {source: {secret: {secretName: k}}, propagationMethod: {qemuGuestAgent: {users: [a]}, noCloud: {}}}}]",
+     "accessCredentials[0].sshPublicKey.propagationMethod: Invalid value: give only one of"),
+    ("[{userPassword: {source: {secret: {secretName: p}}, propagationMethod: {}}}]",
+     "accessCredentials[0].userPassword.propagationMethod.qemuGuestAgent: Required value"),
+    ("[{userPassword: {source: {secret: {}}, propagationMethod: {qemuGuestAgent: {}}}}]",
+     "accessCredentials[0].userPassword.source.secret.secretName: Required value"),
+    ("[{userPassword: {source: {secret: {secretName: p}}, propagationMethod: {qemuGuestAgent: {}}},"
+     " sshPublicKey: {source: {secret: {secretName: k}}, propagationMethod: {qemuGuestAgent: {users: [a]}}}}]",
+     "accessCredentials[0]: Invalid value: give exactly one of sshPublicKey, userPassword"),
+])
+def test_agent_credentials_admission(client, creds, fragment):
+    msg = expect_error("Invalid", client.apply, AGENT_VM.replace("NAME", "bad").replace("CREDS", creds))
+    assert fragment in msg
+
+
+def test_agent_credentials_wait_for_the_agent(client):
+    """Keys and passwords through the guest agent: the instance says
+    whether they reached the guest (a real agent: the system lane).  The
+    test driver has no agent, so they wait, and say so."""
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: hunter2}\n")
+    keys_secret(client)
+    creds = ("[{sshPublicKey: {source: {secret: {secretName: keys}}, propagationMethod: {qemuGuestAgent: {users: [root, ops]}}}},"
+             " {userPassword: {source: {secret: {secretName: pw}}, propagationMethod: {qemuGuestAgent: {}}}}]")
+    client.apply(AGENT_VM.replace("NAME", "ga").replace("CREDS", creds))
+    running_uid(client, "ga")
+    cond = {c["type"]: c for c in client.get_json("vmi", "default", "ga")["status"]["conditions"]}
+    assert cond["AccessCredentialsSynchronized"]["status"] == "False"
+    assert cond["AccessCredentialsSynchronized"]["reason"] == "AccessCredentialsSyncFailed"
+    assert cond["AccessCredentialsSynchronized"]["message"] == "the guest agent is not connected"
+    # an instance without such credentials has no such condition
+    client.apply(AGENT_VM.replace("NAME", "plain").replace("      accessCredentials: CREDS\n", ""))
+    running_uid(client, "plain")
+    assert "AccessCredentialsSynchronized" not in {c["type"] for c in client.get_json("vmi", "default", "plain")["status"]["conditions"]}

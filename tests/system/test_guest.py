@@ -5,7 +5,9 @@ user writes it — a Secret with an SSH key, a VM whose DataVolume imports
 the image (raw.xz) over HTTP and whose cloud-init sets the hostname and runs a
 command — followed on signals to DataVolume Succeeded, VM Running and
 AgentConnected; then the guest is checked through the agent and over SSH,
-and data written to the disk survives a stop and a start.  Two boots."""
+keys and a password reach a user through the agent (accessCredentials
+qemuGuestAgent) and follow their Secret, and data written to the disk
+survives a stop and a start.  Two boots."""
 import json
 import os
 import subprocess
@@ -30,12 +32,19 @@ def vmi_path(name):
     return f"{api.ROOT}/namespace/{NS}/vmi/{api.path_encode(name)}"
 
 
-def manifests(url, pubkey):
+def manifests(url, pubkey, agent_pubkey):
     return f"""
 apiVersion: v1
 kind: Secret
 metadata: {{name: admin-key, namespace: {NS}}}
 stringData: {{key1: "{pubkey}"}}
+---
+{agent_key_secret(agent_pubkey)}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: ops-password, namespace: {NS}}}
+stringData: {{ops: "{OPS_PASSWORD}"}}
 ---
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
@@ -55,6 +64,14 @@ spec:
       - sshPublicKey:
           source: {{secret: {{secretName: admin-key}}}}
           propagationMethod: {{noCloud: {{}}}}
+      # through the guest agent, to a user cloud-init makes (so the first
+      # tries fail until it is there), following the Secret
+      - sshPublicKey:
+          source: {{secret: {{secretName: agent-key}}}}
+          propagationMethod: {{qemuGuestAgent: {{users: [ops]}}}}
+      - userPassword:
+          source: {{secret: {{secretName: ops-password}}}}
+          propagationMethod: {{qemuGuestAgent: {{}}}}
       domain:
         cpu: {{cores: 1}}
         memory: {{guest: 1Gi}}
@@ -70,14 +87,22 @@ spec:
         cloudInitNoCloud:
           userData: |
             #cloud-config
+            users: [default, {{name: ops, shell: /bin/bash}}]
             runcmd:
               - [sh, -c, "echo made-by-cloud-init > /var/tmp/edgevirt-marker"]
 """
 
 
-def ssh(key, ip, *cmd):
+OPS_PASSWORD = "edge-Virt-42"
+
+
+def agent_key_secret(pubkey):
+    return f"apiVersion: v1\nkind: Secret\nmetadata: {{name: agent-key, namespace: {NS}}}\nstringData: {{k: \"{pubkey}\"}}\n"
+
+
+def ssh(key, ip, *cmd, user="debian"):
     r = subprocess.run(["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-                        "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", f"debian@{ip}", *cmd],
+                        "-o", "ConnectTimeout=10", "-o", "BatchMode=yes", f"{user}@{ip}", *cmd],
                        capture_output=True, text=True, timeout=60)
     return r
 
@@ -109,14 +134,44 @@ def guest_ip(client):
     return None
 
 
+def new_ssh_key(directory, name):
+    key = os.path.join(directory, name)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    return key
+
+
+def credentials_synchronized(client):
+    conds = {c["type"]: c for c in client.get_json("vmi", NS, "guest")["status"]["conditions"]}
+    c = conds.get("AccessCredentialsSynchronized", {})
+    return c.get("status") == "True"
+
+
+def check_agent_credentials(client, ip, agent_key, new_key):
+    """accessCredentials through the agent: ops gets the key of agent-key as
+    its authorized_keys and its password from ops-password; a new key in
+    the Secret replaces the old one in the running guest."""
+    import crypt
+    wait_until(lambda: credentials_synchronized(client), timeout=180,
+               what="the access credentials to reach the guest")
+    r = ssh(agent_key, ip, "id -un", user="ops")
+    assert r.stdout.strip() == "ops", r.stdout + r.stderr
+    shadow = {ln.split(":")[0]: ln.split(":")[1] for ln in agent_read_file("sys_guest", "/etc/shadow").splitlines()}
+    assert crypt.crypt(OPS_PASSWORD, shadow["ops"]) == shadow["ops"], "the password of ops is not the Secret's"
+    # the Secret changes: the guest follows, the old key no longer opens
+    client.apply(agent_key_secret(open(new_key + ".pub").read().strip()))
+    wait_until(lambda: ssh(new_key, ip, "true", user="ops").returncode == 0, timeout=120,
+               what="the new key of agent-key in the guest")
+    assert ssh(agent_key, ip, "true", user="ops").returncode != 0, "the replaced key still opens"
+    assert credentials_synchronized(client)
+
+
 def test_real_guest_end_to_end(client, image_server, state_dir):
     if not client.exists("ns", "", NS):
         client.manager.CreateNamespace(NS, {})
-    key = os.path.join(state_dir, "id_ed25519")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
+    key, agent_key, new_key = (new_ssh_key(state_dir, n) for n in ("id_ed25519", "agent_ed25519", "new_ed25519"))
     pubkey = open(key + ".pub").read().strip()
     # the raw.xz: streamed, decompressed and written sparse (the quick start imports the qcow2)
-    client.apply(manifests(image_server.url("guest.raw.xz"), pubkey))
+    client.apply(manifests(image_server.url("guest.raw.xz"), pubkey, open(agent_key + ".pub").read().strip()))
 
     dv = f"{api.ROOT}/namespace/{NS}/datavolume/guest_2droot"
     wait_until(lambda: client.exists("dv", NS, "guest-root") and
@@ -147,6 +202,7 @@ def test_real_guest_end_to_end(client, image_server, state_dir):
     assert r.stdout.split() == ["made-by-cloud-init", "edge-guest"], r.stdout + r.stderr
     # and the file through the guest agent itself (libvirt's agent channel)
     assert agent_read_file("sys_guest", "/var/tmp/edgevirt-marker").strip() == "made-by-cloud-init"
+    check_agent_credentials(client, ip, agent_key, new_key)
     r = ssh(key, ip, "echo survives > /var/tmp/persist && sync")
     assert r.returncode == 0, r.stderr
 

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* accessCredentials through the guest agent: what each guest user gets
+ * from the Secrets (credentials.h), on a real model. */
+#include <glib/gstdio.h>
+
+#include "credentials.h"
+#include "json-util.h"
+#include "object.h"
+#include "util.h"
+
+static const char SECRETS[] =
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-a}\n"
+        "stringData: {b: \"ssh-ed25519 BBB b@x\\n\\n  ssh-ed25519 CCC c@x  \\n\", a: \"ssh-ed25519 AAA a@x\"}\n"
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa DDD d@x\"}\n"
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: \" hunter2 \\n\", agent: x, nobody: \"  \"}\n";
+
+static const char VMI[] =
+        "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: box}\n"
+        "spec:\n"
+        "  domain: {memory: {guest: 64Mi}}\n"
+        "  accessCredentials:\n"
+        "  - sshPublicKey: {source: {secret: {secretName: keys-a}}, propagationMethod: {qemuGuestAgent: {users: [root, agent]}}}\n"
+        "  - sshPublicKey: {source: {secret: {secretName: keys-b}}, propagationMethod: {qemuGuestAgent: {users: [agent]}}}\n"
+        "  - userPassword: {source: {secret: {secretName: pw}}, propagationMethod: {qemuGuestAgent: {}}}\n";
+
+typedef struct Fixture {
+        sd_event *event;
+        char *dir;
+        Model *model;
+} Fixture;
+
+static void apply(Fixture *f, const char *text) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
+        ApplyOptions opts = { 0 };
+        g_assert_cmpint(model_apply(f->model, text, strlen(text), &opts, &paths, warnings, &e), ==, 0);
+        g_assert_no_error(e);
+}
+
+static void setup(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) e = NULL;
+        ModelLimits limits = { .max_document_size = 1 << 20, .max_objects_per_apply = 100, .max_objects_per_namespace = 1000 };
+        g_assert_cmpint(sd_event_new(&f->event), >=, 0);
+        f->dir = g_dir_make_tmp("edgevirt-credentials-XXXXXX", NULL);
+        g_assert_nonnull(f->dir);
+        g_autofree char *state = g_build_filename(f->dir, "state", NULL);
+        g_assert_cmpint(model_new(f->event, state, &limits, &f->model, &e), ==, 0);
+        g_assert_no_error(e);
+        apply(f, SECRETS);
+        apply(f, VMI);
+}
+
+static void teardown(Fixture *f, gconstpointer data) {
+        model_free(f->model);
+        sd_event_unref(f->event);
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+        g_assert_cmpint(system(cmd), ==, 0);
+        g_free(f->dir);
+}
+
+static Object *vmi(Fixture *f) {
+        Object *o = NULL;
+        g_assert_cmpint(model_get(f->model, &kind_vmi, "default", "box", &o, NULL), ==, 0);
+        return o;
+}
+
+static char *resolve(Fixture *f, GPtrArray **users) {
+        g_autoptr(GError) e = NULL;
+        char *digest = NULL;
+        g_assert_cmpint(agent_credentials_resolve(f->model, vmi(f), users, &digest, &e), ==, 0);
+        g_assert_no_error(e);
+        return digest;
+}
+
+static void assert_keys(GuestUser *u, const char *const *want) {
+        guint n = g_strv_length((char **) want);
+        g_assert_cmpuint(u->keys->len, ==, n);
+        for (guint i = 0; i < n; i++)
+                g_assert_cmpstr(u->keys->pdata[i], ==, want[i]);
+}
+
+static void test_users(Fixture *f, gconstpointer data) {
+        g_autoptr(GPtrArray) users = NULL;
+        g_autofree char *digest = resolve(f, &users);
+
+        g_assert_true(agent_credentials_wanted(json_get_object(object_root(vmi(f)), "spec")));
+        /* by name; a Secret's keys in the order of their names, one a line */
+        g_assert_cmpuint(users->len, ==, 3);
+        GuestUser *agent = users->pdata[0], *nobody = users->pdata[1], *root = users->pdata[2];
+        g_assert_cmpstr(agent->name, ==, "agent");
+        g_assert_cmpstr(nobody->name, ==, "nobody");
+        g_assert_cmpstr(root->name, ==, "root");
+        assert_keys(agent, (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x", "ssh-rsa DDD d@x", NULL });
+        assert_keys(root, (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x", NULL });
+        /* passwords trimmed; a blank one sets nothing */
+        g_assert_cmpstr(root->password, ==, "hunter2");
+        g_assert_cmpstr(agent->password, ==, "x");
+        g_assert_null(nobody->password);
+        g_assert_cmpuint(nobody->keys->len, ==, 0);
+        g_assert_cmpuint(strlen(digest), ==, 64);
+}
+
+static void test_digest_follows_the_secrets(Fixture *f, gconstpointer data) {
+        g_autoptr(GPtrArray) u1 = NULL, u2 = NULL, u3 = NULL, u4 = NULL;
+        g_autofree char *d1 = resolve(f, &u1), *d2 = resolve(f, &u2);
+        g_assert_cmpstr(d1, ==, d2);
+        apply(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa EEE e@x\"}\n");
+        g_autofree char *d3 = resolve(f, &u3);
+        g_assert_cmpstr(d3, !=, d1);
+        apply(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: other, agent: x, nobody: \"  \"}\n");
+        g_autofree char *d4 = resolve(f, &u4);
+        g_assert_cmpstr(d4, !=, d3);
+}
+
+static void test_missing_secret_is_named(Fixture *f, gconstpointer data) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GPtrArray) users = NULL;
+        g_autofree char *digest = NULL;
+        g_assert_cmpint(model_delete(f->model, &kind_secret, "default", "pw", &(DeleteOptions) { 0 }, &e), ==, 0);
+        g_assert_no_error(e);
+        g_assert_cmpint(agent_credentials_resolve(f->model, vmi(f), &users, &digest, &e), ==, -ENOENT);
+        g_assert_nonnull(e);
+        g_assert_cmpstr(e->message, ==, "spec.accessCredentials[2].userPassword.source.secret: Secret default/pw not found");
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/credentials/users", Fixture, NULL, setup, test_users, teardown);
+        g_test_add("/credentials/digest", Fixture, NULL, setup, test_digest_follows_the_secrets, teardown);
+        g_test_add("/credentials/missing-secret", Fixture, NULL, setup, test_missing_secret_is_named, teardown);
+        return g_test_run();
+}

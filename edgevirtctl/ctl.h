@@ -39,6 +39,13 @@ typedef struct Ctl {
         GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
         GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
         char *secret_type;      /* create secret --type */
+        /* credentials */
+        char *cred_user;        /* --user */
+        char *key_file;         /* --file */
+        char *key_value;        /* --value */
+        char *secret_name;      /* --secret */
+        char *password;         /* --password */
+        bool create_secret, update_secret;
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -52,6 +59,9 @@ char *ctl_object_path(const char *namespace, const char *segment, const char *na
 int verb_images(Ctl *c, int argc, char **argv);
 int verb_pull(Ctl *c, int argc, char **argv);
 int verb_rmi(Ctl *c, int argc, char **argv);
+
+/* cred-verbs.c */
+int verb_credentials(Ctl *c, int argc, char **argv);
 
 /* vm-verbs.c */
 int verb_lifecycle(Ctl *c, int argc, char **argv);

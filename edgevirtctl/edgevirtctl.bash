@@ -2,12 +2,12 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot console guestosinfo userlist fslist vnc images pull rmi"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot console guestosinfo userlist fslist vnc images pull rmi credentials"
         local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period) ((i++)) ;;
+                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
@@ -15,7 +15,7 @@ _edgevirtctl() {
         case $prev in
         -n|--namespace) COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
         -o|--output) COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
-        -f|--filename|--image-path) _filedir; return ;;
+        -f|--filename|--image-path|--file) _filedir; return ;;
         esac
         if [[ -z $cmd ]]; then
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
@@ -33,6 +33,16 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "vm vmi" -- "$cur"))
         elif [[ $cmd == @(pause|unpause) ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get "$kind" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == credentials && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "add-ssh-key remove-ssh-key set-password" -- "$cur"))
+        elif [[ $cmd == credentials && $cur == -* ]]; then
+                local opts="--user= --secret= --force"
+                [[ $kind == set-password ]] && opts+=" --password=" || opts+=" --file= --value="
+                [[ $kind == add-ssh-key ]] && opts+=" --create-secret --update-secret"
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+        elif [[ $cmd == credentials ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

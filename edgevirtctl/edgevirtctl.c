@@ -1212,14 +1212,18 @@ static void help(void) {
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
-                 "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n\n"
+                 "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"
+                 "  credentials add-ssh-key|remove-ssh-key --user=U --file=F|--value=KEY VM\n"
+                 "  credentials set-password --user=U --password=P VM      keys and passwords through the guest agent\n"
+                 "         [--secret=NAME] [--force] [--create-secret|--update-secret]\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
                  "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
 }
 
 int main(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
-               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY };
+               ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE, ARG_KEY_VALUE,
+               ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET };
         static const struct option options[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
                 { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -1232,6 +1236,10 @@ int main(int argc, char *argv[]) {
                 { "type", required_argument, NULL, ARG_TYPE },
                 { "grace-period", required_argument, NULL, ARG_GRACE }, { "force", no_argument, NULL, ARG_FORCE },
                 { "port", required_argument, NULL, ARG_PORT }, { "proxy-only", no_argument, NULL, ARG_PROXY },
+                { "user", required_argument, NULL, ARG_USER }, { "file", required_argument, NULL, ARG_KEY_FILE },
+                { "value", required_argument, NULL, ARG_KEY_VALUE }, { "secret", required_argument, NULL, ARG_SECRET },
+                { "password", required_argument, NULL, ARG_PASSWORD }, { "create-secret", no_argument, NULL, ARG_CREATE_SECRET },
+                { "update-secret", no_argument, NULL, ARG_UPDATE_SECRET },
                 { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
@@ -1245,7 +1253,7 @@ int main(int argc, char *argv[]) {
                 { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
-                { "rmi", verb_rmi },
+                { "rmi", verb_rmi }, { "credentials", verb_credentials },
         };
         Ctl c = { .timeout = 0, .grace_period = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
@@ -1282,6 +1290,13 @@ int main(int argc, char *argv[]) {
                 case ARG_TYPE: c.secret_type = optarg; break;
                 case ARG_FORCE: c.force = true; break;
                 case ARG_PROXY: c.proxy_only = true; break;
+                case ARG_USER: c.cred_user = optarg; break;
+                case ARG_KEY_FILE: c.key_file = optarg; break;
+                case ARG_KEY_VALUE: c.key_value = optarg; break;
+                case ARG_SECRET: c.secret_name = optarg; break;
+                case ARG_PASSWORD: c.password = optarg; break;
+                case ARG_CREATE_SECRET: c.create_secret = true; break;
+                case ARG_UPDATE_SECRET: c.update_secret = true; break;
                 case ARG_PORT: {
                         char *end;
                         long port = strtol(optarg, &end, 10);

@@ -245,6 +245,9 @@ def test_bash_completion(ctl):
     assert {"pvc", "dv", "configmaps"} <= complete(ctl, "edgevirtctl get ")
     assert "settings" in complete(ctl, "edgevirtctl get cm ")
     assert complete(ctl, "edgevirtctl get cm -o ") == {"json", "yaml", "name", "wide"}
+    assert complete(ctl, "edgevirtctl credentials ") == {"add-ssh-key", "remove-ssh-key", "set-password"}
+    assert complete(ctl, "edgevirtctl credentials set-password --p") == {"--password="}
+    assert {"--file=", "--create-secret"} <= complete(ctl, "edgevirtctl credentials add-ssh-key --")
 
 
 def test_man_pages_render():
@@ -316,6 +319,21 @@ def test_german(ctl, bus):
     assert "KubeVirt- und CDI-Objekte auf einem Knoten" in r.stdout
     r = subprocess.run([CTL, "start", "nosuch"], capture_output=True, text=True, env=env)
     assert r.returncode == 1 and "nicht gefunden" in r.stderr, r.stderr
+    r = subprocess.run([CTL, "credentials", "rotate", "--user=x", "vm"], capture_output=True, text=True, env=env)
+    assert r.returncode == 1 and "unbekannter credentials-Befehl „rotate“" in r.stderr, r.stderr
+
+
+def test_german_catalog_is_complete(tmp_path):
+    """Every string of the CLI's sources has its German translation (the
+    catalog merged with what the sources say now)."""
+    sources = [line.strip() for line in open(os.path.join(TOP, "po", "POTFILES")) if line.strip().startswith("edgevirtctl/")]
+    pot, merged = tmp_path / "cli.pot", tmp_path / "de.po"
+    subprocess.run(["xgettext", "--from-code=UTF-8", "-k_", "-kN_", "-D", TOP, "-o", str(pot), *sources], check=True)
+    subprocess.run(["msgmerge", "-q", "--no-fuzzy-matching", os.path.join(TOP, "po", "de.po"), str(pot), "-o", str(merged)],
+                   check=True)
+    r = subprocess.run(["msgfmt", "--statistics", "-o", "/dev/null", str(merged)], capture_output=True, text=True, check=True)
+    assert "untranslated" not in r.stderr and "fuzzy" not in r.stderr, \
+        r.stderr + " in po/de.po (run ninja edgevirt-update-po and translate)"
 
 
 def test_vm_verbs_and_tables(ctl):
@@ -356,3 +374,90 @@ def test_vm_verbs_and_tables(ctl):
     assert r.returncode == 1 and "not running" in r.stderr
     r = ctl("console", "box", ok=False)
     assert r.returncode == 1 and "not running" in r.stderr
+
+
+CRED_VM = """apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: NAME}
+spec:
+  runStrategy: Halted
+  template:
+    spec:
+      domain: {memory: {guest: 64Mi}}
+      accessCredentials:
+      - sshPublicKey:
+          source: {secret: {secretName: shared-keys}}
+          propagationMethod: {qemuGuestAgent: {users: [ops]}}
+      - userPassword:
+          source: {secret: {secretName: passwords}}
+          propagationMethod: {qemuGuestAgent: {}}
+"""
+
+
+def secret_values(ctl, name):
+    import base64
+    data = json.loads(ctl("get", "secret", name, "-o", "json").stdout).get("data", {})
+    return {k: base64.b64decode(v).decode() for k, v in data.items()}
+
+
+def test_credentials_verbs(ctl, tmp_path):
+    """virtctl credentials: keys and passwords in the Secrets behind a VM's
+    accessCredentials (the guest follows them: docs/vms.md)."""
+    key1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOne one@edge"
+    key2 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITwo two@edge"
+    (tmp_path / "k2.pub").write_text(key2 + "\n")
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: Secret\nmetadata: {name: shared-keys}\n"
+        f"stringData: {{a: \"{key1}\"}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: passwords}}\nstringData: {{root: x}}\n")
+    ctl("apply", "-f", "-", input=CRED_VM.replace("NAME", "box"))
+
+    # a Secret the VM does not own is changed only with --force
+    r = ctl("credentials", "add-ssh-key", "--user=ops", f"--file={tmp_path / 'k2.pub'}", "box", ok=False)
+    assert r.returncode == 1 and "not owned by VM box" in r.stderr and "--force" in r.stderr
+    assert 'Added the key to Secret "shared-keys"' in ctl("credentials", "add-ssh-key", "--user=ops",
+                                                          f"--file={tmp_path / 'k2.pub'}", "--force", "box").stdout
+    assert sorted(secret_values(ctl, "shared-keys").values()) == [key1, key2]
+    assert "already holds this key" in ctl("credentials", "add-ssh-key", "--user=ops", f"--value={key2}", "box").stdout
+    assert 'Removed the key from Secret "shared-keys"' in ctl("credentials", "remove-ssh-key", "--user=ops",
+                                                              f"--value={key1}", "--force", "box").stdout
+    assert list(secret_values(ctl, "shared-keys").values()) == [key2]
+    assert "No Secret of user ops holds this key" in ctl("credentials", "remove-ssh-key", "--user=ops", f"--value={key1}",
+                                                          "box").stdout
+
+    # a user without a Secret: a new one the VM owns, and an entry in the VM
+    out = ctl("credentials", "add-ssh-key", "--user=admin", f"--value={key1}", "box").stdout
+    assert "new Secret" in out
+    vm = json.loads(ctl("get", "vm", "box", "-o", "json").stdout)
+    entry = vm["spec"]["template"]["spec"]["accessCredentials"][2]["sshPublicKey"]
+    made = entry["source"]["secret"]["secretName"]
+    assert made.startswith("box-ssh-key-") and entry["propagationMethod"]["qemuGuestAgent"]["users"] == ["admin"]
+    owner = json.loads(ctl("get", "secret", made, "-o", "json").stdout)["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "VirtualMachine" and owner["uid"] == vm["metadata"]["uid"]
+    assert list(secret_values(ctl, made).values()) == [key1]
+    # that one is the VM's: no --force needed
+    ctl("credentials", "add-ssh-key", "--user=admin", f"--value={key2}", "box")
+    assert sorted(secret_values(ctl, made).values()) == [key1, key2]
+
+    # passwords
+    r = ctl("credentials", "set-password", "--user=ops", "--password=s3cret", "box", ok=False)
+    assert r.returncode == 1 and "not owned" in r.stderr
+    ctl("credentials", "set-password", "--user=ops", "--password=s3cret", "--force", "box")
+    assert secret_values(ctl, "passwords") == {"root": "x", "ops": "s3cret"}
+
+    # a running VM gets a new Secret only with --force (it takes effect at its next start)
+    ctl("apply", "-f", "-", input=CRED_VM.replace("NAME", "run").replace("Halted", "Always"))
+    ctl("wait", "vmi/run", "--for=jsonpath={.status.phase}=Running", "--timeout=30s")
+    r = ctl("credentials", "add-ssh-key", "--user=new", f"--value={key1}", "run", ok=False)
+    assert r.returncode == 1 and "is running" in r.stderr
+    # errors name what is wrong
+    r = ctl("credentials", "add-ssh-key", "--user=ops", "--value=nokey", "box", ok=False)
+    assert r.returncode == 1 and "not an SSH public key" in r.stderr
+    r = ctl("credentials", "add-ssh-key", "--value=" + key1, "box", ok=False)
+    assert r.returncode == 1 and "--user" in r.stderr
+    r = ctl("credentials", "set-password", "--user=ops", "--password=x", "nosuch", ok=False)
+    assert r.returncode == 1 and "not found" in r.stderr
+    r = ctl("credentials", "rotate", "--user=ops", "box", ok=False)
+    assert r.returncode == 1 and "unknown credentials command" in r.stderr
+    # the Secret the VM owns goes with it; the shared ones stay
+    ctl("delete", "vm", "box")
+    wait_until(lambda: ctl("get", "secret", made, ok=False).returncode != 0, what="the VM's Secret to be collected")
+    assert ctl("get", "secret", "shared-keys", ok=False).returncode == 0

@@ -488,6 +488,14 @@ static void call_work(void *data) {
                 case HV_OP_SET_CREDENTIALS:
                         run_credentials(d, op);
                         break;
+                case HV_OP_FS_FREEZE:
+                        if (virDomainFSFreeze(d, NULL, 0, 0) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_FS_THAW:
+                        if (virDomainFSThaw(d, NULL, 0, 0) < 0)
+                                fail(op, EIO);
+                        break;
                 case HV_OP_AGENT_STATE: {
                         char *xml = virDomainGetXMLDesc(d, 0);
                         /* <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/> */

@@ -50,6 +50,8 @@ typedef enum HvOpKind {
         HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */
         HV_OP_AGENT_STATE,              /* whether the agent channel is connected now */
         HV_OP_SET_CREDENTIALS,          /* users: authorized keys (replaced when they differ), passwords */
+        HV_OP_FS_FREEZE,                /* the guest's file systems, through the agent */
+        HV_OP_FS_THAW,
 } HvOpKind;
 
 typedef struct HvDomain {

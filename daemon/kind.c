@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "kind.h"
 #include "rolebinding.h"
+#include "snapshot.h"
 #include "util.h"
 
 static const KindInfo *const kinds[] = {
@@ -19,6 +20,9 @@ static const KindInfo *const kinds[] = {
         &kind_preference,
         &kind_cluster_preference,
         &kind_rolebinding,
+        &kind_vmsnapshot,
+        &kind_vmsnapshot_content,
+        &kind_vmrestore,
         NULL,
 };
 
@@ -32,8 +36,6 @@ static const struct {
         { "VirtualMachineInstanceReplicaSet", "replica sets of VMs are not supported yet; write one VirtualMachine per guest" },
         { "VirtualMachinePool", "VM pools are not supported yet; write one VirtualMachine per guest" },
         { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
-        { "VirtualMachineSnapshot", "snapshots are not supported yet" },
-        { "VirtualMachineRestore", "snapshots are not supported yet" },
         { "VirtualMachineExport", "use edgevirtctl export, which writes manifests a cluster accepts" },
         { "VirtualMachineClone", "VM clones are not supported yet; clone the disks with a DataVolume (source.pvc)" },
         { "PriorityClass", "there is no scheduler to preempt with on a single node" },

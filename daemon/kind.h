@@ -24,6 +24,7 @@ typedef struct KindInfo {
          * configuration): users may read them; changing them is Forbidden
          * with this reason. */
         const char *read_only;
+        bool user_deletable;              /* ... yet users may delete them */
 
         /* Aliases (OpenShift's Project) are stored as another kind:
          * convert rewrites the document into that kind's form. */

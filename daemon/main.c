@@ -125,15 +125,6 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(d->event, 0);
 }
 
-StorageBackend *services_backend(Services *s, const char *class_name) {
-        for (guint i = 0; i < s->backends->len; i++) {
-                StorageBackend *b = s->backends->pdata[i];
-                if (streq(b->config->name, class_name))
-                        return b;
-        }
-        return NULL;
-}
-
 /* $EDGEVIRT_IMPORTER, else beside this binary (installed: both in
  * libexecdir), else the build tree's. */
 static char *find_importer(void) {

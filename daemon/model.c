@@ -572,7 +572,7 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
                                 continue;
                         g_autoptr(GString) what = g_string_new(NULL);
                         describe_document(n, what);
-                        r = admit_document(&b, n, opts, 0, warnings, (char **) &paths->pdata[i], error);
+                        r = admit_document(&b, n, opts, opts->system ? ADMIT_SYSTEM : 0, warnings, (char **) &paths->pdata[i], error);
                         if (r < 0) {
                                 if (docs->len > 1)
                                         ev_error_prefix(error, "document %u%s", i + 1, what->str);
@@ -709,7 +709,7 @@ int model_delete(Model *m, const KindInfo *kind, const char *namespace, const ch
                                     object_meta_string(o, "resourceVersion"));
         if (opts->uid && !streq(opts->uid, o->uid))
                 return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s", opts->uid, o->uid);
-        if (kind->read_only)
+        if (kind->read_only && !kind->user_deletable)
                 return ev_error_set(error, EPERM, "%s are read-only: %s", kind->plural, kind->read_only);
         if (kind == &kind_namespace && streq(name, DEFAULT_NAMESPACE))
                 return ev_error_set(error, EPERM, "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);

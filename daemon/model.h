@@ -52,6 +52,7 @@ typedef struct ApplyOptions {
                                          * (kubectl's context namespace, not -n) */
         bool dry_run;
         FieldValidation field_validation;
+        bool system;                    /* the daemon itself (a controller): read-only kinds too */
 } ApplyOptions;
 
 /* Create or update every object in a YAML/JSON text (one or many

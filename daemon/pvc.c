@@ -7,6 +7,7 @@
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
+#include "snapshot.h"
 #include "vmi.h"
 #include "quantity.h"
 #include "services.h"
@@ -163,11 +164,15 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                         continue;
                 const char *kind = json_get_string(ref, "kind");
                 const char *group = json_get_string(ref, "apiGroup");
-                if (!streq_ptr(kind, "PersistentVolumeClaim") || !isempty(group))
+                bool snapshot = streq_ptr(kind, "VolumeSnapshot") && streq_ptr(group, SNAPSHOT_STORAGE_GROUP);
+                if (!snapshot && (!streq_ptr(kind, "PersistentVolumeClaim") || !isempty(group)))
                         return ev_error_set(error, EOPNOTSUPP,
-                                            "%s.kind: Unsupported value: \"%s%s%s\": supported values: \"PersistentVolumeClaim\" "
-                                            "(snapshots and volume populators are not supported on edgevirt; use a DataVolume)",
+                                            "%s.kind: Unsupported value: \"%s%s%s\": supported values: \"PersistentVolumeClaim\", "
+                                            "\"" SNAPSHOT_STORAGE_GROUP "/VolumeSnapshot\" (volume populators are not supported on edgevirt; "
+                                            "use a DataVolume)",
                                             field, group ? group : "", group ? "/" : "", kind ? kind : "");
+                if (snapshot && !isempty(json_get_string(ref, "namespace")))
+                        return ev_error_set(error, EOPNOTSUPP, "%s.namespace: a volume snapshot is restored in its own namespace", field);
                 if (isempty(json_get_string(ref, "name")))
                         return ev_error_set(error, EINVAL, "%s.name: Required value", field);
         }
@@ -500,6 +505,41 @@ bool pvc_in_use(Model *m, Object *pvc) {
         return false;
 }
 
+/* A claim made from a volume snapshot (a VirtualMachineSnapshot's copy). */
+static int provision_from_snapshot(PvcController *c, Object *o, ClassState *cs, const char *name) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *id = NULL;
+        const char *class = NULL, *content_uid = NULL;
+        int r = snapshot_volume_source(c->model, o->namespace, name, &id, &class, &content_uid, &e);
+
+        if (r < 0) {
+                pending(c, o, "WaitingForSource", "%s", e->message);
+                return 0;
+        }
+        ClassState *src_cs = g_hash_table_lookup(c->classes, class ? class : "");
+        if (!src_cs) {
+                pending(c, o, "WaitingForSource", "volume snapshot %s: its storage class %s is not usable", name, class ? class : "");
+                return 0;
+        }
+        PvcOp *op = op_for(c, src_cs == cs ? OP_CLONE : OP_COPY, o, cs);
+        op->src_backend = src_cs->backend;
+        op->src_id = g_steal_pointer(&id);
+        op->src_uid = g_strdup(content_uid);
+        submit(c, op);
+        return 0;
+}
+
+bool pvc_source_in_use(Model *m, const char *uid) {
+        PvcController *c = model_services(m)->pvc;
+        GHashTableIter it;
+        PvcOp *op;
+        g_hash_table_iter_init(&it, c->ops);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &op))
+                if (streq_ptr(op->src_uid, uid))
+                        return true;
+        return false;
+}
+
 static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
         JsonObject *doc = object_root(o);
         const char *src_ns = NULL;
@@ -510,6 +550,8 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
                 submit(c, op_for(c, OP_CREATE, o, cs));
                 return 0;
         }
+        if (streq_ptr(json_get_string(src_ref, "kind"), "VolumeSnapshot"))
+                return provision_from_snapshot(c, o, cs, json_get_string(src_ref, "name"));
         const char *src_name = json_get_string(src_ref, "name");
         Object *src = NULL;
         g_autoptr(GError) e = NULL;
@@ -606,6 +648,15 @@ static int pvc_finalize(Model *m, Object *o) {
                 return 1;       /* no class, nothing of ours to free */
         submit(c, op_for(c, OP_REMOVE, o, cs));
         return 0;
+}
+
+StorageBackend *services_backend(Services *s, const char *class_name) {
+        for (guint i = 0; s && class_name && i < s->backends->len; i++) {
+                StorageBackend *b = s->backends->pdata[i];
+                if (streq(b->config->name, class_name))
+                        return b;
+        }
+        return NULL;
 }
 
 void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {

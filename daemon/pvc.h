@@ -25,3 +25,9 @@ bool pvc_in_use(Model *m, Object *o);
 
 /* 10Gi, 512Mi, or plain bytes */
 char *pvc_format_bytes(uint64_t bytes);
+
+/* The API group of Kubernetes' VolumeSnapshots (a claim's dataSource). */
+#define SNAPSHOT_STORAGE_GROUP "snapshot.storage.k8s.io"
+/* Is a claim being made by copying from the volume of the object with this
+ * uid (a claim, a snapshot content)? */
+bool pvc_source_in_use(Model *m, const char *uid);

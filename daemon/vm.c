@@ -9,6 +9,7 @@
 #include "json-util.h"
 #include "services.h"
 #include "util.h"
+#include "snapshot.h"
 #include "vm.h"
 #include "vmi.h"
 
@@ -401,6 +402,8 @@ static int vm_reconcile(Model *m, Object *vm) {
                 want = !vmi && !json_get_bool(status_of(vm), "created", false) && !json_object_has_member(status_of(vm), "startFailure");
         }
 
+        if (want && snapshot_restore_in_progress(m, vm))
+                want = false;           /* the restore enqueues the VM when it is done */
         if (want && backing_off(vm)) {
                 want = false;
                 vmi_controller_wake(m);

@@ -974,6 +974,49 @@ bool vmi_agent_connected(Model *m, Object *vmi) {
         return c && g_hash_table_contains(c->agents, vmi->uid);
 }
 
+typedef struct Quiesce {
+        VmiQuiesceDone done;
+        void *userdata;
+} Quiesce;
+
+static void quiesce_done(HvOp *op) {
+        Quiesce *q = op->userdata;
+        q->done(q->userdata, op->r, op->error ? op->error : op->r < 0 ? g_strerror(-op->r) : NULL);
+        g_free(q);
+}
+
+static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceDone done, void *userdata) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        Quiesce *q = g_new0(Quiesce, 1);
+        q->done = done;
+        q->userdata = userdata;
+        hypervisor_submit(c->hv, hv_op_new(kind, name, quiesce_done, q));
+}
+
+void vmi_quiesce(Model *m, Object *vmi, const char **ret_how, VmiQuiesceDone done, void *userdata) {
+        VmiController *c = model_services(m)->vmis;
+        if (vmi_agent_connected(m, vmi)) {
+                *ret_how = "GuestAgent";
+                quiesce_op(c, vmi, HV_OP_FS_FREEZE, done, userdata);
+        } else if (!vmi_is_paused(vmi)) {
+                *ret_how = "Paused";
+                quiesce_op(c, vmi, HV_OP_SUSPEND, done, userdata);
+        } else {
+                *ret_how = "";
+                done(userdata, 0, NULL);
+        }
+}
+
+void vmi_release(Model *m, Object *vmi, const char *how, VmiQuiesceDone done, void *userdata) {
+        VmiController *c = model_services(m)->vmis;
+        if (streq_ptr(how, "GuestAgent"))
+                quiesce_op(c, vmi, HV_OP_FS_THAW, done, userdata);
+        else if (streq_ptr(how, "Paused"))
+                quiesce_op(c, vmi, HV_OP_RESUME, done, userdata);
+        else
+                done(userdata, 0, NULL);
+}
+
 /* --- libvirt's events --- */
 
 static Object *vmi_of_domain(VmiController *c, const char *name) {

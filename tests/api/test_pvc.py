@@ -183,8 +183,10 @@ def test_clone_into_another_class_copies(small):
 
 @pytest.mark.parametrize("spec_extra,error,fragment", [
     ("  selector: {matchLabels: {a: b}}\n", "NotSupported", "spec.selector: not supported on edgevirt"),
-    ("  dataSource: {kind: VolumeSnapshot, apiGroup: snapshot.storage.k8s.io, name: s}\n", "NotSupported",
+    ("  dataSource: {kind: AnyVolumePopulator, apiGroup: populator.example.com, name: s}\n", "NotSupported",
      "spec.dataSource.kind: Unsupported value"),
+    ("  dataSourceRef: {kind: VolumeSnapshot, apiGroup: snapshot.storage.k8s.io, name: s, namespace: other}\n", "NotSupported",
+     "restored in its own namespace"),
     ("  volumeMode: Tape\n", "Invalid", "spec.volumeMode: unsupported value \"Tape\""),
 ])
 def test_refused_claims(client, spec_extra, error, fragment):

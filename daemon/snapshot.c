@@ -1,0 +1,1024 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* VirtualMachineSnapshot, VirtualMachineSnapshotContent and
+ * VirtualMachineRestore (snapshot.kubevirt.io; snapshot.h).
+ *
+ * A snapshot waits for its VM's claims to be Bound (and DataVolumes
+ * Succeeded), holds a running guest still (file systems frozen through the
+ * agent, else paused) while each claim's volume is cloned by its backend
+ * into a volume of the snapshot's own ("snap-<snapshot uid>-<n>"), lets the
+ * guest go and records the VM and the claims in a content object.  The
+ * content owns the copies: deleting it frees them.  A restore makes a claim
+ * per copied volume (dataSource VolumeSnapshot, as KubeVirt does; pvc.c
+ * clones it back), then gives the VM the snapshot's spec on those claims. */
+#include <stdio.h>
+
+#include "datavolume.h"
+#include "json-util.h"
+#include "object.h"
+#include "pvc.h"
+#include "services.h"
+#include "snapshot.h"
+#include "storage.h"
+#include "util.h"
+#include "vm.h"
+#include "vmi.h"
+#include "worker.h"
+
+#define GROUP "snapshot.kubevirt.io"
+#define API GROUP "/v1beta1"
+#define VOLUME_IDS "snapshot.edgevirt.org/volume-ids"
+#define DEFAULT_DEADLINE_USEC (5 * 60 * G_USEC_PER_SEC)
+#define RETRY_USEC G_USEC_PER_SEC
+
+static const char *const VERSIONS[] = { "v1beta1", "v1alpha1", NULL };
+
+/* Work under way, by object uid: a snapshot being taken, a content's
+ * volumes being freed. */
+static GHashTable *running;
+
+static GHashTable *running_table(void) {
+        if (!running)
+                running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        return running;
+}
+
+/* --- small helpers --- */
+
+typedef struct Later {
+        Model *m;
+        char *uid;
+} Later;
+
+static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
+        Later *l = userdata;
+        Object *o = model_find_uid(l->m, l->uid);
+        if (o)
+                model_enqueue(l->m, o);
+        g_free(l->uid);
+        g_free(l);
+        return 0;
+}
+
+/* Look at o again in a while (it waits for something no event announces). */
+static void retry_later(Model *m, Object *o) {
+        Services *s = model_services(m);
+        Later *l = g_new0(Later, 1);
+        l->m = m;
+        l->uid = g_strdup(o->uid);
+        if (!s || sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, RETRY_USEC, 0, on_later, l) < 0) {
+                g_free(l->uid);
+                g_free(l);
+        }
+}
+
+/* A copy of o's document to change; commit() writes it when it differs. */
+static JsonNode *edit(Object *o, JsonObject **ret_status) {
+        JsonNode *doc = json_deep_copy(o->doc);
+        *ret_status = json_ensure_object(json_node_get_object(doc), "status");
+        return doc;
+}
+
+static void commit(Model *m, Object *o, JsonNode *doc) {
+        g_autoptr(GError) e = NULL;
+        if (json_equal(doc, o->doc)) {
+                json_node_unref(doc);
+                return;
+        }
+        if (model_update(m, o, doc, &e) < 0)
+                g_warning("%s %s/%s: cannot write status: %s", o->kind->kind, o->namespace, o->name, e->message);
+}
+
+static void set_error(JsonObject *status, const char *message) {
+        JsonObject *err = json_object_new();
+        g_autofree char *now = ev_timestamp_now();
+        json_object_set_string_member(err, "message", message);
+        json_object_set_string_member(err, "time", now);
+        json_object_set_object_member(status, "error", err);
+}
+
+/* Go's durations as Kubernetes writes them: "5m0s", "90s", "1h". */
+static int64_t duration_usec(const char *s) {
+        int64_t total = 0;
+        if (isempty(s))
+                return -1;
+        while (*s) {
+                char *end;
+                double v = g_ascii_strtod(s, &end);
+                if (end == s)
+                        return -1;
+                if (g_str_has_prefix(end, "ms"))
+                        total += (int64_t) (v * 1000), end += 2;
+                else if (*end == 'h')
+                        total += (int64_t) (v * 3600e6), end++;
+                else if (*end == 'm')
+                        total += (int64_t) (v * 60e6), end++;
+                else if (*end == 's')
+                        total += (int64_t) (v * 1e6), end++;
+                else
+                        return -1;
+                s = end;
+        }
+        return total;
+}
+
+static int check_vm_reference(JsonObject *ref, const char *field, GError **error) {
+        const char *group = json_get_string(ref, "apiGroup"), *kind = json_get_string(ref, "kind");
+        if (!ref)
+                return ev_error_set(error, EINVAL, "%s: Required value", field);
+        if (!streq_ptr(group, "kubevirt.io"))
+                return ev_error_set(error, EINVAL, "%s.apiGroup: Unsupported value: \"%s\": supported values: \"kubevirt.io\"", field,
+                                    group ? group : "");
+        if (!streq_ptr(kind, "VirtualMachine"))
+                return ev_error_set(error, EINVAL, "%s.kind: Unsupported value: \"%s\": supported values: \"VirtualMachine\"", field,
+                                    kind ? kind : "");
+        if (isempty(json_get_string(ref, "name")))
+                return ev_error_set(error, EINVAL, "%s.name: Required value", field);
+        return 0;
+}
+
+static int spec_immutable(JsonObject *doc, JsonObject *old, GError **error) {
+        if (old && !json_equal(json_object_get_member(doc, "spec"), json_object_get_member(old, "spec")))
+                return ev_error_set(error, EINVAL, "spec: Forbidden: spec is immutable after creation");
+        return 0;
+}
+
+/* The claim behind a VM volume (a claim or a DataVolume's), NULL for
+ * volumes a snapshot leaves out (containerDisks, cloud-init, empty disks). */
+static const char *volume_claim(JsonObject *volume, bool *is_dv) {
+        const char *claim = json_get_string(json_get_object(volume, "persistentVolumeClaim"), "claimName");
+        *is_dv = false;
+        if (claim)
+                return claim;
+        *is_dv = true;
+        return json_get_string(json_get_object(volume, "dataVolume"), "name");
+}
+
+static JsonArray *vm_volumes(JsonObject *vm_doc) {
+        return json_get_array(json_get_object(json_get_object(json_get_object(vm_doc, "spec"), "template"), "spec"), "volumes");
+}
+
+/* --- VirtualMachineSnapshot --- */
+
+static int vmsnapshot_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = json_get_object(doc, "spec");
+        const char *policy = json_get_string(spec, "deletionPolicy");
+        const char *deadline = json_get_string(spec, "failureDeadline");
+
+        if (spec_immutable(doc, old, error) < 0 || check_vm_reference(json_get_object(spec, "source"), "spec.source", error) < 0)
+                return -EINVAL;
+        if (policy && !streq(policy, "Delete") && !streq(policy, "Retain"))
+                return ev_error_set(error, EINVAL, "spec.deletionPolicy: Unsupported value: \"%s\": supported values: \"Delete\", \"Retain\"",
+                                    policy);
+        if (deadline && duration_usec(deadline) < 0)
+                return ev_error_set(error, EINVAL, "spec.failureDeadline: Invalid value: \"%s\": not a duration (5m0s)", deadline);
+        return 0;
+}
+
+static void vmsnapshot_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_boolean_member(status, "readyToUse", FALSE);
+        json_object_set_string_member(status, "phase", "InProgress");
+        json_object_set_object_member(doc, "status", status);
+}
+
+typedef struct CopyJob {
+        StorageBackend *backend;
+        char *src_id, *dst_id;
+        VolumeRequest req;
+        char *ns, *name, *uid;
+        bool made;
+} CopyJob;
+
+static void copy_job_free(CopyJob *j) {
+        g_free(j->src_id);
+        g_free(j->dst_id);
+        g_free(j->ns);
+        g_free(j->name);
+        g_free(j->uid);
+        g_free(j);
+}
+
+typedef struct SnapRun {
+        Model *m;
+        char *uid;                      /* the snapshot's */
+        char *vmi_uid;                  /* online: the instance held still */
+        const char *how;                /* vmi_quiesce's answer */
+        GPtrArray *jobs;                /* CopyJob */
+        JsonNode *vm;                   /* the VM as it was (metadata, spec) */
+        JsonArray *backups;             /* volumeBackups */
+        int r;
+        GError *error;
+        char *release_error;
+} SnapRun;
+
+static void snap_run_free(SnapRun *run) {
+        if (g_hash_table_lookup(running_table(), run->uid) == run)
+                g_hash_table_remove(running_table(), run->uid);
+        g_free(run->uid);
+        g_free(run->vmi_uid);
+        g_ptr_array_unref(run->jobs);
+        if (run->vm)
+                json_node_unref(run->vm);
+        if (run->backups)
+                json_array_unref(run->backups);
+        g_clear_error(&run->error);
+        g_free(run->release_error);
+        g_free(run);
+}
+
+static void progressing(Model *m, Object *o, bool on, const char *reason, const char *message) {
+        JsonObject *status;
+        JsonNode *doc = edit(o, &status);
+        status_set_condition(status, "Progressing", on, reason, message);
+        status_set_condition(status, "Ready", false, reason, message);
+        commit(m, o, doc);
+}
+
+static void snapshot_fail(Model *m, Object *o, const char *message) {
+        JsonObject *status;
+        JsonNode *doc = edit(o, &status);
+        json_object_set_string_member(status, "phase", "Failed");
+        json_object_set_boolean_member(status, "readyToUse", FALSE);
+        set_error(status, message);
+        status_set_condition(status, "Progressing", false, "Failed", message);
+        status_set_condition(status, "Ready", false, "Failed", message);
+        commit(m, o, doc);
+}
+
+static void copy_work(void *data) {
+        SnapRun *run = data;
+        /* what a run cut short by a restart left */
+        for (guint i = 0; i < run->jobs->len && run->r >= 0; i++) {
+                CopyJob *j = run->jobs->pdata[i];
+                run->r = j->backend->ops->remove(j->backend, j->dst_id, &run->error);
+        }
+        for (guint i = 0; i < run->jobs->len && run->r >= 0; i++) {
+                CopyJob *j = run->jobs->pdata[i];
+                run->r = j->backend->ops->clone(j->backend, j->src_id, &j->req, &run->error);
+                j->made = run->r >= 0;
+        }
+        if (run->r < 0)
+                for (guint i = 0; i < run->jobs->len; i++) {
+                        CopyJob *j = run->jobs->pdata[i];
+                        if (j->made)
+                                (void) j->backend->ops->remove(j->backend, j->dst_id, NULL);
+                }
+}
+
+/* The content: the VM and its claims as they were, and the copies. */
+static int make_content(SnapRun *run, Object *snap, GError **error) {
+        Model *m = run->m;
+        g_autofree char *name = g_strdup_printf("vmsnapshot-content-%s", snap->uid);
+        g_autoptr(GString) ids = g_string_new(NULL);
+        JsonObject *doc = json_object_new(), *meta = json_object_new(), *spec = json_object_new(), *source = json_object_new();
+
+        json_object_set_string_member(doc, "apiVersion", API);
+        json_object_set_string_member(doc, "kind", "VirtualMachineSnapshotContent");
+        json_object_set_string_member(meta, "name", name);
+        json_object_set_string_member(meta, "namespace", snap->namespace);
+        for (guint i = 0; i < run->jobs->len; i++)
+                g_string_append_printf(ids, "%s%s", i ? "," : "", ((CopyJob *) run->jobs->pdata[i])->dst_id);
+        json_object_set_string_member(json_ensure_object(meta, "annotations"), VOLUME_IDS, ids->str);
+        /* Retain: the content outlives its snapshot */
+        if (!streq_ptr(json_get_string(json_get_object(object_root(snap), "spec"), "deletionPolicy"), "Retain")) {
+                JsonArray *owners = json_array_new();
+                JsonObject *ref = json_object_new();
+                json_object_set_string_member(ref, "apiVersion", API);
+                json_object_set_string_member(ref, "kind", "VirtualMachineSnapshot");
+                json_object_set_string_member(ref, "name", snap->name);
+                json_object_set_string_member(ref, "uid", snap->uid);
+                json_object_set_boolean_member(ref, "controller", TRUE);
+                json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
+                json_array_add_object_element(owners, ref);
+                json_object_set_array_member(meta, "ownerReferences", owners);
+        }
+        json_object_set_object_member(doc, "metadata", meta);
+        json_object_set_member(source, "virtualMachine", json_node_ref(run->vm));
+        json_object_set_object_member(spec, "source", source);
+        json_object_set_string_member(spec, "virtualMachineSnapshotName", snap->name);
+        json_object_set_array_member(spec, "volumeBackups", json_array_ref(run->backups));
+        json_object_set_object_member(doc, "spec", spec);
+
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
+        json_object_unref(doc);
+        g_autofree char *text = json_to_string(node, FALSE);
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT, .system = true };
+        int r = model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
+        if (r < 0)
+                return r;
+
+        Object *content = NULL;
+        if (model_get(m, &kind_vmsnapshot_content, snap->namespace, name, &content, error) < 0)
+                return -ENOENT;
+        JsonObject *status;
+        JsonNode *cdoc = edit(content, &status);
+        g_autofree char *now = ev_timestamp_now();
+        JsonArray *vss = json_array_new();
+        for (guint i = 0; i < json_array_get_length(run->backups); i++) {
+                JsonObject *v = json_object_new();
+                json_object_set_string_member(v, "volumeSnapshotName",
+                                              json_get_string(json_array_get_object_element(run->backups, i), "volumeSnapshotName"));
+                json_object_set_boolean_member(v, "readyToUse", TRUE);
+                json_object_set_string_member(v, "creationTime", now);
+                json_array_add_object_element(vss, v);
+        }
+        json_object_set_boolean_member(status, "readyToUse", TRUE);
+        json_object_set_string_member(status, "creationTime", now);
+        json_object_set_array_member(status, "volumeSnapshotStatus", vss);
+        commit(m, content, cdoc);
+        return 0;
+}
+
+static void remove_copies_work(void *data) {
+        GPtrArray *jobs = data;
+        for (guint i = 0; i < jobs->len; i++) {
+                CopyJob *j = jobs->pdata[i];
+                g_autoptr(GError) e = NULL;
+                if (j->backend->ops->remove(j->backend, j->dst_id, &e) < 0)
+                        g_warning("cannot free the snapshot volume %s: %s", j->dst_id, e->message);
+        }
+}
+
+static void snapshot_finish(SnapRun *run) {
+        Model *m = run->m;
+        Object *snap = model_find_uid(m, run->uid);
+        g_autoptr(GError) e = NULL;
+
+        if (!snap || object_is_deleting(snap)) {
+                /* gone meanwhile: so are the copies */
+                if (run->r >= 0)
+                        worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
+                                      g_ptr_array_ref(run->jobs));
+                snap_run_free(run);
+                if (snap)
+                        model_enqueue(m, snap);         /* its finalize waited for this */
+                return;
+        }
+        if (run->r < 0) {
+                g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s", run->error ? run->error->message : g_strerror(-run->r));
+                snapshot_fail(m, snap, msg);
+        } else if (make_content(run, snap, &e) < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot record the snapshot: %s", e->message);
+                snapshot_fail(m, snap, msg);
+        } else {
+                JsonObject *status;
+                JsonNode *doc = edit(snap, &status);
+                g_autofree char *now = ev_timestamp_now();
+                g_autofree char *content = g_strdup_printf("vmsnapshot-content-%s", snap->uid);
+                json_object_set_string_member(status, "phase", "Succeeded");
+                json_object_set_boolean_member(status, "readyToUse", TRUE);
+                json_object_set_string_member(status, "creationTime", now);
+                json_object_set_string_member(status, "virtualMachineSnapshotContentName", content);
+                status_set_condition(status, "Progressing", false, "Operation complete", "");
+                status_set_condition(status, "Ready", true, "Operation complete", "");
+                if (run->release_error)
+                        set_error(status, run->release_error);
+                commit(m, snap, doc);
+        }
+        snap_run_free(run);
+}
+
+static void released(void *userdata, int r, const char *error) {
+        SnapRun *run = userdata;
+        if (r < 0)
+                run->release_error = g_strdup_printf("the guest could not be let go after the copy (%s): %s", run->how, error);
+        snapshot_finish(run);
+}
+
+static void copy_done(void *data) {
+        SnapRun *run = data;
+        Object *vmi = run->vmi_uid ? model_find_uid(run->m, run->vmi_uid) : NULL;
+        if (vmi)
+                vmi_release(run->m, vmi, run->how, released, run);
+        else
+                released(run, 0, NULL);
+}
+
+static void quiesced(void *userdata, int r, const char *error) {
+        SnapRun *run = userdata;
+        if (r < 0) {
+                Object *snap = model_find_uid(run->m, run->uid);
+                g_autofree char *msg = g_strdup_printf("cannot hold the running guest still (%s): %s", run->how, error);
+                if (snap)
+                        snapshot_fail(run->m, snap, msg);
+                snap_run_free(run);
+                return;
+        }
+        worker_submit(model_services(run->m)->worker, copy_work, copy_done, run);
+}
+
+/* Ready to copy?  NULL when so; else why not (the claims are not there
+ * yet...).  Fills run's jobs and backups. */
+static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *run, JsonArray *included, JsonArray *excluded) {
+        Services *s = model_services(m);
+        JsonArray *volumes = vm_volumes(object_root(vm));
+
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                JsonObject *vol = json_array_get_object_element(volumes, i);
+                const char *vname = json_get_string(vol, "name");
+                bool is_dv;
+                const char *claim = volume_claim(vol, &is_dv);
+                Object *pvc = NULL, *dv = NULL;
+
+                if (!claim) {
+                        json_array_add_string_element(excluded, vname);
+                        continue;
+                }
+                json_array_add_string_element(included, vname);
+                if (is_dv && (model_get(m, &kind_datavolume, vm->namespace, claim, &dv, NULL) < 0 ||
+                              !streq_ptr(object_status_string(dv, "phase"), "Succeeded")))
+                        return g_strdup_printf("waiting for DataVolume %s to succeed", claim);
+                if (model_get(m, &kind_pvc, vm->namespace, claim, &pvc, NULL) < 0)
+                        return g_strdup_printf("waiting for claim %s", claim);
+                if (!streq_ptr(object_status_string(pvc, "phase"), "Bound") || object_is_deleting(pvc))
+                        return g_strdup_printf("waiting for claim %s to be Bound", claim);
+                /* users besides the running guest: an import or upload writing it */
+                if (GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc->uid)) > (online ? 1u : 0u))
+                        return g_strdup_printf("waiting for claim %s: it is being written", claim);
+                StorageBackend *b = services_backend(s, pvc_storage_class(pvc));
+                if (!b)
+                        return g_strdup_printf("claim %s has no usable storage class", claim);
+
+                CopyJob *j = g_new0(CopyJob, 1);
+                j->backend = b;
+                j->src_id = storage_volume_id(pvc->uid);
+                j->dst_id = g_strdup_printf("snap-%s-%u", snap->uid, run->jobs->len);
+                j->ns = g_strdup(snap->namespace);
+                j->name = g_strdup_printf("%s/%s", snap->name, vname);
+                j->uid = g_strdup(snap->uid);
+                j->req = (VolumeRequest) { .id = j->dst_id, .size = pvc_capacity_bytes(pvc), .namespace = j->ns, .name = j->name, .uid = j->uid };
+                g_ptr_array_add(run->jobs, j);
+
+                /* the claim as it was, without what binds it to this volume */
+                JsonObject *backup = json_object_new(), *claim_doc = json_object_new(), *cmeta = json_object_new();
+                json_object_set_string_member(cmeta, "name", pvc->name);
+                json_object_set_string_member(cmeta, "namespace", pvc->namespace);
+                if (object_labels(pvc))
+                        json_object_set_member(cmeta, "labels", json_node_copy(json_object_get_member(object_metadata(pvc), "labels")));
+                json_object_set_object_member(claim_doc, "metadata", cmeta);
+                JsonNode *pspec = json_node_copy(json_object_get_member(object_root(pvc), "spec"));
+                JsonObject *ps = json_node_get_object(pspec);
+                json_object_remove_member(ps, "volumeName");
+                json_object_remove_member(ps, "dataSource");
+                json_object_remove_member(ps, "dataSourceRef");
+                /* the size it has now */
+                g_autofree char *capacity = g_strdup(json_get_string(json_get_object(json_get_object(object_root(pvc), "status"), "capacity"),
+                                                                     "storage"));
+                if (capacity)
+                        json_object_set_string_member(json_ensure_object(json_ensure_object(ps, "resources"), "requests"), "storage", capacity);
+                json_object_set_member(claim_doc, "spec", pspec);
+                json_object_set_string_member(backup, "volumeName", vname);
+                json_object_set_object_member(backup, "persistentVolumeClaim", claim_doc);
+                g_autofree char *vsname = g_strdup_printf("vmsnapshot-%s-volume-%s", snap->uid, vname);
+                json_object_set_string_member(backup, "volumeSnapshotName", vsname);
+                json_array_add_object_element(run->backups, backup);
+        }
+        return NULL;
+}
+
+#define LOCKED "Source locked and operation in progress"
+
+static void released_after_restart(void *userdata, int r, const char *error) {
+        if (r < 0)
+                g_warning("cannot let a guest go after a snapshot cut short: %s", error);
+}
+
+static int vmsnapshot_reconcile(Model *m, Object *o) {
+        JsonObject *spec = json_get_object(object_root(o), "spec");
+        const char *phase = object_status_string(o, "phase");
+        Object *vm = NULL;
+
+        if (object_is_deleting(o) || streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed") ||
+            g_hash_table_contains(running_table(), o->uid))
+                return 0;
+        if (!model_services(m) || !model_services(m)->worker)
+                return 0;
+        int64_t deadline = duration_usec(json_get_string(spec, "failureDeadline"));
+        g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        if (created && g_date_time_difference(now, created) > (deadline >= 0 ? deadline : DEFAULT_DEADLINE_USEC)) {
+                snapshot_fail(m, o, "the snapshot did not complete within its failureDeadline");
+                return 0;
+        }
+
+        const char *vm_name = json_get_string(json_get_object(spec, "source"), "name");
+        if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {
+                progressing(m, o, false, "Source does not exist", "VirtualMachine not found");
+                retry_later(m, o);
+                return 0;
+        }
+        if (snapshot_restore_in_progress(m, vm)) {
+                progressing(m, o, false, "Source is being restored", "a VirtualMachineRestore of the VM is under way");
+                retry_later(m, o);
+                return 0;
+        }
+
+        Object *vmi = vm_instance(m, vm);
+        bool online = vmi && streq(vmi_phase(vmi), "Running") && !object_is_deleting(vmi);
+        if (streq_ptr(object_condition(o, "Progressing", "reason"), LOCKED)) {
+                /* cut short by a restart of the daemon: the guest may still be held */
+                JsonArray *ind = json_get_array(json_get_object(object_root(o), "status"), "indications");
+                const char *how = json_array_has_string(ind, "GuestAgent") ? "GuestAgent" :
+                                  json_array_has_string(ind, "NoGuestAgent") ? "Paused" : NULL;
+                if (online && how)
+                        vmi_release(m, vmi, how, released_after_restart, NULL);
+                progressing(m, o, false, "Restarted", "edgevirtd restarted during the snapshot; taking it again");
+        }
+
+        SnapRun *run = g_new0(SnapRun, 1);
+        run->m = m;
+        run->uid = g_strdup(o->uid);
+        run->jobs = g_ptr_array_new_with_free_func((GDestroyNotify) copy_job_free);
+        run->backups = json_array_new();
+        g_autoptr(JsonArray) included = json_array_new(), excluded = json_array_new();
+        g_autofree char *wait = prepare(m, o, vm, online, run, included, excluded);
+        if (wait) {
+                progressing(m, o, false, "Source not ready", wait);
+                snap_run_free(run);
+                retry_later(m, o);
+                return 0;
+        }
+
+        /* the VM as it is now */
+        JsonObject *vcopy = json_object_new(), *vmeta = json_object_new();
+        json_object_set_string_member(vmeta, "name", vm->name);
+        json_object_set_string_member(vmeta, "namespace", vm->namespace);
+        json_object_set_string_member(vmeta, "uid", vm->uid);
+        for (const char *const *k = (const char *const[]) { "labels", "annotations", NULL }; *k; k++)
+                if (json_object_has_member(object_metadata(vm), *k))
+                        json_object_set_member(vmeta, *k, json_node_copy(json_object_get_member(object_metadata(vm), *k)));
+        json_object_set_object_member(vcopy, "metadata", vmeta);
+        json_object_set_member(vcopy, "spec", json_node_copy(json_object_get_member(object_root(vm), "spec")));
+        run->vm = json_node_init_object(json_node_alloc(), vcopy);
+        json_object_unref(vcopy);
+
+        bool agent = online && vmi_agent_connected(m, vmi);
+        JsonObject *status;
+        JsonNode *doc = edit(o, &status);
+        JsonArray *indications = json_array_new(), *source_ind = json_array_new();
+        static const struct { const char *name, *message; } known[] = {
+                { "Online", "the snapshot was taken while the VM ran" },
+                { "GuestAgent", "the guest's file systems were frozen through the agent during the copy" },
+                { "NoGuestAgent", "no guest agent: the guest was paused during the copy" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(known); i++) {
+                if (!online || (i == 1 && !agent) || (i == 2 && agent))
+                        continue;
+                JsonObject *ind = json_object_new();
+                json_array_add_string_element(indications, known[i].name);
+                json_object_set_string_member(ind, "indication", known[i].name);
+                json_object_set_string_member(ind, "message", known[i].message);
+                json_array_add_object_element(source_ind, ind);
+        }
+        json_object_set_array_member(status, "indications", indications);
+        json_object_set_array_member(status, "sourceIndications", source_ind);
+        json_object_set_string_member(status, "phase", "InProgress");
+        json_object_set_string_member(status, "sourceUID", vm->uid);
+        JsonObject *lists = json_object_new();
+        json_object_set_array_member(lists, "includedVolumes", json_array_ref(included));
+        json_object_set_array_member(lists, "excludedVolumes", json_array_ref(excluded));
+        json_object_set_object_member(status, "snapshotVolumes", lists);
+        status_set_condition(status, "Progressing", true, LOCKED, "");
+        status_set_condition(status, "Ready", false, "Not ready", "");
+        g_hash_table_insert(running_table(), g_strdup(o->uid), run);
+        commit(m, o, doc);
+        if (online) {
+                run->vmi_uid = g_strdup(vmi->uid);
+                vmi_quiesce(m, vmi, &run->how, quiesced, run);
+        } else
+                quiesced(run, 0, NULL);
+        return 0;
+}
+
+static int vmsnapshot_finalize(Model *m, Object *o) {
+        return g_hash_table_contains(running_table(), o->uid) ? 0 : 1;
+}
+
+const KindInfo kind_vmsnapshot = {
+        .kind = "VirtualMachineSnapshot",
+        .group = GROUP,
+        .versions = VERSIONS,
+        .plural = "virtualmachinesnapshots",
+        .short_names = (const char *const[]) { "vmsnapshot", "vmsnapshots", NULL },
+        .path_segment = "vmsnapshot",
+        .schema = "v1beta1.VirtualMachineSnapshot",
+        .namespaced = true,
+        .admit = vmsnapshot_admit,
+        .init_status = vmsnapshot_init_status,
+        .reconcile = vmsnapshot_reconcile,
+        .finalize = vmsnapshot_finalize,
+};
+
+/* --- VirtualMachineSnapshotContent --- */
+
+static GHashTable *freed;               /* content uids whose volumes are gone */
+
+static int content_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        return spec_immutable(doc, old, error);
+}
+
+/* The copies a content owns: the backend and id of each volume backup. */
+static GPtrArray *content_volumes(Model *m, Object *content) {
+        GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify) copy_job_free);
+        const char *ids = json_get_string(json_get_object(object_metadata(content), "annotations"), VOLUME_IDS);
+        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
+        g_auto(GStrv) list = g_strsplit(ids ? ids : "", ",", -1);
+
+        for (guint i = 0; list[i] && *list[i] && backups && i < json_array_get_length(backups); i++) {
+                JsonObject *pvc = json_get_object(json_array_get_object_element(backups, i), "persistentVolumeClaim");
+                StorageBackend *b = services_backend(model_services(m), json_get_string(json_get_object(pvc, "spec"), "storageClassName"));
+                if (!b)
+                        continue;
+                CopyJob *j = g_new0(CopyJob, 1);
+                j->backend = b;
+                j->dst_id = g_strdup(list[i]);
+                g_ptr_array_add(jobs, j);
+        }
+        return jobs;
+}
+
+typedef struct Freeing {
+        Model *m;
+        char *uid;
+        GPtrArray *jobs;
+} Freeing;
+
+static void freeing_done(void *data) {
+        Freeing *f = data;
+        Object *o = model_find_uid(f->m, f->uid);
+        g_hash_table_remove(running_table(), f->uid);
+        if (!freed)
+                freed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_hash_table_add(freed, g_strdup(f->uid));
+        if (o)
+                model_enqueue(f->m, o);
+        g_ptr_array_unref(f->jobs);
+        g_free(f->uid);
+        g_free(f);
+}
+
+static void freeing_work(void *data) {
+        remove_copies_work(((Freeing *) data)->jobs);
+}
+
+static int content_finalize(Model *m, Object *o) {
+        if (freed && g_hash_table_remove(freed, o->uid))
+                return 1;
+        if (g_hash_table_contains(running_table(), o->uid))
+                return 0;
+        if (!model_services(m) || !model_services(m)->worker)
+                return 1;
+        if (pvc_source_in_use(m, o->uid)) {
+                retry_later(m, o);      /* a restore is copying from it */
+                return 0;
+        }
+        Freeing *f = g_new0(Freeing, 1);
+        f->m = m;
+        f->uid = g_strdup(o->uid);
+        f->jobs = content_volumes(m, o);
+        g_hash_table_insert(running_table(), g_strdup(o->uid), f);
+        worker_submit(model_services(m)->worker, freeing_work, freeing_done, f);
+        return 0;
+}
+
+const KindInfo kind_vmsnapshot_content = {
+        .kind = "VirtualMachineSnapshotContent",
+        .group = GROUP,
+        .versions = VERSIONS,
+        .plural = "virtualmachinesnapshotcontents",
+        .short_names = (const char *const[]) { "vmsnapshotcontent", "vmsnapshotcontents", NULL },
+        .path_segment = "vmsnapshotcontent",
+        .schema = "v1beta1.VirtualMachineSnapshotContent",
+        .namespaced = true,
+        .read_only = "edgevirt makes one for each VirtualMachineSnapshot",
+        .user_deletable = true,
+        .admit = content_admit,
+        .finalize = content_finalize,
+};
+
+int snapshot_volume_source(Model *m, const char *namespace, const char *name, char **ret_id, const char **ret_class,
+                           const char **ret_content_uid, GError **error) {
+        g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
+
+        for (guint i = 0; i < contents->len; i++) {
+                Object *c = contents->pdata[i];
+                JsonArray *backups = json_get_array(json_get_object(object_root(c), "spec"), "volumeBackups");
+                const char *ids = json_get_string(json_get_object(object_metadata(c), "annotations"), VOLUME_IDS);
+                g_auto(GStrv) list = g_strsplit(ids ? ids : "", ",", -1);
+                for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
+                        JsonObject *b = json_array_get_object_element(backups, j);
+                        if (!streq_ptr(json_get_string(b, "volumeSnapshotName"), name))
+                                continue;
+                        if (object_is_deleting(c))
+                                return ev_error_set(error, ENOENT, "volume snapshot %s is being deleted", name);
+                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) || j >= g_strv_length(list))
+                                return ev_error_set(error, EAGAIN, "volume snapshot %s is not ready to use", name);
+                        *ret_id = g_strdup(list[j]);
+                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec"), "storageClassName");
+                        *ret_content_uid = c->uid;
+                        return 0;
+                }
+        }
+        return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
+}
+
+/* --- VirtualMachineRestore --- */
+
+static int vmrestore_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *spec = json_get_object(doc, "spec");
+        const char *policy = json_get_string(spec, "targetReadinessPolicy");
+        const char *names = json_get_string(spec, "volumeRestorePolicy");
+        const char *owner = json_get_string(spec, "volumeOwnershipPolicy");
+
+        if (spec_immutable(doc, old, error) < 0 || check_vm_reference(json_get_object(spec, "target"), "spec.target", error) < 0)
+                return -EINVAL;
+        if (isempty(json_get_string(spec, "virtualMachineSnapshotName")))
+                return ev_error_set(error, EINVAL, "spec.virtualMachineSnapshotName: Required value");
+        if (json_get_array(spec, "patches") && json_array_get_length(json_get_array(spec, "patches")) > 0)
+                return ev_error_set(error, EOPNOTSUPP, "spec.patches: not supported on edgevirt yet: restore, then change the VM");
+        if (json_get_array(spec, "volumeRestoreOverrides") && json_array_get_length(json_get_array(spec, "volumeRestoreOverrides")) > 0)
+                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestoreOverrides: not supported on edgevirt yet");
+        if (policy && !streq(policy, "WaitGracePeriod") && !streq(policy, "WaitEventually") && !streq(policy, "FailImmediate"))
+                return ev_error_set(error, EOPNOTSUPP, "spec.targetReadinessPolicy: Unsupported value: \"%s\": supported values: "
+                                    "\"WaitGracePeriod\", \"WaitEventually\", \"FailImmediate\" (stop the VM yourself)", policy);
+        if (names && !streq(names, "RandomizeNames"))
+                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestorePolicy: Unsupported value: \"%s\": supported values: "
+                                    "\"RandomizeNames\" (restored claims get new names)", names);
+        if (owner && !streq(owner, "VM") && !streq(owner, "None"))
+                return ev_error_set(error, EINVAL, "spec.volumeOwnershipPolicy: Unsupported value: \"%s\": supported values: \"VM\", \"None\"",
+                                    owner);
+        return 0;
+}
+
+static void vmrestore_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_boolean_member(status, "complete", FALSE);
+        json_object_set_object_member(doc, "status", status);
+}
+
+static bool restore_failed(Object *r) {
+        return streq_ptr(object_condition(r, "Ready", "reason"), "Failed");
+}
+
+bool snapshot_restore_in_progress(Model *m, Object *vm) {
+        g_autoptr(GPtrArray) restores = model_list(m, &kind_vmrestore, vm->namespace, NULL);
+        for (guint i = 0; i < restores->len; i++) {
+                Object *r = restores->pdata[i];
+                if (streq_ptr(json_get_string(json_get_object(json_get_object(object_root(r), "spec"), "target"), "name"), vm->name) &&
+                    !json_get_bool(json_get_object(object_root(r), "status"), "complete", false) && !restore_failed(r) &&
+                    !object_is_deleting(r))
+                        return true;
+        }
+        return false;
+}
+
+static void restore_state(Model *m, Object *o, bool progressing_, bool ready, const char *reason, const char *message) {
+        JsonObject *status;
+        JsonNode *doc = edit(o, &status);
+        status_set_condition(status, "Progressing", progressing_, reason, message);
+        status_set_condition(status, "Ready", ready, reason, message);
+        commit(m, o, doc);
+}
+
+static char *restored_claim(Object *restore, const char *volume) {
+        return g_strdup_printf("restore-%.8s-%s", restore->uid, volume);
+}
+
+static JsonObject *vm_owner(Object *vm) {
+        JsonObject *ref = json_object_new();
+        json_object_set_string_member(ref, "apiVersion", "kubevirt.io/v1");
+        json_object_set_string_member(ref, "kind", "VirtualMachine");
+        json_object_set_string_member(ref, "name", vm->name);
+        json_object_set_string_member(ref, "uid", vm->uid);
+        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
+        return ref;
+}
+
+static int apply_doc(Model *m, JsonObject *doc, GError **error) {
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), json_object_ref(doc));
+        g_autofree char *text = json_to_string(node, FALSE);
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
+        return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
+}
+
+/* The snapshot's VM spec on the restored claims: volumes of claims and
+ * DataVolumes that were copied name the new claims, and the templates of
+ * those DataVolumes go. */
+static JsonNode *restored_spec(Object *restore, Object *content) {
+        JsonObject *vmsrc = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"), "virtualMachine");
+        JsonNode *spec = json_node_copy(json_object_get_member(vmsrc, "spec"));
+        JsonObject *s = json_node_get_object(spec);
+        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
+        JsonArray *vols = json_get_array(json_get_object(json_get_object(s, "template"), "spec"), "volumes");
+        JsonArray *templates = json_get_array(s, "dataVolumeTemplates");
+
+        for (guint i = 0; vols && i < json_array_get_length(vols); i++) {
+                JsonObject *v = json_array_get_object_element(vols, i);
+                const char *vname = json_get_string(v, "name");
+                bool backed = false;
+                for (guint j = 0; backups && j < json_array_get_length(backups); j++)
+                        backed = backed || streq_ptr(json_get_string(json_array_get_object_element(backups, j), "volumeName"), vname);
+                if (!backed)
+                        continue;
+                const char *dv = json_get_string(json_get_object(v, "dataVolume"), "name");
+                for (guint t = templates ? json_array_get_length(templates) : 0; dv && t > 0; t--)
+                        if (streq_ptr(json_get_string(json_get_object(json_array_get_object_element(templates, t - 1), "metadata"), "name"), dv))
+                                json_array_remove_element(templates, t - 1);
+                g_autofree char *claim = restored_claim(restore, vname);
+                json_object_remove_member(v, "dataVolume");
+                json_object_remove_member(v, "persistentVolumeClaim");
+                json_object_set_string_member(json_ensure_object(v, "persistentVolumeClaim"), "claimName", claim);
+        }
+        if (templates && json_array_get_length(templates) == 0)
+                json_object_remove_member(s, "dataVolumeTemplates");
+        return spec;
+}
+
+static void restore_fail(Model *m, Object *o, const char *message) {
+        restore_state(m, o, false, false, "Failed", message);
+}
+
+static int vmrestore_reconcile(Model *m, Object *o) {
+        JsonObject *spec = json_get_object(object_root(o), "spec");
+        JsonObject *rstatus = json_get_object(object_root(o), "status");
+        const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
+        const char *policy = json_get_string(spec, "targetReadinessPolicy");
+        Object *snap = NULL, *content = NULL, *vm = NULL;
+        g_autoptr(GError) e = NULL;
+
+        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
+                return 0;
+        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap, NULL) < 0 ||
+            !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
+                restore_state(m, o, false, false, "SnapshotNotReady", "waiting for the VirtualMachineSnapshot to be ready to use");
+                retry_later(m, o);
+                return 0;
+        }
+        const char *cname = object_status_string(snap, "virtualMachineSnapshotContentName");
+        if (model_get(m, &kind_vmsnapshot_content, o->namespace, cname, &content, NULL) < 0) {
+                restore_fail(m, o, "the snapshot's VirtualMachineSnapshotContent is gone");
+                return 0;
+        }
+        JsonObject *vmsrc = json_get_object(json_get_object(object_root(content), "spec"), "source");
+        JsonObject *src_vm = json_get_object(vmsrc, "virtualMachine");
+        g_autoptr(JsonNode) new_spec = restored_spec(o, content);
+
+        if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {
+                /* no target: the VM is made from the snapshot, halted until the claims are there */
+                g_autoptr(JsonObject) doc = json_object_new();
+                JsonObject *meta = json_object_new();
+                json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
+                json_object_set_string_member(doc, "kind", "VirtualMachine");
+                json_object_set_string_member(meta, "name", vm_name);
+                json_object_set_string_member(meta, "namespace", o->namespace);
+                JsonObject *smeta = json_get_object(src_vm, "metadata");
+                if (json_object_has_member(smeta, "labels"))
+                        json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(smeta, "labels")));
+                json_object_set_object_member(doc, "metadata", meta);
+                json_object_set_member(doc, "spec", json_node_copy(new_spec));
+                if (apply_doc(m, doc, &e) < 0) {
+                        g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
+                        restore_fail(m, o, msg);
+                        return 0;
+                }
+                retry_later(m, o);
+                return 0;
+        }
+        Object *vmi = vm_instance(m, vm);
+        if (vmi && !vmi_is_finished(vmi)) {
+                g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
+                g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+                if (streq_ptr(policy, "FailImmediate") ||
+                    (!streq_ptr(policy, "WaitEventually") && created && g_date_time_difference(now, created) > DEFAULT_DEADLINE_USEC)) {
+                        restore_fail(m, o, "the target VM is running; stop it and restore again");
+                        return 0;
+                }
+                restore_state(m, o, false, false, "VMNotReady", "waiting for the target VM to stop");
+                retry_later(m, o);
+                return 0;
+        }
+
+        /* the claims, made from the copies */
+        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
+        JsonArray *restores = json_array_new();
+        bool all_bound = true;
+        for (guint i = 0; backups && i < json_array_get_length(backups); i++) {
+                JsonObject *b = json_array_get_object_element(backups, i);
+                const char *vname = json_get_string(b, "volumeName");
+                g_autofree char *claim = restored_claim(o, vname);
+                Object *pvc = NULL;
+                JsonObject *r = json_object_new();
+                json_object_set_string_member(r, "volumeName", vname);
+                json_object_set_string_member(r, "persistentVolumeClaim", claim);
+                json_object_set_string_member(r, "volumeSnapshotName", json_get_string(b, "volumeSnapshotName"));
+                json_array_add_object_element(restores, r);
+                if (model_get(m, &kind_pvc, o->namespace, claim, &pvc, NULL) == 0) {
+                        all_bound = all_bound && streq_ptr(object_status_string(pvc, "phase"), "Bound");
+                        continue;
+                }
+                all_bound = false;
+                JsonObject *bpvc = json_get_object(b, "persistentVolumeClaim");
+                g_autoptr(JsonObject) doc = json_object_new();
+                JsonObject *meta = json_object_new();
+                json_object_set_string_member(doc, "apiVersion", "v1");
+                json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
+                json_object_set_string_member(meta, "name", claim);
+                json_object_set_string_member(meta, "namespace", o->namespace);
+                JsonObject *bmeta = json_get_object(bpvc, "metadata");
+                if (json_object_has_member(bmeta, "labels"))
+                        json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(bmeta, "labels")));
+                if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
+                        JsonArray *owners = json_array_new();
+                        json_array_add_object_element(owners, vm_owner(vm));
+                        json_object_set_array_member(meta, "ownerReferences", owners);
+                }
+                json_object_set_object_member(doc, "metadata", meta);
+                JsonNode *pspec = json_node_copy(json_object_get_member(bpvc, "spec"));
+                JsonObject *ds = json_object_new();
+                json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");
+                json_object_set_string_member(ds, "kind", "VolumeSnapshot");
+                json_object_set_string_member(ds, "name", json_get_string(b, "volumeSnapshotName"));
+                json_object_set_object_member(json_node_get_object(pspec), "dataSource", ds);
+                json_object_set_member(doc, "spec", pspec);
+                if (apply_doc(m, doc, &e) < 0) {
+                        g_autofree char *msg = g_strdup_printf("cannot create claim %s: %s", claim, e->message);
+                        json_array_unref(restores);
+                        restore_fail(m, o, msg);
+                        return 0;
+                }
+        }
+        {
+                JsonObject *status;
+                JsonNode *doc = edit(o, &status);
+                json_object_set_array_member(status, "restores", restores);
+                status_set_condition(status, "Progressing", true, "RestoreInProgress", all_bound ? "" : "waiting for the restored claims");
+                status_set_condition(status, "Ready", false, "RestoreInProgress", "");
+                commit(m, o, doc);
+        }
+        if (!all_bound) {
+                retry_later(m, o);
+                return 0;
+        }
+
+        /* the VM as it was, on the new claims; DataVolumes it made and no longer uses go */
+        JsonArray *old_templates = json_get_array(json_get_object(object_root(vm), "spec"), "dataVolumeTemplates");
+        JsonArray *new_templates = json_get_array(json_node_get_object(new_spec), "dataVolumeTemplates");
+        JsonArray *deleted = json_array_new();
+        for (guint i = 0; old_templates && i < json_array_get_length(old_templates); i++) {
+                const char *dv = json_get_string(json_get_object(json_array_get_object_element(old_templates, i), "metadata"), "name");
+                bool kept = false;
+                for (guint j = 0; new_templates && j < json_array_get_length(new_templates); j++)
+                        kept = kept || streq_ptr(json_get_string(json_get_object(json_array_get_object_element(new_templates, j), "metadata"),
+                                                                 "name"), dv);
+                if (!kept && dv)
+                        json_array_add_string_element(deleted, dv);
+        }
+        g_autoptr(JsonObject) doc = json_object_new();
+        JsonObject *meta = json_object_new();
+        json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
+        json_object_set_string_member(doc, "kind", "VirtualMachine");
+        json_object_set_string_member(meta, "name", vm->name);
+        json_object_set_string_member(meta, "namespace", vm->namespace);
+        json_object_set_string_member(meta, "resourceVersion", object_meta_string(vm, "resourceVersion"));
+        for (const char *const *k = (const char *const[]) { "labels", "annotations", "finalizers", "ownerReferences", NULL }; *k; k++)
+                if (json_object_has_member(object_metadata(vm), *k))
+                        json_object_set_member(meta, *k, json_node_copy(json_object_get_member(object_metadata(vm), *k)));
+        json_object_set_object_member(doc, "metadata", meta);
+        json_object_set_member(doc, "spec", json_node_ref(new_spec));
+        if (apply_doc(m, doc, &e) < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot restore VirtualMachine %s: %s", vm->name, e->message);
+                json_array_unref(deleted);
+                restore_fail(m, o, msg);
+                return 0;
+        }
+        for (guint i = 0; i < json_array_get_length(deleted); i++) {
+                Object *dv = NULL;
+                if (model_get(m, &kind_datavolume, o->namespace, json_array_get_string_element(deleted, i), &dv, NULL) == 0)
+                        (void) model_delete_object(m, dv, PROPAGATION_BACKGROUND, NULL);
+        }
+        JsonObject *status;
+        JsonNode *sdoc = edit(o, &status);
+        g_autofree char *now = ev_timestamp_now();
+        json_object_set_boolean_member(status, "complete", TRUE);
+        json_object_set_string_member(status, "restoreTime", now);
+        json_object_set_array_member(status, "deletedDataVolumes", deleted);
+        status_set_condition(status, "Progressing", false, "Operation complete", "");
+        status_set_condition(status, "Ready", true, "Operation complete", "");
+        commit(m, o, sdoc);
+        model_enqueue(m, vm);           /* it may start now */
+        return 0;
+}
+
+const KindInfo kind_vmrestore = {
+        .kind = "VirtualMachineRestore",
+        .group = GROUP,
+        .versions = VERSIONS,
+        .plural = "virtualmachinerestores",
+        .short_names = (const char *const[]) { "vmrestore", "vmrestores", NULL },
+        .path_segment = "vmrestore",
+        .schema = "v1beta1.VirtualMachineRestore",
+        .namespaced = true,
+        .admit = vmrestore_admit,
+        .init_status = vmrestore_init_status,
+        .reconcile = vmrestore_reconcile,
+};

@@ -1,0 +1,241 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""KubeVirt's snapshots on one node (docs/snapshots.md): a
+VirtualMachineSnapshot copies a VM's claims (the dir backend's clone
+here; lvm-thin's is the device-mapper lane's) and records the VM in a
+VirtualMachineSnapshotContent; a VirtualMachineRestore puts the VM back
+on new claims made from the copies.  The bytes are checked, not only the
+status."""
+import glob
+import os
+
+import dbus
+import pytest
+
+from conftest import ROOT, expect_error, path_encode, wait_until
+
+PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+VM_IFACE = "org.edgevirt.EdgeVirt1.VirtualMachine"
+MI = 1 << 20
+
+VM = """
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: disk, labels: {app: box}}
+spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 8Mi}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: box, labels: {app: box}}
+spec:
+  runStrategy: Halted
+  dataVolumeTemplates:
+  - metadata: {name: data}
+    spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 4Mi}}}}
+  template:
+    spec:
+      domain:
+        memory: {guest: 64Mi}
+        devices:
+          disks: [{name: root, disk: {}}, {name: data, disk: {}}, {name: seed, cdrom: {bus: sata}}]
+      volumes:
+      - {name: root, persistentVolumeClaim: {claimName: disk}}
+      - {name: data, dataVolume: {name: data}}
+      - {name: seed, cloudInitNoCloud: {userData: "#cloud-config\\n"}}
+"""
+
+
+def snapshot(name, vm="box", extra=""):
+    return (f"apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineSnapshot\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: {vm}}}\n{extra}")
+
+
+def restore(name, snap, vm="box", extra=""):
+    return (f"apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineRestore\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: {vm}}}\n"
+            f"  virtualMachineSnapshotName: {snap}\n{extra}")
+
+
+def volume(client, claim):
+    return str(client.props(f"{ROOT}/namespace/default/pvc/{path_encode(claim)}", PVC_IFACE)["VolumePath"])
+
+
+def write(path, offset, data):
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def read(path, offset, n):
+    with open(path, "rb") as f:
+        f.seek(offset)
+        return f.read(n)
+
+
+def status(client, kind, name):
+    return client.get_json(kind, "default", name).get("status", {})
+
+
+def ready(client, name):
+    wait_until(lambda: status(client, "vmsnapshot", name).get("phase") in ("Succeeded", "Failed"), timeout=30,
+               what=f"snapshot {name}")
+    st = status(client, "vmsnapshot", name)
+    assert st["phase"] == "Succeeded" and st["readyToUse"] is True, st
+    return st
+
+
+def restored(client, name):
+    wait_until(lambda: status(client, "vmrestore", name).get("complete") or
+               any(c.get("reason") == "Failed" for c in status(client, "vmrestore", name).get("conditions", [])),
+               timeout=30, what=f"restore {name}")
+    st = status(client, "vmrestore", name)
+    assert st["complete"] is True, st
+    return st
+
+
+@pytest.fixture
+def box(client):
+    client.apply(VM)
+    wait_until(lambda: status(client, "dv", "data").get("phase") == "Succeeded" and
+               status(client, "pvc", "disk").get("phase") == "Bound", what="the VM's claims", timeout=30)
+    write(volume(client, "disk"), 0, b"A" * MI)
+    write(volume(client, "disk"), 5 * MI, b"a" * 4096)
+    write(volume(client, "data"), MI, b"C" * 4096)
+    return client
+
+
+def test_snapshot_and_restore_of_a_stopped_vm(box):
+    client = box
+    client.apply(snapshot("first"))
+    st = ready(client, "first")
+    assert st["snapshotVolumes"] == {"includedVolumes": ["root", "data"], "excludedVolumes": ["seed"]}
+    assert st["indications"] == [] and st["sourceUID"] == client.get_json("vm", "default", "box")["metadata"]["uid"]
+    content = client.get_json("vmsnapshotcontent", "default", st["virtualMachineSnapshotContentName"])
+    assert content["status"]["readyToUse"] is True
+    backups = {b["volumeName"]: b for b in content["spec"]["volumeBackups"]}
+    assert set(backups) == {"root", "data"}
+    assert backups["root"]["persistentVolumeClaim"]["spec"]["resources"]["requests"]["storage"] == "8Mi"
+    assert content["spec"]["source"]["virtualMachine"]["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"] == \
+        {"claimName": "disk"}
+    assert content["metadata"]["ownerReferences"][0]["kind"] == "VirtualMachineSnapshot"
+    # the content is the daemon's: read-only
+    msg = expect_error("Forbidden", client.apply, "apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineSnapshotContent\n"
+                       "metadata: {name: mine}\nspec: {source: {}}\n")
+    assert "read-only" in msg
+
+    # the disks change after the snapshot
+    write(volume(client, "disk"), 0, b"B" * MI)
+    write(volume(client, "data"), MI, b"D" * 4096)
+
+    client.apply(restore("back", "first"))
+    st = restored(client, "back")
+    claims = {r["volumeName"]: r["persistentVolumeClaim"] for r in st["restores"]}
+    assert set(claims) == {"root", "data"} and all(c.startswith("restore-") for c in claims.values())
+    assert st["deletedDataVolumes"] == ["data"]
+    vm = client.get_json("vm", "default", "box")
+    vols = {v["name"]: v for v in vm["spec"]["template"]["spec"]["volumes"]}
+    assert vols["root"] == {"name": "root", "persistentVolumeClaim": {"claimName": claims["root"]}}
+    assert vols["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": claims["data"]}}
+    assert "cloudInitNoCloud" in vols["seed"] and "dataVolumeTemplates" not in vm["spec"]
+    # the bytes of the snapshot, not the later ones
+    assert read(volume(client, claims["root"]), 0, MI) == b"A" * MI
+    assert read(volume(client, claims["root"]), 5 * MI, 4096) == b"a" * 4096
+    assert read(volume(client, claims["data"]), MI, 4096) == b"C" * 4096
+    claim = client.get_json("pvc", "default", claims["root"])
+    assert claim["metadata"]["labels"] == {"app": "box"} and claim["metadata"]["ownerReferences"][0]["name"] == "box"
+    assert claim["spec"]["dataSource"]["kind"] == "VolumeSnapshot"
+    wait_until(lambda: not client.exists("dv", "default", "data"), what="the old DataVolume to go")
+    # the old claim stays (it was not the VM's)
+    assert read(volume(client, "disk"), 0, 4) == b"BBBB"
+
+    # the VM starts on the restored claims
+    dbus.Interface(client.conn.get_object("org.edgevirt.EdgeVirt1", f"{ROOT}/namespace/default/vm/box"), VM_IFACE).Start({})
+    wait_until(lambda: client.exists("vmi", "default", "box") and status(client, "vmi", "box").get("phase") == "Running",
+               what="the restored VM to run", timeout=30)
+    vmi_vols = client.get_json("vmi", "default", "box")["spec"]["volumes"]
+    assert {"name": "root", "persistentVolumeClaim": {"claimName": claims["root"]}} in vmi_vols
+
+
+def test_online_snapshot_pauses_a_guest_without_agent(box):
+    client = box
+    client.apply(VM.replace("runStrategy: Halted", "runStrategy: Always"))
+    wait_until(lambda: client.exists("vmi", "default", "box") and status(client, "vmi", "box").get("phase") == "Running",
+               what="the VM to run", timeout=30)
+    client.apply(snapshot("live"))
+    st = ready(client, "live")
+    assert st["indications"] == ["Online", "NoGuestAgent"]
+    assert {i["indication"] for i in st["sourceIndications"]} == {"Online", "NoGuestAgent"}
+    # and it runs on, not paused
+    wait_until(lambda: client.get_json("vm", "default", "box")["status"]["printableStatus"] == "Running",
+               what="the VM to run on", timeout=10)
+    # a restore waits for the VM to stop; FailImmediate does not wait
+    client.apply(restore("now", "live", extra="  targetReadinessPolicy: FailImmediate\n"))
+    wait_until(lambda: any(c.get("reason") == "Failed" for c in status(client, "vmrestore", "now").get("conditions", [])),
+               what="the restore to fail")
+    assert "running" in next(c["message"] for c in status(client, "vmrestore", "now")["conditions"] if c["type"] == "Ready")
+
+
+def test_deletion_policies_free_the_copies(box):
+    client = box
+    store = os.path.dirname(volume(client, "disk"))
+    client.apply(snapshot("gone") + "---\n" + snapshot("kept", extra="  deletionPolicy: Retain\n"))
+    gone, kept = ready(client, "gone"), ready(client, "kept")
+    gone_uid = client.get_json("vmsnapshot", "default", "gone")["metadata"]["uid"]
+    kept_uid = client.get_json("vmsnapshot", "default", "kept")["metadata"]["uid"]
+    assert len(glob.glob(os.path.join(store, f"snap-{gone_uid}-*"))) == 2
+    assert len(glob.glob(os.path.join(store, f"snap-{kept_uid}-*"))) == 2
+
+    # a claim from a volume snapshot, as Kubernetes writes one
+    vs = client.get_json("vmsnapshotcontent", "default", kept["virtualMachineSnapshotContentName"])["spec"]["volumeBackups"][0]
+    client.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: by-hand}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 8Mi}}, "
+                 f"dataSource: {{apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: {vs['volumeSnapshotName']}}}}}\n")
+    wait_until(lambda: status(client, "pvc", "by-hand").get("phase") == "Bound", what="the claim from the snapshot")
+    assert read(volume(client, "by-hand"), 0, MI) == b"A" * MI
+
+    client.delete("vmsnapshot", "default", "gone")
+    client.delete("vmsnapshot", "default", "kept")
+    wait_until(lambda: not client.exists("vmsnapshotcontent", "default", gone["virtualMachineSnapshotContentName"]),
+               what="the Delete policy's content to go")
+    wait_until(lambda: not glob.glob(os.path.join(store, f"snap-{gone_uid}-*")), what="its copies to be freed")
+    # Retain: the content and its copies outlive the snapshot, until deleted themselves
+    assert client.exists("vmsnapshotcontent", "default", kept["virtualMachineSnapshotContentName"])
+    assert len(glob.glob(os.path.join(store, f"snap-{kept_uid}-*"))) == 2
+    client.delete("vmsnapshotcontent", "default", kept["virtualMachineSnapshotContentName"])
+    wait_until(lambda: not glob.glob(os.path.join(store, f"snap-{kept_uid}-*")), what="the retained copies to be freed")
+    # a claim waits for a volume snapshot that is not there
+    client.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: orphan}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 8Mi}}, "
+                 f"dataSource: {{apiGroup: snapshot.storage.k8s.io, kind: VolumeSnapshot, name: {vs['volumeSnapshotName']}}}}}\n")
+    wait_until(lambda: "not found" in str(status(client, "pvc", "orphan").get("conditions", "")), what="the claim to say why")
+
+
+def test_restore_makes_a_missing_vm(box):
+    client = box
+    client.apply(snapshot("first"))
+    ready(client, "first")
+    client.apply(restore("clone", "first", vm="box-copy"))
+    st = restored(client, "clone")
+    vm = client.get_json("vm", "default", "box-copy")
+    assert vm["metadata"]["labels"] == {"app": "box"}
+    claim = {r["volumeName"]: r["persistentVolumeClaim"] for r in st["restores"]}["root"]
+    assert read(volume(client, claim), 0, MI) == b"A" * MI
+
+
+@pytest.mark.parametrize("doc,error,fragment", [
+    (snapshot("x").replace("kind: VirtualMachine, name", "kind: Pod, name"), "Invalid", "spec.source.kind"),
+    (snapshot("x").replace("apiGroup: kubevirt.io, ", ""), "Invalid", "spec.source.apiGroup"),
+    (snapshot("x", extra="  deletionPolicy: Keep\n"), "Invalid", "spec.deletionPolicy"),
+    (snapshot("x", extra="  failureDeadline: soon\n"), "Invalid", "spec.failureDeadline"),
+    (restore("x", "s", extra="  patches: ['{\"op\": \"remove\", \"path\": \"/spec/x\"}']\n"), "NotSupported", "spec.patches"),
+    (restore("x", "s", extra="  targetReadinessPolicy: StopTarget\n"), "NotSupported", "spec.targetReadinessPolicy"),
+    (restore("x", "s", extra="  volumeRestorePolicy: InPlace\n"), "NotSupported", "spec.volumeRestorePolicy"),
+])
+def test_admission(client, doc, error, fragment):
+    msg = expect_error(error, client.apply, doc)
+    assert fragment in msg, msg
+
+
+def test_spec_is_immutable(client):
+    client.apply(snapshot("s"))
+    msg = expect_error("Invalid", client.apply, snapshot("s", vm="other"))
+    assert "immutable" in msg

@@ -247,6 +247,29 @@ static char *col_expansion(JsonObject *i) {
         return g_strdup(json_get_bool(i, "allowVolumeExpansion", false) ? "true" : "false");
 }
 
+static char *col_source_kind(JsonObject *i) { return g_strdup(str(i, "spec.source.kind") ?: ""); }
+static char *col_source_name(JsonObject *i) { return g_strdup(str(i, "spec.source.name") ?: ""); }
+static char *col_target_kind(JsonObject *i) { return g_strdup(str(i, "spec.target.kind") ?: ""); }
+static char *col_target_name(JsonObject *i) { return g_strdup(str(i, "spec.target.name") ?: ""); }
+static char *col_ready_to_use(JsonObject *i) {
+        return g_strdup(json_get_bool(json_get_object(i, "status"), "readyToUse", false) ? "true" : "false");
+}
+static char *col_complete(JsonObject *i) {
+        return g_strdup(json_get_bool(json_get_object(i, "status"), "complete", false) ? "true" : "false");
+}
+static char *col_creation_time(JsonObject *i) { return str(i, "status.creationTime") ? age(str(i, "status.creationTime")) : g_strdup(""); }
+static char *col_restore_time(JsonObject *i) { return str(i, "status.restoreTime") ? age(str(i, "status.restoreTime")) : g_strdup(""); }
+static char *col_error(JsonObject *i) {
+        const char *e = str(i, "status.error.message");
+        JsonArray *conds = json_get_array(json_get_object(i, "status"), "conditions");
+        for (guint k = 0; !e && conds && k < json_array_get_length(conds); k++) {
+                JsonObject *c = json_array_get_object_element(conds, k);
+                if (streq_ptr(json_get_string(c, "reason"), "Failed"))
+                        e = json_get_string(c, "message");
+        }
+        return g_strdup(e ?: "");
+}
+
 /* -o wide: more columns after the usual ones */
 static const struct {
         const char *kind;
@@ -273,6 +296,12 @@ static const struct {
                                       { "NODENAME", col_node }, { "READY", col_ready } } },
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },
                             { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
+        /* as kubectl prints KubeVirt's snapshot kinds */
+        { "VirtualMachineSnapshot", { { "NAME", col_name }, { "SOURCEKIND", col_source_kind }, { "SOURCENAME", col_source_name },
+                                      { "PHASE", col_phase }, { "READYTOUSE", col_ready_to_use }, { "CREATIONTIME", col_creation_time },
+                                      { "ERROR", col_error } } },
+        { "VirtualMachineRestore", { { "NAME", col_name }, { "TARGETKIND", col_target_kind }, { "TARGETNAME", col_target_name },
+                                     { "COMPLETE", col_complete }, { "RESTORETIME", col_restore_time }, { "ERROR", col_error } } },
 };
 
 static bool wide_output;

@@ -7,11 +7,14 @@ on new claims made from the copies.  The bytes are checked, not only the
 status."""
 import glob
 import os
+import subprocess
 
 import dbus
 import pytest
 
-from conftest import ROOT, expect_error, path_encode, wait_until
+from conftest import BUILD, ROOT, expect_error, path_encode, wait_until
+
+CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
 
 PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 VM_IFACE = "org.edgevirt.EdgeVirt1.VirtualMachine"
@@ -103,8 +106,9 @@ def box(client):
     return client
 
 
-def test_snapshot_and_restore_of_a_stopped_vm(box):
+def test_snapshot_and_restore_of_a_stopped_vm(box, bus):
     client = box
+    client.conn_address = bus.address
     client.apply(snapshot("first"))
     st = ready(client, "first")
     assert st["snapshotVolumes"] == {"includedVolumes": ["root", "data"], "excludedVolumes": ["seed"]}
@@ -146,6 +150,15 @@ def test_snapshot_and_restore_of_a_stopped_vm(box):
     wait_until(lambda: not client.exists("dv", "default", "data"), what="the old DataVolume to go")
     # the old claim stays (it was not the VM's)
     assert read(volume(client, "disk"), 0, 4) == b"BBBB"
+
+    # as kubectl shows them
+    env = dict(os.environ, EDGEVIRT_BUS=client.conn_address, LC_ALL="C")
+    rows = subprocess.run([CTL, "get", "vmsnapshot"], capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    assert rows[0].split() == ["NAME", "SOURCEKIND", "SOURCENAME", "PHASE", "READYTOUSE", "CREATIONTIME", "ERROR"]
+    assert rows[1].split()[:5] == ["first", "VirtualMachine", "box", "Succeeded", "true"]
+    rows = subprocess.run([CTL, "get", "vmrestore"], capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    assert rows[0].split() == ["NAME", "TARGETKIND", "TARGETNAME", "COMPLETE", "RESTORETIME", "ERROR"]
+    assert rows[1].split()[:4] == ["back", "VirtualMachine", "box", "true"]
 
     # the VM starts on the restored claims
     dbus.Interface(client.conn.get_object("org.edgevirt.EdgeVirt1", f"{ROOT}/namespace/default/vm/box"), VM_IFACE).Start({})

@@ -299,7 +299,9 @@ static int lvm_list(StorageBackend *b, GPtrArray **ret, GError **error) {
         for (guint i = 0; i < rows->len; i++) {
                 LvmRow *row = rows->pdata[i];
                 g_auto(GStrv) tags = g_strsplit(lvm_row_get(row, "lv_tags") ?: "", ",", -1);
-                if (!g_strv_contains((const char *const *) tags, TAG))
+                /* claims' volumes only: a snapshot's copies ("snap-...") are
+                 * their content's (daemon/snapshot.c) */
+                if (!g_strv_contains((const char *const *) tags, TAG) || !g_str_has_prefix(lvm_row_get(row, "lv_name") ?: "", "pvc-"))
                         continue;
                 VolumeInfo *v = g_new0(VolumeInfo, 1);
                 v->id = g_strdup(lvm_row_get(row, "lv_name"));

@@ -71,7 +71,9 @@ typedef struct StorageBackendOps {
         int (*expand)(StorageBackend *b, const char *id, uint64_t size, GError **error);
         /* Removing an absent volume succeeds. */
         int (*remove)(StorageBackend *b, const char *id, GError **error);
-        /* Volumes this backend created (found again after a restart). */
+        /* Claims' volumes ("pvc-<uid>") this backend created, found again
+         * after a restart; other ids it was asked to make (a snapshot's
+         * "snap-..." copies) are their owner's to keep track of. */
         int (*list)(StorageBackend *b, GPtrArray **ret, GError **error);
         int (*capacity)(StorageBackend *b, StorageCapacity *ret, GError **error);
         /* The file or block device a hypervisor opens. */

@@ -252,3 +252,21 @@ def test_spec_is_immutable(client):
     client.apply(snapshot("s"))
     msg = expect_error("Invalid", client.apply, snapshot("s", vm="other"))
     assert "immutable" in msg
+
+
+def test_copies_survive_a_restart(box, daemon):
+    """The copies are the content's, not orphans of a claim: a restart's
+    scan of the storage classes keeps them."""
+    client = box
+    store = os.path.dirname(volume(client, "disk"))
+    client.apply(snapshot("durable"))
+    ready(client, "durable")
+    uid = client.get_json("vmsnapshot", "default", "durable")["metadata"]["uid"]
+    daemon.restart()
+    wait_until(lambda: status(client, "pvc", "disk").get("phase") == "Bound", what="the claims after the restart")
+    assert len(glob.glob(os.path.join(store, f"snap-{uid}-*"))) == 2
+    write(volume(client, "disk"), 0, b"B" * MI)
+    client.apply(restore("after", "durable"))
+    st = restored(client, "after")
+    claim = {r["volumeName"]: r["persistentVolumeClaim"] for r in st["restores"]}["root"]
+    assert read(volume(client, claim), 0, MI) == b"A" * MI

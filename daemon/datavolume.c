@@ -16,6 +16,7 @@
 #include "json-util.h"
 #include "model.h"
 #include "pvc.h"
+#include "snapshot.h"
 #include "secret.h"
 #include "services.h"
 #include "util.h"
@@ -66,7 +67,7 @@ static JsonObject *source_of(JsonObject *doc) {
 }
 
 static const char *source_kind(JsonObject *doc) {
-        static const char *const kinds[] = { "http", "registry", "pvc", "upload", "blank", NULL };
+        static const char *const kinds[] = { "http", "registry", "pvc", "snapshot", "upload", "blank", NULL };
         JsonObject *src = source_of(doc);
         for (const char *const *k = kinds; *k; k++)
                 if (src && json_object_has_member(src, *k))
@@ -91,21 +92,27 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 n = g_list_length(members);
         }
         if (n != 1)
-                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, registry, pvc, upload or blank), %u given", n);
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, registry, pvc, snapshot, upload "
+                                    "or blank), %u given", n);
         kind = source_kind(doc);
         if (pvc && storage)
                 return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
+        bool clone = streq(kind, "pvc") || streq(kind, "snapshot");
+        if (streq(kind, "snapshot") && !isempty(json_get_string(json_get_object(src, "snapshot"), "namespace")) &&
+            !streq(json_get_string(json_get_object(src, "snapshot"), "namespace"), json_get_string(json_get_object(doc, "metadata"), "namespace") ?: ""))
+                return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored in its own namespace "
+                                    "(clone the restored claim across with source.pvc)");
         if (!pvc && !storage) {
                 /* a clone may leave everything to its source (storage: {} or null) */
-                if (!streq(kind, "pvc"))
+                if (!clone)
                         return ev_error_set(error, EINVAL, "spec.storage: Required value: spec.pvc or spec.storage is needed");
                 storage = json_ensure_object(spec, "storage");
         }
         JsonObject *claim = pvc ? pvc : storage;
         const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
-        if (!size && !streq(kind, "pvc"))
-                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value (only a pvc source may leave the size "
-                                    "to its source)", pvc ? "pvc" : "storage");
+        if (!size && !clone)
+                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value (only a pvc or snapshot source may "
+                                    "leave the size to its source)", pvc ? "pvc" : "storage");
         if (pvc && !json_get_array(pvc, "accessModes"))
                 return ev_error_set(error, EINVAL, "spec.pvc.accessModes: Required value");
         if (streq_ptr(json_get_string(spec, "contentType"), "archive"))
@@ -299,6 +306,22 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
                                 return ev_error_set(error, ENOENT, "source PVC %s/%s not found or not bound yet", ns,
                                                     json_get_string(from, "name"));
                         g_autofree char *size = pvc_format_bytes(pvc_capacity_bytes(source));
+                        json_object_set_string_member(requests, "storage", size);
+                }
+        }
+        if (json_get_object(src, "snapshot")) {
+                const char *name = json_get_string(json_get_object(src, "snapshot"), "name");
+                JsonObject *ref = json_object_new();
+                json_object_set_string_member(ref, "apiGroup", SNAPSHOT_STORAGE_GROUP);
+                json_object_set_string_member(ref, "kind", "VolumeSnapshot");
+                json_object_set_string_member(ref, "name", name);
+                json_object_set_object_member(pspec, "dataSource", ref);
+                JsonObject *requests = json_ensure_object(json_ensure_object(pspec, "resources"), "requests");
+                if (!json_get_string(requests, "storage")) {
+                        uint64_t bytes = 0;
+                        if (snapshot_volume_size(c->model, dv->namespace, name, &bytes, error) < 0)
+                                return -ENOENT;
+                        g_autofree char *size = pvc_format_bytes(bytes);
                         json_object_set_string_member(requests, "storage", size);
                 }
         }
@@ -620,16 +643,16 @@ static int dv_reconcile(Model *m, Object *dv) {
         }
         const char *pvc_phase = object_status_string(pvc, "phase");
         if (!streq_ptr(pvc_phase, "Bound")) {
-                bool cloning = streq(kind, "pvc");
+                bool cloning = streq(kind, "pvc") || streq(kind, "snapshot");
                 write_status(c, dv, &(DvStatus) {
                         .phase = cloning ? "CloneScheduled" : "Pending", .progress = -1,
                         .reason = pvc_reason(pvc) ? pvc_reason(pvc) : "Pending",
                         .message = pvc_message(pvc) ? pvc_message(pvc) : "waiting for the PVC to be bound" });
                 return 0;
         }
-        if (streq(kind, "blank") || streq(kind, "pvc")) {
+        if (streq(kind, "blank") || streq(kind, "pvc") || streq(kind, "snapshot")) {
                 write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
-                                                  .message = streq(kind, "pvc") ? "Clone Complete" : "Blank image created" });
+                                                  .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
                 return 0;
         }
         if (streq(kind, "upload")) {

@@ -16,6 +16,7 @@
 #include "json-util.h"
 #include "object.h"
 #include "pvc.h"
+#include "quantity.h"
 #include "services.h"
 #include "snapshot.h"
 #include "storage.h"
@@ -717,6 +718,26 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
                         *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec"), "storageClassName");
                         *ret_content_uid = c->uid;
                         return 0;
+                }
+        }
+        return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
+}
+
+int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error) {
+        g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
+        for (guint i = 0; i < contents->len; i++) {
+                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"), "volumeBackups");
+                for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
+                        JsonObject *b = json_array_get_object_element(backups, j);
+                        if (streq_ptr(json_get_string(b, "volumeSnapshotName"), name)) {
+                                JsonObject *spec = json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec");
+                                int64_t bytes = 0;
+                                if (quantity_parse_int64(json_get_string(json_get_object(json_get_object(spec, "resources"), "requests"),
+                                                                         "storage"), &bytes, error) < 0)
+                                        return -EINVAL;
+                                *ret = (uint64_t) bytes;
+                                return 0;
+                        }
                 }
         }
         return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdint.h>
+
 #include "kind.h"
 #include "model.h"
 
@@ -21,6 +23,9 @@ extern const KindInfo kind_vmrestore;
  * volume snapshot; -EAGAIN: not ready yet. */
 int snapshot_volume_source(Model *m, const char *namespace, const char *name, char **ret_id, const char **ret_class,
                            const char **ret_content_uid, GError **error);
+
+/* The size of that volume snapshot (its claim's when it was taken). */
+int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error);
 
 /* Is a VirtualMachineRestore of this VM under way (it must not start)? */
 bool snapshot_restore_in_progress(Model *m, Object *vm);

@@ -270,3 +270,21 @@ def test_copies_survive_a_restart(box, daemon):
     st = restored(client, "after")
     claim = {r["volumeName"]: r["persistentVolumeClaim"] for r in st["restores"]}["root"]
     assert read(volume(client, claim), 0, MI) == b"A" * MI
+
+
+def test_datavolume_from_a_volume_snapshot(box):
+    """CDI's source.snapshot names a volume snapshot: here a snapshot's copy."""
+    client = box
+    client.apply(snapshot("src"))
+    st = ready(client, "src")
+    vs = next(b["volumeSnapshotName"] for b in
+              client.get_json("vmsnapshotcontent", "default", st["virtualMachineSnapshotContentName"])["spec"]["volumeBackups"]
+              if b["volumeName"] == "root")
+    client.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: from-snap}\n"
+                 f"spec: {{source: {{snapshot: {{name: {vs}}}}}, storage: {{}}}}\n")
+    wait_until(lambda: status(client, "dv", "from-snap").get("phase") == "Succeeded", what="the DataVolume", timeout=30)
+    assert client.get_json("pvc", "default", "from-snap")["spec"]["resources"]["requests"]["storage"] == "8Mi"
+    assert read(volume(client, "from-snap"), 0, MI) == b"A" * MI
+    msg = expect_error("NotSupported", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x}\n"
+                       f"spec: {{source: {{snapshot: {{name: {vs}, namespace: other}}}}, storage: {{}}}}\n")
+    assert "spec.source.snapshot.namespace" in msg

@@ -327,10 +327,7 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         }
         json_object_set_object_member(pvc, "spec", pspec);
 
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), pvc);
-        g_autofree char *text = json_to_string(node, FALSE);
-        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
-        return model_apply(c->model, text, strlen(text), &opts, NULL, NULL, error);
+        return model_apply_object(c->model, pvc, false, error);
 }
 
 /* --- imports --- */

@@ -1013,6 +1013,13 @@ Services *model_services(Model *m) {
         return m->services;
 }
 
+int model_apply_object(Model *m, JsonObject *doc, bool system, GError **error) {
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
+        g_autofree char *text = json_to_string(node, FALSE);
+        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT, .system = system };
+        return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
+}
+
 int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error) {
         ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
         g_autoptr(GHashTable) keep = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

@@ -62,6 +62,10 @@ typedef struct ApplyOptions {
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
                 GPtrArray **ret_paths, GPtrArray *warnings, GError **error);
 
+/* A controller's Apply of one document it built (strict validation;
+ * system: read-only kinds too). */
+int model_apply_object(Model *m, JsonObject *doc, bool system, GError **error);
+
 typedef enum Propagation {
         PROPAGATION_BACKGROUND,
         PROPAGATION_FOREGROUND,

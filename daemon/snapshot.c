@@ -300,11 +300,8 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         json_object_set_array_member(spec, "volumeBackups", json_array_ref(run->backups));
         json_object_set_object_member(doc, "spec", spec);
 
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
+        int r = model_apply_object(m, doc, true, error);
         json_object_unref(doc);
-        g_autofree char *text = json_to_string(node, FALSE);
-        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT, .system = true };
-        int r = model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
         if (r < 0)
                 return r;
 
@@ -805,23 +802,6 @@ static char *restored_claim(Object *restore, const char *volume) {
         return g_strdup_printf("restore-%.8s-%s", restore->uid, volume);
 }
 
-static JsonObject *vm_owner(Object *vm) {
-        JsonObject *ref = json_object_new();
-        json_object_set_string_member(ref, "apiVersion", "kubevirt.io/v1");
-        json_object_set_string_member(ref, "kind", "VirtualMachine");
-        json_object_set_string_member(ref, "name", vm->name);
-        json_object_set_string_member(ref, "uid", vm->uid);
-        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
-        return ref;
-}
-
-static int apply_doc(Model *m, JsonObject *doc, GError **error) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), json_object_ref(doc));
-        g_autofree char *text = json_to_string(node, FALSE);
-        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
-        return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
-}
-
 /* The snapshot's VM spec on the restored claims: volumes of claims and
  * DataVolumes that were copied name the new claims, and the templates of
  * those DataVolumes go. */
@@ -897,7 +877,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                         json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(smeta, "labels")));
                 json_object_set_object_member(doc, "metadata", meta);
                 json_object_set_member(doc, "spec", json_node_copy(new_spec));
-                if (apply_doc(m, doc, &e) < 0) {
+                if (model_apply_object(m, doc, false, &e) < 0) {
                         g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
                         restore_fail(m, o, msg);
                         return 0;
@@ -950,7 +930,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                         json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(bmeta, "labels")));
                 if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
                         JsonArray *owners = json_array_new();
-                        json_array_add_object_element(owners, vm_owner(vm));
+                        json_array_add_object_element(owners, vm_owner_reference(vm));
                         json_object_set_array_member(meta, "ownerReferences", owners);
                 }
                 json_object_set_object_member(doc, "metadata", meta);
@@ -961,7 +941,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                 json_object_set_string_member(ds, "name", json_get_string(b, "volumeSnapshotName"));
                 json_object_set_object_member(json_node_get_object(pspec), "dataSource", ds);
                 json_object_set_member(doc, "spec", pspec);
-                if (apply_doc(m, doc, &e) < 0) {
+                if (model_apply_object(m, doc, false, &e) < 0) {
                         g_autofree char *msg = g_strdup_printf("cannot create claim %s: %s", claim, e->message);
                         json_array_unref(restores);
                         restore_fail(m, o, msg);
@@ -1006,7 +986,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                         json_object_set_member(meta, *k, json_node_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(doc, "metadata", meta);
         json_object_set_member(doc, "spec", json_node_ref(new_spec));
-        if (apply_doc(m, doc, &e) < 0) {
+        if (model_apply_object(m, doc, false, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot restore VirtualMachine %s: %s", vm->name, e->message);
                 json_array_unref(deleted);
                 restore_fail(m, o, msg);

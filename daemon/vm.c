@@ -113,7 +113,7 @@ Object *vm_of_instance(Model *m, Object *vmi) {
         return vm;
 }
 
-static JsonObject *owner_reference(Object *vm) {
+JsonObject *vm_owner_reference(Object *vm) {
         JsonObject *ref = json_object_new();
         json_object_set_string_member(ref, "apiVersion", KUBEVIRT_API);
         json_object_set_string_member(ref, "kind", "VirtualMachine");
@@ -122,13 +122,6 @@ static JsonObject *owner_reference(Object *vm) {
         json_object_set_boolean_member(ref, "controller", TRUE);
         json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
         return ref;
-}
-
-static int apply_object(Model *m, JsonObject *doc, GError **error) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
-        g_autofree char *text = json_to_string(node, FALSE);
-        ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
-        return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
 }
 
 /* --- status --- */
@@ -260,11 +253,11 @@ static int ensure_datavolumes(Model *m, Object *vm, GError **error) {
                 json_object_set_string_member(doc, "apiVersion", "cdi.kubevirt.io/v1beta1");
                 json_object_set_string_member(doc, "kind", "DataVolume");
                 json_object_set_string_member(meta, "namespace", vm->namespace);
-                json_array_add_object_element(owners, owner_reference(vm));
+                json_array_add_object_element(owners, vm_owner_reference(vm));
                 json_object_set_array_member(meta, "ownerReferences", owners);
                 json_object_set_object_member(doc, "metadata", meta);
                 json_object_set_member(doc, "spec", json_deep_copy(json_object_get_member(t, "spec")));
-                if (apply_object(m, doc, error) < 0) {
+                if (model_apply_object(m, doc, false, error) < 0) {
                         ev_error_prefix(error, "spec.dataVolumeTemplates[%u]", i);
                         return -EINVAL;
                 }
@@ -290,13 +283,13 @@ static int create_instance(Model *m, Object *vm, JsonObject *status, GError **er
         json_object_set_object_member(meta, "labels", labels);
         if (json_get_object(tmeta, "annotations"))
                 json_object_set_member(meta, "annotations", json_deep_copy(json_object_get_member(tmeta, "annotations")));
-        json_array_add_object_element(owners, owner_reference(vm));
+        json_array_add_object_element(owners, vm_owner_reference(vm));
         json_object_set_array_member(meta, "ownerReferences", owners);
         json_object_set_object_member(doc, "metadata", meta);
         json_object_set_member(doc, "spec", spec);
         if (instancetype_expand(m, vm->namespace, spec_of(vm), json_node_get_object(spec), status, error) < 0)
                 return -EINVAL;
-        return apply_object(m, doc, error);
+        return model_apply_object(m, doc, false, error);
 }
 
 /* A failed instance under Always/RerunOnFailure: count it and back off. */

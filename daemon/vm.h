@@ -14,6 +14,8 @@ bool vm_ready(Object *vm);
 /* The VM owning an instance (NULL for a VMI of its own). */
 Object *vm_of_instance(Model *m, Object *vmi);
 /* The instance of a VM, if it has one. */
+/* An ownerReference naming vm as its objects' controller. */
+JsonObject *vm_owner_reference(Object *vm);
 Object *vm_instance(Model *m, Object *vm);
 
 /* virtctl's verbs, with KubeVirt's rules per run strategy; errors say

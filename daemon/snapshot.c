@@ -358,6 +358,8 @@ static void snapshot_finish(SnapRun *run) {
         } else if (make_content(run, snap, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot record the snapshot: %s", e->message);
                 snapshot_fail(m, snap, msg);
+                /* nothing owns the copies: they go */
+                worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref, g_ptr_array_ref(run->jobs));
         } else {
                 JsonObject *status;
                 JsonNode *doc = edit(snap, &status);
@@ -394,6 +396,31 @@ static void copy_done(void *data) {
 
 static void quiesced(void *userdata, int r, const char *error) {
         SnapRun *run = userdata;
+        Object *vmi = run->vmi_uid ? model_find_uid(run->m, run->vmi_uid) : NULL;
+        if (r < 0 && streq_ptr(run->how, "GuestAgent") && vmi) {
+                /* the agent cannot freeze (no fsfreeze, a Windows guest without
+                 * VSS): pause instead, as without an agent, and say so */
+                Object *snap = model_find_uid(run->m, run->uid);
+                if (snap) {
+                        JsonObject *status;
+                        JsonNode *doc = edit(snap, &status);
+                        JsonArray *ind = json_get_array(status, "indications");
+                        JsonArray *src = json_get_array(status, "sourceIndications");
+                        JsonObject *qf = json_object_new();
+                        g_autofree char *msg = g_strdup_printf("freezing the file systems failed (%s): the guest was paused instead", error);
+                        if (ind)
+                                json_array_add_string_element(ind, "QuiesceFailed");
+                        json_object_set_string_member(qf, "indication", "QuiesceFailed");
+                        json_object_set_string_member(qf, "message", msg);
+                        if (src)
+                                json_array_add_object_element(src, qf);
+                        else
+                                json_object_unref(qf);
+                        commit(run->m, snap, doc);
+                }
+                vmi_quiesce(run->m, vmi, false, &run->how, quiesced, run);
+                return;
+        }
         if (r < 0) {
                 Object *snap = model_find_uid(run->m, run->uid);
                 g_autofree char *msg = g_strdup_printf("cannot hold the running guest still (%s): %s", run->how, error);
@@ -582,7 +609,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         commit(m, o, doc);
         if (online) {
                 run->vmi_uid = g_strdup(vmi->uid);
-                vmi_quiesce(m, vmi, &run->how, quiesced, run);
+                vmi_quiesce(m, vmi, true, &run->how, quiesced, run);
         } else
                 quiesced(run, 0, NULL);
         return 0;

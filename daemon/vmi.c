@@ -993,9 +993,9 @@ static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceD
         hypervisor_submit(c->hv, hv_op_new(kind, name, quiesce_done, q));
 }
 
-void vmi_quiesce(Model *m, Object *vmi, const char **ret_how, VmiQuiesceDone done, void *userdata) {
+void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, VmiQuiesceDone done, void *userdata) {
         VmiController *c = model_services(m)->vmis;
-        if (vmi_agent_connected(m, vmi)) {
+        if (use_agent && vmi_agent_connected(m, vmi)) {
                 *ret_how = "GuestAgent";
                 quiesce_op(c, vmi, HV_OP_FS_FREEZE, done, userdata);
         } else if (!vmi_is_paused(vmi)) {

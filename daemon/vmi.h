@@ -38,12 +38,12 @@ bool vmi_agent_connected(Model *m, Object *vmi);
 JsonObject *vmi_guest_info(Model *m, Object *vmi);
 
 /* Hold a running instance's disks still for a snapshot: its file systems
- * frozen through the agent when one is connected, else the guest paused
+ * frozen through the agent when one is connected (and use_agent), else the guest paused
  * (unless it is paused already: then nothing).  *ret_how says which
  * ("GuestAgent", "Paused", "" for nothing); done runs on the main loop
  * (r < 0: error says why).  vmi_release undoes what vmi_quiesce did. */
 typedef void (*VmiQuiesceDone)(void *userdata, int r, const char *error);
-void vmi_quiesce(Model *m, Object *vmi, const char **ret_how, VmiQuiesceDone done, void *userdata);
+void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, VmiQuiesceDone done, void *userdata);
 void vmi_release(Model *m, Object *vmi, const char *how, VmiQuiesceDone done, void *userdata);
 
 /* Facts for the bus. */

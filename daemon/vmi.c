@@ -911,7 +911,8 @@ static void sync_credentials(VmiController *c, Object *vmi, gint64 now) {
         if (s->sending)
                 return;
         if (agent_credentials_resolve(c->model, vmi, &users, &digest, &e) < 0) {
-                g_clear_pointer(&s->applied, g_free);   /* whatever the guest has, it goes when the Secret comes */
+                g_clear_pointer(&s->applied, g_free);   /* whatever the guest has, it goes as soon as the Secret comes */
+                s->next = 0;
                 write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = e->message });
                 return;
         }

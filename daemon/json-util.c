@@ -98,3 +98,107 @@ void json_object_add_to_string_set(JsonObject *o, const char *member, const char
         if (!json_array_has_string(a, s))
                 json_array_add_string_element(a, s);
 }
+
+/* RFC 6901: "/a/b~1c/0" -> "a", "b/c", "0" */
+static char **pointer_tokens(const char *path) {
+        g_auto(GStrv) parts = g_strsplit(path + 1, "/", -1);
+        GStrvBuilder *b = g_strv_builder_new();
+        for (char **p = parts; *p; p++) {
+                g_autoptr(GString) s = g_string_new(NULL);
+                for (const char *c = *p; *c; c++) {
+                        if (c[0] == '~' && c[1] == '1')
+                                g_string_append_c(s, '/'), c++;
+                        else if (c[0] == '~' && c[1] == '0')
+                                g_string_append_c(s, '~'), c++;
+                        else
+                                g_string_append_c(s, *c);
+                }
+                g_strv_builder_add(b, s->str);
+        }
+        char **out = g_strv_builder_end(b);
+        g_strv_builder_unref(b);
+        return out;
+}
+
+static bool array_index(const char *token, guint len, bool may_append, guint *ret) {
+        char *end;
+        if (may_append && streq(token, "-")) {
+                *ret = len;
+                return true;
+        }
+        if (!*token || (token[0] == '0' && token[1]) || !g_ascii_isdigit(token[0]))
+                return false;
+        guint64 v = g_ascii_strtoull(token, &end, 10);
+        if (*end || v > (may_append ? len : len - 1) || (!may_append && len == 0))
+                return false;
+        *ret = (guint) v;
+        return true;
+}
+
+int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error) {
+        const char *kind = json_get_string(op, "op"), *path = json_get_string(op, "path");
+        JsonNode *value = json_object_get_member(op, "value");
+        JsonNode *parent = doc;
+
+        if (!kind || !path)
+                return ev_error_set(error, EINVAL, "a patch needs \"op\" and \"path\"");
+        if (!streq(kind, "add") && !streq(kind, "remove") && !streq(kind, "replace") && !streq(kind, "test"))
+                return ev_error_set(error, EOPNOTSUPP, "patch op \"%s\" is not supported (add, remove, replace, test)", kind);
+        if (!streq(kind, "remove") && !value)
+                return ev_error_set(error, EINVAL, "patch %s %s: \"value\" is required", kind, path);
+        if (path[0] != '/')
+                return ev_error_set(error, EINVAL, "patch %s \"%s\": a path starts with /", kind, path);
+        g_auto(GStrv) tokens = pointer_tokens(path);
+        guint n = g_strv_length(tokens);
+        if (n == 0)
+                return ev_error_set(error, EINVAL, "patch %s \"%s\": the whole document cannot be patched", kind, path);
+        /* down to the parent of the last token */
+        for (guint i = 0; i + 1 < n; i++) {
+                guint idx;
+                if (JSON_NODE_HOLDS_OBJECT(parent) && json_object_has_member(json_node_get_object(parent), tokens[i]))
+                        parent = json_object_get_member(json_node_get_object(parent), tokens[i]);
+                else if (JSON_NODE_HOLDS_ARRAY(parent) && array_index(tokens[i], json_array_get_length(json_node_get_array(parent)), false, &idx))
+                        parent = json_array_get_element(json_node_get_array(parent), idx);
+                else
+                        return ev_error_set(error, ENOENT, "patch %s \"%s\": no such path", kind, path);
+        }
+        const char *last = tokens[n - 1];
+        if (JSON_NODE_HOLDS_OBJECT(parent)) {
+                JsonObject *o = json_node_get_object(parent);
+                bool has = json_object_has_member(o, last);
+                if (!streq(kind, "add") && !has)
+                        return ev_error_set(error, ENOENT, "patch %s \"%s\": no such member", kind, path);
+                if (streq(kind, "test"))
+                        return json_equal(json_object_get_member(o, last), value) ? 0 :
+                               ev_error_set(error, EINVAL, "patch test \"%s\": the value differs", path);
+                if (streq(kind, "remove"))
+                        json_object_remove_member(o, last);
+                else
+                        json_object_set_member(o, last, json_deep_copy(value));
+                return 0;
+        }
+        if (JSON_NODE_HOLDS_ARRAY(parent)) {
+                JsonArray *a = json_node_get_array(parent);
+                guint len = json_array_get_length(a), idx;
+                if (!array_index(last, len, streq(kind, "add"), &idx))
+                        return ev_error_set(error, ENOENT, "patch %s \"%s\": no such array element", kind, path);
+                if (streq(kind, "test"))
+                        return json_equal(json_array_get_element(a, idx), value) ? 0 :
+                               ev_error_set(error, EINVAL, "patch test \"%s\": the value differs", path);
+                if (streq(kind, "remove") || streq(kind, "replace"))
+                        json_array_remove_element(a, idx);
+                if (streq(kind, "remove"))
+                        return 0;
+                /* insert at idx: json-glib appends, so rebuild the tail */
+                g_autoptr(GPtrArray) tail = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+                while (json_array_get_length(a) > idx) {
+                        g_ptr_array_add(tail, json_node_ref(json_array_get_element(a, idx)));
+                        json_array_remove_element(a, idx);
+                }
+                json_array_add_element(a, json_deep_copy(value));
+                for (guint i = 0; i < tail->len; i++)
+                        json_array_add_element(a, json_node_ref(tail->pdata[i]));
+                return 0;
+        }
+        return ev_error_set(error, ENOENT, "patch %s \"%s\": its parent is not an object or array", kind, path);
+}

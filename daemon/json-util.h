@@ -23,3 +23,7 @@ bool json_equal(JsonNode *a, JsonNode *b);
 JsonNode *json_deep_copy(JsonNode *n);
 /* Add s to the string array member (made if absent) unless it is there. */
 void json_object_add_to_string_set(JsonObject *o, const char *member, const char *s);
+
+/* One RFC 6902 JSON Patch operation ({"op", "path", "value"}: add, remove,
+ * replace, test) applied to doc in place; the error names the path. */
+int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "clone.h"
 #include "kind.h"
 #include "rolebinding.h"
 #include "snapshot.h"
@@ -23,6 +24,7 @@ static const KindInfo *const kinds[] = {
         &kind_vmsnapshot,
         &kind_vmsnapshot_content,
         &kind_vmrestore,
+        &kind_vmclone,
         NULL,
 };
 
@@ -37,7 +39,6 @@ static const struct {
         { "VirtualMachinePool", "VM pools are not supported yet; write one VirtualMachine per guest" },
         { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
         { "VirtualMachineExport", "use edgevirtctl export, which writes manifests a cluster accepts" },
-        { "VirtualMachineClone", "VM clones are not supported yet; clone the disks with a DataVolume (source.pvc)" },
         { "PriorityClass", "there is no scheduler to preempt with on a single node" },
 };
 

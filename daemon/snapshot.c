@@ -72,6 +72,10 @@ static void retry_later(Model *m, Object *o) {
         }
 }
 
+void snapshot_look_again(Model *m, Object *o) {
+        retry_later(m, o);
+}
+
 /* A copy of o's document to change; commit() writes it when it differs. */
 static JsonNode *edit(Object *o, JsonObject **ret_status) {
         JsonNode *doc = json_deep_copy(o->doc);
@@ -479,9 +483,9 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 json_object_set_string_member(cmeta, "name", pvc->name);
                 json_object_set_string_member(cmeta, "namespace", pvc->namespace);
                 if (object_labels(pvc))
-                        json_object_set_member(cmeta, "labels", json_node_copy(json_object_get_member(object_metadata(pvc), "labels")));
+                        json_object_set_member(cmeta, "labels", json_deep_copy(json_object_get_member(object_metadata(pvc), "labels")));
                 json_object_set_object_member(claim_doc, "metadata", cmeta);
-                JsonNode *pspec = json_node_copy(json_object_get_member(object_root(pvc), "spec"));
+                JsonNode *pspec = json_deep_copy(json_object_get_member(object_root(pvc), "spec"));
                 JsonObject *ps = json_node_get_object(pspec);
                 json_object_remove_member(ps, "volumeName");
                 json_object_remove_member(ps, "dataSource");
@@ -509,6 +513,7 @@ static void released_after_restart(void *userdata, int r, const char *error) {
 }
 
 static int vmsnapshot_reconcile(Model *m, Object *o) {
+        g_autoptr(JsonNode) keep = json_node_ref(o->doc);       /* spec outlives status writes */
         JsonObject *spec = json_get_object(object_root(o), "spec");
         const char *phase = object_status_string(o, "phase");
         Object *vm = NULL;
@@ -571,9 +576,9 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         json_object_set_string_member(vmeta, "uid", vm->uid);
         for (const char *const *k = (const char *const[]) { "labels", "annotations", NULL }; *k; k++)
                 if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(vmeta, *k, json_node_copy(json_object_get_member(object_metadata(vm), *k)));
+                        json_object_set_member(vmeta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(vcopy, "metadata", vmeta);
-        json_object_set_member(vcopy, "spec", json_node_copy(json_object_get_member(object_root(vm), "spec")));
+        json_object_set_member(vcopy, "spec", json_deep_copy(json_object_get_member(object_root(vm), "spec")));
         run->vm = json_node_init_object(json_node_alloc(), vcopy);
         json_object_unref(vcopy);
 
@@ -769,6 +774,45 @@ int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint
 
 /* --- VirtualMachineRestore --- */
 
+/* KubeVirt's restore (and clone) patches: JSON Patch operations as strings,
+ * on the target VM; its identity stays. */
+static JsonNode *parse_patch(const char *text) {
+        g_autoptr(JsonParser) p = json_parser_new();
+        if (!text || !json_parser_load_from_data(p, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+                return NULL;
+        return json_node_copy(json_parser_get_root(p));
+}
+
+static int check_patches(JsonArray *patches, const char *field, GError **error) {
+        static const char *const fixed[] = { "/metadata/name", "/metadata/namespace", "/metadata/uid", "/kind", "/apiVersion", NULL };
+        for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
+                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i));
+                const char *path = p ? json_get_string(json_node_get_object(p), "path") : NULL;
+                if (!p || !path || !json_get_string(json_node_get_object(p), "op"))
+                        return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: a JSON Patch operation {\"op\", \"path\", \"value\"} "
+                                            "is expected", field, i);
+                for (const char *const *f = fixed; *f; f++)
+                        if (streq(path, *f))
+                                return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: %s cannot be patched", field, i, path);
+        }
+        return 0;
+}
+
+static int apply_patches(JsonArray *patches, JsonObject *vm_doc, GError **error) {
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), vm_doc);
+        for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
+                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i));
+                if (!p)
+                        return ev_error_set(error, EINVAL, "spec.patches[%u] does not parse", i);
+                int r = json_patch_apply(node, json_node_get_object(p), error);
+                if (r < 0) {
+                        ev_error_prefix(error, "spec.patches[%u]", i);
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static int vmrestore_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = json_get_object(doc, "spec");
         const char *policy = json_get_string(spec, "targetReadinessPolicy");
@@ -779,8 +823,8 @@ static int vmrestore_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray
                 return -EINVAL;
         if (isempty(json_get_string(spec, "virtualMachineSnapshotName")))
                 return ev_error_set(error, EINVAL, "spec.virtualMachineSnapshotName: Required value");
-        if (json_get_array(spec, "patches") && json_array_get_length(json_get_array(spec, "patches")) > 0)
-                return ev_error_set(error, EOPNOTSUPP, "spec.patches: not supported on edgevirt yet: restore, then change the VM");
+        if (check_patches(json_get_array(spec, "patches"), "spec.patches", error) < 0)
+                return -EINVAL;
         if (json_get_array(spec, "volumeRestoreOverrides") && json_array_get_length(json_get_array(spec, "volumeRestoreOverrides")) > 0)
                 return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestoreOverrides: not supported on edgevirt yet");
         if (policy && !streq(policy, "WaitGracePeriod") && !streq(policy, "WaitEventually") && !streq(policy, "FailImmediate"))
@@ -834,7 +878,7 @@ static char *restored_claim(Object *restore, const char *volume) {
  * those DataVolumes go. */
 static JsonNode *restored_spec(Object *restore, Object *content) {
         JsonObject *vmsrc = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"), "virtualMachine");
-        JsonNode *spec = json_node_copy(json_object_get_member(vmsrc, "spec"));
+        JsonNode *spec = json_deep_copy(json_object_get_member(vmsrc, "spec"));
         JsonObject *s = json_node_get_object(spec);
         JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
         JsonArray *vols = json_get_array(json_get_object(json_get_object(s, "template"), "spec"), "volumes");
@@ -867,6 +911,8 @@ static void restore_fail(Model *m, Object *o, const char *message) {
 }
 
 static int vmrestore_reconcile(Model *m, Object *o) {
+        /* status is written on the way: what is read of the document stays valid */
+        g_autoptr(JsonNode) keep = json_node_ref(o->doc);
         JsonObject *spec = json_get_object(object_root(o), "spec");
         JsonObject *rstatus = json_get_object(object_root(o), "status");
         const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
@@ -901,10 +947,10 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                 json_object_set_string_member(meta, "namespace", o->namespace);
                 JsonObject *smeta = json_get_object(src_vm, "metadata");
                 if (json_object_has_member(smeta, "labels"))
-                        json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(smeta, "labels")));
+                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(smeta, "labels")));
                 json_object_set_object_member(doc, "metadata", meta);
-                json_object_set_member(doc, "spec", json_node_copy(new_spec));
-                if (model_apply_object(m, doc, false, &e) < 0) {
+                json_object_set_member(doc, "spec", json_deep_copy(new_spec));
+                if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
                         g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
                         restore_fail(m, o, msg);
                         return 0;
@@ -954,14 +1000,14 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                 json_object_set_string_member(meta, "namespace", o->namespace);
                 JsonObject *bmeta = json_get_object(bpvc, "metadata");
                 if (json_object_has_member(bmeta, "labels"))
-                        json_object_set_member(meta, "labels", json_node_copy(json_object_get_member(bmeta, "labels")));
+                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(bmeta, "labels")));
                 if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
                         JsonArray *owners = json_array_new();
                         json_array_add_object_element(owners, vm_owner_reference(vm));
                         json_object_set_array_member(meta, "ownerReferences", owners);
                 }
                 json_object_set_object_member(doc, "metadata", meta);
-                JsonNode *pspec = json_node_copy(json_object_get_member(bpvc, "spec"));
+                JsonNode *pspec = json_deep_copy(json_object_get_member(bpvc, "spec"));
                 JsonObject *ds = json_object_new();
                 json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");
                 json_object_set_string_member(ds, "kind", "VolumeSnapshot");
@@ -1010,10 +1056,10 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         json_object_set_string_member(meta, "resourceVersion", object_meta_string(vm, "resourceVersion"));
         for (const char *const *k = (const char *const[]) { "labels", "annotations", "finalizers", "ownerReferences", NULL }; *k; k++)
                 if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(meta, *k, json_node_copy(json_object_get_member(object_metadata(vm), *k)));
+                        json_object_set_member(meta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(doc, "metadata", meta);
         json_object_set_member(doc, "spec", json_node_ref(new_spec));
-        if (model_apply_object(m, doc, false, &e) < 0) {
+        if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot restore VirtualMachine %s: %s", vm->name, e->message);
                 json_array_unref(deleted);
                 restore_fail(m, o, msg);

@@ -27,5 +27,9 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
 /* The size of that volume snapshot (its claim's when it was taken). */
 int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error);
 
+/* Reconcile o again in a second (it waits for something no change of its
+ * own or its dependents announces). */
+void snapshot_look_again(Model *m, Object *o);
+
 /* Is a VirtualMachineRestore of this VM under way (it must not start)? */
 bool snapshot_restore_in_progress(Model *m, Object *vm);

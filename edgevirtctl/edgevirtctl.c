@@ -259,6 +259,8 @@ static char *col_complete(JsonObject *i) {
 }
 static char *col_creation_time(JsonObject *i) { return str(i, "status.creationTime") ? age(str(i, "status.creationTime")) : g_strdup(""); }
 static char *col_restore_time(JsonObject *i) { return str(i, "status.restoreTime") ? age(str(i, "status.restoreTime")) : g_strdup(""); }
+static char *col_target_vm(JsonObject *i) { return g_strdup(str(i, "status.targetName") ?: str(i, "spec.target.name") ?: ""); }
+
 static char *col_error(JsonObject *i) {
         const char *e = str(i, "status.error.message");
         JsonArray *conds = json_get_array(json_get_object(i, "status"), "conditions");
@@ -302,6 +304,8 @@ static const struct {
                                       { "ERROR", col_error } } },
         { "VirtualMachineRestore", { { "NAME", col_name }, { "TARGETKIND", col_target_kind }, { "TARGETNAME", col_target_name },
                                      { "COMPLETE", col_complete }, { "RESTORETIME", col_restore_time }, { "ERROR", col_error } } },
+        { "VirtualMachineClone", { { "NAME", col_name }, { "PHASE", col_phase }, { "SOURCEVIRTUALMACHINE", col_source_name },
+                                   { "TARGETVIRTUALMACHINE", col_target_vm } } },
 };
 
 static bool wide_output;

@@ -6,6 +6,7 @@ VirtualMachineSnapshotContent; a VirtualMachineRestore puts the VM back
 on new claims made from the copies.  The bytes are checked, not only the
 status."""
 import glob
+import json
 import os
 import subprocess
 
@@ -56,6 +57,14 @@ def restore(name, snap, vm="box", extra=""):
     return (f"apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineRestore\nmetadata: {{name: {name}}}\n"
             f"spec:\n  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: {vm}}}\n"
             f"  virtualMachineSnapshotName: {snap}\n{extra}")
+
+
+CLONE = """apiVersion: clone.kubevirt.io/v1beta1
+kind: VirtualMachineClone
+metadata: {name: x}
+spec:
+  source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box}
+"""
 
 
 def volume(client, claim):
@@ -140,6 +149,10 @@ def test_snapshot_and_restore_of_a_stopped_vm(box, bus):
     assert vols["root"] == {"name": "root", "persistentVolumeClaim": {"claimName": claims["root"]}}
     assert vols["data"] == {"name": "data", "persistentVolumeClaim": {"claimName": claims["data"]}}
     assert "cloudInitNoCloud" in vols["seed"] and "dataVolumeTemplates" not in vm["spec"]
+    # what was read stays as it is: the claim keeps its volume, the content its VM
+    assert client.get_json("pvc", "default", "disk")["spec"]["volumeName"].startswith("pvc-")
+    again = client.get_json("vmsnapshotcontent", "default", content["metadata"]["name"])
+    assert again["spec"] == content["spec"]
     # the bytes of the snapshot, not the later ones
     assert read(volume(client, claims["root"]), 0, MI) == b"A" * MI
     assert read(volume(client, claims["root"]), 5 * MI, 4096) == b"a" * 4096
@@ -239,7 +252,11 @@ def test_restore_makes_a_missing_vm(box):
     (snapshot("x").replace("apiGroup: kubevirt.io, ", ""), "Invalid", "spec.source.apiGroup"),
     (snapshot("x", extra="  deletionPolicy: Keep\n"), "Invalid", "spec.deletionPolicy"),
     (snapshot("x", extra="  failureDeadline: soon\n"), "Invalid", "spec.failureDeadline"),
-    (restore("x", "s", extra="  patches: ['{\"op\": \"remove\", \"path\": \"/spec/x\"}']\n"), "NotSupported", "spec.patches"),
+    (restore("x", "s", extra="  patches: ['not json']\n"), "Invalid", "spec.patches[0]"),
+    (restore("x", "s", extra="  patches: ['{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"y\"}']\n"),
+     "Invalid", "/metadata/name cannot be patched"),
+    (CLONE.replace("kind: VirtualMachine, name: box}", "kind: Pod, name: box}", 1), "Invalid", "spec.source"),
+    (CLONE + "  volumeNamePolicy: KeepNames\n", "NotSupported", "spec.volumeNamePolicy"),
     (restore("x", "s", extra="  targetReadinessPolicy: StopTarget\n"), "NotSupported", "spec.targetReadinessPolicy"),
     (restore("x", "s", extra="  volumeRestorePolicy: InPlace\n"), "NotSupported", "spec.volumeRestorePolicy"),
 ])
@@ -288,3 +305,73 @@ def test_datavolume_from_a_volume_snapshot(box):
     msg = expect_error("NotSupported", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x}\n"
                        f"spec: {{source: {{snapshot: {{name: {vs}, namespace: other}}}}, storage: {{}}}}\n")
     assert "spec.source.snapshot.namespace" in msg
+
+
+def test_restore_with_patches(box):
+    client = box
+    client.apply(snapshot("p"))
+    ready(client, "p")
+    client.apply(restore("patched", "p", extra="  patches:\n"
+                         "  - '{\"op\": \"replace\", \"path\": \"/spec/template/spec/domain/memory/guest\", \"value\": \"96Mi\"}'\n"
+                         "  - '{\"op\": \"add\", \"path\": \"/metadata/labels/restored\", \"value\": \"yes\"}'\n"))
+    restored(client, "patched")
+    vm = client.get_json("vm", "default", "box")
+    assert vm["spec"]["template"]["spec"]["domain"]["memory"]["guest"] == "96Mi"
+    assert vm["metadata"]["labels"] == {"app": "box", "restored": "yes"}
+    # a patch that does not apply fails the restore with the reason
+    client.apply(restore("wrong", "p", extra="  patches: ['{\"op\": \"remove\", \"path\": \"/spec/nothing\"}']\n"))
+    wait_until(lambda: any(c.get("reason") == "Failed" for c in status(client, "vmrestore", "wrong").get("conditions", [])),
+               what="the restore to fail")
+    msg = next(c["message"] for c in status(client, "vmrestore", "wrong")["conditions"] if c["type"] == "Ready")
+    assert "spec.patches[0]" in msg and "/spec/nothing" in msg, msg
+
+
+def test_clone_a_vm(box, bus):
+    """VirtualMachineClone: a VM of its own from the source's disks, MAC
+    addresses and serial not copied unless asked, labels filtered; the
+    temporary snapshot and restore gone afterwards."""
+    client = box
+    client.conn_address = bus.address
+    client.apply(VM.replace("      domain:\n        memory: {guest: 64Mi}\n",
+                            "      domain:\n        memory: {guest: 64Mi}\n"
+                            "        firmware: {serial: src-serial, uuid: 5d307ca9-b3ef-428c-8861-06e72d69f223}\n")
+                 .replace("          disks: [", "          interfaces: [{name: default, masquerade: {}, macAddress: '02:00:00:00:00:01'}]\n"
+                          "          disks: [")
+                 .replace("      volumes:\n", "      networks: [{name: default, pod: {}}]\n      volumes:\n")
+                 .replace("metadata: {name: box, labels: {app: box}}", "metadata: {name: box, labels: {app: box, secret-tier: gold}}"))
+    client.apply("apiVersion: clone.kubevirt.io/v1beta1\nkind: VirtualMachineClone\nmetadata: {name: copy}\nspec:\n"
+                 "  source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box}\n"
+                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n"
+                 "  labelFilters: ['*', '!secret-*']\n"
+                 "  newMacAddresses: {default: '02:00:00:00:00:99'}\n")
+    wait_until(lambda: status(client, "vmclone", "copy").get("phase") in ("Succeeded", "Failed"), timeout=60, what="the clone")
+    st = status(client, "vmclone", "copy")
+    assert st["phase"] == "Succeeded" and st["targetName"] == "box-2", json.dumps(st)
+    vm = client.get_json("vm", "default", "box-2")
+    assert vm["metadata"]["labels"] == {"app": "box"}
+    dom = vm["spec"]["template"]["spec"]["domain"]
+    assert dom["devices"]["interfaces"][0]["macAddress"] == "02:00:00:00:00:99"
+    assert "serial" not in dom.get("firmware", {}) and "uuid" not in dom.get("firmware", {})
+    claim = next(v for v in vm["spec"]["template"]["spec"]["volumes"] if v["name"] == "root")["persistentVolumeClaim"]["claimName"]
+    assert read(volume(client, claim), 0, MI) == b"A" * MI
+    # the source is untouched; the temporary objects are gone
+    src = client.get_json("vm", "default", "box")
+    assert next(v for v in src["spec"]["template"]["spec"]["volumes"] if v["name"] == "root") == \
+        {"name": "root", "persistentVolumeClaim": {"claimName": "disk"}}
+    wait_until(lambda: not client.exists("vmsnapshot", "default", st["snapshotName"]) and
+               not client.exists("vmrestore", "default", st["restoreName"]), what="the temporary snapshot and restore to go")
+    # without newMacAddresses the MAC is not copied; a generated name
+    client.apply(CLONE.replace("name: x", "name: plain"))
+    wait_until(lambda: status(client, "vmclone", "plain").get("phase") in ("Succeeded", "Failed"), timeout=60, what="the clone")
+    target = status(client, "vmclone", "plain")["targetName"]
+    assert target.startswith("clone-")
+    plain = client.get_json("vm", "default", target)["spec"]["template"]["spec"]["domain"]
+    assert "macAddress" not in plain["devices"]["interfaces"][0] and plain["memory"]["guest"] == "64Mi"
+    env = dict(os.environ, EDGEVIRT_BUS=client.conn_address, LC_ALL="C")
+    rows = subprocess.run([CTL, "get", "vmclone"], capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    assert rows[0].split() == ["NAME", "PHASE", "SOURCEVIRTUALMACHINE", "TARGETVIRTUALMACHINE"]
+    assert rows[1].split() == ["copy", "Succeeded", "box", "box-2"]
+    # a clone onto an existing VM fails with the reason
+    client.apply(CLONE.replace("name: x", "name: onto") + "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n")
+    wait_until(lambda: status(client, "vmclone", "onto").get("phase") == "Failed", what="the clone to fail", timeout=30)
+    assert "exists" in next(c["message"] for c in status(client, "vmclone", "onto")["conditions"] if c["type"] == "Ready")

@@ -55,17 +55,22 @@ static int clone_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *wa
         return 0;
 }
 
-/* KubeVirt's filters: "*" everything, "key*" a prefix, "!..." excluded;
- * no filters keep everything; the last matching filter decides. */
+/* KubeVirt's filters: a key is kept when it matches a filter ("*", "app*")
+ * and no negated one ("!secret-*"); no filters keep everything. */
 static bool kept(JsonArray *filters, const char *key) {
-        bool keep = !filters || json_array_get_length(filters) == 0;
-        for (guint i = 0; filters && i < json_array_get_length(filters); i++) {
+        bool wanted = false, refused = false;
+        if (!filters || json_array_get_length(filters) == 0)
+                return true;
+        for (guint i = 0; i < json_array_get_length(filters); i++) {
                 const char *f = json_array_get_string_element(filters, i);
-                bool negate = f && f[0] == '!';
-                if (f && fnmatch(negate ? f + 1 : f, key, 0) == 0)
-                        keep = !negate;
+                if (!f)
+                        continue;
+                if (f[0] == '!')
+                        refused = refused || fnmatch(f + 1, key, 0) == 0;
+                else
+                        wanted = wanted || fnmatch(f, key, 0) == 0;
         }
-        return keep;
+        return wanted && !refused;
 }
 
 static JsonNode *filtered(JsonObject *map, JsonArray *filters) {

@@ -342,7 +342,7 @@ def test_clone_a_vm(box, bus):
     client.apply("apiVersion: clone.kubevirt.io/v1beta1\nkind: VirtualMachineClone\nmetadata: {name: copy}\nspec:\n"
                  "  source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box}\n"
                  "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n"
-                 "  labelFilters: ['*', '!secret-*']\n"
+                 "  labelFilters: ['!secret-*', '*']\n"
                  "  newMacAddresses: {default: '02:00:00:00:00:99'}\n")
     wait_until(lambda: status(client, "vmclone", "copy").get("phase") in ("Succeeded", "Failed"), timeout=60, what="the clone")
     st = status(client, "vmclone", "copy")

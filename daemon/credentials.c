@@ -111,3 +111,26 @@ int agent_credentials_resolve(Model *m, Object *vmi, GPtrArray **ret_users, char
         *ret_digest = g_strdup(g_checksum_get_string(sum));
         return 0;
 }
+
+void credentials_sync_free(CredentialsSync *s) {
+        g_free(s->applied);
+        g_free(s->sending);
+        g_free(s);
+}
+
+bool credentials_sync_due(CredentialsSync *s, const char *digest, gint64 now) {
+        bool changed = s->applied && !streq(digest, s->applied);
+        return !s->sending && (changed || now >= s->next);
+}
+
+void credentials_sync_done(CredentialsSync *s, bool ok, gint64 now) {
+        g_free(s->applied);
+        s->applied = ok ? g_steal_pointer(&s->sending) : NULL;
+        g_clear_pointer(&s->sending, g_free);
+        s->next = now + (ok ? CREDENTIALS_RESYNC_USEC : CREDENTIALS_RETRY_USEC);
+}
+
+void credentials_sync_unresolved(CredentialsSync *s) {
+        g_clear_pointer(&s->applied, g_free);
+        s->next = 0;
+}

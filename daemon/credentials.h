@@ -23,6 +23,28 @@ void guest_user_free(GuestUser *u);
 /* Does spec have an accessCredentials entry propagated through the agent? */
 bool agent_credentials_wanted(JsonObject *spec);
 
+/* Keeping a guest in step with its Secrets (the VMI controller holds one
+ * per instance while its agent is connected): sent when the Secrets change,
+ * every CREDENTIALS_RESYNC_USEC in case the guest drifted (as KubeVirt),
+ * and CREDENTIALS_RETRY_USEC after a failure. */
+#define CREDENTIALS_RESYNC_USEC (300 * G_USEC_PER_SEC)
+#define CREDENTIALS_RETRY_USEC (10 * G_USEC_PER_SEC)
+
+typedef struct CredentialsSync {
+        char *applied;                  /* the digest the guest has; NULL: nothing yet, or the last try failed */
+        char *sending;                  /* the digest of the call under way (the caller sets it) */
+        gint64 next;                    /* monotonic µs: resync (applied) or retry (failed) then */
+} CredentialsSync;
+
+void credentials_sync_free(CredentialsSync *s);
+/* Is a call due now for the Secrets' state digest? */
+bool credentials_sync_due(CredentialsSync *s, const char *digest, gint64 now);
+/* The call under way ended. */
+void credentials_sync_done(CredentialsSync *s, bool ok, gint64 now);
+/* The Secrets cannot be read (one is missing): whatever the guest has, the
+ * state goes to it as soon as they can. */
+void credentials_sync_unresolved(CredentialsSync *s);
+
 /* What the guest's users should have, from the Secrets of vmi's entries:
  * GuestUser by name, and a digest of it all (to tell a change).  -ENOENT
  * naming the entry when a Secret is missing. */

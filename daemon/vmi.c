@@ -31,8 +31,6 @@
 #define ADDRESS_POLL_FAST_USEC (3 * G_USEC_PER_SEC)     /* until the guest has an address */
 #define ADDRESS_POLL_SLOW_USEC (30 * G_USEC_PER_SEC)
 #define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
-#define CREDENTIALS_RESYNC_USEC (300 * G_USEC_PER_SEC)     /* as KubeVirt: the guest may have drifted */
-#define CREDENTIALS_RETRY_USEC (10 * G_USEC_PER_SEC)
 #define AGENT_OFFLINE "the guest agent is not connected"
 #define OVMF_DIR "/usr/share/OVMF"
 
@@ -40,20 +38,6 @@ typedef struct Domain {
         bool paused;
         char *vmi_uid;
 } Domain;
-
-/* accessCredentials through the agent, per instance while its agent is
- * connected. */
-typedef struct CredSync {
-        char *applied;                  /* the digest the guest has; NULL: nothing yet, or the last try failed */
-        char *sending;                  /* the digest of the call under way */
-        gint64 next;                    /* monotonic µs: resync (applied) or retry (failed) then */
-} CredSync;
-
-static void cred_sync_free(CredSync *s) {
-        g_free(s->applied);
-        g_free(s->sending);
-        g_free(s);
-}
 
 typedef struct Stopping {
         gint64 deadline;                /* monotonic usec: destroy then */
@@ -78,7 +62,7 @@ struct VmiController {
         GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
         GHashTable *guest_due;          /* vmi uid -> monotonic usec of the next guest-info call */
         GHashTable *guest_busy;         /* vmi uid -> 1 */
-        GHashTable *creds;              /* vmi uid -> CredSync */
+        GHashTable *creds;              /* vmi uid -> CredentialsSync, while its agent is connected */
         sd_event_source *tick;
         bool listed;                    /* libvirt's domains were listed once */
 };
@@ -876,16 +860,12 @@ static void agent_changed(VmiController *c, Object *vmi, bool connected) {
 
 static void credentials_done(HvOp *op) {
         VmiController *c = op->userdata;
-        CredSync *s = g_hash_table_lookup(c->creds, op->tag);
+        CredentialsSync *s = g_hash_table_lookup(c->creds, op->tag);
         Object *vmi = model_find_uid(c->model, op->tag);
-        gint64 now = g_get_monotonic_time();
 
         if (!s || !s->sending)
                 return;         /* the agent went (and maybe came back) meanwhile */
-        g_free(s->applied);
-        s->applied = op->r == 0 ? g_steal_pointer(&s->sending) : NULL;
-        g_clear_pointer(&s->sending, g_free);
-        s->next = now + (op->r == 0 ? CREDENTIALS_RESYNC_USEC : CREDENTIALS_RETRY_USEC);
+        credentials_sync_done(s, op->r == 0, g_get_monotonic_time());
         if (op->r < 0)
                 g_message("VMI %s: access credentials not synchronized: %s", op->tag, op->error ?: g_strerror(-op->r));
         if (vmi)
@@ -899,25 +879,23 @@ static void sync_credentials(VmiController *c, Object *vmi, gint64 now) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GPtrArray) users = NULL;
         g_autofree char *digest = NULL;
-        CredSync *s;
+        CredentialsSync *s;
 
         if (!agent_credentials_wanted(json_get_object(object_root(vmi), "spec")))
                 return;
         s = g_hash_table_lookup(c->creds, vmi->uid);
         if (!s) {
-                s = g_new0(CredSync, 1);
+                s = g_new0(CredentialsSync, 1);
                 g_hash_table_insert(c->creds, g_strdup(vmi->uid), s);
         }
         if (s->sending)
                 return;
         if (agent_credentials_resolve(c->model, vmi, &users, &digest, &e) < 0) {
-                g_clear_pointer(&s->applied, g_free);   /* whatever the guest has, it goes as soon as the Secret comes */
-                s->next = 0;
+                credentials_sync_unresolved(s);
                 write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = e->message });
                 return;
         }
-        bool changed = s->applied && !streq(digest, s->applied);
-        if (!changed && now < s->next)
+        if (!credentials_sync_due(s, digest, now))
                 return;
         g_autofree char *name = vmi_domain_name(vmi);
         HvOp *op = hv_op_new(HV_OP_SET_CREDENTIALS, name, credentials_done, c);
@@ -1455,7 +1433,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
         c->guest_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        c->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) cred_sync_free);
+        c->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) credentials_sync_free);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
             chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0 || chmod(c->runtime_dir, 0711) < 0) {
                 r = -errno;

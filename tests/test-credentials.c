@@ -124,10 +124,40 @@ static void test_missing_secret_is_named(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(e->message, ==, "spec.accessCredentials[2].userPassword.source.secret: Secret default/pw not found");
 }
 
+/* When the guest is told: at once, on a change, after the resync period;
+ * after a failure not before the retry delay, unless the Secrets change. */
+static void test_sync_rules(void) {
+        CredentialsSync *s = g_new0(CredentialsSync, 1);
+        gint64 t = 1000;
+
+        g_assert_true(credentials_sync_due(s, "d1", t));               /* never sent */
+        s->sending = g_strdup("d1");
+        g_assert_false(credentials_sync_due(s, "d2", t));              /* one call at a time */
+        credentials_sync_done(s, true, t);
+        g_assert_cmpstr(s->applied, ==, "d1");
+        g_assert_false(credentials_sync_due(s, "d1", t + 1));          /* nothing new */
+        g_assert_true(credentials_sync_due(s, "d2", t + 1));           /* a Secret changed */
+        g_assert_true(credentials_sync_due(s, "d1", t + CREDENTIALS_RESYNC_USEC));   /* the guest may have drifted */
+
+        s->sending = g_strdup("d2");
+        credentials_sync_done(s, false, t);
+        g_assert_null(s->applied);
+        g_assert_false(credentials_sync_due(s, "d2", t + 1));          /* failed: wait */
+        g_assert_false(credentials_sync_due(s, "d3", t + 1));
+        g_assert_true(credentials_sync_due(s, "d2", t + CREDENTIALS_RETRY_USEC));
+
+        s->sending = g_strdup("d2");
+        credentials_sync_done(s, true, t);
+        credentials_sync_unresolved(s);                                 /* a Secret went... */
+        g_assert_true(credentials_sync_due(s, "d2", t + 1));           /* ...and came back: at once */
+        credentials_sync_free(s);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/credentials/users", Fixture, NULL, setup, test_users, teardown);
         g_test_add("/credentials/digest", Fixture, NULL, setup, test_digest_follows_the_secrets, teardown);
         g_test_add("/credentials/missing-secret", Fixture, NULL, setup, test_missing_secret_is_named, teardown);
+        g_test_add_func("/credentials/sync-rules", test_sync_rules);
         return g_test_run();
 }

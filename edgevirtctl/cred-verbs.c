@@ -96,6 +96,13 @@ static const char *pick_secret(Ctl *c, GPtrArray *secrets) {
         return NULL;
 }
 
+/* The Secret to change, of those assigned: the one --secret names, else
+ * the only one; NULL after an error is printed. */
+static JsonNode *get_picked_secret(Ctl *c, GPtrArray *secrets, const char **ret_name) {
+        *ret_name = pick_secret(c, secrets);
+        return *ret_name ? get_object(c, "secret", *ret_name, NULL) : NULL;
+}
+
 /* Unless --force: only a Secret the VM owns is changed (one shared with
  * other VMs is not changed by accident). */
 static bool may_change(Ctl *c, JsonObject *secret, JsonObject *vm) {
@@ -219,22 +226,16 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         return 0;
 }
 
-static int add_ssh_key(Ctl *c, JsonNode *vm_node) {
+static int add_ssh_key(Ctl *c, JsonNode *vm_node, const char *key) {
         JsonObject *vm = json_node_get_object(vm_node);
         g_autoptr(GPtrArray) secrets = secrets_of(vm, c->cred_user);
-        g_autofree char *key = NULL;
-        int r = read_key(c, &key);
 
-        if (r)
-                return r;
         if (c->create_secret || (!c->update_secret && secrets->len == 0))
                 return add_key_in_new_secret(c, vm_node, key);
         if (secrets->len == 0)
                 return fail(_("no Secret gives SSH keys to user %s through the guest agent"), c->cred_user);
-        const char *name = pick_secret(c, secrets);
-        if (!name)
-                return 1;
-        g_autoptr(JsonNode) node = get_object(c, "secret", name, NULL);
+        const char *name = NULL;
+        g_autoptr(JsonNode) node = get_picked_secret(c, secrets, &name);
         if (!node)
                 return 1;
         JsonObject *secret = json_node_get_object(node), *data = json_get_object(secret, "data");
@@ -258,15 +259,11 @@ static int add_ssh_key(Ctl *c, JsonNode *vm_node) {
         return 0;
 }
 
-static int remove_ssh_key(Ctl *c, JsonNode *vm_node) {
+static int remove_ssh_key(Ctl *c, JsonNode *vm_node, const char *key) {
         JsonObject *vm = json_node_get_object(vm_node);
         g_autoptr(GPtrArray) secrets = secrets_of(vm, c->cred_user);
-        g_autofree char *key = NULL;
-        int r = read_key(c, &key);
         guint removed = 0;
 
-        if (r)
-                return r;
         if (secrets->len == 0) {
                 printf(_("No Secret gives SSH keys to user %s\n"), c->cred_user);
                 return 0;
@@ -319,7 +316,7 @@ static int remove_ssh_key(Ctl *c, JsonNode *vm_node) {
         return 0;
 }
 
-static int set_password(Ctl *c, JsonNode *vm_node) {
+static int set_password(Ctl *c, JsonNode *vm_node, const char *key) {
         JsonObject *vm = json_node_get_object(vm_node);
         g_autoptr(GPtrArray) secrets = secrets_of(vm, NULL);
 
@@ -328,10 +325,8 @@ static int set_password(Ctl *c, JsonNode *vm_node) {
         if (secrets->len == 0)
                 return fail(_("no userPassword entry of VM %s is propagated through the guest agent"),
                             json_get_string(json_get_object(vm, "metadata"), "name"));
-        const char *name = pick_secret(c, secrets);
-        if (!name)
-                return 1;
-        g_autoptr(JsonNode) node = get_object(c, "secret", name, NULL);
+        const char *name = NULL;
+        g_autoptr(JsonNode) node = get_picked_secret(c, secrets, &name);
         if (!node)
                 return 1;
         JsonObject *secret = json_node_get_object(node);
@@ -348,8 +343,10 @@ static int set_password(Ctl *c, JsonNode *vm_node) {
 int verb_credentials(Ctl *c, int argc, char **argv) {
         static const struct {
                 const char *name;
-                int (*run)(Ctl *c, JsonNode *vm);
-        } subs[] = { { "add-ssh-key", add_ssh_key }, { "remove-ssh-key", remove_ssh_key }, { "set-password", set_password } };
+                int (*run)(Ctl *c, JsonNode *vm, const char *key);
+                bool takes_key;
+        } subs[] = { { "add-ssh-key", add_ssh_key, true }, { "remove-ssh-key", remove_ssh_key, true },
+                     { "set-password", set_password, false } };
 
         if (argc != 3)
                 return fail(_("usage: edgevirtctl credentials add-ssh-key|remove-ssh-key --user=USER --file=PATH|--value=KEY VM\n"
@@ -361,8 +358,12 @@ int verb_credentials(Ctl *c, int argc, char **argv) {
                 return fail(_("--create-secret and --update-secret exclude each other"));
         for (size_t i = 0; i < G_N_ELEMENTS(subs); i++)
                 if (streq(argv[1], subs[i].name)) {
+                        /* the key is read before the daemon is asked anything */
+                        g_autofree char *key = NULL;
+                        if (subs[i].takes_key && read_key(c, &key))
+                                return 1;
                         g_autoptr(JsonNode) vm = get_object(c, "vm", argv[2], NULL);
-                        return vm ? subs[i].run(c, vm) : 1;
+                        return vm ? subs[i].run(c, vm, key) : 1;
                 }
         return fail(_("unknown credentials command \"%s\" (add-ssh-key, remove-ssh-key, set-password)"), argv[1]);
 }

@@ -14,6 +14,7 @@ import dbus
 import pytest
 
 from conftest import BUILD, ROOT, expect_error, path_encode, wait_until
+from test_pvc import read_at as read, write_pattern as write
 
 CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
 
@@ -69,18 +70,6 @@ spec:
 
 def volume(client, claim):
     return str(client.props(f"{ROOT}/namespace/default/pvc/{path_encode(claim)}", PVC_IFACE)["VolumePath"])
-
-
-def write(path, offset, data):
-    with open(path, "r+b") as f:
-        f.seek(offset)
-        f.write(data)
-
-
-def read(path, offset, n):
-    with open(path, "rb") as f:
-        f.seek(offset)
-        return f.read(n)
 
 
 def status(client, kind, name):

@@ -4,6 +4,7 @@
 #include "json-util.h"
 #include "manifest.h"
 #include "model.h"
+#include "references.h"
 #include "store.h"
 #include "util.h"
 #include "validate.h"
@@ -438,6 +439,8 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, Ad
                 if (r < 0)
                         return r;
         }
+        if (opts->references)
+                references_collect(kind, doc, namespace, opts->references);
 
         /* The stored document: server-set metadata kept or made here, the
          * user's content, and the server-owned status. */

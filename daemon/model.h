@@ -53,6 +53,8 @@ typedef struct ApplyOptions {
         bool dry_run;
         FieldValidation field_validation;
         bool system;                    /* the daemon itself (a controller): read-only kinds too */
+        GPtrArray *references;          /* out, optional: ObjectReference of every admitted
+                                         * document (references.h), for the caller's rights */
 } ApplyOptions;
 
 /* Create or update every object in a YAML/JSON text (one or many

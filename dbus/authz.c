@@ -182,15 +182,18 @@ static int on_unix_user(sd_bus_message *reply, void *userdata, sd_bus_error *ret
  * blocking the loop (its uid from the bus driver, asynchronously; its
  * name and groups on a thread), its calls held meanwhile and dispatched
  * again afterwards, so handlers find it in a->callers. */
+static int check_visible(Authz *a, sd_bus_message *m);
+
 static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Authz *a = userdata;
         const char *sender = sd_bus_message_get_sender(m);
         Lookup *l;
         int r;
 
-        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !sender || sender[0] != ':' ||
-            g_hash_table_contains(a->callers, sender))
+        if (!sd_bus_message_is_method_call(m, NULL, NULL) || !sender || sender[0] != ':')
                 return 0;
+        if (g_hash_table_contains(a->callers, sender))
+                return check_visible(a, m);
         l = g_hash_table_lookup(a->lookups, sender);
         if (l) {
                 g_ptr_array_add(l->held, sd_bus_message_ref(m));
@@ -446,10 +449,10 @@ static int append_subject(Authz *a, sd_bus_message *call, sd_bus_message *m) {
                                      "uid", "i", (int32_t) uid);
 }
 
-static int ask(Authz *a, sd_bus_message *m, const char *action, const char *const details[][2], Answer *answer) {
+static int ask(Authz *a, sd_bus_message *m, const char *action, const char *const details[][2], bool interactive,
+               Answer *answer) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *call = NULL;
         sd_bus *bus;
-        bool interactive = sd_bus_message_get_allow_interactive_authorization(m) > 0;
         g_autofree char *id = g_strconcat(ACTION_PREFIX, action, NULL);
         int r;
 
@@ -481,9 +484,9 @@ bool authz_privileged(sd_bus_message *m) {
         return caller_of(m, &c) >= 0 && c->privileged;
 }
 
-int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
-                sd_bus_error *error) {
-        Authz *a = the_authz;
+/* interactive: polkit may ask the user (if the caller allowed it). */
+static int check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
+                 bool interactive, sd_bus_error *error) {
         uid_t uid;
         int r;
 
@@ -502,7 +505,8 @@ int authz_check(sd_bus_message *m, const char *action, const char *namespace, co
         uint64_t cookie = 0;
         (void) sd_bus_message_get_cookie(m, &cookie);
         g_autofree char *key = g_strdup_printf("%s/%" G_GUINT64_FORMAT, sd_bus_message_get_sender(m) ?: "", cookie);
-        g_autofree char *what = g_strdup_printf("%s\n%s\n%s\n%s", action, namespace ?: "", kind ?: "", name ?: "");
+        g_autofree char *what = g_strdup_printf("%s\n%s\n%s\n%s%s", action, namespace ?: "", kind ?: "", name ?: "",
+                                               interactive ? "" : "\nnon-interactive");
         GHashTable *set = g_hash_table_lookup(a->answers, key);
         Answer *x = set ? g_hash_table_lookup(set, what) : NULL;
         g_autofree char *id = g_strconcat(ACTION_PREFIX, action, NULL);
@@ -541,11 +545,46 @@ int authz_check(sd_bus_message *m, const char *action, const char *namespace, co
         const char *const details[][2] = {
                 { "namespace", namespace }, { "kind", kind }, { "name", name }, { "verb", verb }, { NULL, NULL },
         };
-        r = ask(a, m, action, details, x);
+        r = ask(a, m, action, details, interactive && sd_bus_message_get_allow_interactive_authorization(m) > 0, x);
         if (r < 0) {
                 x->state = ANSWER_ERROR;
                 x->error = g_strdup_printf("polkit could not be asked: %s", g_strerror(-r));
                 return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
         }
         return 0;
+}
+
+int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
+                sd_bus_error *error) {
+        return check(the_authz, m, action, namespace, kind, name, true, error);
+}
+
+/* A method of an object (its typed interface or the Object interface; not
+ * Properties, Introspectable or ObjectManager, which the object lookup
+ * answers: object-dbus.c) reaches its handler only when the caller may see
+ * the object: a role in its namespace, or polkit's object.read without
+ * asking anyone (a password dialog would tell the object is there).
+ * Otherwise the call is answered exactly as for a path with no object.
+ * 1: answered, or held until polkit answers; 0: go on. */
+static int check_visible(Authz *a, sd_bus_message *m) {
+        const char *path = sd_bus_message_get_path(m), *iface = sd_bus_message_get_interface(m);
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        Object *o;
+        int r;
+
+        if (!path || !g_str_has_prefix(path, EV_OBJECT_ROOT "/") || (iface && g_str_has_prefix(iface, "org.freedesktop.DBus.")))
+                return 0;
+        o = model_find_path(a->d->model, path);
+        if (!o || authz_can_see(m, o->kind, o->namespace, o->name))
+                return 0;
+        r = check(a, m, "object.read", o->kind == &kind_namespace ? o->name : o->namespace, o->kind->kind, o->name, false,
+                  &error);
+        if (r > 0)
+                return 0;
+        if (r == 0)
+                return 1;       /* dispatched again when polkit answers */
+        r = sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.", path);
+        if (r < 0)
+                g_warning("cannot answer a call of %s: %s", sd_bus_message_get_sender(m) ?: "?", g_strerror(-r));
+        return 1;
 }

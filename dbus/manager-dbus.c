@@ -11,6 +11,7 @@
 #include "imagecache.h"
 #include "json-util.h"
 #include "manifest.h"
+#include "references.h"
 #include "util.h"
 #include "validate.h"
 
@@ -70,29 +71,14 @@ static const KindInfo *kind_of_segment(const char *segment) {
         return NULL;
 }
 
-/* DataVolumes in the documents (List items too) that clone a claim of
- * another namespace: "namespace\nname" of each source. */
-static void clone_sources(JsonNode *n, GPtrArray *out, unsigned depth) {
-        JsonObject *o = JSON_NODE_HOLDS_OBJECT(n) ? json_node_get_object(n) : NULL;
-        JsonArray *items = json_get_array(o, "items");
-        if (depth > 4)
-                return;
-        for (guint i = 0; items && i < json_array_get_length(items); i++)
-                clone_sources(json_array_get_element(items, i), out, depth + 1);
-        if (!streq_ptr(json_get_string(o, "kind"), "DataVolume"))
-                return;
-        JsonObject *pvc = json_get_object(json_get_object(json_get_object(o, "spec"), "source"), "pvc");
-        if (json_get_string(pvc, "namespace") && json_get_string(pvc, "name"))
-                g_ptr_array_add(out, g_strdup_printf("%s\n%s", json_get_string(pvc, "namespace"), json_get_string(pvc, "name")));
-}
-
 /* What an Apply would create or change, by the paths a dry run returns:
  * namespaces need namespace.manage, everything else object.apply in its
- * namespace (cluster-scoped kinds: no namespace); a clone from another
- * namespace needs object.apply there too.  1: all authorized. */
-static int authorize_apply(sd_bus_message *m, const char *document, GPtrArray *paths, sd_bus_error *error) {
+ * namespace (cluster-scoped kinds: no namespace); and what the documents
+ * make the daemon read for the caller — a claim of another namespace to
+ * clone, a Secret, a ConfigMap (references.h) — the right to read it
+ * there.  1: all authorized. */
+static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *references, sd_bus_error *error) {
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_autoptr(GPtrArray) docs = NULL, sources = g_ptr_array_new_with_free_func(g_free);
         int r;
 
         for (guint i = 0; i < paths->len; i++) {
@@ -114,14 +100,18 @@ static int authorize_apply(sd_bus_message *m, const char *document, GPtrArray *p
                 if (r <= 0)
                         return r;
         }
-        if (manifest_parse(document, strlen(document), &docs, NULL) < 0)
-                return 1;       /* the dry run parsed it: not reached */
-        for (guint i = 0; i < docs->len; i++)
-                clone_sources(docs->pdata[i], sources, 0);
-        for (guint i = 0; i < sources->len; i++) {
-                g_auto(GStrv) nsname = g_strsplit(sources->pdata[i], "\n", 2);
-                r = authz_check(m, "object.apply", nsname[0], "PersistentVolumeClaim", nsname[1], error);
-                if (r <= 0)
+        for (guint i = 0; i < references->len; i++) {
+                ObjectReference *ref = references->pdata[i];
+                g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace, ref->name ?: "");
+                if (!g_hash_table_add(seen, g_steal_pointer(&key)))
+                        continue;
+                r = authz_check(m, ref->action, ref->namespace, ref->kind, ref->name, error);
+                if (r < 0) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error denied = SD_BUS_ERROR_NULL;
+                        sd_bus_error_move(&denied, error);
+                        return sd_bus_error_setf(error, denied.name, "%s: %s", ref->field, denied.message);
+                }
+                if (r == 0)
                         return r;
         }
         return 1;
@@ -165,11 +155,14 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (!authz_privileged(m)) {
                 /* what it would touch decides who may: a dry run tells */
                 g_autoptr(GPtrArray) would = NULL;
+                g_autoptr(GPtrArray) references = g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
                 opts.dry_run = true;
+                opts.references = references;
                 r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
-                AUTHORIZE(authorize_apply(m, document, would, error));
+                opts.references = NULL;
+                AUTHORIZE(authorize_apply(m, would, references, error));
         }
         opts.dry_run = dry_run;
 
@@ -505,10 +498,15 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
         AUTHORIZE(authz_check(m, "image.manage", namespace, NULL, ref, error));
-        /* the credentials of a Secret the caller names, as a containerDisk's imagePullSecret */
-        if (secret && (r = imagecache_secret_credentials(d->model, namespace ? namespace : "default", secret, ref, &user, &password,
-                                                         &e)) < 0)
-                return bus_error_set(error, r, e);
+        /* the credentials of a Secret the caller names, as a containerDisk's
+         * imagePullSecret: using a Secret is reading it */
+        if (secret) {
+                const char *ns = !isempty(namespace) ? namespace : "default";
+                AUTHORIZE(authz_check(m, "secret.read", ns, "Secret", secret, error));
+                r = imagecache_secret_credentials(d->model, ns, secret, ref, &user, &password, &e);
+                if (r < 0)
+                        return bus_error_set(error, r, e);
+        }
         r = imagecache_pull(model_services(d->model)->images, ref, user, password, pulled, sd_bus_message_ref(m), &e);
         if (r < 0) {
                 sd_bus_message_unref(m);

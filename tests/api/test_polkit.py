@@ -30,6 +30,8 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.NOT_HANDLED;
     if (ns === "ask" || name === "ask")
         return polkit.Result.AUTH_ADMIN;
+    if (action.id === "org.edgevirt.EdgeVirt1.secret.read" && name.indexOf("hidden") === 0)
+        return polkit.Result.NO;
     if (ns === "open" || name.indexOf("open") === 0 || name.indexOf("/open") >= 0)
         return polkit.Result.YES;
     return polkit.Result.NO;
@@ -58,8 +60,18 @@ for ns in ("open", "closed"):
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
         f"object.read {ns}": lambda ns=ns: m.Get("cm", ns, "c2", {}),
         f"object.read list {ns}": lambda ns=ns: m.List("cm", ns, {}),
+        f"secret.read pull {ns}": lambda ns=ns: m.PullImage("127.0.0.1:1/open:v1", {"namespace": ns, "pull-secret": "s"}),
     })
 calls["object.apply ask"] = lambda: m.Apply(cm("ask", "made"), {})
+# using a Secret is reading it: objects that name one need secret.read
+calls["secret.read import"] = lambda: m.Apply(
+    "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: steal, namespace: open}\n"
+    "spec: {source: {http: {url: 'http://127.0.0.1:1/x', secretRef: hidden-creds}}, "
+    "storage: {resources: {requests: {storage: 1Mi}}}}\n", {})
+calls["secret.read cloud-init"] = lambda: m.Apply(
+    "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: steal, namespace: open}\n"
+    "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}, "
+    "volumes: [{name: ci, cloudInitNoCloud: {secretRef: {name: hidden-ci}}}]}}}\n", {})
 """
 
 SETUP = """
@@ -148,8 +160,12 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         got = run_client(CALLS, polkit_bus.address, AS_NOBODY, timeout=120)
         print(json.dumps(got, indent=1))
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
+        # methods of objects in a namespace the caller may not read: as if there were none
+        on_objects = ("vm.lifecycle", "vm.console", "datavolume.upload")
         for what, outcome in got.items():
-            if what.endswith(" closed"):
+            if what.endswith(" closed") and what.split()[0] in on_objects:
+                assert outcome.startswith("org.freedesktop.DBus.Error.UnknownObject: Unknown object"), (what, outcome)
+            elif what.endswith(" closed"):
                 assert outcome.startswith(denied + ": not authorized: org.edgevirt.EdgeVirt1." + what.split()[0]), (what, outcome)
             elif what.endswith(" open"):
                 assert not outcome.startswith(denied), (what, outcome)
@@ -167,6 +183,13 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         assert got["datavolume.upload open"] == "ok"
         assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
         assert got["object.read open"] == "ok" and got["object.read list open"] == "ok"
+        # the Secret may be read: it is, and is no docker config
+        assert got["secret.read pull open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound: imagePullSecret s:"), got
+        for what, field in (("import", "spec.source.http.secretRef"),
+                            ("cloud-init", "spec.template.spec.volumes[0].cloudInitNoCloud.secretRef.name")):
+            assert got["secret.read " + what] == (denied + f": {field}: not authorized: org.edgevirt.EdgeVirt1.secret.read "
+                                                  f"in namespace open (Secret hidden-{'creds' if what == 'import' else 'ci'})"), got
+        assert not root.exists("dv", "open", "steal") and not root.exists("vm", "open", "steal")
         # denied calls changed nothing
         assert not root.exists("cm", "closed", "made") and root.exists("cm", "closed", "there")
         assert not root.exists("ns", "", "closed-new") and root.exists("ns", "", "closed-old")

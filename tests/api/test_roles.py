@@ -114,7 +114,7 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
             assert who["get team"] == "ok" and who["props team"] == "ok"
             assert who["get other"] == "AccessDenied" and who["props other"] == "UnknownObject"
             assert who["list"] == ["team"] and who["namespaces"] == ["team"] and who["managed"] == ["team"]
-            assert who["apply other"] == "AccessDenied" and who["start other"] == "AccessDenied"
+            assert who["apply other"] == "AccessDenied" and who["start other"] == "UnknownObject"
             assert who["delete other"] == "AccessDenied" and who["clone across"] == "AccessDenied"
         for who in (nobody, admin):
             assert who["secret team"] == "ok" and who["secrets"] == ["team"]
@@ -135,6 +135,146 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
         assert root.exists("rolebinding", "team", "by-sys") and not root.exists("rolebinding", "team", "by-nobody")
         # the binding sys made gives bin the view role: now bin sees team
         assert run_as(system_like_bus, 2, "bin")["list"] == ["team"]
+    finally:
+        d.stop()
+
+
+# Every method of every typed interface, on an object of a namespace where
+# the caller has no role and on paths where nothing is: the answers must be
+# the same, so that nobody learns what is there.
+METHODS = r"""
+import dbus.types
+I = "org.edgevirt.EdgeVirt1."
+null = lambda: dbus.types.UnixFd(open("/dev/null"))
+methods = {
+    "vm": ("VirtualMachine", {"Start": (E,), "Stop": (E,), "Restart": (E,), "Pause": (E,), "Unpause": (E,), "SoftReboot": (E,)}),
+    "vmi": ("VirtualMachineInstance", {m: (E,) for m in ("GuestOSInfo", "UserList", "FilesystemList", "Pause", "Unpause",
+                                                         "SoftReboot", "OpenConsole", "OpenVNC")}),
+    "datavolume": ("DataVolume", {"Upload": None}),
+}
+calls = {}
+for seg, (iface, ms) in methods.items():
+    for where in ("other/%s/running" % seg, "other/%s/ghost" % seg, "nowhere/%s/running" % seg):
+        for meth, args in ms.items():
+            def call(where=where, iface=iface, meth=meth, args=args):
+                try:
+                    getattr(dbus.Interface(obj(f"{ROOT}/namespace/{where}"), I + iface), meth)(*(args or (null(), E)))
+                    return ["ok"]
+                except dbus.DBusException as e:
+                    return [e.get_dbus_name(), e.get_dbus_message().replace(where.replace("-", "_2d"), "PATH")]
+            calls[f"{where.split('/')[0]}/{seg}/{where.split('/')[2]} {meth}"] = call
+"""
+
+HIDDEN = """
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {name: running, namespace: other}
+spec: {runStrategy: Always, template: {spec: {domain: {memory: {guest: 16Mi}}}}}
+---
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: running, namespace: other}
+spec: {domain: {memory: {guest: 16Mi}}}
+---
+apiVersion: cdi.kubevirt.io/v1beta1
+kind: DataVolume
+metadata: {name: running, namespace: other}
+spec: {source: {upload: {}}, storage: {resources: {requests: {storage: 1Mi}}}}
+"""
+
+
+def test_hidden_objects_answer_every_method_as_missing_ones(system_like_bus, tmp_path):  # noqa: F811
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
+    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    try:
+        root = Client(system_like_bus.conn)
+        root.apply(SETUP.format(ns="team"))
+        root.apply(SETUP.format(ns="other"))
+        root.apply(BINDINGS)
+        root.apply(HIDDEN)
+        wait_until(lambda: root.get_json("vmi", "other", "running").get("status", {}).get("phase") == "Running",
+                   timeout=60, what="the hidden instance to run")
+        wait_until(lambda: root.get_json("dv", "other", "running").get("status", {}).get("phase") == "UploadReady",
+                   timeout=60, what="the hidden upload to be ready")
+        got = run_client(METHODS, system_like_bus.address, [f"--reuid=65534", f"--regid=65534", "--init-groups"], "nobody")
+        print(json.dumps(got, indent=1))
+        for key, outcome in got.items():
+            where, meth = key.split(" ")
+            ns, seg, name = where.split("/")
+            if name == "running" and ns == "other":
+                assert outcome == got[f"other/{seg}/ghost {meth}"] == got[f"nowhere/{seg}/running {meth}"], key
+                assert outcome[0] == "org.freedesktop.DBus.Error.UnknownObject", (key, outcome)
+        # nothing happened to what was hidden
+        assert root.get_json("vmi", "other", "running")["status"]["phase"] == "Running"
+        assert not root.get_json("vmi", "other", "running")["status"].get("paused")
+        assert root.get_json("dv", "other", "running")["status"]["phase"] == "UploadReady"
+    finally:
+        d.stop()
+
+
+# Every field through which an object names a claim of another namespace to
+# clone (references.h): a user with edit in team and no role in other.
+ACROSS = {
+    "pvc spec.dataSourceRef": (
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: x, namespace: team}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}},"
+        " dataSourceRef: {kind: PersistentVolumeClaim, name: src, namespace: other}}\n"),
+    "dv spec.source.pvc": (
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x, namespace: team}\n"
+        "spec: {source: {pvc: {namespace: other, name: src}}, storage: {}}\n"),
+    "dv spec.pvc.dataSourceRef": (
+        "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x, namespace: team}\n"
+        "spec: {source: {blank: {}}, pvc: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}},"
+        " dataSourceRef: {kind: PersistentVolumeClaim, name: src, namespace: other}}}\n"),
+    "vm spec.dataVolumeTemplates[0].spec.source.pvc": (
+        "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: x, namespace: team}\n"
+        "spec: {runStrategy: Halted, dataVolumeTemplates: [{metadata: {name: x-disk},"
+        " spec: {source: {pvc: {namespace: other, name: src}}, storage: {}}}],"
+        " template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n"),
+    "vm spec.dataVolumeTemplates[0].spec.pvc.dataSourceRef": (
+        "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: x, namespace: team}\n"
+        "spec: {runStrategy: Halted, dataVolumeTemplates: [{metadata: {name: x-disk},"
+        " spec: {source: {blank: {}}, pvc: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}},"
+        " dataSourceRef: {kind: PersistentVolumeClaim, name: src, namespace: other}}}}],"
+        " template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n"),
+    "vmrestore spec.patches[0]": (
+        "apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineRestore\nmetadata: {name: x, namespace: team}\n"
+        "spec: {target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box}, virtualMachineSnapshotName: snap,"
+        " patches: ['{\"op\": \"add\", \"path\": \"/spec/dataVolumeTemplates\", \"value\": [{\"metadata\": {\"name\": \"d\"},"
+        " \"spec\": {\"source\": {\"pvc\": {\"namespace\": \"other\", \"name\": \"src\"}}, \"storage\": {}}}]}']}\n"),
+    "vmclone spec.patches[0]": (
+        "apiVersion: clone.kubevirt.io/v1beta1\nkind: VirtualMachineClone\nmetadata: {name: x, namespace: team}\n"
+        "spec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box},"
+        " target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box2},"
+        " patches: ['{\"op\": \"replace\", \"path\": \"/spec/dataVolumeTemplates/0/spec/source/pvc/namespace\","
+        " \"value\": \"other\"}']}\n"),
+}
+
+
+def test_every_field_naming_another_namespace_needs_rights_there(system_like_bus, tmp_path):  # noqa: F811
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
+    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    try:
+        root = Client(system_like_bus.conn)
+        root.apply(SETUP.format(ns="team"))
+        root.apply(SETUP.format(ns="other"))
+        root.apply(BINDINGS)
+        # the same documents naming their own namespace instead (a dry run)
+        same = {k: v.replace("namespace: other", "namespace: team").replace('"other"', '"team"')
+                for k, v in ACROSS.items()}
+        calls = (f"ACROSS = {ACROSS!r}\nSAME = {same!r}\n"
+                 "calls = {k: (lambda v=v: m.Apply(v, {})) for k, v in ACROSS.items()}\n"
+                 "calls.update({'same ' + k: (lambda v=v: m.Apply(v, {'dry-run': True})) for k, v in SAME.items()})\n")
+        got = run_client(calls, system_like_bus.address, ["--reuid=65534", "--regid=65534", "--init-groups"], "nobody")
+        print(json.dumps(got, indent=1))
+        for what in ACROSS:
+            field = what.split(" ", 1)[1]
+            # no polkit here to ask: the role decides
+            assert got[what].startswith("org.edgevirt.EdgeVirt1.Error.AccessDenied: " + field + ": "), (what, got[what])
+            # the same document naming its own namespace is fine (or refused for another reason)
+            assert "AccessDenied" not in got["same " + what], (what, got["same " + what])
+        assert not root.exists("pvc", "team", "x") and not root.exists("dv", "team", "x")
+        assert not root.exists("vm", "team", "x")
     finally:
         d.stop()
 

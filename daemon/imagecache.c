@@ -108,7 +108,7 @@ typedef struct FileWrite {
 static void write_work(void *data) {
         FileWrite *w = data;
         g_autoptr(GError) e = NULL;
-        if (!g_file_set_contents_full(w->path, w->text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &e))
+        if (!g_file_set_contents_full(w->path, w->text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &e))
                 g_warning("image cache: %s", e->message);
 }
 

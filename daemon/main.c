@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -162,6 +163,11 @@ int main(int argc, char *argv[]) {
         sigset_t mask;
         int r;
 
+        /* What the daemon writes (the object store with every Secret, seeds
+         * with cloud-init's passwords, volumes, images) is its own, whatever
+         * umask it was started with: the unit's UMask= is not relied on.
+         * Directories QEMU must traverse are opened up explicitly. */
+        umask(0077);
         setlocale(LC_ALL, "");
         bindtextdomain(GETTEXT_PACKAGE, getenv("EDGEVIRT_LOCALEDIR") ?: LOCALEDIR);
         bind_textdomain_codeset(GETTEXT_PACKAGE, "UTF-8");

@@ -282,7 +282,7 @@ int seed_write(const Seed *s, const char *path, GError **error) {
         g_autofree char *tmp = g_strdup_printf("%s.XXXXXX", path);
         int fd, r;
 
-        fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0644);
+        fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);   /* user data: passwords, keys */
         if (fd < 0)
                 return ev_error_set(error, errno, "cannot make %s: %s", tmp, g_strerror(errno));
         g_mutex_lock(&iso_lock);

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store.h"
 #include "util.h"
@@ -53,6 +56,22 @@ int store_open(const char *path, Store **ret, GError **error) {
         g_autoptr(Store) s = g_new0(Store, 1);
         int r;
 
+        /* private whatever the umask; SQLite gives the WAL and shared-memory
+         * files the database's mode; files of an earlier, laxer start are
+         * made private too */
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0 || fchmod(fd, 0600) < 0) {
+                r = -errno;
+                if (fd >= 0)
+                        close(fd);
+                return ev_error_set(error, -r, "cannot open object store %s: %s", path, g_strerror(-r));
+        }
+        close(fd);
+        for (const char *const *suffix = (const char *const[]) { "-wal", "-shm", NULL }; *suffix; suffix++) {
+                g_autofree char *side = g_strconcat(path, *suffix, NULL);
+                if (chmod(side, 0600) < 0 && errno != ENOENT)
+                        return ev_error_set(error, errno, "cannot make %s private: %s", side, g_strerror(errno));
+        }
         if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
                 return ev_error_set(error, EIO, "cannot open object store %s: %s", path,
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");

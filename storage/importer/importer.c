@@ -135,7 +135,7 @@ static void G_GNUC_NORETURN stream_failed(Reader *r) {
  * have left data): files are truncated, thin volumes discarded. */
 static int open_target(const Options *o) {
         struct stat st;
-        int fd = open(o->target, O_WRONLY | O_CLOEXEC | (o->fit ? O_CREAT : 0), 0644);
+        int fd = open(o->target, O_WRONLY | O_CLOEXEC | (o->fit ? O_CREAT : 0), 0600);
         if (fd < 0)
                 die(false, "cannot open the volume %s: %s", o->target, g_strerror(errno));
         if (fstat(fd, &st) < 0)

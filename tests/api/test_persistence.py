@@ -2,7 +2,9 @@
 """Restarts: what was acknowledged survives SIGKILL; SIGTERM stops cleanly;
 interrupted work goes on after a restart."""
 import json
+import os
 import signal
+import stat
 import subprocess
 
 from conftest import DAEMON, NAMESPACE, Client, Daemon, expect_error, wait_until
@@ -154,3 +156,55 @@ def test_second_daemon_on_the_same_bus_fails(bus, state_dir, daemon, tmp_path):
     d2 = Daemon(bus, str(tmp_path / "other")).start(wait=False)
     assert d2.proc.wait(timeout=10) != 0
     assert "another edgevirtd" in d2.read_log()
+
+
+def modes(state_dir):
+    """Mode bits of everything the daemon keeps, by path below state_dir."""
+    out = {}
+    for top, dirs, files in os.walk(state_dir):
+        for n in dirs + files:
+            p = os.path.join(top, n)
+            if not os.path.islink(p):
+                out[os.path.relpath(p, state_dir)] = stat.S_IMODE(os.lstat(p).st_mode)
+    return out
+
+
+def test_state_is_private_whatever_the_umask(bus, state_dir):
+    """Started by hand with umask 022, the daemon still keeps the store (with
+    every Secret), seeds and volumes to itself; files an earlier, laxer
+    start left readable are made private at start."""
+    old = os.umask(0o022)
+    try:
+        d = Daemon(bus, state_dir).start()
+        c = Client(bus.conn)
+        c.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {password: hunter2}\n"
+                "---\napiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: disk}\n"
+                "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n"
+                "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: box}\n"
+                "spec:\n  domain: {memory: {guest: 16Mi}}\n"
+                "  volumes: [{name: ci, cloudInitNoCloud: {userData: \"#cloud-config\\npassword: hunter2\\n\"}}]\n")
+        wait_until(lambda: c.get_json("vmi", "default", "box").get("status", {}).get("phase") == "Running",
+                   what="the instance to run")
+        wait_until(lambda: c.get_json("pvc", "default", "disk").get("status", {}).get("phase") == "Bound",
+                   what="the claim to be bound")
+        got = modes(state_dir)
+        files = {p: m for p, m in got.items() if not os.path.isdir(os.path.join(state_dir, p))}
+        assert "objects.db" in files and any(p.endswith(".iso") for p in files), got
+        for p, m in files.items():
+            assert m & 0o077 == 0, f"{p} is {oct(m)}: readable by others"
+        # directories: at most traversable (QEMU's user opens disks below them)
+        for p, m in got.items():
+            if p not in files:
+                assert m & 0o066 == 0, f"{p} is {oct(m)}"
+        d.stop()
+        # an earlier start with a laxer umask (before this fix) left these
+        for n in ("objects.db", "objects.db-wal", "objects.db-shm"):
+            if os.path.exists(os.path.join(state_dir, n)):
+                os.chmod(os.path.join(state_dir, n), 0o644)
+        d.start()
+        for n in ("objects.db", "objects.db-wal", "objects.db-shm"):
+            p = os.path.join(state_dir, n)
+            assert not os.path.exists(p) or stat.S_IMODE(os.stat(p).st_mode) == 0o600, n
+        d.stop()
+    finally:
+        os.umask(old)

@@ -9,16 +9,22 @@
 #include "model.h"
 #include "quantity.h"
 #include "util.h"
+#include "vmi.h"
 
 static int instancetype_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = json_get_object(doc, "spec");
         JsonObject *mem = json_get_object(spec, "memory");
-        int64_t v;
 
-        if (json_get_int(json_get_object(spec, "cpu"), "guest", 0) < 1)
+        int64_t vcpus = json_get_int(json_get_object(spec, "cpu"), "guest", 0);
+        if (vcpus < 1)
                 return ev_error_set(error, EINVAL, "spec.cpu.guest: Invalid value: must be at least 1");
-        if (quantity_parse_int64(json_get_string(mem, "guest"), &v, NULL) < 0 || v <= 0)
-                return ev_error_set(error, EINVAL, "spec.memory.guest: Invalid value: must be a positive quantity");
+        if (vcpus > VMI_MAX_VCPUS)
+                return ev_error_set(error, EINVAL, "spec.cpu.guest: Invalid value: %" G_GINT64_FORMAT ": out of range "
+                                    "(a guest has at most %d vCPUs)", vcpus, VMI_MAX_VCPUS);
+        if (!json_get_string(mem, "guest"))
+                return ev_error_set(error, EINVAL, "spec.memory.guest: Required value");
+        if (vmi_admit_guest_memory(json_get_string(mem, "guest"), "spec", "memory.guest", error) < 0)
+                return -EINVAL;
         if (json_get_object(mem, "hugepages"))
                 return ev_error_set(error, EOPNOTSUPP, "spec.memory.hugepages: not supported on edgevirt: huge pages are not configured on this node");
         if (json_get_bool(json_get_object(spec, "cpu"), "dedicatedCPUPlacement", false))

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -41,4 +44,25 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 void ev_remove_tree(void *path) {
         (void) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int ev_count_attempt(const char *path, unsigned *ret_before) {
+        g_autofree char *text = NULL, *next = NULL;
+        unsigned before = 0;
+        int fd;
+
+        if (g_file_get_contents(path, &text, NULL, NULL))
+                before = (unsigned) strtoul(text, NULL, 10);
+        next = g_strdup_printf("%u\n", before + 1);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, next, strlen(next)) != (ssize_t) strlen(next) || fsync(fd) < 0) {
+                int r = errno ? -errno : -EIO;
+                close(fd);
+                return r;
+        }
+        close(fd);
+        *ret_before = before;
+        return 0;
 }

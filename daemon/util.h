@@ -39,3 +39,9 @@ char *ev_timestamp_now(void);
 
 /* rm -rf PATH (blocking: on a worker thread).  A WorkFunc. */
 void ev_remove_tree(void *path);
+
+/* Counts one more attempt in the file at path (a decimal number, synced
+ * before this returns) and gives how many came before it: an attempt the
+ * daemon did not live through is still counted when it comes back
+ * (blocking: on a worker thread). */
+int ev_count_attempt(const char *path, unsigned *ret_before);

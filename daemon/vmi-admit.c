@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* KubeVirt's admission rules for an instance spec (its webhook's checks
  * beyond the schema): disks and volumes that match, buses, boot order,
- * networks and interfaces, memory, annotations.  Pure: shared by VMs'
- * templates and VirtualMachineInstances. */
+ * networks and interfaces, memory, annotations; and what this node can
+ * run at all (vCPUs, memory, disks).  Pure but for the host's memory size:
+ * shared by VMs' templates and VirtualMachineInstances. */
+#include <unistd.h>
+
 #include "domain.h"
 #include "json-util.h"
 #include "quantity.h"
@@ -201,6 +204,70 @@ static int check_access_credentials(JsonObject *spec, JsonArray *volumes, const 
         return 0;
 }
 
+/* QEMU's q35 machine runs at most 255 vCPUs without an IOMMU that remaps
+ * interrupts (which edgevirt does not give guests); each disk takes a PCI
+ * Express port of it, and libvirt runs out of them past about 200. */
+#define MAX_DISKS 128
+
+static uint64_t host_memory_bytes(void) {
+        long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+        return pages > 0 && size > 0 ? (uint64_t) pages * (uint64_t) size : UINT64_MAX;
+}
+
+static int check_memory(JsonObject *o, const char *member, const char *path, const char *field, GError **error) {
+        return vmi_admit_guest_memory(json_get_string(o, member), path, field, error);
+}
+
+int vmi_admit_guest_memory(const char *v, const char *path, const char *field, GError **error) {
+        g_autoptr(GError) e = NULL;
+        int64_t bytes;
+
+        if (!v)
+                return 0;
+        if (quantity_parse_int64(v, &bytes, &e) < 0)
+                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": %s", path, field, v, e->message);
+        if (bytes <= 0)
+                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": must be greater than zero", path, field, v);
+        uint64_t host = host_memory_bytes();
+        if ((uint64_t) bytes > host)
+                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": more than this node's memory (%" G_GUINT64_FORMAT
+                                    " MiB)", path, field, v, host >> 20);
+        return 0;
+}
+
+/* What a guest of this node can have: vCPUs, memory, disks. */
+static int check_resources(JsonObject *domain, JsonObject *cpu, JsonArray *disks, JsonArray *volumes, const char *path,
+                           GError **error) {
+        static const char *const topo[] = { "sockets", "cores", "threads", NULL };
+        JsonObject *res = json_get_object(domain, "resources");
+        int64_t vcpus = 1;
+
+        for (const char *const *t = topo; *t; t++) {
+                if (!cpu || !json_object_has_member(cpu, *t))
+                        continue;
+                int64_t n = json_get_int(cpu, *t, 0);
+                if (n < 1)
+                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path, *t);
+                if (n > VMI_MAX_VCPUS)
+                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: %" G_GINT64_FORMAT ": out of range "
+                                            "(a guest has at most %d vCPUs)", path, *t, n, VMI_MAX_VCPUS);
+                vcpus *= n;
+        }
+        if (vcpus > VMI_MAX_VCPUS)
+                return ev_error_set(error, EINVAL, "%s.domain.cpu: Invalid value: sockets × cores × threads = %" G_GINT64_FORMAT
+                                    " vCPUs: a guest has at most %d", path, vcpus, VMI_MAX_VCPUS);
+        if (check_memory(json_get_object(domain, "memory"), "guest", path, "domain.memory.guest", error) < 0 ||
+            check_memory(json_get_object(domain, "memory"), "maxGuest", path, "domain.memory.maxGuest", error) < 0 ||
+            check_memory(json_get_object(res, "requests"), "memory", path, "domain.resources.requests.memory", error) < 0 ||
+            check_memory(json_get_object(res, "limits"), "memory", path, "domain.resources.limits.memory", error) < 0)
+                return -EINVAL;
+        guint n_disks = disks ? json_array_get_length(disks) : 0, n_volumes = volumes ? json_array_get_length(volumes) : 0;
+        if (MAX(n_disks, n_volumes) > MAX_DISKS)
+                return ev_error_set(error, EINVAL, "%s.%s: Too many: %u: a guest has at most %d disks", path,
+                                    n_disks > n_volumes ? "domain.devices.disks" : "volumes", MAX(n_disks, n_volumes), MAX_DISKS);
+        return 0;
+}
+
 int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *devices = json_get_object(domain, "devices");
@@ -212,13 +279,11 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
                 return ev_error_set(error, EINVAL, "%s.domain: Required value", path);
         if (arch && !streq(arch, "amd64"))
                 return ev_error_set(error, EOPNOTSUPP, "%s.architecture: Unsupported value: \"%s\": this node runs amd64 guests only", path, arch);
+        if (check_resources(domain, cpu, json_get_array(devices, "disks"), volumes, path, error) < 0)
+                return -EINVAL;
         if (need_memory && domain_guest_memory(spec) <= 0)
                 return ev_error_set(error, EINVAL, "%s.domain.memory.guest: Required value: no memory requested (set %s.domain.memory.guest "
                                     "or %s.domain.resources.requests.memory)", path, path, path);
-        static const char *const topo[] = { "sockets", "cores", "threads", NULL };
-        for (const char *const *t = topo; *t; t++)
-                if (cpu && json_object_has_member(cpu, *t) && json_get_int(cpu, *t, 0) < 1)
-                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path, *t);
         if (!unique_names(volumes, "spec.volumes", error) ||
             !unique_names(json_get_array(devices, "disks"), "spec.domain.devices.disks", error))
                 return -EINVAL;

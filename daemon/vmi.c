@@ -33,6 +33,7 @@
 #define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
 #define AGENT_OFFLINE "the guest agent is not connected"
 #define OVMF_DIR "/usr/share/OVMF"
+#define MAX_INTERRUPTED_STARTS 2        /* then the instance fails (start-attempts) */
 
 typedef struct Domain {
         bool paused;
@@ -496,6 +497,20 @@ static void prepare_work(void *data) {
                 s->error = g_strdup_printf("cannot make the instance's directories: %s", g_strerror(errno));
                 return;
         }
+        /* A start the daemon did not live through (the hypervisor took it
+         * down) is not tried a third time: the instance fails, and its VM's
+         * back-off spaces further tries, instead of a crash loop. */
+        g_autofree char *attempts = g_build_filename(s->instance_dir, "start-attempts", NULL);
+        unsigned before = 0;
+        if ((s->r = ev_count_attempt(attempts, &before)) < 0) {
+                s->error = g_strdup_printf("cannot count the start in %s: %s", attempts, g_strerror(-s->r));
+                return;
+        }
+        if (before >= MAX_INTERRUPTED_STARTS) {
+                s->r = -ELOOP;
+                s->error = g_strdup_printf("the daemon stopped %u times while starting this instance: not started again", before);
+                return;
+        }
         /* QEMU makes the console and VNC sockets in here as libvirt's user:
          * the directory gets its group (root keeps owning it, so the daemon
          * removes it later without CAP_DAC_OVERRIDE) */
@@ -588,6 +603,8 @@ static void created(HvOp *op) {
         g_hash_table_remove(c->busy, uid);
         if (!vmi)
                 return;         /* removed meanwhile: its finalizer ran; the domain, if any, is an orphan for the next list */
+        g_autofree char *idir = instance_dir(c, vmi);
+        worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(idir, "start-attempts", NULL));
         if (op->r < 0) {
                 write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = op->error,
                                                     .paused = -1, .agent = -1 });

@@ -63,3 +63,11 @@ char *vmi_domain_name(Object *vmi);
 /* Reason of the Synchronized condition when it is False (waiting for a
  * volume, a missing claim...), else NULL. */
 const char *vmi_waiting_reason(Object *vmi);
+
+/* The most vCPUs a guest has: QEMU's q35 machine without an IOMMU that
+ * remaps interrupts (which edgevirt does not give guests). */
+#define VMI_MAX_VCPUS 255
+/* A memory quantity (NULL: none) a guest of this node can have; the error
+ * names path.field and says what is wrong (out of range, zero, more than
+ * the node has). */
+int vmi_admit_guest_memory(const char *quantity, const char *path, const char *field, GError **error);

@@ -3,6 +3,8 @@
 (test:///default): admission against KubeVirt's rules, runStrategy and
 virtctl's verbs, volumes the instance waits for, instance types, status
 on the bus and in Get.  Real guests run in the system lane."""
+import os
+
 import dbus
 import pytest
 
@@ -383,3 +385,64 @@ def test_instances_starting_at_once_share_the_pod_network(client):
         wait_status(client, f"many{i}", "Running", timeout=30)
         # at the first try: no failed start on the way
         assert "startFailure" not in client.get_json("vm", "default", f"many{i}")["status"], i
+
+
+MANY_VOLUMES = ", ".join(f"{{name: v{i}, emptyDisk: {{capacity: 1Mi}}}}" for i in range(129))
+
+
+@pytest.mark.parametrize("memory,fragment", [
+    # what libvirt would allocate for, or the node cannot give, is refused at admission with the field
+    ("memory: {guest: 64Mi}\n        cpu: {cores: 2147483648}",
+     "spec.template.spec.domain.cpu.cores: Invalid value: 2147483648: out of range (a guest has at most 255 vCPUs)"),
+    ("memory: {guest: 64Mi}\n        cpu: {cores: 4294967297}", "spec.template.spec.domain.cpu.cores: Invalid value: 4294967297"),
+    ("memory: {guest: 64Mi}\n        cpu: {sockets: 16, cores: 16, threads: 2}",
+     "spec.template.spec.domain.cpu: Invalid value: sockets × cores × threads = 512 vCPUs: a guest has at most 255"),
+    ("memory: {guest: 8Ei}", "spec.template.spec.domain.memory.guest: Invalid value: \"8Ei\": "),
+    ("memory: {guest: 1Pi}", "spec.template.spec.domain.memory.guest: Invalid value: \"1Pi\": more than this node's memory"),
+    ("resources: {requests: {memory: 1Pi}}", "spec.template.spec.domain.resources.requests.memory: Invalid value: \"1Pi\": more"),
+])
+def test_resources_beyond_the_node_are_refused(client, memory, fragment):
+    msg = expect_error("Invalid", client.apply, vm_yaml("huge", memory=memory))
+    assert fragment in msg, msg
+    assert "no memory requested" not in msg
+
+
+def test_too_many_disks_and_vcpus_of_instance_types_are_refused(client):
+    msg = expect_error("Invalid", client.apply, vm_yaml("many", volumes=MANY_VOLUMES))
+    assert "spec.template.spec.volumes: Too many: 129: a guest has at most 128 disks" in msg, msg
+    msg = expect_error("Invalid", client.apply, "apiVersion: instancetype.kubevirt.io/v1beta1\nkind: VirtualMachineInstancetype\n"
+                       "metadata: {name: big}\nspec: {cpu: {guest: 4096}, memory: {guest: 1Gi}}\n")
+    assert "spec.cpu.guest: Invalid value: 4096: out of range" in msg, msg
+    msg = expect_error("Invalid", client.apply, "apiVersion: instancetype.kubevirt.io/v1beta1\nkind: VirtualMachineInstancetype\n"
+                       "metadata: {name: big}\nspec: {cpu: {guest: 2}, memory: {guest: 8Ei}}\n")
+    assert "spec.memory.guest: Invalid value: \"8Ei\"" in msg, msg
+
+
+def test_a_start_the_daemon_did_not_live_through_is_not_tried_a_third_time(client, state_dir):
+    """The instance waits for its claim; meanwhile its start is marked as
+    twice interrupted (as if the hypervisor had taken the daemon down while
+    starting it): when the claim comes, it fails with the reason instead of
+    being started again."""
+    client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: crashy}\n"
+                 "spec:\n  domain: {memory: {guest: 16Mi}, devices: {disks: [{name: d, disk: {}}]}}\n"
+                 "  volumes: [{name: d, persistentVolumeClaim: {claimName: later}}]\n")
+    wait_until(lambda: client.get_json("vmi", "default", "crashy").get("status", {}).get("phase") == "Pending",
+               what="the instance to wait for its claim")
+    uid = client.get_json("vmi", "default", "crashy")["metadata"]["uid"]
+    os.makedirs(os.path.join(state_dir, "instances", uid), exist_ok=True)
+    with open(os.path.join(state_dir, "instances", uid, "start-attempts"), "w") as f:
+        f.write("2\n")
+    client.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: later}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n")
+    wait_until(lambda: client.get_json("vmi", "default", "crashy").get("status", {}).get("phase") == "Failed",
+               what="the instance to fail")
+    conds = client.get_json("vmi", "default", "crashy")["status"].get("conditions", [])
+    assert any("stopped 2 times while starting" in (c.get("message") or "") for c in conds), conds
+    # and an instance that starts normally leaves no count behind
+    client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: fine}\n"
+                 "spec: {domain: {memory: {guest: 16Mi}}}\n")
+    wait_until(lambda: client.get_json("vmi", "default", "fine").get("status", {}).get("phase") == "Running",
+               what="the instance to run")
+    fine = client.get_json("vmi", "default", "fine")["metadata"]["uid"]
+    wait_until(lambda: not os.path.exists(os.path.join(state_dir, "instances", fine, "start-attempts")),
+               what="the count to go")

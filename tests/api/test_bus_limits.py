@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 
 import dbus
@@ -201,6 +202,49 @@ def test_system_bus_limit_with_megabyte_configmaps(limited):
     names, pages = walk(client, "cm", "default", limit=500)
     assert len(names) == 36 and len(pages) == 2
     assert owns_name(bus) and daemon.proc.poll() is None
+
+
+def run_ctl(bus, *args):
+    from conftest import BUILD
+    env = dict(os.environ, EDGEVIRT_BUS=bus.address, LC_ALL="C", XDG_CONFIG_HOME=tempfile.mkdtemp())
+    return subprocess.run([os.path.join(BUILD, "edgevirtctl", "edgevirtctl"), *args], capture_output=True, text=True,
+                          env=env, timeout=60)
+
+
+def test_cli_lists_in_chunks(limited):
+    """edgevirtctl get pages (--chunk-size, default 500): a listing larger
+    than one message works; --chunk-size=0 asks for it at once."""
+    bus, daemon, client = limited
+    for i in range(24):
+        client.apply(cm("big%02d" % i, data={"k": "v" * 100_000}))
+    for args in ([], ["--chunk-size=5"], ["--chunk-size=1"]):
+        r = run_ctl(bus, "get", "cm", "-n", "default", "-o", "name", *args)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["configmap/big%02d" % i for i in range(24)]
+    r = run_ctl(bus, "get", "cm", "-n", "default", "-o", "json", "--chunk-size=7")
+    listed = json.loads(r.stdout)
+    assert len(listed["items"]) == 24 and "continue" not in listed["metadata"]
+    r = run_ctl(bus, "get", "cm", "-A", "-o", "yaml")
+    import yaml
+    assert r.returncode == 0, r.stderr
+    assert [i["metadata"]["name"] for i in yaml.safe_load(r.stdout)["items"]] == ["big%02d" % i for i in range(24)]
+    r = run_ctl(bus, "get", "cm", "-n", "default", "--chunk-size=0")
+    assert r.returncode != 0 and 'option "limit"' in r.stderr
+    r = run_ctl(bus, "get", "cm", "--chunk-size=-1")
+    assert r.returncode != 0 and "--chunk-size" in r.stderr
+    assert owns_name(bus)
+
+
+def test_message_size_setting_is_checked(tmp_path):
+    from conftest import DAEMON
+    for text, fragment in [("[Limits]\nMaxMessageSize=65536\n", "MaxMessageSize=65536 is less than 2097152"),
+                           ("[Limits]\nMaxMessageSize=4194304\n", "MaxDocumentSize=3145728 is more than an eighth"),
+                           ("[Limits]\nMaxMessageSize=lots\n", "MaxMessageSize=lots")]:
+        conf = tmp_path / "edgevirtd.conf"
+        conf.write_text(text)
+        r = subprocess.run([DAEMON, "--bus=session", "--config=" + str(conf), "--state-dir=" + str(tmp_path / "s")],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0 and fragment in r.stderr, (text, r.stderr)
 
 
 def test_daemon_exits_nonzero_when_the_bus_goes_away(bus, daemon):

@@ -24,8 +24,9 @@ int list_continue_parse(const char *token, const char *kind, const char *namespa
         g_auto(GStrv) f = NULL;
         gsize len = 0;
 
-        if (strlen(token) > TOKEN_MAX || strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
-            strlen(token))
+        static const char base64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+
+        if (strlen(token) > TOKEN_MAX || strspn(token, base64) != strlen(token))
                 return ev_error_set(error, EINVAL, "not a continue token (the metadata.continue of a List)");
         raw = g_base64_decode(token, &len);
         plain = g_strndup((const char *) raw, len);

@@ -272,7 +272,8 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
         json_object_set_string_member(meta, "resourceVersion", rv);
         if (p->start + p->n < objects->len) {
                 Object *last = objects->pdata[p->start + p->n - 1];
-                g_autofree char *token = list_continue_token(kind->kind, namespace, selector, last->namespace, last->name);
+                g_autofree char *token = list_continue_token(kind->kind, namespace, selector, last->namespace,
+                                                             last->name);
                 json_object_set_string_member(meta, "continue", token);
                 json_object_set_int_member(meta, "remainingItemCount", objects->len - p->start - p->n);
         }
@@ -305,15 +306,15 @@ static int reply_list(Daemon *d, sd_bus_message *m, const KindInfo *kind, const 
                 bus_rate_limit_charge(d->ratelimit, m, produced);
                 if (p->limit == 0)
                         return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
-                                                 "List of %s: the reply would be %zu bytes, more than one message on the bus "
-                                                 "carries (%zu); ask for pages with the option \"limit\" (and \"continue\")",
-                                                 kind->kind, len, max);
+                                                 "List of %s: the reply would be %zu bytes, more than one message on "
+                                                 "the bus carries (%zu); ask for pages with the option \"limit\" "
+                                                 "(and \"continue\")", kind->kind, len, max);
                 if (p->n == 1) {
                         Object *o = objects->pdata[p->start];
                         return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
-                                                 "List of %s: %s%s%s alone is %zu bytes as %s, more than one message on the bus "
-                                                 "carries (%zu)", kind->kind, o->namespace, *o->namespace ? "/" : "", o->name,
-                                                 len, yaml ? "yaml" : "json", max);
+                                                 "List of %s: %s%s%s alone is %zu bytes as %s, more than one message "
+                                                 "on the bus carries (%zu)", kind->kind, o->namespace,
+                                                 *o->namespace ? "/" : "", o->name, len, yaml ? "yaml" : "json", max);
                 }
                 /* fewer items, in proportion (a little less), at least one fewer */
                 p->n = MAX(1u, MIN(p->n - 1, (guint) ((double) p->n * (double) max / (double) len * 0.95)));
@@ -357,8 +358,8 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (r < 0)
                 return bus_error_set(error, r, e);
         if (options[2].seen && page.limit <= 0)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"limit\": %" PRIi64 " is not greater than zero",
-                                         page.limit);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"limit\": %" PRIi64 " is not greater than zero", page.limit);
         if (token && list_continue_parse(token, kind->kind, namespace, selector, &after_namespace, &after_name, &e) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"continue\": %s", e->message);
         /* in one namespace: as Get; across namespaces: what the caller's

@@ -62,8 +62,8 @@ static int body_size(sd_bus_message *m, size_t *pos) {
                                 *pos += 1 + strlen(contents) + 1;
                         else
                                 *pos = align_to(*pos, 8);
-                        if ((r = sd_bus_message_enter_container(m, type, contents)) < 0 || (r = body_size(m, pos)) < 0 ||
-                            (r = sd_bus_message_exit_container(m)) < 0)
+                        if ((r = sd_bus_message_enter_container(m, type, contents)) < 0 ||
+                            (r = body_size(m, pos)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
                                 return r;
                         continue;
                 }
@@ -91,25 +91,29 @@ static int append_object(sd_bus_message *s, Object *o) {
         size_t n = bus_object_interfaces(o->kind, ifaces, vtables);
         int r;
 
-        if ((r = sd_bus_message_open_container(s, 'e', "oa{sa{sv}}")) < 0 || (r = sd_bus_message_append(s, "o", o->path)) < 0 ||
+        if ((r = sd_bus_message_open_container(s, 'e', "oa{sa{sv}}")) < 0 ||
+            (r = sd_bus_message_append(s, "o", o->path)) < 0 ||
             (r = sd_bus_message_open_container(s, 'a', "{sa{sv}}")) < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(standard); i++)
                 if ((r = sd_bus_message_append(s, "{sa{sv}}", standard[i], 0)) < 0)
                         return r;
         for (size_t i = 0; i < n; i++) {
-                if ((r = sd_bus_message_open_container(s, 'e', "sa{sv}")) < 0 || (r = sd_bus_message_append(s, "s", ifaces[i])) < 0 ||
+                if ((r = sd_bus_message_open_container(s, 'e', "sa{sv}")) < 0 ||
+                    (r = sd_bus_message_append(s, "s", ifaces[i])) < 0 ||
                     (r = sd_bus_message_open_container(s, 'a', "{sv}")) < 0)
                         return r;
                 for (const sd_bus_vtable *v = vtables[i]; v->type != _SD_BUS_VTABLE_END; v++) {
                         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                        if ((v->type != _SD_BUS_VTABLE_PROPERTY && v->type != _SD_BUS_VTABLE_WRITABLE_PROPERTY) || !v->x.property.get)
+                        bool property = v->type == _SD_BUS_VTABLE_PROPERTY ||
+                                        v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY;
+                        if (!property || !v->x.property.get)
                                 continue;
                         if ((r = sd_bus_message_open_container(s, 'e', "sv")) < 0 ||
                             (r = sd_bus_message_append(s, "s", v->x.property.member)) < 0 ||
                             (r = sd_bus_message_open_container(s, 'v', v->x.property.signature)) < 0 ||
-                            (r = v->x.property.get(sd_bus_message_get_bus(s), o->path, ifaces[i], v->x.property.member, s,
-                                                   (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
+                            (r = v->x.property.get(sd_bus_message_get_bus(s), o->path, ifaces[i], v->x.property.member,
+                                                   s, (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
                             (r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
                                 return r;
                 }
@@ -128,7 +132,8 @@ static int managed_objects_size(Daemon *d, sd_bus_message *call, size_t *ret) {
         g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
         int r;
 
-        if ((r = sd_bus_message_new_method_return(call, &s)) < 0 || (r = sd_bus_message_open_container(s, 'a', "{oa{sa{sv}}}")) < 0)
+        if ((r = sd_bus_message_new_method_return(call, &s)) < 0 ||
+            (r = sd_bus_message_open_container(s, 'a', "{oa{sa{sv}}}")) < 0)
                 return r;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
@@ -153,8 +158,8 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
 
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (!o->kind->path_segment || !o->path || strncmp(o->path, path, prefix) != 0 || o->path[prefix] != '/' ||
-                    !authz_can_see(call, o->kind, o->namespace, o->name))
+                bool below = o->path && strncmp(o->path, path, prefix) == 0 && o->path[prefix] == '/';
+                if (!o->kind->path_segment || !below || !authz_can_see(call, o->kind, o->namespace, o->name))
                         continue;
                 const char *child = o->path + prefix + 1;
                 g_hash_table_add(children, g_strndup(child, strcspn(child, "/")));
@@ -191,8 +196,9 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         if (size <= bus_reply_max_text(d))
                 return 0;
         (void) sd_bus_reply_method_errorf(m, BUS_ERROR_REPLY_TOO_LARGE,
-                                          "%s of %s: the reply would be %zu bytes, more than one message on the bus carries "
-                                          "(%zu); List each kind with the options \"limit\" and \"continue\" instead",
+                                          "%s of %s: the reply would be %zu bytes, more than one message on the bus "
+                                          "carries (%zu); List each kind with the options \"limit\" and "
+                                          "\"continue\" instead",
                                           what, path, size, bus_reply_max_text(d));
         return 1;       /* answered: not dispatched */
 }

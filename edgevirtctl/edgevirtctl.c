@@ -461,7 +461,8 @@ static int verb_get(Ctl *c, int argc, char **argv) {
         }
         if (argc >= 3) {
                 for (int i = 2; i < argc; i++) {
-                        r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL, &doc);
+                        r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL,
+                                              &doc);
                         if (r)
                                 return r;
                         if (!out || streq(out, "wide")) {
@@ -1309,7 +1310,8 @@ int main(int argc, char *argv[]) {
                         char *end;
                         c.chunk_size = strtoll(optarg, &end, 10);
                         if (*end || !*optarg || c.chunk_size < 0)
-                                return fail(_("--chunk-size: \"%s\" is not a number of objects (0: all at once)"), optarg);
+                                return fail(_("--chunk-size: \"%s\" is not a number of objects (0: all at once)"),
+                                            optarg);
                         break;
                 }
                 case ARG_GRACE: {

@@ -68,7 +68,8 @@ static int list_pages(Ctl *c, const char *kind, const char *ns, const char *outp
                         list = json_node_copy(json_parser_get_root(p));
                         continue;
                 }
-                JsonArray *items = json_get_array(json_node_get_object(list), "items"), *more = json_get_array(page, "items");
+                JsonArray *items = json_get_array(json_node_get_object(list), "items");
+                JsonArray *more = json_get_array(page, "items");
                 for (guint i = 0; items && more && i < json_array_get_length(more); i++)
                         json_array_add_element(items, json_node_copy(json_array_get_element(more, i)));
         } while (token);

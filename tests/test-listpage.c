@@ -13,7 +13,8 @@ static void test_token_round_trip(void) {
         g_assert_cmpstr(name, ==, "b");
 }
 
-static void expect_refused(const char *token, const char *kind, const char *ns, const char *selector, const char *message) {
+static void expect_refused(const char *token, const char *kind, const char *ns, const char *selector,
+                           const char *message) {
         g_autofree char *rns = NULL, *rname = NULL;
         g_autoptr(GError) e = NULL;
 

@@ -3,6 +3,9 @@
 
 #define DEFAULT_CALLS_PER_SECOND 1000
 #define DEFAULT_CALL_BURST 5000
+#define DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)    /* dbus-daemon's max_message_size on the system bus */
+#define MIN_MAX_MESSAGE_SIZE (2u * 1024 * 1024)
+#define MESSAGE_ANNOTATIONS_ROOM (1u * 1024 * 1024)    /* an object's annotations (256 KiB) as properties, thrice */
 #include "hypervisor.h"
 #include "quantity.h"
 #include "util.h"
@@ -20,7 +23,7 @@
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
-                                           "CallsPerSecond", "CallBurst", NULL };
+                                           "CallsPerSecond", "CallBurst", "MaxMessageSize", NULL };
 static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumAge", NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
@@ -33,6 +36,7 @@ void config_init(Config *c) {
                 .max_image_size = DEFAULT_MAX_IMAGE_SIZE,
                 .image_minimum_age = DEFAULT_IMAGE_MINIMUM_AGE,
                 .call_burst = DEFAULT_CALL_BURST,
+                .max_message_size = DEFAULT_MAX_MESSAGE_SIZE,
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
         };
@@ -133,6 +137,28 @@ static int load_class(GKeyFile *kf, const char *path, const char *group, Config 
         return 0;
 }
 
+/* [Limits] MaxMessageSize=: the bus's max_message_size.  Replies are
+ * checked against it, signals cannot be: an object's properties (its labels
+ * twice, each entry up to about three times its bytes in the document, and
+ * its annotations) must fit in one message, which the document size bounds. */
+static int check_message_size(GKeyFile *kf, const char *path, Config *c, GError **error) {
+        guint64 n;
+        int r;
+
+        if ((r = get_uint(kf, path, "Limits", "MaxMessageSize", G_MAXUINT32, &n, error)) < 0)
+                return r;
+        if (r > 0 && n < MIN_MAX_MESSAGE_SIZE)
+                return ev_error_set(error, EINVAL, "%s: [Limits] MaxMessageSize=%" G_GUINT64_FORMAT " is less than %u",
+                                    path, n, MIN_MAX_MESSAGE_SIZE);
+        if (r > 0)
+                c->max_message_size = n;
+        if ((c->max_message_size - MESSAGE_ANNOTATIONS_ROOM) / 8 < c->limits.max_document_size)
+                return ev_error_set(error, EINVAL, "%s: [Limits] MaxDocumentSize=%zu is more than an eighth of "
+                                    "MaxMessageSize=%zu less 1 MiB: an object's properties might not fit in a message",
+                                    path, c->limits.max_document_size, c->max_message_size);
+        return 0;
+}
+
 int config_load(Config *c, const char *path, bool must_exist, GError **error) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) e = NULL;
@@ -204,7 +230,7 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->call_burst = (unsigned) n;
-        return 0;
+        return check_message_size(kf, path, c, error);
 }
 
 int config_finish(Config *c, const char *state_dir, GError **error) {

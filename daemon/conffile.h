@@ -17,6 +17,7 @@ typedef struct Config {
         ModelLimits limits;
         unsigned calls_per_second;      /* [Limits] CallsPerSecond= per caller (0: off) */
         unsigned call_burst;            /* [Limits] CallBurst= */
+        size_t max_message_size;        /* [Limits] MaxMessageSize= (the bus's max_message_size) */
         uint64_t image_cache_size;      /* [Images] CacheSize= (bytes on disk the cache keeps) */
         uint64_t max_image_size;        /* [Images] MaxImageSize= (largest virtual size pulled) */
         unsigned image_minimum_age;     /* [Images] MinimumAge= seconds an unused image is kept at least */

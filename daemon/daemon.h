@@ -8,6 +8,7 @@
 #include "model.h"
 
 typedef struct Authz Authz;
+typedef struct RateLimit RateLimit;
 
 /* The running daemon: its loop, its bus, its model and its settings. */
 typedef struct Daemon {
@@ -19,4 +20,6 @@ typedef struct Daemon {
         char *config_path;
         bool system_bus;
         Authz *authz;                   /* dbus/authz.h */
+        RateLimit *ratelimit;           /* dbus/ratelimit.c; NULL: off */
+        size_t max_message_size;        /* the bus's: no message of ours may be larger */
 } Daemon;

@@ -126,6 +126,16 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(d->event, 0);
 }
 
+/* The bus went away (the broker stopped, or it dropped us): without it the
+ * daemon serves nobody, so it stops with a failure for the service manager
+ * to start it again rather than live on deaf. */
+static int on_bus_disconnected(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        g_warning("lost the connection to the bus; exiting so that the service manager restarts edgevirtd");
+        sd_notify(0, "STOPPING=1\nSTATUS=Lost the bus connection");
+        return sd_event_exit(d->event, -ECONNRESET);
+}
+
 /* $EDGEVIRT_IMPORTER, else beside this binary (installed: both in
  * libexecdir), else the build tree's. */
 static char *find_importer(void) {
@@ -251,10 +261,19 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 return fail("cannot connect to the %s bus: %s", s.bus,
                             r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
+        d.max_message_size = config.max_message_size;
+        r = sd_bus_match_signal(d.bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
+        if (r < 0)
+                return fail("cannot follow the bus connection: %s", g_strerror(-r));
         /* Filters run last added first: the caller lookup's filter (in
          * authz_new) holds the first calls of a new caller before the rate
-         * limit counts them, so they are counted once, when dispatched. */
-        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst);
+         * limit counts them, so they are counted once, when dispatched;
+         * the reply guard runs last, knowing the caller and charging it. */
+        r = bus_reply_guard_install(&d);
+        if (r < 0)
+                return fail("cannot install the reply guard: %s", g_strerror(-r));
+        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst, &d.ratelimit);
         if (r < 0)
                 return fail("cannot install the rate limits: %s", g_strerror(-r));
         r = authz_new(&d, &d.authz);

@@ -18,6 +18,7 @@ static const struct {
         { EPERM,      BUS_ERROR_FORBIDDEN },
         { EACCES,     BUS_ERROR_ACCESS_DENIED },
         { E2BIG,      BUS_ERROR_LIMIT_EXCEEDED },
+        { EMSGSIZE,   BUS_ERROR_REPLY_TOO_LARGE },
 };
 
 int bus_error_set(sd_bus_error *ret, int r, const GError *error) {

@@ -12,6 +12,7 @@
 #define BUS_ERROR_FORBIDDEN       "org.edgevirt.EdgeVirt1.Error.Forbidden"
 #define BUS_ERROR_ACCESS_DENIED   "org.edgevirt.EdgeVirt1.Error.AccessDenied"
 #define BUS_ERROR_LIMIT_EXCEEDED  "org.edgevirt.EdgeVirt1.Error.LimitExceeded"
+#define BUS_ERROR_REPLY_TOO_LARGE "org.edgevirt.EdgeVirt1.Error.ReplyTooLarge"
 #define BUS_ERROR_FAILED          "org.edgevirt.EdgeVirt1.Error.Failed"
 
 /* The one table from the daemon's error codes (errno values) to D-Bus

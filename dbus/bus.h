@@ -18,8 +18,21 @@
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
 int bus_export(Daemon *d);
-/* Per-caller token buckets for method calls (0 calls a second: off). */
-int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst);
+/* Per-caller token buckets for method calls (0 calls a second: off, and
+ * *ret NULL). */
+int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst, RateLimit **ret);
+/* Charge the caller of m for a reply of that many bytes (rl NULL: off). */
+void bus_rate_limit_charge(RateLimit *rl, sd_bus_message *m, size_t bytes);
+
+/* Replies that must fit in one bus message (dbus/reply-size.c).  The
+ * longest text a one-string reply may carry. */
+size_t bus_reply_max_text(Daemon *d);
+/* Reply with text, or refuse (ReplyTooLarge, naming what) when it would
+ * not fit; either way the caller is charged for the bytes. */
+int bus_reply_text(Daemon *d, sd_bus_message *m, const char *text, const char *what, sd_bus_error *error);
+/* Refuse GetManagedObjects and Introspect calls whose replies would not
+ * fit (a filter; install it before the rate limit's and authz's). */
+int bus_reply_guard_install(Daemon *d);
 
 int bus_manager_register(Daemon *d);
 int bus_objects_register(Daemon *d);
@@ -29,6 +42,10 @@ extern const sd_bus_vtable bus_pvc_vtable[];
 extern const sd_bus_vtable bus_datavolume_vtable[];
 extern const sd_bus_vtable bus_vm_vtable[];
 extern const sd_bus_vtable bus_vmi_vtable[];
+
+/* The interfaces (at most 2) an object of kind is exported with, and
+ * their vtables; returns how many. */
+size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const sd_bus_vtable *vtables[2]);
 
 /* Property getters every object interface shares (userdata: Object). */
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "imagecache.h"
 #include "json-util.h"
+#include "listpage.h"
 #include "manifest.h"
 #include "references.h"
 #include "util.h"
@@ -185,9 +186,8 @@ static int read_output_option(const char *output, bool *yaml, sd_bus_error *erro
         return 0;
 }
 
-static int reply_document(sd_bus_message *m, JsonNode *doc, bool yaml) {
-        g_autofree char *text = yaml ? manifest_to_yaml(doc) : manifest_to_json(doc, TRUE);
-        return sd_bus_reply_method_return(m, "s", text);
+static char *document_text(JsonNode *doc, bool yaml) {
+        return yaml ? manifest_to_yaml(doc) : manifest_to_json(doc, TRUE);
 }
 
 /* The (s kind, s namespace, s name, a{sv} options) arguments of Get and
@@ -238,20 +238,99 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        return reply_document(m, o->doc, yaml);
+        g_autofree char *text = document_text(o->doc, yaml);
+        g_autofree char *what = g_strdup_printf("%s %s%s%s as %s", kind->kind, o->namespace, *o->namespace ? "/" : "",
+                                                o->name, yaml ? "yaml" : "json");
+        return bus_reply_text(d, m, text, what, error);
+}
+
+/* One page of a List: items[start, start + n) of objects, the token of
+ * the next page when more remain. */
+typedef struct ListPage {
+        int64_t limit;                  /* 0: everything at once */
+        guint start, n;
+} ListPage;
+
+static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, const char *selector, GPtrArray *objects,
+                       const ListPage *p, bool yaml) {
+        g_autoptr(JsonObject) list = json_object_new();
+        JsonObject *meta = json_object_new();
+        JsonArray *items = json_array_new();
+        g_autofree char *api_version = kind_api_version(kind), *list_kind = g_strdup_printf("%sList", kind->kind);
+        char rv[32];
+
+        json_object_set_string_member(list, "apiVersion", api_version);
+        json_object_set_string_member(list, "kind", list_kind);
+        g_snprintf(rv, sizeof rv, "%" G_GUINT64_FORMAT, model_resource_version(d->model));
+        json_object_set_string_member(meta, "resourceVersion", rv);
+        if (p->start + p->n < objects->len) {
+                Object *last = objects->pdata[p->start + p->n - 1];
+                g_autofree char *token = list_continue_token(kind->kind, namespace, selector, last->namespace,
+                                                             last->name);
+                json_object_set_string_member(meta, "continue", token);
+                json_object_set_int_member(meta, "remainingItemCount", objects->len - p->start - p->n);
+        }
+        json_object_set_object_member(list, "metadata", meta);
+        for (guint i = p->start; i < p->start + p->n; i++)
+                json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
+        json_object_set_array_member(list, "items", items);
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
+        return document_text(node, yaml);
+}
+
+/* The page that fits in a message: at most limit items, fewer when their
+ * bytes would not fit (Kubernetes allows short pages); without a limit,
+ * everything or an error that says to page. */
+static int reply_list(Daemon *d, sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *selector,
+                      GPtrArray *objects, ListPage *p, bool yaml, sd_bus_error *error) {
+        size_t max = bus_reply_max_text(d), produced = 0;
+        g_autofree char *text = NULL;
+
+        p->n = objects->len - p->start;
+        if (p->limit > 0 && (uint64_t) p->limit < p->n)
+                p->n = (guint) p->limit;
+        for (;;) {
+                g_free(text);
+                text = list_text(d, kind, namespace, selector, objects, p, yaml);
+                size_t len = strlen(text);
+                produced += len;
+                if (len <= max)
+                        break;
+                bus_rate_limit_charge(d->ratelimit, m, produced);
+                if (p->limit == 0)
+                        return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
+                                                 "List of %s: the reply would be %zu bytes, more than one message on "
+                                                 "the bus carries (%zu); ask for pages with the option \"limit\" "
+                                                 "(and \"continue\")", kind->kind, len, max);
+                if (p->n == 1) {
+                        Object *o = objects->pdata[p->start];
+                        return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
+                                                 "List of %s: %s%s%s alone is %zu bytes as %s, more than one message "
+                                                 "on the bus carries (%zu)", kind->kind, o->namespace,
+                                                 *o->namespace ? "/" : "", o->name, len, yaml ? "yaml" : "json", max);
+                }
+                /* fewer items, in proportion (a little less), at least one fewer */
+                p->n = MAX(1u, MIN(p->n - 1, (guint) ((double) p->n * (double) max / (double) len * 0.95)));
+                produced = 0;
+        }
+        bus_rate_limit_charge(d->ratelimit, m, produced - strlen(text));      /* bus_reply_text charges the rest */
+        return bus_reply_text(d, m, text, "the List", error);
 }
 
 static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         g_autofree char *output = NULL, *selector = NULL;
+        g_autofree char *token = NULL, *after_namespace = NULL, *after_name = NULL;
+        ListPage page = {};
         BusOption options[] = {
                 { "output", BUS_OPTION_STRING, &output },
                 { "label-selector", BUS_OPTION_STRING, &selector },
+                { "limit", BUS_OPTION_INT64, &page.limit },
+                { "continue", BUS_OPTION_STRING, &token },
         };
         g_autoptr(LabelSelector) sel = NULL;
         g_autoptr(GError) e = NULL;
         g_autoptr(GPtrArray) objects = NULL;
-        g_autofree char *api_version = NULL, *list_kind = NULL;
         const char *kind_name, *namespace;
         const KindInfo *kind;
         bool yaml;
@@ -271,6 +350,11 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = kind_from_name(kind_name, &kind, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
+        if (options[2].seen && page.limit <= 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"limit\": %" PRIi64 " is not greater than zero", page.limit);
+        if (token && list_continue_parse(token, kind->kind, namespace, selector, &after_namespace, &after_name, &e) < 0)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"continue\": %s", e->message);
         /* in one namespace: as Get; across namespaces: what the caller's
          * roles show (Secrets where the role reads them) */
         bool across = isempty(namespace) && kind->namespaced;
@@ -288,24 +372,10 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         for (guint i = objects->len; kind == &kind_namespace && i-- > 0;)
                 if (!authz_can_see(m, kind, NULL, ((Object *) objects->pdata[i])->name))
                         g_ptr_array_remove_index(objects, i);
+        if (after_name)
+                page.start = list_continue_start(objects, after_namespace, after_name);
 
-        g_autoptr(JsonObject) list = json_object_new();
-        JsonObject *meta = json_object_new();
-        JsonArray *items = json_array_new();
-        char rv[32];
-        api_version = kind_api_version(kind);
-        list_kind = g_strdup_printf("%sList", kind->kind);
-        json_object_set_string_member(list, "apiVersion", api_version);
-        json_object_set_string_member(list, "kind", list_kind);
-        g_snprintf(rv, sizeof rv, "%" G_GUINT64_FORMAT, model_resource_version(d->model));
-        json_object_set_string_member(meta, "resourceVersion", rv);
-        json_object_set_object_member(list, "metadata", meta);
-        for (guint i = 0; i < objects->len; i++)
-                json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
-        json_object_set_array_member(list, "items", items);
-
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
-        return reply_document(m, node, yaml);
+        return reply_list(d, m, kind, namespace, selector, objects, &page, yaml, error);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -152,6 +152,19 @@ static const sd_bus_vtable object_vtable[] = {
         SD_BUS_VTABLE_END
 };
 
+size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const sd_bus_vtable *vtables[2]) {
+        size_t n = 0;
+
+        ifaces[n] = BUS_OBJECT_INTERFACE;
+        vtables[n++] = object_vtable;
+        for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++)
+                if (typed_interfaces[i].kind == kind) {
+                        ifaces[n] = typed_interfaces[i].interface;
+                        vtables[n++] = typed_interfaces[i].vtable;
+                }
+        return n;
+}
+
 static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata) {
         Daemon *d = userdata;
         const char *typed = typed_interface_of(o->kind);

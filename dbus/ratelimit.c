@@ -2,7 +2,13 @@
 /* Per-caller rate limits: a token bucket per unique bus name, checked by
  * a filter before any method is dispatched, so a client that floods calls
  * gets LimitExceeded errors at once instead of a growing backlog.  Signals
- * and replies pass; so do the bus driver's and our own messages. */
+ * and replies pass; so do the bus driver's and our own messages.
+ *
+ * A call costs one token, and a large reply more: one token for every
+ * BYTES_PER_TOKEN bytes the daemon produced for it (charged once it is
+ * built, so the bucket may go into debt), so that a client pulling large
+ * Lists is held back like one making as many small calls, and the loop's
+ * time stays shared among clients. */
 #include <time.h>
 
 #include "bus-error.h"
@@ -10,16 +16,17 @@
 #include "util.h"
 
 #define PRUNE_AT 1024
+#define BYTES_PER_TOKEN (16u * 1024)
 
 typedef struct Bucket {
         double tokens;
         uint64_t last_usec;
 } Bucket;
 
-typedef struct RateLimit {
+struct RateLimit {
         double rate, burst;
         GHashTable *buckets;            /* unique name -> Bucket */
-} RateLimit;
+};
 
 static uint64_t now_usec(void) {
         return (uint64_t) g_get_monotonic_time();
@@ -61,17 +68,27 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         refill(rl, b, now);
         if (b->tokens < 1.0) {
                 (void) sd_bus_reply_method_errorf(m, BUS_ERROR_LIMIT_EXCEEDED,
-                                                  "too many calls from %s: at most %.0f a second (bursts of %.0f); slow down",
-                                                  sender, rl->rate, rl->burst);
+                                                  "too many calls from %s: at most %.0f a second (bursts of %.0f), "
+                                                  "a reply counting one more call for every %u KiB; slow down",
+                                                  sender, rl->rate, rl->burst, BYTES_PER_TOKEN / 1024);
                 return 1;       /* answered: not dispatched */
         }
         b->tokens -= 1.0;
         return 0;
 }
 
-int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst) {
+void bus_rate_limit_charge(RateLimit *rl, sd_bus_message *m, size_t bytes) {
+        const char *sender = m ? sd_bus_message_get_sender(m) : NULL;
+        Bucket *b = rl && sender ? g_hash_table_lookup(rl->buckets, sender) : NULL;
+
+        if (b)          /* no bucket: not a counted caller (the daemon itself, the bus) */
+                b->tokens -= (double) (bytes / BYTES_PER_TOKEN);
+}
+
+int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst, RateLimit **ret) {
         RateLimit *rl;
 
+        *ret = NULL;
         if (per_second == 0)
                 return 0;       /* off */
         rl = g_new0(RateLimit, 1);
@@ -79,5 +96,6 @@ int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst) {
         rl->burst = MAX(burst, 1u);
         rl->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         /* the filter lives as long as the bus; so does rl */
+        *ret = rl;
         return sd_bus_add_filter(bus, NULL, on_message, rl);
 }

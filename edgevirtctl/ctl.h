@@ -36,6 +36,7 @@ typedef struct Ctl {
         char *display_name, *description;
         bool no_create;
         bool watch;             /* get -w */
+        int64_t chunk_size;     /* get --chunk-size: objects a List page (0: all at once) */
         GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
         GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
         char *secret_type;      /* create secret --type */
@@ -54,6 +55,11 @@ int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...);
 int bus_fail(const sd_bus_error *e, int r);
 /* ROOT/namespace/<ns>/<segment>/<name>, encoded. */
 char *ctl_object_path(const char *namespace, const char *segment, const char *name);
+
+/* list.c: call a Manager method whose reply is one document (Get, List);
+ * a List comes in pages of c->chunk_size objects, joined. */
+int ctl_call_document(Ctl *c, const char *method, const char *kind, const char *ns, const char *name,
+                      const char *output, const char *selector, char **ret);
 
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);

@@ -92,41 +92,6 @@ static int connect_bus(Ctl *c) {
         return 0;
 }
 
-/* Call a Manager method whose reply is one string (Get, List). */
-static int call_document(Ctl *c, const char *method, const char *kind, const char *ns, const char *name,
-                         const char *output, const char *selector, char **ret) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
-        const char *doc;
-        int r;
-
-        r = sd_bus_message_new_method_call(c->bus, &m, NAME, ROOT, MANAGER, method);
-        if (r < 0)
-                return bus_fail(NULL, r);
-        if (streq(method, "Get"))
-                r = sd_bus_message_append(m, "sss", kind, ns, name);
-        else
-                r = sd_bus_message_append(m, "ss", kind, ns);
-        if (r >= 0)
-                r = sd_bus_message_open_container(m, 'a', "{sv}");
-        if (r >= 0 && output)
-                r = sd_bus_message_append(m, "{sv}", "output", "s", output);
-        if (r >= 0 && selector)
-                r = sd_bus_message_append(m, "{sv}", "label-selector", "s", selector);
-        if (r >= 0)
-                r = sd_bus_message_close_container(m);
-        if (r < 0)
-                return bus_fail(NULL, r);
-        r = sd_bus_call(c->bus, m, 0, &e, &reply);
-        if (r < 0)
-                return bus_fail(&e, r);
-        r = sd_bus_message_read(reply, "s", &doc);
-        if (r < 0)
-                return bus_fail(NULL, r);
-        *ret = g_strdup(doc);
-        return 0;
-}
-
 static JsonNode *parse_json(const char *text) {
         g_autoptr(JsonParser) p = json_parser_new();
         if (!json_parser_load_from_data(p, text, -1, NULL))
@@ -390,7 +355,7 @@ typedef struct Watcher {
 /* Print the objects that changed since they were last printed. */
 static int watch_list(Watcher *wt, bool header) {
         g_autofree char *doc = NULL;
-        int r = call_document(wt->c, "List", wt->kind, ns_of(wt->c), NULL, "json", wt->c->selector, &doc);
+        int r = ctl_call_document(wt->c, "List", wt->kind, ns_of(wt->c), NULL, "json", wt->c->selector, &doc);
         if (r)
                 return r;
         g_autoptr(JsonNode) list = parse_json(doc);
@@ -490,13 +455,14 @@ static int verb_get(Ctl *c, int argc, char **argv) {
         if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") && !streq(out, "wide") && !jsonpath)
                 return fail(_("unknown output format \"%s\" (json, yaml, name, wide, jsonpath=TEMPLATE)"), out);
         if (jsonpath) {
-                r = argc >= 3 ? call_document(c, "Get", argv[1], c->namespace, argv[2], "json", NULL, &doc)
-                              : call_document(c, "List", argv[1], ns_of(c), NULL, "json", c->selector, &doc);
+                r = argc >= 3 ? ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "json", NULL, &doc)
+                              : ctl_call_document(c, "List", argv[1], ns_of(c), NULL, "json", c->selector, &doc);
                 return r ? r : print_jsonpath(jsonpath, doc);
         }
         if (argc >= 3) {
                 for (int i = 2; i < argc; i++) {
-                        r = call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL, &doc);
+                        r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[i], yaml ? "yaml" : "json", NULL,
+                                              &doc);
                         if (r)
                                 return r;
                         if (!out || streq(out, "wide")) {
@@ -529,7 +495,7 @@ static int verb_get(Ctl *c, int argc, char **argv) {
         }
         if (c->watch)
                 return watch_get(c, argv[1]);
-        r = call_document(c, "List", argv[1], ns_of(c), NULL, yaml ? "yaml" : "json", c->selector, &doc);
+        r = ctl_call_document(c, "List", argv[1], ns_of(c), NULL, yaml ? "yaml" : "json", c->selector, &doc);
         if (r)
                 return r;
         if (out && (streq(out, "json") || yaml)) {
@@ -563,7 +529,7 @@ static int verb_describe(Ctl *c, int argc, char **argv) {
         g_autofree char *doc = NULL;
         if (argc != 3)
                 return fail(_("usage: edgevirtctl describe KIND NAME"));
-        int r = call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
+        int r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
         if (r == 0)
                 fputs(doc, stdout);
         return r;
@@ -744,7 +710,7 @@ static int verb_project(Ctl *c, int argc, char **argv) {
                 printf(_("Using project \"%s\".\n"), cur);
                 return 0;
         }
-        int r = call_document(c, "Get", "namespace", "", argv[1], NULL, NULL, &doc);
+        int r = ctl_call_document(c, "Get", "namespace", "", argv[1], NULL, NULL, &doc);
         if (r)
                 return r;
         printf(_("Now using project \"%s\".\n"), argv[1]);
@@ -967,7 +933,7 @@ static int verb_image_upload(Ctl *c, int argc, char **argv) {
         if (fd < 0 || fstat(fd, &st) < 0)
                 return fail(_("cannot open %s: %s"), c->image_path, g_strerror(errno));
 
-        r = call_document(c, "Get", "datavolume", c->namespace, name, NULL, NULL, &doc);
+        r = ctl_call_document(c, "Get", "datavolume", c->namespace, name, NULL, NULL, &doc);
         if (r) {
                 if (c->no_create || !c->size)
                         return fail(_("create the DataVolume with --size, or apply an upload DataVolume first"));
@@ -1152,13 +1118,13 @@ static int verb_export(Ctl *c, int argc, char **argv) {
         /* -o json: a v1 List, which kubectl apply takes as well */
         if (argc != 1 || (c->output && !streq(c->output, "yaml") && !streq(c->output, "json")))
                 return fail(_("usage: edgevirtctl export [-n NAMESPACE] [-o yaml|json]"));
-        r = call_document(c, "Get", "namespace", "", c->namespace, "json", NULL, &ns_doc);
+        r = ctl_call_document(c, "Get", "namespace", "", c->namespace, "json", NULL, &ns_doc);
         if (r)
                 return r;
         /* the default class's name means nothing on a cluster: its own
          * default applies where edgevirt's was filled in */
         g_autofree char *sc_doc = NULL, *default_class = NULL;
-        if (call_document(c, "List", "storageclasses", "", NULL, "json", NULL, &sc_doc) == 0) {
+        if (ctl_call_document(c, "List", "storageclasses", "", NULL, "json", NULL, &sc_doc) == 0) {
                 g_autoptr(JsonNode) scs = parse_json(sc_doc);
                 JsonArray *items = json_get_array(json_node_get_object(scs), "items");
                 for (guint i = 0; items && i < json_array_get_length(items); i++) {
@@ -1173,7 +1139,7 @@ static int verb_export(Ctl *c, int argc, char **argv) {
         json_array_add_element(out, clean_for_export(json_node_get_object(ns)));
         for (const char *const *k = kinds; *k; k++) {
                 g_autofree char *doc = NULL;
-                r = call_document(c, "List", *k, c->namespace, NULL, "json", NULL, &doc);
+                r = ctl_call_document(c, "List", *k, c->namespace, NULL, "json", NULL, &doc);
                 if (r)
                         return r;
                 g_autoptr(JsonNode) list = parse_json(doc);
@@ -1250,13 +1216,14 @@ static void help(void) {
                  "  credentials set-password --user=U --password=P VM      keys and passwords through the guest agent\n"
                  "         [--secret=NAME] [--force] [--create-secret|--update-secret]\n\n"
                  "Options: -n NAMESPACE, -A (all namespaces), --bus=system|session|ADDRESS\n"
-                 "         (default: $EDGEVIRT_BUS, else the system bus)\n"));
+                 "         (default: $EDGEVIRT_BUS, else the system bus),\n"
+                 "         --chunk-size=N (get: N objects a call, default 500; 0: all at once)\n"));
 }
 
 int main(int argc, char *argv[]) {
         enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
                ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE, ARG_KEY_VALUE,
-               ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET };
+               ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK };
         static const struct option options[] = {
                 { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
                 { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -1273,6 +1240,7 @@ int main(int argc, char *argv[]) {
                 { "value", required_argument, NULL, ARG_KEY_VALUE }, { "secret", required_argument, NULL, ARG_SECRET },
                 { "password", required_argument, NULL, ARG_PASSWORD }, { "create-secret", no_argument, NULL, ARG_CREATE_SECRET },
                 { "update-secret", no_argument, NULL, ARG_UPDATE_SECRET },
+                { "chunk-size", required_argument, NULL, ARG_CHUNK },
                 { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
         };
         static const struct {
@@ -1288,7 +1256,7 @@ int main(int argc, char *argv[]) {
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },
         };
-        Ctl c = { .timeout = 0, .grace_period = -1 };
+        Ctl c = { .timeout = 0, .grace_period = -1, .chunk_size = 500 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
         g_autoptr(GPtrArray) files = g_ptr_array_new();
         int opt;
@@ -1336,6 +1304,14 @@ int main(int argc, char *argv[]) {
                         if (*end || port < 0 || port > 65535)
                                 return fail(_("--port: \"%s\" is not a port number"), optarg);
                         c.port = (int) port;
+                        break;
+                }
+                case ARG_CHUNK: {
+                        char *end;
+                        c.chunk_size = strtoll(optarg, &end, 10);
+                        if (*end || !*optarg || c.chunk_size < 0)
+                                return fail(_("--chunk-size: \"%s\" is not a number of objects (0: all at once)"),
+                                            optarg);
                         break;
                 }
                 case ARG_GRACE: {

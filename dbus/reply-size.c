@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* No message of ours may be larger than the bus takes (its
+ * max_message_size, [Limits] MaxMessageSize=): dbus-daemon disconnects a
+ * connection that sends one.  Replies we build are checked here before
+ * they are sent; the two that sd-bus builds from the vtables
+ * (GetManagedObjects, Introspect) are measured by a filter first and
+ * refused when they would not fit.  Every reply measured is charged to
+ * the caller's rate limit by its size. */
+#include "authz.h"
+#include "bus-error.h"
+#include "bus.h"
+#include "util.h"
+
+#define HEADER_ROOM 4096                /* a reply's header: serial, destination, sender, signature */
+#define INTROSPECT_FIXED (64u * 1024)   /* the interfaces' XML of one object, generously */
+#define INTROSPECT_PER_CHILD 32u        /* <node name=""/> and a newline */
+
+size_t bus_reply_max_text(Daemon *d) {
+        return d->max_message_size - HEADER_ROOM;
+}
+
+int bus_reply_text(Daemon *d, sd_bus_message *m, const char *text, const char *what, sd_bus_error *error) {
+        size_t len = strlen(text);
+
+        bus_rate_limit_charge(d->ratelimit, m, len);
+        if (len > bus_reply_max_text(d))
+                return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
+                                         "%s is %zu bytes, more than one message on the bus carries (%zu)",
+                                         what, len, bus_reply_max_text(d));
+        return sd_bus_reply_method_return(m, "s", text);
+}
+
+static size_t align_to(size_t n, size_t a) {
+        return (n + a - 1) & ~(a - 1);
+}
+
+static size_t alignment_of(char type) {
+        switch (type) {
+        case 'y': case 'g': case 'v':
+                return 1;
+        case 'n': case 'q':
+                return 2;
+        case 'x': case 't': case 'd': case 'r': case 'e': case '(': case '{':
+                return 8;
+        default:        /* b i u h s o a */
+                return 4;
+        }
+}
+
+/* The marshalled size of what is left of m's body, from *pos on (D-Bus'
+ * alignment rules; the body starts 8-aligned). */
+static int body_size(sd_bus_message *m, size_t *pos) {
+        const char *contents;
+        char type;
+        int r;
+
+        while ((r = sd_bus_message_peek_type(m, &type, &contents)) > 0) {
+                if (strchr("avre", type)) {
+                        if (type == 'a')
+                                *pos = align_to(align_to(*pos, 4) + 4, alignment_of(contents[0]));
+                        else if (type == 'v')
+                                *pos += 1 + strlen(contents) + 1;
+                        else
+                                *pos = align_to(*pos, 8);
+                        if ((r = sd_bus_message_enter_container(m, type, contents)) < 0 ||
+                            (r = body_size(m, pos)) < 0 || (r = sd_bus_message_exit_container(m)) < 0)
+                                return r;
+                        continue;
+                }
+                union { const char *s; uint64_t u; } v;
+                if ((r = sd_bus_message_read_basic(m, type, &v)) < 0)
+                        return r;
+                if (type == 's' || type == 'o')
+                        *pos = align_to(*pos, 4) + 4 + strlen(v.s) + 1;
+                else if (type == 'g')
+                        *pos += 1 + strlen(v.s) + 1;
+                else
+                        *pos = align_to(*pos, alignment_of(type)) + (type == 'y' ? 1 : alignment_of(type) == 2 ? 2 :
+                                                                     alignment_of(type) == 8 ? 8 : 4);
+        }
+        return r;
+}
+
+/* An object's entry of GetManagedObjects, as sd-bus writes it: the
+ * standard interfaces (empty), then ours with every property. */
+static int append_object(sd_bus_message *s, Object *o) {
+        static const char *const standard[] = { "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+                                                 "org.freedesktop.DBus.Properties" };
+        const char *ifaces[2];
+        const sd_bus_vtable *vtables[2];
+        size_t n = bus_object_interfaces(o->kind, ifaces, vtables);
+        int r;
+
+        if ((r = sd_bus_message_open_container(s, 'e', "oa{sa{sv}}")) < 0 ||
+            (r = sd_bus_message_append(s, "o", o->path)) < 0 ||
+            (r = sd_bus_message_open_container(s, 'a', "{sa{sv}}")) < 0)
+                return r;
+        for (size_t i = 0; i < G_N_ELEMENTS(standard); i++)
+                if ((r = sd_bus_message_append(s, "{sa{sv}}", standard[i], 0)) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++) {
+                if ((r = sd_bus_message_open_container(s, 'e', "sa{sv}")) < 0 ||
+                    (r = sd_bus_message_append(s, "s", ifaces[i])) < 0 ||
+                    (r = sd_bus_message_open_container(s, 'a', "{sv}")) < 0)
+                        return r;
+                for (const sd_bus_vtable *v = vtables[i]; v->type != _SD_BUS_VTABLE_END; v++) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                        bool property = v->type == _SD_BUS_VTABLE_PROPERTY ||
+                                        v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY;
+                        if (!property || !v->x.property.get)
+                                continue;
+                        if ((r = sd_bus_message_open_container(s, 'e', "sv")) < 0 ||
+                            (r = sd_bus_message_append(s, "s", v->x.property.member)) < 0 ||
+                            (r = sd_bus_message_open_container(s, 'v', v->x.property.signature)) < 0 ||
+                            (r = v->x.property.get(sd_bus_message_get_bus(s), o->path, ifaces[i], v->x.property.member,
+                                                   s, (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
+                            (r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
+                                return r;
+                }
+                if ((r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
+                        return r;
+        }
+        if ((r = sd_bus_message_close_container(s)) < 0)
+                return r;
+        return sd_bus_message_close_container(s);
+}
+
+/* The body size of GetManagedObjects' reply to call: the objects the
+ * caller sees, written into a scratch reply and measured. */
+static int managed_objects_size(Daemon *d, sd_bus_message *call, size_t *ret) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
+        g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
+        int r;
+
+        if ((r = sd_bus_message_new_method_return(call, &s)) < 0 ||
+            (r = sd_bus_message_open_container(s, 'a', "{oa{sa{sv}}}")) < 0)
+                return r;
+        for (guint i = 0; i < objects->len; i++) {
+                Object *o = objects->pdata[i];
+                if (!o->kind->path_segment || !authz_can_see(call, o->kind, o->namespace, o->name))
+                        continue;
+                if ((r = append_object(s, o)) < 0)
+                        return r;
+        }
+        if ((r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_seal(s, 1, 0)) < 0 ||
+            (r = sd_bus_message_rewind(s, true)) < 0)
+                return r;
+        *ret = 0;
+        return body_size(s, ret);
+}
+
+/* At most how large Introspect's reply for path is: the interfaces, and a
+ * node for each direct child the caller sees. */
+static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path) {
+        g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
+        g_autoptr(GHashTable) children = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        size_t prefix = streq(path, "/") ? 0 : strlen(path), size = INTROSPECT_FIXED;
+
+        for (guint i = 0; i < objects->len; i++) {
+                Object *o = objects->pdata[i];
+                bool below = o->path && strncmp(o->path, path, prefix) == 0 && o->path[prefix] == '/';
+                if (!o->kind->path_segment || !below || !authz_can_see(call, o->kind, o->namespace, o->name))
+                        continue;
+                const char *child = o->path + prefix + 1;
+                g_hash_table_add(children, g_strndup(child, strcspn(child, "/")));
+        }
+        GHashTableIter it;
+        const char *child;
+        g_hash_table_iter_init(&it, children);
+        while (g_hash_table_iter_next(&it, (void **) &child, NULL))
+                size += strlen(child) + INTROSPECT_PER_CHILD;
+        return size;
+}
+
+static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Daemon *d = userdata;
+        const char *path = sd_bus_message_get_path(m), *what;
+        size_t size;
+        int r;
+
+        if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") &&
+            streq_ptr(path, BUS_MANAGER_PATH)) {
+                what = "GetManagedObjects";
+                r = managed_objects_size(d, m, &size);
+                if (r < 0) {
+                        g_warning("cannot measure GetManagedObjects' reply: %s", g_strerror(-r));
+                        return 0;       /* sd-bus will meet the same error and answer it */
+                }
+        } else if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Introspectable", "Introspect") && path) {
+                what = "Introspect";
+                size = introspect_size(d, m, path);
+        } else
+                return 0;
+        /* charged by what was measured; Introspect by its nodes, not the allowance */
+        bus_rate_limit_charge(d->ratelimit, m, streq(what, "Introspect") ? size - INTROSPECT_FIXED : size);
+        if (size <= bus_reply_max_text(d))
+                return 0;
+        (void) sd_bus_reply_method_errorf(m, BUS_ERROR_REPLY_TOO_LARGE,
+                                          "%s of %s: the reply would be %zu bytes, more than one message on the bus "
+                                          "carries (%zu); List each kind with the options \"limit\" and "
+                                          "\"continue\" instead",
+                                          what, path, size, bus_reply_max_text(d));
+        return 1;       /* answered: not dispatched */
+}
+
+int bus_reply_guard_install(Daemon *d) {
+        return sd_bus_add_filter(d->bus, NULL, on_message, d);
+}

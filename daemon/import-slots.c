@@ -40,7 +40,6 @@ ImportSlots *import_slots_new(unsigned max_total, unsigned max_per_namespace) {
 ImportSlots *import_slots_free(ImportSlots *s) {
         if (!s)
                 return NULL;
-        g_warn_if_fail(s->running == 0 && g_queue_is_empty(&s->queue));
         g_hash_table_unref(s->namespaces);
         g_free(s);
         return NULL;

@@ -19,7 +19,8 @@ typedef struct ImportTicket ImportTicket;
 typedef void (*ImportGrantFunc)(ImportTicket *t, void *userdata);
 
 ImportSlots *import_slots_new(unsigned max_total, unsigned max_per_namespace);
-/* Every ticket must have been freed. */
+/* At exit: tickets still out (processes killed, never reaped) must not be
+ * used afterwards. */
 ImportSlots *import_slots_free(ImportSlots *s);
 
 /* Queue a request for a slot for namespace ns (cache pulls: "" — shared by

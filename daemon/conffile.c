@@ -26,7 +26,8 @@ static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL 
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
                                            "CallsPerSecond", "CallBurst", NULL };
 static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumAge", NULL };
-static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace", "UploadIdleTimeout", "StallTimeout", NULL };
+static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace", "UploadIdleTimeout", "StallTimeout",
+                                            NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
@@ -160,11 +161,12 @@ static int load_imports(GKeyFile *kf, const char *path, Config *c, GError **erro
                 if (r > 0)
                         *keys[i].value = (unsigned) n;
         }
-        if (c->max_imports_per_namespace > c->max_imports && !g_key_file_has_key(kf, "Imports", "MaxImportsPerNamespace", NULL))
+        if (c->max_imports_per_namespace > c->max_imports &&
+            !g_key_file_has_key(kf, "Imports", "MaxImportsPerNamespace", NULL))
                 c->max_imports_per_namespace = c->max_imports;  /* the default, under a smaller MaxImports */
         if (c->max_imports_per_namespace > c->max_imports)
-                return ev_error_set(error, EINVAL, "%s: [Imports] MaxImportsPerNamespace=%u is more than MaxImports=%u", path,
-                                    c->max_imports_per_namespace, c->max_imports);
+                return ev_error_set(error, EINVAL, "%s: [Imports] MaxImportsPerNamespace=%u is more than MaxImports=%u",
+                                    path, c->max_imports_per_namespace, c->max_imports);
         return 0;
 }
 

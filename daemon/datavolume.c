@@ -13,6 +13,7 @@
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "object-slots.h"
 #include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
@@ -51,23 +52,14 @@ typedef struct ImportJob {
         bool waiting;                   /* backing off before resuming: no slot held */
 } ImportJob;
 
-/* A request for an import slot, from the reconcile that found one needed
- * until the import starts with it (or is not wanted any more). */
-typedef struct SlotWait {
-        DataVolumeController *c;
-        char *uid;                      /* of the DataVolume or annotated PVC */
-        ImportTicket *ticket;
-} SlotWait;
-
 struct DataVolumeController {
         Model *model;
         Services *services;
         GHashTable *jobs;               /* dv uid -> ImportJob */
         GHashTable *uploads;            /* dv uid -> fd a client handed in, waiting */
         GHashTable *not_before;         /* dv uid -> monotonic usec: backing off until then */
-        GHashTable *slots;              /* dv uid -> SlotWait */
+        ObjectSlots *slots;             /* their requests for import slots */
         sd_event_source *retry;
-        sd_event_source *sweep;         /* drops slot requests of objects that went away */
 };
 
 static JsonObject *spec_of(JsonObject *doc) {
@@ -342,71 +334,6 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         return model_apply_object(c->model, pvc, false, error);
 }
 
-/* --- import slots --- */
-
-static void slot_wait_free(SlotWait *w) {
-        import_ticket_free(w->ticket);
-        g_free(w->uid);
-        g_free(w);
-}
-
-/* Granted: the reconcile starts the import; an object that went away in
- * the meantime gives the slot back (later: not inside the grant). */
-static void on_slot(ImportTicket *t, void *userdata) {
-        SlotWait *w = userdata;
-        Object *o = model_find_uid(w->c->model, w->uid);
-        if (o)
-                model_enqueue(w->c->model, o);
-        else
-                sd_event_source_set_enabled(w->c->sweep, SD_EVENT_ONESHOT);
-}
-
-static int on_sweep(sd_event_source *s, void *userdata) {
-        DataVolumeController *c = userdata;
-        g_autoptr(GPtrArray) gone = g_ptr_array_new_with_free_func((GDestroyNotify) slot_wait_free);
-        GHashTableIter it;
-        SlotWait *w;
-
-        g_hash_table_iter_init(&it, c->slots);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &w))
-                if (!model_find_uid(c->model, w->uid)) {
-                        g_hash_table_iter_steal(&it);
-                        g_ptr_array_add(gone, w);
-                }
-        /* freed after the walk: giving a slot back grants others */
-        return 0;
-}
-
-/* Whether o may start its importer now: asks for a slot the first time,
- * in the fair queue of its namespace. */
-static bool slot_granted(DataVolumeController *c, Object *o) {
-        SlotWait *w = g_hash_table_lookup(c->slots, o->uid);
-        if (!w) {
-                w = g_new0(SlotWait, 1);
-                w->c = c;
-                w->uid = g_strdup(o->uid);
-                g_hash_table_insert(c->slots, w->uid, w);
-                w->ticket = import_slots_request(c->services->slots, o->namespace, on_slot, w);
-        }
-        return import_ticket_granted(w->ticket);
-}
-
-/* The granted slot, for the import that starts with it. */
-static ImportTicket *slot_take(DataVolumeController *c, Object *o) {
-        SlotWait *w = g_hash_table_lookup(c->slots, o->uid);
-        ImportTicket *t = w ? g_steal_pointer(&w->ticket) : NULL;
-        g_hash_table_remove(c->slots, o->uid);
-        return t;
-}
-
-static char *slot_message(DataVolumeController *c, const char *ns) {
-        ImportSlots *s = c->services->slots;
-        return g_strdup_printf("waiting for an import slot: %u of %u in use, %u of %u by namespace %s, %u waiting",
-                               import_slots_running(s, NULL), import_slots_max_total(s), import_slots_running(s, ns),
-                               import_slots_max_per_namespace(s) ? import_slots_max_per_namespace(s) : import_slots_max_total(s),
-                               ns, import_slots_waiting(s, NULL));
-}
-
 /* --- imports --- */
 
 /* Everything that may start an import: DataVolumes and annotated PVCs. */
@@ -461,8 +388,9 @@ static void job_waits(ImportJob *j, unsigned seconds, const char *reason) {
         }
         if (!dv || object_is_deleting(dv))
                 return;
-        g_autofree char *msg = g_strdup_printf("transfer interrupted (%s): resuming in %u s, when an import slot is free", reason,
-                                               seconds);
+        g_autofree char *msg = g_strdup_printf("transfer interrupted (%s): resuming in %u s, when an import slot "
+                                               "is free",
+                                               reason, seconds);
         write_status(j->c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = MAX(j->progress, 0), .bound = true,
                                              .reason = "TransferInterrupted", .message = msg });
 }
@@ -650,7 +578,8 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
 
 /* Start the importer for dv into pvc in the slot ticket (taken, even on
  * failure); upload_fd >= 0 is its stdin. */
-static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, ImportTicket *ticket, GError **error) {
+static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, ImportTicket *ticket,
+                        GError **error) {
         g_autoptr(GStrvBuilder) argv = g_strv_builder_new(), env = g_strv_builder_new();
         g_auto(GStrv) args = NULL, envp = NULL;
         g_autofree char *path = pvc_volume_path(c->model, pvc);
@@ -686,8 +615,8 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         }
         args = g_strv_builder_end(argv);
         envp = g_strv_builder_end(env);
-        if ((r = importer_run_start(c->services, (const char *const *) args, (const char *const *) envp, upload_fd, ticket, on_line,
-                                    on_importer_exit, j, &j->run, error)) < 0)
+        if ((r = importer_run_start(c->services, (const char *const *) args, (const char *const *) envp, upload_fd,
+                                    ticket, on_line, on_importer_exit, j, &j->run, error)) < 0)
                 goto fail;
         ticket = NULL;          /* the run's */
         g_hash_table_insert(c->jobs, j->dv_uid, j);
@@ -710,10 +639,12 @@ static void cancel(ImportJob *j) {
 
 /* Waiting for a slot (or holding one not used yet): write that, once. */
 static void write_slot_wait(DataVolumeController *c, Object *o, const char *phase) {
-        g_autofree char *msg = slot_message(c, o->namespace);
-        if (streq_ptr(object_status_string(o, "phase"), phase) && streq_ptr(object_condition(o, "Ready", "reason"), phase))
+        g_autofree char *msg = object_slots_message(c->slots, o->namespace);
+        if (streq_ptr(object_status_string(o, "phase"), phase) &&
+            streq_ptr(object_condition(o, "Ready", "reason"), phase))
                 return;         /* said already: the numbers in the message may be old, the phase is not */
-        write_status(c, o, &(DvStatus) { .phase = phase, .progress = 0, .bound = true, .reason = phase, .message = msg });
+        write_status(c, o, &(DvStatus) { .phase = phase, .progress = 0, .bound = true, .reason = phase,
+                                         .message = msg });
 }
 
 /* *wants_slot: the object waits for an import slot (a request it made
@@ -774,14 +705,14 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                                                                   .reason = "UploadReady", .message = "Upload into the DataVolume with Upload(fd)" });
                         return;
                 }
-                if (!slot_granted(c, dv)) {
+                if (!object_slots_granted(c->slots, dv)) {
                         /* the fd waits with us; the idle clock starts with the importer */
                         *wants_slot = true;
                         write_slot_wait(c, dv, "UploadScheduled");
                         return;
                 }
                 g_hash_table_remove(c->uploads, dv->uid);
-                int r = start_import(c, dv, pvc, fd, slot_take(c, dv), &e);
+                int r = start_import(c, dv, pvc, fd, object_slots_take(c->slots, dv), &e);
                 close(fd);
                 if (r < 0)
                         write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
@@ -796,12 +727,12 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                 return;
         }
         g_hash_table_remove(c->not_before, dv->uid);
-        if (!slot_granted(c, dv)) {
+        if (!object_slots_granted(c->slots, dv)) {
                 *wants_slot = true;
                 write_slot_wait(c, dv, "ImportScheduled");
                 return;
         }
-        if (start_import(c, dv, pvc, -1, slot_take(c, dv), &e) < 0)
+        if (start_import(c, dv, pvc, -1, object_slots_take(c->slots, dv), &e) < 0)
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true, .reason = "ImportFailed",
                                                   .message = e->message });
 }
@@ -813,7 +744,7 @@ static int dv_reconcile(Model *m, Object *dv) {
         vmi_volumes_changed(m, dv->namespace);
         reconcile_dv(m, dv, &wants_slot);
         if (!wants_slot)
-                g_hash_table_remove(c->slots, dv->uid);
+                object_slots_drop(c->slots, dv->uid);
         return 0;
 }
 
@@ -826,7 +757,7 @@ static int dv_finalize(Model *m, Object *dv) {
                 close(fd);
                 g_hash_table_remove(c->uploads, dv->uid);
         }
-        g_hash_table_remove(c->slots, dv->uid);
+        object_slots_drop(c->slots, dv->uid);
         if (job) {
                 if (!job->cancelled)
                         cancel(job);
@@ -898,11 +829,11 @@ static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot
                 return;
         }
         g_hash_table_remove(c->not_before, pvc->uid);
-        if (!slot_granted(c, pvc)) {
+        if (!object_slots_granted(c->slots, pvc)) {
                 *wants_slot = true;     /* the grant queues us */
                 return;
         }
-        if (start_import(c, pvc, pvc, -1, slot_take(c, pvc), &e) < 0)
+        if (start_import(c, pvc, pvc, -1, object_slots_take(c->slots, pvc), &e) < 0)
                 write_status(c, pvc, &(DvStatus) { .phase = "Failed", .reason = "ImportFailed", .message = e->message });
 }
 
@@ -915,7 +846,7 @@ void datavolume_reconcile_pvc(Model *m, Object *pvc) {
                 return;
         reconcile_pvc(c, pvc, &wants_slot);
         if (!wants_slot)
-                g_hash_table_remove(c->slots, pvc->uid);
+                object_slots_drop(c->slots, pvc->uid);
 }
 
 /* Uploads of ns whose fd waits here for an import slot. */
@@ -954,8 +885,9 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
         /* an upload waiting for a slot holds the client's fd: only a few per namespace */
         unsigned queued = uploads_waiting(c, dv->namespace), most = upload_queue_limit(c);
         if (queued >= most)
-                return ev_error_set(error, EBUSY, "DataVolume %s/%s: %u upload%s in namespace %s already wait%s for an import slot "
-                                    "(at most %u); try again when one has started", dv->namespace, dv->name, queued,
+                return ev_error_set(error, EBUSY, "DataVolume %s/%s: %u upload%s in namespace %s already wait%s "
+                                    "for an import slot (at most %u); try again when one has started", dv->namespace, dv->name,
+                                    queued,
                                     queued == 1 ? "" : "s", dv->namespace, queued == 1 ? "s" : "", most);
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (copy < 0)
@@ -979,11 +911,9 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
         c->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) job_free);
         c->uploads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->not_before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        c->slots = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) slot_wait_free);
-        r = sd_event_add_defer(s->event, &c->sweep, on_sweep, c);
+        r = object_slots_new(m, s, &c->slots);
         if (r < 0)
                 return r;
-        sd_event_source_set_enabled(c->sweep, SD_EVENT_OFF);
         r = sd_event_add_time_relative(s->event, &c->retry, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0, on_retry, c);
         if (r < 0)
                 return r;
@@ -1021,12 +951,11 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         g_hash_table_iter_init(&it, c->jobs);
         while (g_hash_table_iter_next(&it, NULL, (void **) &j))
                 importer_run_kill(j->run);
-        g_hash_table_unref(c->slots);
+        object_slots_free(c->slots);
         g_hash_table_unref(c->jobs);
         g_hash_table_unref(c->uploads);
         g_hash_table_unref(c->not_before);
         sd_event_source_disable_unref(c->retry);
-        sd_event_source_disable_unref(c->sweep);
         g_free(c);
         return NULL;
 }

@@ -401,7 +401,8 @@ static int pull_spawn(Pull *p, GError **error) {
         g_autofree char *pw = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
         const char *args[] = { registry, cache, size, scratch, NULL };
         const char *env[] = { u, pw, NULL };
-        int r = importer_run_start(c->s, args, user ? env : NULL, -1, p->ticket, pull_line, pull_exit, p, &p->run, error);
+        int r = importer_run_start(c->s, args, user ? env : NULL, -1, p->ticket, pull_line, pull_exit, p, &p->run,
+                                   error);
         if (r < 0)
                 return r;
         p->ticket = NULL;       /* the run's */

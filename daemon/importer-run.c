@@ -64,8 +64,8 @@ static void give_slot_back(ImporterRun *r, unsigned seconds) {
         if (!r->ticket || r->backoff)
                 return;         /* said twice: once is enough */
         r->ticket = import_ticket_free(r->ticket);
-        if (sd_event_add_time_relative(r->services->event, &r->backoff, CLOCK_MONOTONIC, (uint64_t) seconds * G_USEC_PER_SEC, 0,
-                                       on_backoff_done, r) < 0)
+        if (sd_event_add_time_relative(r->services->event, &r->backoff, CLOCK_MONOTONIC,
+                                       (uint64_t) seconds * G_USEC_PER_SEC, 0, on_backoff_done, r) < 0)
                 on_backoff_done(NULL, 0, r);
 }
 
@@ -164,10 +164,10 @@ int importer_run_start(Services *s, const char *const *args, const char *const *
         bool with_stdin = stdin_fd >= 0;
         int source_fds[] = { control[0], stdin_fd };
         int target_fds[] = { CONTROL_FD, STDIN_FILENO };
-        bool ok = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) a, (const char *const *) e,
-                                                   G_SPAWN_DO_NOT_REAP_CHILD | (with_stdin ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL),
-                                                   child_setup, NULL, -1, -1, -1, source_fds, target_fds, with_stdin ? 2 : 1,
-                                                   &pid, NULL, &out_fd, &err_fd, &ge);
+        GSpawnFlags flags = G_SPAWN_DO_NOT_REAP_CHILD | (with_stdin ? 0 : G_SPAWN_STDIN_FROM_DEV_NULL);
+        bool ok = g_spawn_async_with_pipes_and_fds(NULL, (const char *const *) a, (const char *const *) e, flags,
+                                                   child_setup, NULL, -1, -1, -1, source_fds, target_fds,
+                                                   with_stdin ? 2 : 1, &pid, NULL, &out_fd, &err_fd, &ge);
         close(control[0]);
         if (!ok) {
                 close(control[1]);

@@ -146,7 +146,9 @@ static void wait_for_slot(unsigned seconds, const char *reason) {
 }
 
 static HttpOptions http_options(const Options *o, const char *url) {
-        return (HttpOptions) { .url = url, .ca_file = o->ca_file, .stall_seconds = o->stall_seconds, .wait = wait_for_slot };
+        return (HttpOptions) {
+                .url = url, .ca_file = o->ca_file, .stall_seconds = o->stall_seconds, .wait = wait_for_slot,
+        };
 }
 
 static long long now_ns(void) {
@@ -659,7 +661,8 @@ static int self_test(const Options *o) {
 }
 
 static void parse_args(int argc, char *argv[], Options *o) {
-        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD, STALL, IDLE };
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
+               STALL, IDLE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },

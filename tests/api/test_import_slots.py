@@ -129,7 +129,8 @@ def make_daemon(bus, state_dir):
 
 
 def dv(name, namespace, source):
-    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\n"
+            f"metadata: {{name: {name}, namespace: {namespace}}}\n"
             f"spec:\n  source: {source}\n  storage:\n    resources: {{requests: {{storage: 64Mi}}}}\n")
 
 

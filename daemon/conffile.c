@@ -19,12 +19,18 @@
 #define DEFAULT_IMAGE_CACHE_SIZE (20ull << 30)
 #define DEFAULT_MAX_IMAGE_SIZE (256ull << 30)
 #define DEFAULT_IMAGE_MINIMUM_AGE 120      /* seconds, as the kubelet's ImageMinimumGCAge */
+#define DEFAULT_MAX_IMPORTS 4
+#define DEFAULT_MAX_IMPORTS_PER_NAMESPACE 2
+#define DEFAULT_UPLOAD_IDLE_TIMEOUT 60
+#define DEFAULT_STALL_TIMEOUT 30
 #define STORAGE_CLASS_PREFIX "StorageClass "
 
 static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
                                            "CallsPerSecond", "CallBurst", "MaxMessageSize", NULL };
 static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumAge", NULL };
+static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace", "UploadIdleTimeout", "StallTimeout",
+                                            NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
@@ -35,6 +41,10 @@ void config_init(Config *c) {
                 .image_cache_size = DEFAULT_IMAGE_CACHE_SIZE,
                 .max_image_size = DEFAULT_MAX_IMAGE_SIZE,
                 .image_minimum_age = DEFAULT_IMAGE_MINIMUM_AGE,
+                .max_imports = DEFAULT_MAX_IMPORTS,
+                .max_imports_per_namespace = DEFAULT_MAX_IMPORTS_PER_NAMESPACE,
+                .upload_idle_timeout = DEFAULT_UPLOAD_IDLE_TIMEOUT,
+                .stall_timeout = DEFAULT_STALL_TIMEOUT,
                 .call_burst = DEFAULT_CALL_BURST,
                 .max_message_size = DEFAULT_MAX_MESSAGE_SIZE,
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
@@ -159,6 +169,33 @@ static int check_message_size(GKeyFile *kf, const char *path, Config *c, GError 
         return 0;
 }
 
+/* [Imports]: how many importer processes run, and when a transfer that
+ * moves nothing is given up. */
+static int load_imports(GKeyFile *kf, const char *path, Config *c, GError **error) {
+        struct { const char *key; guint64 max; unsigned *value; } keys[] = {
+                { "MaxImports", 1024, &c->max_imports },
+                { "MaxImportsPerNamespace", 1024, &c->max_imports_per_namespace },
+                { "UploadIdleTimeout", 24 * 3600, &c->upload_idle_timeout },
+                { "StallTimeout", 24 * 3600, &c->stall_timeout },
+        };
+        guint64 n;
+        int r;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+                if ((r = get_uint(kf, path, "Imports", keys[i].key, keys[i].max, &n, error)) < 0)
+                        return r;
+                if (r > 0)
+                        *keys[i].value = (unsigned) n;
+        }
+        if (c->max_imports_per_namespace > c->max_imports &&
+            !g_key_file_has_key(kf, "Imports", "MaxImportsPerNamespace", NULL))
+                c->max_imports_per_namespace = c->max_imports;  /* the default, under a smaller MaxImports */
+        if (c->max_imports_per_namespace > c->max_imports)
+                return ev_error_set(error, EINVAL, "%s: [Imports] MaxImportsPerNamespace=%u is more than MaxImports=%u",
+                                    path, c->max_imports_per_namespace, c->max_imports);
+        return 0;
+}
+
 int config_load(Config *c, const char *path, bool must_exist, GError **error) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) e = NULL;
@@ -181,10 +218,12 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, network_keys, error);
                 else if (streq(*g, "Images"))
                         r = check_keys(kf, path, *g, image_keys, error);
+                else if (streq(*g, "Imports"))
+                        r = check_keys(kf, path, *g, import_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
-                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Images], [Limits], [Network], [StorageClass NAME])", path, *g);
+                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Images], [Imports], [Limits], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -204,6 +243,8 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->image_minimum_age = (unsigned) n;
+        if ((r = load_imports(kf, path, c, error)) < 0)
+                return r;
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))
                 c->bridge = g_key_file_get_string(kf, "Network", "Bridge", NULL);
         if (g_key_file_has_key(kf, "Daemon", "StateDirectory", NULL))

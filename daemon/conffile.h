@@ -21,6 +21,10 @@ typedef struct Config {
         uint64_t image_cache_size;      /* [Images] CacheSize= (bytes on disk the cache keeps) */
         uint64_t max_image_size;        /* [Images] MaxImageSize= (largest virtual size pulled) */
         unsigned image_minimum_age;     /* [Images] MinimumAge= seconds an unused image is kept at least */
+        unsigned max_imports;           /* [Imports] MaxImports= importer processes at once */
+        unsigned max_imports_per_namespace;     /* [Imports] MaxImportsPerNamespace= */
+        unsigned upload_idle_timeout;   /* [Imports] UploadIdleTimeout= seconds without a byte */
+        unsigned stall_timeout;         /* [Imports] StallTimeout= seconds a server may send nothing */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
 } Config;
 

@@ -12,6 +12,8 @@
 
 #include "datavolume.h"
 #include "imagecache.h"
+#include "import-slots.h"
+#include "object-slots.h"
 #include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
@@ -47,6 +49,7 @@ typedef struct ImportJob {
         char *scratch;
         bool upload;
         bool cancelled;
+        bool waiting;                   /* backing off before resuming: no slot held */
 } ImportJob;
 
 struct DataVolumeController {
@@ -55,6 +58,7 @@ struct DataVolumeController {
         GHashTable *jobs;               /* dv uid -> ImportJob */
         GHashTable *uploads;            /* dv uid -> fd a client handed in, waiting */
         GHashTable *not_before;         /* dv uid -> monotonic usec: backing off until then */
+        ObjectSlots *slots;             /* their requests for import slots */
         sd_event_source *retry;
 };
 
@@ -363,7 +367,7 @@ static void job_progress(ImportJob *j, bool force) {
         Object *dv = model_find_uid(c->model, j->dv_uid);
         uint64_t now = g_get_monotonic_time();
 
-        if (!dv || object_is_deleting(dv) || (!force && now - j->last_write < PROGRESS_WRITE_USEC))
+        if (!dv || object_is_deleting(dv) || j->waiting || (!force && now - j->last_write < PROGRESS_WRITE_USEC))
                 return;
         j->last_write = now;
         write_status(c, dv, &(DvStatus) {
@@ -371,10 +375,34 @@ static void job_progress(ImportJob *j, bool force) {
                 .running = true, .bound = true, .reason = "Pod is running" });
 }
 
+/* The importer backs off before resuming a broken transfer ("wait"), its
+ * slot given to others (importer-run.c), and goes on when it has one
+ * again ("resume"). */
+static void job_waits(ImportJob *j, unsigned seconds, const char *reason) {
+        Object *dv = model_find_uid(j->c->model, j->dv_uid);
+
+        j->waiting = reason != NULL;
+        if (!reason) {
+                job_progress(j, true);
+                return;
+        }
+        if (!dv || object_is_deleting(dv))
+                return;
+        g_autofree char *msg = g_strdup_printf("transfer interrupted (%s): resuming in %u s, when an import slot "
+                                               "is free",
+                                               reason, seconds);
+        write_status(j->c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = MAX(j->progress, 0), .bound = true,
+                                             .reason = "TransferInterrupted", .message = msg });
+}
+
 static void on_line(const char *line, void *userdata) {
         ImportJob *j = userdata;
         guint64 done, total;
-        if (sscanf(line, "progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &done, &total) == 2) {
+        unsigned seconds;
+        const char *reason;
+        if (importer_run_parse_wait(line, &seconds, &reason))
+                job_waits(j, seconds, reason);
+        else if (sscanf(line, "progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT, &done, &total) == 2) {
                 if (total > 0)
                         j->progress = MIN(99.99, 100.0 * (double) done / (double) total);
                 job_progress(j, false);
@@ -438,7 +466,8 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
                                                   .reason = "ImportFailed", .message = why });
         job_free(j);
-        enqueue_importers(c);   /* this one, and imports waiting for a free slot */
+        /* the slot went to the next in the queue (importer-run.c) */
+        model_enqueue(c->model, dv);
 }
 
 /* A Secret's value as text (credentials); NULL when the key is absent. */
@@ -547,8 +576,10 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
         return 0;
 }
 
-/* Start the importer for dv into pvc; upload_fd >= 0 is its stdin. */
-static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, GError **error) {
+/* Start the importer for dv into pvc in the slot ticket (taken, even on
+ * failure); upload_fd >= 0 is its stdin. */
+static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int upload_fd, ImportTicket *ticket,
+                        GError **error) {
         g_autoptr(GStrvBuilder) argv = g_strv_builder_new(), env = g_strv_builder_new();
         g_auto(GStrv) args = NULL, envp = NULL;
         g_autofree char *path = pvc_volume_path(c->model, pvc);
@@ -570,9 +601,10 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         }
         scratch = g_strdup_printf("--scratch=%s", j->scratch);
         g_strv_builder_add_many(argv, target, size, scratch, NULL);
-        if (j->upload)
-                g_strv_builder_add(argv, "--stdin");
-        else if ((r = http_arguments(c, dv, j->scratch, argv, env, error)) < 0)
+        if (j->upload) {
+                g_autofree char *idle = g_strdup_printf("--idle-timeout=%u", c->services->upload_idle_timeout);
+                g_strv_builder_add_many(argv, "--stdin", idle, NULL);
+        } else if ((r = http_arguments(c, dv, j->scratch, argv, env, error)) < 0)
                 goto fail;
         else if (owner_source_is_registry(dv)) {
                 const char *field;
@@ -583,15 +615,17 @@ static int start_import(DataVolumeController *c, Object *dv, Object *pvc, int up
         }
         args = g_strv_builder_end(argv);
         envp = g_strv_builder_end(env);
-        if ((r = importer_run_start(c->services, (const char *const *) args, (const char *const *) envp, upload_fd, on_line,
-                                    on_importer_exit, j, &j->run, error)) < 0)
+        if ((r = importer_run_start(c->services, (const char *const *) args, (const char *const *) envp, upload_fd,
+                                    ticket, on_line, on_importer_exit, j, &j->run, error)) < 0)
                 goto fail;
+        ticket = NULL;          /* the run's */
         g_hash_table_insert(c->jobs, j->dv_uid, j);
         services_pvc_use(c->services, pvc->uid, true);
         job_progress(j, true);
         return 0;
 
 fail:
+        import_ticket_free(ticket);
         job_free(j);
         return r;
 }
@@ -603,8 +637,19 @@ static void cancel(ImportJob *j) {
 
 /* --- reconcile --- */
 
-static int dv_reconcile(Model *m, Object *dv) {
-        vmi_volumes_changed(m, dv->namespace);
+/* Waiting for a slot (or holding one not used yet): write that, once. */
+static void write_slot_wait(DataVolumeController *c, Object *o, const char *phase) {
+        g_autofree char *msg = object_slots_message(c->slots, o->namespace);
+        if (streq_ptr(object_status_string(o, "phase"), phase) &&
+            streq_ptr(object_condition(o, "Ready", "reason"), phase))
+                return;         /* said already: the numbers in the message may be old, the phase is not */
+        write_status(c, o, &(DvStatus) { .phase = phase, .progress = 0, .bound = true, .reason = phase,
+                                         .message = msg });
+}
+
+/* *wants_slot: the object waits for an import slot (a request it made
+ * stays); otherwise one it no longer needs is given back. */
+static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
         DataVolumeController *c = model_services(m)->datavolumes;
         const char *phase = object_status_string(dv, "phase"), *kind = source_kind(object_root(dv));
         ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);
@@ -614,14 +659,14 @@ static int dv_reconcile(Model *m, Object *dv) {
         if (object_is_deleting(dv)) {
                 if (job && !job->cancelled)
                         cancel(job);
-                return 0;
+                return;
         }
         if (job)
-                return 0;
+                return;
         pvc = claim_of(c, dv);
         if (streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed")) {
                 if (pvc)
-                        return 0;
+                        return;
                 /* its claim was deleted: as CDI, make it again and fill it */
                 write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = 0, .reason = "ClaimLost",
                                                   .message = "the PVC was deleted; creating it again" });
@@ -631,12 +676,12 @@ static int dv_reconcile(Model *m, Object *dv) {
         if (!pvc) {
                 if (create_claim(c, dv, &e) < 0)
                         write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending", .message = e->message });
-                return 0;       /* the new claim's changes queue us again */
+                return;         /* the new claim's changes queue us again */
         }
         if (!owned_by(pvc, dv)) {
                 g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume", pvc->namespace, pvc->name);
                 write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists", .message = msg });
-                return 0;
+                return;
         }
         const char *pvc_phase = object_status_string(pvc, "phase");
         if (!streq_ptr(pvc_phase, "Bound")) {
@@ -645,12 +690,12 @@ static int dv_reconcile(Model *m, Object *dv) {
                         .phase = cloning ? "CloneScheduled" : "Pending", .progress = -1,
                         .reason = pvc_reason(pvc) ? pvc_reason(pvc) : "Pending",
                         .message = pvc_message(pvc) ? pvc_message(pvc) : "waiting for the PVC to be bound" });
-                return 0;
+                return;
         }
         if (streq(kind, "blank") || streq(kind, "pvc") || streq(kind, "snapshot")) {
                 write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
                                                   .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
-                return 0;
+                return;
         }
         if (streq(kind, "upload")) {
                 int fd = GPOINTER_TO_INT(g_hash_table_lookup(c->uploads, dv->uid)) - 1;
@@ -658,31 +703,48 @@ static int dv_reconcile(Model *m, Object *dv) {
                         if (!streq_ptr(phase, "UploadReady"))
                                 write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
                                                                   .reason = "UploadReady", .message = "Upload into the DataVolume with Upload(fd)" });
-                        return 0;
+                        return;
+                }
+                if (!object_slots_granted(c->slots, dv)) {
+                        /* the fd waits with us; the idle clock starts with the importer */
+                        *wants_slot = true;
+                        write_slot_wait(c, dv, "UploadScheduled");
+                        return;
                 }
                 g_hash_table_remove(c->uploads, dv->uid);
-                int r = start_import(c, dv, pvc, fd, &e);
+                int r = start_import(c, dv, pvc, fd, object_slots_take(c->slots, dv), &e);
                 close(fd);
                 if (r < 0)
                         write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
                                                           .reason = "UploadFailed", .message = e->message });
-                return 0;
+                return;
         }
-        /* http: one import at a time per DataVolume, a few at once overall */
+        /* http: one import at a time per DataVolume, a few at once overall,
+         * fairly across namespaces */
         gint64 *until = g_hash_table_lookup(c->not_before, dv->uid);
         if (until && g_get_monotonic_time() < *until) {
                 schedule_retry(c, *until);      /* backing off: the timer queues us */
-                return 0;
+                return;
         }
         g_hash_table_remove(c->not_before, dv->uid);
-        if (g_hash_table_size(c->jobs) >= c->services->max_imports) {
-                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true,
-                                                  .reason = "ImportScheduled", .message = "waiting for other imports to finish" });
-                return 0;
+        if (!object_slots_granted(c->slots, dv)) {
+                *wants_slot = true;
+                write_slot_wait(c, dv, "ImportScheduled");
+                return;
         }
-        if (start_import(c, dv, pvc, -1, &e) < 0)
+        if (start_import(c, dv, pvc, -1, object_slots_take(c->slots, dv), &e) < 0)
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true, .reason = "ImportFailed",
                                                   .message = e->message });
+}
+
+static int dv_reconcile(Model *m, Object *dv) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        bool wants_slot = false;
+
+        vmi_volumes_changed(m, dv->namespace);
+        reconcile_dv(m, dv, &wants_slot);
+        if (!wants_slot)
+                object_slots_drop(c->slots, dv->uid);
         return 0;
 }
 
@@ -695,6 +757,7 @@ static int dv_finalize(Model *m, Object *dv) {
                 close(fd);
                 g_hash_table_remove(c->uploads, dv->uid);
         }
+        object_slots_drop(c->slots, dv->uid);
         if (job) {
                 if (!job->cancelled)
                         cancel(job);
@@ -740,15 +803,13 @@ int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error) {
         return 0;
 }
 
-/* A Bound PVC with CDI's import annotations: import into it as CDI does. */
-void datavolume_reconcile_pvc(Model *m, Object *pvc) {
-        DataVolumeController *c = model_services(m)->datavolumes;
+static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot) {
         JsonObject *ann = json_get_object(object_metadata(pvc), "annotations");
         const char *phase = json_get_string(ann, ANN_POD_PHASE);
-        ImportJob *job = c ? g_hash_table_lookup(c->jobs, pvc->uid) : NULL;
+        ImportJob *job = g_hash_table_lookup(c->jobs, pvc->uid);
         g_autoptr(GError) e = NULL;
 
-        if (!c || !datavolume_pvc_wants_import(pvc))
+        if (!datavolume_pvc_wants_import(pvc))
                 return;
         if (object_is_deleting(pvc)) {
                 if (job && !job->cancelled)
@@ -768,10 +829,44 @@ void datavolume_reconcile_pvc(Model *m, Object *pvc) {
                 return;
         }
         g_hash_table_remove(c->not_before, pvc->uid);
-        if (g_hash_table_size(c->jobs) >= c->services->max_imports)
-                return;         /* a finishing import queues everyone again */
-        if (start_import(c, pvc, pvc, -1, &e) < 0)
+        if (!object_slots_granted(c->slots, pvc)) {
+                *wants_slot = true;     /* the grant queues us */
+                return;
+        }
+        if (start_import(c, pvc, pvc, -1, object_slots_take(c->slots, pvc), &e) < 0)
                 write_status(c, pvc, &(DvStatus) { .phase = "Failed", .reason = "ImportFailed", .message = e->message });
+}
+
+/* A Bound PVC with CDI's import annotations: import into it as CDI does. */
+void datavolume_reconcile_pvc(Model *m, Object *pvc) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        bool wants_slot = false;
+
+        if (!c)
+                return;
+        reconcile_pvc(c, pvc, &wants_slot);
+        if (!wants_slot)
+                object_slots_drop(c->slots, pvc->uid);
+}
+
+/* Uploads of ns whose fd waits here for an import slot. */
+static unsigned uploads_waiting(DataVolumeController *c, const char *ns) {
+        GHashTableIter it;
+        const char *uid;
+        unsigned n = 0;
+
+        g_hash_table_iter_init(&it, c->uploads);
+        while (g_hash_table_iter_next(&it, (void **) &uid, NULL)) {
+                Object *o = model_find_uid(c->model, uid);
+                n += o && streq(o->namespace, ns);
+        }
+        return n;
+}
+
+/* As many may wait as may run in one namespace. */
+static unsigned upload_queue_limit(DataVolumeController *c) {
+        ImportSlots *s = c->services->slots;
+        return import_slots_max_per_namespace(s) ? import_slots_max_per_namespace(s) : import_slots_max_total(s);
 }
 
 int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
@@ -787,6 +882,13 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
             g_hash_table_contains(c->jobs, dv->uid))
                 return ev_error_set(error, EBUSY, "DataVolume %s/%s is %s, not UploadReady", dv->namespace, dv->name,
                                     phase ? phase : "Pending");
+        /* an upload waiting for a slot holds the client's fd: only a few per namespace */
+        unsigned queued = uploads_waiting(c, dv->namespace), most = upload_queue_limit(c);
+        if (queued >= most)
+                return ev_error_set(error, EBUSY, "DataVolume %s/%s: %u upload%s in namespace %s already wait%s "
+                                    "for an import slot (at most %u); try again when one has started", dv->namespace, dv->name,
+                                    queued,
+                                    queued == 1 ? "" : "s", dv->namespace, queued == 1 ? "s" : "", most);
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (copy < 0)
                 return ev_error_set(error, errno, "cannot take the file descriptor: %s", g_strerror(errno));
@@ -809,6 +911,9 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
         c->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) job_free);
         c->uploads = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->not_before = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        r = object_slots_new(m, s, &c->slots);
+        if (r < 0)
+                return r;
         r = sd_event_add_time_relative(s->event, &c->retry, CLOCK_MONOTONIC, G_USEC_PER_SEC, 0, on_retry, c);
         if (r < 0)
                 return r;
@@ -818,8 +923,10 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
         for (guint i = 0; i < all->len; i++) {
                 Object *dv = all->pdata[i];
                 const char *phase = object_status_string(dv, "phase");
-                if (streq_ptr(phase, "ImportInProgress") || streq_ptr(phase, "UploadInProgress"))
-                        write_status(c, dv, &(DvStatus) { .phase = streq(phase, "UploadInProgress") ? "UploadReady" : "ImportScheduled",
+                bool upload = streq_ptr(phase, "UploadInProgress") || streq_ptr(phase, "UploadScheduled");
+                /* an upload's fd did not survive the restart: the client sends again */
+                if (streq_ptr(phase, "ImportInProgress") || upload)
+                        write_status(c, dv, &(DvStatus) { .phase = upload ? "UploadReady" : "ImportScheduled",
                                                           .progress = 0, .bound = true, .restart_delta = 1, .reason = "Restarted",
                                                           .message = "edgevirtd restarted during the transfer" });
         }
@@ -844,6 +951,7 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         g_hash_table_iter_init(&it, c->jobs);
         while (g_hash_table_iter_next(&it, NULL, (void **) &j))
                 importer_run_kill(j->run);
+        object_slots_free(c->slots);
         g_hash_table_unref(c->jobs);
         g_hash_table_unref(c->uploads);
         g_hash_table_unref(c->not_before);

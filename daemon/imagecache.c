@@ -21,6 +21,7 @@
 #include <json-glib/json-glib.h>
 
 #include "imagecache.h"
+#include "import-slots.h"
 #include "importer-run.h"
 #include "json-util.h"
 #include "secret.h"
@@ -40,6 +41,8 @@ typedef struct Pull {
         char *ref;
         char *digest;                   /* held in use once the importer named it */
         char *scratch;
+        char *user, *password;          /* for the registry, until the importer starts */
+        ImportTicket *ticket;           /* waiting for an import slot */
         ImporterRun *run;
         GArray *waiters;                /* Waiter */
 } Pull;
@@ -308,6 +311,11 @@ char *imagecache_importer_line(ImageCache *c, const char *line, const char *ref)
 
 static void pull_free(Pull *p) {
         importer_run_free(p->run);
+        import_ticket_free(p->ticket);
+        g_free(p->user);
+        if (p->password)
+                explicit_bzero(p->password, strlen(p->password));
+        g_free(p->password);
         if (p->digest)
                 imagecache_use(p->c, p->digest, false);
         if (p->scratch)
@@ -379,6 +387,41 @@ static void pull_exit(int code, const char *errors, void *userdata) {
         notify(c);
 }
 
+/* The importer for p, in the slot p holds. */
+static int pull_spawn(Pull *p, GError **error) {
+        ImageCache *c = p->c;
+        const char *ref = p->ref, *user = p->user, *password = p->password;
+
+        if (g_mkdir_with_parents(p->scratch, 0700) < 0)
+                return ev_error_set(error, errno, "cannot create %s: %s", p->scratch, g_strerror(errno));
+        g_autofree char *registry = g_strdup_printf("--registry=%s", ref), *cache = g_strdup_printf("--cache=%s", c->dir);
+        g_autofree char *size = g_strdup_printf("--size=%" G_GUINT64_FORMAT, c->max_image_size);
+        g_autofree char *scratch = g_strdup_printf("--scratch=%s", p->scratch);
+        g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
+        g_autofree char *pw = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
+        const char *args[] = { registry, cache, size, scratch, NULL };
+        const char *env[] = { u, pw, NULL };
+        int r = importer_run_start(c->s, args, user ? env : NULL, -1, p->ticket, pull_line, pull_exit, p, &p->run,
+                                   error);
+        if (r < 0)
+                return r;
+        p->ticket = NULL;       /* the run's */
+        return 0;
+}
+
+/* A slot for a pull that waited: the importer starts, or the pull fails. */
+static void pull_granted(ImportTicket *t, void *userdata) {
+        Pull *p = userdata;
+        g_autoptr(GError) e = NULL;
+
+        if (!g_hash_table_contains(p->c->pulls, p->ref))
+                return;         /* granted at once: pull_start goes on */
+        if (pull_spawn(p, &e) < 0)
+                pull_exit(1, e->message, p);
+}
+
+/* Pulls queue for an import slot as one namespace of their own (""): an
+ * image is shared by every namespace that waits for it. */
 static Pull *pull_start(ImageCache *c, const char *ref, const char *user, const char *password, GError **error) {
         Pull *p = g_hash_table_lookup(c->pulls, ref);
         if (p)
@@ -387,21 +430,12 @@ static Pull *pull_start(ImageCache *c, const char *ref, const char *user, const 
         p = g_new0(Pull, 1);
         p->c = c;
         p->ref = g_strdup(ref);
+        p->user = g_strdup(user);
+        p->password = g_strdup(password);
         p->waiters = g_array_new(FALSE, FALSE, sizeof(Waiter));
         p->scratch = g_strdup_printf("%s/scratch/pull-%u-%u", c->s->state_dir, (unsigned) getpid(), ++c->serial);
-        if (g_mkdir_with_parents(p->scratch, 0700) < 0) {
-                ev_error_set(error, errno, "cannot create %s: %s", p->scratch, g_strerror(errno));
-                pull_free(p);
-                return NULL;
-        }
-        g_autofree char *registry = g_strdup_printf("--registry=%s", ref), *cache = g_strdup_printf("--cache=%s", c->dir);
-        g_autofree char *size = g_strdup_printf("--size=%" G_GUINT64_FORMAT, c->max_image_size);
-        g_autofree char *scratch = g_strdup_printf("--scratch=%s", p->scratch);
-        g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
-        g_autofree char *pw = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
-        const char *args[] = { registry, cache, size, scratch, NULL };
-        const char *env[] = { u, pw, NULL };
-        if (importer_run_start(c->s, args, user ? env : NULL, -1, pull_line, pull_exit, p, &p->run, error) < 0) {
+        p->ticket = import_slots_request(c->s->slots, "", pull_granted, p);
+        if (import_ticket_granted(p->ticket) && pull_spawn(p, error) < 0) {
                 pull_free(p);
                 return NULL;
         }
@@ -664,8 +698,10 @@ ImageCache *imagecache_free(ImageCache *c) {
         if (!c)
                 return NULL;
         g_hash_table_iter_init(&it, c->pulls);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &p))
+        while (g_hash_table_iter_next(&it, NULL, (void **) &p)) {
                 importer_run_kill(p->run);
+                p->ticket = import_ticket_free(p->ticket);      /* a queued pull never starts */
+        }
         sd_event_source_disable_unref(c->retry);
         sd_event_source_disable_unref(c->collect);
         g_hash_table_unref(c->pulls);

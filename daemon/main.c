@@ -16,6 +16,7 @@
 #include "daemon.h"
 #include "datavolume.h"
 #include "imagecache.h"
+#include "import-slots.h"
 #include "pvc.h"
 #include "services.h"
 #include "vmi.h"
@@ -26,7 +27,6 @@
 
 #define DEFAULT_CONFIG SYSCONFDIR "/edgevirt/edgevirtd.conf"
 #define WORKER_THREADS 4
-#define MAX_IMPORTS 2
 
 typedef struct Settings {
         char *bus;              /* "system", "session" or an address */
@@ -240,7 +240,9 @@ int main(int argc, char *argv[]) {
         services.pvc_users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         services.state_dir = d.state_dir;
         services.importer = find_importer();
-        services.max_imports = MAX_IMPORTS;
+        services.slots = import_slots_new(config.max_imports, config.max_imports_per_namespace);
+        services.upload_idle_timeout = config.upload_idle_timeout;
+        services.stall_timeout = config.stall_timeout;
         if (imagecache_new(&services, config.image_cache_size, config.max_image_size, config.image_minimum_age, &services.images, &e) < 0)
                 return fail("%s", e->message);
         r = pvc_controller_new(d.model, &services, &services.pvc);
@@ -302,6 +304,7 @@ int main(int argc, char *argv[]) {
         vmi_controller_free(services.vmis);
         datavolume_controller_free(services.datavolumes);
         imagecache_free(services.images);
+        import_slots_free(services.slots);
         worker_free(services.worker);
         pvc_controller_free(services.pvc);
         g_hash_table_unref(services.pvc_users);

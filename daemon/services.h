@@ -10,6 +10,7 @@ typedef struct PvcController PvcController;
 typedef struct DataVolumeController DataVolumeController;
 typedef struct VmiController VmiController;
 typedef struct ImageCache ImageCache;
+typedef struct ImportSlots ImportSlots;
 
 /* What controllers reach beyond the model: the loop, the worker pool for
  * blocking work, and the storage classes (the default first). */
@@ -30,7 +31,9 @@ typedef struct Services {
         GHashTable *pvc_users;
         char *state_dir;
         char *importer;                 /* path of edgevirt-importer */
-        unsigned max_imports;           /* imports running at once */
+        ImportSlots *slots;             /* importer processes at once, per namespace, fairly (import-slots.h) */
+        unsigned upload_idle_timeout;   /* seconds an upload may bring no byte */
+        unsigned stall_timeout;         /* seconds a server may send nothing */
 } Services;
 
 void services_pvc_use(Services *s, const char *pvc_uid, bool in_use);

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         return 0;
                 }
                 lseek(fd, 0, SEEK_SET);
-                Reader *r = decompress_reader_new(fd_reader_new(fd), c, 16u << 20);
+                Reader *r = decompress_reader_new(fd_reader_new(fd, 0), c, 16u << 20);
                 ssize_t n;
                 while ((n = reader_read(r, buf, sizeof buf)) > 0)
                         ;

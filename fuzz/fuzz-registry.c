@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         }
         lseek(fd, 0, SEEK_SET);
-        Reader *inner = fd_reader_new(fd);
+        Reader *inner = fd_reader_new(fd, 0);
         char *name = NULL;
         error = NULL;
         Reader *t = tar_disk_reader_new(inner, &name, &error);

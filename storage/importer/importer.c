@@ -8,7 +8,16 @@
  *                     [--header="Name: value"]... [--checksum=sha256:HEX]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR [--target=PATH]
+ *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
+ *
+ * --stall-timeout: a server that sends nothing that long has broken the
+ * transfer (resumed with Range, as a dropped connection).  Before each
+ * resumption the importer says "wait SECONDS REASON" and, with
+ * --control-fd, blocks until the daemon writes a byte there (it gives our
+ * import slot to others meanwhile), then says "resume".  --idle-timeout:
+ * an upload (--stdin, not a regular file) that brings no byte that long
+ * fails with "upload idle for N s" (exit 2).
  *
  * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
  * (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
@@ -93,9 +102,13 @@ typedef struct Options {
         bool fit;                       /* target: a new file of the image's own size */
         bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
         bool self_test;
+        int control_fd;                 /* the daemon's "go on" after a back-off, -1: none */
+        unsigned stall_seconds;         /* a server that sends nothing that long */
+        unsigned idle_seconds;          /* an upload that brings nothing that long */
 } Options;
 
 static const char *cleanup_path;        /* a partial file to remove on failure */
+static int control_fd = -1;             /* Options.control_fd, for the download thread */
 static bool quiet;                      /* no progress lines */
 
 static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...) {
@@ -107,6 +120,35 @@ static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *
         va_end(ap);
         fputc('\n', stderr);
         exit(retryable ? 2 : 1);
+}
+
+/* Before resuming a broken transfer (the download thread): the daemon
+ * takes our import slot back, gives it to whoever waits, and after the
+ * back-off — once a slot is ours again — writes a byte to the control fd. */
+static void wait_for_slot(unsigned seconds, const char *reason) {
+        g_autofree char *why = g_strdup(reason);
+        char b;
+        ssize_t n;
+
+        if (control_fd < 0) {
+                g_usleep((gulong) seconds * G_USEC_PER_SEC);
+                return;
+        }
+        g_strdelimit(why, "\r\n", ' ');
+        printf("wait %u %s\n", seconds, why);
+        fflush(stdout);
+        while ((n = read(control_fd, &b, 1)) < 0 && errno == EINTR)
+                ;
+        if (n != 1)
+                die(true, "the daemon stopped the transfer while it was waiting to resume (%s)", why);
+        printf("resume\n");
+        fflush(stdout);
+}
+
+static HttpOptions http_options(const Options *o, const char *url) {
+        return (HttpOptions) {
+                .url = url, .ca_file = o->ca_file, .stall_seconds = o->stall_seconds, .wait = wait_for_slot,
+        };
 }
 
 static long long now_ns(void) {
@@ -619,14 +661,16 @@ static int self_test(const Options *o) {
 }
 
 static void parse_args(int argc, char *argv[], Options *o) {
-        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST };
+        enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
+               STALL, IDLE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
                 { "stdin", no_argument, NULL, STDIN_ }, { "ca-file", required_argument, NULL, CA },
                 { "header", required_argument, NULL, HEADER }, { "checksum", required_argument, NULL, CHECKSUM },
                 { "registry", required_argument, NULL, REGISTRY }, { "cache", required_argument, NULL, CACHE },
-                { "self-test", no_argument, NULL, SELF_TEST },
+                { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
+                { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -645,6 +689,9 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case REGISTRY: o->registry = optarg; break;
                 case CACHE: o->cache = optarg; break;
                 case SELF_TEST: o->self_test = true; break;
+                case CONTROL_FD: o->control_fd = (int) g_ascii_strtoll(optarg, NULL, 10); break;
+                case STALL: o->stall_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
+                case IDLE: o->idle_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->self_test && o->target && o->scratch)
@@ -668,7 +715,9 @@ static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, R
                 RegistryLayer *l = layers->pdata[i];
                 g_autofree char *url = registry_url(g, "blobs", l->digest);
                 char *headers[] = { g->auth, NULL };
-                HttpOptions h = { .url = url, .ca_file = o->ca_file, .headers = g->auth ? headers : NULL, .checksum = l->digest };
+                HttpOptions h = http_options(o, url);
+                h.headers = g->auth ? headers : NULL;
+                h.checksum = l->digest;
                 const unsigned char *prefix;
                 size_t len;
                 Reader *r = http_reader_new(&h, &error);
@@ -761,7 +810,7 @@ static void through_cache(const Options *o) {
         if ((uint64_t) st.st_size > o->size)
                 die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than the volume (%" G_GUINT64_FORMAT " bytes)",
                     (uint64_t) st.st_size, o->size);
-        Reader *r = fd_reader_new(fd);
+        Reader *r = fd_reader_new(fd, 0);
         write_raw(r, o);
         reader_free(r);
 }
@@ -825,10 +874,10 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
                 r = NULL;
                 if (!convert_remote(fmt, o)) {
                         char *error = NULL;
-                        HttpOptions h = {
-                                .url = o->url, .ca_file = o->ca_file, .headers = o->headers,
-                                .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
-                        };
+                        HttpOptions h = http_options(o, o->url);
+                        h.headers = o->headers;
+                        h.user = g_getenv("EDGEVIRT_IMPORT_USER");
+                        h.password = g_getenv("EDGEVIRT_IMPORT_PASSWORD");
                         r = http_reader_new(&h, &error);
                         if (!r)
                                 die(false, "%s", error);
@@ -846,7 +895,7 @@ static void import_stream(Reader *r, const Options *o, Reader *tar) {
 }
 
 int main(int argc, char *argv[]) {
-        Options o = {};
+        Options o = { .control_fd = -1 };
         Reader *r, *tar = NULL;
 
         sigset_t none;
@@ -857,6 +906,7 @@ int main(int argc, char *argv[]) {
         prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
         parse_args(argc, argv, &o);
+        control_fd = o.control_fd;
         confine(&o);
         seccomp_confine();
         if (o.self_test)
@@ -869,10 +919,11 @@ int main(int argc, char *argv[]) {
         }
         if (o.url) {
                 char *error = NULL;
-                HttpOptions h = {
-                        .url = o.url, .ca_file = o.ca_file, .headers = o.headers, .checksum = o.checksum,
-                        .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD"),
-                };
+                HttpOptions h = http_options(&o, o.url);
+                h.headers = o.headers;
+                h.checksum = o.checksum;
+                h.user = g_getenv("EDGEVIRT_IMPORT_USER");
+                h.password = g_getenv("EDGEVIRT_IMPORT_PASSWORD");
                 r = http_reader_new(&h, &error);
                 if (!r)
                         die(false, "%s", error);
@@ -884,7 +935,7 @@ int main(int argc, char *argv[]) {
                 r = registry_disk(&o, &g, layers, &tar);
                 registry_clear(&g);
         } else
-                r = fd_reader_new(STDIN_FILENO);
+                r = fd_reader_new(STDIN_FILENO, o.idle_seconds);
         import_stream(r, &o, tar);
         return 0;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <lzma.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -88,11 +89,28 @@ const char *reader_error(Reader *r, bool *retryable) {
 typedef struct FdReader {
         Reader r;
         int fd;
+        unsigned idle_seconds;
 } FdReader;
+
+/* Wait until fd has something (or its end) for at most idle_seconds. */
+static ssize_t fd_wait(FdReader *f) {
+        struct pollfd p = { .fd = f->fd, .events = POLLIN };
+        for (;;) {
+                int k = poll(&p, 1, (int) MIN(f->idle_seconds, (unsigned) G_MAXINT / 1000) * 1000);
+                if (k > 0)
+                        return 0;
+                if (k == 0)
+                        return fail(&f->r, true, "upload idle for %u s: no data received", f->idle_seconds);
+                if (errno != EINTR)
+                        return fail(&f->r, false, "poll failed: %s", g_strerror(errno));
+        }
+}
 
 static ssize_t fd_read(Reader *r, void *buf, size_t n) {
         FdReader *f = (FdReader *) r;
         for (;;) {
+                if (f->idle_seconds && fd_wait(f) < 0)
+                        return -1;
                 ssize_t k = read(f->fd, buf, n);
                 if (k >= 0) {
                         r->consumed += (uint64_t) k;
@@ -107,7 +125,7 @@ static void fd_free(Reader *r) {
         g_free(r);
 }
 
-Reader *fd_reader_new(int fd) {
+Reader *fd_reader_new(int fd, unsigned idle_seconds) {
         FdReader *f = g_new0(FdReader, 1);
         struct stat st;
         f->r.read = fd_read;
@@ -115,6 +133,8 @@ Reader *fd_reader_new(int fd) {
         f->fd = fd;
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
                 f->r.total = (uint64_t) st.st_size;
+        else
+                f->idle_seconds = idle_seconds;         /* a file never waits */
         return &f->r;
 }
 
@@ -148,6 +168,7 @@ typedef struct HttpReader {
         uint64_t delivered;     /* body bytes passed on, over all attempts */
         uint64_t skip;          /* of this attempt's body, already delivered */
         unsigned resumes;
+        void (*wait)(unsigned seconds, const char *reason);
 } HttpReader;
 
 #define HTTP_RESUMES 5
@@ -222,7 +243,11 @@ static void *http_thread(void *userdata) {
                 } else if (h->write_failed || !resumable(h->result) || h->delivered == 0 || h->resumes >= HTTP_RESUMES)
                         break;
                 h->resumes++;
-                g_usleep((gulong) G_USEC_PER_SEC / 2 << MIN(h->resumes, 4u));
+                unsigned seconds = 1u << MIN(h->resumes - 1, 3u);
+                if (h->wait)
+                        h->wait(seconds, h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
+                else
+                        g_usleep((gulong) seconds * G_USEC_PER_SEC);
                 h->curl_error[0] = 0;
                 h->skip = ranges ? 0 : h->delivered;
                 curl_easy_setopt(h->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t) (ranges ? h->delivered : 0));
@@ -317,6 +342,7 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
         pthread_cond_init(&h->room, NULL);
         h->ring = g_malloc(RING);
         h->url = g_strdup(o->url);
+        h->wait = o->wait;
         h->joined = true;
         if (o->checksum) {
                 const char *colon = strchr(o->checksum, ':');
@@ -349,7 +375,7 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
         curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, 2L);
         curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT, 30L);
         curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);      /* a stalled server */
-        curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+        curl_easy_setopt(h->curl, CURLOPT_LOW_SPEED_TIME, (long) (o->stall_seconds ? o->stall_seconds : 60));
         curl_easy_setopt(h->curl, CURLOPT_USERAGENT, "edgevirt-importer");
         if (o->ca_file)
                 curl_easy_setopt(h->curl, CURLOPT_CAINFO, o->ca_file);

@@ -30,8 +30,9 @@ uint64_t reader_source_total(Reader *r);
 /* The first error in the chain. */
 const char *reader_error(Reader *r, bool *retryable);
 
-/* A file descriptor (an upload, a file); total from fstat when regular. */
-Reader *fd_reader_new(int fd);
+/* A file descriptor (an upload, a file); total from fstat when regular.
+ * idle_seconds > 0: no byte for that long is an error (retryable). */
+Reader *fd_reader_new(int fd, unsigned idle_seconds);
 
 typedef struct HttpOptions {
         const char *url;
@@ -39,6 +40,9 @@ typedef struct HttpOptions {
         const char *user, *password;    /* basic auth, may be NULL */
         char **headers;                 /* "Name: value", NULL-terminated */
         const char *checksum;           /* "sha256:hex" (sha512, sha1, md5), may be NULL */
+        unsigned stall_seconds;         /* no byte for that long: the connection is broken (0: 60) */
+        /* before resuming a broken transfer: back off for seconds (NULL: sleep) */
+        void (*wait)(unsigned seconds, const char *reason);
 } HttpOptions;
 
 /* Downloads on its own thread (libcurl) into a pipe read here.  Only http

@@ -52,8 +52,8 @@ static int clone_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *wa
                 g_autoptr(GError) e = NULL;
                 g_autoptr(JsonNode) p = json_read_object(text, strlen(text), &e);
                 if (!p)
-                        return ev_error_set(error, EINVAL, "spec.patches[%u]: Invalid value: a JSON Patch operation is expected: %s",
-                                            i, e->message);
+                        return ev_error_set(error, EINVAL, "spec.patches[%u]: Invalid value: a JSON Patch operation "
+                                            "is expected: %s", i, e->message);
         }
         return 0;
 }

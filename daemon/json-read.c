@@ -124,8 +124,9 @@ static void position(const Reader *r, size_t pos, unsigned *line, unsigned *colu
         }
 }
 
-static JsonNode *fail_syntax(Reader *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static JsonNode *fail_syntax(Reader *r, const char *fmt, ...) {
+/* The failure helpers set the error and return false. */
+static bool fail_syntax(Reader *r, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static bool fail_syntax(Reader *r, const char *fmt, ...) {
         g_autofree char *msg = NULL;
         unsigned line, column;
         va_list ap;
@@ -135,14 +136,14 @@ static JsonNode *fail_syntax(Reader *r, const char *fmt, ...) {
         va_end(ap);
         position(r, r->pos, &line, &column);
         ev_error_set(r->error, EINVAL, "line %u, column %u: %s", line, column, msg);
-        return NULL;
+        return false;
 }
 
 /* An error about the value being read, or (key != NULL) about that key of
  * the innermost object: "PATH: MESSAGE (line L, column C)". */
-static JsonNode *fail_at_path(Reader *r, const char *key, size_t key_len, size_t at, const char *fmt, ...)
+static bool fail_at_path(Reader *r, const char *key, size_t key_len, size_t at, const char *fmt, ...)
         G_GNUC_PRINTF(5, 6);
-static JsonNode *fail_at_path(Reader *r, const char *key, size_t key_len, size_t at, const char *fmt, ...) {
+static bool fail_at_path(Reader *r, const char *key, size_t key_len, size_t at, const char *fmt, ...) {
         g_autofree JsonPathStep *steps = g_new0(JsonPathStep, r->depth + 1);
         g_autofree char *msg = NULL, *path = NULL;
         size_t n = 0;
@@ -164,7 +165,7 @@ static JsonNode *fail_at_path(Reader *r, const char *key, size_t key_len, size_t
         va_end(ap);
         position(r, at, &line, &column);
         ev_error_set(r->error, EINVAL, "%s: %s (line %u, column %u)", path, msg, line, column);
-        return NULL;
+        return false;
 }
 
 static void skip_space(Reader *r) {
@@ -192,15 +193,17 @@ static bool read_unicode_escape(Reader *r) {
         int cp = hex4(r->text + r->pos + 1, r->len - r->pos - 1);
 
         if (cp < 0)
-                return fail_syntax(r, "\\u must be followed by four hex digits"), false;
+                return fail_syntax(r, "\\u must be followed by four hex digits");
         r->pos += 5;
         if (cp >= 0xDC00 && cp <= 0xDFFF)
-                return fail_syntax(r, "\\u%04X is half of a surrogate pair, without its first half", (unsigned) cp), false;
+                return fail_syntax(r, "\\u%04X is half of a surrogate pair, without its first half",
+                                   (unsigned) cp);
         if (cp >= 0xD800 && cp <= 0xDBFF) {
                 int low = r->len - r->pos >= 6 && r->text[r->pos] == '\\' && r->text[r->pos + 1] == 'u'
                           ? hex4(r->text + r->pos + 2, r->len - r->pos - 2) : -1;
                 if (low < 0xDC00 || low > 0xDFFF)
-                        return fail_syntax(r, "\\u%04X is half of a surrogate pair, without its second half", (unsigned) cp), false;
+                        return fail_syntax(r, "\\u%04X is half of a surrogate pair, without its second half",
+                                           (unsigned) cp);
                 r->pos += 6;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
         }
@@ -217,7 +220,7 @@ static bool read_string(Reader *r) {
         r->pos++;
         for (;;) {
                 if (r->pos >= r->len)
-                        return fail_syntax(r, "the string does not end"), false;
+                        return fail_syntax(r, "the string does not end");
                 char c = r->text[r->pos];
                 if (c == '"') {
                         r->pos++;
@@ -225,7 +228,7 @@ static bool read_string(Reader *r) {
                 }
                 if ((unsigned char) c < 0x20)
                         return fail_syntax(r, "control character U+%04X in a string (write it as an escape)",
-                                           (unsigned char) c), false;
+                                           (unsigned char) c);
                 if (c != '\\') {
                         g_string_append_c(r->buf, c);
                         r->pos++;
@@ -239,7 +242,7 @@ static bool read_string(Reader *r) {
                 }
                 const char *e = r->pos < r->len && r->text[r->pos] ? strchr(escapes, r->text[r->pos]) : NULL;
                 if (!e || (e - escapes) % 2)
-                        return fail_syntax(r, "unknown escape in a string"), false;
+                        return fail_syntax(r, "unknown escape in a string");
                 g_string_append_c(r->buf, e[1]);
                 r->pos++;
         }
@@ -252,11 +255,10 @@ static size_t digits(Reader *r) {
         return r->pos - start;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)? */
-static JsonNode *read_number(Reader *r) {
-        size_t start = r->pos;
-        bool integer = true;
-
+/* Past a number's text: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?;
+ * *integer when it has neither fraction nor exponent. */
+static bool skip_number(Reader *r, bool *integer) {
+        *integer = true;
         if (r->text[r->pos] == '-')
                 r->pos++;
         if (r->pos < r->len && r->text[r->pos] == '0')
@@ -265,18 +267,27 @@ static JsonNode *read_number(Reader *r) {
                 return fail_syntax(r, "a number needs digits");
         if (r->pos < r->len && r->text[r->pos] == '.') {
                 r->pos++;
-                integer = false;
+                *integer = false;
                 if (digits(r) == 0)
                         return fail_syntax(r, "a number needs digits after its decimal point");
         }
         if (r->pos < r->len && (r->text[r->pos] == 'e' || r->text[r->pos] == 'E')) {
                 r->pos++;
-                integer = false;
+                *integer = false;
                 if (r->pos < r->len && (r->text[r->pos] == '+' || r->text[r->pos] == '-'))
                         r->pos++;
                 if (digits(r) == 0)
                         return fail_syntax(r, "a number needs digits in its exponent");
         }
+        return true;
+}
+
+static JsonNode *read_number(Reader *r) {
+        size_t start = r->pos;
+        bool integer;
+
+        if (!skip_number(r, &integer))
+                return NULL;
         g_autofree char *literal = g_strndup(r->text + start, r->pos - start);
         if (integer) {
                 errno = 0;
@@ -285,8 +296,10 @@ static JsonNode *read_number(Reader *r) {
                         return json_node_init_int(json_node_alloc(), v);
         }
         double d = g_ascii_strtod(literal, NULL);
-        if (!isfinite(d))
-                return fail_at_path(r, NULL, 0, start, "Invalid value: %s: out of range (larger than a double can hold)", literal);
+        if (!isfinite(d)) {
+                fail_at_path(r, NULL, 0, start, "Invalid value: %s: out of range (past what a double holds)", literal);
+                return NULL;
+        }
         return json_node_init_double(json_node_alloc(), d);
 }
 
@@ -300,7 +313,9 @@ static JsonNode *read_scalar(Reader *r) {
                         return NULL;
                 if (memchr(r->buf->str, 0, r->buf->len)) {
                         g_autofree char *shown = json_quote_for_message(r->buf->str, r->buf->len);
-                        return fail_at_path(r, NULL, 0, start, "Invalid value: %s: must not contain a NUL character", shown);
+                        fail_at_path(r, NULL, 0, start, "Invalid value: %s: must not contain a NUL character",
+                                     shown);
+                        return NULL;
                 }
                 return json_node_init_string(json_node_alloc(), r->buf->str);
         }
@@ -315,7 +330,8 @@ static JsonNode *read_scalar(Reader *r) {
                         return json_node_init_boolean(json_node_alloc(), words[i].kind);
                 }
         }
-        return fail_syntax(r, "a value (object, array, string, number, true, false or null) was expected");
+        fail_syntax(r, "a value (object, array, string, number, true, false or null) was expected");
+        return NULL;
 }
 
 /* Hand a finished value to the innermost open container, or make it the
@@ -336,7 +352,8 @@ static void attach(Reader *r, JsonNode *value) {
 
 static bool open_container(Reader *r, char c) {
         if (r->depth >= JSON_MAX_DEPTH)
-                return fail_at_path(r, NULL, 0, r->pos, "Invalid value: nested deeper than %d levels", JSON_MAX_DEPTH), false;
+                return fail_at_path(r, NULL, 0, r->pos, "Invalid value: nested deeper than %d levels",
+                                    JSON_MAX_DEPTH);
         r->stack[r->depth++] = (Frame) {
                 .node = c == '{' ? json_node_init_object(json_node_alloc(), json_object_new())
                                  : json_node_init_array(json_node_alloc(), json_array_new()),
@@ -361,16 +378,17 @@ static bool read_key(Reader *r) {
                 return false;
         if (memchr(r->buf->str, 0, r->buf->len)) {
                 g_autofree char *shown = json_quote_for_message(r->buf->str, r->buf->len);
-                return fail_at_path(r, r->buf->str, r->buf->len, start, "Invalid value: %s: a key must not contain a NUL character",
-                                    shown), false;
+                return fail_at_path(r, r->buf->str, r->buf->len, start,
+                                    "Invalid value: %s: a key must not contain a NUL character", shown);
         }
         if (json_object_has_member(json_node_get_object(f->node), r->buf->str)) {
                 g_autofree char *shown = json_quote_for_message(r->buf->str, r->buf->len);
-                return fail_at_path(r, r->buf->str, r->buf->len, start, "Duplicate value: %s: the key is given twice", shown), false;
+                return fail_at_path(r, r->buf->str, r->buf->len, start, "Duplicate value: %s: the key is given twice",
+                                    shown);
         }
         skip_space(r);
         if (r->pos >= r->len || r->text[r->pos] != ':')
-                return fail_syntax(r, "':' was expected after the key"), false;
+                return fail_syntax(r, "':' was expected after the key");
         r->pos++;
         f->key = g_strdup(r->buf->str);
         return true;
@@ -404,14 +422,14 @@ static bool step(Reader *r, State *state, bool *may_close) {
                 return true;
         case WANT_KEY:
                 if (c != '"')
-                        return fail_syntax(r, "a key (a string in double quotes) was expected"), false;
+                        return fail_syntax(r, "a key (a string in double quotes) was expected");
                 *state = WANT_VALUE;
                 return read_key(r);
         case AFTER_VALUE:
                 if (r->depth == 0)
-                        return fail_syntax(r, "unexpected text after the document"), false;
+                        return fail_syntax(r, "unexpected text after the document");
                 if (c != ',')
-                        return fail_syntax(r, "',' or '%c' was expected", in_object ? '}' : ']'), false;
+                        return fail_syntax(r, "',' or '%c' was expected", in_object ? '}' : ']');
                 r->pos++;
                 *state = in_object ? WANT_KEY : WANT_VALUE;
                 return true;
@@ -429,7 +447,8 @@ JsonNode *json_read(const char *text, size_t len, GError **error) {
         *r = (Reader) { .text = text, .len = len, .buf = buf, .error = error };
         if (!g_utf8_validate(text, (gssize) len, &bad)) {
                 r->pos = (size_t) (bad - text);
-                return fail_syntax(r, "the document is not valid UTF-8");
+                fail_syntax(r, "the document is not valid UTF-8");
+                return NULL;
         }
         for (;;) {
                 skip_space(r);

@@ -254,7 +254,8 @@ static int fail_path(Parser *p, const yaml_mark_t *mark, const char *key, size_t
         va_start(ap, fmt);
         msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
-        return ev_error_set(p->error, EINVAL, "%s: %s (line %zu, column %zu)", path, msg, mark->line + 1, mark->column + 1);
+        return ev_error_set(p->error, EINVAL, "%s: %s (line %zu, column %zu)", path, msg,
+                            mark->line + 1, mark->column + 1);
 }
 
 /* A scalar holding a NUL character ("\0", "\x00", "\u0000" in a double-
@@ -270,7 +271,8 @@ static int refuse_nul(Parser *p, const yaml_event_t *ev) {
                 return 0;
         shown = json_quote_for_message(value, len);
         if (is_key)
-                return fail_path(p, &ev->start_mark, value, len, "Invalid value: %s: a key must not contain a NUL character", shown);
+                return fail_path(p, &ev->start_mark, value, len,
+                                 "Invalid value: %s: a key must not contain a NUL character", shown);
         return fail_path(p, &ev->start_mark, NULL, 0, "Invalid value: %s: must not contain a NUL character", shown);
 }
 
@@ -364,7 +366,8 @@ static int attach(Parser *p, JsonNode *value, const char *anchor, const yaml_mar
         if (json_object_has_member(o, key)) {
                 g_autofree char *shown = json_quote_for_message(key, strlen(key));
                 json_node_unref(value);
-                return fail_path(p, &f->key_mark, key, strlen(key), "Duplicate value: %s: the key is given twice", shown);
+                return fail_path(p, &f->key_mark, key, strlen(key), "Duplicate value: %s: the key is given twice",
+                                 shown);
         }
         json_object_set_member(o, key, value);
         return 0;
@@ -497,8 +500,8 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                                 break;
                         }
                         if (p.stack->len + node_depth(target) > MAX_DEPTH) {
-                                r = fail_path(&p, &ev.start_mark, NULL, 0, "Invalid value: nested deeper than %d levels "
-                                              "(through alias *%s)", MAX_DEPTH, ev.data.alias.anchor);
+                                r = fail_path(&p, &ev.start_mark, NULL, 0, "Invalid value: nested deeper than %d "
+                                              "levels (through alias *%s)", MAX_DEPTH, ev.data.alias.anchor);
                                 break;
                         }
                         p.n_nodes += count_nodes(target);

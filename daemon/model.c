@@ -933,8 +933,8 @@ static int load_row(const StoreRow *row, void *userdata) {
         /* the bounded reader: a store written by hand is input too */
         doc = json_read_object(row->document, strlen(row->document), &e);
         if (!doc) {
-                g_warning("object store: document of %s %s/%s does not parse (%s); left alone", row->kind, row->namespace, row->name,
-                          e->message);
+                g_warning("object store: document of %s %s/%s does not parse (%s); left alone",
+                          row->kind, row->namespace, row->name, e->message);
                 return 0;
         }
         Object *o = object_new(kind, doc);

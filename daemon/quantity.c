@@ -22,7 +22,8 @@ static const struct {
 };
 
 static int out_of_range(GError **error, const char *s) {
-        return ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: the largest is 9223372036854775807 (8Ei - 1)", s);
+        return ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: the largest is "
+                            "9223372036854775807 (8Ei - 1)", s);
 }
 
 static int invalid(GError **error, const char *s) {
@@ -78,8 +79,8 @@ int quantity_parse(const char *s, Quantity *ret, GError **error) {
                 if (*end)
                         return invalid(error, s);
                 if (e > 40 || e < -40)
-                        return e > 0 ? out_of_range(error, s) : ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: "
-                                                                                 "the exponent must be between -40 and 40", s);
+                        return ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: the exponent must be "
+                                            "between -40 and 40", s);
                 exp10 = (int) e;
         } else {
                 size_t i;

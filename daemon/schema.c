@@ -159,7 +159,8 @@ static const char *get_str(JsonObject *o, const char *k) {
 static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path);
 
 static bool is_number(JsonNode *n) {
-        return JSON_NODE_HOLDS_VALUE(n) && (json_node_get_value_type(n) == G_TYPE_INT64 || json_node_get_value_type(n) == G_TYPE_DOUBLE);
+        return JSON_NODE_HOLDS_VALUE(n) &&
+               (json_node_get_value_type(n) == G_TYPE_INT64 || json_node_get_value_type(n) == G_TYPE_DOUBLE);
 }
 
 /* A whole number too large for an int64: the readers (JSON and YAML) keep

@@ -172,8 +172,10 @@ static void test_json_deep_nesting(void) {
         for (int i = 0; i <= 60000; i++)
                 g_string_append_c(s, '}');
         g_autofree char *e = parse_err(s->str);
-        g_assert_nonnull(strstr(e, "x.a.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: Invalid value: nested deeper than 128 levels"));
-        g_autofree char *arrays = g_strdup_printf("{\"spec\":{\"l\":%s%s}}", g_strnfill(5000, '['), g_strnfill(5000, ']'));
+        g_assert_nonnull(strstr(e, "x.a.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: "
+                                   "Invalid value: nested deeper than 128 levels"));
+        g_autofree char *many_open = g_strnfill(5000, '['), *many_close = g_strnfill(5000, ']');
+        g_autofree char *arrays = g_strdup_printf("{\"spec\":{\"l\":%s%s}}", many_open, many_close);
         g_autofree char *e2 = parse_err(arrays);
         g_assert_true(g_str_has_prefix(e2, "spec.l[0][0][0][0][0][0].(112 levels left out)[0]"));
 
@@ -194,7 +196,8 @@ static void test_yaml_depth_has_path(void) {
         for (int i = 0; i < 200; i++)
                 g_string_append_c(s, '}');
         g_autofree char *e = parse_err(s->str);
-        g_assert_true(g_str_has_prefix(e, "spec.x.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: Invalid value: nested deeper"));
+        g_assert_true(g_str_has_prefix(e, "spec.x.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: "
+                                          "Invalid value: nested deeper"));
 
         /* an alias does not carry a document past the limit */
         g_autofree char *deep = g_strdup_printf("a: &d %s%s\nb: %s*d%s\n", g_strnfill(100, '['), g_strnfill(100, ']'),
@@ -206,10 +209,13 @@ static void test_yaml_depth_has_path(void) {
 
 static void test_nul_refused(void) {
         static const struct { const char *text, *want; } cases[] = {
-                { "{\"metadata\": {\"name\": \"a\\u0000b\"}}", "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
-                { "{\"data\": {\"a\\u0000b\": \"1\", \"a\": \"2\"}}", "data[a\\u0000b]: Invalid value: \"a\\u0000b\": a key must not" },
+                { "{\"metadata\": {\"name\": \"a\\u0000b\"}}",
+                  "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
+                { "{\"data\": {\"a\\u0000b\": \"1\", \"a\": \"2\"}}",
+                  "data[a\\u0000b]: Invalid value: \"a\\u0000b\": a key must not" },
                 { "{\"l\": [\"x\", \"\\u0000\"]}", "l[1]: Invalid value: \"\\u0000\": must not contain" },
-                { "metadata:\n  name: \"a\\0b\"\n", "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
+                { "metadata:\n  name: \"a\\0b\"\n",
+                  "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
                 { "data:\n  \"a\\x00b\": \"1\"\n", "data[a\\u0000b]: Invalid value: \"a\\u0000b\": a key must not" },
                 { "data:\n  k: [\"\\u0000\"]\n", "data.k[0]: Invalid value: \"\\u0000\": must not contain" },
         };
@@ -233,8 +239,9 @@ static void test_json_duplicate_keys(void) {
 /* What json-glib let through or mangled, and what the reader keeps. */
 static void test_json_strict(void) {
         static const char *const refused[] = {
-                "{'a': 1}", "{\"a\": 1, /* c */ \"b\": 2}", "{\"a\": 0x10}", "{\"a\": 01}", "{\"a\": .5}", "{\"a\": +1}",
-                "{\"a\": 1,}", "[1,]", "{\"a\": \"\\ud800\"}", "{\"a\": \"\\udc00x\"}", "{\"a\": \"\\x41\"}", "{\"a\": \"tab\t\"}",
+                "{'a': 1}", "{\"a\": 1, /* c */ \"b\": 2}", "{\"a\": 0x10}", "{\"a\": 01}", "{\"a\": .5}",
+                "{\"a\": +1}", "{\"a\": 1,}", "[1,]", "{\"a\": \"\\ud800\"}", "{\"a\": \"\\udc00x\"}",
+                "{\"a\": \"\\x41\"}", "{\"a\": \"tab\t\"}",
                 "{\"a\": true} x", "{\"a\": NaN}", "{a: 1}", "[", "{\"a\"}", "{\"a\" 1}", "[1 2]", "[1}", "{\"a\": 1]",
         };
         for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
@@ -244,8 +251,10 @@ static void test_json_strict(void) {
         g_autofree char *e = parse_err("{\"spec\": {\"f\": 1e400}}");
         g_assert_true(g_str_has_prefix(e, "spec.f: Invalid value: 1e400: out of range"));
 
-        g_autoptr(GPtrArray) docs = parse_ok("{\"big\": 1180591620717411303424, \"max\": 9223372036854775807, \"min\": -9223372036854775808, "
-                                             "\"over\": 9223372036854775808, \"f\": -0.5e1, \"s\": \"\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\", "
+        g_autoptr(GPtrArray) docs = parse_ok("{\"big\": 1180591620717411303424, \"max\": 9223372036854775807, "
+                                             "\"min\": -9223372036854775808, \"over\": 9223372036854775808, "
+                                             "\"f\": -0.5e1, "
+                                             "\"s\": \"\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\", "
                                              "\"n\": null, \"t\": true, \"e\": [], \"o\": {}}");
         JsonObject *o = doc0(docs);
         g_assert_cmpfloat(json_object_get_double_member(o, "big"), ==, 1180591620717411303424.0);

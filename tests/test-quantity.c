@@ -65,8 +65,9 @@ static void test_too_large(void) {
         g_clear_error(&e);
         /* just past int64: out of range, and said so (not "invalid", not a
          * value that later reads as zero or negative) */
-        static const char *const over[] = { "8Ei", "9223372036854775808", "-9223372036854775808", "9223372036854775807.5",
-                                            "1e19", "1180591620717411303424", "8192Pi", "-8Ei", "1e41" };
+        static const char *const over[] = { "8Ei", "9223372036854775808", "-9223372036854775808",
+                                            "9223372036854775807.5", "1e19", "1180591620717411303424", "8192Pi",
+                                            "-8Ei", "1e41" };
         for (size_t i = 0; i < G_N_ELEMENTS(over); i++) {
                 Quantity q;
                 g_assert_cmpint(quantity_parse(over[i], &q, &e), ==, -ERANGE);

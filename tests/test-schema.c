@@ -128,14 +128,20 @@ static void test_out_of_range(void) {
                 { "io.k8s.api.core.v1.PersistentVolumeClaim",
                   "{\"spec\": {\"resources\": {\"requests\": {\"storage\": \"9223372036854775808\"}}}}",
                   "spec.resources.requests.storage: quantity \"9223372036854775808\" is out of range" },
-                { "io.k8s.api.core.v1.PersistentVolumeClaim", "spec:\n  resources:\n    requests:\n      storage: 8Ei\n",
+                { "io.k8s.api.core.v1.PersistentVolumeClaim",
+                  "spec:\n  resources:\n    requests:\n      storage: 8Ei\n",
                   "spec.resources.requests.storage: quantity \"8Ei\" is out of range" },
-                { "v1.VirtualMachine", "{\"spec\": {\"template\": {\"spec\": {\"domain\": {\"memory\": {\"guest\": \"8Ei\"}}}}}}",
+                { "v1.VirtualMachine",
+                  "{\"spec\": {\"template\": {\"spec\": {\"domain\": {\"memory\": {\"guest\": \"8Ei\"}}}}}}",
                   "spec.template.spec.domain.memory.guest: quantity \"8Ei\" is out of range" },
-                { "v1.VirtualMachine", "{\"spec\": {\"template\": {\"spec\": {\"terminationGracePeriodSeconds\": 1180591620717411303424}}}}",
-                  "spec.template.spec.terminationGracePeriodSeconds: Invalid value: 1180591620717411303424: out of range for a 64-bit" },
-                { "v1.VirtualMachine", "spec:\n  template:\n    spec:\n      domain:\n        cpu:\n          cores: 18446744073709551616\n",
-                  "spec.template.spec.domain.cpu.cores: Invalid value: 18446744073709551616: out of range for a 64-bit" },
+                { "v1.VirtualMachine",
+                  "{\"spec\": {\"template\": {\"spec\": {\"terminationGracePeriodSeconds\": 1180591620717411303424}}}}",
+                  "spec.template.spec.terminationGracePeriodSeconds: Invalid value: 1180591620717411303424: "
+                  "out of range for a 64-bit" },
+                { "v1.VirtualMachine",
+                  "spec:\n  template:\n    spec:\n      domain:\n        cpu:\n          cores: 18446744073709551616\n",
+                  "spec.template.spec.domain.cpu.cores: Invalid value: 18446744073709551616: "
+                  "out of range for a 64-bit" },
         };
         for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autofree char *e = validate(cases[i].def, cases[i].text, FIELD_VALIDATION_IGNORE, NULL, NULL);

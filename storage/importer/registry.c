@@ -279,7 +279,8 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
         g_autoptr(JsonNode) doc = json_read_object(body, len, &why);
 
         if (!doc) {
-                *error = g_strdup_printf("the registry sent a manifest that is not a JSON object we accept: %s", why->message);
+                *error = g_strdup_printf("the registry sent a manifest that is not a JSON object we accept: %s",
+                                         why->message);
                 return -1;
         }
         JsonObject *m = json_node_get_object(doc);

@@ -78,6 +78,17 @@ static void append_step(GString *out, const JsonPathStep *step) {
         g_string_append_len(out, step->key, (gssize) step->key_len);
 }
 
+bool json_path_step_into(JsonNode *container, const char *key, JsonPathStep *ret) {
+        if (JSON_NODE_HOLDS_ARRAY(container)) {
+                *ret = (JsonPathStep) { .index = json_array_get_length(json_node_get_array(container)) };
+                return true;
+        }
+        if (!key)
+                return false;
+        *ret = (JsonPathStep) { .key = key, .key_len = strlen(key) };
+        return true;
+}
+
 char *json_path_string(const JsonPathStep *steps, size_t n) {
         GString *out = g_string_new(NULL);
 
@@ -150,13 +161,9 @@ static bool fail_at_path(Reader *r, const char *key, size_t key_len, size_t at, 
         unsigned line, column;
         va_list ap;
 
-        for (size_t i = 0; i < r->depth; i++) {
-                const Frame *f = &r->stack[i];
-                if (JSON_NODE_HOLDS_ARRAY(f->node))
-                        steps[n++] = (JsonPathStep) { .index = json_array_get_length(json_node_get_array(f->node)) };
-                else if (f->key)
-                        steps[n++] = (JsonPathStep) { .key = f->key, .key_len = strlen(f->key) };
-        }
+        for (size_t i = 0; i < r->depth; i++)
+                if (json_path_step_into(r->stack[i].node, r->stack[i].key, &steps[n]))
+                        n++;
         if (key)
                 steps[n++] = (JsonPathStep) { .key = key, .key_len = key_len };
         path = json_path_string(steps, n);

@@ -28,6 +28,10 @@ typedef struct JsonPathStep {
         guint index;
 } JsonPathStep;
 
+/* The step into the child of container (an object or array being read) that
+ * is being read: key, for objects (false while the key itself is read, key
+ * NULL), or the next index, for arrays. */
+bool json_path_step_into(JsonNode *container, const char *key, JsonPathStep *ret);
 /* The path in Kubernetes' style: spec.template.metadata.labels[app/x],
  * items[2].name; <root> for none.  Keys that are not plain words go in
  * brackets, with control characters escaped (\u0000) and long ones cut;

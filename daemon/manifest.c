@@ -234,10 +234,8 @@ static char *path_here(Parser *p, const char *key, size_t key_len) {
 
         for (guint i = 0; i < p->stack->len; i++) {
                 Frame *f = &g_array_index(p->stack, Frame, i);
-                if (JSON_NODE_HOLDS_ARRAY(f->node))
-                        steps[n++] = (JsonPathStep) { .index = json_array_get_length(json_node_get_array(f->node)) };
-                else if (f->pending_key)
-                        steps[n++] = (JsonPathStep) { .key = f->pending_key, .key_len = strlen(f->pending_key) };
+                if (json_path_step_into(f->node, f->pending_key, &steps[n]))
+                        n++;
         }
         if (key)
                 steps[n++] = (JsonPathStep) { .key = key, .key_len = key_len };
@@ -276,44 +274,30 @@ static int refuse_nul(Parser *p, const yaml_event_t *ev) {
         return fail_path(p, &ev->start_mark, NULL, 0, "Invalid value: %s: must not contain a NUL character", shown);
 }
 
-/* Nesting levels of a node built here (so at most MAX_DEPTH: the
- * recursion is bounded). */
-static unsigned node_depth(JsonNode *n) {
-        unsigned d = 0;
+/* Nodes in a tree built here, and its nesting levels (*depth; at most
+ * MAX_DEPTH, so the recursion is bounded). */
+static unsigned measure(JsonNode *n, unsigned *depth) {
+        unsigned c = 1, d, deepest = 0;
+
+        *depth = 0;
         if (JSON_NODE_HOLDS_OBJECT(n)) {
                 JsonObjectIter it;
                 const char *unused_name;
                 JsonNode *v;
                 json_object_iter_init_ordered(&it, json_node_get_object(n));
                 while (json_object_iter_next_ordered(&it, &unused_name, &v)) {
-                        unsigned c = node_depth(v);
-                        d = MAX(d, c);
+                        c += measure(v, &d);
+                        deepest = MAX(deepest, d);
                 }
         } else if (JSON_NODE_HOLDS_ARRAY(n)) {
                 JsonArray *a = json_node_get_array(n);
                 for (guint i = 0; i < json_array_get_length(a); i++) {
-                        unsigned c = node_depth(json_array_get_element(a, i));
-                        d = MAX(d, c);
+                        c += measure(json_array_get_element(a, i), &d);
+                        deepest = MAX(deepest, d);
                 }
         } else
-                return 0;
-        return d + 1;
-}
-
-static unsigned count_nodes(JsonNode *n) {
-        unsigned c = 1;
-        if (JSON_NODE_HOLDS_OBJECT(n)) {
-                JsonObjectIter it;
-                const char *unused_name;
-                JsonNode *v;
-                json_object_iter_init_ordered(&it, json_node_get_object(n));
-                while (json_object_iter_next_ordered(&it, &unused_name, &v))
-                        c += count_nodes(v);
-        } else if (JSON_NODE_HOLDS_ARRAY(n)) {
-                JsonArray *a = json_node_get_array(n);
-                for (guint i = 0; i < json_array_get_length(a); i++)
-                        c += count_nodes(json_array_get_element(a, i));
-        }
+                return c;
+        *depth = deepest + 1;
         return c;
 }
 
@@ -499,12 +483,13 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                                 r = fail_at(error, &ev.start_mark, "unknown anchor \"%s\"", ev.data.alias.anchor);
                                 break;
                         }
-                        if (p.stack->len + node_depth(target) > MAX_DEPTH) {
+                        unsigned depth, nodes = measure(target, &depth);
+                        if (p.stack->len + depth > MAX_DEPTH) {
                                 r = fail_path(&p, &ev.start_mark, NULL, 0, "Invalid value: nested deeper than %d "
                                               "levels (through alias *%s)", MAX_DEPTH, ev.data.alias.anchor);
                                 break;
                         }
-                        p.n_nodes += count_nodes(target);
+                        p.n_nodes += nodes;
                         if (p.n_nodes > MAX_NODES) {
                                 r = fail_at(error, &ev.start_mark, "aliases expand to more than %u nodes", MAX_NODES);
                                 break;

@@ -8,6 +8,7 @@
 #include <fnmatch.h>
 
 #include "clone.h"
+#include "json-read.h"
 #include "json-util.h"
 #include "object.h"
 #include "snapshot.h"
@@ -47,10 +48,12 @@ static int clone_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *wa
                                     policy);
         JsonArray *patches = json_get_array(spec, "patches");
         for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
-                g_autoptr(JsonParser) p = json_parser_new();
-                if (!json_parser_load_from_data(p, json_array_get_string_element(patches, i) ?: "", -1, NULL) ||
-                    !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-                        return ev_error_set(error, EINVAL, "spec.patches[%u]: Invalid value: a JSON Patch operation is expected", i);
+                const char *text = json_array_get_string_element(patches, i) ?: "";
+                g_autoptr(GError) e = NULL;
+                g_autoptr(JsonNode) p = json_read_object(text, strlen(text), &e);
+                if (!p)
+                        return ev_error_set(error, EINVAL, "spec.patches[%u]: Invalid value: a JSON Patch operation "
+                                            "is expected: %s", i, e->message);
         }
         return 0;
 }

@@ -23,6 +23,7 @@
 #include "imagecache.h"
 #include "import-slots.h"
 #include "importer-run.h"
+#include "json-read.h"
 #include "json-util.h"
 #include "secret.h"
 #include "util.h"
@@ -546,13 +547,14 @@ static char *registry_host(const char *s) {
 
 int imagecache_docker_credentials(const char *config, size_t len, const char *ref, char **ret_user, char **ret_password,
                                   GError **error) {
-        g_autoptr(JsonParser) p = json_parser_new();
         g_autofree char *want = registry_host(ref);
+        g_autoptr(GError) e = NULL;
 
         *ret_user = *ret_password = NULL;
-        if (!json_parser_load_from_data(p, config, (gssize) len, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-                return ev_error_set(error, EINVAL, "not a docker config (JSON object)");
-        JsonObject *root = json_node_get_object(json_parser_get_root(p));
+        g_autoptr(JsonNode) doc = json_read_object(config, len, &e);
+        if (!doc)
+                return ev_error_set(error, EINVAL, "not a docker config (JSON object): %s", e->message);
+        JsonObject *root = json_node_get_object(doc);
         /* .dockerconfigjson: {"auths": {HOST: {...}}}; .dockercfg: {HOST: {...}} */
         JsonObject *auths = json_object_has_member(root, "auths") ? json_get_object(root, "auths") : root;
         if (!auths)
@@ -632,12 +634,16 @@ static void load(ImageCache *c) {
                         continue;
                 ImageCacheEntry *e = entry_new(c, digest);
                 g_autofree char *meta = g_strdup_printf("%s/%s.json", c->dir, hex_of(digest));
-                g_autoptr(JsonParser) p = json_parser_new();
+                g_autofree char *text = NULL;
+                g_autoptr(JsonNode) doc = NULL;
+                gsize len;
                 struct stat st;
                 if (stat(path, &st) == 0)
                         e->pulled = e->last_used = (gint64) st.st_mtime * G_USEC_PER_SEC;
-                if (json_parser_load_from_file(p, meta, NULL) && JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-                        JsonObject *o = json_node_get_object(json_parser_get_root(p));
+                if (g_file_get_contents(meta, &text, &len, NULL))
+                        doc = json_read_object(text, len, NULL);
+                if (doc) {
+                        JsonObject *o = json_node_get_object(doc);
                         JsonArray *refs = json_get_array(o, "references");
                         e->pulled = json_get_int(o, "pulled", e->pulled);
                         e->last_used = json_get_int(o, "lastUsed", e->last_used);

@@ -2,13 +2,14 @@
 #include <math.h>
 #include <yaml.h>
 
+#include "json-read.h"
 #include "json-util.h"
 #include "manifest.h"
 #include "util.h"
 
 /* Limits against hostile documents: nesting depth, and nodes created
  * (aliases are copied, so this also bounds "billion laughs" expansion). */
-#define MAX_DEPTH 128
+#define MAX_DEPTH JSON_MAX_DEPTH
 #define MAX_NODES (1u << 20)
 
 typedef struct Frame {
@@ -225,20 +226,78 @@ static Frame *top(Parser *p) {
         return p->stack->len ? &g_array_index(p->stack, Frame, p->stack->len - 1) : NULL;
 }
 
-static unsigned count_nodes(JsonNode *n) {
-        unsigned c = 1;
+/* The field path of the value being read, or (key != NULL) of that key of
+ * the innermost mapping. */
+static char *path_here(Parser *p, const char *key, size_t key_len) {
+        g_autofree JsonPathStep *steps = g_new0(JsonPathStep, p->stack->len + 1);
+        size_t n = 0;
+
+        for (guint i = 0; i < p->stack->len; i++) {
+                Frame *f = &g_array_index(p->stack, Frame, i);
+                if (json_path_step_into(f->node, f->pending_key, &steps[n]))
+                        n++;
+        }
+        if (key)
+                steps[n++] = (JsonPathStep) { .key = key, .key_len = key_len };
+        return json_path_string(steps, n);
+}
+
+/* "PATH: MESSAGE (line L, column C)", as the JSON reader says it. */
+static int fail_path(Parser *p, const yaml_mark_t *mark, const char *key, size_t key_len, const char *fmt, ...)
+        G_GNUC_PRINTF(5, 6);
+static int fail_path(Parser *p, const yaml_mark_t *mark, const char *key, size_t key_len, const char *fmt, ...) {
+        g_autofree char *msg = NULL, *path = path_here(p, key, key_len);
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        return ev_error_set(p->error, EINVAL, "%s: %s (line %zu, column %zu)", path, msg,
+                            mark->line + 1, mark->column + 1);
+}
+
+/* A scalar holding a NUL character ("\0", "\x00", "\u0000" in a double-
+ * quoted scalar): libyaml keeps it, C strings would cut it there. */
+static int refuse_nul(Parser *p, const yaml_event_t *ev) {
+        const char *value = (const char *) ev->data.scalar.value;
+        size_t len = ev->data.scalar.length;
+        Frame *f = top(p);
+        bool is_key = f && JSON_NODE_HOLDS_OBJECT(f->node) && !f->pending_key;
+        g_autofree char *shown = NULL;
+
+        if (!memchr(value, 0, len))
+                return 0;
+        shown = json_quote_for_message(value, len);
+        if (is_key)
+                return fail_path(p, &ev->start_mark, value, len,
+                                 "Invalid value: %s: a key must not contain a NUL character", shown);
+        return fail_path(p, &ev->start_mark, NULL, 0, "Invalid value: %s: must not contain a NUL character", shown);
+}
+
+/* Nodes in a tree built here, and its nesting levels (*depth; at most
+ * MAX_DEPTH, so the recursion is bounded). */
+static unsigned measure(JsonNode *n, unsigned *depth) {
+        unsigned c = 1, d, deepest = 0;
+
+        *depth = 0;
         if (JSON_NODE_HOLDS_OBJECT(n)) {
                 JsonObjectIter it;
                 const char *unused_name;
                 JsonNode *v;
                 json_object_iter_init_ordered(&it, json_node_get_object(n));
-                while (json_object_iter_next_ordered(&it, &unused_name, &v))
-                        c += count_nodes(v);
+                while (json_object_iter_next_ordered(&it, &unused_name, &v)) {
+                        c += measure(v, &d);
+                        deepest = MAX(deepest, d);
+                }
         } else if (JSON_NODE_HOLDS_ARRAY(n)) {
                 JsonArray *a = json_node_get_array(n);
-                for (guint i = 0; i < json_array_get_length(a); i++)
-                        c += count_nodes(json_array_get_element(a, i));
-        }
+                for (guint i = 0; i < json_array_get_length(a); i++) {
+                        c += measure(json_array_get_element(a, i), &d);
+                        deepest = MAX(deepest, d);
+                }
+        } else
+                return c;
+        *depth = deepest + 1;
         return c;
 }
 
@@ -289,8 +348,10 @@ static int attach(Parser *p, JsonNode *value, const char *anchor, const yaml_mar
                 return 0;
         }
         if (json_object_has_member(o, key)) {
+                g_autofree char *shown = json_quote_for_message(key, strlen(key));
                 json_node_unref(value);
-                return fail_at(p->error, &f->key_mark, "duplicate key \"%s\"", key);
+                return fail_path(p, &f->key_mark, key, strlen(key), "Duplicate value: %s: the key is given twice",
+                                 shown);
         }
         json_object_set_member(o, key, value);
         return 0;
@@ -324,7 +385,7 @@ static void frame_clear(Frame *f) {
 static int push(Parser *p, JsonNode *container, const char *anchor, const yaml_mark_t *mark) {
         if (p->stack->len >= MAX_DEPTH) {
                 json_node_unref(container);
-                return fail_at(p->error, mark, "document nested deeper than %d levels", MAX_DEPTH);
+                return fail_path(p, mark, NULL, 0, "Invalid value: nested deeper than %d levels", MAX_DEPTH);
         }
         Frame f = { .node = container, .anchor = g_strdup(anchor) };
         g_array_append_val(p->stack, f);
@@ -387,6 +448,8 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                         root = NULL;
                         break;
                 case YAML_SCALAR_EVENT: {
+                        if ((r = refuse_nul(&p, &ev)) < 0)
+                                break;
                         JsonNode *n = resolve_scalar(&ev, error);
                         if (!n) {
                                 r = -EINVAL;
@@ -420,7 +483,13 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                                 r = fail_at(error, &ev.start_mark, "unknown anchor \"%s\"", ev.data.alias.anchor);
                                 break;
                         }
-                        p.n_nodes += count_nodes(target);
+                        unsigned depth, nodes = measure(target, &depth);
+                        if (p.stack->len + depth > MAX_DEPTH) {
+                                r = fail_path(&p, &ev.start_mark, NULL, 0, "Invalid value: nested deeper than %d "
+                                              "levels (through alias *%s)", MAX_DEPTH, ev.data.alias.anchor);
+                                break;
+                        }
+                        p.n_nodes += nodes;
                         if (p.n_nodes > MAX_NODES) {
                                 r = fail_at(error, &ev.start_mark, "aliases expand to more than %u nodes", MAX_NODES);
                                 break;
@@ -441,25 +510,16 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
         return r;
 }
 
+/* JSON goes through our own bounded reader (json-read.c says why). */
 static int parse_json(const char *text, size_t len, GPtrArray *docs, GError **error) {
-        g_autoptr(JsonParser) parser = json_parser_new();
-        g_autoptr(GError) e = NULL;
+        JsonNode *root = json_read(text, len, error);
 
-        if (!json_parser_load_from_data(parser, text, (gssize) len, &e)) {
-                /* json-glib says "<data>:LINE:COL: Parse error: ..." */
-                unsigned line = 0, col = 0;
-                const char *msg = e->message;
-                if (sscanf(msg, "<data>:%u:%u:", &line, &col) == 2) {
-                        const char *rest = strstr(msg, ": ");
-                        rest = rest ? strstr(rest + 2, ": ") : NULL;
-                        return ev_error_set(error, EINVAL, "line %u, column %u: %s", line, col,
-                                            rest ? rest + 2 : msg);
-                }
-                return ev_error_set(error, EINVAL, "invalid JSON: %s", msg);
-        }
-        JsonNode *root = json_parser_get_root(parser);
-        if (root && !JSON_NODE_HOLDS_NULL(root))
-                g_ptr_array_add(docs, json_deep_copy(root));
+        if (!root)
+                return -EINVAL;
+        if (JSON_NODE_HOLDS_NULL(root))
+                json_node_unref(root);
+        else
+                g_ptr_array_add(docs, root);
         return 0;
 }
 
@@ -475,8 +535,8 @@ int manifest_parse(const char *text, size_t len, GPtrArray **ret, GError **error
 
         while (i < len && g_ascii_isspace(text[i]))
                 i++;
-        /* A JSON document (one object or array) gets json-glib's stricter
-         * parser; everything else, including JSON inside "---" streams, is
+        /* A JSON document (one object or array) gets the strict JSON
+         * reader; everything else, including JSON inside "---" streams, is
          * read as YAML, of which JSON is a subset. */
         if (i < len && (text[i] == '{' || text[i] == '['))
                 r = parse_json(text, len, docs, error);

@@ -4,8 +4,10 @@
 
 #define NANO 1000000000ULL
 #define MAX_QUANTITY_LEN 64
-/* Largest magnitude we accept: a bit over 2^63 whole units, in nano. */
-#define NANO_LIMIT ((unsigned __int128) UINT64_MAX * NANO)
+/* Largest magnitude we accept, in nano: every quantity must convert to a
+ * 64-bit count of whole units (bytes, cores), so 2^63 - 1 units, just
+ * under 8Ei.  One limit here gives every field the same "out of range". */
+#define NANO_LIMIT ((unsigned __int128) INT64_MAX * NANO)
 
 static const struct {
         const char *suffix;
@@ -18,6 +20,11 @@ static const struct {
         { "k", 0, 3 }, { "M", 0, 6 }, { "G", 0, 9 },
         { "T", 0, 12 }, { "P", 0, 15 }, { "E", 0, 18 },
 };
+
+static int out_of_range(GError **error, const char *s) {
+        return ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: the largest is "
+                            "9223372036854775807 (8Ei - 1)", s);
+}
 
 static int invalid(GError **error, const char *s) {
         return ev_error_set(error, EINVAL,
@@ -69,8 +76,11 @@ int quantity_parse(const char *s, Quantity *ret, GError **error) {
         if ((*p == 'e' || *p == 'E') && (g_ascii_isdigit(p[1]) || ((p[1] == '+' || p[1] == '-') && g_ascii_isdigit(p[2])))) {
                 char *end;
                 long e = strtol(p + 1, &end, 10);
-                if (*end || e > 40 || e < -40)
+                if (*end)
                         return invalid(error, s);
+                if (e > 40 || e < -40)
+                        return ev_error_set(error, ERANGE, "quantity \"%s\" is out of range: the exponent must be "
+                                            "between -40 and 40", s);
                 exp10 = (int) e;
         } else {
                 size_t i;
@@ -88,7 +98,7 @@ int quantity_parse(const char *s, Quantity *ret, GError **error) {
         unsigned __int128 v = digits;
         for (; e > 0; e--) {
                 if (v > NANO_LIMIT)
-                        return ev_error_set(error, ERANGE, "quantity \"%s\" is too large", s);
+                        return out_of_range(error, s);
                 v *= 10;
         }
         for (; e < 0; e++) {
@@ -98,13 +108,13 @@ int quantity_parse(const char *s, Quantity *ret, GError **error) {
         }
         for (unsigned i = 0; i < binary_shift; i++) {
                 if (v > NANO_LIMIT)
-                        return ev_error_set(error, ERANGE, "quantity \"%s\" is too large", s);
+                        return out_of_range(error, s);
                 v <<= 1;
         }
         if (inexact)
                 v++;
         if (v > NANO_LIMIT)
-                return ev_error_set(error, ERANGE, "quantity \"%s\" is too large", s);
+                return out_of_range(error, s);
 
         ret->negative = negative && v != 0;
         ret->nano = v;
@@ -139,6 +149,6 @@ int quantity_parse_int64(const char *s, int64_t *ret, GError **error) {
                 return r;
         r = quantity_to_int64(&q, ret);
         if (r < 0)
-                return ev_error_set(error, ERANGE, "quantity \"%s\" is too large", s);
+                return out_of_range(error, s);
         return 0;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gio/gio.h>
+#include <math.h>
 
 #include "edgevirt-resources.h"
 #include "json-util.h"
@@ -157,18 +158,44 @@ static const char *get_str(JsonObject *o, const char *k) {
 
 static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path);
 
+static bool is_number(JsonNode *n) {
+        return JSON_NODE_HOLDS_VALUE(n) &&
+               (json_node_get_value_type(n) == G_TYPE_INT64 || json_node_get_value_type(n) == G_TYPE_DOUBLE);
+}
+
+/* A whole number too large for an int64: the readers (JSON and YAML) keep
+ * integers beyond 64 bits as doubles, as Kubernetes does. */
+static bool is_big_integer(JsonNode *n) {
+        if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_DOUBLE)
+                return false;
+        double d = json_node_get_double(n);
+        return d == floor(d) && (d >= 0x1p63 || d < -0x1p63);
+}
+
+/* A number's text: whole doubles below 10^30 in full ("1180591620717411303424",
+ * the value the double holds), others as the shortest round-trip form. */
+static void number_text(JsonNode *n, char buf[static 64]) {
+        double d;
+
+        if (json_node_get_value_type(n) == G_TYPE_INT64) {
+                g_snprintf(buf, 64, "%" G_GINT64_FORMAT, json_node_get_int(n));
+                return;
+        }
+        d = json_node_get_double(n);
+        if (d == floor(d) && fabs(d) < 1e30)
+                g_snprintf(buf, 64, "%.0f", d);
+        else
+                g_ascii_dtostr(buf, 64, d);
+}
+
 static void check_quantity(Walk *w, JsonNode *node, const char *path) {
         g_autoptr(GError) e = NULL;
         Quantity q;
 
-        if (JSON_NODE_HOLDS_VALUE(node) && (json_node_get_value_type(node) == G_TYPE_INT64 ||
-                                            json_node_get_value_type(node) == G_TYPE_DOUBLE)) {
+        if (is_number(node)) {
                 /* A bare number is a valid quantity; store its text form. */
-                char buf[G_ASCII_DTOSTR_BUF_SIZE];
-                if (json_node_get_value_type(node) == G_TYPE_INT64)
-                        g_snprintf(buf, sizeof buf, "%" G_GINT64_FORMAT, json_node_get_int(node));
-                else
-                        g_ascii_dtostr(buf, sizeof buf, json_node_get_double(node));
+                char buf[64];
+                number_text(node, buf);
                 json_node_set_string(node, buf);
         }
         if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_STRING) {
@@ -270,8 +297,12 @@ static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path) 
         type = get_str(schema, "type");
         format = get_str(schema, "format");
         if ((ref_name && streq(ref_name, INT_OR_STRING_DEF)) || streq_ptr(format, "int-or-string")) {
-                if (!JSON_NODE_HOLDS_VALUE(node) || (json_node_get_value_type(node) != G_TYPE_INT64 &&
-                                                     json_node_get_value_type(node) != G_TYPE_STRING))
+                char buf[64];
+                if (is_big_integer(node)) {
+                        number_text(node, buf);
+                        problem(w, path, "Invalid value: %s: out of range for a 64-bit integer", buf);
+                } else if (!JSON_NODE_HOLDS_VALUE(node) || (json_node_get_value_type(node) != G_TYPE_INT64 &&
+                                                            json_node_get_value_type(node) != G_TYPE_STRING))
                         problem(w, path, "must be an integer or a string, not %s", node_type_name(node));
                 return;
         }
@@ -323,11 +354,17 @@ static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path) 
                 if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_BOOLEAN)
                         problem(w, path, "must be a boolean, not %s", node_type_name(node));
         } else if (streq(type, "integer")) {
-                if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
+                char buf[64];
+                if (is_big_integer(node)) {
+                        number_text(node, buf);
+                        problem(w, path, "Invalid value: %s: out of range for a %s-bit integer", buf,
+                                streq_ptr(format, "int32") ? "32" : "64");
+                } else if (!JSON_NODE_HOLDS_VALUE(node) || json_node_get_value_type(node) != G_TYPE_INT64)
                         problem(w, path, "must be an integer, not %s", node_type_name(node));
                 else if (streq_ptr(format, "int32") &&
                          (json_node_get_int(node) > G_MAXINT32 || json_node_get_int(node) < G_MININT32))
-                        problem(w, path, "must fit in 32 bits");
+                        problem(w, path, "Invalid value: %" G_GINT64_FORMAT ": out of range for a 32-bit integer",
+                                json_node_get_int(node));
         } else if (streq(type, "number")) {
                 if (!JSON_NODE_HOLDS_VALUE(node) || (json_node_get_value_type(node) != G_TYPE_INT64 &&
                                                      json_node_get_value_type(node) != G_TYPE_DOUBLE))

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "datavolume.h"
+#include "json-read.h"
 #include "json-util.h"
 #include "object.h"
 #include "pvc.h"
@@ -776,21 +777,19 @@ int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint
 
 /* KubeVirt's restore (and clone) patches: JSON Patch operations as strings,
  * on the target VM; its identity stays. */
-static JsonNode *parse_patch(const char *text) {
-        g_autoptr(JsonParser) p = json_parser_new();
-        if (!text || !json_parser_load_from_data(p, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
-                return NULL;
-        return json_node_copy(json_parser_get_root(p));
+static JsonNode *parse_patch(const char *text, GError **error) {
+        return json_read_object(text ?: "", text ? strlen(text) : 0, error);
 }
 
 static int check_patches(JsonArray *patches, const char *field, GError **error) {
         static const char *const fixed[] = { "/metadata/name", "/metadata/namespace", "/metadata/uid", "/kind", "/apiVersion", NULL };
         for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
-                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i));
+                g_autoptr(GError) e = NULL;
+                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i), &e);
                 const char *path = p ? json_get_string(json_node_get_object(p), "path") : NULL;
                 if (!p || !path || !json_get_string(json_node_get_object(p), "op"))
                         return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: a JSON Patch operation {\"op\", \"path\", \"value\"} "
-                                            "is expected", field, i);
+                                            "is expected%s%s", field, i, e ? ": " : "", e ? e->message : "");
                 for (const char *const *f = fixed; *f; f++)
                         if (streq(path, *f))
                                 return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: %s cannot be patched", field, i, path);
@@ -801,7 +800,7 @@ static int check_patches(JsonArray *patches, const char *field, GError **error) 
 static int apply_patches(JsonArray *patches, JsonObject *vm_doc, GError **error) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), vm_doc);
         for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
-                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i));
+                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i), NULL);
                 if (!p)
                         return ev_error_set(error, EINVAL, "spec.patches[%u] does not parse", i);
                 int r = json_patch_apply(node, json_node_get_object(p), error);

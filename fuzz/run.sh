@@ -25,6 +25,26 @@ ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log
 
 # seeds: the manifests we ship and test with; strings; compressed samples
 cp "$top"/tests/compat/*/*.yaml "$top"/examples/*.yaml "$dir/seeds/manifest/"
+# hostile JSON and YAML: nesting at and past the limit, NUL escapes,
+# duplicate keys (also spelled with escapes), numbers past 64 bits
+python3 - "$dir/seeds/manifest" <<'PY'
+import sys
+d = sys.argv[1]
+seeds = {
+    "deep-128.json": "[" * 128 + "]" * 128,
+    "deep-129.json": '{"x":' + '{"a":' * 128 + "1" + "}" * 129,
+    "deep-yaml-129.yaml": "a: " + "[" * 129 + "]" * 129 + "\n",
+    "deep-alias.yaml": "a: &d " + "[" * 100 + "]" * 100 + "\nb: " + "[" * 40 + "*d" + "]" * 40 + "\n",
+    "nul-value.json": '{"metadata": {"name": "a\\u0000b"}}',
+    "nul-key.json": '{"data": {"a\\u0000b": "1", "a": "2"}}',
+    "nul-yaml.yaml": 'metadata:\n  name: "a\\0b"\ndata:\n  "k\\x00": "\\u0000"\n',
+    "dup.json": '{"a": 1, "b": {"c": 2, "c": 3}}',
+    "dup-escaped.json": '{"a": 1, "\\u0061": 2, "\\ud83d\\ude00": [1.5e3, -0, 1180591620717411303424]}',
+    "numbers.json": '{"n": [9223372036854775807, -9223372036854775808, 9223372036854775808, 1e308, 1e400, 0.5]}',
+}
+for name, text in seeds.items():
+    open(f"{d}/{name}", "w").write(text)
+PY
 printf '1.5Gi' >"$dir/seeds/parsers/q"; printf 'app in (web,db),!legacy' >"$dir/seeds/parsers/s"
 printf 'kubevirt.io/vm' >"$dir/seeds/parsers/k"
 printf '{"auths":{"registry:5000":{"auth":"cHVsbGVyOnMzY3JldA=="}}}' >"$dir/seeds/parsers/dockerconfig"

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "json-read.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -86,7 +87,7 @@ static void test_errors_have_position(void) {
         g_autofree char *e3 = parse_err("a: [1, 2\n");
         g_assert_nonnull(strstr(e3, "line "));
         g_autofree char *e4 = parse_err("a: 1\nb: 2\na: 3\n");
-        g_assert_nonnull(strstr(e4, "line 3, column 1: duplicate key \"a\""));
+        g_assert_nonnull(strstr(e4, "a: Duplicate value: \"a\": the key is given twice (line 3, column 1)"));
         g_autofree char *e5 = parse_err("a: *nope\n");
         g_assert_nonnull(strstr(e5, "unknown anchor"));
         g_autofree char *e6 = parse_err("a: !!int abc\n");
@@ -161,6 +162,118 @@ static void test_yaml_round_trip(void) {
         g_assert_nonnull(strstr(yaml, "date-like: '2026-11-25T18:00:00Z'"));
 }
 
+/* 60,000 levels, as in the attack: refused with the path (shortened), and
+ * no stack overflow on the way in or out. */
+static void test_json_deep_nesting(void) {
+        g_autoptr(GString) s = g_string_new("{\"x\":");
+        for (int i = 0; i < 60000; i++)
+                g_string_append(s, "{\"a\":");
+        g_string_append(s, "1");
+        for (int i = 0; i <= 60000; i++)
+                g_string_append_c(s, '}');
+        g_autofree char *e = parse_err(s->str);
+        g_assert_nonnull(strstr(e, "x.a.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: "
+                                   "Invalid value: nested deeper than 128 levels"));
+        g_autofree char *many_open = g_strnfill(5000, '['), *many_close = g_strnfill(5000, ']');
+        g_autofree char *arrays = g_strdup_printf("{\"spec\":{\"l\":%s%s}}", many_open, many_close);
+        g_autofree char *e2 = parse_err(arrays);
+        g_assert_true(g_str_has_prefix(e2, "spec.l[0][0][0][0][0][0].(112 levels left out)[0]"));
+
+        /* exactly 128 levels are fine, 129 are not */
+        g_autofree char *open = g_strnfill(128, '['), *close = g_strnfill(128, ']');
+        g_autofree char *ok = g_strdup_printf("%s%s", open, close);
+        g_autoptr(GPtrArray) docs = parse_ok(ok);
+        g_autofree char *too = g_strdup_printf("[%s%s]", open, close);
+        g_autofree char *e3 = parse_err(too);
+        g_assert_nonnull(strstr(e3, "nested deeper than 128 levels"));
+}
+
+static void test_yaml_depth_has_path(void) {
+        g_autoptr(GString) s = g_string_new("spec:\n  x: ");
+        for (int i = 0; i < 200; i++)
+                g_string_append(s, "{a: ");
+        g_string_append(s, "1");
+        for (int i = 0; i < 200; i++)
+                g_string_append_c(s, '}');
+        g_autofree char *e = parse_err(s->str);
+        g_assert_true(g_str_has_prefix(e, "spec.x.a.a.a.a.a.a.(112 levels left out).a.a.a.a.a.a.a.a: "
+                                          "Invalid value: nested deeper"));
+
+        /* an alias does not carry a document past the limit */
+        g_autofree char *deep = g_strdup_printf("a: &d %s%s\nb: %s*d%s\n", g_strnfill(100, '['), g_strnfill(100, ']'),
+                                                g_strnfill(100, '['), g_strnfill(100, ']'));
+        g_autofree char *e2 = parse_err(deep);
+        g_assert_nonnull(strstr(e2, "b[0][0]"));
+        g_assert_nonnull(strstr(e2, "nested deeper than 128 levels (through alias *d)"));
+}
+
+static void test_nul_refused(void) {
+        static const struct { const char *text, *want; } cases[] = {
+                { "{\"metadata\": {\"name\": \"a\\u0000b\"}}",
+                  "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
+                { "{\"data\": {\"a\\u0000b\": \"1\", \"a\": \"2\"}}",
+                  "data[a\\u0000b]: Invalid value: \"a\\u0000b\": a key must not" },
+                { "{\"l\": [\"x\", \"\\u0000\"]}", "l[1]: Invalid value: \"\\u0000\": must not contain" },
+                { "metadata:\n  name: \"a\\0b\"\n",
+                  "metadata.name: Invalid value: \"a\\u0000b\": must not contain a NUL" },
+                { "data:\n  \"a\\x00b\": \"1\"\n", "data[a\\u0000b]: Invalid value: \"a\\u0000b\": a key must not" },
+                { "data:\n  k: [\"\\u0000\"]\n", "data.k[0]: Invalid value: \"\\u0000\": must not contain" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *e = parse_err(cases[i].text);
+                if (!strstr(e, cases[i].want))
+                        g_error("%s: got \"%s\", wanted \"%s\"", cases[i].text, e, cases[i].want);
+        }
+}
+
+static void test_json_duplicate_keys(void) {
+        g_autofree char *e1 = parse_err("{\"a\": 1, \"a\": 2}");
+        g_assert_true(g_str_has_prefix(e1, "a: Duplicate value: \"a\": the key is given twice (line 1, column 10)"));
+        /* compared decoded */
+        g_autofree char *e2 = parse_err("{\"metadata\": {\"labels\": {\"a/b\": \"1\", \"\\u0061\\/b\": \"2\"}}}");
+        g_assert_true(g_str_has_prefix(e2, "metadata.labels[a/b]: Duplicate value"));
+        /* the same key in two objects is fine */
+        g_autoptr(GPtrArray) docs = parse_ok("{\"a\": {\"k\": 1}, \"b\": {\"k\": 2}}");
+}
+
+/* What json-glib let through or mangled, and what the reader keeps. */
+static void test_json_strict(void) {
+        static const char *const refused[] = {
+                "{'a': 1}", "{\"a\": 1, /* c */ \"b\": 2}", "{\"a\": 0x10}", "{\"a\": 01}", "{\"a\": .5}",
+                "{\"a\": +1}", "{\"a\": 1,}", "[1,]", "{\"a\": \"\\ud800\"}", "{\"a\": \"\\udc00x\"}",
+                "{\"a\": \"\\x41\"}", "{\"a\": \"tab\t\"}",
+                "{\"a\": true} x", "{\"a\": NaN}", "{a: 1}", "[", "{\"a\"}", "{\"a\" 1}", "[1 2]", "[1}", "{\"a\": 1]",
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(refused); i++) {
+                g_autofree char *e = parse_err(refused[i]);
+                g_assert_true(g_str_has_prefix(e, "line 1, column "));
+        }
+        g_autofree char *e = parse_err("{\"spec\": {\"f\": 1e400}}");
+        g_assert_true(g_str_has_prefix(e, "spec.f: Invalid value: 1e400: out of range"));
+
+        g_autoptr(GPtrArray) docs = parse_ok("{\"big\": 1180591620717411303424, \"max\": 9223372036854775807, "
+                                             "\"min\": -9223372036854775808, \"over\": 9223372036854775808, "
+                                             "\"f\": -0.5e1, "
+                                             "\"s\": \"\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\", "
+                                             "\"n\": null, \"t\": true, \"e\": [], \"o\": {}}");
+        JsonObject *o = doc0(docs);
+        g_assert_cmpfloat(json_object_get_double_member(o, "big"), ==, 1180591620717411303424.0);
+        g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, "max")), ==, G_TYPE_INT64);
+        g_assert_cmpint(json_object_get_int_member(o, "max"), ==, G_MAXINT64);
+        g_assert_cmpint(json_object_get_int_member(o, "min"), ==, G_MININT64);
+        g_assert_cmpint(json_node_get_value_type(json_object_get_member(o, "over")), ==, G_TYPE_DOUBLE);
+        g_assert_cmpfloat(json_object_get_double_member(o, "f"), ==, -5.0);
+        g_assert_cmpstr(json_object_get_string_member(o, "s"), ==, "\xf0\x9f\x98\x80\"\\/\b\f\n\r\t");
+        g_assert_true(json_object_get_null_member(o, "n"));
+        g_assert_true(json_object_get_boolean_member(o, "t"));
+
+        g_autoptr(GError) err = NULL;
+        g_assert_null(json_read_object("[1]", 3, &err));
+        g_assert_nonnull(strstr(err->message, "not a JSON object"));
+        g_autoptr(JsonNode) n = json_read_object(" {\"a\": [1, {\"b\": \"c\"}]} \n", 25, NULL);
+        g_assert_nonnull(n);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/manifest/scalars", test_scalars);
@@ -172,5 +285,10 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/manifest/deep-nesting", test_deep_nesting);
         g_test_add_func("/manifest/bad-bytes", test_bad_bytes);
         g_test_add_func("/manifest/yaml-round-trip", test_yaml_round_trip);
+        g_test_add_func("/manifest/json-deep-nesting", test_json_deep_nesting);
+        g_test_add_func("/manifest/yaml-depth-has-path", test_yaml_depth_has_path);
+        g_test_add_func("/manifest/nul-refused", test_nul_refused);
+        g_test_add_func("/manifest/json-duplicate-keys", test_json_duplicate_keys);
+        g_test_add_func("/manifest/json-strict", test_json_strict);
         return g_test_run();
 }

@@ -61,8 +61,24 @@ static void test_too_large(void) {
         g_autoptr(GError) e = NULL;
         int64_t v;
         g_assert_cmpint(quantity_parse_int64("16Ei", &v, &e), ==, -ERANGE);
-        g_assert_nonnull(strstr(e->message, "too large"));
+        g_assert_nonnull(strstr(e->message, "\"16Ei\" is out of range"));
         g_clear_error(&e);
+        /* just past int64: out of range, and said so (not "invalid", not a
+         * value that later reads as zero or negative) */
+        static const char *const over[] = { "8Ei", "9223372036854775808", "-9223372036854775808",
+                                            "9223372036854775807.5", "1e19", "1180591620717411303424", "8192Pi",
+                                            "-8Ei", "1e41" };
+        for (size_t i = 0; i < G_N_ELEMENTS(over); i++) {
+                Quantity q;
+                g_assert_cmpint(quantity_parse(over[i], &q, &e), ==, -ERANGE);
+                g_assert_nonnull(strstr(e->message, "out of range"));
+                g_assert_nonnull(strstr(e->message, over[i]));
+                g_clear_error(&e);
+        }
+        g_assert_cmpint(quantity_parse_int64("9223372036854775807", &v, NULL), ==, 0);
+        g_assert_cmpint(v, ==, G_MAXINT64);
+        g_assert_cmpint(quantity_parse_int64("-9223372036854775807", &v, NULL), ==, 0);
+        g_assert_cmpint(v, ==, -G_MAXINT64);
         g_assert_cmpint(quantity_parse_int64("1e40", &v, &e), <, 0);
         g_clear_error(&e);
         g_assert_cmpint(quantity_parse_int64("7Ei", &v, NULL), ==, 0);

@@ -114,6 +114,42 @@ static void test_kind_names(void) {
                 g_assert_true(schema_has_definition((*kk)->schema));
 }
 
+/* Values past what a field can hold say "out of range", with the path and
+ * the value: quantities as strings or bare numbers, integers beyond 64
+ * bits (which the readers keep as doubles), int32 fields. */
+static void test_out_of_range(void) {
+        static const struct { const char *def, *text, *want; } cases[] = {
+                { "io.k8s.api.core.v1.PersistentVolumeClaim",
+                  "{\"spec\": {\"resources\": {\"requests\": {\"storage\": 1180591620717411303424}}}}",
+                  "spec.resources.requests.storage: quantity \"1180591620717411303424\" is out of range" },
+                { "io.k8s.api.core.v1.PersistentVolumeClaim",
+                  "{\"spec\": {\"resources\": {\"requests\": {\"storage\": 9223372036854775808}}}}",
+                  "spec.resources.requests.storage: quantity \"9223372036854775808\" is out of range" },
+                { "io.k8s.api.core.v1.PersistentVolumeClaim",
+                  "{\"spec\": {\"resources\": {\"requests\": {\"storage\": \"9223372036854775808\"}}}}",
+                  "spec.resources.requests.storage: quantity \"9223372036854775808\" is out of range" },
+                { "io.k8s.api.core.v1.PersistentVolumeClaim",
+                  "spec:\n  resources:\n    requests:\n      storage: 8Ei\n",
+                  "spec.resources.requests.storage: quantity \"8Ei\" is out of range" },
+                { "v1.VirtualMachine",
+                  "{\"spec\": {\"template\": {\"spec\": {\"domain\": {\"memory\": {\"guest\": \"8Ei\"}}}}}}",
+                  "spec.template.spec.domain.memory.guest: quantity \"8Ei\" is out of range" },
+                { "v1.VirtualMachine",
+                  "{\"spec\": {\"template\": {\"spec\": {\"terminationGracePeriodSeconds\": 1180591620717411303424}}}}",
+                  "spec.template.spec.terminationGracePeriodSeconds: Invalid value: 1180591620717411303424: "
+                  "out of range for a 64-bit" },
+                { "v1.VirtualMachine",
+                  "spec:\n  template:\n    spec:\n      domain:\n        cpu:\n          cores: 18446744073709551616\n",
+                  "spec.template.spec.domain.cpu.cores: Invalid value: 18446744073709551616: "
+                  "out of range for a 64-bit" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+                g_autofree char *e = validate(cases[i].def, cases[i].text, FIELD_VALIDATION_IGNORE, NULL, NULL);
+                if (!e || !strstr(e, cases[i].want))
+                        g_error("%s: got \"%s\", wanted \"%s\"", cases[i].text, e ? e : "no error", cases[i].want);
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/schema/accepts-valid", test_accepts_valid);
@@ -121,6 +157,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/schema/warn-and-ignore-drop", test_warn_and_ignore_drop);
         g_test_add_func("/schema/nulls-are-unset", test_nulls_are_unset);
         g_test_add_func("/schema/required", test_required);
+        g_test_add_func("/schema/out-of-range", test_out_of_range);
         g_test_add_func("/kind/paths", test_paths);
         g_test_add_func("/kind/names", test_kind_names);
         return g_test_run();

@@ -80,6 +80,7 @@
 #include <json-glib/json-glib.h>
 
 #include "format.h"
+#include "json-read.h"
 #include "qcow2.h"
 #include "registry.h"
 #include "stream.h"
@@ -256,10 +257,10 @@ static char *run_qemu_img(char **argv, bool limit_cpu) {
 static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
         char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt), (char *) image, NULL };
         g_autofree char *json = run_qemu_img(info_argv, true);
-        g_autoptr(JsonParser) p = json_parser_new();
-        if (!json_parser_load_from_data(p, json, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
+        g_autoptr(JsonNode) report = json_read_object(json, strlen(json), NULL);
+        if (!report)
                 die(false, "qemu-img info gave no report");
-        JsonObject *info = json_node_get_object(json_parser_get_root(p));
+        JsonObject *info = json_node_get_object(report);
         if (json_object_has_member(info, "backing-filename") || json_object_has_member(info, "full-backing-filename"))
                 die(false, "the %s image names a backing file (%s): refused", image_format_name(fmt),
                     json_object_get_string_member_with_default(info, "backing-filename", "?"));

@@ -13,6 +13,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "json-read.h"
 #include "registry.h"
 
 #define MANIFEST_MAX (4 << 20)
@@ -198,11 +199,11 @@ static int authorize(Registry *g, const char *challenge, char **error) {
                 response_clear(&r);
                 return -1;
         }
-        g_autoptr(JsonParser) p = json_parser_new();
+        /* a hostile token service's JSON: the bounded reader */
+        g_autoptr(JsonNode) doc = r.status == 200 ? json_read_object(r.body->str, r.body->len, NULL) : NULL;
         const char *token = NULL;
-        if (r.status == 200 && json_parser_load_from_data(p, r.body->str, (gssize) r.body->len, NULL) &&
-            JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-                JsonObject *o = json_node_get_object(json_parser_get_root(p));
+        if (doc) {
+                JsonObject *o = json_node_get_object(doc);
                 token = json_object_get_string_member_with_default(o, "token", NULL);
                 if (!token)
                         token = json_object_get_string_member_with_default(o, "access_token", NULL);
@@ -274,13 +275,15 @@ static char *sha256_of(const GString *s) {
 
 int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick, GPtrArray **ret_layers,
                             char **error) {
-        g_autoptr(JsonParser) p = json_parser_new();
+        g_autoptr(GError) why = NULL;
+        g_autoptr(JsonNode) doc = json_read_object(body, len, &why);
 
-        if (!json_parser_load_from_data(p, body, (gssize) len, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p))) {
-                *error = g_strdup("the registry sent a manifest that is not JSON");
+        if (!doc) {
+                *error = g_strdup_printf("the registry sent a manifest that is not a JSON object we accept: %s",
+                                         why->message);
                 return -1;
         }
-        JsonObject *m = json_node_get_object(json_parser_get_root(p));
+        JsonObject *m = json_node_get_object(doc);
         JsonNode *mt = json_object_get_member(m, "mediaType");
         const char *type = mt && JSON_NODE_HOLDS_VALUE(mt) && json_node_get_value_type(mt) == G_TYPE_STRING ? json_node_get_string(mt)
                          : content_type ? content_type : "";

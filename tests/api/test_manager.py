@@ -242,7 +242,7 @@ def test_malformed_text_has_line_and_column(client):
     msg = expect_error("Invalid", client.apply, '{\n  "apiVersion": "v1",\n  "kind": \n}')
     assert re.search(r"line 4, column \d+", msg), msg
     msg = expect_error("Invalid", client.apply, "a: 1\na: 2\n")
-    assert "line 2, column 1: duplicate key" in msg
+    assert msg.startswith('a: Duplicate value: "a"') and "(line 2, column 1)" in msg, msg  # the path first (issue 15)
 
 
 def test_unsupported_kinds_and_versions(client):

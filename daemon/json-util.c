@@ -202,3 +202,24 @@ int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error) {
         }
         return ev_error_set(error, ENOENT, "patch %s \"%s\": its parent is not an object or array", kind, path);
 }
+
+bool json_deeper_than(JsonNode *n, unsigned max) {
+        if (!n || (!JSON_NODE_HOLDS_OBJECT(n) && !JSON_NODE_HOLDS_ARRAY(n)))
+                return false;
+        if (max == 0)
+                return true;
+        if (JSON_NODE_HOLDS_ARRAY(n)) {
+                JsonArray *a = json_node_get_array(n);
+                for (guint i = 0; i < json_array_get_length(a); i++)
+                        if (json_deeper_than(json_array_get_element(a, i), max - 1))
+                                return true;
+                return false;
+        }
+        JsonObjectIter it;
+        JsonNode *v;
+        json_object_iter_init(&it, json_node_get_object(n));
+        while (json_object_iter_next(&it, NULL, &v))
+                if (json_deeper_than(v, max - 1))
+                        return true;
+        return false;
+}

@@ -19,6 +19,9 @@ bool json_array_has_string(JsonArray *a, const char *s);
 bool json_array_remove_string(JsonArray *a, const char *s);
 /* Deep equality of two nodes (NULL equals NULL). */
 bool json_equal(JsonNode *a, JsonNode *b);
+/* Whether n nests deeper than max objects and arrays (it stops looking
+ * below max: safe on any tree). */
+bool json_deeper_than(JsonNode *n, unsigned max);
 /* A deep copy (json_node_copy shares objects and arrays). */
 JsonNode *json_deep_copy(JsonNode *n);
 /* Add s to the string array member (made if absent) unless it is there. */

@@ -340,6 +340,11 @@ static int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, Ad
 
         if (!JSON_NODE_HOLDS_OBJECT(node))
                 return ev_error_set(error, EINVAL, "a document must be a mapping (an object), not a list or scalar");
+        /* what the readers refuse, also for documents a controller built
+         * (a restore's patches add values below paths): the store reads
+         * no deeper one back */
+        if (json_deeper_than(node, JSON_MAX_DEPTH))
+                return ev_error_set(error, EINVAL, "the document nests deeper than %d levels", JSON_MAX_DEPTH);
         doc = json_node_get_object(node);
 
         r = kind_from_document(json_get_string(doc, "apiVersion"), json_get_string(doc, "kind"), &kind, error);

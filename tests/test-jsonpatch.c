@@ -65,9 +65,36 @@ static void test_errors(void) {
         bad(vm, "{\"op\":\"add\",\"path\":\"spec\",\"value\":1}", "starts with /");
 }
 
+/* A patch adds a value below a path: each within the readers' depth, the
+ * result beyond it, which admission then refuses (json_deeper_than). */
+static void test_depth_after_patches(void) {
+        g_autoptr(GString) doc = g_string_new(NULL), value = g_string_new(NULL), path = g_string_new("");
+        for (int i = 0; i < 100; i++) {
+                g_string_append(doc, "{\"a\":");
+                g_string_append(value, "{\"b\":");
+                g_string_append(path, "/a");
+        }
+        g_string_append(doc, "{}");
+        g_string_append(value, "1");
+        for (int i = 0; i < 100; i++) {
+                g_string_append_c(doc, '}');
+                g_string_append_c(value, '}');
+        }
+        g_autoptr(JsonNode) d = parse(doc->str);
+        g_autofree char *op_text = g_strdup_printf("{\"op\": \"add\", \"path\": \"%s/x\", \"value\": %s}", path->str, value->str);
+        g_autoptr(JsonNode) op = parse(op_text);
+        g_autoptr(GError) e = NULL;
+        g_assert_false(json_deeper_than(d, 128));
+        g_assert_false(json_deeper_than(op, 128));
+        g_assert_cmpint(json_patch_apply(d, json_node_get_object(op), &e), ==, 0);
+        g_assert_true(json_deeper_than(d, 128));
+        g_assert_false(json_deeper_than(d, 300));
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/jsonpatch/operations", test_operations);
         g_test_add_func("/jsonpatch/errors", test_errors);
+        g_test_add_func("/jsonpatch/depth-after-patches", test_depth_after_patches);
         return g_test_run();
 }

@@ -28,13 +28,19 @@ def run(*cmd, **kw):
     subprocess.run(cmd, check=True, capture_output=True, **kw)
 
 
-def make_images(d):
+def make_raw(d):
+    """d/disk.raw: SIZE bytes, PATTERN at its offsets, holes elsewhere."""
     raw = os.path.join(d, "disk.raw")
     with open(raw, "wb") as f:
         f.truncate(SIZE)
         for off, data in PATTERN:
             f.seek(off)
             f.write(data)
+    return raw
+
+
+def make_images(d):
+    raw = make_raw(d)
     run("gzip", "-k", raw)
     run("xz", "-k", "-T2", raw)
     run("zstd", "-q", raw)
@@ -132,6 +138,21 @@ $SERVER["socket"] == "127.0.0.1:{self.tls_port}" {{
         self.proc.wait()
 
 
+
+def send_range(handler, data):
+    """Answer an open-ended Range request ("bytes=N-") with the rest of
+    data (206); False when the request asks for no such range."""
+    rng = handler.headers.get("Range", "")
+    if not (rng.startswith("bytes=") and rng.endswith("-")):
+        return False
+    start = int(rng[6:-1])
+    handler.send_response(206)
+    handler.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+    handler.send_header("Content-Length", str(len(data) - start))
+    handler.end_headers()
+    handler.wfile.write(data[start:])
+    return True
+
 class Quirks(http.server.BaseHTTPRequestHandler):
     """/drop/F: the first request of F stops half-way, later ones honour
     Range; /dropfull/F: the same, but Range is ignored (200 again);
@@ -169,14 +190,7 @@ class Quirks(http.server.BaseHTTPRequestHandler):
         if kind == "error503" and first:
             self.send_error(503)
             return
-        rng = self.headers.get("Range", "")
-        if kind == "drop" and rng.startswith("bytes=") and rng.endswith("-"):
-            start = int(rng[6:-1])
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-            self.send_header("Content-Length", str(len(data) - start))
-            self.end_headers()
-            self.wfile.write(data[start:])
+        if kind == "drop" and send_range(self, data):
             return
         self.send_response(200)
         self.send_header("Content-Length", str(len(data)))

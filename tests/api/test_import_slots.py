@@ -15,7 +15,7 @@ import dbus
 import pytest
 
 from conftest import Client, Daemon, expect_error, path_encode, wait_until
-from servers import PATTERN, SIZE, same_bytes
+from servers import make_raw, same_bytes, send_range
 
 DV_IFACE = "org.edgevirt.EdgeVirt1.DataVolume"
 PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
@@ -24,12 +24,7 @@ PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 @pytest.fixture(scope="module")
 def images():
     d = tempfile.mkdtemp(prefix="edgevirt-slots-")
-    raw = os.path.join(d, "disk.raw")
-    with open(raw, "wb") as f:
-        f.truncate(SIZE)
-        for off, data in PATTERN:
-            f.seek(off)
-            f.write(data)
+    raw = make_raw(d)
     with open(raw, "rb") as src, gzip.open(raw + ".gz", "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst)
     yield d, raw
@@ -64,15 +59,8 @@ class Slow(http.server.BaseHTTPRequestHandler):
             with self.lock:
                 gate = self.gates.setdefault(parts[1], threading.Event())
             gate.wait(120)
-        rng = self.headers.get("Range", "")
         try:
-            if rng.startswith("bytes=") and rng.endswith("-"):
-                start = int(rng[6:-1])
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-                self.send_header("Content-Length", str(len(data) - start))
-                self.end_headers()
-                self.wfile.write(data[start:])
+            if send_range(self, data):
                 return
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))

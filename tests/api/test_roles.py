@@ -96,14 +96,25 @@ def run_as(bus, uid, user):
     return {k: v.split(": ", 1)[0].split(".")[-1] if isinstance(v, str) else v for k, v in got.items()}
 
 
-def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa: F811
+def start_with_roles(bus, tmp_path):
+    """The daemon with no polkit to ask, namespaces team and other as SETUP
+    makes them, and BINDINGS in team: (daemon, root's client)."""
     env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
-    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    d = Daemon(bus, str(tmp_path / "state"), env=env).start()
+    root = Client(bus.conn)
     try:
-        root = Client(system_like_bus.conn)
         root.apply(SETUP.format(ns="team"))
         root.apply(SETUP.format(ns="other"))
         root.apply(BINDINGS)
+    except BaseException:
+        d.stop()
+        raise
+    return d, root
+
+
+def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa: F811
+    d, root = start_with_roles(system_like_bus, tmp_path)
+    try:
         stranger = run_as(system_like_bus, 2, "bin")           # no role (until sys binds it below)
         nobody = run_as(system_like_bus, 65534, "nobody")      # edit
         viewer = run_as(system_like_bus, 1, "daemon")          # view
@@ -184,19 +195,14 @@ spec: {source: {upload: {}}, storage: {resources: {requests: {storage: 1Mi}}}}
 
 
 def test_hidden_objects_answer_every_method_as_missing_ones(system_like_bus, tmp_path):  # noqa: F811
-    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
-    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    d, root = start_with_roles(system_like_bus, tmp_path)
     try:
-        root = Client(system_like_bus.conn)
-        root.apply(SETUP.format(ns="team"))
-        root.apply(SETUP.format(ns="other"))
-        root.apply(BINDINGS)
         root.apply(HIDDEN)
         wait_until(lambda: root.get_json("vmi", "other", "running").get("status", {}).get("phase") == "Running",
                    timeout=60, what="the hidden instance to run")
         wait_until(lambda: root.get_json("dv", "other", "running").get("status", {}).get("phase") == "UploadReady",
                    timeout=60, what="the hidden upload to be ready")
-        got = run_client(METHODS, system_like_bus.address, [f"--reuid=65534", f"--regid=65534", "--init-groups"], "nobody")
+        got = run_client(METHODS, system_like_bus.address, ["--reuid=65534", "--regid=65534", "--init-groups"], "nobody")
         print(json.dumps(got, indent=1))
         for key, outcome in got.items():
             where, meth = key.split(" ")
@@ -252,13 +258,8 @@ ACROSS = {
 
 
 def test_every_field_naming_another_namespace_needs_rights_there(system_like_bus, tmp_path):  # noqa: F811
-    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS="unix:path=" + str(tmp_path / "no-polkit"))
-    d = Daemon(system_like_bus, str(tmp_path / "state"), env=env).start()
+    d, root = start_with_roles(system_like_bus, tmp_path)
     try:
-        root = Client(system_like_bus.conn)
-        root.apply(SETUP.format(ns="team"))
-        root.apply(SETUP.format(ns="other"))
-        root.apply(BINDINGS)
         # the same documents naming their own namespace instead (a dry run)
         same = {k: v.replace("namespace: other", "namespace: team").replace('"other"', '"team"')
                 for k, v in ACROSS.items()}

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <ftw.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -65,4 +66,24 @@ int ev_count_attempt(const char *path, unsigned *ret_before) {
         close(fd);
         *ret_before = before;
         return 0;
+}
+
+int ev_mkdir_traversable(const char *path) {
+        g_autofree char *p = g_strdup(path);
+
+        for (char *slash = strchr(p + 1, '/');; slash = strchr(slash + 1, '/')) {
+                if (slash)
+                        *slash = 0;
+                if (mkdir(p, 0711) == 0) {
+                        if (chmod(p, 0711) < 0)
+                                return -errno;
+                } else if (errno != EEXIST)
+                        return -errno;
+                if (!slash)
+                        break;
+                *slash = '/';
+                while (slash[1] == '/')
+                        slash++;
+        }
+        return chmod(path, 0711) < 0 ? -errno : 0;
 }

@@ -45,3 +45,8 @@ void ev_remove_tree(void *path);
  * daemon did not live through is still counted when it comes back
  * (blocking: on a worker thread). */
 int ev_count_attempt(const char *path, unsigned *ret_before);
+
+/* mkdir -p where every directory made gets mode 0711 whatever the umask
+ * (QEMU's user opens files below by name); directories already there keep
+ * theirs.  The last one is made 0711 in any case. */
+int ev_mkdir_traversable(const char *path);

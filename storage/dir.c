@@ -61,11 +61,13 @@ static int dir_prepare(StorageBackend *b, GError **error) {
         DIR *d;
         struct dirent *de;
 
-        /* QEMU (libvirt's own user) opens the volumes: the directory must be
-         * traversable whatever the daemon's umask */
-        if (g_mkdir_with_parents(b->config->path, 0711) < 0 || chmod(b->config->path, 0711) < 0)
-                return ev_error_set(error, errno, "storage class %s: cannot create %s: %s", b->config->name,
-                                    b->config->path, g_strerror(errno));
+        /* QEMU (libvirt's own user) opens the volumes: the directory, and
+         * those made on the way to it, must be traversable whatever the
+         * daemon's umask */
+        int r = ev_mkdir_traversable(b->config->path);
+        if (r < 0)
+                return ev_error_set(error, -r, "storage class %s: cannot create %s: %s", b->config->name,
+                                    b->config->path, g_strerror(-r));
         /* Leftovers of creations a crash interrupted. */
         d = opendir(b->config->path);
         if (!d)

@@ -196,6 +196,9 @@ def test_state_is_private_whatever_the_umask(bus, state_dir):
         for p, m in got.items():
             if p not in files:
                 assert m & 0o066 == 0, f"{p} is {oct(m)}"
+        # ... and QEMU's user gets to the volumes, seeds and images by name
+        for p in ("volumes", "volumes/local", "instances", "images"):
+            assert got[p] & 0o001, f"{p} is {oct(got[p])}: QEMU cannot reach what is below"
         d.stop()
         # an earlier start with a laxer umask (before this fix) left these
         for n in ("objects.db", "objects.db-wal", "objects.db-shm"):

@@ -161,6 +161,151 @@ static int fail(const char *fmt, ...) {
         return EXIT_FAILURE;
 }
 
+/* Where state lives and which libvirt to use: the command line, else the
+ * configuration file, else the mode's default. */
+static void resolve_paths(Daemon *d, const Settings *s, const Config *config) {
+        d->system_bus = streq(s->bus, "system");
+        d->config_path = s->config;
+        if (s->state_dir)
+                d->state_dir = g_strdup(s->state_dir);
+        else if (config->state_dir)
+                d->state_dir = g_strdup(config->state_dir);
+        else if (d->system_bus)
+                d->state_dir = g_build_filename(LOCALSTATEDIR, "lib", "edgevirt", NULL);
+        else
+                d->state_dir = g_build_filename(g_get_user_state_dir(), "edgevirt", NULL);
+        d->libvirt_uri = g_strdup(s->libvirt_uri ? s->libvirt_uri : config->libvirt_uri ? config->libvirt_uri :
+                                  d->system_bus ? "qemu:///system" : "qemu:///session");
+}
+
+/* One storage backend per configured class; each takes its class's
+ * configuration. */
+static int make_backends(Config *config, Services *services) {
+        g_autoptr(GError) e = NULL;
+
+        for (guint i = 0; i < config->storage_classes->len; i++) {
+                StorageBackend *b;
+                StorageClassConfig *sc = g_ptr_array_steal_index(config->storage_classes, i);
+                g_ptr_array_insert(config->storage_classes, (gint) i, NULL);
+                if (storage_backend_new(sc, &b, &e) < 0)
+                        return fail("%s", e->message);
+                g_ptr_array_add(services->backends, b);
+        }
+        return 0;
+}
+
+/* The event loop, with SIGTERM and SIGINT stopping it and SIGCHLD left to
+ * sd_event_add_child (importers). */
+static int make_event_loop(Daemon *d) {
+        sigset_t mask;
+        int r = sd_event_default(&d->event);
+
+        if (r < 0)
+                return fail("cannot create event loop: %s", g_strerror(-r));
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
+            (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0)
+                return fail("cannot handle signals: %s", g_strerror(-r));
+        return 0;
+}
+
+/* The model, loaded from the store, and the controllers that converge it. */
+static int start_model(Daemon *d, Config *config, Services *services) {
+        g_autoptr(GError) e = NULL;
+        int r;
+
+        services->event = d->event;
+        r = worker_new(d->event, WORKER_THREADS, &services->worker);
+        if (r < 0)
+                return fail("cannot start workers: %s", g_strerror(-r));
+        if (model_new(d->event, d->state_dir, &config->limits, &d->model, &e) < 0)
+                return fail("%s", e->message);
+        model_set_services(d->model, services);
+        g_autoptr(GPtrArray) class_configs = g_ptr_array_new();
+        for (guint i = 0; i < services->backends->len; i++)
+                g_ptr_array_add(class_configs, ((StorageBackend *) services->backends->pdata[i])->config);
+        if (storageclass_sync(d->model, class_configs, &e) < 0)
+                return fail("%s", e->message);
+        services->pvc_users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        services->state_dir = d->state_dir;
+        services->importer = find_importer();
+        services->slots = import_slots_new(config->max_imports, config->max_imports_per_namespace);
+        services->upload_idle_timeout = config->upload_idle_timeout;
+        services->stall_timeout = config->stall_timeout;
+        if (imagecache_new(services, config->image_cache_size, config->max_image_size, config->image_minimum_age,
+                           &services->images, &e) < 0)
+                return fail("%s", e->message);
+        if ((r = pvc_controller_new(d->model, services, &services->pvc)) < 0)
+                return fail("cannot start the PVC controller: %s", g_strerror(-r));
+        if ((r = datavolume_controller_new(d->model, services, &services->datavolumes)) < 0)
+                return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
+        services->libvirt_uri = d->libvirt_uri;
+        services->nat_network = config->nat_network ? config->nat_network : "edgevirt";
+        services->bridge = config->bridge;
+        services->nat_subnet = config->nat_subnet;
+        if ((r = vmi_controller_new(d->model, services, &services->vmis)) < 0)
+                return fail("cannot start the VM controller: %s", g_strerror(-r));
+        return 0;
+}
+
+/* The bus: filters, objects, and last the name — once it is ours, clients
+ * may call, and everything they can reach is in place. */
+static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
+        int r = open_bus(s->bus, &d->bus);
+
+        if (r < 0)
+                return fail("cannot connect to the %s bus: %s", s->bus,
+                            r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x"
+                                         : g_strerror(-r));
+        d->max_message_size = config->max_message_size;
+        r = sd_bus_match_signal(d->bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
+                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, d);
+        if (r < 0)
+                return fail("cannot follow the bus connection: %s", g_strerror(-r));
+        /* Filters run last added first: the caller lookup's filter (in
+         * authz_new) holds the first calls of a new caller before the rate
+         * limit counts them, so they are counted once, when dispatched;
+         * the reply guard runs last, knowing the caller and charging it. */
+        if ((r = bus_reply_guard_install(d)) < 0)
+                return fail("cannot install the reply guard: %s", g_strerror(-r));
+        if ((r = bus_rate_limit_install(d->bus, config->calls_per_second, config->call_burst, &d->ratelimit)) < 0)
+                return fail("cannot install the rate limits: %s", g_strerror(-r));
+        if ((r = authz_new(d, &d->authz)) < 0)
+                return fail("cannot follow callers on the bus: %s", g_strerror(-r));
+        if ((r = bus_export(d)) < 0)
+                return fail("cannot export objects: %s", g_strerror(-r));
+        if ((r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0)
+                return fail("cannot attach the bus: %s", g_strerror(-r));
+        r = sd_bus_request_name(d->bus, BUS_NAME, 0);
+        if (r < 0)
+                return fail("cannot own %s on the %s bus: %s", BUS_NAME, s->bus,
+                            r == -EEXIST ? "another edgevirtd runs there" : g_strerror(-r));
+        return 0;
+}
+
+/* Running storage work finishes first; then what it touches goes. */
+static void stop_everything(Daemon *d, Services *services) {
+        authz_free(d->authz);
+        sd_bus_flush_close_unref(d->bus);
+        vmi_controller_free(services->vmis);
+        datavolume_controller_free(services->datavolumes);
+        imagecache_free(services->images);
+        import_slots_free(services->slots);
+        worker_free(services->worker);
+        pvc_controller_free(services->pvc);
+        g_hash_table_unref(services->pvc_users);
+        g_free(services->importer);
+        model_free(d->model);
+        g_ptr_array_unref(services->backends);
+        sd_event_unref(d->event);
+        g_free(d->state_dir);
+        g_free(d->libvirt_uri);
+}
+
 int main(int argc, char *argv[]) {
         Settings s = {
                 .bus = g_strdup("system"),
@@ -170,7 +315,6 @@ int main(int argc, char *argv[]) {
         Config config;
         Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
         g_autoptr(GError) e = NULL;
-        sigset_t mask;
         int r;
 
         /* What the daemon writes (the object store with every Secret, seeds
@@ -188,133 +332,19 @@ int main(int argc, char *argv[]) {
         config_init(&config);
         if (config_load(&config, s.config, s.config_given, &e) < 0)
                 return fail("%s", e->message);
-
-        d.system_bus = streq(s.bus, "system");
-        d.config_path = s.config;
-        if (s.state_dir)
-                d.state_dir = g_strdup(s.state_dir);
-        else if (config.state_dir)
-                d.state_dir = g_strdup(config.state_dir);
-        else if (d.system_bus)
-                d.state_dir = g_build_filename(LOCALSTATEDIR, "lib", "edgevirt", NULL);
-        else
-                d.state_dir = g_build_filename(g_get_user_state_dir(), "edgevirt", NULL);
-        d.libvirt_uri = g_strdup(s.libvirt_uri ? s.libvirt_uri : config.libvirt_uri ? config.libvirt_uri :
-                                 d.system_bus ? "qemu:///system" : "qemu:///session");
+        resolve_paths(&d, &s, &config);
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
-        for (guint i = 0; i < config.storage_classes->len; i++) {
-                StorageBackend *b;
-                /* the backend takes the class configuration */
-                StorageClassConfig *sc = g_ptr_array_steal_index(config.storage_classes, i);
-                g_ptr_array_insert(config.storage_classes, (gint) i, NULL);
-                if (storage_backend_new(sc, &b, &e) < 0)
-                        return fail("%s", e->message);
-                g_ptr_array_add(services.backends, b);
-        }
-
-        r = sd_event_default(&d.event);
-        if (r < 0)
-                return fail("cannot create event loop: %s", g_strerror(-r));
-        services.event = d.event;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGTERM);
-        sigaddset(&mask, SIGINT);
-        sigaddset(&mask, SIGCHLD);      /* importers, through sd_event_add_child */
-        sigprocmask(SIG_BLOCK, &mask, NULL);
-        sd_event_add_signal(d.event, NULL, SIGTERM, on_signal, &d);
-        sd_event_add_signal(d.event, NULL, SIGINT, on_signal, &d);
-
-        r = worker_new(d.event, WORKER_THREADS, &services.worker);
-        if (r < 0)
-                return fail("cannot start workers: %s", g_strerror(-r));
-        r = model_new(d.event, d.state_dir, &config.limits, &d.model, &e);
-        if (r < 0)
-                return fail("%s", e->message);
-        model_set_services(d.model, &services);
-        g_autoptr(GPtrArray) class_configs = g_ptr_array_new();
-        for (guint i = 0; i < services.backends->len; i++)
-                g_ptr_array_add(class_configs, ((StorageBackend *) services.backends->pdata[i])->config);
-        if (storageclass_sync(d.model, class_configs, &e) < 0)
-                return fail("%s", e->message);
-        services.pvc_users = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        services.state_dir = d.state_dir;
-        services.importer = find_importer();
-        services.slots = import_slots_new(config.max_imports, config.max_imports_per_namespace);
-        services.upload_idle_timeout = config.upload_idle_timeout;
-        services.stall_timeout = config.stall_timeout;
-        if (imagecache_new(&services, config.image_cache_size, config.max_image_size, config.image_minimum_age, &services.images, &e) < 0)
-                return fail("%s", e->message);
-        r = pvc_controller_new(d.model, &services, &services.pvc);
-        if (r < 0)
-                return fail("cannot start the PVC controller: %s", g_strerror(-r));
-        r = datavolume_controller_new(d.model, &services, &services.datavolumes);
-        if (r < 0)
-                return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
-        services.libvirt_uri = d.libvirt_uri;
-        services.nat_network = config.nat_network ? config.nat_network : "edgevirt";
-        services.bridge = config.bridge;
-        services.nat_subnet = config.nat_subnet;
-        r = vmi_controller_new(d.model, &services, &services.vmis);
-        if (r < 0)
-                return fail("cannot start the VM controller: %s", g_strerror(-r));
-
-        r = open_bus(s.bus, &d.bus);
-        if (r < 0)
-                return fail("cannot connect to the %s bus: %s", s.bus,
-                            r == -EINVAL ? "give system, session or a D-Bus address such as unix:path=/run/x" : g_strerror(-r));
-        d.max_message_size = config.max_message_size;
-        r = sd_bus_match_signal(d.bus, NULL, "org.freedesktop.DBus.Local", "/org/freedesktop/DBus/Local",
-                                "org.freedesktop.DBus.Local", "Disconnected", on_bus_disconnected, &d);
-        if (r < 0)
-                return fail("cannot follow the bus connection: %s", g_strerror(-r));
-        /* Filters run last added first: the caller lookup's filter (in
-         * authz_new) holds the first calls of a new caller before the rate
-         * limit counts them, so they are counted once, when dispatched;
-         * the reply guard runs last, knowing the caller and charging it. */
-        r = bus_reply_guard_install(&d);
-        if (r < 0)
-                return fail("cannot install the reply guard: %s", g_strerror(-r));
-        r = bus_rate_limit_install(d.bus, config.calls_per_second, config.call_burst, &d.ratelimit);
-        if (r < 0)
-                return fail("cannot install the rate limits: %s", g_strerror(-r));
-        r = authz_new(&d, &d.authz);
-        if (r < 0)
-                return fail("cannot follow callers on the bus: %s", g_strerror(-r));
-        r = bus_export(&d);
-        if (r < 0)
-                return fail("cannot export objects: %s", g_strerror(-r));
-        r = sd_bus_attach_event(d.bus, d.event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return fail("cannot attach the bus: %s", g_strerror(-r));
-        /* The name last: once it is ours, clients may call, and everything
-         * they can reach is in place. */
-        r = sd_bus_request_name(d.bus, BUS_NAME, 0);
-        if (r < 0)
-                return fail("cannot own %s on the %s bus: %s", BUS_NAME, s.bus,
-                            r == -EEXIST ? "another edgevirtd runs there" : g_strerror(-r));
+        if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
+            (r = start_model(&d, &config, &services)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0)
+                return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");
 
         r = sd_event_loop(d.event);
 
-        authz_free(d.authz);
-        sd_bus_flush_close_unref(d.bus);
-        /* Running storage work finishes first; then what it touches goes. */
-        vmi_controller_free(services.vmis);
-        datavolume_controller_free(services.datavolumes);
-        imagecache_free(services.images);
-        import_slots_free(services.slots);
-        worker_free(services.worker);
-        pvc_controller_free(services.pvc);
-        g_hash_table_unref(services.pvc_users);
-        g_free(services.importer);
-        model_free(d.model);
-        g_ptr_array_unref(services.backends);
+        stop_everything(&d, &services);
         config_clear(&config);
-        sd_event_unref(d.event);
-        g_free(d.state_dir);
-        g_free(d.libvirt_uri);
         g_free(s.config);
         g_free(s.bus);
         g_free(s.state_dir);

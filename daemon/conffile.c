@@ -47,7 +47,8 @@ void config_init(Config *c) {
                 .stall_timeout = DEFAULT_STALL_TIMEOUT,
                 .call_burst = DEFAULT_CALL_BURST,
                 .max_message_size = DEFAULT_MAX_MESSAGE_SIZE,
-                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY, DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
+                .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY,
+                            DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
         };
 }
@@ -69,7 +70,8 @@ static int check_keys(GKeyFile *kf, const char *path, const char *group, const c
         return 0;
 }
 
-static int get_uint(GKeyFile *kf, const char *path, const char *group, const char *key, guint64 max, guint64 *ret, GError **error) {
+static int get_uint(GKeyFile *kf, const char *path, const char *group, const char *key, guint64 max, guint64 *ret,
+                    GError **error) {
         g_autofree char *v = g_key_file_get_string(kf, group, key, NULL);
         if (!v)
                 return 0;
@@ -88,7 +90,8 @@ static int get_size(GKeyFile *kf, const char *path, const char *group, const cha
         if (!v)
                 return 0;
         if (quantity_parse_int64(v, &bytes, &e) < 0 || bytes < 0)
-                return ev_error_set(error, EINVAL, "%s: [%s] %s=%s: %s", path, group, key, v, e ? e->message : "must not be negative");
+                return ev_error_set(error, EINVAL, "%s: [%s] %s=%s: %s", path, group, key, v,
+                                    e ? e->message : "must not be negative");
         *ret = (uint64_t) bytes;
         return 1;
 }
@@ -109,7 +112,8 @@ static int load_class(GKeyFile *kf, const char *path, const char *group, Config 
         if (!sc->backend)
                 return ev_error_set(error, EINVAL, "%s: [%s] needs Backend= (dir or lvm-thin)", path, group);
         if (!streq(sc->backend, "dir") && !streq(sc->backend, "lvm-thin"))
-                return ev_error_set(error, EINVAL, "%s: [%s] Backend=%s is not dir or lvm-thin", path, group, sc->backend);
+                return ev_error_set(error, EINVAL, "%s: [%s] Backend=%s is not dir or lvm-thin", path, group,
+                                    sc->backend);
         if (g_key_file_has_key(kf, group, "Default", NULL)) {
                 sc->is_default = g_key_file_get_boolean(kf, group, "Default", &e);
                 if (e)
@@ -142,7 +146,8 @@ static int load_class(GKeyFile *kf, const char *path, const char *group, Config 
         if (r > 0)
                 sc->max_metadata_percent = (unsigned) n;
         if (streq(sc->backend, "lvm-thin") && (isempty(sc->volume_group) || isempty(sc->thin_pool)))
-                return ev_error_set(error, EINVAL, "%s: [%s] Backend=lvm-thin needs VolumeGroup= and ThinPool=", path, group);
+                return ev_error_set(error, EINVAL, "%s: [%s] Backend=lvm-thin needs VolumeGroup= and ThinPool=", path,
+                                    group);
         g_ptr_array_add(c->storage_classes, g_steal_pointer(&sc));
         return 0;
 }
@@ -223,7 +228,9 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
-                        r = ev_error_set(error, EINVAL, "%s: unknown section [%s] (known: [Daemon], [Images], [Imports], [Limits], [Network], [StorageClass NAME])", path, *g);
+                        r = ev_error_set(error, EINVAL,
+                                         "%s: unknown section [%s] (known: [Daemon], [Images], [Imports], [Limits], "
+                                         "[Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -233,7 +240,8 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 c->nat_subnet = g_key_file_get_string(kf, "Network", "NatSubnet", NULL);
                 g_autofree char *xml = hypervisor_nat_network_xml("check", c->nat_subnet);
                 if (!xml)
-                        return ev_error_set(error, EINVAL, "%s: [Network] NatSubnet=%s: expected an IPv4 network with a prefix "
+                        return ev_error_set(error, EINVAL,
+                                            "%s: [Network] NatSubnet=%s: expected an IPv4 network with a prefix "
                                             "of 8 to 30 bits, such as 10.0.2.0/24", path, c->nat_subnet);
         }
         if ((r = get_size(kf, path, "Images", "CacheSize", &c->image_cache_size, error)) < 0 ||
@@ -285,7 +293,8 @@ int config_finish(Config *c, const char *state_dir, GError **error) {
                         sc->path = g_build_filename(state_dir, "volumes", sc->name, NULL);
                 if (sc->is_default) {
                         if (def)
-                                return ev_error_set(error, EINVAL, "storage classes %s and %s are both Default=true", def->name, sc->name);
+                                return ev_error_set(error, EINVAL, "storage classes %s and %s are both Default=true",
+                                                    def->name, sc->name);
                         def = sc;
                 }
         }

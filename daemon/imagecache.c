@@ -284,7 +284,8 @@ char *imagecache_importer_line(ImageCache *c, const char *line, const char *ref)
 
         if (sscanf(line, "manifest %79s", digest) == 1 && valid_digest(digest)) {
                 if (ref) {
-                        g_hash_table_replace(c->resolved, g_strdup(ref), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+                        g_hash_table_replace(c->resolved, g_strdup(ref),
+                                             g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
                         g_hash_table_replace(c->refs, g_strdup(ref), g_strdup(digest));
                 }
                 imagecache_use(c, digest, true);
@@ -373,8 +374,8 @@ static void pull_exit(int code, const char *errors, void *userdata) {
                 f->count = old ? old->count + 1 : 1;
                 gint64 backoff = MIN(BACKOFF_MAX_USEC, BACKOFF_MIN_USEC << MIN(f->count - 1, 5u));
                 f->retry_at = g_get_monotonic_time() + backoff;
-                f->message = g_strdup_printf("pulling %s failed: %s", p->ref,
-                                             *errors ? errors : code < 0 ? "the importer crashed" : "the importer failed");
+                const char *why = *errors ? errors : code < 0 ? "the importer crashed" : "the importer failed";
+                f->message = g_strdup_printf("pulling %s failed: %s", p->ref, why);
                 ev_error_set(&e, code == 0 ? EIO : EINVAL, "%s", f->message);
                 g_hash_table_replace(c->failures, g_strdup(p->ref), f);
                 arm_retry(c);
@@ -395,7 +396,8 @@ static int pull_spawn(Pull *p, GError **error) {
 
         if (g_mkdir_with_parents(p->scratch, 0700) < 0)
                 return ev_error_set(error, errno, "cannot create %s: %s", p->scratch, g_strerror(errno));
-        g_autofree char *registry = g_strdup_printf("--registry=%s", ref), *cache = g_strdup_printf("--cache=%s", c->dir);
+        g_autofree char *registry = g_strdup_printf("--registry=%s", ref);
+        g_autofree char *cache = g_strdup_printf("--cache=%s", c->dir);
         g_autofree char *size = g_strdup_printf("--size=%" G_GUINT64_FORMAT, c->max_image_size);
         g_autofree char *scratch = g_strdup_printf("--scratch=%s", p->scratch);
         g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
@@ -444,7 +446,8 @@ static Pull *pull_start(ImageCache *c, const char *ref, const char *user, const 
         return p;
 }
 
-int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done, void *userdata,
+int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done,
+                    void *userdata,
                     GError **error) {
         Pull *p = pull_start(c, ref, user, password, error);
         if (!p)
@@ -453,7 +456,8 @@ int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char
         return 0;
 }
 
-ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user, const char *password,
+ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user,
+                           const char *password,
                            char **ret_digest, char **ret_path, const char **ret_reason, char **ret_message) {
         const char *digest = g_hash_table_lookup(c->refs, ref);
         ImageCacheEntry *e = digest ? g_hash_table_lookup(c->entries, digest) : NULL;
@@ -470,7 +474,8 @@ ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, g
         }
         if (streq_ptr(policy, "Never")) {
                 *ret_reason = "ErrImageNeverPull";
-                *ret_message = g_strdup_printf("the image %s is not in the image cache and imagePullPolicy is Never", ref);
+                *ret_message = g_strdup_printf("the image %s is not in the image cache and imagePullPolicy is Never",
+                                               ref);
                 return IMAGE_FAILED;
         }
         if (f && g_get_monotonic_time() < f->retry_at) {
@@ -506,7 +511,8 @@ int imagecache_remove(ImageCache *c, const char *name, GError **error) {
                 return ev_error_set(error, ENOENT, "no image %s in the image cache", name);
         unsigned n = imagecache_users(c, e->digest);
         if (n > 0)
-                return ev_error_set(error, EBUSY, "the image %s is in use (%u user%s: running instances or imports)", e->digest, n,
+                return ev_error_set(error, EBUSY, "the image %s is in use (%u user%s: running instances or imports)",
+                                    e->digest, n,
                                     n == 1 ? "" : "s");
         remove_entry(c, e);
         return 0;
@@ -577,7 +583,8 @@ int imagecache_docker_credentials(const char *config, size_t len, const char *re
                         g_autofree char *text = g_strndup((const char *) raw, n);
                         char *colon = strchr(text, ':');
                         if (!colon)
-                                return ev_error_set(error, EINVAL, "auths[\"%s\"].auth: not base64 of user:password", key);
+                                return ev_error_set(error, EINVAL, "auths[\"%s\"].auth: not base64 of user:password",
+                                                    key);
                         *colon = '\0';
                         *ret_user = g_strdup(text);
                         *ret_password = g_strdup(colon + 1);
@@ -658,7 +665,8 @@ static void load(ImageCache *c) {
         }
 }
 
-int imagecache_new(Services *s, uint64_t max_bytes, uint64_t max_image_size, unsigned minimum_age, ImageCache **ret, GError **error) {
+int imagecache_new(Services *s, uint64_t max_bytes, uint64_t max_image_size, unsigned minimum_age, ImageCache **ret,
+                   GError **error) {
         ImageCache *c = g_new0(ImageCache, 1);
         int r;
 

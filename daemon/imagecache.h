@@ -36,7 +36,8 @@ typedef void (*ImagePullDone)(const char *digest, const GError *error, void *use
 /* max_bytes: what the cache keeps on disk; max_image_size: the largest
  * virtual size it pulls; minimum_age: seconds an image stays after its
  * last use however full the cache is (a pull's waiter takes it first). */
-int imagecache_new(Services *s, uint64_t max_bytes, uint64_t max_image_size, unsigned minimum_age, ImageCache **ret, GError **error);
+int imagecache_new(Services *s, uint64_t max_bytes, uint64_t max_image_size, unsigned minimum_age, ImageCache **ret,
+                   GError **error);
 ImageCache *imagecache_free(ImageCache *c);
 const char *imagecache_dir(ImageCache *c);
 /* Called when pulls end, and when a pull's back-off ends (VMs wait on it). */
@@ -56,12 +57,14 @@ char *imagecache_importer_line(ImageCache *c, const char *line, const char *ref)
  * ref after the monotonic time since).  READY: *ret_digest and *ret_path.
  * PULLING: a pull runs; changed() follows.  FAILED: *ret_reason
  * (ErrImagePull, ErrImageNeverPull) and *ret_message. */
-ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user, const char *password,
+ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user,
+                           const char *password,
                            char **ret_digest, char **ret_path, const char **ret_reason, char **ret_message);
 
 /* Resolve ref against its registry and download it if the cache lacks it
  * (PullImage); done runs on the main loop. */
-int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done, void *userdata,
+int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done,
+                    void *userdata,
                     GError **error);
 
 /* The entries, most recently used first (borrowed). */

@@ -136,7 +136,8 @@ static void child_setup(gpointer data) {
 }
 
 int importer_run_start(Services *s, const char *const *args, const char *const *env, int stdin_fd, ImportTicket *ticket,
-                       ImporterLineFunc on_line, ImporterExitFunc on_exit, void *userdata, ImporterRun **ret, GError **error) {
+                       ImporterLineFunc on_line, ImporterExitFunc on_exit, void *userdata, ImporterRun **ret,
+                       GError **error) {
         g_autoptr(GStrvBuilder) argv = g_strv_builder_new(), envb = g_strv_builder_new();
         g_auto(GStrv) a = NULL, e = NULL;
         g_autoptr(GError) ge = NULL;
@@ -149,7 +150,8 @@ int importer_run_start(Services *s, const char *const *args, const char *const *
         g_strv_builder_add_many(argv, "--control-fd=" G_STRINGIFY(CONTROL_FD), stall, NULL);
         g_strv_builder_add(envb, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
         /* sanitizer builds (tests): the importer is checked the same way */
-        for (const char *const *v = (const char *const[]) { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL }; *v; v++)
+        static const char *const sanitizers[] = { "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL };
+        for (const char *const *v = sanitizers; *v; v++)
                 if (getenv(*v)) {
                         g_autofree char *kv = g_strdup_printf("%s=%s", *v, getenv(*v));
                         g_strv_builder_add(envb, kv);

@@ -28,7 +28,8 @@ typedef void (*ImporterExitFunc)(int code, const char *errors, void *userdata);
  * slot, the run's from then on (returned when the process ends); on
  * failure it stays the caller's. */
 int importer_run_start(Services *s, const char *const *args, const char *const *env, int stdin_fd, ImportTicket *ticket,
-                       ImporterLineFunc on_line, ImporterExitFunc on_exit, void *userdata, ImporterRun **ret, GError **error);
+                       ImporterLineFunc on_line, ImporterExitFunc on_exit, void *userdata, ImporterRun **ret,
+                       GError **error);
 /* A line of the importer's slot protocol: "wait" (seconds and reason
  * set) or "resume"; false for other lines. */
 bool importer_run_parse_wait(const char *line, unsigned *ret_seconds, const char **ret_reason);

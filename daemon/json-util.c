@@ -14,17 +14,20 @@ JsonArray *json_get_array(JsonObject *o, const char *member) {
 
 const char *json_get_string(JsonObject *o, const char *member) {
         JsonNode *n = o ? json_object_get_member(o, member) : NULL;
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
+        bool is = n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+        return is ? json_node_get_string(n) : NULL;
 }
 
 gint64 json_get_int(JsonObject *o, const char *member, gint64 def) {
         JsonNode *n = o ? json_object_get_member(o, member) : NULL;
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64 ? json_node_get_int(n) : def;
+        bool is = n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_INT64;
+        return is ? json_node_get_int(n) : def;
 }
 
 bool json_get_bool(JsonObject *o, const char *member, bool def) {
         JsonNode *n = o ? json_object_get_member(o, member) : NULL;
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN ? json_node_get_boolean(n) : def;
+        bool is = n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_BOOLEAN;
+        return is ? json_node_get_boolean(n) : def;
 }
 
 JsonObject *json_ensure_object(JsonObject *o, const char *member) {
@@ -143,7 +146,8 @@ int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error) {
         if (!kind || !path)
                 return ev_error_set(error, EINVAL, "a patch needs \"op\" and \"path\"");
         if (!streq(kind, "add") && !streq(kind, "remove") && !streq(kind, "replace") && !streq(kind, "test"))
-                return ev_error_set(error, EOPNOTSUPP, "patch op \"%s\" is not supported (add, remove, replace, test)", kind);
+                return ev_error_set(error, EOPNOTSUPP, "patch op \"%s\" is not supported (add, remove, replace, test)",
+                                    kind);
         if (!streq(kind, "remove") && !value)
                 return ev_error_set(error, EINVAL, "patch %s %s: \"value\" is required", kind, path);
         if (path[0] != '/')
@@ -157,7 +161,8 @@ int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error) {
                 guint idx;
                 if (JSON_NODE_HOLDS_OBJECT(parent) && json_object_has_member(json_node_get_object(parent), tokens[i]))
                         parent = json_object_get_member(json_node_get_object(parent), tokens[i]);
-                else if (JSON_NODE_HOLDS_ARRAY(parent) && array_index(tokens[i], json_array_get_length(json_node_get_array(parent)), false, &idx))
+                else if (JSON_NODE_HOLDS_ARRAY(parent) &&
+                         array_index(tokens[i], json_array_get_length(json_node_get_array(parent)), false, &idx))
                         parent = json_array_get_element(json_node_get_array(parent), idx);
                 else
                         return ev_error_set(error, ENOENT, "patch %s \"%s\": no such path", kind, path);

@@ -35,7 +35,8 @@ static const struct {
 } refused[] = {
         { "VirtualMachineInstanceMigration", "live migration needs a second node" },
         { "MigrationPolicy", "live migration needs a second node" },
-        { "VirtualMachineInstanceReplicaSet", "replica sets of VMs are not supported yet; write one VirtualMachine per guest" },
+        { "VirtualMachineInstanceReplicaSet",
+          "replica sets of VMs are not supported yet; write one VirtualMachine per guest" },
         { "VirtualMachinePool", "VM pools are not supported yet; write one VirtualMachine per guest" },
         { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
         { "VirtualMachineExport", "use edgevirtctl export, which writes manifests a cluster accepts" },
@@ -85,15 +86,18 @@ int kind_from_document(const char *api_version, const char *kind, const KindInfo
                         return 0;
                 }
                 g_autofree char *versions = g_strjoinv(", ", (char **) (*k)->versions);
-                return ev_error_set(error, EOPNOTSUPP, "apiVersion: %s %s is not served by edgevirt (versions of %s%s%s: %s)",
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "apiVersion: %s %s is not served by edgevirt (versions of %s%s%s: %s)",
                                     api_version, kind, group, *group ? " " : "", kind, versions);
         }
         for (size_t i = 0; i < G_N_ELEMENTS(refused); i++)
                 if (streq(refused[i].kind, kind))
-                        return ev_error_set(error, EOPNOTSUPP, "%s: not supported on edgevirt: %s", kind, refused[i].reason);
+                        return ev_error_set(error, EOPNOTSUPP, "%s: not supported on edgevirt: %s", kind,
+                                            refused[i].reason);
         if (same_kind) {
                 g_autofree char *av = kind_api_version(same_kind);
-                return ev_error_set(error, EOPNOTSUPP, "apiVersion: %s is not the API group of %s (use %s)", api_version, kind, av);
+                return ev_error_set(error, EOPNOTSUPP, "apiVersion: %s is not the API group of %s (use %s)",
+                                    api_version, kind, av);
         }
         g_autofree char *list = supported_list();
         return ev_error_set(error, EOPNOTSUPP, "kind: %s (%s) is not supported by edgevirt; supported kinds: %s",
@@ -115,10 +119,11 @@ int kind_from_name(const char *name, const KindInfo **ret, GError **error) {
                 g_autofree char *kl = g_ascii_strdown((*k)->kind, -1);
                 if (dot) {
                         const char *rest = dot + 1;
+                        size_t vlen = strlen((*k)->versions[0]);
                         bool group_ok = streq(rest, (*k)->group) ||
                                         g_strv_contains((const char *const *) (*k)->versions, rest) ||
-                                        (g_str_has_prefix(rest, (*k)->versions[0]) && rest[strlen((*k)->versions[0])] == '.' &&
-                                         streq(rest + strlen((*k)->versions[0]) + 1, (*k)->group));
+                                        (g_str_has_prefix(rest, (*k)->versions[0]) && rest[vlen] == '.' &&
+                                         streq(rest + vlen + 1, (*k)->group));
                         if (!group_ok)
                                 continue;
                 }
@@ -129,5 +134,6 @@ int kind_from_name(const char *name, const KindInfo **ret, GError **error) {
                 }
         }
         g_autofree char *list = supported_list();
-        return ev_error_set(error, EOPNOTSUPP, "kind: \"%s\" is not a kind edgevirt knows; supported kinds: %s", name, list);
+        return ev_error_set(error, EOPNOTSUPP, "kind: \"%s\" is not a kind edgevirt knows; supported kinds: %s", name,
+                            list);
 }

@@ -118,7 +118,8 @@ int label_selector_parse(const char *s, LabelSelector **ret, GError **error) {
                                 r.op = OP_NOTIN;
                         else {
                                 g_free(r.key);
-                                return ev_error_set(error, EINVAL, "label selector \"%s\": unknown operator \"%s\"", s, op);
+                                return ev_error_set(error, EINVAL, "label selector \"%s\": unknown operator \"%s\"", s,
+                                                    op);
                         }
                         k = parse_values(&p, s, values, error);
                         if (k < 0) {

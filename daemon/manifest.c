@@ -41,8 +41,10 @@ static int fail_at(GError **error, const yaml_mark_t *mark, const char *fmt, ...
 
 /* --- scalar resolution (YAML 1.1 as go-yaml v2 / sigs.k8s.io/yaml) --- */
 
-static const char *const true_words[] = { "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", NULL };
-static const char *const false_words[] = { "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", NULL };
+static const char *const true_words[] = { "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
+                                          NULL };
+static const char *const false_words[] = { "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
+                                           NULL };
 
 static bool in_list(const char *s, const char *const *l) {
         for (; *l; l++)
@@ -471,7 +473,8 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                 case YAML_MAPPING_START_EVENT:
                         anchor = (const char *) ev.data.mapping_start.anchor;
                         p.n_nodes++;
-                        r = push(&p, json_node_init_object(json_node_alloc(), json_object_new()), anchor, &ev.start_mark);
+                        r = push(&p, json_node_init_object(json_node_alloc(), json_object_new()), anchor,
+                                 &ev.start_mark);
                         break;
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:
@@ -574,7 +577,9 @@ static int emit_node(yaml_emitter_t *em, JsonNode *n) {
                         return r;
                 json_object_iter_init_ordered(&it, json_node_get_object(n));
                 while (r >= 0 && json_object_iter_next_ordered(&it, &k, &v)) {
-                        r = emit_scalar(em, k, manifest_plain_is_string(k) ? YAML_ANY_SCALAR_STYLE : YAML_SINGLE_QUOTED_SCALAR_STYLE);
+                        yaml_scalar_style_t style = manifest_plain_is_string(k) ? YAML_ANY_SCALAR_STYLE
+                                                                                : YAML_SINGLE_QUOTED_SCALAR_STYLE;
+                        r = emit_scalar(em, k, style);
                         if (r >= 0)
                                 r = emit_node(em, v);
                 }

@@ -41,21 +41,25 @@ static void validate_metadata(JsonObject *meta, GPtrArray *errors) {
         if (annotations) {
                 validate_string_map(annotations, "metadata.annotations", false, &total, errors);
                 if (total > MAX_ANNOTATIONS_SIZE)
-                        g_ptr_array_add(errors, g_strdup_printf("metadata.annotations: Too long: must have at most %d bytes", MAX_ANNOTATIONS_SIZE));
+                        g_ptr_array_add(errors,
+                                        g_strdup_printf("metadata.annotations: Too long: must have at most %d bytes",
+                                                        MAX_ANNOTATIONS_SIZE));
         }
         for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
                 JsonObject *ref = json_array_get_object_element(owners, i);
                 g_autoptr(GError) e = NULL;
                 if (isempty(json_get_string(ref, "apiVersion")) || isempty(json_get_string(ref, "kind")) ||
                     isempty(json_get_string(ref, "name")))
-                        g_ptr_array_add(errors, g_strdup_printf("metadata.ownerReferences[%u]: apiVersion, kind and name must be set", i));
+                        g_ptr_array_add(errors, g_strdup_printf("metadata.ownerReferences[%u]: apiVersion, kind "
+                                                                "and name must be set", i));
                 if (validate_uuid(json_get_string(ref, "uid"), &e) < 0)
                         g_ptr_array_add(errors, g_strdup_printf("metadata.ownerReferences[%u].uid: %s", i, e->message));
                 if (json_get_bool(ref, "controller", false))
                         controllers++;
         }
         if (controllers > 1)
-                g_ptr_array_add(errors, g_strdup("metadata.ownerReferences: Invalid value: only one reference can have controller set to true"));
+                g_ptr_array_add(errors, g_strdup("metadata.ownerReferences: Invalid value: only one reference can have "
+                                                 "controller set to true"));
         for (guint i = 0; finalizers && i < json_array_get_length(finalizers); i++) {
                 g_autoptr(GError) e = NULL;
                 if (validate_qualified_name(json_array_get_string_element(finalizers, i), &e) < 0)
@@ -148,14 +152,18 @@ static int admit_namespace(Batch *b, JsonObject *meta, const ApplyOptions *opts,
                            GError **error) {
         const char *doc_ns = json_get_string(meta, "namespace");
         g_autoptr(GError) e = NULL;
-        const char *namespace = !isempty(doc_ns) ? doc_ns : !isempty(opts->namespace) ? opts->namespace : DEFAULT_NAMESPACE;
+        const char *namespace = !isempty(doc_ns) ? doc_ns
+                                : !isempty(opts->namespace) ? opts->namespace
+                                : DEFAULT_NAMESPACE;
 
-        if (!isempty(doc_ns) && !isempty(opts->namespace) && !opts->namespace_is_default && !streq(doc_ns, opts->namespace))
+        if (!isempty(doc_ns) && !isempty(opts->namespace) && !opts->namespace_is_default &&
+            !streq(doc_ns, opts->namespace))
                 return ev_error_set(error, EINVAL,
                                     "metadata.namespace: the namespace from the provided object \"%s\" does not match "
                                     "the namespace \"%s\" given in the options", doc_ns, opts->namespace);
         if (validate_dns1123_label(namespace, &e) < 0)
-                return ev_error_set(error, EINVAL, "metadata.namespace: Invalid value: \"%s\": %s", namespace, e->message);
+                return ev_error_set(error, EINVAL, "metadata.namespace: Invalid value: \"%s\": %s", namespace,
+                                    e->message);
         g_autofree char *ns_key = object_key(&kind_namespace, "", namespace);
         JsonNode *ns = batch_current(b, ns_key);
         if (!ns)
@@ -174,7 +182,8 @@ static int admit_creation(Batch *b, const char *namespace, bool terminating, GEr
 
         if (have >= m->limits.max_objects_per_namespace)
                 return ev_error_set(error, E2BIG, "namespace %s holds %u objects, the limit ([Limits] "
-                                    "MaxObjectsPerNamespace) is %u", namespace, have, m->limits.max_objects_per_namespace);
+                                    "MaxObjectsPerNamespace) is %u"
+                                    , namespace, have, m->limits.max_objects_per_namespace);
         g_hash_table_replace(b->created, g_strdup(namespace), GUINT_TO_POINTER(
                 GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace)) + 1));
         /* Objects already there may still change (to drop a finalizer). */
@@ -202,7 +211,8 @@ static int admit_preconditions(const KindInfo *kind, const char *name, JsonObjec
                                             plural_of(kind), name, rv, json_get_string(old_meta, "resourceVersion"));
         }
         if (!isempty(uid) && (!old_meta || !streq(uid, json_get_string(old_meta, "uid"))))
-                return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s",
+                return ev_error_set(error, ESTALE,
+                                    "Precondition failed: UID in precondition: %s, UID in object meta: %s",
                                     uid, old_meta ? json_get_string(old_meta, "uid") : "");
         return 0;
 }

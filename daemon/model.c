@@ -220,7 +220,8 @@ static int expand_lists(GPtrArray *docs, GPtrArray *out, unsigned depth, GError 
                         JsonArray *items = json_get_array(o, "items");
                         g_autoptr(GPtrArray) sub = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
                         if (depth >= MAX_LIST_DEPTH)
-                                return ev_error_set(error, EINVAL, "kind: %s nested deeper than %d levels", kind, MAX_LIST_DEPTH);
+                                return ev_error_set(error, EINVAL, "kind: %s nested deeper than %d levels", kind,
+                                                    MAX_LIST_DEPTH);
                         for (guint j = 0; items && j < json_array_get_length(items); j++)
                                 g_ptr_array_add(sub, json_deep_copy(json_array_get_element(items, j)));
                         int r = expand_lists(sub, out, depth + 1, error);
@@ -248,7 +249,8 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
         int r;
 
         if (len > m->limits.max_document_size)
-                return ev_error_set(error, E2BIG, "document is %zu bytes, more than the limit of %zu", len, m->limits.max_document_size);
+                return ev_error_set(error, E2BIG, "document is %zu bytes, more than the limit of %zu", len,
+                                    m->limits.max_document_size);
         r = manifest_parse(text, len, &parsed, error);
         if (r < 0)
                 return r;
@@ -273,7 +275,8 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
                                 continue;
                         g_autoptr(GString) what = g_string_new(NULL);
                         describe_document(n, what);
-                        r = admit_document(&b, n, opts, opts->system ? ADMIT_SYSTEM : 0, warnings, (char **) &paths->pdata[i], error);
+                        r = admit_document(&b, n, opts, opts->system ? ADMIT_SYSTEM : 0, warnings,
+                                           (char **) &paths->pdata[i], error);
                         if (r < 0) {
                                 if (docs->len > 1)
                                         ev_error_prefix(error, "document %u%s", i + 1, what->str);
@@ -385,10 +388,13 @@ static void stage_delete(Batch *b, const KindInfo *kind, const char *key, Propag
                 Object *dep = g_hash_table_lookup(b->m->by_key, dkey);
                 if (propagation == PROPAGATION_ORPHAN) {
                         JsonNode *doc = json_deep_copy(batch_current(b, dkey));
-                        JsonArray *owners = json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "ownerReferences");
-                        for (guint j = json_array_get_length(owners); j > 0; j--)
-                                if (streq_ptr(json_get_string(json_array_get_object_element(owners, j - 1), "uid"), uid))
+                        JsonArray *owners = json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
+                                                           "ownerReferences");
+                        for (guint j = json_array_get_length(owners); j > 0; j--) {
+                                JsonObject *ref = json_array_get_object_element(owners, j - 1);
+                                if (streq_ptr(json_get_string(ref, "uid"), uid))
                                         json_array_remove_element(owners, j - 1);
+                        }
                         batch_stage(b, dep->kind, dkey, doc);
                 } else
                         stage_delete(b, dep->kind, dkey, propagation, depth + 1);
@@ -405,15 +411,19 @@ int model_delete(Model *m, const KindInfo *kind, const char *namespace, const ch
         if (r < 0)
                 return r;
         if (opts->resource_version && !streq(opts->resource_version, object_meta_string(o, "resourceVersion")))
-                return ev_error_set(error, ESTALE, "Operation cannot be fulfilled on %s \"%s\": precondition resourceVersion %s "
+                return ev_error_set(error, ESTALE,
+                                    "Operation cannot be fulfilled on %s \"%s\": precondition resourceVersion %s "
                                     "does not match the current %s", kind->plural, name, opts->resource_version,
                                     object_meta_string(o, "resourceVersion"));
         if (opts->uid && !streq(opts->uid, o->uid))
-                return ev_error_set(error, ESTALE, "Precondition failed: UID in precondition: %s, UID in object meta: %s", opts->uid, o->uid);
+                return ev_error_set(error, ESTALE,
+                                    "Precondition failed: UID in precondition: %s, UID in object meta: %s"
+                                    , opts->uid, o->uid);
         if (kind->read_only && !kind->user_deletable)
                 return ev_error_set(error, EPERM, "%s are read-only: %s", kind->plural, kind->read_only);
         if (kind == &kind_namespace && streq(name, DEFAULT_NAMESPACE))
-                return ev_error_set(error, EPERM, "namespaces \"%s\" is forbidden: this namespace may not be deleted", name);
+                return ev_error_set(error, EPERM, "namespaces \"%s\" is forbidden: this namespace may not be deleted",
+                                    name);
 
         batch_init(&b, m);
         stage_delete(&b, kind, o->key, opts->propagation, 0);
@@ -462,7 +472,8 @@ int model_get(Model *m, const KindInfo *kind, const char *namespace, const char 
         o = g_hash_table_lookup(m->by_key, key);
         if (!o) {
                 if (kind->namespaced)
-                        return ev_error_set(error, ENOENT, "%s \"%s\" not found in namespace \"%s\"", kind->plural, name ? name : "", namespace);
+                        return ev_error_set(error, ENOENT, "%s \"%s\" not found in namespace \"%s\"", kind->plural,
+                                            name ? name : "", namespace);
                 return ev_error_set(error, ENOENT, "%s \"%s\" not found", kind->plural, name ? name : "");
         }
         *ret = o;
@@ -545,8 +556,8 @@ static int reconcile_generic(Model *m, Object *o, GError **error) {
 
         if (json_array_has_string(finalizers, "foregroundDeletion") && !model_has_dependents(m, o)) {
                 JsonNode *doc = json_deep_copy(o->doc);
-                json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "finalizers"),
-                                         "foregroundDeletion");
+                JsonObject *doc_meta = json_get_object(json_node_get_object(doc), "metadata");
+                json_array_remove_string(json_get_array(doc_meta, "finalizers"), "foregroundDeletion");
                 return model_update(m, o, doc, error);
         }
         if (finalizers && json_array_get_length(finalizers) > 0)

@@ -45,7 +45,8 @@ static int namespace_finalize(Model *m, Object *ns) {
                         continue;
                 r = model_delete_object(m, o, PROPAGATION_BACKGROUND, &e);
                 if (r < 0) {
-                        g_warning("namespace %s: deleting %s %s failed: %s", ns->name, o->kind->kind, o->name, e->message);
+                        g_warning("namespace %s: deleting %s %s failed: %s", ns->name, o->kind->kind, o->name,
+                                  e->message);
                         return r;
                 }
         }

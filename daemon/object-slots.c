@@ -100,8 +100,8 @@ void object_slots_drop(ObjectSlots *q, const char *uid) {
 
 char *object_slots_message(ObjectSlots *q, const char *ns) {
         ImportSlots *s = q->services->slots;
-        unsigned per_ns = import_slots_max_per_namespace(s) ? import_slots_max_per_namespace(s) : import_slots_max_total(s);
+        unsigned per_ns = import_slots_max_per_namespace(s) ?: import_slots_max_total(s);
         return g_strdup_printf("waiting for an import slot: %u of %u in use, %u of %u by namespace %s, %u waiting",
-                               import_slots_running(s, NULL), import_slots_max_total(s), import_slots_running(s, ns), per_ns, ns,
-                               import_slots_waiting(s, NULL));
+                               import_slots_running(s, NULL), import_slots_max_total(s), import_slots_running(s, ns),
+                               per_ns, ns, import_slots_waiting(s, NULL));
 }

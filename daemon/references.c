@@ -151,17 +151,21 @@ static void instance_spec_references(JsonObject *spec, const char *namespace, co
                 add_configmap(out, namespace, json_get_string(json_get_object(v, "configMap"), "name"), f);
                 g_free(f);
                 f = g_strdup_printf("%s.sysprep.secret.name", at);
-                add_secret(out, namespace, json_get_string(json_get_object(json_get_object(v, "sysprep"), "secret"), "name"), f);
+                add_secret(out, namespace,
+                           json_get_string(json_get_object(json_get_object(v, "sysprep"), "secret"), "name"), f);
                 g_free(f);
                 f = g_strdup_printf("%s.sysprep.configMap.name", at);
-                add_configmap(out, namespace, json_get_string(json_get_object(json_get_object(v, "sysprep"), "configMap"), "name"), f);
+                add_configmap(out, namespace,
+                              json_get_string(json_get_object(json_get_object(v, "sysprep"), "configMap"), "name"), f);
         }
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
                 JsonObject *c = json_array_get_object_element(creds, i);
                 static const char *const ways[] = { "sshPublicKey", "userPassword", NULL };
                 for (const char *const *w = ways; *w; w++) {
-                        JsonObject *secret = json_get_object(json_get_object(json_get_object(c, *w), "source"), "secret");
-                        g_autofree char *f = g_strdup_printf("%s.accessCredentials[%u].%s.source.secret.secretName", prefix, i, *w);
+                        JsonObject *secret = json_get_object(json_get_object(json_get_object(c, *w), "source"),
+                                                             "secret");
+                        g_autofree char *f = g_strdup_printf("%s.accessCredentials[%u].%s.source.secret.secretName",
+                                                             prefix, i, *w);
                         add_secret(out, namespace, json_get_string(secret, "secretName"), f);
                 }
         }
@@ -187,7 +191,8 @@ static void vm_references(JsonObject *doc, const char *namespace, GPtrArray *out
  * names a source there; the keys of Secret references name Secrets. */
 static void patch_value_references(JsonNode *n, const char *namespace, const char *field, unsigned depth,
                                    GPtrArray *out) {
-        static const char *const secret_keys[] = { "secretRef", "networkDataSecretRef", "imagePullSecret", "secretName", NULL };
+        static const char *const secret_keys[] = { "secretRef", "networkDataSecretRef", "imagePullSecret", "secretName",
+                                                   NULL };
 
         if (depth > 256 || !n)
                 return;
@@ -231,7 +236,8 @@ static void patches_references(JsonArray *patches, const char *namespace, GPtrAr
                 /* ".../namespace": a value that is a bare namespace */
                 if (path && g_str_has_suffix(path, "/namespace") && value && JSON_NODE_HOLDS_VALUE(value) &&
                     json_node_get_value_type(value) == G_TYPE_STRING && !streq(json_node_get_string(value), namespace))
-                        add(out, "object.apply", "PersistentVolumeClaim", json_node_get_string(value), NULL, "%s", field);
+                        add(out, "object.apply", "PersistentVolumeClaim", json_node_get_string(value), NULL, "%s",
+                            field);
                 patch_value_references(value, namespace, field, 0, out);
         }
 }

@@ -31,16 +31,20 @@ static int rolebinding_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArr
         JsonArray *subjects = json_get_array(doc, "subjects");
 
         if (!streq_ptr(json_get_string(ref, "apiGroup"), RBAC_GROUP))
-                return ev_error_set(error, EINVAL, "roleRef.apiGroup: Unsupported value: \"%s\": supported values: \"" RBAC_GROUP "\"",
+                return ev_error_set(error, EINVAL,
+                                    "roleRef.apiGroup: Unsupported value: \"%s\": supported values: \"" RBAC_GROUP "\"",
                                     json_get_string(ref, "apiGroup") ?: "");
         if (streq_ptr(json_get_string(ref, "kind"), "Role"))
-                return ev_error_set(error, EOPNOTSUPP, "roleRef.kind: Unsupported value: \"Role\": not supported on edgevirt: "
-                                    "namespaced Roles with their own rules are not; bind the ClusterRoles admin, edit or view");
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "roleRef.kind: Unsupported value: \"Role\": not supported on edgevirt: namespaced "
+                                    "Roles with their own rules are not; bind the ClusterRoles admin, edit or view");
         if (!streq_ptr(json_get_string(ref, "kind"), "ClusterRole"))
-                return ev_error_set(error, EINVAL, "roleRef.kind: Unsupported value: \"%s\": supported values: \"ClusterRole\"",
+                return ev_error_set(error, EINVAL,
+                                    "roleRef.kind: Unsupported value: \"%s\": supported values: \"ClusterRole\"",
                                     json_get_string(ref, "kind") ?: "");
         if (role_from_name(json_get_string(ref, "name")) == ROLE_NONE)
-                return ev_error_set(error, EOPNOTSUPP, "roleRef.name: Unsupported value: \"%s\": not supported on edgevirt: "
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "roleRef.name: Unsupported value: \"%s\": not supported on edgevirt: "
                                     "the ClusterRoles here are admin, edit and view", json_get_string(ref, "name"));
         g_autoptr(JsonNode) a = old ? json_node_init_object(json_node_alloc(), json_get_object(old, "roleRef")) : NULL;
         g_autoptr(JsonNode) b = json_node_init_object(json_node_alloc(), ref);
@@ -50,21 +54,26 @@ static int rolebinding_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArr
                 JsonObject *s = json_array_get_object_element(subjects, i);
                 const char *kind = json_get_string(s, "kind"), *name = json_get_string(s, "name");
                 if (streq_ptr(kind, "ServiceAccount"))
-                        return ev_error_set(error, EOPNOTSUPP, "subjects[%u].kind: Unsupported value: \"ServiceAccount\": not supported "
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "subjects[%u].kind: Unsupported value: \"ServiceAccount\": not supported "
                                             "on edgevirt: there are no service accounts; name a Unix user or group", i);
                 if (!streq_ptr(kind, "User") && !streq_ptr(kind, "Group"))
-                        return ev_error_set(error, EINVAL, "subjects[%u].kind: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "subjects[%u].kind: Unsupported value: \"%s\": supported values: "
                                             "\"User\", \"Group\"", i, kind ?: "");
                 if (isempty(name))
                         return ev_error_set(error, EINVAL, "subjects[%u].name: Required value", i);
                 if (json_get_string(s, "apiGroup") && !streq(json_get_string(s, "apiGroup"), RBAC_GROUP))
-                        return ev_error_set(error, EINVAL, "subjects[%u].apiGroup: Unsupported value: \"%s\": supported values: \""
+                        return ev_error_set(error, EINVAL,
+                                            "subjects[%u].apiGroup: Unsupported value: \"%s\": supported values: \""
                                             RBAC_GROUP "\"", i, json_get_string(s, "apiGroup"));
                 /* a user or group unknown here binds nothing: say so */
                 if (warnings && streq(kind, "User") && !getpwnam(name))
-                        g_ptr_array_add(warnings, g_strdup_printf("subjects[%u]: there is no user %s on this node", i, name));
+                        g_ptr_array_add(warnings,
+                                        g_strdup_printf("subjects[%u]: there is no user %s on this node", i, name));
                 if (warnings && streq(kind, "Group") && !getgrnam(name))
-                        g_ptr_array_add(warnings, g_strdup_printf("subjects[%u]: there is no group %s on this node", i, name));
+                        g_ptr_array_add(warnings,
+                                        g_strdup_printf("subjects[%u]: there is no group %s on this node", i, name));
         }
         return 0;
 }

@@ -153,7 +153,8 @@ static JsonObject *resolve_ref(JsonObject *schema, const char **ret_name) {
 
 static const char *get_str(JsonObject *o, const char *k) {
         JsonNode *n = json_object_get_member(o, k);
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : NULL;
+        bool is = n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING;
+        return is ? json_node_get_string(n) : NULL;
 }
 
 static void walk(Walk *w, JsonObject *schema, JsonNode *node, const char *path);
@@ -207,7 +208,8 @@ static void check_quantity(Walk *w, JsonNode *node, const char *path) {
 }
 
 static void walk_object(Walk *w, JsonObject *schema, JsonNode *node, const char *path) {
-        JsonObject *props = json_object_has_member(schema, "properties") ? json_object_get_object_member(schema, "properties") : NULL;
+        JsonObject *props = json_object_has_member(schema, "properties")
+                                    ? json_object_get_object_member(schema, "properties") : NULL;
         JsonNode *addl = json_object_get_member(schema, "additionalProperties");
         JsonObject *obj = json_node_get_object(node);
         g_autoptr(GList) members = json_object_get_members(obj);

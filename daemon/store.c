@@ -72,7 +72,8 @@ int store_open(const char *path, Store **ret, GError **error) {
                 if (chmod(side, 0600) < 0 && errno != ENOENT)
                         return ev_error_set(error, errno, "cannot make %s private: %s", side, g_strerror(errno));
         }
-        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+        if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                            NULL) != SQLITE_OK)
                 return ev_error_set(error, EIO, "cannot open object store %s: %s", path,
                                     s->db ? sqlite3_errmsg(s->db) : "out of memory");
         sqlite3_busy_timeout(s->db, 5000);
@@ -104,7 +105,8 @@ int store_open(const char *path, Store **ret, GError **error) {
         if (sqlite3_step(s->get_rv) != SQLITE_ROW)
                 return db_error(s, error, "read schema version");
         if (sqlite3_column_int(s->get_rv, 0) > STORE_SCHEMA_VERSION)
-                return ev_error_set(error, EPROTO, "object store %s was written by a newer edgevirtd (schema %d, this one knows %d)",
+                return ev_error_set(error, EPROTO,
+                                    "object store %s was written by a newer edgevirtd (schema %d, this one knows %d)",
                                     path, sqlite3_column_int(s->get_rv, 0), STORE_SCHEMA_VERSION);
         sqlite3_finalize(s->get_rv);
         s->get_rv = NULL;
@@ -112,8 +114,8 @@ int store_open(const char *path, Store **ret, GError **error) {
         if ((r = prepare(s, "SELECT value FROM meta WHERE key = 'resource_version'", &s->get_rv, error)) < 0 ||
             (r = prepare(s, "UPDATE meta SET value = ?1 WHERE key = 'resource_version'", &s->set_rv, error)) < 0 ||
             (r = prepare(s, "INSERT INTO objects (uid, api_group, kind, namespace, name, resource_version, document) "
-                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
-                            "ON CONFLICT (uid) DO UPDATE SET resource_version = ?6, document = ?7", &s->put, error)) < 0 ||
+                            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (uid) DO UPDATE SET resource_version = "
+                            "?6, document = ?7", &s->put, error)) < 0 ||
             (r = prepare(s, "DELETE FROM objects WHERE uid = ?1", &s->del, error)) < 0)
                 return r;
 

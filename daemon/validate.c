@@ -35,9 +35,10 @@ int validate_dns1123_label(const char *s, GError **error) {
                 return ev_error_set(error, EINVAL, "must be no more than %d characters", DNS1123_LABEL_MAX);
         if (!match_label(s, n))
                 return ev_error_set(error, EINVAL,
-                                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', "
-                                    "and must start and end with an alphanumeric character (e.g. 'my-name', or '123-abc', "
-                                    "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'), got \"%s\"", s);
+                                    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or "
+                                    "'-', and must start and end with an alphanumeric character (e.g. 'my-name', or "
+                                    "'123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?'), got "
+                                    "\"%s\"", s);
         return 0;
 }
 
@@ -54,9 +55,11 @@ int validate_dns1123_subdomain(const char *s, GError **error) {
                 size_t len = dot ? (size_t) (dot - p) : strlen(p);
                 if (!match_label(p, len))
                         return ev_error_set(error, EINVAL,
-                                            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, "
-                                            "'-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', "
-                                            "regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), got \"%s\"", s);
+                                            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
+                                            "characters, '-' or '.', and must start and end with an alphanumeric "
+                                            "character (e.g. 'example.com', regex used for validation is "
+                                            "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*'), got "
+                                            "\"%s\"", s);
                 if (!dot)
                         break;
         }
@@ -94,12 +97,14 @@ int validate_qualified_name(const char *s, GError **error) {
         if (n == 0)
                 return ev_error_set(error, EINVAL, "name part must be non-empty (got \"%s\")", s);
         if (n > QUALIFIED_NAME_MAX)
-                return ev_error_set(error, EINVAL, "name part must be no more than %d characters (got \"%s\")", QUALIFIED_NAME_MAX, s);
+                return ev_error_set(error, EINVAL, "name part must be no more than %d characters (got \"%s\")",
+                                    QUALIFIED_NAME_MAX, s);
         if (!match_name_part(name, n))
                 return ev_error_set(error, EINVAL,
-                                    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and "
-                                    "end with an alphanumeric character (e.g. 'MyName', or 'my.name', or '123-abc', regex used "
-                                    "for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), got \"%s\"", s);
+                                    "name part must consist of alphanumeric characters, '-', '_' or '.', and must "
+                                    "start and end with an alphanumeric character (e.g. 'MyName', or 'my.name', or "
+                                    "'123-abc', regex used for validation is "
+                                    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]'), got \"%s\"", s);
         return 0;
 }
 
@@ -112,9 +117,9 @@ int validate_label_value(const char *s, GError **error) {
                 return ev_error_set(error, EINVAL, "must be no more than %d characters", LABEL_VALUE_MAX);
         if (!match_name_part(s, n))
                 return ev_error_set(error, EINVAL,
-                                    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' "
-                                    "or '.', and must start and end with an alphanumeric character (e.g. 'MyValue', or "
-                                    "'my_value', or '12345', regex used for validation is "
+                                    "a valid label must be an empty string or consist of alphanumeric characters, '-', "
+                                    "'_' or '.', and must start and end with an alphanumeric character (e.g. "
+                                    "'MyValue', or 'my_value', or '12345', regex used for validation is "
                                     "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?'), got \"%s\"", s);
         return 0;
 }
@@ -129,9 +134,9 @@ int validate_config_key(const char *s, GError **error) {
         for (size_t i = 0; i < n; i++)
                 if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
                         return ev_error_set(error, EINVAL,
-                                            "a valid config key must consist of alphanumeric characters, '-', '_' or '.' "
-                                            "(e.g. 'key.name', or 'KEY_NAME', or 'key-name', regex used for validation is "
-                                            "'[-._a-zA-Z0-9]+'), got \"%s\"", s);
+                                            "a valid config key must consist of alphanumeric characters, '-', '_' or "
+                                            "'.' (e.g. 'key.name', or 'KEY_NAME', or 'key-name', regex used for "
+                                            "validation is '[-._a-zA-Z0-9]+'), got \"%s\"", s);
         if (streq(s, ".") || streq(s, "..") || g_str_has_prefix(s, ".."))
                 return ev_error_set(error, EINVAL, "key must not be '.' or '..' or start with '..' (got \"%s\")", s);
         return 0;

@@ -82,7 +82,8 @@ JsonArray *domain_disks(JsonObject *spec) {
                 const char *name = json_get_string(json_array_get_object_element(volumes, i), "name");
                 bool found = false;
                 for (guint j = 0; given && j < json_array_get_length(given); j++)
-                        found = found || streq_ptr(json_get_string(json_array_get_object_element(given, j), "name"), name);
+                        found = found || streq_ptr(json_get_string(json_array_get_object_element(given, j), "name"),
+                                                   name);
                 if (!found) {
                         JsonObject *d = json_object_new();
                         json_object_set_string_member(d, "name", name);
@@ -135,9 +136,12 @@ static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_
                 g_autofree char *dev = NULL;
 
                 if (!vol)
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has this name", i, name);
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has "
+                                            "this name", i, name);
                 if (!src)
-                        return ev_error_set(error, ENOENT, "spec.volumes: volume \"%s\" has no source on this node", name);
+                        return ev_error_set(error, ENOENT, "spec.volumes: volume \"%s\" has no source on this node",
+                                            name);
                 if (!bus)
                         bus = streq(device, "disk") ? "virtio" : streq(device, "cdrom") ? "sata" : "scsi";
                 if (streq(bus, "virtio"))
@@ -145,7 +149,9 @@ static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_
                 else if (streq(bus, "sata") || streq(bus, "scsi") || streq(bus, "usb"))
                         dev = target_name("sd", n_sd++);
                 else
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"virtio\", \"sata\", \"scsi\", \"usb\"", i, device, bus);
                 *ret_scsi = *ret_scsi || streq(bus, "scsi");
                 *ret_usb = *ret_usb || streq(bus, "usb");
@@ -231,21 +237,25 @@ static int write_interfaces(Xml *x, JsonObject *spec, const DomainHost *h, GErro
                 const char *mac = json_get_string(iface, "macAddress");
 
                 if (!binding)
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.interfaces[%u]: Required value: a binding "
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.interfaces[%u]: Required value: a binding "
                                             "(masquerade, bridge or slirp) is needed", i);
                 if (streq(binding, "masquerade")) {
                         open_tag(x, "<interface type='network'>");
                         line(x, "<source network='%s'/>", h->nat_network ? h->nat_network : "default");
                 } else if (streq(binding, "bridge")) {
                         if (!h->bridge)
-                                return ev_error_set(error, EOPNOTSUPP, "spec.domain.devices.interfaces[%u].bridge: no host bridge is "
+                                return ev_error_set(error, EOPNOTSUPP,
+                                                    "spec.domain.devices.interfaces[%u].bridge: no host bridge is "
                                                     "configured on this node ([Network] Bridge= in edgevirtd.conf)", i);
                         open_tag(x, "<interface type='bridge'>");
                         line(x, "<source bridge='%s'/>", h->bridge);
                 } else if (streq(binding, "slirp") || streq(binding, "passt")) {
                         open_tag(x, "<interface type='user'>");
                 } else
-                        return ev_error_set(error, EOPNOTSUPP, "spec.domain.devices.interfaces[%u].%s: not available on this node", i, binding);
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "spec.domain.devices.interfaces[%u].%s: not available on this node", i,
+                                            binding);
                 if (mac)
                         line(x, "<mac address='%s'/>", mac);
                 line(x, "<model type='%s'/>", model ? model : "virtio");
@@ -288,7 +298,8 @@ static void write_cpu(Xml *x, JsonObject *domain, const DomainHost *h) {
         line(x, "<topology sockets='%u' dies='1' cores='%u' threads='%u'/>", sockets, cores, threads);
         for (guint i = 0; features && i < json_array_get_length(features); i++) {
                 JsonObject *f = json_array_get_object_element(features, i);
-                line(x, "<feature policy='%s' name='%s'/>", json_get_string(f, "policy") ? json_get_string(f, "policy") : "require",
+                line(x, "<feature policy='%s' name='%s'/>",
+                     json_get_string(f, "policy") ? json_get_string(f, "policy") : "require",
                      json_get_string(f, "name"));
         }
         close_tag(x, "</cpu>");
@@ -315,7 +326,8 @@ static void write_features(Xml *x, JsonObject *domain, bool smm) {
                 if (json_object_has_member(hv, "spinlocks")) {
                         JsonObject *sl = json_get_object(hv, "spinlocks");
                         if (feature_on(hv, "spinlocks", true))
-                                line(x, "<spinlocks state='on' retries='%u'/>", (unsigned) json_get_int(sl, "spinlocks", 4096));
+                                line(x, "<spinlocks state='on' retries='%u'/>",
+                                     (unsigned) json_get_int(sl, "spinlocks", 4096));
                         else
                                 line(x, "<spinlocks state='off'/>");
                 }
@@ -345,7 +357,8 @@ static void write_clock(Xml *x, JsonObject *domain) {
         if (tz)
                 open_tag(x, "<clock offset='timezone' timezone='%s'>", tz);
         else if (utc && json_object_has_member(utc, "offsetSeconds"))
-                open_tag(x, "<clock offset='variable' adjustment='%" G_GINT64_FORMAT "' basis='utc'>", json_get_int(utc, "offsetSeconds", 0));
+                open_tag(x, "<clock offset='variable' adjustment='%" G_GINT64_FORMAT "' basis='utc'>",
+                         json_get_int(utc, "offsetSeconds", 0));
         else
                 open_tag(x, "<clock offset='utc'>");
         static const char *const timers[] = { "hpet", "pit", "rtc", "kvm", "hyperv", NULL };
@@ -385,10 +398,14 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
                 const char *code = secure ? h->efi_code_secure : h->efi_code;
                 const char *vars = secure ? h->efi_vars_secure : h->efi_vars;
                 if (!code || !vars)
-                        return ev_error_set(error, EOPNOTSUPP, "spec.domain.firmware.bootloader.efi: %sEFI firmware (OVMF) is not installed on this node",
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "spec.domain.firmware.bootloader.efi: %sEFI firmware (OVMF) is not "
+                                            "installed on this node",
                                             secure ? "secure-boot " : "");
                 if (machine && !g_str_has_prefix(machine, "q35") && !g_str_has_prefix(machine, "pc-q35"))
-                        return ev_error_set(error, EINVAL, "spec.domain.machine.type: Invalid value: \"%s\": EFI %sneeds a q35 machine",
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.machine.type: Invalid value: \"%s\": EFI %sneeds a q35 "
+                                            "machine",
                                             machine, secure ? "with secure boot " : "");
         }
         open_tag(x, "<os>");
@@ -396,7 +413,8 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
         if (efi) {
                 line(x, "<loader readonly='yes' secure='%s' type='pflash'>%s</loader>", secure ? "yes" : "no",
                      secure ? h->efi_code_secure : h->efi_code);
-                line(x, "<nvram template='%s'>%s</nvram>", secure ? h->efi_vars_secure : h->efi_vars, h->nvram ? h->nvram : "");
+                line(x, "<nvram template='%s'>%s</nvram>", secure ? h->efi_vars_secure : h->efi_vars,
+                     h->nvram ? h->nvram : "");
         }
         if (bios && json_get_bool(bios, "useSerial", false))
                 line(x, "<bios useserial='yes'/>");
@@ -486,7 +504,8 @@ static void write_inputs(Xml *x, JsonObject *devices, bool *usb) {
                 const char *bus = json_get_string(in, "bus") ? json_get_string(in, "bus") : "usb";
                 *usb = *usb || streq(bus, "usb");
                 line(x, "<input type='%s' bus='%s'><alias name='ua-%s'/></input>",
-                     json_get_string(in, "type") ? json_get_string(in, "type") : "tablet", bus, json_get_string(in, "name"));
+                     json_get_string(in, "type") ? json_get_string(in, "type") : "tablet", bus,
+                     json_get_string(in, "name"));
         }
         if (!inputs && json_get_bool(devices, "autoattachInputDevice", false)) {
                 *usb = true;
@@ -509,7 +528,8 @@ static void write_other_devices(Xml *x, JsonObject *devices) {
         }
         JsonObject *sound = json_get_object(devices, "sound");
         if (sound)
-                line(x, "<sound model='%s'/>", json_get_string(sound, "model") ? json_get_string(sound, "model") : "ich9");
+                line(x, "<sound model='%s'/>",
+                     json_get_string(sound, "model") ? json_get_string(sound, "model") : "ich9");
         if (json_get_object(devices, "tpm")) {
                 open_tag(x, "<tpm model='tpm-tis'>");
                 line(x, "<backend type='emulator' version='2.0'/>");

@@ -21,7 +21,8 @@ static const char *local_name(const char *name) {
         return colon ? colon + 1 : name;
 }
 
-static void meta_start(GMarkupParseContext *ctx, const char *name, const char **an, const char **av, void *data, GError **error) {
+static void meta_start(GMarkupParseContext *ctx, const char *name, const char **an, const char **av, void *data,
+                       GError **error) {
         MetaParse *p = data;
         p->inside = streq(local_name(name), p->want) && !p->text;
         if (p->inside)
@@ -84,7 +85,8 @@ static void listed(HvOp *op) {
                 g_hash_table_add(live, g_strdup(uid));
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
                 vmi_check_agent(c, vmi);
-                g_hash_table_insert(c->address_due, g_strdup(uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+                g_hash_table_insert(c->address_due, g_strdup(uid),
+                                    g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         }
         c->listed = true;
         /* per-instance files nothing owns */
@@ -95,7 +97,8 @@ static void listed(HvOp *op) {
                 while (dir && (entry = g_dir_read_name(dir))) {
                         Object *o = model_find_uid(c->model, entry);
                         if (!o || (o->kind == &kind_vmi && vmi_is_finished(o)))
-                                worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(dirs[i], entry, NULL));
+                                worker_submit(c->services->worker, ev_remove_tree, g_free,
+                                              g_build_filename(dirs[i], entry, NULL));
                 }
         }
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);

@@ -25,9 +25,10 @@ void vmi_agent_changed(VmiController *c, Object *vmi, bool connected) {
         /* a new agent (a reboot, a restart of it) is told everything again */
         g_hash_table_remove(c->creds, vmi->uid);
         if (connected != was)
-                vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = connected,
-                                                    .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
-                                                                     AGENT_OFFLINE : NULL });
+                vmi_write_status(c, vmi, &(VmiStatus) {
+                        .paused = -1, .agent = connected,
+                        .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
+                                 AGENT_OFFLINE : NULL });
 }
 
 static void credentials_done(HvOp *op) {
@@ -41,7 +42,8 @@ static void credentials_done(HvOp *op) {
         if (op->r < 0)
                 g_message("VMI %s: access credentials not synchronized: %s", op->tag, op->error ?: g_strerror(-op->r));
         if (vmi)
-                vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = op->r == 0 ? "" : op->error ?: g_strerror(-op->r) });
+                vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
+                                                        .creds = op->r == 0 ? "" : op->error ?: g_strerror(-op->r) });
 }
 
 /* On the tick, while the agent is connected: the Secrets' state goes to the
@@ -109,7 +111,8 @@ static void guest_info_done(HvOp *op) {
         g_autoptr(JsonNode) b = old ? json_node_init_object(json_node_alloc(), old) : NULL;
         bool changed = !json_equal(a, b);
         g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_ref(op->guest));
-        vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .os_info = json_get_object(op->guest, "os") });
+        vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
+                                                .os_info = json_get_object(op->guest, "os") });
         if (changed)
                 model_notify_changed(c->model, vmi);
 }
@@ -179,7 +182,8 @@ static void addresses_done(HvOp *op) {
         g_hash_table_remove(c->address_busy, uid);
         if (!vmi || !due || op->r < 0)
                 return;
-        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vmi), "spec"), "domain"), "devices"),
+        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vmi), "spec"),
+                                                                           "domain"), "devices"),
                                            "interfaces");
         JsonArray *out = json_array_new();
         bool any = false;
@@ -195,12 +199,15 @@ static void addresses_done(HvOp *op) {
                         json_object_set_string_member(entry, "ipAddress", a->address);
                         if (a->name)
                                 json_object_set_string_member(entry, "interfaceName", a->name);
-                        json_object_set_string_member(entry, "infoSource", op->from_agent ? "domain, guest-agent" : "domain");
+                        json_object_set_string_member(entry, "infoSource",
+                                                      op->from_agent ? "domain, guest-agent" : "domain");
                         json_object_set_array_member(entry, "ipAddresses", json_array_new());
                         /* name it after the spec's interface, in order */
                         guint k = json_array_get_length(out);
                         if (ifaces && k < json_array_get_length(ifaces))
-                                json_object_set_string_member(entry, "name", json_get_string(json_array_get_object_element(ifaces, k), "name"));
+                                json_object_set_string_member(entry, "name",
+                                                              json_get_string(json_array_get_object_element(ifaces, k),
+                                                                              "name"));
                         else if (!ifaces && k == 0)
                                 json_object_set_string_member(entry, "name", "default");
                         json_array_add_object_element(out, entry);

@@ -57,7 +57,8 @@ typedef struct VmiStatus {
         int agent;                      /* -1 keep, 0, 1 */
         JsonArray *interfaces;          /* NULL: keep (taken) */
         JsonObject *os_info;            /* NULL: keep (borrowed) */
-        const char *creds;              /* AccessCredentialsSynchronized: NULL keep, "" True, else False with this message */
+        const char *creds;              /* AccessCredentialsSynchronized: NULL keep, "" True,
+                                         * else False with this message */
 } VmiStatus;
 
 /* --- volumes (vmi-volumes.c) --- */

@@ -47,7 +47,8 @@ static const char *keep(Resolved *r, char *s) {
         return s;
 }
 
-static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const char *vol, const char *claim_name, GError **error) {
+static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const char *vol, const char *claim_name,
+                             GError **error) {
         Object *pvc = NULL;
         if (model_get(c->model, &kind_pvc, vmi->namespace, claim_name, &pvc, NULL) < 0) {
                 r->message = g_strdup_printf("PVC %s/%s does not exist", vmi->namespace, claim_name);
@@ -67,7 +68,8 @@ static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const c
         return VOL_READY;
 }
 
-static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *cd, const char *dir) {
+static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *cd,
+                               const char *dir) {
         const char *image = json_get_string(cd, "image");
         g_autofree char *ref = imagecache_reference(image);
         g_autofree char *user = NULL, *password = NULL, *digest = NULL, *backing = NULL, *msg = NULL;
@@ -89,7 +91,8 @@ static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const
                 return VOL_IMAGE_ERROR;
         }
         gint64 *since = g_hash_table_lookup(c->first_try, vmi->uid);
-        switch (imagecache_want(c->services->images, ref, policy ? policy : imagecache_default_policy(image), since ? *since : 0,
+        switch (imagecache_want(c->services->images, ref, policy ? policy : imagecache_default_policy(image),
+                                since ? *since : 0,
                                 user, password, &digest, &backing, &r->reason, &msg)) {
         case IMAGE_PULLING:
                 g_free(r->message);
@@ -134,7 +137,9 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                 VolState st = VOL_READY;
 
                 if (json_get_object(v, "persistentVolumeClaim"))
-                        st = claim_volume(c, vmi, r, name, json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"), NULL);
+                        st = claim_volume(c, vmi, r, name,
+                                          json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"),
+                                          NULL);
                 else if (json_get_object(v, "dataVolume")) {
                         const char *dvname = json_get_string(json_get_object(v, "dataVolume"), "name");
                         Object *dv = NULL;
@@ -143,7 +148,8 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                                 st = claim_volume(c, vmi, r, name, dvname, NULL);
                                 if (st == VOL_PVC_NOT_FOUND) {
                                         g_free(r->message);
-                                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace, dvname);
+                                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace,
+                                                                     dvname);
                                 }
                         } else if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
                                 g_free(r->message);
@@ -164,7 +170,8 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                         dv->format = "raw";
                         g_hash_table_insert(r->volumes, g_strdup(name), dv);
                         g_ptr_array_add(r->empty_disks, g_strdup(path));
-                        g_ptr_array_add(r->empty_disks, g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                        g_ptr_array_add(r->empty_disks,
+                                        g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
                 } else if (json_get_object(v, "containerDisk")) {
                         st = container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
                 } else if (seed_is_volume(v)) {

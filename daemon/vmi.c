@@ -68,7 +68,8 @@ static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                 return -EOPNOTSUPP;
         if (old) {
                 if (!json_equal(json_object_get_member(doc, "spec"), json_object_get_member(old, "spec")))
-                        return ev_error_set(error, EINVAL, "spec: Forbidden: the spec of a VirtualMachineInstance cannot change; "
+                        return ev_error_set(error, EINVAL,
+                                            "spec: Forbidden: the spec of a VirtualMachineInstance cannot change; "
                                             "change its VirtualMachine and restart it");
                 return 0;
         }
@@ -109,23 +110,27 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
         if (streq(phase, "Failed") && u->message)
                 json_object_set_string_member(status, "reason", u->message);
         if (u->paused >= 0)
-                status_set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "", u->paused ? "VMI was paused by user" : "");
+                status_set_condition(status, "Paused", u->paused, u->paused ? "PausedByUser" : "",
+                                     u->paused ? "VMI was paused by user" : "");
         if (u->agent >= 0)
                 status_set_condition(status, "AgentConnected", u->agent, u->agent ? "" : "AgentDisconnected", "");
         if (u->creds)
-                status_set_condition(status, "AccessCredentialsSynchronized", !*u->creds, *u->creds ? "AccessCredentialsSyncFailed" : "",
+                status_set_condition(status, "AccessCredentialsSynchronized", !*u->creds,
+                                     *u->creds ? "AccessCredentialsSyncFailed" : "",
                                      u->creds);
         bool paused = streq_ptr(object_condition(vmi, "Paused", "status"), "True");
         if (u->paused >= 0)
                 paused = u->paused;
         bool ready = streq(phase, "Running") && !paused;
-        status_set_condition(status, "Ready", ready, ready ? "" : streq(phase, "Running") ? "Paused" : "GuestNotRunning",
+        status_set_condition(status, "Ready", ready,
+                             ready ? "" : streq(phase, "Running") ? "Paused" : "GuestNotRunning",
                       ready ? "" : streq(phase, "Running") ? "the guest is paused" : "the guest is not running");
         if (streq(phase, "Running") || streq(phase, "Scheduled")) {
                 json_object_set_string_member(status, "nodeName", g_get_host_name());
                 JsonObject *machine = json_object_new();
-                const char *type = json_get_string(json_get_object(json_get_object(json_get_object(json_node_get_object(doc), "spec"), "domain"),
-                                                                   "machine"), "type");
+                const char *type = json_get_string(json_get_object(json_get_object(json_get_object(
+                                                           json_node_get_object(doc), "spec"), "domain"), "machine"),
+                                                   "type");
                 json_object_set_string_member(machine, "type", !isempty(type) ? type : "q35");
                 json_object_set_object_member(status, "machine", machine);
         }
@@ -238,13 +243,15 @@ static void prepare_work(void *data) {
         }
         if (before >= MAX_INTERRUPTED_STARTS) {
                 s->r = -ELOOP;
-                s->error = g_strdup_printf("the daemon stopped %u times while starting this instance: not started again", before);
+                s->error = g_strdup_printf("the daemon stopped %u times while starting this instance: not started "
+                                           "again", before);
                 return;
         }
         /* QEMU makes the console and VNC sockets in here as libvirt's user:
          * the directory gets its group (root keeps owning it, so the daemon
          * removes it later without CAP_DAC_OVERRIDE) */
-        if (s->qemu_gid != (gid_t) -1 && (chown(s->runtime_dir, (uid_t) -1, s->qemu_gid) < 0 || chmod(s->runtime_dir, 0770) < 0)) {
+        if (s->qemu_gid != (gid_t) -1 &&
+            (chown(s->runtime_dir, (uid_t) -1, s->qemu_gid) < 0 || chmod(s->runtime_dir, 0770) < 0)) {
                 s->r = -errno;
                 s->error = g_strdup_printf("cannot open %s to QEMU's group: %s", s->runtime_dir, g_strerror(errno));
                 return;
@@ -268,12 +275,14 @@ static void prepare_work(void *data) {
                 Overlay *o = s->overlays->pdata[i];
                 g_autofree char *out = NULL, *err = NULL, *digest_file = NULL;
                 int status = 0;
-                const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", o->backing, o->path, NULL };
+                const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", o->backing,
+                                       o->path, NULL };
                 g_autoptr(GError) e = NULL;
-                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, &err,
-                                  &status, &e) || !g_spawn_check_wait_status(status, NULL)) {
+                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL,
+                                  NULL, &out, &err, &status, &e) || !g_spawn_check_wait_status(status, NULL)) {
                         s->r = -EIO;
-                        s->error = g_strdup_printf("cannot make the overlay %s: %s", o->path, e ? e->message : g_strstrip(err));
+                        s->error = g_strdup_printf("cannot make the overlay %s: %s", o->path,
+                                                   e ? e->message : g_strstrip(err));
                         return;
                 }
                 digest_file = g_strdup_printf("%.*s.digest", (int) (strlen(o->path) - strlen(".qcow2")), o->path);
@@ -303,8 +312,8 @@ static void prepare_done(void *data) {
 
         if (!vmi || object_is_deleting(vmi) || s->r < 0) {
                 if (vmi && s->r < 0)
-                        vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = s->error,
-                                                            .paused = -1, .agent = -1 });
+                        vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
+                                                                .message = s->error, .paused = -1, .agent = -1 });
                 g_hash_table_remove(c->busy, s->vmi_uid);
                 if (vmi)
                         model_enqueue(c->model, vmi);
@@ -331,12 +340,13 @@ static void created(HvOp *op) {
 
         g_hash_table_remove(c->busy, uid);
         if (!vmi)
-                return;         /* removed meanwhile: its finalizer ran; the domain, if any, is an orphan for the next list */
+                return;         /* removed meanwhile: its finalizer ran; the domain, if any, is an orphan for the
+                                 * next list */
         g_autofree char *idir = vmi_instance_dir(c, vmi);
         worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(idir, "start-attempts", NULL));
         if (op->r < 0) {
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = op->error,
-                                                    .paused = -1, .agent = -1 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
+                                                        .message = op->error, .paused = -1, .agent = -1 });
                 model_enqueue(c->model, vmi);
                 return;
         }
@@ -349,9 +359,11 @@ static void created(HvOp *op) {
         g_free(d->vmi_uid);
         d->vmi_uid = g_strdup(vmi->uid);
         d->paused = op->paused;
-        vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = op->paused, .agent = 0,
-                                            .creds = agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ? AGENT_OFFLINE : NULL });
-        g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        vmi_write_status(c, vmi, &(VmiStatus) {
+                .phase = "Running", .paused = op->paused, .agent = 0,
+                .creds = agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ? AGENT_OFFLINE : NULL });
+        g_hash_table_insert(c->address_due, g_strdup(vmi->uid),
+                            g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         vmi_check_agent(c, vmi);
         model_enqueue(c->model, vmi);
@@ -392,26 +404,31 @@ static int start_instance(VmiController *c, Object *vmi) {
         JsonObject *spec = json_get_object(object_root(vmi), "spec");
         g_autoptr(GError) e = NULL;
         VolState st = vmi_resolve_volumes(c, vmi, &r);
-        static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding", [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
+        static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding",
+                                               [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
                                                [VOL_DV_ERROR] = "DataVolumeError" };
 
         if (!g_hash_table_contains(c->first_try, vmi->uid))
-                g_hash_table_insert(c->first_try, g_strdup(vmi->uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+                g_hash_table_insert(c->first_try, g_strdup(vmi->uid),
+                                    g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
         if (st == VOL_PULLING) {
                 /* KubeVirt's instance is Scheduling while its pod pulls */
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .paused = -1, .agent = -1 });
                 return 0;       /* the pull's end queues us again */
         }
         if (st == VOL_IMAGE_ERROR) {
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .reason = r.reason, .message = r.message, .paused = -1, .agent = -1 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .reason = r.reason, .message = r.message,
+                                                        .paused = -1, .agent = -1 });
                 return 0;       /* the back-off's end queues us again */
         }
         if (st == VOL_FAILED) {
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = r.message, .paused = -1, .agent = -1 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
+                                                        .message = r.message, .paused = -1, .agent = -1 });
                 return 0;
         }
         if (st != VOL_READY) {
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message, .paused = -1, .agent = -1 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message,
+                                                        .paused = -1, .agent = -1 });
                 return 0;       /* the claim's or DataVolume's change queues us again */
         }
         hold_claims(c, vmi, r.claims, r.images);
@@ -438,14 +455,16 @@ static int start_instance(VmiController *c, Object *vmi) {
                 .vnc_socket = vnc,
                 .efi_code = firmware_file("OVMF_CODE_4M.fd"),
                 .efi_vars = firmware_file("OVMF_VARS_4M.fd"),
-                .efi_code_secure = firmware_file("OVMF_CODE_4M.ms.fd") ? firmware_file("OVMF_CODE_4M.secboot.fd") : NULL,
+                .efi_code_secure = firmware_file("OVMF_CODE_4M.ms.fd") ? firmware_file("OVMF_CODE_4M.secboot.fd") :
+                                   NULL,
                 .efi_vars_secure = firmware_file("OVMF_VARS_4M.ms.fd"),
                 .nvram = nvram,
                 .volumes = r.volumes,
         };
         char *xml = domain_xml(spec, &host, &e);
         if (!xml) {
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate", .message = e->message, .paused = -1, .agent = -1 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
+                                                        .message = e->message, .paused = -1, .agent = -1 });
                 release_claims(c, vmi);
                 return 0;
         }
@@ -471,7 +490,8 @@ static int start_instance(VmiController *c, Object *vmi) {
 
 void vmi_op_logged(HvOp *op) {
         if (op->r < 0 && op->r != -ENOENT)
-                g_warning("libvirt: %s %s: %s", op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
+                g_warning("libvirt: %s %s: %s", op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain,
+                          op->error);
 }
 
 static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
@@ -508,7 +528,8 @@ bool vmi_has_domain(VmiController *c, Object *vmi) {
 int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error) {
         VmiController *c = model_services(m)->vmis;
         if (!vmi_has_domain(c, vmi))
-                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace, vmi->name);
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
+                                    vmi->name);
         send_stop(c, vmi, grace);
         return 0;
 }
@@ -541,7 +562,8 @@ static int vmi_reconcile(Model *m, Object *vmi) {
         if (streq(phase, "Running") || streq(phase, "Scheduled")) {
                 /* its domain went away while nobody watched (daemon down) */
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "DomainGone",
-                                                    .message = "the domain stopped while edgevirtd was not running", .paused = 0, .agent = 0 });
+                                                        .message = "the domain stopped while edgevirtd was not running",
+                                                        .paused = 0, .agent = 0 });
                 return 0;
         }
         return start_instance(c, vmi);
@@ -616,15 +638,16 @@ static void on_event(const HvEvent *ev, void *userdata) {
                 bool asked = g_hash_table_contains(c->stopping, vmi->uid);
                 bool ok = ev->detail == HV_STOP_SHUTDOWN || asked;
                 const char *why = ev->detail == HV_STOP_CRASHED ? "the guest crashed or QEMU failed" :
-                                  ev->detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" : "the domain stopped";
+                                  ev->detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" :
+                                  "the domain stopped";
                 g_hash_table_remove(c->domains, ev->domain);
                 g_hash_table_remove(c->stopping, vmi->uid);
                 g_hash_table_remove(c->address_due, vmi->uid);
                 g_hash_table_remove(c->agents, vmi->uid);
                 g_hash_table_remove(c->guest_due, vmi->uid);
                 g_hash_table_remove(c->creds, vmi->uid);
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed", .message = ok ? NULL : why,
-                                                    .paused = 0, .agent = 0 });
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed",
+                                                        .message = ok ? NULL : why, .paused = 0, .agent = 0 });
                 model_enqueue(c->model, vmi);
                 break;
         }
@@ -702,8 +725,10 @@ static void images_changed(void *data) {
 static int running_domain(VmiController *c, Object *vmi, Domain **ret, GError **error) {
         g_autofree char *name = vmi_domain_name(vmi);
         Domain *d = g_hash_table_lookup(c->domains, name);
-        if (!d || !streq_ptr(d->vmi_uid, vmi->uid) || object_is_deleting(vmi) || g_hash_table_contains(c->stopping, vmi->uid))
-                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace, vmi->name);
+        if (!d || !streq_ptr(d->vmi_uid, vmi->uid) || object_is_deleting(vmi) ||
+            g_hash_table_contains(c->stopping, vmi->uid))
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
+                                    vmi->name);
         *ret = d;
         return 0;
 }
@@ -727,7 +752,8 @@ int vmi_pause(Model *m, Object *vmi, GError **error) {
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
-                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace, vmi->name);
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace,
+                                    vmi->name);
         return submit_verb(c, vmi, HV_OP_SUSPEND);
 }
 
@@ -737,7 +763,8 @@ int vmi_unpause(Model *m, Object *vmi, GError **error) {
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (!d->paused)
-                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace, vmi->name);
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace,
+                                    vmi->name);
         return submit_verb(c, vmi, HV_OP_RESUME);
 }
 
@@ -747,7 +774,8 @@ int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
-                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first", vmi->namespace, vmi->name);
+                return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first",
+                                    vmi->namespace, vmi->name);
         return submit_verb(c, vmi, HV_OP_REBOOT);
 }
 
@@ -770,11 +798,15 @@ static int connect_socket(VmiController *c, Object *vmi, const char *file, const
                 int err = errno;
                 close(fd);
                 if (err == ENOENT)
-                        return ev_error_set(error, ENOENT, "VirtualMachineInstance %s/%s has no %s (the hypervisor %s does not provide one, "
-                                            "or the device is disabled in its spec)", vmi->namespace, vmi->name, what, hypervisor_uri(c->hv));
+                        return ev_error_set(error, ENOENT,
+                                            "VirtualMachineInstance %s/%s has no %s (the hypervisor %s does not "
+                                            "provide one, or the device is disabled in its spec)",
+                                            vmi->namespace, vmi->name, what, hypervisor_uri(c->hv));
                 if (err == ECONNREFUSED || err == EAGAIN)
-                        return ev_error_set(error, EBUSY, "the %s of %s/%s is in use by another client", what, vmi->namespace, vmi->name);
-                return ev_error_set(error, err, "cannot connect to the %s of %s/%s: %s", what, vmi->namespace, vmi->name, g_strerror(err));
+                        return ev_error_set(error, EBUSY, "the %s of %s/%s is in use by another client", what,
+                                            vmi->namespace, vmi->name);
+                return ev_error_set(error, err, "cannot connect to the %s of %s/%s: %s", what, vmi->namespace,
+                                    vmi->name, g_strerror(err));
         }
         return fd;
 }

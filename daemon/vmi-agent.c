@@ -218,35 +218,35 @@ static void addresses_done(HvOp *op) {
         *due = g_get_monotonic_time() + (any ? ADDRESS_POLL_SLOW_USEC : ADDRESS_POLL_FAST_USEC);
         vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .interfaces = out });
 }
+
 /* --- the tick --- */
 
-void vmi_agent_tick(VmiController *c, gint64 now) {
+/* Submit kind for each instance in due (uid -> monotonic usec) whose time
+ * has come and that has no such call under way (busy). */
+static void submit_due(VmiController *c, GHashTable *due, GHashTable *busy, HvOpKind kind, HvOpDone done, gint64 now) {
         GHashTableIter it;
         char *uid;
         void *value;
 
-        g_hash_table_iter_init(&it, c->address_due);
+        g_hash_table_iter_init(&it, due);
         while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
                 Object *vmi = model_find_uid(c->model, uid);
-                if (!vmi || g_hash_table_contains(c->address_busy, uid) || now < *(gint64 *) value)
+                if (!vmi || g_hash_table_contains(busy, uid) || now < *(gint64 *) value)
                         continue;
                 g_autofree char *name = vmi_domain_name(vmi);
-                HvOp *op = hv_op_new(HV_OP_ADDRESSES, name, addresses_done, c);
+                HvOp *op = hv_op_new(kind, name, done, c);
                 op->tag = g_strdup(uid);
-                g_hash_table_add(c->address_busy, g_strdup(uid));
+                g_hash_table_add(busy, g_strdup(uid));
                 hypervisor_submit(c->hv, op);
         }
-        g_hash_table_iter_init(&it, c->guest_due);
-        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
-                Object *vmi = model_find_uid(c->model, uid);
-                if (!vmi || g_hash_table_contains(c->guest_busy, uid) || now < *(gint64 *) value)
-                        continue;
-                g_autofree char *name = vmi_domain_name(vmi);
-                HvOp *op = hv_op_new(HV_OP_GUEST_INFO, name, guest_info_done, c);
-                op->tag = g_strdup(uid);
-                g_hash_table_add(c->guest_busy, g_strdup(uid));
-                hypervisor_submit(c->hv, op);
-        }
+}
+
+void vmi_agent_tick(VmiController *c, gint64 now) {
+        GHashTableIter it;
+        char *uid;
+
+        submit_due(c, c->address_due, c->address_busy, HV_OP_ADDRESSES, addresses_done, now);
+        submit_due(c, c->guest_due, c->guest_busy, HV_OP_GUEST_INFO, guest_info_done, now);
         /* status is written on the way: not while walking the table */
         g_autoptr(GPtrArray) connected = g_ptr_array_new_with_free_func(g_free);
         g_hash_table_iter_init(&it, c->agents);

@@ -51,20 +51,23 @@ static int by_name(gconstpointer a, gconstpointer b) {
 
 int agent_credentials_resolve(Model *m, Object *vmi, GPtrArray **ret_users, char **ret_digest, GError **error) {
         JsonArray *creds = json_get_array(json_get_object(object_root(vmi), "spec"), "accessCredentials");
-        g_autoptr(GHashTable) users = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) guest_user_free);
+        g_autoptr(GHashTable) users = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
+                                                            (GDestroyNotify) guest_user_free);
 
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
                 JsonObject *cred = json_array_get_object_element(creds, i);
                 const char *what;
                 JsonObject *agent = agent_propagation(cred, &what);
-                const char *name = json_get_string(json_get_object(json_get_object(json_get_object(cred, what), "source"), "secret"), "secretName");
+                const char *name = json_get_string(json_get_object(json_get_object(json_get_object(cred, what),
+                                                                                   "source"), "secret"), "secretName");
                 Object *secret = NULL;
 
                 if (!agent)
                         continue;
                 if (model_get(m, &kind_secret, vmi->namespace, name, &secret, NULL) < 0)
-                        return ev_error_set(error, ENOENT, "spec.accessCredentials[%u].%s.source.secret: Secret %s/%s not found", i, what,
-                                            vmi->namespace, name);
+                        return ev_error_set(error, ENOENT,
+                                            "spec.accessCredentials[%u].%s.source.secret: Secret %s/%s not found",
+                                            i, what, vmi->namespace, name);
                 if (streq(what, "sshPublicKey")) {
                         JsonArray *names = json_get_array(agent, "users");
                         for (guint j = 0; names && j < json_array_get_length(names); j++)

@@ -82,7 +82,8 @@ JsonArray *domain_disks(JsonObject *spec) {
                 const char *name = json_get_string(json_array_get_object_element(volumes, i), "name");
                 bool found = false;
                 for (guint j = 0; given && j < json_array_get_length(given); j++)
-                        found = found || streq_ptr(json_get_string(json_array_get_object_element(given, j), "name"), name);
+                        found = found || streq_ptr(json_get_string(json_array_get_object_element(given, j), "name"),
+                                                   name);
                 if (!found) {
                         JsonObject *d = json_object_new();
                         json_object_set_string_member(d, "name", name);
@@ -135,9 +136,12 @@ static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_
                 g_autofree char *dev = NULL;
 
                 if (!vol)
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has this name", i, name);
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has "
+                                            "this name", i, name);
                 if (!src)
-                        return ev_error_set(error, ENOENT, "spec.volumes: volume \"%s\" has no source on this node", name);
+                        return ev_error_set(error, ENOENT, "spec.volumes: volume \"%s\" has no source on this node",
+                                            name);
                 if (!bus)
                         bus = streq(device, "disk") ? "virtio" : streq(device, "cdrom") ? "sata" : "scsi";
                 if (streq(bus, "virtio"))
@@ -145,7 +149,9 @@ static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_
                 else if (streq(bus, "sata") || streq(bus, "scsi") || streq(bus, "usb"))
                         dev = target_name("sd", n_sd++);
                 else
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"virtio\", \"sata\", \"scsi\", \"usb\"", i, device, bus);
                 *ret_scsi = *ret_scsi || streq(bus, "scsi");
                 *ret_usb = *ret_usb || streq(bus, "usb");
@@ -231,21 +237,25 @@ static int write_interfaces(Xml *x, JsonObject *spec, const DomainHost *h, GErro
                 const char *mac = json_get_string(iface, "macAddress");
 
                 if (!binding)
-                        return ev_error_set(error, EINVAL, "spec.domain.devices.interfaces[%u]: Required value: a binding "
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.devices.interfaces[%u]: Required value: a binding "
                                             "(masquerade, bridge or slirp) is needed", i);
                 if (streq(binding, "masquerade")) {
                         open_tag(x, "<interface type='network'>");
                         line(x, "<source network='%s'/>", h->nat_network ? h->nat_network : "default");
                 } else if (streq(binding, "bridge")) {
                         if (!h->bridge)
-                                return ev_error_set(error, EOPNOTSUPP, "spec.domain.devices.interfaces[%u].bridge: no host bridge is "
+                                return ev_error_set(error, EOPNOTSUPP,
+                                                    "spec.domain.devices.interfaces[%u].bridge: no host bridge is "
                                                     "configured on this node ([Network] Bridge= in edgevirtd.conf)", i);
                         open_tag(x, "<interface type='bridge'>");
                         line(x, "<source bridge='%s'/>", h->bridge);
                 } else if (streq(binding, "slirp") || streq(binding, "passt")) {
                         open_tag(x, "<interface type='user'>");
                 } else
-                        return ev_error_set(error, EOPNOTSUPP, "spec.domain.devices.interfaces[%u].%s: not available on this node", i, binding);
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "spec.domain.devices.interfaces[%u].%s: not available on this node", i,
+                                            binding);
                 if (mac)
                         line(x, "<mac address='%s'/>", mac);
                 line(x, "<model type='%s'/>", model ? model : "virtio");
@@ -288,7 +298,8 @@ static void write_cpu(Xml *x, JsonObject *domain, const DomainHost *h) {
         line(x, "<topology sockets='%u' dies='1' cores='%u' threads='%u'/>", sockets, cores, threads);
         for (guint i = 0; features && i < json_array_get_length(features); i++) {
                 JsonObject *f = json_array_get_object_element(features, i);
-                line(x, "<feature policy='%s' name='%s'/>", json_get_string(f, "policy") ? json_get_string(f, "policy") : "require",
+                line(x, "<feature policy='%s' name='%s'/>",
+                     json_get_string(f, "policy") ? json_get_string(f, "policy") : "require",
                      json_get_string(f, "name"));
         }
         close_tag(x, "</cpu>");
@@ -315,7 +326,8 @@ static void write_features(Xml *x, JsonObject *domain, bool smm) {
                 if (json_object_has_member(hv, "spinlocks")) {
                         JsonObject *sl = json_get_object(hv, "spinlocks");
                         if (feature_on(hv, "spinlocks", true))
-                                line(x, "<spinlocks state='on' retries='%u'/>", (unsigned) json_get_int(sl, "spinlocks", 4096));
+                                line(x, "<spinlocks state='on' retries='%u'/>",
+                                     (unsigned) json_get_int(sl, "spinlocks", 4096));
                         else
                                 line(x, "<spinlocks state='off'/>");
                 }
@@ -345,7 +357,8 @@ static void write_clock(Xml *x, JsonObject *domain) {
         if (tz)
                 open_tag(x, "<clock offset='timezone' timezone='%s'>", tz);
         else if (utc && json_object_has_member(utc, "offsetSeconds"))
-                open_tag(x, "<clock offset='variable' adjustment='%" G_GINT64_FORMAT "' basis='utc'>", json_get_int(utc, "offsetSeconds", 0));
+                open_tag(x, "<clock offset='variable' adjustment='%" G_GINT64_FORMAT "' basis='utc'>",
+                         json_get_int(utc, "offsetSeconds", 0));
         else
                 open_tag(x, "<clock offset='utc'>");
         static const char *const timers[] = { "hpet", "pit", "rtc", "kvm", "hyperv", NULL };
@@ -385,10 +398,14 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
                 const char *code = secure ? h->efi_code_secure : h->efi_code;
                 const char *vars = secure ? h->efi_vars_secure : h->efi_vars;
                 if (!code || !vars)
-                        return ev_error_set(error, EOPNOTSUPP, "spec.domain.firmware.bootloader.efi: %sEFI firmware (OVMF) is not installed on this node",
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "spec.domain.firmware.bootloader.efi: %sEFI firmware (OVMF) is not "
+                                            "installed on this node",
                                             secure ? "secure-boot " : "");
                 if (machine && !g_str_has_prefix(machine, "q35") && !g_str_has_prefix(machine, "pc-q35"))
-                        return ev_error_set(error, EINVAL, "spec.domain.machine.type: Invalid value: \"%s\": EFI %sneeds a q35 machine",
+                        return ev_error_set(error, EINVAL,
+                                            "spec.domain.machine.type: Invalid value: \"%s\": EFI %sneeds a q35 "
+                                            "machine",
                                             machine, secure ? "with secure boot " : "");
         }
         open_tag(x, "<os>");
@@ -396,13 +413,134 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
         if (efi) {
                 line(x, "<loader readonly='yes' secure='%s' type='pflash'>%s</loader>", secure ? "yes" : "no",
                      secure ? h->efi_code_secure : h->efi_code);
-                line(x, "<nvram template='%s'>%s</nvram>", secure ? h->efi_vars_secure : h->efi_vars, h->nvram ? h->nvram : "");
+                line(x, "<nvram template='%s'>%s</nvram>", secure ? h->efi_vars_secure : h->efi_vars,
+                     h->nvram ? h->nvram : "");
         }
         if (bios && json_get_bool(bios, "useSerial", false))
                 line(x, "<bios useserial='yes'/>");
         line(x, "<smbios mode='sysinfo'/>");
         close_tag(x, "</os>");
         return 0;
+}
+
+/* The domain's identity: name, uuid, our metadata (how adoption finds its
+ * instance), memory, vCPUs and the I/O thread. */
+static void write_identity(Xml *x, JsonObject *domain, const DomainHost *h, const char *uuid, int64_t memory,
+                           unsigned vcpus) {
+        line(x, "<name>%s</name>", h->domain_name);
+        if (uuid)
+                line(x, "<uuid>%s</uuid>", uuid);
+        open_tag(x, "<metadata>");
+        open_tag(x, "<edgevirt:instance xmlns:edgevirt='%s'>", DOMAIN_XMLNS);
+        line(x, "<edgevirt:namespace>%s</edgevirt:namespace>", h->namespace);
+        line(x, "<edgevirt:name>%s</edgevirt:name>", h->name);
+        line(x, "<edgevirt:uid>%s</edgevirt:uid>", h->vmi_uid);
+        if (h->owner)
+                line(x, "<edgevirt:owner>%s</edgevirt:owner>", h->owner);
+        close_tag(x, "</edgevirt:instance>");
+        close_tag(x, "</metadata>");
+        line(x, "<memory unit='b'>%" G_GINT64_FORMAT "</memory>", memory);
+        line(x, "<vcpu placement='static'>%u</vcpu>", vcpus ? vcpus : 1);
+        if (json_get_string(domain, "ioThreadsPolicy"))
+                line(x, "<iothreads>1</iothreads>");
+}
+
+/* The SMBIOS system entries the guest sees (KubeVirt's, with our name). */
+static void write_sysinfo(Xml *x, JsonObject *firmware, const char *uuid) {
+        open_tag(x, "<sysinfo type='smbios'>");
+        open_tag(x, "<system>");
+        line(x, "<entry name='manufacturer'>edgevirt</entry>");
+        line(x, "<entry name='product'>None</entry>");
+        line(x, "<entry name='family'>KubeVirt</entry>");
+        if (uuid)
+                line(x, "<entry name='uuid'>%s</entry>", uuid);
+        if (json_get_string(firmware, "serial"))
+                line(x, "<entry name='serial'>%s</entry>", json_get_string(firmware, "serial"));
+        close_tag(x, "</system>");
+        close_tag(x, "</sysinfo>");
+}
+
+/* The serial console on its socket (and its log), and the guest agent's
+ * channel. */
+static void write_console(Xml *x, JsonObject *devices, const DomainHost *h) {
+        if (json_get_bool(devices, "autoattachSerialConsole", true) && h->console_socket) {
+                open_tag(x, "<serial type='unix'>");
+                line(x, "<source mode='bind' path='%s'/>", h->console_socket);
+                if (h->console_log && json_get_bool(devices, "logSerialConsole", true))
+                        line(x, "<log file='%s' append='on'/>", h->console_log);
+                line(x, "<target port='0'/>");
+                close_tag(x, "</serial>");
+                open_tag(x, "<console type='unix'>");
+                line(x, "<source mode='bind' path='%s'/>", h->console_socket);
+                line(x, "<target type='serial' port='0'/>");
+                close_tag(x, "</console>");
+        }
+        open_tag(x, "<channel type='unix'>");
+        line(x, "<target type='virtio' name='org.qemu.guest_agent.0'/>");
+        close_tag(x, "</channel>");
+}
+
+/* VNC on its socket and the video device, unless the spec turns graphics
+ * off. */
+static void write_graphics(Xml *x, JsonObject *devices, JsonObject *firmware, const DomainHost *h) {
+        if (json_get_bool(devices, "autoattachGraphicsDevice", true)) {
+                const char *video = json_get_string(json_get_object(devices, "video"), "type");
+                if (h->vnc_socket) {
+                        open_tag(x, "<graphics type='vnc'>");
+                        line(x, "<listen type='socket' socket='%s'/>", h->vnc_socket);
+                        close_tag(x, "</graphics>");
+                }
+                line(x, "<video><model type='%s' heads='1'/></video>",
+                     video ? video : json_get_object(json_get_object(firmware, "bootloader"), "efi") ? "bochs" : "vga");
+        }
+}
+
+/* Input devices; *usb becomes true when one of them needs the USB
+ * controller. */
+static void write_inputs(Xml *x, JsonObject *devices, bool *usb) {
+        JsonArray *inputs = json_get_array(devices, "inputs");
+        for (guint i = 0; inputs && i < json_array_get_length(inputs); i++) {
+                JsonObject *in = json_array_get_object_element(inputs, i);
+                const char *bus = json_get_string(in, "bus") ? json_get_string(in, "bus") : "usb";
+                *usb = *usb || streq(bus, "usb");
+                line(x, "<input type='%s' bus='%s'><alias name='ua-%s'/></input>",
+                     json_get_string(in, "type") ? json_get_string(in, "type") : "tablet", bus,
+                     json_get_string(in, "name"));
+        }
+        if (!inputs && json_get_bool(devices, "autoattachInputDevice", false)) {
+                *usb = true;
+                line(x, "<input type='tablet' bus='usb'/>");
+        }
+}
+
+/* The remaining devices: random number generator, watchdog, sound, TPM and
+ * the memory balloon. */
+static void write_other_devices(Xml *x, JsonObject *devices) {
+        if (devices && json_object_has_member(devices, "rng")) {
+                open_tag(x, "<rng model='virtio'>");
+                line(x, "<backend model='random'>/dev/urandom</backend>");
+                close_tag(x, "</rng>");
+        }
+        JsonObject *wd = json_get_object(devices, "watchdog");
+        if (wd && json_get_object(wd, "i6300esb")) {
+                const char *action = json_get_string(json_get_object(wd, "i6300esb"), "action");
+                line(x, "<watchdog model='i6300esb' action='%s'/>", action ? action : "reset");
+        }
+        JsonObject *sound = json_get_object(devices, "sound");
+        if (sound)
+                line(x, "<sound model='%s'/>",
+                     json_get_string(sound, "model") ? json_get_string(sound, "model") : "ich9");
+        if (json_get_object(devices, "tpm")) {
+                open_tag(x, "<tpm model='tpm-tis'>");
+                line(x, "<backend type='emulator' version='2.0'/>");
+                close_tag(x, "</tpm>");
+        }
+        if (json_get_bool(devices, "autoattachMemBalloon", true)) {
+                open_tag(x, "<memballoon model='virtio'>");
+                line(x, "<stats period='10'/>");
+                close_tag(x, "</memballoon>");
+        } else
+                line(x, "<memballoon model='none'/>");
 }
 
 char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
@@ -413,7 +551,8 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
         g_autoptr(GString) s = g_string_new(NULL);
         Xml x = { .s = s };
         int64_t memory = domain_guest_memory(spec);
-        unsigned vcpus = (unsigned) (json_get_int(cpu, "sockets", 1) * json_get_int(cpu, "cores", 1) * json_get_int(cpu, "threads", 1));
+        unsigned vcpus = (unsigned) (json_get_int(cpu, "sockets", 1) * json_get_int(cpu, "cores", 1) *
+                                     json_get_int(cpu, "threads", 1));
         const char *uuid = json_get_string(firmware, "uuid") ? json_get_string(firmware, "uuid") : h->uuid;
         bool smm = false, scsi = false, usb = false;
 
@@ -423,33 +562,8 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
                 return NULL;
         }
         open_tag(&x, "<domain type='%s'>", h->kvm ? "kvm" : "qemu");
-        line(&x, "<name>%s</name>", h->domain_name);
-        if (uuid)
-                line(&x, "<uuid>%s</uuid>", uuid);
-        open_tag(&x, "<metadata>");
-        open_tag(&x, "<edgevirt:instance xmlns:edgevirt='%s'>", DOMAIN_XMLNS);
-        line(&x, "<edgevirt:namespace>%s</edgevirt:namespace>", h->namespace);
-        line(&x, "<edgevirt:name>%s</edgevirt:name>", h->name);
-        line(&x, "<edgevirt:uid>%s</edgevirt:uid>", h->vmi_uid);
-        if (h->owner)
-                line(&x, "<edgevirt:owner>%s</edgevirt:owner>", h->owner);
-        close_tag(&x, "</edgevirt:instance>");
-        close_tag(&x, "</metadata>");
-        line(&x, "<memory unit='b'>%" G_GINT64_FORMAT "</memory>", memory);
-        line(&x, "<vcpu placement='static'>%u</vcpu>", vcpus ? vcpus : 1);
-        if (json_get_string(domain, "ioThreadsPolicy"))
-                line(&x, "<iothreads>1</iothreads>");
-        open_tag(&x, "<sysinfo type='smbios'>");
-        open_tag(&x, "<system>");
-        line(&x, "<entry name='manufacturer'>edgevirt</entry>");
-        line(&x, "<entry name='product'>None</entry>");
-        line(&x, "<entry name='family'>KubeVirt</entry>");
-        if (uuid)
-                line(&x, "<entry name='uuid'>%s</entry>", uuid);
-        if (json_get_string(firmware, "serial"))
-                line(&x, "<entry name='serial'>%s</entry>", json_get_string(firmware, "serial"));
-        close_tag(&x, "</system>");
-        close_tag(&x, "</sysinfo>");
+        write_identity(&x, domain, h, uuid, memory, vcpus);
+        write_sysinfo(&x, firmware, uuid);
         if (write_os(&x, spec, h, &smm, error) < 0)
                 return NULL;
         write_features(&x, domain, smm);
@@ -465,68 +579,11 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
                 line(&x, "<controller type='scsi' index='0' model='virtio-scsi'/>");
         if (write_interfaces(&x, spec, h, error) < 0)
                 return NULL;
-        if (json_get_bool(devices, "autoattachSerialConsole", true) && h->console_socket) {
-                open_tag(&x, "<serial type='unix'>");
-                line(&x, "<source mode='bind' path='%s'/>", h->console_socket);
-                if (h->console_log && json_get_bool(devices, "logSerialConsole", true))
-                        line(&x, "<log file='%s' append='on'/>", h->console_log);
-                line(&x, "<target port='0'/>");
-                close_tag(&x, "</serial>");
-                open_tag(&x, "<console type='unix'>");
-                line(&x, "<source mode='bind' path='%s'/>", h->console_socket);
-                line(&x, "<target type='serial' port='0'/>");
-                close_tag(&x, "</console>");
-        }
-        open_tag(&x, "<channel type='unix'>");
-        line(&x, "<target type='virtio' name='org.qemu.guest_agent.0'/>");
-        close_tag(&x, "</channel>");
-        if (json_get_bool(devices, "autoattachGraphicsDevice", true)) {
-                const char *video = json_get_string(json_get_object(devices, "video"), "type");
-                if (h->vnc_socket) {
-                        open_tag(&x, "<graphics type='vnc'>");
-                        line(&x, "<listen type='socket' socket='%s'/>", h->vnc_socket);
-                        close_tag(&x, "</graphics>");
-                }
-                line(&x, "<video><model type='%s' heads='1'/></video>",
-                     video ? video : json_get_object(json_get_object(firmware, "bootloader"), "efi") ? "bochs" : "vga");
-        }
-        JsonArray *inputs = json_get_array(devices, "inputs");
-        for (guint i = 0; inputs && i < json_array_get_length(inputs); i++) {
-                JsonObject *in = json_array_get_object_element(inputs, i);
-                const char *bus = json_get_string(in, "bus") ? json_get_string(in, "bus") : "usb";
-                usb = usb || streq(bus, "usb");
-                line(&x, "<input type='%s' bus='%s'><alias name='ua-%s'/></input>",
-                     json_get_string(in, "type") ? json_get_string(in, "type") : "tablet", bus, json_get_string(in, "name"));
-        }
-        if (!inputs && json_get_bool(devices, "autoattachInputDevice", false)) {
-                usb = true;
-                line(&x, "<input type='tablet' bus='usb'/>");
-        }
+        write_console(&x, devices, h);
+        write_graphics(&x, devices, firmware, h);
+        write_inputs(&x, devices, &usb);
         line(&x, "<controller type='usb' index='0' model='%s'/>", usb ? "qemu-xhci" : "none");
-        if (devices && json_object_has_member(devices, "rng")) {
-                open_tag(&x, "<rng model='virtio'>");
-                line(&x, "<backend model='random'>/dev/urandom</backend>");
-                close_tag(&x, "</rng>");
-        }
-        JsonObject *wd = json_get_object(devices, "watchdog");
-        if (wd && json_get_object(wd, "i6300esb")) {
-                const char *action = json_get_string(json_get_object(wd, "i6300esb"), "action");
-                line(&x, "<watchdog model='i6300esb' action='%s'/>", action ? action : "reset");
-        }
-        JsonObject *sound = json_get_object(devices, "sound");
-        if (sound)
-                line(&x, "<sound model='%s'/>", json_get_string(sound, "model") ? json_get_string(sound, "model") : "ich9");
-        if (json_get_object(devices, "tpm")) {
-                open_tag(&x, "<tpm model='tpm-tis'>");
-                line(&x, "<backend type='emulator' version='2.0'/>");
-                close_tag(&x, "</tpm>");
-        }
-        if (json_get_bool(devices, "autoattachMemBalloon", true)) {
-                open_tag(&x, "<memballoon model='virtio'>");
-                line(&x, "<stats period='10'/>");
-                close_tag(&x, "</memballoon>");
-        } else
-                line(&x, "<memballoon model='none'/>");
+        write_other_devices(&x, devices);
         close_tag(&x, "</devices>");
         close_tag(&x, "</domain>");
         return g_string_free(g_steal_pointer(&s), FALSE);

@@ -81,7 +81,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
         case VIR_DOMAIN_EVENT_STOPPED: {
                 HvStopReason r = detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ? HV_STOP_SHUTDOWN :
                                  detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED ? HV_STOP_DESTROYED :
-                                 detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED || detail == VIR_DOMAIN_EVENT_STOPPED_FAILED ? HV_STOP_CRASHED :
+                                 detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ||
+                                 detail == VIR_DOMAIN_EVENT_STOPPED_FAILED ? HV_STOP_CRASHED :
                                  HV_STOP_OTHER;
                 post(h, HV_EVENT_STOPPED, r, name);
                 break;
@@ -96,7 +97,8 @@ static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int det
 }
 
 static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason, void *opaque) {
-        post(opaque, HV_EVENT_AGENT, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED, virDomainGetName(dom));
+        post(opaque, HV_EVENT_AGENT, state == VIR_CONNECT_DOMAIN_EVENT_AGENT_LIFECYCLE_STATE_CONNECTED,
+             virDomainGetName(dom));
 }
 
 static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque) {
@@ -146,8 +148,10 @@ static virConnectPtr connection(Hypervisor *h, char **error) {
                 if (h->conn) {
                         virConnectRegisterCloseCallback(h->conn, on_close, h, NULL);
                         h->lifecycle_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), h, NULL);
-                        h->agent_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
+                                                                           VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), h,
+                                                                           NULL);
+                        h->agent_cb = virConnectDomainEventRegisterAny(h->conn, NULL,
+                                                                       VIR_DOMAIN_EVENT_ID_AGENT_LIFECYCLE,
                                                                        VIR_DOMAIN_EVENT_CALLBACK(on_agent), h, NULL);
                         h->reboot_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
                                                          VIR_DOMAIN_EVENT_CALLBACK(on_reboot), h, NULL);
@@ -212,7 +216,8 @@ static void run_list(virConnectPtr c, HvOp *op) {
 
 static void run_addresses(virDomainPtr d, HvOp *op) {
         virDomainInterfacePtr *ifaces = NULL;
-        static const unsigned sources[] = { VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT, VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
+        static const unsigned sources[] = { VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT,
+                                            VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE,
                                             VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP };
         int n = -1;
 
@@ -229,7 +234,8 @@ static void run_addresses(virDomainPtr d, HvOp *op) {
         for (int i = 0; i < n; i++) {
                 for (unsigned j = 0; j < ifaces[i]->naddrs; j++) {
                         HvAddress *a = g_new0(HvAddress, 1);
-                        if (g_str_has_prefix(ifaces[i]->addrs[j].addr, "127.") || streq(ifaces[i]->addrs[j].addr, "::1")) {
+                        if (g_str_has_prefix(ifaces[i]->addrs[j].addr, "127.") ||
+                            streq(ifaces[i]->addrs[j].addr, "::1")) {
                                 g_free(a);
                                 continue;
                         }
@@ -261,7 +267,8 @@ char *hypervisor_nat_network_xml(const char *name, const char *subnet) {
                 return NULL;
         uint32_t mask = 0xffffffffu << (32 - prefix);
         uint32_t net = ((o[0] << 24) | (o[1] << 16) | (o[2] << 8) | o[3]) & mask;
-        g_autofree char *gw = ipv4_text(net + 1), *nm = ipv4_text(mask), *first = ipv4_text(net + 2), *last = ipv4_text((net | ~mask) - 1);
+        g_autofree char *gw = ipv4_text(net + 1), *nm = ipv4_text(mask), *first = ipv4_text(net + 2),
+                *last = ipv4_text((net | ~mask) - 1);
         return g_markup_printf_escaped("<network>\n"
                                        "  <name>%s</name>\n"
                                        "  <forward mode='nat'/>\n"
@@ -312,21 +319,24 @@ static void set_if(JsonObject *o, const char *member, const char *value) {
 }
 
 /* PREFIX.I.PARAM (strings) into o as MEMBER, per {PARAM, MEMBER} pair */
-static void copy_indexed(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *const map[][2], JsonObject *o) {
+static void copy_indexed(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *const map[][2],
+                         JsonObject *o) {
         for (size_t k = 0; map[k][0]; k++) {
                 g_autofree char *key = g_strdup_printf("%s.%u.%s", prefix, i, map[k][0]);
                 set_if(o, map[k][1], param_string(params, n, key));
         }
 }
 
-static bool indexed_ullong(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *param, unsigned long long *ret) {
+static bool indexed_ullong(virTypedParameterPtr params, int n, const char *prefix, unsigned i, const char *param,
+                           unsigned long long *ret) {
         g_autofree char *key = g_strdup_printf("%s.%u.%s", prefix, i, param);
         return virTypedParamsGetULLong(params, n, key, ret) == 1;
 }
 
 static void run_guest_info(virDomainPtr d, HvOp *op) {
         static const char *const user_map[][2] = { { "name", "userName" }, { "domain", "domain" }, { NULL, NULL } };
-        static const char *const fs_map[][2] = { { "name", "diskName" }, { "mountpoint", "mountPoint" }, { "fstype", "fileSystemType" },
+        static const char *const fs_map[][2] = { { "name", "diskName" }, { "mountpoint", "mountPoint" },
+                                                 { "fstype", "fileSystemType" },
                                                  { NULL, NULL } };
         virTypedParameterPtr params = NULL;
         int n = 0;
@@ -334,8 +344,9 @@ static void run_guest_info(virDomainPtr d, HvOp *op) {
         unsigned long long ull = 0;
         int offset = 0;
 
-        if (virDomainGetGuestInfo(d, VIR_DOMAIN_GUEST_INFO_OS | VIR_DOMAIN_GUEST_INFO_HOSTNAME | VIR_DOMAIN_GUEST_INFO_TIMEZONE |
-                                  VIR_DOMAIN_GUEST_INFO_USERS | VIR_DOMAIN_GUEST_INFO_FILESYSTEM, &params, &n, 0) < 0) {
+        if (virDomainGetGuestInfo(d, VIR_DOMAIN_GUEST_INFO_OS | VIR_DOMAIN_GUEST_INFO_HOSTNAME |
+                                  VIR_DOMAIN_GUEST_INFO_TIMEZONE | VIR_DOMAIN_GUEST_INFO_USERS |
+                                  VIR_DOMAIN_GUEST_INFO_FILESYSTEM, &params, &n, 0) < 0) {
                 fail(op, EIO);
                 return;
         }
@@ -401,7 +412,9 @@ static void run_credentials(virDomainPtr d, HvOp *op) {
                         }
                         free(have);
                         /* n < 0: no file yet, most often (the agent cannot tell) */
-                        if (!same && virDomainAuthorizedSSHKeysSet(d, u->name, (const char **) u->keys->pdata, u->keys->len, 0) < 0)
+                        if (!same &&
+                            virDomainAuthorizedSSHKeysSet(d, u->name, (const char **) u->keys->pdata,
+                                                          u->keys->len, 0) < 0)
                                 step = "writing the authorized keys";
                 }
                 if (!step && u->password && virDomainSetUserPassword(d, u->name, u->password, 0) < 0)
@@ -499,7 +512,9 @@ static void call_work(void *data) {
                 case HV_OP_AGENT_STATE: {
                         char *xml = virDomainGetXMLDesc(d, 0);
                         /* <target type='virtio' name='org.qemu.guest_agent.0' state='connected'/> */
-                        op->agent_connected = xml && g_regex_match_simple("name='org\\.qemu\\.guest_agent\\.0' state='connected'", xml, 0, 0);
+                        op->agent_connected = xml &&
+                                g_regex_match_simple("name='org\\.qemu\\.guest_agent\\.0' state='connected'",
+                                                     xml, 0, 0);
                         free(xml);
                         break;
                 }

@@ -26,12 +26,17 @@ static int instancetype_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrAr
         if (vmi_admit_guest_memory(json_get_string(mem, "guest"), "spec", "memory.guest", error) < 0)
                 return -EINVAL;
         if (json_get_object(mem, "hugepages"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.memory.hugepages: not supported on edgevirt: huge pages are not configured on this node");
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "spec.memory.hugepages: not supported on edgevirt: huge pages are not configured "
+                                    "on this node");
         if (json_get_bool(json_get_object(spec, "cpu"), "dedicatedCPUPlacement", false))
-                return ev_error_set(error, EOPNOTSUPP, "spec.cpu.dedicatedCPUPlacement: not supported on edgevirt: dedicated CPU placement "
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "spec.cpu.dedicatedCPUPlacement: not supported on edgevirt: dedicated CPU "
+                                    "placement "
                                     "needs a CPU manager, which this node does not have");
         if (json_get_int(mem, "overcommitPercent", 0) < 0 || json_get_int(mem, "overcommitPercent", 0) > 100)
-                return ev_error_set(error, EINVAL, "spec.memory.overcommitPercent: Invalid value: must be between 0 and 100");
+                return ev_error_set(error, EINVAL,
+                                    "spec.memory.overcommitPercent: Invalid value: must be between 0 and 100");
         return 0;
 }
 
@@ -54,7 +59,8 @@ const KindInfo kind_cluster_instancetype = {
         .group = "instancetype.kubevirt.io",
         .versions = INSTANCETYPE_VERSIONS,
         .plural = "virtualmachineclusterinstancetypes",
-        .short_names = (const char *const[]) { "vmclusterinstancetype", "vmclusterinstancetypes", "vmcf", "vmcfs", NULL },
+        .short_names = (const char *const[]) { "vmclusterinstancetype", "vmclusterinstancetypes", "vmcf", "vmcfs",
+                                               NULL },
         .path_segment = "clusterinstancetype",
         .schema = "v1beta1.VirtualMachineClusterInstancetype",
         .namespaced = false,
@@ -113,7 +119,8 @@ static Object *find_ref(Model *m, const char *ns, JsonObject *ref, const KindInf
 }
 
 static int conflict(const char *field, GError **error) {
-        return ev_error_set(error, EINVAL, "spec.template.spec.%s: Invalid value: conflicts with the selected instance type", field);
+        return ev_error_set(error, EINVAL,
+                            "spec.template.spec.%s: Invalid value: conflicts with the selected instance type", field);
 }
 
 /* Set member to value unless it holds the same value already; a different
@@ -125,11 +132,13 @@ static int require_int(JsonObject *o, const char *member, gint64 value, const ch
         return 0;
 }
 
-static int require_string(JsonObject *o, const char *member, const char *value, bool quantity, const char *field, GError **error) {
+static int require_string(JsonObject *o, const char *member, const char *value, bool quantity, const char *field,
+                          GError **error) {
         const char *have = json_get_string(o, member);
         if (have && !streq(have, value)) {
                 int64_t a, b;
-                if (!quantity || quantity_parse_int64(have, &a, NULL) < 0 || quantity_parse_int64(value, &b, NULL) < 0 || a != b)
+                if (!quantity || quantity_parse_int64(have, &a, NULL) < 0 ||
+                    quantity_parse_int64(value, &b, NULL) < 0 || a != b)
                         return conflict(field, error);
         }
         json_object_set_string_member(o, member, value);
@@ -144,7 +153,8 @@ static int apply_instancetype(JsonObject *it, JsonObject *pref, JsonObject *vmi,
         gint64 guest = json_get_int(icpu, "guest", 1);
         gint64 sockets = 1, cores = 1, threads = 1;
 
-        if (!topology || streq(topology, "preferSockets") || streq(topology, "sockets") || streq(topology, "preferAny") || streq(topology, "any") ||
+        if (!topology || streq(topology, "preferSockets") || streq(topology, "sockets") ||
+            streq(topology, "preferAny") || streq(topology, "any") ||
             streq(topology, "preferSpread") || streq(topology, "spread"))
                 sockets = guest;
         else if (streq(topology, "preferCores") || streq(topology, "cores"))
@@ -152,7 +162,8 @@ static int apply_instancetype(JsonObject *it, JsonObject *pref, JsonObject *vmi,
         else if (streq(topology, "preferThreads") || streq(topology, "threads"))
                 threads = guest;
         else
-                return ev_error_set(error, EINVAL, "preference spec.cpu.preferredCPUTopology: Unsupported value: \"%s\"", topology);
+                return ev_error_set(error, EINVAL,
+                                    "preference spec.cpu.preferredCPUTopology: Unsupported value: \"%s\"", topology);
         if (require_int(cpu, "sockets", sockets, "domain.cpu.sockets", error) < 0 ||
             require_int(cpu, "cores", cores, "domain.cpu.cores", error) < 0 ||
             require_int(cpu, "threads", threads, "domain.cpu.threads", error) < 0)
@@ -168,7 +179,8 @@ static int apply_instancetype(JsonObject *it, JsonObject *pref, JsonObject *vmi,
                 int64_t bytes = 0;
                 (void) quantity_parse_int64(mem, &bytes, NULL);
                 g_autofree char *req = g_strdup_printf("%" G_GINT64_FORMAT, bytes * (100 - overcommit) / 100);
-                json_object_set_string_member(json_ensure_object(json_ensure_object(domain, "resources"), "requests"), "memory", req);
+                json_object_set_string_member(json_ensure_object(json_ensure_object(domain, "resources"), "requests"),
+                                              "memory", req);
         }
         if (json_get_string(it, "ioThreadsPolicy"))
                 json_object_set_string_member(domain, "ioThreadsPolicy", json_get_string(it, "ioThreadsPolicy"));
@@ -225,10 +237,13 @@ static void apply_preference(JsonObject *pref, JsonObject *vmi) {
         if (pfw && !json_get_object(json_get_object(domain, "firmware"), "bootloader")) {
                 JsonObject *bl = json_object_new();
                 if (json_get_bool(pfw, "preferredUseEfi", false) || json_get_object(pfw, "preferredEfi")) {
-                        JsonObject *efi = json_get_object(pfw, "preferredEfi") ? json_node_get_object(json_deep_copy(json_object_get_member(pfw, "preferredEfi")))
-                                                                               : json_object_new();
-                        if (json_object_has_member(pfw, "preferredUseSecureBoot") && !json_object_has_member(efi, "secureBoot"))
-                                json_object_set_boolean_member(efi, "secureBoot", json_get_bool(pfw, "preferredUseSecureBoot", false));
+                        JsonObject *efi = json_get_object(pfw, "preferredEfi") ?
+                                json_node_get_object(json_deep_copy(json_object_get_member(pfw, "preferredEfi"))) :
+                                json_object_new();
+                        if (json_object_has_member(pfw, "preferredUseSecureBoot") &&
+                            !json_object_has_member(efi, "secureBoot"))
+                                json_object_set_boolean_member(efi, "secureBoot",
+                                                               json_get_bool(pfw, "preferredUseSecureBoot", false));
                         json_object_set_object_member(bl, "efi", efi);
                 } else if (json_get_bool(pfw, "preferredUseBios", false)) {
                         JsonObject *bios = json_object_new();
@@ -250,7 +265,8 @@ static void apply_preference(JsonObject *pref, JsonObject *vmi) {
                 prefer_object(features, "kvm", pfeat, "preferredKvm");
                 prefer_object(features, "smm", pfeat, "preferredSmm");
         }
-        prefer_string(json_ensure_object(domain, "machine"), "type", json_get_object(pref, "machine"), "preferredMachineType");
+        prefer_string(json_ensure_object(domain, "machine"), "type", json_get_object(pref, "machine"),
+                      "preferredMachineType");
         if (json_object_get_size(json_get_object(domain, "machine")) == 0)
                 json_object_remove_member(domain, "machine");
         JsonObject *pclock = json_get_object(pref, "clock");
@@ -266,37 +282,47 @@ static void apply_preference(JsonObject *pref, JsonObject *vmi) {
         }
         if (json_object_has_member(pref, "preferredTerminationGracePeriodSeconds") &&
             !json_object_has_member(vmi, "terminationGracePeriodSeconds"))
-                json_object_set_int_member(vmi, "terminationGracePeriodSeconds", json_get_int(pref, "preferredTerminationGracePeriodSeconds", 0));
+                json_object_set_int_member(vmi, "terminationGracePeriodSeconds",
+                                           json_get_int(pref, "preferredTerminationGracePeriodSeconds", 0));
 }
 
 static int check_requirements(JsonObject *pref, JsonObject *vmi, GError **error) {
         JsonObject *req = json_get_object(pref, "requirements");
         JsonObject *cpu = json_get_object(json_get_object(vmi, "domain"), "cpu");
-        gint64 vcpus = json_get_int(cpu, "sockets", 1) * json_get_int(cpu, "cores", 1) * json_get_int(cpu, "threads", 1);
+        gint64 vcpus = json_get_int(cpu, "sockets", 1) * json_get_int(cpu, "cores", 1) *
+                       json_get_int(cpu, "threads", 1);
         gint64 need_cpu = json_get_int(json_get_object(req, "cpu"), "guest", 0);
         const char *need_mem = json_get_string(json_get_object(req, "memory"), "guest");
         int64_t have = 0, need = 0;
 
         if (need_cpu > vcpus)
-                return ev_error_set(error, EINVAL, "spec.preference: the preference requires %" G_GINT64_FORMAT " vCPUs, the VM has %" G_GINT64_FORMAT,
+                return ev_error_set(error, EINVAL,
+                                    "spec.preference: the preference requires %" G_GINT64_FORMAT " vCPUs, "
+                                    "the VM has %" G_GINT64_FORMAT,
                                     need_cpu, vcpus);
         if (need_mem) {
                 (void) quantity_parse_int64(need_mem, &need, NULL);
-                (void) quantity_parse_int64(json_get_string(json_get_object(json_get_object(vmi, "domain"), "memory"), "guest"), &have, NULL);
+                (void) quantity_parse_int64(json_get_string(json_get_object(json_get_object(vmi, "domain"), "memory"),
+                                                            "guest"), &have, NULL);
                 if (have && need > have)
-                        return ev_error_set(error, EINVAL, "spec.preference: the preference requires %s of memory, the VM has less", need_mem);
+                        return ev_error_set(error, EINVAL,
+                                            "spec.preference: the preference requires %s of memory, the VM has less",
+                                            need_mem);
         }
         return 0;
 }
 
-int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObject *vmi_spec, JsonObject *status, GError **error) {
+int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObject *vmi_spec, JsonObject *status,
+                        GError **error) {
         JsonObject *itref = json_get_object(vm_spec, "instancetype");
         JsonObject *pref_ref = json_get_object(vm_spec, "preference");
         Object *it = NULL, *pref = NULL;
 
-        if (itref && !(it = find_ref(m, ns, itref, &kind_instancetype, &kind_cluster_instancetype, "spec.instancetype", error)))
+        if (itref &&
+            !(it = find_ref(m, ns, itref, &kind_instancetype, &kind_cluster_instancetype, "spec.instancetype", error)))
                 return -ENOENT;
-        if (pref_ref && !(pref = find_ref(m, ns, pref_ref, &kind_preference, &kind_cluster_preference, "spec.preference", error)))
+        if (pref_ref &&
+            !(pref = find_ref(m, ns, pref_ref, &kind_preference, &kind_cluster_preference, "spec.preference", error)))
                 return -ENOENT;
         JsonObject *pspec = pref ? json_get_object(object_root(pref), "spec") : NULL;
         if (it && apply_instancetype(json_get_object(object_root(it), "spec"), pspec, vmi_spec, error) < 0)

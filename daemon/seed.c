@@ -57,7 +57,8 @@ static void add_file(Seed *s, const char *path, GBytes *data) {
 
 /* A key of a Secret's data, decoded. */
 /* The first of keys a Secret has, decoded; errors name the field. */
-static GBytes *secret_bytes(Model *m, const char *ns, const char *name, const char *const *keys, const char *field, GError **error) {
+static GBytes *secret_bytes(Model *m, const char *ns, const char *name, const char *const *keys, const char *field,
+                            GError **error) {
         for (const char *const *k = keys; *k; k++) {
                 g_autoptr(GError) e = NULL;
                 GBytes *b = secret_value(m, ns, name, *k, &e);
@@ -82,7 +83,8 @@ static int source_bytes(Model *m, Object *vmi, JsonObject *src, const char *fiel
 
         *ret = NULL;
         if (!!text + !!enc + !!ref > 1)
-                return ev_error_set(error, EINVAL, "%s: Invalid value: give one of %s, %s and %s", field, plain, b64, secret_ref);
+                return ev_error_set(error, EINVAL, "%s: Invalid value: give one of %s, %s and %s", field, plain, b64,
+                                    secret_ref);
         if (text)
                 *ret = g_bytes_new(text, strlen(text));
         else if (enc) {
@@ -109,13 +111,16 @@ static int ssh_keys(Model *m, Object *vmi, const char *propagation, JsonArray *o
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
                 JsonObject *key = json_get_object(json_array_get_object_element(creds, i), "sshPublicKey");
                 JsonObject *prop = json_get_object(key, "propagationMethod");
-                const char *secret = json_get_string(json_get_object(json_get_object(key, "source"), "secret"), "secretName");
+                const char *secret = json_get_string(json_get_object(json_get_object(key, "source"), "secret"),
+                                                     "secretName");
                 Object *o = NULL;
 
                 if (!key || !json_get_object(prop, propagation))
                         continue;
                 if (model_get(m, &kind_secret, vmi->namespace, secret, &o, NULL) < 0)
-                        return ev_error_set(error, ENOENT, "spec.accessCredentials[%u].sshPublicKey.source.secret: Secret %s/%s not found",
+                        return ev_error_set(error, ENOENT,
+                                            "spec.accessCredentials[%u].sshPublicKey.source.secret: Secret %s/%s not "
+                                            "found",
                                             i, vmi->namespace, secret);
                 g_autoptr(GPtrArray) lines = g_ptr_array_new_with_free_func(g_free);
                 secret_lines(o, lines);
@@ -148,13 +153,15 @@ int seed_resolve(Model *m, Object *vmi, JsonObject *volume, Seed **ret, GError *
 
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++)
                 if (json_array_get_object_element(volumes, i) == volume)
-                        field = g_strdup_printf("spec.volumes[%u].%s", i, config_drive ? "cloudInitConfigDrive" : "cloudInitNoCloud");
+                        field = g_strdup_printf("spec.volumes[%u].%s", i,
+                                                config_drive ? "cloudInitConfigDrive" : "cloudInitNoCloud");
         if (!field)
                 field = g_strdup(config_drive ? "cloudInitConfigDrive" : "cloudInitNoCloud");
         s->config_drive = config_drive;
         s->files = g_ptr_array_new_with_free_func((GDestroyNotify) seed_file_free);
         if (source_bytes(m, vmi, src, field, "userData", "userDataBase64", "secretRef", user_keys, &user, error) < 0 ||
-            source_bytes(m, vmi, src, field, "networkData", "networkDataBase64", "networkDataSecretRef", network_keys, &network, error) < 0)
+            source_bytes(m, vmi, src, field, "networkData", "networkDataBase64", "networkDataSecretRef", network_keys,
+                         &network, error) < 0)
                 return -EINVAL;
         if (ssh_keys(m, vmi, config_drive ? "configDrive" : "noCloud", keys, error) < 0)
                 return -ENOENT;

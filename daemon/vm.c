@@ -52,15 +52,19 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
         static const char *const strategies[] = { "Always", "RerunOnFailure", "Manual", "Halted", "Once", NULL };
 
         if (rs && json_object_has_member(spec, "running"))
-                return ev_error_set(error, EINVAL, "spec.running: Forbidden: running and runStrategy are mutually exclusive; use runStrategy");
+                return ev_error_set(error, EINVAL,
+                                    "spec.running: Forbidden: running and runStrategy are mutually exclusive; use "
+                                    "runStrategy");
         if (rs && !g_strv_contains(strategies, rs))
-                return ev_error_set(error, EINVAL, "spec.runStrategy: Unsupported value: \"%s\": supported values: \"Always\", "
+                return ev_error_set(error, EINVAL,
+                                    "spec.runStrategy: Unsupported value: \"%s\": supported values: \"Always\", "
                                     "\"RerunOnFailure\", \"Manual\", \"Halted\", \"Once\"", rs);
         if (!tmpl)
                 return ev_error_set(error, EINVAL, "spec.template: Required value");
         if (vm_template_annotations_admit(json_get_object(tmpl, "metadata"), "spec.template.metadata", error) < 0)
                 return -EOPNOTSUPP;
-        int r = vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec", !json_get_object(spec, "instancetype"), warnings, error);
+        int r = vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec",
+                               !json_get_object(spec, "instancetype"), warnings, error);
         if (r < 0)
                 return r;
         JsonArray *dvts = json_get_array(spec, "dataVolumeTemplates");
@@ -69,9 +73,12 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 JsonObject *t = json_array_get_object_element(dvts, i);
                 const char *name = json_get_string(json_get_object(t, "metadata"), "name");
                 if (!name)
-                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].metadata.name: Required value", i);
+                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].metadata.name: Required value",
+                                            i);
                 if (!g_hash_table_add(names, (char *) name))
-                        return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].metadata.name: Duplicate value: \"%s\"", i, name);
+                        return ev_error_set(error, EINVAL,
+                                            "spec.dataVolumeTemplates[%u].metadata.name: Duplicate value: \"%s\"", i,
+                                            name);
                 if (!json_get_object(t, "spec"))
                         return ev_error_set(error, EINVAL, "spec.dataVolumeTemplates[%u].spec: Required value", i);
         }
@@ -85,7 +92,8 @@ static void vm_init_status(JsonObject *doc) {
         json_object_set_string_member(status, "printableStatus", "Stopped");
         json_object_set_boolean_member(status, "ready", FALSE);
         json_object_set_boolean_member(status, "created", FALSE);
-        json_object_set_string_member(status, "runStrategy", rs ? rs : json_get_bool(spec, "running", false) ? "Always" : "Halted");
+        json_object_set_string_member(status, "runStrategy",
+                                      rs ? rs : json_get_bool(spec, "running", false) ? "Always" : "Halted");
         json_object_set_object_member(doc, "status", status);
 }
 
@@ -160,8 +168,8 @@ static const char *printable(Model *m, Object *vm, Object *vmi) {
         return "Starting";
 }
 
-static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests, JsonObject *start_failure, bool keep_failure,
-                         JsonObject *refs) {
+static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests,
+                         JsonObject *start_failure, bool keep_failure, JsonObject *refs) {
         g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
@@ -174,7 +182,8 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
         json_object_set_string_member(status, "runStrategy", vm_run_strategy(vm));
         status_set_condition(status, "Ready", ready, ready ? "" : vmi ? "GuestNotRunning" : "VMINotExists",
                       ready ? "" : vmi ? "the guest is not running" : "no instance exists");
-        status_set_condition(status, "Paused", vmi && vmi_is_paused(vmi), vmi && vmi_is_paused(vmi) ? "PausedByUser" : "", "");
+        status_set_condition(status, "Paused", vmi && vmi_is_paused(vmi),
+                             vmi && vmi_is_paused(vmi) ? "PausedByUser" : "", "");
         if (!keep_failure)
                 status_set_condition(status, "Failure", u->failure != NULL, u->failure_reason, u->failure);
         if (requests) {
@@ -244,7 +253,8 @@ static int ensure_datavolumes(Model *m, Object *vm, GError **error) {
                 Object *dv = NULL;
                 if (model_get(m, &kind_datavolume, vm->namespace, name, &dv, NULL) == 0) {
                         if (!owned_by(dv, vm) && !object_is_deleting(dv))
-                                g_debug("DataVolume %s/%s exists and is not owned by VM %s; using it", vm->namespace, name, vm->name);
+                                g_debug("DataVolume %s/%s exists and is not owned by VM %s; using it", vm->namespace,
+                                        name, vm->name);
                         continue;
                 }
                 g_autoptr(JsonObject) doc = json_object_new();
@@ -277,12 +287,14 @@ static int create_instance(Model *m, Object *vm, JsonObject *status, GError **er
         json_object_set_string_member(doc, "kind", "VirtualMachineInstance");
         json_object_set_string_member(meta, "name", vm->name);
         json_object_set_string_member(meta, "namespace", vm->namespace);
-        JsonObject *labels = json_get_object(tmeta, "labels") ? json_node_get_object(json_deep_copy(json_object_get_member(tmeta, "labels")))
-                                                              : json_object_new();
+        JsonObject *labels = json_get_object(tmeta, "labels") ?
+                             json_node_get_object(json_deep_copy(json_object_get_member(tmeta, "labels"))) :
+                             json_object_new();
         json_object_set_string_member(labels, "kubevirt.io/vm", vm->name);
         json_object_set_object_member(meta, "labels", labels);
         if (json_get_object(tmeta, "annotations"))
-                json_object_set_member(meta, "annotations", json_deep_copy(json_object_get_member(tmeta, "annotations")));
+                json_object_set_member(meta, "annotations",
+                                       json_deep_copy(json_object_get_member(tmeta, "annotations")));
         json_array_add_object_element(owners, vm_owner_reference(vm));
         json_object_set_array_member(meta, "ownerReferences", owners);
         json_object_set_object_member(doc, "metadata", meta);
@@ -305,7 +317,8 @@ static JsonObject *record_failure(Object *vm, Object *vmi) {
         for (guint i = 0; ts && i < json_array_get_length(ts); i++) {
                 JsonObject *t = json_array_get_object_element(ts, i);
                 if (streq_ptr(json_get_string(t, "phase"), "Running")) {
-                        g_autoptr(GDateTime) dt = g_date_time_new_from_iso8601(json_get_string(t, "phaseTransitionTimestamp"), NULL);
+                        g_autoptr(GDateTime) dt =
+                                g_date_time_new_from_iso8601(json_get_string(t, "phaseTransitionTimestamp"), NULL);
                         if (dt)
                                 ran = g_get_real_time() / G_USEC_PER_SEC - g_date_time_to_unix(dt);
                 }
@@ -325,7 +338,8 @@ static JsonObject *record_failure(Object *vm, Object *vmi) {
 
 static JsonArray *copy_requests(Object *vm) {
         JsonArray *r = json_get_array(status_of(vm), "stateChangeRequests");
-        return r ? json_node_get_array(json_deep_copy(json_object_get_member(status_of(vm), "stateChangeRequests"))) : json_array_new();
+        return r ? json_node_get_array(json_deep_copy(json_object_get_member(status_of(vm), "stateChangeRequests"))) :
+                   json_array_new();
 }
 
 static int vm_reconcile(Model *m, Object *vm) {
@@ -341,13 +355,17 @@ static int vm_reconcile(Model *m, Object *vm) {
         if (object_is_deleting(vm))
                 return 0;       /* its instance and DataVolumes are collected as its dependents */
         if (ensure_datavolumes(m, vm, &e) < 0) {
-                write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
+                write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message,
+                                                                      .failure_reason = "FailedCreate" },
+                             NULL, NULL, false, NULL);
                 return 0;
         }
         vmi = vm_instance(m, vm);
         if (!vmi && model_get(m, &kind_vmi, vm->namespace, vm->name, &other, NULL) == 0) {
-                write_status(m, vm, NULL, &(VmStatus) { .failure = "a VirtualMachineInstance of this name exists and is not owned by the VM",
-                                                        .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
+                write_status(m, vm, NULL,
+                             &(VmStatus) { .failure = "a VirtualMachineInstance of this name exists and is not owned "
+                                                      "by the VM",
+                                           .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
                 return 0;
         }
         bool finished = vmi && vmi_is_finished(vmi);
@@ -392,7 +410,8 @@ static int vm_reconcile(Model *m, Object *vm) {
                 else if (!vmi)
                         want = true;
         } else if (streq(strategy, "Once")) {
-                want = !vmi && !json_get_bool(status_of(vm), "created", false) && !json_object_has_member(status_of(vm), "startFailure");
+                want = !vmi && !json_get_bool(status_of(vm), "created", false) &&
+                       !json_object_has_member(status_of(vm), "startFailure");
         }
 
         if (want && snapshot_restore_in_progress(m, vm))
@@ -404,7 +423,9 @@ static int vm_reconcile(Model *m, Object *vm) {
         if (want) {
                 refs = json_object_new();
                 if (create_instance(m, vm, refs, &e) < 0) {
-                        write_status(m, vm, NULL, &(VmStatus) { .failure = e->message, .failure_reason = "FailedCreate" }, requests, failure, false, NULL);
+                        write_status(m, vm, NULL, &(VmStatus) { .failure = e->message,
+                                                                .failure_reason = "FailedCreate" },
+                                     requests, failure, false, NULL);
                         return 0;
                 }
                 vmi = vm_instance(m, vm);
@@ -432,7 +453,8 @@ const KindInfo kind_vm = {
 
 /* --- verbs --- */
 
-static int add_requests(Model *m, Object *vm, const char *const *actions, const char *uid, const char *set_strategy, GError **error) {
+static int add_requests(Model *m, Object *vm, const char *const *actions, const char *uid, const char *set_strategy,
+                        GError **error) {
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *root = json_node_get_object(doc);
         JsonObject *status = json_ensure_object(root, "status");
@@ -481,7 +503,8 @@ int vm_start(Model *m, Object *vm, bool paused, GError **error) {
         if (instance_running(m, vmi))
                 return ev_error_set(error, EBUSY, "VM %s/%s is already running", vm->namespace, vm->name);
         if (streq(strategy, "Once"))
-                return ev_error_set(error, EBUSY, "VM %s/%s: runStrategy Once does not support manual start requests", vm->namespace, vm->name);
+                return ev_error_set(error, EBUSY, "VM %s/%s: runStrategy Once does not support manual start requests",
+                                    vm->namespace, vm->name);
         if (streq(strategy, "Halted"))
                 return add_requests(m, vm, NULL, NULL, "Always", error);
         if (streq(strategy, "Always"))
@@ -510,7 +533,9 @@ int vm_restart(Model *m, Object *vm, bool force, int64_t grace, GError **error) 
         Object *vmi = vm_instance(m, vm);
 
         if (streq(strategy, "Halted"))
-                return ev_error_set(error, EBUSY, "VM %s/%s: runStrategy Halted does not support manual restart requests", vm->namespace, vm->name);
+                return ev_error_set(error, EBUSY,
+                                    "VM %s/%s: runStrategy Halted does not support manual restart requests",
+                                    vm->namespace, vm->name);
         if (!instance_running(m, vmi))
                 return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
         if (force || grace >= 0)

@@ -41,40 +41,59 @@ static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, G
         for (guint i = 0; disks && i < json_array_get_length(disks); i++) {
                 JsonObject *d = json_array_get_object_element(disks, i);
                 const char *name = json_get_string(d, "name");
-                unsigned targets = !!json_object_has_member(d, "disk") + !!json_object_has_member(d, "cdrom") + !!json_object_has_member(d, "lun");
+                unsigned targets = !!json_object_has_member(d, "disk") + !!json_object_has_member(d, "cdrom") +
+                                   !!json_object_has_member(d, "lun");
                 gint64 order = json_get_int(d, "bootOrder", 0);
 
                 if (!has_named(volumes, name))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume of this name "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume of "
+                                            "this name "
                                             "in %s.volumes", path, i, name, path);
                 if (targets > 1)
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u]: Invalid value: give one of disk, cdrom or lun", path, i);
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u]: Invalid value: give one of disk, cdrom or "
+                                            "lun", path, i);
                 const char *bus = json_get_string(json_get_object(d, "disk"), "bus");
                 if (bus && !streq(bus, "virtio") && !streq(bus, "sata") && !streq(bus, "scsi") && !streq(bus, "usb"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].disk.bus: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].disk.bus: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"virtio\", \"sata\", \"scsi\", \"usb\"", path, i, bus);
                 bus = json_get_string(json_get_object(d, "cdrom"), "bus");
                 if (bus && !streq(bus, "sata") && !streq(bus, "scsi"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cdrom.bus: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].cdrom.bus: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"sata\", \"scsi\"", path, i, bus);
                 bus = json_get_string(json_get_object(d, "lun"), "bus");
                 if (bus && !streq(bus, "scsi"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].lun.bus: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].lun.bus: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"scsi\"", path, i, bus);
                 const char *cache = json_get_string(d, "cache");
                 if (cache && !streq(cache, "none") && !streq(cache, "writethrough") && !streq(cache, "writeback"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].cache: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].cache: Unsupported value: \"%s\": supported "
+                                            "values: "
                                             "\"none\", \"writethrough\", \"writeback\"", path, i, cache);
                 const char *io = json_get_string(d, "io");
                 if (io && !streq(io, "native") && !streq(io, "threads") && !streq(io, "default"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].io: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].io: Unsupported value: \"%s\": supported "
+                                            "values: "
                                             "\"native\", \"threads\", \"default\"", path, i, io);
                 const char *policy = json_get_string(d, "errorPolicy");
-                if (policy && !streq(policy, "stop") && !streq(policy, "ignore") && !streq(policy, "report") && !streq(policy, "enospace"))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].errorPolicy: Unsupported value: \"%s\": supported values: "
+                if (policy && !streq(policy, "stop") && !streq(policy, "ignore") && !streq(policy, "report") &&
+                    !streq(policy, "enospace"))
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].errorPolicy: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "\"stop\", \"ignore\", \"report\", \"enospace\"", path, i, policy);
                 if (order < 0 || (order > 0 && !g_hash_table_add(boot, GINT_TO_POINTER(order))))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.disks[%u].bootOrder: Invalid value: %" G_GINT64_FORMAT
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.disks[%u].bootOrder: Invalid value: %" G_GINT64_FORMAT
                                             ": must be positive and unique", path, i, order);
         }
         return 0;
@@ -85,22 +104,30 @@ static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
                 JsonObject *v = json_array_get_object_element(volumes, i);
                 unsigned n = json_object_get_size(v) - (json_object_has_member(v, "name") ? 1 : 0);
                 if (n != 1)
-                        return ev_error_set(error, EINVAL, "%s.volumes[%u]: Invalid value: a volume needs exactly one source, %u given", path, i, n);
-                if (json_get_object(v, "persistentVolumeClaim") && !json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"))
-                        return ev_error_set(error, EINVAL, "%s.volumes[%u].persistentVolumeClaim.claimName: Required value", path, i);
+                        return ev_error_set(error, EINVAL,
+                                            "%s.volumes[%u]: Invalid value: a volume needs exactly one source, %u "
+                                            "given", path, i, n);
+                if (json_get_object(v, "persistentVolumeClaim") &&
+                    !json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"))
+                        return ev_error_set(error, EINVAL,
+                                            "%s.volumes[%u].persistentVolumeClaim.claimName: Required value", path, i);
                 if (json_get_object(v, "dataVolume") && !json_get_string(json_get_object(v, "dataVolume"), "name"))
                         return ev_error_set(error, EINVAL, "%s.volumes[%u].dataVolume.name: Required value", path, i);
                 JsonObject *ci = json_get_object(v, "cloudInitNoCloud") ? json_get_object(v, "cloudInitNoCloud")
                                                                         : json_get_object(v, "cloudInitConfigDrive");
                 if (ci && json_object_get_size(ci) == 0)
-                        return ev_error_set(error, EINVAL, "%s.volumes[%u].%s: Required value: give userData, userDataBase64, secretRef "
-                                            "or network data", path, i,
-                                            json_get_object(v, "cloudInitNoCloud") ? "cloudInitNoCloud" : "cloudInitConfigDrive");
+                        return ev_error_set(error, EINVAL,
+                                            "%s.volumes[%u].%s: Required value: give userData, userDataBase64, "
+                                            "secretRef or network data", path, i,
+                                            json_get_object(v, "cloudInitNoCloud") ? "cloudInitNoCloud" :
+                                            "cloudInitConfigDrive");
                 if (json_get_object(v, "emptyDisk")) {
                         int64_t cap = 0;
                         const char *s = json_get_string(json_get_object(v, "emptyDisk"), "capacity");
                         if (!s || quantity_parse_int64(s, &cap, NULL) < 0 || cap <= 0)
-                                return ev_error_set(error, EINVAL, "%s.volumes[%u].emptyDisk.capacity: Required value: a positive size", path, i);
+                                return ev_error_set(error, EINVAL,
+                                                    "%s.volumes[%u].emptyDisk.capacity: Required value: a positive "
+                                                    "size", path, i);
                 }
         }
         return 0;
@@ -111,16 +138,20 @@ static int check_networks(JsonObject *spec, const char *path, GError **error) {
         JsonArray *networks = json_get_array(spec, "networks");
         unsigned pods = 0;
 
-        if (!unique_names(ifaces, "spec.domain.devices.interfaces", error) || !unique_names(networks, "spec.networks", error))
+        if (!unique_names(ifaces, "spec.domain.devices.interfaces", error) ||
+            !unique_names(networks, "spec.networks", error))
                 return -EINVAL;
         for (guint i = 0; networks && i < json_array_get_length(networks); i++) {
                 JsonObject *n = json_array_get_object_element(networks, i);
                 if (json_get_object(n, "pod"))
                         pods++;
                 else if (!json_object_has_member(n, "multus"))
-                        return ev_error_set(error, EINVAL, "%s.networks[%u]: Required value: a network source (pod) is needed", path, i);
+                        return ev_error_set(error, EINVAL,
+                                            "%s.networks[%u]: Required value: a network source (pod) is needed", path,
+                                            i);
                 if (!has_named(ifaces, json_get_string(n, "name")))
-                        return ev_error_set(error, EINVAL, "%s.networks[%u].name: Invalid value: \"%s\": no interface of this name",
+                        return ev_error_set(error, EINVAL,
+                                            "%s.networks[%u].name: Invalid value: \"%s\": no interface of this name",
                                             path, i, json_get_string(n, "name"));
         }
         if (pods > 1)
@@ -129,23 +160,31 @@ static int check_networks(JsonObject *spec, const char *path, GError **error) {
                 JsonObject *iface = json_array_get_object_element(ifaces, i);
                 const char *name = json_get_string(iface, "name");
                 unsigned bindings = 0;
-                static const char *const all[] = { "masquerade", "bridge", "slirp", "passt", "sriov", "macvtap", "binding", NULL };
+                static const char *const all[] = { "masquerade", "bridge", "slirp", "passt", "sriov", "macvtap",
+                                                   "binding", NULL };
                 for (const char *const *b = all; *b; b++)
                         bindings += json_object_has_member(iface, *b);
                 if (!has_named(networks, name))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].name: Invalid value: \"%s\": no network of this name "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.interfaces[%u].name: Invalid value: \"%s\": no network "
+                                            "of this name "
                                             "in %s.networks", path, i, name, path);
                 if (bindings != 1)
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u]: Invalid value: give exactly one binding "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.interfaces[%u]: Invalid value: give exactly one binding "
                                             "(masquerade, bridge or slirp)", path, i);
                 const char *model = json_get_string(iface, "model");
-                static const char *const models[] = { "virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139", NULL };
+                static const char *const models[] = { "virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet",
+                                                      "rtl8139", NULL };
                 if (model && !g_strv_contains(models, model))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].model: Unsupported value: \"%s\": supported values: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.interfaces[%u].model: Unsupported value: \"%s\": "
+                                            "supported values: "
                                             "virtio, e1000, e1000e, igb, ne2k_pci, pcnet, rtl8139", path, i, model);
                 const char *mac = json_get_string(iface, "macAddress");
                 if (mac && !g_regex_match_simple("^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$", mac, 0, 0))
-                        return ev_error_set(error, EINVAL, "%s.domain.devices.interfaces[%u].macAddress: Invalid value: \"%s\": "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.devices.interfaces[%u].macAddress: Invalid value: \"%s\": "
                                             "must be a MAC address", path, i, mac);
         }
         return 0;
@@ -165,30 +204,44 @@ static int check_access_credentials(JsonObject *spec, JsonArray *volumes, const 
                 JsonObject *agent = json_get_object(prop, "qemuGuestAgent");
 
                 if (!key == !pw)
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u]: Invalid value: give exactly one of sshPublicKey, userPassword",
+                        return ev_error_set(error, EINVAL,
+                                            "%s.accessCredentials[%u]: Invalid value: give exactly one of "
+                                            "sshPublicKey, userPassword",
                                             path, i);
-                if (isempty(json_get_string(json_get_object(json_get_object(key ? key : pw, "source"), "secret"), "secretName")))
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].%s.source.secret.secretName: Required value", path, i, what);
+                if (isempty(json_get_string(json_get_object(json_get_object(key ? key : pw, "source"), "secret"),
+                                            "secretName")))
+                        return ev_error_set(error, EINVAL,
+                                            "%s.accessCredentials[%u].%s.source.secret.secretName: Required value",
+                                            path, i, what);
                 if (pw) {
                         if (!agent)
-                                return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].userPassword.propagationMethod.qemuGuestAgent: "
-                                                    "Required value", path, i);
+                                return ev_error_set(error, EINVAL,
+                                                    "%s.accessCredentials[%u].userPassword.propagationMethod."
+                                                    "qemuGuestAgent: Required value", path, i);
                         continue;
                 }
-                unsigned methods = !!agent + !!json_get_object(prop, "noCloud") + !!json_get_object(prop, "configDrive");
+                unsigned methods = !!agent + !!json_get_object(prop, "noCloud") +
+                                   !!json_get_object(prop, "configDrive");
                 if (methods != 1)
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: %s: "
-                                            "noCloud, configDrive or qemuGuestAgent", path, i, methods ? "Invalid value: give only one of" : "Required value");
+                        return ev_error_set(error, EINVAL,
+                                            "%s.accessCredentials[%u].sshPublicKey.propagationMethod: %s: "
+                                            "noCloud, configDrive or qemuGuestAgent", path, i,
+                                            methods ? "Invalid value: give only one of" : "Required value");
                 if (agent) {
                         JsonArray *users = json_get_array(agent, "users");
                         if (!users || json_array_get_length(users) == 0)
-                                return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod.qemuGuestAgent.users: "
-                                                    "Required value: the guest users whose authorized_keys the Secret's keys become", path, i);
+                                return ev_error_set(error, EINVAL,
+                                                    "%s.accessCredentials[%u].sshPublicKey.propagationMethod."
+                                                    "qemuGuestAgent.users: Required value: the guest users whose "
+                                                    "authorized_keys the Secret's keys become", path, i);
                         for (guint j = 0; j < json_array_get_length(users); j++) {
                                 const char *u = json_array_get_string_element(users, j);
                                 if (isempty(u) || strchr(u, '/') || strchr(u, ':'))
-                                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod.qemuGuestAgent."
-                                                            "users[%u]: Invalid value: \"%s\": not a user name", path, i, j, u ? u : "");
+                                        return ev_error_set(error, EINVAL,
+                                                            "%s.accessCredentials[%u].sshPublicKey."
+                                                            "propagationMethod.qemuGuestAgent.users[%u]: "
+                                                            "Invalid value: \"%s\": not a user name",
+                                                            path, i, j, u ? u : "");
                         }
                         continue;
                 }
@@ -197,7 +250,8 @@ static int check_access_credentials(JsonObject *spec, JsonArray *volumes, const 
                 for (guint j = 0; volumes && j < json_array_get_length(volumes); j++)
                         found = found || json_get_object(json_array_get_object_element(volumes, j), want);
                 if (!found)
-                        return ev_error_set(error, EINVAL, "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.accessCredentials[%u].sshPublicKey.propagationMethod: Invalid value: "
                                             "propagating keys through %s needs a %s volume", path, i,
                                             json_get_object(prop, "noCloud") ? "noCloud" : "configDrive", want);
         }
@@ -227,10 +281,12 @@ int vmi_admit_guest_memory(const char *v, const char *path, const char *field, G
         if (quantity_parse_int64(v, &bytes, &e) < 0)
                 return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": %s", path, field, v, e->message);
         if (bytes <= 0)
-                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": must be greater than zero", path, field, v);
+                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": must be greater than zero", path,
+                                    field, v);
         uint64_t host = host_memory_bytes();
         if ((uint64_t) bytes > host)
-                return ev_error_set(error, EINVAL, "%s.%s: Invalid value: \"%s\": more than this node's memory (%" G_GUINT64_FORMAT
+                return ev_error_set(error, EINVAL,
+                                    "%s.%s: Invalid value: \"%s\": more than this node's memory (%" G_GUINT64_FORMAT
                                     " MiB)", path, field, v, host >> 20);
         return 0;
 }
@@ -247,24 +303,30 @@ static int check_resources(JsonObject *domain, JsonObject *cpu, JsonArray *disks
                         continue;
                 int64_t n = json_get_int(cpu, *t, 0);
                 if (n < 1)
-                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path, *t);
+                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: must be at least 1", path,
+                                            *t);
                 if (n > VMI_MAX_VCPUS)
-                        return ev_error_set(error, EINVAL, "%s.domain.cpu.%s: Invalid value: %" G_GINT64_FORMAT ": out of range "
+                        return ev_error_set(error, EINVAL,
+                                            "%s.domain.cpu.%s: Invalid value: %" G_GINT64_FORMAT ": out of range "
                                             "(a guest has at most %d vCPUs)", path, *t, n, VMI_MAX_VCPUS);
                 vcpus *= n;
         }
         if (vcpus > VMI_MAX_VCPUS)
-                return ev_error_set(error, EINVAL, "%s.domain.cpu: Invalid value: sockets × cores × threads = %" G_GINT64_FORMAT
+                return ev_error_set(error, EINVAL,
+                                    "%s.domain.cpu: Invalid value: sockets × cores × threads = %" G_GINT64_FORMAT
                                     " vCPUs: a guest has at most %d", path, vcpus, VMI_MAX_VCPUS);
         if (check_memory(json_get_object(domain, "memory"), "guest", path, "domain.memory.guest", error) < 0 ||
             check_memory(json_get_object(domain, "memory"), "maxGuest", path, "domain.memory.maxGuest", error) < 0 ||
-            check_memory(json_get_object(res, "requests"), "memory", path, "domain.resources.requests.memory", error) < 0 ||
+            check_memory(json_get_object(res, "requests"), "memory", path, "domain.resources.requests.memory",
+                         error) < 0 ||
             check_memory(json_get_object(res, "limits"), "memory", path, "domain.resources.limits.memory", error) < 0)
                 return -EINVAL;
-        guint n_disks = disks ? json_array_get_length(disks) : 0, n_volumes = volumes ? json_array_get_length(volumes) : 0;
+        guint n_disks = disks ? json_array_get_length(disks) : 0,
+                n_volumes = volumes ? json_array_get_length(volumes) : 0;
         if (MAX(n_disks, n_volumes) > MAX_DISKS)
                 return ev_error_set(error, EINVAL, "%s.%s: Too many: %u: a guest has at most %d disks", path,
-                                    n_disks > n_volumes ? "domain.devices.disks" : "volumes", MAX(n_disks, n_volumes), MAX_DISKS);
+                                    n_disks > n_volumes ? "domain.devices.disks" : "volumes", MAX(n_disks, n_volumes),
+                                    MAX_DISKS);
         return 0;
 }
 
@@ -278,29 +340,39 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
         if (!domain)
                 return ev_error_set(error, EINVAL, "%s.domain: Required value", path);
         if (arch && !streq(arch, "amd64"))
-                return ev_error_set(error, EOPNOTSUPP, "%s.architecture: Unsupported value: \"%s\": this node runs amd64 guests only", path, arch);
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "%s.architecture: Unsupported value: \"%s\": this node runs amd64 guests only",
+                                    path, arch);
         if (check_resources(domain, cpu, json_get_array(devices, "disks"), volumes, path, error) < 0)
                 return -EINVAL;
         if (need_memory && domain_guest_memory(spec) <= 0)
-                return ev_error_set(error, EINVAL, "%s.domain.memory.guest: Required value: no memory requested (set %s.domain.memory.guest "
+                return ev_error_set(error, EINVAL,
+                                    "%s.domain.memory.guest: Required value: no memory requested (set "
+                                    "%s.domain.memory.guest "
                                     "or %s.domain.resources.requests.memory)", path, path, path);
         if (!unique_names(volumes, "spec.volumes", error) ||
             !unique_names(json_get_array(devices, "disks"), "spec.domain.devices.disks", error))
                 return -EINVAL;
-        if (check_volumes(volumes, path, error) < 0 || check_disks(json_get_array(devices, "disks"), volumes, path, error) < 0 ||
+        if (check_volumes(volumes, path, error) < 0 ||
+            check_disks(json_get_array(devices, "disks"), volumes, path, error) < 0 ||
             check_networks(spec, path, error) < 0)
                 return -EINVAL;
         JsonObject *bl = json_get_object(json_get_object(domain, "firmware"), "bootloader");
         if (json_get_object(bl, "bios") && json_get_object(bl, "efi"))
-                return ev_error_set(error, EINVAL, "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
+                return ev_error_set(error, EINVAL,
+                                    "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
         if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
-                return ev_error_set(error, EINVAL, "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
+                return ev_error_set(error, EINVAL,
+                                    "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);
         if (check_access_credentials(spec, volumes, path, error) < 0)
                 return -EINVAL;
         const char *start = json_get_string(spec, "startStrategy");
         if (start && !streq(start, "Paused"))
-                return ev_error_set(error, EINVAL, "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path, start);
-        static const char *const ignored[] = { "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints", "schedulerName",
+                return ev_error_set(error, EINVAL,
+                                    "%s.startStrategy: Unsupported value: \"%s\": supported values: \"Paused\"", path,
+                                    start);
+        static const char *const ignored[] = { "nodeSelector", "affinity", "tolerations", "topologySpreadConstraints",
+                                               "schedulerName",
                                                "priorityClassName", "dnsPolicy", NULL };
         for (const char *const *f = ignored; *f && warnings; f++)
                 if (json_object_has_member(spec, *f))
@@ -311,7 +383,8 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
 static int check_annotations(JsonObject *meta, const char *path, GError **error) {
         JsonObject *ann = json_get_object(meta, "annotations");
         if (json_get_string(ann, "hooks.kubevirt.io/hookSidecars"))
-                return ev_error_set(error, EOPNOTSUPP, "%s.annotations[hooks.kubevirt.io/hookSidecars]: not supported on edgevirt: "
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "%s.annotations[hooks.kubevirt.io/hookSidecars]: not supported on edgevirt: "
                                     "sidecar hooks run in a virt-launcher pod, which edgevirt does not have", path);
         return 0;
 }

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Adoption and recovery: at start (and when libvirt's connection comes
+ * back) the domains libvirt runs are listed; ours are adopted, domains no
+ * instance owns any more are destroyed, and per-instance directories
+ * nothing owns are removed. */
+#include "util.h"
+#include "vm.h"
+#include "vmi-private.h"
+
+/* The text of one element of our metadata.  libvirt hands the element
+ * back re-serialized, with a prefix of its choosing (or a default
+ * namespace), so elements are matched by local name. */
+typedef struct MetaParse {
+        const char *want;
+        bool inside;
+        GString *text;
+} MetaParse;
+
+static const char *local_name(const char *name) {
+        const char *colon = strrchr(name, ':');
+        return colon ? colon + 1 : name;
+}
+
+static void meta_start(GMarkupParseContext *ctx, const char *name, const char **an, const char **av, void *data,
+                       GError **error) {
+        MetaParse *p = data;
+        p->inside = streq(local_name(name), p->want) && !p->text;
+        if (p->inside)
+                p->text = g_string_new(NULL);
+}
+
+static void meta_end(GMarkupParseContext *ctx, const char *name, void *data, GError **error) {
+        ((MetaParse *) data)->inside = false;
+}
+
+static void meta_text(GMarkupParseContext *ctx, const char *text, gsize len, void *data, GError **error) {
+        MetaParse *p = data;
+        if (p->inside)
+                g_string_append_len(p->text, text, (gssize) len);
+}
+
+static char *metadata_value(const char *xml, const char *element) {
+        static const GMarkupParser parser = { .start_element = meta_start, .end_element = meta_end, .text = meta_text };
+        MetaParse p = { .want = element };
+        GMarkupParseContext *ctx = g_markup_parse_context_new(&parser, 0, &p, NULL);
+        bool ok = g_markup_parse_context_parse(ctx, xml, -1, NULL) && g_markup_parse_context_end_parse(ctx, NULL);
+
+        g_markup_parse_context_free(ctx);
+        if (!p.text)
+                return NULL;
+        if (!ok) {
+                g_string_free(p.text, TRUE);
+                return NULL;
+        }
+        return g_strstrip(g_string_free(p.text, FALSE));
+}
+
+static void listed(HvOp *op) {
+        VmiController *c = op->userdata;
+        g_autoptr(GHashTable) live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        if (op->r < 0) {
+                g_warning("cannot list libvirt's domains: %s; trying again", op->error);
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+                return;
+        }
+        g_hash_table_remove_all(c->domains);
+        for (guint i = 0; i < op->domains->len; i++) {
+                HvDomain *hd = op->domains->pdata[i];
+                g_autofree char *uid = metadata_value(hd->metadata, "uid");
+                g_autofree char *owner = metadata_value(hd->metadata, "owner");
+                Object *vmi = uid ? model_find_uid(c->model, uid) : NULL;
+
+                if (!streq_ptr(owner, c->owner) || !hd->running)
+                        continue;       /* another edgevirtd's, or a leftover definition */
+                if (!vmi || vmi->kind != &kind_vmi || vmi_is_finished(vmi)) {
+                        g_message("removing domain %s: no instance owns it", hd->name);
+                        hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, hd->name, vmi_op_logged, c));
+                        continue;
+                }
+                Domain *d = g_new0(Domain, 1);
+                d->vmi_uid = g_strdup(uid);
+                d->paused = hd->paused;
+                g_hash_table_insert(c->domains, g_strdup(hd->name), d);
+                g_hash_table_add(live, g_strdup(uid));
+                vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
+                vmi_check_agent(c, vmi);
+                g_hash_table_insert(c->address_due, g_strdup(uid),
+                                    g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        }
+        c->listed = true;
+        /* per-instance files nothing owns */
+        const char *dirs[] = { c->instances_dir, c->runtime_dir };
+        for (size_t i = 0; i < G_N_ELEMENTS(dirs); i++) {
+                g_autoptr(GDir) dir = g_dir_open(dirs[i], 0, NULL);
+                const char *entry;
+                while (dir && (entry = g_dir_read_name(dir))) {
+                        Object *o = model_find_uid(c->model, entry);
+                        if (!o || (o->kind == &kind_vmi && vmi_is_finished(o)))
+                                worker_submit(c->services->worker, ev_remove_tree, g_free,
+                                              g_build_filename(dirs[i], entry, NULL));
+                }
+        }
+        sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_vmi, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(c->model, all->pdata[i]);
+        vm_enqueue_all(c->model);
+}
+
+void vmi_list_domains(VmiController *c) {
+        c->listed = false;
+        hypervisor_submit(c->hv, hv_op_new(HV_OP_LIST, NULL, listed, c));
+}

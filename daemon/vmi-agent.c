@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The guest agent of a running instance: its connection (libvirt's agent
+ * events), its facts (guest info every 30 s), the access credentials it is
+ * told, the addresses polled from it (or from the domain), and freezing
+ * file systems for a snapshot. */
+#include "credentials.h"
+#include "json-util.h"
+#include "util.h"
+#include "vmi-private.h"
+
+void vmi_agent_changed(VmiController *c, Object *vmi, bool connected) {
+        bool was = g_hash_table_contains(c->agents, vmi->uid);
+        gint64 now = g_get_monotonic_time();
+
+        if (connected && !was) {
+                g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_new());
+                g_hash_table_insert(c->guest_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                /* the agent knows the addresses best: ask now */
+                g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        } else if (!connected) {
+                g_hash_table_remove(c->agents, vmi->uid);
+                g_hash_table_remove(c->guest_due, vmi->uid);
+        }
+        /* a new agent (a reboot, a restart of it) is told everything again */
+        g_hash_table_remove(c->creds, vmi->uid);
+        if (connected != was)
+                vmi_write_status(c, vmi, &(VmiStatus) {
+                        .paused = -1, .agent = connected,
+                        .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
+                                 AGENT_OFFLINE : NULL });
+}
+
+static void credentials_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        CredentialsSync *s = g_hash_table_lookup(c->creds, op->tag);
+        Object *vmi = model_find_uid(c->model, op->tag);
+
+        if (!s || !s->sending)
+                return;         /* the agent went (and maybe came back) meanwhile */
+        credentials_sync_done(s, op->r == 0, g_get_monotonic_time());
+        if (op->r < 0)
+                g_message("VMI %s: access credentials not synchronized: %s", op->tag, op->error ?: g_strerror(-op->r));
+        if (vmi)
+                vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
+                                                        .creds = op->r == 0 ? "" : op->error ?: g_strerror(-op->r) });
+}
+
+/* On the tick, while the agent is connected: the Secrets' state goes to the
+ * guest when it changed, after a failure (in a while), and every few
+ * minutes in case the guest drifted. */
+static void sync_credentials(VmiController *c, Object *vmi, gint64 now) {
+        g_autoptr(GError) e = NULL;
+        g_autoptr(GPtrArray) users = NULL;
+        g_autofree char *digest = NULL;
+        CredentialsSync *s;
+
+        if (!agent_credentials_wanted(json_get_object(object_root(vmi), "spec")))
+                return;
+        s = g_hash_table_lookup(c->creds, vmi->uid);
+        if (!s) {
+                s = g_new0(CredentialsSync, 1);
+                g_hash_table_insert(c->creds, g_strdup(vmi->uid), s);
+        }
+        if (s->sending)
+                return;
+        if (agent_credentials_resolve(c->model, vmi, &users, &digest, &e) < 0) {
+                credentials_sync_unresolved(s);
+                vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .creds = e->message });
+                return;
+        }
+        if (!credentials_sync_due(s, digest, now))
+                return;
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(HV_OP_SET_CREDENTIALS, name, credentials_done, c);
+        op->tag = g_strdup(vmi->uid);
+        op->users = g_steal_pointer(&users);
+        s->sending = g_steal_pointer(&digest);
+        hypervisor_submit(c->hv, op);
+}
+
+static void agent_state_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        if (vmi && op->r == 0 && vmi_has_domain(c, vmi))
+                vmi_agent_changed(c, vmi, op->agent_connected);
+}
+
+/* After a start or an adoption: an agent that connected before we looked
+ * sends no event. */
+void vmi_check_agent(VmiController *c, Object *vmi) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(HV_OP_AGENT_STATE, name, agent_state_done, c);
+        op->tag = g_strdup(vmi->uid);
+        hypervisor_submit(c->hv, op);
+}
+
+static void guest_info_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        gint64 *due = g_hash_table_lookup(c->guest_due, op->tag);
+
+        g_hash_table_remove(c->guest_busy, op->tag);
+        if (!vmi || !due)
+                return;
+        *due = g_get_monotonic_time() + GUEST_INFO_USEC;
+        if (op->r < 0 || !op->guest)
+                return;         /* the agent is still starting, or went: its event says so */
+        JsonObject *old = g_hash_table_lookup(c->agents, vmi->uid);
+        g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), op->guest);
+        g_autoptr(JsonNode) b = old ? json_node_init_object(json_node_alloc(), old) : NULL;
+        bool changed = !json_equal(a, b);
+        g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_ref(op->guest));
+        vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
+                                                .os_info = json_get_object(op->guest, "os") });
+        if (changed)
+                model_notify_changed(c->model, vmi);
+}
+
+JsonObject *vmi_guest_info(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        JsonObject *g = c ? g_hash_table_lookup(c->agents, vmi->uid) : NULL;
+        return g && json_object_get_size(g) > 0 ? g : NULL;
+}
+
+bool vmi_agent_connected(Model *m, Object *vmi) {
+        VmiController *c = model_services(m)->vmis;
+        return c && g_hash_table_contains(c->agents, vmi->uid);
+}
+
+typedef struct Quiesce {
+        VmiQuiesceDone done;
+        void *userdata;
+} Quiesce;
+
+static void quiesce_done(HvOp *op) {
+        Quiesce *q = op->userdata;
+        q->done(q->userdata, op->r, op->error ? op->error : op->r < 0 ? g_strerror(-op->r) : NULL);
+        g_free(q);
+}
+
+static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceDone done, void *userdata) {
+        g_autofree char *name = vmi_domain_name(vmi);
+        Quiesce *q = g_new0(Quiesce, 1);
+        q->done = done;
+        q->userdata = userdata;
+        hypervisor_submit(c->hv, hv_op_new(kind, name, quiesce_done, q));
+}
+
+void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, VmiQuiesceDone done, void *userdata) {
+        VmiController *c = model_services(m)->vmis;
+        if (use_agent && vmi_agent_connected(m, vmi)) {
+                *ret_how = "GuestAgent";
+                quiesce_op(c, vmi, HV_OP_FS_FREEZE, done, userdata);
+        } else if (!vmi_is_paused(vmi)) {
+                *ret_how = "Paused";
+                quiesce_op(c, vmi, HV_OP_SUSPEND, done, userdata);
+        } else {
+                *ret_how = "";
+                done(userdata, 0, NULL);
+        }
+}
+
+void vmi_release(Model *m, Object *vmi, const char *how, VmiQuiesceDone done, void *userdata) {
+        VmiController *c = model_services(m)->vmis;
+        if (streq_ptr(how, "GuestAgent"))
+                quiesce_op(c, vmi, HV_OP_FS_THAW, done, userdata);
+        else if (streq_ptr(how, "Paused"))
+                quiesce_op(c, vmi, HV_OP_RESUME, done, userdata);
+        else
+                done(userdata, 0, NULL);
+}
+
+/* --- addresses --- */
+
+static void addresses_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        const char *uid = op->tag;
+        Object *vmi = model_find_uid(c->model, uid);
+        gint64 *due = g_hash_table_lookup(c->address_due, uid);
+
+        g_hash_table_remove(c->address_busy, uid);
+        if (!vmi || !due || op->r < 0)
+                return;
+        JsonArray *ifaces = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vmi), "spec"),
+                                                                           "domain"), "devices"),
+                                           "interfaces");
+        JsonArray *out = json_array_new();
+        bool any = false;
+        for (guint i = 0; i < op->addresses->len; i++) {
+                HvAddress *a = op->addresses->pdata[i];
+                JsonObject *entry = NULL;
+                for (guint j = 0; j < json_array_get_length(out); j++)
+                        if (streq_ptr(json_get_string(json_array_get_object_element(out, j), "mac"), a->mac))
+                                entry = json_array_get_object_element(out, j);
+                if (!entry) {
+                        entry = json_object_new();
+                        json_object_set_string_member(entry, "mac", a->mac);
+                        json_object_set_string_member(entry, "ipAddress", a->address);
+                        if (a->name)
+                                json_object_set_string_member(entry, "interfaceName", a->name);
+                        json_object_set_string_member(entry, "infoSource",
+                                                      op->from_agent ? "domain, guest-agent" : "domain");
+                        json_object_set_array_member(entry, "ipAddresses", json_array_new());
+                        /* name it after the spec's interface, in order */
+                        guint k = json_array_get_length(out);
+                        if (ifaces && k < json_array_get_length(ifaces))
+                                json_object_set_string_member(entry, "name",
+                                                              json_get_string(json_array_get_object_element(ifaces, k),
+                                                                              "name"));
+                        else if (!ifaces && k == 0)
+                                json_object_set_string_member(entry, "name", "default");
+                        json_array_add_object_element(out, entry);
+                }
+                json_array_add_string_element(json_get_array(entry, "ipAddresses"), a->address);
+                any = true;
+        }
+        *due = g_get_monotonic_time() + (any ? ADDRESS_POLL_SLOW_USEC : ADDRESS_POLL_FAST_USEC);
+        vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .interfaces = out });
+}
+
+/* --- the tick --- */
+
+/* Submit kind for each instance in due (uid -> monotonic usec) whose time
+ * has come and that has no such call under way (busy). */
+static void submit_due(VmiController *c, GHashTable *due, GHashTable *busy, HvOpKind kind, HvOpDone done, gint64 now) {
+        GHashTableIter it;
+        char *uid;
+        void *value;
+
+        g_hash_table_iter_init(&it, due);
+        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
+                Object *vmi = model_find_uid(c->model, uid);
+                if (!vmi || g_hash_table_contains(busy, uid) || now < *(gint64 *) value)
+                        continue;
+                g_autofree char *name = vmi_domain_name(vmi);
+                HvOp *op = hv_op_new(kind, name, done, c);
+                op->tag = g_strdup(uid);
+                g_hash_table_add(busy, g_strdup(uid));
+                hypervisor_submit(c->hv, op);
+        }
+}
+
+void vmi_agent_tick(VmiController *c, gint64 now) {
+        GHashTableIter it;
+        char *uid;
+
+        submit_due(c, c->address_due, c->address_busy, HV_OP_ADDRESSES, addresses_done, now);
+        submit_due(c, c->guest_due, c->guest_busy, HV_OP_GUEST_INFO, guest_info_done, now);
+        /* status is written on the way: not while walking the table */
+        g_autoptr(GPtrArray) connected = g_ptr_array_new_with_free_func(g_free);
+        g_hash_table_iter_init(&it, c->agents);
+        while (g_hash_table_iter_next(&it, (void **) &uid, NULL))
+                g_ptr_array_add(connected, g_strdup(uid));
+        for (guint i = 0; i < connected->len; i++) {
+                Object *vmi = model_find_uid(c->model, connected->pdata[i]);
+                if (vmi)
+                        sync_credentials(c, vmi, now);
+        }
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What the VMI controller's files share (vmi.c: reconcile, start and stop;
+ * vmi-volumes.c: an instance's volumes; vmi-agent.c: the guest agent and
+ * addresses; vmi-adopt.c: what libvirt runs after a restart).  Not for
+ * other controllers: they use vmi.h. */
+#pragma once
+
+#include "hypervisor.h"
+#include "model.h"
+#include "seed.h"
+#include "services.h"
+#include "vmi.h"
+
+#define TICK_USEC (1 * G_USEC_PER_SEC)
+#define ADDRESS_POLL_FAST_USEC (3 * G_USEC_PER_SEC)     /* until the guest has an address */
+#define ADDRESS_POLL_SLOW_USEC (30 * G_USEC_PER_SEC)
+#define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
+#define AGENT_OFFLINE "the guest agent is not connected"
+
+typedef struct Domain {
+        bool paused;
+        char *vmi_uid;
+} Domain;
+
+typedef struct Stopping {
+        gint64 deadline;                /* monotonic usec: destroy then */
+        bool destroy_sent;
+} Stopping;
+
+struct VmiController {
+        Model *model;
+        Services *services;
+        Hypervisor *hv;
+        char *owner;                    /* this daemon's id in domain metadata */
+        char *instances_dir;            /* state: per-instance disks */
+        char *runtime_dir;              /* sockets */
+        GHashTable *domains;            /* domain name -> Domain: what libvirt runs */
+        GHashTable *busy;               /* vmi uid -> 1: a start is under way */
+        GHashTable *stopping;           /* vmi uid -> Stopping */
+        GHashTable *claims;             /* vmi uid -> GPtrArray of claim uids held */
+        GHashTable *images;             /* vmi uid -> GPtrArray of cached image digests held */
+        GHashTable *first_try;          /* vmi uid -> monotonic µs it was first started (imagePullPolicy Always) */
+        GHashTable *address_due;        /* vmi uid -> monotonic usec of the next address poll */
+        GHashTable *address_busy;       /* vmi uid -> 1 */
+        GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
+        GHashTable *guest_due;          /* vmi uid -> monotonic usec of the next guest-info call */
+        GHashTable *guest_busy;         /* vmi uid -> 1 */
+        GHashTable *creds;              /* vmi uid -> CredentialsSync, while its agent is connected */
+        sd_event_source *tick;
+        bool listed;                    /* libvirt's domains were listed once */
+};
+
+typedef struct VmiStatus {
+        const char *phase;              /* NULL: keep */
+        const char *reason, *message;   /* Synchronized condition (False when set) */
+        int paused;                     /* -1 keep, 0, 1 */
+        int agent;                      /* -1 keep, 0, 1 */
+        JsonArray *interfaces;          /* NULL: keep (taken) */
+        JsonObject *os_info;            /* NULL: keep (borrowed) */
+        const char *creds;              /* AccessCredentialsSynchronized: NULL keep, "" True,
+                                         * else False with this message */
+} VmiStatus;
+
+/* --- volumes (vmi-volumes.c) --- */
+
+typedef enum VolState {
+        VOL_READY,
+        VOL_PULLING,                    /* a containerDisk image is being pulled */
+        VOL_WAITING,                    /* WaitingForVolumeBinding */
+        VOL_PVC_NOT_FOUND,              /* ErrorPvcNotFound */
+        VOL_DV_ERROR,                   /* DataVolumeError */
+        VOL_IMAGE_ERROR,                /* ErrImagePull, ErrImageNeverPull: r->reason */
+        VOL_FAILED,                     /* cannot work as written: the instance fails */
+} VolState;
+
+typedef struct SeedJob {
+        Seed *seed;
+        char *path;
+} SeedJob;
+
+typedef struct Resolved {
+        GHashTable *volumes;            /* name -> DomainVolume (strings owned by strings) */
+        GPtrArray *strings;
+        GPtrArray *claims;              /* claim uids */
+        GPtrArray *empty_disks;         /* "path\0size" pairs: path, then size as string */
+        GPtrArray *seeds;               /* SeedJob: cloud-init images to write */
+        GPtrArray *overlays;            /* Overlay: containerDisk overlays to make */
+        GPtrArray *images;              /* digests of the cached images used */
+        bool adopting;                  /* the domain runs: only learn what it uses */
+        const char *reason;
+        char *message;
+} Resolved;
+
+typedef struct Overlay {
+        char *path, *backing, *digest;
+} Overlay;
+
+/* What libvirt needs for the instance's volumes, and what the start must
+ * make first; r->adopting: the domain runs, only learn what it uses. */
+VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r);
+void vmi_resolved_clear(Resolved *r);
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Resolved, vmi_resolved_clear)
+
+/* --- vmi.c --- */
+
+void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u);
+char *vmi_instance_dir(VmiController *c, Object *vmi);
+/* The domain libvirt runs is this instance's. */
+bool vmi_has_domain(VmiController *c, Object *vmi);
+/* Done function of destroy and shutdown: logs a failure. */
+void vmi_op_logged(HvOp *op);
+
+/* --- the guest agent (vmi-agent.c) --- */
+
+void vmi_agent_changed(VmiController *c, Object *vmi, bool connected);
+/* After a start or an adoption: an agent that connected before we looked
+ * sends no event. */
+void vmi_check_agent(VmiController *c, Object *vmi);
+/* On the tick: address polls, guest-info calls and credentials due. */
+void vmi_agent_tick(VmiController *c, gint64 now);
+
+/* --- adoption (vmi-adopt.c) --- */
+
+/* List libvirt's domains: adopt ours, remove what nothing owns any more. */
+void vmi_list_domains(VmiController *c);

@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* An instance's volumes: claims, DataVolumes, empty disks, containerDisks
+ * (an overlay on the image cache's file) and cloud-init seeds, resolved
+ * into what domain.c writes into the domain XML and what the start makes
+ * first (vmi.c). */
+#include "datavolume.h"
+#include "domain.h"
+#include "imagecache.h"
+#include "json-util.h"
+#include "pvc.h"
+#include "util.h"
+#include "vmi-private.h"
+
+static void seed_job_free(SeedJob *j) {
+        seed_free(j->seed);
+        g_free(j->path);
+        g_free(j);
+}
+
+static void overlay_free(Overlay *o) {
+        g_free(o->path);
+        g_free(o->backing);
+        g_free(o->digest);
+        g_free(o);
+}
+
+void vmi_resolved_clear(Resolved *r) {
+        if (r->volumes)
+                g_hash_table_unref(r->volumes);
+        if (r->strings)
+                g_ptr_array_unref(r->strings);
+        if (r->claims)
+                g_ptr_array_unref(r->claims);
+        if (r->empty_disks)
+                g_ptr_array_unref(r->empty_disks);
+        if (r->seeds)
+                g_ptr_array_unref(r->seeds);
+        if (r->overlays)
+                g_ptr_array_unref(r->overlays);
+        if (r->images)
+                g_ptr_array_unref(r->images);
+        g_free(r->message);
+}
+
+static const char *keep(Resolved *r, char *s) {
+        g_ptr_array_add(r->strings, s);
+        return s;
+}
+
+static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const char *vol, const char *claim_name,
+                             GError **error) {
+        Object *pvc = NULL;
+        if (model_get(c->model, &kind_pvc, vmi->namespace, claim_name, &pvc, NULL) < 0) {
+                r->message = g_strdup_printf("PVC %s/%s does not exist", vmi->namespace, claim_name);
+                return VOL_PVC_NOT_FOUND;
+        }
+        if (!streq_ptr(object_status_string(pvc, "phase"), "Bound")) {
+                r->message = g_strdup_printf("PVC %s/%s is not bound yet", vmi->namespace, claim_name);
+                return VOL_WAITING;
+        }
+        char *path = pvc_volume_path(c->model, pvc);
+        DomainVolume *dv = g_new0(DomainVolume, 1);
+        dv->path = keep(r, path);
+        dv->format = "raw";
+        dv->block = g_str_has_prefix(path, "/dev/");
+        g_hash_table_insert(r->volumes, g_strdup(vol), dv);
+        g_ptr_array_add(r->claims, g_strdup(pvc->uid));
+        return VOL_READY;
+}
+
+static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *cd,
+                               const char *dir) {
+        const char *image = json_get_string(cd, "image");
+        g_autofree char *ref = imagecache_reference(image);
+        g_autofree char *user = NULL, *password = NULL, *digest = NULL, *backing = NULL, *msg = NULL;
+        g_autofree char *digest_file = g_strdup_printf("%s/%s.digest", dir, name);
+        g_autoptr(GError) e = NULL;
+        const char *policy = json_get_string(cd, "imagePullPolicy");
+
+        if (r->adopting) {
+                /* the overlay exists: which image it is on, as written at start */
+                if (g_file_get_contents(digest_file, &digest, NULL, NULL))
+                        g_ptr_array_add(r->images, g_strdup(g_strstrip(digest)));
+                return VOL_READY;
+        }
+        const char *secret = json_get_string(cd, "imagePullSecret");
+        if (secret && imagecache_secret_credentials(c->model, vmi->namespace, secret, ref, &user, &password, &e) < 0) {
+                r->reason = "ErrImagePull";
+                g_free(r->message);
+                r->message = g_strdup_printf("volume %s: %s", name, e->message);
+                return VOL_IMAGE_ERROR;
+        }
+        gint64 *since = g_hash_table_lookup(c->first_try, vmi->uid);
+        switch (imagecache_want(c->services->images, ref, policy ? policy : imagecache_default_policy(image),
+                                since ? *since : 0,
+                                user, password, &digest, &backing, &r->reason, &msg)) {
+        case IMAGE_PULLING:
+                g_free(r->message);
+                r->message = g_strdup_printf("pulling the image %s", image);
+                return VOL_PULLING;
+        case IMAGE_FAILED:
+                g_free(r->message);
+                r->message = g_strdup_printf("volume %s: %s", name, msg);
+                return VOL_IMAGE_ERROR;
+        case IMAGE_READY:
+                break;
+        }
+        Overlay *o = g_new0(Overlay, 1);
+        o->path = g_strdup_printf("%s/%s.qcow2", dir, name);
+        o->backing = g_strdup(backing);
+        o->digest = g_strdup(digest);
+        DomainVolume *dv = g_new0(DomainVolume, 1);
+        dv->path = keep(r, g_strdup(o->path));
+        dv->format = "qcow2";
+        dv->backing = keep(r, g_strdup(backing));
+        g_hash_table_insert(r->volumes, g_strdup(name), dv);
+        g_ptr_array_add(r->overlays, o);
+        g_ptr_array_add(r->images, g_steal_pointer(&digest));
+        return VOL_READY;
+}
+
+VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
+        JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
+        g_autofree char *dir = vmi_instance_dir(c, vmi);
+        VolState worst = VOL_READY;
+
+        r->volumes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        r->strings = g_ptr_array_new_with_free_func(g_free);
+        r->claims = g_ptr_array_new_with_free_func(g_free);
+        r->empty_disks = g_ptr_array_new_with_free_func(g_free);
+        r->seeds = g_ptr_array_new_with_free_func((GDestroyNotify) seed_job_free);
+        r->overlays = g_ptr_array_new_with_free_func((GDestroyNotify) overlay_free);
+        r->images = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                JsonObject *v = json_array_get_object_element(volumes, i);
+                const char *name = json_get_string(v, "name");
+                VolState st = VOL_READY;
+
+                if (json_get_object(v, "persistentVolumeClaim"))
+                        st = claim_volume(c, vmi, r, name,
+                                          json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"),
+                                          NULL);
+                else if (json_get_object(v, "dataVolume")) {
+                        const char *dvname = json_get_string(json_get_object(v, "dataVolume"), "name");
+                        Object *dv = NULL;
+                        if (model_get(c->model, &kind_datavolume, vmi->namespace, dvname, &dv, NULL) < 0) {
+                                /* a plain PVC of that name serves too, as in KubeVirt */
+                                st = claim_volume(c, vmi, r, name, dvname, NULL);
+                                if (st == VOL_PVC_NOT_FOUND) {
+                                        g_free(r->message);
+                                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace,
+                                                                     dvname);
+                                }
+                        } else if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
+                                g_free(r->message);
+                                r->message = g_strdup_printf("DataVolume %s/%s failed: %s", vmi->namespace, dvname,
+                                                             object_condition(dv, "Running", "message") ?: "");
+                                st = VOL_DV_ERROR;
+                        } else if (!streq_ptr(object_status_string(dv, "phase"), "Succeeded")) {
+                                g_free(r->message);
+                                r->message = g_strdup_printf("DataVolume %s/%s is %s", vmi->namespace, dvname,
+                                                             object_status_string(dv, "phase") ?: "Pending");
+                                st = VOL_WAITING;
+                        } else
+                                st = claim_volume(c, vmi, r, name, dvname, NULL);
+                } else if (json_get_object(v, "emptyDisk")) {
+                        DomainVolume *dv = g_new0(DomainVolume, 1);
+                        char *path = g_strdup_printf("%s/%s.img", dir, name);
+                        dv->path = keep(r, path);
+                        dv->format = "raw";
+                        g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                        g_ptr_array_add(r->empty_disks, g_strdup(path));
+                        g_ptr_array_add(r->empty_disks,
+                                        g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                } else if (json_get_object(v, "containerDisk")) {
+                        st = container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
+                } else if (seed_is_volume(v)) {
+                        g_autoptr(GError) e = NULL;
+                        SeedJob *j = g_new0(SeedJob, 1);
+                        if (seed_resolve(c->model, vmi, v, &j->seed, &e) < 0) {
+                                g_free(j);
+                                g_free(r->message);
+                                r->message = g_strdup(e->message);
+                                st = VOL_FAILED;
+                        } else {
+                                DomainVolume *dv = g_new0(DomainVolume, 1);
+                                j->path = g_strdup_printf("%s/%s.iso", dir, name);
+                                dv->path = keep(r, g_strdup(j->path));
+                                dv->format = "raw";
+                                dv->readonly = true;
+                                g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                                g_ptr_array_add(r->seeds, j);
+                        }
+                } else {
+                        g_free(r->message);
+                        r->message = g_strdup_printf("volume %s: this source is not supported on edgevirt", name);
+                        st = VOL_FAILED;
+                }
+                if (st > worst)
+                        worst = st;
+        }
+        return worst;
+}

@@ -9,7 +9,7 @@
 #include "model.h"
 #include "quantity.h"
 #include "util.h"
-#include "vmi.h"
+#include "vmi-admit.h"
 
 static int instancetype_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = json_get_object(doc, "spec");

@@ -10,7 +10,7 @@
 #include "json-util.h"
 #include "quantity.h"
 #include "util.h"
-#include "vmi.h"
+#include "vmi-admit.h"
 
 static bool unique_names(JsonArray *a, const char *path, GError **error) {
         g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);

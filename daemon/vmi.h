@@ -3,16 +3,13 @@
 
 #include "hypervisor.h"
 #include "model.h"
+#include "vmi-admit.h"
 
 typedef struct Services Services;
 typedef struct VmiController VmiController;
 
 extern const KindInfo kind_vmi;
 
-/* KubeVirt's admission rules for a VMI spec (also a VM's template spec);
- * path is where it sits in the document ("spec", "spec.template.spec").
- * need_memory: no instance type will supply the memory. */
-int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error);
 
 /* Starts by listing libvirt's domains: adopts ours, removes what nothing
  * owns any more. */
@@ -57,17 +54,8 @@ bool vmi_is_stopping(Model *m, Object *vmi);
 void vmi_volumes_changed(Model *m, const char *namespace);
 /* Make the controller's timer run soon (a VM backs off). */
 void vmi_controller_wake(Model *m);
-/* A VM template's metadata: refuse what needs a pod (sidecar hooks). */
-int vm_template_annotations_admit(JsonObject *meta, const char *path, GError **error);
 char *vmi_domain_name(Object *vmi);
 /* Reason of the Synchronized condition when it is False (waiting for a
  * volume, a missing claim...), else NULL. */
 const char *vmi_waiting_reason(Object *vmi);
 
-/* The most vCPUs a guest has: QEMU's q35 machine without an IOMMU that
- * remaps interrupts (which edgevirt does not give guests). */
-#define VMI_MAX_VCPUS 255
-/* A memory quantity (NULL: none) a guest of this node can have; the error
- * names path.field and says what is wrong (out of range, zero, more than
- * the node has). */
-int vmi_admit_guest_memory(const char *quantity, const char *path, const char *field, GError **error);

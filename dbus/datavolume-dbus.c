@@ -50,7 +50,11 @@ static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, options, 0, error);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error));
+        r = authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = datavolume_upload(o->model, o, fd, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

@@ -163,7 +163,11 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 if (r < 0)
                         return bus_error_set(error, r, e);
                 opts.references = NULL;
-                AUTHORIZE(authorize_apply(m, would, references, error));
+                r = authorize_apply(m, would, references, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1;       /* polkit asked: the call comes again */
         }
         opts.dry_run = dry_run;
 
@@ -232,9 +236,15 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         /* a Secret's data needs secret.read (which implies seeing it);
          * without a role in the namespace, anything else needs object.read */
         if (kind == &kind_secret)
-                AUTHORIZE(check_secret_read(m, kind, namespace, name, error));
+                r = check_secret_read(m, kind, namespace, name, error);
         else if (!authz_can_see(m, kind, namespace, name))
-                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, name, error));
+                r = authz_check(m, "object.read", namespace, kind->kind, name, error);
+        else
+                r = 1;          /* seen through a role: go on */
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -359,9 +369,15 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * roles show (Secrets where the role reads them) */
         bool across = isempty(namespace) && kind->namespaced;
         if (!across && kind == &kind_secret)
-                AUTHORIZE(check_secret_read(m, kind, namespace, NULL, error));
+                r = check_secret_read(m, kind, namespace, NULL, error);
         else if (!across && kind->namespaced && !authz_can_see(m, kind, namespace, NULL))
-                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, NULL, error));
+                r = authz_check(m, "object.read", namespace, kind->kind, NULL, error);
+        else
+                r = 1;          /* visible, or filtered below: go on */
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
 
         objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
         for (guint i = objects->len; across && i-- > 0;) {
@@ -404,9 +420,13 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         opts.resource_version = rv;
         opts.uid = uid;
         if (kind == &kind_namespace)
-                AUTHORIZE(authz_check(m, "namespace.manage", name, kind->kind, name, error));
+                r = authz_check(m, "namespace.manage", name, kind->kind, name, error);
         else
-                AUTHORIZE(authz_check(m, "object.delete", namespace, kind->kind, name, error));
+                r = authz_check(m, "object.delete", namespace, kind->kind, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
 
         r = model_delete(d->model, kind, namespace, name, &opts, &e);
         if (r < 0)
@@ -444,7 +464,11 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 if (description)
                         json_object_set_string_member(annotations, "openshift.io/description", description);
         }
-        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
+        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -502,7 +526,11 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
+        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_delete(d->model, &kind_namespace, "", name, &opts, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -567,12 +595,20 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         if (isempty(image) || strchr(image, ' '))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
-        AUTHORIZE(authz_check(m, "image.manage", namespace, NULL, ref, error));
+        r = authz_check(m, "image.manage", namespace, NULL, ref, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         /* the credentials of a Secret the caller names, as a containerDisk's
          * imagePullSecret: using a Secret is reading it */
         if (secret) {
                 const char *ns = !isempty(namespace) ? namespace : "default";
-                AUTHORIZE(authz_check(m, "secret.read", ns, "Secret", secret, error));
+                r = authz_check(m, "secret.read", ns, "Secret", secret, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1;       /* polkit asked: the call comes again */
                 r = imagecache_secret_credentials(d->model, ns, secret, ref, &user, &password, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
@@ -594,7 +630,11 @@ static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *
         if ((r = sd_bus_message_read(m, "s", &image)) < 0)
                 return r;
         g_autofree char *ref = g_str_has_prefix(image, "sha256:") ? g_strdup(image) : imagecache_reference(image);
-        AUTHORIZE(authz_check(m, "image.manage", NULL, NULL, ref, error));
+        r = authz_check(m, "image.manage", NULL, NULL, ref, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = imagecache_remove(model_services(d->model)->images, ref, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

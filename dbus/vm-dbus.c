@@ -73,7 +73,11 @@ static int method_vm_start(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (paused)
                 return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "starting paused is set in the VM's template "
                                         "(spec.template.spec.startStrategy: Paused)");
-        AUTHORIZE(authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error));
+        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = vm_start(o->model, o, paused, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -90,7 +94,11 @@ static int method_vm_stop(sd_bus_message *m, void *userdata, sd_bus_error *error
         r = read_stop_options(m, &force, &grace, error);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error));
+        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = sd_bus_message_is_method_call(m, NULL, "Restart") ? vm_restart(o->model, o, force, grace, &e)
                                                                : vm_stop(o->model, o, force, grace, &e);
         if (r < 0)
@@ -107,7 +115,11 @@ static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, sd_bus_
         r = bus_read_options(m, NULL, 0, error);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "vm.lifecycle", target->namespace, target->kind->kind, target->name, error));
+        r = authz_check(m, "vm.lifecycle", target->namespace, target->kind->kind, target->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         if (sd_bus_message_is_method_call(m, NULL, "Pause"))
                 r = vmi_pause(vmi->model, vmi, &e);
         else if (sd_bus_message_is_method_call(m, NULL, "Unpause"))
@@ -289,7 +301,11 @@ static int method_vmi_open(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (r < 0)
                 return r;
         /* a console is root on the guest, often */
-        AUTHORIZE(authz_check(m, "vm.console", o->namespace, o->kind->kind, o->name, error));
+        r = authz_check(m, "vm.console", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         fd = sd_bus_message_is_method_call(m, NULL, "OpenConsole") ? vmi_open_console(o->model, o, &e) : vmi_open_vnc(o->model, o, &e);
         if (fd < 0)
                 return bus_error_set(error, fd, e);

@@ -104,6 +104,10 @@ int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_err
         return sd_bus_message_exit_container(m);
 }
 
+int bus_append_string(sd_bus_message *reply, const char *v) {
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map) {
         JsonObjectIter it;
         const char *k;

@@ -46,8 +46,8 @@ static int property_get_progress(sd_bus *bus, const char *path, const char *inte
 static int property_get_restarts(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
-        return sd_bus_message_append(reply, "i",
-                                     (int32_t) json_get_int(json_get_object(object_root(o), "status"), "restartCount", 0));
+        JsonObject *status = json_get_object(object_root(o), "status");
+        return sd_bus_message_append(reply, "i", (int32_t) json_get_int(status, "restartCount", 0));
 }
 
 static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error) {

@@ -59,7 +59,8 @@ static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
 }
 
 /* A Secret's data needs polkit's secret.read (1: go on; see authz.h). */
-static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name, sd_bus_error *error) {
+static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name,
+                             sd_bus_error *error) {
         if (kind != &kind_secret)
                 return 1;
         return authz_check(m, "secret.read", namespace, kind->kind, name, error);
@@ -103,7 +104,8 @@ static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *refer
         }
         for (guint i = 0; i < references->len; i++) {
                 ObjectReference *ref = references->pdata[i];
-                g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace, ref->name ?: "");
+                g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace,
+                                                       ref->name ?: "");
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
                 r = authz_check(m, ref->action, ref->namespace, ref->kind, ref->name, error);
@@ -143,9 +145,11 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return r;
         if (validation && field_validation_from_string(validation, &opts.field_validation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore", validation);
+                                         "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore",
+                                         validation);
         if (namespace && default_namespace)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "options \"namespace\" and \"default-namespace\" exclude each other");
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "options \"namespace\" and \"default-namespace\" exclude each other");
         if (default_namespace) {
                 opts.namespace_is_default = true;
                 namespace = g_steal_pointer(&default_namespace);
@@ -156,7 +160,8 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (!authz_privileged(m)) {
                 /* what it would touch decides who may: a dry run tells */
                 g_autoptr(GPtrArray) would = NULL;
-                g_autoptr(GPtrArray) references = g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
+                g_autoptr(GPtrArray) references =
+                        g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
                 opts.dry_run = true;
                 opts.references = references;
                 r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
@@ -186,7 +191,8 @@ static int read_output_option(const char *output, bool *yaml, sd_bus_error *erro
         else if (streq(output, "yaml"))
                 *yaml = true;
         else
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"output\": \"%s\" is not one of json, yaml", output);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"output\": \"%s\" is not one of json, yaml", output);
         return 0;
 }
 
@@ -415,7 +421,8 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         if (propagation && propagation_from_string(propagation, &opts.propagation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "option \"propagation-policy\": \"%s\" is not one of Background, Foreground, Orphan", propagation);
+                                         "option \"propagation-policy\": \"%s\" "
+                                         "is not one of Background, Foreground, Orphan", propagation);
         opts.dry_run = dry_run;
         opts.resource_version = rv;
         opts.uid = uid;
@@ -546,19 +553,21 @@ static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *e
         g_autoptr(GPtrArray) entries = imagecache_entries(cache);
         int r;
 
-        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 || (r = sd_bus_message_open_container(reply, 'a', "(sasttttu)")) < 0)
+        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 ||
+            (r = sd_bus_message_open_container(reply, 'a', "(sasttttu)")) < 0)
                 return r;
         for (guint i = 0; i < entries->len; i++) {
                 ImageCacheEntry *e = entries->pdata[i];
-                if ((r = sd_bus_message_open_container(reply, 'r', "sasttttu")) < 0 || (r = sd_bus_message_append(reply, "s", e->digest)) < 0 ||
+                if ((r = sd_bus_message_open_container(reply, 'r', "sasttttu")) < 0 ||
+                    (r = sd_bus_message_append(reply, "s", e->digest)) < 0 ||
                     (r = sd_bus_message_open_container(reply, 'a', "s")) < 0)
                         return r;
                 for (guint j = e->references->len; j-- > 0;)     /* the latest first */
                         if ((r = sd_bus_message_append(reply, "s", e->references->pdata[j])) < 0)
                                 return r;
                 if ((r = sd_bus_message_close_container(reply)) < 0 ||
-                    (r = sd_bus_message_append(reply, "ttttu", e->virtual_size, e->disk_bytes, (uint64_t) e->pulled, (uint64_t) e->last_used,
-                                               imagecache_users(cache, e->digest))) < 0 ||
+                    (r = sd_bus_message_append(reply, "ttttu", e->virtual_size, e->disk_bytes, (uint64_t) e->pulled,
+                                               (uint64_t) e->last_used, imagecache_users(cache, e->digest))) < 0 ||
                     (r = sd_bus_message_close_container(reply)) < 0)
                         return r;
         }
@@ -590,10 +599,12 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         const char *image;
         int r;
 
-        if ((r = sd_bus_message_read(m, "s", &image)) < 0 || (r = bus_read_options(m, options, G_N_ELEMENTS(options), error)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &image)) < 0 ||
+            (r = bus_read_options(m, options, G_N_ELEMENTS(options), error)) < 0)
                 return r;
         if (isempty(image) || strchr(image, ' '))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
         r = authz_check(m, "image.manage", namespace, NULL, ref, error);
         if (r < 0)

@@ -38,13 +38,15 @@ static sd_bus_message *lookup_caller(sd_bus *bus, const char *path) {
         sd_bus_message *m = sd_bus_get_current_message(bus);
         const char *iface = m && sd_bus_message_is_method_call(m, NULL, NULL) ? sd_bus_message_get_interface(m) : NULL;
 
-        if (streq_ptr(iface, "org.freedesktop.DBus.Properties") || streq_ptr(iface, "org.freedesktop.DBus.ObjectManager") ||
+        if (streq_ptr(iface, "org.freedesktop.DBus.Properties") ||
+            streq_ptr(iface, "org.freedesktop.DBus.ObjectManager") ||
             streq_ptr(iface, "org.freedesktop.DBus.Introspectable"))
                 return m;
         return NULL;
 }
 
-static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error) {
+static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
         Daemon *d = userdata;
         Object *o = model_find_path(d->model, path);
 
@@ -169,7 +171,8 @@ static const sd_bus_vtable object_vtable[] = {
         SD_BUS_PROPERTY("CreationTimestamp", "s", property_get_creation_timestamp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("ResourceVersion", "s", property_get_resource_version, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Generation", "x", property_get_generation, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("DeletionTimestamp", "s", property_get_deletion_timestamp, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DeletionTimestamp", "s", property_get_deletion_timestamp, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Labels", "a{ss}", bus_property_get_labels, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Annotations", "a{ss}", property_get_annotations, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("OwnerReferences", "a(ssss)", property_get_owners, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),

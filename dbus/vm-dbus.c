@@ -33,7 +33,8 @@ static int vm_get_ready(sd_bus *bus, const char *path, const char *interface, co
 static int vm_get_created(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
-        return sd_bus_message_append(reply, "b", json_get_bool(json_get_object(object_root(o), "status"), "created", false));
+        return sd_bus_message_append(reply, "b",
+                                     json_get_bool(json_get_object(object_root(o), "status"), "created", false));
 }
 
 static int vm_get_instance(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -53,7 +54,8 @@ static int read_stop_options(sd_bus_message *m, bool *force, int64_t *grace, sd_
         if (r < 0)
                 return r;
         if (options[1].seen && *grace < 0)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "option \"gracePeriod\" must not be negative");
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "option \"gracePeriod\" must not be negative");
         return 0;
 }
 
@@ -284,7 +286,8 @@ static int vmi_get_filesystems(sd_bus *bus, const char *path, const char *interf
         for (guint i = 0; r >= 0 && disks && i < json_array_get_length(disks); i++) {
                 JsonObject *d = json_array_get_object_element(disks, i);
                 r = sd_bus_message_append(reply, "(sssxx)", json_get_string(d, "diskName") ?: "",
-                                          json_get_string(d, "mountPoint") ?: "", json_get_string(d, "fileSystemType") ?: "",
+                                          json_get_string(d, "mountPoint") ?: "",
+                                          json_get_string(d, "fileSystemType") ?: "",
                                           json_get_int(d, "usedBytes", 0), json_get_int(d, "totalBytes", 0));
         }
         return r < 0 ? r : sd_bus_message_close_container(reply);
@@ -302,9 +305,10 @@ static int read_guest_info(sd_bus_message *m, Object *o, JsonObject **ret, sd_bu
         if (r < 0)
                 return r;
         if (!g)
-                return sd_bus_error_setf(error, BUS_ERROR_CONFLICT, "VirtualMachineInstance %s/%s: %s", o->namespace,
-                                         o->name, vmi_agent_connected(o->model, o) ? "the guest agent has not answered yet"
-                                                                                   : "the guest agent is not connected");
+                return sd_bus_error_setf(error, BUS_ERROR_CONFLICT, "VirtualMachineInstance %s/%s: %s",
+                                         o->namespace, o->name,
+                                         vmi_agent_connected(o->model, o) ? "the guest agent has not answered yet"
+                                                                          : "the guest agent is not connected");
         *ret = g;
         return 0;
 }

@@ -37,7 +37,8 @@ static int read_inputs(Ctl *c, GPtrArray *texts, GPtrArray *names) {
                         if (!d)
                                 return fail("%s", e->message);
                         while ((name = g_dir_read_name(d)))
-                                if (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml") || g_str_has_suffix(name, ".json"))
+                                if (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml") ||
+                                    g_str_has_suffix(name, ".json"))
                                         g_ptr_array_add(entries, g_build_filename(*f, name, NULL));
                         g_ptr_array_sort(entries, compare_names);
                         /* a directory is one manifest set: one Apply, one
@@ -78,7 +79,8 @@ static char *describe_path(const char *path) {
 }
 
 int verb_apply(Ctl *c, int argc, char **argv) {
-        g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free), names = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
         int r = read_inputs(c, texts, names), failed = 0;
         if (r)
                 return r;
@@ -89,7 +91,8 @@ int verb_apply(Ctl *c, int argc, char **argv) {
                 r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, &reply, "sa{sv}", texts->pdata[i], 1,
                                        c->namespace_given ? "namespace" : "default-namespace", "s", c->namespace);
                 if (r < 0) {
-                        fprintf(stderr, _("error: %s: %s\n"), (char *) names->pdata[i], e.message ? e.message : g_strerror(-r));
+                        fprintf(stderr, _("error: %s: %s\n"), (char *) names->pdata[i],
+                                e.message ? e.message : g_strerror(-r));
                         failed = 1;
                         continue;
                 }
@@ -115,7 +118,8 @@ static int delete_one(Ctl *c, const char *kind, const char *ns, const char *name
 int verb_delete(Ctl *c, int argc, char **argv) {
         int failed = 0;
         if (c->files) {
-                g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free), names = g_ptr_array_new_with_free_func(g_free);
+                g_autoptr(GPtrArray) texts = g_ptr_array_new_with_free_func(g_free);
+                g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
                 int r = read_inputs(c, texts, names);
                 if (r)
                         return r;
@@ -131,7 +135,8 @@ int verb_delete(Ctl *c, int argc, char **argv) {
                                 const char *ns = str(o, "metadata.namespace");
                                 if (!o || !json_get_string(o, "kind") || !str(o, "metadata.name"))
                                         continue;
-                                failed |= delete_one(c, json_get_string(o, "kind"), ns ? ns : c->namespace, str(o, "metadata.name"));
+                                failed |= delete_one(c, json_get_string(o, "kind"), ns ? ns : c->namespace,
+                                                     str(o, "metadata.name"));
                         }
                 }
                 return failed;
@@ -166,7 +171,8 @@ int verb_create(Ctl *c, int argc, char **argv) {
         else if (argc == 4 && streq(argv[1], "secret") && streq(argv[2], "generic"))
                 kind = "Secret", name = argv[3], secret = true;
         else
-                return fail(_("usage: edgevirtctl create namespace NAME | create configmap NAME | create secret generic NAME\n"
+                return fail(_("usage: edgevirtctl create namespace NAME | create configmap NAME | "
+                              "create secret generic NAME\n"
                               "       [--from-literal=KEY=VALUE]... [--from-file=[KEY=]PATH]... [--type=TYPE]"));
 
         for (guint i = 0; c->literals && i < c->literals->len; i++) {

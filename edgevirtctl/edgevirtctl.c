@@ -72,7 +72,8 @@ static int connect_bus(Ctl *c) {
                 r = sd_bus_open_user(&c->bus);
         else {
                 r = sd_bus_new(&c->bus);
-                if (r >= 0 && (r = sd_bus_set_address(c->bus, spec)) >= 0 && (r = sd_bus_set_bus_client(c->bus, true)) >= 0)
+                if (r >= 0 && (r = sd_bus_set_address(c->bus, spec)) >= 0 &&
+                    (r = sd_bus_set_bus_client(c->bus, true)) >= 0)
                         r = sd_bus_start(c->bus);
         }
         if (r < 0)
@@ -175,7 +176,8 @@ static void help(void) {
                  "  create namespace NAME | configmap NAME | secret generic NAME\n"
                  "         [--from-literal=KEY=VALUE]... [--from-file=[KEY=]PATH]... [--type=TYPE]\n"
                  "  delete KIND NAME... | delete -f FILE|DIR|-\n"
-                 "  wait KIND/NAME --for=condition=TYPE|--for=jsonpath={.status.phase}=Bound|--for=delete [--timeout=5m]\n"
+                 "  wait KIND/NAME --for=condition=TYPE|--for=jsonpath={.status.phase}=Bound|--for=delete "
+                 "[--timeout=5m]\n"
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
                  "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n"
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
@@ -195,8 +197,8 @@ static void help(void) {
 /* --- main --- */
 
 enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
-       ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE, ARG_KEY_VALUE,
-       ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK };
+       ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
+       ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -205,13 +207,15 @@ static const struct option options[] = {
         { "image-path", required_argument, NULL, ARG_IMAGE }, { "size", required_argument, NULL, ARG_SIZE },
         { "storage-class", required_argument, NULL, ARG_SC }, { "no-create", no_argument, NULL, ARG_NOCREATE },
         { "display-name", required_argument, NULL, ARG_DISPLAY }, { "description", required_argument, NULL, ARG_DESC },
-        { "from-literal", required_argument, NULL, ARG_LITERAL }, { "from-file", required_argument, NULL, ARG_FROM_FILE },
+        { "from-literal", required_argument, NULL, ARG_LITERAL },
+        { "from-file", required_argument, NULL, ARG_FROM_FILE },
         { "type", required_argument, NULL, ARG_TYPE },
         { "grace-period", required_argument, NULL, ARG_GRACE }, { "force", no_argument, NULL, ARG_FORCE },
         { "port", required_argument, NULL, ARG_PORT }, { "proxy-only", no_argument, NULL, ARG_PROXY },
         { "user", required_argument, NULL, ARG_USER }, { "file", required_argument, NULL, ARG_KEY_FILE },
         { "value", required_argument, NULL, ARG_KEY_VALUE }, { "secret", required_argument, NULL, ARG_SECRET },
-        { "password", required_argument, NULL, ARG_PASSWORD }, { "create-secret", no_argument, NULL, ARG_CREATE_SECRET },
+        { "password", required_argument, NULL, ARG_PASSWORD },
+        { "create-secret", no_argument, NULL, ARG_CREATE_SECRET },
         { "update-secret", no_argument, NULL, ARG_UPDATE_SECRET },
         { "chunk-size", required_argument, NULL, ARG_CHUNK },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}

@@ -43,7 +43,8 @@ static JsonNode *clean_for_export(JsonObject *item) {
         if (f && json_array_get_length(f) == 0)
                 json_object_remove_member(meta, "finalizers");
         if (ann) {
-                static const char *const reports[] = { "cdi.kubevirt.io/storage.pod.phase", "cdi.kubevirt.io/storage.pod.restarts",
+                static const char *const reports[] = { "cdi.kubevirt.io/storage.pod.phase",
+                                                       "cdi.kubevirt.io/storage.pod.restarts",
                                                        "cdi.kubevirt.io/storage.condition.running.reason",
                                                        "cdi.kubevirt.io/storage.condition.running.message", NULL };
                 remove_members(ann, reports);
@@ -58,9 +59,9 @@ static JsonNode *clean_for_export(JsonObject *item) {
 }
 
 int verb_export(Ctl *c, int argc, char **argv) {
-        static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims", "datavolumes",
-                                             "virtualmachineinstancetypes", "virtualmachinepreferences", "virtualmachines",
-                                             "virtualmachineinstances", NULL };
+        static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims",
+                                             "datavolumes", "virtualmachineinstancetypes", "virtualmachinepreferences",
+                                             "virtualmachines", "virtualmachineinstances", NULL };
         g_autofree char *ns_doc = NULL;
         bool yaml = !c->output || streq(c->output, "yaml");
         int r;

@@ -31,7 +31,8 @@ static int watch_list(Watcher *wt, bool header) {
         g_autoptr(JsonArray) changed = json_array_new();
         for (guint i = 0; i < json_array_get_length(items); i++) {
                 JsonObject *it = json_array_get_object_element(items, i);
-                g_autofree char *key = g_strdup_printf("%s/%s", str(it, "metadata.namespace") ?: "", str(it, "metadata.name"));
+                g_autofree char *key = g_strdup_printf("%s/%s", str(it, "metadata.namespace") ?: "",
+                                                       str(it, "metadata.name"));
                 const char *rv = str(it, "metadata.resourceVersion");
                 if (streq_ptr(g_hash_table_lookup(wt->seen, key), rv))
                         continue;
@@ -73,11 +74,14 @@ static int watch_get(Ctl *c, const char *kind) {
         if (r >= 0)
                 r = sd_bus_attach_event(c->bus, event, 0);
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &a, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", on_watch_signal, &wt);
+                r = sd_bus_match_signal(c->bus, &a, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                        on_watch_signal, &wt);
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &b, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded", on_watch_signal, &wt);
+                r = sd_bus_match_signal(c->bus, &b, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
+                                        on_watch_signal, &wt);
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &d, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_watch_signal, &wt);
+                r = sd_bus_match_signal(c->bus, &d, NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesRemoved", on_watch_signal, &wt);
         if (r < 0)
                 return bus_fail(NULL, r);
         sigemptyset(&mask);
@@ -87,7 +91,8 @@ static int watch_get(Ctl *c, const char *kind) {
         sd_event_add_signal(event, NULL, SIGINT, on_watch_stop, &wt);
         sd_event_add_signal(event, NULL, SIGTERM, on_watch_stop, &wt);
         if (c->timeout > 0)
-                sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, (uint64_t) (c->timeout * 1e6), 0, on_watch_timeout, &wt);
+                sd_event_add_time_relative(event, NULL, CLOCK_MONOTONIC, (uint64_t) (c->timeout * 1e6), 0,
+                                           on_watch_timeout, &wt);
         r = watch_list(&wt, true);
         while (r == 0 && !wt.done)
                 if (sd_event_run(event, UINT64_MAX) < 0)
@@ -119,8 +124,10 @@ int verb_get(Ctl *c, int argc, char **argv) {
         int r;
 
         if (argc < 2)
-                return fail(_("usage: edgevirtctl get KIND [NAME] [-n NAMESPACE | -A] [-o json|yaml|name|wide|jsonpath=T] [-l SELECTOR]"));
-        if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") && !streq(out, "wide") && !jsonpath)
+                return fail(_("usage: edgevirtctl get KIND [NAME] [-n NAMESPACE | -A] "
+                              "[-o json|yaml|name|wide|jsonpath=T] [-l SELECTOR]"));
+        if (out && !streq(out, "json") && !streq(out, "yaml") && !streq(out, "name") &&
+            !streq(out, "wide") && !jsonpath)
                 return fail(_("unknown output format \"%s\" (json, yaml, name, wide, jsonpath=TEMPLATE)"), out);
         if (jsonpath) {
                 r = argc >= 3 ? ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "json", NULL, &doc)
@@ -140,7 +147,8 @@ int verb_get(Ctl *c, int argc, char **argv) {
                                 print_table_rows(a, false, true, false);     /* -o wide: the usual columns */
                         } else if (streq(out, "name")) {
                                 g_autoptr(JsonNode) n = parse_json(doc);
-                                g_autofree char *k = g_ascii_strdown(json_get_string(json_node_get_object(n), "kind"), -1);
+                                const char *kind = json_get_string(json_node_get_object(n), "kind");
+                                g_autofree char *k = g_ascii_strdown(kind, -1);
                                 printf("%s/%s\n", k, argv[i]);
                         } else
                                 fputs(doc, stdout), fputs(yaml ? "" : "\n", stdout);

@@ -61,7 +61,8 @@ static char *col_modes(JsonObject *i) {
         JsonArray *a = json_get_array(json_get_object(i, "spec"), "accessModes");
         g_autoptr(GString) s = g_string_new(NULL);
         static const struct { const char *mode, *abbrev; } ab[] = {
-                { "ReadWriteOnce", "RWO" }, { "ReadOnlyMany", "ROX" }, { "ReadWriteMany", "RWX" }, { "ReadWriteOncePod", "RWOP" } };
+                { "ReadWriteOnce", "RWO" }, { "ReadOnlyMany", "ROX" }, { "ReadWriteMany", "RWX" },
+                { "ReadWriteOncePod", "RWOP" } };
         for (guint k = 0; a && k < json_array_get_length(a); k++)
                 for (size_t j = 0; j < G_N_ELEMENTS(ab); j++)
                         if (streq(json_array_get_string_element(a, k), ab[j].mode))
@@ -72,7 +73,8 @@ static char *col_modes(JsonObject *i) {
 static char *col_sc_name(JsonObject *i) {
         JsonObject *ann = json_get_object(json_get_object(i, "metadata"), "annotations");
         return g_strdup_printf("%s%s", str(i, "metadata.name"),
-                               streq_ptr(json_get_string(ann, "storageclass.kubernetes.io/is-default-class"), "true") ? " (default)" : "");
+                               streq_ptr(json_get_string(ann, "storageclass.kubernetes.io/is-default-class"), "true") ?
+                               " (default)" : "");
 }
 
 static char *col_volume_mode(JsonObject *i) { return g_strdup(str(i, "spec.volumeMode") ?: ""); }
@@ -84,7 +86,8 @@ static char *col_source(JsonObject *i) {
         if (keys && g_str_equal(keys->data, "http"))
                 return g_strdup_printf("http %s", str(src, "http.url") ?: "");
         if (keys && g_str_equal(keys->data, "pvc"))
-                return g_strdup_printf("pvc %s/%s", str(src, "pvc.namespace") ?: str(i, "metadata.namespace"), str(src, "pvc.name"));
+                return g_strdup_printf("pvc %s/%s", str(src, "pvc.namespace") ?: str(i, "metadata.namespace"),
+                                       str(src, "pvc.name"));
         return g_strdup(keys ? keys->data : "");
 }
 
@@ -125,9 +128,15 @@ static char *col_ready_to_use(JsonObject *i) {
 static char *col_complete(JsonObject *i) {
         return g_strdup(json_get_bool(json_get_object(i, "status"), "complete", false) ? "true" : "false");
 }
-static char *col_creation_time(JsonObject *i) { return str(i, "status.creationTime") ? age(str(i, "status.creationTime")) : g_strdup(""); }
-static char *col_restore_time(JsonObject *i) { return str(i, "status.restoreTime") ? age(str(i, "status.restoreTime")) : g_strdup(""); }
-static char *col_target_vm(JsonObject *i) { return g_strdup(str(i, "status.targetName") ?: str(i, "spec.target.name") ?: ""); }
+static char *col_creation_time(JsonObject *i) {
+        return str(i, "status.creationTime") ? age(str(i, "status.creationTime")) : g_strdup("");
+}
+static char *col_restore_time(JsonObject *i) {
+        return str(i, "status.restoreTime") ? age(str(i, "status.restoreTime")) : g_strdup("");
+}
+static char *col_target_vm(JsonObject *i) {
+        return g_strdup(str(i, "status.targetName") ?: str(i, "spec.target.name") ?: "");
+}
 
 static char *col_error(JsonObject *i) {
         const char *e = str(i, "status.error.message");
@@ -156,23 +165,28 @@ static const struct {
 } tables[] = {
         { "Namespace", { { "NAME", col_name }, { "STATUS", col_phase }, { "AGE", col_age } } },
         { "PersistentVolumeClaim", { { "NAME", col_name }, { "STATUS", col_phase }, { "CAPACITY", col_capacity },
-                                     { "ACCESS MODES", col_modes }, { "STORAGECLASS", col_class }, { "AGE", col_age } } },
+                                     { "ACCESS MODES", col_modes }, { "STORAGECLASS", col_class },
+                                     { "AGE", col_age } } },
         { "DataVolume", { { "NAME", col_name }, { "PHASE", col_phase }, { "PROGRESS", col_progress },
                           { "RESTARTS", col_restarts }, { "AGE", col_age } } },
         { "Secret", { { "NAME", col_name }, { "TYPE", col_type }, { "DATA", col_data }, { "AGE", col_age } } },
         { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
-        { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable }, { "READY", col_ready } } },
-        { "VirtualMachineInstance", { { "NAME", col_name }, { "AGE", col_age }, { "PHASE", col_phase }, { "IP", col_ip },
-                                      { "NODENAME", col_node }, { "READY", col_ready } } },
+        { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable },
+                              { "READY", col_ready } } },
+        { "VirtualMachineInstance", { { "NAME", col_name }, { "AGE", col_age }, { "PHASE", col_phase },
+                                      { "IP", col_ip }, { "NODENAME", col_node }, { "READY", col_ready } } },
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },
                             { "ALLOWVOLUMEEXPANSION", col_expansion }, { "AGE", col_age } } },
         /* as kubectl prints KubeVirt's snapshot kinds */
-        { "VirtualMachineSnapshot", { { "NAME", col_name }, { "SOURCEKIND", col_source_kind }, { "SOURCENAME", col_source_name },
-                                      { "PHASE", col_phase }, { "READYTOUSE", col_ready_to_use }, { "CREATIONTIME", col_creation_time },
+        { "VirtualMachineSnapshot", { { "NAME", col_name }, { "SOURCEKIND", col_source_kind },
+                                      { "SOURCENAME", col_source_name }, { "PHASE", col_phase },
+                                      { "READYTOUSE", col_ready_to_use }, { "CREATIONTIME", col_creation_time },
                                       { "ERROR", col_error } } },
-        { "VirtualMachineRestore", { { "NAME", col_name }, { "TARGETKIND", col_target_kind }, { "TARGETNAME", col_target_name },
-                                     { "COMPLETE", col_complete }, { "RESTORETIME", col_restore_time }, { "ERROR", col_error } } },
-        { "VirtualMachineClone", { { "NAME", col_name }, { "PHASE", col_phase }, { "SOURCEVIRTUALMACHINE", col_source_name },
+        { "VirtualMachineRestore", { { "NAME", col_name }, { "TARGETKIND", col_target_kind },
+                                     { "TARGETNAME", col_target_name }, { "COMPLETE", col_complete },
+                                     { "RESTORETIME", col_restore_time }, { "ERROR", col_error } } },
+        { "VirtualMachineClone", { { "NAME", col_name }, { "PHASE", col_phase },
+                                   { "SOURCEVIRTUALMACHINE", col_source_name },
                                    { "TARGETVIRTUALMACHINE", col_target_vm } } },
 };
 
@@ -181,7 +195,8 @@ void print_table_rows(JsonArray *items, bool with_namespace, bool header, bool w
         static const Column fallback[] = { { "NAME", col_name }, { "AGE", col_age } };
         size_t ncols = 0;
         g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify) g_strfreev);
-        const char *kind = json_array_get_length(items) ? json_get_string(json_array_get_object_element(items, 0), "kind") : NULL;
+        const char *kind = json_array_get_length(items) ?
+                           json_get_string(json_array_get_object_element(items, 0), "kind") : NULL;
 
         for (size_t t = 0; t < G_N_ELEMENTS(tables); t++)
                 if (streq_ptr(tables[t].kind, kind))

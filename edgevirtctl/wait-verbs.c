@@ -35,7 +35,8 @@ static int check(Watch *w) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *text;
-        int r = sd_bus_call_method(w->c->bus, NAME, ROOT, MANAGER, "Get", &e, &reply, "sssa{sv}", w->kind, w->c->namespace, w->name, 0);
+        int r = sd_bus_call_method(w->c->bus, NAME, ROOT, MANAGER, "Get", &e, &reply, "sssa{sv}", w->kind,
+                                   w->c->namespace, w->name, 0);
         if (w->finished)
                 return 0;
         if (r < 0) {
@@ -77,13 +78,16 @@ static int follow(Watch *w) {
                 r = sd_bus_attach_event(w->c->bus, w->event, 0);
         /* every change of any object: cheap on one node, and no path guessing */
         if (r >= 0)
-                r = sd_bus_match_signal(w->c->bus, &changed, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged", on_signal, w);
+                r = sd_bus_match_signal(w->c->bus, &changed, NAME, NULL, "org.freedesktop.DBus.Properties",
+                                        "PropertiesChanged", on_signal, w);
         if (r >= 0)
-                r = sd_bus_match_signal(w->c->bus, &removed, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesRemoved", on_signal, w);
+                r = sd_bus_match_signal(w->c->bus, &removed, NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesRemoved", on_signal, w);
         if (r < 0)
                 return bus_fail(NULL, r);
         if (w->c->timeout > 0)
-                sd_event_add_time_relative(w->event, &timer, CLOCK_MONOTONIC, (uint64_t) (w->c->timeout * 1e6), 0, on_timeout, w);
+                sd_event_add_time_relative(w->event, &timer, CLOCK_MONOTONIC, (uint64_t) (w->c->timeout * 1e6), 0,
+                                           on_timeout, w);
         check(w);
         while (!w->finished && r >= 0)
                 r = sd_event_run(w->event, UINT64_MAX);
@@ -101,7 +105,8 @@ static bool condition_met(Watch *w, JsonObject *obj, bool gone) {
         if (g_str_has_prefix(w->condition, "jsonpath={")) {
                 /* jsonpath={EXPR}=VALUE: any result equal to VALUE */
                 const char *close = strstr(w->condition, "}=");
-                g_autofree char *expr = close ? g_strndup(w->condition + strlen("jsonpath={"), close - w->condition - strlen("jsonpath={"))
+                g_autofree char *expr = close ? g_strndup(w->condition + strlen("jsonpath={"),
+                                                          close - w->condition - strlen("jsonpath={"))
                                               : NULL;
                 g_autoptr(JsonNode) root = json_node_init_object(json_node_alloc(), obj);
                 g_autoptr(GPtrArray) found = NULL;
@@ -153,8 +158,8 @@ static void show_progress(Watch *w, JsonObject *status) {
 
         if (w->tty) {
                 int bar = (int) (pct / 100.0 * 30);
-                line = g_strdup_printf("\r[%.*s%*s] %6.2f%%  %.1f MiB/s  ETA %.0fs ", bar, "##############################",
-                                       30 - bar, "", pct, rate / 1048576.0, eta);
+                line = g_strdup_printf("\r[%.*s%*s] %6.2f%%  %.1f MiB/s  ETA %.0fs ", bar,
+                                       "##############################", 30 - bar, "", pct, rate / 1048576.0, eta);
                 fputs(line, stderr);
                 fflush(stderr);
         } else {
@@ -180,7 +185,8 @@ static bool upload_done(Watch *w, JsonObject *obj, bool gone) {
                         fputc('\n', stderr);
                 return true;
         }
-        if (streq_ptr(phase, "Failed") || (streq_ptr(phase, "UploadReady") && json_get_int(status, "restartCount", 0) > 0 &&
+        if (streq_ptr(phase, "Failed") ||
+            (streq_ptr(phase, "UploadReady") && json_get_int(status, "restartCount", 0) > 0 &&
                                            w->condition && streq(w->condition, "sent"))) {
                 JsonArray *conds = json_get_array(status, "conditions");
                 const char *msg = NULL;
@@ -211,7 +217,8 @@ int verb_image_upload(Ctl *c, int argc, char **argv) {
         int fd, r;
 
         if (argc != 3 || !streq(argv[1], "dv") || !c->image_path)
-                return fail(_("usage: edgevirtctl image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=CLASS] [--no-create]"));
+                return fail(_("usage: edgevirtctl image-upload dv NAME --image-path=FILE [--size=SIZE] "
+                              "[--storage-class=CLASS] [--no-create]"));
         const char *name = argv[2];
         fd = open(c->image_path, O_RDONLY | O_CLOEXEC);
         if (fd < 0 || fstat(fd, &st) < 0)
@@ -225,11 +232,12 @@ int verb_image_upload(Ctl *c, int argc, char **argv) {
                 g_autoptr(GError) qe = NULL;
                 if (quantity_parse_int64(c->size, &bytes, &qe) < 0)
                         return fail("--size: %s", qe->message);
-                g_autofree char *sc = c->storage_class ? g_strdup_printf(", storageClassName: %s", c->storage_class) : g_strdup("");
+                g_autofree char *sc = c->storage_class ? g_strdup_printf(", storageClassName: %s",
+                                                                         c->storage_class) : g_strdup("");
                 g_autofree char *dv = g_strdup_printf("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\n"
                                                       "metadata: {name: %s, namespace: %s}\n"
-                                                      "spec: {source: {upload: {}}, storage: {resources: {requests: {storage: '%s'}}%s}}\n",
-                                                      name, c->namespace, c->size, sc);
+                                                      "spec: {source: {upload: {}}, storage: {resources: {requests: "
+                                                      "{storage: '%s'}}%s}}\n", name, c->namespace, c->size, sc);
                 r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, NULL, "sa{sv}", dv, 0);
                 if (r < 0)
                         return bus_fail(&e, r);
@@ -243,12 +251,14 @@ int verb_image_upload(Ctl *c, int argc, char **argv) {
         path = ctl_object_path(c->namespace, "datavolume", name);
         if (!path)
                 return fail("out of memory");
-        r = sd_bus_call_method(c->bus, NAME, path, "org.edgevirt.EdgeVirt1.DataVolume", "Upload", &e, NULL, "ha{sv}", fd, 0);
+        r = sd_bus_call_method(c->bus, NAME, path, "org.edgevirt.EdgeVirt1.DataVolume", "Upload", &e, NULL, "ha{sv}",
+                               fd, 0);
         close(fd);
         if (r < 0)
                 return bus_fail(&e, r);
         Watch w = { .c = c, .kind = "datavolume", .name = name, .done = upload_done, .condition = "sent",
-                    .tty = isatty(STDERR_FILENO), .started = (double) g_get_monotonic_time() / 1e6, .total = (uint64_t) st.st_size };
+                    .tty = isatty(STDERR_FILENO), .started = (double) g_get_monotonic_time() / 1e6,
+                    .total = (uint64_t) st.st_size };
         r = follow(&w);
         g_free(w.last_line);
         if (r == 0)

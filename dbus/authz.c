@@ -137,10 +137,12 @@ static void lookup_finish(Lookup *l, const char *error) {
                 }
                 for (guint i = 0; i < l->held->len; i++) {
                         sd_bus_message *m = l->held->pdata[i];
-                        int r = error ? sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s", error)
+                        int r = error ? sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED,
+                                                                   "cannot tell who is calling: %s", error)
                                       : sd_bus_enqueue_for_read(a->d->bus, m);
                         if (r < 0)
-                                g_warning("cannot %s a call of %s: %s", error ? "answer" : "dispatch", l->sender, g_strerror(-r));
+                                g_warning("cannot %s a call of %s: %s", error ? "answer" : "dispatch", l->sender,
+                                          g_strerror(-r));
                 }
         }
         lookup_free(l);
@@ -203,11 +205,12 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         l->a = a;
         l->sender = g_strdup(sender);
         l->held = g_ptr_array_new_with_free_func((GDestroyNotify) sd_bus_message_unref);
-        r = sd_bus_call_method_async(a->d->bus, &l->slot, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                     "GetConnectionUnixUser", on_unix_user, l, "s", sender);
+        r = sd_bus_call_method_async(a->d->bus, &l->slot, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                     "org.freedesktop.DBus", "GetConnectionUnixUser", on_unix_user, l, "s", sender);
         if (r < 0) {
                 lookup_free(l);
-                return sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s", g_strerror(-r)) < 0 ? 0 : 1;
+                return sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s",
+                                                  g_strerror(-r)) < 0 ? 0 : 1;
         }
         g_ptr_array_add(l->held, sd_bus_message_ref(m));
         g_hash_table_insert(a->lookups, l->sender, l);
@@ -388,7 +391,8 @@ static int on_polkit_reply(sd_bus_message *reply, void *userdata, sd_bus_error *
         if (e) {
                 q->answer->state = ANSWER_ERROR;
                 q->answer->error = g_strdup_printf("polkit could not be asked: %s", e->message ? e->message : e->name);
-        } else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 || sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0) {
+        } else if (sd_bus_message_enter_container(reply, 'r', "bba{ss}") < 0 ||
+                   sd_bus_message_read(reply, "bb", &authorized, &challenge) < 0) {
                 q->answer->state = ANSWER_ERROR;
                 q->answer->error = g_strdup("polkit sent an answer that does not parse");
         } else
@@ -428,7 +432,8 @@ static int append_subject(Authz *a, sd_bus_message *call, sd_bus_message *m) {
         int r;
 
         if (a->d->system_bus)
-                return sd_bus_message_append(call, "(sa{sv})", "system-bus-name", 1, "name", "s", sd_bus_message_get_sender(m));
+                return sd_bus_message_append(call, "(sa{sv})", "system-bus-name", 1, "name", "s",
+                                             sd_bus_message_get_sender(m));
 
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         pid_t pid;
@@ -445,8 +450,8 @@ static int append_subject(Authz *a, sd_bus_message *call, sd_bus_message *m) {
                 if (f && g_strv_length(f) > 19)
                         start = g_ascii_strtoull(f[19], NULL, 10);
         }
-        return sd_bus_message_append(call, "(sa{sv})", "unix-process", 3, "pid", "u", (uint32_t) pid, "start-time", "t", start,
-                                     "uid", "i", (int32_t) uid);
+        return sd_bus_message_append(call, "(sa{sv})", "unix-process", 3, "pid", "u", (uint32_t) pid, "start-time", "t",
+                                     start, "uid", "i", (int32_t) uid);
 }
 
 static int ask(Authz *a, sd_bus_message *m, const char *action, const char *const details[][2], bool interactive,
@@ -457,7 +462,8 @@ static int ask(Authz *a, sd_bus_message *m, const char *action, const char *cons
         int r;
 
         if ((r = polkit_bus(a, &bus)) < 0 ||
-            (r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE, "CheckAuthorization")) < 0 ||
+            (r = sd_bus_message_new_method_call(bus, &call, POLKIT_NAME, POLKIT_PATH, POLKIT_INTERFACE,
+                                                "CheckAuthorization")) < 0 ||
             (r = append_subject(a, call, m)) < 0 || (r = sd_bus_message_append(call, "s", id)) < 0 ||
             (r = sd_bus_message_open_container(call, 'a', "{ss}")) < 0)
                 return r;
@@ -485,8 +491,8 @@ bool authz_privileged(sd_bus_message *m) {
 }
 
 /* interactive: polkit may ask the user (if the caller allowed it). */
-static int check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
-                 bool interactive, sd_bus_error *error) {
+static int check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind,
+                 const char *name, bool interactive, sd_bus_error *error) {
         uid_t uid;
         int r;
 
@@ -519,18 +525,22 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
                         return 1;
                 case ANSWER_CHALLENGE:
                         return sd_bus_error_setf(error, SD_BUS_ERROR_INTERACTIVE_AUTHORIZATION_REQUIRED,
-                                                 "%s needs authentication: call again allowing interactive authorization", id);
+                                                 "%s needs authentication: "
+                                                 "call again allowing interactive authorization", id);
                 case ANSWER_ERROR:
                         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
                 case ANSWER_NO:
                         break;
                 }
                 if (namespace && *namespace && kind)
-                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s in namespace %s (%s%s%s)", id,
+                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
+                                                 "not authorized: %s in namespace %s (%s%s%s)", id,
                                                  namespace, kind, name ? " " : "", name ?: "");
                 if (namespace && *namespace)
-                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s in namespace %s", id, namespace);
-                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s%s%s", id, name ? " " : "", name ?: "");
+                        return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s in namespace %s",
+                                                 id, namespace);
+                return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "not authorized: %s%s%s", id, name ? " " : "",
+                                         name ?: "");
         }
 
         sweep(a);
@@ -572,13 +582,14 @@ static int check_visible(Authz *a, sd_bus_message *m) {
         Object *o;
         int r;
 
-        if (!path || !g_str_has_prefix(path, EV_OBJECT_ROOT "/") || (iface && g_str_has_prefix(iface, "org.freedesktop.DBus.")))
+        if (!path || !g_str_has_prefix(path, EV_OBJECT_ROOT "/") ||
+            (iface && g_str_has_prefix(iface, "org.freedesktop.DBus.")))
                 return 0;
         o = model_find_path(a->d->model, path);
         if (!o || authz_can_see(m, o->kind, o->namespace, o->name))
                 return 0;
-        r = check(a, m, "object.read", o->kind == &kind_namespace ? o->name : o->namespace, o->kind->kind, o->name, false,
-                  &error);
+        r = check(a, m, "object.read", o->kind == &kind_namespace ? o->name : o->namespace, o->kind->kind, o->name,
+                  false, &error);
         if (r > 0)
                 return 0;
         if (r == 0)

@@ -31,15 +31,6 @@ Authz *authz_free(Authz *a);
 int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
                 sd_bus_error *error);
 
-/* In a handler: return unless authorized (0: polkit was asked, the call
- * comes again; negative: refused, error set). */
-#define AUTHORIZE(expr)                                         \
-        do {                                                    \
-                int _authz_r = (expr);                          \
-                if (_authz_r <= 0)                              \
-                        return _authz_r < 0 ? _authz_r : 1;     \
-        } while (0)
-
 /* Root or the daemon's own user: every check passes. */
 bool authz_privileged(sd_bus_message *m);
 /* The caller's effective uid (cached per unique bus name). */

@@ -61,7 +61,8 @@ int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_err
                 if (r < 0)
                         return r;
                 if (!streq(contents, type_signature[opt->type]))
-                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"%s\" must be of type %s, not %s",
+                        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                                 "option \"%s\" must be of type %s, not %s",
                                                  key, type_signature[opt->type], contents);
                 r = sd_bus_message_enter_container(m, 'v', contents);
                 if (r < 0)
@@ -104,6 +105,10 @@ int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_err
         return sd_bus_message_exit_container(m);
 }
 
+int bus_append_string(sd_bus_message *reply, const char *v) {
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map) {
         JsonObjectIter it;
         const char *k;
@@ -116,7 +121,8 @@ int bus_append_string_map(sd_bus_message *reply, JsonObject *map) {
         if (map) {
                 json_object_iter_init_ordered(&it, map);
                 while (json_object_iter_next_ordered(&it, &k, &v)) {
-                        const char *s = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING ? json_node_get_string(v) : "";
+                        const char *s = JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING ?
+                                        json_node_get_string(v) : "";
                         r = sd_bus_message_append(reply, "{ss}", k, s);
                         if (r < 0)
                                 return r;
@@ -137,7 +143,8 @@ int bus_property_get_conditions(sd_bus *bus, const char *path, const char *inter
                 return r;
         for (guint i = 0; conds && i < json_array_get_length(conds); i++) {
                 JsonObject *c = json_array_get_object_element(conds, i);
-                r = sd_bus_message_append(reply, "(ssss)", json_get_string(c, "type") ?: "", json_get_string(c, "status") ?: "",
+                r = sd_bus_message_append(reply, "(ssss)", json_get_string(c, "type") ?: "",
+                                          json_get_string(c, "status") ?: "",
                                           json_get_string(c, "reason") ?: "", json_get_string(c, "message") ?: "");
                 if (r < 0)
                         return r;

@@ -29,5 +29,8 @@ int bus_read_options(sd_bus_message *m, BusOption *options, size_t n, sd_bus_err
 int bus_property_get_conditions(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error);
 
+/* Append a string property's value, "" for NULL. */
+int bus_append_string(sd_bus_message *reply, const char *v);
+
 /* Append a JSON object of strings as a{ss} (NULL: empty). */
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map);

@@ -8,23 +8,34 @@
 #include "json-util.h"
 #include "util.h"
 
-static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        JsonObject *status = json_get_object(object_root(o), "status");
-        const char *v = NULL;
+/* A member of the DataVolume's status. */
+static const char *dv_status_string(Object *o, const char *member) {
+        return json_get_string(json_get_object(object_root(o), "status"), member);
+}
 
-        if (streq(property, "Phase"))
-                v = json_get_string(status, "phase");
-        else if (streq(property, "ProgressText"))
-                v = json_get_string(status, "progress");
-        else if (streq(property, "ClaimName"))
-                v = json_get_string(status, "claimName");
-        else if (streq(property, "Reason"))
-                v = object_condition(o, "Ready", "reason");
-        else if (streq(property, "Message"))
-                v = object_condition(o, "Ready", "message");
-        return sd_bus_message_append(reply, "s", v ? v : "");
+static int property_get_phase(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, dv_status_string(userdata, "phase"));
+}
+
+static int property_get_progress_text(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, dv_status_string(userdata, "progress"));
+}
+
+static int property_get_claim_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, dv_status_string(userdata, "claimName"));
+}
+
+static int property_get_reason(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_condition(userdata, "Ready", "reason"));
+}
+
+static int property_get_message(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_condition(userdata, "Ready", "message"));
 }
 
 static int property_get_progress(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -35,7 +46,8 @@ static int property_get_progress(sd_bus *bus, const char *path, const char *inte
 static int property_get_restarts(sd_bus *bus, const char *path, const char *interface, const char *property,
                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
-        return sd_bus_message_append(reply, "i", (int32_t) json_get_int(json_get_object(object_root(o), "status"), "restartCount", 0));
+        JsonObject *status = json_get_object(object_root(o), "status");
+        return sd_bus_message_append(reply, "i", (int32_t) json_get_int(status, "restartCount", 0));
 }
 
 static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -50,7 +62,11 @@ static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, options, 0, error);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error));
+        r = authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = datavolume_upload(o->model, o, fd, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -59,13 +75,13 @@ static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error)
 
 const sd_bus_vtable bus_datavolume_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Phase", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Phase", "s", property_get_phase, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Progress", "d", property_get_progress, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ProgressText", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ProgressText", "s", property_get_progress_text, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("RestartCount", "i", property_get_restarts, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("ClaimName", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Reason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Message", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ClaimName", "s", property_get_claim_name, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reason", "s", property_get_reason, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Message", "s", property_get_message, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Conditions", "a(ssss)", bus_property_get_conditions, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_METHOD_WITH_ARGS("Upload", SD_BUS_ARGS("h", fd, "a{sv}", options), SD_BUS_NO_RESULT,
                                 method_upload, SD_BUS_VTABLE_UNPRIVILEGED),

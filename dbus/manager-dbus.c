@@ -59,7 +59,8 @@ static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
 }
 
 /* A Secret's data needs polkit's secret.read (1: go on; see authz.h). */
-static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name, sd_bus_error *error) {
+static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name,
+                             sd_bus_error *error) {
         if (kind != &kind_secret)
                 return 1;
         return authz_check(m, "secret.read", namespace, kind->kind, name, error);
@@ -103,7 +104,8 @@ static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *refer
         }
         for (guint i = 0; i < references->len; i++) {
                 ObjectReference *ref = references->pdata[i];
-                g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace, ref->name ?: "");
+                g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace,
+                                                       ref->name ?: "");
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
                 r = authz_check(m, ref->action, ref->namespace, ref->kind, ref->name, error);
@@ -143,9 +145,11 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return r;
         if (validation && field_validation_from_string(validation, &opts.field_validation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore", validation);
+                                         "option \"field-validation\": \"%s\" is not one of Strict, Warn, Ignore",
+                                         validation);
         if (namespace && default_namespace)
-                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "options \"namespace\" and \"default-namespace\" exclude each other");
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS,
+                                        "options \"namespace\" and \"default-namespace\" exclude each other");
         if (default_namespace) {
                 opts.namespace_is_default = true;
                 namespace = g_steal_pointer(&default_namespace);
@@ -156,14 +160,19 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (!authz_privileged(m)) {
                 /* what it would touch decides who may: a dry run tells */
                 g_autoptr(GPtrArray) would = NULL;
-                g_autoptr(GPtrArray) references = g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
+                g_autoptr(GPtrArray) references =
+                        g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
                 opts.dry_run = true;
                 opts.references = references;
                 r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
                 opts.references = NULL;
-                AUTHORIZE(authorize_apply(m, would, references, error));
+                r = authorize_apply(m, would, references, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1;       /* polkit asked: the call comes again */
         }
         opts.dry_run = dry_run;
 
@@ -182,7 +191,8 @@ static int read_output_option(const char *output, bool *yaml, sd_bus_error *erro
         else if (streq(output, "yaml"))
                 *yaml = true;
         else
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"output\": \"%s\" is not one of json, yaml", output);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "option \"output\": \"%s\" is not one of json, yaml", output);
         return 0;
 }
 
@@ -232,9 +242,15 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         /* a Secret's data needs secret.read (which implies seeing it);
          * without a role in the namespace, anything else needs object.read */
         if (kind == &kind_secret)
-                AUTHORIZE(check_secret_read(m, kind, namespace, name, error));
+                r = check_secret_read(m, kind, namespace, name, error);
         else if (!authz_can_see(m, kind, namespace, name))
-                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, name, error));
+                r = authz_check(m, "object.read", namespace, kind->kind, name, error);
+        else
+                r = 1;          /* seen through a role: go on */
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -359,9 +375,15 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * roles show (Secrets where the role reads them) */
         bool across = isempty(namespace) && kind->namespaced;
         if (!across && kind == &kind_secret)
-                AUTHORIZE(check_secret_read(m, kind, namespace, NULL, error));
+                r = check_secret_read(m, kind, namespace, NULL, error);
         else if (!across && kind->namespaced && !authz_can_see(m, kind, namespace, NULL))
-                AUTHORIZE(authz_check(m, "object.read", namespace, kind->kind, NULL, error));
+                r = authz_check(m, "object.read", namespace, kind->kind, NULL, error);
+        else
+                r = 1;          /* visible, or filtered below: go on */
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
 
         objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
         for (guint i = objects->len; across && i-- > 0;) {
@@ -399,14 +421,19 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
                 return r;
         if (propagation && propagation_from_string(propagation, &opts.propagation) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "option \"propagation-policy\": \"%s\" is not one of Background, Foreground, Orphan", propagation);
+                                         "option \"propagation-policy\": \"%s\" "
+                                         "is not one of Background, Foreground, Orphan", propagation);
         opts.dry_run = dry_run;
         opts.resource_version = rv;
         opts.uid = uid;
         if (kind == &kind_namespace)
-                AUTHORIZE(authz_check(m, "namespace.manage", name, kind->kind, name, error));
+                r = authz_check(m, "namespace.manage", name, kind->kind, name, error);
         else
-                AUTHORIZE(authz_check(m, "object.delete", namespace, kind->kind, name, error));
+                r = authz_check(m, "object.delete", namespace, kind->kind, name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
 
         r = model_delete(d->model, kind, namespace, name, &opts, &e);
         if (r < 0)
@@ -444,7 +471,11 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 if (description)
                         json_object_set_string_member(annotations, "openshift.io/description", description);
         }
-        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
+        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -502,7 +533,11 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        AUTHORIZE(authz_check(m, "namespace.manage", name, "Namespace", name, error));
+        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = model_delete(d->model, &kind_namespace, "", name, &opts, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
@@ -518,19 +553,21 @@ static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *e
         g_autoptr(GPtrArray) entries = imagecache_entries(cache);
         int r;
 
-        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 || (r = sd_bus_message_open_container(reply, 'a', "(sasttttu)")) < 0)
+        if ((r = sd_bus_message_new_method_return(m, &reply)) < 0 ||
+            (r = sd_bus_message_open_container(reply, 'a', "(sasttttu)")) < 0)
                 return r;
         for (guint i = 0; i < entries->len; i++) {
                 ImageCacheEntry *e = entries->pdata[i];
-                if ((r = sd_bus_message_open_container(reply, 'r', "sasttttu")) < 0 || (r = sd_bus_message_append(reply, "s", e->digest)) < 0 ||
+                if ((r = sd_bus_message_open_container(reply, 'r', "sasttttu")) < 0 ||
+                    (r = sd_bus_message_append(reply, "s", e->digest)) < 0 ||
                     (r = sd_bus_message_open_container(reply, 'a', "s")) < 0)
                         return r;
                 for (guint j = e->references->len; j-- > 0;)     /* the latest first */
                         if ((r = sd_bus_message_append(reply, "s", e->references->pdata[j])) < 0)
                                 return r;
                 if ((r = sd_bus_message_close_container(reply)) < 0 ||
-                    (r = sd_bus_message_append(reply, "ttttu", e->virtual_size, e->disk_bytes, (uint64_t) e->pulled, (uint64_t) e->last_used,
-                                               imagecache_users(cache, e->digest))) < 0 ||
+                    (r = sd_bus_message_append(reply, "ttttu", e->virtual_size, e->disk_bytes, (uint64_t) e->pulled,
+                                               (uint64_t) e->last_used, imagecache_users(cache, e->digest))) < 0 ||
                     (r = sd_bus_message_close_container(reply)) < 0)
                         return r;
         }
@@ -562,17 +599,27 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
         const char *image;
         int r;
 
-        if ((r = sd_bus_message_read(m, "s", &image)) < 0 || (r = bus_read_options(m, options, G_N_ELEMENTS(options), error)) < 0)
+        if ((r = sd_bus_message_read(m, "s", &image)) < 0 ||
+            (r = bus_read_options(m, options, G_N_ELEMENTS(options), error)) < 0)
                 return r;
         if (isempty(image) || strchr(image, ' '))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "\"%s\" is not an image reference (host/repository:tag)", image);
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
-        AUTHORIZE(authz_check(m, "image.manage", namespace, NULL, ref, error));
+        r = authz_check(m, "image.manage", namespace, NULL, ref, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         /* the credentials of a Secret the caller names, as a containerDisk's
          * imagePullSecret: using a Secret is reading it */
         if (secret) {
                 const char *ns = !isempty(namespace) ? namespace : "default";
-                AUTHORIZE(authz_check(m, "secret.read", ns, "Secret", secret, error));
+                r = authz_check(m, "secret.read", ns, "Secret", secret, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1;       /* polkit asked: the call comes again */
                 r = imagecache_secret_credentials(d->model, ns, secret, ref, &user, &password, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
@@ -594,7 +641,11 @@ static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *
         if ((r = sd_bus_message_read(m, "s", &image)) < 0)
                 return r;
         g_autofree char *ref = g_str_has_prefix(image, "sha256:") ? g_strdup(image) : imagecache_reference(image);
-        AUTHORIZE(authz_check(m, "image.manage", NULL, NULL, ref, error));
+        r = authz_check(m, "image.manage", NULL, NULL, ref, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
         r = imagecache_remove(model_services(d->model)->images, ref, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);

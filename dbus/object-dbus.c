@@ -38,13 +38,15 @@ static sd_bus_message *lookup_caller(sd_bus *bus, const char *path) {
         sd_bus_message *m = sd_bus_get_current_message(bus);
         const char *iface = m && sd_bus_message_is_method_call(m, NULL, NULL) ? sd_bus_message_get_interface(m) : NULL;
 
-        if (streq_ptr(iface, "org.freedesktop.DBus.Properties") || streq_ptr(iface, "org.freedesktop.DBus.ObjectManager") ||
+        if (streq_ptr(iface, "org.freedesktop.DBus.Properties") ||
+            streq_ptr(iface, "org.freedesktop.DBus.ObjectManager") ||
             streq_ptr(iface, "org.freedesktop.DBus.Introspectable"))
                 return m;
         return NULL;
 }
 
-static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found, sd_bus_error *error) {
+static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
+                       sd_bus_error *error) {
         Daemon *d = userdata;
         Object *o = model_find_path(d->model, path);
 
@@ -80,32 +82,56 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
 
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,
                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        return bus_append_string_map(reply, json_get_object(object_metadata(o), streq(property, "Labels") ? "labels" : "annotations"));
+        return bus_append_string_map(reply, json_get_object(object_metadata(userdata), "labels"));
 }
 
-static int property_get_meta_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int property_get_annotations(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string_map(reply, json_get_object(object_metadata(userdata), "annotations"));
+}
+
+static int property_get_uid(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_meta_string(userdata, "uid"));
+}
+
+static int property_get_creation_timestamp(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_meta_string(userdata, "creationTimestamp"));
+}
+
+static int property_get_resource_version(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                         sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_meta_string(userdata, "resourceVersion"));
+}
+
+static int property_get_deletion_timestamp(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_meta_string(userdata, "deletionTimestamp"));
+}
+
+static int property_get_kind(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "s", o->kind->kind);
+}
+
+static int property_get_namespace(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                  sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "s", o->namespace);
+}
+
+static int property_get_name(sd_bus *bus, const char *path, const char *interface, const char *property,
+                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        return sd_bus_message_append(reply, "s", o->name);
+}
+
+static int property_get_api_version(sd_bus *bus, const char *path, const char *interface, const char *property,
                                     sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
-        const char *member = streq(property, "CreationTimestamp") ? "creationTimestamp" :
-                             streq(property, "DeletionTimestamp") ? "deletionTimestamp" :
-                             streq(property, "ResourceVersion") ? "resourceVersion" : "uid";
-        const char *v = object_meta_string(o, member);
-        return sd_bus_message_append(reply, "s", v ? v : "");
-}
-
-static int property_get_identity(sd_bus *bus, const char *path, const char *interface, const char *property,
-                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        g_autofree char *av = NULL;
-
-        if (streq(property, "Kind"))
-                return sd_bus_message_append(reply, "s", o->kind->kind);
-        if (streq(property, "Namespace"))
-                return sd_bus_message_append(reply, "s", o->namespace);
-        if (streq(property, "Name"))
-                return sd_bus_message_append(reply, "s", o->name);
-        av = kind_api_version(o->kind);
+        g_autofree char *av = kind_api_version(o->kind);
         return sd_bus_message_append(reply, "s", av);
 }
 
@@ -137,17 +163,18 @@ static int property_get_owners(sd_bus *bus, const char *path, const char *interf
 
 static const sd_bus_vtable object_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("ApiVersion", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Kind", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Namespace", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Name", "s", property_get_identity, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Uid", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("CreationTimestamp", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("ResourceVersion", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("ApiVersion", "s", property_get_api_version, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Kind", "s", property_get_kind, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Namespace", "s", property_get_namespace, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Name", "s", property_get_name, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Uid", "s", property_get_uid, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("CreationTimestamp", "s", property_get_creation_timestamp, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("ResourceVersion", "s", property_get_resource_version, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Generation", "x", property_get_generation, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("DeletionTimestamp", "s", property_get_meta_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("DeletionTimestamp", "s", property_get_deletion_timestamp, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("Labels", "a{ss}", bus_property_get_labels, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Annotations", "a{ss}", bus_property_get_labels, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Annotations", "a{ss}", property_get_annotations, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_PROPERTY("OwnerReferences", "a(ssss)", property_get_owners, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END
 };

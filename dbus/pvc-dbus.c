@@ -1,33 +1,44 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.edgevirt.EdgeVirt1.PersistentVolumeClaim */
 #include "bus.h"
+#include "bus-util.h"
 #include "json-util.h"
 #include "pvc.h"
 #include "util.h"
 
-static int property_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        JsonObject *spec = json_get_object(object_root(o), "spec");
-        const char *v = NULL;
-
-        if (streq(property, "Phase"))
-                v = object_status_string(o, "phase");
-        else if (streq(property, "StorageClass"))
-                v = pvc_storage_class(o);
-        else if (streq(property, "VolumeMode"))
-                v = json_get_string(spec, "volumeMode");
-        else if (streq(property, "Reason"))
-                v = pvc_reason(o);
-        else if (streq(property, "Message"))
-                v = pvc_message(o);
-        return sd_bus_message_append(reply, "s", v ? v : "");
+static int property_get_phase(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, object_status_string(userdata, "phase"));
 }
 
-static int property_get_size(sd_bus *bus, const char *path, const char *interface, const char *property,
-                             sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        return sd_bus_message_append(reply, "t", streq(property, "Capacity") ? pvc_capacity_bytes(o) : pvc_requested_bytes(o));
+static int property_get_storage_class(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, pvc_storage_class(userdata));
+}
+
+static int property_get_volume_mode(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, json_get_string(json_get_object(object_root(userdata), "spec"), "volumeMode"));
+}
+
+static int property_get_reason(sd_bus *bus, const char *path, const char *interface, const char *property,
+                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, pvc_reason(userdata));
+}
+
+static int property_get_message(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return bus_append_string(reply, pvc_message(userdata));
+}
+
+static int property_get_capacity(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", pvc_capacity_bytes(userdata));
+}
+
+static int property_get_requested_capacity(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                           sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", pvc_requested_bytes(userdata));
 }
 
 static int property_get_access_modes(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -56,13 +67,14 @@ static int property_get_volume_path(sd_bus *bus, const char *path, const char *i
 
 const sd_bus_vtable bus_pvc_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Phase", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Reason", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Message", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Capacity", "t", property_get_size, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("RequestedCapacity", "t", property_get_size, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("StorageClass", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("VolumeMode", "s", property_get_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Phase", "s", property_get_phase, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Reason", "s", property_get_reason, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Message", "s", property_get_message, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Capacity", "t", property_get_capacity, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("RequestedCapacity", "t", property_get_requested_capacity, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("StorageClass", "s", property_get_storage_class, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("VolumeMode", "s", property_get_volume_mode, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("AccessModes", "as", property_get_access_modes, 0, SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("VolumePath", "s", property_get_volume_path, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         SD_BUS_VTABLE_END

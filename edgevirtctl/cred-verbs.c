@@ -21,8 +21,8 @@ static JsonNode *get_object(Ctl *c, const char *kind, const char *name, bool *mi
 
         if (missing)
                 *missing = false;
-        r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Get", &e, &reply, "sssa{sv}", kind, c->namespace, name, 1, "output", "s",
-                               "json");
+        r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Get", &e, &reply, "sssa{sv}", kind, c->namespace, name, 1,
+                               "output", "s", "json");
         if (r < 0) {
                 if (missing && sd_bus_error_has_name(&e, "org.edgevirt.EdgeVirt1.Error.NotFound"))
                         *missing = true;
@@ -59,7 +59,8 @@ static char *random_suffix(const char *prefix, int n) {
 }
 
 static JsonArray *access_credentials(JsonObject *vm) {
-        return json_get_array(json_get_object(json_get_object(json_get_object(vm, "spec"), "template"), "spec"), "accessCredentials");
+        return json_get_array(json_get_object(json_get_object(json_get_object(vm, "spec"), "template"), "spec"),
+                              "accessCredentials");
 }
 
 /* The Secrets of the VM's entries: SSH keys for USER through the agent
@@ -68,9 +69,11 @@ static GPtrArray *secrets_of(JsonObject *vm, const char *user) {
         GPtrArray *out = g_ptr_array_new();
         JsonArray *creds = access_credentials(vm);
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
-                JsonObject *cred = json_get_object(json_array_get_object_element(creds, i), user ? "sshPublicKey" : "userPassword");
+                JsonObject *cred = json_get_object(json_array_get_object_element(creds, i),
+                                                   user ? "sshPublicKey" : "userPassword");
                 JsonObject *agent = json_get_object(json_get_object(cred, "propagationMethod"), "qemuGuestAgent");
-                const char *name = json_get_string(json_get_object(json_get_object(cred, "source"), "secret"), "secretName");
+                const char *name = json_get_string(json_get_object(json_get_object(cred, "source"), "secret"),
+                                                   "secretName");
                 bool listed = !user;
                 JsonArray *users = json_get_array(agent, "users");
                 for (guint j = 0; user && users && j < json_array_get_length(users); j++)
@@ -110,12 +113,14 @@ static bool may_change(Ctl *c, JsonObject *secret, JsonObject *vm) {
         const char *uid = json_get_string(json_get_object(vm, "metadata"), "uid");
         for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
                 JsonObject *o = json_array_get_object_element(owners, i);
-                if (streq_ptr(json_get_string(o, "kind"), "VirtualMachine") && streq_ptr(json_get_string(o, "uid"), uid))
+                if (streq_ptr(json_get_string(o, "kind"), "VirtualMachine") &&
+                    streq_ptr(json_get_string(o, "uid"), uid))
                         return true;
         }
         if (c->force)
                 return true;
-        fail(_("Secret %s is not owned by VM %s (use --force to change it anyway)"), json_get_string(json_get_object(secret, "metadata"), "name"),
+        fail(_("Secret %s is not owned by VM %s (use --force to change it anyway)"),
+             json_get_string(json_get_object(secret, "metadata"), "name"),
              json_get_string(json_get_object(vm, "metadata"), "name"));
         return false;
 }
@@ -157,7 +162,8 @@ static int read_key(Ctl *c, char **ret) {
                 key = g_strdup(c->key_value);
         g_strstrip(key);
         if (!*key || strchr(key, '\n') || !strchr(key, ' '))
-                return fail(_("not an SSH public key (one line: TYPE KEY [COMMENT]): %s"), c->key_file ? c->key_file : c->key_value);
+                return fail(_("not an SSH public key (one line: TYPE KEY [COMMENT]): %s"),
+                            c->key_file ? c->key_file : c->key_value);
         *ret = g_steal_pointer(&key);
         return 0;
 }
@@ -181,7 +187,8 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         if (!c->force) {
                 g_autoptr(JsonNode) vmi = get_object(c, "vmi", vm_name, &missing);
                 if (vmi)
-                        return fail(_("VM %s is running: a new Secret takes effect at its next start (use --force to add it anyway)"), vm_name);
+                        return fail(_("VM %s is running: a new Secret takes effect at its next start "
+                                      "(use --force to add it anyway)"), vm_name);
                 if (!missing)
                         return 1;
         }
@@ -201,7 +208,8 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         if (apply_object(c, secret_node))
                 return 1;
 
-        /* the entry: {sshPublicKey: {source: {secret: {secretName}}, propagationMethod: {qemuGuestAgent: {users: [USER]}}}} */
+        /* the entry: {sshPublicKey: {source: {secret: {secretName}},
+         *             propagationMethod: {qemuGuestAgent: {users: [USER]}}}} */
         JsonObject *tspec = json_ensure_object(json_ensure_object(json_ensure_object(vm, "spec"), "template"), "spec");
         JsonArray *creds = json_get_array(tspec, "accessCredentials");
         if (!creds) {
@@ -209,20 +217,24 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
                 json_object_set_array_member(tspec, "accessCredentials", creds);
         }
         JsonObject *entry = json_object_new(), *ssh = json_object_new();
-        json_object_set_string_member(json_ensure_object(json_ensure_object(ssh, "source"), "secret"), "secretName", name);
+        json_object_set_string_member(json_ensure_object(json_ensure_object(ssh, "source"), "secret"), "secretName",
+                                      name);
         JsonArray *users = json_array_new();
         json_array_add_string_element(users, c->cred_user);
-        json_object_set_array_member(json_ensure_object(json_ensure_object(ssh, "propagationMethod"), "qemuGuestAgent"), "users", users);
+        json_object_set_array_member(json_ensure_object(json_ensure_object(ssh, "propagationMethod"), "qemuGuestAgent"),
+                                     "users", users);
         json_object_set_object_member(entry, "sshPublicKey", ssh);
         json_array_add_object_element(creds, entry);
         json_object_remove_member(vm, "status");
         if (apply_object(c, vm_node)) {
                 /* the Secret alone would be an orphan */
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                (void) sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Delete", &e, NULL, "sssa{sv}", "secret", c->namespace, name, 0);
+                (void) sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Delete", &e, NULL, "sssa{sv}", "secret",
+                                          c->namespace, name, 0);
                 return 1;
         }
-        printf(_("Added the key for user %s in the new Secret \"%s\"; VM %s uses it from its next start\n"), c->cred_user, name, vm_name);
+        printf(_("Added the key for user %s in the new Secret \"%s\"; VM %s uses it from its next start\n"),
+               c->cred_user, name, vm_name);
         return 0;
 }
 
@@ -349,7 +361,8 @@ int verb_credentials(Ctl *c, int argc, char **argv) {
                      { "set-password", set_password, false } };
 
         if (argc != 3)
-                return fail(_("usage: edgevirtctl credentials add-ssh-key|remove-ssh-key --user=USER --file=PATH|--value=KEY VM\n"
+                return fail(_("usage: edgevirtctl credentials add-ssh-key|remove-ssh-key --user=USER "
+                              "--file=PATH|--value=KEY VM\n"
                               "       edgevirtctl credentials set-password --user=USER --password=PASSWORD VM\n"
                               "       [--secret=NAME] [--force]; add-ssh-key: [--create-secret|--update-secret]"));
         if (isempty(c->cred_user))

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 #include <systemd/sd-bus.h>
 
 #include "util.h"
@@ -55,11 +56,39 @@ int G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...);
 int bus_fail(const sd_bus_error *e, int r);
 /* ROOT/namespace/<ns>/<segment>/<name>, encoded. */
 char *ctl_object_path(const char *namespace, const char *segment, const char *name);
+/* The daemon's text as a JSON tree (NULL: not JSON). */
+JsonNode *parse_json(const char *text);
+/* The namespace a List names: "" for all of them (-A). */
+const char *ns_of(Ctl *c);
+/* CreateNamespace with --display-name and --description. */
+int create_namespace(Ctl *c, const char *name);
+
+/* table.c: the string at a dotted path ("status.phase") of o, or NULL */
+const char *str(JsonObject *o, const char *path);
+/* table.c: items as a table of their kind's columns (wide: -o wide's
+ * extra ones too), with or without the title row. */
+void print_table_rows(JsonArray *items, bool with_namespace, bool header, bool wide);
 
 /* list.c: call a Manager method whose reply is one document (Get, List);
  * a List comes in pages of c->chunk_size objects, joined. */
 int ctl_call_document(Ctl *c, const char *method, const char *kind, const char *ns, const char *name,
                       const char *output, const char *selector, char **ret);
+
+/* get-verbs.c */
+int verb_get(Ctl *c, int argc, char **argv);
+int verb_describe(Ctl *c, int argc, char **argv);
+
+/* apply-verbs.c */
+int verb_apply(Ctl *c, int argc, char **argv);
+int verb_delete(Ctl *c, int argc, char **argv);
+int verb_create(Ctl *c, int argc, char **argv);
+
+/* wait-verbs.c */
+int verb_wait(Ctl *c, int argc, char **argv);
+int verb_image_upload(Ctl *c, int argc, char **argv);
+
+/* export.c */
+int verb_export(Ctl *c, int argc, char **argv);
 
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);

@@ -40,14 +40,16 @@ int verb_images(Ctl *c, int argc, char **argv) {
         if (json)
                 printf("[");
         else
-                printf("%-50s %-19s %10s %10s %5s %9s\n", _("IMAGE"), _("DIGEST"), _("SIZE"), _("ON DISK"), _("USERS"), _("LAST USED"));
+                printf("%-50s %-19s %10s %10s %5s %9s\n", _("IMAGE"), _("DIGEST"), _("SIZE"), _("ON DISK"), _("USERS"),
+                       _("LAST USED"));
         for (bool first = true; (r = sd_bus_message_enter_container(reply, 'r', "sasttttu")) > 0; first = false) {
                 const char *digest, *ref;
                 uint64_t vsize, bytes, pulled, used;
                 uint32_t users;
                 g_autoptr(GPtrArray) refs = g_ptr_array_new_with_free_func(g_free);
 
-                if ((r = sd_bus_message_read(reply, "s", &digest)) < 0 || (r = sd_bus_message_enter_container(reply, 'a', "s")) < 0)
+                if ((r = sd_bus_message_read(reply, "s", &digest)) < 0 ||
+                    (r = sd_bus_message_enter_container(reply, 'a', "s")) < 0)
                         return fail("%s", g_strerror(-r));
                 while ((r = sd_bus_message_read(reply, "s", &ref)) > 0)
                         g_ptr_array_add(refs, g_strdup(ref));

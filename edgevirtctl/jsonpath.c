@@ -91,7 +91,8 @@ static int parse_path(const char *expr, GPtrArray *steps, GError **error) {
                                 /* [?(@.path OP literal)] */
                                 close = strstr(p, ")]");
                                 if (!close || p[2] != '(')
-                                        return ev_error_set(error, EINVAL, "jsonpath: unterminated filter in \"%s\"", expr);
+                                        return ev_error_set(error, EINVAL, "jsonpath: unterminated filter in \"%s\"",
+                                                            expr);
                                 g_autofree char *cond = g_strndup(p + 3, close - p - 3);
                                 static const char *const ops[] = { "==", "!=", "<=", ">=", "<", ">", NULL };
                                 char *at = NULL;
@@ -167,7 +168,8 @@ static bool filter_match(Step *s, JsonNode *item) {
                 return found->len > 0;
         for (guint i = 0; i < found->len; i++) {
                 int c = compare(found->pdata[i], s->literal);
-                if ((streq(s->op, "==") && c == 0) || (streq(s->op, "!=") && c != 0) || (streq(s->op, "<") && c == -1) ||
+                if ((streq(s->op, "==") && c == 0) || (streq(s->op, "!=") && c != 0) ||
+                    (streq(s->op, "<") && c == -1) ||
                     (streq(s->op, ">") && c == 1) || (streq(s->op, "<=") && (c == -1 || c == 0)) ||
                     (streq(s->op, ">=") && (c == 1 || c == 0)))
                         return true;

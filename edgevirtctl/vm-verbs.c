@@ -51,7 +51,8 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
         } else {
                 if (argc != 2)
                         return fail(_("usage: edgevirtctl %s VM%s"), verb,
-                                    streq(verb, "stop") || streq(verb, "restart") ? " [--grace-period=SECONDS] [--force]" : "");
+                                    streq(verb, "stop") || streq(verb, "restart") ?
+                                    " [--grace-period=SECONDS] [--force]" : "");
                 name = argv[1];
         }
         if ((c->force || c->grace_period >= 0) && !streq(verb, "stop") && !streq(verb, "restart"))
@@ -71,8 +72,9 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
         r = sd_bus_call(c->bus, m, 0, &e, NULL);
         if (r < 0) {
                 if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
-                        return fail(_("%s \"%s\" not found in namespace \"%s\""), streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance",
-                                    name, c->namespace);
+                        return fail(_("%s \"%s\" not found in namespace \"%s\""),
+                                    streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance", name,
+                                    c->namespace);
                 return bus_fail(&e, r);
         }
         printf(_(done), name);
@@ -190,7 +192,8 @@ static void splice_sockets(int a, int b) {
  * each connection spliced to a socket from OpenVNC(); without
  * --proxy-only a viewer (remote-viewer, vncviewer) is started on it. */
 int verb_vnc(Ctl *c, int argc, char **argv) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(c->port) };
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+                                 .sin_port = htons(c->port) };
         socklen_t len = sizeof sa;
         pid_t viewer = -1;
         int lfd, one = 1;
@@ -208,12 +211,14 @@ int verb_vnc(Ctl *c, int argc, char **argv) {
         if (!c->proxy_only) {
                 g_autofree char *url = g_strdup_printf("vnc://127.0.0.1:%u", ntohs(sa.sin_port));
                 g_autofree char *hostport = g_strdup_printf("127.0.0.1::%u", ntohs(sa.sin_port));
-                g_autofree char *rv = g_find_program_in_path("remote-viewer"), *vv = g_find_program_in_path("vncviewer");
+                g_autofree char *rv = g_find_program_in_path("remote-viewer");
+                g_autofree char *vv = g_find_program_in_path("vncviewer");
                 char *rv_argv[] = { rv, url, NULL }, *vv_argv[] = { vv, hostport, NULL };
                 if (!rv && !vv)
                         fprintf(stderr, _("no viewer found (remote-viewer, vncviewer); connect one to the port, "
                                           "or use --proxy-only\n"));
-                else if (!g_spawn_async(NULL, rv ? rv_argv : vv_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &viewer, NULL))
+                else if (!g_spawn_async(NULL, rv ? rv_argv : vv_argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+                                        &viewer, NULL))
                         viewer = -1;
         }
         for (;;) {
@@ -247,7 +252,8 @@ int verb_vnc(Ctl *c, int argc, char **argv) {
 int verb_guest(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-        const char *method = streq(argv[0], "guestosinfo") ? "GuestOSInfo" : streq(argv[0], "userlist") ? "UserList" : "FilesystemList";
+        const char *method = streq(argv[0], "guestosinfo") ? "GuestOSInfo" :
+                             streq(argv[0], "userlist") ? "UserList" : "FilesystemList";
         const char *text;
         int r;
 

@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 int getgrouplist(const char *user, gid_t group, gid_t *groups, int *ngroups) {
-        int (*real)(const char *, gid_t, gid_t *, int *) = (int (*)(const char *, gid_t, gid_t *, int *)) dlsym(RTLD_NEXT, "getgrouplist");
+        int (*real)(const char *, gid_t, gid_t *, int *) =
+                (int (*)(const char *, gid_t, gid_t *, int *)) dlsym(RTLD_NEXT, "getgrouplist");
         const char *gate = getenv("EDGEVIRT_TEST_NSS_GATE");
 
         if (gate && access(gate, F_OK) == 0) {

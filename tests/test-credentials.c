@@ -12,15 +12,18 @@ static const char SECRETS[] =
         "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-a}\n"
         "stringData: {b: \"ssh-ed25519 BBB b@x\\n\\n  ssh-ed25519 CCC c@x  \\n\", a: \"ssh-ed25519 AAA a@x\"}\n"
         "---\napiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa DDD d@x\"}\n"
-        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: \" hunter2 \\n\", agent: x, nobody: \"  \"}\n";
+        "---\napiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: \" hunter2 \\n\", agent: x, "
+        "nobody: \"  \"}\n";
 
 static const char VMI[] =
         "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: box}\n"
         "spec:\n"
         "  domain: {memory: {guest: 64Mi}}\n"
         "  accessCredentials:\n"
-        "  - sshPublicKey: {source: {secret: {secretName: keys-a}}, propagationMethod: {qemuGuestAgent: {users: [root, agent]}}}\n"
-        "  - sshPublicKey: {source: {secret: {secretName: keys-b}}, propagationMethod: {qemuGuestAgent: {users: [agent]}}}\n"
+        "  - sshPublicKey: {source: {secret: {secretName: keys-a}}, propagationMethod: {qemuGuestAgent: {users: [root, "
+        "agent]}}}\n"
+        "  - sshPublicKey: {source: {secret: {secretName: keys-b}}, propagationMethod: {qemuGuestAgent: {users: "
+        "[agent]}}}\n"
         "  - userPassword: {source: {secret: {secretName: pw}}, propagationMethod: {qemuGuestAgent: {}}}\n";
 
 typedef struct Fixture {
@@ -40,7 +43,8 @@ static void apply(Fixture *f, const char *text) {
 
 static void setup(Fixture *f, gconstpointer data) {
         g_autoptr(GError) e = NULL;
-        ModelLimits limits = { .max_document_size = 1 << 20, .max_objects_per_apply = 100, .max_objects_per_namespace = 1000 };
+        ModelLimits limits = { .max_document_size = 1 << 20, .max_objects_per_apply = 100,
+                              .max_objects_per_namespace = 1000 };
         g_assert_cmpint(sd_event_new(&f->event), >=, 0);
         f->dir = g_dir_make_tmp("edgevirt-credentials-XXXXXX", NULL);
         g_assert_nonnull(f->dir);
@@ -91,8 +95,12 @@ static void test_users(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(agent->name, ==, "agent");
         g_assert_cmpstr(nobody->name, ==, "nobody");
         g_assert_cmpstr(root->name, ==, "root");
-        assert_keys(agent, (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x", "ssh-rsa DDD d@x", NULL });
-        assert_keys(root, (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x", NULL });
+        assert_keys(agent,
+                    (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x",
+                                           "ssh-rsa DDD d@x", NULL });
+        assert_keys(root,
+                    (const char *const[]) { "ssh-ed25519 AAA a@x", "ssh-ed25519 BBB b@x", "ssh-ed25519 CCC c@x",
+                                           NULL });
         /* passwords trimmed; a blank one sets nothing */
         g_assert_cmpstr(root->password, ==, "hunter2");
         g_assert_cmpstr(agent->password, ==, "x");
@@ -108,7 +116,9 @@ static void test_digest_follows_the_secrets(Fixture *f, gconstpointer data) {
         apply(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa EEE e@x\"}\n");
         g_autofree char *d3 = resolve(f, &u3);
         g_assert_cmpstr(d3, !=, d1);
-        apply(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: other, agent: x, nobody: \"  \"}\n");
+        apply(f,
+              "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: other, agent: x, nobody: \"  "
+              "\"}\n");
         g_autofree char *d4 = resolve(f, &u4);
         g_assert_cmpstr(d4, !=, d3);
 }
@@ -121,7 +131,8 @@ static void test_missing_secret_is_named(Fixture *f, gconstpointer data) {
         g_assert_no_error(e);
         g_assert_cmpint(agent_credentials_resolve(f->model, vmi(f), &users, &digest, &e), ==, -ENOENT);
         g_assert_nonnull(e);
-        g_assert_cmpstr(e->message, ==, "spec.accessCredentials[2].userPassword.source.secret: Secret default/pw not found");
+        g_assert_cmpstr(e->message, ==,
+                        "spec.accessCredentials[2].userPassword.source.secret: Secret default/pw not found");
 }
 
 /* When the guest is told: at once, on a change, after the resync period;

@@ -43,7 +43,8 @@ static GHashTable *fake_volumes(JsonObject *spec) {
                 } else if (json_get_object(v, "containerDisk")) {
                         dv->path = intern_printf("/var/lib/edgevirt/instances/UID/%s.qcow2", name);
                         dv->format = "qcow2";
-                        dv->backing = "/var/lib/edgevirt/images/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.img";
+                        dv->backing = "/var/lib/edgevirt/images/"
+                                      "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.img";
                 } else if (json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive")) {
                         dv->path = intern_printf("/run/edgevirt/UID/%s.iso", name);
                         dv->readonly = true;

@@ -30,16 +30,19 @@ static void creds(const char *config, const char *ref, const char *user, const c
 
 static void test_docker_config(void) {
         /* "puller:s3cret" */
-        creds("{\"auths\":{\"registry:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}", "docker://registry:5000/x:v1", "puller", "s3cret");
-        creds("{\"auths\":{\"https://registry:5000/v2/\":{\"username\":\"u\",\"password\":\"p\"}}}", "docker://registry:5000/x",
-              "u", "p");
-        /* Docker Hub's historic key */
-        creds("{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}", "docker://docker.io/library/x",
+        creds("{\"auths\":{\"registry:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}", "docker://registry:5000/x:v1",
               "puller", "s3cret");
+        creds("{\"auths\":{\"https://registry:5000/v2/\":{\"username\":\"u\",\"password\":\"p\"}}}",
+              "docker://registry:5000/x", "u", "p");
+        /* Docker Hub's historic key */
+        creds("{\"auths\":{\"https://index.docker.io/v1/\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}",
+              "docker://docker.io/library/x", "puller", "s3cret");
         /* the old .dockercfg form: hosts at the top */
-        creds("{\"registry:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}", "docker://registry:5000/x", "puller", "s3cret");
+        creds("{\"registry:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}", "docker://registry:5000/x", "puller",
+              "s3cret");
         /* another registry: no credentials, no error */
-        creds("{\"auths\":{\"other:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}", "docker://registry:5000/x", NULL, NULL);
+        creds("{\"auths\":{\"other:5000\":{\"auth\":\"cHVsbGVyOnMzY3JldA==\"}}}", "docker://registry:5000/x", NULL,
+              NULL);
         /* a password may hold colons */
         creds("{\"auths\":{\"r\":{\"auth\":\"dTphOmI=\"}}}", "docker://r/x", "u", "a:b");
 }

@@ -40,14 +40,16 @@ static void bad(const char *doc, const char *op, const char *fragment) {
 
 static void test_operations(void) {
         const char *vm = "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},{\"name\":\"b\"}]}}";
-        ok(vm, "{\"op\":\"remove\",\"path\":\"/spec/ifaces/0/mac\"}", "{\"spec\":{\"ifaces\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}");
+        ok(vm, "{\"op\":\"remove\",\"path\":\"/spec/ifaces/0/mac\"}",
+           "{\"spec\":{\"ifaces\":[{\"name\":\"a\"},{\"name\":\"b\"}]}}");
         ok(vm, "{\"op\":\"replace\",\"path\":\"/spec/ifaces/0/mac\",\"value\":\"y\"}",
            "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"y\"},{\"name\":\"b\"}]}}");
         ok(vm, "{\"op\":\"add\",\"path\":\"/spec/ifaces/1\",\"value\":{\"name\":\"c\"}}",
            "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},{\"name\":\"c\"},{\"name\":\"b\"}]}}");
         ok(vm, "{\"op\":\"add\",\"path\":\"/spec/ifaces/-\",\"value\":1}",
            "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},{\"name\":\"b\"},1]}}");
-        ok(vm, "{\"op\":\"replace\",\"path\":\"/spec/ifaces/1\",\"value\":2}", "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},2]}}");
+        ok(vm, "{\"op\":\"replace\",\"path\":\"/spec/ifaces/1\",\"value\":2}",
+           "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},2]}}");
         ok(vm, "{\"op\":\"add\",\"path\":\"/spec/new~1key~0\",\"value\":true}",
            "{\"spec\":{\"ifaces\":[{\"name\":\"a\",\"mac\":\"x\"},{\"name\":\"b\"}],\"new/key~\":true}}");
         ok(vm, "{\"op\":\"test\",\"path\":\"/spec/ifaces/1/name\",\"value\":\"b\"}", vm);
@@ -81,7 +83,8 @@ static void test_depth_after_patches(void) {
                 g_string_append_c(value, '}');
         }
         g_autoptr(JsonNode) d = parse(doc->str);
-        g_autofree char *op_text = g_strdup_printf("{\"op\": \"add\", \"path\": \"%s/x\", \"value\": %s}", path->str, value->str);
+        g_autofree char *op_text = g_strdup_printf("{\"op\": \"add\", \"path\": \"%s/x\", \"value\": %s}", path->str,
+                                                   value->str);
         g_autoptr(JsonNode) op = parse(op_text);
         g_autoptr(GError) e = NULL;
         g_assert_false(json_deeper_than(d, 128));

@@ -7,13 +7,18 @@
 
 static const char *doc =
         "{\"kind\": \"List\", \"items\": ["
-        " {\"kind\": \"None\", \"metadata\": {\"name\": \"127.0.0.1\", \"labels\": {\"app.kubernetes.io/name\": \"x\"}},"
-        "  \"status\": {\"capacity\": {\"cpu\": \"4\"}, \"addresses\": [{\"type\": \"LegacyHostIP\", \"address\": \"127.0.0.1\"}],"
-        "   \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}, {\"type\": \"Paused\", \"status\": \"False\"}]}},"
+        " {\"kind\": \"None\", \"metadata\": {\"name\": \"127.0.0.1\", \"labels\": {\"app.kubernetes.io/name\": "
+        "\"x\"}},"
+        "  \"status\": {\"capacity\": {\"cpu\": \"4\"}, \"addresses\": [{\"type\": \"LegacyHostIP\", \"address\": "
+        "\"127.0.0.1\"}],"
+        "   \"conditions\": [{\"type\": \"Ready\", \"status\": \"True\"}, {\"type\": \"Paused\", \"status\": "
+        "\"False\"}]}},"
         " {\"kind\": \"None\", \"metadata\": {\"name\": \"127.0.0.2\"},"
-        "  \"status\": {\"capacity\": {\"cpu\": \"8\"}, \"addresses\": [{\"type\": \"LegacyHostIP\", \"address\": \"127.0.0.2\"},"
+        "  \"status\": {\"capacity\": {\"cpu\": \"8\"}, \"addresses\": [{\"type\": \"LegacyHostIP\", \"address\": "
+        "\"127.0.0.2\"},"
         "   {\"type\": \"another\", \"address\": \"127.0.0.3\"}], \"conditions\": []}}"
-        "], \"users\": [{\"name\": \"myself\", \"user\": {}}, {\"name\": \"e2e\", \"user\": {\"username\": \"admin\", \"password\": \"secret\"}}],"
+        "], \"users\": [{\"name\": \"myself\", \"user\": {}}, {\"name\": \"e2e\", \"user\": {\"username\": \"admin\", "
+        "\"password\": \"secret\"}}],"
         " \"n\": 3}";
 
 static char *render(const char *template) {
@@ -43,7 +48,8 @@ static void test_kubectl_examples(void) {
         check("{..address}", "127.0.0.1 127.0.0.2 127.0.0.3");
         check("{.items[*].status.capacity}", "{\"cpu\":\"4\"} {\"cpu\":\"8\"}");
         check("{range .items[*]}[{.metadata.name}, {.status.capacity.cpu}] {end}", "[127.0.0.1, 4] [127.0.0.2, 8] ");
-        check("{range .items[*]}{.metadata.name}{\"\\t\"}{.status.addresses[?(@.type==\"LegacyHostIP\")].address}{\"\\n\"}{end}",
+        check("{range .items[*]}{.metadata.name}{\"\\t\"}"
+              "{.status.addresses[?(@.type==\"LegacyHostIP\")].address}{\"\\n\"}{end}",
               "127.0.0.1\t127.0.0.1\n127.0.0.2\t127.0.0.2\n");
         check("{.items[0].status.conditions[?(@.type==\"Ready\")].status}", "True");
         check("{.items[0].metadata.labels.app\\.kubernetes\\.io/name}", "x");

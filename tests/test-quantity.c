@@ -46,7 +46,8 @@ static void test_exa_milli_overflow(void) {
 
 static void test_invalid(void) {
         static const char *const bad[] = {
-                "", "abc", "1.2.3", "1Gib", "G", "1 Gi", "--1", "1e", "1e+", "1ee3", ".", "1i", "0x10", "1Ki3", "12345678901234567890123456789012345678901234567890123456789012345",
+                "", "abc", "1.2.3", "1Gib", "G", "1 Gi", "--1", "1e", "1e+", "1ee3", ".", "1i", "0x10", "1Ki3",
+                "12345678901234567890123456789012345678901234567890123456789012345",
         };
         for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
                 g_autoptr(GError) e = NULL;

@@ -42,7 +42,9 @@ static void test_claims(void) {
                 "metadata.annotations[cdi.kubevirt.io/storage.import.secretName] secret.read Secret team/creds\n"
                 "spec.dataSourceRef object.apply PersistentVolumeClaim other/src");
         /* its own namespace: writing there is reading there */
-        g_autofree char *same = collect(&kind_pvc, "spec: {dataSourceRef: {kind: PersistentVolumeClaim, name: src, namespace: team}}\n");
+        g_autofree char *same = collect(&kind_pvc,
+                                        "spec: {dataSourceRef: {kind: PersistentVolumeClaim, name: src, namespace: "
+                                        "team}}\n");
         g_assert_cmpstr(same, ==, "");
 }
 
@@ -58,7 +60,8 @@ static void test_datavolumes(void) {
         g_autofree char *snap = collect(&kind_datavolume, "spec: {source: {snapshot: {namespace: other, name: s}}}\n");
         g_assert_cmpstr(snap, ==, "spec.source.snapshot object.apply PersistentVolumeClaim other/s");
         g_autofree char *http = collect(&kind_datavolume,
-                "spec: {source: {http: {url: 'http://x', secretRef: creds, certConfigMap: ca, secretExtraHeaders: [h1, h2]}}}\n");
+                "spec: {source: {http: {url: 'http://x', secretRef: creds, certConfigMap: ca, secretExtraHeaders: [h1, "
+                "h2]}}}\n");
         g_assert_cmpstr(http, ==,
                 "spec.source.http.certConfigMap object.read ConfigMap team/ca\n"
                 "spec.source.http.secretExtraHeaders[0] secret.read Secret team/h1\n"
@@ -100,17 +103,22 @@ static void test_instances(void) {
                 "spec.volumes[6].sysprep.configMap.name object.read ConfigMap team/spcm");
 
         g_autofree char *vm_text = g_strconcat(
-                "spec:\n  dataVolumeTemplates:\n  - {metadata: {name: d}, spec: {source: {pvc: {namespace: other, name: a}}}}\n"
+                "spec:\n  dataVolumeTemplates:\n  - {metadata: {name: d}, spec: {source: {pvc: {namespace: other, "
+                "name: a}}}}\n"
                 "  - {metadata: {name: e}, spec: {source: {http: {url: 'http://x', secretRef: creds}}}}\n"
                 "  template:\n    spec:\n", NULL);
         g_auto(GStrv) lines = g_strsplit(INSTANCE, "\n", 0);
         g_autofree char *indented = g_strjoinv("\n    ", lines);
         g_autofree char *full = g_strconcat(vm_text, "    ", indented, NULL);
         g_autofree char *vm = collect(&kind_vm, full);
-        g_assert_true(strstr(vm, "spec.dataVolumeTemplates[0].spec.source.pvc object.apply PersistentVolumeClaim other/a\n"));
-        g_assert_true(strstr(vm, "spec.dataVolumeTemplates[1].spec.source.http.secretRef secret.read Secret team/creds\n"));
-        g_assert_true(strstr(vm, "spec.template.spec.volumes[2].containerDisk.imagePullSecret secret.read Secret team/pull\n"));
-        g_assert_true(strstr(vm, "spec.template.spec.accessCredentials[1].userPassword.source.secret.secretName secret.read"));
+        g_assert_true(strstr(vm, "spec.dataVolumeTemplates[0].spec.source.pvc "
+                                 "object.apply PersistentVolumeClaim other/a\n"));
+        g_assert_true(strstr(vm, "spec.dataVolumeTemplates[1].spec.source.http.secretRef "
+                                 "secret.read Secret team/creds\n"));
+        g_assert_true(strstr(vm, "spec.template.spec.volumes[2].containerDisk.imagePullSecret "
+                                 "secret.read Secret team/pull\n"));
+        g_assert_true(strstr(vm, "spec.template.spec.accessCredentials[1].userPassword.source.secret.secretName "
+                                 "secret.read"));
 }
 
 static void test_patches(void) {
@@ -118,7 +126,8 @@ static void test_patches(void) {
                 "spec:\n  patches:\n"
                 "  - '{\"op\": \"add\", \"path\": \"/spec/dataVolumeTemplates/-\", \"value\": {\"spec\": {\"source\": "
                 "{\"pvc\": {\"namespace\": \"other\", \"name\": \"a\"}}}}}'\n"
-                "  - '{\"op\": \"replace\", \"path\": \"/spec/dataVolumeTemplates/0/spec/source/pvc/namespace\", \"value\": \"third\"}'\n"
+                "  - '{\"op\": \"replace\", \"path\": \"/spec/dataVolumeTemplates/0/spec/source/pvc/namespace\", "
+                "\"value\": \"third\"}'\n"
                 "  - '{\"op\": \"add\", \"path\": \"/spec/template/spec/volumes/-\", \"value\": {\"name\": \"ci\", "
                 "\"cloudInitNoCloud\": {\"secretRef\": {\"name\": \"ud\"}}}}'\n"
                 "  - '{\"op\": \"replace\", \"path\": \"/metadata/labels/namespace\", \"value\": \"team\"}'\n");
@@ -127,7 +136,8 @@ static void test_patches(void) {
                 "spec.patches[1] object.apply PersistentVolumeClaim third/*\n"
                 "spec.patches[2] secret.read Secret team/ud");
         g_autofree char *clone = collect(&kind_vmclone,
-                "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/x\", \"value\": {\"imagePullSecret\": \"pull\"}}']}\n");
+                "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/x\", \"value\": {\"imagePullSecret\": "
+                "\"pull\"}}']}\n");
         g_assert_cmpstr(clone, ==, "spec.patches[0] secret.read Secret team/pull");
 }
 

@@ -46,8 +46,8 @@ static void test_warn_and_ignore_drop(void) {
         g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(JsonNode) n = NULL;
         g_autofree char *e = validate("io.k8s.api.core.v1.ConfigMap",
-                                      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, extra: 1}\nfoo: bar\ndata: {a: b}\n",
-                                      FIELD_VALIDATION_WARN, warnings, &n);
+                                      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, extra: 1}\nfoo: bar\ndata: "
+                                      "{a: b}\n", FIELD_VALIDATION_WARN, warnings, &n);
         g_assert_null(e);
         g_assert_cmpuint(warnings->len, ==, 2);
         g_assert_cmpstr(warnings->pdata[0], ==, "metadata.extra: unknown field, dropped");
@@ -68,7 +68,8 @@ static void test_warn_and_ignore_drop(void) {
 
 static void test_nulls_are_unset(void) {
         g_autoptr(JsonNode) n = NULL;
-        g_autofree char *e = validate("io.k8s.api.core.v1.ConfigMap", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: null}\ndata:\n",
+        g_autofree char *e = validate("io.k8s.api.core.v1.ConfigMap",
+                                      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: null}\ndata:\n",
                                       FIELD_VALIDATION_STRICT, NULL, &n);
         g_assert_null(e);
         g_assert_false(json_object_has_member(json_node_get_object(n), "data"));

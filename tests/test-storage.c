@@ -162,10 +162,13 @@ static void test_lvm_report(void) {
                 "      \"report\": [\n"
                 "          {\n"
                 "              \"lv\": [\n"
-                "                  {\"lv_name\":\"pool\", \"lv_size\":\"1073741824\", \"lv_tags\":\"\", \"pool_lv\":\"\", "
+                "                  {\"lv_name\":\"pool\", \"lv_size\":\"1073741824\", \"lv_tags\":\"\", "
+                "\"pool_lv\":\"\", "
                 "\"lv_attr\":\"twi-aotz--\", \"data_percent\":\"12.50\", \"metadata_percent\":\"10.58\"},\n"
-                "                  {\"lv_name\":\"pvc-u1\", \"lv_size\":\"104857600\", \"lv_tags\":\"edgevirt,ev.name=disk,ev.ns=default,ev.uid=u1\", "
-                "\"pool_lv\":\"pool\", \"lv_attr\":\"Vwi-a-tz--\", \"data_percent\":\"0.00\", \"metadata_percent\":\"\"}\n"
+                "                  {\"lv_name\":\"pvc-u1\", \"lv_size\":\"104857600\", "
+                "\"lv_tags\":\"edgevirt,ev.name=disk,ev.ns=default,ev.uid=u1\", "
+                "\"pool_lv\":\"pool\", \"lv_attr\":\"Vwi-a-tz--\", \"data_percent\":\"0.00\", "
+                "\"metadata_percent\":\"\"}\n"
                 "              ]\n"
                 "          }\n"
                 "      ]\n"
@@ -201,8 +204,10 @@ static void test_unknown_backend(void) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add("/storage/dir/create-list-expand-remove", Fixture, NULL, setup, test_create_list_expand_remove, teardown);
-        g_test_add("/storage/dir/capacity", Fixture, GSIZE_TO_POINTER(10 * MiB), setup, test_capacity_refuses_with_enospc, teardown);
+        g_test_add("/storage/dir/create-list-expand-remove", Fixture, NULL, setup, test_create_list_expand_remove,
+                   teardown);
+        g_test_add("/storage/dir/capacity", Fixture, GSIZE_TO_POINTER(10 * MiB), setup,
+                   test_capacity_refuses_with_enospc, teardown);
         g_test_add("/storage/dir/clone", Fixture, NULL, setup, test_clone_is_a_copy, teardown);
         g_test_add("/storage/dir/crash-leftovers", Fixture, NULL, setup, test_crash_leftovers_are_cleaned, teardown);
         g_test_add_func("/storage/sparse-copy", test_sparse_copy_skips_zeros);

@@ -12,7 +12,8 @@ static int count_row(const StoreRow *row, void *userdata) {
 
 static void put(Store *s, const char *uid, const char *name, const char *doc) {
         uint64_t rv;
-        StoreRow row = { .uid = uid, .group = "", .kind = "Secret", .namespace = "default", .name = name, .document = doc };
+        StoreRow row = { .uid = uid, .group = "", .kind = "Secret", .namespace = "default", .name = name,
+                        .document = doc };
         g_assert_cmpint(store_next_resource_version(s, &rv, NULL), ==, 0);
         row.resource_version = rv;
         g_assert_cmpint(store_put(s, &row, NULL), ==, 0);
@@ -49,7 +50,8 @@ static void test_persistence_and_rollback(void) {
         /* The same name twice is refused by the store itself. */
         g_autoptr(GError) e = NULL;
         uint64_t rv;
-        StoreRow dup = { .uid = "u9", .group = "", .kind = "Secret", .namespace = "default", .name = "a", .document = "{}" };
+        StoreRow dup = { .uid = "u9", .group = "", .kind = "Secret", .namespace = "default", .name = "a",
+                        .document = "{}" };
         g_assert_cmpint(store_begin(s, NULL), ==, 0);
         store_next_resource_version(s, &rv, NULL);
         dup.resource_version = rv;

@@ -144,7 +144,7 @@ int verb_get(Ctl *c, int argc, char **argv) {
                                 g_autoptr(JsonNode) n = parse_json(doc);
                                 g_autoptr(JsonArray) a = json_array_new();
                                 json_array_add_element(a, json_node_ref(n));
-                                print_table_rows(a, false, true, false);     /* -o wide: the usual columns */
+                                print_table_rows(a, false, true, streq_ptr(out, "wide"));
                         } else if (streq(out, "name")) {
                                 g_autoptr(JsonNode) n = parse_json(doc);
                                 const char *kind = json_get_string(json_node_get_object(n), "kind");

@@ -64,6 +64,9 @@ def test_apply_a_directory_and_get_tables(ctl):
     wide = ctl("get", "pvc", "-n", "edge-demo", "-o", "wide").stdout.splitlines()
     disk = next(r for r in wide[1:] if r.startswith("disk "))
     assert wide[0].split()[-3:] == ["VOLUMEMODE", "VOLUME", "AGE"] and "Filesystem" in disk and "pvc-" in disk
+    # one object by name, wide too
+    one = ctl("get", "pvc", "disk", "-n", "edge-demo", "-o", "wide").stdout.splitlines()
+    assert one[0].split()[-3:] == ["VOLUMEMODE", "VOLUME", "AGE"] and "Filesystem" in one[1], one
     both = ctl("get", "secrets,configmaps", "-n", "edge-demo").stdout
     assert "image-credentials" in both and "vm-settings" in both
     assert ctl("get", "secrets,cm", "-n", "edge-demo", "-o", "name").stdout == "secret/image-credentials\nconfigmap/vm-settings\n"

@@ -114,3 +114,24 @@ Role rbac_role(Model *m, const char *namespace, const char *user, const char *co
         }
         return best;
 }
+
+int rbac_make_admin(Model *m, const char *namespace, const char *user, GError **error) {
+        g_autoptr(JsonObject) binding = json_object_new();
+        JsonObject *meta = json_object_new(), *ref = json_object_new(), *subject = json_object_new();
+        JsonArray *subjects = json_array_new();
+
+        json_object_set_string_member(binding, "apiVersion", "rbac.authorization.k8s.io/v1");
+        json_object_set_string_member(binding, "kind", "RoleBinding");
+        json_object_set_string_member(meta, "name", "admin");
+        json_object_set_string_member(meta, "namespace", namespace);
+        json_object_set_object_member(binding, "metadata", meta);
+        json_object_set_string_member(ref, "apiGroup", "rbac.authorization.k8s.io");
+        json_object_set_string_member(ref, "kind", "ClusterRole");
+        json_object_set_string_member(ref, "name", "admin");
+        json_object_set_object_member(binding, "roleRef", ref);
+        json_object_set_string_member(subject, "kind", "User");
+        json_object_set_string_member(subject, "name", user);
+        json_array_add_object_element(subjects, subject);
+        json_object_set_array_member(binding, "subjects", subjects);
+        return model_apply_object(m, binding, false, error);
+}

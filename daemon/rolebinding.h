@@ -16,3 +16,6 @@ extern const KindInfo kind_rolebinding;
 /* The highest role user (or one of groups, NULL-terminated) has in namespace. */
 Role rbac_role(Model *m, const char *namespace, const char *user, const char *const *groups);
 const char *rbac_role_name(Role r);
+/* As oc new-project: make user the admin of the namespace they created
+ * (a RoleBinding "admin" to the ClusterRole admin). */
+int rbac_make_admin(Model *m, const char *namespace, const char *user, GError **error);

@@ -480,46 +480,8 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         if (r < 0)
                 return bus_error_set(error, r, e);
         const char *user = authz_caller_name(m);
-        if (user && !dry_run) {
-                /* as oc new-project: who made the project is its admin */
-                g_autoptr(JsonBuilder) b = json_builder_new();
-                json_builder_begin_object(b);
-                json_builder_set_member_name(b, "apiVersion");
-                json_builder_add_string_value(b, "rbac.authorization.k8s.io/v1");
-                json_builder_set_member_name(b, "kind");
-                json_builder_add_string_value(b, "RoleBinding");
-                json_builder_set_member_name(b, "metadata");
-                json_builder_begin_object(b);
-                json_builder_set_member_name(b, "name");
-                json_builder_add_string_value(b, "admin");
-                json_builder_set_member_name(b, "namespace");
-                json_builder_add_string_value(b, name);
-                json_builder_end_object(b);
-                json_builder_set_member_name(b, "roleRef");
-                json_builder_begin_object(b);
-                json_builder_set_member_name(b, "apiGroup");
-                json_builder_add_string_value(b, "rbac.authorization.k8s.io");
-                json_builder_set_member_name(b, "kind");
-                json_builder_add_string_value(b, "ClusterRole");
-                json_builder_set_member_name(b, "name");
-                json_builder_add_string_value(b, "admin");
-                json_builder_end_object(b);
-                json_builder_set_member_name(b, "subjects");
-                json_builder_begin_array(b);
-                json_builder_begin_object(b);
-                json_builder_set_member_name(b, "kind");
-                json_builder_add_string_value(b, "User");
-                json_builder_set_member_name(b, "name");
-                json_builder_add_string_value(b, user);
-                json_builder_end_object(b);
-                json_builder_end_array(b);
-                json_builder_end_object(b);
-                g_autoptr(JsonNode) root = json_builder_get_root(b);
-                g_autofree char *binding = json_to_string(root, FALSE);
-                ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
-                if (model_apply(d->model, binding, strlen(binding), &opts, NULL, NULL, &e) < 0)
-                        g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);
-        }
+        if (user && !dry_run && rbac_make_admin(d->model, name, user, &e) < 0)
+                g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);
         return sd_bus_reply_method_return(m, "o", path);
 }
 

@@ -151,72 +151,93 @@ static void restore_fail(Model *m, Object *o, const char *message) {
         restore_state(m, o, false, false, "Failed", message);
 }
 
-static int vmrestore_reconcile(Model *m, Object *o) {
-        /* status is written on the way: what is read of the document stays valid */
-        g_autoptr(JsonNode) keep = json_node_ref(o->doc);
-        JsonObject *spec = json_get_object(object_root(o), "spec");
-        JsonObject *rstatus = json_get_object(object_root(o), "status");
+/* Step: there is no target VM; make it from the snapshot (with the
+ * restore's patches), halted until the claims are there. */
+static void restore_create_target(Model *m, Object *o, JsonObject *spec, Object *content, JsonNode *new_spec) {
         const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
-        const char *policy = json_get_string(spec, "targetReadinessPolicy");
-        Object *snap = NULL, *content = NULL, *vm = NULL;
-        g_autoptr(GError) e = NULL;
-
-        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
-                return 0;
-        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap, NULL) < 0 ||
-            !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
-                restore_state(m, o, false, false, "SnapshotNotReady", "waiting for the VirtualMachineSnapshot to be ready to use");
-                snapshot_look_again(m, o);
-                return 0;
-        }
-        const char *cname = object_status_string(snap, "virtualMachineSnapshotContentName");
-        if (model_get(m, &kind_vmsnapshot_content, o->namespace, cname, &content, NULL) < 0) {
-                restore_fail(m, o, "the snapshot's VirtualMachineSnapshotContent is gone");
-                return 0;
-        }
         JsonObject *vmsrc = json_get_object(json_get_object(object_root(content), "spec"), "source");
         JsonObject *src_vm = json_get_object(vmsrc, "virtualMachine");
-        g_autoptr(JsonNode) new_spec = restored_spec(o, content);
+        g_autoptr(GError) e = NULL;
 
-        if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {
-                /* no target: the VM is made from the snapshot, halted until the claims are there */
-                g_autoptr(JsonObject) doc = json_object_new();
-                JsonObject *meta = json_object_new();
-                json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
-                json_object_set_string_member(doc, "kind", "VirtualMachine");
-                json_object_set_string_member(meta, "name", vm_name);
-                json_object_set_string_member(meta, "namespace", o->namespace);
-                JsonObject *smeta = json_get_object(src_vm, "metadata");
-                if (json_object_has_member(smeta, "labels"))
-                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(smeta, "labels")));
-                json_object_set_object_member(doc, "metadata", meta);
-                json_object_set_member(doc, "spec", json_deep_copy(new_spec));
-                if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
-                        g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
-                        restore_fail(m, o, msg);
-                        return 0;
-                }
-                snapshot_look_again(m, o);
-                return 0;
+        g_autoptr(JsonObject) doc = json_object_new();
+        JsonObject *meta = json_object_new();
+        json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
+        json_object_set_string_member(doc, "kind", "VirtualMachine");
+        json_object_set_string_member(meta, "name", vm_name);
+        json_object_set_string_member(meta, "namespace", o->namespace);
+        JsonObject *smeta = json_get_object(src_vm, "metadata");
+        if (json_object_has_member(smeta, "labels"))
+                json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(smeta, "labels")));
+        json_object_set_object_member(doc, "metadata", meta);
+        json_object_set_member(doc, "spec", json_deep_copy(new_spec));
+        if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
+                restore_fail(m, o, msg);
+                return;
         }
+        snapshot_look_again(m, o);
+}
+
+/* Step: is the target VM stopped?  If not, waits for it (looks again
+ * later) or, past the readiness policy's patience, fails the restore. */
+static bool restore_target_stopped(Model *m, Object *o, JsonObject *spec, Object *vm) {
+        const char *policy = json_get_string(spec, "targetReadinessPolicy");
         Object *vmi = vm_instance(m, vm);
+
         if (vmi && !vmi_is_finished(vmi)) {
                 g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
                 g_autoptr(GDateTime) now = g_date_time_new_now_utc();
                 if (streq_ptr(policy, "FailImmediate") ||
                     (!streq_ptr(policy, "WaitEventually") && created && g_date_time_difference(now, created) > SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
                         restore_fail(m, o, "the target VM is running; stop it and restore again");
-                        return 0;
+                        return false;
                 }
                 restore_state(m, o, false, false, "VMNotReady", "waiting for the target VM to stop");
                 snapshot_look_again(m, o);
-                return 0;
+                return false;
         }
+        return true;
+}
 
-        /* the claims, made from the copies */
+/* The claim a volume backup b is restored to: its claim as it was, named
+ * claim, made from the backup's volume snapshot, owned by the VM unless
+ * the restore says otherwise. */
+static JsonObject *restored_claim_doc(Object *o, JsonObject *spec, JsonObject *b, const char *claim, Object *vm) {
+        JsonObject *bpvc = json_get_object(b, "persistentVolumeClaim");
+        JsonObject *doc = json_object_new();
+        JsonObject *meta = json_object_new();
+        json_object_set_string_member(doc, "apiVersion", "v1");
+        json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
+        json_object_set_string_member(meta, "name", claim);
+        json_object_set_string_member(meta, "namespace", o->namespace);
+        JsonObject *bmeta = json_get_object(bpvc, "metadata");
+        if (json_object_has_member(bmeta, "labels"))
+                json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(bmeta, "labels")));
+        if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
+                JsonArray *owners = json_array_new();
+                json_array_add_object_element(owners, vm_owner_reference(vm));
+                json_object_set_array_member(meta, "ownerReferences", owners);
+        }
+        json_object_set_object_member(doc, "metadata", meta);
+        JsonNode *pspec = json_deep_copy(json_object_get_member(bpvc, "spec"));
+        JsonObject *ds = json_object_new();
+        json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");
+        json_object_set_string_member(ds, "kind", "VolumeSnapshot");
+        json_object_set_string_member(ds, "name", json_get_string(b, "volumeSnapshotName"));
+        json_object_set_object_member(json_node_get_object(pspec), "dataSource", ds);
+        json_object_set_member(doc, "spec", pspec);
+        return doc;
+}
+
+/* Step: the claims, made from the copies; records them in the status.
+ * true when all are Bound; false when some are not yet (it looks again
+ * later) or the restore failed. */
+static bool restore_claims(Model *m, Object *o, JsonObject *spec, Object *content, Object *vm) {
         JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
         JsonArray *restores = json_array_new();
         bool all_bound = true;
+        g_autoptr(GError) e = NULL;
+
         for (guint i = 0; backups && i < json_array_get_length(backups); i++) {
                 JsonObject *b = json_array_get_object_element(backups, i);
                 const char *vname = json_get_string(b, "volumeName");
@@ -232,34 +253,12 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                         continue;
                 }
                 all_bound = false;
-                JsonObject *bpvc = json_get_object(b, "persistentVolumeClaim");
-                g_autoptr(JsonObject) doc = json_object_new();
-                JsonObject *meta = json_object_new();
-                json_object_set_string_member(doc, "apiVersion", "v1");
-                json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
-                json_object_set_string_member(meta, "name", claim);
-                json_object_set_string_member(meta, "namespace", o->namespace);
-                JsonObject *bmeta = json_get_object(bpvc, "metadata");
-                if (json_object_has_member(bmeta, "labels"))
-                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(bmeta, "labels")));
-                if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
-                        JsonArray *owners = json_array_new();
-                        json_array_add_object_element(owners, vm_owner_reference(vm));
-                        json_object_set_array_member(meta, "ownerReferences", owners);
-                }
-                json_object_set_object_member(doc, "metadata", meta);
-                JsonNode *pspec = json_deep_copy(json_object_get_member(bpvc, "spec"));
-                JsonObject *ds = json_object_new();
-                json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");
-                json_object_set_string_member(ds, "kind", "VolumeSnapshot");
-                json_object_set_string_member(ds, "name", json_get_string(b, "volumeSnapshotName"));
-                json_object_set_object_member(json_node_get_object(pspec), "dataSource", ds);
-                json_object_set_member(doc, "spec", pspec);
+                g_autoptr(JsonObject) doc = restored_claim_doc(o, spec, b, claim, vm);
                 if (model_apply_object(m, doc, false, &e) < 0) {
                         g_autofree char *msg = g_strdup_printf("cannot create claim %s: %s", claim, e->message);
                         json_array_unref(restores);
                         restore_fail(m, o, msg);
-                        return 0;
+                        return false;
                 }
         }
         {
@@ -272,10 +271,14 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         }
         if (!all_bound) {
                 snapshot_look_again(m, o);
-                return 0;
+                return false;
         }
+        return true;
+}
 
-        /* the VM as it was, on the new claims; DataVolumes it made and no longer uses go */
+/* The names of the DataVolumes the VM's templates made that new_spec no
+ * longer has. */
+static JsonArray *unused_templates(Object *vm, JsonNode *new_spec) {
         JsonArray *old_templates = json_get_array(json_get_object(object_root(vm), "spec"), "dataVolumeTemplates");
         JsonArray *new_templates = json_get_array(json_node_get_object(new_spec), "dataVolumeTemplates");
         JsonArray *deleted = json_array_new();
@@ -288,6 +291,15 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                 if (!kept && dv)
                         json_array_add_string_element(deleted, dv);
         }
+        return deleted;
+}
+
+/* Step: the VM as it was, on the new claims; DataVolumes it made and no
+ * longer uses go, and the restore is complete. */
+static void restore_target(Model *m, Object *o, JsonObject *spec, Object *vm, JsonNode *new_spec) {
+        JsonArray *deleted = unused_templates(vm, new_spec);
+        g_autoptr(GError) e = NULL;
+
         g_autoptr(JsonObject) doc = json_object_new();
         JsonObject *meta = json_object_new();
         json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
@@ -304,7 +316,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
                 g_autofree char *msg = g_strdup_printf("cannot restore VirtualMachine %s: %s", vm->name, e->message);
                 json_array_unref(deleted);
                 restore_fail(m, o, msg);
-                return 0;
+                return;
         }
         for (guint i = 0; i < json_array_get_length(deleted); i++) {
                 Object *dv = NULL;
@@ -321,6 +333,43 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         status_set_condition(status, "Ready", true, "Operation complete", "");
         snapshot_status_commit(m, o, sdoc);
         model_enqueue(m, vm);           /* it may start now */
+}
+
+/* A restore waits for its snapshot to be ready, makes the target VM if
+ * there is none, waits for it to stop, makes the claims and waits for
+ * them to be Bound, then puts the VM back on them. */
+static int vmrestore_reconcile(Model *m, Object *o) {
+        /* status is written on the way: what is read of the document stays valid */
+        g_autoptr(JsonNode) keep = json_node_ref(o->doc);
+        JsonObject *spec = json_get_object(object_root(o), "spec");
+        JsonObject *rstatus = json_get_object(object_root(o), "status");
+        const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
+        Object *snap = NULL, *content = NULL, *vm = NULL;
+
+        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
+                return 0;
+        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap, NULL) < 0 ||
+            !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
+                restore_state(m, o, false, false, "SnapshotNotReady", "waiting for the VirtualMachineSnapshot to be ready to use");
+                snapshot_look_again(m, o);
+                return 0;
+        }
+        const char *cname = object_status_string(snap, "virtualMachineSnapshotContentName");
+        if (model_get(m, &kind_vmsnapshot_content, o->namespace, cname, &content, NULL) < 0) {
+                restore_fail(m, o, "the snapshot's VirtualMachineSnapshotContent is gone");
+                return 0;
+        }
+        g_autoptr(JsonNode) new_spec = restored_spec(o, content);
+
+        if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {
+                restore_create_target(m, o, spec, content, new_spec);
+                return 0;
+        }
+        if (!restore_target_stopped(m, o, spec, vm))
+                return 0;
+        if (!restore_claims(m, o, spec, content, vm))
+                return 0;
+        restore_target(m, o, spec, vm, new_spec);
         return 0;
 }
 

@@ -24,17 +24,20 @@ static JsonNode *parse_patch(const char *text, GError **error) {
 }
 
 static int check_patches(JsonArray *patches, const char *field, GError **error) {
-        static const char *const fixed[] = { "/metadata/name", "/metadata/namespace", "/metadata/uid", "/kind", "/apiVersion", NULL };
+        static const char *const fixed[] = { "/metadata/name", "/metadata/namespace", "/metadata/uid", "/kind",
+                                             "/apiVersion", NULL };
         for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
                 g_autoptr(GError) e = NULL;
                 g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i), &e);
                 const char *path = p ? json_get_string(json_node_get_object(p), "path") : NULL;
                 if (!p || !path || !json_get_string(json_node_get_object(p), "op"))
-                        return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: a JSON Patch operation {\"op\", \"path\", \"value\"} "
-                                            "is expected%s%s", field, i, e ? ": " : "", e ? e->message : "");
+                        return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: a JSON Patch operation "
+                                            "{\"op\", \"path\", \"value\"} is expected%s%s",
+                                            field, i, e ? ": " : "", e ? e->message : "");
                 for (const char *const *f = fixed; *f; f++)
                         if (streq(path, *f))
-                                return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: %s cannot be patched", field, i, path);
+                                return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: %s cannot be patched",
+                                                    field, i, path);
         }
         return 0;
 }
@@ -60,23 +63,27 @@ static int vmrestore_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray
         const char *names = json_get_string(spec, "volumeRestorePolicy");
         const char *owner = json_get_string(spec, "volumeOwnershipPolicy");
 
-        if (snapshot_spec_immutable(doc, old, error) < 0 || snapshot_check_vm_reference(json_get_object(spec, "target"), "spec.target", error) < 0)
+        if (snapshot_spec_immutable(doc, old, error) < 0 ||
+            snapshot_check_vm_reference(json_get_object(spec, "target"), "spec.target", error) < 0)
                 return -EINVAL;
         if (isempty(json_get_string(spec, "virtualMachineSnapshotName")))
                 return ev_error_set(error, EINVAL, "spec.virtualMachineSnapshotName: Required value");
         if (check_patches(json_get_array(spec, "patches"), "spec.patches", error) < 0)
                 return -EINVAL;
-        if (json_get_array(spec, "volumeRestoreOverrides") && json_array_get_length(json_get_array(spec, "volumeRestoreOverrides")) > 0)
+        if (json_get_array(spec, "volumeRestoreOverrides") &&
+            json_array_get_length(json_get_array(spec, "volumeRestoreOverrides")) > 0)
                 return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestoreOverrides: not supported on edgevirt yet");
-        if (policy && !streq(policy, "WaitGracePeriod") && !streq(policy, "WaitEventually") && !streq(policy, "FailImmediate"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.targetReadinessPolicy: Unsupported value: \"%s\": supported values: "
-                                    "\"WaitGracePeriod\", \"WaitEventually\", \"FailImmediate\" (stop the VM yourself)", policy);
+        if (policy && !streq(policy, "WaitGracePeriod") && !streq(policy, "WaitEventually") &&
+            !streq(policy, "FailImmediate"))
+                return ev_error_set(error, EOPNOTSUPP, "spec.targetReadinessPolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"WaitGracePeriod\", \"WaitEventually\", \"FailImmediate\" "
+                                    "(stop the VM yourself)", policy);
         if (names && !streq(names, "RandomizeNames"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestorePolicy: Unsupported value: \"%s\": supported values: "
-                                    "\"RandomizeNames\" (restored claims get new names)", names);
+                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestorePolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"RandomizeNames\" (restored claims get new names)", names);
         if (owner && !streq(owner, "VM") && !streq(owner, "None"))
-                return ev_error_set(error, EINVAL, "spec.volumeOwnershipPolicy: Unsupported value: \"%s\": supported values: \"VM\", \"None\"",
-                                    owner);
+                return ev_error_set(error, EINVAL, "spec.volumeOwnershipPolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"VM\", \"None\"", owner);
         return 0;
 }
 
@@ -94,9 +101,10 @@ bool snapshot_restore_in_progress(Model *m, Object *vm) {
         g_autoptr(GPtrArray) restores = model_list(m, &kind_vmrestore, vm->namespace, NULL);
         for (guint i = 0; i < restores->len; i++) {
                 Object *r = restores->pdata[i];
-                if (streq_ptr(json_get_string(json_get_object(json_get_object(object_root(r), "spec"), "target"), "name"), vm->name) &&
-                    !json_get_bool(json_get_object(object_root(r), "status"), "complete", false) && !restore_failed(r) &&
-                    !object_is_deleting(r))
+                JsonObject *target = json_get_object(json_get_object(object_root(r), "spec"), "target");
+                if (streq_ptr(json_get_string(target, "name"), vm->name) &&
+                    !json_get_bool(json_get_object(object_root(r), "status"), "complete", false) &&
+                    !restore_failed(r) && !object_is_deleting(r))
                         return true;
         }
         return false;
@@ -118,7 +126,8 @@ static char *restored_claim(Object *restore, const char *volume) {
  * DataVolumes that were copied name the new claims, and the templates of
  * those DataVolumes go. */
 static JsonNode *restored_spec(Object *restore, Object *content) {
-        JsonObject *vmsrc = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"), "virtualMachine");
+        JsonObject *vmsrc = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"),
+                                            "virtualMachine");
         JsonNode *spec = json_deep_copy(json_object_get_member(vmsrc, "spec"));
         JsonObject *s = json_node_get_object(spec);
         JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
@@ -130,12 +139,14 @@ static JsonNode *restored_spec(Object *restore, Object *content) {
                 const char *vname = json_get_string(v, "name");
                 bool backed = false;
                 for (guint j = 0; backups && j < json_array_get_length(backups); j++)
-                        backed = backed || streq_ptr(json_get_string(json_array_get_object_element(backups, j), "volumeName"), vname);
+                        backed = backed || streq_ptr(json_get_string(json_array_get_object_element(backups, j),
+                                                                     "volumeName"), vname);
                 if (!backed)
                         continue;
                 const char *dv = json_get_string(json_get_object(v, "dataVolume"), "name");
                 for (guint t = templates ? json_array_get_length(templates) : 0; dv && t > 0; t--)
-                        if (streq_ptr(json_get_string(json_get_object(json_array_get_object_element(templates, t - 1), "metadata"), "name"), dv))
+                        if (streq_ptr(json_get_string(json_get_object(json_array_get_object_element(templates, t - 1),
+                                                                      "metadata"), "name"), dv))
                                 json_array_remove_element(templates, t - 1);
                 g_autofree char *claim = restored_claim(restore, vname);
                 json_object_remove_member(v, "dataVolume");
@@ -185,10 +196,12 @@ static bool restore_target_stopped(Model *m, Object *o, JsonObject *spec, Object
         Object *vmi = vm_instance(m, vm);
 
         if (vmi && !vmi_is_finished(vmi)) {
-                g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
+                g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"),
+                                                                            NULL);
                 g_autoptr(GDateTime) now = g_date_time_new_now_utc();
                 if (streq_ptr(policy, "FailImmediate") ||
-                    (!streq_ptr(policy, "WaitEventually") && created && g_date_time_difference(now, created) > SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
+                    (!streq_ptr(policy, "WaitEventually") && created &&
+                     g_date_time_difference(now, created) > SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
                         restore_fail(m, o, "the target VM is running; stop it and restore again");
                         return false;
                 }
@@ -265,7 +278,8 @@ static bool restore_claims(Model *m, Object *o, JsonObject *spec, Object *conten
                 JsonObject *status;
                 JsonNode *doc = snapshot_status_edit(o, &status);
                 json_object_set_array_member(status, "restores", restores);
-                status_set_condition(status, "Progressing", true, "RestoreInProgress", all_bound ? "" : "waiting for the restored claims");
+                status_set_condition(status, "Progressing", true, "RestoreInProgress",
+                                     all_bound ? "" : "waiting for the restored claims");
                 status_set_condition(status, "Ready", false, "RestoreInProgress", "");
                 snapshot_status_commit(m, o, doc);
         }
@@ -283,11 +297,13 @@ static JsonArray *unused_templates(Object *vm, JsonNode *new_spec) {
         JsonArray *new_templates = json_get_array(json_node_get_object(new_spec), "dataVolumeTemplates");
         JsonArray *deleted = json_array_new();
         for (guint i = 0; old_templates && i < json_array_get_length(old_templates); i++) {
-                const char *dv = json_get_string(json_get_object(json_array_get_object_element(old_templates, i), "metadata"), "name");
+                const char *dv = json_get_string(json_get_object(json_array_get_object_element(old_templates, i),
+                                                                 "metadata"), "name");
                 bool kept = false;
-                for (guint j = 0; new_templates && j < json_array_get_length(new_templates); j++)
-                        kept = kept || streq_ptr(json_get_string(json_get_object(json_array_get_object_element(new_templates, j), "metadata"),
-                                                                 "name"), dv);
+                for (guint j = 0; new_templates && j < json_array_get_length(new_templates); j++) {
+                        JsonObject *t = json_array_get_object_element(new_templates, j);
+                        kept = kept || streq_ptr(json_get_string(json_get_object(t, "metadata"), "name"), dv);
+                }
                 if (!kept && dv)
                         json_array_add_string_element(deleted, dv);
         }
@@ -307,9 +323,11 @@ static void restore_target(Model *m, Object *o, JsonObject *spec, Object *vm, Js
         json_object_set_string_member(meta, "name", vm->name);
         json_object_set_string_member(meta, "namespace", vm->namespace);
         json_object_set_string_member(meta, "resourceVersion", object_meta_string(vm, "resourceVersion"));
-        for (const char *const *k = (const char *const[]) { "labels", "annotations", "finalizers", "ownerReferences", NULL }; *k; k++)
+        for (const char *const *k = (const char *const[]) { "labels", "annotations", "finalizers", "ownerReferences",
+                                                            NULL }; *k; k++)
                 if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(meta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
+                        json_object_set_member(meta, *k,
+                                               json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(doc, "metadata", meta);
         json_object_set_member(doc, "spec", json_node_ref(new_spec));
         if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
@@ -320,7 +338,8 @@ static void restore_target(Model *m, Object *o, JsonObject *spec, Object *vm, Js
         }
         for (guint i = 0; i < json_array_get_length(deleted); i++) {
                 Object *dv = NULL;
-                if (model_get(m, &kind_datavolume, o->namespace, json_array_get_string_element(deleted, i), &dv, NULL) == 0)
+                if (model_get(m, &kind_datavolume, o->namespace, json_array_get_string_element(deleted, i), &dv,
+                              NULL) == 0)
                         (void) model_delete_object(m, dv, PROPAGATION_BACKGROUND, NULL);
         }
         JsonObject *status;
@@ -348,9 +367,11 @@ static int vmrestore_reconcile(Model *m, Object *o) {
 
         if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
                 return 0;
-        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap, NULL) < 0 ||
+        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap,
+                      NULL) < 0 ||
             !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
-                restore_state(m, o, false, false, "SnapshotNotReady", "waiting for the VirtualMachineSnapshot to be ready to use");
+                restore_state(m, o, false, false, "SnapshotNotReady",
+                              "waiting for the VirtualMachineSnapshot to be ready to use");
                 snapshot_look_again(m, o);
                 return 0;
         }

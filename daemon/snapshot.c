@@ -127,10 +127,12 @@ int snapshot_check_vm_reference(JsonObject *ref, const char *field, GError **err
         if (!ref)
                 return ev_error_set(error, EINVAL, "%s: Required value", field);
         if (!streq_ptr(group, "kubevirt.io"))
-                return ev_error_set(error, EINVAL, "%s.apiGroup: Unsupported value: \"%s\": supported values: \"kubevirt.io\"", field,
+                return ev_error_set(error, EINVAL,
+                                    "%s.apiGroup: Unsupported value: \"%s\": supported values: \"kubevirt.io\"", field,
                                     group ? group : "");
         if (!streq_ptr(kind, "VirtualMachine"))
-                return ev_error_set(error, EINVAL, "%s.kind: Unsupported value: \"%s\": supported values: \"VirtualMachine\"", field,
+                return ev_error_set(error, EINVAL,
+                                    "%s.kind: Unsupported value: \"%s\": supported values: \"VirtualMachine\"", field,
                                     kind ? kind : "");
         if (isempty(json_get_string(ref, "name")))
                 return ev_error_set(error, EINVAL, "%s.name: Required value", field);
@@ -155,7 +157,8 @@ static const char *volume_claim(JsonObject *volume, bool *is_dv) {
 }
 
 static JsonArray *vm_volumes(JsonObject *vm_doc) {
-        return json_get_array(json_get_object(json_get_object(json_get_object(vm_doc, "spec"), "template"), "spec"), "volumes");
+        return json_get_array(json_get_object(json_get_object(json_get_object(vm_doc, "spec"), "template"), "spec"),
+                              "volumes");
 }
 
 /* --- VirtualMachineSnapshot --- */
@@ -165,13 +168,15 @@ static int vmsnapshot_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArra
         const char *policy = json_get_string(spec, "deletionPolicy");
         const char *deadline = json_get_string(spec, "failureDeadline");
 
-        if (snapshot_spec_immutable(doc, old, error) < 0 || snapshot_check_vm_reference(json_get_object(spec, "source"), "spec.source", error) < 0)
+        if (snapshot_spec_immutable(doc, old, error) < 0 ||
+            snapshot_check_vm_reference(json_get_object(spec, "source"), "spec.source", error) < 0)
                 return -EINVAL;
         if (policy && !streq(policy, "Delete") && !streq(policy, "Retain"))
-                return ev_error_set(error, EINVAL, "spec.deletionPolicy: Unsupported value: \"%s\": supported values: \"Delete\", \"Retain\"",
-                                    policy);
+                return ev_error_set(error, EINVAL, "spec.deletionPolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"Delete\", \"Retain\"", policy);
         if (deadline && duration_usec(deadline) < 0)
-                return ev_error_set(error, EINVAL, "spec.failureDeadline: Invalid value: \"%s\": not a duration (5m0s)", deadline);
+                return ev_error_set(error, EINVAL, "spec.failureDeadline: Invalid value: \"%s\": not a duration (5m0s)",
+                                    deadline);
         return 0;
 }
 
@@ -271,7 +276,8 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         Model *m = run->m;
         g_autofree char *name = g_strdup_printf("vmsnapshot-content-%s", snap->uid);
         g_autoptr(GString) ids = g_string_new(NULL);
-        JsonObject *doc = json_object_new(), *meta = json_object_new(), *spec = json_object_new(), *source = json_object_new();
+        JsonObject *doc = json_object_new(), *meta = json_object_new(), *spec = json_object_new(),
+                   *source = json_object_new();
 
         json_object_set_string_member(doc, "apiVersion", API);
         json_object_set_string_member(doc, "kind", "VirtualMachineSnapshotContent");
@@ -315,7 +321,8 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         for (guint i = 0; i < json_array_get_length(run->backups); i++) {
                 JsonObject *v = json_object_new();
                 json_object_set_string_member(v, "volumeSnapshotName",
-                                              json_get_string(json_array_get_object_element(run->backups, i), "volumeSnapshotName"));
+                                              json_get_string(json_array_get_object_element(run->backups, i),
+                                                              "volumeSnapshotName"));
                 json_object_set_boolean_member(v, "readyToUse", TRUE);
                 json_object_set_string_member(v, "creationTime", now);
                 json_array_add_object_element(vss, v);
@@ -353,13 +360,15 @@ static void snapshot_finish(SnapRun *run) {
                 return;
         }
         if (run->r < 0) {
-                g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s", run->error ? run->error->message : g_strerror(-run->r));
+                g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s",
+                                                       run->error ? run->error->message : g_strerror(-run->r));
                 snapshot_fail(m, snap, msg);
         } else if (make_content(run, snap, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot record the snapshot: %s", e->message);
                 snapshot_fail(m, snap, msg);
                 /* nothing owns the copies: they go */
-                worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref, g_ptr_array_ref(run->jobs));
+                worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
+                              g_ptr_array_ref(run->jobs));
         } else {
                 JsonObject *status;
                 JsonNode *doc = snapshot_status_edit(snap, &status);
@@ -381,7 +390,8 @@ static void snapshot_finish(SnapRun *run) {
 static void released(void *userdata, int r, const char *error) {
         SnapRun *run = userdata;
         if (r < 0)
-                run->release_error = g_strdup_printf("the guest could not be let go after the copy (%s): %s", run->how, error);
+                run->release_error = g_strdup_printf("the guest could not be let go after the copy (%s): %s", run->how,
+                                                     error);
         snapshot_finish(run);
 }
 
@@ -407,7 +417,8 @@ static void quiesced(void *userdata, int r, const char *error) {
                         JsonArray *ind = json_get_array(status, "indications");
                         JsonArray *src = json_get_array(status, "sourceIndications");
                         JsonObject *qf = json_object_new();
-                        g_autofree char *msg = g_strdup_printf("freezing the file systems failed (%s): the guest was paused instead", error);
+                        g_autofree char *msg = g_strdup_printf("freezing the file systems failed (%s): "
+                                                               "the guest was paused instead", error);
                         if (ind)
                                 json_array_add_string_element(ind, "QuiesceFailed");
                         json_object_set_string_member(qf, "indication", "QuiesceFailed");
@@ -434,7 +445,8 @@ static void quiesced(void *userdata, int r, const char *error) {
 
 /* Ready to copy?  NULL when so; else why not (the claims are not there
  * yet...).  Fills run's jobs and backups. */
-static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *run, JsonArray *included, JsonArray *excluded) {
+static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *run, JsonArray *included,
+                     JsonArray *excluded) {
         Services *s = model_services(m);
         JsonArray *volumes = vm_volumes(object_root(vm));
 
@@ -471,7 +483,8 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 j->ns = g_strdup(snap->namespace);
                 j->name = g_strdup_printf("%s/%s", snap->name, vname);
                 j->uid = g_strdup(snap->uid);
-                j->req = (VolumeRequest) { .id = j->dst_id, .size = pvc_capacity_bytes(pvc), .namespace = j->ns, .name = j->name, .uid = j->uid };
+                j->req = (VolumeRequest) { .id = j->dst_id, .size = pvc_capacity_bytes(pvc), .namespace = j->ns,
+                                           .name = j->name, .uid = j->uid };
                 g_ptr_array_add(run->jobs, j);
 
                 /* the claim as it was, without what binds it to this volume */
@@ -479,7 +492,8 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 json_object_set_string_member(cmeta, "name", pvc->name);
                 json_object_set_string_member(cmeta, "namespace", pvc->namespace);
                 if (object_labels(pvc))
-                        json_object_set_member(cmeta, "labels", json_deep_copy(json_object_get_member(object_metadata(pvc), "labels")));
+                        json_object_set_member(cmeta, "labels",
+                                               json_deep_copy(json_object_get_member(object_metadata(pvc), "labels")));
                 json_object_set_object_member(claim_doc, "metadata", cmeta);
                 JsonNode *pspec = json_deep_copy(json_object_get_member(object_root(pvc), "spec"));
                 JsonObject *ps = json_node_get_object(pspec);
@@ -487,10 +501,12 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 json_object_remove_member(ps, "dataSource");
                 json_object_remove_member(ps, "dataSourceRef");
                 /* the size it has now */
-                g_autofree char *capacity = g_strdup(json_get_string(json_get_object(json_get_object(object_root(pvc), "status"), "capacity"),
+                JsonObject *pvc_status = json_get_object(object_root(pvc), "status");
+                g_autofree char *capacity = g_strdup(json_get_string(json_get_object(pvc_status, "capacity"),
                                                                      "storage"));
                 if (capacity)
-                        json_object_set_string_member(json_ensure_object(json_ensure_object(ps, "resources"), "requests"), "storage", capacity);
+                        json_object_set_string_member(json_ensure_object(json_ensure_object(ps, "resources"),
+                                                                         "requests"), "storage", capacity);
                 json_object_set_member(claim_doc, "spec", pspec);
                 json_object_set_string_member(backup, "volumeName", vname);
                 json_object_set_object_member(backup, "persistentVolumeClaim", claim_doc);
@@ -522,7 +538,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         int64_t deadline = duration_usec(json_get_string(spec, "failureDeadline"));
         g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-        if (created && g_date_time_difference(now, created) > (deadline >= 0 ? deadline : SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
+        if (created &&
+            g_date_time_difference(now, created) > (deadline >= 0 ? deadline : SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
                 snapshot_fail(m, o, "the snapshot did not complete within its failureDeadline");
                 return 0;
         }
@@ -572,7 +589,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         json_object_set_string_member(vmeta, "uid", vm->uid);
         for (const char *const *k = (const char *const[]) { "labels", "annotations", NULL }; *k; k++)
                 if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(vmeta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
+                        json_object_set_member(vmeta, *k,
+                                               json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(vcopy, "metadata", vmeta);
         json_object_set_member(vcopy, "spec", json_deep_copy(json_object_get_member(object_root(vm), "spec")));
         run->vm = json_node_init_object(json_node_alloc(), vcopy);
@@ -652,7 +670,8 @@ static GPtrArray *content_volumes(Model *m, Object *content) {
 
         for (guint i = 0; list[i] && *list[i] && backups && i < json_array_get_length(backups); i++) {
                 JsonObject *pvc = json_get_object(json_array_get_object_element(backups, i), "persistentVolumeClaim");
-                StorageBackend *b = services_backend(model_services(m), json_get_string(json_get_object(pvc, "spec"), "storageClassName"));
+                StorageBackend *b = services_backend(model_services(m),
+                                                     json_get_string(json_get_object(pvc, "spec"), "storageClassName"));
                 if (!b)
                         continue;
                 CopyJob *j = g_new0(CopyJob, 1);
@@ -737,10 +756,12 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
                                 continue;
                         if (object_is_deleting(c))
                                 return ev_error_set(error, ENOENT, "volume snapshot %s is being deleted", name);
-                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) || j >= g_strv_length(list))
+                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) ||
+                            j >= g_strv_length(list))
                                 return ev_error_set(error, EAGAIN, "volume snapshot %s is not ready to use", name);
                         *ret_id = g_strdup(list[j]);
-                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec"), "storageClassName");
+                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"),
+                                                                     "spec"), "storageClassName");
                         *ret_content_uid = c->uid;
                         return 0;
                 }
@@ -751,14 +772,15 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
 int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error) {
         g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
         for (guint i = 0; i < contents->len; i++) {
-                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"), "volumeBackups");
+                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"),
+                                                    "volumeBackups");
                 for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
                         JsonObject *b = json_array_get_object_element(backups, j);
                         if (streq_ptr(json_get_string(b, "volumeSnapshotName"), name)) {
                                 JsonObject *spec = json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec");
                                 int64_t bytes = 0;
-                                if (quantity_parse_int64(json_get_string(json_get_object(json_get_object(spec, "resources"), "requests"),
-                                                                         "storage"), &bytes, error) < 0)
+                                JsonObject *requests = json_get_object(json_get_object(spec, "resources"), "requests");
+                                if (quantity_parse_int64(json_get_string(requests, "storage"), &bytes, error) < 0)
                                         return -EINVAL;
                                 *ret = (uint64_t) bytes;
                                 return 0;

@@ -162,6 +162,25 @@ static void restore_fail(Model *m, Object *o, const char *message) {
         restore_state(m, o, false, false, "Failed", message);
 }
 
+/* A new document: apiVersion and kind, named name in namespace, with the
+ * labels of from_meta (the metadata of what it is made from); *ret_meta
+ * (when asked for) is its metadata, to add to. */
+static JsonObject *new_document(const char *api_version, const char *kind, const char *name, const char *namespace,
+                                JsonObject *from_meta, JsonObject **ret_meta) {
+        JsonObject *doc = json_object_new();
+        JsonObject *meta = json_object_new();
+        json_object_set_string_member(doc, "apiVersion", api_version);
+        json_object_set_string_member(doc, "kind", kind);
+        json_object_set_string_member(meta, "name", name);
+        json_object_set_string_member(meta, "namespace", namespace);
+        if (json_object_has_member(from_meta, "labels"))
+                json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(from_meta, "labels")));
+        json_object_set_object_member(doc, "metadata", meta);
+        if (ret_meta)
+                *ret_meta = meta;
+        return doc;
+}
+
 /* Step: there is no target VM; make it from the snapshot (with the
  * restore's patches), halted until the claims are there. */
 static void restore_create_target(Model *m, Object *o, JsonObject *spec, Object *content, JsonNode *new_spec) {
@@ -170,16 +189,8 @@ static void restore_create_target(Model *m, Object *o, JsonObject *spec, Object 
         JsonObject *src_vm = json_get_object(vmsrc, "virtualMachine");
         g_autoptr(GError) e = NULL;
 
-        g_autoptr(JsonObject) doc = json_object_new();
-        JsonObject *meta = json_object_new();
-        json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
-        json_object_set_string_member(doc, "kind", "VirtualMachine");
-        json_object_set_string_member(meta, "name", vm_name);
-        json_object_set_string_member(meta, "namespace", o->namespace);
-        JsonObject *smeta = json_get_object(src_vm, "metadata");
-        if (json_object_has_member(smeta, "labels"))
-                json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(smeta, "labels")));
-        json_object_set_object_member(doc, "metadata", meta);
+        g_autoptr(JsonObject) doc = new_document("kubevirt.io/v1", "VirtualMachine", vm_name, o->namespace,
+                                                 json_get_object(src_vm, "metadata"), NULL);
         json_object_set_member(doc, "spec", json_deep_copy(new_spec));
         if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
@@ -217,21 +228,14 @@ static bool restore_target_stopped(Model *m, Object *o, JsonObject *spec, Object
  * the restore says otherwise. */
 static JsonObject *restored_claim_doc(Object *o, JsonObject *spec, JsonObject *b, const char *claim, Object *vm) {
         JsonObject *bpvc = json_get_object(b, "persistentVolumeClaim");
-        JsonObject *doc = json_object_new();
-        JsonObject *meta = json_object_new();
-        json_object_set_string_member(doc, "apiVersion", "v1");
-        json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
-        json_object_set_string_member(meta, "name", claim);
-        json_object_set_string_member(meta, "namespace", o->namespace);
-        JsonObject *bmeta = json_get_object(bpvc, "metadata");
-        if (json_object_has_member(bmeta, "labels"))
-                json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(bmeta, "labels")));
+        JsonObject *meta;
+        JsonObject *doc = new_document("v1", "PersistentVolumeClaim", claim, o->namespace,
+                                       json_get_object(bpvc, "metadata"), &meta);
         if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
                 JsonArray *owners = json_array_new();
                 json_array_add_object_element(owners, vm_owner_reference(vm));
                 json_object_set_array_member(meta, "ownerReferences", owners);
         }
-        json_object_set_object_member(doc, "metadata", meta);
         JsonNode *pspec = json_deep_copy(json_object_get_member(bpvc, "spec"));
         JsonObject *ds = json_object_new();
         json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");

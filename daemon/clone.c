@@ -25,7 +25,8 @@ static bool source_is_snapshot(JsonObject *spec) {
 }
 
 static int clone_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
-        JsonObject *spec = json_get_object(doc, "spec"), *src = json_get_object(spec, "source"), *target = json_get_object(spec, "target");
+        JsonObject *spec = json_get_object(doc, "spec"), *src = json_get_object(spec, "source"),
+                   *target = json_get_object(spec, "target");
         const char *kind = json_get_string(src, "kind"), *group = json_get_string(src, "apiGroup");
         const char *policy = json_get_string(spec, "volumeNamePolicy");
 
@@ -33,19 +34,22 @@ static int clone_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *wa
                 return ev_error_set(error, EINVAL, "spec: Forbidden: spec is immutable after creation");
         if (!(streq_ptr(kind, "VirtualMachine") && streq_ptr(group, "kubevirt.io")) &&
             !(streq_ptr(kind, "VirtualMachineSnapshot") && streq_ptr(group, "snapshot.kubevirt.io")))
-                return ev_error_set(error, EINVAL, "spec.source: Unsupported value: \"%s%s%s\": supported values: \"kubevirt.io/VirtualMachine\", "
-                                    "\"snapshot.kubevirt.io/VirtualMachineSnapshot\"", group ? group : "", group ? "/" : "", kind ? kind : "");
+                return ev_error_set(error, EINVAL, "spec.source: Unsupported value: \"%s%s%s\": "
+                                    "supported values: \"kubevirt.io/VirtualMachine\", "
+                                    "\"snapshot.kubevirt.io/VirtualMachineSnapshot\"",
+                                    group ? group : "", group ? "/" : "", kind ? kind : "");
         if (isempty(json_get_string(src, "name")))
                 return ev_error_set(error, EINVAL, "spec.source.name: Required value");
         if (target && (!streq_ptr(json_get_string(target, "kind"), "VirtualMachine") ||
                        !streq_ptr(json_get_string(target, "apiGroup"), "kubevirt.io")))
-                return ev_error_set(error, EINVAL, "spec.target: Unsupported value: supported values: \"kubevirt.io/VirtualMachine\"");
+                return ev_error_set(error, EINVAL,
+                                    "spec.target: Unsupported value: supported values: \"kubevirt.io/VirtualMachine\"");
         if (target && !isempty(json_get_string(target, "name")) && !source_is_snapshot(spec) &&
             streq(json_get_string(target, "name"), json_get_string(src, "name")))
                 return ev_error_set(error, EINVAL, "spec.target.name: Invalid value: the target cannot be the source");
         if (policy && !streq(policy, "RandomizeNames"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.volumeNamePolicy: Unsupported value: \"%s\": supported values: \"RandomizeNames\"",
-                                    policy);
+                return ev_error_set(error, EOPNOTSUPP, "spec.volumeNamePolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"RandomizeNames\"", policy);
         JsonArray *patches = json_get_array(spec, "patches");
         for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
                 const char *text = json_array_get_string_element(patches, i) ?: "";
@@ -115,10 +119,12 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
         JsonObject *firmware = json_get_object(domain, "firmware");
         JsonObject *filters = json_get_object(spec, "template");
 
-        add_patch(out, "add", "/metadata/labels", filtered(json_get_object(json_get_object(src_vm, "metadata"), "labels"),
-                                                         json_get_array(spec, "labelFilters")));
-        add_patch(out, "add", "/metadata/annotations", filtered(json_get_object(json_get_object(src_vm, "metadata"), "annotations"),
-                                                              json_get_array(spec, "annotationFilters")));
+        add_patch(out, "add", "/metadata/labels",
+                  filtered(json_get_object(json_get_object(src_vm, "metadata"), "labels"),
+                           json_get_array(spec, "labelFilters")));
+        add_patch(out, "add", "/metadata/annotations",
+                  filtered(json_get_object(json_get_object(src_vm, "metadata"), "annotations"),
+                           json_get_array(spec, "annotationFilters")));
         if (json_get_object(tmpl, "metadata")) {
                 JsonObject *tm = json_get_object(tmpl, "metadata");
                 add_patch(out, "add", "/spec/template/metadata/labels",
@@ -129,7 +135,8 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
         for (guint i = 0; ifaces && i < json_array_get_length(ifaces); i++) {
                 JsonObject *iface = json_array_get_object_element(ifaces, i);
                 const char *mac = json_get_string(macs, json_get_string(iface, "name") ?: "");
-                g_autofree char *path = g_strdup_printf("/spec/template/spec/domain/devices/interfaces/%u/macAddress", i);
+                g_autofree char *path =
+                        g_strdup_printf("/spec/template/spec/domain/devices/interfaces/%u/macAddress", i);
                 if (mac)
                         add_patch(out, "add", path, string_node(mac));
                 else if (json_get_string(iface, "macAddress"))
@@ -137,8 +144,10 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
         }
         if (json_get_string(spec, "newSMBiosSerial")) {
                 if (!firmware)
-                        add_patch(out, "add", "/spec/template/spec/domain/firmware", json_node_init_object(json_node_alloc(), json_object_new()));
-                add_patch(out, "add", "/spec/template/spec/domain/firmware/serial", string_node(json_get_string(spec, "newSMBiosSerial")));
+                        add_patch(out, "add", "/spec/template/spec/domain/firmware",
+                                  json_node_init_object(json_node_alloc(), json_object_new()));
+                add_patch(out, "add", "/spec/template/spec/domain/firmware/serial",
+                          string_node(json_get_string(spec, "newSMBiosSerial")));
         } else if (json_get_string(firmware, "serial"))
                 add_patch(out, "remove", "/spec/template/spec/domain/firmware/serial", NULL);
         if (json_get_string(firmware, "uuid"))
@@ -225,12 +234,14 @@ static int clone_reconcile(Model *m, Object *o) {
         /* the snapshot */
         if (model_get(m, &kind_vmsnapshot, o->namespace, snap_name, &snap, NULL) < 0) {
                 if (from_snapshot) {
-                        set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist", "the source snapshot does not exist", NULL, NULL, NULL);
+                        set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist",
+                                  "the source snapshot does not exist", NULL, NULL, NULL);
                         snapshot_look_again(m, o);
                         return 0;
                 }
                 if (model_get(m, &kind_vm, o->namespace, src_name, &vm, NULL) < 0) {
-                        set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist", "the source VM does not exist", NULL, NULL, NULL);
+                        set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist", "the source VM does not exist",
+                                  NULL, NULL, NULL);
                         snapshot_look_again(m, o);
                         return 0;
                 }
@@ -266,12 +277,13 @@ static int clone_reconcile(Model *m, Object *o) {
                         set_phase(m, o, "Failed", "Failed", msg, snap_name, NULL, NULL);
                         return 0;
                 }
-                if (model_get(m, &kind_vmsnapshot_content, o->namespace, object_status_string(snap, "virtualMachineSnapshotContentName"),
-                              &content, NULL) < 0) {
+                if (model_get(m, &kind_vmsnapshot_content, o->namespace,
+                              object_status_string(snap, "virtualMachineSnapshotContentName"), &content, NULL) < 0) {
                         set_phase(m, o, "Failed", "Failed", "the snapshot's content is gone", snap_name, NULL, NULL);
                         return 0;
                 }
-                JsonObject *src_vm = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"), "virtualMachine");
+                JsonObject *src_vm = json_get_object(json_get_object(json_get_object(object_root(content), "spec"),
+                                                                     "source"), "virtualMachine");
                 g_autoptr(JsonObject) doc = owned_doc(o, "VirtualMachineRestore", tmp_restore);
                 JsonObject *rspec = json_object_new();
                 json_object_set_object_member(rspec, "target", vm_reference(target));
@@ -288,7 +300,8 @@ static int clone_reconcile(Model *m, Object *o) {
         }
         JsonObject *rstatus = json_get_object(object_root(restore), "status");
         if (streq_ptr(object_condition(restore, "Ready", "reason"), "Failed")) {
-                g_autofree char *msg = g_strdup_printf("the restore failed: %s", object_condition(restore, "Ready", "message") ?: "");
+                g_autofree char *msg = g_strdup_printf("the restore failed: %s",
+                                                       object_condition(restore, "Ready", "message") ?: "");
                 set_phase(m, o, "Failed", "Failed", msg, snap_name, tmp_restore, target);
                 return 0;
         }

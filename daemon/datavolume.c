@@ -96,35 +96,40 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 n = g_list_length(members);
         }
         if (n != 1)
-                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed (http, registry, pvc, snapshot, upload "
-                                    "or blank), %u given", n);
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed "
+                                    "(http, registry, pvc, snapshot, upload or blank), %u given", n);
         kind = source_kind(doc);
         if (pvc && storage)
                 return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
         bool clone = streq(kind, "pvc") || streq(kind, "snapshot");
         if (streq(kind, "snapshot") && !isempty(json_get_string(json_get_object(src, "snapshot"), "namespace")) &&
-            !streq(json_get_string(json_get_object(src, "snapshot"), "namespace"), json_get_string(json_get_object(doc, "metadata"), "namespace") ?: ""))
-                return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored in its own namespace "
-                                    "(clone the restored claim across with source.pvc)");
+            !streq(json_get_string(json_get_object(src, "snapshot"), "namespace"),
+                   json_get_string(json_get_object(doc, "metadata"), "namespace") ?: ""))
+                return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored "
+                                    "in its own namespace (clone the restored claim across with source.pvc)");
         if (!pvc && !storage) {
                 /* a clone may leave everything to its source (storage: {} or null) */
                 if (!clone)
-                        return ev_error_set(error, EINVAL, "spec.storage: Required value: spec.pvc or spec.storage is needed");
+                        return ev_error_set(error, EINVAL,
+                                            "spec.storage: Required value: spec.pvc or spec.storage is needed");
                 storage = json_ensure_object(spec, "storage");
         }
         JsonObject *claim = pvc ? pvc : storage;
         const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
         if (!size && !clone)
-                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value (only a pvc or snapshot source may "
-                                    "leave the size to its source)", pvc ? "pvc" : "storage");
+                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value "
+                                    "(only a pvc or snapshot source may leave the size to its source)",
+                                    pvc ? "pvc" : "storage");
         if (pvc && !json_get_array(pvc, "accessModes"))
                 return ev_error_set(error, EINVAL, "spec.pvc.accessModes: Required value");
         if (streq_ptr(json_get_string(spec, "contentType"), "archive"))
                 return ev_error_set(error, EOPNOTSUPP,
-                                    "spec.contentType: Unsupported value: \"archive\": archive imports (a tar extracted into a "
-                                    "file system) are not supported yet; import a disk image (contentType kubevirt)");
+                                    "spec.contentType: Unsupported value: \"archive\": archive imports "
+                                    "(a tar extracted into a file system) are not supported yet; "
+                                    "import a disk image (contentType kubevirt)");
         if (json_get_bool(spec, "preallocation", false))
-                return ev_error_set(error, EOPNOTSUPP, "spec.preallocation: Unsupported value: true: volumes are thin on edgevirt");
+                return ev_error_set(error, EOPNOTSUPP,
+                                    "spec.preallocation: Unsupported value: true: volumes are thin on edgevirt");
         if (streq(kind, "registry")) {
                 JsonObject *reg = json_get_object(src, "registry");
                 const char *url = json_get_string(reg, "url");
@@ -135,10 +140,12 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                         return ev_error_set(error, EINVAL, "spec.source.registry.url: Invalid value: \"%s\": must be "
                                             "docker://[host[:port]/]repository[:tag|@digest]", url);
                 if (streq_ptr(json_get_string(reg, "pullMethod"), "node"))
-                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.pullMethod: Unsupported value: \"node\": "
-                                            "there is no container runtime; the importer pulls the image (pullMethod: pod)");
+                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.pullMethod: Unsupported value: "
+                                            "\"node\": there is no container runtime; the importer pulls the image "
+                                            "(pullMethod: pod)");
                 if (arch && !streq(arch, "amd64"))
-                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.platform.architecture: Unsupported value: \"%s\": "
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "spec.source.registry.platform.architecture: Unsupported value: \"%s\": "
                                             "this node runs amd64 guests only", arch);
         }
         if (streq(kind, "http")) {
@@ -146,25 +153,30 @@ static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 const char *url = json_get_string(http, "url");
                 const char *checksum = json_get_string(http, "checksum");
                 if (!g_str_has_prefix(url, "http://") && !g_str_has_prefix(url, "https://"))
-                        return ev_error_set(error, EINVAL, "spec.source.http.url: Invalid value: \"%s\": must be an http:// or https:// URL", url);
+                        return ev_error_set(error, EINVAL, "spec.source.http.url: Invalid value: \"%s\": "
+                                            "must be an http:// or https:// URL", url);
                 JsonArray *hdrs = json_get_array(http, "extraHeaders");
                 for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
                         const char *h = json_array_get_string_element(hdrs, i);
                         if (!strchr(h, ':') || strpbrk(h, "\r\n"))
-                                return ev_error_set(error, EINVAL, "spec.source.http.extraHeaders[%u]: Invalid value: \"%s\": must be \"Name: value\"", i, h);
+                                return ev_error_set(error, EINVAL, "spec.source.http.extraHeaders[%u]: "
+                                                    "Invalid value: \"%s\": must be \"Name: value\"", i, h);
                 }
                 if (checksum) {
                         const char *colon = strchr(checksum, ':');
                         g_autofree char *algo = colon ? g_strndup(checksum, colon - checksum) : g_strdup("");
-                        static const struct { const char *name; size_t hex; } algos[] = { { "sha256", 64 }, { "sha512", 128 }, { "sha1", 40 }, { "md5", 32 } };
+                        static const struct { const char *name; size_t hex; } algos[] = {
+                                { "sha256", 64 }, { "sha512", 128 }, { "sha1", 40 }, { "md5", 32 }
+                        };
                         bool ok = false;
                         for (size_t i = 0; i < G_N_ELEMENTS(algos); i++)
                                 if (streq(algo, algos[i].name) && strlen(colon + 1) == algos[i].hex &&
                                     strspn(colon + 1, "0123456789abcdefABCDEF") == algos[i].hex)
                                         ok = true;
                         if (!ok)
-                                return ev_error_set(error, EINVAL, "spec.source.http.checksum: Invalid value: \"%s\": must be ALGORITHM:HEX "
-                                                    "with sha256, sha512, sha1 or md5", checksum);
+                                return ev_error_set(error, EINVAL, "spec.source.http.checksum: Invalid value: "
+                                                    "\"%s\": must be ALGORITHM:HEX with sha256, sha512, sha1 or md5",
+                                                    checksum);
                 }
         }
         if (old && !json_equal(json_object_get_member(spec, "source"), json_object_get_member(spec_of(old), "source")))
@@ -226,7 +238,8 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
                 json_object_set_string_member(status, "progress", p);
         }
         if (u->restart_delta)
-                json_object_set_int_member(status, "restartCount", json_get_int(status, "restartCount", 0) + u->restart_delta);
+                json_object_set_int_member(status, "restartCount",
+                                           json_get_int(status, "restartCount", 0) + u->restart_delta);
         status_set_condition(status, "Bound", u->bound, u->bound ? "Bound" : "Pending",
                       u->bound ? "PVC is bound" : u->message);
         status_set_condition(status, "Running", u->running, u->reason, u->running ? NULL : u->message);
@@ -260,11 +273,13 @@ static bool owned_by(Object *o, Object *owner) {
 /* The PVC a DataVolume asks for, owned by it. */
 static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         JsonObject *doc = object_root(dv), *spec = spec_of(doc);
-        JsonObject *claim = json_get_object(spec, "pvc") ? json_get_object(spec, "pvc") : json_get_object(spec, "storage");
+        JsonObject *claim = json_get_object(spec, "pvc") ? json_get_object(spec, "pvc") :
+                            json_get_object(spec, "storage");
         g_autoptr(JsonObject) pvc = json_object_new();
         JsonObject *meta = json_object_new(), *pspec = json_object_new(), *owner = json_object_new();
         JsonArray *owners = json_array_new();
-        g_autoptr(JsonNode) claim_copy = claim ? json_deep_copy(json_object_get_member(spec, json_get_object(spec, "pvc") ? "pvc" : "storage")) : NULL;
+        g_autoptr(JsonNode) claim_copy = claim ?
+                json_deep_copy(json_object_get_member(spec, json_get_object(spec, "pvc") ? "pvc" : "storage")) : NULL;
 
         json_object_set_string_member(pvc, "apiVersion", "v1");
         json_object_set_string_member(pvc, "kind", "PersistentVolumeClaim");
@@ -296,7 +311,8 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         JsonObject *src = source_of(doc);
         if (json_get_object(src, "pvc")) {
                 JsonObject *from = json_get_object(src, "pvc"), *ref = json_object_new();
-                const char *ns = json_get_string(from, "namespace") ? json_get_string(from, "namespace") : dv->namespace;
+                const char *ns = json_get_string(from, "namespace") ? json_get_string(from, "namespace") :
+                                 dv->namespace;
                 json_object_set_string_member(ref, "kind", "PersistentVolumeClaim");
                 json_object_set_string_member(ref, "name", json_get_string(from, "name"));
                 json_object_set_string_member(ref, "namespace", ns);
@@ -447,17 +463,19 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
         const char *why = *errors ? errors : "the importer failed";
         if (code == 0) {
                 write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true,
-                                                  .reason = "Completed", .message = j->upload ? "Upload Complete" : "Import Complete" });
+                                                  .reason = "Completed",
+                                                  .message = j->upload ? "Upload Complete" : "Import Complete" });
         } else if (j->upload) {
                 /* the client may send again */
-                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true, .restart_delta = 1,
-                                                  .reason = "UploadFailed", .message = why });
+                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
+                                                  .restart_delta = 1, .reason = "UploadFailed", .message = why });
         } else if (code == 2 || code < 0) {
                 gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
                 unsigned backoff = MIN(BACKOFF_MAX_SECONDS, 1u << MIN(restarts, 8));
-                g_autofree char *msg = g_strdup_printf("%s (retrying in %u s)", code < 0 ? "the importer crashed" : why, backoff);
-                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true, .restart_delta = 1,
-                                                  .reason = "ImportFailed", .message = msg });
+                g_autofree char *msg = g_strdup_printf("%s (retrying in %u s)", code < 0 ? "the importer crashed" : why,
+                                                       backoff);
+                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true,
+                                                  .restart_delta = 1, .reason = "ImportFailed", .message = msg });
                 gint64 *until = g_new(gint64, 1);
                 *until = g_get_monotonic_time() + (gint64) backoff * G_USEC_PER_SEC;
                 g_hash_table_replace(c->not_before, g_strdup(dv->uid), until);
@@ -505,12 +523,13 @@ static bool owner_source_is_registry(Object *owner) {
 
 /* Everything the importer needs for a remote source: arguments, and the
  * credentials in its environment rather than on its command line. */
-static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv, GStrvBuilder *env,
-                          GError **error) {
+static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv,
+                          GStrvBuilder *env, GError **error) {
         const char *field;
         g_autoptr(JsonObject) http = http_source(dv, &field);
         const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
-        g_autofree char *url = g_strdup_printf("--%s=%s", streq(field, "registry") ? "registry" : "url", json_get_string(http, "url"));
+        g_autofree char *url = g_strdup_printf("--%s=%s", streq(field, "registry") ? "registry" : "url",
+                                               json_get_string(http, "url"));
 
         g_strv_builder_add(argv, url);
         if (secret) {
@@ -553,8 +572,10 @@ static int http_arguments(DataVolumeController *c, Object *dv, const char *scrat
         for (guint i = 0; secret_hdrs && i < json_array_get_length(secret_hdrs); i++) {
                 Object *s = NULL;
                 g_autoptr(GError) e = NULL;
-                if (model_get(c->model, &kind_secret, dv->namespace, json_array_get_string_element(secret_hdrs, i), &s, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.http.secretExtraHeaders[%u]: %s", i, e->message);
+                if (model_get(c->model, &kind_secret, dv->namespace, json_array_get_string_element(secret_hdrs, i),
+                              &s, &e) < 0)
+                        return ev_error_set(error, ENOENT, "spec.source.http.secretExtraHeaders[%u]: %s",
+                                            i, e->message);
                 JsonObject *data = json_get_object(object_root(s), "data");
                 JsonObjectIter it;
                 const char *k;
@@ -675,12 +696,15 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
 
         if (!pvc) {
                 if (create_claim(c, dv, &e) < 0)
-                        write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending", .message = e->message });
+                        write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending",
+                                                          .message = e->message });
                 return;         /* the new claim's changes queue us again */
         }
         if (!owned_by(pvc, dv)) {
-                g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume", pvc->namespace, pvc->name);
-                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists", .message = msg });
+                g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume",
+                                                       pvc->namespace, pvc->name);
+                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists",
+                                                  .message = msg });
                 return;
         }
         const char *pvc_phase = object_status_string(pvc, "phase");
@@ -693,16 +717,18 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                 return;
         }
         if (streq(kind, "blank") || streq(kind, "pvc") || streq(kind, "snapshot")) {
-                write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
-                                                  .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
+                write_status(c, dv, &(DvStatus) {
+                        .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
+                        .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
                 return;
         }
         if (streq(kind, "upload")) {
                 int fd = GPOINTER_TO_INT(g_hash_table_lookup(c->uploads, dv->uid)) - 1;
                 if (fd < 0) {
                         if (!streq_ptr(phase, "UploadReady"))
-                                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
-                                                                  .reason = "UploadReady", .message = "Upload into the DataVolume with Upload(fd)" });
+                                write_status(c, dv, &(DvStatus) {
+                                        .phase = "UploadReady", .progress = 0, .bound = true, .reason = "UploadReady",
+                                        .message = "Upload into the DataVolume with Upload(fd)" });
                         return;
                 }
                 if (!object_slots_granted(c->slots, dv)) {
@@ -733,8 +759,8 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                 return;
         }
         if (start_import(c, dv, pvc, -1, object_slots_take(c->slots, dv), &e) < 0)
-                write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true, .reason = "ImportFailed",
-                                                  .message = e->message });
+                write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
+                                                  .reason = "ImportFailed", .message = e->message });
 }
 
 static int dv_reconcile(Model *m, Object *dv) {
@@ -795,8 +821,9 @@ int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error) {
         const char *source = json_get_string(ann, ANN_SOURCE), *endpoint = json_get_string(ann, ANN_ENDPOINT);
 
         if (source && !streq(source, "http") && !streq(source, "none"))
-                return ev_error_set(error, EOPNOTSUPP, "metadata.annotations[" ANN_SOURCE "]: Unsupported value: \"%s\": "
-                                    "supported values: \"http\", \"none\" (use a DataVolume for uploads and clones)", source);
+                return ev_error_set(error, EOPNOTSUPP, "metadata.annotations[" ANN_SOURCE "]: Unsupported value: "
+                                    "\"%s\": supported values: \"http\", \"none\" "
+                                    "(use a DataVolume for uploads and clones)", source);
         if (endpoint && !g_str_has_prefix(endpoint, "http://") && !g_str_has_prefix(endpoint, "https://"))
                 return ev_error_set(error, EINVAL, "metadata.annotations[" ANN_ENDPOINT "]: Invalid value: \"%s\": "
                                     "must be an http:// or https:// URL", endpoint);
@@ -820,7 +847,8 @@ static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot
             !streq_ptr(object_status_string(pvc, "phase"), "Bound"))
                 return;
         if (streq_ptr(json_get_string(ann, ANN_SOURCE), "none")) {
-                write_status(c, pvc, &(DvStatus) { .phase = "Succeeded", .reason = "Completed", .message = "Blank image created" });
+                write_status(c, pvc, &(DvStatus) { .phase = "Succeeded", .reason = "Completed",
+                                                   .message = "Blank image created" });
                 return;
         }
         gint64 *until = g_hash_table_lookup(c->not_before, pvc->uid);
@@ -834,7 +862,8 @@ static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot
                 return;
         }
         if (start_import(c, pvc, pvc, -1, object_slots_take(c->slots, pvc), &e) < 0)
-                write_status(c, pvc, &(DvStatus) { .phase = "Failed", .reason = "ImportFailed", .message = e->message });
+                write_status(c, pvc, &(DvStatus) { .phase = "Failed", .reason = "ImportFailed",
+                                                   .message = e->message });
 }
 
 /* A Bound PVC with CDI's import annotations: import into it as CDI does. */
@@ -885,10 +914,11 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
         /* an upload waiting for a slot holds the client's fd: only a few per namespace */
         unsigned queued = uploads_waiting(c, dv->namespace), most = upload_queue_limit(c);
         if (queued >= most)
-                return ev_error_set(error, EBUSY, "DataVolume %s/%s: %u upload%s in namespace %s already wait%s "
-                                    "for an import slot (at most %u); try again when one has started", dv->namespace, dv->name,
-                                    queued,
-                                    queued == 1 ? "" : "s", dv->namespace, queued == 1 ? "s" : "", most);
+                return ev_error_set(error, EBUSY,
+                                    "DataVolume %s/%s: %u upload%s in namespace %s already wait%s "
+                                    "for an import slot (at most %u); try again when one has started",
+                                    dv->namespace, dv->name, queued, queued == 1 ? "" : "s", dv->namespace,
+                                    queued == 1 ? "s" : "", most);
         int copy = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (copy < 0)
                 return ev_error_set(error, errno, "cannot take the file descriptor: %s", g_strerror(errno));
@@ -927,15 +957,18 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
                 /* an upload's fd did not survive the restart: the client sends again */
                 if (streq_ptr(phase, "ImportInProgress") || upload)
                         write_status(c, dv, &(DvStatus) { .phase = upload ? "UploadReady" : "ImportScheduled",
-                                                          .progress = 0, .bound = true, .restart_delta = 1, .reason = "Restarted",
+                                                          .progress = 0, .bound = true, .restart_delta = 1,
+                                                          .reason = "Restarted",
                                                           .message = "edgevirtd restarted during the transfer" });
         }
         g_autoptr(GPtrArray) pvcs = model_list(m, &kind_pvc, NULL, NULL);
         for (guint i = 0; i < pvcs->len; i++) {
                 Object *pvc = pvcs->pdata[i];
-                const char *phase = json_get_string(json_get_object(object_metadata(pvc), "annotations"), ANN_POD_PHASE);
+                const char *phase = json_get_string(json_get_object(object_metadata(pvc), "annotations"),
+                                                    ANN_POD_PHASE);
                 if (datavolume_pvc_wants_import(pvc) && streq_ptr(phase, "Running"))
-                        write_status(c, pvc, &(DvStatus) { .phase = "ImportScheduled", .restart_delta = 1, .reason = "Restarted",
+                        write_status(c, pvc, &(DvStatus) { .phase = "ImportScheduled", .restart_delta = 1,
+                                                           .reason = "Restarted",
                                                            .message = "edgevirtd restarted during the transfer" });
         }
         *ret = c;

@@ -110,7 +110,8 @@ uint64_t pvc_requested_bytes(Object *o) {
 }
 
 uint64_t pvc_capacity_bytes(Object *o) {
-        return quantity_bytes(json_get_string(json_get_object(json_get_object(object_root(o), "status"), "capacity"), "storage"));
+        return quantity_bytes(json_get_string(json_get_object(json_get_object(object_root(o), "status"), "capacity"),
+                                              "storage"));
 }
 
 const char *pvc_storage_class(Object *o) {
@@ -143,11 +144,13 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         if (ra < 0)
                 return ra;
         if (!modes || json_array_get_length(modes) == 0)
-                return ev_error_set(error, EINVAL, "spec.accessModes: Required value: at least 1 access mode is required");
+                return ev_error_set(error, EINVAL,
+                                    "spec.accessModes: Required value: at least 1 access mode is required");
         if (!storage)
                 return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Required value");
         if (quantity_bytes(storage) == 0)
-                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Invalid value: \"%s\": must be greater than zero", storage);
+                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Invalid value: \"%s\": "
+                                    "must be greater than zero", storage);
         if (!json_get_string(spec, "volumeMode"))
                 json_object_set_string_member(spec, "volumeMode", "Filesystem");
         /* As Kubernetes' DefaultStorageClass admission: an unset class is
@@ -167,18 +170,20 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                 bool snapshot = streq_ptr(kind, "VolumeSnapshot") && streq_ptr(group, SNAPSHOT_STORAGE_GROUP);
                 if (!snapshot && (!streq_ptr(kind, "PersistentVolumeClaim") || !isempty(group)))
                         return ev_error_set(error, EOPNOTSUPP,
-                                            "%s.kind: Unsupported value: \"%s%s%s\": supported values: \"PersistentVolumeClaim\", "
-                                            "\"" SNAPSHOT_STORAGE_GROUP "/VolumeSnapshot\" (volume populators are not supported on edgevirt; "
-                                            "use a DataVolume)",
+                                            "%s.kind: Unsupported value: \"%s%s%s\": supported values: "
+                                            "\"PersistentVolumeClaim\", \"" SNAPSHOT_STORAGE_GROUP "/VolumeSnapshot\" "
+                                            "(volume populators are not supported on edgevirt; use a DataVolume)",
                                             field, group ? group : "", group ? "/" : "", kind ? kind : "");
                 if (snapshot && !isempty(json_get_string(ref, "namespace")))
-                        return ev_error_set(error, EOPNOTSUPP, "%s.namespace: a volume snapshot is restored in its own namespace", field);
+                        return ev_error_set(error, EOPNOTSUPP,
+                                            "%s.namespace: a volume snapshot is restored in its own namespace", field);
                 if (isempty(json_get_string(ref, "name")))
                         return ev_error_set(error, EINVAL, "%s.name: Required value", field);
         }
         if (ds && dsr && (!streq_ptr(json_get_string(ds, "name"), json_get_string(dsr, "name")) ||
                           !isempty(json_get_string(dsr, "namespace"))))
-                return ev_error_set(error, EINVAL, "spec.dataSource: Invalid value: must match spec.dataSourceRef when both are set");
+                return ev_error_set(error, EINVAL,
+                                    "spec.dataSource: Invalid value: must match spec.dataSourceRef when both are set");
 
         if (!old) {
                 /* As Kubernetes' StorageObjectInUseProtection admission. */
@@ -190,14 +195,15 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         JsonObject *old_spec = spec_of(old);
         const char *old_storage = requested_storage(old);
         if (quantity_bytes(storage) < quantity_bytes(old_storage))
-                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Forbidden: field can not be less than previous value "
-                                    "(%s, requested %s)", old_storage, storage);
+                return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Forbidden: field can not be "
+                                    "less than previous value (%s, requested %s)", old_storage, storage);
         if (!json_get_string(spec, "volumeName") && json_get_string(old_spec, "volumeName"))
                 json_object_set_string_member(spec, "volumeName", json_get_string(old_spec, "volumeName"));
         /* a finalizer the controller owns is kept unless the claim is going */
         JsonObject *meta = json_get_object(doc, "metadata");
         JsonArray *old_f = json_get_array(json_get_object(old, "metadata"), "finalizers");
-        if (json_array_has_string(old_f, PVC_PROTECTION) && !json_get_string(json_get_object(old, "metadata"), "deletionTimestamp"))
+        if (json_array_has_string(old_f, PVC_PROTECTION) &&
+            !json_get_string(json_get_object(old, "metadata"), "deletionTimestamp"))
                 json_object_add_to_string_set(meta, "finalizers", PVC_PROTECTION);
 
         g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), spec);
@@ -210,7 +216,8 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         if (json_get_object(res_b, "requests"))
                 json_object_remove_member(json_get_object(res_b, "requests"), "storage");
         if (!json_node_equal(ca, cb))
-                return ev_error_set(error, EINVAL, "spec: Forbidden: spec is immutable after creation except resources.requests");
+                return ev_error_set(error, EINVAL,
+                                    "spec: Forbidden: spec is immutable after creation except resources.requests");
         return 0;
 }
 
@@ -262,7 +269,8 @@ static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
                 JsonObject *prev = old && json_array_get_length(old) ? json_array_get_object_element(old, 0) : NULL;
                 if (prev && streq_ptr(json_get_string(prev, "reason"), u->reason) &&
                     streq_ptr(json_get_string(prev, "message"), u->message))
-                        json_object_set_string_member(cond, "lastTransitionTime", json_get_string(prev, "lastTransitionTime"));
+                        json_object_set_string_member(cond, "lastTransitionTime",
+                                                      json_get_string(prev, "lastTransitionTime"));
                 else
                         json_object_set_string_member(cond, "lastTransitionTime", now);
                 json_array_add_object_element(conds, cond);
@@ -289,12 +297,14 @@ static void pending(PvcController *c, Object *o, const char *reason, const char 
 
 const char *pvc_reason(Object *o) {
         JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        return conds && json_array_get_length(conds) ? json_get_string(json_array_get_object_element(conds, 0), "reason") : NULL;
+        return conds && json_array_get_length(conds) ?
+                json_get_string(json_array_get_object_element(conds, 0), "reason") : NULL;
 }
 
 const char *pvc_message(Object *o) {
         JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        return conds && json_array_get_length(conds) ? json_get_string(json_array_get_object_element(conds, 0), "message") : NULL;
+        return conds && json_array_get_length(conds) ?
+                json_get_string(json_array_get_object_element(conds, 0), "message") : NULL;
 }
 
 /* --- operations --- */
@@ -368,7 +378,8 @@ static PvcOp *op_for(PvcController *c, OpKind kind, Object *o, ClassState *cs) {
         op->namespace = g_strdup(o->namespace);
         op->name = g_strdup(o->name);
         op->req = (VolumeRequest) {
-                .id = op->id, .size = pvc_requested_bytes(o), .namespace = op->namespace, .name = op->name, .uid = op->uid,
+                .id = op->id, .size = pvc_requested_bytes(o), .namespace = op->namespace, .name = op->name,
+                .uid = op->uid,
         };
         return op;
 }
@@ -402,12 +413,13 @@ static void scan_done(PvcController *c, PvcOp *op) {
                                 g_hash_table_add(found, o->uid);
                                 if (!streq_ptr(object_status_string(o, "phase"), "Bound") && !object_is_deleting(o)) {
                                         g_message("PVC %s/%s: adopting volume %s", o->namespace, o->name, v->id);
-                                        set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = v->size, .bind = true });
+                                        set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = v->size,
+                                                                           .bind = true });
                                 }
                                 continue;
                         }
-                        g_message("storage class %s: removing volume %s, its claim %s/%s is gone", op->class_name, v->id,
-                                  v->namespace ? v->namespace : "?", v->name ? v->name : "?");
+                        g_message("storage class %s: removing volume %s, its claim %s/%s is gone", op->class_name,
+                                  v->id, v->namespace ? v->namespace : "?", v->name ? v->name : "?");
                         PvcOp *rm = g_new0(PvcOp, 1);
                         rm->kind = OP_REMOVE;
                         rm->class_name = g_strdup(op->class_name);
@@ -422,8 +434,9 @@ static void scan_done(PvcController *c, PvcOp *op) {
                         if (streq_ptr(pvc_storage_class(o), op->class_name) && !g_hash_table_contains(found, o->uid) &&
                             streq_ptr(object_status_string(o, "phase"), "Bound")) {
                                 g_warning("PVC %s/%s: its volume is missing", o->namespace, o->name);
-                                set_status(c, o, &(StatusUpdate) { .phase = "Lost", .reason = "VolumeMissing",
-                                                                   .message = "the volume of this claim is missing from its storage class" });
+                                set_status(c, o, &(StatusUpdate) {
+                                        .phase = "Lost", .reason = "VolumeMissing",
+                                        .message = "the volume of this claim is missing from its storage class" });
                         }
                 }
         }
@@ -482,7 +495,8 @@ static void op_done(void *data) {
         } else if (op->r < 0)
                 pending(c, o, "ProvisioningFailed", "%s", op->error->message);
         else
-                set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = op->size, .bind = op->kind != OP_EXPAND });
+                set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = op->size,
+                                                   .bind = op->kind != OP_EXPAND });
         op_free(op);
 }
 
@@ -518,7 +532,8 @@ static int provision_from_snapshot(PvcController *c, Object *o, ClassState *cs, 
         }
         ClassState *src_cs = g_hash_table_lookup(c->classes, class ? class : "");
         if (!src_cs) {
-                pending(c, o, "WaitingForSource", "volume snapshot %s: its storage class %s is not usable", name, class ? class : "");
+                pending(c, o, "WaitingForSource", "volume snapshot %s: its storage class %s is not usable", name,
+                        class ? class : "");
                 return 0;
         }
         PvcOp *op = op_for(c, src_cs == cs ? OP_CLONE : OP_COPY, o, cs);
@@ -602,8 +617,8 @@ static int pvc_reconcile(Model *m, Object *o) {
                 if (json_array_has_string(finalizers, PVC_PROTECTION) && !pvc_in_use(m, o)) {
                         g_autoptr(GError) e = NULL;
                         JsonNode *doc = json_deep_copy(o->doc);
-                        json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"), "finalizers"),
-                                                 PVC_PROTECTION);
+                        json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
+                                                                "finalizers"), PVC_PROTECTION);
                         return model_update(m, o, doc, &e);
                 }
                 return 0;

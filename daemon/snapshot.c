@@ -1,24 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* VirtualMachineSnapshot, VirtualMachineSnapshotContent and
- * VirtualMachineRestore (snapshot.kubevirt.io; snapshot.h).
+/* VirtualMachineSnapshot and VirtualMachineSnapshotContent
+ * (snapshot.kubevirt.io; snapshot.h; VirtualMachineRestore is restore.c).
  *
  * A snapshot waits for its VM's claims to be Bound (and DataVolumes
  * Succeeded), holds a running guest still (file systems frozen through the
  * agent, else paused) while each claim's volume is cloned by its backend
  * into a volume of the snapshot's own ("snap-<snapshot uid>-<n>"), lets the
  * guest go and records the VM and the claims in a content object.  The
- * content owns the copies: deleting it frees them.  A restore makes a claim
- * per copied volume (dataSource VolumeSnapshot, as KubeVirt does; pvc.c
- * clones it back), then gives the VM the snapshot's spec on those claims. */
+ * content owns the copies: deleting it frees them. */
 #include <stdio.h>
 
 #include "datavolume.h"
-#include "json-read.h"
 #include "json-util.h"
 #include "object.h"
 #include "pvc.h"
 #include "quantity.h"
 #include "services.h"
+#include "snapshot-private.h"
 #include "snapshot.h"
 #include "storage.h"
 #include "util.h"
@@ -26,13 +24,11 @@
 #include "vmi.h"
 #include "worker.h"
 
-#define GROUP "snapshot.kubevirt.io"
-#define API GROUP "/v1beta1"
+#define API SNAPSHOT_GROUP "/v1beta1"
 #define VOLUME_IDS "snapshot.edgevirt.org/volume-ids"
-#define DEFAULT_DEADLINE_USEC (5 * 60 * G_USEC_PER_SEC)
 #define RETRY_USEC G_USEC_PER_SEC
 
-static const char *const VERSIONS[] = { "v1beta1", "v1alpha1", NULL };
+const char *const snapshot_versions[] = { "v1beta1", "v1alpha1", NULL };
 
 /* Work under way, by object uid: a snapshot being taken, a content's
  * volumes being freed. */
@@ -77,14 +73,13 @@ void snapshot_look_again(Model *m, Object *o) {
         retry_later(m, o);
 }
 
-/* A copy of o's document to change; commit() writes it when it differs. */
-static JsonNode *edit(Object *o, JsonObject **ret_status) {
+JsonNode *snapshot_status_edit(Object *o, JsonObject **ret_status) {
         JsonNode *doc = json_deep_copy(o->doc);
         *ret_status = json_ensure_object(json_node_get_object(doc), "status");
         return doc;
 }
 
-static void commit(Model *m, Object *o, JsonNode *doc) {
+void snapshot_status_commit(Model *m, Object *o, JsonNode *doc) {
         g_autoptr(GError) e = NULL;
         if (json_equal(doc, o->doc)) {
                 json_node_unref(doc);
@@ -127,22 +122,24 @@ static int64_t duration_usec(const char *s) {
         return total;
 }
 
-static int check_vm_reference(JsonObject *ref, const char *field, GError **error) {
+int snapshot_check_vm_reference(JsonObject *ref, const char *field, GError **error) {
         const char *group = json_get_string(ref, "apiGroup"), *kind = json_get_string(ref, "kind");
         if (!ref)
                 return ev_error_set(error, EINVAL, "%s: Required value", field);
         if (!streq_ptr(group, "kubevirt.io"))
-                return ev_error_set(error, EINVAL, "%s.apiGroup: Unsupported value: \"%s\": supported values: \"kubevirt.io\"", field,
+                return ev_error_set(error, EINVAL,
+                                    "%s.apiGroup: Unsupported value: \"%s\": supported values: \"kubevirt.io\"", field,
                                     group ? group : "");
         if (!streq_ptr(kind, "VirtualMachine"))
-                return ev_error_set(error, EINVAL, "%s.kind: Unsupported value: \"%s\": supported values: \"VirtualMachine\"", field,
+                return ev_error_set(error, EINVAL,
+                                    "%s.kind: Unsupported value: \"%s\": supported values: \"VirtualMachine\"", field,
                                     kind ? kind : "");
         if (isempty(json_get_string(ref, "name")))
                 return ev_error_set(error, EINVAL, "%s.name: Required value", field);
         return 0;
 }
 
-static int spec_immutable(JsonObject *doc, JsonObject *old, GError **error) {
+int snapshot_spec_immutable(JsonObject *doc, JsonObject *old, GError **error) {
         if (old && !json_equal(json_object_get_member(doc, "spec"), json_object_get_member(old, "spec")))
                 return ev_error_set(error, EINVAL, "spec: Forbidden: spec is immutable after creation");
         return 0;
@@ -160,7 +157,8 @@ static const char *volume_claim(JsonObject *volume, bool *is_dv) {
 }
 
 static JsonArray *vm_volumes(JsonObject *vm_doc) {
-        return json_get_array(json_get_object(json_get_object(json_get_object(vm_doc, "spec"), "template"), "spec"), "volumes");
+        return json_get_array(json_get_object(json_get_object(json_get_object(vm_doc, "spec"), "template"), "spec"),
+                              "volumes");
 }
 
 /* --- VirtualMachineSnapshot --- */
@@ -170,13 +168,15 @@ static int vmsnapshot_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArra
         const char *policy = json_get_string(spec, "deletionPolicy");
         const char *deadline = json_get_string(spec, "failureDeadline");
 
-        if (spec_immutable(doc, old, error) < 0 || check_vm_reference(json_get_object(spec, "source"), "spec.source", error) < 0)
+        if (snapshot_spec_immutable(doc, old, error) < 0 ||
+            snapshot_check_vm_reference(json_get_object(spec, "source"), "spec.source", error) < 0)
                 return -EINVAL;
         if (policy && !streq(policy, "Delete") && !streq(policy, "Retain"))
-                return ev_error_set(error, EINVAL, "spec.deletionPolicy: Unsupported value: \"%s\": supported values: \"Delete\", \"Retain\"",
-                                    policy);
+                return ev_error_set(error, EINVAL, "spec.deletionPolicy: Unsupported value: \"%s\": "
+                                    "supported values: \"Delete\", \"Retain\"", policy);
         if (deadline && duration_usec(deadline) < 0)
-                return ev_error_set(error, EINVAL, "spec.failureDeadline: Invalid value: \"%s\": not a duration (5m0s)", deadline);
+                return ev_error_set(error, EINVAL, "spec.failureDeadline: Invalid value: \"%s\": not a duration (5m0s)",
+                                    deadline);
         return 0;
 }
 
@@ -234,21 +234,21 @@ static void snap_run_free(SnapRun *run) {
 
 static void progressing(Model *m, Object *o, bool on, const char *reason, const char *message) {
         JsonObject *status;
-        JsonNode *doc = edit(o, &status);
+        JsonNode *doc = snapshot_status_edit(o, &status);
         status_set_condition(status, "Progressing", on, reason, message);
         status_set_condition(status, "Ready", false, reason, message);
-        commit(m, o, doc);
+        snapshot_status_commit(m, o, doc);
 }
 
 static void snapshot_fail(Model *m, Object *o, const char *message) {
         JsonObject *status;
-        JsonNode *doc = edit(o, &status);
+        JsonNode *doc = snapshot_status_edit(o, &status);
         json_object_set_string_member(status, "phase", "Failed");
         json_object_set_boolean_member(status, "readyToUse", FALSE);
         set_error(status, message);
         status_set_condition(status, "Progressing", false, "Failed", message);
         status_set_condition(status, "Ready", false, "Failed", message);
-        commit(m, o, doc);
+        snapshot_status_commit(m, o, doc);
 }
 
 static void copy_work(void *data) {
@@ -276,7 +276,8 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         Model *m = run->m;
         g_autofree char *name = g_strdup_printf("vmsnapshot-content-%s", snap->uid);
         g_autoptr(GString) ids = g_string_new(NULL);
-        JsonObject *doc = json_object_new(), *meta = json_object_new(), *spec = json_object_new(), *source = json_object_new();
+        JsonObject *doc = json_object_new(), *meta = json_object_new(), *spec = json_object_new(),
+                   *source = json_object_new();
 
         json_object_set_string_member(doc, "apiVersion", API);
         json_object_set_string_member(doc, "kind", "VirtualMachineSnapshotContent");
@@ -314,13 +315,14 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         if (model_get(m, &kind_vmsnapshot_content, snap->namespace, name, &content, error) < 0)
                 return -ENOENT;
         JsonObject *status;
-        JsonNode *cdoc = edit(content, &status);
+        JsonNode *cdoc = snapshot_status_edit(content, &status);
         g_autofree char *now = ev_timestamp_now();
         JsonArray *vss = json_array_new();
         for (guint i = 0; i < json_array_get_length(run->backups); i++) {
                 JsonObject *v = json_object_new();
                 json_object_set_string_member(v, "volumeSnapshotName",
-                                              json_get_string(json_array_get_object_element(run->backups, i), "volumeSnapshotName"));
+                                              json_get_string(json_array_get_object_element(run->backups, i),
+                                                              "volumeSnapshotName"));
                 json_object_set_boolean_member(v, "readyToUse", TRUE);
                 json_object_set_string_member(v, "creationTime", now);
                 json_array_add_object_element(vss, v);
@@ -328,7 +330,7 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         json_object_set_boolean_member(status, "readyToUse", TRUE);
         json_object_set_string_member(status, "creationTime", now);
         json_object_set_array_member(status, "volumeSnapshotStatus", vss);
-        commit(m, content, cdoc);
+        snapshot_status_commit(m, content, cdoc);
         return 0;
 }
 
@@ -358,16 +360,18 @@ static void snapshot_finish(SnapRun *run) {
                 return;
         }
         if (run->r < 0) {
-                g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s", run->error ? run->error->message : g_strerror(-run->r));
+                g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s",
+                                                       run->error ? run->error->message : g_strerror(-run->r));
                 snapshot_fail(m, snap, msg);
         } else if (make_content(run, snap, &e) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot record the snapshot: %s", e->message);
                 snapshot_fail(m, snap, msg);
                 /* nothing owns the copies: they go */
-                worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref, g_ptr_array_ref(run->jobs));
+                worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
+                              g_ptr_array_ref(run->jobs));
         } else {
                 JsonObject *status;
-                JsonNode *doc = edit(snap, &status);
+                JsonNode *doc = snapshot_status_edit(snap, &status);
                 g_autofree char *now = ev_timestamp_now();
                 g_autofree char *content = g_strdup_printf("vmsnapshot-content-%s", snap->uid);
                 json_object_set_string_member(status, "phase", "Succeeded");
@@ -378,7 +382,7 @@ static void snapshot_finish(SnapRun *run) {
                 status_set_condition(status, "Ready", true, "Operation complete", "");
                 if (run->release_error)
                         set_error(status, run->release_error);
-                commit(m, snap, doc);
+                snapshot_status_commit(m, snap, doc);
         }
         snap_run_free(run);
 }
@@ -386,7 +390,8 @@ static void snapshot_finish(SnapRun *run) {
 static void released(void *userdata, int r, const char *error) {
         SnapRun *run = userdata;
         if (r < 0)
-                run->release_error = g_strdup_printf("the guest could not be let go after the copy (%s): %s", run->how, error);
+                run->release_error = g_strdup_printf("the guest could not be let go after the copy (%s): %s", run->how,
+                                                     error);
         snapshot_finish(run);
 }
 
@@ -408,11 +413,12 @@ static void quiesced(void *userdata, int r, const char *error) {
                 Object *snap = model_find_uid(run->m, run->uid);
                 if (snap) {
                         JsonObject *status;
-                        JsonNode *doc = edit(snap, &status);
+                        JsonNode *doc = snapshot_status_edit(snap, &status);
                         JsonArray *ind = json_get_array(status, "indications");
                         JsonArray *src = json_get_array(status, "sourceIndications");
                         JsonObject *qf = json_object_new();
-                        g_autofree char *msg = g_strdup_printf("freezing the file systems failed (%s): the guest was paused instead", error);
+                        g_autofree char *msg = g_strdup_printf("freezing the file systems failed (%s): "
+                                                               "the guest was paused instead", error);
                         if (ind)
                                 json_array_add_string_element(ind, "QuiesceFailed");
                         json_object_set_string_member(qf, "indication", "QuiesceFailed");
@@ -421,7 +427,7 @@ static void quiesced(void *userdata, int r, const char *error) {
                                 json_array_add_object_element(src, qf);
                         else
                                 json_object_unref(qf);
-                        commit(run->m, snap, doc);
+                        snapshot_status_commit(run->m, snap, doc);
                 }
                 vmi_quiesce(run->m, vmi, false, &run->how, quiesced, run);
                 return;
@@ -439,7 +445,8 @@ static void quiesced(void *userdata, int r, const char *error) {
 
 /* Ready to copy?  NULL when so; else why not (the claims are not there
  * yet...).  Fills run's jobs and backups. */
-static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *run, JsonArray *included, JsonArray *excluded) {
+static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *run, JsonArray *included,
+                     JsonArray *excluded) {
         Services *s = model_services(m);
         JsonArray *volumes = vm_volumes(object_root(vm));
 
@@ -476,7 +483,8 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 j->ns = g_strdup(snap->namespace);
                 j->name = g_strdup_printf("%s/%s", snap->name, vname);
                 j->uid = g_strdup(snap->uid);
-                j->req = (VolumeRequest) { .id = j->dst_id, .size = pvc_capacity_bytes(pvc), .namespace = j->ns, .name = j->name, .uid = j->uid };
+                j->req = (VolumeRequest) { .id = j->dst_id, .size = pvc_capacity_bytes(pvc), .namespace = j->ns,
+                                           .name = j->name, .uid = j->uid };
                 g_ptr_array_add(run->jobs, j);
 
                 /* the claim as it was, without what binds it to this volume */
@@ -484,7 +492,8 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 json_object_set_string_member(cmeta, "name", pvc->name);
                 json_object_set_string_member(cmeta, "namespace", pvc->namespace);
                 if (object_labels(pvc))
-                        json_object_set_member(cmeta, "labels", json_deep_copy(json_object_get_member(object_metadata(pvc), "labels")));
+                        json_object_set_member(cmeta, "labels",
+                                               json_deep_copy(json_object_get_member(object_metadata(pvc), "labels")));
                 json_object_set_object_member(claim_doc, "metadata", cmeta);
                 JsonNode *pspec = json_deep_copy(json_object_get_member(object_root(pvc), "spec"));
                 JsonObject *ps = json_node_get_object(pspec);
@@ -492,10 +501,12 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 json_object_remove_member(ps, "dataSource");
                 json_object_remove_member(ps, "dataSourceRef");
                 /* the size it has now */
-                g_autofree char *capacity = g_strdup(json_get_string(json_get_object(json_get_object(object_root(pvc), "status"), "capacity"),
+                JsonObject *pvc_status = json_get_object(object_root(pvc), "status");
+                g_autofree char *capacity = g_strdup(json_get_string(json_get_object(pvc_status, "capacity"),
                                                                      "storage"));
                 if (capacity)
-                        json_object_set_string_member(json_ensure_object(json_ensure_object(ps, "resources"), "requests"), "storage", capacity);
+                        json_object_set_string_member(json_ensure_object(json_ensure_object(ps, "resources"),
+                                                                         "requests"), "storage", capacity);
                 json_object_set_member(claim_doc, "spec", pspec);
                 json_object_set_string_member(backup, "volumeName", vname);
                 json_object_set_object_member(backup, "persistentVolumeClaim", claim_doc);
@@ -527,7 +538,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         int64_t deadline = duration_usec(json_get_string(spec, "failureDeadline"));
         g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-        if (created && g_date_time_difference(now, created) > (deadline >= 0 ? deadline : DEFAULT_DEADLINE_USEC)) {
+        if (created &&
+            g_date_time_difference(now, created) > (deadline >= 0 ? deadline : SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
                 snapshot_fail(m, o, "the snapshot did not complete within its failureDeadline");
                 return 0;
         }
@@ -577,7 +589,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         json_object_set_string_member(vmeta, "uid", vm->uid);
         for (const char *const *k = (const char *const[]) { "labels", "annotations", NULL }; *k; k++)
                 if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(vmeta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
+                        json_object_set_member(vmeta, *k,
+                                               json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
         json_object_set_object_member(vcopy, "metadata", vmeta);
         json_object_set_member(vcopy, "spec", json_deep_copy(json_object_get_member(object_root(vm), "spec")));
         run->vm = json_node_init_object(json_node_alloc(), vcopy);
@@ -585,7 +598,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
 
         bool agent = online && vmi_agent_connected(m, vmi);
         JsonObject *status;
-        JsonNode *doc = edit(o, &status);
+        JsonNode *doc = snapshot_status_edit(o, &status);
         JsonArray *indications = json_array_new(), *source_ind = json_array_new();
         static const struct { const char *name, *message; } known[] = {
                 { "Online", "the snapshot was taken while the VM ran" },
@@ -612,7 +625,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         status_set_condition(status, "Progressing", true, LOCKED, "");
         status_set_condition(status, "Ready", false, "Not ready", "");
         g_hash_table_insert(running_table(), g_strdup(o->uid), run);
-        commit(m, o, doc);
+        snapshot_status_commit(m, o, doc);
         if (online) {
                 run->vmi_uid = g_strdup(vmi->uid);
                 vmi_quiesce(m, vmi, true, &run->how, quiesced, run);
@@ -627,8 +640,8 @@ static int vmsnapshot_finalize(Model *m, Object *o) {
 
 const KindInfo kind_vmsnapshot = {
         .kind = "VirtualMachineSnapshot",
-        .group = GROUP,
-        .versions = VERSIONS,
+        .group = SNAPSHOT_GROUP,
+        .versions = snapshot_versions,
         .plural = "virtualmachinesnapshots",
         .short_names = (const char *const[]) { "vmsnapshot", "vmsnapshots", NULL },
         .path_segment = "vmsnapshot",
@@ -645,7 +658,7 @@ const KindInfo kind_vmsnapshot = {
 static GHashTable *freed;               /* content uids whose volumes are gone */
 
 static int content_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
-        return spec_immutable(doc, old, error);
+        return snapshot_spec_immutable(doc, old, error);
 }
 
 /* The copies a content owns: the backend and id of each volume backup. */
@@ -657,7 +670,8 @@ static GPtrArray *content_volumes(Model *m, Object *content) {
 
         for (guint i = 0; list[i] && *list[i] && backups && i < json_array_get_length(backups); i++) {
                 JsonObject *pvc = json_get_object(json_array_get_object_element(backups, i), "persistentVolumeClaim");
-                StorageBackend *b = services_backend(model_services(m), json_get_string(json_get_object(pvc, "spec"), "storageClassName"));
+                StorageBackend *b = services_backend(model_services(m),
+                                                     json_get_string(json_get_object(pvc, "spec"), "storageClassName"));
                 if (!b)
                         continue;
                 CopyJob *j = g_new0(CopyJob, 1);
@@ -714,8 +728,8 @@ static int content_finalize(Model *m, Object *o) {
 
 const KindInfo kind_vmsnapshot_content = {
         .kind = "VirtualMachineSnapshotContent",
-        .group = GROUP,
-        .versions = VERSIONS,
+        .group = SNAPSHOT_GROUP,
+        .versions = snapshot_versions,
         .plural = "virtualmachinesnapshotcontents",
         .short_names = (const char *const[]) { "vmsnapshotcontent", "vmsnapshotcontents", NULL },
         .path_segment = "vmsnapshotcontent",
@@ -742,10 +756,12 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
                                 continue;
                         if (object_is_deleting(c))
                                 return ev_error_set(error, ENOENT, "volume snapshot %s is being deleted", name);
-                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) || j >= g_strv_length(list))
+                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) ||
+                            j >= g_strv_length(list))
                                 return ev_error_set(error, EAGAIN, "volume snapshot %s is not ready to use", name);
                         *ret_id = g_strdup(list[j]);
-                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec"), "storageClassName");
+                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"),
+                                                                     "spec"), "storageClassName");
                         *ret_content_uid = c->uid;
                         return 0;
                 }
@@ -756,14 +772,15 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
 int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error) {
         g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
         for (guint i = 0; i < contents->len; i++) {
-                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"), "volumeBackups");
+                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"),
+                                                    "volumeBackups");
                 for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
                         JsonObject *b = json_array_get_object_element(backups, j);
                         if (streq_ptr(json_get_string(b, "volumeSnapshotName"), name)) {
                                 JsonObject *spec = json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec");
                                 int64_t bytes = 0;
-                                if (quantity_parse_int64(json_get_string(json_get_object(json_get_object(spec, "resources"), "requests"),
-                                                                         "storage"), &bytes, error) < 0)
+                                JsonObject *requests = json_get_object(json_get_object(spec, "resources"), "requests");
+                                if (quantity_parse_int64(json_get_string(requests, "storage"), &bytes, error) < 0)
                                         return -EINVAL;
                                 *ret = (uint64_t) bytes;
                                 return 0;
@@ -772,326 +789,3 @@ int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint
         }
         return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
 }
-
-/* --- VirtualMachineRestore --- */
-
-/* KubeVirt's restore (and clone) patches: JSON Patch operations as strings,
- * on the target VM; its identity stays. */
-static JsonNode *parse_patch(const char *text, GError **error) {
-        return json_read_object(text ?: "", text ? strlen(text) : 0, error);
-}
-
-static int check_patches(JsonArray *patches, const char *field, GError **error) {
-        static const char *const fixed[] = { "/metadata/name", "/metadata/namespace", "/metadata/uid", "/kind", "/apiVersion", NULL };
-        for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
-                g_autoptr(GError) e = NULL;
-                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i), &e);
-                const char *path = p ? json_get_string(json_node_get_object(p), "path") : NULL;
-                if (!p || !path || !json_get_string(json_node_get_object(p), "op"))
-                        return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: a JSON Patch operation {\"op\", \"path\", \"value\"} "
-                                            "is expected%s%s", field, i, e ? ": " : "", e ? e->message : "");
-                for (const char *const *f = fixed; *f; f++)
-                        if (streq(path, *f))
-                                return ev_error_set(error, EINVAL, "%s[%u]: Invalid value: %s cannot be patched", field, i, path);
-        }
-        return 0;
-}
-
-static int apply_patches(JsonArray *patches, JsonObject *vm_doc, GError **error) {
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), vm_doc);
-        for (guint i = 0; patches && i < json_array_get_length(patches); i++) {
-                g_autoptr(JsonNode) p = parse_patch(json_array_get_string_element(patches, i), NULL);
-                if (!p)
-                        return ev_error_set(error, EINVAL, "spec.patches[%u] does not parse", i);
-                int r = json_patch_apply(node, json_node_get_object(p), error);
-                if (r < 0) {
-                        ev_error_prefix(error, "spec.patches[%u]", i);
-                        return r;
-                }
-        }
-        return 0;
-}
-
-static int vmrestore_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
-        JsonObject *spec = json_get_object(doc, "spec");
-        const char *policy = json_get_string(spec, "targetReadinessPolicy");
-        const char *names = json_get_string(spec, "volumeRestorePolicy");
-        const char *owner = json_get_string(spec, "volumeOwnershipPolicy");
-
-        if (spec_immutable(doc, old, error) < 0 || check_vm_reference(json_get_object(spec, "target"), "spec.target", error) < 0)
-                return -EINVAL;
-        if (isempty(json_get_string(spec, "virtualMachineSnapshotName")))
-                return ev_error_set(error, EINVAL, "spec.virtualMachineSnapshotName: Required value");
-        if (check_patches(json_get_array(spec, "patches"), "spec.patches", error) < 0)
-                return -EINVAL;
-        if (json_get_array(spec, "volumeRestoreOverrides") && json_array_get_length(json_get_array(spec, "volumeRestoreOverrides")) > 0)
-                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestoreOverrides: not supported on edgevirt yet");
-        if (policy && !streq(policy, "WaitGracePeriod") && !streq(policy, "WaitEventually") && !streq(policy, "FailImmediate"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.targetReadinessPolicy: Unsupported value: \"%s\": supported values: "
-                                    "\"WaitGracePeriod\", \"WaitEventually\", \"FailImmediate\" (stop the VM yourself)", policy);
-        if (names && !streq(names, "RandomizeNames"))
-                return ev_error_set(error, EOPNOTSUPP, "spec.volumeRestorePolicy: Unsupported value: \"%s\": supported values: "
-                                    "\"RandomizeNames\" (restored claims get new names)", names);
-        if (owner && !streq(owner, "VM") && !streq(owner, "None"))
-                return ev_error_set(error, EINVAL, "spec.volumeOwnershipPolicy: Unsupported value: \"%s\": supported values: \"VM\", \"None\"",
-                                    owner);
-        return 0;
-}
-
-static void vmrestore_init_status(JsonObject *doc) {
-        JsonObject *status = json_object_new();
-        json_object_set_boolean_member(status, "complete", FALSE);
-        json_object_set_object_member(doc, "status", status);
-}
-
-static bool restore_failed(Object *r) {
-        return streq_ptr(object_condition(r, "Ready", "reason"), "Failed");
-}
-
-bool snapshot_restore_in_progress(Model *m, Object *vm) {
-        g_autoptr(GPtrArray) restores = model_list(m, &kind_vmrestore, vm->namespace, NULL);
-        for (guint i = 0; i < restores->len; i++) {
-                Object *r = restores->pdata[i];
-                if (streq_ptr(json_get_string(json_get_object(json_get_object(object_root(r), "spec"), "target"), "name"), vm->name) &&
-                    !json_get_bool(json_get_object(object_root(r), "status"), "complete", false) && !restore_failed(r) &&
-                    !object_is_deleting(r))
-                        return true;
-        }
-        return false;
-}
-
-static void restore_state(Model *m, Object *o, bool progressing_, bool ready, const char *reason, const char *message) {
-        JsonObject *status;
-        JsonNode *doc = edit(o, &status);
-        status_set_condition(status, "Progressing", progressing_, reason, message);
-        status_set_condition(status, "Ready", ready, reason, message);
-        commit(m, o, doc);
-}
-
-static char *restored_claim(Object *restore, const char *volume) {
-        return g_strdup_printf("restore-%.8s-%s", restore->uid, volume);
-}
-
-/* The snapshot's VM spec on the restored claims: volumes of claims and
- * DataVolumes that were copied name the new claims, and the templates of
- * those DataVolumes go. */
-static JsonNode *restored_spec(Object *restore, Object *content) {
-        JsonObject *vmsrc = json_get_object(json_get_object(json_get_object(object_root(content), "spec"), "source"), "virtualMachine");
-        JsonNode *spec = json_deep_copy(json_object_get_member(vmsrc, "spec"));
-        JsonObject *s = json_node_get_object(spec);
-        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
-        JsonArray *vols = json_get_array(json_get_object(json_get_object(s, "template"), "spec"), "volumes");
-        JsonArray *templates = json_get_array(s, "dataVolumeTemplates");
-
-        for (guint i = 0; vols && i < json_array_get_length(vols); i++) {
-                JsonObject *v = json_array_get_object_element(vols, i);
-                const char *vname = json_get_string(v, "name");
-                bool backed = false;
-                for (guint j = 0; backups && j < json_array_get_length(backups); j++)
-                        backed = backed || streq_ptr(json_get_string(json_array_get_object_element(backups, j), "volumeName"), vname);
-                if (!backed)
-                        continue;
-                const char *dv = json_get_string(json_get_object(v, "dataVolume"), "name");
-                for (guint t = templates ? json_array_get_length(templates) : 0; dv && t > 0; t--)
-                        if (streq_ptr(json_get_string(json_get_object(json_array_get_object_element(templates, t - 1), "metadata"), "name"), dv))
-                                json_array_remove_element(templates, t - 1);
-                g_autofree char *claim = restored_claim(restore, vname);
-                json_object_remove_member(v, "dataVolume");
-                json_object_remove_member(v, "persistentVolumeClaim");
-                json_object_set_string_member(json_ensure_object(v, "persistentVolumeClaim"), "claimName", claim);
-        }
-        if (templates && json_array_get_length(templates) == 0)
-                json_object_remove_member(s, "dataVolumeTemplates");
-        return spec;
-}
-
-static void restore_fail(Model *m, Object *o, const char *message) {
-        restore_state(m, o, false, false, "Failed", message);
-}
-
-static int vmrestore_reconcile(Model *m, Object *o) {
-        /* status is written on the way: what is read of the document stays valid */
-        g_autoptr(JsonNode) keep = json_node_ref(o->doc);
-        JsonObject *spec = json_get_object(object_root(o), "spec");
-        JsonObject *rstatus = json_get_object(object_root(o), "status");
-        const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
-        const char *policy = json_get_string(spec, "targetReadinessPolicy");
-        Object *snap = NULL, *content = NULL, *vm = NULL;
-        g_autoptr(GError) e = NULL;
-
-        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
-                return 0;
-        if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap, NULL) < 0 ||
-            !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
-                restore_state(m, o, false, false, "SnapshotNotReady", "waiting for the VirtualMachineSnapshot to be ready to use");
-                retry_later(m, o);
-                return 0;
-        }
-        const char *cname = object_status_string(snap, "virtualMachineSnapshotContentName");
-        if (model_get(m, &kind_vmsnapshot_content, o->namespace, cname, &content, NULL) < 0) {
-                restore_fail(m, o, "the snapshot's VirtualMachineSnapshotContent is gone");
-                return 0;
-        }
-        JsonObject *vmsrc = json_get_object(json_get_object(object_root(content), "spec"), "source");
-        JsonObject *src_vm = json_get_object(vmsrc, "virtualMachine");
-        g_autoptr(JsonNode) new_spec = restored_spec(o, content);
-
-        if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {
-                /* no target: the VM is made from the snapshot, halted until the claims are there */
-                g_autoptr(JsonObject) doc = json_object_new();
-                JsonObject *meta = json_object_new();
-                json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
-                json_object_set_string_member(doc, "kind", "VirtualMachine");
-                json_object_set_string_member(meta, "name", vm_name);
-                json_object_set_string_member(meta, "namespace", o->namespace);
-                JsonObject *smeta = json_get_object(src_vm, "metadata");
-                if (json_object_has_member(smeta, "labels"))
-                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(smeta, "labels")));
-                json_object_set_object_member(doc, "metadata", meta);
-                json_object_set_member(doc, "spec", json_deep_copy(new_spec));
-                if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
-                        g_autofree char *msg = g_strdup_printf("cannot create VirtualMachine %s: %s", vm_name, e->message);
-                        restore_fail(m, o, msg);
-                        return 0;
-                }
-                retry_later(m, o);
-                return 0;
-        }
-        Object *vmi = vm_instance(m, vm);
-        if (vmi && !vmi_is_finished(vmi)) {
-                g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
-                g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-                if (streq_ptr(policy, "FailImmediate") ||
-                    (!streq_ptr(policy, "WaitEventually") && created && g_date_time_difference(now, created) > DEFAULT_DEADLINE_USEC)) {
-                        restore_fail(m, o, "the target VM is running; stop it and restore again");
-                        return 0;
-                }
-                restore_state(m, o, false, false, "VMNotReady", "waiting for the target VM to stop");
-                retry_later(m, o);
-                return 0;
-        }
-
-        /* the claims, made from the copies */
-        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
-        JsonArray *restores = json_array_new();
-        bool all_bound = true;
-        for (guint i = 0; backups && i < json_array_get_length(backups); i++) {
-                JsonObject *b = json_array_get_object_element(backups, i);
-                const char *vname = json_get_string(b, "volumeName");
-                g_autofree char *claim = restored_claim(o, vname);
-                Object *pvc = NULL;
-                JsonObject *r = json_object_new();
-                json_object_set_string_member(r, "volumeName", vname);
-                json_object_set_string_member(r, "persistentVolumeClaim", claim);
-                json_object_set_string_member(r, "volumeSnapshotName", json_get_string(b, "volumeSnapshotName"));
-                json_array_add_object_element(restores, r);
-                if (model_get(m, &kind_pvc, o->namespace, claim, &pvc, NULL) == 0) {
-                        all_bound = all_bound && streq_ptr(object_status_string(pvc, "phase"), "Bound");
-                        continue;
-                }
-                all_bound = false;
-                JsonObject *bpvc = json_get_object(b, "persistentVolumeClaim");
-                g_autoptr(JsonObject) doc = json_object_new();
-                JsonObject *meta = json_object_new();
-                json_object_set_string_member(doc, "apiVersion", "v1");
-                json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
-                json_object_set_string_member(meta, "name", claim);
-                json_object_set_string_member(meta, "namespace", o->namespace);
-                JsonObject *bmeta = json_get_object(bpvc, "metadata");
-                if (json_object_has_member(bmeta, "labels"))
-                        json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(bmeta, "labels")));
-                if (!streq_ptr(json_get_string(spec, "volumeOwnershipPolicy"), "None")) {
-                        JsonArray *owners = json_array_new();
-                        json_array_add_object_element(owners, vm_owner_reference(vm));
-                        json_object_set_array_member(meta, "ownerReferences", owners);
-                }
-                json_object_set_object_member(doc, "metadata", meta);
-                JsonNode *pspec = json_deep_copy(json_object_get_member(bpvc, "spec"));
-                JsonObject *ds = json_object_new();
-                json_object_set_string_member(ds, "apiGroup", "snapshot.storage.k8s.io");
-                json_object_set_string_member(ds, "kind", "VolumeSnapshot");
-                json_object_set_string_member(ds, "name", json_get_string(b, "volumeSnapshotName"));
-                json_object_set_object_member(json_node_get_object(pspec), "dataSource", ds);
-                json_object_set_member(doc, "spec", pspec);
-                if (model_apply_object(m, doc, false, &e) < 0) {
-                        g_autofree char *msg = g_strdup_printf("cannot create claim %s: %s", claim, e->message);
-                        json_array_unref(restores);
-                        restore_fail(m, o, msg);
-                        return 0;
-                }
-        }
-        {
-                JsonObject *status;
-                JsonNode *doc = edit(o, &status);
-                json_object_set_array_member(status, "restores", restores);
-                status_set_condition(status, "Progressing", true, "RestoreInProgress", all_bound ? "" : "waiting for the restored claims");
-                status_set_condition(status, "Ready", false, "RestoreInProgress", "");
-                commit(m, o, doc);
-        }
-        if (!all_bound) {
-                retry_later(m, o);
-                return 0;
-        }
-
-        /* the VM as it was, on the new claims; DataVolumes it made and no longer uses go */
-        JsonArray *old_templates = json_get_array(json_get_object(object_root(vm), "spec"), "dataVolumeTemplates");
-        JsonArray *new_templates = json_get_array(json_node_get_object(new_spec), "dataVolumeTemplates");
-        JsonArray *deleted = json_array_new();
-        for (guint i = 0; old_templates && i < json_array_get_length(old_templates); i++) {
-                const char *dv = json_get_string(json_get_object(json_array_get_object_element(old_templates, i), "metadata"), "name");
-                bool kept = false;
-                for (guint j = 0; new_templates && j < json_array_get_length(new_templates); j++)
-                        kept = kept || streq_ptr(json_get_string(json_get_object(json_array_get_object_element(new_templates, j), "metadata"),
-                                                                 "name"), dv);
-                if (!kept && dv)
-                        json_array_add_string_element(deleted, dv);
-        }
-        g_autoptr(JsonObject) doc = json_object_new();
-        JsonObject *meta = json_object_new();
-        json_object_set_string_member(doc, "apiVersion", "kubevirt.io/v1");
-        json_object_set_string_member(doc, "kind", "VirtualMachine");
-        json_object_set_string_member(meta, "name", vm->name);
-        json_object_set_string_member(meta, "namespace", vm->namespace);
-        json_object_set_string_member(meta, "resourceVersion", object_meta_string(vm, "resourceVersion"));
-        for (const char *const *k = (const char *const[]) { "labels", "annotations", "finalizers", "ownerReferences", NULL }; *k; k++)
-                if (json_object_has_member(object_metadata(vm), *k))
-                        json_object_set_member(meta, *k, json_deep_copy(json_object_get_member(object_metadata(vm), *k)));
-        json_object_set_object_member(doc, "metadata", meta);
-        json_object_set_member(doc, "spec", json_node_ref(new_spec));
-        if (apply_patches(json_get_array(spec, "patches"), doc, &e) < 0 || model_apply_object(m, doc, false, &e) < 0) {
-                g_autofree char *msg = g_strdup_printf("cannot restore VirtualMachine %s: %s", vm->name, e->message);
-                json_array_unref(deleted);
-                restore_fail(m, o, msg);
-                return 0;
-        }
-        for (guint i = 0; i < json_array_get_length(deleted); i++) {
-                Object *dv = NULL;
-                if (model_get(m, &kind_datavolume, o->namespace, json_array_get_string_element(deleted, i), &dv, NULL) == 0)
-                        (void) model_delete_object(m, dv, PROPAGATION_BACKGROUND, NULL);
-        }
-        JsonObject *status;
-        JsonNode *sdoc = edit(o, &status);
-        g_autofree char *now = ev_timestamp_now();
-        json_object_set_boolean_member(status, "complete", TRUE);
-        json_object_set_string_member(status, "restoreTime", now);
-        json_object_set_array_member(status, "deletedDataVolumes", deleted);
-        status_set_condition(status, "Progressing", false, "Operation complete", "");
-        status_set_condition(status, "Ready", true, "Operation complete", "");
-        commit(m, o, sdoc);
-        model_enqueue(m, vm);           /* it may start now */
-        return 0;
-}
-
-const KindInfo kind_vmrestore = {
-        .kind = "VirtualMachineRestore",
-        .group = GROUP,
-        .versions = VERSIONS,
-        .plural = "virtualmachinerestores",
-        .short_names = (const char *const[]) { "vmrestore", "vmrestores", NULL },
-        .path_segment = "vmrestore",
-        .schema = "v1beta1.VirtualMachineRestore",
-        .namespaced = true,
-        .admit = vmrestore_admit,
-        .init_status = vmrestore_init_status,
-        .reconcile = vmrestore_reconcile,
-};

@@ -110,8 +110,8 @@ static int lvm_prepare(StorageBackend *b, GError **error) {
                 have_vg = have_vg || streq_ptr(lvm_row_get(vgs->pdata[i], "vg_name"), c->volume_group);
         if (!have_vg) {
                 if (!c->devices || !c->devices[0])
-                        return ev_error_set(error, ENOENT, "storage class %s: volume group \"%s\" not found (set Devices= to create it)",
-                                            c->name, c->volume_group);
+                        return ev_error_set(error, ENOENT, "storage class %s: volume group \"%s\" not found "
+                                            "(set Devices= to create it)", c->name, c->volume_group);
                 for (char **d = c->devices; *d; d++) {
                         r = run_lvm(b, NULL, error, "pvcreate", "-y", *d, NULL);
                         if (r < 0)
@@ -132,8 +132,8 @@ static int lvm_prepare(StorageBackend *b, GError **error) {
         LvmRow *pool = find_lv(lvs, c->thin_pool);
         if (!pool) {
                 if (!c->devices || !c->devices[0])
-                        return ev_error_set(error, ENOENT, "storage class %s: thin pool \"%s/%s\" not found (set Devices= to create it)",
-                                            c->name, c->volume_group, c->thin_pool);
+                        return ev_error_set(error, ENOENT, "storage class %s: thin pool \"%s/%s\" not found "
+                                            "(set Devices= to create it)", c->name, c->volume_group, c->thin_pool);
                 g_autofree char *pool_lv = g_strdup_printf("%s/%s", c->volume_group, c->thin_pool);
                 r = run_lvm(b, NULL, error, "lvcreate", "-y", "--type", "thin-pool", "-l", "90%FREE",
                             "-n", c->thin_pool, c->volume_group, NULL);
@@ -145,7 +145,8 @@ static int lvm_prepare(StorageBackend *b, GError **error) {
                 if (r < 0)
                         return r;
         } else if (lvm_row_get(pool, "lv_attr") && lvm_row_get(pool, "lv_attr")[0] != 't')
-                return ev_error_set(error, EINVAL, "storage class %s: %s/%s is not a thin pool", c->name, c->volume_group, c->thin_pool);
+                return ev_error_set(error, EINVAL, "storage class %s: %s/%s is not a thin pool", c->name,
+                                    c->volume_group, c->thin_pool);
         return 0;
 }
 
@@ -156,7 +157,8 @@ static int lvm_capacity(StorageBackend *b, StorageCapacity *ret, GError **error)
                 return r;
         LvmRow *pool = find_lv(rows, b->config->thin_pool);
         if (!pool)
-                return ev_error_set(error, ENOENT, "thin pool %s/%s not found", b->config->volume_group, b->config->thin_pool);
+                return ev_error_set(error, ENOENT, "thin pool %s/%s not found", b->config->volume_group,
+                                    b->config->thin_pool);
         *ret = (StorageCapacity) {
                 .total = lvm_row_get_u64(pool, "lv_size"),
                 .data_percent = lvm_row_get_double(pool, "data_percent"),
@@ -178,7 +180,8 @@ static int check_pool(StorageBackend *b, GError **error) {
                 return r;
         if (c.data_percent >= b->config->max_data_percent)
                 return ev_error_set(error, ENOSPC, "thin pool %s/%s is %.1f%% full (new volumes stop at %u%%)",
-                                    b->config->volume_group, b->config->thin_pool, c.data_percent, b->config->max_data_percent);
+                                    b->config->volume_group, b->config->thin_pool, c.data_percent,
+                                    b->config->max_data_percent);
         if (c.metadata_percent >= b->config->max_metadata_percent)
                 return ev_error_set(error, ENOSPC, "thin pool %s/%s metadata is %.1f%% full (new volumes stop at %u%%)",
                                     b->config->volume_group, b->config->thin_pool, c.metadata_percent,
@@ -301,7 +304,8 @@ static int lvm_list(StorageBackend *b, GPtrArray **ret, GError **error) {
                 g_auto(GStrv) tags = g_strsplit(lvm_row_get(row, "lv_tags") ?: "", ",", -1);
                 /* claims' volumes only: a snapshot's copies ("snap-...") are
                  * their content's (daemon/snapshot.c) */
-                if (!g_strv_contains((const char *const *) tags, TAG) || !g_str_has_prefix(lvm_row_get(row, "lv_name") ?: "", "pvc-"))
+                if (!g_strv_contains((const char *const *) tags, TAG) ||
+                    !g_str_has_prefix(lvm_row_get(row, "lv_name") ?: "", "pvc-"))
                         continue;
                 VolumeInfo *v = g_new0(VolumeInfo, 1);
                 v->id = g_strdup(lvm_row_get(row, "lv_name"));
@@ -326,7 +330,8 @@ static char *lvm_path(StorageBackend *b, const char *id) {
 
 static int lvm_init(StorageBackend *b, GError **error) {
         if (isempty(b->config->volume_group) || isempty(b->config->thin_pool))
-                return ev_error_set(error, EINVAL, "storage class %s: lvm-thin needs VolumeGroup= and ThinPool=", b->config->name);
+                return ev_error_set(error, EINVAL,
+                                    "storage class %s: lvm-thin needs VolumeGroup= and ThinPool=", b->config->name);
         return 0;
 }
 

@@ -164,7 +164,8 @@ static void progress(Reader *r, bool force) {
         if (quiet || (!force && t - last < PROGRESS_INTERVAL_NS))
                 return;
         last = t;
-        printf("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\n", reader_source_consumed(r), reader_source_total(r));
+        printf("progress %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT "\n", reader_source_consumed(r),
+               reader_source_total(r));
         fflush(stdout);
 }
 
@@ -255,7 +256,8 @@ static char *run_qemu_img(char **argv, bool limit_cpu) {
  * under limits, and what it must not be: a backing file, an external data
  * file, vmdk extents elsewhere, larger than the volume.  Its virtual size. */
 static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
-        char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt), (char *) image, NULL };
+        char *info_argv[] = { "qemu-img", "info", "--output=json", "-f", (char *) image_format_name(fmt),
+                              (char *) image, NULL };
         g_autofree char *json = run_qemu_img(info_argv, true);
         g_autoptr(JsonNode) report = json_read_object(json, strlen(json), NULL);
         if (!report)
@@ -264,7 +266,8 @@ static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
         if (json_object_has_member(info, "backing-filename") || json_object_has_member(info, "full-backing-filename"))
                 die(false, "the %s image names a backing file (%s): refused", image_format_name(fmt),
                     json_object_get_string_member_with_default(info, "backing-filename", "?"));
-        JsonObject *fs = json_object_has_member(info, "format-specific") ? json_object_get_object_member(info, "format-specific") : NULL;
+        JsonObject *fs = json_object_has_member(info, "format-specific") ?
+                json_object_get_object_member(info, "format-specific") : NULL;
         JsonObject *fsd = fs && json_object_has_member(fs, "data") ? json_object_get_object_member(fs, "data") : NULL;
         if (fsd && json_object_has_member(fsd, "data-file"))
                 die(false, "the %s image names an external data file (%s): refused", image_format_name(fmt),
@@ -273,7 +276,8 @@ static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
                 /* vmdk: every extent must be inside the file itself */
                 JsonArray *ext = json_object_get_array_member(fsd, "extents");
                 for (guint i = 0; i < json_array_get_length(ext); i++) {
-                        const char *fn = json_object_get_string_member_with_default(json_array_get_object_element(ext, i), "filename", "");
+                        JsonObject *extent = json_array_get_object_element(ext, i);
+                        const char *fn = json_object_get_string_member_with_default(extent, "filename", "");
                         if (!g_str_equal(fn, image))
                                 die(false, "the vmdk image refers to another file (%s): refused", fn);
                 }
@@ -282,8 +286,8 @@ static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
         if (vsize < 0)
                 die(false, "qemu-img info reports no virtual size");
         if ((uint64_t) vsize > o->size)
-                die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
-                    vsize, limit_name(o), o->size);
+                die(false, "the image's virtual size is %" G_GINT64_FORMAT " bytes, larger than %s (%"
+                    G_GUINT64_FORMAT " bytes)", vsize, limit_name(o), o->size);
         return vsize;
 }
 
@@ -295,7 +299,8 @@ static void convert_with_progress(char **argv) {
         GPid pid;
         char buf[4096];
 
-        if (!g_spawn_async_with_pipes(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
+        if (!g_spawn_async_with_pipes(NULL, argv, NULL,
+                                      G_SPAWN_SEARCH_PATH | G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDIN_FROM_DEV_NULL,
                                       NULL, NULL, &pid, NULL, &out_fd, &err_fd, &e))
                 die(false, "cannot run qemu-img: %s", e->message);
         for (;;) {
@@ -356,8 +361,8 @@ typedef int (*FeedFn)(void *stream, const unsigned char *buf, size_t n, char **e
 
 static int open_for(const Options *o, uint64_t vsize) {
         if (vsize > o->size)
-                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than %s (%" G_GUINT64_FORMAT " bytes)",
-                    vsize, limit_name(o), o->size);
+                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than %s (%"
+                    G_GUINT64_FORMAT " bytes)", vsize, limit_name(o), o->size);
         int fd = open_target(o);
         if (o->fit && ftruncate(fd, (off_t) vsize) < 0)
                 die(false, "cannot size %s: %s", o->target, g_strerror(errno));
@@ -440,9 +445,10 @@ static int feed_raw(void *sink, const unsigned char *buf, size_t n, char **error
         RawSink *w = sink;
         const Options *o = w->o;
         if (w->off + n > o->size) {
-                *error = g_strdup_printf("the image is larger than %s: more than %" G_GUINT64_FORMAT " bytes (%s %" G_GUINT64_FORMAT ")",
-                                         limit_name(o), w->off + n, o->fit && !o->for_volume ? "the limit is" : "the volume has",
-                                         o->size);
+                *error = g_strdup_printf("the image is larger than %s: more than %" G_GUINT64_FORMAT
+                                         " bytes (%s %" G_GUINT64_FORMAT ")",
+                                         limit_name(o), w->off + n,
+                                         o->fit && !o->for_volume ? "the limit is" : "the volume has", o->size);
                 return -1;
         }
         for (size_t pos = 0, a, b; next_data_run(buf, n, BLOCK, &pos, &a, &b);)
@@ -498,8 +504,9 @@ static bool convert_remote(ImageFormat fmt, const Options *o) {
         int err_fd;
         GPid pid;
 
-        for (const char *const *a = (const char *const[]) { "nbdkit", "--readonly", "--exit-with-parent", "--foreground", "-U", sock,
-                                                            "--filter=readahead", "--filter=retry", "curl", "protocols=http,https",
+        for (const char *const *a = (const char *const[]) { "nbdkit", "--readonly", "--exit-with-parent",
+                                                            "--foreground", "-U", sock, "--filter=readahead",
+                                                            "--filter=retry", "curl", "protocols=http,https",
                                                             "retry-exponential=no", NULL }; *a; a++)
                 g_ptr_array_add(argv, g_strdup(*a));
         g_ptr_array_add(argv, g_strdup(url));
@@ -531,8 +538,8 @@ static bool convert_remote(ImageFormat fmt, const Options *o) {
         char *probe_argv[] = { "qemu-img", "info", "-f", "raw", uri, NULL };
         g_autofree char *out = NULL, *err = NULL;
         int status = 0;
-        if (!g_spawn_sync(NULL, probe_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out, &err,
-                          &status, NULL) || !g_spawn_check_wait_status(status, NULL)) {
+        if (!g_spawn_sync(NULL, probe_argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, NULL, NULL, &out,
+                          &err, &status, NULL) || !g_spawn_check_wait_status(status, NULL)) {
                 kill(pid, SIGTERM);
                 waitpid(pid, NULL, 0);
                 close(err_fd);
@@ -555,10 +562,11 @@ static bool convert_remote(ImageFormat fmt, const Options *o) {
  * stays open (libraries, CA bundles).  Best effort on kernels without it. */
 static void confine(const Options *o) {
         int abi = (int) syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-        uint64_t write_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
-                                LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
-                                LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-                                LANDLOCK_ACCESS_FS_MAKE_SYM;
+        uint64_t write_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+                                LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+                                LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+                                LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                                LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
         uint64_t truncate_right = 0;
 
         if (abi < 1)
@@ -647,7 +655,8 @@ static int self_test(const Options *o) {
                 { "ptrace(TRACEME)", ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0 ? errno : 0, EPERM },
                 { "socket(AF_PACKET)", socket(AF_PACKET, SOCK_RAW, 0) < 0 ? errno : 0, EAFNOSUPPORT },
                 { "keyctl", (int) syscall(SYS_keyctl, 0, 0, 0, 0, 0) < 0 ? errno : 0, EPERM },
-                { "write outside", open("/var/tmp/edgevirt-importer-self-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) < 0 ? errno : 0,
+                { "write outside",
+                  open("/var/tmp/edgevirt-importer-self-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) < 0 ? errno : 0,
                   EACCES },
         };
         int bad = 0;
@@ -655,7 +664,8 @@ static int self_test(const Options *o) {
         printf("socket(AF_INET): %s\n", fd >= 0 ? "allowed" : g_strerror(errno));
         bad += fd < 0;
         for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
-                printf("%s: %s\n", t[i].what, t[i].r == t[i].want ? "refused" : t[i].r ? g_strerror(t[i].r) : "ALLOWED");
+                printf("%s: %s\n", t[i].what,
+                       t[i].r == t[i].want ? "refused" : t[i].r ? g_strerror(t[i].r) : "ALLOWED");
                 bad += t[i].r != t[i].want;
         }
         return bad ? 1 : 0;
@@ -698,7 +708,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
         if (o->self_test && o->target && o->scratch)
                 o->from_stdin = true;   /* nothing is read */
         if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
-                die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of --url/--stdin/--registry are needed");
+                die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of "
+                    "--url/--stdin/--registry are needed");
         if (o->cache && !o->registry)
                 die(false, "edgevirt-importer: --cache is for --registry sources");
         g_ptr_array_add(headers, NULL);
@@ -756,7 +767,8 @@ static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, R
 static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtrArray **ret_layers) {
         char *error = NULL;
 
-        *g = (Registry) { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"), .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD") };
+        *g = (Registry) { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"),
+                          .password = g_getenv("EDGEVIRT_IMPORT_PASSWORD") };
         if (registry_parse(o->registry, g, &error) < 0 || registry_resolve(g, ret_digest, ret_layers, &error) < 0)
                 die(false, "%s", error);
         printf("manifest %s\n", *ret_digest);
@@ -809,8 +821,8 @@ static void through_cache(const Options *o) {
         if (fstat(fd, &st) < 0)
                 die(false, "cannot stat %s: %s", path, g_strerror(errno));
         if ((uint64_t) st.st_size > o->size)
-                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than the volume (%" G_GUINT64_FORMAT " bytes)",
-                    (uint64_t) st.st_size, o->size);
+                die(false, "the image's virtual size is %" G_GUINT64_FORMAT " bytes, larger than the volume (%"
+                    G_GUINT64_FORMAT " bytes)", (uint64_t) st.st_size, o->size);
         Reader *r = fd_reader_new(fd, 0);
         write_raw(r, o);
         reader_free(r);

@@ -29,7 +29,7 @@
 #define MAX_PENDING (1u << 24)                  /* entries owed at once: 384 MiB */
 #define MAX_RUN 256                             /* iovecs in one write */
 #define BLOCK 4096                              /* zero detection */
-#define WRITEBACK_EVERY (32u << 20)             /* start writing back this often */             /* start writing back this often */
+#define WRITEBACK_EVERY (32u << 20)             /* start writing back this often */
 
 #define INCOMPAT_DIRTY (1ULL << 0)
 #define INCOMPAT_CORRUPT (1ULL << 1)
@@ -143,7 +143,8 @@ int qcow2_header_parse(const unsigned char *buf, size_t n, Qcow2Header *h, char 
                         }
                         off += 8 + (((uint64_t) len + 7) & ~7ULL);
                 }
-                *error = g_strdup_printf("the qcow2 image names an external data file (%s): refused", name ? name : "?");
+                *error = g_strdup_printf("the qcow2 image names an external data file (%s): refused",
+                                         name ? name : "?");
                 return -1;
         }
         if (((incompat & INCOMPAT_COMPRESSION) != 0) != (h->compression != 0)) {
@@ -161,7 +162,8 @@ int qcow2_header_parse(const unsigned char *buf, size_t n, Qcow2Header *h, char 
                 return 1;
         }
         if (incompat & ~(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION)) {
-                *error = g_strdup_printf("the qcow2 image has incompatible features 0x%" G_GINT64_MODIFIER "x", incompat);
+                *error = g_strdup_printf("the qcow2 image has incompatible features 0x%" G_GINT64_MODIFIER "x",
+                                         incompat);
                 return 1;
         }
         if (h->compression > 1) {
@@ -171,8 +173,8 @@ int qcow2_header_parse(const unsigned char *buf, size_t n, Qcow2Header *h, char 
         uint64_t coverage = csize * (csize / 8);
         uint64_t needed = h->size / coverage + (h->size % coverage != 0);
         if ((uint64_t) h->l1_size * 8 > MAX_L1_BYTES || needed > h->l1_size) {
-                *error = g_strdup_printf("the qcow2 header is corrupt: an L1 table of %u entries for %" G_GUINT64_FORMAT " bytes",
-                                         h->l1_size, h->size);
+                *error = g_strdup_printf("the qcow2 header is corrupt: an L1 table of %u entries for %"
+                                         G_GUINT64_FORMAT " bytes", h->l1_size, h->size);
                 return -1;
         }
         if (needed > 0 && (h->l1_offset & (csize - 1) || h->l1_offset > L1E_OFFSET_MASK)) {
@@ -295,8 +297,8 @@ static void mark_consumed(Qcow2Stream *s, uint64_t cluster) {
 static int read_back(Qcow2Stream *s, unsigned char *buf, size_t len, uint64_t off) {
         for (uint64_t c = off >> s->h.cluster_bits; c <= (off + len - 1) >> s->h.cluster_bits; c++)
                 if (is_consumed(s, c)) {
-                        s->error = g_strdup_printf("the qcow2 image uses its cluster at %" G_GUINT64_FORMAT
-                                                   " twice (as a table and as data, or for two guest clusters): refused",
+                        s->error = g_strdup_printf("the qcow2 image uses its cluster at %" G_GUINT64_FORMAT " twice "
+                                                   "(as a table and as data, or for two guest clusters): refused",
                                                    c << s->h.cluster_bits);
                         return -1;
                 }
@@ -348,17 +350,17 @@ static int place_compressed(Qcow2Stream *s, uint64_t entry, uint64_t guest) {
         uint64_t avail = coffset < s->pos ? MIN(clen, s->pos - coffset) : 0;
 
         if (avail == 0) {
-                s->error = g_strdup_printf("the qcow2 image is truncated: the compressed data of guest offset %" G_GUINT64_FORMAT
-                                           " is at %" G_GUINT64_FORMAT ", past its end (%" G_GUINT64_FORMAT " bytes)",
-                                           guest, coffset, s->pos);
+                s->error = g_strdup_printf("the qcow2 image is truncated: the compressed data of guest offset %"
+                                           G_GUINT64_FORMAT " is at %" G_GUINT64_FORMAT ", past its end (%"
+                                           G_GUINT64_FORMAT " bytes)", guest, coffset, s->pos);
                 return -1;
         }
         if (read_back(s, s->cin, (size_t) avail, coffset) < 0)
                 return -1;
         memset(s->cin + avail, 0, clen - avail);
         if (decompress(s, s->cin, (size_t) clen, s->tmp) < 0) {
-                s->error = g_strdup_printf("the qcow2 image is corrupt: the compressed cluster of guest offset %" G_GUINT64_FORMAT
-                                           " does not decompress", guest);
+                s->error = g_strdup_printf("the qcow2 image is corrupt: the compressed cluster of guest offset %"
+                                           G_GUINT64_FORMAT " does not decompress", guest);
                 return -1;
         }
         return emit(s, s->tmp, guest, false);
@@ -552,7 +554,8 @@ int qcow2_stream_finish(Qcow2Stream *s, char **error) {
                         continue;
                 }
                 s->error = g_strdup_printf("the qcow2 image is truncated: %s is at %" G_GUINT64_FORMAT
-                                           ", past its end (%" G_GUINT64_FORMAT " bytes)", kind_name(p.a), p.key, s->pos);
+                                           ", past its end (%" G_GUINT64_FORMAT " bytes)",
+                                           kind_name(p.a), p.key, s->pos);
                 return give_error(s, error);
         }
         if (flush(s) < 0)

@@ -17,7 +17,8 @@
 #include "registry.h"
 
 #define MANIFEST_MAX (4 << 20)
-#define ACCEPT "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, " \
+#define ACCEPT "Accept: application/vnd.oci.image.index.v1+json, " \
+               "application/vnd.docker.distribution.manifest.list.v2+json, " \
                "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
 static bool loopback(const char *host) {
@@ -176,14 +177,16 @@ static int authorize(Registry *g, const char *challenge, char **error) {
         g_autofree char *service = challenge_param(challenge, "service");
         g_autofree char *scope = challenge_param(challenge, "scope");
         if (!realm || (!g_str_has_prefix(realm, "https://") && !g_str_has_prefix(realm, "http://"))) {
-                *error = g_strdup_printf("unauthorized: the token realm \"%s\" is not an http(s) URL", realm ? realm : "");
+                *error = g_strdup_printf("unauthorized: the token realm \"%s\" is not an http(s) URL",
+                                         realm ? realm : "");
                 return -1;
         }
         g_autofree char *default_scope = g_strdup_printf("repository:%s:pull", g->repository);
         CURL *esc = curl_easy_init();
         char *s1 = curl_easy_escape(esc, service ? service : "", 0);
         char *s2 = curl_easy_escape(esc, scope ? scope : default_scope, 0);
-        g_autofree char *url = g_strdup_printf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?", s1, s2);
+        g_autofree char *url = g_strdup_printf("%s%sservice=%s&scope=%s", realm, strchr(realm, '?') ? "&" : "?",
+                                               s1, s2);
         curl_free(s1);
         curl_free(s2);
         curl_easy_cleanup(esc);
@@ -194,8 +197,8 @@ static int authorize(Registry *g, const char *challenge, char **error) {
                 return -1;
         }
         if (r.status == 401 || r.status == 403) {
-                *error = g_strdup_printf("unauthorized: the token service refused %s (HTTP %ld)", g->user ? "the credentials" : "anonymous access",
-                                         r.status);
+                *error = g_strdup_printf("unauthorized: the token service refused %s (HTTP %ld)",
+                                         g->user ? "the credentials" : "anonymous access", r.status);
                 response_clear(&r);
                 return -1;
         }
@@ -249,7 +252,8 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
                         return -1;
                 }
                 if (r->status == 404) {
-                        *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host, g->repository, ref);
+                        *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host,
+                                                 g->repository, ref);
                         return -1;
                 }
                 if (r->status != 200) {
@@ -265,7 +269,8 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
 /* A string member, "" when absent or not a string (hostile manifests). */
 static const char *string_member(JsonObject *o, const char *name) {
         JsonNode *n = json_object_get_member(o, name);
-        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ? json_node_get_string(n) : "";
+        return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ?
+                json_node_get_string(n) : "";
 }
 
 static char *sha256_of(const GString *s) {
@@ -273,8 +278,8 @@ static char *sha256_of(const GString *s) {
         return g_strdup_printf("sha256:%s", hex);
 }
 
-int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick, GPtrArray **ret_layers,
-                            char **error) {
+int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick,
+                            GPtrArray **ret_layers, char **error) {
         g_autoptr(GError) why = NULL;
         g_autoptr(JsonNode) doc = json_read_object(body, len, &why);
 
@@ -285,8 +290,8 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
         }
         JsonObject *m = json_node_get_object(doc);
         JsonNode *mt = json_object_get_member(m, "mediaType");
-        const char *type = mt && JSON_NODE_HOLDS_VALUE(mt) && json_node_get_value_type(mt) == G_TYPE_STRING ? json_node_get_string(mt)
-                         : content_type ? content_type : "";
+        const char *type = mt && JSON_NODE_HOLDS_VALUE(mt) && json_node_get_value_type(mt) == G_TYPE_STRING ?
+                           json_node_get_string(mt) : content_type ? content_type : "";
         JsonNode *list_node = json_object_get_member(m, "manifests");
         if (list_node) {
                 /* an index: the linux/amd64 image */
@@ -301,7 +306,8 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                         const char *os = pl ? string_member(pl, "os") : "";
                         const char *arch = pl ? string_member(pl, "architecture") : "";
                         g_string_append_printf(offered, "%s%s/%s", offered->len ? ", " : "", os, arch);
-                        if (!pick && e && streq(os, "linux") && streq(arch, "amd64") && g_str_has_prefix(string_member(e, "digest"), "sha256:"))
+                        if (!pick && e && streq(os, "linux") && streq(arch, "amd64") &&
+                            g_str_has_prefix(string_member(e, "digest"), "sha256:"))
                                 pick = string_member(e, "digest");
                 }
                 if (!pick) {
@@ -313,9 +319,10 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                 return 1;
         }
         JsonNode *sv = json_object_get_member(m, "schemaVersion");
-        if (strstr(type, "prettyjws") || (sv && JSON_NODE_HOLDS_VALUE(sv) && json_node_get_value_type(sv) == G_TYPE_INT64 &&
-                                          json_node_get_int(sv) == 1)) {
-                *error = g_strdup("Docker v2 schema 1 manifests are not supported: push the image again with a current tool");
+        if (strstr(type, "prettyjws") || (sv && JSON_NODE_HOLDS_VALUE(sv) &&
+                                          json_node_get_value_type(sv) == G_TYPE_INT64 && json_node_get_int(sv) == 1)) {
+                *error = g_strdup("Docker v2 schema 1 manifests are not supported: "
+                                  "push the image again with a current tool");
                 return -1;
         }
         JsonNode *ln = json_object_get_member(m, "layers");
@@ -355,7 +362,8 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
                 }
                 g_autofree char *digest = sha256_of(r.body);
                 if (g_str_has_prefix(ref, "sha256:") && !streq(ref, digest)) {
-                        *error = g_strdup_printf("digest mismatch: the manifest asked for as %s has digest %s", ref, digest);
+                        *error = g_strdup_printf("digest mismatch: the manifest asked for as %s has digest %s", ref,
+                                                 digest);
                         response_clear(&r);
                         return -1;
                 }

@@ -30,8 +30,8 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
 /* A manifest's bytes: 1 and *ret_pick (the linux/amd64 digest) for an
  * index or manifest list, 0 and *ret_layers for an image manifest, -1
  * with the reason.  Pure: fuzzed (fuzz/fuzz-registry.c). */
-int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick, GPtrArray **ret_layers,
-                            char **error);
+int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick,
+                            GPtrArray **ret_layers, char **error);
 /* https://host/v2/repository/KIND/REF */
 char *registry_url(const Registry *g, const char *kind, const char *ref);
 void registry_layer_free(RegistryLayer *l);

@@ -270,11 +270,13 @@ static ssize_t http_finish(HttpReader *h) {
                 if (h->result == CURLE_HTTP_RETURNED_ERROR)
                         return fail(r, retryable, "%s: HTTP status %ld", h->url, h->status);
                 if (h->result == CURLE_UNSUPPORTED_PROTOCOL || h->result == CURLE_TOO_MANY_REDIRECTS)
-                        return fail(r, false, "%s: %s", h->url, h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
+                        return fail(r, false, "%s: %s", h->url,
+                                    h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
                 if (h->result == CURLE_PEER_FAILED_VERIFICATION || h->result == CURLE_SSL_CACERT_BADFILE)
                         return fail(r, false, "%s: TLS verification failed: %s", h->url,
                                     h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
-                return fail(r, true, "%s: %s", h->url, h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
+                return fail(r, true, "%s: %s", h->url,
+                            h->curl_error[0] ? h->curl_error : curl_easy_strerror(h->result));
         }
         if (h->checksum && h->want_digest) {
                 const char *got = g_checksum_get_string(h->checksum);
@@ -397,7 +399,8 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
         return &h->r;
 
 bad_checksum:
-        *error = g_strdup_printf("checksum \"%s\": expected ALGORITHM:HEX with sha256, sha512, sha1 or md5", o->checksum);
+        *error = g_strdup_printf("checksum \"%s\": expected ALGORITHM:HEX with sha256, sha512, sha1 or md5",
+                                 o->checksum);
         http_free(&h->r);
         return NULL;
 }
@@ -490,7 +493,8 @@ static ssize_t decompress_read(Reader *r, void *buf, size_t n) {
                         d->z.avail_out = (uInt) n;
                         int zr = inflate(&d->z, Z_NO_FLUSH);
                         if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && avail == 0))
-                                return fail(r, false, "gzip stream is corrupt: %s", d->z.msg ? d->z.msg : "inflate failed");
+                                return fail(r, false, "gzip stream is corrupt: %s",
+                                            d->z.msg ? d->z.msg : "inflate failed");
                         used = avail - d->z.avail_in;
                         out = n - d->z.avail_out;
                         if (zr == Z_STREAM_END) {
@@ -559,7 +563,8 @@ static ssize_t decompress_read(Reader *r, void *buf, size_t n) {
         }
         d->produced += out;
         if (d->produced > d->limit)
-                return fail(r, false, "the %s stream expands past %" G_GUINT64_FORMAT " bytes (the target size): refused",
+                return fail(r, false,
+                            "the %s stream expands past %" G_GUINT64_FORMAT " bytes (the target size): refused",
                             compression_name(d->c), d->limit);
         return (ssize_t) out;
 }

@@ -40,7 +40,8 @@ static int skip(Reader *inner, uint64_t n, char *error, size_t error_len) {
         while (n > 0) {
                 ssize_t k = reader_read(inner, buf, MIN(n, sizeof buf));
                 if (k <= 0) {
-                        g_snprintf(error, error_len, "%s", k < 0 ? reader_error(inner, NULL) : "the layer ends inside a file");
+                        g_snprintf(error, error_len, "%s",
+                                   k < 0 ? reader_error(inner, NULL) : "the layer ends inside a file");
                         return -1;
                 }
                 n -= (uint64_t) k;
@@ -50,7 +51,8 @@ static int skip(Reader *inner, uint64_t n, char *error, size_t error_len) {
 
 static char *read_data(Reader *inner, uint64_t size, char *error, size_t error_len) {
         if (size > (1u << 20)) {
-                g_snprintf(error, error_len, "a tar header entry of %llu bytes is not plausible", (unsigned long long) size);
+                g_snprintf(error, error_len, "a tar header entry of %llu bytes is not plausible",
+                           (unsigned long long) size);
                 return NULL;
         }
         uint64_t padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
@@ -103,7 +105,8 @@ static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
                         return 0;       /* a stream without the end blocks: done too */
                 if (k != TAR_BLOCK) {
                         g_snprintf(t->base.error, sizeof t->base.error, "%s",
-                                   k < 0 ? reader_error(inner, NULL) : "the layer is not a tar archive (truncated header)");
+                                   k < 0 ? reader_error(inner, NULL) :
+                                   "the layer is not a tar archive (truncated header)");
                         return -1;
                 }
                 bool zero = true;
@@ -116,7 +119,8 @@ static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
                 for (size_t i = 0; i < sizeof h; i++)
                         sum += (i >= 148 && i < 156) ? ' ' : h[i];
                 if (sum != octal((const char *) h + 148, 8)) {
-                        g_snprintf(t->base.error, sizeof t->base.error, "the layer is not a tar archive (bad header checksum)");
+                        g_snprintf(t->base.error, sizeof t->base.error,
+                                   "the layer is not a tar archive (bad header checksum)");
                         return -1;
                 }
                 uint64_t size = octal((const char *) h + 124, 12);
@@ -206,7 +210,8 @@ int tar_disk_reader_finish(Reader *r, char **error) {
                 return -1;
         }
         if (k > 0) {
-                *error = g_strdup_printf("the image has more than one disk file under /disk/: %s and %s", t->disk, other);
+                *error = g_strdup_printf("the image has more than one disk file under /disk/: %s and %s", t->disk,
+                                         other);
                 return -1;
         }
         /* the rest of the layer: its digest is checked at the end */

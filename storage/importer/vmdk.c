@@ -69,7 +69,8 @@ int vmdk_header_parse(const unsigned char *buf, size_t n, VmdkHeader *h, char **
                 return 1;
         }
         uint32_t version = le32(buf + 4), flags = le32(buf + 8);
-        uint64_t capacity = le64(buf + 12), grain = le64(buf + 20), desc_off = le64(buf + 28), desc_len = le64(buf + 36);
+        uint64_t capacity = le64(buf + 12), grain = le64(buf + 20), desc_off = le64(buf + 28),
+                 desc_len = le64(buf + 36);
         uint64_t overhead = le64(buf + 64), gd = le64(buf + 56);
         uint32_t gt_entries = le32(buf + 44);
         unsigned compress = buf[77] | buf[78] << 8;
@@ -82,8 +83,10 @@ int vmdk_header_parse(const unsigned char *buf, size_t n, VmdkHeader *h, char **
                 *error = g_strdup("the vmdk is not streamOptimized");
                 return 1;
         }
-        if (version < 1 || version > 3 || !(flags & FLAG_COMPRESS) || !(flags & FLAG_MARKER) || compress != COMPRESS_DEFLATE) {
-                *error = g_strdup_printf("the streamOptimized vmdk has version %u, flags 0x%x, compression %u", version, flags, compress);
+        if (version < 1 || version > 3 || !(flags & FLAG_COMPRESS) || !(flags & FLAG_MARKER) ||
+            compress != COMPRESS_DEFLATE) {
+                *error = g_strdup_printf("the streamOptimized vmdk has version %u, flags 0x%x, compression %u", version,
+                                         flags, compress);
                 return 1;
         }
         if (grain < 8 || grain > 4096 || (grain & (grain - 1))) {
@@ -91,7 +94,8 @@ int vmdk_header_parse(const unsigned char *buf, size_t n, VmdkHeader *h, char **
                 return -1;
         }
         if (capacity > (UINT64_C(1) << 54) || overhead == 0 || overhead > (UINT64_C(1) << 40)) {
-                *error = g_strdup_printf("the vmdk header is corrupt: %" G_GUINT64_FORMAT " sectors, data from sector %" G_GUINT64_FORMAT,
+                *error = g_strdup_printf("the vmdk header is corrupt: %" G_GUINT64_FORMAT
+                                         " sectors, data from sector %" G_GUINT64_FORMAT,
                                          capacity, overhead);
                 return -1;
         }
@@ -164,7 +168,8 @@ static int place_grain(VmdkStream *s) {
         uint64_t at = s->lba * 512;
         if (s->lba >= s->h.capacity / 512) {
                 s->error = g_strdup_printf("the vmdk is corrupt: a grain at sector %" G_GUINT64_FORMAT
-                                           ", past the disk's %" G_GUINT64_FORMAT " sectors", s->lba, s->h.capacity / 512);
+                                           ", past the disk's %" G_GUINT64_FORMAT " sectors",
+                                           s->lba, s->h.capacity / 512);
                 return -1;
         }
         if (s->run_len > 0 && (s->run_start + s->run_len != at || s->run_len + s->h.grain > s->run_cap) && flush(s) < 0)
@@ -179,7 +184,8 @@ static int place_grain(VmdkStream *s) {
         size_t out = (size_t) (s->z.next_out - (s->run + s->run_len));
         inflateReset(&s->z);
         if (r != Z_STREAM_END) {
-                s->error = g_strdup_printf("the vmdk is corrupt: the grain at sector %" G_GUINT64_FORMAT " does not decompress%s",
+                s->error = g_strdup_printf("the vmdk is corrupt: the grain at sector %" G_GUINT64_FORMAT
+                                           " does not decompress%s",
                                            s->lba, r == Z_BUF_ERROR ? " into a grain" : "");
                 return -1;
         }
@@ -189,7 +195,8 @@ static int place_grain(VmdkStream *s) {
 
 int vmdk_stream_feed(VmdkStream *s, const unsigned char *buf, size_t n, char **error) {
         if (s->pos + n > s->max_bytes) {
-                s->error = g_strdup_printf("the vmdk runs past %" G_GUINT64_FORMAT " bytes, more than an image for this volume can need",
+                s->error = g_strdup_printf("the vmdk runs past %" G_GUINT64_FORMAT
+                                           " bytes, more than an image for this volume can need",
                                            s->max_bytes);
                 goto fail;
         }
@@ -227,7 +234,8 @@ int vmdk_stream_feed(VmdkStream *s, const unsigned char *buf, size_t n, char **e
                                         break;
                                 }
                                 if (size > s->data_cap) {
-                                        s->error = g_strdup_printf("the vmdk is corrupt: a grain of %u compressed bytes", size);
+                                        s->error = g_strdup_printf("the vmdk is corrupt: a grain of %u "
+                                                                   "compressed bytes", size);
                                         goto fail;
                                 }
                                 s->data_want = size;
@@ -283,7 +291,8 @@ int vmdk_stream_finish(VmdkStream *s, char **error) {
                 return -1;
         }
         if (s->phase != DONE && !(between && s->h.gd_offset && s->expected)) {
-                *error = g_strdup_printf("the vmdk is truncated: no end-of-stream marker in its %" G_GUINT64_FORMAT " bytes", s->pos);
+                *error = g_strdup_printf("the vmdk is truncated: no end-of-stream marker in its %" G_GUINT64_FORMAT
+                                         " bytes", s->pos);
                 return -1;
         }
         if (flush(s) < 0) {

@@ -18,7 +18,8 @@ typedef struct VmdkHeader {
         uint64_t capacity;              /* virtual size, bytes */
         uint64_t grain;                 /* grain size, bytes */
         uint64_t data_offset;           /* where the markers begin, bytes */
-        uint64_t gd_offset;             /* the grain directory before the markers (qemu), bytes; 0: at the end (VMware) */
+        uint64_t gd_offset;             /* the grain directory before the markers (qemu), bytes;
+                                         * 0: at the end (VMware) */
         uint32_t gt_entries;            /* grains per grain table */
 } VmdkHeader;
 

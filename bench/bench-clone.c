@@ -143,7 +143,8 @@ int main(int argc, char *argv[]) {
                         VolumeRequest dst = { .id = "pvc-peer", .size = VOLUME, .uid = "peer" };
                         die_on(b->ops->create(b, &dst, &e), e);
                         g_autofree char *dst_path = b->ops->path(b, "pvc-peer");
-                        cmd = g_strdup_printf("dd if='%s' of='%s' bs=4M conv=sparse,notrunc status=none", src_path, dst_path);
+                        cmd = g_strdup_printf("dd if='%s' of='%s' bs=4M conv=sparse,notrunc status=none", src_path,
+                                              dst_path);
                         theirs = MIN(theirs, run_command(cmd));
                         die_on(b->ops->remove(b, "pvc-peer", &e), e);
                 }

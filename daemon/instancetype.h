@@ -7,4 +7,5 @@
  * copy of its template's spec), as KubeVirt does; status (may be NULL)
  * gets instancetypeRef/preferenceRef.  -ENOENT when one is missing,
  * -EINVAL on a conflict, each with a message naming the field. */
-int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObject *vmi_spec, JsonObject *status, GError **error);
+int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObject *vmi_spec, JsonObject *status,
+                        GError **error);

@@ -15,7 +15,7 @@ import sys
 
 # The controllers that still call each other directly; each one moved to
 # services.h or to a kind's read-only accessors leaves this set.
-KNOWN_CYCLE = {"datavolume", "pvc", "restore", "snapshot", "vm", "vmi", "vmi-volumes", "vmi-agent", "vmi-adopt"}
+KNOWN_CYCLE = {"datavolume", "pvc", "snapshot", "vm", "vmi"}
 
 INCLUDE = re.compile(r'^#include\s+"([\w./-]+)"', re.M)
 

@@ -137,7 +137,8 @@ static void test_clone_is_a_thin_snapshot(void) {
 static void test_snapshot_copy_is_not_a_claim(void) {
         g_autoptr(GError) e = NULL;
         VolumeRequest r = { .id = "snap-s1-0", .size = 64 * MiB, .namespace = "ns1", .name = "s1/root", .uid = "s1" };
-        g_autofree char *origin = backend->ops->path(backend, "pvc-one"), *copy = backend->ops->path(backend, "snap-s1-0");
+        g_autofree char *origin = backend->ops->path(backend, "pvc-one");
+        g_autofree char *copy = backend->ops->path(backend, "snap-s1-0");
         g_autoptr(GPtrArray) vols = NULL;
         char a[4096], b[4096];
 

@@ -190,11 +190,23 @@ int importer_run_start(Services *s, const char *const *args, const char *const *
         r->userdata = userdata;
         fcntl(out_fd, F_SETFL, O_NONBLOCK);
         fcntl(err_fd, F_SETFL, O_NONBLOCK);
-        sd_event_add_child(s->event, &r->child, pid, WEXITED, on_child, r);
-        sd_event_add_io(s->event, &r->out, out_fd, EPOLLIN, on_output, r);
-        sd_event_source_set_io_fd_own(r->out, true);
-        sd_event_add_io(s->event, &r->err, err_fd, EPOLLIN, on_errors, r);
-        sd_event_source_set_io_fd_own(r->err, true);
+        int q = sd_event_add_child(s->event, &r->child, pid, WEXITED, on_child, r);
+        if (q >= 0 && (q = sd_event_add_io(s->event, &r->out, out_fd, EPOLLIN, on_output, r)) >= 0)
+                sd_event_source_set_io_fd_own(r->out, true);
+        else
+                close(out_fd);
+        if (q >= 0 && (q = sd_event_add_io(s->event, &r->err, err_fd, EPOLLIN, on_errors, r)) >= 0)
+                sd_event_source_set_io_fd_own(r->err, true);
+        else
+                close(err_fd);
+        if (q < 0) {
+                /* nothing would reap it or read it: it goes now */
+                importer_run_kill(r);
+                (void) waitpid(pid, NULL, 0);
+                r->ticket = NULL;       /* the caller's on failure */
+                importer_run_free(r);
+                return ev_error_set(error, -q, "cannot watch %s: %s", s->importer, g_strerror(-q));
+        }
         *ret = r;
         return 0;
 }

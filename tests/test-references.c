@@ -135,6 +135,13 @@ static void test_patches(void) {
                 "spec.patches[0] object.apply PersistentVolumeClaim other/a\n"
                 "spec.patches[1] object.apply PersistentVolumeClaim third/*\n"
                 "spec.patches[2] secret.read Secret team/ud");
+        g_autofree char *headers = collect(&kind_vmrestore,
+                "spec:\n  patches:\n"
+                "  - '{\"op\": \"add\", \"path\": \"/spec/dataVolumeTemplates\", \"value\": [{\"spec\": {\"source\": "
+                "{\"http\": {\"url\": \"http://x\", \"secretExtraHeaders\": [\"h1\", \"h2\"]}}}}]}'\n");
+        g_assert_cmpstr(headers, ==,
+                "spec.patches[0] secret.read Secret team/h1\n"
+                "spec.patches[0] secret.read Secret team/h2");
         g_autofree char *clone = collect(&kind_vmclone,
                 "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/x\", \"value\": {\"imagePullSecret\": "
                 "\"pull\"}}']}\n");

@@ -871,7 +871,20 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) credentials_sync_free);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
-            chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0 || chmod(c->runtime_dir, 0711) < 0) {
+            chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0) {
+                r = -errno;
+                vmi_controller_free(c);
+                return r;
+        }
+        /* the sockets' directory (in /tmp outside the unit) must be ours:
+         * whoever made it first could swap what is inside */
+        struct stat st;
+        if (lstat(c->runtime_dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid()) {
+                g_warning("%s is not a directory of the daemon's own user: refusing it (remove it)", c->runtime_dir);
+                vmi_controller_free(c);
+                return -EPERM;
+        }
+        if (chmod(c->runtime_dir, 0711) < 0) {
                 r = -errno;
                 vmi_controller_free(c);
                 return r;

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Restarts: what was acknowledged survives SIGKILL; SIGTERM stops cleanly;
 interrupted work goes on after a restart."""
+import hashlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -211,3 +213,20 @@ def test_state_is_private_whatever_the_umask(bus, state_dir):
         d.stop()
     finally:
         os.umask(old)
+
+
+def test_a_sockets_directory_made_by_another_user_is_refused(bus, state_dir):
+    """Outside the unit the instances' sockets live in /tmp/edgevirt-HASH:
+    made there first by another user, it is not used (they could swap what
+    is inside)."""
+    digest = hashlib.sha256(state_dir.encode()).hexdigest()[:12]
+    planted = f"/tmp/edgevirt-{digest}"
+    os.mkdir(planted, 0o777)
+    os.chown(planted, 65534, 65534)
+    try:
+        d = Daemon(bus, state_dir).start(wait=False)
+        assert d.proc.wait(timeout=30) != 0
+        assert "is not a directory of the daemon's own user" in d.read_log(), d.read_log()
+    finally:
+        shutil.rmtree(planted, ignore_errors=True)
+    Daemon(bus, state_dir).start().stop()       # once it is gone, the daemon makes its own

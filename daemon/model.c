@@ -240,6 +240,43 @@ static bool is_namespace_doc(JsonNode *n) {
         return kind && (streq(kind, "Namespace") || streq(kind, "Project") || streq(kind, "ProjectRequest"));
 }
 
+int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
+                        GError **error) {
+        g_autoptr(GPtrArray) parsed = NULL;
+        g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        int r;
+
+        if (len > m->limits.max_document_size)
+                return ev_error_set(error, E2BIG, "document is %zu bytes, more than the limit of %zu", len,
+                                    m->limits.max_document_size);
+        r = manifest_parse(text, len, &parsed, error);
+        if (r < 0)
+                return r;
+        r = expand_lists(parsed, docs, 0, error);
+        if (r < 0)
+                return r;
+        for (guint i = 0; i < docs->len; i++) {
+                JsonObject *doc = JSON_NODE_HOLDS_OBJECT(docs->pdata[i]) ? json_node_get_object(docs->pdata[i]) : NULL;
+                JsonObject *meta = json_get_object(doc, "metadata");
+                const KindInfo *kind;
+                if (!doc)
+                        continue;       /* admission refuses it */
+                r = kind_from_document(json_get_string(doc, "apiVersion"), json_get_string(doc, "kind"), &kind, error);
+                if (r < 0)
+                        return r;
+                if (kind->stored_as)
+                        kind = kind->stored_as;
+                const char *name = json_get_string(meta, "name") ?: json_get_string(meta, "generateName") ?: "";
+                const char *ns = json_get_string(meta, "namespace");
+                if (isempty(ns))
+                        ns = !isempty(opts->namespace) ? opts->namespace : DEFAULT_NAMESPACE;
+                g_ptr_array_add(paths, object_path(kind, kind->namespaced ? ns : "", name));
+        }
+        *ret_paths = g_steal_pointer(&paths);
+        return 0;
+}
+
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
                 GPtrArray **ret_paths, GPtrArray *warnings, GError **error) {
         g_autoptr(GPtrArray) parsed = NULL;

@@ -64,6 +64,12 @@ typedef struct ApplyOptions {
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
                 GPtrArray **ret_paths, GPtrArray *warnings, GError **error);
 
+/* The object paths an Apply of text would write, from the documents alone
+ * (names and namespaces as given or defaulted; nothing looked up), so a
+ * caller is authorized before anything stored can answer for it. */
+int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
+                        GError **error);
+
 /* A controller's Apply of one document it built (strict validation;
  * system: read-only kinds too). */
 int model_apply_object(Model *m, JsonObject *doc, bool system, GError **error);

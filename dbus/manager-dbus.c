@@ -83,7 +83,7 @@ static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *refer
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         int r;
 
-        for (guint i = 0; i < paths->len; i++) {
+        for (guint i = 0; paths && i < paths->len; i++) {
                 g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
                 const char *path = paths->pdata[i];
                 const KindInfo *kind;
@@ -102,7 +102,7 @@ static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *refer
                 if (r <= 0)
                         return r;
         }
-        for (guint i = 0; i < references->len; i++) {
+        for (guint i = 0; references && i < references->len; i++) {
                 ObjectReference *ref = references->pdata[i];
                 g_autofree char *key = g_strdup_printf("%s\n%s\n%s\n%s", ref->action, ref->kind, ref->namespace,
                                                        ref->name ?: "");
@@ -158,17 +158,28 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"namespace\": %s", e->message);
         opts.namespace = namespace;
         if (!authz_privileged(m)) {
-                /* what it would touch decides who may: a dry run tells */
-                g_autoptr(GPtrArray) would = NULL;
+                /* where it would write decides who may, before anything
+                 * stored answers (an admission error would tell what is
+                 * there); then what it would read for the caller, which a
+                 * dry run lists */
+                g_autoptr(GPtrArray) targets = NULL;
                 g_autoptr(GPtrArray) references =
                         g_ptr_array_new_with_free_func((GDestroyNotify) object_reference_free);
+                r = model_apply_targets(d->model, document, strlen(document), &opts, &targets, &e);
+                if (r < 0)
+                        return bus_error_set(error, r, e);
+                r = authorize_apply(m, targets, NULL, error);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return 1;       /* polkit asked: the call comes again */
                 opts.dry_run = true;
                 opts.references = references;
-                r = model_apply(d->model, document, strlen(document), &opts, &would, NULL, &e);
+                r = model_apply(d->model, document, strlen(document), &opts, NULL, NULL, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
                 opts.references = NULL;
-                r = authorize_apply(m, would, references, error);
+                r = authorize_apply(m, NULL, references, error);
                 if (r < 0)
                         return r;
                 if (r == 0)

@@ -335,3 +335,37 @@ def test_roleref_is_immutable(client):
     client.apply(head + "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\n")
     msg = expect_error("Invalid", client.apply, head + "roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}\n")
     assert "cannot change roleRef" in msg
+
+
+# Applies into a namespace without a role: whatever is stored there (or
+# not), the answer is the same refusal, so nothing of it is learnt.
+PROBES = r"""
+cm = lambda ns, extra: f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}{extra}}}\n"
+secret = lambda ns, v: (f"apiVersion: v1\nkind: Secret\nmetadata: {{name: imm, namespace: {ns}}}\nimmutable: true\n"
+                        f"stringData: {{password: {v}}}\n")
+calls = {}
+for ns in ("other", "nowhere"):
+    calls.update({
+        f"plain {ns}": lambda ns=ns: m.Apply(cm(ns, ""), {}),
+        f"resourceVersion {ns}": lambda ns=ns: m.Apply(cm(ns, ", resourceVersion: '1'"), {}),
+        f"uid {ns}": lambda ns=ns: m.Apply(cm(ns, ", uid: abc"), {}),
+        f"secret guess {ns}": lambda ns=ns: m.Apply(secret(ns, "letmein"), {}),
+        f"secret right {ns}": lambda ns=ns: m.Apply(secret(ns, "hunter2"), {}),
+        f"option {ns}": lambda ns=ns: m.Apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", {"namespace": ns}),
+    })
+"""
+
+
+def test_applies_where_the_caller_has_no_role_learn_nothing(system_like_bus, tmp_path):  # noqa: F811
+    d, root = start_with_roles(system_like_bus, tmp_path)
+    try:
+        root.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: imm, namespace: other}\nimmutable: true\n"
+                   "stringData: {password: hunter2}\n")
+        got = run_client(PROBES, system_like_bus.address, ["--reuid=65534", "--regid=65534", "--init-groups"], "nobody")
+        print(json.dumps(got, indent=1))
+        # one answer for all (no polkit to ask here: the role decides)
+        answers = {outcome.replace(key.rsplit(" ", 1)[1], "NS") for key, outcome in got.items()}
+        assert len(answers) == 1 and answers.pop().startswith("org.edgevirt.EdgeVirt1.Error.AccessDenied: "), got
+        assert root.get_json("secret", "other", "imm")["data"]["password"] == "aHVudGVyMg=="
+    finally:
+        d.stop()

@@ -86,21 +86,37 @@ const char *reader_error(Reader *r, bool *retryable) {
 
 /* --- file descriptors --- */
 
+/* An upload must bring at least this much in every idle_seconds: one that
+ * trickles a byte now and then would hold its import slot for ever. */
+#define UPLOAD_MIN_BYTES_PER_WINDOW (64 * 1024)
+
 typedef struct FdReader {
         Reader r;
         int fd;
         unsigned idle_seconds;
+        gint64 window_end;              /* monotonic µs: UPLOAD_MIN_BYTES_PER_WINDOW by then */
+        uint64_t window_bytes;
+        gint64 last_byte;               /* monotonic µs of the last read that brought some */
 } FdReader;
 
-/* Wait until fd has something (or its end) for at most idle_seconds. */
+/* Wait until fd has something (or its end), at most until the window ends. */
 static ssize_t fd_wait(FdReader *f) {
         struct pollfd p = { .fd = f->fd, .events = POLLIN };
+        if (!f->window_end)
+                f->window_end = g_get_monotonic_time() + (gint64) f->idle_seconds * G_USEC_PER_SEC;
         for (;;) {
-                int k = poll(&p, 1, (int) MIN(f->idle_seconds, (unsigned) G_MAXINT / 1000) * 1000);
+                gint64 left = f->window_end - g_get_monotonic_time();
+                int k = left > 0 ? poll(&p, 1, (int) MIN((left + 999) / 1000, G_MAXINT)) : 0;
                 if (k > 0)
                         return 0;
-                if (k == 0)
+                gint64 silent = g_get_monotonic_time() - (f->last_byte ? f->last_byte : f->window_end -
+                                                          (gint64) f->idle_seconds * G_USEC_PER_SEC);
+                if (k == 0 && silent >= (gint64) f->idle_seconds * G_USEC_PER_SEC)
                         return fail(&f->r, true, "upload idle for %u s: no data received", f->idle_seconds);
+                if (k == 0)
+                        return fail(&f->r, true, "upload too slow: %" G_GUINT64_FORMAT " bytes in %u s (at least "
+                                    "%u KiB every %u s are needed)", f->window_bytes, f->idle_seconds,
+                                    UPLOAD_MIN_BYTES_PER_WINDOW / 1024, f->idle_seconds);
                 if (errno != EINTR)
                         return fail(&f->r, false, "poll failed: %s", g_strerror(errno));
         }
@@ -114,6 +130,13 @@ static ssize_t fd_read(Reader *r, void *buf, size_t n) {
                 ssize_t k = read(f->fd, buf, n);
                 if (k >= 0) {
                         r->consumed += (uint64_t) k;
+                        f->window_bytes += (uint64_t) k;
+                        if (k > 0)
+                                f->last_byte = g_get_monotonic_time();
+                        if (f->window_bytes >= UPLOAD_MIN_BYTES_PER_WINDOW) {
+                                f->window_bytes = 0;    /* enough for this window: the next starts */
+                                f->window_end = 0;
+                        }
                         return k;
                 }
                 if (errno != EINTR)

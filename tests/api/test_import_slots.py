@@ -211,6 +211,38 @@ def test_an_idle_upload_fails_and_may_be_sent_again(make_daemon, images):
     assert same_bytes(volume(client, "default", "idle"), images[1])
 
 
+def test_a_trickling_upload_fails_as_too_slow(make_daemon, images):
+    """A byte now and then is not an upload: at least 64 KiB must come in
+    every UploadIdleTimeout, else the slot would be held for ever."""
+    daemon, client = make_daemon("UploadIdleTimeout=2\n")
+    client.apply(dv("trickle", "default", "{upload: {}}"))
+    wait_phase(client, "default", "trickle", ("UploadReady",))
+    w = upload_pipe(client, "default", "trickle")
+    data = open(images[1] + ".gz", "rb").read(64)
+    stop = threading.Event()
+
+    def trickle():
+        for b in data:
+            if stop.wait(0.3):
+                return
+            try:
+                os.write(w, bytes([b]))
+            except OSError:
+                return
+    t = threading.Thread(target=trickle)
+    t.start()
+    try:
+        wait_until(lambda: "upload too slow" in ready_message(status(client, "default", "trickle")), timeout=30,
+                   what="the trickling upload to fail")
+        st = status(client, "default", "trickle")
+        assert st["phase"] == "UploadReady" and "at least 64 KiB every 2 s" in ready_message(st), st
+        assert importers(daemon) == []
+    finally:
+        stop.set()
+        t.join()
+        os.close(w)
+
+
 def test_uploads_count_against_the_caps(make_daemon, images, server):
     daemon, client = make_daemon("MaxImports=2\nMaxImportsPerNamespace=1\nUploadIdleTimeout=300\n")
     namespace(client, "up-a")

@@ -14,10 +14,15 @@ void log_object(GLogLevelFlags level, const Object *o, const char *format, ...) 
                 message = g_strdup_printf("%s %s: %s", o->kind->kind, o->name, text);
 
         /* GLib's default writer sends every field to journald when stderr is
-         * the journal, else prints MESSAGE on stderr; PRIORITY comes from
-         * the level. */
+         * the journal, else prints MESSAGE on stderr.  g_log_structured_array()
+         * adds no PRIORITY of its own (g_log_structured() would): syslog's
+         * numbers, as GLib maps its levels. */
+        const char *priority = level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) ? "3" :
+                               level & G_LOG_LEVEL_WARNING ? "4" : level & G_LOG_LEVEL_MESSAGE ? "5" :
+                               level & G_LOG_LEVEL_INFO ? "6" : "7";
         const GLogField fields[] = {
                 { "MESSAGE", message, -1 },
+                { "PRIORITY", priority, -1 },
                 { "OBJECT_KIND", o->kind->kind, -1 },
                 { "OBJECT_NAMESPACE", o->namespace, -1 },
                 { "OBJECT_NAME", o->name, -1 },

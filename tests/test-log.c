@@ -34,6 +34,7 @@ static void test_namespaced(void) {
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAMESPACE"), ==, "shop");
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAME"), ==, "web");
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-1");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "5");
 }
 
 static void test_cluster_scoped(void) {
@@ -45,6 +46,7 @@ static void test_cluster_scoped(void) {
         g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==, "Namespace shop: removed");
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAMESPACE"), ==, "");
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-2");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "4");
 }
 
 int main(int argc, char **argv) {

@@ -208,7 +208,7 @@ YAML
         local doc; doc=$(cat /tmp/cm.yaml)
         check "with pkttyagent answering desk's password, the change is made" \
                 as_desk_in_session env AGENT_PASSWORD=desk-password python3 /t/agent.py \
-                busctl --system --allow-interactive-authorization=yes call org.edgevirt.EdgeVirt1 \
+                busctl --system --timeout=120 --allow-interactive-authorization=yes call org.edgevirt.EdgeVirt1 \
                 /org/edgevirt/EdgeVirt1 org.edgevirt.EdgeVirt1.Manager Apply 'sa{sv}' "$doc" 0
         check "the ConfigMap is there" bash -c '[ "$(edgevirtctl get cm asked -n lane -o jsonpath={.data.by})" = desk ]'
 

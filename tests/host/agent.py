@@ -10,6 +10,15 @@ import os
 import pty
 import subprocess
 import sys
+import termios
+import time
+
+
+def echo_off(fd):
+    """Whether the terminal's echo is off (tcgetattr on the master reads the
+    slave's modes on Linux)."""
+    return not (termios.tcgetattr(fd)[3] & termios.ECHO)
+
 
 pid, fd = pty.fork()
 if pid == 0:
@@ -30,6 +39,14 @@ while True:
         break
     seen += chunk
     if not answered and b"Password:" in seen:
+        # pkttyagent prints the prompt first and then turns echo off with
+        # tcsetattr(TCSAFLUSH), which throws away input already typed: an
+        # answer written as soon as the prompt shows can be lost, and then
+        # pkttyagent waits for ever.  The kernel flushes before it sets the
+        # new modes, so once echo is seen off, what is written stays.
+        end = time.monotonic() + 60
+        while not echo_off(fd) and time.monotonic() < end:
+            time.sleep(0.05)
         os.write(fd, os.environ["AGENT_PASSWORD"].encode() + b"\n")
         answered = True
 _, status = os.waitpid(pid, 0)

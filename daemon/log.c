@@ -17,8 +17,8 @@ void log_object(GLogLevelFlags level, const Object *o, const char *format, ...) 
          * the journal, else prints MESSAGE on stderr.  g_log_structured_array()
          * adds no PRIORITY of its own (g_log_structured() would): syslog's
          * numbers, as GLib maps its levels. */
-        const char *priority = level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) ? "3" :
-                               level & G_LOG_LEVEL_WARNING ? "4" : level & G_LOG_LEVEL_MESSAGE ? "5" :
+        const char *priority = level & G_LOG_LEVEL_ERROR ? "3" :
+                               level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING) ? "4" : level & G_LOG_LEVEL_MESSAGE ? "5" :
                                level & G_LOG_LEVEL_INFO ? "6" : "7";
         const GLogField fields[] = {
                 { "MESSAGE", message, -1 },

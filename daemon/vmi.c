@@ -19,6 +19,7 @@
 #include "domain.h"
 #include "imagecache.h"
 #include "json-util.h"
+#include "log.h"
 #include "pvc.h"
 #include "quantity.h"
 #include "seed.h"
@@ -1146,6 +1147,10 @@ static void listed(HvOp *op) {
                 d->paused = hd->paused;
                 g_hash_table_insert(c->domains, g_strdup(hd->name), d);
                 g_hash_table_add(live, g_strdup(uid));
+                /* Said, so that an admin (and tests/host) can tell a VM
+                 * that lived through a daemon restart from one started
+                 * again. */
+                log_object(G_LOG_LEVEL_MESSAGE, vmi, "adopted running domain %s", hd->name);
                 write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
                 check_agent(c, vmi);
                 g_hash_table_insert(c->address_due, g_strdup(uid), g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));

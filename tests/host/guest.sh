@@ -29,6 +29,17 @@ until_ok() {
         done
 }
 ctl() { edgevirtctl "$@"; }
+# The pid of the QEMU libvirt runs for domain $1 (libvirt's pid file, checked
+# against the process's command line; the image has no procps).
+qemu_pid() {
+        local p; p=$(cat "/run/libvirt/qemu/$1.pid" 2>/dev/null) || return 1
+        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q "guest=$1[, ]" && echo "$p"
+}
+# What the running edgevirtd (this invocation of the unit) logged about $1.
+logged_now() {
+        journalctl -u edgevirtd _SYSTEMD_INVOCATION_ID="$(systemctl show -p InvocationID --value edgevirtd)" \
+                OBJECT_NAME="$1" -o cat
+}
 fails() { ! "$@"; }
 jp() { edgevirtctl get "$1" "$2" -n lane -o "jsonpath=$3"; }
 
@@ -54,12 +65,19 @@ as_desk_outside() {     # the same user, in no session (a cron job, an ssh comma
                 LC_ALL=C.UTF-8 XDG_CONFIG_HOME=/home/desk/.config "$@"
 }
 
+export -f qemu_pid logged_now
+
 phase1() {
         note "phase 1: install and first boot"
         # lvm-thin on the second disk: ProtectKernelModules= keeps lvm from
         # loading dm-thin-pool, so it is loaded at boot (docs/security.md).
         echo dm_thin_pool >/etc/modules-load.d/edgevirt.conf
         modprobe dm_thin_pool
+        # At power-off libvirt-guests (libvirt-daemon-system) asks each guest
+        # to shut down and waits up to SHUTDOWN_TIMEOUT (300 s) for them.
+        # The lane's VM boots no operating system (docs/vms.md), so nothing
+        # answers the ACPI request: wait 10 s, then libvirtd's stop ends it.
+        echo SHUTDOWN_TIMEOUT=10 >>/etc/default/libvirt-guests
         mkdir -p /etc/edgevirt
         cat >/etc/edgevirt/edgevirtd.conf <<'CONF'
 [StorageClass thin]
@@ -243,17 +261,22 @@ journal() {
 
 stop_with_running_vm() {
         note "systemctl stop edgevirtd with a running VM"
-        local qemu; qemu=$(pgrep -f 'guest=lane_web' | head -1)
+        local qemu; qemu=$(qemu_pid lane_web)
         check "the VM's QEMU runs (pid ${qemu:-none})" test -n "$qemu"
         systemctl stop edgevirtd
         check "edgevirtd stopped" fails systemctl is-active edgevirtd
         check "the VM keeps running: domain running, the same QEMU" bash -c \
-                "[ \"\$(virsh -c qemu:///system domstate lane_web)\" = running ] && kill -0 $qemu"
+                "[ \"\$(virsh -c qemu:///system domstate lane_web)\" = running ] && kill -0 ${qemu:-none}"
         systemctl start edgevirtd
         check "edgevirtd back" systemctl is-active edgevirtd
-        check "the instance is adopted: Running, still the same QEMU" bash -c \
+        # READY comes before the daemon has listed libvirt's domains (that is
+        # asynchronous), and the stored status still says Running from before
+        # the stop: wait for the daemon to say it adopted the domain.
+        check "the instance is adopted (\"adopted running domain lane_web\" in this run's journal)" \
+                until_ok 120 bash -c "logged_now web | grep -q 'adopted running domain lane_web'"
+        check "... Running, still the same QEMU" bash -c \
                 "edgevirtctl wait vmi/web -n lane --for=jsonpath={.status.phase}=Running --timeout=1m &&
-                 [ \"\$(pgrep -f guest=lane_web | head -1)\" = $qemu ]"
+                 [ \"\$(qemu_pid lane_web)\" = ${qemu:-none} ]"
         echo "$qemu" >"$state/qemu.pid"
 }
 
@@ -277,10 +300,14 @@ phase2() {
                 "[ \"\$(edgevirtctl get pvc disk -n lane -o jsonpath={.status.phase})\" = Bound ] &&
                  [ \"\$(head -c 8M /dev/lanevg/pvc-$(jp pvc disk '{.metadata.uid}') | sha256sum | cut -d' ' -f1)\" = \
                    $(cat "$state/disk.sum") ]"
-        check "VM web (runStrategy Always) is running again" \
-                ctl wait vmi/web -n lane --for=jsonpath={.status.phase}=Running --timeout=5m
-        check "... libvirt runs its domain lane_web" \
-                bash -c '[ "$(virsh -c qemu:///system domstate lane_web)" = running ]'
+        # The stored status still says Running from before the power-off
+        # until the daemon has listed libvirt's domains, so wait for the
+        # domain itself: after a reboot only the daemon can have started it
+        # (its domains are transient: libvirt-guests cannot start them again).
+        check "VM web (runStrategy Always) is running again: libvirt runs its domain lane_web" \
+                until_ok 300 bash -c '[ "$(virsh -c qemu:///system domstate lane_web)" = running ]'
+        check "... and its instance is Running" \
+                ctl wait vmi/web -n lane --for=jsonpath={.status.phase}=Running --timeout=2m
         check "VM halted (runStrategy Halted) stays off: no instance" fails ctl get vmi halted -n lane
         check "... and no domain" fails virsh -c qemu:///system domstate lane_halted
 }

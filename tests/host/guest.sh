@@ -95,7 +95,7 @@ CONF
         systemctl stop edgevirtd
         check "stopped: inactive" bash -c '! systemctl is-active edgevirtd'
         check "D-Bus activation: the first busctl --system call is answered" \
-                busctl --system get-property org.edgevirt.EdgeVirt1 /org/edgevirt/EdgeVirt1 \
+                busctl --system --timeout=120 get-property org.edgevirt.EdgeVirt1 /org/edgevirt/EdgeVirt1 \
                 org.edgevirt.EdgeVirt1.Manager Version
         check "D-Bus activation: the call started edgevirtd.service" systemctl is-active edgevirtd
 
@@ -205,7 +205,7 @@ YAML
 
 desktop_user() {
         note "a desktop user (desk, uid 1000) in a logind session on seat0"
-        check "desk is logged in on tty1: an active session on seat0" until_ok 60 desk_session_active
+        check "desk is logged in on tty1: an active session on seat0" until_ok 180 desk_session_active
         check "in the session, reading lane is allowed (object.read: yes for active sessions)" \
                 as_desk_in_session edgevirtctl get pvc -n lane
         check "outside any session, reading lane is denied (object.read: no)" \
@@ -298,6 +298,10 @@ phase2() {
                 "[ \"\$(edgevirtctl get pvc data -n lane -o jsonpath={.status.phase})\" = Bound ] &&
                  [ \"\$(head -c 1M /var/lib/edgevirt/volumes/local/pvc-$(jp pvc data '{.metadata.uid}').img |
                        sha256sum | cut -d' ' -f1)\" = $(cat "$state/data.sum") ]"
+        # lvm activates the volume group when udev sees its PV
+        # (69-lvm.rules), which need not be done when edgevirtd is up.
+        local disk_dev; disk_dev=/dev/lanevg/pvc-$(jp pvc disk '{.metadata.uid}')
+        until_ok 120 test -b "$disk_dev"
         check "PVC disk (lvm-thin) is Bound to the same bytes" bash -c \
                 "[ \"\$(edgevirtctl get pvc disk -n lane -o jsonpath={.status.phase})\" = Bound ] &&
                  [ \"\$(head -c 8M /dev/lanevg/pvc-$(jp pvc disk '{.metadata.uid}') | sha256sum | cut -d' ' -f1)\" = \

@@ -221,7 +221,7 @@ YAML
         local rc=$?
         note "edgevirtctl said: $out"
         # The README quotes this message word for word.
-        if [ $rc -ne 0 ] && grep -qx "error: org.edgevirt.EdgeVirt1.object.apply needs authentication: call again allowing interactive authorization" <<<"$out"; then
+        if [ $rc -ne 0 ] && grep -qx "error: /tmp/cm.yaml: org.edgevirt.EdgeVirt1.object.apply needs authentication: call again allowing interactive authorization" <<<"$out"; then
                 ok "a change asks for authentication (object.apply: auth_admin_keep): refused without an agent"
         else nok "a change asks for authentication (object.apply: auth_admin_keep): refused without an agent"; fi
         check "no ConfigMap was made" bash -c '! edgevirtctl get cm asked -n lane'

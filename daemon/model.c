@@ -7,6 +7,7 @@
 
 #include "json-read.h"
 #include "json-util.h"
+#include "log.h"
 #include "manifest.h"
 #include "model-private.h"
 #include "util.h"
@@ -174,16 +175,23 @@ static int batch_commit(Batch *b, GError **error) {
                 if (c->old)
                         enqueue_related(m, c->old->doc, c->kind);
                 if (c->old && !same_object) {
+                        log_object(G_LOG_LEVEL_MESSAGE, c->old, "removed");
                         model_remove(m, c->old);
                         notify(m, c->old, MODEL_EVENT_REMOVED);
                         object_unref(c->old);   /* the table's reference */
                 }
                 if (same_object) {
+                        g_autofree char *was = g_strdup(object_status_string(c->old, "phase"));
+
                         object_set_doc(c->old, json_node_ref(c->doc));
+                        const char *phase = object_status_string(c->old, "phase");
+                        if (phase && !streq_ptr(was, phase))
+                                log_object(G_LOG_LEVEL_MESSAGE, c->old, "phase %s", phase);
                         notify(m, c->old, MODEL_EVENT_CHANGED);
                 } else if (c->doc) {
                         Object *o = object_new(c->kind, json_node_ref(c->doc));
                         model_insert(m, o);
+                        log_object(G_LOG_LEVEL_MESSAGE, o, "created");
                         notify(m, o, MODEL_EVENT_ADDED);
                 }
                 if (c->doc)
@@ -587,7 +595,7 @@ static int reconcile_generic(Model *m, Object *o, GError **error) {
                 for (guint i = 0; i < json_array_get_length(owners); i++)
                         if (model_find_uid(m, json_get_string(json_array_get_object_element(owners, i), "uid")))
                                 return 0;
-                g_message("%s %s/%s: every owner is gone, deleting it", o->kind->kind, o->namespace, o->name);
+                log_object(G_LOG_LEVEL_MESSAGE, o, "every owner is gone, deleting it");
                 return model_delete_object(m, o, PROPAGATION_BACKGROUND, error);
         }
 
@@ -643,8 +651,7 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
                 if (r >= 0 && model_find_uid(m, o->uid))
                         r = reconcile_generic(m, o, &e);
                 if (r < 0) {
-                        g_warning("reconciling %s %s/%s failed: %s", o->kind->kind, o->namespace, o->name,
-                                  e ? e->message : g_strerror(-r));
+                        log_object(G_LOG_LEVEL_WARNING, o, "reconciling failed: %s", e ? e->message : g_strerror(-r));
                         g_hash_table_add(m->queue, g_strdup(o->uid));
                         failed = true;
                 }

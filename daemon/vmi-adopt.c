@@ -3,6 +3,7 @@
  * back) the domains libvirt runs are listed; ours are adopted, domains no
  * instance owns any more are destroyed, and per-instance directories
  * nothing owns are removed. */
+#include "log.h"
 #include "util.h"
 #include "vm.h"
 #include "vmi-private.h"
@@ -83,6 +84,10 @@ static void listed(HvOp *op) {
                 d->paused = hd->paused;
                 g_hash_table_insert(c->domains, g_strdup(hd->name), d);
                 g_hash_table_add(live, g_strdup(uid));
+                /* Said, so that an admin (and tests/host) can tell a VM
+                 * that lived through a daemon restart from one started
+                 * again. */
+                log_object(G_LOG_LEVEL_MESSAGE, vmi, "adopted running domain %s", hd->name);
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
                 vmi_check_agent(c, vmi);
                 g_hash_table_insert(c->address_due, g_strdup(uid),

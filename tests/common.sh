@@ -15,7 +15,8 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
   libisofs-dev genisoimage extlinux syslinux-common fdisk
-  docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev"
+  docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev
+  debhelper dpkg-dev fakeroot lintian"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* log_object: the fields a journald entry about an object carries. */
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "kind.h"
+#include "log.h"
+#include "object.h"
+
+static GHashTable *seen;
+static GLogLevelFlags seen_level;
+
+static GLogWriterOutput capture(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer userdata) {
+        seen_level = level;
+        for (gsize i = 0; i < n; i++)
+                g_hash_table_replace(seen, g_strdup(fields[i].key),
+                                     fields[i].length < 0 ? g_strdup(fields[i].value)
+                                                          : g_strndup(fields[i].value, fields[i].length));
+        return G_LOG_WRITER_HANDLED;
+}
+
+static Object *make(const KindInfo *kind, const char *json) {
+        return object_new(kind, json_from_string(json, NULL));
+}
+
+static void test_namespaced(void) {
+        g_autoptr(Object) o = make(&kind_vm,
+                                   "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"uid\":\"u-1\"}}");
+
+        g_hash_table_remove_all(seen);
+        log_object(G_LOG_LEVEL_MESSAGE, o, "phase %s", "Running");
+        g_assert_cmpint(seen_level, ==, G_LOG_LEVEL_MESSAGE);
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==, "VirtualMachine shop/web: phase Running");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_KIND"), ==, "VirtualMachine");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAMESPACE"), ==, "shop");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAME"), ==, "web");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-1");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "5");
+}
+
+static void test_cluster_scoped(void) {
+        g_autoptr(Object) o = make(&kind_namespace, "{\"metadata\":{\"name\":\"shop\",\"uid\":\"u-2\"}}");
+
+        g_hash_table_remove_all(seen);
+        log_object(G_LOG_LEVEL_WARNING, o, "removed");
+        g_assert_cmpint(seen_level, ==, G_LOG_LEVEL_WARNING);
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==, "Namespace shop: removed");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAMESPACE"), ==, "");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-2");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "4");
+}
+
+int main(int argc, char **argv) {
+        g_test_init(&argc, &argv, NULL);
+        seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        g_log_set_writer_func(capture, NULL, NULL);
+        g_test_add_func("/log/namespaced", test_namespaced);
+        g_test_add_func("/log/cluster-scoped", test_cluster_scoped);
+        return g_test_run();
+}

@@ -248,11 +248,10 @@ static bool is_namespace_doc(JsonNode *n) {
         return kind && (streq(kind, "Namespace") || streq(kind, "Project") || streq(kind, "ProjectRequest"));
 }
 
-int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
-                        GError **error) {
+/* An Apply's text as documents: within the size limit, parsed, Lists
+ * expanded (into docs). */
+static int read_documents(Model *m, const char *text, size_t len, GPtrArray *docs, GError **error) {
         g_autoptr(GPtrArray) parsed = NULL;
-        g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
-        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
         int r;
 
         if (len > m->limits.max_document_size)
@@ -261,7 +260,16 @@ int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptio
         r = manifest_parse(text, len, &parsed, error);
         if (r < 0)
                 return r;
-        r = expand_lists(parsed, docs, 0, error);
+        return expand_lists(parsed, docs, 0, error);
+}
+
+int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
+                        GError **error) {
+        g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        int r;
+
+        r = read_documents(m, text, len, docs, error);
         if (r < 0)
                 return r;
         for (guint i = 0; i < docs->len; i++) {
@@ -287,19 +295,12 @@ int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptio
 
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
                 GPtrArray **ret_paths, GPtrArray *warnings, GError **error) {
-        g_autoptr(GPtrArray) parsed = NULL;
         g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
         g_autoptr(GPtrArray) paths = NULL;
         Batch b;
         int r;
 
-        if (len > m->limits.max_document_size)
-                return ev_error_set(error, E2BIG, "document is %zu bytes, more than the limit of %zu", len,
-                                    m->limits.max_document_size);
-        r = manifest_parse(text, len, &parsed, error);
-        if (r < 0)
-                return r;
-        r = expand_lists(parsed, docs, 0, error);
+        r = read_documents(m, text, len, docs, error);
         if (r < 0)
                 return r;
         if (docs->len == 0)

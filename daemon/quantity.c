@@ -73,8 +73,9 @@ int quantity_parse(const char *s, Quantity *ret, GError **error) {
                 return invalid(error, s);
 
         /* Suffix: exponent form first ("e3", "E-2"), then SI/binary. */
-        bool signed_exponent = (p[1] == '+' || p[1] == '-') && g_ascii_isdigit(p[2]);
-        if ((*p == 'e' || *p == 'E') && (g_ascii_isdigit(p[1]) || signed_exponent)) {
+        bool exponent = (*p == 'e' || *p == 'E') &&
+                        (g_ascii_isdigit(p[1]) || ((p[1] == '+' || p[1] == '-') && g_ascii_isdigit(p[2])));
+        if (exponent) {
                 char *end;
                 long e = strtol(p + 1, &end, 10);
                 if (*end)

@@ -200,8 +200,8 @@ static void test_yaml_depth_has_path(void) {
                                           "Invalid value: nested deeper"));
 
         /* an alias does not carry a document past the limit */
-        g_autofree char *deep = g_strdup_printf("a: &d %s%s\nb: %s*d%s\n", g_strnfill(100, '['), g_strnfill(100, ']'),
-                                                g_strnfill(100, '['), g_strnfill(100, ']'));
+        g_autofree char *opening = g_strnfill(100, '['), *closing = g_strnfill(100, ']');
+        g_autofree char *deep = g_strdup_printf("a: &d %s%s\nb: %s*d%s\n", opening, closing, opening, closing);
         g_autofree char *e2 = parse_err(deep);
         g_assert_nonnull(strstr(e2, "b[0][0]"));
         g_assert_nonnull(strstr(e2, "nested deeper than 128 levels (through alias *d)"));

@@ -124,8 +124,11 @@ class Daemon:
 
     def wait_ready(self):
         conn = self.bus.conn
+        # under a wrapper (valgrind) the start takes many times longer; the
+        # wait ends as soon as the name is owned either way
+        wrapped = bool(os.environ.get("EDGEVIRT_DAEMON_WRAPPER", "").strip())
         wait_until(lambda: conn.name_has_owner(NAME) or self.proc.poll() is not None,
-                   what="edgevirtd to own its name")
+                   timeout=120 if wrapped else 30, what="edgevirtd to own its name")
         if self.proc.poll() is not None:
             raise AssertionError("edgevirtd exited: " + self.read_log())
 

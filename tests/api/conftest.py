@@ -16,6 +16,15 @@ from gi.repository import GLib
 
 dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
 
+# Hermetic: nothing of the user's environment reaches the daemon or the CLI
+# (an edgevirtctl context in ~/.config, a German LANGUAGE): a home and XDG
+# directories of the tests' own, the C locale.
+_HOME = tempfile.mkdtemp(prefix="edgevirt-tests-home-")
+os.environ.update(HOME=_HOME, XDG_CONFIG_HOME=os.path.join(_HOME, "config"), XDG_STATE_HOME=os.path.join(_HOME, "state"),
+                  XDG_CACHE_HOME=os.path.join(_HOME, "cache"), XDG_DATA_HOME=os.path.join(_HOME, "data"), LC_ALL="C")
+os.environ.pop("LANGUAGE", None)
+os.environ.pop("EDGEVIRT_BUS", None)
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.environ.get("EDGEVIRT_BUILD", os.path.join(TOP, "build"))
 DAEMON = os.path.join(BUILD, "dbus", "edgevirtd")

@@ -147,7 +147,11 @@ static int lvm_prepare(StorageBackend *b, GError **error) {
         } else if (lvm_row_get(pool, "lv_attr") && lvm_row_get(pool, "lv_attr")[0] != 't')
                 return ev_error_set(error, EINVAL, "storage class %s: %s/%s is not a thin pool", c->name,
                                     c->volume_group, c->thin_pool);
-        return 0;
+        /* After a boot, udev activates volume groups as their disks appear,
+         * maybe after the daemon started: activate ours (the pool and every
+         * volume of the class) here, so that no instance the daemon starts
+         * finds its /dev/VG/LV missing.  Volumes already active stay so. */
+        return run_lvm(b, NULL, error, "vgchange", "-y", "-ay", c->volume_group, NULL);
 }
 
 static int lvm_capacity(StorageBackend *b, StorageCapacity *ret, GError **error) {

@@ -102,6 +102,22 @@ static void test_create_write_list(void) {
         g_assert_cmpuint(v->size, ==, 64 * MiB);
 }
 
+/* After a boot, udev may not have activated the volume group yet when the
+ * daemon scans its classes: prepare activates the pool and the volumes. */
+static void test_prepare_activates(void) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *path = backend->ops->path(backend, "pvc-one");
+        int status = 0;
+        const char *argv[] = { "vgchange", "-y", "-an", "edgevirt", NULL };
+
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                                   NULL, NULL, NULL, NULL, &status, &e));
+        g_assert_true(g_spawn_check_wait_status(status, NULL));
+        g_assert_false(g_file_test(path, G_FILE_TEST_EXISTS));  /* as before udev's activation */
+        must(backend->ops->prepare(backend, &e), &e);
+        g_assert_cmpuint(dev_size(path), ==, 64 * MiB);
+}
+
 static void test_clone_is_a_thin_snapshot(void) {
         g_autoptr(GError) e = NULL;
         VolumeRequest r = req("pvc-two", 96 * MiB);
@@ -227,6 +243,7 @@ int main(int argc, char *argv[]) {
         backend = make_backend(90);
         g_test_add_func("/lvm-thin/prepare-creates-pool", test_prepare_creates_pool);
         g_test_add_func("/lvm-thin/create-write-list", test_create_write_list);
+        g_test_add_func("/lvm-thin/prepare-activates", test_prepare_activates);
         g_test_add_func("/lvm-thin/clone-is-a-thin-snapshot", test_clone_is_a_thin_snapshot);
         g_test_add_func("/lvm-thin/snapshot-copy-is-not-a-claim", test_snapshot_copy_is_not_a_claim);
         g_test_add_func("/lvm-thin/expand", test_expand);

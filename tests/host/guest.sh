@@ -86,9 +86,13 @@ VolumeGroup=lanevg
 ThinPool=pool
 Devices=/dev/vdb
 CONF
-        check "apt-get install ./edgevirtd_*.deb ./edgevirtctl_*.deb (offline)" \
+        check "apt-get install ./edgevirtd_*.deb ./edgevirtctl_*.deb ./edgevirt-common_*.deb (offline)" \
                 bash -c 'cd /t/debs && DEBIAN_FRONTEND=noninteractive \
-                         apt-get install -y ./edgevirtd_*.deb ./edgevirtctl_*.deb'
+                         apt-get install -y ./edgevirtd_*.deb ./edgevirtctl_*.deb ./edgevirt-common_*.deb'
+        # the message catalogs come with edgevirt-common, which the client alone needs too
+        check "edgevirtctl speaks German with LANGUAGE=de (edgevirt-common's catalog)" \
+                bash -c 'LC_ALL= LANG=C.UTF-8 LANGUAGE=de edgevirtctl --bus=unix:path=/nonexistent get vm 2>&1 |
+                         grep -q "^Fehler: keine Verbindung zum"'
         check "systemctl is-enabled edgevirtd: enabled" bash -c '[ "$(systemctl is-enabled edgevirtd)" = enabled ]'
         check "systemctl is-active edgevirtd: active (started on install)" until_ok 60 systemctl is-active edgevirtd
 

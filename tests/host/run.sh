@@ -26,8 +26,10 @@ trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/t/debs" "$work/t/srv"
 
 if [ -n "${EDGEVIRT_HOST_DEBS:-}" ]; then
-        cp "$EDGEVIRT_HOST_DEBS"/edgevirtd_*.deb "$EDGEVIRT_HOST_DEBS"/edgevirtctl_*.deb "$work/t/debs/" ||
-                fail "no edgevirtd/edgevirtctl .deb files in $EDGEVIRT_HOST_DEBS"
+        cp "$EDGEVIRT_HOST_DEBS"/edgevirtd_*.deb "$EDGEVIRT_HOST_DEBS"/edgevirtctl_*.deb \
+                "$EDGEVIRT_HOST_DEBS"/edgevirt-common_*.deb "$work/t/debs/" ||
+                fail "no edgevirtd/edgevirtctl/edgevirt-common .deb files in $EDGEVIRT_HOST_DEBS"
+        lintian_line="# lintian not run: packages given in EDGEVIRT_HOST_DEBS"
 else
         # From what git knows of the tree (committed or not, ignored files
         # left out), as a clean clone would have it.
@@ -39,7 +41,15 @@ else
         (cd "$work/src/edgevirt" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -uc -us -j2) \
                 >"$work/build.log" 2>&1 ||
                 { tail -30 "$work/build.log" >&2; fail "dpkg-buildpackage failed"; }
-        cp "$work"/src/edgevirtd_*.deb "$work"/src/edgevirtctl_*.deb "$work/t/debs/"
+        cp "$work"/src/edgevirtd_*.deb "$work"/src/edgevirtctl_*.deb "$work"/src/edgevirt-common_*.deb "$work/t/debs/"
+        # lintian on what was built: no error and no warning that is not
+        # overridden with a reason (debian/*.lintian-overrides)
+        if lintian --fail-on error,warning "$work"/src/edgevirt_*.changes >"$work/lintian.log" 2>&1; then
+                lintian_line="ok - lintian: no errors or warnings in the packages"
+        else
+                lintian_line="not ok - lintian reports errors or warnings"
+                sed 's/^/# /' "$work/lintian.log" >&2
+        fi
 fi
 
 guest=$("$here/build-guest.sh") || fail "cannot build the guest image"
@@ -87,6 +97,6 @@ END {
         print "1.." n
 }
 /^phase [0-9] done$/ { done[$2] = 1 }
-' "$work/results.txt" >"$out"
+' <(echo "$lintian_line"; cat "$work/results.txt") >"$out"
 cat "$out" >&2
 ! grep -q '^not ok' "$out"

@@ -302,8 +302,9 @@ phase2() {
                 "[ \"\$(edgevirtctl get pvc data -n lane -o jsonpath={.status.phase})\" = Bound ] &&
                  [ \"\$(head -c 1M /var/lib/edgevirt/volumes/local/pvc-$(jp pvc data '{.metadata.uid}').img |
                        sha256sum | cut -d' ' -f1)\" = $(cat "$state/data.sum") ]"
-        # lvm activates the volume group when udev sees its PV
-        # (69-lvm.rules), which need not be done when edgevirtd is up.
+        # udev activates the volume group when it sees its PV (69-lvm.rules)
+        # and edgevirtd when it prepares the class at start (docs/storage.md),
+        # which may still be under way when edgevirtd is active.
         local disk_dev; disk_dev=/dev/lanevg/pvc-$(jp pvc disk '{.metadata.uid}')
         until_ok 120 test -b "$disk_dev"
         check "PVC disk (lvm-thin) is Bound to the same bytes" bash -c \

@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Driver of bench/run-scale.sh: one daemon on a private bus and the libvirt
+test driver, N VirtualMachines applied (Halted, each with an instance type
+of its own spec: the documents a real box keeps), then the figures issue 23
+sets targets for:
+
+- GetManagedObjects and List vm: the daemon's time, seen by a client that
+  does not parse the reply (Gio keeps the body as bytes), median of ROUNDS;
+- the daemon's private memory (RssAnon in /proc/PID/status), empty and
+  with the N VMs;
+- a restart with them: SIGTERM, start again, until the name is owned and
+  one Get is answered."""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from gi.repository import Gio, GLib
+
+work, count, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+build = os.environ["EDGEVIRT_BUILD"]
+NAME, ROOT = "org.edgevirt.EdgeVirt1", "/org/edgevirt/EdgeVirt1"
+NS = "scale"
+
+sock = os.path.join(work, "bus.sock")
+with open(os.path.join(work, "bus.conf"), "w") as f:
+    f.write(f"""<busconfig><type>session</type><listen>unix:path={sock}</listen><auth>EXTERNAL</auth>
+<limit name="max_message_size">33554432</limit>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
+<allow own="*"/></policy></busconfig>""")
+bus_pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + os.path.join(work, "bus.conf"),
+                                       "--fork", "--print-pid"], text=True).split()[0])
+state = os.path.join(work, "state")
+os.mkdir(state, 0o711)
+config = os.path.join(work, "edgevirtd.conf")
+with open(config, "w") as f:
+    # room for N objects in one namespace; the bench client is not held back
+    f.write(f"[Limits]\nMaxObjectsPerNamespace={max(count * 2, 10000)}\nCallsPerSecond=1000000\nCallBurst=1000000\n")
+
+
+def start_daemon():
+    p = subprocess.Popen([os.path.join(build, "dbus", "edgevirtd"), "--bus=unix:path=" + sock,
+                          "--state-dir=" + state, "--config=" + config, "--libvirt-uri=test:///default"],
+                         stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "daemon.log"), "a"))
+    with open(os.path.join(work, "daemon.pid"), "w") as f:
+        f.write(str(p.pid))
+    return p
+
+
+conn = Gio.DBusConnection.new_for_address_sync(
+    "unix:path=" + sock, Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+    None, None)
+
+
+def call(path, iface, method, args, timeout=120000):
+    """The call's time; the reply stays marshalled (Gio parses lazily)."""
+    msg = Gio.DBusMessage.new_method_call(NAME, path, iface, method)
+    if args is not None:
+        msg.set_body(args)
+    t0 = time.monotonic()
+    reply, _ = conn.send_message_with_reply_sync(msg, Gio.DBusSendMessageFlags.NONE, timeout, None)
+    t = time.monotonic() - t0
+    if reply.get_message_type() == Gio.DBusMessageType.ERROR:
+        raise SystemExit(f"{method}: {reply.get_error_name()}: {reply.get_body().unpack()}")
+    return t, reply
+
+
+def wait_owned(timeout=60):
+    end = time.monotonic() + timeout
+    while True:
+        r = conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "NameHasOwner",
+                           GLib.Variant("(s)", (NAME,)), None, Gio.DBusCallFlags.NONE, -1, None)
+        if r.unpack()[0]:
+            return
+        if time.monotonic() > end:
+            raise SystemExit("the daemon did not own its name")
+        time.sleep(0.005)
+
+
+def rss_anon(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024.0
+
+
+def vm_doc(i):
+    return f"""apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata:
+  name: vm-{i:04d}
+  namespace: {NS}
+  labels: {{app: scale, shard: "s{i % 10}"}}
+spec:
+  runStrategy: Halted
+  template:
+    metadata: {{labels: {{app: scale}}}}
+    spec:
+      domain:
+        cpu: {{cores: 1}}
+        memory: {{guest: 128Mi}}
+        devices:
+          disks: [{{name: root, disk: {{bus: virtio}}}}, {{name: cloudinit, disk: {{bus: virtio}}}}]
+          interfaces: [{{name: default, masquerade: {{}}}}]
+      networks: [{{name: default, pod: {{}}}}]
+      volumes:
+      - {{name: root, containerDisk: {{image: "quay.io/containerdisks/fedora:40"}}}}
+      - name: cloudinit
+        cloudInitNoCloud: {{userData: "#cloud-config\\nhostname: vm-{i:04d}\\n"}}
+"""
+
+
+def median_ms(fn):
+    return 1000 * statistics.median(fn() for _ in range(rounds))
+
+
+daemon = start_daemon()
+wait_owned()
+time.sleep(1)   # the start-up scans (storage classes, libvirt's domains) are done
+empty_rss = rss_anon(daemon.pid)
+call(ROOT, NAME + ".Manager", "CreateNamespace", GLib.Variant("(sa{sv})", (NS, {})))
+batch = 100
+for first in range(0, count, batch):
+    text = "---\n".join(vm_doc(i) for i in range(first, min(first + batch, count)))
+    call(ROOT, NAME + ".Manager", "Apply", GLib.Variant("(sa{sv})", (text, {})))
+time.sleep(1)
+gmo = median_ms(lambda: call(ROOT, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects", None)[0])
+lst = median_ms(lambda: call(ROOT, NAME + ".Manager", "List", GLib.Variant("(ssa{sv})", ("vm", NS, {})))[0])
+full_rss = rss_anon(daemon.pid)
+
+daemon.terminate()
+daemon.wait()
+t0 = time.monotonic()
+daemon = start_daemon()
+wait_owned()
+call(ROOT, NAME + ".Manager", "Get", GLib.Variant("(sssa{sv})", ("vm", NS, f"vm-{count - 1:04d}", {})))
+restart = time.monotonic() - t0
+_, reply = call(ROOT, NAME + ".Manager", "List", GLib.Variant("(ssa{sv})", ("vm", NS, {"limit": GLib.Variant("x", 1)})))
+daemon.terminate()
+daemon.wait()
+os.kill(bus_pid, 15)
+
+print(f"scale/{count} VMs: GetManagedObjects {gmo:.1f} ms (target <= 30), List vm {lst:.1f} ms (target <= 15), "
+      f"median of {rounds}")
+print(f"scale/{count} VMs: RssAnon {full_rss:.1f} MiB (target <= 24), empty {empty_rss:.1f} MiB; "
+      f"restart until a Get is answered {restart:.2f} s (target <= 1)")

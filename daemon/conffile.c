@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
 #include "conffile.h"
 
 #define DEFAULT_CALLS_PER_SECOND 1000
@@ -32,6 +34,7 @@ static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumA
 static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace", "UploadIdleTimeout", "StallTimeout",
                                             NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
+static const char *const manifest_keys[] = { "Directory", "VendorDirectory", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -60,6 +63,40 @@ void config_clear(Config *c) {
         g_clear_pointer(&c->bridge, g_free);
         g_clear_pointer(&c->nat_subnet, g_free);
         g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
+        g_clear_pointer(&c->manifests_dir, g_free);
+        g_clear_pointer(&c->vendor_manifests_dir, g_free);
+}
+
+char **manifests_directories(const Config *c, bool system_bus) {
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        const char *vendor = c->vendor_manifests_dir ?: system_bus ? VENDORDIR "/manifests.d" : "";
+        const char *admin = c->manifests_dir ?: system_bus ? SYSCONFDIR "/edgevirt/manifests.d" : "";
+
+        if (*vendor)
+                g_strv_builder_add(b, vendor);
+        if (*admin)
+                g_strv_builder_add(b, admin);
+        return g_strv_builder_end(b);
+}
+
+/* [Manifests]: absolute paths, or empty for none. */
+static int load_manifests(GKeyFile *kf, const char *path, Config *c, GError **error) {
+        struct { const char *key; char **value; } keys[] = {
+                { "Directory", &c->manifests_dir },
+                { "VendorDirectory", &c->vendor_manifests_dir },
+        };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+                g_autofree char *v = g_key_file_get_string(kf, "Manifests", keys[i].key, NULL);
+                if (!v)
+                        continue;
+                if (*v && !g_path_is_absolute(v))
+                        return ev_error_set(error, EINVAL, "%s: [Manifests] %s=%s is not an absolute path (or empty, "
+                                            "for none)", path, keys[i].key, v);
+                g_free(*keys[i].value);
+                *keys[i].value = g_steal_pointer(&v);
+        }
+        return 0;
 }
 
 static int check_keys(GKeyFile *kf, const char *path, const char *group, const char *const *known, GError **error) {
@@ -225,12 +262,14 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, image_keys, error);
                 else if (streq(*g, "Imports"))
                         r = check_keys(kf, path, *g, import_keys, error);
+                else if (streq(*g, "Manifests"))
+                        r = check_keys(kf, path, *g, manifest_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
                         r = ev_error_set(error, EINVAL,
                                          "%s: unknown section [%s] (known: [Daemon], [Images], [Imports], [Limits], "
-                                         "[Network], [StorageClass NAME])", path, *g);
+                                         "[Manifests], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -251,6 +290,8 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->image_minimum_age = (unsigned) n;
+        if ((r = load_manifests(kf, path, c, error)) < 0)
+                return r;
         if ((r = load_imports(kf, path, c, error)) < 0)
                 return r;
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))

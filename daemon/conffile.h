@@ -26,6 +26,10 @@ typedef struct Config {
         unsigned upload_idle_timeout;   /* [Imports] UploadIdleTimeout= seconds without a byte */
         unsigned stall_timeout;         /* [Imports] StallTimeout= seconds a server may send nothing */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
+        /* [Manifests] Directory=, VendorDirectory=: NULL when not set (the
+         * system daemon's defaults apply, manifests_directories()); "" is off */
+        char *manifests_dir;
+        char *vendor_manifests_dir;
 } Config;
 
 void config_init(Config *c);
@@ -39,3 +43,9 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error);
  * class "local" (dir backend under STATE/volumes/local) unless one of that
  * name exists, a path for dir classes without one, and the default. */
 int config_finish(Config *c, const char *state_dir, GError **error);
+
+/* The manifests directories to apply (docs/fleet.md), lowest precedence
+ * first: the vendor's, then the admin's; set or not, and by default
+ * SYSCONFDIR/edgevirt/manifests.d and PREFIX/lib/edgevirt/manifests.d for
+ * the daemon on the system bus, none for a daemon of a user's own. */
+char **manifests_directories(const Config *c, bool system_bus);

@@ -17,6 +17,7 @@
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "manifests-dir.h"
 #include "pvc.h"
 #include "services.h"
 #include "vmi.h"
@@ -252,6 +253,21 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         return 0;
 }
 
+/* The manifests directories: applied once now, followed afterwards. */
+static int start_manifests(Daemon *d, const Config *config, ManifestsDir **ret) {
+        g_auto(GStrv) dirs = manifests_directories(config, d->system_bus);
+        int r;
+
+        *ret = NULL;
+        if (!dirs[0])
+                return 0;
+        r = manifests_dir_new(d->model, d->event, dirs, ret);
+        if (r < 0)
+                return fail("cannot follow the manifests directories: %s", g_strerror(-r));
+        manifests_dir_sync(*ret);
+        return 0;
+}
+
 /* The bus: filters, objects, and last the name — once it is ours, clients
  * may call, and everything they can reach is in place. */
 static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
@@ -288,7 +304,8 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
 }
 
 /* Running storage work finishes first; then what it touches goes. */
-static void stop_everything(Daemon *d, Services *services) {
+static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifests) {
+        manifests_dir_free(manifests);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
         vmi_controller_free(services->vmis);
@@ -314,6 +331,7 @@ int main(int argc, char *argv[]) {
         Daemon d = {};
         Config config;
         Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
+        ManifestsDir *manifests = NULL;
         g_autoptr(GError) e = NULL;
         int r;
 
@@ -336,14 +354,15 @@ int main(int argc, char *argv[]) {
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
         if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
-            (r = start_model(&d, &config, &services)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0)
+            (r = start_model(&d, &config, &services)) != 0 || (r = start_manifests(&d, &config, &manifests)) != 0 ||
+            (r = serve_on_bus(&d, &s, &config)) != 0)
                 return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");
 
         r = sd_event_loop(d.event);
 
-        stop_everything(&d, &services);
+        stop_everything(&d, &services, manifests);
         config_clear(&config);
         g_free(s.config);
         g_free(s.bus);

@@ -201,10 +201,20 @@ int verb_get(Ctl *c, int argc, char **argv) {
 }
 
 int verb_describe(Ctl *c, int argc, char **argv) {
-        g_autofree char *doc = NULL;
+        g_autofree char *doc = NULL, *json = NULL;
         if (argc != 3)
                 return fail(_("usage: edgevirtctl describe KIND NAME"));
-        int r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
+        int r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "json", NULL, &json);
+        if (r)
+                return r;
+        /* where it came from: a file of the host's manifests directories
+         * (docs/fleet.md), as a comment so the output stays YAML */
+        g_autoptr(JsonNode) n = parse_json(json);
+        const char *file = n ? json_get_string(json_get_object(json_get_object(json_node_get_object(n), "metadata"),
+                                                               "annotations"), "edgevirt.io/manifest-file") : NULL;
+        if (file)
+                printf(_("# Source: the manifests file %s of the host (edits there replace edits here)\n"), file);
+        r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
         if (r == 0)
                 fputs(doc, stdout);
         return r;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "json-read.h"
 #include "manifest.h"
+#include "manifests-dir.h"
 #include "util.h"
 
 static GPtrArray *parse_ok(const char *text) {
@@ -274,8 +275,30 @@ static void test_json_strict(void) {
         g_assert_nonnull(n);
 }
 
+/* The line each document of a manifests-directory file starts on, for
+ * its error messages (daemon/manifests-dir.c). */
+static void test_document_lines(void) {
+        const char *text = "# comment\n"
+                           "apiVersion: v1\n"          /* 2: document 0 starts at its first line */
+                           "kind: A\n"
+                           "---\n"                     /* 4: document 1 */
+                           "kind: B\n"
+                           "data: |\n"
+                           "  --- not a separator\n"
+                           "--- # comment\n"           /* 8: document 2 */
+                           "kind: C\n";
+        g_assert_cmpuint(manifest_document_line(text, 0), ==, 2);
+        g_assert_cmpuint(manifest_document_line(text, 1), ==, 4);
+        g_assert_cmpuint(manifest_document_line(text, 2), ==, 8);
+        /* a separator before the first document starts it; empty documents count not */
+        g_assert_cmpuint(manifest_document_line("---\nkind: A\n---\n---\nkind: B\n", 0), ==, 1);
+        g_assert_cmpuint(manifest_document_line("---\nkind: A\n---\n---\nkind: B\n", 1), ==, 4);
+        g_assert_cmpuint(manifest_document_line("{\"kind\": \"A\"}", 0), ==, 1);
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/manifest/document-lines", test_document_lines);
         g_test_add_func("/manifest/scalars", test_scalars);
         g_test_add_func("/manifest/multi-document", test_multi_document);
         g_test_add_func("/manifest/json", test_json);

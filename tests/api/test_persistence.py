@@ -131,6 +131,9 @@ def test_config_errors_name_the_setting(tmp_path):
                            ("[Network]\nNatSubnet=10.0.2.0/33\n", "NatSubnet=10.0.2.0/33: expected an IPv4 network"),
                            ("[Network]\nNatSubnet=fast\n", "NatSubnet=fast"),
                            ("[Network]\nNatBridge=br0\n", "[Network] has no setting NatBridge"),
+                           ("[Manifests]\nDirectory=manifests.d\n",
+                            "[Manifests] Directory=manifests.d is not an absolute path"),
+                           ("[Manifests]\nPath=/x\n", "[Manifests] has no setting Path"),
                            ("not ini", "edgevirtd.conf")]:
         conf = tmp_path / "edgevirtd.conf"
         conf.write_text(text)

@@ -207,6 +207,24 @@ YAML
         done >"$state/uids"
 }
 
+# A file dropped into /etc/edgevirt/manifests.d is applied by the running,
+# hardened service (inotify; ProtectSystem=strict leaves /etc readable) and
+# its objects are there after the reboot (docs/fleet.md).
+manifests_dir() {
+        note "the manifests directory"
+        mkdir -p /etc/edgevirt/manifests.d
+        cat >/etc/edgevirt/manifests.d/10-lane.yaml <<'YAML'
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: from-file, namespace: lane}
+data: {site: lane}
+YAML
+        check "a file dropped into /etc/edgevirt/manifests.d is applied" \
+                until_ok 30 bash -c '[ "$(edgevirtctl get cm from-file -n lane -o jsonpath={.data.site})" = lane ]'
+        check "... its object names the file (edgevirtctl describe)" \
+                bash -c 'edgevirtctl describe cm from-file -n lane | grep -q "^# Source: the manifests file 10-lane.yaml"'
+}
+
 desktop_user() {
         note "a desktop user (desk, uid 1000) in a logind session on seat0"
         check "desk is logged in on tty1: an active session on seat0" until_ok 180 desk_session_active
@@ -319,6 +337,8 @@ phase2() {
                 until_ok 300 bash -c '[ "$(virsh -c qemu:///system domstate lane_web)" = running ]'
         check "... and its instance is Running" \
                 ctl wait vmi/web -n lane --for=jsonpath={.status.phase}=Running --timeout=2m
+        check "the manifests file's ConfigMap is there after the reboot" \
+                bash -c '[ "$(edgevirtctl get cm from-file -n lane -o jsonpath={.data.site})" = lane ]'
         check "VM halted (runStrategy Halted) stays off: no instance" fails ctl get vmi halted -n lane
         check "... and no domain" fails virsh -c qemu:///system domstate lane_halted
 }
@@ -328,7 +348,7 @@ boot=$(( $(cat "$state/phase" 2>/dev/null || echo 0) + 1 ))
 trap 'journalctl -b -u edgevirtd --no-pager -o short-monotonic >"/t/journal-$boot.txt"' EXIT
 
 case $(cat "$state/phase" 2>/dev/null) in
-"")     phase1; system_bus; desktop_user; journal; stop_with_running_vm
+"")     phase1; system_bus; manifests_dir; desktop_user; journal; stop_with_running_vm
         echo 1 >"$state/phase"; echo "phase 1 done" >>"$results" ;;
 1) phase2; echo 2 >"$state/phase"; echo "phase 2 done" >>"$results" ;;
 *) note "nothing left to do" ;;

@@ -27,7 +27,7 @@
 #define DEFAULT_STALL_TIMEOUT 30
 #define STORAGE_CLASS_PREFIX "StorageClass "
 
-static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", NULL };
+static const char *const daemon_keys[] = { "StateDirectory", "LibvirtURI", "LogLevel", NULL };
 static const char *const limit_keys[] = { "MaxDocumentSize", "MaxObjectsPerApply", "MaxObjectsPerNamespace",
                                            "CallsPerSecond", "CallBurst", "MaxMessageSize", NULL };
 static const char *const image_keys[] = { "CacheSize", "MaxImageSize", "MinimumAge", NULL };
@@ -59,6 +59,7 @@ void config_init(Config *c) {
 void config_clear(Config *c) {
         g_clear_pointer(&c->state_dir, g_free);
         g_clear_pointer(&c->libvirt_uri, g_free);
+        g_clear_pointer(&c->log_level, g_free);
         g_clear_pointer(&c->nat_network, g_free);
         g_clear_pointer(&c->bridge, g_free);
         g_clear_pointer(&c->nat_subnet, g_free);
@@ -300,6 +301,8 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 c->state_dir = g_key_file_get_string(kf, "Daemon", "StateDirectory", NULL);
         if (g_key_file_has_key(kf, "Daemon", "LibvirtURI", NULL))
                 c->libvirt_uri = g_key_file_get_string(kf, "Daemon", "LibvirtURI", NULL);
+        if (g_key_file_has_key(kf, "Daemon", "LogLevel", NULL))
+                c->log_level = g_key_file_get_string(kf, "Daemon", "LogLevel", NULL);
         if ((r = get_uint(kf, path, "Limits", "MaxDocumentSize", G_MAXUINT32, &n, error)) < 0)
                 return r;
         if (r > 0)

@@ -11,6 +11,7 @@
 typedef struct Config {
         char *state_dir;                /* NULL: not set */
         char *libvirt_uri;
+        char *log_level;                /* [Daemon] LogLevel= (checked by the caller) */
         char *nat_network;              /* [Network] NatNetwork= (default "edgevirt") */
         char *bridge;                   /* [Network] Bridge= */
         char *nat_subnet;               /* [Network] NatSubnet= (default 10.0.2.0/24), checked */

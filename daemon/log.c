@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "log.h"
+#include <errno.h>
+#include <stdlib.h>
 
-void log_object(GLogLevelFlags level, const Object *o, const char *format, ...) {
+#include "log.h"
+#include "util.h"
+
+static GLogLevelFlags max_level = G_LOG_LEVEL_MESSAGE;
+
+/* syslog's numbers, as GLib maps its levels */
+static const char *priority_of(GLogLevelFlags level) {
+        return level & G_LOG_LEVEL_ERROR ? "3" :
+               level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING) ? "4" :
+               level & G_LOG_LEVEL_MESSAGE ? "5" :
+               level & G_LOG_LEVEL_INFO ? "6" : "7";
+}
+
+void log_object_full(GLogLevelFlags level, const Object *o, const char *message_id, const char *file,
+                     const char *line, const char *func, const char *format, ...) {
         g_autofree char *text = NULL, *message = NULL;
         va_list ap;
 
@@ -15,19 +30,57 @@ void log_object(GLogLevelFlags level, const Object *o, const char *format, ...) 
 
         /* GLib's default writer sends every field to journald when stderr is
          * the journal, else prints MESSAGE on stderr.  g_log_structured_array()
-         * adds no PRIORITY of its own (g_log_structured() would): syslog's
-         * numbers, as GLib maps its levels. */
-        const char *priority = level & G_LOG_LEVEL_ERROR ? "3" :
-                               level & (G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING) ? "4" :
-                               level & G_LOG_LEVEL_MESSAGE ? "5" :
-                               level & G_LOG_LEVEL_INFO ? "6" : "7";
-        const GLogField fields[] = {
+         * adds no PRIORITY of its own (g_log_structured() would). */
+        GLogField fields[] = {
                 { "MESSAGE", message, -1 },
-                { "PRIORITY", priority, -1 },
+                { "PRIORITY", priority_of(level), -1 },
                 { "OBJECT_KIND", o->kind->kind, -1 },
                 { "OBJECT_NAMESPACE", o->namespace, -1 },
                 { "OBJECT_NAME", o->name, -1 },
                 { "OBJECT_UID", o->uid, -1 },
+                { "CODE_FILE", file, -1 },
+                { "CODE_LINE", line, -1 },
+                { "CODE_FUNC", func, -1 },
+                { "MESSAGE_ID", message_id, -1 },
         };
-        g_log_structured_array(level, fields, G_N_ELEMENTS(fields));
+        g_log_structured_array(level, fields, G_N_ELEMENTS(fields) - (message_id ? 0 : 1));
+}
+
+int log_level_from_string(const char *s, GLogLevelFlags *ret) {
+        static const struct { const char *name; GLogLevelFlags level; } levels[] = {
+                { "err", G_LOG_LEVEL_CRITICAL },
+                { "warning", G_LOG_LEVEL_WARNING },
+                { "notice", G_LOG_LEVEL_MESSAGE },
+                { "info", G_LOG_LEVEL_INFO },
+                { "debug", G_LOG_LEVEL_DEBUG },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(levels); i++)
+                if (streq(s, levels[i].name)) {
+                        *ret = levels[i].level;
+                        return 0;
+                }
+        return -EINVAL;
+}
+
+bool log_level_written(GLogLevelFlags level) {
+        /* GLib's levels: ERROR (1 << 2) is the most severe, DEBUG (1 << 7)
+         * the most verbose */
+        return (level & G_LOG_LEVEL_MASK) <= max_level;
+}
+
+static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer userdata) {
+        if (!log_level_written(level))
+                return G_LOG_WRITER_HANDLED;
+        return g_log_writer_default(level, fields, n, userdata);
+}
+
+void log_setup(GLogLevelFlags max, bool install) {
+        max_level = max;
+        if (!install)
+                return;
+        /* the default writer drops info and debug unless G_MESSAGES_DEBUG
+         * names their domain: what is asked for is written */
+        if (max >= G_LOG_LEVEL_INFO)
+                setenv("G_MESSAGES_DEBUG", "all", 1);
+        g_log_set_writer_func(writer, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "log.h"
 #include "manifests-dir.h"
 #include "pvc.h"
 #include "services.h"
@@ -35,6 +36,7 @@ typedef struct Settings {
         char *libvirt_uri;
         char *config;
         bool config_given;
+        char *log_level;
 } Settings;
 
 static void help(void) {
@@ -46,18 +48,20 @@ static void help(void) {
                  "  --config=FILE                 Configuration file (default: %s)\n"
                  "  --libvirt-uri=URI             libvirt connection (default: qemu:///system,\n"
                  "                                or qemu:///session off the system bus)\n"
+                 "  --log-level=LEVEL             err, warning, notice (default), info or debug\n"
                  "  --version                     Show the version\n"
                  "  -h --help                     Show this help\n"),
                BUS_NAME, LOCALSTATEDIR, DEFAULT_CONFIG);
 }
 
 static int parse_argv(int argc, char *argv[], Settings *s) {
-        enum { ARG_BUS = 0x100, ARG_STATE_DIR, ARG_CONFIG, ARG_LIBVIRT_URI, ARG_VERSION };
+        enum { ARG_BUS = 0x100, ARG_STATE_DIR, ARG_CONFIG, ARG_LIBVIRT_URI, ARG_LOG_LEVEL, ARG_VERSION };
         static const struct option options[] = {
                 { "bus", required_argument, NULL, ARG_BUS },
                 { "state-dir", required_argument, NULL, ARG_STATE_DIR },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "libvirt-uri", required_argument, NULL, ARG_LIBVIRT_URI },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "help", no_argument, NULL, 'h' },
                 {}
@@ -82,6 +86,10 @@ static int parse_argv(int argc, char *argv[], Settings *s) {
                 case ARG_LIBVIRT_URI:
                         g_free(s->libvirt_uri);
                         s->libvirt_uri = g_strdup(optarg);
+                        break;
+                case ARG_LOG_LEVEL:
+                        g_free(s->log_level);
+                        s->log_level = g_strdup(optarg);
                         break;
                 case ARG_VERSION:
                         printf("edgevirtd %s\n", PACKAGE_VERSION);
@@ -350,6 +358,12 @@ int main(int argc, char *argv[]) {
         config_init(&config);
         if (config_load(&config, s.config, s.config_given, &e) < 0)
                 return fail("%s", e->message);
+        const char *level_name = s.log_level ?: config.log_level ?: "notice";
+        GLogLevelFlags level;
+        if (log_level_from_string(level_name, &level) < 0)
+                return fail("%s%s: expected err, warning, notice, info or debug", s.log_level ? "--log-level=" :
+                            "[Daemon] LogLevel=", level_name);
+        log_setup(level, true);
         resolve_paths(&d, &s, &config);
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
@@ -368,5 +382,6 @@ int main(int argc, char *argv[]) {
         g_free(s.bus);
         g_free(s.state_dir);
         g_free(s.libvirt_uri);
+        g_free(s.log_level);
         return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

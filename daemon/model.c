@@ -175,7 +175,7 @@ static int batch_commit(Batch *b, GError **error) {
                 if (c->old)
                         enqueue_related(m, c->old->doc, c->kind);
                 if (c->old && !same_object) {
-                        log_object(G_LOG_LEVEL_MESSAGE, c->old, "removed");
+                        log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_OBJECT_REMOVED, "removed");
                         model_remove(m, c->old);
                         notify(m, c->old, MODEL_EVENT_REMOVED);
                         object_unref(c->old);   /* the table's reference */
@@ -186,12 +186,13 @@ static int batch_commit(Batch *b, GError **error) {
                         object_set_doc(c->old, json_node_ref(c->doc));
                         const char *phase = object_status_string(c->old, "phase");
                         if (phase && !streq_ptr(was, phase))
-                                log_object(G_LOG_LEVEL_MESSAGE, c->old, "phase %s", phase);
+                                log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_PHASE_CHANGED, "phase %s",
+                                              phase);
                         notify(m, c->old, MODEL_EVENT_CHANGED);
                 } else if (c->doc) {
                         Object *o = object_new(c->kind, json_node_ref(c->doc));
                         model_insert(m, o);
-                        log_object(G_LOG_LEVEL_MESSAGE, o, "created");
+                        log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");
                         notify(m, o, MODEL_EVENT_ADDED);
                 }
                 if (c->doc)
@@ -596,7 +597,8 @@ static int reconcile_generic(Model *m, Object *o, GError **error) {
                 for (guint i = 0; i < json_array_get_length(owners); i++)
                         if (model_find_uid(m, json_get_string(json_array_get_object_element(owners, i), "uid")))
                                 return 0;
-                log_object(G_LOG_LEVEL_MESSAGE, o, "every owner is gone, deleting it");
+                log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_GARBAGE_COLLECTED,
+                              "every owner is gone, deleting it");
                 return model_delete_object(m, o, PROPAGATION_BACKGROUND, error);
         }
 
@@ -652,7 +654,8 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
                 if (r >= 0 && model_find_uid(m, o->uid))
                         r = reconcile_generic(m, o, &e);
                 if (r < 0) {
-                        log_object(G_LOG_LEVEL_WARNING, o, "reconciling failed: %s", e ? e->message : g_strerror(-r));
+                        log_object_id(G_LOG_LEVEL_WARNING, o, LOG_MESSAGE_ID_RECONCILE_FAILED, "reconciling failed: %s",
+                                      e ? e->message : g_strerror(-r));
                         g_hash_table_add(m->queue, g_strdup(o->uid));
                         failed = true;
                 }

@@ -87,7 +87,8 @@ static void listed(HvOp *op) {
                 /* Said, so that an admin (and tests/host) can tell a VM
                  * that lived through a daemon restart from one started
                  * again. */
-                log_object(G_LOG_LEVEL_MESSAGE, vmi, "adopted running domain %s", hd->name);
+                log_object_id(G_LOG_LEVEL_MESSAGE, vmi, LOG_MESSAGE_ID_DOMAIN_ADOPTED, "adopted running domain %s",
+                              hd->name);
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
                 vmi_check_agent(c, vmi);
                 g_hash_table_insert(c->address_due, g_strdup(uid),

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log_object: the fields a journald entry about an object carries. */
+#include <errno.h>
+#include <string.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -36,6 +38,40 @@ static void test_namespaced(void) {
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAME"), ==, "web");
         g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-1");
         g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "5");
+        /* where in the code: the caller's file, line and function */
+        g_assert_cmpstr(g_hash_table_lookup(seen, "CODE_FILE"), ==, __FILE__);
+        g_assert_cmpstr(g_hash_table_lookup(seen, "CODE_FUNC"), ==, "test_namespaced");
+        g_assert_nonnull(g_hash_table_lookup(seen, "CODE_LINE"));
+        g_assert_null(g_hash_table_lookup(seen, "MESSAGE_ID"));
+}
+
+static void test_message_id(void) {
+        g_autoptr(Object) o = make(&kind_vm, "{\"metadata\":{\"name\":\"web\",\"namespace\":\"shop\",\"uid\":\"u-1\"}}");
+
+        g_hash_table_remove_all(seen);
+        log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE_ID"), ==, LOG_MESSAGE_ID_OBJECT_CREATED);
+        g_assert_cmpuint(strlen(LOG_MESSAGE_ID_OBJECT_CREATED), ==, 32);
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==, "VirtualMachine shop/web: created");
+}
+
+static void test_levels(void) {
+        GLogLevelFlags l;
+
+        g_assert_cmpint(log_level_from_string("loud", &l), ==, -EINVAL);
+        g_assert_cmpint(log_level_from_string("warning", &l), ==, 0);
+        log_setup(l, false);
+        g_assert_true(log_level_written(G_LOG_LEVEL_CRITICAL));
+        g_assert_true(log_level_written(G_LOG_LEVEL_WARNING));
+        g_assert_false(log_level_written(G_LOG_LEVEL_MESSAGE));
+        g_assert_false(log_level_written(G_LOG_LEVEL_DEBUG));
+        g_assert_cmpint(log_level_from_string("debug", &l), ==, 0);
+        log_setup(l, false);
+        g_assert_true(log_level_written(G_LOG_LEVEL_DEBUG));
+        g_assert_cmpint(log_level_from_string("err", &l), ==, 0);
+        log_setup(l, false);
+        g_assert_true(log_level_written(G_LOG_LEVEL_ERROR));
+        g_assert_false(log_level_written(G_LOG_LEVEL_WARNING));
 }
 
 static void test_cluster_scoped(void) {
@@ -56,5 +92,7 @@ int main(int argc, char **argv) {
         g_log_set_writer_func(capture, NULL, NULL);
         g_test_add_func("/log/namespaced", test_namespaced);
         g_test_add_func("/log/cluster-scoped", test_cluster_scoped);
+        g_test_add_func("/log/message-id", test_message_id);
+        g_test_add_func("/log/levels", test_levels);
         return g_test_run();
 }

@@ -134,11 +134,35 @@ def test_config_errors_name_the_setting(tmp_path):
                            ("[Manifests]\nDirectory=manifests.d\n",
                             "[Manifests] Directory=manifests.d is not an absolute path"),
                            ("[Manifests]\nPath=/x\n", "[Manifests] has no setting Path"),
+                           ("[Daemon]\nLogLevel=loud\n", "[Daemon] LogLevel=loud: expected err, warning, notice"),
                            ("not ini", "edgevirtd.conf")]:
         conf = tmp_path / "edgevirtd.conf"
         conf.write_text(text)
         r = run_daemon("--bus=session", "--config=" + str(conf), "--state-dir=" + str(tmp_path / "s"))
         assert r.returncode != 0 and fragment in r.stderr, (text, r.stderr)
+
+
+def test_log_level(bus, tmp_path):
+    """--log-level and [Daemon] LogLevel=: notice (the default) writes the
+    model's "created" lines, warning does not, the command line wins."""
+    client = Client(bus.conn)
+    for args, conf, created in [((), "", True), (("--log-level=warning",), "", False),
+                                ((), "[Daemon]\nLogLevel=err\n", False),
+                                (("--log-level=info",), "[Daemon]\nLogLevel=err\n", True)]:
+        d = Daemon(bus, str(tmp_path / f"s{len(args)}{len(conf)}"), extra_args=args)
+        with open(d.config, "w") as f:
+            f.write(conf)
+        d.start()
+        try:
+            client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: logged}\n")
+            assert client.exists("configmap", "default", "logged")
+        finally:
+            d.stop()
+        assert ("ConfigMap default/logged: created" in d.read_log()) == created, (args, conf, d.read_log())
+    (tmp_path / "empty.conf").write_text("")
+    r = run_daemon("--log-level=loud", "--bus=session", "--state-dir=" + str(tmp_path / "x"),
+                   "--config=" + str(tmp_path / "empty.conf"))
+    assert r.returncode != 0 and "--log-level=loud: expected err, warning, notice, info or debug" in r.stderr
 
 
 def test_config_file_sets_state_directory(bus, tmp_path):

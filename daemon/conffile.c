@@ -35,6 +35,7 @@ static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace
                                             NULL };
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const manifest_keys[] = { "Directory", "VendorDirectory", NULL };
+static const char *const event_keys[] = { "MaxPerNamespace", "TimeToLive", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -53,6 +54,7 @@ void config_init(Config *c) {
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY,
                             DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
+                .events = { EVENT_DEFAULT_MAX_PER_NAMESPACE, EVENT_DEFAULT_TIME_TO_LIVE },
         };
 }
 
@@ -265,12 +267,14 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, import_keys, error);
                 else if (streq(*g, "Manifests"))
                         r = check_keys(kf, path, *g, manifest_keys, error);
+                else if (streq(*g, "Events"))
+                        r = check_keys(kf, path, *g, event_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
                         r = ev_error_set(error, EINVAL,
-                                         "%s: unknown section [%s] (known: [Daemon], [Images], [Imports], [Limits], "
-                                         "[Manifests], [Network], [StorageClass NAME])", path, *g);
+                                         "%s: unknown section [%s] (known: [Daemon], [Events], [Images], [Imports], "
+                                         "[Limits], [Manifests], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -293,6 +297,14 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 c->image_minimum_age = (unsigned) n;
         if ((r = load_manifests(kf, path, c, error)) < 0)
                 return r;
+        if ((r = get_uint(kf, path, "Events", "MaxPerNamespace", 1000000, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->events.max_per_namespace = (unsigned) n;
+        if ((r = get_uint(kf, path, "Events", "TimeToLive", 365 * 24 * 3600, &n, error)) < 0)
+                return r;
+        if (r > 0)
+                c->events.time_to_live = (unsigned) n;
         if ((r = load_imports(kf, path, c, error)) < 0)
                 return r;
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))

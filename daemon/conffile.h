@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <glib.h>
 
+#include "event.h"
 #include "model.h"
 #include "storage.h"
 
@@ -31,6 +32,7 @@ typedef struct Config {
          * system daemon's defaults apply, manifests_directories()); "" is off */
         char *manifests_dir;
         char *vendor_manifests_dir;
+        EventLimits events;             /* [Events] MaxPerNamespace=, TimeToLive= */
 } Config;
 
 void config_init(Config *c);

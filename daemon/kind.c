@@ -25,6 +25,7 @@ static const KindInfo *const kinds[] = {
         &kind_vmsnapshot_content,
         &kind_vmrestore,
         &kind_vmclone,
+        &kind_event,
         NULL,
 };
 
@@ -120,6 +121,10 @@ int kind_from_name(const char *name, const KindInfo **ret, GError **error) {
                 if (dot) {
                         const char *rest = dot + 1;
                         size_t vlen = strlen((*k)->versions[0]);
+                        /* events.k8s.io/v1 Events read as core v1 Events (the same
+                         * objects in Kubernetes, two spellings of one kind) */
+                        if (*k == &kind_event && (streq(rest, "events.k8s.io") || streq(rest, "v1.events.k8s.io")))
+                                rest = "";
                         bool group_ok = streq(rest, (*k)->group) ||
                                         g_strv_contains((const char *const *) (*k)->versions, rest) ||
                                         (g_str_has_prefix(rest, (*k)->versions[0]) && rest[vlen] == '.' &&

@@ -62,6 +62,7 @@ extern const KindInfo kind_instancetype;
 extern const KindInfo kind_cluster_instancetype;
 extern const KindInfo kind_preference;
 extern const KindInfo kind_cluster_preference;
+extern const KindInfo kind_event;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

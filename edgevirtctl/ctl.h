@@ -38,6 +38,7 @@ typedef struct Ctl {
         bool no_create;
         bool watch;             /* get -w */
         int64_t chunk_size;     /* get --chunk-size: objects a List page (0: all at once) */
+        bool quiet_errors;      /* a call's D-Bus error is the caller's to tell (or not) */
         GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
         GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
         char *secret_type;      /* create secret --type */
@@ -73,6 +74,9 @@ void print_table_rows(JsonArray *items, bool with_namespace, bool header, bool w
  * a List comes in pages of c->chunk_size objects, joined. */
 int ctl_call_document(Ctl *c, const char *method, const char *kind, const char *ns, const char *name,
                       const char *output, const char *selector, char **ret);
+
+/* table.c: "5s", "3m", "2h", "4d" since an RFC 3339 time */
+char *age(const char *ts);
 
 /* get-verbs.c */
 int verb_get(Ctl *c, int argc, char **argv);

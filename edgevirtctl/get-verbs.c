@@ -200,6 +200,35 @@ int verb_get(Ctl *c, int argc, char **argv) {
         return 0;
 }
 
+/* describe's tail: the object's recent events, as YAML comments.  A
+ * caller who may not read events sees none, not an error. */
+static void print_events(Ctl *c, const char *ns, const char *uid) {
+        g_autofree char *text = NULL;
+        bool quiet = c->quiet_errors;
+
+        c->quiet_errors = true;
+        int r = uid ? ctl_call_document(c, "List", "event", ns, NULL, "json", NULL, &text) : -ENOENT;
+        c->quiet_errors = quiet;
+        if (r)
+                return;
+        g_autoptr(JsonNode) list = parse_json(text);
+        JsonArray *items = list ? json_get_array(json_node_get_object(list), "items") : NULL;
+        bool header = false;
+        for (guint i = 0; items && i < json_array_get_length(items); i++) {
+                JsonObject *e = json_array_get_object_element(items, i);
+                if (!streq_ptr(json_get_string(json_get_object(e, "involvedObject"), "uid"), uid))
+                        continue;
+                if (!header)
+                        printf(_("# Events:\n#   %-8s %-24s %-6s %-6s %s\n"), _("Type"), _("Reason"), _("Age"),
+                               _("Count"), _("Message"));
+                header = true;
+                g_autofree char *when = age(json_get_string(e, "lastTimestamp"));
+                printf("#   %-8s %-24s %-6s %-6" G_GINT64_FORMAT " %s\n", json_get_string(e, "type") ?: "",
+                       json_get_string(e, "reason") ?: "", when, json_get_int(e, "count", 1),
+                       json_get_string(e, "message") ?: "");
+        }
+}
+
 int verb_describe(Ctl *c, int argc, char **argv) {
         g_autofree char *doc = NULL, *json = NULL;
         if (argc != 3)
@@ -215,7 +244,10 @@ int verb_describe(Ctl *c, int argc, char **argv) {
         if (file)
                 printf(_("# Source: the manifests file %s of the host (edits there replace edits here)\n"), file);
         r = ctl_call_document(c, "Get", argv[1], c->namespace, argv[2], "yaml", NULL, &doc);
-        if (r == 0)
-                fputs(doc, stdout);
-        return r;
+        if (r)
+                return r;
+        fputs(doc, stdout);
+        JsonObject *meta = n ? json_get_object(json_node_get_object(n), "metadata") : NULL;
+        print_events(c, json_get_string(meta, "namespace") ?: "default", json_get_string(meta, "uid"));
+        return 0;
 }

@@ -39,7 +39,7 @@ static int call_once(Ctl *c, const char *method, const char *kind, const char *n
                 return bus_fail(NULL, r);
         r = sd_bus_call(c->bus, m, 0, &e, &reply);
         if (r < 0)
-                return bus_fail(&e, r);
+                return c->quiet_errors ? 1 : bus_fail(&e, r);
         r = sd_bus_message_read(reply, "s", &doc);
         if (r < 0)
                 return bus_fail(NULL, r);

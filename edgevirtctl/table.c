@@ -8,7 +8,7 @@
 #include "json-util.h"
 #include "util.h"
 
-static char *age(const char *ts) {
+char *age(const char *ts) {
         g_autoptr(GDateTime) t = ts ? g_date_time_new_from_iso8601(ts, NULL) : NULL;
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         if (!t)
@@ -149,6 +149,17 @@ static char *col_error(JsonObject *i) {
         return g_strdup(e ?: "");
 }
 
+/* Events, as kubectl prints them: last seen, type, reason, "kind/name", message */
+static char *col_last_seen(JsonObject *i) { return age(json_get_string(i, "lastTimestamp")); }
+static char *col_reason(JsonObject *i) { return g_strdup(json_get_string(i, "reason") ?: ""); }
+static char *col_message(JsonObject *i) { return g_strdup(json_get_string(i, "message") ?: ""); }
+
+static char *col_involved(JsonObject *i) {
+        JsonObject *o = json_get_object(i, "involvedObject");
+        g_autofree char *kind = g_ascii_strdown(json_get_string(o, "kind") ?: "", -1);
+        return g_strdup_printf("%s/%s", kind, json_get_string(o, "name") ?: "");
+}
+
 /* -o wide: more columns after the usual ones */
 static const struct {
         const char *kind;
@@ -188,6 +199,8 @@ static const struct {
         { "VirtualMachineClone", { { "NAME", col_name }, { "PHASE", col_phase },
                                    { "SOURCEVIRTUALMACHINE", col_source_name },
                                    { "TARGETVIRTUALMACHINE", col_target_vm } } },
+        { "Event", { { "LAST SEEN", col_last_seen }, { "TYPE", col_type }, { "REASON", col_reason },
+                     { "OBJECT", col_involved }, { "MESSAGE", col_message } } },
 };
 
 void print_table_rows(JsonArray *items, bool with_namespace, bool header, bool wide) {

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <unistd.h>
+
+#include "event.h"
+#include "json-util.h"
+#include "util.h"
+
+#define EXPIRE_INTERVAL_USEC (60 * G_USEC_PER_SEC)
+#define MAX_MESSAGE 1024                /* bytes of an event's message kept */
+
+const KindInfo kind_event = {
+        .kind = "Event",
+        .group = "",
+        .versions = (const char *const[]) { "v1", NULL },
+        .plural = "events",
+        .short_names = (const char *const[]) { "ev", NULL },
+        .path_segment = "event",
+        .schema = "io.k8s.api.core.v1.Event",
+        .namespaced = true,
+        .read_only = "edgevirtd records events itself (delete them, or let them expire: [Events] in edgevirtd.conf)",
+        .user_deletable = true,
+};
+
+/* One record waiting for the loop: recording never writes inside the
+ * caller's transaction or watch. */
+typedef struct Pending {
+        char *namespace;
+        JsonObject *involved;           /* an ObjectReference */
+        char *involved_uid;
+        bool warning;
+        char *reason;
+        char *message;
+        char *timestamp;
+} Pending;
+
+struct EventRecorder {
+        Model *model;
+        EventLimits limits;
+        GPtrArray *pending;             /* Pending */
+        sd_event_source *flush;
+        sd_event_source *expire;
+        char *host;
+};
+
+static void pending_free(Pending *p) {
+        g_free(p->namespace);
+        if (p->involved)
+                json_object_unref(p->involved);
+        g_free(p->involved_uid);
+        g_free(p->reason);
+        g_free(p->message);
+        g_free(p->timestamp);
+        g_free(p);
+}
+
+/* The stored event a repeat of p would coalesce with, if any. */
+static Object *find_same(EventRecorder *r, const Pending *p, GPtrArray *events) {
+        for (guint i = 0; i < events->len; i++) {
+                JsonObject *doc = object_root(events->pdata[i]);
+                if (streq_ptr(json_get_string(json_get_object(doc, "involvedObject"), "uid"), p->involved_uid) &&
+                    streq_ptr(json_get_string(doc, "reason"), p->reason) &&
+                    streq_ptr(json_get_string(doc, "message"), p->message) &&
+                    streq_ptr(json_get_string(doc, "type"), p->warning ? "Warning" : "Normal"))
+                        return events->pdata[i];
+        }
+        return NULL;
+}
+
+static int compare_last(const void *a, const void *b) {
+        const char *x = json_get_string(object_root(*(Object *const *) a), "lastTimestamp");
+        const char *y = json_get_string(object_root(*(Object *const *) b), "lastTimestamp");
+        return g_strcmp0(x, y);
+}
+
+/* Room for one more in the namespace: the oldest go. */
+static void make_room(EventRecorder *r, GPtrArray *events) {
+        if (events->len < r->limits.max_per_namespace)
+                return;
+        g_ptr_array_sort(events, compare_last);
+        for (guint i = 0; i + r->limits.max_per_namespace <= events->len; i++) {
+                Object *o = events->pdata[i];
+                g_autoptr(GError) e = NULL;
+                if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
+                        g_warning("events: cannot delete %s/%s: %s", o->namespace, o->name, e->message);
+        }
+}
+
+static JsonObject *new_event(EventRecorder *r, const Pending *p) {
+        JsonObject *doc = json_object_new(), *meta = json_object_new(), *source = json_object_new();
+        g_autofree char *name = g_strdup_printf("%s.%016" G_GINT64_MODIFIER "x",
+                                                json_get_string(p->involved, "name"), g_get_real_time() * 1000 +
+                                                g_random_int_range(0, 1000));
+
+        json_object_set_string_member(doc, "apiVersion", "v1");
+        json_object_set_string_member(doc, "kind", "Event");
+        /* a name of at most 253 characters: the object's, cut, and the time */
+        if (strlen(name) > 253)
+                memmove(name + 253 - 17, name + strlen(name) - 17, 18);
+        json_object_set_string_member(meta, "name", name);
+        json_object_set_string_member(meta, "namespace", p->namespace);
+        json_object_set_object_member(doc, "metadata", meta);
+        json_object_set_object_member(doc, "involvedObject", json_object_ref(p->involved));
+        json_object_set_string_member(doc, "reason", p->reason);
+        json_object_set_string_member(doc, "message", p->message);
+        json_object_set_string_member(doc, "type", p->warning ? "Warning" : "Normal");
+        json_object_set_string_member(source, "component", "edgevirtd");
+        json_object_set_string_member(source, "host", r->host);
+        json_object_set_object_member(doc, "source", source);
+        json_object_set_string_member(doc, "reportingComponent", "edgevirtd");
+        json_object_set_string_member(doc, "reportingInstance", r->host);
+        json_object_set_string_member(doc, "firstTimestamp", p->timestamp);
+        json_object_set_string_member(doc, "lastTimestamp", p->timestamp);
+        json_object_set_int_member(doc, "count", 1);
+        return doc;
+}
+
+static void write_one(EventRecorder *r, const Pending *p) {
+        g_autoptr(GPtrArray) events = model_list(r->model, &kind_event, p->namespace, NULL);
+        g_autoptr(JsonObject) doc = NULL;
+        g_autoptr(GError) e = NULL;
+        Object *same = find_same(r, p, events);
+
+        if (same) {
+                g_autoptr(JsonNode) copy = json_node_copy(same->doc);
+                doc = json_object_ref(json_node_get_object(copy));
+                json_object_set_int_member(doc, "count", json_get_int(doc, "count", 1) + 1);
+                json_object_set_string_member(doc, "lastTimestamp", p->timestamp);
+        } else {
+                make_room(r, events);
+                doc = new_event(r, p);
+        }
+        if (model_apply_object(r->model, doc, true, &e) < 0)
+                g_warning("events: cannot record %s for %s/%s: %s", p->reason, p->namespace,
+                          json_get_string(p->involved, "name"), e->message);
+}
+
+static int on_flush(sd_event_source *s, void *userdata) {
+        EventRecorder *r = userdata;
+        g_autoptr(GPtrArray) batch = g_steal_pointer(&r->pending);
+
+        r->pending = g_ptr_array_new_with_free_func((GDestroyNotify) pending_free);
+        for (guint i = 0; i < batch->len; i++)
+                write_one(r, batch->pdata[i]);
+        return 0;
+}
+
+void event_record(EventRecorder *r, Object *involved, bool warning, const char *reason, const char *format, ...) {
+        Pending *p;
+        va_list ap;
+
+        if (!r || involved->kind == &kind_event)
+                return;
+        p = g_new0(Pending, 1);
+        va_start(ap, format);
+        p->message = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        if (strlen(p->message) > MAX_MESSAGE)
+                p->message[MAX_MESSAGE] = '\0';         /* the reasons we write are ASCII */
+        p->namespace = g_strdup(involved->kind->namespaced ? involved->namespace : "default");
+        p->involved = json_object_new();
+        g_autofree char *api_version = kind_api_version(involved->kind);
+        char rv[32];
+        g_snprintf(rv, sizeof rv, "%" G_GUINT64_FORMAT, involved->resource_version);
+        json_object_set_string_member(p->involved, "apiVersion", api_version);
+        json_object_set_string_member(p->involved, "kind", involved->kind->kind);
+        if (involved->kind->namespaced)
+                json_object_set_string_member(p->involved, "namespace", involved->namespace);
+        json_object_set_string_member(p->involved, "name", involved->name);
+        json_object_set_string_member(p->involved, "uid", involved->uid);
+        json_object_set_string_member(p->involved, "resourceVersion", rv);
+        p->involved_uid = g_strdup(involved->uid);
+        p->warning = warning;
+        p->reason = g_strdup(reason);
+        p->timestamp = ev_timestamp_now();
+        g_ptr_array_add(r->pending, p);
+        if (sd_event_source_set_enabled(r->flush, SD_EVENT_ONESHOT) < 0)
+                g_warning("events: cannot schedule the recording of %s", reason);
+}
+
+void event_recorder_expire(EventRecorder *r) {
+        g_autoptr(GPtrArray) events = model_list(r->model, &kind_event, NULL, NULL);
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autoptr(GDateTime) cut = g_date_time_add_seconds(now, -(double) r->limits.time_to_live);
+
+        for (guint i = 0; i < events->len; i++) {
+                Object *o = events->pdata[i];
+                g_autoptr(GDateTime) last = g_date_time_new_from_iso8601(
+                        json_get_string(object_root(o), "lastTimestamp") ?: "", NULL);
+                g_autoptr(GError) e = NULL;
+                if (last && g_date_time_compare(last, cut) >= 0)
+                        continue;
+                if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
+                        g_warning("events: cannot expire %s/%s: %s", o->namespace, o->name, e->message);
+        }
+}
+
+static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
+        EventRecorder *r = userdata;
+        int k;
+
+        event_recorder_expire(r);
+        k = sd_event_source_set_time_relative(s, EXPIRE_INTERVAL_USEC);
+        if (k >= 0)
+                k = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (k < 0)
+                g_warning("events: cannot re-arm the expiry timer: %s", g_strerror(-k));
+        return 0;
+}
+
+int event_recorder_new(Model *m, sd_event *event, const EventLimits *limits, EventRecorder **ret) {
+        g_autoptr(EventRecorder) r = g_new0(EventRecorder, 1);
+        char host[256] = "";
+        int k;
+
+        r->model = m;
+        r->limits = *limits;
+        r->pending = g_ptr_array_new_with_free_func((GDestroyNotify) pending_free);
+        (void) gethostname(host, sizeof host - 1);
+        r->host = g_strdup(host);
+        k = sd_event_add_defer(event, &r->flush, on_flush, r);
+        if (k < 0)
+                return k;
+        k = sd_event_source_set_enabled(r->flush, SD_EVENT_OFF);
+        if (k < 0)
+                return k;
+        k = sd_event_add_time_relative(event, &r->expire, CLOCK_MONOTONIC, EXPIRE_INTERVAL_USEC, 0, on_expire, r);
+        if (k < 0)
+                return k;
+        *ret = g_steal_pointer(&r);
+        return 0;
+}
+
+EventRecorder *event_recorder_free(EventRecorder *r) {
+        if (!r)
+                return NULL;
+        sd_event_source_disable_unref(r->flush);
+        sd_event_source_disable_unref(r->expire);
+        if (r->pending)
+                g_ptr_array_unref(r->pending);
+        g_free(r->host);
+        g_free(r);
+        return NULL;
+}

@@ -62,6 +62,9 @@ extern const KindInfo kind_instancetype;
 extern const KindInfo kind_cluster_instancetype;
 extern const KindInfo kind_preference;
 extern const KindInfo kind_cluster_preference;
+extern const KindInfo kind_vmsnapshot;
+extern const KindInfo kind_vmsnapshot_content;
+extern const KindInfo kind_vmrestore;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

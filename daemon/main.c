@@ -19,6 +19,7 @@
 #include "import-slots.h"
 #include "pvc.h"
 #include "services.h"
+#include "vm.h"
 #include "vmi.h"
 #include "storageclass.h"
 #include "util.h"
@@ -249,6 +250,8 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         services->nat_subnet = config->nat_subnet;
         if ((r = vmi_controller_new(d->model, services, &services->vmis)) < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
+        if ((r = vm_controller_new(d->model, services, &services->vms)) < 0)
+                return fail("cannot start the VM controller: %s", g_strerror(-r));
         return 0;
 }
 
@@ -291,6 +294,7 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
 static void stop_everything(Daemon *d, Services *services) {
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
+        vm_controller_free(services->vms);
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
         imagecache_free(services->images);

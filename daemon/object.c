@@ -118,6 +118,14 @@ void status_set_condition(JsonObject *status, const char *type, bool value, cons
         json_object_set_string_member(c, "message", message ? message : "");
 }
 
+bool object_owned_by(Object *o, Object *owner) {
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
+                        return true;
+        return false;
+}
+
 const char *object_condition(Object *o, const char *type, const char *field) {
         JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
         for (guint i = 0; conds && i < json_array_get_length(conds); i++) {

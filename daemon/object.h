@@ -38,6 +38,8 @@ const char *object_meta_string(Object *o, const char *member);
 JsonObject *object_labels(Object *o);
 const char *object_status_string(Object *o, const char *member);
 bool object_is_deleting(Object *o);
+/* Does an ownerReference of o name owner? */
+bool object_owned_by(Object *o, Object *owner);
 
 /* Kubernetes conditions: set one in status.conditions (made if absent;
  * lastTransitionTime moves when the status does), or read a field of one

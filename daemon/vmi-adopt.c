@@ -5,7 +5,6 @@
  * nothing owns are removed. */
 #include "log.h"
 #include "util.h"
-#include "vm.h"
 #include "vmi-private.h"
 
 /* The text of one element of our metadata.  libvirt hands the element
@@ -110,7 +109,7 @@ static void listed(HvOp *op) {
         g_autoptr(GPtrArray) all = model_list(c->model, &kind_vmi, NULL, NULL);
         for (guint i = 0; i < all->len; i++)
                 model_enqueue(c->model, all->pdata[i]);
-        vm_enqueue_all(c->model);
+        model_enqueue_kind(c->model, &kind_vm);      /* what they show follows what was adopted */
 }
 
 void vmi_list_domains(VmiController *c) {

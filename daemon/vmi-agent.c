@@ -129,7 +129,7 @@ bool vmi_agent_connected(Model *m, Object *vmi) {
 }
 
 typedef struct Quiesce {
-        VmiQuiesceDone done;
+        InstanceDone done;
         void *userdata;
 } Quiesce;
 
@@ -139,7 +139,7 @@ static void quiesce_done(HvOp *op) {
         g_free(q);
 }
 
-static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceDone done, void *userdata) {
+static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, InstanceDone done, void *userdata) {
         g_autofree char *name = vmi_domain_name(vmi);
         Quiesce *q = g_new0(Quiesce, 1);
         q->done = done;
@@ -147,9 +147,9 @@ static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceD
         hypervisor_submit(c->hv, hv_op_new(kind, name, quiesce_done, q));
 }
 
-void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, VmiQuiesceDone done, void *userdata) {
-        VmiController *c = model_services(m)->vmis;
-        if (use_agent && vmi_agent_connected(m, vmi)) {
+void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                 void *userdata) {
+        if (use_agent && vmi_agent_connected(c->model, vmi)) {
                 *ret_how = "GuestAgent";
                 quiesce_op(c, vmi, HV_OP_FS_FREEZE, done, userdata);
         } else if (!vmi_is_paused(vmi)) {
@@ -161,8 +161,7 @@ void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, Vm
         }
 }
 
-void vmi_release(Model *m, Object *vmi, const char *how, VmiQuiesceDone done, void *userdata) {
-        VmiController *c = model_services(m)->vmis;
+void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata) {
         if (streq_ptr(how, "GuestAgent"))
                 quiesce_op(c, vmi, HV_OP_FS_THAW, done, userdata);
         else if (streq_ptr(how, "Paused"))

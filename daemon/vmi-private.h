@@ -9,6 +9,7 @@
 #include "model.h"
 #include "seed.h"
 #include "services.h"
+#include "vmi-status.h"
 #include "vmi.h"
 
 #define TICK_USEC (1 * G_USEC_PER_SEC)
@@ -119,6 +120,10 @@ void vmi_agent_changed(VmiController *c, Object *vmi, bool connected);
 void vmi_check_agent(VmiController *c, Object *vmi);
 /* On the tick: address polls, guest-info calls and credentials due. */
 void vmi_agent_tick(VmiController *c, gint64 now);
+/* InstanceOps' quiesce and release (services.h). */
+void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                 void *userdata);
+void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata);
 
 /* --- adoption (vmi-adopt.c) --- */
 

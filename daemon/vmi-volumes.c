@@ -3,11 +3,10 @@
  * (an overlay on the image cache's file) and cloud-init seeds, resolved
  * into what domain.c writes into the domain XML and what the start makes
  * first (vmi.c). */
-#include "datavolume.h"
 #include "domain.h"
 #include "imagecache.h"
 #include "json-util.h"
-#include "pvc.h"
+#include "pvc-status.h"
 #include "util.h"
 #include "vmi-private.h"
 

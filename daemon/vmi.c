@@ -22,42 +22,12 @@
 #include "seed.h"
 #include "services.h"
 #include "util.h"
-#include "vm.h"
+#include "vm-status.h"
 #include "vmi-private.h"
+#include "vmi-status.h"
 
 #define OVMF_DIR "/usr/share/OVMF"
 #define MAX_INTERRUPTED_STARTS 2        /* then the instance fails (start-attempts) */
-
-/* --- facts --- */
-
-const char *vmi_phase(Object *vmi) {
-        const char *p = object_status_string(vmi, "phase");
-        return p ? p : "Pending";
-}
-
-bool vmi_is_finished(Object *vmi) {
-        const char *p = vmi_phase(vmi);
-        return streq(p, "Succeeded") || streq(p, "Failed");
-}
-
-bool vmi_is_stopping(Model *m, Object *vmi) {
-        VmiController *c = model_services(m)->vmis;
-        return object_is_deleting(vmi) || (c && g_hash_table_contains(c->stopping, vmi->uid));
-}
-
-bool vmi_is_paused(Object *vmi) {
-        return streq_ptr(object_condition(vmi, "Paused", "status"), "True");
-}
-
-const char *vmi_waiting_reason(Object *vmi) {
-        if (!streq_ptr(object_condition(vmi, "Synchronized", "status"), "False"))
-                return NULL;
-        return object_condition(vmi, "Synchronized", "reason");
-}
-
-char *vmi_domain_name(Object *vmi) {
-        return g_strdup_printf("%s_%s", vmi->namespace, vmi->name);
-}
 
 /* --- admission (the rules themselves: vmi-admit.c) --- */
 
@@ -367,7 +337,6 @@ static void created(HvOp *op) {
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         vmi_check_agent(c, vmi);
         model_enqueue(c->model, vmi);
-        vm_instance_changed(c->model, vmi);
 }
 
 static void qemu_user(VmiController *c, uid_t *uid, gid_t *gid) {
@@ -525,8 +494,7 @@ bool vmi_has_domain(VmiController *c, Object *vmi) {
         return d && streq_ptr(d->vmi_uid, vmi->uid);
 }
 
-int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error) {
-        VmiController *c = model_services(m)->vmis;
+static int stop_instance(VmiController *c, Object *vmi, int64_t grace, GError **error) {
         if (!vmi_has_domain(c, vmi))
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
                                     vmi->name);
@@ -583,7 +551,6 @@ static int vmi_finalize(Model *m, Object *vmi) {
         g_hash_table_remove(c->first_try, vmi->uid);
         release_claims(c, vmi);
         remove_files(c, vmi->uid);
-        vm_instance_changed(m, vmi);
         return 1;
 }
 
@@ -654,7 +621,6 @@ static void on_event(const HvEvent *ev, void *userdata) {
         default:
                 break;
         }
-        vm_instance_changed(c->model, vmi);
 }
 
 /* --- the tick: deadlines, and the agent's polls --- */
@@ -685,39 +651,59 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 }
         }
         vmi_agent_tick(c, now);
-        vm_tick(c->model);
         if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 &&
-            g_hash_table_size(c->guest_due) == 0 && !vm_needs_tick(c->model))
+            g_hash_table_size(c->guest_due) == 0)
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
         else
                 sd_event_source_set_time_relative(s, TICK_USEC);
         return 0;
 }
 
-void vmi_controller_wake(Model *m) {
-        VmiController *c = model_services(m)->vmis;
-        if (c) {
-                sd_event_source_set_time_relative(c->tick, TICK_USEC);
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
-        }
-}
-
-void vmi_volumes_changed(Model *m, const char *namespace) {
-        VmiController *c = model_services(m)->vmis;
-        if (!c)
-                return;
-        g_autoptr(GPtrArray) vmis = model_list(m, &kind_vmi, namespace, NULL);
+/* Instances waiting for their volumes (in namespace; NULL: anywhere)
+ * look again. */
+static void enqueue_waiting(VmiController *c, const char *namespace) {
+        g_autoptr(GPtrArray) vmis = model_list(c->model, &kind_vmi, namespace, NULL);
         for (guint i = 0; i < vmis->len; i++) {
                 const char *phase = vmi_phase(vmis->pdata[i]);
                 if (streq(phase, "Pending") || streq(phase, "Scheduling"))
-                        model_enqueue(m, vmis->pdata[i]);
+                        model_enqueue(c->model, vmis->pdata[i]);
         }
 }
 
+/* A claim or DataVolume changed. */
+static void volume_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
+        enqueue_waiting(userdata, o->namespace);
+}
+
+static const ModelWatch volume_watch = { .changed = volume_changed };
+
 /* A pull ended or its back-off did: instances waiting on images look again. */
 static void images_changed(void *data) {
+        enqueue_waiting(data, NULL);
+}
+
+/* --- what other controllers ask (InstanceOps, services.h) --- */
+
+static bool instance_stopping(void *data, Object *vmi) {
         VmiController *c = data;
-        vmi_volumes_changed(c->model, NULL);
+        return g_hash_table_contains(c->stopping, vmi->uid);
+}
+
+static int instance_stop(void *data, Object *vmi, int64_t grace, GError **error) {
+        return stop_instance(data, vmi, grace, error);
+}
+
+static bool instance_agent_connected(void *data, Object *vmi) {
+        return vmi_agent_connected(((VmiController *) data)->model, vmi);
+}
+
+static void instance_quiesce(void *data, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                             void *userdata) {
+        vmi_quiesce(data, vmi, use_agent, ret_how, done, userdata);
+}
+
+static void instance_release(void *data, Object *vmi, const char *how, InstanceDone done, void *userdata) {
+        vmi_release(data, vmi, how, done, userdata);
 }
 
 /* --- verbs --- */
@@ -900,6 +886,12 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
                 return r;
         }
         s->vmis = c;
+        s->instances = (InstanceOps) {
+                .data = c, .stopping = instance_stopping, .stop = instance_stop,
+                .agent_connected = instance_agent_connected, .quiesce = instance_quiesce, .release = instance_release,
+        };
+        model_watch(m, &kind_pvc, &volume_watch, c);
+        model_watch(m, &kind_datavolume, &volume_watch, c);
         if (s->images)
                 imagecache_set_changed(s->images, images_changed, c);
         vmi_list_domains(c);
@@ -910,6 +902,9 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
 VmiController *vmi_controller_free(VmiController *c) {
         if (!c)
                 return NULL;
+        model_unwatch(c->model, &volume_watch, c);
+        if (c->services->instances.data == c)
+                c->services->instances = (InstanceOps) { 0 };
         hypervisor_free(c->hv);
         sd_event_source_disable_unref(c->tick);
         g_hash_table_unref(c->domains);

@@ -254,7 +254,7 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         JsonObject *claim = json_get_object(spec, "pvc") ? json_get_object(spec, "pvc") :
                             json_get_object(spec, "storage");
         g_autoptr(JsonObject) pvc = json_object_new();
-        JsonObject *meta = json_object_new(), *pspec = json_object_new(), *owner = json_object_new();
+        JsonObject *meta = json_object_new(), *pspec = json_object_new();
         JsonArray *owners = json_array_new();
         g_autoptr(JsonNode) claim_copy = claim ?
                 json_deep_copy(json_object_get_member(spec, json_get_object(spec, "pvc") ? "pvc" : "storage")) : NULL;
@@ -263,13 +263,7 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         json_object_set_string_member(pvc, "kind", "PersistentVolumeClaim");
         json_object_set_string_member(meta, "name", dv->name);
         json_object_set_string_member(meta, "namespace", dv->namespace);
-        json_object_set_string_member(owner, "apiVersion", CDI_GROUP_VERSION);
-        json_object_set_string_member(owner, "kind", "DataVolume");
-        json_object_set_string_member(owner, "name", dv->name);
-        json_object_set_string_member(owner, "uid", dv->uid);
-        json_object_set_boolean_member(owner, "controller", TRUE);
-        json_object_set_boolean_member(owner, "blockOwnerDeletion", TRUE);
-        json_array_add_object_element(owners, owner);
+        json_array_add_object_element(owners, object_owner_reference(dv, CDI_GROUP_VERSION));
         json_object_set_array_member(meta, "ownerReferences", owners);
         JsonObject *labels = json_get_object(object_metadata(dv), "labels");
         if (labels)

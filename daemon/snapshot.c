@@ -261,14 +261,7 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         /* Retain: the content outlives its snapshot */
         if (!streq_ptr(json_get_string(json_get_object(object_root(snap), "spec"), "deletionPolicy"), "Retain")) {
                 JsonArray *owners = json_array_new();
-                JsonObject *ref = json_object_new();
-                json_object_set_string_member(ref, "apiVersion", API);
-                json_object_set_string_member(ref, "kind", "VirtualMachineSnapshot");
-                json_object_set_string_member(ref, "name", snap->name);
-                json_object_set_string_member(ref, "uid", snap->uid);
-                json_object_set_boolean_member(ref, "controller", TRUE);
-                json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
-                json_array_add_object_element(owners, ref);
+                json_array_add_object_element(owners, object_owner_reference(snap, API));
                 json_object_set_array_member(meta, "ownerReferences", owners);
         }
         json_object_set_object_member(doc, "metadata", meta);

@@ -40,12 +40,5 @@ Object *vm_of_instance(Model *m, Object *vmi) {
 }
 
 JsonObject *vm_owner_reference(Object *vm) {
-        JsonObject *ref = json_object_new();
-        json_object_set_string_member(ref, "apiVersion", KUBEVIRT_API);
-        json_object_set_string_member(ref, "kind", "VirtualMachine");
-        json_object_set_string_member(ref, "name", vm->name);
-        json_object_set_string_member(ref, "uid", vm->uid);
-        json_object_set_boolean_member(ref, "controller", TRUE);
-        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
-        return ref;
+        return object_owner_reference(vm, KUBEVIRT_API);
 }

@@ -11,12 +11,12 @@
 #include "json-read.h"
 #include "json-util.h"
 #include "object.h"
-#include "snapshot.h"
+#include "snapshot-status.h"
 #include "util.h"
-#include "vm.h"
 
 #define GROUP "clone.kubevirt.io"
 #define SNAPSHOT_API "snapshot.kubevirt.io/v1beta1"
+#define RETRY_USEC G_USEC_PER_SEC       /* looking again at what no change of ours announces */
 
 static const char *const VERSIONS[] = { "v1beta1", "v1alpha1", NULL };
 
@@ -236,13 +236,13 @@ static int clone_reconcile(Model *m, Object *o) {
                 if (from_snapshot) {
                         set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist",
                                   "the source snapshot does not exist", NULL, NULL, NULL);
-                        snapshot_look_again(m, o);
+                        model_enqueue_later(m, o, RETRY_USEC);
                         return 0;
                 }
                 if (model_get(m, &kind_vm, o->namespace, src_name, &vm, NULL) < 0) {
                         set_phase(m, o, "SnapshotInProgress", "SourceDoesNotExist", "the source VM does not exist",
                                   NULL, NULL, NULL);
-                        snapshot_look_again(m, o);
+                        model_enqueue_later(m, o, RETRY_USEC);
                         return 0;
                 }
                 g_autoptr(JsonObject) doc = owned_doc(o, "VirtualMachineSnapshot", tmp_snap);
@@ -265,7 +265,7 @@ static int clone_reconcile(Model *m, Object *o) {
         if (!json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
                 set_phase(m, o, "SnapshotInProgress", "SnapshotInProgress", NULL, snap_name, NULL, NULL);
                 if (from_snapshot)
-                        snapshot_look_again(m, o);      /* not ours: its changes do not wake us */
+                        model_enqueue_later(m, o, RETRY_USEC);      /* not ours: its changes do not wake us */
                 return 0;
         }
 
@@ -299,7 +299,7 @@ static int clone_reconcile(Model *m, Object *o) {
                 return 0;
         }
         JsonObject *rstatus = json_get_object(object_root(restore), "status");
-        if (streq_ptr(object_condition(restore, "Ready", "reason"), "Failed")) {
+        if (snapshot_restore_failed(restore)) {
                 g_autofree char *msg = g_strdup_printf("the restore failed: %s",
                                                        object_condition(restore, "Ready", "message") ?: "");
                 set_phase(m, o, "Failed", "Failed", msg, snap_name, tmp_restore, target);

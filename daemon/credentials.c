@@ -116,6 +116,8 @@ int agent_credentials_resolve(Model *m, Object *vmi, GPtrArray **ret_users, char
 }
 
 void credentials_sync_free(CredentialsSync *s) {
+        if (!s)
+                return;
         g_free(s->applied);
         g_free(s->sending);
         g_free(s);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "datavolume-status.h"
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
@@ -17,25 +18,15 @@
 #include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
-#include "pvc.h"
-#include "snapshot.h"
+#include "pvc-status.h"
 #include "secret.h"
 #include "services.h"
+#include "snapshot-status.h"
 #include "util.h"
-#include "vmi.h"
 
 #define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
 #define BACKOFF_MAX_SECONDS 300
 #define CDI_GROUP_VERSION "cdi.kubevirt.io/v1beta1"
-/* CDI's annotations on a PVC to import into (and its reports) */
-#define ANN_ENDPOINT "cdi.kubevirt.io/storage.import.endpoint"
-#define ANN_SOURCE "cdi.kubevirt.io/storage.import.source"
-#define ANN_SECRET "cdi.kubevirt.io/storage.import.secretName"
-#define ANN_CERT_CONFIGMAP "cdi.kubevirt.io/storage.import.certConfigMap"
-#define ANN_POD_PHASE "cdi.kubevirt.io/storage.pod.phase"
-#define ANN_POD_RESTARTS "cdi.kubevirt.io/storage.pod.restarts"
-#define ANN_RUNNING_REASON "cdi.kubevirt.io/storage.condition.running.reason"
-#define ANN_RUNNING_MESSAGE "cdi.kubevirt.io/storage.condition.running.message"
 
 typedef struct ImportJob {
         DataVolumeController *c;
@@ -248,11 +239,6 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
                 g_warning("DataVolume %s/%s: cannot write status: %s", dv->namespace, dv->name, e->message);
 }
 
-double datavolume_progress(Object *dv) {
-        const char *p = json_get_string(json_get_object(object_root(dv), "status"), "progress");
-        return p && g_ascii_isdigit(p[0]) ? g_ascii_strtod(p, NULL) : -1;
-}
-
 /* --- the claim --- */
 
 static Object *claim_of(DataVolumeController *c, Object *dv) {
@@ -262,21 +248,13 @@ static Object *claim_of(DataVolumeController *c, Object *dv) {
         return pvc;
 }
 
-static bool owned_by(Object *o, Object *owner) {
-        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
-        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
-                        return true;
-        return false;
-}
-
 /* The PVC a DataVolume asks for, owned by it. */
 static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         JsonObject *doc = object_root(dv), *spec = spec_of(doc);
         JsonObject *claim = json_get_object(spec, "pvc") ? json_get_object(spec, "pvc") :
                             json_get_object(spec, "storage");
         g_autoptr(JsonObject) pvc = json_object_new();
-        JsonObject *meta = json_object_new(), *pspec = json_object_new(), *owner = json_object_new();
+        JsonObject *meta = json_object_new(), *pspec = json_object_new();
         JsonArray *owners = json_array_new();
         g_autoptr(JsonNode) claim_copy = claim ?
                 json_deep_copy(json_object_get_member(spec, json_get_object(spec, "pvc") ? "pvc" : "storage")) : NULL;
@@ -285,13 +263,7 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
         json_object_set_string_member(pvc, "kind", "PersistentVolumeClaim");
         json_object_set_string_member(meta, "name", dv->name);
         json_object_set_string_member(meta, "namespace", dv->namespace);
-        json_object_set_string_member(owner, "apiVersion", CDI_GROUP_VERSION);
-        json_object_set_string_member(owner, "kind", "DataVolume");
-        json_object_set_string_member(owner, "name", dv->name);
-        json_object_set_string_member(owner, "uid", dv->uid);
-        json_object_set_boolean_member(owner, "controller", TRUE);
-        json_object_set_boolean_member(owner, "blockOwnerDeletion", TRUE);
-        json_array_add_object_element(owners, owner);
+        json_array_add_object_element(owners, object_owner_reference(dv, CDI_GROUP_VERSION));
         json_object_set_array_member(meta, "ownerReferences", owners);
         JsonObject *labels = json_get_object(object_metadata(dv), "labels");
         if (labels)
@@ -700,7 +672,7 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                                                           .message = e->message });
                 return;         /* the new claim's changes queue us again */
         }
-        if (!owned_by(pvc, dv)) {
+        if (!object_owned_by(pvc, dv)) {
                 g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume",
                                                        pvc->namespace, pvc->name);
                 write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists",
@@ -767,7 +739,6 @@ static int dv_reconcile(Model *m, Object *dv) {
         DataVolumeController *c = model_services(m)->datavolumes;
         bool wants_slot = false;
 
-        vmi_volumes_changed(m, dv->namespace);
         reconcile_dv(m, dv, &wants_slot);
         if (!wants_slot)
                 object_slots_drop(c->slots, dv->uid);
@@ -807,29 +778,6 @@ const KindInfo kind_datavolume = {
         .finalize = dv_finalize,
 };
 
-bool datavolume_pvc_wants_import(Object *pvc) {
-        JsonObject *ann = json_get_object(object_metadata(pvc), "annotations");
-        JsonArray *owners = json_get_array(object_metadata(pvc), "ownerReferences");
-        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "kind"), "DataVolume"))
-                        return false;   /* its DataVolume imports */
-        return json_get_string(ann, ANN_ENDPOINT) != NULL || streq_ptr(json_get_string(ann, ANN_SOURCE), "none");
-}
-
-int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error) {
-        JsonObject *ann = json_get_object(json_get_object(doc, "metadata"), "annotations");
-        const char *source = json_get_string(ann, ANN_SOURCE), *endpoint = json_get_string(ann, ANN_ENDPOINT);
-
-        if (source && !streq(source, "http") && !streq(source, "none"))
-                return ev_error_set(error, EOPNOTSUPP, "metadata.annotations[" ANN_SOURCE "]: Unsupported value: "
-                                    "\"%s\": supported values: \"http\", \"none\" "
-                                    "(use a DataVolume for uploads and clones)", source);
-        if (endpoint && !g_str_has_prefix(endpoint, "http://") && !g_str_has_prefix(endpoint, "https://"))
-                return ev_error_set(error, EINVAL, "metadata.annotations[" ANN_ENDPOINT "]: Invalid value: \"%s\": "
-                                    "must be an http:// or https:// URL", endpoint);
-        return 0;
-}
-
 static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot) {
         JsonObject *ann = json_get_object(object_metadata(pvc), "annotations");
         const char *phase = json_get_string(ann, ANN_POD_PHASE);
@@ -866,17 +814,18 @@ static void reconcile_pvc(DataVolumeController *c, Object *pvc, bool *wants_slot
                                                    .message = e->message });
 }
 
-/* A Bound PVC with CDI's import annotations: import into it as CDI does. */
-void datavolume_reconcile_pvc(Model *m, Object *pvc) {
-        DataVolumeController *c = model_services(m)->datavolumes;
+/* A Bound PVC with CDI's import annotations: import into it as CDI does,
+ * each time the claim is reconciled (a second controller of claims). */
+static void claim_reconcile(Model *m, Object *pvc, void *userdata) {
+        DataVolumeController *c = userdata;
         bool wants_slot = false;
 
-        if (!c)
-                return;
         reconcile_pvc(c, pvc, &wants_slot);
         if (!wants_slot)
                 object_slots_drop(c->slots, pvc->uid);
 }
+
+static const ModelWatch claim_watch = { .reconcile = claim_reconcile };
 
 /* Uploads of ns whose fd waits here for an import slot. */
 static unsigned uploads_waiting(DataVolumeController *c, const char *ns) {
@@ -971,6 +920,7 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
                                                            .reason = "Restarted",
                                                            .message = "edgevirtd restarted during the transfer" });
         }
+        model_watch(m, &kind_pvc, &claim_watch, c);
         *ret = c;
         return 0;
 }
@@ -981,6 +931,7 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
 
         if (!c)
                 return NULL;
+        model_unwatch(c->model, &claim_watch, c);
         g_hash_table_iter_init(&it, c->jobs);
         while (g_hash_table_iter_next(&it, NULL, (void **) &j))
                 importer_run_kill(j->run);

@@ -2,7 +2,6 @@
 #include "clone.h"
 #include "kind.h"
 #include "rolebinding.h"
-#include "snapshot.h"
 #include "util.h"
 
 static const KindInfo *const kinds[] = {

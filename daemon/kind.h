@@ -62,6 +62,9 @@ extern const KindInfo kind_instancetype;
 extern const KindInfo kind_cluster_instancetype;
 extern const KindInfo kind_preference;
 extern const KindInfo kind_cluster_preference;
+extern const KindInfo kind_vmsnapshot;
+extern const KindInfo kind_vmsnapshot_content;
+extern const KindInfo kind_vmrestore;
 extern const KindInfo kind_event;
 
 /* Every kind, NULL-terminated. */

@@ -21,6 +21,7 @@
 #include "manifests-dir.h"
 #include "pvc.h"
 #include "services.h"
+#include "vm.h"
 #include "vmi.h"
 #include "storageclass.h"
 #include "util.h"
@@ -258,6 +259,8 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         services->nat_subnet = config->nat_subnet;
         if ((r = vmi_controller_new(d->model, services, &services->vmis)) < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
+        if ((r = vm_controller_new(d->model, services, &services->vms)) < 0)
+                return fail("cannot start the VM controller: %s", g_strerror(-r));
         return 0;
 }
 
@@ -316,6 +319,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         manifests_dir_free(manifests);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
+        vm_controller_free(services->vms);
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
         imagecache_free(services->images);

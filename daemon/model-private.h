@@ -25,8 +25,15 @@ struct Model {
         sd_event_source *retry_source;
         ModelObserver observer;
         void *observer_data;
+        GPtrArray *watches;             /* Watch, in the order added */
         Services *services;
 };
+
+typedef struct Watch {
+        const KindInfo *kind;
+        const ModelWatch *w;
+        void *userdata;
+} Watch;
 
 typedef enum AdmitFlags {
         ADMIT_CREATE_ONLY = 1 << 0,     /* AlreadyExists if present */

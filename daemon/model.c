@@ -62,9 +62,15 @@ void batch_stage(Batch *b, const KindInfo *kind, const char *key, JsonNode *doc)
         g_hash_table_insert(b->by_key, g_strdup(key), c);
 }
 
+/* The bus first (as before watches existed), then the watches of o's kind. */
 static void notify(Model *m, Object *o, ModelEvent ev) {
         if (m->observer)
                 m->observer(m, o, ev, m->observer_data);
+        for (guint i = 0; i < m->watches->len; i++) {
+                Watch *w = m->watches->pdata[i];
+                if (w->kind == o->kind && w->w->changed)
+                        w->w->changed(m, o, ev, w->userdata);
+        }
 }
 
 const char *doc_meta_string(JsonNode *doc, const char *member) {
@@ -80,6 +86,39 @@ static void enqueue_uid(Model *m, const char *uid) {
 
 void model_enqueue(Model *m, Object *o) {
         enqueue_uid(m, o->uid);
+}
+
+void model_enqueue_kind(Model *m, const KindInfo *kind) {
+        g_autoptr(GPtrArray) all = model_list(m, kind, NULL, NULL);
+        for (guint i = 0; i < all->len; i++)
+                model_enqueue(m, all->pdata[i]);
+}
+
+typedef struct Later {
+        Model *m;
+        char *uid;
+} Later;
+
+static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
+        Later *l = userdata;
+        Object *o = model_find_uid(l->m, l->uid);
+        if (o)
+                model_enqueue(l->m, o);
+        g_free(l->uid);
+        g_free(l);
+        return 0;
+}
+
+void model_enqueue_later(Model *m, Object *o, uint64_t usec) {
+        Later *l = g_new0(Later, 1);
+        l->m = m;
+        l->uid = g_strdup(o->uid);
+        /* a floating source: it frees itself once it ran */
+        if (sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_later, l) < 0) {
+                g_warning("%s %s/%s: cannot arm a timer to look at it again", o->kind->kind, o->namespace, o->name);
+                g_free(l->uid);
+                g_free(l);
+        }
 }
 
 /* Whatever an object's change may concern: itself, its namespace (which may
@@ -649,6 +688,11 @@ static int on_reconcile(sd_event_source *s, void *userdata) {
                 if (!o)
                         continue;
                 object_ref(o);
+                for (guint j = 0; j < m->watches->len; j++) {
+                        Watch *w = m->watches->pdata[j];
+                        if (w->kind == o->kind && w->w->reconcile)
+                                w->w->reconcile(m, o, w->userdata);
+                }
                 if (o->kind->reconcile)
                         r = o->kind->reconcile(m, o);
                 if (r >= 0 && model_find_uid(m, o->uid))
@@ -713,6 +757,7 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         m->by_path = g_hash_table_new(g_str_hash, g_str_equal);
         m->queue = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         m->ns_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        m->watches = g_ptr_array_new_with_free_func(g_free);
 
         if (g_mkdir_with_parents(state_dir, 0700) < 0)
                 return ev_error_set(error, errno, "cannot create state directory %s: %s", state_dir, g_strerror(errno));
@@ -763,6 +808,7 @@ Model *model_free(Model *m) {
         g_clear_pointer(&m->by_key, g_hash_table_unref);
         g_clear_pointer(&m->queue, g_hash_table_unref);
         g_clear_pointer(&m->ns_counts, g_hash_table_unref);
+        g_clear_pointer(&m->watches, g_ptr_array_unref);
         store_free(m->store);
         sd_event_unref(m->event);
         g_free(m);
@@ -810,7 +856,24 @@ int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error) 
 }
 
 void model_notify_changed(Model *m, Object *o) {
-        notify(m, o, MODEL_EVENT_CHANGED);
+        if (m->observer)
+                m->observer(m, o, MODEL_EVENT_CHANGED, m->observer_data);
+}
+
+void model_watch(Model *m, const KindInfo *kind, const ModelWatch *w, void *userdata) {
+        Watch *watch = g_new0(Watch, 1);
+        watch->kind = kind->stored_as ? kind->stored_as : kind;
+        watch->w = w;
+        watch->userdata = userdata;
+        g_ptr_array_add(m->watches, watch);
+}
+
+void model_unwatch(Model *m, const ModelWatch *w, void *userdata) {
+        for (guint i = m->watches->len; i > 0; i--) {
+                Watch *watch = m->watches->pdata[i - 1];
+                if (watch->w == w && watch->userdata == userdata)
+                        g_ptr_array_remove_index(m->watches, i - 1);
+        }
 }
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata) {

@@ -35,8 +35,26 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_free)
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata);
 /* Facts kept beside the document changed (a guest agent's): tell the
- * observer as if the object had. */
+ * observer as if the object had (watches are not told: no document changed). */
 void model_notify_changed(Model *m, Object *o);
+
+/* How controllers meet, as Kubernetes' meet through the API server: a
+ * controller watches the kinds it depends on besides its own (several
+ * watches per kind, called in the order added).
+ * - changed: after each commit, for every object of the kind added, changed
+ *   or removed (removed: no longer in the model).  It looks and queues
+ *   (model_enqueue) what depends on the object; it changes nothing.
+ * - reconcile: each time an object of the kind is reconciled, before the
+ *   kind's own reconcile: a second controller of those objects (CDI's
+ *   import into annotated claims).
+ * Either may be NULL. */
+typedef struct ModelWatch {
+        void (*changed)(Model *m, Object *o, ModelEvent event, void *userdata);
+        void (*reconcile)(Model *m, Object *o, void *userdata);
+} ModelWatch;
+
+void model_watch(Model *m, const KindInfo *kind, const ModelWatch *w, void *userdata);
+void model_unwatch(Model *m, const ModelWatch *w, void *userdata);
 
 typedef struct Services Services;
 void model_set_services(Model *m, Services *s);
@@ -113,6 +131,11 @@ int model_delete_object(Model *m, Object *o, Propagation propagation, GError **e
 
 /* Queue an object for its kind's reconcile on the main loop. */
 void model_enqueue(Model *m, Object *o);
+/* ... after usec (it waits for something no change announces). */
+void model_enqueue_later(Model *m, Object *o, uint64_t usec);
+/* ... every object of a kind (what they depend on changed beside the
+ * documents: the instances' controller listed libvirt's domains). */
+void model_enqueue_kind(Model *m, const KindInfo *kind);
 
 /* The uids of objects that name o as an owner, in the current state. */
 bool model_has_dependents(Model *m, Object *o);

@@ -118,6 +118,25 @@ void status_set_condition(JsonObject *status, const char *type, bool value, cons
         json_object_set_string_member(c, "message", message ? message : "");
 }
 
+bool object_owned_by(Object *o, Object *owner) {
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
+                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
+                        return true;
+        return false;
+}
+
+JsonObject *object_owner_reference(Object *owner, const char *api_version) {
+        JsonObject *ref = json_object_new();
+        json_object_set_string_member(ref, "apiVersion", api_version);
+        json_object_set_string_member(ref, "kind", owner->kind->kind);
+        json_object_set_string_member(ref, "name", owner->name);
+        json_object_set_string_member(ref, "uid", owner->uid);
+        json_object_set_boolean_member(ref, "controller", TRUE);
+        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
+        return ref;
+}
+
 const char *object_condition(Object *o, const char *type, const char *field) {
         JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
         for (guint i = 0; conds && i < json_array_get_length(conds); i++) {

@@ -38,6 +38,11 @@ const char *object_meta_string(Object *o, const char *member);
 JsonObject *object_labels(Object *o);
 const char *object_status_string(Object *o, const char *member);
 bool object_is_deleting(Object *o);
+/* Does an ownerReference of o name owner? */
+bool object_owned_by(Object *o, Object *owner);
+/* A new ownerReference naming owner (served as api_version) as its
+ * objects' controller, blocking its deletion (foreground) until they go. */
+JsonObject *object_owner_reference(Object *owner, const char *api_version);
 
 /* Kubernetes conditions: set one in status.conditions (made if absent;
  * lastTransitionTime moves when the status does), or read a field of one

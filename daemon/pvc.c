@@ -3,14 +3,13 @@
  * claim a volume in its storage class, grows it, clones it and frees it.
  * Storage operations block, so they run on the worker pool; their results
  * come back here on the main loop and are written as status. */
-#include "datavolume.h"
+#include "datavolume-status.h"
 #include "json-util.h"
 #include "model.h"
+#include "pvc-status.h"
 #include "pvc.h"
-#include "snapshot.h"
-#include "vmi.h"
-#include "quantity.h"
 #include "services.h"
+#include "snapshot-status.h"
 #include "util.h"
 
 #define PVC_PROTECTION "kubernetes.io/pvc-protection"
@@ -84,40 +83,6 @@ static JsonObject *spec_of(JsonObject *doc) {
         return json_get_object(doc, "spec");
 }
 
-static const char *requested_storage(JsonObject *doc) {
-        return json_get_string(json_get_object(json_get_object(spec_of(doc), "resources"), "requests"), "storage");
-}
-
-static uint64_t quantity_bytes(const char *s) {
-        int64_t v = 0;
-        if (!s || quantity_parse_int64(s, &v, NULL) < 0 || v < 0)
-                return 0;
-        return (uint64_t) v;
-}
-
-char *pvc_format_bytes(uint64_t bytes) {
-        static const struct { const char *suffix; unsigned shift; } units[] = {
-                { "Ei", 60 }, { "Pi", 50 }, { "Ti", 40 }, { "Gi", 30 }, { "Mi", 20 }, { "Ki", 10 },
-        };
-        for (size_t i = 0; i < G_N_ELEMENTS(units); i++)
-                if (bytes >= (1ULL << units[i].shift) && bytes % (1ULL << units[i].shift) == 0)
-                        return g_strdup_printf("%" G_GUINT64_FORMAT "%s", bytes >> units[i].shift, units[i].suffix);
-        return g_strdup_printf("%" G_GUINT64_FORMAT, bytes);
-}
-
-uint64_t pvc_requested_bytes(Object *o) {
-        return quantity_bytes(requested_storage(object_root(o)));
-}
-
-uint64_t pvc_capacity_bytes(Object *o) {
-        return quantity_bytes(json_get_string(json_get_object(json_get_object(object_root(o), "status"), "capacity"),
-                                              "storage"));
-}
-
-const char *pvc_storage_class(Object *o) {
-        return json_get_string(spec_of(object_root(o)), "storageClassName");
-}
-
 /* The claim's source, from dataSourceRef (which may name a namespace) or
  * dataSource; NULL when it is not a clone. */
 static JsonObject *data_source(JsonObject *doc, const char **ret_namespace) {
@@ -135,7 +100,7 @@ static JsonObject *data_source(JsonObject *doc, const char **ret_namespace) {
 static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = spec_of(doc);
         JsonArray *modes = json_get_array(spec, "accessModes");
-        const char *storage = requested_storage(doc);
+        const char *storage = pvc_requested_storage(doc);
         Services *s = model_services(m);
 
         if (!spec)
@@ -148,7 +113,7 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                                     "spec.accessModes: Required value: at least 1 access mode is required");
         if (!storage)
                 return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Required value");
-        if (quantity_bytes(storage) == 0)
+        if (pvc_quantity_bytes(storage) == 0)
                 return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Invalid value: \"%s\": "
                                     "must be greater than zero", storage);
         if (!json_get_string(spec, "volumeMode"))
@@ -193,8 +158,8 @@ static int pvc_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
 
         /* Updates: only the storage request may change, and only up. */
         JsonObject *old_spec = spec_of(old);
-        const char *old_storage = requested_storage(old);
-        if (quantity_bytes(storage) < quantity_bytes(old_storage))
+        const char *old_storage = pvc_requested_storage(old);
+        if (pvc_quantity_bytes(storage) < pvc_quantity_bytes(old_storage))
                 return ev_error_set(error, EINVAL, "spec.resources.requests.storage: Forbidden: field can not be "
                                     "less than previous value (%s, requested %s)", old_storage, storage);
         if (!json_get_string(spec, "volumeName") && json_get_string(old_spec, "volumeName"))
@@ -293,18 +258,6 @@ static void pending(PvcController *c, Object *o, const char *reason, const char 
         set_status(c, o, &(StatusUpdate) { .phase = "Pending", .reason = reason, .message = msg });
         /* Space may appear, a class may get fixed, a source may bind: look again. */
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
-}
-
-const char *pvc_reason(Object *o) {
-        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        return conds && json_array_get_length(conds) ?
-                json_get_string(json_array_get_object_element(conds, 0), "reason") : NULL;
-}
-
-const char *pvc_message(Object *o) {
-        JsonArray *conds = json_get_array(json_get_object(object_root(o), "status"), "conditions");
-        return conds && json_array_get_length(conds) ?
-                json_get_string(json_array_get_object_element(conds, 0), "message") : NULL;
 }
 
 /* --- operations --- */
@@ -502,21 +455,23 @@ static void op_done(void *data) {
 
 /* --- reconcile --- */
 
-bool pvc_in_use(Model *m, Object *pvc) {
-        PvcController *c = model_services(m)->pvc;
+/* Is a claim being made by copying from the volume of the object with
+ * this uid (a claim, a snapshot content)? */
+static bool source_in_use(void *data, const char *uid) {
+        PvcController *c = data;
         GHashTableIter it;
         PvcOp *op;
-
-        /* Registered users: imports writing it (virtual machines join with
-         * their controller). */
-        if (GPOINTER_TO_UINT(g_hash_table_lookup(c->services->pvc_users, pvc->uid)) > 0)
-                return true;
-        /* A clone reading it. */
         g_hash_table_iter_init(&it, c->ops);
         while (g_hash_table_iter_next(&it, NULL, (void **) &op))
-                if (streq_ptr(op->src_uid, pvc->uid))
+                if (streq_ptr(op->src_uid, uid))
                         return true;
         return false;
+}
+
+/* Registered users (imports writing it, instances running on it), or a
+ * clone reading it. */
+static bool in_use(PvcController *c, Object *pvc) {
+        return services_pvc_users(c->services, pvc->uid) > 0 || source_in_use(c, pvc->uid);
 }
 
 /* A claim made from a volume snapshot (a VirtualMachineSnapshot's copy). */
@@ -544,17 +499,6 @@ static int provision_from_snapshot(PvcController *c, Object *o, ClassState *cs, 
         return 0;
 }
 
-bool pvc_source_in_use(Model *m, const char *uid) {
-        PvcController *c = model_services(m)->pvc;
-        GHashTableIter it;
-        PvcOp *op;
-        g_hash_table_iter_init(&it, c->ops);
-        while (g_hash_table_iter_next(&it, NULL, (void **) &op))
-                if (streq_ptr(op->src_uid, uid))
-                        return true;
-        return false;
-}
-
 static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
         JsonObject *doc = object_root(o);
         const char *src_ns = NULL;
@@ -580,14 +524,14 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
                 pending(c, o, "WaitingForSource", "source PVC %s/%s is not Bound", src_ns, src_name);
                 return 0;
         }
-        if (GPOINTER_TO_UINT(g_hash_table_lookup(c->services->pvc_users, src->uid)) > 0) {
+        if (services_pvc_users(c->services, src->uid) > 0) {
                 pending(c, o, "WaitingForSource", "source PVC %s/%s is in use (being written)", src_ns, src_name);
                 return 0;
         }
         if (pvc_requested_bytes(o) < pvc_capacity_bytes(src)) {
                 g_autofree char *have = pvc_format_bytes(pvc_capacity_bytes(src));
                 pending(c, o, "ProvisioningFailed", "requested %s is smaller than the source PVC %s/%s (%s)",
-                        requested_storage(doc), src_ns, src_name, have);
+                        pvc_requested_storage(doc), src_ns, src_name, have);
                 return 0;
         }
         ClassState *src_cs = g_hash_table_lookup(c->classes, pvc_storage_class(src) ? pvc_storage_class(src) : "");
@@ -604,17 +548,15 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
 }
 
 static int pvc_reconcile(Model *m, Object *o) {
-        vmi_volumes_changed(m, o->namespace);
         PvcController *c = model_services(m)->pvc;
         JsonArray *finalizers = json_get_array(object_metadata(o), "finalizers");
         const char *phase = object_status_string(o, "phase");
         const char *class_name = pvc_storage_class(o);
         ClassState *cs;
 
-        datavolume_reconcile_pvc(m, o);        /* CDI's import annotations */
         if (object_is_deleting(o)) {
                 /* pvc-protection: let go once nothing uses the claim. */
-                if (json_array_has_string(finalizers, PVC_PROTECTION) && !pvc_in_use(m, o)) {
+                if (json_array_has_string(finalizers, PVC_PROTECTION) && !in_use(c, o)) {
                         g_autoptr(GError) e = NULL;
                         JsonNode *doc = json_deep_copy(o->doc);
                         json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
@@ -665,28 +607,15 @@ static int pvc_finalize(Model *m, Object *o) {
         return 0;
 }
 
-StorageBackend *services_backend(Services *s, const char *class_name) {
-        for (guint i = 0; s && class_name && i < s->backends->len; i++) {
-                StorageBackend *b = s->backends->pdata[i];
-                if (streq(b->config->name, class_name))
-                        return b;
-        }
-        return NULL;
-}
+/* A claim lost a user: a claim waiting to be deleted may go now, clones
+ * of it may start. */
+static void released(void *data, const char *claim_uid) {
+        PvcController *c = data;
+        Object *o = model_find_uid(c->model, claim_uid);
 
-void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {
-        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc_uid));
-        Object *o;
-
-        n = in_use ? n + 1 : n > 0 ? n - 1 : 0;
-        if (n)
-                g_hash_table_replace(s->pvc_users, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
-        else
-                g_hash_table_remove(s->pvc_users, pvc_uid);
-        /* a claim waiting to be deleted may go now, clones of it may start */
-        if (!in_use && s->pvc && (o = model_find_uid(s->pvc->model, pvc_uid))) {
-                model_enqueue(s->pvc->model, o);
-                enqueue_pending(s->pvc);
+        if (o) {
+                model_enqueue(c->model, o);
+                enqueue_pending(c);
         }
 }
 
@@ -704,17 +633,6 @@ const KindInfo kind_pvc = {
         .reconcile = pvc_reconcile,
         .finalize = pvc_finalize,
 };
-
-char *pvc_volume_path(Model *m, Object *o) {
-        PvcController *c = model_services(m)->pvc;
-        ClassState *cs = pvc_storage_class(o) ? g_hash_table_lookup(c->classes, pvc_storage_class(o)) : NULL;
-        g_autofree char *id = NULL;
-
-        if (!cs || !streq_ptr(object_status_string(o, "phase"), "Bound"))
-                return g_strdup("");
-        id = storage_volume_id(o->uid);
-        return cs->backend->ops->path(cs->backend, id);
-}
 
 /* Prepare a class and list its volumes (scan_done takes it from there). */
 static void start_scan(PvcController *c, ClassState *cs) {
@@ -764,6 +682,7 @@ int pvc_controller_new(Model *m, Services *s, PvcController **ret) {
                 g_hash_table_insert(c->classes, b->config->name, cs);
                 start_scan(c, cs);
         }
+        s->claims = (ClaimOps) { .data = c, .source_in_use = source_in_use, .released = released };
         *ret = c;
         return 0;
 }
@@ -771,6 +690,7 @@ int pvc_controller_new(Model *m, Services *s, PvcController **ret) {
 PvcController *pvc_controller_free(PvcController *c) {
         if (!c)
                 return NULL;
+        c->services->claims = (ClaimOps) { 0 };
         sd_event_source_disable_unref(c->retry);
         g_hash_table_unref(c->classes);
         g_hash_table_unref(c->ops);

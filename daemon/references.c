@@ -7,7 +7,6 @@
 #include "json-util.h"
 #include "manifest.h"
 #include "references.h"
-#include "snapshot.h"
 #include "util.h"
 
 ObjectReference *object_reference_free(ObjectReference *r) {

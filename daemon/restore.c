@@ -6,16 +6,16 @@
  * back), then gives the VM the snapshot's spec on those claims. */
 #include <string.h>
 
-#include "datavolume.h"
 #include "json-read.h"
 #include "json-util.h"
 #include "object.h"
-#include "pvc.h"
 #include "snapshot-private.h"
-#include "snapshot.h"
+#include "snapshot-status.h"
 #include "util.h"
-#include "vm.h"
-#include "vmi.h"
+#include "vm-status.h"
+#include "vmi-status.h"
+
+#define RETRY_USEC G_USEC_PER_SEC       /* looking again at what no change of ours announces */
 
 /* KubeVirt's restore (and clone) patches: JSON Patch operations as strings,
  * on the target VM; its identity stays. */
@@ -91,23 +91,6 @@ static void vmrestore_init_status(JsonObject *doc) {
         JsonObject *status = json_object_new();
         json_object_set_boolean_member(status, "complete", FALSE);
         json_object_set_object_member(doc, "status", status);
-}
-
-static bool restore_failed(Object *r) {
-        return streq_ptr(object_condition(r, "Ready", "reason"), "Failed");
-}
-
-bool snapshot_restore_in_progress(Model *m, Object *vm) {
-        g_autoptr(GPtrArray) restores = model_list(m, &kind_vmrestore, vm->namespace, NULL);
-        for (guint i = 0; i < restores->len; i++) {
-                Object *r = restores->pdata[i];
-                JsonObject *target = json_get_object(json_get_object(object_root(r), "spec"), "target");
-                if (streq_ptr(json_get_string(target, "name"), vm->name) &&
-                    !json_get_bool(json_get_object(object_root(r), "status"), "complete", false) &&
-                    !restore_failed(r) && !object_is_deleting(r))
-                        return true;
-        }
-        return false;
 }
 
 static void restore_state(Model *m, Object *o, bool progressing_, bool ready, const char *reason, const char *message) {
@@ -197,7 +180,7 @@ static void restore_create_target(Model *m, Object *o, JsonObject *spec, Object 
                 restore_fail(m, o, msg);
                 return;
         }
-        snapshot_look_again(m, o);
+        model_enqueue_later(m, o, RETRY_USEC);
 }
 
 /* Step: is the target VM stopped?  If not, waits for it (looks again
@@ -217,7 +200,7 @@ static bool restore_target_stopped(Model *m, Object *o, JsonObject *spec, Object
                         return false;
                 }
                 restore_state(m, o, false, false, "VMNotReady", "waiting for the target VM to stop");
-                snapshot_look_again(m, o);
+                model_enqueue_later(m, o, RETRY_USEC);
                 return false;
         }
         return true;
@@ -288,7 +271,7 @@ static bool restore_claims(Model *m, Object *o, JsonObject *spec, Object *conten
                 snapshot_status_commit(m, o, doc);
         }
         if (!all_bound) {
-                snapshot_look_again(m, o);
+                model_enqueue_later(m, o, RETRY_USEC);
                 return false;
         }
         return true;
@@ -369,14 +352,14 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");
         Object *snap = NULL, *content = NULL, *vm = NULL;
 
-        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || restore_failed(o))
+        if (object_is_deleting(o) || json_get_bool(rstatus, "complete", false) || snapshot_restore_failed(o))
                 return 0;
         if (model_get(m, &kind_vmsnapshot, o->namespace, json_get_string(spec, "virtualMachineSnapshotName"), &snap,
                       NULL) < 0 ||
             !json_get_bool(json_get_object(object_root(snap), "status"), "readyToUse", false)) {
                 restore_state(m, o, false, false, "SnapshotNotReady",
                               "waiting for the VirtualMachineSnapshot to be ready to use");
-                snapshot_look_again(m, o);
+                model_enqueue_later(m, o, RETRY_USEC);
                 return 0;
         }
         const char *cname = object_status_string(snap, "virtualMachineSnapshotContentName");

@@ -10,22 +10,20 @@
  * content owns the copies: deleting it frees them. */
 #include <stdio.h>
 
-#include "datavolume.h"
 #include "json-util.h"
 #include "object.h"
-#include "pvc.h"
-#include "quantity.h"
+#include "pvc-status.h"
 #include "services.h"
 #include "snapshot-private.h"
+#include "snapshot-status.h"
 #include "snapshot.h"
 #include "storage.h"
 #include "util.h"
-#include "vm.h"
-#include "vmi.h"
+#include "vm-status.h"
+#include "vmi-status.h"
 #include "worker.h"
 
 #define API SNAPSHOT_GROUP "/v1beta1"
-#define VOLUME_IDS "snapshot.edgevirt.org/volume-ids"
 #define RETRY_USEC G_USEC_PER_SEC
 
 const char *const snapshot_versions[] = { "v1beta1", "v1alpha1", NULL };
@@ -42,35 +40,9 @@ static GHashTable *running_table(void) {
 
 /* --- small helpers --- */
 
-typedef struct Later {
-        Model *m;
-        char *uid;
-} Later;
-
-static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
-        Later *l = userdata;
-        Object *o = model_find_uid(l->m, l->uid);
-        if (o)
-                model_enqueue(l->m, o);
-        g_free(l->uid);
-        g_free(l);
-        return 0;
-}
-
 /* Look at o again in a while (it waits for something no event announces). */
 static void retry_later(Model *m, Object *o) {
-        Services *s = model_services(m);
-        Later *l = g_new0(Later, 1);
-        l->m = m;
-        l->uid = g_strdup(o->uid);
-        if (!s || sd_event_add_time_relative(s->event, NULL, CLOCK_MONOTONIC, RETRY_USEC, 0, on_later, l) < 0) {
-                g_free(l->uid);
-                g_free(l);
-        }
-}
-
-void snapshot_look_again(Model *m, Object *o) {
-        retry_later(m, o);
+        model_enqueue_later(m, o, RETRY_USEC);
 }
 
 JsonNode *snapshot_status_edit(Object *o, JsonObject **ret_status) {
@@ -285,18 +257,11 @@ static int make_content(SnapRun *run, Object *snap, GError **error) {
         json_object_set_string_member(meta, "namespace", snap->namespace);
         for (guint i = 0; i < run->jobs->len; i++)
                 g_string_append_printf(ids, "%s%s", i ? "," : "", ((CopyJob *) run->jobs->pdata[i])->dst_id);
-        json_object_set_string_member(json_ensure_object(meta, "annotations"), VOLUME_IDS, ids->str);
+        json_object_set_string_member(json_ensure_object(meta, "annotations"), SNAPSHOT_VOLUME_IDS, ids->str);
         /* Retain: the content outlives its snapshot */
         if (!streq_ptr(json_get_string(json_get_object(object_root(snap), "spec"), "deletionPolicy"), "Retain")) {
                 JsonArray *owners = json_array_new();
-                JsonObject *ref = json_object_new();
-                json_object_set_string_member(ref, "apiVersion", API);
-                json_object_set_string_member(ref, "kind", "VirtualMachineSnapshot");
-                json_object_set_string_member(ref, "name", snap->name);
-                json_object_set_string_member(ref, "uid", snap->uid);
-                json_object_set_boolean_member(ref, "controller", TRUE);
-                json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
-                json_array_add_object_element(owners, ref);
+                json_array_add_object_element(owners, object_owner_reference(snap, API));
                 json_object_set_array_member(meta, "ownerReferences", owners);
         }
         json_object_set_object_member(doc, "metadata", meta);
@@ -399,7 +364,7 @@ static void copy_done(void *data) {
         SnapRun *run = data;
         Object *vmi = run->vmi_uid ? model_find_uid(run->m, run->vmi_uid) : NULL;
         if (vmi)
-                vmi_release(run->m, vmi, run->how, released, run);
+                services_instance_release(model_services(run->m), vmi, run->how, released, run);
         else
                 released(run, 0, NULL);
 }
@@ -429,7 +394,7 @@ static void quiesced(void *userdata, int r, const char *error) {
                                 json_object_unref(qf);
                         snapshot_status_commit(run->m, snap, doc);
                 }
-                vmi_quiesce(run->m, vmi, false, &run->how, quiesced, run);
+                services_instance_quiesce(model_services(run->m), vmi, false, &run->how, quiesced, run);
                 return;
         }
         if (r < 0) {
@@ -470,7 +435,7 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
                 if (!streq_ptr(object_status_string(pvc, "phase"), "Bound") || object_is_deleting(pvc))
                         return g_strdup_printf("waiting for claim %s to be Bound", claim);
                 /* users besides the running guest: an import or upload writing it */
-                if (GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc->uid)) > (online ? 1u : 0u))
+                if (services_pvc_users(s, pvc->uid) > (online ? 1u : 0u))
                         return g_strdup_printf("waiting for claim %s: it is being written", claim);
                 StorageBackend *b = services_backend(s, pvc_storage_class(pvc));
                 if (!b)
@@ -564,7 +529,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
                 const char *how = json_array_has_string(ind, "GuestAgent") ? "GuestAgent" :
                                   json_array_has_string(ind, "NoGuestAgent") ? "Paused" : NULL;
                 if (online && how)
-                        vmi_release(m, vmi, how, released_after_restart, NULL);
+                        services_instance_release(model_services(m), vmi, how, released_after_restart, NULL);
                 progressing(m, o, false, "Restarted", "edgevirtd restarted during the snapshot; taking it again");
         }
 
@@ -596,7 +561,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         run->vm = json_node_init_object(json_node_alloc(), vcopy);
         json_object_unref(vcopy);
 
-        bool agent = online && vmi_agent_connected(m, vmi);
+        bool agent = online && services_instance_agent_connected(model_services(m), vmi);
         JsonObject *status;
         JsonNode *doc = snapshot_status_edit(o, &status);
         JsonArray *indications = json_array_new(), *source_ind = json_array_new();
@@ -628,7 +593,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         snapshot_status_commit(m, o, doc);
         if (online) {
                 run->vmi_uid = g_strdup(vmi->uid);
-                vmi_quiesce(m, vmi, true, &run->how, quiesced, run);
+                services_instance_quiesce(model_services(m), vmi, true, &run->how, quiesced, run);
         } else
                 quiesced(run, 0, NULL);
         return 0;
@@ -664,7 +629,8 @@ static int content_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *
 /* The copies a content owns: the backend and id of each volume backup. */
 static GPtrArray *content_volumes(Model *m, Object *content) {
         GPtrArray *jobs = g_ptr_array_new_with_free_func((GDestroyNotify) copy_job_free);
-        const char *ids = json_get_string(json_get_object(object_metadata(content), "annotations"), VOLUME_IDS);
+        const char *ids = json_get_string(json_get_object(object_metadata(content), "annotations"),
+                                          SNAPSHOT_VOLUME_IDS);
         JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
         g_auto(GStrv) list = g_strsplit(ids ? ids : "", ",", -1);
 
@@ -713,7 +679,7 @@ static int content_finalize(Model *m, Object *o) {
                 return 0;
         if (!model_services(m) || !model_services(m)->worker)
                 return 1;
-        if (pvc_source_in_use(m, o->uid)) {
+        if (services_claim_source_in_use(model_services(m), o->uid)) {
                 retry_later(m, o);      /* a restore is copying from it */
                 return 0;
         }
@@ -740,52 +706,3 @@ const KindInfo kind_vmsnapshot_content = {
         .admit = content_admit,
         .finalize = content_finalize,
 };
-
-int snapshot_volume_source(Model *m, const char *namespace, const char *name, char **ret_id, const char **ret_class,
-                           const char **ret_content_uid, GError **error) {
-        g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
-
-        for (guint i = 0; i < contents->len; i++) {
-                Object *c = contents->pdata[i];
-                JsonArray *backups = json_get_array(json_get_object(object_root(c), "spec"), "volumeBackups");
-                const char *ids = json_get_string(json_get_object(object_metadata(c), "annotations"), VOLUME_IDS);
-                g_auto(GStrv) list = g_strsplit(ids ? ids : "", ",", -1);
-                for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
-                        JsonObject *b = json_array_get_object_element(backups, j);
-                        if (!streq_ptr(json_get_string(b, "volumeSnapshotName"), name))
-                                continue;
-                        if (object_is_deleting(c))
-                                return ev_error_set(error, ENOENT, "volume snapshot %s is being deleted", name);
-                        if (!json_get_bool(json_get_object(object_root(c), "status"), "readyToUse", false) ||
-                            j >= g_strv_length(list))
-                                return ev_error_set(error, EAGAIN, "volume snapshot %s is not ready to use", name);
-                        *ret_id = g_strdup(list[j]);
-                        *ret_class = json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"),
-                                                                     "spec"), "storageClassName");
-                        *ret_content_uid = c->uid;
-                        return 0;
-                }
-        }
-        return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
-}
-
-int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error) {
-        g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
-        for (guint i = 0; i < contents->len; i++) {
-                JsonArray *backups = json_get_array(json_get_object(object_root(contents->pdata[i]), "spec"),
-                                                    "volumeBackups");
-                for (guint j = 0; backups && j < json_array_get_length(backups); j++) {
-                        JsonObject *b = json_array_get_object_element(backups, j);
-                        if (streq_ptr(json_get_string(b, "volumeSnapshotName"), name)) {
-                                JsonObject *spec = json_get_object(json_get_object(b, "persistentVolumeClaim"), "spec");
-                                int64_t bytes = 0;
-                                JsonObject *requests = json_get_object(json_get_object(spec, "resources"), "requests");
-                                if (quantity_parse_int64(json_get_string(requests, "storage"), &bytes, error) < 0)
-                                        return -EINVAL;
-                                *ret = (uint64_t) bytes;
-                                return 0;
-                        }
-                }
-        }
-        return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
-}

@@ -8,12 +8,14 @@
 #include "instancetype.h"
 #include "json-util.h"
 #include "services.h"
+#include "snapshot-status.h"
 #include "util.h"
-#include "snapshot.h"
+#include "vm-status.h"
 #include "vm.h"
-#include "vmi.h"
+#include "vmi-admit.h"
+#include "vmi-status.h"
 
-#define KUBEVIRT_API "kubevirt.io/v1"
+#define TICK_USEC (1 * G_USEC_PER_SEC)  /* while a VM backs off: is its time up? */
 #define BACKOFF_BASE_SECONDS 10
 #define BACKOFF_MAX_SECONDS 300
 #define HEALTHY_RUN_SECONDS 300         /* an instance that ran this long resets the count */
@@ -24,23 +26,6 @@ static JsonObject *spec_of(Object *o) {
 
 static JsonObject *status_of(Object *o) {
         return json_get_object(object_root(o), "status");
-}
-
-const char *vm_run_strategy(Object *vm) {
-        JsonObject *spec = spec_of(vm);
-        const char *rs = json_get_string(spec, "runStrategy");
-        if (rs)
-                return rs;
-        return json_get_bool(spec, "running", false) ? "Always" : "Halted";
-}
-
-const char *vm_printable_status(Object *vm) {
-        const char *s = json_get_string(status_of(vm), "printableStatus");
-        return s ? s : "Stopped";
-}
-
-bool vm_ready(Object *vm) {
-        return json_get_bool(status_of(vm), "ready", false);
 }
 
 /* --- admission --- */
@@ -97,40 +82,11 @@ static void vm_init_status(JsonObject *doc) {
         json_object_set_object_member(doc, "status", status);
 }
 
-/* --- relations --- */
-
-static bool owned_by(Object *o, Object *owner) {
-        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
-        for (guint i = 0; owners && i < json_array_get_length(owners); i++)
-                if (streq_ptr(json_get_string(json_array_get_object_element(owners, i), "uid"), owner->uid))
-                        return true;
-        return false;
-}
-
-Object *vm_instance(Model *m, Object *vm) {
-        Object *vmi = NULL;
-        if (model_get(m, &kind_vmi, vm->namespace, vm->name, &vmi, NULL) < 0 || !owned_by(vmi, vm))
-                return NULL;
-        return vmi;
-}
-
-Object *vm_of_instance(Model *m, Object *vmi) {
-        Object *vm = NULL;
-        if (model_get(m, &kind_vm, vmi->namespace, vmi->name, &vm, NULL) < 0 || !owned_by(vmi, vm))
-                return NULL;
-        return vm;
-}
-
-JsonObject *vm_owner_reference(Object *vm) {
-        JsonObject *ref = json_object_new();
-        json_object_set_string_member(ref, "apiVersion", KUBEVIRT_API);
-        json_object_set_string_member(ref, "kind", "VirtualMachine");
-        json_object_set_string_member(ref, "name", vm->name);
-        json_object_set_string_member(ref, "uid", vm->uid);
-        json_object_set_boolean_member(ref, "controller", TRUE);
-        json_object_set_boolean_member(ref, "blockOwnerDeletion", TRUE);
-        return ref;
-}
+struct VmController {
+        Model *model;
+        Services *services;
+        sd_event_source *tick;          /* on while a VM backs off */
+};
 
 /* --- status --- */
 
@@ -155,7 +111,7 @@ static const char *printable(Model *m, Object *vm, Object *vmi) {
                 return "Terminating";
         if (!vmi)
                 return backing_off(vm) ? "CrashLoopBackOff" : "Stopped";
-        if (vmi_is_stopping(m, vmi))
+        if (services_instance_stopping(model_services(m), vmi))
                 return "Stopping";
         const char *phase = vmi_phase(vmi);
         if (streq(phase, "Running"))
@@ -174,7 +130,8 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         const char *ps = printable(m, vm, vmi);
-        bool ready = vmi && streq(vmi_phase(vmi), "Running") && !vmi_is_paused(vmi) && !vmi_is_stopping(m, vmi);
+        bool ready = vmi && streq(vmi_phase(vmi), "Running") && !vmi_is_paused(vmi) &&
+                     !services_instance_stopping(model_services(m), vmi);
 
         json_object_set_string_member(status, "printableStatus", ps);
         json_object_set_boolean_member(status, "ready", ready);
@@ -210,36 +167,12 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 g_warning("VM %s/%s: cannot write status: %s", vm->namespace, vm->name, e->message);
 }
 
-/* The VM of the instance's name, owner or not: a VM made again under the
- * name of one being deleted waits for the old instance to go. */
-void vm_instance_changed(Model *m, Object *vmi) {
-        Object *vm = NULL;
-        if (model_get(m, &kind_vm, vmi->namespace, vmi->name, &vm, NULL) == 0)
-                model_enqueue(m, vm);
-}
-
-void vm_enqueue_all(Model *m) {
-        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
-        for (guint i = 0; i < all->len; i++)
-                model_enqueue(m, all->pdata[i]);
-}
-
-bool vm_needs_tick(Model *m) {
-        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
-        for (guint i = 0; i < all->len; i++)
-                if (backing_off(all->pdata[i]))
-                        return true;
-        return false;
-}
-
-void vm_tick(Model *m) {
-        g_autoptr(GPtrArray) all = model_list(m, &kind_vm, NULL, NULL);
-        for (guint i = 0; i < all->len; i++) {
-                Object *vm = all->pdata[i];
-                gint64 at = retry_after(vm);
-                /* the backoff ended: start again (and show it) */
-                if (at && at <= g_get_real_time() && streq(vm_printable_status(vm), "CrashLoopBackOff"))
-                        model_enqueue(m, vm);
+/* Make the back-off tick run soon. */
+static void wake(Model *m) {
+        VmController *c = model_services(m) ? model_services(m)->vms : NULL;
+        if (c) {
+                sd_event_source_set_time_relative(c->tick, TICK_USEC);
+                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         }
 }
 
@@ -252,7 +185,7 @@ static int ensure_datavolumes(Model *m, Object *vm, GError **error) {
                 const char *name = json_get_string(json_get_object(t, "metadata"), "name");
                 Object *dv = NULL;
                 if (model_get(m, &kind_datavolume, vm->namespace, name, &dv, NULL) == 0) {
-                        if (!owned_by(dv, vm) && !object_is_deleting(dv))
+                        if (!object_owned_by(dv, vm) && !object_is_deleting(dv))
                                 g_debug("DataVolume %s/%s exists and is not owned by VM %s; using it", vm->namespace,
                                         name, vm->name);
                         continue;
@@ -381,8 +314,8 @@ static int vm_reconcile(Model *m, Object *vm) {
                                 bool then_start = json_array_get_length(requests) > 1;
                                 if (streq(strategy, "Manual") || then_start || finished)
                                         (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
-                                else if (!vmi_is_stopping(m, vmi))
-                                        (void) vmi_stop(m, vmi, -1, NULL);
+                                else if (!services_instance_stopping(model_services(m), vmi))
+                                        (void) services_instance_stop(model_services(m), vmi, -1, NULL);
                         }
                         json_array_remove_element(requests, 0);
                 } else if (streq_ptr(action, "Start")) {
@@ -418,7 +351,7 @@ static int vm_reconcile(Model *m, Object *vm) {
                 want = false;           /* the restore enqueues the VM when it is done */
         if (want && backing_off(vm)) {
                 want = false;
-                vmi_controller_wake(m);
+                wake(m);
         }
         if (want) {
                 refs = json_object_new();
@@ -431,7 +364,7 @@ static int vm_reconcile(Model *m, Object *vm) {
                 vmi = vm_instance(m, vm);
         }
         if (failure)
-                vmi_controller_wake(m);
+                wake(m);
         /* no running instance: what went wrong last stays shown */
         write_status(m, vm, vmi, &st, requests, failure, !st.failure && (!vmi || vmi_is_finished(vmi)) && !want, refs);
         return 0;
@@ -522,7 +455,7 @@ int vm_stop(Model *m, Object *vm, bool force, int64_t grace, GError **error) {
         if (streq(strategy, "Halted"))
                 return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
         if (vmi && instance_running(m, vmi) && (force || grace >= 0))
-                (void) vmi_stop(m, vmi, force ? 0 : grace, NULL);
+                (void) services_instance_stop(model_services(m), vmi, force ? 0 : grace, NULL);
         if (streq(strategy, "Always") || streq(strategy, "RerunOnFailure"))
                 return add_requests(m, vm, NULL, NULL, "Halted", error);
         return add_requests(m, vm, (const char *const[]) { "Stop", NULL }, vmi ? vmi->uid : NULL, NULL, error);
@@ -539,6 +472,65 @@ int vm_restart(Model *m, Object *vm, bool force, int64_t grace, GError **error) 
         if (!instance_running(m, vmi))
                 return ev_error_set(error, EBUSY, "VM %s/%s is not running", vm->namespace, vm->name);
         if (force || grace >= 0)
-                (void) vmi_stop(m, vmi, force ? 0 : grace, NULL);
+                (void) services_instance_stop(model_services(m), vmi, force ? 0 : grace, NULL);
         return add_requests(m, vm, (const char *const[]) { "Stop", "Start", NULL }, vmi->uid, NULL, error);
+}
+
+/* --- the controller: its watch and its back-off tick --- */
+
+/* The VM of the instance's name, owner or not: a VM made again under the
+ * name of one being deleted waits for the old instance to go. */
+static void instance_changed(Model *m, Object *vmi, ModelEvent event, void *userdata) {
+        Object *vm = NULL;
+        if (model_get(m, &kind_vm, vmi->namespace, vmi->name, &vm, NULL) == 0)
+                model_enqueue(m, vm);
+}
+
+static const ModelWatch instance_watch = { .changed = instance_changed };
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        VmController *c = userdata;
+        g_autoptr(GPtrArray) all = model_list(c->model, &kind_vm, NULL, NULL);
+        bool backing_off_still = false;
+
+        for (guint i = 0; i < all->len; i++) {
+                Object *vm = all->pdata[i];
+                gint64 at = retry_after(vm);
+                /* the backoff ended: start again (and show it) */
+                if (at && at <= g_get_real_time() && streq(vm_printable_status(vm), "CrashLoopBackOff"))
+                        model_enqueue(c->model, vm);
+                backing_off_still = backing_off_still || backing_off(vm);
+        }
+        if (backing_off_still)
+                sd_event_source_set_time_relative(s, TICK_USEC);
+        else
+                sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        return 0;
+}
+
+int vm_controller_new(Model *m, Services *s, VmController **ret) {
+        g_autoptr(VmController) c = g_new0(VmController, 1);
+        int r;
+
+        c->model = m;
+        c->services = s;
+        /* at start too: back-offs that ended while the daemon was down */
+        r = sd_event_add_time_relative(s->event, &c->tick, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, c);
+        if (r < 0)
+                return r;
+        r = sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
+        if (r < 0)
+                return r;
+        model_watch(m, &kind_vmi, &instance_watch, c);
+        *ret = g_steal_pointer(&c);
+        return 0;
+}
+
+VmController *vm_controller_free(VmController *c) {
+        if (!c)
+                return NULL;
+        model_unwatch(c->model, &instance_watch, c);
+        sd_event_source_disable_unref(c->tick);
+        g_free(c);
+        return NULL;
 }

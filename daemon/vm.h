@@ -3,29 +3,19 @@
 
 #include "model.h"
 
-extern const KindInfo kind_vm;
+typedef struct Services Services;
+typedef struct VmController VmController;
 
-/* KubeVirt's run strategy of a VM: spec.runStrategy, or the legacy
- * spec.running (true: Always, false or absent: Halted). */
-const char *vm_run_strategy(Object *vm);
-const char *vm_printable_status(Object *vm);
-bool vm_ready(Object *vm);
-
-/* The VM owning an instance (NULL for a VMI of its own). */
-Object *vm_of_instance(Model *m, Object *vmi);
-/* The instance of a VM, if it has one. */
-/* An ownerReference naming vm as its objects' controller. */
-JsonObject *vm_owner_reference(Object *vm);
-Object *vm_instance(Model *m, Object *vm);
+/* VirtualMachines (kind_vm, kind.h): run strategies, verbs as state-change
+ * requests, back-off.  The controller watches instances (a VM follows the
+ * VMI of its name) and wakes VMs whose back-off ended.  A VM's facts are
+ * in vm-status.h. */
+int vm_controller_new(Model *m, Services *s, VmController **ret);
+VmController *vm_controller_free(VmController *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmController, vm_controller_free)
 
 /* virtctl's verbs, with KubeVirt's rules per run strategy; errors say
  * why a verb does not apply (EBUSY). grace < 0: the spec's. */
 int vm_start(Model *m, Object *vm, bool paused, GError **error);
 int vm_stop(Model *m, Object *vm, bool force, int64_t grace, GError **error);
 int vm_restart(Model *m, Object *vm, bool force, int64_t grace, GError **error);
-
-/* For the VMI controller. */
-void vm_instance_changed(Model *m, Object *vmi);
-void vm_enqueue_all(Model *m);
-void vm_tick(Model *m);
-bool vm_needs_tick(Model *m);

@@ -5,7 +5,6 @@
  * nothing owns are removed. */
 #include "log.h"
 #include "util.h"
-#include "vm.h"
 #include "vmi-private.h"
 
 /* The text of one element of our metadata.  libvirt hands the element
@@ -58,14 +57,17 @@ static char *metadata_value(const char *xml, const char *element) {
 
 static void listed(HvOp *op) {
         VmiController *c = op->userdata;
-        g_autoptr(GHashTable) live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        GHashTableIter it;
+        Instance *inst;
 
         if (op->r < 0) {
                 g_warning("cannot list libvirt's domains: %s; trying again", op->error);
                 sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
                 return;
         }
-        g_hash_table_remove_all(c->domains);
+        g_hash_table_iter_init(&it, c->instances);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &inst))
+                inst->domain = false;
         for (guint i = 0; i < op->domains->len; i++) {
                 HvDomain *hd = op->domains->pdata[i];
                 g_autofree char *uid = metadata_value(hd->metadata, "uid");
@@ -79,11 +81,9 @@ static void listed(HvOp *op) {
                         hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, hd->name, vmi_op_logged, c));
                         continue;
                 }
-                Domain *d = g_new0(Domain, 1);
-                d->vmi_uid = g_strdup(uid);
-                d->paused = hd->paused;
-                g_hash_table_insert(c->domains, g_strdup(hd->name), d);
-                g_hash_table_add(live, g_strdup(uid));
+                inst = vmi_instance_get(c, uid);
+                inst->domain = true;
+                inst->paused = hd->paused;
                 /* Said, so that an admin (and tests/host) can tell a VM
                  * that lived through a daemon restart from one started
                  * again. */
@@ -91,8 +91,7 @@ static void listed(HvOp *op) {
                               hd->name);
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Running", .paused = hd->paused, .agent = -1 });
                 vmi_check_agent(c, vmi);
-                g_hash_table_insert(c->address_due, g_strdup(uid),
-                                    g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+                inst->address_due = g_get_monotonic_time();
         }
         c->listed = true;
         /* per-instance files nothing owns */
@@ -111,7 +110,7 @@ static void listed(HvOp *op) {
         g_autoptr(GPtrArray) all = model_list(c->model, &kind_vmi, NULL, NULL);
         for (guint i = 0; i < all->len; i++)
                 model_enqueue(c->model, all->pdata[i]);
-        vm_enqueue_all(c->model);
+        model_enqueue_kind(c->model, &kind_vm);      /* what they show follows what was adopted */
 }
 
 void vmi_list_domains(VmiController *c) {

@@ -9,21 +9,22 @@
 #include "vmi-private.h"
 
 void vmi_agent_changed(VmiController *c, Object *vmi, bool connected) {
-        bool was = g_hash_table_contains(c->agents, vmi->uid);
+        Instance *inst = vmi_instance_get(c, vmi->uid);
+        bool was = inst->agent != NULL;
         gint64 now = g_get_monotonic_time();
 
         if (connected && !was) {
-                g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_new());
-                g_hash_table_insert(c->guest_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                inst->agent = json_object_new();
+                inst->guest_due = now;
                 /* the agent knows the addresses best: ask now */
-                g_hash_table_insert(c->address_due, g_strdup(vmi->uid), g_memdup2(&now, sizeof now));
+                inst->address_due = now;
                 sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         } else if (!connected) {
-                g_hash_table_remove(c->agents, vmi->uid);
-                g_hash_table_remove(c->guest_due, vmi->uid);
+                g_clear_pointer(&inst->agent, json_object_unref);
+                inst->guest_due = 0;
         }
         /* a new agent (a reboot, a restart of it) is told everything again */
-        g_hash_table_remove(c->creds, vmi->uid);
+        g_clear_pointer(&inst->creds, credentials_sync_free);
         if (connected != was)
                 vmi_write_status(c, vmi, &(VmiStatus) {
                         .paused = -1, .agent = connected,
@@ -33,7 +34,8 @@ void vmi_agent_changed(VmiController *c, Object *vmi, bool connected) {
 
 static void credentials_done(HvOp *op) {
         VmiController *c = op->userdata;
-        CredentialsSync *s = g_hash_table_lookup(c->creds, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
+        CredentialsSync *s = inst ? inst->creds : NULL;
         Object *vmi = model_find_uid(c->model, op->tag);
 
         if (!s || !s->sending)
@@ -53,15 +55,14 @@ static void sync_credentials(VmiController *c, Object *vmi, gint64 now) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GPtrArray) users = NULL;
         g_autofree char *digest = NULL;
+        Instance *inst = vmi_instance_get(c, vmi->uid);
         CredentialsSync *s;
 
         if (!agent_credentials_wanted(json_get_object(object_root(vmi), "spec")))
                 return;
-        s = g_hash_table_lookup(c->creds, vmi->uid);
-        if (!s) {
-                s = g_new0(CredentialsSync, 1);
-                g_hash_table_insert(c->creds, g_strdup(vmi->uid), s);
-        }
+        if (!inst->creds)
+                inst->creds = g_new0(CredentialsSync, 1);
+        s = inst->creds;
         if (s->sending)
                 return;
         if (agent_credentials_resolve(c->model, vmi, &users, &digest, &e) < 0) {
@@ -98,19 +99,21 @@ void vmi_check_agent(VmiController *c, Object *vmi) {
 static void guest_info_done(HvOp *op) {
         VmiController *c = op->userdata;
         Object *vmi = model_find_uid(c->model, op->tag);
-        gint64 *due = g_hash_table_lookup(c->guest_due, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
 
-        g_hash_table_remove(c->guest_busy, op->tag);
-        if (!vmi || !due)
+        if (inst)
+                inst->guest_busy = false;
+        if (!vmi || !inst || !inst->guest_due)
                 return;
-        *due = g_get_monotonic_time() + GUEST_INFO_USEC;
+        inst->guest_due = g_get_monotonic_time() + GUEST_INFO_USEC;
         if (op->r < 0 || !op->guest)
                 return;         /* the agent is still starting, or went: its event says so */
-        JsonObject *old = g_hash_table_lookup(c->agents, vmi->uid);
         g_autoptr(JsonNode) a = json_node_init_object(json_node_alloc(), op->guest);
-        g_autoptr(JsonNode) b = old ? json_node_init_object(json_node_alloc(), old) : NULL;
+        g_autoptr(JsonNode) b = inst->agent ? json_node_init_object(json_node_alloc(), inst->agent) : NULL;
         bool changed = !json_equal(a, b);
-        g_hash_table_insert(c->agents, g_strdup(vmi->uid), json_object_ref(op->guest));
+        if (inst->agent)
+                json_object_unref(inst->agent);
+        inst->agent = json_object_ref(op->guest);
         vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
                                                 .os_info = json_get_object(op->guest, "os") });
         if (changed)
@@ -119,17 +122,19 @@ static void guest_info_done(HvOp *op) {
 
 JsonObject *vmi_guest_info(Model *m, Object *vmi) {
         VmiController *c = model_services(m)->vmis;
-        JsonObject *g = c ? g_hash_table_lookup(c->agents, vmi->uid) : NULL;
+        Instance *inst = c ? vmi_instance_find(c, vmi->uid) : NULL;
+        JsonObject *g = inst ? inst->agent : NULL;
         return g && json_object_get_size(g) > 0 ? g : NULL;
 }
 
 bool vmi_agent_connected(Model *m, Object *vmi) {
         VmiController *c = model_services(m)->vmis;
-        return c && g_hash_table_contains(c->agents, vmi->uid);
+        Instance *inst = c ? vmi_instance_find(c, vmi->uid) : NULL;
+        return inst && inst->agent;
 }
 
 typedef struct Quiesce {
-        VmiQuiesceDone done;
+        InstanceDone done;
         void *userdata;
 } Quiesce;
 
@@ -139,7 +144,7 @@ static void quiesce_done(HvOp *op) {
         g_free(q);
 }
 
-static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceDone done, void *userdata) {
+static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, InstanceDone done, void *userdata) {
         g_autofree char *name = vmi_domain_name(vmi);
         Quiesce *q = g_new0(Quiesce, 1);
         q->done = done;
@@ -147,9 +152,9 @@ static void quiesce_op(VmiController *c, Object *vmi, HvOpKind kind, VmiQuiesceD
         hypervisor_submit(c->hv, hv_op_new(kind, name, quiesce_done, q));
 }
 
-void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, VmiQuiesceDone done, void *userdata) {
-        VmiController *c = model_services(m)->vmis;
-        if (use_agent && vmi_agent_connected(m, vmi)) {
+void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                 void *userdata) {
+        if (use_agent && vmi_agent_connected(c->model, vmi)) {
                 *ret_how = "GuestAgent";
                 quiesce_op(c, vmi, HV_OP_FS_FREEZE, done, userdata);
         } else if (!vmi_is_paused(vmi)) {
@@ -161,8 +166,7 @@ void vmi_quiesce(Model *m, Object *vmi, bool use_agent, const char **ret_how, Vm
         }
 }
 
-void vmi_release(Model *m, Object *vmi, const char *how, VmiQuiesceDone done, void *userdata) {
-        VmiController *c = model_services(m)->vmis;
+void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata) {
         if (streq_ptr(how, "GuestAgent"))
                 quiesce_op(c, vmi, HV_OP_FS_THAW, done, userdata);
         else if (streq_ptr(how, "Paused"))
@@ -177,10 +181,11 @@ static void addresses_done(HvOp *op) {
         VmiController *c = op->userdata;
         const char *uid = op->tag;
         Object *vmi = model_find_uid(c->model, uid);
-        gint64 *due = g_hash_table_lookup(c->address_due, uid);
+        Instance *inst = vmi_instance_find(c, uid);
 
-        g_hash_table_remove(c->address_busy, uid);
-        if (!vmi || !due || op->r < 0)
+        if (inst)
+                inst->address_busy = false;
+        if (!vmi || !inst || !inst->address_due || op->r < 0)
                 return;
         JsonArray *ifaces = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vmi), "spec"),
                                                                            "domain"), "devices"),
@@ -215,43 +220,43 @@ static void addresses_done(HvOp *op) {
                 json_array_add_string_element(json_get_array(entry, "ipAddresses"), a->address);
                 any = true;
         }
-        *due = g_get_monotonic_time() + (any ? ADDRESS_POLL_SLOW_USEC : ADDRESS_POLL_FAST_USEC);
+        inst->address_due = g_get_monotonic_time() + (any ? ADDRESS_POLL_SLOW_USEC : ADDRESS_POLL_FAST_USEC);
         vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1, .interfaces = out });
 }
 
 /* --- the tick --- */
 
-/* Submit kind for each instance in due (uid -> monotonic usec) whose time
- * has come and that has no such call under way (busy). */
-static void submit_due(VmiController *c, GHashTable *due, GHashTable *busy, HvOpKind kind, HvOpDone done, gint64 now) {
-        GHashTableIter it;
-        char *uid;
-        void *value;
+/* Submit kind for the instance if its time (*due, monotonic µs; 0: none)
+ * has come and no such call is under way (*busy). */
+static void submit_due(VmiController *c, Instance *inst, gint64 due, bool *busy, HvOpKind kind, HvOpDone done,
+                       gint64 now) {
+        Object *vmi = model_find_uid(c->model, inst->uid);
 
-        g_hash_table_iter_init(&it, due);
-        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
-                Object *vmi = model_find_uid(c->model, uid);
-                if (!vmi || g_hash_table_contains(busy, uid) || now < *(gint64 *) value)
-                        continue;
-                g_autofree char *name = vmi_domain_name(vmi);
-                HvOp *op = hv_op_new(kind, name, done, c);
-                op->tag = g_strdup(uid);
-                g_hash_table_add(busy, g_strdup(uid));
-                hypervisor_submit(c->hv, op);
-        }
+        if (!due || !vmi || *busy || now < due)
+                return;
+        g_autofree char *name = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(kind, name, done, c);
+        op->tag = g_strdup(inst->uid);
+        *busy = true;
+        hypervisor_submit(c->hv, op);
 }
 
 void vmi_agent_tick(VmiController *c, gint64 now) {
         GHashTableIter it;
-        char *uid;
+        Instance *inst;
 
-        submit_due(c, c->address_due, c->address_busy, HV_OP_ADDRESSES, addresses_done, now);
-        submit_due(c, c->guest_due, c->guest_busy, HV_OP_GUEST_INFO, guest_info_done, now);
+        g_hash_table_iter_init(&it, c->instances);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &inst))
+                submit_due(c, inst, inst->address_due, &inst->address_busy, HV_OP_ADDRESSES, addresses_done, now);
+        g_hash_table_iter_init(&it, c->instances);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &inst))
+                submit_due(c, inst, inst->guest_due, &inst->guest_busy, HV_OP_GUEST_INFO, guest_info_done, now);
         /* status is written on the way: not while walking the table */
         g_autoptr(GPtrArray) connected = g_ptr_array_new_with_free_func(g_free);
-        g_hash_table_iter_init(&it, c->agents);
-        while (g_hash_table_iter_next(&it, (void **) &uid, NULL))
-                g_ptr_array_add(connected, g_strdup(uid));
+        g_hash_table_iter_init(&it, c->instances);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &inst))
+                if (inst->agent)
+                        g_ptr_array_add(connected, g_strdup(inst->uid));
         for (guint i = 0; i < connected->len; i++) {
                 Object *vmi = model_find_uid(c->model, connected->pdata[i]);
                 if (vmi)

@@ -5,10 +5,12 @@
  * other controllers: they use vmi.h. */
 #pragma once
 
+#include "credentials.h"
 #include "hypervisor.h"
 #include "model.h"
 #include "seed.h"
 #include "services.h"
+#include "vmi-status.h"
 #include "vmi.h"
 
 #define TICK_USEC (1 * G_USEC_PER_SEC)
@@ -17,15 +19,33 @@
 #define GUEST_INFO_USEC (30 * G_USEC_PER_SEC)             /* agent facts while connected */
 #define AGENT_OFFLINE "the guest agent is not connected"
 
-typedef struct Domain {
+/* What the controller knows of one instance beside its document, by vmi
+ * uid: made when first needed (a start, an adopted domain), dropped when
+ * the instance goes (its finalizer ran). */
+typedef struct Instance {
+        char *uid;
+        bool busy;                      /* a start is under way */
+        gint64 first_try;               /* monotonic µs it was first started (imagePullPolicy Always); 0: not yet */
+        GPtrArray *claims;              /* claim uids held (pvc-protection); NULL: none */
+        GPtrArray *images;              /* cached image digests held (collection); NULL: none */
+        /* its domain, as libvirt runs it */
+        bool domain;                    /* libvirt runs it (created, or adopted when listed) */
         bool paused;
-        char *vmi_uid;
-} Domain;
-
-typedef struct Stopping {
-        gint64 deadline;                /* monotonic usec: destroy then */
+        /* stopping: ACPI power-off sent (or destroy at once) */
+        bool stopping;
+        gint64 stop_deadline;           /* monotonic µs: destroy then */
         bool destroy_sent;
-} Stopping;
+        /* the guest agent and what is polled */
+        JsonObject *agent;              /* connected: its last facts ({} before the first); NULL: not connected */
+        gint64 address_due;             /* monotonic µs of the next address poll; 0: no polls */
+        bool address_busy;
+        gint64 guest_due;               /* monotonic µs of the next guest-info call; 0: none (no agent) */
+        bool guest_busy;
+        CredentialsSync *creds;         /* while its agent is connected and its Secrets are sent */
+} Instance;
+
+Instance *instance_free(Instance *i);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Instance, instance_free)
 
 struct VmiController {
         Model *model;
@@ -34,21 +54,14 @@ struct VmiController {
         char *owner;                    /* this daemon's id in domain metadata */
         char *instances_dir;            /* state: per-instance disks */
         char *runtime_dir;              /* sockets */
-        GHashTable *domains;            /* domain name -> Domain: what libvirt runs */
-        GHashTable *busy;               /* vmi uid -> 1: a start is under way */
-        GHashTable *stopping;           /* vmi uid -> Stopping */
-        GHashTable *claims;             /* vmi uid -> GPtrArray of claim uids held */
-        GHashTable *images;             /* vmi uid -> GPtrArray of cached image digests held */
-        GHashTable *first_try;          /* vmi uid -> monotonic µs it was first started (imagePullPolicy Always) */
-        GHashTable *address_due;        /* vmi uid -> monotonic usec of the next address poll */
-        GHashTable *address_busy;       /* vmi uid -> 1 */
-        GHashTable *agents;             /* vmi uid -> JsonObject: the agent is connected; its last facts */
-        GHashTable *guest_due;          /* vmi uid -> monotonic usec of the next guest-info call */
-        GHashTable *guest_busy;         /* vmi uid -> 1 */
-        GHashTable *creds;              /* vmi uid -> CredentialsSync, while its agent is connected */
+        GHashTable *instances;          /* vmi uid -> Instance */
         sd_event_source *tick;
         bool listed;                    /* libvirt's domains were listed once */
 };
+
+/* The instance of uid, or NULL; instance_get makes it when absent. */
+Instance *vmi_instance_find(VmiController *c, const char *uid);
+Instance *vmi_instance_get(VmiController *c, const char *uid);
 
 typedef struct VmiStatus {
         const char *phase;              /* NULL: keep */
@@ -119,6 +132,10 @@ void vmi_agent_changed(VmiController *c, Object *vmi, bool connected);
 void vmi_check_agent(VmiController *c, Object *vmi);
 /* On the tick: address polls, guest-info calls and credentials due. */
 void vmi_agent_tick(VmiController *c, gint64 now);
+/* InstanceOps' quiesce and release (services.h). */
+void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                 void *userdata);
+void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata);
 
 /* --- adoption (vmi-adopt.c) --- */
 

@@ -3,11 +3,10 @@
  * (an overlay on the image cache's file) and cloud-init seeds, resolved
  * into what domain.c writes into the domain XML and what the start makes
  * first (vmi.c). */
-#include "datavolume.h"
 #include "domain.h"
 #include "imagecache.h"
 #include "json-util.h"
-#include "pvc.h"
+#include "pvc-status.h"
 #include "util.h"
 #include "vmi-private.h"
 
@@ -90,9 +89,9 @@ static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const
                 r->message = g_strdup_printf("volume %s: %s", name, e->message);
                 return VOL_IMAGE_ERROR;
         }
-        gint64 *since = g_hash_table_lookup(c->first_try, vmi->uid);
+        Instance *inst = vmi_instance_find(c, vmi->uid);
         switch (imagecache_want(c->services->images, ref, policy ? policy : imagecache_default_policy(image),
-                                since ? *since : 0,
+                                inst ? inst->first_try : 0,
                                 user, password, &digest, &backing, &r->reason, &msg)) {
         case IMAGE_PULLING:
                 g_free(r->message);

@@ -22,42 +22,12 @@
 #include "seed.h"
 #include "services.h"
 #include "util.h"
-#include "vm.h"
+#include "vm-status.h"
 #include "vmi-private.h"
+#include "vmi-status.h"
 
 #define OVMF_DIR "/usr/share/OVMF"
 #define MAX_INTERRUPTED_STARTS 2        /* then the instance fails (start-attempts) */
-
-/* --- facts --- */
-
-const char *vmi_phase(Object *vmi) {
-        const char *p = object_status_string(vmi, "phase");
-        return p ? p : "Pending";
-}
-
-bool vmi_is_finished(Object *vmi) {
-        const char *p = vmi_phase(vmi);
-        return streq(p, "Succeeded") || streq(p, "Failed");
-}
-
-bool vmi_is_stopping(Model *m, Object *vmi) {
-        VmiController *c = model_services(m)->vmis;
-        return object_is_deleting(vmi) || (c && g_hash_table_contains(c->stopping, vmi->uid));
-}
-
-bool vmi_is_paused(Object *vmi) {
-        return streq_ptr(object_condition(vmi, "Paused", "status"), "True");
-}
-
-const char *vmi_waiting_reason(Object *vmi) {
-        if (!streq_ptr(object_condition(vmi, "Synchronized", "status"), "False"))
-                return NULL;
-        return object_condition(vmi, "Synchronized", "reason");
-}
-
-char *vmi_domain_name(Object *vmi) {
-        return g_strdup_printf("%s_%s", vmi->namespace, vmi->name);
-}
 
 /* --- admission (the rules themselves: vmi-admit.c) --- */
 
@@ -148,29 +118,64 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 g_warning("VMI %s/%s: cannot write status: %s", vmi->namespace, vmi->name, e->message);
 }
 
+/* --- the instances --- */
+
+Instance *instance_free(Instance *i) {
+        if (!i)
+                return NULL;
+        g_free(i->uid);
+        if (i->claims)
+                g_ptr_array_unref(i->claims);
+        if (i->images)
+                g_ptr_array_unref(i->images);
+        if (i->agent)
+                json_object_unref(i->agent);
+        credentials_sync_free(i->creds);
+        g_free(i);
+        return NULL;
+}
+
+Instance *vmi_instance_find(VmiController *c, const char *uid) {
+        return uid ? g_hash_table_lookup(c->instances, uid) : NULL;
+}
+
+Instance *vmi_instance_get(VmiController *c, const char *uid) {
+        Instance *i = vmi_instance_find(c, uid);
+        if (!i) {
+                i = g_new0(Instance, 1);
+                i->uid = g_strdup(uid);
+                g_hash_table_insert(c->instances, i->uid, i);
+        }
+        return i;
+}
+
 /* --- claims the instance holds (pvc-protection) --- */
 
 static void release_claims(VmiController *c, Object *vmi) {
-        GPtrArray *held = g_hash_table_lookup(c->claims, vmi->uid);
-        for (guint i = 0; held && i < held->len; i++)
-                services_pvc_use(c->services, held->pdata[i], false);
-        g_hash_table_remove(c->claims, vmi->uid);
-        held = g_hash_table_lookup(c->images, vmi->uid);
-        for (guint i = 0; held && i < held->len; i++)
-                imagecache_use(c->services->images, held->pdata[i], false);
-        g_hash_table_remove(c->images, vmi->uid);
+        Instance *inst = vmi_instance_find(c, vmi->uid);
+
+        if (!inst)
+                return;
+        for (guint i = 0; inst->claims && i < inst->claims->len; i++)
+                services_pvc_use(c->services, inst->claims->pdata[i], false);
+        g_clear_pointer(&inst->claims, g_ptr_array_unref);
+        for (guint i = 0; inst->images && i < inst->images->len; i++)
+                imagecache_use(c->services->images, inst->images->pdata[i], false);
+        g_clear_pointer(&inst->images, g_ptr_array_unref);
 }
 
 /* The claims (pvc-protection) and cached images (collection) an instance
  * uses, held while it lives. */
 static void hold_claims(VmiController *c, Object *vmi, GPtrArray *uids, GPtrArray *digests) {
+        Instance *inst = vmi_instance_get(c, vmi->uid);
+
         release_claims(c, vmi);
         for (guint i = 0; i < uids->len; i++)
                 services_pvc_use(c->services, uids->pdata[i], true);
-        g_hash_table_insert(c->claims, g_strdup(vmi->uid), g_ptr_array_ref(uids));
+        inst->claims = g_ptr_array_ref(uids);
         for (guint i = 0; i < digests->len; i++)
                 imagecache_use(c->services->images, digests->pdata[i], true);
-        g_hash_table_insert(c->images, g_strdup(vmi->uid), g_ptr_array_ref(digests));
+        inst->images = g_ptr_array_ref(digests);
 }
 
 /* --- files of an instance --- */
@@ -314,7 +319,9 @@ static void prepare_done(void *data) {
                 if (vmi && s->r < 0)
                         vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
                                                                 .message = s->error, .paused = -1, .agent = -1 });
-                g_hash_table_remove(c->busy, s->vmi_uid);
+                Instance *inst = vmi_instance_find(c, s->vmi_uid);
+                if (inst)
+                        inst->busy = false;
                 if (vmi)
                         model_enqueue(c->model, vmi);
                 start_free(s);
@@ -337,8 +344,10 @@ static void created(HvOp *op) {
         VmiController *c = op->userdata;
         const char *uid = op->tag;
         Object *vmi = model_find_uid(c->model, uid);
+        Instance *inst = vmi_instance_find(c, uid);
 
-        g_hash_table_remove(c->busy, uid);
+        if (inst)
+                inst->busy = false;
         if (!vmi)
                 return;         /* removed meanwhile: its finalizer ran; the domain, if any, is an orphan for the
                                  * next list */
@@ -350,24 +359,16 @@ static void created(HvOp *op) {
                 model_enqueue(c->model, vmi);
                 return;
         }
-        g_autofree char *name = vmi_domain_name(vmi);
-        Domain *d = g_hash_table_lookup(c->domains, name);
-        if (!d) {
-                d = g_new0(Domain, 1);
-                g_hash_table_insert(c->domains, g_strdup(name), d);
-        }
-        g_free(d->vmi_uid);
-        d->vmi_uid = g_strdup(vmi->uid);
-        d->paused = op->paused;
+        inst = vmi_instance_get(c, vmi->uid);
+        inst->domain = true;
+        inst->paused = op->paused;
         vmi_write_status(c, vmi, &(VmiStatus) {
                 .phase = "Running", .paused = op->paused, .agent = 0,
                 .creds = agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ? AGENT_OFFLINE : NULL });
-        g_hash_table_insert(c->address_due, g_strdup(vmi->uid),
-                            g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        inst->address_due = g_get_monotonic_time();
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
         vmi_check_agent(c, vmi);
         model_enqueue(c->model, vmi);
-        vm_instance_changed(c->model, vmi);
 }
 
 static void qemu_user(VmiController *c, uid_t *uid, gid_t *gid) {
@@ -408,9 +409,9 @@ static int start_instance(VmiController *c, Object *vmi) {
                                                [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
                                                [VOL_DV_ERROR] = "DataVolumeError" };
 
-        if (!g_hash_table_contains(c->first_try, vmi->uid))
-                g_hash_table_insert(c->first_try, g_strdup(vmi->uid),
-                                    g_memdup2(&(gint64) { g_get_monotonic_time() }, sizeof(gint64)));
+        Instance *inst = vmi_instance_get(c, vmi->uid);
+        if (!inst->first_try)
+                inst->first_try = g_get_monotonic_time();
         if (st == VOL_PULLING) {
                 /* KubeVirt's instance is Scheduling while its pod pulls */
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .paused = -1, .agent = -1 });
@@ -480,7 +481,7 @@ static int start_instance(VmiController *c, Object *vmi) {
         s->instance_dir = g_steal_pointer(&idir);
         s->runtime_dir = g_steal_pointer(&rdir);
         qemu_user(c, &s->qemu_uid, &s->qemu_gid);
-        g_hash_table_insert(c->busy, g_strdup(vmi->uid), GINT_TO_POINTER(1));
+        inst->busy = true;
         vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduled", .paused = -1, .agent = -1 });
         worker_submit(c->services->worker, prepare_work, prepare_done, s);
         return 0;
@@ -496,37 +497,35 @@ void vmi_op_logged(HvOp *op) {
 
 static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
         g_autofree char *name = vmi_domain_name(vmi);
-        Stopping *st = g_hash_table_lookup(c->stopping, vmi->uid);
+        Instance *inst = vmi_instance_get(c, vmi->uid);
 
         if (grace < 0)
                 grace = json_get_int(json_get_object(object_root(vmi), "spec"), "terminationGracePeriodSeconds", 30);
-        if (st) {
+        if (inst->stopping) {
                 /* a shorter grace period given later wins, as kubectl's does */
                 gint64 deadline = g_get_monotonic_time() + grace * G_USEC_PER_SEC;
-                if (deadline < st->deadline)
-                        st->deadline = deadline;
+                if (deadline < inst->stop_deadline)
+                        inst->stop_deadline = deadline;
         } else {
-                st = g_new0(Stopping, 1);
-                st->deadline = g_get_monotonic_time() + grace * G_USEC_PER_SEC;
-                g_hash_table_insert(c->stopping, g_strdup(vmi->uid), st);
+                inst->stopping = true;
+                inst->destroy_sent = false;
+                inst->stop_deadline = g_get_monotonic_time() + grace * G_USEC_PER_SEC;
                 if (grace > 0)
                         hypervisor_submit(c->hv, hv_op_new(HV_OP_SHUTDOWN, name, vmi_op_logged, c));
         }
-        if (grace == 0 && !st->destroy_sent) {
-                st->destroy_sent = true;
+        if (grace == 0 && !inst->destroy_sent) {
+                inst->destroy_sent = true;
                 hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_op_logged, c));
         }
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
 }
 
 bool vmi_has_domain(VmiController *c, Object *vmi) {
-        g_autofree char *name = vmi_domain_name(vmi);
-        Domain *d = g_hash_table_lookup(c->domains, name);
-        return d && streq_ptr(d->vmi_uid, vmi->uid);
+        Instance *inst = vmi_instance_find(c, vmi->uid);
+        return inst && inst->domain;
 }
 
-int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error) {
-        VmiController *c = model_services(m)->vmis;
+static int stop_instance(VmiController *c, Object *vmi, int64_t grace, GError **error) {
         if (!vmi_has_domain(c, vmi))
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
                                     vmi->name);
@@ -539,19 +538,21 @@ int vmi_stop(Model *m, Object *vmi, int64_t grace, GError **error) {
 static int vmi_reconcile(Model *m, Object *vmi) {
         VmiController *c = model_services(m)->vmis;
         const char *phase = vmi_phase(vmi);
+        Instance *inst = vmi_instance_find(c, vmi->uid);
 
-        if (!c->listed || object_is_deleting(vmi) || g_hash_table_contains(c->busy, vmi->uid))
+        if (!c->listed || object_is_deleting(vmi) || (inst && inst->busy))
                 return 0;
         if (vmi_is_finished(vmi)) {
-                g_hash_table_remove(c->first_try, vmi->uid);
-                if (g_hash_table_contains(c->claims, vmi->uid)) {
+                if (inst)
+                        inst->first_try = 0;
+                if (inst && inst->claims) {
                         release_claims(c, vmi);
                         remove_files(c, vmi->uid);
                 }
                 return 0;
         }
         if (vmi_has_domain(c, vmi)) {
-                if (!g_hash_table_contains(c->claims, vmi->uid)) {
+                if (!inst->claims) {
                         /* adopted after a restart: hold its claims again */
                         g_auto(Resolved) r = { .adopting = true };
                         (void) vmi_resolve_volumes(c, vmi, &r);
@@ -571,19 +572,17 @@ static int vmi_reconcile(Model *m, Object *vmi) {
 
 static int vmi_finalize(Model *m, Object *vmi) {
         VmiController *c = model_services(m)->vmis;
+        Instance *inst = vmi_instance_find(c, vmi->uid);
 
-        if (g_hash_table_contains(c->busy, vmi->uid))
+        if (inst && inst->busy)
                 return 0;       /* its start finishes first */
         if (vmi_has_domain(c, vmi)) {
                 send_stop(c, vmi, -1);
                 return 0;       /* the STOPPED event queues us again */
         }
-        g_hash_table_remove(c->stopping, vmi->uid);
-        g_hash_table_remove(c->address_due, vmi->uid);
-        g_hash_table_remove(c->first_try, vmi->uid);
         release_claims(c, vmi);
         remove_files(c, vmi->uid);
-        vm_instance_changed(m, vmi);
+        g_hash_table_remove(c->instances, vmi->uid);
         return 1;
 }
 
@@ -615,37 +614,37 @@ static Object *vmi_of_domain(VmiController *c, const char *name) {
 
 static void on_event(const HvEvent *ev, void *userdata) {
         VmiController *c = userdata;
-        Domain *d = ev->domain ? g_hash_table_lookup(c->domains, ev->domain) : NULL;
         Object *vmi = ev->domain ? vmi_of_domain(c, ev->domain) : NULL;
+        Instance *inst = vmi ? vmi_instance_find(c, vmi->uid) : NULL;
 
         if (ev->kind == HV_EVENT_DISCONNECTED) {
                 g_warning("libvirt closed the connection; listing domains again");
                 vmi_list_domains(c);
                 return;
         }
-        if (!d || !vmi || !streq_ptr(d->vmi_uid, vmi->uid))
+        if (!inst || !inst->domain)
                 return;         /* not ours, or not created yet (created() records it) */
         switch (ev->kind) {
         case HV_EVENT_SUSPENDED:
         case HV_EVENT_RESUMED:
-                d->paused = ev->kind == HV_EVENT_SUSPENDED;
-                vmi_write_status(c, vmi, &(VmiStatus) { .paused = d->paused, .agent = -1 });
+                inst->paused = ev->kind == HV_EVENT_SUSPENDED;
+                vmi_write_status(c, vmi, &(VmiStatus) { .paused = inst->paused, .agent = -1 });
                 break;
         case HV_EVENT_AGENT:
                 vmi_agent_changed(c, vmi, ev->detail);
                 break;
         case HV_EVENT_STOPPED: {
-                bool asked = g_hash_table_contains(c->stopping, vmi->uid);
+                bool asked = inst->stopping;
                 bool ok = ev->detail == HV_STOP_SHUTDOWN || asked;
                 const char *why = ev->detail == HV_STOP_CRASHED ? "the guest crashed or QEMU failed" :
                                   ev->detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" :
                                   "the domain stopped";
-                g_hash_table_remove(c->domains, ev->domain);
-                g_hash_table_remove(c->stopping, vmi->uid);
-                g_hash_table_remove(c->address_due, vmi->uid);
-                g_hash_table_remove(c->agents, vmi->uid);
-                g_hash_table_remove(c->guest_due, vmi->uid);
-                g_hash_table_remove(c->creds, vmi->uid);
+                inst->domain = false;
+                inst->stopping = false;
+                inst->address_due = 0;
+                g_clear_pointer(&inst->agent, json_object_unref);
+                inst->guest_due = 0;
+                g_clear_pointer(&inst->creds, credentials_sync_free);
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed",
                                                         .message = ok ? NULL : why, .paused = 0, .agent = 0 });
                 model_enqueue(c->model, vmi);
@@ -654,7 +653,6 @@ static void on_event(const HvEvent *ev, void *userdata) {
         default:
                 break;
         }
-        vm_instance_changed(c->model, vmi);
 }
 
 /* --- the tick: deadlines, and the agent's polls --- */
@@ -663,73 +661,90 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         VmiController *c = userdata;
         gint64 now = g_get_monotonic_time();
         GHashTableIter it;
-        char *uid;
-        void *value;
+        Instance *inst;
+        bool waiting = false;
 
         if (!c->listed) {
                 if (hypervisor_pending(c->hv) == 0)
                         vmi_list_domains(c);
         }
-        g_hash_table_iter_init(&it, c->stopping);
-        while (g_hash_table_iter_next(&it, (void **) &uid, &value)) {
-                Stopping *st = value;
-                Object *vmi = model_find_uid(c->model, uid);
-                if (!vmi) {
-                        g_hash_table_iter_remove(&it);
-                        continue;
-                }
-                if (now >= st->deadline && !st->destroy_sent) {
+        g_hash_table_iter_init(&it, c->instances);
+        while (g_hash_table_iter_next(&it, NULL, (void **) &inst)) {
+                Object *vmi = inst->stopping ? model_find_uid(c->model, inst->uid) : NULL;
+                if (inst->stopping && !vmi)
+                        inst->stopping = false;
+                else if (inst->stopping && now >= inst->stop_deadline && !inst->destroy_sent) {
                         g_autofree char *name = vmi_domain_name(vmi);
-                        st->destroy_sent = true;
+                        inst->destroy_sent = true;
                         hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_op_logged, c));
                 }
         }
         vmi_agent_tick(c, now);
-        vm_tick(c->model);
-        if (c->listed && g_hash_table_size(c->stopping) == 0 && g_hash_table_size(c->address_due) == 0 &&
-            g_hash_table_size(c->guest_due) == 0 && !vm_needs_tick(c->model))
+        g_hash_table_iter_init(&it, c->instances);
+        while (!waiting && g_hash_table_iter_next(&it, NULL, (void **) &inst))
+                waiting = inst->stopping || inst->address_due || inst->guest_due;
+        if (c->listed && !waiting)
                 sd_event_source_set_enabled(s, SD_EVENT_OFF);
         else
                 sd_event_source_set_time_relative(s, TICK_USEC);
         return 0;
 }
 
-void vmi_controller_wake(Model *m) {
-        VmiController *c = model_services(m)->vmis;
-        if (c) {
-                sd_event_source_set_time_relative(c->tick, TICK_USEC);
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
-        }
-}
-
-void vmi_volumes_changed(Model *m, const char *namespace) {
-        VmiController *c = model_services(m)->vmis;
-        if (!c)
-                return;
-        g_autoptr(GPtrArray) vmis = model_list(m, &kind_vmi, namespace, NULL);
+/* Instances waiting for their volumes (in namespace; NULL: anywhere)
+ * look again. */
+static void enqueue_waiting(VmiController *c, const char *namespace) {
+        g_autoptr(GPtrArray) vmis = model_list(c->model, &kind_vmi, namespace, NULL);
         for (guint i = 0; i < vmis->len; i++) {
                 const char *phase = vmi_phase(vmis->pdata[i]);
                 if (streq(phase, "Pending") || streq(phase, "Scheduling"))
-                        model_enqueue(m, vmis->pdata[i]);
+                        model_enqueue(c->model, vmis->pdata[i]);
         }
 }
 
+/* A claim or DataVolume changed. */
+static void volume_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
+        enqueue_waiting(userdata, o->namespace);
+}
+
+static const ModelWatch volume_watch = { .changed = volume_changed };
+
 /* A pull ended or its back-off did: instances waiting on images look again. */
 static void images_changed(void *data) {
-        VmiController *c = data;
-        vmi_volumes_changed(c->model, NULL);
+        enqueue_waiting(data, NULL);
+}
+
+/* --- what other controllers ask (InstanceOps, services.h) --- */
+
+static bool instance_stopping(void *data, Object *vmi) {
+        Instance *inst = vmi_instance_find(data, vmi->uid);
+        return inst && inst->stopping;
+}
+
+static int instance_stop(void *data, Object *vmi, int64_t grace, GError **error) {
+        return stop_instance(data, vmi, grace, error);
+}
+
+static bool instance_agent_connected(void *data, Object *vmi) {
+        return vmi_agent_connected(((VmiController *) data)->model, vmi);
+}
+
+static void instance_quiesce(void *data, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
+                             void *userdata) {
+        vmi_quiesce(data, vmi, use_agent, ret_how, done, userdata);
+}
+
+static void instance_release(void *data, Object *vmi, const char *how, InstanceDone done, void *userdata) {
+        vmi_release(data, vmi, how, done, userdata);
 }
 
 /* --- verbs --- */
 
-static int running_domain(VmiController *c, Object *vmi, Domain **ret, GError **error) {
-        g_autofree char *name = vmi_domain_name(vmi);
-        Domain *d = g_hash_table_lookup(c->domains, name);
-        if (!d || !streq_ptr(d->vmi_uid, vmi->uid) || object_is_deleting(vmi) ||
-            g_hash_table_contains(c->stopping, vmi->uid))
+static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
+        Instance *inst = vmi_instance_find(c, vmi->uid);
+        if (!inst || !inst->domain || object_is_deleting(vmi) || inst->stopping)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
                                     vmi->name);
-        *ret = d;
+        *ret = inst;
         return 0;
 }
 
@@ -748,7 +763,7 @@ static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
 
 int vmi_pause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
-        Domain *d;
+        Instance *d;
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
@@ -759,7 +774,7 @@ int vmi_pause(Model *m, Object *vmi, GError **error) {
 
 int vmi_unpause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
-        Domain *d;
+        Instance *d;
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (!d->paused)
@@ -770,7 +785,7 @@ int vmi_unpause(Model *m, Object *vmi, GError **error) {
 
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
-        Domain *d;
+        Instance *d;
         if (running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
@@ -783,7 +798,7 @@ static int connect_socket(VmiController *c, Object *vmi, const char *file, const
         g_autofree char *dir = runtime_dir(c, vmi);
         g_autofree char *path = g_build_filename(dir, file, NULL);
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
-        Domain *d;
+        Instance *d;
         int fd;
 
         if (running_domain(c, vmi, &d, error) < 0)
@@ -832,11 +847,6 @@ static char *owner_id(const char *state_dir) {
         return id;
 }
 
-static void domain_free(Domain *d) {
-        g_free(d->vmi_uid);
-        g_free(d);
-}
-
 static char *runtime_base(const char *state_dir) {
         const char *rt = g_getenv("RUNTIME_DIRECTORY");
         if (rt && *rt)
@@ -858,18 +868,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         c->owner = owner_id(s->state_dir);
         c->instances_dir = g_build_filename(s->state_dir, "instances", NULL);
         c->runtime_dir = runtime_base(s->state_dir);
-        c->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) domain_free);
-        c->busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        c->stopping = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        c->claims = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-        c->images = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) g_ptr_array_unref);
-        c->first_try = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        c->address_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        c->address_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        c->agents = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) json_object_unref);
-        c->guest_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        c->guest_busy = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        c->creds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) credentials_sync_free);
+        c->instances = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) instance_free);
         if (g_mkdir_with_parents(c->instances_dir, 0711) < 0 || g_mkdir_with_parents(c->runtime_dir, 0711) < 0 ||
             chmod(s->state_dir, 0711) < 0 || chmod(c->instances_dir, 0711) < 0) {
                 r = -errno;
@@ -900,6 +899,12 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
                 return r;
         }
         s->vmis = c;
+        s->instances = (InstanceOps) {
+                .data = c, .stopping = instance_stopping, .stop = instance_stop,
+                .agent_connected = instance_agent_connected, .quiesce = instance_quiesce, .release = instance_release,
+        };
+        model_watch(m, &kind_pvc, &volume_watch, c);
+        model_watch(m, &kind_datavolume, &volume_watch, c);
         if (s->images)
                 imagecache_set_changed(s->images, images_changed, c);
         vmi_list_domains(c);
@@ -910,20 +915,12 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
 VmiController *vmi_controller_free(VmiController *c) {
         if (!c)
                 return NULL;
+        model_unwatch(c->model, &volume_watch, c);
+        if (c->services->instances.data == c)
+                c->services->instances = (InstanceOps) { 0 };
         hypervisor_free(c->hv);
         sd_event_source_disable_unref(c->tick);
-        g_hash_table_unref(c->domains);
-        g_hash_table_unref(c->busy);
-        g_hash_table_unref(c->stopping);
-        g_hash_table_unref(c->claims);
-        g_hash_table_unref(c->images);
-        g_hash_table_unref(c->first_try);
-        g_hash_table_unref(c->address_due);
-        g_hash_table_unref(c->address_busy);
-        g_hash_table_unref(c->agents);
-        g_hash_table_unref(c->guest_due);
-        g_hash_table_unref(c->guest_busy);
-        g_hash_table_unref(c->creds);
+        g_hash_table_unref(c->instances);
         g_free(c->owner);
         g_free(c->instances_dir);
         /* nothing runs: no sockets to keep (running guests keep theirs) */

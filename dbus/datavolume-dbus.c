@@ -4,6 +4,7 @@
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
+#include "datavolume-status.h"
 #include "datavolume.h"
 #include "json-util.h"
 #include "util.h"

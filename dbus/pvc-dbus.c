@@ -3,7 +3,7 @@
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
-#include "pvc.h"
+#include "pvc-status.h"
 #include "util.h"
 
 static int property_get_phase(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -10,7 +10,9 @@
 #include "bus.h"
 #include "json-util.h"
 #include "util.h"
+#include "vm-status.h"
 #include "vm.h"
+#include "vmi-status.h"
 #include "vmi.h"
 
 /* --- VirtualMachine --- */

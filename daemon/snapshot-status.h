@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdint.h>
+
+#include "model.h"
+
+/* Read-only facts of KubeVirt's snapshots and restores, from the
+ * documents: the volume snapshots a VirtualMachineSnapshotContent records
+ * (what a claim made from one copies, and its size) and whether a
+ * VirtualMachineRestore of a VM is under way.  Includes no controller. */
+
+/* A content's annotation: the ids of its copies, in volumeBackups' order. */
+#define SNAPSHOT_VOLUME_IDS "snapshot.edgevirt.org/volume-ids"
+
+/* A claim made from a snapshot's volume (dataSource kind VolumeSnapshot,
+ * named by the volumeSnapshotName of a VirtualMachineSnapshotContent in
+ * the claim's namespace): the volume's id, its storage class, and the
+ * content's uid (it is kept while the copy reads it).  -ENOENT: no such
+ * volume snapshot; -EAGAIN: not ready yet. */
+int snapshot_volume_source(Model *m, const char *namespace, const char *name, char **ret_id, const char **ret_class,
+                           const char **ret_content_uid, GError **error);
+
+/* The size of that volume snapshot (its claim's when it was taken). */
+int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error);
+
+/* A VirtualMachineRestore that failed (it will not go on). */
+bool snapshot_restore_failed(Object *restore);
+/* Is a VirtualMachineRestore of this VM under way (it must not start)? */
+bool snapshot_restore_in_progress(Model *m, Object *vm);

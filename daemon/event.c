@@ -6,7 +6,7 @@
 #include "json-util.h"
 #include "util.h"
 
-#define EXPIRE_INTERVAL_USEC (60 * G_USEC_PER_SEC)
+#define EXPIRE_INTERVAL_MAX_USEC (60 * G_USEC_PER_SEC)
 #define MAX_MESSAGE 1024                /* bytes of an event's message kept */
 
 const KindInfo kind_event = {
@@ -41,6 +41,7 @@ struct EventRecorder {
         sd_event_source *flush;
         sd_event_source *expire;
         char *host;
+        EventRecorderWatch watch;
 };
 
 static void pending_free(Pending *p) {
@@ -195,12 +196,17 @@ void event_recorder_expire(EventRecorder *r) {
         }
 }
 
+/* Every minute, or every half time to live when that is shorter. */
+static uint64_t expire_interval(const EventRecorder *r) {
+        return MIN(EXPIRE_INTERVAL_MAX_USEC, MAX(1u, r->limits.time_to_live) * G_USEC_PER_SEC / 2);
+}
+
 static int on_expire(sd_event_source *s, uint64_t usec, void *userdata) {
         EventRecorder *r = userdata;
         int k;
 
         event_recorder_expire(r);
-        k = sd_event_source_set_time_relative(s, EXPIRE_INTERVAL_USEC);
+        k = sd_event_source_set_time_relative(s, expire_interval(r));
         if (k >= 0)
                 k = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         if (k < 0)
@@ -224,9 +230,12 @@ int event_recorder_new(Model *m, sd_event *event, const EventLimits *limits, Eve
         k = sd_event_source_set_enabled(r->flush, SD_EVENT_OFF);
         if (k < 0)
                 return k;
-        k = sd_event_add_time_relative(event, &r->expire, CLOCK_MONOTONIC, EXPIRE_INTERVAL_USEC, 0, on_expire, r);
+        k = sd_event_add_time_relative(event, &r->expire, CLOCK_MONOTONIC, expire_interval(r), 0, on_expire, r);
         if (k < 0)
                 return k;
+        r->watch.recorder = r;
+        r->watch.states = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        event_rules_watch(&r->watch, m);
         *ret = g_steal_pointer(&r);
         return 0;
 }
@@ -234,6 +243,10 @@ int event_recorder_new(Model *m, sd_event *event, const EventLimits *limits, Eve
 EventRecorder *event_recorder_free(EventRecorder *r) {
         if (!r)
                 return NULL;
+        if (r->watch.states) {
+                event_rules_unwatch(&r->watch, r->model);
+                g_hash_table_unref(r->watch.states);
+        }
         sd_event_source_disable_unref(r->flush);
         sd_event_source_disable_unref(r->expire);
         if (r->pending)

@@ -36,3 +36,12 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
 
 /* Drop events past their time to live now (a timer does it every minute). */
 void event_recorder_expire(EventRecorder *r);
+
+/* event-rules.c, for event.c: the watches that turn status changes into
+ * events (the state each object was last seen in, by uid). */
+typedef struct EventRecorderWatch {
+        EventRecorder *recorder;
+        GHashTable *states;             /* uid -> state */
+} EventRecorderWatch;
+void event_rules_watch(EventRecorderWatch *w, Model *m);
+void event_rules_unwatch(EventRecorderWatch *w, Model *m);

@@ -15,6 +15,7 @@
 #include "conffile.h"
 #include "daemon.h"
 #include "datavolume.h"
+#include "event.h"
 #include "imagecache.h"
 #include "import-slots.h"
 #include "log.h"
@@ -249,6 +250,8 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         if (imagecache_new(services, config->image_cache_size, config->max_image_size, config->image_minimum_age,
                            &services->images, &e) < 0)
                 return fail("%s", e->message);
+        if ((r = event_recorder_new(d->model, d->event, &config->events, &services->events)) < 0)
+                return fail("cannot start the event recorder: %s", g_strerror(-r));
         if ((r = pvc_controller_new(d->model, services, &services->pvc)) < 0)
                 return fail("cannot start the PVC controller: %s", g_strerror(-r));
         if ((r = datavolume_controller_new(d->model, services, &services->datavolumes)) < 0)
@@ -326,6 +329,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         import_slots_free(services->slots);
         worker_free(services->worker);
         pvc_controller_free(services->pvc);
+        event_recorder_free(services->events);
         g_hash_table_unref(services->pvc_users);
         g_free(services->importer);
         model_free(d->model);

@@ -13,6 +13,7 @@ typedef struct VmController VmController;
 typedef struct VmiController VmiController;
 typedef struct ImageCache ImageCache;
 typedef struct ImportSlots ImportSlots;
+typedef struct EventRecorder EventRecorder;
 
 /* The end of an asynchronous operation on an instance, on the main loop
  * (r < 0: error says why). */
@@ -77,6 +78,7 @@ typedef struct Services {
         ImportSlots *slots;             /* importer processes at once, per namespace, fairly (import-slots.h) */
         unsigned upload_idle_timeout;   /* seconds an upload may bring no byte */
         unsigned stall_timeout;         /* seconds a server may send nothing */
+        EventRecorder *events;          /* event.h: what happened, for operators */
 } Services;
 
 /* A user of a claim comes or goes; the last one going tells the claims'

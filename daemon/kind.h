@@ -25,6 +25,7 @@ typedef struct KindInfo {
          * with this reason. */
         const char *read_only;
         bool user_deletable;              /* ... yet users may delete them */
+        bool bounded_apart;               /* a bound of its own (Events): not in MaxObjectsPerNamespace */
 
         /* Aliases (OpenShift's Project) are stored as another kind:
          * convert rewrites the document into that kind's form. */

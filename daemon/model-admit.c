@@ -174,18 +174,20 @@ static int admit_namespace(Batch *b, JsonObject *meta, const ApplyOptions *opts,
 }
 
 /* A new object in namespace: within MaxObjectsPerNamespace, counted in
- * the batch, and not in a namespace being deleted. */
-static int admit_creation(Batch *b, const char *namespace, bool terminating, GError **error) {
+ * the batch (unless its kind is bounded apart), and not in a namespace
+ * being deleted. */
+static int admit_creation(Batch *b, const KindInfo *kind, const char *namespace, bool terminating, GError **error) {
         Model *m = b->m;
-        unsigned have = GPOINTER_TO_UINT(g_hash_table_lookup(m->ns_counts, namespace)) +
-                        GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace));
 
-        if (have >= m->limits.max_objects_per_namespace)
-                return ev_error_set(error, E2BIG, "namespace %s holds %u objects, the limit ([Limits] "
-                                    "MaxObjectsPerNamespace) is %u"
-                                    , namespace, have, m->limits.max_objects_per_namespace);
-        g_hash_table_replace(b->created, g_strdup(namespace), GUINT_TO_POINTER(
-                GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace)) + 1));
+        if (!kind->bounded_apart) {
+                unsigned created = GPOINTER_TO_UINT(g_hash_table_lookup(b->created, namespace));
+                unsigned have = GPOINTER_TO_UINT(g_hash_table_lookup(m->ns_counts, namespace)) + created;
+                if (have >= m->limits.max_objects_per_namespace)
+                        return ev_error_set(error, E2BIG, "namespace %s holds %u objects, the limit ([Limits] "
+                                            "MaxObjectsPerNamespace) is %u", namespace, have,
+                                            m->limits.max_objects_per_namespace);
+                g_hash_table_replace(b->created, g_strdup(namespace), GUINT_TO_POINTER(created + 1));
+        }
         /* Objects already there may still change (to drop a finalizer). */
         if (terminating)
                 return ev_error_set(error, EPERM, "metadata.namespace: unable to create new content in namespace %s "
@@ -304,7 +306,7 @@ int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlag
                 old = json_node_get_object(cur);
         if (cur && (flags & ADMIT_CREATE_ONLY))
                 return ev_error_set(error, EEXIST, "%s \"%s\" already exists", plural_of(kind), name);
-        if (!cur && kind->namespaced && (r = admit_creation(b, namespace, namespace_terminating, error)) < 0)
+        if (!cur && kind->namespaced && (r = admit_creation(b, kind, namespace, namespace_terminating, error)) < 0)
                 return r;
         if ((r = admit_preconditions(kind, name, meta, json_get_object(old, "metadata"), error)) < 0)
                 return r;

@@ -139,7 +139,7 @@ static void enqueue_related(Model *m, JsonNode *doc, const KindInfo *kind) {
 }
 
 static void count_in_namespace(Model *m, Object *o, int delta) {
-        if (!o->kind->namespaced)
+        if (!o->kind->namespaced || o->kind->bounded_apart)
                 return;
         unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(m->ns_counts, o->namespace));
         n = delta > 0 ? n + 1 : n > 0 ? n - 1 : 0;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <glib.h>
 
+#include "metrics.h"
 #include "model.h"
 #include "storage.h"
 
@@ -26,6 +27,7 @@ typedef struct Config {
         unsigned upload_idle_timeout;   /* [Imports] UploadIdleTimeout= seconds without a byte */
         unsigned stall_timeout;         /* [Imports] StallTimeout= seconds a server may send nothing */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
+        MetricsSettings metrics;        /* [Metrics] */
 } Config;
 
 void config_init(Config *c);

@@ -11,12 +11,14 @@
 #include "config.h"
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "metrics.h"
 #include "pvc.h"
 #include "services.h"
 #include "vmi.h"
@@ -276,6 +278,8 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
                 return fail("cannot install the rate limits: %s", g_strerror(-r));
         if ((r = authz_new(d, &d->authz)) < 0)
                 return fail("cannot follow callers on the bus: %s", g_strerror(-r));
+        if ((r = bus_calls_install(d)) < 0)
+                return fail("cannot count calls: %s", g_strerror(-r));
         if ((r = bus_export(d)) < 0)
                 return fail("cannot export objects: %s", g_strerror(-r));
         if ((r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0)
@@ -287,10 +291,25 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
         return 0;
 }
 
+/* The Prometheus endpoint, when [Metrics] Listen= gives it an address. */
+static int start_metrics(Daemon *d, const Config *config, Metrics **ret) {
+        g_autoptr(GError) e = NULL;
+
+        if (!config->metrics.listen)
+                return 0;
+        if (metrics_new(d->event, d->model, d->calls, d->libvirt_uri, &config->metrics, -1, ret, &e) < 0)
+                return fail("%s", e->message);
+        g_message("serving metrics on http://%s/metrics", config->metrics.listen);
+        return 0;
+}
+
 /* Running storage work finishes first; then what it touches goes. */
-static void stop_everything(Daemon *d, Services *services) {
+static void stop_everything(Daemon *d, Services *services, Metrics *metrics) {
+        metrics_free(metrics);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
+        bus_calls_uninstall();
+        callstats_free(d->calls);
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
         imagecache_free(services->images);
@@ -312,6 +331,7 @@ int main(int argc, char *argv[]) {
                 .config = g_strdup(DEFAULT_CONFIG),
         };
         Daemon d = {};
+        Metrics *metrics = NULL;
         Config config;
         Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
         g_autoptr(GError) e = NULL;
@@ -335,15 +355,18 @@ int main(int argc, char *argv[]) {
         resolve_paths(&d, &s, &config);
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
+        if (config.metrics.listen)
+                d.calls = callstats_new();
         if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
-            (r = start_model(&d, &config, &services)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0)
+            (r = start_model(&d, &config, &services)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0 ||
+            (r = start_metrics(&d, &config, &metrics)) != 0)
                 return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");
 
         r = sd_event_loop(d.event);
 
-        stop_everything(&d, &services);
+        stop_everything(&d, &services, metrics);
         config_clear(&config);
         g_free(s.config);
         g_free(s.bus);

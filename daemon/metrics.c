@@ -10,6 +10,7 @@
 
 #include "imagecache.h"
 #include "import-slots.h"
+#include "metrics-objects.h"
 #include "metrics.h"
 #include "services.h"
 #include "util.h"
@@ -47,6 +48,7 @@ struct Collection {
         gint64 started;
         unsigned parts;                 /* still out */
         PromSet *sets[COLLECTION_PARTS];  /* each part's families (no family in two) */
+        GHashTable *vmis;               /* domain name -> MetricsVmi: the running instances */
 };
 
 typedef struct HostJob {
@@ -285,6 +287,7 @@ static void publish(Metrics *m, GBytes *text) {
 static void collection_free(Collection *c) {
         for (size_t i = 0; i < COLLECTION_PARTS; i++)
                 prom_set_free(c->sets[i]);
+        g_hash_table_unref(c->vmis);
         g_free(c);
 }
 
@@ -330,6 +333,9 @@ static void collect(Metrics *m) {
         collect_self(m, c->sets[PART_MAIN]);
         collect_objects(m->model, c->sets[PART_MAIN]);
         collect_services(s, c->sets[PART_MAIN]);
+        c->vmis = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) metrics_vmi_free);
+        metrics_collect_kubevirt(m->model, c->sets[PART_MAIN], c->vmis);
+        metrics_collect_cdi(m->model, c->sets[PART_MAIN]);
         j->c = c;
         j->backends = g_ptr_array_new();       /* borrowed (a copy would take their free function) */
         for (guint i = 0; i < s->backends->len; i++)

@@ -8,8 +8,10 @@
 
 #include "config.h"
 
+#include "hypervisor.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "metrics-domain.h"
 #include "metrics-objects.h"
 #include "metrics.h"
 #include "services.h"
@@ -25,6 +27,7 @@ struct Metrics {
         CallStats *calls;
         unsigned cache_seconds, timeout;
         MetricsHttp *http;
+        Hypervisor *hv;                 /* a connection of its own: scrapes never queue behind VM work */
         /* shared with the HTTP thread, under lock */
         GMutex lock;
         GCond published;
@@ -319,6 +322,20 @@ static void host_done(void *data) {
         collection_part_done(c);
 }
 
+static void domains_done(HvOp *op) {
+        Collection *c = op->userdata;
+        PromSet *set = prom_set_new();
+
+        prom_family(set, "edgevirt_libvirt_up", PROM_GAUGE,
+                    "Whether the collection's libvirt domain statistics call succeeded (1) or failed (0).");
+        prom_sample(set, "edgevirt_libvirt_up", "edgevirt_libvirt_up", op->r >= 0, NULL);
+        if (op->r < 0)
+                g_debug("metrics: domain statistics: %s", op->error);
+        metrics_collect_domains(op->stats, c->vmis, set);
+        c->sets[PART_DOMAINS] = set;
+        collection_part_done(c);
+}
+
 static void collect(Metrics *m) {
         Services *s = model_services(m->model);
         Collection *c = g_new0(Collection, 1);
@@ -326,7 +343,7 @@ static void collect(Metrics *m) {
 
         c->m = m;
         c->started = g_get_monotonic_time();
-        c->parts = 2;
+        c->parts = 3;
         m->running = c;
         m->collections++;
         c->sets[PART_MAIN] = prom_set_new();
@@ -342,6 +359,7 @@ static void collect(Metrics *m) {
                 g_ptr_array_add(j->backends, s->backends->pdata[i]);
         j->set = prom_set_new();
         worker_submit(s->worker, host_work, host_done, j);
+        hypervisor_submit(m->hv, hv_op_new(HV_OP_DOMAIN_STATS, NULL, domains_done, c));
         collection_part_done(c);        /* the main loop's part */
 }
 
@@ -392,6 +410,9 @@ int metrics_new(sd_event *event, Model *model, CallStats *calls, const char *lib
         r = sd_event_add_io(event, &m->wake_source, m->wake_fd, EPOLLIN, on_wake, m);
         if (r < 0)
                 return ev_error_set(error, -r, "metrics: cannot watch the eventfd: %s", g_strerror(-r));
+        r = hypervisor_new_calls_only(event, libvirt_uri, 1, &m->hv);
+        if (r < 0)
+                return ev_error_set(error, -r, "metrics: cannot reach libvirt: %s", g_strerror(-r));
         r = metrics_http_start(m, settings, token, listen_fd, &m->http, error);
         if (r < 0)
                 return r;
@@ -407,6 +428,7 @@ Metrics *metrics_free(Metrics *m) {
         g_cond_broadcast(&m->published);
         g_mutex_unlock(&m->lock);
         metrics_http_stop(m->http);
+        hypervisor_free(m->hv);
         /* a collection still out stays: its parts' done functions no
          * longer run once the loop is over */
         sd_event_source_disable_unref(m->wake_source);

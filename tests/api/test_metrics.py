@@ -144,6 +144,9 @@ def test_scrape_parses_and_passes_promtool(metrics, mclient):
     assert value(text, "edgevirt_importers_running") == 0
     assert value(text, "edgevirt_importers_max") == 4
     assert value(text, "edgevirt_image_cache_bytes") == 0
+    # libvirt answered the collection's one statistics call (the test
+    # driver's statistics are the domains' states only: no kubevirt_vmi_cpu_*)
+    assert value(text, "edgevirt_libvirt_up") == 1
     # the process: a real RSS and descriptors
     assert value(text, "process_resident_memory_bytes") > 1 << 20
     assert value(text, "process_open_fds") > 3

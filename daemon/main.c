@@ -5,7 +5,9 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -291,15 +293,40 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
         return 0;
 }
 
-/* The Prometheus endpoint, when [Metrics] Listen= gives it an address. */
-static int start_metrics(Daemon *d, const Config *config, Metrics **ret) {
+/* The socket systemd passes for the metrics endpoint
+ * (edgevirtd-metrics.socket: FileDescriptorName=metrics), or -1; any other
+ * passed descriptor is closed. */
+static int metrics_socket(void) {
+        g_auto(GStrv) names = NULL;
+        int n = sd_listen_fds_with_names(1, &names), fd = -1;
+
+        for (int i = 0; i < n; i++) {
+                if (streq_ptr(names ? names[i] : NULL, "metrics") && fd < 0 &&
+                    sd_is_socket(SD_LISTEN_FDS_START + i, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+                        fd = SD_LISTEN_FDS_START + i;
+                else {
+                        g_warning("closing descriptor %d (%s) systemd passed: only a listening stream socket named "
+                                  "\"metrics\" is used", SD_LISTEN_FDS_START + i, names ? names[i] : "unnamed");
+                        close(SD_LISTEN_FDS_START + i);
+                }
+        }
+        return fd;
+}
+
+/* The Prometheus endpoint, on the socket systemd passed, else where
+ * [Metrics] Listen= says; neither: off. */
+static int start_metrics(Daemon *d, const Config *config, int fd, Metrics **ret) {
         g_autoptr(GError) e = NULL;
 
-        if (!config->metrics.listen)
+        if (fd < 0 && !config->metrics.listen)
                 return 0;
-        if (metrics_new(d->event, d->model, d->calls, d->libvirt_uri, &config->metrics, -1, ret, &e) < 0)
+        if (metrics_new(d->event, d->model, d->calls, d->libvirt_uri, &config->metrics, fd, ret, &e) < 0)
                 return fail("%s", e->message);
-        g_message("serving metrics on http://%s/metrics", config->metrics.listen);
+        if (fd >= 0)
+                g_message("serving metrics on the socket systemd passed%s", config->metrics.listen ?
+                          " ([Metrics] Listen= is not used)" : "");
+        else
+                g_message("serving metrics on http://%s/metrics", config->metrics.listen);
         return 0;
 }
 
@@ -332,6 +359,7 @@ int main(int argc, char *argv[]) {
         };
         Daemon d = {};
         Metrics *metrics = NULL;
+        int metrics_fd = metrics_socket();
         Config config;
         Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
         g_autoptr(GError) e = NULL;
@@ -355,11 +383,11 @@ int main(int argc, char *argv[]) {
         resolve_paths(&d, &s, &config);
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
-        if (config.metrics.listen)
+        if (config.metrics.listen || metrics_fd >= 0)
                 d.calls = callstats_new();
         if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
             (r = start_model(&d, &config, &services)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0 ||
-            (r = start_metrics(&d, &config, &metrics)) != 0)
+            (r = start_metrics(&d, &config, metrics_fd, &metrics)) != 0)
                 return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");

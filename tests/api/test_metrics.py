@@ -372,3 +372,29 @@ def test_kubevirt_and_cdi_objects(metrics, mclient):
     assert value(text, "edgevirt_objects", kind="VirtualMachine", namespace="default") == 3
     assert value(text, "edgevirt_objects", kind="VirtualMachineInstance", namespace="default") == 2
     assert value(text, "edgevirt_objects", kind="DataVolume", namespace="default") == 3
+
+
+def test_socket_activation(bus, state_dir):
+    """As edgevirtd-metrics.socket: systemd listens, the first scrape
+    starts the daemon, which serves on the socket it was passed (no
+    [Metrics] Listen= needed)."""
+    from conftest import DAEMON, NAME
+    port = free_port()
+    d = Daemon(bus, state_dir)
+    log = open(d.log_path, "a")
+    proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=metrics", DAEMON,
+                             "--bus=" + bus.address, "--state-dir=" + state_dir, "--config=" + d.config,
+                             "--libvirt-uri=test:///default"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        # (connecting would start the daemon already)
+        wait_until(lambda: "Listening on" in d.read_log(), what="the socket to listen")
+        time.sleep(0.5)
+        assert not bus.conn.name_has_owner(NAME)        # nothing runs before a scrape
+        text = Endpoint(port).scrape()
+        assert value(text, "edgevirt_build_info", version="0.1.0") == 1
+        assert bus.conn.name_has_owner(NAME)
+        assert "serving metrics on the socket systemd passed" in d.read_log()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        d.remove_runtime_dir()

@@ -64,7 +64,8 @@ static void unref_bytes(void *cls) {
         g_bytes_unref(cls);
 }
 
-static enum MHD_Result serve(MetricsHttp *h, struct MHD_Connection *c, bool head) {
+/* HEAD too: libmicrohttpd leaves the body out itself. */
+static enum MHD_Result serve(MetricsHttp *h, struct MHD_Connection *c) {
         GBytes *text = metrics_text(h->metrics);
         struct MHD_Response *r;
         enum MHD_Result ret;
@@ -74,13 +75,11 @@ static enum MHD_Result serve(MetricsHttp *h, struct MHD_Connection *c, bool head
                 return reply(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the daemon did not collect its metrics in time\n",
                              MHD_HTTP_HEADER_RETRY_AFTER, "5");
         const char *data = g_bytes_get_data(text, &len);
-        if (head) {
-                r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        r = MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) data, unref_bytes, text);
+        if (!r) {
                 g_bytes_unref(text);
-        } else
-                r = MHD_create_response_from_buffer_with_free_callback_cls(len, (void *) data, unref_bytes, text);
-        if (!r)
                 return MHD_NO;
+        }
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
         MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         ret = MHD_queue_response(c, MHD_HTTP_OK, r);
@@ -100,14 +99,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **req_cls) {
         MetricsHttp *h = cls;
-        bool head = streq(method, MHD_HTTP_METHOD_HEAD);
 
         if (*req_cls)
                 return MHD_NO;  /* a body came after the answer: close */
         *req_cls = h;
         if (!streq(url, "/metrics"))
                 return reply(c, MHD_HTTP_NOT_FOUND, "only /metrics is served here\n", NULL, NULL);
-        if (!streq(method, MHD_HTTP_METHOD_GET) && !head)
+        if (!streq(method, MHD_HTTP_METHOD_GET) && !streq(method, MHD_HTTP_METHOD_HEAD))
                 return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET is served here\n", MHD_HTTP_HEADER_ALLOW,
                              "GET, HEAD");
         if (has_body(c))
@@ -116,7 +114,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!authorized(h, c))
                 return reply(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed\n", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                              "Bearer realm=\"edgevirt\"");
-        return serve(h, c, head);
+        return serve(h, c);
 }
 
 int metrics_http_start(Metrics *m, const MetricsSettings *s, const char *token, int listen_fd, MetricsHttp **ret,

@@ -173,6 +173,8 @@ def test_objects_and_calls_are_counted(metrics, mclient):
 def test_only_get_metrics(metrics):
     assert metrics.get("/")[0] == 404
     assert metrics.get("/metrics/x")[0] == 404
+    status, body, r = metrics.get(method="HEAD")
+    assert status == 200 and body == "" and int(r.getheader("Content-Length")) > 1000
     status, _, r = metrics.get(method="POST")
     assert status == 405 and "GET" in r.getheader("Allow")
     status, _, _ = metrics.get(headers={"Content-Length": "5"}, method="GET")

@@ -88,7 +88,7 @@ static GPtrArray *sorted_keys(GHashTable *t) {
 static void render_method(Method *m, PromSet *set) {
         g_autoptr(GPtrArray) errors = sorted_keys(m->outcomes);
         uint64_t cumulative = 0;
-        char le[G_ASCII_DTOSTR_BUF_SIZE];
+        char le[PROM_VALUE_SIZE];
 
         for (guint i = 0; i < errors->len; i++) {
                 const char *e = errors->pdata[i];
@@ -97,9 +97,8 @@ static void render_method(Method *m, PromSet *set) {
         }
         for (size_t i = 0; i < N_BOUNDS; i++) {
                 cumulative += m->buckets[i];
-                g_ascii_dtostr(le, sizeof le, bounds[i]);
                 prom_sample(set, DURATION, DURATION "_bucket", (double) cumulative, "interface", m->interface,
-                            "method", m->method, "le", le, NULL);
+                            "method", m->method, "le", prom_format_value(le, bounds[i]), NULL);
         }
         prom_sample(set, DURATION, DURATION "_bucket", (double) m->count, "interface", m->interface, "method",
                     m->method, "le", "+Inf", NULL);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <math.h>
 #include <stdarg.h>
+#include <string.h>
 
 #include "prom.h"
 #include "util.h"
@@ -71,17 +72,19 @@ void prom_escape_label(GString *out, const char *value) {
                 }
 }
 
-static void append_value(GString *out, double v) {
-        char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
+const char *prom_format_value(char buf[PROM_VALUE_SIZE], double v) {
         if (isnan(v))
-                g_string_append(out, "NaN");
-        else if (isinf(v))
-                g_string_append(out, v > 0 ? "+Inf" : "-Inf");
-        else if (v == floor(v) && fabs(v) < 9007199254740992.0)     /* 2^53: exact as an integer */
-                g_string_append_printf(out, "%.0f", v);
-        else
-                g_string_append(out, g_ascii_dtostr(buf, sizeof buf, v));
+                return strcpy(buf, "NaN");
+        if (isinf(v))
+                return strcpy(buf, v > 0 ? "+Inf" : "-Inf");
+        if (v == floor(v) && fabs(v) < 9007199254740992.0) {    /* 2^53: exact as an integer */
+                g_snprintf(buf, PROM_VALUE_SIZE, "%.0f", v);
+                return buf;
+        }
+        g_ascii_formatd(buf, PROM_VALUE_SIZE, "%.15g", v);
+        if (g_ascii_strtod(buf, NULL) != v)
+                g_ascii_dtostr(buf, PROM_VALUE_SIZE, v);
+        return buf;
 }
 
 void prom_samplev(PromSet *s, const char *family, const char *name, double value, const char *const *labels) {
@@ -98,8 +101,9 @@ void prom_samplev(PromSet *s, const char *family, const char *name, double value
                 g_string_append_c(f->samples, '"');
                 any = true;
         }
+        char buf[PROM_VALUE_SIZE];
         g_string_append(f->samples, any ? "} " : " ");
-        append_value(f->samples, value);
+        g_string_append(f->samples, prom_format_value(buf, value));
         g_string_append_c(f->samples, '\n');
 }
 

@@ -34,5 +34,11 @@ void prom_samplev(PromSet *s, const char *family, const char *name, double value
  * left out. */
 GBytes *prom_set_render(PromSet *s);
 
+/* A value as the format writes it: integers without a fraction, else the
+ * shortest of %.15g and %.17g that reads back as v (123.895731, not
+ * 123.89573100000001), NaN, +Inf, -Inf; C locale.  Returns buf. */
+#define PROM_VALUE_SIZE G_ASCII_DTOSTR_BUF_SIZE
+const char *prom_format_value(char buf[PROM_VALUE_SIZE], double v);
+
 /* A label value as the format wants it (backslash, quote, newline escaped). */
 void prom_escape_label(GString *out, const char *value);

@@ -673,14 +673,15 @@ static void hv_domain_free(HvDomain *d) {
         g_free(d);
 }
 
-void hv_domain_stats_free(HvDomainStats *s) {
+HvDomainStats *hv_domain_stats_free(HvDomainStats *s) {
         if (!s)
-                return;
+                return NULL;
         g_free(s->name);
         g_hash_table_unref(s->numbers);
         g_hash_table_unref(s->strings);
         g_hash_table_unref(s->aliases);
         g_free(s);
+        return NULL;
 }
 
 static void hv_address_free(HvAddress *a) {

@@ -79,7 +79,7 @@ typedef struct HvDomainStats {
                                          * <alias name='ua-NAME'/> less "ua-" */
 } HvDomainStats;
 
-void hv_domain_stats_free(HvDomainStats *s);
+HvDomainStats *hv_domain_stats_free(HvDomainStats *s);
 
 typedef struct HvOp HvOp;
 typedef void (*HvOpDone)(HvOp *op);     /* main loop */

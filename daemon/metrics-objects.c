@@ -29,12 +29,13 @@ static void add(Labels *l, const char *name, const char *value) {
         l->v[l->n] = NULL;
 }
 
-void metrics_vmi_free(MetricsVmi *v) {
+MetricsVmi *metrics_vmi_free(MetricsVmi *v) {
         if (!v)
-                return;
+                return NULL;
         g_free(v->domain);
         g_ptr_array_unref(v->labels);
         g_free(v);
+        return NULL;
 }
 
 static char *lower(const char *s) {

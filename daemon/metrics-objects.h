@@ -17,7 +17,7 @@ typedef struct MetricsVmi {
         GPtrArray *labels;              /* name, value, name, value... (owned strings) */
 } MetricsVmi;
 
-void metrics_vmi_free(MetricsVmi *v);
+MetricsVmi *metrics_vmi_free(MetricsVmi *v);
 
 /* kubevirt_vmi_info, kubevirt_vmi_phase_count, kubevirt_vmi_filesystem_*,
  * kubevirt_vm_info, kubevirt_vm_resource_requests,

@@ -36,6 +36,8 @@ static const char *const import_keys[] = { "MaxImports", "MaxImportsPerNamespace
 static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge", NULL };
 static const char *const manifest_keys[] = { "Directory", "VendorDirectory", NULL };
 static const char *const event_keys[] = { "MaxPerNamespace", "TimeToLive", NULL };
+static const char *const metrics_keys[] = { "Listen", "BearerTokenFile", "CacheSeconds", "MaxConnections", "Timeout",
+                                            NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -55,6 +57,9 @@ void config_init(Config *c) {
                             DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
                 .events = { EVENT_DEFAULT_MAX_PER_NAMESPACE, EVENT_DEFAULT_TIME_TO_LIVE },
+                .metrics = { .cache_seconds = METRICS_DEFAULT_CACHE_SECONDS,
+                             .max_connections = METRICS_DEFAULT_MAX_CONNECTIONS,
+                             .timeout = METRICS_DEFAULT_TIMEOUT },
         };
 }
 
@@ -68,6 +73,7 @@ void config_clear(Config *c) {
         g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
         g_clear_pointer(&c->manifests_dir, g_free);
         g_clear_pointer(&c->vendor_manifests_dir, g_free);
+        metrics_settings_clear(&c->metrics);
 }
 
 char **manifests_directories(const Config *c, bool system_bus) {
@@ -241,6 +247,41 @@ static int load_imports(GKeyFile *kf, const char *path, Config *c, GError **erro
         return 0;
 }
 
+/* [Metrics]: the Prometheus endpoint (off without Listen=, unless systemd
+ * passes its socket). */
+static int load_metrics(GKeyFile *kf, const char *path, MetricsSettings *m, GError **error) {
+        struct { const char *key; guint64 max; unsigned *value; } keys[] = {
+                { "CacheSeconds", 3600, &m->cache_seconds },
+                { "MaxConnections", 1024, &m->max_connections },
+                { "Timeout", 3600, &m->timeout },
+        };
+        struct sockaddr_storage addr;
+        socklen_t len;
+        guint64 n;
+        int r;
+
+        for (size_t i = 0; i < G_N_ELEMENTS(keys); i++) {
+                if ((r = get_uint(kf, path, "Metrics", keys[i].key, keys[i].max, &n, error)) < 0)
+                        return r;
+                if (r > 0)
+                        *keys[i].value = (unsigned) n;
+        }
+        if (g_key_file_has_key(kf, "Metrics", "Listen", NULL)) {
+                m->listen = g_key_file_get_string(kf, "Metrics", "Listen", NULL);
+                if (metrics_parse_listen(m->listen, &addr, &len) < 0)
+                        return ev_error_set(error, EINVAL,
+                                            "%s: [Metrics] Listen=%s: expected a numeric address and a port, such "
+                                            "as 127.0.0.1:9842 or [::1]:9842", path, m->listen);
+        }
+        if (g_key_file_has_key(kf, "Metrics", "BearerTokenFile", NULL)) {
+                m->token_file = g_key_file_get_string(kf, "Metrics", "BearerTokenFile", NULL);
+                if (!g_path_is_absolute(m->token_file))
+                        return ev_error_set(error, EINVAL, "%s: [Metrics] BearerTokenFile=%s is not an absolute path",
+                                            path, m->token_file);
+        }
+        return 0;
+}
+
 int config_load(Config *c, const char *path, bool must_exist, GError **error) {
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autoptr(GError) e = NULL;
@@ -269,12 +310,14 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, manifest_keys, error);
                 else if (streq(*g, "Events"))
                         r = check_keys(kf, path, *g, event_keys, error);
+                else if (streq(*g, "Metrics"))
+                        r = check_keys(kf, path, *g, metrics_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
                 else
                         r = ev_error_set(error, EINVAL,
                                          "%s: unknown section [%s] (known: [Daemon], [Events], [Images], [Imports], "
-                                         "[Limits], [Manifests], [Network], [StorageClass NAME])", path, *g);
+                                         "[Limits], [Manifests], [Metrics], [Network], [StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }
@@ -305,7 +348,7 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                 return r;
         if (r > 0)
                 c->events.time_to_live = (unsigned) n;
-        if ((r = load_imports(kf, path, c, error)) < 0)
+        if ((r = load_imports(kf, path, c, error)) < 0 || (r = load_metrics(kf, path, &c->metrics, error)) < 0)
                 return r;
         if (g_key_file_has_key(kf, "Network", "Bridge", NULL))
                 c->bridge = g_key_file_get_string(kf, "Network", "Bridge", NULL);

@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "event.h"
+#include "metrics.h"
 #include "model.h"
 #include "storage.h"
 
@@ -33,6 +34,7 @@ typedef struct Config {
         char *manifests_dir;
         char *vendor_manifests_dir;
         EventLimits events;             /* [Events] MaxPerNamespace=, TimeToLive= */
+        MetricsSettings metrics;        /* [Metrics] */
 } Config;
 
 void config_init(Config *c);

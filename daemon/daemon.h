@@ -9,6 +9,7 @@
 
 typedef struct Authz Authz;
 typedef struct RateLimit RateLimit;
+typedef struct CallStats CallStats;
 
 /* The running daemon: its loop, its bus, its model and its settings. */
 typedef struct Daemon {
@@ -22,4 +23,5 @@ typedef struct Daemon {
         Authz *authz;                   /* dbus/authz.h */
         RateLimit *ratelimit;           /* dbus/ratelimit.c; NULL: off */
         size_t max_message_size;        /* the bus's: no message of ours may be larger */
+        CallStats *calls;               /* daemon/callstats.h: counted for the metrics endpoint; NULL: off */
 } Daemon;

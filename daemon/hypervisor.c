@@ -16,7 +16,7 @@ struct Hypervisor {
         char *uri;
         bool kvm;
         Worker *worker;                 /* libvirt calls, and events posted back */
-        HvEventFunc on_event;
+        HvEventFunc on_event;           /* NULL: calls only (no domain events, no event thread) */
         void *userdata;
         /* guards conn and dead; recursive: libvirt runs on_close in the
          * thread whose call found the connection gone, lock held or not */
@@ -50,7 +50,7 @@ static void on_posted(void *data) {
 
 static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain) {
         g_mutex_lock(&h->post_lock);
-        if (!h->closing) {      /* else the worker that would carry it is going */
+        if (!h->closing && h->on_event) {       /* else the worker that would carry it is going */
                 Posted *p = g_new0(Posted, 1);
                 p->h = h;
                 p->ev = g_new0(HvEvent, 1);
@@ -145,8 +145,9 @@ static virConnectPtr connection(Hypervisor *h, char **error) {
         }
         if (!h->conn) {
                 h->conn = virConnectOpen(h->uri);
-                if (h->conn) {
+                if (h->conn)
                         virConnectRegisterCloseCallback(h->conn, on_close, h, NULL);
+                if (h->conn && h->on_event) {
                         h->lifecycle_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                                                                            VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), h,
                                                                            NULL);
@@ -428,6 +429,113 @@ static void run_credentials(virDomainPtr d, HvOp *op) {
         }
 }
 
+/* --- domain statistics --- */
+
+typedef struct AliasParse {
+        GHashTable *aliases;
+        int device;                     /* depth of the <disk> or <interface> we are in, 0: none */
+        int depth;
+        char *target, *alias;
+} AliasParse;
+
+static void alias_start(GMarkupParseContext *ctx, const char *element, const char **names, const char **values,
+                        gpointer data, GError **error) {
+        AliasParse *p = data;
+
+        p->depth++;
+        if (!p->device && (streq(element, "disk") || streq(element, "interface"))) {
+                p->device = p->depth;
+                return;
+        }
+        if (!p->device || p->depth != p->device + 1)
+                return;
+        for (size_t i = 0; names[i]; i++) {
+                char **slot = streq(element, "target") && streq(names[i], "dev") ? &p->target :
+                              streq(element, "alias") && streq(names[i], "name") ? &p->alias : NULL;
+                if (slot) {
+                        g_free(*slot);
+                        *slot = g_strdup(values[i]);
+                }
+        }
+}
+
+static void alias_end(GMarkupParseContext *ctx, const char *element, gpointer data, GError **error) {
+        AliasParse *p = data;
+
+        if (p->device && p->depth == p->device) {
+                if (p->target && p->alias && g_str_has_prefix(p->alias, "ua-"))
+                        g_hash_table_replace(p->aliases, g_strdup(p->target), g_strdup(p->alias + 3));
+                g_clear_pointer(&p->target, g_free);
+                g_clear_pointer(&p->alias, g_free);
+                p->device = 0;
+        }
+        p->depth--;
+}
+
+/* Target device -> the name the instance spec gave (the alias "ua-NAME"
+ * of the live XML), for the disks and interfaces. */
+static GHashTable *device_aliases(virDomainPtr d) {
+        static const GMarkupParser parser = { .start_element = alias_start, .end_element = alias_end };
+        AliasParse p = { .aliases = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free) };
+        char *xml = virDomainGetXMLDesc(d, 0);
+
+        if (xml) {
+                g_autoptr(GMarkupParseContext) ctx = g_markup_parse_context_new(&parser, 0, &p, NULL);
+                (void) g_markup_parse_context_parse(ctx, xml, -1, NULL);
+                free(xml);
+        }
+        virResetLastError();
+        g_free(p.target);
+        g_free(p.alias);
+        return p.aliases;
+}
+
+static HvDomainStats *domain_stats(virDomainStatsRecordPtr rec) {
+        HvDomainStats *s = g_new0(HvDomainStats, 1);
+
+        s->name = g_strdup(virDomainGetName(rec->dom));
+        s->numbers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        s->strings = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        for (int i = 0; i < rec->nparams; i++) {
+                virTypedParameterPtr p = &rec->params[i];
+                double v;
+                switch (p->type) {
+                case VIR_TYPED_PARAM_INT: v = p->value.i; break;
+                case VIR_TYPED_PARAM_UINT: v = p->value.ui; break;
+                case VIR_TYPED_PARAM_LLONG: v = (double) p->value.l; break;
+                case VIR_TYPED_PARAM_ULLONG: v = (double) p->value.ul; break;
+                case VIR_TYPED_PARAM_DOUBLE: v = p->value.d; break;
+                case VIR_TYPED_PARAM_BOOLEAN: v = p->value.b; break;
+                case VIR_TYPED_PARAM_STRING:
+                        g_hash_table_replace(s->strings, g_strdup(p->field), g_strdup(p->value.s));
+                        continue;
+                default:
+                        continue;
+                }
+                g_hash_table_replace(s->numbers, g_strdup(p->field), g_memdup2(&v, sizeof v));
+        }
+        s->aliases = device_aliases(rec->dom);
+        return s;
+}
+
+/* One virConnectGetAllDomainStats for every running domain; groups a
+ * driver lacks (the test driver has state only) are left out. */
+static void run_domain_stats(virConnectPtr c, HvOp *op) {
+        virDomainStatsRecordPtr *recs = NULL;
+        unsigned groups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
+                          VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+        int n = virConnectGetAllDomainStats(c, groups, &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+
+        if (n < 0) {
+                fail(op, EIO);
+                return;
+        }
+        op->stats = g_ptr_array_new_with_free_func((GDestroyNotify) hv_domain_stats_free);
+        for (int i = 0; i < n; i++)
+                g_ptr_array_add(op->stats, domain_stats(recs[i]));
+        virDomainStatsRecordListFree(recs);
+}
+
 typedef struct Call {
         Hypervisor *h;
         HvOp *op;
@@ -447,6 +555,9 @@ static void call_work(void *data) {
         switch (op->kind) {
         case HV_OP_LIST:
                 run_list(c, op);
+                break;
+        case HV_OP_DOMAIN_STATS:
+                run_domain_stats(c, op);
                 break;
         case HV_OP_CREATE:
                 if (op->network && ensure_network(c, op) < 0)
@@ -524,6 +635,8 @@ static void call_work(void *data) {
         }
         if (d)
                 virDomainFree(d);
+        if (op->r < 0 && !call->h->on_event && virConnectIsAlive(c) == 0)
+                on_close(c, VIR_CONNECT_CLOSE_REASON_EOF, call->h);     /* no event loop of ours tells */
         virConnectClose(c);
 }
 
@@ -560,6 +673,17 @@ static void hv_domain_free(HvDomain *d) {
         g_free(d);
 }
 
+HvDomainStats *hv_domain_stats_free(HvDomainStats *s) {
+        if (!s)
+                return NULL;
+        g_free(s->name);
+        g_hash_table_unref(s->numbers);
+        g_hash_table_unref(s->strings);
+        g_hash_table_unref(s->aliases);
+        g_free(s);
+        return NULL;
+}
+
 static void hv_address_free(HvAddress *a) {
         g_free(a->name);
         g_free(a->mac);
@@ -580,6 +704,8 @@ void hv_op_free(HvOp *op) {
                 json_object_unref(op->guest);
         if (op->users)
                 g_ptr_array_unref(op->users);
+        if (op->stats)
+                g_ptr_array_unref(op->stats);
         if (op->domains) {
                 g_ptr_array_set_free_func(op->domains, (GDestroyNotify) hv_domain_free);
                 g_ptr_array_unref(op->domains);
@@ -602,7 +728,8 @@ static bool kvm_usable(void) {
         return g_regex_match_simple("^flags\\s*:.*\\b(vmx|svm)\\b", cpuinfo, G_REGEX_MULTILINE, 0);
 }
 
-int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret) {
+static int make(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, unsigned threads,
+                Hypervisor **ret) {
         static gsize initialized;
         Hypervisor *h = g_new0(Hypervisor, 1);
         int r;
@@ -620,17 +747,27 @@ int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void 
         h->userdata = userdata;
         g_rec_mutex_init(&h->lock);
         g_mutex_init(&h->post_lock);
-        r = worker_new(event, HV_THREADS, &h->worker);
+        r = worker_new(event, threads, &h->worker);
         if (r < 0) {
                 g_free(h->uri);
                 g_free(h);
                 return r;
         }
-        /* a timer that never fires keeps virEventRunDefaultImpl() wakeable */
-        h->wake_timer = virEventAddTimeout(-1, on_wake, h, NULL);
-        h->event_thread = g_thread_new("libvirt-events", event_loop, h);
+        if (on_event) {
+                /* a timer that never fires keeps virEventRunDefaultImpl() wakeable */
+                h->wake_timer = virEventAddTimeout(-1, on_wake, h, NULL);
+                h->event_thread = g_thread_new("libvirt-events", event_loop, h);
+        }
         *ret = h;
         return 0;
+}
+
+int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret) {
+        return make(event, uri, on_event, userdata, HV_THREADS, ret);
+}
+
+int hypervisor_new_calls_only(sd_event *event, const char *uri, unsigned threads, Hypervisor **ret) {
+        return make(event, uri, NULL, NULL, threads, ret);
 }
 
 Hypervisor *hypervisor_free(Hypervisor *h) {
@@ -646,10 +783,12 @@ Hypervisor *hypervisor_free(Hypervisor *h) {
         virConnectPtr conn = h->conn, dead = h->dead;
         h->conn = h->dead = NULL;
         g_rec_mutex_unlock(&h->lock);
-        if (conn) {
+        if (conn && h->on_event) {
                 virConnectDomainEventDeregisterAny(conn, h->lifecycle_cb);
                 virConnectDomainEventDeregisterAny(conn, h->agent_cb);
                 virConnectDomainEventDeregisterAny(conn, h->reboot_cb);
+        }
+        if (conn) {
                 virConnectUnregisterCloseCallback(conn, on_close);
                 virConnectClose(conn);
         }
@@ -658,10 +797,12 @@ Hypervisor *hypervisor_free(Hypervisor *h) {
                 virConnectClose(dead);
         }
         /* wake the event loop so that it sees quit */
-        g_atomic_int_set(&h->quit, 1);
-        virEventUpdateTimeout(h->wake_timer, 0);
-        g_thread_join(h->event_thread);
-        virEventRemoveTimeout(h->wake_timer);
+        if (h->event_thread) {
+                g_atomic_int_set(&h->quit, 1);
+                virEventUpdateTimeout(h->wake_timer, 0);
+                g_thread_join(h->event_thread);
+                virEventRemoveTimeout(h->wake_timer);
+        }
         g_rec_mutex_clear(&h->lock);
         g_mutex_clear(&h->post_lock);
         g_free(h->uri);

@@ -52,6 +52,7 @@ typedef enum HvOpKind {
         HV_OP_SET_CREDENTIALS,          /* users: authorized keys (replaced when they differ), passwords */
         HV_OP_FS_FREEZE,                /* the guest's file systems, through the agent */
         HV_OP_FS_THAW,
+        HV_OP_DOMAIN_STATS,             /* every running domain's statistics, in one call */
 } HvOpKind;
 
 typedef struct HvDomain {
@@ -66,6 +67,19 @@ typedef struct HvAddress {
         char *mac;
         char *address;                  /* "10.0.2.15" */
 } HvAddress;
+
+/* One domain's bulk statistics (virConnectGetAllDomainStats: state,
+ * cpu-total, balloon, vcpu, interface, block), as libvirt names them
+ * ("cpu.time", "net.0.rx.bytes", "block.1.name"). */
+typedef struct HvDomainStats {
+        char *name;
+        GHashTable *numbers;            /* field -> double (boxed) */
+        GHashTable *strings;            /* field -> text */
+        GHashTable *aliases;            /* a disk's or interface's target device ("vda", "vnet0") -> its
+                                         * <alias name='ua-NAME'/> less "ua-" */
+} HvDomainStats;
+
+HvDomainStats *hv_domain_stats_free(HvDomainStats *s);
 
 typedef struct HvOp HvOp;
 typedef void (*HvOpDone)(HvOp *op);     /* main loop */
@@ -87,12 +101,17 @@ struct HvOp {
         JsonObject *guest;              /* GUEST_INFO */
         bool agent_connected;           /* AGENT_STATE */
         GPtrArray *users;               /* SET_CREDENTIALS: GuestUser (credentials.h), owned */
+        GPtrArray *stats;               /* DOMAIN_STATS: HvDomainStats */
         HvOpDone done;
         void *userdata;
         char *tag;                      /* the caller's (an instance's uid) */
 };
 
 int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret);
+/* A connection for calls alone (the metrics endpoint's statistics): threads
+ * of its own, no domain events and no event thread (libvirt's loop runs on
+ * the first hypervisor's); a connection libvirtd closed is opened again. */
+int hypervisor_new_calls_only(sd_event *event, const char *uri, unsigned threads, Hypervisor **ret);
 Hypervisor *hypervisor_free(Hypervisor *h);
 
 const char *hypervisor_uri(Hypervisor *h);

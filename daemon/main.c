@@ -5,12 +5,15 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
@@ -20,6 +23,7 @@
 #include "import-slots.h"
 #include "log.h"
 #include "manifests-dir.h"
+#include "metrics.h"
 #include "pvc.h"
 #include "services.h"
 #include "vm.h"
@@ -306,6 +310,8 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
                 return fail("cannot install the rate limits: %s", g_strerror(-r));
         if ((r = authz_new(d, &d->authz)) < 0)
                 return fail("cannot follow callers on the bus: %s", g_strerror(-r));
+        if ((r = bus_calls_install(d)) < 0)
+                return fail("cannot count calls: %s", g_strerror(-r));
         if ((r = bus_export(d)) < 0)
                 return fail("cannot export objects: %s", g_strerror(-r));
         if ((r = sd_bus_attach_event(d->bus, d->event, SD_EVENT_PRIORITY_NORMAL)) < 0)
@@ -317,11 +323,51 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
         return 0;
 }
 
+/* The socket systemd passes for the metrics endpoint
+ * (edgevirtd-metrics.socket: FileDescriptorName=metrics), or -1; any other
+ * passed descriptor is closed. */
+static int metrics_socket(void) {
+        g_auto(GStrv) names = NULL;
+        int n = sd_listen_fds_with_names(1, &names), fd = -1;
+
+        for (int i = 0; i < n; i++) {
+                if (streq_ptr(names ? names[i] : NULL, "metrics") && fd < 0 &&
+                    sd_is_socket(SD_LISTEN_FDS_START + i, AF_UNSPEC, SOCK_STREAM, 1) > 0)
+                        fd = SD_LISTEN_FDS_START + i;
+                else {
+                        g_warning("closing descriptor %d (%s) systemd passed: only a listening stream socket named "
+                                  "\"metrics\" is used", SD_LISTEN_FDS_START + i, names ? names[i] : "unnamed");
+                        close(SD_LISTEN_FDS_START + i);
+                }
+        }
+        return fd;
+}
+
+/* The Prometheus endpoint, on the socket systemd passed, else where
+ * [Metrics] Listen= says; neither: off. */
+static int start_metrics(Daemon *d, const Config *config, int fd, Metrics **ret) {
+        g_autoptr(GError) e = NULL;
+
+        if (fd < 0 && !config->metrics.listen)
+                return 0;
+        if (metrics_new(d->event, d->model, d->calls, d->libvirt_uri, &config->metrics, fd, ret, &e) < 0)
+                return fail("%s", e->message);
+        if (fd >= 0)
+                g_message("serving metrics on the socket systemd passed%s", config->metrics.listen ?
+                          " ([Metrics] Listen= is not used)" : "");
+        else
+                g_message("serving metrics on http://%s/metrics", config->metrics.listen);
+        return 0;
+}
+
 /* Running storage work finishes first; then what it touches goes. */
-static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifests) {
+static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifests, Metrics *metrics) {
+        metrics_free(metrics);
         manifests_dir_free(manifests);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
+        bus_calls_uninstall();
+        callstats_free(d->calls);
         vm_controller_free(services->vms);
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
@@ -345,6 +391,8 @@ int main(int argc, char *argv[]) {
                 .config = g_strdup(DEFAULT_CONFIG),
         };
         Daemon d = {};
+        Metrics *metrics = NULL;
+        int metrics_fd = metrics_socket();
         Config config;
         Services services = { .backends = g_ptr_array_new_with_free_func((GDestroyNotify) storage_backend_free) };
         ManifestsDir *manifests = NULL;
@@ -375,16 +423,18 @@ int main(int argc, char *argv[]) {
         resolve_paths(&d, &s, &config);
         if (config_finish(&config, d.state_dir, &e) < 0)
                 return fail("%s", e->message);
+        if (config.metrics.listen || metrics_fd >= 0)
+                d.calls = callstats_new();
         if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
             (r = start_model(&d, &config, &services)) != 0 || (r = start_manifests(&d, &config, &manifests)) != 0 ||
-            (r = serve_on_bus(&d, &s, &config)) != 0)
+            (r = start_metrics(&d, &config, metrics_fd, &metrics)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0)
                 return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");
 
         r = sd_event_loop(d.event);
 
-        stop_everything(&d, &services, manifests);
+        stop_everything(&d, &services, manifests, metrics);
         config_clear(&config);
         g_free(s.config);
         g_free(s.bus);

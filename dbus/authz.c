@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "util.h"
 #include "worker.h"
@@ -140,6 +141,8 @@ static void lookup_finish(Lookup *l, const char *error) {
                         int r = error ? sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED,
                                                                    "cannot tell who is calling: %s", error)
                                       : sd_bus_enqueue_for_read(a->d->bus, m);
+                        if (error)
+                                bus_calls_finish(m, BUS_ERROR_ACCESS_DENIED);
                         if (r < 0)
                                 g_warning("cannot %s a call of %s: %s", error ? "answer" : "dispatch", l->sender,
                                           g_strerror(-r));
@@ -209,6 +212,7 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
                                      "org.freedesktop.DBus", "GetConnectionUnixUser", on_unix_user, l, "s", sender);
         if (r < 0) {
                 lookup_free(l);
+                bus_calls_finish(m, BUS_ERROR_ACCESS_DENIED);
                 return sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s",
                                                   g_strerror(-r)) < 0 ? 0 : 1;
         }
@@ -566,7 +570,10 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
 
 int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
                 sd_bus_error *error) {
-        return check(the_authz, m, action, namespace, kind, name, true, error);
+        int r = check(the_authz, m, action, namespace, kind, name, true, error);
+        if (r == 0)
+                bus_calls_defer(m);     /* polkit asked: the call comes again */
+        return r;
 }
 
 /* A method of an object (its typed interface or the Object interface; not
@@ -594,6 +601,7 @@ static int check_visible(Authz *a, sd_bus_message *m) {
                 return 0;
         if (r == 0)
                 return 1;       /* dispatched again when polkit answers */
+        bus_calls_finish(m, SD_BUS_ERROR_UNKNOWN_OBJECT);
         r = sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.", path);
         if (r < 0)
                 g_warning("cannot answer a call of %s: %s", sd_bus_message_get_sender(m) ?: "?", g_strerror(-r));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -551,12 +552,14 @@ static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *e
 
 static void pulled(const char *digest, const GError *e, void *userdata) {
         sd_bus_message *m = userdata;
-        if (digest)
+        if (digest) {
                 (void) sd_bus_reply_method_return(m, "s", digest);
-        else {
+                bus_calls_finish(m, NULL);
+        } else {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 bus_error_set(&error, -EIO, e);
                 (void) sd_bus_reply_method_error(m, &error);
+                bus_calls_finish(m, error.name);
         }
         sd_bus_message_unref(m);
 }
@@ -602,6 +605,7 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
                 sd_bus_message_unref(m);
                 return bus_error_set(error, r, e);
         }
+        bus_calls_defer(m);
         return 1;       /* the reply comes when the pull ends */
 }
 
@@ -694,5 +698,6 @@ static const sd_bus_vtable manager_vtable[] = {
 };
 
 int bus_manager_register(Daemon *d) {
-        return sd_bus_add_object_vtable(d->bus, NULL, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, manager_vtable, d);
+        return sd_bus_add_object_vtable(d->bus, NULL, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE,
+                                        bus_calls_wrap(BUS_MANAGER_INTERFACE, manager_vtable), d);
 }

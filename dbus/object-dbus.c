@@ -5,6 +5,7 @@
  * when it has one; model changes become ObjectManager and
  * PropertiesChanged signals. */
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
@@ -222,12 +223,15 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
 static int register_prefix(Daemon *d, const char *prefix) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find, d);
+        r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, BUS_OBJECT_INTERFACE,
+                                       bus_calls_wrap(BUS_OBJECT_INTERFACE, object_vtable), object_find, d);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
                 r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, typed_interfaces[i].interface,
-                                               typed_interfaces[i].vtable, object_find, d);
+                                               bus_calls_wrap(typed_interfaces[i].interface,
+                                                              typed_interfaces[i].vtable),
+                                               object_find, d);
                 if (r < 0)
                         return r;
         }

@@ -11,6 +11,7 @@
  * time stays shared among clients. */
 #include <time.h>
 
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "bus.h"
 #include "util.h"
@@ -71,6 +72,7 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                                                   "too many calls from %s: at most %.0f a second (bursts of %.0f), "
                                                   "a reply counting one more call for every %u KiB; slow down",
                                                   sender, rl->rate, rl->burst, BYTES_PER_TOKEN / 1024);
+                bus_calls_finish(m, BUS_ERROR_LIMIT_EXCEEDED);
                 return 1;       /* answered: not dispatched */
         }
         b->tokens -= 1.0;

@@ -15,6 +15,7 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
   libisofs-dev genisoimage extlinux syslinux-common fdisk
+  libmicrohttpd-dev prometheus python3-prometheus-client
   docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev
   debhelper dpkg-dev fakeroot lintian"
 

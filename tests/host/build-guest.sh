@@ -35,7 +35,7 @@ BASE="linux-image-amd64,systemd-sysv,udev,dbus,libpam-systemd,kmod,e2fsprogs,uti
 # What the packages depend on (debian/control) and what the checks use.
 RUNTIME="polkitd pkexec libvirt-daemon-system qemu-system-x86 qemu-utils nbdkit lvm2 thin-provisioning-tools
   libglib2.0-0 libjson-glib-1.0-0 libyaml-0-2 libsqlite3-0 libsystemd0 libvirt0 libisofs6 libcurl4
-  libseccomp2 liblzma5 libzstd1 libbz2-1.0 zlib1g bash-completion python3 sudo"
+  libseccomp2 liblzma5 libzstd1 libbz2-1.0 zlib1g libmicrohttpd12 bash-completion python3 sudo"
 debootstrap --variant=minbase --include="$BASE" bookworm "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
         { tail -20 "$work/debootstrap.log" >&2; exit 1; }
 mount -t proc proc "$root/proc"

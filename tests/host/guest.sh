@@ -225,6 +225,20 @@ YAML
                 bash -c 'edgevirtctl describe cm from-file -n lane | grep -q "^# Source: the manifests file 10-lane.yaml"'
 }
 
+# The metrics endpoint by socket activation (edgevirtd-metrics.socket,
+# installed but not enabled): systemd owns the port, edgevirtd serves on it.
+metrics_socket() {
+        note "metrics by socket activation"
+        check "edgevirtd-metrics.socket is installed, not enabled (metrics are off by default)" \
+                bash -c '[ "$(systemctl is-enabled edgevirtd-metrics.socket)" = disabled ]'
+        systemctl enable --now edgevirtd-metrics.socket && systemctl restart edgevirtd
+        check "GET http://127.0.0.1:9842/metrics: KubeVirt's series of the running VM" \
+                until_ok 60 python3 -c 'import urllib.request, sys
+t = urllib.request.urlopen("http://127.0.0.1:9842/metrics", timeout=10).read().decode()
+sys.exit(0 if "kubevirt_vmi_info{" in t and "name=\"web\"" in t else 1)'
+        systemctl disable --now edgevirtd-metrics.socket && systemctl restart edgevirtd
+}
+
 desktop_user() {
         note "a desktop user (desk, uid 1000) in a logind session on seat0"
         check "desk is logged in on tty1: an active session on seat0" until_ok 180 desk_session_active
@@ -348,7 +362,7 @@ boot=$(( $(cat "$state/phase" 2>/dev/null || echo 0) + 1 ))
 trap 'journalctl -b -u edgevirtd --no-pager -o short-monotonic >"/t/journal-$boot.txt"' EXIT
 
 case $(cat "$state/phase" 2>/dev/null) in
-"")     phase1; system_bus; manifests_dir; desktop_user; journal; stop_with_running_vm
+"")     phase1; system_bus; manifests_dir; metrics_socket; desktop_user; journal; stop_with_running_vm
         echo 1 >"$state/phase"; echo "phase 1 done" >>"$results" ;;
 1) phase2; echo 2 >"$state/phase"; echo "phase 2 done" >>"$results" ;;
 *) note "nothing left to do" ;;

@@ -7,6 +7,7 @@
  * temporary snapshot and restore go.  docs/snapshots.md. */
 #include <fnmatch.h>
 
+#include "log.h"
 #include "clone.h"
 #include "json-read.h"
 #include "json-util.h"
@@ -183,7 +184,7 @@ static void set_phase(Model *m, Object *o, const char *phase, const char *reason
                 return;
         }
         if (model_update(m, o, doc, &e) < 0)
-                g_warning("VirtualMachineClone %s/%s: cannot write status: %s", o->namespace, o->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
 }
 
 static JsonObject *owned_doc(Object *clone, const char *kind, const char *name) {

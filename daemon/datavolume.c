@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "datavolume-status.h"
 #include "datavolume.h"
 #include "imagecache.h"
@@ -211,7 +212,7 @@ static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const Dv
         json_object_set_string_member(ann, ANN_RUNNING_REASON, u->reason ? u->reason : "");
         json_object_set_string_member(ann, ANN_RUNNING_MESSAGE, u->message ? u->message : "");
         if (model_update(c->model, pvc, doc, &e) < 0)
-                g_warning("PVC %s/%s: cannot write import status: %s", pvc->namespace, pvc->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, pvc, "cannot write import status: %s", e->message);
 }
 
 static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u) {
@@ -236,7 +237,7 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
         status_set_condition(status, "Running", u->running, u->reason, u->running ? NULL : u->message);
         status_set_condition(status, "Ready", streq(u->phase, "Succeeded"), u->reason, u->message);
         if (model_update(c->model, dv, doc, &e) < 0)
-                g_warning("DataVolume %s/%s: cannot write status: %s", dv->namespace, dv->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, dv, "cannot write status: %s", e->message);
 }
 
 /* --- the claim --- */

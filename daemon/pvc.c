@@ -3,6 +3,7 @@
  * claim a volume in its storage class, grows it, clones it and frees it.
  * Storage operations block, so they run on the worker pool; their results
  * come back here on the main loop and are written as status. */
+#include "log.h"
 #include "datavolume-status.h"
 #include "json-util.h"
 #include "model.h"
@@ -244,7 +245,7 @@ static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
                 json_object_remove_member(status, "conditions");
 
         if (model_update(c->model, o, doc, &e) < 0)
-                g_warning("PVC %s/%s: cannot write status: %s", o->namespace, o->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
 }
 
 static void pending(PvcController *c, Object *o, const char *reason, const char *fmt, ...) G_GNUC_PRINTF(4, 5);
@@ -365,7 +366,7 @@ static void scan_done(PvcController *c, PvcOp *op) {
                         if (o && o->kind == &kind_pvc && streq_ptr(pvc_storage_class(o), op->class_name)) {
                                 g_hash_table_add(found, o->uid);
                                 if (!streq_ptr(object_status_string(o, "phase"), "Bound") && !object_is_deleting(o)) {
-                                        g_message("PVC %s/%s: adopting volume %s", o->namespace, o->name, v->id);
+                                        log_object(G_LOG_LEVEL_MESSAGE, o, "adopting volume %s", v->id);
                                         set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = v->size,
                                                                            .bind = true });
                                 }
@@ -386,7 +387,7 @@ static void scan_done(PvcController *c, PvcOp *op) {
                         Object *o = all->pdata[i];
                         if (streq_ptr(pvc_storage_class(o), op->class_name) && !g_hash_table_contains(found, o->uid) &&
                             streq_ptr(object_status_string(o, "phase"), "Bound")) {
-                                g_warning("PVC %s/%s: its volume is missing", o->namespace, o->name);
+                                log_object(G_LOG_LEVEL_WARNING, o, "its volume is missing");
                                 set_status(c, o, &(StatusUpdate) {
                                         .phase = "Lost", .reason = "VolumeMissing",
                                         .message = "the volume of this claim is missing from its storage class" });
@@ -443,7 +444,7 @@ static void op_done(void *data) {
         if (op->r == -ENOSPC)
                 pending(c, o, "NotEnoughSpace", "%s", op->error->message);
         else if (op->r < 0 && op->kind == OP_EXPAND) {
-                g_warning("PVC %s/%s: expanding failed: %s", o->namespace, o->name, op->error->message);
+                log_object(G_LOG_LEVEL_WARNING, o, "expanding failed: %s", op->error->message);
                 sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
         } else if (op->r < 0)
                 pending(c, o, "ProvisioningFailed", "%s", op->error->message);

@@ -10,6 +10,7 @@
  * content owns the copies: deleting it frees them. */
 #include <stdio.h>
 
+#include "log.h"
 #include "json-util.h"
 #include "object.h"
 #include "pvc-status.h"
@@ -58,7 +59,7 @@ void snapshot_status_commit(Model *m, Object *o, JsonNode *doc) {
                 return;
         }
         if (model_update(m, o, doc, &e) < 0)
-                g_warning("%s %s/%s: cannot write status: %s", o->kind->kind, o->namespace, o->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
 }
 
 static void set_error(JsonObject *status, const char *message) {

@@ -5,6 +5,7 @@
  * KubeVirt, so they survive a restart.  dataVolumeTemplates become
  * DataVolumes the VM owns.  A VM whose instances keep failing backs off
  * (10 s doubling to 5 min) and shows CrashLoopBackOff. */
+#include "log.h"
 #include "instancetype.h"
 #include "json-util.h"
 #include "services.h"
@@ -164,7 +165,7 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 return;
         }
         if (model_update(m, vm, doc, &e) < 0)
-                g_warning("VM %s/%s: cannot write status: %s", vm->namespace, vm->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
 }
 
 /* Make the back-off tick run soon. */

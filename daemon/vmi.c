@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "credentials.h"
 #include "domain.h"
 #include "imagecache.h"
@@ -115,7 +116,7 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 return;
         }
         if (model_update(c->model, vmi, doc, &e) < 0)
-                g_warning("VMI %s/%s: cannot write status: %s", vmi->namespace, vmi->name, e->message);
+                log_object(G_LOG_LEVEL_WARNING, vmi, "cannot write status: %s", e->message);
 }
 
 /* --- the instances --- */

@@ -18,16 +18,11 @@ bool datavolume_pvc_wants_import(Object *pvc) {
         return json_get_string(ann, ANN_ENDPOINT) != NULL || streq_ptr(json_get_string(ann, ANN_SOURCE), "none");
 }
 
-int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error) {
-        JsonObject *ann = json_get_object(json_get_object(doc, "metadata"), "annotations");
-        const char *source = json_get_string(ann, ANN_SOURCE), *endpoint = json_get_string(ann, ANN_ENDPOINT);
-
-        if (source && !streq(source, "http") && !streq(source, "none"))
-                return ev_error_set(error, EOPNOTSUPP, "metadata.annotations[" ANN_SOURCE "]: Unsupported value: "
-                                    "\"%s\": supported values: \"http\", \"none\" "
-                                    "(use a DataVolume for uploads and clones)", source);
-        if (endpoint && !g_str_has_prefix(endpoint, "http://") && !g_str_has_prefix(endpoint, "https://"))
-                return ev_error_set(error, EINVAL, "metadata.annotations[" ANN_ENDPOINT "]: Invalid value: \"%s\": "
-                                    "must be an http:// or https:// URL", endpoint);
-        return 0;
+const char *datavolume_source_kind(JsonObject *doc) {
+        static const char *const kinds[] = { "http", "registry", "pvc", "snapshot", "upload", "blank", NULL };
+        JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
+        for (const char *const *k = kinds; *k; k++)
+                if (src && json_object_has_member(src, *k))
+                        return *k;
+        return NULL;
 }

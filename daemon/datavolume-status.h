@@ -4,8 +4,7 @@
 #include "model.h"
 
 /* Read-only facts of DataVolumes and of claims imported into the CDI way
- * (annotations), from the documents; and admission of those annotations.
- * Includes no controller. */
+ * (annotations), from the documents.  Includes no controller. */
 
 /* CDI's annotations on a PVC to import into (and its reports) */
 #define ANN_ENDPOINT "cdi.kubevirt.io/storage.import.endpoint"
@@ -25,5 +24,6 @@ double datavolume_progress(Object *dv);
  * reporting in cdi.kubevirt.io/storage.pod.phase and friends; not one a
  * DataVolume owns (its DataVolume imports). */
 bool datavolume_pvc_wants_import(Object *pvc);
-/* The PVC admission's part: the annotations' values. */
-int datavolume_admit_pvc_annotations(JsonObject *doc, GError **error);
+/* A DataVolume document's source: http, registry, pvc, snapshot, upload
+ * or blank; NULL when it has none of these. */
+const char *datavolume_source_kind(JsonObject *doc);

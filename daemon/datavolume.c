@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "datavolume-admit.h"
 #include "datavolume-status.h"
 #include "datavolume.h"
 #include "imagecache.h"
@@ -62,118 +63,63 @@ static JsonObject *source_of(JsonObject *doc) {
         return json_get_object(spec_of(doc), "source");
 }
 
-static const char *source_kind(JsonObject *doc) {
-        static const char *const kinds[] = { "http", "registry", "pvc", "snapshot", "upload", "blank", NULL };
-        JsonObject *src = source_of(doc);
-        for (const char *const *k = kinds; *k; k++)
-                if (src && json_object_has_member(src, *k))
-                        return *k;
+/* --- the rules (pure) --- */
+
+DvStep datavolume_next_step(const DvFacts *f) {
+        if (f->importing)
+                return DV_STEP_WAIT;
+        if (streq_ptr(f->phase, "Succeeded") || streq_ptr(f->phase, "Failed"))
+                return f->claim ? DV_STEP_WAIT : DV_STEP_RECLAIM;
+        if (!f->claim)
+                return DV_STEP_MAKE_CLAIM;
+        if (!f->claim_owned)
+                return DV_STEP_NOT_OWNED;
+        if (!streq_ptr(f->claim_phase, "Bound"))
+                return DV_STEP_CLAIM_PENDING;
+        if (streq_ptr(f->source, "blank") || streq_ptr(f->source, "pvc") || streq_ptr(f->source, "snapshot"))
+                return DV_STEP_DONE;
+        if (streq_ptr(f->source, "upload"))
+                return f->upload_waiting ? DV_STEP_UPLOAD : DV_STEP_UPLOAD_READY;
+        return f->backing_off ? DV_STEP_BACK_OFF : DV_STEP_IMPORT;
+}
+
+const char *datavolume_step_phase(DvStep step, const char *source) {
+        switch (step) {
+        case DV_STEP_RECLAIM:
+        case DV_STEP_MAKE_CLAIM:
+        case DV_STEP_NOT_OWNED:
+                return "Pending";
+        case DV_STEP_CLAIM_PENDING:
+                return streq_ptr(source, "pvc") || streq_ptr(source, "snapshot") ? "CloneScheduled" : "Pending";
+        case DV_STEP_DONE:
+                return "Succeeded";
+        case DV_STEP_UPLOAD_READY:
+                return "UploadReady";
+        case DV_STEP_UPLOAD:
+                return "UploadScheduled";
+        case DV_STEP_IMPORT:
+                return "ImportScheduled";
+        case DV_STEP_WAIT:
+        case DV_STEP_BACK_OFF:
+                break;
+        }
         return NULL;
 }
 
-/* --- admission --- */
+DvOutcome datavolume_import_outcome(int code, bool upload, int64_t restarts) {
+        if (code == 0)
+                return (DvOutcome) { .phase = "Succeeded", .reason = "Completed" };
+        if (upload)     /* the client may send again */
+                return (DvOutcome) { .phase = "UploadReady", .reason = "UploadFailed", .restart = true };
+        if (code == 2 || code < 0)
+                return (DvOutcome) { .phase = "ImportScheduled", .reason = "ImportFailed", .restart = true,
+                                     .backoff = MIN(BACKOFF_MAX_SECONDS, 1u << MIN(MAX(restarts, 0), 8)) };
+        return (DvOutcome) { .phase = "Failed", .reason = "ImportFailed" };
+}
 
-static int dv_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
-        JsonObject *spec = spec_of(doc), *src = source_of(doc);
-        JsonObject *pvc = json_get_object(spec, "pvc"), *storage = json_get_object(spec, "storage");
-        const char *kind;
-        unsigned n = 0;
-
-        if (!spec)
-                return ev_error_set(error, EINVAL, "spec: Required value");
-        if (!src)
-                return ev_error_set(error, EINVAL, "spec.source: Required value");
-        if (src) {
-                g_autoptr(GList) members = json_object_get_members(src);
-                n = g_list_length(members);
-        }
-        if (n != 1)
-                return ev_error_set(error, EINVAL, "spec.source: Invalid value: exactly one source is needed "
-                                    "(http, registry, pvc, snapshot, upload or blank), %u given", n);
-        kind = source_kind(doc);
-        if (pvc && storage)
-                return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
-        bool clone = streq(kind, "pvc") || streq(kind, "snapshot");
-        if (streq(kind, "snapshot") && !isempty(json_get_string(json_get_object(src, "snapshot"), "namespace")) &&
-            !streq(json_get_string(json_get_object(src, "snapshot"), "namespace"),
-                   json_get_string(json_get_object(doc, "metadata"), "namespace") ?: ""))
-                return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored "
-                                    "in its own namespace (clone the restored claim across with source.pvc)");
-        if (!pvc && !storage) {
-                /* a clone may leave everything to its source (storage: {} or null) */
-                if (!clone)
-                        return ev_error_set(error, EINVAL,
-                                            "spec.storage: Required value: spec.pvc or spec.storage is needed");
-                storage = json_ensure_object(spec, "storage");
-        }
-        JsonObject *claim = pvc ? pvc : storage;
-        const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
-        if (!size && !clone)
-                return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value "
-                                    "(only a pvc or snapshot source may leave the size to its source)",
-                                    pvc ? "pvc" : "storage");
-        if (pvc && !json_get_array(pvc, "accessModes"))
-                return ev_error_set(error, EINVAL, "spec.pvc.accessModes: Required value");
-        if (streq_ptr(json_get_string(spec, "contentType"), "archive"))
-                return ev_error_set(error, EOPNOTSUPP,
-                                    "spec.contentType: Unsupported value: \"archive\": archive imports "
-                                    "(a tar extracted into a file system) are not supported yet; "
-                                    "import a disk image (contentType kubevirt)");
-        if (json_get_bool(spec, "preallocation", false))
-                return ev_error_set(error, EOPNOTSUPP,
-                                    "spec.preallocation: Unsupported value: true: volumes are thin on edgevirt");
-        if (streq(kind, "registry")) {
-                JsonObject *reg = json_get_object(src, "registry");
-                const char *url = json_get_string(reg, "url");
-                const char *arch = json_get_string(json_get_object(reg, "platform"), "architecture");
-                if (!url)
-                        return ev_error_set(error, EINVAL, "spec.source.registry.url: Required value");
-                if (!g_str_has_prefix(url, "docker://") || !url[strlen("docker://")])
-                        return ev_error_set(error, EINVAL, "spec.source.registry.url: Invalid value: \"%s\": must be "
-                                            "docker://[host[:port]/]repository[:tag|@digest]", url);
-                if (streq_ptr(json_get_string(reg, "pullMethod"), "node"))
-                        return ev_error_set(error, EOPNOTSUPP, "spec.source.registry.pullMethod: Unsupported value: "
-                                            "\"node\": there is no container runtime; the importer pulls the image "
-                                            "(pullMethod: pod)");
-                if (arch && !streq(arch, "amd64"))
-                        return ev_error_set(error, EOPNOTSUPP,
-                                            "spec.source.registry.platform.architecture: Unsupported value: \"%s\": "
-                                            "this node runs amd64 guests only", arch);
-        }
-        if (streq(kind, "http")) {
-                JsonObject *http = json_get_object(src, "http");
-                const char *url = json_get_string(http, "url");
-                const char *checksum = json_get_string(http, "checksum");
-                if (!g_str_has_prefix(url, "http://") && !g_str_has_prefix(url, "https://"))
-                        return ev_error_set(error, EINVAL, "spec.source.http.url: Invalid value: \"%s\": "
-                                            "must be an http:// or https:// URL", url);
-                JsonArray *hdrs = json_get_array(http, "extraHeaders");
-                for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
-                        const char *h = json_array_get_string_element(hdrs, i);
-                        if (!strchr(h, ':') || strpbrk(h, "\r\n"))
-                                return ev_error_set(error, EINVAL, "spec.source.http.extraHeaders[%u]: "
-                                                    "Invalid value: \"%s\": must be \"Name: value\"", i, h);
-                }
-                if (checksum) {
-                        const char *colon = strchr(checksum, ':');
-                        g_autofree char *algo = colon ? g_strndup(checksum, colon - checksum) : g_strdup("");
-                        static const struct { const char *name; size_t hex; } algos[] = {
-                                { "sha256", 64 }, { "sha512", 128 }, { "sha1", 40 }, { "md5", 32 }
-                        };
-                        bool ok = false;
-                        for (size_t i = 0; i < G_N_ELEMENTS(algos); i++)
-                                if (streq(algo, algos[i].name) && strlen(colon + 1) == algos[i].hex &&
-                                    strspn(colon + 1, "0123456789abcdefABCDEF") == algos[i].hex)
-                                        ok = true;
-                        if (!ok)
-                                return ev_error_set(error, EINVAL, "spec.source.http.checksum: Invalid value: "
-                                                    "\"%s\": must be ALGORITHM:HEX with sha256, sha512, sha1 or md5",
-                                                    checksum);
-                }
-        }
-        if (old && !json_equal(json_object_get_member(spec, "source"), json_object_get_member(spec_of(old), "source")))
-                return ev_error_set(error, EINVAL, "spec.source: Forbidden: the source of a DataVolume cannot change");
-        return 0;
+const char *datavolume_pod_phase(const char *phase, bool running) {
+        return streq_ptr(phase, "Succeeded") ? "Succeeded" : streq_ptr(phase, "Failed") ? "Failed" :
+               running ? "Running" : "Pending";
 }
 
 static void dv_init_status(JsonObject *doc) {
@@ -201,8 +147,7 @@ static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const Dv
         g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(pvc->doc);
         JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "annotations");
-        const char *phase = streq(u->phase, "Succeeded") ? "Succeeded" : streq(u->phase, "Failed") ? "Failed" :
-                            u->running ? "Running" : "Pending";
+        const char *phase = datavolume_pod_phase(u->phase, u->running);
         char restarts[32];
 
         json_object_set_string_member(ann, ANN_POD_PHASE, phase);
@@ -434,28 +379,21 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
                 return;
         }
         const char *why = *errors ? errors : "the importer failed";
-        if (code == 0) {
-                write_status(c, dv, &(DvStatus) { .phase = "Succeeded", .progress = 100.0, .bound = true,
-                                                  .reason = "Completed",
-                                                  .message = j->upload ? "Upload Complete" : "Import Complete" });
-        } else if (j->upload) {
-                /* the client may send again */
-                write_status(c, dv, &(DvStatus) { .phase = "UploadReady", .progress = 0, .bound = true,
-                                                  .restart_delta = 1, .reason = "UploadFailed", .message = why });
-        } else if (code == 2 || code < 0) {
-                gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
-                unsigned backoff = MIN(BACKOFF_MAX_SECONDS, 1u << MIN(restarts, 8));
-                g_autofree char *msg = g_strdup_printf("%s (retrying in %u s)", code < 0 ? "the importer crashed" : why,
-                                                       backoff);
-                write_status(c, dv, &(DvStatus) { .phase = "ImportScheduled", .progress = 0, .bound = true,
-                                                  .restart_delta = 1, .reason = "ImportFailed", .message = msg });
+        gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
+        DvOutcome out = datavolume_import_outcome(code, j->upload, restarts);
+        g_autofree char *msg = out.backoff ? g_strdup_printf("%s (retrying in %u s)",
+                                                             code < 0 ? "the importer crashed" : why, out.backoff) :
+                               g_strdup(code == 0 ? j->upload ? "Upload Complete" : "Import Complete" : why);
+        write_status(c, dv, &(DvStatus) { .phase = out.phase, .progress = streq(out.phase, "Succeeded") ? 100.0 :
+                                                                          streq(out.phase, "Failed") ? -1 : 0,
+                                          .bound = true, .restart_delta = out.restart, .reason = out.reason,
+                                          .message = msg });
+        if (out.backoff) {
                 gint64 *until = g_new(gint64, 1);
-                *until = g_get_monotonic_time() + (gint64) backoff * G_USEC_PER_SEC;
+                *until = g_get_monotonic_time() + (gint64) out.backoff * G_USEC_PER_SEC;
                 g_hash_table_replace(c->not_before, g_strdup(dv->uid), until);
                 schedule_retry(c, *until);
-        } else
-                write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
-                                                  .reason = "ImportFailed", .message = why });
+        }
         job_free(j);
         /* the slot went to the next in the queue (importer-run.c) */
         model_enqueue(c->model, dv);
@@ -643,73 +581,21 @@ static void write_slot_wait(DataVolumeController *c, Object *o, const char *phas
 
 /* *wants_slot: the object waits for an import slot (a request it made
  * stays); otherwise one it no longer needs is given back. */
-static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
-        DataVolumeController *c = model_services(m)->datavolumes;
-        const char *phase = object_status_string(dv, "phase"), *kind = source_kind(object_root(dv));
-        ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);
+/* An upload whose data a client handed in, or an http or registry import:
+ * one at a time per DataVolume, a few at once overall, fairly across
+ * namespaces. */
+static void start_when_slot(DataVolumeController *c, Object *dv, Object *pvc, DvStep step, bool *wants_slot) {
+        const char *waiting = datavolume_step_phase(step, datavolume_source_kind(object_root(dv)));
         g_autoptr(GError) e = NULL;
-        Object *pvc;
 
-        if (object_is_deleting(dv)) {
-                if (job && !job->cancelled)
-                        cancel(job);
+        if (!object_slots_granted(c->slots, dv)) {
+                /* an upload's fd waits with us; the idle clock starts with the importer */
+                *wants_slot = true;
+                write_slot_wait(c, dv, waiting);
                 return;
         }
-        if (job)
-                return;
-        pvc = claim_of(c, dv);
-        if (streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed")) {
-                if (pvc)
-                        return;
-                /* its claim was deleted: as CDI, make it again and fill it */
-                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = 0, .reason = "ClaimLost",
-                                                  .message = "the PVC was deleted; creating it again" });
-                phase = "Pending";
-        }
-
-        if (!pvc) {
-                if (create_claim(c, dv, &e) < 0)
-                        write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ClaimPending",
-                                                          .message = e->message });
-                return;         /* the new claim's changes queue us again */
-        }
-        if (!object_owned_by(pvc, dv)) {
-                g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume",
-                                                       pvc->namespace, pvc->name);
-                write_status(c, dv, &(DvStatus) { .phase = "Pending", .progress = -1, .reason = "ErrResourceExists",
-                                                  .message = msg });
-                return;
-        }
-        const char *pvc_phase = object_status_string(pvc, "phase");
-        if (!streq_ptr(pvc_phase, "Bound")) {
-                bool cloning = streq(kind, "pvc") || streq(kind, "snapshot");
-                write_status(c, dv, &(DvStatus) {
-                        .phase = cloning ? "CloneScheduled" : "Pending", .progress = -1,
-                        .reason = pvc_reason(pvc) ? pvc_reason(pvc) : "Pending",
-                        .message = pvc_message(pvc) ? pvc_message(pvc) : "waiting for the PVC to be bound" });
-                return;
-        }
-        if (streq(kind, "blank") || streq(kind, "pvc") || streq(kind, "snapshot")) {
-                write_status(c, dv, &(DvStatus) {
-                        .phase = "Succeeded", .progress = 100.0, .bound = true, .reason = "Completed",
-                        .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
-                return;
-        }
-        if (streq(kind, "upload")) {
+        if (step == DV_STEP_UPLOAD) {
                 int fd = GPOINTER_TO_INT(g_hash_table_lookup(c->uploads, dv->uid)) - 1;
-                if (fd < 0) {
-                        if (!streq_ptr(phase, "UploadReady"))
-                                write_status(c, dv, &(DvStatus) {
-                                        .phase = "UploadReady", .progress = 0, .bound = true, .reason = "UploadReady",
-                                        .message = "Upload into the DataVolume with Upload(fd)" });
-                        return;
-                }
-                if (!object_slots_granted(c->slots, dv)) {
-                        /* the fd waits with us; the idle clock starts with the importer */
-                        *wants_slot = true;
-                        write_slot_wait(c, dv, "UploadScheduled");
-                        return;
-                }
                 g_hash_table_remove(c->uploads, dv->uid);
                 int r = start_import(c, dv, pvc, fd, object_slots_take(c->slots, dv), &e);
                 close(fd);
@@ -718,22 +604,85 @@ static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
                                                           .reason = "UploadFailed", .message = e->message });
                 return;
         }
-        /* http: one import at a time per DataVolume, a few at once overall,
-         * fairly across namespaces */
-        gint64 *until = g_hash_table_lookup(c->not_before, dv->uid);
-        if (until && g_get_monotonic_time() < *until) {
-                schedule_retry(c, *until);      /* backing off: the timer queues us */
-                return;
-        }
-        g_hash_table_remove(c->not_before, dv->uid);
-        if (!object_slots_granted(c->slots, dv)) {
-                *wants_slot = true;
-                write_slot_wait(c, dv, "ImportScheduled");
-                return;
-        }
         if (start_import(c, dv, pvc, -1, object_slots_take(c->slots, dv), &e) < 0)
                 write_status(c, dv, &(DvStatus) { .phase = "Failed", .progress = -1, .bound = true,
                                                   .reason = "ImportFailed", .message = e->message });
+}
+
+/* *wants_slot: the object waits for an import slot (a request it made
+ * stays); otherwise one it no longer needs is given back. */
+static void reconcile_dv(Model *m, Object *dv, bool *wants_slot) {
+        DataVolumeController *c = model_services(m)->datavolumes;
+        const char *kind = datavolume_source_kind(object_root(dv));
+        ImportJob *job = g_hash_table_lookup(c->jobs, dv->uid);
+        gint64 *until = g_hash_table_lookup(c->not_before, dv->uid);
+        g_autoptr(GError) e = NULL;
+        Object *pvc = claim_of(c, dv);
+
+        if (object_is_deleting(dv)) {
+                if (job && !job->cancelled)
+                        cancel(job);
+                return;
+        }
+        DvFacts facts = {
+                .source = kind,
+                .phase = object_status_string(dv, "phase"),
+                .importing = job != NULL,
+                .claim = pvc != NULL,
+                .claim_owned = pvc && object_owned_by(pvc, dv),
+                .claim_phase = pvc ? object_status_string(pvc, "phase") : NULL,
+                .upload_waiting = g_hash_table_contains(c->uploads, dv->uid),
+                .backing_off = until && g_get_monotonic_time() < *until,
+        };
+        DvStep step = datavolume_next_step(&facts);
+        const char *phase = datavolume_step_phase(step, kind);
+
+        switch (step) {
+        case DV_STEP_WAIT:
+                return;
+        case DV_STEP_RECLAIM:
+                /* its claim was deleted: as CDI, make it again and fill it */
+                write_status(c, dv, &(DvStatus) { .phase = phase, .progress = 0, .reason = "ClaimLost",
+                                                  .message = "the PVC was deleted; creating it again" });
+                G_GNUC_FALLTHROUGH;
+        case DV_STEP_MAKE_CLAIM:
+                if (create_claim(c, dv, &e) < 0)
+                        write_status(c, dv, &(DvStatus) { .phase = phase, .progress = -1, .reason = "ClaimPending",
+                                                          .message = e->message });
+                return;         /* the new claim's changes queue us again */
+        case DV_STEP_NOT_OWNED: {
+                g_autofree char *msg = g_strdup_printf("a PVC %s/%s exists and is not owned by this DataVolume",
+                                                       pvc->namespace, pvc->name);
+                write_status(c, dv, &(DvStatus) { .phase = phase, .progress = -1, .reason = "ErrResourceExists",
+                                                  .message = msg });
+                return;
+        }
+        case DV_STEP_CLAIM_PENDING:
+                write_status(c, dv, &(DvStatus) {
+                        .phase = phase, .progress = -1, .reason = pvc_reason(pvc) ? pvc_reason(pvc) : "Pending",
+                        .message = pvc_message(pvc) ? pvc_message(pvc) : "waiting for the PVC to be bound" });
+                return;
+        case DV_STEP_DONE:
+                write_status(c, dv, &(DvStatus) {
+                        .phase = phase, .progress = 100.0, .bound = true, .reason = "Completed",
+                        .message = streq(kind, "blank") ? "Blank image created" : "Clone Complete" });
+                return;
+        case DV_STEP_UPLOAD_READY:
+                if (!streq_ptr(facts.phase, phase))
+                        write_status(c, dv, &(DvStatus) {
+                                .phase = phase, .progress = 0, .bound = true, .reason = "UploadReady",
+                                .message = "Upload into the DataVolume with Upload(fd)" });
+                return;
+        case DV_STEP_BACK_OFF:
+                schedule_retry(c, *until);      /* backing off: the timer queues us */
+                return;
+        case DV_STEP_IMPORT:
+                g_hash_table_remove(c->not_before, dv->uid);
+                G_GNUC_FALLTHROUGH;
+        case DV_STEP_UPLOAD:
+                start_when_slot(c, dv, pvc, step, wants_slot);
+                return;
+        }
 }
 
 static int dv_reconcile(Model *m, Object *dv) {
@@ -773,7 +722,7 @@ const KindInfo kind_datavolume = {
         .path_segment = "datavolume",
         .schema = "io.kubevirt.cdi.v1beta1.DataVolume",
         .namespaced = true,
-        .admit = dv_admit,
+        .admit = datavolume_admit,
         .init_status = dv_init_status,
         .reconcile = dv_reconcile,
         .finalize = dv_finalize,
@@ -852,9 +801,9 @@ int datavolume_upload(Model *m, Object *dv, int fd, GError **error) {
         DataVolumeController *c = model_services(m)->datavolumes;
         const char *phase = object_status_string(dv, "phase");
 
-        if (!streq_ptr(source_kind(object_root(dv)), "upload"))
+        if (!streq_ptr(datavolume_source_kind(object_root(dv)), "upload"))
                 return ev_error_set(error, EINVAL, "DataVolume %s/%s does not take uploads: its source is %s",
-                                    dv->namespace, dv->name, source_kind(object_root(dv)));
+                                    dv->namespace, dv->name, datavolume_source_kind(object_root(dv)));
         if (object_is_deleting(dv))
                 return ev_error_set(error, EPERM, "DataVolume %s/%s is being deleted", dv->namespace, dv->name);
         if (!streq_ptr(phase, "UploadReady") || g_hash_table_contains(c->uploads, dv->uid) ||

@@ -4,7 +4,7 @@
  * Storage operations block, so they run on the worker pool; their results
  * come back here on the main loop and are written as status. */
 #include "log.h"
-#include "datavolume-status.h"
+#include "datavolume-admit.h"
 #include "json-util.h"
 #include "model.h"
 #include "pvc-status.h"
@@ -94,6 +94,45 @@ static JsonObject *data_source(JsonObject *doc, const char **ret_namespace) {
         if (ret_namespace && ref)
                 *ret_namespace = json_get_string(ref, "namespace");
         return ref;
+}
+
+/* --- the rules (pure) --- */
+
+ClaimStep pvc_next_step(const ClaimFacts *f) {
+        bool bound = streq_ptr(f->phase, "Bound");
+
+        if (f->deleting)        /* pvc-protection: let go once nothing uses the claim */
+                return f->protected && !f->in_use ? CLAIM_LET_GO : CLAIM_NOTHING;
+        if (f->busy)
+                return CLAIM_NOTHING;   /* the operation's end or the scan queues it again */
+        if (!f->class_known)
+                return bound ? CLAIM_NOTHING : CLAIM_CLASS_NOT_FOUND;
+        if (!f->class_ready)
+                return bound ? CLAIM_NOTHING : CLAIM_CLASS_NOT_READY;
+        if (streq_ptr(f->phase, "Lost"))
+                return CLAIM_NOTHING;
+        if (!bound)
+                return CLAIM_PROVISION;
+        return f->requested > f->capacity ? CLAIM_EXPAND : CLAIM_NOTHING;
+}
+
+ClaimOutcome pvc_operation_outcome(bool expand, int r) {
+        if (r == -ENOSPC)
+                return (ClaimOutcome) { .phase = "Pending", .reason = "NotEnoughSpace", .retry = true };
+        if (r < 0 && expand)
+                return (ClaimOutcome) { .retry = true };
+        if (r < 0)
+                return (ClaimOutcome) { .phase = "Pending", .reason = "ProvisioningFailed", .retry = true };
+        return (ClaimOutcome) { .phase = "Bound", .bind = !expand };
+}
+
+ClaimOutcome pvc_scan_outcome(const char *phase, bool deleting, bool volume_found) {
+        bool bound = streq_ptr(phase, "Bound");
+        if (volume_found && !bound && !deleting)
+                return (ClaimOutcome) { .phase = "Bound", .bind = true };       /* adopted */
+        if (!volume_found && bound)
+                return (ClaimOutcome) { .phase = "Lost", .reason = "VolumeMissing" };
+        return (ClaimOutcome) { 0 };
 }
 
 /* --- admission --- */
@@ -364,11 +403,13 @@ static void scan_done(PvcController *c, PvcOp *op) {
                         VolumeInfo *v = op->volumes->pdata[i];
                         Object *o = v->uid ? model_find_uid(c->model, v->uid) : NULL;
                         if (o && o->kind == &kind_pvc && streq_ptr(pvc_storage_class(o), op->class_name)) {
+                                ClaimOutcome out = pvc_scan_outcome(object_status_string(o, "phase"),
+                                                                    object_is_deleting(o), true);
                                 g_hash_table_add(found, o->uid);
-                                if (!streq_ptr(object_status_string(o, "phase"), "Bound") && !object_is_deleting(o)) {
+                                if (out.phase) {
                                         log_object(G_LOG_LEVEL_MESSAGE, o, "adopting volume %s", v->id);
-                                        set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = v->size,
-                                                                           .bind = true });
+                                        set_status(c, o, &(StatusUpdate) { .phase = out.phase, .capacity = v->size,
+                                                                           .bind = out.bind });
                                 }
                                 continue;
                         }
@@ -385,11 +426,14 @@ static void scan_done(PvcController *c, PvcOp *op) {
                 g_autoptr(GPtrArray) all = model_list(c->model, &kind_pvc, NULL, NULL);
                 for (guint i = 0; i < all->len; i++) {
                         Object *o = all->pdata[i];
-                        if (streq_ptr(pvc_storage_class(o), op->class_name) && !g_hash_table_contains(found, o->uid) &&
-                            streq_ptr(object_status_string(o, "phase"), "Bound")) {
+                        if (!streq_ptr(pvc_storage_class(o), op->class_name) || g_hash_table_contains(found, o->uid))
+                                continue;
+                        ClaimOutcome out = pvc_scan_outcome(object_status_string(o, "phase"), object_is_deleting(o),
+                                                            false);
+                        if (out.phase) {
                                 log_object(G_LOG_LEVEL_WARNING, o, "its volume is missing");
                                 set_status(c, o, &(StatusUpdate) {
-                                        .phase = "Lost", .reason = "VolumeMissing",
+                                        .phase = out.phase, .reason = out.reason,
                                         .message = "the volume of this claim is missing from its storage class" });
                         }
                 }
@@ -441,16 +485,15 @@ static void op_done(void *data) {
                 op_free(op);
                 return;
         }
-        if (op->r == -ENOSPC)
-                pending(c, o, "NotEnoughSpace", "%s", op->error->message);
-        else if (op->r < 0 && op->kind == OP_EXPAND) {
+        ClaimOutcome out = pvc_operation_outcome(op->kind == OP_EXPAND, op->r);
+        if (out.reason)
+                pending(c, o, out.reason, "%s", op->error->message);
+        else if (op->r < 0)
                 log_object(G_LOG_LEVEL_WARNING, o, "expanding failed: %s", op->error->message);
-                sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
-        } else if (op->r < 0)
-                pending(c, o, "ProvisioningFailed", "%s", op->error->message);
         else
-                set_status(c, o, &(StatusUpdate) { .phase = "Bound", .capacity = op->size,
-                                                   .bind = op->kind != OP_EXPAND });
+                set_status(c, o, &(StatusUpdate) { .phase = out.phase, .capacity = op->size, .bind = out.bind });
+        if (out.retry)
+                sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
         op_free(op);
 }
 
@@ -550,44 +593,42 @@ static int start_provisioning(PvcController *c, Object *o, ClassState *cs) {
 
 static int pvc_reconcile(Model *m, Object *o) {
         PvcController *c = model_services(m)->pvc;
-        JsonArray *finalizers = json_get_array(object_metadata(o), "finalizers");
-        const char *phase = object_status_string(o, "phase");
         const char *class_name = pvc_storage_class(o);
-        ClassState *cs;
+        ClassState *cs = class_name ? g_hash_table_lookup(c->classes, class_name) : NULL;
+        g_autoptr(GError) e = NULL;
+        ClaimFacts facts = {
+                .phase = object_status_string(o, "phase"),
+                .deleting = object_is_deleting(o),
+                .protected = json_array_has_string(json_get_array(object_metadata(o), "finalizers"), PVC_PROTECTION),
+                .in_use = in_use(c, o),
+                .busy = g_hash_table_contains(c->ops, o->uid) || c->scans_pending > 0,
+                .class_known = cs != NULL,
+                .class_ready = cs && !cs->error,
+                .requested = pvc_requested_bytes(o),
+                .capacity = pvc_capacity_bytes(o),
+        };
 
-        if (object_is_deleting(o)) {
-                /* pvc-protection: let go once nothing uses the claim. */
-                if (json_array_has_string(finalizers, PVC_PROTECTION) && !in_use(c, o)) {
-                        g_autoptr(GError) e = NULL;
-                        JsonNode *doc = json_deep_copy(o->doc);
-                        json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
-                                                                "finalizers"), PVC_PROTECTION);
-                        return model_update(m, o, doc, &e);
-                }
+        switch (pvc_next_step(&facts)) {
+        case CLAIM_NOTHING:
                 return 0;
+        case CLAIM_LET_GO: {
+                JsonNode *doc = json_deep_copy(o->doc);
+                json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
+                                                        "finalizers"), PVC_PROTECTION);
+                return model_update(m, o, doc, &e);
         }
-        if (g_hash_table_contains(c->ops, o->uid) || c->scans_pending > 0)
-                return 0;       /* the operation's end or the scan queues it again */
-
-        cs = class_name ? g_hash_table_lookup(c->classes, class_name) : NULL;
-        if (!cs) {
-                if (!streq_ptr(phase, "Bound"))
-                        pending(c, o, "StorageClassNotFound", "storageclass.storage.k8s.io \"%s\" not found",
-                                class_name ? class_name : "");
+        case CLAIM_CLASS_NOT_FOUND:
+                pending(c, o, "StorageClassNotFound", "storageclass.storage.k8s.io \"%s\" not found",
+                        class_name ? class_name : "");
                 return 0;
-        }
-        if (cs->error) {
-                if (!streq_ptr(phase, "Bound"))
-                        pending(c, o, "StorageClassNotReady", "storage class %s: %s", class_name, cs->error);
+        case CLAIM_CLASS_NOT_READY:
+                pending(c, o, "StorageClassNotReady", "storage class %s: %s", class_name, cs->error);
                 return 0;
-        }
-        if (streq_ptr(phase, "Lost"))
-                return 0;
-        if (!streq_ptr(phase, "Bound"))
+        case CLAIM_PROVISION:
                 return start_provisioning(c, o, cs);
-        if (pvc_requested_bytes(o) > pvc_capacity_bytes(o)) {
-                PvcOp *op = op_for(c, OP_EXPAND, o, cs);
-                submit(c, op);
+        case CLAIM_EXPAND:
+                submit(c, op_for(c, OP_EXPAND, o, cs));
+                return 0;
         }
         return 0;
 }

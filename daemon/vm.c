@@ -107,22 +107,104 @@ static bool backing_off(Object *vm) {
         return retry_after(vm) > g_get_real_time();
 }
 
-static const char *printable(Model *m, Object *vm, Object *vmi) {
-        if (object_is_deleting(vm))
+/* --- the rules (pure) --- */
+
+static bool phase_finished(const char *phase) {
+        return streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed");
+}
+
+VmRunDecision vm_run_decide(const VmRunFacts *f) {
+        VmRunDecision d = { VM_RUN_NOTHING };
+        bool vmi = f->instance_uid != NULL;
+        bool finished = vmi && phase_finished(f->instance_phase);
+        bool deleting = vmi && f->instance_deleting;
+        bool want = false;
+
+        /* state-change requests (virtctl start/stop/restart) first */
+        if (f->request) {
+                if (streq(f->request, "Stop")) {
+                        if (vmi && !deleting && (!f->request_uid || streq(f->request_uid, f->instance_uid))) {
+                                if (streq(f->strategy, "Manual") || f->more_requests || finished)
+                                        d.action = VM_RUN_DELETE;
+                                else if (!f->instance_stopping)
+                                        d.action = VM_RUN_STOP;
+                        }
+                        d.request_done = true;
+                } else if (streq(f->request, "Start")) {
+                        if (vmi && finished && !deleting)
+                                d.action = VM_RUN_DELETE;       /* the request stays: then a new one */
+                        else if (!vmi)
+                                want = d.request_done = true;
+                } else
+                        d.request_done = true;
+        } else if (streq(f->strategy, "Halted")) {
+                if (vmi && !deleting)
+                        d.action = VM_RUN_DELETE;
+        } else if (streq(f->strategy, "Always") || streq(f->strategy, "RerunOnFailure")) {
+                bool failed = finished && streq(f->instance_phase, "Failed");
+                d.count_failure = failed;
+                if (finished && !deleting && (streq(f->strategy, "Always") || failed))
+                        d.action = VM_RUN_DELETE;
+                else if (!vmi)
+                        want = true;
+        } else if (streq(f->strategy, "Once"))
+                want = !vmi && !f->created && !f->start_failure;
+
+        if (want && f->restoring)
+                want = false;           /* the restore queues the VM when it is done */
+        if (want && f->backing_off) {
+                want = false;
+                d.wait_backoff = true;
+        }
+        if (want)
+                d.action = VM_RUN_CREATE;
+        return d;
+}
+
+const char *vm_run_printable(const VmRunFacts *f) {
+        if (f->deleting)
                 return "Terminating";
-        if (!vmi)
-                return backing_off(vm) ? "CrashLoopBackOff" : "Stopped";
-        if (services_instance_stopping(model_services(m), vmi))
+        if (!f->instance_uid)
+                return f->backing_off ? "CrashLoopBackOff" : "Stopped";
+        if (f->instance_stopping)
                 return "Stopping";
-        const char *phase = vmi_phase(vmi);
-        if (streq(phase, "Running"))
-                return vmi_is_paused(vmi) ? "Paused" : "Running";
-        if (streq(phase, "Succeeded") || streq(phase, "Failed"))
-                return backing_off(vm) ? "CrashLoopBackOff" : "Stopped";
-        const char *waiting = vmi_waiting_reason(vmi);
-        if (waiting)
-                return waiting;         /* WaitingForVolumeBinding, ErrorPvcNotFound, DataVolumeError */
+        if (streq(f->instance_phase, "Running"))
+                return f->instance_paused ? "Paused" : "Running";
+        if (phase_finished(f->instance_phase))
+                return f->backing_off ? "CrashLoopBackOff" : "Stopped";
+        if (f->instance_waiting)
+                return f->instance_waiting;     /* WaitingForVolumeBinding, ErrorPvcNotFound, DataVolumeError */
         return "Starting";
+}
+
+bool vm_run_ready(const VmRunFacts *f) {
+        return f->instance_uid && streq(f->instance_phase, "Running") && !f->instance_paused &&
+               !f->instance_stopping;
+}
+
+/* What the rules need to know of vm and its instance vmi (may be NULL). */
+static VmRunFacts run_facts(Model *m, Object *vm, Object *vmi) {
+        JsonArray *requests = json_get_array(status_of(vm), "stateChangeRequests");
+        JsonObject *req = requests && json_array_get_length(requests) > 0 ?
+                          json_array_get_object_element(requests, 0) : NULL;
+
+        return (VmRunFacts) {
+                .strategy = vm_run_strategy(vm),
+                .deleting = object_is_deleting(vm),
+                .request = req ? json_get_string(req, "action") ?: "" : NULL,
+                .request_uid = json_get_string(json_get_object(req, "data"), "uid"),
+                .more_requests = requests && json_array_get_length(requests) > 1,
+                .created = json_get_bool(status_of(vm), "created", false),
+                .start_failure = status_of(vm) && json_object_has_member(status_of(vm), "startFailure"),
+                .restoring = snapshot_restore_in_progress(m, vm),
+                .backing_off = backing_off(vm),
+                .instance_uid = vmi ? vmi->uid : NULL,
+                .instance_phase = vmi ? vmi_phase(vmi) : NULL,
+                .instance_deleting = vmi && object_is_deleting(vmi),
+                .instance_stopping = vmi && services_instance_stopping(model_services(m), vmi),
+                .instance_paused = vmi && vmi_is_paused(vmi),
+                .instance_waiting = vmi ? vmi_waiting_reason(vmi) : NULL,
+        };
 }
 
 static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests,
@@ -130,9 +212,9 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
         g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
-        const char *ps = printable(m, vm, vmi);
-        bool ready = vmi && streq(vmi_phase(vmi), "Running") && !vmi_is_paused(vmi) &&
-                     !services_instance_stopping(model_services(m), vmi);
+        VmRunFacts facts = run_facts(m, vm, vmi);
+        const char *ps = vm_run_printable(&facts);
+        bool ready = vm_run_ready(&facts);
 
         json_object_set_string_member(status, "printableStatus", ps);
         json_object_set_boolean_member(status, "ready", ready);
@@ -281,10 +363,9 @@ static int vm_reconcile(Model *m, Object *vm) {
         g_autoptr(JsonArray) requests = copy_requests(vm);
         g_autoptr(JsonObject) failure = NULL;
         g_autoptr(JsonObject) refs = NULL;
+        g_autofree char *failure_message = NULL;
         VmStatus st = { 0 };
-        const char *strategy = vm_run_strategy(vm);
         Object *vmi, *other = NULL;
-        bool want = false;
 
         if (object_is_deleting(vm))
                 return 0;       /* its instance and DataVolumes are collected as its dependents */
@@ -302,58 +383,26 @@ static int vm_reconcile(Model *m, Object *vm) {
                                            .failure_reason = "FailedCreate" }, NULL, NULL, false, NULL);
                 return 0;
         }
-        bool finished = vmi && vmi_is_finished(vmi);
-        bool deleting = vmi && object_is_deleting(vmi);
+        VmRunFacts facts = run_facts(m, vm, vmi);
+        VmRunDecision d = vm_run_decide(&facts);
 
-        /* state-change requests (virtctl start/stop/restart) first */
-        if (json_array_get_length(requests) > 0) {
-                JsonObject *req = json_array_get_object_element(requests, 0);
-                const char *action = json_get_string(req, "action");
-                const char *uid = json_get_string(json_get_object(req, "data"), "uid");
-                if (streq_ptr(action, "Stop")) {
-                        if (vmi && !deleting && (!uid || streq(uid, vmi->uid))) {
-                                bool then_start = json_array_get_length(requests) > 1;
-                                if (streq(strategy, "Manual") || then_start || finished)
-                                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
-                                else if (!services_instance_stopping(model_services(m), vmi))
-                                        (void) services_instance_stop(model_services(m), vmi, -1, NULL);
-                        }
-                        json_array_remove_element(requests, 0);
-                } else if (streq_ptr(action, "Start")) {
-                        if (vmi && finished && !deleting)
-                                (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
-                        else if (!vmi) {
-                                want = true;
-                                json_array_remove_element(requests, 0);
-                        }
-                } else
-                        json_array_remove_element(requests, 0);
-        } else if (streq(strategy, "Halted")) {
-                if (vmi && !deleting)
-                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
-        } else if (streq(strategy, "Always") || streq(strategy, "RerunOnFailure")) {
-                bool failed = finished && streq(vmi_phase(vmi), "Failed");
-                if (failed && (failure = record_failure(vm, vmi))) {
-                        /* the instance goes; what happened to it stays on the VM */
-                        st.failure = json_get_string(json_get_object(object_root(vmi), "status"), "reason");
-                        st.failure = st.failure ? st.failure : "the instance failed";
-                        st.failure_reason = "InstanceFailed";
-                }
-                if (finished && !deleting && (streq(strategy, "Always") || failed))
-                        (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
-                else if (!vmi)
-                        want = true;
-        } else if (streq(strategy, "Once")) {
-                want = !vmi && !json_get_bool(status_of(vm), "created", false) &&
-                       !json_object_has_member(status_of(vm), "startFailure");
+        if (d.request_done)
+                json_array_remove_element(requests, 0);
+        if (d.count_failure && (failure = record_failure(vm, vmi))) {
+                /* the instance goes; what happened to it stays on the VM (a copy: deleting it
+                 * replaces its document) */
+                const char *reason = json_get_string(json_get_object(object_root(vmi), "status"), "reason");
+                failure_message = g_strdup(reason ? reason : "the instance failed");
+                st.failure = failure_message;
+                st.failure_reason = "InstanceFailed";
         }
-
-        if (want && snapshot_restore_in_progress(m, vm))
-                want = false;           /* the restore enqueues the VM when it is done */
-        if (want && backing_off(vm)) {
-                want = false;
+        if (d.action == VM_RUN_DELETE)
+                (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
+        else if (d.action == VM_RUN_STOP)
+                (void) services_instance_stop(model_services(m), vmi, -1, NULL);
+        if (d.wait_backoff)
                 wake(m);
-        }
+        bool want = d.action == VM_RUN_CREATE;
         if (want) {
                 refs = json_object_new();
                 if (create_instance(m, vm, refs, &e) < 0) {

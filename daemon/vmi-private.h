@@ -2,7 +2,7 @@
 /* What the VMI controller's files share (vmi.c: reconcile, start and stop;
  * vmi-volumes.c: an instance's volumes; vmi-agent.c: the guest agent and
  * addresses; vmi-adopt.c: what libvirt runs after a restart).  Not for
- * other controllers: they use vmi.h. */
+ * other controllers: they read vmi-status.h and ask through services.h. */
 #pragma once
 
 #include "credentials.h"

@@ -69,15 +69,34 @@ static const char *condition_message(Object *o, bool warning) {
         return any;
 }
 
+/* A bound claim whose capacity grew was expanded (the external resizer's
+ * event).  Its capacity is kept beside its phase, under "uid/capacity". */
+static void claim_resized(EventRecorderWatch *w, Object *o) {
+        g_autofree char *key = g_strconcat(o->uid, "/capacity", NULL);
+        JsonObject *status = json_get_object(object_root(o), "status");
+        const char *now = json_get_string(json_get_object(status, "capacity"), "storage");
+        const char *was = g_hash_table_lookup(w->states, key);
+        bool bound = streq_ptr(json_get_string(status, "phase"), "Bound");
+
+        if (bound && was && now && !streq(was, now))
+                event_record(w->recorder, o, false, "VolumeResizeSuccessful", "The volume was expanded to %s", now);
+        if (bound && now)
+                g_hash_table_replace(w->states, g_steal_pointer(&key), g_strdup(now));
+}
+
 static void on_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
         EventRecorderWatch *w = userdata;
         const char *state = event == MODEL_EVENT_REMOVED ? NULL : state_of(o);
         const char *was = g_hash_table_lookup(w->states, o->uid);
 
         if (event == MODEL_EVENT_REMOVED) {
+                g_autofree char *key = g_strconcat(o->uid, "/capacity", NULL);
                 g_hash_table_remove(w->states, o->uid);
+                g_hash_table_remove(w->states, key);
                 return;
         }
+        if (o->kind == &kind_pvc)
+                claim_resized(w, o);
         if (!state || streq_ptr(state, was))
                 return;
         g_hash_table_replace(w->states, g_strdup(o->uid), g_strdup(state));
@@ -104,6 +123,8 @@ void event_rules_watch(EventRecorderWatch *w, Model *m) {
                         const char *state = state_of(o);
                         if (state)
                                 g_hash_table_replace(w->states, g_strdup(o->uid), g_strdup(state));
+                        if (o->kind == &kind_pvc)
+                                claim_resized(w, o);
                 }
         }
 }

@@ -26,6 +26,10 @@ typedef struct Instance {
         char *uid;
         bool busy;                      /* a start is under way */
         gint64 first_try;               /* monotonic µs it was first started (imagePullPolicy Always); 0: not yet */
+        /* what its events said last of its images: pulling (then "Pulled"
+         * when they are there), a pull failed (said once until it changes) */
+        bool pulling;
+        bool pull_failed;
         GPtrArray *claims;              /* claim uids held (pvc-protection); NULL: none */
         GPtrArray *images;              /* cached image digests held (collection); NULL: none */
         /* its domain, as libvirt runs it */

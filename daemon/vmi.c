@@ -17,6 +17,7 @@
 #include "log.h"
 #include "credentials.h"
 #include "domain.h"
+#include "event.h"
 #include "imagecache.h"
 #include "json-util.h"
 #include "quantity.h"
@@ -415,10 +416,19 @@ static int start_instance(VmiController *c, Object *vmi) {
                 inst->first_try = g_get_monotonic_time();
         if (st == VOL_PULLING) {
                 /* KubeVirt's instance is Scheduling while its pod pulls */
+                if (!inst->pulling)
+                        event_record(c->services->events, vmi, false, "Pulling", "%s", r.message);
+                inst->pulling = true;
+                inst->pull_failed = false;
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .paused = -1, .agent = -1 });
                 return 0;       /* the pull's end queues us again */
         }
         if (st == VOL_IMAGE_ERROR) {
+                /* the kubelet's "Failed" (its message changes with each retry's wait: said once) */
+                if (!inst->pull_failed)
+                        event_record(c->services->events, vmi, true, "Failed", "%s", r.message);
+                inst->pull_failed = true;
+                inst->pulling = false;
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Scheduling", .reason = r.reason, .message = r.message,
                                                         .paused = -1, .agent = -1 });
                 return 0;       /* the back-off's end queues us again */
@@ -433,6 +443,9 @@ static int start_instance(VmiController *c, Object *vmi) {
                                                         .paused = -1, .agent = -1 });
                 return 0;       /* the claim's or DataVolume's change queues us again */
         }
+        if (inst->pulling)
+                event_record(c->services->events, vmi, false, "Pulled", "the instance's images are in the image cache");
+        inst->pulling = inst->pull_failed = false;
         hold_claims(c, vmi, r.claims, r.images);
 
         g_autofree char *name = vmi_domain_name(vmi);

@@ -133,6 +133,9 @@ def test_container_disk_vm_runs_on_an_overlay(client, registry, tmp_path, state_
     registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/eph:v1")
     client.apply(container_disk_vm("eph", f"{registry.host}/kubevirt/eph:v1"))
     wait_until(lambda: vm_status(client, "eph") == "Running", timeout=60, what="the VM to run")
+    # the kubelet's events, on the instance: Pulling, then Pulled
+    wait_until(lambda: {"Pulling", "Pulled"} <= {e["reason"] for e in client.list("event", "default")["items"]
+                                                 if e["involvedObject"]["name"] == "eph"}, what="the pull's events")
     [(digest, refs, _, _, _, _, users)] = images(client)
     assert users == 1 and refs == [f"docker://{registry.host}/kubevirt/eph:v1"]
     uid = vmi_uid(client, "eph")
@@ -160,6 +163,10 @@ def test_pull_errors_show_on_the_vm(client, registry, tmp_path, disk):
     cond = next(c for c in vmi["status"]["conditions"] if c["type"] == "Synchronized")
     assert cond["reason"] == "ErrImagePull" and "nosuchtag" in cond["message"] and "not found" in cond["message"], cond
     assert vmi["status"]["phase"] == "Scheduling"
+    # one Warning event says so, however often the pull is retried
+    failed = [e for e in client.list("event", "default")["items"]
+              if e["reason"] == "Failed" and e["involvedObject"]["name"] == "missing"]
+    assert len(failed) == 1 and failed[0]["type"] == "Warning" and "nosuchtag" in failed[0]["message"], failed
     client.apply(container_disk_vm("never", f"{registry.host}/kubevirt/here:v1", ", imagePullPolicy: Never"))
     wait_until(lambda: vm_status(client, "never") == "ErrImageNeverPull", timeout=30, what="ErrImageNeverPull")
     # once the image is there, the same VM starts

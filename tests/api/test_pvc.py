@@ -67,6 +67,10 @@ def test_expand_and_refuse_shrink(client, signals):
     wait_until(lambda: client.get_json("pvc", "default", "grow")["status"]["capacity"]["storage"] == "48Mi",
                what="the capacity to grow")
     assert os.path.getsize(volume_file(client, "grow")) == 48 << 20
+    # the external resizer's event
+    wait_until(lambda: [e["message"] for e in client.list("event", "default")["items"]
+                        if e["reason"] == "VolumeResizeSuccessful" and e["involvedObject"]["name"] == "grow"] ==
+               ["The volume was expanded to 48Mi"], what="the resize event")
     wait_until(lambda: any(s[3][0] == PVC_IFACE and s[3][1].get("Capacity") == 48 << 20
                            for s in signals.of("PropertiesChanged", path_of("grow"))), what="Capacity signal")
     msg = expect_error("Invalid", client.apply, pvc("grow", "8Mi"))

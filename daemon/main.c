@@ -427,7 +427,8 @@ int main(int argc, char *argv[]) {
                 d.calls = callstats_new();
         if ((r = make_backends(&config, &services)) != 0 || (r = make_event_loop(&d)) != 0 ||
             (r = start_model(&d, &config, &services)) != 0 || (r = start_manifests(&d, &config, &manifests)) != 0 ||
-            (r = start_metrics(&d, &config, metrics_fd, &metrics)) != 0 || (r = serve_on_bus(&d, &s, &config)) != 0)
+            (r = start_metrics(&d, &config, metrics_fd, &metrics)) != 0 ||     /* up once the name is ours */
+            (r = serve_on_bus(&d, &s, &config)) != 0)
                 return r;
         g_message("serving %s on the %s bus, state in %s", BUS_NAME, s.bus, d.state_dir);
         sd_notify(0, "READY=1\nSTATUS=Serving");

@@ -44,12 +44,22 @@ def state_dir():
     return d
 
 
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.fixture
 def daemon(bus, state_dir):
     d = api.Daemon(bus, state_dir, ["--libvirt-uri=qemu:///system"])
+    # the metrics endpoint on (test_guest.py reads the real guest's counters)
+    d.metrics_port = free_port()
     with open(d.config, "w") as f:
         # a network of its own, so a host's "edgevirt" network is left alone
-        f.write(f"[Network]\nNatNetwork=edgevirt-test\nNatSubnet={SUBNET}.0/24\n")
+        f.write(f"[Network]\nNatNetwork=edgevirt-test\nNatSubnet={SUBNET}.0/24\n"
+                f"[Metrics]\nListen=127.0.0.1:{d.metrics_port}\nCacheSeconds=1\n")
     d.start()
     yield d
     d.stop()

@@ -3,12 +3,16 @@
 # The system lane: edgevirtd against a real libvirtd and QEMU (TCG here),
 # started by this script (tests/system/libvirtd.sh) and stopped at the end.
 #
-# usage: tests/system/run.sh BUILD_DIR OUTPUT.xml
+# usage: tests/system/run.sh BUILD_DIR OUTPUT.xml [PYTEST ARGUMENTS...]
+# (the arguments select tests, e.g. test_guest.py; default: all)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 build=$1
 out=$2
+shift 2
+selection=("$@")
+[ ${#selection[@]} -gt 0 ] || selection=(.)
 work=$(mktemp -d /tmp/edgevirt-system.XXXXXX)
 chmod 0711 "$work"
 
@@ -29,4 +33,4 @@ trap cleanup EXIT
 start_libvirtd "$work" || { fail_report "libvirtd did not start"; exit 1; }
 
 cd "$here" && EDGEVIRT_BUILD="$build" EDGEVIRT_SYSTEM_WORK="$work" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE \
-        --junitxml="$out" .
+        --junitxml="$out" "${selection[@]}"

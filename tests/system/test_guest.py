@@ -6,12 +6,14 @@ the image (raw.xz) over HTTP and whose cloud-init sets the hostname and runs a
 command — followed on signals to DataVolume Succeeded, VM Running and
 AgentConnected; then the guest is checked through the agent and over SSH,
 keys and a password reach a user through the agent (accessCredentials
-qemuGuestAgent) and follow their Secret, an online snapshot is taken with
+qemuGuestAgent) and follow their Secret, the metrics endpoint's counters
+of the guest (CPU, network, disk) grow while it works, an online snapshot is taken with
 the file systems frozen through the agent, and after a stop and a restore
 the disk holds what it held at the snapshot.  Two boots."""
 import json
 import os
 import subprocess
+import time
 
 import dbus
 
@@ -178,7 +180,63 @@ def check_agent_credentials(client, ip, agent_key, new_key):
     assert credentials_synchronized(client)
 
 
-def test_real_guest_end_to_end(client, image_server, state_dir):
+def scrape(port):
+    import http.client
+    from prometheus_client.parser import text_string_to_metric_families
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    r = c.getresponse()
+    text = r.read().decode()
+    assert r.status == 200, text
+    series = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.labels.get("namespace") == NS and s.labels.get("name") == "guest":
+                key = (s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("namespace", "name",
+                                                                                              "node"))))
+                series[key] = s.value
+    return text, series
+
+
+def total(series, name, **labels):
+    found = [v for (n, lab), v in series.items() if n == name and all(dict(lab).get(k) == x for k, x in labels.items())]
+    assert found, f"no {name} {labels} for the guest"
+    return sum(found)
+
+
+def check_metrics_move(port, key, ip):
+    """KubeVirt's counters of the running guest, from libvirt's statistics:
+    they grow between two scrapes while the guest writes its disk, burns
+    CPU and sends over its interface."""
+    text, before = scrape(port)
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    lint = [ln for ln in (r.stdout + r.stderr).splitlines() if ln.strip() and not (
+        ln.startswith("kubevirt_cdi_") and "camelCase" in ln or ln.startswith("kubevirt_vmi_phase_count "))]
+    assert not lint, lint
+    r = ssh(key, ip, "dd if=/dev/zero of=/var/tmp/metrics-probe bs=1M count=32 oflag=direct status=none && "
+            "sync && rm /var/tmp/metrics-probe && head -c 4000000 /dev/zero")
+    assert r.returncode == 0 and len(r.stdout) == 4000000, r.stderr
+    time.sleep(1.5)     # past CacheSeconds=1
+    _, after = scrape(port)
+    for name, labels, at_least in (
+            ("kubevirt_vmi_cpu_usage_seconds_total", {}, 0.01),
+            ("kubevirt_vmi_vcpu_seconds_total", {"id": "0"}, 0.01),
+            ("kubevirt_vmi_network_transmit_bytes_total", {"interface": "default"}, 4000000),
+            # (segmentation offload: a packet carries up to 64 KiB)
+            ("kubevirt_vmi_network_transmit_packets_total", {"interface": "default"}, 4000000 // 65536),
+            ("kubevirt_vmi_network_receive_bytes_total", {"interface": "default"}, 1),
+            ("kubevirt_vmi_storage_write_traffic_bytes_total", {"drive": "root"}, 32 << 20),
+            ("kubevirt_vmi_storage_iops_write_total", {"drive": "root"}, 32)):
+        grown = total(after, name, **labels) - total(before, name, **labels)
+        assert grown >= at_least, f"{name} {labels} grew by {grown}, expected at least {at_least}"
+    assert total(after, "kubevirt_vmi_memory_domain_bytes") == 1 << 30
+    assert total(after, "kubevirt_vmi_memory_resident_bytes") > 64 << 20
+    assert 0 < total(after, "kubevirt_vmi_memory_available_bytes") <= 1 << 30
+    assert total(after, "kubevirt_vmi_filesystem_capacity_bytes", mount_point="/") > 0
+    assert total(after, "kubevirt_vmi_info", phase="running") == 1
+
+
+def test_real_guest_end_to_end(client, daemon, image_server, state_dir):
     if not client.exists("ns", "", NS):
         client.manager.CreateNamespace(NS, {})
     key, agent_key, new_key = (new_ssh_key(state_dir, n) for n in ("id_ed25519", "agent_ed25519", "new_ed25519"))
@@ -210,6 +268,7 @@ def test_real_guest_end_to_end(client, image_server, state_dir):
     wait_until(lambda: guest_ip(client) is not None, timeout=120, what="the guest's address from the agent")
     ip = guest_ip(client)
     wait_until(lambda: ssh(key, ip, "true").returncode == 0, timeout=180, what=f"ssh to {ip}")
+    check_metrics_move(daemon.metrics_port, key, ip)
     # runcmd runs in cloud-init's last stage, which may end after sshd is up
     r = ssh(key, ip, "cloud-init status --wait >/dev/null; cat /var/tmp/edgevirt-marker; hostname")
     assert r.stdout.split() == ["made-by-cloud-init", "edge-guest"], r.stdout + r.stderr

@@ -12,6 +12,7 @@
 #include "authz.h"
 #include "bus-calls.h"
 #include "bus-error.h"
+#include "object-path.h"
 #include "util.h"
 #include "worker.h"
 
@@ -589,10 +590,10 @@ static int check_visible(Authz *a, sd_bus_message *m) {
         Object *o;
         int r;
 
-        if (!path || !g_str_has_prefix(path, EV_OBJECT_ROOT "/") ||
+        if (!path || !g_str_has_prefix(path, BUS_OBJECT_ROOT "/") ||
             (iface && g_str_has_prefix(iface, "org.freedesktop.DBus.")))
                 return 0;
-        o = model_find_path(a->d->model, path);
+        o = object_path_find(a->d->model, path);
         if (!o || authz_can_see(m, o->kind, o->namespace, o->name))
                 return 0;
         r = check(a, m, "object.read", o->kind == &kind_namespace ? o->name : o->namespace, o->kind->kind, o->name,

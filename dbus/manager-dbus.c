@@ -13,11 +13,13 @@
 #include "json-util.h"
 #include "listpage.h"
 #include "manifest.h"
+#include "object-path.h"
 #include "references.h"
 #include "util.h"
 #include "validate.h"
 
-static int reply_paths(sd_bus_message *m, GPtrArray *paths) {
+/* Apply's reply: the objects' paths (names: ObjectName). */
+static int reply_paths(sd_bus_message *m, GPtrArray *names) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -27,8 +29,10 @@ static int reply_paths(sd_bus_message *m, GPtrArray *paths) {
         r = sd_bus_message_open_container(reply, 'a', "o");
         if (r < 0)
                 return r;
-        for (guint i = 0; paths && i < paths->len; i++) {
-                r = sd_bus_message_append(reply, "o", paths->pdata[i]);
+        for (guint i = 0; names && i < names->len; i++) {
+                ObjectName *n = names->pdata[i];
+                g_autofree char *path = object_path_make(n->kind, n->namespace, n->name);
+                r = sd_bus_message_append(reply, "o", path);
                 if (r < 0)
                         return r;
         }
@@ -67,39 +71,28 @@ static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char
         return authz_check(m, "secret.read", namespace, kind->kind, name, error);
 }
 
-static const KindInfo *kind_of_segment(const char *segment) {
-        for (const KindInfo *const *k = kind_all(); *k; k++)
-                if (streq_ptr((*k)->path_segment, segment))
-                        return *k;
-        return NULL;
-}
-
-/* What an Apply would create or change, by the paths a dry run returns:
+/* What an Apply would create or change (targets: ObjectName):
  * namespaces need namespace.manage, everything else object.apply in its
  * namespace (cluster-scoped kinds: no namespace); and what the documents
  * make the daemon read for the caller — a claim of another namespace to
  * clone, a Secret, a ConfigMap (references.h) — the right to read it
  * there.  1: all authorized. */
-static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *references, sd_bus_error *error) {
+static int authorize_apply(sd_bus_message *m, GPtrArray *targets, GPtrArray *references, sd_bus_error *error) {
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         int r;
 
-        for (guint i = 0; paths && i < paths->len; i++) {
-                g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
-                const char *path = paths->pdata[i];
-                const KindInfo *kind;
-                if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%/%/%", &ns, &segment, &name) > 0)
-                        kind = kind_of_segment(segment);
-                else if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%", &name) > 0) {
-                        kind = &kind_namespace;
-                        ns = g_strdup(name);    /* its admins may change it */
-                } else
+        for (guint i = 0; targets && i < targets->len; i++) {
+                ObjectName *n = targets->pdata[i];
+                const char *ns = n->namespace;
+                if (n->kind == &kind_namespace)
+                        ns = n->name;   /* its admins may change it */
+                else if (!n->kind->namespaced)
                         continue;       /* cluster-scoped objects of the daemon's kinds: polkit alone */
-                g_autofree char *key = g_strdup_printf("%s %s", kind ? kind->kind : "?", ns);
+                g_autofree char *key = g_strdup_printf("%s %s", n->kind->kind, ns);
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
-                r = kind == &kind_namespace ? authz_check(m, "namespace.manage", ns, kind->kind, name, error)
-                                            : authz_check(m, "object.apply", ns, kind ? kind->kind : NULL, NULL, error);
+                r = n->kind == &kind_namespace ? authz_check(m, "namespace.manage", ns, n->kind->kind, n->name, error)
+                                               : authz_check(m, "object.apply", ns, n->kind->kind, NULL, error);
                 if (r <= 0)
                         return r;
         }
@@ -131,7 +124,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 { "dry-run", BUS_OPTION_BOOL, &dry_run },
                 { "field-validation", BUS_OPTION_STRING, &validation },
         };
-        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) names = NULL;
         g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GError) e = NULL;
         ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
@@ -188,13 +181,13 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         }
         opts.dry_run = dry_run;
 
-        r = model_apply(d->model, document, strlen(document), &opts, &paths, warnings, &e);
+        r = model_apply(d->model, document, strlen(document), &opts, &names, warnings, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
         r = send_warnings(m, warnings);
         if (r < 0)
                 return r;
-        return reply_paths(m, paths);
+        return reply_paths(m, names);
 }
 
 static int read_output_option(const char *output, bool *yaml, sd_bus_error *error) {
@@ -488,9 +481,10 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 return r;
         if (r == 0)
                 return 1;       /* polkit asked: the call comes again */
-        r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
+        r = model_create_namespace(d->model, name, labels, annotations, dry_run, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
+        path = object_path_make(&kind_namespace, "", name);
         const char *user = authz_caller_name(m);
         if (user && !dry_run && rbac_make_admin(d->model, name, user, &e) < 0)
                 g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);

@@ -9,6 +9,7 @@
 #include "bus-util.h"
 #include "bus.h"
 #include "json-util.h"
+#include "object-path.h"
 #include "util.h"
 #include "vm-status.h"
 #include "vm.h"
@@ -43,7 +44,8 @@ static int vm_get_instance(sd_bus *bus, const char *path, const char *interface,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
         Object *vmi = vm_instance(o->model, o);
-        return sd_bus_message_append(reply, "o", vmi ? vmi->path : "/");
+        g_autofree char *vmi_path = vmi ? object_path_of(vmi) : NULL;
+        return sd_bus_message_append(reply, "o", vmi_path ?: "/");
 }
 
 /* Options of Stop and Restart: force (b), gracePeriod (x, seconds). */

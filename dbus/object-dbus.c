@@ -57,7 +57,7 @@ static int object_find(sd_bus *bus, const char *path, const char *interface, voi
         if (!streq(interface, BUS_OBJECT_INTERFACE) && !streq_ptr(interface, typed_interface_of(o->kind)))
                 return 0;
         /* objects of namespaces where the caller has no role are not there for them */
-        if (!authz_can_see(lookup_caller(bus, path), o->kind, o->namespace, o->name))
+        if (!authz_can_see(d->authz, lookup_caller(bus, path), o->kind, o->namespace, o->name))
                 return 0;
         *found = o;
         return 1;
@@ -78,7 +78,7 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
                         continue;
                 g_autofree char *p = object_path_of(o);
                 if (g_str_has_prefix(p, path) && p[strlen(path)] == '/' &&
-                    authz_can_see(m, o->kind, o->namespace, o->name))
+                    authz_can_see(d->authz, m, o->kind, o->namespace, o->name))
                         l[n++] = strdup(p);
         }
         *nodes = l;
@@ -230,15 +230,12 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
 static int register_prefix(Daemon *d, const char *prefix) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, BUS_OBJECT_INTERFACE,
-                                       bus_calls_wrap(BUS_OBJECT_INTERFACE, object_vtable), object_find, d);
+        r = bus_calls_add_fallback_vtable(d, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, typed_interfaces[i].interface,
-                                               bus_calls_wrap(typed_interfaces[i].interface,
-                                                              typed_interfaces[i].vtable),
-                                               object_find, d);
+                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface, typed_interfaces[i].vtable,
+                                                  object_find);
                 if (r < 0)
                         return r;
         }

@@ -139,7 +139,7 @@ static int managed_objects_size(Daemon *d, sd_bus_message *call, size_t *ret) {
                 return r;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (!o->kind->path_segment || !authz_can_see(call, o->kind, o->namespace, o->name))
+                if (!o->kind->path_segment || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         continue;
                 if ((r = append_object(s, o)) < 0)
                         return r;
@@ -164,7 +164,7 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
                         continue;
                 g_autofree char *p = object_path_of(o);
                 bool below = strncmp(p, path, prefix) == 0 && p[prefix] == '/';
-                if (!below || !authz_can_see(call, o->kind, o->namespace, o->name))
+                if (!below || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         continue;
                 const char *child = p + prefix + 1;
                 g_hash_table_add(children, g_strndup(child, strcspn(child, "/")));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -76,7 +77,8 @@ static int method_vm_start(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (paused)
                 return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "starting paused is set in the VM's template "
                                         "(spec.template.spec.startStrategy: Paused)");
-        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -99,7 +101,8 @@ static int stop_verb(sd_bus_message *m, Object *o,
         r = read_stop_options(m, &force, &grace, error);
         if (r < 0)
                 return r;
-        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -129,7 +132,8 @@ static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, Instanc
         r = bus_read_options(m, NULL, 0, error);
         if (r < 0)
                 return r;
-        r = authz_check(m, "vm.lifecycle", target->namespace, target->kind->kind, target->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", target->namespace, target->kind->kind, target->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -372,7 +376,8 @@ static int open_verb(sd_bus_message *m, Object *o, int (*open_fd)(Model *m, Obje
         if (r < 0)
                 return r;
         /* a console is root on the guest, often */
-        r = authz_check(m, "vm.console", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.console", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)

@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "pvc.h"
 #include "services.h"
+#include "snapshot.h"
 #include "vm.h"
 #include "vmi.h"
 #include "storageclass.h"
@@ -268,6 +269,7 @@ static int start_model(Daemon *d, Config *config, Services *services) {
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
         if ((r = vm_controller_new(d->model, services, &services->vms)) < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
+        services->snapshots = snapshot_controller_new();
         return 0;
 }
 
@@ -375,6 +377,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         import_slots_free(services->slots);
         worker_free(services->worker);
         pvc_controller_free(services->pvc);
+        snapshot_controller_free(services->snapshots);
         event_recorder_free(services->events);
         g_hash_table_unref(services->pvc_users);
         g_free(services->importer);

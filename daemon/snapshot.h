@@ -17,3 +17,4 @@
  * after the workers). */
 SnapshotController *snapshot_controller_new(void);
 SnapshotController *snapshot_controller_free(SnapshotController *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(SnapshotController, snapshot_controller_free)

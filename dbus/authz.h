@@ -27,6 +27,7 @@ typedef struct Authz Authz;
 
 int authz_new(Daemon *d, Authz **ret);
 Authz *authz_free(Authz *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Authz, authz_free)
 
 /* The daemon's (d->authz); a method handler whose userdata is an object
  * finds it through bus_current_daemon() (bus-calls.h). */

@@ -8,15 +8,16 @@
 #include "secret.h"
 #include "util.h"
 
-void guest_user_free(GuestUser *u) {
+GuestUser *guest_user_free(GuestUser *u) {
         if (!u)
-                return;
+                return NULL;
         g_free(u->name);
         g_ptr_array_unref(u->keys);
         if (u->password)
                 memset(u->password, 0, strlen(u->password));
         g_free(u->password);
         g_free(u);
+        return NULL;
 }
 
 static JsonObject *agent_propagation(JsonObject *cred, const char **what) {
@@ -115,12 +116,13 @@ int agent_credentials_resolve(Model *m, Object *vmi, GPtrArray **ret_users, char
         return 0;
 }
 
-void credentials_sync_free(CredentialsSync *s) {
+CredentialsSync *credentials_sync_free(CredentialsSync *s) {
         if (!s)
-                return;
+                return NULL;
         g_free(s->applied);
         g_free(s->sending);
         g_free(s);
+        return NULL;
 }
 
 bool credentials_sync_due(CredentialsSync *s, const char *digest, gint64 now) {

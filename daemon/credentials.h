@@ -18,7 +18,8 @@ typedef struct GuestUser {
         char *password;                 /* NULL: left alone */
 } GuestUser;
 
-void guest_user_free(GuestUser *u);
+GuestUser *guest_user_free(GuestUser *u);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(GuestUser, guest_user_free)
 
 /* Does spec have an accessCredentials entry propagated through the agent? */
 bool agent_credentials_wanted(JsonObject *spec);
@@ -36,7 +37,8 @@ typedef struct CredentialsSync {
         gint64 next;                    /* monotonic µs: resync (applied) or retry (failed) then */
 } CredentialsSync;
 
-void credentials_sync_free(CredentialsSync *s);
+CredentialsSync *credentials_sync_free(CredentialsSync *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(CredentialsSync, credentials_sync_free)
 /* Is a call due now for the Secrets' state digest? */
 bool credentials_sync_due(CredentialsSync *s, const char *digest, gint64 now);
 /* The call under way ended. */

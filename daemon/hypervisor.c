@@ -691,9 +691,9 @@ static void hv_address_free(HvAddress *a) {
         g_free(a);
 }
 
-void hv_op_free(HvOp *op) {
+HvOp *hv_op_free(HvOp *op) {
         if (!op)
-                return;
+                return NULL;
         g_free(op->domain);
         g_free(op->xml);
         g_free(op->error);
@@ -715,6 +715,7 @@ void hv_op_free(HvOp *op) {
                 g_ptr_array_unref(op->addresses);
         }
         g_free(op);
+        return NULL;
 }
 
 /* --- setup --- */

@@ -80,6 +80,7 @@ typedef struct HvDomainStats {
 } HvDomainStats;
 
 HvDomainStats *hv_domain_stats_free(HvDomainStats *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HvDomainStats, hv_domain_stats_free)
 
 typedef struct HvOp HvOp;
 typedef void (*HvOpDone)(HvOp *op);     /* main loop */
@@ -113,13 +114,15 @@ int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void 
  * the first hypervisor's); a connection libvirtd closed is opened again. */
 int hypervisor_new_calls_only(sd_event *event, const char *uri, unsigned threads, Hypervisor **ret);
 Hypervisor *hypervisor_free(Hypervisor *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Hypervisor, hypervisor_free)
 
 const char *hypervisor_uri(Hypervisor *h);
 /* Hardware virtualization is there (/dev/kvm, and not the test driver). */
 bool hypervisor_kvm(Hypervisor *h);
 
 HvOp *hv_op_new(HvOpKind kind, const char *domain, HvOpDone done, void *userdata);
-void hv_op_free(HvOp *op);
+HvOp *hv_op_free(HvOp *op);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HvOp, hv_op_free)
 /* The XML of the NAT network the daemon owns for the pod network. */
 char *hypervisor_nat_network_xml(const char *name, const char *subnet);
 /* Runs op on a libvirt thread; op->done runs on the main loop, then op is

@@ -39,6 +39,7 @@ typedef void (*ImagePullDone)(const char *digest, const GError *error, void *use
 int imagecache_new(Services *s, uint64_t max_bytes, uint64_t max_image_size, unsigned minimum_age, ImageCache **ret,
                    GError **error);
 ImageCache *imagecache_free(ImageCache *c);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImageCache, imagecache_free)
 const char *imagecache_dir(ImageCache *c);
 /* Called when pulls end, and when a pull's back-off ends (VMs wait on it). */
 void imagecache_set_changed(ImageCache *c, void (*changed)(void *data), void *data);

@@ -22,6 +22,7 @@ ImportSlots *import_slots_new(unsigned max_total, unsigned max_per_namespace);
 /* At exit: tickets still out (processes killed, never reaped) must not be
  * used afterwards. */
 ImportSlots *import_slots_free(ImportSlots *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImportSlots, import_slots_free)
 
 /* Queue a request for a slot for namespace ns (cache pulls: "" — shared by
  * every namespace, they queue as one of their own).  granted runs when it
@@ -32,6 +33,7 @@ const char *import_ticket_namespace(const ImportTicket *t);
 /* Leave the queue, or give the slot back (and grant it to the next).
  * Accepts NULL; returns NULL. */
 ImportTicket *import_ticket_free(ImportTicket *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImportTicket, import_ticket_free)
 
 /* Slots in use and requests waiting, of ns (NULL: all namespaces). */
 unsigned import_slots_running(ImportSlots *s, const char *ns);

@@ -218,9 +218,9 @@ void importer_run_kill(ImporterRun *r) {
         kill(r->pid, SIGKILL);          /* in case it had not made its group yet */
 }
 
-void importer_run_free(ImporterRun *r) {
+ImporterRun *importer_run_free(ImporterRun *r) {
         if (!r)
-                return;
+                return NULL;
         sd_event_source_disable_unref(r->child);
         sd_event_source_disable_unref(r->backoff);
         import_ticket_free(r->ticket);
@@ -232,4 +232,5 @@ void importer_run_free(ImporterRun *r) {
         g_string_free(r->line, TRUE);
         g_string_free(r->errors, TRUE);
         g_free(r);
+        return NULL;
 }

@@ -35,4 +35,5 @@ int importer_run_start(Services *s, const char *const *args, const char *const *
 bool importer_run_parse_wait(const char *line, unsigned *ret_seconds, const char **ret_reason);
 /* Kills it and the processes it started (qemu-img); on_exit still runs. */
 void importer_run_kill(ImporterRun *r);
-void importer_run_free(ImporterRun *r);
+ImporterRun *importer_run_free(ImporterRun *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ImporterRun, importer_run_free)

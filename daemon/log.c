@@ -5,6 +5,7 @@
 #include "log.h"
 #include "util.h"
 
+/* Process-wide, as GLib's log writer it serves (g_log_set_writer_func). */
 static GLogLevelFlags max_level = G_LOG_LEVEL_MESSAGE;
 
 /* syslog's numbers, as GLib maps its levels */

@@ -154,10 +154,10 @@ static unsigned error_line(ManifestFile *f, const char *message) {
         return 0;
 }
 
-/* One file, one transaction.  Returns the paths it holds now. */
+/* One file, one transaction.  Adds the keys of the objects it holds now to kept. */
 static int apply_file(ManifestsDir *md, ManifestFile *f, GHashTable *kept, GError **error) {
         g_autoptr(JsonArray) items = json_array_new();
-        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) names = NULL;
         g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
         ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
 
@@ -170,7 +170,7 @@ static int apply_file(ManifestsDir *md, ManifestFile *f, GHashTable *kept, GErro
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
         g_autofree char *text = manifest_to_json(node, false);
 
-        int r = model_apply(md->model, text, strlen(text), &opts, &paths, warnings, error);
+        int r = model_apply(md->model, text, strlen(text), &opts, &names, warnings, error);
         if (r < 0) {
                 unsigned line = error_line(f, (*error)->message);
                 if (line)
@@ -179,8 +179,10 @@ static int apply_file(ManifestsDir *md, ManifestFile *f, GHashTable *kept, GErro
                         ev_error_prefix(error, "%s", f->path);
                 return r;
         }
-        for (guint i = 0; i < paths->len; i++)
-                g_hash_table_add(kept, g_strdup(paths->pdata[i]));
+        for (guint i = 0; i < names->len; i++) {
+                ObjectName *n = names->pdata[i];
+                g_hash_table_add(kept, object_key(n->kind, n->namespace, n->name));
+        }
         return 0;
 }
 
@@ -197,7 +199,7 @@ static void prune(ManifestsDir *md, GHashTable *files, GHashTable *failed, GHash
                 const char *file = json_get_string(json_get_object(object_metadata(o), "annotations"),
                                                    MANIFEST_FILE_ANNOTATION);
                 g_autoptr(GError) e = NULL;
-                if (!file || g_hash_table_contains(failed, file) || g_hash_table_contains(kept, o->path) ||
+                if (!file || g_hash_table_contains(failed, file) || g_hash_table_contains(kept, o->key) ||
                     object_is_deleting(o) || o->model == NULL)
                         continue;
                 DeleteOptions opts = { .propagation = PROPAGATION_BACKGROUND, .uid = o->uid };

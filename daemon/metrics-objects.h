@@ -18,6 +18,7 @@ typedef struct MetricsVmi {
 } MetricsVmi;
 
 MetricsVmi *metrics_vmi_free(MetricsVmi *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MetricsVmi, metrics_vmi_free)
 
 /* kubevirt_vmi_info, kubevirt_vmi_phase_count, kubevirt_vmi_filesystem_*,
  * kubevirt_vm_info, kubevirt_vm_resource_requests,

@@ -269,7 +269,7 @@ static JsonNode *stored_document(const KindInfo *kind, const char *namespace, co
 }
 
 int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlags flags,
-                   GPtrArray *warnings, char **ret_path, GError **error) {
+                   GPtrArray *warnings, ObjectName **ret_name, GError **error) {
         g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func(g_free);
         const KindInfo *kind = NULL;
         JsonObject *doc, *meta, *old = NULL;
@@ -316,8 +316,8 @@ int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlag
                 references_collect(kind, doc, namespace, opts->references);
 
         JsonNode *result = stored_document(kind, namespace, name, generated != NULL, doc, old);
-        if (ret_path)
-                *ret_path = object_path(kind, namespace, name);
+        if (ret_name)
+                *ret_name = object_name_new(kind, namespace, name);
         if (cur && json_node_equal(result, cur)) {
                 json_node_unref(result);        /* unchanged: nothing to write */
                 return 0;

@@ -18,7 +18,6 @@ struct Model {
         ModelLimits limits;
         GHashTable *by_key;             /* key -> Object (owned) */
         GHashTable *by_uid;             /* uid -> Object (borrowed) */
-        GHashTable *by_path;            /* path -> Object (borrowed) */
         GHashTable *queue;              /* uid -> NULL: to reconcile */
         GHashTable *ns_counts;          /* namespace -> objects in it */
         sd_event_source *reconcile_source;
@@ -62,7 +61,7 @@ void batch_stage(Batch *b, const KindInfo *kind, const char *key, JsonNode *doc)
 /* metadata.member of a document, or NULL. */
 const char *doc_meta_string(JsonNode *doc, const char *member);
 
-/* Validates one document and stages its new state in b.  *ret_path gets the
- * object's path.  The document is modified (normalized). */
+/* Validates one document and stages its new state in b.  *ret_name gets
+ * which object it is.  The document is modified (normalized). */
 int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlags flags,
-                   GPtrArray *warnings, char **ret_path, GError **error);
+                   GPtrArray *warnings, ObjectName **ret_name, GError **error);

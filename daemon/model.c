@@ -151,14 +151,12 @@ static void model_insert(Model *m, Object *o) {
         count_in_namespace(m, o, +1);
         g_hash_table_insert(m->by_key, o->key, o);
         g_hash_table_insert(m->by_uid, o->uid, o);
-        g_hash_table_insert(m->by_path, o->path, o);
 }
 
 static void model_remove(Model *m, Object *o) {
         o->model = NULL;
         count_in_namespace(m, o, -1);
         g_hash_table_remove(m->by_uid, o->uid);
-        g_hash_table_remove(m->by_path, o->path);
         g_hash_table_steal(m->by_key, o->key);
 }
 
@@ -303,10 +301,10 @@ static int read_documents(Model *m, const char *text, size_t len, GPtrArray *doc
         return expand_lists(parsed, docs, 0, error);
 }
 
-int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
+int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_names,
                         GError **error) {
         g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
-        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func((GDestroyNotify) object_name_free);
         int r;
 
         r = read_documents(m, text, len, docs, error);
@@ -327,16 +325,16 @@ int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptio
                 const char *ns = json_get_string(meta, "namespace");
                 if (isempty(ns))
                         ns = !isempty(opts->namespace) ? opts->namespace : DEFAULT_NAMESPACE;
-                g_ptr_array_add(paths, object_path(kind, kind->namespaced ? ns : "", name));
+                g_ptr_array_add(names, object_name_new(kind, kind->namespaced ? ns : "", name));
         }
-        *ret_paths = g_steal_pointer(&paths);
+        *ret_names = g_steal_pointer(&names);
         return 0;
 }
 
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
-                GPtrArray **ret_paths, GPtrArray *warnings, GError **error) {
+                GPtrArray **ret_names, GPtrArray *warnings, GError **error) {
         g_autoptr(GPtrArray) docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
-        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) names = NULL;
         Batch b;
         int r;
 
@@ -349,11 +347,11 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
                 return ev_error_set(error, E2BIG, "%u objects in one Apply, more than the limit of %u",
                                     docs->len, m->limits.max_objects_per_apply);
 
-        paths = g_ptr_array_new_full(docs->len, g_free);
-        g_ptr_array_set_size(paths, docs->len);
+        names = g_ptr_array_new_full(docs->len, (GDestroyNotify) object_name_free);
+        g_ptr_array_set_size(names, docs->len);
         batch_init(&b, m);
         /* Namespaces first, so a manifest set may carry its namespace
-         * anywhere; object paths are returned in document order. */
+         * anywhere; the objects are returned in document order. */
         for (int pass = 0; pass < 2 && r >= 0; pass++)
                 for (guint i = 0; i < docs->len; i++) {
                         JsonNode *n = docs->pdata[i];
@@ -362,7 +360,7 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
                         g_autoptr(GString) what = g_string_new(NULL);
                         describe_document(n, what);
                         r = admit_document(&b, n, opts, opts->system ? ADMIT_SYSTEM : 0, warnings,
-                                           (char **) &paths->pdata[i], error);
+                                           (ObjectName **) &names->pdata[i], error);
                         if (r < 0) {
                                 if (docs->len > 1)
                                         ev_error_prefix(error, "document %u%s", i + 1, what->str);
@@ -376,13 +374,13 @@ int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts
         batch_clear(&b);
         if (r < 0)
                 return r;
-        if (ret_paths)
-                *ret_paths = g_steal_pointer(&paths);
+        if (ret_names)
+                *ret_names = g_steal_pointer(&names);
         return 0;
 }
 
 int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonObject *annotations,
-                           bool dry_run, char **ret_path, GError **error) {
+                           bool dry_run, GError **error) {
         g_autoptr(JsonObject) doc = json_object_new();
         g_autoptr(JsonNode) node = NULL;
         JsonObject *meta = json_object_new();
@@ -401,7 +399,7 @@ int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonO
         node = json_node_init_object(json_node_alloc(), doc);
 
         batch_init(&b, m);
-        r = admit_document(&b, node, &opts, ADMIT_CREATE_ONLY, NULL, ret_path, error);
+        r = admit_document(&b, node, &opts, ADMIT_CREATE_ONLY, NULL, NULL, error);
         if (r >= 0 && !dry_run)
                 r = batch_commit(&b, error);
         batch_clear(&b);
@@ -568,10 +566,6 @@ int model_get(Model *m, const KindInfo *kind, const char *namespace, const char 
 
 Object *model_find_uid(Model *m, const char *uid) {
         return g_hash_table_lookup(m->by_uid, uid);
-}
-
-Object *model_find_path(Model *m, const char *path) {
-        return g_hash_table_lookup(m->by_path, path);
 }
 
 static gint compare_objects(gconstpointer a, gconstpointer b) {
@@ -754,7 +748,6 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         m->limits = *limits;
         m->by_key = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify) object_unref);
         m->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
-        m->by_path = g_hash_table_new(g_str_hash, g_str_equal);
         m->queue = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         m->ns_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         m->watches = g_ptr_array_new_with_free_func(g_free);
@@ -781,7 +774,7 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         /* As in Kubernetes, the "default" namespace always exists. */
         g_autofree char *default_key = object_key(&kind_namespace, "", DEFAULT_NAMESPACE);
         if (!g_hash_table_contains(m->by_key, default_key)) {
-                r = model_create_namespace(m, DEFAULT_NAMESPACE, NULL, NULL, false, NULL, error);
+                r = model_create_namespace(m, DEFAULT_NAMESPACE, NULL, NULL, false, error);
                 if (r < 0)
                         return r;
         }
@@ -804,7 +797,6 @@ Model *model_free(Model *m) {
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->retry_source);
         g_clear_pointer(&m->by_uid, g_hash_table_unref);
-        g_clear_pointer(&m->by_path, g_hash_table_unref);
         g_clear_pointer(&m->by_key, g_hash_table_unref);
         g_clear_pointer(&m->queue, g_hash_table_unref);
         g_clear_pointer(&m->ns_counts, g_hash_table_unref);
@@ -839,14 +831,14 @@ int model_sync(Model *m, const KindInfo *kind, GPtrArray *docs, GError **error) 
 
         batch_init(&b, m);
         for (guint i = 0; r >= 0 && i < docs->len; i++) {
-                char *path = NULL;
-                r = admit_document(&b, docs->pdata[i], &opts, ADMIT_SYSTEM, NULL, &path, error);
-                if (path)
-                        g_hash_table_add(keep, path);
+                g_autoptr(ObjectName) n = NULL;
+                r = admit_document(&b, docs->pdata[i], &opts, ADMIT_SYSTEM, NULL, &n, error);
+                if (n)
+                        g_hash_table_add(keep, object_key(n->kind, n->namespace, n->name));
         }
         for (guint i = 0; r >= 0 && i < existing->len; i++) {
                 Object *o = existing->pdata[i];
-                if (!g_hash_table_contains(keep, o->path))
+                if (!g_hash_table_contains(keep, o->key))
                         batch_stage(&b, kind, o->key, NULL);
         }
         if (r >= 0)

@@ -76,16 +76,16 @@ typedef struct ApplyOptions {
 } ApplyOptions;
 
 /* Create or update every object in a YAML/JSON text (one or many
- * documents, "kind: List" expanded) in one transaction.  Returns the object
- * paths in document order; warnings (Warn validation) are appended to
+ * documents, "kind: List" expanded) in one transaction.  Returns which
+ * objects (ObjectName) in document order; warnings (Warn validation) are appended to
  * warnings.  Nothing changes on error. */
 int model_apply(Model *m, const char *text, size_t len, const ApplyOptions *opts,
-                GPtrArray **ret_paths, GPtrArray *warnings, GError **error);
+                GPtrArray **ret_names, GPtrArray *warnings, GError **error);
 
-/* The object paths an Apply of text would write, from the documents alone
+/* The objects (ObjectName) an Apply of text would write, from the documents alone
  * (names and namespaces as given or defaulted; nothing looked up), so a
  * caller is authorized before anything stored can answer for it. */
-int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_paths,
+int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptions *opts, GPtrArray **ret_names,
                         GError **error);
 
 /* A controller's Apply of one document it built (strict validation;
@@ -112,13 +112,12 @@ int model_delete(Model *m, const KindInfo *kind, const char *namespace, const ch
 
 /* Create a namespace (AlreadyExists if it exists): oc new-project. */
 int model_create_namespace(Model *m, const char *name, JsonObject *labels, JsonObject *annotations,
-                           bool dry_run, char **ret_path, GError **error);
+                           bool dry_run, GError **error);
 
 /* Lookups return borrowed objects. */
 int model_get(Model *m, const KindInfo *kind, const char *namespace, const char *name,
               Object **ret, GError **error);
 Object *model_find_uid(Model *m, const char *uid);
-Object *model_find_path(Model *m, const char *path);
 /* kind NULL = every kind; namespace NULL = every namespace; sel may be NULL.
  * Sorted by namespace, then name. */
 GPtrArray *model_list(Model *m, const KindInfo *kind, const char *namespace, const LabelSelector *sel);

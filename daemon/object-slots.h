@@ -14,6 +14,7 @@ typedef struct ImportTicket ImportTicket;
 
 int object_slots_new(Model *m, Services *s, ObjectSlots **ret);
 ObjectSlots *object_slots_free(ObjectSlots *q);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ObjectSlots, object_slots_free)
 
 /* Whether o may start its importer now; asks for a slot (in o's
  * namespace's fair queue) the first time. */

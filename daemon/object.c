@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include <systemd/sd-bus.h>
-
 #include "json-util.h"
 #include "object.h"
 #include "util.h"
@@ -9,23 +7,22 @@ char *object_key(const KindInfo *kind, const char *namespace, const char *name) 
         return g_strdup_printf("%s/%s/%s/%s", kind->group, kind->kind, namespace ? namespace : "", name);
 }
 
-char *object_path(const KindInfo *kind, const char *namespace, const char *name) {
-        g_autofree char *prefix = NULL;
-        char *ns_path = NULL, *path = NULL;
+ObjectName *object_name_new(const KindInfo *kind, const char *namespace, const char *name) {
+        ObjectName *n = g_new0(ObjectName, 1);
 
-        if (!kind->namespaced)
-                /* Cluster-scoped: /org/edgevirt/EdgeVirt1/<segment>/<name>
-                 * (namespaces are /org/edgevirt/EdgeVirt1/namespace/<name>). */
-                prefix = g_strdup_printf(EV_OBJECT_ROOT "/%s", kind->path_segment);
-        else {
-                if (sd_bus_path_encode(EV_NAMESPACE_PREFIX, namespace, &ns_path) < 0)
-                        g_error("out of memory");
-                prefix = g_strdup_printf("%s/%s", ns_path, kind->path_segment);
-                free(ns_path);
-        }
-        if (sd_bus_path_encode(prefix, name, &path) < 0)
-                g_error("out of memory");
-        return path;
+        n->kind = kind;
+        n->namespace = g_strdup(namespace ? namespace : "");
+        n->name = g_strdup(name);
+        return n;
+}
+
+ObjectName *object_name_free(ObjectName *n) {
+        if (!n)
+                return NULL;
+        g_free(n->namespace);
+        g_free(n->name);
+        g_free(n);
+        return NULL;
 }
 
 Object *object_new(const KindInfo *kind, JsonNode *doc) {
@@ -39,7 +36,6 @@ Object *object_new(const KindInfo *kind, JsonNode *doc) {
         o->name = g_strdup(json_get_string(meta, "name"));
         o->uid = g_strdup(json_get_string(meta, "uid"));
         o->resource_version = g_ascii_strtoull(json_get_string(meta, "resourceVersion") ?: "0", NULL, 10);
-        o->path = object_path(kind, o->namespace, o->name);
         o->key = object_key(kind, o->namespace, o->name);
         return o;
 }
@@ -56,7 +52,6 @@ Object *object_unref(Object *o) {
         g_free(o->namespace);
         g_free(o->name);
         g_free(o->uid);
-        g_free(o->path);
         g_free(o->key);
         json_node_unref(o->doc);
         g_free(o);

@@ -6,9 +6,6 @@
 
 #include "kind.h"
 
-#define EV_OBJECT_ROOT "/org/edgevirt/EdgeVirt1"
-#define EV_NAMESPACE_PREFIX EV_OBJECT_ROOT "/namespace"
-
 /* A stored object: its identity (fixed for its life) and its current
  * document (replaced as it changes). */
 struct Object {
@@ -18,7 +15,6 @@ struct Object {
         char *namespace;        /* "" for cluster-scoped kinds */
         char *name;
         char *uid;
-        char *path;             /* D-Bus object path */
         char *key;              /* "<kind>/<namespace>/<name>" */
         uint64_t resource_version;
         JsonNode *doc;
@@ -51,4 +47,16 @@ void status_set_condition(JsonObject *status, const char *type, bool value, cons
 const char *object_condition(Object *o, const char *type, const char *field);
 
 char *object_key(const KindInfo *kind, const char *namespace, const char *name);
-char *object_path(const KindInfo *kind, const char *namespace, const char *name);
+
+/* Which object a verb wrote or would write, stored or not: its stored
+ * kind, namespace ("" for cluster-scoped kinds) and name.  The bus makes
+ * a path of it (dbus/object-path.h). */
+typedef struct ObjectName {
+        const KindInfo *kind;
+        char *namespace;
+        char *name;
+} ObjectName;
+
+ObjectName *object_name_new(const KindInfo *kind, const char *namespace, const char *name);
+ObjectName *object_name_free(ObjectName *n);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ObjectName, object_name_free)

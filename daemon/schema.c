@@ -24,6 +24,8 @@ static const char *const schema_resources[] = {
 };
 #define OVERLAY_RESOURCE "/org/edgevirt/schema/kubevirt-overlay.json"
 
+/* The compiled-in definitions, read once and never changed: the
+ * program's, not one daemon's (loaded on first use). */
 static JsonObject *definitions;
 
 static JsonNode *load_resource(const char *name) {

@@ -200,7 +200,7 @@ int seed_resolve(Model *m, Object *vmi, JsonObject *volume, Seed **ret, GError *
 
 /* --- the image --- */
 
-static GMutex iso_lock;                 /* libisofs keeps global state */
+static GMutex iso_lock;                 /* libisofs keeps global state: process-wide by nature */
 
 static IsoDir *ensure_dir(IsoDir *root, const char *path) {
         g_auto(GStrv) parts = g_strsplit(path, "/", -1);

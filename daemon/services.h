@@ -11,6 +11,7 @@ typedef struct PvcController PvcController;
 typedef struct DataVolumeController DataVolumeController;
 typedef struct VmController VmController;
 typedef struct VmiController VmiController;
+typedef struct SnapshotController SnapshotController;
 typedef struct ImageCache ImageCache;
 typedef struct ImportSlots ImportSlots;
 typedef struct EventRecorder EventRecorder;
@@ -63,6 +64,7 @@ typedef struct Services {
         DataVolumeController *datavolumes;
         VmController *vms;
         VmiController *vmis;
+        SnapshotController *snapshots;  /* snapshot.h: snapshots taken, contents' volumes freed */
         InstanceOps instances;          /* vmi.c's, zero until it runs */
         ClaimOps claims;                /* pvc.c's, zero until it runs */
         ImageCache *images;             /* containerDisk images (imagecache.h) */

@@ -29,14 +29,37 @@
 
 const char *const snapshot_versions[] = { "v1beta1", "v1alpha1", NULL };
 
-/* Work under way, by object uid: a snapshot being taken, a content's
- * volumes being freed. */
-static GHashTable *running;
+/* The snapshots' controller (services->snapshots): work under way. */
+struct SnapshotController {
+        GHashTable *running;    /* object uid -> a snapshot being taken, a content's volumes being freed */
+        GHashTable *freed;      /* content uids whose volumes are gone */
+};
 
-static GHashTable *running_table(void) {
-        if (!running)
-                running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        return running;
+SnapshotController *snapshot_controller_new(void) {
+        SnapshotController *c = g_new0(SnapshotController, 1);
+        c->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->freed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        return c;
+}
+
+SnapshotController *snapshot_controller_free(SnapshotController *c) {
+        if (!c)
+                return NULL;
+        g_hash_table_unref(c->running);
+        g_hash_table_unref(c->freed);
+        g_free(c);
+        return NULL;
+}
+
+/* NULL when it does not run (no services): nothing is under way then. */
+static SnapshotController *controller(Model *m) {
+        Services *s = model_services(m);
+        return s ? s->snapshots : NULL;
+}
+
+static bool running(Model *m, const char *uid) {
+        SnapshotController *c = controller(m);
+        return c && g_hash_table_contains(c->running, uid);
 }
 
 /* --- small helpers --- */
@@ -191,8 +214,9 @@ typedef struct SnapRun {
 } SnapRun;
 
 static void snap_run_free(SnapRun *run) {
-        if (g_hash_table_lookup(running_table(), run->uid) == run)
-                g_hash_table_remove(running_table(), run->uid);
+        SnapshotController *c = controller(run->m);
+        if (c && g_hash_table_lookup(c->running, run->uid) == run)
+                g_hash_table_remove(c->running, run->uid);
         g_free(run->uid);
         g_free(run->vmi_uid);
         g_ptr_array_unref(run->jobs);
@@ -497,9 +521,9 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         Object *vm = NULL;
 
         if (object_is_deleting(o) || streq_ptr(phase, "Succeeded") || streq_ptr(phase, "Failed") ||
-            g_hash_table_contains(running_table(), o->uid))
+            running(m, o->uid))
                 return 0;
-        if (!model_services(m) || !model_services(m)->worker)
+        if (!controller(m) || !model_services(m)->worker)
                 return 0;
         int64_t deadline = duration_usec(json_get_string(spec, "failureDeadline"));
         g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
@@ -590,7 +614,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         json_object_set_object_member(status, "snapshotVolumes", lists);
         status_set_condition(status, "Progressing", true, LOCKED, "");
         status_set_condition(status, "Ready", false, "Not ready", "");
-        g_hash_table_insert(running_table(), g_strdup(o->uid), run);
+        g_hash_table_insert(controller(m)->running, g_strdup(o->uid), run);
         snapshot_status_commit(m, o, doc);
         if (online) {
                 run->vmi_uid = g_strdup(vmi->uid);
@@ -601,7 +625,7 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
 }
 
 static int vmsnapshot_finalize(Model *m, Object *o) {
-        return g_hash_table_contains(running_table(), o->uid) ? 0 : 1;
+        return running(m, o->uid) ? 0 : 1;
 }
 
 const KindInfo kind_vmsnapshot = {
@@ -620,8 +644,6 @@ const KindInfo kind_vmsnapshot = {
 };
 
 /* --- VirtualMachineSnapshotContent --- */
-
-static GHashTable *freed;               /* content uids whose volumes are gone */
 
 static int content_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         return snapshot_spec_immutable(doc, old, error);
@@ -658,10 +680,9 @@ typedef struct Freeing {
 static void freeing_done(void *data) {
         Freeing *f = data;
         Object *o = model_find_uid(f->m, f->uid);
-        g_hash_table_remove(running_table(), f->uid);
-        if (!freed)
-                freed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        g_hash_table_add(freed, g_strdup(f->uid));
+        SnapshotController *c = controller(f->m);
+        g_hash_table_remove(c->running, f->uid);
+        g_hash_table_add(c->freed, g_strdup(f->uid));
         if (o)
                 model_enqueue(f->m, o);
         g_ptr_array_unref(f->jobs);
@@ -674,11 +695,12 @@ static void freeing_work(void *data) {
 }
 
 static int content_finalize(Model *m, Object *o) {
-        if (freed && g_hash_table_remove(freed, o->uid))
+        SnapshotController *c = controller(m);
+        if (c && g_hash_table_remove(c->freed, o->uid))
                 return 1;
-        if (g_hash_table_contains(running_table(), o->uid))
+        if (running(m, o->uid))
                 return 0;
-        if (!model_services(m) || !model_services(m)->worker)
+        if (!c || !model_services(m)->worker)
                 return 1;
         if (services_claim_source_in_use(model_services(m), o->uid)) {
                 retry_later(m, o);      /* a restore is copying from it */
@@ -688,7 +710,7 @@ static int content_finalize(Model *m, Object *o) {
         f->m = m;
         f->uid = g_strdup(o->uid);
         f->jobs = content_volumes(m, o);
-        g_hash_table_insert(running_table(), g_strdup(o->uid), f);
+        g_hash_table_insert(c->running, g_strdup(o->uid), f);
         worker_submit(model_services(m)->worker, freeing_work, freeing_done, f);
         return 0;
 }

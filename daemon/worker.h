@@ -14,6 +14,7 @@ typedef void (*WorkDone)(void *data);   /* on the main loop, afterwards */
 int worker_new(sd_event *event, unsigned max_threads, Worker **ret);
 /* Waits for running work, then frees; done() of finished work is not run. */
 Worker *worker_free(Worker *w);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Worker, worker_free)
 void worker_submit(Worker *w, WorkFunc work, WorkDone done, void *data);
 /* From any thread: run done(data) on the main loop (libvirt's event
  * thread forwards domain events this way). */

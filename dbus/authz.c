@@ -12,6 +12,7 @@
 #include "authz.h"
 #include "bus-calls.h"
 #include "bus-error.h"
+#include "object-path.h"
 #include "util.h"
 #include "worker.h"
 
@@ -36,9 +37,6 @@ typedef struct Answer {
         char *error;
         gint64 at;
 } Answer;
-
-/* The daemon's one Authz: sd-bus handlers get their object, not the daemon. */
-static Authz *the_authz;
 
 struct Authz {
         Daemon *d;
@@ -142,7 +140,7 @@ static void lookup_finish(Lookup *l, const char *error) {
                                                                    "cannot tell who is calling: %s", error)
                                       : sd_bus_enqueue_for_read(a->d->bus, m);
                         if (error)
-                                bus_calls_finish(m, BUS_ERROR_ACCESS_DENIED);
+                                bus_calls_finish(a->d->bus_calls, m, BUS_ERROR_ACCESS_DENIED);
                         if (r < 0)
                                 g_warning("cannot %s a call of %s: %s", error ? "answer" : "dispatch", l->sender,
                                           g_strerror(-r));
@@ -212,7 +210,7 @@ static int on_call(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
                                      "org.freedesktop.DBus", "GetConnectionUnixUser", on_unix_user, l, "s", sender);
         if (r < 0) {
                 lookup_free(l);
-                bus_calls_finish(m, BUS_ERROR_ACCESS_DENIED);
+                bus_calls_finish(a->d->bus_calls, m, BUS_ERROR_ACCESS_DENIED);
                 return sd_bus_reply_method_errorf(m, BUS_ERROR_ACCESS_DENIED, "cannot tell who is calling: %s",
                                                   g_strerror(-r)) < 0 ? 0 : 1;
         }
@@ -254,7 +252,6 @@ int authz_new(Daemon *d, Authz **ret) {
                 authz_free(a);
                 return r;
         }
-        the_authz = a;
         *ret = a;
         return 0;
 }
@@ -262,7 +259,6 @@ int authz_new(Daemon *d, Authz **ret) {
 Authz *authz_free(Authz *a) {
         if (!a)
                 return NULL;
-        the_authz = NULL;
         /* lookups on the thread end first; then every lookup is in the table */
         worker_free(a->worker);
         GHashTableIter it;
@@ -283,8 +279,7 @@ Authz *authz_free(Authz *a) {
         return NULL;
 }
 
-static int caller_of(sd_bus_message *m, Caller **ret) {
-        Authz *a = the_authz;
+static int caller_of(Authz *a, sd_bus_message *m, Caller **ret) {
         const char *sender = sd_bus_message_get_sender(m);
         _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *creds = NULL;
         Caller *c;
@@ -318,39 +313,39 @@ static int caller_of(sd_bus_message *m, Caller **ret) {
         return 0;
 }
 
-int authz_caller_uid(sd_bus_message *m, uid_t *ret) {
+int authz_caller_uid(Authz *a, sd_bus_message *m, uid_t *ret) {
         Caller *c;
-        int r = caller_of(m, &c);
+        int r = caller_of(a, m, &c);
         if (r < 0)
                 return r;
         *ret = c->uid;
         return 0;
 }
 
-const char *authz_caller_name(sd_bus_message *m) {
+const char *authz_caller_name(Authz *a, sd_bus_message *m) {
         Caller *c;
-        return caller_of(m, &c) < 0 ? NULL : c->user;
+        return caller_of(a, m, &c) < 0 ? NULL : c->user;
 }
 
-Role authz_role(sd_bus_message *m, const char *namespace) {
+Role authz_role(Authz *a, sd_bus_message *m, const char *namespace) {
         Caller *c;
-        if (caller_of(m, &c) < 0)
+        if (caller_of(a, m, &c) < 0)
                 return ROLE_NONE;
         if (c->privileged)
                 return ROLE_ADMIN;
         if (!c->user)
                 return ROLE_NONE;
-        return rbac_role(the_authz->d->model, namespace, c->user, (const char *const *) c->groups);
+        return rbac_role(a->d->model, namespace, c->user, (const char *const *) c->groups);
 }
 
-bool authz_can_see(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name) {
+bool authz_can_see(Authz *a, sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name) {
         if (!m)
                 return true;
         if (kind == &kind_namespace || kind == &kind_project)
-                return authz_role(m, name) >= ROLE_VIEW;
+                return authz_role(a, m, name) >= ROLE_VIEW;
         if (!kind->namespaced)
                 return true;
-        return authz_role(m, namespace) >= ROLE_VIEW;
+        return authz_role(a, m, namespace) >= ROLE_VIEW;
 }
 
 /* The role that grants an action without polkit (ROLE_NONE: only polkit). */
@@ -489,9 +484,9 @@ static int ask(Authz *a, sd_bus_message *m, const char *action, const char *cons
         return r;
 }
 
-bool authz_privileged(sd_bus_message *m) {
+bool authz_privileged(Authz *a, sd_bus_message *m) {
         Caller *c;
-        return caller_of(m, &c) >= 0 && c->privileged;
+        return caller_of(a, m, &c) >= 0 && c->privileged;
 }
 
 /* interactive: polkit may ask the user (if the caller allowed it). */
@@ -502,14 +497,14 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
 
         if (!a)
                 return sd_bus_error_set(error, BUS_ERROR_ACCESS_DENIED, "no authorization service");
-        r = authz_caller_uid(m, &uid);
+        r = authz_caller_uid(a, m, &uid);
         if (r < 0)
                 return sd_bus_error_set_errnof(error, -r, "cannot tell who is calling: %s", g_strerror(-r));
         if (uid == 0 || uid == geteuid())
                 return 1;
         /* a role in the namespace grants what it covers */
         Role need = role_needed(action, kind);
-        if (need != ROLE_NONE && !isempty(namespace) && authz_role(m, namespace) >= need)
+        if (need != ROLE_NONE && !isempty(namespace) && authz_role(a, m, namespace) >= need)
                 return 1;
 
         uint64_t cookie = 0;
@@ -568,11 +563,11 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
         return 0;
 }
 
-int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
-                sd_bus_error *error) {
-        int r = check(the_authz, m, action, namespace, kind, name, true, error);
+int authz_check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind,
+                const char *name, sd_bus_error *error) {
+        int r = check(a, m, action, namespace, kind, name, true, error);
         if (r == 0)
-                bus_calls_defer(m);     /* polkit asked: the call comes again */
+                bus_calls_defer(a->d->bus_calls, m);    /* polkit asked: the call comes again */
         return r;
 }
 
@@ -589,11 +584,11 @@ static int check_visible(Authz *a, sd_bus_message *m) {
         Object *o;
         int r;
 
-        if (!path || !g_str_has_prefix(path, EV_OBJECT_ROOT "/") ||
+        if (!path || !g_str_has_prefix(path, BUS_OBJECT_ROOT "/") ||
             (iface && g_str_has_prefix(iface, "org.freedesktop.DBus.")))
                 return 0;
-        o = model_find_path(a->d->model, path);
-        if (!o || authz_can_see(m, o->kind, o->namespace, o->name))
+        o = object_path_find(a->d->model, path);
+        if (!o || authz_can_see(a, m, o->kind, o->namespace, o->name))
                 return 0;
         r = check(a, m, "object.read", o->kind == &kind_namespace ? o->name : o->namespace, o->kind->kind, o->name,
                   false, &error);
@@ -601,7 +596,7 @@ static int check_visible(Authz *a, sd_bus_message *m) {
                 return 0;
         if (r == 0)
                 return 1;       /* dispatched again when polkit answers */
-        bus_calls_finish(m, SD_BUS_ERROR_UNKNOWN_OBJECT);
+        bus_calls_finish(a->d->bus_calls, m, SD_BUS_ERROR_UNKNOWN_OBJECT);
         r = sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_OBJECT, "Unknown object '%s'.", path);
         if (r < 0)
                 g_warning("cannot answer a call of %s: %s", sd_bus_message_get_sender(m) ?: "?", g_strerror(-r));

@@ -27,19 +27,22 @@ typedef struct Authz Authz;
 
 int authz_new(Daemon *d, Authz **ret);
 Authz *authz_free(Authz *a);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Authz, authz_free)
 
-int authz_check(sd_bus_message *m, const char *action, const char *namespace, const char *kind, const char *name,
-                sd_bus_error *error);
+/* The daemon's (d->authz); a method handler whose userdata is an object
+ * finds it through bus_current_daemon() (bus-calls.h). */
+int authz_check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind,
+                const char *name, sd_bus_error *error);
 
 /* Root or the daemon's own user: every check passes. */
-bool authz_privileged(sd_bus_message *m);
+bool authz_privileged(Authz *a, sd_bus_message *m);
 /* The caller's effective uid (cached per unique bus name). */
-int authz_caller_uid(sd_bus_message *m, uid_t *ret);
+int authz_caller_uid(Authz *a, sd_bus_message *m, uid_t *ret);
 /* The caller's role in namespace (root: admin everywhere). */
-Role authz_role(sd_bus_message *m, const char *namespace);
+Role authz_role(Authz *a, sd_bus_message *m, const char *namespace);
 /* May the caller of m see objects of kind in namespace (NULL m: yes)?
  * Cluster-scoped kinds are seen by all but namespaces, seen where the
  * caller has a role. */
-bool authz_can_see(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name);
+bool authz_can_see(Authz *a, sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name);
 /* The caller's Unix user name, NULL for root and the daemon's own user. */
-const char *authz_caller_name(sd_bus_message *m);
+const char *authz_caller_name(Authz *a, sd_bus_message *m);

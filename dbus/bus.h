@@ -18,9 +18,9 @@
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
 int bus_export(Daemon *d);
-/* Per-caller token buckets for method calls (0 calls a second: off, and
- * *ret NULL). */
-int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst, RateLimit **ret);
+/* Per-caller token buckets for method calls, in d->ratelimit (0 calls a
+ * second: off, and NULL). */
+int bus_rate_limit_install(Daemon *d, unsigned per_second, unsigned burst);
 /* Charge the caller of m for a reply of that many bytes (rl NULL: off). */
 void bus_rate_limit_charge(RateLimit *rl, sd_bus_message *m, size_t bytes);
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.edgevirt.EdgeVirt1.DataVolume */
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
@@ -63,7 +64,8 @@ static int method_upload(sd_bus_message *m, void *userdata, sd_bus_error *error)
         r = bus_read_options(m, options, 0, error);
         if (r < 0)
                 return r;
-        r = authz_check(m, "datavolume.upload", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "datavolume.upload", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)

@@ -13,11 +13,13 @@
 #include "json-util.h"
 #include "listpage.h"
 #include "manifest.h"
+#include "object-path.h"
 #include "references.h"
 #include "util.h"
 #include "validate.h"
 
-static int reply_paths(sd_bus_message *m, GPtrArray *paths) {
+/* Apply's reply: the objects' paths (names: ObjectName). */
+static int reply_paths(sd_bus_message *m, GPtrArray *names) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
@@ -27,8 +29,10 @@ static int reply_paths(sd_bus_message *m, GPtrArray *paths) {
         r = sd_bus_message_open_container(reply, 'a', "o");
         if (r < 0)
                 return r;
-        for (guint i = 0; paths && i < paths->len; i++) {
-                r = sd_bus_message_append(reply, "o", paths->pdata[i]);
+        for (guint i = 0; names && i < names->len; i++) {
+                ObjectName *n = names->pdata[i];
+                g_autofree char *path = object_path_make(n->kind, n->namespace, n->name);
+                r = sd_bus_message_append(reply, "o", path);
                 if (r < 0)
                         return r;
         }
@@ -60,46 +64,38 @@ static int send_warnings(sd_bus_message *m, GPtrArray *warnings) {
 }
 
 /* A Secret's data needs polkit's secret.read (1: go on; see authz.h). */
-static int check_secret_read(sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *name,
-                             sd_bus_error *error) {
+static int check_secret_read(Daemon *d, sd_bus_message *m, const KindInfo *kind, const char *namespace,
+                             const char *name, sd_bus_error *error) {
         if (kind != &kind_secret)
                 return 1;
-        return authz_check(m, "secret.read", namespace, kind->kind, name, error);
+        return authz_check(d->authz, m, "secret.read", namespace, kind->kind, name, error);
 }
 
-static const KindInfo *kind_of_segment(const char *segment) {
-        for (const KindInfo *const *k = kind_all(); *k; k++)
-                if (streq_ptr((*k)->path_segment, segment))
-                        return *k;
-        return NULL;
-}
-
-/* What an Apply would create or change, by the paths a dry run returns:
+/* What an Apply would create or change (targets: ObjectName):
  * namespaces need namespace.manage, everything else object.apply in its
  * namespace (cluster-scoped kinds: no namespace); and what the documents
  * make the daemon read for the caller — a claim of another namespace to
  * clone, a Secret, a ConfigMap (references.h) — the right to read it
  * there.  1: all authorized. */
-static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *references, sd_bus_error *error) {
+static int authorize_apply(Daemon *d, sd_bus_message *m, GPtrArray *targets, GPtrArray *references,
+                           sd_bus_error *error) {
         g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         int r;
 
-        for (guint i = 0; paths && i < paths->len; i++) {
-                g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
-                const char *path = paths->pdata[i];
-                const KindInfo *kind;
-                if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%/%/%", &ns, &segment, &name) > 0)
-                        kind = kind_of_segment(segment);
-                else if (sd_bus_path_decode_many(path, BUS_MANAGER_PATH "/namespace/%", &name) > 0) {
-                        kind = &kind_namespace;
-                        ns = g_strdup(name);    /* its admins may change it */
-                } else
+        for (guint i = 0; targets && i < targets->len; i++) {
+                ObjectName *n = targets->pdata[i];
+                const char *ns = n->namespace;
+                if (n->kind == &kind_namespace)
+                        ns = n->name;   /* its admins may change it */
+                else if (!n->kind->namespaced)
                         continue;       /* cluster-scoped objects of the daemon's kinds: polkit alone */
-                g_autofree char *key = g_strdup_printf("%s %s", kind ? kind->kind : "?", ns);
+                g_autofree char *key = g_strdup_printf("%s %s", n->kind->kind, ns);
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
-                r = kind == &kind_namespace ? authz_check(m, "namespace.manage", ns, kind->kind, name, error)
-                                            : authz_check(m, "object.apply", ns, kind ? kind->kind : NULL, NULL, error);
+                if (n->kind == &kind_namespace)
+                        r = authz_check(d->authz, m, "namespace.manage", ns, n->kind->kind, n->name, error);
+                else
+                        r = authz_check(d->authz, m, "object.apply", ns, n->kind->kind, NULL, error);
                 if (r <= 0)
                         return r;
         }
@@ -109,7 +105,7 @@ static int authorize_apply(sd_bus_message *m, GPtrArray *paths, GPtrArray *refer
                                                        ref->name ?: "");
                 if (!g_hash_table_add(seen, g_steal_pointer(&key)))
                         continue;
-                r = authz_check(m, ref->action, ref->namespace, ref->kind, ref->name, error);
+                r = authz_check(d->authz, m, ref->action, ref->namespace, ref->kind, ref->name, error);
                 if (r < 0) {
                         _cleanup_(sd_bus_error_free) sd_bus_error denied = SD_BUS_ERROR_NULL;
                         sd_bus_error_move(&denied, error);
@@ -131,7 +127,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 { "dry-run", BUS_OPTION_BOOL, &dry_run },
                 { "field-validation", BUS_OPTION_STRING, &validation },
         };
-        g_autoptr(GPtrArray) paths = NULL;
+        g_autoptr(GPtrArray) names = NULL;
         g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GError) e = NULL;
         ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT };
@@ -158,7 +154,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         if (namespace && !isempty(namespace) && validate_dns1123_label(namespace, &e) < 0)
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "option \"namespace\": %s", e->message);
         opts.namespace = namespace;
-        if (!authz_privileged(m)) {
+        if (!authz_privileged(d->authz, m)) {
                 /* where it would write decides who may, before anything
                  * stored answers (an admission error would tell what is
                  * there); then what it would read for the caller, which a
@@ -169,7 +165,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 r = model_apply_targets(d->model, document, strlen(document), &opts, &targets, &e);
                 if (r < 0)
                         return bus_error_set(error, r, e);
-                r = authorize_apply(m, targets, NULL, error);
+                r = authorize_apply(d, m, targets, NULL, error);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -180,7 +176,7 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
                 if (r < 0)
                         return bus_error_set(error, r, e);
                 opts.references = NULL;
-                r = authorize_apply(m, NULL, references, error);
+                r = authorize_apply(d, m, NULL, references, error);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -188,13 +184,13 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         }
         opts.dry_run = dry_run;
 
-        r = model_apply(d->model, document, strlen(document), &opts, &paths, warnings, &e);
+        r = model_apply(d->model, document, strlen(document), &opts, &names, warnings, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
         r = send_warnings(m, warnings);
         if (r < 0)
                 return r;
-        return reply_paths(m, paths);
+        return reply_paths(m, names);
 }
 
 static int read_output_option(const char *output, bool *yaml, sd_bus_error *error) {
@@ -254,9 +250,9 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         /* a Secret's data needs secret.read (which implies seeing it);
          * without a role in the namespace, anything else needs object.read */
         if (kind == &kind_secret)
-                r = check_secret_read(m, kind, namespace, name, error);
-        else if (!authz_can_see(m, kind, namespace, name))
-                r = authz_check(m, "object.read", namespace, kind->kind, name, error);
+                r = check_secret_read(d, m, kind, namespace, name, error);
+        else if (!authz_can_see(d->authz, m, kind, namespace, name))
+                r = authz_check(d->authz, m, "object.read", namespace, kind->kind, name, error);
         else
                 r = 1;          /* seen through a role: go on */
         if (r < 0)
@@ -387,9 +383,9 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
          * roles show (Secrets where the role reads them) */
         bool across = isempty(namespace) && kind->namespaced;
         if (!across && kind == &kind_secret)
-                r = check_secret_read(m, kind, namespace, NULL, error);
-        else if (!across && kind->namespaced && !authz_can_see(m, kind, namespace, NULL))
-                r = authz_check(m, "object.read", namespace, kind->kind, NULL, error);
+                r = check_secret_read(d, m, kind, namespace, NULL, error);
+        else if (!across && kind->namespaced && !authz_can_see(d->authz, m, kind, namespace, NULL))
+                r = authz_check(d->authz, m, "object.read", namespace, kind->kind, NULL, error);
         else
                 r = 1;          /* visible, or filtered below: go on */
         if (r < 0)
@@ -400,11 +396,11 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         objects = model_list(d->model, kind, isempty(namespace) ? NULL : namespace, sel);
         for (guint i = objects->len; across && i-- > 0;) {
                 Object *o = objects->pdata[i];
-                if (authz_role(m, o->namespace) < (kind == &kind_secret ? ROLE_EDIT : ROLE_VIEW))
+                if (authz_role(d->authz, m, o->namespace) < (kind == &kind_secret ? ROLE_EDIT : ROLE_VIEW))
                         g_ptr_array_remove_index(objects, i);
         }
         for (guint i = objects->len; kind == &kind_namespace && i-- > 0;)
-                if (!authz_can_see(m, kind, NULL, ((Object *) objects->pdata[i])->name))
+                if (!authz_can_see(d->authz, m, kind, NULL, ((Object *) objects->pdata[i])->name))
                         g_ptr_array_remove_index(objects, i);
         if (after_name)
                 page.start = list_continue_start(objects, after_namespace, after_name);
@@ -439,9 +435,9 @@ static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error)
         opts.resource_version = rv;
         opts.uid = uid;
         if (kind == &kind_namespace)
-                r = authz_check(m, "namespace.manage", name, kind->kind, name, error);
+                r = authz_check(d->authz, m, "namespace.manage", name, kind->kind, name, error);
         else
-                r = authz_check(m, "object.delete", namespace, kind->kind, name, error);
+                r = authz_check(d->authz, m, "object.delete", namespace, kind->kind, name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -483,15 +479,16 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 if (description)
                         json_object_set_string_member(annotations, "openshift.io/description", description);
         }
-        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        r = authz_check(d->authz, m, "namespace.manage", name, "Namespace", name, error);
         if (r < 0)
                 return r;
         if (r == 0)
                 return 1;       /* polkit asked: the call comes again */
-        r = model_create_namespace(d->model, name, labels, annotations, dry_run, &path, &e);
+        r = model_create_namespace(d->model, name, labels, annotations, dry_run, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        const char *user = authz_caller_name(m);
+        path = object_path_make(&kind_namespace, "", name);
+        const char *user = authz_caller_name(d->authz, m);
         if (user && !dry_run && rbac_make_admin(d->model, name, user, &e) < 0)
                 g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);
         return sd_bus_reply_method_return(m, "o", path);
@@ -507,7 +504,7 @@ static int method_delete_namespace(sd_bus_message *m, void *userdata, sd_bus_err
         r = sd_bus_message_read(m, "s", &name);
         if (r < 0)
                 return r;
-        r = authz_check(m, "namespace.manage", name, "Namespace", name, error);
+        r = authz_check(d->authz, m, "namespace.manage", name, "Namespace", name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -550,18 +547,32 @@ static int method_list_images(sd_bus_message *m, void *userdata, sd_bus_error *e
         return sd_bus_send(NULL, reply, NULL);
 }
 
+/* A pull's call, answered when the pull ends. */
+typedef struct PullCall {
+        Daemon *d;
+        sd_bus_message *m;
+} PullCall;
+
+static PullCall *pull_call_free(PullCall *p) {
+        if (!p)
+                return NULL;
+        sd_bus_message_unref(p->m);
+        g_free(p);
+        return NULL;
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PullCall, pull_call_free)
+
 static void pulled(const char *digest, const GError *e, void *userdata) {
-        sd_bus_message *m = userdata;
+        g_autoptr(PullCall) p = userdata;
         if (digest) {
-                (void) sd_bus_reply_method_return(m, "s", digest);
-                bus_calls_finish(m, NULL);
+                (void) sd_bus_reply_method_return(p->m, "s", digest);
+                bus_calls_finish(p->d->bus_calls, p->m, NULL);
         } else {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 bus_error_set(&error, -EIO, e);
-                (void) sd_bus_reply_method_error(m, &error);
-                bus_calls_finish(m, error.name);
+                (void) sd_bus_reply_method_error(p->m, &error);
+                bus_calls_finish(p->d->bus_calls, p->m, error.name);
         }
-        sd_bus_message_unref(m);
 }
 
 static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
@@ -582,7 +593,7 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "\"%s\" is not an image reference (host/repository:tag)", image);
         g_autofree char *ref = imagecache_reference(image);
-        r = authz_check(m, "image.manage", namespace, NULL, ref, error);
+        r = authz_check(d->authz, m, "image.manage", namespace, NULL, ref, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -591,7 +602,7 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
          * imagePullSecret: using a Secret is reading it */
         if (secret) {
                 const char *ns = !isempty(namespace) ? namespace : "default";
-                r = authz_check(m, "secret.read", ns, "Secret", secret, error);
+                r = authz_check(d->authz, m, "secret.read", ns, "Secret", secret, error);
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -600,12 +611,15 @@ static int method_pull_image(sd_bus_message *m, void *userdata, sd_bus_error *er
                 if (r < 0)
                         return bus_error_set(error, r, e);
         }
-        r = imagecache_pull(model_services(d->model)->images, ref, user, password, pulled, sd_bus_message_ref(m), &e);
+        PullCall *p = g_new0(PullCall, 1);
+        p->d = d;
+        p->m = sd_bus_message_ref(m);
+        r = imagecache_pull(model_services(d->model)->images, ref, user, password, pulled, p, &e);
         if (r < 0) {
-                sd_bus_message_unref(m);
+                pull_call_free(p);
                 return bus_error_set(error, r, e);
         }
-        bus_calls_defer(m);
+        bus_calls_defer(d->bus_calls, m);
         return 1;       /* the reply comes when the pull ends */
 }
 
@@ -618,7 +632,7 @@ static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *
         if ((r = sd_bus_message_read(m, "s", &image)) < 0)
                 return r;
         g_autofree char *ref = g_str_has_prefix(image, "sha256:") ? g_strdup(image) : imagecache_reference(image);
-        r = authz_check(m, "image.manage", NULL, NULL, ref, error);
+        r = authz_check(d->authz, m, "image.manage", NULL, NULL, ref, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -698,6 +712,5 @@ static const sd_bus_vtable manager_vtable[] = {
 };
 
 int bus_manager_register(Daemon *d) {
-        return sd_bus_add_object_vtable(d->bus, NULL, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE,
-                                        bus_calls_wrap(BUS_MANAGER_INTERFACE, manager_vtable), d);
+        return bus_calls_add_vtable(d, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, manager_vtable);
 }

@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
+#include "object-path.h"
 #include "util.h"
 
 /* The typed interface of each kind that has one: one line per kind. */
@@ -49,14 +50,14 @@ static sd_bus_message *lookup_caller(sd_bus *bus, const char *path) {
 static int object_find(sd_bus *bus, const char *path, const char *interface, void *userdata, void **found,
                        sd_bus_error *error) {
         Daemon *d = userdata;
-        Object *o = model_find_path(d->model, path);
+        Object *o = object_path_find(d->model, path);
 
         if (!o)
                 return 0;
         if (!streq(interface, BUS_OBJECT_INTERFACE) && !streq_ptr(interface, typed_interface_of(o->kind)))
                 return 0;
         /* objects of namespaces where the caller has no role are not there for them */
-        if (!authz_can_see(lookup_caller(bus, path), o->kind, o->namespace, o->name))
+        if (!authz_can_see(d->authz, lookup_caller(bus, path), o->kind, o->namespace, o->name))
                 return 0;
         *found = o;
         return 1;
@@ -73,9 +74,12 @@ static int node_enumerator(sd_bus *bus, const char *path, void *userdata, char *
                 return -ENOMEM;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (o->kind->path_segment && g_str_has_prefix(o->path, path) && o->path[strlen(path)] == '/' &&
-                    authz_can_see(m, o->kind, o->namespace, o->name))
-                        l[n++] = strdup(o->path);
+                if (!o->kind->path_segment)
+                        continue;
+                g_autofree char *p = object_path_of(o);
+                if (g_str_has_prefix(p, path) && p[strlen(path)] == '/' &&
+                    authz_can_see(d->authz, m, o->kind, o->namespace, o->name))
+                        l[n++] = strdup(p);
         }
         *nodes = l;
         return 1;
@@ -197,24 +201,27 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
         Daemon *d = userdata;
         const char *typed = typed_interface_of(o->kind);
         char *ifaces[] = { (char *) BUS_OBJECT_INTERFACE, (char *) typed, NULL };
+        g_autofree char *path = NULL;
         int r = 0;
 
         if (o->kind->namespaced && !o->kind->path_segment)
                 return;
+        path = object_path_of(o);
         switch (event) {
         case MODEL_EVENT_ADDED:
-                r = sd_bus_emit_interfaces_added_strv(d->bus, o->path, ifaces);
+                r = sd_bus_emit_interfaces_added_strv(d->bus, path, ifaces);
                 break;
         case MODEL_EVENT_REMOVED:
-                r = sd_bus_emit_interfaces_removed_strv(d->bus, o->path, ifaces);
+                r = sd_bus_emit_interfaces_removed_strv(d->bus, path, ifaces);
                 break;
         case MODEL_EVENT_CHANGED:
                 for (char **i = ifaces; *i && r >= 0; i++)
-                        r = sd_bus_emit_properties_changed_strv(d->bus, o->path, *i, NULL);
+                        r = sd_bus_emit_properties_changed_strv(d->bus, path, *i, NULL);
                 break;
         }
         if (r < 0)
-                g_warning("cannot emit signal for %s: %s", o->path, g_strerror(-r));
+                g_warning("cannot emit signal for %s %s%s%s: %s", o->kind->kind, o->namespace,
+                          *o->namespace ? "/" : "", o->name, g_strerror(-r));
 }
 
 /* Object paths hang below one prefix per cluster-scoped kind:
@@ -223,15 +230,12 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
 static int register_prefix(Daemon *d, const char *prefix) {
         int r;
 
-        r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, BUS_OBJECT_INTERFACE,
-                                       bus_calls_wrap(BUS_OBJECT_INTERFACE, object_vtable), object_find, d);
+        r = bus_calls_add_fallback_vtable(d, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = sd_bus_add_fallback_vtable(d->bus, NULL, prefix, typed_interfaces[i].interface,
-                                               bus_calls_wrap(typed_interfaces[i].interface,
-                                                              typed_interfaces[i].vtable),
-                                               object_find, d);
+                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface, typed_interfaces[i].vtable,
+                                                  object_find);
                 if (r < 0)
                         return r;
         }
@@ -244,7 +248,7 @@ int bus_objects_register(Daemon *d) {
         for (const KindInfo *const *k = kind_all(); *k; k++) {
                 if ((*k)->namespaced || !(*k)->path_segment || (*k)->stored_as)
                         continue;
-                g_autofree char *prefix = g_strdup_printf(EV_OBJECT_ROOT "/%s", (*k)->path_segment);
+                g_autofree char *prefix = g_strdup_printf(BUS_OBJECT_ROOT "/%s", (*k)->path_segment);
                 r = register_prefix(d, prefix);
                 if (r < 0)
                         return r;

@@ -25,6 +25,7 @@ typedef struct Bucket {
 } Bucket;
 
 struct RateLimit {
+        Daemon *d;
         double rate, burst;
         GHashTable *buckets;            /* unique name -> Bucket */
 };
@@ -72,7 +73,7 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                                                   "too many calls from %s: at most %.0f a second (bursts of %.0f), "
                                                   "a reply counting one more call for every %u KiB; slow down",
                                                   sender, rl->rate, rl->burst, BYTES_PER_TOKEN / 1024);
-                bus_calls_finish(m, BUS_ERROR_LIMIT_EXCEEDED);
+                bus_calls_finish(rl->d->bus_calls, m, BUS_ERROR_LIMIT_EXCEEDED);
                 return 1;       /* answered: not dispatched */
         }
         b->tokens -= 1.0;
@@ -87,17 +88,18 @@ void bus_rate_limit_charge(RateLimit *rl, sd_bus_message *m, size_t bytes) {
                 b->tokens -= (double) (bytes / BYTES_PER_TOKEN);
 }
 
-int bus_rate_limit_install(sd_bus *bus, unsigned per_second, unsigned burst, RateLimit **ret) {
+int bus_rate_limit_install(Daemon *d, unsigned per_second, unsigned burst) {
         RateLimit *rl;
 
-        *ret = NULL;
+        d->ratelimit = NULL;
         if (per_second == 0)
                 return 0;       /* off */
         rl = g_new0(RateLimit, 1);
+        rl->d = d;
         rl->rate = per_second;
         rl->burst = MAX(burst, 1u);
         rl->buckets = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         /* the filter lives as long as the bus; so does rl */
-        *ret = rl;
-        return sd_bus_add_filter(bus, NULL, on_message, rl);
+        d->ratelimit = rl;
+        return sd_bus_add_filter(d->bus, NULL, on_message, rl);
 }

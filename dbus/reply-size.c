@@ -9,6 +9,7 @@
 #include "authz.h"
 #include "bus-error.h"
 #include "bus.h"
+#include "object-path.h"
 #include "util.h"
 
 #define HEADER_ROOM 4096                /* a reply's header: serial, destination, sender, signature */
@@ -89,10 +90,11 @@ static int append_object(sd_bus_message *s, Object *o) {
         const char *ifaces[2];
         const sd_bus_vtable *vtables[2];
         size_t n = bus_object_interfaces(o->kind, ifaces, vtables);
+        g_autofree char *path = object_path_of(o);
         int r;
 
         if ((r = sd_bus_message_open_container(s, 'e', "oa{sa{sv}}")) < 0 ||
-            (r = sd_bus_message_append(s, "o", o->path)) < 0 ||
+            (r = sd_bus_message_append(s, "o", path)) < 0 ||
             (r = sd_bus_message_open_container(s, 'a', "{sa{sv}}")) < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(standard); i++)
@@ -112,7 +114,7 @@ static int append_object(sd_bus_message *s, Object *o) {
                         if ((r = sd_bus_message_open_container(s, 'e', "sv")) < 0 ||
                             (r = sd_bus_message_append(s, "s", v->x.property.member)) < 0 ||
                             (r = sd_bus_message_open_container(s, 'v', v->x.property.signature)) < 0 ||
-                            (r = v->x.property.get(sd_bus_message_get_bus(s), o->path, ifaces[i], v->x.property.member,
+                            (r = v->x.property.get(sd_bus_message_get_bus(s), path, ifaces[i], v->x.property.member,
                                                    s, (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
                             (r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
                                 return r;
@@ -137,7 +139,7 @@ static int managed_objects_size(Daemon *d, sd_bus_message *call, size_t *ret) {
                 return r;
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                if (!o->kind->path_segment || !authz_can_see(call, o->kind, o->namespace, o->name))
+                if (!o->kind->path_segment || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         continue;
                 if ((r = append_object(s, o)) < 0)
                         return r;
@@ -158,10 +160,13 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
 
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
-                bool below = o->path && strncmp(o->path, path, prefix) == 0 && o->path[prefix] == '/';
-                if (!o->kind->path_segment || !below || !authz_can_see(call, o->kind, o->namespace, o->name))
+                if (!o->kind->path_segment)
                         continue;
-                const char *child = o->path + prefix + 1;
+                g_autofree char *p = object_path_of(o);
+                bool below = strncmp(p, path, prefix) == 0 && p[prefix] == '/';
+                if (!below || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
+                        continue;
+                const char *child = p + prefix + 1;
                 g_hash_table_add(children, g_strndup(child, strcspn(child, "/")));
         }
         GHashTableIter it;

@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include "authz.h"
+#include "bus-calls.h"
 #include "bus-error.h"
 #include "bus-util.h"
 #include "bus.h"
 #include "json-util.h"
+#include "object-path.h"
 #include "util.h"
 #include "vm-status.h"
 #include "vm.h"
@@ -43,7 +45,8 @@ static int vm_get_instance(sd_bus *bus, const char *path, const char *interface,
                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
         Object *vmi = vm_instance(o->model, o);
-        return sd_bus_message_append(reply, "o", vmi ? vmi->path : "/");
+        g_autofree char *vmi_path = vmi ? object_path_of(vmi) : NULL;
+        return sd_bus_message_append(reply, "o", vmi_path ?: "/");
 }
 
 /* Options of Stop and Restart: force (b), gracePeriod (x, seconds). */
@@ -74,7 +77,8 @@ static int method_vm_start(sd_bus_message *m, void *userdata, sd_bus_error *erro
         if (paused)
                 return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "starting paused is set in the VM's template "
                                         "(spec.template.spec.startStrategy: Paused)");
-        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -97,7 +101,8 @@ static int stop_verb(sd_bus_message *m, Object *o,
         r = read_stop_options(m, &force, &grace, error);
         if (r < 0)
                 return r;
-        r = authz_check(m, "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -127,7 +132,8 @@ static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, Instanc
         r = bus_read_options(m, NULL, 0, error);
         if (r < 0)
                 return r;
-        r = authz_check(m, "vm.lifecycle", target->namespace, target->kind->kind, target->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", target->namespace, target->kind->kind, target->name, error);
         if (r < 0)
                 return r;
         if (r == 0)
@@ -370,7 +376,8 @@ static int open_verb(sd_bus_message *m, Object *o, int (*open_fd)(Model *m, Obje
         if (r < 0)
                 return r;
         /* a console is root on the guest, often */
-        r = authz_check(m, "vm.console", o->namespace, o->kind->kind, o->name, error);
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.console", o->namespace, o->kind->kind, o->name, error);
         if (r < 0)
                 return r;
         if (r == 0)

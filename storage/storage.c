@@ -10,9 +10,9 @@
 
 #define COPY_CHUNK (1024 * 1024)
 
-void storage_class_config_free(StorageClassConfig *c) {
+StorageClassConfig *storage_class_config_free(StorageClassConfig *c) {
         if (!c)
-                return;
+                return NULL;
         g_free(c->name);
         g_free(c->backend);
         g_free(c->path);
@@ -21,16 +21,18 @@ void storage_class_config_free(StorageClassConfig *c) {
         g_strfreev(c->devices);
         g_free(c->lvm_config);
         g_free(c);
+        return NULL;
 }
 
-void volume_info_free(VolumeInfo *v) {
+VolumeInfo *volume_info_free(VolumeInfo *v) {
         if (!v)
-                return;
+                return NULL;
         g_free(v->id);
         g_free(v->namespace);
         g_free(v->name);
         g_free(v->uid);
         g_free(v);
+        return NULL;
 }
 
 int storage_backend_new(StorageClassConfig *config, StorageBackend **ret, GError **error) {

@@ -27,7 +27,7 @@ typedef struct StorageClassConfig {
         unsigned max_metadata_percent;
 } StorageClassConfig;
 
-void storage_class_config_free(StorageClassConfig *c);
+StorageClassConfig *storage_class_config_free(StorageClassConfig *c);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(StorageClassConfig, storage_class_config_free)
 
 typedef struct VolumeInfo {
@@ -38,7 +38,8 @@ typedef struct VolumeInfo {
         char *uid;
 } VolumeInfo;
 
-void volume_info_free(VolumeInfo *v);
+VolumeInfo *volume_info_free(VolumeInfo *v);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(VolumeInfo, volume_info_free)
 
 typedef struct StorageCapacity {
         uint64_t total;                 /* bytes the class may hand out */

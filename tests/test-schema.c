@@ -82,15 +82,6 @@ static void test_required(void) {
         g_assert_nonnull(strstr(e, "metadata.ownerReferences[0].uid: required value"));
 }
 
-static void test_paths(void) {
-        g_autofree char *p1 = object_path(&kind_namespace, "", "my-ns");
-        g_autofree char *p2 = object_path(&kind_secret, "my-ns", "a.b");
-        g_autofree char *p3 = object_path(&kind_configmap, "default", "cm");
-        g_assert_cmpstr(p1, ==, "/org/edgevirt/EdgeVirt1/namespace/my_2dns");
-        g_assert_cmpstr(p2, ==, "/org/edgevirt/EdgeVirt1/namespace/my_2dns/secret/a_2eb");
-        g_assert_cmpstr(p3, ==, "/org/edgevirt/EdgeVirt1/namespace/default/configmap/cm");
-}
-
 static void test_kind_names(void) {
         const KindInfo *k;
         static const struct { const char *name; const KindInfo *kind; } names[] = {
@@ -159,7 +150,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/schema/nulls-are-unset", test_nulls_are_unset);
         g_test_add_func("/schema/required", test_required);
         g_test_add_func("/schema/out-of-range", test_out_of_range);
-        g_test_add_func("/kind/paths", test_paths);
         g_test_add_func("/kind/names", test_kind_names);
         return g_test_run();
 }

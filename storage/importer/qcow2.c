@@ -567,9 +567,9 @@ uint64_t qcow2_stream_spilled(const Qcow2Stream *s) {
         return s->spilled;
 }
 
-void qcow2_stream_free(Qcow2Stream *s) {
+Qcow2Stream *qcow2_stream_free(Qcow2Stream *s) {
         if (!s)
-                return;
+                return NULL;
         if (s->h.compression == 0)
                 inflateEnd(&s->z);
         else
@@ -582,4 +582,5 @@ void qcow2_stream_free(Qcow2Stream *s) {
         g_free(s->consumed);
         g_free(s->error);
         g_free(s);
+        return NULL;
 }

@@ -52,4 +52,5 @@ int qcow2_stream_feed(Qcow2Stream *s, const unsigned char *buf, size_t n, char *
 int qcow2_stream_finish(Qcow2Stream *s, char **error);
 /* Bytes kept in the spill file (not zeros), for the record. */
 uint64_t qcow2_stream_spilled(const Qcow2Stream *s);
-void qcow2_stream_free(Qcow2Stream *s);
+Qcow2Stream *qcow2_stream_free(Qcow2Stream *s);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Qcow2Stream, qcow2_stream_free)

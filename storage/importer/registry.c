@@ -389,10 +389,13 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
         return -1;
 }
 
-void registry_layer_free(RegistryLayer *l) {
+RegistryLayer *registry_layer_free(RegistryLayer *l) {
+        if (!l)
+                return NULL;
         g_free(l->digest);
         g_free(l->media_type);
         g_free(l);
+        return NULL;
 }
 
 void registry_clear(Registry *g) {

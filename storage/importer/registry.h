@@ -34,5 +34,6 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                             GPtrArray **ret_layers, char **error);
 /* https://host/v2/repository/KIND/REF */
 char *registry_url(const Registry *g, const char *kind, const char *ref);
-void registry_layer_free(RegistryLayer *l);
+RegistryLayer *registry_layer_free(RegistryLayer *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(RegistryLayer, registry_layer_free)
 void registry_clear(Registry *g);

@@ -50,12 +50,13 @@ ssize_t reader_read_full(Reader *r, void *buf, size_t n) {
         return (ssize_t) done;
 }
 
-void reader_free(Reader *r) {
+Reader *reader_free(Reader *r) {
         while (r) {
                 Reader *inner = r->inner;
                 r->free(r);
                 r = inner;
         }
+        return NULL;
 }
 
 static Reader *source_of(Reader *r) {

@@ -23,7 +23,8 @@ struct Reader {
 ssize_t reader_read(Reader *r, void *buf, size_t n);
 /* Fill buf completely unless the stream ends; returns bytes read or -1. */
 ssize_t reader_read_full(Reader *r, void *buf, size_t n);
-void reader_free(Reader *r);
+Reader *reader_free(Reader *r);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Reader, reader_free)
 /* The source's own counters, through any wrappers. */
 uint64_t reader_source_consumed(Reader *r);
 uint64_t reader_source_total(Reader *r);

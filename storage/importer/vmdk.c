@@ -302,13 +302,14 @@ int vmdk_stream_finish(VmdkStream *s, char **error) {
         return 0;
 }
 
-void vmdk_stream_free(VmdkStream *s) {
+VmdkStream *vmdk_stream_free(VmdkStream *s) {
         if (!s)
-                return;
+                return NULL;
         inflateEnd(&s->z);
         g_free(s->front);
         g_free(s->data);
         g_free(s->run);
         g_free(s->error);
         g_free(s);
+        return NULL;
 }

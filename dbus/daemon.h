@@ -10,6 +10,7 @@
 typedef struct Authz Authz;
 typedef struct RateLimit RateLimit;
 typedef struct CallStats CallStats;
+typedef struct BusCalls BusCalls;
 
 /* The running daemon: its loop, its bus, its model and its settings. */
 typedef struct Daemon {
@@ -24,4 +25,5 @@ typedef struct Daemon {
         RateLimit *ratelimit;           /* dbus/ratelimit.c; NULL: off */
         size_t max_message_size;        /* the bus's: no message of ours may be larger */
         CallStats *calls;               /* daemon/callstats.h: counted for the metrics endpoint; NULL: off */
+        BusCalls *bus_calls;            /* dbus/bus-calls.h: what counts them; NULL: off */
 } Daemon;

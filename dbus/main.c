@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "pvc.h"
 #include "services.h"
+#include "snapshot.h"
 #include "vm.h"
 #include "vmi.h"
 #include "storageclass.h"
@@ -268,6 +269,7 @@ static int start_model(Daemon *d, Config *config, Services *services) {
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
         if ((r = vm_controller_new(d->model, services, &services->vms)) < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));
+        services->snapshots = snapshot_controller_new();
         return 0;
 }
 
@@ -306,7 +308,7 @@ static int serve_on_bus(Daemon *d, const Settings *s, const Config *config) {
          * the reply guard runs last, knowing the caller and charging it. */
         if ((r = bus_reply_guard_install(d)) < 0)
                 return fail("cannot install the reply guard: %s", g_strerror(-r));
-        if ((r = bus_rate_limit_install(d->bus, config->calls_per_second, config->call_burst, &d->ratelimit)) < 0)
+        if ((r = bus_rate_limit_install(d, config->calls_per_second, config->call_burst)) < 0)
                 return fail("cannot install the rate limits: %s", g_strerror(-r));
         if ((r = authz_new(d, &d->authz)) < 0)
                 return fail("cannot follow callers on the bus: %s", g_strerror(-r));
@@ -366,7 +368,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         manifests_dir_free(manifests);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
-        bus_calls_uninstall();
+        d->bus_calls = bus_calls_free(d->bus_calls);
         callstats_free(d->calls);
         vm_controller_free(services->vms);
         vmi_controller_free(services->vmis);
@@ -375,6 +377,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         import_slots_free(services->slots);
         worker_free(services->worker);
         pvc_controller_free(services->pvc);
+        snapshot_controller_free(services->snapshots);
         event_recorder_free(services->events);
         g_hash_table_unref(services->pvc_users);
         g_free(services->importer);

@@ -231,11 +231,20 @@ metrics_socket() {
         note "metrics by socket activation"
         check "edgevirtd-metrics.socket is installed, not enabled (metrics are off by default)" \
                 bash -c '[ "$(systemctl is-enabled edgevirtd-metrics.socket)" = disabled ]'
-        systemctl enable --now edgevirtd-metrics.socket && systemctl restart edgevirtd
-        check "GET http://127.0.0.1:9842/metrics: KubeVirt's series of the running VM" \
-                until_ok 60 python3 -c 'import urllib.request, sys
+        check "systemctl enable --now edgevirtd-metrics.socket; systemctl restart edgevirtd" \
+                bash -c 'systemctl enable --now edgevirtd-metrics.socket && systemctl restart edgevirtd'
+        local scrape='import urllib.request, sys
 t = urllib.request.urlopen("http://127.0.0.1:9842/metrics", timeout=10).read().decode()
 sys.exit(0 if "kubevirt_vmi_info{" in t and "name=\"web\"" in t else 1)'
+        if until_ok 60 python3 -c "$scrape"; then
+                ok "GET http://127.0.0.1:9842/metrics: KubeVirt's series of the running VM"
+        else
+                nok "GET http://127.0.0.1:9842/metrics: KubeVirt's series of the running VM"
+                { python3 -c "$scrape"; systemctl status --no-pager edgevirtd-metrics.socket
+                  systemctl show -p TriggeredBy -p Sockets edgevirtd
+                  ls -l "/proc/$(systemctl show -p MainPID --value edgevirtd)/fd"
+                  journalctl -u edgevirtd -n 15 --no-pager; } 2>&1 | sed 's/^/#   /' | tee -a "$results"
+        fi
         systemctl disable --now edgevirtd-metrics.socket && systemctl restart edgevirtd
 }
 

@@ -159,7 +159,9 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
         va_end(ap);
         if (strlen(p->message) > MAX_MESSAGE)
                 p->message[MAX_MESSAGE] = '\0';         /* the reasons we write are ASCII */
-        p->namespace = g_strdup(involved->kind->namespaced ? involved->namespace : "default");
+        /* a Namespace's events live in it (its admins read them there) */
+        p->namespace = g_strdup(involved->kind->namespaced ? involved->namespace :
+                                involved->kind == &kind_namespace ? involved->name : "default");
         p->involved = json_object_new();
         g_autofree char *api_version = kind_api_version(involved->kind);
         char rv[32];

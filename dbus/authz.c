@@ -12,7 +12,9 @@
 #include "authz.h"
 #include "bus-calls.h"
 #include "bus-error.h"
+#include "event.h"
 #include "object-path.h"
+#include "services.h"
 #include "util.h"
 #include "worker.h"
 
@@ -489,6 +491,19 @@ bool authz_privileged(Authz *a, sd_bus_message *m) {
         return caller_of(a, m, &c) >= 0 && c->privileged;
 }
 
+/* A refusal is an event of the namespace it concerns (its admins read it
+ * there): who, which action, on what kind and name — never a document. */
+static void record_denial(Authz *a, uid_t uid, const char *id, const char *namespace, const char *kind,
+                          const char *name, const char *why) {
+        Object *ns = NULL;
+
+        if (isempty(namespace) || model_get(a->d->model, &kind_namespace, "", namespace, &ns, NULL) < 0)
+                return;
+        event_record(model_services(a->d->model)->events, ns, true, "AccessDenied",
+                     "uid %u was refused %s%s%s%s%s%s%s%s", (unsigned) uid, id, kind ? " on " : "", kind ?: "",
+                     name ? " " : "", name ?: "", why ? " (" : "", why ?: "", why ? ")" : "");
+}
+
 /* interactive: polkit may ask the user (if the caller allowed it). */
 static int check(Authz *a, sd_bus_message *m, const char *action, const char *namespace, const char *kind,
                  const char *name, bool interactive, sd_bus_error *error) {
@@ -527,10 +542,12 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
                                                  "%s needs authentication: "
                                                  "call again allowing interactive authorization", id);
                 case ANSWER_ERROR:
+                        record_denial(a, uid, id, namespace, kind, name, x->error);
                         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
                 case ANSWER_NO:
                         break;
                 }
+                record_denial(a, uid, id, namespace, kind, name, NULL);
                 if (namespace && *namespace && kind)
                         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
                                                  "not authorized: %s in namespace %s (%s%s%s)", id,
@@ -558,6 +575,7 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
         if (r < 0) {
                 x->state = ANSWER_ERROR;
                 x->error = g_strdup_printf("polkit could not be asked: %s", g_strerror(-r));
+                record_denial(a, uid, id, namespace, kind, name, x->error);
                 return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
         }
         return 0;

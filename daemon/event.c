@@ -21,6 +21,7 @@ const KindInfo kind_event = {
         .read_only = "edgevirtd records events itself (delete them, or let them expire: [Events] in edgevirtd.conf)",
         .user_deletable = true,
         .bounded_apart = true,          /* [Events] MaxPerNamespace= */
+        .quiet = true,
 };
 
 /* One record waiting for the loop: recording never writes inside the

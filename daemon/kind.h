@@ -26,6 +26,7 @@ typedef struct KindInfo {
         const char *read_only;
         bool user_deletable;              /* ... yet users may delete them */
         bool bounded_apart;               /* a bound of its own (Events): not in MaxObjectsPerNamespace */
+        bool quiet;                       /* comings and goings not logged (Events: they are the record) */
 
         /* Aliases (OpenShift's Project) are stored as another kind:
          * convert rewrites the document into that kind's form. */

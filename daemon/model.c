@@ -212,7 +212,8 @@ static int batch_commit(Batch *b, GError **error) {
                 if (c->old)
                         enqueue_related(m, c->old->doc, c->kind);
                 if (c->old && !same_object) {
-                        log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_OBJECT_REMOVED, "removed");
+                        if (!c->kind->quiet)
+                                log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_OBJECT_REMOVED, "removed");
                         model_remove(m, c->old);
                         notify(m, c->old, MODEL_EVENT_REMOVED);
                         object_unref(c->old);   /* the table's reference */
@@ -229,7 +230,8 @@ static int batch_commit(Batch *b, GError **error) {
                 } else if (c->doc) {
                         Object *o = object_new(c->kind, json_node_ref(c->doc));
                         model_insert(m, o);
-                        log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");
+                        if (!c->kind->quiet)
+                                log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");
                         notify(m, o, MODEL_EVENT_ADDED);
                 }
                 if (c->doc)

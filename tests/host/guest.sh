@@ -231,8 +231,11 @@ metrics_socket() {
         note "metrics by socket activation"
         check "edgevirtd-metrics.socket is installed, not enabled (metrics are off by default)" \
                 bash -c '[ "$(systemctl is-enabled edgevirtd-metrics.socket)" = disabled ]'
-        check "systemctl enable --now edgevirtd-metrics.socket; systemctl restart edgevirtd" \
-                bash -c 'systemctl enable --now edgevirtd-metrics.socket && systemctl restart edgevirtd'
+        # systemd refuses to start a socket whose service runs already: the
+        # service stops first (its VMs keep running) and starts on the socket
+        check "systemctl stop edgevirtd; systemctl enable --now edgevirtd-metrics.socket; systemctl start edgevirtd" \
+                bash -c 'systemctl stop edgevirtd && systemctl enable --now edgevirtd-metrics.socket &&
+                         systemctl start edgevirtd'
         local scrape='import urllib.request, sys
 t = urllib.request.urlopen("http://127.0.0.1:9842/metrics", timeout=10).read().decode()
 sys.exit(0 if "kubevirt_vmi_info{" in t and "name=\"web\"" in t else 1)'
@@ -245,7 +248,7 @@ sys.exit(0 if "kubevirt_vmi_info{" in t and "name=\"web\"" in t else 1)'
                   ls -l "/proc/$(systemctl show -p MainPID --value edgevirtd)/fd"
                   journalctl -u edgevirtd -n 15 --no-pager; } 2>&1 | sed 's/^/#   /' | tee -a "$results"
         fi
-        systemctl disable --now edgevirtd-metrics.socket && systemctl restart edgevirtd
+        systemctl disable --now edgevirtd-metrics.socket; systemctl restart edgevirtd
 }
 
 desktop_user() {

@@ -1,0 +1,349 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "ev-manifest.h"
+
+G_DEFINE_QUARK(ev-manifest-error-quark, ev_manifest_error)
+
+static gboolean is_dns_label(const char *s) {
+        size_t n = strlen(s);
+
+        if (n == 0 || n > 63 || !g_ascii_isalnum(s[0]) || !g_ascii_isalnum(s[n - 1]))
+                return FALSE;
+        for (const char *p = s; *p; p++)
+                if (!(g_ascii_islower(*p) || g_ascii_isdigit(*p) || *p == '-'))
+                        return FALSE;
+        return TRUE;
+}
+
+/* A Kubernetes quantity as a person types one: digits, then a suffix. */
+static gboolean is_quantity(const char *s) {
+        static const char *const suffixes[] = { "", "Ki", "Mi", "Gi", "Ti", "k", "M", "G", "T" };
+        const char *p = s;
+
+        while (g_ascii_isdigit(*p))
+                p++;
+        if (p == s)
+                return FALSE;
+        for (size_t i = 0; i < G_N_ELEMENTS(suffixes); i++)
+                if (g_str_equal(p, suffixes[i]))
+                        return TRUE;
+        return FALSE;
+}
+
+static gboolean is_ssh_key(const char *s) {
+        static const char *const types[] = { "ssh-ed25519 ", "ssh-rsa ", "ecdsa-sha2-", "sk-ssh-ed25519@",
+                                             "sk-ecdsa-sha2-", "ssh-dss " };
+
+        for (size_t i = 0; i < G_N_ELEMENTS(types); i++)
+                if (g_str_has_prefix(s, types[i]))
+                        return strchr(s, '\n') == NULL || strchr(s, '\n')[1] == '\0';
+        return FALSE;
+}
+
+static gboolean fail(GError **error, EvField field, const char *message) {
+        g_set_error_literal(error, EV_MANIFEST_ERROR, field, message);
+        return FALSE;
+}
+
+static gboolean check(const EvVmSpec *s, GError **error) {
+        if (!s->name || !*s->name)
+                return fail(error, EV_FIELD_NAME, _("A name is required"));
+        if (!is_dns_label(s->name))
+                return fail(error, EV_FIELD_NAME, _("Lower-case letters, digits and “-”, at most 63, starting and "
+                                                    "ending with a letter or digit"));
+        if (!s->ns || !*s->ns)
+                return fail(error, EV_FIELD_NAMESPACE, _("Choose a project"));
+        if (s->source == EV_DISK_URL && (!s->url || !(g_str_has_prefix(s->url, "http://") ||
+                                                       g_str_has_prefix(s->url, "https://")) ||
+                                         strlen(s->url) < strlen("http://x")))
+                return fail(error, EV_FIELD_URL, _("An http:// or https:// address of a disk image"));
+        if (s->source == EV_DISK_UPLOAD && (!s->file || !*s->file))
+                return fail(error, EV_FIELD_FILE, _("Choose an image file"));
+        if (s->source == EV_DISK_UPLOAD && !g_file_test(s->file, G_FILE_TEST_IS_REGULAR))
+                return fail(error, EV_FIELD_FILE, _("No such file"));
+        if (s->source == EV_DISK_CONTAINER && (!s->image || !*s->image || strchr(s->image, ' ')))
+                return fail(error, EV_FIELD_IMAGE, _("A registry reference, such as quay.io/containerdisks/"
+                                                     "debian:12"));
+        if (s->source != EV_DISK_CONTAINER && (!s->disk_size || !is_quantity(s->disk_size)))
+                return fail(error, EV_FIELD_DISK_SIZE, _("A size such as 10Gi or 512Mi"));
+        if (!(s->instancetype && *s->instancetype)) {
+                if (s->cpus < 1 || s->cpus > 512)
+                        return fail(error, EV_FIELD_CPUS, _("From 1 to 512"));
+                if (!s->memory || !is_quantity(s->memory))
+                        return fail(error, EV_FIELD_MEMORY, _("A size such as 2Gi or 512Mi"));
+        }
+        if (s->ssh_key && *s->ssh_key && !is_ssh_key(s->ssh_key))
+                return fail(error, EV_FIELD_SSH_KEY, _("One public key, as in ~/.ssh/id_ed25519.pub: "
+                                                       "“ssh-ed25519 AAAA… comment”"));
+        if (s->user_data && *s->user_data && !g_str_has_prefix(s->user_data, "#cloud-config") &&
+            !g_str_has_prefix(s->user_data, "#!"))
+                return fail(error, EV_FIELD_USER_DATA, _("Cloud-init user data starts with “#cloud-config” or "
+                                                         "“#!” (a script)"));
+        return TRUE;
+}
+
+char *ev_manifest_disk_name(const char *vm) {
+        return g_strdup_printf("%s-disk", vm);
+}
+
+static char *secret_name(const char *vm) {
+        return g_strdup_printf("%s-ssh-key", vm);
+}
+
+static void member_string(JsonBuilder *b, const char *name, const char *value) {
+        json_builder_set_member_name(b, name);
+        json_builder_add_string_value(b, value);
+}
+
+static void metadata(JsonBuilder *b, const char *name, const char *ns) {
+        json_builder_set_member_name(b, "metadata");
+        json_builder_begin_object(b);
+        member_string(b, "name", name);
+        member_string(b, "namespace", ns);
+        json_builder_end_object(b);
+}
+
+static void add_secret(JsonBuilder *b, const EvVmSpec *s) {
+        g_autofree char *name = secret_name(s->name), *key = g_strstrip(g_strdup(s->ssh_key));
+
+        json_builder_begin_object(b);
+        member_string(b, "apiVersion", "v1");
+        member_string(b, "kind", "Secret");
+        metadata(b, name, s->ns);
+        json_builder_set_member_name(b, "stringData");
+        json_builder_begin_object(b);
+        member_string(b, "key1", key);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+}
+
+static void add_disk_template(JsonBuilder *b, const EvVmSpec *s) {
+        g_autofree char *dv = ev_manifest_disk_name(s->name);
+
+        json_builder_set_member_name(b, "dataVolumeTemplates");
+        json_builder_begin_array(b);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "metadata");
+        json_builder_begin_object(b);
+        member_string(b, "name", dv);
+        json_builder_end_object(b);
+        json_builder_set_member_name(b, "spec");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "source");
+        json_builder_begin_object(b);
+        if (s->source == EV_DISK_URL) {
+                json_builder_set_member_name(b, "http");
+                json_builder_begin_object(b);
+                member_string(b, "url", s->url);
+                json_builder_end_object(b);
+        } else {
+                json_builder_set_member_name(b, "upload");
+                json_builder_begin_object(b);
+                json_builder_end_object(b);
+        }
+        json_builder_end_object(b);
+        json_builder_set_member_name(b, "storage");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "resources");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "requests");
+        json_builder_begin_object(b);
+        member_string(b, "storage", s->disk_size);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_array(b);
+}
+
+static void add_domain(JsonBuilder *b, const EvVmSpec *s, gboolean cloud_init) {
+        json_builder_set_member_name(b, "domain");
+        json_builder_begin_object(b);
+        if (!(s->instancetype && *s->instancetype)) {
+                json_builder_set_member_name(b, "cpu");
+                json_builder_begin_object(b);
+                json_builder_set_member_name(b, "cores");
+                json_builder_add_int_value(b, s->cpus);
+                json_builder_end_object(b);
+                json_builder_set_member_name(b, "memory");
+                json_builder_begin_object(b);
+                member_string(b, "guest", s->memory);
+                json_builder_end_object(b);
+        }
+        json_builder_set_member_name(b, "devices");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "disks");
+        json_builder_begin_array(b);
+        json_builder_begin_object(b);
+        member_string(b, "name", "root");
+        json_builder_set_member_name(b, "bootOrder");
+        json_builder_add_int_value(b, 1);
+        json_builder_set_member_name(b, "disk");
+        json_builder_begin_object(b);
+        member_string(b, "bus", "virtio");
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        if (cloud_init) {
+                /* virtio: a cloud kernel sees no SATA (docs/vms.md) */
+                json_builder_begin_object(b);
+                member_string(b, "name", "cloudinit");
+                json_builder_set_member_name(b, "disk");
+                json_builder_begin_object(b);
+                member_string(b, "bus", "virtio");
+                json_builder_end_object(b);
+                json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+}
+
+static void add_volumes(JsonBuilder *b, const EvVmSpec *s, gboolean cloud_init) {
+        g_autofree char *dv = ev_manifest_disk_name(s->name);
+
+        json_builder_set_member_name(b, "volumes");
+        json_builder_begin_array(b);
+        json_builder_begin_object(b);
+        member_string(b, "name", "root");
+        json_builder_set_member_name(b, s->source == EV_DISK_CONTAINER ? "containerDisk" : "dataVolume");
+        json_builder_begin_object(b);
+        if (s->source == EV_DISK_CONTAINER)
+                member_string(b, "image", s->image);
+        else
+                member_string(b, "name", dv);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        if (cloud_init) {
+                json_builder_begin_object(b);
+                member_string(b, "name", "cloudinit");
+                json_builder_set_member_name(b, "cloudInitNoCloud");
+                json_builder_begin_object(b);
+                member_string(b, "userData", s->user_data && *s->user_data ? s->user_data : "#cloud-config\n");
+                json_builder_end_object(b);
+                json_builder_end_object(b);
+        }
+        json_builder_end_array(b);
+}
+
+static void add_access(JsonBuilder *b, const EvVmSpec *s) {
+        g_autofree char *secret = secret_name(s->name);
+
+        json_builder_set_member_name(b, "accessCredentials");
+        json_builder_begin_array(b);
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "sshPublicKey");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "source");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "secret");
+        json_builder_begin_object(b);
+        member_string(b, "secretName", secret);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_set_member_name(b, "propagationMethod");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "noCloud");
+        json_builder_begin_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_array(b);
+}
+
+static void add_vm(JsonBuilder *b, const EvVmSpec *s) {
+        gboolean key = s->ssh_key && *s->ssh_key, cloud_init = key || (s->user_data && *s->user_data);
+
+        json_builder_begin_object(b);
+        member_string(b, "apiVersion", "kubevirt.io/v1");
+        member_string(b, "kind", "VirtualMachine");
+        metadata(b, s->name, s->ns);
+        json_builder_set_member_name(b, "spec");
+        json_builder_begin_object(b);
+        member_string(b, "runStrategy", s->start ? "Always" : "Halted");
+        if (s->instancetype && *s->instancetype) {
+                json_builder_set_member_name(b, "instancetype");
+                json_builder_begin_object(b);
+                member_string(b, "kind", s->cluster_instancetype ? "VirtualMachineClusterInstancetype"
+                                                                 : "VirtualMachineInstancetype");
+                member_string(b, "name", s->instancetype);
+                json_builder_end_object(b);
+        }
+        if (s->source != EV_DISK_CONTAINER)
+                add_disk_template(b, s);
+        json_builder_set_member_name(b, "template");
+        json_builder_begin_object(b);
+        json_builder_set_member_name(b, "spec");
+        json_builder_begin_object(b);
+        add_domain(b, s, cloud_init);
+        if (key)
+                add_access(b, s);
+        add_volumes(b, s, cloud_init);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+        json_builder_end_object(b);
+}
+
+char *ev_manifest_build(const EvVmSpec *s, GError **error) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonNode) root = NULL;
+        gboolean key = s->ssh_key && *s->ssh_key;
+
+        if (!check(s, error))
+                return NULL;
+        if (key) {
+                json_builder_begin_object(b);
+                member_string(b, "apiVersion", "v1");
+                member_string(b, "kind", "List");
+                json_builder_set_member_name(b, "items");
+                json_builder_begin_array(b);
+                add_secret(b, s);
+                add_vm(b, s);
+                json_builder_end_array(b);
+                json_builder_end_object(b);
+        } else {
+                add_vm(b, s);
+        }
+        root = json_builder_get_root(b);
+        return json_to_string(root, TRUE);
+}
+
+EvField ev_manifest_field_of(const char *message, const char **rest) {
+        static const struct { const char *prefix; EvField field; } map[] = {
+                { "metadata.name", EV_FIELD_NAME },
+                { "metadata.namespace", EV_FIELD_NAMESPACE },
+                { "spec.dataVolumeTemplates[0].spec.source", EV_FIELD_URL },
+                { "spec.dataVolumeTemplates[0].spec.storage", EV_FIELD_DISK_SIZE },
+                { "spec.dataVolumeTemplates[0].metadata.name", EV_FIELD_NAME },
+                { "spec.instancetype", EV_FIELD_INSTANCETYPE },
+                { "spec.template.spec.domain.cpu", EV_FIELD_CPUS },
+                { "spec.template.spec.domain.memory", EV_FIELD_MEMORY },
+                { "spec.template.spec.domain.resources", EV_FIELD_MEMORY },
+                { "spec.template.spec.volumes[0].containerDisk", EV_FIELD_IMAGE },
+                { "spec.template.spec.volumes[1].cloudInitNoCloud", EV_FIELD_USER_DATA },
+                { "spec.template.spec.accessCredentials", EV_FIELD_SSH_KEY },
+                { "stringData", EV_FIELD_SSH_KEY },
+        };
+        const char *p = message;
+
+        /* "document N (Kind ns/name): " before the field path */
+        if (g_str_has_prefix(p, "document ")) {
+                const char *colon = strstr(p, "): ");
+                if (colon)
+                        p = colon + 3;
+        }
+        if (rest)
+                *rest = p;
+        for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
+                if (g_str_has_prefix(p, map[i].prefix))
+                        return map[i].field;
+        return EV_FIELD_NONE;
+}

@@ -20,7 +20,8 @@ struct _EvCreateDialog {
         GtkWidget *create, *cancel;
         GtkWidget *fields[EV_N_FIELDS];
         GtkWidget *errors[EV_N_FIELDS];
-        GtkWidget *source, *ns_combo, *type_combo, *start;
+        GtkWidget *source[3];           /* toggle buttons, in EvDiskSource's order */
+        GtkWidget *ns_combo, *type_combo, *start;
         GtkStringList *namespaces, *types;
         GtkTextBuffer *user_data;
         /* the progress view */
@@ -69,7 +70,10 @@ static const char *entry_text(EvCreateDialog *d, EvField f) {
 }
 
 static EvDiskSource source_of(EvCreateDialog *d) {
-        return (EvDiskSource) adw_combo_row_get_selected(ADW_COMBO_ROW(d->source));
+        for (int i = 0; i < 3; i++)
+                if (gtk_toggle_button_get_active(GTK_TOGGLE_BUTTON(d->source[i])))
+                        return (EvDiskSource) i;
+        return EV_DISK_URL;
 }
 
 static void on_source_changed(GObject *row, GParamSpec *pspec, gpointer user_data) {
@@ -367,10 +371,31 @@ static void fill_lists(EvCreateDialog *d, const char *current) {
                 gtk_string_list_append(d->types, types->pdata[i]);
 }
 
+/* The source: three linked toggle buttons in a row (buttons, which
+ * keyboards and assistive technology operate alike). */
+static void add_source_rows(EvCreateDialog *d, GtkWidget *group) {
+        static const char *const sources[] = { N_("_URL"), N_("_Local File"), N_("Co_ntainer Disk") };
+        GtkWidget *row = adw_action_row_new(), *box = gtk_box_new(GTK_ORIENTATION_HORIZONTAL, 0);
+
+        gtk_widget_add_css_class(box, "linked");
+        gtk_widget_set_valign(box, GTK_ALIGN_CENTER);
+        for (size_t i = 0; i < G_N_ELEMENTS(sources); i++) {
+                GtkWidget *b = gtk_toggle_button_new();
+
+                ev_mnemonic_button_set_label(b, _(sources[i]));
+                if (i > 0)
+                        gtk_toggle_button_set_group(GTK_TOGGLE_BUTTON(b), GTK_TOGGLE_BUTTON(d->source[0]));
+                gtk_toggle_button_set_active(GTK_TOGGLE_BUTTON(b), i == 0);
+                g_signal_connect(b, "notify::active", G_CALLBACK(on_source_changed), d);
+                gtk_box_append(GTK_BOX(box), b);
+                d->source[i] = b;
+        }
+        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), _("Source"));
+        adw_action_row_add_suffix(ADW_ACTION_ROW(row), box);
+        adw_preferences_group_add(ADW_PREFERENCES_GROUP(group), row);
+}
+
 static GtkWidget *build_form(EvCreateDialog *d) {
-        static const char *const sources[] = { N_("Image from a URL"), N_("Local image file"), N_("Container disk"),
-                                               NULL };
-        const char *source_items[G_N_ELEMENTS(sources)] = { NULL };
         const char *custom[] = { _("Custom: CPUs and memory"), NULL };
         GtkWidget *page = adw_preferences_page_new(), *g, *row, *spin, *choose, *view, *frame, *general;
 
@@ -390,11 +415,7 @@ static GtkWidget *build_form(EvCreateDialog *d) {
 
         g = add_group(page, _("Disk"), _("The VM boots from it. An image is imported into a DataVolume the VM "
                                          "owns; a container disk is read from its registry at each start."));
-        for (size_t i = 0; sources[i]; i++)
-                source_items[i] = _(sources[i]);
-        d->source = combo_row(source_items, NULL);
-        adw_preferences_row_set_title(ADW_PREFERENCES_ROW(d->source), _("Source"));
-        adw_preferences_group_add(ADW_PREFERENCES_GROUP(g), d->source);
+        add_source_rows(d, g);
         entry_row(d, g, EV_FIELD_URL, _("Image URL"), NULL);
         row = entry_row(d, g, EV_FIELD_FILE, _("Image file"), NULL);
         choose = gtk_button_new_from_icon_name("document-open-symbolic");
@@ -407,7 +428,6 @@ static GtkWidget *build_form(EvCreateDialog *d) {
         adw_entry_row_add_suffix(ADW_ENTRY_ROW(row), choose);
         entry_row(d, g, EV_FIELD_IMAGE, _("Container image"), NULL);
         entry_row(d, g, EV_FIELD_DISK_SIZE, _("Disk size"), "10Gi");
-        g_signal_connect(d->source, "notify::selected", G_CALLBACK(on_source_changed), d);
 
         g = add_group(page, _("Size"), NULL);
         d->type_combo = combo_row(custom, &d->types);

@@ -332,18 +332,19 @@ EvField ev_manifest_field_of(const char *message, const char **rest) {
                 { "spec.template.spec.accessCredentials", EV_FIELD_SSH_KEY },
                 { "stringData", EV_FIELD_SSH_KEY },
         };
-        const char *p = message;
+        const char *best = NULL;
+        EvField field = EV_FIELD_NONE;
 
-        /* "document N (Kind ns/name): " before the field path */
-        if (g_str_has_prefix(p, "document ")) {
-                const char *colon = strstr(p, "): ");
-                if (colon)
-                        p = colon + 3;
-        }
-        if (rest)
-                *rest = p;
+        /* the path follows what names the object: "document 2 (VirtualMachine
+         * ns/name): ", "VirtualMachine ns/name: "; the earliest path wins */
         for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
-                if (g_str_has_prefix(p, map[i].prefix))
-                        return map[i].field;
-        return EV_FIELD_NONE;
+                for (const char *p = strstr(message, map[i].prefix); p; p = strstr(p + 1, map[i].prefix))
+                        if ((p == message || g_str_has_prefix(p - 2, ": ")) && (!best || p < best)) {
+                                best = p;
+                                field = map[i].field;
+                                break;
+                        }
+        if (rest)
+                *rest = best ? best : message;
+        return field;
 }

@@ -16,12 +16,17 @@ char *ev_strip_mnemonic(const char *label) {
         return g_string_free(s, FALSE);
 }
 
+/* The label is a child of the button's own: GtkButton's label property
+ * would also become its accessible label, mark and all. */
 void ev_mnemonic_button_set_label(GtkWidget *button, const char *label) {
-        g_autofree char *plain = ev_strip_mnemonic(label);
+        GtkWidget *child = gtk_button_get_child(GTK_BUTTON(button));
 
-        gtk_button_set_label(GTK_BUTTON(button), label);
-        gtk_button_set_use_underline(GTK_BUTTON(button), TRUE);
-        gtk_accessible_update_property(GTK_ACCESSIBLE(button), GTK_ACCESSIBLE_PROPERTY_LABEL, plain, -1);
+        if (!GTK_IS_LABEL(child)) {
+                child = gtk_label_new(NULL);
+                gtk_button_set_child(GTK_BUTTON(button), child);
+        }
+        gtk_label_set_text_with_mnemonic(GTK_LABEL(child), label);
+        gtk_label_set_mnemonic_widget(GTK_LABEL(child), button);
 }
 
 GtkWidget *ev_mnemonic_button(const char *label) {

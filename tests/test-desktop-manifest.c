@@ -146,6 +146,9 @@ static void test_field_of(void) {
                                              ".guest: quantities must match", &rest), ==, EV_FIELD_MEMORY);
         g_assert_cmpstr(rest, ==, "spec.template.spec.domain.memory.guest: quantities must match");
         g_assert_cmpint(ev_manifest_field_of("metadata.name: a lowercase RFC 1123 label", NULL), ==, EV_FIELD_NAME);
+        g_assert_cmpint(ev_manifest_field_of("VirtualMachine team/web: spec.template.spec.domain.memory.guest: "
+                                             "Invalid value: \"0\"", &rest), ==, EV_FIELD_MEMORY);
+        g_assert_cmpstr(rest, ==, "spec.template.spec.domain.memory.guest: Invalid value: \"0\"");
         g_assert_cmpint(ev_manifest_field_of("spec.dataVolumeTemplates[0].spec.source.http.url: bad", NULL), ==,
                         EV_FIELD_URL);
         g_assert_cmpint(ev_manifest_field_of("not authorized", &rest), ==, EV_FIELD_NONE);

@@ -9,8 +9,10 @@ the private bus (another client) and drive the app over AT-SPI."""
 import importlib.util
 import os
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 
 import pytest
 
@@ -100,6 +102,7 @@ class Session:
             number += chunk
         os.close(r)
         self.display = ":" + number.decode().strip()
+        self.wait_for_x(number.decode().strip())
         busdir = owned_dir(os.path.join(self.tmp, "bus"), 0o755)
         sock = os.path.join(busdir, "session.sock")
         with open(os.path.join(busdir, "session.conf"), "w") as f:
@@ -114,6 +117,22 @@ class Session:
         # the tests' own AT-SPI client finds the accessibility bus through it
         os.environ["DBUS_SESSION_BUS_ADDRESS"] = self.address
         os.environ["DISPLAY"] = self.display
+
+    def wait_for_x(self, number):
+        """Until the server takes connections on its socket."""
+        path = f"/tmp/.X11-unix/X{number}"
+        deadline = time.monotonic() + 30
+        while True:
+            if self.xvfb.poll() is not None:
+                raise RuntimeError(f"Xvfb exited ({self.xvfb.returncode})")
+            try:
+                with socket.socket(socket.AF_UNIX) as s:
+                    s.connect(path)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Xvfb does not listen on {path}")
+                time.sleep(0.05)
 
     def user_env(self):
         h = self.home

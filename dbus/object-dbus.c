@@ -196,16 +196,23 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
         Daemon *d = userdata;
         const char *typed = typed_interface_of(o->kind);
         char *ifaces[] = { (char *) BUS_OBJECT_INTERFACE, (char *) typed, NULL };
+        char *all_ifaces[] = { (char *) "org.freedesktop.DBus.Peer", (char *) "org.freedesktop.DBus.Introspectable",
+                               (char *) "org.freedesktop.DBus.Properties", (char *) BUS_OBJECT_INTERFACE,
+                               (char *) typed, NULL };
         int r = 0;
 
         if (o->kind->namespaced && !o->kind->path_segment)
                 return;
+        /* InterfacesAdded and InterfacesRemoved name what GetManagedObjects
+         * lists for the object, the standard interfaces included: a client
+         * takes an object as gone when all it knew of are removed (GIO's
+         * GDBusObjectManagerClient does). */
         switch (event) {
         case MODEL_EVENT_ADDED:
-                r = sd_bus_emit_interfaces_added_strv(d->bus, o->path, ifaces);
+                r = sd_bus_emit_object_added(d->bus, o->path);
                 break;
         case MODEL_EVENT_REMOVED:
-                r = sd_bus_emit_interfaces_removed_strv(d->bus, o->path, ifaces);
+                r = sd_bus_emit_interfaces_removed_strv(d->bus, o->path, all_ifaces);
                 break;
         case MODEL_EVENT_CHANGED:
                 for (char **i = ifaces; *i && r >= 0; i++)

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib/gi18n.h>
 
 #include "ev-client.h"
@@ -259,6 +261,45 @@ char *ev_object_path(const char *ns, const char *segment, const char *name) {
         return g_string_free(s, FALSE);
 }
 
+static char *decode_segment(const char *s, size_t n) {
+        GString *out = g_string_new(NULL);
+
+        if (n == 1 && s[0] == '_')
+                return g_string_free(out, FALSE);       /* "" */
+        for (size_t i = 0; i < n; i++) {
+                int hi, lo;
+                if (s[i] == '_' && i + 2 < n && (hi = g_ascii_xdigit_value(s[i + 1])) >= 0 &&
+                    (lo = g_ascii_xdigit_value(s[i + 2])) >= 0) {
+                        g_string_append_c(out, (char) (hi << 4 | lo));
+                        i += 2;
+                } else {
+                        g_string_append_c(out, s[i]);
+                }
+        }
+        return g_string_free(out, FALSE);
+}
+
+gboolean ev_path_parse(const char *path, char **ns, char **segment, char **name) {
+        const char *prefix = EV_ROOT_PATH "/namespace/", *p, *slash, *slash2;
+
+        *ns = *segment = *name = NULL;
+        if (!g_str_has_prefix(path, prefix))
+                return FALSE;
+        p = path + strlen(prefix);
+        slash = strchr(p, '/');
+        *ns = decode_segment(p, slash ? (size_t) (slash - p) : strlen(p));
+        if (!slash)
+                return TRUE;            /* the namespace itself */
+        slash2 = strchr(slash + 1, '/');
+        if (!slash2 || strchr(slash2 + 1, '/')) {
+                g_clear_pointer(ns, g_free);
+                return FALSE;
+        }
+        *segment = g_strndup(slash + 1, slash2 - slash - 1);
+        *name = decode_segment(slash2 + 1, strlen(slash2 + 1));
+        return TRUE;
+}
+
 GDBusProxy *ev_object_proxy(GDBusObject *object, const char *iface) {
         GDBusInterface *i = object ? g_dbus_object_get_interface(object, iface) : NULL;
 
@@ -289,24 +330,72 @@ double ev_prop_double(GDBusObject *object, const char *iface, const char *name, 
         return v && g_variant_is_of_type(v, G_VARIANT_TYPE_DOUBLE) ? g_variant_get_double(v) : def;
 }
 
-/* The const properties stay in the proxy's cache for its lifetime: the
- * string is the cache's. */
-static const char *const_prop(GDBusObject *object, const char *name) {
-        g_autoptr(GVariant) v = ev_prop(object, EV_IFACE_OBJECT, name);
+/* Kind, namespace and name never change: read once from the Object
+ * interface and kept on the object, so that they are still there when the
+ * object manager announces it removed (by then without interfaces); an
+ * object first seen then is known by its path. */
+typedef struct {
+        char *kind, *ns, *name;
+} Identity;
 
-        return v && g_variant_is_of_type(v, G_VARIANT_TYPE_STRING) ? g_variant_get_string(v, NULL) : "";
+static void identity_free(gpointer data) {
+        Identity *id = data;
+
+        g_free(id->kind);
+        g_free(id->ns);
+        g_free(id->name);
+        g_free(id);
+}
+
+static const char *kind_of_segment(const char *segment) {
+        static const char *const map[][2] = {
+                { "vm", "VirtualMachine" }, { "vmi", "VirtualMachineInstance" }, { "datavolume", "DataVolume" },
+                { "pvc", "PersistentVolumeClaim" }, { "vmsnapshot", "VirtualMachineSnapshot" },
+                { "vmsnapshotcontent", "VirtualMachineSnapshotContent" }, { "vmrestore", "VirtualMachineRestore" },
+                { "vmclone", "VirtualMachineClone" }, { "instancetype", "VirtualMachineInstancetype" },
+        };
+        for (size_t i = 0; segment && i < G_N_ELEMENTS(map); i++)
+                if (g_str_equal(segment, map[i][0]))
+                        return map[i][1];
+        return segment ? "" : "Namespace";
+}
+
+static Identity *identity(GDBusObject *object) {
+        Identity *id = g_object_get_data(G_OBJECT(object), "ev-identity");
+        g_autofree char *ns = NULL, *segment = NULL, *name = NULL;
+
+        if (id)
+                return id;
+        id = g_new0(Identity, 1);
+        id->kind = ev_prop_string(object, EV_IFACE_OBJECT, "Kind");
+        if (id->kind) {
+                id->ns = ev_prop_string(object, EV_IFACE_OBJECT, "Namespace");
+                id->name = ev_prop_string(object, EV_IFACE_OBJECT, "Name");
+        } else if (ev_path_parse(g_dbus_object_get_object_path(object), &ns, &segment, &name)) {
+                id->kind = g_strdup(kind_of_segment(segment));
+                id->ns = segment ? g_steal_pointer(&ns) : g_strdup("");
+                id->name = segment ? g_steal_pointer(&name) : g_steal_pointer(&ns);
+        }
+        if (!id->kind)
+                id->kind = g_strdup("");
+        if (!id->ns)
+                id->ns = g_strdup("");
+        if (!id->name)
+                id->name = g_strdup("");
+        g_object_set_data_full(G_OBJECT(object), "ev-identity", id, identity_free);
+        return id;
 }
 
 const char *ev_object_kind(GDBusObject *object) {
-        return const_prop(object, "Kind");
+        return identity(object)->kind;
 }
 
 const char *ev_object_namespace(GDBusObject *object) {
-        return const_prop(object, "Namespace");
+        return identity(object)->ns;
 }
 
 const char *ev_object_name(GDBusObject *object) {
-        return const_prop(object, "Name");
+        return identity(object)->name;
 }
 
 GDBusObject *ev_client_lookup(EvClient *c, const char *ns, const char *segment, const char *name) {

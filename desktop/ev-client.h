@@ -59,6 +59,13 @@ gboolean ev_error_is_denied(const GError *error);
 /* sd_bus_path_encode's escaping: .../namespace/<ns>/<segment>/<name> */
 char *ev_object_path(const char *ns, const char *segment, const char *name);
 
+/* What a path names: its namespace, the kind's segment ("vm", "pvc"...;
+ * NULL for the namespace itself) and name, decoded; FALSE for paths
+ * outside namespaces.  An object removed has lost its interfaces (and
+ * their properties) by the time the object manager says so: its path
+ * still says what it was. */
+gboolean ev_path_parse(const char *path, char **ns, char **segment, char **name);
+
 /* Cached properties of an object's interface; NULL/FALSE/def when absent. */
 GDBusProxy *ev_object_proxy(GDBusObject *object, const char *iface);
 char *ev_prop_string(GDBusObject *object, const char *iface, const char *name);

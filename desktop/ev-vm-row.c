@@ -162,9 +162,16 @@ static void on_toggle(GtkButton *button, gpointer user_data) {
                      ev_vm_is_running(ev_window_get_client(w), vm) ? "stop" : "start");
 }
 
+static void on_open(GtkButton *button, gpointer user_data) {
+        GtkWidget *row = user_data;
+
+        ev_window_show_vm(EV_WINDOW(gtk_widget_get_root(row)), ev_object_name(ev_row_get_object(row)));
+}
+
 GtkWidget *ev_vm_row_new(GDBusObject *object, gpointer window) {
         GtkWidget *row = adw_action_row_new(), *status = gtk_label_new(NULL), *toggle = gtk_button_new();
-        GtkWidget *arrow = gtk_image_new_from_icon_name("go-next-symbolic");
+        GtkWidget *open = gtk_button_new_from_icon_name("go-next-symbolic");
+        g_autofree char *open_label = g_strdup_printf(_("Open %s"), ev_object_name(object));
 
         adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), ev_object_name(object));
         adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
@@ -176,7 +183,14 @@ GtkWidget *ev_vm_row_new(GDBusObject *object, gpointer window) {
         gtk_widget_add_css_class(toggle, "flat");
         g_signal_connect(toggle, "clicked", G_CALLBACK(on_toggle), row);
         adw_action_row_add_suffix(ADW_ACTION_ROW(row), toggle);
-        adw_action_row_add_suffix(ADW_ACTION_ROW(row), arrow);
+        /* the row activates too; the button is what keyboards and screen
+         * readers reach (GTK 4.8 gives list rows no accessible action) */
+        gtk_widget_set_valign(open, GTK_ALIGN_CENTER);
+        gtk_widget_add_css_class(open, "flat");
+        gtk_widget_set_tooltip_text(open, open_label);
+        gtk_accessible_update_property(GTK_ACCESSIBLE(open), GTK_ACCESSIBLE_PROPERTY_LABEL, open_label, -1);
+        g_signal_connect(open, "clicked", G_CALLBACK(on_open), row);
+        adw_action_row_add_suffix(ADW_ACTION_ROW(row), open);
         g_object_set_data(G_OBJECT(row), "ev-status", status);
         g_object_set_data(G_OBJECT(row), "ev-toggle", toggle);
         return row;

@@ -75,6 +75,9 @@ static const char *segment_of(const char *kind) {
 static void route_object(EvWindow *w, GDBusObject *o, gboolean removed) {
         const char *kind = ev_object_kind(o), *name = ev_object_name(o), *segment = segment_of(kind);
 
+        g_debug("%s %s %s/%s (%s)", removed ? "removed" : "added or changed", kind, ev_object_namespace(o), name,
+                g_dbus_object_get_object_path(o));
+
         if (!segment || g_strcmp0(ev_object_namespace(o), w->namespace) != 0)
                 return;
         if (g_str_equal(segment, "vm")) {

@@ -91,8 +91,13 @@ class Session:
         self.home = owned_dir(os.path.join(self.tmp, "home"))
         self.runtime = owned_dir(os.path.join(self.tmp, "runtime"))
         r, w = os.pipe()
+        os.makedirs(RESULTS, exist_ok=True)
+        self.xvfb_log = open(os.path.join(RESULTS, "xvfb.log"), "w")
+        # -noreset: the server would reset when its last client goes (the
+        # probe below, an app between tests), refusing whoever comes meanwhile
         self.xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(w), "-screen", "0", "1280x900x24", "-nolisten", "tcp",
-                                      "-ac"], pass_fds=(w,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "-ac", "-noreset"], pass_fds=(w,), stdout=self.xvfb_log,
+                                     stderr=subprocess.STDOUT)
         os.close(w)
         number = b""
         while not number.endswith(b"\n"):
@@ -141,7 +146,7 @@ class Session:
                 "XDG_DATA_HOME": h + "/data", "XDG_STATE_HOME": h + "/state", "DISPLAY": self.display,
                 "GDK_BACKEND": "x11", "GTK_A11Y": "atspi", "NO_AT_BRIDGE": "0", "GTK_USE_PORTAL": "0",
                 "GSETTINGS_BACKEND": "memory", "GSETTINGS_SCHEMA_DIR": os.path.join(BUILD, "desktop", "data"),
-                "LC_ALL": "C.UTF-8"}
+                "LC_ALL": "C.UTF-8", "G_MESSAGES_DEBUG": "edgevirt-desktop"}
 
     def stop(self):
         for pid in (self.bus_pid,):

@@ -8,9 +8,10 @@
 #   tests/desktop/run.sh BUILD RESULT.xml
 set -u
 build=$(cd "$1" && pwd)
-result=$2
+mkdir -p "$(dirname "$2")"
+result="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
 here=$(cd "$(dirname "$0")" && pwd)
-shots="$(cd "$(dirname "$result")" && pwd)/desktop"
+shots="$(dirname "$result")/desktop"
 
 cd "$here" &&
         EDGEVIRT_BUILD="$build" EDGEVIRT_DESKTOP_RESULTS="$shots" /usr/bin/python3 -m pytest -p no:cacheprovider \

@@ -96,113 +96,107 @@ static char *secret_name(const char *vm) {
         return g_strdup_printf("%s-ssh-key", vm);
 }
 
-static void member_string(JsonBuilder *b, const char *name, const char *value) {
-        json_builder_set_member_name(b, name);
-        json_builder_add_string_value(b, value);
+/* Open the objects of a dotted path ("spec.source.http") as members; the
+ * number opened, for close(). */
+static int open_path(JsonBuilder *b, const char *path) {
+        g_auto(GStrv) parts = g_strsplit(path, ".", -1);
+        int n = 0;
+
+        for (char **p = parts; *p; p++, n++) {
+                json_builder_set_member_name(b, *p);
+                json_builder_begin_object(b);
+        }
+        return n;
 }
 
-static void metadata(JsonBuilder *b, const char *name, const char *ns) {
-        json_builder_set_member_name(b, "metadata");
+static void close_objects(JsonBuilder *b, int n) {
+        while (n-- > 0)
+                json_builder_end_object(b);
+}
+
+/* "a.b.c" = value: the objects a and b around member c */
+static void member_string(JsonBuilder *b, const char *path, const char *value) {
+        const char *dot = strrchr(path, '.');
+        g_autofree char *outer = dot ? g_strndup(path, dot - path) : NULL;
+        int n = outer ? open_path(b, outer) : 0;
+
+        json_builder_set_member_name(b, dot ? dot + 1 : path);
+        json_builder_add_string_value(b, value);
+        close_objects(b, n);
+}
+
+static void member_int(JsonBuilder *b, const char *name, gint64 value) {
+        json_builder_set_member_name(b, name);
+        json_builder_add_int_value(b, value);
+}
+
+/* the start of a document: apiVersion, kind, metadata */
+static void begin_document(JsonBuilder *b, const char *api_version, const char *kind, const char *name,
+                           const char *ns) {
         json_builder_begin_object(b);
+        member_string(b, "apiVersion", api_version);
+        member_string(b, "kind", kind);
+        open_path(b, "metadata");
         member_string(b, "name", name);
         member_string(b, "namespace", ns);
-        json_builder_end_object(b);
+        close_objects(b, 1);
 }
 
 static void add_secret(JsonBuilder *b, const EvVmSpec *s) {
         g_autofree char *name = secret_name(s->name), *key = g_strstrip(g_strdup(s->ssh_key));
 
-        json_builder_begin_object(b);
-        member_string(b, "apiVersion", "v1");
-        member_string(b, "kind", "Secret");
-        metadata(b, name, s->ns);
-        json_builder_set_member_name(b, "stringData");
-        json_builder_begin_object(b);
-        member_string(b, "key1", key);
-        json_builder_end_object(b);
+        begin_document(b, "v1", "Secret", name, s->ns);
+        member_string(b, "stringData.key1", key);
         json_builder_end_object(b);
 }
 
 static void add_disk_template(JsonBuilder *b, const EvVmSpec *s) {
         g_autofree char *dv = ev_manifest_disk_name(s->name);
+        int n;
 
         json_builder_set_member_name(b, "dataVolumeTemplates");
         json_builder_begin_array(b);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "metadata");
-        json_builder_begin_object(b);
-        member_string(b, "name", dv);
-        json_builder_end_object(b);
-        json_builder_set_member_name(b, "spec");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "source");
-        json_builder_begin_object(b);
-        if (s->source == EV_DISK_URL) {
-                json_builder_set_member_name(b, "http");
-                json_builder_begin_object(b);
-                member_string(b, "url", s->url);
-                json_builder_end_object(b);
-        } else {
-                json_builder_set_member_name(b, "upload");
-                json_builder_begin_object(b);
-                json_builder_end_object(b);
-        }
-        json_builder_end_object(b);
-        json_builder_set_member_name(b, "storage");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "resources");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "requests");
-        json_builder_begin_object(b);
-        member_string(b, "storage", s->disk_size);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
+        member_string(b, "metadata.name", dv);
+        n = open_path(b, "spec");
+        if (s->source == EV_DISK_URL)
+                member_string(b, "source.http.url", s->url);
+        else
+                close_objects(b, open_path(b, "source.upload"));
+        member_string(b, "storage.resources.requests.storage", s->disk_size);
+        close_objects(b, n);
         json_builder_end_object(b);
         json_builder_end_array(b);
 }
 
+/* one entry of devices.disks: the volume on virtio (a cloud kernel sees
+ * no SATA, docs/vms.md) */
+static void add_disk(JsonBuilder *b, const char *name, gboolean boot) {
+        json_builder_begin_object(b);
+        member_string(b, "name", name);
+        if (boot)
+                member_int(b, "bootOrder", 1);
+        member_string(b, "disk.bus", "virtio");
+        json_builder_end_object(b);
+}
+
 static void add_domain(JsonBuilder *b, const EvVmSpec *s, gboolean cloud_init) {
-        json_builder_set_member_name(b, "domain");
-        json_builder_begin_object(b);
+        int n = open_path(b, "domain");
+
         if (!(s->instancetype && *s->instancetype)) {
-                json_builder_set_member_name(b, "cpu");
-                json_builder_begin_object(b);
-                json_builder_set_member_name(b, "cores");
-                json_builder_add_int_value(b, s->cpus);
-                json_builder_end_object(b);
-                json_builder_set_member_name(b, "memory");
-                json_builder_begin_object(b);
-                member_string(b, "guest", s->memory);
-                json_builder_end_object(b);
+                open_path(b, "cpu");
+                member_int(b, "cores", s->cpus);
+                close_objects(b, 1);
+                member_string(b, "memory.guest", s->memory);
         }
-        json_builder_set_member_name(b, "devices");
-        json_builder_begin_object(b);
+        open_path(b, "devices");
         json_builder_set_member_name(b, "disks");
         json_builder_begin_array(b);
-        json_builder_begin_object(b);
-        member_string(b, "name", "root");
-        json_builder_set_member_name(b, "bootOrder");
-        json_builder_add_int_value(b, 1);
-        json_builder_set_member_name(b, "disk");
-        json_builder_begin_object(b);
-        member_string(b, "bus", "virtio");
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        if (cloud_init) {
-                /* virtio: a cloud kernel sees no SATA (docs/vms.md) */
-                json_builder_begin_object(b);
-                member_string(b, "name", "cloudinit");
-                json_builder_set_member_name(b, "disk");
-                json_builder_begin_object(b);
-                member_string(b, "bus", "virtio");
-                json_builder_end_object(b);
-                json_builder_end_object(b);
-        }
+        add_disk(b, "root", TRUE);
+        if (cloud_init)
+                add_disk(b, "cloudinit", FALSE);
         json_builder_end_array(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
+        close_objects(b, n + 1);
 }
 
 static void add_volumes(JsonBuilder *b, const EvVmSpec *s, gboolean cloud_init) {
@@ -212,83 +206,59 @@ static void add_volumes(JsonBuilder *b, const EvVmSpec *s, gboolean cloud_init) 
         json_builder_begin_array(b);
         json_builder_begin_object(b);
         member_string(b, "name", "root");
-        json_builder_set_member_name(b, s->source == EV_DISK_CONTAINER ? "containerDisk" : "dataVolume");
-        json_builder_begin_object(b);
         if (s->source == EV_DISK_CONTAINER)
-                member_string(b, "image", s->image);
+                member_string(b, "containerDisk.image", s->image);
         else
-                member_string(b, "name", dv);
-        json_builder_end_object(b);
+                member_string(b, "dataVolume.name", dv);
         json_builder_end_object(b);
         if (cloud_init) {
                 json_builder_begin_object(b);
                 member_string(b, "name", "cloudinit");
-                json_builder_set_member_name(b, "cloudInitNoCloud");
-                json_builder_begin_object(b);
-                member_string(b, "userData", s->user_data && *s->user_data ? s->user_data : "#cloud-config\n");
-                json_builder_end_object(b);
+                member_string(b, "cloudInitNoCloud.userData",
+                              s->user_data && *s->user_data ? s->user_data : "#cloud-config\n");
                 json_builder_end_object(b);
         }
         json_builder_end_array(b);
 }
 
+/* the key's Secret, put in the seed's meta-data by the daemon (noCloud) */
 static void add_access(JsonBuilder *b, const EvVmSpec *s) {
         g_autofree char *secret = secret_name(s->name);
+        int n;
 
         json_builder_set_member_name(b, "accessCredentials");
         json_builder_begin_array(b);
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "sshPublicKey");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "source");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "secret");
-        json_builder_begin_object(b);
-        member_string(b, "secretName", secret);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        json_builder_set_member_name(b, "propagationMethod");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "noCloud");
-        json_builder_begin_object(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
+        n = open_path(b, "sshPublicKey");
+        member_string(b, "source.secret.secretName", secret);
+        close_objects(b, open_path(b, "propagationMethod.noCloud"));
+        close_objects(b, n);
         json_builder_end_object(b);
         json_builder_end_array(b);
 }
 
 static void add_vm(JsonBuilder *b, const EvVmSpec *s) {
         gboolean key = s->ssh_key && *s->ssh_key, cloud_init = key || (s->user_data && *s->user_data);
+        int n;
 
-        json_builder_begin_object(b);
-        member_string(b, "apiVersion", "kubevirt.io/v1");
-        member_string(b, "kind", "VirtualMachine");
-        metadata(b, s->name, s->ns);
-        json_builder_set_member_name(b, "spec");
-        json_builder_begin_object(b);
+        begin_document(b, "kubevirt.io/v1", "VirtualMachine", s->name, s->ns);
+        n = open_path(b, "spec");
         member_string(b, "runStrategy", s->start ? "Always" : "Halted");
         if (s->instancetype && *s->instancetype) {
-                json_builder_set_member_name(b, "instancetype");
-                json_builder_begin_object(b);
+                open_path(b, "instancetype");
                 member_string(b, "kind", s->cluster_instancetype ? "VirtualMachineClusterInstancetype"
                                                                  : "VirtualMachineInstancetype");
                 member_string(b, "name", s->instancetype);
-                json_builder_end_object(b);
+                close_objects(b, 1);
         }
         if (s->source != EV_DISK_CONTAINER)
                 add_disk_template(b, s);
-        json_builder_set_member_name(b, "template");
-        json_builder_begin_object(b);
-        json_builder_set_member_name(b, "spec");
-        json_builder_begin_object(b);
+        n += open_path(b, "template.spec");
         add_domain(b, s, cloud_init);
         if (key)
                 add_access(b, s);
         add_volumes(b, s, cloud_init);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
-        json_builder_end_object(b);
+        close_objects(b, n);
         json_builder_end_object(b);
 }
 

@@ -54,6 +54,8 @@ static void test_url_disk(void) {
         g_assert_cmpstr(at(o, "$.spec.dataVolumeTemplates[0].spec.storage.resources.requests.storage"), ==, "4Gi");
         g_assert_cmpstr(at(o, "$.spec.template.spec.volumes[0].dataVolume.name"), ==, "web-disk");
         g_assert_cmpstr(at(o, "$.spec.template.spec.domain.memory.guest"), ==, "1Gi");
+        g_assert_cmpuint(count(o, "$.spec.template.spec.domain.cpu.cores"), ==, 1);
+        g_assert_cmpstr(at(o, "$.spec.template.spec.domain.devices.disks[0].disk.bus"), ==, "virtio");
         g_assert_cmpuint(count(o, "$.spec.template.spec.volumes[*].name"), ==, 1);   /* no cloud-init asked for */
 }
 
@@ -102,6 +104,8 @@ static void test_container_and_instancetype(void) {
         g_assert_cmpuint(count(o, "$.spec.dataVolumeTemplates"), ==, 0);
         g_assert_cmpstr(at(o, "$.spec.template.spec.volumes[0].containerDisk.image"), ==, s.image);
         g_assert_cmpstr(at(o, "$.spec.instancetype.kind"), ==, "VirtualMachineClusterInstancetype");
+        g_assert_cmpstr(at(o, "$.spec.instancetype.name"), ==, "u1.small");
+        g_assert_cmpuint(count(o, "$.spec.template.spec.domain.cpu"), ==, 0);   /* the type says */
         g_assert_null(at(o, "$.spec.template.spec.domain.memory.guest"));
 }
 

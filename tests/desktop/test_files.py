@@ -23,6 +23,7 @@ def test_desktop_file_validates():
     assert "error" not in out.lower(), out
     text = open(path).read()
     assert "Exec=edgevirt-desktop" in text and "Icon=" + APP_ID in text
+    assert "GenericName[de]=Virtuelle Maschinen" in text, "the German translation is merged"
 
 
 def test_metainfo_validates():
@@ -31,6 +32,19 @@ def test_metainfo_validates():
     root = ET.parse(path).getroot()
     assert root.findtext("id") == APP_ID
     assert root.find("launchable").text == APP_ID + ".desktop"
+
+
+def test_german_catalog_is_complete(tmp_path):
+    """Every string of the app's sources, its .desktop file, metainfo and
+    settings has its German translation (the catalog merged with what the
+    sources say now)."""
+    sources = [line.strip() for line in open(os.path.join(TOP, "po", "POTFILES")) if line.startswith("desktop/")]
+    assert any(s.endswith(".c") for s in sources) and any(s.endswith(".desktop.in") for s in sources)
+    pot, merged = tmp_path / "desktop.pot", tmp_path / "de.po"
+    run("xgettext", "--from-code=UTF-8", "-k_", "-kN_", "-D", TOP, "-o", str(pot), *sources)
+    run("msgmerge", "-q", "--no-fuzzy-matching", os.path.join(TOP, "po", "de.po"), str(pot), "-o", str(merged))
+    out = run("msgfmt", "--check", "--statistics", "-o", "/dev/null", str(merged))
+    assert "untranslated" not in out and "fuzzy" not in out, out + " in po/de.po (ninja edgevirt-update-po, translate)"
 
 
 def test_settings_schema_compiles():

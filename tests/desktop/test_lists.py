@@ -2,10 +2,12 @@
 """The main window follows the daemon: objects applied through the API
 appear with their status, changes made by other clients show, the service
 going away and coming back is said and recovered from."""
+import os
+
 import dbus
 
 import ui
-from conftest import api
+from conftest import BUILD, api
 
 VM = """
 apiVersion: kubevirt.io/v1
@@ -102,3 +104,13 @@ def test_the_service_going_away_is_said_and_recovered_from(client, daemon, deskt
     daemon.start()
     wait_status(app, "web", "Stopped")
     assert app.one("label", name_is="The edgevirt Service Is Not Running") is None
+
+
+def test_in_german(client, desktop):
+    client.apply(vm("web") + "---\n" + vm("db", strategy="Always"))
+    app = desktop.start({"LANGUAGE": "de", "EDGEVIRT_LOCALEDIR": os.path.join(BUILD, "po")})
+    wait_status(app, "web", "Angehalten")
+    wait_status(app, "db", "Läuft")
+    app.wait_one("push button", name_is="web starten")
+    app.wait_one("push button", name_is="Neue virtuelle Maschine")
+    desktop.screenshot("german")

@@ -8,6 +8,7 @@
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
+#include "snapshot.h"
 #include "util.h"
 
 /* The typed interface of each kind that has one: one line per kind. */
@@ -21,6 +22,7 @@ static const struct {
         { &kind_datavolume, BUS_DATAVOLUME_INTERFACE, bus_datavolume_vtable },
         { &kind_vm, BUS_VM_INTERFACE, bus_vm_vtable },
         { &kind_vmi, BUS_VMI_INTERFACE, bus_vmi_vtable },
+        { &kind_vmsnapshot, BUS_VMSNAPSHOT_INTERFACE, bus_vmsnapshot_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {

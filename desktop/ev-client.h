@@ -19,6 +19,7 @@ G_BEGIN_DECLS
 #define EV_IFACE_VMI "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 #define EV_IFACE_DV "org.edgevirt.EdgeVirt1.DataVolume"
 #define EV_IFACE_PVC "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+#define EV_IFACE_SNAPSHOT "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot"
 
 typedef enum {
         EV_CLIENT_CONNECTING,   /* the bus or the object manager on the way */

@@ -1,26 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Snapshots: the list (each row's status read with Manager.Get whenever
- * the snapshot's ResourceVersion moves: snapshots carry only the Object
+/* Snapshots: the list (each row following its VirtualMachineSnapshot
  * interface), taking one, restoring one, deleting one. */
 #include "config.h"
 
 #include <glib/gi18n.h>
 
-#include "ev-json.h"
 #include "ev-snapshots.h"
 
 typedef struct {
         EvWindow *window;       /* weak */
-        GtkWidget *row;         /* weak */
         char *ns, *name, *vm, *extra;
 } Op;
 
-static Op *op_new(EvWindow *w, GtkWidget *row, const char *ns, const char *name, const char *vm) {
+static Op *op_new(EvWindow *w, const char *ns, const char *name, const char *vm) {
         Op *op = g_new0(Op, 1);
 
         g_set_weak_pointer(&op->window, w);
-        if (row)
-                g_set_weak_pointer(&op->row, row);
         op->ns = g_strdup(ns);
         op->name = g_strdup(name);
         op->vm = g_strdup(vm);
@@ -29,7 +24,6 @@ static Op *op_new(EvWindow *w, GtkWidget *row, const char *ns, const char *name,
 
 static void op_free(Op *op) {
         g_clear_weak_pointer(&op->window);
-        g_clear_weak_pointer(&op->row);
         g_free(op->ns);
         g_free(op->name);
         g_free(op->vm);
@@ -39,77 +33,42 @@ static void op_free(Op *op) {
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Op, op_free)
 
-static const char *json_path_string(JsonObject *o, const char *a, const char *b) {
-        return ev_json_string(ev_json_object(o, a), b);
-}
-
-/* status in words: ready, failed (why), in progress (what it waits for) */
-static char *describe(JsonObject *doc, char **vm_out) {
-        JsonObject *status = ev_json_object(doc, "status");
-        const char *phase = ev_json_string(status, "phase") ? ev_json_string(status, "phase") : "";
-        const char *vm = json_path_string(ev_json_object(doc, "spec"), "source", "name");
-        const char *error = status ? json_path_string(status, "error", "message") : NULL;
-        JsonArray *ind = status ? ev_json_array(status, "indications") : NULL;
+/* The snapshot's state in words: ready, failed (why), in progress; how
+ * it was taken. */
+static char *describe(GDBusObject *o) {
+        g_autofree char *phase = ev_prop_string(o, EV_IFACE_SNAPSHOT, "Phase");
+        g_autofree char *vm = ev_prop_string(o, EV_IFACE_SNAPSHOT, "Source");
+        g_autofree char *error = ev_prop_string(o, EV_IFACE_SNAPSHOT, "Error");
+        g_autoptr(GVariant) ind = ev_prop(o, EV_IFACE_SNAPSHOT, "Indications");
         g_autoptr(GString) s = g_string_new(NULL);
+        g_autofree const char **list = ind && g_variant_is_of_type(ind, G_VARIANT_TYPE_STRING_ARRAY) ?
+                                       g_variant_get_strv(ind, NULL) : NULL;
 
-        *vm_out = g_strdup(vm);
-        g_string_append_printf(s, _("Of %s"), vm ? vm : "?");
-        if (g_str_equal(phase, "Succeeded"))
+        g_string_append_printf(s, _("Of %s"), vm && *vm ? vm : "?");
+        if (g_strcmp0(phase, "Succeeded") == 0 && ev_prop_bool(o, EV_IFACE_SNAPSHOT, "ReadyToUse"))
                 g_string_append_printf(s, " · %s", _("Ready"));
-        else if (g_str_equal(phase, "Failed"))
-                g_string_append_printf(s, " · %s: %s", _("Failed"), error ? error : _("no reason given"));
+        else if (g_strcmp0(phase, "Failed") == 0)
+                g_string_append_printf(s, " · %s: %s", _("Failed"), error && *error ? error : _("no reason given"));
         else
                 g_string_append_printf(s, " · %s", _("In progress"));
-        for (guint i = 0; ind && i < json_array_get_length(ind); i++) {
-                const char *v = json_array_get_string_element(ind, i);
-                if (g_strcmp0(v, "Online") == 0)
+        for (const char **v = list; v && *v; v++) {
+                if (g_str_equal(*v, "Online"))
                         g_string_append_printf(s, " · %s", _("taken while running"));
-                else if (g_strcmp0(v, "GuestAgent") == 0)
+                else if (g_str_equal(*v, "GuestAgent"))
                         g_string_append_printf(s, " · %s", _("file systems frozen by the guest agent"));
-                else if (g_strcmp0(v, "NoGuestAgent") == 0)
+                else if (g_str_equal(*v, "NoGuestAgent"))
                         g_string_append_printf(s, " · %s", _("guest paused (no agent)"));
         }
         return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
-static void on_got(GObject *source, GAsyncResult *res, gpointer user_data) {
-        g_autoptr(Op) op = user_data;
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GVariant) reply = ev_client_call_finish(EV_CLIENT(source), res, NULL, &e);
-        g_autoptr(JsonParser) parser = json_parser_new();
-        g_autofree char *text = NULL, *vm = NULL;
-        const char *doc;
-        JsonNode *root;
-
-        if (!op->row)
-                return;
-        if (!reply) {
-                text = ev_error_text(e);
-                adw_action_row_set_subtitle(ADW_ACTION_ROW(op->row), text);
-                return;
-        }
-        g_variant_get(reply, "(&s)", &doc);
-        if (!json_parser_load_from_data(parser, doc, -1, NULL) || !(root = json_parser_get_root(parser)) ||
-            !JSON_NODE_HOLDS_OBJECT(root))
-                return;
-        text = describe(json_node_get_object(root), &vm);
-        adw_action_row_set_subtitle(ADW_ACTION_ROW(op->row), text);
-        g_object_set_data_full(G_OBJECT(op->row), "ev-vm", g_steal_pointer(&vm), g_free);
-        gtk_accessible_update_property(GTK_ACCESSIBLE(op->row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
-}
-
 static void row_update(GtkWidget *row, gpointer user_data) {
-        EvWindow *w = user_data;
         GDBusObject *o = ev_row_get_object(row);
-        g_autofree char *version = ev_prop_string(o, EV_IFACE_OBJECT, "ResourceVersion");
+        g_autofree char *text = describe(o);
 
-        if (g_strcmp0(version, g_object_get_data(G_OBJECT(row), "ev-version")) == 0)
-                return;
-        g_object_set_data_full(G_OBJECT(row), "ev-version", g_steal_pointer(&version), g_free);
-        ev_client_call(ev_window_get_client(w), EV_ROOT_PATH, EV_IFACE_MANAGER, "Get",
-                       g_variant_new("(sssa{sv})", "VirtualMachineSnapshot", ev_object_namespace(o),
-                                     ev_object_name(o), NULL),
-                       NULL, NULL, on_got, op_new(w, row, ev_object_namespace(o), ev_object_name(o), NULL));
+        adw_action_row_set_subtitle(ADW_ACTION_ROW(row), text);
+        g_object_set_data_full(G_OBJECT(row), "ev-vm", ev_prop_string(o, EV_IFACE_SNAPSHOT, "Source"), g_free);
+        gtk_accessible_update_property(GTK_ACCESSIBLE(row), GTK_ACCESSIBLE_PROPERTY_DESCRIPTION, text, -1);
 }
 
 static void on_applied(GObject *source, GAsyncResult *res, gpointer user_data) {
@@ -138,7 +97,7 @@ void ev_snapshot_take(EvWindow *w, const char *ns, const char *vm) {
                 "{\"apiVersion\": \"snapshot.kubevirt.io/v1beta1\", \"kind\": \"VirtualMachineSnapshot\", "
                 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}, \"spec\": {\"source\": "
                 "{\"apiGroup\": \"kubevirt.io\", \"kind\": \"VirtualMachine\", \"name\": \"%s\"}}}", name, ns, vm);
-        Op *op = op_new(w, NULL, ns, name, vm);
+        Op *op = op_new(w, ns, name, vm);
 
         op->extra = g_strdup(N_("Taking snapshot %s of %s"));
         ev_client_apply(ev_window_get_client(w), doc, FALSE, NULL, on_applied, op);
@@ -153,7 +112,7 @@ static void restore(Op *confirmed) {
                 "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}, \"spec\": {\"target\": "
                 "{\"apiGroup\": \"kubevirt.io\", \"kind\": \"VirtualMachine\", \"name\": \"%s\"}, "
                 "\"virtualMachineSnapshotName\": \"%s\"}}", name, confirmed->ns, confirmed->vm, confirmed->name);
-        Op *op = op_new(confirmed->window, NULL, confirmed->ns, confirmed->name, confirmed->vm);
+        Op *op = op_new(confirmed->window, confirmed->ns, confirmed->name, confirmed->vm);
 
         op->extra = g_strdup(N_("Restoring %s into %s: it waits for the VM to stop"));
         ev_client_apply(ev_window_get_client(confirmed->window), doc, FALSE, NULL, on_applied, op);
@@ -184,10 +143,10 @@ static void on_response(AdwMessageDialog *d, const char *response, gpointer user
                 g_autofree char *path = ev_object_path(op->ns, "vm", op->vm);
                 ev_client_call(ev_window_get_client(op->window), path, EV_IFACE_VM, "Stop",
                                g_variant_new("(a{sv})", NULL), NULL, NULL, on_stopped_then_restore,
-                               op_new(op->window, NULL, op->ns, op->name, op->vm));
+                               op_new(op->window, op->ns, op->name, op->vm));
         }
         if (op->window && g_str_equal(response, "delete")) {
-                Op *del = op_new(op->window, NULL, op->ns, op->name, op->vm);
+                Op *del = op_new(op->window, op->ns, op->name, op->vm);
                 del->extra = g_strdup(N_("Deleting snapshot %s of %s"));
                 ev_client_call(ev_window_get_client(op->window), EV_ROOT_PATH, EV_IFACE_MANAGER, "Delete",
                                g_variant_new("(sssa{sv})", "VirtualMachineSnapshot", op->ns, op->name, NULL), NULL,
@@ -228,7 +187,7 @@ static void ask(GtkWidget *row, gboolean delete) {
         adw_message_dialog_set_default_response(d, "cancel");
         adw_message_dialog_set_close_response(d, "cancel");
         g_signal_connect(d, "response", G_CALLBACK(on_response),
-                         op_new(w, NULL, ev_object_namespace(o), name, vm));
+                         op_new(w, ev_object_namespace(o), name, vm));
         gtk_window_present(GTK_WINDOW(d));
 }
 

@@ -48,10 +48,26 @@ static void clear_errors(EvCreateDialog *d) {
         }
 }
 
+/* A row right below its field's, shown with the field's error: in view
+ * whenever the field is. */
+static GtkWidget *error_row_new(void) {
+        GtkWidget *row = adw_action_row_new();
+
+        adw_preferences_row_set_use_markup(ADW_PREFERENCES_ROW(row), FALSE);
+        adw_action_row_set_title_lines(ADW_ACTION_ROW(row), 0);
+        gtk_list_box_row_set_activatable(GTK_LIST_BOX_ROW(row), FALSE);
+        gtk_widget_add_css_class(row, "error");
+        gtk_widget_set_visible(row, FALSE);
+        return row;
+}
+
 static void show_error(EvCreateDialog *d, EvField f, const char *message) {
         GtkWidget *label = d->errors[f] ? d->errors[f] : d->errors[EV_FIELD_NONE];
 
-        gtk_label_set_text(GTK_LABEL(label), message);
+        if (GTK_IS_LABEL(label))
+                gtk_label_set_text(GTK_LABEL(label), message);
+        else
+                adw_preferences_row_set_title(ADW_PREFERENCES_ROW(label), message);
         gtk_widget_set_visible(label, TRUE);
         if (d->fields[f]) {
                 gtk_widget_add_css_class(d->fields[f], "error");
@@ -278,18 +294,13 @@ static GtkWidget *add_group(GtkWidget *page, const char *title, const char *desc
         return g;
 }
 
-/* The field's row and, below its group, the label for its errors. */
+/* The field's row and, right below it, the row for its errors. */
 static void add_field(EvCreateDialog *d, GtkWidget *group, EvField f, GtkWidget *row, const char *title) {
-        GtkWidget *error = gtk_label_new(NULL);
+        GtkWidget *error = error_row_new();
 
         /* the row's title labels it for screen readers already */
         adw_preferences_row_set_title(ADW_PREFERENCES_ROW(row), title);
         adw_preferences_group_add(ADW_PREFERENCES_GROUP(group), row);
-        gtk_widget_add_css_class(error, "error");
-        gtk_label_set_wrap(GTK_LABEL(error), TRUE);
-        gtk_label_set_xalign(GTK_LABEL(error), 0);
-        gtk_widget_set_margin_top(error, 6);
-        gtk_widget_set_visible(error, FALSE);
         adw_preferences_group_add(ADW_PREFERENCES_GROUP(group), error);
         d->fields[f] = row;
         d->errors[f] = error;
@@ -399,10 +410,7 @@ static GtkWidget *build_form(EvCreateDialog *d) {
         const char *custom[] = { _("Custom: CPUs and memory"), NULL };
         GtkWidget *page = adw_preferences_page_new(), *g, *row, *spin, *choose, *view, *frame, *general;
 
-        general = gtk_label_new(NULL);
-        gtk_widget_add_css_class(general, "error");
-        gtk_label_set_wrap(GTK_LABEL(general), TRUE);
-        gtk_widget_set_visible(general, FALSE);
+        general = error_row_new();      /* what names no field */
         d->errors[EV_FIELD_NONE] = general;
 
         g = add_group(page, _("Virtual Machine"), NULL);
@@ -502,7 +510,7 @@ static void on_cancel(GtkButton *b, gpointer user_data) {
 
 EvCreateDialog *ev_create_dialog_new(EvWindow *w) {
         EvCreateDialog *d = g_object_new(EV_TYPE_CREATE_DIALOG, "modal", TRUE, "transient-for", w,
-                                         "title", _("New Virtual Machine"), "default-width", 560,
+                                         "title", _("New Virtual Machine"), "default-width", 480,
                                          "default-height", 720, NULL);
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0), *header = adw_header_bar_new();
 

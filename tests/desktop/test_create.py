@@ -96,9 +96,11 @@ def test_create_imports_a_disk_with_progress(client, desktop):
         assert vm["spec"]["dataVolumeTemplates"][0]["spec"]["source"]["http"]["url"] == url
         assert client.get_json("secret", "team", "fresh-ssh-key")["type"] == "Opaque"
         api.wait_until(lambda: phase() == "Succeeded", 60, what="the import to finish")
-        # the dialog closes itself, and the VM is listed
+        # the dialog closes itself, and the VM is listed, its disk among the volumes
         ui.wait(lambda: app.window("New Virtual Machine") is None, 30, "the dialog to close")
         app.wait_one("list item", name_is="fresh")
+        disk = app.wait_one("list item", name_is="fresh-disk")
+        ui.wait(lambda: "Ready" in ui.label_texts(disk), 30, "the disk's row to say it is ready")
     finally:
         server.shutdown()
 

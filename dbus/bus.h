@@ -14,6 +14,7 @@
 #define BUS_DATAVOLUME_INTERFACE "org.edgevirt.EdgeVirt1.DataVolume"
 #define BUS_VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
 #define BUS_VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
+#define BUS_VMSNAPSHOT_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot"
 
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
@@ -42,6 +43,7 @@ extern const sd_bus_vtable bus_pvc_vtable[];
 extern const sd_bus_vtable bus_datavolume_vtable[];
 extern const sd_bus_vtable bus_vm_vtable[];
 extern const sd_bus_vtable bus_vmi_vtable[];
+extern const sd_bus_vtable bus_vmsnapshot_vtable[];
 
 /* The interfaces (at most 2) an object of kind is exported with, and
  * their vtables; returns how many. */

@@ -10,6 +10,7 @@
 #include "bus-util.h"
 #include "json-util.h"
 #include "object-path.h"
+#include "snapshot.h"
 #include "util.h"
 
 /* The typed interface of each kind that has one: one line per kind. */
@@ -23,6 +24,7 @@ static const struct {
         { &kind_datavolume, BUS_DATAVOLUME_INTERFACE, bus_datavolume_vtable },
         { &kind_vm, BUS_VM_INTERFACE, bus_vm_vtable },
         { &kind_vmi, BUS_VMI_INTERFACE, bus_vmi_vtable },
+        { &kind_vmsnapshot, BUS_VMSNAPSHOT_INTERFACE, bus_vmsnapshot_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {
@@ -202,17 +204,24 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
         const char *typed = typed_interface_of(o->kind);
         char *ifaces[] = { (char *) BUS_OBJECT_INTERFACE, (char *) typed, NULL };
         g_autofree char *path = NULL;
+        char *all_ifaces[] = { (char *) "org.freedesktop.DBus.Peer", (char *) "org.freedesktop.DBus.Introspectable",
+                               (char *) "org.freedesktop.DBus.Properties", (char *) BUS_OBJECT_INTERFACE,
+                               (char *) typed, NULL };
         int r = 0;
 
         if (o->kind->namespaced && !o->kind->path_segment)
                 return;
+        /* InterfacesAdded and InterfacesRemoved name what GetManagedObjects
+         * lists for the object, the standard interfaces included: a client
+         * takes an object as gone when all it knew of are removed (GIO's
+         * GDBusObjectManagerClient does). */
         path = object_path_of(o);
         switch (event) {
         case MODEL_EVENT_ADDED:
-                r = sd_bus_emit_interfaces_added_strv(d->bus, path, ifaces);
+                r = sd_bus_emit_object_added(d->bus, path);
                 break;
         case MODEL_EVENT_REMOVED:
-                r = sd_bus_emit_interfaces_removed_strv(d->bus, path, ifaces);
+                r = sd_bus_emit_interfaces_removed_strv(d->bus, path, all_ifaces);
                 break;
         case MODEL_EVENT_CHANGED:
                 for (char **i = ifaces; *i && r >= 0; i++)

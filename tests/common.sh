@@ -17,7 +17,9 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   libisofs-dev genisoimage extlinux syslinux-common fdisk
   libmicrohttpd-dev prometheus python3-prometheus-client
   docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev
-  debhelper dpkg-dev fakeroot lintian"
+  debhelper dpkg-dev fakeroot lintian
+  libgtk-4-dev libadwaita-1-dev libvte-2.91-gtk4-dev xvfb xauth at-spi2-core python3-pyatspi gir1.2-atspi-2.0
+  desktop-file-utils appstream imagemagick"
 
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }

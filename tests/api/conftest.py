@@ -84,11 +84,12 @@ def wait_until(cond, timeout=10.0, what="condition"):
 
 
 class Bus:
-    def __init__(self, tmp):
+    def __init__(self, tmp, config=None):
+        """config: a bus configuration with {sock} for its socket (tests/desktop lets other users on)."""
         self.sock = os.path.join(tmp, "bus.sock")
         conf = os.path.join(tmp, "bus.conf")
         with open(conf, "w") as f:
-            f.write(BUS_CONFIG.format(sock=self.sock))
+            f.write((config or BUS_CONFIG).format(sock=self.sock))
         out = subprocess.check_output(
             ["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"], text=True)
         self.pid = int(out.split()[0])

@@ -19,6 +19,7 @@ PATHS = {
     "org.edgevirt.EdgeVirt1.DataVolume": ROOT + "/namespace/default/datavolume/probe_2ddv",
     "org.edgevirt.EdgeVirt1.VirtualMachine": ROOT + "/namespace/default/vm/probe",
     "org.edgevirt.EdgeVirt1.VirtualMachineInstance": ROOT + "/namespace/default/vmi/probe",
+    "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot": ROOT + "/namespace/default/vmsnapshot/probe",
 }
 # Objects the paths above need.
 SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n"
@@ -28,7 +29,9 @@ SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n
          "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: probe}\n"
          "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n"
          "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: probe}\n"
-         "spec: {domain: {memory: {guest: 16Mi}}}\n")
+         "spec: {domain: {memory: {guest: 16Mi}}}\n"
+         "---\napiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineSnapshot\nmetadata: {name: probe}\n"
+         "spec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: probe}}\n")
 
 
 def shape(iface):

@@ -483,3 +483,20 @@ def test_callers_are_rate_limited(bus, state_dir, tmp_path):
         flooder.get("ns", "", "default")
     finally:
         d.stop()
+
+
+def test_interfaces_added_and_removed_name_what_get_managed_objects_lists(client, signals):
+    """An object manager client takes an object as gone once every interface
+    it knew of is removed (GIO's GDBusObjectManagerClient does): the signals
+    name the standard interfaces GetManagedObjects lists too."""
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: listed}\ndata: {k: v}\n")
+    path = ROOT + "/namespace/default/configmap/listed"
+    listed = set(client.managed_objects()[path].keys())
+    assert "org.freedesktop.DBus.Properties" in listed and OBJECT in listed
+    wait_until(lambda: signals.of("InterfacesAdded"), what="InterfacesAdded")
+    added = [s[3] for s in signals.of("InterfacesAdded") if s[3][0] == path]
+    assert set(added[0][1].keys()) == listed
+    client.delete("cm", "default", "listed")
+    wait_until(lambda: [s for s in signals.of("InterfacesRemoved") if s[3][0] == path], what="InterfacesRemoved")
+    removed = [s[3] for s in signals.of("InterfacesRemoved") if s[3][0] == path]
+    assert set(removed[0][1]) == listed

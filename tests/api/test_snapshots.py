@@ -364,3 +364,25 @@ def test_clone_a_vm(box, bus):
     client.apply(CLONE.replace("name: x", "name: onto") + "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n")
     wait_until(lambda: status(client, "vmclone", "onto").get("phase") == "Failed", what="the clone to fail", timeout=30)
     assert "exists" in next(c["message"] for c in status(client, "vmclone", "onto")["conditions"] if c["type"] == "Ready")
+
+
+def test_snapshot_state_on_the_bus(client, signals):
+    """The VirtualMachineSnapshot interface: the state a front end shows,
+    followed by PropertiesChanged (and a failure's reason)."""
+    client.apply(VM)
+    client.apply(snapshot("onbus"))
+    path = f"{ROOT}/namespace/default/vmsnapshot/onbus"
+    iface = "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot"
+    ready(client, "onbus")
+    props = client.props(path, iface)
+    assert props["Phase"] == "Succeeded" and props["ReadyToUse"] and props["Source"] == "box"
+    assert props["CreationTime"] == status(client, "vmsnapshot", "onbus")["creationTime"]
+    assert list(props["Indications"]) == status(client, "vmsnapshot", "onbus").get("indications", [])
+    assert props["Error"] == ""
+    wait_until(lambda: any(s[3][0] == iface and s[3][1].get("Phase") == "Succeeded"
+                           for s in signals.of("PropertiesChanged", path)), what="the Phase signalled")
+    # a snapshot of no VM fails, and says why
+    client.apply(snapshot("orphan", vm="nosuch", extra="  failureDeadline: 1s\n"))
+    wait_until(lambda: client.props(f"{ROOT}/namespace/default/vmsnapshot/orphan", iface)["Phase"] == "Failed",
+               timeout=30, what="the snapshot of no VM to fail")
+    assert client.props(f"{ROOT}/namespace/default/vmsnapshot/orphan", iface)["Error"]

@@ -19,19 +19,14 @@ import time
 
 from gi.repository import Gio, GLib
 
+import privatebus
+
 work, count, rounds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 build = os.environ["EDGEVIRT_BUILD"]
 NAME, ROOT = "org.edgevirt.EdgeVirt1", "/org/edgevirt/EdgeVirt1"
 NS = "scale"
 
-sock = os.path.join(work, "bus.sock")
-with open(os.path.join(work, "bus.conf"), "w") as f:
-    f.write(f"""<busconfig><type>session</type><listen>unix:path={sock}</listen><auth>EXTERNAL</auth>
-<limit name="max_message_size">33554432</limit>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-<allow own="*"/></policy></busconfig>""")
-bus_pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + os.path.join(work, "bus.conf"),
-                                       "--fork", "--print-pid"], text=True).split()[0])
+sock, bus_pid = privatebus.start(work, max_message_size=32 << 20)
 state = os.path.join(work, "state")
 os.mkdir(state, 0o711)
 config = os.path.join(work, "edgevirtd.conf")

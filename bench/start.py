@@ -12,18 +12,14 @@ import time
 
 import dbus
 
+import privatebus
+
 work, rounds, parallel = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 build = os.environ["EDGEVIRT_BUILD"]
 NAME, ROOT = "org.edgevirt.EdgeVirt1", "/org/edgevirt/EdgeVirt1"
 NS = "bench"
 
-sock = os.path.join(work, "bus.sock")
-with open(os.path.join(work, "bus.conf"), "w") as f:
-    f.write(f"""<busconfig><type>session</type><listen>unix:path={sock}</listen><auth>EXTERNAL</auth>
-<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/>
-<allow own="*"/></policy></busconfig>""")
-bus_pid = int(subprocess.check_output(["dbus-daemon", "--config-file=" + os.path.join(work, "bus.conf"),
-                                       "--fork", "--print-pid"], text=True).split()[0])
+sock, bus_pid = privatebus.start(work)
 state = os.path.join(work, "state")
 os.mkdir(state, 0o711)
 open(os.path.join(work, "empty.conf"), "w").close()

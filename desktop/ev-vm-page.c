@@ -26,7 +26,7 @@ struct _EvVmPage {
         GtkWidget *strategy_row, *addresses_row, *agent_row, *node_row;
         GtkWidget *os_row, *kernel_row, *hostname_row, *timezone_row;
         Dynamic users, filesystems, conditions, disks, events;
-        char *events_version;   /* the instance's ResourceVersion the events were read at */
+        char *events_version;   /* the VM's and instance's ResourceVersions the events were read at */
         GCancellable *cancellable;
 };
 
@@ -183,27 +183,58 @@ static void update_disks(EvVmPage *p, GDBusObject *vm) {
                             _("Its disks are claims, container disks or made at each start."));
 }
 
-/* --- events: the instance's phase transitions, read when it changes --- */
+/* --- events: the daemon's Events of the VM and its instance (same name),
+ * read again when either changes --- */
 
-static const char *phase_event(const char *phase) {
+#define MAX_EVENTS 20
+
+/* An event's reason in words; the daemon's message (English, as kubectl
+ * shows it) goes below. */
+static const char *reason_words(const char *reason) {
         static const char *const words[][2] = {
-                { "Pending", N_("Waiting to be scheduled") }, { "Scheduling", N_("Being scheduled") },
-                { "Scheduled", N_("Scheduled on this host") }, { "Running", N_("Started running") },
-                { "Succeeded", N_("Stopped") }, { "Failed", N_("Failed") },
+                { "SuccessfulCreate", N_("Instance created") }, { "SuccessfulDelete", N_("Instance removed") },
+                { "Started", N_("Started running") }, { "Stopped", N_("Stopped") }, { "Failed", N_("Failed") },
+                { "CrashLoopBackOff", N_("Failing: starting again after a pause") },
+                { "Pulling", N_("Pulling its image") }, { "Pulled", N_("Image pulled") },
+                { "SnapshotReady", N_("Snapshot ready") }, { "SnapshotFailed", N_("Snapshot failed") },
+                { "VirtualMachineRestoreComplete", N_("Restored") },
         };
         for (size_t i = 0; i < G_N_ELEMENTS(words); i++)
-                if (g_str_equal(phase, words[i][0]))
+                if (g_str_equal(reason, words[i][0]))
                         return _(words[i][1]);
-        return phase;
+        return reason;
 }
 
-static void on_instance_document(GObject *source, GAsyncResult *res, gpointer user_data) {
+static gint newest_first(gconstpointer a, gconstpointer b) {
+        const char *x = ev_json_string(*(JsonObject *const *) a, "lastTimestamp");
+        const char *y = ev_json_string(*(JsonObject *const *) b, "lastTimestamp");
+        return -g_strcmp0(x, y);
+}
+
+static void add_event(EvVmPage *p, JsonObject *ev) {
+        const char *reason = ev_json_string(ev, "reason") ? ev_json_string(ev, "reason") : "";
+        const char *when = ev_json_string(ev, "lastTimestamp");
+        const char *message = ev_json_string(ev, "message") ? ev_json_string(ev, "message") : "";
+        gint64 count = json_object_has_member(ev, "count") ? json_object_get_int_member(ev, "count") : 1;
+        g_autoptr(GDateTime) utc = when ? g_date_time_new_from_iso8601(when, NULL) : NULL;
+        g_autoptr(GDateTime) local = utc ? g_date_time_to_local(utc) : NULL;
+        g_autofree char *at = local ? g_date_time_format(local, "%x %X") : g_strdup(when ? when : "");
+        g_autofree char *times = count > 1 ? g_strdup_printf(_(" (%u times)"), (unsigned) MIN(count, G_MAXUINT))
+                                           : g_strdup("");
+        g_autofree char *sub = g_strdup_printf("%s%s — %s", at, times, message);
+        GtkWidget *row = dynamic_add(&p->events, reason_words(reason), sub);
+
+        if (g_strcmp0(ev_json_string(ev, "type"), "Warning") == 0)
+                gtk_widget_add_css_class(row, "warning");
+}
+
+static void on_events(GObject *source, GAsyncResult *res, gpointer user_data) {
         EvVmPage *p = user_data;
         g_autoptr(GError) e = NULL;
         g_autoptr(GVariant) reply = ev_client_call_finish(EV_CLIENT(source), res, NULL, &e);
         g_autoptr(JsonParser) parser = json_parser_new();
-        JsonObject *status = NULL;
-        JsonArray *ts;
+        g_autoptr(GPtrArray) mine = g_ptr_array_new();
+        JsonArray *items = NULL;
         const char *doc;
 
         if (g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -213,38 +244,36 @@ static void on_instance_document(GObject *source, GAsyncResult *res, gpointer us
                 g_variant_get(reply, "(&s)", &doc);
                 if (json_parser_load_from_data(parser, doc, -1, NULL) &&
                     JSON_NODE_HOLDS_OBJECT(json_parser_get_root(parser)))
-                        status = ev_json_object(json_node_get_object(json_parser_get_root(parser)), "status");
+                        items = ev_json_array(json_node_get_object(json_parser_get_root(parser)), "items");
         }
-        ts = status ? ev_json_array(status, "phaseTransitionTimestamps") : NULL;
-        for (guint i = ts ? json_array_get_length(ts) : 0; i > 0; i--) {
-                JsonObject *t = json_array_get_object_element(ts, i - 1);
-                const char *phase = ev_json_string(t, "phase") ? ev_json_string(t, "phase") : "";
-                const char *when = ev_json_string(t, "phaseTransitionTimestamp");
-                g_autoptr(GDateTime) utc = when ? g_date_time_new_from_iso8601(when, NULL) : NULL;
-                g_autoptr(GDateTime) local = utc ? g_date_time_to_local(utc) : NULL;
-                g_autofree char *at = local ? g_date_time_format(local, "%x %X") : g_strdup(when ? when : "");
-
-                dynamic_add(&p->events, phase_event(phase), at);
+        for (guint i = 0; items && i < json_array_get_length(items); i++) {
+                JsonObject *ev = json_array_get_object_element(items, i);
+                JsonObject *about = ev_json_object(ev, "involvedObject");
+                const char *kind = ev_json_string(about, "kind");
+                if (g_strcmp0(ev_json_string(about, "name"), p->name) == 0 &&
+                    (g_strcmp0(kind, "VirtualMachine") == 0 || g_strcmp0(kind, "VirtualMachineInstance") == 0))
+                        g_ptr_array_add(mine, ev);
         }
+        g_ptr_array_sort(mine, newest_first);
+        for (guint i = 0; i < mine->len && i < MAX_EVENTS; i++)
+                add_event(p, mine->pdata[i]);
         if (!p->events.rows->len)
-                dynamic_add(&p->events, _("Nothing happened yet"), _("The VM has not run since it was made."));
+                dynamic_add(&p->events, _("Nothing happened yet"),
+                            e ? e->message : _("Events show what the VM and its instance went through."));
 }
 
-static void update_events(EvVmPage *p, GDBusObject *vmi) {
-        g_autofree char *version = vmi ? ev_prop_string(vmi, EV_IFACE_OBJECT, "ResourceVersion") : g_strdup("");
+static void update_events(EvVmPage *p, GDBusObject *vm, GDBusObject *vmi) {
+        g_autofree char *vm_version = ev_prop_string(vm, EV_IFACE_OBJECT, "ResourceVersion");
+        g_autofree char *vmi_version = vmi ? ev_prop_string(vmi, EV_IFACE_OBJECT, "ResourceVersion") : NULL;
+        g_autofree char *version = g_strdup_printf("%s/%s", vm_version ? vm_version : "",
+                                                   vmi_version ? vmi_version : "");
 
         if (g_strcmp0(version, p->events_version) == 0)
                 return;
         g_free(p->events_version);
         p->events_version = g_steal_pointer(&version);
-        if (!vmi) {
-                dynamic_clear(&p->events);
-                dynamic_add(&p->events, _("Not running"), _("Events show while the VM has an instance."));
-                return;
-        }
-        ev_client_call(ev_window_get_client(p->window), EV_ROOT_PATH, EV_IFACE_MANAGER, "Get",
-                       g_variant_new("(sssa{sv})", "VirtualMachineInstance", p->ns, p->name, NULL), NULL,
-                       p->cancellable, on_instance_document, p);
+        ev_client_call(ev_window_get_client(p->window), EV_ROOT_PATH, EV_IFACE_MANAGER, "List",
+                       g_variant_new("(ssa{sv})", "event", p->ns, NULL), NULL, p->cancellable, on_events, p);
 }
 
 /* --- the whole page --- */
@@ -305,7 +334,7 @@ void ev_vm_page_update(EvVmPage *p) {
         if (!p->conditions.rows->len)
                 dynamic_add(&p->conditions, _("No conditions reported"), NULL);
         update_disks(p, vm);
-        update_events(p, vmi);
+        update_events(p, vm, vmi);
 }
 
 void ev_vm_page_set_vm(EvVmPage *p, const char *ns, const char *name) {

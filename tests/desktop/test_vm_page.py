@@ -107,7 +107,10 @@ def test_delete_names_what_goes_with_it(client, desktop):
 def test_status_conditions_and_events_in_words(client, desktop):
     app = open_vm(client, desktop)
     app.wait_one("list item", name_is="Ready: the guest runs")
-    app.wait_one("list item", name_is="Started running")     # from the instance's phase transitions
+    # the daemon's Events of the VM and its instance: the reason in words, its message below
+    started = app.wait_one("list item", name_is="Started running")
+    assert any("VirtualMachineInstance started" in t for t in ui.label_texts(started)), ui.label_texts(started)
+    app.wait_one("list item", name_is="Instance created")
     disk = app.wait_one("list item", name_is="web-root")
     assert "Ready" in ui.label_texts(disk)
     # what the guest agent would tell, said to be missing rather than blank

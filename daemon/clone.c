@@ -11,6 +11,7 @@
 #include "clone.h"
 #include "json-read.h"
 #include "json-util.h"
+#include "manifests-dir.h"
 #include "object.h"
 #include "snapshot-status.h"
 #include "util.h"
@@ -123,9 +124,12 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
         add_patch(out, "add", "/metadata/labels",
                   filtered(json_get_object(json_get_object(src_vm, "metadata"), "labels"),
                            json_get_array(spec, "labelFilters")));
-        add_patch(out, "add", "/metadata/annotations",
-                  filtered(json_get_object(json_get_object(src_vm, "metadata"), "annotations"),
-                           json_get_array(spec, "annotationFilters")));
+        JsonNode *annotations = filtered(json_get_object(json_get_object(src_vm, "metadata"), "annotations"),
+                                         json_get_array(spec, "annotationFilters"));
+        /* a clone made through the API is no manifest file's object: the
+         * file's next sync would prune it, its disks with it */
+        json_object_remove_member(json_node_get_object(annotations), MANIFEST_FILE_ANNOTATION);
+        add_patch(out, "add", "/metadata/annotations", annotations);
         if (json_get_object(tmpl, "metadata")) {
                 JsonObject *tm = json_get_object(tmpl, "metadata");
                 add_patch(out, "add", "/spec/template/metadata/labels",

@@ -524,7 +524,10 @@ static void run_domain_stats(virConnectPtr c, HvOp *op) {
         virDomainStatsRecordPtr *recs = NULL;
         unsigned groups = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL | VIR_DOMAIN_STATS_BALLOON |
                           VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
-        int n = virConnectGetAllDomainStats(c, groups, &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+        /* NOWAIT: a domain whose job is stuck gives what it has rather than
+         * holding every scrape */
+        int n = virConnectGetAllDomainStats(c, groups, &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE |
+                                                              VIR_CONNECT_GET_ALL_DOMAINS_STATS_NOWAIT);
 
         if (n < 0) {
                 fail(op, EIO);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include "json-util.h"
 #include "manifest.h"
@@ -74,14 +75,23 @@ static bool is_manifest_name(const char *name) {
 
 /* The files to apply, by name: later directories replace earlier ones'
  * files of the same name; an empty file or a link to /dev/null masks. */
-static GHashTable *collect_files(ManifestsDir *md) {
+static GHashTable *collect_files(ManifestsDir *md, bool *ret_complete) {
         GHashTable *files = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 
+        *ret_complete = true;
         for (char **d = md->dirs; *d; d++) {
-                g_autoptr(GDir) dir = g_dir_open(*d, 0, NULL);
+                g_autoptr(GError) e = NULL;
+                g_autoptr(GDir) dir = g_dir_open(*d, 0, &e);
                 const char *name;
-                if (!dir)
+                if (!dir) {
+                        /* a directory that is not there holds nothing; one that
+                         * cannot be read may: nothing is pruned this time */
+                        if (!g_error_matches(e, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+                                g_warning("manifests: %s (nothing is pruned until it can be read)", e->message);
+                                *ret_complete = false;
+                        }
                         continue;
+                }
                 while ((name = g_dir_read_name(dir)))
                         if (is_manifest_name(name))
                                 g_hash_table_replace(files, g_strdup(name), g_build_filename(*d, name, NULL));
@@ -123,10 +133,14 @@ static int load_file(ManifestFile *f, GError **error) {
         gsize len = 0;
         struct stat st;
 
+        f->docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
+        f->doc_lines = g_array_new(false, false, sizeof(unsigned));
         if (stat(f->path, &st) < 0)
                 return ev_error_set(error, errno, "%s: %s", f->path, g_strerror(errno));
-        if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode))
-                return ev_error_set(error, EINVAL, "%s: not a regular file", f->path);
+        if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3))
+                return 0;       /* a link to /dev/null masks: no documents */
+        if (!S_ISREG(st.st_mode))
+                return ev_error_set(error, EINVAL, "%s: not a regular file (nor a link to /dev/null)", f->path);
         if (st.st_size > MAX_FILE_SIZE)
                 return ev_error_set(error, E2BIG, "%s: %jd bytes, more than a manifest file may have (%u)", f->path,
                                     (intmax_t) st.st_size, MAX_FILE_SIZE);
@@ -137,8 +151,6 @@ static int load_file(ManifestFile *f, GError **error) {
                 ev_error_prefix(error, "%s", f->path);
                 return r;
         }
-        f->docs = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
-        f->doc_lines = g_array_new(false, false, sizeof(unsigned));
         for (guint i = 0; i < parsed->len; i++)
                 flatten_and_mark(parsed->pdata[i], f->name, manifest_document_line(f->text, i), f);
         return 0;
@@ -192,8 +204,10 @@ static int apply_file(ManifestsDir *md, ManifestFile *f, GHashTable *kept, GErro
 static void prune(ManifestsDir *md, GHashTable *files, GHashTable *failed, GHashTable *kept) {
         g_autoptr(GPtrArray) objects = model_list(md->model, NULL, NULL, NULL);
 
-        /* dependents first would be nicer; the model's garbage collector
-         * takes what an owner leaves anyway */
+        /* a delete may take dependents with it in its transaction: hold a
+         * reference to each, and skip those gone meanwhile (o->model NULL) */
+        g_ptr_array_foreach(objects, (GFunc) (void (*)(void)) object_ref, NULL);
+        g_ptr_array_set_free_func(objects, (GDestroyNotify) object_unref);
         for (guint i = objects->len; i-- > 0;) {
                 Object *o = objects->pdata[i];
                 const char *file = json_get_string(json_get_object(object_metadata(o), "annotations"),
@@ -218,7 +232,8 @@ static int compare_files(const void *a, const void *b) {
 }
 
 void manifests_dir_sync(ManifestsDir *md) {
-        g_autoptr(GHashTable) paths = collect_files(md);
+        bool complete;
+        g_autoptr(GHashTable) paths = collect_files(md, &complete);
         g_autoptr(GHashTable) files = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                                             (GDestroyNotify) manifest_file_free);
         g_autoptr(GHashTable) failed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -267,7 +282,8 @@ void manifests_dir_sync(ManifestsDir *md) {
                 g_warning("manifests: %s (nothing of it changed)", (char *) g_hash_table_lookup(errors, f->name));
                 g_hash_table_add(failed, g_strdup(f->name));
         }
-        prune(md, files, failed, kept);
+        if (complete)
+                prune(md, files, failed, kept);
 }
 
 static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -275,12 +291,36 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
+/* What a watch's callback knows: the directory it watches. */
+typedef struct Watch {
+        ManifestsDir *md;
+        char *path;
+} Watch;
+
+static void watch_free(void *userdata) {
+        Watch *w = userdata;
+        g_free(w->path);
+        g_free(w);
+}
+
 static int on_inotify(sd_event_source *s, const struct inotify_event *ev, void *userdata) {
-        ManifestsDir *md = userdata;
+        Watch *w = userdata;
+        ManifestsDir *md = w->md;
         int r;
 
-        if (ev->len && !is_manifest_name(ev->name) && !(ev->mask & IN_ISDIR))
-                return 0;
+        if (ev->len && !(ev->mask & IN_ISDIR)) {
+                if (!is_manifest_name(ev->name))
+                        return 0;
+                /* a file being written is read once it is closed
+                 * (IN_CLOSE_WRITE), never half-written; a new symlink
+                 * (a mask) is complete when it appears */
+                if (ev->mask & IN_CREATE) {
+                        g_autofree char *path = g_build_filename(w->path, ev->name, NULL);
+                        struct stat st;
+                        if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode))
+                                return 0;
+                }
+        }
         if (!md->debounce) {
                 r = sd_event_add_time_relative(md->event, &md->debounce, CLOCK_MONOTONIC, DEBOUNCE_USEC, 0,
                                                on_debounce, md);
@@ -305,8 +345,17 @@ static void watch(ManifestsDir *md, const char *path, uint32_t mask) {
 
         if (g_hash_table_contains(md->watched, path))
                 return;
-        r = sd_event_add_inotify(md->event, &s, path, mask, on_inotify, md);
+        Watch *w = g_new0(Watch, 1);
+        w->md = md;
+        w->path = g_strdup(path);
+        r = sd_event_add_inotify(md->event, &s, path, mask, on_inotify, w);
+        if (r >= 0) {
+                r = sd_event_source_set_destroy_callback(s, watch_free);
+                if (r < 0)
+                        s = sd_event_source_disable_unref(s);
+        }
         if (r < 0) {
+                watch_free(w);
                 if (r != -ENOENT)
                         g_warning("manifests: cannot watch %s: %s", path, g_strerror(-r));
                 return;

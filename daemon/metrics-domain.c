@@ -24,7 +24,7 @@ static const Family domain_families[] = {
           "Total CPU time spent in user mode." },
         { "kubevirt_vmi_cpu_system_usage_seconds_total", PROM_COUNTER, "cpu.system", NS,
           "Total CPU time spent in system mode." },
-        { "kubevirt_vmi_memory_domain_bytes", PROM_GAUGE, "balloon.current", KIB,
+        { "kubevirt_vmi_memory_domain_bytes", PROM_GAUGE, "balloon.maximum", KIB,
           "The amount of memory in bytes allocated to the domain. The `memory` value in domain xml file." },
         { "kubevirt_vmi_memory_actual_balloon_bytes", PROM_GAUGE, "balloon.current", KIB,
           "Current balloon size in bytes." },

@@ -102,9 +102,14 @@ static MetricsVmi *vmi_identity(Object *vmi) {
         g_ptr_array_add(v->labels, g_strdup(vmi->name));
         g_autoptr(GList) keys = labels ? json_object_get_members(labels) : NULL;
         keys = g_list_sort(keys, (GCompareFunc) strcmp);
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         for (GList *k = keys; k; k = k->next) {
                 g_autofree char *key = g_strconcat(LABEL_PREFIX, k->data, NULL);
                 g_strdelimit(key, "./-", '_');
+                /* a.b and a_b would be one label twice: Prometheus refuses
+                 * the whole scrape then; the first (in sorted order) stays */
+                if (!g_hash_table_add(seen, g_strdup(key)))
+                        continue;
                 g_ptr_array_add(v->labels, g_steal_pointer(&key));
                 g_ptr_array_add(v->labels, g_strdup(json_get_string(labels, k->data)));
         }
@@ -156,10 +161,14 @@ static void collect_vmi(Model *m, Object *vmi, PromSet *set, GHashTable *phases,
         add(&l, "guest_os_arch", json_get_string(os, "machine"));
         add(&l, "guest_os_name", json_get_string(os, "name"));
         add(&l, "guest_os_version_id", json_get_string(os, "versionId"));
-        /* phase_count: the same labels but namespace and name, summed */
+        /* phase_count: the same labels but namespace and name, summed.  The
+         * names are ours; the values (annotations, what the guest agent
+         * says) are escaped, so none can carry the separator. */
         g_autoptr(GString) key = g_string_new(NULL);
-        for (size_t i = 0; i < l.n; i += 2)
-                g_string_append_printf(key, "%s\x1f%s\x1f", l.v[i], l.v[i + 1] ? l.v[i + 1] : "");
+        for (size_t i = 0; i < l.n; i += 2) {
+                g_autofree char *value = g_strescape(l.v[i + 1] ? l.v[i + 1] : "", NULL);
+                g_string_append_printf(key, "%s\x1f%s\x1f", l.v[i], value);
+        }
         guint n = GPOINTER_TO_UINT(g_hash_table_lookup(phases, key->str));
         g_hash_table_replace(phases, g_strdup(key->str), GUINT_TO_POINTER(n + 1));
         add(&l, "namespace", vmi->namespace);
@@ -185,9 +194,12 @@ static void collect_phase_counts(GHashTable *phases, PromSet *set) {
         for (guint i = 0; i < n; i++) {
                 gpointer v = g_hash_table_lookup(phases, keys[i]);
                 g_auto(GStrv) f = g_strsplit(keys[i], "\x1f", -1);
+                g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func(g_free);
                 Labels l = {};
-                for (size_t k = 0; f[k] && f[k + 1]; k += 2)
-                        add(&l, f[k], f[k + 1]);
+                for (size_t k = 0; f[k] && f[k + 1]; k += 2) {
+                        g_ptr_array_add(values, g_strcompress(f[k + 1]));
+                        add(&l, f[k], values->pdata[values->len - 1]);
+                }
                 prom_samplev(set, "kubevirt_vmi_phase_count", "kubevirt_vmi_phase_count",
                              (double) GPOINTER_TO_UINT(v), l.v);
         }

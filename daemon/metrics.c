@@ -296,10 +296,11 @@ static void collection_free(Collection *c) {
 
 static void collection_part_done(Collection *c) {
         Metrics *m = c->m;
-        GString *text = g_string_new(NULL);
+        GString *text;
 
         if (--c->parts > 0)
                 return;
+        text = g_string_new(NULL);
         for (size_t i = 0; i < COLLECTION_PARTS; i++)
                 if (c->sets[i]) {
                         g_autoptr(GBytes) part = prom_set_render(c->sets[i]);

@@ -190,3 +190,43 @@ def test_survives_restart_without_churn(bus, started, dirs):
     started.restart()
     client = Client(bus.conn)
     assert cm(client, "site", "settings")["metadata"]["resourceVersion"] == rv
+
+
+def test_a_clone_of_a_file_vm_is_not_pruned(bus, started, dirs):
+    """A VirtualMachineClone copies the source's annotations: the clone
+    (made through the API) must not carry the file's, or the file's next
+    sync would delete it and its disks."""
+    from test_snapshots import VM
+    vendor, admin = dirs
+    site = admin / "30-box.yaml"
+    site.write_text(VM)
+    started.start()
+    client = Client(bus.conn)
+    client.apply("apiVersion: clone.kubevirt.io/v1beta1\nkind: VirtualMachineClone\nmetadata: {name: copy}\nspec:\n"
+                 "  source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box}\n"
+                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n")
+    wait_until(lambda: client.get_json("vmclone", "default", "copy").get("status", {}).get("phase") == "Succeeded",
+               timeout=60, what="the clone")
+    clone = client.get_json("vm", "default", "box-2")
+    assert ANNOTATION not in clone["metadata"].get("annotations", {})
+    # the file changes (a sync runs): the source stays, so does the clone
+    site.write_text(VM.replace("storage: 8Mi", "storage: 16Mi"))
+    wait_until(lambda: client.get_json("pvc", "default", "disk")["spec"]["resources"]["requests"]["storage"] == "16Mi",
+               what="the file applied again")
+    assert client.exists("vm", "default", "box-2") and client.exists("vm", "default", "box")
+
+
+def test_a_link_to_dev_null_masks_and_dev_zero_is_refused(bus, started, dirs):
+    vendor, admin = dirs
+    (vendor / "50-x.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-x}\n")
+    (vendor / "60-y.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-y}\n")
+    started.start()
+    client = Client(bus.conn)
+    assert client.exists("configmap", "default", "cm-x") and client.exists("configmap", "default", "cm-y")
+    os.symlink("/dev/null", admin / "50-x.yaml")
+    wait_until(lambda: not client.exists("configmap", "default", "cm-x"), what="the masked file's object pruned")
+    # a device that never ends is no mask and is not read: the vendor's cm-y stays
+    os.symlink("/dev/zero", admin / "60-y.yaml")
+    wait_until(lambda: "60-y.yaml: not a regular file (nor a link to /dev/null)" in started.read_log(),
+               what="the refusal logged")
+    assert client.exists("configmap", "default", "cm-y")

@@ -8,6 +8,7 @@
 
 #define EXPIRE_INTERVAL_MAX_USEC (60 * G_USEC_PER_SEC)
 #define MAX_MESSAGE 1024                /* bytes of an event's message kept */
+#define MAX_PENDING 4096                /* records waiting for the loop; past it, new ones are dropped */
 
 const KindInfo kind_event = {
         .kind = "Event",
@@ -97,9 +98,14 @@ static JsonObject *new_event(EventRecorder *r, const Pending *p) {
 
         json_object_set_string_member(doc, "apiVersion", "v1");
         json_object_set_string_member(doc, "kind", "Event");
-        /* a name of at most 253 characters: the object's, cut, and the time */
-        if (strlen(name) > 253)
-                memmove(name + 253 - 17, name + strlen(name) - 17, 18);
+        /* a name of at most 253 characters: the object's, cut, and the time;
+         * a cut that ends in '-' or '.' would not be a DNS subdomain */
+        if (strlen(name) > 253) {
+                size_t keep = 253 - 17;
+                while (keep > 1 && strchr("-.", name[keep - 1]))
+                        keep--;
+                memmove(name + keep, name + strlen(name) - 17, 18);
+        }
         json_object_set_string_member(meta, "name", name);
         json_object_set_string_member(meta, "namespace", p->namespace);
         json_object_set_object_member(doc, "metadata", meta);
@@ -119,6 +125,11 @@ static JsonObject *new_event(EventRecorder *r, const Pending *p) {
 }
 
 static void write_one(EventRecorder *r, const Pending *p) {
+        Object *ns = NULL;
+
+        /* a namespace being deleted takes no new content: nothing to evict for */
+        if (model_get(r->model, &kind_namespace, "", p->namespace, &ns, NULL) < 0 || object_is_deleting(ns))
+                return;
         g_autoptr(GPtrArray) events = model_list(r->model, &kind_event, p->namespace, NULL);
         g_autoptr(JsonObject) doc = NULL;
         g_autoptr(GError) e = NULL;
@@ -154,12 +165,22 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
 
         if (!r || involved->kind == &kind_event)
                 return;
+        if (r->pending->len >= MAX_PENDING) {
+                g_warning("events: %u waiting to be written; %s of %s %s/%s dropped", r->pending->len, reason,
+                          involved->kind->kind, involved->namespace, involved->name);
+                return;
+        }
         p = g_new0(Pending, 1);
         va_start(ap, format);
         p->message = g_strdup_vprintf(format, ap);
         va_end(ap);
-        if (strlen(p->message) > MAX_MESSAGE)
-                p->message[MAX_MESSAGE] = '\0';         /* the reasons we write are ASCII */
+        if (strlen(p->message) > MAX_MESSAGE)   /* cut between characters, not inside one */
+                *g_utf8_find_prev_char(p->message, p->message + MAX_MESSAGE + 1) = '\0';
+        if (!g_utf8_validate(p->message, -1, NULL)) {
+                char *valid = g_utf8_make_valid(p->message, -1);
+                g_free(p->message);
+                p->message = valid;
+        }
         /* a Namespace's events live in it (its admins read them there) */
         p->namespace = g_strdup(involved->kind->namespaced ? involved->namespace :
                                 involved->kind == &kind_namespace ? involved->name : "default");

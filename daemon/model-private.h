@@ -20,6 +20,7 @@ struct Model {
         GHashTable *by_uid;             /* uid -> Object (borrowed) */
         GHashTable *queue;              /* uid -> NULL: to reconcile */
         GHashTable *ns_counts;          /* namespace -> objects in it */
+        GHashTable *later;              /* uid -> sd_event_source: its one look-again timer */
         sd_event_source *reconcile_source;
         sd_event_source *retry_source;
         ModelObserver observer;

@@ -99,26 +99,49 @@ typedef struct Later {
         char *uid;
 } Later;
 
-static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
+static void later_free(void *userdata) {
         Later *l = userdata;
-        Object *o = model_find_uid(l->m, l->uid);
-        if (o)
-                model_enqueue(l->m, o);
         g_free(l->uid);
         g_free(l);
+}
+
+static int on_later(sd_event_source *s, uint64_t usec, void *userdata) {
+        Later *l = userdata;
+        Model *m = l->m;
+        g_autofree char *uid = g_strdup(l->uid);
+        Object *o = model_find_uid(m, uid);
+
+        if (o)
+                model_enqueue(m, o);
+        g_hash_table_remove(m->later, uid);     /* frees s and l */
         return 0;
 }
 
+/* One timer per object: a reconcile that asks again while one is armed
+ * (each pass of a restore waiting for its VM) moves it sooner, never adds. */
 void model_enqueue_later(Model *m, Object *o, uint64_t usec) {
+        sd_event_source *s = g_hash_table_lookup(m->later, o->uid);
+        uint64_t now = 0, due = 0;
+        int r;
+
+        if (s) {
+                if (sd_event_now(m->event, CLOCK_MONOTONIC, &now) >= 0 && sd_event_source_get_time(s, &due) >= 0 &&
+                    now + usec < due)
+                        (void) sd_event_source_set_time(s, now + usec);
+                return;
+        }
         Later *l = g_new0(Later, 1);
         l->m = m;
         l->uid = g_strdup(o->uid);
-        /* a floating source: it frees itself once it ran */
-        if (sd_event_add_time_relative(m->event, NULL, CLOCK_MONOTONIC, usec, 0, on_later, l) < 0) {
+        r = sd_event_add_time_relative(m->event, &s, CLOCK_MONOTONIC, usec, 0, on_later, l);
+        if (r >= 0 && (r = sd_event_source_set_destroy_callback(s, later_free)) < 0)
+                s = sd_event_source_disable_unref(s);
+        if (r < 0) {
                 g_warning("%s %s/%s: cannot arm a timer to look at it again", o->kind->kind, o->namespace, o->name);
-                g_free(l->uid);
-                g_free(l);
+                later_free(l);
+                return;
         }
+        g_hash_table_insert(m->later, g_strdup(o->uid), s);
 }
 
 /* Whatever an object's change may concern: itself, its namespace (which may
@@ -752,6 +775,8 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         m->by_uid = g_hash_table_new(g_str_hash, g_str_equal);
         m->queue = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         m->ns_counts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        m->later = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify) sd_event_source_disable_unref);
         m->watches = g_ptr_array_new_with_free_func(g_free);
 
         if (g_mkdir_with_parents(state_dir, 0700) < 0)
@@ -802,6 +827,7 @@ Model *model_free(Model *m) {
         g_clear_pointer(&m->by_key, g_hash_table_unref);
         g_clear_pointer(&m->queue, g_hash_table_unref);
         g_clear_pointer(&m->ns_counts, g_hash_table_unref);
+        g_clear_pointer(&m->later, g_hash_table_unref);
         g_clear_pointer(&m->watches, g_ptr_array_unref);
         store_free(m->store);
         sd_event_unref(m->event);

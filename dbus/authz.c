@@ -492,16 +492,18 @@ bool authz_privileged(Authz *a, sd_bus_message *m) {
 }
 
 /* A refusal is an event of the namespace it concerns (its admins read it
- * there): who, which action, on what kind and name — never a document. */
+ * there): who, which action, on what kind — never a document, and not the
+ * name, so that a caller's refusals coalesce into one event however many
+ * names it tries (and cannot push the namespace's other events out). */
 static void record_denial(Authz *a, uid_t uid, const char *id, const char *namespace, const char *kind,
-                          const char *name, const char *why) {
+                          const char *why) {
         Object *ns = NULL;
 
         if (isempty(namespace) || model_get(a->d->model, &kind_namespace, "", namespace, &ns, NULL) < 0)
                 return;
         event_record(model_services(a->d->model)->events, ns, true, "AccessDenied",
-                     "uid %u was refused %s%s%s%s%s%s%s%s", (unsigned) uid, id, kind ? " on " : "", kind ?: "",
-                     name ? " " : "", name ?: "", why ? " (" : "", why ?: "", why ? ")" : "");
+                     "uid %u was refused %s%s%s%s%s%s", (unsigned) uid, id, kind ? " on a " : "", kind ?: "",
+                     why ? " (" : "", why ?: "", why ? ")" : "");
 }
 
 /* interactive: polkit may ask the user (if the caller allowed it). */
@@ -542,12 +544,12 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
                                                  "%s needs authentication: "
                                                  "call again allowing interactive authorization", id);
                 case ANSWER_ERROR:
-                        record_denial(a, uid, id, namespace, kind, name, x->error);
+                        record_denial(a, uid, id, namespace, kind, x->error);
                         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
                 case ANSWER_NO:
                         break;
                 }
-                record_denial(a, uid, id, namespace, kind, name, NULL);
+                record_denial(a, uid, id, namespace, kind, NULL);
                 if (namespace && *namespace && kind)
                         return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED,
                                                  "not authorized: %s in namespace %s (%s%s%s)", id,
@@ -575,7 +577,7 @@ static int check(Authz *a, sd_bus_message *m, const char *action, const char *na
         if (r < 0) {
                 x->state = ANSWER_ERROR;
                 x->error = g_strdup_printf("polkit could not be asked: %s", g_strerror(-r));
-                record_denial(a, uid, id, namespace, kind, name, x->error);
+                record_denial(a, uid, id, namespace, kind, x->error);
                 return sd_bus_error_setf(error, BUS_ERROR_ACCESS_DENIED, "%s: %s", id, x->error);
         }
         return 0;

@@ -13,11 +13,13 @@
 #include "util.h"
 
 #define OUR_INTERFACES "org.edgevirt.EdgeVirt1."
-#define SWEEP_AT 4096                   /* calls in flight before old ones are forgotten */
+#define MAX_ARRIVALS 16384             /* calls in flight followed; past it, new ones go uncounted */
 #define FORGET_USEC (600 * G_USEC_PER_SEC)
 
+/* A call in flight, by "sender cookie": no reference to the message, so a
+ * call sd-bus answers itself (no such object, a wrong signature) costs a
+ * few bytes until it is forgotten, whatever its body. */
 typedef struct Arrival {
-        sd_bus_message *m;              /* a reference */
         gint64 at;                      /* monotonic µs */
         bool deferred;                  /* the handler answers later */
 } Arrival;
@@ -29,12 +31,19 @@ struct BusCalls {
         CallStats *stats;
         GHashTable *handlers;           /* "interface\nmember" -> sd_bus_message_handler_t */
         GHashTable *copies;             /* original vtable -> its copy with trampolines */
-        GHashTable *arrivals;           /* sd_bus_message* -> Arrival */
+        GHashTable *arrivals;           /* "sender cookie" -> Arrival */
+        gint64 last_sweep;
 };
 
-static void arrival_free(Arrival *a) {
-        sd_bus_message_unref(a->m);
-        g_free(a);
+static char *arrival_key(sd_bus_message *m) {
+        uint64_t cookie = 0;
+        (void) sd_bus_message_get_cookie(m, &cookie);
+        return g_strdup_printf("%s %" G_GUINT64_FORMAT, sd_bus_message_get_sender(m) ?: "", cookie);
+}
+
+static Arrival *arrival_of(BusCalls *calls, sd_bus_message *m) {
+        g_autofree char *key = calls ? arrival_key(m) : NULL;
+        return key ? g_hash_table_lookup(calls->arrivals, key) : NULL;
 }
 
 static char *handler_key(sd_bus_message *m) {
@@ -53,37 +62,43 @@ static void sweep(BusCalls *calls, gint64 now) {
 
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         BusCalls *calls = userdata;
-        g_autofree char *key = NULL;
+        g_autofree char *key = NULL, *arrival = NULL;
 
         if (!sd_bus_message_is_method_call(m, NULL, NULL) ||
-            !g_str_has_prefix(sd_bus_message_get_interface(m) ?: "", OUR_INTERFACES) ||
-            g_hash_table_contains(calls->arrivals, m))
+            !g_str_has_prefix(sd_bus_message_get_interface(m) ?: "", OUR_INTERFACES))
                 return 0;
         key = handler_key(m);
         if (!g_hash_table_contains(calls->handlers, key))
                 return 0;       /* sd-bus answers UnknownMethod */
+        arrival = arrival_key(m);
+        if (g_hash_table_contains(calls->arrivals, arrival))
+                return 0;       /* dispatched again: its clock runs from the first arrival */
         gint64 now = g_get_monotonic_time();
-        if (g_hash_table_size(calls->arrivals) >= SWEEP_AT)
+        if (g_hash_table_size(calls->arrivals) >= MAX_ARRIVALS && now - calls->last_sweep > G_USEC_PER_SEC) {
                 sweep(calls, now);
+                calls->last_sweep = now;
+        }
+        if (g_hash_table_size(calls->arrivals) >= MAX_ARRIVALS)
+                return 0;       /* bounded: this one goes uncounted */
         Arrival *a = g_new0(Arrival, 1);
-        a->m = sd_bus_message_ref(m);
         a->at = now;
-        g_hash_table_insert(calls->arrivals, m, a);
+        g_hash_table_insert(calls->arrivals, g_steal_pointer(&arrival), a);
         return 0;
 }
 
 void bus_calls_finish(BusCalls *calls, sd_bus_message *m, const char *error_name) {
-        Arrival *a = calls ? g_hash_table_lookup(calls->arrivals, m) : NULL;
+        g_autofree char *key = calls ? arrival_key(m) : NULL;
+        Arrival *a = key ? g_hash_table_lookup(calls->arrivals, key) : NULL;
 
         if (!a)
                 return;
         callstats_record(calls->stats, sd_bus_message_get_interface(m), sd_bus_message_get_member(m), error_name,
                          (double) (g_get_monotonic_time() - a->at) / G_USEC_PER_SEC);
-        g_hash_table_remove(calls->arrivals, m);
+        g_hash_table_remove(calls->arrivals, key);
 }
 
 void bus_calls_defer(BusCalls *calls, sd_bus_message *m) {
-        Arrival *a = calls ? g_hash_table_lookup(calls->arrivals, m) : NULL;
+        Arrival *a = arrival_of(calls, m);
         if (a)
                 a->deferred = true;
 }
@@ -104,11 +119,11 @@ static int trampoline(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         int r;
 
         g_assert(handler);
-        a = g_hash_table_lookup(calls->arrivals, m);
+        a = arrival_of(calls, m);
         if (a)
                 a->deferred = false;
         r = handler(m, userdata, error);
-        a = g_hash_table_lookup(calls->arrivals, m);
+        a = arrival_of(calls, m);
         if (!a || (a->deferred && r >= 0 && !sd_bus_error_is_set(error)))
                 return r;
         if (sd_bus_error_is_set(error))
@@ -165,7 +180,7 @@ int bus_calls_install(Daemon *d) {
         calls->stats = d->calls;
         calls->handlers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         calls->copies = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
-        calls->arrivals = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify) arrival_free);
+        calls->arrivals = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         d->bus_calls = calls;
         return sd_bus_add_filter(d->bus, NULL, on_message, calls);
 }

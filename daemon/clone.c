@@ -101,7 +101,7 @@ static void add_patch(JsonArray *patches, const char *op, const char *path, Json
                 json_object_set_member(p, "value", value);
         g_autoptr(JsonNode) n = json_node_init_object(json_node_alloc(), p);
         json_object_unref(p);
-        g_autofree char *text = json_to_string(n, FALSE);
+        g_autofree char *text = json_text(n, FALSE);
         json_array_add_string_element(patches, text);
 }
 

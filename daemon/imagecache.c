@@ -142,7 +142,7 @@ static void save(ImageCache *c, ImageCacheEntry *e) {
 
         FileWrite *w = g_new0(FileWrite, 1);
         w->path = g_strdup_printf("%s/%s.json", c->dir, hex_of(e->digest));
-        w->text = json_to_string(root, TRUE);
+        w->text = json_text(root, TRUE);
         worker_submit(c->s->worker, write_work, write_done, w);
 }
 

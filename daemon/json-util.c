@@ -228,3 +228,25 @@ bool json_deeper_than(JsonNode *n, unsigned max) {
                         return true;
         return false;
 }
+
+char *json_text_fix(char *text) {
+        size_t n = 0;
+
+        for (const char *p = text; *p; p++)
+                n += *p == '\x1f';
+        if (n == 0)
+                return text;
+        /* a raw U+001F only ever stands inside a string: "\u001f" there */
+        GString *out = g_string_sized_new(strlen(text) + 5 * n);
+        for (const char *p = text; *p; p++)
+                if (*p == '\x1f')
+                        g_string_append(out, "\\u001f");
+                else
+                        g_string_append_c(out, *p);
+        g_free(text);
+        return g_string_free(out, FALSE);
+}
+
+char *json_text(JsonNode *node, bool pretty) {
+        return json_text_fix(json_to_string(node, pretty));
+}

@@ -30,3 +30,10 @@ void json_object_add_to_string_set(JsonObject *o, const char *member, const char
 /* One RFC 6902 JSON Patch operation ({"op", "path", "value"}: add, remove,
  * replace, test) applied to doc in place; the error names the path. */
 int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error);
+
+/* JSON text of a node, as json_to_string() writes it but valid: json-glib
+ * 1.6 writes U+001F raw inside strings (it escapes the other control
+ * characters), which no strict reader — ours included — takes back. */
+char *json_text(JsonNode *node, bool pretty);
+/* The same repair on a text json-glib wrote (takes ownership). */
+char *json_text_fix(char *text);

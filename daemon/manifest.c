@@ -673,5 +673,5 @@ char *manifest_to_json(JsonNode *node, gboolean pretty) {
         json_generator_set_root(gen, node);
         json_generator_set_pretty(gen, pretty);
         json_generator_set_indent(gen, 2);
-        return json_generator_to_data(gen, NULL);
+        return json_text_fix(json_generator_to_data(gen, NULL));
 }

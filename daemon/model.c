@@ -845,7 +845,7 @@ Services *model_services(Model *m) {
 
 int model_apply_object(Model *m, JsonObject *doc, bool system, GError **error) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), doc);
-        g_autofree char *text = json_to_string(node, FALSE);
+        g_autofree char *text = json_text(node, FALSE);
         ApplyOptions opts = { .field_validation = FIELD_VALIDATION_STRICT, .system = system };
         return model_apply(m, text, strlen(text), &opts, NULL, NULL, error);
 }

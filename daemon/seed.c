@@ -132,7 +132,7 @@ static int ssh_keys(Model *m, Object *vmi, const char *propagation, JsonArray *o
 
 static GBytes *json_bytes(JsonObject *o) {
         g_autoptr(JsonNode) n = json_node_init_object(json_node_alloc(), o);
-        char *text = json_to_string(n, TRUE);
+        char *text = json_text(n, TRUE);
         return g_bytes_new_take(text, strlen(text));
 }
 

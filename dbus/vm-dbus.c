@@ -324,7 +324,7 @@ static int read_guest_info(sd_bus_message *m, Object *o, JsonObject **ret, sd_bu
 /* Reply with a JSON object as text. */
 static int reply_json(sd_bus_message *m, JsonObject *out) {
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), out);
-        g_autofree char *text = json_to_string(node, TRUE);
+        g_autofree char *text = json_text(node, TRUE);
         return sd_bus_reply_method_return(m, "s", text);
 }
 

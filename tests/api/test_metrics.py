@@ -400,3 +400,27 @@ def test_socket_activation(bus, state_dir):
         proc.terminate()
         proc.wait(timeout=10)
         d.remove_runtime_dir()
+
+
+def test_hostile_label_values_stay_values(metrics, mclient):
+    """Annotations and labels are anyone's strings: a separator byte, quotes,
+    a newline or two label keys that map to one metric label name must
+    neither stop the daemon nor break the text (found by review)."""
+    mclient.apply("""apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata:
+  name: odd
+  annotations: {vm.kubevirt.io/os: "a\\x1fb\\x1f} 1\\nforged{x=\\"1\\"", vm.kubevirt.io/workload: "\\x1f\\x1f\\x1f"}
+  labels: {a.b: one, a_b: two}
+spec: {domain: {memory: {guest: 16Mi}, devices: {}}}
+""")
+    wait_until(lambda: phase(mclient, "vmi", "odd") == "Running", timeout=30, what="the instance to run")
+    time.sleep(2.1)
+    text = metrics.scrape()
+    promtool(text)
+    assert "forged" not in families(text)
+    info = samples(text, "kubevirt_vmi_info", name="odd")
+    assert len(info) == 1 and info[0].labels["os"] == "a\x1fb\x1f} 1\nforged{x=\"1\"", info[0].labels
+    count = [s for s in samples(text, "kubevirt_vmi_phase_count", phase="running") if s.labels.get("workload")]
+    assert count and count[0].labels["workload"] == "\x1f\x1f\x1f", count
+    assert mclient.manager.Get("ns", "", "default", {})     # the daemon still answers

@@ -257,3 +257,20 @@ def test_a_sockets_directory_made_by_another_user_is_refused(bus, state_dir):
     finally:
         shutil.rmtree(planted, ignore_errors=True)
     Daemon(bus, state_dir).start().stop()       # once it is gone, the daemon makes its own
+
+
+def test_control_characters_survive_json_and_a_restart(bus, state_dir):
+    """json-glib 1.6 writes U+001F raw in strings, which no strict JSON
+    reader takes: Get's reply and the store would hold invalid JSON."""
+    d = Daemon(bus, state_dir).start()
+    try:
+        client = Client(bus.conn)
+        client.apply('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ctl, annotations: {a: "x\\x1fy\\x01z"}}\n'
+                     'data: {k: "\\x1f"}\n')
+        doc = client.get_json("configmap", "default", "ctl")       # json.loads: strict
+        assert doc["metadata"]["annotations"]["a"] == "x\x1fy\x01z" and doc["data"]["k"] == "\x1f"
+        d.restart()
+        client = Client(bus.conn)
+        assert client.get_json("configmap", "default", "ctl")["data"]["k"] == "\x1f"
+    finally:
+        d.stop()

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <glib.h>
 #include <systemd/sd-event.h>
 
 /* Blocking work (disk I/O, lvm commands, copies) runs on a pool of

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 typedef struct Qcow2Header {
         uint32_t version;               /* 2 or 3 */

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <glib.h>
 
 typedef struct VmdkHeader {
         uint64_t capacity;              /* virtual size, bytes */

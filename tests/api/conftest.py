@@ -107,6 +107,17 @@ class Bus:
             pass
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, then SIGKILL when it has not exited within timeout seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Daemon:
     """The daemon under test; restartable over the same state directory."""
 
@@ -159,13 +170,8 @@ class Daemon:
         return self.start()
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc:
+            stop_process(self.proc)
         self.remove_runtime_dir()
 
     def remove_runtime_dir(self):

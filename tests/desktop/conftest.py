@@ -201,7 +201,8 @@ class Desktop:
 
     def stop(self):
         for a in self.apps:
-            a.stop()
+            api.stop_process(a.proc)
+            a.log.close()
 
 
 @pytest.fixture

@@ -347,17 +347,27 @@ static void identity_free(gpointer data) {
         g_free(id);
 }
 
+/* The path segments of the namespaced kinds the app knows (dbus/object-path.c) */
+static const char *const segments[][2] = {
+        { "vm", "VirtualMachine" }, { "vmi", "VirtualMachineInstance" }, { "datavolume", "DataVolume" },
+        { "pvc", "PersistentVolumeClaim" }, { "vmsnapshot", "VirtualMachineSnapshot" },
+        { "vmsnapshotcontent", "VirtualMachineSnapshotContent" }, { "vmrestore", "VirtualMachineRestore" },
+        { "vmclone", "VirtualMachineClone" }, { "instancetype", "VirtualMachineInstancetype" },
+        { "event", "Event" },
+};
+
 static const char *kind_of_segment(const char *segment) {
-        static const char *const map[][2] = {
-                { "vm", "VirtualMachine" }, { "vmi", "VirtualMachineInstance" }, { "datavolume", "DataVolume" },
-                { "pvc", "PersistentVolumeClaim" }, { "vmsnapshot", "VirtualMachineSnapshot" },
-                { "vmsnapshotcontent", "VirtualMachineSnapshotContent" }, { "vmrestore", "VirtualMachineRestore" },
-                { "vmclone", "VirtualMachineClone" }, { "instancetype", "VirtualMachineInstancetype" },
-        };
-        for (size_t i = 0; segment && i < G_N_ELEMENTS(map); i++)
-                if (g_str_equal(segment, map[i][0]))
-                        return map[i][1];
+        for (size_t i = 0; segment && i < G_N_ELEMENTS(segments); i++)
+                if (g_str_equal(segment, segments[i][0]))
+                        return segments[i][1];
         return segment ? "" : "Namespace";
+}
+
+const char *ev_segment_of_kind(const char *kind) {
+        for (size_t i = 0; i < G_N_ELEMENTS(segments); i++)
+                if (g_str_equal(kind, segments[i][1]))
+                        return segments[i][0];
+        return NULL;
 }
 
 static Identity *identity(GDBusObject *object) {

@@ -73,6 +73,8 @@ char *ev_prop_string(GDBusObject *object, const char *iface, const char *name);
 gboolean ev_prop_bool(GDBusObject *object, const char *iface, const char *name);
 double ev_prop_double(GDBusObject *object, const char *iface, const char *name, double def);
 GVariant *ev_prop(GDBusObject *object, const char *iface, const char *name);
+/* The object path segment of a namespaced kind ("VirtualMachine": "vm"), or NULL. */
+const char *ev_segment_of_kind(const char *kind);
 /* the Object interface's Kind, Namespace, Name (borrowed from the cache) */
 const char *ev_object_kind(GDBusObject *object);
 const char *ev_object_namespace(GDBusObject *object);

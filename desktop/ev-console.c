@@ -199,16 +199,33 @@ void ev_console_open(EvWindow *w, const char *ns, const char *name) {
 
 /* --- the graphical console --- */
 
+/* The loopback port a viewer connects to.  It takes one connection, the
+ * viewer's, and closes: another local user cannot take the console, nor
+ * bring up a polkit prompt the user might think their own.  Referenced by
+ * its opener (until the viewer exits or the message closes) and by an
+ * OpenVNC() call in flight, which may outlive both (a polkit prompt). */
 typedef struct {
+        gint refs;
         EvWindow *main;         /* weak */
         char *path, *name;
         GSocketService *service;
         guint16 port;
 } Vnc;
 
-static void vnc_free(Vnc *v) {
+static void vnc_stop_listening(Vnc *v) {
         g_socket_service_stop(v->service);
         g_socket_listener_close(G_SOCKET_LISTENER(v->service));
+}
+
+static Vnc *vnc_ref(Vnc *v) {
+        g_atomic_int_inc(&v->refs);
+        return v;
+}
+
+static void vnc_unref(Vnc *v) {
+        if (!g_atomic_int_dec_and_test(&v->refs))
+                return;
+        vnc_stop_listening(v);
         g_object_unref(v->service);
         g_clear_weak_pointer(&v->main);
         g_free(v->path);
@@ -254,16 +271,19 @@ static void on_vnc_opened(GObject *source, GAsyncResult *res, gpointer user_data
                                          G_PRIORITY_DEFAULT, NULL, on_spliced, NULL);
         }
         g_object_unref(in->client);
+        vnc_unref(in->vnc);
         g_free(in);
 }
 
 static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GObject *source, gpointer user_data) {
         Vnc *v = user_data;
-        Incoming *in = g_new0(Incoming, 1);
+        Incoming *in;
 
+        vnc_stop_listening(v);          /* the viewer's connection; no other */
         if (!v->main)
                 return FALSE;
-        in->vnc = v;
+        in = g_new0(Incoming, 1);
+        in->vnc = vnc_ref(v);
         in->client = g_object_ref(conn);
         ev_client_call(ev_window_get_client(v->main), v->path, EV_IFACE_VMI, "OpenVNC",
                        g_variant_new("(a{sv})", NULL), NULL, NULL, on_vnc_opened, in);
@@ -272,11 +292,11 @@ static gboolean on_incoming(GSocketService *service, GSocketConnection *conn, GO
 
 static void on_viewer_exit(GObject *source, GAsyncResult *res, gpointer user_data) {
         (void) g_subprocess_wait_finish(G_SUBPROCESS(source), res, NULL);
-        vnc_free(user_data);    /* the viewer is gone: so is the port */
+        vnc_unref(user_data);   /* the viewer is gone: so is the port */
 }
 
 static void on_no_viewer_closed(AdwMessageDialog *d, const char *response, gpointer user_data) {
-        vnc_free(user_data);
+        vnc_unref(user_data);
 }
 
 /* No viewer to start: say where to connect one; the port stays open
@@ -302,6 +322,7 @@ void ev_vnc_open(EvWindow *w, const char *ns, const char *name) {
         g_autofree char *url = NULL, *hostport = NULL;
         g_autoptr(GSubprocess) viewer = NULL;
 
+        v->refs = 1;
         g_set_weak_pointer(&v->main, w);
         v->path = ev_object_path(ns, "vmi", name);
         v->name = g_strdup(name);
@@ -310,7 +331,7 @@ void ev_vnc_open(EvWindow *w, const char *ns, const char *name) {
                                            G_SOCKET_PROTOCOL_TCP, NULL, &bound, &e)) {
                 g_autofree char *text = g_strdup_printf(_("Cannot listen on 127.0.0.1: %s"), e->message);
                 ev_window_toast(w, text, TRUE);
-                vnc_free(v);
+                vnc_unref(v);
                 return;
         }
         v->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));

@@ -22,12 +22,14 @@ struct _EvCreateDialog {
         GtkWidget *errors[EV_N_FIELDS];
         GtkWidget *source[3];           /* toggle buttons, in EvDiskSource's order */
         GtkWidget *ns_combo, *type_combo, *start;
+        GPtrArray *type_choices;        /* TypeChoice, the type list's entries after "Custom" */
         GtkStringList *namespaces, *types;
         GtkTextBuffer *user_data;
         /* the progress view */
         GtkWidget *progress_page, *bar, *phase;
         char *vm, *ns, *file;
-        gboolean uploaded;
+        gboolean uploaded;              /* handed over (or being) since the phase was last UploadReady */
+        gboolean upload_left_ready;     /* the phase moved on after the hand-over */
         gulong handler;
         GDBusObjectManager *manager;
         GCancellable *cancellable;
@@ -116,21 +118,24 @@ static char *selected_string(GtkWidget *combo) {
         return item ? g_strdup(gtk_string_object_get_string(GTK_STRING_OBJECT(item))) : NULL;
 }
 
-/* The instance type chosen: "" for custom; the list shows
- * "name (cluster)" for cluster-wide ones. */
-static char *instancetype_of(EvCreateDialog *d, gboolean *cluster) {
-        g_autofree char *s = selected_string(d->type_combo);
-        char *mark;
+/* An instance type the list offers, for the project chosen. */
+typedef struct {
+        char *name;
+        gboolean cluster;
+} TypeChoice;
 
-        *cluster = FALSE;
-        if (adw_combo_row_get_selected(ADW_COMBO_ROW(d->type_combo)) == 0 || !s)
-                return g_strdup("");
-        mark = strstr(s, " (");
-        if (mark) {
-                *cluster = TRUE;
-                *mark = '\0';
-        }
-        return g_steal_pointer(&s);
+static void type_choice_free(TypeChoice *t) {
+        g_free(t->name);
+        g_free(t);
+}
+
+/* The instance type chosen: "" for custom. */
+static char *instancetype_of(EvCreateDialog *d, gboolean *cluster) {
+        guint i = adw_combo_row_get_selected(ADW_COMBO_ROW(d->type_combo));
+        TypeChoice *t = i > 0 && i - 1 < d->type_choices->len ? d->type_choices->pdata[i - 1] : NULL;
+
+        *cluster = t && t->cluster;
+        return g_strdup(t ? t->name : "");
 }
 
 /* --- the progress view: the DataVolume followed, the upload fed --- */
@@ -142,6 +147,9 @@ static void on_upload_done(GObject *source, GAsyncResult *res, gpointer user_dat
 
         if (!reply && !g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
                 g_autofree char *why = ev_error_text(e);
+                /* sent again when the volume is (again) ready for it: after a
+                 * restart of the daemon, or once it has room for the upload */
+                d->uploaded = FALSE;
                 g_autofree char *text = g_strdup_printf(_("The upload was refused: %s"), why);
                 gtk_label_set_text(GTK_LABEL(d->phase), text);
         }
@@ -177,8 +185,14 @@ static void follow(EvCreateDialog *d) {
         if (!dv)
                 return;
         ev_progress_bar_follow(GTK_PROGRESS_BAR(d->bar), dv);
-        if (g_strcmp0(phase, "UploadReady") == 0 && d->file && !d->uploaded)
+        /* a restarted daemon puts an upload it was reading back to UploadReady:
+         * the file goes again */
+        if (d->uploaded && phase && g_strcmp0(phase, "UploadReady") != 0)
+                d->upload_left_ready = TRUE;
+        if (g_strcmp0(phase, "UploadReady") == 0 && d->file && (!d->uploaded || d->upload_left_ready)) {
+                d->upload_left_ready = FALSE;
                 upload(d, dv);
+        }
         if (g_strcmp0(phase, "Succeeded") == 0) {
                 text = g_strdup_printf(_("The disk of %s is ready"), d->vm);
                 if (d->window)
@@ -207,7 +221,10 @@ static void show_progress(EvCreateDialog *d) {
         gtk_stack_set_visible_child_name(GTK_STACK(d->stack), "progress");
         gtk_widget_set_visible(d->create, FALSE);
         ev_mnemonic_button_set_label(d->cancel, _("_Close"));
-        gtk_widget_set_tooltip_text(d->cancel, _("The import goes on without this window"));
+        /* an upload is this window's to send: closing it first leaves the disk
+         * waiting (edgevirtctl image-upload --no-create can send it then) */
+        gtk_widget_set_tooltip_text(d->cancel, d->file ? _("The upload needs this window until it has begun")
+                                                       : _("The import goes on without this window"));
         d->manager = g_object_ref(ev_client_get_manager(d->client));
         d->handler = g_signal_connect(d->manager, "interface-proxy-properties-changed", G_CALLBACK(on_changed), d);
         g_signal_connect_object(d->manager, "object-added", G_CALLBACK(on_added), d, 0);
@@ -354,32 +371,65 @@ static int compare_strings(gconstpointer a, gconstpointer b) {
         return g_strcmp0(*(char *const *) a, *(char *const *) b);
 }
 
+static int compare_choices(gconstpointer a, gconstpointer b) {
+        const TypeChoice *x = *(TypeChoice *const *) a, *y = *(TypeChoice *const *) b;
+
+        return x->cluster != y->cluster ? x->cluster - y->cluster : g_strcmp0(x->name, y->name);
+}
+
+/* The instance types for project ns: its own, then the cluster's. */
+static void fill_types(EvCreateDialog *d, const char *ns) {
+        GDBusObjectManager *m = ev_client_get_manager(d->client);
+        GList *objects = m ? g_dbus_object_manager_get_objects(m) : NULL;
+        guint n = g_list_model_get_n_items(G_LIST_MODEL(d->types));
+
+        g_ptr_array_set_size(d->type_choices, 0);
+        for (GList *i = objects; i; i = i->next) {
+                const char *kind = ev_object_kind(i->data);
+                gboolean cluster = g_str_equal(kind, "VirtualMachineClusterInstancetype");
+                if (cluster || (g_str_equal(kind, "VirtualMachineInstancetype") &&
+                                g_strcmp0(ev_object_namespace(i->data), ns) == 0)) {
+                        TypeChoice *t = g_new0(TypeChoice, 1);
+                        t->name = g_strdup(ev_object_name(i->data));
+                        t->cluster = cluster;
+                        g_ptr_array_add(d->type_choices, t);
+                }
+        }
+        g_list_free_full(objects, g_object_unref);
+        g_ptr_array_sort(d->type_choices, compare_choices);
+        adw_combo_row_set_selected(ADW_COMBO_ROW(d->type_combo), 0);
+        gtk_string_list_splice(d->types, 1, n - 1, NULL);
+        for (guint i = 0; i < d->type_choices->len; i++) {
+                TypeChoice *t = d->type_choices->pdata[i];
+                g_autofree char *label = t->cluster ? g_strdup_printf(_("%s (cluster)"), t->name) : NULL;
+                gtk_string_list_append(d->types, label ? label : t->name);
+        }
+}
+
+static void on_namespace_changed(GObject *row, GParamSpec *pspec, gpointer user_data) {
+        EvCreateDialog *d = user_data;
+        g_autofree char *ns = selected_string(d->ns_combo);
+
+        fill_types(d, ns);
+}
+
 static void fill_lists(EvCreateDialog *d, const char *current) {
         GDBusObjectManager *m = ev_client_get_manager(d->client);
         GList *objects = m ? g_dbus_object_manager_get_objects(m) : NULL;
         g_autoptr(GPtrArray) ns = g_ptr_array_new_with_free_func(g_free);
-        g_autoptr(GPtrArray) types = g_ptr_array_new_with_free_func(g_free);
 
-        for (GList *i = objects; i; i = i->next) {
-                const char *kind = ev_object_kind(i->data), *name = ev_object_name(i->data);
-                if (g_str_equal(kind, "Namespace"))
-                        g_ptr_array_add(ns, g_strdup(name));
-                else if (g_str_equal(kind, "VirtualMachineClusterInstancetype"))
-                        g_ptr_array_add(types, g_strdup_printf(_("%s (cluster)"), name));
-                else if (g_str_equal(kind, "VirtualMachineInstancetype") &&
-                         g_strcmp0(ev_object_namespace(i->data), current) == 0)
-                        g_ptr_array_add(types, g_strdup(name));
-        }
+        for (GList *i = objects; i; i = i->next)
+                if (g_str_equal(ev_object_kind(i->data), "Namespace"))
+                        g_ptr_array_add(ns, g_strdup(ev_object_name(i->data)));
         g_list_free_full(objects, g_object_unref);
         g_ptr_array_sort(ns, compare_strings);
-        g_ptr_array_sort(types, compare_strings);
         for (guint i = 0; i < ns->len; i++) {
                 gtk_string_list_append(d->namespaces, ns->pdata[i]);
                 if (g_strcmp0(ns->pdata[i], current) == 0)
                         adw_combo_row_set_selected(ADW_COMBO_ROW(d->ns_combo), i);
         }
-        for (guint i = 0; i < types->len; i++)
-                gtk_string_list_append(d->types, types->pdata[i]);
+        on_namespace_changed(NULL, NULL, d);
+        g_signal_connect(d->ns_combo, "notify::selected", G_CALLBACK(on_namespace_changed), d);
 }
 
 /* The source: three linked toggle buttons in a row (buttons, which
@@ -547,6 +597,7 @@ static void ev_create_dialog_dispose(GObject *object) {
         g_clear_object(&d->client);
         g_clear_object(&d->namespaces);
         g_clear_object(&d->types);
+        g_clear_pointer(&d->type_choices, g_ptr_array_unref);
         g_clear_weak_pointer(&d->window);
         G_OBJECT_CLASS(ev_create_dialog_parent_class)->dispose(object);
 }
@@ -569,4 +620,5 @@ static void ev_create_dialog_class_init(EvCreateDialogClass *klass) {
 
 static void ev_create_dialog_init(EvCreateDialog *d) {
         d->cancellable = g_cancellable_new();
+        d->type_choices = g_ptr_array_new_with_free_func((GDestroyNotify) type_choice_free);
 }

@@ -309,7 +309,8 @@ EvField ev_manifest_field_of(const char *message, const char **rest) {
          * ns/name): ", "VirtualMachine ns/name: "; the earliest path wins */
         for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
                 for (const char *p = strstr(message, map[i].prefix); p; p = strstr(p + 1, map[i].prefix))
-                        if ((p == message || g_str_has_prefix(p - 2, ": ")) && (!best || p < best)) {
+                        if ((p == message || (p >= message + 2 && g_str_has_prefix(p - 2, ": "))) &&
+                            (!best || p < best)) {
                                 best = p;
                                 field = map[i].field;
                                 break;

@@ -28,6 +28,7 @@ struct _EvVmPage {
         Dynamic users, filesystems, conditions, disks, events;
         char *events_version;   /* the VM's and instance's ResourceVersions the events were read at */
         GCancellable *cancellable;
+        GCancellable *events_cancellable;       /* the events' List in flight */
 };
 
 G_DEFINE_TYPE(EvVmPage, ev_vm_page, GTK_TYPE_BOX)
@@ -163,14 +164,16 @@ static void update_disks(EvVmPage *p, GDBusObject *vm) {
                 g_autoptr(GDBusObject) dv = ev_client_lookup(c, p->ns, "datavolume", *n);
                 g_autofree char *phase = dv ? ev_prop_string(dv, EV_IFACE_DV, "Phase") : NULL;
                 g_autofree char *message = dv ? ev_prop_string(dv, EV_IFACE_DV, "Message") : NULL;
-                GtkWidget *row = dynamic_add(&p->disks, *n, message);
-                GtkWidget *bar = gtk_progress_bar_new(), *label = gtk_label_new(ev_datavolume_phase_text(phase));
-                g_autofree char *bar_name = g_strdup_printf(_("Import progress of %s"), *n);
+                GtkWidget *row = dynamic_add(&p->disks, *n, message), *bar;
+                GtkWidget *label = gtk_label_new(ev_datavolume_phase_text(phase));
+                g_autofree char *bar_name = NULL;
 
                 gtk_widget_add_css_class(label, "dim-label");
                 adw_action_row_add_suffix(ADW_ACTION_ROW(row), label);
                 if (!dv || g_strcmp0(phase, "Succeeded") == 0 || g_strcmp0(phase, "Failed") == 0)
                         continue;
+                bar = gtk_progress_bar_new();
+                bar_name = g_strdup_printf(_("Import progress of %s"), *n);
                 gtk_widget_set_valign(bar, GTK_ALIGN_CENTER);
                 gtk_widget_set_size_request(bar, 120, -1);
                 gtk_progress_bar_set_show_text(GTK_PROGRESS_BAR(bar), TRUE);
@@ -272,8 +275,12 @@ static void update_events(EvVmPage *p, GDBusObject *vm, GDBusObject *vmi) {
                 return;
         g_free(p->events_version);
         p->events_version = g_steal_pointer(&version);
+        /* the newest answer only: an older one arriving late would undo it */
+        g_cancellable_cancel(p->events_cancellable);
+        g_clear_object(&p->events_cancellable);
+        p->events_cancellable = g_cancellable_new();
         ev_client_call(ev_window_get_client(p->window), EV_ROOT_PATH, EV_IFACE_MANAGER, "List",
-                       g_variant_new("(ssa{sv})", "event", p->ns, NULL), NULL, p->cancellable, on_events, p);
+                       g_variant_new("(ssa{sv})", "event", p->ns, NULL), NULL, p->events_cancellable, on_events, p);
 }
 
 /* --- the whole page --- */
@@ -357,6 +364,12 @@ gboolean ev_vm_page_concerns(EvVmPage *p, GDBusObject *object) {
                 return FALSE;
         if (g_str_equal(kind, "DataVolume"))
                 return TRUE;    /* it may be one of its disks */
+        if (g_str_equal(kind, "Event") && g_str_has_prefix(ev_object_name(object), p->name) &&
+            ev_object_name(object)[strlen(p->name)] == '.') {
+                /* one of its events (named after what it is about): read them again */
+                g_clear_pointer(&p->events_version, g_free);
+                return TRUE;
+        }
         return (g_str_equal(kind, "VirtualMachine") || g_str_equal(kind, "VirtualMachineInstance")) &&
                g_str_equal(ev_object_name(object), p->name);
 }
@@ -490,6 +503,8 @@ static void ev_vm_page_dispose(GObject *object) {
 
         g_cancellable_cancel(p->cancellable);
         g_clear_object(&p->cancellable);
+        g_cancellable_cancel(p->events_cancellable);
+        g_clear_object(&p->events_cancellable);
         g_clear_weak_pointer(&p->window);
         G_OBJECT_CLASS(ev_vm_page_parent_class)->dispose(object);
 }

@@ -31,6 +31,7 @@ struct _EvWindow {
         GtkWidget *back;
         GtkWidget *title;
         GtkWidget *new_vm;
+        GtkWidget *views;               /* the lists' AdwViewStack */
         EvObjectList *vms, *volumes, *snapshots;
         EvVmPage *vm_page;
         gulong manager_handlers[3];
@@ -59,21 +60,9 @@ void ev_window_toast(EvWindow *w, const char *text, gboolean error) {
 
 /* --- the lists of the namespace shown --- */
 
-static const char *segment_of(const char *kind) {
-        static const char *const map[][2] = {
-                { "VirtualMachine", "vm" }, { "VirtualMachineInstance", "vmi" }, { "DataVolume", "datavolume" },
-                { "PersistentVolumeClaim", "pvc" }, { "VirtualMachineSnapshot", "vmsnapshot" },
-                { "VirtualMachineRestore", "vmrestore" },
-        };
-        for (size_t i = 0; i < G_N_ELEMENTS(map); i++)
-                if (g_str_equal(kind, map[i][0]))
-                        return map[i][1];
-        return NULL;
-}
-
 /* One object of the namespace shown came, went or changed. */
 static void route_object(EvWindow *w, GDBusObject *o, gboolean removed) {
-        const char *kind = ev_object_kind(o), *name = ev_object_name(o), *segment = segment_of(kind);
+        const char *kind = ev_object_kind(o), *name = ev_object_name(o), *segment = ev_segment_of_kind(kind);
 
         g_debug("%s %s %s/%s (%s)", removed ? "removed" : "added or changed", kind, ev_object_namespace(o), name,
                 g_dbus_object_get_object_path(o));
@@ -368,14 +357,17 @@ static GtkWidget *build_sidebar(EvWindow *w) {
         return box;
 }
 
-static GtkWidget *build_menu_button(void) {
+static GtkWidget *build_menu_button(gboolean primary) {
         g_autoptr(GMenu) menu = g_menu_new();
         GtkWidget *button = gtk_menu_button_new();
 
+        g_menu_append(menu, _("_Keyboard Shortcuts"), "win.show-help-overlay");
         g_menu_append(menu, _("_About edgevirt"), "app.about");
         g_menu_append(menu, _("_Quit"), "app.quit");
         gtk_menu_button_set_menu_model(GTK_MENU_BUTTON(button), G_MENU_MODEL(menu));
         gtk_menu_button_set_icon_name(GTK_MENU_BUTTON(button), "open-menu-symbolic");
+        /* F10 opens it; only the main view's (a hidden button's popover cannot open) */
+        gtk_menu_button_set_primary(GTK_MENU_BUTTON(button), primary);
         gtk_widget_set_tooltip_text(button, _("Main Menu"));
         gtk_accessible_update_property(GTK_ACCESSIBLE(button), GTK_ACCESSIBLE_PROPERTY_LABEL, _("Main Menu"), -1);
         return button;
@@ -389,7 +381,7 @@ static void add_view(AdwViewStack *stack, EvObjectList *list, const char *name, 
 
 static GtkWidget *build_content(EvWindow *w) {
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0), *header = adw_header_bar_new();
-        GtkWidget *views = adw_view_stack_new(), *bar = adw_view_switcher_bar_new();
+        GtkWidget *views = w->views = adw_view_stack_new(), *bar = adw_view_switcher_bar_new();
 
         w->back = gtk_button_new_from_icon_name("go-previous-symbolic");
         gtk_widget_set_tooltip_text(w->back, _("Back"));
@@ -402,7 +394,7 @@ static GtkWidget *build_content(EvWindow *w) {
                                        _("New Virtual Machine"), -1);
         gtk_actionable_set_action_name(GTK_ACTIONABLE(w->new_vm), "win.new-vm");
         adw_header_bar_pack_start(ADW_HEADER_BAR(header), w->new_vm);
-        adw_header_bar_pack_end(ADW_HEADER_BAR(header), build_menu_button());
+        adw_header_bar_pack_end(ADW_HEADER_BAR(header), build_menu_button(TRUE));
         g_object_bind_property(w->leaflet, "folded", header, "show-start-title-buttons", G_BINDING_SYNC_CREATE);
 
         add_view(ADW_VIEW_STACK(views), w->vms, "vms", _("Virtual Machines"), "computer-symbolic");
@@ -431,7 +423,7 @@ static GtkWidget *build_status(EvWindow *w, GtkWidget *page) {
         GtkWidget *box = gtk_box_new(GTK_ORIENTATION_VERTICAL, 0), *header = adw_header_bar_new();
 
         adw_header_bar_set_title_widget(ADW_HEADER_BAR(header), adw_window_title_new(_("edgevirt"), NULL));
-        adw_header_bar_pack_end(ADW_HEADER_BAR(header), build_menu_button());
+        adw_header_bar_pack_end(ADW_HEADER_BAR(header), build_menu_button(FALSE));
         gtk_widget_set_vexpand(page, TRUE);
         gtk_box_append(GTK_BOX(box), header);
         gtk_box_append(GTK_BOX(box), page);
@@ -473,15 +465,59 @@ static void on_new_vm_action(GSimpleAction *action, GVariant *param, gpointer us
         on_new_vm(NULL, user_data);
 }
 
+/* Alt+Left: what the Back button does, where it is shown */
+static void on_back_action(GSimpleAction *action, GVariant *param, gpointer user_data) {
+        EvWindow *w = user_data;
+
+        if (gtk_widget_get_visible(w->back))
+                on_back(NULL, w);
+}
+
+static void on_close_action(GSimpleAction *action, GVariant *param, gpointer user_data) {
+        gtk_window_close(GTK_WINDOW(user_data));
+}
+
+/* Alt+1…3: one of the lists, leaving a VM's page */
+static void on_view_action(GSimpleAction *action, GVariant *param, gpointer user_data) {
+        EvWindow *w = user_data;
+
+        if (!g_str_equal(gtk_stack_get_visible_child_name(GTK_STACK(w->top)), "main"))
+                return;
+        ev_window_show_vm(w, NULL);
+        adw_view_stack_set_visible_child_name(ADW_VIEW_STACK(w->views), g_variant_get_string(param, NULL));
+        adw_leaflet_navigate(ADW_LEAFLET(w->leaflet), ADW_NAVIGATION_DIRECTION_FORWARD);
+}
+
+static void add_actions(EvWindow *w, GtkApplication *app) {
+        static const GActionEntry entries[] = {
+                { "new-vm", on_new_vm_action, NULL, NULL, NULL, { 0 } },
+                { "back", on_back_action, NULL, NULL, NULL, { 0 } },
+                { "close", on_close_action, NULL, NULL, NULL, { 0 } },
+                { "view", on_view_action, "s", NULL, NULL, { 0 } },
+        };
+        static const struct {
+                const char *action;
+                const char *accels[3];
+        } accels[] = {
+                { "win.new-vm", { "<Control>n", NULL } },
+                { "win.back", { "<Alt>Left", "Back", NULL } },
+                { "win.close", { "<Control>w", NULL } },
+                { "win.view::vms", { "<Alt>1", NULL } },
+                { "win.view::volumes", { "<Alt>2", NULL } },
+                { "win.view::snapshots", { "<Alt>3", NULL } },
+        };
+
+        g_action_map_add_action_entries(G_ACTION_MAP(w), entries, G_N_ELEMENTS(entries), w);
+        for (size_t i = 0; i < G_N_ELEMENTS(accels); i++)
+                gtk_application_set_accels_for_action(app, accels[i].action, accels[i].accels);
+}
+
 EvWindow *ev_window_new(EvApplication *app) {
         EvWindow *w = g_object_new(EV_TYPE_WINDOW, "application", app, NULL);
-        static const GActionEntry entries[] = { { "new-vm", on_new_vm_action, NULL, NULL, NULL, { 0 } } };
-        static const char *new_accels[] = { "<Control>n", NULL };
 
         w->client = g_object_ref(ev_application_get_client(app));
         w->settings = ev_application_get_settings(app) ? g_object_ref(ev_application_get_settings(app)) : NULL;
-        g_action_map_add_action_entries(G_ACTION_MAP(w), entries, G_N_ELEMENTS(entries), w);
-        gtk_application_set_accels_for_action(GTK_APPLICATION(app), "win.new-vm", new_accels);
+        add_actions(w, GTK_APPLICATION(app));
         gtk_window_set_title(GTK_WINDOW(w), _("edgevirt"));
         gtk_window_set_default_size(GTK_WINDOW(w), 960, 640);
         if (w->settings) {

@@ -148,16 +148,6 @@ class App:
                     lines.append(f"{role(n)} {name(n)!r}" + (f" ({desc})" if desc else ""))
         return "\n".join(lines)
 
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
 
 def click(node):
     """The first action of a button ("click") or a row ("activate")."""
@@ -190,3 +180,39 @@ def screenshot(display, path):
     subprocess.run(["import", "-display", display, "-window", "root", "-trim", "+repage", path], check=True,
                    capture_output=True)
     return path
+
+
+
+def focus(app):
+    """Give the app's newest window the keyboard, as a window manager
+    would on a click (the lane runs none)."""
+    out = subprocess.run(["xdotool", "search", "--sync", "--onlyvisible", "--pid", str(app.proc.pid)],
+                         capture_output=True, text=True, timeout=20, check=True).stdout.split()
+    subprocess.run(["xdotool", "windowfocus", "--sync", out[-1]], check=True, timeout=20)
+
+
+def keys(*combos):
+    """Press keys as a keyboard does (XTest), e.g. keys("ctrl+n"), keys("Tab", "Return")."""
+    subprocess.run(["xdotool", "key", "--delay", "60", *combos], check=True, timeout=20)
+    time.sleep(0.2)
+
+
+def focused(app):
+    """The object that has the keyboard focus in the app, or None."""
+    for w in app.windows():
+        if w is None:
+            continue
+        for n in walk(w):
+            if n.get_state_set().contains(Atspi.StateType.FOCUSED):
+                return n
+    return None
+
+
+def has_state(node, nick):
+    """Whether node is in the state so named ("visible", "selected"…)."""
+    return node is not None and nick in [s.value_nick for s in node.get_state_set().get_states()]
+
+
+def describe(node):
+    return "nothing" if node is None else f"{role(node)} {name(node)!r}"
+

@@ -4,7 +4,9 @@ guest agent and OpenSSH; tests/guest/build-guest.sh): a manifest set as a
 user writes it — a Secret with an SSH key, a VM whose DataVolume imports
 the image (raw.xz) over HTTP and whose cloud-init sets the hostname and runs a
 command — followed on signals to DataVolume Succeeded, VM Running and
-AgentConnected; then the guest is checked through the agent and over SSH,
+AgentConnected (and on edgevirt-desktop's VM page, open while the guest
+boots: the agent's facts arrive live, the serial console connects, the
+graphical console's port speaks RFB; desktop_check.py); then the guest is checked through the agent and over SSH,
 keys and a password reach a user through the agent (accessCredentials
 qemuGuestAgent) and follow their Secret, the metrics endpoint's counters
 of the guest (CPU, network, disk) grow while it works, an online snapshot is taken with
@@ -18,6 +20,7 @@ import time
 import dbus
 
 from conftest import SUBNET, api, virsh
+from desktop_check import DesktopOnGuest
 
 NS = "sys"
 NAME = "org.edgevirt.EdgeVirt1"
@@ -251,6 +254,14 @@ def test_real_guest_end_to_end(client, daemon, image_server, state_dir):
     assert str(client.props(dv, NAME + ".DataVolume")["Phase"]) == "Succeeded", client.get_json("dv", NS, "guest-root")["status"]
     wait_until(lambda: str(client.props(vm_path("guest"), VM_IFACE)["PrintableStatus"]) == "Running", timeout=120,
                what="the VM to run")
+    # the desktop app's VM page, open while the guest boots, follows its agent
+    desktop = DesktopOnGuest(daemon.bus.address, NS, "guest")
+    try:
+        desktop.wait_agent_facts("edge-guest", BOOT)
+        desktop.check_console()
+        desktop.check_vnc()
+    finally:
+        desktop.stop()
     wait_until(lambda: agent_up(client), timeout=BOOT, what="the guest agent")
 
     # through the agent

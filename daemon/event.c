@@ -9,6 +9,7 @@
 #define EXPIRE_INTERVAL_MAX_USEC (60 * G_USEC_PER_SEC)
 #define MAX_MESSAGE 1024                /* bytes of an event's message kept */
 #define MAX_PENDING 4096                /* records waiting for the loop; past it, new ones are dropped */
+#define FLUSH_SLICE 16u                 /* records written per turn of the loop */
 
 const KindInfo kind_event = {
         .kind = "Event",
@@ -149,31 +150,33 @@ static void write_one(EventRecorder *r, const Pending *p) {
                           json_get_string(p->involved, "name"), e->message);
 }
 
+/* A slice at a time (each record is a transaction): a burst of records
+ * (MAX_PENDING) never holds the loop for long; the rest wait for the next
+ * turn, after what else is due. */
 static int on_flush(sd_event_source *s, void *userdata) {
         EventRecorder *r = userdata;
-        g_autoptr(GPtrArray) batch = g_steal_pointer(&r->pending);
+        guint n = MIN(r->pending->len, FLUSH_SLICE);
 
-        r->pending = g_ptr_array_new_with_free_func((GDestroyNotify) pending_free);
-        for (guint i = 0; i < batch->len; i++)
-                write_one(r, batch->pdata[i]);
+        for (guint i = 0; i < n; i++)
+                write_one(r, r->pending->pdata[i]);
+        g_ptr_array_remove_range(r->pending, 0, n);
+        if (r->pending->len > 0 && sd_event_source_set_enabled(r->flush, SD_EVENT_ONESHOT) < 0)
+                g_warning("events: cannot schedule the recording of %u more", r->pending->len);
         return 0;
 }
 
-void event_record(EventRecorder *r, Object *involved, bool warning, const char *reason, const char *format, ...) {
+/* A record for the loop, its message kept valid UTF-8 and bounded; NULL
+ * when too many wait already. */
+static Pending *pending_new(EventRecorder *r, const char *about, bool warning, const char *reason,
+                            const char *format, va_list ap) {
         Pending *p;
-        va_list ap;
 
-        if (!r || involved->kind == &kind_event)
-                return;
         if (r->pending->len >= MAX_PENDING) {
-                g_warning("events: %u waiting to be written; %s of %s %s/%s dropped", r->pending->len, reason,
-                          involved->kind->kind, involved->namespace, involved->name);
-                return;
+                g_warning("events: %u waiting to be written; %s of %s dropped", r->pending->len, reason, about);
+                return NULL;
         }
         p = g_new0(Pending, 1);
-        va_start(ap, format);
         p->message = g_strdup_vprintf(format, ap);
-        va_end(ap);
         if (strlen(p->message) > MAX_MESSAGE)   /* cut between characters, not inside one */
                 *g_utf8_find_prev_char(p->message, p->message + MAX_MESSAGE + 1) = '\0';
         if (!g_utf8_validate(p->message, -1, NULL)) {
@@ -181,10 +184,35 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
                 g_free(p->message);
                 p->message = valid;
         }
+        p->involved = json_object_new();
+        p->warning = warning;
+        p->reason = g_strdup(reason);
+        p->timestamp = ev_timestamp_now();
+        return p;
+}
+
+static void pending_add(EventRecorder *r, Pending *p) {
+        g_ptr_array_add(r->pending, p);
+        if (sd_event_source_set_enabled(r->flush, SD_EVENT_ONESHOT) < 0)
+                g_warning("events: cannot schedule the recording of %s", p->reason);
+}
+
+void event_record(EventRecorder *r, Object *involved, bool warning, const char *reason, const char *format, ...) {
+        g_autofree char *about = NULL;
+        Pending *p;
+        va_list ap;
+
+        if (!r || involved->kind == &kind_event)
+                return;
+        about = g_strdup_printf("%s %s/%s", involved->kind->kind, involved->namespace, involved->name);
+        va_start(ap, format);
+        p = pending_new(r, about, warning, reason, format, ap);
+        va_end(ap);
+        if (!p)
+                return;
         /* a Namespace's events live in it (its admins read them there) */
         p->namespace = g_strdup(involved->kind->namespaced ? involved->namespace :
                                 involved->kind == &kind_namespace ? involved->name : "default");
-        p->involved = json_object_new();
         g_autofree char *api_version = kind_api_version(involved->kind);
         char rv[32];
         g_snprintf(rv, sizeof rv, "%" G_GUINT64_FORMAT, involved->resource_version);
@@ -196,12 +224,32 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
         json_object_set_string_member(p->involved, "uid", involved->uid);
         json_object_set_string_member(p->involved, "resourceVersion", rv);
         p->involved_uid = g_strdup(involved->uid);
-        p->warning = warning;
-        p->reason = g_strdup(reason);
-        p->timestamp = ev_timestamp_now();
-        g_ptr_array_add(r->pending, p);
-        if (sd_event_source_set_enabled(r->flush, SD_EVENT_ONESHOT) < 0)
-                g_warning("events: cannot schedule the recording of %s", reason);
+        pending_add(r, p);
+}
+
+void event_record_file(EventRecorder *r, const char *path, bool warning, const char *reason, const char *format,
+                       ...) {
+        g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA1, path, -1);
+        g_autofree char *base = g_path_get_basename(path);
+        Pending *p;
+        va_list ap;
+
+        if (!r)
+                return;
+        va_start(ap, format);
+        p = pending_new(r, path, warning, reason, format, ap);
+        va_end(ap);
+        if (!p)
+                return;
+        p->namespace = g_strdup("default");
+        /* a stable uid of the path's, so the same file's events coalesce */
+        p->involved_uid = g_strdup_printf("%.8s-%.4s-%.4s-%.4s-%.12s", sum, sum + 8, sum + 12, sum + 16, sum + 20);
+        json_object_set_string_member(p->involved, "apiVersion", "edgevirt.io/v1");
+        json_object_set_string_member(p->involved, "kind", "ManifestFile");
+        json_object_set_string_member(p->involved, "name", base);
+        json_object_set_string_member(p->involved, "uid", p->involved_uid);
+        json_object_set_string_member(p->involved, "fieldPath", path);
+        pending_add(r, p);
 }
 
 void event_recorder_expire(EventRecorder *r) {

@@ -34,6 +34,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(EventRecorder, event_recorder_free)
 void event_record(EventRecorder *r, Object *involved, bool warning, const char *reason, const char *format, ...)
         G_GNUC_PRINTF(5, 6);
 
+/* Record something about a file of the manifests directories (there is
+ * no object to involve): in "default", involvedObject kind ManifestFile,
+ * named by the file's name, the whole path in fieldPath. */
+void event_record_file(EventRecorder *r, const char *path, bool warning, const char *reason, const char *format,
+                       ...) G_GNUC_PRINTF(5, 6);
+
 /* Drop events past their time to live now (a timer does it every minute). */
 void event_recorder_expire(EventRecorder *r);
 

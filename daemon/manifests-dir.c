@@ -5,13 +5,16 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "event.h"
 #include "json-util.h"
 #include "manifest.h"
 #include "manifests-dir.h"
+#include "services.h"
 #include "util.h"
 
 #define DEBOUNCE_USEC (300 * 1000)      /* an editor's save is several events */
 #define MAX_FILE_SIZE (8u << 20)        /* a manifest file is configuration, not data */
+#define MAX_FILES 512u                  /* files applied, all directories together (by name) */
 
 struct ManifestsDir {
         Model *model;
@@ -73,6 +76,10 @@ static bool is_manifest_name(const char *name) {
                (g_str_has_suffix(name, ".yaml") || g_str_has_suffix(name, ".yml") || g_str_has_suffix(name, ".json"));
 }
 
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(const char * const *) a, *(const char * const *) b);
+}
+
 /* The files to apply, by name: later directories replace earlier ones'
  * files of the same name; an empty file or a link to /dev/null masks. */
 static GHashTable *collect_files(ManifestsDir *md, bool *ret_complete) {
@@ -95,6 +102,17 @@ static GHashTable *collect_files(ManifestsDir *md, bool *ret_complete) {
                 while ((name = g_dir_read_name(dir)))
                         if (is_manifest_name(name))
                                 g_hash_table_replace(files, g_strdup(name), g_build_filename(*d, name, NULL));
+        }
+        if (g_hash_table_size(files) > MAX_FILES) {
+                /* read on the main loop: bounded; the first by name are kept */
+                g_autofree const char **names = (const char **) g_hash_table_get_keys_as_array(files, NULL);
+                guint n = g_hash_table_size(files);
+                qsort(names, n, sizeof *names, compare_names);
+                g_warning("manifests: %u files, more than %u: those after %s are left out (nothing is pruned "
+                          "while they are)", n, MAX_FILES, names[MAX_FILES - 1]);
+                for (guint i = MAX_FILES; i < n; i++)
+                        g_hash_table_remove(files, names[i]);
+                *ret_complete = false;
         }
         return files;
 }
@@ -201,7 +219,7 @@ static int apply_file(ManifestsDir *md, ManifestFile *f, GHashTable *kept, GErro
 /* Objects from a file that were not just applied from it go, and so do
  * those of files that are gone.  failed: files that could not be applied
  * keep their objects. */
-static void prune(ManifestsDir *md, GHashTable *files, GHashTable *failed, GHashTable *kept) {
+static void prune(ManifestsDir *md, GHashTable *failed, GHashTable *kept) {
         g_autoptr(GPtrArray) objects = model_list(md->model, NULL, NULL, NULL);
 
         /* a delete may take dependents with it in its transaction: hold a
@@ -226,6 +244,14 @@ static void prune(ManifestsDir *md, GHashTable *files, GHashTable *failed, GHash
 }
 
 static void watch_directories(ManifestsDir *md);
+
+/* A file that changes nothing: said in the log and as a Warning Event
+ * (`edgevirtctl get events -n default`), with its line and field. */
+static void rejected(ManifestsDir *md, ManifestFile *f, const char *message) {
+        g_warning("manifests: %s (nothing of it changed)", message);
+        event_record_file(model_services(md->model)->events, f->path, true, "ManifestRejected",
+                          "%s (nothing of it changed)", message);
+}
 
 static int compare_files(const void *a, const void *b) {
         return strcmp((*(ManifestFile *const *) a)->name, (*(ManifestFile *const *) b)->name);
@@ -252,7 +278,7 @@ void manifests_dir_sync(ManifestsDir *md) {
                 f->path = g_strdup(path);
                 g_hash_table_insert(files, f->name, f);
                 if (load_file(f, &e) < 0) {
-                        g_warning("manifests: %s (nothing of it changed)", e->message);
+                        rejected(md, f, e->message);
                         g_hash_table_add(failed, g_strdup(f->name));
                 } else if (f->docs->len == 0)
                         f->applied = true;      /* empty or masked: its objects go */
@@ -279,11 +305,11 @@ void manifests_dir_sync(ManifestsDir *md) {
         }
         for (guint i = 0; i < pending->len; i++) {
                 ManifestFile *f = pending->pdata[i];
-                g_warning("manifests: %s (nothing of it changed)", (char *) g_hash_table_lookup(errors, f->name));
+                rejected(md, f, g_hash_table_lookup(errors, f->name));
                 g_hash_table_add(failed, g_strdup(f->name));
         }
         if (complete)
-                prune(md, files, failed, kept);
+                prune(md, failed, kept);
 }
 
 static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata) {

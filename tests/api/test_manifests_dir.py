@@ -138,6 +138,16 @@ def test_bad_file_changes_nothing_and_says_where(bus, started, dirs):
     assert "data.x: must be a string" in log, log
     assert cm(client, "site", "settings") == before
     assert exists(client, "configmap", "site", "extra")
+    # and an operator reading events sees both refusals, about the file
+    def rejections():
+        return [e for e in client.list("event", "default")["items"] if e["reason"] == "ManifestRejected"]
+    wait_until(lambda: len(rejections()) == 2, what="two ManifestRejected events")
+    for e in rejections():
+        assert e["type"] == "Warning"
+        assert e["involvedObject"]["kind"] == "ManifestFile" and e["involvedObject"]["name"] == "10-site.yaml"
+        assert e["involvedObject"]["fieldPath"] == str(site)
+    assert any(f"line {line}: document 3 (ConfigMap site/extra): data.x: must be a string" in e["message"]
+               for e in rejections()), rejections()
 
     # fixed: applied again
     site.write_text(SITE.replace("mode: edge", "mode: fixed"))

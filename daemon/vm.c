@@ -16,7 +16,6 @@
 #include "vmi-admit.h"
 #include "vmi-status.h"
 
-#define TICK_USEC (1 * G_USEC_PER_SEC)  /* while a VM backs off: is its time up? */
 #define BACKOFF_BASE_SECONDS 10
 #define BACKOFF_MAX_SECONDS 300
 #define HEALTHY_RUN_SECONDS 300         /* an instance that ran this long resets the count */
@@ -86,7 +85,6 @@ static void vm_init_status(JsonObject *doc) {
 struct VmController {
         Model *model;
         Services *services;
-        sd_event_source *tick;          /* on while a VM backs off */
 };
 
 /* --- status --- */
@@ -250,13 +248,14 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
 }
 
-/* Make the back-off tick run soon. */
-static void wake(Model *m) {
-        VmController *c = model_services(m) ? model_services(m)->vms : NULL;
-        if (c) {
-                sd_event_source_set_time_relative(c->tick, TICK_USEC);
-                sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
-        }
+/* A VM backing off is looked at again when its time is up (and then
+ * shows it starts again).  At the daemon's start every VM is reconciled:
+ * back-offs that ended meanwhile start at once. */
+static void look_again_after_backoff(Model *m, Object *vm) {
+        gint64 at = retry_after(vm), now = g_get_real_time();
+
+        if (at > now)
+                model_enqueue_later(m, vm, (uint64_t) (at - now) + 1000);
 }
 
 /* --- reconcile --- */
@@ -400,8 +399,6 @@ static int vm_reconcile(Model *m, Object *vm) {
                 (void) model_delete_object(m, vmi, PROPAGATION_BACKGROUND, NULL);
         else if (d.action == VM_RUN_STOP)
                 (void) services_instance_stop(model_services(m), vmi, -1, NULL);
-        if (d.wait_backoff)
-                wake(m);
         bool want = d.action == VM_RUN_CREATE;
         if (want) {
                 refs = json_object_new();
@@ -409,14 +406,14 @@ static int vm_reconcile(Model *m, Object *vm) {
                         write_status(m, vm, NULL, &(VmStatus) { .failure = e->message,
                                                                 .failure_reason = "FailedCreate" },
                                      requests, failure, false, NULL);
+                        look_again_after_backoff(m, vm);
                         return 0;
                 }
                 vmi = vm_instance(m, vm);
         }
-        if (failure)
-                wake(m);
         /* no running instance: what went wrong last stays shown */
         write_status(m, vm, vmi, &st, requests, failure, !st.failure && (!vmi || vmi_is_finished(vmi)) && !want, refs);
+        look_again_after_backoff(m, vm);
         return 0;
 }
 
@@ -526,7 +523,7 @@ int vm_restart(Model *m, Object *vm, bool force, int64_t grace, GError **error) 
         return add_requests(m, vm, (const char *const[]) { "Stop", "Start", NULL }, vmi->uid, NULL, error);
 }
 
-/* --- the controller: its watch and its back-off tick --- */
+/* --- the controller: its watch --- */
 
 /* The VM of the instance's name, owner or not: a VM made again under the
  * name of one being deleted waits for the old instance to go. */
@@ -538,39 +535,11 @@ static void instance_changed(Model *m, Object *vmi, ModelEvent event, void *user
 
 static const ModelWatch instance_watch = { .changed = instance_changed };
 
-static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
-        VmController *c = userdata;
-        g_autoptr(GPtrArray) all = model_list(c->model, &kind_vm, NULL, NULL);
-        bool backing_off_still = false;
-
-        for (guint i = 0; i < all->len; i++) {
-                Object *vm = all->pdata[i];
-                gint64 at = retry_after(vm);
-                /* the backoff ended: start again (and show it) */
-                if (at && at <= g_get_real_time() && streq(vm_printable_status(vm), "CrashLoopBackOff"))
-                        model_enqueue(c->model, vm);
-                backing_off_still = backing_off_still || backing_off(vm);
-        }
-        if (backing_off_still)
-                sd_event_source_set_time_relative(s, TICK_USEC);
-        else
-                sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        return 0;
-}
-
 int vm_controller_new(Model *m, Services *s, VmController **ret) {
         g_autoptr(VmController) c = g_new0(VmController, 1);
-        int r;
 
         c->model = m;
         c->services = s;
-        /* at start too: back-offs that ended while the daemon was down */
-        r = sd_event_add_time_relative(s->event, &c->tick, CLOCK_MONOTONIC, TICK_USEC, 0, on_tick, c);
-        if (r < 0)
-                return r;
-        r = sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
-        if (r < 0)
-                return r;
         model_watch(m, &kind_vmi, &instance_watch, c);
         *ret = g_steal_pointer(&c);
         return 0;
@@ -580,7 +549,6 @@ VmController *vm_controller_free(VmController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &instance_watch, c);
-        sd_event_source_disable_unref(c->tick);
         g_free(c);
         return NULL;
 }

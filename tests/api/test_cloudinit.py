@@ -122,6 +122,11 @@ def test_missing_secret_fails_the_instance_naming_it(client):
     msg = failure(client, "nosec")
     assert "spec.volumes[0].cloudInitNoCloud.secretRef" in msg and "Secret default/absent not found" in msg, msg
     assert client.get_json("vm", "default", "nosec")["status"]["printableStatus"] == "CrashLoopBackOff"
+    # the Secret made meanwhile: when the first back-off (10 s) ends, the VM
+    # starts again by itself — nothing else changes to wake it
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: absent}\nstringData: {userdata: x}\n")
+    wait_until(lambda: client.get_json("vm", "default", "nosec")["status"]["printableStatus"] == "Running",
+               timeout=40, what="the VM to start again after its back-off")
     # without the keys' Secret, the accessCredentials entry is named
     client.delete("secret", "default", "keys")
     client.apply(VM.replace("NAME", "nokeys").replace("HOST", "x").replace("PROP", "noCloud")

@@ -60,6 +60,21 @@ void ev_window_toast(EvWindow *w, const char *text, gboolean error) {
 
 /* --- the lists of the namespace shown --- */
 
+/* The rows of the VMs that own object (a DataVolume): only theirs, a
+ * progress tick must not redo every row of a big project. */
+static void update_owner_rows(EvWindow *w, GDBusObject *object) {
+        g_autoptr(GVariant) owners = ev_prop(object, EV_IFACE_OBJECT, "OwnerReferences");
+        GVariantIter i;
+        const char *kind, *name;
+
+        if (!owners || !g_variant_is_of_type(owners, G_VARIANT_TYPE("a(ssss)")))
+                return;
+        g_variant_iter_init(&i, owners);
+        while (g_variant_iter_next(&i, "(&s&s&s&s)", NULL, &kind, &name, NULL))
+                if (g_str_equal(kind, "VirtualMachine"))
+                        ev_object_list_update(w->vms, name);
+}
+
 /* One object of the namespace shown came, went or changed. */
 static void route_object(EvWindow *w, GDBusObject *o, gboolean removed) {
         const char *kind = ev_object_kind(o), *name = ev_object_name(o), *segment = ev_segment_of_kind(kind);
@@ -78,7 +93,7 @@ static void route_object(EvWindow *w, GDBusObject *o, gboolean removed) {
                 ev_object_list_update(w->vms, name);
         } else if (g_str_equal(segment, "datavolume") || g_str_equal(segment, "pvc")) {
                 ev_volumes_route(w->volumes, w->client, w->namespace, o, removed);
-                ev_object_list_update_all(w->vms);      /* import progress shows on the VM */
+                update_owner_rows(w, o);                /* import progress shows on the VM */
         } else if (g_str_equal(segment, "vmsnapshot")) {
                 if (removed)
                         ev_object_list_remove(w->snapshots, name);

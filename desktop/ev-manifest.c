@@ -286,6 +286,41 @@ char *ev_manifest_build(const EvVmSpec *s, GError **error) {
         return json_to_string(root, TRUE);
 }
 
+/* source (snapshot) or target (restore): the VM, a member of the open spec */
+static void add_vm_ref(JsonBuilder *b, const char *member, const char *vm) {
+        int n = open_path(b, member);
+
+        member_string(b, "apiGroup", "kubevirt.io");
+        member_string(b, "kind", "VirtualMachine");
+        member_string(b, "name", vm);
+        close_objects(b, n);
+}
+
+char *ev_manifest_snapshot(const char *ns, const char *name, const char *vm) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonNode) root = NULL;
+
+        begin_document(b, "snapshot.kubevirt.io/v1beta1", "VirtualMachineSnapshot", name, ns);
+        open_path(b, "spec");
+        add_vm_ref(b, "source", vm);
+        close_objects(b, 2);
+        root = json_builder_get_root(b);
+        return json_to_string(root, TRUE);
+}
+
+char *ev_manifest_restore(const char *ns, const char *name, const char *vm, const char *snapshot) {
+        g_autoptr(JsonBuilder) b = json_builder_new();
+        g_autoptr(JsonNode) root = NULL;
+
+        begin_document(b, "snapshot.kubevirt.io/v1beta1", "VirtualMachineRestore", name, ns);
+        open_path(b, "spec");
+        add_vm_ref(b, "target", vm);
+        member_string(b, "virtualMachineSnapshotName", snapshot);
+        close_objects(b, 2);
+        root = json_builder_get_root(b);
+        return json_to_string(root, TRUE);
+}
+
 EvField ev_manifest_field_of(const char *message, const char **rest) {
         static const struct { const char *prefix; EvField field; } map[] = {
                 { "metadata.name", EV_FIELD_NAME },

@@ -41,6 +41,9 @@ GQuark ev_manifest_error_quark(void);
 char *ev_manifest_build(const EvVmSpec *spec, GError **error);
 /* The DataVolume the VM's disk is imported into */
 char *ev_manifest_disk_name(const char *vm);
+/* A VirtualMachineSnapshot of vm, and a VirtualMachineRestore of snapshot into vm */
+char *ev_manifest_snapshot(const char *ns, const char *name, const char *vm);
+char *ev_manifest_restore(const char *ns, const char *name, const char *vm, const char *snapshot);
 /* Which field a daemon's message names ("document 2 (...): spec.template...:
  * ..."), and the message without the document prefix. */
 EvField ev_manifest_field_of(const char *message, const char **rest);

@@ -5,6 +5,7 @@
 
 #include <glib/gi18n.h>
 
+#include "ev-manifest.h"
 #include "ev-snapshots.h"
 
 typedef struct {
@@ -93,10 +94,7 @@ void ev_snapshot_take(EvWindow *w, const char *ns, const char *vm) {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
         g_autofree char *name = g_strdup_printf("%.40s-%s", vm, stamp);
-        g_autofree char *doc = g_strdup_printf(
-                "{\"apiVersion\": \"snapshot.kubevirt.io/v1beta1\", \"kind\": \"VirtualMachineSnapshot\", "
-                "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}, \"spec\": {\"source\": "
-                "{\"apiGroup\": \"kubevirt.io\", \"kind\": \"VirtualMachine\", \"name\": \"%s\"}}}", name, ns, vm);
+        g_autofree char *doc = ev_manifest_snapshot(ns, name, vm);
         Op *op = op_new(w, ns, name, vm);
 
         op->extra = g_strdup(N_("Taking snapshot %s of %s"));
@@ -107,11 +105,7 @@ static void restore(Op *confirmed) {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autofree char *stamp = g_date_time_format(now, "%Y%m%d-%H%M%S");
         g_autofree char *name = g_strdup_printf("%.40s-restore-%s", confirmed->name, stamp);
-        g_autofree char *doc = g_strdup_printf(
-                "{\"apiVersion\": \"snapshot.kubevirt.io/v1beta1\", \"kind\": \"VirtualMachineRestore\", "
-                "\"metadata\": {\"name\": \"%s\", \"namespace\": \"%s\"}, \"spec\": {\"target\": "
-                "{\"apiGroup\": \"kubevirt.io\", \"kind\": \"VirtualMachine\", \"name\": \"%s\"}, "
-                "\"virtualMachineSnapshotName\": \"%s\"}}", name, confirmed->ns, confirmed->vm, confirmed->name);
+        g_autofree char *doc = ev_manifest_restore(confirmed->ns, name, confirmed->vm, confirmed->name);
         Op *op = op_new(confirmed->window, confirmed->ns, confirmed->name, confirmed->vm);
 
         op->extra = g_strdup(N_("Restoring %s into %s: it waits for the VM to stop"));

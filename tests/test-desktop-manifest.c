@@ -163,6 +163,24 @@ static void test_field_of(void) {
         g_assert_cmpstr(rest, ==, "not authorized");
 }
 
+static void test_snapshot_and_restore(void) {
+        g_autoptr(JsonParser) p = json_parser_new(), q = json_parser_new();
+        g_autofree char *snap = ev_manifest_snapshot("team", "web-1", "web");
+        g_autofree char *restore = ev_manifest_restore("team", "web-1-restore", "web", "web-1");
+        JsonObject *o = parse(snap, p), *r = parse(restore, q);
+
+        g_assert_cmpstr(at(o, "$.kind"), ==, "VirtualMachineSnapshot");
+        g_assert_cmpstr(at(o, "$.apiVersion"), ==, "snapshot.kubevirt.io/v1beta1");
+        g_assert_cmpstr(at(o, "$.metadata.namespace"), ==, "team");
+        g_assert_cmpstr(at(o, "$.metadata.name"), ==, "web-1");
+        g_assert_cmpstr(at(o, "$.spec.source.kind"), ==, "VirtualMachine");
+        g_assert_cmpstr(at(o, "$.spec.source.apiGroup"), ==, "kubevirt.io");
+        g_assert_cmpstr(at(o, "$.spec.source.name"), ==, "web");
+        g_assert_cmpstr(at(r, "$.kind"), ==, "VirtualMachineRestore");
+        g_assert_cmpstr(at(r, "$.spec.target.name"), ==, "web");
+        g_assert_cmpstr(at(r, "$.spec.virtualMachineSnapshotName"), ==, "web-1");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/desktop-manifest/url-disk", test_url_disk);
@@ -170,5 +188,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/desktop-manifest/container-instancetype", test_container_and_instancetype);
         g_test_add_func("/desktop-manifest/refusals", test_refusals);
         g_test_add_func("/desktop-manifest/field-of", test_field_of);
+        g_test_add_func("/desktop-manifest/snapshot-restore", test_snapshot_and_restore);
         return g_test_run();
 }

@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Air-gapped images (docs/images.md): image archives loaded into the
+image cache through a file descriptor (LoadImages) and written out of it
+(SaveImage); a VM whose containerDisk says imagePullPolicy: Never boots
+from a loaded image with no registry anywhere.  Archives are made by
+skopeo (oci-archive:, docker-archive:) from OCI layouts built here, or
+by hand where skopeo cannot make them (several images, broken ones)."""
+import gzip
+import io
+import json
+import os
+import subprocess
+import tarfile
+import uuid
+
+import dbus
+import pytest
+
+import servers
+from conftest import expect_error, wait_until
+from test_images import container_disk_vm, images
+from test_registry import disk, image, layout  # noqa: F401 (disk: a fixture)
+from test_vm import vm_status
+
+NO_OPTIONS = dbus.Dictionary({}, signature="sv")
+
+
+def oci_layout(tmp, qcow2, tag="v1"):
+    """An OCI layout of a containerDisk of its own (a unique layer)."""
+    d = os.path.join(tmp, "oci-" + uuid.uuid4().hex[:8])
+    stamp = {"etc/stamp": uuid.uuid4().hex.encode()}
+    layout(d, tag, [image(d, [stamp, {"disk/": b"", "disk/disk.qcow2": qcow2}])])
+    return d
+
+
+def skopeo(src, dst):
+    subprocess.run(["skopeo", "copy", "-q", src, dst], check=True, capture_output=True)
+
+
+def load(client, path, name=""):
+    with open(path, "rb") as f:
+        return [(str(r), str(d)) for r, d in client.manager.LoadImages(dbus.types.UnixFd(f), name, NO_OPTIONS)]
+
+
+def tar_of(members):
+    """A tar of {name: bytes}, in that order."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.GNU_FORMAT) as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def layout_members(d):
+    out = {}
+    for dp, _, fs in os.walk(d):
+        for f in sorted(fs):
+            p = os.path.join(dp, f)
+            out[os.path.relpath(p, d)] = open(p, "rb").read()
+    return out
+
+
+def cache_files(state_dir):
+    d = os.path.join(state_dir, "images")
+    return sorted(f for f in os.listdir(d)) if os.path.isdir(d) else []
+
+
+def test_oci_archive_and_docker_archive_load(client, state_dir, tmp_path, disk):
+    d = oci_layout(str(tmp_path), disk[1])
+    oci = str(tmp_path / "disk.oci.tar")
+    skopeo(f"oci:{d}:v1", f"oci-archive:{oci}:example.com/vm/disk:v1")
+    [(ref, digest)] = load(client, oci)
+    assert ref == "docker://example.com/vm/disk:v1" and digest.startswith("sha256:")
+    [(d2, refs, vsize, _, _, _, users)] = images(client)
+    assert d2 == digest and refs == [ref] and vsize == servers.SIZE and users == 0
+    servers.same_bytes(os.path.join(state_dir, "images", digest[7:] + ".img"), disk[0])
+    # docker save's format, of another image; gzip'd, through a pipe (not seekable: spooled)
+    d = oci_layout(str(tmp_path), disk[1])
+    dock = str(tmp_path / "disk.docker.tar")
+    skopeo(f"oci:{d}:v1", f"docker-archive:{dock}:example.com/vm/other:v2")
+    r, w = os.pipe()
+    writer = subprocess.Popen(["gzip", "-c", dock], stdout=w)
+    os.close(w)
+    loaded = client.manager.LoadImages(dbus.types.UnixFd(r), "", NO_OPTIONS)
+    os.close(r)
+    writer.wait()
+    [(ref2, digest2)] = [(str(a), str(b)) for a, b in loaded]
+    assert ref2 == "docker://example.com/vm/other:v2" and digest2 != digest
+    assert sorted(i[0] for i in images(client)) == sorted([digest, digest2])
+    servers.same_bytes(os.path.join(state_dir, "images", digest2[7:] + ".img"), disk[0])
+
+
+def test_several_images_load_all_or_need_no_name(client, state_dir, tmp_path, disk):
+    # an OCI layout with two images under two names
+    d = str(tmp_path / "two")
+    descs = []
+    for name in ("example.com/vm/a:1", "example.com/vm/b:1"):
+        m = image(d, [{"etc/stamp": name.encode()}, {"disk/disk.qcow2": disk[1]}])
+        m.pop("platform")
+        m["annotations"] = {"org.opencontainers.image.ref.name": name}
+        descs.append(m)
+    with open(os.path.join(d, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with open(os.path.join(d, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": descs}, f)
+    archive = str(tmp_path / "two.tar")
+    open(archive, "wb").write(tar_of(layout_members(d)))
+    msg = expect_error("Invalid", load, client, archive, "example.com/vm/one:1")
+    assert "holds 2 images" in msg and images(client) == []
+    loaded = load(client, archive)
+    assert sorted(r for r, _ in loaded) == ["docker://example.com/vm/a:1", "docker://example.com/vm/b:1"]
+    assert sorted(i[0] for i in images(client)) == sorted(dg for _, dg in loaded)
+
+
+def test_unnamed_image_takes_the_name_given(client, tmp_path, disk):
+    d = oci_layout(str(tmp_path), disk[1], tag="v1")        # a bare tag: no name
+    archive = str(tmp_path / "bare.tar")
+    skopeo(f"oci:{d}:v1", f"oci-archive:{archive}:v1")
+    msg = expect_error("Invalid", load, client, archive)
+    assert "does not name the image" in msg and images(client) == []
+    [(ref, _)] = load(client, archive, "example.com/vm/named:v3")
+    assert ref == "docker://example.com/vm/named:v3"
+
+
+def test_bad_archives_are_refused_and_change_nothing(client, state_dir, tmp_path, disk):
+    d = oci_layout(str(tmp_path), disk[1])
+    members = layout_members(d)
+    members["index.json"] = json.dumps({**json.loads(members["index.json"]), "manifests": [
+        {**json.loads(members["index.json"])["manifests"][0],
+         "annotations": {"org.opencontainers.image.ref.name": "example.com/vm/bad:v1"}}]}).encode()
+    good = tar_of(members)
+    # a layer whose bytes do not match its digest (still a valid gzip'd tar)
+    big = max(members, key=lambda k: len(members[k]))
+    corrupt = dict(members)
+    corrupt[big] = gzip.compress(gzip.decompress(members[big])[:-1] + b"\x01")
+    cases = {
+        "digest": (tar_of(corrupt), "digest mismatch"),
+        "truncated": (good[:len(good) // 2], "truncated"),
+        "not an image": (tar_of({"hello.txt": b"hi"}), "not an image archive"),
+        "not a tar": (b"just some bytes, not a tar archive at all" * 30, "not a tar archive"),
+        "empty": (b"", "empty"),
+    }
+    for what, (data, words) in cases.items():
+        path = str(tmp_path / (what.replace(" ", "-") + ".tar"))
+        open(path, "wb").write(data)
+        msg = expect_error("Invalid", load, client, path)
+        assert words in msg, (what, msg)
+        assert images(client) == [] and cache_files(state_dir) == [], what
+    # the fd must be readable
+    with open(str(tmp_path / "w"), "wb") as f:
+        msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.LoadImages,
+                           dbus.types.UnixFd(f), "", NO_OPTIONS)
+    assert "not open for reading" in msg
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.LoadImages,
+                       dbus.types.UnixFd(open("/dev/null", "rb")), "", dbus.Dictionary({"x": "y"}, signature="sv"))
+    assert "unknown option" in msg
+
+
+def test_vm_boots_from_a_loaded_image_with_pull_policy_never(client, tmp_path, disk):
+    d = oci_layout(str(tmp_path), disk[1])
+    archive = str(tmp_path / "vm.tar")
+    skopeo(f"oci:{d}:v1", f"oci-archive:{archive}:registry.invalid/vm/airgap:v1")
+    image_ref = "registry.invalid/vm/airgap:v1"
+    client.apply(container_disk_vm("airgap", image_ref, ", imagePullPolicy: Never"))
+    wait_until(lambda: vm_status(client, "airgap") == "ErrImageNeverPull", timeout=30, what="ErrImageNeverPull")
+    load(client, archive)
+    client.delete("vm", "default", "airgap")
+    wait_until(lambda: not client.exists("vm", "default", "airgap"), what="the VM to go")
+    client.apply(container_disk_vm("airgap", image_ref, ", imagePullPolicy: Never"))
+    wait_until(lambda: vm_status(client, "airgap") == "Running", timeout=30, what="the loaded image to start the VM")
+    client.apply(container_disk_vm("airgap2", image_ref, ", imagePullPolicy: IfNotPresent"))
+    wait_until(lambda: vm_status(client, "airgap2") == "Running", timeout=30, what="IfNotPresent to use it too")
+    [(_, _, _, _, _, _, users)] = images(client)
+    assert users == 2

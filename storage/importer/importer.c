@@ -226,7 +226,7 @@ static void limit_child(gpointer data) {
         }
 }
 
-static char *run_qemu_img(char **argv, bool limit_cpu) {
+char *run_qemu_img(char **argv, bool limit_cpu) {
         g_autofree char *out = NULL, *err = NULL;
         g_autoptr(GError) e = NULL;
         int status;
@@ -660,7 +660,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME };
+               STALL, IDLE, ARCHIVE, NAME, SAVE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -670,6 +670,7 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
+                { "save", required_argument, NULL, SAVE },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -693,10 +694,16 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case IDLE: o->idle_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
                 case ARCHIVE: o->archive = true; break;
                 case NAME: o->name = optarg; break;
+                case SAVE: o->save = optarg; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->self_test && o->target && o->scratch)
                 o->from_stdin = true;   /* nothing is read */
+        if (o->save) {
+                if (!o->name || !o->scratch || o->target || o->cache || o->url || o->registry || o->archive)
+                        die(false, "edgevirt-importer: --save takes --name and --scratch");
+                return;
+        }
         if (o->archive) {
                 if (!o->cache || !o->size || !o->scratch || o->target || o->url || o->registry)
                         die(false, "edgevirt-importer: --archive takes --cache, --size and --scratch");
@@ -922,6 +929,10 @@ int main(int argc, char *argv[]) {
 
         if (o.archive) {
                 load_archive(&o);
+                return 0;
+        }
+        if (o.save) {
+                save_archive(&o);
                 return 0;
         }
         if (o.cache) {

@@ -13,6 +13,7 @@ typedef struct Options {
         char *cache;                    /* the image cache's directory */
         char *name;                     /* --archive: the one image's name */
         bool archive;                   /* --archive: an image archive on stdin, into the cache */
+        char *save;                     /* --save: this cached image, as an OCI archive to fd 0 */
         char **headers;
         uint64_t size;
         bool from_stdin;
@@ -32,6 +33,14 @@ void G_GNUC_NORETURN stream_failed(Reader *r);
  * into o->target: raw streamed, other formats converted; tar, when the
  * image is a layer's disk file, is finished (checked) at the end.  Takes r. */
 void import_stream(Reader *r, const Options *o, Reader *tar);
+
+/* qemu-img with argv; its stdout.  limit_cpu: under the limits for
+ * untrusted headers.  Dies when it fails. */
+char *run_qemu_img(char **argv, bool limit_cpu);
+
+/* --save (archive-save.c): o->save written to fd 0 as an OCI archive of
+ * one image named o->name; says "saved DIGEST" (the manifest's). */
+void save_archive(const Options *o);
 
 /* --archive (archive-load.c): the image archive on stdin into o->cache. */
 void load_archive(const Options *o);

@@ -174,3 +174,40 @@ def test_vm_boots_from_a_loaded_image_with_pull_policy_never(client, tmp_path, d
     wait_until(lambda: vm_status(client, "airgap2") == "Running", timeout=30, what="IfNotPresent to use it too")
     [(_, _, _, _, _, _, users)] = images(client)
     assert users == 2
+
+
+def test_save_and_load_round_trip(client, state_dir, tmp_path, disk):
+    d = oci_layout(str(tmp_path), disk[1])
+    archive = str(tmp_path / "in.tar")
+    skopeo(f"oci:{d}:v1", f"oci-archive:{archive}:example.com/vm/trip:v1")
+    [(ref, digest)] = load(client, archive)
+    out = str(tmp_path / "out.tar")
+    with open(out, "wb") as f:
+        saved = str(client.manager.SaveImage("example.com/vm/trip:v1", dbus.types.UnixFd(f), NO_OPTIONS))
+    assert saved.startswith("sha256:")
+    # what other tools read: skopeo sees one amd64 image with the disk layer
+    info = json.loads(subprocess.run(["skopeo", "inspect", f"oci-archive:{out}"], capture_output=True, text=True,
+                                     check=True).stdout)
+    assert info["Digest"] == saved and info["Architecture"] == "amd64" and len(info["Layers"]) == 1
+    with tarfile.open(out) as t:
+        index = json.load(t.extractfile("index.json"))
+    assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "example.com/vm/trip:v1"
+    # the same image saved again, by digest, is the same bytes
+    again = str(tmp_path / "again.tar")
+    with open(again, "wb") as f:
+        assert str(client.manager.SaveImage(digest, dbus.types.UnixFd(f), NO_OPTIONS)) == saved
+    assert open(again, "rb").read() == open(out, "rb").read()
+    # removed, then loaded back from the saved archive: the same disk
+    client.manager.RemoveImage(ref)
+    assert images(client) == []
+    [(ref2, digest2)] = load(client, out)
+    assert ref2 == ref and digest2 == saved
+    servers.same_bytes(os.path.join(state_dir, "images", saved[7:] + ".img"), disk[0])
+    # errors
+    with open(str(tmp_path / "x"), "wb") as f:
+        msg = expect_error("NotFound", client.manager.SaveImage, "example.com/vm/none:v1", dbus.types.UnixFd(f),
+                           NO_OPTIONS)
+    assert "example.com/vm/none:v1" in msg
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.SaveImage, ref,
+                       dbus.types.UnixFd(open("/dev/null", "rb")), NO_OPTIONS)
+    assert "not open for writing" in msg

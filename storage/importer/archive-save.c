@@ -17,7 +17,7 @@
 #include <json-glib/json-glib.h>
 
 #include "importer.h"
-#include "tar.h"
+#include "util.h"
 
 #define BLOCK 512
 #define QEMU_UID 107
@@ -53,7 +53,7 @@ static void put_padding(Sink *s, uint64_t size) {
 
 static void put_entry(Sink *s, const char *name, const void *data, size_t n, char type, unsigned uid) {
         unsigned char h[BLOCK];
-        tar_header(h, name, n, type, type == '5' ? 0755 : 0644, uid, uid);
+        ev_tar_header(h, name, n, type, type == '5' ? 0755 : 0644, uid, uid);
         put(s, h, sizeof h);
         if (n) {
                 put(s, data, n);
@@ -71,7 +71,7 @@ static void put_layer(Sink *s, int fd, uint64_t size) {
         unsigned char h[BLOCK], buf[1 << 16];
 
         put_entry(s, "disk/", NULL, 0, '5', QEMU_UID);
-        tar_header(h, "disk/disk.qcow2", size, '0', 0440, QEMU_UID, QEMU_UID);
+        ev_tar_header(h, "disk/disk.qcow2", size, '0', 0440, QEMU_UID, QEMU_UID);
         put(s, h, sizeof h);
         for (uint64_t off = 0; off < size;) {
                 ssize_t k = pread(fd, buf, MIN(sizeof buf, size - off), (off_t) off);
@@ -137,7 +137,7 @@ void save_archive(const Options *o) {
         put_blob(&out, manifest_digest, manifest);
         g_autofree char *name = g_strdup_printf("blobs/sha256/%s", layer + strlen("sha256:"));
         unsigned char h[BLOCK];
-        tar_header(h, name, sum.bytes, '0', 0644, 0, 0);
+        ev_tar_header(h, name, sum.bytes, '0', 0644, 0, 0);
         put(&out, h, sizeof h);
         put_layer(&out, fd, (uint64_t) size);
         put_padding(&out, sum.bytes);

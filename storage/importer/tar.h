@@ -28,9 +28,3 @@ typedef struct TarEntry {
 int tar_next(Reader *inner, TarEntry *ret, char *error, size_t error_len);
 /* Read and drop n bytes of inner. */
 int tar_skip(Reader *inner, uint64_t n, char *error, size_t error_len);
-
-/* A ustar header for name (at most 100 bytes) of size bytes: type '0' (a
- * file) or '5' (a directory), mode, owner uid:gid, modified at 0 — the
- * same input always makes the same bytes. */
-void tar_header(unsigned char h[512], const char *name, uint64_t size, char type, unsigned mode, unsigned uid,
-                unsigned gid);

@@ -211,3 +211,46 @@ def test_save_and_load_round_trip(client, state_dir, tmp_path, disk):
     msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.SaveImage, ref,
                        dbus.types.UnixFd(open("/dev/null", "rb")), NO_OPTIONS)
     assert "not open for writing" in msg
+
+
+def test_edgevirtctl_images_load_and_save(bus, client, state_dir, tmp_path, disk):
+    from test_cli import CTL, complete
+
+    env = dict(os.environ, EDGEVIRT_BUS=bus.address, LC_ALL="C")
+
+    def ctl(*args, ok=True, **kw):
+        r = subprocess.run([CTL, *args], capture_output=True, text=True, env=env, timeout=120, **kw)
+        assert (r.returncode == 0) == ok, (args, r.stdout, r.stderr)
+        return r
+    # an OCI layout directory, sent as a tar the CLI makes
+    d = oci_layout(str(tmp_path), disk[1])
+    r = ctl("images", "load", "-i", d, "example.com/vm/fromdir:v1")
+    [(digest, refs, *_)] = images(client)
+    assert refs == ["docker://example.com/vm/fromdir:v1"]
+    assert r.stdout == f"Loaded image: example.com/vm/fromdir:v1 ({digest})\n"
+    out = str(tmp_path / "saved.tar")
+    r = ctl("images", "save", "example.com/vm/fromdir:v1", "-o", out)
+    assert "saved example.com/vm/fromdir:v1 (sha256:" in r.stderr
+    ctl("rmi", "example.com/vm/fromdir:v1")
+    # a file, and stdin
+    r = ctl("images", "load", "-i", out)
+    assert r.stdout.startswith("Loaded image: example.com/vm/fromdir:v1 (sha256:")
+    ctl("rmi", "example.com/vm/fromdir:v1")
+    with open(out, "rb") as f:
+        r = ctl("images", "load", "-i", "-", "example.com/vm/stdin:v1", stdin=f)
+    assert [i[1] for i in images(client)] == [["docker://example.com/vm/stdin:v1"]]
+    # errors: named, nothing left behind
+    r = ctl("images", "save", "example.com/vm/none:v1", "-o", str(tmp_path / "none.tar"), ok=False)
+    assert "example.com/vm/none:v1" in r.stderr and not os.path.exists(tmp_path / "none.tar")
+    bad = str(tmp_path / "bad.tar")
+    open(bad, "wb").write(b"x" * 2048)
+    r = ctl("images", "load", "-i", bad, ok=False)
+    assert "not a tar archive" in r.stderr
+    r = ctl("images", "load", "-i", str(tmp_path), ok=False)
+    assert "no index.json" in r.stderr
+    r = ctl("images", "load", ok=False)
+    assert "usage: edgevirtctl images load -i" in r.stderr
+    # completion
+    comp = type("C", (), {"bus_address": bus.address})
+    assert complete(comp, "edgevirtctl images ") == {"load", "save"}
+    assert "example.com/vm/stdin:v1" in complete(comp, "edgevirtctl images save ")

@@ -8,6 +8,10 @@
  *                     [--header="Name: value"]... [--checksum=sha256:HEX]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR [--target=PATH]
+ *   edgevirt-importer --archive --cache=DIR --size=BYTES --scratch=DIR
+ *                     [--name=REFERENCE]   (the archive on stdin; archive-load.c)
+ *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
+ *                     (an OCI archive to fd 0; archive-save.c)
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *

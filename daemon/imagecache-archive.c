@@ -105,7 +105,8 @@ static int job_start(ImageCache *c, const char *kind, int fd, GStrvBuilder *args
                 return r;
         }
         g_autofree char *scratch = g_strdup_printf("--scratch=%s", j->scratch);
-        g_strv_builder_add(args, scratch);
+        g_autofree char *idle = g_strdup_printf("--idle-timeout=%u", s->upload_idle_timeout);
+        g_strv_builder_add_many(args, scratch, idle, NULL);
         j->args = g_strv_builder_end(args);
         *ret = j;
         return 0;

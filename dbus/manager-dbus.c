@@ -654,7 +654,7 @@ static void archived(GPtrArray *loaded, const GError *e, void *userdata) {
         int r = 0;
 
         if (!loaded) {
-                bus_error_set(&error, -EINVAL, e);
+                bus_error_set(&error, -e->code, e);     /* load: EINVAL (the archive's fault); save: EIO */
                 (void) sd_bus_reply_method_error(p->m, &error);
                 bus_calls_finish(p->d->bus_calls, p->m, error.name);
                 return;

@@ -58,7 +58,7 @@ static void archive_disk(const Options *o, Archive *a, const ArchiveImage *img, 
  * VSIZE NAME..." each) — or, on any error, none. */
 void load_archive(const Options *o) {
         char *error = NULL;
-        g_autoptr(Archive) a = archive_open(STDIN_FILENO, o->scratch, &error);
+        g_autoptr(Archive) a = archive_open(STDIN_FILENO, o->scratch, o->idle_seconds, &error);
         g_autoptr(GPtrArray) images = a ? archive_images(a, &error) : NULL;
 
         if (!images)

@@ -8,9 +8,12 @@
  * fixed (times 0, key order), so one image always makes one archive. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <glib.h>
@@ -26,8 +29,21 @@
 typedef struct Sink {
         GChecksum *sum;
         int fd;
+        unsigned idle_seconds;          /* a reader that takes nothing that long: fail (0: wait) */
         uint64_t bytes;
 } Sink;
+
+/* Until fd takes bytes, at most s->idle_seconds. */
+static void wait_writable(Sink *s) {
+        struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+        int k;
+        if (!s->idle_seconds)
+                return;
+        while ((k = poll(&p, 1, (int) MIN(s->idle_seconds * 1000u, (unsigned) G_MAXINT))) < 0 && errno == EINTR)
+                ;
+        if (k == 0)
+                die(true, "the archive's reader took nothing for %u s", s->idle_seconds);
+}
 
 static void put(Sink *s, const void *data, size_t n) {
         s->bytes += n;
@@ -36,7 +52,10 @@ static void put(Sink *s, const void *data, size_t n) {
                 return;
         }
         for (size_t done = 0; done < n;) {
-                ssize_t k = write(s->fd, (const char *) data + done, n - done);
+                wait_writable(s);
+                /* a pipe said it has room for a page: a write of more would block */
+                size_t chunk = s->idle_seconds ? MIN(n - done, (size_t) PIPE_BUF) : n - done;
+                ssize_t k = write(s->fd, (const char *) data + done, chunk);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
@@ -127,7 +146,10 @@ void save_archive(const Options *o) {
                 "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":%s}}]}",
                 manifest_digest, strlen(manifest), ref);
 
+        struct stat st;
         Sink out = { .fd = STDIN_FILENO };
+        if (fstat(out.fd, &st) == 0 && !S_ISREG(st.st_mode))
+                out.idle_seconds = o->idle_seconds;     /* a pipe: the client must keep reading */
         const char *oci_layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
         put_entry(&out, "oci-layout", oci_layout, strlen(oci_layout), '0', 0);
         put_entry(&out, "index.json", index, strlen(index), '0', 0);

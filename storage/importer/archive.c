@@ -243,7 +243,7 @@ static int list_spooled(Archive *a, Reader *r, const char *scratch, char **error
         }
 }
 
-Archive *archive_open(int fd, const char *scratch, char **error) {
+Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, char **error) {
         g_autoptr(Archive) a = g_new0(Archive, 1);
         unsigned char head[8] = { 0 };
         struct stat st;
@@ -262,7 +262,7 @@ Archive *archive_open(int fd, const char *scratch, char **error) {
         else {
                 const unsigned char *prefix;
                 size_t len;
-                Reader *in = peek_reader_new(fd_reader_new(fd, 0), 8, &prefix, &len);
+                Reader *in = peek_reader_new(fd_reader_new(fd, idle_seconds), 8, &prefix, &len);
                 Compression c = detect_compression(prefix, len);
                 if (c != COMPRESSION_NONE)
                         in = decompress_reader_new(in, c, SPOOL_LIMIT);

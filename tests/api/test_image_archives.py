@@ -252,3 +252,32 @@ def test_edgevirtctl_images_load_and_save(bus, client, state_dir, tmp_path, disk
     comp = type("C", (), {"bus_address": bus.address})
     assert complete(comp, "edgevirtctl images ") == {"load", "save"}
     assert "example.com/vm/stdin:v1" in complete(comp, "edgevirtctl images save ")
+
+
+def test_a_client_that_stops_sending_or_reading_is_given_up(bus, state_dir, tmp_path, disk):
+    from conftest import Client, Daemon
+    d = Daemon(bus, state_dir)
+    with open(d.config, "w") as f:
+        f.write("[Imports]\nUploadIdleTimeout=1\n")
+    d.start()
+    try:
+        client = Client(bus.conn)
+        r, w = os.pipe()        # w stays open and silent
+        msg = expect_error("Invalid", client.manager.LoadImages, dbus.types.UnixFd(r), "", NO_OPTIONS)
+        assert "idle for 1 s" in msg and images(client) == []
+        os.close(r)
+        os.close(w)
+        layout_dir = oci_layout(str(tmp_path), disk[1])
+        archive = str(tmp_path / "a.tar")
+        skopeo(f"oci:{layout_dir}:v1", f"oci-archive:{archive}:example.com/vm/idle:v1")
+        load(client, archive)
+        r, w = os.pipe()        # nobody reads r
+        msg = expect_error("Failed", client.manager.SaveImage, "example.com/vm/idle:v1", dbus.types.UnixFd(w),
+                           NO_OPTIONS)
+        assert "took nothing for 1 s" in msg
+        os.close(r)
+        os.close(w)
+        [(_, _, _, _, _, _, users)] = images(client)
+        assert users == 0       # the save's use of the image ended with it
+    finally:
+        d.stop()

@@ -11,6 +11,10 @@
 #include "importer.h"
 #include "tar.h"
 
+/* What a pipe or a compressed archive may bring: four images of the
+ * largest size the cache takes, and a GiB for everything else. */
+#define SPOOL_LIMIT(size) ((size) * 4 + (1ull << 30))
+
 /* Read layer r to its end (its digest is checked there) and drop it. */
 static void drain(Reader *r) {
         unsigned char buf[65536];
@@ -58,7 +62,7 @@ static void archive_disk(const Options *o, Archive *a, const ArchiveImage *img, 
  * VSIZE NAME..." each) — or, on any error, none. */
 void load_archive(const Options *o) {
         char *error = NULL;
-        g_autoptr(Archive) a = archive_open(STDIN_FILENO, o->scratch, o->idle_seconds, &error);
+        g_autoptr(Archive) a = archive_open(STDIN_FILENO, o->scratch, o->idle_seconds, SPOOL_LIMIT(o->size), &error);
         g_autoptr(GPtrArray) images = a ? archive_images(a, &error) : NULL;
 
         if (!images)

@@ -21,17 +21,23 @@
 
 #define MAX_MEMBERS 65536
 #define MAX_JSON (4u << 20)
-#define SPOOL_LIMIT (UINT64_MAX / 4)
 
 typedef struct Member {
-        int fd;
+        int fd;                         /* the archive, read in place; -1: spooled to path */
+        char *path;
         uint64_t offset, size;
 } Member;
+
+static void member_free(Member *m) {
+        g_free(m->path);
+        g_free(m);
+}
 
 struct Archive {
         GHashTable *members;            /* name -> Member */
         GHashTable *links;              /* name -> the member it links to (resolved when asked) */
-        GArray *fds;                    /* the fds to close (int) */
+        int fd;                         /* the archive */
+        uint64_t spooled, spool_limit;  /* bytes copied to scratch, and at most */
 };
 
 /* --- readers: a range of a file, a digest check --- */
@@ -39,6 +45,7 @@ struct Archive {
 typedef struct RangeReader {
         Reader r;
         int fd;
+        bool own_fd;
         uint64_t pos, end;
 } RangeReader;
 
@@ -68,10 +75,17 @@ static void plain_free(Reader *r) {
         g_free(r);
 }
 
+static void range_free(Reader *r) {
+        RangeReader *rr = (RangeReader *) r;
+        if (rr->own_fd)
+                close(rr->fd);
+        g_free(r);
+}
+
 static RangeReader *range_reader_new(int fd, uint64_t offset, uint64_t size) {
         RangeReader *rr = g_new0(RangeReader, 1);
         rr->r.read = range_read;
-        rr->r.free = plain_free;
+        rr->r.free = range_free;
         rr->r.total = size;
         rr->fd = fd;
         rr->pos = offset;
@@ -117,13 +131,36 @@ static Reader *digest_reader_new(Reader *inner, const char *digest, const char *
         return &d->r;
 }
 
+/* On top of a decompressor: at its end, the compressed bytes below are
+ * read to their end too (an xz decoder stops at its end marker), so the
+ * digest reader there always checks them. */
+typedef struct EndReader {
+        Reader r;
+        Reader *bottom;                 /* in the chain under inner */
+} EndReader;
+
+static ssize_t end_read(Reader *r, void *buf, size_t n) {
+        EndReader *e = (EndReader *) r;
+        ssize_t k = reader_read(r->inner, buf, n);
+        unsigned char rest[4096];
+        ssize_t m = 1;
+        while (k == 0 && (m = reader_read(e->bottom, rest, sizeof rest)) > 0)
+                ;
+        if (m < 0) {
+                g_snprintf(r->error, sizeof r->error, "%s", reader_error(e->bottom, NULL));
+                return -1;
+        }
+        return k;
+}
+
 static bool sha256_digest(const char *s) {
         return g_str_has_prefix(s, "sha256:") && strlen(s) == 7 + 64 && strspn(s + 7, "0123456789abcdef") == 64;
 }
 
 /* --- the member list --- */
 
-static int add_member(Archive *a, const char *name, int fd, uint64_t offset, uint64_t size, char **error) {
+static int add_member(Archive *a, const char *name, int fd, const char *path, uint64_t offset, uint64_t size,
+                      char **error) {
         if (g_hash_table_size(a->members) >= MAX_MEMBERS) {
                 *error = g_strdup_printf("the archive has more than %u files", MAX_MEMBERS);
                 return -1;
@@ -133,7 +170,7 @@ static int add_member(Archive *a, const char *name, int fd, uint64_t offset, uin
                 return -1;
         }
         Member *m = g_new0(Member, 1);
-        *m = (Member) { fd, offset, size };
+        *m = (Member) { fd, g_strdup(path), offset, size };
         g_hash_table_insert(a->members, g_strdup(name), m);
         return 0;
 }
@@ -174,7 +211,7 @@ static int list_in_place(Archive *a, int fd, uint64_t size, char **error) {
                         k = -2;
                         break;
                 }
-                if (e.regular && add_member(a, e.name, fd, rr->pos, e.size, error) < 0)
+                if (e.regular && add_member(a, e.name, fd, NULL, rr->pos, e.size, error) < 0)
                         k = -2;
                 if (e.link)
                         add_link(a, &e);
@@ -220,7 +257,14 @@ static int list_spooled(Archive *a, Reader *r, const char *scratch, char **error
                         *error = g_strdup_printf("cannot create %s: %s", path, g_strerror(errno));
                         return -1;
                 }
-                g_array_append_val(a->fds, fd);
+                a->spooled += e.size;
+                if (a->spooled > a->spool_limit) {
+                        close(fd);
+                        *error = g_strdup_printf("the archive is larger than the %" G_GUINT64_FORMAT " bytes that "
+                                                 "are spooled from a pipe or a compressed archive: pass an "
+                                                 "uncompressed file", a->spool_limit);
+                        return -1;
+                }
                 for (uint64_t left = e.size; left > 0;) {
                         ssize_t got = reader_read(r, buf, MIN(left, sizeof buf));
                         if (got <= 0) {
@@ -230,28 +274,31 @@ static int list_spooled(Archive *a, Reader *r, const char *scratch, char **error
                         }
                         if (write(fd, buf, (size_t) got) != got) {
                                 *error = g_strdup_printf("cannot write %s: %s", path, g_strerror(errno));
+                                close(fd);
                                 return -1;
                         }
                         left -= (uint64_t) got;
                 }
+                close(fd);
                 if (tar_skip(r, e.pad, why, sizeof why) < 0) {
                         *error = g_strdup(why);
                         return -1;
                 }
-                if (add_member(a, name, fd, 0, e.size, error) < 0)
+                if (add_member(a, name, -1, path, 0, e.size, error) < 0)
                         return -1;
         }
 }
 
-Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, char **error) {
+Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, uint64_t spool_limit, char **error) {
         g_autoptr(Archive) a = g_new0(Archive, 1);
         unsigned char head[8] = { 0 };
         struct stat st;
         int r;
 
-        a->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        a->members = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) member_free);
         a->links = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        a->fds = g_array_new(FALSE, FALSE, sizeof(int));
+        a->fd = fd;
+        a->spool_limit = spool_limit;
         if (fstat(fd, &st) < 0) {
                 *error = g_strdup_printf("cannot stat the archive: %s", g_strerror(errno));
                 return NULL;
@@ -265,7 +312,7 @@ Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, char *
                 Reader *in = peek_reader_new(fd_reader_new(fd, idle_seconds), 8, &prefix, &len);
                 Compression c = detect_compression(prefix, len);
                 if (c != COMPRESSION_NONE)
-                        in = decompress_reader_new(in, c, SPOOL_LIMIT);
+                        in = decompress_reader_new(in, c, spool_limit + spool_limit / 8);
                 r = list_spooled(a, in, scratch, error);
                 reader_free(in);
         }
@@ -281,9 +328,6 @@ Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, char *
 Archive *archive_free(Archive *a) {
         if (!a)
                 return NULL;
-        for (guint i = 0; i < a->fds->len; i++)
-                close(g_array_index(a->fds, int, i));
-        g_array_unref(a->fds);
         g_hash_table_unref(a->members);
         g_hash_table_unref(a->links);
         g_free(a);
@@ -306,7 +350,16 @@ static Reader *member_reader(Archive *a, const char *name, char **error) {
                 *error = g_strdup_printf("%s is not in the archive", name);
                 return NULL;
         }
-        return &range_reader_new(m->fd, m->offset, m->size)->r;
+        if (m->fd >= 0)
+                return &range_reader_new(m->fd, m->offset, m->size)->r;
+        int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+                *error = g_strdup_printf("cannot open %s: %s", m->path, g_strerror(errno));
+                return NULL;
+        }
+        RangeReader *rr = range_reader_new(fd, 0, m->size);
+        rr->own_fd = true;
+        return &rr->r;
 }
 
 /* A small member (a manifest, a config), whole; digest checked when given. */
@@ -374,7 +427,29 @@ static void image_free(ArchiveImage *i) {
         g_free(i);
 }
 
-/* A name the archive gives an image: a reference, no spaces or controls. */
+/* Docker Hub's other spelling of name: "alpine:3" for
+ * "docker.io/library/alpine:3" and back (docker save writes the short one,
+ * containerd the long one; a containerDisk may say either); NULL for
+ * names on other registries. */
+static char *other_spelling(const char *name) {
+        if (g_str_has_prefix(name, "docker.io/library/"))
+                return g_strdup(name + strlen("docker.io/library/"));
+        if (g_str_has_prefix(name, "docker.io/"))
+                return g_strdup(name + strlen("docker.io/"));
+        const char *slash = strchr(name, '/');
+        g_autofree char *first = slash ? g_strndup(name, (gsize) (slash - name)) : NULL;
+        if (first && (strchr(first, '.') || strchr(first, ':') || streq(first, "localhost")))
+                return NULL;
+        return g_strdup_printf("docker.io/%s%s", slash ? "" : "library/", name);
+}
+
+static void add_unique(GPtrArray *names, const char *name) {
+        if (!g_ptr_array_find_with_equal_func(names, name, g_str_equal, NULL))
+                g_ptr_array_add(names, g_strdup(name));
+}
+
+/* A name the archive gives an image: a reference, no spaces or controls;
+ * a Docker Hub name in both spellings. */
 static int add_name(ArchiveImage *img, const char *name, char **error) {
         if (!*name || strlen(name) > 255 || strcspn(name, " \t\r\n\v\f") != strlen(name) ||
             !g_utf8_validate(name, -1, NULL)) {
@@ -386,8 +461,10 @@ static int add_name(ArchiveImage *img, const char *name, char **error) {
                         *error = g_strdup("the archive names an image with a control character in it");
                         return -1;
                 }
-        if (!g_ptr_array_find_with_equal_func(img->names, name, g_str_equal, NULL))
-                g_ptr_array_add(img->names, g_strdup(name));
+        g_autofree char *other = other_spelling(name);
+        add_unique(img->names, name);
+        if (other)
+                add_unique(img->names, other);
         return 0;
 }
 
@@ -603,10 +680,17 @@ Reader *archive_layer_reader(Archive *a, const ArchiveLayer *l, uint64_t limit, 
                 return NULL;
         if (!l->uncompressed_digest)
                 r = digest_reader_new(r, l->digest, what);
+        Reader *bottom = r;
         r = peek_reader_new(r, 8, &prefix, &len);
         Compression c = detect_compression(prefix, len);
-        if (c != COMPRESSION_NONE)
-                r = decompress_reader_new(r, c, limit);
+        if (c != COMPRESSION_NONE) {
+                EndReader *e = g_new0(EndReader, 1);
+                e->r.read = end_read;
+                e->r.free = plain_free;
+                e->r.inner = decompress_reader_new(r, c, limit);
+                e->bottom = bottom;
+                r = &e->r;
+        }
         if (l->uncompressed_digest)
                 r = digest_reader_new(r, l->digest, what);
         return r;

@@ -27,8 +27,9 @@ typedef struct ArchiveImage {
 
 /* Reads the whole tar (its member list).  NULL and *error when it is not
  * a tar archive, is truncated or has too many members.  idle_seconds: a
- * pipe that brings nothing that long fails it (0: wait for ever). */
-Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, char **error);
+ * pipe that brings nothing that long fails it (0: wait for ever);
+ * spool_limit: at most that many bytes are spooled. */
+Archive *archive_open(int fd, const char *scratch, unsigned idle_seconds, uint64_t spool_limit, char **error);
 Archive *archive_free(Archive *a);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Archive, archive_free)
 /* The images, their manifests' and configs' digests checked; an image

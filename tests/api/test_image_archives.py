@@ -6,8 +6,10 @@ from a loaded image with no registry anywhere.  Archives are made by
 skopeo (oci-archive:, docker-archive:) from OCI layouts built here, or
 by hand where skopeo cannot make them (several images, broken ones)."""
 import gzip
+import hashlib
 import io
 import json
+import lzma
 import os
 import subprocess
 import tarfile
@@ -19,7 +21,7 @@ import pytest
 import servers
 from conftest import expect_error, wait_until
 from test_images import container_disk_vm, images
-from test_registry import disk, image, layout  # noqa: F401 (disk: a fixture)
+from test_registry import blob, disk, image, layout  # noqa: F401 (disk: a fixture)
 from test_vm import vm_status
 
 NO_OPTIONS = dbus.Dictionary({}, signature="sv")
@@ -90,6 +92,12 @@ def test_oci_archive_and_docker_archive_load(client, state_dir, tmp_path, disk):
     assert ref2 == "docker://example.com/vm/other:v2" and digest2 != digest
     assert sorted(i[0] for i in images(client)) == sorted([digest, digest2])
     servers.same_bytes(os.path.join(state_dir, "images", digest2[7:] + ".img"), disk[0])
+    # a Docker Hub name, as docker save writes it: both spellings reach it
+    d = oci_layout(str(tmp_path), disk[1])
+    hub = str(tmp_path / "hub.tar")
+    skopeo(f"oci:{d}:v1", f"docker-archive:{hub}:cirros-disk:v1")
+    loaded = load(client, hub)
+    assert sorted(r for r, _ in loaded) == ["docker://cirros-disk:v1", "docker://docker.io/library/cirros-disk:v1"]
 
 
 def test_several_images_load_all_or_need_no_name(client, state_dir, tmp_path, disk):
@@ -135,8 +143,32 @@ def test_bad_archives_are_refused_and_change_nothing(client, state_dir, tmp_path
     big = max(members, key=lambda k: len(members[k]))
     corrupt = dict(members)
     corrupt[big] = gzip.compress(gzip.decompress(members[big])[:-1] + b"\x01")
+    # an xz layer with bytes after its end marker (the decoder stops there;
+    # the digest must still cover them)
+    x = str(tmp_path / "xz")
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        info = tarfile.TarInfo("disk/disk.qcow2")
+        info.size = len(disk[1])
+        t.addfile(info, io.BytesIO(disk[1]))
+    xz = lzma.compress(raw.getvalue(), format=lzma.FORMAT_XZ)
+    layer_digest = blob(x, xz)
+    with open(os.path.join(x, "blobs", "sha256", layer_digest[7:]), "ab") as f:
+        f.write(bytes(8))        # stream padding: valid xz, not the digested bytes
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw.getvalue()).hexdigest()]}})
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                      "digest": blob(x, config.encode()), "size": len(config)},
+                           "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+xz", "digest": layer_digest,
+                                       "size": len(xz)}]}).encode()
+    with open(os.path.join(x, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                   "digest": blob(x, manifest), "size": len(manifest),
+                   "annotations": {"org.opencontainers.image.ref.name": "example.com/vm/xz:v1"}}]}, f)
     cases = {
         "digest": (tar_of(corrupt), "digest mismatch"),
+        "xz trailer": (tar_of(layout_members(x)), "digest mismatch"),
         "truncated": (good[:len(good) // 2], "truncated"),
         "not an image": (tar_of({"hello.txt": b"hi"}), "not an image archive"),
         "not a tar": (b"just some bytes, not a tar archive at all" * 30, "not a tar archive"),

@@ -15,17 +15,6 @@
  * largest size the cache takes, and a GiB for everything else. */
 #define SPOOL_LIMIT(size) ((size) * 4 + (1ull << 30))
 
-/* Read layer r to its end (its digest is checked there) and drop it. */
-static void drain(Reader *r) {
-        unsigned char buf[65536];
-        ssize_t n;
-        while ((n = reader_read(r, buf, sizeof buf)) > 0)
-                ;
-        if (n < 0)
-                stream_failed(r);
-        reader_free(r);
-}
-
 /* One image of an archive: every layer read, top down, and checked; the
  * first file under disk/ written into o->target unless skip_disk (the
  * cache has it). */
@@ -51,7 +40,7 @@ static void archive_disk(const Options *o, Archive *a, const ArchiveImage *img, 
                         const char *why = reader_error(r, NULL);
                         die(false, "%s: %s", l->member, why && *why ? why : error);
                 }
-                drain(r);
+                drain_layer(r);
         }
         if (!found)
                 die(false, "the image %s has no file under /disk/: not a containerDisk", img->digest);

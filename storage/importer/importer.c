@@ -166,6 +166,16 @@ void stream_failed(Reader *r) {
         die(retryable, "%s", e && *e ? e : "reading the image failed");
 }
 
+void drain_layer(Reader *r) {
+        unsigned char buf[65536];
+        ssize_t n;
+        while ((n = reader_read(r, buf, sizeof buf)) > 0)
+                ;
+        if (n < 0)
+                stream_failed(r);
+        reader_free(r);
+}
+
 /* Make the target read as zeros before writing (an earlier attempt may
  * have left data): files are truncated, thin volumes discarded. */
 static int open_target(const Options *o) {
@@ -758,14 +768,7 @@ static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, R
                         const char *why = reader_error(r, &retryable);
                         die(retryable, "layer %s: %s", l->digest, why ? why : error);
                 }
-                /* no disk here: the layer must still be whole (digest) */
-                unsigned char buf[65536];
-                ssize_t n;
-                while ((n = reader_read(r, buf, sizeof buf)) > 0)
-                        ;
-                if (n < 0)
-                        stream_failed(r);
-                reader_free(r);
+                drain_layer(r);         /* no disk here: the layer must still be whole (digest) */
         }
         die(false, "no disk file: the image %s has no file under /disk/", o->registry);
 }

@@ -29,6 +29,8 @@ typedef struct Options {
 void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...);
 /* die with r's error. */
 void G_GNUC_NORETURN stream_failed(Reader *r);
+/* Read a layer to its end (its digest is checked there), then free it. */
+void drain_layer(Reader *r);
 /* Detect compression and format from r's first bytes and write the image
  * into o->target: raw streamed, other formats converted; tar, when the
  * image is a layer's disk file, is finished (checked) at the end.  Takes r. */

@@ -44,7 +44,6 @@ static void job_free(ArchiveJob *j) {
 
 static void job_line(const char *line, void *userdata) {
         ArchiveJob *j = userdata;
-        g_autofree char *digest = NULL;
 
         if (imagecache_archive_line(j->c, line, j->loaded))
                 return;

@@ -704,9 +704,16 @@ static int method_archive_image(sd_bus_message *m, void *userdata, sd_bus_error 
                 return r;
         if ((r = check_archive_fd(fd, save, error)) < 0)
                 return r;
-        if ((save || !isempty(image)) && (isempty(image) || strchr(image, ' ') || strlen(image) > 255))
+        bool plain = true;      /* no spaces or control characters: it goes on the importer's command line */
+        for (const char *c = image; *c; c++)
+                plain = plain && (unsigned char) *c > ' ' && *c != 0x7f;
+        if ((save || !isempty(image)) && (isempty(image) || !plain || strlen(image) > 255))
                 return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
                                          "image: \"%s\" is not an image reference (host/repository:tag)", image);
+        if (!save && g_str_has_prefix(image, "sha256:"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "image: a digest names no image to load under: give a reference "
+                                         "(host/repository:tag), or \"\" for the archive's own names");
         g_autofree char *ref = isempty(image) ? g_strdup("") : g_str_has_prefix(image, "sha256:") ?
                                g_strdup(image) : imagecache_reference(image);
         r = authz_check(d->authz, m, "image.manage", NULL, NULL, ref, error);

@@ -188,6 +188,11 @@ def test_bad_archives_are_refused_and_change_nothing(client, state_dir, tmp_path
     msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.LoadImages,
                        dbus.types.UnixFd(open("/dev/null", "rb")), "", dbus.Dictionary({"x": "y"}, signature="sv"))
     assert "unknown option" in msg
+    for name, words in (("a\nloaded sha256:" + "0" * 64 + " 1 evil:v1", "not an image reference"),
+                        ("sha256:" + "0" * 64, "a digest names no image")):
+        msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.LoadImages,
+                           dbus.types.UnixFd(open("/dev/null", "rb")), name, NO_OPTIONS)
+        assert words in msg, msg
 
 
 def test_vm_boots_from_a_loaded_image_with_pull_policy_never(client, tmp_path, disk):

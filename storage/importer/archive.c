@@ -241,9 +241,10 @@ static int list_spooled(Archive *a, Reader *r, const char *scratch, char **error
                 }
                 if (k == 0)
                         return 0;
-                g_autofree char *name = e.name, *link = e.link;
+                g_autofree char *name = e.name;
                 if (e.link)
                         add_link(a, &e);
+                g_free(e.link);
                 if (!e.regular) {
                         if (tar_skip(r, e.size + e.pad, why, sizeof why) < 0) {
                                 *error = g_strdup(why);

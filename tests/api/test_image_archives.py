@@ -318,3 +318,47 @@ def test_a_client_that_stops_sending_or_reading_is_given_up(bus, state_dir, tmp_
         assert users == 0       # the save's use of the image ended with it
     finally:
         d.stop()
+
+
+def test_docker_save_with_a_shared_layer_linked(client, state_dir, tmp_path, disk):
+    """docker save (before 25) stores a layer two images share once and
+    links the second directory's layer.tar to the first."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as t:
+        info = tarfile.TarInfo("disk/disk.qcow2")
+        info.size = len(disk[1])
+        t.addfile(info, io.BytesIO(disk[1]))
+    layer = raw.getvalue()
+    diff = "sha256:" + hashlib.sha256(layer).hexdigest()
+    out = io.BytesIO()
+    entries = []
+    with tarfile.open(fileobj=out, mode="w") as t:
+        def add(name, data):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+        add("aaa/layer.tar", layer)
+        link = tarfile.TarInfo("bbb/layer.tar")
+        link.type = tarfile.SYMTYPE
+        link.linkname = "../aaa/layer.tar"
+        t.addfile(link)
+        for name, layer_file in (("one", "aaa/layer.tar"), ("two", "bbb/layer.tar")):
+            config = json.dumps({"architecture": "amd64", "os": "linux", "created": name,
+                                 "rootfs": {"type": "layers", "diff_ids": [diff]}}).encode()
+            config_name = hashlib.sha256(config).hexdigest() + ".json"
+            add(config_name, config)
+            entries.append({"Config": config_name, "RepoTags": [f"example.com/vm/{name}:v1"], "Layers": [layer_file]})
+        add("manifest.json", json.dumps(entries).encode())
+    archive = str(tmp_path / "shared.tar")
+    open(archive, "wb").write(out.getvalue())
+    loaded = load(client, archive)
+    assert sorted(r for r, _ in loaded) == ["docker://example.com/vm/one:v1", "docker://example.com/vm/two:v1"]
+    for _, digest in loaded:
+        servers.same_bytes(os.path.join(state_dir, "images", digest[7:] + ".img"), disk[0])
+    # a config whose name is not its digest is refused
+    bad = out.getvalue().replace(b'"created": "one"', b'"created": "0ne"')
+    open(archive, "wb").write(bad)
+    client.manager.RemoveImage("example.com/vm/one:v1")
+    client.manager.RemoveImage("example.com/vm/two:v1")
+    msg = expect_error("Invalid", load, client, archive)
+    assert "digest mismatch: the config" in msg and images(client) == []

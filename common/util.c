@@ -87,3 +87,30 @@ int ev_mkdir_traversable(const char *path) {
         }
         return chmod(path, 0711) < 0 ? -errno : 0;
 }
+
+void ev_tar_header(unsigned char h[512], const char *name, uint64_t size, char type, unsigned mode, unsigned uid,
+                unsigned gid) {
+        memset(h, 0, 512);
+        memcpy(h, name, MIN(strlen(name), 100));
+        g_snprintf((char *) h + 100, 8, "%07o", mode);
+        g_snprintf((char *) h + 108, 8, "%07o", uid);
+        g_snprintf((char *) h + 116, 8, "%07o", gid);
+        if (size < 077777777777ull)
+                g_snprintf((char *) h + 124, 12, "%011llo", (unsigned long long) size);
+        else {
+                /* base-256, as GNU tar writes sizes past 8 GiB */
+                h[124] = 0x80;
+                for (int i = 11; i >= 4; i--, size >>= 8)
+                        h[124 + i] = (unsigned char) (size & 0xff);
+        }
+        g_snprintf((char *) h + 136, 12, "%011o", 0);
+        h[156] = (unsigned char) type;
+        memcpy(h + 257, "ustar", 6);
+        memcpy(h + 263, "00", 2);
+        memset(h + 148, ' ', 8);
+        unsigned sum = 0;
+        for (size_t i = 0; i < 512; i++)
+                sum += h[i];
+        g_snprintf((char *) h + 148, 8, "%06o", sum);
+        h[155] = ' ';
+}

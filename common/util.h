@@ -50,3 +50,10 @@ int ev_count_attempt(const char *path, unsigned *ret_before);
  * (QEMU's user opens files below by name); directories already there keep
  * theirs.  The last one is made 0711 in any case. */
 int ev_mkdir_traversable(const char *path);
+
+/* A ustar header for name (at most 100 bytes) of size bytes: type '0' (a
+ * file) or '5' (a directory), mode, owner uid:gid, modified at 0 — the
+ * same input always makes the same bytes (image archives: the importer's
+ * --save, edgevirtctl's tar of an OCI layout directory). */
+void ev_tar_header(unsigned char h[512], const char *name, uint64_t size, char type, unsigned mode, unsigned uid,
+                   unsigned gid);

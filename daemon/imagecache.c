@@ -309,6 +309,45 @@ char *imagecache_importer_line(ImageCache *c, const char *line, const char *ref)
         return NULL;
 }
 
+bool imagecache_archive_line(ImageCache *c, const char *line, GPtrArray *loaded) {
+        g_auto(GStrv) w = g_strsplit(line, " ", -1);
+        guint64 size;
+
+        if (g_strv_length(w) < 4 || !streq(w[0], "loaded") || !valid_digest(w[1]) ||
+            !g_ascii_string_to_unsigned(w[2], 10, 0, G_MAXUINT64, &size, NULL))
+                return false;
+        ImageCacheEntry *e = g_hash_table_lookup(c->entries, w[1]);
+        if (!e) {
+                e = entry_new(c, w[1]);
+                e->pulled = g_get_real_time();
+        }
+        e->last_used = g_get_real_time();
+        for (char **name = w + 3; *name; name++) {
+                g_autofree char *ref = imagecache_reference(*name);
+                add_reference(c, e, ref);
+                g_hash_table_remove(c->failures, ref);
+                g_ptr_array_add(loaded, g_strdup(ref));
+                g_ptr_array_add(loaded, g_strdup(e->digest));
+        }
+        save(c, e);
+        g_message("image cache: loaded %s (%" G_GUINT64_FORMAT " bytes) from an archive", e->digest, size);
+        notify(c);
+        return true;
+}
+
+ImageCacheEntry *imagecache_lookup(ImageCache *c, const char *name) {
+        const char *digest = g_hash_table_lookup(c->refs, name);
+        return g_hash_table_lookup(c->entries, digest ? digest : name);
+}
+
+Services *imagecache_services(ImageCache *c) {
+        return c->s;
+}
+
+uint64_t imagecache_max_image_size(ImageCache *c) {
+        return c->max_image_size;
+}
+
 /* --- pulls --- */
 
 static void pull_free(Pull *p) {
@@ -504,8 +543,7 @@ GPtrArray *imagecache_entries(ImageCache *c) {
 }
 
 int imagecache_remove(ImageCache *c, const char *name, GError **error) {
-        const char *digest = g_hash_table_lookup(c->refs, name);
-        ImageCacheEntry *e = g_hash_table_lookup(c->entries, digest ? digest : name);
+        ImageCacheEntry *e = imagecache_lookup(c, name);
 
         if (!e)
                 return ev_error_set(error, ENOENT, "no image %s in the image cache", name);

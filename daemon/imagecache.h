@@ -53,6 +53,14 @@ void imagecache_use(ImageCache *c, const char *digest, bool in_use);
  * lines (the caller releases it); NULL for other lines. */
 char *imagecache_importer_line(ImageCache *c, const char *line, const char *ref);
 
+/* An importer run with --archive said line: for "loaded DIGEST VSIZE
+ * NAME...", the cache takes the image (it is in DIR/HEX.img) under the
+ * references docker://NAME, and appends each reference and the digest to
+ * loaded.  False for other lines. */
+bool imagecache_archive_line(ImageCache *c, const char *line, GPtrArray *loaded);
+Services *imagecache_services(ImageCache *c);
+uint64_t imagecache_max_image_size(ImageCache *c);
+
 /* What a VM volume needs: the image for ref ("docker://..."), by pull
  * policy (Always, IfNotPresent, Never; Always counts a pull that resolved
  * ref after the monotonic time since).  READY: *ret_digest and *ret_path.
@@ -71,6 +79,8 @@ int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char
 /* The entries, most recently used first (borrowed). */
 GPtrArray *imagecache_entries(ImageCache *c);
 unsigned imagecache_users(ImageCache *c, const char *digest);
+/* An entry by digest or reference (borrowed), NULL when there is none. */
+ImageCacheEntry *imagecache_lookup(ImageCache *c, const char *name);
 /* Remove an entry by digest or reference: EBUSY while in use. */
 int imagecache_remove(ImageCache *c, const char *name, GError **error);
 

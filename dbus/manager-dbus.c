@@ -2,6 +2,7 @@
 /* org.edgevirt.EdgeVirt1.Manager: the kubectl-like verbs. */
 #include "config.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "authz.h"
@@ -10,6 +11,7 @@
 #include "bus-util.h"
 #include "bus.h"
 #include "imagecache.h"
+#include "imagecache-archive.h"
 #include "json-util.h"
 #include "listpage.h"
 #include "manifest.h"
@@ -643,6 +645,96 @@ static int method_remove_image(sd_bus_message *m, void *userdata, sd_bus_error *
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* LoadImages and SaveImage: answered when the importer ends. */
+static void archived(GPtrArray *loaded, const GError *e, void *userdata) {
+        g_autoptr(PullCall) p = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        bool save = sd_bus_message_is_method_call(p->m, NULL, "SaveImage");
+        int r = 0;
+
+        if (!loaded) {
+                bus_error_set(&error, -e->code, e);     /* load: EINVAL (the archive's fault); save: EIO */
+                (void) sd_bus_reply_method_error(p->m, &error);
+                bus_calls_finish(p->d->bus_calls, p->m, error.name);
+                return;
+        }
+        if ((r = sd_bus_message_new_method_return(p->m, &reply)) >= 0 && save)
+                r = sd_bus_message_append(reply, "s", loaded->pdata[1]);
+        else if (r >= 0 && (r = sd_bus_message_open_container(reply, 'a', "(ss)")) >= 0) {
+                for (guint i = 0; r >= 0 && i + 1 < loaded->len; i += 2)
+                        r = sd_bus_message_append(reply, "(ss)", loaded->pdata[i], loaded->pdata[i + 1]);
+                if (r >= 0)
+                        r = sd_bus_message_close_container(reply);
+        }
+        if (r >= 0)
+                r = sd_bus_send(NULL, reply, NULL);
+        if (r < 0) {
+                sd_bus_error_set_errno(&error, r);
+                (void) sd_bus_reply_method_error(p->m, &error);
+        }
+        bus_calls_finish(p->d->bus_calls, p->m, error.name);
+}
+
+/* The archive's fd must be open for reading (load) or writing (save). */
+static int check_archive_fd(int fd, bool write, sd_bus_error *error) {
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return sd_bus_error_set_errnof(error, errno, "archive: %s", g_strerror(errno));
+        if ((flags & O_ACCMODE) == (write ? O_RDONLY : O_WRONLY))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "archive: the file descriptor is not open for %s",
+                                         write ? "writing" : "reading");
+        return 0;
+}
+
+static int method_archive_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Daemon *d = userdata;
+        bool save = sd_bus_message_is_method_call(m, NULL, "SaveImage");
+        ImageCache *cache = model_services(d->model)->images;
+        g_autoptr(GError) e = NULL;
+        const char *image;
+        int fd, r;
+
+        if (save)
+                r = sd_bus_message_read(m, "sh", &image, &fd);
+        else
+                r = sd_bus_message_read(m, "hs", &fd, &image);
+        if (r < 0 || (r = bus_read_options(m, NULL, 0, error)) < 0)
+                return r;
+        if ((r = check_archive_fd(fd, save, error)) < 0)
+                return r;
+        bool plain = true;      /* no spaces or control characters: it goes on the importer's command line */
+        for (const char *c = image; *c; c++)
+                plain = plain && (unsigned char) *c > ' ' && *c != 0x7f;
+        if ((save || !isempty(image)) && (isempty(image) || !plain || strlen(image) > 255))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "image: \"%s\" is not an image reference (host/repository:tag)", image);
+        if (!save && g_str_has_prefix(image, "sha256:"))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "image: a digest names no image to load under: give a reference "
+                                         "(host/repository:tag), or \"\" for the archive's own names");
+        g_autofree char *ref = isempty(image) ? g_strdup("") : g_str_has_prefix(image, "sha256:") ?
+                               g_strdup(image) : imagecache_reference(image);
+        r = authz_check(d->authz, m, "image.manage", NULL, NULL, ref, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: polkit asked, the call comes again */
+        PullCall *p = g_new0(PullCall, 1);
+        p->d = d;
+        p->m = sd_bus_message_ref(m);
+        if (save)
+                r = imagecache_save_archive(cache, ref, fd, archived, p, &e);
+        else    /* the importer takes the name as written in an archive: no scheme */
+                r = imagecache_load_archive(cache, fd, isempty(image) ? NULL : ref + strlen("docker://"), archived,
+                                            p, &e);
+        if (r < 0) {
+                pull_call_free(p);
+                return bus_error_set(error, r, e);
+        }
+        bus_calls_defer(d->bus_calls, m);
+        return 1;       /* the reply comes when the importer ends */
+}
+
 static int property_get_kinds(sd_bus *bus, const char *path, const char *interface, const char *property,
                               sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         int r;
@@ -707,6 +799,14 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_ARGS("s", image),
                                 SD_BUS_NO_RESULT,
                                 method_remove_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("LoadImages",
+                                SD_BUS_ARGS("h", archive, "s", image, "a{sv}", options),
+                                SD_BUS_RESULT("a(ss)", images),
+                                method_archive_image, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SaveImage",
+                                SD_BUS_ARGS("s", image, "h", archive, "a{sv}", options),
+                                SD_BUS_RESULT("s", digest),
+                                method_archive_image, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS("Warning", SD_BUS_ARGS("s", message), 0),
         SD_BUS_VTABLE_END
 };

@@ -26,7 +26,8 @@ typedef struct Ctl {
         char *namespace;        /* -n, else the current project */
         bool namespace_given;   /* -n: documents must not name another */
         bool all_namespaces;
-        char *output;           /* -o */
+        char *output;           /* -o (images save: the archive to write) */
+        char *input;            /* -i: images load's archive */
         char *selector;         /* -l */
         char **files;           /* -f */
         char *for_condition;    /* wait --for */
@@ -97,6 +98,9 @@ int verb_export(Ctl *c, int argc, char **argv);
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);
 int verb_pull(Ctl *c, int argc, char **argv);
+/* images load / images save (image-archive.c): argv[0] is "load" or "save". */
+int verb_images_load(Ctl *c, int argc, char **argv);
+int verb_images_save(Ctl *c, int argc, char **argv);
 int verb_rmi(Ctl *c, int argc, char **argv);
 
 /* cred-verbs.c */

@@ -7,15 +7,16 @@ _edgevirtctl() {
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
+                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
         done
         case $prev in
         -n|--namespace) COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
-        -o|--output) COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
-        -f|--filename|--image-path|--file) _filedir; return ;;
+        -o|--output) [[ $cmd == images && $kind == save ]] && { _filedir; return; }
+                COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
+        -f|--filename|--image-path|--file|-i|--input) _filedir; return ;;
         esac
         if [[ -z $cmd ]]; then
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
@@ -43,6 +44,16 @@ _edgevirtctl() {
                 [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         elif [[ $cmd == credentials ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == images && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "load save" -- "$cur"))
+        elif [[ $cmd == images && $kind == load && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-i --input=" -- "$cur"))
+        elif [[ $cmd == images && $kind == save && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-o --output=" -- "$cur"))
+        elif [[ $cmd == images && $kind == save ]] || [[ $cmd == rmi ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl images -o json 2>/dev/null | python3 -c 'import json,sys
+for i in json.load(sys.stdin):
+    for r in i["references"]: print(r.removeprefix("docker://"))' 2>/dev/null)" -- "$cur"))
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

@@ -186,6 +186,8 @@ static void help(void) {
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
                  "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"
+                 "  images load -i FILE|DIR|- [IMAGE] | images save IMAGE -o FILE|-\n"
+                 "                                                         image archives (no registry needed)\n"
                  "  credentials add-ssh-key|remove-ssh-key --user=U --file=F|--value=KEY VM\n"
                  "  credentials set-password --user=U --password=P VM      keys and passwords through the guest agent\n"
                  "         [--secret=NAME] [--force] [--create-secret|--update-secret]\n\n"
@@ -202,7 +204,8 @@ enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_N
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
-        { "filename", required_argument, NULL, 'f' }, { "bus", required_argument, NULL, ARG_BUS },
+        { "filename", required_argument, NULL, 'f' },
+        { "input", required_argument, NULL, 'i' }, { "bus", required_argument, NULL, ARG_BUS },
         { "for", required_argument, NULL, ARG_FOR }, { "timeout", required_argument, NULL, ARG_TIMEOUT },
         { "image-path", required_argument, NULL, ARG_IMAGE }, { "size", required_argument, NULL, ARG_SIZE },
         { "storage-class", required_argument, NULL, ARG_SC }, { "no-create", no_argument, NULL, ARG_NOCREATE },
@@ -227,11 +230,12 @@ static const struct option options[] = {
 static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrArray *literals, GPtrArray *from_files) {
         int opt;
 
-        while ((opt = getopt_long(argc, argv, "n:Ao:l:f:wh", options, NULL)) >= 0)
+        while ((opt = getopt_long(argc, argv, "n:Ao:l:f:i:wh", options, NULL)) >= 0)
                 switch (opt) {
                 case 'n': c->namespace = optarg; c->namespace_given = true; break;
                 case 'A': c->all_namespaces = true; break;
                 case 'o': c->output = optarg; break;
+                case 'i': c->input = optarg; break;
                 case 'l': c->selector = optarg; break;
                 case 'w': c->watch = true; break;
                 case 'f': g_ptr_array_add(files, optarg); break;

@@ -28,8 +28,13 @@ int verb_images(Ctl *c, int argc, char **argv) {
         bool json = streq_ptr(c->output, "json");
         int r;
 
+        if (argc >= 2 && streq(argv[1], "load"))
+                return verb_images_load(c, argc - 1, argv + 1);
+        if (argc >= 2 && streq(argv[1], "save"))
+                return verb_images_save(c, argc - 1, argv + 1);
         if (argc != 1)
-                return fail(_("usage: edgevirtctl images [-o json]"));
+                return fail(_("usage: edgevirtctl images [-o json] | images load -i FILE [IMAGE] | "
+                              "images save IMAGE -o FILE"));
         if (c->output && !json)
                 return fail(_("-o: images prints a table or json"));
         r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "ListImages", &e, &reply, NULL);

@@ -13,13 +13,13 @@ out=$2
 seconds=${3:-20}
 dir=$(dirname "$out")/fuzz
 rm -rf "$dir"
-mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress" "$dir/seeds/registry" "$dir/seeds/onepass"
+mkdir -p "$dir/crashes" "$dir/seeds/manifest" "$dir/seeds/parsers" "$dir/seeds/decompress" "$dir/seeds/registry" "$dir/seeds/onepass" "$dir/seeds/archive"
 
 if [ ! -f "$build/build.ninja" ]; then
         CC=clang meson setup "$build" "$top" -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
                 >"$dir/setup.log" 2>&1 || { printf '1..1\nnot ok 1 - fuzz build setup failed\n' >"$out"; exit 1; }
 fi
-targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress fuzz-registry fuzz-onepass"
+targets="fuzz-manifest fuzz-schema fuzz-parsers fuzz-decompress fuzz-registry fuzz-onepass fuzz-archive"
 ninja -C "$build" $(for t in $targets; do echo "fuzz/$t"; done) >"$dir/build.log" 2>&1 ||
         { printf '1..1\nnot ok 1 - fuzz build failed (%s)\n' "$dir/build.log" >"$out"; exit 1; }
 
@@ -59,6 +59,28 @@ printf '{"schemaVersion":2,"manifests":[{"digest":"sha256:%064d","platform":{"os
 printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","layers":[{"mediaType":"x","digest":"sha256:%064d"}]}' 0 \
         >"$dir/seeds/registry/manifest.json"
 mkdir -p "$dir/tar/disk" && printf 'QFI\373' >"$dir/tar/disk/disk.qcow2" && tar -C "$dir/tar" -cf "$dir/seeds/registry/layer.tar" disk
+# archive: an OCI archive and a docker-archive of one small image each
+python3 - "$dir/seeds/archive" <<'PY'
+import gzip, hashlib, io, json, sys, tarfile
+def tar(members):
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as t:
+        for name, data in members.items():
+            i = tarfile.TarInfo(name); i.size = len(data); t.addfile(i, io.BytesIO(data))
+    return out.getvalue()
+sha = lambda b: "sha256:" + hashlib.sha256(b).hexdigest()
+layer = tar({"disk/disk.img": b"x" * 1024})
+gz = gzip.compress(layer)
+config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}}).encode()
+manifest = json.dumps({"schemaVersion": 2, "config": {"digest": sha(config), "size": len(config)},
+                       "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": sha(gz), "size": len(gz)}]}).encode()
+index = json.dumps({"schemaVersion": 2, "manifests": [{"digest": sha(manifest), "size": len(manifest),
+                    "annotations": {"org.opencontainers.image.ref.name": "example.com/vm/disk:v1"}}]}).encode()
+blobs = {"blobs/sha256/" + sha(b)[7:]: b for b in (gz, config, manifest)}
+open(sys.argv[1] + "/oci.tar", "wb").write(tar({"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index, **blobs}))
+docker = json.dumps([{"Config": sha(config)[7:] + ".json", "RepoTags": ["disk:v1"], "Layers": ["l/layer.tar"]}]).encode()
+open(sys.argv[1] + "/docker.tar", "wb").write(tar({"manifest.json": docker, sha(config)[7:] + ".json": config, "l/layer.tar": layer}))
+PY
 # one-pass readers: small qcow2 images as qemu writes them (512-byte
 # clusters), plain, compressed, with zeroed ranges; a streamOptimized vmdk
 # of two grains made here (qemu's start their markers at 128 KiB)
@@ -81,7 +103,7 @@ for lba, fill in ((0, b"A"), (16, b"B")):
 out += struct.pack("<QII", 0, 0, 0).ljust(512, b"\0")
 open(sys.argv[1], "wb").write(out)
 PY
-seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; fuzz-registry) echo registry ;; fuzz-onepass) echo onepass ;; *) echo decompress ;; esac; }
+seed_for() { case $1 in fuzz-manifest|fuzz-schema) echo manifest ;; fuzz-parsers) echo parsers ;; fuzz-registry) echo registry ;; fuzz-archive) echo archive ;; fuzz-onepass) echo onepass ;; *) echo decompress ;; esac; }
 n=0 failed=0
 echo "1..$(echo $targets | wc -w)" >"$out"
 for t in $targets; do

@@ -8,6 +8,10 @@
  *                     [--header="Name: value"]... [--checksum=sha256:HEX]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR [--target=PATH]
+ *   edgevirt-importer --archive --cache=DIR --size=BYTES --scratch=DIR
+ *                     [--name=REFERENCE]   (the archive on stdin; archive-load.c)
+ *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
+ *                     (an OCI archive to fd 0; archive-save.c)
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
@@ -80,6 +84,7 @@
 #include <json-glib/json-glib.h>
 
 #include "format.h"
+#include "importer.h"
 #include "json-read.h"
 #include "qcow2.h"
 #include "registry.h"
@@ -93,26 +98,12 @@
 #define QEMU_IMG_MEMORY (1024LL * 1024 * 1024)
 #define QEMU_IMG_INFO_CPU_SECONDS 30
 
-typedef struct Options {
-        char *target, *scratch, *url, *ca_file, *checksum;
-        char *registry;                 /* docker://... : a containerDisk image */
-        char *cache;                    /* the image cache's directory */
-        char **headers;
-        uint64_t size;
-        bool from_stdin;
-        bool fit;                       /* target: a new file of the image's own size */
-        bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
-        bool self_test;
-        int control_fd;                 /* the daemon's "go on" after a back-off, -1: none */
-        unsigned stall_seconds;         /* a server that sends nothing that long */
-        unsigned idle_seconds;          /* an upload that brings nothing that long */
-} Options;
 
 static const char *cleanup_path;        /* a partial file to remove on failure */
 static int control_fd = -1;             /* Options.control_fd, for the download thread */
 static bool quiet;                      /* no progress lines */
 
-static void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...) {
+void die(bool retryable, const char *fmt, ...) {
         va_list ap;
         if (cleanup_path)
                 unlink(cleanup_path);
@@ -169,10 +160,20 @@ static void progress(Reader *r, bool force) {
         fflush(stdout);
 }
 
-static void G_GNUC_NORETURN stream_failed(Reader *r) {
+void stream_failed(Reader *r) {
         bool retryable = false;
         const char *e = reader_error(r, &retryable);
         die(retryable, "%s", e && *e ? e : "reading the image failed");
+}
+
+void drain_layer(Reader *r) {
+        unsigned char buf[65536];
+        ssize_t n;
+        while ((n = reader_read(r, buf, sizeof buf)) > 0)
+                ;
+        if (n < 0)
+                stream_failed(r);
+        reader_free(r);
 }
 
 /* Make the target read as zeros before writing (an earlier attempt may
@@ -239,7 +240,7 @@ static void limit_child(gpointer data) {
         }
 }
 
-static char *run_qemu_img(char **argv, bool limit_cpu) {
+char *run_qemu_img(char **argv, bool limit_cpu) {
         g_autofree char *out = NULL, *err = NULL;
         g_autoptr(GError) e = NULL;
         int status;
@@ -673,7 +674,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE };
+               STALL, IDLE, ARCHIVE, NAME, SAVE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -682,6 +683,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "registry", required_argument, NULL, REGISTRY }, { "cache", required_argument, NULL, CACHE },
                 { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
+                { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
+                { "save", required_argument, NULL, SAVE },
                 {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -703,10 +706,23 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case CONTROL_FD: o->control_fd = (int) g_ascii_strtoll(optarg, NULL, 10); break;
                 case STALL: o->stall_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
                 case IDLE: o->idle_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
+                case ARCHIVE: o->archive = true; break;
+                case NAME: o->name = optarg; break;
+                case SAVE: o->save = optarg; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->self_test && o->target && o->scratch)
                 o->from_stdin = true;   /* nothing is read */
+        if (o->save) {
+                if (!o->name || !o->scratch || o->target || o->cache || o->url || o->registry || o->archive)
+                        die(false, "edgevirt-importer: --save takes --name and --scratch");
+                return;
+        }
+        if (o->archive) {
+                if (!o->cache || !o->size || !o->scratch || o->target || o->url || o->registry)
+                        die(false, "edgevirt-importer: --archive takes --cache, --size and --scratch");
+                return;
+        }
         if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
                 die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of "
                     "--url/--stdin/--registry are needed");
@@ -752,14 +768,7 @@ static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, R
                         const char *why = reader_error(r, &retryable);
                         die(retryable, "layer %s: %s", l->digest, why ? why : error);
                 }
-                /* no disk here: the layer must still be whole (digest) */
-                unsigned char buf[65536];
-                ssize_t n;
-                while ((n = reader_read(r, buf, sizeof buf)) > 0)
-                        ;
-                if (n < 0)
-                        stream_failed(r);
-                reader_free(r);
+                drain_layer(r);         /* no disk here: the layer must still be whole (digest) */
         }
         die(false, "no disk file: the image %s has no file under /disk/", o->registry);
 }
@@ -775,7 +784,6 @@ static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtr
         fflush(stdout);
 }
 
-static void import_stream(Reader *r, const Options *o, Reader *tar);
 
 /* --registry with --cache: the image from the cache, pulled into it
  * first when it is not there; then the target, if any, filled from it. */
@@ -830,7 +838,7 @@ static void through_cache(const Options *o) {
 
 /* Detect compression and format from the first bytes and write the image
  * into o->target: raw streamed, other formats converted. */
-static void import_stream(Reader *r, const Options *o, Reader *tar) {
+void import_stream(Reader *r, const Options *o, Reader *tar) {
         const unsigned char *prefix;
         size_t len;
 
@@ -926,6 +934,14 @@ int main(int argc, char *argv[]) {
                 return self_test(&o);
         curl_global_init(CURL_GLOBAL_DEFAULT);
 
+        if (o.archive) {
+                load_archive(&o);
+                return 0;
+        }
+        if (o.save) {
+                save_archive(&o);
+                return 0;
+        }
         if (o.cache) {
                 through_cache(&o);
                 return 0;

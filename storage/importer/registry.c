@@ -266,8 +266,7 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
         return -1;
 }
 
-/* A string member, "" when absent or not a string (hostile manifests). */
-static const char *string_member(JsonObject *o, const char *name) {
+const char *registry_string_member(JsonObject *o, const char *name) {
         JsonNode *n = json_object_get_member(o, name);
         return n && JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING ?
                 json_node_get_string(n) : "";
@@ -303,12 +302,12 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                         JsonObject *e = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
                         JsonNode *pn = e ? json_object_get_member(e, "platform") : NULL;
                         JsonObject *pl = pn && JSON_NODE_HOLDS_OBJECT(pn) ? json_node_get_object(pn) : NULL;
-                        const char *os = pl ? string_member(pl, "os") : "";
-                        const char *arch = pl ? string_member(pl, "architecture") : "";
+                        const char *os = pl ? registry_string_member(pl, "os") : "";
+                        const char *arch = pl ? registry_string_member(pl, "architecture") : "";
                         g_string_append_printf(offered, "%s%s/%s", offered->len ? ", " : "", os, arch);
                         if (!pick && e && streq(os, "linux") && streq(arch, "amd64") &&
-                            g_str_has_prefix(string_member(e, "digest"), "sha256:"))
-                                pick = string_member(e, "digest");
+                            g_str_has_prefix(registry_string_member(e, "digest"), "sha256:"))
+                                pick = registry_string_member(e, "digest");
                 }
                 if (!pick) {
                         *error = g_strdup_printf("architecture not offered: the image has %s, not linux/amd64",
@@ -335,7 +334,7 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
         for (guint i = 0; i < json_array_get_length(layers); i++) {
                 JsonNode *en = json_array_get_element(layers, i);
                 JsonObject *l = JSON_NODE_HOLDS_OBJECT(en) ? json_node_get_object(en) : NULL;
-                const char *digest = l ? string_member(l, "digest") : "";
+                const char *digest = l ? registry_string_member(l, "digest") : "";
                 if (!g_str_has_prefix(digest, "sha256:") || strlen(digest) != 7 + 64 ||
                     strspn(digest + 7, "0123456789abcdef") != 64) {
                         g_ptr_array_unref(out);
@@ -344,7 +343,7 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                 }
                 RegistryLayer *rl = g_new0(RegistryLayer, 1);
                 rl->digest = g_strdup(digest);
-                rl->media_type = g_strdup(string_member(l, "mediaType"));
+                rl->media_type = g_strdup(registry_string_member(l, "mediaType"));
                 g_ptr_array_add(out, rl);
         }
         *ret_layers = out;

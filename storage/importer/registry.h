@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include <json-glib/json-glib.h>
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -34,6 +35,8 @@ int registry_parse_manifest(const char *body, size_t len, const char *content_ty
                             GPtrArray **ret_layers, char **error);
 /* https://host/v2/repository/KIND/REF */
 char *registry_url(const Registry *g, const char *kind, const char *ref);
+/* A string member of o, "" when absent or not a string (hostile manifests). */
+const char *registry_string_member(JsonObject *o, const char *name);
 RegistryLayer *registry_layer_free(RegistryLayer *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RegistryLayer, registry_layer_free)
 void registry_clear(Registry *g);

@@ -41,7 +41,7 @@ static int skip(Reader *inner, uint64_t n, char *error, size_t error_len) {
                 ssize_t k = reader_read(inner, buf, MIN(n, sizeof buf));
                 if (k <= 0) {
                         g_snprintf(error, error_len, "%s",
-                                   k < 0 ? reader_error(inner, NULL) : "the layer ends inside a file");
+                                   k < 0 ? reader_error(inner, NULL) : "the tar archive ends inside a file");
                         return -1;
                 }
                 n -= (uint64_t) k;
@@ -58,7 +58,7 @@ static char *read_data(Reader *inner, uint64_t size, char *error, size_t error_l
         uint64_t padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
         char *data = g_malloc0(padded + 1);
         if (reader_read_full(inner, data, padded) != (ssize_t) padded) {
-                g_snprintf(error, error_len, "the layer ends inside a tar header");
+                g_snprintf(error, error_len, "the tar archive ends inside a header");
                 g_free(data);
                 return NULL;
         }
@@ -83,19 +83,7 @@ static char *pax_path(const char *data) {
         return NULL;
 }
 
-/* "./disk/x.img", "/disk/x.img", "disk/x.img" -> under disk/: the name */
-static bool under_disk(const char *name) {
-        while (name[0] == '.' && name[1] == '/')
-                name += 2;
-        while (name[0] == '/')
-                name++;
-        return g_str_has_prefix(name, "disk/") && name[5];
-}
-
-/* The next regular file under disk/, or none (end of the archive).  Sets
- * *ret_name and *ret_size; returns 1 found, 0 end, -1 error. */
-static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
-        Reader *inner = t->base.inner;
+int tar_next(Reader *inner, TarEntry *ret, char *error, size_t error_len) {
         g_autofree char *long_name = NULL;
 
         for (;;) {
@@ -104,9 +92,8 @@ static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
                 if (k == 0)
                         return 0;       /* a stream without the end blocks: done too */
                 if (k != TAR_BLOCK) {
-                        g_snprintf(t->base.error, sizeof t->base.error, "%s",
-                                   k < 0 ? reader_error(inner, NULL) :
-                                   "the layer is not a tar archive (truncated header)");
+                        g_snprintf(error, error_len, "%s",
+                                   k < 0 ? reader_error(inner, NULL) : "not a tar archive (truncated header)");
                         return -1;
                 }
                 bool zero = true;
@@ -114,19 +101,18 @@ static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
                         zero = h[i] == 0;
                 if (zero)
                         return 0;
-                /* the checksum keeps a non-tar layer from being read as one */
+                /* the checksum keeps a non-tar stream from being read as one */
                 unsigned sum = 0;
                 for (size_t i = 0; i < sizeof h; i++)
                         sum += (i >= 148 && i < 156) ? ' ' : h[i];
                 if (sum != octal((const char *) h + 148, 8)) {
-                        g_snprintf(t->base.error, sizeof t->base.error,
-                                   "the layer is not a tar archive (bad header checksum)");
+                        g_snprintf(error, error_len, "not a tar archive (bad header checksum)");
                         return -1;
                 }
                 uint64_t size = octal((const char *) h + 124, 12);
                 char type = (char) h[156];
                 if (type == 'L' || type == 'x') {
-                        g_autofree char *data = read_data(inner, size, t->base.error, sizeof t->base.error);
+                        g_autofree char *data = read_data(inner, size, error, error_len);
                         if (!data)
                                 return -1;
                         g_free(long_name);
@@ -140,14 +126,44 @@ static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
                         name = g_strdup_printf("%.155s/%.100s", (const char *) h + 345, (const char *) h + 0);
                 else
                         name = g_strndup((const char *) h, 100);
-                uint64_t padded = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
-                if ((type == '0' || type == '\0' || type == '7') && under_disk(name)) {
-                        *ret_name = g_steal_pointer(&name);
-                        *ret_size = size;
-                        t->pad = padded - size;
+                const char *n = name;
+                while (n[0] == '.' && n[1] == '/')
+                        n += 2;
+                while (n[0] == '/')
+                        n++;
+                ret->name = g_strdup(n);
+                ret->size = size;
+                ret->pad = (size + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK - size;
+                ret->regular = type == '0' || type == '\0' || type == '7';
+                ret->link = type == '1' || type == '2' ? g_strndup((const char *) h + 157, 100) : NULL;
+                ret->symlink = type == '2';
+                return 1;
+        }
+}
+
+int tar_skip(Reader *inner, uint64_t n, char *error, size_t error_len) {
+        return skip(inner, n, error, error_len);
+}
+
+/* The next regular file under disk/, or none (end of the archive).  Sets
+ * *ret_name and *ret_size; returns 1 found, 0 end, -1 error. */
+static int next_disk(TarReader *t, char **ret_name, uint64_t *ret_size) {
+        Reader *inner = t->base.inner;
+
+        for (;;) {
+                TarEntry e;
+                int k = tar_next(inner, &e, t->base.error, sizeof t->base.error);
+                if (k <= 0)
+                        return k;
+                if (e.regular && g_str_has_prefix(e.name, "disk/") && e.name[5]) {
+                        *ret_name = e.name;
+                        *ret_size = e.size;
+                        t->pad = e.pad;
                         return 1;
                 }
-                if (skip(inner, padded, t->base.error, sizeof t->base.error) < 0)
+                g_free(e.name);
+                g_free(e.link);
+                if (skip(inner, e.size + e.pad, t->base.error, sizeof t->base.error) < 0)
                         return -1;
         }
 }

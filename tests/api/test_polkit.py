@@ -58,6 +58,9 @@ for ns in ("open", "closed"):
         f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole(E),
         f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), E),
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
+        f"image.manage load {ns}": lambda ns=ns: m.LoadImages(null(), f"127.0.0.1:1/{ns}:v1", {}),
+        f"image.manage save {ns}": lambda ns=ns: m.SaveImage(f"127.0.0.1:1/{ns}:v1",
+                                                             dbus.types.UnixFd(open("/dev/null", "w")), {}),
         f"object.read {ns}": lambda ns=ns: m.Get("cm", ns, "c2", {}),
         f"object.read list {ns}": lambda ns=ns: m.List("cm", ns, {}),
         f"secret.read pull {ns}": lambda ns=ns: m.PullImage("127.0.0.1:1/open:v1", {"namespace": ns, "pull-secret": "s"}),
@@ -182,6 +185,9 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
             or "Conflict" in got["vm.lifecycle open"], got["vm.lifecycle open"]
         assert got["datavolume.upload open"] == "ok"
         assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
+        # allowed: the archive (/dev/null) is read and refused; no such image to save
+        assert got["image.manage load open"].startswith("org.edgevirt.EdgeVirt1.Error.Invalid: the archive is empty"), got
+        assert got["image.manage save open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound"), got
         assert got["object.read open"] == "ok" and got["object.read list open"] == "ok"
         # the Secret may be read: it is, and is no docker config
         assert got["secret.read pull open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound: imagePullSecret s:"), got

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <glib.h>
+
+#include "imagecache.h"
+
+/* Image archives for air-gapped machines (docs/images.md): an archive a
+ * client passes as a file descriptor is loaded into the image cache, or a
+ * cached image is written to one.  Each runs edgevirt-importer in an
+ * import slot (the cache's own queue, ""); done runs on the main loop. */
+
+/* loaded: reference, digest, reference, digest... (load: what the cache
+ * took; save: the image's reference and the digest of the manifest
+ * written).  NULL with error on failure. */
+typedef void (*ImageArchiveDone)(GPtrArray *loaded, const GError *error, void *userdata);
+
+/* Every image of the archive read from fd (an OCI archive or layout tar,
+ * or a docker-archive; gzip'd or not) into the cache under the names the
+ * archive gives them, or, with name, its one image under that name; all
+ * digests checked, and on any error nothing taken.  fd stays the
+ * caller's. */
+int imagecache_load_archive(ImageCache *c, int fd, const char *name, ImageArchiveDone done, void *userdata,
+                            GError **error);
+/* The cached image name (a reference or a digest) written to fd as an OCI
+ * archive naming it; -ENOENT when it is not cached.  fd stays the
+ * caller's. */
+int imagecache_save_archive(ImageCache *c, const char *name, int fd, ImageArchiveDone done, void *userdata,
+                            GError **error);

@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* edgevirt-importer --save: a cached image (a sparse raw file) written as
+ * an OCI archive to fd 0.  The disk becomes a qcow2 (only its data: a
+ * sparse disk stays small) in scratch, the one layer an uncompressed tar
+ * of /disk/disk.qcow2 (owned by 107, KubeVirt's qemu user, as
+ * containerDisks have it).  The tar is made twice: once for its digest,
+ * once to write it, so nothing but the qcow2 is stored.  Everything is
+ * fixed (times 0, key order), so one image always makes one archive. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "importer.h"
+#include "util.h"
+
+#define BLOCK 512
+#define QEMU_UID 107
+
+/* Where bytes go: a digest being computed, or the archive. */
+typedef struct Sink {
+        GChecksum *sum;
+        int fd;
+        unsigned idle_seconds;          /* a reader that takes nothing that long: fail (0: wait) */
+        uint64_t bytes;
+} Sink;
+
+/* Until fd takes bytes, at most s->idle_seconds. */
+static void wait_writable(Sink *s) {
+        struct pollfd p = { .fd = s->fd, .events = POLLOUT };
+        int k;
+        if (!s->idle_seconds)
+                return;
+        while ((k = poll(&p, 1, (int) MIN(s->idle_seconds * 1000u, (unsigned) G_MAXINT))) < 0 && errno == EINTR)
+                ;
+        if (k == 0)
+                die(true, "the archive's reader took nothing for %u s", s->idle_seconds);
+}
+
+static void put(Sink *s, const void *data, size_t n) {
+        s->bytes += n;
+        if (s->sum) {
+                g_checksum_update(s->sum, data, n);
+                return;
+        }
+        for (size_t done = 0; done < n;) {
+                wait_writable(s);
+                /* a pipe said it has room for a page: a write of more would block */
+                size_t chunk = s->idle_seconds ? MIN(n - done, (size_t) PIPE_BUF) : n - done;
+                ssize_t k = write(s->fd, (const char *) data + done, chunk);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        die(false, "writing the archive failed: %s", g_strerror(errno));
+                done += (size_t) k;
+        }
+}
+
+static void put_padding(Sink *s, uint64_t size) {
+        static const unsigned char zeros[BLOCK];
+        if (size % BLOCK)
+                put(s, zeros, BLOCK - size % BLOCK);
+}
+
+static void put_entry(Sink *s, const char *name, const void *data, size_t n, char type, unsigned uid) {
+        unsigned char h[BLOCK];
+        ev_tar_header(h, name, n, type, type == '5' ? 0755 : 0644, uid, uid);
+        put(s, h, sizeof h);
+        if (n) {
+                put(s, data, n);
+                put_padding(s, n);
+        }
+}
+
+static void put_end(Sink *s) {
+        static const unsigned char zeros[2 * BLOCK];
+        put(s, zeros, sizeof zeros);
+}
+
+/* The layer: disk/ and disk/disk.qcow2 from fd. */
+static void put_layer(Sink *s, int fd, uint64_t size) {
+        unsigned char h[BLOCK], buf[1 << 16];
+
+        put_entry(s, "disk/", NULL, 0, '5', QEMU_UID);
+        ev_tar_header(h, "disk/disk.qcow2", size, '0', 0440, QEMU_UID, QEMU_UID);
+        put(s, h, sizeof h);
+        for (uint64_t off = 0; off < size;) {
+                ssize_t k = pread(fd, buf, MIN(sizeof buf, size - off), (off_t) off);
+                if (k <= 0)
+                        die(false, "reading the image's qcow2 failed: %s", k < 0 ? g_strerror(errno) : "truncated");
+                put(s, buf, (size_t) k);
+                off += (uint64_t) k;
+        }
+        put_padding(s, size);
+        put_end(s);
+}
+
+static char *sha256_of(const char *text) {
+        g_autofree char *hex = g_compute_checksum_for_string(G_CHECKSUM_SHA256, text, -1);
+        return g_strdup_printf("sha256:%s", hex);
+}
+
+static void put_blob(Sink *s, const char *digest, const char *text) {
+        g_autofree char *name = g_strdup_printf("blobs/sha256/%s", digest + strlen("sha256:"));
+        put_entry(s, name, text, strlen(text), '0', 0);
+}
+
+void save_archive(const Options *o) {
+        g_autofree char *qcow2 = g_build_filename(o->scratch, "disk.qcow2", NULL);
+        char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", o->save, qcow2, NULL };
+
+        signal(SIGPIPE, SIG_IGN);       /* a reader that went away: an error, not death */
+        g_free(run_qemu_img(argv, false));
+        int fd = open(qcow2, O_RDONLY | O_CLOEXEC);
+        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+        if (size < 0)
+                die(false, "cannot read %s: %s", qcow2, g_strerror(errno));
+
+        Sink sum = { .sum = g_checksum_new(G_CHECKSUM_SHA256) };
+        put_layer(&sum, fd, (uint64_t) size);
+        g_autofree char *layer = g_strdup_printf("sha256:%s", g_checksum_get_string(sum.sum));
+        g_checksum_free(sum.sum);
+        g_autofree char *config = g_strdup_printf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
+                                                  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", layer);
+        g_autofree char *config_digest = sha256_of(config);
+        g_autofree char *manifest = g_strdup_printf(
+                "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+                "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
+                "\"size\":%zu},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
+                "\"digest\":\"%s\",\"size\":%" G_GUINT64_FORMAT "}]}", config_digest, strlen(config), layer,
+                sum.bytes);
+        g_autofree char *manifest_digest = sha256_of(manifest);
+        g_autoptr(JsonNode) name_node = json_node_init_string(json_node_alloc(), o->name);
+        g_autofree char *ref = json_to_string(name_node, FALSE);       /* quoted, escaped */
+        g_autofree char *index = g_strdup_printf(
+                "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+                "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+                "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":%s}}]}",
+                manifest_digest, strlen(manifest), ref);
+
+        struct stat st;
+        Sink out = { .fd = STDIN_FILENO };
+        if (fstat(out.fd, &st) == 0 && !S_ISREG(st.st_mode))
+                out.idle_seconds = o->idle_seconds;     /* a pipe: the client must keep reading */
+        const char *oci_layout = "{\"imageLayoutVersion\":\"1.0.0\"}";
+        put_entry(&out, "oci-layout", oci_layout, strlen(oci_layout), '0', 0);
+        put_entry(&out, "index.json", index, strlen(index), '0', 0);
+        put_entry(&out, "blobs/", NULL, 0, '5', 0);
+        put_entry(&out, "blobs/sha256/", NULL, 0, '5', 0);
+        put_blob(&out, config_digest, config);
+        put_blob(&out, manifest_digest, manifest);
+        g_autofree char *name = g_strdup_printf("blobs/sha256/%s", layer + strlen("sha256:"));
+        unsigned char h[BLOCK];
+        ev_tar_header(h, name, sum.bytes, '0', 0644, 0, 0);
+        put(&out, h, sizeof h);
+        put_layer(&out, fd, (uint64_t) size);
+        put_padding(&out, sum.bytes);
+        put_end(&out);
+        close(fd);
+        if (fsync(STDIN_FILENO) < 0 && errno != EINVAL && errno != EROFS)
+                die(false, "writing the archive failed: %s", g_strerror(errno));
+        printf("saved %s\n", manifest_digest);
+        fflush(stdout);
+}

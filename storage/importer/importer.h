@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "stream.h"
+
+/* What edgevirt-importer was asked (importer.c's head says how). */
+typedef struct Options {
+        char *target, *scratch, *url, *ca_file, *checksum;
+        char *registry;                 /* docker://... : a containerDisk image */
+        char *cache;                    /* the image cache's directory */
+        char *name;                     /* --archive: the one image's name */
+        bool archive;                   /* --archive: an image archive on stdin, into the cache */
+        char *save;                     /* --save: this cached image, as an OCI archive to fd 0 */
+        char **headers;
+        uint64_t size;
+        bool from_stdin;
+        bool fit;                       /* target: a new file of the image's own size */
+        bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
+        bool self_test;
+        int control_fd;                 /* the daemon's "go on" after a back-off, -1: none */
+        unsigned stall_seconds;         /* a server that sends nothing that long */
+        unsigned idle_seconds;          /* an upload that brings nothing that long */
+} Options;
+
+/* Say why on stderr, remove the partial file, exit 2 (retryable) or 1. */
+void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...);
+/* die with r's error. */
+void G_GNUC_NORETURN stream_failed(Reader *r);
+/* Read a layer to its end (its digest is checked there), then free it. */
+void drain_layer(Reader *r);
+/* Detect compression and format from r's first bytes and write the image
+ * into o->target: raw streamed, other formats converted; tar, when the
+ * image is a layer's disk file, is finished (checked) at the end.  Takes r. */
+void import_stream(Reader *r, const Options *o, Reader *tar);
+
+/* qemu-img with argv; its stdout.  limit_cpu: under the limits for
+ * untrusted headers.  Dies when it fails. */
+char *run_qemu_img(char **argv, bool limit_cpu);
+
+/* --save (archive-save.c): o->save written to fd 0 as an OCI archive of
+ * one image named o->name; says "saved DIGEST" (the manifest's). */
+void save_archive(const Options *o);
+
+/* --archive (archive-load.c): the image archive on stdin into o->cache. */
+void load_archive(const Options *o);

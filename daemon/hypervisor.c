@@ -606,6 +606,10 @@ static void call_work(void *data) {
                         if (virDomainReboot(d, VIR_DOMAIN_REBOOT_ACPI_POWER_BTN) < 0 && virDomainReboot(d, 0) < 0)
                                 fail(op, EIO);
                         break;
+                case HV_OP_RESET:
+                        if (virDomainReset(d, 0) < 0)
+                                fail(op, EIO);
+                        break;
                 case HV_OP_ADDRESSES:
                         run_addresses(d, op);
                         break;

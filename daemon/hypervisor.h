@@ -45,6 +45,7 @@ typedef enum HvOpKind {
         HV_OP_SUSPEND,
         HV_OP_RESUME,
         HV_OP_REBOOT,                   /* soft reboot: ACPI/agent */
+        HV_OP_RESET,                    /* hard reset, the reset button: the guest does not take part */
         HV_OP_LIST,                     /* every domain with our metadata */
         HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
         HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */

@@ -808,6 +808,32 @@ int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         return submit_verb(c, vmi, HV_OP_REBOOT);
 }
 
+static void reset_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+
+        if (op->r < 0)
+                g_warning("libvirt: %s: %s", op->domain, op->error);
+        else if (vmi)
+                event_record(c->services->events, vmi, false, "Reset", "the instance was reset (a hard reset: "
+                             "the guest restarted without shutting down)");
+}
+
+/* virtctl reset: the reset button; the instance stays. */
+int vmi_reset(Model *m, Object *vmi, GError **error) {
+        VmiController *c = model_services(m)->vmis;
+        g_autofree char *name = vmi_domain_name(vmi);
+        Instance *d;
+        HvOp *op;
+
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        op = hv_op_new(HV_OP_RESET, name, reset_done, c);
+        op->tag = g_strdup(vmi->uid);
+        hypervisor_submit(c->hv, op);
+        return 0;
+}
+
 static int connect_socket(VmiController *c, Object *vmi, const char *file, const char *what, GError **error) {
         g_autofree char *dir = runtime_dir(c, vmi);
         g_autofree char *path = g_build_filename(dir, file, NULL);

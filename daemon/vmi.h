@@ -24,6 +24,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmiController, vmi_controller_free)
 int vmi_pause(Model *m, Object *vmi, GError **error);
 int vmi_unpause(Model *m, Object *vmi, GError **error);
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error);
+int vmi_reset(Model *m, Object *vmi, GError **error);
 /* A connected socket to the serial console / VNC server; the caller owns it. */
 int vmi_open_console(Model *m, Object *vmi, GError **error);
 int vmi_open_vnc(Model *m, Object *vmi, GError **error);

@@ -123,7 +123,7 @@ static int method_vm_restart(sd_bus_message *m, void *userdata, sd_bus_error *er
 
 typedef int (*InstanceVerb)(Model *m, Object *vmi, GError **error);
 
-/* Pause, Unpause, SoftReboot act on the instance; on a VM they find it
+/* Pause, Unpause, SoftReboot, Reset act on the instance; on a VM they find it
  * (target: what was called, for the authorization's details). */
 static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, InstanceVerb verb, sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
@@ -165,6 +165,10 @@ static int method_vm_soft_reboot(sd_bus_message *m, void *userdata, sd_bus_error
         return vm_instance_verb(m, userdata, vmi_soft_reboot, error);
 }
 
+static int method_vm_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return vm_instance_verb(m, userdata, vmi_reset, error);
+}
+
 const sd_bus_vtable bus_vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("PrintableStatus", "s", vm_get_printable_status, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -185,6 +189,8 @@ const sd_bus_vtable bus_vm_vtable[] = {
                                 method_vm_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SoftReboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_vm_soft_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_vm_reset, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -365,6 +371,10 @@ static int method_vmi_soft_reboot(sd_bus_message *m, void *userdata, sd_bus_erro
         return instance_verb(m, userdata, userdata, vmi_soft_reboot, error);
 }
 
+static int method_vmi_reset(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return instance_verb(m, userdata, userdata, vmi_reset, error);
+}
+
 /* OpenConsole and OpenVNC: a file descriptor on the guest's serial console
  * or display, once authorized. */
 static int open_verb(sd_bus_message *m, Object *o, int (*open_fd)(Model *m, Object *vmi, GError **error),
@@ -426,6 +436,8 @@ const sd_bus_vtable bus_vmi_vtable[] = {
                                 method_vmi_unpause, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SoftReboot", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_vmi_soft_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_vmi_reset, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),
                                 method_vmi_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenVNC", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),

@@ -2,7 +2,7 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot console guestosinfo userlist fslist vnc images pull rmi credentials"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset console guestosinfo userlist fslist vnc images pull rmi credentials"
         local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
@@ -28,7 +28,7 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == create && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "namespace configmap secret" -- "$cur"))
-        elif [[ $cmd == @(start|stop|restart|soft-reboot|console|guestosinfo|userlist|fslist) && -z $kind ]]; then
+        elif [[ $cmd == @(start|stop|restart|soft-reboot|reset|console|guestosinfo|userlist|fslist) && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == @(pause|unpause) && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "vm vmi" -- "$cur"))

@@ -181,7 +181,7 @@ static void help(void) {
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
                  "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n"
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
-                 "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM\n"
+                 "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM | reset VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
@@ -303,7 +303,8 @@ static int run_verb(Ctl *c, int argc, char **argv) {
                 { "new-project", verb_new_project }, { "project", verb_project }, { "wait", verb_wait },
                 { "image-upload", verb_image_upload }, { "export", verb_export }, { "create", verb_create },
                 { "start", verb_lifecycle }, { "stop", verb_lifecycle }, { "restart", verb_lifecycle },
-                { "soft-reboot", verb_lifecycle }, { "pause", verb_lifecycle }, { "unpause", verb_lifecycle },
+                { "soft-reboot", verb_lifecycle }, { "reset", verb_lifecycle }, { "pause", verb_lifecycle },
+                { "unpause", verb_lifecycle },
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },

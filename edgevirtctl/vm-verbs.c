@@ -19,7 +19,7 @@
 #define VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
 #define VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 
-/* start|stop|restart|soft-reboot VM; pause|unpause vm|vmi NAME */
+/* start|stop|restart|soft-reboot|reset VM; pause|unpause vm|vmi NAME */
 int verb_lifecycle(Ctl *c, int argc, char **argv) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -29,6 +29,7 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
                 { "stop", "Stop", N_("VM %s was scheduled to stop\n") },
                 { "restart", "Restart", N_("VM %s was scheduled to restart\n") },
                 { "soft-reboot", "SoftReboot", N_("VM %s was scheduled to soft reboot\n") },
+                { "reset", "Reset", N_("VM %s was scheduled to reset\n") },
                 { "pause", "Pause", N_("VMI %s was scheduled to pause\n") },
                 { "unpause", "Unpause", N_("VMI %s was scheduled to unpause\n") },
         };

@@ -245,6 +245,7 @@ def test_bash_completion(ctl):
     ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n")
     assert {"get", "apply", "image-upload", "export"} <= complete(ctl, "edgevirtctl ")
     assert complete(ctl, "edgevirtctl ex") == {"export"}
+    assert complete(ctl, "edgevirtctl res") == {"reset", "restart"}
     assert {"pvc", "dv", "configmaps"} <= complete(ctl, "edgevirtctl get ")
     assert "settings" in complete(ctl, "edgevirtctl get cm ")
     assert complete(ctl, "edgevirtctl get cm -o ") == {"json", "yaml", "name", "wide"}
@@ -360,6 +361,7 @@ def test_vm_verbs_and_tables(ctl):
     assert "scheduled to unpause" in ctl("unpause", "vmi", "box").stdout
     ctl("wait", "vm/box", "--for=jsonpath={.status.printableStatus}=Running", "--timeout=30s")
     assert "soft reboot" in ctl("soft-reboot", "box").stdout
+    assert ctl("reset", "box").stdout == "VM box was scheduled to reset\n"
     uid = ctl("get", "vmi", "box", "-o", "jsonpath={.metadata.uid}").stdout
     ctl("restart", "box", "--grace-period=0")
     ctl("wait", "vmi/box", "--for=jsonpath={.status.phase}=Running", "--timeout=30s")

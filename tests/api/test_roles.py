@@ -167,9 +167,10 @@ import dbus.types
 I = "org.edgevirt.EdgeVirt1."
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
 methods = {
-    "vm": ("VirtualMachine", {"Start": (E,), "Stop": (E,), "Restart": (E,), "Pause": (E,), "Unpause": (E,), "SoftReboot": (E,)}),
+    "vm": ("VirtualMachine", {"Start": (E,), "Stop": (E,), "Restart": (E,), "Pause": (E,), "Unpause": (E,), "SoftReboot": (E,),
+                                        "Reset": (E,)}),
     "vmi": ("VirtualMachineInstance", {m: (E,) for m in ("GuestOSInfo", "UserList", "FilesystemList", "Pause", "Unpause",
-                                                         "SoftReboot", "OpenConsole", "OpenVNC")}),
+                                                         "SoftReboot", "Reset", "OpenConsole", "OpenVNC")}),
     "datavolume": ("DataVolume", {"Upload": None}),
 }
 calls = {}

@@ -182,6 +182,27 @@ def test_pause_unpause_and_soft_reboot(client):
     vm.SoftReboot({})
 
 
+def test_reset(client):
+    """virtctl reset: the reset button; the instance stays, an Event says so."""
+    client.apply(vm_yaml("rs"))
+    wait_status(client, "rs", "Running")
+    uid = client.get_json("vmi", "default", "rs")["metadata"]["uid"]
+    vm_obj(client, "rs").Reset({})
+    vmi_obj(client, "rs").Reset({})
+
+    def resets():
+        return [e for e in client.list("event", "default")["items"]
+                if e["reason"] == "Reset" and e["involvedObject"]["uid"] == uid]
+    wait_until(lambda: resets() and resets()[0]["count"] == 2, what="the instance's Reset event, counted twice")
+    assert resets()[0]["type"] == "Normal" and resets()[0]["involvedObject"]["kind"] == "VirtualMachineInstance"
+    assert client.get_json("vmi", "default", "rs")["metadata"]["uid"] == uid, "a reset keeps the instance"
+    wait_status(client, "rs", "Running")
+    vm_obj(client, "rs").Stop({})
+    wait_status(client, "rs", "Stopped")
+    msg = expect_error("Conflict", vm_obj(client, "rs").Reset, {})
+    assert "not running" in msg
+
+
 def test_start_paused_strategy(client):
     client.apply(vm_yaml("sp", extra_spec="").replace("terminationGracePeriodSeconds: 0",
                                                        "terminationGracePeriodSeconds: 0\n      startStrategy: Paused"))

@@ -8,6 +8,7 @@
 #include "ev-client.h"
 
 #define CALL_TIMEOUT_MSEC (5 * 60 * 1000)     /* a person may be typing a password for polkit */
+#define RECONNECT_SECONDS 2                     /* while there is no bus: try again */
 
 struct _EvClient {
         GObject parent;
@@ -17,6 +18,7 @@ struct _EvClient {
         GDBusConnection *connection;
         GDBusObjectManager *manager;
         GCancellable *cancellable;
+        guint reconnect;                /* the timeout that connects again */
 };
 
 G_DEFINE_TYPE(EvClient, ev_client, G_TYPE_OBJECT)
@@ -33,6 +35,24 @@ static void set_state(EvClient *c, EvClientState state, const char *error) {
         g_object_notify_by_pspec(G_OBJECT(c), props[PROP_STATE]);
 }
 
+static void connect_bus(EvClient *c);
+
+static gboolean on_reconnect(gpointer user_data) {
+        EvClient *c = user_data;
+
+        c->reconnect = 0;
+        connect_bus(c);
+        return G_SOURCE_REMOVE;
+}
+
+/* No bus (not there yet, or gone: a private bus restarted, the system
+ * bus going down and up): the window says so, and we try again. */
+static void no_bus(EvClient *c, const char *why) {
+        set_state(c, EV_CLIENT_NO_BUS, why);
+        if (!c->reconnect)
+                c->reconnect = g_timeout_add_seconds(RECONNECT_SECONDS, on_reconnect, c);
+}
+
 static void on_name_owner(GObject *manager, GParamSpec *pspec, gpointer user_data) {
         EvClient *c = user_data;
         g_autofree char *owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(manager));
@@ -43,7 +63,11 @@ static void on_closed(GDBusConnection *connection, gboolean remote_peer_vanished
         EvClient *c = user_data;
         g_autofree char *msg = g_strdup_printf(_("The connection to the bus was closed: %s"),
                                                error ? error->message : _("the bus went away"));
-        set_state(c, EV_CLIENT_NO_BUS, msg);
+        if (connection != c->connection)
+                return;
+        g_clear_object(&c->manager);
+        g_clear_object(&c->connection);
+        no_bus(c, msg);
 }
 
 static void on_manager(GObject *source, GAsyncResult *res, gpointer user_data) {
@@ -52,8 +76,10 @@ static void on_manager(GObject *source, GAsyncResult *res, gpointer user_data) {
         GDBusObjectManager *m = g_dbus_object_manager_client_new_finish(res, &e);
 
         if (!m) {
-                if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                        set_state(c, EV_CLIENT_NO_BUS, e->message);
+                if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+                        g_clear_object(&c->connection);
+                        no_bus(c, e->message);
+                }
                 return;
         }
         c->manager = m;
@@ -74,7 +100,7 @@ static void on_connection(GObject *source, GAsyncResult *res, gpointer user_data
                 if (!g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
                         g_autofree char *msg = g_strdup_printf(_("Cannot connect to the %s bus: %s"), c->bus,
                                                                e->message);
-                        set_state(c, EV_CLIENT_NO_BUS, msg);
+                        no_bus(c, msg);
                 }
                 return;
         }
@@ -86,10 +112,7 @@ static void on_connection(GObject *source, GAsyncResult *res, gpointer user_data
                                          g_object_ref(c));
 }
 
-EvClient *ev_client_new(const char *bus) {
-        EvClient *c = g_object_new(EV_TYPE_CLIENT, NULL);
-
-        c->bus = g_strdup(bus && *bus ? bus : "system");
+static void connect_bus(EvClient *c) {
         if (g_str_equal(c->bus, "system") || g_str_equal(c->bus, "session"))
                 g_bus_get(g_str_equal(c->bus, "system") ? G_BUS_TYPE_SYSTEM : G_BUS_TYPE_SESSION, c->cancellable,
                           on_connection, g_object_ref(c));
@@ -98,6 +121,13 @@ EvClient *ev_client_new(const char *bus) {
                                                   G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
                                                   G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
                                                   NULL, c->cancellable, on_connection, g_object_ref(c));
+}
+
+EvClient *ev_client_new(const char *bus) {
+        EvClient *c = g_object_new(EV_TYPE_CLIENT, NULL);
+
+        c->bus = g_strdup(bus && *bus ? bus : "system");
+        connect_bus(c);
         return c;
 }
 
@@ -105,6 +135,7 @@ static void ev_client_dispose(GObject *object) {
         EvClient *c = EV_CLIENT(object);
 
         g_cancellable_cancel(c->cancellable);
+        g_clear_handle_id(&c->reconnect, g_source_remove);
         g_clear_object(&c->manager);
         g_clear_object(&c->connection);
         G_OBJECT_CLASS(ev_client_parent_class)->dispose(object);

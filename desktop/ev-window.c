@@ -261,12 +261,30 @@ static void disconnect_manager(EvWindow *w) {
         g_clear_object(&w->manager);
 }
 
+/* The projects of an old connection that the new one does not have, and
+ * every list row (filled again from the new one). */
+static void forget_old_objects(EvWindow *w, GDBusObjectManager *m) {
+        g_autofree const char **names = (const char **) g_hash_table_get_keys_as_array(w->ns_rows, NULL);
+
+        for (const char **n = names; *n; n++) {
+                g_autofree char *path = ev_object_path(*n, NULL, NULL);
+                g_autoptr(GDBusObject) o = g_dbus_object_manager_get_object(m, path);
+                if (!o)
+                        ns_remove(w, *n);
+        }
+        ev_object_list_clear(w->vms);
+        ev_object_list_clear(w->volumes);
+        ev_object_list_clear(w->snapshots);
+}
+
 static void connect_manager(EvWindow *w) {
         GDBusObjectManager *m = ev_client_get_manager(w->client);
         GList *objects;
 
         if (!m || m == w->manager)
                 return;
+        if (w->manager)
+                forget_old_objects(w, m);       /* a new connection: what went meanwhile goes */
         disconnect_manager(w);
         w->manager = g_object_ref(m);
         w->manager_handlers[0] = g_signal_connect(m, "object-added", G_CALLBACK(on_object_added), w);

@@ -87,14 +87,25 @@ class Bus:
     def __init__(self, tmp, config=None):
         """config: a bus configuration with {sock} for its socket (tests/desktop lets other users on)."""
         self.sock = os.path.join(tmp, "bus.sock")
-        conf = os.path.join(tmp, "bus.conf")
-        with open(conf, "w") as f:
+        self.conf = os.path.join(tmp, "bus.conf")
+        with open(self.conf, "w") as f:
             f.write((config or BUS_CONFIG).format(sock=self.sock))
-        out = subprocess.check_output(
-            ["dbus-daemon", "--config-file=" + conf, "--fork", "--print-pid"], text=True)
-        self.pid = int(out.split()[0])
         self.address = "unix:path=" + self.sock
+        self._start()
+
+    def _start(self):
+        out = subprocess.check_output(
+            ["dbus-daemon", "--config-file=" + self.conf, "--fork", "--print-pid"], text=True)
+        self.pid = int(out.split()[0])
         self.conn = dbus.bus.BusConnection(self.address)
+
+    def restart(self):
+        """The bus gone and back at the same address (its clients see it close)."""
+        self.stop()
+        wait_until(lambda: not os.path.exists(f"/proc/{self.pid}"), what="the bus to exit")
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
+        self._start()
 
     def stop(self):
         try:

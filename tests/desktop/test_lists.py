@@ -106,6 +106,19 @@ def test_the_service_going_away_is_said_and_recovered_from(client, daemon, deskt
     assert app.one("label", name_is="The edgevirt Service Is Not Running") is None
 
 
+def test_the_bus_going_away_is_said_and_recovered_from(client, daemon, bus, desktop):
+    """--bus=unix:path=… (the quick start's bus): the bus daemon restarted."""
+    client.apply(vm("web"))
+    app = desktop.start()
+    wait_status(app, "web", "Stopped")
+    daemon.kill()
+    bus.restart()
+    app.wait_one("label", name_is="Cannot Reach the Bus", timeout=30)
+    daemon.start()
+    wait_status(app, "web", "Stopped", timeout=60)
+    assert app.one("label", name_is="Cannot Reach the Bus") is None
+
+
 def test_in_german(client, desktop):
     client.apply(vm("web") + "---\n" + vm("db", strategy="Always"))
     app = desktop.start({"LANGUAGE": "de", "EDGEVIRT_LOCALEDIR": os.path.join(BUILD, "po")})

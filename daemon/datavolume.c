@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "datasource-status.h"
 #include "datavolume-admit.h"
 #include "datavolume-status.h"
 #include "datavolume.h"
@@ -65,6 +66,10 @@ static JsonObject *source_of(JsonObject *doc) {
 
 /* --- the rules (pure) --- */
 
+static bool is_clone(const char *source) {
+        return streq_ptr(source, "pvc") || streq_ptr(source, "snapshot") || streq_ptr(source, "sourceRef");
+}
+
 DvStep datavolume_next_step(const DvFacts *f) {
         if (f->importing)
                 return DV_STEP_WAIT;
@@ -76,7 +81,7 @@ DvStep datavolume_next_step(const DvFacts *f) {
                 return DV_STEP_NOT_OWNED;
         if (!streq_ptr(f->claim_phase, "Bound"))
                 return DV_STEP_CLAIM_PENDING;
-        if (streq_ptr(f->source, "blank") || streq_ptr(f->source, "pvc") || streq_ptr(f->source, "snapshot"))
+        if (streq_ptr(f->source, "blank") || is_clone(f->source))
                 return DV_STEP_DONE;
         if (streq_ptr(f->source, "upload"))
                 return f->upload_waiting ? DV_STEP_UPLOAD : DV_STEP_UPLOAD_READY;
@@ -90,7 +95,7 @@ const char *datavolume_step_phase(DvStep step, const char *source) {
         case DV_STEP_NOT_OWNED:
                 return "Pending";
         case DV_STEP_CLAIM_PENDING:
-                return streq_ptr(source, "pvc") || streq_ptr(source, "snapshot") ? "CloneScheduled" : "Pending";
+                return is_clone(source) ? "CloneScheduled" : "Pending";
         case DV_STEP_DONE:
                 return "Succeeded";
         case DV_STEP_UPLOAD_READY:
@@ -227,6 +232,19 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
                 json_object_set_array_member(pspec, "accessModes", modes);
         }
         JsonObject *src = source_of(doc);
+        g_autoptr(JsonObject) resolved = NULL;
+        if (!src) {     /* spec.sourceRef: the DataSource's current source */
+                JsonObject *ref = json_get_object(spec_of(doc), "sourceRef");
+                if (datasource_resolve(c->model, dv->namespace, json_get_string(ref, "namespace"),
+                                       json_get_string(ref, "name"), &resolved, error) < 0)
+                        return -EAGAIN;
+                JsonObject *snap = json_get_object(resolved, "snapshot");
+                if (snap && !streq_ptr(json_get_string(snap, "namespace"), dv->namespace))
+                        return ev_error_set(error, EOPNOTSUPP, "spec.sourceRef: DataSource %s names a volume snapshot "
+                                            "of namespace %s: a volume snapshot is restored in its own namespace",
+                                            json_get_string(ref, "name"), json_get_string(snap, "namespace"));
+                src = resolved;
+        }
         if (json_get_object(src, "pvc")) {
                 JsonObject *from = json_get_object(src, "pvc"), *ref = json_object_new();
                 const char *ns = json_get_string(from, "namespace") ? json_get_string(from, "namespace") :
@@ -777,6 +795,23 @@ static void claim_reconcile(Model *m, Object *pvc, void *userdata) {
 
 static const ModelWatch claim_watch = { .reconcile = claim_reconcile };
 
+/* A DataSource changed: DataVolumes cloning from it that have no claim yet
+ * (they waited for it to be Ready) look again. */
+static void datasource_changed(Model *m, Object *ds, ModelEvent event, void *userdata) {
+        g_autoptr(GPtrArray) dvs = model_list(m, &kind_datavolume, NULL, NULL);
+        for (guint i = 0; i < dvs->len; i++) {
+                Object *dv = dvs->pdata[i];
+                JsonObject *ref = json_get_object(spec_of(object_root(dv)), "sourceRef");
+                const char *ns = json_get_string(ref, "namespace");
+                if (ref && streq_ptr(json_get_string(ref, "name"), ds->name) &&
+                    streq(isempty(ns) ? dv->namespace : ns, ds->namespace) &&
+                    !streq_ptr(object_status_string(dv, "phase"), "Succeeded"))
+                        model_enqueue(m, dv);
+        }
+}
+
+static const ModelWatch datasource_watch = { .changed = datasource_changed };
+
 /* Uploads of ns whose fd waits here for an import slot. */
 static unsigned uploads_waiting(DataVolumeController *c, const char *ns) {
         GHashTableIter it;
@@ -871,6 +906,7 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
                                                            .message = "edgevirtd restarted during the transfer" });
         }
         model_watch(m, &kind_pvc, &claim_watch, c);
+        model_watch(m, &kind_datasource, &datasource_watch, c);
         *ret = c;
         return 0;
 }
@@ -882,6 +918,7 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &claim_watch, c);
+        model_unwatch(c->model, &datasource_watch, c);
         g_hash_table_iter_init(&it, c->jobs);
         while (g_hash_table_iter_next(&it, NULL, (void **) &j))
                 importer_run_kill(j->run);

@@ -13,6 +13,7 @@ static const KindInfo *const kinds[] = {
         &kind_storageclass,
         &kind_pvc,
         &kind_datavolume,
+        &kind_datasource,
         &kind_vm,
         &kind_vmi,
         &kind_instancetype,

@@ -18,11 +18,11 @@
 #include "imagecache.h"
 #include "import-slots.h"
 #include "object-slots.h"
+#include "import-source.h"
 #include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
 #include "pvc-status.h"
-#include "secret.h"
 #include "services.h"
 #include "snapshot-status.h"
 #include "util.h"
@@ -417,14 +417,6 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
         model_enqueue(c->model, dv);
 }
 
-/* A Secret's value as text (credentials); NULL when the key is absent. */
-static char *secret_text(Model *m, const char *ns, const char *name, const char *key, GError **error) {
-        g_autoptr(GBytes) b = secret_value(m, ns, name, key, error);
-        gsize len;
-        const char *data = b ? g_bytes_get_data(b, &len) : NULL;
-        return data ? g_strndup(data, len) : NULL;
-}
-
 /* The remote source of an import and its field name: a DataVolume's
  * spec.source.http or .registry, or the http fields from a PVC's CDI
  * annotations. */
@@ -450,80 +442,12 @@ static bool owner_source_is_registry(Object *owner) {
         return owner->kind != &kind_pvc && json_get_object(source_of(object_root(owner)), "registry");
 }
 
-/* Everything the importer needs for a remote source: arguments, and the
- * credentials in its environment rather than on its command line. */
+/* Everything the importer needs for a remote source (import-source.h). */
 static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv,
                           GStrvBuilder *env, GError **error) {
         const char *field;
         g_autoptr(JsonObject) http = http_source(dv, &field);
-        const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
-        g_autofree char *url = g_strdup_printf("--%s=%s", streq(field, "registry") ? "registry" : "url",
-                                               json_get_string(http, "url"));
-
-        g_strv_builder_add(argv, url);
-        if (secret) {
-                g_autoptr(GError) e = NULL;
-                g_autofree char *user = secret_text(c->model, dv->namespace, secret, "accessKeyId", &e);
-                if (e)
-                        return ev_error_set(error, ENOENT, "spec.source.%s.secretRef: %s", field, e->message);
-                g_autofree char *password = secret_text(c->model, dv->namespace, secret, "secretKey", NULL);
-                g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
-                g_autofree char *p = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
-                g_strv_builder_add_many(env, u, p, NULL);
-        }
-        if (cm_name) {
-                Object *cm = NULL;
-                g_autoptr(GError) e = NULL;
-                if (model_get(c->model, &kind_configmap, dv->namespace, cm_name, &cm, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.%s.certConfigMap: %s", field, e->message);
-                g_autoptr(GString) bundle = g_string_new(NULL);
-                JsonObjectIter it;
-                const char *k;
-                JsonNode *v;
-                JsonObject *data = json_get_object(object_root(cm), "data");
-                if (data) {
-                        json_object_iter_init_ordered(&it, data);
-                        while (json_object_iter_next_ordered(&it, &k, &v))
-                                g_string_append_printf(bundle, "%s\n", json_node_get_string(v));
-                }
-                g_autofree char *ca = g_build_filename(scratch, "ca.pem", NULL);
-                if (!g_file_set_contents(ca, bundle->str, (gssize) bundle->len, NULL))
-                        return ev_error_set(error, EIO, "cannot write %s", ca);
-                g_autofree char *arg = g_strdup_printf("--ca-file=%s", ca);
-                g_strv_builder_add(argv, arg);
-        }
-        JsonArray *hdrs = json_get_array(http, "extraHeaders");
-        for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
-                g_autofree char *arg = g_strdup_printf("--header=%s", json_array_get_string_element(hdrs, i));
-                g_strv_builder_add(argv, arg);
-        }
-        JsonArray *secret_hdrs = json_get_array(http, "secretExtraHeaders");
-        for (guint i = 0; secret_hdrs && i < json_array_get_length(secret_hdrs); i++) {
-                Object *s = NULL;
-                g_autoptr(GError) e = NULL;
-                if (model_get(c->model, &kind_secret, dv->namespace, json_array_get_string_element(secret_hdrs, i),
-                              &s, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.http.secretExtraHeaders[%u]: %s",
-                                            i, e->message);
-                JsonObject *data = json_get_object(object_root(s), "data");
-                JsonObjectIter it;
-                const char *k;
-                JsonNode *v;
-                if (!data)
-                        continue;
-                json_object_iter_init_ordered(&it, data);
-                while (json_object_iter_next_ordered(&it, &k, &v)) {
-                        gsize len;
-                        g_autofree guchar *raw = g_base64_decode(json_node_get_string(v), &len);
-                        g_autofree char *arg = g_strdup_printf("--header=%.*s", (int) len, raw);
-                        g_strv_builder_add(argv, arg);
-                }
-        }
-        if (json_get_string(http, "checksum")) {
-                g_autofree char *arg = g_strdup_printf("--checksum=%s", json_get_string(http, "checksum"));
-                g_strv_builder_add(argv, arg);
-        }
-        return 0;
+        return import_source_arguments(c->model, dv->namespace, http, field, scratch, argv, env, error);
 }
 
 /* Start the importer for dv into pvc in the slot ticket (taken, even on

@@ -8,6 +8,7 @@
  *                     [--header="Name: value"]... [--checksum=sha256:HEX]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR [--target=PATH]
+ *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
@@ -18,6 +19,9 @@
  * import slot to others meanwhile), then says "resume".  --idle-timeout:
  * an upload (--stdin, not a regular file) that brings no byte that long
  * fails with "upload idle for N s" (exit 2).
+ *
+ * --resolve only asks the registry which manifest the reference names now
+ * (a DataImportCron's poll): "manifest DIGEST", nothing downloaded.
  *
  * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
  * (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
@@ -103,6 +107,7 @@ typedef struct Options {
         bool fit;                       /* target: a new file of the image's own size */
         bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
         bool self_test;
+        bool resolve;                   /* --registry: only say its digest */
         int control_fd;                 /* the daemon's "go on" after a back-off, -1: none */
         unsigned stall_seconds;         /* a server that sends nothing that long */
         unsigned idle_seconds;          /* an upload that brings nothing that long */
@@ -673,7 +678,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE };
+               STALL, IDLE, RESOLVE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -682,7 +687,7 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "registry", required_argument, NULL, REGISTRY }, { "cache", required_argument, NULL, CACHE },
                 { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
-                {}
+                { "resolve", no_argument, NULL, RESOLVE }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
         int c;
@@ -703,11 +708,15 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case CONTROL_FD: o->control_fd = (int) g_ascii_strtoll(optarg, NULL, 10); break;
                 case STALL: o->stall_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
                 case IDLE: o->idle_seconds = (unsigned) g_ascii_strtoull(optarg, NULL, 10); break;
+                case RESOLVE: o->resolve = true; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
+        if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
+                die(false, "edgevirt-importer: --resolve takes --registry and no target");
         if (o->self_test && o->target && o->scratch)
                 o->from_stdin = true;   /* nothing is read */
-        if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
+        bool one_source = (!!o->url + !!o->from_stdin + !!o->registry) == 1;
+        if (!o->resolve && ((!o->target && !o->cache) || !o->size || !o->scratch || !one_source))
                 die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of "
                     "--url/--stdin/--registry are needed");
         if (o->cache && !o->registry)
@@ -926,6 +935,14 @@ int main(int argc, char *argv[]) {
                 return self_test(&o);
         curl_global_init(CURL_GLOBAL_DEFAULT);
 
+        if (o.resolve) {
+                Registry g;
+                g_autoptr(GPtrArray) layers = NULL;
+                g_autofree char *digest = NULL;
+                registry_open(&o, &g, &digest, &layers);
+                registry_clear(&g);
+                return 0;
+        }
         if (o.cache) {
                 through_cache(&o);
                 return 0;

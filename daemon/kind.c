@@ -14,6 +14,7 @@ static const KindInfo *const kinds[] = {
         &kind_pvc,
         &kind_datavolume,
         &kind_datasource,
+        &kind_dataimportcron,
         &kind_vm,
         &kind_vmi,
         &kind_instancetype,

@@ -17,6 +17,7 @@
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
+#include "dataimportcron.h"
 #include "datasource.h"
 #include "datavolume.h"
 #include "event.h"
@@ -263,6 +264,8 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         if ((r = datavolume_controller_new(d->model, services, &services->datavolumes)) < 0)
                 return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
         datasource_controller_start(d->model);
+        if ((r = dataimportcron_controller_new(d->model, services, &services->crons)) < 0)
+                return fail("cannot start the DataImportCron controller: %s", g_strerror(-r));
         services->libvirt_uri = d->libvirt_uri;
         services->nat_network = config->nat_network ? config->nat_network : "edgevirt";
         services->bridge = config->bridge;
@@ -376,6 +379,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
         datasource_controller_stop(d->model);
+        dataimportcron_controller_free(services->crons);
         imagecache_free(services->images);
         import_slots_free(services->slots);
         worker_free(services->worker);

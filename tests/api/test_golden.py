@@ -5,9 +5,12 @@ also in a VM's dataVolumeTemplates); a DataImportCron polls a registry
 (Debian's docker-registry on loopback, images pushed with skopeo), imports
 each new digest into a DataVolume of its own, points its DataSource at the
 newest and collects the old ones."""
+import json
 import os
+import urllib.request
 
 import pytest
+import yaml
 
 from conftest import expect_error, path_encode, wait_until
 from servers import Registry, image, layout
@@ -154,3 +157,110 @@ def test_refused_datasources(client):
     msg = expect_error("Invalid", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\n"
                        "metadata: {name: two}\nspec: {source: {pvc: {name: a}, snapshot: {name: b}}}\n")
     assert "spec.source" in msg, msg
+
+
+def manifest_digest(reg, repo="golden/disk", tag="latest"):
+    req = urllib.request.Request(f"http://{reg.host}/v2/{repo}/manifests/{tag}", method="HEAD", headers={
+        "Accept": "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"})
+    with urllib.request.urlopen(req) as r:
+        return r.headers["Docker-Content-Digest"]
+
+
+def cron(reg, schedule="0 0 1 1 *", keep=1, extra=""):
+    return ("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: fedora-cron}\nspec:\n"
+            f"  schedule: '{schedule}'\n  managedDataSource: fedora\n  importsToKeep: {keep}\n{extra}"
+            "  template:\n    spec:\n"
+            f"      source: {{registry: {{url: 'docker://{reg.host}/golden/disk:latest'}}}}\n"
+            "      storage: {resources: {requests: {storage: 16Mi}}}\n")
+
+
+def points_at(client, name):
+    st = status(client, "datasource", "fedora")
+    return ready(client, "fedora") and st.get("source", {}).get("pvc", {}).get("name") == name
+
+
+def test_data_import_cron_rolls_forward_and_collects(client, tmp_path):
+    reg = Registry(str(tmp_path))
+    try:
+        push(reg, tmp_path, "v1")
+        d1 = manifest_digest(reg)
+        first = "fedora-" + d1[len("sha256:"):][:12]
+        # polled at creation: the digest is imported, the DataSource made and pointed at it
+        client.apply(cron(reg))
+        wait_until(lambda: points_at(client, first), timeout=60, what="the DataSource to point at the first import")
+        st = status(client, "dataimportcron", "fedora-cron")
+        assert st["currentImports"] == [{"dataVolumeName": first, "digest": d1}]
+        assert st["lastImportedPVC"] == {"name": first, "namespace": "default"}
+        assert condition(st, "UpToDate")["status"] == "True" and st["sourceFormat"] == "pvc"
+        dv = client.get_json("dv", "default", first)
+        assert dv["metadata"]["labels"]["cdi.kubevirt.io/dataImportCron"] == "fedora-cron"
+        assert dv["spec"]["source"]["registry"]["url"] == f"docker://{reg.host}/golden/disk@{d1}"
+        ds = client.get_json("datasource", "default", "fedora")
+        assert ds["metadata"]["labels"]["cdi.kubevirt.io/dataImportCron"] == "fedora-cron"
+        assert holds(client, first, "v1")
+        client.apply(ref_dv("vm-one", "fedora"))
+        succeeded(client, "vm-one")
+        assert holds(client, "vm-one", "v1")
+
+        # a new digest under the same tag; a change of the spec polls again (as CDI)
+        push(reg, tmp_path, "v2")
+        d2 = manifest_digest(reg)
+        assert d2 != d1
+        second = "fedora-" + d2[len("sha256:"):][:12]
+        client.apply(cron(reg, schedule="0 0 1 2 *"))
+        wait_until(lambda: points_at(client, second), timeout=60, what="the DataSource to roll forward")
+        assert holds(client, second, "v2")
+        # importsToKeep 1: the old import and its claim are collected
+        wait_until(lambda: not client.exists("dv", "default", first) and not client.exists("pvc", "default", first),
+                   what="the old import to be collected")
+        client.apply(ref_dv("vm-two", "fedora"))
+        succeeded(client, "vm-two")
+        assert holds(client, "vm-two", "v2") and holds(client, "vm-one", "v1")
+        st = status(client, "dataimportcron", "fedora-cron")
+        assert st["currentImports"][0]["digest"] == d2 and condition(st, "UpToDate")["status"] == "True"
+    finally:
+        reg.stop()
+
+    # offline: the registry is gone; a poll fails, the DataSource stays, the cron says why
+    client.apply(cron(reg, schedule="0 0 1 3 *"))
+    wait_until(lambda: condition(status(client, "dataimportcron", "fedora-cron"), "UpToDate").get("reason") ==
+               "PollFailed", timeout=30, what="the failed poll to show")
+    msg = condition(status(client, "dataimportcron", "fedora-cron"), "UpToDate")["message"]
+    assert reg.host in msg and f"stays on {second}" in msg, msg
+    assert points_at(client, second) and client.exists("dv", "default", second)
+
+
+def test_retention_none_takes_imports_along(client, tmp_path):
+    reg = Registry(str(tmp_path))
+    try:
+        push(reg, tmp_path, "v1")
+        name = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
+        client.apply(cron(reg, extra="  retentionPolicy: None\n"))
+        wait_until(lambda: points_at(client, name), timeout=60, what="the first import")
+    finally:
+        reg.stop()
+    client.delete("dataimportcron", "default", "fedora-cron")
+    wait_until(lambda: not any(client.exists(k, "default", n) for k, n in
+                               (("dic", "fedora-cron"), ("dv", name), ("pvc", name), ("das", "fedora"))),
+               what="the cron, its import and its DataSource to go")
+
+
+@pytest.mark.parametrize("change,error,fragment", [
+    ("schedule: '61 * * * *'", "Invalid", "spec.schedule: Invalid value: minute: \"61\""),
+    ("schedule: '@every 5m'", "Invalid", "spec.schedule"),
+    ("importsToKeep: -1", "Invalid", "spec.importsToKeep"),
+    ("managedDataSource: Not_A_Name", "Invalid", "spec.managedDataSource"),
+    ("serviceAccountName: importer", "NotSupported", "spec.serviceAccountName"),
+    ("template: {spec: {source: {http: {url: 'http://x/y'}}, storage: {resources: {requests: {storage: 1Gi}}}}}",
+     "NotSupported", "spec.template.spec.source.registry.url"),
+    ("template: {spec: {source: {registry: {url: 'docker://x/y'}}}}", "Invalid", "spec.template: spec.storage"),
+])
+def test_refused_data_import_crons(client, change, error, fragment):
+    doc = {"apiVersion": "cdi.kubevirt.io/v1beta1", "kind": "DataImportCron", "metadata": {"name": "bad-cron"},
+           "spec": {"schedule": "@daily", "managedDataSource": "fedora",
+                    "template": {"spec": {"source": {"registry": {"url": "docker://x/y:1"}},
+                                          "storage": {"resources": {"requests": {"storage": "1Gi"}}}}}}}
+    key, value = change.split(": ", 1)
+    doc["spec"][key] = yaml.safe_load(value)
+    msg = expect_error(error, client.apply, json.dumps(doc))
+    assert fragment in msg, msg

@@ -7,15 +7,17 @@ each new digest into a DataVolume of its own, points its DataSource at the
 newest and collects the old ones."""
 import json
 import os
+import subprocess
 import urllib.request
 
 import pytest
 import yaml
 
-from conftest import expect_error, path_encode, wait_until
+from conftest import BUILD, expect_error, path_encode, wait_until
 from servers import Registry, image, layout
 
 PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
 DISK = 4 << 20
 
 
@@ -179,7 +181,7 @@ def points_at(client, name):
     return ready(client, "fedora") and st.get("source", {}).get("pvc", {}).get("name") == name
 
 
-def test_data_import_cron_rolls_forward_and_collects(client, tmp_path):
+def test_data_import_cron_rolls_forward_and_collects(client, bus, tmp_path):
     reg = Registry(str(tmp_path))
     try:
         push(reg, tmp_path, "v1")
@@ -228,6 +230,18 @@ def test_data_import_cron_rolls_forward_and_collects(client, tmp_path):
     msg = condition(status(client, "dataimportcron", "fedora-cron"), "UpToDate")["message"]
     assert reg.host in msg and f"stays on {second}" in msg, msg
     assert points_at(client, second) and client.exists("dv", "default", second)
+
+    # edgevirtctl: kubectl's names and columns; export leaves what the cron makes to the cron
+    def ctl(*args):
+        env = dict(os.environ, EDGEVIRT_BUS=bus.address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
+        return subprocess.run([CTL, *args], capture_output=True, text=True, env=env, check=True).stdout
+    assert ctl("get", "dic").split() == ["NAME", "FORMAT", "fedora-cron", "pvc"]
+    assert ctl("get", "das", "fedora").split()[:3] == ["NAME", "AGE", "fedora"]
+    assert "fedora-cron" in ctl("describe", "dataimportcron", "fedora-cron")
+    exported = [d for d in yaml.safe_load_all(ctl("export")) if d]
+    kinds = {(d["kind"], d["metadata"]["name"]) for d in exported}
+    assert ("DataImportCron", "fedora-cron") in kinds and ("DataVolume", "vm-two") in kinds
+    assert ("DataSource", "fedora") not in kinds and ("DataVolume", second) not in kinds
 
 
 def test_retention_none_takes_imports_along(client, tmp_path):

@@ -284,6 +284,7 @@ static int create_import(Model *m, Object *cron, const char *name, const char *d
         json_object_set_string_member(meta, "name", name);
         json_object_set_string_member(meta, "namespace", cron->namespace);
         json_object_set_string_member(labels, DATA_IMPORT_CRON_LABEL, cron->name);
+        datasource_copy_default_labels(object_labels(cron), labels);   /* CDI's passCronLabelToDv */
         json_object_set_object_member(meta, "labels", labels);
         json_object_set_string_member(annotations, ANN_IMMEDIATE_BINDING, "true");
         json_object_set_string_member(annotations, ANN_LAST_USE_TIME, now);
@@ -305,11 +306,16 @@ static int update_datasource(Model *m, Object *cron, JsonNode *last) {
 
         if (model_get(m, &kind_datasource, cron->namespace, name, &ds, NULL) == 0) {
                 JsonObject *src = json_get_object(spec_of(ds), "source");
-                if (!streq_ptr(cron_label(ds), cron->name) || !last)
-                        return 0;
-                if (src && json_object_get_size(src) == 1 && json_equal(json_object_get_member(src, "pvc"), last))
+                if (!streq_ptr(cron_label(ds), cron->name))
                         return 0;
                 node = json_deep_copy(ds->doc);
+                JsonObject *meta = json_ensure_object(json_node_get_object(node), "metadata");
+                bool relabel = datasource_copy_default_labels(object_labels(cron), json_ensure_object(meta, "labels"));
+                if (!last && src)
+                        last = json_object_get_member(src, "pvc");
+                if (!relabel && src && json_object_get_size(src) == (last ? 1 : 0) &&
+                    (!last || json_equal(json_object_get_member(src, "pvc"), last)))
+                        return 0;
         } else {
                 JsonObject *doc = json_object_new(), *meta = json_object_new(), *labels = json_object_new();
                 json_object_set_string_member(doc, "apiVersion", CDI_GROUP_VERSION);
@@ -317,6 +323,7 @@ static int update_datasource(Model *m, Object *cron, JsonNode *last) {
                 json_object_set_string_member(meta, "name", name);
                 json_object_set_string_member(meta, "namespace", cron->namespace);
                 json_object_set_string_member(labels, DATA_IMPORT_CRON_LABEL, cron->name);
+                datasource_copy_default_labels(object_labels(cron), labels);
                 json_object_set_object_member(meta, "labels", labels);
                 json_object_set_object_member(doc, "metadata", meta);
                 node = json_node_init_object(json_node_alloc(), doc);

@@ -4,6 +4,26 @@
 #include "json-util.h"
 #include "util.h"
 
+const char *const datasource_default_labels[] = {
+        "instancetype.kubevirt.io/default-instancetype",
+        "instancetype.kubevirt.io/default-instancetype-kind",
+        "instancetype.kubevirt.io/default-preference",
+        "instancetype.kubevirt.io/default-preference-kind",
+        NULL,
+};
+
+bool datasource_copy_default_labels(JsonObject *from, JsonObject *to) {
+        bool changed = false;
+        for (const char *const *l = datasource_default_labels; from && *l; l++) {
+                const char *v = json_get_string(from, *l);
+                if (v && !streq_ptr(json_get_string(to, *l), v)) {
+                        json_object_set_string_member(to, *l, v);
+                        changed = true;
+                }
+        }
+        return changed;
+}
+
 int datasource_resolve(Model *m, const char *ns, const char *namespace, const char *name, JsonObject **ret,
                        GError **error) {
         const char *where = isempty(namespace) ? ns : namespace;

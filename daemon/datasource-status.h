@@ -10,6 +10,14 @@
  * DataVolumes and claims): the cron's name. */
 #define DATA_IMPORT_CRON_LABEL "cdi.kubevirt.io/dataImportCron"
 
+/* Labels naming a volume's default instance type and preference, which
+ * CDI carries from a registry image to its claim, from a DataImportCron to
+ * its imports, and from claims and DataVolumes to their DataSource (its
+ * CopyAllowedLabels); KubeVirt's inferFromVolume reads them.  NULL-ended. */
+extern const char *const datasource_default_labels[];
+/* Copy those of from present into to (made if NULL); true if to changed. */
+bool datasource_copy_default_labels(JsonObject *from, JsonObject *to);
+
 /* What a DataVolume's spec.sourceRef clones now: the DataSource
  * namespace/name (namespace NULL: ns) resolved into a DataVolume source,
  * {"pvc": {name, namespace}} or {"snapshot": {name, namespace}} (new, the

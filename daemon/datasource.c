@@ -34,7 +34,8 @@ static void datasource_init_status(JsonObject *doc) {
 
 /* Ready, its reason and message, as CDI's handlePvcSource and
  * handleSnapshotSource decide them. */
-static bool source_ready(Model *m, Object *ds, JsonObject *src, const char **ret_reason, char **ret_message) {
+static bool source_ready(Model *m, Object *ds, JsonObject *src, const char **ret_reason, char **ret_message,
+                         Object **ret_dv, Object **ret_claim) {
         JsonObject *pvc = json_get_object(src, "pvc"), *snap = json_get_object(src, "snapshot");
         JsonObject *from = pvc ? pvc : snap;
         const char *from_ns = json_get_string(from, "namespace");
@@ -69,6 +70,10 @@ static bool source_ready(Model *m, Object *ds, JsonObject *src, const char **ret
         }
         *ret_reason = "Ready";
         *ret_message = g_strdup("DataSource is ready to be consumed");
+        if (pvc && !claim)
+                (void) model_get(m, &kind_pvc, ns, name, &claim, NULL);
+        *ret_dv = dv;
+        *ret_claim = claim;
         return true;
 }
 
@@ -83,7 +88,19 @@ static int datasource_reconcile(Model *m, Object *ds) {
         JsonObject *root = json_node_get_object(doc);
         JsonObject *src = json_get_object(json_get_object(root, "spec"), "source");
         JsonObject *status = json_ensure_object(root, "status");
-        bool ready = source_ready(m, ds, src, &reason, &message);
+        Object *dv = NULL, *claim = NULL;
+        bool ready = source_ready(m, ds, src, &reason, &message, &dv, &claim);
+
+        if (ready) {
+                /* as CDI's CopyAllowedLabels: the default instance type and
+                 * preference of its import DataVolume and claim */
+                g_autoptr(JsonObject) copied = json_object_new();
+                datasource_copy_default_labels(dv ? object_labels(dv) : NULL, copied);
+                datasource_copy_default_labels(claim ? object_labels(claim) : NULL, copied);
+                if (json_object_get_size(copied))
+                        datasource_copy_default_labels(copied, json_ensure_object(json_ensure_object(root, "metadata"),
+                                                                                  "labels"));
+        }
 
         status_set_condition(status, "Ready", ready, reason, message);
         if (ready)

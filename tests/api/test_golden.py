@@ -18,6 +18,8 @@ from servers import Registry, image, layout
 
 PVC_IFACE = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
+DEFAULT_IT = "instancetype.kubevirt.io/default-instancetype"
+DEFAULT_PREF = "instancetype.kubevirt.io/default-preference"
 DISK = 4 << 20
 
 
@@ -168,8 +170,9 @@ def manifest_digest(reg, repo="golden/disk", tag="latest"):
         return r.headers["Docker-Content-Digest"]
 
 
-def cron(reg, schedule="0 0 1 1 *", keep=1, extra=""):
-    return ("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: fedora-cron}\nspec:\n"
+def cron(reg, schedule="0 0 1 1 *", keep=1, extra="", labels=""):
+    return ("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\n"
+            f"metadata: {{name: fedora-cron, labels: {{{labels}}}}}\nspec:\n"
             f"  schedule: '{schedule}'\n  managedDataSource: fedora\n  importsToKeep: {keep}\n{extra}"
             "  template:\n    spec:\n"
             f"      source: {{registry: {{url: 'docker://{reg.host}/golden/disk:latest'}}}}\n"
@@ -249,8 +252,13 @@ def test_retention_none_takes_imports_along(client, tmp_path):
     try:
         push(reg, tmp_path, "v1")
         name = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
-        client.apply(cron(reg, extra="  retentionPolicy: None\n"))
+        client.apply(cron(reg, extra="  retentionPolicy: None\n",
+                          labels=f"'{DEFAULT_IT}': u1.small, '{DEFAULT_PREF}': fedora, other: x"))
         wait_until(lambda: points_at(client, name), timeout=60, what="the first import")
+        # the cron's default instance type and preference go to its imports and its DataSource, as CDI's
+        for kind in ("dv", "das"):
+            labels = client.get_json(kind, "default", name if kind == "dv" else "fedora")["metadata"]["labels"]
+            assert labels[DEFAULT_IT] == "u1.small" and labels[DEFAULT_PREF] == "fedora" and "other" not in labels
     finally:
         reg.stop()
     client.delete("dataimportcron", "default", "fedora-cron")
@@ -278,3 +286,44 @@ def test_refused_data_import_crons(client, change, error, fragment):
     doc["spec"][key] = yaml.safe_load(value)
     msg = expect_error(error, client.apply, json.dumps(doc))
     assert fragment in msg, msg
+
+
+def infer_vm(name, policy="Reject", source="labelled-os", domain="{devices: {}}"):
+    return (f"apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {{name: {name}}}\nspec:\n"
+            "  runStrategy: Halted\n"
+            f"  instancetype: {{inferFromVolume: root, inferFromVolumeFailurePolicy: {policy}}}\n"
+            f"  preference: {{inferFromVolume: root, inferFromVolumeFailurePolicy: {policy}}}\n"
+            f"  dataVolumeTemplates:\n  - metadata: {{name: {name}-root}}\n"
+            f"    spec: {{sourceRef: {{kind: DataSource, name: {source}}}, storage: {{}}}}\n"
+            f"  template:\n    spec:\n      domain: {domain}\n"
+            f"      volumes: [{{name: root, dataVolume: {{name: {name}-root}}}}]\n")
+
+
+def test_infer_from_volume(client):
+    """KubeVirt's inferFromVolume reads the default-instancetype/preference
+    labels a DataSource took from its claim (CDI's CopyAllowedLabels)."""
+    client.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\n"
+                 f"metadata: {{name: labelled, labels: {{'{DEFAULT_IT}': u1.medium, '{DEFAULT_PREF}': fedora, "
+                 f"'{DEFAULT_PREF}-kind': VirtualMachinePreference}}}}\n"
+                 "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n")
+    client.apply(datasource("labelled-os", "labelled") + "---\n" + datasource("plain-os", "plain"))
+    client.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: plain}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n")
+    wait_until(lambda: ready(client, "labelled-os") and ready(client, "plain-os"), what="the DataSources")
+    labels = client.get_json("das", "default", "labelled-os")["metadata"]["labels"]
+    assert labels[DEFAULT_IT] == "u1.medium" and labels[DEFAULT_PREF + "-kind"] == "VirtualMachinePreference"
+
+    client.apply(infer_vm("inferred"))
+    spec = client.get_json("vm", "default", "inferred")["spec"]
+    assert spec["instancetype"] == {"name": "u1.medium", "kind": "VirtualMachineClusterInstancetype"}
+    assert spec["preference"] == {"name": "fedora", "kind": "VirtualMachinePreference"}
+
+    # no label: Reject refuses the VM naming what is missing, Ignore drops the matcher
+    msg = expect_error("Invalid", client.apply, infer_vm("rejected", source="plain-os"))
+    assert "spec.instancetype.inferFromVolume" in msg and DEFAULT_IT in msg, msg
+    client.apply(infer_vm("ignored", policy="Ignore", source="plain-os",
+                          domain="{devices: {}, resources: {requests: {memory: 64Mi}}}"))
+    spec = client.get_json("vm", "default", "ignored")["spec"]
+    assert "instancetype" not in spec and "preference" not in spec
+    msg = expect_error("NotFound", client.apply, infer_vm("nowhere", source="missing-os"))
+    assert "DataSource default/missing-os not found" in msg, msg

@@ -26,6 +26,7 @@
 #include "services.h"
 #include "snapshot-status.h"
 #include "util.h"
+#include "validate.h"
 
 #define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
 #define BACKOFF_MAX_SECONDS 300
@@ -44,6 +45,7 @@ typedef struct ImportJob {
         bool upload;
         bool cancelled;
         bool waiting;                   /* backing off before resuming: no slot held */
+        GPtrArray *labels;              /* registry: the image's "key=value" default-instancetype labels */
 } ImportJob;
 
 struct DataVolumeController {
@@ -311,6 +313,8 @@ static void job_free(ImportJob *j) {
                 worker_submit(j->c->services->worker, ev_remove_tree, g_free, j->scratch);
         g_free(j->dv_uid);
         g_free(j->pvc_uid);
+        if (j->labels)
+                g_ptr_array_unref(j->labels);
         g_free(j);
 }
 
@@ -358,6 +362,11 @@ static void on_line(const char *line, void *userdata) {
                 if (total > 0)
                         j->progress = MIN(99.99, 100.0 * (double) done / (double) total);
                 job_progress(j, false);
+        } else if (g_str_has_prefix(line, "label ")) {
+                if (!j->labels)
+                        j->labels = g_ptr_array_new_with_free_func(g_free);
+                if (j->labels->len < 16)
+                        g_ptr_array_add(j->labels, g_strdup(line + strlen("label ")));
         } else {
                 /* registry sources go through the image cache: the image
                  * this import reads is kept from being collected */
@@ -382,6 +391,25 @@ static void schedule_retry(DataVolumeController *c, gint64 at) {
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
+/* The image's default instance type and preference onto the claim, as
+ * CDI records a registry image's labels (a DataSource copies them). */
+static void label_claim(DataVolumeController *c, ImportJob *j) {
+        Object *pvc = model_find_uid(c->model, j->pvc_uid);
+        g_autoptr(GError) e = NULL;
+
+        if (!pvc || !j->labels)
+                return;
+        JsonNode *doc = json_deep_copy(pvc->doc);
+        JsonObject *labels = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "labels");
+        for (guint i = 0; i < j->labels->len; i++) {
+                g_auto(GStrv) kv = g_strsplit(j->labels->pdata[i], "=", 2);
+                if (kv[1] && validate_label_value(kv[1], NULL) == 0 && validate_qualified_name(kv[0], NULL) == 0)
+                        json_object_set_string_member(labels, kv[0], kv[1]);
+        }
+        if (model_update(c->model, pvc, doc, &e) < 0)
+                log_object(G_LOG_LEVEL_WARNING, pvc, "cannot write the image's labels: %s", e->message);
+}
+
 static void on_importer_exit(int code, const char *errors, void *userdata) {
         ImportJob *j = userdata;
         DataVolumeController *c = j->c;
@@ -396,6 +424,8 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
                 job_free(j);
                 return;
         }
+        if (code == 0)
+                label_claim(c, j);
         const char *why = *errors ? errors : "the importer failed";
         gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
         DvOutcome out = datavolume_import_outcome(code, j->upload, restarts);

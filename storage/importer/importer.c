@@ -781,6 +781,16 @@ static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtr
         if (registry_parse(o->registry, g, &error) < 0 || registry_resolve(g, ret_digest, ret_layers, &error) < 0)
                 die(false, "%s", error);
         printf("manifest %s\n", *ret_digest);
+        /* the image's default instance type and preference, which CDI
+         * records on the claim (only these: labels are the daemon's input) */
+        g_auto(GStrv) labels = NULL;
+        if (registry_config_labels(g, &labels, &error) < 0) {
+                fprintf(stderr, "cannot read the image's labels: %s\n", error);
+                g_free(error);
+        }
+        for (char **l = labels; l && *l; l++)
+                if (g_str_has_prefix(*l, "instancetype.kubevirt.io/default-") && !strpbrk(*l, "\n\r"))
+                        printf("label %s\n", *l);
         fflush(stdout);
 }
 

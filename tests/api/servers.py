@@ -260,7 +260,7 @@ def layer(files, compression="gzip"):
     return packed, "sha256:" + hashlib.sha256(plain).hexdigest()
 
 
-def image(layout, layers, arch="amd64", compression="gzip"):
+def image(layout, layers, arch="amd64", compression="gzip", labels=None):
     """Blobs and a manifest for the layers; returns the manifest descriptor."""
     descs, diff_ids = [], []
     for files in layers:
@@ -268,7 +268,10 @@ def image(layout, layers, arch="amd64", compression="gzip"):
         descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+" + compression, "digest": blob(layout, gz),
                       "size": len(gz)})
         diff_ids.append(diff)
-    config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    config = {"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if labels:
+        config["config"] = {"Labels": labels}
+    config = json.dumps(config).encode()
     manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(layout, config),
                                       "size": len(config)},

@@ -32,9 +32,9 @@ def disk_bytes(tag):
     return bytes(data)
 
 
-def push(registry, tmp, tag, repo="golden/disk:latest"):
+def push(registry, tmp, tag, repo="golden/disk:latest", labels=None):
     d = os.path.join(str(tmp), f"oci-{tag}")
-    layout(d, repo.split(":")[1], [image(d, [{"disk/": b"", "disk/disk.img": disk_bytes(tag)}])])
+    layout(d, repo.split(":")[1], [image(d, [{"disk/": b"", "disk/disk.img": disk_bytes(tag)}], labels=labels)])
     registry.push(d, repo)
 
 
@@ -42,7 +42,10 @@ def push(registry, tmp, tag, repo="golden/disk:latest"):
 def registry(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("golden-reg")
     r = Registry(str(tmp))
-    push(r, tmp, "v1", "golden/base:v1")
+    # the image names its default instance type and preference, as containerdisks do
+    push(r, tmp, "v1", "golden/base:v1", labels={"instancetype.kubevirt.io/default-instancetype": "u1.small",
+                                                  "instancetype.kubevirt.io/default-preference": "fedora",
+                                                  "org.opencontainers.image.title": "not copied"})
     yield r, tmp
     r.stop()
 
@@ -101,6 +104,11 @@ def test_datasource_and_source_ref_clones(client, registry):
     wait_until(lambda: ready(client, "base-os"), what="the DataSource to be Ready")
     st = status(client, "datasource", "base-os")
     assert st["source"] == {"pvc": {"name": "base", "namespace": "default"}}
+    # the image's labels, recorded on the claim and taken by the DataSource (as CDI)
+    for kind, name in (("pvc", "base"), ("das", "base-os")):
+        labels = client.get_json(kind, "default", name)["metadata"].get("labels", {})
+        assert labels.get(DEFAULT_IT) == "u1.small" and labels.get(DEFAULT_PREF) == "fedora", (kind, labels)
+        assert "org.opencontainers.image.title" not in labels
     assert condition(st, "Ready")["reason"] == "Ready"
 
     # a clone by reference, in another namespace too
@@ -122,6 +130,11 @@ def test_datasource_and_source_ref_clones(client, registry):
                  "      volumes: [{name: root, dataVolume: {name: from-golden-root}}]\n")
     succeeded(client, "from-golden-root")
     assert holds(client, "from-golden-root", "v1")
+    # and a VM infers them from the volume
+    client.apply(infer_vm("inferred-from-image", source="base-os"))
+    spec = client.get_json("vm", "default", "inferred-from-image")["spec"]
+    assert spec["instancetype"] == {"name": "u1.small", "kind": "VirtualMachineClusterInstancetype"}
+    assert spec["preference"] == {"name": "fedora", "kind": "VirtualMachineClusterPreference"}
 
 
 def test_source_ref_waits_for_its_datasource(client, registry):

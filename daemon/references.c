@@ -260,6 +260,9 @@ void references_collect(const KindInfo *kind, JsonObject *doc, const char *names
                 pvc_references(doc, namespace, "", out);
         else if (kind == &kind_datavolume)
                 datavolume_references(doc, namespace, "", out);
+        else if (kind == &kind_dataimportcron)        /* its imports are DataVolumes of the template */
+                datavolume_references(json_get_object(json_get_object(doc, "spec"), "template"), namespace,
+                                      "spec.template.", out);
         else if (kind == &kind_datasource) {
                 JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
                 add_source(out, json_get_object(src, "pvc"), namespace, "spec.source.pvc");

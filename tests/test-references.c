@@ -66,6 +66,12 @@ static void test_datavolumes(void) {
         g_assert_cmpstr(same_ref, ==, "");
         g_autofree char *ds = collect(&kind_datasource, "spec: {source: {pvc: {namespace: other, name: a}}}\n");
         g_assert_cmpstr(ds, ==, "spec.source.pvc object.apply PersistentVolumeClaim other/a");
+        g_autofree char *cron = collect(&kind_dataimportcron,
+                "spec: {template: {spec: {source: {registry: {url: 'docker://x/y', secretRef: pull, "
+                "certConfigMap: ca}}}}}\n");
+        g_assert_cmpstr(cron, ==,
+                "spec.template.spec.source.registry.certConfigMap object.read ConfigMap team/ca\n"
+                "spec.template.spec.source.registry.secretRef secret.read Secret team/pull");
         g_autofree char *http = collect(&kind_datavolume,
                 "spec: {source: {http: {url: 'http://x', secretRef: creds, certConfigMap: ca, secretExtraHeaders: [h1, "
                 "h2]}}}\n");

@@ -340,3 +340,24 @@ def test_infer_from_volume(client):
     assert "instancetype" not in spec and "preference" not in spec
     msg = expect_error("NotFound", client.apply, infer_vm("nowhere", source="missing-os"))
     assert "DataSource default/missing-os not found" in msg, msg
+
+
+def test_a_restart_polls_again(client, daemon, tmp_path):
+    """The cron, its imports and its DataSource survive SIGKILL, and the
+    daemon polls once more when it starts: a digest pushed meanwhile rolls
+    the DataSource forward without a change to the cron."""
+    reg = Registry(str(tmp_path))
+    try:
+        push(reg, tmp_path, "v1")
+        first = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
+        client.apply(cron(reg))
+        wait_until(lambda: points_at(client, first), timeout=60, what="the first import")
+        push(reg, tmp_path, "v2")
+        second = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
+        daemon.restart()
+        wait_until(lambda: points_at(client, second), timeout=60, what="the DataSource to roll forward")
+        assert holds(client, second, "v2")
+        st = status(client, "dataimportcron", "fedora-cron")
+        assert condition(st, "UpToDate")["status"] == "True" and st["currentImports"][0]["dataVolumeName"] == second
+    finally:
+        reg.stop()

@@ -361,3 +361,20 @@ def test_a_restart_polls_again(client, daemon, tmp_path):
         assert condition(st, "UpToDate")["status"] == "True" and st["currentImports"][0]["dataVolumeName"] == second
     finally:
         reg.stop()
+
+
+def test_the_schedule_polls(client, tmp_path):
+    """"* * * * *" polls at the next whole minute (at most one minute of
+    waiting: the only test here that waits for the clock)."""
+    reg = Registry(str(tmp_path))
+    try:
+        push(reg, tmp_path, "v1")
+        first = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
+        client.apply(cron(reg, schedule="* * * * *"))
+        wait_until(lambda: points_at(client, first), timeout=60, what="the first import")
+        push(reg, tmp_path, "v2")
+        second = "fedora-" + manifest_digest(reg)[len("sha256:"):][:12]
+        wait_until(lambda: points_at(client, second), timeout=90, what="the schedule to poll and roll forward")
+        assert holds(client, second, "v2")
+    finally:
+        reg.stop()

@@ -9,14 +9,20 @@
 int datavolume_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = json_get_object(doc, "spec"), *src = json_get_object(spec, "source");
         JsonObject *pvc = json_get_object(spec, "pvc"), *storage = json_get_object(spec, "storage");
+        JsonObject *ref = json_get_object(spec, "sourceRef");
         const char *kind;
         unsigned n = 0;
 
         if (!spec)
                 return ev_error_set(error, EINVAL, "spec: Required value");
-        if (!src)
-                return ev_error_set(error, EINVAL, "spec.source: Required value");
-        if (src) {
+        if (src && ref)
+                return ev_error_set(error, EINVAL, "spec.sourceRef: Invalid value: give spec.source or spec.sourceRef, "
+                                    "not both");
+        if (!src && !ref)
+                return ev_error_set(error, EINVAL, "spec.source: Required value (or spec.sourceRef)");
+        if (ref)
+                n = 1;
+        else {
                 g_autoptr(GList) members = json_object_get_members(src);
                 n = g_list_length(members);
         }
@@ -26,7 +32,7 @@ int datavolume_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         kind = datavolume_source_kind(doc);
         if (pvc && storage)
                 return ev_error_set(error, EINVAL, "spec: Invalid value: give spec.pvc or spec.storage, not both");
-        bool clone = streq(kind, "pvc") || streq(kind, "snapshot");
+        bool clone = streq(kind, "pvc") || streq(kind, "snapshot") || streq(kind, "sourceRef");
         if (streq(kind, "snapshot") && !isempty(json_get_string(json_get_object(src, "snapshot"), "namespace")) &&
             !streq(json_get_string(json_get_object(src, "snapshot"), "namespace"),
                    json_get_string(json_get_object(doc, "metadata"), "namespace") ?: ""))
@@ -43,7 +49,7 @@ int datavolume_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         const char *size = json_get_string(json_get_object(json_get_object(claim, "resources"), "requests"), "storage");
         if (!size && !clone)
                 return ev_error_set(error, EINVAL, "spec.%s.resources.requests.storage: Required value "
-                                    "(only a pvc or snapshot source may leave the size to its source)",
+                                    "(only a pvc, snapshot or sourceRef source may leave the size to its source)",
                                     pvc ? "pvc" : "storage");
         if (pvc && !json_get_array(pvc, "accessModes"))
                 return ev_error_set(error, EINVAL, "spec.pvc.accessModes: Required value");
@@ -107,6 +113,10 @@ int datavolume_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         if (old && !json_equal(json_object_get_member(spec, "source"),
                                json_object_get_member(json_get_object(old, "spec"), "source")))
                 return ev_error_set(error, EINVAL, "spec.source: Forbidden: the source of a DataVolume cannot change");
+        if (old && !json_equal(json_object_get_member(spec, "sourceRef"),
+                               json_object_get_member(json_get_object(old, "spec"), "sourceRef")))
+                return ev_error_set(error, EINVAL,
+                                    "spec.sourceRef: Forbidden: the source of a DataVolume cannot change");
         return 0;
 }
 

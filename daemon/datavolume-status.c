@@ -21,6 +21,8 @@ bool datavolume_pvc_wants_import(Object *pvc) {
 const char *datavolume_source_kind(JsonObject *doc) {
         static const char *const kinds[] = { "http", "registry", "pvc", "snapshot", "upload", "blank", NULL };
         JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
+        if (!src && json_get_object(json_get_object(doc, "spec"), "sourceRef"))
+                return "sourceRef";
         for (const char *const *k = kinds; *k; k++)
                 if (src && json_object_has_member(src, *k))
                         return *k;

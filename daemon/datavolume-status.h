@@ -25,5 +25,5 @@ double datavolume_progress(Object *dv);
  * DataVolume owns (its DataVolume imports). */
 bool datavolume_pvc_wants_import(Object *pvc);
 /* A DataVolume document's source: http, registry, pvc, snapshot, upload
- * or blank; NULL when it has none of these. */
+ * or blank, or sourceRef (a DataSource's); NULL when it has none of these. */
 const char *datavolume_source_kind(JsonObject *doc);

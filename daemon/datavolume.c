@@ -11,20 +11,22 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "datasource-status.h"
 #include "datavolume-admit.h"
 #include "datavolume-status.h"
 #include "datavolume.h"
 #include "imagecache.h"
 #include "import-slots.h"
 #include "object-slots.h"
+#include "import-source.h"
 #include "importer-run.h"
 #include "json-util.h"
 #include "model.h"
 #include "pvc-status.h"
-#include "secret.h"
 #include "services.h"
 #include "snapshot-status.h"
 #include "util.h"
+#include "validate.h"
 
 #define PROGRESS_WRITE_USEC (1 * G_USEC_PER_SEC)     /* status writes while importing */
 #define BACKOFF_MAX_SECONDS 300
@@ -43,6 +45,7 @@ typedef struct ImportJob {
         bool upload;
         bool cancelled;
         bool waiting;                   /* backing off before resuming: no slot held */
+        GPtrArray *labels;              /* registry: the image's "key=value" default-instancetype labels */
 } ImportJob;
 
 struct DataVolumeController {
@@ -65,6 +68,10 @@ static JsonObject *source_of(JsonObject *doc) {
 
 /* --- the rules (pure) --- */
 
+static bool is_clone(const char *source) {
+        return streq_ptr(source, "pvc") || streq_ptr(source, "snapshot") || streq_ptr(source, "sourceRef");
+}
+
 DvStep datavolume_next_step(const DvFacts *f) {
         if (f->importing)
                 return DV_STEP_WAIT;
@@ -76,7 +83,7 @@ DvStep datavolume_next_step(const DvFacts *f) {
                 return DV_STEP_NOT_OWNED;
         if (!streq_ptr(f->claim_phase, "Bound"))
                 return DV_STEP_CLAIM_PENDING;
-        if (streq_ptr(f->source, "blank") || streq_ptr(f->source, "pvc") || streq_ptr(f->source, "snapshot"))
+        if (streq_ptr(f->source, "blank") || is_clone(f->source))
                 return DV_STEP_DONE;
         if (streq_ptr(f->source, "upload"))
                 return f->upload_waiting ? DV_STEP_UPLOAD : DV_STEP_UPLOAD_READY;
@@ -90,7 +97,7 @@ const char *datavolume_step_phase(DvStep step, const char *source) {
         case DV_STEP_NOT_OWNED:
                 return "Pending";
         case DV_STEP_CLAIM_PENDING:
-                return streq_ptr(source, "pvc") || streq_ptr(source, "snapshot") ? "CloneScheduled" : "Pending";
+                return is_clone(source) ? "CloneScheduled" : "Pending";
         case DV_STEP_DONE:
                 return "Succeeded";
         case DV_STEP_UPLOAD_READY:
@@ -227,6 +234,19 @@ static int create_claim(DataVolumeController *c, Object *dv, GError **error) {
                 json_object_set_array_member(pspec, "accessModes", modes);
         }
         JsonObject *src = source_of(doc);
+        g_autoptr(JsonObject) resolved = NULL;
+        if (!src) {     /* spec.sourceRef: the DataSource's current source */
+                JsonObject *ref = json_get_object(spec_of(doc), "sourceRef");
+                if (datasource_resolve(c->model, dv->namespace, json_get_string(ref, "namespace"),
+                                       json_get_string(ref, "name"), &resolved, error) < 0)
+                        return -EAGAIN;
+                JsonObject *snap = json_get_object(resolved, "snapshot");
+                if (snap && !streq_ptr(json_get_string(snap, "namespace"), dv->namespace))
+                        return ev_error_set(error, EOPNOTSUPP, "spec.sourceRef: DataSource %s names a volume snapshot "
+                                            "of namespace %s: a volume snapshot is restored in its own namespace",
+                                            json_get_string(ref, "name"), json_get_string(snap, "namespace"));
+                src = resolved;
+        }
         if (json_get_object(src, "pvc")) {
                 JsonObject *from = json_get_object(src, "pvc"), *ref = json_object_new();
                 const char *ns = json_get_string(from, "namespace") ? json_get_string(from, "namespace") :
@@ -293,6 +313,8 @@ static void job_free(ImportJob *j) {
                 worker_submit(j->c->services->worker, ev_remove_tree, g_free, j->scratch);
         g_free(j->dv_uid);
         g_free(j->pvc_uid);
+        if (j->labels)
+                g_ptr_array_unref(j->labels);
         g_free(j);
 }
 
@@ -340,6 +362,11 @@ static void on_line(const char *line, void *userdata) {
                 if (total > 0)
                         j->progress = MIN(99.99, 100.0 * (double) done / (double) total);
                 job_progress(j, false);
+        } else if (g_str_has_prefix(line, "label ")) {
+                if (!j->labels)
+                        j->labels = g_ptr_array_new_with_free_func(g_free);
+                if (j->labels->len < 16)
+                        g_ptr_array_add(j->labels, g_strdup(line + strlen("label ")));
         } else {
                 /* registry sources go through the image cache: the image
                  * this import reads is kept from being collected */
@@ -364,6 +391,25 @@ static void schedule_retry(DataVolumeController *c, gint64 at) {
         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
 }
 
+/* The image's default instance type and preference onto the claim, as
+ * CDI records a registry image's labels (a DataSource copies them). */
+static void label_claim(DataVolumeController *c, ImportJob *j) {
+        Object *pvc = model_find_uid(c->model, j->pvc_uid);
+        g_autoptr(GError) e = NULL;
+
+        if (!pvc || !j->labels)
+                return;
+        JsonNode *doc = json_deep_copy(pvc->doc);
+        JsonObject *labels = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "labels");
+        for (guint i = 0; i < j->labels->len; i++) {
+                g_auto(GStrv) kv = g_strsplit(j->labels->pdata[i], "=", 2);
+                if (kv[1] && validate_label_value(kv[1], NULL) == 0 && validate_qualified_name(kv[0], NULL) == 0)
+                        json_object_set_string_member(labels, kv[0], kv[1]);
+        }
+        if (model_update(c->model, pvc, doc, &e) < 0)
+                log_object(G_LOG_LEVEL_WARNING, pvc, "cannot write the image's labels: %s", e->message);
+}
+
 static void on_importer_exit(int code, const char *errors, void *userdata) {
         ImportJob *j = userdata;
         DataVolumeController *c = j->c;
@@ -378,6 +424,8 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
                 job_free(j);
                 return;
         }
+        if (code == 0)
+                label_claim(c, j);
         const char *why = *errors ? errors : "the importer failed";
         gint64 restarts = json_get_int(json_get_object(object_root(dv), "status"), "restartCount", 0);
         DvOutcome out = datavolume_import_outcome(code, j->upload, restarts);
@@ -397,14 +445,6 @@ static void on_importer_exit(int code, const char *errors, void *userdata) {
         job_free(j);
         /* the slot went to the next in the queue (importer-run.c) */
         model_enqueue(c->model, dv);
-}
-
-/* A Secret's value as text (credentials); NULL when the key is absent. */
-static char *secret_text(Model *m, const char *ns, const char *name, const char *key, GError **error) {
-        g_autoptr(GBytes) b = secret_value(m, ns, name, key, error);
-        gsize len;
-        const char *data = b ? g_bytes_get_data(b, &len) : NULL;
-        return data ? g_strndup(data, len) : NULL;
 }
 
 /* The remote source of an import and its field name: a DataVolume's
@@ -432,80 +472,12 @@ static bool owner_source_is_registry(Object *owner) {
         return owner->kind != &kind_pvc && json_get_object(source_of(object_root(owner)), "registry");
 }
 
-/* Everything the importer needs for a remote source: arguments, and the
- * credentials in its environment rather than on its command line. */
+/* Everything the importer needs for a remote source (import-source.h). */
 static int http_arguments(DataVolumeController *c, Object *dv, const char *scratch, GStrvBuilder *argv,
                           GStrvBuilder *env, GError **error) {
         const char *field;
         g_autoptr(JsonObject) http = http_source(dv, &field);
-        const char *secret = json_get_string(http, "secretRef"), *cm_name = json_get_string(http, "certConfigMap");
-        g_autofree char *url = g_strdup_printf("--%s=%s", streq(field, "registry") ? "registry" : "url",
-                                               json_get_string(http, "url"));
-
-        g_strv_builder_add(argv, url);
-        if (secret) {
-                g_autoptr(GError) e = NULL;
-                g_autofree char *user = secret_text(c->model, dv->namespace, secret, "accessKeyId", &e);
-                if (e)
-                        return ev_error_set(error, ENOENT, "spec.source.%s.secretRef: %s", field, e->message);
-                g_autofree char *password = secret_text(c->model, dv->namespace, secret, "secretKey", NULL);
-                g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
-                g_autofree char *p = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
-                g_strv_builder_add_many(env, u, p, NULL);
-        }
-        if (cm_name) {
-                Object *cm = NULL;
-                g_autoptr(GError) e = NULL;
-                if (model_get(c->model, &kind_configmap, dv->namespace, cm_name, &cm, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.%s.certConfigMap: %s", field, e->message);
-                g_autoptr(GString) bundle = g_string_new(NULL);
-                JsonObjectIter it;
-                const char *k;
-                JsonNode *v;
-                JsonObject *data = json_get_object(object_root(cm), "data");
-                if (data) {
-                        json_object_iter_init_ordered(&it, data);
-                        while (json_object_iter_next_ordered(&it, &k, &v))
-                                g_string_append_printf(bundle, "%s\n", json_node_get_string(v));
-                }
-                g_autofree char *ca = g_build_filename(scratch, "ca.pem", NULL);
-                if (!g_file_set_contents(ca, bundle->str, (gssize) bundle->len, NULL))
-                        return ev_error_set(error, EIO, "cannot write %s", ca);
-                g_autofree char *arg = g_strdup_printf("--ca-file=%s", ca);
-                g_strv_builder_add(argv, arg);
-        }
-        JsonArray *hdrs = json_get_array(http, "extraHeaders");
-        for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++) {
-                g_autofree char *arg = g_strdup_printf("--header=%s", json_array_get_string_element(hdrs, i));
-                g_strv_builder_add(argv, arg);
-        }
-        JsonArray *secret_hdrs = json_get_array(http, "secretExtraHeaders");
-        for (guint i = 0; secret_hdrs && i < json_array_get_length(secret_hdrs); i++) {
-                Object *s = NULL;
-                g_autoptr(GError) e = NULL;
-                if (model_get(c->model, &kind_secret, dv->namespace, json_array_get_string_element(secret_hdrs, i),
-                              &s, &e) < 0)
-                        return ev_error_set(error, ENOENT, "spec.source.http.secretExtraHeaders[%u]: %s",
-                                            i, e->message);
-                JsonObject *data = json_get_object(object_root(s), "data");
-                JsonObjectIter it;
-                const char *k;
-                JsonNode *v;
-                if (!data)
-                        continue;
-                json_object_iter_init_ordered(&it, data);
-                while (json_object_iter_next_ordered(&it, &k, &v)) {
-                        gsize len;
-                        g_autofree guchar *raw = g_base64_decode(json_node_get_string(v), &len);
-                        g_autofree char *arg = g_strdup_printf("--header=%.*s", (int) len, raw);
-                        g_strv_builder_add(argv, arg);
-                }
-        }
-        if (json_get_string(http, "checksum")) {
-                g_autofree char *arg = g_strdup_printf("--checksum=%s", json_get_string(http, "checksum"));
-                g_strv_builder_add(argv, arg);
-        }
-        return 0;
+        return import_source_arguments(c->model, dv->namespace, http, field, scratch, argv, env, error);
 }
 
 /* Start the importer for dv into pvc in the slot ticket (taken, even on
@@ -777,6 +749,23 @@ static void claim_reconcile(Model *m, Object *pvc, void *userdata) {
 
 static const ModelWatch claim_watch = { .reconcile = claim_reconcile };
 
+/* A DataSource changed: DataVolumes cloning from it that have no claim yet
+ * (they waited for it to be Ready) look again. */
+static void datasource_changed(Model *m, Object *ds, ModelEvent event, void *userdata) {
+        g_autoptr(GPtrArray) dvs = model_list(m, &kind_datavolume, NULL, NULL);
+        for (guint i = 0; i < dvs->len; i++) {
+                Object *dv = dvs->pdata[i];
+                JsonObject *ref = json_get_object(spec_of(object_root(dv)), "sourceRef");
+                const char *ns = json_get_string(ref, "namespace");
+                if (ref && streq_ptr(json_get_string(ref, "name"), ds->name) &&
+                    streq(isempty(ns) ? dv->namespace : ns, ds->namespace) &&
+                    !streq_ptr(object_status_string(dv, "phase"), "Succeeded"))
+                        model_enqueue(m, dv);
+        }
+}
+
+static const ModelWatch datasource_watch = { .changed = datasource_changed };
+
 /* Uploads of ns whose fd waits here for an import slot. */
 static unsigned uploads_waiting(DataVolumeController *c, const char *ns) {
         GHashTableIter it;
@@ -871,6 +860,7 @@ int datavolume_controller_new(Model *m, Services *s, DataVolumeController **ret)
                                                            .message = "edgevirtd restarted during the transfer" });
         }
         model_watch(m, &kind_pvc, &claim_watch, c);
+        model_watch(m, &kind_datasource, &datasource_watch, c);
         *ret = c;
         return 0;
 }
@@ -882,6 +872,7 @@ DataVolumeController *datavolume_controller_free(DataVolumeController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &claim_watch, c);
+        model_unwatch(c->model, &datasource_watch, c);
         g_hash_table_iter_init(&it, c->jobs);
         while (g_hash_table_iter_next(&it, NULL, (void **) &j))
                 importer_run_kill(j->run);

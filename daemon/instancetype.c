@@ -348,3 +348,130 @@ int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObjec
         }
         return 0;
 }
+
+/* --- inferFromVolume (KubeVirt's pkg/instancetype infer) --- */
+
+/* An error the Ignore failure policy may ignore: no label, a volume of a
+ * kind that carries none. */
+#define IGNORABLE ENODATA
+
+typedef struct Infer {
+        Model *m;
+        const char *name_label, *kind_label;
+        const char *name, *kind;        /* found */
+} Infer;
+
+static int from_labels(Infer *f, JsonObject *labels, const char *what, GError **error) {
+        f->name = json_get_string(labels, f->name_label);
+        f->kind = json_get_string(labels, f->kind_label);
+        if (!f->name)
+                return ev_error_set(error, IGNORABLE, "unable to find required %s label on %s", f->name_label, what);
+        return 0;
+}
+
+static int from_claim(Infer *f, const char *ns, const char *name, GError **error) {
+        Object *pvc = NULL;
+        g_autofree char *what = g_strdup_printf("PersistentVolumeClaim %s/%s", ns, name);
+        if (model_get(f->m, &kind_pvc, ns, name, &pvc, NULL) < 0)
+                return ev_error_set(error, ENOENT, "%s not found", what);
+        return from_labels(f, object_labels(pvc), what, error);
+}
+
+static int from_datasource(Infer *f, const char *ns, const char *name, GError **error) {
+        Object *ds = NULL;
+        g_autofree char *what = g_strdup_printf("DataSource %s/%s", ns, name);
+        if (model_get(f->m, &kind_datasource, ns, name, &ds, NULL) < 0)
+                return ev_error_set(error, ENOENT, "%s not found", what);
+        if (json_get_string(object_labels(ds), f->name_label))
+                return from_labels(f, object_labels(ds), what, error);
+        JsonObject *pvc = json_get_object(json_get_object(json_get_object(object_root(ds), "spec"), "source"), "pvc");
+        if (pvc)
+                return from_claim(f, json_get_string(pvc, "namespace") ?: ns, json_get_string(pvc, "name"), error);
+        return from_labels(f, object_labels(ds), what, error);
+}
+
+static int from_dv_spec(Infer *f, const char *ns, JsonObject *spec, GError **error) {
+        JsonObject *pvc = json_get_object(json_get_object(spec, "source"), "pvc");
+        JsonObject *ref = json_get_object(spec, "sourceRef");
+        if (pvc)
+                return from_claim(f, json_get_string(pvc, "namespace") ?: ns, json_get_string(pvc, "name"), error);
+        if (ref)
+                return from_datasource(f, json_get_string(ref, "namespace") ?: ns, json_get_string(ref, "name"), error);
+        return ev_error_set(error, IGNORABLE, "unable to infer defaults from a DataVolume spec whose source is neither "
+                            "pvc nor sourceRef");
+}
+
+static int from_datavolume(Infer *f, const char *ns, JsonObject *vm_spec, const char *name, GError **error) {
+        JsonArray *dvts = json_get_array(vm_spec, "dataVolumeTemplates");
+        Object *dv = NULL;
+        for (guint i = 0; dvts && i < json_array_get_length(dvts); i++) {
+                JsonObject *t = json_array_get_object_element(dvts, i);
+                if (streq_ptr(json_get_string(json_get_object(t, "metadata"), "name"), name))
+                        return from_dv_spec(f, ns, json_get_object(t, "spec"), error);
+        }
+        if (model_get(f->m, &kind_datavolume, ns, name, &dv, NULL) < 0)
+                return from_claim(f, ns, name, error);  /* a DataVolume collected: its claim */
+        if (json_get_string(object_labels(dv), f->name_label))
+                return from_labels(f, object_labels(dv), "the DataVolume", error);
+        return from_dv_spec(f, ns, json_get_object(object_root(dv), "spec"), error);
+}
+
+static int infer_volume(Infer *f, const char *ns, JsonObject *vm_spec, const char *volume, GError **error) {
+        JsonArray *vols = json_get_array(json_get_object(json_get_object(vm_spec, "template"), "spec"), "volumes");
+        for (guint i = 0; vols && i < json_array_get_length(vols); i++) {
+                JsonObject *v = json_array_get_object_element(vols, i);
+                if (!streq_ptr(json_get_string(v, "name"), volume))
+                        continue;
+                if (json_get_object(v, "persistentVolumeClaim"))
+                        return from_claim(f, ns, json_get_string(json_get_object(v, "persistentVolumeClaim"),
+                                                                 "claimName"), error);
+                if (json_get_object(v, "dataVolume"))
+                        return from_datavolume(f, ns, vm_spec, json_get_string(json_get_object(v, "dataVolume"),
+                                                                               "name"), error);
+                return ev_error_set(error, IGNORABLE, "unable to infer defaults from volume %s as type is not "
+                                    "supported", volume);
+        }
+        return ev_error_set(error, EINVAL, "unable to find volume %s to infer defaults", volume);
+}
+
+int instancetype_infer(Model *m, const char *ns, JsonObject *vm_spec, GError **error) {
+        static const struct {
+                const char *field, *name_label, *kind_label, *default_kind;
+        } matchers[] = {
+                { "instancetype", "instancetype.kubevirt.io/default-instancetype",
+                  "instancetype.kubevirt.io/default-instancetype-kind", "VirtualMachineClusterInstancetype" },
+                { "preference", "instancetype.kubevirt.io/default-preference",
+                  "instancetype.kubevirt.io/default-preference-kind", "VirtualMachineClusterPreference" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(matchers); i++) {
+                JsonObject *ref = json_get_object(vm_spec, matchers[i].field);
+                const char *volume = json_get_string(ref, "inferFromVolume");
+                const char *policy = json_get_string(ref, "inferFromVolumeFailurePolicy") ?: "Reject";
+                Infer f = { .m = m, .name_label = matchers[i].name_label, .kind_label = matchers[i].kind_label };
+                g_autoptr(GError) e = NULL;
+
+                if (!volume)
+                        continue;
+                if (!streq(policy, "Reject") && !streq(policy, "Ignore"))
+                        return ev_error_set(error, EINVAL, "spec.%s.inferFromVolumeFailurePolicy: Unsupported value: "
+                                            "\"%s\": supported values: \"Reject\", \"Ignore\"", matchers[i].field,
+                                            policy);
+                if (json_get_string(ref, "name"))
+                        return ev_error_set(error, EINVAL, "spec.%s.name: Invalid value: name and inferFromVolume "
+                                            "cannot both be given", matchers[i].field);
+                int r = infer_volume(&f, ns, vm_spec, volume, &e);
+                if (r == -IGNORABLE && streq(policy, "Ignore")) {
+                        json_object_remove_member(vm_spec, matchers[i].field);
+                        continue;
+                }
+                if (r < 0)
+                        return ev_error_set(error, r == -ENOENT ? ENOENT : EINVAL, "spec.%s.inferFromVolume: %s",
+                                            matchers[i].field, e->message);
+                g_autofree char *name = g_strdup(f.name), *kind = g_strdup(f.kind ?: matchers[i].default_kind);
+                json_object_remove_member(ref, "inferFromVolume");
+                json_object_remove_member(ref, "inferFromVolumeFailurePolicy");
+                json_object_set_string_member(ref, "name", name);
+                json_object_set_string_member(ref, "kind", kind);
+        }
+        return 0;
+}

@@ -9,3 +9,11 @@
  * -EINVAL on a conflict, each with a message naming the field. */
 int instancetype_expand(Model *m, const char *ns, JsonObject *vm_spec, JsonObject *vmi_spec, JsonObject *status,
                         GError **error);
+
+/* KubeVirt's spec.instancetype/spec.preference.inferFromVolume: the name
+ * and kind from the instancetype.kubevirt.io/default-* labels of the
+ * volume's claim, DataVolume (template or object) or DataSource (its
+ * sourceRef), written into the matcher (inferFromVolume removed), as
+ * KubeVirt's admission does.  inferFromVolumeFailurePolicy Ignore drops
+ * the matcher when no label says anything; errors name the field. */
+int instancetype_infer(Model *m, const char *ns, JsonObject *vm_spec, GError **error);

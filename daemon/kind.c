@@ -13,6 +13,8 @@ static const KindInfo *const kinds[] = {
         &kind_storageclass,
         &kind_pvc,
         &kind_datavolume,
+        &kind_datasource,
+        &kind_dataimportcron,
         &kind_vm,
         &kind_vmi,
         &kind_instancetype,

@@ -68,6 +68,8 @@ extern const KindInfo kind_vmsnapshot;
 extern const KindInfo kind_vmsnapshot_content;
 extern const KindInfo kind_vmrestore;
 extern const KindInfo kind_event;
+extern const KindInfo kind_datasource;
+extern const KindInfo kind_dataimportcron;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

@@ -346,9 +346,27 @@ void metrics_collect_kubevirt(Model *m, PromSet *set, GHashTable *vmis) {
 
 /* --- CDI --- */
 
-/* CDI's source kinds that clone a claim (the rest import). */
-static bool clones(JsonObject *source) {
-        return json_object_has_member(source, "pvc") || json_object_has_member(source, "snapshot");
+/* CDI's source kinds that clone a claim (the rest import); spec.sourceRef
+ * clones the DataSource's. */
+static bool clones(JsonObject *spec) {
+        JsonObject *source = json_get_object(spec, "source");
+        return json_object_has_member(spec, "sourceRef") || json_object_has_member(source, "pvc") ||
+               json_object_has_member(source, "snapshot");
+}
+
+/* CDI's dataimportcron metric: 1 while a cron is not UpToDate (pending:
+ * waiting for a default storage class, which one always is here). */
+static void collect_crons(Model *m, PromSet *set) {
+        g_autoptr(GPtrArray) crons = model_list(m, &kind_dataimportcron, NULL, NULL);
+        const char *name = "kubevirt_cdi_dataimportcron_outdated";
+
+        prom_family(set, name, PROM_GAUGE, "DataImportCron has an outdated import");
+        for (guint i = 0; i < crons->len; i++) {
+                Object *c = crons->pdata[i];
+                bool outdated = !streq_ptr(object_condition(c, "UpToDate", "status"), "True");
+                prom_sample(set, name, name, outdated ? 1 : 0, "namespace", c->namespace, "cron_name", c->name,
+                            "pending", "false", NULL);
+        }
 }
 
 void metrics_collect_cdi(Model *m, PromSet *set) {
@@ -361,7 +379,7 @@ void metrics_collect_cdi(Model *m, PromSet *set) {
                     "Number of DataVolumes pending for default storage class to be configured");
         for (guint i = 0; i < dvs->len; i++) {
                 Object *dv = dvs->pdata[i];
-                JsonObject *source = json_get_object(json_get_object(object_root(dv), "spec"), "source");
+                JsonObject *spec = json_get_object(object_root(dv), "spec");
                 const char *progress = object_status_string(dv, "progress");
                 const char *claim = object_status_string(dv, "claimName");
                 const char *phase = object_status_string(dv, "phase");
@@ -371,14 +389,15 @@ void metrics_collect_cdi(Model *m, PromSet *set) {
                 if (!streq_ptr(phase, "Succeeded") && !streq_ptr(phase, "Failed") &&
                     streq_ptr(object_condition(dv, "Ready", "reason"), "StorageClassNotFound"))
                         pending++;
-                if (!source || !progress || !g_ascii_isdigit(progress[0]) ||
+                if (!spec || !progress || !g_ascii_isdigit(progress[0]) ||
                     model_get(m, &kind_pvc, dv->namespace, claim ? claim : dv->name, &pvc, NULL) < 0)
                         continue;
-                const char *family = clones(source) ? "kubevirt_cdi_clone_progress_total" :
+                const char *family = clones(spec) ? "kubevirt_cdi_clone_progress_total" :
                                      "kubevirt_cdi_import_progress_total";
                 /* ownerUID: the claim's uid, as CDI's importer and cloner label it */
                 prom_sample(set, family, family, g_ascii_strtod(progress, NULL), "ownerUID", pvc->uid,
                             "namespace", dv->namespace, "name", dv->name, NULL);
         }
         prom_sample(set, "kubevirt_cdi_datavolume_pending", "kubevirt_cdi_datavolume_pending", pending, NULL);
+        collect_crons(m, set);
 }

@@ -310,6 +310,13 @@ int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlag
                 return r;
         if ((r = admit_preconditions(kind, name, meta, json_get_object(old, "metadata"), error)) < 0)
                 return r;
+        /* as Kubernetes: admission sees the namespace the object goes to
+         * (a VM's inferFromVolume looks there) */
+        if (kind->namespaced && !streq_ptr(json_get_string(meta, "namespace"), namespace)) {
+                g_autofree char *ns = g_strdup(namespace);      /* may be meta's own string */
+                json_object_set_string_member(meta, "namespace", ns);
+                namespace = json_get_string(meta, "namespace");
+        }
         if (kind->admit && (r = kind->admit(b->m, doc, old, warnings, error)) < 0)
                 return r;
         if (opts->references)

@@ -55,7 +55,15 @@ static void add_source(GPtrArray *out, JsonObject *ref, const char *namespace, c
                 add(out, "object.apply", "PersistentVolumeClaim", ns, json_get_string(ref, "name"), "%s", field);
 }
 
-/* --- claims and DataVolumes --- */
+/* A DataSource of another namespace cloned from (as CDI asks for
+ * datavolumes/source there): what it names is the claim read. */
+static void add_datasource(GPtrArray *out, JsonObject *ref, const char *namespace, const char *field) {
+        const char *ns = json_get_string(ref, "namespace");
+        if (ref && !isempty(ns) && !streq(ns, namespace))
+                add(out, "object.apply", "DataSource", ns, json_get_string(ref, "name"), "%s", field);
+}
+
+/* --- claims, DataVolumes, DataSources --- */
 
 #define ANN_IMPORT_SECRET "cdi.kubevirt.io/storage.import.secretName"
 #define ANN_IMPORT_CERT "cdi.kubevirt.io/storage.import.certConfigMap"
@@ -106,6 +114,9 @@ static void datavolume_references(JsonObject *doc, const char *namespace, const 
                 f = g_strdup_printf("%sspec.%s.dataSourceRef", prefix, *c);
                 add_source(out, json_get_object(json_get_object(spec, *c), "dataSourceRef"), namespace, f);
         }
+        g_free(f);
+        f = g_strdup_printf("%sspec.sourceRef", prefix);
+        add_datasource(out, json_get_object(spec, "sourceRef"), namespace, f);
         g_free(f);
         f = g_strdup_printf("%sspec.source.http", prefix);
         remote_source_references(json_get_object(src, "http"), namespace, f, out);
@@ -249,7 +260,13 @@ void references_collect(const KindInfo *kind, JsonObject *doc, const char *names
                 pvc_references(doc, namespace, "", out);
         else if (kind == &kind_datavolume)
                 datavolume_references(doc, namespace, "", out);
-        else if (kind == &kind_vm)
+        else if (kind == &kind_dataimportcron)        /* its imports are DataVolumes of the template */
+                datavolume_references(json_get_object(json_get_object(doc, "spec"), "template"), namespace,
+                                      "spec.template.", out);
+        else if (kind == &kind_datasource) {
+                JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
+                add_source(out, json_get_object(src, "pvc"), namespace, "spec.source.pvc");
+        } else if (kind == &kind_vm)
                 vm_references(doc, namespace, out);
         else if (kind == &kind_vmi)
                 instance_spec_references(json_get_object(doc, "spec"), namespace, "spec", out);

@@ -12,6 +12,7 @@ typedef struct DataVolumeController DataVolumeController;
 typedef struct VmController VmController;
 typedef struct VmiController VmiController;
 typedef struct SnapshotController SnapshotController;
+typedef struct DataImportCronController DataImportCronController;
 typedef struct ImageCache ImageCache;
 typedef struct ImportSlots ImportSlots;
 typedef struct EventRecorder EventRecorder;
@@ -65,6 +66,7 @@ typedef struct Services {
         VmController *vms;
         VmiController *vmis;
         SnapshotController *snapshots;  /* snapshot.h: snapshots taken, contents' volumes freed */
+        DataImportCronController *crons; /* dataimportcron.h: the registry polls */
         InstanceOps instances;          /* vmi.c's, zero until it runs */
         ClaimOps claims;                /* pvc.c's, zero until it runs */
         ImageCache *images;             /* containerDisk images (imagecache.h) */

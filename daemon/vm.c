@@ -46,6 +46,10 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                                     "\"RerunOnFailure\", \"Manual\", \"Halted\", \"Once\"", rs);
         if (!tmpl)
                 return ev_error_set(error, EINVAL, "spec.template: Required value");
+        int inferred = instancetype_infer(m, json_get_string(json_get_object(doc, "metadata"), "namespace"), spec,
+                                          error);
+        if (inferred < 0)
+                return inferred;
         if (vm_template_annotations_admit(json_get_object(tmpl, "metadata"), "spec.template.metadata", error) < 0)
                 return -EOPNOTSUPP;
         int r = vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec",

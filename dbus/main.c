@@ -17,6 +17,8 @@
 #include "bus.h"
 #include "conffile.h"
 #include "daemon.h"
+#include "dataimportcron.h"
+#include "datasource.h"
 #include "datavolume.h"
 #include "event.h"
 #include "imagecache.h"
@@ -261,6 +263,9 @@ static int start_model(Daemon *d, Config *config, Services *services) {
                 return fail("cannot start the PVC controller: %s", g_strerror(-r));
         if ((r = datavolume_controller_new(d->model, services, &services->datavolumes)) < 0)
                 return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
+        datasource_controller_start(d->model);
+        if ((r = dataimportcron_controller_new(d->model, services, &services->crons)) < 0)
+                return fail("cannot start the DataImportCron controller: %s", g_strerror(-r));
         services->libvirt_uri = d->libvirt_uri;
         services->nat_network = config->nat_network ? config->nat_network : "edgevirt";
         services->bridge = config->bridge;
@@ -373,6 +378,8 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         vm_controller_free(services->vms);
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
+        datasource_controller_stop(d->model);
+        dataimportcron_controller_free(services->crons);
         imagecache_free(services->images);
         import_slots_free(services->slots);
         worker_free(services->worker);

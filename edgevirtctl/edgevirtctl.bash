@@ -3,7 +3,7 @@ _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
         local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset console guestosinfo userlist fslist vnc images pull rmi credentials"
-        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in

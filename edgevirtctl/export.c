@@ -14,6 +14,13 @@ static void remove_members(JsonObject *o, const char *const *members) {
                 json_object_remove_member(o, *m);
 }
 
+/* What a DataImportCron made (its imports, its DataSource): it makes them
+ * again on the cluster. */
+static bool made_by_cron(JsonObject *item) {
+        return json_get_string(json_get_object(json_get_object(item, "metadata"), "labels"),
+                               "cdi.kubevirt.io/dataImportCron") != NULL;
+}
+
 static bool owned_by_kind(JsonObject *item, const char *kind) {
         JsonArray *owners = json_get_array(json_get_object(item, "metadata"), "ownerReferences");
         for (guint i = 0; owners && i < json_array_get_length(owners); i++)
@@ -60,7 +67,8 @@ static JsonNode *clean_for_export(JsonObject *item) {
 
 int verb_export(Ctl *c, int argc, char **argv) {
         static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims",
-                                             "datavolumes", "virtualmachineinstancetypes", "virtualmachinepreferences",
+                                             "datavolumes", "datasources", "dataimportcrons",
+                                             "virtualmachineinstancetypes", "virtualmachinepreferences",
                                              "virtualmachines", "virtualmachineinstances", NULL };
         g_autofree char *ns_doc = NULL;
         bool yaml = !c->output || streq(c->output, "yaml");
@@ -99,7 +107,8 @@ int verb_export(Ctl *c, int argc, char **argv) {
                         JsonObject *item = json_array_get_object_element(items, i);
                         /* made again by their owners: a DataVolume's claim, a
                          * VM's instance and the DataVolumes of its templates */
-                        if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine"))
+                        if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine") ||
+                            made_by_cron(item))
                                 continue;
                         JsonNode *clean = clean_for_export(item);
                         JsonObject *o = json_node_get_object(clean);

@@ -47,6 +47,7 @@ static char *col_class(JsonObject *i) { return g_strdup(str(i, "spec.storageClas
 static char *col_progress(JsonObject *i) { return g_strdup(str(i, "status.progress") ?: "N/A"); }
 static char *col_type(JsonObject *i) { return g_strdup(json_get_string(i, "type") ?: ""); }
 static char *col_provisioner(JsonObject *i) { return g_strdup(json_get_string(i, "provisioner") ?: ""); }
+static char *col_format(JsonObject *i) { return g_strdup(str(i, "status.sourceFormat") ?: ""); }
 
 static char *col_restarts(JsonObject *i) {
         return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "status"), "restartCount", 0));
@@ -180,6 +181,8 @@ static const struct {
                                      { "AGE", col_age } } },
         { "DataVolume", { { "NAME", col_name }, { "PHASE", col_phase }, { "PROGRESS", col_progress },
                           { "RESTARTS", col_restarts }, { "AGE", col_age } } },
+        /* CDI's printer columns: none for DataSources (NAME, AGE), FORMAT for DataImportCrons */
+        { "DataImportCron", { { "NAME", col_name }, { "FORMAT", col_format } } },
         { "Secret", { { "NAME", col_name }, { "TYPE", col_type }, { "DATA", col_data }, { "AGE", col_age } } },
         { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
         { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable },

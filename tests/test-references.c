@@ -59,6 +59,19 @@ static void test_datavolumes(void) {
                 "spec.storage.dataSourceRef object.apply PersistentVolumeClaim other/c");
         g_autofree char *snap = collect(&kind_datavolume, "spec: {source: {snapshot: {namespace: other, name: s}}}\n");
         g_assert_cmpstr(snap, ==, "spec.source.snapshot object.apply PersistentVolumeClaim other/s");
+        g_autofree char *ref = collect(&kind_datavolume,
+                                       "spec: {sourceRef: {kind: DataSource, namespace: golden, name: fedora}}\n");
+        g_assert_cmpstr(ref, ==, "spec.sourceRef object.apply DataSource golden/fedora");
+        g_autofree char *same_ref = collect(&kind_datavolume, "spec: {sourceRef: {kind: DataSource, name: fedora}}\n");
+        g_assert_cmpstr(same_ref, ==, "");
+        g_autofree char *ds = collect(&kind_datasource, "spec: {source: {pvc: {namespace: other, name: a}}}\n");
+        g_assert_cmpstr(ds, ==, "spec.source.pvc object.apply PersistentVolumeClaim other/a");
+        g_autofree char *cron = collect(&kind_dataimportcron,
+                "spec: {template: {spec: {source: {registry: {url: 'docker://x/y', secretRef: pull, "
+                "certConfigMap: ca}}}}}\n");
+        g_assert_cmpstr(cron, ==,
+                "spec.template.spec.source.registry.certConfigMap object.read ConfigMap team/ca\n"
+                "spec.template.spec.source.registry.secretRef secret.read Secret team/pull");
         g_autofree char *http = collect(&kind_datavolume,
                 "spec: {source: {http: {url: 'http://x', secretRef: creds, certConfigMap: ca, secretExtraHeaders: [h1, "
                 "h2]}}}\n");

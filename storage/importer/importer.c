@@ -12,6 +12,7 @@
  *                     [--name=REFERENCE]   (the archive on stdin; archive-load.c)
  *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
  *                     (an OCI archive to fd 0; archive-save.c)
+ *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
@@ -22,6 +23,9 @@
  * import slot to others meanwhile), then says "resume".  --idle-timeout:
  * an upload (--stdin, not a regular file) that brings no byte that long
  * fails with "upload idle for N s" (exit 2).
+ *
+ * --resolve only asks the registry which manifest the reference names now
+ * (a DataImportCron's poll): "manifest DIGEST", nothing downloaded.
  *
  * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
  * (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
@@ -674,7 +678,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME, SAVE };
+               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -685,7 +689,7 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
                 { "save", required_argument, NULL, SAVE },
-                {}
+                { "resolve", no_argument, NULL, RESOLVE }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
         int c;
@@ -709,8 +713,11 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case ARCHIVE: o->archive = true; break;
                 case NAME: o->name = optarg; break;
                 case SAVE: o->save = optarg; break;
+                case RESOLVE: o->resolve = true; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
+        if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
+                die(false, "edgevirt-importer: --resolve takes --registry and no target");
         if (o->self_test && o->target && o->scratch)
                 o->from_stdin = true;   /* nothing is read */
         if (o->save) {
@@ -723,7 +730,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                         die(false, "edgevirt-importer: --archive takes --cache, --size and --scratch");
                 return;
         }
-        if ((!o->target && !o->cache) || !o->size || !o->scratch || (!!o->url + !!o->from_stdin + !!o->registry) != 1)
+        bool one_source = (!!o->url + !!o->from_stdin + !!o->registry) == 1;
+        if (!o->resolve && ((!o->target && !o->cache) || !o->size || !o->scratch || !one_source))
                 die(false, "edgevirt-importer: --target (or --cache), --size, --scratch and one of "
                     "--url/--stdin/--registry are needed");
         if (o->cache && !o->registry)
@@ -781,18 +789,44 @@ static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtr
         if (registry_parse(o->registry, g, &error) < 0 || registry_resolve(g, ret_digest, ret_layers, &error) < 0)
                 die(false, "%s", error);
         printf("manifest %s\n", *ret_digest);
+        /* the image's default instance type and preference, which CDI
+         * records on the claim (only these: labels are the daemon's input) */
+        g_auto(GStrv) labels = NULL;
+        if (registry_config_labels(g, &labels, &error) < 0) {
+                fprintf(stderr, "cannot read the image's labels: %s\n", error);
+                g_free(error);
+        }
+        for (char **l = labels; l && *l; l++)
+                if (g_str_has_prefix(*l, "instancetype.kubevirt.io/default-") && !strpbrk(*l, "\n\r"))
+                        printf("label %s\n", *l);
         fflush(stdout);
 }
 
 
 /* --registry with --cache: the image from the cache, pulled into it
  * first when it is not there; then the target, if any, filled from it. */
-static void through_cache(const Options *o) {
-        Registry g;
-        g_autoptr(GPtrArray) layers = NULL;
-        g_autofree char *digest = NULL;
+/* A reference pinned to a digest (…@sha256:HEX) whose image the cache has:
+ * nothing to ask the registry (a host without one, its images loaded from
+ * an archive).  The cache is content-addressed by that digest. */
+static char *cached_pinned(const Options *o) {
+        const char *at = strstr(o->registry, "@sha256:");
+        const char *hex = at ? at + strlen("@sha256:") : NULL;
+        g_autofree char *path = NULL;
 
-        registry_open(o, &g, &digest, &layers);
+        if (!hex || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
+                return NULL;
+        path = g_strdup_printf("%s/%s.img", o->cache, hex);
+        return access(path, R_OK) == 0 ? g_strdup(at + 1) : NULL;
+}
+
+static void through_cache(const Options *o) {
+        Registry g = { 0 };
+        g_autoptr(GPtrArray) layers = NULL;
+        g_autofree char *digest = cached_pinned(o);
+        bool pinned = digest != NULL;
+
+        if (!pinned)
+                registry_open(o, &g, &digest, &layers);
         const char *hex = digest + strlen("sha256:");
         if (!g_str_has_prefix(digest, "sha256:") || strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64)
                 die(false, "the registry named the manifest %s: only sha256 digests are supported", digest);
@@ -800,6 +834,8 @@ static void through_cache(const Options *o) {
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd >= 0)
                 printf("cache-hit %s\n", digest);
+        else if (pinned)
+                die(true, "the cached image %s went away meanwhile", digest);
         else {
                 g_autofree char *tmp = g_strdup_printf("%s/.%s.%d.partial", o->cache, hex, (int) getpid());
                 Options c = *o;
@@ -822,7 +858,8 @@ static void through_cache(const Options *o) {
                 quiet = true;   /* the copy below is local: progress was the download's */
         }
         fflush(stdout);
-        registry_clear(&g);
+        if (!pinned)
+                registry_clear(&g);
         if (!o->target)
                 return;
         struct stat st;
@@ -940,6 +977,14 @@ int main(int argc, char *argv[]) {
         }
         if (o.save) {
                 save_archive(&o);
+                return 0;
+        }
+        if (o.resolve) {
+                Registry g;
+                g_autoptr(GPtrArray) layers = NULL;
+                g_autofree char *digest = NULL;
+                registry_open(&o, &g, &digest, &layers);
+                registry_clear(&g);
                 return 0;
         }
         if (o.cache) {

@@ -20,6 +20,7 @@ typedef struct Options {
         bool fit;                       /* target: a new file of the image's own size */
         bool for_volume;                /* fit: the cache's copy of an image going into a volume of --size */
         bool self_test;
+        bool resolve;                   /* --registry: only say its digest */
         int control_fd;                 /* the daemon's "go on" after a back-off, -1: none */
         unsigned stall_seconds;         /* a server that sends nothing that long */
         unsigned idle_seconds;          /* an upload that brings nothing that long */

@@ -380,12 +380,60 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
                 }
                 *ret_digest = g_steal_pointer(&digest);
                 *ret_layers = layers;
+                g_autoptr(JsonNode) doc = json_read_object(r.body->str, r.body->len, NULL);
+                JsonNode *config = doc ? json_object_get_member(json_node_get_object(doc), "config") : NULL;
+                g_free(g->config);
+                g->config = config && JSON_NODE_HOLDS_OBJECT(config) ?
+                            g_strdup(registry_string_member(json_node_get_object(config), "digest")) : NULL;
                 response_clear(&r);
                 return 0;
         }
         *error = g_strdup("an index that points at another index is not supported");
         response_clear(&r);
         return -1;
+}
+
+int registry_config_labels(Registry *g, char ***ret, char **error) {
+        g_autoptr(GStrvBuilder) out = g_strv_builder_new();
+        Response r = { 0 };
+        const char *hex = g->config && g_str_has_prefix(g->config, "sha256:") ? g->config + 7 : "";
+
+        if (strlen(hex) != 64 || strspn(hex, "0123456789abcdef") != 64) {
+                *ret = g_strv_builder_end(out);
+                return 0;       /* no config to read */
+        }
+        g_autofree char *url = registry_url(g, "blobs", g->config);
+        g_autofree char *e = NULL;
+        if (get(g, url, "Accept: */*", g->auth, &r, &e) < 0 || r.status != 200) {
+                *error = e ? g_steal_pointer(&e) : g_strdup_printf("%s: HTTP %ld", url, r.status);
+                response_clear(&r);
+                return -1;
+        }
+        g_autofree char *digest = sha256_of(r.body);
+        g_autoptr(GError) why = NULL;
+        g_autoptr(JsonNode) doc = streq(digest, g->config) ? json_read_object(r.body->str, r.body->len, &why) : NULL;
+        response_clear(&r);
+        if (!doc) {
+                *error = g_strdup_printf("the image config %s is not %s", g->config,
+                                         why ? why->message : "what its digest says");
+                return -1;
+        }
+        JsonNode *cn = json_object_get_member(json_node_get_object(doc), "config");
+        JsonNode *ln = cn && JSON_NODE_HOLDS_OBJECT(cn) ? json_object_get_member(json_node_get_object(cn), "Labels")
+                                                       : NULL;
+        if (ln && JSON_NODE_HOLDS_OBJECT(ln)) {
+                JsonObjectIter it;
+                const char *k;
+                JsonNode *v;
+                json_object_iter_init(&it, json_node_get_object(ln));
+                while (json_object_iter_next(&it, &k, &v))
+                        if (JSON_NODE_HOLDS_VALUE(v) && json_node_get_value_type(v) == G_TYPE_STRING) {
+                                g_autofree char *kv = g_strdup_printf("%s=%s", k, json_node_get_string(v));
+                                g_strv_builder_add(out, kv);
+                        }
+        }
+        *ret = g_strv_builder_end(out);
+        return 0;
 }
 
 RegistryLayer *registry_layer_free(RegistryLayer *l) {
@@ -398,6 +446,7 @@ RegistryLayer *registry_layer_free(RegistryLayer *l) {
 }
 
 void registry_clear(Registry *g) {
+        g_free(g->config);
         g_free(g->scheme);
         g_free(g->host);
         g_free(g->repository);

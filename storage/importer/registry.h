@@ -16,6 +16,7 @@ typedef struct Registry {
         const char *user, *password;    /* basic credentials, may be NULL */
         const char *ca_file;
         char *auth;                     /* "Authorization: ..." once authorized */
+        char *config;                   /* the resolved image's config blob digest, NULL: none named */
 } Registry;
 
 typedef struct RegistryLayer {
@@ -33,6 +34,10 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
  * with the reason.  Pure: fuzzed (fuzz/fuzz-registry.c). */
 int registry_parse_manifest(const char *body, size_t len, const char *content_type, char **ret_pick,
                             GPtrArray **ret_layers, char **error);
+/* The labels of the resolved image's config (config.Labels), as a
+ * NULL-ended list of "key=value"; an empty list when it names none.  -1
+ * with the reason when the blob cannot be read or is not one. */
+int registry_config_labels(Registry *g, char ***ret, char **error);
 /* https://host/v2/repository/KIND/REF */
 char *registry_url(const Registry *g, const char *kind, const char *ref);
 /* A string member of o, "" when absent or not a string (hostile manifests). */

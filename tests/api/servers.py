@@ -2,13 +2,18 @@
 """Test images and servers for the importer: images in every format made
 with qemu-img and the compressors at test time, around a known pattern; a
 real lighttpd on loopback (plain, basic auth, TLS with a CA made here); and
-a small Python server for the misbehaviours lighttpd will not do."""
+a small Python server for the misbehaviours lighttpd will not do; Debian's
+docker-registry on loopback and OCI images built here to push to it."""
 import gzip
+import hashlib
 import http.server
+import io
+import json
 import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 
@@ -226,3 +231,112 @@ class QuirkServer:
 
     def stop(self):
         self.server.shutdown()
+
+
+# --- a container registry (docker-registry on loopback) and OCI images for it ---
+
+def blob(layout, data):
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return "sha256:" + digest
+
+
+def layer(files, compression="gzip"):
+    """A gzip'd (or zstd'd) tar of {path: bytes}; returns (compressed, uncompressed digest)."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for path, data in files.items():
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            info.mode = 0o644
+            t.addfile(info, io.BytesIO(data))
+    plain = raw.getvalue()
+    if compression == "zstd":
+        packed = subprocess.run(["zstd", "-q", "-c"], input=plain, capture_output=True, check=True).stdout
+    else:
+        packed = gzip.compress(plain, compresslevel=1)
+    return packed, "sha256:" + hashlib.sha256(plain).hexdigest()
+
+
+def image(layout, layers, arch="amd64", compression="gzip", labels=None):
+    """Blobs and a manifest for the layers; returns the manifest descriptor."""
+    descs, diff_ids = [], []
+    for files in layers:
+        gz, diff = layer(files, compression)
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+" + compression, "digest": blob(layout, gz),
+                      "size": len(gz)})
+        diff_ids.append(diff)
+    config = {"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if labels:
+        config["config"] = {"Labels": labels}
+    config = json.dumps(config).encode()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(layout, config),
+                                      "size": len(config)},
+                           "layers": descs}).encode()
+    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": blob(layout, manifest), "size": len(manifest),
+            "platform": {"architecture": arch, "os": "linux"}}
+
+
+def layout(d, name, manifests, index=False):
+    """An OCI layout holding one image (or an index of several) tagged name."""
+    os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(d, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    if index:
+        idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}).encode()
+        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": blob(d, idx), "size": len(idx)}
+    else:
+        top = dict(manifests[0])
+        top.pop("platform")
+    top["annotations"] = {"org.opencontainers.image.ref.name": name}
+    with open(os.path.join(d, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": [top]}, f)
+
+
+class Registry:
+    def __init__(self, tmp, auth=False, tls=False, token=None):
+        self.port = free_port()
+        self.root = os.path.join(tmp, "storage")
+        conf = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True}},
+                "http": {"addr": f"127.0.0.1:{self.port}"}, "log": {"level": "error"}}
+        self.creds = None
+        if auth:
+            pw = os.path.join(tmp, "htpasswd")
+            out = subprocess.run(["htpasswd", "-Bbn", "puller", "s3cret"], capture_output=True, text=True, check=True).stdout
+            open(pw, "w").write(out)
+            conf["auth"] = {"htpasswd": {"realm": "edgevirt-test", "path": pw}}
+            self.creds = "puller:s3cret"
+        if token:
+            conf["auth"] = {"token": {"realm": f"http://127.0.0.1:{token.port}/token", "service": "edgevirt-test",
+                                      "issuer": "edgevirt-test-issuer", "rootcertbundle": token.bundle}}
+            self.creds = "puller:s3cret"
+        self.cert_dir = None
+        if tls:
+            make_ca(tmp)
+            conf["http"]["tls"] = {"certificate": f"{tmp}/server.crt", "key": f"{tmp}/server.key"}
+            self.cert_dir = os.path.join(tmp, "certs")
+            os.makedirs(self.cert_dir)
+            shutil.copy(f"{tmp}/ca.pem", os.path.join(self.cert_dir, "ca.crt"))
+            self.ca = open(f"{tmp}/ca.pem").read()
+        path = os.path.join(tmp, "config.yml")
+        with open(path, "w") as f:
+            json.dump(conf, f)         # JSON is YAML
+        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_listening(self.proc, self.port, "docker-registry")
+        self.host = f"{'localhost' if tls else '127.0.0.1'}:{self.port}"
+
+    def push(self, oci_dir, name, all_images=False):
+        cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false" if not self.cert_dir else f"--dest-cert-dir={self.cert_dir}"]
+        if self.creds:
+            cmd.append(f"--dest-creds={self.creds}")
+        if all_images:
+            cmd.append("--all")
+        cmd += [f"oci:{oci_dir}:{name.split(':')[1]}", f"docker://{self.host}/{name}"]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()

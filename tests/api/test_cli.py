@@ -246,7 +246,7 @@ def test_bash_completion(ctl):
     assert {"get", "apply", "image-upload", "export"} <= complete(ctl, "edgevirtctl ")
     assert complete(ctl, "edgevirtctl ex") == {"export"}
     assert complete(ctl, "edgevirtctl res") == {"reset", "restart"}
-    assert {"pvc", "dv", "configmaps"} <= complete(ctl, "edgevirtctl get ")
+    assert {"pvc", "dv", "configmaps", "dic", "das"} <= complete(ctl, "edgevirtctl get ")
     assert "settings" in complete(ctl, "edgevirtctl get cm ")
     assert complete(ctl, "edgevirtctl get cm -o ") == {"json", "yaml", "name", "wide"}
     assert complete(ctl, "edgevirtctl credentials ") == {"add-ssh-key", "remove-ssh-key", "set-password"}

@@ -376,6 +376,34 @@ def test_kubevirt_and_cdi_objects(metrics, mclient):
     assert value(text, "edgevirt_objects", kind="DataVolume", namespace="default") == 3
 
 
+def test_golden_image_metrics(metrics, mclient):
+    """CDI's dataimportcron_outdated (a cron whose registry cannot be
+    reached is outdated) and sourceRef clones counted as clones."""
+    mclient.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: src}\n"
+                  "spec: {source: {blank: {}}, storage: {resources: {requests: {storage: 16Mi}}}}\n---\n"
+                  "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata: {name: src-os}\n"
+                  "spec: {source: {pvc: {name: src}}}\n---\n"
+                  "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: by-ref}\n"
+                  "spec: {sourceRef: {kind: DataSource, name: src-os}, storage: {}}\n---\n"
+                  "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataImportCron\nmetadata: {name: offline}\n"
+                  "spec:\n  schedule: '@daily'\n  managedDataSource: offline-os\n  template:\n    spec:\n"
+                  f"      source: {{registry: {{url: 'docker://127.0.0.1:{free_port()}/x/y:1'}}}}\n"
+                  "      storage: {resources: {requests: {storage: 16Mi}}}\n")
+    wait_until(lambda: mclient.get_json("dv", "default", "by-ref").get("status", {}).get("phase") == "Succeeded",
+               what="the clone by reference")
+    wait_until(lambda: any(c["reason"] == "PollFailed" for c in
+                           mclient.get_json("dic", "default", "offline").get("status", {}).get("conditions", [])),
+               what="the poll to fail")
+    # the published text may be CacheSeconds old
+    wait_until(lambda: samples(metrics.scrape(), "kubevirt_cdi_dataimportcron_outdated", cron_name="offline"),
+               what="the cron in the metrics")
+    text = metrics.scrape()
+    by_ref = mclient.get_json("pvc", "default", "by-ref")["metadata"]["uid"]
+    assert value(text, "kubevirt_cdi_clone_progress_total", ownerUID=by_ref) == 100
+    assert value(text, "kubevirt_cdi_dataimportcron_outdated", namespace="default", cron_name="offline",
+                 pending="false") == 1
+
+
 def test_socket_activation(bus, state_dir):
     """As edgevirtd-metrics.socket: systemd listens, the first scrape
     starts the daemon, which serves on the socket it was passed (no

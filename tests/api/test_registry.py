@@ -4,82 +4,21 @@ docker-registry (the reference registry) on loopback, plain, with basic
 auth (htpasswd) and with TLS from a test CA; images built here as OCI
 layouts (a /disk/ layer holding a qcow2 with a known pattern; a multi-arch
 index; an image without /disk/) and pushed with skopeo."""
-import gzip
 import hashlib
-import io
 import json
 import os
-import shutil
 import subprocess
-import tarfile
 import time
 
 import pytest
 
 import servers
+from servers import Registry, image, layer, layout
 from conftest import expect_error, wait_until
 
 
 def free_port():
     return servers.free_port()
-
-
-def blob(layout, data):
-    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
-    digest = hashlib.sha256(data).hexdigest()
-    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
-        f.write(data)
-    return "sha256:" + digest
-
-
-def layer(files, compression="gzip"):
-    """A gzip'd (or zstd'd) tar of {path: bytes}; returns (compressed, uncompressed digest)."""
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for path, data in files.items():
-            info = tarfile.TarInfo(path)
-            info.size = len(data)
-            info.mode = 0o644
-            t.addfile(info, io.BytesIO(data))
-    plain = raw.getvalue()
-    if compression == "zstd":
-        packed = subprocess.run(["zstd", "-q", "-c"], input=plain, capture_output=True, check=True).stdout
-    else:
-        packed = gzip.compress(plain, compresslevel=1)
-    return packed, "sha256:" + hashlib.sha256(plain).hexdigest()
-
-
-def image(layout, layers, arch="amd64", compression="gzip"):
-    """Blobs and a manifest for the layers; returns the manifest descriptor."""
-    descs, diff_ids = [], []
-    for files in layers:
-        gz, diff = layer(files, compression)
-        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+" + compression, "digest": blob(layout, gz),
-                      "size": len(gz)})
-        diff_ids.append(diff)
-    config = json.dumps({"architecture": arch, "os": "linux", "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
-    manifest = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                           "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": blob(layout, config),
-                                      "size": len(config)},
-                           "layers": descs}).encode()
-    return {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": blob(layout, manifest), "size": len(manifest),
-            "platform": {"architecture": arch, "os": "linux"}}
-
-
-def layout(d, name, manifests, index=False):
-    """An OCI layout holding one image (or an index of several) tagged name."""
-    os.makedirs(os.path.join(d, "blobs", "sha256"), exist_ok=True)
-    with open(os.path.join(d, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    if index:
-        idx = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}).encode()
-        top = {"mediaType": "application/vnd.oci.image.index.v1+json", "digest": blob(d, idx), "size": len(idx)}
-    else:
-        top = dict(manifests[0])
-        top.pop("platform")
-    top["annotations"] = {"org.opencontainers.image.ref.name": name}
-    with open(os.path.join(d, "index.json"), "w") as f:
-        json.dump({"schemaVersion": 2, "manifests": [top]}, f)
 
 
 class TokenServer:
@@ -148,52 +87,6 @@ class TokenServer:
 
     def stop(self):
         self.httpd.shutdown()
-
-
-class Registry:
-    def __init__(self, tmp, auth=False, tls=False, token=None):
-        self.port = free_port()
-        self.root = os.path.join(tmp, "storage")
-        conf = {"version": 0.1, "storage": {"filesystem": {"rootdirectory": self.root}, "delete": {"enabled": True}},
-                "http": {"addr": f"127.0.0.1:{self.port}"}, "log": {"level": "error"}}
-        self.creds = None
-        if auth:
-            pw = os.path.join(tmp, "htpasswd")
-            out = subprocess.run(["htpasswd", "-Bbn", "puller", "s3cret"], capture_output=True, text=True, check=True).stdout
-            open(pw, "w").write(out)
-            conf["auth"] = {"htpasswd": {"realm": "edgevirt-test", "path": pw}}
-            self.creds = "puller:s3cret"
-        if token:
-            conf["auth"] = {"token": {"realm": f"http://127.0.0.1:{token.port}/token", "service": "edgevirt-test",
-                                      "issuer": "edgevirt-test-issuer", "rootcertbundle": token.bundle}}
-            self.creds = "puller:s3cret"
-        self.cert_dir = None
-        if tls:
-            servers.make_ca(tmp)
-            conf["http"]["tls"] = {"certificate": f"{tmp}/server.crt", "key": f"{tmp}/server.key"}
-            self.cert_dir = os.path.join(tmp, "certs")
-            os.makedirs(self.cert_dir)
-            shutil.copy(f"{tmp}/ca.pem", os.path.join(self.cert_dir, "ca.crt"))
-            self.ca = open(f"{tmp}/ca.pem").read()
-        path = os.path.join(tmp, "config.yml")
-        with open(path, "w") as f:
-            json.dump(conf, f)         # JSON is YAML
-        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        servers.wait_listening(self.proc, self.port, "docker-registry")
-        self.host = f"{'localhost' if tls else '127.0.0.1'}:{self.port}"
-
-    def push(self, oci_dir, name, all_images=False):
-        cmd = ["skopeo", "copy", "--quiet", "--dest-tls-verify=false" if not self.cert_dir else f"--dest-cert-dir={self.cert_dir}"]
-        if self.creds:
-            cmd.append(f"--dest-creds={self.creds}")
-        if all_images:
-            cmd.append("--all")
-        cmd += [f"oci:{oci_dir}:{name.split(':')[1]}", f"docker://{self.host}/{name}"]
-        subprocess.run(cmd, check=True, capture_output=True)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
 
 
 @pytest.fixture(scope="module")

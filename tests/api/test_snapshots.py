@@ -291,6 +291,14 @@ def test_datavolume_from_a_volume_snapshot(box):
     wait_until(lambda: status(client, "dv", "from-snap").get("phase") == "Succeeded", what="the DataVolume", timeout=30)
     assert client.get_json("pvc", "default", "from-snap")["spec"]["resources"]["requests"]["storage"] == "8Mi"
     assert read(volume(client, "from-snap"), 0, MI) == b"A" * MI
+    # a DataSource may name the volume snapshot: clones by reference copy it too
+    client.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata: {name: snap-os}\n"
+                 f"spec: {{source: {{snapshot: {{name: {vs}}}}}}}\n---\n"
+                 "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: from-snap-os}\n"
+                 "spec: {sourceRef: {kind: DataSource, name: snap-os}, storage: {}}\n")
+    wait_until(lambda: status(client, "dv", "from-snap-os").get("phase") == "Succeeded", what="the clone", timeout=30)
+    assert status(client, "das", "snap-os")["source"] == {"snapshot": {"name": vs}}
+    assert read(volume(client, "from-snap-os"), 0, MI) == b"A" * MI
     msg = expect_error("NotSupported", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: x}\n"
                        f"spec: {{source: {{snapshot: {{name: {vs}, namespace: other}}}}, storage: {{}}}}\n")
     assert "spec.source.snapshot.namespace" in msg

@@ -1,0 +1,156 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* DataSource (cdi.kubevirt.io/v1beta1), as CDI's datasource-controller:
+ * spec.source.pvc (a claim, perhaps a DataVolume's) or .snapshot (a
+ * volume snapshot of a VM snapshot); status.conditions Ready says whether
+ * it can be cloned from now, status.source is what it resolved to. */
+#include "datasource-status.h"
+#include "datasource.h"
+#include "json-util.h"
+#include "log.h"
+#include "snapshot-status.h"
+#include "util.h"
+
+static int datasource_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
+        JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
+        const char *ns = json_get_string(json_get_object(doc, "metadata"), "namespace");
+        JsonObject *snap = json_get_object(src, "snapshot");
+        g_autoptr(GList) members = src ? json_object_get_members(src) : NULL;
+
+        if (g_list_length(members) > 1)
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: give one source (pvc or snapshot), "
+                                    "%u given", g_list_length(members));
+        const char *snap_ns = json_get_string(snap, "namespace");
+        if (snap && !isempty(snap_ns) && !streq(snap_ns, ns ?: ""))
+                return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored "
+                                    "in its own namespace (point a DataSource there at it)");
+        return 0;
+}
+
+static void datasource_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        status_set_condition(status, "Ready", false, "NoSource", "No source PVC set");
+        json_object_set_object_member(doc, "status", status);
+}
+
+/* Ready, its reason and message, as CDI's handlePvcSource and
+ * handleSnapshotSource decide them. */
+static bool source_ready(Model *m, Object *ds, JsonObject *src, const char **ret_reason, char **ret_message,
+                         Object **ret_dv, Object **ret_claim) {
+        JsonObject *pvc = json_get_object(src, "pvc"), *snap = json_get_object(src, "snapshot");
+        JsonObject *from = pvc ? pvc : snap;
+        const char *from_ns = json_get_string(from, "namespace");
+        const char *ns = isempty(from_ns) ? ds->namespace : from_ns;
+        const char *name = json_get_string(from, "name");
+        Object *claim = NULL, *dv = NULL;
+
+        if (!from) {
+                *ret_reason = "NoSource";
+                *ret_message = g_strdup("No source PVC set");
+                return false;
+        }
+        if (snap) {
+                uint64_t bytes;
+                g_autoptr(GError) e = NULL;
+                if (snapshot_volume_size(m, ns, name, &bytes, &e) < 0) {
+                        *ret_reason = "NotFound";
+                        *ret_message = g_strdup("VolumeSnapshot not found");
+                        return false;
+                }
+        } else if (model_get(m, &kind_datavolume, ns, name, &dv, NULL) == 0) {
+                const char *phase = object_status_string(dv, "phase") ?: "Pending";
+                if (!streq(phase, "Succeeded")) {
+                        *ret_reason = phase;
+                        *ret_message = g_strdup_printf("Import DataVolume phase %s", phase);
+                        return false;
+                }
+        } else if (model_get(m, &kind_pvc, ns, name, &claim, NULL) < 0) {
+                *ret_reason = "NotFound";
+                *ret_message = g_strdup("PVC not found");
+                return false;
+        }
+        *ret_reason = "Ready";
+        *ret_message = g_strdup("DataSource is ready to be consumed");
+        if (pvc && !claim)
+                (void) model_get(m, &kind_pvc, ns, name, &claim, NULL);
+        *ret_dv = dv;
+        *ret_claim = claim;
+        return true;
+}
+
+static int datasource_reconcile(Model *m, Object *ds) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *message = NULL;
+        const char *reason;
+
+        if (object_is_deleting(ds))
+                return 0;
+        JsonNode *doc = json_deep_copy(ds->doc);
+        JsonObject *root = json_node_get_object(doc);
+        JsonObject *src = json_get_object(json_get_object(root, "spec"), "source");
+        JsonObject *status = json_ensure_object(root, "status");
+        Object *dv = NULL, *claim = NULL;
+        bool ready = source_ready(m, ds, src, &reason, &message, &dv, &claim);
+
+        if (ready) {
+                /* as CDI's CopyAllowedLabels: the default instance type and
+                 * preference of its import DataVolume and claim */
+                g_autoptr(JsonObject) copied = json_object_new();
+                datasource_copy_default_labels(dv ? object_labels(dv) : NULL, copied);
+                datasource_copy_default_labels(claim ? object_labels(claim) : NULL, copied);
+                if (json_object_get_size(copied))
+                        datasource_copy_default_labels(copied, json_ensure_object(json_ensure_object(root, "metadata"),
+                                                                                  "labels"));
+        }
+
+        status_set_condition(status, "Ready", ready, reason, message);
+        if (ready)
+                json_object_set_member(status, "source",
+                                       json_deep_copy(json_object_get_member(json_get_object(root, "spec"), "source")));
+        else
+                json_object_set_object_member(status, "source", json_object_new());
+        if (model_update(m, ds, doc, &e) < 0) {
+                log_object(G_LOG_LEVEL_WARNING, ds, "cannot write status: %s", e->message);
+                return -EIO;
+        }
+        return 0;
+}
+
+/* A claim or DataVolume changed: the DataSources naming it look again. */
+static void source_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
+        g_autoptr(GPtrArray) all = model_list(m, &kind_datasource, NULL, NULL);
+        for (guint i = 0; i < all->len; i++) {
+                Object *ds = all->pdata[i];
+                JsonObject *src = json_get_object(json_get_object(object_root(ds), "spec"), "source");
+                JsonObject *from = json_get_object(src, o->kind == &kind_vmsnapshot_content ? "snapshot" : "pvc");
+                const char *ns = json_get_string(from, "namespace");
+                bool named = o->kind == &kind_vmsnapshot_content || streq_ptr(json_get_string(from, "name"), o->name);
+                if (from && named && streq(isempty(ns) ? ds->namespace : ns, o->namespace))
+                        model_enqueue(m, ds);
+        }
+}
+
+static const ModelWatch source_watch = { .changed = source_changed };
+
+void datasource_controller_start(Model *m) {
+        model_watch(m, &kind_pvc, &source_watch, NULL);
+        model_watch(m, &kind_datavolume, &source_watch, NULL);
+        model_watch(m, &kind_vmsnapshot_content, &source_watch, NULL);
+}
+
+void datasource_controller_stop(Model *m) {
+        model_unwatch(m, &source_watch, NULL);
+}
+
+const KindInfo kind_datasource = {
+        .kind = "DataSource",
+        .group = "cdi.kubevirt.io",
+        .versions = (const char *const[]) { "v1beta1", NULL },
+        .plural = "datasources",
+        .short_names = (const char *const[]) { "das", NULL },
+        .path_segment = "datasource",
+        .schema = "io.kubevirt.cdi.v1beta1.DataSource",
+        .namespaced = true,
+        .admit = datasource_admit,
+        .init_status = datasource_init_status,
+        .reconcile = datasource_reconcile,
+};

@@ -63,6 +63,9 @@ typedef struct HostJob {
 void metrics_settings_clear(MetricsSettings *s) {
         g_clear_pointer(&s->listen, g_free);
         g_clear_pointer(&s->token_file, g_free);
+        g_clear_pointer(&s->tls_cert_file, g_free);
+        g_clear_pointer(&s->tls_key_file, g_free);
+        g_clear_pointer(&s->tls_client_ca_file, g_free);
 }
 
 /* --- the HTTP thread's side --- */

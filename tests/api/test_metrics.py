@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The Prometheus endpoint (docs/observability.md): [Metrics] Listen= in
-edgevirtd.conf, GET /metrics only, an optional bearer token, a cache that
+edgevirtd.conf, GET /metrics only, an optional bearer token, TLS with
+client certificates, a cache that
 keeps scrapers from making libvirt's statistics hot, and connections that
 cannot stall the daemon.  The text must parse with the Prometheus client
 library's own parser and pass promtool's checks."""
@@ -9,6 +10,7 @@ import http.client
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -18,6 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import Client, Daemon, wait_until
+from servers import make_ca, run
 
 # promtool's lint disagrees with two names KubeVirt and CDI chose, kept as
 # they are so that their dashboards and alerts work: CDI's progress label
@@ -246,6 +249,120 @@ def test_short_token_is_refused(bus, state_dir, tmp_path):
     assert "BearerTokenFile" in d.read_log()
 
 
+
+class Pki:
+    """A CA and a server certificate for localhost (servers.make_ca), a
+    client certificate that CA signed, one another CA signed and a
+    self-signed one."""
+    def __init__(self, d):
+        self.d = str(d)
+        make_ca(self.d)
+        self.trusted = self.client("trusted", "ca")
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other CA",
+            "-keyout", f"{self.d}/other-ca.key", "-out", f"{self.d}/other-ca.pem")
+        self.stranger = self.client("stranger", "other-ca")
+        self.pinned = self.client("pinned", None)
+        self.client_ca = f"{self.d}/clients.pem"
+        with open(self.client_ca, "w") as f:      # the CA, and one scraper's own certificate (as Incus)
+            f.write(open(f"{self.d}/ca.pem").read() + open(self.pinned[0]).read())
+
+    def client(self, name, ca):
+        crt, key = f"{self.d}/{name}.crt", f"{self.d}/{name}.key"
+        if ca is None:
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                "-keyout", key, "-out", crt)
+        else:
+            run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key,
+                "-out", f"{self.d}/{name}.csr")
+            run("openssl", "x509", "-req", "-in", f"{self.d}/{name}.csr", "-CA", f"{self.d}/{ca}.pem",
+                "-CAkey", f"{self.d}/{ca}.key", "-CAcreateserial", "-days", "2", "-out", crt)
+        return crt, key
+
+    def settings(self, client_ca=True):
+        text = f"TLSCertificateFile={self.d}/server.crt\nTLSKeyFile={self.d}/server.key\n"
+        return text + (f"TLSClientCAFile={self.client_ca}\n" if client_ca else "")
+
+
+_pki = {}
+
+
+def tls_files(tmp_path):
+    """One Pki for the module: making keys costs seconds."""
+    if "pki" not in _pki:
+        d = tmp_path.parent / "pki"
+        d.mkdir(exist_ok=True)
+        _pki["pki"] = Pki(d)
+    return _pki["pki"]
+
+
+class TlsEndpoint(Endpoint):
+    def __init__(self, port, pki):
+        super().__init__(port)
+        self.pki = pki
+
+    def get(self, path="/metrics", token=None, method="GET", headers=None, timeout=10, cert="trusted"):
+        ctx = ssl.create_default_context(cafile=f"{self.pki.d}/ca.pem")
+        if cert:
+            ctx.load_cert_chain(*getattr(self.pki, cert))
+        c = http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=ctx)
+        c.request(method, path, headers=dict(headers or {}))
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        return r.status, body, r
+
+
+def test_tls_client_certificates(bus, state_dir, tmp_path):
+    """[Metrics] TLSClientCAFile=: a scraper whose certificate a CA listed
+    there signed, or whose own certificate is listed, scrapes; one without a
+    certificate, or with another CA's, gets 403; plain HTTP gets nothing."""
+    pki = tls_files(tmp_path)
+    d, port = start(bus, state_dir, pki.settings())
+    try:
+        e = TlsEndpoint(port, pki)
+        text = e.scrape()
+        assert value(text, "edgevirt_build_info", version="0.1.0") == 1
+        assert e.get(cert="pinned")[0] == 200
+        for cert in (None, "stranger"):
+            status, body, _ = e.get(cert=cert)
+            assert status == 403 and "client certificate" in body, (cert, status, body)
+        with pytest.raises((http.client.HTTPException, OSError)):
+            status = Endpoint(port).get(timeout=3)[0]
+            assert status != 200
+    finally:
+        d.stop()
+
+
+def test_tls_without_client_certificates(bus, state_dir, tmp_path):
+    """TLS alone (with a token for authentication) serves any client."""
+    pki = tls_files(tmp_path)
+    token = "s3cr3t-token-0123456789"
+    (tmp_path / "token").write_text(token)
+    d, port = start(bus, state_dir, pki.settings(client_ca=False) + f"BearerTokenFile={tmp_path}/token\n")
+    try:
+        e = TlsEndpoint(port, pki)
+        assert e.get(cert=None)[0] == 401
+        assert e.get(cert=None, headers={"Authorization": "Bearer " + token})[0] == 200
+    finally:
+        d.stop()
+
+
+def test_bad_tls_settings_name_the_key(bus, state_dir, tmp_path):
+    pki = tls_files(tmp_path)
+    (tmp_path / "junk").write_text("not a certificate\n")
+    for text, key in ((f"TLSKeyFile={pki.d}/server.key\n", "TLSKeyFile"),
+                      (f"TLSClientCAFile={pki.client_ca}\n", "TLSClientCAFile"),
+                      ("TLSCertificateFile=server.crt\nTLSKeyFile=/k\n", "TLSCertificateFile"),
+                      (pki.settings() + f"TLSClientCAFile={tmp_path}/junk\n", "TLSClientCAFile"),
+                      (f"TLSCertificateFile={pki.d}/server.crt\nTLSKeyFile={pki.d}/trusted.key\n", "TLS")):
+        d = Daemon(bus, state_dir)
+        with open(d.config, "w") as f:
+            f.write(f"[Metrics]\nListen=127.0.0.1:{free_port()}\n" + text)
+        d.start(wait=False)
+        assert d.proc.wait(timeout=10) != 0
+        assert key in d.read_log(), d.read_log()
+        os.unlink(d.log_path)
+
 OBJECTS = """
 apiVersion: instancetype.kubevirt.io/v1beta1
 kind: VirtualMachineClusterInstancetype
@@ -376,13 +493,18 @@ def test_kubevirt_and_cdi_objects(metrics, mclient):
     assert value(text, "edgevirt_objects", kind="DataVolume", namespace="default") == 3
 
 
-def test_socket_activation(bus, state_dir):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+def test_socket_activation(bus, state_dir, tmp_path, tls):
     """As edgevirtd-metrics.socket: systemd listens, the first scrape
     starts the daemon, which serves on the socket it was passed (no
-    [Metrics] Listen= needed)."""
+    [Metrics] Listen= needed) -- with TLS and client certificates too."""
     from conftest import DAEMON, NAME
     port = free_port()
     d = Daemon(bus, state_dir)
+    if tls:
+        pki = tls_files(tmp_path)
+        with open(d.config, "w") as f:
+            f.write(f"[Metrics]\n{pki.settings()}")
     log = open(d.log_path, "a")
     proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=metrics", DAEMON,
                              "--bus=" + bus.address, "--state-dir=" + state_dir, "--config=" + d.config,
@@ -392,7 +514,9 @@ def test_socket_activation(bus, state_dir):
         wait_until(lambda: "Listening on" in d.read_log(), what="the socket to listen")
         time.sleep(0.5)
         assert not bus.conn.name_has_owner(NAME)        # nothing runs before a scrape
-        text = Endpoint(port).scrape()
+        if tls:
+            assert TlsEndpoint(port, pki).get(cert=None)[0] == 403
+        text = (TlsEndpoint(port, pki) if tls else Endpoint(port)).scrape()
         assert value(text, "edgevirt_build_info", version="0.1.0") == 1
         assert bus.conn.name_has_owner(NAME)
         assert "serving metrics on the socket systemd passed" in d.read_log()
@@ -424,3 +548,17 @@ spec: {domain: {memory: {guest: 16Mi}, devices: {}}}
     count = [s for s in samples(text, "kubevirt_vmi_phase_count", phase="running") if s.labels.get("workload")]
     assert count and count[0].labels["workload"] == "\x1f\x1f\x1f", count
     assert mclient.manager.Get("ns", "", "default", {})     # the daemon still answers
+
+
+def test_documented_scrape_config_passes_promtool(tmp_path):
+    """docs/observability.md's Prometheus configuration, its tls_config
+    included (promtool wants the files it names to exist)."""
+    doc = open(os.path.join(os.path.dirname(__file__), "../../docs/observability.md")).read()
+    text = doc.split("## A Prometheus scrape configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "tls_config" in text and "cert_file" in text
+    for name in ("edgevirt-ca.pem", "edgevirt-client.crt", "edgevirt-client.key", "edgevirt-token"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "prometheus.yml").write_text(text.replace("/etc/prometheus/", f"{tmp_path}/"))
+    r = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -19,7 +19,7 @@ import dbus
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Client, Daemon, wait_until
+from conftest import NAME, ROOT, Client, Daemon, wait_until
 from servers import make_ca, run
 
 # promtool's lint disagrees with two names KubeVirt and CDI chose, kept as
@@ -562,3 +562,84 @@ def test_documented_scrape_config_passes_promtool(tmp_path):
     r = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
                        text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+INSTANCE = """apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: %s}
+spec: {domain: {memory: {guest: 16Mi}, devices: {}}}
+"""
+
+
+def test_phase_transition_histograms(metrics, mclient):
+    """KubeVirt's virt-controller histograms, from the instance's status
+    moves: from creation to each phase, between phases, from deletion to
+    the final phase; KubeVirt's buckets (0.5 s to 1 h)."""
+    mclient.apply(INSTANCE % "timed")
+    wait_until(lambda: phase(mclient, "vmi", "timed") == "Running", timeout=30, what="the instance to run")
+    vmi = mclient.get_json("vmi", "default", "timed")
+    phases = [t["phase"] for t in vmi["status"]["phaseTransitionTimestamps"]]
+    assert phases[0] == "Pending" and phases[-1] == "Running", phases
+    wait_until(lambda: samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_creation_seconds_count",
+                               phase="Running"), timeout=10, what="the Running transition")
+    text = metrics.scrape()
+    promtool(text)
+    fams = families(text)
+    assert fams["kubevirt_vmi_phase_transition_time_from_creation_seconds"].type == "histogram"
+    created = "kubevirt_vmi_phase_transition_time_from_creation_seconds"
+    for p in phases:
+        assert value(text, created + "_count", phase=p) == 1, (p, phases)
+    les = [s.labels["le"] for s in samples(text, created + "_bucket", phase="Running")]
+    assert les == ["0.5", "1", "2", "5", "10", "20", "30", "40", "50", "60", "90", "120", "180", "300", "600",
+                   "1200", "1800", "3600", "+Inf"], les
+    assert samples(text, created + "_bucket", phase="Running", le="3600")[0].value == 1
+    # between phases: the first from creation (no last_phase), then each from the one before
+    between = "kubevirt_vmi_phase_transition_time_seconds_count"
+    assert [s for s in samples(text, between, phase=phases[0]) if "last_phase" not in s.labels]
+    for before, after in zip(phases, phases[1:]):
+        assert value(text, between, phase=after, last_phase=before) == 1, (before, after)
+    mclient.delete("vmi", "default", "timed")
+    wait_until(lambda: not mclient.exists("vmi", "default", "timed"), timeout=30, what="the instance to go")
+    wait_until(lambda: samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_deletion_seconds_count"),
+               timeout=10, what="the deletion's transition")
+    final = samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_deletion_seconds_count")
+    assert len(final) == 1 and final[0].labels["phase"] in ("Succeeded", "Failed") and final[0].value == 1, final
+
+
+def test_console_connections_are_counted(metrics, mclient, state_dir):
+    """kubevirt_console_active_connections / kubevirt_vnc_active_connections:
+    the kernel's count of connections to the instance's console sockets,
+    so a file descriptor OpenConsole() handed out counts while it is open.
+    The test driver has no QEMU: the test listens on the console socket in
+    its place."""
+    import hashlib
+    mclient.apply(INSTANCE % "con")
+    wait_until(lambda: phase(mclient, "vmi", "con") == "Running", timeout=30, what="the instance to run")
+    uid = mclient.get_json("vmi", "default", "con")["metadata"]["uid"]
+    digest = hashlib.sha256(state_dir.encode()).hexdigest()[:12]
+    rdir = f"/tmp/edgevirt-{digest}/{uid}"
+    os.makedirs(rdir, exist_ok=True)
+    qemu = socket.socket(socket.AF_UNIX)
+    qemu.bind(f"{rdir}/console.sock")
+    qemu.listen(4)
+    qemu.settimeout(10)
+
+    def counts():
+        text = metrics.scrape()
+        return (value(text, "kubevirt_console_active_connections", namespace="default", vmi="con"),
+                value(text, "kubevirt_vnc_active_connections", namespace="default", vmi="con"))
+
+    wait_until(lambda: counts() == (0, 0), timeout=10, what="no connections")
+    obj = dbus.Interface(mclient.conn.get_object(NAME, f"{ROOT}/namespace/default/vmi/con"),
+                         "org.edgevirt.EdgeVirt1.VirtualMachineInstance")
+    held = [socket.socket(fileno=obj.OpenConsole({}).take()) for _ in range(2)]
+    accepted = [qemu.accept()[0] for _ in held]
+    for s in accepted:
+        s.settimeout(10)
+    wait_until(lambda: counts() == (2, 0), timeout=10, what="two console connections")
+    held.pop().close()
+    accepted[1].recv(1)         # the end of the closed one, as QEMU sees it
+    accepted.pop().close()
+    wait_until(lambda: counts() == (1, 0), timeout=10, what="one console connection")
+    for s in held + accepted + [qemu]:
+        s.close()

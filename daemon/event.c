@@ -4,6 +4,7 @@
 
 #include "event.h"
 #include "json-util.h"
+#include "log.h"
 #include "util.h"
 
 #define EXPIRE_INTERVAL_MAX_USEC (60 * G_USEC_PER_SEC)
@@ -86,7 +87,7 @@ static void make_room(EventRecorder *r, GPtrArray *events) {
                 Object *o = events->pdata[i];
                 g_autoptr(GError) e = NULL;
                 if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
-                        g_warning("events: cannot delete %s/%s: %s", o->namespace, o->name, e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "events: cannot delete it: %s", e->message);
         }
 }
 
@@ -166,8 +167,8 @@ void event_record(EventRecorder *r, Object *involved, bool warning, const char *
         if (!r || involved->kind == &kind_event)
                 return;
         if (r->pending->len >= MAX_PENDING) {
-                g_warning("events: %u waiting to be written; %s of %s %s/%s dropped", r->pending->len, reason,
-                          involved->kind->kind, involved->namespace, involved->name);
+                log_object(G_LOG_LEVEL_WARNING, involved, "events: %u waiting to be written; its %s dropped",
+                           r->pending->len, reason);
                 return;
         }
         p = g_new0(Pending, 1);
@@ -217,7 +218,7 @@ void event_recorder_expire(EventRecorder *r) {
                 if (last && g_date_time_compare(last, cut) >= 0)
                         continue;
                 if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
-                        g_warning("events: cannot expire %s/%s: %s", o->namespace, o->name, e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "events: cannot expire it: %s", e->message);
         }
 }
 

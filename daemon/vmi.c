@@ -515,9 +515,10 @@ static int start_instance(VmiController *c, Object *vmi) {
 /* --- stopping --- */
 
 void vmi_op_logged(HvOp *op) {
+        VmiController *c = op->userdata;
         if (op->r < 0 && op->r != -ENOENT)
-                g_warning("libvirt: %s %s: %s", op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain,
-                          op->error);
+                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s %s: %s",
+                           op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
 }
 
 static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
@@ -776,8 +777,8 @@ static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError 
 static void verb_done(HvOp *op) {
         VmiController *c = op->userdata;
         if (op->r < 0)
-                g_warning("libvirt: %s: %s", op->domain, op->error);
-        (void) c;
+                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s: %s",
+                           op->domain, op->error);
 }
 
 static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {

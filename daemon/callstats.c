@@ -7,13 +7,10 @@
 
 /* Upper bounds in seconds; the last bucket (+Inf) is implicit. */
 static const double bounds[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30 };
-#define N_BOUNDS G_N_ELEMENTS(bounds)
 
 typedef struct Method {
         char *interface, *method;
-        uint64_t buckets[N_BOUNDS];     /* not cumulative: calls in (bounds[i-1], bounds[i]] */
-        uint64_t count;
-        double sum;
+        PromHistogram *duration;
         GHashTable *outcomes;           /* error name ("" for success) -> uint64_t count, boxed */
 } Method;
 
@@ -24,6 +21,7 @@ struct CallStats {
 static void method_free(Method *m) {
         g_free(m->interface);
         g_free(m->method);
+        prom_histogram_free(m->duration);
         g_hash_table_unref(m->outcomes);
         g_free(m);
 }
@@ -50,6 +48,7 @@ void callstats_record(CallStats *s, const char *interface, const char *method, c
                 m = g_new0(Method, 1);
                 m->interface = g_strdup(interface);
                 m->method = g_strdup(method);
+                m->duration = prom_histogram_new(bounds, G_N_ELEMENTS(bounds));
                 m->outcomes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
                 g_hash_table_insert(s->methods, g_steal_pointer(&key), m);
         }
@@ -59,13 +58,7 @@ void callstats_record(CallStats *s, const char *interface, const char *method, c
                 g_hash_table_insert(m->outcomes, g_strdup(error ? error : ""), n);
         }
         (*n)++;
-        m->count++;
-        m->sum += seconds;
-        for (size_t i = 0; i < N_BOUNDS; i++)
-                if (seconds <= bounds[i]) {
-                        m->buckets[i]++;
-                        break;
-                }
+        prom_histogram_observe(m->duration, seconds);
 }
 
 static gint compare_keys(gconstpointer a, gconstpointer b) {
@@ -87,24 +80,14 @@ static GPtrArray *sorted_keys(GHashTable *t) {
 
 static void render_method(Method *m, PromSet *set) {
         g_autoptr(GPtrArray) errors = sorted_keys(m->outcomes);
-        uint64_t cumulative = 0;
-        char le[PROM_VALUE_SIZE];
+        const char *labels[] = { "interface", m->interface, "method", m->method, NULL };
 
         for (guint i = 0; i < errors->len; i++) {
                 const char *e = errors->pdata[i];
                 prom_sample(set, CALLS, CALLS, (double) *(uint64_t *) g_hash_table_lookup(m->outcomes, e),
                             "interface", m->interface, "method", m->method, "error", e, NULL);
         }
-        for (size_t i = 0; i < N_BOUNDS; i++) {
-                cumulative += m->buckets[i];
-                prom_sample(set, DURATION, DURATION "_bucket", (double) cumulative, "interface", m->interface,
-                            "method", m->method, "le", prom_format_value(le, bounds[i]), NULL);
-        }
-        prom_sample(set, DURATION, DURATION "_bucket", (double) m->count, "interface", m->interface, "method",
-                    m->method, "le", "+Inf", NULL);
-        prom_sample(set, DURATION, DURATION "_sum", m->sum, "interface", m->interface, "method", m->method, NULL);
-        prom_sample(set, DURATION, DURATION "_count", (double) m->count, "interface", m->interface, "method",
-                    m->method, NULL);
+        prom_histogram_render(set, DURATION, m->duration, labels);
 }
 
 void callstats_render(CallStats *s, PromSet *set) {

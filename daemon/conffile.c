@@ -37,7 +37,7 @@ static const char *const network_keys[] = { "NatNetwork", "NatSubnet", "Bridge",
 static const char *const manifest_keys[] = { "Directory", "VendorDirectory", NULL };
 static const char *const event_keys[] = { "MaxPerNamespace", "TimeToLive", NULL };
 static const char *const metrics_keys[] = { "Listen", "BearerTokenFile", "CacheSeconds", "MaxConnections", "Timeout",
-                                            NULL };
+                                            "TLSCertificateFile", "TLSKeyFile", "TLSClientCAFile", NULL };
 static const char *const class_keys[] = { "Backend", "Default", "Path", "Capacity", "VolumeGroup", "ThinPool",
                                           "Devices", "LvmConfig", "MaxDataPercent", "MaxMetadataPercent", NULL };
 
@@ -273,12 +273,26 @@ static int load_metrics(GKeyFile *kf, const char *path, MetricsSettings *m, GErr
                                             "%s: [Metrics] Listen=%s: expected a numeric address and a port, such "
                                             "as 127.0.0.1:9842 or [::1]:9842", path, m->listen);
         }
-        if (g_key_file_has_key(kf, "Metrics", "BearerTokenFile", NULL)) {
-                m->token_file = g_key_file_get_string(kf, "Metrics", "BearerTokenFile", NULL);
-                if (!g_path_is_absolute(m->token_file))
-                        return ev_error_set(error, EINVAL, "%s: [Metrics] BearerTokenFile=%s is not an absolute path",
-                                            path, m->token_file);
+        struct { const char *key; char **value; } files[] = {
+                { "BearerTokenFile", &m->token_file },
+                { "TLSCertificateFile", &m->tls_cert_file },
+                { "TLSKeyFile", &m->tls_key_file },
+                { "TLSClientCAFile", &m->tls_client_ca_file },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+                if (!g_key_file_has_key(kf, "Metrics", files[i].key, NULL))
+                        continue;
+                *files[i].value = g_key_file_get_string(kf, "Metrics", files[i].key, NULL);
+                if (!g_path_is_absolute(*files[i].value))
+                        return ev_error_set(error, EINVAL, "%s: [Metrics] %s=%s is not an absolute path", path,
+                                            files[i].key, *files[i].value);
         }
+        if (!m->tls_cert_file != !m->tls_key_file)
+                return ev_error_set(error, EINVAL, "%s: [Metrics] TLSCertificateFile= and TLSKeyFile= go together",
+                                    path);
+        if (m->tls_client_ca_file && !m->tls_cert_file)
+                return ev_error_set(error, EINVAL, "%s: [Metrics] TLSClientCAFile= needs TLSCertificateFile= and "
+                                    "TLSKeyFile= (client certificates are a part of TLS)", path);
         return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "event.h"
 #include "json-util.h"
+#include "log.h"
 #include "util.h"
 
 #define EXPIRE_INTERVAL_MAX_USEC (60 * G_USEC_PER_SEC)
@@ -87,7 +88,7 @@ static void make_room(EventRecorder *r, GPtrArray *events) {
                 Object *o = events->pdata[i];
                 g_autoptr(GError) e = NULL;
                 if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
-                        g_warning("events: cannot delete %s/%s: %s", o->namespace, o->name, e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "events: cannot delete it: %s", e->message);
         }
 }
 
@@ -265,7 +266,7 @@ void event_recorder_expire(EventRecorder *r) {
                 if (last && g_date_time_compare(last, cut) >= 0)
                         continue;
                 if (model_delete_object(r->model, o, PROPAGATION_BACKGROUND, &e) < 0)
-                        g_warning("events: cannot expire %s/%s: %s", o->namespace, o->name, e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "events: cannot expire it: %s", e->message);
         }
 }
 

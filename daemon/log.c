@@ -24,7 +24,9 @@ void log_object_full(GLogLevelFlags level, const Object *o, const char *message_
         va_start(ap, format);
         text = g_strdup_vprintf(format, ap);
         va_end(ap);
-        if (*o->namespace)
+        if (!o)
+                message = g_steal_pointer(&text);
+        else if (*o->namespace)
                 message = g_strdup_printf("%s %s/%s: %s", o->kind->kind, o->namespace, o->name, text);
         else
                 message = g_strdup_printf("%s %s: %s", o->kind->kind, o->name, text);
@@ -32,19 +34,22 @@ void log_object_full(GLogLevelFlags level, const Object *o, const char *message_
         /* GLib's default writer sends every field to journald when stderr is
          * the journal, else prints MESSAGE on stderr.  g_log_structured_array()
          * adds no PRIORITY of its own (g_log_structured() would). */
-        GLogField fields[] = {
-                { "MESSAGE", message, -1 },
-                { "PRIORITY", priority_of(level), -1 },
-                { "OBJECT_KIND", o->kind->kind, -1 },
-                { "OBJECT_NAMESPACE", o->namespace, -1 },
-                { "OBJECT_NAME", o->name, -1 },
-                { "OBJECT_UID", o->uid, -1 },
-                { "CODE_FILE", file, -1 },
-                { "CODE_LINE", line, -1 },
-                { "CODE_FUNC", func, -1 },
-                { "MESSAGE_ID", message_id, -1 },
-        };
-        g_log_structured_array(level, fields, G_N_ELEMENTS(fields) - (message_id ? 0 : 1));
+        GLogField fields[10];
+        size_t n = 0;
+        fields[n++] = (GLogField) { "MESSAGE", message, -1 };
+        fields[n++] = (GLogField) { "PRIORITY", priority_of(level), -1 };
+        if (o) {
+                fields[n++] = (GLogField) { "OBJECT_KIND", o->kind->kind, -1 };
+                fields[n++] = (GLogField) { "OBJECT_NAMESPACE", o->namespace, -1 };
+                fields[n++] = (GLogField) { "OBJECT_NAME", o->name, -1 };
+                fields[n++] = (GLogField) { "OBJECT_UID", o->uid, -1 };
+        }
+        fields[n++] = (GLogField) { "CODE_FILE", file, -1 };
+        fields[n++] = (GLogField) { "CODE_LINE", line, -1 };
+        fields[n++] = (GLogField) { "CODE_FUNC", func, -1 };
+        if (message_id)
+                fields[n++] = (GLogField) { "MESSAGE_ID", message_id, -1 };
+        g_log_structured_array(level, fields, n);
 }
 
 int log_level_from_string(const char *s, GLogLevelFlags *ret) {

@@ -14,7 +14,9 @@
  * on stderr.  The text is prefixed with "Kind namespace/name: ".
  * log_object_id() adds a MESSAGE_ID (a fixed 128-bit id per kind of
  * message, 32 hex digits, as systemd's catalog uses; LOG_MESSAGE_ID_* in
- * docs/observability.md), so `journalctl MESSAGE_ID=…` finds every one. */
+ * docs/observability.md), so `journalctl MESSAGE_ID=…` finds every one.
+ * o may be NULL (an object looked up that is gone): then a plain message
+ * with the same code fields. */
 #define log_object(level, o, ...) \
         log_object_full((level), (o), NULL, __FILE__, G_STRINGIFY(__LINE__), G_STRFUNC, __VA_ARGS__)
 #define log_object_id(level, o, id, ...) \

@@ -7,6 +7,7 @@
 
 #include "event.h"
 #include "json-util.h"
+#include "log.h"
 #include "manifest.h"
 #include "manifests-dir.h"
 #include "services.h"
@@ -235,11 +236,9 @@ static void prune(ManifestsDir *md, GHashTable *failed, GHashTable *kept) {
                     object_is_deleting(o) || o->model == NULL)
                         continue;
                 DeleteOptions opts = { .propagation = PROPAGATION_BACKGROUND, .uid = o->uid };
-                g_message("manifests: %s %s%s%s left %s: deleting it", o->kind->kind, o->namespace,
-                          *o->namespace ? "/" : "", o->name, file);
+                log_object(G_LOG_LEVEL_MESSAGE, o, "manifests: left %s: deleting it", file);
                 if (model_delete(md->model, o->kind, o->namespace, o->name, &opts, &e) < 0 && e->code != ENOENT)
-                        g_warning("manifests: cannot delete %s %s/%s: %s", o->kind->kind, o->namespace, o->name,
-                                  e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "manifests: cannot delete it: %s", e->message);
         }
 }
 

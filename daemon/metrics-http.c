@@ -3,8 +3,12 @@
  * polling thread (epoll), so an idle or slow client holds a connection slot
  * and nothing else: connections are limited in number, in memory (which
  * bounds a request's header) and in idle time.  Only GET /metrics without
- * a body is answered with the metrics. */
+ * a body is answered with the metrics.  With TLS (GnuTLS inside
+ * libmicrohttpd) a client certificate can be asked for: libmicrohttpd
+ * requests one, and a request whose certificate does not verify against the
+ * configured trust is answered 403. */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 
 #include "metrics.h"
@@ -18,6 +22,7 @@ struct MetricsHttp {
         struct MHD_Daemon *mhd;
         Metrics *metrics;
         char *token;                    /* NULL: none asked */
+        char *cert, *key, *client_ca;   /* PEM texts; NULL: plain HTTP / no client certificate asked */
 };
 
 /* Equal strings, in time that depends on their lengths only. */
@@ -42,6 +47,22 @@ static bool authorized(MetricsHttp *h, struct MHD_Connection *c) {
         while (*auth == ' ')
                 auth++;
         return token_equal(auth, h->token);
+}
+
+/* The client's certificate verifies against TLSClientCAFile=: one of its
+ * CAs signed it, or it is one of the certificates listed there. */
+static bool certificate_trusted(MetricsHttp *h, struct MHD_Connection *c) {
+        const union MHD_ConnectionInfo *info;
+        unsigned status = 0;
+
+        if (!h->client_ca)
+                return true;
+        info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        if (!info || !info->tls_session)
+                return false;
+        if (gnutls_certificate_type_get(info->tls_session) != GNUTLS_CRT_X509)
+                return false;
+        return gnutls_certificate_verify_peers2(info->tls_session, &status) == GNUTLS_E_SUCCESS && status == 0;
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *text, const char *header,
@@ -111,15 +132,69 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (has_body(c))
                 return reply(c, MHD_HTTP_CONTENT_TOO_LARGE, "a scrape has no body\n", MHD_HTTP_HEADER_CONNECTION,
                              "close");
+        if (!certificate_trusted(h, c))
+                return reply(c, MHD_HTTP_FORBIDDEN, "a client certificate the endpoint trusts is needed\n", NULL,
+                             NULL);
         if (!authorized(h, c))
                 return reply(c, MHD_HTTP_UNAUTHORIZED, "a bearer token is needed\n", MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                              "Bearer realm=\"edgevirt\"");
         return serve(h, c);
 }
 
+static void free_pem(char *text) {
+        if (text)
+                explicit_bzero(text, strlen(text));
+        g_free(text);
+}
+
+static MetricsHttp *http_free(MetricsHttp *h) {
+        if (!h)
+                return NULL;
+        g_free(h->token);
+        free_pem(h->key);
+        g_free(h->cert);
+        g_free(h->client_ca);
+        g_free(h);
+        return NULL;
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(MetricsHttp, http_free)
+
+static int read_pem(const char *key, const char *path, char **ret, GError **error) {
+        g_autoptr(GError) e = NULL;
+
+        if (!path)
+                return 0;
+        if (!g_file_get_contents(path, ret, NULL, &e))
+                return ev_error_set(error, EINVAL, "[Metrics] %s=%s: %s", key, path, e->message);
+        if (!strstr(*ret, "-----BEGIN "))
+                return ev_error_set(error, EINVAL, "[Metrics] %s=%s: not a PEM file", key, path);
+        return 0;
+}
+
+/* TLS: MHD_OPTION_HTTPS_MEM_* into options from index i on; the flag. */
+static int tls_options(MetricsHttp *h, const MetricsSettings *s, struct MHD_OptionItem *options, unsigned *flags,
+                       GError **error) {
+        size_t i = 0;
+
+        if (read_pem("TLSCertificateFile", s->tls_cert_file, &h->cert, error) < 0 ||
+            read_pem("TLSKeyFile", s->tls_key_file, &h->key, error) < 0 ||
+            read_pem("TLSClientCAFile", s->tls_client_ca_file, &h->client_ca, error) < 0)
+                return -EINVAL;
+        if (!h->cert)
+                return 0;
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+                return ev_error_set(error, ENOTSUP, "[Metrics] TLSCertificateFile=: this libmicrohttpd has no TLS");
+        *flags |= MHD_USE_TLS;
+        options[i++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert };
+        options[i++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_KEY, 0, h->key };
+        if (h->client_ca)
+                options[i++] = (struct MHD_OptionItem) { MHD_OPTION_HTTPS_MEM_TRUST, 0, h->client_ca };
+        return 0;
+}
+
 int metrics_http_start(Metrics *m, const MetricsSettings *s, const char *token, int listen_fd, MetricsHttp **ret,
                        GError **error) {
-        g_autofree MetricsHttp *h = g_new0(MetricsHttp, 1);
+        g_autoptr(MetricsHttp) h = g_new0(MetricsHttp, 1);
         struct sockaddr_storage addr;
         socklen_t addr_len;
         unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
@@ -129,6 +204,9 @@ int metrics_http_start(Metrics *m, const MetricsSettings *s, const char *token, 
                 { MHD_OPTION_PER_IP_CONNECTION_LIMIT, MIN(s->max_connections, PER_IP_CONNECTIONS), NULL },
                 { MHD_OPTION_CONNECTION_TIMEOUT, s->timeout, NULL },
                 { MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY, NULL },
+                { MHD_OPTION_END, 0, NULL },     /* the TLS options, when asked */
+                { MHD_OPTION_END, 0, NULL },
+                { MHD_OPTION_END, 0, NULL },
                 { MHD_OPTION_END, 0, NULL },
         };
 
@@ -139,14 +217,15 @@ int metrics_http_start(Metrics *m, const MetricsSettings *s, const char *token, 
                         flags |= MHD_USE_IPv6;
                 options[0] = (struct MHD_OptionItem) { MHD_OPTION_SOCK_ADDR, 0, &addr };
         }
+        if (tls_options(h, s, options + 5, &flags, error) < 0)
+                return -EINVAL;
         h->metrics = m;
         h->token = g_strdup(token);     /* before the first request can come */
         h->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, options, MHD_OPTION_END);
-        if (!h->mhd) {
-                g_free(h->token);
-                return ev_error_set(error, EADDRNOTAVAIL, "cannot serve metrics on %s (is the address in use?)",
-                                    listen_fd >= 0 ? "the socket systemd passed" : s->listen);
-        }
+        if (!h->mhd)
+                return ev_error_set(error, EADDRNOTAVAIL, "cannot serve metrics on %s (is the address in use%s?)",
+                                    listen_fd >= 0 ? "the socket systemd passed" : s->listen,
+                                    h->cert ? ", or the TLS certificate and key files not a pair" : "");
         *ret = g_steal_pointer(&h);
         return 0;
 }
@@ -155,9 +234,7 @@ MetricsHttp *metrics_http_stop(MetricsHttp *h) {
         if (!h)
                 return NULL;
         MHD_stop_daemon(h->mhd);
-        g_free(h->token);
-        g_free(h);
-        return NULL;
+        return http_free(h);
 }
 
 int metrics_parse_listen(const char *text, struct sockaddr_storage *ret, socklen_t *ret_len) {

@@ -11,7 +11,9 @@
 #include "hypervisor.h"
 #include "imagecache.h"
 #include "import-slots.h"
+#include "metrics-consoles.h"
 #include "metrics-domain.h"
+#include "metrics-transitions.h"
 #include "metrics-objects.h"
 #include "metrics.h"
 #include "services.h"
@@ -25,6 +27,7 @@ struct Metrics {
         sd_event *event;
         Model *model;
         CallStats *calls;
+        PhaseTransitions *transitions;  /* watched from the start, rendered by collections */
         unsigned cache_seconds, timeout;
         MetricsHttp *http;
         Hypervisor *hv;                 /* a connection of its own: scrapes never queue behind VM work */
@@ -57,12 +60,16 @@ struct Collection {
 typedef struct HostJob {
         Collection *c;
         GPtrArray *backends;            /* StorageBackend (borrowed: they live as long as the daemon) */
+        ConsoleSockets *consoles;       /* the running instances' console sockets */
         PromSet *set;                   /* filled on the worker, then the collection's */
 } HostJob;
 
 void metrics_settings_clear(MetricsSettings *s) {
         g_clear_pointer(&s->listen, g_free);
         g_clear_pointer(&s->token_file, g_free);
+        g_clear_pointer(&s->tls_cert_file, g_free);
+        g_clear_pointer(&s->tls_key_file, g_free);
+        g_clear_pointer(&s->tls_client_ca_file, g_free);
 }
 
 /* --- the HTTP thread's side --- */
@@ -272,6 +279,7 @@ static void host_work(void *data) {
         HostJob *j = data;
         collect_storage(j->backends, j->set);
         collect_process(j->set);
+        console_sockets_collect(j->consoles, j->set);
 }
 
 /* --- the main loop's side --- */
@@ -318,6 +326,7 @@ static void host_done(void *data) {
         HostJob *j = data;
         j->c->sets[PART_HOST] = j->set;
         g_ptr_array_unref(j->backends);
+        console_sockets_free(j->consoles);
         Collection *c = j->c;
         g_free(j);
         collection_part_done(c);
@@ -351,6 +360,7 @@ static void collect(Metrics *m) {
         collect_self(m, c->sets[PART_MAIN]);
         collect_objects(m->model, c->sets[PART_MAIN]);
         collect_services(s, c->sets[PART_MAIN]);
+        phase_transitions_render(m->transitions, c->sets[PART_MAIN]);
         c->vmis = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, (GDestroyNotify) metrics_vmi_free);
         metrics_collect_kubevirt(m->model, c->sets[PART_MAIN], c->vmis);
         metrics_collect_cdi(m->model, c->sets[PART_MAIN]);
@@ -358,6 +368,7 @@ static void collect(Metrics *m) {
         j->backends = g_ptr_array_new();       /* borrowed (a copy would take their free function) */
         for (guint i = 0; i < s->backends->len; i++)
                 g_ptr_array_add(j->backends, s->backends->pdata[i]);
+        j->consoles = console_sockets_new(m->model);
         j->set = prom_set_new();
         worker_submit(s->worker, host_work, host_done, j);
         hypervisor_submit(m->hv, hv_op_new(HV_OP_DOMAIN_STATS, NULL, domains_done, c));
@@ -414,6 +425,7 @@ int metrics_new(sd_event *event, Model *model, CallStats *calls, const char *lib
         r = hypervisor_new_calls_only(event, libvirt_uri, 1, &m->hv);
         if (r < 0)
                 return ev_error_set(error, -r, "metrics: cannot reach libvirt: %s", g_strerror(-r));
+        m->transitions = phase_transitions_new(model);
         r = metrics_http_start(m, settings, token, listen_fd, &m->http, error);
         if (r < 0)
                 return r;
@@ -430,6 +442,7 @@ Metrics *metrics_free(Metrics *m) {
         g_mutex_unlock(&m->lock);
         metrics_http_stop(m->http);
         hypervisor_free(m->hv);
+        phase_transitions_free(m->transitions);
         /* a collection still out stays: its parts' done functions no
          * longer run once the loop is over */
         sd_event_source_disable_unref(m->wake_source);

@@ -23,6 +23,10 @@ typedef struct Metrics Metrics;
 typedef struct MetricsSettings {
         char *listen;                   /* [Metrics] Listen=ADDRESS:PORT; NULL: no address of our own */
         char *token_file;               /* [Metrics] BearerTokenFile=: scrapes must bring its token */
+        char *tls_cert_file;            /* [Metrics] TLSCertificateFile=: HTTPS with this (PEM) ... */
+        char *tls_key_file;             /* ... and TLSKeyFile= */
+        char *tls_client_ca_file;       /* [Metrics] TLSClientCAFile=: scrapers must show a certificate
+                                         * these (PEM: CAs or the scrapers' own) vouch for */
         unsigned cache_seconds;         /* [Metrics] CacheSeconds=: a text is served this long */
         unsigned max_connections;       /* [Metrics] MaxConnections= */
         unsigned timeout;               /* [Metrics] Timeout=: seconds a connection may idle, and a

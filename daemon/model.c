@@ -137,7 +137,7 @@ void model_enqueue_later(Model *m, Object *o, uint64_t usec) {
         if (r >= 0 && (r = sd_event_source_set_destroy_callback(s, later_free)) < 0)
                 s = sd_event_source_disable_unref(s);
         if (r < 0) {
-                g_warning("%s %s/%s: cannot arm a timer to look at it again", o->kind->kind, o->namespace, o->name);
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot arm a timer to look at it again");
                 later_free(l);
                 return;
         }

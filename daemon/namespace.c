@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Namespace, and OpenShift's Project/ProjectRequest spellings of it. */
 #include "json-util.h"
+#include "log.h"
 #include "model.h"
 #include "util.h"
 
@@ -45,8 +46,7 @@ static int namespace_finalize(Model *m, Object *ns) {
                         continue;
                 r = model_delete_object(m, o, PROPAGATION_BACKGROUND, &e);
                 if (r < 0) {
-                        g_warning("namespace %s: deleting %s %s failed: %s", ns->name, o->kind->kind, o->name,
-                                  e->message);
+                        log_object(G_LOG_LEVEL_WARNING, o, "deleting it with its namespace failed: %s", e->message);
                         return r;
                 }
         }

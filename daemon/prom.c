@@ -122,6 +122,55 @@ void prom_sample(PromSet *s, const char *family, const char *name, double value,
         prom_samplev(s, family, name, value, labels);
 }
 
+PromHistogram *prom_histogram_new(const double *bounds, size_t n_bounds) {
+        PromHistogram *h = g_new0(PromHistogram, 1);
+        h->bounds = bounds;
+        h->n_bounds = n_bounds;
+        h->buckets = g_new0(guint64, n_bounds);
+        return h;
+}
+
+void prom_histogram_free(PromHistogram *h) {
+        if (!h)
+                return;
+        g_free(h->buckets);
+        g_free(h);
+}
+
+void prom_histogram_observe(PromHistogram *h, double v) {
+        h->count++;
+        h->sum += v;
+        for (size_t i = 0; i < h->n_bounds; i++)
+                if (v <= h->bounds[i]) {
+                        h->buckets[i]++;
+                        break;
+                }
+}
+
+void prom_histogram_render(PromSet *s, const char *family, const PromHistogram *h, const char *const *labels) {
+        g_autofree char *bucket = g_strconcat(family, "_bucket", NULL);
+        g_autofree char *sum = g_strconcat(family, "_sum", NULL);
+        g_autofree char *count = g_strconcat(family, "_count", NULL);
+        const char *with_le[MAX_LABELS * 2 + 3];
+        char le[PROM_VALUE_SIZE];
+        guint64 cumulative = 0;
+        size_t n = 0;
+
+        for (; labels && labels[n] && n < MAX_LABELS * 2; n += 2) {
+                with_le[n] = labels[n];
+                with_le[n + 1] = labels[n + 1];
+        }
+        with_le[n] = "le";
+        with_le[n + 2] = NULL;
+        for (size_t i = 0; i <= h->n_bounds; i++) {
+                cumulative = i < h->n_bounds ? cumulative + h->buckets[i] : h->count;
+                with_le[n + 1] = i < h->n_bounds ? prom_format_value(le, h->bounds[i]) : "+Inf";
+                prom_samplev(s, family, bucket, (double) cumulative, with_le);
+        }
+        prom_samplev(s, family, sum, h->sum, labels);
+        prom_samplev(s, family, count, (double) h->count, labels);
+}
+
 static void append_help(GString *out, const char *help) {
         for (const char *p = help; *p; p++)
                 if (*p == '\\')

@@ -30,6 +30,24 @@ void prom_family(PromSet *s, const char *name, PromType type, const char *help);
 void prom_sample(PromSet *s, const char *family, const char *name, double value, ...) G_GNUC_NULL_TERMINATED;
 void prom_samplev(PromSet *s, const char *family, const char *name, double value, const char *const *labels);
 
+/* A histogram's state: observations counted into fixed buckets (upper
+ * bounds, ascending; +Inf implicit), their number and sum. */
+typedef struct PromHistogram {
+        const double *bounds;           /* static */
+        size_t n_bounds;
+        guint64 *buckets;               /* n_bounds, not cumulative: (bounds[i-1], bounds[i]] */
+        guint64 count;
+        double sum;
+} PromHistogram;
+
+PromHistogram *prom_histogram_new(const double *bounds, size_t n_bounds);
+void prom_histogram_free(PromHistogram *h);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(PromHistogram, prom_histogram_free)
+void prom_histogram_observe(PromHistogram *h, double v);
+/* family's _bucket (cumulative, with le), _sum and _count samples; labels
+ * as prom_samplev's. */
+void prom_histogram_render(PromSet *s, const char *family, const PromHistogram *h, const char *const *labels);
+
 /* The text, families in declaration order; families without samples are
  * left out. */
 GBytes *prom_set_render(PromSet *s);

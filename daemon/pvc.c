@@ -386,6 +386,16 @@ static void enqueue_pending(PvcController *c) {
         }
 }
 
+/* What a message about a volume is filed under: its claim while it
+ * exists, else its storage class (NULL: neither). */
+static Object *volume_subject(PvcController *c, const char *uid, const char *class_name) {
+        Object *o = uid ? model_find_uid(c->model, uid) : NULL;
+
+        if (!o && class_name && model_get(c->model, &kind_storageclass, "", class_name, &o, NULL) < 0)
+                o = NULL;
+        return o;
+}
+
 static void scan_done(PvcController *c, PvcOp *op) {
         ClassState *cs = g_hash_table_lookup(c->classes, op->class_name);
         g_autoptr(GHashTable) found = g_hash_table_new(g_str_hash, g_str_equal);
@@ -394,7 +404,8 @@ static void scan_done(PvcController *c, PvcOp *op) {
         g_clear_pointer(&cs->error, g_free);
         if (op->r < 0) {
                 cs->error = g_strdup(op->error->message);
-                g_warning("storage class %s is not usable: %s", op->class_name, cs->error);
+                log_object(G_LOG_LEVEL_WARNING, volume_subject(c, NULL, op->class_name),
+                           "storage class %s is not usable: %s", op->class_name, cs->error);
         } else {
                 cs->scanned = true;
                 /* Adopt volumes whose claim exists; remove those whose claim
@@ -413,8 +424,9 @@ static void scan_done(PvcController *c, PvcOp *op) {
                                 }
                                 continue;
                         }
-                        g_message("storage class %s: removing volume %s, its claim %s/%s is gone", op->class_name,
-                                  v->id, v->namespace ? v->namespace : "?", v->name ? v->name : "?");
+                        log_object(G_LOG_LEVEL_MESSAGE, volume_subject(c, NULL, op->class_name),
+                                   "storage class %s: removing volume %s, its claim %s/%s is gone", op->class_name,
+                                   v->id, v->namespace ? v->namespace : "?", v->name ? v->name : "?");
                         PvcOp *rm = g_new0(PvcOp, 1);
                         rm->kind = OP_REMOVE;
                         rm->class_name = g_strdup(op->class_name);
@@ -466,7 +478,8 @@ static void op_done(void *data) {
 
         if (op->kind == OP_REMOVE) {
                 if (op->r < 0) {
-                        g_warning("removing volume %s failed: %s", op->id, op->error->message);
+                        log_object(G_LOG_LEVEL_WARNING, volume_subject(c, op->uid, op->class_name),
+                                   "removing volume %s failed: %s", op->id, op->error->message);
                         sd_event_source_set_enabled(c->retry, SD_EVENT_ONESHOT);
                 } else {
                         if (op->uid)

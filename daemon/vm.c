@@ -272,8 +272,8 @@ static int ensure_datavolumes(Model *m, Object *vm, GError **error) {
                 Object *dv = NULL;
                 if (model_get(m, &kind_datavolume, vm->namespace, name, &dv, NULL) == 0) {
                         if (!object_owned_by(dv, vm) && !object_is_deleting(dv))
-                                g_debug("DataVolume %s/%s exists and is not owned by VM %s; using it", vm->namespace,
-                                        name, vm->name);
+                                log_object(G_LOG_LEVEL_DEBUG, dv, "exists and is not owned by VM %s; using it",
+                                           vm->name);
                         continue;
                 }
                 g_autoptr(JsonObject) doc = json_object_new();

@@ -77,7 +77,8 @@ static void listed(HvOp *op) {
                 if (!streq_ptr(owner, c->owner) || !hd->running)
                         continue;       /* another edgevirtd's, or a leftover definition */
                 if (!vmi || vmi->kind != &kind_vmi || vmi_is_finished(vmi)) {
-                        g_message("removing domain %s: no instance owns it", hd->name);
+                        log_object(G_LOG_LEVEL_MESSAGE, vmi && vmi->kind == &kind_vmi ? vmi : NULL,
+                                   "removing domain %s: no running instance owns it", hd->name);
                         hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, hd->name, vmi_op_logged, c));
                         continue;
                 }

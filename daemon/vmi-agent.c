@@ -5,6 +5,7 @@
  * file systems for a snapshot. */
 #include "credentials.h"
 #include "json-util.h"
+#include "log.h"
 #include "util.h"
 #include "vmi-private.h"
 
@@ -42,7 +43,8 @@ static void credentials_done(HvOp *op) {
                 return;         /* the agent went (and maybe came back) meanwhile */
         credentials_sync_done(s, op->r == 0, g_get_monotonic_time());
         if (op->r < 0)
-                g_message("VMI %s: access credentials not synchronized: %s", op->tag, op->error ?: g_strerror(-op->r));
+                log_object(G_LOG_LEVEL_MESSAGE, vmi, "access credentials not synchronized (uid %s): %s", op->tag,
+                           op->error ?: g_strerror(-op->r));
         if (vmi)
                 vmi_write_status(c, vmi, &(VmiStatus) { .paused = -1, .agent = -1,
                                                         .creds = op->r == 0 ? "" : op->error ?: g_strerror(-op->r) });

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Read-only facts of a VirtualMachineInstance (vmi-status.h). */
+#include "kind.h"
 #include "util.h"
 #include "vmi-status.h"
 
@@ -25,4 +26,12 @@ const char *vmi_waiting_reason(Object *vmi) {
 
 char *vmi_domain_name(Object *vmi) {
         return g_strdup_printf("%s_%s", vmi->namespace, vmi->name);
+}
+
+Object *vmi_find_by_domain(Model *m, const char *domain) {
+        const char *sep = domain ? strchr(domain, '_') : NULL;
+        g_autofree char *ns = sep ? g_strndup(domain, (gsize) (sep - domain)) : NULL;
+        Object *o = NULL;
+
+        return ns && model_get(m, &kind_vmi, ns, sep + 1, &o, NULL) == 0 ? o : NULL;
 }

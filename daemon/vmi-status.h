@@ -17,3 +17,5 @@ bool vmi_is_paused(Object *vmi);
 const char *vmi_waiting_reason(Object *vmi);
 /* libvirt's name of its domain: <namespace>_<name>. */
 char *vmi_domain_name(Object *vmi);
+/* The instance whose domain that is (names hold no '_'), NULL: none. */
+Object *vmi_find_by_domain(Model *m, const char *domain);

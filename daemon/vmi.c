@@ -48,8 +48,19 @@ static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
         return vmi_spec_admit(spec, "spec", true, warnings, error);
 }
 
+/* Pending from its creation on, with the moment said (KubeVirt's
+ * virt-controller records every phase's; the metrics' transition
+ * histograms measure between them). */
 static void vmi_init_status(JsonObject *doc) {
         JsonObject *status = json_object_new();
+        JsonArray *ts = json_array_new();
+        JsonObject *t = json_object_new();
+        g_autofree char *now = ev_timestamp_now();
+
+        json_object_set_string_member(t, "phase", "Pending");
+        json_object_set_string_member(t, "phaseTransitionTimestamp", now);
+        json_array_add_object_element(ts, t);
+        json_object_set_array_member(status, "phaseTransitionTimestamps", ts);
         json_object_set_string_member(status, "phase", "Pending");
         json_object_set_array_member(status, "conditions", json_array_new());
         json_object_set_object_member(doc, "status", status);
@@ -450,8 +461,8 @@ static int start_instance(VmiController *c, Object *vmi) {
 
         g_autofree char *name = vmi_domain_name(vmi);
         g_autofree char *idir = vmi_instance_dir(c, vmi), *rdir = runtime_dir(c, vmi);
-        g_autofree char *console = g_build_filename(rdir, "console.sock", NULL);
-        g_autofree char *vnc = g_build_filename(rdir, "vnc.sock", NULL);
+        g_autofree char *console = vmi_socket_path(c->model, vmi, false);
+        g_autofree char *vnc = vmi_socket_path(c->model, vmi, true);
         g_autofree char *log = g_build_filename(rdir, "console.log", NULL);
         g_autofree char *nvram = g_build_filename(idir, "nvram.fd", NULL);
         Object *owner_vm = vm_of_instance(c->model, vmi);
@@ -504,9 +515,10 @@ static int start_instance(VmiController *c, Object *vmi) {
 /* --- stopping --- */
 
 void vmi_op_logged(HvOp *op) {
+        VmiController *c = op->userdata;
         if (op->r < 0 && op->r != -ENOENT)
-                g_warning("libvirt: %s %s: %s", op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain,
-                          op->error);
+                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s %s: %s",
+                           op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
 }
 
 static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
@@ -765,8 +777,8 @@ static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError 
 static void verb_done(HvOp *op) {
         VmiController *c = op->userdata;
         if (op->r < 0)
-                g_warning("libvirt: %s: %s", op->domain, op->error);
-        (void) c;
+                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s: %s",
+                           op->domain, op->error);
 }
 
 static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
@@ -872,6 +884,11 @@ int vmi_open_console(Model *m, Object *vmi, GError **error) {
 
 int vmi_open_vnc(Model *m, Object *vmi, GError **error) {
         return connect_socket(model_services(m)->vmis, vmi, "vnc.sock", "VNC server", error);
+}
+
+char *vmi_socket_path(Model *m, Object *vmi, bool vnc) {
+        g_autofree char *dir = runtime_dir(model_services(m)->vmis, vmi);
+        return g_build_filename(dir, vnc ? "vnc.sock" : "console.sock", NULL);
 }
 
 /* --- setup --- */

@@ -28,6 +28,9 @@ int vmi_reset(Model *m, Object *vmi, GError **error);
 /* A connected socket to the serial console / VNC server; the caller owns it. */
 int vmi_open_console(Model *m, Object *vmi, GError **error);
 int vmi_open_vnc(Model *m, Object *vmi, GError **error);
+/* Where the serial console's (vnc false) or VNC server's socket is, or
+ * would be, bound (QEMU listens there; OpenConsole/OpenVNC connect). */
+char *vmi_socket_path(Model *m, Object *vmi, bool vnc);
 
 /* The guest agent: connected (libvirt's agent events), and its last facts
  * in KubeVirt's guest agent info layout (hostname, os, timezone, userList,

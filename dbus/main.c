@@ -363,7 +363,8 @@ static int start_metrics(Daemon *d, const Config *config, int fd, Metrics **ret)
                 g_message("serving metrics on the socket systemd passed%s", config->metrics.listen ?
                           " ([Metrics] Listen= is not used)" : "");
         else
-                g_message("serving metrics on http://%s/metrics", config->metrics.listen);
+                g_message("serving metrics on %s://%s/metrics", config->metrics.tls_cert_file ? "https" : "http",
+                          config->metrics.listen);
         return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "imagecache-archive.h"
 #include "json-util.h"
 #include "listpage.h"
+#include "log.h"
 #include "manifest.h"
 #include "object-path.h"
 #include "references.h"
@@ -491,8 +492,13 @@ static int method_create_namespace(sd_bus_message *m, void *userdata, sd_bus_err
                 return bus_error_set(error, r, e);
         path = object_path_make(&kind_namespace, "", name);
         const char *user = authz_caller_name(d->authz, m);
-        if (user && !dry_run && rbac_make_admin(d->model, name, user, &e) < 0)
-                g_warning("namespace %s: cannot make %s its admin: %s", name, user, e->message);
+        if (user && !dry_run && rbac_make_admin(d->model, name, user, &e) < 0) {
+                Object *ns = NULL;
+                if (model_get(d->model, &kind_namespace, "", name, &ns, NULL) < 0)
+                        ns = NULL;
+                log_object(G_LOG_LEVEL_WARNING, ns, "cannot make %s admin of namespace %s: %s", user, name,
+                           e->message);
+        }
         return sd_bus_reply_method_return(m, "o", path);
 }
 

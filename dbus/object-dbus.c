@@ -9,6 +9,7 @@
 #include "bus.h"
 #include "bus-util.h"
 #include "json-util.h"
+#include "log.h"
 #include "object-path.h"
 #include "snapshot.h"
 #include "util.h"
@@ -229,8 +230,7 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
                 break;
         }
         if (r < 0)
-                g_warning("cannot emit signal for %s %s%s%s: %s", o->kind->kind, o->namespace,
-                          *o->namespace ? "/" : "", o->name, g_strerror(-r));
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot emit its signal: %s", g_strerror(-r));
 }
 
 /* Object paths hang below one prefix per cluster-scoped kind:

@@ -15,7 +15,7 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
   libisofs-dev genisoimage extlinux syslinux-common fdisk
-  libmicrohttpd-dev prometheus python3-prometheus-client
+  libmicrohttpd-dev libgnutls28-dev prometheus python3-prometheus-client
   docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev
   debhelper dpkg-dev fakeroot lintian
   libgtk-4-dev libadwaita-1-dev libvte-2.91-gtk4-dev xvfb xauth xdotool at-spi2-core python3-pyatspi gir1.2-atspi-2.0

@@ -86,6 +86,17 @@ static void test_cluster_scoped(void) {
         g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "4");
 }
 
+/* An object looked up and not found: the message as it is, no OBJECT_*. */
+static void test_no_object(void) {
+        g_hash_table_remove_all(seen);
+        log_object(G_LOG_LEVEL_WARNING, NULL, "libvirt: %s: gone", "ns_web");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==, "libvirt: ns_web: gone");
+        g_assert_null(g_hash_table_lookup(seen, "OBJECT_NAME"));
+        g_assert_null(g_hash_table_lookup(seen, "OBJECT_KIND"));
+        g_assert_cmpstr(g_hash_table_lookup(seen, "CODE_FUNC"), ==, "test_no_object");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "PRIORITY"), ==, "4");
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -94,5 +105,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/log/cluster-scoped", test_cluster_scoped);
         g_test_add_func("/log/message-id", test_message_id);
         g_test_add_func("/log/levels", test_levels);
+        g_test_add_func("/log/no-object", test_no_object);
         return g_test_run();
 }

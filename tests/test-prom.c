@@ -80,10 +80,31 @@ static void test_callstats(void) {
                                       "method=\"Get\"} 60.2005\n"));
 }
 
+/* A label pair with an empty value is left out, "le" comes last. */
+static void test_histogram(void) {
+        static const double b[] = { 0.5, 1 };
+        g_autoptr(PromSet) s = prom_set_new();
+        g_autoptr(PromHistogram) h = prom_histogram_new(b, G_N_ELEMENTS(b));
+        const char *labels[] = { "phase", "Scheduled", "last_phase", "", NULL };
+
+        prom_family(s, "t", PROM_HISTOGRAM, "A test.");
+        prom_histogram_observe(h, 0.75);
+        prom_histogram_observe(h, 7);
+        prom_histogram_render(s, "t", h, labels);
+        g_autoptr(GBytes) out = prom_set_render(s);
+        const char *text = g_bytes_get_data(out, NULL);
+        g_assert_nonnull(strstr(text, "t_bucket{phase=\"Scheduled\",le=\"0.5\"} 0\n"));
+        g_assert_nonnull(strstr(text, "t_bucket{phase=\"Scheduled\",le=\"1\"} 1\n"));
+        g_assert_nonnull(strstr(text, "t_bucket{phase=\"Scheduled\",le=\"+Inf\"} 2\n"));
+        g_assert_nonnull(strstr(text, "t_sum{phase=\"Scheduled\"} 7.75\n"));
+        g_assert_nonnull(strstr(text, "t_count{phase=\"Scheduled\"} 2\n"));
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/prom/grouping", test_grouping);
         g_test_add_func("/prom/values-and-escaping", test_values_and_escaping);
         g_test_add_func("/prom/callstats", test_callstats);
+        g_test_add_func("/prom/histogram", test_histogram);
         return g_test_run();
 }

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The Prometheus endpoint (docs/observability.md): [Metrics] Listen= in
-edgevirtd.conf, GET /metrics only, an optional bearer token, a cache that
+edgevirtd.conf, GET /metrics only, an optional bearer token, TLS with
+client certificates, a cache that
 keeps scrapers from making libvirt's statistics hot, and connections that
 cannot stall the daemon.  The text must parse with the Prometheus client
 library's own parser and pass promtool's checks."""
@@ -9,6 +10,7 @@ import http.client
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -17,7 +19,8 @@ import dbus
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import Client, Daemon, wait_until
+from conftest import NAME, ROOT, Client, Daemon, wait_until
+from servers import make_ca, run
 
 # promtool's lint disagrees with two names KubeVirt and CDI chose, kept as
 # they are so that their dashboards and alerts work: CDI's progress label
@@ -246,6 +249,120 @@ def test_short_token_is_refused(bus, state_dir, tmp_path):
     assert "BearerTokenFile" in d.read_log()
 
 
+
+class Pki:
+    """A CA and a server certificate for localhost (servers.make_ca), a
+    client certificate that CA signed, one another CA signed and a
+    self-signed one."""
+    def __init__(self, d):
+        self.d = str(d)
+        make_ca(self.d)
+        self.trusted = self.client("trusted", "ca")
+        run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other CA",
+            "-keyout", f"{self.d}/other-ca.key", "-out", f"{self.d}/other-ca.pem")
+        self.stranger = self.client("stranger", "other-ca")
+        self.pinned = self.client("pinned", None)
+        self.client_ca = f"{self.d}/clients.pem"
+        with open(self.client_ca, "w") as f:      # the CA, and one scraper's own certificate (as Incus)
+            f.write(open(f"{self.d}/ca.pem").read() + open(self.pinned[0]).read())
+
+    def client(self, name, ca):
+        crt, key = f"{self.d}/{name}.crt", f"{self.d}/{name}.key"
+        if ca is None:
+            run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", f"/CN={name}",
+                "-keyout", key, "-out", crt)
+        else:
+            run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", key,
+                "-out", f"{self.d}/{name}.csr")
+            run("openssl", "x509", "-req", "-in", f"{self.d}/{name}.csr", "-CA", f"{self.d}/{ca}.pem",
+                "-CAkey", f"{self.d}/{ca}.key", "-CAcreateserial", "-days", "2", "-out", crt)
+        return crt, key
+
+    def settings(self, client_ca=True):
+        text = f"TLSCertificateFile={self.d}/server.crt\nTLSKeyFile={self.d}/server.key\n"
+        return text + (f"TLSClientCAFile={self.client_ca}\n" if client_ca else "")
+
+
+_pki = {}
+
+
+def tls_files(tmp_path):
+    """One Pki for the module: making keys costs seconds."""
+    if "pki" not in _pki:
+        d = tmp_path.parent / "pki"
+        d.mkdir(exist_ok=True)
+        _pki["pki"] = Pki(d)
+    return _pki["pki"]
+
+
+class TlsEndpoint(Endpoint):
+    def __init__(self, port, pki):
+        super().__init__(port)
+        self.pki = pki
+
+    def get(self, path="/metrics", token=None, method="GET", headers=None, timeout=10, cert="trusted"):
+        ctx = ssl.create_default_context(cafile=f"{self.pki.d}/ca.pem")
+        if cert:
+            ctx.load_cert_chain(*getattr(self.pki, cert))
+        c = http.client.HTTPSConnection("localhost", self.port, timeout=timeout, context=ctx)
+        c.request(method, path, headers=dict(headers or {}))
+        r = c.getresponse()
+        body = r.read().decode()
+        c.close()
+        return r.status, body, r
+
+
+def test_tls_client_certificates(bus, state_dir, tmp_path):
+    """[Metrics] TLSClientCAFile=: a scraper whose certificate a CA listed
+    there signed, or whose own certificate is listed, scrapes; one without a
+    certificate, or with another CA's, gets 403; plain HTTP gets nothing."""
+    pki = tls_files(tmp_path)
+    d, port = start(bus, state_dir, pki.settings())
+    try:
+        e = TlsEndpoint(port, pki)
+        text = e.scrape()
+        assert value(text, "edgevirt_build_info", version="0.1.0") == 1
+        assert e.get(cert="pinned")[0] == 200
+        for cert in (None, "stranger"):
+            status, body, _ = e.get(cert=cert)
+            assert status == 403 and "client certificate" in body, (cert, status, body)
+        with pytest.raises((http.client.HTTPException, OSError)):
+            status = Endpoint(port).get(timeout=3)[0]
+            assert status != 200
+    finally:
+        d.stop()
+
+
+def test_tls_without_client_certificates(bus, state_dir, tmp_path):
+    """TLS alone (with a token for authentication) serves any client."""
+    pki = tls_files(tmp_path)
+    token = "s3cr3t-token-0123456789"
+    (tmp_path / "token").write_text(token)
+    d, port = start(bus, state_dir, pki.settings(client_ca=False) + f"BearerTokenFile={tmp_path}/token\n")
+    try:
+        e = TlsEndpoint(port, pki)
+        assert e.get(cert=None)[0] == 401
+        assert e.get(cert=None, headers={"Authorization": "Bearer " + token})[0] == 200
+    finally:
+        d.stop()
+
+
+def test_bad_tls_settings_name_the_key(bus, state_dir, tmp_path):
+    pki = tls_files(tmp_path)
+    (tmp_path / "junk").write_text("not a certificate\n")
+    for text, key in ((f"TLSKeyFile={pki.d}/server.key\n", "TLSKeyFile"),
+                      (f"TLSClientCAFile={pki.client_ca}\n", "TLSClientCAFile"),
+                      ("TLSCertificateFile=server.crt\nTLSKeyFile=/k\n", "TLSCertificateFile"),
+                      (pki.settings() + f"TLSClientCAFile={tmp_path}/junk\n", "TLSClientCAFile"),
+                      (f"TLSCertificateFile={pki.d}/server.crt\nTLSKeyFile={pki.d}/trusted.key\n", "TLS")):
+        d = Daemon(bus, state_dir)
+        with open(d.config, "w") as f:
+            f.write(f"[Metrics]\nListen=127.0.0.1:{free_port()}\n" + text)
+        d.start(wait=False)
+        assert d.proc.wait(timeout=10) != 0
+        assert key in d.read_log(), d.read_log()
+        os.unlink(d.log_path)
+
 OBJECTS = """
 apiVersion: instancetype.kubevirt.io/v1beta1
 kind: VirtualMachineClusterInstancetype
@@ -404,13 +521,18 @@ def test_golden_image_metrics(metrics, mclient):
                  pending="false") == 1
 
 
-def test_socket_activation(bus, state_dir):
+@pytest.mark.parametrize("tls", [False, True], ids=["http", "tls"])
+def test_socket_activation(bus, state_dir, tmp_path, tls):
     """As edgevirtd-metrics.socket: systemd listens, the first scrape
     starts the daemon, which serves on the socket it was passed (no
-    [Metrics] Listen= needed)."""
+    [Metrics] Listen= needed) -- with TLS and client certificates too."""
     from conftest import DAEMON, NAME
     port = free_port()
     d = Daemon(bus, state_dir)
+    if tls:
+        pki = tls_files(tmp_path)
+        with open(d.config, "w") as f:
+            f.write(f"[Metrics]\n{pki.settings()}")
     log = open(d.log_path, "a")
     proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=metrics", DAEMON,
                              "--bus=" + bus.address, "--state-dir=" + state_dir, "--config=" + d.config,
@@ -420,7 +542,9 @@ def test_socket_activation(bus, state_dir):
         wait_until(lambda: "Listening on" in d.read_log(), what="the socket to listen")
         time.sleep(0.5)
         assert not bus.conn.name_has_owner(NAME)        # nothing runs before a scrape
-        text = Endpoint(port).scrape()
+        if tls:
+            assert TlsEndpoint(port, pki).get(cert=None)[0] == 403
+        text = (TlsEndpoint(port, pki) if tls else Endpoint(port)).scrape()
         assert value(text, "edgevirt_build_info", version="0.1.0") == 1
         assert bus.conn.name_has_owner(NAME)
         assert "serving metrics on the socket systemd passed" in d.read_log()
@@ -452,3 +576,98 @@ spec: {domain: {memory: {guest: 16Mi}, devices: {}}}
     count = [s for s in samples(text, "kubevirt_vmi_phase_count", phase="running") if s.labels.get("workload")]
     assert count and count[0].labels["workload"] == "\x1f\x1f\x1f", count
     assert mclient.manager.Get("ns", "", "default", {})     # the daemon still answers
+
+
+def test_documented_scrape_config_passes_promtool(tmp_path):
+    """docs/observability.md's Prometheus configuration, its tls_config
+    included (promtool wants the files it names to exist)."""
+    doc = open(os.path.join(os.path.dirname(__file__), "../../docs/observability.md")).read()
+    text = doc.split("## A Prometheus scrape configuration", 1)[1].split("```yaml\n", 1)[1].split("```", 1)[0]
+    assert "tls_config" in text and "cert_file" in text
+    for name in ("edgevirt-ca.pem", "edgevirt-client.crt", "edgevirt-client.key", "edgevirt-token"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "prometheus.yml").write_text(text.replace("/etc/prometheus/", f"{tmp_path}/"))
+    r = subprocess.run(["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+INSTANCE = """apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {name: %s}
+spec: {domain: {memory: {guest: 16Mi}, devices: {}}}
+"""
+
+
+def test_phase_transition_histograms(metrics, mclient):
+    """KubeVirt's virt-controller histograms, from the instance's status
+    moves: from creation to each phase, between phases, from deletion to
+    the final phase; KubeVirt's buckets (0.5 s to 1 h)."""
+    mclient.apply(INSTANCE % "timed")
+    wait_until(lambda: phase(mclient, "vmi", "timed") == "Running", timeout=30, what="the instance to run")
+    vmi = mclient.get_json("vmi", "default", "timed")
+    phases = [t["phase"] for t in vmi["status"]["phaseTransitionTimestamps"]]
+    assert phases[0] == "Pending" and phases[-1] == "Running", phases
+    wait_until(lambda: samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_creation_seconds_count",
+                               phase="Running"), timeout=10, what="the Running transition")
+    text = metrics.scrape()
+    promtool(text)
+    fams = families(text)
+    assert fams["kubevirt_vmi_phase_transition_time_from_creation_seconds"].type == "histogram"
+    created = "kubevirt_vmi_phase_transition_time_from_creation_seconds"
+    for p in phases:
+        assert value(text, created + "_count", phase=p) == 1, (p, phases)
+    les = [s.labels["le"] for s in samples(text, created + "_bucket", phase="Running")]
+    assert les == ["0.5", "1", "2", "5", "10", "20", "30", "40", "50", "60", "90", "120", "180", "300", "600",
+                   "1200", "1800", "3600", "+Inf"], les
+    assert samples(text, created + "_bucket", phase="Running", le="3600")[0].value == 1
+    # between phases: the first from creation (no last_phase), then each from the one before
+    between = "kubevirt_vmi_phase_transition_time_seconds_count"
+    assert [s for s in samples(text, between, phase=phases[0]) if "last_phase" not in s.labels]
+    for before, after in zip(phases, phases[1:]):
+        assert value(text, between, phase=after, last_phase=before) == 1, (before, after)
+    mclient.delete("vmi", "default", "timed")
+    wait_until(lambda: not mclient.exists("vmi", "default", "timed"), timeout=30, what="the instance to go")
+    wait_until(lambda: samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_deletion_seconds_count"),
+               timeout=10, what="the deletion's transition")
+    final = samples(metrics.scrape(), "kubevirt_vmi_phase_transition_time_from_deletion_seconds_count")
+    assert len(final) == 1 and final[0].labels["phase"] in ("Succeeded", "Failed") and final[0].value == 1, final
+
+
+def test_console_connections_are_counted(metrics, mclient, state_dir):
+    """kubevirt_console_active_connections / kubevirt_vnc_active_connections:
+    the kernel's count of connections to the instance's console sockets,
+    so a file descriptor OpenConsole() handed out counts while it is open.
+    The test driver has no QEMU: the test listens on the console socket in
+    its place."""
+    import hashlib
+    mclient.apply(INSTANCE % "con")
+    wait_until(lambda: phase(mclient, "vmi", "con") == "Running", timeout=30, what="the instance to run")
+    uid = mclient.get_json("vmi", "default", "con")["metadata"]["uid"]
+    digest = hashlib.sha256(state_dir.encode()).hexdigest()[:12]
+    rdir = f"/tmp/edgevirt-{digest}/{uid}"
+    os.makedirs(rdir, exist_ok=True)
+    qemu = socket.socket(socket.AF_UNIX)
+    qemu.bind(f"{rdir}/console.sock")
+    qemu.listen(4)
+    qemu.settimeout(10)
+
+    def counts():
+        text = metrics.scrape()
+        return (value(text, "kubevirt_console_active_connections", namespace="default", vmi="con"),
+                value(text, "kubevirt_vnc_active_connections", namespace="default", vmi="con"))
+
+    wait_until(lambda: counts() == (0, 0), timeout=10, what="no connections")
+    obj = dbus.Interface(mclient.conn.get_object(NAME, f"{ROOT}/namespace/default/vmi/con"),
+                         "org.edgevirt.EdgeVirt1.VirtualMachineInstance")
+    held = [socket.socket(fileno=obj.OpenConsole({}).take()) for _ in range(2)]
+    accepted = [qemu.accept()[0] for _ in held]
+    for s in accepted:
+        s.settimeout(10)
+    wait_until(lambda: counts() == (2, 0), timeout=10, what="two console connections")
+    held.pop().close()
+    accepted[1].recv(1)         # the end of the closed one, as QEMU sees it
+    accepted.pop().close()
+    wait_until(lambda: counts() == (1, 0), timeout=10, what="one console connection")
+    for s in held + accepted + [qemu]:
+        s.close()

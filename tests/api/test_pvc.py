@@ -271,6 +271,9 @@ def test_lvm_class_without_volume_group_is_not_ready(bus, state_dir, tmp_path):
         wait_until(lambda: c.props(path_of("thin-claim"), PVC_IFACE)["Reason"] == "StorageClassNotReady",
                    what="StorageClassNotReady", timeout=30)
         assert 'volume group "edgevirt-missing-vg" not found' in c.props(path_of("thin-claim"), PVC_IFACE)["Message"]
+        # the log line is filed under the class (journald: OBJECT_KIND=StorageClass OBJECT_NAME=thin)
+        wait_until(lambda: "StorageClass thin: storage class thin is not usable" in d.read_log(),
+                   what="the log line about the class", timeout=10)
     finally:
         d.stop()
 

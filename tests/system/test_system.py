@@ -79,7 +79,7 @@ def vmi(client, name):
 
 
 def read_until(fd, text, timeout=60):
-    s = socket.socket(fileno=os.dup(fd.take()))
+    s = socket.socket(fileno=fd.take())     # (a dup would keep the console connected)
     s.settimeout(timeout)
     got = b""
     end = time.monotonic() + timeout
@@ -94,23 +94,41 @@ def read_until(fd, text, timeout=60):
     return got.decode(errors="replace")
 
 
-def test_console_pause_and_graceful_stop(client):
+def connections(port, name):
+    """kubevirt_console_active_connections and _vnc_ of instance name."""
+    import http.client
+    from prometheus_client.parser import text_string_to_metric_families
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    found = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+             if s.labels.get("namespace") == NS and s.labels.get("vmi") == name}
+    return found.get("kubevirt_console_active_connections"), found.get("kubevirt_vnc_active_connections")
+
+
+def test_console_pause_and_graceful_stop(client, daemon):
     setup_ns(client)
     client.apply(vm_doc("boot", paused=True))
     wait_status(client, "boot", "Paused")
     assert domstate("boot") == "paused"
+    wait_until(lambda: connections(daemon.metrics_port, "boot") == (0, 0), what="the instance's gauges")
     # connect before the firmware prints, then let it run
     fd = vmi(client, "boot").OpenConsole({})
+    # QEMU's end of it counts (a paused instance is Running)
+    wait_until(lambda: connections(daemon.metrics_port, "boot") == (1, 0), what="the console to count")
     vm(client, "boot").Unpause({})
     out = read_until(fd, "No bootable device")
     assert "SeaBIOS" in out and "No bootable device" in out, out
     wait_status(client, "boot", "Running")
     assert domstate("boot") == "running"
     # VNC: the fd speaks RFB
-    vnc = socket.socket(fileno=os.dup(vmi(client, "boot").OpenVNC({}).take()))
+    vnc = socket.socket(fileno=vmi(client, "boot").OpenVNC({}).take())
     vnc.settimeout(30)
     assert vnc.recv(12).startswith(b"RFB 003.")
+    # the console was closed after reading; the VNC connection counts
+    wait_until(lambda: connections(daemon.metrics_port, "boot") == (0, 1), what="VNC to count")
     vnc.close()
+    wait_until(lambda: connections(daemon.metrics_port, "boot") == (0, 0), what="no connections")
     vm(client, "boot").Pause({})
     wait_status(client, "boot", "Paused")
     assert domstate("boot") == "paused"

@@ -247,6 +247,54 @@ char *json_text_fix(char *text) {
         return g_string_free(out, FALSE);
 }
 
+static void newline_indent(GString *out, unsigned level) {
+        g_string_append_c(out, '\n');
+        for (unsigned i = 0; i < level; i++)
+                g_string_append(out, "  ");
+}
+
+void json_pretty_append(GString *out, const char *compact) {
+        unsigned level = 0;
+
+        for (const char *p = compact; *p; p++)
+                switch (*p) {
+                case '"': {
+                        const char *start = p++;
+                        for (; *p && *p != '"'; p++)
+                                if (*p == '\\' && p[1])
+                                        p++;
+                        g_string_append_len(out, start, p - start + (*p ? 1 : 0));
+                        if (!*p)
+                                return;
+                        break;
+                }
+                case '{': case '[':
+                        if (p[1] == (*p == '{' ? '}' : ']')) {
+                                g_string_append_c(out, *p);
+                                for (unsigned i = 0; *p == '{' && i < level; i++)
+                                        g_string_append(out, "  ");
+                                g_string_append_c(out, *++p);
+                                break;
+                        }
+                        g_string_append_c(out, *p);
+                        newline_indent(out, ++level);
+                        break;
+                case '}': case ']':
+                        newline_indent(out, level > 0 ? --level : 0);
+                        g_string_append_c(out, *p);
+                        break;
+                case ',':
+                        g_string_append_c(out, ',');
+                        newline_indent(out, level);
+                        break;
+                case ':':
+                        g_string_append(out, " : ");
+                        break;
+                default:
+                        g_string_append_c(out, *p);
+                }
+}
+
 char *json_text(JsonNode *node, bool pretty) {
         return json_text_fix(json_to_string(node, pretty));
 }

@@ -104,6 +104,30 @@ def test_list_and_label_selector(client):
     assert "label-selector" in msg
 
 
+def test_list_and_get_show_each_change_at_once(client):
+    """List and Get write JSON from each object's remembered text: every
+    change (an Apply, a controller's status, an event counted again)
+    replaces it, and the layout is the generator's."""
+    doc = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fresh}\ndata: {v: '%s'}\n"
+    client.apply(doc % "1")
+    first = client.get_json("cm", "default", "fresh")
+    assert first["data"]["v"] == "1"
+    assert [i["data"]["v"] for i in client.list("cm", "default")["items"]] == ["1"]
+    for value in ("2", "3"):
+        client.apply(doc % value)
+        got = client.get_json("cm", "default", "fresh")
+        assert got["data"]["v"] == value
+        assert int(got["metadata"]["resourceVersion"]) > int(first["metadata"]["resourceVersion"])
+        listed = client.list("cm", "default")
+        assert listed["items"] == [got]
+        assert yaml.safe_load(client.get("cm", "default", "fresh", output="yaml")) == got
+        assert yaml.safe_load(str(client.manager.List("cm", "default", {"output": "yaml"}))) == listed
+    text = client.get("cm", "default", "fresh")
+    assert text.startswith('{\n  "apiVersion" : "v1",\n') and '\n  "data" : {\n    "v" : "3"\n  }' in text, text
+    client.delete("cm", "default", "fresh")
+    assert client.list("cm", "default")["items"] == []
+
+
 def test_update_generation_and_resource_version(client):
     client.apply(DEMO)
     first = client.get_json("cm", "demo", "app-config")

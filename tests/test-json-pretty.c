@@ -27,8 +27,10 @@ static void test_layout(void) {
 
 static void test_strings(void) {
         /* what is a delimiter outside a string is text inside one */
-        same_as_generator("{\"{,}\":\"[:],\\\"{\\\\\",\"q\\\"\":\"\\\\\",\"z\":\"a\\\\\\\"b\"}");
-        same_as_generator("{\"ctl\":\"\\u0001\\u001f\\n\\t\\b\\f\\r\",\"uni\":\"\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80\"}");
+        same_as_generator("{\"{,}\":\"[:],\\\"{\\\\\",\"q\\\"\":\"\\\\\","
+                          "\"z\":\"a\\\\\\\"b\"}");
+        same_as_generator("{\"ctl\":\"\\u0001\\u001f\\n\\t\\b\\f\\r\","
+                          "\"uni\":\"\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80\"}");
         same_as_generator("[\"\\\\\",\"\\\\\\\\\",\"\\\"\",\"x\\\\\"]");
 }
 

@@ -248,33 +248,43 @@ char *json_text_fix(char *text) {
 }
 
 static void newline_indent(GString *out, unsigned level) {
+        static const char spaces[] = "                                                                ";
+
         g_string_append_c(out, '\n');
-        for (unsigned i = 0; i < level; i++)
-                g_string_append(out, "  ");
+        for (size_t n = 2 * (size_t) level; n > 0;) {
+                size_t chunk = MIN(n, sizeof spaces - 1);
+                g_string_append_len(out, spaces, chunk);
+                n -= chunk;
+        }
 }
 
-void json_pretty_append(GString *out, const char *compact) {
-        unsigned level = 0;
+void json_pretty_append(GString *out, const char *compact, unsigned level) {
+        const char *p = compact;
 
-        for (const char *p = compact; *p; p++)
+        while (*p) {
+                size_t plain = strcspn(p, "\"{}[],:");       /* numbers, true, false, null */
+                g_string_append_len(out, p, plain);
+                p += plain;
                 switch (*p) {
+                case '\0':
+                        return;
                 case '"': {
                         const char *start = p++;
-                        for (; *p && *p != '"'; p++)
-                                if (*p == '\\' && p[1])
-                                        p++;
-                        g_string_append_len(out, start, p - start + (*p ? 1 : 0));
-                        if (!*p)
-                                return;
-                        break;
+                        for (p += strcspn(p, "\"\\"); *p == '\\'; p += strcspn(p, "\"\\"))
+                                p += p[1] ? 2 : 1;
+                        if (*p)
+                                p++;    /* the closing quote */
+                        g_string_append_len(out, start, p - start);
+                        continue;
                 }
                 case '{': case '[':
                         if (p[1] == (*p == '{' ? '}' : ']')) {
                                 g_string_append_c(out, *p);
                                 for (unsigned i = 0; *p == '{' && i < level; i++)
-                                        g_string_append(out, "  ");
-                                g_string_append_c(out, *++p);
-                                break;
+                                        g_string_append_len(out, "  ", 2);
+                                g_string_append_c(out, p[1]);
+                                p += 2;
+                                continue;
                         }
                         g_string_append_c(out, *p);
                         newline_indent(out, ++level);
@@ -288,11 +298,11 @@ void json_pretty_append(GString *out, const char *compact) {
                         newline_indent(out, level);
                         break;
                 case ':':
-                        g_string_append(out, " : ");
+                        g_string_append_len(out, " : ", 3);
                         break;
-                default:
-                        g_string_append_c(out, *p);
                 }
+                p++;
+        }
 }
 
 char *json_text(JsonNode *node, bool pretty) {

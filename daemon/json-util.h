@@ -40,5 +40,6 @@ char *json_text_fix(char *text);
 /* Compact JSON text (json_text(node, false)) laid out as json_text(node,
  * true) lays out the same node, byte for byte, without the tree: json-glib
  * 1.6's generator (two spaces a level, " : ", "{" and "}" of an empty object
- * apart by its line's indent, "[]"); appended to out. */
-void json_pretty_append(GString *out, const char *compact);
+ * apart by its line's indent, "[]"); appended to out.  level: how deep
+ * the value stands in an enclosing document (0: it is the document). */
+void json_pretty_append(GString *out, const char *compact, unsigned level);

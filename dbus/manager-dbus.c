@@ -210,7 +210,7 @@ static char *object_text(Object *o, bool yaml) {
         if (yaml)
                 return manifest_to_yaml(o->doc);
         GString *out = g_string_new(NULL);
-        json_pretty_append(out, object_json(o));
+        json_pretty_append(out, object_json(o), 0);
         return g_string_free(out, FALSE);
 }
 
@@ -308,20 +308,23 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
                 g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
                 return manifest_to_yaml(node);
         }
-        /* JSON: the items' remembered texts joined, then laid out (as the
-         * generator would lay out the whole tree) */
+        /* JSON: the generator's layout of the list without its items, then
+         * each item's remembered text laid out where it stands (level 2) */
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), json_object_ref(list));
         g_autofree char *head = json_text(node, false);
-        g_autoptr(GString) compact = g_string_new_len(head, strlen(head) - 1);     /* less the closing '}' */
-        g_string_append(compact, ",\"items\":[");
+        size_t size = strlen(head) + 64;
+        for (guint i = p->start; i < p->start + p->n; i++)
+                size += 2 * strlen(object_json(objects->pdata[i]));    /* room to lay out: untouched pages cost nothing */
+        GString *out = g_string_sized_new(size);
+        head[strlen(head) - 1] = '\0';         /* less the closing '}': "items" comes last */
+        json_pretty_append(out, head, 0);
+        g_string_append(out, p->n > 0 ? ",\n  \"items\" : [" : ",\n  \"items\" : []\n}");
         for (guint i = p->start; i < p->start + p->n; i++) {
-                if (i > p->start)
-                        g_string_append_c(compact, ',');
-                g_string_append(compact, object_json(objects->pdata[i]));
+                g_string_append(out, i > p->start ? ",\n    " : "\n    ");
+                json_pretty_append(out, object_json(objects->pdata[i]), 2);
         }
-        g_string_append(compact, "]}");
-        GString *out = g_string_sized_new(compact->len * 2);
-        json_pretty_append(out, compact->str);
+        if (p->n > 0)
+                g_string_append(out, "\n  ]\n}");
         return g_string_free(out, FALSE);
 }
 

@@ -310,11 +310,11 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
         }
         /* JSON: the generator's layout of the list without its items, then
          * each item's remembered text laid out where it stands (level 2) */
-        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), json_object_ref(list));
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
         g_autofree char *head = json_text(node, false);
-        size_t size = strlen(head) + 64;
+        size_t size = strlen(head) + 64;        /* room to lay out: pages never written cost nothing */
         for (guint i = p->start; i < p->start + p->n; i++)
-                size += 2 * strlen(object_json(objects->pdata[i]));    /* room to lay out: untouched pages cost nothing */
+                size += 2 * strlen(object_json(objects->pdata[i]));
         GString *out = g_string_sized_new(size);
         head[strlen(head) - 1] = '\0';         /* less the closing '}': "items" comes last */
         json_pretty_append(out, head, 0);

@@ -10,6 +10,7 @@
 #include "authz.h"
 #include "bus-error.h"
 #include "bus.h"
+#include "json-util.h"
 #include "object-path.h"
 #include "util.h"
 
@@ -153,8 +154,19 @@ static int entry_size(Daemon *d, sd_bus_message *call, Object *o, size_t *ret) {
 }
 
 void bus_reply_forget(Daemon *d, Object *o) {
-        if (d->entry_sizes)
-                g_hash_table_remove(d->entry_sizes, o);
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+
+        if (!d->entry_sizes)
+                return;
+        g_hash_table_remove(d->entry_sizes, o);
+        /* an owner's properties may show its dependents (a VM's Instance
+         * names its VirtualMachineInstance) */
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
+                const char *uid = json_get_string(json_array_get_object_element(owners, i), "uid");
+                Object *owner = uid ? model_find_uid(d->model, uid) : NULL;
+                if (owner)
+                        g_hash_table_remove(d->entry_sizes, owner);
+        }
 }
 
 /* The body size of GetManagedObjects' reply to call, listing objects. */

@@ -6,11 +6,17 @@
 # targets (issue 23, docs/architecture.md "Scale") are printed beside the
 # figures; nothing is asserted.
 #
-# usage: bench/run-scale.sh [N] [ROUNDS]
+# usage: bench/run-scale.sh [--daemon=PATH] [N] [ROUNDS]
+#   --daemon=PATH: run that edgevirtd instead of the build's (a copy of an
+#   older build, to compare the two on the same machine, in turn)
 set -euo pipefail
+daemon=
+case "${1:-}" in
+--daemon=*) daemon=$(realpath "${1#--daemon=}"); shift ;;
+esac
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${EDGEVIRT_BUILD:-$top/build}
 ninja -C "$build" >/dev/null
 work=$(mktemp -d /tmp/edgevirt-bench-scale.XXXXXX)
 trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
-EDGEVIRT_BUILD="$build" /usr/bin/python3 "$top/bench/scale.py" "$work" "${1:-1000}" "${2:-20}"
+EDGEVIRT_BUILD="$build" EDGEVIRTD="$daemon" /usr/bin/python3 "$top/bench/scale.py" "$work" "${1:-1000}" "${2:-20}"

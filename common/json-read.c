@@ -362,8 +362,7 @@ static bool open_container(Reader *r, char c) {
                 return fail_at_path(r, NULL, 0, r->pos, "Invalid value: nested deeper than %d levels",
                                     JSON_MAX_DEPTH);
         r->stack[r->depth++] = (Frame) {
-                .node = c == '{' ? json_node_init_object(json_node_alloc(), json_object_new())
-                                 : json_node_init_array(json_node_alloc(), json_array_new()),
+                .node = c == '{' ? json_object_node_new() : json_array_node_new(),
         };
         r->pos++;
         return true;
@@ -479,6 +478,22 @@ JsonNode *json_read(const char *text, size_t len, GError **error) {
         }
         g_clear_pointer(&r->root, json_node_unref);
         return NULL;
+}
+
+JsonNode *json_object_node_new(void) {
+        JsonObject *o = json_object_new();
+        JsonNode *n = json_node_init_object(json_node_alloc(), o);
+
+        json_object_unref(o);
+        return n;
+}
+
+JsonNode *json_array_node_new(void) {
+        JsonArray *a = json_array_new();
+        JsonNode *n = json_node_init_array(json_node_alloc(), a);
+
+        json_array_unref(a);
+        return n;
 }
 
 JsonNode *json_read_object(const char *text, size_t len, GError **error) {

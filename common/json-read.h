@@ -21,6 +21,13 @@ JsonNode *json_read(const char *text, size_t len, GError **error);
 /* The same, when the document must be an object; error otherwise. */
 JsonNode *json_read_object(const char *text, size_t len, GError **error);
 
+/* A node holding a new empty object (array), the node's reference the only
+ * one: json_node_init_object() takes a reference of its own, so
+ * json_node_init_object(json_node_alloc(), json_object_new()) leaks the
+ * object, and everything put in it, when the node goes. */
+JsonNode *json_object_node_new(void);
+JsonNode *json_array_node_new(void);
+
 /* One step of a field path: a key of an object or an index in an array. */
 typedef struct JsonPathStep {
         const char *key;        /* NULL for an array index */

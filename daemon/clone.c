@@ -150,7 +150,7 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
         if (json_get_string(spec, "newSMBiosSerial")) {
                 if (!firmware)
                         add_patch(out, "add", "/spec/template/spec/domain/firmware",
-                                  json_node_init_object(json_node_alloc(), json_object_new()));
+                                  json_object_node_new());
                 add_patch(out, "add", "/spec/template/spec/domain/firmware/serial",
                           string_node(json_get_string(spec, "newSMBiosSerial")));
         } else if (json_get_string(firmware, "serial"))

@@ -138,7 +138,8 @@ static void write_one(EventRecorder *r, const Pending *p) {
         Object *same = find_same(r, p, events);
 
         if (same) {
-                g_autoptr(JsonNode) copy = json_node_copy(same->doc);
+                /* a copy: the stored document is never changed in place */
+                g_autoptr(JsonNode) copy = json_deep_copy(same->doc);
                 doc = json_object_ref(json_node_get_object(copy));
                 json_object_set_int_member(doc, "count", json_get_int(doc, "count", 1) + 1);
                 json_object_set_string_member(doc, "lastTimestamp", p->timestamp);

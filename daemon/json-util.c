@@ -247,6 +247,64 @@ char *json_text_fix(char *text) {
         return g_string_free(out, FALSE);
 }
 
+static void newline_indent(GString *out, unsigned level) {
+        static const char spaces[] = "                                                                ";
+
+        g_string_append_c(out, '\n');
+        for (size_t n = 2 * (size_t) level; n > 0;) {
+                size_t chunk = MIN(n, sizeof spaces - 1);
+                g_string_append_len(out, spaces, chunk);
+                n -= chunk;
+        }
+}
+
+void json_pretty_append(GString *out, const char *compact, unsigned level) {
+        const char *p = compact;
+
+        while (*p) {
+                size_t plain = strcspn(p, "\"{}[],:");       /* numbers, true, false, null */
+                g_string_append_len(out, p, plain);
+                p += plain;
+                switch (*p) {
+                case '\0':
+                        return;
+                case '"': {
+                        const char *start = p++;
+                        for (p += strcspn(p, "\"\\"); *p == '\\'; p += strcspn(p, "\"\\"))
+                                p += p[1] ? 2 : 1;
+                        if (*p)
+                                p++;    /* the closing quote */
+                        g_string_append_len(out, start, p - start);
+                        continue;
+                }
+                case '{': case '[':
+                        if (p[1] == (*p == '{' ? '}' : ']')) {
+                                g_string_append_c(out, *p);
+                                for (unsigned i = 0; *p == '{' && i < level; i++)
+                                        g_string_append_len(out, "  ", 2);
+                                g_string_append_c(out, p[1]);
+                                p += 2;
+                                continue;
+                        }
+                        g_string_append_c(out, *p);
+                        newline_indent(out, ++level);
+                        break;
+                case '}': case ']':
+                        newline_indent(out, level > 0 ? --level : 0);
+                        g_string_append_c(out, *p);
+                        break;
+                case ',':
+                        g_string_append_c(out, ',');
+                        newline_indent(out, level);
+                        break;
+                case ':':
+                        g_string_append_len(out, " : ", 3);
+                        break;
+                }
+                p++;
+        }
+}
+
 char *json_text(JsonNode *node, bool pretty) {
         return json_text_fix(json_to_string(node, pretty));
 }

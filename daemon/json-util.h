@@ -37,3 +37,9 @@ int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error);
 char *json_text(JsonNode *node, bool pretty);
 /* The same repair on a text json-glib wrote (takes ownership). */
 char *json_text_fix(char *text);
+/* Compact JSON text (json_text(node, false)) laid out as json_text(node,
+ * true) lays out the same node, byte for byte, without the tree: json-glib
+ * 1.6's generator (two spaces a level, " : ", "{" and "}" of an empty object
+ * apart by its line's indent, "[]"); appended to out.  level: how deep
+ * the value stands in an enclosing document (0: it is the document). */
+void json_pretty_append(GString *out, const char *compact, unsigned level);

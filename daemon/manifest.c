@@ -468,13 +468,12 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                 case YAML_SEQUENCE_START_EVENT:
                         anchor = (const char *) ev.data.sequence_start.anchor;
                         p.n_nodes++;
-                        r = push(&p, json_node_init_array(json_node_alloc(), json_array_new()), anchor, &ev.start_mark);
+                        r = push(&p, json_array_node_new(), anchor, &ev.start_mark);
                         break;
                 case YAML_MAPPING_START_EVENT:
                         anchor = (const char *) ev.data.mapping_start.anchor;
                         p.n_nodes++;
-                        r = push(&p, json_node_init_object(json_node_alloc(), json_object_new()), anchor,
-                                 &ev.start_mark);
+                        r = push(&p, json_object_node_new(), anchor, &ev.start_mark);
                         break;
                 case YAML_SEQUENCE_END_EVENT:
                 case YAML_MAPPING_END_EVENT:

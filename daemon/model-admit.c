@@ -265,7 +265,9 @@ static JsonNode *stored_document(const KindInfo *kind, const char *namespace, co
 
         if (old && !content_equal(ndoc, old))
                 json_object_set_int_member(nmeta, "generation", json_get_int(old_meta, "generation", 1) + 1);
-        return json_node_init_object(json_node_alloc(), ndoc);
+        JsonNode *result = json_node_init_object(json_node_alloc(), ndoc);
+        json_object_unref(ndoc);        /* the node's reference is the only one */
+        return result;
 }
 
 int admit_document(Batch *b, JsonNode *node, const ApplyOptions *opts, AdmitFlags flags,

@@ -54,6 +54,7 @@ Object *object_unref(Object *o) {
         g_free(o->uid);
         g_free(o->key);
         json_node_unref(o->doc);
+        g_free(o->json);
         g_free(o);
         return NULL;
 }
@@ -61,7 +62,14 @@ Object *object_unref(Object *o) {
 void object_set_doc(Object *o, JsonNode *doc) {
         json_node_unref(o->doc);
         o->doc = doc;
+        g_clear_pointer(&o->json, g_free);
         o->resource_version = g_ascii_strtoull(object_meta_string(o, "resourceVersion") ?: "0", NULL, 10);
+}
+
+const char *object_json(Object *o) {
+        if (!o->json)
+                o->json = json_text(o->doc, false);
+        return o->json;
 }
 
 JsonObject *object_root(Object *o) {

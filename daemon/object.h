@@ -17,7 +17,8 @@ struct Object {
         char *uid;
         char *key;              /* "<kind>/<namespace>/<name>" */
         uint64_t resource_version;
-        JsonNode *doc;
+        JsonNode *doc;          /* never changed in place: replaced (object_set_doc) */
+        char *json;             /* doc as compact JSON, once asked for (object_json) */
 };
 
 /* Takes ownership of doc, which must carry metadata.name and .uid. */
@@ -27,6 +28,9 @@ Object *object_unref(Object *o);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Object, object_unref)
 
 void object_set_doc(Object *o, JsonNode *doc);
+/* The document as compact JSON (json_text), written when first asked for
+ * and kept until the document is replaced: what List and Get join. */
+const char *object_json(Object *o);
 
 JsonObject *object_root(Object *o);
 JsonObject *object_metadata(Object *o);

@@ -82,6 +82,9 @@ int store_open(const char *path, Store **ret, GError **error) {
                  "PRAGMA journal_mode=WAL;"
                  "PRAGMA synchronous=FULL;"
                  "PRAGMA foreign_keys=ON;"
+                 /* the model holds every document: the store is written and
+                  * read once at start, so 512 KiB of pages, not SQLite's 2 MiB */
+                 "PRAGMA cache_size=-512;"
                  "CREATE TABLE IF NOT EXISTS meta ("
                  "  key TEXT PRIMARY KEY,"
                  "  value INTEGER NOT NULL);"

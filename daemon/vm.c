@@ -356,9 +356,10 @@ static JsonObject *record_failure(Object *vm, Object *vmi) {
 }
 
 static JsonArray *copy_requests(Object *vm) {
-        JsonArray *r = json_get_array(status_of(vm), "stateChangeRequests");
-        return r ? json_node_get_array(json_deep_copy(json_object_get_member(status_of(vm), "stateChangeRequests"))) :
-                   json_array_new();
+        if (!json_get_array(status_of(vm), "stateChangeRequests"))
+                return json_array_new();
+        g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(status_of(vm), "stateChangeRequests"));
+        return json_node_dup_array(copy);
 }
 
 static int vm_reconcile(Model *m, Object *vm) {

@@ -34,6 +34,9 @@ int bus_reply_text(Daemon *d, sd_bus_message *m, const char *text, const char *w
 /* Refuse GetManagedObjects and Introspect calls whose replies would not
  * fit (a filter; install it before the rate limit's and authz's). */
 int bus_reply_guard_install(Daemon *d);
+/* o changed or went: its GetManagedObjects entry, and its owners' (whose
+ * properties may show it), are measured again. */
+void bus_reply_forget(Daemon *d, Object *o);
 
 int bus_manager_register(Daemon *d);
 int bus_objects_register(Daemon *d);

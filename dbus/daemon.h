@@ -26,4 +26,5 @@ typedef struct Daemon {
         size_t max_message_size;        /* the bus's: no message of ours may be larger */
         CallStats *calls;               /* daemon/callstats.h: counted for the metrics endpoint; NULL: off */
         BusCalls *bus_calls;            /* dbus/bus-calls.h: what counts them; NULL: off */
+        GHashTable *entry_sizes;        /* dbus/reply-size.c: Object -> its GetManagedObjects entry's size */
 } Daemon;

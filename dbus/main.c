@@ -374,6 +374,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         manifests_dir_free(manifests);
         authz_free(d->authz);
         sd_bus_flush_close_unref(d->bus);
+        g_clear_pointer(&d->entry_sizes, g_hash_table_unref);
         d->bus_calls = bus_calls_free(d->bus_calls);
         callstats_free(d->calls);
         vm_controller_free(services->vms);

@@ -207,8 +207,14 @@ static int read_output_option(const char *output, bool *yaml, sd_bus_error *erro
         return 0;
 }
 
-static char *document_text(JsonNode *doc, bool yaml) {
-        return yaml ? manifest_to_yaml(doc) : manifest_to_json(doc, TRUE);
+/* An object as Get and List write it: JSON from its remembered compact
+ * text, laid out; YAML from its document. */
+static char *object_text(Object *o, bool yaml) {
+        if (yaml)
+                return manifest_to_yaml(o->doc);
+        GString *out = g_string_new(NULL);
+        json_pretty_append(out, object_json(o), 0);
+        return g_string_free(out, FALSE);
 }
 
 /* The (s kind, s namespace, s name, a{sv} options) arguments of Get and
@@ -265,7 +271,7 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        g_autofree char *text = document_text(o->doc, yaml);
+        g_autofree char *text = object_text(o, yaml);
         g_autofree char *what = g_strdup_printf("%s %s%s%s as %s", kind->kind, o->namespace, *o->namespace ? "/" : "",
                                                 o->name, yaml ? "yaml" : "json");
         return bus_reply_text(d, m, text, what, error);
@@ -282,7 +288,6 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
                        const ListPage *p, bool yaml) {
         g_autoptr(JsonObject) list = json_object_new();
         JsonObject *meta = json_object_new();
-        JsonArray *items = json_array_new();
         g_autofree char *api_version = kind_api_version(kind), *list_kind = g_strdup_printf("%sList", kind->kind);
         char rv[32];
 
@@ -298,11 +303,32 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
                 json_object_set_int_member(meta, "remainingItemCount", objects->len - p->start - p->n);
         }
         json_object_set_object_member(list, "metadata", meta);
-        for (guint i = p->start; i < p->start + p->n; i++)
-                json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
-        json_object_set_array_member(list, "items", items);
+        if (yaml) {
+                JsonArray *items = json_array_new();
+                for (guint i = p->start; i < p->start + p->n; i++)
+                        json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
+                json_object_set_array_member(list, "items", items);
+                g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
+                return manifest_to_yaml(node);
+        }
+        /* JSON: the generator's layout of the list without its items, then
+         * each item's remembered text laid out where it stands (level 2) */
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
-        return document_text(node, yaml);
+        g_autofree char *head = json_text(node, false);
+        size_t size = strlen(head) + 64;        /* room to lay out: pages never written cost nothing */
+        for (guint i = p->start; i < p->start + p->n; i++)
+                size += 2 * strlen(object_json(objects->pdata[i]));
+        GString *out = g_string_sized_new(size);
+        head[strlen(head) - 1] = '\0';         /* less the closing '}': "items" comes last */
+        json_pretty_append(out, head, 0);
+        g_string_append(out, p->n > 0 ? ",\n  \"items\" : [" : ",\n  \"items\" : []\n}");
+        for (guint i = p->start; i < p->start + p->n; i++) {
+                g_string_append(out, i > p->start ? ",\n    " : "\n    ");
+                json_pretty_append(out, object_json(objects->pdata[i]), 2);
+        }
+        if (p->n > 0)
+                g_string_append(out, "\n  ]\n}");
+        return g_string_free(out, FALSE);
 }
 
 /* The page that fits in a message: at most limit items, fewer when their

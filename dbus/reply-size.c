@@ -2,13 +2,15 @@
 /* No message of ours may be larger than the bus takes (its
  * max_message_size, [Limits] MaxMessageSize=): dbus-daemon disconnects a
  * connection that sends one.  Replies we build are checked here before
- * they are sent; the two that sd-bus builds from the vtables
- * (GetManagedObjects, Introspect) are measured by a filter first and
- * refused when they would not fit.  Every reply measured is charged to
- * the caller's rate limit by its size. */
+ * they are sent; the two that sd-bus would build from the vtables are
+ * measured by a filter first and refused when they would not fit:
+ * Introspect (then left to sd-bus) and GetManagedObjects (then answered
+ * here, built once, its size known from each object's remembered entry).
+ * Every reply measured is charged to the caller's rate limit by its size. */
 #include "authz.h"
 #include "bus-error.h"
 #include "bus.h"
+#include "json-util.h"
 #include "object-path.h"
 #include "util.h"
 
@@ -127,28 +129,91 @@ static int append_object(sd_bus_message *s, Object *o) {
         return sd_bus_message_close_container(s);
 }
 
-/* The body size of GetManagedObjects' reply to call: the objects the
- * caller sees, written into a scratch reply and measured. */
-static int managed_objects_size(Daemon *d, sd_bus_message *call, size_t *ret) {
+/* The marshalled size of o's entry (8-aligned where it starts): written
+ * into a scratch reply and walked when first asked for, then remembered
+ * in d->entry_sizes until the object changes.  Every change of what its
+ * properties show goes through the model's observer (it is what emits
+ * PropertiesChanged), which forgets the size: bus_reply_forget().
+ */
+static int entry_size(Daemon *d, sd_bus_message *call, Object *o, size_t *ret) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *s = NULL;
-        g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
+        size_t pos = 0;
         int r;
 
+        *ret = GPOINTER_TO_SIZE(g_hash_table_lookup(d->entry_sizes, o));
+        if (*ret > 0)
+                return 0;
         if ((r = sd_bus_message_new_method_return(call, &s)) < 0 ||
-            (r = sd_bus_message_open_container(s, 'a', "{oa{sa{sv}}}")) < 0)
+            (r = sd_bus_message_open_container(s, 'a', "{oa{sa{sv}}}")) < 0 || (r = append_object(s, o)) < 0 ||
+            (r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_seal(s, 1, 0)) < 0 ||
+            (r = sd_bus_message_rewind(s, true)) < 0 || (r = body_size(s, &pos)) < 0)
                 return r;
+        *ret = pos - 8;         /* less the array's length and padding */
+        g_hash_table_insert(d->entry_sizes, o, GSIZE_TO_POINTER(*ret));
+        return 0;
+}
+
+void bus_reply_forget(Daemon *d, Object *o) {
+        JsonArray *owners = json_get_array(object_metadata(o), "ownerReferences");
+
+        if (!d->entry_sizes)
+                return;
+        g_hash_table_remove(d->entry_sizes, o);
+        /* an owner's properties may show its dependents (a VM's Instance
+         * names its VirtualMachineInstance) */
+        for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
+                const char *uid = json_get_string(json_array_get_object_element(owners, i), "uid");
+                Object *owner = uid ? model_find_uid(d->model, uid) : NULL;
+                if (owner)
+                        g_hash_table_remove(d->entry_sizes, owner);
+        }
+}
+
+/* The body size of GetManagedObjects' reply to call, listing objects. */
+static int managed_objects_size(Daemon *d, sd_bus_message *call, GPtrArray *objects, size_t *ret) {
+        size_t size = 8;        /* the array's length, padded to its 8-aligned entries */
+
         for (guint i = 0; i < objects->len; i++) {
+                size_t entry;
+                int r = entry_size(d, call, objects->pdata[i], &entry);
+                if (r < 0)
+                        return r;
+                size = align_to(size, 8) + entry;
+        }
+        *ret = size;
+        return 0;
+}
+
+/* The objects of GetManagedObjects' reply to call: those with a path the
+ * caller sees. */
+static GPtrArray *managed_objects(Daemon *d, sd_bus_message *call) {
+        GPtrArray *objects = model_list(d->model, NULL, NULL, NULL);
+
+        for (guint i = objects->len; i-- > 0;) {
                 Object *o = objects->pdata[i];
                 if (!o->kind->path_segment || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
-                        continue;
-                if ((r = append_object(s, o)) < 0)
-                        return r;
+                        g_ptr_array_remove_index(objects, i);
         }
-        if ((r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_seal(s, 1, 0)) < 0 ||
-            (r = sd_bus_message_rewind(s, true)) < 0)
+        return objects;
+}
+
+/* GetManagedObjects, answered here instead of by sd-bus (which would
+ * build the reply a second time): the reply is written once, from the
+ * same getters sd-bus would call, after its size is known from each
+ * object's remembered entry. */
+static int reply_managed_objects(Daemon *d, sd_bus_message *call, GPtrArray *objects) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        if ((r = sd_bus_message_new_method_return(call, &reply)) < 0 ||
+            (r = sd_bus_message_open_container(reply, 'a', "{oa{sa{sv}}}")) < 0)
                 return r;
-        *ret = 0;
-        return body_size(s, ret);
+        for (guint i = 0; i < objects->len; i++)
+                if ((r = append_object(reply, objects->pdata[i])) < 0)
+                        return r;
+        if ((r = sd_bus_message_close_container(reply)) < 0)
+                return r;
+        return sd_bus_send(NULL, reply, NULL);
 }
 
 /* At most how large Introspect's reply for path is: the interfaces, and a
@@ -180,13 +245,15 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
 static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         Daemon *d = userdata;
         const char *path = sd_bus_message_get_path(m), *what;
+        g_autoptr(GPtrArray) objects = NULL;
         size_t size;
         int r;
 
         if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") &&
             streq_ptr(path, BUS_MANAGER_PATH)) {
                 what = "GetManagedObjects";
-                r = managed_objects_size(d, m, &size);
+                objects = managed_objects(d, m);
+                r = managed_objects_size(d, m, objects, &size);
                 if (r < 0) {
                         g_warning("cannot measure GetManagedObjects' reply: %s", g_strerror(-r));
                         return 0;       /* sd-bus will meet the same error and answer it */
@@ -198,8 +265,15 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 return 0;
         /* charged by what was measured; Introspect by its nodes, not the allowance */
         bus_rate_limit_charge(d->ratelimit, m, streq(what, "Introspect") ? size - INTROSPECT_FIXED : size);
-        if (size <= bus_reply_max_text(d))
-                return 0;
+        if (size <= bus_reply_max_text(d)) {
+                if (!objects || !sd_bus_message_get_expect_reply(m))
+                        return 0;       /* sd-bus answers */
+                r = reply_managed_objects(d, m, objects);
+                if (r >= 0)
+                        return 1;
+                g_warning("cannot answer GetManagedObjects: %s", g_strerror(-r));
+                return 0;               /* sd-bus will meet the same error and answer it */
+        }
         (void) sd_bus_reply_method_errorf(m, BUS_ERROR_REPLY_TOO_LARGE,
                                           "%s of %s: the reply would be %zu bytes, more than one message on the bus "
                                           "carries (%zu); List each kind with the options \"limit\" and "
@@ -209,5 +283,6 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 }
 
 int bus_reply_guard_install(Daemon *d) {
+        d->entry_sizes = g_hash_table_new(NULL, NULL);
         return sd_bus_add_filter(d->bus, NULL, on_message, d);
 }

@@ -188,6 +188,31 @@ def test_get_managed_objects_that_would_not_fit(limited):
     assert owns_name(bus) and daemon.proc.poll() is None
 
 
+def test_get_managed_objects_measures_what_changed(limited):
+    """The reply's size is known from each object's remembered entry: an
+    object that grows is measured again (a stale size would let a reply
+    through that the bus refuses, losing the daemon's connection), and
+    what changed is in the next reply."""
+    bus, daemon, client = limited
+    for i in range(24):
+        client.apply(cm("g%02d" % i, annotations={"note": "small"}))
+    objs = client.managed_objects()         # every entry measured and remembered
+    assert len([p for p in objs if "/configmap/g" in p]) == 24
+    for i in range(24):
+        client.apply(cm("g%02d" % i, annotations={"note": "n" * 100_000}))
+    msg = expect_error("ReplyTooLarge", client.managed_objects)
+    assert "GetManagedObjects of /org/edgevirt/EdgeVirt1: the reply would be" in msg, msg
+    assert owns_name(bus)
+    for i in range(23):
+        client.delete("cm", "default", "g%02d" % i)
+    client.apply(cm("g23", annotations={"note": "grown, then small again"}))
+    objs = client.managed_objects()
+    mine = [v for p, v in objs.items() if p.endswith("/configmap/g23")]
+    assert len(mine) == 1
+    assert dict(mine[0][NAME + ".Object"]["Annotations"]) == {"note": "grown, then small again"}
+    assert owns_name(bus) and daemon.proc.poll() is None
+
+
 @pytest.mark.parametrize("limited", [32 * 1024 * 1024], indirect=True)
 def test_system_bus_limit_with_megabyte_configmaps(limited):
     """The issue's case at dbus-daemon's system-bus default: 36 ConfigMaps

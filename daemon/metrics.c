@@ -43,6 +43,8 @@ struct Metrics {
         int wake_fd;                    /* eventfd: the HTTP thread wants a text */
         sd_event_source *wake_source;
         Collection *running;
+        sd_event_source *deadline;      /* a collection's parts must be in by then */
+        unsigned stats_out;             /* domain statistics calls of late collections, still running */
         uint64_t collections;
         double last_duration;           /* seconds the last collection took */
 };
@@ -53,6 +55,7 @@ struct Collection {
         Metrics *m;
         gint64 started;
         unsigned parts;                 /* still out */
+        bool late;                      /* published without the parts still out: they are dropped */
         PromSet *sets[COLLECTION_PARTS];  /* each part's families (no family in two) */
         GHashTable *vmis;               /* domain name -> MetricsVmi: the running instances */
 };
@@ -302,13 +305,9 @@ static void collection_free(Collection *c) {
         g_free(c);
 }
 
-static void collection_part_done(Collection *c) {
-        Metrics *m = c->m;
-        GString *text;
+static GBytes *render(Collection *c) {
+        GString *text = g_string_new(NULL);
 
-        if (--c->parts > 0)
-                return;
-        text = g_string_new(NULL);
         for (size_t i = 0; i < COLLECTION_PARTS; i++)
                 if (c->sets[i]) {
                         g_autoptr(GBytes) part = prom_set_render(c->sets[i]);
@@ -316,10 +315,57 @@ static void collection_part_done(Collection *c) {
                         const char *data = g_bytes_get_data(part, &len);
                         g_string_append_len(text, data, (gssize) len);
                 }
+        return g_string_free_to_bytes(text);
+}
+
+static PromSet *libvirt_up(bool up) {
+        PromSet *set = prom_set_new();
+
+        prom_family(set, "edgevirt_libvirt_up", PROM_GAUGE,
+                    "Whether the collection's libvirt domain statistics call succeeded (1) or failed or was late (0).");
+        prom_sample(set, "edgevirt_libvirt_up", "edgevirt_libvirt_up", up, NULL);
+        return set;
+}
+
+static void collection_part_done(Collection *c) {
+        Metrics *m = c->m;
+
+        if (--c->parts > 0)
+                return;
+        if (c->late) {          /* published already */
+                collection_free(c);
+                return;
+        }
         m->last_duration = (double) (g_get_monotonic_time() - c->started) / G_USEC_PER_SEC;
         m->running = NULL;
+        (void) sd_event_source_set_enabled(m->deadline, SD_EVENT_OFF);
+        g_autoptr(GBytes) text = render(c);
         collection_free(c);
-        publish(m, g_string_free_to_bytes(text));
+        publish(m, g_bytes_ref(text));
+}
+
+/* A part not in by the deadline (libvirt hung on the statistics call — its
+ * keepalive notices a dead libvirtd, not a stuck one — or the storage slow):
+ * what is in is published, libvirt counted as down; the late parts are
+ * dropped when they come, and while a statistics call is still out the
+ * next collections do not queue another behind it. */
+static int on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
+        Metrics *m = userdata;
+        Collection *c = m->running;
+
+        if (!c)
+                return 0;
+        g_warning("metrics: a collection is not complete after %u s (libvirt's domain statistics or the "
+                  "storage figures): published without what is late", m->timeout / 2 ? m->timeout / 2 : 1);
+        if (!c->sets[PART_DOMAINS]) {
+                c->sets[PART_DOMAINS] = libvirt_up(false);
+                m->stats_out++;
+        }
+        c->late = true;
+        m->running = NULL;
+        m->last_duration = (double) (g_get_monotonic_time() - c->started) / G_USEC_PER_SEC;
+        publish(m, render(c));
+        return 0;
 }
 
 static void host_done(void *data) {
@@ -334,11 +380,14 @@ static void host_done(void *data) {
 
 static void domains_done(HvOp *op) {
         Collection *c = op->userdata;
-        PromSet *set = prom_set_new();
+        PromSet *set;
 
-        prom_family(set, "edgevirt_libvirt_up", PROM_GAUGE,
-                    "Whether the collection's libvirt domain statistics call succeeded (1) or failed (0).");
-        prom_sample(set, "edgevirt_libvirt_up", "edgevirt_libvirt_up", op->r >= 0, NULL);
+        if (c->late && c->sets[PART_DOMAINS]) {         /* published without it */
+                c->m->stats_out--;
+                collection_part_done(c);
+                return;
+        }
+        set = libvirt_up(op->r >= 0);
         if (op->r < 0)
                 g_debug("metrics: domain statistics: %s", op->error);
         metrics_collect_domains(op->stats, c->vmis, set);
@@ -371,7 +420,14 @@ static void collect(Metrics *m) {
         j->consoles = console_sockets_new(m->model);
         j->set = prom_set_new();
         worker_submit(s->worker, host_work, host_done, j);
-        hypervisor_submit(m->hv, hv_op_new(HV_OP_DOMAIN_STATS, NULL, domains_done, c));
+        if (m->stats_out > 0) {         /* one is stuck: none queued behind it */
+                c->sets[PART_DOMAINS] = libvirt_up(false);
+                c->parts--;
+        } else
+                hypervisor_submit(m->hv, hv_op_new(HV_OP_DOMAIN_STATS, NULL, domains_done, c));
+        /* half the scrapers' wait: they get what is in before they give up */
+        (void) sd_event_source_set_time_relative(m->deadline, (uint64_t) MAX(m->timeout / 2, 1u) * G_USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(m->deadline, SD_EVENT_ONESHOT);
         collection_part_done(c);        /* the main loop's part */
 }
 
@@ -422,6 +478,11 @@ int metrics_new(sd_event *event, Model *model, CallStats *calls, const char *lib
         r = sd_event_add_io(event, &m->wake_source, m->wake_fd, EPOLLIN, on_wake, m);
         if (r < 0)
                 return ev_error_set(error, -r, "metrics: cannot watch the eventfd: %s", g_strerror(-r));
+        r = sd_event_add_time_relative(event, &m->deadline, CLOCK_MONOTONIC, UINT64_MAX / 2, 0, on_deadline, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->deadline, SD_EVENT_OFF);
+        if (r < 0)
+                return ev_error_set(error, -r, "metrics: cannot make a timer: %s", g_strerror(-r));
         r = hypervisor_new_calls_only(event, libvirt_uri, 1, &m->hv);
         if (r < 0)
                 return ev_error_set(error, -r, "metrics: cannot reach libvirt: %s", g_strerror(-r));
@@ -446,6 +507,7 @@ Metrics *metrics_free(Metrics *m) {
         /* a collection still out stays: its parts' done functions no
          * longer run once the loop is over */
         sd_event_source_disable_unref(m->wake_source);
+        sd_event_source_disable_unref(m->deadline);
         if (m->wake_fd >= 0)
                 close(m->wake_fd);
         g_clear_pointer(&m->text, g_bytes_unref);

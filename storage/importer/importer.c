@@ -71,19 +71,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/landlock.h>
-#include <sys/syscall.h>
-
-#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
-#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)        /* ABI 3; older headers lack it */
-#endif
 
 #include <curl/curl.h>
-#include <seccomp.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -562,96 +556,6 @@ static bool convert_remote(ImageFormat fmt, const Options *o) {
         return true;
 }
 
-/* Landlock: from here on this process and its children (qemu-img) may
- * write only the target volume and inside the scratch directory.  Reading
- * stays open (libraries, CA bundles).  Best effort on kernels without it. */
-static void confine(const Options *o) {
-        int abi = (int) syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
-        uint64_t write_rights = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_REMOVE_DIR |
-                                LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
-                                LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
-                                LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
-                                LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
-        uint64_t truncate_right = 0;
-
-        if (abi < 1)
-                return;
-        if (abi >= 2)
-                write_rights |= LANDLOCK_ACCESS_FS_REFER;
-        if (abi >= 3)
-                truncate_right = LANDLOCK_ACCESS_FS_TRUNCATE;
-        struct landlock_ruleset_attr attr = { .handled_access_fs = write_rights | truncate_right };
-        int ruleset = (int) syscall(SYS_landlock_create_ruleset, &attr, sizeof attr, 0);
-        if (ruleset < 0)
-                return;
-        struct { const char *path; uint64_t rights; } allowed[] = {
-                { o->scratch, write_rights | truncate_right },
-                { "/dev/null", LANDLOCK_ACCESS_FS_WRITE_FILE },
-                { o->target, LANDLOCK_ACCESS_FS_WRITE_FILE | truncate_right },
-                { o->cache, write_rights | truncate_right },
-        };
-        for (size_t i = 0; i < G_N_ELEMENTS(allowed); i++) {
-                if (!allowed[i].path)
-                        continue;
-                int fd = open(allowed[i].path, O_PATH | O_CLOEXEC);
-                if (fd < 0)
-                        die(false, "cannot open %s: %s", allowed[i].path, g_strerror(errno));
-                struct landlock_path_beneath_attr pb = { .allowed_access = allowed[i].rights, .parent_fd = fd };
-                if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0)
-                        die(false, "landlock rule for %s: %s", allowed[i].path, g_strerror(errno));
-                close(fd);
-        }
-        if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0)
-                die(false, "cannot confine the importer: %s", g_strerror(errno));
-        close(ruleset);
-}
-
-/* System calls refused (EPERM) to the importer and its children. */
-static const int denied_syscalls[] = {
-        SCMP_SYS(mount), SCMP_SYS(umount2), SCMP_SYS(pivot_root), SCMP_SYS(chroot), SCMP_SYS(move_mount),
-        SCMP_SYS(open_tree), SCMP_SYS(fsopen), SCMP_SYS(fsmount), SCMP_SYS(fsconfig), SCMP_SYS(fspick),
-        SCMP_SYS(mount_setattr), SCMP_SYS(unshare), SCMP_SYS(setns), SCMP_SYS(ptrace), SCMP_SYS(process_vm_readv),
-        SCMP_SYS(process_vm_writev), SCMP_SYS(kcmp), SCMP_SYS(init_module), SCMP_SYS(finit_module),
-        SCMP_SYS(delete_module), SCMP_SYS(kexec_load), SCMP_SYS(kexec_file_load), SCMP_SYS(reboot), SCMP_SYS(swapon),
-        SCMP_SYS(swapoff), SCMP_SYS(bpf), SCMP_SYS(perf_event_open), SCMP_SYS(userfaultfd), SCMP_SYS(keyctl),
-        SCMP_SYS(add_key), SCMP_SYS(request_key), SCMP_SYS(acct), SCMP_SYS(settimeofday), SCMP_SYS(clock_settime),
-        SCMP_SYS(clock_adjtime), SCMP_SYS(adjtimex), SCMP_SYS(sethostname), SCMP_SYS(setdomainname), SCMP_SYS(iopl),
-        SCMP_SYS(ioperm), SCMP_SYS(syslog), SCMP_SYS(quotactl), SCMP_SYS(open_by_handle_at),
-        SCMP_SYS(name_to_handle_at), SCMP_SYS(lookup_dcookie), SCMP_SYS(fanotify_init), SCMP_SYS(vhangup),
-        SCMP_SYS(uselib), SCMP_SYS(personality), SCMP_SYS(mknod), SCMP_SYS(mknodat), SCMP_SYS(pidfd_getfd),
-};
-
-/* The socket families an importer needs: local (nbdkit), IP (downloads),
- * netlink (the resolver asks for the addresses configured). */
-static const int allowed_families[] = { AF_UNIX, AF_INET, AF_INET6, AF_NETLINK };
-
-static void seccomp_confine(void) {
-        scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-        int r = 0;
-
-        if (!ctx)
-                die(false, "cannot set up the seccomp filter");
-        for (size_t i = 0; i < G_N_ELEMENTS(denied_syscalls) && r == 0; i++) {
-                r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), denied_syscalls[i], 0);
-                if (r == -EDOM || r == -EINVAL)
-                        r = 0;  /* not a system call of this architecture: nothing to refuse */
-        }
-        /* socket(): every family but the allowed ones refused */
-        for (int family = 0; family < AF_MAX && r == 0; family++) {
-                bool allowed = false;
-                for (size_t i = 0; i < G_N_ELEMENTS(allowed_families); i++)
-                        allowed = allowed || allowed_families[i] == family;
-                if (!allowed)
-                        r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-                                             SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t) family));
-        }
-        if (r == 0)
-                r = seccomp_load(ctx);
-        seccomp_release(ctx);
-        if (r < 0)
-                die(false, "cannot load the seccomp filter: %s", g_strerror(-r));
-}
-
 /* --self-test: what the confinement must refuse, tried. */
 static int self_test(const Options *o) {
         struct { const char *what; int r; int want; } t[] = {
@@ -965,8 +869,7 @@ int main(int argc, char *argv[]) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);       /* never outlive the daemon */
         parse_args(argc, argv, &o);
         control_fd = o.control_fd;
-        confine(&o);
-        seccomp_confine();
+        importer_confine(&o);
         if (o.self_test)
                 return self_test(&o);
         curl_global_init(CURL_GLOBAL_DEFAULT);

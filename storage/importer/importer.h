@@ -26,6 +26,10 @@ typedef struct Options {
         unsigned idle_seconds;          /* an upload that brings nothing that long */
 } Options;
 
+/* Landlock (writes only to the target, scratch and cache) and seccomp
+ * (no mounts, namespaces, modules …) for this process and its children
+ * (confine.c). */
+void importer_confine(const Options *o);
 /* Say why on stderr, remove the partial file, exit 2 (retryable) or 1. */
 void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...);
 /* die with r's error. */

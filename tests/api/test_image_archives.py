@@ -21,7 +21,8 @@ import pytest
 import servers
 from conftest import expect_error, wait_until
 from test_images import container_disk_vm, images
-from test_registry import blob, disk, image, layout  # noqa: F401 (disk: a fixture)
+from servers import blob, image, layout
+from test_registry import disk  # noqa: F401 (a fixture)
 from test_vm import vm_status
 
 NO_OPTIONS = dbus.Dictionary({}, signature="sv")

@@ -16,20 +16,20 @@ static const char *priority_of(GLogLevelFlags level) {
                level & G_LOG_LEVEL_INFO ? "6" : "7";
 }
 
-void log_object_full(GLogLevelFlags level, const Object *o, const char *message_id, const char *file,
-                     const char *line, const char *func, const char *format, ...) {
-        g_autofree char *text = NULL, *message = NULL;
-        va_list ap;
+typedef struct LogRef {
+        const char *kind, *ns, *name, *uid;     /* kind NULL: about no object */
+} LogRef;
 
-        va_start(ap, format);
-        text = g_strdup_vprintf(format, ap);
-        va_end(ap);
-        if (!o)
-                message = g_steal_pointer(&text);
-        else if (*o->namespace)
-                message = g_strdup_printf("%s %s/%s: %s", o->kind->kind, o->namespace, o->name, text);
+static void log_fields(GLogLevelFlags level, const LogRef *ref, const char *message_id, const char *file,
+                       const char *line, const char *func, const char *text) {
+        g_autofree char *message = NULL;
+
+        if (!ref->kind)
+                message = g_strdup(text);
+        else if (*ref->ns)
+                message = g_strdup_printf("%s %s/%s: %s", ref->kind, ref->ns, ref->name, text);
         else
-                message = g_strdup_printf("%s %s: %s", o->kind->kind, o->name, text);
+                message = g_strdup_printf("%s %s: %s", ref->kind, ref->name, text);
 
         /* GLib's default writer sends every field to journald when stderr is
          * the journal, else prints MESSAGE on stderr.  g_log_structured_array()
@@ -38,11 +38,11 @@ void log_object_full(GLogLevelFlags level, const Object *o, const char *message_
         size_t n = 0;
         fields[n++] = (GLogField) { "MESSAGE", message, -1 };
         fields[n++] = (GLogField) { "PRIORITY", priority_of(level), -1 };
-        if (o) {
-                fields[n++] = (GLogField) { "OBJECT_KIND", o->kind->kind, -1 };
-                fields[n++] = (GLogField) { "OBJECT_NAMESPACE", o->namespace, -1 };
-                fields[n++] = (GLogField) { "OBJECT_NAME", o->name, -1 };
-                fields[n++] = (GLogField) { "OBJECT_UID", o->uid, -1 };
+        if (ref->kind) {
+                fields[n++] = (GLogField) { "OBJECT_KIND", ref->kind, -1 };
+                fields[n++] = (GLogField) { "OBJECT_NAMESPACE", ref->ns, -1 };
+                fields[n++] = (GLogField) { "OBJECT_NAME", ref->name, -1 };
+                fields[n++] = (GLogField) { "OBJECT_UID", ref->uid, -1 };
         }
         fields[n++] = (GLogField) { "CODE_FILE", file, -1 };
         fields[n++] = (GLogField) { "CODE_LINE", line, -1 };
@@ -50,6 +50,30 @@ void log_object_full(GLogLevelFlags level, const Object *o, const char *message_
         if (message_id)
                 fields[n++] = (GLogField) { "MESSAGE_ID", message_id, -1 };
         g_log_structured_array(level, fields, n);
+}
+
+void log_object_full(GLogLevelFlags level, const Object *o, const char *message_id, const char *file,
+                     const char *line, const char *func, const char *format, ...) {
+        g_autofree char *text = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        text = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        log_fields(level, o ? &(LogRef) { o->kind->kind, o->namespace, o->name, o->uid } : &(LogRef) { 0 },
+                   message_id, file, line, func, text);
+}
+
+void log_ref_full(GLogLevelFlags level, const char *kind, const char *ns, const char *name, const char *uid,
+                  const char *file, const char *line, const char *func, const char *format, ...) {
+        g_autofree char *text = NULL;
+        va_list ap;
+
+        va_start(ap, format);
+        text = g_strdup_vprintf(format, ap);
+        va_end(ap);
+        log_fields(level, &(LogRef) { kind, ns ? ns : "", name ? name : "", uid ? uid : "" }, NULL, file, line,
+                   func, text);
 }
 
 int log_level_from_string(const char *s, GLogLevelFlags *ret) {

@@ -25,6 +25,13 @@
 void log_object_full(GLogLevelFlags level, const Object *o, const char *message_id, const char *file,
                      const char *line, const char *func, const char *format, ...) G_GNUC_PRINTF(7, 8);
 
+/* The same for an object known by its names only: on a worker thread,
+ * where the model must not be read (kind, namespace, name, uid copied). */
+#define log_ref(level, kind, ns, name, uid, ...) \
+        log_ref_full((level), (kind), (ns), (name), (uid), __FILE__, G_STRINGIFY(__LINE__), G_STRFUNC, __VA_ARGS__)
+void log_ref_full(GLogLevelFlags level, const char *kind, const char *ns, const char *name, const char *uid,
+                  const char *file, const char *line, const char *func, const char *format, ...) G_GNUC_PRINTF(9, 10);
+
 /* The ids of the messages an operator looks for. */
 #define LOG_MESSAGE_ID_OBJECT_CREATED "ec4bd4d485201fb16da28b6d2da5771d"
 #define LOG_MESSAGE_ID_OBJECT_REMOVED "3fa55af4d9d7672929316e4bbc13f701"

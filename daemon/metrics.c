@@ -15,6 +15,7 @@
 #include "metrics-domain.h"
 #include "metrics-transitions.h"
 #include "metrics-objects.h"
+#include "log.h"
 #include "metrics.h"
 #include "services.h"
 #include "util.h"
@@ -269,7 +270,8 @@ static void collect_storage(GPtrArray *backends, PromSet *set) {
                 r = b->ops->capacity(b, &cap, &e);
                 g_mutex_unlock(&b->lock);
                 if (r < 0) {
-                        g_debug("metrics: storage class %s: %s", b->config->name, e->message);
+                        log_ref(G_LOG_LEVEL_DEBUG, "StorageClass", "", b->config->name, NULL,
+                                "metrics: no capacity: %s", e->message);
                         continue;
                 }
                 const uint64_t v[] = { cap.total, cap.allocated, cap.used };

@@ -329,8 +329,11 @@ static void remove_copies_work(void *data) {
         for (guint i = 0; i < jobs->len; i++) {
                 CopyJob *j = jobs->pdata[i];
                 g_autoptr(GError) e = NULL;
-                if (j->backend->ops->remove(j->backend, j->dst_id, &e) < 0)
-                        g_warning("cannot free the snapshot volume %s: %s", j->dst_id, e->message);
+                if (j->backend->ops->remove(j->backend, j->dst_id, &e) < 0) {
+                        g_autofree char *snap = g_strndup(j->name, strcspn(j->name, "/"));  /* "SNAP/VOLUME" */
+                        log_ref(G_LOG_LEVEL_WARNING, "VirtualMachineSnapshot", j->ns, snap, j->uid,
+                                "cannot free the snapshot volume %s: %s", j->dst_id, e->message);
+                }
         }
 }
 
@@ -509,9 +512,19 @@ static char *prepare(Model *m, Object *snap, Object *vm, bool online, SnapRun *r
 
 #define LOCKED "Source locked and operation in progress"
 
+typedef struct Release {
+        Model *m;
+        char *uid;                      /* the snapshot's */
+} Release;
+
 static void released_after_restart(void *userdata, int r, const char *error) {
+        Release *rel = userdata;
+
         if (r < 0)
-                g_warning("cannot let a guest go after a snapshot cut short: %s", error);
+                log_object(G_LOG_LEVEL_WARNING, model_find_uid(rel->m, rel->uid),
+                           "cannot let a guest go after a snapshot cut short: %s", error);
+        g_free(rel->uid);
+        g_free(rel);
 }
 
 static int vmsnapshot_reconcile(Model *m, Object *o) {
@@ -553,8 +566,12 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
                 JsonArray *ind = json_get_array(json_get_object(object_root(o), "status"), "indications");
                 const char *how = json_array_has_string(ind, "GuestAgent") ? "GuestAgent" :
                                   json_array_has_string(ind, "NoGuestAgent") ? "Paused" : NULL;
-                if (online && how)
-                        services_instance_release(model_services(m), vmi, how, released_after_restart, NULL);
+                if (online && how) {
+                        Release *rel = g_new0(Release, 1);
+                        rel->m = m;
+                        rel->uid = g_strdup(o->uid);
+                        services_instance_release(model_services(m), vmi, how, released_after_restart, rel);
+                }
                 progressing(m, o, false, "Restarted", "edgevirtd restarted during the snapshot; taking it again");
         }
 

@@ -87,6 +87,19 @@ static void test_cluster_scoped(void) {
 }
 
 /* An object looked up and not found: the message as it is, no OBJECT_*. */
+/* log_ref: the same fields from names alone (a worker thread's message) */
+static void test_ref(void) {
+        g_hash_table_remove_all(seen);
+        log_ref(G_LOG_LEVEL_WARNING, "VirtualMachineSnapshot", "shop", "nightly", "u-9", "cannot free %s", "v1");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "MESSAGE"), ==,
+                        "VirtualMachineSnapshot shop/nightly: cannot free v1");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_KIND"), ==, "VirtualMachineSnapshot");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAMESPACE"), ==, "shop");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_NAME"), ==, "nightly");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "OBJECT_UID"), ==, "u-9");
+        g_assert_cmpstr(g_hash_table_lookup(seen, "CODE_FUNC"), ==, "test_ref");
+}
+
 static void test_no_object(void) {
         g_hash_table_remove_all(seen);
         log_object(G_LOG_LEVEL_WARNING, NULL, "libvirt: %s: gone", "ns_web");
@@ -106,5 +119,6 @@ int main(int argc, char **argv) {
         g_test_add_func("/log/message-id", test_message_id);
         g_test_add_func("/log/levels", test_levels);
         g_test_add_func("/log/no-object", test_no_object);
+        g_test_add_func("/log/ref", test_ref);
         return g_test_run();
 }

@@ -269,8 +269,11 @@ static void forget_old_objects(EvWindow *w, GDBusObjectManager *m) {
         for (const char **n = names; *n; n++) {
                 g_autofree char *path = ev_object_path(*n, NULL, NULL);
                 g_autoptr(GDBusObject) o = g_dbus_object_manager_get_object(m, path);
-                if (!o)
-                        ns_remove(w, *n);
+                if (o)
+                        continue;
+                if (g_strcmp0(*n, w->namespace) == 0)
+                        set_namespace(w, NULL);
+                ns_remove(w, *n);
         }
         ev_object_list_clear(w->vms);
         ev_object_list_clear(w->volumes);

@@ -99,12 +99,14 @@ class Bus:
         self.pid = int(out.split()[0])
         self.conn = dbus.bus.BusConnection(self.address)
 
-    def restart(self):
-        """The bus gone and back at the same address (its clients see it close)."""
+    def down(self):
+        """The bus gone (its clients see it close); up() brings it back at the same address."""
         self.stop()
         wait_until(lambda: not os.path.exists(f"/proc/{self.pid}"), what="the bus to exit")
         if os.path.exists(self.sock):
             os.unlink(self.sock)
+
+    def up(self):
         self._start()
 
     def stop(self):

@@ -112,8 +112,9 @@ def test_the_bus_going_away_is_said_and_recovered_from(client, daemon, bus, desk
     app = desktop.start()
     wait_status(app, "web", "Stopped")
     daemon.kill()
-    bus.restart()
+    bus.down()
     app.wait_one("label", name_is="Cannot Reach the Bus", timeout=30)
+    bus.up()
     daemon.start()
     wait_status(app, "web", "Stopped", timeout=60)
     assert app.one("label", name_is="Cannot Reach the Bus") is None

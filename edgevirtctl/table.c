@@ -217,12 +217,12 @@ void print_table_rows(JsonArray *items, bool with_namespace, bool header, bool w
         for (size_t t = 0; t < G_N_ELEMENTS(tables); t++)
                 if (streq_ptr(tables[t].kind, kind))
                         cols = tables[t].columns;
-        if (!cols)
+        if (!cols) {
                 cols = fallback;
-        while (ncols < 7 && cols[ncols].title)
+                ncols = G_N_ELEMENTS(fallback);
+        }
+        while (cols != fallback && ncols < 7 && cols[ncols].title)      /* not past fallback's end */
                 ncols++;
-        if (cols == fallback)
-                ncols = 2;
         /* the usual columns, then the wide ones before AGE */
         Column all[10];
         size_t nall = 0;

@@ -3,14 +3,16 @@
 import time
 import base64
 import json
+import os
 import re
+import subprocess
 import uuid
 
 import dbus
 import pytest
 import yaml
 
-from conftest import ERR, NAMESPACE, OBJECT, ROOT, expect_error, wait_until
+from conftest import DAEMON, ERR, NAMESPACE, OBJECT, ROOT, expect_error, wait_until
 
 NS_DEMO = "/org/edgevirt/EdgeVirt1/namespace/demo"
 
@@ -128,6 +130,14 @@ def test_list_and_get_show_each_change_at_once(client):
     assert client.list("cm", "default")["items"] == []
 
 
+def memory_measurable():
+    """RssAnon means nothing under valgrind (the lane's wrapper) or with
+    AddressSanitizer (its quarantine keeps what is freed)."""
+    if os.environ.get("EDGEVIRT_DAEMON_WRAPPER"):
+        return False
+    return "libasan" not in subprocess.run(["ldd", DAEMON], capture_output=True, text=True).stdout
+
+
 def rss_anon_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         return next(int(line.split()[1]) for line in f if line.startswith("RssAnon:"))
@@ -139,6 +149,8 @@ def test_apply_keeps_nothing_it_parsed(daemon, client, syntax):
     may outlive it.  (json-glib's json_node_init_object takes a reference
     of its own: each parsed container, and each admitted document, stayed
     in memory for good, about 14 times the text's size.)"""
+    if not memory_measurable():
+        pytest.skip("RssAnon is not the daemon's own under valgrind or AddressSanitizer")
     data = {"k%04d" % i: "value %d" % i for i in range(2000)}
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": data}
     text = yaml.safe_dump(doc) if syntax == "yaml" else json.dumps(doc)

@@ -229,20 +229,57 @@ bool json_deeper_than(JsonNode *n, unsigned max) {
         return false;
 }
 
-char *json_text_fix(char *text) {
-        size_t n = 0;
+/* Where an exponent's digits end in json-glib's ".0" ("1e+308.0"): the
+ * index of the '.', else 0.  p points at an 'e' or 'E' after a digit. */
+static size_t stray_decimal(const char *p) {
+        size_t k = 1;
 
-        for (const char *p = text; *p; p++)
-                n += *p == '\x1f';
-        if (n == 0)
-                return text;
-        /* a raw U+001F only ever stands inside a string: "\u001f" there */
-        GString *out = g_string_sized_new(strlen(text) + 5 * n);
-        for (const char *p = text; *p; p++)
-                if (*p == '\x1f')
+        if (p[k] == '+' || p[k] == '-')
+                k++;
+        size_t digits = strspn(p + k, "0123456789");
+        if (digits == 0 || p[k + digits] != '.' || p[k + digits + 1] != '0' ||
+            g_ascii_isdigit(p[k + digits + 2]))
+                return 0;
+        return k + digits;
+}
+
+char *json_text_fix(char *text) {
+        GString *out = NULL;
+        bool in_string = false;
+
+        for (const char *p = text; *p; p++) {
+                const char *keep = p;
+                size_t skip = 0;
+                if (in_string && *p == '\\' && p[1]) {
+                        if (out)
+                                g_string_append_len(out, p, 2);
+                        p++;
+                        continue;
+                }
+                if (*p == '"')
+                        in_string = !in_string;
+                else if (in_string && *p == '\x1f')
+                        skip = 1;       /* a raw U+001F only ever stands inside a string: "\u001f" there */
+                else if (!in_string && (*p == 'e' || *p == 'E') && p > text && g_ascii_isdigit(p[-1]) &&
+                         stray_decimal(p))
+                        skip = 2;       /* a double with an exponent: json-glib added ".0" after it */
+                if (!skip) {
+                        if (out)
+                                g_string_append_c(out, *p);
+                        continue;
+                }
+                if (!out)
+                        out = g_string_new_len(text, keep - text);
+                if (skip == 1) {
                         g_string_append(out, "\\u001f");
-                else
-                        g_string_append_c(out, *p);
+                } else {
+                        size_t end = stray_decimal(p);
+                        g_string_append_len(out, p, (gssize) end);
+                        p += end + 1;   /* past ".0" (the loop's p++ takes the '0') */
+                }
+        }
+        if (!out)
+                return text;
         g_free(text);
         return g_string_free(out, FALSE);
 }

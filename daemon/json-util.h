@@ -33,7 +33,9 @@ int json_patch_apply(JsonNode *doc, JsonObject *op, GError **error);
 
 /* JSON text of a node, as json_to_string() writes it but valid: json-glib
  * 1.6 writes U+001F raw inside strings (it escapes the other control
- * characters), which no strict reader — ours included — takes back. */
+ * characters) and a double with an exponent as "1e+308.0" (it appends
+ * ".0" to a double without a '.'), which no strict reader — ours
+ * included — takes back. */
 char *json_text(JsonNode *node, bool pretty);
 /* The same repair on a text json-glib wrote (takes ownership). */
 char *json_text_fix(char *text);

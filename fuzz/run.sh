@@ -41,6 +41,8 @@ seeds = {
     "dup.json": '{"a": 1, "b": {"c": 2, "c": 3}}',
     "dup-escaped.json": '{"a": 1, "\\u0061": 2, "\\ud83d\\ude00": [1.5e3, -0, 1180591620717411303424]}',
     "numbers.json": '{"n": [9223372036854775807, -9223372036854775808, 9223372036854775808, 1e308, 1e400, 0.5]}',
+    # doubles %.17g writes without a '.': json-glib 1.6 appended ".0" ("1e+21.0")
+    "exponents.json": '{"n": [1e21, 1e22, -1e100, 1E+21]}',
 }
 for name, text in seeds.items():
     open(f"{d}/{name}", "w").write(text)

@@ -68,11 +68,24 @@ static void test_object_document(void) {
                           "[{\"name\":\"default\",\"pod\":{}}]}}},\"status\":{\"conditions\":[]}}");
 }
 
+/* json_text_fix: what json-glib 1.6 writes that no strict reader takes */
+static void test_text_fix(void) {
+        g_autofree char *a = json_text_fix(g_strdup("{\"n\":[1e+308.0,-2.5e-07.0,1.0,1e5,3.0]}"));
+        g_autofree char *b = json_text_fix(g_strdup("{\"s\":\"x\x1f 1e+30.0 \\\" e9.0\"}"));
+        g_autofree char *c = json_text_fix(g_strdup("[true,false,10.0]"));
+
+        g_assert_cmpstr(a, ==, "{\"n\":[1e+308,-2.5e-07,1.0,1e5,3.0]}");
+        /* inside a string nothing but U+001F changes */
+        g_assert_cmpstr(b, ==, "{\"s\":\"x\\u001f 1e+30.0 \\\" e9.0\"}");
+        g_assert_cmpstr(c, ==, "[true,false,10.0]");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/json-pretty/layout", test_layout);
         g_test_add_func("/json-pretty/strings", test_strings);
         g_test_add_func("/json-pretty/deep", test_deep);
         g_test_add_func("/json-pretty/object-document", test_object_document);
+        g_test_add_func("/json-pretty/text-fix", test_text_fix);
         return g_test_run();
 }

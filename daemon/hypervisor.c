@@ -222,8 +222,11 @@ static void run_addresses(virDomainPtr d, HvOp *op) {
                                             VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP };
         int n = -1;
 
-        /* the agent knows best; leases and ARP know NAT guests without one */
-        for (size_t s = 0; s < G_N_ELEMENTS(sources) && n <= 0; s++) {
+        /* the agent knows best; leases and ARP know NAT guests without one.
+         * An agent that is not connected is not asked: libvirtd logs an
+         * error for every such call ("Guest agent is not responding"), which
+         * filled the journal every few seconds per VM without an agent. */
+        for (size_t s = op->ask_agent ? 0 : 1; s < G_N_ELEMENTS(sources) && n <= 0; s++) {
                 n = virDomainInterfaceAddresses(d, &ifaces, sources[s], 0);
                 if (n > 0) {
                         op->from_agent = sources[s] == VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT;

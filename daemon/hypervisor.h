@@ -100,6 +100,7 @@ struct HvOp {
         GPtrArray *domains;             /* LIST: HvDomain */
         GPtrArray *addresses;           /* ADDRESSES: HvAddress */
         bool from_agent;                /* ADDRESSES: the agent answered */
+        bool ask_agent;                 /* ADDRESSES: the agent is connected, ask it first */
         JsonObject *guest;              /* GUEST_INFO */
         bool agent_connected;           /* AGENT_STATE */
         GPtrArray *users;               /* SET_CREDENTIALS: GuestUser (credentials.h), owned */

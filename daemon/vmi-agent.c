@@ -239,6 +239,7 @@ static void submit_due(VmiController *c, Instance *inst, gint64 due, bool *busy,
         g_autofree char *name = vmi_domain_name(vmi);
         HvOp *op = hv_op_new(kind, name, done, c);
         op->tag = g_strdup(inst->uid);
+        op->ask_agent = inst->agent != NULL;
         *busy = true;
         hypervisor_submit(c->hv, op);
 }

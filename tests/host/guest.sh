@@ -88,7 +88,7 @@ Devices=/dev/vdb
 CONF
         check "apt-get install ./edgevirtd_*.deb ./edgevirtctl_*.deb ./edgevirt-common_*.deb (offline)" \
                 bash -c 'cd /t/debs && DEBIAN_FRONTEND=noninteractive \
-                         apt-get install -y ./edgevirtd_*.deb ./edgevirtctl_*.deb ./edgevirt-common_*.deb'
+                         timeout 600 apt-get install -y ./edgevirtd_*.deb ./edgevirtctl_*.deb ./edgevirt-common_*.deb'
         # the message catalogs come with edgevirt-common, which the client alone needs too
         check "edgevirtctl speaks German with LANGUAGE=de (edgevirt-common's catalog)" \
                 bash -c 'LC_ALL= LANG=C.UTF-8 LANGUAGE=de edgevirtctl --bus=unix:path=/nonexistent get vm 2>&1 |
@@ -373,10 +373,40 @@ phase2() {
 boot=$(( $(cat "$state/phase" 2>/dev/null || echo 0) + 1 ))
 trap 'journalctl -b -u edgevirtd --no-pager -o short-monotonic >"/t/journal-$boot.txt"' EXIT
 
+# A phase that hangs must still say where: after WATCHDOG seconds (well
+# before the host's QEMU timeout) the processes still running and the last
+# journal lines go into the results, the whole journal of this boot beside
+# them, and the guest powers off.  (A CI run once timed out in phase 1 with
+# nothing to show for it.)
+# The host's EDGEVIRT_HOST_WATCHDOG comes on the test disk (tests/host/run.sh).
+watchdog_s=$(cat /t/watchdog 2>/dev/null || echo 1100)
+watchdog() {
+        sleep "$watchdog_s"
+        kill -STOP $$           # no further checks while the state is taken
+        {
+                echo "# watchdog: phase $boot still running after $watchdog_s s; its processes:"
+                for p in /proc/[0-9]*; do
+                        [ -r "$p/cmdline" ] || continue
+                        c=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)
+                        [ -n "$c" ] && printf '#   %s %s %s\n' "${p#/proc/}" \
+                                "$(sed -n 's/^State:[[:space:]]*//p' "$p/status" 2>/dev/null)" "$c"
+                done
+                echo "# the last lines of this boot's journal:"
+                journalctl -b -n 80 --no-pager -o short-monotonic | sed 's/^/#   /'
+        } >/run/watchdog.txt 2>&1
+        cat /run/watchdog.txt >>"$results"
+        journalctl -b --no-pager -o short-monotonic >"/t/journal-$boot-all.txt" 2>&1
+        sync
+        systemctl --no-block poweroff
+}
+watchdog &
+watchdog_pid=$!
+
 case $(cat "$state/phase" 2>/dev/null) in
 "")     phase1; system_bus; manifests_dir; metrics_socket; desktop_user; journal; stop_with_running_vm
         echo 1 >"$state/phase"; echo "phase 1 done" >>"$results" ;;
 1) phase2; echo 2 >"$state/phase"; echo "phase 2 done" >>"$results" ;;
 *) note "nothing left to do" ;;
 esac
+kill "$watchdog_pid" 2>/dev/null
 sync

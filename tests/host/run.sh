@@ -59,6 +59,8 @@ cp "$here/agent.py" "$work/t/agent.py"
 # 8 MiB that are not zeros, so "the same bytes" means something.
 head -c 8M /dev/urandom >"$work/t/srv/disk.img"
 : >"$work/t/results.txt"
+# seconds after which a phase that hangs is cut short and shown (tests/host/guest.sh)
+echo "${EDGEVIRT_HOST_WATCHDOG:-1100}" >"$work/t/watchdog"
 size_kb=$(( $(du -sk "$work/t" | cut -f1) + 65536 ))
 truncate -s "${size_kb}K" "$work/t.img"
 mkfs.ext4 -q -L edgevirt-t -d "$work/t" "$work/t.img" || fail "cannot make the test disk"
@@ -77,6 +79,7 @@ boot() {
                 >"$work/qemu.log" 2>&1
         local rc=$?
         { echo "=== boot $1 (qemu exit $rc) ==="; tr -d '\r' <"$work/console.log"; } >>"$console"
+        [ $rc -eq 0 ] || sed 's/^/#   qemu: /' "$work/qemu.log" >&2
         return $rc
 }
 # QEMU exits 0 whatever the guest did: the results file says how far it got.
@@ -87,6 +90,16 @@ phase_done 1 && { boot 2 || echo "host lane: second boot: qemu failed or timed o
 debugfs -R "cat /results.txt" "$work/t.img" 2>/dev/null >"$work/results.txt"
 for p in 1 2; do        # the daemon's journal of each boot, beside the console log
         debugfs -R "cat /journal-$p.txt" "$work/t.img" 2>/dev/null >"${out%.tap}.journal-$p.txt"
+        # the whole journal of a boot the guest's watchdog ended (tests/host/guest.sh)
+        debugfs -R "cat /journal-$p-all.txt" "$work/t.img" 2>/dev/null >"$work/all.txt" &&
+                [ -s "$work/all.txt" ] && cp "$work/all.txt" "${out%.tap}.journal-$p-all.txt"
+done
+# A phase that did not finish: the end of the console goes where CI shows it.
+for p in 1 2; do
+        grep -qx "phase $p done" "$work/results.txt" && continue
+        echo "host lane: phase $p did not finish; the end of the guest's console ($console):" >&2
+        tail -n 60 "$console" | sed 's/^/#   /' >&2
+        break
 done
 awk '
 /^(ok|not ok) - / { n++; sub(/^ok - /, "ok " n " - "); sub(/^not ok - /, "not ok " n " - "); print; next }

@@ -4,16 +4,15 @@
  * the instances directory (<state>/instances/<vm uid>/nvram.fd), and the
  * swtpm state of devices.tpm.persistent, which libvirt keeps by the
  * domain's UUID (persistent_state).  Both go with the VM. */
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "domain.h"
+#include "firmware-store.h"
 #include "json-util.h"
 #include "util.h"
 #include "vm-status.h"
 #include "vmi-private.h"
 
-#define NVRAM_FILE "nvram.fd"
 #define OVMF_DIR "/usr/share/OVMF"     /* Debian's ovmf */
 
 char *vmi_nvram_path(VmiController *c, Object *vmi) {
@@ -24,7 +23,7 @@ char *vmi_nvram_path(VmiController *c, Object *vmi) {
 
         /* a VMI of its own keeps its store as long as it lives, as its VM would */
         const char *owner = vm && json_get_bool(efi, "persistent", false) ? vm->uid : vmi->uid;
-        return g_build_filename(c->instances_dir, owner, NVRAM_FILE, NULL);
+        return firmware_vm_store(c->services->state_dir, owner);
 }
 
 static const char *firmware_file(const char *name) {
@@ -53,24 +52,14 @@ const char *vmi_nvram_template(JsonObject *spec, const DomainHost *h) {
 }
 
 int vmi_nvram_prepare(const char *nvram, const char *template, char **ret_error) {
-        g_autofree char *dir = g_path_get_dirname(nvram);
-        g_autofree char *bytes = NULL;
-        gsize len = 0;
         g_autoptr(GError) e = NULL;
 
-        if (g_mkdir_with_parents(dir, 0711) < 0 || chmod(dir, 0711) < 0) {
-                int r = -errno;
-                *ret_error = g_strdup_printf("cannot make %s: %s", dir, g_strerror(errno));
-                return r;
-        }
         if (access(nvram, F_OK) == 0)
                 return 0;       /* the VM's, written by its firmware before: kept */
-        if (!g_file_get_contents(template, &bytes, &len, &e) ||
-            !g_file_set_contents_full(nvram, bytes, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &e)) {
+        int r = firmware_store_copy(template, nvram, &e);
+        if (r < 0)
                 *ret_error = g_strdup_printf("cannot make the EFI variable store %s: %s", nvram, e->message);
-                return -EIO;
-        }
-        return 0;
+        return r;
 }
 
 /* Where libvirt keeps the swtpm state of the domain uuid (its

@@ -116,3 +116,41 @@ def test_tpm_starts_where_swtpm_is_installed(client):
 def test_a_disabled_tpm_needs_no_swtpm(client):
     client.apply(efi_vm("notpm", devices="tpm: {enabled: false}"))
     wait_status(client, "notpm", "Running")
+
+
+def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
+    """A VirtualMachineSnapshot copies the VM's store beside its volumes; a
+    restore brings those bytes back, a clone's VM starts from them; the copy
+    goes with the snapshot's content."""
+    from test_snapshots import CLONE, ready, restore, restored, snapshot, status
+    client.apply(efi_vm("fw", efi="{persistent: true}"))
+    wait_status(client, "fw", "Running")
+    vm_uid = client.get_json("vm", "default", "fw")["metadata"]["uid"]
+    store = nvram(state_dir, vm_uid)
+    with open(store, "r+b") as f:
+        f.seek(0x1000)
+        f.write(b"before-the-snapshot")
+    vm_obj(client, "fw").Stop({})
+    wait_status(client, "fw", "Stopped")
+    client.apply(snapshot("s1", vm="fw"))
+    ready(client, "s1")
+    snap_uid = client.get_json("vmsnapshot", "default", "s1")["metadata"]["uid"]
+    copy = os.path.join(state_dir, "snapshots", snap_uid, "nvram.fd")
+    assert read(copy) == read(store)
+    with open(store, "r+b") as f:
+        f.seek(0x1000)
+        f.write(b"after--the-snapshot")
+    client.apply(restore("r1", "s1", vm="fw"))
+    restored(client, "r1")
+    assert b"before-the-snapshot" in read(store) and b"after--the-snapshot" not in read(store)
+
+    client.apply(CLONE.replace("name: x", "name: fwc").replace("name: box", "name: fw") +
+                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: fw-2}\n")
+    wait_until(lambda: status(client, "vmclone", "fwc").get("phase") in ("Succeeded", "Failed"), timeout=60,
+               what="the clone")
+    assert status(client, "vmclone", "fwc")["phase"] == "Succeeded"
+    clone_uid = client.get_json("vm", "default", "fw-2")["metadata"]["uid"]
+    assert read(nvram(state_dir, clone_uid)) == read(store)
+
+    client.delete("vmsnapshot", "default", "s1")
+    wait_until(lambda: not os.path.exists(os.path.dirname(copy)), what="the snapshot's copy to go with its content")

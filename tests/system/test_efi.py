@@ -8,7 +8,8 @@ variable (the monotonic counter's high word, incremented and written back
 at each boot): one more than the template after the first boot, two more
 after a stop and a start, which a store copied again from the template
 would not be.  Secure Boot is on: a platform key is enrolled (user mode),
-SecureBootEnable is 1, the loader is the secure one with SMM."""
+SecureBootEnable is 1, the loader is the secure one with SMM.  The vTPM:
+its persistent state kept by libvirt across a stop and removed with the VM."""
 import os
 import struct
 import uuid
@@ -18,6 +19,7 @@ from test_system import NS, setup_ns, vm, wait_status, wait_until
 
 TEMPLATE = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+SWTPM = "/var/lib/libvirt/swtpm"     # libvirt's swtpm_storage_dir on qemu:///system
 
 
 def variables(path):
@@ -90,3 +92,56 @@ spec:
 
     client.delete("vm", NS, "efi")
     wait_until(lambda: not os.path.exists(os.path.dirname(store)), timeout=60, what="the store to go with its VM")
+
+
+def tpm_vm(name, tpm):
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      terminationGracePeriodSeconds: 0
+      domain:
+        memory: {{guest: 64Mi}}
+        firmware: {{bootloader: {{bios: {{useSerial: true}}}}}}
+        devices: {{autoattachPodInterface: false, autoattachGraphicsDevice: false, tpm: {tpm}}}
+"""
+
+
+def test_persistent_vtpm_state_is_kept_and_goes_with_the_vm(client):
+    """swtpm (Debian's swtpm, swtpm-tools) behind libvirt: the state of
+    tpm {persistent: true} (tpm-crb, persistent_state) outlives a stop and
+    is the same TPM at the next start; tpm {} loses it at the stop."""
+    setup_ns(client)
+    client.apply(tpm_vm("ptpm", "{persistent: true}") + "---" + tpm_vm("etpm", "{}"))
+    wait_status(client, "ptpm", "Running")
+    wait_status(client, "etpm", "Running")
+    xml = virsh("dumpxml", f"{NS}_ptpm")
+    assert "<tpm model='tpm-crb'>" in xml and "persistent_state='yes'" in xml, xml
+    assert "<tpm model='tpm-tis'>" in virsh("dumpxml", f"{NS}_etpm")
+    kept = os.path.join(SWTPM, client.get_json("vm", NS, "ptpm")["metadata"]["uid"])
+    lost = os.path.join(SWTPM, client.get_json("vm", NS, "etpm")["metadata"]["uid"])
+    state = os.path.join(kept, "tpm2", "tpm2-00.permall")
+    wait_until(lambda: os.path.exists(state), timeout=30, what="swtpm to write the TPM's state")
+    assert os.path.exists(lost)
+    with open(state, "rb") as f:
+        before = f.read()
+
+    for name in ("ptpm", "etpm"):
+        vm(client, name).Stop({})
+    wait_status(client, "ptpm", "Stopped")
+    wait_status(client, "etpm", "Stopped")
+    assert os.path.exists(state), "the persistent vTPM's state went at the stop"
+    wait_until(lambda: not os.path.exists(lost), timeout=30, what="libvirt to drop the ephemeral vTPM's state")
+    with open(state, "rb") as f:
+        assert f.read() == before     # the TPM's seeds: a new TPM would have others
+    vm(client, "ptpm").Start({})
+    wait_status(client, "ptpm", "Running")
+    assert os.path.exists(state)
+
+    client.delete("vm", NS, "ptpm")
+    client.delete("vm", NS, "etpm")
+    wait_until(lambda: not os.path.exists(kept), timeout=60, what="the vTPM's state to go with its VM")

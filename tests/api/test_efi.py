@@ -154,3 +154,16 @@ def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
 
     client.delete("vmsnapshot", "default", "s1")
     wait_until(lambda: not os.path.exists(os.path.dirname(copy)), what="the snapshot's copy to go with its content")
+
+
+def test_a_preference_adds_a_vtpm_the_vm_can_drop(client):
+    client.apply("apiVersion: instancetype.kubevirt.io/v1beta1\nkind: VirtualMachinePreference\n"
+                 "metadata: {name: win11}\nspec:\n  devices: {preferredTPM: {persistent: true}}\n"
+                 "  firmware: {preferredEfi: {persistent: true}}\n")
+    for name, devices in (("with", ""), ("without", "tpm: {enabled: false}")):
+        client.apply(efi_vm(name, strategy="Halted", devices=devices).replace(
+            "  template:", "  preference: {kind: VirtualMachinePreference, name: win11}\n  template:"))
+        vm_obj(client, name).Start({})
+        wait_until(lambda: client.exists("vmi", "default", name), what=f"the instance of {name}")
+    assert client.get_json("vmi", "default", "with")["spec"]["domain"]["devices"]["tpm"] == {"persistent": True}
+    assert client.get_json("vmi", "default", "without")["spec"]["domain"]["devices"]["tpm"] == {"enabled": False}

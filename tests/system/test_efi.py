@@ -43,6 +43,24 @@ def variables(path):
     return found
 
 
+def vm_doc(name, bootloader, memory="64Mi", devices="autoattachGraphicsDevice: false"):
+    """A VM without disks or network: its firmware is all it runs."""
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      terminationGracePeriodSeconds: 0
+      domain:
+        memory: {{guest: {memory}}}
+        firmware: {{bootloader: {bootloader}}}
+        devices: {{autoattachPodInterface: false, {devices}}}
+"""
+
+
 def mtc(path):
     """OVMF's boot count in the store; -1 while QEMU is writing it (caught between two writes)."""
     try:
@@ -53,20 +71,7 @@ def mtc(path):
 
 def test_secure_boot_store_survives_a_restart(client, state_dir):
     setup_ns(client)
-    client.apply(f"""
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata: {{name: efi, namespace: {NS}}}
-spec:
-  runStrategy: Always
-  template:
-    spec:
-      terminationGracePeriodSeconds: 0
-      domain:
-        memory: {{guest: 256Mi}}
-        firmware: {{bootloader: {{efi: {{persistent: true}}}}}}
-        devices: {{autoattachPodInterface: false, autoattachGraphicsDevice: false}}
-""")
+    client.apply(vm_doc("efi", "{efi: {persistent: true}}", memory="256Mi"))
     wait_status(client, "efi", "Running")
     uid = client.get_json("vm", NS, "efi")["metadata"]["uid"]
     store = os.path.join(state_dir, "instances", uid, "nvram.fd")
@@ -94,29 +99,14 @@ spec:
     wait_until(lambda: not os.path.exists(os.path.dirname(store)), timeout=60, what="the store to go with its VM")
 
 
-def tpm_vm(name, tpm):
-    return f"""
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  runStrategy: Always
-  template:
-    spec:
-      terminationGracePeriodSeconds: 0
-      domain:
-        memory: {{guest: 64Mi}}
-        firmware: {{bootloader: {{bios: {{useSerial: true}}}}}}
-        devices: {{autoattachPodInterface: false, autoattachGraphicsDevice: false, tpm: {tpm}}}
-"""
-
-
 def test_persistent_vtpm_state_is_kept_and_goes_with_the_vm(client):
     """swtpm (Debian's swtpm, swtpm-tools) behind libvirt: the state of
     tpm {persistent: true} (tpm-crb, persistent_state) outlives a stop and
     is the same TPM at the next start; tpm {} loses it at the stop."""
     setup_ns(client)
-    client.apply(tpm_vm("ptpm", "{persistent: true}") + "---" + tpm_vm("etpm", "{}"))
+    bios = "{bios: {useSerial: true}}"
+    client.apply(vm_doc("ptpm", bios, devices="tpm: {persistent: true}, autoattachGraphicsDevice: false") + "---" +
+                 vm_doc("etpm", bios, devices="tpm: {}, autoattachGraphicsDevice: false"))
     wait_status(client, "ptpm", "Running")
     wait_status(client, "etpm", "Running")
     xml = virsh("dumpxml", f"{NS}_ptpm")

@@ -530,9 +530,15 @@ static void write_other_devices(Xml *x, JsonObject *devices) {
         if (sound)
                 line(x, "<sound model='%s'/>",
                      json_get_string(sound, "model") ? json_get_string(sound, "model") : "ich9");
-        if (json_get_object(devices, "tpm")) {
-                open_tag(x, "<tpm model='tpm-tis'>");
-                line(x, "<backend type='emulator' version='2.0'/>");
+        JsonObject *tpm = json_get_object(devices, "tpm");
+        if (tpm && json_get_bool(tpm, "enabled", true)) {
+                /* as KubeVirt's: a persistent vTPM is a CRB one whose swtpm state libvirt keeps */
+                bool persistent = json_get_bool(tpm, "persistent", false);
+                open_tag(x, "<tpm model='%s'>", persistent ? "tpm-crb" : "tpm-tis");
+                if (persistent)
+                        line(x, "<backend type='emulator' version='2.0' persistent_state='yes'/>");
+                else
+                        line(x, "<backend type='emulator' version='2.0'/>");
                 close_tag(x, "</tpm>");
         }
         if (json_get_bool(devices, "autoattachMemBalloon", true)) {
@@ -559,6 +565,12 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
         if (memory <= 0) {
                 ev_error_set(error, EINVAL, "spec.domain.memory.guest: Required value: no memory requested (set "
                              "spec.domain.memory.guest or spec.domain.resources.requests.memory)");
+                return NULL;
+        }
+        JsonObject *tpm = json_get_object(devices, "tpm");
+        if (tpm && json_get_bool(tpm, "enabled", true) && !h->swtpm) {
+                ev_error_set(error, EOPNOTSUPP, "spec.domain.devices.tpm: TPM emulation (swtpm) is not installed on "
+                             "this node");
                 return NULL;
         }
         open_tag(&x, "<domain type='%s'>", h->kvm ? "kvm" : "qemu");

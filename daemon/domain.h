@@ -30,7 +30,8 @@ typedef struct DomainHost {
         const char *console_log;        /* logSerialConsole; may be NULL */
         const char *vnc_socket;
         const char *efi_code, *efi_code_secure, *efi_vars, *efi_vars_secure;
-        const char *nvram;              /* per-VM EFI variable store */
+        const char *nvram;              /* the EFI variable store: the VM's (efi.persistent) or the instance's */
+        bool swtpm;                     /* swtpm is installed: devices.tpm can be emulated */
         GHashTable *volumes;            /* volume name -> DomainVolume */
 } DomainHost;
 

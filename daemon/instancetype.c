@@ -230,6 +230,7 @@ static void apply_preference(JsonObject *pref, JsonObject *vmi) {
         prefer_bool(devices, "autoattachSerialConsole", pdev, "preferredAutoattachSerialConsole");
         prefer_bool(devices, "autoattachInputDevice", pdev, "preferredAutoattachInputDevice");
         prefer_object(devices, "rng", pdev, "preferredRng");
+        prefer_object(devices, "tpm", pdev, "preferredTPM");      /* tpm {enabled: false} in the VM wins */
         if (json_get_string(pdev, "preferredVideoType"))
                 prefer_string(json_ensure_object(devices, "video"), "type", pdev, "preferredVideoType");
 

@@ -5,12 +5,15 @@
  * volume (dataSource VolumeSnapshot, as KubeVirt does; pvc.c clones it
  * back), then gives the VM the snapshot's spec on those claims. */
 #include <string.h>
+#include <unistd.h>
 
+#include "firmware-store.h"
 #include "json-read.h"
 #include "json-util.h"
 #include "object.h"
 #include "snapshot-private.h"
 #include "snapshot-status.h"
+#include "services.h"
 #include "util.h"
 #include "vm-status.h"
 #include "vmi-status.h"
@@ -341,6 +344,71 @@ static void restore_target(Model *m, Object *o, JsonObject *spec, Object *vm, Js
         model_enqueue(m, vm);           /* it may start now */
 }
 
+/* --- the EFI variable store --- */
+
+typedef struct StoreCopy {
+        Model *m;
+        char *uid;                      /* the restore's */
+        char *src, *dst;
+        int r;
+        GError *error;
+} StoreCopy;
+
+/* restore uid -> StoreCopy under way, or NULL once it is done (until the
+ * restore completes; after a restart of the daemon it is copied again) */
+static GHashTable *store_copies;
+
+static void store_copy_work(void *data) {
+        StoreCopy *sc = data;
+        if (access(sc->src, F_OK) == 0)
+                sc->r = firmware_store_copy(sc->src, sc->dst, &sc->error);
+        else if (unlink(sc->dst) < 0 && errno != ENOENT)        /* it had none: from the template at the start */
+                sc->r = ev_error_set(&sc->error, errno, "cannot remove %s: %s", sc->dst, g_strerror(errno));
+}
+
+static void store_copy_done(void *data) {
+        StoreCopy *sc = data;
+        Object *o = model_find_uid(sc->m, sc->uid);
+
+        g_hash_table_insert(store_copies, g_strdup(sc->uid), NULL);
+        if (o && sc->r < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot restore the EFI variable store: %s", sc->error->message);
+                g_hash_table_remove(store_copies, sc->uid);
+                restore_fail(sc->m, o, msg);
+        } else if (o)
+                model_enqueue(sc->m, o);
+        g_free(sc->uid);
+        g_free(sc->src);
+        g_free(sc->dst);
+        g_clear_error(&sc->error);
+        g_free(sc);
+}
+
+/* Step: the VM's EFI variable store as the snapshot had it (the copy taken
+ * with the volumes), or none when it had none.  true when done. */
+static bool restore_store(Model *m, Object *o, Object *content, Object *vm) {
+        Services *s = model_services(m);
+        gpointer running = NULL;
+
+        if (!s || !s->worker)
+                return true;
+        if (!store_copies)
+                store_copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        if (g_hash_table_lookup_extended(store_copies, o->uid, NULL, &running))
+                return running == NULL;
+        g_autofree char *src = firmware_snapshot_store(s->state_dir, snapshot_content_snapshot_uid(content));
+        if (!src)
+                return true;    /* not one of ours */
+        StoreCopy *sc = g_new0(StoreCopy, 1);
+        sc->m = m;
+        sc->uid = g_strdup(o->uid);
+        sc->src = g_steal_pointer(&src);
+        sc->dst = firmware_vm_store(s->state_dir, vm->uid);
+        g_hash_table_insert(store_copies, g_strdup(o->uid), sc);
+        worker_submit(s->worker, store_copy_work, store_copy_done, sc);
+        return false;
+}
+
 /* A restore waits for its snapshot to be ready, makes the target VM if
  * there is none, waits for it to stop, makes the claims and waits for
  * them to be Bound, then puts the VM back on them. */
@@ -375,9 +443,11 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         }
         if (!restore_target_stopped(m, o, spec, vm))
                 return 0;
-        if (!restore_claims(m, o, spec, content, vm))
+        if (!restore_claims(m, o, spec, content, vm) || !restore_store(m, o, content, vm))
                 return 0;
         restore_target(m, o, spec, vm, new_spec);
+        if (store_copies)
+                g_hash_table_remove(store_copies, o->uid);
         return 0;
 }
 

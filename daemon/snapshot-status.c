@@ -71,3 +71,10 @@ bool snapshot_restore_in_progress(Model *m, Object *vm) {
         }
         return false;
 }
+
+const char *snapshot_content_snapshot_uid(Object *content) {
+        static const char prefix[] = "vmsnapshot-content-";
+        if (!g_str_has_prefix(content->name, prefix) || !g_uuid_string_is_valid(content->name + strlen(prefix)))
+                return NULL;
+        return content->name + strlen(prefix);
+}

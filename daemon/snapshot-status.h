@@ -28,3 +28,8 @@ int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint
 bool snapshot_restore_failed(Object *restore);
 /* Is a VirtualMachineRestore of this VM under way (it must not start)? */
 bool snapshot_restore_in_progress(Model *m, Object *vm);
+
+/* The uid of the VirtualMachineSnapshot a content was made for (its name
+ * is vmsnapshot-content-<uid>), NULL when it is not such a name; the
+ * snapshot's copy of the EFI variable store is kept under it. */
+const char *snapshot_content_snapshot_uid(Object *content);

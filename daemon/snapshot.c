@@ -9,8 +9,10 @@
  * guest go and records the VM and the claims in a content object.  The
  * content owns the copies: deleting it frees them. */
 #include <stdio.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "firmware-store.h"
 #include "json-util.h"
 #include "object.h"
 #include "pvc-status.h"
@@ -208,6 +210,7 @@ typedef struct SnapRun {
         GPtrArray *jobs;                /* CopyJob */
         JsonNode *vm;                   /* the VM as it was (metadata, spec) */
         JsonArray *backups;             /* volumeBackups */
+        char *store_src, *store_dst;    /* the VM's EFI variable store, and the snapshot's copy */
         int r;
         GError *error;
         char *release_error;
@@ -219,6 +222,8 @@ static void snap_run_free(SnapRun *run) {
                 g_hash_table_remove(c->running, run->uid);
         g_free(run->uid);
         g_free(run->vmi_uid);
+        g_free(run->store_src);
+        g_free(run->store_dst);
         g_ptr_array_unref(run->jobs);
         if (run->vm)
                 json_node_unref(run->vm);
@@ -260,6 +265,13 @@ static void copy_work(void *data) {
                 run->r = j->backend->ops->clone(j->backend, j->src_id, &j->req, &run->error);
                 j->made = run->r >= 0;
         }
+        /* the EFI variable store (efi.persistent), while the guest is held still too */
+        if (run->store_dst)
+                (void) unlink(run->store_dst);
+        if (run->r >= 0 && run->store_dst && access(run->store_src, F_OK) == 0)
+                run->r = firmware_store_copy(run->store_src, run->store_dst, &run->error);
+        if (run->r < 0 && run->store_dst)
+                (void) unlink(run->store_dst);
         if (run->r < 0)
                 for (guint i = 0; i < run->jobs->len; i++) {
                         CopyJob *j = run->jobs->pdata[i];
@@ -337,6 +349,13 @@ static void remove_copies_work(void *data) {
         }
 }
 
+/* The snapshot's copy of the EFI variable store goes (its directory). */
+static void forget_store(Model *m, const char *snapshot_uid) {
+        g_autofree char *store = firmware_snapshot_store(model_services(m)->state_dir, snapshot_uid);
+        if (store)
+                worker_submit(model_services(m)->worker, ev_remove_tree, g_free, g_path_get_dirname(store));
+}
+
 static void snapshot_finish(SnapRun *run) {
         Model *m = run->m;
         Object *snap = model_find_uid(m, run->uid);
@@ -344,9 +363,11 @@ static void snapshot_finish(SnapRun *run) {
 
         if (!snap || object_is_deleting(snap)) {
                 /* gone meanwhile: so are the copies */
-                if (run->r >= 0)
+                if (run->r >= 0) {
                         worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
                                       g_ptr_array_ref(run->jobs));
+                        forget_store(m, run->uid);
+                }
                 snap_run_free(run);
                 if (snap)
                         model_enqueue(m, snap);         /* its finalize waited for this */
@@ -362,6 +383,7 @@ static void snapshot_finish(SnapRun *run) {
                 /* nothing owns the copies: they go */
                 worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
                               g_ptr_array_ref(run->jobs));
+                forget_store(m, run->uid);
         } else {
                 JsonObject *status;
                 JsonNode *doc = snapshot_status_edit(snap, &status);
@@ -588,6 +610,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
                 retry_later(m, o);
                 return 0;
         }
+        run->store_src = firmware_vm_store(model_services(m)->state_dir, vm->uid);
+        run->store_dst = firmware_snapshot_store(model_services(m)->state_dir, o->uid);
 
         /* the VM as it is now */
         JsonObject *vcopy = json_object_new(), *vmeta = json_object_new();
@@ -692,6 +716,7 @@ typedef struct Freeing {
         Model *m;
         char *uid;
         GPtrArray *jobs;
+        char *store_dir;                /* its copy of the EFI variable store; NULL: none */
 } Freeing;
 
 static void freeing_done(void *data) {
@@ -704,11 +729,15 @@ static void freeing_done(void *data) {
                 model_enqueue(f->m, o);
         g_ptr_array_unref(f->jobs);
         g_free(f->uid);
+        g_free(f->store_dir);
         g_free(f);
 }
 
 static void freeing_work(void *data) {
-        remove_copies_work(((Freeing *) data)->jobs);
+        Freeing *f = data;
+        remove_copies_work(f->jobs);
+        if (f->store_dir)
+                ev_remove_tree(f->store_dir);
 }
 
 static int content_finalize(Model *m, Object *o) {
@@ -727,6 +756,9 @@ static int content_finalize(Model *m, Object *o) {
         f->m = m;
         f->uid = g_strdup(o->uid);
         f->jobs = content_volumes(m, o);
+        g_autofree char *store = firmware_snapshot_store(model_services(m)->state_dir,
+                                                         snapshot_content_snapshot_uid(o));
+        f->store_dir = store ? g_path_get_dirname(store) : NULL;
         g_hash_table_insert(c->running, g_strdup(o->uid), f);
         worker_submit(model_services(m)->worker, freeing_work, freeing_done, f);
         return 0;

@@ -361,6 +361,12 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
         if (json_get_object(bl, "bios") && json_get_object(bl, "efi"))
                 return ev_error_set(error, EINVAL,
                                     "%s.domain.firmware.bootloader: Invalid value: give bios or efi, not both", path);
+        JsonObject *smm = json_get_object(json_get_object(domain, "features"), "smm");
+        if (json_get_object(bl, "efi") && json_get_bool(json_get_object(bl, "efi"), "secureBoot", true) && smm &&
+            !json_get_bool(smm, "enabled", true))
+                return ev_error_set(error, EINVAL,
+                                    "%s.domain.features.smm.enabled: Invalid value: false: EFI secure boot "
+                                    "(firmware.bootloader.efi.secureBoot, true unless set false) needs SMM", path);
         if (json_get_int(spec, "terminationGracePeriodSeconds", 0) < 0)
                 return ev_error_set(error, EINVAL,
                                     "%s.terminationGracePeriodSeconds: Invalid value: must not be negative", path);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "credentials.h"
+#include "domain.h"
 #include "hypervisor.h"
 #include "model.h"
 #include "seed.h"
@@ -145,3 +146,21 @@ void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone do
 
 /* List libvirt's domains: adopt ours, remove what nothing owns any more. */
 void vmi_list_domains(VmiController *c);
+
+/* --- firmware state (vmi-firmware.c) --- */
+
+/* The node's firmware files (OVMF) and whether swtpm is installed, into h. */
+void vmi_firmware_host(DomainHost *h);
+/* What a new EFI variable store of the spec is copied from; NULL: no EFI. */
+const char *vmi_nvram_template(JsonObject *spec, const DomainHost *h);
+/* The EFI variable store of the instance: its VM's when efi.persistent
+ * (kept across the VM's instances), else the instance's own. */
+char *vmi_nvram_path(VmiController *c, Object *vmi);
+/* On a worker: the store's directory, and the store copied from template
+ * unless it is there already (the VM's, as its firmware left it). */
+int vmi_nvram_prepare(const char *nvram, const char *template, char **ret_error);
+/* Remove the swtpm state libvirt keeps for the domain of owner_uid (a VM's
+ * or a VMI's uid; spec: the instance's, for firmware.uuid). */
+void vmi_tpm_forget(VmiController *c, const char *owner_uid, JsonObject *spec);
+/* Watches VMs: a removed VM's NVRAM and vTPM state are removed. */
+extern const ModelWatch vmi_vm_firmware_watch;

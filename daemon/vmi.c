@@ -28,7 +28,6 @@
 #include "vmi-private.h"
 #include "vmi-status.h"
 
-#define OVMF_DIR "/usr/share/OVMF"
 #define MAX_INTERRUPTED_STARTS 2        /* then the instance fails (start-attempts) */
 
 /* --- admission (the rules themselves: vmi-admit.c) --- */
@@ -218,6 +217,7 @@ typedef struct Start {
         GPtrArray *seeds;
         GPtrArray *overlays;
         char *instance_dir, *runtime_dir;
+        char *nvram, *nvram_template;   /* EFI: the variable store and what a new one is copied from */
         uid_t qemu_uid;
         gid_t qemu_gid;
         int r;
@@ -235,6 +235,8 @@ static void start_free(Start *s) {
                 g_ptr_array_unref(s->overlays);
         g_free(s->instance_dir);
         g_free(s->runtime_dir);
+        g_free(s->nvram);
+        g_free(s->nvram_template);
         g_free(s->error);
         g_free(s);
 }
@@ -274,6 +276,8 @@ static void prepare_work(void *data) {
                 s->error = g_strdup_printf("cannot open %s to QEMU's group: %s", s->runtime_dir, g_strerror(errno));
                 return;
         }
+        if (s->nvram_template && (s->r = vmi_nvram_prepare(s->nvram, s->nvram_template, &s->error)) < 0)
+                return;
         for (guint i = 0; i + 1 < s->empty_disks->len; i += 2) {
                 const char *path = s->empty_disks->pdata[i];
                 int64_t size = 0;
@@ -396,12 +400,6 @@ static void qemu_user(VmiController *c, uid_t *uid, gid_t *gid) {
         }
 }
 
-static const char *firmware_file(const char *name) {
-        static char path[256];
-        g_snprintf(path, sizeof path, OVMF_DIR "/%s", name);
-        return g_file_test(path, G_FILE_TEST_EXISTS) ? g_intern_string(path) : NULL;
-}
-
 static bool uses_masquerade(JsonObject *spec) {
         JsonObject *devices = json_get_object(json_get_object(spec, "domain"), "devices");
         JsonArray *ifaces = json_get_array(devices, "interfaces");
@@ -464,7 +462,7 @@ static int start_instance(VmiController *c, Object *vmi) {
         g_autofree char *console = vmi_socket_path(c->model, vmi, false);
         g_autofree char *vnc = vmi_socket_path(c->model, vmi, true);
         g_autofree char *log = g_build_filename(rdir, "console.log", NULL);
-        g_autofree char *nvram = g_build_filename(idir, "nvram.fd", NULL);
+        g_autofree char *nvram = vmi_nvram_path(c, vmi);
         Object *owner_vm = vm_of_instance(c->model, vmi);
         DomainHost host = {
                 .kvm = hypervisor_kvm(c->hv),
@@ -479,14 +477,10 @@ static int start_instance(VmiController *c, Object *vmi) {
                 .console_socket = console,
                 .console_log = log,
                 .vnc_socket = vnc,
-                .efi_code = firmware_file("OVMF_CODE_4M.fd"),
-                .efi_vars = firmware_file("OVMF_VARS_4M.fd"),
-                .efi_code_secure = firmware_file("OVMF_CODE_4M.ms.fd") ? firmware_file("OVMF_CODE_4M.secboot.fd") :
-                                   NULL,
-                .efi_vars_secure = firmware_file("OVMF_VARS_4M.ms.fd"),
                 .nvram = nvram,
                 .volumes = r.volumes,
         };
+        vmi_firmware_host(&host);
         char *xml = domain_xml(spec, &host, &e);
         if (!xml) {
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
@@ -504,6 +498,8 @@ static int start_instance(VmiController *c, Object *vmi) {
         s->overlays = g_ptr_array_ref(r.overlays);
         s->nat = uses_masquerade(spec);
         s->instance_dir = g_steal_pointer(&idir);
+        s->nvram_template = g_strdup(vmi_nvram_template(spec, &host));
+        s->nvram = g_steal_pointer(&nvram);
         s->runtime_dir = g_steal_pointer(&rdir);
         qemu_user(c, &s->qemu_uid, &s->qemu_gid);
         inst->busy = true;
@@ -608,6 +604,8 @@ static int vmi_finalize(Model *m, Object *vmi) {
         }
         release_claims(c, vmi);
         remove_files(c, vmi->uid);
+        if (!vm_of_instance(m, vmi))    /* a VM's vTPM state is the VM's */
+                vmi_tpm_forget(c, vmi->uid, json_get_object(object_root(vmi), "spec"));
         g_hash_table_remove(c->instances, vmi->uid);
         return 1;
 }
@@ -962,6 +960,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);
+        model_watch(m, &kind_vm, &vmi_vm_firmware_watch, c);
         if (s->images)
                 imagecache_set_changed(s->images, images_changed, c);
         vmi_list_domains(c);
@@ -973,6 +972,7 @@ VmiController *vmi_controller_free(VmiController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &volume_watch, c);
+        model_unwatch(c->model, &vmi_vm_firmware_watch, c);
         if (c->services->instances.data == c)
                 c->services->instances = (InstanceOps) { 0 };
         hypervisor_free(c->hv);

@@ -13,7 +13,7 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   lvm2 thin-provisioning-tools debootstrap qemu-system-x86 e2fsprogs
   lighttpd lighttpd-mod-openssl openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
   clang libclang-rt-14-dev
-  libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf
+  libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf swtpm swtpm-tools
   libisofs-dev genisoimage extlinux syslinux-common fdisk
   libmicrohttpd-dev libgnutls28-dev prometheus python3-prometheus-client
   docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev

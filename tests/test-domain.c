@@ -79,6 +79,7 @@ static char *render(JsonObject *doc, bool kvm, GError **error) {
                 .efi_code_secure = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
                 .efi_vars_secure = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
                 .nvram = "/var/lib/edgevirt/instances/UID/nvram.fd",
+                .swtpm = true,
                 .volumes = volumes,
         };
         return domain_xml(spec, &h, error);

@@ -34,7 +34,6 @@ REFUSED = {
     "kubevirt-examples/vmi-preset-small.yaml": ("NotSupported", "VirtualMachineInstancePreset"),
     "kubevirt-examples/vmi-replicaset-cirros.yaml": ("NotSupported", "VirtualMachineInstanceReplicaSet"),
     "kubevirt-examples/vmi-usb.yaml": ("NotSupported", "spec.domain.devices.hostDevices"),
-    "kubevirt-examples/vmi-windows.yaml": ("NotSupported", "spec.domain.devices.tpm"),
 }
 
 # Where the accepted VM examples settle offline: the VMs are Halted; the

@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Issue 21: EFI with secure boot and SMM, a variable store (NVRAM) kept per
+VM (firmware.bootloader.efi.persistent) and a vTPM (devices.tpm), on
+libvirt's test driver: what admission says, where the store is and that it
+outlives an instance, that it goes with its VM.  A real firmware writing
+its store runs in the system lane (tests/system/test_efi.py)."""
+import os
+import shutil
+
+import pytest
+
+from conftest import expect_error, wait_until
+from test_vm import vm_obj, vmi_uid, wait_status
+
+OVMF = "/usr/share/OVMF"
+pytestmark = pytest.mark.skipif(not os.path.exists(f"{OVMF}/OVMF_VARS_4M.ms.fd"), reason="needs Debian's ovmf")
+
+
+def efi_vm(name, efi="{}", strategy="Always", devices="", features=""):
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}}}
+spec:
+  runStrategy: {strategy}
+  template:
+    spec:
+      terminationGracePeriodSeconds: 0
+      domain:
+        memory: {{guest: 64Mi}}
+        firmware: {{bootloader: {{efi: {efi}}}}}
+        {features}
+        devices: {{{devices}}}
+"""
+
+
+def nvram(state_dir, uid):
+    return os.path.join(state_dir, "instances", uid, "nvram.fd")
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def test_secure_boot_needs_smm(client):
+    msg = expect_error("Invalid", client.apply, efi_vm("nosmm", features="features: {smm: {enabled: false}}"))
+    assert "spec.template.spec.domain.features.smm.enabled: Invalid value: false" in msg, msg
+    assert "secure boot" in msg, msg
+    # without secure boot, SMM may be off
+    client.apply(efi_vm("nosmm", efi="{secureBoot: false}", strategy="Halted",
+                        features="features: {smm: {enabled: false}}"))
+
+
+def test_persistent_store_outlives_the_instance_and_goes_with_the_vm(client, state_dir):
+    client.apply(efi_vm("win", efi="{persistent: true}"))
+    wait_status(client, "win", "Running")
+    vm_uid = client.get_json("vm", "default", "win")["metadata"]["uid"]
+    store = nvram(state_dir, vm_uid)
+    # made from the secure-boot template (Microsoft's keys enrolled)
+    assert read(store) == read(f"{OVMF}/OVMF_VARS_4M.ms.fd")
+    # what the firmware writes (here: by hand) is there at the next start
+    with open(store, "r+b") as f:
+        f.seek(0x1000)
+        f.write(b"written-by-the-firmware")
+    first = vmi_uid(client, "win")
+    vm_obj(client, "win").Stop({})
+    wait_status(client, "win", "Stopped")
+    wait_until(lambda: not os.path.exists(os.path.join(state_dir, "instances", first)),
+               what="the stopped instance's own files to go")
+    vm_obj(client, "win").Start({})
+    wait_status(client, "win", "Running")
+    assert vmi_uid(client, "win") != first
+    assert b"written-by-the-firmware" in read(store)
+    client.delete("vm", "default", "win")
+    wait_until(lambda: not os.path.exists(os.path.dirname(store)), what="the VM's store to go with it")
+
+
+def test_store_without_persistent_is_fresh_at_each_start(client, state_dir):
+    client.apply(efi_vm("fresh", efi="{secureBoot: false}"))
+    wait_status(client, "fresh", "Running")
+    first = vmi_uid(client, "fresh")
+    store = nvram(state_dir, first)
+    assert read(store) == read(f"{OVMF}/OVMF_VARS_4M.fd")
+    with open(store, "r+b") as f:
+        f.write(b"gone-at-stop")
+    vm_obj(client, "fresh").Restart({})
+    wait_until(lambda: client.get_json("vmi", "default", "fresh")["metadata"]["uid"] != first
+               and client.get_json("vmi", "default", "fresh").get("status", {}).get("phase") == "Running",
+               what="a new instance")
+    assert read(nvram(state_dir, vmi_uid(client, "fresh"))) == read(f"{OVMF}/OVMF_VARS_4M.fd")
+    wait_until(lambda: not os.path.exists(store), what="the old instance's store to go")
+    vm_uid = client.get_json("vm", "default", "fresh")["metadata"]["uid"]
+    assert not os.path.exists(nvram(state_dir, vm_uid))
+
+
+def test_tpm_is_accepted_as_kubevirt_spells_it(client):
+    for spec in ("{}", "{persistent: true}", "{enabled: false}"):
+        client.apply(efi_vm("tpm", strategy="Halted", devices=f"tpm: {spec}"), dry_run=True)
+    msg = expect_error("Invalid", client.apply, efi_vm("tpm", strategy="Halted", devices="tpm: {persistent: 1}"))
+    assert "spec.template.spec.domain.devices.tpm.persistent" in msg, msg
+
+
+def test_tpm_starts_where_swtpm_is_installed(client):
+    client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: vtpm}\n"
+                 "spec: {domain: {memory: {guest: 64Mi}, devices: {tpm: {persistent: true}}}}\n")
+    want = "Running" if shutil.which("swtpm") else "Failed"
+    wait_until(lambda: client.get_json("vmi", "default", "vtpm").get("status", {}).get("phase") == want,
+               what=f"the instance to be {want}")
+    if want == "Failed":
+        conds = client.get_json("vmi", "default", "vtpm")["status"]["conditions"]
+        assert any("spec.domain.devices.tpm: TPM emulation (swtpm) is not installed on this node"
+                   in (c.get("message") or "") for c in conds), conds
+
+
+def test_a_disabled_tpm_needs_no_swtpm(client):
+    client.apply(efi_vm("notpm", devices="tpm: {enabled: false}"))
+    wait_status(client, "notpm", "Running")
+
+
+def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
+    """A VirtualMachineSnapshot copies the VM's store beside its volumes; a
+    restore brings those bytes back, a clone's VM starts from them; the copy
+    goes with the snapshot's content."""
+    from test_snapshots import CLONE, ready, restore, restored, snapshot, status
+    client.apply(efi_vm("fw", efi="{persistent: true}"))
+    wait_status(client, "fw", "Running")
+    vm_uid = client.get_json("vm", "default", "fw")["metadata"]["uid"]
+    store = nvram(state_dir, vm_uid)
+    with open(store, "r+b") as f:
+        f.seek(0x1000)
+        f.write(b"before-the-snapshot")
+    vm_obj(client, "fw").Stop({})
+    wait_status(client, "fw", "Stopped")
+    client.apply(snapshot("s1", vm="fw"))
+    ready(client, "s1")
+    snap_uid = client.get_json("vmsnapshot", "default", "s1")["metadata"]["uid"]
+    copy = os.path.join(state_dir, "snapshots", snap_uid, "nvram.fd")
+    assert read(copy) == read(store)
+    with open(store, "r+b") as f:
+        f.seek(0x1000)
+        f.write(b"after--the-snapshot")
+    client.apply(restore("r1", "s1", vm="fw"))
+    restored(client, "r1")
+    assert b"before-the-snapshot" in read(store) and b"after--the-snapshot" not in read(store)
+
+    client.apply(CLONE.replace("name: x", "name: fwc").replace("name: box", "name: fw") +
+                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: fw-2}\n")
+    wait_until(lambda: status(client, "vmclone", "fwc").get("phase") in ("Succeeded", "Failed"), timeout=60,
+               what="the clone")
+    assert status(client, "vmclone", "fwc")["phase"] == "Succeeded"
+    clone_uid = client.get_json("vm", "default", "fw-2")["metadata"]["uid"]
+    assert read(nvram(state_dir, clone_uid)) == read(store)
+
+    client.delete("vmsnapshot", "default", "s1")
+    wait_until(lambda: not os.path.exists(os.path.dirname(copy)), what="the snapshot's copy to go with its content")
+
+
+def test_a_preference_adds_a_vtpm_the_vm_can_drop(client):
+    client.apply("apiVersion: instancetype.kubevirt.io/v1beta1\nkind: VirtualMachinePreference\n"
+                 "metadata: {name: win11}\nspec:\n  devices: {preferredTPM: {persistent: true}}\n"
+                 "  firmware: {preferredEfi: {persistent: true}}\n")
+    for name, devices in (("with", ""), ("without", "tpm: {enabled: false}")):
+        client.apply(efi_vm(name, strategy="Halted", devices=devices).replace(
+            "  template:", "  preference: {kind: VirtualMachinePreference, name: win11}\n  template:"))
+        vm_obj(client, name).Start({})
+        wait_until(lambda: client.exists("vmi", "default", name), what=f"the instance of {name}")
+    assert client.get_json("vmi", "default", "with")["spec"]["domain"]["devices"]["tpm"] == {"persistent": True}
+    assert client.get_json("vmi", "default", "without")["spec"]["domain"]["devices"]["tpm"] == {"enabled": False}

@@ -1,0 +1,137 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Issue 21 on a real libvirtd and QEMU (TCG): a VM with
+firmware.bootloader.efi {secureBoot (KubeVirt's default), persistent} runs
+Debian's secure-boot OVMF with SMM, from a variable store of its own made
+from the template with Microsoft's keys.  No operating system: the
+firmware's own writes show what is kept.  OVMF counts boots in its "MTC"
+variable (the monotonic counter's high word, incremented and written back
+at each boot): one more than the template after the first boot, two more
+after a stop and a start, which a store copied again from the template
+would not be.  Secure Boot is on: a platform key is enrolled (user mode),
+SecureBootEnable is 1, the loader is the secure one with SMM.  The vTPM:
+its persistent state kept by libvirt across a stop and removed with the VM."""
+import os
+import struct
+import uuid
+
+from conftest import virsh
+from test_system import NS, setup_ns, vm, wait_status, wait_until
+
+TEMPLATE = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c"
+SWTPM = "/var/lib/libvirt/swtpm"     # libvirt's swtpm_storage_dir on qemu:///system
+
+
+def variables(path):
+    """The live variables of an OVMF authenticated variable store: {(name, vendor guid): data}."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[0x28:0x2c] == b"_FVH", f"{path}: not a firmware volume"
+    off = struct.unpack_from("<H", data, 0x30)[0] + 28     # after the variable store's header
+    found = {}
+    while off + 60 <= len(data):
+        start, state = struct.unpack_from("<HB", data, off)
+        if start != 0x55AA:
+            break
+        name_size, data_size = struct.unpack_from("<II", data, off + 36)
+        guid = str(uuid.UUID(bytes_le=data[off + 44:off + 60]))
+        name = data[off + 60:off + 60 + name_size].decode("utf-16-le").rstrip("\0")
+        value = data[off + 60 + name_size:off + 60 + name_size + data_size]
+        if state in (0x3F, 0x3E):       # added (and not deleted)
+            found[(name, guid)] = value
+        off = (off + 60 + name_size + data_size + 3) & ~3
+    return found
+
+
+def vm_doc(name, bootloader, memory="64Mi", devices="autoattachGraphicsDevice: false"):
+    """A VM without disks or network: its firmware is all it runs."""
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      terminationGracePeriodSeconds: 0
+      domain:
+        memory: {{guest: {memory}}}
+        firmware: {{bootloader: {bootloader}}}
+        devices: {{autoattachPodInterface: false, {devices}}}
+"""
+
+
+def mtc(path):
+    """OVMF's boot count in the store; -1 while QEMU is writing it (caught between two writes)."""
+    try:
+        return struct.unpack("<I", next(v for (n, _), v in variables(path).items() if n == "MTC"))[0]
+    except (struct.error, StopIteration, UnicodeDecodeError, AssertionError):
+        return -1
+
+
+def test_secure_boot_store_survives_a_restart(client, state_dir):
+    setup_ns(client)
+    client.apply(vm_doc("efi", "{efi: {persistent: true}}", memory="256Mi"))
+    wait_status(client, "efi", "Running")
+    uid = client.get_json("vm", NS, "efi")["metadata"]["uid"]
+    store = os.path.join(state_dir, "instances", uid, "nvram.fd")
+    xml = virsh("dumpxml", f"{NS}_efi")
+    assert "<loader readonly='yes' secure='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.secboot.fd" in xml, xml
+    assert f"<nvram template='{TEMPLATE}'>{store}</nvram>" in xml, xml
+    assert "<smm state='on'/>" in xml, xml
+
+    base = mtc(TEMPLATE)
+    wait_until(lambda: mtc(store) == base + 1, timeout=180, what="OVMF to count its first boot in the VM's store")
+    v = variables(store)
+    assert v[("SecureBootEnable", "f0a30bc7-af08-4556-99c4-001009c93a44")] == b"\x01"
+    assert len(v[("PK", EFI_GLOBAL)]) > 100, "no platform key: Secure Boot would be in setup mode"
+    assert b"Microsoft" in v[("db", "d719b2cb-3d3a-4596-a3bc-dad00e67656f")]
+
+    vm(client, "efi").Stop({})
+    wait_status(client, "efi", "Stopped")
+    assert mtc(store) == base + 1
+    vm(client, "efi").Start({})
+    wait_status(client, "efi", "Running")
+    wait_until(lambda: mtc(store) == base + 2, timeout=180,
+               what="the second boot counted on top of the first (the store was kept, not made again)")
+
+    client.delete("vm", NS, "efi")
+    wait_until(lambda: not os.path.exists(os.path.dirname(store)), timeout=60, what="the store to go with its VM")
+
+
+def test_persistent_vtpm_state_is_kept_and_goes_with_the_vm(client):
+    """swtpm (Debian's swtpm, swtpm-tools) behind libvirt: the state of
+    tpm {persistent: true} (tpm-crb, persistent_state) outlives a stop and
+    is the same TPM at the next start; tpm {} loses it at the stop."""
+    setup_ns(client)
+    bios = "{bios: {useSerial: true}}"
+    client.apply(vm_doc("ptpm", bios, devices="tpm: {persistent: true}, autoattachGraphicsDevice: false") + "---" +
+                 vm_doc("etpm", bios, devices="tpm: {}, autoattachGraphicsDevice: false"))
+    wait_status(client, "ptpm", "Running")
+    wait_status(client, "etpm", "Running")
+    xml = virsh("dumpxml", f"{NS}_ptpm")
+    assert "<tpm model='tpm-crb'>" in xml and "persistent_state='yes'" in xml, xml
+    assert "<tpm model='tpm-tis'>" in virsh("dumpxml", f"{NS}_etpm")
+    kept = os.path.join(SWTPM, client.get_json("vm", NS, "ptpm")["metadata"]["uid"])
+    lost = os.path.join(SWTPM, client.get_json("vm", NS, "etpm")["metadata"]["uid"])
+    state = os.path.join(kept, "tpm2", "tpm2-00.permall")
+    wait_until(lambda: os.path.exists(state), timeout=30, what="swtpm to write the TPM's state")
+    assert os.path.exists(lost)
+    with open(state, "rb") as f:
+        before = f.read()
+
+    for name in ("ptpm", "etpm"):
+        vm(client, name).Stop({})
+    wait_status(client, "ptpm", "Stopped")
+    wait_status(client, "etpm", "Stopped")
+    assert os.path.exists(state), "the persistent vTPM's state went at the stop"
+    wait_until(lambda: not os.path.exists(lost), timeout=30, what="libvirt to drop the ephemeral vTPM's state")
+    with open(state, "rb") as f:
+        assert f.read() == before     # the TPM's seeds: a new TPM would have others
+    vm(client, "ptpm").Start({})
+    wait_status(client, "ptpm", "Running")
+    assert os.path.exists(state)
+
+    client.delete("vm", NS, "ptpm")
+    client.delete("vm", NS, "etpm")
+    wait_until(lambda: not os.path.exists(kept), timeout=60, what="the vTPM's state to go with its VM")

@@ -1,0 +1,201 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Faults a host really has (issue 23; docs/architecture.md, "Recovery"):
+the file system of the state directory or of a storage class full during
+an Apply, an import and a snapshot; the daemon SIGKILLed at random points
+of a scripted workload and started again."""
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import shutil
+import time
+
+import dbus
+import pytest
+
+from conftest import Client, Daemon, ERR, wait_until
+from servers import Lighttpd
+import test_snapshots as snaps
+
+MI = 1 << 20
+
+
+class Tmpfs:
+    """A small tmpfs at path (we run as root), unmounted at the end."""
+
+    def __init__(self, path, size):
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", path], check=True)
+        self.path = path
+        self.filler = os.path.join(path, "filler")
+
+    def fill(self):
+        """Take every free byte (the filler is no file of the daemon's)."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for chunk in (MI, 4096):
+                try:
+                    while True:
+                        os.write(fd, b"\xff" * chunk)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+
+    def free(self):
+        os.unlink(self.filler)
+
+    def umount(self):
+        subprocess.run(["umount", "-l", self.path], check=False)
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="edgevirt-faults-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def web(tmp):
+    """lighttpd serving rand.raw: 8 MiB that do not compress or sparsify."""
+    root = os.path.join(tmp, "www")
+    os.makedirs(root)
+    with open(os.path.join(root, "rand.raw"), "wb") as f:
+        f.write(random.Random(23).randbytes(8 * MI))
+    server = Lighttpd(root, tmp)
+    yield server
+    server.stop()
+
+
+def dv(name, url, size="16Mi"):
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{http: {{url: '{url}'}}}}\n  storage: {{resources: {{requests: {{storage: {size}}}}}}}\n")
+
+
+def status(client, kind, name, namespace="default"):
+    return client.get_json(kind, namespace, name).get("status", {})
+
+
+def message(st):
+    return next((c.get("message", "") for c in st.get("conditions", []) if c["type"] == "Running"), "")
+
+
+def files(top):
+    """Every file below top with the bytes it takes."""
+    out = {}
+    for d, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, top)] = os.lstat(p).st_blocks * 512
+    return out
+
+
+def store_ok(state_dir):
+    db = sqlite3.connect(os.path.join(state_dir, "objects.db"))
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+# --- ENOSPC ---
+
+
+def test_state_directory_full_during_apply(bus, tmp):
+    """The object store cannot grow: the Apply fails naming the file system,
+    nothing of it is kept, the store is intact, and once space is freed the
+    same Apply goes through."""
+    fs = Tmpfs(os.path.join(tmp, "state"), "8m")
+    d = Daemon(bus, fs.path)
+    try:
+        d.start()
+        c = Client(bus.conn)
+        c.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before}\ndata: {k: v}\n")
+        fs.fill()
+        big = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {x: '" + "y" * MI + "'}\n"
+        with pytest.raises(dbus.DBusException) as e:
+            c.apply(big)
+        msg = e.value.get_dbus_message()
+        assert f"the file system of {fs.path} is full" in msg and "nothing was changed" in msg, msg
+        assert not c.exists("cm", "default", "big")
+        assert c.exists("cm", "default", "before")
+        fs.free()
+        c.apply(big)
+        d.restart(signal.SIGKILL)
+        assert c.get_json("cm", "default", "big")["data"]["x"] == "y" * MI
+        d.stop()
+        assert store_ok(fs.path)
+    finally:
+        d.stop()
+        fs.umount()
+
+
+def test_class_full_during_an_import_then_it_goes_on(bus, tmp, web):
+    """The volumes' file system full mid-import (the class hands out more
+    than the disk has): the DataVolume says which file system is full and
+    backs off, the half-written volume is emptied (its space given back),
+    and the import goes on by itself once space is freed."""
+    fs = Tmpfs(os.path.join(tmp, "volumes"), "12m")
+    d = Daemon(bus, os.path.join(tmp, "state"))
+    with open(d.config, "w") as f:
+        f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
+    try:
+        d.start()
+        c = Client(bus.conn)
+        fs.fill()
+        fs.free()
+        with open(fs.filler, "wb") as f:    # 6 MiB left: not enough for 8
+            f.write(b"\xff" * 6 * MI)
+        c.apply(dv("imp", web.url("rand.raw")))
+        wait_until(lambda: "is full" in message(status(c, "dv", "imp")), timeout=30, what="the import to hit ENOSPC")
+        st = status(c, "dv", "imp")
+        assert f"the file system of {fs.path} is full" in message(st) and "retrying in" in message(st), st
+        assert st["phase"] != "Failed" and st["restartCount"] >= 1, st
+        # nothing half-written: the volume is empty again
+        vols = {n: b for n, b in files(fs.path).items() if n.startswith("pvc-")}
+        assert len(vols) == 1 and list(vols.values()) == [0], vols
+        fs.free()
+        wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=40,
+                   what="the import to go on once space is freed")
+        vol = os.path.join(fs.path, next(iter(vols)))
+        with open(vol, "rb") as a, open(os.path.join(tmp, "www", "rand.raw"), "rb") as b:
+            assert a.read(8 * MI) == b.read()
+        assert not [n for n in files(fs.path) if n.startswith(".")]
+    finally:
+        d.stop()
+        fs.umount()
+
+
+def test_class_full_during_a_snapshot(bus, tmp):
+    """A snapshot's copy runs out of space: Failed, naming the file system,
+    no partial copy left; after space is freed a new snapshot succeeds."""
+    fs = Tmpfs(os.path.join(tmp, "volumes"), "16m")
+    d = Daemon(bus, os.path.join(tmp, "state"))
+    with open(d.config, "w") as f:
+        f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
+    try:
+        d.start()
+        c = Client(bus.conn)
+        c.apply(snaps.VM)
+        wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+                   status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+        snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
+        before = set(files(fs.path))
+        fs.fill()
+        c.apply(snaps.snapshot("full"))
+        wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") in ("Succeeded", "Failed"), timeout=30,
+                   what="the snapshot to end")
+        st = status(c, "vmsnapshot", "full")
+        assert st["phase"] == "Failed" and f"the file system of {fs.path} is full" in st["error"]["message"], st
+        assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
+        fs.free()
+        c.apply(snaps.snapshot("roomy"))
+        snaps.ready(c, "roomy")
+    finally:
+        d.stop()
+        fs.umount()

@@ -199,3 +199,136 @@ def test_class_full_during_a_snapshot(bus, tmp):
     finally:
         d.stop()
         fs.umount()
+
+
+# --- SIGKILL at random points of a workload ---
+
+WORKLOAD_ROUNDS = 8
+SETTLE_SECONDS = 60
+
+
+def in_namespace(text, ns):
+    """snaps.VM's documents, in namespace ns (top-level metadata only)."""
+    return text.replace("\nmetadata: {name: ", f"\nmetadata: {{namespace: {ns}, name: ")
+
+
+class Killer:
+    """SIGKILLs the daemon delay seconds from now (from another thread, so
+    the workload is cut wherever it is)."""
+
+    def __init__(self, daemon, delay):
+        import threading
+        self.timer = threading.Timer(delay, lambda: os.kill(daemon.proc.pid, signal.SIGKILL))
+        self.timer.start()
+
+    def join(self):
+        self.timer.join()
+
+
+def workload(c, ns, previous, url, acked):
+    """Import, clone, a VM, its snapshot and a restore in namespace ns; the
+    namespace of the round before deleted. acked gets what was answered."""
+    def apply(kind, name, text):
+        c.apply(text, namespace=ns)
+        acked.append((kind, ns, name))
+
+    c.apply(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")
+    acked.append(("ns", "", ns))
+    apply("dv", "imp", dv("imp", url))
+    apply("dv", "copy", "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: copy}\n"
+          f"spec:\n  source: {{pvc: {{namespace: {ns}, name: imp}}}}\n"
+          "  storage: {resources: {requests: {storage: 16Mi}}}\n")
+    apply("vm", "box", in_namespace(snaps.VM, ns))
+    wait_until(lambda: status(c, "dv", "data", ns).get("phase") == "Succeeded" and
+               status(c, "pvc", "disk", ns).get("phase") == "Bound", timeout=20, what="the VM's claims")
+    apply("vmsnapshot", "snap", snaps.snapshot("snap"))
+    wait_until(lambda: status(c, "vmsnapshot", "snap", ns).get("phase") in ("Succeeded", "Failed"), timeout=20,
+               what="the snapshot")
+    apply("vmrestore", "back", snaps.restore("back", "snap"))
+    if previous:
+        # asked for: gone or going whether or not the answer comes back
+        acked.append(("deleted", "", previous))
+        c.manager.DeleteNamespace(previous)
+
+
+def settled(c):
+    """Every DataVolume, snapshot and restore in a final phase, no namespace
+    terminating; a list of what is not."""
+    left = []
+    for item in c.list("dv")["items"]:
+        if item.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            left.append(("dv", item["metadata"]["namespace"], item["metadata"]["name"], item.get("status")))
+    for item in c.list("vmsnapshot")["items"]:
+        if item.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            left.append(("vmsnapshot", item["metadata"]["namespace"], item["metadata"]["name"], item.get("status")))
+    for item in c.list("vmrestore")["items"]:
+        st = item.get("status", {})
+        if not st.get("complete") and not any(x.get("reason") == "Failed" for x in st.get("conditions", [])):
+            left.append(("vmrestore", item["metadata"]["namespace"], item["metadata"]["name"], st))
+    for item in c.list("ns")["items"]:
+        if item.get("status", {}).get("phase") == "Terminating":
+            left.append(("ns", "", item["metadata"]["name"], item.get("status")))
+    return left
+
+
+def volume_problems(c, volumes):
+    """Volume files without their claim or snapshot, claims Bound without
+    their file, temporary files left."""
+    problems = []
+    claims = {}
+    for item in c.list("pvc")["items"]:
+        claims[item["metadata"]["uid"]] = item
+    snapshots = {item["metadata"]["uid"] for item in c.list("vmsnapshot")["items"]}
+    names = set(os.listdir(volumes))
+    for n in names:
+        if n.startswith("pvc-") and n.endswith(".img"):
+            if n[4:-4] not in claims:
+                problems.append(f"{n}: no claim")
+        elif n.startswith("snap-") and n.endswith(".img"):
+            if n[5:41] not in snapshots:
+                problems.append(f"{n}: no snapshot")
+        else:
+            problems.append(f"{n}: not a volume")
+    for uid, item in claims.items():
+        if item.get("status", {}).get("phase") == "Bound" and f"pvc-{uid}.img" not in names:
+            problems.append(f"claim {item['metadata']['namespace']}/{item['metadata']['name']}: Bound, no file")
+    return problems
+
+
+def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
+    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
+    print(f"EDGEVIRT_FAULT_SEED={seed}")
+    rng = random.Random(seed)
+    state = os.path.join(tmp, "state")
+    d = Daemon(bus, state).start()
+    c = Client(bus.conn)
+    acked = []
+    try:
+        previous = None
+        for i in range(WORKLOAD_ROUNDS):
+            ns = f"round{i}"
+            delay = rng.uniform(0.02, 0.7)
+            killer = Killer(d, delay)
+            try:
+                workload(c, ns, previous, web.url("rand.raw"), acked)
+            except (dbus.DBusException, AssertionError):
+                pass
+            killer.join()
+            print(f"round {i}: killed after {delay:.2f} s, {len(acked)} answered so far")
+            d.proc.wait(timeout=10)
+            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
+            d.remove_runtime_dir()
+            d.start()
+            deleted = {n for k, _, n in acked if k == "deleted"}
+            for kind, namespace, name in acked:
+                if kind != "deleted" and (namespace or name) not in deleted:
+                    assert c.exists(kind, namespace, name), (seed, i, delay, kind, namespace, name)
+            previous = ns
+        wait_until(lambda: not settled(c), timeout=SETTLE_SECONDS, what="every phase to be final")
+        assert not volume_problems(c, os.path.join(state, "volumes", "local")), \
+            (seed, volume_problems(c, os.path.join(state, "volumes", "local")))
+        leftovers = [n for n in files(state) if "/.tmp" in n or n.startswith(".tmp") or "partial" in n]
+        assert not leftovers, (seed, leftovers)
+    finally:
+        d.stop()
+        d.log_path and print(d.read_log()[-4000:])

@@ -431,12 +431,19 @@ static void done_with(Reader *r, int fd, uint64_t vsize) {
         printf("done %" G_GUINT64_FORMAT "\n", vsize);
 }
 
+/* A write that failed for want of space is retried (die_write_failed). */
 static int feed_qcow2(void *q, const unsigned char *buf, size_t n, char **error) {
-        return qcow2_stream_feed(q, buf, n, error);
+        int r = qcow2_stream_feed(q, buf, n, error);
+        if (r < 0 && qcow2_stream_write_errno(q))
+                die_write_failed(qcow2_stream_write_errno(q));
+        return r;
 }
 
 static int feed_vmdk(void *v, const unsigned char *buf, size_t n, char **error) {
-        return vmdk_stream_feed(v, buf, n, error);
+        int r = vmdk_stream_feed(v, buf, n, error);
+        if (r < 0 && vmdk_stream_write_errno(v))
+                die_write_failed(vmdk_stream_write_errno(v));
+        return r;
 }
 
 /* qcow2 read in one pass as its bytes arrive (qcow2.c): from any source,
@@ -452,8 +459,11 @@ static void write_qcow2(Reader *r, const Qcow2Header *h, const Options *o, uint6
         unlink(spill_path);     /* gone with the process, whatever happens */
         Qcow2Stream *q = qcow2_stream_new(h, fd, spill, max_bytes);
         pump(r, feed_qcow2, q);
-        if (qcow2_stream_finish(q, &error) < 0)
+        if (qcow2_stream_finish(q, &error) < 0) {
+                if (qcow2_stream_write_errno(q))
+                        die_write_failed(qcow2_stream_write_errno(q));
                 die(false, "%s", error);
+        }
         if (qcow2_stream_spilled(q) > 0 && !quiet)
                 printf("spilled %" G_GUINT64_FORMAT "\n", qcow2_stream_spilled(q));
         qcow2_stream_free(q);
@@ -467,8 +477,11 @@ static void write_vmdk(Reader *r, const VmdkHeader *h, const Options *o, uint64_
         int fd = open_for(o, h->capacity);
         VmdkStream *v = vmdk_stream_new(h, fd, max_bytes);
         pump(r, feed_vmdk, v);
-        if (vmdk_stream_finish(v, &error) < 0)
+        if (vmdk_stream_finish(v, &error) < 0) {
+                if (vmdk_stream_write_errno(v))
+                        die_write_failed(vmdk_stream_write_errno(v));
                 die(false, "%s", error);
+        }
         vmdk_stream_free(v);
         done_with(r, fd, h->capacity);
 }

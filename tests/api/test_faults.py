@@ -67,6 +67,10 @@ def web(tmp):
     os.makedirs(root)
     with open(os.path.join(root, "rand.raw"), "wb") as f:
         f.write(random.Random(23).randbytes(8 * MI))
+    for fmt in ("qcow2", "vmdk"):
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt] + (["-o", "subformat=streamOptimized"]
+                       if fmt == "vmdk" else []) + [os.path.join(root, "rand.raw"), os.path.join(root, "rand." + fmt)],
+                       check=True)
     server = Lighttpd(root, tmp)
     yield server
     server.stop()
@@ -135,7 +139,8 @@ def test_state_directory_full_during_apply(bus, tmp):
         fs.umount()
 
 
-def test_class_full_during_an_import_then_it_goes_on(bus, tmp, web):
+@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk"])
+def test_class_full_during_an_import_then_it_goes_on(bus, tmp, web, image):
     """The volumes' file system full mid-import (the class hands out more
     than the disk has): the DataVolume says which file system is full and
     backs off, the half-written volume is emptied (its space given back),
@@ -151,7 +156,7 @@ def test_class_full_during_an_import_then_it_goes_on(bus, tmp, web):
         fs.free()
         with open(fs.filler, "wb") as f:    # 6 MiB left: not enough for 8
             f.write(b"\xff" * 6 * MI)
-        c.apply(dv("imp", web.url("rand.raw")))
+        c.apply(dv("imp", web.url(image)))
         wait_until(lambda: "is full" in message(status(c, "dv", "imp")), timeout=30, what="the import to hit ENOSPC")
         st = status(c, "dv", "imp")
         assert f"the file system of {fs.path} is full" in message(st) and "retrying in" in message(st), st

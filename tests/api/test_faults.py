@@ -3,7 +3,6 @@
 the file system of the state directory or of a storage class full during
 an Apply, an import and a snapshot; the daemon SIGKILLed at random points
 of a scripted workload and started again."""
-import json
 import os
 import random
 import signal
@@ -16,7 +15,7 @@ import time
 import dbus
 import pytest
 
-from conftest import Client, Daemon, ERR, wait_until
+from conftest import Client, Daemon, wait_until
 from servers import Lighttpd
 import test_snapshots as snaps
 
@@ -139,71 +138,71 @@ def test_state_directory_full_during_apply(bus, tmp):
         fs.umount()
 
 
-@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk"])
-def test_class_full_during_an_import_then_it_goes_on(bus, tmp, web, image):
-    """The volumes' file system full mid-import (the class hands out more
-    than the disk has): the DataVolume says which file system is full and
-    backs off, the half-written volume is emptied (its space given back),
-    and the import goes on by itself once space is freed."""
-    fs = Tmpfs(os.path.join(tmp, "volumes"), "12m")
-    d = Daemon(bus, os.path.join(tmp, "state"))
-    with open(d.config, "w") as f:
-        f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
-    try:
+@pytest.fixture
+def small_class(bus, tmp):
+    """make(size): the daemon with its class `local` on a tmpfs of size that
+    hands out 1Gi (more than the disk has, as thin provisioning does)."""
+    made = []
+
+    def make(size):
+        fs = Tmpfs(os.path.join(tmp, "volumes"), size)
+        d = Daemon(bus, os.path.join(tmp, "state"))
+        made.append((fs, d))
+        with open(d.config, "w") as f:
+            f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
         d.start()
-        c = Client(bus.conn)
-        fs.fill()
-        fs.free()
-        with open(fs.filler, "wb") as f:    # 6 MiB left: not enough for 8
-            f.write(b"\xff" * 6 * MI)
-        c.apply(dv("imp", web.url(image)))
-        wait_until(lambda: "is full" in message(status(c, "dv", "imp")), timeout=30, what="the import to hit ENOSPC")
-        st = status(c, "dv", "imp")
-        assert f"the file system of {fs.path} is full" in message(st) and "retrying in" in message(st), st
-        assert st["phase"] != "Failed" and st["restartCount"] >= 1, st
-        # nothing half-written: the volume is empty again
-        vols = {n: b for n, b in files(fs.path).items() if n.startswith("pvc-")}
-        assert len(vols) == 1 and list(vols.values()) == [0], vols
-        fs.free()
-        wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=40,
-                   what="the import to go on once space is freed")
-        vol = os.path.join(fs.path, next(iter(vols)))
-        with open(vol, "rb") as a, open(os.path.join(tmp, "www", "rand.raw"), "rb") as b:
-            assert a.read(8 * MI) == b.read()
-        assert not [n for n in files(fs.path) if n.startswith(".")]
-    finally:
+        return fs, Client(bus.conn)
+    yield make
+    for fs, d in made:
         d.stop()
         fs.umount()
 
 
-def test_class_full_during_a_snapshot(bus, tmp):
+@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk"])
+def test_class_full_during_an_import_then_it_goes_on(small_class, tmp, web, image):
+    """The volumes' file system full mid-import: the DataVolume says which
+    file system is full and backs off, the half-written volume is emptied
+    (its space given back), and the import goes on by itself once space is
+    freed."""
+    fs, c = small_class("12m")
+    with open(fs.filler, "wb") as f:    # 6 MiB left: not enough for 8
+        f.write(b"\xff" * 6 * MI)
+    c.apply(dv("imp", web.url(image)))
+    wait_until(lambda: "is full" in message(status(c, "dv", "imp")), timeout=30, what="the import to hit ENOSPC")
+    st = status(c, "dv", "imp")
+    assert f"the file system of {fs.path} is full" in message(st) and "retrying in" in message(st), st
+    assert st["phase"] != "Failed" and st["restartCount"] >= 1, st
+    # nothing half-written: the volume is empty again
+    vols = {n: b for n, b in files(fs.path).items() if n.startswith("pvc-")}
+    assert len(vols) == 1 and list(vols.values()) == [0], vols
+    fs.free()
+    wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=40,
+               what="the import to go on once space is freed")
+    with open(os.path.join(fs.path, next(iter(vols))), "rb") as a, \
+            open(os.path.join(tmp, "www", "rand.raw"), "rb") as b:
+        assert a.read(8 * MI) == b.read()
+    assert not [n for n in files(fs.path) if n.startswith(".")]
+
+
+def test_class_full_during_a_snapshot(small_class):
     """A snapshot's copy runs out of space: Failed, naming the file system,
     no partial copy left; after space is freed a new snapshot succeeds."""
-    fs = Tmpfs(os.path.join(tmp, "volumes"), "16m")
-    d = Daemon(bus, os.path.join(tmp, "state"))
-    with open(d.config, "w") as f:
-        f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
-    try:
-        d.start()
-        c = Client(bus.conn)
-        c.apply(snaps.VM)
-        wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
-                   status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
-        snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
-        before = set(files(fs.path))
-        fs.fill()
-        c.apply(snaps.snapshot("full"))
-        wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") in ("Succeeded", "Failed"), timeout=30,
-                   what="the snapshot to end")
-        st = status(c, "vmsnapshot", "full")
-        assert st["phase"] == "Failed" and f"the file system of {fs.path} is full" in st["error"]["message"], st
-        assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
-        fs.free()
-        c.apply(snaps.snapshot("roomy"))
-        snaps.ready(c, "roomy")
-    finally:
-        d.stop()
-        fs.umount()
+    fs, c = small_class("16m")
+    c.apply(snaps.VM)
+    wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+               status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+    snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
+    before = set(files(fs.path))
+    fs.fill()
+    c.apply(snaps.snapshot("full"))
+    wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") in ("Succeeded", "Failed"), timeout=30,
+               what="the snapshot to end")
+    st = status(c, "vmsnapshot", "full")
+    assert st["phase"] == "Failed" and f"the file system of {fs.path} is full" in st["error"]["message"], st
+    assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
+    fs.free()
+    c.apply(snaps.snapshot("roomy"))
+    snaps.ready(c, "roomy")
 
 
 # --- SIGKILL at random points of a workload ---
@@ -336,4 +335,3 @@ def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
         assert not leftovers, (seed, leftovers)
     finally:
         d.stop()
-        d.log_path and print(d.read_log()[-4000:])

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import api, virsh
-from test_system import NS, domstate, setup_ns, status, vm, vm_doc, wait_status
+from test_system import NS, domstate, setup_ns, vm, vm_doc, wait_status
 
 wait_until = api.wait_until
 

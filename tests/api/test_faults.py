@@ -138,6 +138,32 @@ def test_state_directory_full_during_apply(bus, tmp):
         fs.umount()
 
 
+def test_state_directory_full_during_an_import(bus, tmp, web):
+    """Volumes and the object store on one full file system: the import
+    fails for want of space and gives back what it wrote, so its status
+    (retrying, the full file system named) can be stored; once space is
+    freed the import goes on and ends Succeeded, the store intact."""
+    fs = Tmpfs(os.path.join(tmp, "state"), "24m")
+    d = Daemon(bus, fs.path)
+    try:
+        d.start()
+        c = Client(bus.conn)
+        with open(fs.filler, "wb") as f:    # a little left: not enough for 8 MiB
+            f.write(b"\xff" * (24 * MI - 4 * MI))
+        c.apply(dv("imp", web.url("rand.raw")))
+        wait_until(lambda: f"the file system of {fs.path}" in message(status(c, "dv", "imp")), timeout=30,
+                   what="the DataVolume to say the file system is full")
+        assert status(c, "dv", "imp")["phase"] in ("ImportScheduled", "ImportInProgress")
+        fs.free()
+        wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=60,
+                   what="the import to go on once space is freed")
+        d.stop()
+        assert store_ok(fs.path)
+    finally:
+        d.stop()
+        fs.umount()
+
+
 @pytest.fixture
 def small_class(bus, tmp):
     """make(size): the daemon with its class `local` on a tmpfs of size that

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -11,6 +12,7 @@
 
 struct Store {
         sqlite3 *db;
+        char *dir;                      /* the directory holding the database, for messages */
         sqlite3_stmt *put, *del, *get_rv, *set_rv;
         uint64_t resource_version;      /* last committed */
         uint64_t pending_rv;            /* inside a transaction */
@@ -19,6 +21,14 @@ struct Store {
 
 static int db_error(Store *s, GError **error, const char *what) {
         int code = sqlite3_errcode(s->db);
+        struct statvfs sv;
+
+        if (code == SQLITE_FULL && s->dir && statvfs(s->dir, &sv) == 0)
+                /* SQLite says "database or disk is full": say which file
+                 * system, and how little it has left */
+                return ev_error_set(error, ENOSPC, "object store: %s: the file system of %s is full (%" G_GUINT64_FORMAT
+                                    " bytes free); nothing was changed", what, s->dir,
+                                    (guint64) sv.f_bavail * sv.f_frsize);
         int err = code == SQLITE_FULL ? ENOSPC : code == SQLITE_READONLY ? EROFS :
                   code == SQLITE_BUSY || code == SQLITE_LOCKED ? EBUSY : EIO;
         return ev_error_set(error, err, "object store: %s: %s", what, sqlite3_errmsg(s->db));
@@ -27,6 +37,10 @@ static int db_error(Store *s, GError **error, const char *what) {
 static int exec(Store *s, const char *sql, GError **error) {
         char *msg = NULL;
         if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                if (sqlite3_errcode(s->db) == SQLITE_FULL) {
+                        sqlite3_free(msg);
+                        return db_error(s, error, "write");
+                }
                 int r = ev_error_set(error, EIO, "object store: %s", msg ? msg : sqlite3_errmsg(s->db));
                 sqlite3_free(msg);
                 return r;
@@ -48,6 +62,7 @@ Store *store_free(Store *s) {
         sqlite3_finalize(s->get_rv);
         sqlite3_finalize(s->set_rv);
         sqlite3_close(s->db);
+        g_free(s->dir);
         g_free(s);
         return NULL;
 }
@@ -55,6 +70,8 @@ Store *store_free(Store *s) {
 int store_open(const char *path, Store **ret, GError **error) {
         g_autoptr(Store) s = g_new0(Store, 1);
         int r;
+
+        s->dir = g_path_get_dirname(path);
 
         /* private whatever the umask; SQLite gives the WAL and shared-memory
          * files the database's mode; files of an earlier, laxer start are

@@ -2,7 +2,8 @@
 /* Adoption and recovery: at start (and when libvirt's connection comes
  * back) the domains libvirt runs are listed; ours are adopted, domains no
  * instance owns any more are destroyed, and per-instance directories
- * nothing owns are removed. */
+ * nothing owns are removed.  A destroy libvirt did not carry out (it was
+ * gone) is sent again. */
 #include "log.h"
 #include "util.h"
 #include "vmi-private.h"
@@ -117,4 +118,30 @@ static void listed(HvOp *op) {
 void vmi_list_domains(VmiController *c) {
         c->listed = false;
         hypervisor_submit(c->hv, hv_op_new(HV_OP_LIST, NULL, listed, c));
+}
+
+void vmi_op_logged(HvOp *op) {
+        VmiController *c = op->userdata;
+        if (op->r < 0 && op->r != -ENOENT)
+                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s %s: %s",
+                           op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
+}
+
+/* A destroy that failed (libvirtd gone or restarting, a refusal) is sent
+ * again by the tick, a second later, until the domain is gone: a stop
+ * asked for while libvirtd was down ends once it is back. */
+void vmi_destroy_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi;
+        Instance *inst;
+
+        vmi_op_logged(op);
+        if (op->r >= 0 || op->r == -ENOENT)
+                return;
+        vmi = vmi_find_by_domain(c->model, op->domain);
+        inst = vmi ? vmi_instance_find(c, vmi->uid) : NULL;
+        if (!inst || !inst->stopping)
+                return;
+        inst->destroy_sent = false;
+        sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
 }

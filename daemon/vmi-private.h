@@ -128,6 +128,9 @@ char *vmi_instance_dir(VmiController *c, Object *vmi);
 bool vmi_has_domain(VmiController *c, Object *vmi);
 /* Done function of destroy and shutdown: logs a failure. */
 void vmi_op_logged(HvOp *op);
+/* Done function of a stop's destroy: logs a failure and, unless the domain
+ * is gone, lets the tick send it again. */
+void vmi_destroy_done(HvOp *op);
 
 /* --- the guest agent (vmi-agent.c) --- */
 

@@ -510,13 +510,6 @@ static int start_instance(VmiController *c, Object *vmi) {
 
 /* --- stopping --- */
 
-void vmi_op_logged(HvOp *op) {
-        VmiController *c = op->userdata;
-        if (op->r < 0 && op->r != -ENOENT)
-                log_object(G_LOG_LEVEL_WARNING, vmi_find_by_domain(c->model, op->domain), "libvirt: %s %s: %s",
-                           op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
-}
-
 static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
         g_autofree char *name = vmi_domain_name(vmi);
         Instance *inst = vmi_instance_get(c, vmi->uid);
@@ -537,7 +530,7 @@ static void send_stop(VmiController *c, Object *vmi, int64_t grace) {
         }
         if (grace == 0 && !inst->destroy_sent) {
                 inst->destroy_sent = true;
-                hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_op_logged, c));
+                hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_destroy_done, c));
         }
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
 }
@@ -700,7 +693,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
                 else if (inst->stopping && now >= inst->stop_deadline && !inst->destroy_sent) {
                         g_autofree char *name = vmi_domain_name(vmi);
                         inst->destroy_sent = true;
-                        hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_op_logged, c));
+                        hypervisor_submit(c->hv, hv_op_new(HV_OP_DESTROY, name, vmi_destroy_done, c));
                 }
         }
         vmi_agent_tick(c, now);

@@ -127,7 +127,7 @@ static int copy_range(int in, int out, off_t off, off_t end, char *buf, GError *
                                 if (w < 0) {
                                         if (errno == EINTR)
                                                 continue;
-                                        return ev_error_set(error, errno, "write failed: %s", g_strerror(errno));
+                                        return -errno;
                                 }
                                 done += w;
                         }
@@ -169,7 +169,13 @@ int storage_sparse_copy(const char *src_path, const char *dst_path, uint64_t siz
                 off = hole;
         }
         if (r >= 0 && fsync(out) < 0)
-                r = ev_error_set(error, errno, "cannot sync %s: %s", dst_path, g_strerror(errno));
+                r = -errno;
+        if (r < 0 && !(error && *error)) {    /* writing or syncing the copy failed */
+                g_autofree char *dir = g_path_get_dirname(dst_path);
+                r = r == -ENOSPC || r == -EDQUOT ?
+                    ev_error_set(error, -r, "the file system of %s is full (%s)", dir, g_strerror(-r)) :
+                    ev_error_set(error, -r, "cannot write %s: %s", dst_path, g_strerror(-r));
+        }
 finish:
         if (in >= 0)
                 close(in);

@@ -98,13 +98,27 @@
 
 
 static const char *cleanup_path;        /* a partial file to remove on failure */
+static char *written;                   /* the volume being written: emptied on failure */
+static uint64_t written_size;
+static char *target_path;               /* the file or device being written, for messages */
 static int control_fd = -1;             /* Options.control_fd, for the download thread */
 static bool quiet;                      /* no progress lines */
+
+static int clear_target(int fd, const Options *o);
 
 void die(bool retryable, const char *fmt, ...) {
         va_list ap;
         if (cleanup_path)
                 unlink(cleanup_path);
+        if (written) {
+                /* nothing half-written stays behind, and a full file
+                 * system gets back what this attempt took */
+                int fd = open(written, O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        (void) clear_target(fd, &(Options) { .size = written_size });
+                        close(fd);
+                }
+        }
         va_start(ap, fmt);
         vfprintf(stderr, fmt, ap);
         va_end(ap);
@@ -174,25 +188,36 @@ void drain_layer(Reader *r) {
         reader_free(r);
 }
 
+/* The target reading as zeros: a file truncated (to its size, a volume;
+ * empty, a file made to fit), a block device discarded. */
+static int clear_target(int fd, const Options *o) {
+        struct stat st;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (o->fit || S_ISREG(st.st_mode))
+                return ftruncate(fd, 0) < 0 || (!o->fit && ftruncate(fd, (off_t) o->size) < 0) ? -errno : 0;
+        if (S_ISBLK(st.st_mode)) {
+                uint64_t range[2] = { 0, o->size };
+                if (ioctl(fd, BLKDISCARD, range) < 0 && ioctl(fd, BLKZEROOUT, range) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
 /* Make the target read as zeros before writing (an earlier attempt may
  * have left data): files are truncated, thin volumes discarded. */
 static int open_target(const Options *o) {
-        struct stat st;
         int fd = open(o->target, O_WRONLY | O_CLOEXEC | (o->fit ? O_CREAT : 0), 0600);
         if (fd < 0)
                 die(false, "cannot open the volume %s: %s", o->target, g_strerror(errno));
-        if (fstat(fd, &st) < 0)
-                die(false, "cannot stat %s: %s", o->target, g_strerror(errno));
-        if (o->fit) {
-                if (ftruncate(fd, 0) < 0)
-                        die(false, "cannot reset %s: %s", o->target, g_strerror(errno));
-        } else if (S_ISREG(st.st_mode)) {
-                if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t) o->size) < 0)
-                        die(false, "cannot reset %s: %s", o->target, g_strerror(errno));
-        } else if (S_ISBLK(st.st_mode)) {
-                uint64_t range[2] = { 0, o->size };
-                if (ioctl(fd, BLKDISCARD, range) < 0 && ioctl(fd, BLKZEROOUT, range) < 0)
-                        die(false, "cannot clear %s: %s", o->target, g_strerror(errno));
+        if (clear_target(fd, o) < 0)
+                die(false, "cannot clear %s: %s", o->target, g_strerror(errno));
+        g_free(target_path);
+        target_path = g_strdup(o->target);
+        if (!o->fit) {  /* a file made to fit is cleanup_path's */
+                g_free(written);
+                written = g_strdup(o->target);
+                written_size = o->size;
         }
         return fd;
 }
@@ -204,6 +229,21 @@ static const char *limit_name(const Options *o) {
 
 #define WRITEBACK_EVERY (32u << 20)
 
+/* A write to the volume failed with err. A full file system or thin pool
+ * is worth another try (the daemon backs off; space may be freed
+ * meanwhile), and the message says where the space ran out. */
+static void G_GNUC_NORETURN die_write_failed(int err) {
+        const char *target = target_path;
+        if (target && (err == ENOSPC || err == EDQUOT)) {
+                g_autofree char *dir = g_path_get_dirname(target);
+                struct stat st;
+                if (stat(target, &st) == 0 && S_ISBLK(st.st_mode))
+                        die(true, "writing the volume failed: no space left on %s (%s)", target, g_strerror(err));
+                die(true, "writing the volume failed: the file system of %s is full (%s)", dir, g_strerror(err));
+        }
+        die(false, "writing the volume failed: %s", g_strerror(err));
+}
+
 static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) {
         static uint64_t unsynced;
         size_t done = 0;
@@ -212,7 +252,7 @@ static void write_all(int fd, const unsigned char *buf, size_t n, uint64_t off) 
                 if (w < 0) {
                         if (errno == EINTR)
                                 continue;
-                        die(false, "writing the volume failed: %s", g_strerror(errno));
+                        die_write_failed(errno);
                 }
                 done += (size_t) w;
         }
@@ -391,12 +431,19 @@ static void done_with(Reader *r, int fd, uint64_t vsize) {
         printf("done %" G_GUINT64_FORMAT "\n", vsize);
 }
 
+/* A write that failed for want of space is retried (die_write_failed). */
 static int feed_qcow2(void *q, const unsigned char *buf, size_t n, char **error) {
-        return qcow2_stream_feed(q, buf, n, error);
+        int r = qcow2_stream_feed(q, buf, n, error);
+        if (r < 0 && qcow2_stream_write_errno(q))
+                die_write_failed(qcow2_stream_write_errno(q));
+        return r;
 }
 
 static int feed_vmdk(void *v, const unsigned char *buf, size_t n, char **error) {
-        return vmdk_stream_feed(v, buf, n, error);
+        int r = vmdk_stream_feed(v, buf, n, error);
+        if (r < 0 && vmdk_stream_write_errno(v))
+                die_write_failed(vmdk_stream_write_errno(v));
+        return r;
 }
 
 /* qcow2 read in one pass as its bytes arrive (qcow2.c): from any source,
@@ -412,8 +459,11 @@ static void write_qcow2(Reader *r, const Qcow2Header *h, const Options *o, uint6
         unlink(spill_path);     /* gone with the process, whatever happens */
         Qcow2Stream *q = qcow2_stream_new(h, fd, spill, max_bytes);
         pump(r, feed_qcow2, q);
-        if (qcow2_stream_finish(q, &error) < 0)
+        if (qcow2_stream_finish(q, &error) < 0) {
+                if (qcow2_stream_write_errno(q))
+                        die_write_failed(qcow2_stream_write_errno(q));
                 die(false, "%s", error);
+        }
         if (qcow2_stream_spilled(q) > 0 && !quiet)
                 printf("spilled %" G_GUINT64_FORMAT "\n", qcow2_stream_spilled(q));
         qcow2_stream_free(q);
@@ -427,8 +477,11 @@ static void write_vmdk(Reader *r, const VmdkHeader *h, const Options *o, uint64_
         int fd = open_for(o, h->capacity);
         VmdkStream *v = vmdk_stream_new(h, fd, max_bytes);
         pump(r, feed_vmdk, v);
-        if (vmdk_stream_finish(v, &error) < 0)
+        if (vmdk_stream_finish(v, &error) < 0) {
+                if (vmdk_stream_write_errno(v))
+                        die_write_failed(vmdk_stream_write_errno(v));
                 die(false, "%s", error);
+        }
         vmdk_stream_free(v);
         done_with(r, fd, h->capacity);
 }

@@ -68,6 +68,7 @@ struct Qcow2Stream {
         z_stream z;
         ZSTD_DCtx *zd;
         char *error;
+        int write_errno;
 };
 
 static uint64_t be64(const unsigned char *p) {
@@ -236,6 +237,7 @@ static int flush(Qcow2Stream *s) {
                 if (w < 0) {
                         if (errno == EINTR)
                                 continue;
+                        s->write_errno = errno;
                         return fail_errno(s, "writing the volume failed");
                 }
                 off += (uint64_t) w;
@@ -561,6 +563,10 @@ int qcow2_stream_finish(Qcow2Stream *s, char **error) {
         if (flush(s) < 0)
                 return give_error(s, error);
         return 0;
+}
+
+int qcow2_stream_write_errno(const Qcow2Stream *s) {
+        return s->write_errno;
 }
 
 uint64_t qcow2_stream_spilled(const Qcow2Stream *s) {

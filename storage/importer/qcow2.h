@@ -51,6 +51,9 @@ int qcow2_stream_feed(Qcow2Stream *s, const unsigned char *buf, size_t n, char *
 /* At the end of the image: what is still owed is placed or is an error
  * (a table or a cluster past the end is a truncated image). */
 int qcow2_stream_finish(Qcow2Stream *s, char **error);
+/* The errno of a failed write to the target (ENOSPC: a full file
+ * system), 0 when no write failed. */
+int qcow2_stream_write_errno(const Qcow2Stream *s);
 /* Bytes kept in the spill file (not zeros), for the record. */
 uint64_t qcow2_stream_spilled(const Qcow2Stream *s);
 Qcow2Stream *qcow2_stream_free(Qcow2Stream *s);

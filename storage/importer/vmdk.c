@@ -50,6 +50,7 @@ struct VmdkStream {
         uint64_t grains, expected;      /* grains seen; grains the tables name (0: unknown) */
         z_stream z;
         char *error;
+        int write_errno;
 };
 
 static uint64_t le64(const unsigned char *p) {
@@ -149,6 +150,7 @@ static int flush(VmdkStream *s) {
                         if (w < 0 && errno == EINTR)
                                 continue;
                         if (w <= 0) {
+                                s->write_errno = w < 0 ? errno : ENOSPC;
                                 s->error = g_strdup_printf("writing the volume failed: %s", g_strerror(errno));
                                 return -1;
                         }
@@ -300,6 +302,10 @@ int vmdk_stream_finish(VmdkStream *s, char **error) {
                 return -1;
         }
         return 0;
+}
+
+int vmdk_stream_write_errno(const VmdkStream *s) {
+        return s->write_errno;
 }
 
 VmdkStream *vmdk_stream_free(VmdkStream *s) {

@@ -40,5 +40,8 @@ int vmdk_stream_feed(VmdkStream *s, const unsigned char *buf, size_t n, char **e
  * images, which end without one but keep their grain tables up front,
  * every grain those tables name, the stream ending between markers. */
 int vmdk_stream_finish(VmdkStream *s, char **error);
+/* The errno of a failed write to the target (ENOSPC: a full file
+ * system), 0 when no write failed. */
+int vmdk_stream_write_errno(const VmdkStream *s);
 VmdkStream *vmdk_stream_free(VmdkStream *s);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(VmdkStream, vmdk_stream_free)

@@ -25,6 +25,7 @@ fail_report() {
 
 . "$here/libvirtd.sh"
 cleanup() {
+        [ -f "$work/libvirt-started" ] && mapfile -t -O ${#LIBVIRT_STARTED[@]} LIBVIRT_STARTED <"$work/libvirt-started"
         stop_libvirtd sys edgevirt-test
         rm -rf "$work"
 }
@@ -32,5 +33,8 @@ trap cleanup EXIT
 
 start_libvirtd "$work" || { fail_report "libvirtd did not start"; exit 1; }
 
-cd "$here" && EDGEVIRT_BUILD="$build" EDGEVIRT_SYSTEM_WORK="$work" /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE \
+# test_faults.py kills only a libvirtd started here, and lists the one it
+# starts instead in $work/libvirt-started for stop_libvirtd
+cd "$here" && EDGEVIRT_BUILD="$build" EDGEVIRT_SYSTEM_WORK="$work" EDGEVIRT_LIBVIRTD_STARTED="${LIBVIRT_STARTED[*]}" \
+        /usr/bin/python3 -m pytest -p no:cacheprovider -q -rfE \
         --junitxml="$out" "${selection[@]}"

@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Faults a host really has (issue 23; docs/architecture.md, "Recovery"):
+the file system of the state directory or of a storage class full during
+an Apply, an import and a snapshot; the daemon SIGKILLed at random points
+of a scripted workload and started again."""
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import shutil
+import time
+
+import dbus
+import pytest
+
+from conftest import Client, Daemon, wait_until
+from servers import Lighttpd
+import test_snapshots as snaps
+
+MI = 1 << 20
+
+
+class Tmpfs:
+    """A small tmpfs at path (we run as root), unmounted at the end."""
+
+    def __init__(self, path, size):
+        os.makedirs(path, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", path], check=True)
+        self.path = path
+        self.filler = os.path.join(path, "filler")
+
+    def fill(self):
+        """Take every free byte (the filler is no file of the daemon's)."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for chunk in (MI, 4096):
+                try:
+                    while True:
+                        os.write(fd, b"\xff" * chunk)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+
+    def free(self):
+        os.unlink(self.filler)
+
+    def umount(self):
+        subprocess.run(["umount", "-l", self.path], check=False)
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="edgevirt-faults-")
+    os.chmod(d, 0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def web(tmp):
+    """lighttpd serving rand.raw: 8 MiB that do not compress or sparsify."""
+    root = os.path.join(tmp, "www")
+    os.makedirs(root)
+    with open(os.path.join(root, "rand.raw"), "wb") as f:
+        f.write(random.Random(23).randbytes(8 * MI))
+    for fmt in ("qcow2", "vmdk"):
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt] + (["-o", "subformat=streamOptimized"]
+                       if fmt == "vmdk" else []) + [os.path.join(root, "rand.raw"), os.path.join(root, "rand." + fmt)],
+                       check=True)
+    server = Lighttpd(root, tmp)
+    yield server
+    server.stop()
+
+
+def dv(name, url, size="16Mi"):
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{http: {{url: '{url}'}}}}\n  storage: {{resources: {{requests: {{storage: {size}}}}}}}\n")
+
+
+def status(client, kind, name, namespace="default"):
+    return client.get_json(kind, namespace, name).get("status", {})
+
+
+def message(st):
+    return next((c.get("message", "") for c in st.get("conditions", []) if c["type"] == "Running"), "")
+
+
+def files(top):
+    """Every file below top with the bytes it takes."""
+    out = {}
+    for d, _, names in os.walk(top):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, top)] = os.lstat(p).st_blocks * 512
+    return out
+
+
+def store_ok(state_dir):
+    db = sqlite3.connect(os.path.join(state_dir, "objects.db"))
+    try:
+        return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    finally:
+        db.close()
+
+
+# --- ENOSPC ---
+
+
+def test_state_directory_full_during_apply(bus, tmp):
+    """The object store cannot grow: the Apply fails naming the file system,
+    nothing of it is kept, the store is intact, and once space is freed the
+    same Apply goes through."""
+    fs = Tmpfs(os.path.join(tmp, "state"), "8m")
+    d = Daemon(bus, fs.path)
+    try:
+        d.start()
+        c = Client(bus.conn)
+        c.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before}\ndata: {k: v}\n")
+        fs.fill()
+        big = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata: {x: '" + "y" * MI + "'}\n"
+        with pytest.raises(dbus.DBusException) as e:
+            c.apply(big)
+        msg = e.value.get_dbus_message()
+        assert f"the file system of {fs.path} is full" in msg and "nothing was changed" in msg, msg
+        assert not c.exists("cm", "default", "big")
+        assert c.exists("cm", "default", "before")
+        fs.free()
+        c.apply(big)
+        d.restart(signal.SIGKILL)
+        assert c.get_json("cm", "default", "big")["data"]["x"] == "y" * MI
+        d.stop()
+        assert store_ok(fs.path)
+    finally:
+        d.stop()
+        fs.umount()
+
+
+def test_state_directory_full_during_an_import(bus, tmp, web):
+    """Volumes and the object store on one full file system: the import
+    fails for want of space and gives back what it wrote, so its status
+    (retrying, the full file system named) can be stored; once space is
+    freed the import goes on and ends Succeeded, the store intact."""
+    fs = Tmpfs(os.path.join(tmp, "state"), "24m")
+    d = Daemon(bus, fs.path)
+    try:
+        d.start()
+        c = Client(bus.conn)
+        with open(fs.filler, "wb") as f:    # a little left: not enough for 8 MiB
+            f.write(b"\xff" * (24 * MI - 4 * MI))
+        c.apply(dv("imp", web.url("rand.raw")))
+        wait_until(lambda: f"the file system of {fs.path}" in message(status(c, "dv", "imp")), timeout=30,
+                   what="the DataVolume to say the file system is full")
+        assert status(c, "dv", "imp")["phase"] in ("ImportScheduled", "ImportInProgress")
+        fs.free()
+        wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=60,
+                   what="the import to go on once space is freed")
+        d.stop()
+        assert store_ok(fs.path)
+    finally:
+        d.stop()
+        fs.umount()
+
+
+@pytest.fixture
+def small_class(bus, tmp):
+    """make(size): the daemon with its class `local` on a tmpfs of size that
+    hands out 1Gi (more than the disk has, as thin provisioning does)."""
+    made = []
+
+    def make(size):
+        fs = Tmpfs(os.path.join(tmp, "volumes"), size)
+        d = Daemon(bus, os.path.join(tmp, "state"))
+        made.append((fs, d))
+        with open(d.config, "w") as f:
+            f.write(f"[StorageClass local]\nBackend=dir\nPath={fs.path}\nCapacity=1Gi\n")
+        d.start()
+        return fs, Client(bus.conn)
+    yield make
+    for fs, d in made:
+        d.stop()
+        fs.umount()
+
+
+@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk"])
+def test_class_full_during_an_import_then_it_goes_on(small_class, tmp, web, image):
+    """The volumes' file system full mid-import: the DataVolume says which
+    file system is full and backs off, the half-written volume is emptied
+    (its space given back), and the import goes on by itself once space is
+    freed."""
+    fs, c = small_class("12m")
+    with open(fs.filler, "wb") as f:    # 6 MiB left: not enough for 8
+        f.write(b"\xff" * 6 * MI)
+    c.apply(dv("imp", web.url(image)))
+    wait_until(lambda: "is full" in message(status(c, "dv", "imp")), timeout=30, what="the import to hit ENOSPC")
+    st = status(c, "dv", "imp")
+    assert f"the file system of {fs.path} is full" in message(st) and "retrying in" in message(st), st
+    assert st["phase"] != "Failed" and st["restartCount"] >= 1, st
+    # nothing half-written: the volume is empty again
+    vols = {n: b for n, b in files(fs.path).items() if n.startswith("pvc-")}
+    assert len(vols) == 1 and list(vols.values()) == [0], vols
+    fs.free()
+    wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=40,
+               what="the import to go on once space is freed")
+    with open(os.path.join(fs.path, next(iter(vols))), "rb") as a, \
+            open(os.path.join(tmp, "www", "rand.raw"), "rb") as b:
+        assert a.read(8 * MI) == b.read()
+    assert not [n for n in files(fs.path) if n.startswith(".")]
+
+
+def test_class_full_during_a_snapshot(small_class):
+    """A snapshot's copy runs out of space: Failed, naming the file system,
+    no partial copy left; after space is freed a new snapshot succeeds."""
+    fs, c = small_class("16m")
+    c.apply(snaps.VM)
+    wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+               status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+    snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
+    before = set(files(fs.path))
+    fs.fill()
+    c.apply(snaps.snapshot("full"))
+    wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") in ("Succeeded", "Failed"), timeout=30,
+               what="the snapshot to end")
+    st = status(c, "vmsnapshot", "full")
+    assert st["phase"] == "Failed" and f"the file system of {fs.path} is full" in st["error"]["message"], st
+    assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
+    fs.free()
+    c.apply(snaps.snapshot("roomy"))
+    snaps.ready(c, "roomy")
+
+
+# --- SIGKILL at random points of a workload ---
+
+WORKLOAD_ROUNDS = 8
+SETTLE_SECONDS = 60
+
+
+def in_namespace(text, ns):
+    """snaps.VM's documents, in namespace ns (top-level metadata only)."""
+    return text.replace("\nmetadata: {name: ", f"\nmetadata: {{namespace: {ns}, name: ")
+
+
+class Killer:
+    """SIGKILLs the daemon delay seconds from now (from another thread, so
+    the workload is cut wherever it is)."""
+
+    def __init__(self, daemon, delay):
+        import threading
+        self.timer = threading.Timer(delay, lambda: os.kill(daemon.proc.pid, signal.SIGKILL))
+        self.timer.start()
+
+    def join(self):
+        self.timer.join()
+
+
+def workload(c, ns, previous, url, acked):
+    """Import, clone, a VM, its snapshot and a restore in namespace ns; the
+    namespace of the round before deleted. acked gets what was answered."""
+    def apply(kind, name, text):
+        c.apply(text, namespace=ns)
+        acked.append((kind, ns, name))
+
+    c.apply(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")
+    acked.append(("ns", "", ns))
+    apply("dv", "imp", dv("imp", url))
+    apply("dv", "copy", "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: copy}\n"
+          f"spec:\n  source: {{pvc: {{namespace: {ns}, name: imp}}}}\n"
+          "  storage: {resources: {requests: {storage: 16Mi}}}\n")
+    apply("vm", "box", in_namespace(snaps.VM, ns))
+    wait_until(lambda: status(c, "dv", "data", ns).get("phase") == "Succeeded" and
+               status(c, "pvc", "disk", ns).get("phase") == "Bound", timeout=20, what="the VM's claims")
+    apply("vmsnapshot", "snap", snaps.snapshot("snap"))
+    wait_until(lambda: status(c, "vmsnapshot", "snap", ns).get("phase") in ("Succeeded", "Failed"), timeout=20,
+               what="the snapshot")
+    apply("vmrestore", "back", snaps.restore("back", "snap"))
+    if previous:
+        # asked for: gone or going whether or not the answer comes back
+        acked.append(("deleted", "", previous))
+        c.manager.DeleteNamespace(previous)
+
+
+def settled(c):
+    """Every DataVolume, snapshot and restore in a final phase, no namespace
+    terminating; a list of what is not."""
+    left = []
+    for item in c.list("dv")["items"]:
+        if item.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            left.append(("dv", item["metadata"]["namespace"], item["metadata"]["name"], item.get("status")))
+    for item in c.list("vmsnapshot")["items"]:
+        if item.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+            left.append(("vmsnapshot", item["metadata"]["namespace"], item["metadata"]["name"], item.get("status")))
+    for item in c.list("vmrestore")["items"]:
+        st = item.get("status", {})
+        if not st.get("complete") and not any(x.get("reason") == "Failed" for x in st.get("conditions", [])):
+            left.append(("vmrestore", item["metadata"]["namespace"], item["metadata"]["name"], st))
+    for item in c.list("ns")["items"]:
+        if item.get("status", {}).get("phase") == "Terminating":
+            left.append(("ns", "", item["metadata"]["name"], item.get("status")))
+    return left
+
+
+def volume_problems(c, volumes):
+    """Volume files without their claim or snapshot, claims Bound without
+    their file, temporary files left."""
+    problems = []
+    claims = {}
+    for item in c.list("pvc")["items"]:
+        claims[item["metadata"]["uid"]] = item
+    snapshots = {item["metadata"]["uid"] for item in c.list("vmsnapshot")["items"]}
+    names = set(os.listdir(volumes))
+    for n in names:
+        if n.startswith("pvc-") and n.endswith(".img"):
+            if n[4:-4] not in claims:
+                problems.append(f"{n}: no claim")
+        elif n.startswith("snap-") and n.endswith(".img"):
+            if n[5:41] not in snapshots:
+                problems.append(f"{n}: no snapshot")
+        else:
+            problems.append(f"{n}: not a volume")
+    for uid, item in claims.items():
+        if item.get("status", {}).get("phase") == "Bound" and f"pvc-{uid}.img" not in names:
+            problems.append(f"claim {item['metadata']['namespace']}/{item['metadata']['name']}: Bound, no file")
+    return problems
+
+
+def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
+    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
+    print(f"EDGEVIRT_FAULT_SEED={seed}")
+    rng = random.Random(seed)
+    state = os.path.join(tmp, "state")
+    d = Daemon(bus, state).start()
+    c = Client(bus.conn)
+    acked = []
+    try:
+        previous = None
+        for i in range(WORKLOAD_ROUNDS):
+            ns = f"round{i}"
+            delay = rng.uniform(0.02, 0.7)
+            killer = Killer(d, delay)
+            try:
+                workload(c, ns, previous, web.url("rand.raw"), acked)
+            except (dbus.DBusException, AssertionError):
+                pass
+            killer.join()
+            print(f"round {i}: killed after {delay:.2f} s, {len(acked)} answered so far")
+            d.proc.wait(timeout=10)
+            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
+            d.remove_runtime_dir()
+            d.start()
+            deleted = {n for k, _, n in acked if k == "deleted"}
+            for kind, namespace, name in acked:
+                if kind != "deleted" and (namespace or name) not in deleted:
+                    assert c.exists(kind, namespace, name), (seed, i, delay, kind, namespace, name)
+            previous = ns
+        wait_until(lambda: not settled(c), timeout=SETTLE_SECONDS, what="every phase to be final")
+        assert not volume_problems(c, os.path.join(state, "volumes", "local")), \
+            (seed, volume_problems(c, os.path.join(state, "volumes", "local")))
+        leftovers = [n for n in files(state) if "/.tmp" in n or n.startswith(".tmp") or "partial" in n]
+        assert not leftovers, (seed, leftovers)
+    finally:
+        d.stop()

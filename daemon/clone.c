@@ -187,8 +187,7 @@ static void set_phase(Model *m, Object *o, const char *phase, const char *reason
                 json_node_unref(doc);
                 return;
         }
-        if (model_update(m, o, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
+        model_write_status(m, o, doc);
 }
 
 static JsonObject *owned_doc(Object *clone, const char *kind, const char *name) {

@@ -557,8 +557,7 @@ static void update(DataImportCronController *c, Object *cron, CronState *st) {
         if (last_poll)
                 json_object_set_string_member(status, "lastExecutionTimestamp", last_poll);
         json_object_set_string_member(status, "sourceFormat", "pvc");
-        if (model_update(m, cron, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, cron, "cannot write status: %s", e->message);
+        model_write_status(m, cron, doc);
 }
 
 static int dic_reconcile(Model *m, Object *cron) {

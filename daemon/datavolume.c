@@ -188,8 +188,7 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
                       u->bound ? "PVC is bound" : u->message);
         status_set_condition(status, "Running", u->running, u->reason, u->running ? NULL : u->message);
         status_set_condition(status, "Ready", streq(u->phase, "Succeeded"), u->reason, u->message);
-        if (model_update(c->model, dv, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, dv, "cannot write status: %s", e->message);
+        model_write_status(c->model, dv, doc);
 }
 
 /* --- the claim --- */

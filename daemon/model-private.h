@@ -27,6 +27,8 @@ struct Model {
         void *observer_data;
         GPtrArray *watches;             /* Watch, in the order added */
         Services *services;
+        gint64 status_log_next;         /* model_write_status: no failure logged before (monotonic µs) */
+        unsigned status_unlogged;       /* ... and how many were not since the last line */
 };
 
 typedef struct Watch {

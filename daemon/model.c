@@ -567,6 +567,28 @@ int model_update(Model *m, Object *o, JsonNode *doc, GError **error) {
         return r;
 }
 
+#define STATUS_LOG_USEC (10 * G_USEC_PER_SEC)
+
+void model_write_status(Model *m, Object *o, JsonNode *doc) {
+        g_autoptr(GError) e = NULL;
+        gint64 now = g_get_monotonic_time();
+
+        if (model_update(m, o, doc, &e) >= 0)
+                return;
+        if (now < m->status_log_next) {
+                m->status_unlogged++;
+                return;
+        }
+        if (m->status_unlogged > 0)
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s (%u other status writes failed "
+                           "in the last %d s)", e->message, m->status_unlogged,
+                           (int) (STATUS_LOG_USEC / G_USEC_PER_SEC));
+        else
+                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
+        m->status_unlogged = 0;
+        m->status_log_next = now + STATUS_LOG_USEC;
+}
+
 /* --- lookups --- */
 
 int model_get(Model *m, const KindInfo *kind, const char *namespace, const char *name, Object **ret, GError **error) {

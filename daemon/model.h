@@ -126,6 +126,11 @@ uint64_t model_resource_version(Model *m);
 /* For controllers: replace an object's document (status or finalizers)
  * or remove it, each in its own transaction. */
 int model_update(Model *m, Object *o, JsonNode *doc, GError **error);
+/* A controller's status write (model_update, taking doc): a failure is
+ * logged rather than returned, at most one line per 10 s for the whole model
+ * with the number left out — a full file system fails every write, several
+ * a second (docs/architecture.md, Recovery). */
+void model_write_status(Model *m, Object *o, JsonNode *doc);
 int model_delete_object(Model *m, Object *o, Propagation propagation, GError **error);
 
 /* Queue an object for its kind's reconcile on the main loop. */

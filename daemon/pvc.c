@@ -283,8 +283,7 @@ static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
         } else
                 json_object_remove_member(status, "conditions");
 
-        if (model_update(c->model, o, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
+        model_write_status(c->model, o, doc);
 }
 
 static void pending(PvcController *c, Object *o, const char *reason, const char *fmt, ...) G_GNUC_PRINTF(4, 5);

@@ -83,8 +83,7 @@ void snapshot_status_commit(Model *m, Object *o, JsonNode *doc) {
                 json_node_unref(doc);
                 return;
         }
-        if (model_update(m, o, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, o, "cannot write status: %s", e->message);
+        model_write_status(m, o, doc);
 }
 
 static void set_error(JsonObject *status, const char *message) {

@@ -248,8 +248,7 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 json_node_unref(doc);
                 return;
         }
-        if (model_update(m, vm, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
+        model_write_status(m, vm, doc);
 }
 
 /* A VM backing off is looked at again when its time is up (and then

@@ -126,8 +126,7 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 json_node_unref(doc);
                 return;
         }
-        if (model_update(c->model, vmi, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vmi, "cannot write status: %s", e->message);
+        model_write_status(c->model, vmi, doc);
 }
 
 /* --- the instances --- */

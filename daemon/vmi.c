@@ -846,6 +846,39 @@ int vmi_reset(Model *m, Object *vmi, GError **error) {
         return 0;
 }
 
+typedef struct DumpCall {
+        InstanceDumpDone done;
+        void *userdata;
+} DumpCall;
+
+static void memory_dump_done(HvOp *op) {
+        DumpCall *call = op->userdata;
+        if (op->r < 0)
+                g_warning("libvirt: %s: memory dump: %s", op->domain, op->error);
+        call->done(call->userdata, op->r, op->error, op->size);
+        g_free(call);
+}
+
+/* virtctl memory-dump: the guest's memory into a claim's file. */
+static int instance_memory_dump(void *data, Object *vmi, const char *path, InstanceDumpDone done, void *userdata,
+                                GError **error) {
+        VmiController *c = data;
+        g_autofree char *name = vmi_domain_name(vmi);
+        DumpCall *call;
+        Instance *d;
+        HvOp *op;
+
+        if (running_domain(c, vmi, &d, error) < 0)
+                return -EBUSY;
+        call = g_new0(DumpCall, 1);
+        call->done = done;
+        call->userdata = userdata;
+        op = hv_op_new(HV_OP_MEMORY_DUMP, name, memory_dump_done, call);
+        op->path = g_strdup(path);
+        hypervisor_submit(c->hv, op);
+        return 0;
+}
+
 static int connect_socket(VmiController *c, Object *vmi, const char *file, const char *what, GError **error) {
         g_autofree char *dir = runtime_dir(c, vmi);
         g_autofree char *path = g_build_filename(dir, file, NULL);
@@ -959,6 +992,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         s->instances = (InstanceOps) {
                 .data = c, .stopping = instance_stopping, .stop = instance_stop,
                 .agent_connected = instance_agent_connected, .quiesce = instance_quiesce, .release = instance_release,
+                .memory_dump = instance_memory_dump,
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);

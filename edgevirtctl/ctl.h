@@ -51,6 +51,8 @@ typedef struct Ctl {
         char *password;         /* --password */
         bool create_secret, update_secret;
         int64_t replicas;       /* scale --replicas, -1: not given */
+        char *claim_name;       /* memory-dump --claim-name */
+        bool create_claim;      /* memory-dump --create-claim */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -114,6 +116,8 @@ int ctl_apply_object(Ctl *c, JsonNode *doc);
 
 /* pool-verbs.c */
 int verb_scale(Ctl *c, int argc, char **argv);
+/* memdump-verbs.c */
+int verb_memory_dump(Ctl *c, int argc, char **argv);
 
 int verb_credentials(Ctl *c, int argc, char **argv);
 

@@ -184,6 +184,9 @@ static void help(void) {
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM | reset VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
+                 "  memory-dump get VM [--claim-name=C [--create-claim [--storage-class=SC]]]\n"
+                 "  memory-dump remove VM | memory-dump download VM --output=FILE\n"
+                 "                                                         the guest's memory in a claim\n"
                  "  scale vmpool NAME --replicas=N                         a VM pool's number of VMs\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
                  "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"
@@ -202,7 +205,7 @@ static void help(void) {
 enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
        ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
        ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK,
-       ARG_REPLICAS };
+       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -224,6 +227,8 @@ static const struct option options[] = {
         { "update-secret", no_argument, NULL, ARG_UPDATE_SECRET },
         { "chunk-size", required_argument, NULL, ARG_CHUNK },
         { "replicas", required_argument, NULL, ARG_REPLICAS },
+        { "claim-name", required_argument, NULL, ARG_CLAIM_NAME },
+        { "create-claim", no_argument, NULL, ARG_CREATE_CLAIM },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
 };
 
@@ -283,6 +288,8 @@ static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrA
                                             optarg);
                         break;
                 }
+                case ARG_CLAIM_NAME: c->claim_name = optarg; break;
+                case ARG_CREATE_CLAIM: c->create_claim = true; break;
                 case ARG_REPLICAS: {
                         char *end;
                         c->replicas = strtoll(optarg, &end, 10);
@@ -318,7 +325,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },
-                { "scale", verb_scale },
+                { "scale", verb_scale }, { "memory-dump", verb_memory_dump },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)

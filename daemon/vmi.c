@@ -765,7 +765,7 @@ static void instance_release(void *data, Object *vmi, const char *how, InstanceD
 
 /* --- verbs --- */
 
-static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
         Instance *inst = vmi_instance_find(c, vmi->uid);
         if (!inst || !inst->domain || object_is_deleting(vmi) || inst->stopping)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
@@ -790,7 +790,7 @@ static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
 int vmi_pause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace,
@@ -801,7 +801,7 @@ int vmi_pause(Model *m, Object *vmi, GError **error) {
 int vmi_unpause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (!d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace,
@@ -812,7 +812,7 @@ int vmi_unpause(Model *m, Object *vmi, GError **error) {
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first",
@@ -838,43 +838,10 @@ int vmi_reset(Model *m, Object *vmi, GError **error) {
         Instance *d;
         HvOp *op;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         op = hv_op_new(HV_OP_RESET, name, reset_done, c);
         op->tag = g_strdup(vmi->uid);
-        hypervisor_submit(c->hv, op);
-        return 0;
-}
-
-typedef struct DumpCall {
-        InstanceDumpDone done;
-        void *userdata;
-} DumpCall;
-
-static void memory_dump_done(HvOp *op) {
-        DumpCall *call = op->userdata;
-        if (op->r < 0)
-                g_warning("libvirt: %s: memory dump: %s", op->domain, op->error);
-        call->done(call->userdata, op->r, op->error, op->size);
-        g_free(call);
-}
-
-/* virtctl memory-dump: the guest's memory into a claim's file. */
-static int instance_memory_dump(void *data, Object *vmi, const char *path, InstanceDumpDone done, void *userdata,
-                                GError **error) {
-        VmiController *c = data;
-        g_autofree char *name = vmi_domain_name(vmi);
-        DumpCall *call;
-        Instance *d;
-        HvOp *op;
-
-        if (running_domain(c, vmi, &d, error) < 0)
-                return -EBUSY;
-        call = g_new0(DumpCall, 1);
-        call->done = done;
-        call->userdata = userdata;
-        op = hv_op_new(HV_OP_MEMORY_DUMP, name, memory_dump_done, call);
-        op->path = g_strdup(path);
         hypervisor_submit(c->hv, op);
         return 0;
 }
@@ -886,7 +853,7 @@ static int connect_socket(VmiController *c, Object *vmi, const char *file, const
         Instance *d;
         int fd;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (strlen(path) >= sizeof sa.sun_path)
                 return ev_error_set(error, ENAMETOOLONG, "the %s socket path %s is too long", what, path);
@@ -992,7 +959,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         s->instances = (InstanceOps) {
                 .data = c, .stopping = instance_stopping, .stop = instance_stop,
                 .agent_connected = instance_agent_connected, .quiesce = instance_quiesce, .release = instance_release,
-                .memory_dump = instance_memory_dump,
+                .memory_dump = vmi_memory_dump,
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);

@@ -115,8 +115,8 @@ static int dump_download(Ctl *c, const char *vm) {
                 (void) unlink(c->output);
                 return fail(_("cannot write %s: %s"), c->output, g_strerror(-r));
         }
-        printf(_("memory dump %s of VM %s written to %s (%" G_GUINT64_FORMAT " bytes)\n"), file_name, vm, c->output,
-               size);
+        printf(_("memory dump %s of VM %s written to %s (%llu bytes)\n"), file_name, vm, c->output,
+               (unsigned long long) size);
         return 0;
 }
 

@@ -125,7 +125,8 @@ static int method_vm_restart(sd_bus_message *m, void *userdata, sd_bus_error *er
 typedef int (*InstanceVerb)(Model *m, Object *vmi, GError **error);
 
 /* Pause, Unpause, SoftReboot, Reset act on the instance; on a VM they find it
- * (target: what was called, for the authorization's details). */
+ * (target: what was called, for the authorization's details).  Verbs on a
+ * VM with no options (RemoveMemoryDump) come here too, vmi the VM. */
 static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, InstanceVerb verb, sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
         int r;
@@ -197,22 +198,9 @@ static int method_vm_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* virtctl memory-dump remove: a verb on the VM itself, as instance verbs are */
 static int method_vm_remove_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        Object *o = userdata;
-        g_autoptr(GError) e = NULL;
-        int r;
-
-        r = bus_read_options(m, NULL, 0, error);
-        if (r < 0)
-                return r;
-        r = authz_check(bus_current_daemon(m)->authz, m,
-                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
-        if (r <= 0)
-                return r < 0 ? r : 1;
-        r = vm_memory_dump_remove(o->model, o, &e);
-        if (r < 0)
-                return bus_error_set(error, r, e);
-        return sd_bus_reply_method_return(m, NULL);
+        return instance_verb(m, userdata, userdata, vm_memory_dump_remove, error);
 }
 
 /* The dump's bytes: the guest's memory, as much as its console gives. */

@@ -13,10 +13,13 @@
  * carries the template's revision in the label kubevirt.io/vm-pool-revision-name.
  * spec.paused stops all of that.  Status: replicas, readyReplicas (VMs
  * Ready), labelSelector (the selector's string form) and the conditions
- * ReplicaFailure and ReplicaPaused. */
+ * ReplicaFailure and ReplicaPaused; Events SuccessfulCreate,
+ * SuccessfulDelete and FailedCreate, as KubeVirt's controller records. */
+#include "event.h"
 #include "json-util.h"
 #include "labelselector.h"
 #include "log.h"
+#include "services.h"
 #include "util.h"
 #include "vm-status.h"
 
@@ -199,6 +202,9 @@ static int scale_up(Model *m, Object *pool, guint have, gint64 want, const char 
                         return -EIO;
                 }
                 log_object(G_LOG_LEVEL_INFO, pool, "created VirtualMachine %s", name);
+                if (model_services(m))
+                        event_record(model_services(m)->events, pool, false, "SuccessfulCreate",
+                                     "Created VM %s/%s", pool->namespace, name);
                 have++;
         }
         return 0;
@@ -229,7 +235,9 @@ static int update_member(Model *m, Object *pool, Object *vm, const char *revisio
         return 0;
 }
 
-static void write_status(Model *m, Object *pool, const char *failure) {
+/* failure: why the last reconcile failed (reason FailedCreate, FailedUpdate
+ * or FailedDelete), NULL: it did not */
+static void write_status(Model *m, Object *pool, const char *reason, const char *failure) {
         g_autoptr(GPtrArray) members = members_of(m, pool);
         JsonNode *doc = json_deep_copy(pool->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
@@ -244,8 +252,7 @@ static void write_status(Model *m, Object *pool, const char *failure) {
         json_object_set_int_member(status, "replicas", members->len);
         json_object_set_int_member(status, "readyReplicas", ready);
         json_object_set_string_member(status, "labelSelector", selector ?: "");
-        status_set_condition(status, "ReplicaFailure", failure != NULL, failure ? "FailedCreate" : "",
-                             failure ?: "");
+        status_set_condition(status, "ReplicaFailure", failure != NULL, failure ? reason : "", failure ?: "");
         status_set_condition(status, "ReplicaPaused", paused, paused ? "Paused" : "",
                              paused ? "Pool controller is paused" : "");
         if (json_equal(doc, pool->doc)) {
@@ -262,11 +269,12 @@ static int pool_reconcile(Model *m, Object *pool) {
         g_autoptr(GPtrArray) members = NULL;
         g_autofree char *revision = NULL;
         g_autoptr(GError) e = NULL;
+        const char *reason = "FailedDelete";
 
         if (object_is_deleting(pool))
                 return 0;
         if (json_get_bool(spec, "paused", false)) {
-                write_status(m, pool, NULL);
+                write_status(m, pool, NULL, NULL);
                 return 0;
         }
         revision = revision_of(pool->name, object_root(pool));
@@ -274,18 +282,29 @@ static int pool_reconcile(Model *m, Object *pool) {
         /* highest ordinals go first */
         for (guint i = 0; i < members->len && (gint64) (members->len - i) > want; i++) {
                 Object *vm = members->pdata[i];
-                log_object(G_LOG_LEVEL_INFO, pool, "scaling down: deleting VirtualMachine %s", vm->name);
+                g_autofree char *name = g_strdup(vm->name);
+                log_object(G_LOG_LEVEL_INFO, pool, "scaling down: deleting VirtualMachine %s", name);
                 if (model_delete_object(m, vm, PROPAGATION_BACKGROUND, &e) < 0)
                         break;
+                if (model_services(m))
+                        event_record(model_services(m)->events, pool, false, "SuccessfulDelete",
+                                     "Deleted VM %s/%s", pool->namespace, name);
         }
+        if (!e)
+                reason = "FailedUpdate";
         for (guint i = 0; !e && i < members->len; i++)
                 if ((gint64) (members->len - i) <= want)
                         (void) update_member(m, pool, members->pdata[i], revision, &e);
+        if (!e)
+                reason = "FailedCreate";
         if (!e && members->len < want)
                 (void) scale_up(m, pool, members->len, want, revision, &e);
-        if (e)
+        if (e) {
                 log_object(G_LOG_LEVEL_WARNING, pool, "%s", e->message);
-        write_status(m, pool, e ? e->message : NULL);
+                if (model_services(m))
+                        event_record(model_services(m)->events, pool, true, reason, "%s", e->message);
+        }
+        write_status(m, pool, e ? reason : NULL, e ? e->message : NULL);
         return 0;
 }
 

@@ -42,6 +42,11 @@ def vm_names(client, ns="default"):
                   if not i["metadata"].get("deletionTimestamp"))
 
 
+def pool_events(client, name="web"):
+    return [e for e in client.list("event", "default")["items"]
+            if e["involvedObject"]["kind"] == "VirtualMachinePool" and e["involvedObject"]["name"] == name]
+
+
 def wait_vms(client, want):
     wait_until(lambda: vm_names(client) == want, what=f"VMs {want} (are {vm_names(client)})")
 
@@ -67,6 +72,10 @@ def test_pool_makes_owned_vms_and_scales(client):
     del pool["status"]
     client.apply(__import__("json").dumps(pool))
     wait_vms(client, ["web-0"])
+    # what happened, as Events on the pool (KubeVirt's reasons)
+    wait_until(lambda: {(e["reason"], e["message"]) for e in pool_events(client)} >= {
+        ("SuccessfulCreate", "Created VM default/web-2"), ("SuccessfulDelete", "Deleted VM default/web-2"),
+        ("SuccessfulDelete", "Deleted VM default/web-1")}, what="the pool's events")
     # a VM deleted by hand is made again, under its old name
     client.delete("vm", "default", "web-0")
     wait_until(lambda: client.exists("vm", "default", "web-0") and

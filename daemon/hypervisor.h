@@ -54,6 +54,7 @@ typedef enum HvOpKind {
         HV_OP_FS_FREEZE,                /* the guest's file systems, through the agent */
         HV_OP_FS_THAW,
         HV_OP_DOMAIN_STATS,             /* every running domain's statistics, in one call */
+        HV_OP_MEMORY_DUMP,              /* the guest's memory (ELF) into path, a file kept at its size */
 } HvOpKind;
 
 typedef struct HvDomain {
@@ -105,6 +106,8 @@ struct HvOp {
         bool agent_connected;           /* AGENT_STATE */
         GPtrArray *users;               /* SET_CREDENTIALS: GuestUser (credentials.h), owned */
         GPtrArray *stats;               /* DOMAIN_STATS: HvDomainStats */
+        char *path;                     /* MEMORY_DUMP: where */
+        uint64_t size;                  /* MEMORY_DUMP: the dump's length */
         HvOpDone done;
         void *userdata;
         char *tag;                      /* the caller's (an instance's uid) */

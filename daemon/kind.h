@@ -70,6 +70,7 @@ extern const KindInfo kind_vmrestore;
 extern const KindInfo kind_event;
 extern const KindInfo kind_datasource;
 extern const KindInfo kind_dataimportcron;
+extern const KindInfo kind_vmpool;
 
 /* Every kind, NULL-terminated. */
 const KindInfo *const *kind_all(void);

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "json-util.h"
 #include "labelselector.h"
 #include "util.h"
 #include "validate.h"
@@ -169,4 +170,63 @@ bool label_selector_matches(const LabelSelector *sel, JsonObject *labels) {
                 }
         }
         return true;
+}
+
+static const char *const expression_ops[][2] = {
+        { "In", "in" }, { "NotIn", "notin" }, { "Exists", "" }, { "DoesNotExist", "!" },
+};
+
+/* One matchExpressions entry in the string form; NULL with error. */
+static char *format_expression(JsonObject *x, guint i, GError **error) {
+        const char *key = json_get_string(x, "key"), *op = json_get_string(x, "operator");
+        JsonArray *values = json_get_array(x, "values");
+        guint n = values ? json_array_get_length(values) : 0;
+
+        for (size_t k = 0; k < G_N_ELEMENTS(expression_ops); k++) {
+                if (!streq_ptr(op, expression_ops[k][0]))
+                        continue;
+                bool set = k < 2;
+                if (set != (n > 0)) {
+                        ev_error_set(error, EINVAL, "matchExpressions[%u].values: Invalid value: %s", i,
+                                     set ? "must be specified when `operator` is 'In' or 'NotIn'" :
+                                           "may not be specified when `operator` is 'Exists' or 'DoesNotExist'");
+                        return NULL;
+                }
+                if (!set)
+                        return g_strdup_printf("%s%s", expression_ops[k][1], key ?: "");
+                g_autoptr(GString) s = g_string_new(NULL);
+                g_string_append_printf(s, "%s %s (", key ?: "", expression_ops[k][1]);
+                for (guint v = 0; v < n; v++)
+                        g_string_append_printf(s, "%s%s", v ? "," : "", json_array_get_string_element(values, v) ?: "");
+                g_string_append_c(s, ')');
+                return g_string_free(g_steal_pointer(&s), FALSE);
+        }
+        ev_error_set(error, EINVAL, "matchExpressions[%u].operator: Unsupported value: \"%s\": supported values: "
+                     "\"In\", \"NotIn\", \"Exists\", \"DoesNotExist\"", i, op ?: "");
+        return NULL;
+}
+
+char *label_selector_format(JsonObject *sel, GError **error) {
+        JsonObject *labels = json_get_object(sel, "matchLabels");
+        JsonArray *exprs = json_get_array(sel, "matchExpressions");
+        g_autoptr(GPtrArray) parts = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(LabelSelector) parsed = NULL;
+
+        if (labels) {
+                g_autoptr(GList) keys = g_list_sort(json_object_get_members(labels), (GCompareFunc) strcmp);
+                for (GList *k = keys; k; k = k->next)
+                        g_ptr_array_add(parts, g_strdup_printf("%s=%s", (const char *) k->data,
+                                                               json_get_string(labels, k->data) ?: ""));
+        }
+        for (guint i = 0; exprs && i < json_array_get_length(exprs); i++) {
+                char *x = format_expression(json_array_get_object_element(exprs, i), i, error);
+                if (!x)
+                        return NULL;
+                g_ptr_array_add(parts, x);
+        }
+        g_ptr_array_add(parts, NULL);
+        g_autofree char *s = g_strjoinv(",", (char **) parts->pdata);
+        if (label_selector_parse(s, &parsed, error) < 0)
+                return NULL;
+        return g_steal_pointer(&s);
 }

@@ -14,3 +14,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(LabelSelector, label_selector_free)
 
 /* labels may be NULL (an object without labels). */
 bool label_selector_matches(const LabelSelector *sel, JsonObject *labels);
+
+/* A metav1.LabelSelector ({matchLabels, matchExpressions}) in the string
+ * form above, as Kubernetes' FormatLabelSelector writes it (the canonical
+ * status.labelSelector of scalable kinds); NULL with an error naming the
+ * member (below the selector) that is wrong.  An empty selector is "". */
+char *label_selector_format(JsonObject *sel, GError **error);

@@ -64,6 +64,13 @@ void services_instance_release(Services *s, Object *vmi, const char *how, Instan
         s->instances.release(s->instances.data, vmi, how, done, userdata);
 }
 
+int services_instance_memory_dump(Services *s, Object *vmi, const char *path, InstanceDumpDone done, void *userdata,
+                                  GError **error) {
+        if (!s || !s->instances.memory_dump)
+                return ev_error_set(error, EBUSY, NOT_RUNNING);
+        return s->instances.memory_dump(s->instances.data, vmi, path, done, userdata, error);
+}
+
 bool services_claim_source_in_use(Services *s, const char *uid) {
         return s && s->claims.source_in_use && s->claims.source_in_use(s->claims.data, uid);
 }

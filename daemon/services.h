@@ -20,6 +20,8 @@ typedef struct EventRecorder EventRecorder;
 /* The end of an asynchronous operation on an instance, on the main loop
  * (r < 0: error says why). */
 typedef void (*InstanceDone)(void *userdata, int r, const char *error);
+/* ... of a memory dump: size, the dump's length. */
+typedef void (*InstanceDumpDone)(void *userdata, int r, const char *error, uint64_t size);
 
 /* What other controllers ask of the instances' controller (vmi.c) that no
  * document answers: its live state, and commands.  It fills these in when
@@ -40,6 +42,10 @@ typedef struct InstanceOps {
                         void *userdata);
         /* Undo what quiesce did (how: its answer). */
         void (*release)(void *data, Object *vmi, const char *how, InstanceDone done, void *userdata);
+        /* The guest's memory (ELF, memory only) into the file path (a
+         * claim's volume, which keeps its size).  EBUSY: not running. */
+        int (*memory_dump)(void *data, Object *vmi, const char *path, InstanceDumpDone done, void *userdata,
+                           GError **error);
 } InstanceOps;
 
 /* What other controllers ask of the claims' controller (pvc.c). */
@@ -101,4 +107,6 @@ bool services_instance_agent_connected(Services *s, Object *vmi);
 void services_instance_quiesce(Services *s, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
                                void *userdata);
 void services_instance_release(Services *s, Object *vmi, const char *how, InstanceDone done, void *userdata);
+int services_instance_memory_dump(Services *s, Object *vmi, const char *path, InstanceDumpDone done, void *userdata,
+                                  GError **error);
 bool services_claim_source_in_use(Services *s, const char *uid);

@@ -12,6 +12,7 @@
 #include "snapshot-status.h"
 #include "util.h"
 #include "vm-status.h"
+#include "vm-memorydump.h"
 #include "vm.h"
 #include "vmi-admit.h"
 #include "vmi-status.h"
@@ -89,6 +90,7 @@ static void vm_init_status(JsonObject *doc) {
 struct VmController {
         Model *model;
         Services *services;
+        GHashTable *dumping;            /* uids of VMs whose memory dump runs (vm-memorydump.c) */
 };
 
 /* --- status --- */
@@ -372,6 +374,8 @@ static int vm_reconcile(Model *m, Object *vm) {
 
         if (object_is_deleting(vm))
                 return 0;       /* its instance and DataVolumes are collected as its dependents */
+        if (model_services(m) && model_services(m)->vms)
+                vm_memory_dump_reconcile(m, vm, model_services(m)->vms->dumping);
         if (ensure_datavolumes(m, vm, &e) < 0) {
                 write_status(m, vm, vm_instance(m, vm), &(VmStatus) { .failure = e->message,
                                                                       .failure_reason = "FailedCreate" },
@@ -544,6 +548,7 @@ int vm_controller_new(Model *m, Services *s, VmController **ret) {
 
         c->model = m;
         c->services = s;
+        c->dumping = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         model_watch(m, &kind_vmi, &instance_watch, c);
         *ret = g_steal_pointer(&c);
         return 0;
@@ -553,6 +558,7 @@ VmController *vm_controller_free(VmController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &instance_watch, c);
+        g_hash_table_unref(c->dumping);
         g_free(c);
         return NULL;
 }

@@ -66,6 +66,10 @@ struct VmiController {
 
 /* The instance of uid, or NULL; instance_get makes it when absent. */
 Instance *vmi_instance_find(VmiController *c, const char *uid);
+/* The instance of a running (not stopping) guest; EBUSY saying so, else. */
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error);
+/* InstanceOps.memory_dump (vmi-memorydump.c) */
+int vmi_memory_dump(void *data, Object *vmi, const char *path, InstanceDumpDone done, void *userdata, GError **error);
 Instance *vmi_instance_get(VmiController *c, const char *uid);
 
 typedef struct VmiStatus {

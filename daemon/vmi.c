@@ -755,7 +755,7 @@ static void instance_release(void *data, Object *vmi, const char *how, InstanceD
 
 /* --- verbs --- */
 
-static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
         Instance *inst = vmi_instance_find(c, vmi->uid);
         if (!inst || !inst->domain || object_is_deleting(vmi) || inst->stopping)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
@@ -780,7 +780,7 @@ static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
 int vmi_pause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace,
@@ -791,7 +791,7 @@ int vmi_pause(Model *m, Object *vmi, GError **error) {
 int vmi_unpause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (!d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace,
@@ -802,7 +802,7 @@ int vmi_unpause(Model *m, Object *vmi, GError **error) {
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first",
@@ -828,7 +828,7 @@ int vmi_reset(Model *m, Object *vmi, GError **error) {
         Instance *d;
         HvOp *op;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         op = hv_op_new(HV_OP_RESET, name, reset_done, c);
         op->tag = g_strdup(vmi->uid);
@@ -843,7 +843,7 @@ static int connect_socket(VmiController *c, Object *vmi, const char *file, const
         Instance *d;
         int fd;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (strlen(path) >= sizeof sa.sun_path)
                 return ev_error_set(error, ENAMETOOLONG, "the %s socket path %s is too long", what, path);
@@ -949,6 +949,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         s->instances = (InstanceOps) {
                 .data = c, .stopping = instance_stopping, .stop = instance_stop,
                 .agent_connected = instance_agent_connected, .quiesce = instance_quiesce, .release = instance_release,
+                .memory_dump = vmi_memory_dump,
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);

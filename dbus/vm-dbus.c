@@ -13,6 +13,7 @@
 #include "object-path.h"
 #include "util.h"
 #include "vm-status.h"
+#include "vm-memorydump.h"
 #include "vm.h"
 #include "vmi-status.h"
 #include "vmi.h"
@@ -124,7 +125,8 @@ static int method_vm_restart(sd_bus_message *m, void *userdata, sd_bus_error *er
 typedef int (*InstanceVerb)(Model *m, Object *vmi, GError **error);
 
 /* Pause, Unpause, SoftReboot, Reset act on the instance; on a VM they find it
- * (target: what was called, for the authorization's details). */
+ * (target: what was called, for the authorization's details).  Verbs on a
+ * VM with no options (RemoveMemoryDump) come here too, vmi the VM. */
 static int instance_verb(sd_bus_message *m, Object *target, Object *vmi, InstanceVerb verb, sd_bus_error *error) {
         g_autoptr(GError) e = NULL;
         int r;
@@ -169,6 +171,61 @@ static int method_vm_reset(sd_bus_message *m, void *userdata, sd_bus_error *erro
         return vm_instance_verb(m, userdata, vmi_reset, error);
 }
 
+/* virtctl memory-dump get: into a claim, made first with createClaim. */
+static int method_vm_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *storage_class = NULL;
+        const char *claim;
+        bool create = false;
+        BusOption options[] = { { "createClaim", BUS_OPTION_BOOL, &create },
+                                { "storageClass", BUS_OPTION_STRING, &storage_class } };
+        int r;
+
+        r = sd_bus_message_read(m, "s", &claim);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
+        if (r < 0)
+                return r;
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.lifecycle", o->namespace, o->kind->kind, o->name, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;   /* 0: polkit asked, the call comes again */
+        r = vm_memory_dump(o->model, o, claim, create, storage_class, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
+/* virtctl memory-dump remove: a verb on the VM itself, as instance verbs are */
+static int method_vm_remove_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return instance_verb(m, userdata, userdata, vm_memory_dump_remove, error);
+}
+
+/* The dump's bytes: the guest's memory, as much as its console gives. */
+static int method_vm_open_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        Object *o = userdata;
+        g_autoptr(GError) e = NULL;
+        g_autofree char *file_name = NULL;
+        uint64_t size = 0;
+        int fd, r;
+
+        r = bus_read_options(m, NULL, 0, error);
+        if (r < 0)
+                return r;
+        r = authz_check(bus_current_daemon(m)->authz, m,
+                        "vm.console", o->namespace, o->kind->kind, o->name, error);
+        if (r <= 0)
+                return r < 0 ? r : 1;
+        fd = vm_memory_dump_open(o->model, o, &size, &file_name, &e);
+        if (fd < 0)
+                return bus_error_set(error, fd, e);
+        r = sd_bus_reply_method_return(m, "hts", fd, size, file_name ?: "");
+        close(fd);      /* the reply holds a duplicate */
+        return r;
+}
+
 const sd_bus_vtable bus_vm_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("PrintableStatus", "s", vm_get_printable_status, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
@@ -191,6 +248,13 @@ const sd_bus_vtable bus_vm_vtable[] = {
                                 method_vm_soft_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_vm_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("MemoryDump", SD_BUS_ARGS("s", claim_name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_vm_memory_dump, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveMemoryDump", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
+                                method_vm_remove_memory_dump, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("OpenMemoryDump", SD_BUS_ARGS("a{sv}", options),
+                                SD_BUS_RESULT("h", fd, "t", size, "s", file_name),
+                                method_vm_open_memory_dump, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 

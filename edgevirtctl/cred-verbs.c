@@ -11,9 +11,7 @@
 #include "json-util.h"
 #include "manifest.h"
 
-/* Get KIND NAME in the current namespace as JSON; NULL (and *missing when
- * it does not exist, else an error printed) when it cannot. */
-static JsonNode *get_object(Ctl *c, const char *kind, const char *name, bool *missing) {
+JsonNode *ctl_get_object(Ctl *c, const char *kind, const char *name, bool *missing) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         const char *doc;
@@ -42,7 +40,7 @@ static JsonNode *get_object(Ctl *c, const char *kind, const char *name, bool *mi
         return json_node_copy(json_parser_get_root(p));
 }
 
-static int apply_object(Ctl *c, JsonNode *doc) {
+int ctl_apply_object(Ctl *c, JsonNode *doc) {
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         g_autofree char *text = manifest_to_json(doc, FALSE);
@@ -103,7 +101,7 @@ static const char *pick_secret(Ctl *c, GPtrArray *secrets) {
  * the only one; NULL after an error is printed. */
 static JsonNode *get_picked_secret(Ctl *c, GPtrArray *secrets, const char **ret_name) {
         *ret_name = pick_secret(c, secrets);
-        return *ret_name ? get_object(c, "secret", *ret_name, NULL) : NULL;
+        return *ret_name ? ctl_get_object(c, "secret", *ret_name, NULL) : NULL;
 }
 
 /* Unless --force: only a Secret the VM owns is changed (one shared with
@@ -185,7 +183,7 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         bool missing;
 
         if (!c->force) {
-                g_autoptr(JsonNode) vmi = get_object(c, "vmi", vm_name, &missing);
+                g_autoptr(JsonNode) vmi = ctl_get_object(c, "vmi", vm_name, &missing);
                 if (vmi)
                         return fail(_("VM %s is running: a new Secret takes effect at its next start "
                                       "(use --force to add it anyway)"), vm_name);
@@ -205,7 +203,7 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         json_object_set_array_member(meta, "ownerReferences", owners);
         json_object_set_object_member(secret, "metadata", meta);
         set_data(secret, data_key, key);
-        if (apply_object(c, secret_node))
+        if (ctl_apply_object(c, secret_node))
                 return 1;
 
         /* the entry: {sshPublicKey: {source: {secret: {secretName}},
@@ -226,7 +224,7 @@ static int add_key_in_new_secret(Ctl *c, JsonNode *vm_node, const char *key) {
         json_object_set_object_member(entry, "sshPublicKey", ssh);
         json_array_add_object_element(creds, entry);
         json_object_remove_member(vm, "status");
-        if (apply_object(c, vm_node)) {
+        if (ctl_apply_object(c, vm_node)) {
                 /* the Secret alone would be an orphan */
                 _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
                 (void) sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Delete", &e, NULL, "sssa{sv}", "secret",
@@ -265,7 +263,7 @@ static int add_ssh_key(Ctl *c, JsonNode *vm_node, const char *key) {
                 return 1;
         g_autofree char *data_key = random_suffix("ssh-key-", 6);
         set_data(secret, data_key, key);
-        if (apply_object(c, node))
+        if (ctl_apply_object(c, node))
                 return 1;
         printf(_("Added the key to Secret \"%s\"\n"), name);
         return 0;
@@ -289,7 +287,7 @@ static int remove_ssh_key(Ctl *c, JsonNode *vm_node, const char *key) {
         }
         for (guint i = 0; i < secrets->len; i++) {
                 bool missing;
-                g_autoptr(JsonNode) node = get_object(c, "secret", secrets->pdata[i], &missing);
+                g_autoptr(JsonNode) node = ctl_get_object(c, "secret", secrets->pdata[i], &missing);
                 if (!node) {
                         if (missing)
                                 continue;
@@ -319,7 +317,7 @@ static int remove_ssh_key(Ctl *c, JsonNode *vm_node, const char *key) {
                 }
                 if (removed == before)
                         continue;
-                if (!may_change(c, secret, vm) || apply_object(c, node))
+                if (!may_change(c, secret, vm) || ctl_apply_object(c, node))
                         return 1;
                 printf(_("Removed the key from Secret \"%s\"\n"), (const char *) secrets->pdata[i]);
         }
@@ -345,7 +343,7 @@ static int set_password(Ctl *c, JsonNode *vm_node, const char *key) {
         if (!may_change(c, secret, vm))
                 return 1;
         set_data(secret, c->cred_user, c->password);
-        if (apply_object(c, node))
+        if (ctl_apply_object(c, node))
                 return 1;
         printf(_("Set the password of user %s in Secret \"%s\"\n"), c->cred_user, name);
         return 0;
@@ -375,7 +373,7 @@ int verb_credentials(Ctl *c, int argc, char **argv) {
                         g_autofree char *key = NULL;
                         if (subs[i].takes_key && read_key(c, &key))
                                 return 1;
-                        g_autoptr(JsonNode) vm = get_object(c, "vm", argv[2], NULL);
+                        g_autoptr(JsonNode) vm = ctl_get_object(c, "vm", argv[2], NULL);
                         return vm ? subs[i].run(c, vm, key) : 1;
                 }
         return fail(_("unknown credentials command \"%s\" (add-ssh-key, remove-ssh-key, set-password)"), argv[1]);

@@ -50,6 +50,9 @@ typedef struct Ctl {
         char *secret_name;      /* --secret */
         char *password;         /* --password */
         bool create_secret, update_secret;
+        int64_t replicas;       /* scale --replicas, -1: not given */
+        char *claim_name;       /* memory-dump --claim-name */
+        bool create_claim;      /* memory-dump --create-claim */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -104,6 +107,18 @@ int verb_images_save(Ctl *c, int argc, char **argv);
 int verb_rmi(Ctl *c, int argc, char **argv);
 
 /* cred-verbs.c */
+/* Get KIND NAME in the current namespace as JSON; NULL (and *missing when
+ * it does not exist, else an error printed) when it cannot. */
+JsonNode *ctl_get_object(Ctl *c, const char *kind, const char *name, bool *missing);
+/* Apply one document (the daemon refuses it over a newer version); 0 or
+ * the exit status, the error printed. */
+int ctl_apply_object(Ctl *c, JsonNode *doc);
+
+/* pool-verbs.c */
+int verb_scale(Ctl *c, int argc, char **argv);
+/* memdump-verbs.c */
+int verb_memory_dump(Ctl *c, int argc, char **argv);
+
 int verb_credentials(Ctl *c, int argc, char **argv);
 
 /* vm-verbs.c */

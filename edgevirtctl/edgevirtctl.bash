@@ -2,12 +2,12 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset console guestosinfo userlist fslist vnc images pull rmi credentials"
-        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
+                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--claim-name|--replicas|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
@@ -54,6 +54,22 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl images -o json 2>/dev/null | python3 -c 'import json,sys
 for i in json.load(sys.stdin):
     for r in i["references"]: print(r.removeprefix("docker://"))' 2>/dev/null)" -- "$cur"))
+        elif [[ $cmd == memory-dump && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "get remove download" -- "$cur"))
+        elif [[ $cmd == memory-dump && $cur == -* ]]; then
+                local opts="--output="
+                [[ $kind == get ]] && opts="--claim-name= --create-claim --storage-class="
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+        elif [[ $cmd == memory-dump ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == scale && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "vmpool" -- "$cur"))
+        elif [[ $cmd == scale && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "--replicas=" -- "$cur"))
+                compopt -o nospace
+        elif [[ $cmd == scale ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get vmpool -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

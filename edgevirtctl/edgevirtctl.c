@@ -184,6 +184,10 @@ static void help(void) {
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM | reset VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
+                 "  memory-dump get VM [--claim-name=C [--create-claim [--storage-class=SC]]]\n"
+                 "  memory-dump remove VM | memory-dump download VM --output=FILE\n"
+                 "                                                         the guest's memory in a claim\n"
+                 "  scale vmpool NAME --replicas=N                         a VM pool's number of VMs\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
                  "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"
                  "  images load -i FILE|DIR|- [IMAGE] | images save IMAGE -o FILE|-\n"
@@ -200,7 +204,8 @@ static void help(void) {
 
 enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
        ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
-       ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK };
+       ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK,
+       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -221,6 +226,9 @@ static const struct option options[] = {
         { "create-secret", no_argument, NULL, ARG_CREATE_SECRET },
         { "update-secret", no_argument, NULL, ARG_UPDATE_SECRET },
         { "chunk-size", required_argument, NULL, ARG_CHUNK },
+        { "replicas", required_argument, NULL, ARG_REPLICAS },
+        { "claim-name", required_argument, NULL, ARG_CLAIM_NAME },
+        { "create-claim", no_argument, NULL, ARG_CREATE_CLAIM },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
 };
 
@@ -280,6 +288,15 @@ static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrA
                                             optarg);
                         break;
                 }
+                case ARG_CLAIM_NAME: c->claim_name = optarg; break;
+                case ARG_CREATE_CLAIM: c->create_claim = true; break;
+                case ARG_REPLICAS: {
+                        char *end;
+                        c->replicas = strtoll(optarg, &end, 10);
+                        if (*end || !*optarg || c->replicas < 0 || c->replicas > G_MAXINT32)
+                                return fail(_("--replicas: \"%s\" is not a number of replicas (0 or more)"), optarg);
+                        break;
+                }
                 case ARG_GRACE: {
                         char *end;
                         c->grace_period = strtoll(optarg, &end, 10);
@@ -308,6 +325,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },
+                { "scale", verb_scale }, { "memory-dump", verb_memory_dump },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
@@ -322,7 +340,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
 }
 
 int main(int argc, char *argv[]) {
-        Ctl c = { .timeout = 0, .grace_period = -1, .chunk_size = 500 };
+        Ctl c = { .timeout = 0, .grace_period = -1, .chunk_size = 500, .replicas = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
         g_autoptr(GPtrArray) files = g_ptr_array_new();
         int r;

@@ -69,7 +69,8 @@ int verb_export(Ctl *c, int argc, char **argv) {
         static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims",
                                              "datavolumes", "datasources", "dataimportcrons",
                                              "virtualmachineinstancetypes", "virtualmachinepreferences",
-                                             "virtualmachines", "virtualmachineinstances", NULL };
+                                             "virtualmachinepools", "virtualmachines", "virtualmachineinstances",
+                                             NULL };
         g_autofree char *ns_doc = NULL;
         bool yaml = !c->output || streq(c->output, "yaml");
         int r;
@@ -106,9 +107,10 @@ int verb_export(Ctl *c, int argc, char **argv) {
                 for (guint i = 0; i < json_array_get_length(items); i++) {
                         JsonObject *item = json_array_get_object_element(items, i);
                         /* made again by their owners: a DataVolume's claim, a
-                         * VM's instance and the DataVolumes of its templates */
+                         * VM's instance and the DataVolumes of its templates, a
+                         * pool's VMs */
                         if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine") ||
-                            made_by_cron(item))
+                            owned_by_kind(item, "VirtualMachinePool") || made_by_cron(item))
                                 continue;
                         JsonNode *clean = clean_for_export(item);
                         JsonObject *o = json_node_get_object(clean);

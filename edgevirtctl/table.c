@@ -49,6 +49,19 @@ static char *col_type(JsonObject *i) { return g_strdup(json_get_string(i, "type"
 static char *col_provisioner(JsonObject *i) { return g_strdup(json_get_string(i, "provisioner") ?: ""); }
 static char *col_format(JsonObject *i) { return g_strdup(str(i, "status.sourceFormat") ?: ""); }
 
+/* a pool's replicas: spec.replicas defaults to 1 */
+static char *col_desired(JsonObject *i) {
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "spec"), "replicas", 1));
+}
+
+static char *col_current(JsonObject *i) {
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "status"), "replicas", 0));
+}
+
+static char *col_ready_replicas(JsonObject *i) {
+        return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "status"), "readyReplicas", 0));
+}
+
 static char *col_restarts(JsonObject *i) {
         return g_strdup_printf("%" G_GINT64_FORMAT, json_get_int(json_get_object(i, "status"), "restartCount", 0));
 }
@@ -187,6 +200,9 @@ static const struct {
         { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
         { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable },
                               { "READY", col_ready } } },
+        /* KubeVirt's printer columns for pools */
+        { "VirtualMachinePool", { { "NAME", col_name }, { "DESIRED", col_desired }, { "CURRENT", col_current },
+                                  { "READY", col_ready_replicas }, { "AGE", col_age } } },
         { "VirtualMachineInstance", { { "NAME", col_name }, { "AGE", col_age }, { "PHASE", col_phase },
                                       { "IP", col_ip }, { "NODENAME", col_node }, { "READY", col_ready } } },
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },

@@ -127,6 +127,42 @@ static void test_label_selector(void) {
         }
 }
 
+static char *format(const char *sel_json, GError **error) {
+        g_autoptr(JsonParser) p = json_parser_new();
+        g_assert_true(json_parser_load_from_data(p, sel_json, -1, NULL));
+        return label_selector_format(json_node_get_object(json_parser_get_root(p)), error);
+}
+
+/* a metav1.LabelSelector in the string form (a pool's status.labelSelector) */
+static void test_label_selector_format(void) {
+        static const char *const good[][2] = {
+                { "{}", "" },
+                { "{\"matchLabels\": {\"tier\": \"front\", \"app\": \"web\"}}", "app=web,tier=front" },
+                { "{\"matchExpressions\": [{\"key\": \"env\", \"operator\": \"In\", \"values\": [\"prod\", \"qa\"]},"
+                  "{\"key\": \"x\", \"operator\": \"NotIn\", \"values\": [\"1\"]},"
+                  "{\"key\": \"y\", \"operator\": \"Exists\"}, {\"key\": \"z\", \"operator\": \"DoesNotExist\"}],"
+                  "\"matchLabels\": {\"app\": \"web\"}}",
+                  "app=web,env in (prod,qa),x notin (1),y,!z" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(good); i++) {
+                g_autofree char *s = format(good[i][0], NULL);
+                g_assert_cmpstr(s, ==, good[i][1]);
+        }
+        static const char *const bad[][2] = {
+                { "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Near\"}]}", "matchExpressions[0].operator" },
+                { "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"In\"}]}", "matchExpressions[0].values" },
+                { "{\"matchExpressions\": [{\"key\": \"a\", \"operator\": \"Exists\", \"values\": [\"b\"]}]}",
+                  "matchExpressions[0].values" },
+                { "{\"matchLabels\": {\"bad key\": \"x\"}}", "key" },
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+                g_autoptr(GError) e = NULL;
+                g_autofree char *s = format(bad[i][0], &e);
+                g_assert_null(s);
+                g_assert_nonnull(strstr(e->message, bad[i][1]));
+        }
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/validate/dns1123-label", test_label);
@@ -136,5 +172,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/validate/config-key", test_config_key);
         g_test_add_func("/validate/base64", test_base64);
         g_test_add_func("/validate/label-selector", test_label_selector);
+        g_test_add_func("/validate/label-selector-format", test_label_selector_format);
         return g_test_run();
 }

@@ -167,7 +167,6 @@ static void set_phase(Model *m, Object *o, const char *phase, const char *reason
                       const char *restore, const char *target) {
         JsonNode *doc = json_deep_copy(o->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
-        g_autoptr(GError) e = NULL;
         bool done = streq(phase, "Succeeded"), failed = streq(phase, "Failed");
 
         json_object_set_string_member(status, "phase", phase);

@@ -515,7 +515,6 @@ static void update(DataImportCronController *c, Object *cron, CronState *st) {
         g_autofree char *name = g_strdup(json_get_string(current, "dataVolumeName"));
         g_autofree char *imported = g_strdup(json_get_string(current, "digest"));
         const char *desired = json_get_string(ann, ANN_DESIRED_DIGEST);
-        g_autoptr(GError) e = NULL;
 
         bool done = import_done(m, cron, status, name);
         if (done)

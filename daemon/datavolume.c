@@ -168,7 +168,6 @@ static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const Dv
 }
 
 static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u) {
-        g_autoptr(GError) e = NULL;
         if (dv->kind == &kind_pvc) {
                 write_pvc_annotations(c, dv, u);
                 return;

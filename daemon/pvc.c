@@ -243,7 +243,6 @@ typedef struct StatusUpdate {
 } StatusUpdate;
 
 static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
-        g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(o->doc);
         JsonObject *root = json_node_get_object(doc);
         JsonObject *status = json_ensure_object(root, "status");

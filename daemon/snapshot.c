@@ -78,7 +78,6 @@ JsonNode *snapshot_status_edit(Object *o, JsonObject **ret_status) {
 }
 
 void snapshot_status_commit(Model *m, Object *o, JsonNode *doc) {
-        g_autoptr(GError) e = NULL;
         if (json_equal(doc, o->doc)) {
                 json_node_unref(doc);
                 return;

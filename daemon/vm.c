@@ -213,7 +213,6 @@ static VmRunFacts run_facts(Model *m, Object *vm, Object *vmi) {
 
 static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests,
                          JsonObject *start_failure, bool keep_failure, JsonObject *refs) {
-        g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         VmRunFacts facts = run_facts(m, vm, vmi);

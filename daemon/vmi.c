@@ -68,7 +68,6 @@ static void vmi_init_status(JsonObject *doc) {
 /* --- status --- */
 
 void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
-        g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vmi->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         const char *old_phase = json_get_string(status, "phase");

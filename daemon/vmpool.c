@@ -245,7 +245,6 @@ static void write_status(Model *m, Object *pool, const char *reason, const char 
                                                           NULL);
         bool paused = json_get_bool(spec_of(object_root(pool)), "paused", false);
         guint ready = 0;
-        g_autoptr(GError) e = NULL;
 
         for (guint i = 0; i < members->len; i++)
                 ready += vm_ready(members->pdata[i]);
@@ -259,8 +258,7 @@ static void write_status(Model *m, Object *pool, const char *reason, const char 
                 json_node_unref(doc);
                 return;
         }
-        if (model_update(m, pool, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, pool, "cannot write status: %s", e->message);
+        model_write_status(m, pool, doc);
 }
 
 static int pool_reconcile(Model *m, Object *pool) {

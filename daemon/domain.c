@@ -381,6 +381,18 @@ static void write_clock(Xml *x, JsonObject *domain) {
         close_tag(x, "</clock>");
 }
 
+/* firmware.kernelBoot: QEMU loads the kernel and initrd itself. */
+static void write_kernel_boot(Xml *x, JsonObject *kernel_boot, const DomainHost *h) {
+        const char *args = json_get_string(kernel_boot, "kernelArgs");
+
+        if (h->kernel)
+                line(x, "<kernel>%s</kernel>", h->kernel);
+        if (h->initrd)
+                line(x, "<initrd>%s</initrd>", h->initrd);
+        if (!isempty(args) && (h->kernel || h->initrd))
+                line(x, "<cmdline>%s</cmdline>", args);
+}
+
 static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *firmware = json_get_object(domain, "firmware");
@@ -418,6 +430,7 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
         }
         if (bios && json_get_bool(bios, "useSerial", false))
                 line(x, "<bios useserial='yes'/>");
+        write_kernel_boot(x, json_get_object(firmware, "kernelBoot"), h);
         line(x, "<smbios mode='sysinfo'/>");
         close_tag(x, "</os>");
         return 0;

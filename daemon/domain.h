@@ -31,6 +31,7 @@ typedef struct DomainHost {
         const char *vnc_socket;
         const char *efi_code, *efi_code_secure, *efi_vars, *efi_vars_secure;
         const char *nvram;              /* per-VM EFI variable store */
+        const char *kernel, *initrd;    /* firmware.kernelBoot.container's files, NULL: none */
         GHashTable *volumes;            /* volume name -> DomainVolume */
 } DomainHost;
 

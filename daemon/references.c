@@ -168,6 +168,11 @@ static void instance_spec_references(JsonObject *spec, const char *namespace, co
                 add_configmap(out, namespace,
                               json_get_string(json_get_object(json_get_object(v, "sysprep"), "configMap"), "name"), f);
         }
+        JsonObject *firmware = json_get_object(json_get_object(spec, "domain"), "firmware");
+        g_autofree char *kf = g_strdup_printf("%s.domain.firmware.kernelBoot.container.imagePullSecret", prefix);
+        add_secret(out, namespace,
+                   json_get_string(json_get_object(json_get_object(firmware, "kernelBoot"), "container"),
+                                   "imagePullSecret"), kf);
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
                 JsonObject *c = json_array_get_object_element(creds, i);
                 static const char *const ways[] = { "sshPublicKey", "userPassword", NULL };

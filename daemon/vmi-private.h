@@ -103,6 +103,7 @@ typedef struct Resolved {
         GPtrArray *seeds;               /* SeedJob: cloud-init images to write */
         GPtrArray *overlays;            /* Overlay: containerDisk overlays to make */
         GPtrArray *images;              /* digests of the cached images used */
+        const char *kernel, *initrd;    /* firmware.kernelBoot's files in the image cache, or NULL */
         bool adopting;                  /* the domain runs: only learn what it uses */
         const char *reason;
         char *message;

@@ -486,6 +486,8 @@ static int start_instance(VmiController *c, Object *vmi) {
                 .efi_vars_secure = firmware_file("OVMF_VARS_4M.ms.fd"),
                 .nvram = nvram,
                 .volumes = r.volumes,
+                .kernel = r.kernel,
+                .initrd = r.initrd,
         };
         char *xml = domain_xml(spec, &host, &e);
         if (!xml) {

@@ -61,6 +61,10 @@ static char *render(JsonObject *doc, bool kvm, GError **error) {
         const char *name = json_get_string(meta, "name");
         g_autofree char *domain_name = g_strdup_printf("default_%s", name);
         g_autoptr(GHashTable) volumes = fake_volumes(spec);
+        JsonObject *kernel_boot = json_get_object(json_get_object(json_get_object(spec, "domain"), "firmware"),
+                                                  "kernelBoot");
+        JsonObject *container = json_get_object(kernel_boot, "container");
+        const char *hex = "HEX";
         DomainHost h = {
                 .kvm = kvm,
                 .domain_name = domain_name,
@@ -80,6 +84,10 @@ static char *render(JsonObject *doc, bool kvm, GError **error) {
                 .efi_vars_secure = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd",
                 .nvram = "/var/lib/edgevirt/instances/UID/nvram.fd",
                 .volumes = volumes,
+                .kernel = json_get_string(container, "kernelPath") ?
+                          intern_printf("/var/lib/edgevirt/images/boot/%s/kernel", hex) : NULL,
+                .initrd = json_get_string(container, "initrdPath") ?
+                          intern_printf("/var/lib/edgevirt/images/boot/%s/initrd", hex) : NULL,
         };
         return domain_xml(spec, &h, error);
 }

@@ -358,11 +358,6 @@ def test_instancetype_conflict_and_missing_are_reported(client):
      "NotSupported", "spec.template.spec.domain.devices.gpus: not supported on edgevirt: host devices are not configured"),
     ("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata: {name: m}\nspec: {vmiName: x}\n",
      "NotSupported", "live migration needs a second node"),
-    # the refusal says what is missing, not that registry sources are (they exist)
-    (vm_yaml("x").replace(
-        "        devices:", "        firmware: {kernelBoot: {container: {image: quay.io/x/k:1, kernelPath: /vmlinuz}}}\n"
-        "        devices:"), "NotSupported",
-     "firmware.kernelBoot: not supported on edgevirt: kernel boot (a kernel and initrd taken from a container image)"),
 ])
 def test_refusals_name_the_field(client, doc, error, fragment):
     msg = expect_error(error, client.apply, doc)

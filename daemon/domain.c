@@ -393,6 +393,28 @@ static void write_kernel_boot(Xml *x, JsonObject *kernel_boot, const DomainHost 
                 line(x, "<cmdline>%s</cmdline>", args);
 }
 
+/* devices.hostDevices and devices.gpus, as the node resolved them
+ * (hostdev.c): managed, so libvirt binds a PCI device to vfio-pci and back. */
+static void write_host_devices(Xml *x, GArray *devs, bool *usb) {
+        for (guint i = 0; devs && i < devs->len; i++) {
+                const DomainHostDevice *d = &g_array_index(devs, DomainHostDevice, i);
+                open_tag(x, "<hostdev mode='subsystem' type='%s' managed='yes'>",
+                         d->type == DOMAIN_HOSTDEV_USB ? "usb" : "pci");
+                open_tag(x, "<source>");
+                if (d->type == DOMAIN_HOSTDEV_USB) {
+                        *usb = true;
+                        line(x, "<vendor id='0x%04x'/>", d->vendor);
+                        line(x, "<product id='0x%04x'/>", d->product);
+                        if (d->usb_bus >= 0)
+                                line(x, "<address bus='%d' device='%d'/>", d->usb_bus, d->usb_device);
+                } else
+                        line(x, "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>",
+                             d->pci_domain, d->pci_bus, d->pci_slot, d->pci_function);
+                close_tag(x, "</source>");
+                close_tag(x, "</hostdev>");
+        }
+}
+
 static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *firmware = json_get_object(domain, "firmware");
@@ -595,6 +617,7 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
         write_console(&x, devices, h);
         write_graphics(&x, devices, firmware, h);
         write_inputs(&x, devices, &usb);
+        write_host_devices(&x, h->hostdevs, &usb);
         line(&x, "<controller type='usb' index='0' model='%s'/>", usb ? "qemu-xhci" : "none");
         write_other_devices(&x, devices);
         close_tag(&x, "</devices>");

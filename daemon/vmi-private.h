@@ -46,6 +46,8 @@ typedef struct Instance {
         gint64 guest_due;               /* monotonic µs of the next guest-info call; 0: none (no agent) */
         bool guest_busy;
         CredentialsSync *creds;         /* while its agent is connected and its Secrets are sent */
+        GPtrArray *hostdevs;            /* host device names it holds (vmi-hostdev.c); NULL: none */
+        char *holder_name;              /* "namespace/name", for those who wait for them */
 } Instance;
 
 Instance *instance_free(Instance *i);
@@ -77,6 +79,19 @@ typedef struct VmiStatus {
         const char *creds;              /* AccessCredentialsSynchronized: NULL keep, "" True,
                                          * else False with this message */
 } VmiStatus;
+
+/* --- host devices (vmi-hostdev.c) --- */
+
+/* The instance's host devices for its domain: 0 and *ret (NULL: none
+ * asked), held from now on; 1: another instance holds one (status written:
+ * Pending, HostDeviceInUse); -1: one is not on this host (status: Failed). */
+int vmi_hostdevs_take(VmiController *c, Object *vmi, GArray **ret);
+/* A running domain found after a restart holds what its spec names. */
+void vmi_hostdevs_adopt(VmiController *c, Object *vmi);
+/* Let go of them; instances waiting for one try again. */
+void vmi_hostdevs_release(VmiController *c, Object *vmi);
+/* Free what i holds (no one told). */
+void vmi_hostdevs_clear(Instance *i);
 
 /* --- volumes (vmi-volumes.c) --- */
 

@@ -355,7 +355,8 @@ def test_instancetype_conflict_and_missing_are_reported(client):
      "NotSupported", "spec.template.spec.architecture"),
     (vm_yaml("x", volumes="{name: c, containerDisk: {image: quay.io/x, path: /x.img}}"), "NotSupported", "containerDisk.path"),
     (vm_yaml("x").replace("devices:", "devices:\n          gpus: [{name: g, deviceName: nvidia.com/X}]"),
-     "NotSupported", "spec.template.spec.domain.devices.gpus: not supported on edgevirt: host devices are not configured"),
+     "Invalid", "spec.template.spec.domain.devices.gpus[0].deviceName: Unsupported value: \"nvidia.com/X\": not a host "
+     "device permitted on this node (permitted: none are configured"),
     ("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstanceMigration\nmetadata: {name: m}\nspec: {vmiName: x}\n",
      "NotSupported", "live migration needs a second node"),
 ])

@@ -33,15 +33,14 @@ static void hold(VmiController *c, Object *vmi, GPtrArray *names) {
                 g_ptr_array_add(inst->hostdevs, g_strdup(names->pdata[i]));
 }
 
-int vmi_hostdevs_take(VmiController *c, Object *vmi, GArray **ret) {
+GArray *vmi_hostdevs_take(VmiController *c, Object *vmi) {
         JsonObject *spec = json_get_object(object_root(vmi), "spec");
         g_autoptr(GPtrArray) names = hostdev_requested(spec);
         g_autoptr(GArray) devs = g_array_new(FALSE, TRUE, sizeof(DomainHostDevice));
         g_autoptr(GError) e = NULL;
 
-        *ret = NULL;
         if (!names->len)
-                return 0;
+                return g_steal_pointer(&devs);
         for (guint i = 0; i < names->len; i++) {
                 const HostDeviceConfig *d = hostdev_find(c->services->host_devices, names->pdata[i]);
                 Instance *other = holder(c, vmi->uid, names->pdata[i]);
@@ -52,7 +51,7 @@ int vmi_hostdevs_take(VmiController *c, Object *vmi, GArray **ret) {
                                                                other->holder_name);
                         vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = "HostDeviceInUse",
                                                                 .message = msg, .paused = -1, .agent = -1 });
-                        return 1;
+                        return NULL;
                 }
                 if (!d) {
                         g_autofree char *permitted = hostdev_names(c->services->host_devices);
@@ -62,13 +61,12 @@ int vmi_hostdevs_take(VmiController *c, Object *vmi, GArray **ret) {
                 if (!d || hostdev_resolve(d, c->services->sysfs, &dd, &e) < 0) {
                         vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Failed", .reason = "FailedCreate",
                                                                 .message = e->message, .paused = -1, .agent = -1 });
-                        return -1;
+                        return NULL;
                 }
                 g_array_append_val(devs, dd);
         }
         hold(c, vmi, names);
-        *ret = g_steal_pointer(&devs);
-        return 0;
+        return g_steal_pointer(&devs);
 }
 
 void vmi_hostdevs_adopt(VmiController *c, Object *vmi) {

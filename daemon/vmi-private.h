@@ -82,10 +82,11 @@ typedef struct VmiStatus {
 
 /* --- host devices (vmi-hostdev.c) --- */
 
-/* The instance's host devices for its domain: 0 and *ret (NULL: none
- * asked), held from now on; 1: another instance holds one (status written:
- * Pending, HostDeviceInUse); -1: one is not on this host (status: Failed). */
-int vmi_hostdevs_take(VmiController *c, Object *vmi, GArray **ret);
+/* The instance's host devices for its domain (DomainHostDevice, empty
+ * when it asks for none), held from now on; NULL when another instance
+ * holds one (status written: Pending, HostDeviceInUse) or one is not on
+ * this host (status: Failed). */
+GArray *vmi_hostdevs_take(VmiController *c, Object *vmi);
 /* A running domain found after a restart holds what its spec names. */
 void vmi_hostdevs_adopt(VmiController *c, Object *vmi);
 /* Let go of them; instances waiting for one try again. */

@@ -462,8 +462,8 @@ static int start_instance(VmiController *c, Object *vmi) {
                 event_record(c->services->events, vmi, false, "Pulled", "the instance's images are in the image cache");
         inst->pulling = inst->pull_failed = false;
         hold_claims(c, vmi, r.claims, r.images);       /* (lets go of host devices held before) */
-        g_autoptr(GArray) hostdevs = NULL;
-        if (vmi_hostdevs_take(c, vmi, &hostdevs) != 0) {
+        g_autoptr(GArray) hostdevs = vmi_hostdevs_take(c, vmi);
+        if (!hostdevs) {
                 release_claims(c, vmi);
                 return 0;       /* waiting (a holder's end queues us again) or failed */
         }
@@ -495,8 +495,7 @@ static int start_instance(VmiController *c, Object *vmi) {
                 .efi_vars_secure = firmware_file("OVMF_VARS_4M.ms.fd"),
                 .nvram = nvram,
                 .volumes = r.volumes,
-                .kernel = r.kernel, .initrd = r.initrd,
-                .hostdevs = hostdevs,
+                .kernel = r.kernel, .initrd = r.initrd, .hostdevs = hostdevs,
         };
         char *xml = domain_xml(spec, &host, &e);
         if (!xml) {

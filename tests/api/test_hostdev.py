@@ -6,8 +6,8 @@ permitted ones; one running VM holds a device, a second waits
 (HostDeviceInUse) until the first lets go; PCI devices and pinned USB
 devices are found in sysfs (a fake tree here, $EDGEVIRT_SYSFS).  libvirt's
 test driver takes the domain; real passthrough cannot be tested on this
-host (tests/system/test_kernelboot.py's neighbour test_hostdev.py shows
-libvirt's refusal of an absent USB device)."""
+host (tests/system/test_hostdev.py shows a real libvirt's refusal of an
+absent USB device reaching the VM)."""
 import os
 
 import pytest

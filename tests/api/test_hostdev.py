@@ -14,6 +14,8 @@ import pytest
 
 from conftest import Client, Daemon, expect_error, wait_until
 from test_persistence import run_daemon
+from test_policy import AS_NOBODY, run_client
+from test_polkit import polkit_bus  # noqa: F401 (a fixture)
 from test_vm import vm_status, vm_yaml
 
 CONFIG = """
@@ -128,3 +130,46 @@ def test_config_errors(tmp_path, text, fragment):
     conf.write_text(text)
     r = run_daemon("--bus=session", "--config=" + str(conf), "--state-dir=" + str(tmp_path / "s"))
     assert r.returncode != 0 and fragment in r.stderr, (text, r.stderr)
+
+
+# Run as nobody in the namespace "open", where test_polkit.py's rule lets
+# nobody apply; its vm.hostdevice rule allows device names starting "open".
+POLKIT_CALLS = r"""
+vm_doc = lambda n, dev: (f"apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {{name: {n}, namespace: open}}\n"
+                         f"spec:\n  runStrategy: Halted\n  template:\n    spec:\n      domain:\n"
+                         f"        memory: {{guest: 64Mi}}\n        devices:\n"
+                         f"          hostDevices: [{{name: d, deviceName: {dev}}}]\n")
+calls = {
+    "allowed": lambda: m.Apply(vm_doc("mine", "open/usb"), {}),
+    "denied": lambda: m.Apply(vm_doc("theirs", "example.com/usb"), {}),
+    "plain": lambda: m.Apply(cm("open", "made"), {}),
+}
+"""
+
+
+def test_only_admins_give_host_devices(polkit_bus, tmp_path):
+    """vm.hostdevice: asked when a VM that asks for a host device is
+    applied, on top of object.apply; no role grants it."""
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=polkit_bus.address)
+    d = Daemon(polkit_bus, str(tmp_path / "state"), env=env)
+    with open(d.config, "w") as f:
+        f.write("[HostDevice open/usb]\nType=usb\nVendor=0x46f4\nProduct=0x0001\n"
+                "[HostDevice example.com/usb]\nType=usb\nVendor=0x1234\nProduct=0x5678\n")
+    d.start()
+    try:
+        root = Client(polkit_bus.conn)
+        root.manager.CreateNamespace("open", {})
+        got = run_client(POLKIT_CALLS, polkit_bus.address, AS_NOBODY, timeout=60)
+        assert got["allowed"] == "ok" and root.exists("vm", "open", "mine"), got
+        assert got["denied"] == ("org.edgevirt.EdgeVirt1.Error.AccessDenied: spec.template.spec.domain.devices."
+                                 "hostDevices[0].deviceName: not authorized: org.edgevirt.EdgeVirt1.vm.hostdevice "
+                                 "in namespace open (HostDevice example.com/usb)"), got
+        assert not root.exists("vm", "open", "theirs")
+        assert got["plain"] == "ok"
+        # root needs no polkit
+        root.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: rootvm, namespace: open}\n"
+                   "spec:\n  runStrategy: Halted\n  template:\n    spec:\n      domain:\n        memory: {guest: 64Mi}\n"
+                   "        devices:\n          hostDevices: [{name: d, deviceName: example.com/usb}]\n")
+        assert root.exists("vm", "open", "rootvm")
+    finally:
+        d.stop()

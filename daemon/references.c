@@ -241,6 +241,8 @@ static void patch_value_references(JsonNode *n, const char *namespace, const cha
                         add_secret(out, namespace, json_get_string(json_node_get_object(v), "name"), field);
         }
         add_configmap(out, namespace, json_get_string(o, "certConfigMap"), field);
+        if (!isempty(json_get_string(o, "deviceName")))
+                add(out, "vm.hostdevice", "HostDevice", namespace, json_get_string(o, "deviceName"), "%s", field);
         JsonArray *hdrs = json_get_array(o, "secretExtraHeaders");
         for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++)
                 add_secret(out, namespace, json_array_get_string_element(hdrs, i), field);

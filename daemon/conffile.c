@@ -8,6 +8,7 @@
 #define DEFAULT_MAX_MESSAGE_SIZE (32u * 1024 * 1024)    /* dbus-daemon's max_message_size on the system bus */
 #define MIN_MAX_MESSAGE_SIZE (2u * 1024 * 1024)
 #define MESSAGE_ANNOTATIONS_ROOM (1u * 1024 * 1024)    /* an object's annotations (256 KiB) as properties, thrice */
+#include "hostdev.h"
 #include "hypervisor.h"
 #include "quantity.h"
 #include "util.h"
@@ -56,6 +57,7 @@ void config_init(Config *c) {
                 .limits = { DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_MAX_OBJECTS_PER_APPLY,
                             DEFAULT_MAX_OBJECTS_PER_NAMESPACE },
                 .storage_classes = g_ptr_array_new_with_free_func((GDestroyNotify) storage_class_config_free),
+                .host_devices = g_ptr_array_new_with_free_func((GDestroyNotify) host_device_config_free),
                 .events = { EVENT_DEFAULT_MAX_PER_NAMESPACE, EVENT_DEFAULT_TIME_TO_LIVE },
                 .metrics = { .cache_seconds = METRICS_DEFAULT_CACHE_SECONDS,
                              .max_connections = METRICS_DEFAULT_MAX_CONNECTIONS,
@@ -71,6 +73,7 @@ void config_clear(Config *c) {
         g_clear_pointer(&c->bridge, g_free);
         g_clear_pointer(&c->nat_subnet, g_free);
         g_clear_pointer(&c->storage_classes, g_ptr_array_unref);
+        g_clear_pointer(&c->host_devices, g_ptr_array_unref);
         g_clear_pointer(&c->manifests_dir, g_free);
         g_clear_pointer(&c->vendor_manifests_dir, g_free);
         metrics_settings_clear(&c->metrics);
@@ -328,10 +331,13 @@ int config_load(Config *c, const char *path, bool must_exist, GError **error) {
                         r = check_keys(kf, path, *g, metrics_keys, error);
                 else if (g_str_has_prefix(*g, STORAGE_CLASS_PREFIX))
                         r = load_class(kf, path, *g, c, error);
+                else if (g_str_has_prefix(*g, "HostDevice "))
+                        r = hostdev_config_load(kf, path, *g, c->host_devices, error);
                 else
                         r = ev_error_set(error, EINVAL,
-                                         "%s: unknown section [%s] (known: [Daemon], [Events], [Images], [Imports], "
-                                         "[Limits], [Manifests], [Metrics], [Network], [StorageClass NAME])", path, *g);
+                                         "%s: unknown section [%s] (known: [Daemon], [Events], [HostDevice NAME], "
+                                         "[Images], [Imports], [Limits], [Manifests], [Metrics], [Network], "
+                                         "[StorageClass NAME])", path, *g);
                 if (r < 0)
                         return r;
         }

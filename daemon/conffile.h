@@ -29,6 +29,7 @@ typedef struct Config {
         unsigned upload_idle_timeout;   /* [Imports] UploadIdleTimeout= seconds without a byte */
         unsigned stall_timeout;         /* [Imports] StallTimeout= seconds a server may send nothing */
         GPtrArray *storage_classes;     /* StorageClassConfig, the default first */
+        GPtrArray *host_devices;        /* HostDeviceConfig ([HostDevice NAME]), in the file's order */
         /* [Manifests] Directory=, VendorDirectory=: NULL when not set (the
          * system daemon's defaults apply, manifests_directories()); "" is off */
         char *manifests_dir;

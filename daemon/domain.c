@@ -381,6 +381,40 @@ static void write_clock(Xml *x, JsonObject *domain) {
         close_tag(x, "</clock>");
 }
 
+/* firmware.kernelBoot: QEMU loads the kernel and initrd itself. */
+static void write_kernel_boot(Xml *x, JsonObject *kernel_boot, const DomainHost *h) {
+        const char *args = json_get_string(kernel_boot, "kernelArgs");
+
+        if (h->kernel)
+                line(x, "<kernel>%s</kernel>", h->kernel);
+        if (h->initrd)
+                line(x, "<initrd>%s</initrd>", h->initrd);
+        if (!isempty(args) && (h->kernel || h->initrd))
+                line(x, "<cmdline>%s</cmdline>", args);
+}
+
+/* devices.hostDevices and devices.gpus, as the node resolved them
+ * (hostdev.c): managed, so libvirt binds a PCI device to vfio-pci and back. */
+static void write_host_devices(Xml *x, GArray *devs, bool *usb) {
+        for (guint i = 0; devs && i < devs->len; i++) {
+                const DomainHostDevice *d = &g_array_index(devs, DomainHostDevice, i);
+                open_tag(x, "<hostdev mode='subsystem' type='%s' managed='yes'>",
+                         d->type == DOMAIN_HOSTDEV_USB ? "usb" : "pci");
+                open_tag(x, "<source>");
+                if (d->type == DOMAIN_HOSTDEV_USB) {
+                        *usb = true;
+                        line(x, "<vendor id='0x%04x'/>", d->vendor);
+                        line(x, "<product id='0x%04x'/>", d->product);
+                        if (d->usb_bus >= 0)
+                                line(x, "<address bus='%d' device='%d'/>", d->usb_bus, d->usb_device);
+                } else
+                        line(x, "<address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>",
+                             d->pci_domain, d->pci_bus, d->pci_slot, d->pci_function);
+                close_tag(x, "</source>");
+                close_tag(x, "</hostdev>");
+        }
+}
+
 static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *firmware = json_get_object(domain, "firmware");
@@ -418,6 +452,7 @@ static int write_os(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_smm
         }
         if (bios && json_get_bool(bios, "useSerial", false))
                 line(x, "<bios useserial='yes'/>");
+        write_kernel_boot(x, json_get_object(firmware, "kernelBoot"), h);
         line(x, "<smbios mode='sysinfo'/>");
         close_tag(x, "</os>");
         return 0;
@@ -594,6 +629,7 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
         write_console(&x, devices, h);
         write_graphics(&x, devices, firmware, h);
         write_inputs(&x, devices, &usb);
+        write_host_devices(&x, h->hostdevs, &usb);
         line(&x, "<controller type='usb' index='0' model='%s'/>", usb ? "qemu-xhci" : "none");
         write_other_devices(&x, devices);
         close_tag(&x, "</devices>");

@@ -19,6 +19,19 @@ typedef struct DomainVolume {
         const char *backing;            /* a qcow2 overlay's backing file (raw): the image cache */
 } DomainVolume;
 
+typedef enum DomainHostDeviceType {
+        DOMAIN_HOSTDEV_USB,
+        DOMAIN_HOSTDEV_PCI,
+} DomainHostDeviceType;
+
+/* A host device given to the domain (resolved by hostdev.c). */
+typedef struct DomainHostDevice {
+        DomainHostDeviceType type;
+        unsigned vendor, product;       /* USB vendor:product; PCI: unused (the address says) */
+        int usb_bus, usb_device;        /* a pinned USB device's bus and device number; -1: by id only */
+        unsigned pci_domain, pci_bus, pci_slot, pci_function;
+} DomainHostDevice;
+
 typedef struct DomainHost {
         bool kvm;                       /* /dev/kvm: type='kvm', else TCG */
         const char *domain_name;        /* "<namespace>_<name>" */
@@ -32,7 +45,9 @@ typedef struct DomainHost {
         const char *efi_code, *efi_code_secure, *efi_vars, *efi_vars_secure;
         const char *nvram;              /* the EFI variable store: the VM's (efi.persistent) or the instance's */
         bool swtpm;                     /* swtpm is installed: devices.tpm can be emulated */
+        const char *kernel, *initrd;    /* firmware.kernelBoot.container's files, NULL: none */
         GHashTable *volumes;            /* volume name -> DomainVolume */
+        GArray *hostdevs;               /* DomainHostDevice, NULL: none */
 } DomainHost;
 
 /* The domain XML, or NULL with an error naming the spec field. */

@@ -39,7 +39,9 @@ typedef struct Waiter {
 
 typedef struct Pull {
         ImageCache *c;
+        char *key;                      /* ref, or ref and the files asked (a kernel boot's): pulls, failures */
         char *ref;
+        GStrv files;                    /* NULL, or a kernel boot's files (imagecache_want_files) */
         char *digest;                   /* held in use once the importer named it */
         char *scratch;
         char *user, *password;          /* for the registry, until the importer starts */
@@ -63,8 +65,8 @@ struct ImageCache {
         GHashTable *refs;               /* reference -> digest */
         GHashTable *resolved;           /* reference -> monotonic µs it was last resolved */
         GHashTable *users;              /* digest -> count */
-        GHashTable *pulls;              /* reference -> Pull */
-        GHashTable *failures;           /* reference -> Failure */
+        GHashTable *pulls;              /* reference (or pull_key's) -> Pull */
+        GHashTable *failures;           /* reference (or pull_key's) -> Failure */
         sd_event_source *retry;
         sd_event_source *collect;       /* when a young entry comes of age */
         void (*changed)(void *data);
@@ -350,6 +352,26 @@ uint64_t imagecache_max_image_size(ImageCache *c) {
 
 /* --- pulls --- */
 
+/* A pull's name: the reference, with a kernel boot's files after it. */
+static char *pull_key(const char *ref, const char *const *files) {
+        g_autofree char *joined = files ? g_strjoinv("\n", (char **) files) : NULL;
+        return files ? g_strdup_printf("%s\n%s", ref, joined) : g_strdup(ref);
+}
+
+char *imagecache_file_path(ImageCache *c, const char *digest, const char *path) {
+        g_autofree char *sum = g_compute_checksum_for_string(G_CHECKSUM_SHA256, path + (path[0] == '/'), -1);
+        return g_strdup_printf("%s/boot/%s/%.32s", c->dir, hex_of(digest), sum);
+}
+
+static bool files_there(ImageCache *c, const char *digest, const char *const *files) {
+        for (const char *const *f = files; *f; f++) {
+                g_autofree char *path = imagecache_file_path(c, digest, *f);
+                if (access(path, R_OK) < 0)
+                        return false;
+        }
+        return true;
+}
+
 static void pull_free(Pull *p) {
         importer_run_free(p->run);
         import_ticket_free(p->ticket);
@@ -363,6 +385,8 @@ static void pull_free(Pull *p) {
                 worker_submit(p->c->s->worker, ev_remove_tree, g_free, p->scratch);
         g_free(p->digest);
         g_free(p->ref);
+        g_free(p->key);
+        g_strfreev(p->files);
         g_array_unref(p->waiters);
         g_free(p);
 }
@@ -404,11 +428,12 @@ static void pull_exit(int code, const char *errors, void *userdata) {
         ImageCache *c = p->c;
         g_autoptr(GError) e = NULL;
 
-        g_hash_table_steal(c->pulls, p->ref);
-        if (code == 0 && p->digest && g_hash_table_contains(c->entries, p->digest))
-                g_hash_table_remove(c->failures, p->ref);
+        g_hash_table_steal(c->pulls, p->key);
+        if (code == 0 && p->digest && (p->files ? files_there(c, p->digest, (const char *const *) p->files) :
+                                       g_hash_table_contains(c->entries, p->digest)))
+                g_hash_table_remove(c->failures, p->key);
         else {
-                Failure *old = g_hash_table_lookup(c->failures, p->ref);
+                Failure *old = g_hash_table_lookup(c->failures, p->key);
                 Failure *f = g_new0(Failure, 1);
                 f->count = old ? old->count + 1 : 1;
                 gint64 backoff = MIN(BACKOFF_MAX_USEC, BACKOFF_MIN_USEC << MIN(f->count - 1, 5u));
@@ -416,7 +441,7 @@ static void pull_exit(int code, const char *errors, void *userdata) {
                 const char *why = *errors ? errors : code < 0 ? "the importer crashed" : "the importer failed";
                 f->message = g_strdup_printf("pulling %s failed: %s", p->ref, why);
                 ev_error_set(&e, code == 0 ? EIO : EINVAL, "%s", f->message);
-                g_hash_table_replace(c->failures, g_strdup(p->ref), f);
+                g_hash_table_replace(c->failures, g_strdup(p->key), f);
                 arm_retry(c);
                 g_message("image cache: %s", f->message);
         }
@@ -441,10 +466,16 @@ static int pull_spawn(Pull *p, GError **error) {
         g_autofree char *scratch = g_strdup_printf("--scratch=%s", p->scratch);
         g_autofree char *u = g_strdup_printf("EDGEVIRT_IMPORT_USER=%s", user ? user : "");
         g_autofree char *pw = g_strdup_printf("EDGEVIRT_IMPORT_PASSWORD=%s", password ? password : "");
-        const char *args[] = { registry, cache, size, scratch, NULL };
+        g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+        g_strv_builder_add_many(b, registry, cache, size, scratch, NULL);
+        for (char **f = p->files; f && *f; f++) {
+                g_autofree char *arg = g_strdup_printf("--file=%s", *f);
+                g_strv_builder_add(b, arg);
+        }
+        g_auto(GStrv) args = g_strv_builder_end(b);
         const char *env[] = { u, pw, NULL };
-        int r = importer_run_start(c->s, args, user ? env : NULL, -1, p->ticket, pull_line, pull_exit, p, &p->run,
-                                   error);
+        int r = importer_run_start(c->s, (const char *const *) args, user ? env : NULL, -1, p->ticket, pull_line,
+                                   pull_exit, p, &p->run, error);
         if (r < 0)
                 return r;
         p->ticket = NULL;       /* the run's */
@@ -456,7 +487,7 @@ static void pull_granted(ImportTicket *t, void *userdata) {
         Pull *p = userdata;
         g_autoptr(GError) e = NULL;
 
-        if (!g_hash_table_contains(p->c->pulls, p->ref))
+        if (!g_hash_table_contains(p->c->pulls, p->key))
                 return;         /* granted at once: pull_start goes on */
         if (pull_spawn(p, &e) < 0)
                 pull_exit(1, e->message, p);
@@ -464,14 +495,18 @@ static void pull_granted(ImportTicket *t, void *userdata) {
 
 /* Pulls queue for an import slot as one namespace of their own (""): an
  * image is shared by every namespace that waits for it. */
-static Pull *pull_start(ImageCache *c, const char *ref, const char *user, const char *password, GError **error) {
-        Pull *p = g_hash_table_lookup(c->pulls, ref);
+static Pull *pull_start(ImageCache *c, const char *ref, const char *const *files, const char *user,
+                        const char *password, GError **error) {
+        g_autofree char *key = pull_key(ref, files);
+        Pull *p = g_hash_table_lookup(c->pulls, key);
         if (p)
                 return p;
 
         p = g_new0(Pull, 1);
         p->c = c;
+        p->key = g_steal_pointer(&key);
         p->ref = g_strdup(ref);
+        p->files = files ? g_strdupv((char **) files) : NULL;
         p->user = g_strdup(user);
         p->password = g_strdup(password);
         p->waiters = g_array_new(FALSE, FALSE, sizeof(Waiter));
@@ -481,36 +516,28 @@ static Pull *pull_start(ImageCache *c, const char *ref, const char *user, const 
                 pull_free(p);
                 return NULL;
         }
-        g_hash_table_insert(c->pulls, p->ref, p);
+        g_hash_table_insert(c->pulls, p->key, p);
         return p;
 }
 
 int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done,
                     void *userdata,
                     GError **error) {
-        Pull *p = pull_start(c, ref, user, password, error);
+        Pull *p = pull_start(c, ref, NULL, user, password, error);
         if (!p)
                 return -EIO;
         g_array_append_val(p->waiters, ((Waiter) { done, userdata }));
         return 0;
 }
 
-ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user,
-                           const char *password,
-                           char **ret_digest, char **ret_path, const char **ret_reason, char **ret_message) {
-        const char *digest = g_hash_table_lookup(c->refs, ref);
-        ImageCacheEntry *e = digest ? g_hash_table_lookup(c->entries, digest) : NULL;
-        gint64 *resolved = g_hash_table_lookup(c->resolved, ref);
-        Failure *f = g_hash_table_lookup(c->failures, ref);
+/* What a volume or kernel boot waits for, once the cache's answer is not
+ * "ready": a pull (started now if need be), or why there is none. */
+static ImageState want_pull(ImageCache *c, const char *ref, const char *const *files, const char *key,
+                            const char *policy, const char *user, const char *password, const char **ret_reason,
+                            char **ret_message) {
+        Failure *f = g_hash_table_lookup(c->failures, key);
         g_autoptr(GError) err = NULL;
 
-        if (g_hash_table_contains(c->pulls, ref))
-                return IMAGE_PULLING;
-        if (e && (!streq_ptr(policy, "Always") || (resolved && *resolved >= since))) {
-                *ret_digest = g_strdup(e->digest);
-                *ret_path = g_strdup(e->path);
-                return IMAGE_READY;
-        }
         if (streq_ptr(policy, "Never")) {
                 *ret_reason = "ErrImageNeverPull";
                 *ret_message = g_strdup_printf("the image %s is not in the image cache and imagePullPolicy is Never",
@@ -523,12 +550,49 @@ ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, g
                                                (f->retry_at - g_get_monotonic_time()) / G_USEC_PER_SEC + 1);
                 return IMAGE_FAILED;
         }
-        if (!pull_start(c, ref, user, password, &err)) {
+        if (!pull_start(c, ref, files, user, password, &err)) {
                 *ret_reason = "ErrImagePull";
                 *ret_message = g_strdup(err->message);
                 return IMAGE_FAILED;
         }
         return IMAGE_PULLING;
+}
+
+/* policy Always: only a digest resolved since then serves. */
+static bool fresh(ImageCache *c, const char *ref, const char *policy, gint64 since) {
+        gint64 *resolved = g_hash_table_lookup(c->resolved, ref);
+        return !streq_ptr(policy, "Always") || (resolved && *resolved >= since);
+}
+
+ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, gint64 since, const char *user,
+                           const char *password,
+                           char **ret_digest, char **ret_path, const char **ret_reason, char **ret_message) {
+        const char *digest = g_hash_table_lookup(c->refs, ref);
+        ImageCacheEntry *e = digest ? g_hash_table_lookup(c->entries, digest) : NULL;
+
+        if (g_hash_table_contains(c->pulls, ref))
+                return IMAGE_PULLING;
+        if (e && fresh(c, ref, policy, since)) {
+                *ret_digest = g_strdup(e->digest);
+                *ret_path = g_strdup(e->path);
+                return IMAGE_READY;
+        }
+        return want_pull(c, ref, NULL, ref, policy, user, password, ret_reason, ret_message);
+}
+
+ImageState imagecache_want_files(ImageCache *c, const char *ref, const char *const *files, const char *policy,
+                                 gint64 since, const char *user, const char *password, char **ret_digest,
+                                 const char **ret_reason, char **ret_message) {
+        g_autofree char *key = pull_key(ref, files);
+        const char *digest = g_hash_table_lookup(c->refs, ref);
+
+        if (g_hash_table_contains(c->pulls, key))
+                return IMAGE_PULLING;
+        if (digest && files_there(c, digest, files) && fresh(c, ref, policy, since)) {
+                *ret_digest = g_strdup(digest);
+                return IMAGE_READY;
+        }
+        return want_pull(c, ref, files, key, policy, user, password, ret_reason, ret_message);
 }
 
 GPtrArray *imagecache_entries(ImageCache *c) {

@@ -70,6 +70,16 @@ ImageState imagecache_want(ImageCache *c, const char *ref, const char *policy, g
                            const char *password,
                            char **ret_digest, char **ret_path, const char **ret_reason, char **ret_message);
 
+/* A kernel boot's files (absolute paths in the image ref: kernelPath,
+ * initrdPath), by pull policy as imagecache_want.  READY: *ret_digest;
+ * imagecache_file_path names each file then.  The files live under
+ * DIR/boot/HEX/, outside the cache's accounting and collection. */
+ImageState imagecache_want_files(ImageCache *c, const char *ref, const char *const *files, const char *policy,
+                                 gint64 since, const char *user, const char *password, char **ret_digest,
+                                 const char **ret_reason, char **ret_message);
+/* Where the file path of the image digest is, once pulled (readable by QEMU). */
+char *imagecache_file_path(ImageCache *c, const char *digest, const char *path);
+
 /* Resolve ref against its registry and download it if the cache lacks it
  * (PullImage); done runs on the main loop. */
 int imagecache_pull(ImageCache *c, const char *ref, const char *user, const char *password, ImagePullDone done,

@@ -168,6 +168,23 @@ static void instance_spec_references(JsonObject *spec, const char *namespace, co
                 add_configmap(out, namespace,
                               json_get_string(json_get_object(json_get_object(v, "sysprep"), "configMap"), "name"), f);
         }
+        /* host devices: who may give a VM one is polkit's vm.hostdevice (admins) */
+        static const char *const lists[] = { "hostDevices", "gpus" };
+        JsonObject *devices = json_get_object(json_get_object(spec, "domain"), "devices");
+        for (size_t l = 0; l < G_N_ELEMENTS(lists); l++) {
+                JsonArray *a = json_get_array(devices, lists[l]);
+                for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                        const char *dev = json_get_string(json_array_get_object_element(a, i), "deviceName");
+                        if (!isempty(dev))
+                                add(out, "vm.hostdevice", "HostDevice", namespace, dev, "%s.domain.devices.%s[%u]"
+                                    ".deviceName", prefix, lists[l], i);
+                }
+        }
+        JsonObject *firmware = json_get_object(json_get_object(spec, "domain"), "firmware");
+        g_autofree char *kf = g_strdup_printf("%s.domain.firmware.kernelBoot.container.imagePullSecret", prefix);
+        add_secret(out, namespace,
+                   json_get_string(json_get_object(json_get_object(firmware, "kernelBoot"), "container"),
+                                   "imagePullSecret"), kf);
         for (guint i = 0; creds && i < json_array_get_length(creds); i++) {
                 JsonObject *c = json_array_get_object_element(creds, i);
                 static const char *const ways[] = { "sshPublicKey", "userPassword", NULL };
@@ -224,6 +241,8 @@ static void patch_value_references(JsonNode *n, const char *namespace, const cha
                         add_secret(out, namespace, json_get_string(json_node_get_object(v), "name"), field);
         }
         add_configmap(out, namespace, json_get_string(o, "certConfigMap"), field);
+        if (!isempty(json_get_string(o, "deviceName")))
+                add(out, "vm.hostdevice", "HostDevice", namespace, json_get_string(o, "deviceName"), "%s", field);
         JsonArray *hdrs = json_get_array(o, "secretExtraHeaders");
         for (guint i = 0; hdrs && i < json_array_get_length(hdrs); i++)
                 add_secret(out, namespace, json_array_get_string_element(hdrs, i), field);

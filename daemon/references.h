@@ -14,7 +14,8 @@
 typedef struct ObjectReference {
         char *field;            /* where, as a field path: "spec.source.pvc" */
         char *action;           /* the right needed: "object.apply" (a clone source, as CDI's
-                                 * datavolumes/source), "secret.read", "object.read" */
+                                 * datavolumes/source), "secret.read", "object.read",
+                                 * "vm.hostdevice" (a host device, kind "HostDevice") */
         char *kind;             /* "PersistentVolumeClaim", "Secret", "ConfigMap" */
         char *namespace;
         char *name;             /* NULL: anything in the namespace (a patch naming only one) */

@@ -79,6 +79,8 @@ typedef struct Services {
         const char *libvirt_uri;
         const char *nat_network;        /* libvirt network of the pod network (masquerade) */
         const char *bridge;             /* host bridge for bridge binding, or NULL */
+        GPtrArray *host_devices;        /* HostDeviceConfig: what VMs may be given (hostdev.h) */
+        const char *sysfs;              /* where the host's devices are listed: /sys ($EDGEVIRT_SYSFS in tests) */
         const char *nat_subnet;         /* its IPv4 subnet, NULL: 10.0.2.0/24 */
         /* claim uid -> number of users (imports writing it, running
          * instances): a claim with users keeps its pvc-protection finalizer */

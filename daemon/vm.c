@@ -7,6 +7,7 @@
  * (10 s doubling to 5 min) and shows CrashLoopBackOff. */
 #include "log.h"
 #include "instancetype.h"
+#include "hostdev.h"
 #include "json-util.h"
 #include "services.h"
 #include "snapshot-status.h"
@@ -56,6 +57,8 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
         int r = vmi_spec_admit(json_get_object(tmpl, "spec"), "spec.template.spec",
                                !json_get_object(spec, "instancetype"), warnings, error);
         if (r < 0)
+                return r;
+        if ((r = hostdev_admit_spec(m, json_get_object(tmpl, "spec"), "spec.template.spec", error)) < 0)
                 return r;
         JsonArray *dvts = json_get_array(spec, "dataVolumeTemplates");
         g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);

@@ -330,6 +330,46 @@ static int check_resources(JsonObject *domain, JsonObject *cpu, JsonArray *disks
         return 0;
 }
 
+/* An absolute path to a file without "." or ".." parts (KubeVirt's). */
+static bool plain_absolute(const char *p) {
+        g_auto(GStrv) parts = g_strsplit(p, "/", -1);
+        if (p[0] != '/' || g_str_has_suffix(p, "/"))
+                return false;
+        for (char **s = parts + 1; *s; s++)
+                if (!**s || streq(*s, ".") || streq(*s, ".."))
+                        return false;
+        return true;
+}
+
+/* firmware.kernelBoot, as KubeVirt's webhook checks it. */
+static int check_kernel_boot(JsonObject *firmware, const char *path, GError **error) {
+        JsonObject *kb = json_get_object(firmware, "kernelBoot");
+        JsonObject *ct = json_get_object(kb, "container");
+        const char *files[] = { "kernelPath", "initrdPath" };
+
+        if (!kb)
+                return 0;
+        if (!ct)
+                return isempty(json_get_string(kb, "kernelArgs")) ? 0 :
+                       ev_error_set(error, EINVAL, "%s.domain.firmware.kernelBoot.kernelArgs: Invalid value: kernel "
+                                    "arguments cannot be provided without an external kernel (kernelBoot.container)",
+                                    path);
+        if (isempty(json_get_string(ct, "image")))
+                return ev_error_set(error, EINVAL, "%s.domain.firmware.kernelBoot.container.image: Required value",
+                                    path);
+        if (isempty(json_get_string(ct, "kernelPath")) && isempty(json_get_string(ct, "initrdPath")))
+                return ev_error_set(error, EINVAL, "%s.domain.firmware.kernelBoot.container: Required value: give at "
+                                    "least one of kernelPath, initrdPath", path);
+        for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+                const char *f = json_get_string(ct, files[i]);
+                if (!isempty(f) && !plain_absolute(f))
+                        return ev_error_set(error, EINVAL, "%s.domain.firmware.kernelBoot.container.%s: Invalid "
+                                            "value: \"%s\": must be an absolute path to a file without relative "
+                                            "components", path, files[i], f);
+        }
+        return 0;
+}
+
 int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArray *warnings, GError **error) {
         JsonObject *domain = json_get_object(spec, "domain");
         JsonObject *devices = json_get_object(domain, "devices");
@@ -356,6 +396,8 @@ int vmi_spec_admit(JsonObject *spec, const char *path, bool need_memory, GPtrArr
         if (check_volumes(volumes, path, error) < 0 ||
             check_disks(json_get_array(devices, "disks"), volumes, path, error) < 0 ||
             check_networks(spec, path, error) < 0)
+                return -EINVAL;
+        if (check_kernel_boot(json_get_object(domain, "firmware"), path, error) < 0)
                 return -EINVAL;
         JsonObject *bl = json_get_object(json_get_object(domain, "firmware"), "bootloader");
         if (json_get_object(bl, "bios") && json_get_object(bl, "efi"))

@@ -47,6 +47,8 @@ typedef struct Instance {
         gint64 guest_due;               /* monotonic µs of the next guest-info call; 0: none (no agent) */
         bool guest_busy;
         CredentialsSync *creds;         /* while its agent is connected and its Secrets are sent */
+        GPtrArray *hostdevs;            /* host device names it holds (vmi-hostdev.c); NULL: none */
+        char *holder_name;              /* "namespace/name", for those who wait for them */
 } Instance;
 
 Instance *instance_free(Instance *i);
@@ -83,6 +85,20 @@ typedef struct VmiStatus {
                                          * else False with this message */
 } VmiStatus;
 
+/* --- host devices (vmi-hostdev.c) --- */
+
+/* The instance's host devices for its domain (DomainHostDevice, empty
+ * when it asks for none), held from now on; NULL when another instance
+ * holds one (status written: Pending, HostDeviceInUse) or one is not on
+ * this host (status: Failed). */
+GArray *vmi_hostdevs_take(VmiController *c, Object *vmi);
+/* A running domain found after a restart holds what its spec names. */
+void vmi_hostdevs_adopt(VmiController *c, Object *vmi);
+/* Let go of them; instances waiting for one try again. */
+void vmi_hostdevs_release(VmiController *c, Object *vmi);
+/* Free what i holds (no one told). */
+void vmi_hostdevs_clear(Instance *i);
+
 /* --- volumes (vmi-volumes.c) --- */
 
 typedef enum VolState {
@@ -108,6 +124,7 @@ typedef struct Resolved {
         GPtrArray *seeds;               /* SeedJob: cloud-init images to write */
         GPtrArray *overlays;            /* Overlay: containerDisk overlays to make */
         GPtrArray *images;              /* digests of the cached images used */
+        const char *kernel, *initrd;    /* firmware.kernelBoot's files in the image cache, or NULL */
         bool adopting;                  /* the domain runs: only learn what it uses */
         const char *reason;
         char *message;

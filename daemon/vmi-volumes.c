@@ -118,6 +118,56 @@ static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const
         return VOL_READY;
 }
 
+/* firmware.kernelBoot.container: its kernelPath and initrdPath from the
+ * image, through the image cache (docs/vms.md). */
+static VolState kernel_boot(VmiController *c, Object *vmi, Resolved *r) {
+        JsonObject *spec = json_get_object(object_root(vmi), "spec");
+        JsonObject *kb = json_get_object(json_get_object(json_get_object(spec, "domain"), "firmware"), "kernelBoot");
+        JsonObject *ct = json_get_object(kb, "container");
+        const char *image = json_get_string(ct, "image"), *policy = json_get_string(ct, "imagePullPolicy");
+        const char *kernel = json_get_string(ct, "kernelPath"), *initrd = json_get_string(ct, "initrdPath");
+        const char *secret = json_get_string(ct, "imagePullSecret");
+        g_autofree char *ref = NULL, *user = NULL, *password = NULL, *digest = NULL, *msg = NULL;
+        g_autoptr(GError) e = NULL;
+        const char *files[3] = { 0 };
+        unsigned n = 0;
+
+        if (!ct || !image || r->adopting)
+                return VOL_READY;
+        if (!isempty(kernel))
+                files[n++] = kernel;
+        if (!isempty(initrd))
+                files[n++] = initrd;
+        ref = imagecache_reference(image);
+        if (secret && imagecache_secret_credentials(c->model, vmi->namespace, secret, ref, &user, &password, &e) < 0) {
+                r->reason = "ErrImagePull";
+                g_free(r->message);
+                r->message = g_strdup_printf("kernel boot: %s", e->message);
+                return VOL_IMAGE_ERROR;
+        }
+        Instance *inst = vmi_instance_find(c, vmi->uid);
+        if (!policy)
+                policy = imagecache_default_policy(image);
+        switch (imagecache_want_files(c->services->images, ref, files, policy,
+                                      inst ? inst->first_try : 0, user, password, &digest, &r->reason, &msg)) {
+        case IMAGE_PULLING:
+                g_free(r->message);
+                r->message = g_strdup_printf("pulling the image %s (kernel boot)", image);
+                return VOL_PULLING;
+        case IMAGE_FAILED:
+                g_free(r->message);
+                r->message = g_strdup_printf("kernel boot: %s", msg);
+                return VOL_IMAGE_ERROR;
+        case IMAGE_READY:
+                break;
+        }
+        if (!isempty(kernel))
+                r->kernel = keep(r, imagecache_file_path(c->services->images, digest, kernel));
+        if (!isempty(initrd))
+                r->initrd = keep(r, imagecache_file_path(c->services->images, digest, initrd));
+        return VOL_READY;
+}
+
 VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
         JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
         g_autofree char *dir = vmi_instance_dir(c, vmi);
@@ -198,5 +248,6 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
                 if (st > worst)
                         worst = st;
         }
-        return worst;
+        VolState st = kernel_boot(c, vmi, r);
+        return MAX(st, worst);
 }

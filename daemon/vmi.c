@@ -19,6 +19,7 @@
 #include "domain.h"
 #include "event.h"
 #include "imagecache.h"
+#include "hostdev.h"
 #include "json-util.h"
 #include "quantity.h"
 #include "seed.h"
@@ -44,7 +45,8 @@ static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                                             "change its VirtualMachine and restart it");
                 return 0;
         }
-        return vmi_spec_admit(spec, "spec", true, warnings, error);
+        int r = vmi_spec_admit(spec, "spec", true, warnings, error);
+        return r < 0 ? r : hostdev_admit_spec(m, spec, "spec", error);
 }
 
 /* Pending from its creation on, with the moment said (KubeVirt's
@@ -141,6 +143,7 @@ Instance *instance_free(Instance *i) {
         if (i->agent)
                 json_object_unref(i->agent);
         credentials_sync_free(i->creds);
+        vmi_hostdevs_clear(i);
         g_free(i);
         return NULL;
 }
@@ -172,6 +175,7 @@ static void release_claims(VmiController *c, Object *vmi) {
         for (guint i = 0; inst->images && i < inst->images->len; i++)
                 imagecache_use(c->services->images, inst->images->pdata[i], false);
         g_clear_pointer(&inst->images, g_ptr_array_unref);
+        vmi_hostdevs_release(c, vmi);
 }
 
 /* The claims (pvc-protection) and cached images (collection) an instance
@@ -453,7 +457,12 @@ static int start_instance(VmiController *c, Object *vmi) {
         if (inst->pulling)
                 event_record(c->services->events, vmi, false, "Pulled", "the instance's images are in the image cache");
         inst->pulling = inst->pull_failed = false;
-        hold_claims(c, vmi, r.claims, r.images);
+        hold_claims(c, vmi, r.claims, r.images);       /* (lets go of host devices held before) */
+        g_autoptr(GArray) hostdevs = vmi_hostdevs_take(c, vmi);
+        if (!hostdevs) {
+                release_claims(c, vmi);
+                return 0;       /* waiting (a holder's end queues us again) or failed */
+        }
 
         g_autofree char *name = vmi_domain_name(vmi);
         g_autofree char *idir = vmi_instance_dir(c, vmi), *rdir = runtime_dir(c, vmi);
@@ -477,6 +486,7 @@ static int start_instance(VmiController *c, Object *vmi) {
                 .vnc_socket = vnc,
                 .nvram = nvram,
                 .volumes = r.volumes,
+                .kernel = r.kernel, .initrd = r.initrd, .hostdevs = hostdevs,
         };
         vmi_firmware_host(&host);
         char *xml = domain_xml(spec, &host, &e);
@@ -570,6 +580,7 @@ static int vmi_reconcile(Model *m, Object *vmi) {
                         g_auto(Resolved) r = { .adopting = true };
                         (void) vmi_resolve_volumes(c, vmi, &r);
                         hold_claims(c, vmi, r.claims, r.images);
+                        vmi_hostdevs_adopt(c, vmi);
                 }
                 return 0;
         }

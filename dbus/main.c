@@ -269,6 +269,8 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         services->libvirt_uri = d->libvirt_uri;
         services->nat_network = config->nat_network ? config->nat_network : "edgevirt";
         services->bridge = config->bridge;
+        services->host_devices = config->host_devices;
+        services->sysfs = g_getenv("EDGEVIRT_SYSFS") ?: "/sys";
         services->nat_subnet = config->nat_subnet;
         if ((r = vmi_controller_new(d->model, services, &services->vmis)) < 0)
                 return fail("cannot start the VM controller: %s", g_strerror(-r));

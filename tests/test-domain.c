@@ -6,6 +6,7 @@
 #include <glib.h>
 
 #include "domain.h"
+#include "hostdev.h"
 #include "json-util.h"
 #include "manifest.h"
 #include "util.h"
@@ -55,12 +56,36 @@ static GHashTable *fake_volumes(JsonObject *spec) {
         return t;
 }
 
+/* Host devices as a node would resolve them: names with "nvidia" or "pci"
+ * a PCI device, others a USB device (pinned when the name says "pinned"). */
+static GArray *fake_hostdevs(JsonObject *spec) {
+        g_autoptr(GPtrArray) names = hostdev_requested(spec);
+        GArray *a = g_array_new(FALSE, TRUE, sizeof(DomainHostDevice));
+
+        for (guint i = 0; i < names->len; i++) {
+                const char *n = names->pdata[i];
+                DomainHostDevice d = { .type = strstr(n, "nvidia") || strstr(n, "pci") ? DOMAIN_HOSTDEV_PCI :
+                                               DOMAIN_HOSTDEV_USB,
+                                       .vendor = 0x46f4, .product = 0x0001, .usb_bus = -1, .usb_device = -1,
+                                       .pci_bus = 0x3b, .pci_slot = 0x1f, .pci_function = 2 };
+                if (strstr(n, "pinned"))
+                        d.usb_bus = 1, d.usb_device = 4;
+                g_array_append_val(a, d);
+        }
+        return a;
+}
+
 static char *render(JsonObject *doc, bool kvm, GError **error) {
         JsonObject *spec = vmi_spec_of(doc);
         JsonObject *meta = json_get_object(doc, "metadata");
         const char *name = json_get_string(meta, "name");
         g_autofree char *domain_name = g_strdup_printf("default_%s", name);
         g_autoptr(GHashTable) volumes = fake_volumes(spec);
+        g_autoptr(GArray) hostdevs = fake_hostdevs(spec);
+        JsonObject *kernel_boot = json_get_object(json_get_object(json_get_object(spec, "domain"), "firmware"),
+                                                  "kernelBoot");
+        JsonObject *container = json_get_object(kernel_boot, "container");
+        const char *hex = "HEX";
         DomainHost h = {
                 .kvm = kvm,
                 .domain_name = domain_name,
@@ -81,6 +106,11 @@ static char *render(JsonObject *doc, bool kvm, GError **error) {
                 .nvram = "/var/lib/edgevirt/instances/UID/nvram.fd",
                 .swtpm = true,
                 .volumes = volumes,
+                .hostdevs = hostdevs,
+                .kernel = json_get_string(container, "kernelPath") ?
+                          intern_printf("/var/lib/edgevirt/images/boot/%s/kernel", hex) : NULL,
+                .initrd = json_get_string(container, "initrdPath") ?
+                          intern_printf("/var/lib/edgevirt/images/boot/%s/initrd", hex) : NULL,
         };
         return domain_xml(spec, &h, error);
 }

@@ -159,6 +159,26 @@ static void test_patches(void) {
                 "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/x\", \"value\": {\"imagePullSecret\": "
                 "\"pull\"}}']}\n");
         g_assert_cmpstr(clone, ==, "spec.patches[0] secret.read Secret team/pull");
+        /* a patch that gives the VM a host device needs vm.hostdevice */
+        g_autofree char *dev = collect(&kind_vmclone,
+                "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/template/spec/domain/devices/gpus\", "
+                "\"value\": [{\"name\": \"g\", \"deviceName\": \"nvidia.com/T4\"}]}']}\n");
+        g_assert_cmpstr(dev, ==, "spec.patches[0] vm.hostdevice HostDevice team/nvidia.com/T4");
+}
+
+/* A VM's host devices (vm.hostdevice) and its kernel boot image's pull secret. */
+static void test_host_devices_and_kernel_boot(void) {
+        g_autofree char *vm = collect(&kind_vm,
+                "spec:\n  template:\n    spec:\n      domain:\n"
+                "        firmware: {kernelBoot: {container: {image: x, kernelPath: /k, imagePullSecret: kpull}}}\n"
+                "        devices:\n"
+                "          hostDevices: [{name: a, deviceName: kubevirt.io/usb-storage}]\n"
+                "          gpus: [{name: g, deviceName: nvidia.com/T4}]\n");
+        g_assert_cmpstr(vm, ==,
+                "spec.template.spec.domain.devices.gpus[0].deviceName vm.hostdevice HostDevice team/nvidia.com/T4\n"
+                "spec.template.spec.domain.devices.hostDevices[0].deviceName vm.hostdevice HostDevice "
+                "team/kubevirt.io/usb-storage\n"
+                "spec.template.spec.domain.firmware.kernelBoot.container.imagePullSecret secret.read Secret team/kpull");
 }
 
 int main(int argc, char *argv[]) {
@@ -167,5 +187,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/references/datavolumes", test_datavolumes);
         g_test_add_func("/references/instances", test_instances);
         g_test_add_func("/references/patches", test_patches);
+        g_test_add_func("/references/host-devices-kernel-boot", test_host_devices_and_kernel_boot);
         return g_test_run();
 }

@@ -13,6 +13,8 @@
  *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
  *                     (an OCI archive to fd 0; archive-save.c)
  *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
+ *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
+ *                     --scratch=DIR --file=/PATH...   (a kernel boot's files; boot-files.c)
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
  *
@@ -635,7 +637,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE };
+               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, FILE_ };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -646,9 +648,10 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
                 { "save", required_argument, NULL, SAVE },
-                { "resolve", no_argument, NULL, RESOLVE }, {}
+                { "resolve", no_argument, NULL, RESOLVE }, { "file", required_argument, NULL, FILE_ }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
+        g_autoptr(GPtrArray) files = g_ptr_array_new();
         int c;
 
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -671,6 +674,7 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case NAME: o->name = optarg; break;
                 case SAVE: o->save = optarg; break;
                 case RESOLVE: o->resolve = true; break;
+                case FILE_: g_ptr_array_add(files, optarg); break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
@@ -693,6 +697,12 @@ static void parse_args(int argc, char *argv[], Options *o) {
                     "--url/--stdin/--registry are needed");
         if (o->cache && !o->registry)
                 die(false, "edgevirt-importer: --cache is for --registry sources");
+        if (files->len && (!o->cache || o->target))
+                die(false, "edgevirt-importer: --file takes --registry and --cache, and no --target");
+        if (files->len) {
+                g_ptr_array_add(files, NULL);
+                o->files = (char **) g_ptr_array_steal(files, NULL);
+        }
         g_ptr_array_add(headers, NULL);
         o->headers = (char **) g_ptr_array_steal(headers, NULL);
 }
@@ -701,25 +711,31 @@ static void parse_args(int argc, char *argv[], Options *o) {
  * from the top down, each streamed (digest checked at its end),
  * decompressed and read as tar until a file under disk/ appears.  Returns
  * the reader of that file; *ret_tar is the tar reader to finish. */
+Reader *registry_layer_open(const Options *o, Registry *g, RegistryLayer *l) {
+        char *error = NULL;
+        g_autofree char *url = registry_url(g, "blobs", l->digest);
+        char *headers[] = { g->auth, NULL };
+        HttpOptions h = http_options(o, url);
+        h.headers = g->auth ? headers : NULL;
+        h.checksum = l->digest;
+        const unsigned char *prefix;
+        size_t len;
+        Reader *r = http_reader_new(&h, &error);
+        if (!r)
+                die(false, "layer %s: %s", l->digest, error);
+        r = peek_reader_new(r, 8, &prefix, &len);
+        Compression comp = detect_compression(prefix, len);
+        if (comp != COMPRESSION_NONE)
+                r = decompress_reader_new(r, comp, o->size * 2 + (256u << 20));
+        return r;
+}
+
 static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, Reader **ret_tar) {
         char *error = NULL;
 
         for (guint i = layers->len; i-- > 0;) {
                 RegistryLayer *l = layers->pdata[i];
-                g_autofree char *url = registry_url(g, "blobs", l->digest);
-                char *headers[] = { g->auth, NULL };
-                HttpOptions h = http_options(o, url);
-                h.headers = g->auth ? headers : NULL;
-                h.checksum = l->digest;
-                const unsigned char *prefix;
-                size_t len;
-                Reader *r = http_reader_new(&h, &error);
-                if (!r)
-                        die(false, "layer %s: %s", l->digest, error);
-                r = peek_reader_new(r, 8, &prefix, &len);
-                Compression comp = detect_compression(prefix, len);
-                if (comp != COMPRESSION_NONE)
-                        r = decompress_reader_new(r, comp, o->size * 2 + (256u << 20));
+                Reader *r = registry_layer_open(o, g, l);
                 g_autofree char *name = NULL;
                 Reader *tar = tar_disk_reader_new(r, &name, &error);
                 if (tar) {
@@ -738,7 +754,7 @@ static Reader *registry_disk(const Options *o, Registry *g, GPtrArray *layers, R
         die(false, "no disk file: the image %s has no file under /disk/", o->registry);
 }
 
-static void registry_open(const Options *o, Registry *g, char **ret_digest, GPtrArray **ret_layers) {
+void registry_open(const Options *o, Registry *g, char **ret_digest, GPtrArray **ret_layers) {
         char *error = NULL;
 
         *g = (Registry) { .ca_file = o->ca_file, .user = g_getenv("EDGEVIRT_IMPORT_USER"),
@@ -941,6 +957,10 @@ int main(int argc, char *argv[]) {
                 g_autofree char *digest = NULL;
                 registry_open(&o, &g, &digest, &layers);
                 registry_clear(&g);
+                return 0;
+        }
+        if (o.files) {
+                extract_boot_files(&o);
                 return 0;
         }
         if (o.cache) {

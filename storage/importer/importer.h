@@ -14,6 +14,7 @@ typedef struct Options {
         char *name;                     /* --archive: the one image's name */
         bool archive;                   /* --archive: an image archive on stdin, into the cache */
         char *save;                     /* --save: this cached image, as an OCI archive to fd 0 */
+        char **files;                   /* --file: with --registry --cache, these files of the image */
         char **headers;
         uint64_t size;
         bool from_stdin;
@@ -40,6 +41,18 @@ void drain_layer(Reader *r);
  * into o->target: raw streamed, other formats converted; tar, when the
  * image is a layer's disk file, is finished (checked) at the end.  Takes r. */
 void import_stream(Reader *r, const Options *o, Reader *tar);
+
+/* --registry --cache --file=PATH... (boot-files.c): the named files of
+ * the image (a kernel and initrd) into o->cache/boot/HEX/. */
+void extract_boot_files(const Options *o);
+
+struct Registry;
+struct RegistryLayer;
+/* The registry image o->registry: its manifest digest (said as "manifest
+ * DIGEST") and layers, base first.  Dies when it cannot. */
+void registry_open(const Options *o, struct Registry *g, char **ret_digest, GPtrArray **ret_layers);
+/* One layer's blob, digest checked at its end, decompressed. */
+Reader *registry_layer_open(const Options *o, struct Registry *g, struct RegistryLayer *l);
 
 /* qemu-img with argv; its stdout.  limit_cpu: under the limits for
  * untrusted headers.  Dies when it fails. */

@@ -32,6 +32,8 @@ polkit.addRule(function(action, subject) {
         return polkit.Result.AUTH_ADMIN;
     if (action.id === "org.edgevirt.EdgeVirt1.secret.read" && name.indexOf("hidden") === 0)
         return polkit.Result.NO;
+    if (action.id === "org.edgevirt.EdgeVirt1.vm.hostdevice")
+        return name.indexOf("open") === 0 ? polkit.Result.YES : polkit.Result.NO;
     if (ns === "open" || name.indexOf("open") === 0 || name.indexOf("/open") >= 0)
         return polkit.Result.YES;
     return polkit.Result.NO;

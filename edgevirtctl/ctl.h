@@ -50,6 +50,9 @@ typedef struct Ctl {
         char *secret_name;      /* --secret */
         char *password;         /* --password */
         bool create_secret, update_secret;
+        char *push_disks;       /* export --push-disks: REGISTRY/PREFIX */
+        int tls_verify;         /* export --tls-verify: 0 or 1, -1: not given */
+        char *creds_secret;     /* export --creds-secret */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -94,6 +97,8 @@ int verb_image_upload(Ctl *c, int argc, char **argv);
 
 /* export.c */
 int verb_export(Ctl *c, int argc, char **argv);
+/* export-push.c: the VMs' claims in out pushed, out changed to import them */
+int export_push_disks(Ctl *c, JsonArray *out);
 
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);

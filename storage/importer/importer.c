@@ -12,6 +12,8 @@
  *                     [--name=REFERENCE]   (the archive on stdin; archive-load.c)
  *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
  *                     (an OCI archive to fd 0; archive-save.c)
+ *   edgevirt-importer --push=VOLUME --registry=docker://HOST/REPOSITORY --scratch=DIR
+ *                     [--ca-file=FILE] [--insecure]   (a containerDisk; push.c)
  *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
  *   and [--control-fd=FD] [--stall-timeout=SECONDS] [--idle-timeout=SECONDS]
  *   basic auth: $EDGEVIRT_IMPORT_USER, $EDGEVIRT_IMPORT_PASSWORD
@@ -582,7 +584,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE };
+               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, PUSH, INSECURE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -592,7 +594,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
-                { "save", required_argument, NULL, SAVE },
+                { "save", required_argument, NULL, SAVE }, { "push", required_argument, NULL, PUSH },
+                { "insecure", no_argument, NULL, INSECURE },
                 { "resolve", no_argument, NULL, RESOLVE }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -618,6 +621,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case NAME: o->name = optarg; break;
                 case SAVE: o->save = optarg; break;
                 case RESOLVE: o->resolve = true; break;
+                case PUSH: o->push = optarg; break;
+                case INSECURE: o->insecure = true; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
@@ -627,6 +632,11 @@ static void parse_args(int argc, char *argv[], Options *o) {
         if (o->save) {
                 if (!o->name || !o->scratch || o->target || o->cache || o->url || o->registry || o->archive)
                         die(false, "edgevirt-importer: --save takes --name and --scratch");
+                return;
+        }
+        if (o->push) {
+                if (!o->registry || !o->scratch || o->target || o->cache || o->url || o->archive || o->save)
+                        die(false, "edgevirt-importer: --push takes --registry and --scratch");
                 return;
         }
         if (o->archive) {
@@ -880,6 +890,10 @@ int main(int argc, char *argv[]) {
         }
         if (o.save) {
                 save_archive(&o);
+                return 0;
+        }
+        if (o.push) {
+                push_image(&o);
                 return 0;
         }
         if (o.resolve) {

@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
@@ -17,7 +18,19 @@ typedef struct Registry {
         const char *ca_file;
         char *auth;                     /* "Authorization: ..." once authorized */
         char *config;                   /* the resolved image's config blob digest, NULL: none named */
+        bool insecure;                  /* TLS unverified, plain HTTP when there is none */
+        bool push;                      /* a token is asked for pull and push */
 } Registry;
+
+/* What a PUT sends: data or file (from its start), size bytes. */
+typedef struct RegistryUpload {
+        const char *content_type;
+        const char *data;
+        FILE *file;
+        uint64_t size, sent;
+        void (*progress)(uint64_t sent, void *userdata);
+        void *userdata;
+} RegistryUpload;
 
 typedef struct RegistryLayer {
         char *digest;                   /* "sha256:..." */
@@ -42,6 +55,11 @@ int registry_config_labels(Registry *g, char ***ret, char **error);
 char *registry_url(const Registry *g, const char *kind, const char *ref);
 /* A string member of o, "" when absent or not a string (hostile manifests). */
 const char *registry_string_member(JsonObject *o, const char *name);
+/* Pushing (the OCI distribution API's blob upload, POST then PUT with the
+ * digest, and manifest PUT).  1: the registry has the blob, 0: it has not. */
+int registry_blob_exists(Registry *g, const char *digest, char **error);
+int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, char **error);
+int registry_put_manifest(Registry *g, const char *tag, RegistryUpload *u, char **error);
 RegistryLayer *registry_layer_free(RegistryLayer *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RegistryLayer, registry_layer_free)
 void registry_clear(Registry *g);

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* edgevirtctl export --push-disks=REGISTRY/PREFIX: every claim the
+ * exported VMs use pushed as a containerDisk (PersistentVolumeClaim.Push,
+ * in the daemon's importer), and the manifests changed to bring the data
+ * back: the claims become DataVolumes (or their dataVolumeTemplates)
+ * importing from docker://REGISTRY/PREFIX/<namespace>-<claim>:<tag>. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <json-glib/json-glib.h>
+
+#include "ctl.h"
+#include "json-util.h"
+#include "util.h"
+
+#define PVC_INTERFACE "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+#define PUSH_TIMEOUT_USEC (6 * 3600ull * G_USEC_PER_SEC)
+#define CHECKSUM_ANNOTATION "edgevirt.io/disk-checksum"
+
+/* The claims of the VMs in out, each once: a volume's claimName or
+ * dataVolume name (a DataVolume's claim has its name). */
+static GPtrArray *vm_claims(JsonArray *out) {
+        GPtrArray *claims = g_ptr_array_new_with_free_func(g_free);
+        for (guint i = 0; i < json_array_get_length(out); i++) {
+                JsonObject *o = json_array_get_object_element(out, i);
+                if (!streq_ptr(json_get_string(o, "kind"), "VirtualMachine"))
+                        continue;
+                JsonArray *vols = json_get_array(json_get_object(json_get_object(json_get_object(
+                        o, "spec"), "template"), "spec"), "volumes");
+                for (guint v = 0; vols && v < json_array_get_length(vols); v++) {
+                        JsonObject *vol = json_array_get_object_element(vols, v);
+                        const char *claim = json_get_string(json_get_object(vol, "persistentVolumeClaim"),
+                                                            "claimName");
+                        if (!claim)
+                                claim = json_get_string(json_get_object(vol, "dataVolume"), "name");
+                        if (claim && !g_ptr_array_find_with_equal_func(claims, claim, g_str_equal, NULL))
+                                g_ptr_array_add(claims, g_strdup(claim));
+                }
+        }
+        return claims;
+}
+
+/* A DataVolume spec's source: the pushed image. */
+static void set_registry_source(Ctl *c, JsonObject *dv, const char *image, const char *checksum) {
+        JsonObject *spec = json_ensure_object(dv, "spec");
+        JsonObject *source = json_object_new(), *registry = json_object_new();
+        json_object_set_string_member(registry, "url", image);
+        if (c->creds_secret)
+                json_object_set_string_member(registry, "secretRef", c->creds_secret);
+        json_object_set_object_member(source, "registry", registry);
+        json_object_remove_member(spec, "sourceRef");
+        json_object_set_object_member(spec, "source", source);
+        JsonObject *ann = json_ensure_object(json_ensure_object(dv, "metadata"), "annotations");
+        json_object_set_string_member(ann, CHECKSUM_ANNOTATION, checksum);
+}
+
+/* The claim turned into a DataVolume of the same name in place (a VM's
+ * claimName finds the claim it makes), the claim's spec as spec.storage. */
+static void claim_to_datavolume(Ctl *c, JsonObject *o, const char *image, const char *checksum) {
+        g_autoptr(JsonNode) spec_node = json_object_dup_member(o, "spec");
+        JsonObject *spec = spec_node && JSON_NODE_HOLDS_OBJECT(spec_node) ? json_node_get_object(spec_node) : NULL;
+        JsonObject *storage = json_object_new();
+
+        for (const char *const *k = (const char *const[]) { "accessModes", "resources", "volumeMode",
+                                                            "storageClassName", NULL }; spec && *k; k++)
+                if (json_object_has_member(spec, *k))
+                        json_object_set_member(storage, *k, json_object_dup_member(spec, *k));
+        json_object_set_string_member(o, "apiVersion", "cdi.kubevirt.io/v1beta1");
+        json_object_set_string_member(o, "kind", "DataVolume");
+        json_object_remove_member(o, "spec");
+        json_object_set_object_member(json_ensure_object(o, "spec"), "storage", storage);
+        set_registry_source(c, o, image, checksum);
+}
+
+/* claim's DataVolume (template or object) or claim object pointed at image. */
+static int rewrite(Ctl *c, JsonArray *out, const char *claim, const char *image, const char *checksum) {
+        for (guint i = 0; i < json_array_get_length(out); i++) {
+                JsonObject *o = json_array_get_object_element(out, i);
+                const char *kind = json_get_string(o, "kind");
+                const char *name = json_get_string(json_get_object(o, "metadata"), "name");
+                if (streq_ptr(kind, "VirtualMachine")) {
+                        JsonArray *t = json_get_array(json_get_object(o, "spec"), "dataVolumeTemplates");
+                        for (guint k = 0; t && k < json_array_get_length(t); k++) {
+                                JsonObject *dvt = json_array_get_object_element(t, k);
+                                if (streq_ptr(json_get_string(json_get_object(dvt, "metadata"), "name"), claim)) {
+                                        set_registry_source(c, dvt, image, checksum);
+                                        return 0;
+                                }
+                        }
+                } else if (streq_ptr(kind, "DataVolume") && streq_ptr(name, claim)) {
+                        set_registry_source(c, o, image, checksum);
+                        return 0;
+                } else if (streq_ptr(kind, "PersistentVolumeClaim") && streq_ptr(name, claim)) {
+                        claim_to_datavolume(c, o, image, checksum);
+                        return 0;
+                }
+        }
+        return fail(_("claim \"%s\" of a VM is neither exported nor made by a DataVolume in namespace \"%s\""),
+                    claim, c->namespace);
+}
+
+static int push_claim(Ctl *c, const char *claim, const char **ret_image, const char **ret_checksum,
+                      sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *path = ctl_object_path(c->namespace, "pvc", claim);
+        g_autofree char *repo = g_strdup_printf("%s/%s-%s", c->push_disks, c->namespace, claim);
+        const char *digest;
+        uint64_t uploaded;
+        int r;
+
+        if ((r = sd_bus_message_new_method_call(c->bus, &m, NAME, path, PVC_INTERFACE, "Push")) >= 0 &&
+            (r = sd_bus_message_append(m, "s", repo)) >= 0 &&
+            (r = sd_bus_message_open_container(m, 'a', "{sv}")) >= 0 && c->tls_verify >= 0)
+                r = sd_bus_message_append(m, "{sv}", "tls-verify", "b", c->tls_verify);
+        if (r >= 0 && c->creds_secret)
+                r = sd_bus_message_append(m, "{sv}", "creds-secret", "s", c->creds_secret);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return fail("%s", g_strerror(-r));
+        fprintf(stderr, _("pushing the disk of claim %s to %s...\n"), claim, repo);
+        r = sd_bus_call(c->bus, m, PUSH_TIMEOUT_USEC, &e, ret_reply);
+        if (r < 0) {
+                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                        return fail(_("claim \"%s\" not found in namespace \"%s\""), claim, c->namespace);
+                fprintf(stderr, _("pushing the disk of claim %s failed:\n"), claim);
+                return bus_fail(&e, r);
+        }
+        if ((r = sd_bus_message_read(*ret_reply, "ssst", ret_image, &digest, ret_checksum, &uploaded)) < 0)
+                return fail("%s", g_strerror(-r));
+        fprintf(stderr, _("pushed %s (%s, disk %s, %" PRIu64 " bytes sent)\n"), *ret_image, digest,
+                *ret_checksum, uploaded);
+        return 0;
+}
+
+int export_push_disks(Ctl *c, JsonArray *out) {
+        g_autoptr(GPtrArray) claims = vm_claims(out);
+
+        for (guint i = 0; i < claims->len; i++) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                const char *image, *checksum;
+                int r = push_claim(c, claims->pdata[i], &image, &checksum, &reply);
+                if (r)
+                        return r;
+                if ((r = rewrite(c, out, claims->pdata[i], image, checksum)))
+                        return r;
+        }
+        return 0;
+}

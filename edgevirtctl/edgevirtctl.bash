@@ -54,6 +54,9 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl images -o json 2>/dev/null | python3 -c 'import json,sys
 for i in json.load(sys.stdin):
     for r in i["references"]: print(r.removeprefix("docker://"))' 2>/dev/null)" -- "$cur"))
+        elif [[ $cmd == export && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-n -o --push-disks= --tls-verify= --creds-secret=" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

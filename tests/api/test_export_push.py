@@ -17,7 +17,7 @@ import yaml
 
 from conftest import COMPAT, ROOT, Client, Daemon, expect_error, path_encode, wait_until
 from servers import Registry
-from test_cli import ctl, openapi_check  # noqa: F401 (the fixture)
+from test_cli import complete, ctl, openapi_check  # noqa: F401 (the fixture)
 
 PVC = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 MANIFESTS = (
@@ -177,3 +177,26 @@ def test_push_errors(ctl, bus, registry, shop):
                timeout=30, what="the VM to run")
     msg = expect_error("Conflict", pvc.Push, f"{registry.host}/edge/x", {"tls-verify": False})
     assert "in use" in msg
+
+
+def test_completion_offers_the_push_options(ctl):
+    assert {"--push-disks=", "--tls-verify=", "--creds-secret="} <= complete(ctl, "edgevirtctl export --")
+
+
+def test_push_with_credentials(ctl, tmp_path, shop):
+    (tmp_path / "auth-registry").mkdir()
+    reg = Registry(str(tmp_path / "auth-registry"), auth=True)
+    try:
+        prefix = f"{reg.host}/edge"
+        r = ctl("export", f"--push-disks={prefix}", ok=False)
+        assert r.returncode == 1 and "unauthorized" in r.stderr, r.stderr
+        ctl("apply", "-f", "-", input="apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n"
+                                      "stringData: {accessKeyId: puller, secretKey: s3cret}\n")
+        docs = json.loads(ctl("export", f"--push-disks={prefix}", "--creds-secret=creds", "-o", "json").stdout)["items"]
+        dv = next(d for d in docs if d["kind"] == "DataVolume" and d["metadata"]["name"] == "data")
+        url = dv["spec"]["source"]["registry"]["url"]
+        assert dv["spec"]["source"]["registry"]["secretRef"] == "creds" and url.startswith(f"docker://{prefix}/shop-data:")
+        subprocess.run(["skopeo", "inspect", "--tls-verify=false", f"--creds={reg.creds}", url], check=True,
+                       capture_output=True)
+    finally:
+        reg.stop()

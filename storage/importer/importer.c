@@ -733,6 +733,19 @@ static char *cached_pinned(const Options *o) {
         return access(path, R_OK) == 0 ? g_strdup(at + 1) : NULL;
 }
 
+/* A disk edgevirt pushed is checked against the checksum its manifest
+ * carries: the bytes are the ones that were pushed, end to end. */
+static void verify_disk(const char *path, const char *want) {
+        uint64_t size;
+        if (!want)
+                return;
+        g_autofree char *got = disk_checksum(path, &size);
+        if (!streq(got, want))
+                die(false, "the disk's checksum is %s, not the %s the image's " REGISTRY_DISK_CHECKSUM
+                    " annotation says: refused", got, want);
+        printf("verified %s\n", got);
+}
+
 static void through_cache(const Options *o) {
         Registry g = { 0 };
         g_autoptr(GPtrArray) layers = NULL;
@@ -762,6 +775,7 @@ static void through_cache(const Options *o) {
                 cleanup_path = tmp;
                 Reader *r = registry_disk(&c, &g, layers, &tar);
                 import_stream(r, &c, tar);
+                verify_disk(tmp, g.disk_checksum);
                 if (rename(tmp, path) < 0)
                         die(false, "cannot move the image into the cache: %s", g_strerror(errno));
                 cleanup_path = NULL;

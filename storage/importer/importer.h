@@ -70,6 +70,9 @@ void disk_image_clear(DiskImage *img);
  * one image named o->name; says "saved DIGEST" (the manifest's). */
 void save_archive(const Options *o);
 
+/* "sha256:HEX" of the raw disk at path (holes not read), its size. */
+char *disk_checksum(const char *path, uint64_t *ret_size);
+
 /* --push (push.c): o->push's raw disk pushed as a containerDisk to the
  * repository o->registry, tagged by its content; says "pushed IMAGE DIGEST
  * CHECKSUM UPLOADED". */

@@ -30,7 +30,7 @@
 
 /* sha256 of the raw disk, holes read as the zeros they are without
  * reading them (SEEK_DATA where the file system has it). */
-static char *disk_checksum(const char *path, uint64_t *ret_size) {
+char *disk_checksum(const char *path, uint64_t *ret_size) {
         static const unsigned char zeros[1 << 16];
         unsigned char buf[1 << 16];
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -109,7 +109,7 @@ void push_image(const Options *o) {
                 die(false, "%s", error);
         g_autofree char *checksum = disk_checksum(o->push, &size);
         g_autofree char *tag = g_strdup_printf("sha256-%s", checksum + strlen("sha256:"));
-        g_autofree char *annotations = g_strdup_printf("{\"org.edgevirt.disk.checksum\":\"%s\","
+        g_autofree char *annotations = g_strdup_printf("{\"" REGISTRY_DISK_CHECKSUM "\":\"%s\","
                                                        "\"org.edgevirt.disk.size\":\"%" G_GUINT64_FORMAT "\"}",
                                                        checksum, size);
         disk_image_make(&img, o->push, o->scratch, true, annotations);

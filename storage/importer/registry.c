@@ -439,6 +439,13 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
                 g_free(g->config);
                 g->config = config && JSON_NODE_HOLDS_OBJECT(config) ?
                             g_strdup(registry_string_member(json_node_get_object(config), "digest")) : NULL;
+                /* a disk edgevirt pushed says what its bytes are (push.c) */
+                JsonNode *ann = doc ? json_object_get_member(json_node_get_object(doc), "annotations") : NULL;
+                const char *sum = ann && JSON_NODE_HOLDS_OBJECT(ann) ?
+                                  registry_string_member(json_node_get_object(ann), REGISTRY_DISK_CHECKSUM) : "";
+                g_free(g->disk_checksum);
+                g->disk_checksum = g_str_has_prefix(sum, "sha256:") && strlen(sum) == 7 + 64 &&
+                                   strspn(sum + 7, "0123456789abcdef") == 64 ? g_strdup(sum) : NULL;
                 response_clear(&r);
                 return 0;
         }
@@ -597,6 +604,7 @@ RegistryLayer *registry_layer_free(RegistryLayer *l) {
 
 void registry_clear(Registry *g) {
         g_free(g->config);
+        g_free(g->disk_checksum);
         g_free(g->scheme);
         g_free(g->host);
         g_free(g->repository);

@@ -9,6 +9,10 @@
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
+/* The manifest annotation of a disk edgevirt pushed: "sha256:HEX" of the
+ * raw disk, checked when the image is pulled. */
+#define REGISTRY_DISK_CHECKSUM "org.edgevirt.disk.checksum"
+
 typedef struct Registry {
         char *scheme;                   /* https; http for a loopback registry without TLS */
         char *host;                     /* "registry:5000" */
@@ -18,6 +22,7 @@ typedef struct Registry {
         const char *ca_file;
         char *auth;                     /* "Authorization: ..." once authorized */
         char *config;                   /* the resolved image's config blob digest, NULL: none named */
+        char *disk_checksum;            /* the resolved image's REGISTRY_DISK_CHECKSUM annotation, or NULL */
         bool insecure;                  /* TLS unverified, plain HTTP when there is none */
         bool push;                      /* a token is asked for pull and push */
 } Registry;

@@ -200,3 +200,29 @@ def test_push_with_credentials(ctl, tmp_path, shop):
                        capture_output=True)
     finally:
         reg.stop()
+
+
+def test_an_image_whose_disk_is_not_its_checksum_is_refused(ctl, bus, registry, shop):
+    prefix = f"{registry.host}/edge"
+    ctl("export", f"--push-disks={prefix}")
+    tag = "sha256-" + shop["data"].split(":")[1]
+    manifest = json.loads(registry_get(registry, f"edge/shop-data/manifests/{tag}",
+                                       "application/vnd.oci.image.manifest.v1+json"))
+    # the same layer under a manifest claiming other bytes
+    manifest["annotations"]["org.edgevirt.disk.checksum"] = "sha256:" + "0" * 64
+    req = urllib.request.Request(f"http://{registry.host}/v2/edge/shop-data/manifests/tampered",
+                                 data=json.dumps(manifest).encode(), method="PUT",
+                                 headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
+    urllib.request.urlopen(req, timeout=30).close()
+    for name, ref in (("good", tag), ("bad", "tampered")):
+        ctl("apply", "-f", "-", input=(
+            f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {{name: {name}}}\n"
+            f"spec: {{source: {{registry: {{url: 'docker://{prefix}/shop-data:{ref}'}}}}, "
+            "storage: {resources: {requests: {storage: 16Mi}}}}\n"))
+    ctl("wait", "dv/good", "--for=condition=Ready", "--timeout=60s")
+    assert sha256_file(volume_path(bus, "shop", "good")) == shop["data"]
+    c = Client(bus.conn)
+    wait_until(lambda: "not the sha256:0000" in json.dumps(c.get_json("dv", "shop", "bad").get("status", {})),
+               timeout=60, what="the tampered image to be refused")
+    status = c.get_json("dv", "shop", "bad")["status"]
+    assert status.get("phase") != "Succeeded" and "org.edgevirt.disk.checksum" in json.dumps(status), status

@@ -9,6 +9,7 @@
 #include "import-source.h"
 #include "json-util.h"
 #include "pvc-status.h"
+#include "snapshot-status.h"
 #include "util.h"
 
 static int property_get_phase(sd_bus *bus, const char *path, const char *interface, const char *property,
@@ -74,14 +75,15 @@ static int property_get_volume_path(sd_bus *bus, const char *path, const char *i
 typedef struct PushCall {
         Daemon *d;
         sd_bus_message *m;
-        char *uid;                      /* the claim, in use until then */
+        char *uid;                      /* the claim, in use until then (NULL: pushed from a snapshot) */
 } PushCall;
 
 static void pushed(GPtrArray *out, const GError *e, void *userdata) {
         PushCall *p = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        services_pvc_use(model_services(p->d->model), p->uid, false);
+        if (p->uid)
+                services_pvc_use(model_services(p->d->model), p->uid, false);
         if (out && out->len == 4)
                 (void) sd_bus_reply_method_return(p->m, "ssst", out->pdata[0], out->pdata[1], out->pdata[2],
                                                   g_ascii_strtoull(out->pdata[3], NULL, 10));
@@ -113,11 +115,12 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Object *o = userdata;
         Daemon *d = bus_current_daemon(m);
         Services *s = model_services(o->model);
-        g_autofree char *secret = NULL;
+        g_autofree char *secret = NULL, *snapshot = NULL, *path = NULL;
         bool tls_verify = true;
         BusOption options[] = {
                 { "tls-verify", BUS_OPTION_BOOL, &tls_verify },
                 { "creds-secret", BUS_OPTION_STRING, &secret },
+                { "snapshot", BUS_OPTION_STRING, &snapshot },
         };
         g_autoptr(GError) e = NULL;
         const char *repository;
@@ -144,7 +147,22 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                                  object_status_string(o, "phase"));
                 return bus_error_set(error, r, e);
         }
-        if (services_pvc_users(s, o->uid) > 0) {
+        if (snapshot) {
+                /* the copy a snapshot holds: nothing writes it */
+                g_autofree char *id = NULL;
+                const char *class;
+                StorageBackend *b;
+                if ((r = snapshot_claim_copy(o->model, o->namespace, snapshot, o->name, &id, &class, &e)) < 0) {
+                        g_autoptr(GError) named = NULL;
+                        r = ev_error_set(&named, -r, "snapshot: %s", e->message);
+                        return bus_error_set(error, r, named);
+                }
+                if (!(b = services_backend(s, class ? class : pvc_storage_class(o)))) {
+                        r = ev_error_set(&e, ENOENT, "snapshot: the storage class of its copy of %s is gone", o->name);
+                        return bus_error_set(error, r, e);
+                }
+                path = b->ops->path(b, id);
+        } else if (services_pvc_users(s, o->uid) > 0) {
                 r = ev_error_set(&e, EBUSY, "claim %s/%s is in use (a running VM or an import writes it): stop the "
                                  "VM, or take a VirtualMachineSnapshot and restore it into a claim to push",
                                  o->namespace, o->name);
@@ -164,15 +182,18 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         if (!tls_verify)
                 g_strv_builder_add(args, "--insecure");
-        g_autofree char *path = pvc_volume_path(o->model, o);
+        if (!path)
+                path = pvc_volume_path(o->model, o);
         PushCall *p = g_new0(PushCall, 1);
         p->d = d;
         p->m = sd_bus_message_ref(m);
-        p->uid = g_strdup(o->uid);
-        services_pvc_use(s, p->uid, true);
+        p->uid = snapshot ? NULL : g_strdup(o->uid);
+        if (p->uid)
+                services_pvc_use(s, p->uid, true);
         r = imagecache_push_volume(s->images, path, args, g_strv_builder_end(env), pushed, p, &e);
         if (r < 0) {
-                services_pvc_use(s, p->uid, false);
+                if (p->uid)
+                        services_pvc_use(s, p->uid, false);
                 sd_bus_message_unref(p->m);
                 g_free(p->uid);
                 g_free(p);

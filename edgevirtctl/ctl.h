@@ -93,6 +93,8 @@ int verb_create(Ctl *c, int argc, char **argv);
 
 /* wait-verbs.c */
 int verb_wait(Ctl *c, int argc, char **argv);
+/* Until kind/name (in c->namespace) has status.phase one of phases; which. */
+int ctl_wait_phase(Ctl *c, const char *kind, const char *name, const char *const *phases, const char **ret_phase);
 int verb_image_upload(Ctl *c, int argc, char **argv);
 
 /* export.c */

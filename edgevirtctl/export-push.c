@@ -16,25 +16,20 @@
 #define PUSH_TIMEOUT_USEC (6 * 3600ull * G_USEC_PER_SEC)
 #define CHECKSUM_ANNOTATION "edgevirt.io/disk-checksum"
 
-/* The claims of the VMs in out, each once: a volume's claimName or
+/* The claims of a VM not in pushed yet: a volume's claimName or
  * dataVolume name (a DataVolume's claim has its name). */
-static GPtrArray *vm_claims(JsonArray *out) {
-        GPtrArray *claims = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; i < json_array_get_length(out); i++) {
-                JsonObject *o = json_array_get_object_element(out, i);
-                if (!streq_ptr(json_get_string(o, "kind"), "VirtualMachine"))
-                        continue;
-                JsonArray *vols = json_get_array(json_get_object(json_get_object(json_get_object(
-                        o, "spec"), "template"), "spec"), "volumes");
-                for (guint v = 0; vols && v < json_array_get_length(vols); v++) {
-                        JsonObject *vol = json_array_get_object_element(vols, v);
-                        const char *claim = json_get_string(json_get_object(vol, "persistentVolumeClaim"),
-                                                            "claimName");
-                        if (!claim)
-                                claim = json_get_string(json_get_object(vol, "dataVolume"), "name");
-                        if (claim && !g_ptr_array_find_with_equal_func(claims, claim, g_str_equal, NULL))
-                                g_ptr_array_add(claims, g_strdup(claim));
-                }
+static GPtrArray *vm_claims(JsonObject *vm, GPtrArray *pushed) {
+        GPtrArray *claims = g_ptr_array_new();
+        JsonArray *vols = json_get_array(json_get_object(json_get_object(json_get_object(vm, "spec"), "template"),
+                                                         "spec"), "volumes");
+        for (guint v = 0; vols && v < json_array_get_length(vols); v++) {
+                JsonObject *vol = json_array_get_object_element(vols, v);
+                const char *claim = json_get_string(json_get_object(vol, "persistentVolumeClaim"), "claimName");
+                if (!claim)
+                        claim = json_get_string(json_get_object(vol, "dataVolume"), "name");
+                if (claim && !g_ptr_array_find_with_equal_func(pushed, claim, g_str_equal, NULL) &&
+                    !g_ptr_array_find_with_equal_func(claims, claim, g_str_equal, NULL))
+                        g_ptr_array_add(claims, (char *) claim);
         }
         return claims;
 }
@@ -98,8 +93,8 @@ static int rewrite(Ctl *c, JsonArray *out, const char *claim, const char *image,
                     claim, c->namespace);
 }
 
-static int push_claim(Ctl *c, const char *claim, const char **ret_image, const char **ret_checksum,
-                      sd_bus_message **ret_reply) {
+static int push_claim(Ctl *c, const char *claim, const char *snapshot, const char **ret_image,
+                      const char **ret_checksum, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         g_autofree char *path = ctl_object_path(c->namespace, "pvc", claim);
@@ -114,6 +109,8 @@ static int push_claim(Ctl *c, const char *claim, const char **ret_image, const c
                 r = sd_bus_message_append(m, "{sv}", "tls-verify", "b", c->tls_verify);
         if (r >= 0 && c->creds_secret)
                 r = sd_bus_message_append(m, "{sv}", "creds-secret", "s", c->creds_secret);
+        if (r >= 0 && snapshot)
+                r = sd_bus_message_append(m, "{sv}", "snapshot", "s", snapshot);
         if (r >= 0)
                 r = sd_bus_message_close_container(m);
         if (r < 0)
@@ -133,17 +130,94 @@ static int push_claim(Ctl *c, const char *claim, const char **ret_image, const c
         return 0;
 }
 
-int export_push_disks(Ctl *c, JsonArray *out) {
-        g_autoptr(GPtrArray) claims = vm_claims(out);
+/* The names of the namespace's VMs that have an instance (run). */
+static int running_vms(Ctl *c, GHashTable **ret) {
+        g_autofree char *doc = NULL;
+        int r = ctl_call_document(c, "List", "virtualmachineinstances", c->namespace, NULL, "json", NULL, &doc);
+        if (r)
+                return r;
+        g_autoptr(JsonNode) list = parse_json(doc);
+        JsonArray *items = json_get_array(json_node_get_object(list), "items");
+        *ret = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        for (guint i = 0; items && i < json_array_get_length(items); i++)
+                g_hash_table_add(*ret, g_strdup(str(json_array_get_object_element(items, i), "metadata.name")));
+        return 0;
+}
 
-        for (guint i = 0; i < claims->len; i++) {
+/* A running VM's disks are pushed from a VirtualMachineSnapshot of it
+ * (its file systems frozen through the guest agent, or it paused, for the
+ * time of the copies), made here and deleted when the push is done. */
+static int take_snapshot(Ctl *c, const char *vm, char **ret_name) {
+        static const char *const phases[] = { "Succeeded", "Failed", NULL };
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        g_autofree char *name = g_strdup_printf("export-%.40s-%08x", vm, g_random_int());
+        g_autoptr(JsonObject) snap = json_object_new();
+        JsonObject *meta = json_object_new(), *source = json_object_new();
+        const char *phase;
+
+        json_object_set_string_member(snap, "apiVersion", "snapshot.kubevirt.io/v1beta1");
+        json_object_set_string_member(snap, "kind", "VirtualMachineSnapshot");
+        json_object_set_string_member(meta, "name", name);
+        json_object_set_string_member(meta, "namespace", c->namespace);
+        json_object_set_object_member(snap, "metadata", meta);
+        json_object_set_string_member(source, "apiGroup", "kubevirt.io");
+        json_object_set_string_member(source, "kind", "VirtualMachine");
+        json_object_set_string_member(source, "name", vm);
+        json_object_set_object_member(json_ensure_object(snap, "spec"), "source", source);
+        g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), snap);
+        g_autofree char *doc = json_to_string(node, FALSE);
+        fprintf(stderr, _("VM %s runs: taking snapshot %s to push its disks from\n"), vm, name);
+        int r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Apply", &e, NULL, "sa{sv}", doc, 0);
+        if (r < 0)
+                return bus_fail(&e, r);
+        *ret_name = g_strdup(name);
+        if ((r = ctl_wait_phase(c, "vmsnapshot", name, phases, &phase)))
+                return r;
+        if (streq(phase, "Failed"))
+                return fail(_("snapshot %s of VM %s failed (edgevirtctl describe vmsnapshot %s says why)"), name, vm,
+                            name);
+        return 0;
+}
+
+static void delete_snapshot(Ctl *c, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call_method(c->bus, NAME, ROOT, MANAGER, "Delete", &e, NULL, "sssa{sv}", "vmsnapshot",
+                                   c->namespace, name, 0);
+        if (r < 0)
+                fprintf(stderr, _("cannot delete snapshot %s: %s\n"), name, e.message ? e.message : g_strerror(-r));
+}
+
+/* The claims of one VM pushed (from a snapshot when it runs), and out
+ * changed to import them. */
+static int push_vm(Ctl *c, JsonArray *out, JsonObject *vm, bool running, GPtrArray *pushed) {
+        g_autoptr(GPtrArray) claims = vm_claims(vm, pushed);
+        g_autofree char *snapshot = NULL;
+        int r = 0;
+
+        if (claims->len && running)
+                r = take_snapshot(c, str(vm, "metadata.name"), &snapshot);
+        for (guint i = 0; r == 0 && i < claims->len; i++) {
                 _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
                 const char *image, *checksum;
-                int r = push_claim(c, claims->pdata[i], &image, &checksum, &reply);
-                if (r)
-                        return r;
-                if ((r = rewrite(c, out, claims->pdata[i], image, checksum)))
-                        return r;
+                if ((r = push_claim(c, claims->pdata[i], snapshot, &image, &checksum, &reply)))
+                        break;
+                g_ptr_array_add(pushed, g_strdup(claims->pdata[i]));
+                r = rewrite(c, out, claims->pdata[i], image, checksum);
         }
-        return 0;
+        if (snapshot)
+                delete_snapshot(c, snapshot);
+        return r;
+}
+
+int export_push_disks(Ctl *c, JsonArray *out) {
+        g_autoptr(GPtrArray) pushed = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GHashTable) running = NULL;
+        int r = running_vms(c, &running);
+
+        for (guint i = 0; r == 0 && i < json_array_get_length(out); i++) {
+                JsonObject *o = json_array_get_object_element(out, i);
+                if (streq_ptr(json_get_string(o, "kind"), "VirtualMachine"))
+                        r = push_vm(c, out, o, g_hash_table_contains(running, str(o, "metadata.name")), pushed);
+        }
+        return r;
 }

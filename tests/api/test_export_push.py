@@ -226,3 +226,24 @@ def test_an_image_whose_disk_is_not_its_checksum_is_refused(ctl, bus, registry, 
                timeout=60, what="the tampered image to be refused")
     status = c.get_json("dv", "shop", "bad")["status"]
     assert status.get("phase") != "Succeeded" and "org.edgevirt.disk.checksum" in json.dumps(status), status
+
+
+def test_a_running_vm_is_pushed_from_a_snapshot(ctl, bus, registry, shop):
+    c = Client(bus.conn)
+    ctl("start", "web")
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run")
+    pvc = dbus.Interface(bus.conn.get_object("org.edgevirt.EdgeVirt1", f"{ROOT}/namespace/shop/pvc/data"), PVC)
+    msg = expect_error("NotFound", pvc.Push, f"{registry.host}/edge/x", {"snapshot": "nope"})
+    assert msg.startswith("snapshot: ") and "nope" in msg
+    prefix = f"{registry.host}/edge"
+    r = ctl("export", f"--push-disks={prefix}", "-o", "json")
+    assert "VM web runs: taking snapshot export-web-" in r.stderr, r.stderr
+    docs = json.loads(r.stdout)["items"]
+    data = next(d for d in docs if d["kind"] == "DataVolume" and d["metadata"]["name"] == "data")
+    assert data["metadata"]["annotations"]["edgevirt.io/disk-checksum"] == shop["data"]
+    assert r.stderr.count("pushed docker://") == 3
+    # the snapshot was the export's: it is gone, the VM runs on
+    wait_until(lambda: not c.list("vmsnapshot", "shop")["items"], timeout=30,
+               what="the export's snapshot to go")
+    assert c.get_json("vmi", "shop", "web")["status"]["phase"] == "Running"

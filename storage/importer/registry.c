@@ -279,15 +279,18 @@ char *registry_url(const Registry *g, const char *kind, const char *ref) {
         return g_strdup_printf("%s://%s/v2/%s/%s/%s", g->scheme, g->host, g->repository, kind, ref);
 }
 
-/* GET a manifest, authenticating once if asked to; falls back to plain
- * HTTP for a loopback registry without TLS, as docker does. */
-static int get_manifest(Registry *g, const char *ref, Response *r, char **error) {
+/* A request to the registry at path ("/v2/...") or an absolute URL (an
+ * upload's Location), authenticating once if asked to, falling back to
+ * plain HTTP for a loopback or insecure registry without TLS. */
+static int call(Registry *g, const char *method, const char *path, const char *accept, RegistryUpload *u, Response *r,
+                char **error) {
         for (int attempt = 0; attempt < 3; attempt++) {
-                g_autofree char *url = registry_url(g, "manifests", ref);
+                g_autofree char *url = path[0] == '/' ? g_strdup_printf("%s://%s%s", g->scheme, g->host, path) :
+                                       g_strdup(path);
                 g_autofree char *e = NULL;
                 response_clear(r);
-                int k = get(g, url, ACCEPT, g->auth, r, &e);
-                if (k == -2 && loopback(g->host) && streq(g->scheme, "https")) {
+                int k = perform(g, method, url, accept, g->auth, u, r, &e);
+                if (k == -2 && path[0] == '/' && (loopback(g->host) || g->insecure) && streq(g->scheme, "https")) {
                         g_free(g->scheme);
                         g->scheme = g_strdup("http");
                         continue;
@@ -302,22 +305,32 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
                         continue;
                 }
                 if (r->status == 401 || r->status == 403) {
-                        *error = g_strdup_printf("unauthorized: %s/%s (HTTP %ld)", g->host, g->repository, r->status);
-                        return -1;
-                }
-                if (r->status == 404) {
-                        *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host,
-                                                 g->repository, ref);
-                        return -1;
-                }
-                if (r->status != 200) {
-                        *error = g_strdup_printf("%s: HTTP %ld", url, r->status);
+                        *error = g_strdup_printf("unauthorized: %s%s/%s (HTTP %ld)", g->push ? "pushing to " : "",
+                                                 g->host, g->repository, r->status);
                         return -1;
                 }
                 return 0;
         }
         *error = g_strdup_printf("%s/%s: the registry keeps refusing", g->host, g->repository);
         return -1;
+}
+
+/* GET a manifest. */
+static int get_manifest(Registry *g, const char *ref, Response *r, char **error) {
+        g_autofree char *path = g_strdup_printf("/v2/%s/manifests/%s", g->repository, ref);
+
+        if (call(g, "GET", path, ACCEPT, NULL, r, error) < 0)
+                return -1;
+        if (r->status == 404) {
+                *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host,
+                                         g->repository, ref);
+                return -1;
+        }
+        if (r->status != 200) {
+                *error = g_strdup_printf("%s://%s%s: HTTP %ld", g->scheme, g->host, path, r->status);
+                return -1;
+        }
+        return 0;
 }
 
 const char *registry_string_member(JsonObject *o, const char *name) {
@@ -497,41 +510,6 @@ int registry_config_labels(Registry *g, char ***ret, char **error) {
         return 0;
 }
 
-/* A request to the registry at path ("/v2/...") or an absolute URL (an
- * upload's Location), authenticating once if asked to, falling back to
- * plain HTTP for a loopback or insecure registry without TLS. */
-static int call(Registry *g, const char *method, const char *path, RegistryUpload *u, Response *r, char **error) {
-        for (int attempt = 0; attempt < 3; attempt++) {
-                g_autofree char *url = path[0] == '/' ? g_strdup_printf("%s://%s%s", g->scheme, g->host, path) :
-                                       g_strdup(path);
-                g_autofree char *e = NULL;
-                response_clear(r);
-                int k = perform(g, method, url, PUSH_ACCEPT, g->auth, u, r, &e);
-                if (k == -2 && path[0] == '/' && (loopback(g->host) || g->insecure) && streq(g->scheme, "https")) {
-                        g_free(g->scheme);
-                        g->scheme = g_strdup("http");
-                        continue;
-                }
-                if (k < 0) {
-                        *error = g_steal_pointer(&e);
-                        return -1;
-                }
-                if (r->status == 401 && !g->auth) {
-                        if (authorize(g, r->www_authenticate, error) < 0)
-                                return -1;
-                        continue;
-                }
-                if (r->status == 401 || r->status == 403) {
-                        *error = g_strdup_printf("unauthorized: pushing to %s/%s (HTTP %ld)", g->host, g->repository,
-                                                 r->status);
-                        return -1;
-                }
-                return 0;
-        }
-        *error = g_strdup_printf("%s/%s: the registry keeps refusing", g->host, g->repository);
-        return -1;
-}
-
 /* What a registry said when it refused: its first error's message. */
 static char *refusal(const char *what, const Response *r) {
         g_autoptr(JsonNode) doc = r->body->len ? json_read_object(r->body->str, r->body->len, NULL) : NULL;
@@ -546,7 +524,7 @@ static char *refusal(const char *what, const Response *r) {
 int registry_blob_exists(Registry *g, const char *digest, char **error) {
         g_autofree char *path = g_strdup_printf("/v2/%s/blobs/%s", g->repository, digest);
         Response r = { 0 };
-        int k = call(g, "HEAD", path, NULL, &r, error);
+        int k = call(g, "HEAD", path, PUSH_ACCEPT, NULL, &r, error);
         if (k == 0 && r.status != 200 && r.status != 404) {
                 *error = refusal(path, &r);
                 k = -1;
@@ -560,7 +538,7 @@ int registry_blob_exists(Registry *g, const char *digest, char **error) {
 int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, char **error) {
         g_autofree char *path = g_strdup_printf("/v2/%s/blobs/uploads/", g->repository);
         Response r = { 0 };
-        int k = call(g, "POST", path, NULL, &r, error);
+        int k = call(g, "POST", path, PUSH_ACCEPT, NULL, &r, error);
         if (k == 0 && (r.status != 202 || !r.location)) {
                 *error = r.status == 202 ? g_strdup_printf("%s: the registry named no upload location", path) :
                          refusal("starting an upload", &r);
@@ -571,7 +549,7 @@ int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, cha
                 g_autofree char *put = g_strdup_printf("%s%s%sdigest=%s",
                                                        r.location[0] == '/' || strstr(r.location, "://") ? "" : "/",
                                                        r.location, strchr(r.location, '?') ? "&" : "?", digest);
-                k = call(g, "PUT", put, u, &r, error);
+                k = call(g, "PUT", put, PUSH_ACCEPT, u, &r, error);
                 if (k == 0 && r.status != 201) {
                         *error = refusal("uploading a layer", &r);
                         k = -1;
@@ -584,7 +562,7 @@ int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, cha
 int registry_put_manifest(Registry *g, const char *tag, RegistryUpload *u, char **error) {
         g_autofree char *path = g_strdup_printf("/v2/%s/manifests/%s", g->repository, tag);
         Response r = { 0 };
-        int k = call(g, "PUT", path, u, &r, error);
+        int k = call(g, "PUT", path, PUSH_ACCEPT, u, &r, error);
         if (k == 0 && r.status != 201) {
                 *error = refusal("writing the manifest", &r);
                 k = -1;

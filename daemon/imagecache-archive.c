@@ -4,6 +4,8 @@
  * client's file descriptor as its stdin (--archive reads it, --save
  * writes it), in a scratch directory of its own that goes when it ends. */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "imagecache-archive.h"
@@ -20,6 +22,7 @@ typedef struct ArchiveJob {
         char *ref;                      /* save: the name it is written under */
         bool push;                      /* a volume pushed to a registry */
         GStrv env;                      /* the importer's extra environment (push: credentials) */
+        ImagePushProgress progress;     /* push: "progress SENT TOTAL" lines */
         ImportTicket *ticket;           /* waiting for an import slot */
         ImporterRun *run;
         GPtrArray *loaded;
@@ -49,6 +52,9 @@ static void job_line(const char *line, void *userdata) {
         ArchiveJob *j = userdata;
 
         if (j->push) {
+                uint64_t sent, total;
+                if (sscanf(line, "progress %" SCNu64 " %" SCNu64, &sent, &total) == 2 && j->progress)
+                        j->progress(sent, total, j->userdata);
                 g_auto(GStrv) w = g_str_has_prefix(line, "pushed ") ? g_strsplit(line, " ", 0) : NULL;
                 if (w && g_strv_length(w) == 5 && !j->loaded->len)
                         for (int i = 1; i < 5; i++)
@@ -186,8 +192,8 @@ int imagecache_save_archive(ImageCache *c, const char *name, int fd, ImageArchiv
         return job_queue(j, error);
 }
 
-int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, GStrv env, ImageArchiveDone done,
-                           void *userdata, GError **error) {
+int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, GStrv env, ImagePushProgress progress,
+                           ImageArchiveDone done, void *userdata, GError **error) {
         g_autofree char *push = g_strdup_printf("--push=%s", path);
         ArchiveJob *j;
         int r;
@@ -201,5 +207,6 @@ int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, 
         j->userdata = userdata;
         j->push = true;
         j->env = env;
+        j->progress = progress;
         return job_queue(j, error);
 }

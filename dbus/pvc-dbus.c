@@ -78,6 +78,19 @@ typedef struct PushCall {
         char *uid;                      /* the claim, in use until then (NULL: pushed from a snapshot) */
 } PushCall;
 
+/* PushProgress, to the caller only (as Manager's Warning). */
+static void push_progress(uint64_t sent, uint64_t total, void *userdata) {
+        PushCall *p = userdata;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(p->m);
+
+        if (sd_bus_message_new_signal(bus, &signal, sd_bus_message_get_path(p->m), sd_bus_message_get_interface(p->m),
+                                      "PushProgress") >= 0 &&
+            sd_bus_message_set_destination(signal, sd_bus_message_get_sender(p->m)) >= 0 &&
+            sd_bus_message_append(signal, "tt", sent, total) >= 0)
+                (void) sd_bus_send(bus, signal, NULL);
+}
+
 static void pushed(GPtrArray *out, const GError *e, void *userdata) {
         PushCall *p = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -190,7 +203,7 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         p->uid = snapshot ? NULL : g_strdup(o->uid);
         if (p->uid)
                 services_pvc_use(s, p->uid, true);
-        r = imagecache_push_volume(s->images, path, args, g_strv_builder_end(env), pushed, p, &e);
+        r = imagecache_push_volume(s->images, path, args, g_strv_builder_end(env), push_progress, pushed, p, &e);
         if (r < 0) {
                 if (p->uid)
                         services_pvc_use(s, p->uid, false);
@@ -218,5 +231,6 @@ const sd_bus_vtable bus_pvc_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("Push", SD_BUS_ARGS("s", repository, "a{sv}", options),
                                 SD_BUS_RESULT("s", image, "s", digest, "s", checksum, "t", uploaded),
                                 method_push, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS("PushProgress", SD_BUS_ARGS("t", sent, "t", total), 0),
         SD_BUS_VTABLE_END
 };

@@ -6,7 +6,9 @@
  * importing from docker://REGISTRY/PREFIX/<namespace>-<claim>:<tag>. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <json-glib/json-glib.h>
+#include <systemd/sd-event.h>
 
 #include "ctl.h"
 #include "json-util.h"
@@ -93,6 +95,54 @@ static int rewrite(Ctl *c, JsonArray *out, const char *claim, const char *image,
                     claim, c->namespace);
 }
 
+/* A Push under way: its PushProgress signals shown, its reply kept. */
+typedef struct PushWait {
+        const char *claim;
+        sd_bus_message *reply;
+        bool tty;
+} PushWait;
+
+static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        PushWait *w = userdata;
+        uint64_t sent, total;
+
+        if (sd_bus_message_read(m, "tt", &sent, &total) < 0)
+                return 0;
+        /* a line each (a log), or one line rewritten on a terminal */
+        fprintf(stderr, _("%s  %s: %" PRIu64 " of %" PRIu64 " bytes%s"), w->tty ? "\r" : "", w->claim, sent, total,
+                w->tty ? "" : "\n");
+        return 0;
+}
+
+static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        PushWait *w = userdata;
+        w->reply = sd_bus_message_ref(m);
+        return 0;
+}
+
+/* Call m (Push), following its progress, until its reply. */
+static int call_with_progress(Ctl *c, sd_bus_message *m, const char *claim, sd_bus_message **ret_reply) {
+        _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *signal = NULL, *call = NULL;
+        _cleanup_(sd_event_unrefp) sd_event *event = NULL;
+        PushWait w = { .claim = claim, .tty = isatty(STDERR_FILENO) };
+        int r = sd_event_new(&event);
+
+        if (r >= 0)
+                r = sd_bus_attach_event(c->bus, event, 0);
+        if (r >= 0)
+                r = sd_bus_match_signal(c->bus, &signal, NAME, sd_bus_message_get_path(m), PVC_INTERFACE,
+                                        "PushProgress", on_progress, &w);
+        if (r >= 0)
+                r = sd_bus_call_async(c->bus, &call, m, on_reply, &w, PUSH_TIMEOUT_USEC);
+        while (r >= 0 && !w.reply)
+                r = sd_event_run(event, UINT64_MAX);
+        sd_bus_detach_event(c->bus);
+        if (w.tty)
+                fputc('\n', stderr);
+        *ret_reply = w.reply;
+        return r < 0 ? r : 0;
+}
+
 static int push_claim(Ctl *c, const char *claim, const char *snapshot, const char **ret_image,
                       const char **ret_checksum, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
@@ -116,8 +166,10 @@ static int push_claim(Ctl *c, const char *claim, const char *snapshot, const cha
         if (r < 0)
                 return fail("%s", g_strerror(-r));
         fprintf(stderr, _("pushing the disk of claim %s to %s...\n"), claim, repo);
-        r = sd_bus_call(c->bus, m, PUSH_TIMEOUT_USEC, &e, ret_reply);
-        if (r < 0) {
+        if ((r = call_with_progress(c, m, claim, ret_reply)) < 0)
+                return fail("%s", g_strerror(-r));
+        if (sd_bus_message_is_method_error(*ret_reply, NULL)) {
+                r = sd_bus_error_copy(&e, sd_bus_message_get_error(*ret_reply));
                 if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
                         return fail(_("claim \"%s\" not found in namespace \"%s\""), claim, c->namespace);
                 fprintf(stderr, _("pushing the disk of claim %s failed:\n"), claim);

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import subprocess
 import tarfile
 import urllib.request
@@ -106,6 +107,9 @@ def test_push_disks_and_import_them_on_a_fresh_daemon(ctl, bus, tmp_path, regist
     assert by[("DataVolume", "data")]["spec"]["storage"] == {
         "accessModes": ["ReadWriteOnce"], "volumeMode": "Filesystem", "resources": {"requests": {"storage": "16Mi"}}}
     assert r.stderr.count("pushed docker://") == 3
+    # progress, from the daemon's PushProgress signals: the last one says all is sent
+    done = re.findall(r"^  data: (\d+) of (\d+) bytes$", r.stderr, re.M)
+    assert done and done[-1][0] == done[-1][1] and int(done[-1][1]) > 0, r.stderr
     # what KubeVirt's published schema says of them
     with open(os.path.join(COMPAT, "kubevirt-openapi.json")) as f:
         definitions = json.load(f)["definitions"]

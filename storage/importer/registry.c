@@ -284,6 +284,8 @@ char *registry_url(const Registry *g, const char *kind, const char *ref) {
  * plain HTTP for a loopback or insecure registry without TLS. */
 static int call(Registry *g, const char *method, const char *path, const char *accept, RegistryUpload *u, Response *r,
                 char **error) {
+        bool authorized = false;
+
         for (int attempt = 0; attempt < 3; attempt++) {
                 g_autofree char *url = path[0] == '/' ? g_strdup_printf("%s://%s%s", g->scheme, g->host, path) :
                                        g_strdup(path);
@@ -299,7 +301,12 @@ static int call(Registry *g, const char *method, const char *path, const char *a
                         *error = g_steal_pointer(&e);
                         return -1;
                 }
-                if (r->status == 401 && !g->auth) {
+                /* once a call: a token is scoped, and a push needs more
+                 * than the pull its first request (HEAD) was granted */
+                bool bearer = g->auth && g_str_has_prefix(g->auth, "Authorization: Bearer");
+                if (r->status == 401 && !authorized && (!g->auth || bearer)) {
+                        authorized = true;
+                        g_clear_pointer(&g->auth, g_free);
                         if (authorize(g, r->www_authenticate, error) < 0)
                                 return -1;
                         continue;

@@ -251,3 +251,21 @@ def test_a_running_vm_is_pushed_from_a_snapshot(ctl, bus, registry, shop):
     wait_until(lambda: not c.list("vmsnapshot", "shop")["items"], timeout=30,
                what="the export's snapshot to go")
     assert c.get_json("vmi", "shop", "web")["status"]["phase"] == "Running"
+
+
+def test_push_to_a_token_registry(ctl, tmp_path, shop):
+    from test_registry import TokenServer
+    (tmp_path / "token-registry").mkdir()
+    token = TokenServer(str(tmp_path / "token-registry"))
+    reg = Registry(str(tmp_path / "token-registry"), token=token)
+    try:
+        ctl("apply", "-f", "-", input="apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n"
+                                      "stringData: {accessKeyId: puller, secretKey: s3cret}\n")
+        docs = json.loads(ctl("export", f"--push-disks={reg.host}/edge", "--creds-secret=creds", "-o", "json").stdout)
+        assert sum(1 for d in docs["items"] if d["kind"] == "DataVolume") == 2
+        # the first token (the HEAD's) was for pulling; pushing asked for another
+        scopes = [p for p, _ in token.requests if "push" in p]
+        assert scopes, token.requests
+    finally:
+        reg.stop()
+        token.stop()

@@ -228,6 +228,16 @@ static int take_snapshot(Ctl *c, const char *vm, char **ret_name) {
         if (streq(phase, "Failed"))
                 return fail(_("snapshot %s of VM %s failed (edgevirtctl describe vmsnapshot %s says why)"), name, vm,
                             name);
+        /* how the guest was held: GuestAgent (frozen) or NoGuestAgent (paused) */
+        g_autofree char *taken = NULL;
+        if ((r = ctl_call_document(c, "Get", "vmsnapshot", c->namespace, name, "json", NULL, &taken)))
+                return r;
+        g_autoptr(JsonNode) tn = parse_json(taken);
+        JsonArray *ind = json_get_array(json_get_object(json_node_get_object(tn), "status"), "indications");
+        g_autoptr(GString) how = g_string_new(NULL);
+        for (guint i = 0; ind && i < json_array_get_length(ind); i++)
+                g_string_append_printf(how, "%s%s", i ? ", " : "", json_array_get_string_element(ind, i));
+        fprintf(stderr, _("snapshot %s taken (%s)\n"), name, how->str);
         return 0;
 }
 

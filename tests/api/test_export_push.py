@@ -243,6 +243,7 @@ def test_a_running_vm_is_pushed_from_a_snapshot(ctl, bus, registry, shop):
     prefix = f"{registry.host}/edge"
     r = ctl("export", f"--push-disks={prefix}", "-o", "json")
     assert "VM web runs: taking snapshot export-web-" in r.stderr, r.stderr
+    assert re.search(r"snapshot export-web-[0-9a-f]{8} taken \(Online, (GuestAgent|NoGuestAgent)\)", r.stderr), r.stderr
     docs = json.loads(r.stdout)["items"]
     data = next(d for d in docs if d["kind"] == "DataVolume" and d["metadata"]["name"] == "data")
     assert data["metadata"]["annotations"]["edgevirt.io/disk-checksum"] == shop["data"]

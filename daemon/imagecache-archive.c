@@ -4,6 +4,8 @@
  * client's file descriptor as its stdin (--archive reads it, --save
  * writes it), in a scratch directory of its own that goes when it ends. */
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "imagecache-archive.h"
@@ -18,6 +20,9 @@ typedef struct ArchiveJob {
         char *scratch;
         char *digest;                   /* save: the image, held in use */
         char *ref;                      /* save: the name it is written under */
+        bool push;                      /* a volume pushed to a registry */
+        GStrv env;                      /* the importer's extra environment (push: credentials) */
+        ImagePushProgress progress;     /* push: "progress SENT TOTAL" lines */
         ImportTicket *ticket;           /* waiting for an import slot */
         ImporterRun *run;
         GPtrArray *loaded;
@@ -36,6 +41,7 @@ static void job_free(ArchiveJob *j) {
                 imagecache_use(j->c, j->digest, false);
         worker_submit(imagecache_services(j->c)->worker, ev_remove_tree, g_free, j->scratch);
         g_strfreev(j->args);
+        g_strfreev(j->env);
         g_free(j->digest);
         g_free(j->ref);
         g_ptr_array_unref(j->loaded);
@@ -45,6 +51,16 @@ static void job_free(ArchiveJob *j) {
 static void job_line(const char *line, void *userdata) {
         ArchiveJob *j = userdata;
 
+        if (j->push) {
+                uint64_t sent, total;
+                if (sscanf(line, "progress %" SCNu64 " %" SCNu64, &sent, &total) == 2 && j->progress)
+                        j->progress(sent, total, j->userdata);
+                g_auto(GStrv) w = g_str_has_prefix(line, "pushed ") ? g_strsplit(line, " ", 0) : NULL;
+                if (w && g_strv_length(w) == 5 && !j->loaded->len)
+                        for (int i = 1; i < 5; i++)
+                                g_ptr_array_add(j->loaded, g_strstrip(g_strdup(w[i])));
+                return;
+        }
         if (imagecache_archive_line(j->c, line, j->loaded))
                 return;
         if (j->ref && g_str_has_prefix(line, "saved ") && !j->loaded->len) {
@@ -58,8 +74,8 @@ static void job_exit(int code, const char *errors, void *userdata) {
         g_autoptr(GError) e = NULL;
 
         if (code != 0 || !j->loaded->len)
-                ev_error_set(&e, j->ref ? EIO : EINVAL, "%s", *errors ? errors : code < 0 ? "the importer crashed" :
-                             "the importer failed");
+                ev_error_set(&e, j->ref || j->push ? EIO : EINVAL, "%s", *errors ? errors :
+                             code < 0 ? "the importer crashed" : "the importer failed");
         j->done(e ? NULL : j->loaded, e, j->userdata);
         job_free(j);
 }
@@ -67,12 +83,14 @@ static void job_exit(int code, const char *errors, void *userdata) {
 static int job_spawn(ArchiveJob *j, GError **error) {
         if (g_mkdir_with_parents(j->scratch, 0700) < 0)
                 return ev_error_set(error, errno, "cannot create %s: %s", j->scratch, g_strerror(errno));
-        int r = importer_run_start(imagecache_services(j->c), (const char *const *) j->args, NULL, j->fd, j->ticket,
+        int r = importer_run_start(imagecache_services(j->c), (const char *const *) j->args,
+                                   (const char *const *) j->env, j->fd, j->ticket,
                                    job_line, job_exit, j, &j->run, error);
         if (r < 0)
                 return r;
         j->ticket = NULL;       /* the run's */
-        close(j->fd);           /* the importer has it */
+        if (j->fd >= 0)
+                close(j->fd);   /* the importer has it */
         j->fd = -1;
         return 0;
 }
@@ -97,8 +115,8 @@ static int job_start(ImageCache *c, const char *kind, int fd, GStrvBuilder *args
         j->c = c;
         j->loaded = g_ptr_array_new_with_free_func(g_free);
         j->scratch = g_strdup_printf("%s/scratch/%s-%u-%u", s->state_dir, kind, (unsigned) getpid(), ++serial);
-        j->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (j->fd < 0) {
+        j->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (fd >= 0 && j->fd < 0) {
                 int r = ev_error_set(error, errno, "cannot take the archive's file descriptor: %s", g_strerror(errno));
                 job_free(j);
                 return r;
@@ -171,5 +189,24 @@ int imagecache_save_archive(ImageCache *c, const char *name, int fd, ImageArchiv
         j->ref = g_strdup_printf("docker://%s", ref);
         j->digest = g_strdup(e->digest);
         imagecache_use(c, j->digest, true);
+        return job_queue(j, error);
+}
+
+int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, GStrv env, ImagePushProgress progress,
+                           ImageArchiveDone done, void *userdata, GError **error) {
+        g_autofree char *push = g_strdup_printf("--push=%s", path);
+        ArchiveJob *j;
+        int r;
+
+        g_strv_builder_add(args, push);
+        if ((r = job_start(c, "push", -1, args, &j, error)) < 0) {
+                g_strfreev(env);
+                return r;
+        }
+        j->done = done;
+        j->userdata = userdata;
+        j->push = true;
+        j->env = env;
+        j->progress = progress;
         return job_queue(j, error);
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <stdint.h>
 
 #include "imagecache.h"
 
@@ -27,3 +28,14 @@ int imagecache_load_archive(ImageCache *c, int fd, const char *name, ImageArchiv
  * caller's. */
 int imagecache_save_archive(ImageCache *c, const char *name, int fd, ImageArchiveDone done, void *userdata,
                             GError **error);
+/* Bytes of blobs sent and to send, at most twice a second. */
+typedef void (*ImagePushProgress)(uint64_t sent, uint64_t total, void *userdata);
+
+/* The volume at path (a claim's raw disk) pushed as a containerDisk by
+ * edgevirt-importer --push (its other arguments in args: --registry and
+ * --insecure; env: NAME=value credentials, taken), progress as it goes.
+ * loaded: the image
+ * (docker://host/repository:tag), the manifest's digest, the disk's
+ * checksum (sha256:HEX) and the bytes of blobs uploaded (decimal). */
+int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, GStrv env, ImagePushProgress progress,
+                           ImageArchiveDone done, void *userdata, GError **error);

@@ -34,6 +34,33 @@ int snapshot_volume_source(Model *m, const char *namespace, const char *name, ch
         return ev_error_set(error, ENOENT, "volume snapshot %s/%s not found", namespace, name);
 }
 
+int snapshot_claim_copy(Model *m, const char *namespace, const char *snapshot, const char *claim, char **ret_id,
+                        const char **ret_class, GError **error) {
+        Object *snap = NULL, *content = NULL;
+        const char *content_uid;
+        int r;
+
+        if ((r = model_get(m, &kind_vmsnapshot, namespace, snapshot, &snap, error)) < 0)
+                return r;
+        JsonObject *status = json_get_object(object_root(snap), "status");
+        const char *content_name = json_get_string(status, "virtualMachineSnapshotContentName");
+        if (!json_get_bool(status, "readyToUse", false) || !content_name)
+                return ev_error_set(error, EBUSY, "snapshot %s is not ready to use", snapshot);
+        if ((r = model_get(m, &kind_vmsnapshot_content, namespace, content_name, &content, error)) < 0)
+                return r;
+        JsonArray *backups = json_get_array(json_get_object(object_root(content), "spec"), "volumeBackups");
+        for (guint i = 0; backups && i < json_array_get_length(backups); i++) {
+                JsonObject *b = json_array_get_object_element(backups, i);
+                if (!streq_ptr(json_get_string(json_get_object(json_get_object(b, "persistentVolumeClaim"),
+                                                               "metadata"), "name"), claim))
+                        continue;
+                r = snapshot_volume_source(m, namespace, json_get_string(b, "volumeSnapshotName"), ret_id, ret_class,
+                                           &content_uid, error);
+                return r == -EAGAIN ? -EBUSY : r;
+        }
+        return ev_error_set(error, ENOENT, "snapshot %s holds no copy of claim %s", snapshot, claim);
+}
+
 int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error) {
         g_autoptr(GPtrArray) contents = model_list(m, &kind_vmsnapshot_content, namespace, NULL);
         for (guint i = 0; i < contents->len; i++) {

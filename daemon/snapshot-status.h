@@ -21,6 +21,12 @@
 int snapshot_volume_source(Model *m, const char *namespace, const char *name, char **ret_id, const char **ret_class,
                            const char **ret_content_uid, GError **error);
 
+/* The copy a ready VirtualMachineSnapshot holds of a claim of its VM: as
+ * snapshot_volume_source.  -ENOENT: no such snapshot, or no copy of that
+ * claim in it; -EBUSY: not ready to use (yet). */
+int snapshot_claim_copy(Model *m, const char *namespace, const char *snapshot, const char *claim, char **ret_id,
+                        const char **ret_class, GError **error);
+
 /* The size of that volume snapshot (its claim's when it was taken). */
 int snapshot_volume_size(Model *m, const char *namespace, const char *name, uint64_t *ret, GError **error);
 

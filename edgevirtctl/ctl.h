@@ -53,6 +53,9 @@ typedef struct Ctl {
         int64_t replicas;       /* scale --replicas, -1: not given */
         char *claim_name;       /* memory-dump --claim-name */
         bool create_claim;      /* memory-dump --create-claim */
+        char *push_disks;       /* export --push-disks: REGISTRY/PREFIX */
+        int tls_verify;         /* export --tls-verify: 0 or 1, -1: not given */
+        char *creds_secret;     /* export --creds-secret */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -93,10 +96,14 @@ int verb_create(Ctl *c, int argc, char **argv);
 
 /* wait-verbs.c */
 int verb_wait(Ctl *c, int argc, char **argv);
+/* Until kind/name (in c->namespace) has status.phase one of phases; which. */
+int ctl_wait_phase(Ctl *c, const char *kind, const char *name, const char *const *phases, const char **ret_phase);
 int verb_image_upload(Ctl *c, int argc, char **argv);
 
 /* export.c */
 int verb_export(Ctl *c, int argc, char **argv);
+/* export-push.c: the VMs' claims in out pushed, out changed to import them */
+int export_push_disks(Ctl *c, JsonArray *out);
 
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);

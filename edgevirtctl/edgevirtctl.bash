@@ -70,6 +70,9 @@ for i in json.load(sys.stdin):
                 compopt -o nospace
         elif [[ $cmd == scale ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vmpool -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == export && $cur == -* ]]; then
+                COMPREPLY=($(compgen -W "-n -o --push-disks= --tls-verify= --creds-secret=" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         elif [[ $cmd == image-upload && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "dv" -- "$cur"))
         fi

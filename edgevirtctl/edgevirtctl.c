@@ -180,6 +180,8 @@ static void help(void) {
                  "[--timeout=5m]\n"
                  "  image-upload dv NAME --image-path=FILE [--size=SIZE] [--storage-class=C] [--no-create]\n"
                  "  export [-n NAMESPACE] [-o yaml|json]                  the namespace as manifests for a cluster\n"
+                 "         [--push-disks=REGISTRY/PREFIX [--tls-verify=false] [--creds-secret=SECRET]]\n"
+                 "                                                         with the VMs' disks as containerDisks\n"
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM | reset VM\n"
                  "  console VM                                             serial console (escape: ^])\n"
@@ -205,7 +207,7 @@ static void help(void) {
 enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
        ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
        ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK,
-       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM };
+       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM, ARG_PUSH_DISKS, ARG_TLS_VERIFY, ARG_CREDS_SECRET };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -229,6 +231,9 @@ static const struct option options[] = {
         { "replicas", required_argument, NULL, ARG_REPLICAS },
         { "claim-name", required_argument, NULL, ARG_CLAIM_NAME },
         { "create-claim", no_argument, NULL, ARG_CREATE_CLAIM },
+        { "push-disks", required_argument, NULL, ARG_PUSH_DISKS },
+        { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
+        { "creds-secret", required_argument, NULL, ARG_CREDS_SECRET },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
 };
 
@@ -272,6 +277,13 @@ static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrA
                 case ARG_PASSWORD: c->password = optarg; break;
                 case ARG_CREATE_SECRET: c->create_secret = true; break;
                 case ARG_UPDATE_SECRET: c->update_secret = true; break;
+                case ARG_PUSH_DISKS: c->push_disks = optarg; break;
+                case ARG_CREDS_SECRET: c->creds_secret = optarg; break;
+                case ARG_TLS_VERIFY:
+                        if (!streq(optarg, "true") && !streq(optarg, "false"))
+                                return fail(_("--tls-verify: \"%s\" is neither true nor false"), optarg);
+                        c->tls_verify = streq(optarg, "true");
+                        break;
                 case ARG_PORT: {
                         char *end;
                         long port = strtol(optarg, &end, 10);
@@ -340,7 +352,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
 }
 
 int main(int argc, char *argv[]) {
-        Ctl c = { .timeout = 0, .grace_period = -1, .chunk_size = 500, .replicas = -1 };
+        Ctl c = { .timeout = 0, .grace_period = -1, .chunk_size = 500, .replicas = -1, .tls_verify = -1 };
         g_autoptr(GPtrArray) literals = g_ptr_array_new(), from_files = g_ptr_array_new();
         g_autoptr(GPtrArray) files = g_ptr_array_new();
         int r;

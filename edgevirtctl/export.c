@@ -77,7 +77,10 @@ int verb_export(Ctl *c, int argc, char **argv) {
 
         /* -o json: a v1 List, which kubectl apply takes as well */
         if (argc != 1 || (c->output && !streq(c->output, "yaml") && !streq(c->output, "json")))
-                return fail(_("usage: edgevirtctl export [-n NAMESPACE] [-o yaml|json]"));
+                return fail(_("usage: edgevirtctl export [-n NAMESPACE] [-o yaml|json] "
+                              "[--push-disks=REGISTRY/PREFIX [--tls-verify=false] [--creds-secret=SECRET]]"));
+        if (!c->push_disks && (c->tls_verify >= 0 || c->creds_secret))
+                return fail(_("--tls-verify and --creds-secret go with --push-disks"));
         r = ctl_call_document(c, "Get", "namespace", "", c->namespace, "json", NULL, &ns_doc);
         if (r)
                 return r;
@@ -122,6 +125,8 @@ int verb_export(Ctl *c, int argc, char **argv) {
                         json_array_add_element(out, clean);
                 }
         }
+        if (c->push_disks && (r = export_push_disks(c, out)))
+                return r;
         if (!yaml) {
                 g_autoptr(JsonObject) list = json_object_new();
                 json_object_set_string_member(list, "apiVersion", "v1");

@@ -22,6 +22,8 @@ typedef struct Watch {
         const char *kind, *name;
         bool (*done)(struct Watch *w, JsonObject *obj, bool gone);
         const char *condition;
+        const char *const *phases;      /* ctl_wait_phase's */
+        const char *reached;
         int result;
         bool finished;
         bool tty;
@@ -126,6 +128,25 @@ static bool condition_met(Watch *w, JsonObject *obj, bool gone) {
                         return streq_ptr(json_get_string(cond, "status"), "True");
         }
         return false;
+}
+
+static bool phase_reached(Watch *w, JsonObject *obj, bool gone) {
+        const char *phase = json_get_string(json_get_object(obj, "status"), "phase");
+        if (gone) {
+                w->result = fail(_("%s \"%s\" went away"), w->kind, w->name);
+                return true;
+        }
+        for (const char *const *p = w->phases; phase && *p; p++)
+                if (streq(*p, phase))
+                        w->reached = *p;
+        return w->reached != NULL;
+}
+
+int ctl_wait_phase(Ctl *c, const char *kind, const char *name, const char *const *phases, const char **ret_phase) {
+        Watch w = { .c = c, .kind = kind, .name = name, .done = phase_reached, .phases = phases };
+        int r = follow(&w);
+        *ret_phase = w.reached;
+        return r;
 }
 
 int verb_wait(Ctl *c, int argc, char **argv) {

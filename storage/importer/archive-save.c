@@ -5,7 +5,8 @@
  * of /disk/disk.qcow2 (owned by 107, KubeVirt's qemu user, as
  * containerDisks have it).  The tar is made twice: once for its digest,
  * once to write it, so nothing but the qcow2 is stored.  Everything is
- * fixed (times 0, key order), so one image always makes one archive. */
+ * fixed (times 0, key order), so one image always makes one archive.
+ * The image itself (DiskImage) is what a push (push.c) sends as well. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -113,38 +114,67 @@ static void put_blob(Sink *s, const char *digest, const char *text) {
         put_entry(s, name, text, strlen(text), '0', 0);
 }
 
-void save_archive(const Options *o) {
-        g_autofree char *qcow2 = g_build_filename(o->scratch, "disk.qcow2", NULL);
-        char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", o->save, qcow2, NULL };
+/* The image of the raw disk at path: its qcow2 in scratch (compress: qcow2
+ * compression), the layer's digest and the config and manifest around it;
+ * annotations (a JSON object's text, or NULL) go into the manifest. */
+void disk_image_make(DiskImage *img, const char *path, const char *scratch, bool compress, const char *annotations) {
+        g_autofree char *qcow2 = g_build_filename(scratch, "disk.qcow2", NULL);
+        char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", compress ? "-c" : "-q", (char *) path,
+                         qcow2, NULL };
 
-        signal(SIGPIPE, SIG_IGN);       /* a reader that went away: an error, not death */
         g_free(run_qemu_img(argv, false));
-        int fd = open(qcow2, O_RDONLY | O_CLOEXEC);
-        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+        img->fd = open(qcow2, O_RDONLY | O_CLOEXEC);
+        off_t size = img->fd >= 0 ? lseek(img->fd, 0, SEEK_END) : -1;
         if (size < 0)
                 die(false, "cannot read %s: %s", qcow2, g_strerror(errno));
+        img->qcow2_size = (uint64_t) size;
 
         Sink sum = { .sum = g_checksum_new(G_CHECKSUM_SHA256) };
-        put_layer(&sum, fd, (uint64_t) size);
-        g_autofree char *layer = g_strdup_printf("sha256:%s", g_checksum_get_string(sum.sum));
+        put_layer(&sum, img->fd, img->qcow2_size);
+        img->layer = g_strdup_printf("sha256:%s", g_checksum_get_string(sum.sum));
+        img->layer_size = sum.bytes;
         g_checksum_free(sum.sum);
-        g_autofree char *config = g_strdup_printf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
-                                                  "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", layer);
-        g_autofree char *config_digest = sha256_of(config);
-        g_autofree char *manifest = g_strdup_printf(
-                "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+        img->config = g_strdup_printf("{\"architecture\":\"amd64\",\"os\":\"linux\",\"config\":{},"
+                                      "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}", img->layer);
+        img->config_digest = sha256_of(img->config);
+        g_autofree char *ann = annotations ? g_strdup_printf(",\"annotations\":%s", annotations) : g_strdup("");
+        img->manifest = g_strdup_printf(
+                "{\"schemaVersion\":2,\"mediaType\":\"" DISK_IMAGE_MANIFEST_TYPE "\","
                 "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
                 "\"size\":%zu},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
-                "\"digest\":\"%s\",\"size\":%" G_GUINT64_FORMAT "}]}", config_digest, strlen(config), layer,
-                sum.bytes);
-        g_autofree char *manifest_digest = sha256_of(manifest);
+                "\"digest\":\"%s\",\"size\":%" G_GUINT64_FORMAT "}]%s}", img->config_digest, strlen(img->config),
+                img->layer, img->layer_size, ann);
+        img->manifest_digest = sha256_of(img->manifest);
+}
+
+void disk_image_write_layer(const DiskImage *img, int fd, unsigned idle_seconds) {
+        Sink out = { .fd = fd, .idle_seconds = idle_seconds };
+        put_layer(&out, img->fd, img->qcow2_size);
+}
+
+void disk_image_clear(DiskImage *img) {
+        if (img->fd >= 0)
+                close(img->fd);
+        g_free(img->layer);
+        g_free(img->config);
+        g_free(img->config_digest);
+        g_free(img->manifest);
+        g_free(img->manifest_digest);
+        *img = (DiskImage) { .fd = -1 };
+}
+
+void save_archive(const Options *o) {
+        DiskImage img = { .fd = -1 };
+
+        signal(SIGPIPE, SIG_IGN);       /* a reader that went away: an error, not death */
+        disk_image_make(&img, o->save, o->scratch, false, NULL);
         g_autoptr(JsonNode) name_node = json_node_init_string(json_node_alloc(), o->name);
         g_autofree char *ref = json_to_string(name_node, FALSE);       /* quoted, escaped */
         g_autofree char *index = g_strdup_printf(
                 "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-                "\"manifests\":[{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
+                "\"manifests\":[{\"mediaType\":\"" DISK_IMAGE_MANIFEST_TYPE "\",\"digest\":\"%s\","
                 "\"size\":%zu,\"annotations\":{\"org.opencontainers.image.ref.name\":%s}}]}",
-                manifest_digest, strlen(manifest), ref);
+                img.manifest_digest, strlen(img.manifest), ref);
 
         struct stat st;
         Sink out = { .fd = STDIN_FILENO };
@@ -155,18 +185,18 @@ void save_archive(const Options *o) {
         put_entry(&out, "index.json", index, strlen(index), '0', 0);
         put_entry(&out, "blobs/", NULL, 0, '5', 0);
         put_entry(&out, "blobs/sha256/", NULL, 0, '5', 0);
-        put_blob(&out, config_digest, config);
-        put_blob(&out, manifest_digest, manifest);
-        g_autofree char *name = g_strdup_printf("blobs/sha256/%s", layer + strlen("sha256:"));
+        put_blob(&out, img.config_digest, img.config);
+        put_blob(&out, img.manifest_digest, img.manifest);
+        g_autofree char *name = g_strdup_printf("blobs/sha256/%s", img.layer + strlen("sha256:"));
         unsigned char h[BLOCK];
-        ev_tar_header(h, name, sum.bytes, '0', 0644, 0, 0);
+        ev_tar_header(h, name, img.layer_size, '0', 0644, 0, 0);
         put(&out, h, sizeof h);
-        put_layer(&out, fd, (uint64_t) size);
-        put_padding(&out, sum.bytes);
+        put_layer(&out, img.fd, img.qcow2_size);
+        put_padding(&out, img.layer_size);
         put_end(&out);
-        close(fd);
         if (fsync(STDIN_FILENO) < 0 && errno != EINVAL && errno != EROFS)
                 die(false, "writing the archive failed: %s", g_strerror(errno));
-        printf("saved %s\n", manifest_digest);
+        printf("saved %s\n", img.manifest_digest);
         fflush(stdout);
+        disk_image_clear(&img);
 }

@@ -12,6 +12,8 @@
  *                     [--name=REFERENCE]   (the archive on stdin; archive-load.c)
  *   edgevirt-importer --save=DIR/HEX.img --name=REFERENCE --scratch=DIR
  *                     (an OCI archive to fd 0; archive-save.c)
+ *   edgevirt-importer --push=VOLUME --registry=docker://HOST/REPOSITORY --scratch=DIR
+ *                     [--ca-file=FILE] [--insecure]   (a containerDisk; push.c)
  *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR --file=/PATH...   (a kernel boot's files; boot-files.c)
@@ -637,7 +639,7 @@ static int self_test(const Options *o) {
 
 static void parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, FILE_ };
+               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, FILE_, PUSH, INSECURE };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -647,7 +649,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 { "self-test", no_argument, NULL, SELF_TEST }, { "control-fd", required_argument, NULL, CONTROL_FD },
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
-                { "save", required_argument, NULL, SAVE },
+                { "save", required_argument, NULL, SAVE }, { "push", required_argument, NULL, PUSH },
+                { "insecure", no_argument, NULL, INSECURE },
                 { "resolve", no_argument, NULL, RESOLVE }, { "file", required_argument, NULL, FILE_ }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -675,6 +678,8 @@ static void parse_args(int argc, char *argv[], Options *o) {
                 case SAVE: o->save = optarg; break;
                 case RESOLVE: o->resolve = true; break;
                 case FILE_: g_ptr_array_add(files, optarg); break;
+                case PUSH: o->push = optarg; break;
+                case INSECURE: o->insecure = true; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
@@ -684,6 +689,11 @@ static void parse_args(int argc, char *argv[], Options *o) {
         if (o->save) {
                 if (!o->name || !o->scratch || o->target || o->cache || o->url || o->registry || o->archive)
                         die(false, "edgevirt-importer: --save takes --name and --scratch");
+                return;
+        }
+        if (o->push) {
+                if (!o->registry || !o->scratch || o->target || o->cache || o->url || o->archive || o->save)
+                        die(false, "edgevirt-importer: --push takes --registry and --scratch");
                 return;
         }
         if (o->archive) {
@@ -792,6 +802,19 @@ static char *cached_pinned(const Options *o) {
         return access(path, R_OK) == 0 ? g_strdup(at + 1) : NULL;
 }
 
+/* A disk edgevirt pushed is checked against the checksum its manifest
+ * carries: the bytes are the ones that were pushed, end to end. */
+static void verify_disk(const char *path, const char *want) {
+        uint64_t size;
+        if (!want)
+                return;
+        g_autofree char *got = disk_checksum(path, &size);
+        if (!streq(got, want))
+                die(false, "the disk's checksum is %s, not the %s the image's " REGISTRY_DISK_CHECKSUM
+                    " annotation says: refused", got, want);
+        printf("verified %s\n", got);
+}
+
 static void through_cache(const Options *o) {
         Registry g = { 0 };
         g_autoptr(GPtrArray) layers = NULL;
@@ -821,6 +844,7 @@ static void through_cache(const Options *o) {
                 cleanup_path = tmp;
                 Reader *r = registry_disk(&c, &g, layers, &tar);
                 import_stream(r, &c, tar);
+                verify_disk(tmp, g.disk_checksum);
                 if (rename(tmp, path) < 0)
                         die(false, "cannot move the image into the cache: %s", g_strerror(errno));
                 cleanup_path = NULL;
@@ -949,6 +973,10 @@ int main(int argc, char *argv[]) {
         }
         if (o.save) {
                 save_archive(&o);
+                return 0;
+        }
+        if (o.push) {
+                push_image(&o);
                 return 0;
         }
         if (o.resolve) {

@@ -15,6 +15,8 @@ typedef struct Options {
         bool archive;                   /* --archive: an image archive on stdin, into the cache */
         char *save;                     /* --save: this cached image, as an OCI archive to fd 0 */
         char **files;                   /* --file: with --registry --cache, these files of the image */
+        char *push;                     /* --push: this volume, as a containerDisk to --registry */
+        bool insecure;                  /* --insecure: the registry's TLS not verified */
         char **headers;
         uint64_t size;
         bool from_stdin;
@@ -58,9 +60,36 @@ Reader *registry_layer_open(const Options *o, struct Registry *g, struct Registr
  * untrusted headers.  Dies when it fails. */
 char *run_qemu_img(char **argv, bool limit_cpu);
 
+/* A containerDisk image of a raw disk (archive-save.c): one layer, an
+ * uncompressed tar of disk/ and disk/disk.qcow2 (owned by 107, KubeVirt's
+ * qemu user), its config and manifest; fixed bytes (times 0, key order),
+ * so one disk always makes one image. */
+#define DISK_IMAGE_MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+typedef struct DiskImage {
+        int fd;                         /* the qcow2 in scratch */
+        uint64_t qcow2_size;
+        char *layer;                    /* the layer's digest */
+        uint64_t layer_size;
+        char *config, *config_digest;
+        char *manifest, *manifest_digest;
+} DiskImage;
+/* Dies when qemu-img does. */
+void disk_image_make(DiskImage *img, const char *path, const char *scratch, bool compress, const char *annotations);
+/* The layer's bytes to fd (idle_seconds: as --idle-timeout, 0: block). */
+void disk_image_write_layer(const DiskImage *img, int fd, unsigned idle_seconds);
+void disk_image_clear(DiskImage *img);
+
 /* --save (archive-save.c): o->save written to fd 0 as an OCI archive of
  * one image named o->name; says "saved DIGEST" (the manifest's). */
 void save_archive(const Options *o);
+
+/* "sha256:HEX" of the raw disk at path (holes not read), its size. */
+char *disk_checksum(const char *path, uint64_t *ret_size);
+
+/* --push (push.c): o->push's raw disk pushed as a containerDisk to the
+ * repository o->registry, tagged by its content; says "pushed IMAGE DIGEST
+ * CHECKSUM UPLOADED". */
+void push_image(const Options *o);
 
 /* --archive (archive-load.c): the image archive on stdin into o->cache. */
 void load_archive(const Options *o);

@@ -6,6 +6,7 @@
  * for at the realm a 401 names), and the URLs and authorization of the
  * layers.  Blobs are then streamed by http_reader with their digest as the
  * checksum. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 #define ACCEPT "Accept: application/vnd.oci.image.index.v1+json, " \
                "application/vnd.docker.distribution.manifest.list.v2+json, " \
                "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+
+#define PUSH_ACCEPT "Accept: */*"
 
 static bool loopback(const char *host) {
         return g_str_has_prefix(host, "localhost") || g_str_has_prefix(host, "127.") || g_str_has_prefix(host, "[::1]");
@@ -71,6 +74,7 @@ typedef struct Response {
         GString *body;
         char *www_authenticate;
         char *content_type;
+        char *location;
 } Response;
 
 static size_t on_body(char *data, size_t size, size_t n, void *userdata) {
@@ -87,6 +91,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         if (g_ascii_strncasecmp(line, "WWW-Authenticate:", 17) == 0) {
                 g_free(r->www_authenticate);
                 r->www_authenticate = g_strdup(g_strstrip(line + 17));
+        } else if (g_ascii_strncasecmp(line, "Location:", 9) == 0) {
+                g_free(r->location);
+                r->location = g_strdup(g_strstrip(line + 9));
         } else if (g_ascii_strncasecmp(line, "Content-Type:", 13) == 0) {
                 g_free(r->content_type);
                 r->content_type = g_strdup(g_strstrip(line + 13));
@@ -94,15 +101,32 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata) {
         return size * n;
 }
 
+static size_t on_send(char *buf, size_t size, size_t n, void *userdata) {
+        RegistryUpload *u = userdata;
+        size_t k = MIN(size * n, u->size - u->sent);
+        if (u->file)
+                k = fread(buf, 1, k, u->file);
+        else
+                memcpy(buf, u->data + u->sent, k);
+        u->sent += k;
+        if (u->progress)
+                u->progress(u->sent, u->userdata);
+        return k;
+}
+
 static void response_clear(Response *r) {
         if (r->body)
                 g_string_free(r->body, TRUE);
         g_free(r->www_authenticate);
         g_free(r->content_type);
+        g_free(r->location);
         memset(r, 0, sizeof *r);
 }
 
-static int get(Registry *g, const char *url, const char *accept, const char *auth, Response *out, char **error) {
+/* One request: GET, HEAD, POST or (with u) PUT.  -2: no connection or
+ * no TLS handshake (a registry without TLS?), -1: another failure. */
+static int perform(Registry *g, const char *method, const char *url, const char *accept, const char *auth,
+                   RegistryUpload *u, Response *out, char **error) {
         CURL *c = curl_easy_init();
         struct curl_slist *headers = NULL;
         CURLcode rc;
@@ -113,13 +137,12 @@ static int get(Registry *g, const char *url, const char *accept, const char *aut
         if (auth)
                 headers = curl_slist_append(headers, auth);
         curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
         curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
         curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
         curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, 120L);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT, u ? 0L : 120L);
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -127,6 +150,32 @@ static int get(Registry *g, const char *url, const char *accept, const char *aut
         curl_easy_setopt(c, CURLOPT_USERAGENT, "edgevirt-importer");
         if (g->ca_file)
                 curl_easy_setopt(c, CURLOPT_CAINFO, g->ca_file);
+        if (g->insecure) {
+                curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+                curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+        if (streq(method, "HEAD"))
+                curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+        else if (streq(method, "POST")) {
+                curl_easy_setopt(c, CURLOPT_POST, 1L);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+        } else if (u) {
+                g_autofree char *type = g_strdup_printf("Content-Type: %s", u->content_type);
+                headers = curl_slist_append(headers, type);
+                headers = curl_slist_append(headers, "Expect:");
+                u->sent = 0;
+                if (u->file && fseeko(u->file, 0, SEEK_SET) < 0) {
+                        *error = g_strdup_printf("cannot read what to send: %s", g_strerror(errno));
+                        curl_slist_free_all(headers);
+                        curl_easy_cleanup(c);
+                        return -1;
+                }
+                curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+                curl_easy_setopt(c, CURLOPT_READFUNCTION, on_send);
+                curl_easy_setopt(c, CURLOPT_READDATA, u);
+                curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t) u->size);
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
         rc = curl_easy_perform(c);
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
         curl_slist_free_all(headers);
@@ -136,6 +185,10 @@ static int get(Registry *g, const char *url, const char *accept, const char *aut
                 return rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_COULDNT_CONNECT ? -2 : -1;
         }
         return 0;
+}
+
+static int get(Registry *g, const char *url, const char *accept, const char *auth, Response *out, char **error) {
+        return perform(g, "GET", url, accept, auth, NULL, out, error);
 }
 
 /* key="value" out of a WWW-Authenticate challenge */
@@ -181,7 +234,8 @@ static int authorize(Registry *g, const char *challenge, char **error) {
                                          realm ? realm : "");
                 return -1;
         }
-        g_autofree char *default_scope = g_strdup_printf("repository:%s:pull", g->repository);
+        g_autofree char *default_scope = g_strdup_printf("repository:%s:%s", g->repository,
+                                                        g->push ? "pull,push" : "pull");
         CURL *esc = curl_easy_init();
         char *s1 = curl_easy_escape(esc, service ? service : "", 0);
         char *s2 = curl_easy_escape(esc, scope ? scope : default_scope, 0);
@@ -225,15 +279,20 @@ char *registry_url(const Registry *g, const char *kind, const char *ref) {
         return g_strdup_printf("%s://%s/v2/%s/%s/%s", g->scheme, g->host, g->repository, kind, ref);
 }
 
-/* GET a manifest, authenticating once if asked to; falls back to plain
- * HTTP for a loopback registry without TLS, as docker does. */
-static int get_manifest(Registry *g, const char *ref, Response *r, char **error) {
+/* A request to the registry at path ("/v2/...") or an absolute URL (an
+ * upload's Location), authenticating once if asked to, falling back to
+ * plain HTTP for a loopback or insecure registry without TLS. */
+static int call(Registry *g, const char *method, const char *path, const char *accept, RegistryUpload *u, Response *r,
+                char **error) {
+        bool authorized = false;
+
         for (int attempt = 0; attempt < 3; attempt++) {
-                g_autofree char *url = registry_url(g, "manifests", ref);
+                g_autofree char *url = path[0] == '/' ? g_strdup_printf("%s://%s%s", g->scheme, g->host, path) :
+                                       g_strdup(path);
                 g_autofree char *e = NULL;
                 response_clear(r);
-                int k = get(g, url, ACCEPT, g->auth, r, &e);
-                if (k == -2 && loopback(g->host) && streq(g->scheme, "https")) {
+                int k = perform(g, method, url, accept, g->auth, u, r, &e);
+                if (k == -2 && path[0] == '/' && (loopback(g->host) || g->insecure) && streq(g->scheme, "https")) {
                         g_free(g->scheme);
                         g->scheme = g_strdup("http");
                         continue;
@@ -242,28 +301,43 @@ static int get_manifest(Registry *g, const char *ref, Response *r, char **error)
                         *error = g_steal_pointer(&e);
                         return -1;
                 }
-                if (r->status == 401 && !g->auth) {
+                /* once a call: a token is scoped, and a push needs more
+                 * than the pull its first request (HEAD) was granted */
+                bool bearer = g->auth && g_str_has_prefix(g->auth, "Authorization: Bearer");
+                if (r->status == 401 && !authorized && (!g->auth || bearer)) {
+                        authorized = true;
+                        g_clear_pointer(&g->auth, g_free);
                         if (authorize(g, r->www_authenticate, error) < 0)
                                 return -1;
                         continue;
                 }
                 if (r->status == 401 || r->status == 403) {
-                        *error = g_strdup_printf("unauthorized: %s/%s (HTTP %ld)", g->host, g->repository, r->status);
-                        return -1;
-                }
-                if (r->status == 404) {
-                        *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host,
-                                                 g->repository, ref);
-                        return -1;
-                }
-                if (r->status != 200) {
-                        *error = g_strdup_printf("%s: HTTP %ld", url, r->status);
+                        *error = g_strdup_printf("unauthorized: %s%s/%s (HTTP %ld)", g->push ? "pushing to " : "",
+                                                 g->host, g->repository, r->status);
                         return -1;
                 }
                 return 0;
         }
         *error = g_strdup_printf("%s/%s: the registry keeps refusing", g->host, g->repository);
         return -1;
+}
+
+/* GET a manifest. */
+static int get_manifest(Registry *g, const char *ref, Response *r, char **error) {
+        g_autofree char *path = g_strdup_printf("/v2/%s/manifests/%s", g->repository, ref);
+
+        if (call(g, "GET", path, ACCEPT, NULL, r, error) < 0)
+                return -1;
+        if (r->status == 404) {
+                *error = g_strdup_printf("image %s/%s:%s not found (unknown repository or tag)", g->host,
+                                         g->repository, ref);
+                return -1;
+        }
+        if (r->status != 200) {
+                *error = g_strdup_printf("%s://%s%s: HTTP %ld", g->scheme, g->host, path, r->status);
+                return -1;
+        }
+        return 0;
 }
 
 const char *registry_string_member(JsonObject *o, const char *name) {
@@ -385,6 +459,13 @@ int registry_resolve(Registry *g, char **ret_digest, GPtrArray **ret_layers, cha
                 g_free(g->config);
                 g->config = config && JSON_NODE_HOLDS_OBJECT(config) ?
                             g_strdup(registry_string_member(json_node_get_object(config), "digest")) : NULL;
+                /* a disk edgevirt pushed says what its bytes are (push.c) */
+                JsonNode *ann = doc ? json_object_get_member(json_node_get_object(doc), "annotations") : NULL;
+                const char *sum = ann && JSON_NODE_HOLDS_OBJECT(ann) ?
+                                  registry_string_member(json_node_get_object(ann), REGISTRY_DISK_CHECKSUM) : "";
+                g_free(g->disk_checksum);
+                g->disk_checksum = g_str_has_prefix(sum, "sha256:") && strlen(sum) == 7 + 64 &&
+                                   strspn(sum + 7, "0123456789abcdef") == 64 ? g_strdup(sum) : NULL;
                 response_clear(&r);
                 return 0;
         }
@@ -436,6 +517,67 @@ int registry_config_labels(Registry *g, char ***ret, char **error) {
         return 0;
 }
 
+/* What a registry said when it refused: its first error's message. */
+static char *refusal(const char *what, const Response *r) {
+        g_autoptr(JsonNode) doc = r->body->len ? json_read_object(r->body->str, r->body->len, NULL) : NULL;
+        JsonNode *en = doc ? json_object_get_member(json_node_get_object(doc), "errors") : NULL;
+        JsonArray *errors = en && JSON_NODE_HOLDS_ARRAY(en) ? json_node_get_array(en) : NULL;
+        JsonNode *first = errors && json_array_get_length(errors) ? json_array_get_element(errors, 0) : NULL;
+        const char *message = first && JSON_NODE_HOLDS_OBJECT(first) ?
+                              registry_string_member(json_node_get_object(first), "message") : "";
+        return g_strdup_printf("%s: HTTP %ld%s%s", what, r->status, *message ? ": " : "", message);
+}
+
+int registry_blob_exists(Registry *g, const char *digest, char **error) {
+        g_autofree char *path = g_strdup_printf("/v2/%s/blobs/%s", g->repository, digest);
+        Response r = { 0 };
+        int k = call(g, "HEAD", path, PUSH_ACCEPT, NULL, &r, error);
+        if (k == 0 && r.status != 200 && r.status != 404) {
+                *error = refusal(path, &r);
+                k = -1;
+        }
+        if (k == 0)
+                k = r.status == 200;
+        response_clear(&r);
+        return k;
+}
+
+int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, char **error) {
+        g_autofree char *path = g_strdup_printf("/v2/%s/blobs/uploads/", g->repository);
+        Response r = { 0 };
+        int k = call(g, "POST", path, PUSH_ACCEPT, NULL, &r, error);
+        if (k == 0 && (r.status != 202 || !r.location)) {
+                *error = r.status == 202 ? g_strdup_printf("%s: the registry named no upload location", path) :
+                         refusal("starting an upload", &r);
+                k = -1;
+        }
+        if (k == 0) {
+                /* the location may be relative, and may have a query already */
+                g_autofree char *put = g_strdup_printf("%s%s%sdigest=%s",
+                                                       r.location[0] == '/' || strstr(r.location, "://") ? "" : "/",
+                                                       r.location, strchr(r.location, '?') ? "&" : "?", digest);
+                k = call(g, "PUT", put, PUSH_ACCEPT, u, &r, error);
+                if (k == 0 && r.status != 201) {
+                        *error = refusal("uploading a layer", &r);
+                        k = -1;
+                }
+        }
+        response_clear(&r);
+        return k;
+}
+
+int registry_put_manifest(Registry *g, const char *tag, RegistryUpload *u, char **error) {
+        g_autofree char *path = g_strdup_printf("/v2/%s/manifests/%s", g->repository, tag);
+        Response r = { 0 };
+        int k = call(g, "PUT", path, PUSH_ACCEPT, u, &r, error);
+        if (k == 0 && r.status != 201) {
+                *error = refusal("writing the manifest", &r);
+                k = -1;
+        }
+        response_clear(&r);
+        return k;
+}
+
 RegistryLayer *registry_layer_free(RegistryLayer *l) {
         if (!l)
                 return NULL;
@@ -447,6 +589,7 @@ RegistryLayer *registry_layer_free(RegistryLayer *l) {
 
 void registry_clear(Registry *g) {
         g_free(g->config);
+        g_free(g->disk_checksum);
         g_free(g->scheme);
         g_free(g->host);
         g_free(g->repository);

@@ -3,10 +3,15 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+
+/* The manifest annotation of a disk edgevirt pushed: "sha256:HEX" of the
+ * raw disk, checked when the image is pulled. */
+#define REGISTRY_DISK_CHECKSUM "org.edgevirt.disk.checksum"
 
 typedef struct Registry {
         char *scheme;                   /* https; http for a loopback registry without TLS */
@@ -17,7 +22,20 @@ typedef struct Registry {
         const char *ca_file;
         char *auth;                     /* "Authorization: ..." once authorized */
         char *config;                   /* the resolved image's config blob digest, NULL: none named */
+        char *disk_checksum;            /* the resolved image's REGISTRY_DISK_CHECKSUM annotation, or NULL */
+        bool insecure;                  /* TLS unverified, plain HTTP when there is none */
+        bool push;                      /* a token is asked for pull and push */
 } Registry;
+
+/* What a PUT sends: data or file (from its start), size bytes. */
+typedef struct RegistryUpload {
+        const char *content_type;
+        const char *data;
+        FILE *file;
+        uint64_t size, sent;
+        void (*progress)(uint64_t sent, void *userdata);
+        void *userdata;
+} RegistryUpload;
 
 typedef struct RegistryLayer {
         char *digest;                   /* "sha256:..." */
@@ -42,6 +60,11 @@ int registry_config_labels(Registry *g, char ***ret, char **error);
 char *registry_url(const Registry *g, const char *kind, const char *ref);
 /* A string member of o, "" when absent or not a string (hostile manifests). */
 const char *registry_string_member(JsonObject *o, const char *name);
+/* Pushing (the OCI distribution API's blob upload, POST then PUT with the
+ * digest, and manifest PUT).  1: the registry has the blob, 0: it has not. */
+int registry_blob_exists(Registry *g, const char *digest, char **error);
+int registry_upload_blob(Registry *g, const char *digest, RegistryUpload *u, char **error);
+int registry_put_manifest(Registry *g, const char *tag, RegistryUpload *u, char **error);
 RegistryLayer *registry_layer_free(RegistryLayer *l);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(RegistryLayer, registry_layer_free)
 void registry_clear(Registry *g);

@@ -45,6 +45,7 @@ CALLS = r"""
 vmi = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmi/box"), "org.edgevirt.EdgeVirt1.VirtualMachineInstance")
 dv = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/datavolume/up"), "org.edgevirt.EdgeVirt1.DataVolume")
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
+pvc = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/pvc/up"), "org.edgevirt.EdgeVirt1.PersistentVolumeClaim")
 calls = {}
 for ns in ("open", "closed"):
     calls.update({
@@ -59,6 +60,7 @@ for ns in ("open", "closed"):
         f"vm.lifecycle vmi {ns}": lambda ns=ns: vmi(ns).Pause(E),
         f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole(E),
         f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), E),
+        f"pvc.export {ns}": lambda ns=ns: pvc(ns).Push("127.0.0.1:1/x", E),
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
         f"image.manage load {ns}": lambda ns=ns: m.LoadImages(null(), f"127.0.0.1:1/{ns}:v1", {}),
         f"image.manage save {ns}": lambda ns=ns: m.SaveImage(f"127.0.0.1:1/{ns}:v1",
@@ -166,7 +168,7 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         print(json.dumps(got, indent=1))
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
         # methods of objects in a namespace the caller may not read: as if there were none
-        on_objects = ("vm.lifecycle", "vm.console", "datavolume.upload")
+        on_objects = ("vm.lifecycle", "vm.console", "datavolume.upload", "pvc.export")
         for what, outcome in got.items():
             if what.endswith(" closed") and what.split()[0] in on_objects:
                 assert outcome.startswith("org.freedesktop.DBus.Error.UnknownObject: Unknown object"), (what, outcome)
@@ -186,6 +188,8 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         assert got["vm.lifecycle open"].endswith("already running") or got["vm.lifecycle open"] == "ok" \
             or "Conflict" in got["vm.lifecycle open"], got["vm.lifecycle open"]
         assert got["datavolume.upload open"] == "ok"
+        # allowed: the upload's importer has the claim, which is not pushed from under it
+        assert got["pvc.export open"].startswith("org.edgevirt.EdgeVirt1.Error.Conflict: claim open/up is "), got
         assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
         # allowed: the archive (/dev/null) is read and refused; no such image to save
         assert got["image.manage load open"].startswith("org.edgevirt.EdgeVirt1.Error.Invalid: the archive is empty"), got

@@ -37,6 +37,11 @@ typedef struct DomainHost {
 /* The domain XML, or NULL with an error naming the spec field. */
 char *domain_xml(JsonObject *vmi_spec, const DomainHost *host, GError **error);
 
+/* The <disk> element of the spec's disk name (a hotplug: its volume in
+ * volumes, attached as target, e.g. "sdb"), or NULL with an error. */
+char *domain_disk_xml(JsonObject *vmi_spec, GHashTable *volumes, const char *name, const char *target,
+                      GError **error);
+
 /* Disks as the domain sees them: a VMI volume without a disk gets a
  * virtio disk (KubeVirt does the same); returns a new array of objects. */
 JsonArray *domain_disks(JsonObject *vmi_spec);

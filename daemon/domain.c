@@ -104,7 +104,7 @@ static JsonObject *volume_named(JsonObject *spec, const char *name) {
         return NULL;
 }
 
-static char *target_name(const char *prefix, unsigned n) {
+char *domain_target_name(const char *prefix, unsigned n) {
         /* vda..vdz, vdaa..: the kernel's naming */
         GString *s = g_string_new(prefix);
         char buf[8];
@@ -130,9 +130,9 @@ static int disk_target(JsonObject *d, guint i, unsigned *n_vd, unsigned *n_sd, c
         if (!bus)
                 bus = streq(*device, "disk") ? "virtio" : streq(*device, "cdrom") ? "sata" : "scsi";
         if (streq(bus, "virtio"))
-                *ret_dev = target_name("vd", (*n_vd)++);
+                *ret_dev = domain_target_name("vd", (*n_vd)++);
         else if (streq(bus, "sata") || streq(bus, "scsi") || streq(bus, "usb"))
-                *ret_dev = target_name("sd", (*n_sd)++);
+                *ret_dev = domain_target_name("sd", (*n_sd)++);
         else
                 return ev_error_set(error, EINVAL,
                                     "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": "
@@ -229,6 +229,21 @@ static int write_disks(Xml *x, JsonObject *spec, GHashTable *volumes, const char
         if (only && !found)
                 return ev_error_set(error, ENOENT, "spec.domain.devices.disks: no disk named \"%s\"", only);
         return 0;
+}
+
+GHashTable *domain_disk_targets(JsonObject *spec) {
+        g_autoptr(JsonArray) disks = domain_disks(spec);
+        GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        unsigned n_vd = 0, n_sd = 0;
+
+        for (guint i = 0; i < json_array_get_length(disks); i++) {
+                JsonObject *d = json_array_get_object_element(disks, i);
+                const char *device, *bus;
+                char *dev = NULL;
+                if (disk_target(d, i, &n_vd, &n_sd, &device, &bus, &dev, NULL) == 0)
+                        g_hash_table_insert(t, g_strdup(json_get_string(d, "name")), dev);
+        }
+        return t;
 }
 
 char *domain_disk_xml(JsonObject *spec, GHashTable *volumes, const char *name, const char *target, GError **error) {

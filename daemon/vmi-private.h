@@ -116,6 +116,8 @@ typedef struct Overlay {
  * make first; r->adopting: the domain runs, only learn what it uses. */
 VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r);
 void vmi_resolved_clear(Resolved *r);
+/* The same for one volume (a hotplug's, not in vmi's spec yet). */
+VolState vmi_resolve_volume(VmiController *c, Object *vmi, JsonObject *volume, Resolved *r);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Resolved, vmi_resolved_clear)
 
@@ -125,6 +127,8 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u);
 char *vmi_instance_dir(VmiController *c, Object *vmi);
 /* The domain libvirt runs is this instance's. */
 bool vmi_has_domain(VmiController *c, Object *vmi);
+/* The instance's domain runs (else -EBUSY, "not running"). */
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error);
 /* Done function of destroy and shutdown: logs a failure. */
 void vmi_op_logged(HvOp *op);
 

@@ -765,7 +765,7 @@ static void instance_release(void *data, Object *vmi, const char *how, InstanceD
 
 /* --- verbs --- */
 
-static int running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error) {
         Instance *inst = vmi_instance_find(c, vmi->uid);
         if (!inst || !inst->domain || object_is_deleting(vmi) || inst->stopping)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not running", vmi->namespace,
@@ -790,7 +790,7 @@ static int submit_verb(VmiController *c, Object *vmi, HvOpKind kind) {
 int vmi_pause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is already paused", vmi->namespace,
@@ -801,7 +801,7 @@ int vmi_pause(Model *m, Object *vmi, GError **error) {
 int vmi_unpause(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (!d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is not paused", vmi->namespace,
@@ -812,7 +812,7 @@ int vmi_unpause(Model *m, Object *vmi, GError **error) {
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error) {
         VmiController *c = model_services(m)->vmis;
         Instance *d;
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (d->paused)
                 return ev_error_set(error, EBUSY, "VirtualMachineInstance %s/%s is paused; unpause it first",
@@ -838,7 +838,7 @@ int vmi_reset(Model *m, Object *vmi, GError **error) {
         Instance *d;
         HvOp *op;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         op = hv_op_new(HV_OP_RESET, name, reset_done, c);
         op->tag = g_strdup(vmi->uid);
@@ -853,7 +853,7 @@ static int connect_socket(VmiController *c, Object *vmi, const char *file, const
         Instance *d;
         int fd;
 
-        if (running_domain(c, vmi, &d, error) < 0)
+        if (vmi_running_domain(c, vmi, &d, error) < 0)
                 return -EBUSY;
         if (strlen(path) >= sizeof sa.sun_path)
                 return ev_error_set(error, ENAMETOOLONG, "the %s socket path %s is too long", what, path);

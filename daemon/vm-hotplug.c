@@ -89,7 +89,8 @@ int vm_remove_volume(Model *m, Object *vm, const char *name, bool persist, GErro
                 JsonArray *volumes = json_get_array(spec, "volumes");
                 JsonArray *disks = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "disks");
                 JsonObject *vol = named(volumes, name, &i);
-                JsonObject *source = json_get_object(vol, "dataVolume") ?: json_get_object(vol, "persistentVolumeClaim");
+                JsonObject *source = json_get_object(vol, "dataVolume") ?:
+                                     json_get_object(vol, "persistentVolumeClaim");
 
                 if (!vol)
                         return ev_error_set(error, ENOENT, "VM %s/%s has no volume \"%s\" in its spec", vm->namespace,

@@ -203,7 +203,8 @@ static int hotplug_verb(sd_bus_message *m, Object *o, bool add, sd_bus_error *er
                 return 1;       /* polkit asked: the call comes again */
         HotplugVolume v = { .name = name, .serial = serial, .bus = bus };
         if (vm)
-                r = add ? vm_add_volume(o->model, o, &v, persist, &e) : vm_remove_volume(o->model, o, name, persist, &e);
+                r = add ? vm_add_volume(o->model, o, &v, persist, &e) :
+                          vm_remove_volume(o->model, o, name, persist, &e);
         else
                 r = add ? vmi_add_volume(o->model, o, &v, &e) : vmi_remove_volume(o->model, o, name, &e);
         if (r < 0)

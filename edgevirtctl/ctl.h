@@ -50,6 +50,11 @@ typedef struct Ctl {
         char *secret_name;      /* --secret */
         char *password;         /* --password */
         bool create_secret, update_secret;
+        /* addvolume/removevolume */
+        char *volume_name;      /* --volume-name */
+        char *serial;           /* --serial */
+        char *disk_bus;         /* addvolume --bus (virtctl's: the disk's bus, not D-Bus's) */
+        bool persist;           /* --persist */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -108,6 +113,7 @@ int verb_credentials(Ctl *c, int argc, char **argv);
 
 /* vm-verbs.c */
 int verb_lifecycle(Ctl *c, int argc, char **argv);
+int verb_volume(Ctl *c, int argc, char **argv);
 int verb_console(Ctl *c, int argc, char **argv);
 int verb_vnc(Ctl *c, int argc, char **argv);
 int verb_guest(Ctl *c, int argc, char **argv);

@@ -1,0 +1,37 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Disk hotplug on a real libvirtd and QEMU (TCG): AddVolume attaches a
+claim as a scsi disk to the running domain (libvirt's live XML shows it,
+with its serial, on the target volumeStatus reports), RemoveVolume takes
+it out again; the SeaBIOS guest of test_system.py is enough for QEMU to
+take the device.  A guest that sees the disk is not checked here."""
+from conftest import api, virsh
+from test_system import NS, setup_ns, vm, vm_doc, wait_status
+
+wait_until = api.wait_until
+
+CLAIM = (f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: hot, namespace: {NS}}}\n"
+         "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n")
+
+
+def volume_status(client, name):
+    vmi = client.get_json("vmi", NS, "hp")
+    return next((v for v in vmi["status"].get("volumeStatus", []) if v["name"] == name), None)
+
+
+def test_hotplug_into_running_domain(client):
+    setup_ns(client)
+    client.apply(CLAIM)
+    client.apply(vm_doc("hp"))
+    wait_status(client, "hp", "Running")
+    assert "<controller type='scsi' index='0' model='virtio-scsi'>" in virsh("dumpxml", f"{NS}_hp")
+    vm(client, "hp").AddVolume("hot", {"serial": "HOT1"})
+    wait_until(lambda: (volume_status(client, "hot") or {}).get("phase") == "Ready", timeout=60,
+               what=f"the volume to be Ready (is {volume_status(client, 'hot')})")
+    target = volume_status(client, "hot")["target"]
+    xml = virsh("dumpxml", f"{NS}_hp")
+    assert f"<target dev='{target}' bus='scsi'/>" in xml and "<serial>HOT1</serial>" in xml, xml
+    assert "<alias name='ua-hot'/>" in xml
+    vm(client, "hp").RemoveVolume("hot", {})
+    wait_until(lambda: volume_status(client, "hot") is None, timeout=60, what="the volume to be detached")
+    assert "ua-hot" not in virsh("dumpxml", f"{NS}_hp")
+    assert all(v["name"] != "hot" for v in client.get_json("vmi", NS, "hp")["spec"]["volumes"])

@@ -9,33 +9,12 @@
 #include "vm-status.h"
 #include "vmi-status.h"
 
-static JsonObject *named(JsonArray *a, const char *name, guint *ret_index) {
-        for (guint i = 0; a && i < json_array_get_length(a); i++) {
-                JsonObject *o = json_array_get_object_element(a, i);
-                if (streq_ptr(json_get_string(o, "name"), name)) {
-                        if (ret_index)
-                                *ret_index = i;
-                        return o;
-                }
-        }
-        return NULL;
-}
-
 static bool running(Object *vmi) {
         return vmi && !vmi_is_finished(vmi) && !object_is_deleting(vmi);
 }
 
 static JsonObject *template_spec(JsonObject *root) {
         return json_ensure_object(json_ensure_object(json_ensure_object(root, "spec"), "template"), "spec");
-}
-
-static JsonArray *ensure_array(JsonObject *o, const char *member) {
-        JsonArray *a = json_get_array(o, member);
-        if (!a) {
-                a = json_array_new();
-                json_object_set_array_member(o, member, a);
-        }
-        return a;
 }
 
 int vm_add_volume(Model *m, Object *vm, const HotplugVolume *v, bool persist, GError **error) {
@@ -55,10 +34,10 @@ int vm_add_volume(Model *m, Object *vm, const HotplugVolume *v, bool persist, GE
                         return r;
                 doc = json_deep_copy(vm->doc);
                 JsonObject *spec = template_spec(json_node_get_object(doc));
-                JsonArray *volumes = ensure_array(spec, "volumes");
-                JsonArray *disks = ensure_array(json_ensure_object(json_ensure_object(spec, "domain"), "devices"),
+                JsonArray *volumes = json_ensure_array(spec, "volumes");
+                JsonArray *disks = json_ensure_array(json_ensure_object(json_ensure_object(spec, "domain"), "devices"),
                                                 "disks");
-                if (named(volumes, v->name, NULL) || named(disks, v->name, NULL))
+                if (json_array_find_named(volumes, v->name, NULL) || json_array_find_named(disks, v->name, NULL))
                         return ev_error_set(error, EEXIST, "VM %s/%s has a volume \"%s\" in its spec already",
                                             vm->namespace, vm->name, v->name);
                 json_array_add_object_element(volumes, json_object_ref(volume));
@@ -88,7 +67,7 @@ int vm_remove_volume(Model *m, Object *vm, const char *name, bool persist, GErro
                 JsonObject *spec = template_spec(json_node_get_object(doc));
                 JsonArray *volumes = json_get_array(spec, "volumes");
                 JsonArray *disks = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "disks");
-                JsonObject *vol = named(volumes, name, &i);
+                JsonObject *vol = json_array_find_named(volumes, name, &i);
                 JsonObject *source = json_get_object(vol, "dataVolume") ?:
                                      json_get_object(vol, "persistentVolumeClaim");
 
@@ -99,11 +78,12 @@ int vm_remove_volume(Model *m, Object *vm, const char *name, bool persist, GErro
                         return ev_error_set(error, EINVAL, "volume \"%s\" of VM %s/%s is not hotpluggable: only "
                                             "hotpluggable volumes can be removed", name, vm->namespace, vm->name);
                 json_array_remove_element(volumes, i);
-                if (named(disks, name, &i))
+                if (json_array_find_named(disks, name, &i))
                         json_array_remove_element(disks, i);
         }
-        bool attached = running(vmi) &&
-                        named(json_get_array(json_get_object(object_root(vmi), "spec"), "volumes"), name, NULL);
+        JsonArray *volumes = running(vmi) ? json_get_array(json_get_object(object_root(vmi), "spec"), "volumes") :
+                             NULL;
+        bool attached = json_array_find_named(volumes, name, NULL);
         if (attached || (running(vmi) && !persist)) {
                 r = vmi_remove_volume(m, vmi, name, error);
                 if (r < 0)

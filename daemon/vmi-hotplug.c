@@ -16,18 +16,6 @@
 
 #define MAX_SERIAL 36                   /* KubeVirt's limit on a disk's serial */
 
-static JsonObject *named(JsonArray *a, const char *name, guint *ret_index) {
-        for (guint i = 0; a && i < json_array_get_length(a); i++) {
-                JsonObject *o = json_array_get_object_element(a, i);
-                if (streq_ptr(json_get_string(o, "name"), name)) {
-                        if (ret_index)
-                                *ret_index = i;
-                        return o;
-                }
-        }
-        return NULL;
-}
-
 static bool serial_valid(const char *s) {
         if (isempty(s) || strlen(s) > MAX_SERIAL)
                 return false;
@@ -94,7 +82,7 @@ static char *free_target(JsonObject *spec, JsonArray *vstatus) {
 
         g_hash_table_iter_init(&it, targets);
         while (g_hash_table_iter_next(&it, (void **) &name, (void **) &target))
-                if (!named(vstatus, name, NULL))
+                if (!json_array_find_named(vstatus, name, NULL))
                         g_hash_table_add(used, (void *) target);
         for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++)
                 if (json_get_string(json_array_get_object_element(vstatus, i), "target"))
@@ -106,15 +94,6 @@ static char *free_target(JsonObject *spec, JsonArray *vstatus) {
                         return t;
                 g_free(t);
         }
-}
-
-static JsonArray *ensure_array(JsonObject *o, const char *member) {
-        JsonArray *a = json_get_array(o, member);
-        if (!a) {
-                a = json_array_new();
-                json_object_set_array_member(o, member, a);
-        }
-        return a;
 }
 
 static void set_volume_status(JsonObject *e, const char *phase, const char *reason, const char *message) {
@@ -165,9 +144,9 @@ static void drop_volume(VmiController *c, Object *vmi, const char *name) {
         };
         guint i;
 
-        hold_claim(c, vmi, claim_of(c, vmi, named(arrays[0], name, NULL)), false);
+        hold_claim(c, vmi, claim_of(c, vmi, json_array_find_named(arrays[0], name, NULL)), false);
         for (guint k = 0; k < G_N_ELEMENTS(arrays); k++)
-                if (named(arrays[k], name, &i))
+                if (json_array_find_named(arrays[k], name, &i))
                         json_array_remove_element(arrays[k], i);
         if (model_update(c->model, vmi, doc, &e) < 0)
                 log_object(G_LOG_LEVEL_WARNING, vmi, "cannot remove volume %s: %s", name, e->message);
@@ -178,8 +157,8 @@ static void write_phase(VmiController *c, Object *vmi, const char *name, const c
                         const char *message) {
         g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vmi->doc);
-        JsonObject *entry = named(json_get_array(json_get_object(json_node_get_object(doc), "status"), "volumeStatus"),
-                                  name, NULL);
+        JsonObject *status = json_get_object(json_node_get_object(doc), "status");
+        JsonObject *entry = json_array_find_named(json_get_array(status, "volumeStatus"), name, NULL);
         if (!entry) {
                 json_node_unref(doc);
                 return;
@@ -187,6 +166,17 @@ static void write_phase(VmiController *c, Object *vmi, const char *name, const c
         set_volume_status(entry, phase, reason, message);
         if (model_update(c->model, vmi, doc, &e) < 0)
                 log_object(G_LOG_LEVEL_WARNING, vmi, "cannot write status: %s", e->message);
+}
+
+/* Attach or detach (xml: the disk, or its alias) on the libvirt thread. */
+static void submit_device_op(VmiController *c, Object *vmi, HvOpKind kind, char *xml, const char *volume,
+                             HvOpDone done) {
+        g_autofree char *domain = vmi_domain_name(vmi);
+        HvOp *op = hv_op_new(kind, domain, done, c);
+        op->xml = xml;
+        op->tag = g_strdup(vmi->uid);
+        op->device = g_strdup(volume);
+        hypervisor_submit(c->hv, op);
 }
 
 static void attach_done(HvOp *op) {
@@ -225,10 +215,11 @@ int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, GError **error
         g_autoptr(JsonNode) doc = json_deep_copy(vmi->doc);
         JsonObject *root = json_node_get_object(doc);
         JsonObject *spec = json_get_object(root, "spec");
-        JsonArray *volumes = ensure_array(spec, "volumes");
-        JsonArray *disks = ensure_array(json_ensure_object(json_ensure_object(spec, "domain"), "devices"), "disks");
-        JsonArray *vstatus = ensure_array(json_ensure_object(root, "status"), "volumeStatus");
-        if (named(volumes, v->name, NULL) || named(disks, v->name, NULL))
+        JsonArray *volumes = json_ensure_array(spec, "volumes");
+        JsonObject *devices = json_ensure_object(json_ensure_object(spec, "domain"), "devices");
+        JsonArray *disks = json_ensure_array(devices, "disks");
+        JsonArray *vstatus = json_ensure_array(json_ensure_object(root, "status"), "volumeStatus");
+        if (json_array_find_named(volumes, v->name, NULL) || json_array_find_named(disks, v->name, NULL))
                 return ev_error_set(error, EEXIST, "VirtualMachineInstance %s/%s has a volume \"%s\" already",
                                     vmi->namespace, vmi->name, v->name);
         if (vmi_resolve_volume(c, vmi, volume, &r) != VOL_READY)
@@ -251,12 +242,7 @@ int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, GError **error
                 return k;
         hold_claim(c, vmi, claim_of(c, vmi, volume), true);
 
-        g_autofree char *name = vmi_domain_name(vmi);
-        HvOp *op = hv_op_new(HV_OP_ATTACH, name, attach_done, c);
-        op->xml = g_steal_pointer(&xml);
-        op->tag = g_strdup(vmi->uid);
-        op->device = g_strdup(v->name);
-        hypervisor_submit(c->hv, op);
+        submit_device_op(c, vmi, HV_OP_ATTACH, g_steal_pointer(&xml), v->name, attach_done);
         return 0;
 }
 
@@ -282,12 +268,13 @@ static void detach_done(HvOp *op) {
 int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
         VmiController *c = model_services(m)->vmis;
         JsonObject *root = object_root(vmi);
-        JsonObject *entry = named(json_get_array(json_get_object(root, "status"), "volumeStatus"), name, NULL);
+        JsonObject *entry = json_array_find_named(json_get_array(json_get_object(root, "status"), "volumeStatus"),
+                                                  name, NULL);
         Instance *inst;
 
         if (vmi_running_domain(c, vmi, &inst, error) < 0)
                 return -EBUSY;
-        if (!named(json_get_array(json_get_object(root, "spec"), "volumes"), name, NULL))
+        if (!json_array_find_named(json_get_array(json_get_object(root, "spec"), "volumes"), name, NULL))
                 return ev_error_set(error, ENOENT, "VirtualMachineInstance %s/%s has no volume \"%s\"",
                                     vmi->namespace, vmi->name, name);
         if (!entry || !json_get_object(entry, "hotplugVolume"))
@@ -298,11 +285,6 @@ int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
                                     json_get_string(entry, "phase") ?: "Pending");
         write_phase(c, vmi, name, "Detaching", "DetachingVolume", "the disk is being detached from the domain");
 
-        g_autofree char *domain = vmi_domain_name(vmi);
-        HvOp *op = hv_op_new(HV_OP_DETACH, domain, detach_done, c);
-        op->xml = g_strdup_printf("ua-%s", name);
-        op->tag = g_strdup(vmi->uid);
-        op->device = g_strdup(name);
-        hypervisor_submit(c->hv, op);
+        submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
         return 0;
 }

@@ -20,9 +20,20 @@
 #define VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
 #define VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 
+/* Send a verb's call to the object of kind name; 0, or the exit status. */
+static int call_verb(Ctl *c, sd_bus_message *m, const char *kind, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call(c->bus, m, 0, &e, NULL);
+
+        if (r >= 0)
+                return 0;
+        if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                return fail(_("%s \"%s\" not found in namespace \"%s\""), kind, name, c->namespace);
+        return bus_fail(&e, r);
+}
+
 /* start|stop|restart|soft-reboot|reset VM; pause|unpause vm|vmi NAME */
 int verb_lifecycle(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         const char *verb = argv[0], *name, *segment = "vm", *iface = VM_INTERFACE;
         static const struct { const char *verb, *method, *done; } map[] = {
@@ -71,14 +82,8 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return fail("%s", g_strerror(-r));
-        r = sd_bus_call(c->bus, m, 0, &e, NULL);
-        if (r < 0) {
-                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
-                        return fail(_("%s \"%s\" not found in namespace \"%s\""),
-                                    streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance", name,
-                                    c->namespace);
-                return bus_fail(&e, r);
-        }
+        if (call_verb(c, m, streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance", name))
+                return 1;
         printf(_(done), name);
         return 0;
 }
@@ -86,7 +91,6 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
 /* addvolume VM --volume-name=N [--serial=S] [--persist] [--bus=scsi];
  * removevolume VM --volume-name=N [--persist] */
 int verb_volume(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         bool add = streq(argv[0], "addvolume");
         int r;
@@ -112,13 +116,8 @@ int verb_volume(Ctl *c, int argc, char **argv) {
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return fail("%s", g_strerror(-r));
-        r = sd_bus_call(c->bus, m, 0, &e, NULL);
-        if (r < 0) {
-                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
-                        return fail(_("%s \"%s\" not found in namespace \"%s\""), "VirtualMachine", argv[1],
-                                    c->namespace);
-                return bus_fail(&e, r);
-        }
+        if (call_verb(c, m, "VirtualMachine", argv[1]))
+                return 1;
         if (add)
                 printf(_("Successfully submitted add volume request to VM %s for volume %s\n"), argv[1],
                        c->volume_name);

@@ -44,7 +44,7 @@ int vm_add_volume(Model *m, Object *vm, const HotplugVolume *v, bool persist, GE
                 json_array_add_object_element(disks, json_object_ref(disk));
         }
         if (running(vmi)) {
-                r = vmi_add_volume(m, vmi, v, error);
+                r = vmi_add_volume(m, vmi, v, !persist, error);
                 if (r < 0)
                         return r;
         }
@@ -62,6 +62,10 @@ int vm_remove_volume(Model *m, Object *vm, const char *name, bool persist, GErro
         if (!running(vmi) && !persist)
                 return ev_error_set(error, EBUSY, "VM %s/%s is not running (to remove the volume from its spec "
                                     "alone, persist it)", vm->namespace, vm->name);
+        JsonObject *tmpl = json_get_object(json_get_object(object_root(vm), "spec"), "template");
+        if (!persist && json_array_find_named(json_get_array(json_get_object(tmpl, "spec"), "volumes"), name, NULL))
+                return ev_error_set(error, EBUSY, "volume \"%s\" is in the template of VM %s/%s, which would attach "
+                                    "it again: remove it with persist", name, vm->namespace, vm->name);
         if (persist) {
                 doc = json_deep_copy(vm->doc);
                 JsonObject *spec = template_spec(json_node_get_object(doc));

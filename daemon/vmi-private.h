@@ -46,6 +46,10 @@ typedef struct Instance {
         gint64 guest_due;               /* monotonic µs of the next guest-info call; 0: none (no agent) */
         bool guest_busy;
         CredentialsSync *creds;         /* while its agent is connected and its Secrets are sent */
+        /* declarative hotplug: template volumes whose attach failed, not
+         * tried again until the template's volumes or disks change */
+        GHashTable *hotplug_failed;     /* volume names; NULL: none */
+        char *hotplug_template;         /* the template's volumes and disks (JSON) they failed with */
 } Instance;
 
 Instance *instance_free(Instance *i);
@@ -144,6 +148,14 @@ void vmi_agent_tick(VmiController *c, gint64 now);
 void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
                  void *userdata);
 void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata);
+
+/* --- hotplug (vmi-hotplug.c) --- */
+
+/* Watch VMs (their template's hotpluggable volumes are attached to and
+ * detached from the running instance) and claims and DataVolumes (a
+ * volume that was not ready is tried again). */
+void vmi_hotplug_watch(VmiController *c);
+void vmi_hotplug_unwatch(VmiController *c);
 
 /* --- adoption (vmi-adopt.c) --- */
 

@@ -144,6 +144,9 @@ Instance *instance_free(Instance *i) {
         if (i->agent)
                 json_object_unref(i->agent);
         credentials_sync_free(i->creds);
+        if (i->hotplug_failed)
+                g_hash_table_unref(i->hotplug_failed);
+        g_free(i->hotplug_template);
         g_free(i);
         return NULL;
 }
@@ -962,6 +965,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);
+        vmi_hotplug_watch(c);
         if (s->images)
                 imagecache_set_changed(s->images, images_changed, c);
         vmi_list_domains(c);
@@ -973,6 +977,7 @@ VmiController *vmi_controller_free(VmiController *c) {
         if (!c)
                 return NULL;
         model_unwatch(c->model, &volume_watch, c);
+        vmi_hotplug_unwatch(c);
         if (c->services->instances.data == c)
                 c->services->instances = (InstanceOps) { 0 };
         hypervisor_free(c->hv);

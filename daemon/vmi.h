@@ -40,8 +40,10 @@ int vmi_hotplug_entries(Model *m, const char *namespace, const HotplugVolume *v,
                         JsonObject **ret_disk, GError **error);
 /* Attach v to the running instance (its spec gains the volume and disk at
  * once, status.volumeStatus follows the attach; a failed attach takes them
- * out again), or take a hotplugged volume out. */
-int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, GError **error);
+ * out again), or take a hotpluggable volume out.  instance_only: not in
+ * the VM's template (virtctl addvolume without --persist): the template
+ * does not take it out again (annotation edgevirt.org/instance-hotplugs). */
+int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, bool instance_only, GError **error);
 int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error);
 /* A connected socket to the serial console / VNC server; the caller owns it. */
 int vmi_open_console(Model *m, Object *vmi, GError **error);

@@ -206,7 +206,7 @@ static int hotplug_verb(sd_bus_message *m, Object *o, bool add, sd_bus_error *er
                 r = add ? vm_add_volume(o->model, o, &v, persist, &e) :
                           vm_remove_volume(o->model, o, name, persist, &e);
         else
-                r = add ? vmi_add_volume(o->model, o, &v, &e) : vmi_remove_volume(o->model, o, name, &e);
+                r = add ? vmi_add_volume(o->model, o, &v, true, &e) : vmi_remove_volume(o->model, o, name, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
         return sd_bus_reply_method_return(m, NULL);

@@ -35,3 +35,32 @@ def test_hotplug_into_running_domain(client):
     wait_until(lambda: volume_status(client, "hot") is None, timeout=60, what="the volume to be detached")
     assert "ua-hot" not in virsh("dumpxml", f"{NS}_hp")
     assert all(v["name"] != "hot" for v in client.get_json("vmi", NS, "hp")["spec"]["volumes"])
+
+
+def declared(extra=""):
+    """test_system's SeaBIOS guest, with extra hotpluggable volumes."""
+    doc = vm_doc("hpd")
+    disks = "[{name: scratch, disk: {}}" + (", {name: hot, disk: {bus: scsi}, serial: DECL1}" if extra else "") + "]"
+    vols = "[{name: scratch, emptyDisk: {capacity: 16Mi}}" + (f", {extra}" if extra else "") + "]"
+    doc = doc.replace("disks: [{name: scratch, disk: {}}]", f"disks: {disks}")
+    return doc.replace("volumes: [{name: scratch, emptyDisk: {capacity: 16Mi}}]", f"volumes: {vols}")
+
+
+def test_declarative_hotplug(client):
+    """A hotpluggable volume applied to the running VM's template is
+    attached to the domain; applied without it, it is detached."""
+    setup_ns(client)
+    client.apply(CLAIM)
+    client.apply(declared())
+    wait_status(client, "hpd", "Running")
+    client.apply(declared("{name: hot, persistentVolumeClaim: {claimName: hot, hotpluggable: true}}"))
+
+    def status():
+        vmi = client.get_json("vmi", NS, "hpd")
+        return next((v for v in vmi["status"].get("volumeStatus", []) if v["name"] == "hot"), None)
+    wait_until(lambda: (status() or {}).get("phase") == "Ready", timeout=60, what=f"the volume (is {status()})")
+    xml = virsh("dumpxml", f"{NS}_hpd")
+    assert f"<target dev='{status()['target']}' bus='scsi'/>" in xml and "<serial>DECL1</serial>" in xml, xml
+    client.apply(declared())
+    wait_until(lambda: status() is None, timeout=60, what="the volume to be detached")
+    assert "ua-hot" not in virsh("dumpxml", f"{NS}_hpd")

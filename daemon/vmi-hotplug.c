@@ -417,8 +417,8 @@ static bool sync_add(VmiController *c, Object *vm, Object *vmi, Instance *inst, 
                 }
                 const char *bus = json_get_string(json_get_object(disk, "disk"), "bus");
                 if (!json_get_object(disk, "disk") || !streq_ptr(bus, "scsi"))
-                        ev_error_set(&e, EOPNOTSUPP, "a hotplugged disk must be a disk on the scsi bus (its virtio-scsi "
-                                     "controller is in every domain)");
+                        ev_error_set(&e, EOPNOTSUPP, "a hotplugged disk must be a disk on the scsi bus (its "
+                                     "virtio-scsi controller is in every domain)");
                 else if (attach(c, vmi, json_node_get_object(vcopy), disk, false, &e) == 0)
                         return true;
                 if (e->code == EBUSY)

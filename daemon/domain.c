@@ -166,9 +166,10 @@ static void write_disk(Xml *x, JsonObject *d, const char *device, const char *bu
 
         open_tag(x, "<disk type='%s' device='%s'>", src->block ? "block" : "file", device);
         raw_line(x, driver->str);
-        if (src->block)
+        /* no path: an empty tray */
+        if (src->path && src->block)
                 line(x, "<source dev='%s'/>", src->path);
-        else
+        else if (src->path)
                 line(x, "<source file='%s'/>", src->path);
         if (src->backing) {
                 /* named here, not probed from the overlay's header */
@@ -195,6 +196,10 @@ static void write_disk(Xml *x, JsonObject *d, const char *device, const char *bu
         close_tag(x, "</disk>");
 }
 
+/* A cdrom without a volume: no medium (cached as a claim put in it will
+ * be: libvirt changes the medium, not the driver). */
+static const DomainVolume empty_tray = { .format = "raw" };
+
 /* Disks of the spec; only the one named only (NULL: all), as target (NULL:
  * numbered in order). */
 static int write_disks(Xml *x, JsonObject *spec, GHashTable *volumes, const char *only, const char *target,
@@ -212,7 +217,9 @@ static int write_disks(Xml *x, JsonObject *spec, GHashTable *volumes, const char
 
                 if (only && !streq_ptr(name, only))
                         continue;
-                if (!volume_named(spec, name))
+                if (!volume_named(spec, name) && json_get_object(d, "cdrom"))
+                        src = &empty_tray;
+                else if (!volume_named(spec, name))
                         return ev_error_set(error, EINVAL,
                                             "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has "
                                             "this name", i, name);

@@ -619,6 +619,12 @@ static void call_work(void *data) {
                         if (virDomainAttachDeviceFlags(d, op->xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
                                 fail(op, EIO);
                         break;
+                case HV_OP_UPDATE:
+                        /* force: a cdrom the guest locked is ejected all the same */
+                        if (virDomainUpdateDeviceFlags(d, op->xml,
+                                                       VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_DEVICE_MODIFY_FORCE) < 0)
+                                fail(op, EIO);
+                        break;
                 case HV_OP_DETACH:
                         if (virDomainDetachDeviceAlias(d, op->xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
                                 fail(op, EIO);

@@ -48,6 +48,7 @@ typedef enum HvOpKind {
         HV_OP_RESET,                    /* hard reset, the reset button: the guest does not take part */
         HV_OP_ATTACH,                   /* xml: a device into the running domain (hotplug) */
         HV_OP_DETACH,                   /* xml: the alias of a device to take out ("ua-NAME") */
+        HV_OP_UPDATE,                   /* xml: a device changed live (a cdrom's medium) */
         HV_OP_LIST,                     /* every domain with our metadata */
         HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
         HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */

@@ -22,6 +22,12 @@ static bool hotpluggable(JsonObject *volume) {
         return json_get_bool(source, "hotpluggable", false);
 }
 
+/* The spec's disk name is a cdrom: its volume is a medium in its tray. */
+static bool is_cdrom(JsonObject *spec, const char *name) {
+        JsonArray *disks = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "disks");
+        return json_get_object(json_array_find_named(disks, name, NULL), "cdrom") != NULL;
+}
+
 static bool serial_valid(const char *s) {
         if (isempty(s) || strlen(s) > MAX_SERIAL)
                 return false;
@@ -183,6 +189,8 @@ static void drop_volume(VmiController *c, Object *vmi, const char *name) {
         hold_claim(c, vmi, claim_of(c, vmi, json_array_find_named(arrays[0], name, NULL)), false);
         if (instance_only(root, name))
                 set_instance_only(root, name, false);
+        if (is_cdrom(spec, name))
+                arrays[1] = NULL;       /* the tray stays, empty */
         for (guint k = 0; k < G_N_ELEMENTS(arrays); k++)
                 if (json_array_find_named(arrays[k], name, &i))
                         json_array_remove_element(arrays[k], i);
@@ -288,15 +296,19 @@ static int attach(VmiController *c, Object *vmi, JsonObject *volume, JsonObject 
         JsonObject *devices = json_ensure_object(json_ensure_object(spec, "domain"), "devices");
         JsonArray *disks = json_ensure_array(devices, "disks");
         JsonArray *vstatus = json_ensure_array(json_ensure_object(root, "status"), "volumeStatus");
-        if (json_array_find_named(volumes, name, NULL) || json_array_find_named(disks, name, NULL))
+        bool tray = !json_array_find_named(volumes, name, NULL) && is_cdrom(spec, name);
+        if (!tray && (json_array_find_named(volumes, name, NULL) || json_array_find_named(disks, name, NULL)))
                 return ev_error_set(error, EEXIST, "VirtualMachineInstance %s/%s has a volume \"%s\" already",
                                     vmi->namespace, vmi->name, name);
         if (vmi_resolve_volume(c, vmi, volume, &r) != VOL_READY)
                 return ev_error_set(error, EBUSY, "volume %s cannot be attached now: %s", name, r.message);
         json_array_add_object_element(volumes, json_object_ref(volume));
-        json_array_add_object_element(disks, json_object_ref(disk));
+        if (!tray)
+                json_array_add_object_element(disks, json_object_ref(disk));
 
-        g_autofree char *target = free_target(spec, vstatus);
+        /* a medium goes into the cdrom where it is; a disk on a free target */
+        g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+        g_autofree char *target = tray ? g_strdup(g_hash_table_lookup(targets, name)) : free_target(spec, vstatus);
         g_autofree char *xml = domain_disk_xml(spec, r.volumes, name, target, error);
         if (!xml)
                 return -EINVAL;
@@ -313,7 +325,7 @@ static int attach(VmiController *c, Object *vmi, JsonObject *volume, JsonObject 
                 return k;
         hold_claim(c, vmi, claim_of(c, vmi, volume), true);
 
-        submit_device_op(c, vmi, HV_OP_ATTACH, g_steal_pointer(&xml), name, attach_done);
+        submit_device_op(c, vmi, tray ? HV_OP_UPDATE : HV_OP_ATTACH, g_steal_pointer(&xml), name, attach_done);
         return 0;
 }
 
@@ -375,6 +387,21 @@ int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
                 add_entry(c, vmi, name);        /* a hotpluggable volume of the start */
         write_phase(c, vmi, name, "Detaching", "DetachingVolume", "the disk is being detached from the domain");
 
+        root = object_root(vmi);        /* written again above */
+        if (is_cdrom(json_get_object(root, "spec"), name)) {
+                /* eject: the cdrom stays, without its medium */
+                g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(root, "spec"));
+                JsonObject *spec = json_node_get_object(copy);
+                guint i;
+                if (json_array_find_named(json_get_array(spec, "volumes"), name, &i))
+                        json_array_remove_element(json_get_array(spec, "volumes"), i);
+                g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+                char *xml = domain_disk_xml(spec, NULL, name, g_hash_table_lookup(targets, name), error);
+                if (!xml)
+                        return -EINVAL;
+                submit_device_op(c, vmi, HV_OP_UPDATE, xml, name, detach_done);
+                return 0;
+        }
         submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
         return 0;
 }
@@ -416,7 +443,8 @@ static bool sync_add(VmiController *c, Object *vm, Object *vmi, Instance *inst, 
                         disk = implicit;
                 }
                 const char *bus = json_get_string(json_get_object(disk, "disk"), "bus");
-                if (!json_get_object(disk, "disk") || !streq_ptr(bus, "scsi"))
+                bool tray = is_cdrom(json_get_object(object_root(vmi), "spec"), name);
+                if (!tray && (!json_get_object(disk, "disk") || !streq_ptr(bus, "scsi")))
                         ev_error_set(&e, EOPNOTSUPP, "a hotplugged disk must be a disk on the scsi bus (its "
                                      "virtio-scsi controller is in every domain)");
                 else if (attach(c, vmi, json_node_get_object(vcopy), disk, false, &e) == 0)

@@ -142,3 +142,19 @@ def test_declarative_hotplug_is_tried_once(client):
     wait_until(lambda: events_of(client, "hpd", "VolumeDetachFailed"), what="the detach to be tried")
     assert "root" in events_of(client, "hpd", "VolumeDetachFailed")[0]["message"]
     assert any(v["name"] == "root" for v in client.get_json("vmi", "default", "hpd")["spec"]["volumes"])
+
+
+def test_cdrom_inject_failure_keeps_the_empty_tray(client):
+    """A cdrom without a volume is an empty tray; a hotpluggable volume of
+    its name in the template is put in (the test driver cannot: the tray
+    stays empty, the spec as it was)."""
+    client.apply(CLAIM.format("hpc-iso"))
+    client.apply(vm_yaml("hpc", disks="{name: tray, cdrom: {bus: sata}}"))
+    wait_status(client, "hpc", "Running")
+    before = client.get_json("vmi", "default", "hpc")["spec"]
+    client.apply(vm_yaml("hpc", disks="{name: tray, cdrom: {bus: sata}}",
+                         volumes="{name: tray, persistentVolumeClaim: {claimName: hpc-iso, hotpluggable: true}}"))
+    wait_until(lambda: events_of(client, "hpc", "VolumeAttachFailed"), what="the medium to be tried")
+    wait_until(lambda: client.get_json("vmi", "default", "hpc")["spec"] == before
+               and not client.get_json("vmi", "default", "hpc")["status"].get("volumeStatus"),
+               what="the tray to be empty again")

@@ -64,3 +64,35 @@ def test_declarative_hotplug(client):
     client.apply(declared())
     wait_until(lambda: status() is None, timeout=60, what="the volume to be detached")
     assert "ua-hot" not in virsh("dumpxml", f"{NS}_hpd")
+
+
+def test_cdrom_inject_and_eject(client):
+    """KubeVirt's inject/eject: an empty cdrom (a disk without a volume);
+    a hotpluggable volume of its name applied to the template inserts the
+    claim as its medium, taking the volume out ejects it; the drive
+    stays."""
+    setup_ns(client)
+    client.apply(CLAIM)
+    empty = vm_doc("cd").replace("disks: [{name: scratch, disk: {}}]",
+                                 "disks: [{name: scratch, disk: {}}, {name: tray, cdrom: {bus: sata}}]")
+    client.apply(empty)
+    wait_status(client, "cd", "Running")
+    xml = virsh("dumpxml", f"{NS}_cd")
+    assert "<alias name='ua-tray'/>" in xml and "/hot" not in xml.split("ua-tray")[0].rsplit("<disk", 1)[1]
+    client.apply(empty.replace("volumes: [{name: scratch, emptyDisk: {capacity: 16Mi}}]",
+                               "volumes: [{name: scratch, emptyDisk: {capacity: 16Mi}}, "
+                               "{name: tray, persistentVolumeClaim: {claimName: hot, hotpluggable: true}}]"))
+
+    def status():
+        vmi = client.get_json("vmi", NS, "cd")
+        return next((v for v in vmi["status"].get("volumeStatus", []) if v["name"] == "tray"), None)
+
+    def tray_disk():
+        return virsh("dumpxml", f"{NS}_cd").split("<alias name='ua-tray'/>")[0].rsplit("<disk", 1)[1]
+    wait_until(lambda: (status() or {}).get("phase") == "Ready", timeout=60, what=f"the medium (is {status()})")
+    assert "<source file=" in tray_disk() and "device='cdrom'" in tray_disk(), tray_disk()
+    client.apply(empty)
+    wait_until(lambda: status() is None, timeout=60, what="the eject")
+    assert "<source file=" not in tray_disk(), tray_disk()
+    disks = client.get_json("vmi", NS, "cd")["spec"]["domain"]["devices"]["disks"]
+    assert any(d["name"] == "tray" for d in disks)

@@ -104,7 +104,7 @@ static JsonObject *volume_named(JsonObject *spec, const char *name) {
         return NULL;
 }
 
-static char *target_name(const char *prefix, unsigned n) {
+char *domain_target_name(const char *prefix, unsigned n) {
         /* vda..vdz, vdaa..: the kernel's naming */
         GString *s = g_string_new(prefix);
         char buf[8];
@@ -120,89 +120,147 @@ static char *target_name(const char *prefix, unsigned n) {
         return g_string_free(s, FALSE);
 }
 
-static int write_disks(Xml *x, JsonObject *spec, const DomainHost *h, bool *ret_scsi, bool *ret_usb, GError **error) {
+/* The bus and target device of disks[i] (n_vd, n_sd: how many of each
+ * kind came before); the device kind ("disk", "cdrom", "lun") in *device. */
+static int disk_target(JsonObject *d, guint i, unsigned *n_vd, unsigned *n_sd, const char **device,
+                       const char **ret_bus, char **ret_dev, GError **error) {
+        *device = json_get_object(d, "cdrom") ? "cdrom" : json_get_object(d, "lun") ? "lun" : "disk";
+        const char *bus = json_get_string(json_get_object(d, *device), "bus");
+
+        if (!bus)
+                bus = streq(*device, "disk") ? "virtio" : streq(*device, "cdrom") ? "sata" : "scsi";
+        if (streq(bus, "virtio"))
+                *ret_dev = domain_target_name("vd", (*n_vd)++);
+        else if (streq(bus, "sata") || streq(bus, "scsi") || streq(bus, "usb"))
+                *ret_dev = domain_target_name("sd", (*n_sd)++);
+        else
+                return ev_error_set(error, EINVAL,
+                                    "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": "
+                                    "supported values: "
+                                    "\"virtio\", \"sata\", \"scsi\", \"usb\"", i, *device, bus);
+        *ret_bus = bus;
+        return 0;
+}
+
+/* One <disk> element: disk d of the spec, on src, as dev on bus. */
+static void write_disk(Xml *x, JsonObject *d, const char *device, const char *bus, const char *dev,
+                       const DomainVolume *src) {
+        const char *name = json_get_string(d, "name");
+        bool readonly = json_get_bool(json_get_object(d, device), "readonly", streq(device, "cdrom"));
+        const char *cache = json_get_string(d, "cache");
+        const char *io = json_get_string(d, "io");
+        const char *policy = json_get_string(d, "errorPolicy");
+        g_autoptr(GString) driver = g_string_new("<driver name='qemu'");
+
+        attr(driver, "type", src->format ? src->format : "raw");
+        /* O_DIRECT is KubeVirt's default where the storage allows it;
+         * read-only images are shared and cached */
+        attr(driver, "cache", cache ? cache : src->readonly ? "writethrough" : "none");
+        if (io && !streq(io, "default"))
+                attr(driver, "io", io);
+        if (policy)
+                attr(driver, "error_policy", policy);
+        if (!src->readonly && !streq(device, "cdrom"))
+                g_string_append(driver, " discard='unmap'");
+        g_string_append(driver, "/>");
+
+        open_tag(x, "<disk type='%s' device='%s'>", src->block ? "block" : "file", device);
+        raw_line(x, driver->str);
+        /* no path: an empty tray */
+        if (src->path && src->block)
+                line(x, "<source dev='%s'/>", src->path);
+        else if (src->path)
+                line(x, "<source file='%s'/>", src->path);
+        if (src->backing) {
+                /* named here, not probed from the overlay's header */
+                open_tag(x, "<backingStore type='file'>");
+                line(x, "<format type='raw'/>");
+                line(x, "<source file='%s'/>", src->backing);
+                line(x, "<backingStore/>");
+                close_tag(x, "</backingStore>");
+        }
+        line(x, "<target dev='%s' bus='%s'/>", dev, bus);
+        if (readonly || src->readonly)
+                line(x, "<readonly/>");
+        if (json_get_bool(d, "shareable", false))
+                line(x, "<shareable/>");
+        if (json_get_string(d, "serial"))
+                line(x, "<serial>%s</serial>", json_get_string(d, "serial"));
+        if (json_get_int(d, "bootOrder", 0) > 0)
+                line(x, "<boot order='%u'/>", (unsigned) json_get_int(d, "bootOrder", 0));
+        JsonObject *bs = json_get_object(json_get_object(d, "blockSize"), "custom");
+        if (bs)
+                line(x, "<blockio logical_block_size='%u' physical_block_size='%u'/>",
+                     (unsigned) json_get_int(bs, "logical", 512), (unsigned) json_get_int(bs, "physical", 512));
+        line(x, "<alias name='ua-%s'/>", name);
+        close_tag(x, "</disk>");
+}
+
+/* A cdrom without a volume: no medium (cached as a claim put in it will
+ * be: libvirt changes the medium, not the driver). */
+static const DomainVolume empty_tray = { .format = "raw" };
+
+/* Disks of the spec; only the one named only (NULL: all), as target (NULL:
+ * numbered in order). */
+static int write_disks(Xml *x, JsonObject *spec, GHashTable *volumes, const char *only, const char *target,
+                       bool *ret_scsi, bool *ret_usb, GError **error) {
         g_autoptr(JsonArray) disks = domain_disks(spec);
         unsigned n_vd = 0, n_sd = 0;
+        bool found = false;
 
         for (guint i = 0; i < json_array_get_length(disks); i++) {
                 JsonObject *d = json_array_get_object_element(disks, i);
                 const char *name = json_get_string(d, "name");
-                JsonObject *vol = volume_named(spec, name);
-                const DomainVolume *src = h->volumes ? g_hash_table_lookup(h->volumes, name) : NULL;
-                const char *device = json_get_object(d, "cdrom") ? "cdrom" : json_get_object(d, "lun") ? "lun" : "disk";
-                JsonObject *target = json_get_object(d, device);
-                const char *bus = json_get_string(target, "bus");
-                bool readonly = json_get_bool(target, "readonly", streq(device, "cdrom"));
+                const DomainVolume *src = volumes ? g_hash_table_lookup(volumes, name) : NULL;
+                const char *device, *bus = NULL;
                 g_autofree char *dev = NULL;
 
-                if (!vol)
+                if (only && !streq_ptr(name, only))
+                        continue;
+                if (!volume_named(spec, name) && json_get_object(d, "cdrom"))
+                        src = &empty_tray;
+                else if (!volume_named(spec, name))
                         return ev_error_set(error, EINVAL,
                                             "spec.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume has "
                                             "this name", i, name);
                 if (!src)
                         return ev_error_set(error, ENOENT, "spec.volumes: volume \"%s\" has no source on this node",
                                             name);
-                if (!bus)
-                        bus = streq(device, "disk") ? "virtio" : streq(device, "cdrom") ? "sata" : "scsi";
-                if (streq(bus, "virtio"))
-                        dev = target_name("vd", n_vd++);
-                else if (streq(bus, "sata") || streq(bus, "scsi") || streq(bus, "usb"))
-                        dev = target_name("sd", n_sd++);
-                else
-                        return ev_error_set(error, EINVAL,
-                                            "spec.domain.devices.disks[%u].%s.bus: Unsupported value: \"%s\": "
-                                            "supported values: "
-                                            "\"virtio\", \"sata\", \"scsi\", \"usb\"", i, device, bus);
+                if (disk_target(d, i, &n_vd, &n_sd, &device, &bus, &dev, error) < 0)
+                        return -EINVAL;
                 *ret_scsi = *ret_scsi || streq(bus, "scsi");
                 *ret_usb = *ret_usb || streq(bus, "usb");
-
-                const char *cache = json_get_string(d, "cache");
-                const char *io = json_get_string(d, "io");
-                const char *policy = json_get_string(d, "errorPolicy");
-                g_autoptr(GString) driver = g_string_new("<driver name='qemu'");
-                attr(driver, "type", src->format ? src->format : "raw");
-                /* O_DIRECT is KubeVirt's default where the storage allows it;
-                 * read-only images are shared and cached */
-                attr(driver, "cache", cache ? cache : src->readonly ? "writethrough" : "none");
-                if (io && !streq(io, "default"))
-                        attr(driver, "io", io);
-                if (policy)
-                        attr(driver, "error_policy", policy);
-                if (!src->readonly && !streq(device, "cdrom"))
-                        g_string_append(driver, " discard='unmap'");
-                g_string_append(driver, "/>");
-
-                open_tag(x, "<disk type='%s' device='%s'>", src->block ? "block" : "file", device);
-                raw_line(x, driver->str);
-                if (src->block)
-                        line(x, "<source dev='%s'/>", src->path);
-                else
-                        line(x, "<source file='%s'/>", src->path);
-                if (src->backing) {
-                        /* named here, not probed from the overlay's header */
-                        open_tag(x, "<backingStore type='file'>");
-                        line(x, "<format type='raw'/>");
-                        line(x, "<source file='%s'/>", src->backing);
-                        line(x, "<backingStore/>");
-                        close_tag(x, "</backingStore>");
-                }
-                line(x, "<target dev='%s' bus='%s'/>", dev, bus);
-                if (readonly || src->readonly)
-                        line(x, "<readonly/>");
-                if (json_get_bool(d, "shareable", false))
-                        line(x, "<shareable/>");
-                if (json_get_string(d, "serial"))
-                        line(x, "<serial>%s</serial>", json_get_string(d, "serial"));
-                if (json_get_int(d, "bootOrder", 0) > 0)
-                        line(x, "<boot order='%u'/>", (unsigned) json_get_int(d, "bootOrder", 0));
-                JsonObject *bs = json_get_object(json_get_object(d, "blockSize"), "custom");
-                if (bs)
-                        line(x, "<blockio logical_block_size='%u' physical_block_size='%u'/>",
-                             (unsigned) json_get_int(bs, "logical", 512), (unsigned) json_get_int(bs, "physical", 512));
-                line(x, "<alias name='ua-%s'/>", name);
-                close_tag(x, "</disk>");
+                write_disk(x, d, device, bus, target ? target : dev, src);
+                found = true;
         }
+        if (only && !found)
+                return ev_error_set(error, ENOENT, "spec.domain.devices.disks: no disk named \"%s\"", only);
         return 0;
+}
+
+GHashTable *domain_disk_targets(JsonObject *spec) {
+        g_autoptr(JsonArray) disks = domain_disks(spec);
+        GHashTable *t = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        unsigned n_vd = 0, n_sd = 0;
+
+        for (guint i = 0; i < json_array_get_length(disks); i++) {
+                JsonObject *d = json_array_get_object_element(disks, i);
+                const char *device, *bus;
+                char *dev = NULL;
+                if (disk_target(d, i, &n_vd, &n_sd, &device, &bus, &dev, NULL) == 0)
+                        g_hash_table_insert(t, g_strdup(json_get_string(d, "name")), dev);
+        }
+        return t;
+}
+
+char *domain_disk_xml(JsonObject *spec, GHashTable *volumes, const char *name, const char *target, GError **error) {
+        g_autoptr(GString) s = g_string_new(NULL);
+        Xml x = { .s = s };
+        bool scsi = false, usb = false;
+
+        if (write_disks(&x, spec, volumes, name, target, &scsi, &usb, error) < 0)
+                return NULL;
+        return g_string_free(g_steal_pointer(&s), FALSE);
 }
 
 static const char *binding_of(JsonObject *iface) {
@@ -620,9 +678,11 @@ char *domain_xml(JsonObject *spec, const DomainHost *h, GError **error) {
         line(&x, "<on_reboot>restart</on_reboot>");
         line(&x, "<on_crash>destroy</on_crash>");
         open_tag(&x, "<devices>");
-        if (write_disks(&x, spec, h, &scsi, &usb, error) < 0)
+        if (write_disks(&x, spec, h->volumes, NULL, NULL, &scsi, &usb, error) < 0)
                 return NULL;
-        if (scsi)
+        /* KubeVirt's: a virtio-scsi controller for the disks hotplugged
+         * later, unless devices.disableHotplug */
+        if (scsi || !json_get_bool(devices, "disableHotplug", false))
                 line(&x, "<controller type='scsi' index='0' model='virtio-scsi'/>");
         if (write_interfaces(&x, spec, h, error) < 0)
                 return NULL;

@@ -53,6 +53,17 @@ typedef struct DomainHost {
 /* The domain XML, or NULL with an error naming the spec field. */
 char *domain_xml(JsonObject *vmi_spec, const DomainHost *host, GError **error);
 
+/* The <disk> element of the spec's disk name (a hotplug: its volume in
+ * volumes, attached as target, e.g. "sdb"), or NULL with an error. */
+char *domain_disk_xml(JsonObject *vmi_spec, GHashTable *volumes, const char *name, const char *target,
+                      GError **error);
+
+/* The kernel's name of disk n (from 0) of a kind: "sd", 1 -> "sdb". */
+char *domain_target_name(const char *prefix, unsigned n);
+
+/* Disk name -> the target domain_xml() gives it ("vda", "sdb"). */
+GHashTable *domain_disk_targets(JsonObject *vmi_spec);
+
 /* Disks as the domain sees them: a VMI volume without a disk gets a
  * virtio disk (KubeVirt does the same); returns a new array of objects. */
 JsonArray *domain_disks(JsonObject *vmi_spec);

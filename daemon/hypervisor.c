@@ -659,6 +659,20 @@ static void call_work(void *data) {
                         if (virDomainReset(d, 0) < 0)
                                 fail(op, EIO);
                         break;
+                case HV_OP_ATTACH:
+                        if (virDomainAttachDeviceFlags(d, op->xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_UPDATE:
+                        /* force: a cdrom the guest locked is ejected all the same */
+                        if (virDomainUpdateDeviceFlags(d, op->xml,
+                                                       VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_DEVICE_MODIFY_FORCE) < 0)
+                                fail(op, EIO);
+                        break;
+                case HV_OP_DETACH:
+                        if (virDomainDetachDeviceAlias(d, op->xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                                fail(op, EIO);
+                        break;
                 case HV_OP_ADDRESSES:
                         run_addresses(d, op);
                         break;
@@ -755,6 +769,7 @@ HvOp *hv_op_free(HvOp *op) {
                 return NULL;
         g_free(op->domain);
         g_free(op->xml);
+        g_free(op->device);
         g_free(op->error);
         g_free(op->tag);
         g_free(op->network);

@@ -46,6 +46,9 @@ typedef enum HvOpKind {
         HV_OP_RESUME,
         HV_OP_REBOOT,                   /* soft reboot: ACPI/agent */
         HV_OP_RESET,                    /* hard reset, the reset button: the guest does not take part */
+        HV_OP_ATTACH,                   /* xml: a device into the running domain (hotplug) */
+        HV_OP_DETACH,                   /* xml: the alias of a device to take out ("ua-NAME") */
+        HV_OP_UPDATE,                   /* xml: a device changed live (a cdrom's medium) */
         HV_OP_LIST,                     /* every domain with our metadata */
         HV_OP_ADDRESSES,                /* IP addresses of a domain's interfaces */
         HV_OP_GUEST_INFO,               /* the guest agent's facts (KubeVirt's guest agent info layout) */
@@ -111,6 +114,7 @@ struct HvOp {
         HvOpDone done;
         void *userdata;
         char *tag;                      /* the caller's (an instance's uid) */
+        char *device;                   /* the caller's (ATTACH, DETACH: a volume's name) */
 };
 
 int hypervisor_new(sd_event *event, const char *uri, HvEventFunc on_event, void *userdata, Hypervisor **ret);

@@ -39,6 +39,27 @@ JsonObject *json_ensure_object(JsonObject *o, const char *member) {
         return c;
 }
 
+JsonArray *json_ensure_array(JsonObject *o, const char *member) {
+        JsonArray *a = json_get_array(o, member);
+        if (a)
+                return a;
+        a = json_array_new();
+        json_object_set_array_member(o, member, a);
+        return a;
+}
+
+JsonObject *json_array_find_named(JsonArray *a, const char *name, guint *ret_index) {
+        for (guint i = 0; a && i < json_array_get_length(a); i++) {
+                JsonObject *o = json_array_get_object_element(a, i);
+                if (o && g_strcmp0(json_get_string(o, "name"), name) == 0) {
+                        if (ret_index)
+                                *ret_index = i;
+                        return o;
+                }
+        }
+        return NULL;
+}
+
 bool json_array_has_string(JsonArray *a, const char *s) {
         for (guint i = 0; a && i < json_array_get_length(a); i++) {
                 JsonNode *n = json_array_get_element(a, i);

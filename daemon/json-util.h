@@ -13,6 +13,11 @@ gint64 json_get_int(JsonObject *o, const char *member, gint64 def);
 bool json_get_bool(JsonObject *o, const char *member, bool def);
 /* The member as an object, created (empty) when absent. */
 JsonObject *json_ensure_object(JsonObject *o, const char *member);
+/* The member as an array, created (empty) when absent. */
+JsonArray *json_ensure_array(JsonObject *o, const char *member);
+/* The object of an array whose "name" is name (its index in *ret_index),
+ * or NULL: spec lists (volumes, disks, volumeStatus). */
+JsonObject *json_array_find_named(JsonArray *a, const char *name, guint *ret_index);
 /* Whether a string array holds s. */
 bool json_array_has_string(JsonArray *a, const char *s);
 /* Remove every occurrence of s; returns whether something was removed. */

@@ -45,11 +45,13 @@ static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, G
                                    !!json_object_has_member(d, "lun");
                 gint64 order = json_get_int(d, "bootOrder", 0);
 
-                if (!has_named(volumes, name))
+                /* a cdrom without a volume is an empty tray (KubeVirt's
+                 * inject/eject: a hotpluggable volume of its name fills it) */
+                if (!has_named(volumes, name) && !json_object_has_member(d, "cdrom"))
                         return ev_error_set(error, EINVAL,
                                             "%s.domain.devices.disks[%u].name: Invalid value: \"%s\": no volume of "
                                             "this name "
-                                            "in %s.volumes", path, i, name, path);
+                                            "in %s.volumes (only a cdrom may be empty)", path, i, name, path);
                 if (targets > 1)
                         return ev_error_set(error, EINVAL,
                                             "%s.domain.devices.disks[%u]: Invalid value: give one of disk, cdrom or "

@@ -49,6 +49,10 @@ typedef struct Instance {
         CredentialsSync *creds;         /* while its agent is connected and its Secrets are sent */
         GPtrArray *hostdevs;            /* host device names it holds (vmi-hostdev.c); NULL: none */
         char *holder_name;              /* "namespace/name", for those who wait for them */
+        /* declarative hotplug: template volumes whose attach failed, not
+         * tried again until the template's volumes or disks change */
+        GHashTable *hotplug_failed;     /* volume names; NULL: none */
+        char *hotplug_template;         /* the template's volumes and disks (JSON) they failed with */
 } Instance;
 
 Instance *instance_free(Instance *i);
@@ -138,6 +142,8 @@ typedef struct Overlay {
  * make first; r->adopting: the domain runs, only learn what it uses. */
 VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r);
 void vmi_resolved_clear(Resolved *r);
+/* The same for one volume (a hotplug's, not in vmi's spec yet). */
+VolState vmi_resolve_volume(VmiController *c, Object *vmi, JsonObject *volume, Resolved *r);
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Resolved, vmi_resolved_clear)
 
@@ -147,6 +153,8 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u);
 char *vmi_instance_dir(VmiController *c, Object *vmi);
 /* The domain libvirt runs is this instance's. */
 bool vmi_has_domain(VmiController *c, Object *vmi);
+/* The instance's domain runs (else -EBUSY, "not running"). */
+int vmi_running_domain(VmiController *c, Object *vmi, Instance **ret, GError **error);
 /* Done function of destroy and shutdown: logs a failure. */
 void vmi_op_logged(HvOp *op);
 /* Done function of a stop's destroy: logs a failure and, unless the domain
@@ -165,6 +173,14 @@ void vmi_agent_tick(VmiController *c, gint64 now);
 void vmi_quiesce(VmiController *c, Object *vmi, bool use_agent, const char **ret_how, InstanceDone done,
                  void *userdata);
 void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone done, void *userdata);
+
+/* --- hotplug (vmi-hotplug.c) --- */
+
+/* Watch VMs (their template's hotpluggable volumes are attached to and
+ * detached from the running instance) and claims and DataVolumes (a
+ * volume that was not ready is tried again). */
+void vmi_hotplug_watch(VmiController *c);
+void vmi_hotplug_unwatch(VmiController *c);
 
 /* --- adoption (vmi-adopt.c) --- */
 

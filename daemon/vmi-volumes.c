@@ -168,11 +168,7 @@ static VolState kernel_boot(VmiController *c, Object *vmi, Resolved *r) {
         return VOL_READY;
 }
 
-VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
-        JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
-        g_autofree char *dir = vmi_instance_dir(c, vmi);
-        VolState worst = VOL_READY;
-
+static void resolved_init(Resolved *r) {
         r->volumes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         r->strings = g_ptr_array_new_with_free_func(g_free);
         r->claims = g_ptr_array_new_with_free_func(g_free);
@@ -180,74 +176,97 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
         r->seeds = g_ptr_array_new_with_free_func((GDestroyNotify) seed_job_free);
         r->overlays = g_ptr_array_new_with_free_func((GDestroyNotify) overlay_free);
         r->images = g_ptr_array_new_with_free_func(g_free);
-        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
-                JsonObject *v = json_array_get_object_element(volumes, i);
-                const char *name = json_get_string(v, "name");
-                VolState st = VOL_READY;
+}
 
-                if (json_get_object(v, "persistentVolumeClaim"))
-                        st = claim_volume(c, vmi, r, name,
-                                          json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"),
-                                          NULL);
-                else if (json_get_object(v, "dataVolume")) {
-                        const char *dvname = json_get_string(json_get_object(v, "dataVolume"), "name");
-                        Object *dv = NULL;
-                        if (model_get(c->model, &kind_datavolume, vmi->namespace, dvname, &dv, NULL) < 0) {
-                                /* a plain PVC of that name serves too, as in KubeVirt */
-                                st = claim_volume(c, vmi, r, name, dvname, NULL);
-                                if (st == VOL_PVC_NOT_FOUND) {
-                                        g_free(r->message);
-                                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace,
-                                                                     dvname);
-                                }
-                        } else if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
-                                g_free(r->message);
-                                r->message = g_strdup_printf("DataVolume %s/%s failed: %s", vmi->namespace, dvname,
-                                                             object_condition(dv, "Running", "message") ?: "");
-                                st = VOL_DV_ERROR;
-                        } else if (!streq_ptr(object_status_string(dv, "phase"), "Succeeded")) {
-                                g_free(r->message);
-                                r->message = g_strdup_printf("DataVolume %s/%s is %s", vmi->namespace, dvname,
-                                                             object_status_string(dv, "phase") ?: "Pending");
-                                st = VOL_WAITING;
-                        } else
-                                st = claim_volume(c, vmi, r, name, dvname, NULL);
-                } else if (json_get_object(v, "emptyDisk")) {
-                        DomainVolume *dv = g_new0(DomainVolume, 1);
-                        char *path = g_strdup_printf("%s/%s.img", dir, name);
-                        dv->path = keep(r, path);
-                        dv->format = "raw";
-                        g_hash_table_insert(r->volumes, g_strdup(name), dv);
-                        g_ptr_array_add(r->empty_disks, g_strdup(path));
-                        g_ptr_array_add(r->empty_disks,
-                                        g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
-                } else if (json_get_object(v, "containerDisk")) {
-                        st = container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
-                } else if (seed_is_volume(v)) {
-                        g_autoptr(GError) e = NULL;
-                        SeedJob *j = g_new0(SeedJob, 1);
-                        if (seed_resolve(c->model, vmi, v, &j->seed, &e) < 0) {
-                                g_free(j);
-                                g_free(r->message);
-                                r->message = g_strdup(e->message);
-                                st = VOL_FAILED;
-                        } else {
-                                DomainVolume *dv = g_new0(DomainVolume, 1);
-                                j->path = g_strdup_printf("%s/%s.iso", dir, name);
-                                dv->path = keep(r, g_strdup(j->path));
-                                dv->format = "raw";
-                                dv->readonly = true;
-                                g_hash_table_insert(r->volumes, g_strdup(name), dv);
-                                g_ptr_array_add(r->seeds, j);
-                        }
-                } else {
+/* A DataVolume, or a plain PVC of that name, as in KubeVirt. */
+static VolState datavolume_volume(VmiController *c, Object *vmi, Resolved *r, const char *name, const char *dvname) {
+        Object *dv = NULL;
+        VolState st;
+
+        if (model_get(c->model, &kind_datavolume, vmi->namespace, dvname, &dv, NULL) < 0) {
+                st = claim_volume(c, vmi, r, name, dvname, NULL);
+                if (st == VOL_PVC_NOT_FOUND) {
                         g_free(r->message);
-                        r->message = g_strdup_printf("volume %s: this source is not supported on edgevirt", name);
-                        st = VOL_FAILED;
+                        r->message = g_strdup_printf("DataVolume %s/%s does not exist", vmi->namespace, dvname);
                 }
+                return st;
+        }
+        if (streq_ptr(object_status_string(dv, "phase"), "Failed")) {
+                g_free(r->message);
+                r->message = g_strdup_printf("DataVolume %s/%s failed: %s", vmi->namespace, dvname,
+                                             object_condition(dv, "Running", "message") ?: "");
+                return VOL_DV_ERROR;
+        }
+        if (!streq_ptr(object_status_string(dv, "phase"), "Succeeded")) {
+                g_free(r->message);
+                r->message = g_strdup_printf("DataVolume %s/%s is %s", vmi->namespace, dvname,
+                                             object_status_string(dv, "phase") ?: "Pending");
+                return VOL_WAITING;
+        }
+        return claim_volume(c, vmi, r, name, dvname, NULL);
+}
+
+static VolState resolve_one(VmiController *c, Object *vmi, Resolved *r, JsonObject *v, const char *dir) {
+        const char *name = json_get_string(v, "name");
+
+        if (json_get_object(v, "persistentVolumeClaim"))
+                return claim_volume(c, vmi, r, name,
+                                    json_get_string(json_get_object(v, "persistentVolumeClaim"), "claimName"), NULL);
+        if (json_get_object(v, "dataVolume"))
+                return datavolume_volume(c, vmi, r, name, json_get_string(json_get_object(v, "dataVolume"), "name"));
+        if (json_get_object(v, "emptyDisk")) {
+                DomainVolume *dv = g_new0(DomainVolume, 1);
+                char *path = g_strdup_printf("%s/%s.img", dir, name);
+                dv->path = keep(r, path);
+                dv->format = "raw";
+                g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                g_ptr_array_add(r->empty_disks, g_strdup(path));
+                g_ptr_array_add(r->empty_disks, g_strdup(json_get_string(json_get_object(v, "emptyDisk"), "capacity")));
+                return VOL_READY;
+        }
+        if (json_get_object(v, "containerDisk"))
+                return container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
+        if (seed_is_volume(v)) {
+                g_autoptr(GError) e = NULL;
+                SeedJob *j = g_new0(SeedJob, 1);
+                if (seed_resolve(c->model, vmi, v, &j->seed, &e) < 0) {
+                        g_free(j);
+                        g_free(r->message);
+                        r->message = g_strdup(e->message);
+                        return VOL_FAILED;
+                }
+                DomainVolume *dv = g_new0(DomainVolume, 1);
+                j->path = g_strdup_printf("%s/%s.iso", dir, name);
+                dv->path = keep(r, g_strdup(j->path));
+                dv->format = "raw";
+                dv->readonly = true;
+                g_hash_table_insert(r->volumes, g_strdup(name), dv);
+                g_ptr_array_add(r->seeds, j);
+                return VOL_READY;
+        }
+        g_free(r->message);
+        r->message = g_strdup_printf("volume %s: this source is not supported on edgevirt", name);
+        return VOL_FAILED;
+}
+
+VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
+        JsonArray *volumes = json_get_array(json_get_object(object_root(vmi), "spec"), "volumes");
+        g_autofree char *dir = vmi_instance_dir(c, vmi);
+        VolState worst = VOL_READY;
+
+        resolved_init(r);
+        for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                VolState st = resolve_one(c, vmi, r, json_array_get_object_element(volumes, i), dir);
                 if (st > worst)
                         worst = st;
         }
         VolState st = kernel_boot(c, vmi, r);
         return MAX(st, worst);
+}
+
+VolState vmi_resolve_volume(VmiController *c, Object *vmi, JsonObject *volume, Resolved *r) {
+        g_autofree char *dir = vmi_instance_dir(c, vmi);
+
+        resolved_init(r);
+        return resolve_one(c, vmi, r, volume, dir);
 }

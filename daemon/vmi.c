@@ -144,6 +144,9 @@ Instance *instance_free(Instance *i) {
                 json_object_unref(i->agent);
         credentials_sync_free(i->creds);
         vmi_hostdevs_clear(i);
+        if (i->hotplug_failed)
+                g_hash_table_unref(i->hotplug_failed);
+        g_free(i->hotplug_template);
         g_free(i);
         return NULL;
 }
@@ -964,6 +967,7 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);
         model_watch(m, &kind_vm, &vmi_vm_firmware_watch, c);
+        vmi_hotplug_watch(c);
         if (s->images)
                 imagecache_set_changed(s->images, images_changed, c);
         vmi_list_domains(c);
@@ -976,6 +980,7 @@ VmiController *vmi_controller_free(VmiController *c) {
                 return NULL;
         model_unwatch(c->model, &volume_watch, c);
         model_unwatch(c->model, &vmi_vm_firmware_watch, c);
+        vmi_hotplug_unwatch(c);
         if (c->services->instances.data == c)
                 c->services->instances = (InstanceOps) { 0 };
         hypervisor_free(c->hv);

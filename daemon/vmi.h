@@ -25,6 +25,26 @@ int vmi_pause(Model *m, Object *vmi, GError **error);
 int vmi_unpause(Model *m, Object *vmi, GError **error);
 int vmi_soft_reboot(Model *m, Object *vmi, GError **error);
 int vmi_reset(Model *m, Object *vmi, GError **error);
+/* A disk hotplugged into a running instance (virtctl addvolume): the
+ * DataVolume or claim named name, as a volume and a disk of that name. */
+typedef struct HotplugVolume {
+        const char *name;
+        const char *serial;             /* NULL: none */
+        const char *bus;                /* NULL: scsi (the only one) */
+} HotplugVolume;
+
+/* The volume ({name, dataVolume|persistentVolumeClaim: {..., hotpluggable:
+ * true}}) and disk a hotplug adds to a spec in namespace; errors name the
+ * option that is wrong or the source that is missing. */
+int vmi_hotplug_entries(Model *m, const char *namespace, const HotplugVolume *v, JsonObject **ret_volume,
+                        JsonObject **ret_disk, GError **error);
+/* Attach v to the running instance (its spec gains the volume and disk at
+ * once, status.volumeStatus follows the attach; a failed attach takes them
+ * out again), or take a hotpluggable volume out.  instance_only: not in
+ * the VM's template (virtctl addvolume without --persist): the template
+ * does not take it out again (annotation edgevirt.org/instance-hotplugs). */
+int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, bool instance_only, GError **error);
+int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error);
 /* A connected socket to the serial console / VNC server; the caller owns it. */
 int vmi_open_console(Model *m, Object *vmi, GError **error);
 int vmi_open_vnc(Model *m, Object *vmi, GError **error);

@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "object-path.h"
 #include "util.h"
+#include "vm-hotplug.h"
 #include "vm-status.h"
 #include "vm-memorydump.h"
 #include "vm.h"
@@ -198,6 +199,48 @@ static int method_vm_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(m, NULL);
 }
 
+/* AddVolume and RemoveVolume (virtctl addvolume/removevolume) on a VM or
+ * an instance: read the name and options, authorize vm.hotplug, ask. */
+static int hotplug_verb(sd_bus_message *m, Object *o, bool add, sd_bus_error *error) {
+        g_autoptr(GError) e = NULL;
+        g_autofree char *serial = NULL, *bus = NULL;
+        const char *name;
+        bool persist = false;
+        bool vm = o->kind == &kind_vm;
+        BusOption options[] = {
+                { "persist", BUS_OPTION_BOOL, &persist },
+                { "serial", BUS_OPTION_STRING, &serial },
+                { "bus", BUS_OPTION_STRING, &bus },
+        };
+        int r;
+
+        r = sd_bus_message_read(m, "s", &name);
+        if (r < 0)
+                return r;
+        r = bus_read_options(m, options, add ? 3 : 1, error);
+        if (r < 0)
+                return r;
+        if (isempty(name))
+                return sd_bus_error_set(error, SD_BUS_ERROR_INVALID_ARGS, "the volume's name is empty");
+        if (persist && !vm)
+                return sd_bus_error_set(error, BUS_ERROR_NOT_SUPPORTED, "option \"persist\" applies to "
+                                        "VirtualMachines, not to their instances");
+        r = authz_check(bus_current_daemon(m)->authz, m, "vm.hotplug", o->namespace, o->kind->kind, o->name, error);
+        if (r < 0)
+                return r;
+        if (r == 0)
+                return 1;       /* polkit asked: the call comes again */
+        HotplugVolume v = { .name = name, .serial = serial, .bus = bus };
+        if (vm)
+                r = add ? vm_add_volume(o->model, o, &v, persist, &e) :
+                          vm_remove_volume(o->model, o, name, persist, &e);
+        else
+                r = add ? vmi_add_volume(o->model, o, &v, true, &e) : vmi_remove_volume(o->model, o, name, &e);
+        if (r < 0)
+                return bus_error_set(error, r, e);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 /* virtctl memory-dump remove: a verb on the VM itself, as instance verbs are */
 static int method_vm_remove_memory_dump(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         return instance_verb(m, userdata, userdata, vm_memory_dump_remove, error);
@@ -224,6 +267,14 @@ static int method_vm_open_memory_dump(sd_bus_message *m, void *userdata, sd_bus_
         r = sd_bus_reply_method_return(m, "hts", fd, size, file_name ?: "");
         close(fd);      /* the reply holds a duplicate */
         return r;
+}
+
+static int method_add_volume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return hotplug_verb(m, userdata, true, error);
+}
+
+static int method_remove_volume(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        return hotplug_verb(m, userdata, false, error);
 }
 
 const sd_bus_vtable bus_vm_vtable[] = {
@@ -255,6 +306,10 @@ const sd_bus_vtable bus_vm_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS("OpenMemoryDump", SD_BUS_ARGS("a{sv}", options),
                                 SD_BUS_RESULT("h", fd, "t", size, "s", file_name),
                                 method_vm_open_memory_dump, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_add_volume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_remove_volume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END
 };
 
@@ -502,6 +557,10 @@ const sd_bus_vtable bus_vmi_vtable[] = {
                                 method_vmi_soft_reboot, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("Reset", SD_BUS_ARGS("a{sv}", options), SD_BUS_NO_RESULT,
                                 method_vmi_reset, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("AddVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_add_volume, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("RemoveVolume", SD_BUS_ARGS("s", name, "a{sv}", options), SD_BUS_NO_RESULT,
+                                method_remove_volume, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenConsole", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),
                                 method_vmi_open_console, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("OpenVNC", SD_BUS_ARGS("a{sv}", options), SD_BUS_RESULT("h", fd),

@@ -56,6 +56,11 @@ typedef struct Ctl {
         char *push_disks;       /* export --push-disks: REGISTRY/PREFIX */
         int tls_verify;         /* export --tls-verify: 0 or 1, -1: not given */
         char *creds_secret;     /* export --creds-secret */
+        /* addvolume/removevolume */
+        char *volume_name;      /* --volume-name */
+        char *serial;           /* --serial */
+        char *disk_bus;         /* addvolume --bus (virtctl's: the disk's bus, not D-Bus's) */
+        bool persist;           /* --persist */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -130,6 +135,7 @@ int verb_credentials(Ctl *c, int argc, char **argv);
 
 /* vm-verbs.c */
 int verb_lifecycle(Ctl *c, int argc, char **argv);
+int verb_volume(Ctl *c, int argc, char **argv);
 int verb_console(Ctl *c, int argc, char **argv);
 int verb_vnc(Ctl *c, int argc, char **argv);
 int verb_guest(Ctl *c, int argc, char **argv);

@@ -2,12 +2,12 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset addvolume removevolume console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump"
         local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--claim-name|--replicas|--bus|--grace-period|--user|--file|--value|--secret|--password) ((i++)) ;;
+                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--claim-name|--replicas|--bus|--grace-period|--user|--file|--value|--secret|--password|--volume-name|--serial) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
@@ -17,6 +17,8 @@ _edgevirtctl() {
         -o|--output) [[ $cmd == images && $kind == save ]] && { _filedir; return; }
                 COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
         -f|--filename|--image-path|--file|-i|--input) _filedir; return ;;
+        --volume-name) COMPREPLY=($(compgen -W "$(edgevirtctl get dv -o name 2>/dev/null | sed 's|.*/||')
+                                $(edgevirtctl get pvc -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
         esac
         if [[ -z $cmd ]]; then
                 COMPREPLY=($(compgen -W "$commands" -- "$cur"))
@@ -28,7 +30,11 @@ _edgevirtctl() {
                 COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == create && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "namespace configmap secret" -- "$cur"))
-        elif [[ $cmd == @(start|stop|restart|soft-reboot|reset|console|guestosinfo|userlist|fslist) && -z $kind ]]; then
+        elif [[ $cmd == @(addvolume|removevolume) && $cur == -* ]]; then
+                local opts="--volume-name --persist"
+                [[ $cmd == addvolume ]] && opts+=" --serial --bus"
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+        elif [[ $cmd == @(start|stop|restart|soft-reboot|reset|addvolume|removevolume|console|guestosinfo|userlist|fslist) && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == @(pause|unpause) && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "vm vmi" -- "$cur"))

@@ -184,6 +184,8 @@ static void help(void) {
                  "                                                         with the VMs' disks as containerDisks\n"
                  "  start VM | stop VM [--grace-period=S] [--force] | restart VM [--grace-period=S] [--force]\n"
                  "  pause vm|vmi NAME | unpause vm|vmi NAME | soft-reboot VM | reset VM\n"
+                 "  addvolume VM --volume-name=DV_OR_PVC [--serial=S] [--persist] [--bus=scsi]\n"
+                 "  removevolume VM --volume-name=NAME [--persist]          disk hotplug (virtctl's)\n"
                  "  console VM                                             serial console (escape: ^])\n"
                  "  guestosinfo VM | userlist VM | fslist VM               the guest agent's facts (JSON)\n"
                  "  memory-dump get VM [--claim-name=C [--create-claim [--storage-class=SC]]]\n"
@@ -207,7 +209,8 @@ static void help(void) {
 enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_NOCREATE, ARG_DISPLAY, ARG_DESC,
        ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
        ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK,
-       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM, ARG_PUSH_DISKS, ARG_TLS_VERIFY, ARG_CREDS_SECRET };
+       ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM, ARG_PUSH_DISKS, ARG_TLS_VERIFY, ARG_CREDS_SECRET,
+       ARG_VOLUME_NAME, ARG_SERIAL, ARG_PERSIST };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -234,6 +237,8 @@ static const struct option options[] = {
         { "push-disks", required_argument, NULL, ARG_PUSH_DISKS },
         { "tls-verify", required_argument, NULL, ARG_TLS_VERIFY },
         { "creds-secret", required_argument, NULL, ARG_CREDS_SECRET },
+        { "volume-name", required_argument, NULL, ARG_VOLUME_NAME },
+        { "serial", required_argument, NULL, ARG_SERIAL }, { "persist", no_argument, NULL, ARG_PERSIST },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
 };
 
@@ -275,6 +280,9 @@ static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrA
                 case ARG_KEY_VALUE: c->key_value = optarg; break;
                 case ARG_SECRET: c->secret_name = optarg; break;
                 case ARG_PASSWORD: c->password = optarg; break;
+                case ARG_VOLUME_NAME: c->volume_name = optarg; break;
+                case ARG_SERIAL: c->serial = optarg; break;
+                case ARG_PERSIST: c->persist = true; break;
                 case ARG_CREATE_SECRET: c->create_secret = true; break;
                 case ARG_UPDATE_SECRET: c->update_secret = true; break;
                 case ARG_PUSH_DISKS: c->push_disks = optarg; break;
@@ -338,6 +346,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },
                 { "scale", verb_scale }, { "memory-dump", verb_memory_dump },
+                { "addvolume", verb_volume }, { "removevolume", verb_volume },
         };
 
         for (size_t i = 0; i < G_N_ELEMENTS(verbs); i++)
@@ -373,6 +382,11 @@ int main(int argc, char *argv[]) {
         if (optind >= argc) {
                 help();
                 return 1;
+        }
+        if (streq(argv[optind], "addvolume")) {
+                /* virtctl's --bus: the disk's (the D-Bus bus comes from EDGEVIRT_BUS then) */
+                c.disk_bus = c.bus_spec;
+                c.bus_spec = NULL;
         }
         g_autofree char *project = c.namespace ? NULL : current_project();
         if (!c.namespace)

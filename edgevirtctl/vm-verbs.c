@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* edgevirtctl: virtctl's verbs on VMs and their instances (start, stop,
- * restart, pause, unpause, soft-reboot, console, vnc, guest agent facts),
+ * restart, pause, unpause, soft-reboot, addvolume, removevolume, console,
+ * vnc, guest agent facts),
  * each one call on the VM's or instance's bus object. */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,9 +20,20 @@
 #define VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
 #define VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 
+/* Send a verb's call to the object of kind name; 0, or the exit status. */
+static int call_verb(Ctl *c, sd_bus_message *m, const char *kind, const char *name) {
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r = sd_bus_call(c->bus, m, 0, &e, NULL);
+
+        if (r >= 0)
+                return 0;
+        if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
+                return fail(_("%s \"%s\" not found in namespace \"%s\""), kind, name, c->namespace);
+        return bus_fail(&e, r);
+}
+
 /* start|stop|restart|soft-reboot|reset VM; pause|unpause vm|vmi NAME */
 int verb_lifecycle(Ctl *c, int argc, char **argv) {
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         const char *verb = argv[0], *name, *segment = "vm", *iface = VM_INTERFACE;
         static const struct { const char *verb, *method, *done; } map[] = {
@@ -70,15 +82,48 @@ int verb_lifecycle(Ctl *c, int argc, char **argv) {
                 r = sd_bus_message_close_container(m);
         if (r < 0)
                 return fail("%s", g_strerror(-r));
-        r = sd_bus_call(c->bus, m, 0, &e, NULL);
-        if (r < 0) {
-                if (sd_bus_error_has_name(&e, SD_BUS_ERROR_UNKNOWN_OBJECT))
-                        return fail(_("%s \"%s\" not found in namespace \"%s\""),
-                                    streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance", name,
-                                    c->namespace);
-                return bus_fail(&e, r);
-        }
+        if (call_verb(c, m, streq(segment, "vm") ? "VirtualMachine" : "VirtualMachineInstance", name))
+                return 1;
         printf(_(done), name);
+        return 0;
+}
+
+/* addvolume VM --volume-name=N [--serial=S] [--persist] [--bus=scsi];
+ * removevolume VM --volume-name=N [--persist] */
+int verb_volume(Ctl *c, int argc, char **argv) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        bool add = streq(argv[0], "addvolume");
+        int r;
+
+        if (argc != 2 || !c->volume_name)
+                return fail(_("usage: edgevirtctl %s VM --volume-name=NAME%s"), argv[0],
+                            add ? " [--serial=SERIAL] [--persist] [--bus=scsi]" : " [--persist]");
+        if (!add && c->serial)
+                return fail(_("--serial applies to addvolume"));
+        g_autofree char *path = ctl_object_path(c->namespace, "vm", argv[1]);
+        r = sd_bus_message_new_method_call(c->bus, &m, NAME, path, VM_INTERFACE, add ? "AddVolume" : "RemoveVolume");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", c->volume_name);
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "{sv}");
+        if (r >= 0 && c->persist)
+                r = sd_bus_message_append(m, "{sv}", "persist", "b", 1);
+        if (r >= 0 && c->serial)
+                r = sd_bus_message_append(m, "{sv}", "serial", "s", c->serial);
+        if (r >= 0 && c->disk_bus)
+                r = sd_bus_message_append(m, "{sv}", "bus", "s", c->disk_bus);
+        if (r >= 0)
+                r = sd_bus_message_close_container(m);
+        if (r < 0)
+                return fail("%s", g_strerror(-r));
+        if (call_verb(c, m, "VirtualMachine", argv[1]))
+                return 1;
+        if (add)
+                printf(_("Successfully submitted add volume request to VM %s for volume %s\n"), argv[1],
+                       c->volume_name);
+        else
+                printf(_("Successfully submitted remove volume request to VM %s for volume %s\n"), argv[1],
+                       c->volume_name);
         return 0;
 }
 

@@ -181,6 +181,25 @@ static void test_pure(void) {
         g_assert_cmpstr(a, ==, b);
 }
 
+/* The element AddVolume attaches: the spec's disk alone, on the target
+ * chosen beside the running domain's disks. */
+static void test_hotplug_disk(void) {
+        g_autofree char *text = NULL;
+        g_autoptr(GPtrArray) docs = NULL;
+        g_autoptr(GError) e = NULL;
+        gsize len;
+
+        g_assert_true(g_file_get_contents(SRC_DIR "/domain/hotplug-scsi.yaml", &text, &len, NULL));
+        g_assert_cmpint(manifest_parse(text, len, &docs, NULL), ==, 0);
+        JsonObject *spec = vmi_spec_of(json_node_get_object(docs->pdata[0]));
+        g_autoptr(GHashTable) volumes = fake_volumes(spec);
+        g_autofree char *xml = domain_disk_xml(spec, volumes, "data", "sdc", &e);
+        g_assert_no_error(e);
+        check_golden(SRC_DIR "/domain/hotplug-scsi.disk", xml);
+        g_assert_null(domain_disk_xml(spec, volumes, "nothing", "sdc", &e));
+        g_assert_cmpstr(e->message, ==, "spec.domain.devices.disks: no disk named \"nothing\"");
+}
+
 static void add_dir(const char *dir, const char *prefix) {
         g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
         g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
@@ -203,5 +222,6 @@ int main(int argc, char *argv[]) {
         add_dir(SRC_DIR "/compat/kubevirt-examples", "compat");
         add_dir(SRC_DIR "/domain", "specs");
         g_test_add_func("/domain/pure", test_pure);
+        g_test_add_func("/domain/hotplug-disk", test_hotplug_disk);
         return g_test_run();
 }

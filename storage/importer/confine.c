@@ -5,6 +5,10 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sched.h>
+#include <stdio.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -112,4 +116,28 @@ static void seccomp_confine(void) {
 void importer_confine(const Options *o) {
         landlock_confine(o);
         seccomp_confine();
+}
+
+/* --self-test: what the confinement must refuse, tried. */
+int importer_self_test(const Options *o) {
+        struct { const char *what; int r; int want; } t[] = {
+                { "unshare(CLONE_NEWNS)", unshare(CLONE_NEWNS) < 0 ? errno : 0, EPERM },
+                { "mount(tmpfs)", mount("none", o->scratch, "tmpfs", 0, NULL) < 0 ? errno : 0, EPERM },
+                { "ptrace(TRACEME)", ptrace(PTRACE_TRACEME, 0, NULL, NULL) < 0 ? errno : 0, EPERM },
+                { "socket(AF_PACKET)", socket(AF_PACKET, SOCK_RAW, 0) < 0 ? errno : 0, EAFNOSUPPORT },
+                { "keyctl", (int) syscall(SYS_keyctl, 0, 0, 0, 0, 0) < 0 ? errno : 0, EPERM },
+                { "write outside",
+                  open("/var/tmp/edgevirt-importer-self-test", O_WRONLY | O_CREAT | O_CLOEXEC, 0600) < 0 ? errno : 0,
+                  EACCES },
+        };
+        int bad = 0;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        printf("socket(AF_INET): %s\n", fd >= 0 ? "allowed" : g_strerror(errno));
+        bad += fd < 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(t); i++) {
+                printf("%s: %s\n", t[i].what,
+                       t[i].r == t[i].want ? "refused" : t[i].r ? g_strerror(t[i].r) : "ALLOWED");
+                bad += t[i].r != t[i].want;
+        }
+        return bad ? 1 : 0;
 }

@@ -33,6 +33,10 @@ typedef struct Options {
  * (no mounts, namespaces, modules …) for this process and its children
  * (confine.c). */
 void importer_confine(const Options *o);
+/* --self-test: what the confinement must refuse, tried (confine.c); the exit status. */
+int importer_self_test(const Options *o);
+/* The command line into o; dies on a bad one (options.c). */
+void importer_parse_args(int argc, char *argv[], Options *o);
 /* Say why on stderr, remove the partial file, exit 2 (retryable) or 1. */
 void G_GNUC_PRINTF(2, 3) G_GNUC_NORETURN die(bool retryable, const char *fmt, ...);
 /* die with r's error. */

@@ -252,6 +252,35 @@ def test_bash_completion(ctl):
     assert complete(ctl, "edgevirtctl credentials ") == {"add-ssh-key", "remove-ssh-key", "set-password"}
     assert complete(ctl, "edgevirtctl credentials set-password --p") == {"--password="}
     assert {"--file=", "--create-secret"} <= complete(ctl, "edgevirtctl credentials add-ssh-key --")
+    assert complete(ctl, "edgevirtctl add") == {"addvolume"}
+    assert complete(ctl, "edgevirtctl addvolume box --") == {"--volume-name", "--persist", "--serial", "--bus"}
+    assert complete(ctl, "edgevirtctl removevolume box --") == {"--volume-name", "--persist"}
+
+
+def test_addvolume_removevolume(ctl):
+    """virtctl addvolume/removevolume: --bus is the disk's bus, as in
+    virtctl (the D-Bus bus comes from EDGEVIRT_BUS); --persist on a
+    stopped VM writes its template."""
+    ctl("apply", "-f", "-", input="apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: hot}\n"
+        "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 64Mi}}}}}\n---\n"
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: extra}\n"
+        "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 16Mi}}}\n")
+    assert "extra" in complete(ctl, "edgevirtctl addvolume hot --volume-name ")
+    r = ctl("addvolume", "hot", "--volume-name=extra", ok=False)
+    assert r.returncode == 1 and "not running" in r.stderr and "persist" in r.stderr
+    r = ctl("addvolume", "hot", ok=False)
+    assert r.returncode == 1 and "usage: edgevirtctl addvolume VM --volume-name=NAME" in r.stderr
+    r = ctl("addvolume", "hot", "--volume-name=extra", "--persist", "--bus=virtio", ok=False)
+    assert r.returncode == 1 and "scsi" in r.stderr
+    r = ctl("addvolume", "hot", "--volume-name=extra", "--persist", "--bus=scsi", "--serial=EX1")
+    assert r.stdout == "Successfully submitted add volume request to VM hot for volume extra\n"
+    disks = json.loads(ctl("get", "vm", "hot", "-o", "json").stdout)["spec"]["template"]["spec"]["domain"]["devices"]
+    assert disks["disks"] == [{"name": "extra", "disk": {"bus": "scsi"}, "serial": "EX1"}]
+    r = ctl("removevolume", "hot", "--volume-name=extra", "--persist")
+    assert r.stdout == "Successfully submitted remove volume request to VM hot for volume extra\n"
+    assert "extra" not in ctl("get", "vm", "hot", "-o", "json").stdout
+    r = ctl("removevolume", "nothing", "--volume-name=extra", ok=False)
+    assert r.returncode == 1 and 'VirtualMachine "nothing" not found' in r.stderr
 
 
 def test_man_pages_render():

@@ -59,6 +59,7 @@ for ns in ("open", "closed"):
         f"vm.lifecycle {ns}": lambda ns=ns: vm(ns).Start(E),
         f"vm.lifecycle vmi {ns}": lambda ns=ns: vmi(ns).Pause(E),
         f"vm.console {ns}": lambda ns=ns: vmi(ns).OpenConsole(E),
+        f"vm.hotplug {ns}": lambda ns=ns: vm(ns).AddVolume("nothing", dbus.Dictionary({"persist": True}, signature="sv")),
         f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), E),
         f"pvc.export {ns}": lambda ns=ns: pvc(ns).Push("127.0.0.1:1/x", E),
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
@@ -168,7 +169,7 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         print(json.dumps(got, indent=1))
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
         # methods of objects in a namespace the caller may not read: as if there were none
-        on_objects = ("vm.lifecycle", "vm.console", "datavolume.upload", "pvc.export")
+        on_objects = ("vm.lifecycle", "vm.console", "vm.hotplug", "datavolume.upload", "pvc.export")
         for what, outcome in got.items():
             if what.endswith(" closed") and what.split()[0] in on_objects:
                 assert outcome.startswith("org.freedesktop.DBus.Error.UnknownObject: Unknown object"), (what, outcome)
@@ -190,6 +191,9 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         assert got["datavolume.upload open"] == "ok"
         # allowed: the upload's importer has the claim, which is not pushed from under it
         assert got["pvc.export open"].startswith("org.edgevirt.EdgeVirt1.Error.Conflict: claim open/up is "), got
+        # allowed: the volume is looked for (persist: the VM need not run)
+        assert got["vm.hotplug open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound: no DataVolume or "
+                                                 "PersistentVolumeClaim \"nothing\""), got["vm.hotplug open"]
         assert got["image.manage open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound")
         # allowed: the archive (/dev/null) is read and refused; no such image to save
         assert got["image.manage load open"].startswith("org.edgevirt.EdgeVirt1.Error.Invalid: the archive is empty"), got

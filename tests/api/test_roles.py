@@ -168,9 +168,10 @@ I = "org.edgevirt.EdgeVirt1."
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
 methods = {
     "vm": ("VirtualMachine", {"Start": (E,), "Stop": (E,), "Restart": (E,), "Pause": (E,), "Unpause": (E,), "SoftReboot": (E,),
-                                        "Reset": (E,)}),
+                                        "Reset": (E,), "AddVolume": ("x", E), "RemoveVolume": ("x", E)}),
     "vmi": ("VirtualMachineInstance", {m: (E,) for m in ("GuestOSInfo", "UserList", "FilesystemList", "Pause", "Unpause",
-                                                         "SoftReboot", "Reset", "OpenConsole", "OpenVNC")}),
+                                                         "SoftReboot", "Reset", "OpenConsole", "OpenVNC")}
+                              | {"AddVolume": ("x", E), "RemoveVolume": ("x", E)}),
     "datavolume": ("DataVolume", {"Upload": None}),
 }
 calls = {}

@@ -118,11 +118,22 @@ def test_a_disabled_tpm_needs_no_swtpm(client):
     wait_status(client, "notpm", "Running")
 
 
+def clone_vm(client, name, source, target):
+    """A VirtualMachineClone of source to target, done: the new VM's uid."""
+    from test_snapshots import CLONE, status
+    client.apply(CLONE.replace("name: x", f"name: {name}").replace("name: box", f"name: {source}") +
+                 f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: {target}}}\n")
+    wait_until(lambda: status(client, "vmclone", name).get("phase") in ("Succeeded", "Failed"), timeout=60,
+               what="the clone")
+    assert status(client, "vmclone", name)["phase"] == "Succeeded"
+    return client.get_json("vm", "default", target)["metadata"]["uid"]
+
+
 def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
     """A VirtualMachineSnapshot copies the VM's store beside its volumes; a
     restore brings those bytes back, a clone's VM starts from them; the copy
     goes with the snapshot's content."""
-    from test_snapshots import CLONE, ready, restore, restored, snapshot, status
+    from test_snapshots import ready, restore, restored, snapshot
     client.apply(efi_vm("fw", efi="{persistent: true}"))
     wait_status(client, "fw", "Running")
     vm_uid = client.get_json("vm", "default", "fw")["metadata"]["uid"]
@@ -144,12 +155,7 @@ def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
     restored(client, "r1")
     assert b"before-the-snapshot" in read(store) and b"after--the-snapshot" not in read(store)
 
-    client.apply(CLONE.replace("name: x", "name: fwc").replace("name: box", "name: fw") +
-                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: fw-2}\n")
-    wait_until(lambda: status(client, "vmclone", "fwc").get("phase") in ("Succeeded", "Failed"), timeout=60,
-               what="the clone")
-    assert status(client, "vmclone", "fwc")["phase"] == "Succeeded"
-    clone_uid = client.get_json("vm", "default", "fw-2")["metadata"]["uid"]
+    clone_uid = clone_vm(client, "fwc", "fw", "fw-2")
     assert read(nvram(state_dir, clone_uid)) == read(store)
 
     client.delete("vmsnapshot", "default", "s1")
@@ -208,7 +214,7 @@ def test_snapshot_restore_and_clone_carry_the_vtpm_state(tpm_client, state_dir, 
     """A snapshot of a VM with tpm {persistent: true} copies libvirt's swtpm
     state of the VM's UUID (owners and modes kept); a restore writes those
     bytes back; a clone gets its own copy under its own UUID."""
-    from test_snapshots import CLONE, ready, restore, restored, snapshot, status
+    from test_snapshots import ready, restore, restored, snapshot
     client, _ = tpm_client
     client.apply(efi_vm("tp", devices="tpm: {persistent: true}"))
     wait_status(client, "tp", "Running")
@@ -231,13 +237,10 @@ def test_snapshot_restore_and_clone_carry_the_vtpm_state(tpm_client, state_dir, 
     client.apply(restore("r1", "s1", vm="tp"))
     restored(client, "r1")
     assert read(state) == b"tpm-before-the-snapshot" and owner_mode(state) == want
+    client.delete("vmrestore", "default", "r1")     # finalized: its entry of the copy goes with it
+    wait_until(lambda: not client.exists("vmrestore", "default", "r1"), what="the restore to go")
 
-    client.apply(CLONE.replace("name: x", "name: tpc").replace("name: box", "name: tp") +
-                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: tp-2}\n")
-    wait_until(lambda: status(client, "vmclone", "tpc").get("phase") in ("Succeeded", "Failed"), timeout=60,
-               what="the clone")
-    assert status(client, "vmclone", "tpc")["phase"] == "Succeeded"
-    clone_uid = client.get_json("vm", "default", "tp-2")["metadata"]["uid"]
+    clone_uid = clone_vm(client, "tpc", "tp", "tp-2")
     cloned = os.path.join(swtpm_root, clone_uid, "tpm2", "tpm2-00.permall")
     assert read(cloned) == b"tpm-before-the-snapshot" and owner_mode(cloned) == want
     assert read(os.path.join(state_dir, "instances", clone_uid, "swtpm-uuid")) == clone_uid.encode()

@@ -350,12 +350,15 @@ typedef struct StoreCopy {
         Model *m;
         char *uid;                      /* the restore's */
         char *src, *dst;
+        char *tpm_src, *tpm_dst;        /* the snapshot's copy of the vTPM's state, the target's; or NULL */
+        char *state_dir, *vm_uid, *tpm_uuid;    /* the target's marker of its vTPM's state */
         int r;
         GError *error;
 } StoreCopy;
 
 /* restore uid -> StoreCopy under way, or NULL once it is done (until the
- * restore completes; after a restart of the daemon it is copied again) */
+ * restore completes or goes; after a restart of the daemon it is copied
+ * again) */
 static GHashTable *store_copies;
 
 static void store_copy_work(void *data) {
@@ -364,6 +367,12 @@ static void store_copy_work(void *data) {
                 sc->r = firmware_store_copy(sc->src, sc->dst, &sc->error);
         else if (unlink(sc->dst) < 0 && errno != ENOENT)        /* it had none: from the template at the start */
                 sc->r = ev_error_set(&sc->error, errno, "cannot remove %s: %s", sc->dst, g_strerror(errno));
+        /* a snapshot without a copy of the vTPM's state leaves the target's as it is */
+        if (sc->r < 0 || !sc->tpm_dst || access(sc->tpm_src, F_OK) < 0)
+                return;
+        sc->r = firmware_tpm_mark(sc->state_dir, sc->vm_uid, sc->tpm_uuid, &sc->error);
+        if (sc->r >= 0)
+                sc->r = firmware_tpm_copy(sc->tpm_src, sc->tpm_dst, &sc->error);
 }
 
 static void store_copy_done(void *data) {
@@ -371,22 +380,49 @@ static void store_copy_done(void *data) {
         Object *o = model_find_uid(sc->m, sc->uid);
 
         g_hash_table_insert(store_copies, g_strdup(sc->uid), NULL);
-        if (o && sc->r < 0) {
-                g_autofree char *msg = g_strdup_printf("cannot restore the EFI variable store: %s", sc->error->message);
+        if (!o)
+                g_hash_table_remove(store_copies, sc->uid);     /* the restore went meanwhile */
+        else if (sc->r < 0) {
+                g_autofree char *msg = g_strdup_printf("cannot restore the EFI variable store or the vTPM's state: %s",
+                                                       sc->error->message);
                 g_hash_table_remove(store_copies, sc->uid);
                 restore_fail(sc->m, o, msg);
-        } else if (o)
+        } else
                 model_enqueue(sc->m, o);
         g_free(sc->uid);
         g_free(sc->src);
         g_free(sc->dst);
+        g_free(sc->tpm_src);
+        g_free(sc->tpm_dst);
+        g_free(sc->state_dir);
+        g_free(sc->vm_uid);
+        g_free(sc->tpm_uuid);
         g_clear_error(&sc->error);
         g_free(sc);
 }
 
+/* Where the target's vTPM state goes: by the UUID its restored spec (the
+ * restore's patches applied: a clone drops firmware.uuid) gives it. */
+static void target_tpm(StoreCopy *sc, Services *s, Object *o, Object *vm, JsonNode *new_spec) {
+        g_autoptr(JsonObject) doc = new_document("kubevirt.io/v1", "VirtualMachine", vm->name, vm->namespace,
+                                                 object_metadata(vm), NULL);
+        json_object_set_member(doc, "spec", json_deep_copy(new_spec));
+        (void) apply_patches(json_get_array(json_get_object(object_root(o), "spec"), "patches"), doc, NULL);
+        JsonObject *vmi_spec = json_get_object(json_get_object(json_get_object(doc, "spec"), "template"), "spec");
+        const char *uuid = firmware_tpm_uuid(vmi_spec, vm->uid);
+
+        sc->tpm_dst = firmware_tpm_dir(s->libvirt_uri, uuid);
+        if (!sc->tpm_dst)
+                return;
+        sc->state_dir = g_strdup(s->state_dir);
+        sc->vm_uid = g_strdup(vm->uid);
+        sc->tpm_uuid = g_strdup(uuid);
+}
+
 /* Step: the VM's EFI variable store as the snapshot had it (the copy taken
- * with the volumes), or none when it had none.  true when done. */
-static bool restore_store(Model *m, Object *o, Object *content, Object *vm) {
+ * with the volumes), or none when it had none; and its vTPM's state where
+ * the snapshot has a copy.  true when done. */
+static bool restore_store(Model *m, Object *o, Object *content, Object *vm, JsonNode *new_spec) {
         Services *s = model_services(m);
         gpointer running = NULL;
 
@@ -396,7 +432,8 @@ static bool restore_store(Model *m, Object *o, Object *content, Object *vm) {
                 store_copies = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         if (g_hash_table_lookup_extended(store_copies, o->uid, NULL, &running))
                 return running == NULL;
-        g_autofree char *src = firmware_snapshot_store(s->state_dir, snapshot_content_snapshot_uid(content));
+        const char *snapshot_uid = snapshot_content_snapshot_uid(content);
+        g_autofree char *src = firmware_snapshot_store(s->state_dir, snapshot_uid);
         if (!src)
                 return true;    /* not one of ours */
         StoreCopy *sc = g_new0(StoreCopy, 1);
@@ -404,9 +441,24 @@ static bool restore_store(Model *m, Object *o, Object *content, Object *vm) {
         sc->uid = g_strdup(o->uid);
         sc->src = g_steal_pointer(&src);
         sc->dst = firmware_vm_store(s->state_dir, vm->uid);
+        sc->tpm_src = firmware_snapshot_tpm(s->state_dir, snapshot_uid);
+        target_tpm(sc, s, o, vm, new_spec);
         g_hash_table_insert(store_copies, g_strdup(o->uid), sc);
         worker_submit(s->worker, store_copy_work, store_copy_done, sc);
         return false;
+}
+
+/* A restore deleted part-way: it goes once its copy of the store is done
+ * (that one forgets it), its entry with it. */
+static int vmrestore_finalize(Model *m, Object *o) {
+        gpointer running = NULL;
+
+        if (store_copies && g_hash_table_lookup_extended(store_copies, o->uid, NULL, &running)) {
+                if (running)
+                        return 0;
+                g_hash_table_remove(store_copies, o->uid);
+        }
+        return 1;
 }
 
 /* A restore waits for its snapshot to be ready, makes the target VM if
@@ -443,7 +495,7 @@ static int vmrestore_reconcile(Model *m, Object *o) {
         }
         if (!restore_target_stopped(m, o, spec, vm))
                 return 0;
-        if (!restore_claims(m, o, spec, content, vm) || !restore_store(m, o, content, vm))
+        if (!restore_claims(m, o, spec, content, vm) || !restore_store(m, o, content, vm, new_spec))
                 return 0;
         restore_target(m, o, spec, vm, new_spec);
         if (store_copies)
@@ -463,4 +515,5 @@ const KindInfo kind_vmrestore = {
         .admit = vmrestore_admit,
         .init_status = vmrestore_init_status,
         .reconcile = vmrestore_reconcile,
+        .finalize = vmrestore_finalize,
 };

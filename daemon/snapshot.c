@@ -209,6 +209,7 @@ typedef struct SnapRun {
         JsonNode *vm;                   /* the VM as it was (metadata, spec) */
         JsonArray *backups;             /* volumeBackups */
         char *store_src, *store_dst;    /* the VM's EFI variable store, and the snapshot's copy */
+        char *tpm_src, *tpm_dst;        /* its persistent vTPM's swtpm state, and the snapshot's copy */
         int r;
         GError *error;
         char *release_error;
@@ -222,6 +223,8 @@ static void snap_run_free(SnapRun *run) {
         g_free(run->vmi_uid);
         g_free(run->store_src);
         g_free(run->store_dst);
+        g_free(run->tpm_src);
+        g_free(run->tpm_dst);
         g_ptr_array_unref(run->jobs);
         if (run->vm)
                 json_node_unref(run->vm);
@@ -268,8 +271,15 @@ static void copy_work(void *data) {
                 (void) unlink(run->store_dst);
         if (run->r >= 0 && run->store_dst && access(run->store_src, F_OK) == 0)
                 run->r = firmware_store_copy(run->store_src, run->store_dst, &run->error);
+        /* and the vTPM's state (tpm.persistent), owners and modes kept */
+        if (run->tpm_dst)
+                ev_remove_tree(run->tpm_dst);
+        if (run->r >= 0 && run->tpm_dst && access(run->tpm_src, F_OK) == 0)
+                run->r = firmware_tpm_copy(run->tpm_src, run->tpm_dst, &run->error);
         if (run->r < 0 && run->store_dst)
                 (void) unlink(run->store_dst);
+        if (run->r < 0 && run->tpm_dst)
+                ev_remove_tree(run->tpm_dst);
         if (run->r < 0)
                 for (guint i = 0; i < run->jobs->len; i++) {
                         CopyJob *j = run->jobs->pdata[i];
@@ -610,6 +620,12 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
         }
         run->store_src = firmware_vm_store(model_services(m)->state_dir, vm->uid);
         run->store_dst = firmware_snapshot_store(model_services(m)->state_dir, o->uid);
+        JsonObject *vmi_spec = json_get_object(json_get_object(json_get_object(object_root(vm), "spec"), "template"),
+                                               "spec");
+        if (firmware_tpm_persistent(vmi_spec)) {
+                run->tpm_src = firmware_tpm_dir(model_services(m)->libvirt_uri, firmware_tpm_uuid(vmi_spec, vm->uid));
+                run->tpm_dst = run->tpm_src ? firmware_snapshot_tpm(model_services(m)->state_dir, o->uid) : NULL;
+        }
 
         /* the VM as it is now */
         JsonObject *vcopy = json_object_new(), *vmeta = json_object_new();

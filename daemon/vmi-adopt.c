@@ -103,7 +103,11 @@ static void listed(HvOp *op) {
                 const char *entry;
                 while (dir && (entry = g_dir_read_name(dir))) {
                         Object *o = model_find_uid(c->model, entry);
-                        if (!o || (o->kind == &kind_vmi && vmi_is_finished(o)))
+                        if (o && (o->kind != &kind_vmi || !vmi_is_finished(o)))
+                                continue;
+                        if (i == 0)
+                                vmi_forget_owner_files(c, entry);
+                        else
                                 worker_submit(c->services->worker, ev_remove_tree, g_free,
                                               g_build_filename(dirs[i], entry, NULL));
                 }

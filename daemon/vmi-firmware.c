@@ -62,27 +62,43 @@ int vmi_nvram_prepare(const char *nvram, const char *template, char **ret_error)
         return r;
 }
 
-/* Where libvirt keeps the swtpm state of the domain uuid (its
- * swtpm_storage_dir), or NULL where none is known (the test driver). */
-static char *swtpm_state_dir(VmiController *c, const char *uuid) {
-        const char *uri = hypervisor_uri(c->hv);
+int vmi_tpm_mark(VmiController *c, const char *owner_uid, const char *uuid, char **ret_error) {
+        g_autoptr(GError) e = NULL;
+        int r = firmware_tpm_mark(c->services->state_dir, owner_uid, uuid, &e);
 
-        if (!uuid || !g_uuid_string_is_valid(uuid))
-                return NULL;
-        if (g_str_has_prefix(uri, "qemu:///system"))
-                return g_build_filename("/var/lib/libvirt/swtpm", uuid, NULL);
-        if (g_str_has_prefix(uri, "qemu:///session"))
-                return g_build_filename(g_get_user_config_dir(), "libvirt", "qemu", "swtpm", uuid, NULL);
-        return NULL;
+        if (r < 0)
+                *ret_error = g_strdup_printf("cannot record the vTPM's state as the VM's: %s", e->message);
+        return r;
 }
 
 void vmi_tpm_forget(VmiController *c, const char *owner_uid, JsonObject *spec) {
-        JsonObject *firmware = json_get_object(json_get_object(spec, "domain"), "firmware");
-        const char *uuid = json_get_string(firmware, "uuid") ? json_get_string(firmware, "uuid") : owner_uid;
-        char *tpm = swtpm_state_dir(c, uuid);
+        char *tpm = firmware_tpm_dir(hypervisor_uri(c->hv), firmware_tpm_uuid(spec, owner_uid));
 
         if (tpm)
                 worker_submit(c->services->worker, ev_remove_tree, g_free, tpm);
+}
+
+typedef struct Forget {
+        char *uri, *dir;
+} Forget;
+
+static void forget_work(void *data) {
+        Forget *f = data;
+        firmware_forget_vm(f->uri, f->dir);
+}
+
+static void forget_free(void *data) {
+        Forget *f = data;
+        g_free(f->uri);
+        g_free(f->dir);
+        g_free(f);
+}
+
+void vmi_forget_owner_files(VmiController *c, const char *owner_uid) {
+        Forget *f = g_new0(Forget, 1);
+        f->uri = g_strdup(hypervisor_uri(c->hv));
+        f->dir = g_build_filename(c->instances_dir, owner_uid, NULL);
+        worker_submit(c->services->worker, forget_work, forget_free, f);
 }
 
 /* A VM went: its NVRAM and vTPM state go with it. */

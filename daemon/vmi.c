@@ -18,6 +18,7 @@
 #include "credentials.h"
 #include "domain.h"
 #include "event.h"
+#include "firmware-store.h"
 #include "imagecache.h"
 #include "hostdev.h"
 #include "json-util.h"
@@ -223,6 +224,7 @@ typedef struct Start {
         GPtrArray *overlays;
         char *instance_dir, *runtime_dir;
         char *nvram, *nvram_template;   /* EFI: the variable store and what a new one is copied from */
+        char *tpm_owner, *tpm_uuid;     /* a persistent vTPM: whose marker says which swtpm state is ours */
         uid_t qemu_uid;
         gid_t qemu_gid;
         int r;
@@ -242,6 +244,8 @@ static void start_free(Start *s) {
         g_free(s->runtime_dir);
         g_free(s->nvram);
         g_free(s->nvram_template);
+        g_free(s->tpm_owner);
+        g_free(s->tpm_uuid);
         g_free(s->error);
         g_free(s);
 }
@@ -282,6 +286,8 @@ static void prepare_work(void *data) {
                 return;
         }
         if (s->nvram_template && (s->r = vmi_nvram_prepare(s->nvram, s->nvram_template, &s->error)) < 0)
+                return;
+        if (s->tpm_uuid && (s->r = vmi_tpm_mark(s->c, s->tpm_owner, s->tpm_uuid, &s->error)) < 0)
                 return;
         for (guint i = 0; i + 1 < s->empty_disks->len; i += 2) {
                 const char *path = s->empty_disks->pdata[i];
@@ -511,6 +517,10 @@ static int start_instance(VmiController *c, Object *vmi) {
         s->instance_dir = g_steal_pointer(&idir);
         s->nvram_template = g_strdup(vmi_nvram_template(spec, &host));
         s->nvram = g_steal_pointer(&nvram);
+        if (firmware_tpm_persistent(spec)) {
+                s->tpm_owner = g_strdup(host.uuid);
+                s->tpm_uuid = g_strdup(firmware_tpm_uuid(spec, host.uuid));
+        }
         s->runtime_dir = g_steal_pointer(&rdir);
         qemu_user(c, &s->qemu_uid, &s->qemu_gid);
         inst->busy = true;

@@ -118,11 +118,22 @@ def test_a_disabled_tpm_needs_no_swtpm(client):
     wait_status(client, "notpm", "Running")
 
 
+def clone_vm(client, name, source, target):
+    """A VirtualMachineClone of source to target, done: the new VM's uid."""
+    from test_snapshots import CLONE, status
+    client.apply(CLONE.replace("name: x", f"name: {name}").replace("name: box", f"name: {source}") +
+                 f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: {target}}}\n")
+    wait_until(lambda: status(client, "vmclone", name).get("phase") in ("Succeeded", "Failed"), timeout=60,
+               what="the clone")
+    assert status(client, "vmclone", name)["phase"] == "Succeeded"
+    return client.get_json("vm", "default", target)["metadata"]["uid"]
+
+
 def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
     """A VirtualMachineSnapshot copies the VM's store beside its volumes; a
     restore brings those bytes back, a clone's VM starts from them; the copy
     goes with the snapshot's content."""
-    from test_snapshots import CLONE, ready, restore, restored, snapshot, status
+    from test_snapshots import ready, restore, restored, snapshot
     client.apply(efi_vm("fw", efi="{persistent: true}"))
     wait_status(client, "fw", "Running")
     vm_uid = client.get_json("vm", "default", "fw")["metadata"]["uid"]
@@ -144,12 +155,7 @@ def test_snapshot_restore_and_clone_carry_the_store(client, state_dir):
     restored(client, "r1")
     assert b"before-the-snapshot" in read(store) and b"after--the-snapshot" not in read(store)
 
-    client.apply(CLONE.replace("name: x", "name: fwc").replace("name: box", "name: fw") +
-                 "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: fw-2}\n")
-    wait_until(lambda: status(client, "vmclone", "fwc").get("phase") in ("Succeeded", "Failed"), timeout=60,
-               what="the clone")
-    assert status(client, "vmclone", "fwc")["phase"] == "Succeeded"
-    clone_uid = client.get_json("vm", "default", "fw-2")["metadata"]["uid"]
+    clone_uid = clone_vm(client, "fwc", "fw", "fw-2")
     assert read(nvram(state_dir, clone_uid)) == read(store)
 
     client.delete("vmsnapshot", "default", "s1")
@@ -167,3 +173,105 @@ def test_a_preference_adds_a_vtpm_the_vm_can_drop(client):
         wait_until(lambda: client.exists("vmi", "default", name), what=f"the instance of {name}")
     assert client.get_json("vmi", "default", "with")["spec"]["domain"]["devices"]["tpm"] == {"persistent": True}
     assert client.get_json("vmi", "default", "without")["spec"]["domain"]["devices"]["tpm"] == {"enabled": False}
+
+
+@pytest.fixture
+def swtpm_root(tmp_path):
+    return str(tmp_path / "swtpm")
+
+
+@pytest.fixture
+def tpm_client(bus, state_dir, swtpm_root):
+    """The test driver has no swtpm state directory: the daemon is told one
+    (EDGEVIRT_SWTPM_ROOT, firmware-store.c) where the test writes what swtpm
+    would have."""
+    from conftest import Client, Daemon
+    d = Daemon(bus, state_dir, env=dict(os.environ, EDGEVIRT_SWTPM_ROOT=swtpm_root)).start()
+    yield Client(bus.conn), d
+    d.stop()
+
+
+def write_tpm_state(root, uuid, data):
+    """A state as libvirt's swtpm user leaves it (here: nobody's, mode 0600)."""
+    path = os.path.join(root, uuid, "tpm2", "tpm2-00.permall")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)
+    if os.geteuid() == 0:
+        for p in (path, os.path.dirname(path), os.path.dirname(os.path.dirname(path))):
+            os.chown(p, 65534, 65534)
+    return path
+
+
+def owner_mode(path):
+    st = os.stat(path)
+    return st.st_uid, st.st_gid, st.st_mode & 0o7777
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_snapshot_restore_and_clone_carry_the_vtpm_state(tpm_client, state_dir, swtpm_root):
+    """A snapshot of a VM with tpm {persistent: true} copies libvirt's swtpm
+    state of the VM's UUID (owners and modes kept); a restore writes those
+    bytes back; a clone gets its own copy under its own UUID."""
+    from test_snapshots import ready, restore, restored, snapshot
+    client, _ = tpm_client
+    client.apply(efi_vm("tp", devices="tpm: {persistent: true}"))
+    wait_status(client, "tp", "Running")
+    vm_uid = client.get_json("vm", "default", "tp")["metadata"]["uid"]
+    marker = os.path.join(state_dir, "instances", vm_uid, "swtpm-uuid")
+    wait_until(lambda: os.path.exists(marker), what="the VM's vTPM marker")
+    assert read(marker) == vm_uid.encode()
+    state = write_tpm_state(swtpm_root, vm_uid, b"tpm-before-the-snapshot")
+    want = owner_mode(state)
+    vm_obj(client, "tp").Stop({})
+    wait_status(client, "tp", "Stopped")
+
+    client.apply(snapshot("s1", vm="tp"))
+    ready(client, "s1")
+    snap_uid = client.get_json("vmsnapshot", "default", "s1")["metadata"]["uid"]
+    copy = os.path.join(state_dir, "snapshots", snap_uid, "swtpm", "tpm2", "tpm2-00.permall")
+    assert read(copy) == b"tpm-before-the-snapshot" and owner_mode(copy) == want
+    with open(state, "wb") as f:
+        f.write(b"tpm-after--the-snapshot")
+    client.apply(restore("r1", "s1", vm="tp"))
+    restored(client, "r1")
+    assert read(state) == b"tpm-before-the-snapshot" and owner_mode(state) == want
+    client.delete("vmrestore", "default", "r1")     # finalized: its entry of the copy goes with it
+    wait_until(lambda: not client.exists("vmrestore", "default", "r1"), what="the restore to go")
+
+    clone_uid = clone_vm(client, "tpc", "tp", "tp-2")
+    cloned = os.path.join(swtpm_root, clone_uid, "tpm2", "tpm2-00.permall")
+    assert read(cloned) == b"tpm-before-the-snapshot" and owner_mode(cloned) == want
+    assert read(os.path.join(state_dir, "instances", clone_uid, "swtpm-uuid")) == clone_uid.encode()
+
+    client.delete("vmsnapshot", "default", "s1")
+    wait_until(lambda: not os.path.exists(os.path.dirname(os.path.dirname(copy))),
+               what="the snapshot's copy to go with its content")
+    client.delete("vm", "default", "tp-2")
+    wait_until(lambda: not os.path.exists(os.path.join(swtpm_root, clone_uid)), what="the clone's vTPM state to go")
+    assert read(state) == b"tpm-before-the-snapshot"
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_vtpm_state_of_a_vm_deleted_while_down_goes_at_the_next_start(tpm_client, state_dir, swtpm_root):
+    """What the daemon finds at its start: the instance directory of a VM it
+    no longer has, with a marker naming its vTPM's state, goes with that
+    state; another swtpm state (no marker of ours names it) stays."""
+    client, d = tpm_client
+    client.apply(efi_vm("kept", devices="tpm: {persistent: true}"))
+    wait_status(client, "kept", "Running")
+    kept_uid = client.get_json("vm", "default", "kept")["metadata"]["uid"]
+    kept = write_tpm_state(swtpm_root, kept_uid, b"a VM that is still there")
+    gone_uid, foreign_uid = "0b8a4f9e-6c1d-4d8e-9f3a-2b7c5e1d0a11", "5e0c2a7b-3f4d-4a6e-8b1c-9d2e7f6a3b22"
+    gone = write_tpm_state(swtpm_root, gone_uid, b"a VM deleted while the daemon was down")
+    foreign = write_tpm_state(swtpm_root, foreign_uid, b"not edgevirt's")
+    d.kill()
+    os.makedirs(os.path.join(state_dir, "instances", gone_uid))
+    with open(os.path.join(state_dir, "instances", gone_uid, "swtpm-uuid"), "w") as f:
+        f.write(gone_uid)
+    d.start()
+    wait_until(lambda: not os.path.exists(os.path.join(swtpm_root, gone_uid)), what="the gone VM's vTPM state to go")
+    assert not os.path.exists(os.path.join(state_dir, "instances", gone_uid))
+    assert read(foreign) == b"not edgevirt's" and read(kept) == b"a VM that is still there"
+    assert not os.path.exists(gone)

@@ -135,3 +135,67 @@ def test_persistent_vtpm_state_is_kept_and_goes_with_the_vm(client):
     client.delete("vm", NS, "ptpm")
     client.delete("vm", NS, "etpm")
     wait_until(lambda: not os.path.exists(kept), timeout=60, what="the vTPM's state to go with its VM")
+
+
+def permall(root, uid):
+    path = os.path.join(root, uid, "tpm2", "tpm2-00.permall")
+    with open(path, "rb") as f:
+        st = os.stat(path)
+        return f.read(), (st.st_uid, st.st_gid, st.st_mode & 0o7777)
+
+
+def test_vtpm_state_goes_into_snapshots_restores_and_clones(client):
+    """A VirtualMachineSnapshot of a stopped VM with tpm {persistent: true}
+    copies swtpm's state as libvirt keeps it (owner libvirt's swtpm user,
+    modes kept); a restore writes those bytes back over a changed state
+    and the VM starts on them; a clone gets identical bytes under its own
+    UUID, and its own copy goes with it."""
+    setup_ns(client)
+    client.apply(vm_doc("stpm", "{bios: {useSerial: true}}",
+                        devices="tpm: {persistent: true}, autoattachGraphicsDevice: false"))
+    wait_status(client, "stpm", "Running")
+    uid = client.get_json("vm", NS, "stpm")["metadata"]["uid"]
+    state = os.path.join(SWTPM, uid, "tpm2", "tpm2-00.permall")
+    wait_until(lambda: os.path.exists(state), timeout=30, what="swtpm to write the TPM's state")
+    vm(client, "stpm").Stop({})
+    wait_status(client, "stpm", "Stopped")
+    before = permall(SWTPM, uid)
+    assert before[1][0] != 0, "libvirt runs swtpm as a user of its own here"
+
+    def phase(kind, name, key):
+        return client.get_json(kind, NS, name).get("status", {}).get(key)
+
+    api = "snapshot.kubevirt.io/v1beta1"
+    target = "{apiGroup: kubevirt.io, kind: VirtualMachine, name: stpm}"
+    client.apply(f"apiVersion: {api}\nkind: VirtualMachineSnapshot\nmetadata: {{name: ts, namespace: {NS}}}\n"
+                 f"spec:\n  source: {target}\n")
+    wait_until(lambda: phase("vmsnapshot", "ts", "phase") in ("Succeeded", "Failed"), timeout=60, what="snapshot")
+    assert phase("vmsnapshot", "ts", "phase") == "Succeeded"
+    with open(state, "r+b") as f:
+        f.write(b"not the TPM's state")
+    assert permall(SWTPM, uid)[0] != before[0]
+
+    client.apply(f"apiVersion: {api}\nkind: VirtualMachineRestore\nmetadata: {{name: tr, namespace: {NS}}}\n"
+                 f"spec:\n  target: {target}\n  virtualMachineSnapshotName: ts\n")
+    wait_until(lambda: phase("vmrestore", "tr", "complete"), timeout=60, what="restore")
+    assert permall(SWTPM, uid) == before
+    vm(client, "stpm").Start({})
+    wait_status(client, "stpm", "Running")      # swtpm takes the restored state
+    vm(client, "stpm").Stop({})
+    wait_status(client, "stpm", "Stopped")
+
+    client.apply(f"apiVersion: clone.kubevirt.io/v1beta1\nkind: VirtualMachineClone\n"
+                 f"metadata: {{name: tc, namespace: {NS}}}\nspec:\n  source: {target}\n"
+                 f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: stpm-2}}\n")
+    wait_until(lambda: phase("vmclone", "tc", "phase") in ("Succeeded", "Failed"), timeout=90, what="clone")
+    assert phase("vmclone", "tc", "phase") == "Succeeded"
+    clone_uid = client.get_json("vm", NS, "stpm-2")["metadata"]["uid"]
+    assert clone_uid != uid and permall(SWTPM, clone_uid)[0] == permall(SWTPM, uid)[0]
+    assert permall(SWTPM, clone_uid)[1] == before[1]
+
+    client.delete("vm", NS, "stpm-2")
+    wait_until(lambda: not os.path.exists(os.path.join(SWTPM, clone_uid)), timeout=60,
+               what="the clone's vTPM state to go with it")
+    assert os.path.exists(state)
+    client.delete("vm", NS, "stpm")
+    wait_until(lambda: not os.path.exists(os.path.join(SWTPM, uid)), timeout=60, what="the vTPM's state to go")

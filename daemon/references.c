@@ -198,17 +198,18 @@ static void instance_spec_references(JsonObject *spec, const char *namespace, co
         }
 }
 
-static void vm_references(JsonObject *doc, const char *namespace, GPtrArray *out) {
+/* prefix: where the VM is in the document ("" or a pool's "spec.virtualMachineTemplate.") */
+static void vm_references(JsonObject *doc, const char *namespace, const char *prefix, GPtrArray *out) {
         JsonObject *spec = json_get_object(doc, "spec");
         JsonArray *templates = json_get_array(spec, "dataVolumeTemplates");
 
         /* the VM makes these DataVolumes itself, in its own namespace */
         for (guint i = 0; templates && i < json_array_get_length(templates); i++) {
-                g_autofree char *prefix = g_strdup_printf("spec.dataVolumeTemplates[%u].", i);
-                datavolume_references(json_array_get_object_element(templates, i), namespace, prefix, out);
+                g_autofree char *at = g_strdup_printf("%sspec.dataVolumeTemplates[%u].", prefix, i);
+                datavolume_references(json_array_get_object_element(templates, i), namespace, at, out);
         }
-        instance_spec_references(json_get_object(json_get_object(spec, "template"), "spec"), namespace,
-                                 "spec.template.spec", out);
+        g_autofree char *at = g_strdup_printf("%sspec.template.spec", prefix);
+        instance_spec_references(json_get_object(json_get_object(spec, "template"), "spec"), namespace, at, out);
 }
 
 /* --- JSON patches (restores and clones patch the VM they write) --- */
@@ -286,7 +287,10 @@ void references_collect(const KindInfo *kind, JsonObject *doc, const char *names
                 JsonObject *src = json_get_object(json_get_object(doc, "spec"), "source");
                 add_source(out, json_get_object(src, "pvc"), namespace, "spec.source.pvc");
         } else if (kind == &kind_vm)
-                vm_references(doc, namespace, out);
+                vm_references(doc, namespace, "", out);
+        else if (kind == &kind_vmpool)        /* the pool's controller makes its VMs unchecked */
+                vm_references(json_get_object(json_get_object(doc, "spec"), "virtualMachineTemplate"), namespace,
+                              "spec.virtualMachineTemplate.", out);
         else if (kind == &kind_vmi)
                 instance_spec_references(json_get_object(doc, "spec"), namespace, "spec", out);
         else if (kind == &kind_vmrestore || kind == &kind_vmclone)

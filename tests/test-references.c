@@ -181,6 +181,25 @@ static void test_host_devices_and_kernel_boot(void) {
                 "spec.template.spec.domain.firmware.kernelBoot.container.imagePullSecret secret.read Secret team/kpull");
 }
 
+/* A pool's controller makes VMs of its template unchecked: the pool carries their references. */
+static void test_pool(void) {
+        g_autofree char *pool = collect(&kind_vmpool,
+                "spec:\n  virtualMachineTemplate:\n    spec:\n"
+                "      dataVolumeTemplates:\n"
+                "      - {metadata: {name: d}, spec: {source: {pvc: {namespace: other, name: a}}}}\n"
+                "      template:\n        spec:\n          domain:\n            devices:\n"
+                "              hostDevices: [{name: a, deviceName: kubevirt.io/usb-storage}]\n"
+                "          accessCredentials:\n"
+                "          - sshPublicKey: {source: {secret: {secretName: keys}}}\n");
+        g_assert_cmpstr(pool, ==,
+                "spec.virtualMachineTemplate.spec.dataVolumeTemplates[0].spec.source.pvc object.apply "
+                "PersistentVolumeClaim other/a\n"
+                "spec.virtualMachineTemplate.spec.template.spec.accessCredentials[0].sshPublicKey.source.secret."
+                "secretName secret.read Secret team/keys\n"
+                "spec.virtualMachineTemplate.spec.template.spec.domain.devices.hostDevices[0].deviceName "
+                "vm.hostdevice HostDevice team/kubevirt.io/usb-storage");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/references/claims", test_claims);
@@ -188,5 +207,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/references/instances", test_instances);
         g_test_add_func("/references/patches", test_patches);
         g_test_add_func("/references/host-devices-kernel-boot", test_host_devices_and_kernel_boot);
+        g_test_add_func("/references/pool", test_pool);
         return g_test_run();
 }

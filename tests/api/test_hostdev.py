@@ -139,9 +139,17 @@ vm_doc = lambda n, dev: (f"apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmet
                          f"spec:\n  runStrategy: Halted\n  template:\n    spec:\n      domain:\n"
                          f"        memory: {{guest: 64Mi}}\n        devices:\n"
                          f"          hostDevices: [{{name: d, deviceName: {dev}}}]\n")
+pool_doc = lambda n, dev: (f"apiVersion: pool.kubevirt.io/v1alpha1\nkind: VirtualMachinePool\n"
+                           f"metadata: {{name: {n}, namespace: open}}\nspec:\n  replicas: 1\n"
+                           f"  selector: {{matchLabels: {{app: p}}}}\n  virtualMachineTemplate:\n"
+                           f"    metadata: {{labels: {{app: p}}}}\n    spec:\n      runStrategy: Halted\n"
+                           f"      template:\n        metadata: {{labels: {{app: p}}}}\n        spec:\n"
+                           f"          domain:\n            memory: {{guest: 64Mi}}\n            devices:\n"
+                           f"              hostDevices: [{{name: d, deviceName: {dev}}}]\n")
 calls = {
     "allowed": lambda: m.Apply(vm_doc("mine", "open/usb"), {}),
     "denied": lambda: m.Apply(vm_doc("theirs", "example.com/usb"), {}),
+    "pool": lambda: m.Apply(pool_doc("pool", "example.com/usb"), {}),
     "plain": lambda: m.Apply(cm("open", "made"), {}),
 }
 """
@@ -165,6 +173,11 @@ def test_only_admins_give_host_devices(polkit_bus, tmp_path):
                                  "hostDevices[0].deviceName: not authorized: org.edgevirt.EdgeVirt1.vm.hostdevice "
                                  "in namespace open (HostDevice example.com/usb)"), got
         assert not root.exists("vm", "open", "theirs")
+        # a pool's VMs are made by its controller: the pool itself is checked
+        assert got["pool"] == ("org.edgevirt.EdgeVirt1.Error.AccessDenied: spec.virtualMachineTemplate.spec.template."
+                               "spec.domain.devices.hostDevices[0].deviceName: not authorized: "
+                               "org.edgevirt.EdgeVirt1.vm.hostdevice in namespace open (HostDevice example.com/usb)"), got
+        assert not root.exists("vmpool", "open", "pool") and not root.exists("vm", "open", "pool-0")
         assert got["plain"] == "ok"
         # root needs no polkit
         root.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: rootvm, namespace: open}\n"

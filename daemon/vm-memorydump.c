@@ -8,7 +8,9 @@
  * bytes are the claim volume's first bytes (a dir class claim is a file:
  * edgevirt does not make a file system in it as KubeVirt's hotplug does);
  * its length is the claim's annotation edgevirt.io/memory-dump-size, and
- * OpenMemoryDump hands a reader of exactly that. */
+ * OpenMemoryDump hands a reader of exactly that.  So an existing claim takes
+ * a dump only if annotated edgevirt.io/memory-dump-claim=true (createClaim
+ * sets it): a disk must not be wiped by a vm.lifecycle verb. */
 #include <fcntl.h>
 
 #include "domain.h"
@@ -100,6 +102,7 @@ static int make_claim(Model *m, Object *vm, const char *name, uint64_t size, con
         json_object_set_string_member(doc, "kind", "PersistentVolumeClaim");
         json_object_set_string_member(meta, "name", name);
         json_object_set_string_member(meta, "namespace", vm->namespace);
+        json_object_set_string_member(json_ensure_object(meta, "annotations"), MEMORY_DUMP_CLAIM, "true");
         json_object_set_object_member(doc, "metadata", meta);
         json_array_add_string_element(modes, "ReadWriteOnce");
         json_object_set_array_member(spec, "accessModes", modes);
@@ -142,6 +145,13 @@ int vm_memory_dump(Model *m, Object *vm, const char *claim_name, bool create_cla
         if (!create_claim && !exists)
                 return ev_error_set(error, ENOENT, "PersistentVolumeClaim %s/%s not found (createClaim makes one)",
                                     vm->namespace, claim_name);
+        if (exists && !streq_ptr(json_get_string(json_get_object(object_metadata(claim), "annotations"),
+                                                 MEMORY_DUMP_CLAIM), "true"))
+                return ev_error_set(error, EINVAL, "PersistentVolumeClaim %s/%s was not made for memory dumps: a "
+                                    "dump overwrites the claim's volume from its first byte, its contents would "
+                                    "be lost; use createClaim (edgevirtctl memory-dump get --create-claim) for "
+                                    "a new claim, or annotate this one %s=true to give it up to dumps",
+                                    vm->namespace, claim_name, MEMORY_DUMP_CLAIM);
         if (exists && MAX(pvc_requested_bytes(claim), pvc_capacity_bytes(claim)) < need) {
                 g_autofree char *has = pvc_format_bytes(MAX(pvc_requested_bytes(claim), pvc_capacity_bytes(claim)));
                 g_autofree char *needs = pvc_format_bytes(need);

@@ -7,12 +7,16 @@
 
 /* The length of the memory dump a claim's volume starts with (bytes). */
 #define MEMORY_DUMP_SIZE "edgevirt.io/memory-dump-size"
+/* A claim that may take memory dumps ("true"): set on the claims createClaim
+ * makes, or by the claim's owner to give one up to dumps (a dump overwrites
+ * the claim's volume from its first byte). */
+#define MEMORY_DUMP_CLAIM "edgevirt.io/memory-dump-claim"
 
 /* virtctl memory-dump get: dump the running guest's memory into the claim
  * (create_claim: made first, of the guest's memory and 100Mi, in
  * storage_class or the default).  EBUSY: not running, or a dump in
  * progress; ENOENT/EEXIST: the claim is missing or (create_claim) there;
- * EINVAL: too small.  The VM's status.memoryDumpRequest follows it. */
+ * EINVAL: too small, or an existing claim not annotated MEMORY_DUMP_CLAIM.  The VM's status.memoryDumpRequest follows it. */
 int vm_memory_dump(Model *m, Object *vm, const char *claim_name, bool create_claim, const char *storage_class,
                    GError **error);
 /* virtctl memory-dump remove: the request goes (the claim and its bytes stay). */

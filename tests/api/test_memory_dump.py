@@ -27,11 +27,12 @@ def wait_phase(client, phase, name="web"):
     return request(client, name)
 
 
-def claim_yaml(name, size):
+def claim_yaml(name, size, for_dumps=True):
+    annotations = "annotations: {edgevirt.io/memory-dump-claim: 'true'}" if for_dumps else ""
     return f"""
 apiVersion: v1
 kind: PersistentVolumeClaim
-metadata: {{name: {name}}}
+metadata: {{name: {name}, {annotations}}}
 spec: {{accessModes: [ReadWriteOnce], resources: {{requests: {{storage: {size}}}}}}}
 """
 
@@ -52,6 +53,7 @@ def test_dump_into_a_new_claim_then_read_and_remove(client):
     # the guest's 64Mi and KubeVirt's 100Mi overhead
     assert claim["spec"]["resources"]["requests"]["storage"] == str(164 * MI)
     assert claim["metadata"]["annotations"]["edgevirt.io/memory-dump-size"] == str(len(TEST_DRIVER_DUMP))
+    assert claim["metadata"]["annotations"]["edgevirt.io/memory-dump-claim"] == "true"
 
     fd, size, file_name = vm.OpenMemoryDump({})
     with os.fdopen(fd.take(), "rb") as f:
@@ -70,6 +72,7 @@ def test_dump_into_a_new_claim_then_read_and_remove(client):
 def test_dump_into_an_existing_claim_and_refusals(client):
     client.apply(claim_yaml("small", "32Mi"))
     client.apply(claim_yaml("big", "200Mi"))
+    client.apply(claim_yaml("db-disk", "200Mi", for_dumps=False))
     client.apply(vm_yaml("idle", strategy="Halted"))
     idle = vm_obj(client, "idle")
     assert "not running" in expect_error("Conflict", idle.MemoryDump, "big", {})
@@ -77,6 +80,12 @@ def test_dump_into_an_existing_claim_and_refusals(client):
     msg = expect_error("Invalid", vm.MemoryDump, "small", {})
     assert "too small" in msg and "164Mi" in msg
     assert "not found" in expect_error("NotFound", vm.MemoryDump, "nope", {})
+    # a claim not given up to dumps (a disk) is never overwritten
+    msg = expect_error("Invalid", vm.MemoryDump, "db-disk", {})
+    assert ("PersistentVolumeClaim default/db-disk was not made for memory dumps: a dump overwrites the claim's "
+            "volume from its first byte, its contents would be lost; use createClaim" in msg and
+            "edgevirt.io/memory-dump-claim=true" in msg), msg
+    assert request(client) is None
     assert "already exists" in expect_error("AlreadyExists", vm.MemoryDump, "big",
                                             {"createClaim": dbus.Boolean(True)})
     assert "storageClass" in expect_error("Invalid", vm.MemoryDump, "big", {"storageClass": "local"})

@@ -213,10 +213,15 @@ typedef struct DumpJob {
         GHashTable *dumping;
         char *vm_uid;
         char *claim;
+        char *claim_uid;        /* held (services_pvc_use) while the dump runs */
         char *file_name;
 } DumpJob;
 
 static void dump_job_free(DumpJob *j) {
+        Services *s = model_services(j->model);
+        if (j->claim_uid && s)
+                services_pvc_use(s, j->claim_uid, false);
+        g_free(j->claim_uid);
         g_hash_table_remove(j->dumping, j->vm_uid);
         g_hash_table_unref(j->dumping);
         g_free(j->vm_uid);
@@ -291,7 +296,7 @@ static int start_dump(Model *m, Object *vm, JsonObject *req, GHashTable *dumping
         }
         if (!(vmi = running_instance(m, vm, &e)))
                 return request_fail(m, vm, "%s", e->message);
-        if (s && s->pvc_users && GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, claim->uid)) > 0)
+        if (services_pvc_users(s, claim->uid) > 0)
                 return request_fail(m, vm, "PersistentVolumeClaim %s is in use (a running guest's disk, or an "
                                     "import); dump into a claim of its own", claim_name);
         g_autofree char *path = pvc_volume_path(m, claim);
@@ -304,6 +309,10 @@ static int start_dump(Model *m, Object *vm, JsonObject *req, GHashTable *dumping
         j->claim = g_strdup(claim_name);
         j->file_name = dump_file_name(vm, claim_name);
         g_hash_table_add(dumping, g_strdup(vm->uid));
+        if (s) {        /* no guest may take it, nor may it go, while libvirt writes it */
+                j->claim_uid = g_strdup(claim->uid);
+                services_pvc_use(s, j->claim_uid, true);
+        }
         if (services_instance_memory_dump(s, vmi, path, dump_done, j, &e) < 0) {
                 dump_job_free(j);
                 return request_fail(m, vm, "%s", e->message);

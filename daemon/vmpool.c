@@ -25,6 +25,9 @@
 
 #define VMPOOL_API "pool.kubevirt.io/v1beta1"
 #define REVISION_LABEL "kubevirt.io/vm-pool-revision-name"
+/* VMs made per reconcile (KubeVirt's burstReplicas idea): the rest on the
+ * next pass, so a large scale-up does not hold the main loop */
+#define BURST_REPLICAS 10u
 
 static JsonObject *spec_of(JsonObject *doc) {
         return json_get_object(doc, "spec");
@@ -191,7 +194,12 @@ static GPtrArray *members_of(Model *m, Object *pool) {
 }
 
 static int scale_up(Model *m, Object *pool, guint have, gint64 want, const char *revision, GError **error) {
+        unsigned made = 0;
         for (unsigned ordinal = 0; have < want; ordinal++) {
+                if (made == BURST_REPLICAS) {
+                        model_enqueue(m, pool);
+                        return 0;
+                }
                 g_autofree char *name = g_strdup_printf("%s-%u", pool->name, ordinal);
                 Object *taken = NULL;
                 if (model_get(m, &kind_vm, pool->namespace, name, &taken, NULL) == 0)
@@ -206,6 +214,7 @@ static int scale_up(Model *m, Object *pool, guint have, gint64 want, const char 
                         event_record(model_services(m)->events, pool, false, "SuccessfulCreate",
                                      "Created VM %s/%s", pool->namespace, name);
                 have++;
+                made++;
         }
         return 0;
 }

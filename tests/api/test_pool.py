@@ -86,6 +86,14 @@ def test_pool_makes_owned_vms_and_scales(client):
     wait_vms(client, [])
 
 
+def test_large_scale_up_comes_in_bursts(client):
+    """At most 10 VMs per reconcile (burstReplicas): the rest on the next passes."""
+    client.apply(pool_yaml(replicas=13))
+    wait_vms(client, sorted(f"web-{i}" for i in range(13)))
+    client.delete("vmpool", "default", "web")
+    wait_vms(client, [])
+
+
 def test_lowest_free_ordinals_and_foreign_vms(client):
     # a VM of a pool's name that the pool does not own is left alone and skipped
     client.apply("""

@@ -23,6 +23,21 @@ unsigned services_pvc_users(Services *s, const char *pvc_uid) {
         return s && s->pvc_users ? GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc_uid)) : 0;
 }
 
+void services_pvc_lock(Services *s, const char *pvc_uid, bool locked) {
+        if (!s->pvc_locks)
+                s->pvc_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_locks, pvc_uid));
+        n = locked ? n + 1 : n > 0 ? n - 1 : 0;
+        if (n)
+                g_hash_table_replace(s->pvc_locks, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
+        else
+                g_hash_table_remove(s->pvc_locks, pvc_uid);
+}
+
+unsigned services_pvc_locks(Services *s, const char *pvc_uid) {
+        return s && s->pvc_locks ? GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_locks, pvc_uid)) : 0;
+}
+
 StorageBackend *services_backend(Services *s, const char *class_name) {
         for (guint i = 0; s && class_name && i < s->backends->len; i++) {
                 StorageBackend *b = s->backends->pdata[i];

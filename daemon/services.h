@@ -85,6 +85,9 @@ typedef struct Services {
         /* claim uid -> number of users (imports writing it, running
          * instances): a claim with users keeps its pvc-protection finalizer */
         GHashTable *pvc_users;
+        /* claim uid -> number of holders that need its bytes unchanged (a
+         * Push reading it): no guest takes the claim meanwhile */
+        GHashTable *pvc_locks;
         char *state_dir;
         char *importer;                 /* path of edgevirt-importer */
         ImportSlots *slots;             /* importer processes at once, per namespace, fairly (import-slots.h) */
@@ -97,6 +100,11 @@ typedef struct Services {
  * controller. */
 void services_pvc_use(Services *s, const char *pvc_uid, bool in_use);
 unsigned services_pvc_users(Services *s, const char *pvc_uid);
+/* A holder that needs a claim's bytes unchanged (a Push reading it) comes or
+ * goes: while it holds the claim, a guest that needs it waits and AddVolume
+ * refuses it (vmi-volumes.c). */
+void services_pvc_lock(Services *s, const char *pvc_uid, bool locked);
+unsigned services_pvc_locks(Services *s, const char *pvc_uid);
 
 StorageBackend *services_backend(Services *s, const char *class_name);
 

@@ -57,6 +57,12 @@ static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const c
                 r->message = g_strdup_printf("PVC %s/%s is not bound yet", vmi->namespace, claim_name);
                 return VOL_WAITING;
         }
+        if (services_pvc_locks(c->services, pvc->uid) > 0) {
+                r->message = g_strdup_printf("PVC %s/%s is being pushed to a registry (PersistentVolumeClaim.Push "
+                                             "reads it): it is used once the push ends", vmi->namespace,
+                                             claim_name);
+                return VOL_WAITING;
+        }
         char *path = pvc_volume_path(c->model, pvc);
         DomainVolume *dv = g_new0(DomainVolume, 1);
         dv->path = keep(r, path);

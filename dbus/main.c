@@ -391,6 +391,8 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         snapshot_controller_free(services->snapshots);
         event_recorder_free(services->events);
         g_hash_table_unref(services->pvc_users);
+        if (services->pvc_locks)
+                g_hash_table_unref(services->pvc_locks);
         g_free(services->importer);
         model_free(d->model);
         g_ptr_array_unref(services->backends);

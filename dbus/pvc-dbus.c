@@ -95,8 +95,11 @@ static void pushed(GPtrArray *out, const GError *e, void *userdata) {
         PushCall *p = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
-        if (p->uid)
+        if (p->uid) {
                 services_pvc_use(model_services(p->d->model), p->uid, false);
+                services_pvc_lock(model_services(p->d->model), p->uid, false);
+                model_enqueue_kind(p->d->model, &kind_vmi);     /* a guest may wait for it */
+        }
         if (out && out->len == 4)
                 (void) sd_bus_reply_method_return(p->m, "ssst", out->pdata[0], out->pdata[1], out->pdata[2],
                                                   g_ascii_strtoull(out->pdata[3], NULL, 10));
@@ -201,12 +204,16 @@ static int method_push(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         p->d = d;
         p->m = sd_bus_message_ref(m);
         p->uid = snapshot ? NULL : g_strdup(o->uid);
-        if (p->uid)
+        if (p->uid) {   /* no deletion, and no guest, until the push ends */
                 services_pvc_use(s, p->uid, true);
+                services_pvc_lock(s, p->uid, true);
+        }
         r = imagecache_push_volume(s->images, path, args, g_strv_builder_end(env), push_progress, pushed, p, &e);
         if (r < 0) {
-                if (p->uid)
+                if (p->uid) {
                         services_pvc_use(s, p->uid, false);
+                        services_pvc_lock(s, p->uid, false);
+                }
                 sd_bus_message_unref(p->m);
                 g_free(p->uid);
                 g_free(p);

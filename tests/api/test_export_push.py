@@ -8,8 +8,10 @@ import io
 import json
 import os
 import re
+import socket
 import subprocess
 import tarfile
+import time
 import urllib.request
 
 import dbus
@@ -18,7 +20,7 @@ import yaml
 
 from conftest import COMPAT, ROOT, Client, Daemon, expect_error, path_encode, wait_until
 from servers import Registry
-from test_cli import complete, ctl, openapi_check  # noqa: F401 (the fixture)
+from test_cli import CTL, complete, ctl, openapi_check  # noqa: F401 (the fixture)
 
 PVC = "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
 MANIFESTS = (
@@ -270,3 +272,27 @@ def test_push_to_a_token_registry(ctl, tmp_path, shop):
     finally:
         reg.stop()
         token.stop()
+
+
+def test_a_guest_waits_for_a_push_of_its_disk(ctl, bus, shop):
+    """While a Push reads a claim, no guest may take it (its bytes would change between
+    the checksum and the layer): the VM stays Pending with the reason, then starts."""
+    c = Client(bus.conn)
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(8)            # never accepts: the push waits on its connection
+    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, XDG_CONFIG_HOME=str(ctl.config.parent.parent), LC_ALL="C")
+    push = subprocess.Popen([CTL, "export", f"--push-disks=127.0.0.1:{stuck.getsockname()[1]}/edge"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1)          # the first claim's push is under way
+        ctl("start", "web")
+        wait_until(lambda: "being pushed to a registry" in json.dumps(
+            c.get_json("vmi", "shop", "web") if c.exists("vmi", "shop", "web") else {}),
+            timeout=30, what="the VM to wait for the push")
+        assert c.get_json("vmi", "shop", "web")["status"]["phase"] == "Pending"
+    finally:
+        stuck.close()          # the push fails; the claim is free again
+        push.wait(timeout=60)
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run once the push ended")

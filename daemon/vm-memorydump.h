@@ -16,7 +16,8 @@
  * (create_claim: made first, of the guest's memory and 100Mi, in
  * storage_class or the default).  EBUSY: not running, or a dump in
  * progress; ENOENT/EEXIST: the claim is missing or (create_claim) there;
- * EINVAL: too small, or an existing claim not annotated MEMORY_DUMP_CLAIM.  The VM's status.memoryDumpRequest follows it. */
+ * EINVAL: too small, or an existing claim not annotated MEMORY_DUMP_CLAIM.
+ * The VM's status.memoryDumpRequest follows it. */
 int vm_memory_dump(Model *m, Object *vm, const char *claim_name, bool create_claim, const char *storage_class,
                    GError **error);
 /* virtctl memory-dump remove: the request goes (the claim and its bytes stay). */

@@ -199,6 +199,8 @@ static int running_vms(Ctl *c, GHashTable **ret) {
 /* A running VM's disks are pushed from a VirtualMachineSnapshot of it
  * (its file systems frozen through the guest agent, or it paused, for the
  * time of the copies), made here and deleted when the push is done. */
+#define EXPORT_PUSH_LABEL "edgevirt.io/export-push"
+
 static int take_snapshot(Ctl *c, const char *vm, char **ret_name) {
         static const char *const phases[] = { "Succeeded", "Failed", NULL };
         _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -211,6 +213,8 @@ static int take_snapshot(Ctl *c, const char *vm, char **ret_name) {
         json_object_set_string_member(snap, "kind", "VirtualMachineSnapshot");
         json_object_set_string_member(meta, "name", name);
         json_object_set_string_member(meta, "namespace", c->namespace);
+        /* found by it if this client dies before deleting it (docs/export.md) */
+        json_object_set_string_member(json_ensure_object(meta, "labels"), EXPORT_PUSH_LABEL, "true");
         json_object_set_object_member(snap, "metadata", meta);
         json_object_set_string_member(source, "apiGroup", "kubevirt.io");
         json_object_set_string_member(source, "kind", "VirtualMachine");

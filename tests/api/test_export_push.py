@@ -296,3 +296,28 @@ def test_a_guest_waits_for_a_push_of_its_disk(ctl, bus, shop):
         push.wait(timeout=60)
     wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
                timeout=30, what="the VM to run once the push ended")
+
+
+def test_an_export_that_dies_leaves_a_labelled_snapshot(ctl, bus, shop):
+    """The snapshot export takes of a running VM is labelled, so a client that dies
+    before deleting it leaves something findable (docs/export.md)."""
+    c = Client(bus.conn)
+    ctl("start", "web")
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run")
+    stuck = socket.socket()
+    stuck.bind(("127.0.0.1", 0))
+    stuck.listen(8)
+    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, XDG_CONFIG_HOME=str(ctl.config.parent.parent), LC_ALL="C")
+    push = subprocess.Popen([CTL, "export", f"--push-disks=127.0.0.1:{stuck.getsockname()[1]}/edge"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: c.list("vmsnapshot", "shop")["items"], timeout=30, what="the export's snapshot")
+    finally:
+        push.kill()
+        push.wait(timeout=30)
+        stuck.close()
+    snap = c.list("vmsnapshot", "shop")["items"][0]
+    assert snap["metadata"]["labels"] == {"edgevirt.io/export-push": "true"}, snap["metadata"]
+    listed = ctl("get", "vmsnapshot", "-l", "edgevirt.io/export-push=true", "-o", "name").stdout.split()
+    assert len(listed) == 1 and listed[0].endswith("/" + snap["metadata"]["name"]), listed

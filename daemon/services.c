@@ -7,35 +7,39 @@
 
 #define NOT_RUNNING "the VirtualMachineInstance controller does not run"
 
-void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {
-        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc_uid));
+/* A count per claim uid, one up or down; a count of 0 is no entry. */
+static void count_claim(GHashTable *counts, const char *pvc_uid, bool up) {
+        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(counts, pvc_uid));
 
-        n = in_use ? n + 1 : n > 0 ? n - 1 : 0;
+        n = up ? n + 1 : n > 0 ? n - 1 : 0;
         if (n)
-                g_hash_table_replace(s->pvc_users, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
+                g_hash_table_replace(counts, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
         else
-                g_hash_table_remove(s->pvc_users, pvc_uid);
+                g_hash_table_remove(counts, pvc_uid);
+}
+
+static unsigned claim_count(GHashTable *counts, const char *pvc_uid) {
+        return counts ? GPOINTER_TO_UINT(g_hash_table_lookup(counts, pvc_uid)) : 0;
+}
+
+void services_pvc_use(Services *s, const char *pvc_uid, bool in_use) {
+        count_claim(s->pvc_users, pvc_uid, in_use);
         if (!in_use && s->claims.released)
                 s->claims.released(s->claims.data, pvc_uid);
 }
 
 unsigned services_pvc_users(Services *s, const char *pvc_uid) {
-        return s && s->pvc_users ? GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_users, pvc_uid)) : 0;
+        return s ? claim_count(s->pvc_users, pvc_uid) : 0;
 }
 
 void services_pvc_lock(Services *s, const char *pvc_uid, bool locked) {
         if (!s->pvc_locks)
                 s->pvc_locks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        unsigned n = GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_locks, pvc_uid));
-        n = locked ? n + 1 : n > 0 ? n - 1 : 0;
-        if (n)
-                g_hash_table_replace(s->pvc_locks, g_strdup(pvc_uid), GUINT_TO_POINTER(n));
-        else
-                g_hash_table_remove(s->pvc_locks, pvc_uid);
+        count_claim(s->pvc_locks, pvc_uid, locked);
 }
 
 unsigned services_pvc_locks(Services *s, const char *pvc_uid) {
-        return s && s->pvc_locks ? GPOINTER_TO_UINT(g_hash_table_lookup(s->pvc_locks, pvc_uid)) : 0;
+        return s ? claim_count(s->pvc_locks, pvc_uid) : 0;
 }
 
 StorageBackend *services_backend(Services *s, const char *class_name) {

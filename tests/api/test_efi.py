@@ -346,3 +346,30 @@ spec: {{terminationGracePeriodSeconds: 0, domain: {{memory: {{guest: 64Mi}}, fir
         wait_until(lambda: not client.exists(kind, "default", name), what=f"{kind} {name} to go")
     wait_until(lambda: not any(os.path.exists(d) for d in dirs), what="the instances' files to go")
     assert all(read(s) == b"another domain's" for s in states)
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_a_restore_writes_no_vtpm_state_onto_another_vms_uuid(tpm_client, state_dir, swtpm_root):
+    """A restore whose patches give the target the firmware.uuid of another
+    VM copies no vTPM state there (and the VM's admission refuses it)."""
+    from test_snapshots import ready, restore, snapshot, status
+    client, _ = tpm_client
+    client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n")
+    client.apply(efi_vm("win", devices="tpm: {persistent: true}", namespace="team-a", uuid=WINDOWS_UUID,
+                        strategy="Halted"))
+    theirs = write_tpm_state(swtpm_root, WINDOWS_UUID, b"team-a's sealed keys")
+    client.apply(efi_vm("mine", devices="tpm: {persistent: true}"))
+    wait_status(client, "mine", "Running")
+    mine_uid = client.get_json("vm", "default", "mine")["metadata"]["uid"]
+    write_tpm_state(swtpm_root, mine_uid, b"mine")
+    vm_obj(client, "mine").Stop({})
+    wait_status(client, "mine", "Stopped")
+    client.apply(snapshot("s", vm="mine"))
+    ready(client, "s")
+    patch = '{"op": "add", "path": "/spec/template/spec/domain/firmware/uuid", "value": "%s"}' % WINDOWS_UUID
+    client.apply(restore("r", "s", vm="mine", extra=f"  patches: ['{patch}']\n"))
+    wait_until(lambda: status(client, "vmrestore", "r").get("complete") or
+               any(c.get("reason") == "Failed" for c in status(client, "vmrestore", "r").get("conditions", [])),
+               timeout=30, what="the restore to end")
+    assert read(theirs) == b"team-a's sealed keys"
+    assert "uuid" not in client.get_json("vm", "default", "mine")["spec"]["template"]["spec"]["domain"]["firmware"]

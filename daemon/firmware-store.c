@@ -106,14 +106,14 @@ int firmware_tpm_mark(const char *state_dir, const char *vm_uid, const char *uui
         return 0;
 }
 
-void firmware_forget_vm(const char *libvirt_uri, const char *vm_dir) {
+void firmware_forget_vm(const char *libvirt_uri, const char *vm_dir, bool tpm) {
         g_autofree char *marker = g_build_filename(vm_dir, TPM_MARKER, NULL), *uuid = NULL;
 
         /* only a state libvirt made for a VM of ours, as its marker says */
-        if (g_file_get_contents(marker, &uuid, NULL, NULL)) {
-                g_autofree char *tpm = firmware_tpm_dir(libvirt_uri, g_strstrip(uuid));
-                if (tpm)
-                        ev_remove_tree(tpm);
+        if (tpm && g_file_get_contents(marker, &uuid, NULL, NULL)) {
+                g_autofree char *state = firmware_tpm_dir(libvirt_uri, g_strstrip(uuid));
+                if (state)
+                        ev_remove_tree(state);
         }
         ev_remove_tree((void *) vm_dir);
 }

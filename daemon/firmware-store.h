@@ -38,5 +38,6 @@ char *firmware_tpm_marker(const char *state_dir, const char *vm_uid);
 /* On a worker: the VM's marker says uuid. */
 int firmware_tpm_mark(const char *state_dir, const char *vm_uid, const char *uuid, GError **error);
 /* On a worker: the files of a VM that is gone, <state>/instances/<vm uid>
- * (vm_dir), and the swtpm state its marker names. */
-void firmware_forget_vm(const char *libvirt_uri, const char *vm_dir);
+ * (vm_dir), and (tpm) the swtpm state its marker names: only that one, the
+ * state this VM started (another VM may have the same firmware.uuid). */
+void firmware_forget_vm(const char *libvirt_uri, const char *vm_dir, bool tpm);

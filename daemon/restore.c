@@ -403,14 +403,20 @@ static void store_copy_done(void *data) {
 
 /* Where the target's vTPM state goes: by the UUID its restored spec (the
  * restore's patches applied: a clone drops firmware.uuid) gives it. */
-static void target_tpm(StoreCopy *sc, Services *s, Object *o, Object *vm, JsonNode *new_spec) {
+static void target_tpm(StoreCopy *sc, Model *m, Object *o, Object *vm, JsonNode *new_spec) {
+        Services *s = model_services(m);
         g_autoptr(JsonObject) doc = new_document("kubevirt.io/v1", "VirtualMachine", vm->name, vm->namespace,
                                                  object_metadata(vm), NULL);
         json_object_set_member(doc, "spec", json_deep_copy(new_spec));
         (void) apply_patches(json_get_array(json_get_object(object_root(o), "spec"), "patches"), doc, NULL);
         JsonObject *vmi_spec = json_get_object(json_get_object(json_get_object(doc, "spec"), "template"), "spec");
         const char *uuid = firmware_tpm_uuid(vmi_spec, vm->uid);
+        JsonObject *now = json_get_object(json_get_object(json_get_object(object_root(vm), "spec"), "template"),
+                                          "spec");
 
+        /* never onto the state of another VM's domain UUID (its admission refuses the spec) */
+        if (vm_firmware_uuid_admit(m, vm->namespace, vm->name, vmi_spec, now, "spec.template.spec", NULL) < 0)
+                return;
         sc->tpm_dst = firmware_tpm_dir(s->libvirt_uri, uuid);
         if (!sc->tpm_dst)
                 return;
@@ -442,7 +448,7 @@ static bool restore_store(Model *m, Object *o, Object *content, Object *vm, Json
         sc->src = g_steal_pointer(&src);
         sc->dst = firmware_vm_store(s->state_dir, vm->uid);
         sc->tpm_src = firmware_snapshot_tpm(s->state_dir, snapshot_uid);
-        target_tpm(sc, s, o, vm, new_spec);
+        target_tpm(sc, m, o, vm, new_spec);
         g_hash_table_insert(store_copies, g_strdup(o->uid), sc);
         worker_submit(s->worker, store_copy_work, store_copy_done, sc);
         return false;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Read-only facts of a VirtualMachine (vm-status.h). */
+#include <errno.h>
+
+#include "firmware-store.h"
 #include "json-util.h"
 #include "util.h"
 #include "vm-status.h"
@@ -41,4 +44,45 @@ Object *vm_of_instance(Model *m, Object *vmi) {
 
 JsonObject *vm_owner_reference(Object *vm) {
         return object_owner_reference(vm, KUBEVIRT_API);
+}
+
+/* The domain UUID of a VM or an instance: firmware.uuid, else the VM's uid. */
+static const char *domain_uuid(Model *m, Object *o) {
+        JsonObject *spec = json_get_object(object_root(o), "spec");
+        Object *vm = NULL;
+
+        if (o->kind == &kind_vm)
+                return firmware_tpm_uuid(json_get_object(json_get_object(spec, "template"), "spec"), o->uid);
+        vm = vm_of_instance(m, o);
+        return firmware_tpm_uuid(spec, vm ? vm->uid : o->uid);
+}
+
+static const char *firmware_uuid(JsonObject *vmi_spec) {
+        return json_get_string(json_get_object(json_get_object(vmi_spec, "domain"), "firmware"), "uuid");
+}
+
+int vm_firmware_uuid_admit(Model *m, const char *namespace, const char *name, JsonObject *vmi_spec,
+                           JsonObject *old_vmi_spec, const char *path, GError **error) {
+        const KindInfo *const kinds[] = { &kind_vm, &kind_vmi };
+        const char *uuid = firmware_uuid(vmi_spec), *old = firmware_uuid(old_vmi_spec);
+
+        /* what was admitted before stays admitted */
+        if (!m || !uuid || (old && g_ascii_strcasecmp(uuid, old) == 0))
+                return 0;
+        for (size_t k = 0; k < G_N_ELEMENTS(kinds); k++) {
+                g_autoptr(GPtrArray) all = model_list(m, kinds[k], NULL, NULL);
+                for (guint i = 0; i < all->len; i++) {
+                        Object *o = all->pdata[i];
+                        /* a VM and its instance share theirs */
+                        if (streq(o->namespace, namespace) && streq(o->name, name))
+                                continue;
+                        if (g_ascii_strcasecmp(domain_uuid(m, o), uuid) == 0)
+                                return ev_error_set(error, EINVAL,
+                                                    "%s.domain.firmware.uuid: Duplicate value: \"%s\": another "
+                                                    "VirtualMachine or VirtualMachineInstance of this node has this "
+                                                    "domain UUID (it names the vTPM's state); set another one or "
+                                                    "none", path, uuid);
+                }
+        }
+        return 0;
 }

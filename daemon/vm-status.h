@@ -21,3 +21,8 @@ Object *vm_instance(Model *m, Object *vm);
 Object *vm_of_instance(Model *m, Object *vmi);
 /* An ownerReference naming vm as its objects' controller (new, owned by the caller). */
 JsonObject *vm_owner_reference(Object *vm);
+/* Admission: a firmware.uuid (the domain UUID, and so where libvirt keeps
+ * the vTPM's state) no other VM or VMI of any namespace has, the instance
+ * of the same name (a VM's own) apart; one already admitted (old) stays. */
+int vm_firmware_uuid_admit(Model *m, const char *namespace, const char *name, JsonObject *vmi_spec,
+                           JsonObject *old_vmi_spec, const char *path, GError **error);

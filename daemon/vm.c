@@ -60,6 +60,12 @@ static int vm_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
                 return r;
         if ((r = hostdev_admit_spec(m, json_get_object(tmpl, "spec"), "spec.template.spec", error)) < 0)
                 return r;
+        JsonObject *meta = json_get_object(doc, "metadata");
+        JsonObject *old_tmpl = json_get_object(json_get_object(old, "spec"), "template");
+        if ((r = vm_firmware_uuid_admit(m, json_get_string(meta, "namespace"), json_get_string(meta, "name"),
+                                        json_get_object(tmpl, "spec"), json_get_object(old_tmpl, "spec"),
+                                        "spec.template.spec", error)) < 0)
+                return r;
         JsonArray *dvts = json_get_array(spec, "dataVolumeTemplates");
         g_autoptr(GHashTable) names = g_hash_table_new(g_str_hash, g_str_equal);
         for (guint i = 0; dvts && i < json_array_get_length(dvts); i++) {

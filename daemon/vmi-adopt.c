@@ -4,6 +4,8 @@
  * instance owns any more are destroyed, and per-instance directories
  * nothing owns are removed.  A destroy libvirt did not carry out (it was
  * gone) is sent again. */
+#include "firmware-store.h"
+#include "json-util.h"
 #include "log.h"
 #include "util.h"
 #include "vmi-private.h"
@@ -106,7 +108,8 @@ static void listed(HvOp *op) {
                         if (o && (o->kind != &kind_vmi || !vmi_is_finished(o)))
                                 continue;
                         if (i == 0)
-                                vmi_forget_owner_files(c, entry);
+                                vmi_forget_owner_files(c, entry, !o || firmware_tpm_persistent(
+                                                               json_get_object(object_root(o), "spec")));
                         else
                                 worker_submit(c->services->worker, ev_remove_tree, g_free,
                                               g_build_filename(dirs[i], entry, NULL));

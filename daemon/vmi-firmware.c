@@ -71,20 +71,14 @@ int vmi_tpm_mark(VmiController *c, const char *owner_uid, const char *uuid, char
         return r;
 }
 
-void vmi_tpm_forget(VmiController *c, const char *owner_uid, JsonObject *spec) {
-        char *tpm = firmware_tpm_dir(hypervisor_uri(c->hv), firmware_tpm_uuid(spec, owner_uid));
-
-        if (tpm)
-                worker_submit(c->services->worker, ev_remove_tree, g_free, tpm);
-}
-
 typedef struct Forget {
         char *uri, *dir;
+        bool tpm;
 } Forget;
 
 static void forget_work(void *data) {
         Forget *f = data;
-        firmware_forget_vm(f->uri, f->dir);
+        firmware_forget_vm(f->uri, f->dir, f->tpm);
 }
 
 static void forget_free(void *data) {
@@ -94,22 +88,24 @@ static void forget_free(void *data) {
         g_free(f);
 }
 
-void vmi_forget_owner_files(VmiController *c, const char *owner_uid) {
+void vmi_forget_owner_files(VmiController *c, const char *owner_uid, bool tpm) {
         Forget *f = g_new0(Forget, 1);
         f->uri = g_strdup(hypervisor_uri(c->hv));
+        f->tpm = tpm;
         f->dir = g_build_filename(c->instances_dir, owner_uid, NULL);
         worker_submit(c->services->worker, forget_work, forget_free, f);
 }
 
-/* A VM went: its NVRAM and vTPM state go with it. */
+/* A VM went: its NVRAM goes with it, and the vTPM state its marker names
+ * when it has a persistent vTPM (never a state it did not start). */
 static void vm_changed(Model *m, Object *vm, ModelEvent event, void *userdata) {
         VmiController *c = userdata;
         JsonObject *spec = json_get_object(object_root(vm), "spec");
 
         if (event != MODEL_EVENT_REMOVED)
                 return;
-        worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(c->instances_dir, vm->uid, NULL));
-        vmi_tpm_forget(c, vm->uid, json_get_object(json_get_object(spec, "template"), "spec"));
+        vmi_forget_owner_files(c, vm->uid, firmware_tpm_persistent(json_get_object(json_get_object(spec, "template"),
+                                                                                   "spec")));
 }
 
 const ModelWatch vmi_vm_firmware_watch = { .changed = vm_changed };

@@ -202,11 +202,9 @@ int vmi_nvram_prepare(const char *nvram, const char *template, char **ret_error)
 /* On a worker: the marker of owner_uid's persistent vTPM says uuid
  * (firmware-store.h). */
 int vmi_tpm_mark(VmiController *c, const char *owner_uid, const char *uuid, char **ret_error);
-/* Remove the swtpm state libvirt keeps for the domain of owner_uid (a VM's
- * or a VMI's uid; spec: the instance's, for firmware.uuid). */
-void vmi_tpm_forget(VmiController *c, const char *owner_uid, JsonObject *spec);
 /* The files of a VM (or VMI) that is gone, <state>/instances/<owner_uid>,
- * and the swtpm state its marker names: what the daemon was down for. */
-void vmi_forget_owner_files(VmiController *c, const char *owner_uid);
+ * and, with tpm (its spec has a persistent vTPM, or it is not known: what
+ * the daemon was down for), the swtpm state its marker names. */
+void vmi_forget_owner_files(VmiController *c, const char *owner_uid, bool tpm);
 /* Watches VMs: a removed VM's NVRAM and vTPM state are removed. */
 extern const ModelWatch vmi_vm_firmware_watch;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Read-only facts of a VirtualMachineInstance (vmi-status.h). */
+#include "json-util.h"
 #include "kind.h"
 #include "util.h"
 #include "vmi-status.h"
@@ -34,4 +35,22 @@ Object *vmi_find_by_domain(Model *m, const char *domain) {
         Object *o = NULL;
 
         return ns && model_get(m, &kind_vmi, ns, sep + 1, &o, NULL) == 0 ? o : NULL;
+}
+
+/* Pending from its creation on, with the moment said (KubeVirt's
+ * virt-controller records every phase's; the metrics' transition
+ * histograms measure between them). */
+void vmi_init_status(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        JsonArray *ts = json_array_new();
+        JsonObject *t = json_object_new();
+        g_autofree char *now = ev_timestamp_now();
+
+        json_object_set_string_member(t, "phase", "Pending");
+        json_object_set_string_member(t, "phaseTransitionTimestamp", now);
+        json_array_add_object_element(ts, t);
+        json_object_set_array_member(status, "phaseTransitionTimestamps", ts);
+        json_object_set_string_member(status, "phase", "Pending");
+        json_object_set_array_member(status, "conditions", json_array_new());
+        json_object_set_object_member(doc, "status", status);
 }

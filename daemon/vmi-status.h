@@ -19,3 +19,6 @@ const char *vmi_waiting_reason(Object *vmi);
 char *vmi_domain_name(Object *vmi);
 /* The instance whose domain that is (names hold no '_'), NULL: none. */
 Object *vmi_find_by_domain(Model *m, const char *domain);
+
+/* A new VMI's status: Pending, since now (its kind's init_status). */
+void vmi_init_status(JsonObject *doc);

@@ -46,26 +46,12 @@ static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
                                             "change its VirtualMachine and restart it");
                 return 0;
         }
+        JsonObject *meta = json_get_object(doc, "metadata");
         int r = vmi_spec_admit(spec, "spec", true, warnings, error);
+        if (r >= 0)     /* a VMI's spec does not change: checked at its creation */
+                r = vm_firmware_uuid_admit(m, json_get_string(meta, "namespace"), json_get_string(meta, "name"),
+                                           spec, NULL, "spec", error);
         return r < 0 ? r : hostdev_admit_spec(m, spec, "spec", error);
-}
-
-/* Pending from its creation on, with the moment said (KubeVirt's
- * virt-controller records every phase's; the metrics' transition
- * histograms measure between them). */
-static void vmi_init_status(JsonObject *doc) {
-        JsonObject *status = json_object_new();
-        JsonArray *ts = json_array_new();
-        JsonObject *t = json_object_new();
-        g_autofree char *now = ev_timestamp_now();
-
-        json_object_set_string_member(t, "phase", "Pending");
-        json_object_set_string_member(t, "phaseTransitionTimestamp", now);
-        json_array_add_object_element(ts, t);
-        json_object_set_array_member(status, "phaseTransitionTimestamps", ts);
-        json_object_set_string_member(status, "phase", "Pending");
-        json_object_set_array_member(status, "conditions", json_array_new());
-        json_object_set_object_member(doc, "status", status);
 }
 
 /* --- status --- */
@@ -206,8 +192,15 @@ static char *runtime_dir(VmiController *c, Object *vmi) {
         return g_build_filename(c->runtime_dir, vmi->uid, NULL);
 }
 
-static void remove_files(VmiController *c, const char *uid) {
-        worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(c->instances_dir, uid, NULL));
+/* A VMI of its own with a persistent vTPM: its files keep the marker until it goes. */
+static bool owns_tpm(Model *m, Object *vmi) {
+        return !vm_of_instance(m, vmi) && firmware_tpm_persistent(json_get_object(object_root(vmi), "spec"));
+}
+
+static void remove_files(VmiController *c, const char *uid, bool own_tpm) {
+        if (!own_tpm)
+                worker_submit(c->services->worker, ev_remove_tree, g_free,
+                              g_build_filename(c->instances_dir, uid, NULL));
         worker_submit(c->services->worker, ev_remove_tree, g_free, g_build_filename(c->runtime_dir, uid, NULL));
 }
 
@@ -583,7 +576,7 @@ static int vmi_reconcile(Model *m, Object *vmi) {
                         inst->first_try = 0;
                 if (inst && inst->claims) {
                         release_claims(c, vmi);
-                        remove_files(c, vmi->uid);
+                        remove_files(c, vmi->uid, owns_tpm(m, vmi));
                 }
                 return 0;
         }
@@ -618,9 +611,9 @@ static int vmi_finalize(Model *m, Object *vmi) {
                 return 0;       /* the STOPPED event queues us again */
         }
         release_claims(c, vmi);
-        remove_files(c, vmi->uid);
-        if (!vm_of_instance(m, vmi))    /* a VM's vTPM state is the VM's */
-                vmi_tpm_forget(c, vmi->uid, json_get_object(object_root(vmi), "spec"));
+        remove_files(c, vmi->uid, owns_tpm(m, vmi));       /* a VM's vTPM state is the VM's */
+        if (owns_tpm(m, vmi))
+                vmi_forget_owner_files(c, vmi->uid, true);
         g_hash_table_remove(c->instances, vmi->uid);
         return 1;
 }

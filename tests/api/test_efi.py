@@ -16,11 +16,12 @@ OVMF = "/usr/share/OVMF"
 pytestmark = pytest.mark.skipif(not os.path.exists(f"{OVMF}/OVMF_VARS_4M.ms.fd"), reason="needs Debian's ovmf")
 
 
-def efi_vm(name, efi="{}", strategy="Always", devices="", features=""):
+def efi_vm(name, efi="{}", strategy="Always", devices="", features="", namespace="default", uuid=None):
+    firmware = f"uuid: {uuid}, " if uuid else ""
     return f"""
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
-metadata: {{name: {name}}}
+metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   runStrategy: {strategy}
   template:
@@ -28,7 +29,7 @@ spec:
       terminationGracePeriodSeconds: 0
       domain:
         memory: {{guest: 64Mi}}
-        firmware: {{bootloader: {{efi: {efi}}}}}
+        firmware: {{{firmware}bootloader: {{efi: {efi}}}}}
         {features}
         devices: {{{devices}}}
 """
@@ -275,3 +276,100 @@ def test_vtpm_state_of_a_vm_deleted_while_down_goes_at_the_next_start(tpm_client
     assert not os.path.exists(os.path.join(state_dir, "instances", gone_uid))
     assert read(foreign) == b"not edgevirt's" and read(kept) == b"a VM that is still there"
     assert not os.path.exists(gone)
+
+
+WINDOWS_UUID = "5d307ca9-b3ef-428c-8861-06e72d69f223"    # KubeVirt's vmi-windows.yaml fixes this one
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_a_firmware_uuid_is_one_vms_in_every_namespace(tpm_client, state_dir, swtpm_root):
+    """The domain UUID names libvirt's vTPM state: a second VM or VMI with
+    the firmware.uuid of another, in any namespace, is refused, and the
+    first one's state stays when that VM goes."""
+    client, _ = tpm_client
+    for ns in ("team-a", "team-b"):
+        client.apply(f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")
+    client.apply(efi_vm("win", devices="tpm: {persistent: true}", namespace="team-a", uuid=WINDOWS_UUID))
+    wait_until(lambda: client.get_json("vm", "team-a", "win").get("status", {}).get("printableStatus") == "Running",
+               what="team-a's VM to run")
+    marker = os.path.join(state_dir, "instances", client.get_json("vm", "team-a", "win")["metadata"]["uid"],
+                          "swtpm-uuid")
+    wait_until(lambda: os.path.exists(marker), what="the VM's vTPM marker")
+    state = write_tpm_state(swtpm_root, WINDOWS_UUID, b"team-a's sealed keys")
+    for ns, uuid in (("team-b", WINDOWS_UUID), ("default", WINDOWS_UUID.upper())):
+        msg = expect_error("Invalid", client.apply, efi_vm("win", devices="tpm: {}", namespace=ns, uuid=uuid))
+        assert f'spec.template.spec.domain.firmware.uuid: Duplicate value: "{uuid}"' in msg
+        assert "team-a" not in msg      # nothing said of the other namespace
+    vmi = f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: other, namespace: team-b}}
+spec: {{domain: {{memory: {{guest: 64Mi}}, firmware: {{uuid: {WINDOWS_UUID}}}, devices: {{}}}}}}
+"""
+    assert "spec.domain.firmware.uuid: Duplicate value" in expect_error("Invalid", client.apply, vmi)
+    client.apply(efi_vm("plain", namespace="team-a", strategy="Halted"))
+    vm_uid = client.get_json("vm", "team-a", "plain")["metadata"]["uid"]
+    msg = expect_error("Invalid", client.apply, efi_vm("uid", namespace="team-b", uuid=vm_uid))
+    assert "Duplicate value" in msg     # nor the uid another VM's domain has
+    assert not client.exists("vm", "team-b", "win") and read(state) == b"team-a's sealed keys"
+    client.apply(efi_vm("win", devices="tpm: {persistent: true}", namespace="team-a", uuid=WINDOWS_UUID,
+                        strategy="Halted"))     # its own uuid it keeps
+    client.delete("vm", "team-a", "win")
+    wait_until(lambda: not os.path.exists(state), what="team-a's vTPM state to go with its VM")
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_only_the_vtpm_state_a_vm_started_goes_with_it(tpm_client, state_dir, swtpm_root):
+    """A VM or VMI that goes removes no swtpm state of its firmware.uuid it
+    did not start: none without a persistent vTPM, none never started."""
+    client, _ = tpm_client
+    uuids = ["0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5", "1d2e3f4a-5b6c-4d7e-8f90-91a2b3c4d5e6",
+             "2e3f4a5b-6c7d-4e8f-9001-a2b3c4d5e6f7"]
+    states = [write_tpm_state(swtpm_root, u, b"another domain's") for u in uuids]
+    client.apply(efi_vm("notpm", uuid=uuids[0]))
+    client.apply(efi_vm("never", strategy="Halted", devices="tpm: {persistent: true}", uuid=uuids[1]))
+    client.apply(f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachineInstance
+metadata: {{name: alone}}
+spec: {{terminationGracePeriodSeconds: 0, domain: {{memory: {{guest: 64Mi}}, firmware: {{uuid: {uuids[2]}}},
+        devices: {{tpm: {{}}}}}}}}
+""")
+    wait_status(client, "notpm", "Running")
+    wait_until(lambda: client.get_json("vmi", "default", "alone")["status"].get("phase") == "Running",
+               what="the VMI to run")
+    dirs = [os.path.join(state_dir, "instances", client.get_json(k, "default", n)["metadata"]["uid"])
+            for k, n in (("vm", "notpm"), ("vmi", "alone"))]
+    for kind, name in (("vm", "notpm"), ("vm", "never"), ("vmi", "alone")):
+        client.delete(kind, "default", name)
+    for kind, name in (("vm", "notpm"), ("vm", "never"), ("vmi", "alone")):
+        wait_until(lambda: not client.exists(kind, "default", name), what=f"{kind} {name} to go")
+    wait_until(lambda: not any(os.path.exists(d) for d in dirs), what="the instances' files to go")
+    assert all(read(s) == b"another domain's" for s in states)
+
+
+@pytest.mark.skipif(not shutil.which("swtpm"), reason="needs swtpm")
+def test_a_restore_writes_no_vtpm_state_onto_another_vms_uuid(tpm_client, state_dir, swtpm_root):
+    """A restore whose patches give the target the firmware.uuid of another
+    VM copies no vTPM state there (and the VM's admission refuses it)."""
+    from test_snapshots import ready, restore, snapshot, status
+    client, _ = tpm_client
+    client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n")
+    client.apply(efi_vm("win", devices="tpm: {persistent: true}", namespace="team-a", uuid=WINDOWS_UUID,
+                        strategy="Halted"))
+    theirs = write_tpm_state(swtpm_root, WINDOWS_UUID, b"team-a's sealed keys")
+    client.apply(efi_vm("mine", devices="tpm: {persistent: true}"))
+    wait_status(client, "mine", "Running")
+    mine_uid = client.get_json("vm", "default", "mine")["metadata"]["uid"]
+    write_tpm_state(swtpm_root, mine_uid, b"mine")
+    vm_obj(client, "mine").Stop({})
+    wait_status(client, "mine", "Stopped")
+    client.apply(snapshot("s", vm="mine"))
+    ready(client, "s")
+    patch = '{"op": "add", "path": "/spec/template/spec/domain/firmware/uuid", "value": "%s"}' % WINDOWS_UUID
+    client.apply(restore("r", "s", vm="mine", extra=f"  patches: ['{patch}']\n"))
+    wait_until(lambda: status(client, "vmrestore", "r").get("complete") or
+               any(c.get("reason") == "Failed" for c in status(client, "vmrestore", "r").get("conditions", [])),
+               timeout=30, what="the restore to end")
+    assert read(theirs) == b"team-a's sealed keys"
+    assert "uuid" not in client.get_json("vm", "default", "mine")["spec"]["template"]["spec"]["domain"]["firmware"]

@@ -363,11 +363,26 @@ static void detach_done(HvOp *op) {
         event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached", op->device);
 }
 
-int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
+/* The XML that ejects the medium of cdrom name (the tray stays), or NULL
+ * (error set). */
+static char *eject_xml(JsonObject *root, const char *name, GError **error) {
+        g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(root, "spec"));
+        JsonObject *spec = json_node_get_object(copy);
+        guint i;
+        if (json_array_find_named(json_get_array(spec, "volumes"), name, &i))
+                json_array_remove_element(json_get_array(spec, "volumes"), i);
+        g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+        return domain_disk_xml(spec, NULL, name, g_hash_table_lookup(targets, name), error);
+}
+
+int vmi_remove_volume(Model *m, Object *vmi, const char *volume_name, GError **error) {
         VmiController *c = model_services(m)->vmis;
+        /* the writes below replace vmi's document, which volume_name may point into */
+        g_autofree char *name = g_strdup(volume_name);
         JsonObject *root = object_root(vmi);
         JsonObject *entry = json_array_find_named(json_get_array(json_get_object(root, "status"), "volumeStatus"),
                                                   name, NULL);
+        g_autofree char *xml = NULL;
         Instance *inst;
 
         if (vmi_running_domain(c, vmi, &inst, error) < 0)
@@ -383,26 +398,18 @@ int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
         if (entry && !streq_ptr(json_get_string(entry, "phase"), "Ready"))
                 return ev_error_set(error, EBUSY, "volume \"%s\" is %s; try again when it is Ready", name,
                                     json_get_string(entry, "phase") ?: "Pending");
+        /* eject: the cdrom stays, without its medium (built before any write) */
+        bool tray = is_cdrom(json_get_object(root, "spec"), name);
+        if (tray) {
+                xml = eject_xml(root, name, error);
+                if (!xml)
+                        return -EINVAL;
+        } else
+                xml = g_strdup_printf("ua-%s", name);
         if (!entry)
                 add_entry(c, vmi, name);        /* a hotpluggable volume of the start */
         write_phase(c, vmi, name, "Detaching", "DetachingVolume", "the disk is being detached from the domain");
-
-        root = object_root(vmi);        /* written again above */
-        if (is_cdrom(json_get_object(root, "spec"), name)) {
-                /* eject: the cdrom stays, without its medium */
-                g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(root, "spec"));
-                JsonObject *spec = json_node_get_object(copy);
-                guint i;
-                if (json_array_find_named(json_get_array(spec, "volumes"), name, &i))
-                        json_array_remove_element(json_get_array(spec, "volumes"), i);
-                g_autoptr(GHashTable) targets = domain_disk_targets(spec);
-                char *xml = domain_disk_xml(spec, NULL, name, g_hash_table_lookup(targets, name), error);
-                if (!xml)
-                        return -EINVAL;
-                submit_device_op(c, vmi, HV_OP_UPDATE, xml, name, detach_done);
-                return 0;
-        }
-        submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
+        submit_device_op(c, vmi, tray ? HV_OP_UPDATE : HV_OP_DETACH, g_steal_pointer(&xml), name, detach_done);
         return 0;
 }
 
@@ -461,7 +468,8 @@ static bool sync_add(VmiController *c, Object *vm, Object *vmi, Instance *inst, 
 /* A hotpluggable volume of the instance that its template no longer has
  * (and that was not hotplugged into the instance alone): detached. */
 static bool sync_remove(VmiController *c, Object *vm, Object *vmi, Instance *inst, const char *tmpl) {
-        JsonObject *root = object_root(vmi);
+        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* the loop outlives status writes */
+        JsonObject *root = json_node_get_object(keep);
         JsonArray *tvols = json_get_array(template_spec(vm), "volumes");
         JsonArray *volumes = json_get_array(json_get_object(root, "spec"), "volumes");
 

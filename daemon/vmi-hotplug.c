@@ -125,22 +125,25 @@ static Object *claim_of(VmiController *c, Object *vmi, JsonObject *volume) {
         return pvc;
 }
 
+/* Hold pvc for the instance, or let it go: only a claim the instance holds
+ * (its instance may be gone already, its claims released with it). */
 static void hold_claim(VmiController *c, Object *vmi, Object *pvc, bool hold) {
-        Instance *inst = vmi_instance_get(c, vmi->uid);
-        if (!pvc)
+        Instance *inst = hold ? vmi_instance_get(c, vmi->uid) : vmi_instance_find(c, vmi->uid);
+        if (!pvc || !inst)
                 return;
-        if (!inst->claims)
-                inst->claims = g_ptr_array_new_with_free_func(g_free);
-        if (hold)
+        if (hold) {
+                if (!inst->claims)
+                        inst->claims = g_ptr_array_new_with_free_func(g_free);
                 g_ptr_array_add(inst->claims, g_strdup(pvc->uid));
-        else {
-                for (guint i = 0; i < inst->claims->len; i++)
-                        if (streq(inst->claims->pdata[i], pvc->uid)) {
-                                g_ptr_array_remove_index(inst->claims, i);
-                                break;
-                        }
+                services_pvc_use(c->services, pvc->uid, true);
+                return;
         }
-        services_pvc_use(c->services, pvc->uid, hold);
+        for (guint i = 0; inst->claims && i < inst->claims->len; i++)
+                if (streq(inst->claims->pdata[i], pvc->uid)) {
+                        g_ptr_array_remove_index(inst->claims, i);
+                        services_pvc_use(c->services, pvc->uid, false);
+                        return;
+                }
 }
 
 #define INSTANCE_HOTPLUGS "edgevirt.org/instance-hotplugs"
@@ -263,13 +266,14 @@ static void add_entry(VmiController *c, Object *vmi, const char *name) {
 static void attach_done(HvOp *op) {
         VmiController *c = op->userdata;
         Object *vmi = model_find_uid(c->model, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
         g_autofree char *msg = NULL;
 
-        if (!vmi)
-                return;
+        if (!vmi || !inst || vmi_is_finished(vmi))
+                return;         /* the guest went meanwhile, its claims with it */
         if (op->r < 0) {
                 /* the template does not try it again until it changes */
-                mark_failed(vmi_instance_get(c, vmi->uid), op->device);
+                mark_failed(inst, op->device);
                 log_object(G_LOG_LEVEL_WARNING, vmi, "libvirt: attaching %s: %s", op->device, op->error);
                 drop_volume(c, vmi, op->device);
                 event_record(c->services->events, vmi, true, "VolumeAttachFailed",
@@ -346,12 +350,13 @@ int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, bool only, GEr
 static void detach_done(HvOp *op) {
         VmiController *c = op->userdata;
         Object *vmi = model_find_uid(c->model, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
         g_autofree char *msg = NULL;
 
-        if (!vmi)
-                return;
+        if (!vmi || !inst || vmi_is_finished(vmi))
+                return;         /* the guest went meanwhile, its claims with it */
         if (op->r < 0) {
-                mark_failed(vmi_instance_get(c, vmi->uid), op->device);
+                mark_failed(inst, op->device);
                 msg = g_strdup_printf("detaching failed: %s", op->error ?: "libvirt failed");
                 log_object(G_LOG_LEVEL_WARNING, vmi, "libvirt: detaching %s: %s", op->device, op->error);
                 write_phase(c, vmi, op->device, "Ready", "VolumeDetachFailed", msg);

@@ -364,8 +364,21 @@ static void detach_done(HvOp *op) {
                              msg);
                 return;
         }
+        if (op->kind == HV_OP_DETACH)
+                return;         /* libvirt took the request: done when the guest lets go (device removed) */
         drop_volume(c, vmi, op->device);
         event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached", op->device);
+}
+
+void vmi_hotplug_removed(VmiController *c, Object *vmi, const char *alias) {
+        const char *name = alias && g_str_has_prefix(alias, "ua-") ? alias + 3 : NULL;
+        JsonArray *vstatus = json_get_array(json_get_object(object_root(vmi), "status"), "volumeStatus");
+        JsonObject *entry = name ? json_array_find_named(vstatus, name, NULL) : NULL;
+
+        if (!entry || !streq_ptr(json_get_string(entry, "phase"), "Detaching"))
+                return;
+        drop_volume(c, vmi, name);
+        event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached", name);
 }
 
 /* The XML that ejects the medium of cdrom name (the tray stays), or NULL

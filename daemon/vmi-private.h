@@ -180,6 +180,8 @@ void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone do
  * detached from the running instance) and claims and DataVolumes (a
  * volume that was not ready is tried again). */
 void vmi_hotplug_watch(VmiController *c);
+/* libvirt says the guest let go of the device of alias: a detach is done. */
+void vmi_hotplug_removed(VmiController *c, Object *vmi, const char *alias);
 void vmi_hotplug_unwatch(VmiController *c);
 
 /* --- adoption (vmi-adopt.c) --- */

@@ -672,6 +672,9 @@ static void on_event(const HvEvent *ev, void *userdata) {
         case HV_EVENT_AGENT:
                 vmi_agent_changed(c, vmi, ev->detail);
                 break;
+        case HV_EVENT_DEVICE_REMOVED:
+                vmi_hotplug_removed(c, vmi, ev->device);
+                break;
         case HV_EVENT_STOPPED: {
                 bool asked = inst->stopping;
                 bool ok = ev->detail == HV_STOP_SHUTDOWN || asked;

@@ -431,6 +431,94 @@ int vmi_remove_volume(Model *m, Object *vmi, const char *volume_name, GError **e
         return 0;
 }
 
+/* --- adoption: phases a restart interrupted --- */
+
+/* A cdrom's Pending medium or Detaching eject, asked of libvirt again
+ * (putting in or taking out the same medium twice is harmless). */
+static void resend_tray(VmiController *c, Object *vmi, JsonObject *root, const char *name, bool inject) {
+        JsonObject *spec = json_get_object(root, "spec");
+        JsonObject *volume = json_array_find_named(json_get_array(spec, "volumes"), name, NULL);
+        g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+        g_auto(Resolved) r = { 0 };
+        char *xml = NULL;
+
+        if (!inject)
+                xml = eject_xml(root, name, NULL);
+        else if (volume && vmi_resolve_volume(c, vmi, volume, &r) == VOL_READY)
+                xml = domain_disk_xml(spec, r.volumes, name, g_hash_table_lookup(targets, name), NULL);
+        if (xml)
+                submit_device_op(c, vmi, HV_OP_UPDATE, xml, name, inject ? attach_done : detach_done);
+        else if (inject) {
+                drop_volume(c, vmi, name);
+                event_record(c->services->events, vmi, true, "VolumeAttachFailed",
+                             "volume %s could not be put in again after a restart", name);
+        }
+}
+
+/* The live domain (its disks' ua- aliases) says how far each Pending or
+ * Detaching volume got while the daemon was down. */
+static void adopt_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        GHashTable *aliases = NULL;
+
+        if (!vmi || !vmi_instance_find(c, op->tag) || vmi_is_finished(vmi) || op->r < 0)
+                return;
+        g_autofree char *domain = vmi_domain_name(vmi);
+        for (guint i = 0; op->stats && i < op->stats->len; i++)
+                if (streq(((HvDomainStats *) op->stats->pdata[i])->name, domain))
+                        aliases = ((HvDomainStats *) op->stats->pdata[i])->aliases;
+        if (!aliases)
+                return;         /* the domain went meanwhile: its stop is handled as such */
+        g_autoptr(GHashTable) live = g_hash_table_new(g_str_hash, g_str_equal);
+        GHashTableIter it;
+        void *value;
+        g_hash_table_iter_init(&it, aliases);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_hash_table_add(live, value);
+
+        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* names outlive the writes below */
+        JsonObject *root = json_node_get_object(keep);
+        JsonArray *vstatus = json_get_array(json_get_object(root, "status"), "volumeStatus");
+        for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++) {
+                JsonObject *e = json_array_get_object_element(vstatus, i);
+                const char *name = json_get_string(e, "name"), *phase = json_get_string(e, "phase");
+                bool pending = streq_ptr(phase, "Pending");
+                if (!name || (!pending && !streq_ptr(phase, "Detaching")))
+                        continue;
+                if (is_cdrom(json_get_object(root, "spec"), name))
+                        resend_tray(c, vmi, root, name, pending);
+                else if (pending && g_hash_table_contains(live, name))
+                        write_phase(c, vmi, name, "Ready", "VolumeReady", "attached (found after a restart)");
+                else if (pending) {
+                        drop_volume(c, vmi, name);
+                        event_record(c->services->events, vmi, true, "VolumeAttachFailed",
+                                     "volume %s was not attached when the daemon restarted (and was taken out "
+                                     "of the spec again)", name);
+                } else if (g_hash_table_contains(live, name))
+                        submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
+                else {
+                        drop_volume(c, vmi, name);
+                        event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached",
+                                     name);
+                }
+        }
+}
+
+void vmi_hotplug_adopt(VmiController *c, Object *vmi) {
+        JsonArray *vstatus = json_get_array(json_get_object(object_root(vmi), "status"), "volumeStatus");
+
+        for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++) {
+                const char *phase = json_get_string(json_array_get_object_element(vstatus, i), "phase");
+                if (streq_ptr(phase, "Pending") || streq_ptr(phase, "Detaching")) {
+                        HvOp *op = hv_op_new(HV_OP_DOMAIN_STATS, NULL, adopt_done, c);
+                        op->tag = g_strdup(vmi->uid);
+                        hypervisor_submit(c->hv, op);
+                        return;
+                }
+        }
+}
+
 /* --- declarative hotplug: the VM's template decides --- */
 
 static JsonObject *template_spec(Object *vm) {

@@ -594,6 +594,7 @@ static int vmi_reconcile(Model *m, Object *vmi) {
                         (void) vmi_resolve_volumes(c, vmi, &r);
                         hold_claims(c, vmi, r.claims, r.images);
                         vmi_hostdevs_adopt(c, vmi);
+                        vmi_hotplug_adopt(c, vmi);
                 }
                 return 0;
         }

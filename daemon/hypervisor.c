@@ -24,7 +24,7 @@ struct Hypervisor {
         GRecMutex lock;
         virConnectPtr conn;
         virConnectPtr dead;             /* closed by libvirtd; released outside its callback */
-        int lifecycle_cb, agent_cb, reboot_cb;
+        int lifecycle_cb, agent_cb, reboot_cb, removed_cb;
         GThread *event_thread;
         gint quit;
         GMutex post_lock;               /* guards closing */
@@ -34,6 +34,7 @@ struct Hypervisor {
 
 static void event_free(HvEvent *ev) {
         g_free(ev->domain);
+        g_free(ev->device);
         g_free(ev);
 }
 
@@ -49,7 +50,7 @@ static void on_posted(void *data) {
         g_free(p);
 }
 
-static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain) {
+static void post_device(Hypervisor *h, HvEventKind kind, int detail, const char *domain, const char *device) {
         g_mutex_lock(&h->post_lock);
         if (!h->closing && h->on_event) {       /* else the worker that would carry it is going */
                 Posted *p = g_new0(Posted, 1);
@@ -58,9 +59,14 @@ static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain
                 p->ev->kind = kind;
                 p->ev->detail = detail;
                 p->ev->domain = g_strdup(domain);
+                p->ev->device = g_strdup(device);
                 worker_post(h->worker, on_posted, p);
         }
         g_mutex_unlock(&h->post_lock);
+}
+
+static void post(Hypervisor *h, HvEventKind kind, int detail, const char *domain) {
+        post_device(h, kind, detail, domain, NULL);
 }
 
 /* --- libvirt's event thread --- */
@@ -104,6 +110,12 @@ static void on_agent(virConnectPtr conn, virDomainPtr dom, int state, int reason
 
 static void on_reboot(virConnectPtr conn, virDomainPtr dom, void *opaque) {
         post(opaque, HV_EVENT_REBOOTED, 0, virDomainGetName(dom));
+}
+
+/* A detach is done when the guest let go of the device, not when libvirt
+ * took the request (virDomainDetachDeviceAlias is asynchronous). */
+static void on_device_removed(virConnectPtr conn, virDomainPtr dom, const char *alias, void *opaque) {
+        post_device(opaque, HV_EVENT_DEVICE_REMOVED, 0, virDomainGetName(dom), alias);
 }
 
 static void on_close(virConnectPtr conn, int reason, void *opaque) {
@@ -157,6 +169,9 @@ static virConnectPtr connection(Hypervisor *h, char **error) {
                                                                        VIR_DOMAIN_EVENT_CALLBACK(on_agent), h, NULL);
                         h->reboot_cb = virConnectDomainEventRegisterAny(h->conn, NULL, VIR_DOMAIN_EVENT_ID_REBOOT,
                                                          VIR_DOMAIN_EVENT_CALLBACK(on_reboot), h, NULL);
+                        h->removed_cb = virConnectDomainEventRegisterAny(
+                                h->conn, NULL, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+                                VIR_DOMAIN_EVENT_CALLBACK(on_device_removed), h, NULL);
                 }
         }
         c = h->conn;
@@ -863,6 +878,7 @@ Hypervisor *hypervisor_free(Hypervisor *h) {
                 virConnectDomainEventDeregisterAny(conn, h->lifecycle_cb);
                 virConnectDomainEventDeregisterAny(conn, h->agent_cb);
                 virConnectDomainEventDeregisterAny(conn, h->reboot_cb);
+                virConnectDomainEventDeregisterAny(conn, h->removed_cb);
         }
         if (conn) {
                 virConnectUnregisterCloseCallback(conn, on_close);

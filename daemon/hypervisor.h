@@ -21,6 +21,7 @@ typedef enum HvEventKind {
         HV_EVENT_REBOOTED,
         HV_EVENT_AGENT,                 /* guest agent connected or not: detail 1/0 */
         HV_EVENT_DISCONNECTED,          /* libvirtd closed the connection */
+        HV_EVENT_DEVICE_REMOVED,        /* the guest let go of device (its alias) */
 } HvEventKind;
 
 typedef enum HvStopReason {
@@ -34,6 +35,7 @@ typedef struct HvEvent {
         HvEventKind kind;
         int detail;                     /* HvStopReason for STOPPED */
         char *domain;                   /* name */
+        char *device;                   /* DEVICE_REMOVED: the device's alias */
 } HvEvent;
 
 typedef void (*HvEventFunc)(const HvEvent *ev, void *userdata);

@@ -125,22 +125,25 @@ static Object *claim_of(VmiController *c, Object *vmi, JsonObject *volume) {
         return pvc;
 }
 
+/* Hold pvc for the instance, or let it go: only a claim the instance holds
+ * (its instance may be gone already, its claims released with it). */
 static void hold_claim(VmiController *c, Object *vmi, Object *pvc, bool hold) {
-        Instance *inst = vmi_instance_get(c, vmi->uid);
-        if (!pvc)
+        Instance *inst = hold ? vmi_instance_get(c, vmi->uid) : vmi_instance_find(c, vmi->uid);
+        if (!pvc || !inst)
                 return;
-        if (!inst->claims)
-                inst->claims = g_ptr_array_new_with_free_func(g_free);
-        if (hold)
+        if (hold) {
+                if (!inst->claims)
+                        inst->claims = g_ptr_array_new_with_free_func(g_free);
                 g_ptr_array_add(inst->claims, g_strdup(pvc->uid));
-        else {
-                for (guint i = 0; i < inst->claims->len; i++)
-                        if (streq(inst->claims->pdata[i], pvc->uid)) {
-                                g_ptr_array_remove_index(inst->claims, i);
-                                break;
-                        }
+                services_pvc_use(c->services, pvc->uid, true);
+                return;
         }
-        services_pvc_use(c->services, pvc->uid, hold);
+        for (guint i = 0; inst->claims && i < inst->claims->len; i++)
+                if (streq(inst->claims->pdata[i], pvc->uid)) {
+                        g_ptr_array_remove_index(inst->claims, i);
+                        services_pvc_use(c->services, pvc->uid, false);
+                        return;
+                }
 }
 
 #define INSTANCE_HOTPLUGS "edgevirt.org/instance-hotplugs"
@@ -263,13 +266,14 @@ static void add_entry(VmiController *c, Object *vmi, const char *name) {
 static void attach_done(HvOp *op) {
         VmiController *c = op->userdata;
         Object *vmi = model_find_uid(c->model, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
         g_autofree char *msg = NULL;
 
-        if (!vmi)
-                return;
+        if (!vmi || !inst || vmi_is_finished(vmi))
+                return;         /* the guest went meanwhile, its claims with it */
         if (op->r < 0) {
                 /* the template does not try it again until it changes */
-                mark_failed(vmi_instance_get(c, vmi->uid), op->device);
+                mark_failed(inst, op->device);
                 log_object(G_LOG_LEVEL_WARNING, vmi, "libvirt: attaching %s: %s", op->device, op->error);
                 drop_volume(c, vmi, op->device);
                 event_record(c->services->events, vmi, true, "VolumeAttachFailed",
@@ -346,12 +350,13 @@ int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, bool only, GEr
 static void detach_done(HvOp *op) {
         VmiController *c = op->userdata;
         Object *vmi = model_find_uid(c->model, op->tag);
+        Instance *inst = vmi_instance_find(c, op->tag);
         g_autofree char *msg = NULL;
 
-        if (!vmi)
-                return;
+        if (!vmi || !inst || vmi_is_finished(vmi))
+                return;         /* the guest went meanwhile, its claims with it */
         if (op->r < 0) {
-                mark_failed(vmi_instance_get(c, vmi->uid), op->device);
+                mark_failed(inst, op->device);
                 msg = g_strdup_printf("detaching failed: %s", op->error ?: "libvirt failed");
                 log_object(G_LOG_LEVEL_WARNING, vmi, "libvirt: detaching %s: %s", op->device, op->error);
                 write_phase(c, vmi, op->device, "Ready", "VolumeDetachFailed", msg);
@@ -359,15 +364,43 @@ static void detach_done(HvOp *op) {
                              msg);
                 return;
         }
+        if (op->kind == HV_OP_DETACH)
+                return;         /* libvirt took the request: done when the guest lets go (device removed) */
         drop_volume(c, vmi, op->device);
         event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached", op->device);
 }
 
-int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
+void vmi_hotplug_removed(VmiController *c, Object *vmi, const char *alias) {
+        const char *name = alias && g_str_has_prefix(alias, "ua-") ? alias + 3 : NULL;
+        JsonArray *vstatus = json_get_array(json_get_object(object_root(vmi), "status"), "volumeStatus");
+        JsonObject *entry = name ? json_array_find_named(vstatus, name, NULL) : NULL;
+
+        if (!entry || !streq_ptr(json_get_string(entry, "phase"), "Detaching"))
+                return;
+        drop_volume(c, vmi, name);
+        event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached", name);
+}
+
+/* The XML that ejects the medium of cdrom name (the tray stays), or NULL
+ * (error set). */
+static char *eject_xml(JsonObject *root, const char *name, GError **error) {
+        g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(root, "spec"));
+        JsonObject *spec = json_node_get_object(copy);
+        guint i;
+        if (json_array_find_named(json_get_array(spec, "volumes"), name, &i))
+                json_array_remove_element(json_get_array(spec, "volumes"), i);
+        g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+        return domain_disk_xml(spec, NULL, name, g_hash_table_lookup(targets, name), error);
+}
+
+int vmi_remove_volume(Model *m, Object *vmi, const char *volume_name, GError **error) {
         VmiController *c = model_services(m)->vmis;
+        /* the writes below replace vmi's document, which volume_name may point into */
+        g_autofree char *name = g_strdup(volume_name);
         JsonObject *root = object_root(vmi);
         JsonObject *entry = json_array_find_named(json_get_array(json_get_object(root, "status"), "volumeStatus"),
                                                   name, NULL);
+        g_autofree char *xml = NULL;
         Instance *inst;
 
         if (vmi_running_domain(c, vmi, &inst, error) < 0)
@@ -383,27 +416,107 @@ int vmi_remove_volume(Model *m, Object *vmi, const char *name, GError **error) {
         if (entry && !streq_ptr(json_get_string(entry, "phase"), "Ready"))
                 return ev_error_set(error, EBUSY, "volume \"%s\" is %s; try again when it is Ready", name,
                                     json_get_string(entry, "phase") ?: "Pending");
+        /* eject: the cdrom stays, without its medium (built before any write) */
+        bool tray = is_cdrom(json_get_object(root, "spec"), name);
+        if (tray) {
+                xml = eject_xml(root, name, error);
+                if (!xml)
+                        return -EINVAL;
+        } else
+                xml = g_strdup_printf("ua-%s", name);
         if (!entry)
                 add_entry(c, vmi, name);        /* a hotpluggable volume of the start */
         write_phase(c, vmi, name, "Detaching", "DetachingVolume", "the disk is being detached from the domain");
-
-        root = object_root(vmi);        /* written again above */
-        if (is_cdrom(json_get_object(root, "spec"), name)) {
-                /* eject: the cdrom stays, without its medium */
-                g_autoptr(JsonNode) copy = json_deep_copy(json_object_get_member(root, "spec"));
-                JsonObject *spec = json_node_get_object(copy);
-                guint i;
-                if (json_array_find_named(json_get_array(spec, "volumes"), name, &i))
-                        json_array_remove_element(json_get_array(spec, "volumes"), i);
-                g_autoptr(GHashTable) targets = domain_disk_targets(spec);
-                char *xml = domain_disk_xml(spec, NULL, name, g_hash_table_lookup(targets, name), error);
-                if (!xml)
-                        return -EINVAL;
-                submit_device_op(c, vmi, HV_OP_UPDATE, xml, name, detach_done);
-                return 0;
-        }
-        submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
+        submit_device_op(c, vmi, tray ? HV_OP_UPDATE : HV_OP_DETACH, g_steal_pointer(&xml), name, detach_done);
         return 0;
+}
+
+/* --- adoption: phases a restart interrupted --- */
+
+/* A cdrom's Pending medium or Detaching eject, asked of libvirt again
+ * (putting in or taking out the same medium twice is harmless). */
+static void resend_tray(VmiController *c, Object *vmi, JsonObject *root, const char *name, bool inject) {
+        JsonObject *spec = json_get_object(root, "spec");
+        JsonObject *volume = json_array_find_named(json_get_array(spec, "volumes"), name, NULL);
+        g_autoptr(GHashTable) targets = domain_disk_targets(spec);
+        g_auto(Resolved) r = { 0 };
+        char *xml = NULL;
+
+        if (!inject)
+                xml = eject_xml(root, name, NULL);
+        else if (volume && vmi_resolve_volume(c, vmi, volume, &r) == VOL_READY)
+                xml = domain_disk_xml(spec, r.volumes, name, g_hash_table_lookup(targets, name), NULL);
+        if (xml)
+                submit_device_op(c, vmi, HV_OP_UPDATE, xml, name, inject ? attach_done : detach_done);
+        else if (inject) {
+                drop_volume(c, vmi, name);
+                event_record(c->services->events, vmi, true, "VolumeAttachFailed",
+                             "volume %s could not be put in again after a restart", name);
+        }
+}
+
+/* The live domain (its disks' ua- aliases) says how far each Pending or
+ * Detaching volume got while the daemon was down. */
+static void adopt_done(HvOp *op) {
+        VmiController *c = op->userdata;
+        Object *vmi = model_find_uid(c->model, op->tag);
+        GHashTable *aliases = NULL;
+
+        if (!vmi || !vmi_instance_find(c, op->tag) || vmi_is_finished(vmi) || op->r < 0)
+                return;
+        g_autofree char *domain = vmi_domain_name(vmi);
+        for (guint i = 0; op->stats && i < op->stats->len; i++)
+                if (streq(((HvDomainStats *) op->stats->pdata[i])->name, domain))
+                        aliases = ((HvDomainStats *) op->stats->pdata[i])->aliases;
+        if (!aliases)
+                return;         /* the domain went meanwhile: its stop is handled as such */
+        g_autoptr(GHashTable) live = g_hash_table_new(g_str_hash, g_str_equal);
+        GHashTableIter it;
+        void *value;
+        g_hash_table_iter_init(&it, aliases);
+        while (g_hash_table_iter_next(&it, NULL, &value))
+                g_hash_table_add(live, value);
+
+        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* names outlive the writes below */
+        JsonObject *root = json_node_get_object(keep);
+        JsonArray *vstatus = json_get_array(json_get_object(root, "status"), "volumeStatus");
+        for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++) {
+                JsonObject *e = json_array_get_object_element(vstatus, i);
+                const char *name = json_get_string(e, "name"), *phase = json_get_string(e, "phase");
+                bool pending = streq_ptr(phase, "Pending");
+                if (!name || (!pending && !streq_ptr(phase, "Detaching")))
+                        continue;
+                if (is_cdrom(json_get_object(root, "spec"), name))
+                        resend_tray(c, vmi, root, name, pending);
+                else if (pending && g_hash_table_contains(live, name))
+                        write_phase(c, vmi, name, "Ready", "VolumeReady", "attached (found after a restart)");
+                else if (pending) {
+                        drop_volume(c, vmi, name);
+                        event_record(c->services->events, vmi, true, "VolumeAttachFailed",
+                                     "volume %s was not attached when the daemon restarted (and was taken out "
+                                     "of the spec again)", name);
+                } else if (g_hash_table_contains(live, name))
+                        submit_device_op(c, vmi, HV_OP_DETACH, g_strdup_printf("ua-%s", name), name, detach_done);
+                else {
+                        drop_volume(c, vmi, name);
+                        event_record(c->services->events, vmi, false, "VolumeDetached", "volume %s was detached",
+                                     name);
+                }
+        }
+}
+
+void vmi_hotplug_adopt(VmiController *c, Object *vmi) {
+        JsonArray *vstatus = json_get_array(json_get_object(object_root(vmi), "status"), "volumeStatus");
+
+        for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++) {
+                const char *phase = json_get_string(json_array_get_object_element(vstatus, i), "phase");
+                if (streq_ptr(phase, "Pending") || streq_ptr(phase, "Detaching")) {
+                        HvOp *op = hv_op_new(HV_OP_DOMAIN_STATS, NULL, adopt_done, c);
+                        op->tag = g_strdup(vmi->uid);
+                        hypervisor_submit(c->hv, op);
+                        return;
+                }
+        }
 }
 
 /* --- declarative hotplug: the VM's template decides --- */
@@ -461,7 +574,8 @@ static bool sync_add(VmiController *c, Object *vm, Object *vmi, Instance *inst, 
 /* A hotpluggable volume of the instance that its template no longer has
  * (and that was not hotplugged into the instance alone): detached. */
 static bool sync_remove(VmiController *c, Object *vm, Object *vmi, Instance *inst, const char *tmpl) {
-        JsonObject *root = object_root(vmi);
+        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* the loop outlives status writes */
+        JsonObject *root = json_node_get_object(keep);
         JsonArray *tvols = json_get_array(template_spec(vm), "volumes");
         JsonArray *volumes = json_get_array(json_get_object(root, "spec"), "volumes");
 

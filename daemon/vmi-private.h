@@ -180,6 +180,11 @@ void vmi_release(VmiController *c, Object *vmi, const char *how, InstanceDone do
  * detached from the running instance) and claims and DataVolumes (a
  * volume that was not ready is tried again). */
 void vmi_hotplug_watch(VmiController *c);
+/* libvirt says the guest let go of the device of alias: a detach is done. */
+void vmi_hotplug_removed(VmiController *c, Object *vmi, const char *alias);
+/* Adopted after a restart: Pending and Detaching volumes finished from the
+ * live domain. */
+void vmi_hotplug_adopt(VmiController *c, Object *vmi);
 void vmi_hotplug_unwatch(VmiController *c);
 
 /* --- adoption (vmi-adopt.c) --- */

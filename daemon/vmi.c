@@ -587,6 +587,7 @@ static int vmi_reconcile(Model *m, Object *vmi) {
                         (void) vmi_resolve_volumes(c, vmi, &r);
                         hold_claims(c, vmi, r.claims, r.images);
                         vmi_hostdevs_adopt(c, vmi);
+                        vmi_hotplug_adopt(c, vmi);
                 }
                 return 0;
         }
@@ -664,6 +665,9 @@ static void on_event(const HvEvent *ev, void *userdata) {
                 break;
         case HV_EVENT_AGENT:
                 vmi_agent_changed(c, vmi, ev->detail);
+                break;
+        case HV_EVENT_DEVICE_REMOVED:
+                vmi_hotplug_removed(c, vmi, ev->device);
                 break;
         case HV_EVENT_STOPPED: {
                 bool asked = inst->stopping;

@@ -142,6 +142,10 @@ def test_declarative_hotplug_is_tried_once(client):
     wait_until(lambda: events_of(client, "hpd", "VolumeDetachFailed"), what="the detach to be tried")
     assert "root" in events_of(client, "hpd", "VolumeDetachFailed")[0]["message"]
     assert any(v["name"] == "root" for v in client.get_json("vmi", "default", "hpd")["spec"]["volumes"])
+    # the status entry the removal wrote is the volume's (its name outlived
+    # the document it came from)
+    entry = wait_phase(client, "hpd", "root", "Ready")
+    assert entry["reason"] == "VolumeDetachFailed" and entry["target"]
 
 
 def test_cdrom_inject_failure_keeps_the_empty_tray(client):

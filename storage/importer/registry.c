@@ -325,7 +325,8 @@ static int call(Registry *g, const char *method, const char *path, const char *a
                 g_autofree char *e = NULL;
                 response_clear(r);
                 int k = perform(g, method, url, accept, g->auth, u, r, &e);
-                if (k == -2 && path[0] == '/' && (registry_loopback(g->host) || g->insecure) && streq(g->scheme, "https")) {
+                if (k == -2 && path[0] == '/' && (registry_loopback(g->host) || g->insecure) &&
+                    streq(g->scheme, "https")) {
                         g_free(g->scheme);
                         g->scheme = g_strdup("http");
                         continue;

@@ -98,6 +98,16 @@ def test_a_device_in_use_makes_the_second_vm_wait(client):
     cond = synchronized(client, "second")
     assert "host device kubevirt.io/usb-storage is in use by the running VM default/first" in cond["message"], cond
     assert client.get_json("vmi", "default", "second")["status"]["phase"] == "Pending"
+    # another namespace is not told which VM holds it
+    client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n")
+    client.apply(hostdev_vm("third", "kubevirt.io/usb-storage").replace("{name: third}",
+                                                                          "{name: third, namespace: other}"))
+    third = lambda: next((c for c in client.get_json("vmi", "other", "third").get("status", {}).get("conditions", [])
+                          if c["type"] == "Synchronized"), {}) if client.exists("vmi", "other", "third") else {}
+    wait_until(lambda: third().get("reason") == "HostDeviceInUse", timeout=30, what="the VM in other to wait")
+    msg = third()["message"]
+    assert msg == "host device kubevirt.io/usb-storage is in use by another VM; waiting for it", msg
+    client.delete("vm", "other", "third")
     # another device is free meanwhile
     client.apply(hostdev_vm("gpu", "nvidia.com/T4", kind="gpus"))
     wait_until(lambda: vm_status(client, "gpu") == "Running", timeout=30, what="the GPU VM to run")

@@ -197,12 +197,24 @@ static int resolve_pci(const HostDeviceConfig *d, const char *sysfs, DomainHostD
                 if (!d->address || streq(n, d->address))
                         g_ptr_array_add(names, g_strdup(n));
         g_ptr_array_sort(names, by_name);
+        g_autoptr(GString) found = g_string_new(NULL);
+        guint matches = 0;
         for (guint i = 0; i < names->len; i++) {
                 g_autofree char *dev = g_build_filename(root, names->pdata[i], NULL);
+                DomainHostDevice at = *ret;
                 if (read_attr(dev, "vendor", 16) == (long) d->vendor && read_attr(dev, "device", 16) ==
-                    (long) d->product && parse_pci_address(names->pdata[i], ret))
-                        return 0;
+                    (long) d->product && parse_pci_address(names->pdata[i], &at)) {
+                        g_string_append_printf(found, "%s%s", matches++ ? ", " : "", (char *) names->pdata[i]);
+                        if (matches == 1)
+                                *ret = at;
+                }
         }
+        /* two alike: which one is the guest's is not guessed (the host's own could be unbound) */
+        if (matches > 1)
+                return ev_error_set(error, EINVAL, "host device %s: %u PCI devices %04x:%04x on this host (%s); "
+                                    "choose one with Address=", d->name, matches, d->vendor, d->product, found->str);
+        if (matches == 1)
+                return 0;
         return ev_error_set(error, ENODEV, "host device %s: no PCI device %04x:%04x%s%s on this host", d->name,
                             d->vendor, d->product, d->address ? " at " : "", d->address ? d->address : "");
 }

@@ -36,6 +36,11 @@ Type=pci
 Vendor=0x10de
 Device=0x1eb8
 
+[HostDevice example.com/twin]
+Type=pci
+Vendor=0x1af4
+Device=0x1000
+
 [HostDevice example.com/absent]
 Type=pci
 Vendor=0xdead
@@ -51,6 +56,8 @@ def fake_sysfs(root):
                 f.write(v + "\n")
     attrs(os.path.join(root, "bus/pci/devices/0000:00:1f.2"), vendor="0x8086", device="0x2922")
     attrs(os.path.join(root, "bus/pci/devices/0000:3b:00.0"), vendor="0x10de", device="0x1eb8")
+    attrs(os.path.join(root, "bus/pci/devices/0000:05:00.0"), vendor="0x1af4", device="0x1000")
+    attrs(os.path.join(root, "bus/pci/devices/0000:06:00.0"), vendor="0x1af4", device="0x1000")
     attrs(os.path.join(root, "bus/usb/devices/1-2"), idVendor="1234", idProduct="5678", devnum="7")
 
 
@@ -78,7 +85,7 @@ def synchronized(client, name):
 def test_unknown_names_are_refused_with_the_permitted_ones(client):
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "kubevirt.io/storage"))
     assert ("spec.template.spec.domain.devices.hostDevices[0].deviceName: Unsupported value: \"kubevirt.io/storage\"" in msg
-            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/absent" in msg), msg
+            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/twin, example.com/absent" in msg), msg
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "nvidia.com/A100", kind="gpus"))
     assert "devices.gpus[0].deviceName" in msg, msg
     doc = vm_yaml("x").replace("devices:", "devices:\n          gpus: [{name: g, deviceName: nvidia.com/T4, "
@@ -114,6 +121,15 @@ def test_a_device_in_use_makes_the_second_vm_wait(client):
     # the first lets go: the second starts
     client.delete("vm", "default", "first")
     wait_until(lambda: vm_status(client, "second") == "Running", timeout=30, what="the second VM to run")
+
+
+def test_two_alike_pci_devices_without_address_are_refused(client):
+    client.apply(hostdev_vm("twin", "example.com/twin"))
+    want = ("host device example.com/twin: 2 PCI devices 1af4:1000 on this host (0000:05:00.0, 0000:06:00.0); "
+            "choose one with Address=")
+    wait_until(lambda: vm_status(client, "twin") == "CrashLoopBackOff", timeout=30, what="the start to fail")
+    cond = next(c for c in client.get_json("vm", "default", "twin")["status"]["conditions"] if c["type"] == "Failure")
+    assert cond["message"] == want, cond
 
 
 def test_devices_the_host_lacks_fail_the_start(client):

@@ -96,6 +96,17 @@ int hostdev_config_load(GKeyFile *kf, const char *path, const char *group, GPtrA
                         return ev_error_set(error, EINVAL, "%s: [%s] Address=%s is not a PCI address such as "
                                             "0000:00:1f.2", path, group, d->address);
         }
+        /* two sections that may be one device would let two VMs hold it */
+        for (guint i = 0; i < out->len; i++) {
+                const HostDeviceConfig *e = out->pdata[i];
+                bool pinned = d->type == DOMAIN_HOSTDEV_PCI ? d->address && e->address : d->bus >= 0 && e->bus >= 0;
+                if (e->type != d->type || e->vendor != d->vendor || e->product != d->product ||
+                    (pinned && (d->bus != e->bus || d->port != e->port || g_strcmp0(d->address, e->address))))
+                        continue;
+                return ev_error_set(error, EINVAL, "%s: [%s] and [HostDevice %s] may be one device (%04x:%04x): "
+                                    "give each its own %s", path, group, e->name, d->vendor, d->product,
+                                    d->type == DOMAIN_HOSTDEV_PCI ? "Address=" : "Bus= and Port=");
+        }
         g_ptr_array_add(out, g_steal_pointer(&d));
         return 0;
 }

@@ -150,6 +150,12 @@ def test_devices_the_host_lacks_fail_the_start(client):
     ("[HostDevice x]\nType=usb\nVendor=0x46f4\nProduct=0x0001\nBus=1\n", "pins a device with both Bus= and Port="),
     ("[HostDevice x]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\nAddress=3b:00.0\n", "Address=3b:00.0 is not a PCI address"),
     ("[HostDevice a b]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\n", "a host device's name is letters"),
+    ("[HostDevice a]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\nAddress=0000:3b:00.0\n"
+     "[HostDevice b]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\n",
+     "[HostDevice b] and [HostDevice a] may be one device (10de:1eb8): give each its own Address="),
+    ("[HostDevice a]\nType=usb\nVendor=0x1234\nProduct=0x5678\nBus=1\nPort=2\n"
+     "[HostDevice b]\nType=usb\nVendor=0x1234\nProduct=0x5678\nBus=1\nPort=2\n",
+     "[HostDevice b] and [HostDevice a] may be one device (1234:5678): give each its own Bus= and Port="),
 ])
 def test_config_errors(tmp_path, text, fragment):
     conf = tmp_path / "edgevirtd.conf"

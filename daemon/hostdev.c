@@ -230,10 +230,34 @@ static int resolve_pci(const HostDeviceConfig *d, const char *sysfs, DomainHostD
                             d->vendor, d->product, d->address ? " at " : "", d->address ? d->address : "");
 }
 
+/* An unpinned USB device is left to libvirt to find by vendor and
+ * product, unless two are plugged in: which one is the guest's is not
+ * guessed. */
+static int usb_unpinned(const HostDeviceConfig *d, const char *sysfs, GError **error) {
+        g_autofree char *root = g_build_filename(sysfs, "bus", "usb", "devices", NULL);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDir) dir = g_dir_open(root, 0, NULL);
+        const char *n;
+
+        while (dir && (n = g_dir_read_name(dir))) {
+                g_autofree char *dev = g_build_filename(root, n, NULL);
+                if (read_attr(dev, "idVendor", 16) == (long) d->vendor && read_attr(dev, "idProduct", 16) ==
+                    (long) d->product)
+                        g_ptr_array_add(names, g_strdup(n));
+        }
+        if (names->len < 2)
+                return 0;
+        g_ptr_array_sort(names, by_name);
+        g_ptr_array_add(names, NULL);
+        g_autofree char *found = g_strjoinv(", ", (char **) names->pdata);
+        return ev_error_set(error, EINVAL, "host device %s: %u USB devices %04x:%04x on this host (%s); choose one "
+                            "with Bus= and Port=", d->name, names->len - 1, d->vendor, d->product, found);
+}
+
 static int resolve_usb(const HostDeviceConfig *d, const char *sysfs, DomainHostDevice *ret, GError **error) {
         ret->usb_bus = ret->usb_device = -1;
         if (d->bus < 0)
-                return 0;       /* libvirt finds it by vendor and product */
+                return usb_unpinned(d, sysfs, error);
         g_autofree char *name = g_strdup_printf("%d-%d", d->bus, d->port);
         g_autofree char *dev = g_build_filename(sysfs, "bus", "usb", "devices", name, NULL);
         long devnum = read_attr(dev, "devnum", 10);

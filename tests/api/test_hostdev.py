@@ -41,6 +41,11 @@ Type=pci
 Vendor=0x1af4
 Device=0x1000
 
+[HostDevice example.com/stick]
+Type=usb
+Vendor=0x0781
+Product=0x5567
+
 [HostDevice example.com/absent]
 Type=pci
 Vendor=0xdead
@@ -58,6 +63,8 @@ def fake_sysfs(root):
     attrs(os.path.join(root, "bus/pci/devices/0000:3b:00.0"), vendor="0x10de", device="0x1eb8")
     attrs(os.path.join(root, "bus/pci/devices/0000:05:00.0"), vendor="0x1af4", device="0x1000")
     attrs(os.path.join(root, "bus/pci/devices/0000:06:00.0"), vendor="0x1af4", device="0x1000")
+    attrs(os.path.join(root, "bus/usb/devices/2-1"), idVendor="0781", idProduct="5567", devnum="3")
+    attrs(os.path.join(root, "bus/usb/devices/2-3"), idVendor="0781", idProduct="5567", devnum="5")
     attrs(os.path.join(root, "bus/usb/devices/1-2"), idVendor="1234", idProduct="5678", devnum="7")
 
 
@@ -85,7 +92,8 @@ def synchronized(client, name):
 def test_unknown_names_are_refused_with_the_permitted_ones(client):
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "kubevirt.io/storage"))
     assert ("spec.template.spec.domain.devices.hostDevices[0].deviceName: Unsupported value: \"kubevirt.io/storage\"" in msg
-            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/twin, example.com/absent" in msg), msg
+            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/twin,"
+            " example.com/stick, example.com/absent" in msg), msg
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "nvidia.com/A100", kind="gpus"))
     assert "devices.gpus[0].deviceName" in msg, msg
     doc = vm_yaml("x").replace("devices:", "devices:\n          gpus: [{name: g, deviceName: nvidia.com/T4, "
@@ -129,6 +137,13 @@ def test_two_alike_pci_devices_without_address_are_refused(client):
             "choose one with Address=")
     wait_until(lambda: vm_status(client, "twin") == "CrashLoopBackOff", timeout=30, what="the start to fail")
     cond = next(c for c in client.get_json("vm", "default", "twin")["status"]["conditions"] if c["type"] == "Failure")
+    assert cond["message"] == want, cond
+    # two alike unpinned USB devices: the same
+    client.apply(hostdev_vm("stick", "example.com/stick"))
+    want = ("host device example.com/stick: 2 USB devices 0781:5567 on this host (2-1, 2-3); "
+            "choose one with Bus= and Port=")
+    wait_until(lambda: vm_status(client, "stick") == "CrashLoopBackOff", timeout=30, what="the start to fail")
+    cond = next(c for c in client.get_json("vm", "default", "stick")["status"]["conditions"] if c["type"] == "Failure")
     assert cond["message"] == want, cond
 
 

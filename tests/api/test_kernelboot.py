@@ -56,9 +56,10 @@ def test_kernel_and_initrd_come_from_the_image(client, registry, tmp_path, state
     kernel, initrd = cached(state_dir, "/boot/vmlinuz"), cached(state_dir, "/boot/initrd.img")
     assert open(kernel, "rb").read() == b"new kernel" * 1000
     assert open(initrd, "rb").read() == b"the initrd" * 100
-    # QEMU reads them as its own user
+    # QEMU reads them as its own user, by name: no other user lists them
     assert stat.S_IMODE(os.stat(kernel).st_mode) == 0o644
-    assert stat.S_IMODE(os.stat(os.path.dirname(kernel)).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(os.path.dirname(kernel)).st_mode) == 0o711
+    assert stat.S_IMODE(os.stat(os.path.dirname(os.path.dirname(kernel))).st_mode) == 0o711
     # the pull's events, as for a containerDisk
     wait_until(lambda: {"Pulling", "Pulled"} <= {e["reason"] for e in client.list("event", "default")["items"]
                                                  if e["involvedObject"]["name"] == "kb"}, what="the pull's events")

@@ -131,19 +131,16 @@ def test_a_device_in_use_makes_the_second_vm_wait(client):
     wait_until(lambda: vm_status(client, "second") == "Running", timeout=30, what="the second VM to run")
 
 
-def test_two_alike_pci_devices_without_address_are_refused(client):
-    client.apply(hostdev_vm("twin", "example.com/twin"))
-    want = ("host device example.com/twin: 2 PCI devices 1af4:1000 on this host (0000:05:00.0, 0000:06:00.0); "
-            "choose one with Address=")
-    wait_until(lambda: vm_status(client, "twin") == "CrashLoopBackOff", timeout=30, what="the start to fail")
-    cond = next(c for c in client.get_json("vm", "default", "twin")["status"]["conditions"] if c["type"] == "Failure")
-    assert cond["message"] == want, cond
-    # two alike unpinned USB devices: the same
-    client.apply(hostdev_vm("stick", "example.com/stick"))
-    want = ("host device example.com/stick: 2 USB devices 0781:5567 on this host (2-1, 2-3); "
-            "choose one with Bus= and Port=")
-    wait_until(lambda: vm_status(client, "stick") == "CrashLoopBackOff", timeout=30, what="the start to fail")
-    cond = next(c for c in client.get_json("vm", "default", "stick")["status"]["conditions"] if c["type"] == "Failure")
+@pytest.mark.parametrize("name,want", [
+    ("twin", "host device example.com/twin: 2 PCI devices 1af4:1000 on this host (0000:05:00.0, 0000:06:00.0); "
+             "choose one with Address="),
+    ("stick", "host device example.com/stick: 2 USB devices 0781:5567 on this host (2-1, 2-3); "
+              "choose one with Bus= and Port="),
+])
+def test_two_alike_devices_without_a_pin_are_refused(client, name, want):
+    client.apply(hostdev_vm(name, "example.com/" + name))
+    wait_until(lambda: vm_status(client, name) == "CrashLoopBackOff", timeout=30, what="the start to fail")
+    cond = next(c for c in client.get_json("vm", "default", name)["status"]["conditions"] if c["type"] == "Failure")
     assert cond["message"] == want, cond
 
 

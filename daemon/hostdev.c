@@ -96,6 +96,17 @@ int hostdev_config_load(GKeyFile *kf, const char *path, const char *group, GPtrA
                         return ev_error_set(error, EINVAL, "%s: [%s] Address=%s is not a PCI address such as "
                                             "0000:00:1f.2", path, group, d->address);
         }
+        /* two sections that may be one device would let two VMs hold it */
+        for (guint i = 0; i < out->len; i++) {
+                const HostDeviceConfig *e = out->pdata[i];
+                bool pinned = d->type == DOMAIN_HOSTDEV_PCI ? d->address && e->address : d->bus >= 0 && e->bus >= 0;
+                if (e->type != d->type || e->vendor != d->vendor || e->product != d->product ||
+                    (pinned && (d->bus != e->bus || d->port != e->port || g_strcmp0(d->address, e->address))))
+                        continue;
+                return ev_error_set(error, EINVAL, "%s: [%s] and [HostDevice %s] may be one device (%04x:%04x): "
+                                    "give each its own %s", path, group, e->name, d->vendor, d->product,
+                                    d->type == DOMAIN_HOSTDEV_PCI ? "Address=" : "Bus= and Port=");
+        }
         g_ptr_array_add(out, g_steal_pointer(&d));
         return 0;
 }
@@ -197,20 +208,56 @@ static int resolve_pci(const HostDeviceConfig *d, const char *sysfs, DomainHostD
                 if (!d->address || streq(n, d->address))
                         g_ptr_array_add(names, g_strdup(n));
         g_ptr_array_sort(names, by_name);
+        g_autoptr(GString) found = g_string_new(NULL);
+        guint matches = 0;
         for (guint i = 0; i < names->len; i++) {
                 g_autofree char *dev = g_build_filename(root, names->pdata[i], NULL);
+                DomainHostDevice at = *ret;
                 if (read_attr(dev, "vendor", 16) == (long) d->vendor && read_attr(dev, "device", 16) ==
-                    (long) d->product && parse_pci_address(names->pdata[i], ret))
-                        return 0;
+                    (long) d->product && parse_pci_address(names->pdata[i], &at)) {
+                        g_string_append_printf(found, "%s%s", matches++ ? ", " : "", (char *) names->pdata[i]);
+                        if (matches == 1)
+                                *ret = at;
+                }
         }
+        /* two alike: which one is the guest's is not guessed (the host's own could be unbound) */
+        if (matches > 1)
+                return ev_error_set(error, EINVAL, "host device %s: %u PCI devices %04x:%04x on this host (%s); "
+                                    "choose one with Address=", d->name, matches, d->vendor, d->product, found->str);
+        if (matches == 1)
+                return 0;
         return ev_error_set(error, ENODEV, "host device %s: no PCI device %04x:%04x%s%s on this host", d->name,
                             d->vendor, d->product, d->address ? " at " : "", d->address ? d->address : "");
+}
+
+/* An unpinned USB device is left to libvirt to find by vendor and
+ * product, unless two are plugged in: which one is the guest's is not
+ * guessed. */
+static int usb_unpinned(const HostDeviceConfig *d, const char *sysfs, GError **error) {
+        g_autofree char *root = g_build_filename(sysfs, "bus", "usb", "devices", NULL);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        g_autoptr(GDir) dir = g_dir_open(root, 0, NULL);
+        const char *n;
+
+        while (dir && (n = g_dir_read_name(dir))) {
+                g_autofree char *dev = g_build_filename(root, n, NULL);
+                if (read_attr(dev, "idVendor", 16) == (long) d->vendor && read_attr(dev, "idProduct", 16) ==
+                    (long) d->product)
+                        g_ptr_array_add(names, g_strdup(n));
+        }
+        if (names->len < 2)
+                return 0;
+        g_ptr_array_sort(names, by_name);
+        g_ptr_array_add(names, NULL);
+        g_autofree char *found = g_strjoinv(", ", (char **) names->pdata);
+        return ev_error_set(error, EINVAL, "host device %s: %u USB devices %04x:%04x on this host (%s); choose one "
+                            "with Bus= and Port=", d->name, names->len - 1, d->vendor, d->product, found);
 }
 
 static int resolve_usb(const HostDeviceConfig *d, const char *sysfs, DomainHostDevice *ret, GError **error) {
         ret->usb_bus = ret->usb_device = -1;
         if (d->bus < 0)
-                return 0;       /* libvirt finds it by vendor and product */
+                return usb_unpinned(d, sysfs, error);
         g_autofree char *name = g_strdup_printf("%d-%d", d->bus, d->port);
         g_autofree char *dev = g_build_filename(sysfs, "bus", "usb", "devices", name, NULL);
         long devnum = read_attr(dev, "devnum", 10);

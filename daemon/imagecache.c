@@ -153,6 +153,10 @@ static void remove_work(void *data) {
         g_autofree char *img = g_strdup_printf("%s.img", hex_path), *meta = g_strdup_printf("%s.json", hex_path);
         unlink(img);
         unlink(meta);
+        /* a kernel boot's files extracted from the same image go with it */
+        g_autofree char *dir = g_path_get_dirname(hex_path), *hex = g_path_get_basename(hex_path);
+        g_autofree char *boot = g_build_filename(dir, "boot", hex, NULL);
+        ev_remove_tree(boot);
 }
 
 /* --- entries --- */

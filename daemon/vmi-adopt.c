@@ -134,21 +134,33 @@ void vmi_op_logged(HvOp *op) {
                            op->kind == HV_OP_DESTROY ? "destroy" : "shutdown", op->domain, op->error);
 }
 
+#define DESTROY_BACKOFF_MAX (30 * G_USEC_PER_SEC)
+
 /* A destroy that failed (libvirtd gone or restarting, a refusal) is sent
- * again by the tick, a second later, until the domain is gone: a stop
- * asked for while libvirtd was down ends once it is back. */
+ * again by the tick until the domain is gone, 1 s later, then 2, 4... up
+ * to every 30 s: a stop asked for while libvirtd was down ends once it is
+ * back.  Its error is logged when it changes, not at every try. */
 void vmi_destroy_done(HvOp *op) {
         VmiController *c = op->userdata;
-        Object *vmi;
-        Instance *inst;
+        Object *vmi = vmi_find_by_domain(c->model, op->domain);
+        Instance *inst = vmi ? vmi_instance_find(c, vmi->uid) : NULL;
 
-        vmi_op_logged(op);
-        if (op->r >= 0 || op->r == -ENOENT)
+        if (op->r >= 0 || op->r == -ENOENT) {
+                if (inst) {
+                        inst->destroy_backoff = 0;
+                        inst->destroy_error = 0;
+                }
                 return;
-        vmi = vmi_find_by_domain(c->model, op->domain);
-        inst = vmi ? vmi_instance_find(c, vmi->uid) : NULL;
+        }
+        guint error = g_str_hash(op->error ? op->error : "");
+        if (!inst || !inst->destroy_backoff || inst->destroy_error != error)
+                vmi_op_logged(op);
         if (!inst || !inst->stopping)
                 return;
+        inst->destroy_error = error;
+        inst->destroy_backoff = inst->destroy_backoff ? MIN(2 * inst->destroy_backoff, DESTROY_BACKOFF_MAX)
+                                                      : G_USEC_PER_SEC;
+        inst->stop_deadline = g_get_monotonic_time() + inst->destroy_backoff;
         inst->destroy_sent = false;
         sd_event_source_set_enabled(c->tick, SD_EVENT_ON);
 }

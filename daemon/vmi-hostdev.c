@@ -46,9 +46,13 @@ GArray *vmi_hostdevs_take(VmiController *c, Object *vmi) {
                 Instance *other = holder(c, vmi->uid, names->pdata[i]);
                 DomainHostDevice dd;
                 if (other) {
-                        g_autofree char *msg = g_strdup_printf("host device %s is in use by the running VM %s; "
-                                                               "waiting for it", (char *) names->pdata[i],
-                                                               other->holder_name);
+                        /* the holder is named only to its own namespace */
+                        g_autofree char *ns = g_strdup_printf("%s/", vmi->namespace);
+                        bool same = g_str_has_prefix(other->holder_name, ns);
+                        g_autofree char *msg = g_strdup_printf("host device %s is in use by %s%s; waiting for it",
+                                                               (char *) names->pdata[i],
+                                                               same ? "the running VM " : "another VM",
+                                                               same ? other->holder_name : "");
                         vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = "HostDeviceInUse",
                                                                 .message = msg, .paused = -1, .agent = -1 });
                         return NULL;

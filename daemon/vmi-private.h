@@ -40,6 +40,8 @@ typedef struct Instance {
         bool stopping;
         gint64 stop_deadline;           /* monotonic µs: destroy then */
         bool destroy_sent;
+        gint64 destroy_backoff;         /* µs to a failed destroy's next try (1 s doubling to 30 s) */
+        guint destroy_error;            /* g_str_hash of its last error, logged once per change */
         /* the guest agent and what is polled */
         JsonObject *agent;              /* connected: its last facts ({} before the first); NULL: not connected */
         gint64 address_due;             /* monotonic µs of the next address poll; 0: no polls */

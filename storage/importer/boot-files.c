@@ -137,9 +137,10 @@ void extract_boot_files(const Options *o) {
                 die(false, "the registry named the manifest %s: only sha256 digests are supported", digest);
         g_autofree char *boot = g_build_filename(o->cache, "boot", NULL);
         g_autofree char *dir = g_build_filename(boot, digest + strlen("sha256:"), NULL);
-        /* 0755 whatever the umask: QEMU's user reads the files */
-        if ((mkdir(boot, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-            chmod(boot, 0755) < 0 || chmod(dir, 0755) < 0)
+        /* 0711 whatever the umask: QEMU's user opens the files by name (they
+         * are 0644) but no other user may list which images' files are here */
+        if ((mkdir(boot, 0711) < 0 && errno != EEXIST) || (mkdir(dir, 0711) < 0 && errno != EEXIST) ||
+            chmod(boot, 0711) < 0 || chmod(dir, 0711) < 0)
                 die(false, "cannot create %s: %s", dir, g_strerror(errno));
         n_wanted = g_strv_length(o->files);
         wanted = g_new0(Wanted, n_wanted);

@@ -24,8 +24,41 @@
 
 #define PUSH_ACCEPT "Accept: */*"
 
-static bool loopback(const char *host) {
-        return g_str_has_prefix(host, "localhost") || g_str_has_prefix(host, "127.") || g_str_has_prefix(host, "[::1]");
+bool registry_loopback(const char *host) {
+        g_autofree char *name = NULL;
+        const char *port = NULL;
+
+        /* the host part, without its :port: "[::1]:5000", "localhost:5000" */
+        if (host[0] == '[') {
+                const char *end = strchr(host, ']');
+                if (!end)
+                        return false;
+                name = g_strndup(host + 1, end - host - 1);
+                port = end[1] ? end + 1 : NULL;
+                if (port && port[0] != ':')
+                        return false;
+        } else {
+                const char *colon = strchr(host, ':');
+                name = colon ? g_strndup(host, colon - host) : g_strdup(host);
+                port = colon;
+        }
+        if (port) {
+                /* ":" and 1 to 5 digits */
+                size_t n = strspn(port + 1, "0123456789");
+                if (n == 0 || n > 5 || port[1 + n])
+                        return false;
+        }
+        if (g_ascii_strcasecmp(name, "localhost") == 0 || streq(name, "::1"))
+                return true;
+        /* a dotted IPv4 address in 127.0.0.0/8: four decimal numbers of 0-255 */
+        unsigned a[4];
+        int used = 0;
+        if (sscanf(name, "%3u.%3u.%3u.%3u%n", &a[0], &a[1], &a[2], &a[3], &used) != 4 || name[used])
+                return false;
+        for (size_t i = 0; i < 4; i++)
+                if (a[i] > 255)
+                        return false;
+        return a[0] == 127 && strspn(name, "0123456789.") == strlen(name);
 }
 
 int registry_parse(const char *url, Registry *g, char **error) {
@@ -292,7 +325,8 @@ static int call(Registry *g, const char *method, const char *path, const char *a
                 g_autofree char *e = NULL;
                 response_clear(r);
                 int k = perform(g, method, url, accept, g->auth, u, r, &e);
-                if (k == -2 && path[0] == '/' && (loopback(g->host) || g->insecure) && streq(g->scheme, "https")) {
+                if (k == -2 && path[0] == '/' && (registry_loopback(g->host) || g->insecure) &&
+                    streq(g->scheme, "https")) {
                         g_free(g->scheme);
                         g->scheme = g_strdup("http");
                         continue;

@@ -43,6 +43,11 @@ typedef struct RegistryLayer {
         uint64_t size;
 } RegistryLayer;
 
+/* Is host ("name[:port]", "[v6]:port") this machine: exactly localhost,
+ * an IPv4 address in 127.0.0.0/8 or ::1, so that "localhost.example.com"
+ * or "127.example.com" are not.  Only then does a TLS failure fall back to
+ * plain HTTP without --insecure. */
+bool registry_loopback(const char *host);
 /* docker://host[:port]/repository[:tag|@digest] */
 int registry_parse(const char *url, Registry *g, char **error);
 /* The manifest (linux/amd64) and its layers, base first. */

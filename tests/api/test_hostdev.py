@@ -36,6 +36,16 @@ Type=pci
 Vendor=0x10de
 Device=0x1eb8
 
+[HostDevice example.com/twin]
+Type=pci
+Vendor=0x1af4
+Device=0x1000
+
+[HostDevice example.com/stick]
+Type=usb
+Vendor=0x0781
+Product=0x5567
+
 [HostDevice example.com/absent]
 Type=pci
 Vendor=0xdead
@@ -51,6 +61,10 @@ def fake_sysfs(root):
                 f.write(v + "\n")
     attrs(os.path.join(root, "bus/pci/devices/0000:00:1f.2"), vendor="0x8086", device="0x2922")
     attrs(os.path.join(root, "bus/pci/devices/0000:3b:00.0"), vendor="0x10de", device="0x1eb8")
+    attrs(os.path.join(root, "bus/pci/devices/0000:05:00.0"), vendor="0x1af4", device="0x1000")
+    attrs(os.path.join(root, "bus/pci/devices/0000:06:00.0"), vendor="0x1af4", device="0x1000")
+    attrs(os.path.join(root, "bus/usb/devices/2-1"), idVendor="0781", idProduct="5567", devnum="3")
+    attrs(os.path.join(root, "bus/usb/devices/2-3"), idVendor="0781", idProduct="5567", devnum="5")
     attrs(os.path.join(root, "bus/usb/devices/1-2"), idVendor="1234", idProduct="5678", devnum="7")
 
 
@@ -78,7 +92,8 @@ def synchronized(client, name):
 def test_unknown_names_are_refused_with_the_permitted_ones(client):
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "kubevirt.io/storage"))
     assert ("spec.template.spec.domain.devices.hostDevices[0].deviceName: Unsupported value: \"kubevirt.io/storage\"" in msg
-            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/absent" in msg), msg
+            and "permitted: kubevirt.io/usb-storage, example.com/token, nvidia.com/T4, example.com/twin,"
+            " example.com/stick, example.com/absent" in msg), msg
     msg = expect_error("Invalid", client.apply, hostdev_vm("x", "nvidia.com/A100", kind="gpus"))
     assert "devices.gpus[0].deviceName" in msg, msg
     doc = vm_yaml("x").replace("devices:", "devices:\n          gpus: [{name: g, deviceName: nvidia.com/T4, "
@@ -98,12 +113,35 @@ def test_a_device_in_use_makes_the_second_vm_wait(client):
     cond = synchronized(client, "second")
     assert "host device kubevirt.io/usb-storage is in use by the running VM default/first" in cond["message"], cond
     assert client.get_json("vmi", "default", "second")["status"]["phase"] == "Pending"
+    # another namespace is not told which VM holds it
+    client.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: other}\n")
+    client.apply(hostdev_vm("third", "kubevirt.io/usb-storage").replace("{name: third}",
+                                                                          "{name: third, namespace: other}"))
+    third = lambda: next((c for c in client.get_json("vmi", "other", "third").get("status", {}).get("conditions", [])
+                          if c["type"] == "Synchronized"), {}) if client.exists("vmi", "other", "third") else {}
+    wait_until(lambda: third().get("reason") == "HostDeviceInUse", timeout=30, what="the VM in other to wait")
+    msg = third()["message"]
+    assert msg == "host device kubevirt.io/usb-storage is in use by another VM; waiting for it", msg
+    client.delete("vm", "other", "third")
     # another device is free meanwhile
     client.apply(hostdev_vm("gpu", "nvidia.com/T4", kind="gpus"))
     wait_until(lambda: vm_status(client, "gpu") == "Running", timeout=30, what="the GPU VM to run")
     # the first lets go: the second starts
     client.delete("vm", "default", "first")
     wait_until(lambda: vm_status(client, "second") == "Running", timeout=30, what="the second VM to run")
+
+
+@pytest.mark.parametrize("name,want", [
+    ("twin", "host device example.com/twin: 2 PCI devices 1af4:1000 on this host (0000:05:00.0, 0000:06:00.0); "
+             "choose one with Address="),
+    ("stick", "host device example.com/stick: 2 USB devices 0781:5567 on this host (2-1, 2-3); "
+              "choose one with Bus= and Port="),
+])
+def test_two_alike_devices_without_a_pin_are_refused(client, name, want):
+    client.apply(hostdev_vm(name, "example.com/" + name))
+    wait_until(lambda: vm_status(client, name) == "CrashLoopBackOff", timeout=30, what="the start to fail")
+    cond = next(c for c in client.get_json("vm", "default", name)["status"]["conditions"] if c["type"] == "Failure")
+    assert cond["message"] == want, cond
 
 
 def test_devices_the_host_lacks_fail_the_start(client):
@@ -124,6 +162,12 @@ def test_devices_the_host_lacks_fail_the_start(client):
     ("[HostDevice x]\nType=usb\nVendor=0x46f4\nProduct=0x0001\nBus=1\n", "pins a device with both Bus= and Port="),
     ("[HostDevice x]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\nAddress=3b:00.0\n", "Address=3b:00.0 is not a PCI address"),
     ("[HostDevice a b]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\n", "a host device's name is letters"),
+    ("[HostDevice a]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\nAddress=0000:3b:00.0\n"
+     "[HostDevice b]\nType=pci\nVendor=0x10de\nDevice=0x1eb8\n",
+     "[HostDevice b] and [HostDevice a] may be one device (10de:1eb8): give each its own Address="),
+    ("[HostDevice a]\nType=usb\nVendor=0x1234\nProduct=0x5678\nBus=1\nPort=2\n"
+     "[HostDevice b]\nType=usb\nVendor=0x1234\nProduct=0x5678\nBus=1\nPort=2\n",
+     "[HostDevice b] and [HostDevice a] may be one device (1234:5678): give each its own Bus= and Port="),
 ])
 def test_config_errors(tmp_path, text, fragment):
     conf = tmp_path / "edgevirtd.conf"

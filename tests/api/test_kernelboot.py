@@ -9,6 +9,7 @@ import os
 import stat
 import uuid
 
+import dbus
 import pytest
 
 from conftest import expect_error, wait_until
@@ -56,9 +57,10 @@ def test_kernel_and_initrd_come_from_the_image(client, registry, tmp_path, state
     kernel, initrd = cached(state_dir, "/boot/vmlinuz"), cached(state_dir, "/boot/initrd.img")
     assert open(kernel, "rb").read() == b"new kernel" * 1000
     assert open(initrd, "rb").read() == b"the initrd" * 100
-    # QEMU reads them as its own user
+    # QEMU reads them as its own user, by name: no other user lists them
     assert stat.S_IMODE(os.stat(kernel).st_mode) == 0o644
-    assert stat.S_IMODE(os.stat(os.path.dirname(kernel)).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(os.path.dirname(kernel)).st_mode) == 0o711
+    assert stat.S_IMODE(os.stat(os.path.dirname(os.path.dirname(kernel))).st_mode) == 0o711
     # the pull's events, as for a containerDisk
     wait_until(lambda: {"Pulling", "Pulled"} <= {e["reason"] for e in client.list("event", "default")["items"]
                                                  if e["involvedObject"]["name"] == "kb"}, what="the pull's events")
@@ -106,3 +108,15 @@ def test_admission(client, kernel_boot, fragment):
     doc = vm_yaml("x").replace("        devices:", f"        firmware: {{kernelBoot: {kernel_boot}}}\n        devices:")
     msg = expect_error("Invalid", client.apply, doc)
     assert fragment in msg, msg
+
+
+def test_rmi_takes_the_boot_files_of_its_image(client, registry, tmp_path, state_dir):
+    registry.push(boot_image(str(tmp_path), [{"boot/vmlinuz": b"k", "disk/disk.img": b"\0" * (1 << 20)}]),
+                  "kubevirt/both:v1")
+    ref = f"{registry.host}/kubevirt/both:v1"
+    client.apply(kernel_vm("both", ref, initrd=None))
+    wait_until(lambda: vm_status(client, "both") == "Running", timeout=60, what="the kernel-boot VM to run")
+    kernel = cached(state_dir, "/boot/vmlinuz")
+    client.manager.PullImage(ref, dbus.Dictionary({}, signature="sv"))
+    client.manager.RemoveImage(ref)
+    wait_until(lambda: not os.path.exists(os.path.dirname(kernel)), timeout=10, what="boot/HEX to go")

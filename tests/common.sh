@@ -14,7 +14,7 @@ EDGEVIRT_PACKAGES="meson ninja-build pkg-config gcc libc6-dev
   lighttpd lighttpd-mod-openssl openssl gzip xz-utils zstd bzip2 procps bash-completion groff-base
   clang libclang-rt-14-dev
   libvirt-dev libvirt-daemon-system libvirt-clients dnsmasq-base tini ovmf swtpm swtpm-tools
-  libisofs-dev genisoimage extlinux syslinux-common fdisk
+  libisofs-dev genisoimage extlinux syslinux-common fdisk dosfstools mtools
   libmicrohttpd-dev libgnutls28-dev prometheus python3-prometheus-client
   docker-registry skopeo apache2-utils valgrind nbdkit libseccomp-dev
   debhelper dpkg-dev fakeroot lintian

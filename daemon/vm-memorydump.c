@@ -37,7 +37,8 @@ static bool dump_in_progress(JsonObject *req) {
 }
 
 /* The request's new phase (and what goes with it); NULL phase: no request. */
-static int write_request(Model *m, Object *vm, JsonObject *req, GError **error) {
+/* vm's document with status.memoryDumpRequest req (NULL: none) */
+static JsonNode *request_doc(Object *vm, JsonObject *req) {
         JsonNode *doc = json_deep_copy(vm->doc);
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
 
@@ -45,7 +46,11 @@ static int write_request(Model *m, Object *vm, JsonObject *req, GError **error) 
                 json_object_set_object_member(status, "memoryDumpRequest", json_object_ref(req));
         else
                 json_object_remove_member(status, "memoryDumpRequest");
-        return model_update(m, vm, doc, error);
+        return doc;
+}
+
+static int write_request(Model *m, Object *vm, JsonObject *req, GError **error) {
+        return model_update(m, vm, request_doc(vm, req), error);
 }
 
 static JsonObject *request_copy(Object *vm) {
@@ -59,7 +64,6 @@ static int request_fail(Model *m, Object *vm, const char *fmt, ...) G_GNUC_PRINT
 static int request_fail(Model *m, Object *vm, const char *fmt, ...) {
         g_autoptr(JsonObject) req = request_copy(vm);
         g_autofree char *msg = NULL, *now = ev_timestamp_now();
-        g_autoptr(GError) e = NULL;
         va_list ap;
 
         va_start(ap, fmt);
@@ -69,8 +73,7 @@ static int request_fail(Model *m, Object *vm, const char *fmt, ...) {
         json_object_set_string_member(req, "message", msg);
         json_object_set_string_member(req, "endTimestamp", now);
         log_object(G_LOG_LEVEL_WARNING, vm, "memory dump failed: %s", msg);
-        if (write_request(m, vm, req, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
+        model_write_status(m, vm, request_doc(vm, req));
         return 0;
 }
 
@@ -249,7 +252,6 @@ static void dump_done(void *userdata, int r, const char *error, uint64_t size) {
         Model *m = j->model;
         Object *vm = model_find_uid(m, j->vm_uid);
         JsonObject *req = vm ? request_of(vm) : NULL;
-        g_autoptr(GError) e = NULL;
 
         g_hash_table_remove(j->dumping, j->vm_uid);
         if (!req || !streq_ptr(json_get_string(req, "claimName"), j->claim) ||
@@ -270,8 +272,7 @@ static void dump_done(void *userdata, int r, const char *error, uint64_t size) {
         json_object_set_string_member(done, "fileName", j->file_name);
         log_object(G_LOG_LEVEL_INFO, vm, "memory dump into %s completed: %" G_GUINT64_FORMAT " bytes", j->claim,
                    size);
-        if (write_request(m, vm, done, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
+        model_write_status(m, vm, request_doc(vm, done));
         dump_job_free(j);
 }
 
@@ -321,8 +322,7 @@ static int start_dump(Model *m, Object *vm, JsonObject *req, GHashTable *dumping
         g_autofree char *now = ev_timestamp_now();
         json_object_set_string_member(running, "phase", "InProgress");
         json_object_set_string_member(running, "startTimestamp", now);
-        if (write_request(m, vm, running, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vm, "cannot write status: %s", e->message);
+        model_write_status(m, vm, request_doc(vm, running));
         return 0;
 }
 

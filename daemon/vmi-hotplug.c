@@ -204,7 +204,6 @@ static void drop_volume(VmiController *c, Object *vmi, const char *name) {
 /* Set the phase of volume name's volumeStatus. */
 static void write_phase(VmiController *c, Object *vmi, const char *name, const char *phase, const char *reason,
                         const char *message) {
-        g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vmi->doc);
         JsonObject *status = json_get_object(json_node_get_object(doc), "status");
         JsonObject *entry = json_array_find_named(json_get_array(status, "volumeStatus"), name, NULL);
@@ -213,8 +212,7 @@ static void write_phase(VmiController *c, Object *vmi, const char *name, const c
                 return;
         }
         set_volume_status(entry, phase, reason, message);
-        if (model_update(c->model, vmi, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vmi, "cannot write status: %s", e->message);
+        model_write_status(c->model, vmi, doc);
 }
 
 /* Whether the template's volume name failed before (with the template as
@@ -248,7 +246,6 @@ static void submit_device_op(VmiController *c, Object *vmi, HvOpKind kind, char 
 /* A volumeStatus entry for a hotpluggable volume the instance started
  * with, on the target the domain gave it. */
 static void add_entry(VmiController *c, Object *vmi, const char *name) {
-        g_autoptr(GError) e = NULL;
         JsonNode *doc = json_deep_copy(vmi->doc);
         JsonObject *root = json_node_get_object(doc);
         g_autoptr(GHashTable) targets = domain_disk_targets(json_get_object(root, "spec"));
@@ -259,18 +256,27 @@ static void add_entry(VmiController *c, Object *vmi, const char *name) {
         json_object_set_object_member(entry, "hotplugVolume", json_object_new());
         set_volume_status(entry, "Ready", "VolumeReady", "attached when the instance started");
         json_array_add_object_element(json_ensure_array(json_ensure_object(root, "status"), "volumeStatus"), entry);
-        if (model_update(c->model, vmi, doc, &e) < 0)
-                log_object(G_LOG_LEVEL_WARNING, vmi, "cannot write status: %s", e->message);
+        model_write_status(c->model, vmi, doc);
+}
+
+/* The instance an attach or detach was for, unless the guest went
+ * meanwhile (its claims with it): nothing is left to do then. */
+static bool op_target(HvOp *op, Object **ret_vmi, Instance **ret_inst) {
+        VmiController *c = op->userdata;
+
+        *ret_vmi = model_find_uid(c->model, op->tag);
+        *ret_inst = vmi_instance_find(c, op->tag);
+        return *ret_vmi && *ret_inst && !vmi_is_finished(*ret_vmi);
 }
 
 static void attach_done(HvOp *op) {
         VmiController *c = op->userdata;
-        Object *vmi = model_find_uid(c->model, op->tag);
-        Instance *inst = vmi_instance_find(c, op->tag);
+        Object *vmi;
+        Instance *inst;
         g_autofree char *msg = NULL;
 
-        if (!vmi || !inst || vmi_is_finished(vmi))
-                return;         /* the guest went meanwhile, its claims with it */
+        if (!op_target(op, &vmi, &inst))
+                return;
         if (op->r < 0) {
                 /* the template does not try it again until it changes */
                 mark_failed(inst, op->device);
@@ -349,12 +355,12 @@ int vmi_add_volume(Model *m, Object *vmi, const HotplugVolume *v, bool only, GEr
 
 static void detach_done(HvOp *op) {
         VmiController *c = op->userdata;
-        Object *vmi = model_find_uid(c->model, op->tag);
-        Instance *inst = vmi_instance_find(c, op->tag);
+        Object *vmi;
+        Instance *inst;
         g_autofree char *msg = NULL;
 
-        if (!vmi || !inst || vmi_is_finished(vmi))
-                return;         /* the guest went meanwhile, its claims with it */
+        if (!op_target(op, &vmi, &inst))
+                return;
         if (op->r < 0) {
                 mark_failed(inst, op->device);
                 msg = g_strdup_printf("detaching failed: %s", op->error ?: "libvirt failed");

@@ -36,7 +36,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${EDGEVIRT_BUILD:-$top/build}
 cache=${BENCH_CACHE:-/var/cache/edgevirt-bench}
 ninja -C "$build" storage/importer/edgevirt-importer dbus/edgevirtd >/dev/null
-for p in systemd-container nbdkit nbdkit-plugin-curl lighttpd xz-utils curl python3-gi; do
+for p in systemd-container nbdkit lighttpd xz-utils curl python3-gi; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
                 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$p" >/dev/null
 done

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Driver of bench/run-import.sh: the same images imported by every tool,
-rounds interleaved (round r runs the tools in turn, starting at the r-th,
-so each tool follows each other one), on every target file system, each
+rounds interleaved (every round runs each tool once, in an order of its
+own: a shuffle seeded by the round's number, so each tool follows different
+ones and the figures can be split by the tool that ran just before), on every target file system, each
 tool's output freed (and the freeing synced) before the next run.
 
 Tools (per image kind; see run-import.sh's head):
@@ -22,6 +23,7 @@ and the median CPU time (user + system of the tool and its children; the
 daemon's with its importer), then the ratios of the medians."""
 import argparse
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -45,6 +47,7 @@ p.add_argument("--cache", required=True)
 p.add_argument("--images", required=True)
 p.add_argument("--tools", default="daemon,importer,pull,cdi,bound")
 p.add_argument("--rounds", type=int, default=5)
+p.add_argument("--log", help="every run, a line each: target image round tool previous-tool wall cpu")
 args = p.parse_args()
 build = os.environ["EDGEVIRT_BUILD"]
 importer = os.path.join(build, "storage", "importer", "edgevirt-importer")
@@ -245,15 +248,23 @@ def run(tool, target, image):
 
 tools = args.tools.split(",")
 results = {}
+after = {}          # (target, image, tool, the tool that ran just before) -> walls
+log = open(args.log, "w") if args.log else None
 start_load = os.getloadavg()
 t_start = time.monotonic()
+previous = "-"
 for target in targets:
     for image in images:
         for r in range(args.rounds):
-            for tool in tools[r % len(tools):] + tools[:r % len(tools)]:
+            for tool in random.Random(r).sample(tools, len(tools)):
                 got = run(tool, target, image)
-                if got:
-                    results.setdefault((target, image, tool), []).append(got)
+                if not got:
+                    continue
+                results.setdefault((target, image, tool), []).append(got)
+                after.setdefault((target, image, tool, previous), []).append(got[0])
+                if log:
+                    print(target, image, r + 1, tool, previous, f"{got[0]:.3f}", f"{got[1]:.3f}", file=log, flush=True)
+                previous = tool
             print(f"  {target} {image} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
 daemon.terminate()
@@ -292,3 +303,12 @@ for target in targets:
         print(f"{image:22} " + " ".join(cells) +
               f"   {ratio(med((target, image, 'pull')), d):>11} {ratio(med((target, image, 'cdi')), d):>10}"
               f" {ratio(d, b):>12} {ratio(med((target, image, 'importer')), b):>14}")
+
+print("\nin company: median wall seconds of daemon and importer by the tool that ran just before (runs)")
+for target in targets:
+    for image in images:
+        for tool in ("daemon", "importer"):
+            cells = [f"after {prev} {statistics.median(w):.2f} ({len(w)})"
+                     for (t, i, u, prev), w in sorted(after.items()) if (t, i, u) == (target, image, tool)]
+            if cells:
+                print(f"{target:6} {image:22} {tool:9} " + ", ".join(cells))

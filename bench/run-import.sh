@@ -17,7 +17,8 @@
 #              `qemu-img convert -t writeback` of the same file into a fresh
 #              file (flushed, as the importer fsyncs before it says done)
 # on two file systems: a tmpfs of its own and the disk (/var/tmp).  Rounds
-# are interleaved (tool after tool, each round starting one tool later);
+# are interleaved (each tool once per round, in an order shuffled per round
+# with a fixed seed, so each tool follows different ones);
 # every tool's output is freed and the freeing synced before the next run,
 # so every tool gets the blocks the one before freed (same reuse for all);
 # before every run dirty data is written out and the image evicted from the
@@ -26,7 +27,7 @@
 # daemon is faster; daemon/bound: how close to the bound, target 1.10).
 #
 #   ROUNDS=5 (default)   IMAGES="root.raw.xz root.qcow2 ..."   TARGETS="tmpfs disk"
-#   TOOLS=daemon,importer,pull,cdi,bound
+#   TOOLS=daemon,importer,pull,cdi,bound   BENCH_LOG=FILE (every run, with the tool before it)
 # The defaults (5 images, 5 rounds, 2 targets) take about 10-15 minutes on
 # the 2-core machine.  Images are made once and kept in $BENCH_CACHE
 # (default /var/cache/edgevirt-bench).
@@ -75,6 +76,7 @@ sleep 0.5
 
 args=()
 for t in ${TARGETS:-tmpfs disk}; do args+=(--target="$t=$work/$t"); done
+[ -z "${BENCH_LOG:-}" ] || args+=(--log="$BENCH_LOG")
 EDGEVIRT_BUILD=$build /usr/bin/python3 "$top/bench/import.py" --work="$work" "${args[@]}" \
         --url="http://127.0.0.1:$port" --cache="$cache" --rounds="${ROUNDS:-5}" \
         --tools="${TOOLS:-daemon,importer,pull,cdi,bound}" \

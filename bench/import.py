@@ -22,6 +22,7 @@ Printed per target and image: wall time min / median / max of the rounds
 and the median CPU time (user + system of the tool and its children; the
 daemon's with its importer), then the ratios of the medians."""
 import argparse
+import atexit
 import os
 import random
 import resource
@@ -76,6 +77,20 @@ daemon = subprocess.Popen([os.environ.get("EDGEVIRTD") or os.path.join(build, "d
                            "--bus=unix:path=" + sock, "--state-dir=" + state, "--config=" + config,
                            "--libvirt-uri=test:///default"],
                           stdout=devnull, stderr=open(os.path.join(args.work, "daemon.log"), "a"))
+
+
+@atexit.register
+def stop():
+    """The daemon and the bus go with the driver, also when a run failed."""
+    if daemon.poll() is None:
+        daemon.terminate()
+        daemon.wait()
+    try:
+        os.kill(bus_pid, 15)
+    except ProcessLookupError:
+        pass
+
+
 conn = Gio.DBusConnection.new_for_address_sync(
     "unix:path=" + sock,
     Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION, None, None)
@@ -267,9 +282,7 @@ for target in targets:
                 previous = tool
             print(f"  {target} {image} round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
 
-daemon.terminate()
-daemon.wait()
-os.kill(bus_pid, 15)
+stop()
 
 
 def med(key):

@@ -162,6 +162,9 @@ def daemon_import(target, image):
     t0 = time.monotonic()
     call("Manager", "Apply", "(sa{sv})", (doc, {}))
     iterate_until(lambda: "end" in seen, f"the DataVolume {name}")
+    # its importer's CPU time is the daemon's once reaped (sd-event reaps
+    # after the handler that wrote Succeeded)
+    iterate_until(lambda: not daemon_children(), "the importer's end")
     cpu = daemon_cpu() - cpu
     conn.signal_unsubscribe(sub)
     if seen["phase"] != "Succeeded":
@@ -170,6 +173,18 @@ def daemon_import(target, image):
     call("Manager", "Delete", "(sssa{sv})", ("dv", NS, name, {}))
     iterate_until(lambda: not exists("pvc", name) and not exists("dv", name), f"deleting {name}")
     return wall, cpu
+
+
+def daemon_children():
+    """The daemon's child processes, zombies too."""
+    n = 0
+    for t in os.listdir(f"/proc/{daemon.pid}/task"):
+        try:
+            with open(f"/proc/{daemon.pid}/task/{t}/children") as f:
+                n += len(f.read().split())
+        except FileNotFoundError:
+            pass
+    return n
 
 
 def daemon_cpu():

@@ -30,8 +30,8 @@
 #   TOOLS=daemon,importer,pull,cdi,bound   BENCH_LOG=FILE (every run, with the tool before it)
 # The defaults (5 images, 5 rounds, 2 targets) take about 15 minutes on a
 # quiet 2-core machine (estimated), about 40 at load average 5-8: split the
-# run by IMAGES/TARGETS there (docs/importer.md).  Images are made once and kept in $BENCH_CACHE
-# (default /var/cache/edgevirt-bench).
+# run by IMAGES/TARGETS there (docs/importer.md).  Images are made once
+# and kept in $BENCH_CACHE (default /var/cache/edgevirt-bench).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

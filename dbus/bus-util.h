@@ -34,3 +34,7 @@ int bus_append_string(sd_bus_message *reply, const char *v);
 
 /* Append a JSON object of strings as a{ss} (NULL: empty). */
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map);
+
+/* A passed fd must be open for writing (write) or reading: else
+ * InvalidArgs naming what. */
+int bus_check_fd(int fd, bool write, const char *what, sd_bus_error *error);

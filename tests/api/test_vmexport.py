@@ -112,3 +112,133 @@ def test_export_of_a_claim_downloads_in_each_format(bus, ctl, shop, tmp_path):
     # holes stay holes in a file; the qcow2 leaves them out: 16 MiB with 384 KiB of data
     assert os.stat(tmp_path / "out.raw").st_blocks * 512 < 2 << 20
     assert os.path.getsize(tmp_path / "out.qcow2") < 1 << 20
+
+
+def test_export_of_a_stopped_vm_and_its_manifests_apply_on_a_fresh_daemon(bus, ctl, shop, tmp_path):
+    c = Client(bus.conn)
+    c.apply(export_doc("vmx", "VirtualMachine", "web", ttlDuration="1h"))
+    doc = wait_ready(c, "vmx")
+    schema_check(doc)
+    st = doc["status"]
+    assert st["virtualMachineName"] == "web"
+    assert sorted(v["name"] for v in st["links"]["internal"]["volumes"]) == ["data", "web-root"]
+    assert st["links"]["internal"]["manifests"] == [
+        {"type": "all", "url": "edgevirt://localhost/namespaces/shop/virtualmachineexports/vmx/manifests/all"}]
+    assert not c.exists("vmsnapshot", "shop", "vmexport-vmx")     # stopped: its claims as they are
+    token = token_of(c, doc)
+    x = export_obj(bus, "vmx")
+    text = str(x.GetManifests("all", token, {}))
+    items = yaml.safe_load(text)["items"]
+    by = {(i["kind"], i["metadata"]["name"]): i for i in items}
+    assert set(by) == {("VirtualMachine", "web"), ("DataVolume", "data")}
+    vm = by[("VirtualMachine", "web")]
+    assert vm["metadata"] == {"name": "web", "labels": {"app": "web"}} and "status" not in vm
+    assert vm["spec"]["dataVolumeTemplates"][0]["spec"]["source"] == {"upload": {}}
+    dv = by[("DataVolume", "data")]
+    assert dv["spec"]["source"] == {"upload": {}}
+    assert dv["metadata"]["annotations"] == {"edgevirt.io/disk-checksum": shop["data"]}
+    with open(os.path.join(COMPAT, "kubevirt-openapi.json")) as f:
+        definitions = json.load(f)["definitions"]
+    openapi_check(definitions["v1.VirtualMachine"], definitions, vm, "VirtualMachine")
+    openapi_check(definitions["v1beta1.DataVolumeSpec"], definitions, dv["spec"])
+    # the disk goes along: downloaded, and uploaded into the DataVolumes on a fresh daemon
+    with open(tmp_path / "root.qcow2", "wb") as f:
+        x.Download("web-root", "qcow2", token, dbus.types.UnixFd(f.fileno()), {})
+    ctl.daemon.stop()
+    fresh = Daemon(bus, str(tmp_path / "fresh-state")).start()
+    try:
+        ctl("new-project", "moved")
+        ctl("apply", "-n", "moved", "-f", "-", input=text)
+        ctl("image-upload", "dv", "web-root", "-n", "moved", "--no-create",
+            f"--image-path={tmp_path / 'root.qcow2'}")
+        ctl("wait", "dv/web-root", "-n", "moved", "--for=condition=Ready", "--timeout=60s")
+        assert sha256_file(volume_path(bus, "moved", "web-root")) == shop["web-root"]
+    finally:
+        fresh.stop()
+
+
+def test_export_of_a_snapshot_and_of_a_running_vm(bus, ctl, shop, tmp_path):
+    c = Client(bus.conn)
+    ctl("apply", "-f", "-", input="apiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineSnapshot\n"
+                                  "metadata: {name: snap}\nspec: {source: {apiGroup: kubevirt.io, "
+                                  "kind: VirtualMachine, name: web}}\n")
+    ctl("wait", "vmsnapshot/snap", "--for=condition=Ready", "--timeout=30s")
+    fill(volume_path(bus, "shop", "data"), "changed")     # after the snapshot: not exported
+    c.apply(export_doc("sx", "VirtualMachineSnapshot", "snap"))
+    doc = wait_ready(c, "sx")
+    schema_check(doc)
+    assert doc["status"]["virtualMachineName"] == "web"
+    assert doc["metadata"]["annotations"]["checksum.edgevirt.io/data"] == shop["data"]
+    with open(tmp_path / "data.raw", "wb") as f:
+        export_obj(bus, "sx").Download("data", "raw", token_of(c, doc), dbus.types.UnixFd(f.fileno()), {})
+    assert sha256_file(tmp_path / "data.raw") == shop["data"]
+
+    # a running VM: exported from a snapshot the export takes and owns
+    ctl("start", "web")
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run")
+    changed = sha256_file(volume_path(bus, "shop", "data"))
+    c.apply(export_doc("live", "VirtualMachine", "web"))
+    doc = wait_ready(c, "live")
+    snap = c.get_json("vmsnapshot", "shop", "vmexport-live")
+    assert snap["metadata"]["ownerReferences"][0]["uid"] == doc["metadata"]["uid"]
+    assert doc["metadata"]["annotations"]["checksum.edgevirt.io/data"] == changed
+    c.delete("vmexport", "shop", "live")
+    wait_until(lambda: not c.exists("vmsnapshot", "shop", "vmexport-live"), what="the export's snapshot to go")
+    assert not c.exists("secret", "shop", "export-token-live")
+
+
+def test_token_ttl_delete_and_bad_input(bus, ctl, shop, tmp_path):
+    c = Client(bus.conn)
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: Secret\nmetadata: {name: mine}\n"
+                                  "stringData: {token: s3cret-token}\n")
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "data", tokenSecretRef="mine"))
+    doc = wait_ready(c, "ex")
+    assert doc["status"]["tokenSecretRef"] == "mine"
+    x = export_obj(bus, "ex")
+    out = open(tmp_path / "out", "wb")
+    fd = dbus.types.UnixFd(out.fileno())
+    msg = expect_error("AccessDenied", x.Download, "data", "raw", "wrong", fd, {})
+    assert "token" in msg and "mine" in msg
+    expect_error("AccessDenied", x.Download, "data", "raw", "", fd, {})
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", x.Download, "data", "vmdk", "s3cret-token", fd, {})
+    assert "format" in msg and "vmdk" in msg
+    msg = expect_error("NotFound", x.Download, "nope", "raw", "s3cret-token", fd, {})
+    assert '"nope"' in msg and "data" in msg
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", x.Download, "data", "raw", "s3cret-token",
+                       dbus.types.UnixFd(open("/dev/null")), {})
+    assert "not open for writing" in msg
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", x.GetManifests, "secret", "s3cret-token", {})
+    assert "type" in msg
+    checksum, _ = x.Download("data", "raw", "s3cret-token", fd, {})
+    assert checksum == shop["data"]
+    out.close()
+    # a given token Secret is the user's: not deleted with the export
+    c.delete("vmexport", "shop", "ex")
+    assert c.exists("secret", "shop", "mine")
+
+    # unknown sources wait, as KubeVirt's do, and say why
+    c.apply(export_doc("lost", "PersistentVolumeClaim", "nope"))
+    wait_until(lambda: "nope" in json.dumps(c.get_json("vmexport", "shop", "lost").get("status", {})),
+               what="the export to say why it waits")
+    st = c.get_json("vmexport", "shop", "lost")["status"]
+    assert st["phase"] == "Pending"
+    ready = next(cond for cond in st["conditions"] if cond["type"] == "Ready")
+    assert ready["reason"] == "PVCNotFound" and "shop/nope not found" in ready["message"]
+    schema_check(c.get_json("vmexport", "shop", "lost"))
+    # bad specs are refused, naming the field
+    for spec, field in ((export_doc("b1", "DataVolume", "data"), "spec.source.kind"),
+                        (export_doc("b2", "VirtualMachine", "web", ttlDuration="soon"), "spec.ttlDuration"),
+                        (export_doc("b3", "PersistentVolumeClaim", ""), "spec.source.name")):
+        msg = expect_error("Invalid", c.apply, spec)
+        assert field in msg, msg
+    msg = expect_error("Invalid", c.apply, export_doc("lost", "PersistentVolumeClaim", "data"))
+    assert "immutable" in msg
+
+    # the ttl: gone when it is over, with its token Secret
+    c.apply(export_doc("brief", "PersistentVolumeClaim", "data", ttlDuration="3s"))
+    doc = wait_ready(c, "brief")
+    assert doc["status"]["ttlExpirationTime"]
+    assert c.exists("secret", "shop", "export-token-brief")
+    wait_until(lambda: not c.exists("vmexport", "shop", "brief"), timeout=15, what="the export to expire")
+    wait_until(lambda: not c.exists("secret", "shop", "export-token-brief"), what="its token Secret to go")

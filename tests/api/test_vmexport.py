@@ -242,3 +242,57 @@ def test_token_ttl_delete_and_bad_input(bus, ctl, shop, tmp_path):
     assert c.exists("secret", "shop", "export-token-brief")
     wait_until(lambda: not c.exists("vmexport", "shop", "brief"), timeout=15, what="the export to expire")
     wait_until(lambda: not c.exists("secret", "shop", "export-token-brief"), what="its token Secret to go")
+
+
+def test_cli_vmexport_create_download_delete(bus, ctl, shop, tmp_path):
+    c = Client(bus.conn)
+    r = ctl("vmexport", "create", "cx", "--pvc=data", "--ttl=1h")
+    assert "VirtualMachineExport shop/cx created" in r.stdout
+    assert c.get_json("vmexport", "shop", "cx")["spec"]["ttlDuration"] == "1h"
+    src = volume_path(bus, "shop", "data")
+    out = tmp_path / "data.img.gz"
+    r = ctl("vmexport", "download", "cx", f"--output={out}")        # gzip, virtctl's default
+    assert f"written to {out} as gzip" in r.stdout and shop["data"] in r.stdout
+    done = [line for line in r.stderr.splitlines() if line.startswith("  data: ")]
+    assert done and done[-1].endswith(f"{16 << 20} of {16 << 20} bytes"), r.stderr
+    with gzip.open(out) as g:
+        raw = g.read()
+    with open(src, "rb") as f:
+        assert raw == f.read()
+    ctl("vmexport", "download", "cx", f"--output={tmp_path / 'data.qcow2'}", "--format=qcow2", "--volume=data")
+    subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", src, str(tmp_path / "data.qcow2")],
+                   check=True, capture_output=True)
+    r = ctl("vmexport", "download", "cx", f"--output={tmp_path / 'x'}", "--volume=nope", ok=False)
+    assert r.returncode == 1 and '"nope"' in r.stderr and "data" in r.stderr
+    r = ctl("vmexport", "download", "cx", f"--output={tmp_path / 'x'}", "--format=vmdk", ok=False)
+    assert r.returncode == 1 and "vmdk" in r.stderr
+    assert "deleted" in ctl("vmexport", "delete", "cx").stdout
+    assert not c.exists("vmexport", "shop", "cx")
+    r = ctl("vmexport", "create", "bad", ok=False)
+    assert r.returncode == 1 and "--vm=VM" in r.stderr
+    r = ctl("vmexport", "delete", "cx", ok=False)
+    assert r.returncode == 1 and "not found" in r.stderr
+
+    # a source with download: made, used and deleted; several volumes want --volume
+    r = ctl("vmexport", "download", "tmp", "--vm=web", f"--output={tmp_path / 'y'}", ok=False)
+    assert r.returncode == 1 and "--volume" in r.stderr and "web-root" in r.stderr
+    assert not c.exists("vmexport", "shop", "tmp")
+    ctl("vmexport", "download", "tmp", "--vm=web", "--volume=web-root", "--format=raw",
+        f"--output={tmp_path / 'root.img'}")
+    assert sha256_file(tmp_path / "root.img") == shop["web-root"]
+    assert not c.exists("vmexport", "shop", "tmp")
+    ctl("vmexport", "download", "keep", "--vm=web", "--manifest", "--keep-vme", f"--output={tmp_path / 'm.yaml'}")
+    kinds = [i["kind"] for i in yaml.safe_load((tmp_path / "m.yaml").read_text())["items"]]
+    assert kinds == ["VirtualMachine", "DataVolume"]
+    assert c.exists("vmexport", "shop", "keep")
+    assert ctl("get", "vmexport", "-o", "name").stdout == "virtualmachineexport/keep\n"
+    table = ctl("get", "vmexport").stdout.split("\n")
+    assert table[0].split() == ["NAME", "SOURCEKIND", "SOURCENAME", "PHASE"]
+    assert table[1].split() == ["keep", "VirtualMachine", "web", "Ready"]
+
+
+def test_completion_offers_vmexport(ctl):
+    assert complete(ctl, "edgevirtctl vmexport ") == {"create", "delete", "download"}
+    assert {"--vm=", "--snapshot=", "--pvc=", "--ttl="} <= complete(ctl, "edgevirtctl vmexport create x --")
+    assert {"--output=", "--volume=", "--format=", "--manifest", "--keep-vme"} <= \
+        complete(ctl, "edgevirtctl vmexport download x --")

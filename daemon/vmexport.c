@@ -49,6 +49,8 @@ static const char *const format_files[] = { "disk.img", "disk.img.gz", "disk.qco
 
 /* uid → volumes still being hashed, of exports whose checksums run */
 static GHashTable *hashing;
+/* claim uid → downloads reading it in place */
+static GHashTable *held;
 
 static JsonObject *spec_of(Object *x) {
         return json_get_object(object_root(x), "spec");
@@ -101,6 +103,7 @@ static void vmexport_init_status(JsonObject *doc) {
 typedef struct Volumes {
         GPtrArray *names;               /* claims' names */
         GPtrArray *paths;
+        GPtrArray *claims;              /* the claims' uids, NULL for snapshot copies */
         const char *vm;                 /* the VM's name, for a VM or a snapshot of one */
         const char *reason;             /* not yet: why (a condition's reason) */
 } Volumes;
@@ -108,13 +111,15 @@ typedef struct Volumes {
 static void volumes_clear(Volumes *v) {
         g_clear_pointer(&v->names, g_ptr_array_unref);
         g_clear_pointer(&v->paths, g_ptr_array_unref);
+        g_clear_pointer(&v->claims, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Volumes, volumes_clear)
 
-static void volumes_add(Volumes *v, const char *name, char *path) {
+static void volumes_add(Volumes *v, const char *name, char *path, const char *claim_uid) {
         g_ptr_array_add(v->names, g_strdup(name));
         g_ptr_array_add(v->paths, path);
+        g_ptr_array_add(v->claims, g_strdup(claim_uid));
 }
 
 static char *snapshot_of(Object *x) {
@@ -133,12 +138,13 @@ static int claim_volume(Model *m, Object *x, const char *name, Volumes *v, GErro
                 return ev_error_set(error, EAGAIN, "PersistentVolumeClaim %s/%s is not Bound yet", x->namespace,
                                     name);
         }
-        if (services_pvc_users(model_services(m), pvc->uid) > 0) {
+        unsigned ours = held ? GPOINTER_TO_UINT(g_hash_table_lookup(held, pvc->uid)) : 0;
+        if (services_pvc_users(model_services(m), pvc->uid) > ours) {
                 v->reason = "InUse";
                 return ev_error_set(error, EAGAIN, "PersistentVolumeClaim %s/%s is in use (a running VM or an "
                                     "import writes it)", x->namespace, name);
         }
-        volumes_add(v, name, pvc_volume_path(m, pvc));
+        volumes_add(v, name, pvc_volume_path(m, pvc), pvc->uid);
         return 0;
 }
 
@@ -179,7 +185,7 @@ static int snapshot_volumes(Model *m, Object *x, const char *snapshot, Volumes *
                         return ev_error_set(error, EAGAIN, "the copy of claim %s in VirtualMachineSnapshot %s/%s "
                                             "cannot be read", claim, x->namespace, snapshot);
                 }
-                volumes_add(v, claim, backend->ops->path(backend, id));
+                volumes_add(v, claim, backend->ops->path(backend, id), NULL);
         }
         return 0;
 }
@@ -248,6 +254,7 @@ static int source_volumes(Model *m, Object *x, Volumes *v, GError **error) {
 
         v->names = g_ptr_array_new_with_free_func(g_free);
         v->paths = g_ptr_array_new_with_free_func(g_free);
+        v->claims = g_ptr_array_new_with_free_func(g_free);
         if (streq_ptr(kind, "PersistentVolumeClaim"))
                 r = claim_volume(m, x, name, v, error);
         else if (streq_ptr(kind, "VirtualMachineSnapshot"))
@@ -259,6 +266,26 @@ static int source_volumes(Model *m, Object *x, Volumes *v, GError **error) {
                 return ev_error_set(error, EAGAIN, "%s %s/%s has no volumes to export", kind, x->namespace, name);
         }
         return r < 0 ? -EAGAIN : 0;
+}
+
+void vmexport_hold_claim(Model *m, const char *uid, bool hold) {
+        Services *s = model_services(m);
+        unsigned n;
+
+        if (!held)
+                held = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        n = GPOINTER_TO_UINT(g_hash_table_lookup(held, uid));
+        if (!hold && n == 0)
+                return;
+        n = hold ? n + 1 : n - 1;
+        if (n)
+                g_hash_table_insert(held, g_strdup(uid), GUINT_TO_POINTER(n));
+        else
+                g_hash_table_remove(held, uid);
+        services_pvc_use(s, uid, hold);
+        services_pvc_lock(s, uid, hold);
+        if (!hold)
+                model_enqueue_kind(m, &kind_vmi);       /* a guest may wait for it */
 }
 
 /* --- the token --- */
@@ -507,7 +534,7 @@ static int vmexport_reconcile(Model *m, Object *x) {
 }
 
 int vmexport_volume(Model *m, Object *x, const char *volume, char **ret_path, const char **ret_checksum,
-                    GError **error) {
+                    char **ret_claim_uid, GError **error) {
         g_auto(Volumes) v = { 0 };
         g_autoptr(GError) e = NULL;
 
@@ -520,6 +547,7 @@ int vmexport_volume(Model *m, Object *x, const char *volume, char **ret_path, co
                 if (streq(v.names->pdata[i], volume)) {
                         *ret_path = g_strdup(v.paths->pdata[i]);
                         *ret_checksum = checksum_of(x, volume);
+                        *ret_claim_uid = g_strdup(v.claims->pdata[i]);
                         return 0;
                 }
         g_ptr_array_add(v.names, NULL);

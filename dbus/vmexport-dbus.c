@@ -40,7 +40,20 @@ static int property_get_volumes(sd_bus *bus, const char *path, const char *inter
 typedef struct DownloadCall {
         Daemon *d;
         sd_bus_message *m;
+        char *uid;                      /* the claim read in place, in use until then (NULL: a snapshot's copy) */
 } DownloadCall;
+
+/* A claim read in place is held while it is read (vmexport_hold_claim). */
+static void hold_claim(DownloadCall *p, bool hold) {
+        if (p->uid)
+                vmexport_hold_claim(p->d->model, p->uid, hold);
+}
+
+static void download_call_free(DownloadCall *p) {
+        sd_bus_message_unref(p->m);
+        g_free(p->uid);
+        g_free(p);
+}
 
 /* DownloadProgress, to the caller only (as PushProgress). */
 static void download_progress(uint64_t done, uint64_t total, void *userdata) {
@@ -59,6 +72,7 @@ static void downloaded(GPtrArray *out, const GError *e, void *userdata) {
         DownloadCall *p = userdata;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
 
+        hold_claim(p, false);
         if (out && out->len == 2)
                 (void) sd_bus_reply_method_return(p->m, "st", out->pdata[0], g_ascii_strtoull(out->pdata[1], NULL, 10));
         else {
@@ -66,8 +80,7 @@ static void downloaded(GPtrArray *out, const GError *e, void *userdata) {
                 (void) sd_bus_reply_method_error(p->m, &error);
         }
         bus_calls_finish(p->d->bus_calls, p->m, error.name);
-        sd_bus_message_unref(p->m);
-        g_free(p);
+        download_call_free(p);
 }
 
 /* Authorized, and the token the export's: 1; 0: polkit asked (the call comes again). */
@@ -86,7 +99,7 @@ static int check_access(sd_bus_message *m, Object *x, const char *token, sd_bus_
 static int method_download(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Object *x = userdata;
         Daemon *d = bus_current_daemon(m);
-        g_autofree char *path = NULL;
+        g_autofree char *path = NULL, *uid = NULL;
         g_autoptr(GError) e = NULL;
         const char *volume, *format, *token, *checksum = NULL;
         int fd, r;
@@ -101,16 +114,18 @@ static int method_download(sd_bus_message *m, void *userdata, sd_bus_error *erro
                 return r;
         if ((r = check_access(m, x, token, error)) <= 0)
                 return r < 0 ? r : 1;
-        if ((r = vmexport_volume(d->model, x, volume, &path, &checksum, &e)) < 0)
+        if ((r = vmexport_volume(d->model, x, volume, &path, &checksum, &uid, &e)) < 0)
                 return bus_error_set(error, r, e);
         DownloadCall *p = g_new0(DownloadCall, 1);
         p->d = d;
         p->m = sd_bus_message_ref(m);
+        p->uid = g_steal_pointer(&uid);
+        hold_claim(p, true);
         r = imagecache_export_volume(model_services(d->model)->images, path, format, checksum, fd,
                                      download_progress, downloaded, p, &e);
         if (r < 0) {
-                sd_bus_message_unref(p->m);
-                g_free(p);
+                hold_claim(p, false);
+                download_call_free(p);
                 return bus_error_set(error, r, e);
         }
         bus_calls_defer(d->bus_calls, m);

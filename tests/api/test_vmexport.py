@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from conftest import COMPAT, ROOT, Client, Daemon, expect_error, path_encode, wait_until
-from test_cli import complete, ctl, openapi_check  # noqa: F401 (the fixture)
+from test_cli import CTL, complete, ctl, openapi_check  # noqa: F401 (the fixture)
 from test_export_push import fill, sha256_file, volume_path
 
 EXPORT = "org.edgevirt.EdgeVirt1.VirtualMachineExport"
@@ -296,3 +296,28 @@ def test_completion_offers_vmexport(ctl):
     assert {"--vm=", "--snapshot=", "--pvc=", "--ttl="} <= complete(ctl, "edgevirtctl vmexport create x --")
     assert {"--output=", "--volume=", "--format=", "--manifest", "--keep-vme"} <= \
         complete(ctl, "edgevirtctl vmexport download x --")
+
+
+def test_a_download_holds_the_claim_it_reads(bus, ctl, shop, tmp_path):
+    """A claim read in place: no guest takes it while a download reads it
+    (into a FIFO nobody reads yet), and the export stays Ready."""
+    c = Client(bus.conn)
+    c.apply(export_doc("ex", "VirtualMachine", "web"))
+    wait_ready(c, "ex")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, LC_ALL="C")
+    p = subprocess.Popen([CTL, "vmexport", "download", "ex", "-n", "shop", "--volume=data", "--format=raw",
+                          f"--output={fifo}"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with open(fifo, "rb") as f:
+        f.read(1)
+        ctl("start", "web")
+        wait_until(lambda: "downloaded from an export" in json.dumps(c.get_json("vmi", "shop", "web")["status"]),
+                   timeout=30, what="the VM to wait for the download")
+        assert c.get_json("vmexport", "shop", "ex")["status"]["phase"] == "Ready"
+        got = 1 + sum(len(b) for b in iter(lambda: f.read(1 << 20), b""))
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert got == 16 << 20 and shop["data"] in out
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run once the download ends")

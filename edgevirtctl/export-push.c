@@ -111,7 +111,8 @@ static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                 return 0;
         if (w->tty) {   /* one line rewritten: a bar */
                 int bar = total ? (int) (sent * 30 / total) : 30;
-                fprintf(stderr, _("\r  %s: [%.*s%*s] %3d%%  %" PRIu64 " of %" PRIu64 " bytes"), w->label, bar,
+                fputc('\r', stderr);
+                fprintf(stderr, _("  %s: [%.*s%*s] %3d%%  %" PRIu64 " of %" PRIu64 " bytes"), w->label, bar,
                         "##############################", 30 - bar, "", total ? (int) (sent * 100 / total) : 100,
                         sent, total);
         } else          /* a line each (a log) */

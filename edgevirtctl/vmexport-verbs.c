@@ -7,6 +7,7 @@
  * the export first and deletes it afterwards (unless --keep-vme). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -143,7 +144,7 @@ static int download_volume(Ctl *c, const char *path, const char *volume, const c
         }
         if ((r = sd_bus_message_read(reply, "st", &checksum, &written)) < 0)
                 return fail("%s", g_strerror(-r));
-        printf(_("volume %s written to %s as %s (%" G_GUINT64_FORMAT " bytes; the disk's checksum %s)\n"), volume,
+        printf(_("volume %s written to %s as %s (%" PRIu64 " bytes; the disk's checksum %s)\n"), volume,
                c->output, format, written, checksum);
         return 0;
 }

@@ -193,7 +193,7 @@ static void help(void) {
                  "                                                         the guest's memory in a claim\n"
                  "  vmexport create NAME --vm=VM|--snapshot=S|--pvc=C [--ttl=D] | vmexport delete NAME\n"
                  "  vmexport download NAME --output=FILE [--volume=V] [--format=gzip|raw|qcow2] [--manifest]\n"
-                 "         [--vm=VM|--snapshot=S|--pvc=C [--keep-vme]]      a VM's disks and manifests (docs/export.md)\n"
+                 "         [--vm=VM|--snapshot=S|--pvc=C [--keep-vme]]      a VM's disks and manifests\n"
                  "  scale vmpool NAME --replicas=N                         a VM pool's number of VMs\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
                  "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"

@@ -164,3 +164,14 @@ int bus_check_fd(int fd, bool write, const char *what, sd_bus_error *error) {
                                          write ? "writing" : "reading");
         return 0;
 }
+
+void bus_send_progress(sd_bus_message *call, const char *member, uint64_t done, uint64_t total) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(call);
+
+        if (sd_bus_message_new_signal(bus, &signal, sd_bus_message_get_path(call), sd_bus_message_get_interface(call),
+                                      member) >= 0 &&
+            sd_bus_message_set_destination(signal, sd_bus_message_get_sender(call)) >= 0 &&
+            sd_bus_message_append(signal, "tt", done, total) >= 0)
+                (void) sd_bus_send(bus, signal, NULL);
+}

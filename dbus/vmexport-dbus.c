@@ -57,15 +57,7 @@ static void download_call_free(DownloadCall *p) {
 
 /* DownloadProgress, to the caller only (as PushProgress). */
 static void download_progress(uint64_t done, uint64_t total, void *userdata) {
-        DownloadCall *p = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
-        sd_bus *bus = sd_bus_message_get_bus(p->m);
-
-        if (sd_bus_message_new_signal(bus, &signal, sd_bus_message_get_path(p->m), sd_bus_message_get_interface(p->m),
-                                      "DownloadProgress") >= 0 &&
-            sd_bus_message_set_destination(signal, sd_bus_message_get_sender(p->m)) >= 0 &&
-            sd_bus_message_append(signal, "tt", done, total) >= 0)
-                (void) sd_bus_send(bus, signal, NULL);
+        bus_send_progress(((DownloadCall *) userdata)->m, "DownloadProgress", done, total);
 }
 
 static void downloaded(GPtrArray *out, const GError *e, void *userdata) {

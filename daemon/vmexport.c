@@ -644,7 +644,8 @@ int vmexport_manifests(Model *m, Object *x, const char *type, JsonNode **ret, GE
 const KindInfo kind_vmexport = {
         .kind = "VirtualMachineExport",
         .group = EXPORT_GROUP,
-        .versions = (const char *const[]) { "v1beta1", "v1alpha1", NULL },
+        /* v1beta1 as virtctl 1.0-1.5 writes it; v1 as KubeVirt's schema now publishes it */
+        .versions = (const char *const[]) { "v1beta1", "v1", "v1alpha1", NULL },
         .plural = "virtualmachineexports",
         .short_names = (const char *const[]) { "vmexport", "vmexports", NULL },
         .path_segment = "vmexport",

@@ -321,3 +321,19 @@ def test_a_download_holds_the_claim_it_reads(bus, ctl, shop, tmp_path):
     assert got == 16 << 20 and shop["data"] in out
     wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
                timeout=30, what="the VM to run once the download ends")
+
+
+def test_namespace_export_leaves_an_exports_token_out(bus, ctl, shop):
+    c = Client(bus.conn)
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "data"))
+    wait_ready(c, "ex")
+    assert c.exists("secret", "shop", "export-token-ex")
+    names = {(d["kind"], d["metadata"]["name"]) for d in json.loads(ctl("export", "-o", "json").stdout)["items"]}
+    assert ("Secret", "export-token-ex") not in names and ("PersistentVolumeClaim", "data") in names
+
+
+def test_v1_is_taken_and_served_as_v1beta1(bus, shop):
+    c = Client(bus.conn)
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "data").replace("export.kubevirt.io/v1beta1",
+                                                                       "export.kubevirt.io/v1"))
+    assert c.get_json("vmexport", "shop", "ex")["apiVersion"] == "export.kubevirt.io/v1beta1"

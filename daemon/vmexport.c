@@ -49,6 +49,18 @@ static const char *const format_files[] = { "disk.img", "disk.img.gz", "disk.qco
 
 /* uid → volumes still being hashed, of exports whose checksums run */
 static GHashTable *hashing;
+/* uid → why hashing failed (HashError), shown in the status until it is tried again */
+typedef struct HashError {
+        char *message;
+        gint64 retry_at;                /* monotonic */
+} HashError;
+static GHashTable *hash_errors;
+
+static void hash_error_free(void *p) {
+        HashError *he = p;
+        g_free(he->message);
+        g_free(he);
+}
 /* claim uid → downloads reading it in place */
 static GHashTable *held;
 
@@ -371,7 +383,13 @@ static void hashed(GPtrArray *out, const GError *e, void *userdata) {
                                    ue->message);
         } else if (x && e) {
                 log_object(G_LOG_LEVEL_WARNING, x, "cannot hash volume %s: %s", h->volume, e->message);
-                model_enqueue_later(h->m, x, 5 * RETRY_USEC);
+                HashError *he = g_new0(HashError, 1);
+                he->message = g_strdup_printf("cannot hash volume %s: %s", h->volume, e->message);
+                he->retry_at = g_get_monotonic_time() + 5 * RETRY_USEC;
+                if (!hash_errors)
+                        hash_errors = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, hash_error_free);
+                g_hash_table_insert(hash_errors, g_strdup(h->uid), he);
+                model_enqueue(h->m, x);
         }
         g_free(h->uid);
         g_free(h->volume);
@@ -522,6 +540,15 @@ static int vmexport_reconcile(Model *m, Object *x) {
                 model_enqueue_later(m, x, RETRY_USEC);
                 return 0;
         }
+        HashError *failed = hash_errors ? g_hash_table_lookup(hash_errors, x->uid) : NULL;
+        gint64 wait = failed ? failed->retry_at - g_get_monotonic_time() : 0;
+        if (failed && wait > 0) {       /* said until it is tried again */
+                write_status(m, x, token, expires, &v, "ChecksumFailed", failed->message);
+                model_enqueue_later(m, x, (uint64_t) wait);
+                return 0;
+        }
+        if (failed)
+                g_hash_table_remove(hash_errors, x->uid);
         unsigned missing = hash_volumes(m, x, &v);
         if (missing) {
                 g_autofree char *msg = g_strdup_printf("hashing %u of %u volumes (sha256 of the raw disk)", missing,

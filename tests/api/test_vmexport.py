@@ -337,3 +337,19 @@ def test_v1_is_taken_and_served_as_v1beta1(bus, shop):
     c.apply(export_doc("ex", "PersistentVolumeClaim", "data").replace("export.kubevirt.io/v1beta1",
                                                                        "export.kubevirt.io/v1"))
     assert c.get_json("vmexport", "shop", "ex")["apiVersion"] == "export.kubevirt.io/v1beta1"
+
+
+def test_a_volume_that_cannot_be_hashed_says_why(bus, ctl, shop):
+    c = Client(bus.conn)
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: gone}\n"
+                                  "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Mi}}}\n")
+    ctl("wait", "pvc/gone", "--for=jsonpath={.status.phase}=Bound", "--timeout=30s")
+    os.unlink(volume_path(bus, "shop", "gone"))
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "gone"))
+
+    def reason():
+        conds = c.get_json("vmexport", "shop", "ex").get("status", {}).get("conditions", [])
+        return next(((x["reason"], x["message"]) for x in conds if x["type"] == "Ready"), (None, None))
+    wait_until(lambda: reason()[0] == "ChecksumFailed", timeout=20, what="the export to say the hash failed")
+    assert "cannot hash volume gone" in reason()[1] and "cannot read the volume" in reason()[1], reason()
+    assert c.get_json("vmexport", "shop", "ex")["status"]["phase"] == "Pending"

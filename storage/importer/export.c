@@ -117,7 +117,10 @@ void export_volume(const Options *o) {
         signal(SIGPIPE, SIG_IGN);       /* a reader that went away: an error, not death */
         if (fstat(x.out.fd, &st) < 0 && !streq(o->format, "sha256"))
                 die(false, "no output on fd 0: %s", g_strerror(errno));
-        bool regular = S_ISREG(st.st_mode);
+        /* holes are seeked over in a regular file written where it stands (not appended to) */
+        int flags = fcntl(x.out.fd, F_GETFL);
+        bool regular = S_ISREG(st.st_mode) && flags >= 0 && !(flags & O_APPEND);
+        off_t start = regular ? lseek(x.out.fd, 0, SEEK_CUR) : 0;
         if (!regular)
                 x.out.idle_seconds = o->idle_seconds;   /* a pipe: the client must keep reading */
         if (streq(o->format, "qcow2") || streq(o->format, "sha256"))
@@ -137,7 +140,7 @@ void export_volume(const Options *o) {
                         deflate_out(&x, NULL, 0, Z_FINISH);
                         deflateEnd(&x.z);
                 }
-                if (x.seek_holes && ftruncate(x.out.fd, (off_t) size) < 0)
+                if (x.seek_holes && ftruncate(x.out.fd, start + (off_t) size) < 0)
                         die(false, "cannot size the output: %s", g_strerror(errno));
         } else if (!streq(o->format, "sha256"))
                 die(false, "--format: \"%s\" is not raw, gzip, qcow2 or sha256", o->format);

@@ -353,3 +353,16 @@ def test_a_volume_that_cannot_be_hashed_says_why(bus, ctl, shop):
     wait_until(lambda: reason()[0] == "ChecksumFailed", timeout=20, what="the export to say the hash failed")
     assert "cannot hash volume gone" in reason()[1] and "cannot read the volume" in reason()[1], reason()
     assert c.get_json("vmexport", "shop", "ex")["status"]["phase"] == "Pending"
+
+
+def test_raw_into_a_file_opened_for_appending(bus, shop, tmp_path):
+    """Holes are seeked over only where writes land where the file stands."""
+    c = Client(bus.conn)
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "data"))
+    doc = wait_ready(c, "ex")
+    out = tmp_path / "appended"
+    out.write_bytes(b"HEAD")
+    with open(out, "ab") as f:
+        export_obj(bus, "ex").Download("data", "raw", token_of(c, doc), dbus.types.UnixFd(f.fileno()), {})
+    with open(out, "rb") as f, open(volume_path(bus, "shop", "data"), "rb") as src:
+        assert f.read(4) == b"HEAD" and f.read() == src.read()

@@ -21,8 +21,9 @@ typedef struct ArchiveJob {
         char *digest;                   /* save: the image, held in use */
         char *ref;                      /* save: the name it is written under */
         bool push;                      /* a volume pushed to a registry */
+        bool export;                    /* a volume written to fd (export.c) */
         GStrv env;                      /* the importer's extra environment (push: credentials) */
-        ImagePushProgress progress;     /* push: "progress SENT TOTAL" lines */
+        ImagePushProgress progress;     /* push, export: "progress SENT TOTAL" lines */
         ImportTicket *ticket;           /* waiting for an import slot */
         ImporterRun *run;
         GPtrArray *loaded;
@@ -51,13 +52,15 @@ static void job_free(ArchiveJob *j) {
 static void job_line(const char *line, void *userdata) {
         ArchiveJob *j = userdata;
 
-        if (j->push) {
+        if (j->push || j->export) {
                 uint64_t sent, total;
+                const char *last = j->push ? "pushed " : "exported ";
+                guint words = j->push ? 5 : 3;
                 if (sscanf(line, "progress %" SCNu64 " %" SCNu64, &sent, &total) == 2 && j->progress)
                         j->progress(sent, total, j->userdata);
-                g_auto(GStrv) w = g_str_has_prefix(line, "pushed ") ? g_strsplit(line, " ", 0) : NULL;
-                if (w && g_strv_length(w) == 5 && !j->loaded->len)
-                        for (int i = 1; i < 5; i++)
+                g_auto(GStrv) w = g_str_has_prefix(line, last) ? g_strsplit(line, " ", 0) : NULL;
+                if (w && g_strv_length(w) == words && !j->loaded->len)
+                        for (guint i = 1; i < words; i++)
                                 g_ptr_array_add(j->loaded, g_strstrip(g_strdup(w[i])));
                 return;
         }
@@ -74,7 +77,7 @@ static void job_exit(int code, const char *errors, void *userdata) {
         g_autoptr(GError) e = NULL;
 
         if (code != 0 || !j->loaded->len)
-                ev_error_set(&e, j->ref || j->push ? EIO : EINVAL, "%s", *errors ? errors :
+                ev_error_set(&e, j->ref || j->push || j->export ? EIO : EINVAL, "%s", *errors ? errors :
                              code < 0 ? "the importer crashed" : "the importer failed");
         j->done(e ? NULL : j->loaded, e, j->userdata);
         job_free(j);
@@ -207,6 +210,27 @@ int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, 
         j->userdata = userdata;
         j->push = true;
         j->env = env;
+        j->progress = progress;
+        return job_queue(j, error);
+}
+
+int imagecache_export_volume(ImageCache *c, const char *path, const char *format, const char *checksum, int fd,
+                             ImagePushProgress progress, ImageArchiveDone done, void *userdata, GError **error) {
+        g_autoptr(GStrvBuilder) args = g_strv_builder_new();
+        g_autofree char *export = g_strdup_printf("--export=%s", path);
+        g_autofree char *f = g_strdup_printf("--format=%s", format);
+        g_autofree char *sum = checksum ? g_strdup_printf("--checksum=%s", checksum) : NULL;
+        ArchiveJob *j;
+        int r;
+
+        g_strv_builder_add_many(args, export, f, NULL);
+        if (sum)
+                g_strv_builder_add(args, sum);
+        if ((r = job_start(c, "export", fd, args, &j, error)) < 0)
+                return r;
+        j->done = done;
+        j->userdata = userdata;
+        j->export = true;
         j->progress = progress;
         return job_queue(j, error);
 }

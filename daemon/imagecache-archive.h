@@ -39,3 +39,11 @@ typedef void (*ImagePushProgress)(uint64_t sent, uint64_t total, void *userdata)
  * checksum (sha256:HEX) and the bytes of blobs uploaded (decimal). */
 int imagecache_push_volume(ImageCache *c, const char *path, GStrvBuilder *args, GStrv env, ImagePushProgress progress,
                            ImageArchiveDone done, void *userdata, GError **error);
+
+/* The volume at path written to fd (the client's; NULL fd -1 with format
+ * "sha256": only hashed) by edgevirt-importer --export in format (raw,
+ * gzip, qcow2, sha256); checksum (sha256:HEX, or NULL): what the disk
+ * must hash to.  loaded: the disk's checksum and the bytes written
+ * (decimal). */
+int imagecache_export_volume(ImageCache *c, const char *path, const char *format, const char *checksum, int fd,
+                             ImagePushProgress progress, ImageArchiveDone done, void *userdata, GError **error);

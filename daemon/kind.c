@@ -27,6 +27,7 @@ static const KindInfo *const kinds[] = {
         &kind_vmsnapshot_content,
         &kind_vmrestore,
         &kind_vmclone,
+        &kind_vmexport,
         &kind_event,
         NULL,
 };
@@ -41,7 +42,6 @@ static const struct {
         { "VirtualMachineInstanceReplicaSet",
           "replica sets of VMs are not supported yet; use a pool.kubevirt.io VirtualMachinePool" },
         { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
-        { "VirtualMachineExport", "use edgevirtctl export, which writes manifests a cluster accepts" },
         { "PriorityClass", "there is no scheduler to preempt with on a single node" },
 };
 

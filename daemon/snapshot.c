@@ -22,6 +22,7 @@
 #include "snapshot.h"
 #include "storage.h"
 #include "util.h"
+#include "validate.h"
 #include "vm-status.h"
 #include "vmi-status.h"
 #include "worker.h"
@@ -91,31 +92,6 @@ static void set_error(JsonObject *status, const char *message) {
         json_object_set_string_member(err, "message", message);
         json_object_set_string_member(err, "time", now);
         json_object_set_object_member(status, "error", err);
-}
-
-/* Go's durations as Kubernetes writes them: "5m0s", "90s", "1h". */
-static int64_t duration_usec(const char *s) {
-        int64_t total = 0;
-        if (isempty(s))
-                return -1;
-        while (*s) {
-                char *end;
-                double v = g_ascii_strtod(s, &end);
-                if (end == s)
-                        return -1;
-                if (g_str_has_prefix(end, "ms"))
-                        total += (int64_t) (v * 1000), end += 2;
-                else if (*end == 'h')
-                        total += (int64_t) (v * 3600e6), end++;
-                else if (*end == 'm')
-                        total += (int64_t) (v * 60e6), end++;
-                else if (*end == 's')
-                        total += (int64_t) (v * 1e6), end++;
-                else
-                        return -1;
-                s = end;
-        }
-        return total;
 }
 
 int snapshot_check_vm_reference(JsonObject *ref, const char *field, GError **error) {

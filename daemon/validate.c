@@ -175,3 +175,28 @@ int validate_base64(const char *s, size_t *ret_len, GError **error) {
                 *ret_len = n / 4 * 3 - pad;
         return 0;
 }
+
+/* Go's durations as Kubernetes writes them: "5m0s", "90s", "1h". */
+int64_t duration_usec(const char *s) {
+        int64_t total = 0;
+        if (isempty(s))
+                return -1;
+        while (*s) {
+                char *end;
+                double v = g_ascii_strtod(s, &end);
+                if (end == s)
+                        return -1;
+                if (g_str_has_prefix(end, "ms"))
+                        total += (int64_t) (v * 1000), end += 2;
+                else if (*end == 'h')
+                        total += (int64_t) (v * 3600e6), end++;
+                else if (*end == 'm')
+                        total += (int64_t) (v * 60e6), end++;
+                else if (*end == 's')
+                        total += (int64_t) (v * 1e6), end++;
+                else
+                        return -1;
+                s = end;
+        }
+        return total;
+}

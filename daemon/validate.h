@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <glib.h>
 
 /* Kubernetes' validation rules for names, label/annotation keys and values,
@@ -17,3 +18,5 @@ int validate_uuid(const char *s, GError **error);
 /* Strict RFC 4648 base64 (padding required, no whitespace); returns the
  * decoded length in *ret_len. */
 int validate_base64(const char *s, size_t *ret_len, GError **error);
+/* Go's durations as Kubernetes writes them ("5m0s", "90s", "1h"): microseconds, -1 when s is none. */
+int64_t duration_usec(const char *s);

@@ -58,9 +58,9 @@ static VolState claim_volume(VmiController *c, Object *vmi, Resolved *r, const c
                 return VOL_WAITING;
         }
         if (services_pvc_locks(c->services, pvc->uid) > 0) {
-                r->message = g_strdup_printf("PVC %s/%s is being pushed to a registry (PersistentVolumeClaim.Push "
-                                             "reads it): it is used once the push ends", vmi->namespace,
-                                             claim_name);
+                r->message = g_strdup_printf("PVC %s/%s is being pushed to a registry or downloaded from an "
+                                             "export (PersistentVolumeClaim.Push or VirtualMachineExport.Download "
+                                             "reads it): it is used once that ends", vmi->namespace, claim_name);
                 return VOL_WAITING;
         }
         char *path = pvc_volume_path(c->model, pvc);

@@ -359,7 +359,8 @@ static Role role_needed(const char *action, const char *kind) {
         if (streq(action, "object.read"))
                 return ROLE_VIEW;
         if (streq(action, "secret.read") || streq(action, "vm.lifecycle") || streq(action, "vm.console") ||
-            streq(action, "vm.hotplug") || streq(action, "datavolume.upload") || streq(action, "pvc.export"))
+            streq(action, "vm.hotplug") || streq(action, "datavolume.upload") || streq(action, "pvc.export") ||
+            streq(action, "vmexport.download"))
                 return ROLE_EDIT;
         return ROLE_NONE;
 }

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <fcntl.h>
+
 #include "bus-util.h"
 #include "json-util.h"
 #include "object.h"
@@ -150,4 +152,26 @@ int bus_property_get_conditions(sd_bus *bus, const char *path, const char *inter
                         return r;
         }
         return sd_bus_message_close_container(reply);
+}
+
+int bus_check_fd(int fd, bool write, const char *what, sd_bus_error *error) {
+        int flags = fcntl(fd, F_GETFL);
+        if (flags < 0)
+                return sd_bus_error_set_errnof(error, errno, "%s: %s", what, g_strerror(errno));
+        if ((flags & O_ACCMODE) == (write ? O_RDONLY : O_WRONLY))
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                         "%s: the file descriptor is not open for %s", what,
+                                         write ? "writing" : "reading");
+        return 0;
+}
+
+void bus_send_progress(sd_bus_message *call, const char *member, uint64_t done, uint64_t total) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
+        sd_bus *bus = sd_bus_message_get_bus(call);
+
+        if (sd_bus_message_new_signal(bus, &signal, sd_bus_message_get_path(call), sd_bus_message_get_interface(call),
+                                      member) >= 0 &&
+            sd_bus_message_set_destination(signal, sd_bus_message_get_sender(call)) >= 0 &&
+            sd_bus_message_append(signal, "tt", done, total) >= 0)
+                (void) sd_bus_send(bus, signal, NULL);
 }

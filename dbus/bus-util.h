@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <json-glib/json-glib.h>
 #include <systemd/sd-bus.h>
 
@@ -34,3 +35,11 @@ int bus_append_string(sd_bus_message *reply, const char *v);
 
 /* Append a JSON object of strings as a{ss} (NULL: empty). */
 int bus_append_string_map(sd_bus_message *reply, JsonObject *map);
+
+/* A passed fd must be open for writing (write) or reading: else
+ * InvalidArgs naming what. */
+int bus_check_fd(int fd, bool write, const char *what, sd_bus_error *error);
+
+/* A progress signal (t done, t total) named member on call's object and
+ * interface, to call's sender only (PushProgress, DownloadProgress). */
+void bus_send_progress(sd_bus_message *call, const char *member, uint64_t done, uint64_t total);

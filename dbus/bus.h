@@ -15,6 +15,7 @@
 #define BUS_VM_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachine"
 #define BUS_VMI_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineInstance"
 #define BUS_VMSNAPSHOT_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot"
+#define BUS_VMEXPORT_INTERFACE "org.edgevirt.EdgeVirt1.VirtualMachineExport"
 
 /* Export the manager and every object, and follow model changes with
  * InterfacesAdded/InterfacesRemoved/PropertiesChanged. */
@@ -47,6 +48,7 @@ extern const sd_bus_vtable bus_datavolume_vtable[];
 extern const sd_bus_vtable bus_vm_vtable[];
 extern const sd_bus_vtable bus_vmi_vtable[];
 extern const sd_bus_vtable bus_vmsnapshot_vtable[];
+extern const sd_bus_vtable bus_vmexport_vtable[];
 
 /* The interfaces (at most 2) an object of kind is exported with, and
  * their vtables; returns how many. */

@@ -708,18 +708,6 @@ static void archived(GPtrArray *loaded, const GError *e, void *userdata) {
         bus_calls_finish(p->d->bus_calls, p->m, error.name);
 }
 
-/* The archive's fd must be open for reading (load) or writing (save). */
-static int check_archive_fd(int fd, bool write, sd_bus_error *error) {
-        int flags = fcntl(fd, F_GETFL);
-        if (flags < 0)
-                return sd_bus_error_set_errnof(error, errno, "archive: %s", g_strerror(errno));
-        if ((flags & O_ACCMODE) == (write ? O_RDONLY : O_WRONLY))
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "archive: the file descriptor is not open for %s",
-                                         write ? "writing" : "reading");
-        return 0;
-}
-
 static int method_archive_image(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         Daemon *d = userdata;
         bool save = sd_bus_message_is_method_call(m, NULL, "SaveImage");
@@ -734,7 +722,7 @@ static int method_archive_image(sd_bus_message *m, void *userdata, sd_bus_error 
                 r = sd_bus_message_read(m, "hs", &fd, &image);
         if (r < 0 || (r = bus_read_options(m, NULL, 0, error)) < 0)
                 return r;
-        if ((r = check_archive_fd(fd, save, error)) < 0)
+        if ((r = bus_check_fd(fd, save, "archive", error)) < 0)
                 return r;
         bool plain = true;      /* no spaces or control characters: it goes on the importer's command line */
         for (const char *c = image; *c; c++)

@@ -26,6 +26,7 @@ static const struct {
         { &kind_vm, BUS_VM_INTERFACE, bus_vm_vtable },
         { &kind_vmi, BUS_VMI_INTERFACE, bus_vmi_vtable },
         { &kind_vmsnapshot, BUS_VMSNAPSHOT_INTERFACE, bus_vmsnapshot_vtable },
+        { &kind_vmexport, BUS_VMEXPORT_INTERFACE, bus_vmexport_vtable },
 };
 
 static const char *typed_interface_of(const KindInfo *kind) {

@@ -80,15 +80,7 @@ typedef struct PushCall {
 
 /* PushProgress, to the caller only (as Manager's Warning). */
 static void push_progress(uint64_t sent, uint64_t total, void *userdata) {
-        PushCall *p = userdata;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *signal = NULL;
-        sd_bus *bus = sd_bus_message_get_bus(p->m);
-
-        if (sd_bus_message_new_signal(bus, &signal, sd_bus_message_get_path(p->m), sd_bus_message_get_interface(p->m),
-                                      "PushProgress") >= 0 &&
-            sd_bus_message_set_destination(signal, sd_bus_message_get_sender(p->m)) >= 0 &&
-            sd_bus_message_append(signal, "tt", sent, total) >= 0)
-                (void) sd_bus_send(bus, signal, NULL);
+        bus_send_progress(((PushCall *) userdata)->m, "PushProgress", sent, total);
 }
 
 static void pushed(GPtrArray *out, const GError *e, void *userdata) {

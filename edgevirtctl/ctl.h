@@ -61,6 +61,13 @@ typedef struct Ctl {
         char *serial;           /* --serial */
         char *disk_bus;         /* addvolume --bus (virtctl's: the disk's bus, not D-Bus's) */
         bool persist;           /* --persist */
+        /* vmexport */
+        char *export_vm, *export_snapshot, *export_pvc;  /* --vm, --snapshot, --pvc: the source */
+        char *ttl;              /* --ttl */
+        char *volume;           /* download --volume */
+        char *format;           /* download --format */
+        bool keep_vme;          /* download --keep-vme */
+        bool manifest;          /* download --manifest */
 } Ctl;
 
 /* Print "error: ..." and return 1 (the exit status). */
@@ -109,6 +116,14 @@ int verb_image_upload(Ctl *c, int argc, char **argv);
 int verb_export(Ctl *c, int argc, char **argv);
 /* export-push.c: the VMs' claims in out pushed, out changed to import them */
 int export_push_disks(Ctl *c, JsonArray *out);
+/* export-push.c: call m, showing interface's signal_name (t done, t total)
+ * as label's progress (a bar on a terminal, else a line each), until its
+ * reply (an error reply too); < 0: the call could not be made. */
+int ctl_call_with_progress(Ctl *c, sd_bus_message *m, const char *interface, const char *signal_name,
+                           const char *label, sd_bus_message **ret_reply);
+
+/* vmexport-verbs.c: virtctl vmexport create|delete|download */
+int verb_vmexport(Ctl *c, int argc, char **argv);
 
 /* image-verbs.c */
 int verb_images(Ctl *c, int argc, char **argv);

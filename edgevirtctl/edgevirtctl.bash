@@ -2,21 +2,25 @@
 _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
-        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset addvolume removevolume console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump"
-        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool"
+        local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset addvolume removevolume console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump vmexport"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool virtualmachineexports vmexport"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
-                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--claim-name|--replicas|--bus|--grace-period|--user|--file|--value|--secret|--password|--volume-name|--serial) ((i++)) ;;
+                -n|-o|-i|-l|-f|--timeout|--for|--image-path|--size|--storage-class|--claim-name|--replicas|--bus|--grace-period|--user|--file|--value|--secret|--password|--volume-name|--serial|--vm|--snapshot|--pvc|--ttl|--volume|--format) ((i++)) ;;
                 -*) ;;
                 *) if [[ -z $cmd ]]; then cmd=${words[i]}; elif [[ -z $kind ]]; then kind=${words[i]}; fi ;;
                 esac
         done
         case $prev in
         -n|--namespace) COMPREPLY=($(compgen -W "$(edgevirtctl get namespaces -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
-        -o|--output) [[ $cmd == images && $kind == save ]] && { _filedir; return; }
+        -o|--output) [[ ($cmd == images && $kind == save) || $cmd == vmexport ]] && { _filedir; return; }
                 COMPREPLY=($(compgen -W "json yaml name wide" -- "$cur")); return ;;
         -f|--filename|--image-path|--file|-i|--input) _filedir; return ;;
+        --format) COMPREPLY=($(compgen -W "gzip raw qcow2" -- "$cur")); return ;;
+        --vm) COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
+        --snapshot) COMPREPLY=($(compgen -W "$(edgevirtctl get vmsnapshot -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
+        --pvc) COMPREPLY=($(compgen -W "$(edgevirtctl get pvc -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
         --volume-name) COMPREPLY=($(compgen -W "$(edgevirtctl get dv -o name 2>/dev/null | sed 's|.*/||')
                                 $(edgevirtctl get pvc -o name 2>/dev/null | sed 's|.*/||')" -- "$cur")); return ;;
         esac
@@ -69,6 +73,16 @@ for i in json.load(sys.stdin):
                 [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
         elif [[ $cmd == memory-dump ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vm -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+        elif [[ $cmd == vmexport && -z $kind ]]; then
+                COMPREPLY=($(compgen -W "create delete download" -- "$cur"))
+        elif [[ $cmd == vmexport && $cur == -* ]]; then
+                local opts="--vm= --snapshot= --pvc= --ttl="
+                [[ $kind == download ]] && opts="--output= --volume= --format= --manifest --vm= --snapshot= --pvc= --keep-vme"
+                [[ $kind == delete ]] && opts=""
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+                [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace
+        elif [[ $cmd == vmexport && $kind == @(delete|download) ]]; then
+                COMPREPLY=($(compgen -W "$(edgevirtctl get vmexport -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == scale && -z $kind ]]; then
                 COMPREPLY=($(compgen -W "vmpool" -- "$cur"))
         elif [[ $cmd == scale && $cur == -* ]]; then

@@ -191,6 +191,9 @@ static void help(void) {
                  "  memory-dump get VM [--claim-name=C [--create-claim [--storage-class=SC]]]\n"
                  "  memory-dump remove VM | memory-dump download VM --output=FILE\n"
                  "                                                         the guest's memory in a claim\n"
+                 "  vmexport create NAME --vm=VM|--snapshot=S|--pvc=C [--ttl=D] | vmexport delete NAME\n"
+                 "  vmexport download NAME --output=FILE [--volume=V] [--format=gzip|raw|qcow2] [--manifest]\n"
+                 "         [--vm=VM|--snapshot=S|--pvc=C [--keep-vme]]      a VM's disks and manifests\n"
                  "  scale vmpool NAME --replicas=N                         a VM pool's number of VMs\n"
                  "  vnc VM [--port=PORT] [--proxy-only]                    VNC on a local port (starts a viewer)\n"
                  "  images [-o json] | pull IMAGE | rmi IMAGE|DIGEST...    the containerDisk image cache\n"
@@ -210,7 +213,8 @@ enum { ARG_BUS = 0x100, ARG_FOR, ARG_TIMEOUT, ARG_IMAGE, ARG_SIZE, ARG_SC, ARG_N
        ARG_LITERAL, ARG_FROM_FILE, ARG_TYPE, ARG_GRACE, ARG_FORCE, ARG_PORT, ARG_PROXY, ARG_USER, ARG_KEY_FILE,
        ARG_KEY_VALUE, ARG_SECRET, ARG_PASSWORD, ARG_CREATE_SECRET, ARG_UPDATE_SECRET, ARG_CHUNK,
        ARG_REPLICAS, ARG_CLAIM_NAME, ARG_CREATE_CLAIM, ARG_PUSH_DISKS, ARG_TLS_VERIFY, ARG_CREDS_SECRET,
-       ARG_VOLUME_NAME, ARG_SERIAL, ARG_PERSIST };
+       ARG_VOLUME_NAME, ARG_SERIAL, ARG_PERSIST, ARG_VM, ARG_SNAPSHOT, ARG_PVC, ARG_TTL, ARG_VOLUME, ARG_FORMAT,
+       ARG_KEEP_VME, ARG_MANIFEST };
 static const struct option options[] = {
         { "namespace", required_argument, NULL, 'n' }, { "all-namespaces", no_argument, NULL, 'A' },
         { "output", required_argument, NULL, 'o' }, { "selector", required_argument, NULL, 'l' },
@@ -239,6 +243,10 @@ static const struct option options[] = {
         { "creds-secret", required_argument, NULL, ARG_CREDS_SECRET },
         { "volume-name", required_argument, NULL, ARG_VOLUME_NAME },
         { "serial", required_argument, NULL, ARG_SERIAL }, { "persist", no_argument, NULL, ARG_PERSIST },
+        { "vm", required_argument, NULL, ARG_VM }, { "snapshot", required_argument, NULL, ARG_SNAPSHOT },
+        { "pvc", required_argument, NULL, ARG_PVC }, { "ttl", required_argument, NULL, ARG_TTL },
+        { "volume", required_argument, NULL, ARG_VOLUME }, { "format", required_argument, NULL, ARG_FORMAT },
+        { "keep-vme", no_argument, NULL, ARG_KEEP_VME }, { "manifest", no_argument, NULL, ARG_MANIFEST },
         { "watch", no_argument, NULL, 'w' }, { "help", no_argument, NULL, 'h' }, {}
 };
 
@@ -283,6 +291,14 @@ static int parse_options(int argc, char *argv[], Ctl *c, GPtrArray *files, GPtrA
                 case ARG_VOLUME_NAME: c->volume_name = optarg; break;
                 case ARG_SERIAL: c->serial = optarg; break;
                 case ARG_PERSIST: c->persist = true; break;
+                case ARG_VM: c->export_vm = optarg; break;
+                case ARG_SNAPSHOT: c->export_snapshot = optarg; break;
+                case ARG_PVC: c->export_pvc = optarg; break;
+                case ARG_TTL: c->ttl = optarg; break;
+                case ARG_VOLUME: c->volume = optarg; break;
+                case ARG_FORMAT: c->format = optarg; break;
+                case ARG_KEEP_VME: c->keep_vme = true; break;
+                case ARG_MANIFEST: c->manifest = true; break;
                 case ARG_CREATE_SECRET: c->create_secret = true; break;
                 case ARG_UPDATE_SECRET: c->update_secret = true; break;
                 case ARG_PUSH_DISKS: c->push_disks = optarg; break;
@@ -345,7 +361,7 @@ static int run_verb(Ctl *c, int argc, char **argv) {
                 { "console", verb_console }, { "guestosinfo", verb_guest }, { "userlist", verb_guest },
                 { "fslist", verb_guest }, { "vnc", verb_vnc }, { "images", verb_images }, { "pull", verb_pull },
                 { "rmi", verb_rmi }, { "credentials", verb_credentials },
-                { "scale", verb_scale }, { "memory-dump", verb_memory_dump },
+                { "scale", verb_scale }, { "memory-dump", verb_memory_dump }, { "vmexport", verb_vmexport },
                 { "addvolume", verb_volume }, { "removevolume", verb_volume },
         };
 

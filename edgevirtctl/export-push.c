@@ -15,6 +15,7 @@
 #include "util.h"
 
 #define PVC_INTERFACE "org.edgevirt.EdgeVirt1.PersistentVolumeClaim"
+/* a push or a download of a large disk */
 #define PUSH_TIMEOUT_USEC (6 * 3600ull * G_USEC_PER_SEC)
 #define CHECKSUM_ANNOTATION "edgevirt.io/disk-checksum"
 
@@ -95,43 +96,48 @@ static int rewrite(Ctl *c, JsonArray *out, const char *claim, const char *image,
                     claim, c->namespace);
 }
 
-/* A Push under way: its PushProgress signals shown, its reply kept. */
-typedef struct PushWait {
-        const char *claim;
+/* A call under way: its progress signals shown, its reply kept. */
+typedef struct ProgressWait {
+        const char *label;
         sd_bus_message *reply;
         bool tty;
-} PushWait;
+} ProgressWait;
 
 static int on_progress(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        PushWait *w = userdata;
+        ProgressWait *w = userdata;
         uint64_t sent, total;
 
         if (sd_bus_message_read(m, "tt", &sent, &total) < 0)
                 return 0;
-        /* a line each (a log), or one line rewritten on a terminal */
-        fprintf(stderr, _("%s  %s: %" PRIu64 " of %" PRIu64 " bytes%s"), w->tty ? "\r" : "", w->claim, sent, total,
-                w->tty ? "" : "\n");
+        if (w->tty) {   /* one line rewritten: a bar */
+                int bar = total ? (int) (sent * 30 / total) : 30;
+                fputc('\r', stderr);
+                fprintf(stderr, _("  %s: [%.*s%*s] %3d%%  %" PRIu64 " of %" PRIu64 " bytes"), w->label, bar,
+                        "##############################", 30 - bar, "", total ? (int) (sent * 100 / total) : 100,
+                        sent, total);
+        } else          /* a line each (a log) */
+                fprintf(stderr, _("  %s: %" PRIu64 " of %" PRIu64 " bytes\n"), w->label, sent, total);
         return 0;
 }
 
 static int on_reply(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        PushWait *w = userdata;
+        ProgressWait *w = userdata;
         w->reply = sd_bus_message_ref(m);
         return 0;
 }
 
-/* Call m (Push), following its progress, until its reply. */
-static int call_with_progress(Ctl *c, sd_bus_message *m, const char *claim, sd_bus_message **ret_reply) {
+int ctl_call_with_progress(Ctl *c, sd_bus_message *m, const char *interface, const char *signal_name,
+                           const char *label, sd_bus_message **ret_reply) {
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *signal = NULL, *call = NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
-        PushWait w = { .claim = claim, .tty = isatty(STDERR_FILENO) };
+        ProgressWait w = { .label = label, .tty = isatty(STDERR_FILENO) };
         int r = sd_event_new(&event);
 
         if (r >= 0)
                 r = sd_bus_attach_event(c->bus, event, 0);
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &signal, NAME, sd_bus_message_get_path(m), PVC_INTERFACE,
-                                        "PushProgress", on_progress, &w);
+                r = sd_bus_match_signal(c->bus, &signal, NAME, sd_bus_message_get_path(m), interface, signal_name,
+                                        on_progress, &w);
         if (r >= 0)
                 r = sd_bus_call_async(c->bus, &call, m, on_reply, &w, PUSH_TIMEOUT_USEC);
         while (r >= 0 && !w.reply)
@@ -166,7 +172,7 @@ static int push_claim(Ctl *c, const char *claim, const char *snapshot, const cha
         if (r < 0)
                 return fail("%s", g_strerror(-r));
         fprintf(stderr, _("pushing the disk of claim %s to %s...\n"), claim, repo);
-        if ((r = call_with_progress(c, m, claim, ret_reply)) < 0)
+        if ((r = ctl_call_with_progress(c, m, PVC_INTERFACE, "PushProgress", claim, ret_reply)) < 0)
                 return fail("%s", g_strerror(-r));
         if (sd_bus_message_is_method_error(*ret_reply, NULL)) {
                 r = sd_bus_error_copy(&e, sd_bus_message_get_error(*ret_reply));

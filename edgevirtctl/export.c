@@ -111,9 +111,11 @@ int verb_export(Ctl *c, int argc, char **argv) {
                         JsonObject *item = json_array_get_object_element(items, i);
                         /* made again by their owners: a DataVolume's claim, a
                          * VM's instance and the DataVolumes of its templates, a
-                         * pool's VMs */
+                         * pool's VMs; a VirtualMachineExport's token Secret is
+                         * of this host's export only */
                         if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine") ||
-                            owned_by_kind(item, "VirtualMachinePool") || made_by_cron(item))
+                            owned_by_kind(item, "VirtualMachinePool") ||
+                            owned_by_kind(item, "VirtualMachineExport") || made_by_cron(item))
                                 continue;
                         JsonNode *clean = clean_for_export(item);
                         JsonObject *o = json_node_get_object(clean);

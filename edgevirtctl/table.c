@@ -212,6 +212,9 @@ static const struct {
                                       { "SOURCENAME", col_source_name }, { "PHASE", col_phase },
                                       { "READYTOUSE", col_ready_to_use }, { "CREATIONTIME", col_creation_time },
                                       { "ERROR", col_error } } },
+        /* KubeVirt's printer columns for exports */
+        { "VirtualMachineExport", { { "NAME", col_name }, { "SOURCEKIND", col_source_kind },
+                                    { "SOURCENAME", col_source_name }, { "PHASE", col_phase } } },
         { "VirtualMachineRestore", { { "NAME", col_name }, { "TARGETKIND", col_target_kind },
                                      { "TARGETNAME", col_target_name }, { "COMPLETE", col_complete },
                                      { "RESTORETIME", col_restore_time }, { "ERROR", col_error } } },

@@ -26,14 +26,6 @@
 #define BLOCK 512
 #define QEMU_UID 107
 
-/* Where bytes go: a digest being computed, or the archive. */
-typedef struct Sink {
-        GChecksum *sum;
-        int fd;
-        unsigned idle_seconds;          /* a reader that takes nothing that long: fail (0: wait) */
-        uint64_t bytes;
-} Sink;
-
 /* Until fd takes bytes, at most s->idle_seconds. */
 static void wait_writable(Sink *s) {
         struct pollfd p = { .fd = s->fd, .events = POLLOUT };
@@ -43,10 +35,11 @@ static void wait_writable(Sink *s) {
         while ((k = poll(&p, 1, (int) MIN(s->idle_seconds * 1000u, (unsigned) G_MAXINT))) < 0 && errno == EINTR)
                 ;
         if (k == 0)
-                die(true, "the archive's reader took nothing for %u s", s->idle_seconds);
+                die(true, "the reader of %s took nothing for %u s", s->what ? s->what : "the archive",
+                    s->idle_seconds);
 }
 
-static void put(Sink *s, const void *data, size_t n) {
+void sink_put(Sink *s, const void *data, size_t n) {
         s->bytes += n;
         if (s->sum) {
                 g_checksum_update(s->sum, data, n);
@@ -60,7 +53,7 @@ static void put(Sink *s, const void *data, size_t n) {
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k < 0)
-                        die(false, "writing the archive failed: %s", g_strerror(errno));
+                        die(false, "writing %s failed: %s", s->what ? s->what : "the archive", g_strerror(errno));
                 done += (size_t) k;
         }
 }
@@ -68,22 +61,22 @@ static void put(Sink *s, const void *data, size_t n) {
 static void put_padding(Sink *s, uint64_t size) {
         static const unsigned char zeros[BLOCK];
         if (size % BLOCK)
-                put(s, zeros, BLOCK - size % BLOCK);
+                sink_put(s, zeros, BLOCK - size % BLOCK);
 }
 
 static void put_entry(Sink *s, const char *name, const void *data, size_t n, char type, unsigned uid) {
         unsigned char h[BLOCK];
         ev_tar_header(h, name, n, type, type == '5' ? 0755 : 0644, uid, uid);
-        put(s, h, sizeof h);
+        sink_put(s, h, sizeof h);
         if (n) {
-                put(s, data, n);
+                sink_put(s, data, n);
                 put_padding(s, n);
         }
 }
 
 static void put_end(Sink *s) {
         static const unsigned char zeros[2 * BLOCK];
-        put(s, zeros, sizeof zeros);
+        sink_put(s, zeros, sizeof zeros);
 }
 
 /* The layer: disk/ and disk/disk.qcow2 from fd. */
@@ -92,12 +85,12 @@ static void put_layer(Sink *s, int fd, uint64_t size) {
 
         put_entry(s, "disk/", NULL, 0, '5', QEMU_UID);
         ev_tar_header(h, "disk/disk.qcow2", size, '0', 0440, QEMU_UID, QEMU_UID);
-        put(s, h, sizeof h);
+        sink_put(s, h, sizeof h);
         for (uint64_t off = 0; off < size;) {
                 ssize_t k = pread(fd, buf, MIN(sizeof buf, size - off), (off_t) off);
                 if (k <= 0)
                         die(false, "reading the image's qcow2 failed: %s", k < 0 ? g_strerror(errno) : "truncated");
-                put(s, buf, (size_t) k);
+                sink_put(s, buf, (size_t) k);
                 off += (uint64_t) k;
         }
         put_padding(s, size);
@@ -117,17 +110,22 @@ static void put_blob(Sink *s, const char *digest, const char *text) {
 /* The image of the raw disk at path: its qcow2 in scratch (compress: qcow2
  * compression), the layer's digest and the config and manifest around it;
  * annotations (a JSON object's text, or NULL) go into the manifest. */
-void disk_image_make(DiskImage *img, const char *path, const char *scratch, bool compress, const char *annotations) {
+int disk_qcow2_make(const char *path, const char *scratch, bool compress, uint64_t *ret_size) {
         g_autofree char *qcow2 = g_build_filename(scratch, "disk.qcow2", NULL);
         char *argv[] = { "qemu-img", "convert", "-f", "raw", "-O", "qcow2", compress ? "-c" : "-q", (char *) path,
                          qcow2, NULL };
 
         g_free(run_qemu_img(argv, false));
-        img->fd = open(qcow2, O_RDONLY | O_CLOEXEC);
-        off_t size = img->fd >= 0 ? lseek(img->fd, 0, SEEK_END) : -1;
+        int fd = open(qcow2, O_RDONLY | O_CLOEXEC);
+        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
         if (size < 0)
                 die(false, "cannot read %s: %s", qcow2, g_strerror(errno));
-        img->qcow2_size = (uint64_t) size;
+        *ret_size = (uint64_t) size;
+        return fd;
+}
+
+void disk_image_make(DiskImage *img, const char *path, const char *scratch, bool compress, const char *annotations) {
+        img->fd = disk_qcow2_make(path, scratch, compress, &img->qcow2_size);
 
         Sink sum = { .sum = g_checksum_new(G_CHECKSUM_SHA256) };
         put_layer(&sum, img->fd, img->qcow2_size);
@@ -190,7 +188,7 @@ void save_archive(const Options *o) {
         g_autofree char *name = g_strdup_printf("blobs/sha256/%s", img.layer + strlen("sha256:"));
         unsigned char h[BLOCK];
         ev_tar_header(h, name, img.layer_size, '0', 0644, 0, 0);
-        put(&out, h, sizeof h);
+        sink_put(&out, h, sizeof h);
         put_layer(&out, img.fd, img.qcow2_size);
         put_padding(&out, img.layer_size);
         put_end(&out);

@@ -14,6 +14,8 @@
  *                     (an OCI archive to fd 0; archive-save.c)
  *   edgevirt-importer --push=VOLUME --registry=docker://HOST/REPOSITORY --scratch=DIR
  *                     [--ca-file=FILE] [--insecure]   (a containerDisk; push.c)
+ *   edgevirt-importer --export=VOLUME --format=raw|gzip|qcow2|sha256 --scratch=DIR
+ *                     [--checksum=sha256:HEX]   (the disk to fd 0; export.c)
  *   edgevirt-importer --registry=docker://... --resolve [--ca-file=FILE]
  *   edgevirt-importer --registry=docker://... --cache=DIR --size=BYTES
  *                     --scratch=DIR --file=/PATH...   (a kernel boot's files; boot-files.c)
@@ -873,6 +875,10 @@ int main(int argc, char *argv[]) {
         }
         if (o.push) {
                 push_image(&o);
+                return 0;
+        }
+        if (o.export_path) {
+                export_volume(&o);
                 return 0;
         }
         if (o.resolve) {

@@ -4,6 +4,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <glib.h>
+
 #include "stream.h"
 
 /* What edgevirt-importer was asked (importer.c's head says how). */
@@ -16,6 +18,8 @@ typedef struct Options {
         char *save;                     /* --save: this cached image, as an OCI archive to fd 0 */
         char **files;                   /* --file: with --registry --cache, these files of the image */
         char *push;                     /* --push: this volume, as a containerDisk to --registry */
+        char *export_path;              /* --export: this volume, in --format, to fd 0 */
+        char *format;                   /* --export: raw, gzip, qcow2 or sha256 */
         bool insecure;                  /* --insecure: the registry's TLS not verified */
         char **headers;
         uint64_t size;
@@ -64,6 +68,22 @@ Reader *registry_layer_open(const Options *o, struct Registry *g, struct Registr
  * untrusted headers.  Dies when it fails. */
 char *run_qemu_img(char **argv, bool limit_cpu);
 
+/* Where bytes go (archive-save.c): a digest being computed, or a file
+ * descriptor (a client's: a pipe or a file). */
+typedef struct Sink {
+        GChecksum *sum;
+        int fd;
+        unsigned idle_seconds;          /* a reader that takes nothing that long: fail (0: wait) */
+        uint64_t bytes;
+        const char *what;               /* in errors: "the archive" when NULL */
+} Sink;
+/* n bytes into s; dies when they cannot go. */
+void sink_put(Sink *s, const void *data, size_t n);
+
+/* The raw disk at path as a qcow2 in scratch (compress: its data clusters
+ * compressed; holes and zeros are not in it): its open fd and size. */
+int disk_qcow2_make(const char *path, const char *scratch, bool compress, uint64_t *ret_size);
+
 /* A containerDisk image of a raw disk (archive-save.c): one layer, an
  * uncompressed tar of disk/ and disk/disk.qcow2 (owned by 107, KubeVirt's
  * qemu user), its config and manifest; fixed bytes (times 0, key order),
@@ -89,6 +109,17 @@ void save_archive(const Options *o);
 
 /* "sha256:HEX" of the raw disk at path (holes not read), its size. */
 char *disk_checksum(const char *path, uint64_t *ret_size);
+/* The raw disk at path, in order: data as it is read (data, n), holes and
+ * zeros the file system knows of as (NULL, n) without reading them. */
+typedef void (*DiskChunk)(const void *data, size_t n, void *userdata);
+/* As disk_checksum, each chunk also given to chunk. */
+char *disk_walk(const char *path, DiskChunk chunk, void *userdata, uint64_t *ret_size);
+
+/* --export (export.c): o->export's raw disk written to fd 0 in
+ * o->format (raw, gzip, qcow2; sha256: only hashed); says "progress DONE
+ * TOTAL" and "exported CHECKSUM BYTES".  o->checksum: what the disk must
+ * hash to (it changed since the export was made otherwise). */
+void export_volume(const Options *o);
 
 /* --push (push.c): o->push's raw disk pushed as a containerDisk to the
  * repository o->registry, tagged by its content; says "pushed IMAGE DIGEST

@@ -9,7 +9,7 @@
 
 void importer_parse_args(int argc, char *argv[], Options *o) {
         enum { TARGET = 0x100, SIZE, SCRATCH, URL, STDIN_, CA, HEADER, CHECKSUM, REGISTRY, CACHE, SELF_TEST, CONTROL_FD,
-               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, FILE_, PUSH, INSECURE };
+               STALL, IDLE, ARCHIVE, NAME, SAVE, RESOLVE, FILE_, PUSH, INSECURE, EXPORT, FORMAT };
         static const struct option opts[] = {
                 { "target", required_argument, NULL, TARGET }, { "size", required_argument, NULL, SIZE },
                 { "scratch", required_argument, NULL, SCRATCH }, { "url", required_argument, NULL, URL },
@@ -20,7 +20,8 @@ void importer_parse_args(int argc, char *argv[], Options *o) {
                 { "stall-timeout", required_argument, NULL, STALL }, { "idle-timeout", required_argument, NULL, IDLE },
                 { "archive", no_argument, NULL, ARCHIVE }, { "name", required_argument, NULL, NAME },
                 { "save", required_argument, NULL, SAVE }, { "push", required_argument, NULL, PUSH },
-                { "insecure", no_argument, NULL, INSECURE },
+                { "insecure", no_argument, NULL, INSECURE }, { "export", required_argument, NULL, EXPORT },
+                { "format", required_argument, NULL, FORMAT },
                 { "resolve", no_argument, NULL, RESOLVE }, { "file", required_argument, NULL, FILE_ }, {}
         };
         g_autoptr(GPtrArray) headers = g_ptr_array_new();
@@ -50,6 +51,8 @@ void importer_parse_args(int argc, char *argv[], Options *o) {
                 case FILE_: g_ptr_array_add(files, optarg); break;
                 case PUSH: o->push = optarg; break;
                 case INSECURE: o->insecure = true; break;
+                case EXPORT: o->export_path = optarg; break;
+                case FORMAT: o->format = optarg; break;
                 default: die(false, "usage: see the head of storage/importer/importer.c");
                 }
         if (o->resolve && (!o->registry || o->target || o->cache || o->url || o->from_stdin))
@@ -64,6 +67,12 @@ void importer_parse_args(int argc, char *argv[], Options *o) {
         if (o->push) {
                 if (!o->registry || !o->scratch || o->target || o->cache || o->url || o->archive || o->save)
                         die(false, "edgevirt-importer: --push takes --registry and --scratch");
+                return;
+        }
+        if (o->export_path) {
+                if (!o->format || !o->scratch || o->target || o->cache || o->url || o->registry || o->archive ||
+                    o->save || o->push)
+                        die(false, "edgevirt-importer: --export takes --format and --scratch");
                 return;
         }
         if (o->archive) {

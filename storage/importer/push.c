@@ -30,7 +30,7 @@
 
 /* sha256 of the raw disk, holes read as the zeros they are without
  * reading them (SEEK_DATA where the file system has it). */
-char *disk_checksum(const char *path, uint64_t *ret_size) {
+char *disk_walk(const char *path, DiskChunk chunk, void *userdata, uint64_t *ret_size) {
         static const unsigned char zeros[1 << 16];
         unsigned char buf[1 << 16];
         int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -45,6 +45,8 @@ char *disk_checksum(const char *path, uint64_t *ret_size) {
                         data = size;    /* a hole to the end */
                 else if (data < 0)
                         data = off;     /* no SEEK_DATA: all of it is data */
+                if (chunk && data > off)
+                        chunk(NULL, (size_t) (data - off), userdata);
                 for (; off < data; off += (off_t) MIN(sizeof zeros, (size_t) (data - off)))
                         g_checksum_update(sum, zeros, MIN(sizeof zeros, (size_t) (data - off)));
                 off_t hole = off < size ? lseek(fd, off, SEEK_HOLE) : size;
@@ -56,12 +58,18 @@ char *disk_checksum(const char *path, uint64_t *ret_size) {
                                 die(false, "reading the volume %s failed: %s", path,
                                     k < 0 ? g_strerror(errno) : "truncated");
                         g_checksum_update(sum, buf, (size_t) k);
+                        if (chunk)
+                                chunk(buf, (size_t) k, userdata);
                         off += k;
                 }
         }
         close(fd);
         *ret_size = (uint64_t) size;
         return g_strdup_printf("sha256:%s", g_checksum_get_string(sum));
+}
+
+char *disk_checksum(const char *path, uint64_t *ret_size) {
+        return disk_walk(path, NULL, NULL, ret_size);
 }
 
 typedef struct Progress {

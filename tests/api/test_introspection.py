@@ -20,6 +20,7 @@ PATHS = {
     "org.edgevirt.EdgeVirt1.VirtualMachine": ROOT + "/namespace/default/vm/probe",
     "org.edgevirt.EdgeVirt1.VirtualMachineInstance": ROOT + "/namespace/default/vmi/probe",
     "org.edgevirt.EdgeVirt1.VirtualMachineSnapshot": ROOT + "/namespace/default/vmsnapshot/probe",
+    "org.edgevirt.EdgeVirt1.VirtualMachineExport": ROOT + "/namespace/default/vmexport/probe",
 }
 # Objects the paths above need.
 SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n"
@@ -31,7 +32,9 @@ SETUP = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: probe}\n
          "---\napiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: probe}\n"
          "spec: {domain: {memory: {guest: 16Mi}}}\n"
          "---\napiVersion: snapshot.kubevirt.io/v1beta1\nkind: VirtualMachineSnapshot\nmetadata: {name: probe}\n"
-         "spec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: probe}}\n")
+         "spec: {source: {apiGroup: kubevirt.io, kind: VirtualMachine, name: probe}}\n"
+         "---\napiVersion: export.kubevirt.io/v1beta1\nkind: VirtualMachineExport\nmetadata: {name: probe}\n"
+         "spec: {source: {kind: PersistentVolumeClaim, name: probe}}\n")
 
 
 def shape(iface):

@@ -46,6 +46,7 @@ vmi = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmi/box"), "org.edge
 dv = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/datavolume/up"), "org.edgevirt.EdgeVirt1.DataVolume")
 null = lambda: dbus.types.UnixFd(open("/dev/null"))
 pvc = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/pvc/up"), "org.edgevirt.EdgeVirt1.PersistentVolumeClaim")
+vmexport = lambda ns: dbus.Interface(obj(f"{ROOT}/namespace/{ns}/vmexport/ex"), "org.edgevirt.EdgeVirt1.VirtualMachineExport")
 calls = {}
 for ns in ("open", "closed"):
     calls.update({
@@ -62,6 +63,8 @@ for ns in ("open", "closed"):
         f"vm.hotplug {ns}": lambda ns=ns: vm(ns).AddVolume("nothing", dbus.Dictionary({"persist": True}, signature="sv")),
         f"datavolume.upload {ns}": lambda ns=ns: dv(ns).Upload(null(), E),
         f"pvc.export {ns}": lambda ns=ns: pvc(ns).Push("127.0.0.1:1/x", E),
+        f"vmexport.download {ns}": lambda ns=ns: vmexport(ns).Download("up", "raw", "t0ken",
+                                                                       dbus.types.UnixFd(open("/dev/null", "w")), E),
         f"image.manage {ns}": lambda ns=ns: m.RemoveImage(f"127.0.0.1:1/{ns}:v1"),
         f"image.manage load {ns}": lambda ns=ns: m.LoadImages(null(), f"127.0.0.1:1/{ns}:v1", {}),
         f"image.manage save {ns}": lambda ns=ns: m.SaveImage(f"127.0.0.1:1/{ns}:v1",
@@ -118,6 +121,16 @@ apiVersion: cdi.kubevirt.io/v1beta1
 kind: DataVolume
 metadata: {{name: up, namespace: {ns}}}
 spec: {{source: {{upload: {{}}}}, storage: {{resources: {{requests: {{storage: 1Mi}}}}}}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: export-token, namespace: {ns}}}
+stringData: {{token: t0ken}}
+---
+apiVersion: export.kubevirt.io/v1beta1
+kind: VirtualMachineExport
+metadata: {{name: ex, namespace: {ns}}}
+spec: {{source: {{kind: PersistentVolumeClaim, name: up}}, tokenSecretRef: export-token}}
 """
 
 
@@ -169,7 +182,8 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         print(json.dumps(got, indent=1))
         denied = "org.edgevirt.EdgeVirt1.Error.AccessDenied"
         # methods of objects in a namespace the caller may not read: as if there were none
-        on_objects = ("vm.lifecycle", "vm.console", "vm.hotplug", "datavolume.upload", "pvc.export")
+        on_objects = ("vm.lifecycle", "vm.console", "vm.hotplug", "datavolume.upload", "pvc.export",
+                      "vmexport.download")
         for what, outcome in got.items():
             if what.endswith(" closed") and what.split()[0] in on_objects:
                 assert outcome.startswith("org.freedesktop.DBus.Error.UnknownObject: Unknown object"), (what, outcome)
@@ -191,6 +205,9 @@ def test_each_action_allowed_and_denied_by_polkit(polkit_bus, tmp_path):
         assert got["datavolume.upload open"] == "ok"
         # allowed: the upload's importer has the claim, which is not pushed from under it
         assert got["pvc.export open"].startswith("org.edgevirt.EdgeVirt1.Error.Conflict: claim open/up is "), got
+        # allowed, the token right: the upload's importer has the claim, so the export waits
+        assert got["vmexport.download open"].startswith("org.edgevirt.EdgeVirt1.Error.Conflict: "
+                                                        "VirtualMachineExport open/ex is Pending, not Ready"), got
         # allowed: the volume is looked for (persist: the VM need not run)
         assert got["vm.hotplug open"].startswith("org.edgevirt.EdgeVirt1.Error.NotFound: no DataVolume or "
                                                  "PersistentVolumeClaim \"nothing\""), got["vm.hotplug open"]

@@ -66,10 +66,14 @@ def web(tmp):
     os.makedirs(root)
     with open(os.path.join(root, "rand.raw"), "wb") as f:
         f.write(random.Random(23).randbytes(8 * MI))
-    for fmt in ("qcow2", "vmdk"):
-        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt] + (["-o", "subformat=streamOptimized"]
-                       if fmt == "vmdk" else []) + [os.path.join(root, "rand.raw"), os.path.join(root, "rand." + fmt)],
-                       check=True)
+    # qcow2 and streamOptimized vmdk are read in one pass; vdi and vhdx
+    # through nbdkit and qemu-img convert; monolithicSparse vmdk through a
+    # scratch copy and qemu-img convert
+    for name, fmt, opts in (("rand.qcow2", "qcow2", []), ("rand.vmdk", "vmdk", ["-o", "subformat=streamOptimized"]),
+                            ("rand.vdi", "vdi", []), ("rand.vhdx", "vhdx", []),
+                            ("sparse.vmdk", "vmdk", ["-o", "subformat=monolithicSparse"])):
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt] + opts +
+                       [os.path.join(root, "rand.raw"), os.path.join(root, name)], check=True)
     server = Lighttpd(root, tmp)
     yield server
     server.stop()
@@ -138,11 +142,13 @@ def test_state_directory_full_during_apply(bus, tmp):
         fs.umount()
 
 
-def test_state_directory_full_during_an_import(bus, tmp, web):
-    """Volumes and the object store on one full file system: the import
-    fails for want of space and gives back what it wrote, so its status
-    (retrying, the full file system named) can be stored; once space is
-    freed the import goes on and ends Succeeded, the store intact."""
+@pytest.mark.parametrize("image", ["rand.raw", "rand.vdi", "sparse.vmdk"])
+def test_state_directory_full_during_an_import(bus, tmp, web, image):
+    """Volumes, scratch space and the object store on one full file system:
+    the import fails for want of space and gives back what it wrote (the
+    volume emptied, the scratch copy removed), so its status (retrying, the
+    full file system named) can be stored; once space is freed the import
+    goes on and ends Succeeded, the store intact."""
     fs = Tmpfs(os.path.join(tmp, "state"), "24m")
     d = Daemon(bus, fs.path)
     try:
@@ -150,10 +156,11 @@ def test_state_directory_full_during_an_import(bus, tmp, web):
         c = Client(bus.conn)
         with open(fs.filler, "wb") as f:    # a little left: not enough for 8 MiB
             f.write(b"\xff" * (24 * MI - 4 * MI))
-        c.apply(dv("imp", web.url("rand.raw")))
+        c.apply(dv("imp", web.url(image)))
         wait_until(lambda: f"the file system of {fs.path}" in message(status(c, "dv", "imp")), timeout=30,
                    what="the DataVolume to say the file system is full")
         assert status(c, "dv", "imp")["phase"] in ("ImportScheduled", "ImportInProgress")
+        assert not [n for n in files(fs.path) if n.startswith("scratch/") and n.endswith(".vmdk")]
         fs.free()
         wait_until(lambda: status(c, "dv", "imp").get("phase") == "Succeeded", timeout=60,
                    what="the import to go on once space is freed")
@@ -184,7 +191,7 @@ def small_class(bus, tmp):
         fs.umount()
 
 
-@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk"])
+@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk", "rand.vdi", "rand.vhdx", "sparse.vmdk"])
 def test_class_full_during_an_import_then_it_goes_on(small_class, tmp, web, image):
     """The volumes' file system full mid-import: the DataVolume says which
     file system is full and backs off, the half-written volume is emptied

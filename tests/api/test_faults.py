@@ -217,9 +217,14 @@ def test_class_full_during_an_import_then_it_goes_on(small_class, tmp, web, imag
     assert not [n for n in files(fs.path) if n.startswith(".")]
 
 
-def test_class_full_during_a_snapshot(small_class):
-    """A snapshot's copy runs out of space: Failed, naming the file system,
-    no partial copy left; after space is freed a new snapshot succeeds."""
+def condition(st, kind):
+    return next((c for c in st.get("conditions", []) if c["type"] == kind), {})
+
+
+def snapshot_into_a_full_class(small_class, deadline):
+    """The VM of test_snapshots with 6 MiB written, its class's file system
+    then full, and a snapshot with failureDeadline deadline asked for; once
+    it says it waits for space: (fs, client, the files before)."""
     fs, c = small_class("16m")
     c.apply(snaps.VM)
     wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
@@ -227,15 +232,48 @@ def test_class_full_during_a_snapshot(small_class):
     snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
     before = set(files(fs.path))
     fs.fill()
-    c.apply(snaps.snapshot("full"))
-    wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") in ("Succeeded", "Failed"), timeout=30,
-               what="the snapshot to end")
+    c.apply(snaps.snapshot("full", extra=f"  failureDeadline: {deadline}\n"))
+    wait_until(lambda: condition(status(c, "vmsnapshot", "full"), "Progressing").get("reason") == "Waiting for space",
+               timeout=30, what="the snapshot to wait for space")
     st = status(c, "vmsnapshot", "full")
-    assert st["phase"] == "Failed" and f"the file system of {fs.path} is full" in st["error"]["message"], st
+    full = f"the file system of {fs.path} is full"
+    assert st["phase"] == "InProgress" and full in st["error"]["message"], st
+    msg = condition(st, "Progressing")["message"]
+    assert full in msg and "trying again in" in msg and "until the failureDeadline" in msg, st
+    # nothing of the try is left between tries
+    assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
+    return fs, c, before
+
+
+def test_class_full_during_a_snapshot_until_its_deadline(small_class):
+    """A snapshot's copy runs out of space: it tries again (saying why)
+    until its failureDeadline, then fails naming the file system, no
+    partial copy left; after space is freed a new snapshot succeeds."""
+    started = time.monotonic()
+    fs, c, before = snapshot_into_a_full_class(small_class, "8s")
+    wait_until(lambda: status(c, "vmsnapshot", "full").get("phase") == "Failed", timeout=30,
+               what="the snapshot to fail at its deadline")
+    assert time.monotonic() - started >= 7, "failed before its failureDeadline"
+    st = status(c, "vmsnapshot", "full")
+    assert st["error"]["message"].startswith("the snapshot did not complete within its failureDeadline (8s): "
+                                             "copying the volumes failed: ") and \
+        f"the file system of {fs.path} is full" in st["error"]["message"], st
+    assert condition(st, "Ready")["status"] == "False" and condition(st, "Ready")["reason"] == "Failed", st
     assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
     fs.free()
     c.apply(snaps.snapshot("roomy"))
     snaps.ready(c, "roomy")
+
+
+def test_class_full_during_a_snapshot_then_space_freed(small_class):
+    """The same snapshot, space freed before its deadline: it succeeds by
+    itself, its error of the tries gone."""
+    fs, c, before = snapshot_into_a_full_class(small_class, "2m")
+    fs.free()
+    st = snaps.ready(c, "full")
+    assert "error" not in st and condition(st, "Ready")["status"] == "True", st
+    made = set(files(fs.path)) - before
+    assert len(made) == 2 and all(n.startswith("snap-") for n in made), made     # its copies, root and data
 
 
 # --- SIGKILL at random points of a workload ---

@@ -3,6 +3,7 @@
 the file system of the state directory or of a storage class full during
 an Apply, an import and a snapshot; the daemon SIGKILLed at random points
 of a scripted workload and started again."""
+import json
 import os
 import random
 import signal
@@ -169,6 +170,109 @@ def test_state_directory_full_during_an_import(bus, tmp, web, image):
     finally:
         d.stop()
         fs.umount()
+
+
+@pytest.fixture
+def full_state(bus, tmp):
+    """The daemon with its state directory (so its class `local`'s volumes,
+    its scratch space and its object store) on a tmpfs of 48 MiB (the
+    class's capacity: room for a VM clone's claims); yields (fs, client,
+    leave) where leave(n) fills it up to n bytes left."""
+    fs = Tmpfs(os.path.join(tmp, "state"), "48m")
+    d = Daemon(bus, fs.path)
+
+    def leave(n):
+        st = os.statvfs(fs.path)
+        with open(fs.filler, "wb") as f:
+            f.write(b"\xff" * (st.f_bavail * st.f_frsize - n))
+    try:
+        d.start()
+        yield fs, Client(bus.conn), leave
+        d.stop()
+        assert store_ok(fs.path)
+    finally:
+        d.stop()
+        fs.umount()
+
+
+def test_state_directory_full_during_a_clone(full_state, tmp, web):
+    """A DataVolume cloned from a claim when the state directory has too
+    little room for the copy: the claim says so (the file system named),
+    nothing half-copied stays, and once space is freed the clone goes on
+    by itself and ends Succeeded with the source's bytes."""
+    fs, c, leave = full_state
+    c.apply(dv("src", web.url("rand.raw"), size="8Mi"))     # the class has room for a copy: the disk has not
+    wait_until(lambda: status(c, "dv", "src").get("phase") == "Succeeded", timeout=30, what="the source")
+    leave(4 * MI)
+    before = set(files(fs.path))
+    c.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataVolume\nmetadata: {name: copy}\n"
+            "spec:\n  source: {pvc: {namespace: default, name: src}}\n"
+            "  storage: {resources: {requests: {storage: 8Mi}}}\n")
+    full = f"the file system of {fs.path}/volumes/local is full"
+    wait_until(lambda: full in json.dumps(status(c, "pvc", "copy")) or full in json.dumps(status(c, "dv", "copy")),
+               timeout=30, what="the clone to say the file system is full")
+    assert status(c, "dv", "copy").get("phase") != "Failed", status(c, "dv", "copy")
+    made = [n for n in set(files(fs.path)) - before if not n.startswith("objects.db")]
+    assert not [n for n in made if files(fs.path)[n]], made     # nothing of the copy takes space
+    fs.free()
+    wait_until(lambda: status(c, "dv", "copy").get("phase") == "Succeeded", timeout=60,
+               what="the clone to go on once space is freed")
+    uid = c.get_json("pvc", "default", "copy")["metadata"]["uid"]
+    with open(os.path.join(fs.path, "volumes", "local", f"pvc-{uid}.img"), "rb") as a, \
+            open(os.path.join(tmp, "www", "rand.raw"), "rb") as b:
+        assert a.read(8 * MI) == b.read()
+
+
+def test_state_directory_full_during_a_snapshot(full_state):
+    """A snapshot when the state directory has too little room for its
+    copies: it waits for space (saying so, nothing of a try left), and
+    once space is freed it succeeds."""
+    fs, c, leave = full_state
+    c.apply(snaps.VM)
+    wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+               status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+    snaps.write(snaps.volume(c, "disk"), 0, random.Random(1).randbytes(6 * MI))
+    leave(3 * MI)
+    c.apply(snaps.snapshot("snap"))
+    wait_until(lambda: condition(status(c, "vmsnapshot", "snap"), "Progressing").get("reason") == "Waiting for space",
+               timeout=30, what="the snapshot to wait for space")
+    st = status(c, "vmsnapshot", "snap")
+    assert f"the file system of {fs.path}/volumes/local is full" in st["error"]["message"], st
+    assert not [n for n in files(fs.path) if "snap-" in n or "/.tmp" in n], files(fs.path)
+    fs.free()
+    snaps.ready(c, "snap")
+
+
+def test_state_directory_full_during_a_vm_clone(full_state):
+    """A VirtualMachineClone when the state directory has too little room
+    for the copies of the source's disks: it waits (its snapshot waiting
+    for space, saying so) instead of failing, and once space is freed the
+    clone ends Succeeded with a VM whose disk has the source's bytes."""
+    fs, c, leave = full_state
+    c.apply(snaps.VM)
+    wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+               status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+    data = random.Random(2).randbytes(6 * MI)
+    snaps.write(snaps.volume(c, "disk"), 0, data)
+    leave(3 * MI)
+    c.apply(snaps.CLONE.replace("name: x", "name: copy") +
+            "  target: {apiGroup: kubevirt.io, kind: VirtualMachine, name: box-2}\n")
+
+    def waiting():
+        return [s for s in c.list("vmsnapshot")["items"]
+                if condition(s.get("status", {}), "Progressing").get("reason") == "Waiting for space"]
+    wait_until(lambda: waiting(), timeout=30, what="the clone's snapshot to wait for space")
+    assert f"the file system of {fs.path}/volumes/local is full" in waiting()[0]["status"]["error"]["message"]
+    assert status(c, "vmclone", "copy").get("phase") not in ("Failed", "Succeeded"), status(c, "vmclone", "copy")
+    fs.free()
+    wait_until(lambda: status(c, "vmclone", "copy").get("phase") in ("Succeeded", "Failed"), timeout=60,
+               what="the clone to end")
+    assert status(c, "vmclone", "copy")["phase"] == "Succeeded", status(c, "vmclone", "copy")
+    vm = c.get_json("vm", "default", "box-2")
+    claim = next(v["persistentVolumeClaim"]["claimName"] for v in vm["spec"]["template"]["spec"]["volumes"]
+                 if v["name"] == "root")
+    with open(snaps.volume(c, claim), "rb") as f:
+        assert f.read(len(data)) == data
 
 
 @pytest.fixture

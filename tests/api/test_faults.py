@@ -510,3 +510,58 @@ def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
         assert not leftovers, (seed, leftovers)
     finally:
         d.stop()
+
+
+def test_sigkill_during_a_vm_clone(bus, tmp):
+    """A VirtualMachineClone cut by SIGKILL at a seeded random moment (its
+    snapshot, its restore, the temporary objects' deletion), the daemon
+    started again, four times: every clone ends Succeeded, its VM has the
+    source's bytes, no temporary snapshot or restore is left, no volume
+    without its claim or snapshot, no temporary file."""
+    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
+    print(f"EDGEVIRT_FAULT_SEED={seed}")
+    rng = random.Random(seed)
+    state = os.path.join(tmp, "state")
+    d = Daemon(bus, state).start()
+    c = Client(bus.conn)
+    try:
+        c.apply(snaps.VM)
+        wait_until(lambda: status(c, "dv", "data").get("phase") == "Succeeded" and
+                   status(c, "pvc", "disk").get("phase") == "Bound", what="the VM's claims")
+        data = random.Random(3).randbytes(6 * MI)
+        snaps.write(snaps.volume(c, "disk"), 0, data)
+        for i in range(4):
+            delay = rng.uniform(0.0, 0.4)
+            killer = Killer(d, delay)
+            try:
+                c.apply(snaps.CLONE.replace("name: x", f"name: copy{i}") +
+                        f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: box-{i}}}\n")
+                wait_until(lambda: status(c, "vmclone", f"copy{i}").get("phase") == "Succeeded", timeout=5,
+                           what="the clone")
+            except (dbus.DBusException, AssertionError):
+                pass
+            killer.join()
+            print(f"clone {i}: killed after {delay:.2f} s")
+            d.proc.wait(timeout=10)
+            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
+            d.remove_runtime_dir()
+            d.start()
+            if not c.exists("vmclone", "default", f"copy{i}"):    # killed before the answer: ask again
+                c.apply(snaps.CLONE.replace("name: x", f"name: copy{i}") +
+                        f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: box-{i}}}\n")
+            wait_until(lambda: status(c, "vmclone", f"copy{i}").get("phase") in ("Succeeded", "Failed"),
+                       timeout=SETTLE_SECONDS, what="the clone to end")
+            assert status(c, "vmclone", f"copy{i}")["phase"] == "Succeeded", (seed, i, status(c, "vmclone", f"copy{i}"))
+            vm = c.get_json("vm", "default", f"box-{i}")
+            claim = next(v["persistentVolumeClaim"]["claimName"] for v in vm["spec"]["template"]["spec"]["volumes"]
+                         if v["name"] == "root")
+            with open(snaps.volume(c, claim), "rb") as f:
+                assert f.read(len(data)) == data, (seed, i)
+        wait_until(lambda: not c.list("vmsnapshot")["items"] and not c.list("vmrestore")["items"],
+                   timeout=SETTLE_SECONDS, what="the temporary snapshots and restores to go")
+        wait_until(lambda: not volume_problems(c, os.path.join(state, "volumes", "local")), timeout=SETTLE_SECONDS,
+                   what="the temporary snapshots' volumes to go")
+        leftovers = [n for n in files(state) if "/.tmp" in n or n.startswith(".tmp") or "partial" in n]
+        assert not leftovers, (seed, leftovers)
+    finally:
+        d.stop()

@@ -405,6 +405,29 @@ class Killer:
         self.timer.join()
 
 
+def seeded():
+    """The seed of this run's random moments (EDGEVIRT_FAULT_SEED=N runs
+    one again), said, and its generator."""
+    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
+    print(f"EDGEVIRT_FAULT_SEED={seed}")
+    return seed, random.Random(seed)
+
+
+def killed_during(bus, d, delay, work):
+    """Run work() with the daemon SIGKILLed delay seconds after it starts
+    (what work raises then is the kill's doing), and start it again."""
+    killer = Killer(d, delay)
+    try:
+        work()
+    except (dbus.DBusException, AssertionError):
+        pass
+    killer.join()
+    d.proc.wait(timeout=10)
+    wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
+    d.remove_runtime_dir()
+    d.start()
+
+
 def workload(c, ns, previous, url, acked):
     """Import, clone, a VM, its snapshot and a restore in namespace ns; the
     namespace of the round before deleted. acked gets what was answered."""
@@ -476,9 +499,7 @@ def volume_problems(c, volumes):
 
 
 def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
-    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
-    print(f"EDGEVIRT_FAULT_SEED={seed}")
-    rng = random.Random(seed)
+    seed, rng = seeded()
     state = os.path.join(tmp, "state")
     d = Daemon(bus, state).start()
     c = Client(bus.conn)
@@ -488,17 +509,8 @@ def test_sigkill_at_random_points_of_a_workload(bus, tmp, web):
         for i in range(WORKLOAD_ROUNDS):
             ns = f"round{i}"
             delay = rng.uniform(0.02, 0.7)
-            killer = Killer(d, delay)
-            try:
-                workload(c, ns, previous, web.url("rand.raw"), acked)
-            except (dbus.DBusException, AssertionError):
-                pass
-            killer.join()
+            killed_during(bus, d, delay, lambda: workload(c, ns, previous, web.url("rand.raw"), acked))
             print(f"round {i}: killed after {delay:.2f} s, {len(acked)} answered so far")
-            d.proc.wait(timeout=10)
-            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
-            d.remove_runtime_dir()
-            d.start()
             deleted = {n for k, _, n in acked if k == "deleted"}
             for kind, namespace, name in acked:
                 if kind != "deleted" and (namespace or name) not in deleted:
@@ -519,9 +531,7 @@ def test_sigkill_during_a_vm_clone(bus, tmp):
     started again, four times: every clone ends Succeeded, its VM has the
     source's bytes, no temporary snapshot or restore is left, no volume
     without its claim or snapshot, no temporary file."""
-    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
-    print(f"EDGEVIRT_FAULT_SEED={seed}")
-    rng = random.Random(seed)
+    seed, rng = seeded()
     state = os.path.join(tmp, "state")
     d = Daemon(bus, state).start()
     c = Client(bus.conn)
@@ -533,23 +543,17 @@ def test_sigkill_during_a_vm_clone(bus, tmp):
         snaps.write(snaps.volume(c, "disk"), 0, data)
         for i in range(4):
             delay = rng.uniform(0.0, 0.4)
-            killer = Killer(d, delay)
-            try:
-                c.apply(snaps.CLONE.replace("name: x", f"name: copy{i}") +
-                        f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: box-{i}}}\n")
+            clone = (snaps.CLONE.replace("name: x", f"name: copy{i}") +
+                     f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: box-{i}}}\n")
+
+            def work():
+                c.apply(clone)
                 wait_until(lambda: status(c, "vmclone", f"copy{i}").get("phase") == "Succeeded", timeout=5,
                            what="the clone")
-            except (dbus.DBusException, AssertionError):
-                pass
-            killer.join()
+            killed_during(bus, d, delay, work)
             print(f"clone {i}: killed after {delay:.2f} s")
-            d.proc.wait(timeout=10)
-            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
-            d.remove_runtime_dir()
-            d.start()
             if not c.exists("vmclone", "default", f"copy{i}"):    # killed before the answer: ask again
-                c.apply(snaps.CLONE.replace("name: x", f"name: copy{i}") +
-                        f"  target: {{apiGroup: kubevirt.io, kind: VirtualMachine, name: box-{i}}}\n")
+                c.apply(clone)
             wait_until(lambda: status(c, "vmclone", f"copy{i}").get("phase") in ("Succeeded", "Failed"),
                        timeout=SETTLE_SECONDS, what="the clone to end")
             assert status(c, "vmclone", f"copy{i}")["phase"] == "Succeeded", (seed, i, status(c, "vmclone", f"copy{i}"))
@@ -577,9 +581,7 @@ def test_sigkill_during_a_hotplug(bus, tmp):
     deleted.  (The test driver's domains do not outlive the daemon: each
     round has a VM of its own.)"""
     from test_vm import vm_obj, vm_yaml, wait_status
-    seed = int(os.environ.get("EDGEVIRT_FAULT_SEED", time.time_ns() % 100000))
-    print(f"EDGEVIRT_FAULT_SEED={seed}")
-    rng = random.Random(seed)
+    seed, rng = seeded()
     d = Daemon(bus, os.path.join(tmp, "state")).start()
     c = Client(bus.conn)
     claim = ("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: {0}}}\n"
@@ -610,18 +612,12 @@ def test_sigkill_during_a_hotplug(bus, tmp):
             wait_status(c, vm, "Running")
             wait_until(lambda: status(c, "pvc", name).get("phase") == "Bound", what="the claim")
             delay = rng.uniform(0.0, 0.1)     # the test driver's attach fails within milliseconds
-            killer = Killer(d, delay)
-            try:
+
+            def work():
                 vm_obj(c, vm).AddVolume(name, {"serial": f"D{i}"})
                 wait_until(lambda: False, timeout=2, what="the kill")
-            except (dbus.DBusException, AssertionError):
-                pass
-            killer.join()
+            killed_during(bus, d, delay, work)
             print(f"hotplug {i}: killed after {delay:.2f} s")
-            d.proc.wait(timeout=10)
-            wait_until(lambda: not bus.conn.name_has_owner("org.edgevirt.EdgeVirt1"), what="the name to go")
-            d.remove_runtime_dir()
-            d.start()
             wait_until(lambda: half_there(vm, name) is None, timeout=30, what=f"volume {name} to be whole or gone")
             c.delete("pvc", "default", name)
             wait_until(lambda: not c.exists("pvc", "default", name), timeout=30,

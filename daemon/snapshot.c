@@ -29,6 +29,9 @@
 
 #define API SNAPSHOT_GROUP "/v1beta1"
 #define RETRY_USEC G_USEC_PER_SEC
+#define SPACE_RETRY_MIN_USEC G_USEC_PER_SEC
+#define SPACE_RETRY_MAX_USEC (30 * G_USEC_PER_SEC)
+#define WAITING_FOR_SPACE "Waiting for space"
 
 const char *const snapshot_versions[] = { "v1beta1", "v1alpha1", NULL };
 
@@ -36,12 +39,14 @@ const char *const snapshot_versions[] = { "v1beta1", "v1alpha1", NULL };
 struct SnapshotController {
         GHashTable *running;    /* object uid -> a snapshot being taken, a content's volumes being freed */
         GHashTable *freed;      /* content uids whose volumes are gone */
+        GHashTable *space_due;  /* snapshot uid -> when (monotonic µs) to try again for want of space */
 };
 
 SnapshotController *snapshot_controller_new(void) {
         SnapshotController *c = g_new0(SnapshotController, 1);
         c->running = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         c->freed = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        c->space_due = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         return c;
 }
 
@@ -50,6 +55,7 @@ SnapshotController *snapshot_controller_free(SnapshotController *c) {
                 return NULL;
         g_hash_table_unref(c->running);
         g_hash_table_unref(c->freed);
+        g_hash_table_unref(c->space_due);
         g_free(c);
         return NULL;
 }
@@ -92,6 +98,17 @@ static void set_error(JsonObject *status, const char *message) {
         json_object_set_string_member(err, "message", message);
         json_object_set_string_member(err, "time", now);
         json_object_set_object_member(status, "error", err);
+}
+
+/* How long the snapshot has been trying (since it was made) and how long
+ * it may (its failureDeadline, 5m0s by default), in µs. */
+static void snapshot_clock(Object *o, int64_t *ret_elapsed, int64_t *ret_deadline) {
+        int64_t deadline = duration_usec(json_get_string(json_get_object(object_root(o), "spec"), "failureDeadline"));
+        g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+
+        *ret_elapsed = created ? g_date_time_difference(now, created) : 0;
+        *ret_deadline = deadline >= 0 ? deadline : SNAPSHOT_DEFAULT_DEADLINE_USEC;
 }
 
 int snapshot_check_vm_reference(JsonObject *ref, const char *field, GError **error) {
@@ -230,6 +247,51 @@ static void snapshot_fail(Model *m, Object *o, const char *message) {
         snapshot_status_commit(m, o, doc);
 }
 
+/* A copy (or the content recording it) that found no room: a full file
+ * system or thin pool under the copies, or under the object store.  As
+ * KubeVirt does, the snapshot keeps trying until its failureDeadline:
+ * nothing of this try is left (copy_work removed its copies), the reason
+ * is in status.error and in the conditions, and the next try comes after
+ * a back-off that grows with the time spent (1 to 30 s), never past the
+ * deadline. */
+static bool short_of_space(int r) {
+        return r == -ENOSPC || r == -EDQUOT;
+}
+
+static void snapshot_wait_for_space(Model *m, Object *snap, const char *reason) {
+        int64_t elapsed, deadline;
+        snapshot_clock(snap, &elapsed, &deadline);
+        int64_t delay = CLAMP(elapsed / 2, SPACE_RETRY_MIN_USEC, SPACE_RETRY_MAX_USEC);
+        delay = MAX(MIN(delay, deadline - elapsed + G_USEC_PER_SEC / 10), G_USEC_PER_SEC / 10);
+
+        JsonObject *status;
+        JsonNode *doc = snapshot_status_edit(snap, &status);
+        g_autofree char *msg = g_strdup_printf("%s; trying again in %d s, until the failureDeadline (%d s left)",
+                                               reason, (int) ((delay + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC),
+                                               (int) (MAX(deadline - elapsed, 0) / G_USEC_PER_SEC));
+        set_error(status, reason);
+        status_set_condition(status, "Progressing", false, WAITING_FOR_SPACE, msg);
+        status_set_condition(status, "Ready", false, WAITING_FOR_SPACE, msg);
+        /* not before then, whatever wakes it meanwhile (this status write does) */
+        g_hash_table_insert(controller(m)->space_due, g_strdup(snap->uid),
+                            g_memdup2(&(gint64) { g_get_monotonic_time() + delay }, sizeof(gint64)));
+        snapshot_status_commit(m, snap, doc);
+        /* even when the status could not be written (the store's file system full too) */
+        model_enqueue_later(m, snap, (uint64_t) delay);
+}
+
+/* Waiting for space and not due yet: look again then. */
+static bool space_not_due(Model *m, Object *o) {
+        SnapshotController *c = controller(m);
+        gint64 *due = g_hash_table_lookup(c->space_due, o->uid), now = g_get_monotonic_time();
+        if (due && now < *due) {
+                model_enqueue_later(m, o, (uint64_t) (*due - now));
+                return true;
+        }
+        g_hash_table_remove(c->space_due, o->uid);
+        return false;
+}
+
 static void copy_work(void *data) {
         SnapRun *run = data;
         /* what a run cut short by a restart left */
@@ -357,13 +419,20 @@ static void snapshot_finish(SnapRun *run) {
                         model_enqueue(m, snap);         /* its finalize waited for this */
                 return;
         }
+        int r;
         if (run->r < 0) {
                 g_autofree char *msg = g_strdup_printf("copying the volumes failed: %s",
                                                        run->error ? run->error->message : g_strerror(-run->r));
-                snapshot_fail(m, snap, msg);
-        } else if (make_content(run, snap, &e) < 0) {
+                if (short_of_space(run->r))
+                        snapshot_wait_for_space(m, snap, msg);
+                else
+                        snapshot_fail(m, snap, msg);
+        } else if ((r = make_content(run, snap, &e)) < 0) {
                 g_autofree char *msg = g_strdup_printf("cannot record the snapshot: %s", e->message);
-                snapshot_fail(m, snap, msg);
+                if (short_of_space(r))
+                        snapshot_wait_for_space(m, snap, msg);
+                else
+                        snapshot_fail(m, snap, msg);
                 /* nothing owns the copies: they go */
                 worker_submit(model_services(m)->worker, remove_copies_work, (WorkDone) g_ptr_array_unref,
                               g_ptr_array_ref(run->jobs));
@@ -379,6 +448,7 @@ static void snapshot_finish(SnapRun *run) {
                 json_object_set_string_member(status, "virtualMachineSnapshotContentName", content);
                 status_set_condition(status, "Progressing", false, "Operation complete", "");
                 status_set_condition(status, "Ready", true, "Operation complete", "");
+                json_object_remove_member(status, "error");     /* an earlier try's */
                 if (run->release_error)
                         set_error(status, run->release_error);
                 snapshot_status_commit(m, snap, doc);
@@ -533,6 +603,24 @@ static void released_after_restart(void *userdata, int r, const char *error) {
         g_free(rel);
 }
 
+/* Past its failureDeadline: Failed, saying why it did not complete (the
+ * last try's error, or what it waited for). */
+static bool past_deadline(Model *m, Object *o) {
+        int64_t elapsed, deadline;
+        snapshot_clock(o, &elapsed, &deadline);
+        if (elapsed <= deadline)
+                return false;
+        const char *why = streq_ptr(object_condition(o, "Progressing", "reason"), WAITING_FOR_SPACE) ?
+                json_get_string(json_get_object(json_get_object(object_root(o), "status"), "error"), "message") :
+                object_condition(o, "Progressing", "message");
+        const char *given = json_get_string(json_get_object(object_root(o), "spec"), "failureDeadline");
+        g_autofree char *msg = g_strdup_printf("the snapshot did not complete within its failureDeadline (%s)%s%s",
+                                               given ?: "5m0s", isempty(why) ? "" : ": ", isempty(why) ? "" : why);
+        snapshot_fail(m, o, msg);
+        g_hash_table_remove(controller(m)->space_due, o->uid);
+        return true;
+}
+
 static int vmsnapshot_reconcile(Model *m, Object *o) {
         g_autoptr(JsonNode) keep = json_node_ref(o->doc);       /* spec outlives status writes */
         JsonObject *spec = json_get_object(object_root(o), "spec");
@@ -544,14 +632,8 @@ static int vmsnapshot_reconcile(Model *m, Object *o) {
                 return 0;
         if (!controller(m) || !model_services(m)->worker)
                 return 0;
-        int64_t deadline = duration_usec(json_get_string(spec, "failureDeadline"));
-        g_autoptr(GDateTime) created = g_date_time_new_from_iso8601(object_meta_string(o, "creationTimestamp"), NULL);
-        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
-        if (created &&
-            g_date_time_difference(now, created) > (deadline >= 0 ? deadline : SNAPSHOT_DEFAULT_DEADLINE_USEC)) {
-                snapshot_fail(m, o, "the snapshot did not complete within its failureDeadline");
+        if (past_deadline(m, o) || space_not_due(m, o))
                 return 0;
-        }
 
         const char *vm_name = json_get_string(json_get_object(spec, "source"), "name");
         if (model_get(m, &kind_vm, o->namespace, vm_name, &vm, NULL) < 0) {

@@ -104,6 +104,7 @@
 
 
 static const char *cleanup_path;        /* a partial file to remove on failure */
+static const char *scratch_copy;        /* the scratch copy being converted: removed on failure */
 static char *written;                   /* the volume being written: emptied on failure */
 static uint64_t written_size;
 static char *target_path;               /* the file or device being written, for messages */
@@ -116,6 +117,8 @@ void die(bool retryable, const char *fmt, ...) {
         va_list ap;
         if (cleanup_path)
                 unlink(cleanup_path);
+        if (scratch_copy)
+                unlink(scratch_copy);
         if (written) {
                 /* nothing half-written stays behind, and a full file
                  * system gets back what this attempt took */
@@ -336,8 +339,21 @@ static gint64 inspect(const char *image, ImageFormat fmt, const Options *o) {
         return vsize;
 }
 
-/* qemu-img convert -p: its percentages become progress lines (of 10000). */
-static void convert_with_progress(char **argv) {
+/* qemu-img convert failed with err on stderr.  A full file system under
+ * the volume is worth another try, as for the one-pass writers (the
+ * volume is emptied, the full file system named); so is an I/O error
+ * reading over NBD (the server going away mid-way). */
+static void G_GNUC_NORETURN convert_failed(const char *err, bool nbd) {
+        if (strstr(err, "No space left on device") || strstr(err, g_strerror(ENOSPC)))
+                die_write_failed(ENOSPC);
+        if (strstr(err, "Disk quota exceeded") || strstr(err, g_strerror(EDQUOT)))
+                die_write_failed(EDQUOT);
+        die(nbd && strstr(err, "Input/output error"), "qemu-img convert failed: %s", err);
+}
+
+/* qemu-img convert; with -p in argv, its percentages become progress
+ * lines (of 10000). */
+static void run_convert(char **argv, bool nbd) {
         g_autoptr(GError) e = NULL;
         g_autoptr(GString) err = g_string_new(NULL);
         int out_fd, err_fd, status;
@@ -369,11 +385,8 @@ static void convert_with_progress(char **argv) {
         close(out_fd);
         close(err_fd);
         waitpid(pid, &status, 0);
-        if (!g_spawn_check_wait_status(status, NULL)) {
-                /* the server going away mid-way shows as an I/O error: worth another try */
-                bool io = strstr(err->str, "Input/output error") != NULL;
-                die(io, "qemu-img convert failed: %s", g_strstrip(err->str));
-        }
+        if (!g_spawn_check_wait_status(status, NULL))
+                convert_failed(g_strstrip(err->str), nbd);
 }
 
 static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, const Options *o, bool nbd) {
@@ -381,20 +394,18 @@ static void write_converted(const char *image, ImageFormat fmt, gint64 vsize, co
         if (o->fit && ftruncate(fd, (off_t) vsize) < 0)
                 die(false, "cannot size %s: %s", o->target, g_strerror(errno));
         close(fd);
-        if (nbd) {
-                char *argv[] = { "qemu-img", "convert", "-p", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
-                                 "--target-is-zero", (char *) image, o->target, NULL };
-                convert_with_progress(argv);
-        } else {
-                char *argv[] = { "qemu-img", "convert", "-f", (char *) image_format_name(fmt), "-O", "raw", "-n",
-                                 "--target-is-zero", (char *) image, o->target, NULL };
-                g_free(run_qemu_img(argv, false));
-        }
+        char *argv[] = { "qemu-img", "convert", nbd ? "-p" : "-q", "-f", (char *) image_format_name(fmt), "-O", "raw",
+                         "-n", "--target-is-zero", (char *) image, o->target, NULL };
+        run_convert(argv, nbd);
         /* qemu-img convert leaves the data in the page cache (its default
          * cache mode for the target is unsafe): on disk before "done" */
         int tfd = open(o->target, O_WRONLY | O_CLOEXEC);
-        if (tfd < 0 || fsync(tfd) < 0)
-                die(false, "syncing %s failed: %s", o->target, g_strerror(errno));
+        if (tfd < 0 || fsync(tfd) < 0) {
+                int err = errno;
+                if (tfd >= 0 && (err == ENOSPC || err == EDQUOT))
+                        die_write_failed(err);
+                die(false, "syncing %s failed: %s", o->target, g_strerror(err));
+        }
         close(tfd);
         printf("done %" G_GINT64_FORMAT "\n", vsize);
 }
@@ -531,14 +542,22 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
 
         if (fd < 0)
                 die(false, "cannot create %s: %s", image, g_strerror(errno));
+        scratch_copy = image;
         for (;;) {
                 ssize_t n = reader_read(r, buf, CHUNK);
                 if (n < 0)
                         stream_failed(r);
                 if (n == 0)
                         break;
-                if (write(fd, buf, (size_t) n) != n)
-                        die(false, "writing %s failed: %s", image, g_strerror(errno));
+                ssize_t w = write(fd, buf, (size_t) n);
+                if (w != n) {
+                        /* the scratch directory's file system full: as for the volume, another try later */
+                        int err = w < 0 ? errno : ENOSPC;
+                        if (err == ENOSPC || err == EDQUOT)
+                                die(true, "writing the scratch copy failed: the file system of %s is full (%s)",
+                                    o->scratch, g_strerror(err));
+                        die(false, "writing %s failed: %s", image, g_strerror(err));
+                }
                 progress(r, false);
         }
         close(fd);
@@ -546,6 +565,7 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
         gint64 vsize = inspect(image, fmt, o);
         write_converted(image, fmt, vsize, o, false);
         unlink(image);
+        scratch_copy = NULL;
 }
 
 /* An uncompressed image on an http(s) server that serves byte ranges:

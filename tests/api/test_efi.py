@@ -272,8 +272,10 @@ def test_vtpm_state_of_a_vm_deleted_while_down_goes_at_the_next_start(tpm_client
     with open(os.path.join(state_dir, "instances", gone_uid, "swtpm-uuid"), "w") as f:
         f.write(gone_uid)
     d.start()
-    wait_until(lambda: not os.path.exists(os.path.join(swtpm_root, gone_uid)), what="the gone VM's vTPM state to go")
-    assert not os.path.exists(os.path.join(state_dir, "instances", gone_uid))
+    # the state goes first, then the instance directory (firmware_forget_vm)
+    wait_until(lambda: not os.path.exists(os.path.join(state_dir, "instances", gone_uid)),
+               what="the gone VM's instance directory to go")
+    assert not os.path.exists(os.path.join(swtpm_root, gone_uid))
     assert read(foreign) == b"not edgevirt's" and read(kept) == b"a VM that is still there"
     assert not os.path.exists(gone)
 

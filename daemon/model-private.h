@@ -52,6 +52,7 @@ typedef struct Change {
         const KindInfo *kind;
         Object *old;            /* the stored object, or NULL when created */
         JsonNode *doc;          /* the new document, or NULL when removed */
+        char *text;             /* doc as the store got it (compact JSON), once written */
 } Change;
 
 typedef struct Batch {

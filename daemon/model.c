@@ -18,6 +18,7 @@ static void change_free(Change *c) {
         object_unref(c->old);
         if (c->doc)
                 json_node_unref(c->doc);
+        g_free(c->text);
         g_free(c);
 }
 
@@ -209,7 +210,9 @@ static int batch_commit(Batch *b, GError **error) {
                         store_next_resource_version(m->store, &rv, NULL);
                         g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, rv);
                         json_object_set_string_member(meta, "resourceVersion", buf);
-                        g_autofree char *text = manifest_to_json(c->doc, FALSE);
+                        g_free(c->text);
+                        c->text = json_text(c->doc, false);
+                        const char *text = c->text;
                         StoreRow row = {
                                 .uid = json_get_string(meta, "uid"),
                                 .group = c->kind->group,
@@ -246,6 +249,7 @@ static int batch_commit(Batch *b, GError **error) {
                         g_autofree char *was = g_strdup(object_status_string(c->old, "phase"));
 
                         object_set_doc(c->old, json_node_ref(c->doc));
+                        object_set_json(c->old, g_steal_pointer(&c->text));
                         const char *phase = object_status_string(c->old, "phase");
                         if (phase && !streq_ptr(was, phase))
                                 log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_PHASE_CHANGED, "phase %s",
@@ -253,6 +257,7 @@ static int batch_commit(Batch *b, GError **error) {
                         notify(m, c->old, MODEL_EVENT_CHANGED);
                 } else if (c->doc) {
                         Object *o = object_new(c->kind, json_node_ref(c->doc));
+                        object_set_json(o, g_steal_pointer(&c->text));
                         model_insert(m, o);
                         if (!c->kind->quiet)
                                 log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");

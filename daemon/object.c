@@ -73,6 +73,11 @@ unsigned object_trees_drop_idle(unsigned *ret_left) {
         return n;
 }
 
+void object_set_json(Object *o, char *text) {
+        g_free(o->json);
+        o->json = text;
+}
+
 JsonNode *object_doc(Object *o) {
         if (!o->doc) {
                 g_autoptr(GError) e = NULL;

@@ -35,6 +35,9 @@ void object_set_doc(Object *o, JsonNode *doc);
 /* The document as compact JSON (json_text), written when first asked for
  * and kept until the document is replaced: what List and Get join. */
 const char *object_json(Object *o);
+/* Its current document's compact JSON, written already (the store's row):
+ * takes text, which must be json_text(doc, false). */
+void object_set_json(Object *o, char *text);
 /* The document's tree, parsed again from its text if it was dropped.
  * Borrowed, valid until the document is replaced or the main loop drops
  * the trees (object_trees_drop, between two dispatches): whoever keeps it

@@ -5,46 +5,16 @@
  * the drop; the model's timer does drop idle trees. */
 #include "json-util.h"
 #include "model.h"
+#include "model-fixture.h"
 #include "object.h"
 #include "util.h"
 
 static const char MAP[] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m, labels: {app: one}}\n"
                           "data: {a: one, b: \"two \\u00e9\"}\n";
 
-typedef struct Fixture {
-        sd_event *event;
-        char *dir;
-        Model *model;
-} Fixture;
-
-static void apply(Fixture *f, const char *text) {
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GPtrArray) paths = NULL;
-        g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-        ApplyOptions opts = { 0 };
-        g_assert_cmpint(model_apply(f->model, text, strlen(text), &opts, &paths, warnings, &e), ==, 0);
-        g_assert_no_error(e);
-}
-
 static void setup(Fixture *f, gconstpointer data) {
-        g_autoptr(GError) e = NULL;
-        ModelLimits limits = { .max_document_size = 1 << 20, .max_objects_per_apply = 100,
-                               .max_objects_per_namespace = 1000 };
-        g_assert_cmpint(sd_event_new(&f->event), >=, 0);
-        f->dir = g_dir_make_tmp("edgevirt-object-XXXXXX", NULL);
-        g_assert_nonnull(f->dir);
-        g_autofree char *state = g_build_filename(f->dir, "state", NULL);
-        g_assert_cmpint(model_new(f->event, state, &limits, &f->model, &e), ==, 0);
-        g_assert_no_error(e);
-        apply(f, MAP);
-}
-
-static void teardown(Fixture *f, gconstpointer data) {
-        model_free(f->model);
-        sd_event_unref(f->event);
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-        g_assert_cmpint(system(cmd), ==, 0);
-        g_free(f->dir);
+        fixture_setup(f);
+        fixture_apply(f, MAP);
 }
 
 static Object *map(Fixture *f) {
@@ -86,7 +56,7 @@ static void test_apply_while_dropped(Fixture *f, gconstpointer data) {
         Object *o = map(f);
 
         drop_all(o);
-        apply(f, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\ndata: {a: three}\n");
+        fixture_apply(f, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: m}\ndata: {a: three}\n");
         g_assert_true(map(f) == o);             /* the same object, a new document */
         g_assert_cmpstr(data_of(o, "a"), ==, "three");
         g_assert_nonnull(strstr(object_json(o), "\"three\""));
@@ -133,11 +103,14 @@ static void test_timer_drops(Fixture *f, gconstpointer data) {
 
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add("/object/trees/read-after-drop", Fixture, NULL, setup, test_read_after_drop, teardown);
-        g_test_add("/object/trees/apply-while-dropped", Fixture, NULL, setup, test_apply_while_dropped, teardown);
-        g_test_add("/object/trees/update-while-dropped", Fixture, NULL, setup, test_update_while_dropped, teardown);
+        g_test_add("/object/trees/read-after-drop", Fixture, NULL, setup, test_read_after_drop,
+                   fixture_teardown);
+        g_test_add("/object/trees/apply-while-dropped", Fixture, NULL, setup, test_apply_while_dropped,
+                   fixture_teardown);
+        g_test_add("/object/trees/update-while-dropped", Fixture, NULL, setup, test_update_while_dropped,
+                   fixture_teardown);
         g_test_add("/object/trees/reference-outlives-drop", Fixture, NULL, setup, test_reference_outlives_drop,
-                   teardown);
-        g_test_add("/object/trees/timer-drops", Fixture, NULL, setup, test_timer_drops, teardown);
+                   fixture_teardown);
+        g_test_add("/object/trees/timer-drops", Fixture, NULL, setup, test_timer_drops, fixture_teardown);
         return g_test_run();
 }

@@ -88,8 +88,8 @@ static void test_digest_follows_the_secrets(Fixture *f, gconstpointer data) {
         g_autofree char *d3 = resolve(f, &u3);
         g_assert_cmpstr(d3, !=, d1);
         fixture_apply(f,
-                      "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: other, agent: x, nobody: \"  "
-                      "\"}\n");
+                      "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\n"
+                      "stringData: {root: other, agent: x, nobody: \"  \"}\n");
         g_autofree char *d4 = resolve(f, &u4);
         g_assert_cmpstr(d4, !=, d3);
 }

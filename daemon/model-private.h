@@ -27,6 +27,7 @@ struct Model {
         sd_event_source *retry_source;
         sd_event_source *trees_source;  /* drops the documents' idle trees (object_trees_drop_idle) */
         uint64_t trees_idle_usec;       /* MODEL_TREES_IDLE_USEC, or the tests' */
+        bool trim_wanted;               /* model_trim_soon() since the timer last ran */
         ModelObserver observer;
         void *observer_data;
         GPtrArray *watches;             /* Watch, in the order added */

@@ -793,7 +793,8 @@ static int load_row(const StoreRow *row, void *userdata) {
         return 0;
 }
 
-/* A tree was parsed while none was: look again in a while. */
+/* A tree was parsed while none was (or memory wants trimming): look
+ * again in a while. */
 static void trees_parsed(void *userdata) {
         Model *m = userdata;
         int enabled = SD_EVENT_OFF;
@@ -808,13 +809,20 @@ static void trees_parsed(void *userdata) {
  * tree: the trees nobody read for a while go (their text stays, parsed
  * again when read), and so does the memory malloc kept of them. */
 static int on_trees_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Model *m = userdata;
         unsigned left;
 
-        if (object_trees_drop_idle(&left) > 0)
+        if (object_trees_drop_idle(&left) > 0 || m->trim_wanted)
                 malloc_trim(0);
+        m->trim_wanted = false;
         if (left > 0)
-                trees_parsed(userdata);
+                trees_parsed(m);
         return 0;
+}
+
+void model_trim_soon(Model *m) {
+        m->trim_wanted = true;
+        trees_parsed(m);
 }
 
 int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error) {

@@ -165,7 +165,7 @@ static JsonArray *identity_patches(JsonObject *spec, JsonObject *src_vm) {
 
 static void set_phase(Model *m, Object *o, const char *phase, const char *reason, const char *message, const char *snap,
                       const char *restore, const char *target) {
-        JsonNode *doc = json_deep_copy(o->doc);
+        JsonNode *doc = json_deep_copy(object_doc(o));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         bool done = streq(phase, "Succeeded"), failed = streq(phase, "Failed");
 
@@ -182,7 +182,7 @@ static void set_phase(Model *m, Object *o, const char *phase, const char *reason
         }
         status_set_condition(status, "Progressing", !done && !failed, reason, message ? message : "");
         status_set_condition(status, "Ready", done, reason, message ? message : "");
-        if (json_equal(doc, o->doc)) {
+        if (json_equal(doc, object_doc(o))) {
                 json_node_unref(doc);
                 return;
         }
@@ -216,7 +216,7 @@ static JsonObject *vm_reference(const char *name) {
 }
 
 static int clone_reconcile(Model *m, Object *o) {
-        g_autoptr(JsonNode) keep = json_node_ref(o->doc);       /* spec outlives status writes */
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(o));       /* spec outlives status writes */
         JsonObject *spec = json_get_object(object_root(o), "spec");
         const char *phase = object_status_string(o, "phase");
         const char *src_name = json_get_string(json_get_object(spec, "source"), "name");

@@ -178,7 +178,7 @@ static void poll_exit(int code, const char *errors, void *userdata) {
         }
         if (!st->error && cron) {
                 g_autofree char *now = ev_timestamp_now();
-                JsonNode *doc = json_deep_copy(cron->doc);
+                JsonNode *doc = json_deep_copy(object_doc(cron));
                 JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"),
                                                      "annotations");
                 json_object_set_string_member(ann, ANN_DESIRED_DIGEST, st->digest);
@@ -333,7 +333,7 @@ static int update_datasource(Model *m, Object *cron, JsonNode *last) {
                 JsonObject *src = json_get_object(spec_of(ds), "source");
                 if (!streq_ptr(cron_label(ds), cron->name))
                         return 0;
-                node = json_deep_copy(ds->doc);
+                node = json_deep_copy(object_doc(ds));
                 JsonObject *meta = json_ensure_object(json_node_get_object(node), "metadata");
                 bool relabel = datasource_copy_default_labels(object_labels(cron), json_ensure_object(meta, "labels"));
                 if (!last && src)
@@ -478,7 +478,7 @@ static void note_success(Model *m, Object *cron, JsonObject *status, const char 
         json_object_set_string_member(status, "lastImportTimestamp", now);
         if (model_get(m, &kind_datavolume, cron->namespace, name, &dv, NULL) == 0) {
                 g_autofree char *use = use_time_now();
-                JsonNode *doc = json_deep_copy(dv->doc);
+                JsonNode *doc = json_deep_copy(object_doc(dv));
                 JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"),
                                                      "annotations");
                 json_object_set_string_member(ann, ANN_LAST_USE_TIME, use);
@@ -506,7 +506,7 @@ static void start_import(Model *m, Object *cron, JsonObject *status, const char 
 
 static void update(DataImportCronController *c, Object *cron, CronState *st) {
         Model *m = c->model;
-        JsonNode *doc = json_deep_copy(cron->doc);
+        JsonNode *doc = json_deep_copy(object_doc(cron));
         JsonObject *root = json_node_get_object(doc), *status = json_ensure_object(root, "status");
         JsonObject *ann = json_get_object(json_get_object(root, "metadata"), "annotations");
         JsonArray *imports = json_get_array(status, "currentImports");

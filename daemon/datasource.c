@@ -84,7 +84,7 @@ static int datasource_reconcile(Model *m, Object *ds) {
 
         if (object_is_deleting(ds))
                 return 0;
-        JsonNode *doc = json_deep_copy(ds->doc);
+        JsonNode *doc = json_deep_copy(object_doc(ds));
         JsonObject *root = json_node_get_object(doc);
         JsonObject *src = json_get_object(json_get_object(root, "spec"), "source");
         JsonObject *status = json_ensure_object(root, "status");

@@ -152,7 +152,7 @@ typedef struct DvStatus {
  * annotations of its own. */
 static void write_pvc_annotations(DataVolumeController *c, Object *pvc, const DvStatus *u) {
         g_autoptr(GError) e = NULL;
-        JsonNode *doc = json_deep_copy(pvc->doc);
+        JsonNode *doc = json_deep_copy(object_doc(pvc));
         JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "annotations");
         const char *phase = datavolume_pod_phase(u->phase, u->running);
         char restarts[32];
@@ -172,7 +172,7 @@ static void write_status(DataVolumeController *c, Object *dv, const DvStatus *u)
                 write_pvc_annotations(c, dv, u);
                 return;
         }
-        JsonNode *doc = json_deep_copy(dv->doc);
+        JsonNode *doc = json_deep_copy(object_doc(dv));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         json_object_set_string_member(status, "phase", u->phase);
         json_object_set_string_member(status, "claimName", dv->name);
@@ -397,7 +397,7 @@ static void label_claim(DataVolumeController *c, ImportJob *j) {
 
         if (!pvc || !j->labels)
                 return;
-        JsonNode *doc = json_deep_copy(pvc->doc);
+        JsonNode *doc = json_deep_copy(object_doc(pvc));
         JsonObject *labels = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"), "labels");
         for (guint i = 0; i < j->labels->len; i++) {
                 g_auto(GStrv) kv = g_strsplit(j->labels->pdata[i], "=", 2);

@@ -139,7 +139,7 @@ static void write_one(EventRecorder *r, const Pending *p) {
 
         if (same) {
                 /* a copy: the stored document is never changed in place */
-                g_autoptr(JsonNode) copy = json_deep_copy(same->doc);
+                g_autoptr(JsonNode) copy = json_deep_copy(object_doc(same));
                 doc = json_object_ref(json_node_get_object(copy));
                 json_object_set_int_member(doc, "count", json_get_int(doc, "count", 1) + 1);
                 json_object_set_string_member(doc, "lastTimestamp", p->timestamp);

@@ -11,6 +11,8 @@
 #define MAX_ANNOTATIONS_SIZE (256 * 1024)
 #define MAX_LIST_DEPTH 4
 #define RECONCILE_RETRY_USEC (2 * G_USEC_PER_SEC)
+/* A document's tree not read for this long (up to twice as long) goes */
+#define MODEL_TREES_IDLE_USEC (2 * G_USEC_PER_SEC)
 
 struct Model {
         sd_event *event;
@@ -23,6 +25,9 @@ struct Model {
         GHashTable *later;              /* uid -> sd_event_source: its one look-again timer */
         sd_event_source *reconcile_source;
         sd_event_source *retry_source;
+        sd_event_source *trees_source;  /* drops the documents' idle trees (object_trees_drop_idle) */
+        uint64_t trees_idle_usec;       /* MODEL_TREES_IDLE_USEC, or the tests' */
+        bool trim_wanted;               /* model_trim_soon() since the timer last ran */
         ModelObserver observer;
         void *observer_data;
         GPtrArray *watches;             /* Watch, in the order added */
@@ -48,6 +53,7 @@ typedef struct Change {
         const KindInfo *kind;
         Object *old;            /* the stored object, or NULL when created */
         JsonNode *doc;          /* the new document, or NULL when removed */
+        char *text;             /* doc as the store got it (compact JSON), once written */
 } Change;
 
 typedef struct Batch {

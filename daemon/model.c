@@ -3,6 +3,7 @@
  * Delete) as batches written in one transaction, garbage collection by
  * owner references, the store's load at start and the reconcile queue.
  * Admission of each document is in model-admit.c. */
+#include <malloc.h>
 #include <sys/stat.h>
 
 #include "json-read.h"
@@ -17,6 +18,7 @@ static void change_free(Change *c) {
         object_unref(c->old);
         if (c->doc)
                 json_node_unref(c->doc);
+        g_free(c->text);
         g_free(c);
 }
 
@@ -41,7 +43,7 @@ JsonNode *batch_current(Batch *b, const char *key) {
         if (c)
                 return c->doc;
         o = g_hash_table_lookup(b->m->by_key, key);
-        return o ? o->doc : NULL;
+        return o ? object_doc(o) : NULL;
 }
 
 /* Stage doc (owned; NULL = remove) as the new state of key. */
@@ -208,7 +210,9 @@ static int batch_commit(Batch *b, GError **error) {
                         store_next_resource_version(m->store, &rv, NULL);
                         g_snprintf(buf, sizeof buf, "%" G_GUINT64_FORMAT, rv);
                         json_object_set_string_member(meta, "resourceVersion", buf);
-                        g_autofree char *text = manifest_to_json(c->doc, FALSE);
+                        g_free(c->text);
+                        c->text = json_text(c->doc, false);
+                        const char *text = c->text;
                         StoreRow row = {
                                 .uid = json_get_string(meta, "uid"),
                                 .group = c->kind->group,
@@ -233,7 +237,7 @@ static int batch_commit(Batch *b, GError **error) {
                 bool same_object = c->old && c->doc && streq(c->old->uid, doc_meta_string(c->doc, "uid"));
 
                 if (c->old)
-                        enqueue_related(m, c->old->doc, c->kind);
+                        enqueue_related(m, object_doc(c->old), c->kind);
                 if (c->old && !same_object) {
                         if (!c->kind->quiet)
                                 log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_OBJECT_REMOVED, "removed");
@@ -245,6 +249,7 @@ static int batch_commit(Batch *b, GError **error) {
                         g_autofree char *was = g_strdup(object_status_string(c->old, "phase"));
 
                         object_set_doc(c->old, json_node_ref(c->doc));
+                        object_set_json(c->old, g_steal_pointer(&c->text));
                         const char *phase = object_status_string(c->old, "phase");
                         if (phase && !streq_ptr(was, phase))
                                 log_object_id(G_LOG_LEVEL_MESSAGE, c->old, LOG_MESSAGE_ID_PHASE_CHANGED, "phase %s",
@@ -252,6 +257,7 @@ static int batch_commit(Batch *b, GError **error) {
                         notify(m, c->old, MODEL_EVENT_CHANGED);
                 } else if (c->doc) {
                         Object *o = object_new(c->kind, json_node_ref(c->doc));
+                        object_set_json(o, g_steal_pointer(&c->text));
                         model_insert(m, o);
                         if (!c->kind->quiet)
                                 log_object_id(G_LOG_LEVEL_MESSAGE, o, LOG_MESSAGE_ID_OBJECT_CREATED, "created");
@@ -556,7 +562,7 @@ int model_update(Model *m, Object *o, JsonNode *doc, GError **error) {
         Batch b;
         int r;
 
-        if (json_node_equal(doc, o->doc)) {
+        if (json_node_equal(doc, object_doc(o))) {
                 json_node_unref(doc);
                 return 0;
         }
@@ -656,7 +662,8 @@ bool model_has_dependents(Model *m, Object *owner) {
 
         g_hash_table_iter_init(&it, m->by_key);
         while (g_hash_table_iter_next(&it, NULL, (void **) &o))
-                if (doc_owned_by(o->doc, owner->uid))
+                /* the text first: parsing every document for one look is dear */
+                if (strstr(object_json(o), owner->uid) && doc_owned_by(object_doc(o), owner->uid))
                         return true;
         return false;
 }
@@ -683,7 +690,7 @@ static int reconcile_generic(Model *m, Object *o, GError **error) {
         }
 
         if (json_array_has_string(finalizers, "foregroundDeletion") && !model_has_dependents(m, o)) {
-                JsonNode *doc = json_deep_copy(o->doc);
+                JsonNode *doc = json_deep_copy(object_doc(o));
                 JsonObject *doc_meta = json_get_object(json_node_get_object(doc), "metadata");
                 json_array_remove_string(json_get_array(doc_meta, "finalizers"), "foregroundDeletion");
                 return model_update(m, o, doc, error);
@@ -786,6 +793,38 @@ static int load_row(const StoreRow *row, void *userdata) {
         return 0;
 }
 
+/* A tree was parsed while none was (or memory wants trimming): look
+ * again in a while. */
+static void trees_parsed(void *userdata) {
+        Model *m = userdata;
+        int enabled = SD_EVENT_OFF;
+
+        if (sd_event_source_get_enabled(m->trees_source, &enabled) >= 0 && enabled == SD_EVENT_OFF) {
+                sd_event_source_set_time_relative(m->trees_source, m->trees_idle_usec);
+                sd_event_source_set_enabled(m->trees_source, SD_EVENT_ONESHOT);
+        }
+}
+
+/* A timer is dispatched between two calls, where nobody holds a borrowed
+ * tree: the trees nobody read for a while go (their text stays, parsed
+ * again when read), and so does the memory malloc kept of them. */
+static int on_trees_idle(sd_event_source *s, uint64_t usec, void *userdata) {
+        Model *m = userdata;
+        unsigned left;
+
+        if (object_trees_drop_idle(&left) > 0 || m->trim_wanted)
+                malloc_trim(0);
+        m->trim_wanted = false;
+        if (left > 0)
+                trees_parsed(m);
+        return 0;
+}
+
+void model_trim_soon(Model *m) {
+        m->trim_wanted = true;
+        trees_parsed(m);
+}
+
 int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error) {
         g_autoptr(Model) m = g_new0(Model, 1);
         g_autofree char *db = NULL;
@@ -819,6 +858,15 @@ int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits,
         if (r < 0)
                 return ev_error_set(error, -r, "cannot add event source: %s", g_strerror(-r));
         sd_event_source_set_enabled(m->retry_source, SD_EVENT_OFF);
+        /* the API tests drop trees at (nearly) every turn of the loop: whatever
+         * holds a borrowed tree too long fails there, under ASan */
+        const char *idle_ms = g_getenv("EDGEVIRT_TEST_TREES_IDLE_MS");
+        m->trees_idle_usec = idle_ms ? g_ascii_strtoull(idle_ms, NULL, 10) * 1000 : MODEL_TREES_IDLE_USEC;
+        r = sd_event_add_time_relative(event, &m->trees_source, CLOCK_MONOTONIC, m->trees_idle_usec,
+                                       m->trees_idle_usec / 4 + 1, on_trees_idle, m);
+        if (r < 0)
+                return ev_error_set(error, -r, "cannot add event source: %s", g_strerror(-r));
+        object_trees_set_notify(trees_parsed, m);
 
         /* As in Kubernetes, the "default" namespace always exists. */
         g_autofree char *default_key = object_key(&kind_namespace, "", DEFAULT_NAMESPACE);
@@ -845,6 +893,9 @@ Model *model_free(Model *m) {
                 return NULL;
         sd_event_source_disable_unref(m->reconcile_source);
         sd_event_source_disable_unref(m->retry_source);
+        if (m->trees_source)
+                object_trees_set_notify(NULL, NULL);
+        sd_event_source_disable_unref(m->trees_source);
         g_clear_pointer(&m->by_uid, g_hash_table_unref);
         g_clear_pointer(&m->by_key, g_hash_table_unref);
         g_clear_pointer(&m->queue, g_hash_table_unref);

@@ -32,6 +32,9 @@ typedef struct ModelLimits {
 int model_new(sd_event *event, const char *state_dir, const ModelLimits *limits, Model **ret, GError **error);
 Model *model_free(Model *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Model, model_free)
+/* Much memory was just freed (a large reply sent): hand what malloc keeps
+ * of it back to the system when the document trees' timer next runs. */
+void model_trim_soon(Model *m);
 
 void model_set_observer(Model *m, ModelObserver f, void *userdata);
 /* Facts kept beside the document changed (a guest agent's): tell the

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "json-read.h"
 #include "json-util.h"
 #include "object.h"
 #include "util.h"
@@ -25,12 +26,77 @@ ObjectName *object_name_free(ObjectName *n) {
         return NULL;
 }
 
+/* The objects whose tree is parsed (each one's tree_link), and whom to tell
+ * when the first is. */
+static GQueue trees = G_QUEUE_INIT;
+static void (*trees_notify)(void *userdata);
+static void *trees_notify_data;
+
+static void tree_list(Object *o) {
+        o->tree_read = true;
+        if (o->tree_link.data)
+                return;
+        o->tree_link.data = o;
+        g_queue_push_tail_link(&trees, &o->tree_link);
+        if (trees.length == 1 && trees_notify)
+                trees_notify(trees_notify_data);
+}
+
+static void tree_unlist(Object *o) {
+        if (!o->tree_link.data)
+                return;
+        g_queue_unlink(&trees, &o->tree_link);
+        o->tree_link = (GList) {};
+}
+
+void object_trees_set_notify(void (*notify)(void *userdata), void *userdata) {
+        trees_notify = notify;
+        trees_notify_data = userdata;
+}
+
+unsigned object_trees_drop_idle(unsigned *ret_left) {
+        unsigned n = 0;
+
+        for (GList *l = trees.head, *next; l; l = next) {
+                Object *o = l->data;
+                next = l->next;
+                if (o->tree_read) {
+                        o->tree_read = false;
+                        continue;
+                }
+                object_json(o);
+                tree_unlist(o);
+                g_clear_pointer(&o->doc, json_node_unref);
+                n++;
+        }
+        *ret_left = trees.length;
+        return n;
+}
+
+void object_set_json(Object *o, char *text) {
+        g_free(o->json);
+        o->json = text;
+}
+
+JsonNode *object_doc(Object *o) {
+        if (!o->doc) {
+                g_autoptr(GError) e = NULL;
+                /* our own generator's text: it reads back unless there is a bug */
+                o->doc = json_read_object(o->json, strlen(o->json), &e);
+                if (!o->doc)
+                        g_error("%s: its document's text does not read back: %s", o->key, e->message);
+        }
+        tree_list(o);
+        return o->doc;
+}
+
 Object *object_new(const KindInfo *kind, JsonNode *doc) {
         Object *o = g_new0(Object, 1);
 
         o->n_ref = 1;
         o->kind = kind;
         o->doc = doc;
+        tree_list(o);
         JsonObject *meta = object_metadata(o);
         o->namespace = g_strdup(kind->namespaced ? json_get_string(meta, "namespace") : "");
         o->name = g_strdup(json_get_string(meta, "name"));
@@ -53,27 +119,31 @@ Object *object_unref(Object *o) {
         g_free(o->name);
         g_free(o->uid);
         g_free(o->key);
-        json_node_unref(o->doc);
+        tree_unlist(o);
+        if (o->doc)
+                json_node_unref(o->doc);
         g_free(o->json);
         g_free(o);
         return NULL;
 }
 
 void object_set_doc(Object *o, JsonNode *doc) {
-        json_node_unref(o->doc);
+        if (o->doc)
+                json_node_unref(o->doc);
         o->doc = doc;
+        tree_list(o);
         g_clear_pointer(&o->json, g_free);
         o->resource_version = g_ascii_strtoull(object_meta_string(o, "resourceVersion") ?: "0", NULL, 10);
 }
 
 const char *object_json(Object *o) {
         if (!o->json)
-                o->json = json_text(o->doc, false);
+                o->json = json_text(object_doc(o), false);
         return o->json;
 }
 
 JsonObject *object_root(Object *o) {
-        return json_node_get_object(o->doc);
+        return json_node_get_object(object_doc(o));
 }
 
 JsonObject *object_metadata(Object *o) {

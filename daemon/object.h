@@ -17,8 +17,12 @@ struct Object {
         char *uid;
         char *key;              /* "<kind>/<namespace>/<name>" */
         uint64_t resource_version;
-        JsonNode *doc;          /* never changed in place: replaced (object_set_doc) */
-        char *json;             /* doc as compact JSON, once asked for (object_json) */
+        /* The document, never changed in place: replaced (object_set_doc).  Read
+         * through object_doc(): NULL while its tree is dropped (object_trees_drop). */
+        JsonNode *doc;
+        char *json;             /* doc as compact JSON, once asked for or its tree dropped */
+        GList tree_link;        /* in the list of parsed trees; data NULL when not */
+        bool tree_read;         /* doc read since the last object_trees_drop_idle() */
 };
 
 /* Takes ownership of doc, which must carry metadata.name and .uid. */
@@ -31,6 +35,22 @@ void object_set_doc(Object *o, JsonNode *doc);
 /* The document as compact JSON (json_text), written when first asked for
  * and kept until the document is replaced: what List and Get join. */
 const char *object_json(Object *o);
+/* Its current document's compact JSON, written already (the store's row):
+ * takes text, which must be json_text(doc, false). */
+void object_set_json(Object *o, char *text);
+/* The document's tree, parsed again from its text if it was dropped.
+ * Borrowed, valid until the document is replaced or the main loop drops
+ * the trees (object_trees_drop, between two dispatches): whoever keeps it
+ * longer takes a reference (json_node_ref). */
+JsonNode *object_doc(Object *o);
+/* Drop the trees not read since the last call, keeping their text: only
+ * where nobody holds a borrowed one (the model calls it from a timer, every
+ * MODEL_TREES_IDLE_USEC).  Returns how many were dropped; *ret_left how
+ * many trees are left. */
+unsigned object_trees_drop_idle(unsigned *ret_left);
+/* notify(userdata) when a tree is parsed or set while none was: the model
+ * arms its drop.  NULL: nobody is told. */
+void object_trees_set_notify(void (*notify)(void *userdata), void *userdata);
 
 JsonObject *object_root(Object *o);
 JsonObject *object_metadata(Object *o);

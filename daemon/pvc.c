@@ -243,7 +243,7 @@ typedef struct StatusUpdate {
 } StatusUpdate;
 
 static void set_status(PvcController *c, Object *o, const StatusUpdate *u) {
-        JsonNode *doc = json_deep_copy(o->doc);
+        JsonNode *doc = json_deep_copy(object_doc(o));
         JsonObject *root = json_node_get_object(doc);
         JsonObject *status = json_ensure_object(root, "status");
 
@@ -623,7 +623,7 @@ static int pvc_reconcile(Model *m, Object *o) {
         case CLAIM_NOTHING:
                 return 0;
         case CLAIM_LET_GO: {
-                JsonNode *doc = json_deep_copy(o->doc);
+                JsonNode *doc = json_deep_copy(object_doc(o));
                 json_array_remove_string(json_get_array(json_get_object(json_node_get_object(doc), "metadata"),
                                                         "finalizers"), PVC_PROTECTION);
                 return model_update(m, o, doc, &e);

@@ -472,7 +472,7 @@ static int vmrestore_finalize(Model *m, Object *o) {
  * them to be Bound, then puts the VM back on them. */
 static int vmrestore_reconcile(Model *m, Object *o) {
         /* status is written on the way: what is read of the document stays valid */
-        g_autoptr(JsonNode) keep = json_node_ref(o->doc);
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(o));
         JsonObject *spec = json_get_object(object_root(o), "spec");
         JsonObject *rstatus = json_get_object(object_root(o), "status");
         const char *vm_name = json_get_string(json_get_object(spec, "target"), "name");

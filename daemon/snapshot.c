@@ -79,13 +79,13 @@ static void retry_later(Model *m, Object *o) {
 }
 
 JsonNode *snapshot_status_edit(Object *o, JsonObject **ret_status) {
-        JsonNode *doc = json_deep_copy(o->doc);
+        JsonNode *doc = json_deep_copy(object_doc(o));
         *ret_status = json_ensure_object(json_node_get_object(doc), "status");
         return doc;
 }
 
 void snapshot_status_commit(Model *m, Object *o, JsonNode *doc) {
-        if (json_equal(doc, o->doc)) {
+        if (json_equal(doc, object_doc(o))) {
                 json_node_unref(doc);
                 return;
         }
@@ -622,7 +622,7 @@ static bool past_deadline(Model *m, Object *o) {
 }
 
 static int vmsnapshot_reconcile(Model *m, Object *o) {
-        g_autoptr(JsonNode) keep = json_node_ref(o->doc);       /* spec outlives status writes */
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(o));       /* spec outlives status writes */
         JsonObject *spec = json_get_object(object_root(o), "spec");
         const char *phase = object_status_string(o, "phase");
         Object *vm = NULL;

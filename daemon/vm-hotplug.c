@@ -32,7 +32,7 @@ int vm_add_volume(Model *m, Object *vm, const HotplugVolume *v, bool persist, GE
                 r = vmi_hotplug_entries(m, vm->namespace, v, &volume, &disk, error);
                 if (r < 0)
                         return r;
-                doc = json_deep_copy(vm->doc);
+                doc = json_deep_copy(object_doc(vm));
                 JsonObject *spec = template_spec(json_node_get_object(doc));
                 JsonArray *volumes = json_ensure_array(spec, "volumes");
                 JsonArray *disks = json_ensure_array(json_ensure_object(json_ensure_object(spec, "domain"), "devices"),
@@ -67,7 +67,7 @@ int vm_remove_volume(Model *m, Object *vm, const char *name, bool persist, GErro
                 return ev_error_set(error, EBUSY, "volume \"%s\" is in the template of VM %s/%s, which would attach "
                                     "it again: remove it with persist", name, vm->namespace, vm->name);
         if (persist) {
-                doc = json_deep_copy(vm->doc);
+                doc = json_deep_copy(object_doc(vm));
                 JsonObject *spec = template_spec(json_node_get_object(doc));
                 JsonArray *volumes = json_get_array(spec, "volumes");
                 JsonArray *disks = json_get_array(json_get_object(json_get_object(spec, "domain"), "devices"), "disks");

@@ -39,7 +39,7 @@ static bool dump_in_progress(JsonObject *req) {
 /* The request's new phase (and what goes with it); NULL phase: no request. */
 /* vm's document with status.memoryDumpRequest req (NULL: none) */
 static JsonNode *request_doc(Object *vm, JsonObject *req) {
-        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vm));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
 
         if (req)
@@ -240,7 +240,7 @@ static void note_size(Model *m, Object *vm, const char *claim_name, uint64_t siz
 
         if (model_get(m, &kind_pvc, vm->namespace, claim_name, &claim, NULL) < 0)
                 return;
-        JsonNode *doc = json_deep_copy(claim->doc);
+        JsonNode *doc = json_deep_copy(object_doc(claim));
         JsonObject *meta = json_ensure_object(json_node_get_object(doc), "metadata");
         json_object_set_string_member(json_ensure_object(meta, "annotations"), MEMORY_DUMP_SIZE, text);
         if (model_update(m, claim, doc, &e) < 0)

@@ -222,7 +222,7 @@ static VmRunFacts run_facts(Model *m, Object *vm, Object *vmi) {
 
 static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, JsonArray *requests,
                          JsonObject *start_failure, bool keep_failure, JsonObject *refs) {
-        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vm));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         VmRunFacts facts = run_facts(m, vm, vmi);
         const char *ps = vm_run_printable(&facts);
@@ -254,7 +254,7 @@ static void write_status(Model *m, Object *vm, Object *vmi, const VmStatus *u, J
                 else
                         json_object_remove_member(status, *r);
         }
-        if (json_equal(doc, vm->doc)) {
+        if (json_equal(doc, object_doc(vm))) {
                 json_node_unref(doc);
                 return;
         }
@@ -451,7 +451,7 @@ const KindInfo kind_vm = {
 
 static int add_requests(Model *m, Object *vm, const char *const *actions, const char *uid, const char *set_strategy,
                         GError **error) {
-        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vm));
         JsonObject *root = json_node_get_object(doc);
         JsonObject *status = json_ensure_object(root, "status");
         JsonArray *reqs = json_get_array(status, "stateChangeRequests");

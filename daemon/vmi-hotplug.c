@@ -179,7 +179,7 @@ static void set_instance_only(JsonObject *root, const char *name, bool on) {
 /* Take the volume name out of the instance's spec and volumeStatus. */
 static void drop_volume(VmiController *c, Object *vmi, const char *name) {
         g_autoptr(GError) e = NULL;
-        JsonNode *doc = json_deep_copy(vmi->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vmi));
         JsonObject *root = json_node_get_object(doc);
         JsonObject *spec = json_get_object(root, "spec");
         JsonArray *arrays[] = {
@@ -204,7 +204,7 @@ static void drop_volume(VmiController *c, Object *vmi, const char *name) {
 /* Set the phase of volume name's volumeStatus. */
 static void write_phase(VmiController *c, Object *vmi, const char *name, const char *phase, const char *reason,
                         const char *message) {
-        JsonNode *doc = json_deep_copy(vmi->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vmi));
         JsonObject *status = json_get_object(json_node_get_object(doc), "status");
         JsonObject *entry = json_array_find_named(json_get_array(status, "volumeStatus"), name, NULL);
         if (!entry) {
@@ -246,7 +246,7 @@ static void submit_device_op(VmiController *c, Object *vmi, HvOpKind kind, char 
 /* A volumeStatus entry for a hotpluggable volume the instance started
  * with, on the target the domain gave it. */
 static void add_entry(VmiController *c, Object *vmi, const char *name) {
-        JsonNode *doc = json_deep_copy(vmi->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vmi));
         JsonObject *root = json_node_get_object(doc);
         g_autoptr(GHashTable) targets = domain_disk_targets(json_get_object(root, "spec"));
         JsonObject *entry = json_object_new();
@@ -299,7 +299,7 @@ static int attach(VmiController *c, Object *vmi, JsonObject *volume, JsonObject 
         g_auto(Resolved) r = { 0 };
         int k;
 
-        g_autoptr(JsonNode) doc = json_deep_copy(vmi->doc);
+        g_autoptr(JsonNode) doc = json_deep_copy(object_doc(vmi));
         JsonObject *root = json_node_get_object(doc);
         JsonObject *spec = json_get_object(root, "spec");
         JsonArray *volumes = json_ensure_array(spec, "volumes");
@@ -483,7 +483,7 @@ static void adopt_done(HvOp *op) {
         while (g_hash_table_iter_next(&it, NULL, &value))
                 g_hash_table_add(live, value);
 
-        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* names outlive the writes below */
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(vmi));     /* names outlive the writes below */
         JsonObject *root = json_node_get_object(keep);
         JsonArray *vstatus = json_get_array(json_get_object(root, "status"), "volumeStatus");
         for (guint i = 0; vstatus && i < json_array_get_length(vstatus); i++) {
@@ -580,7 +580,7 @@ static bool sync_add(VmiController *c, Object *vm, Object *vmi, Instance *inst, 
 /* A hotpluggable volume of the instance that its template no longer has
  * (and that was not hotplugged into the instance alone): detached. */
 static bool sync_remove(VmiController *c, Object *vm, Object *vmi, Instance *inst, const char *tmpl) {
-        g_autoptr(JsonNode) keep = json_node_ref(vmi->doc);     /* the loop outlives status writes */
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(vmi));     /* the loop outlives status writes */
         JsonObject *root = json_node_get_object(keep);
         JsonArray *tvols = json_get_array(template_spec(vm), "volumes");
         JsonArray *volumes = json_get_array(json_get_object(root, "spec"), "volumes");

@@ -57,7 +57,7 @@ static int vmi_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warn
 /* --- status --- */
 
 void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
-        JsonNode *doc = json_deep_copy(vmi->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vmi));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         const char *old_phase = json_get_string(status, "phase");
         const char *phase = u->phase ? u->phase : old_phase ? old_phase : "Pending";
@@ -110,7 +110,7 @@ void vmi_write_status(VmiController *c, Object *vmi, const VmiStatus *u) {
                 g_autoptr(JsonNode) os = json_node_init_object(json_node_alloc(), u->os_info);
                 json_object_set_member(status, "guestOSInfo", json_deep_copy(os));
         }
-        if (json_equal(doc, vmi->doc)) {
+        if (json_equal(doc, object_doc(vmi))) {
                 json_node_unref(doc);
                 return;
         }

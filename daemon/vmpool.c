@@ -227,7 +227,7 @@ static int update_member(Model *m, Object *pool, Object *vm, const char *revisio
         if (streq_ptr(labels ? json_get_string(labels, REVISION_LABEL) : NULL, revision) || ordinal < 0)
                 return 0;
         g_autoptr(JsonObject) want = vm_document(pool, (unsigned) ordinal, revision);
-        JsonNode *doc = json_deep_copy(vm->doc);
+        JsonNode *doc = json_deep_copy(object_doc(vm));
         JsonObject *root = json_node_get_object(doc), *meta = json_get_object(root, "metadata");
         JsonObject *wmeta = json_get_object(want, "metadata");
         json_object_set_member(meta, "labels", json_deep_copy(json_object_get_member(wmeta, "labels")));
@@ -248,7 +248,7 @@ static int update_member(Model *m, Object *pool, Object *vm, const char *revisio
  * or FailedDelete), NULL: it did not */
 static void write_status(Model *m, Object *pool, const char *reason, const char *failure) {
         g_autoptr(GPtrArray) members = members_of(m, pool);
-        JsonNode *doc = json_deep_copy(pool->doc);
+        JsonNode *doc = json_deep_copy(object_doc(pool));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         g_autofree char *selector = label_selector_format(json_get_object(spec_of(object_root(pool)), "selector"),
                                                           NULL);
@@ -263,7 +263,7 @@ static void write_status(Model *m, Object *pool, const char *reason, const char 
         status_set_condition(status, "ReplicaFailure", failure != NULL, failure ? reason : "", failure ?: "");
         status_set_condition(status, "ReplicaPaused", paused, paused ? "Paused" : "",
                              paused ? "Pool controller is paused" : "");
-        if (json_equal(doc, pool->doc)) {
+        if (json_equal(doc, object_doc(pool))) {
                 json_node_unref(doc);
                 return;
         }

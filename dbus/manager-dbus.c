@@ -211,7 +211,7 @@ static int read_output_option(const char *output, bool *yaml, sd_bus_error *erro
  * text, laid out; YAML from its document. */
 static char *object_text(Object *o, bool yaml) {
         if (yaml)
-                return manifest_to_yaml(o->doc);
+                return manifest_to_yaml(object_doc(o));
         GString *out = g_string_new(NULL);
         json_pretty_append(out, object_json(o), 0);
         return g_string_free(out, FALSE);
@@ -306,7 +306,7 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
         if (yaml) {
                 JsonArray *items = json_array_new();
                 for (guint i = p->start; i < p->start + p->n; i++)
-                        json_array_add_element(items, json_node_ref(((Object *) objects->pdata[i])->doc));
+                        json_array_add_element(items, json_node_ref(object_doc(objects->pdata[i])));
                 json_object_set_array_member(list, "items", items);
                 g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
                 return manifest_to_yaml(node);

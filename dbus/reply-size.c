@@ -17,6 +17,7 @@
 #define HEADER_ROOM 4096                /* a reply's header: serial, destination, sender, signature */
 #define INTROSPECT_FIXED (64u * 1024)   /* the interfaces' XML of one object, generously */
 #define INTROSPECT_PER_CHILD 32u        /* <node name=""/> and a newline */
+#define LARGE_REPLY (1024u * 1024)      /* then malloc is told to hand back memory soon */
 
 size_t bus_reply_max_text(Daemon *d) {
         return d->max_message_size - HEADER_ROOM;
@@ -24,13 +25,17 @@ size_t bus_reply_max_text(Daemon *d) {
 
 int bus_reply_text(Daemon *d, sd_bus_message *m, const char *text, const char *what, sd_bus_error *error) {
         size_t len = strlen(text);
+        int r;
 
         bus_rate_limit_charge(d->ratelimit, m, len);
         if (len > bus_reply_max_text(d))
                 return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
                                          "%s is %zu bytes, more than one message on the bus carries (%zu)",
                                          what, len, bus_reply_max_text(d));
-        return sd_bus_reply_method_return(m, "s", text);
+        r = sd_bus_reply_method_return(m, "s", text);
+        if (len >= LARGE_REPLY)
+                model_trim_soon(d->model);
+        return r;
 }
 
 static size_t align_to(size_t n, size_t a) {
@@ -269,6 +274,8 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 if (!objects || !sd_bus_message_get_expect_reply(m))
                         return 0;       /* sd-bus answers */
                 r = reply_managed_objects(d, m, objects);
+                if (r >= 0 && size >= LARGE_REPLY)
+                        model_trim_soon(d->model);
                 if (r >= 0)
                         return 1;
                 g_warning("cannot answer GetManagedObjects: %s", g_strerror(-r));

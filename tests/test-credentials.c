@@ -5,6 +5,7 @@
 
 #include "credentials.h"
 #include "json-util.h"
+#include "model-fixture.h"
 #include "object.h"
 #include "util.h"
 
@@ -26,41 +27,10 @@ static const char VMI[] =
         "[agent]}}}\n"
         "  - userPassword: {source: {secret: {secretName: pw}}, propagationMethod: {qemuGuestAgent: {}}}\n";
 
-typedef struct Fixture {
-        sd_event *event;
-        char *dir;
-        Model *model;
-} Fixture;
-
-static void apply(Fixture *f, const char *text) {
-        g_autoptr(GError) e = NULL;
-        g_autoptr(GPtrArray) paths = NULL;
-        g_autoptr(GPtrArray) warnings = g_ptr_array_new_with_free_func(g_free);
-        ApplyOptions opts = { 0 };
-        g_assert_cmpint(model_apply(f->model, text, strlen(text), &opts, &paths, warnings, &e), ==, 0);
-        g_assert_no_error(e);
-}
-
 static void setup(Fixture *f, gconstpointer data) {
-        g_autoptr(GError) e = NULL;
-        ModelLimits limits = { .max_document_size = 1 << 20, .max_objects_per_apply = 100,
-                              .max_objects_per_namespace = 1000 };
-        g_assert_cmpint(sd_event_new(&f->event), >=, 0);
-        f->dir = g_dir_make_tmp("edgevirt-credentials-XXXXXX", NULL);
-        g_assert_nonnull(f->dir);
-        g_autofree char *state = g_build_filename(f->dir, "state", NULL);
-        g_assert_cmpint(model_new(f->event, state, &limits, &f->model, &e), ==, 0);
-        g_assert_no_error(e);
-        apply(f, SECRETS);
-        apply(f, VMI);
-}
-
-static void teardown(Fixture *f, gconstpointer data) {
-        model_free(f->model);
-        sd_event_unref(f->event);
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-        g_assert_cmpint(system(cmd), ==, 0);
-        g_free(f->dir);
+        fixture_setup(f);
+        fixture_apply(f, SECRETS);
+        fixture_apply(f, VMI);
 }
 
 static Object *vmi(Fixture *f) {
@@ -113,12 +83,13 @@ static void test_digest_follows_the_secrets(Fixture *f, gconstpointer data) {
         g_autoptr(GPtrArray) u1 = NULL, u2 = NULL, u3 = NULL, u4 = NULL;
         g_autofree char *d1 = resolve(f, &u1), *d2 = resolve(f, &u2);
         g_assert_cmpstr(d1, ==, d2);
-        apply(f, "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa EEE e@x\"}\n");
+        fixture_apply(f,
+                      "apiVersion: v1\nkind: Secret\nmetadata: {name: keys-b}\nstringData: {k: \"ssh-rsa EEE e@x\"}\n");
         g_autofree char *d3 = resolve(f, &u3);
         g_assert_cmpstr(d3, !=, d1);
-        apply(f,
-              "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\nstringData: {root: other, agent: x, nobody: \"  "
-              "\"}\n");
+        fixture_apply(f,
+                      "apiVersion: v1\nkind: Secret\nmetadata: {name: pw}\n"
+                      "stringData: {root: other, agent: x, nobody: \"  \"}\n");
         g_autofree char *d4 = resolve(f, &u4);
         g_assert_cmpstr(d4, !=, d3);
 }
@@ -166,9 +137,9 @@ static void test_sync_rules(void) {
 
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
-        g_test_add("/credentials/users", Fixture, NULL, setup, test_users, teardown);
-        g_test_add("/credentials/digest", Fixture, NULL, setup, test_digest_follows_the_secrets, teardown);
-        g_test_add("/credentials/missing-secret", Fixture, NULL, setup, test_missing_secret_is_named, teardown);
+        g_test_add("/credentials/users", Fixture, NULL, setup, test_users, fixture_teardown);
+        g_test_add("/credentials/digest", Fixture, NULL, setup, test_digest_follows_the_secrets, fixture_teardown);
+        g_test_add("/credentials/missing-secret", Fixture, NULL, setup, test_missing_secret_is_named, fixture_teardown);
         g_test_add_func("/credentials/sync-rules", test_sync_rules);
         return g_test_run();
 }

@@ -373,7 +373,7 @@ static void hashed(GPtrArray *out, const GError *e, void *userdata) {
                 g_hash_table_insert(hashing, g_strdup(h->uid), GUINT_TO_POINTER(left - 1));
         if (x && !object_is_deleting(x) && out && out->len >= 1) {
                 g_autoptr(GError) ue = NULL;
-                JsonNode *doc = json_deep_copy(x->doc);
+                JsonNode *doc = json_deep_copy(object_doc(x));
                 JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"),
                                                      "annotations");
                 g_autofree char *key = g_strconcat(VMEXPORT_CHECKSUM_PREFIX, h->volume, NULL);
@@ -480,7 +480,7 @@ static JsonObject *links_of(Object *x, Volumes *v) {
 
 static void write_status(Model *m, Object *x, const char *token, const char *expires, Volumes *v, const char *reason,
                          const char *message) {
-        JsonNode *doc = json_deep_copy(x->doc);
+        JsonNode *doc = json_deep_copy(object_doc(x));
         JsonObject *status = json_ensure_object(json_node_get_object(doc), "status");
         bool ready = reason == NULL;
 
@@ -495,7 +495,7 @@ static void write_status(Model *m, Object *x, const char *token, const char *exp
                 json_object_set_object_member(status, "links", links_of(x, v));
         else
                 json_object_remove_member(status, "links");
-        if (json_equal(doc, x->doc)) {
+        if (json_equal(doc, object_doc(x))) {
                 json_node_unref(doc);
                 return;
         }
@@ -514,7 +514,7 @@ static char *expiry_of(Object *x, gint64 *ret_left) {
 }
 
 static int vmexport_reconcile(Model *m, Object *x) {
-        g_autoptr(JsonNode) keep = json_node_ref(x->doc);
+        g_autoptr(JsonNode) keep = json_node_ref(object_doc(x));
         g_auto(Volumes) v = { 0 };
         g_autoptr(GError) e = NULL;
         gint64 left;
@@ -613,7 +613,7 @@ static JsonObject *upload_datavolume(const char *name, const char *path, const c
 /* The VM as a cluster takes it: no status, only its name, labels and
  * annotations; the dataVolumeTemplates of exported volumes upload. */
 static JsonObject *clean_vm(Object *vm, Volumes *v, GHashTable *in_vm) {
-        g_autoptr(JsonNode) n = json_deep_copy(vm->doc);
+        g_autoptr(JsonNode) n = json_deep_copy(object_doc(vm));
         JsonObject *o = json_node_get_object(n), *meta = json_get_object(o, "metadata"), *clean = json_object_new();
         static const char *const kept[] = { "name", "labels", "annotations" };
 

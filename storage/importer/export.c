@@ -112,7 +112,7 @@ void export_volume(const Options *o) {
         Export x = { .out = { .fd = STDIN_FILENO, .what = "the export's output" } };
         g_autofree char *checksum = NULL;
         uint64_t size;
-        struct stat st;
+        struct stat st = { 0 };
 
         signal(SIGPIPE, SIG_IGN);       /* a reader that went away: an error, not death */
         if (fstat(x.out.fd, &st) < 0 && !streq(o->format, "sha256"))
@@ -123,6 +123,10 @@ void export_volume(const Options *o) {
         off_t start = regular ? lseek(x.out.fd, 0, SEEK_CUR) : 0;
         if (!regular)
                 x.out.idle_seconds = o->idle_seconds;   /* a pipe: the client must keep reading */
+        /* what the file held past where it stands goes: holes seeked over
+         * must read as zeros, and an older, longer file must not keep its tail */
+        else if (!streq(o->format, "sha256") && (start < 0 || ftruncate(x.out.fd, start) < 0))
+                die(false, "cannot empty the output from where it stands: %s", g_strerror(errno));
         if (streq(o->format, "qcow2") || streq(o->format, "sha256"))
                 checksum = disk_checksum(o->export_path, &size);
         if (streq(o->format, "qcow2"))
@@ -133,8 +137,7 @@ void export_volume(const Options *o) {
                 if (x.gzip && deflateInit2(&x.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                                            Z_DEFAULT_STRATEGY) != Z_OK)
                         die(false, "gzip failed: %s", x.z.msg ? x.z.msg : "deflateInit2");
-                struct stat vs;
-                x.total = stat(o->export_path, &vs) == 0 ? (uint64_t) vs.st_size : 0;
+                x.total = disk_size(o->export_path);
                 checksum = disk_walk(o->export_path, on_chunk, &x, &size);
                 if (x.gzip) {
                         deflate_out(&x, NULL, 0, Z_FINISH);

@@ -108,6 +108,8 @@ void disk_image_clear(DiskImage *img);
 void save_archive(const Options *o);
 
 /* "sha256:HEX" of the raw disk at path (holes not read), its size. */
+/* The volume's size in bytes (a block device's too); dies when it cannot be read. */
+uint64_t disk_size(const char *path);
 char *disk_checksum(const char *path, uint64_t *ret_size);
 /* The raw disk at path, in order: data as it is read (data, n), holes and
  * zeros the file system knows of as (NULL, n) without reading them. */

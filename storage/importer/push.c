@@ -28,6 +28,17 @@
 
 #define PROGRESS_INTERVAL_US (500 * 1000)
 
+/* The volume's size: a file's or a block device's (whose st_size is 0). */
+uint64_t disk_size(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        off_t size = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+
+        if (size < 0)
+                die(false, "cannot read the volume %s: %s", path, g_strerror(errno));
+        close(fd);
+        return (uint64_t) size;
+}
+
 /* sha256 of the raw disk, holes read as the zeros they are without
  * reading them (SEEK_DATA where the file system has it). */
 char *disk_walk(const char *path, DiskChunk chunk, void *userdata, uint64_t *ret_size) {

@@ -6,15 +6,17 @@ qemu-img finds identical to the source, the checksum, the manifests, the
 token, the ttl, deletion and bad input."""
 import base64
 import gzip
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 
 import dbus
 import pytest
 import yaml
 
-from conftest import COMPAT, ROOT, Client, Daemon, expect_error, path_encode, wait_until
+from conftest import BUILD, COMPAT, ROOT, Client, Daemon, expect_error, path_encode, wait_until
 from test_cli import CTL, complete, ctl, openapi_check  # noqa: F401 (the fixture)
 from test_export_push import fill, sha256_file, volume_path
 
@@ -366,3 +368,59 @@ def test_raw_into_a_file_opened_for_appending(bus, shop, tmp_path):
         export_obj(bus, "ex").Download("data", "raw", token_of(c, doc), dbus.types.UnixFd(f.fileno()), {})
     with open(out, "rb") as f, open(volume_path(bus, "shop", "data"), "rb") as src:
         assert f.read(4) == b"HEAD" and f.read() == src.read()
+
+
+def test_a_download_over_an_older_longer_file_leaves_nothing_of_it(bus, shop, tmp_path):
+    """A file opened without O_TRUNC (r+b, `3<>file`): the holes seeked over
+    read as zeros and no tail of the old content stays, in every format."""
+    c = Client(bus.conn)
+    c.apply(export_doc("ex", "PersistentVolumeClaim", "data"))
+    doc = wait_ready(c, "ex")
+    src = volume_path(bus, "shop", "data")
+    for fmt in ("raw", "gzip", "qcow2"):
+        out = tmp_path / f"old.{fmt}"
+        out.write_bytes(b"KEEP" + b"\xaa" * (os.path.getsize(src) + (8 << 20)))
+        with open(out, "r+b") as f:
+            f.seek(4)
+            _, written = export_obj(bus, "ex").Download("data", fmt, token_of(c, doc),
+                                                        dbus.types.UnixFd(f.fileno()), {})
+        # raw into a file says the bytes it wrote, the holes left out
+        assert os.path.getsize(out) == 4 + (os.path.getsize(src) if fmt == "raw" else written)
+        with open(out, "rb") as f:
+            assert f.read(4) == b"KEEP"
+            body = f.read()
+        if fmt == "gzip":
+            body = gzip.decompress(body)
+        if fmt == "qcow2":
+            (tmp_path / "body.qcow2").write_bytes(body)
+            subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "qcow2", src, str(tmp_path / "body.qcow2")],
+                           check=True, capture_output=True)
+        else:
+            assert hashlib.sha256(body).hexdigest() == shop["data"].split(":", 1)[1]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("losetup"), reason="needs root and loop devices")
+def test_a_block_device_volume_is_sized_from_the_device(tmp_path):
+    """lvm-thin volumes are block devices, whose st_size is 0: the export's
+    progress gives their real size, so it is said twice a second, not per
+    64 KiB against a total of 0."""
+    img = tmp_path / "lv.img"
+    with open(img, "wb") as f:
+        f.truncate(8 << 20)
+        f.write(os.urandom(2 << 20))
+    try:
+        dev = subprocess.run(["losetup", "-f", "--show", str(img)], capture_output=True, text=True, check=True).stdout.strip()
+    except subprocess.CalledProcessError as e:
+        pytest.skip(f"no loop device: {e.stderr.strip()}")
+    try:
+        (tmp_path / "scratch").mkdir()
+        with open(tmp_path / "out.gz", "wb") as out:
+            r = subprocess.run([os.path.join(BUILD, "storage", "importer", "edgevirt-importer"), f"--export={dev}",
+                                "--format=gzip", f"--scratch={tmp_path / 'scratch'}"], stdin=out,
+                               capture_output=True, text=True, timeout=60)
+    finally:
+        subprocess.run(["losetup", "-d", dev], check=False)
+    assert r.returncode == 0, r.stderr
+    progress = [line.split() for line in r.stdout.splitlines() if line.startswith("progress ")]
+    assert progress and len(progress) <= 4 and all(p[2] == str(8 << 20) for p in progress), r.stdout
+    assert gzip.decompress((tmp_path / "out.gz").read_bytes()) == img.read_bytes()

@@ -221,6 +221,8 @@ def test_token_ttl_delete_and_bad_input(bus, ctl, shop, tmp_path):
     msg = expect_error("AccessDenied", x.Download, "data", "raw", "wrong", fd, {})
     assert "token" in msg and "mine" in msg
     expect_error("AccessDenied", x.Download, "data", "raw", "", fd, {})
+    for near in ("s3cret-toke", "s3cret-token!", "s3cret-tokeN", "x" * 4096):    # compared whole, not a prefix
+        expect_error("AccessDenied", x.Download, "data", "raw", near, fd, {})
     msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", x.Download, "data", "vmdk", "s3cret-token", fd, {})
     assert "format" in msg and "vmdk" in msg
     msg = expect_error("NotFound", x.Download, "nope", "raw", "s3cret-token", fd, {})

@@ -21,8 +21,9 @@
  *   cert is "" (no TLS endpoint: the bytes come through a descriptor).
  * - ttlDuration (default 2h) from creationTimestamp: then the export is
  *   deleted, with what it owns (status.ttlExpirationTime). */
+#include <fcntl.h>
 #include <sys/random.h>
-#include <sys/stat.h>
+#include <unistd.h>
 
 #include "imagecache-archive.h"
 #include "json-util.h"
@@ -72,6 +73,14 @@ static JsonObject *source_of(Object *x) {
         return json_get_object(spec_of(x), "source");
 }
 
+/* Whether now + ttl is a time (GDateTime ends with the year 9999); creation
+ * is now or shortly before. */
+static bool expiry_representable(int64_t ttl) {
+        g_autoptr(GDateTime) now = g_date_time_new_now_utc();
+        g_autoptr(GDateTime) at = g_date_time_add(now, ttl);
+        return at != NULL;
+}
+
 static int vmexport_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warnings, GError **error) {
         JsonObject *spec = json_get_object(doc, "spec"), *source = json_get_object(spec, "source");
         const char *kind = json_get_string(source, "kind"), *group = json_get_string(source, "apiGroup") ?: "";
@@ -98,6 +107,9 @@ static int vmexport_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray 
         if (ttl && duration_usec(ttl) < 0)
                 return ev_error_set(error, EINVAL, "spec.ttlDuration: Invalid value: \"%s\": not a duration (2h0m0s)",
                                     ttl);
+        if (ttl && !expiry_representable(duration_usec(ttl)))
+                return ev_error_set(error, EINVAL, "spec.ttlDuration: Invalid value: \"%s\": the export would "
+                                    "expire after the year 9999", ttl);
         if (token && validate_dns1123_subdomain(token, &e) < 0)
                 return ev_error_set(error, EINVAL, "spec.tokenSecretRef: Invalid value: \"%s\": %s", token,
                                     e->message);
@@ -116,6 +128,8 @@ typedef struct Volumes {
         GPtrArray *names;               /* claims' names */
         GPtrArray *paths;
         GPtrArray *claims;              /* the claims' uids, NULL for snapshot copies */
+        GPtrArray *sources;             /* what each checksum is of: the claim's or snapshot content's uid */
+        bool no_snapshot;               /* a running VM: say so, take no snapshot (a download's look) */
         const char *vm;                 /* the VM's name, for a VM or a snapshot of one */
         const char *reason;             /* not yet: why (a condition's reason) */
 } Volumes;
@@ -124,14 +138,16 @@ static void volumes_clear(Volumes *v) {
         g_clear_pointer(&v->names, g_ptr_array_unref);
         g_clear_pointer(&v->paths, g_ptr_array_unref);
         g_clear_pointer(&v->claims, g_ptr_array_unref);
+        g_clear_pointer(&v->sources, g_ptr_array_unref);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Volumes, volumes_clear)
 
-static void volumes_add(Volumes *v, const char *name, char *path, const char *claim_uid) {
+static void volumes_add(Volumes *v, const char *name, char *path, const char *claim_uid, const char *source) {
         g_ptr_array_add(v->names, g_strdup(name));
         g_ptr_array_add(v->paths, path);
         g_ptr_array_add(v->claims, g_strdup(claim_uid));
+        g_ptr_array_add(v->sources, g_strdup(source));
 }
 
 static char *snapshot_of(Object *x) {
@@ -156,7 +172,7 @@ static int claim_volume(Model *m, Object *x, const char *name, Volumes *v, GErro
                 return ev_error_set(error, EAGAIN, "PersistentVolumeClaim %s/%s is in use (a running VM or an "
                                     "import writes it)", x->namespace, name);
         }
-        volumes_add(v, name, pvc_volume_path(m, pvc), pvc->uid);
+        volumes_add(v, name, pvc_volume_path(m, pvc), pvc->uid, pvc->uid);
         return 0;
 }
 
@@ -197,7 +213,7 @@ static int snapshot_volumes(Model *m, Object *x, const char *snapshot, Volumes *
                         return ev_error_set(error, EAGAIN, "the copy of claim %s in VirtualMachineSnapshot %s/%s "
                                             "cannot be read", claim, x->namespace, snapshot);
                 }
-                volumes_add(v, claim, backend->ops->path(backend, id), NULL);
+                volumes_add(v, claim, backend->ops->path(backend, id), NULL, content->uid);
         }
         return 0;
 }
@@ -245,7 +261,13 @@ static int vm_volumes(Model *m, Object *x, const char *name, Volumes *v, GError 
                 return ev_error_set(error, EAGAIN, "VirtualMachine %s/%s not found", x->namespace, name);
         }
         v->vm = vm->name;
-        if ((vmi = vm_instance(m, vm)) && !vmi_is_finished(vmi))
+        if ((vmi = vm_instance(m, vm)) && !vmi_is_finished(vmi) && v->no_snapshot) {
+                v->reason = "SnapshotInProgress";
+                return ev_error_set(error, EAGAIN, "VM %s runs: the export is to be read from a "
+                                    "VirtualMachineSnapshot of it, not taken yet; wait for the export to be Ready "
+                                    "again", vm->name);
+        }
+        if (vmi && !vmi_is_finished(vmi))
                 return take_snapshot(m, x, vm->name, v, error);
         JsonArray *volumes = json_get_array(json_get_object(json_get_object(json_get_object(object_root(vm), "spec"),
                                                                              "template"), "spec"), "volumes");
@@ -267,6 +289,7 @@ static int source_volumes(Model *m, Object *x, Volumes *v, GError **error) {
         v->names = g_ptr_array_new_with_free_func(g_free);
         v->paths = g_ptr_array_new_with_free_func(g_free);
         v->claims = g_ptr_array_new_with_free_func(g_free);
+        v->sources = g_ptr_array_new_with_free_func(g_free);
         if (streq_ptr(kind, "PersistentVolumeClaim"))
                 r = claim_volume(m, x, name, v, error);
         else if (streq_ptr(kind, "VirtualMachineSnapshot"))
@@ -340,6 +363,24 @@ static int ensure_token(Model *m, Object *x, const char *name, GError **error) {
         return 0;
 }
 
+/* Constant-time: the SHA-256 digests of both compared with every byte
+ * looked at, so neither the length nor the first difference shows in the time. */
+static bool token_equal(const char *token, const char *want, size_t n) {
+        guint8 a[32], b[32];
+        gsize la = sizeof a, lb = sizeof b;
+        g_autoptr(GChecksum) ca = g_checksum_new(G_CHECKSUM_SHA256);
+        g_autoptr(GChecksum) cb = g_checksum_new(G_CHECKSUM_SHA256);
+        unsigned diff = 0;
+
+        g_checksum_update(ca, (const guchar *) token, strlen(token));
+        g_checksum_update(cb, (const guchar *) want, n);
+        g_checksum_get_digest(ca, a, &la);
+        g_checksum_get_digest(cb, b, &lb);
+        for (size_t i = 0; i < sizeof a; i++)
+                diff |= a[i] ^ b[i];
+        return diff == 0;
+}
+
 int vmexport_check_token(Model *m, Object *x, const char *token, GError **error) {
         g_autofree char *name = g_strdup(object_status_string(x, "tokenSecretRef") ?: "");
         g_autoptr(GBytes) want = isempty(name) ? NULL : secret_value(m, x->namespace, name, VMEXPORT_TOKEN_KEY,
@@ -348,7 +389,7 @@ int vmexport_check_token(Model *m, Object *x, const char *token, GError **error)
                 return -ENOENT;
         gsize n = 0;
         const char *w = want ? g_bytes_get_data(want, &n) : NULL;
-        if (isempty(token) || !w || strlen(token) != n || memcmp(token, w, n) != 0)
+        if (isempty(token) || !w || !token_equal(token, w, n))
                 return ev_error_set(error, EACCES, "token: not the token of VirtualMachineExport %s/%s (the key "
                                     "\"" VMEXPORT_TOKEN_KEY "\" of Secret %s)", x->namespace, x->name, name);
         return 0;
@@ -360,7 +401,32 @@ typedef struct Hash {
         Model *m;
         char *uid;
         char *volume;
+        char *source;                   /* the uid of what is hashed (Volumes.sources) */
+        char *claim;                    /* the claim held while it is read in place, or NULL */
 } Hash;
+
+static void hash_free(Hash *h) {
+        if (h->claim)
+                vmexport_hold_claim(h->m, h->claim, false);
+        g_free(h->uid);
+        g_free(h->volume);
+        g_free(h->source);
+        g_free(h->claim);
+        g_free(h);
+}
+
+/* The failures of exports gone (deleted while they waited to try again). */
+static void forget_gone(Model *m) {
+        GHashTableIter it;
+        const char *uid;
+
+        if (!hash_errors)
+                return;
+        g_hash_table_iter_init(&it, hash_errors);
+        while (g_hash_table_iter_next(&it, (void **) &uid, NULL))
+                if (!model_find_uid(m, uid))
+                        g_hash_table_iter_remove(&it);
+}
 
 static void hashed(GPtrArray *out, const GError *e, void *userdata) {
         Hash *h = userdata;
@@ -377,11 +443,13 @@ static void hashed(GPtrArray *out, const GError *e, void *userdata) {
                 JsonObject *ann = json_ensure_object(json_ensure_object(json_node_get_object(doc), "metadata"),
                                                      "annotations");
                 g_autofree char *key = g_strconcat(VMEXPORT_CHECKSUM_PREFIX, h->volume, NULL);
+                g_autofree char *of = g_strconcat(VMEXPORT_CHECKSUM_SOURCE_PREFIX, h->volume, NULL);
                 json_object_set_string_member(ann, key, out->pdata[0]);
+                json_object_set_string_member(ann, of, h->source);
                 if (model_update(h->m, x, doc, &ue) < 0)
                         log_object(G_LOG_LEVEL_WARNING, x, "cannot record the checksum of %s: %s", h->volume,
                                    ue->message);
-        } else if (x && e) {
+        } else if (x && !object_is_deleting(x) && e) {
                 log_object(G_LOG_LEVEL_WARNING, x, "cannot hash volume %s: %s", h->volume, e->message);
                 HashError *he = g_new0(HashError, 1);
                 he->message = g_strdup_printf("cannot hash volume %s: %s", h->volume, e->message);
@@ -391,15 +459,18 @@ static void hashed(GPtrArray *out, const GError *e, void *userdata) {
                 g_hash_table_insert(hash_errors, g_strdup(h->uid), he);
                 model_enqueue(h->m, x);
         }
-        g_free(h->uid);
-        g_free(h->volume);
-        g_free(h);
+        forget_gone(h->m);
+        hash_free(h);
 }
 
-static const char *checksum_of(Object *x, const char *volume) {
+/* The checksum of volume i, when it was taken of what the volume is read
+ * from now (a VM's claims, then the copies of the snapshot taken when it
+ * started, are different sources of the same volume names). */
+static const char *checksum_of(Object *x, Volumes *v, guint i) {
         JsonObject *ann = json_get_object(object_metadata(x), "annotations");
-        g_autofree char *key = g_strconcat(VMEXPORT_CHECKSUM_PREFIX, volume, NULL);
-        return json_get_string(ann, key);
+        g_autofree char *key = g_strconcat(VMEXPORT_CHECKSUM_PREFIX, (char *) v->names->pdata[i], NULL);
+        g_autofree char *of = g_strconcat(VMEXPORT_CHECKSUM_SOURCE_PREFIX, (char *) v->names->pdata[i], NULL);
+        return streq_ptr(json_get_string(ann, of), v->sources->pdata[i]) ? json_get_string(ann, key) : NULL;
 }
 
 /* Volumes not hashed yet: their hashing started (unless it runs); their number. */
@@ -410,7 +481,7 @@ static unsigned hash_volumes(Model *m, Object *x, Volumes *v) {
         if (!hashing)
                 hashing = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         for (guint i = 0; i < v->names->len; i++) {
-                if (checksum_of(x, v->names->pdata[i]))
+                if (checksum_of(x, v, i))
                         continue;
                 missing++;
                 if (running || !model_services(m) || !model_services(m)->images)
@@ -420,14 +491,16 @@ static unsigned hash_volumes(Model *m, Object *x, Volumes *v) {
                 h->m = m;
                 h->uid = g_strdup(x->uid);
                 h->volume = g_strdup(v->names->pdata[i]);
+                h->source = g_strdup(v->sources->pdata[i]);
+                h->claim = g_strdup(v->claims->pdata[i]);
+                if (h->claim)           /* read in place: in use while it is */
+                        vmexport_hold_claim(m, h->claim, true);
                 g_hash_table_insert(hashing, g_strdup(x->uid), GUINT_TO_POINTER(missing));
                 if (imagecache_export_volume(model_services(m)->images, v->paths->pdata[i], "sha256", NULL, -1, NULL,
                                              hashed, h, &e) < 0) {
                         log_object(G_LOG_LEVEL_WARNING, x, "cannot hash volume %s: %s", h->volume, e->message);
                         g_hash_table_remove(hashing, x->uid);
-                        g_free(h->uid);
-                        g_free(h->volume);
-                        g_free(h);
+                        hash_free(h);
                         model_enqueue_later(m, x, 5 * RETRY_USEC);
                         return missing;
                 }
@@ -488,7 +561,10 @@ static void write_status(Model *m, Object *x, const char *token, const char *exp
         status_set_condition(status, "Ready", ready, ready ? "Ready" : reason, message ?: "");
         if (token)
                 json_object_set_string_member(status, "tokenSecretRef", token);
-        json_object_set_string_member(status, "ttlExpirationTime", expires);
+        if (expires)
+                json_object_set_string_member(status, "ttlExpirationTime", expires);
+        else
+                json_object_remove_member(status, "ttlExpirationTime");
         if (v && v->vm)
                 json_object_set_string_member(status, "virtualMachineName", v->vm);
         if (ready)
@@ -509,8 +585,8 @@ static char *expiry_of(Object *x, gint64 *ret_left) {
         g_autoptr(GDateTime) now = g_date_time_new_now_utc();
         g_autoptr(GDateTime) at = created ? g_date_time_add(created, ttl >= 0 ? ttl : DEFAULT_TTL_USEC) : NULL;
 
-        *ret_left = at ? g_date_time_difference(at, now) : 1;
-        return at ? g_date_time_format(at, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("");
+        *ret_left = at ? g_date_time_difference(at, now) : G_MAXINT64;        /* never, when unrepresentable */
+        return at ? g_date_time_format(at, "%Y-%m-%dT%H:%M:%SZ") : NULL;
 }
 
 static int vmexport_reconcile(Model *m, Object *x) {
@@ -519,8 +595,12 @@ static int vmexport_reconcile(Model *m, Object *x) {
         g_autoptr(GError) e = NULL;
         gint64 left;
 
-        if (object_is_deleting(x))
+        forget_gone(m);
+        if (object_is_deleting(x)) {
+                if (hash_errors)
+                        g_hash_table_remove(hash_errors, x->uid);
                 return 0;
+        }
         g_autofree char *expires = expiry_of(x, &left);
         if (left <= 0) {
                 log_object(G_LOG_LEVEL_INFO, x, "its ttlDuration is over: deleting it");
@@ -528,7 +608,8 @@ static int vmexport_reconcile(Model *m, Object *x) {
                         log_object(G_LOG_LEVEL_WARNING, x, "cannot delete the expired export: %s", e->message);
                 return 0;
         }
-        model_enqueue_later(m, x, (uint64_t) left + G_USEC_PER_SEC / 10);
+        if (expires)
+                model_enqueue_later(m, x, (uint64_t) left + G_USEC_PER_SEC / 10);
         g_autofree char *token = token_secret_name(x);
         if (ensure_token(m, x, token, &e) < 0) {
                 write_status(m, x, NULL, expires, NULL, "TokenSecretMissing", e->message);
@@ -568,12 +649,20 @@ int vmexport_volume(Model *m, Object *x, const char *volume, char **ret_path, co
         if (!streq_ptr(object_status_string(x, "phase"), "Ready"))
                 return ev_error_set(error, EBUSY, "VirtualMachineExport %s/%s is %s, not Ready", x->namespace, x->name,
                                     object_status_string(x, "phase") ?: "new");
-        if (source_volumes(m, x, &v, &e) < 0)
+        v.no_snapshot = true;
+        if (source_volumes(m, x, &v, &e) < 0) {
+                model_enqueue(m, x);    /* its status to say so */
                 return ev_error_set(error, EBUSY, "VirtualMachineExport %s/%s: %s", x->namespace, x->name, e->message);
+        }
         for (guint i = 0; i < v.names->len; i++)
                 if (streq(v.names->pdata[i], volume)) {
+                        if (!(*ret_checksum = checksum_of(x, &v, i))) {
+                                model_enqueue(m, x);
+                                return ev_error_set(error, EBUSY, "VirtualMachineExport %s/%s: volume %s is read "
+                                                    "from another source now, not hashed yet; wait for the export "
+                                                    "to be Ready again", x->namespace, x->name, volume);
+                        }
                         *ret_path = g_strdup(v.paths->pdata[i]);
-                        *ret_checksum = checksum_of(x, volume);
                         *ret_claim_uid = g_strdup(v.claims->pdata[i]);
                         return 0;
                 }
@@ -585,13 +674,22 @@ int vmexport_volume(Model *m, Object *x, const char *volume, char **ret_path, co
 
 /* --- manifests --- */
 
+/* A volume's size: a file's length or a block device's (lvm-thin), whose
+ * stat size is 0; lseek to the end tells both. */
+static uint64_t volume_size(const char *path) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        off_t end = fd >= 0 ? lseek(fd, 0, SEEK_END) : -1;
+
+        if (fd >= 0)
+                close(fd);
+        return end > 0 ? (uint64_t) end : 0;
+}
+
 static JsonObject *upload_datavolume(const char *name, const char *path, const char *checksum) {
         JsonObject *dv = json_object_new(), *meta = json_object_new(), *spec = json_object_new();
         JsonObject *source = json_object_new(), *storage = json_object_new(), *res = json_object_new();
         JsonObject *req = json_object_new(), *ann = json_object_new();
-        struct stat st;
-        uint64_t size = stat(path, &st) == 0 ? (uint64_t) st.st_size : 0;
-        g_autofree char *quantity = g_strdup_printf("%" G_GUINT64_FORMAT, size);
+        g_autofree char *quantity = g_strdup_printf("%" G_GUINT64_FORMAT, volume_size(path));
 
         json_object_set_string_member(dv, "apiVersion", "cdi.kubevirt.io/v1beta1");
         json_object_set_string_member(dv, "kind", "DataVolume");
@@ -650,8 +748,11 @@ int vmexport_manifests(Model *m, Object *x, const char *type, JsonNode **ret, GE
         if (!streq_ptr(object_status_string(x, "phase"), "Ready"))
                 return ev_error_set(error, EBUSY, "VirtualMachineExport %s/%s is %s, not Ready", x->namespace, x->name,
                                     object_status_string(x, "phase") ?: "new");
-        if (source_volumes(m, x, &v, &e) < 0)
+        v.no_snapshot = true;
+        if (source_volumes(m, x, &v, &e) < 0) {
+                model_enqueue(m, x);
                 return ev_error_set(error, EBUSY, "VirtualMachineExport %s/%s: %s", x->namespace, x->name, e->message);
+        }
         JsonObject *list = json_object_new();
         JsonArray *items = json_array_new();
         json_object_set_string_member(list, "apiVersion", "v1");
@@ -661,7 +762,7 @@ int vmexport_manifests(Model *m, Object *x, const char *type, JsonNode **ret, GE
         for (guint i = 0; i < v.names->len; i++)
                 if (!g_hash_table_contains(in_vm, v.names->pdata[i]))
                         json_array_add_object_element(items, upload_datavolume(v.names->pdata[i], v.paths->pdata[i],
-                                                                               checksum_of(x, v.names->pdata[i])));
+                                                                               checksum_of(x, &v, i)));
         json_object_set_array_member(list, "items", items);
         *ret = json_node_init_object(json_node_alloc(), list);
         json_object_unref(list);

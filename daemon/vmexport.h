@@ -11,6 +11,8 @@
 /* The annotation on the export holding a volume's checksum
  * ("sha256:HEX" of its raw disk): CHECKSUM_ANNOTATION_PREFIX + volume. */
 #define VMEXPORT_CHECKSUM_PREFIX "checksum.edgevirt.io/"
+/* beside it: the uid of what was hashed (the claim, or the snapshot content) */
+#define VMEXPORT_CHECKSUM_SOURCE_PREFIX "checksum-source.edgevirt.io/"
 
 /* The key of the token in the export's token Secret. */
 #define VMEXPORT_TOKEN_KEY "token"

@@ -149,18 +149,12 @@ static int download_volume(Ctl *c, const char *path, const char *volume, const c
         return 0;
 }
 
-static int download(Ctl *c, const char *name) {
-        g_autofree char *path = ctl_object_path(c->namespace, "vmexport", name);
+/* The export, once Ready: its manifests or a volume written to --output. */
+static int download_ready(Ctl *c, const char *name, const char *path) {
         const char *phase = NULL;
         bool missing = false;
         int r;
 
-        if (c->format && !g_strv_contains((const char *const[]) { "raw", "gzip", "qcow2", NULL }, c->format))
-                return fail(_("--format: \"%s\" is not gzip, raw or qcow2"), c->format);
-        if (has_source(c) && (r = create_export(c, name)))
-                return r;
-        if (c->timeout <= 0)
-                c->timeout = 600;       /* hashing a large disk takes a while */
         if ((r = ctl_wait_phase(c, "vmexport", name, (const char *const[]) { "Ready", NULL }, &phase)))
                 return r;
         g_autoptr(JsonNode) doc = ctl_get_object(c, "vmexport", name, &missing);
@@ -171,9 +165,22 @@ static int download(Ctl *c, const char *name) {
         g_autofree char *token = token_of(c, x);
         const char *volume = token && !c->manifest ? volume_of(c, x, name) : NULL;
         if (!token || (!c->manifest && !volume))
-                r = 1;
-        else
-                r = c->manifest ? write_manifests(c, path, token) : download_volume(c, path, volume, token);
+                return 1;
+        return c->manifest ? write_manifests(c, path, token) : download_volume(c, path, volume, token);
+}
+
+static int download(Ctl *c, const char *name) {
+        g_autofree char *path = ctl_object_path(c->namespace, "vmexport", name);
+        int r;
+
+        if (c->format && !g_strv_contains((const char *const[]) { "raw", "gzip", "qcow2", NULL }, c->format))
+                return fail(_("--format: \"%s\" is not gzip, raw or qcow2"), c->format);
+        if (has_source(c) && (r = create_export(c, name)))
+                return r;
+        if (c->timeout <= 0)
+                c->timeout = 600;       /* hashing a large disk takes a while */
+        r = download_ready(c, name, path);
+        /* the export made here goes on every way out (with its token Secret) */
         if (has_source(c) && !c->keep_vme)
                 r = delete_export(c, name) || r;
         return r;

@@ -74,6 +74,23 @@ def shop(ctl, bus):
     return sums
 
 
+def data_bytes(path):
+    """The bytes of a sparse file that are not in holes."""
+    n, fd = 0, os.open(path, os.O_RDONLY)
+    try:
+        size, off = os.fstat(fd).st_size, 0
+        while off < size:
+            try:
+                data = os.lseek(fd, off, os.SEEK_DATA)
+            except OSError:
+                break   # a hole to the end
+            off = os.lseek(fd, data, os.SEEK_HOLE)
+            n += off - data
+    finally:
+        os.close(fd)
+    return n
+
+
 def schema_check(doc):
     with open(os.path.join(COMPAT, "kubevirt-openapi.json")) as f:
         definitions = json.load(f)["definitions"]
@@ -103,7 +120,10 @@ def test_export_of_a_claim_downloads_in_each_format(bus, ctl, shop, tmp_path):
         with open(out, "wb") as f:
             checksum, written = x.Download("data", fmt, token, dbus.types.UnixFd(f.fileno()), {})
         assert checksum == shop["data"]
-        assert written == (os.path.getsize(out) if fmt != "raw" else written)
+        if fmt == "raw":    # as long as the volume; its holes left as holes, not written
+            assert os.path.getsize(out) == os.path.getsize(src) and written == data_bytes(src)
+        else:
+            assert written == os.path.getsize(out)
         if fmt == "gzip":
             with gzip.open(out) as g, open(tmp_path / "unzipped", "wb") as u:
                 u.write(g.read())
@@ -203,6 +223,8 @@ def test_token_ttl_delete_and_bad_input(bus, ctl, shop, tmp_path):
     msg = expect_error("AccessDenied", x.Download, "data", "raw", "wrong", fd, {})
     assert "token" in msg and "mine" in msg
     expect_error("AccessDenied", x.Download, "data", "raw", "", fd, {})
+    for near in ("s3cret-toke", "s3cret-token!", "s3cret-tokeN", "x" * 4096):    # compared whole, not a prefix
+        expect_error("AccessDenied", x.Download, "data", "raw", near, fd, {})
     msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", x.Download, "data", "vmdk", "s3cret-token", fd, {})
     assert "format" in msg and "vmdk" in msg
     msg = expect_error("NotFound", x.Download, "nope", "raw", "s3cret-token", fd, {})
@@ -234,6 +256,11 @@ def test_token_ttl_delete_and_bad_input(bus, ctl, shop, tmp_path):
                         (export_doc("b3", "PersistentVolumeClaim", ""), "spec.source.name")):
         msg = expect_error("Invalid", c.apply, spec)
         assert field in msg, msg
+    # an expiry past the year 9999 cannot be said in ttlExpirationTime
+    msg = expect_error("Invalid", c.apply, export_doc("b4", "PersistentVolumeClaim", "data",
+                                                      ttlDuration="100000000h"))
+    assert "spec.ttlDuration" in msg and "100000000h" in msg and "9999" in msg, msg
+    assert not c.exists("vmexport", "shop", "b4")
     msg = expect_error("Invalid", c.apply, export_doc("lost", "PersistentVolumeClaim", "data"))
     assert "immutable" in msg
 
@@ -424,3 +451,45 @@ def test_a_block_device_volume_is_sized_from_the_device(tmp_path):
     progress = [line.split() for line in r.stdout.splitlines() if line.startswith("progress ")]
     assert progress and len(progress) <= 4 and all(p[2] == str(8 << 20) for p in progress), r.stdout
     assert gzip.decompress((tmp_path / "out.gz").read_bytes()) == img.read_bytes()
+
+
+def test_a_vm_started_after_its_export_is_hashed_again_from_a_snapshot(bus, ctl, shop, tmp_path):
+    """The checksums of the stopped VM's claims are not those of the
+    snapshot the export reads once the VM runs: a download waits for the
+    export to hash the snapshot (and never takes the snapshot itself)."""
+    c = Client(bus.conn)
+    c.apply(export_doc("vmx", "VirtualMachine", "web"))
+    doc = wait_ready(c, "vmx")
+    claim_uid = c.get_json("pvc", "shop", "data")["metadata"]["uid"]
+    assert doc["metadata"]["annotations"]["checksum-source.edgevirt.io/data"] == claim_uid
+    token = token_of(c, doc)
+    ctl("start", "web")
+    wait_until(lambda: c.get_json("vmi", "shop", "web").get("status", {}).get("phase") == "Running",
+               timeout=30, what="the VM to run")
+    fill(volume_path(bus, "shop", "data"), "written while it runs")
+    changed = sha256_file(volume_path(bus, "shop", "data"))
+    x = export_obj(bus, "vmx")
+    with open(tmp_path / "data.raw", "wb") as f:
+        msg = expect_error("Conflict", x.Download, "data", "raw", token, dbus.types.UnixFd(f.fileno()), {})
+    assert "web runs" in msg and "wait" in msg, msg
+    # the download took no snapshot: the export's reconcile does
+    wait_until(lambda: c.exists("vmsnapshot", "shop", "vmexport-vmx"), what="the export's snapshot")
+    doc = wait_ready(c, "vmx", timeout=60)
+    content = c.get_json("vmsnapshot", "shop", "vmexport-vmx")["status"]["virtualMachineSnapshotContentName"]
+    content_uid = c.get_json("vmsnapshotcontent", "shop", content)["metadata"]["uid"]
+    ann = doc["metadata"]["annotations"]
+    assert ann["checksum-source.edgevirt.io/data"] == content_uid
+    assert ann["checksum.edgevirt.io/data"] == changed
+    with open(tmp_path / "data.raw", "wb") as f:
+        checksum, _ = x.Download("data", "raw", token, dbus.types.UnixFd(f.fileno()), {})
+    assert checksum == changed and sha256_file(tmp_path / "data.raw") == changed
+
+
+def test_cli_download_deletes_the_export_it_made_when_it_fails(bus, ctl, shop, tmp_path):
+    c = Client(bus.conn)
+    r = ctl("vmexport", "download", "tmp", "--pvc=nope", "--timeout=3s", f"--output={tmp_path / 'out'}", ok=False)
+    assert r.returncode != 0, r.stdout
+    assert "VirtualMachineExport shop/tmp deleted" in r.stdout, r.stdout + r.stderr
+    assert not c.exists("vmexport", "shop", "tmp")
+    wait_until(lambda: not c.exists("secret", "shop", "export-token-tmp"), what="the export's token Secret to go")
+    assert not (tmp_path / "out").exists()

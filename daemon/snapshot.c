@@ -262,13 +262,16 @@ static void snapshot_wait_for_space(Model *m, Object *snap, const char *reason) 
         int64_t elapsed, deadline;
         snapshot_clock(snap, &elapsed, &deadline);
         int64_t delay = CLAMP(elapsed / 2, SPACE_RETRY_MIN_USEC, SPACE_RETRY_MAX_USEC);
-        delay = MAX(MIN(delay, deadline - elapsed + G_USEC_PER_SEC / 10), G_USEC_PER_SEC / 10);
+        if (deadline > 0)
+                delay = MAX(MIN(delay, deadline - elapsed + G_USEC_PER_SEC / 10), G_USEC_PER_SEC / 10);
 
         JsonObject *status;
         JsonNode *doc = snapshot_status_edit(snap, &status);
-        g_autofree char *msg = g_strdup_printf("%s; trying again in %d s, until the failureDeadline (%d s left)",
-                                               reason, (int) ((delay + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC),
-                                               (int) (MAX(deadline - elapsed, 0) / G_USEC_PER_SEC));
+        int seconds = (int) ((delay + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+        g_autofree char *msg = deadline > 0 ?
+                g_strdup_printf("%s; trying again in %d s, until the failureDeadline (%d s left)", reason, seconds,
+                                (int) (MAX(deadline - elapsed, 0) / G_USEC_PER_SEC)) :
+                g_strdup_printf("%s; trying again in %d s (failureDeadline 0: no deadline)", reason, seconds);
         set_error(status, reason);
         status_set_condition(status, "Progressing", false, WAITING_FOR_SPACE, msg);
         status_set_condition(status, "Ready", false, WAITING_FOR_SPACE, msg);
@@ -608,7 +611,7 @@ static void released_after_restart(void *userdata, int r, const char *error) {
 static bool past_deadline(Model *m, Object *o) {
         int64_t elapsed, deadline;
         snapshot_clock(o, &elapsed, &deadline);
-        if (elapsed <= deadline)
+        if (deadline == 0 || elapsed <= deadline)       /* 0: no deadline, as KubeVirt reads it */
                 return false;
         const char *why = streq_ptr(object_condition(o, "Progressing", "reason"), WAITING_FOR_SPACE) ?
                 json_get_string(json_get_object(json_get_object(object_root(o), "status"), "error"), "message") :

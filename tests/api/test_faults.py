@@ -350,10 +350,23 @@ def snapshot_into_a_full_class(small_class, deadline):
     full = f"the file system of {fs.path} is full"
     assert st["phase"] == "InProgress" and full in st["error"]["message"], st
     msg = condition(st, "Progressing")["message"]
-    assert full in msg and "trying again in" in msg and "until the failureDeadline" in msg, st
+    assert full in msg and "trying again in" in msg and "failureDeadline" in msg, st
     # nothing of the try is left between tries
     assert set(files(fs.path)) == before | {"filler"}, files(fs.path)
     return fs, c, before
+
+
+def test_a_failure_deadline_of_0s_is_no_deadline(small_class):
+    """As KubeVirt reads it: failureDeadline 0s never fails the snapshot, which
+    waits for space past any deadline a default would give and then succeeds."""
+    fs, c, before = snapshot_into_a_full_class(small_class, "0s")
+    msg = condition(status(c, "vmsnapshot", "full"), "Progressing")["message"]
+    assert "(failureDeadline 0: no deadline)" in msg and "until the failureDeadline" not in msg, msg
+    time.sleep(3)       # tries come every second or more: several have failed meanwhile
+    st = status(c, "vmsnapshot", "full")
+    assert st["phase"] == "InProgress" and condition(st, "Progressing")["reason"] == "Waiting for space", st
+    fs.free()
+    snaps.ready(c, "full")
 
 
 def test_class_full_during_a_snapshot_until_its_deadline(small_class):

@@ -150,6 +150,10 @@ void vmi_destroy_done(HvOp *op) {
                         inst->destroy_backoff = 0;
                         inst->destroy_error = 0;
                 }
+                /* gone: libvirt's STOPPED event need not come (a destroy
+                 * right after libvirtd came back was seen to have none) */
+                if (inst && inst->domain && inst->stopping)
+                        vmi_domain_stopped(c, vmi, inst, HV_STOP_DESTROYED);
                 return;
         }
         guint error = g_str_hash(op->error ? op->error : "");

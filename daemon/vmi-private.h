@@ -162,6 +162,7 @@ void vmi_op_logged(HvOp *op);
 /* Done function of a stop's destroy: logs a failure and, unless the domain
  * is gone, lets the tick send it again. */
 void vmi_destroy_done(HvOp *op);
+void vmi_domain_stopped(VmiController *c, Object *vmi, Instance *inst, int detail);
 
 /* --- the guest agent (vmi-agent.c) --- */
 

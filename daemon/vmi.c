@@ -645,6 +645,25 @@ static Object *vmi_of_domain(VmiController *c, const char *name) {
         return vmi;
 }
 
+/* Its domain is gone: libvirt's STOPPED event, or a destroy of ours that
+ * libvirt carried out (whichever comes first: the other finds no domain). */
+void vmi_domain_stopped(VmiController *c, Object *vmi, Instance *inst, int detail) {
+        bool asked = inst->stopping;
+        bool ok = detail == HV_STOP_SHUTDOWN || asked;
+        const char *why = detail == HV_STOP_CRASHED ? "the guest crashed or QEMU failed" :
+                          detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" :
+                          "the domain stopped";
+        inst->domain = false;
+        inst->stopping = false;
+        inst->address_due = 0;
+        g_clear_pointer(&inst->agent, json_object_unref);
+        inst->guest_due = 0;
+        g_clear_pointer(&inst->creds, credentials_sync_free);
+        vmi_write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed",
+                                                .message = ok ? NULL : why, .paused = 0, .agent = 0 });
+        model_enqueue(c->model, vmi);
+}
+
 static void on_event(const HvEvent *ev, void *userdata) {
         VmiController *c = userdata;
         Object *vmi = ev->domain ? vmi_of_domain(c, ev->domain) : NULL;
@@ -669,23 +688,9 @@ static void on_event(const HvEvent *ev, void *userdata) {
         case HV_EVENT_DEVICE_REMOVED:
                 vmi_hotplug_removed(c, vmi, ev->device);
                 break;
-        case HV_EVENT_STOPPED: {
-                bool asked = inst->stopping;
-                bool ok = ev->detail == HV_STOP_SHUTDOWN || asked;
-                const char *why = ev->detail == HV_STOP_CRASHED ? "the guest crashed or QEMU failed" :
-                                  ev->detail == HV_STOP_DESTROYED ? "the domain was destroyed outside edgevirt" :
-                                  "the domain stopped";
-                inst->domain = false;
-                inst->stopping = false;
-                inst->address_due = 0;
-                g_clear_pointer(&inst->agent, json_object_unref);
-                inst->guest_due = 0;
-                g_clear_pointer(&inst->creds, credentials_sync_free);
-                vmi_write_status(c, vmi, &(VmiStatus) { .phase = ok ? "Succeeded" : "Failed",
-                                                        .message = ok ? NULL : why, .paused = 0, .agent = 0 });
-                model_enqueue(c->model, vmi);
+        case HV_EVENT_STOPPED:
+                vmi_domain_stopped(c, vmi, inst, ev->detail);
                 break;
-        }
         default:
                 break;
         }

@@ -29,16 +29,20 @@ start_libvirtd() {
         return 1
 }
 
-# stop_libvirtd NAMESPACE [NETWORK...]: destroy the domains edgevirt made
-# for that namespace (<namespace>_<name>, with our metadata) and the
-# networks, then stop what start_libvirtd started.
+# stop_libvirtd "NAMESPACE..." [NETWORK...]: destroy the domains edgevirt
+# made for those namespaces (<namespace>_<name>, with our metadata) and the
+# networks, then stop what start_libvirtd started.  A domain left running
+# outlives the run (the next libvirtd takes it back) and takes its name
+# from the next one.
 stop_libvirtd() {
-        local ns=$1 d
+        local namespaces=$1 d ns
         shift
         for d in $(virsh -c qemu:///system list --name 2>/dev/null); do
-                [[ $d == "${ns}_"* ]] || continue
-                virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q 'edgevirt.org/xmlns/domain' &&
-                        virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
+                for ns in $namespaces; do
+                        [[ $d == "${ns}_"* ]] || continue
+                        virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q 'edgevirt.org/xmlns/domain' &&
+                                virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
+                done
         done
         for d in "$@"; do
                 virsh -c qemu:///system net-destroy "$d" >/dev/null 2>&1

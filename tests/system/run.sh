@@ -26,7 +26,7 @@ fail_report() {
 . "$here/libvirtd.sh"
 cleanup() {
         [ -f "$work/libvirt-started" ] && mapfile -t -O ${#LIBVIRT_STARTED[@]} LIBVIRT_STARTED <"$work/libvirt-started"
-        stop_libvirtd sys edgevirt-test
+        stop_libvirtd "sys vmx" edgevirt-test      # the namespaces of the lane's tests (test_vmexport.py: vmx)
         rm -rf "$work"
 }
 trap cleanup EXIT

@@ -66,7 +66,7 @@ unsigned object_trees_drop_idle(unsigned *ret_left) {
                 }
                 object_json(o);
                 tree_unlist(o);
-                g_clear_pointer(&o->doc, json_node_unref);
+                g_clear_pointer(&o->tree, json_node_unref);
                 n++;
         }
         *ret_left = trees.length;
@@ -79,15 +79,15 @@ void object_set_json(Object *o, char *text) {
 }
 
 JsonNode *object_doc(Object *o) {
-        if (!o->doc) {
+        if (!o->tree) {
                 g_autoptr(GError) e = NULL;
                 /* our own generator's text: it reads back unless there is a bug */
-                o->doc = json_read_object(o->json, strlen(o->json), &e);
-                if (!o->doc)
+                o->tree = json_read_object(o->json, strlen(o->json), &e);
+                if (!o->tree)
                         g_error("%s: its document's text does not read back: %s", o->key, e->message);
         }
         tree_list(o);
-        return o->doc;
+        return o->tree;
 }
 
 Object *object_new(const KindInfo *kind, JsonNode *doc) {
@@ -95,7 +95,7 @@ Object *object_new(const KindInfo *kind, JsonNode *doc) {
 
         o->n_ref = 1;
         o->kind = kind;
-        o->doc = doc;
+        o->tree = doc;
         tree_list(o);
         JsonObject *meta = object_metadata(o);
         o->namespace = g_strdup(kind->namespaced ? json_get_string(meta, "namespace") : "");
@@ -120,17 +120,17 @@ Object *object_unref(Object *o) {
         g_free(o->uid);
         g_free(o->key);
         tree_unlist(o);
-        if (o->doc)
-                json_node_unref(o->doc);
+        if (o->tree)
+                json_node_unref(o->tree);
         g_free(o->json);
         g_free(o);
         return NULL;
 }
 
 void object_set_doc(Object *o, JsonNode *doc) {
-        if (o->doc)
-                json_node_unref(o->doc);
-        o->doc = doc;
+        if (o->tree)
+                json_node_unref(o->tree);
+        o->tree = doc;
         tree_list(o);
         g_clear_pointer(&o->json, g_free);
         o->resource_version = g_ascii_strtoull(object_meta_string(o, "resourceVersion") ?: "0", NULL, 10);

@@ -17,9 +17,11 @@ struct Object {
         char *uid;
         char *key;              /* "<kind>/<namespace>/<name>" */
         uint64_t resource_version;
-        /* The document, never changed in place: replaced (object_set_doc).  Read
-         * through object_doc(): NULL while its tree is dropped (object_trees_drop). */
-        JsonNode *doc;
+        /* The document's tree, never changed in place: replaced (object_set_doc).
+         * object.c's own: read through object_doc(), as it is NULL while the
+         * tree is dropped (object_trees_drop_idle); named so that no reader
+         * of the former `doc` field compiles. */
+        JsonNode *tree;
         char *json;             /* doc as compact JSON, once asked for or its tree dropped */
         GList tree_link;        /* in the list of parsed trees; data NULL when not */
         bool tree_read;         /* doc read since the last object_trees_drop_idle() */

@@ -29,7 +29,7 @@ static void drop_all(Object *o) {
         object_trees_drop_idle(&left);
         object_trees_drop_idle(&left);
         g_assert_cmpuint(left, ==, 0);
-        g_assert_null(o->doc);
+        g_assert_null(o->tree);
 }
 
 static const char *data_of(Object *o, const char *key) {
@@ -44,10 +44,10 @@ static void test_read_after_drop(Fixture *f, gconstpointer data) {
         g_assert_cmpstr(before, ==, tree_text);
         drop_all(o);
         g_assert_cmpstr(object_json(o), ==, before);
-        g_assert_null(o->doc);                  /* the text is read without a tree */
+        g_assert_null(o->tree);                  /* the text is read without a tree */
         g_assert_cmpstr(data_of(o, "b"), ==, "two \u00e9");
         g_assert_cmpstr(json_get_string(object_labels(o), "app"), ==, "one");
-        g_assert_nonnull(o->doc);
+        g_assert_nonnull(o->tree);
         g_autofree char *again = json_text(object_doc(o), false);
         g_assert_cmpstr(again, ==, before);
 }
@@ -95,9 +95,9 @@ static void test_timer_drops(Fixture *f, gconstpointer data) {
         gint64 end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
 
         g_assert_nonnull(object_doc(o));
-        while (o->doc && g_get_monotonic_time() < end)
+        while (o->tree && g_get_monotonic_time() < end)
                 g_assert_cmpint(sd_event_run(f->event, 100 * 1000), >=, 0);
-        g_assert_null(o->doc);
+        g_assert_null(o->tree);
         g_assert_cmpstr(data_of(o, "a"), ==, "one");
 }
 

@@ -30,6 +30,39 @@ def virsh(*args, check=True):
     return r.stdout.strip()
 
 
+def guest_vm(namespace, name, source):
+    """A VirtualMachine booting the lane's Debian guest from a 3 GiB
+    DataVolume (`<name>-root`) filled from source (a DataVolume source)."""
+    return f"""
+apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: {{name: {name}, namespace: {namespace}}}
+spec:
+  runStrategy: Always
+  dataVolumeTemplates:
+  - metadata: {{name: {name}-root}}
+    spec:
+      source: {source}
+      storage: {{resources: {{requests: {{storage: 3Gi}}}}}}
+  template:
+    spec:
+      domain:
+        cpu: {{cores: 1}}
+        memory: {{guest: 1Gi}}
+        devices:
+          autoattachPodInterface: false
+          disks: [{{name: root, disk: {{bus: virtio}}}}]
+      volumes: [{{name: root, dataVolume: {{name: {name}-root}}}}]
+"""
+
+
+def agent_up(client, namespace, name):
+    """The VM's instance is there and its guest agent connected."""
+    path = f"{api.ROOT}/namespace/{api.path_encode(namespace)}/vmi/{api.path_encode(name)}"
+    return client.exists("vmi", namespace, name) and \
+        bool(client.props(path, api.NAME + ".VirtualMachineInstance")["AgentConnected"])
+
+
 @pytest.fixture
 def bus():
     b = api.Bus(tempfile.mkdtemp(prefix="edgevirt-bus-"))

@@ -8,42 +8,12 @@ import os
 import subprocess
 import tempfile
 
-from conftest import WORK, api, servers
+from conftest import WORK, agent_up, api, guest_vm, servers
 
 NS = "sys"
-NAME = "org.edgevirt.EdgeVirt1"
 CTL = os.path.join(api.BUILD, "edgevirtctl", "edgevirtctl")
 wait_until = api.wait_until
 BOOT = 600      # TCG: the agent answers after about a minute here
-
-
-def manifests(url):
-    return f"""
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata: {{name: pushed, namespace: {NS}}}
-spec:
-  runStrategy: Always
-  dataVolumeTemplates:
-  - metadata: {{name: pushed-root}}
-    spec:
-      source: {{http: {{url: "{url}"}}}}
-      storage: {{resources: {{requests: {{storage: 3Gi}}}}}}
-  template:
-    spec:
-      domain:
-        cpu: {{cores: 1}}
-        memory: {{guest: 1Gi}}
-        devices:
-          autoattachPodInterface: false
-          disks: [{{name: root, disk: {{bus: virtio}}}}]
-      volumes: [{{name: root, dataVolume: {{name: pushed-root}}}}]
-"""
-
-
-def agent_up(client):
-    path = f"{api.ROOT}/namespace/{NS}/vmi/pushed"
-    return client.exists("vmi", NS, "pushed") and bool(client.props(path, NAME + ".VirtualMachineInstance")["AgentConnected"])
 
 
 def test_a_running_guest_is_pushed_from_a_frozen_snapshot(client, daemon, image_server):
@@ -52,11 +22,11 @@ def test_a_running_guest_is_pushed_from_a_frozen_snapshot(client, daemon, image_
     tmp = tempfile.mkdtemp(prefix="registry-", dir=WORK)
     registry = servers.Registry(tmp)
     try:
-        client.apply(manifests(image_server.url("guest.qcow2")))
+        client.apply(guest_vm(NS, "pushed", f'{{http: {{url: "{image_server.url("guest.qcow2")}"}}}}'))
         wait_until(lambda: client.exists("dv", NS, "pushed-root") and
                    client.get_json("dv", NS, "pushed-root").get("status", {}).get("phase") in ("Succeeded", "Failed"),
                    timeout=600, what="the import")
-        wait_until(lambda: agent_up(client), timeout=BOOT, what="the guest agent")
+        wait_until(lambda: agent_up(client, NS, "pushed"), timeout=BOOT, what="the guest agent")
 
         env = dict(os.environ, EDGEVIRT_BUS=daemon.bus.address, LC_ALL="C")
         r = subprocess.run([CTL, "export", "-n", NS, f"--push-disks={registry.host}/edge", "-o", "json"],

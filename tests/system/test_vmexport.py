@@ -9,43 +9,13 @@ import os
 import subprocess
 import tempfile
 
-from conftest import WORK, api
+from conftest import WORK, agent_up, api, guest_vm
 
 NS = "vmx"
 NAME = "org.edgevirt.EdgeVirt1"
 CTL = os.path.join(api.BUILD, "edgevirtctl", "edgevirtctl")
 wait_until = api.wait_until
 BOOT = 600      # TCG: the agent answers after about a minute here
-
-
-def vm(name, source):
-    return f"""
-apiVersion: kubevirt.io/v1
-kind: VirtualMachine
-metadata: {{name: {name}, namespace: {NS}}}
-spec:
-  runStrategy: Always
-  dataVolumeTemplates:
-  - metadata: {{name: {name}-root}}
-    spec:
-      source: {source}
-      storage: {{resources: {{requests: {{storage: 3Gi}}}}}}
-  template:
-    spec:
-      domain:
-        cpu: {{cores: 1}}
-        memory: {{guest: 1Gi}}
-        devices:
-          autoattachPodInterface: false
-          disks: [{{name: root, disk: {{bus: virtio}}}}]
-      volumes: [{{name: root, dataVolume: {{name: {name}-root}}}}]
-"""
-
-
-def agent_up(client, name):
-    path = f"{api.ROOT}/namespace/{NS}/vmi/{name}"
-    return client.exists("vmi", NS, name) and \
-        bool(client.props(path, NAME + ".VirtualMachineInstance")["AgentConnected"])
 
 
 def sha256_of(path):
@@ -67,11 +37,11 @@ def test_a_running_guest_exported_from_its_snapshot_boots_elsewhere(client, daem
         assert r.returncode == 0, f"edgevirtctl {' '.join(args)}: {r.stderr}"
         return r
     try:
-        client.apply(vm("src", f'{{http: {{url: "{image_server.url("guest.qcow2")}"}}}}'))
+        client.apply(guest_vm(NS, "src", f'{{http: {{url: "{image_server.url("guest.qcow2")}"}}}}'))
         wait_until(lambda: client.exists("dv", NS, "src-root") and
                    client.get_json("dv", NS, "src-root").get("status", {}).get("phase") in ("Succeeded", "Failed"),
                    timeout=600, what="the import")
-        wait_until(lambda: agent_up(client, "src"), timeout=BOOT, what="the guest agent")
+        wait_until(lambda: agent_up(client, NS, "src"), timeout=BOOT, what="the guest agent")
 
         out = os.path.join(tmp, "root.qcow2")
         r = ctl("vmexport", "download", "move", "--vm=src", "--volume=src-root", "--format=qcow2",
@@ -93,7 +63,7 @@ def test_a_running_guest_exported_from_its_snapshot_boots_elsewhere(client, daem
         wait_until(lambda: not client.exists("vmi", NS, "src"), timeout=120, what="the source VM to stop")
 
         # elsewhere: a VM whose disk is uploaded from the file boots
-        client.apply(vm("dst", "{upload: {}}"))
+        client.apply(guest_vm(NS, "dst", "{upload: {}}"))
         wait_until(lambda: client.exists("dv", NS, "dst-root") and
                    client.get_json("dv", NS, "dst-root").get("status", {}).get("phase") == "UploadReady",
                    timeout=120, what="the upload DataVolume")
@@ -101,7 +71,7 @@ def test_a_running_guest_exported_from_its_snapshot_boots_elsewhere(client, daem
         path = client.props(f"{api.ROOT}/namespace/{NS}/pvc/dst_2droot",
                             NAME + ".PersistentVolumeClaim")["VolumePath"]
         assert sha256_of(str(path)) == checksum
-        wait_until(lambda: agent_up(client, "dst"), timeout=BOOT, what="the copy's guest agent")
+        wait_until(lambda: agent_up(client, NS, "dst"), timeout=BOOT, what="the copy's guest agent")
     finally:
         for name in ("src", "dst"):
             if client.exists("vm", NS, name):

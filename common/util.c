@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,14 @@ char *ev_timestamp_now(void) {
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
         (void) remove(path);
         return 0;
+}
+
+void ev_spawn_child_defaults(gpointer unused) {
+        sigset_t none;
+
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL);
 }
 
 void ev_remove_tree(void *path) {

@@ -37,6 +37,12 @@ static inline bool isempty(const char *s) {
 /* RFC 3339 UTC timestamp with second precision, as Kubernetes writes them. */
 char *ev_timestamp_now(void);
 
+/* A GSpawnChildSetupFunc for programs the daemon runs: they start with no
+ * signal blocked (the daemon blocks those sd-event reads; a blocked mask is
+ * inherited through exec) and SIGPIPE at its default (the daemon ignores it;
+ * GLib resets it too, this does not rely on that). */
+void ev_spawn_child_defaults(gpointer unused);
+
 /* rm -rf PATH (blocking: on a worker thread).  A WorkFunc. */
 void ev_remove_tree(void *path);
 

@@ -80,7 +80,7 @@ int firmware_tpm_copy(const char *src, const char *dst, GError **error) {
         if (g_mkdir_with_parents(dir, 0711) < 0)
                 return ev_error_set(error, errno, "cannot make %s: %s", dir, g_strerror(errno));
         if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL |
-                          G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &err, &status, &e) ||
+                          G_SPAWN_STDOUT_TO_DEV_NULL, ev_spawn_child_defaults, NULL, NULL, &err, &status, &e) ||
             !g_spawn_check_wait_status(status, NULL)) {
                 ev_remove_tree((void *) dst);
                 return ev_error_set(error, EIO, "cannot copy %s to %s: %s", src, dst,

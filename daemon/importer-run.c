@@ -127,12 +127,9 @@ static int on_child(sd_event_source *s, const siginfo_t *si, void *userdata) {
 }
 
 static void child_setup(gpointer data) {
-        sigset_t none;
         /* a process group of its own: killing it kills qemu-img too */
         setpgid(0, 0);
-        /* not the daemon's blocked signals (sd-event's) */
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+        ev_spawn_child_defaults(NULL);
 }
 
 int importer_run_start(Services *s, const char *const *args, const char *const *env, int stdin_fd, ImportTicket *ticket,

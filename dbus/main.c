@@ -225,6 +225,13 @@ static int make_event_loop(Daemon *d) {
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGCHLD);
         sigprocmask(SIG_BLOCK, &mask, NULL);
+        /* A write to a peer that went away is an error, never death: libvirt's
+         * client writes to libvirtd's socket with plain write(), and a
+         * libvirtd killed at the wrong moment raised SIGPIPE here (the system
+         * lane saw the daemon die of it).  systemd's IgnoreSIGPIPE= does this
+         * for the unit only.  Programs the daemon runs get the default back
+         * (ev_spawn_child_defaults). */
+        signal(SIGPIPE, SIG_IGN);
         if ((r = sd_event_add_signal(d->event, NULL, SIGTERM, on_signal, d)) < 0 ||
             (r = sd_event_add_signal(d->event, NULL, SIGINT, on_signal, d)) < 0)
                 return fail("cannot handle signals: %s", g_strerror(-r));

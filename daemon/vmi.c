@@ -304,8 +304,9 @@ static void prepare_work(void *data) {
                 const char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", o->backing,
                                        o->path, NULL };
                 g_autoptr(GError) e = NULL;
-                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, ev_spawn_child_defaults,
-                                  NULL, &out, &err, &status, &e) || !g_spawn_check_wait_status(status, NULL)) {
+                if (!g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                                  ev_spawn_child_defaults, NULL, &out, &err, &status, &e) ||
+                    !g_spawn_check_wait_status(status, NULL)) {
                         s->r = -EIO;
                         s->error = g_strdup_printf("cannot make the overlay %s: %s", o->path,
                                                    e ? e->message : g_strstrip(err));

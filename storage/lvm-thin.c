@@ -26,8 +26,8 @@ static int run_lvmv(StorageBackend *b, char **ret_out, GError **error, const cha
         g_strv_builder_addv(sb, (const char **) args);
         argv = g_strv_builder_end(sb);
 
-        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, ev_spawn_child_defaults, NULL,
-                          &out, &err, &status, &e))
+        if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL, ev_spawn_child_defaults,
+                          NULL, &out, &err, &status, &e))
                 return ev_error_set(error, ENOENT, "cannot run lvm: %s", e->message);
         if (!g_spawn_check_wait_status(status, NULL)) {
                 g_autofree char *shown = g_strjoinv(" ", argv);

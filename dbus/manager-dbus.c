@@ -196,22 +196,38 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
         return reply_paths(m, names);
 }
 
-static int read_output_option(const char *output, bool *yaml, sd_bus_error *error) {
-        if (!output || streq(output, "json"))
-                *yaml = false;
-        else if (streq(output, "yaml"))
-                *yaml = true;
-        else
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
-                                         "option \"output\": \"%s\" is not one of json, yaml", output);
-        return 0;
+/* What Get and List write: JSON laid out for people (kubectl's -o json),
+ * JSON without layout for programs (what the API server sends: less than
+ * half the bytes, nothing to lay out), or YAML. */
+typedef enum Output {
+        OUTPUT_JSON,
+        OUTPUT_JSON_COMPACT,
+        OUTPUT_YAML,
+} Output;
+
+static const char *const output_names[] = {
+        [OUTPUT_JSON] = "json",
+        [OUTPUT_JSON_COMPACT] = "json-compact",
+        [OUTPUT_YAML] = "yaml",
+};
+
+static int read_output_option(const char *output, Output *ret, sd_bus_error *error) {
+        for (Output o = 0; o < G_N_ELEMENTS(output_names); o++)
+                if (streq(output ?: "json", output_names[o])) {
+                        *ret = o;
+                        return 0;
+                }
+        return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS,
+                                 "option \"output\": \"%s\" is not one of json, json-compact, yaml", output);
 }
 
 /* An object as Get and List write it: JSON from its remembered compact
- * text, laid out; YAML from its document. */
-static char *object_text(Object *o, bool yaml) {
-        if (yaml)
+ * text, as it is or laid out; YAML from its document. */
+static char *object_text(Object *o, Output output) {
+        if (output == OUTPUT_YAML)
                 return manifest_to_yaml(object_doc(o));
+        if (output == OUTPUT_JSON_COMPACT)
+                return g_strdup(object_json(o));
         GString *out = g_string_new(NULL);
         json_pretty_append(out, object_json(o), 0);
         return g_string_free(out, FALSE);
@@ -247,13 +263,13 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         const char *namespace, *name;
         const KindInfo *kind;
         Object *o;
-        bool yaml;
+        Output format;
         int r;
 
         r = read_object_args(m, options, G_N_ELEMENTS(options), &kind, &namespace, &name, error);
         if (r < 0)
                 return r;
-        r = read_output_option(output, &yaml, error);
+        r = read_output_option(output, &format, error);
         if (r < 0)
                 return r;
         /* a Secret's data needs secret.read (which implies seeing it);
@@ -271,9 +287,9 @@ static int method_get(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = model_get(d->model, kind, namespace, name, &o, &e);
         if (r < 0)
                 return bus_error_set(error, r, e);
-        g_autofree char *text = object_text(o, yaml);
+        g_autofree char *text = object_text(o, format);
         g_autofree char *what = g_strdup_printf("%s %s%s%s as %s", kind->kind, o->namespace, *o->namespace ? "/" : "",
-                                                o->name, yaml ? "yaml" : "json");
+                                                o->name, output_names[format]);
         return bus_reply_text(d, m, text, what, error);
 }
 
@@ -285,7 +301,7 @@ typedef struct ListPage {
 } ListPage;
 
 static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, const char *selector, GPtrArray *objects,
-                       const ListPage *p, bool yaml) {
+                       const ListPage *p, Output output) {
         g_autoptr(JsonObject) list = json_object_new();
         JsonObject *meta = json_object_new();
         g_autofree char *api_version = kind_api_version(kind), *list_kind = g_strdup_printf("%sList", kind->kind);
@@ -303,7 +319,7 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
                 json_object_set_int_member(meta, "remainingItemCount", objects->len - p->start - p->n);
         }
         json_object_set_object_member(list, "metadata", meta);
-        if (yaml) {
+        if (output == OUTPUT_YAML) {
                 JsonArray *items = json_array_new();
                 for (guint i = p->start; i < p->start + p->n; i++)
                         json_array_add_element(items, json_node_ref(object_doc(objects->pdata[i])));
@@ -311,15 +327,26 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
                 g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
                 return manifest_to_yaml(node);
         }
-        /* JSON: the generator's layout of the list without its items, then
-         * each item's remembered text laid out where it stands (level 2) */
+        /* JSON: the list without its items, then each item's remembered
+         * text as it is, or both laid out (the items where they stand: level 2) */
         g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), list);
         g_autofree char *head = json_text(node, false);
         size_t size = strlen(head) + 64;        /* room to lay out: pages never written cost nothing */
         for (guint i = p->start; i < p->start + p->n; i++)
-                size += 2 * strlen(object_json(objects->pdata[i]));
+                size += (output == OUTPUT_JSON ? 2 : 1) * (strlen(object_json(objects->pdata[i])) + 1);
         GString *out = g_string_sized_new(size);
         head[strlen(head) - 1] = '\0';         /* less the closing '}': "items" comes last */
+        if (output == OUTPUT_JSON_COMPACT) {
+                g_string_append(out, head);
+                g_string_append(out, ",\"items\":[");
+                for (guint i = p->start; i < p->start + p->n; i++) {
+                        if (i > p->start)
+                                g_string_append_c(out, ',');
+                        g_string_append(out, object_json(objects->pdata[i]));
+                }
+                g_string_append(out, "]}");
+                return g_string_free(out, FALSE);
+        }
         json_pretty_append(out, head, 0);
         g_string_append(out, p->n > 0 ? ",\n  \"items\" : [" : ",\n  \"items\" : []\n}");
         for (guint i = p->start; i < p->start + p->n; i++) {
@@ -335,7 +362,7 @@ static char *list_text(Daemon *d, const KindInfo *kind, const char *namespace, c
  * bytes would not fit (Kubernetes allows short pages); without a limit,
  * everything or an error that says to page. */
 static int reply_list(Daemon *d, sd_bus_message *m, const KindInfo *kind, const char *namespace, const char *selector,
-                      GPtrArray *objects, ListPage *p, bool yaml, sd_bus_error *error) {
+                      GPtrArray *objects, ListPage *p, Output output, sd_bus_error *error) {
         size_t max = bus_reply_max_text(d), produced = 0;
         g_autofree char *text = NULL;
 
@@ -344,7 +371,7 @@ static int reply_list(Daemon *d, sd_bus_message *m, const KindInfo *kind, const 
                 p->n = (guint) p->limit;
         for (;;) {
                 g_free(text);
-                text = list_text(d, kind, namespace, selector, objects, p, yaml);
+                text = list_text(d, kind, namespace, selector, objects, p, output);
                 size_t len = strlen(text);
                 produced += len;
                 if (len <= max)
@@ -360,7 +387,7 @@ static int reply_list(Daemon *d, sd_bus_message *m, const KindInfo *kind, const 
                         return sd_bus_error_setf(error, BUS_ERROR_REPLY_TOO_LARGE,
                                                  "List of %s: %s%s%s alone is %zu bytes as %s, more than one message "
                                                  "on the bus carries (%zu)", kind->kind, o->namespace,
-                                                 *o->namespace ? "/" : "", o->name, len, yaml ? "yaml" : "json", max);
+                                                 *o->namespace ? "/" : "", o->name, len, output_names[output], max);
                 }
                 /* fewer items, in proportion (a little less), at least one fewer */
                 p->n = MAX(1u, MIN(p->n - 1, (guint) ((double) p->n * (double) max / (double) len * 0.95)));
@@ -386,7 +413,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         g_autoptr(GPtrArray) objects = NULL;
         const char *kind_name, *namespace;
         const KindInfo *kind;
-        bool yaml;
+        Output format;
         int r;
 
         r = sd_bus_message_read(m, "ss", &kind_name, &namespace);
@@ -395,7 +422,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         r = bus_read_options(m, options, G_N_ELEMENTS(options), error);
         if (r < 0)
                 return r;
-        r = read_output_option(output, &yaml, error);
+        r = read_output_option(output, &format, error);
         if (r < 0)
                 return r;
         if (selector && label_selector_parse(selector, &sel, &e) < 0)
@@ -434,7 +461,7 @@ static int method_list(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         if (after_name)
                 page.start = list_continue_start(objects, after_namespace, after_name);
 
-        return reply_list(d, m, kind, namespace, selector, objects, &page, yaml, error);
+        return reply_list(d, m, kind, namespace, selector, objects, &page, format, error);
 }
 
 static int method_delete(sd_bus_message *m, void *userdata, sd_bus_error *error) {

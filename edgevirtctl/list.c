@@ -56,7 +56,8 @@ static int list_pages(Ctl *c, const char *kind, const char *ns, const char *outp
         do {
                 g_autofree char *text = NULL;
                 g_autoptr(JsonParser) p = json_parser_new();
-                if (call_once(c, "List", kind, ns, NULL, "json", selector, c->chunk_size, token, &text))
+                /* the pages are parsed, not shown: without layout (less than half the bytes) */
+                if (call_once(c, "List", kind, ns, NULL, "json-compact", selector, c->chunk_size, token, &text))
                         return 1;
                 if (!json_parser_load_from_data(p, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
                         return fail("%s", _("the daemon sent no JSON"));

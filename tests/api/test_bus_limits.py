@@ -66,7 +66,7 @@ def list_page(client, kind, namespace="", output="json", **options):
     opts = dbus.Dictionary({k.replace("_", "-"): (dbus.Int64(v) if k == "limit" else dbus.String(v))
                             for k, v in options.items()}, signature="sv")
     opts["output"] = dbus.String(output)
-    return json.loads(str(client.manager.List(kind, namespace, opts))) if output == "json" else \
+    return json.loads(str(client.manager.List(kind, namespace, opts))) if output.startswith("json") else \
         str(client.manager.List(kind, namespace, opts))
 
 
@@ -108,6 +108,9 @@ def test_list_pages_walk_every_object_once(client):
             assert pages[0]["metadata"]["remainingItemCount"] == len(everything) - limit
         in_default, _ = walk(client, "configmaps", "default", limit=limit)
         assert in_default == [n for n in everything if n[0] == "default"]
+        # the same pages without layout (what edgevirtctl asks for)
+        _, compact = walk(client, "cm", limit=limit, output="json-compact")
+        assert compact == pages, limit
     assert walk(client, "cm", limit=1, label_selector="app=x")[0] == [("default", "sel-a")]
 
 
@@ -147,7 +150,7 @@ def test_list_that_would_not_fit_is_refused_and_paged(limited):
     value = "v" * 100_000
     for i in range(24):
         client.apply(cm("big%02d" % i, data={"k": value}))
-    for output in ("json", "yaml"):
+    for output in ("json", "json-compact", "yaml"):
         msg = expect_error("ReplyTooLarge", list_page, client, "cm", "default", output=output)
         assert "List of ConfigMap: the reply would be" in msg and 'option "limit"' in msg, msg
     assert owns_name(bus)

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import uuid
+from unittest.mock import ANY
 
 import dbus
 import pytest
@@ -128,6 +129,29 @@ def test_list_and_get_show_each_change_at_once(client):
     assert text.startswith('{\n  "apiVersion" : "v1",\n') and '\n  "data" : {\n    "v" : "3"\n  }' in text, text
     client.delete("cm", "default", "fresh")
     assert client.list("cm", "default")["items"] == []
+
+
+def test_json_compact_is_the_same_json_without_layout(client):
+    """output "json-compact": what the API server sends a program, the
+    documents as they are; "json" lays them out for people."""
+    assert json.loads(str(client.manager.List("cm", "default", {"output": "json-compact"}))) == \
+        {"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": ANY}, "items": []}
+    for name, labels in (("one", "{app: web}"), ("two", "{app: db, tier: '2'}")):
+        client.apply(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, labels: {labels}}}\n"
+                     "data: {text: \"a \\\"quoted\\\" line,\\nand {braces}: [x]\"}\n")
+    for call in (lambda o: client.manager.Get("cm", "default", "two", o),
+                 lambda o: client.manager.List("cm", "default", o),
+                 lambda o: client.manager.List("cm", "", {**o, "label-selector": "app=db"})):
+        laid_out = str(call({"output": "json"}))
+        compact = str(call({"output": "json-compact"}))
+        assert json.loads(compact) == json.loads(laid_out)
+        assert "\n" not in compact and '" : ' not in compact and compact.startswith('{"apiVersion":"v1","kind":')
+        assert len(compact) < 0.8 * len(laid_out)
+    assert [i["metadata"]["name"] for i in json.loads(str(
+        client.manager.List("cm", "default", {"output": "json-compact"})))["items"]] == ["one", "two"]
+    msg = expect_error("org.freedesktop.DBus.Error.InvalidArgs", client.manager.List, "cm", "default",
+                       {"output": "jsonc"})
+    assert msg == 'option "output": "jsonc" is not one of json, json-compact, yaml', msg
 
 
 def memory_measurable():

@@ -279,13 +279,8 @@ static void update_events(EvVmPage *p, GDBusObject *vm, GDBusObject *vmi) {
         g_cancellable_cancel(p->events_cancellable);
         g_clear_object(&p->events_cancellable);
         p->events_cancellable = g_cancellable_new();
-        /* parsed, not shown: the JSON without layout */
-        GVariantBuilder options;
-        g_variant_builder_init(&options, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(&options, "{sv}", "output", g_variant_new_string("json-compact"));
         ev_client_call(ev_window_get_client(p->window), EV_ROOT_PATH, EV_IFACE_MANAGER, "List",
-                       g_variant_new("(ssa{sv})", "event", p->ns, &options), NULL, p->events_cancellable, on_events,
-                       p);
+                       g_variant_new("(ssa{sv})", "event", p->ns, NULL), NULL, p->events_cancellable, on_events, p);
 }
 
 /* --- the whole page --- */

@@ -40,6 +40,7 @@ typedef struct Ctl {
         bool watch;             /* get -w */
         int64_t chunk_size;     /* get --chunk-size: objects a List page (0: all at once) */
         bool quiet_errors;      /* a call's D-Bus error is the caller's to tell (or not) */
+        bool laid_out_only;     /* the daemon knows no output "json-compact" (older than it) */
         GPtrArray *literals;    /* create --from-literal=KEY=VALUE */
         GPtrArray *from_files;  /* create --from-file=[KEY=]PATH */
         char *secret_type;      /* create secret --type */

@@ -38,6 +38,12 @@ static int call_once(Ctl *c, const char *method, const char *kind, const char *n
         if (r < 0)
                 return bus_fail(NULL, r);
         r = sd_bus_call(c->bus, m, 0, &e, &reply);
+        if (r < 0 && streq_ptr(output, "json-compact") && sd_bus_error_has_name(&e, SD_BUS_ERROR_INVALID_ARGS) &&
+            strstr(e.message ?: "", "option \"output\"")) {
+                /* a daemon from before "json-compact": the laid-out JSON parses the same */
+                c->laid_out_only = true;
+                return call_once(c, method, kind, ns, name, "json", selector, limit, token, ret);
+        }
         if (r < 0)
                 return c->quiet_errors ? 1 : bus_fail(&e, r);
         r = sd_bus_message_read(reply, "s", &doc);
@@ -56,8 +62,9 @@ static int list_pages(Ctl *c, const char *kind, const char *ns, const char *outp
         do {
                 g_autofree char *text = NULL;
                 g_autoptr(JsonParser) p = json_parser_new();
-                /* the pages are parsed, not shown: without layout (less than half the bytes) */
-                if (call_once(c, "List", kind, ns, NULL, "json-compact", selector, c->chunk_size, token, &text))
+                /* the pages are parsed, not shown: without layout (for VMs, less than half the bytes) */
+                if (call_once(c, "List", kind, ns, NULL, c->laid_out_only ? "json" : "json-compact", selector,
+                              c->chunk_size, token, &text))
                         return 1;
                 if (!json_parser_load_from_data(p, text, -1, NULL) || !JSON_NODE_HOLDS_OBJECT(json_parser_get_root(p)))
                         return fail("%s", _("the daemon sent no JSON"));

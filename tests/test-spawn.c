@@ -3,6 +3,8 @@
  * daemon blocks SIGTERM, SIGINT and SIGCHLD (sd-event reads them) and
  * ignores SIGPIPE; a program it runs has neither. */
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -30,7 +32,7 @@ static void child_masks(GSpawnChildSetupFunc setup, guint64 *blocked, guint64 *i
 }
 
 static void test_child_defaults(void) {
-        const guint64 pipe_bit = 1ULL << (SIGPIPE - 1), term_bit = 1ULL << (SIGTERM - 1);
+        const guint64 term_bit = 1ULL << (SIGTERM - 1);
         guint64 blocked, ignored;
         sigset_t mask, old;
 
@@ -48,14 +50,39 @@ static void test_child_defaults(void) {
 
         child_masks(ev_spawn_child_defaults, &blocked, &ignored);
         g_assert_cmpuint(blocked, ==, 0);
-        g_assert_cmpuint(ignored & pipe_bit, ==, 0);
 
         signal(SIGPIPE, SIG_DFL);
         sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
+/* The function itself, in a child of its own: GLib's fork path puts
+ * SIGPIPE back on its own (above), its posix_spawn path and other
+ * spawners do not. */
+static void test_reset_itself(void) {
+        int status = 0;
+        pid_t pid = fork();
+
+        g_assert_cmpint(pid, >=, 0);
+        if (pid == 0) {
+                sigset_t mask, now;
+                struct sigaction pipe_action;
+                sigemptyset(&mask);
+                sigaddset(&mask, SIGTERM);
+                sigprocmask(SIG_BLOCK, &mask, NULL);
+                signal(SIGPIPE, SIG_IGN);
+                ev_spawn_child_defaults(NULL);
+                sigprocmask(SIG_SETMASK, NULL, &now);
+                sigaction(SIGPIPE, NULL, &pipe_action);
+                _exit(sigismember(&now, SIGTERM) ? 2 : pipe_action.sa_handler != SIG_DFL ? 3 : 0);
+        }
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        g_assert_true(WIFEXITED(status));
+        g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+}
+
 int main(int argc, char **argv) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/spawn/child-defaults", test_child_defaults);
+        g_test_add_func("/spawn/reset-itself", test_reset_itself);
         return g_test_run();
 }

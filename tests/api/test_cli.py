@@ -495,3 +495,46 @@ def test_credentials_verbs(ctl, tmp_path):
     ctl("delete", "vm", "box")
     wait_until(lambda: ctl("get", "secret", made, ok=False).returncode != 0, what="the VM's Secret to be collected")
     assert ctl("get", "secret", "shared-keys", ok=False).returncode == 0
+
+
+OLD_DAEMON = r'''
+import sys, dbus, dbus.service, dbus.mainloop.glib
+from gi.repository import GLib
+dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+conn = dbus.bus.BusConnection(sys.argv[1])
+calls = open(sys.argv[2], "a", buffering=1)
+ITEM = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "from-old", "namespace": "default"}}'
+
+class Manager(dbus.service.Object):
+    @dbus.service.method("org.edgevirt.EdgeVirt1.Manager", in_signature="ssa{sv}", out_signature="s")
+    def List(self, kind, namespace, options):
+        output = str(options.get("output", "json"))
+        calls.write(output + "\n")
+        if output not in ("json", "yaml"):
+            raise dbus.exceptions.DBusException(f'option "output": "{output}" is not one of json, yaml',
+                                                name="org.freedesktop.DBus.Error.InvalidArgs")
+        return '{\n  "apiVersion" : "v1",\n  "kind" : "ConfigMapList",\n  "metadata" : {},\n  "items" : [' + ITEM + ']\n}'
+
+name = dbus.service.BusName("org.edgevirt.EdgeVirt1", conn)
+Manager(conn, "/org/edgevirt/EdgeVirt1")
+print("ready", flush=True)
+GLib.MainLoop().run()
+'''
+
+
+def test_get_from_a_daemon_older_than_json_compact(bus, tmp_path):
+    """edgevirtctl parses its List pages from "json-compact"; a daemon from
+    before it refuses that output, and edgevirtctl asks again, laid out."""
+    calls = tmp_path / "calls"
+    old = subprocess.Popen(["/usr/bin/python3", "-c", OLD_DAEMON, bus.address, str(calls)], stdout=subprocess.PIPE,
+                           text=True)
+    try:
+        assert old.stdout.readline().strip() == "ready"
+        env = dict(os.environ, EDGEVIRT_BUS=bus.address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
+        r = subprocess.run([CTL, "get", "cm", "-o", "name"], capture_output=True, text=True, env=env, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.split() == ["configmap/from-old"]
+        assert calls.read_text().split() == ["json-compact", "json"]
+    finally:
+        old.terminate()
+        old.wait()

@@ -6,6 +6,7 @@ instance.  Registries are Debian's docker-registry on loopback; the
 images are built here (tests/api/test_registry.py's helpers)."""
 import json
 import os
+import signal
 import subprocess
 import uuid
 
@@ -153,6 +154,35 @@ def test_container_disk_vm_runs_on_an_overlay(client, registry, tmp_path, state_
     client.delete("vm", "default", "eph")
     wait_until(lambda: not os.path.exists(overlay), timeout=30, what="the overlay to go")
     assert [i[6] for i in images(client)] == [1]
+
+
+def test_programs_the_daemon_runs_start_with_no_signal_blocked(bus, state_dir, registry, tmp_path, disk):
+    """The overlay's qemu-img (run from a worker thread, where SIGTERM,
+    SIGINT and SIGCHLD are blocked for sd-event) starts with nothing
+    blocked and SIGPIPE at its default: a qemu-img first on the daemon's
+    PATH writes down its own signal state, then runs the real one."""
+    bin_dir, record = tmp_path / "bin", tmp_path / "qemu-img.status"
+    bin_dir.mkdir()
+    stub = bin_dir / "qemu-img"
+    # perl (not sh: dash clears the mask it starts with) copies its own
+    # /proc status lines, then becomes the real qemu-img
+    stub.write_text("#!/usr/bin/perl\n"
+                    "open(my $in, '<', '/proc/self/status') or die; open(my $out, '>', $ARGV[-1] =~ /qcow2$/ ? "
+                    f"'{record}' : '/dev/null') or die;\n"
+                    "print $out grep { /^Sig/ } <$in>; close($out);\nexec('/usr/bin/qemu-img', @ARGV) or die;\n")
+    stub.chmod(0o755)
+    d = Daemon(bus, state_dir, env=dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}"))
+    d.start()
+    try:
+        client = Client(bus.conn)
+        registry.push(unique_image(str(tmp_path), disk[1]), "kubevirt/sig:v1")
+        client.apply(container_disk_vm("sig", f"{registry.host}/kubevirt/sig:v1"))
+        wait_until(lambda: vm_status(client, "sig") == "Running", timeout=60, what="the VM to run")
+        status = dict(line.split(":\t") for line in record.read_text().splitlines())
+        assert int(status["SigBlk"], 16) == 0, status
+        assert not int(status["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), status
+    finally:
+        d.stop()
 
 
 def test_pull_errors_show_on_the_vm(client, registry, tmp_path, disk):

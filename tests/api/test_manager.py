@@ -131,6 +131,13 @@ def test_list_and_get_show_each_change_at_once(client):
     assert client.list("cm", "default")["items"] == []
 
 
+def without_list_version(doc):
+    """A List's resourceVersion is the model's: any write between two calls moves it."""
+    if doc.get("kind", "").endswith("List"):
+        doc["metadata"].pop("resourceVersion")
+    return doc
+
+
 def test_json_compact_is_the_same_json_without_layout(client):
     """output "json-compact": what the API server sends a program, the
     documents as they are; "json" lays them out for people."""
@@ -144,7 +151,7 @@ def test_json_compact_is_the_same_json_without_layout(client):
                  lambda o: client.manager.List("cm", "", {**o, "label-selector": "app=db"})):
         laid_out = str(call({"output": "json"}))
         compact = str(call({"output": "json-compact"}))
-        assert json.loads(compact) == json.loads(laid_out)
+        assert without_list_version(json.loads(compact)) == without_list_version(json.loads(laid_out))
         assert "\n" not in compact and '" : ' not in compact and compact.startswith('{"apiVersion":"v1","kind":')
         assert len(compact) < 0.8 * len(laid_out)
     assert [i["metadata"]["name"] for i in json.loads(str(

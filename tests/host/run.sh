@@ -83,7 +83,8 @@ boot() {
         return $rc
 }
 # QEMU exits 0 whatever the guest did: the results file says how far it got.
-phase_done() { debugfs -R "cat /results.txt" "$work/t.img" 2>/dev/null | grep -qx "phase $1 done"; }
+# (grep reads it all: with -q, under pipefail, a debugfs still writing would die of SIGPIPE)
+phase_done() { debugfs -R "cat /results.txt" "$work/t.img" 2>/dev/null | grep -x "phase $1 done" >/dev/null; }
 boot 1 || echo "host lane: first boot: qemu failed or timed out" >&2
 phase_done 1 && { boot 2 || echo "host lane: second boot: qemu failed or timed out" >&2; }
 

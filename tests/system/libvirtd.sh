@@ -35,12 +35,17 @@ start_libvirtd() {
 # outlives the run (the next libvirtd takes it back) and takes its name
 # from the next one.
 stop_libvirtd() {
-        local namespaces=$1 d ns
+        local namespaces=$1 d ns xml
         shift
         for d in $(virsh -c qemu:///system list --name 2>/dev/null); do
                 for ns in $namespaces; do
                         [[ $d == "${ns}_"* ]] || continue
-                        virsh -c qemu:///system dumpxml "$d" 2>/dev/null | grep -q 'edgevirt.org/xmlns/domain' &&
+                        # read whole, not piped into grep -q: under pipefail a
+                        # virsh still writing when grep has its match dies of
+                        # SIGPIPE, the pipeline fails and the domain was left
+                        # running (a CI run's vmx_dst outlived its lane)
+                        xml=$(virsh -c qemu:///system dumpxml "$d" 2>/dev/null) || continue
+                        [[ $xml == *edgevirt.org/xmlns/domain* ]] &&
                                 virsh -c qemu:///system destroy "$d" >/dev/null 2>&1
                 done
         done

@@ -197,8 +197,8 @@ static int method_apply(sd_bus_message *m, void *userdata, sd_bus_error *error) 
 }
 
 /* What Get and List write: JSON laid out for people (kubectl's -o json),
- * JSON without layout for programs (what the API server sends: less than
- * half the bytes, nothing to lay out), or YAML. */
+ * JSON without layout for programs (what the API server sends: nothing to
+ * lay out, and for VMs less than half the bytes), or YAML. */
 typedef enum Output {
         OUTPUT_JSON,
         OUTPUT_JSON_COMPACT,

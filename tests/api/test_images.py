@@ -6,7 +6,6 @@ instance.  Registries are Debian's docker-registry on loopback; the
 images are built here (tests/api/test_registry.py's helpers)."""
 import json
 import os
-import signal
 import subprocess
 import uuid
 
@@ -159,8 +158,10 @@ def test_container_disk_vm_runs_on_an_overlay(client, registry, tmp_path, state_
 def test_programs_the_daemon_runs_start_with_no_signal_blocked(bus, state_dir, registry, tmp_path, disk):
     """The overlay's qemu-img (run from a worker thread, where SIGTERM,
     SIGINT and SIGCHLD are blocked for sd-event) starts with nothing
-    blocked and SIGPIPE at its default: a qemu-img first on the daemon's
-    PATH writes down its own signal state, then runs the real one."""
+    blocked: a qemu-img first on the daemon's PATH writes down its own
+    signal state, then runs the real one.  (Its SIGPIPE is not looked at:
+    GLib's fork path resets it whatever the daemon does; tests/test-spawn.c
+    tests the reset itself.)"""
     bin_dir, record = tmp_path / "bin", tmp_path / "qemu-img.status"
     bin_dir.mkdir()
     stub = bin_dir / "qemu-img"
@@ -180,7 +181,6 @@ def test_programs_the_daemon_runs_start_with_no_signal_blocked(bus, state_dir, r
         wait_until(lambda: vm_status(client, "sig") == "Running", timeout=60, what="the VM to run")
         status = dict(line.split(":\t") for line in record.read_text().splitlines())
         assert int(status["SigBlk"], 16) == 0, status
-        assert not int(status["SigIgn"], 16) & (1 << (signal.SIGPIPE - 1)), status
     finally:
         d.stop()
 

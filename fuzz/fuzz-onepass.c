@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The one-pass readers (qcow2, streamOptimized vmdk) on arbitrary bytes:
+/* The one-pass readers (qcow2, streamOptimized vmdk, vdi/vhd/vhdx) on arbitrary bytes:
  * the header, then the stream fed in pieces of a size the input picks.
  * Oracles: nothing is written past the virtual size, nothing spilled past
  * the bytes fed, every refusal says why. */
@@ -10,6 +10,7 @@
 
 #include <glib.h>
 
+#include "mapped.h"
 #include "qcow2.h"
 #include "vmdk.h"
 
@@ -48,10 +49,52 @@ static void vmdk(const uint8_t *data, size_t size) {
         close(target);
 }
 
+/* vdi, vhd, vhdx: the tables from the input's first bytes (when it holds
+ * as many as they ask), then the input as the stream. */
+static void mapped(ImageFormat fmt, const uint8_t *data, size_t size) {
+        MappedImage m = { 0 };
+        uint64_t front = 0;
+        char *error = NULL;
+        int r = 0;
+        for (int i = 0; i < 3 && r == 0 && (i == 0 || front <= size); i++)
+                r = mapped_plan(fmt, data, size, &front, &error);
+        if (r == 0 && front <= size)
+                r = mapped_map(fmt, data, size, &m, &error);
+        else if (r == 0)
+                r = 1;
+        if (r < 0 && (!error || !*error))
+                abort();
+        g_free(error);
+        error = NULL;
+        if (r != 0 || m.size > (64u << 20)) {
+                mapped_image_clear(&m);
+                return;
+        }
+        uint64_t vsize = m.size;
+        int target = memfd_create("target", MFD_CLOEXEC);
+        if (target < 0)
+                abort();
+        MappedStream *s = mapped_stream_new(&m, target, 1u << 20);
+        size_t step = step_of(data, size);
+        for (size_t off = 0; off < size && r == 0; off += step)
+                r = mapped_stream_feed(s, data + off, MIN(step, size - off), &error);
+        if (r == 0)
+                r = mapped_stream_finish(s, &error);
+        if (r < 0 && (!error || !*error))
+                abort();
+        g_free(error);
+        mapped_stream_free(s);
+        check_size(target, vsize);
+        close(target);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         Qcow2Header h;
         char *error = NULL;
         vmdk(data, size);
+        mapped(IMAGE_VDI, data, size);
+        mapped(IMAGE_VHD, data, size);
+        mapped(IMAGE_VHDX, data, size);
         int r = qcow2_header_parse(data, size, &h, &error);
         g_free(error);
         error = NULL;

@@ -33,15 +33,19 @@
  * --resolve only asks the registry which manifest the reference names now
  * (a DataImportCron's poll): "manifest DIGEST", nothing downloaded.
  *
- * stdout, one line each: "format FORMAT COMPRESSION", "progress DONE TOTAL"
- * (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
+ * stdout, one line each: "format FORMAT COMPRESSION", "source HOW" (the
+ * image read in one pass as it comes, "stream"; through a copy in the
+ * scratch directory, "scratch"; in place over NBD, "nbd"), "progress DONE
+ * TOTAL" (source bytes; TOTAL 0 when unknown), "spilled BYTES" (qcow2: what
  * waited in the spill file), "done BYTES".  stderr: the reason
  * on failure.  Exit 0: done; 1: failed for good; 2: failed, worth retrying.
  *
  * Raw images (also ISO) are streamed into the volume: compressed or not,
- * no temporary copy, runs of zeros not written.  So are qcow2 (qcow2.c)
- * and streamOptimized vmdk (vmdk.c), read in one pass whatever the
- * source.  Other formats are written
+ * no temporary copy, runs of zeros not written.  So are qcow2 (qcow2.c),
+ * streamOptimized vmdk (vmdk.c), vdi, dynamic vhd and vhdx (mapped.c),
+ * read in one pass whatever the source.  Other formats (and layouts those
+ * readers leave to qemu-img) are read in place over NBD from an http(s)
+ * server that serves ranges, or written
  * to the scratch directory, inspected by qemu-img info (under CPU and
  * memory limits: refused when they name a backing file or an external data
  * file, or claim more than the volume holds) and converted by qemu-img.  A
@@ -95,6 +99,7 @@
 #include "stream.h"
 #include "tar.h"
 #include "vmdk.h"
+#include "mapped.h"
 
 #define CHUNK (1024 * 1024)
 #define BLOCK 4096
@@ -503,6 +508,51 @@ static void write_vmdk(Reader *r, const VmdkHeader *h, const Options *o, uint64_
         done_with(r, fd, h->capacity);
 }
 
+static int feed_mapped(void *m, const unsigned char *buf, size_t n, char **error) {
+        int r = mapped_stream_feed(m, buf, n, error);
+        if (r < 0 && mapped_stream_write_errno(m))
+                die_write_failed(mapped_stream_write_errno(m));
+        return r;
+}
+
+/* vdi, dynamic vhd, vhdx (mapped.c): each block where the table before
+ * it says. */
+static void write_mapped(Reader *r, MappedImage *m, const Options *o, uint64_t max_bytes) {
+        char *error = NULL;
+        uint64_t vsize = m->size;
+        int fd = open_for(o, vsize);
+        MappedStream *s = mapped_stream_new(m, fd, max_bytes);
+        pump(r, feed_mapped, s);
+        if (mapped_stream_finish(s, &error) < 0)
+                die(false, "%s", error);
+        mapped_stream_free(s);
+        done_with(r, fd, vsize);
+}
+
+/* The tables of a vdi, vhd or vhdx: the first bytes, as many as they
+ * take (peeked: the stream still starts at 0).  0 and *m, or 1 (for
+ * qemu-img). */
+static int map_tables(Reader **r, ImageFormat fmt, const unsigned char *prefix, size_t len, MappedImage *m) {
+        char *error = NULL;
+        uint64_t front = 0;
+        int ok;
+        while ((ok = mapped_plan(fmt, prefix, len, &front, &error)) == 0 && front > len) {
+                size_t had = len;
+                *r = peek_reader_new(*r, (size_t) front, &prefix, &len);
+                if (reader_error(*r, NULL))
+                        stream_failed(*r);
+                if (len <= had)
+                        die(false, "the %s is truncated: its tables end at byte %" G_GUINT64_FORMAT ", past its %zu",
+                            image_format_name(fmt), front, len);
+        }
+        if (ok == 0)
+                ok = mapped_map(fmt, prefix, len, m, &error);
+        if (ok < 0)
+                die(false, "%s", error);
+        g_free(error);  /* 1: valid, but for qemu-img */
+        return ok;
+}
+
 /* Raw: the stream as it comes, zero blocks skipped, at most o->size. */
 typedef struct RawSink {
         const Options *o;
@@ -543,6 +593,8 @@ static void convert(Reader *r, ImageFormat fmt, const Options *o) {
         if (fd < 0)
                 die(false, "cannot create %s: %s", image, g_strerror(errno));
         scratch_copy = image;
+        printf("source scratch\n");
+        fflush(stdout);
         for (;;) {
                 ssize_t n = reader_read(r, buf, CHUNK);
                 if (n < 0)
@@ -821,9 +873,10 @@ void import_stream(Reader *r, const Options *o, Reader *tar) {
         if (fmt == IMAGE_QCOW)
                 die(false, "qcow (version 1) images are not supported: convert them to qcow2");
 
-        /* what a one-pass reader takes: qcow2, streamOptimized vmdk */
+        /* what a one-pass reader takes: qcow2, streamOptimized vmdk, vdi, vhd, vhdx */
         Qcow2Header qh;
         VmdkHeader vh;
+        MappedImage mi = { 0 };
         int streamable = -1;
         uint64_t max_bytes = o->size + o->size / 8 + (64u << 20);
         if (fmt == IMAGE_QCOW2 || fmt == IMAGE_VMDK) {
@@ -834,11 +887,19 @@ void import_stream(Reader *r, const Options *o, Reader *tar) {
                         die(false, "%s", error);
                 g_free(error);  /* valid, but for qemu-img */
         }
+        if (mapped_format(fmt))
+                streamable = map_tables(&r, fmt, prefix, len, &mi);
 
+        if (fmt == IMAGE_RAW || streamable == 0) {
+                printf("source stream\n");
+                fflush(stdout);
+        }
         if (fmt == IMAGE_RAW)
                 write_raw(r, o);
         else if (streamable == 0 && fmt == IMAGE_QCOW2)
                 write_qcow2(r, &qh, o, max_bytes);
+        else if (streamable == 0 && mapped_format(fmt))
+                write_mapped(r, &mi, o, max_bytes);
         else if (streamable == 0)
                 write_vmdk(r, &vh, o, max_bytes);
         else if (o->url && !o->checksum && comp == COMPRESSION_NONE && fmt != IMAGE_VMDK) {

@@ -69,14 +69,15 @@ def web(tmp):
     os.makedirs(root)
     with open(os.path.join(root, "rand.raw"), "wb") as f:
         f.write(random.Random(23).randbytes(8 * MI))
-    # qcow2 and streamOptimized vmdk are read in one pass; vdi and vhdx
-    # through nbdkit and qemu-img convert; monolithicSparse vmdk through a
-    # scratch copy and qemu-img convert
+    # qcow2, streamOptimized vmdk, vdi and vhdx are read in one pass; a
+    # qcow2 with an internal snapshot through nbdkit and qemu-img convert;
+    # monolithicSparse vmdk through a scratch copy and qemu-img convert
     for name, fmt, opts in (("rand.qcow2", "qcow2", []), ("rand.vmdk", "vmdk", ["-o", "subformat=streamOptimized"]),
-                            ("rand.vdi", "vdi", []), ("rand.vhdx", "vhdx", []),
+                            ("rand.vdi", "vdi", []), ("rand.vhdx", "vhdx", []), ("snap.qcow2", "qcow2", []),
                             ("sparse.vmdk", "vmdk", ["-o", "subformat=monolithicSparse"])):
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", fmt] + opts +
                        [os.path.join(root, "rand.raw"), os.path.join(root, name)], check=True)
+    subprocess.run(["qemu-img", "snapshot", "-c", "before", os.path.join(root, "snap.qcow2")], check=True)
     server = Lighttpd(root, tmp)
     yield server
     server.stop()
@@ -145,7 +146,7 @@ def test_state_directory_full_during_apply(bus, tmp):
         fs.umount()
 
 
-@pytest.mark.parametrize("image", ["rand.raw", "rand.vdi", "sparse.vmdk"])
+@pytest.mark.parametrize("image", ["rand.raw", "snap.qcow2", "sparse.vmdk"])
 def test_state_directory_full_during_an_import(bus, tmp, web, image):
     """Volumes, scratch space and the object store on one full file system:
     the import fails for want of space and gives back what it wrote (the
@@ -303,7 +304,8 @@ def small_class(bus, tmp):
         fs.umount()
 
 
-@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk", "rand.vdi", "rand.vhdx", "sparse.vmdk"])
+@pytest.mark.parametrize("image", ["rand.raw", "rand.qcow2", "rand.vmdk", "rand.vdi", "rand.vhdx", "snap.qcow2",
+                                   "sparse.vmdk"])
 def test_class_full_during_an_import_then_it_goes_on(small_class, tmp, web, image):
     """The volumes' file system full mid-import: the DataVolume says which
     file system is full and backs off, the half-written volume is emptied

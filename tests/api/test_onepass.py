@@ -5,6 +5,7 @@ streamOptimized vmdk (vmdk.c) — run as the daemon runs them
 in every variant are checked byte for byte against the source or `qemu-img
 convert`; images laid out backwards, sharing clusters or lying are made
 here by hand, with the bytes they must give known."""
+import json
 import os
 import struct
 import subprocess
@@ -472,5 +473,199 @@ def test_vmdk_lies_are_refused(tmp_path, case, fragment):
         vol //= 2
     stream_vmdk(tmp_path / "lie.vmdk", sectors, grains, **kw)
     rc, out, err, target = import_image(tmp_path, tmp_path / "lie.vmdk", size=vol)
+    assert rc == 1, (out, err)
+    assert fragment in err, err
+
+
+# --- vdi, dynamic vhd, vhdx (mapped.c) ---
+
+MAPPED_VARIANTS = {
+    "vdi": ("vdi", []),
+    "vdi static": ("vdi", ["-o", "static=on"]),
+    "vhd": ("vpc", []),
+    "vhd by its size field": ("vpc", ["-o", "force_size=on"]),
+    "vhdx": ("vhdx", []),
+    "vhdx 1 MiB blocks": ("vhdx", ["-o", "block_size=1M"]),
+    "vhdx 8 MiB blocks, 1 MiB log": ("vhdx", ["-o", "block_size=8M,log_size=1M"]),
+    "vhdx fixed": ("vhdx", ["-o", "subformat=fixed"]),
+}
+
+
+@pytest.mark.parametrize("variant", list(MAPPED_VARIANTS))
+def test_mapped_formats_what_qemu_writes(tmp_path, source, variant):
+    """Read in one pass, as they come (no scratch copy, no qemu-img): the
+    bytes qemu-img reads from the same file, the virtual size qemu takes
+    (a vhd's from its geometry or its size field, as qemu decides)."""
+    fmt, opts = MAPPED_VARIANTS[variant]
+    image = tmp_path / f"image.{fmt}"
+    run("qemu-img", "convert", "-f", "raw", "-O", fmt, *opts, str(source), str(image))
+    room = SIZE + 4 * MiB       # a vhd by its geometry is a little larger
+    rc, out, err, target = import_image(tmp_path, image, size=room)
+    assert rc == 0, err
+    assert f"format {fmt} none" in out and "source stream" in out, out
+    info = subprocess.run(["qemu-img", "info", "--output=json", str(image)], capture_output=True, text=True, check=True)
+    assert f"done {json.loads(info.stdout)['virtual-size']}" in out, out
+    assert same(target, qemu_raw(tmp_path, image, size=room)), "the imported bytes differ from qemu-img's"
+
+
+VDI_HEADER = 0x200
+
+
+def hand_vdi(path, blocks, block=MiB, order=None, size=None, bmap_at=None, data_at=None, parent=False,
+             entries=None):
+    """A vdi as VirtualBox lays it out: header, block map, data blocks in
+    the order given (default: block order).  blocks: {index: bytes}."""
+    n = (size or SIZE) // block
+    order = order if order is not None else sorted(blocks)
+    slot = {b: k for k, b in enumerate(order)}
+    bmap = entries or [slot.get(i, 0xffffffff) for i in range(n)]
+    bmap_at = VDI_HEADER if bmap_at is None else bmap_at
+    data_at = data_at if data_at is not None else (bmap_at + 4 * n + 511) // 512 * 512
+    hdr = bytearray(VDI_HEADER)
+    hdr[0:0x40] = b"<<< Oracle VM VirtualBox Disk Image >>>\n".ljust(0x40, b"\0")
+    struct.pack_into("<IIII", hdr, 0x40, 0xbeda107f, 0x00010001, 0x190, 1)
+    struct.pack_into("<II", hdr, 0x154, bmap_at, data_at)
+    struct.pack_into("<IIIIIQIIII", hdr, 0x15c, 0, 0, 0, 512, 0, size or SIZE, block, 0, n, len(order))
+    if parent:
+        hdr[0x1b8:0x1c8] = b"\x11" * 16
+    out = bytearray(max(bmap_at + 4 * n, data_at + block * len(order)))
+    out[0:VDI_HEADER] = hdr
+    out[bmap_at:bmap_at + 4 * n] = struct.pack(f"<{n}I", *bmap)
+    for b in order:
+        out[data_at + slot[b] * block:data_at + (slot[b] + 1) * block] = blocks[b]
+    path.write_bytes(bytes(out))
+
+
+def vdi_blocks():
+    return {i: pattern(i, MiB) for i in (0, 5, 6, 40, 63)}
+
+
+def expected_of(blocks, block=MiB):
+    want = bytearray(SIZE)
+    for i, data in blocks.items():
+        want[i * block:(i + 1) * block] = data
+    return bytes(want)
+
+
+def test_hand_made_vdi_blocks_out_of_order(tmp_path):
+    """Blocks in the file in another order than on the disk (as VirtualBox
+    allocates them on first write), a discarded entry: each block lands
+    where the map says."""
+    blocks = vdi_blocks()
+    image = tmp_path / "hand.vdi"
+    hand_vdi(image, blocks, order=[40, 0, 63, 6, 5])
+    data = bytearray(image.read_bytes())
+    struct.pack_into("<I", data, VDI_HEADER + 4 * 7, 0xfffffffe)     # block 7: discarded
+    image.write_bytes(bytes(data))
+    rc, out, err, target = import_image(tmp_path, image)
+    assert rc == 0, err
+    assert "source stream" in out
+    assert target.read_bytes() == expected_of(blocks)
+    assert same(target, qemu_raw(tmp_path, image))
+
+
+def test_vdi_with_its_map_after_the_data_goes_to_qemu_img(tmp_path):
+    blocks = vdi_blocks()
+    image = tmp_path / "late.vdi"
+    hand_vdi(image, blocks, bmap_at=VDI_HEADER + 5 * MiB, data_at=VDI_HEADER)
+    rc, out, err, target = import_image(tmp_path, image)
+    assert rc == 0, err
+    assert "source scratch" in out and "source stream" not in out, out
+    assert target.read_bytes() == expected_of(blocks)
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("differencing", "differencing image: it needs its parent"),
+    ("index past the blocks", "past its 64 blocks"),
+    ("shared block", "two blocks share the bytes"),
+    ("truncated", "truncated: 4 of its 5 blocks"),
+    ("too large", "larger than the volume"),
+])
+def test_vdi_lies_are_refused(tmp_path, case, fragment):
+    blocks = vdi_blocks()
+    image = tmp_path / "lie.vdi"
+    n = SIZE // MiB
+    entries = None
+    if case == "index past the blocks":
+        entries = [0, 1000] + [0xffffffff] * (n - 2)
+    if case == "shared block":
+        entries = [0, 0] + [0xffffffff] * (n - 2)
+    hand_vdi(image, blocks, parent=case == "differencing", entries=entries)
+    if case == "truncated":
+        image.write_bytes(image.read_bytes()[:-MiB // 2])
+    rc, out, err, target = import_image(tmp_path, image, size=SIZE // 2 if case == "too large" else SIZE)
+    assert rc == 1, (out, err)
+    assert fragment in err, err
+
+
+def test_hand_made_vhd_blocks_out_of_order(tmp_path):
+    """A dynamic vhd whose BAT names its blocks in another order than the
+    file holds them (Azure and Hyper-V write blocks as they are used)."""
+    image = tmp_path / "image.vhd"
+    run("qemu-img", "create", "-f", "vpc", "-o", "force_size=on", str(image), str(SIZE))
+    order = [30, 1, 3]          # each block allocated at the end of the file as it is written
+    for i in order:
+        run("qemu-io", "-f", "vpc", "-c", f"write -P {i + 1} {i * 2 * MiB} {2 * MiB}", str(image))
+    rc, out, err, target = import_image(tmp_path, image)
+    assert rc == 0, err
+    assert "source stream" in out
+    want = bytearray(SIZE)
+    for i in order:
+        want[i * 2 * MiB:(i + 1) * 2 * MiB] = bytes([i + 1]) * (2 * MiB)
+    assert target.read_bytes() == bytes(want)
+    assert same(target, qemu_raw(tmp_path, image))
+
+
+def crc32c(data):
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82f63b78 if c & 1 else c >> 1
+        table.append(c)
+    c = 0xffffffff
+    for b in data:
+        c = table[(c ^ b) & 0xff] ^ (c >> 8)
+    return c ^ 0xffffffff
+
+
+def with_header_field(image, offset, value):
+    """Both vhdx headers with bytes at offset set, checksums made right."""
+    data = bytearray(image.read_bytes())
+    for at in (64 * 1024, 128 * 1024):
+        data[at + offset:at + offset + len(value)] = value
+        struct.pack_into("<I", data, at + 4, 0)
+        struct.pack_into("<I", data, at + 4, crc32c(bytes(data[at:at + 4096])))
+    image.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("case,fragment", [
+    ("log", "has a log to replay"),
+    ("headers", "neither of its headers is valid"),
+    ("differencing", "differencing"),
+    ("checksum", "the checksum of its footer does not match"),
+    ("truncated", "is truncated"),
+])
+def test_vhd_and_vhdx_lies_are_refused(tmp_path, source, case, fragment):
+    fmt = "vpc" if case in ("differencing", "checksum") else "vhdx"
+    image = tmp_path / f"lie.{fmt}"
+    run("qemu-img", "convert", "-f", "raw", "-O", fmt, str(source), str(image))
+    data = bytearray(image.read_bytes())
+    if case == "log":
+        with_header_field(image, 48, b"\x42" * 16)      # a log GUID: entries to replay
+    elif case == "headers":
+        data[64 * 1024 + 100] ^= 0xff
+        data[128 * 1024 + 100] ^= 0xff
+        image.write_bytes(bytes(data))
+    elif case == "checksum":
+        data[30] ^= 1                                   # the creator's version, under the checksum
+        image.write_bytes(bytes(data))
+    elif case == "differencing":
+        struct.pack_into(">II", data, 60, 4, 0)         # disk type 4 in the footer copy, its checksum
+        struct.pack_into(">I", data, 64, ~sum(data[:512]) & 0xffffffff)
+        image.write_bytes(bytes(data))
+    else:
+        image.write_bytes(bytes(data[:len(data) - 3 * MiB]))
+    rc, out, err, target = import_image(tmp_path, image)
     assert rc == 1, (out, err)
     assert fragment in err, err

@@ -63,6 +63,10 @@ struct RegistryLayer;
 void registry_open(const Options *o, struct Registry *g, char **ret_digest, GPtrArray **ret_layers);
 /* One layer's blob, digest checked at its end, decompressed. */
 Reader *registry_layer_open(const Options *o, struct Registry *g, struct RegistryLayer *l);
+/* The disk file of the image's layers, from the top down; *ret_tar the
+ * tar reader to finish once it is read. */
+Reader *registry_disk(const Options *o, struct Registry *g, GPtrArray *layers, Reader **ret_tar);
+HttpOptions http_options(const Options *o, const char *url);
 
 /* qemu-img with argv; its stdout.  limit_cpu: under the limits for
  * untrusted headers.  Dies when it fails. */

@@ -160,8 +160,8 @@ static int vhd_header(const unsigned char *b, size_t n, Vhd *v, char **error) {
                            !(b[56] == 0xff && b[57] == 0xff && b[58] == 16 && b[59] == 255);
         *v = (Vhd) { .size = by_geometry ? chs : be64(b + 48), .table = be64(b + dyn + 16),
                      .entries = be32(b + dyn + 28), .block = be32(b + dyn + 32) };
-        if (!is_pow2(v->block) || v->block < 512 || v->block > 256 * MiB || (uint64_t) v->entries * v->block < v->size ||
-            v->table < 512)
+        if (!is_pow2(v->block) || v->block < 512 || v->block > 256 * MiB ||
+            (uint64_t) v->entries * v->block < v->size || v->table < 512)
                 return refuse(error, "the vhd header is corrupt: blocks of %u bytes, %u of them for %" G_GUINT64_FORMAT
                               " bytes, the table at %" G_GUINT64_FORMAT, v->block, v->entries, v->size, v->table);
         if (v->table + 4ULL * v->entries > MAPPED_MAX_FRONT)
@@ -312,7 +312,8 @@ static int vhdx_map(const unsigned char *b, size_t n, GArray *out, uint64_t *siz
                             *disk = vhdx_item(b, &v, DISK_SIZE_GUID, 8),
                             *sector = vhdx_item(b, &v, SECTOR_SIZE_GUID, 4);
         if (!params || !disk || !sector)
-                return refuse(error, "the vhdx is corrupt: its metadata lacks the block size, disk size or sector size");
+                return refuse(error, "the vhdx is corrupt: its metadata lacks the block size, disk size or sector "
+                                     "size");
         if (le32(params + 4) & 2)
                 return refuse(error, "the vhdx is a differencing disk: it needs its parent, which an import does "
                                      "not have");
@@ -390,8 +391,8 @@ int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, MappedImage 
         const MappedExtent *x = (const MappedExtent *) (void *) out->data;
         for (guint i = 1; i < out->len; i++)
                 if (x[i].file_off < x[i - 1].file_off + x[i - 1].len)
-                        return refuse(error, "the %s is corrupt: two blocks share the bytes at offset %" G_GUINT64_FORMAT,
-                                      image_format_name(fmt), x[i].file_off);
+                        return refuse(error, "the %s is corrupt: two blocks share the bytes at offset %"
+                                      G_GUINT64_FORMAT, image_format_name(fmt), x[i].file_off);
         *m = (MappedImage) { .fmt = fmt, .size = size, .n = out->len };
         m->extents = (MappedExtent *) (void *) g_array_free(g_steal_pointer(&out), FALSE);
         return 0;
@@ -473,8 +474,8 @@ int mapped_stream_feed(MappedStream *s, const unsigned char *buf, size_t n, char
 
 int mapped_stream_finish(MappedStream *s, char **error) {
         if (s->next < s->m.n) {
-                *error = g_strdup_printf("the %s is truncated: %zu of its %zu blocks in its %" G_GUINT64_FORMAT " bytes",
-                                         image_format_name(s->m.fmt), s->next, s->m.n, s->pos);
+                *error = g_strdup_printf("the %s is truncated: %zu of its %zu blocks in its %" G_GUINT64_FORMAT
+                                         " bytes", image_format_name(s->m.fmt), s->next, s->m.n, s->pos);
                 return -1;
         }
         return 0;

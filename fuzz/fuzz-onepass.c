@@ -59,7 +59,7 @@ static void mapped(ImageFormat fmt, const uint8_t *data, size_t size) {
         for (int i = 0; i < 3 && r == 0 && (i == 0 || front <= size); i++)
                 r = mapped_plan(fmt, data, size, &front, &error);
         if (r == 0 && front <= size)
-                r = mapped_map(fmt, data, size, &m, &error);
+                r = mapped_map(fmt, data, size, 64u << 20, &m, &error);
         else if (r == 0)
                 r = 1;
         if (r < 0 && (!error || !*error))

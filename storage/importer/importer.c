@@ -532,7 +532,8 @@ static void write_mapped(Reader *r, MappedImage *m, const Options *o, uint64_t m
 /* The tables of a vdi, vhd or vhdx: the first bytes, as many as they
  * take (peeked: the stream still starts at 0).  0 and *m, or 1 (for
  * qemu-img). */
-static int map_tables(Reader **r, ImageFormat fmt, const unsigned char *prefix, size_t len, MappedImage *m) {
+static int map_tables(Reader **r, ImageFormat fmt, const unsigned char *prefix, size_t len, const Options *o,
+                      MappedImage *m) {
         char *error = NULL;
         uint64_t front = 0;
         int ok;
@@ -546,7 +547,7 @@ static int map_tables(Reader **r, ImageFormat fmt, const unsigned char *prefix, 
                             image_format_name(fmt), front, len);
         }
         if (ok == 0)
-                ok = mapped_map(fmt, prefix, len, m, &error);
+                ok = mapped_map(fmt, prefix, len, o->size, m, &error);
         if (ok < 0)
                 die(false, "%s", error);
         g_free(error);  /* 1: valid, but for qemu-img */
@@ -819,7 +820,7 @@ void import_stream(Reader *r, const Options *o, Reader *tar) {
                 g_free(error);  /* valid, but for qemu-img */
         }
         if (mapped_format(fmt))
-                streamable = map_tables(&r, fmt, prefix, len, &mi);
+                streamable = map_tables(&r, fmt, prefix, len, o, &mi);
 
         if (fmt == IMAGE_RAW || streamable == 0) {
                 printf("source stream\n");

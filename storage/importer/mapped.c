@@ -33,6 +33,7 @@
 #define VDI_DISCARDED 0xfffffffeu
 #define VHD_UNUSED 0xffffffffu
 #define VHDX_PROBE (320 * KiB)                  /* the headers and both region tables */
+#define MAX_FILE_OFFSET (UINT64_C(1) << 56)     /* past any image: no sum with a block's length wraps */
 
 static uint16_t le16(const unsigned char *p) {
         return (uint16_t) (p[0] | p[1] << 8);
@@ -107,12 +108,17 @@ static int vdi_header(const unsigned char *b, size_t n, Vdi *v, char **error) {
         return 0;
 }
 
-static int vdi_map(const unsigned char *b, size_t n, GArray *out, uint64_t *size, char **error) {
+static int vdi_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *out, uint64_t *size,
+                   char **error) {
         Vdi v;
         int r = vdi_header(b, n, &v, error);
         if (r != 0)
                 return r;
         *size = v.size;
+        if (v.bmap + 4ULL * v.blocks > n)
+                return refuse(error, "the vdi is truncated: its block map ends past its %zu bytes", n);
+        if (v.size > max_size)
+                return 0;
         for (uint32_t i = 0; i < v.blocks; i++) {
                 uint32_t e = le32(b + v.bmap + 4ULL * i);
                 uint64_t guest = (uint64_t) i * v.block;
@@ -169,12 +175,17 @@ static int vhd_header(const unsigned char *b, size_t n, Vhd *v, char **error) {
         return 0;
 }
 
-static int vhd_map(const unsigned char *b, size_t n, GArray *out, uint64_t *size, char **error) {
+static int vhd_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *out, uint64_t *size,
+                   char **error) {
         Vhd v;
         int r = vhd_header(b, n, &v, error);
         if (r != 0)
                 return r;
         *size = v.size;
+        if (v.table + 4ULL * v.entries > n)
+                return refuse(error, "the vhd is truncated: its block table ends past its %zu bytes", n);
+        if (v.size > max_size)
+                return 0;
         uint64_t bitmap = ((uint64_t) v.block / (8 * 512) + 511) & ~UINT64_C(511);
         for (uint32_t i = 0; i < v.entries; i++) {
                 uint32_t e = be32(b + v.table + 4ULL * i);
@@ -301,12 +312,15 @@ static bool vhdx_unknown_required(const unsigned char *b, const Vhdx *v) {
         return false;
 }
 
-static int vhdx_map(const unsigned char *b, size_t n, GArray *out, uint64_t *size, char **error) {
+static int vhdx_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *out, uint64_t *size,
+                   char **error) {
         Vhdx v;
         int r = vhdx_regions(b, n, &v, error);
         if (r != 0)
                 return r;
-        if (memcmp(b + v.meta, "metadata", 8) != 0 || le16(b + v.meta + 10) > 2047)
+        if (v.bat + v.bat_len > n || v.meta + v.meta_len > n)
+                return refuse(error, "the vhdx is truncated: its tables end past its %zu bytes", n);
+        if (v.meta_len < 64 * KiB || memcmp(b + v.meta, "metadata", 8) != 0 || le16(b + v.meta + 10) > 2047)
                 return refuse(error, "the vhdx is corrupt: no metadata table where its region table says");
         const unsigned char *params = vhdx_item(b, &v, FILE_PARAMETERS_GUID, 8),
                             *disk = vhdx_item(b, &v, DISK_SIZE_GUID, 8),
@@ -332,6 +346,8 @@ static int vhdx_map(const unsigned char *b, size_t n, GArray *out, uint64_t *siz
                 return refuse(error, "the vhdx is corrupt: its BAT has room for %" G_GUINT64_FORMAT " of its %"
                               G_GUINT64_FORMAT " entries", v.bat_len / 8, entries);
         *size = vsize;
+        if (vsize > max_size)
+                return 0;
         for (uint64_t i = 0; i < blocks; i++) {
                 uint64_t e = le64(b + v.bat + 8 * (i + i / chunk));
                 unsigned state = e & 7;
@@ -379,16 +395,22 @@ static int by_file_offset(gconstpointer a, gconstpointer b) {
         return x->file_off < y->file_off ? -1 : x->file_off > y->file_off;
 }
 
-int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, MappedImage *m, char **error) {
+int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, uint64_t max_size, MappedImage *m,
+               char **error) {
         g_autoptr(GArray) out = g_array_new(FALSE, FALSE, sizeof(MappedExtent));
         uint64_t size = 0;
-        int r = fmt == IMAGE_VDI ? vdi_map(buf, n, out, &size, error)
-                : fmt == IMAGE_VHD ? vhd_map(buf, n, out, &size, error)
-                : vhdx_map(buf, n, out, &size, error);
+        int r = fmt == IMAGE_VDI ? vdi_map(buf, n, max_size, out, &size, error)
+                : fmt == IMAGE_VHD ? vhd_map(buf, n, max_size, out, &size, error)
+                : fmt == IMAGE_VHDX ? vhdx_map(buf, n, max_size, out, &size, error)
+                : for_qemu_img(error, "not a format read here");
         if (r != 0)
                 return r;
         g_array_sort(out, by_file_offset);
         const MappedExtent *x = (const MappedExtent *) (void *) out->data;
+        for (guint i = 0; i < out->len; i++)
+                if (x[i].file_off > MAX_FILE_OFFSET)
+                        return refuse(error, "the %s is corrupt: a block at byte %" G_GUINT64_FORMAT,
+                                      image_format_name(fmt), x[i].file_off);
         for (guint i = 1; i < out->len; i++)
                 if (x[i].file_off < x[i - 1].file_off + x[i - 1].len)
                         return refuse(error, "the %s is corrupt: two blocks share the bytes at offset %"

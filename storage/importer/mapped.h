@@ -41,8 +41,11 @@ gboolean mapped_format(ImageFormat fmt);
  * than n: ask again with that many); 1 for qemu-img; -1 refused. */
 int mapped_plan(ImageFormat fmt, const unsigned char *buf, size_t n, uint64_t *front, char **error);
 /* With the front (n >= what mapped_plan asked): the image's extents.  0,
- * 1 (for qemu-img) or -1 with *error. */
-int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, MappedImage *m, char **error);
+ * 1 (for qemu-img) or -1 with *error.  An image larger than max_size gets
+ * no extents (m->size says how large: the caller refuses it), so a lying
+ * table cannot make it build millions. */
+int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, uint64_t max_size, MappedImage *m,
+               char **error);
 void mapped_image_clear(MappedImage *m);
 
 typedef struct MappedStream MappedStream;

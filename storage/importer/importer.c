@@ -544,7 +544,7 @@ static int map_tables(Reader **r, ImageFormat fmt, const unsigned char *prefix, 
                         stream_failed(*r);
                 if (len <= had)
                         die(false, "the %s is truncated: its tables end at byte %" G_GUINT64_FORMAT ", past its %zu",
-                            image_format_name(fmt), front, len);
+                            mapped_format_name(fmt), front, len);
         }
         if (ok == 0)
                 ok = mapped_map(fmt, prefix, len, o->size, m, &error);

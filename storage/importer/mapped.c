@@ -77,6 +77,10 @@ gboolean mapped_format(ImageFormat fmt) {
         return fmt == IMAGE_VDI || fmt == IMAGE_VHD || fmt == IMAGE_VHDX;
 }
 
+const char *mapped_format_name(ImageFormat fmt) {
+        return fmt == IMAGE_VDI ? "vdi" : fmt == IMAGE_VHD ? "vhd" : "vhdx";
+}
+
 /* --- vdi --- */
 
 typedef struct Vdi {
@@ -87,7 +91,7 @@ typedef struct Vdi {
 static int vdi_header(const unsigned char *b, size_t n, Vdi *v, char **error) {
         if (n < 0x1c8)
                 return refuse(error, "the vdi is truncated: %zu bytes, less than its header", n);
-        if (le32(b + 0x44) >> 16 != 1)
+        if (le32(b + 0x44) != 0x00010001)
                 return for_qemu_img(error, "a vdi of another version");
         uint32_t type = le32(b + 0x4c);
         static const unsigned char null_uuid[16];
@@ -98,11 +102,14 @@ static int vdi_header(const unsigned char *b, size_t n, Vdi *v, char **error) {
                 return for_qemu_img(error, "a vdi of another type");
         *v = (Vdi) { .bmap = le32(b + 0x154), .data = le32(b + 0x158), .size = le64(b + 0x170),
                      .block = le32(b + 0x178), .extra = le32(b + 0x17c), .blocks = le32(b + 0x180) };
-        if (le32(b + 0x168) != 512 || !is_pow2(v->block) || v->block < 512 || v->block > 256 * MiB ||
-            v->extra > 256 * MiB || (uint64_t) v->blocks * v->block < v->size || v->bmap < 0x1c8)
-                return refuse(error, "the vdi header is corrupt: blocks of %u bytes (+%u), %u of them for %"
-                              G_GUINT64_FORMAT " bytes, the block map at %" G_GUINT64_FORMAT,
-                              v->block, v->extra, v->blocks, v->size, v->bmap);
+        /* what qemu reads, qemu's way (block/vdi.c); the rest is its to refuse */
+        if (le32(b + 0x168) != 512 || v->block != MiB || v->extra != 0 || v->bmap % 512 || v->data % 512)
+                return for_qemu_img(error, "a vdi of another block or sector size, or unaligned");
+        if ((uint64_t) v->blocks * v->block < v->size || v->bmap < 0x1c8)
+                return refuse(error, "the vdi header is corrupt: %u blocks of %u bytes for %" G_GUINT64_FORMAT
+                              " bytes, the block map at byte %" G_GUINT64_FORMAT,
+                              v->blocks, v->block, v->size, v->bmap);
+        v->size = (v->size + 511) & ~UINT64_C(511);     /* qemu rounds it up to a sector */
         if (v->bmap + 4ULL * v->blocks > v->data || v->bmap + 4ULL * v->blocks > MAPPED_MAX_FRONT)
                 return for_qemu_img(error, "a vdi whose block map is not before its data");
         return 0;
@@ -124,11 +131,9 @@ static int vdi_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *
                 uint64_t guest = (uint64_t) i * v.block;
                 if (e == VDI_UNALLOCATED || e == VDI_DISCARDED || guest >= v.size)
                         continue;
-                if (e >= v.blocks)
-                        return refuse(error, "the vdi is corrupt: block %u at index %u, past its %u blocks", i, e,
-                                      v.blocks);
-                MappedExtent x = { v.data + (uint64_t) e * ((uint64_t) v.block + v.extra) + v.extra, guest,
-                                   MIN((uint64_t) v.block, v.size - guest) };
+                if (e >= v.blocks)      /* qemu reads past the data: its to say what that is */
+                        return for_qemu_img(error, "a vdi with a block index past its blocks");
+                MappedExtent x = { v.data + (uint64_t) e * v.block, guest, MIN((uint64_t) v.block, v.size - guest) };
                 g_array_append_val(out, x);
         }
         return 0;
@@ -158,19 +163,24 @@ static int vhd_header(const unsigned char *b, size_t n, Vhd *v, char **error) {
         uint64_t dyn = be64(b + 16);
         if (dyn < 512 || dyn > n || n - dyn < 1024 || memcmp(b + dyn, "cxsparse", 8) != 0)
                 return for_qemu_img(error, "a vhd whose dynamic header is not among its first bytes");
-        /* the virtual size as qemu takes it: the geometry's, unless the
-         * creator is one that goes by the footer's size, or the geometry
-         * is the largest there is */
-        uint64_t chs = (uint64_t) (b[56] << 8 | b[57]) * b[58] * b[59] * 512;
-        bool by_geometry = (memcmp(b + 28, "vpc ", 4) == 0 || memcmp(b + 28, "qemu", 4) == 0) &&
-                           !(b[56] == 0xff && b[57] == 0xff && b[58] == 16 && b[59] == 255);
-        *v = (Vhd) { .size = by_geometry ? chs : be64(b + 48), .table = be64(b + dyn + 16),
+        /* the virtual size as qemu takes it (block/vpc.c): the footer's
+         * size field for the creators that go by it (Hyper-V, qemu's
+         * "qem2", Disk2vhd, XenConverter, XenServer) or when the geometry
+         * is the largest there is, else the geometry's */
+        static const char *const by_size[] = { "win ", "qem2", "d2v ", "CTXS", "tap\0" };
+        uint64_t chs = (uint64_t) (b[56] << 8 | b[57]) * b[58] * b[59];
+        bool by_geometry = chs != 65535ULL * 16 * 255;
+        for (size_t i = 0; i < G_N_ELEMENTS(by_size); i++)
+                by_geometry &= memcmp(b + 28, by_size[i], 4) != 0;
+        *v = (Vhd) { .size = by_geometry ? chs * 512 : be64(b + 48) & ~UINT64_C(511), .table = be64(b + dyn + 16),
                      .entries = be32(b + dyn + 28), .block = be32(b + dyn + 32) };
-        if (!is_pow2(v->block) || v->block < 512 || v->block > 256 * MiB ||
-            (uint64_t) v->entries * v->block < v->size || v->table < 512)
-                return refuse(error, "the vhd header is corrupt: blocks of %u bytes, %u of them for %" G_GUINT64_FORMAT
-                              " bytes, the table at %" G_GUINT64_FORMAT, v->block, v->entries, v->size, v->table);
-        if (v->table + 4ULL * v->entries > MAPPED_MAX_FRONT)
+        /* small blocks: a table too large to keep, sector bitmaps as large as the data */
+        if (!is_pow2(v->block) || v->block < 64 * KiB || v->block > 256 * MiB)
+                return for_qemu_img(error, "a vhd of blocks under 64 KiB or over 256 MiB");
+        if ((uint64_t) v->entries * v->block < v->size || v->table < 512)
+                return refuse(error, "the vhd header is corrupt: %u blocks of %u bytes for %" G_GUINT64_FORMAT
+                              " bytes, the table at byte %" G_GUINT64_FORMAT, v->entries, v->block, v->size, v->table);
+        if (v->table > MAPPED_MAX_FRONT || 4ULL * v->entries > MAPPED_MAX_FRONT - v->table)
                 return for_qemu_img(error, "a vhd whose block table is not among its first bytes");
         return 0;
 }
@@ -251,10 +261,11 @@ static int vhdx_regions(const unsigned char *b, size_t n, Vhdx *v, char **error)
                         h = b + at;
         if (!h)
                 return refuse(error, "the vhdx is corrupt: neither of its headers is valid");
+        /* a log: qemu reads it when it is empty and asks for it to be
+         * replayed when it is not (qemu-img check -r all) */
         static const unsigned char null_guid[16];
         if (memcmp(h + 48, null_guid, 16) != 0)
-                return refuse(error, "the vhdx has a log to replay (it was not closed cleanly): run `qemu-img check "
-                                     "-r all` on it, or open it once in Hyper-V, and import it again");
+                return for_qemu_img(error, "a vhdx with a log");
         if (le16(h + 66) != 1)
                 return for_qemu_img(error, "a vhdx of another version");
         const unsigned char *t = NULL;
@@ -276,9 +287,15 @@ static int vhdx_regions(const unsigned char *b, size_t n, Vhdx *v, char **error)
                 else if (le32(e + 28) & 1)
                         return refuse(error, "the vhdx has a required region this importer does not know");
         }
-        if (!v->bat_len || !v->meta_len || v->bat < VHDX_PROBE || v->meta < VHDX_PROBE)
-                return refuse(error, "the vhdx is corrupt: its BAT or metadata region is missing or misplaced");
-        if (v->bat + v->bat_len > MAPPED_MAX_FRONT || v->meta + v->meta_len > MAPPED_MAX_FRONT)
+        if (!v->bat_len || !v->meta_len)
+                return refuse(error, "the vhdx is corrupt: its region table has no %s region",
+                              !v->bat_len ? "BAT" : "metadata");
+        if (v->bat < VHDX_PROBE || v->meta < VHDX_PROBE)
+                return refuse(error, "the vhdx is corrupt: its %s region is at byte %" G_GUINT64_FORMAT
+                              ", among its headers", v->bat < VHDX_PROBE ? "BAT" : "metadata",
+                              v->bat < VHDX_PROBE ? v->bat : v->meta);
+        if (v->bat > MAPPED_MAX_FRONT || v->bat_len > MAPPED_MAX_FRONT - v->bat || v->meta > MAPPED_MAX_FRONT ||
+            v->meta_len > MAPPED_MAX_FRONT - v->meta)
                 return for_qemu_img(error, "a vhdx whose tables are not among its first bytes");
         return 0;
 }
@@ -297,7 +314,7 @@ static const unsigned char *vhdx_item(const unsigned char *b, const Vhdx *v, con
 
 /* An item marked required that is none of those the spec defines: per
  * the spec, the file must not be opened. */
-static bool vhdx_unknown_required(const unsigned char *b, const Vhdx *v) {
+static const unsigned char *vhdx_unknown_required(const unsigned char *b, const Vhdx *v) {
         static const unsigned char *const known[] = { FILE_PARAMETERS_GUID, DISK_SIZE_GUID, SECTOR_SIZE_GUID,
                                                       PHYSICAL_SECTOR_GUID, PAGE83_GUID, PARENT_LOCATOR_GUID };
         uint16_t count = le16(b + v->meta + 10);
@@ -307,9 +324,9 @@ static bool vhdx_unknown_required(const unsigned char *b, const Vhdx *v) {
                 for (size_t k = 0; k < G_N_ELEMENTS(known); k++)
                         is_known |= memcmp(e, known[k], 16) == 0;
                 if ((le32(e + 24) & 4) && !is_known)
-                        return true;
+                        return e;
         }
-        return false;
+        return NULL;
 }
 
 static int vhdx_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *out, uint64_t *size,
@@ -331,12 +348,16 @@ static int vhdx_map(const unsigned char *b, size_t n, uint64_t max_size, GArray 
         if (le32(params + 4) & 2)
                 return refuse(error, "the vhdx is a differencing disk: it needs its parent, which an import does "
                                      "not have");
-        if (vhdx_unknown_required(b, &v))
-                return refuse(error, "the vhdx has required metadata this importer does not know");
+        const unsigned char *unknown = vhdx_unknown_required(b, &v);
+        if (unknown)
+                return refuse(error, "the vhdx has a required metadata item this importer does not know (%08x-%04x-"
+                              "%04x-...)", le32(unknown), le16(unknown + 4), le16(unknown + 6));
         uint32_t block = le32(params), lss = le32(sector);
         uint64_t vsize = le64(disk);
-        if (!is_pow2(block) || block < MiB || block > 256 * MiB || (lss != 512 && lss != 4096) ||
-            vsize > (UINT64_C(64) << 40))
+        if (lss == 4096)
+                return for_qemu_img(error, "a vhdx of 4 KiB sectors");
+        vsize &= ~UINT64_C(511);        /* qemu's size: whole sectors */
+        if (!is_pow2(block) || block < MiB || block > 256 * MiB || lss != 512 || vsize > (UINT64_C(64) << 40))
                 return refuse(error, "the vhdx is corrupt: blocks of %u bytes, sectors of %u, %" G_GUINT64_FORMAT
                               " bytes", block, lss, vsize);
         uint64_t chunk = ((UINT64_C(1) << 23) * lss) / block;
@@ -351,8 +372,8 @@ static int vhdx_map(const unsigned char *b, size_t n, uint64_t max_size, GArray 
         for (uint64_t i = 0; i < blocks; i++) {
                 uint64_t e = le64(b + v.bat + 8 * (i + i / chunk));
                 unsigned state = e & 7;
-                if (state == 0 || state == 1 || state == 2 || state == 3)
-                        continue;       /* not present, undefined, zero, unmapped: zeros */
+                if (state <= 3 || state == 5)
+                        continue;       /* not present, undefined, zero, unmapped (also v0.95's): zeros */
                 if (state != 6)
                         return refuse(error, "the vhdx is corrupt: block %" G_GUINT64_FORMAT " in state %u%s", i,
                                       state, state == 7 ? " (partly present: a differencing disk's)" : "");
@@ -409,12 +430,12 @@ int mapped_map(ImageFormat fmt, const unsigned char *buf, size_t n, uint64_t max
         const MappedExtent *x = (const MappedExtent *) (void *) out->data;
         for (guint i = 0; i < out->len; i++)
                 if (x[i].file_off > MAX_FILE_OFFSET)
-                        return refuse(error, "the %s is corrupt: a block at byte %" G_GUINT64_FORMAT,
-                                      image_format_name(fmt), x[i].file_off);
+                        return refuse(error, "the %s is corrupt: a block at byte %" G_GUINT64_FORMAT
+                                      ", past any file", mapped_format_name(fmt), x[i].file_off);
+        /* qemu reads such a block twice; one pass cannot */
         for (guint i = 1; i < out->len; i++)
                 if (x[i].file_off < x[i - 1].file_off + x[i - 1].len)
-                        return refuse(error, "the %s is corrupt: two blocks share the bytes at offset %"
-                                      G_GUINT64_FORMAT, image_format_name(fmt), x[i].file_off);
+                        return for_qemu_img(error, "blocks that share their bytes");
         *m = (MappedImage) { .fmt = fmt, .size = size, .n = out->len };
         m->extents = (MappedExtent *) (void *) g_array_free(g_steal_pointer(&out), FALSE);
         return 0;
@@ -469,7 +490,7 @@ static int write_data(MappedStream *s, const unsigned char *buf, size_t n, uint6
 int mapped_stream_feed(MappedStream *s, const unsigned char *buf, size_t n, char **error) {
         if (s->pos + n > s->max_bytes) {
                 *error = g_strdup_printf("the %s runs past %" G_GUINT64_FORMAT " bytes, more than an image for this "
-                                         "volume can need", image_format_name(s->m.fmt), s->max_bytes);
+                                         "volume can need", mapped_format_name(s->m.fmt), s->max_bytes);
                 return -1;
         }
         while (n > 0 && s->next < s->m.n) {
@@ -497,7 +518,7 @@ int mapped_stream_feed(MappedStream *s, const unsigned char *buf, size_t n, char
 int mapped_stream_finish(MappedStream *s, char **error) {
         if (s->next < s->m.n) {
                 *error = g_strdup_printf("the %s is truncated: %zu of its %zu blocks in its %" G_GUINT64_FORMAT
-                                         " bytes", image_format_name(s->m.fmt), s->next, s->m.n, s->pos);
+                                         " bytes", mapped_format_name(s->m.fmt), s->next, s->m.n, s->pos);
                 return -1;
         }
         return 0;

@@ -12,9 +12,10 @@
  * The readers take what qemu's drivers (block/vdi.c, vpc.c, vhdx.c) read:
  * the same virtual size, the same blocks.  Left to qemu-img (1): layouts
  * whose tables are not in the first MAPPED_MAX_FRONT bytes or come after
- * the data, and variants these readers do not do.  Refused (-1, the
- * reason in *error): differencing images (they need their parent), a vhdx
- * with a log to replay, tables that make no sense. */
+ * the data, blocks that share bytes, and variants these readers do not do
+ * (a vhdx with a log, 4 KiB sectors; vdi blocks other than 1 MiB; vhd
+ * blocks under 64 KiB).  Refused (-1, the reason in *error): differencing
+ * images (they need their parent), tables that make no sense. */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,7 +23,7 @@
 
 #include "format.h"
 
-#define MAPPED_MAX_FRONT (64u << 20)
+#define MAPPED_MAX_FRONT (8u << 20)     /* 2 TiB of vdi, 4 TiB of vhd, 1-32 TiB of vhdx */
 
 typedef struct MappedExtent {
         uint64_t file_off, guest_off, len;
@@ -35,8 +36,9 @@ typedef struct MappedImage {
         size_t n;
 } MappedImage;
 
-/* Whether fmt is read here (vdi, vhd, vhdx). */
+/* Whether fmt is read here (vdi, vhd, vhdx), and its name in messages. */
 gboolean mapped_format(ImageFormat fmt);
+const char *mapped_format_name(ImageFormat fmt);
 /* From the first n bytes: 0 and *front, the bytes the tables need (more
  * than n: ask again with that many); 1 for qemu-img; -1 refused. */
 int mapped_plan(ImageFormat fmt, const unsigned char *buf, size_t n, uint64_t *front, char **error);

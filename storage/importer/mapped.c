@@ -29,6 +29,18 @@
 #define KiB 1024u
 #define MiB (1024u * 1024u)
 
+/* The smallest blocks read in one pass: a vdi's as qemu reads them (1
+ * MiB), a vhd's where its sector bitmaps stay small beside the data.
+ * Fuzzing builds take 512 bytes, so that inputs of a few KiB reach the
+ * tables and the stream (fuzz/fuzz-onepass.c). */
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+#define VDI_BLOCK_MIN 512u
+#define VHD_BLOCK_MIN 512u
+#else
+#define VDI_BLOCK_MIN MiB
+#define VHD_BLOCK_MIN (64 * KiB)
+#endif
+
 #define VDI_UNALLOCATED 0xffffffffu
 #define VDI_DISCARDED 0xfffffffeu
 #define VHD_UNUSED 0xffffffffu
@@ -103,7 +115,8 @@ static int vdi_header(const unsigned char *b, size_t n, Vdi *v, char **error) {
         *v = (Vdi) { .bmap = le32(b + 0x154), .data = le32(b + 0x158), .size = le64(b + 0x170),
                      .block = le32(b + 0x178), .extra = le32(b + 0x17c), .blocks = le32(b + 0x180) };
         /* what qemu reads, qemu's way (block/vdi.c); the rest is its to refuse */
-        if (le32(b + 0x168) != 512 || v->block != MiB || v->extra != 0 || v->bmap % 512 || v->data % 512)
+        if (le32(b + 0x168) != 512 || !is_pow2(v->block) || v->block < VDI_BLOCK_MIN || v->block > MiB ||
+            v->extra != 0 || v->bmap % 512 || v->data % 512)
                 return for_qemu_img(error, "a vdi of another block or sector size, or unaligned");
         if ((uint64_t) v->blocks * v->block < v->size || v->bmap < 0x1c8)
                 return refuse(error, "the vdi header is corrupt: %u blocks of %u bytes for %" G_GUINT64_FORMAT
@@ -175,7 +188,7 @@ static int vhd_header(const unsigned char *b, size_t n, Vhd *v, char **error) {
         *v = (Vhd) { .size = by_geometry ? chs * 512 : be64(b + 48) & ~UINT64_C(511), .table = be64(b + dyn + 16),
                      .entries = be32(b + dyn + 28), .block = be32(b + dyn + 32) };
         /* small blocks: a table too large to keep, sector bitmaps as large as the data */
-        if (!is_pow2(v->block) || v->block < 64 * KiB || v->block > 256 * MiB)
+        if (!is_pow2(v->block) || v->block < VHD_BLOCK_MIN || v->block > 256 * MiB)
                 return for_qemu_img(error, "a vhd of blocks under 64 KiB or over 256 MiB");
         if ((uint64_t) v->entries * v->block < v->size || v->table < 512)
                 return refuse(error, "the vhd header is corrupt: %u blocks of %u bytes for %" G_GUINT64_FORMAT

@@ -43,7 +43,6 @@
 
 #define VDI_UNALLOCATED 0xffffffffu
 #define VDI_DISCARDED 0xfffffffeu
-#define VHD_UNUSED 0xffffffffu
 #define VHDX_PROBE (320 * KiB)                  /* the headers and both region tables */
 #define MAX_FILE_OFFSET (UINT64_C(1) << 56)     /* past any image: no sum with a block's length wraps */
 
@@ -93,6 +92,41 @@ const char *mapped_format_name(ImageFormat fmt) {
         return fmt == IMAGE_VDI ? "vdi" : fmt == IMAGE_VHD ? "vhd" : "vhdx";
 }
 
+/* --- vdi and vhd: a table of u32 entries --- */
+
+typedef struct Table {
+        const char *name;
+        const unsigned char *at;        /* the table's first entry */
+        size_t room;                    /* bytes at hand from there */
+        uint32_t entries;
+        bool big_endian;
+        bool discarded;                 /* 0xfffffffe too maps nothing (vdi) */
+        uint32_t block;
+        uint64_t size;                  /* virtual */
+        uint64_t base, unit;            /* entry e: its data at base + e * unit */
+        uint32_t limit;                 /* entries at or past it: qemu's to read */
+} Table;
+
+/* Entry i maps the guest's block i; 0xffffffff maps nothing (zeros). */
+static int table_map(const Table *t, uint64_t max_size, GArray *out, char **error) {
+        if (4ULL * t->entries > t->room)
+                return refuse(error, "the %s is truncated: its block table ends past the bytes at hand", t->name);
+        if (t->size > max_size)
+                return 0;
+        for (uint32_t i = 0; i < t->entries; i++) {
+                const unsigned char *p = t->at + 4ULL * i;
+                uint32_t e = t->big_endian ? be32(p) : le32(p);
+                uint64_t guest = (uint64_t) i * t->block;
+                if (e == VDI_UNALLOCATED || (e == VDI_DISCARDED && t->discarded) || guest >= t->size)
+                        continue;
+                if (e >= t->limit)      /* qemu reads past the data: its to say what that is */
+                        return for_qemu_img(error, "a block index past the blocks");
+                MappedExtent x = { t->base + (uint64_t) e * t->unit, guest, MIN((uint64_t) t->block, t->size - guest) };
+                g_array_append_val(out, x);
+        }
+        return 0;
+}
+
 /* --- vdi --- */
 
 typedef struct Vdi {
@@ -135,21 +169,10 @@ static int vdi_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *
         if (r != 0)
                 return r;
         *size = v.size;
-        if (v.bmap + 4ULL * v.blocks > n)
-                return refuse(error, "the vdi is truncated: its block map ends past its %zu bytes", n);
-        if (v.size > max_size)
-                return 0;
-        for (uint32_t i = 0; i < v.blocks; i++) {
-                uint32_t e = le32(b + v.bmap + 4ULL * i);
-                uint64_t guest = (uint64_t) i * v.block;
-                if (e == VDI_UNALLOCATED || e == VDI_DISCARDED || guest >= v.size)
-                        continue;
-                if (e >= v.blocks)      /* qemu reads past the data: its to say what that is */
-                        return for_qemu_img(error, "a vdi with a block index past its blocks");
-                MappedExtent x = { v.data + (uint64_t) e * v.block, guest, MIN((uint64_t) v.block, v.size - guest) };
-                g_array_append_val(out, x);
-        }
-        return 0;
+        return table_map(&(Table) { .name = "vdi", .at = b + MIN(n, v.bmap), .room = n - MIN(n, v.bmap),
+                                    .entries = v.blocks, .discarded = true, .block = v.block, .size = v.size,
+                                    .base = v.data, .unit = v.block, .limit = v.blocks },
+                         max_size, out, error);
 }
 
 /* --- vhd --- */
@@ -205,20 +228,11 @@ static int vhd_map(const unsigned char *b, size_t n, uint64_t max_size, GArray *
         if (r != 0)
                 return r;
         *size = v.size;
-        if (v.table + 4ULL * v.entries > n)
-                return refuse(error, "the vhd is truncated: its block table ends past its %zu bytes", n);
-        if (v.size > max_size)
-                return 0;
         uint64_t bitmap = ((uint64_t) v.block / (8 * 512) + 511) & ~UINT64_C(511);
-        for (uint32_t i = 0; i < v.entries; i++) {
-                uint32_t e = be32(b + v.table + 4ULL * i);
-                uint64_t guest = (uint64_t) i * v.block;
-                if (e == VHD_UNUSED || guest >= v.size)
-                        continue;
-                MappedExtent x = { (uint64_t) e * 512 + bitmap, guest, MIN((uint64_t) v.block, v.size - guest) };
-                g_array_append_val(out, x);
-        }
-        return 0;
+        return table_map(&(Table) { .name = "vhd", .at = b + MIN(n, v.table), .room = n - MIN(n, v.table),
+                                    .entries = v.entries, .big_endian = true, .block = v.block, .size = v.size,
+                                    .base = bitmap, .unit = 512, .limit = UINT32_MAX },
+                         max_size, out, error);
 }
 
 /* --- vhdx --- */

@@ -430,17 +430,21 @@ static int open_for(const Options *o, uint64_t vsize) {
         return fd;
 }
 
+/* The bytes are fed where the chain holds them when it lends them (an
+ * http download's ring), else through buf. */
 static void pump(Reader *r, FeedFn feed, void *stream) {
         g_autofree unsigned char *buf = g_malloc(CHUNK);
         char *error = NULL;
         for (;;) {
-                ssize_t n = reader_read_full(r, buf, CHUNK);
+                const unsigned char *data;
+                ssize_t n = reader_borrow(r, buf, CHUNK, &data);
                 if (n < 0)
                         stream_failed(r);
                 if (n == 0)
                         break;
-                if (feed(stream, buf, (size_t) n, &error) < 0)
+                if (feed(stream, data, (size_t) n, &error) < 0)
                         die(false, "%s", error);
+                reader_release(r, (size_t) n);
                 progress(r, false);
         }
 }

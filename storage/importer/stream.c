@@ -50,6 +50,18 @@ ssize_t reader_read_full(Reader *r, void *buf, size_t n) {
         return (ssize_t) done;
 }
 
+ssize_t reader_borrow(Reader *r, unsigned char *buf, size_t n, const unsigned char **ret) {
+        if (r->borrow)
+                return r->borrow(r, ret, n);
+        *ret = buf;
+        return reader_read_full(r, buf, n);
+}
+
+void reader_release(Reader *r, size_t n) {
+        if (r->release)
+                r->release(r, n);
+}
+
 Reader *reader_free(Reader *r) {
         while (r) {
                 Reader *inner = r->inner;
@@ -337,6 +349,30 @@ static ssize_t http_read(Reader *r, void *buf, size_t n) {
         return (ssize_t) k;
 }
 
+/* What http_read copies, lent in place: the ring's filled space is the
+ * reader's alone until released, so the download goes on around it. */
+static ssize_t http_borrow(Reader *r, const unsigned char **ret, size_t n) {
+        HttpReader *h = (HttpReader *) r;
+        pthread_mutex_lock(&h->lock);
+        h->want = MIN(n, (size_t) RING / 4);
+        while (h->fill < h->want && !h->eof)
+                pthread_cond_wait(&h->more, &h->lock);
+        size_t piece = MIN(n, MIN(h->fill, RING - h->head));
+        *ret = h->ring + h->head;
+        pthread_mutex_unlock(&h->lock);
+        return piece > 0 ? (ssize_t) piece : http_finish(h);
+}
+
+static void http_release(Reader *r, size_t n) {
+        HttpReader *h = (HttpReader *) r;
+        pthread_mutex_lock(&h->lock);
+        h->head = (h->head + n) % RING;
+        h->fill -= n;
+        pthread_cond_signal(&h->room);
+        pthread_mutex_unlock(&h->lock);
+        r->consumed += (uint64_t) n;
+}
+
 static void http_free(Reader *r) {
         HttpReader *h = (HttpReader *) r;
         pthread_mutex_lock(&h->lock);
@@ -362,6 +398,8 @@ Reader *http_reader_new(const HttpOptions *o, char **error) {
         HttpReader *h = g_new0(HttpReader, 1);
 
         h->r.read = http_read;
+        h->r.borrow = http_borrow;
+        h->r.release = http_release;
         h->r.free = http_free;
         pthread_mutex_init(&h->lock, NULL);
         pthread_cond_init(&h->more, NULL);
@@ -435,6 +473,7 @@ typedef struct PeekReader {
         Reader r;
         unsigned char *prefix;
         size_t len, pos;
+        bool lent_inner;        /* the last bytes lent were the inner reader's */
 } PeekReader;
 
 static ssize_t peek_read(Reader *r, void *buf, size_t n) {
@@ -449,6 +488,25 @@ static ssize_t peek_read(Reader *r, void *buf, size_t n) {
         return k < 0 ? fail(r, false, "%s", "") : k;
 }
 
+static ssize_t peek_borrow(Reader *r, const unsigned char **ret, size_t n) {
+        PeekReader *p = (PeekReader *) r;
+        p->lent_inner = p->pos >= p->len;
+        if (!p->lent_inner) {
+                *ret = p->prefix + p->pos;
+                return (ssize_t) MIN(n, p->len - p->pos);
+        }
+        ssize_t k = r->inner->borrow(r->inner, ret, n);
+        return k < 0 ? fail(r, false, "%s", "") : k;
+}
+
+static void peek_release(Reader *r, size_t n) {
+        PeekReader *p = (PeekReader *) r;
+        if (p->lent_inner)
+                r->inner->release(r->inner, n);
+        else
+                p->pos += n;
+}
+
 static void peek_free(Reader *r) {
         PeekReader *p = (PeekReader *) r;
         g_free(p->prefix);
@@ -458,6 +516,10 @@ static void peek_free(Reader *r) {
 Reader *peek_reader_new(Reader *inner, size_t n, const unsigned char **ret_prefix, size_t *ret_len) {
         PeekReader *p = g_new0(PeekReader, 1);
         p->r.read = peek_read;
+        if (inner->borrow) {    /* lends what its inner reader lends */
+                p->r.borrow = peek_borrow;
+                p->r.release = peek_release;
+        }
         p->r.free = peek_free;
         p->r.inner = inner;
         p->prefix = g_malloc(n);

@@ -13,6 +13,10 @@
 typedef struct Reader Reader;
 struct Reader {
         ssize_t (*read)(Reader *r, void *buf, size_t n);
+        /* optional: lend up to n bytes in place (*ret into the reader's
+         * own buffer) until release() of the bytes taken */
+        ssize_t (*borrow)(Reader *r, const unsigned char **ret, size_t n);
+        void (*release)(Reader *r, size_t n);
         void (*free)(Reader *r);
         Reader *inner;
         char error[512];
@@ -24,6 +28,13 @@ struct Reader {
 ssize_t reader_read(Reader *r, void *buf, size_t n);
 /* Fill buf completely unless the stream ends; returns bytes read or -1. */
 ssize_t reader_read_full(Reader *r, void *buf, size_t n);
+/* The next bytes without copying them where the chain lends them (http,
+ * and peeks over it: the download's ring read in place), else read into
+ * buf (n bytes, filled unless the stream ends): the count, 0 at the end,
+ * -1 on error; *ret the bytes.  reader_release(r, count) before the next
+ * call gives them back. */
+ssize_t reader_borrow(Reader *r, unsigned char *buf, size_t n, const unsigned char **ret);
+void reader_release(Reader *r, size_t n);
 Reader *reader_free(Reader *r);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(Reader, reader_free)
 /* The source's own counters, through any wrappers. */

@@ -15,6 +15,7 @@
 typedef struct Frame {
         JsonNode *node;         /* object or array under construction */
         char *pending_key;      /* for objects: the key awaiting its value */
+        bool pending_merge;     /* that key is YAML's merge key: a plain << */
         yaml_mark_t key_mark;
         char *anchor;
         GPtrArray *merges;      /* "<<" values to merge at mapping end */
@@ -184,6 +185,18 @@ gboolean manifest_plain_is_string(const char *s) {
         return JSON_NODE_HOLDS_VALUE(n) && json_node_get_value_type(n) == G_TYPE_STRING && !parse_float(s, &d);
 }
 
+#define MERGE_TAG "tag:yaml.org,2002:merge"
+
+/* YAML's merge key is a plain << (or one tagged !!merge), as go-yaml
+ * reads it; a quoted '<<' is an ordinary key. */
+static bool is_merge_key(const yaml_event_t *ev) {
+        const char *tag = (const char *) ev->data.scalar.tag;
+
+        if (tag)
+                return streq(tag, MERGE_TAG);
+        return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq((const char *) ev->data.scalar.value, "<<");
+}
+
 static JsonNode *resolve_scalar(const yaml_event_t *ev, GError **error) {
         const char *value = (const char *) ev->data.scalar.value;
         const char *tag = (const char *) ev->data.scalar.tag;
@@ -204,6 +217,9 @@ static JsonNode *resolve_scalar(const yaml_event_t *ev, GError **error) {
                 } else if (streq(tag, YAML_INT_TAG)) {
                         if (parse_int(value, &i))
                                 return json_node_init_int(json_node_alloc(), i);
+                } else if (streq(tag, MERGE_TAG)) {
+                        if (streq(value, "<<"))
+                                return json_node_init_string(json_node_alloc(), value);
                 } else if (streq(tag, YAML_FLOAT_TAG)) {
                         if (parse_int(value, &i))
                                 return json_node_init_double(json_node_alloc(), (double) i);
@@ -303,9 +319,23 @@ static unsigned measure(JsonNode *n, unsigned *depth) {
         return c;
 }
 
+static bool mergeable(JsonNode *value) {
+        if (JSON_NODE_HOLDS_OBJECT(value))
+                return true;
+        if (!JSON_NODE_HOLDS_ARRAY(value))
+                return false;
+        JsonArray *a = json_node_get_array(value);
+        for (guint i = 0; i < json_array_get_length(a); i++)
+                if (!JSON_NODE_HOLDS_OBJECT(json_array_get_element(a, i)))
+                        return false;
+        return true;
+}
+
 /* Attach a finished value to the enclosing container, or return it as the
- * document root (*root).  Takes ownership of value. */
-static int attach(Parser *p, JsonNode *value, const char *anchor, const yaml_mark_t *mark, JsonNode **root) {
+ * document root (*root).  merge_key: value is a scalar read as YAML's
+ * merge key (is_merge_key).  Takes ownership of value. */
+static int attach(Parser *p, JsonNode *value, bool merge_key, const char *anchor, const yaml_mark_t *mark,
+                  JsonNode **root) {
         Frame *f = top(p);
 
         if (anchor)
@@ -338,12 +368,18 @@ static int attach(Parser *p, JsonNode *value, const char *anchor, const yaml_mar
                         char buf[G_ASCII_DTOSTR_BUF_SIZE];
                         f->pending_key = g_strdup(g_ascii_dtostr(buf, sizeof buf, json_node_get_double(value)));
                 }
+                f->pending_merge = merge_key;
                 f->key_mark = *mark;
                 json_node_unref(value);
                 return 0;
         }
         g_autofree char *key = g_steal_pointer(&f->pending_key);
-        if (streq(key, "<<") && (JSON_NODE_HOLDS_OBJECT(value) || JSON_NODE_HOLDS_ARRAY(value))) {
+        if (f->pending_merge) {
+                if (!mergeable(value)) {
+                        json_node_unref(value);
+                        return fail_path(p, &f->key_mark, NULL, 0, "Invalid value: the merge key << takes a "
+                                         "mapping or a list of mappings (quote it, '<<', for a key of that name)");
+                }
                 if (!f->merges)
                         f->merges = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
                 g_ptr_array_add(f->merges, value);
@@ -404,7 +440,7 @@ static int pop(Parser *p, const yaml_mark_t *mark, JsonNode **root) {
         if (f.merges && JSON_NODE_HOLDS_OBJECT(node))
                 for (guint i = 0; i < f.merges->len; i++)
                         merge_into(json_node_get_object(node), f.merges->pdata[i]);
-        int r = attach(p, node, f.anchor, mark, root);
+        int r = attach(p, node, false, f.anchor, mark, root);
         frame_clear(&f);
         return r;
 }
@@ -462,7 +498,8 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                                 r = fail_at(error, &ev.start_mark, "document has more than %u nodes", MAX_NODES);
                                 break;
                         }
-                        r = attach(&p, n, (const char *) ev.data.scalar.anchor, &ev.start_mark, &root);
+                        r = attach(&p, n, is_merge_key(&ev), (const char *) ev.data.scalar.anchor, &ev.start_mark,
+                                   &root);
                         break;
                 }
                 case YAML_SEQUENCE_START_EVENT:
@@ -496,7 +533,7 @@ static int parse_yaml(const char *text, size_t len, GPtrArray *docs, GError **er
                                 r = fail_at(error, &ev.start_mark, "aliases expand to more than %u nodes", MAX_NODES);
                                 break;
                         }
-                        r = attach(&p, json_deep_copy(target), NULL, &ev.start_mark, &root);
+                        r = attach(&p, json_deep_copy(target), false, NULL, &ev.start_mark, &root);
                         break;
                 }
                 default:
@@ -576,8 +613,10 @@ static int emit_node(yaml_emitter_t *em, JsonNode *n) {
                         return r;
                 json_object_iter_init_ordered(&it, json_node_get_object(n));
                 while (r >= 0 && json_object_iter_next_ordered(&it, &k, &v)) {
-                        yaml_scalar_style_t style = manifest_plain_is_string(k) ? YAML_ANY_SCALAR_STYLE
-                                                                                : YAML_SINGLE_QUOTED_SCALAR_STYLE;
+                        /* a plain << would read back as the merge key */
+                        yaml_scalar_style_t style = manifest_plain_is_string(k) && !streq(k, "<<")
+                                                            ? YAML_ANY_SCALAR_STYLE
+                                                            : YAML_SINGLE_QUOTED_SCALAR_STYLE;
                         r = emit_scalar(em, k, style);
                         if (r >= 0)
                                 r = emit_node(em, v);

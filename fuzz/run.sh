@@ -43,6 +43,9 @@ seeds = {
     "numbers.json": '{"n": [9223372036854775807, -9223372036854775808, 9223372036854775808, 1e308, 1e400, 0.5]}',
     # doubles %.17g writes without a '.': json-glib 1.6 appended ".0" ("1e+21.0")
     "exponents.json": '{"n": [1e21, 1e22, -1e100, 1E+21]}',
+    # YAML's merge key is a plain <<; JSON's "<<" and a quoted '<<' are keys
+    "merge-key.json": '{"<<": {"a": 1}, "b": [{"<<": [{"c": 2}]}]}',
+    "merge-key.yaml": "a: &a {x: 1}\nb: {<<: *a, '<<': 2}\nc:\n  <<: [*a, {z: 3}]\n  !!merge <<: {w: 4}\n",
 }
 for name, text in seeds.items():
     open(f"{d}/{name}", "w").write(text)
@@ -148,6 +151,15 @@ for t in $targets; do
                 echo "ok $n - $t (${runs:-0} inputs in ${seconds}s)" >>"$out"
         else
                 echo "not ok $n - $t: $(grep -m1 -E 'ERROR|ERROR:|Assertion|==.*==' "$dir/$t.log") (log $dir/$t.log)" >>"$out"
+                # what a clean clone's CI run leaves behind is its output:
+                # the whole report and the input, so the failure can be replayed
+                # (base64 -d >crash && build/fuzz/$t crash)
+                sed -n '/ERROR\|==[0-9]*==/,$p' "$dir/$t.log" | head -n 40 | sed 's/^/# /' >>"$out"
+                for c in "$dir/crashes/$t-"*; do
+                        [ -f "$c" ] || continue
+                        echo "# input $(basename "$c") ($(stat -c %s "$c") bytes), base64:" >>"$out"
+                        head -c 8192 "$c" | base64 -w 76 | sed 's/^/#   /' >>"$out"
+                done
                 failed=1
         fi
 done

@@ -110,6 +110,44 @@ static void test_anchors_and_merge(void) {
         g_assert_true(json_object_get_object_member(o, "base") != copy);
 }
 
+/* Only a plain << (or !!merge) merges, as in go-yaml: a quoted '<<' and
+ * JSON's "<<" are keys of that name, and they survive a round trip
+ * through our YAML (the fuzzer found a plain << written for one). */
+static void test_merge_key_only_plain(void) {
+        g_autoptr(GPtrArray) quoted = parse_ok("m: {'<<': {x: 1}}\nk:\n  \"<<\": 2\n");
+        g_autoptr(GPtrArray) tagged = parse_ok("b: &b {x: 1}\nm: {!!merge <<: *b, y: 2}\n");
+        g_autoptr(GPtrArray) json = parse_ok("{\"<<\": {\"x\": 1}, \"a\": [{\"<<\": [{\"y\": 2}]}]}");
+        g_autoptr(GPtrArray) list = parse_ok("a: &a {x: 1}\nb: &b {x: 2, w: 2}\nm:\n  <<: [*a, *b]\n");
+
+        JsonObject *q = doc0(quoted);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(json_object_get_object_member(q, "m"),
+                                                                                  "<<"), "x"), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(q, "k"), "<<"), ==, 2);
+        g_autofree char *twice = parse_err("m: {'<<': 1, \"<<\": 2}\n");
+        g_assert_nonnull(strstr(twice, "given twice"));
+        JsonObject *t = json_object_get_object_member(doc0(tagged), "m");
+        g_assert_cmpint(json_object_get_int_member(t, "x"), ==, 1);
+        g_assert_false(json_object_has_member(t, "<<"));
+        /* the first mapping of a merge list wins */
+        JsonObject *m = json_object_get_object_member(doc0(list), "m");
+        g_assert_cmpint(json_object_get_int_member(m, "x"), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(m, "w"), ==, 2);
+
+        JsonNode *doc = json->pdata[0];
+        g_assert_true(json_object_has_member(json_node_get_object(doc), "<<"));
+        g_autofree char *yaml = manifest_to_yaml(doc);
+        g_assert_null(strstr(yaml, "\n<<:"));
+        g_autoptr(GPtrArray) again = parse_ok(yaml);
+        g_assert_true(json_node_equal(doc, again->pdata[0]));
+
+        g_autofree char *scalar = parse_err("m:\n  <<: 1\n");
+        g_assert_nonnull(strstr(scalar, "merge key << takes a mapping or a list of mappings"));
+        g_autofree char *in_list = parse_err("m:\n  <<: [{x: 1}, 2]\n");
+        g_assert_nonnull(strstr(in_list, "merge key"));
+        g_autofree char *bad_tag = parse_err("m: {!!merge x: {y: 1}}\n");
+        g_assert_nonnull(strstr(bad_tag, "cannot decode"));
+}
+
 static void test_alias_bomb(void) {
         g_autoptr(GString) s = g_string_new("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for (int i = 1; i < 10; i++)
@@ -304,6 +342,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/manifest/json", test_json);
         g_test_add_func("/manifest/errors-have-position", test_errors_have_position);
         g_test_add_func("/manifest/anchors-and-merge", test_anchors_and_merge);
+        g_test_add_func("/manifest/merge-key-only-plain", test_merge_key_only_plain);
         g_test_add_func("/manifest/alias-bomb", test_alias_bomb);
         g_test_add_func("/manifest/deep-nesting", test_deep_nesting);
         g_test_add_func("/manifest/bad-bytes", test_bad_bytes);

@@ -73,7 +73,7 @@ CONF
 lighttpd -D -f "$work/lighttpd.conf" &
 httpd=$!
 mkdir "$work/tmpfs" "$work/disk"
-trap 'kill $httpd 2>/dev/null; umount "$work/tmpfs" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill $httpd 2>/dev/null || true; umount "$work/tmpfs" 2>/dev/null || true; rm -rf "$work"' EXIT
 mount -t tmpfs -o size=8g,mode=755 bench "$work/tmpfs"
 sleep 0.5
 

@@ -18,5 +18,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 build=${EDGEVIRT_BUILD:-$top/build}
 ninja -C "$build" >/dev/null
 work=$(mktemp -d /tmp/edgevirt-bench-scale.XXXXXX)
-trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 EDGEVIRT_BUILD="$build" EDGEVIRTD="$daemon" /usr/bin/python3 "$top/bench/scale.py" "$work" "${1:-1000}" "${2:-20}"

@@ -14,6 +14,6 @@ ninja -C "$build" >/dev/null
 work=$(mktemp -d /var/tmp/edgevirt-bench-start.XXXXXX)
 chmod 0711 "$work"
 . "$top/tests/system/libvirtd.sh"
-trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null; stop_libvirtd bench; rm -rf "$work"' EXIT
+trap 'kill $(cat "$work/daemon.pid" 2>/dev/null) 2>/dev/null || true; stop_libvirtd bench || true; rm -rf "$work"' EXIT
 start_libvirtd "$work"
 EDGEVIRT_BUILD="$build" /usr/bin/python3 "$top/bench/start.py" "$work" "${1:-5}" "${2:-20}"

@@ -53,6 +53,9 @@ extern const sd_bus_vtable bus_vmexport_vtable[];
 /* The interfaces (at most 2) an object of kind is exported with, and
  * their vtables; returns how many. */
 size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const sd_bus_vtable *vtables[2]);
+/* Whether namespace's Events have their ObjectManager (object_path_events)
+ * registered: the namespace exists. */
+bool bus_events_manager_exists(Daemon *d, const char *namespace);
 
 /* Property getters every object interface shares (userdata: Object). */
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,

@@ -201,6 +201,53 @@ size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const 
         return n;
 }
 
+/* --- the Events' object managers ---
+ * Each namespace's Events have an ObjectManager of their own at
+ * BUS_NAMESPACE_PREFIX/<namespace>/event (object_path_events): Events are
+ * records of what happened, many and short-lived, and the ObjectManager at
+ * the root lists the objects a client keeps in step with (a 1000-VM box
+ * has as many Events again; docs/dbus-api.md).  sd-bus sends an object's
+ * InterfacesAdded and InterfacesRemoved from the nearest object manager
+ * above it: for an Event, its namespace's.  GetManagedObjects there is
+ * answered by the reply guard (reply-size.c).  The manager makes its path
+ * and the namespace's nodes in sd-bus' tree, and sd-bus introspects a node
+ * from its own vtables and enumerators only, no longer from the fallbacks
+ * of the prefix above: the namespace's node gets what the prefix has
+ * (register_prefix), the manager's an enumerator. */
+
+static int register_prefix(Daemon *d, const char *prefix, GPtrArray *slots);
+
+/* The slots of a namespace's Events' manager and of what its namespace's
+ * node needs (register_prefix), removed with the namespace. */
+static int events_manager_add(Daemon *d, const char *namespace) {
+        g_autofree char *path = object_path_events(namespace);
+        g_autofree char *namespace_path = object_path_make(&kind_namespace, "", namespace);
+        g_autoptr(GPtrArray) slots = NULL;
+        sd_bus_slot *slot = NULL;
+        int r;
+
+        if (g_hash_table_contains(d->events_managers, namespace))
+                return 0;
+        slots = g_ptr_array_new_with_free_func((GDestroyNotify) sd_bus_slot_unref);
+        r = sd_bus_add_object_manager(d->bus, &slot, path);
+        if (r < 0)
+                return r;
+        g_ptr_array_add(slots, slot);
+        r = sd_bus_add_node_enumerator(d->bus, &slot, path, node_enumerator, d);
+        if (r < 0)
+                return r;
+        g_ptr_array_add(slots, slot);
+        r = register_prefix(d, namespace_path, slots);
+        if (r < 0)
+                return r;
+        g_hash_table_insert(d->events_managers, g_strdup(namespace), g_steal_pointer(&slots));
+        return 0;
+}
+
+bool bus_events_manager_exists(Daemon *d, const char *namespace) {
+        return d->events_managers && g_hash_table_contains(d->events_managers, namespace);
+}
+
 static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata) {
         Daemon *d = userdata;
         const char *typed = typed_interface_of(o->kind);
@@ -221,10 +268,15 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
         path = object_path_of(o);
         switch (event) {
         case MODEL_EVENT_ADDED:
-                r = sd_bus_emit_object_added(d->bus, path);
+                if (o->kind == &kind_namespace)
+                        r = events_manager_add(d, o->name);
+                if (r >= 0)
+                        r = sd_bus_emit_object_added(d->bus, path);
                 break;
         case MODEL_EVENT_REMOVED:
                 r = sd_bus_emit_interfaces_removed_strv(d->bus, path, all_ifaces);
+                if (o->kind == &kind_namespace)
+                        g_hash_table_remove(d->events_managers, o->name);
                 break;
         case MODEL_EVENT_CHANGED:
                 for (char **i = ifaces; *i && r >= 0; i++)
@@ -237,33 +289,49 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
 
 /* Object paths hang below one prefix per cluster-scoped kind:
  * .../namespace (namespaces, and every namespaced object below them),
- * .../storageclass, ... */
-static int register_prefix(Daemon *d, const char *prefix) {
+ * .../storageclass, ...; and each namespace's path is one too (see
+ * events_manager_add), its slots kept in slots (NULL: for good). */
+static int register_prefix(Daemon *d, const char *prefix, GPtrArray *slots) {
+        sd_bus_slot *slot = NULL;
         int r;
 
-        r = bus_calls_add_fallback_vtable(d, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find);
+        r = bus_calls_add_fallback_vtable(d, slots ? &slot : NULL, prefix, BUS_OBJECT_INTERFACE, object_vtable,
+                                          object_find);
         if (r < 0)
                 return r;
+        if (slots)
+                g_ptr_array_add(slots, slot);
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface, typed_interfaces[i].vtable,
-                                                  object_find);
+                r = bus_calls_add_fallback_vtable(d, slots ? &slot : NULL, prefix, typed_interfaces[i].interface,
+                                                  typed_interfaces[i].vtable, object_find);
                 if (r < 0)
                         return r;
+                if (slots)
+                        g_ptr_array_add(slots, slot);
         }
-        return sd_bus_add_node_enumerator(d->bus, NULL, prefix, node_enumerator, d);
+        r = sd_bus_add_node_enumerator(d->bus, slots ? &slot : NULL, prefix, node_enumerator, d);
+        if (r >= 0 && slots)
+                g_ptr_array_add(slots, slot);
+        return r;
 }
 
 int bus_objects_register(Daemon *d) {
+        g_autoptr(GPtrArray) namespaces = model_list(d->model, &kind_namespace, NULL, NULL);
         int r;
 
         for (const KindInfo *const *k = kind_all(); *k; k++) {
                 if ((*k)->namespaced || !(*k)->path_segment || (*k)->stored_as)
                         continue;
                 g_autofree char *prefix = g_strdup_printf(BUS_OBJECT_ROOT "/%s", (*k)->path_segment);
-                r = register_prefix(d, prefix);
+                r = register_prefix(d, prefix, NULL);
                 if (r < 0)
                         return r;
         }
+        d->events_managers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                                   (GDestroyNotify) g_ptr_array_unref);
+        for (guint i = 0; i < namespaces->len; i++)
+                if ((r = events_manager_add(d, ((Object *) namespaces->pdata[i])->name)) < 0)
+                        return r;
         model_set_observer(d->model, on_model_event, d);
         return 0;
 }

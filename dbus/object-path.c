@@ -23,6 +23,25 @@ char *object_path_make(const KindInfo *kind, const char *namespace, const char *
         return path;
 }
 
+char *object_path_events(const char *namespace) {
+        g_autofree char *ns_path = NULL;
+        char *p = NULL;
+
+        if (sd_bus_path_encode(BUS_NAMESPACE_PREFIX, namespace, &p) < 0)
+                g_error("out of memory");
+        ns_path = p;
+        return g_strdup_printf("%s/%s", ns_path, kind_event.path_segment);
+}
+
+char *object_path_events_namespace(const char *path) {
+        g_autofree char *namespace = NULL, *own = NULL;
+
+        if (sd_bus_path_decode_many(path, BUS_NAMESPACE_PREFIX "/%/event", &namespace) <= 0)
+                return NULL;
+        own = object_path_events(namespace);
+        return streq(own, path) ? g_steal_pointer(&namespace) : NULL;
+}
+
 char *object_path_of(Object *o) {
         return object_path_make(o->kind, o->namespace, o->name);
 }

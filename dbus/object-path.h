@@ -15,6 +15,13 @@
 /* The path of the object of kind (its stored kind) named namespace/name
  * ("" for cluster-scoped kinds), whether or not it exists. */
 char *object_path_make(const KindInfo *kind, const char *namespace, const char *name);
+/* The path of namespace's Events' own ObjectManager,
+ * BUS_NAMESPACE_PREFIX/<namespace>/event: the Events are listed there, not
+ * by the ObjectManager at BUS_OBJECT_ROOT (docs/dbus-api.md). */
+char *object_path_events(const char *namespace);
+/* The namespace whose Events' ObjectManager path is, or NULL: the inverse
+ * of object_path_events. */
+char *object_path_events_namespace(const char *path);
 /* The path of a stored object. */
 char *object_path_of(Object *o);
 /* The stored object at path, or NULL: the inverse of object_path_of, so a

@@ -4,8 +4,9 @@
  * connection that sends one.  Replies we build are checked here before
  * they are sent; the two that sd-bus would build from the vtables are
  * measured by a filter first and refused when they would not fit:
- * Introspect (then left to sd-bus) and GetManagedObjects (then answered
- * here, built once, its size known from each object's remembered entry).
+ * Introspect (then left to sd-bus) and GetManagedObjects, of the root's
+ * ObjectManager and of each namespace's Events' (then answered here, built
+ * once, its size known from each object's remembered entry).
  * Every reply measured is charged to the caller's rate limit by its size. */
 #include "authz.h"
 #include "bus-error.h"
@@ -190,13 +191,16 @@ static int managed_objects_size(Daemon *d, sd_bus_message *call, GPtrArray *obje
 }
 
 /* The objects of GetManagedObjects' reply to call: those with a path the
- * caller sees. */
-static GPtrArray *managed_objects(Daemon *d, sd_bus_message *call) {
-        GPtrArray *objects = model_list(d->model, NULL, NULL, NULL);
+ * caller sees, of the manager at the root (every object but the Events) or
+ * of the one of events_of's Events (object-dbus.c). */
+static GPtrArray *managed_objects(Daemon *d, sd_bus_message *call, const char *events_of) {
+        GPtrArray *objects = events_of ? model_list(d->model, &kind_event, events_of, NULL)
+                                       : model_list(d->model, NULL, NULL, NULL);
 
         for (guint i = objects->len; i-- > 0;) {
                 Object *o = objects->pdata[i];
-                if (!o->kind->path_segment || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
+                if (!o->kind->path_segment || (!events_of && o->kind == &kind_event) ||
+                    !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         g_ptr_array_remove_index(objects, i);
         }
         return objects;
@@ -254,10 +258,12 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
         size_t size;
         int r;
 
-        if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") &&
-            streq_ptr(path, BUS_MANAGER_PATH)) {
+        if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") && path) {
+                g_autofree char *events_of = object_path_events_namespace(path);
+                if (!streq(path, BUS_MANAGER_PATH) && !(events_of && bus_events_manager_exists(d, events_of)))
+                        return 0;       /* no manager there: sd-bus says so */
                 what = "GetManagedObjects";
-                objects = managed_objects(d, m);
+                objects = managed_objects(d, m, events_of);
                 r = managed_objects_size(d, m, objects, &size);
                 if (r < 0) {
                         g_warning("cannot measure GetManagedObjects' reply: %s", g_strerror(-r));

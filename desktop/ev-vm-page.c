@@ -29,6 +29,8 @@ struct _EvVmPage {
         char *events_version;   /* the VM's and instance's ResourceVersions the events were read at */
         GCancellable *cancellable;
         GCancellable *events_cancellable;       /* the events' List in flight */
+        GDBusConnection *events_bus;            /* where events_watch is */
+        guint events_watch;     /* InterfacesAdded of the namespace's Events' ObjectManager */
 };
 
 G_DEFINE_TYPE(EvVmPage, ev_vm_page, GTK_TYPE_BOX)
@@ -344,6 +346,43 @@ void ev_vm_page_update(EvVmPage *p) {
         update_events(p, vm, vmi);
 }
 
+/* An Event added in the namespace: one of the VM's or its instance's
+ * (named after what it is about) has the events read again.  The daemon
+ * lists Events by each namespace's own ObjectManager, not the root's the
+ * window follows (docs/dbus-api.md), so the page listens there. */
+static void on_event_added(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                           const char *signal, GVariant *params, gpointer user_data) {
+        EvVmPage *p = user_data;
+        g_autoptr(GVariant) ifaces = g_variant_get_child_value(params, 1);
+        g_autoptr(GVariant) object = g_variant_lookup_value(ifaces, EV_IFACE_OBJECT, G_VARIANT_TYPE_VARDICT);
+        const char *name = NULL;
+
+        if (!p->name || !object || !g_variant_lookup(object, "Name", "&s", &name))
+                return;
+        if (g_str_has_prefix(name, p->name) && name[strlen(p->name)] == '.') {
+                g_clear_pointer(&p->events_version, g_free);
+                ev_vm_page_update(p);
+        }
+}
+
+static void watch_events(EvVmPage *p) {
+        EvClient *c = p->window ? ev_window_get_client(p->window) : NULL;
+        GDBusConnection *bus = c ? ev_client_get_connection(c) : NULL;
+
+        if (p->events_watch)
+                g_dbus_connection_signal_unsubscribe(p->events_bus, p->events_watch);
+        p->events_watch = 0;
+        g_clear_object(&p->events_bus);
+        if (!bus || !p->ns || !p->name)
+                return;
+        g_autofree char *ns_path = ev_object_path(p->ns, NULL, NULL);
+        g_autofree char *path = g_strconcat(ns_path, "/event", NULL);
+        p->events_bus = g_object_ref(bus);
+        p->events_watch = g_dbus_connection_signal_subscribe(bus, EV_BUS_NAME, "org.freedesktop.DBus.ObjectManager",
+                                                             "InterfacesAdded", path, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
+                                                             on_event_added, p, NULL);
+}
+
 void ev_vm_page_set_vm(EvVmPage *p, const char *ns, const char *name) {
         g_cancellable_cancel(p->cancellable);
         g_clear_object(&p->cancellable);
@@ -353,6 +392,7 @@ void ev_vm_page_set_vm(EvVmPage *p, const char *ns, const char *name) {
         g_clear_pointer(&p->events_version, g_free);
         p->ns = g_strdup(ns);
         p->name = g_strdup(name);
+        watch_events(p);
         if (name)
                 ev_vm_page_update(p);
 }
@@ -364,12 +404,6 @@ gboolean ev_vm_page_concerns(EvVmPage *p, GDBusObject *object) {
                 return FALSE;
         if (g_str_equal(kind, "DataVolume"))
                 return TRUE;    /* it may be one of its disks */
-        if (g_str_equal(kind, "Event") && g_str_has_prefix(ev_object_name(object), p->name) &&
-            ev_object_name(object)[strlen(p->name)] == '.') {
-                /* one of its events (named after what it is about): read them again */
-                g_clear_pointer(&p->events_version, g_free);
-                return TRUE;
-        }
         return (g_str_equal(kind, "VirtualMachine") || g_str_equal(kind, "VirtualMachineInstance")) &&
                g_str_equal(ev_object_name(object), p->name);
 }
@@ -505,6 +539,8 @@ static void ev_vm_page_dispose(GObject *object) {
         g_clear_object(&p->cancellable);
         g_cancellable_cancel(p->events_cancellable);
         g_clear_object(&p->events_cancellable);
+        g_clear_pointer(&p->name, g_free);
+        watch_events(p);        /* no VM: unsubscribes */
         g_clear_weak_pointer(&p->window);
         G_OBJECT_CLASS(ev_vm_page_parent_class)->dispose(object);
 }

@@ -76,11 +76,12 @@ static int watch_get(Ctl *c, const char *kind) {
         if (r >= 0)
                 r = sd_bus_match_signal(c->bus, &a, NAME, NULL, "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                         on_watch_signal, &wt);
+        /* from every object manager: the root's, and each namespace's Events' */
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &b, NAME, ROOT, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
+                r = sd_bus_match_signal(c->bus, &b, NAME, NULL, "org.freedesktop.DBus.ObjectManager", "InterfacesAdded",
                                         on_watch_signal, &wt);
         if (r >= 0)
-                r = sd_bus_match_signal(c->bus, &d, NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
+                r = sd_bus_match_signal(c->bus, &d, NAME, NULL, "org.freedesktop.DBus.ObjectManager",
                                         "InterfacesRemoved", on_watch_signal, &wt);
         if (r < 0)
                 return bus_fail(NULL, r);

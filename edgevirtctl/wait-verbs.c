@@ -83,8 +83,8 @@ static int follow(Watch *w) {
                 r = sd_bus_match_signal(w->c->bus, &changed, NAME, NULL, "org.freedesktop.DBus.Properties",
                                         "PropertiesChanged", on_signal, w);
         if (r >= 0)
-                r = sd_bus_match_signal(w->c->bus, &removed, NAME, ROOT, "org.freedesktop.DBus.ObjectManager",
-                                        "InterfacesRemoved", on_signal, w);
+                r = sd_bus_match_signal(w->c->bus, &removed, NAME, NULL, "org.freedesktop.DBus.ObjectManager",
+                                        "InterfacesRemoved", on_signal, w);     /* any manager's, Events' too */
         if (r < 0)
                 return bus_fail(NULL, r);
         if (w->c->timeout > 0)

@@ -226,8 +226,10 @@ class Client:
         obj = self.conn.get_object(NAME, path)
         return dbus.Interface(obj, "org.freedesktop.DBus.Properties").GetAll(interface)
 
-    def managed_objects(self):
-        om = dbus.Interface(self.conn.get_object(NAME, ROOT), "org.freedesktop.DBus.ObjectManager")
+    def managed_objects(self, path=ROOT):
+        """GetManagedObjects of the manager at path: the root's, or a
+        namespace's Events' (ROOT/namespace/NS/event)."""
+        om = dbus.Interface(self.conn.get_object(NAME, path), "org.freedesktop.DBus.ObjectManager")
         return {str(k): v for k, v in om.GetManagedObjects().items()}
 
     def exists(self, kind, namespace, name):

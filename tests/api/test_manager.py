@@ -13,7 +13,7 @@ import dbus
 import pytest
 import yaml
 
-from conftest import DAEMON, ERR, NAMESPACE, OBJECT, ROOT, expect_error, wait_until
+from conftest import DAEMON, ERR, NAME, NAMESPACE, OBJECT, ROOT, expect_error, wait_until
 
 NS_DEMO = "/org/edgevirt/EdgeVirt1/namespace/demo"
 
@@ -591,3 +591,40 @@ def test_interfaces_added_and_removed_name_what_get_managed_objects_lists(client
     wait_until(lambda: [s for s in signals.of("InterfacesRemoved") if s[3][0] == path], what="InterfacesRemoved")
     removed = [s[3] for s in signals.of("InterfacesRemoved") if s[3][0] == path]
     assert set(removed[0][1]) == listed
+
+
+def test_events_have_an_object_manager_of_their_own(client, signals):
+    """A namespace's Events are listed by its own ObjectManager at
+    ROOT/namespace/NS/event, which sends their InterfacesAdded and
+    InterfacesRemoved; the root's lists every other object and none of
+    them (a box with 1000 VMs has as many Events again).  The manager comes
+    and goes with its namespace."""
+    events = ROOT + "/namespace/evns/event"
+    client.manager.CreateNamespace("evns", {})
+    assert client.managed_objects(events) == {}
+    client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: box, namespace: evns}\n"
+                 "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n")
+    wait_until(lambda: client.managed_objects(events), what="the VM's Event")
+    listed = client.managed_objects(events)
+    assert all(p.startswith(events + "/") and v[OBJECT]["Kind"] == "Event" for p, v in listed.items()), listed
+    root = client.managed_objects()
+    assert ROOT + "/namespace/evns/vm/box" in root
+    assert not [p for p in root if "/event/" in p], "the root's manager lists Events"
+    intro = str(client.conn.get_object(NAME, events).Introspect(dbus_interface="org.freedesktop.DBus.Introspectable"))
+    assert "org.freedesktop.DBus.ObjectManager" in intro
+    # the namespace's own path still shows its interfaces and children
+    intro = str(client.conn.get_object(NAME, ROOT + "/namespace/evns").Introspect(
+        dbus_interface="org.freedesktop.DBus.Introspectable"))
+    assert NAMESPACE in intro and OBJECT in intro and 'node name="vm/box"' in intro, intro
+    first = next(iter(listed))
+    wait_until(lambda: signals.of("InterfacesAdded", events), what="InterfacesAdded from the Events' manager")
+    assert first in [s[3][0] for s in signals.of("InterfacesAdded", events)]
+    assert not [s for s in signals.of("InterfacesAdded", ROOT) if "/event/" in s[3][0]]
+    # edgevirtctl's get -w and wait follow every manager's signals; a client of
+    # the namespace's manager sees the Events go with the namespace
+    client.manager.DeleteNamespace("evns")
+    wait_until(lambda: first in [s[3][0] for s in signals.of("InterfacesRemoved", events)],
+               what="the Event's InterfacesRemoved from its manager")
+    wait_until(lambda: not client.exists("ns", "", "evns"), what="the namespace gone")
+    msg = expect_error("org.freedesktop.DBus.Error.UnknownObject", client.managed_objects, events)
+    assert "evns/event" in msg, msg

@@ -74,6 +74,9 @@ calls = {
     "list": lambda: sorted({i["metadata"]["namespace"] for i in json.loads(m.List("cm", "", {"output": "json"}))["items"]}),
     "namespaces": lambda: sorted(i["metadata"]["name"] for i in json.loads(m.List("ns", "", {"output": "json"}))["items"]),
     "managed": lambda: sorted({str(p).split("/")[5] for p in om.GetManagedObjects() if str(p).startswith(ROOT + "/namespace/")}),
+    # each namespace's Events have their own ObjectManager
+    "events team": lambda: sorted({str(p).split("/")[5] for p in dbus.Interface(obj(ROOT + "/namespace/team/event"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects()}),
+    "events other": lambda: sorted({str(p).split("/")[5] for p in dbus.Interface(obj(ROOT + "/namespace/other/event"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects()}),
     "props team": lambda: str(props(f"{ROOT}/namespace/team/configmap/c")["Name"]),
     "props other": lambda: str(props(f"{ROOT}/namespace/other/configmap/c")["Name"]),
     "secret team": lambda: m.Get("secret", "team", "s", {}),
@@ -115,6 +118,9 @@ def start_with_roles(bus, tmp_path):
 def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa: F811
     d, root = start_with_roles(system_like_bus, tmp_path)
     try:
+        # the VMs' Events ("created"), in each namespace's Events' manager
+        for ns in ("team", "other"):
+            wait_until(lambda: root.managed_objects(f"/org/edgevirt/EdgeVirt1/namespace/{ns}/event"), what=f"an Event in {ns}")
         stranger = run_as(system_like_bus, 2, "bin")           # no role (until sys binds it below)
         nobody = run_as(system_like_bus, 65534, "nobody")      # edit
         viewer = run_as(system_like_bus, 1, "daemon")          # view
@@ -125,6 +131,7 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
             assert who["get team"] == "ok" and who["props team"] == "ok"
             assert who["get other"] == "AccessDenied" and who["props other"] == "UnknownObject"
             assert who["list"] == ["team"] and who["namespaces"] == ["team"] and who["managed"] == ["team"]
+            assert who["events team"] == ["team"] and who["events other"] == []
             assert who["apply other"] == "AccessDenied" and who["start other"] == "UnknownObject"
             assert who["delete other"] == "AccessDenied" and who["clone across"] == "AccessDenied"
         for who in (nobody, admin):
@@ -137,6 +144,7 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
         assert admin["rolebinding team"] == "ok" and nobody["rolebinding team"] == "AccessDenied"
         # no role: nothing there at all
         assert stranger["list"] == [] and stranger["namespaces"] == [] and stranger["managed"] == []
+        assert stranger["events team"] == [] and stranger["events other"] == []
         assert stranger["get team"] == "AccessDenied" and stranger["props team"] == "UnknownObject"
         assert stranger["apply team"] == "AccessDenied" and stranger["secrets"] == []
         # what was refused did not happen; what was allowed did

@@ -18,7 +18,7 @@ typedef struct Frame {
         bool pending_merge;     /* that key is YAML's merge key: a plain << */
         yaml_mark_t key_mark;
         char *anchor;
-        GPtrArray *merges;      /* "<<" values to merge at mapping end */
+        GHashTable *merged;     /* keys whose value a merge key (<<) gave */
 } Frame;
 
 typedef struct Parser {
@@ -187,14 +187,16 @@ gboolean manifest_plain_is_string(const char *s) {
 
 #define MERGE_TAG "tag:yaml.org,2002:merge"
 
-/* YAML's merge key is a plain << (or one tagged !!merge), as go-yaml
- * reads it; a quoted '<<' is an ordinary key. */
+/* YAML's merge key is a plain << (or one tagged !!merge, or "!"), as
+ * go-yaml v2 reads it; a quoted '<<' is an ordinary key. */
 static bool is_merge_key(const yaml_event_t *ev) {
         const char *tag = (const char *) ev->data.scalar.tag;
 
-        if (tag)
+        if (tag && !streq(tag, "!"))
                 return streq(tag, MERGE_TAG);
-        return ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && streq((const char *) ev->data.scalar.value, "<<");
+        /* libyaml takes a scalar tagged "!" as plain-implicit, and go-yaml merges it */
+        return (tag || ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE) &&
+               streq((const char *) ev->data.scalar.value, "<<");
 }
 
 static JsonNode *resolve_scalar(const yaml_event_t *ev, GError **error) {
@@ -319,6 +321,27 @@ static unsigned measure(JsonNode *n, unsigned *depth) {
         return c;
 }
 
+/* A merge key's value merged into the mapping o as go-yaml v2 does it, in
+ * the place it is given: its keys override what came before (an explicit
+ * key after it overrides them again); of a list of mappings, the first
+ * that has a key gives it.  The keys it set are noted in merged. */
+static void merge_into(JsonObject *o, JsonNode *src, GHashTable *merged) {
+        if (JSON_NODE_HOLDS_ARRAY(src)) {
+                JsonArray *a = json_node_get_array(src);
+                for (guint i = json_array_get_length(a); i-- > 0;)
+                        merge_into(o, json_array_get_element(a, i), merged);
+                return;
+        }
+        JsonObjectIter it;
+        const char *k;
+        JsonNode *v;
+        json_object_iter_init_ordered(&it, json_node_get_object(src));
+        while (json_object_iter_next_ordered(&it, &k, &v)) {
+                json_object_set_member(o, k, json_deep_copy(v));
+                g_hash_table_add(merged, g_strdup(k));
+        }
+}
+
 static bool mergeable(JsonNode *value) {
         if (JSON_NODE_HOLDS_OBJECT(value))
                 return true;
@@ -380,12 +403,14 @@ static int attach(Parser *p, JsonNode *value, bool merge_key, const char *anchor
                         return fail_path(p, &f->key_mark, NULL, 0, "Invalid value: the merge key << takes a "
                                          "mapping or a list of mappings (quote it, '<<', for a key of that name)");
                 }
-                if (!f->merges)
-                        f->merges = g_ptr_array_new_with_free_func((GDestroyNotify) json_node_unref);
-                g_ptr_array_add(f->merges, value);
+                if (!f->merged)
+                        f->merged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+                merge_into(o, value, f->merged);
+                json_node_unref(value);
                 return 0;
         }
-        if (json_object_has_member(o, key)) {
+        /* given twice is an error; given after a merge that set it, an override */
+        if (json_object_has_member(o, key) && !(f->merged && g_hash_table_remove(f->merged, key))) {
                 g_autofree char *shown = json_quote_for_message(key, strlen(key));
                 json_node_unref(value);
                 return fail_path(p, &f->key_mark, key, strlen(key), "Duplicate value: %s: the key is given twice",
@@ -395,29 +420,11 @@ static int attach(Parser *p, JsonNode *value, bool merge_key, const char *anchor
         return 0;
 }
 
-static void merge_into(JsonObject *o, JsonNode *src) {
-        if (JSON_NODE_HOLDS_ARRAY(src)) {
-                JsonArray *a = json_node_get_array(src);
-                for (guint i = 0; i < json_array_get_length(a); i++)
-                        merge_into(o, json_array_get_element(a, i));
-                return;
-        }
-        if (!JSON_NODE_HOLDS_OBJECT(src))
-                return;
-        JsonObjectIter it;
-        const char *k;
-        JsonNode *v;
-        json_object_iter_init_ordered(&it, json_node_get_object(src));
-        while (json_object_iter_next_ordered(&it, &k, &v))
-                if (!json_object_has_member(o, k))
-                        json_object_set_member(o, k, json_deep_copy(v));
-}
-
 static void frame_clear(Frame *f) {
         g_clear_pointer(&f->node, json_node_unref);
         g_clear_pointer(&f->pending_key, g_free);
         g_clear_pointer(&f->anchor, g_free);
-        g_clear_pointer(&f->merges, g_ptr_array_unref);
+        g_clear_pointer(&f->merged, g_hash_table_unref);
 }
 
 static int push(Parser *p, JsonNode *container, const char *anchor, const yaml_mark_t *mark) {
@@ -437,9 +444,6 @@ static int pop(Parser *p, const yaml_mark_t *mark, JsonNode **root) {
         g_array_set_size(p->stack, p->stack->len - 1);
         JsonNode *node = g_steal_pointer(&f.node);
 
-        if (f.merges && JSON_NODE_HOLDS_OBJECT(node))
-                for (guint i = 0; i < f.merges->len; i++)
-                        merge_into(json_node_get_object(node), f.merges->pdata[i]);
         int r = attach(p, node, false, f.anchor, mark, root);
         frame_clear(&f);
         return r;

@@ -165,9 +165,9 @@ int bus_calls_add_vtable(Daemon *d, const char *path, const char *interface, con
         return sd_bus_add_object_vtable(d->bus, NULL, path, interface, wrap(d->bus_calls, interface, vtable), d);
 }
 
-int bus_calls_add_fallback_vtable(Daemon *d, sd_bus_slot **slot, const char *prefix, const char *interface,
-                                  const sd_bus_vtable *vtable, sd_bus_object_find_t find) {
-        return sd_bus_add_fallback_vtable(d->bus, slot, prefix, interface, wrap(d->bus_calls, interface, vtable),
+int bus_calls_add_fallback_vtable(Daemon *d, const char *prefix, const char *interface, const sd_bus_vtable *vtable,
+                                  sd_bus_object_find_t find) {
+        return sd_bus_add_fallback_vtable(d->bus, NULL, prefix, interface, wrap(d->bus_calls, interface, vtable),
                                           find, d);
 }
 

@@ -14,11 +14,10 @@ int bus_calls_install(Daemon *d);
 BusCalls *bus_calls_free(BusCalls *calls);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(BusCalls, bus_calls_free)
 /* Register a vtable of ours (userdata: d; a fallback's find gets d too)
- * with its methods counted; a fallback's slot goes to *slot (NULL: it
- * stays as long as the bus). */
+ * with its methods counted. */
 int bus_calls_add_vtable(Daemon *d, const char *path, const char *interface, const sd_bus_vtable *vtable);
-int bus_calls_add_fallback_vtable(Daemon *d, sd_bus_slot **slot, const char *prefix, const char *interface,
-                                  const sd_bus_vtable *vtable, sd_bus_object_find_t find);
+int bus_calls_add_fallback_vtable(Daemon *d, const char *prefix, const char *interface, const sd_bus_vtable *vtable,
+                                  sd_bus_object_find_t find);
 /* The daemon whose vtable dispatches m, the current call (for a handler
  * whose userdata is an object): the slots registered by the two above all
  * carry the Daemon as their userdata. */

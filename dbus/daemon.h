@@ -27,5 +27,4 @@ typedef struct Daemon {
         CallStats *calls;               /* daemon/callstats.h: counted for the metrics endpoint; NULL: off */
         BusCalls *bus_calls;            /* dbus/bus-calls.h: what counts them; NULL: off */
         GHashTable *entry_sizes;        /* dbus/reply-size.c: Object -> its GetManagedObjects entry's size */
-        GHashTable *events_managers;    /* dbus/object-dbus.c: namespace -> the slots of its Events' ObjectManager */
 } Daemon;

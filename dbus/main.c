@@ -382,7 +382,6 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         metrics_free(metrics);
         manifests_dir_free(manifests);
         authz_free(d->authz);
-        g_clear_pointer(&d->events_managers, g_hash_table_unref);   /* its slots, before their bus */
         sd_bus_flush_close_unref(d->bus);
         g_clear_pointer(&d->entry_sizes, g_hash_table_unref);
         d->bus_calls = bus_calls_free(d->bus_calls);

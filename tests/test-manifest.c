@@ -148,6 +148,24 @@ static void test_merge_key_only_plain(void) {
         g_assert_nonnull(strstr(bad_tag, "cannot decode"));
 }
 
+/* Where a merge key stands matters, as in go-yaml v2 (sigs.k8s.io/yaml,
+ * kubectl): its keys override those before it, keys after it override its;
+ * a key given twice is still an error, and a "!"-tagged << merges too. */
+static void test_merge_key_in_order(void) {
+        g_autoptr(GPtrArray) docs = parse_ok("a: {x: 2, <<: {x: 1, w: 1}}\n"
+                                             "b: {<<: {x: 1, w: 1}, x: 2}\n"
+                                             "c: {<<: {x: 1}, <<: {x: 2}}\n"
+                                             "d: {! <<: {x: 1}}\n");
+        JsonObject *o = doc0(docs);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "a"), "x"), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "b"), "x"), ==, 2);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "b"), "w"), ==, 1);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "c"), "x"), ==, 2);
+        g_assert_cmpint(json_object_get_int_member(json_object_get_object_member(o, "d"), "x"), ==, 1);
+        g_autofree char *twice = parse_err("m: {<<: {x: 1}, x: 2, x: 3}\n");
+        g_assert_nonnull(strstr(twice, "given twice"));
+}
+
 static void test_alias_bomb(void) {
         g_autoptr(GString) s = g_string_new("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for (int i = 1; i < 10; i++)
@@ -343,6 +361,7 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/manifest/errors-have-position", test_errors_have_position);
         g_test_add_func("/manifest/anchors-and-merge", test_anchors_and_merge);
         g_test_add_func("/manifest/merge-key-only-plain", test_merge_key_only_plain);
+        g_test_add_func("/manifest/merge-key-in-order", test_merge_key_in_order);
         g_test_add_func("/manifest/alias-bomb", test_alias_bomb);
         g_test_add_func("/manifest/deep-nesting", test_deep_nesting);
         g_test_add_func("/manifest/bad-bytes", test_bad_bytes);

@@ -157,8 +157,10 @@ for t in $targets; do
                 sed -n '/ERROR\|==[0-9]*==/,$p' "$dir/$t.log" | head -n 40 | sed 's/^/# /' >>"$out"
                 for c in "$dir/crashes/$t-"*; do
                         [ -f "$c" ] || continue
-                        echo "# input $(basename "$c") ($(stat -c %s "$c") bytes), base64:" >>"$out"
-                        head -c 8192 "$c" | base64 -w 76 | sed 's/^/#   /' >>"$out"
+                        size=$(stat -c %s "$c")
+                        echo "# input $(basename "$c") ($size bytes$([ "$size" -gt 65536 ] &&
+                                echo ", the first 65536")), base64:" >>"$out"
+                        head -c 65536 "$c" | base64 -w 76 | sed 's/^/#   /' >>"$out"
                 done
                 failed=1
         fi

@@ -53,9 +53,13 @@ extern const sd_bus_vtable bus_vmexport_vtable[];
 /* The interfaces (at most 2) an object of kind is exported with, and
  * their vtables; returns how many. */
 size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const sd_bus_vtable *vtables[2]);
-/* Whether namespace's Events have their ObjectManager (object_path_events)
- * registered: the namespace exists. */
-bool bus_events_manager_exists(Daemon *d, const char *namespace);
+/* o's interfaces and their properties, as GetManagedObjects and
+ * InterfacesAdded give them ("a{sa{sv}}"): the standard interfaces (empty),
+ * then ours with every property.  path: o's. */
+int bus_append_object_interfaces(sd_bus_message *m, Object *o, const char *path);
+/* Whether the ObjectManager of namespace's Events (object_path_events) is
+ * there for the caller of call: the namespace exists and the caller sees it. */
+bool bus_events_manager_visible(Daemon *d, sd_bus_message *call, const char *namespace);
 
 /* Property getters every object interface shares (userdata: Object). */
 int bus_property_get_labels(sd_bus *bus, const char *path, const char *interface, const char *property,

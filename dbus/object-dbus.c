@@ -201,51 +201,79 @@ size_t bus_object_interfaces(const KindInfo *kind, const char *ifaces[2], const 
         return n;
 }
 
+int bus_append_object_interfaces(sd_bus_message *m, Object *o, const char *path) {
+        static const char *const standard[] = { "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
+                                                 "org.freedesktop.DBus.Properties" };
+        const char *ifaces[2];
+        const sd_bus_vtable *vtables[2];
+        size_t n = bus_object_interfaces(o->kind, ifaces, vtables);
+        int r;
+
+        if ((r = sd_bus_message_open_container(m, 'a', "{sa{sv}}")) < 0)
+                return r;
+        for (size_t i = 0; i < G_N_ELEMENTS(standard); i++)
+                if ((r = sd_bus_message_append(m, "{sa{sv}}", standard[i], 0)) < 0)
+                        return r;
+        for (size_t i = 0; i < n; i++) {
+                if ((r = sd_bus_message_open_container(m, 'e', "sa{sv}")) < 0 ||
+                    (r = sd_bus_message_append(m, "s", ifaces[i])) < 0 ||
+                    (r = sd_bus_message_open_container(m, 'a', "{sv}")) < 0)
+                        return r;
+                for (const sd_bus_vtable *v = vtables[i]; v->type != _SD_BUS_VTABLE_END; v++) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+                        bool property = v->type == _SD_BUS_VTABLE_PROPERTY ||
+                                        v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY;
+                        if (!property || !v->x.property.get)
+                                continue;
+                        if ((r = sd_bus_message_open_container(m, 'e', "sv")) < 0 ||
+                            (r = sd_bus_message_append(m, "s", v->x.property.member)) < 0 ||
+                            (r = sd_bus_message_open_container(m, 'v', v->x.property.signature)) < 0 ||
+                            (r = v->x.property.get(sd_bus_message_get_bus(m), path, ifaces[i], v->x.property.member,
+                                                   m, (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
+                            (r = sd_bus_message_close_container(m)) < 0 || (r = sd_bus_message_close_container(m)) < 0)
+                                return r;
+                }
+                if ((r = sd_bus_message_close_container(m)) < 0 || (r = sd_bus_message_close_container(m)) < 0)
+                        return r;
+        }
+        return sd_bus_message_close_container(m);
+}
+
 /* --- the Events' object managers ---
  * Each namespace's Events have an ObjectManager of their own at
  * BUS_NAMESPACE_PREFIX/<namespace>/event (object_path_events): Events are
  * records of what happened, many and short-lived, and the ObjectManager at
  * the root lists the objects a client keeps in step with (a 1000-VM box
- * has as many Events again; docs/dbus-api.md).  sd-bus sends an object's
- * InterfacesAdded and InterfacesRemoved from the nearest object manager
- * above it: for an Event, its namespace's.  GetManagedObjects there is
- * answered by the reply guard (reply-size.c).  The manager makes its path
- * and the namespace's nodes in sd-bus' tree, and sd-bus introspects a node
- * from its own vtables and enumerators only, no longer from the fallbacks
- * of the prefix above: the namespace's node gets what the prefix has
- * (register_prefix), the manager's an enumerator. */
+ * has as many Events again; docs/dbus-api.md).  No sd-bus object manager
+ * is registered there: that would make the namespace's path a node of
+ * sd-bus' tree, which shows it in introspection to callers who may not
+ * see the namespace, introspects it without the fallbacks above it, and
+ * dispatches a call that expects no reply to a second fallback.  Instead
+ * the reply guard answers GetManagedObjects there (reply-size.c) and the
+ * Events' InterfacesAdded and InterfacesRemoved are sent from that path by
+ * on_model_event (emit_event_signal). */
 
-static int register_prefix(Daemon *d, const char *prefix, GPtrArray *slots);
+bool bus_events_manager_visible(Daemon *d, sd_bus_message *call, const char *namespace) {
+        Object *ns;
 
-/* The slots of a namespace's Events' manager and of what its namespace's
- * node needs (register_prefix), removed with the namespace. */
-static int events_manager_add(Daemon *d, const char *namespace) {
-        g_autofree char *path = object_path_events(namespace);
-        g_autofree char *namespace_path = object_path_make(&kind_namespace, "", namespace);
-        g_autoptr(GPtrArray) slots = NULL;
-        sd_bus_slot *slot = NULL;
-        int r;
-
-        if (g_hash_table_contains(d->events_managers, namespace))
-                return 0;
-        slots = g_ptr_array_new_with_free_func((GDestroyNotify) sd_bus_slot_unref);
-        r = sd_bus_add_object_manager(d->bus, &slot, path);
-        if (r < 0)
-                return r;
-        g_ptr_array_add(slots, slot);
-        r = sd_bus_add_node_enumerator(d->bus, &slot, path, node_enumerator, d);
-        if (r < 0)
-                return r;
-        g_ptr_array_add(slots, slot);
-        r = register_prefix(d, namespace_path, slots);
-        if (r < 0)
-                return r;
-        g_hash_table_insert(d->events_managers, g_strdup(namespace), g_steal_pointer(&slots));
-        return 0;
+        return model_get(d->model, &kind_namespace, "", namespace, &ns, NULL) >= 0 &&
+               authz_can_see(d->authz, call, &kind_namespace, "", namespace);
 }
 
-bool bus_events_manager_exists(Daemon *d, const char *namespace) {
-        return d->events_managers && g_hash_table_contains(d->events_managers, namespace);
+static int emit_event_signal(Daemon *d, Object *o, const char *path, char **removed) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        g_autofree char *manager = object_path_events(o->namespace);
+        int r;
+
+        r = sd_bus_message_new_signal(d->bus, &m, manager, "org.freedesktop.DBus.ObjectManager",
+                                      removed ? "InterfacesRemoved" : "InterfacesAdded");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "o", path);
+        if (r >= 0)
+                r = removed ? sd_bus_message_append_strv(m, removed) : bus_append_object_interfaces(m, o, path);
+        if (r >= 0)
+                r = sd_bus_send(d->bus, m, NULL);
+        return r;
 }
 
 static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata) {
@@ -268,15 +296,12 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
         path = object_path_of(o);
         switch (event) {
         case MODEL_EVENT_ADDED:
-                if (o->kind == &kind_namespace)
-                        r = events_manager_add(d, o->name);
-                if (r >= 0)
-                        r = sd_bus_emit_object_added(d->bus, path);
+                r = o->kind == &kind_event ? emit_event_signal(d, o, path, NULL)
+                                           : sd_bus_emit_object_added(d->bus, path);
                 break;
         case MODEL_EVENT_REMOVED:
-                r = sd_bus_emit_interfaces_removed_strv(d->bus, path, all_ifaces);
-                if (o->kind == &kind_namespace)
-                        g_hash_table_remove(d->events_managers, o->name);
+                r = o->kind == &kind_event ? emit_event_signal(d, o, path, all_ifaces)
+                                           : sd_bus_emit_interfaces_removed_strv(d->bus, path, all_ifaces);
                 break;
         case MODEL_EVENT_CHANGED:
                 for (char **i = ifaces; *i && r >= 0; i++)
@@ -289,49 +314,33 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
 
 /* Object paths hang below one prefix per cluster-scoped kind:
  * .../namespace (namespaces, and every namespaced object below them),
- * .../storageclass, ...; and each namespace's path is one too (see
- * events_manager_add), its slots kept in slots (NULL: for good). */
-static int register_prefix(Daemon *d, const char *prefix, GPtrArray *slots) {
-        sd_bus_slot *slot = NULL;
+ * .../storageclass, ... */
+static int register_prefix(Daemon *d, const char *prefix) {
         int r;
 
-        r = bus_calls_add_fallback_vtable(d, slots ? &slot : NULL, prefix, BUS_OBJECT_INTERFACE, object_vtable,
-                                          object_find);
+        r = bus_calls_add_fallback_vtable(d, prefix, BUS_OBJECT_INTERFACE, object_vtable, object_find);
         if (r < 0)
                 return r;
-        if (slots)
-                g_ptr_array_add(slots, slot);
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = bus_calls_add_fallback_vtable(d, slots ? &slot : NULL, prefix, typed_interfaces[i].interface,
+                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface,
                                                   typed_interfaces[i].vtable, object_find);
                 if (r < 0)
                         return r;
-                if (slots)
-                        g_ptr_array_add(slots, slot);
         }
-        r = sd_bus_add_node_enumerator(d->bus, slots ? &slot : NULL, prefix, node_enumerator, d);
-        if (r >= 0 && slots)
-                g_ptr_array_add(slots, slot);
-        return r;
+        return sd_bus_add_node_enumerator(d->bus, NULL, prefix, node_enumerator, d);
 }
 
 int bus_objects_register(Daemon *d) {
-        g_autoptr(GPtrArray) namespaces = model_list(d->model, &kind_namespace, NULL, NULL);
         int r;
 
         for (const KindInfo *const *k = kind_all(); *k; k++) {
                 if ((*k)->namespaced || !(*k)->path_segment || (*k)->stored_as)
                         continue;
                 g_autofree char *prefix = g_strdup_printf(BUS_OBJECT_ROOT "/%s", (*k)->path_segment);
-                r = register_prefix(d, prefix, NULL);
+                r = register_prefix(d, prefix);
                 if (r < 0)
                         return r;
         }
-        d->events_managers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
-                                                   (GDestroyNotify) g_ptr_array_unref);
-        for (guint i = 0; i < namespaces->len; i++)
-                if ((r = events_manager_add(d, ((Object *) namespaces->pdata[i])->name)) < 0)
-                        return r;
         model_set_observer(d->model, on_model_event, d);
         return 0;
 }

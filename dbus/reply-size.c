@@ -90,47 +90,13 @@ static int body_size(sd_bus_message *m, size_t *pos) {
         return r;
 }
 
-/* An object's entry of GetManagedObjects, as sd-bus writes it: the
- * standard interfaces (empty), then ours with every property. */
+/* An object's entry of GetManagedObjects, as sd-bus writes it. */
 static int append_object(sd_bus_message *s, Object *o) {
-        static const char *const standard[] = { "org.freedesktop.DBus.Peer", "org.freedesktop.DBus.Introspectable",
-                                                 "org.freedesktop.DBus.Properties" };
-        const char *ifaces[2];
-        const sd_bus_vtable *vtables[2];
-        size_t n = bus_object_interfaces(o->kind, ifaces, vtables);
         g_autofree char *path = object_path_of(o);
         int r;
 
         if ((r = sd_bus_message_open_container(s, 'e', "oa{sa{sv}}")) < 0 ||
-            (r = sd_bus_message_append(s, "o", path)) < 0 ||
-            (r = sd_bus_message_open_container(s, 'a', "{sa{sv}}")) < 0)
-                return r;
-        for (size_t i = 0; i < G_N_ELEMENTS(standard); i++)
-                if ((r = sd_bus_message_append(s, "{sa{sv}}", standard[i], 0)) < 0)
-                        return r;
-        for (size_t i = 0; i < n; i++) {
-                if ((r = sd_bus_message_open_container(s, 'e', "sa{sv}")) < 0 ||
-                    (r = sd_bus_message_append(s, "s", ifaces[i])) < 0 ||
-                    (r = sd_bus_message_open_container(s, 'a', "{sv}")) < 0)
-                        return r;
-                for (const sd_bus_vtable *v = vtables[i]; v->type != _SD_BUS_VTABLE_END; v++) {
-                        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-                        bool property = v->type == _SD_BUS_VTABLE_PROPERTY ||
-                                        v->type == _SD_BUS_VTABLE_WRITABLE_PROPERTY;
-                        if (!property || !v->x.property.get)
-                                continue;
-                        if ((r = sd_bus_message_open_container(s, 'e', "sv")) < 0 ||
-                            (r = sd_bus_message_append(s, "s", v->x.property.member)) < 0 ||
-                            (r = sd_bus_message_open_container(s, 'v', v->x.property.signature)) < 0 ||
-                            (r = v->x.property.get(sd_bus_message_get_bus(s), path, ifaces[i], v->x.property.member,
-                                                   s, (uint8_t *) o + v->x.property.offset, &e)) < 0 ||
-                            (r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
-                                return r;
-                }
-                if ((r = sd_bus_message_close_container(s)) < 0 || (r = sd_bus_message_close_container(s)) < 0)
-                        return r;
-        }
-        if ((r = sd_bus_message_close_container(s)) < 0)
+            (r = sd_bus_message_append(s, "o", path)) < 0 || (r = bus_append_object_interfaces(s, o, path)) < 0)
                 return r;
         return sd_bus_message_close_container(s);
 }
@@ -226,7 +192,11 @@ static int reply_managed_objects(Daemon *d, sd_bus_message *call, GPtrArray *obj
 }
 
 /* At most how large Introspect's reply for path is: the interfaces, and a
- * node for each direct child the caller sees. */
+ * node for each child the caller sees.  Below the root sd-bus takes the
+ * children from our node enumerator, which names every object below the
+ * prefix: it writes one node per descendant, named by its whole relative
+ * path ("vm/box"); the root's children are sd-bus' nodes, one per first
+ * segment. */
 static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path) {
         g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
         g_autoptr(GHashTable) children = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -241,7 +211,8 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
                 if (!below || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         continue;
                 const char *child = p + prefix + 1;
-                g_hash_table_add(children, g_strndup(child, strcspn(child, "/")));
+                g_hash_table_add(children, streq(path, BUS_OBJECT_ROOT) ? g_strndup(child, strcspn(child, "/"))
+                                                                        : g_strdup(child));
         }
         GHashTableIter it;
         const char *child;
@@ -260,8 +231,8 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
 
         if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.ObjectManager", "GetManagedObjects") && path) {
                 g_autofree char *events_of = object_path_events_namespace(path);
-                if (!streq(path, BUS_MANAGER_PATH) && !(events_of && bus_events_manager_exists(d, events_of)))
-                        return 0;       /* no manager there: sd-bus says so */
+                if (!streq(path, BUS_MANAGER_PATH) && !(events_of && bus_events_manager_visible(d, m, events_of)))
+                        return 0;       /* no manager there for the caller: sd-bus says so (UnknownObject) */
                 what = "GetManagedObjects";
                 objects = managed_objects(d, m, events_of);
                 r = managed_objects_size(d, m, objects, &size);

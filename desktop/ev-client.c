@@ -269,13 +269,15 @@ gboolean ev_error_is_denied(const GError *error) {
                g_strcmp0(name, "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") == 0;
 }
 
+/* As sd_bus_path_encode: "" is "_", and every byte but a letter, or a
+ * digit after the first byte, is _xx. */
 static void append_encoded(GString *s, const char *segment) {
         if (!*segment) {
                 g_string_append_c(s, '_');
                 return;
         }
         for (const char *p = segment; *p; p++)
-                if (g_ascii_isalnum(*p))
+                if (g_ascii_isalpha(*p) || (p > segment && g_ascii_isdigit(*p)))
                         g_string_append_c(s, *p);
                 else
                         g_string_append_printf(s, "_%02x", (unsigned char) *p);

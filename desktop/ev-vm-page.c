@@ -29,8 +29,9 @@ struct _EvVmPage {
         char *events_version;   /* the VM's and instance's ResourceVersions the events were read at */
         GCancellable *cancellable;
         GCancellable *events_cancellable;       /* the events' List in flight */
-        GDBusConnection *events_bus;            /* where events_watch is */
-        guint events_watch;     /* InterfacesAdded of the namespace's Events' ObjectManager */
+        GDBusConnection *events_bus;            /* where events_watch are */
+        guint events_watch[2];  /* the namespace's Events' InterfacesAdded; Objects' PropertiesChanged */
+        char *events_prefix;    /* the path of the VM's Events up to their suffix */
 };
 
 G_DEFINE_TYPE(EvVmPage, ev_vm_page, GTK_TYPE_BOX)
@@ -346,20 +347,23 @@ void ev_vm_page_update(EvVmPage *p) {
         update_events(p, vm, vmi);
 }
 
-/* An Event added in the namespace: one of the VM's or its instance's
- * (named after what it is about) has the events read again.  The daemon
- * lists Events by each namespace's own ObjectManager, not the root's the
- * window follows (docs/dbus-api.md), so the page listens there. */
-static void on_event_added(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
-                           const char *signal, GVariant *params, gpointer user_data) {
+/* An Event of the VM's or of its instance's (named after what it is
+ * about: "<name>.<suffix>") came, or came again (its count and time
+ * changed): the events are read again.  The daemon lists Events by each
+ * namespace's own ObjectManager, not the root's the window follows
+ * (docs/dbus-api.md), so the page follows that one's InterfacesAdded and
+ * the Events' PropertiesChanged.  Labels are encoded a byte at a time, so
+ * the encoded "<name>." starts the encoded path of each of its Events. */
+static void on_event_signal(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
+                            const char *signal, GVariant *params, gpointer user_data) {
         EvVmPage *p = user_data;
-        g_autoptr(GVariant) ifaces = g_variant_get_child_value(params, 1);
-        g_autoptr(GVariant) object = g_variant_lookup_value(ifaces, EV_IFACE_OBJECT, G_VARIANT_TYPE_VARDICT);
-        const char *name = NULL;
+        const char *object = path;
 
-        if (!p->name || !object || !g_variant_lookup(object, "Name", "&s", &name))
+        if (!p->name || !p->events_prefix)
                 return;
-        if (g_str_has_prefix(name, p->name) && name[strlen(p->name)] == '.') {
+        if (g_str_equal(signal, "InterfacesAdded"))
+                g_variant_get_child(params, 0, "&o", &object);
+        if (g_str_has_prefix(object, p->events_prefix)) {
                 g_clear_pointer(&p->events_version, g_free);
                 ev_vm_page_update(p);
         }
@@ -369,18 +373,25 @@ static void watch_events(EvVmPage *p) {
         EvClient *c = p->window ? ev_window_get_client(p->window) : NULL;
         GDBusConnection *bus = c ? ev_client_get_connection(c) : NULL;
 
-        if (p->events_watch)
-                g_dbus_connection_signal_unsubscribe(p->events_bus, p->events_watch);
-        p->events_watch = 0;
+        for (size_t i = 0; i < G_N_ELEMENTS(p->events_watch); i++)
+                if (p->events_watch[i])
+                        g_dbus_connection_signal_unsubscribe(p->events_bus, p->events_watch[i]);
+        memset(p->events_watch, 0, sizeof p->events_watch);
         g_clear_object(&p->events_bus);
+        g_clear_pointer(&p->events_prefix, g_free);
         if (!bus || !p->ns || !p->name)
                 return;
         g_autofree char *ns_path = ev_object_path(p->ns, NULL, NULL);
-        g_autofree char *path = g_strconcat(ns_path, "/event", NULL);
+        g_autofree char *manager = g_strconcat(ns_path, "/event", NULL);
+        g_autofree char *name = g_strconcat(p->name, ".", NULL);
+        p->events_prefix = ev_object_path(p->ns, "event", name);
         p->events_bus = g_object_ref(bus);
-        p->events_watch = g_dbus_connection_signal_subscribe(bus, EV_BUS_NAME, "org.freedesktop.DBus.ObjectManager",
-                                                             "InterfacesAdded", path, NULL, G_DBUS_SIGNAL_FLAGS_NONE,
-                                                             on_event_added, p, NULL);
+        p->events_watch[0] = g_dbus_connection_signal_subscribe(bus, EV_BUS_NAME, "org.freedesktop.DBus.ObjectManager",
+                                                                "InterfacesAdded", manager, NULL,
+                                                                G_DBUS_SIGNAL_FLAGS_NONE, on_event_signal, p, NULL);
+        p->events_watch[1] = g_dbus_connection_signal_subscribe(bus, EV_BUS_NAME, "org.freedesktop.DBus.Properties",
+                                                                "PropertiesChanged", NULL, EV_IFACE_OBJECT,
+                                                                G_DBUS_SIGNAL_FLAGS_NONE, on_event_signal, p, NULL);
 }
 
 void ev_vm_page_set_vm(EvVmPage *p, const char *ns, const char *name) {

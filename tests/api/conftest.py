@@ -56,7 +56,9 @@ def path_encode(s):
     """sd_bus_path_encode's escaping of one path segment."""
     if not s:
         return "_"
-    return "".join(c if c.isascii() and c.isalnum() else "_%02x" % ord(c) for c in s)
+    # a byte at a time; a letter, or a digit after the first byte, as it is
+    return "".join(chr(b) if chr(b).isascii() and (chr(b).isalpha() or (i and chr(b).isdigit())) else "_%02x" % b
+                   for i, b in enumerate(s.encode()))
 
 
 def wait_until(cond, timeout=10.0, what="condition"):

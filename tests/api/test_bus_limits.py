@@ -312,3 +312,18 @@ def test_rate_limit_weighs_reply_bytes(bus, state_dir, tmp_path):
         assert light_refused == 0
     finally:
         d.stop()
+
+
+def test_introspect_that_would_not_fit_is_refused(limited):
+    """Introspect of a namespace names every object below it ("configmap/<name>"
+    for each): 7,600 ConfigMaps of 253-character names are more than the 2 MiB
+    bus takes, and the reply is refused instead of sent (counting one node per
+    kind, the guard once let it go, and the bus disconnected the daemon)."""
+    bus, daemon, client = limited
+    stem = "c" * 248
+    for first in range(0, 7600, 300):     # Applies under this bus' MaxDocumentSize
+        client.apply(many([cm("%s%05d" % (stem, i)) for i in range(first, min(first + 300, 7600))]))
+    obj = bus.conn.get_object(NAME, ROOT + "/namespace/default", introspect=False)
+    msg = expect_error("ReplyTooLarge", obj.Introspect, dbus_interface="org.freedesktop.DBus.Introspectable")
+    assert "Introspect of /org/edgevirt/EdgeVirt1/namespace/default: the reply would be" in msg, msg
+    assert owns_name(bus) and daemon.proc.poll() is None

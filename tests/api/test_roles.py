@@ -77,6 +77,8 @@ calls = {
     # each namespace's Events have their own ObjectManager
     "events team": lambda: sorted({str(p).split("/")[5] for p in dbus.Interface(obj(ROOT + "/namespace/team/event"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects()}),
     "events other": lambda: sorted({str(p).split("/")[5] for p in dbus.Interface(obj(ROOT + "/namespace/other/event"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects()}),
+    "events nosuch": lambda: sorted(dbus.Interface(obj(ROOT + "/namespace/nosuch/event"), "org.freedesktop.DBus.ObjectManager").GetManagedObjects()),
+    "introspected": lambda: sorted({n.get("name").split("/")[0] for n in __import__("xml.etree.ElementTree", fromlist=["ET"]).fromstring(str(dbus.Interface(obj(ROOT + "/namespace"), "org.freedesktop.DBus.Introspectable").Introspect())).findall("node")}),
     "props team": lambda: str(props(f"{ROOT}/namespace/team/configmap/c")["Name"]),
     "props other": lambda: str(props(f"{ROOT}/namespace/other/configmap/c")["Name"]),
     "secret team": lambda: m.Get("secret", "team", "s", {}),
@@ -131,7 +133,8 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
             assert who["get team"] == "ok" and who["props team"] == "ok"
             assert who["get other"] == "AccessDenied" and who["props other"] == "UnknownObject"
             assert who["list"] == ["team"] and who["namespaces"] == ["team"] and who["managed"] == ["team"]
-            assert who["events team"] == ["team"] and who["events other"] == []
+            assert who["events team"] == ["team"] and who["events other"] == "UnknownObject"
+            assert who["introspected"] == ["team"]
             assert who["apply other"] == "AccessDenied" and who["start other"] == "UnknownObject"
             assert who["delete other"] == "AccessDenied" and who["clone across"] == "AccessDenied"
         for who in (nobody, admin):
@@ -144,7 +147,9 @@ def test_roles_decide_what_users_see_and_do(system_like_bus, tmp_path):  # noqa:
         assert admin["rolebinding team"] == "ok" and nobody["rolebinding team"] == "AccessDenied"
         # no role: nothing there at all
         assert stranger["list"] == [] and stranger["namespaces"] == [] and stranger["managed"] == []
-        assert stranger["events team"] == [] and stranger["events other"] == []
+        # not even that a namespace is there: its Events' manager is as unknown as a missing one's
+        assert stranger["events team"] == "UnknownObject" and stranger["events other"] == "UnknownObject"
+        assert stranger["events nosuch"] == "UnknownObject" and stranger["introspected"] == []
         assert stranger["get team"] == "AccessDenied" and stranger["props team"] == "UnknownObject"
         assert stranger["apply team"] == "AccessDenied" and stranger["secrets"] == []
         # what was refused did not happen; what was allowed did

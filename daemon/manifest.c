@@ -18,7 +18,7 @@ typedef struct Frame {
         bool pending_merge;     /* that key is YAML's merge key: a plain << */
         yaml_mark_t key_mark;
         char *anchor;
-        GHashTable *merged;     /* keys whose value a merge key (<<) gave */
+        GHashTable *explicit;   /* once a merge key (<<) came: the keys given explicitly */
 } Frame;
 
 typedef struct Parser {
@@ -324,22 +324,20 @@ static unsigned measure(JsonNode *n, unsigned *depth) {
 /* A merge key's value merged into the mapping o as go-yaml v2 does it, in
  * the place it is given: its keys override what came before (an explicit
  * key after it overrides them again); of a list of mappings, the first
- * that has a key gives it.  The keys it set are noted in merged. */
-static void merge_into(JsonObject *o, JsonNode *src, GHashTable *merged) {
+ * that has a key gives it. */
+static void merge_into(JsonObject *o, JsonNode *src) {
         if (JSON_NODE_HOLDS_ARRAY(src)) {
                 JsonArray *a = json_node_get_array(src);
                 for (guint i = json_array_get_length(a); i-- > 0;)
-                        merge_into(o, json_array_get_element(a, i), merged);
+                        merge_into(o, json_array_get_element(a, i));
                 return;
         }
         JsonObjectIter it;
         const char *k;
         JsonNode *v;
         json_object_iter_init_ordered(&it, json_node_get_object(src));
-        while (json_object_iter_next_ordered(&it, &k, &v)) {
+        while (json_object_iter_next_ordered(&it, &k, &v))
                 json_object_set_member(o, k, json_deep_copy(v));
-                g_hash_table_add(merged, g_strdup(k));
-        }
 }
 
 static bool mergeable(JsonNode *value) {
@@ -361,8 +359,11 @@ static int attach(Parser *p, JsonNode *value, bool merge_key, const char *anchor
                   JsonNode **root) {
         Frame *f = top(p);
 
+        /* a reference: an alias copies it when used (and counts its nodes
+         * then); a copy here, uncounted, let anchors nested in anchors
+         * multiply memory by their depth */
         if (anchor)
-                g_hash_table_replace(p->anchors, g_strdup(anchor), json_deep_copy(value));
+                g_hash_table_replace(p->anchors, g_strdup(anchor), json_node_ref(value));
 
         if (!f) {
                 *root = value;
@@ -403,14 +404,21 @@ static int attach(Parser *p, JsonNode *value, bool merge_key, const char *anchor
                         return fail_path(p, &f->key_mark, NULL, 0, "Invalid value: the merge key << takes a "
                                          "mapping or a list of mappings (quote it, '<<', for a key of that name)");
                 }
-                if (!f->merged)
-                        f->merged = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-                merge_into(o, value, f->merged);
+                if (!f->explicit) {
+                        /* the keys so far were all given explicitly */
+                        f->explicit = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+                        JsonObjectIter it;
+                        const char *k;
+                        json_object_iter_init_ordered(&it, o);
+                        while (json_object_iter_next_ordered(&it, &k, NULL))
+                                g_hash_table_add(f->explicit, g_strdup(k));
+                }
+                merge_into(o, value);
                 json_node_unref(value);
                 return 0;
         }
-        /* given twice is an error; given after a merge that set it, an override */
-        if (json_object_has_member(o, key) && !(f->merged && g_hash_table_remove(f->merged, key))) {
+        /* an explicit key given twice is an error; one a merge gave, an override */
+        if (f->explicit ? !g_hash_table_add(f->explicit, g_strdup(key)) : json_object_has_member(o, key)) {
                 g_autofree char *shown = json_quote_for_message(key, strlen(key));
                 json_node_unref(value);
                 return fail_path(p, &f->key_mark, key, strlen(key), "Duplicate value: %s: the key is given twice",
@@ -424,7 +432,7 @@ static void frame_clear(Frame *f) {
         g_clear_pointer(&f->node, json_node_unref);
         g_clear_pointer(&f->pending_key, g_free);
         g_clear_pointer(&f->anchor, g_free);
-        g_clear_pointer(&f->merged, g_hash_table_unref);
+        g_clear_pointer(&f->explicit, g_hash_table_unref);
 }
 
 static int push(Parser *p, JsonNode *container, const char *anchor, const yaml_mark_t *mark) {

@@ -195,12 +195,13 @@ static int reply_managed_objects(Daemon *d, sd_bus_message *call, GPtrArray *obj
  * node for each child the caller sees.  Below the root sd-bus takes the
  * children from our node enumerator, which names every object below the
  * prefix: it writes one node per descendant, named by its whole relative
- * path ("vm/box"); the root's children are sd-bus' nodes, one per first
- * segment. */
+ * path ("vm/box"); at the root and above, the children are sd-bus' nodes,
+ * one per first segment. */
 static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path) {
         g_autoptr(GPtrArray) objects = model_list(d->model, NULL, NULL, NULL);
         g_autoptr(GHashTable) children = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         size_t prefix = streq(path, "/") ? 0 : strlen(path), size = INTROSPECT_FIXED;
+        bool below_root = g_str_has_prefix(path, BUS_OBJECT_ROOT "/");
 
         for (guint i = 0; i < objects->len; i++) {
                 Object *o = objects->pdata[i];
@@ -211,8 +212,7 @@ static size_t introspect_size(Daemon *d, sd_bus_message *call, const char *path)
                 if (!below || !authz_can_see(d->authz, call, o->kind, o->namespace, o->name))
                         continue;
                 const char *child = p + prefix + 1;
-                g_hash_table_add(children, streq(path, BUS_OBJECT_ROOT) ? g_strndup(child, strcspn(child, "/"))
-                                                                        : g_strdup(child));
+                g_hash_table_add(children, below_root ? g_strdup(child) : g_strndup(child, strcspn(child, "/")));
         }
         GHashTableIter it;
         const char *child;
@@ -237,8 +237,10 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 objects = managed_objects(d, m, events_of);
                 r = managed_objects_size(d, m, objects, &size);
                 if (r < 0) {
+                        /* answered here: sd-bus' own reply would be neither measured nor ours (Events) */
                         g_warning("cannot measure GetManagedObjects' reply: %s", g_strerror(-r));
-                        return 0;       /* sd-bus will meet the same error and answer it */
+                        (void) sd_bus_reply_method_errnof(m, r, "cannot build GetManagedObjects' reply: %m");
+                        return 1;
                 }
         } else if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Introspectable", "Introspect") && path) {
                 what = "Introspect";
@@ -247,8 +249,10 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 return 0;
         /* charged by what was measured; Introspect by its nodes, not the allowance */
         bus_rate_limit_charge(d->ratelimit, m, streq(what, "Introspect") ? size - INTROSPECT_FIXED : size);
+        if (!sd_bus_message_get_expect_reply(m))
+                return 1;               /* nobody waits for it: not built */
         if (size <= bus_reply_max_text(d)) {
-                if (!objects || !sd_bus_message_get_expect_reply(m))
+                if (!objects)
                         return 0;       /* sd-bus answers */
                 r = reply_managed_objects(d, m, objects);
                 if (r >= 0 && size >= LARGE_REPLY)
@@ -256,7 +260,8 @@ static int on_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error
                 if (r >= 0)
                         return 1;
                 g_warning("cannot answer GetManagedObjects: %s", g_strerror(-r));
-                return 0;               /* sd-bus will meet the same error and answer it */
+                (void) sd_bus_reply_method_errnof(m, r, "cannot build GetManagedObjects' reply: %m");
+                return 1;
         }
         (void) sd_bus_reply_method_errorf(m, BUS_ERROR_REPLY_TOO_LARGE,
                                           "%s of %s: the reply would be %zu bytes, more than one message on the bus "

@@ -363,7 +363,10 @@ static void on_event_signal(GDBusConnection *bus, const char *sender, const char
                 return;
         if (g_str_equal(signal, "InterfacesAdded"))
                 g_variant_get_child(params, 0, "&o", &object);
-        if (g_str_has_prefix(object, p->events_prefix)) {
+        /* the suffix is hex: "web.x.1a2b" is another VM's ("web.x") */
+        if (g_str_has_prefix(object, p->events_prefix) && object[strlen(p->events_prefix)] &&
+            strspn(object + strlen(p->events_prefix), "0123456789abcdefABCDEF") ==
+                    strlen(object + strlen(p->events_prefix))) {
                 g_clear_pointer(&p->events_version, g_free);
                 ev_vm_page_update(p);
         }

@@ -322,8 +322,8 @@ static int register_prefix(Daemon *d, const char *prefix) {
         if (r < 0)
                 return r;
         for (size_t i = 0; i < G_N_ELEMENTS(typed_interfaces); i++) {
-                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface,
-                                                  typed_interfaces[i].vtable, object_find);
+                r = bus_calls_add_fallback_vtable(d, prefix, typed_interfaces[i].interface, typed_interfaces[i].vtable,
+                                                  object_find);
                 if (r < 0)
                         return r;
         }

@@ -24,19 +24,16 @@ char *object_path_make(const KindInfo *kind, const char *namespace, const char *
 }
 
 char *object_path_events(const char *namespace) {
-        g_autofree char *ns_path = NULL;
-        char *p = NULL;
+        g_autofree char *ns_path = object_path_make(&kind_namespace, "", namespace);
 
-        if (sd_bus_path_encode(BUS_NAMESPACE_PREFIX, namespace, &p) < 0)
-                g_error("out of memory");
-        ns_path = p;
-        return g_strdup_printf("%s/%s", ns_path, kind_event.path_segment);
+        return g_strconcat(ns_path, "/", kind_event.path_segment, NULL);
 }
 
 char *object_path_events_namespace(const char *path) {
         g_autofree char *namespace = NULL, *own = NULL;
+        g_autofree char *template = g_strconcat(BUS_NAMESPACE_PREFIX "/%/", kind_event.path_segment, NULL);
 
-        if (sd_bus_path_decode_many(path, BUS_NAMESPACE_PREFIX "/%/event", &namespace) <= 0)
+        if (sd_bus_path_decode_many(path, template, &namespace) <= 0)
                 return NULL;
         own = object_path_events(namespace);
         return streq(own, path) ? g_steal_pointer(&namespace) : NULL;

@@ -357,16 +357,17 @@ void ev_vm_page_update(EvVmPage *p) {
 static void on_event_signal(GDBusConnection *bus, const char *sender, const char *path, const char *iface,
                             const char *signal, GVariant *params, gpointer user_data) {
         EvVmPage *p = user_data;
-        const char *object = path;
+        const char *object = path, *suffix;
 
         if (!p->name || !p->events_prefix)
                 return;
         if (g_str_equal(signal, "InterfacesAdded"))
                 g_variant_get_child(params, 0, "&o", &object);
+        if (!g_str_has_prefix(object, p->events_prefix))
+                return;
         /* the suffix is hex: "web.x.1a2b" is another VM's ("web.x") */
-        if (g_str_has_prefix(object, p->events_prefix) && object[strlen(p->events_prefix)] &&
-            strspn(object + strlen(p->events_prefix), "0123456789abcdefABCDEF") ==
-                    strlen(object + strlen(p->events_prefix))) {
+        suffix = object + strlen(p->events_prefix);
+        if (*suffix && suffix[strspn(suffix, "0123456789abcdef")] == '\0') {
                 g_clear_pointer(&p->events_version, g_free);
                 ev_vm_page_update(p);
         }

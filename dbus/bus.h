@@ -35,9 +35,21 @@ int bus_reply_text(Daemon *d, sd_bus_message *m, const char *text, const char *w
 /* Refuse GetManagedObjects and Introspect calls whose replies would not
  * fit (a filter; install it before the rate limit's and authz's). */
 int bus_reply_guard_install(Daemon *d);
-/* o changed or went: its GetManagedObjects entry, and its owners' (whose
- * properties may show it), are measured again. */
-void bus_reply_forget(Daemon *d, Object *o);
+
+/* GetManagedObjects from entries kept per object (dbus/managed-objects.c). */
+ManagedObjects *bus_managed_objects_new(void);
+ManagedObjects *bus_managed_objects_free(ManagedObjects *mo);
+/* The objects of the reply to call: those with a path the caller sees, of
+ * the manager at the root (every object but the Events) or of the one of
+ * events_of's Events. */
+GPtrArray *bus_managed_objects_list(Daemon *d, sd_bus_message *call, const char *events_of);
+/* The reply's body size, listing objects; their entries are kept. */
+int bus_managed_objects_size(Daemon *d, sd_bus_message *call, GPtrArray *objects, size_t *ret);
+/* Send the reply to call, listing objects. */
+int bus_managed_objects_reply(Daemon *d, sd_bus_message *call, GPtrArray *objects);
+/* o changed or went: its entry, and its owners' (whose properties may
+ * show it), are written again when next asked for. */
+void bus_managed_objects_forget(Daemon *d, Object *o);
 
 int bus_manager_register(Daemon *d);
 int bus_objects_register(Daemon *d);

@@ -11,6 +11,7 @@ typedef struct Authz Authz;
 typedef struct RateLimit RateLimit;
 typedef struct CallStats CallStats;
 typedef struct BusCalls BusCalls;
+typedef struct ManagedObjects ManagedObjects;
 
 /* The running daemon: its loop, its bus, its model and its settings. */
 typedef struct Daemon {
@@ -26,5 +27,5 @@ typedef struct Daemon {
         size_t max_message_size;        /* the bus's: no message of ours may be larger */
         CallStats *calls;               /* daemon/callstats.h: counted for the metrics endpoint; NULL: off */
         BusCalls *bus_calls;            /* dbus/bus-calls.h: what counts them; NULL: off */
-        GHashTable *entry_sizes;        /* dbus/reply-size.c: Object -> its GetManagedObjects entry's size */
+        ManagedObjects *managed_objects; /* dbus/managed-objects.c: GetManagedObjects' entries, kept */
 } Daemon;

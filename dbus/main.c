@@ -382,8 +382,8 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         metrics_free(metrics);
         manifests_dir_free(manifests);
         authz_free(d->authz);
+        d->managed_objects = bus_managed_objects_free(d->managed_objects);
         sd_bus_flush_close_unref(d->bus);
-        g_clear_pointer(&d->entry_sizes, g_hash_table_unref);
         d->bus_calls = bus_calls_free(d->bus_calls);
         callstats_free(d->calls);
         vm_controller_free(services->vms);

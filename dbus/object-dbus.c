@@ -286,7 +286,7 @@ static void on_model_event(Model *m, Object *o, ModelEvent event, void *userdata
                                (char *) typed, NULL };
         int r = 0;
 
-        bus_reply_forget(d, o);
+        bus_managed_objects_forget(d, o);
         if (o->kind->namespaced && !o->kind->path_segment)
                 return;
         /* InterfacesAdded and InterfacesRemoved name what GetManagedObjects

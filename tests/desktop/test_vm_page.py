@@ -118,6 +118,31 @@ def test_status_conditions_and_events_in_words(client, desktop):
     assert "Not connected" in ui.label_texts(agent)
 
 
+def test_events_arriving_while_the_page_is_open(client, desktop):
+    """An Event that comes alone, and comes again, shows on the open page:
+    a reset changes nothing of the VM or its instance, only its Event
+    (InterfacesAdded, then PropertiesChanged with its count, from the
+    namespace's Events manager).  The VM's name starts with a digit, which
+    its Events' paths escape (sd_bus_path_encode) as the page must too."""
+    client.apply(VM.replace("name: web, namespace: team", "name: 7up, namespace: team")
+                 .replace("web-root", "7up-root"))
+    path = api.ROOT + "/namespace/team/vm/_37up"
+    api.wait_until(lambda: client.props(path, "org.edgevirt.EdgeVirt1.VirtualMachine")["PrintableStatus"] ==
+                   "Running", 60, what="7up to run")
+    app = desktop.start()
+    ui.click(app.wait_one("push button", name_is="Open 7up"))
+    wait_page_status(app, "Running")
+    app.wait_one("list item", name_is="Started running")
+    assert not app.all("list item", name_is="Reset")
+    vmi = client.conn.get_object(api.NAME, api.ROOT + "/namespace/team/vmi/_37up")
+    vmi.Reset({}, dbus_interface="org.edgevirt.EdgeVirt1.VirtualMachineInstance")
+    reset = app.wait_one("list item", name_is="Reset", timeout=20)
+    assert any("hard reset" in t for t in ui.label_texts(reset)), ui.label_texts(reset)
+    vmi.Reset({}, dbus_interface="org.edgevirt.EdgeVirt1.VirtualMachineInstance")
+    ui.wait(lambda: any("(2 times)" in t for n in app.all("list item", name_is="Reset") for t in ui.label_texts(n)),
+            20, "the Reset counted twice")
+
+
 def test_snapshot_taken_and_restored(client, desktop):
     app = open_vm(client, desktop)
     ui.click(button(app, "Take Snapshot"))

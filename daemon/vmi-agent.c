@@ -26,11 +26,16 @@ void vmi_agent_changed(VmiController *c, Object *vmi, bool connected) {
         }
         /* a new agent (a reboot, a restart of it) is told everything again */
         g_clear_pointer(&inst->creds, credentials_sync_free);
-        if (connected != was)
-                vmi_write_status(c, vmi, &(VmiStatus) {
-                        .paused = -1, .agent = connected,
-                        .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
-                                 AGENT_OFFLINE : NULL });
+        if (connected == was)
+                return;
+        vmi_write_status(c, vmi, &(VmiStatus) {
+                .paused = -1, .agent = connected,
+                .creds = !connected && agent_credentials_wanted(json_get_object(object_root(vmi), "spec")) ?
+                         AGENT_OFFLINE : NULL });
+        /* AgentConnected reads the instance, not the status: a status that
+         * already said so (kept across a restart of the daemon) is not
+         * written again, and would tell nobody */
+        model_notify_changed(c->model, vmi);
 }
 
 static void credentials_done(HvOp *op) {

@@ -224,8 +224,12 @@ void bus_managed_objects_forget(Daemon *d, Object *o) {
         if (!d->managed_objects)
                 return;
         g_hash_table_remove(d->managed_objects->entries, o);
-        /* an owner's properties may show its dependents (a VM's Instance
-         * names its VirtualMachineInstance) */
+        /* a VM's Instance finds its instance by name, then checks that the
+         * VM owns it: an instance that stopped naming its VM changes it too */
+        Object *vm = NULL;
+        if (o->kind == &kind_vmi && model_get(d->model, &kind_vm, o->namespace, o->name, &vm, NULL) >= 0)
+                g_hash_table_remove(d->managed_objects->entries, vm);
+        /* an owner's properties may show its dependents */
         for (guint i = 0; owners && i < json_array_get_length(owners); i++) {
                 const char *uid = json_get_string(json_array_get_object_element(owners, i), "uid");
                 Object *owner = uid ? model_find_uid(d->model, uid) : NULL;

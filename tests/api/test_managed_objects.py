@@ -45,7 +45,7 @@ def mismatches(client, manager=ROOT):
 
 def agree(client, what, manager=ROOT):
     """GetManagedObjects and GetAll agree, once the controllers are done
-    with what just happened (a stale entry never would)."""
+    with what just happened (an entry that stays stale never would)."""
     last = []
 
     def check():
@@ -102,7 +102,7 @@ def test_entries_follow_every_change(box):
     agree(client, "the Events", ROOT + "/namespace/default/event")
     assert client.managed_objects(ROOT + "/namespace/default/event")
 
-    # deleted objects leave no entry behind
+    # a deleted object is gone from the reply; the rest still agree
     client.delete("vmsnapshot", "default", "first")
     wait_until(lambda: ROOT + "/namespace/default/vmsnapshot/first" not in client.managed_objects(),
                what="the snapshot to go")

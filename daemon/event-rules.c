@@ -100,6 +100,10 @@ static void on_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
         if (!state || streq_ptr(state, was))
                 return;
         g_hash_table_replace(w->states, g_strdup(o->uid), g_strdup(state));
+        /* a new VM is Stopped first, before it starts or for good: that
+         * stopped nothing (KubeVirt says nothing either) */
+        if (!was && o->kind == &kind_vm && streq(state, "Stopped"))
+                return;
         for (size_t i = 0; i < G_N_ELEMENTS(rules); i++) {
                 const Rule *r = &rules[i];
                 if (r->kind != o->kind || !streq(r->phase, state))

@@ -316,6 +316,40 @@ def test_get_watch_follows_changes(ctl):
         assert proc.wait(timeout=10) == 0
 
 
+def test_get_watch_shows_an_event_that_comes_alone(ctl, tmp_path):
+    """get -w of Events: a reset changes no object, it only records an
+    Event, which comes from the namespace's Events manager
+    (ROOT/namespace/NS/event), not the root's."""
+    import threading
+    import time
+    import dbus
+    from test_vm import vm_yaml, vmi_obj, wait_status
+    from conftest import Client
+    client = Client(dbus.bus.BusConnection(ctl.bus_address))
+    client.apply(vm_yaml("alone"))
+    wait_status(client, "alone", "Running")
+    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
+    proc = subprocess.Popen([CTL, "get", "events", "-n", "default", "-w", "--timeout=30s"], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+
+    def wait_for(word):
+        deadline = time.monotonic() + 20
+        while not any(word in line for line in list(lines)):
+            assert time.monotonic() < deadline, f"no '{word}' in {lines}"
+            time.sleep(0.05)
+    try:
+        wait_for("Started")
+        time.sleep(2)       # the start's last changes are signalled: the reset's Event comes alone
+        assert not any("Reset" in line for line in lines), lines
+        vmi_obj(client, "alone").Reset({})
+        wait_for("Reset")
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
 def test_create(ctl, tmp_path):
     key = tmp_path / "id_ed25519.pub"
     key.write_text("ssh-ed25519 AAAAC3Nza... user@host\n")

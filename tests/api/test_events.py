@@ -41,6 +41,8 @@ def test_vm_start_stop_and_an_import(bus, client):
     assert started["involvedObject"]["uid"] == vmi["metadata"]["uid"]
     assert started["source"]["component"] == "edgevirtd" and started["firstTimestamp"] == started["lastTimestamp"]
     wait_until(lambda: find(client, "SuccessfulCreate", "web"), what="the VM's SuccessfulCreate event")
+    # a new VM is Stopped for a moment before it starts: that is no stop
+    assert not find(client, "SuccessfulDelete", "web"), find(client, "SuccessfulDelete", "web")
 
     vm_obj(client, "web").Stop({})
     wait_status(client, "web", "Stopped")

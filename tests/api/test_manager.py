@@ -603,8 +603,10 @@ def test_events_have_an_object_manager_of_their_own(client, signals):
     client.manager.CreateNamespace("evns", {})
     assert client.managed_objects(events) == {}
     client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: box, namespace: evns}\n"
-                 "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n")
-    wait_until(lambda: client.managed_objects(events), what="the VM's Event")
+                 "spec: {runStrategy: Halted, template: {spec: {domain: {memory: {guest: 16Mi}}}}}\n---\n"
+                 "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: disk, namespace: evns}\n"
+                 "spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 8Mi}}}\n")
+    wait_until(lambda: client.managed_objects(events), what="the claim's Event (bound)")
     listed = client.managed_objects(events)
     assert all(p.startswith(events + "/") and v[OBJECT]["Kind"] == "Event" for p, v in listed.items()), listed
     root = client.managed_objects()

@@ -4,11 +4,15 @@ formats, exit codes, upload with progress, waiting on signals."""
 import json
 import os
 import subprocess
+import threading
+import time
 
+import dbus
 import pytest
 import yaml
 
-from conftest import BUILD, TOP, wait_until
+from conftest import BUILD, TOP, Client, wait_until
+from test_vm import vm_yaml, vmi_obj, wait_status
 
 CTL = os.path.join(BUILD, "edgevirtctl", "edgevirtctl")
 
@@ -23,6 +27,7 @@ def ctl(bus, daemon, tmp_path):
             raise AssertionError(f"edgevirtctl {' '.join(args)} failed: {r.stderr}")
         return r
     run.config = tmp_path / "config" / "edgevirt" / "edgevirtctl.conf"
+    run.env = env
     run.daemon = daemon
     run.bus_address = bus.address
     return run
@@ -162,7 +167,7 @@ def openapi_check(schema, definitions, value, path="spec"):
 
 
 def test_export_round_trip(ctl, bus, tmp_path):
-    from conftest import COMPAT, Client, Daemon
+    from conftest import COMPAT, Daemon
     ctl("new-project", "shop")
     ctl("apply", "-f", "-", input=(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg, labels: {app: shop}}\ndata: {a: b}\n---\n"
@@ -290,64 +295,52 @@ def test_man_pages_render():
         assert r.returncode == 0 and r.stderr == "", r.stderr
 
 
-def test_get_watch_follows_changes(ctl):
-    import threading
-    import time
-    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before}\n")
-    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, LC_ALL="C")
-    proc = subprocess.Popen([CTL, "get", "cm", "-n", "default", "-w", "--timeout=30s"], stdout=subprocess.PIPE,
-                            text=True, env=env)
-    lines = []
-    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+class Watch:
+    """edgevirtctl get ... -w running, its lines read as they come."""
 
-    def wait_for(word):
+    def __init__(self, ctl, *args):
+        self.proc = subprocess.Popen([CTL, "get", *args, "-w", "--timeout=30s"], stdout=subprocess.PIPE, text=True,
+                                     env=ctl.env)
+        self.lines = []
+        threading.Thread(target=lambda: self.lines.extend(iter(self.proc.stdout.readline, "")), daemon=True).start()
+
+    def wait_for(self, word):
         deadline = time.monotonic() + 20
-        while not any(word in line for line in list(lines)):
-            assert time.monotonic() < deadline, f"no '{word}' in {lines}"
+        while not any(word in line for line in list(self.lines)):
+            assert time.monotonic() < deadline, f"no '{word}' in {self.lines}"
             time.sleep(0.05)
-    try:
-        wait_for("before")
-        assert lines[0].split()[:2] == ["NAME", "DATA"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        assert self.proc.wait(timeout=10) == 0
+
+
+def test_get_watch_follows_changes(ctl):
+    ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: before}\n")
+    with Watch(ctl, "cm", "-n", "default") as w:
+        w.wait_for("before")
+        assert w.lines[0].split()[:2] == ["NAME", "DATA"]
         ctl("apply", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\nmetadata: {name: during}\ndata: {a: b}\n")
-        wait_for("during")
-        assert sum("before" in line for line in lines) == 1, "unchanged objects are not printed again"
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        w.wait_for("during")
+        assert sum("before" in line for line in w.lines) == 1, "unchanged objects are not printed again"
 
 
-def test_get_watch_shows_an_event_that_comes_alone(ctl, tmp_path):
+def test_get_watch_shows_an_event_that_comes_alone(ctl):
     """get -w of Events: a reset changes no object, it only records an
     Event, which comes from the namespace's Events manager
     (ROOT/namespace/NS/event), not the root's."""
-    import threading
-    import time
-    import dbus
-    from test_vm import vm_yaml, vmi_obj, wait_status
-    from conftest import Client
     client = Client(dbus.bus.BusConnection(ctl.bus_address))
     client.apply(vm_yaml("alone"))
     wait_status(client, "alone", "Running")
-    env = dict(os.environ, EDGEVIRT_BUS=ctl.bus_address, XDG_CONFIG_HOME=str(tmp_path / "config"), LC_ALL="C")
-    proc = subprocess.Popen([CTL, "get", "events", "-n", "default", "-w", "--timeout=30s"], stdout=subprocess.PIPE,
-                            text=True, env=env)
-    lines = []
-    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
-
-    def wait_for(word):
-        deadline = time.monotonic() + 20
-        while not any(word in line for line in list(lines)):
-            assert time.monotonic() < deadline, f"no '{word}' in {lines}"
-            time.sleep(0.05)
-    try:
-        wait_for("Started")
+    with Watch(ctl, "events", "-n", "default") as w:
+        w.wait_for("Started")
         time.sleep(2)       # the start's last changes are signalled: the reset's Event comes alone
-        assert not any("Reset" in line for line in lines), lines
+        assert not any("Reset" in line for line in w.lines), w.lines
         vmi_obj(client, "alone").Reset({})
-        wait_for("Reset")
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=10) == 0
+        w.wait_for("Reset")
 
 
 def test_create(ctl, tmp_path):

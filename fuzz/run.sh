@@ -85,6 +85,16 @@ blobs = {"blobs/sha256/" + sha(b)[7:]: b for b in (gz, config, manifest)}
 open(sys.argv[1] + "/oci.tar", "wb").write(tar({"oci-layout": b'{"imageLayoutVersion":"1.0.0"}', "index.json": index, **blobs}))
 docker = json.dumps([{"Config": sha(config)[7:] + ".json", "RepoTags": ["disk:v1"], "Layers": ["l/layer.tar"]}]).encode()
 open(sys.argv[1] + "/docker.tar", "wb").write(tar({"manifest.json": docker, sha(config)[7:] + ".json": config, "l/layer.tar": layer}))
+# regression (CI, stop 32): a hard link of a 100-byte target whose size
+# runs past the archive's end (the link's name leaked)
+out = io.BytesIO()
+with tarfile.open(fileobj=out, mode="w", format=tarfile.USTAR_FORMAT) as t:
+    i = tarfile.TarInfo("blobs/l"); i.type = tarfile.LNKTYPE; i.linkname = "x" * 100; t.addfile(i)
+h = bytearray(out.getvalue()[:512])
+h[124:136] = b"%011o\0" % 1048576
+h[148:156] = b" " * 8
+h[148:156] = b"%06o\0 " % sum(h)
+open(sys.argv[1] + "/link-past-end.tar", "wb").write(bytes(h) + bytes(512))
 PY
 # one-pass readers: small qcow2 images as qemu writes them (512-byte
 # clusters), plain, compressed, with zeroed ranges; a streamOptimized vmdk

@@ -205,21 +205,19 @@ static int list_in_place(Archive *a, int fd, uint64_t size, char **error) {
                 k = tar_next(&rr->r, &e, rr->r.error, sizeof rr->r.error);
                 if (k <= 0)
                         break;
+                g_autofree char *name = e.name, *link = e.link;
                 if (e.size + e.pad > rr->end - rr->pos) {
-                        *error = g_strdup_printf("the archive is truncated (inside %s)", e.name);
-                        g_free(e.name);
+                        *error = g_strdup_printf("the archive is truncated (inside %s)", name);
                         k = -2;
                         break;
                 }
-                if (e.regular && add_member(a, e.name, fd, NULL, rr->pos, e.size, error) < 0)
+                if (e.regular && add_member(a, name, fd, NULL, rr->pos, e.size, error) < 0) {
                         k = -2;
-                if (e.link)
+                        break;
+                }
+                if (link)
                         add_link(a, &e);
                 rr->pos += e.size + e.pad;
-                g_free(e.name);
-                g_free(e.link);
-                if (k == -2)
-                        break;
         }
         if (k == -1)
                 *error = g_strdup_printf("%s", rr->r.error);

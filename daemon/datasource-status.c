@@ -35,6 +35,8 @@ int datasource_resolve(Model *m, const char *ns, const char *namespace, const ch
                 return ev_error_set(error, EAGAIN, "DataSource %s/%s is not ready: %s", where, name,
                                     object_condition(ds, "Ready", "message") ?: "not reconciled yet");
         JsonObject *src = json_get_object(json_get_object(object_root(ds), "spec"), "source");
+        if (json_get_object(src, "dataSource"))        /* a pointer: what it resolved to, as CDI */
+                src = json_get_object(json_get_object(object_root(ds), "status"), "source");
         static const char *const kinds[] = { "pvc", "snapshot", NULL };
         for (const char *const *k = kinds; *k; k++) {
                 JsonObject *from = json_get_object(src, *k);

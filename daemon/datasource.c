@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* DataSource (cdi.kubevirt.io/v1beta1), as CDI's datasource-controller:
- * spec.source.pvc (a claim, perhaps a DataVolume's) or .snapshot (a
- * volume snapshot of a VM snapshot); status.conditions Ready says whether
- * it can be cloned from now, status.source is what it resolved to. */
+ * spec.source.pvc (a claim, perhaps a DataVolume's), .snapshot (a volume
+ * snapshot of a VM snapshot) or .dataSource (another DataSource of the
+ * namespace, whose source this one takes: a pointer, one step at most);
+ * status.conditions Ready says whether it can be cloned from now,
+ * status.source is what it resolved to. */
 #include "datasource-status.h"
 #include "datasource.h"
 #include "json-util.h"
@@ -17,8 +19,15 @@ static int datasource_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArra
         g_autoptr(GList) members = src ? json_object_get_members(src) : NULL;
 
         if (g_list_length(members) > 1)
-                return ev_error_set(error, EINVAL, "spec.source: Invalid value: give one source (pvc or snapshot), "
-                                    "%u given", g_list_length(members));
+                return ev_error_set(error, EINVAL, "spec.source: Invalid value: give one source (pvc, snapshot or "
+                                    "dataSource), %u given", g_list_length(members));
+        /* as CDI's datasource webhook; other broken pointers are conditions */
+        JsonObject *ptr = json_get_object(src, "dataSource");
+        const char *ptr_ns = json_get_string(ptr, "namespace");
+        if (ptr && streq_ptr(json_get_string(ptr, "name"), json_get_string(json_get_object(doc, "metadata"), "name")) &&
+            (isempty(ptr_ns) || streq(ptr_ns, ns ?: "")))
+                return ev_error_set(error, EINVAL, "spec.source.dataSource: Invalid value: a DataSource cannot point "
+                                    "to itself");
         const char *snap_ns = json_get_string(snap, "namespace");
         if (snap && !isempty(snap_ns) && !streq(snap_ns, ns ?: ""))
                 return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored "
@@ -77,10 +86,42 @@ static bool source_ready(Model *m, Object *ds, JsonObject *src, const char **ret
         return true;
 }
 
+/* spec.source.dataSource: the source of the DataSource it points at, as
+ * CDI's ResolveDataSourceChain (same namespace, not itself, one step);
+ * NULL with CDI's reason and message when it cannot be followed. */
+static JsonObject *follow_pointer(Model *m, Object *ds, JsonObject *ptr, const char **ret_reason,
+                                  char **ret_message) {
+        const char *ns = json_get_string(ptr, "namespace"), *name = json_get_string(ptr, "name");
+        Object *target = NULL;
+
+        if (!isempty(ns) && !streq(ns, ds->namespace)) {
+                *ret_reason = "CrossNamespaceReference";
+                *ret_message = g_strdup("DataSource cannot reference a DataSource in another namespace");
+                return NULL;
+        }
+        if (streq_ptr(name, ds->name)) {
+                *ret_reason = "SelfReference";
+                *ret_message = g_strdup("DataSource cannot self-reference");
+                return NULL;
+        }
+        if (model_get(m, &kind_datasource, ds->namespace, name, &target, NULL) < 0) {
+                *ret_reason = "NotFound";
+                *ret_message = g_strdup_printf("datasources.cdi.kubevirt.io \"%s\" not found", name);
+                return NULL;
+        }
+        JsonObject *src = json_get_object(json_get_object(object_root(target), "spec"), "source");
+        if (json_get_object(src, "dataSource")) {
+                *ret_reason = "MaxReferenceDepthReached";
+                *ret_message = g_strdup("DataSource reference chain exceeds maximum depth of 1");
+                return NULL;
+        }
+        return src;
+}
+
 static int datasource_reconcile(Model *m, Object *ds) {
         g_autoptr(GError) e = NULL;
         g_autofree char *message = NULL;
-        const char *reason;
+        const char *reason = NULL;
 
         if (object_is_deleting(ds))
                 return 0;
@@ -89,7 +130,10 @@ static int datasource_reconcile(Model *m, Object *ds) {
         JsonObject *src = json_get_object(json_get_object(root, "spec"), "source");
         JsonObject *status = json_ensure_object(root, "status");
         Object *dv = NULL, *claim = NULL;
-        bool ready = source_ready(m, ds, src, &reason, &message, &dv, &claim);
+        JsonObject *ptr = json_get_object(src, "dataSource");
+        if (ptr)
+                src = follow_pointer(m, ds, ptr, &reason, &message);
+        bool ready = (!ptr || src) && source_ready(m, ds, src, &reason, &message, &dv, &claim);
 
         if (ready) {
                 /* as CDI's CopyAllowedLabels: the default instance type and
@@ -103,10 +147,10 @@ static int datasource_reconcile(Model *m, Object *ds) {
         }
 
         status_set_condition(status, "Ready", ready, reason, message);
-        if (ready)
-                json_object_set_member(status, "source",
-                                       json_deep_copy(json_object_get_member(json_get_object(root, "spec"), "source")));
-        else
+        if (ready) {
+                g_autoptr(JsonNode) node = json_node_init_object(json_node_alloc(), src);
+                json_object_set_member(status, "source", json_deep_copy(node));
+        } else
                 json_object_set_object_member(status, "source", json_object_new());
         if (model_update(m, ds, doc, &e) < 0) {
                 log_object(G_LOG_LEVEL_WARNING, ds, "cannot write status: %s", e->message);
@@ -115,13 +159,17 @@ static int datasource_reconcile(Model *m, Object *ds) {
         return 0;
 }
 
-/* A claim or DataVolume changed: the DataSources naming it look again. */
+/* A claim, DataVolume or DataSource changed: the DataSources naming it
+ * look again (those pointing at a DataSource follow it when it changes). */
 static void source_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
-        g_autoptr(GPtrArray) all = model_list(m, &kind_datasource, NULL, NULL);
+        g_autoptr(GPtrArray) all = model_list(m, &kind_datasource, o->kind == &kind_datasource ? o->namespace : NULL,
+                                              NULL);
+        const char *field = o->kind == &kind_vmsnapshot_content ? "snapshot" :
+                            o->kind == &kind_datasource ? "dataSource" : "pvc";
         for (guint i = 0; i < all->len; i++) {
                 Object *ds = all->pdata[i];
                 JsonObject *src = json_get_object(json_get_object(object_root(ds), "spec"), "source");
-                JsonObject *from = json_get_object(src, o->kind == &kind_vmsnapshot_content ? "snapshot" : "pvc");
+                JsonObject *from = json_get_object(src, field);
                 const char *ns = json_get_string(from, "namespace");
                 bool named = o->kind == &kind_vmsnapshot_content || streq_ptr(json_get_string(from, "name"), o->name);
                 if (from && named && streq(isempty(ns) ? ds->namespace : ns, o->namespace))
@@ -135,6 +183,7 @@ void datasource_controller_start(Model *m) {
         model_watch(m, &kind_pvc, &source_watch, NULL);
         model_watch(m, &kind_datavolume, &source_watch, NULL);
         model_watch(m, &kind_vmsnapshot_content, &source_watch, NULL);
+        model_watch(m, &kind_datasource, &source_watch, NULL);
 }
 
 void datasource_controller_stop(Model *m) {

@@ -168,13 +168,77 @@ def test_refused_source_refs(client, spec, error, fragment):
     assert fragment in msg, msg
 
 
+def pointer(name, target, namespace="default"):
+    return (f"apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata: {{name: {name}}}\n"
+            f"spec:\n  source: {{dataSource: {{name: {target}, namespace: {namespace}}}}}\n")
+
+
+def reason_is(client, name, reason):
+    return condition(status(client, "datasource", name), "Ready").get("reason") == reason
+
+
+def test_datasource_pointing_at_another(client, registry):
+    """CDI's DataSource pointers: spec.source.dataSource takes the source of
+    another DataSource of the namespace (one step), follows it as it
+    changes, and says with CDI's reasons when it cannot."""
+    import_base(client, registry[0])
+    # before its target exists: NotFound, in CDI's words
+    client.apply(pointer("current-os", "base-os"))
+    wait_until(lambda: reason_is(client, "current-os", "NotFound"), what="the pointer to miss its target")
+    st = status(client, "datasource", "current-os")
+    assert condition(st, "Ready")["message"] == 'datasources.cdi.kubevirt.io "base-os" not found', st
+    assert st["source"] == {}
+    client.apply(datasource("base-os", "base"))
+    succeeded(client, "base")
+    wait_until(lambda: ready(client, "current-os"), what="the pointer to follow its target to Ready")
+    pst = status(client, "datasource", "current-os")
+    assert pst["source"] == {"pvc": {"name": "base", "namespace": "default"}}, pst
+    # the resolved import's instance type labels are the pointer's too (CDI's CopyAllowedLabels)
+    labels = client.get_json("das", "default", "current-os")["metadata"].get("labels", {})
+    assert labels.get(DEFAULT_IT) == "u1.small" and labels.get(DEFAULT_PREF) == "fedora", labels
+    # a DataVolume clones through it
+    client.apply(ref_dv("via-pointer", "current-os"))
+    succeeded(client, "via-pointer")
+    assert holds(client, "via-pointer", "v1")
+    assert client.get_json("pvc", "default", "via-pointer")["spec"]["dataSourceRef"]["name"] == "base"
+
+    # one step only; same namespace only
+    client.apply(pointer("chained-os", "current-os"))
+    wait_until(lambda: reason_is(client, "chained-os", "MaxReferenceDepthReached"), what="the chain's refusal")
+    assert "maximum depth of 1" in condition(status(client, "datasource", "chained-os"), "Ready")["message"]
+    assert status(client, "datasource", "chained-os")["source"] == {}
+    client.apply(pointer("across-os", "base-os", "golden-elsewhere"))
+    wait_until(lambda: reason_is(client, "across-os", "CrossNamespaceReference"), what="the cross-namespace refusal")
+    # itself: refused at the door, as CDI's webhook does
+    for ns in ("default", "''"):
+        msg = expect_error("Invalid", client.apply, pointer("self-os", "self-os", ns))
+        assert "spec.source.dataSource" in msg and "itself" in msg, msg
+    assert not client.exists("datasource", "default", "self-os")
+
+    # the target moves to a missing claim, then goes: the pointer follows
+    client.apply(datasource("base-os", "no-such-claim"))
+    wait_until(lambda: reason_is(client, "current-os", "NotFound") and
+               condition(status(client, "datasource", "current-os"), "Ready")["message"] == "PVC not found",
+               what="the pointer to follow its target off its claim")
+    assert status(client, "datasource", "current-os")["source"] == {}
+    client.apply(datasource("base-os", "base"))
+    wait_until(lambda: ready(client, "current-os"), what="the pointer to be Ready again")
+    client.delete("datasource", "default", "base-os")
+    wait_until(lambda: reason_is(client, "current-os", "NotFound"), what="the pointer to see its target gone")
+    # and a DataVolume cloning from it waits, saying why
+    client.apply(ref_dv("via-dangling", "current-os"))
+    wait_until(lambda: "base-os" in condition(status(client, "dv", "via-dangling"), "Ready").get("message", ""),
+               what="the DataVolume to say what it waits for")
+    assert status(client, "dv", "via-dangling")["phase"] == "Pending"
+
+
 def test_refused_datasources(client):
-    msg = expect_error("NotSupported", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\n"
-                       "metadata: {name: chained}\nspec: {source: {dataSource: {name: other}}}\n")
-    assert "spec.source.dataSource" in msg, msg
     msg = expect_error("Invalid", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\n"
                        "metadata: {name: two}\nspec: {source: {pvc: {name: a}, snapshot: {name: b}}}\n")
     assert "spec.source" in msg, msg
+    msg = expect_error("Invalid", client.apply, "apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\n"
+                       "metadata: {name: nameless}\nspec: {source: {dataSource: {namespace: default}}}\n")
+    assert "spec.source.dataSource.name" in msg, msg
 
 
 def manifest_digest(reg, repo="golden/disk", tag="latest"):

@@ -18,6 +18,7 @@ static const KindInfo *const kinds[] = {
         &kind_vm,
         &kind_vmi,
         &kind_vmpool,
+        &kind_vmirs,
         &kind_instancetype,
         &kind_cluster_instancetype,
         &kind_preference,
@@ -39,8 +40,6 @@ static const struct {
 } refused[] = {
         { "VirtualMachineInstanceMigration", "live migration needs a second node" },
         { "MigrationPolicy", "live migration needs a second node" },
-        { "VirtualMachineInstanceReplicaSet",
-          "replica sets of VMs are not supported yet; use a pool.kubevirt.io VirtualMachinePool" },
         { "VirtualMachineInstancePreset", "presets were removed from KubeVirt; use instance types and preferences" },
         { "PriorityClass", "there is no scheduler to preempt with on a single node" },
 };

@@ -71,6 +71,7 @@ extern const KindInfo kind_event;
 extern const KindInfo kind_datasource;
 extern const KindInfo kind_dataimportcron;
 extern const KindInfo kind_vmpool;
+extern const KindInfo kind_vmirs;
 extern const KindInfo kind_vmexport;
 
 /* Every kind, NULL-terminated. */

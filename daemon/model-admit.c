@@ -67,14 +67,15 @@ static void validate_metadata(JsonObject *meta, GPtrArray *errors) {
         }
 }
 
-static char *generate_name(const char *prefix) {
+char *model_generate_name(const char *prefix) {
         static const char alphabet[] = "bcdfghjklmnpqrstvwxz2456789";
         char suffix[6];
 
         for (size_t i = 0; i < 5; i++)
                 suffix[i] = alphabet[g_random_int_range(0, sizeof alphabet - 1)];
         suffix[5] = 0;
-        return g_strdup_printf("%s%s", prefix, suffix);
+        /* Kubernetes' SimpleNameGenerator: the prefix cut to 58 characters */
+        return g_strdup_printf("%.58s%s", prefix, suffix);
 }
 
 static const char *plural_of(const KindInfo *k) {
@@ -134,7 +135,7 @@ static int admit_name(const KindInfo *kind, JsonObject *meta, const char **ret, 
         const char *name = json_get_string(meta, "name");
 
         if (isempty(name) && !isempty(json_get_string(meta, "generateName"))) {
-                *generated = generate_name(json_get_string(meta, "generateName"));
+                *generated = model_generate_name(json_get_string(meta, "generateName"));
                 name = *generated;
         }
         if (isempty(name))

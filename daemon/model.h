@@ -94,6 +94,9 @@ int model_apply_targets(Model *m, const char *text, size_t len, const ApplyOptio
 /* A controller's Apply of one document it built (strict validation;
  * system: read-only kinds too). */
 int model_apply_object(Model *m, JsonObject *doc, bool system, GError **error);
+/* A name from metadata.generateName: prefix (cut to 58 characters) and
+ * 5 random characters of Kubernetes' alphabet.  Not checked to be free. */
+char *model_generate_name(const char *prefix);
 
 typedef enum Propagation {
         PROPAGATION_BACKGROUND,

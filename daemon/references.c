@@ -293,6 +293,10 @@ void references_collect(const KindInfo *kind, JsonObject *doc, const char *names
                               "spec.virtualMachineTemplate.", out);
         else if (kind == &kind_vmi)
                 instance_spec_references(json_get_object(doc, "spec"), namespace, "spec", out);
+        else if (kind == &kind_vmirs)        /* the set's controller makes its instances unchecked */
+                instance_spec_references(json_get_object(json_get_object(json_get_object(doc, "spec"), "template"),
+                                                         "spec"),
+                                         namespace, "spec.template.spec", out);
         else if (kind == &kind_vmrestore || kind == &kind_vmclone)
                 patches_references(json_get_array(json_get_object(doc, "spec"), "patches"), namespace, out);
 }

@@ -31,6 +31,7 @@
 #include "snapshot.h"
 #include "vm.h"
 #include "vmi.h"
+#include "vmirs.h"
 #include "storageclass.h"
 #include "util.h"
 
@@ -271,6 +272,7 @@ static int start_model(Daemon *d, Config *config, Services *services) {
         if ((r = datavolume_controller_new(d->model, services, &services->datavolumes)) < 0)
                 return fail("cannot start the DataVolume controller: %s", g_strerror(-r));
         datasource_controller_start(d->model);
+        vmirs_controller_start(d->model);
         if ((r = dataimportcron_controller_new(d->model, services, &services->crons)) < 0)
                 return fail("cannot start the DataImportCron controller: %s", g_strerror(-r));
         services->libvirt_uri = d->libvirt_uri;
@@ -390,6 +392,7 @@ static void stop_everything(Daemon *d, Services *services, ManifestsDir *manifes
         vmi_controller_free(services->vmis);
         datavolume_controller_free(services->datavolumes);
         datasource_controller_stop(d->model);
+        vmirs_controller_stop(d->model);
         dataimportcron_controller_free(services->crons);
         imagecache_free(services->images);
         import_slots_free(services->slots);

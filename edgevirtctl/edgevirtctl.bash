@@ -3,7 +3,7 @@ _edgevirtctl() {
         local cur prev words cword
         _init_completion || return
         local commands="new-project project get describe create apply delete wait image-upload export start stop restart pause unpause soft-reboot reset addvolume removevolume console guestosinfo userlist fslist vnc images pull rmi credentials scale memory-dump vmexport"
-        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool virtualmachineexports vmexport"
+        local kinds="namespaces secrets configmaps persistentvolumeclaims datavolumes storageclasses virtualmachines virtualmachineinstances vm vmi pvc dv cm ns sc vmsnapshot vmsnapshotcontent vmrestore vmclone datasources dataimportcrons das dic virtualmachinepools vmpool virtualmachineinstancereplicasets vmirs virtualmachineexports vmexport"
         local i cmd= kind=
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
@@ -84,12 +84,12 @@ for i in json.load(sys.stdin):
         elif [[ $cmd == vmexport && $kind == @(delete|download) ]]; then
                 COMPREPLY=($(compgen -W "$(edgevirtctl get vmexport -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == scale && -z $kind ]]; then
-                COMPREPLY=($(compgen -W "vmpool" -- "$cur"))
+                COMPREPLY=($(compgen -W "vmpool vmirs" -- "$cur"))
         elif [[ $cmd == scale && $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "--replicas=" -- "$cur"))
                 compopt -o nospace
         elif [[ $cmd == scale ]]; then
-                COMPREPLY=($(compgen -W "$(edgevirtctl get vmpool -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
+                COMPREPLY=($(compgen -W "$(edgevirtctl get "$kind" -o name 2>/dev/null | sed 's|.*/||')" -- "$cur"))
         elif [[ $cmd == export && $cur == -* ]]; then
                 COMPREPLY=($(compgen -W "-n -o --push-disks= --tls-verify= --creds-secret=" -- "$cur"))
                 [[ ${COMPREPLY[0]} == *= ]] && compopt -o nospace

@@ -69,7 +69,8 @@ int verb_export(Ctl *c, int argc, char **argv) {
         static const char *const kinds[] = { "rolebindings", "configmaps", "secrets", "persistentvolumeclaims",
                                              "datavolumes", "datasources", "dataimportcrons",
                                              "virtualmachineinstancetypes", "virtualmachinepreferences",
-                                             "virtualmachinepools", "virtualmachines", "virtualmachineinstances",
+                                             "virtualmachinepools", "virtualmachineinstancereplicasets",
+                                             "virtualmachines", "virtualmachineinstances",
                                              NULL };
         g_autofree char *ns_doc = NULL;
         bool yaml = !c->output || streq(c->output, "yaml");
@@ -111,10 +112,12 @@ int verb_export(Ctl *c, int argc, char **argv) {
                         JsonObject *item = json_array_get_object_element(items, i);
                         /* made again by their owners: a DataVolume's claim, a
                          * VM's instance and the DataVolumes of its templates, a
-                         * pool's VMs; a VirtualMachineExport's token Secret is
-                         * of this host's export only */
+                         * pool's VMs, a replica set's instances; a
+                         * VirtualMachineExport's token Secret is of this host's
+                         * export only */
                         if (owned_by_kind(item, "DataVolume") || owned_by_kind(item, "VirtualMachine") ||
                             owned_by_kind(item, "VirtualMachinePool") ||
+                            owned_by_kind(item, "VirtualMachineInstanceReplicaSet") ||
                             owned_by_kind(item, "VirtualMachineExport") || made_by_cron(item))
                                 continue;
                         JsonNode *clean = clean_for_export(item);

@@ -200,9 +200,12 @@ static const struct {
         { "ConfigMap", { { "NAME", col_name }, { "DATA", col_data }, { "AGE", col_age } } },
         { "VirtualMachine", { { "NAME", col_name }, { "AGE", col_age }, { "STATUS", col_printable },
                               { "READY", col_ready } } },
-        /* KubeVirt's printer columns for pools */
+        /* KubeVirt's printer columns for pools and replica sets */
         { "VirtualMachinePool", { { "NAME", col_name }, { "DESIRED", col_desired }, { "CURRENT", col_current },
                                   { "READY", col_ready_replicas }, { "AGE", col_age } } },
+        { "VirtualMachineInstanceReplicaSet", { { "NAME", col_name }, { "DESIRED", col_desired },
+                                                { "CURRENT", col_current }, { "READY", col_ready_replicas },
+                                                { "AGE", col_age } } },
         { "VirtualMachineInstance", { { "NAME", col_name }, { "AGE", col_age }, { "PHASE", col_phase },
                                       { "IP", col_ip }, { "NODENAME", col_node }, { "READY", col_ready } } },
         { "StorageClass", { { "NAME", col_sc_name }, { "PROVISIONER", col_provisioner },

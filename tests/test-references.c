@@ -200,6 +200,19 @@ static void test_pool(void) {
                 "vm.hostdevice HostDevice team/kubevirt.io/usb-storage");
 }
 
+/* ... and so does a replica set for its instances. */
+static void test_replica_set(void) {
+        g_autofree char *rs = collect(&kind_vmirs,
+                "spec:\n  template:\n    spec:\n"
+                "      volumes:\n      - {name: s, cloudInitNoCloud: {secretRef: {name: seed}}}\n"
+                "      accessCredentials:\n"
+                "      - sshPublicKey: {source: {secret: {secretName: keys}}}\n");
+        g_assert_cmpstr(rs, ==,
+                "spec.template.spec.accessCredentials[0].sshPublicKey.source.secret.secretName secret.read "
+                "Secret team/keys\n"
+                "spec.template.spec.volumes[0].cloudInitNoCloud.secretRef.name secret.read Secret team/seed");
+}
+
 int main(int argc, char *argv[]) {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/references/claims", test_claims);
@@ -208,5 +221,6 @@ int main(int argc, char *argv[]) {
         g_test_add_func("/references/patches", test_patches);
         g_test_add_func("/references/host-devices-kernel-boot", test_host_devices_and_kernel_boot);
         g_test_add_func("/references/pool", test_pool);
+        g_test_add_func("/references/replica-set", test_replica_set);
         return g_test_run();
 }

@@ -32,7 +32,6 @@ REFUSED = {
     "kubevirt-examples/vmi-host-disk.yaml": ("NotSupported", "spec.volumes[0].hostDisk"),
     "kubevirt-examples/vmi-multus-ptp.yaml": ("NotSupported", "spec.networks[0].multus"),
     "kubevirt-examples/vmi-preset-small.yaml": ("NotSupported", "VirtualMachineInstancePreset"),
-    "kubevirt-examples/vmi-replicaset-cirros.yaml": ("NotSupported", "VirtualMachineInstanceReplicaSet"),
     # no [HostDevice kubevirt.io/storage] in the test configuration: refused with what is permitted
     "kubevirt-examples/vmi-usb.yaml": ("Invalid", "spec.domain.devices.hostDevices[0].deviceName: Unsupported value: \"kubevirt.io/storage\""),
 }
@@ -102,6 +101,15 @@ def test_compat_manifest(client, name):
             if kind in DONE:
                 wait_until(lambda: client.get_json("dv", ns, d["metadata"]["name"])["status"]["phase"] == DONE[kind],
                            what=f"{name} to reach {DONE[kind]}", timeout=30)
+        if d["kind"] == "VirtualMachineInstanceReplicaSet":
+            # its instances are made and counted (they wait for their unreachable registry)
+            want = d["spec"]["replicas"]
+            wait_until(lambda: client.get_json(d["kind"], ns, d["metadata"]["name"])["status"]["replicas"] == want,
+                       what=f"{name} to count {want} instances", timeout=30)
+            owned = [i for i in client.list("vmi", ns)["items"]
+                     if i["metadata"].get("ownerReferences", [{}])[0].get("name") == d["metadata"]["name"]]
+            assert len(owned) == want and all(i["metadata"]["labels"] == d["spec"]["template"]["metadata"]["labels"]
+                                              for i in owned), owned
         if d["kind"] in VM_STATUS:
             want = settles_at(d)
             wait_until(lambda: client.get_json(d["kind"], ns, d["metadata"]["name"]).get("status", {}).get(want[0]) == want[1],

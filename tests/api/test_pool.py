@@ -159,14 +159,6 @@ def test_admission(client):
     assert "spec.virtualMachineTemplate" in msg and "runStrategy" in msg
     msg = expect_error("NotSupported", client.apply, pool_yaml(extra="updateStrategy: {unmanaged: {}}"))
     assert "spec.updateStrategy" in msg
-    # a VMI replica set is still refused, pointing at pools
-    msg = expect_error("NotSupported", client.apply, """
-apiVersion: kubevirt.io/v1
-kind: VirtualMachineInstanceReplicaSet
-metadata: {name: rs}
-spec: {template: {spec: {domain: {memory: {guest: 64Mi}}}}}
-""")
-    assert "VirtualMachinePool" in msg
 
 
 def test_scale_verb_and_table(ctl, client):  # noqa: F811
@@ -185,7 +177,7 @@ def test_scale_verb_and_table(ctl, client):  # noqa: F811
     r = ctl("scale", "vmpool", "nope", "--replicas=2", ok=False)
     assert r.returncode == 1 and "nope" in r.stderr
     assert "scale" in complete(ctl, "edgevirtctl sc")
-    assert complete(ctl, "edgevirtctl scale ") == {"vmpool"}
+    assert complete(ctl, "edgevirtctl scale ") == {"vmpool", "vmirs"}
     assert complete(ctl, "edgevirtctl scale vmpool ") == {"web"}
     assert complete(ctl, "edgevirtctl scale vmpool web --r") == {"--replicas="}
     exported = ctl("export").stdout

@@ -21,13 +21,6 @@ static int datasource_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArra
         if (g_list_length(members) > 1)
                 return ev_error_set(error, EINVAL, "spec.source: Invalid value: give one source (pvc, snapshot or "
                                     "dataSource), %u given", g_list_length(members));
-        /* as CDI's datasource webhook; other broken pointers are conditions */
-        JsonObject *ptr = json_get_object(src, "dataSource");
-        const char *ptr_ns = json_get_string(ptr, "namespace");
-        if (ptr && streq_ptr(json_get_string(ptr, "name"), json_get_string(json_get_object(doc, "metadata"), "name")) &&
-            (isempty(ptr_ns) || streq(ptr_ns, ns ?: "")))
-                return ev_error_set(error, EINVAL, "spec.source.dataSource: Invalid value: a DataSource cannot point "
-                                    "to itself");
         const char *snap_ns = json_get_string(snap, "namespace");
         if (snap && !isempty(snap_ns) && !streq(snap_ns, ns ?: ""))
                 return ev_error_set(error, EOPNOTSUPP, "spec.source.snapshot.namespace: a volume snapshot is restored "
@@ -110,6 +103,11 @@ static JsonObject *follow_pointer(Model *m, Object *ds, JsonObject *ptr, const c
                 return NULL;
         }
         JsonObject *src = json_get_object(json_get_object(object_root(target), "spec"), "source");
+        if (!src) {
+                *ret_reason = "NoSource";
+                *ret_message = g_strdup("No source PVC set");
+                return NULL;
+        }
         if (json_get_object(src, "dataSource")) {
                 *ret_reason = "MaxReferenceDepthReached";
                 *ret_message = g_strdup("DataSource reference chain exceeds maximum depth of 1");
@@ -159,22 +157,33 @@ static int datasource_reconcile(Model *m, Object *ds) {
         return 0;
 }
 
-/* A claim, DataVolume or DataSource changed: the DataSources naming it
- * look again (those pointing at a DataSource follow it when it changes). */
-static void source_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
-        g_autoptr(GPtrArray) all = model_list(m, &kind_datasource, o->kind == &kind_datasource ? o->namespace : NULL,
-                                              NULL);
-        const char *field = o->kind == &kind_vmsnapshot_content ? "snapshot" :
-                            o->kind == &kind_datasource ? "dataSource" : "pvc";
+/* The DataSources whose spec.source.FIELD names namespace/name (name
+ * NULL: any) look again; and, unless they are pointers themselves, the
+ * pointers at them (a target being deleted is not reconciled, its
+ * pointers still follow its claim). */
+static void enqueue_naming(Model *m, const char *field, const char *namespace, const char *name) {
+        g_autoptr(GPtrArray) all = model_list(m, &kind_datasource, streq(field, "pvc") ? NULL : namespace, NULL);
         for (guint i = 0; i < all->len; i++) {
                 Object *ds = all->pdata[i];
                 JsonObject *src = json_get_object(json_get_object(object_root(ds), "spec"), "source");
                 JsonObject *from = json_get_object(src, field);
                 const char *ns = json_get_string(from, "namespace");
-                bool named = o->kind == &kind_vmsnapshot_content || streq_ptr(json_get_string(from, "name"), o->name);
-                if (from && named && streq(isempty(ns) ? ds->namespace : ns, o->namespace))
-                        model_enqueue(m, ds);
+                if (!from || (name && !streq_ptr(json_get_string(from, "name"), name)) ||
+                    !streq(isempty(ns) ? ds->namespace : ns, namespace))
+                        continue;
+                model_enqueue(m, ds);
+                if (!streq(field, "dataSource"))
+                        enqueue_naming(m, "dataSource", ds->namespace, ds->name);
         }
+}
+
+/* A claim, DataVolume, volume snapshot or DataSource changed: the
+ * DataSources naming it look again. */
+static void source_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
+        if (o->kind == &kind_vmsnapshot_content)
+                enqueue_naming(m, "snapshot", o->namespace, NULL);
+        else
+                enqueue_naming(m, o->kind == &kind_datasource ? "dataSource" : "pvc", o->namespace, o->name);
 }
 
 static const ModelWatch source_watch = { .changed = source_changed };

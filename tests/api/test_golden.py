@@ -209,11 +209,13 @@ def test_datasource_pointing_at_another(client, registry):
     assert status(client, "datasource", "chained-os")["source"] == {}
     client.apply(pointer("across-os", "base-os", "golden-elsewhere"))
     wait_until(lambda: reason_is(client, "across-os", "CrossNamespaceReference"), what="the cross-namespace refusal")
-    # itself: refused at the door, as CDI's webhook does
-    for ns in ("default", "''"):
-        msg = expect_error("Invalid", client.apply, pointer("self-os", "self-os", ns))
-        assert "spec.source.dataSource" in msg and "itself" in msg, msg
-    assert not client.exists("datasource", "default", "self-os")
+    # itself (CDI takes it and says so); a target without a source
+    client.apply(pointer("self-os", "self-os", "''"))
+    wait_until(lambda: reason_is(client, "self-os", "SelfReference"), what="the self-reference")
+    assert condition(status(client, "datasource", "self-os"), "Ready")["message"] == "DataSource cannot self-reference"
+    client.apply("apiVersion: cdi.kubevirt.io/v1beta1\nkind: DataSource\nmetadata: {name: empty-os}\n")
+    client.apply(pointer("at-empty-os", "empty-os"))
+    wait_until(lambda: reason_is(client, "at-empty-os", "NoSource"), what="the pointer at a DataSource without a source")
 
     # the target moves to a missing claim, then goes: the pointer follows
     client.apply(datasource("base-os", "no-such-claim"))
@@ -230,6 +232,15 @@ def test_datasource_pointing_at_another(client, registry):
     wait_until(lambda: "base-os" in condition(status(client, "dv", "via-dangling"), "Ready").get("message", ""),
                what="the DataVolume to say what it waits for")
     assert status(client, "dv", "via-dangling")["phase"] == "Pending"
+
+    # a target held by a finalizer while it is deleted is not reconciled: its pointer still follows its claim
+    client.apply(datasource("held-os", "base").replace("metadata: {", "metadata: {finalizers: [example.com/hold], "))
+    client.apply(pointer("at-held-os", "held-os"))
+    wait_until(lambda: ready(client, "at-held-os"), what="the pointer at the held DataSource")
+    client.delete("datasource", "default", "held-os")
+    assert client.exists("datasource", "default", "held-os")
+    client.delete("dv", "default", "base")
+    wait_until(lambda: reason_is(client, "at-held-os", "NotFound"), what="the pointer to see the held target's claim go")
 
 
 def test_refused_datasources(client):

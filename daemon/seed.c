@@ -5,7 +5,13 @@
  * meta_data.json, network_data.json).  meta-data carries instance-id
  * "<name>.<namespace>" (stable across an instance's restarts, as in
  * KubeVirt), local-hostname (spec.hostname or the name) and the SSH keys
- * of accessCredentials propagated through cloud-init. */
+ * of accessCredentials propagated through cloud-init.
+ *
+ * KubeVirt's config disks are made the same way: a configMap or secret
+ * volume is an image of the object's keys as files at its root (volume id
+ * the volume's volumeLabel, else "cfgdata"); a sysprep volume one of its
+ * ConfigMap's or Secret's keys, which must hold autounattend.xml (volume id
+ * "unattendCD"). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,7 +32,7 @@ typedef struct SeedFile {
 } SeedFile;
 
 struct Seed {
-        bool config_drive;
+        char *volume_id;                /* "cidata", "config-2", "cfgdata"... */
         GPtrArray *files;               /* SeedFile */
 };
 
@@ -39,13 +45,15 @@ static void seed_file_free(SeedFile *f) {
 Seed *seed_free(Seed *s) {
         if (s) {
                 g_ptr_array_unref(s->files);
+                g_free(s->volume_id);
                 g_free(s);
         }
         return NULL;
 }
 
 bool seed_is_volume(JsonObject *v) {
-        return json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive");
+        return json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive") ||
+               json_get_object(v, "configMap") || json_get_object(v, "secret") || json_get_object(v, "sysprep");
 }
 
 static void add_file(Seed *s, const char *path, GBytes *data) {
@@ -136,6 +144,73 @@ static GBytes *json_bytes(JsonObject *o) {
         return g_bytes_new_take(text, strlen(text));
 }
 
+/* --- config disks --- */
+
+/* Every key of a ConfigMap (data, binaryData) or a Secret (data) as a
+ * file; -ENOENT when there is no such object. */
+static int add_keys(Seed *s, Model *m, const KindInfo *kind, const char *ns, const char *name, GError **error) {
+        Object *o = NULL;
+        if (model_get(m, kind, ns, name ?: "", &o, NULL) < 0)
+                return ev_error_set(error, ENOENT, "%s \"%s\" not found", kind == &kind_secret ? "secret" : "configmap",
+                                    name ?: "");
+        static const char *const maps[] = { "data", "binaryData", NULL };
+        for (const char *const *map = maps; *map; map++) {
+                JsonObject *data = json_get_object(object_root(o), *map);
+                g_autoptr(GList) keys = data ? json_object_get_members(data) : NULL;
+                keys = g_list_sort(keys, (GCompareFunc) strcmp);
+                for (GList *k = keys; k; k = k->next) {
+                        const char *v = json_get_string(data, k->data);
+                        gsize len = v ? strlen(v) : 0;
+                        if (kind == &kind_configmap && streq(*map, "data")) {
+                                add_file(s, k->data, g_bytes_new(v, len));
+                                continue;
+                        }
+                        guchar *raw = g_base64_decode(v ?: "", &len);
+                        add_file(s, k->data, g_bytes_new_take(raw, len));
+                }
+        }
+        return 0;
+}
+
+/* A configMap, secret or sysprep volume: -ENOENT (error set) while the
+ * object it names does not exist, -EINVAL when it cannot be used. */
+static int config_resolve(Model *m, Object *vmi, JsonObject *volume, Seed *s, GError **error) {
+        JsonObject *cm = json_get_object(volume, "configMap"), *secret = json_get_object(volume, "secret");
+        JsonObject *sysprep = json_get_object(volume, "sysprep");
+        g_autoptr(GError) e = NULL;
+        int r;
+
+        if (sysprep) {
+                cm = json_get_object(sysprep, "configMap");
+                secret = json_get_object(sysprep, "secret");
+                s->volume_id = g_strdup("unattendCD");
+                r = add_keys(s, m, cm ? &kind_configmap : &kind_secret, vmi->namespace,
+                             json_get_string(cm ? cm : secret, "name"), error);
+                if (r < 0)
+                        return r;
+                for (guint i = 0; i < s->files->len; i++)
+                        if (g_ascii_strcasecmp(((SeedFile *) s->files->pdata[i])->path, "autounattend.xml") == 0)
+                                return 0;
+                return ev_error_set(error, EINVAL, "volume %s: Sysprep drive should contain autounattend.xml, but it "
+                                    "was not found in %s %s", json_get_string(volume, "name"),
+                                    cm ? "ConfigMap" : "Secret", json_get_string(cm ? cm : secret, "name"));
+        }
+        JsonObject *src = cm ? cm : secret;
+        s->volume_id = g_strdup(isempty(json_get_string(src, "volumeLabel")) ? "cfgdata" :
+                                json_get_string(src, "volumeLabel"));
+        r = add_keys(s, m, cm ? &kind_configmap : &kind_secret, vmi->namespace,
+                     json_get_string(src, cm ? "name" : "secretName"), &e);
+        /* optional: a missing object is an empty disk, as the kubelet's empty directory */
+        if (r == -ENOENT && json_get_bool(src, "optional", false))
+                return 0;
+        if (r < 0) {
+                ev_error_set(error, -r, "MountVolume.SetUp failed for volume \"%s\" : %s",
+                             json_get_string(volume, "name"), e->message);
+                return r;
+        }
+        return 0;
+}
+
 int seed_resolve(Model *m, Object *vmi, JsonObject *volume, Seed **ret, GError **error) {
         JsonObject *spec = json_get_object(object_root(vmi), "spec");
         bool config_drive = json_get_object(volume, "cloudInitConfigDrive") != NULL;
@@ -151,14 +226,21 @@ int seed_resolve(Model *m, Object *vmi, JsonObject *volume, Seed **ret, GError *
         static const char *const network_keys[] = { "networkdata", "networkData", NULL };
         JsonArray *volumes = json_get_array(spec, "volumes");
 
+        s->files = g_ptr_array_new_with_free_func((GDestroyNotify) seed_file_free);
+        if (!json_get_object(volume, "cloudInitNoCloud") && !config_drive) {
+                int r = config_resolve(m, vmi, volume, s, error);
+                if (r < 0)
+                        return r;
+                *ret = g_steal_pointer(&s);
+                return 0;
+        }
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++)
                 if (json_array_get_object_element(volumes, i) == volume)
                         field = g_strdup_printf("spec.volumes[%u].%s", i,
                                                 config_drive ? "cloudInitConfigDrive" : "cloudInitNoCloud");
         if (!field)
                 field = g_strdup(config_drive ? "cloudInitConfigDrive" : "cloudInitNoCloud");
-        s->config_drive = config_drive;
-        s->files = g_ptr_array_new_with_free_func((GDestroyNotify) seed_file_free);
+        s->volume_id = g_strdup(config_drive ? "config-2" : "cidata");
         if (source_bytes(m, vmi, src, field, "userData", "userDataBase64", "secretRef", user_keys, &user, error) < 0 ||
             source_bytes(m, vmi, src, field, "networkData", "networkDataBase64", "networkDataSecretRef", network_keys,
                          &network, error) < 0)
@@ -222,9 +304,9 @@ static int write_image(const Seed *s, int fd, GError **error) {
         unsigned char buf[2048];
         int r = 0, n;
 
-        if (iso_image_new(s->config_drive ? "config-2" : "cidata", &image) < 0)
+        if (iso_image_new(s->volume_id, &image) < 0)
                 return ev_error_set(error, ENOMEM, "cannot make an ISO image");
-        iso_image_set_volume_id(image, s->config_drive ? "config-2" : "cidata");
+        iso_image_set_volume_id(image, s->volume_id);
         for (guint i = 0; i < s->files->len; i++) {
                 SeedFile *f = s->files->pdata[i];
                 IsoStream *stream = NULL;

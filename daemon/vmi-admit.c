@@ -101,6 +101,26 @@ static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, G
         return 0;
 }
 
+/* configMap and secret volumes name their object; a sysprep volume names
+ * one ConfigMap or Secret (config disks, seed.c). */
+static int check_config_volume(JsonObject *v, const char *path, guint i, GError **error) {
+        JsonObject *sysprep = json_get_object(v, "sysprep");
+        if (json_get_object(v, "configMap") && isempty(json_get_string(json_get_object(v, "configMap"), "name")))
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].configMap.name: Required value", path, i);
+        if (json_get_object(v, "secret") && isempty(json_get_string(json_get_object(v, "secret"), "secretName")))
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].secret.secretName: Required value", path, i);
+        if (!sysprep)
+                return 0;
+        JsonObject *cm = json_get_object(sysprep, "configMap"), *secret = json_get_object(sysprep, "secret");
+        if (!cm == !secret)
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].sysprep: Invalid value: give one of configMap and "
+                                    "secret", path, i);
+        if (isempty(json_get_string(cm ? cm : secret, "name")))
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].sysprep.%s.name: Required value", path, i,
+                                    cm ? "configMap" : "secret");
+        return 0;
+}
+
 static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
                 JsonObject *v = json_array_get_object_element(volumes, i);
@@ -123,6 +143,8 @@ static int check_volumes(JsonArray *volumes, const char *path, GError **error) {
                                             "secretRef or network data", path, i,
                                             json_get_object(v, "cloudInitNoCloud") ? "cloudInitNoCloud" :
                                             "cloudInitConfigDrive");
+                if (check_config_volume(v, path, i, error) < 0)
+                        return -EINVAL;
                 if (json_get_object(v, "emptyDisk")) {
                         int64_t cap = 0;
                         const char *s = json_get_string(json_get_object(v, "emptyDisk"), "capacity");

@@ -113,6 +113,7 @@ typedef enum VolState {
         VOL_WAITING,                    /* WaitingForVolumeBinding */
         VOL_PVC_NOT_FOUND,              /* ErrorPvcNotFound */
         VOL_DV_ERROR,                   /* DataVolumeError */
+        VOL_CONFIG_MISSING,             /* FailedMount: a configMap/secret volume's object is missing */
         VOL_IMAGE_ERROR,                /* ErrImagePull, ErrImageNeverPull: r->reason */
         VOL_FAILED,                     /* cannot work as written: the instance fails */
 } VolState;

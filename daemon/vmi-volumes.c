@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An instance's volumes: claims, DataVolumes, empty disks, containerDisks
- * (an overlay on the image cache's file) and cloud-init seeds, resolved
+ * (an overlay on the image cache's file), cloud-init seeds and config
+ * disks (configMap, secret, sysprep: seed.c), resolved
  * into what domain.c writes into the domain XML and what the start makes
  * first (vmi.c). */
 #include "domain.h"
@@ -235,11 +236,14 @@ static VolState resolve_one(VmiController *c, Object *vmi, Resolved *r, JsonObje
         if (seed_is_volume(v)) {
                 g_autoptr(GError) e = NULL;
                 SeedJob *j = g_new0(SeedJob, 1);
-                if (seed_resolve(c->model, vmi, v, &j->seed, &e) < 0) {
+                int k = seed_resolve(c->model, vmi, v, &j->seed, &e);
+                if (k < 0) {
                         g_free(j);
                         g_free(r->message);
                         r->message = g_strdup(e->message);
-                        return VOL_FAILED;
+                        /* a config disk's object may come: KubeVirt's pod waits for it */
+                        return k == -ENOENT && !json_get_object(v, "cloudInitNoCloud") &&
+                               !json_get_object(v, "cloudInitConfigDrive") ? VOL_CONFIG_MISSING : VOL_FAILED;
                 }
                 DomainVolume *dv = g_new0(DomainVolume, 1);
                 j->path = g_strdup_printf("%s/%s.iso", dir, name);

@@ -423,7 +423,8 @@ static int start_instance(VmiController *c, Object *vmi) {
         VolState st = vmi_resolve_volumes(c, vmi, &r);
         static const char *const reasons[] = { [VOL_WAITING] = "WaitingForVolumeBinding",
                                                [VOL_PVC_NOT_FOUND] = "ErrorPvcNotFound",
-                                               [VOL_DV_ERROR] = "DataVolumeError" };
+                                               [VOL_DV_ERROR] = "DataVolumeError",
+                                               [VOL_CONFIG_MISSING] = "FailedMount" };
 
         Instance *inst = vmi_instance_get(c, vmi->uid);
         if (!inst->first_try)
@@ -455,7 +456,7 @@ static int start_instance(VmiController *c, Object *vmi) {
         if (st != VOL_READY) {
                 vmi_write_status(c, vmi, &(VmiStatus) { .phase = "Pending", .reason = reasons[st], .message = r.message,
                                                         .paused = -1, .agent = -1 });
-                return 0;       /* the claim's or DataVolume's change queues us again */
+                return 0;       /* the claim's, DataVolume's, ConfigMap's or Secret's change queues us again */
         }
         if (inst->pulling)
                 event_record(c->services->events, vmi, false, "Pulled", "the instance's images are in the image cache");
@@ -743,7 +744,7 @@ static void enqueue_waiting(VmiController *c, const char *namespace) {
         }
 }
 
-/* A claim or DataVolume changed. */
+/* A claim, DataVolume, ConfigMap or Secret changed. */
 static void volume_changed(Model *m, Object *o, ModelEvent event, void *userdata) {
         enqueue_waiting(userdata, o->namespace);
 }
@@ -907,6 +908,8 @@ int vmi_controller_new(Model *m, Services *s, VmiController **ret) {
         };
         model_watch(m, &kind_pvc, &volume_watch, c);
         model_watch(m, &kind_datavolume, &volume_watch, c);
+        model_watch(m, &kind_configmap, &volume_watch, c);
+        model_watch(m, &kind_secret, &volume_watch, c);
         model_watch(m, &kind_vm, &vmi_vm_firmware_watch, c);
         vmi_hotplug_watch(c);
         if (s->images)

@@ -173,9 +173,10 @@ static void write_disk(Xml *x, JsonObject *d, const char *device, const char *bu
                 line(x, "<source file='%s'/>", src->path);
         if (src->backing) {
                 /* named here, not probed from the overlay's header */
-                open_tag(x, "<backingStore type='file'>");
+                bool on_dev = g_str_has_prefix(src->backing, "/dev/");
+                open_tag(x, "<backingStore type='%s'>", on_dev ? "block" : "file");
                 line(x, "<format type='raw'/>");
-                line(x, "<source file='%s'/>", src->backing);
+                line(x, on_dev ? "<source dev='%s'/>" : "<source file='%s'/>", src->backing);
                 line(x, "<backingStore/>");
                 close_tag(x, "</backingStore>");
         }

@@ -16,7 +16,8 @@ typedef struct DomainVolume {
         const char *format;             /* "raw", "qcow2" */
         bool block;
         bool readonly;                  /* the source is read-only (a seed ISO) */
-        const char *backing;            /* a qcow2 overlay's backing file (raw): the image cache */
+        const char *backing;            /* a qcow2 overlay's backing file (raw): the image cache's,
+                                         * or an ephemeral volume's claim (a block device: /dev/...) */
 } DomainVolume;
 
 typedef enum DomainHostDeviceType {

@@ -109,6 +109,11 @@ static int check_config_volume(JsonObject *v, const char *path, guint i, GError 
                 return ev_error_set(error, EINVAL, "%s.volumes[%u].configMap.name: Required value", path, i);
         if (json_get_object(v, "secret") && isempty(json_get_string(json_get_object(v, "secret"), "secretName")))
                 return ev_error_set(error, EINVAL, "%s.volumes[%u].secret.secretName: Required value", path, i);
+        if (json_get_object(v, "ephemeral") &&
+            isempty(json_get_string(json_get_object(json_get_object(v, "ephemeral"), "persistentVolumeClaim"),
+                                    "claimName")))
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].ephemeral.persistentVolumeClaim.claimName: "
+                                    "Required value", path, i);
         if (!sysprep)
                 return 0;
         JsonObject *cm = json_get_object(sysprep, "configMap"), *secret = json_get_object(sysprep, "secret");

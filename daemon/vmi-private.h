@@ -138,7 +138,7 @@ typedef struct Resolved {
 } Resolved;
 
 typedef struct Overlay {
-        char *path, *backing, *digest;
+        char *path, *backing, *digest;  /* digest: the containerDisk's image; NULL for an ephemeral claim */
 } Overlay;
 
 /* What libvirt needs for the instance's volumes, and what the start must

@@ -125,6 +125,29 @@ static VolState container_disk(VmiController *c, Object *vmi, Resolved *r, const
         return VOL_READY;
 }
 
+/* KubeVirt's ephemeral volume: a qcow2 overlay on the claim (read, never
+ * written; still held in use), made at start and gone with the instance. */
+static VolState ephemeral_volume(VmiController *c, Object *vmi, Resolved *r, const char *name, JsonObject *eph,
+                                 const char *dir) {
+        const char *claim = json_get_string(json_get_object(eph, "persistentVolumeClaim"), "claimName");
+        VolState st = claim_volume(c, vmi, r, name, claim, NULL);
+        if (st != VOL_READY)
+                return st;
+        DomainVolume *dv = g_hash_table_lookup(r->volumes, name);
+        Overlay *o = g_new0(Overlay, 1);
+        o->path = g_strdup_printf("%s/%s.qcow2", dir, name);
+        o->backing = g_strdup(dv->path);
+        dv->backing = dv->path;
+        dv->path = keep(r, g_strdup(o->path));
+        dv->format = "qcow2";
+        dv->block = false;
+        if (!r->adopting)
+                g_ptr_array_add(r->overlays, o);
+        else
+                overlay_free(o);
+        return VOL_READY;
+}
+
 /* firmware.kernelBoot.container: its kernelPath and initrdPath from the
  * image, through the image cache (docs/vms.md). */
 static VolState kernel_boot(VmiController *c, Object *vmi, Resolved *r) {
@@ -233,6 +256,8 @@ static VolState resolve_one(VmiController *c, Object *vmi, Resolved *r, JsonObje
         }
         if (json_get_object(v, "containerDisk"))
                 return container_disk(c, vmi, r, name, json_get_object(v, "containerDisk"), dir);
+        if (json_get_object(v, "ephemeral"))
+                return ephemeral_volume(c, vmi, r, name, json_get_object(v, "ephemeral"), dir);
         if (seed_is_volume(v)) {
                 g_autoptr(GError) e = NULL;
                 SeedJob *j = g_new0(SeedJob, 1);

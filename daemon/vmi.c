@@ -312,6 +312,8 @@ static void prepare_work(void *data) {
                                                    e ? e->message : g_strstrip(err));
                         return;
                 }
+                if (!o->digest)
+                        continue;       /* an ephemeral claim's: no image to remember */
                 digest_file = g_strdup_printf("%.*s.digest", (int) (strlen(o->path) - strlen(".qcow2")), o->path);
                 if (!g_file_set_contents(digest_file, o->digest, -1, &e)) {
                         s->r = -EIO;

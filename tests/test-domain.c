@@ -46,7 +46,13 @@ static GHashTable *fake_volumes(JsonObject *spec) {
                         dv->format = "qcow2";
                         dv->backing = "/var/lib/edgevirt/images/"
                                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.img";
-                } else if (json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive")) {
+                } else if (json_get_object(v, "ephemeral")) {
+                        dv->path = intern_printf("/var/lib/edgevirt/instances/UID/%s.qcow2", name);
+                        dv->format = "qcow2";
+                        dv->backing = intern_printf("/dev/edgevirt/pvc-%s", name);
+                } else if (json_get_object(v, "cloudInitNoCloud") || json_get_object(v, "cloudInitConfigDrive") ||
+                           json_get_object(v, "configMap") || json_get_object(v, "secret") ||
+                           json_get_object(v, "sysprep")) {
                         dv->path = intern_printf("/run/edgevirt/UID/%s.iso", name);
                         dv->readonly = true;
                 } else

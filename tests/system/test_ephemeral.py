@@ -5,7 +5,9 @@
 pulled into the image cache and booted on a per-instance overlay.  What
 the guest writes is gone after a restart; the cached image is untouched.
 Its cloud-init comes from a ConfigDrive (config-2, OpenStack layout) with
-the SSH key propagated there.  Two boots."""
+the SSH key propagated there.  Two boots.  And an ephemeral volume on a
+claim: the writes go to the instance's overlay, the claim keeps its bytes
+(no boot: written through QEMU's monitor)."""
 import gzip
 import hashlib
 import json
@@ -17,7 +19,7 @@ import tempfile
 
 import dbus
 
-from conftest import WORK, api, servers
+from conftest import WORK, api, servers, virsh
 from test_guest import NS, NAME, VM_IFACE, VMI_IFACE, BOOT, ssh
 
 wait_until = api.wait_until
@@ -188,3 +190,38 @@ def test_container_disk_vm_forgets_its_writes(client, guest_image, state_dir):
     finally:
         reg.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_ephemeral_claim_takes_no_write(client, state_dir):
+    """An ephemeral volume on a real QEMU: the guest's writes (made here
+    through the monitor's qemu-io, no guest OS needed) land in the
+    instance's overlay; the claim behind it keeps its bytes, and the
+    overlay goes with the instance.  No boot."""
+    if not client.exists("ns", "", NS):
+        client.manager.CreateNamespace(NS, {})
+    client.apply(f"apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {{name: golden, namespace: {NS}}}\n"
+                 "spec: {accessModes: [ReadOnlyMany], resources: {requests: {storage: 16Mi}}}\n")
+    wait_until(lambda: client.get_json("pvc", NS, "golden").get("status", {}).get("phase") == "Bound", timeout=60,
+               what="the claim")
+    pvc_path = f"{api.ROOT}/namespace/{NS}/pvc/golden"
+    backing = str(client.props(pvc_path, NAME + ".PersistentVolumeClaim")["VolumePath"])
+    subprocess.run(["qemu-io", "-f", "raw", "-c", "write -P 0x11 0 64k", backing], check=True, capture_output=True)
+    client.apply(f"apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {{name: eph-claim, namespace: {NS}}}\n"
+                 "spec:\n  terminationGracePeriodSeconds: 0\n  domain: {memory: {guest: 64Mi}}\n"
+                 "  volumes: [{name: root, ephemeral: {persistentVolumeClaim: {claimName: golden}}}]\n")
+    wait_until(lambda: client.get_json("vmi", NS, "eph-claim").get("status", {}).get("phase") in ("Running", "Failed"),
+               timeout=120, what="the instance to run")
+    vmi = client.get_json("vmi", NS, "eph-claim")
+    assert vmi["status"]["phase"] == "Running", vmi["status"]
+    overlay = os.path.join(state_dir, "instances", vmi["metadata"]["uid"], "root.qcow2")
+    out = virsh("qemu-monitor-command", f"{NS}_eph-claim", "--hmp", 'qemu-io -q ua-root "write -P 0x5a 0 4k"')
+    assert "wrote 4096/4096 bytes" in out, out
+    # the overlay has the write, the claim its own bytes
+    read = subprocess.run(["qemu-io", "-U", "-r", "-f", "qcow2", "-c", "read -P 0x5a 0 4k", "-c",
+                           "read -P 0x11 4k 60k", overlay], capture_output=True, text=True)
+    assert read.returncode == 0 and "Pattern verification failed" not in read.stdout, read.stdout + read.stderr
+    claim = subprocess.run(["qemu-io", "-U", "-r", "-f", "raw", "-c", "read -P 0x11 0 64k", backing],
+                           capture_output=True, text=True)
+    assert claim.returncode == 0 and "Pattern verification failed" not in claim.stdout, claim.stdout
+    client.delete("vmi", NS, "eph-claim")
+    wait_until(lambda: not os.path.exists(overlay), timeout=60, what="the overlay to go with the instance")

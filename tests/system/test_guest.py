@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """The whole product on a real guest (Debian 12 with cloud-init, the QEMU
 guest agent and OpenSSH; tests/guest/build-guest.sh): a manifest set as a
-user writes it — a Secret with an SSH key, a VM whose DataVolume imports
-the image (raw.xz) over HTTP and whose cloud-init sets the hostname and runs a
-command — followed on signals to DataVolume Succeeded, VM Running and
+user writes it — a Secret with an SSH key, a ConfigMap, a VM whose
+DataVolume imports the image (raw.xz) over HTTP, whose cloud-init sets the
+hostname and runs commands (one reads the ConfigMap's config disk, mounted
+by its label) — followed on signals to DataVolume Succeeded, VM Running and
 AgentConnected (and on edgevirt-desktop's VM page, open while the guest
 boots: the agent's facts arrive live, the serial console connects, the
 graphical console's port speaks RFB; desktop_check.py); then the guest is checked through the agent and over SSH,
@@ -52,6 +53,11 @@ kind: Secret
 metadata: {{name: ops-password, namespace: {NS}}}
 stringData: {{ops: "{OPS_PASSWORD}"}}
 ---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: app-config, namespace: {NS}}}
+data: {{greeting: hello-from-a-configmap}}
+---
 apiVersion: kubevirt.io/v1
 kind: VirtualMachine
 metadata: {{name: guest, namespace: {NS}}}
@@ -85,6 +91,7 @@ spec:
           disks:
           - {{name: root, disk: {{bus: virtio}}, bootOrder: 1}}
           - {{name: cloudinit, cdrom: {{bus: sata}}}}
+          - {{name: config, disk: {{bus: virtio}}, serial: CONFIG}}
           interfaces: [{{name: default, masquerade: {{}}}}]
       networks: [{{name: default, pod: {{}}}}]
       volumes:
@@ -96,6 +103,10 @@ spec:
             users: [default, {{name: ops, shell: /bin/bash}}]
             runcmd:
               - [sh, -c, "echo made-by-cloud-init > /var/tmp/edgevirt-marker"]
+              # the ConfigMap's config disk, found by its label as a KubeVirt guest would
+              - [sh, -c, "mount -o ro LABEL=cfgdata /mnt && cp /mnt/greeting /var/tmp/edgevirt-config; umount /mnt"]
+      - name: config
+        configMap: {{name: app-config}}
 """
 
 
@@ -281,8 +292,9 @@ def test_real_guest_end_to_end(client, daemon, image_server, state_dir):
     wait_until(lambda: ssh(key, ip, "true").returncode == 0, timeout=180, what=f"ssh to {ip}")
     check_metrics_move(daemon.metrics_port, key, ip)
     # runcmd runs in cloud-init's last stage, which may end after sshd is up
-    r = ssh(key, ip, "cloud-init status --wait >/dev/null; cat /var/tmp/edgevirt-marker; hostname")
-    assert r.stdout.split() == ["made-by-cloud-init", "edge-guest"], r.stdout + r.stderr
+    r = ssh(key, ip, "cloud-init status --wait >/dev/null; cat /var/tmp/edgevirt-marker; hostname; "
+                     "cat /var/tmp/edgevirt-config")
+    assert r.stdout.split() == ["made-by-cloud-init", "edge-guest", "hello-from-a-configmap"], r.stdout + r.stderr
     # and the file through the guest agent itself (libvirt's agent channel)
     assert agent_read_file("sys_guest", "/var/tmp/edgevirt-marker").strip() == "made-by-cloud-init"
     check_agent_credentials(client, ip, agent_key, new_key)

@@ -166,6 +166,13 @@ bool object_is_deleting(Object *o) {
         return object_meta_string(o, "deletionTimestamp") != NULL;
 }
 
+void status_init_replicas(JsonObject *doc) {
+        JsonObject *status = json_object_new();
+        json_object_set_int_member(status, "replicas", 0);
+        json_object_set_int_member(status, "readyReplicas", 0);
+        json_object_set_object_member(doc, "status", status);
+}
+
 void status_set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message) {
         JsonArray *conds = json_get_array(status, "conditions");
         g_autofree char *now = ev_timestamp_now();

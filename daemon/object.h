@@ -70,6 +70,8 @@ JsonObject *object_owner_reference(Object *owner, const char *api_version);
  * lastTransitionTime moves when the status does), or read a field of one
  * ("status", "reason", "message"; NULL when absent). */
 void status_set_condition(JsonObject *status, const char *type, bool value, const char *reason, const char *message);
+/* The status of a new scalable object (pools, replica sets): no replicas yet. */
+void status_init_replicas(JsonObject *doc);
 const char *object_condition(Object *o, const char *type, const char *field);
 
 char *object_key(const KindInfo *kind, const char *namespace, const char *name);

@@ -118,13 +118,6 @@ static int rs_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
         return 0;
 }
 
-static void rs_init_status(JsonObject *doc) {
-        JsonObject *status = json_object_new();
-        json_object_set_int_member(status, "replicas", 0);
-        json_object_set_int_member(status, "readyReplicas", 0);
-        json_object_set_object_member(doc, "status", status);
-}
-
 /* --- reconcile --- */
 
 static void record(Model *m, Object *rs, bool warning, const char *reason, const char *fmt, ...) G_GNUC_PRINTF(5, 6);
@@ -337,7 +330,7 @@ const KindInfo kind_vmirs = {
         .schema = "v1.VirtualMachineInstanceReplicaSet",
         .namespaced = true,
         .admit = rs_admit,
-        .init_status = rs_init_status,
+        .init_status = status_init_replicas,
         .reconcile = rs_reconcile,
 };
 

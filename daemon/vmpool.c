@@ -158,13 +158,6 @@ static int pool_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *war
         return 0;
 }
 
-static void pool_init_status(JsonObject *doc) {
-        JsonObject *status = json_object_new();
-        json_object_set_int_member(status, "replicas", 0);
-        json_object_set_int_member(status, "readyReplicas", 0);
-        json_object_set_object_member(doc, "status", status);
-}
-
 /* --- reconcile --- */
 
 /* The ordinal of a pool's VM (<pool>-<n>); -1 if its name has none. */
@@ -325,6 +318,6 @@ const KindInfo kind_vmpool = {
         .schema = "v1beta1.VirtualMachinePool",
         .namespaced = true,
         .admit = pool_admit,
-        .init_status = pool_init_status,
+        .init_status = status_init_replicas,
         .reconcile = pool_reconcile,
 };

@@ -242,6 +242,10 @@ static void patch_value_references(JsonNode *n, const char *namespace, const cha
                         add_secret(out, namespace, json_get_string(json_node_get_object(v), "name"), field);
         }
         add_configmap(out, namespace, json_get_string(o, "certConfigMap"), field);
+        /* config disks: {secret: {secretName}} is found below; sysprep's
+         * {secret: {name}}, {configMap: {name}} and a configMap volume's here */
+        add_secret(out, namespace, json_get_string(json_get_object(o, "secret"), "name"), field);
+        add_configmap(out, namespace, json_get_string(json_get_object(o, "configMap"), "name"), field);
         if (!isempty(json_get_string(o, "deviceName")))
                 add(out, "vm.hostdevice", "HostDevice", namespace, json_get_string(o, "deviceName"), "%s", field);
         JsonArray *hdrs = json_get_array(o, "secretExtraHeaders");
@@ -253,6 +257,28 @@ static void patch_value_references(JsonNode *n, const char *namespace, const cha
         json_object_iter_init(&it, o);
         while (json_object_iter_next(&it, &k, &v))
                 patch_value_references(v, namespace, field, depth + 1, out);
+}
+
+/* A string put at path by itself: the name of a Secret or a ConfigMap
+ * when the path says so (".../secretName", ".../secretRef/name"...). */
+static void patch_string_references(const char *path, const char *value, const char *namespace, const char *field,
+                                    GPtrArray *out) {
+        static const char *const secrets[] = { "/secretName", "/imagePullSecret", "/secretRef/name",
+                                               "/networkDataSecretRef/name", "/secret/name", "/secretExtraHeaders/",
+                                               NULL };
+        static const char *const configmaps[] = { "/certConfigMap", "/configMap/name", NULL };
+        g_autofree char *last = g_strdup(path);
+        char *slash = strrchr(last, '/');
+
+        /* an array element (".../secretExtraHeaders/0", "/-"): its array's name */
+        if (slash && slash > last && (g_ascii_isdigit(slash[1]) || streq(slash + 1, "-")))
+                slash[1] = '\0';
+        for (const char *const *s = secrets; *s; s++)
+                if (g_str_has_suffix(last, *s))
+                        add_secret(out, namespace, value, field);
+        for (const char *const *s = configmaps; *s; s++)
+                if (g_str_has_suffix(last, *s))
+                        add_configmap(out, namespace, value, field);
 }
 
 static void patches_references(JsonArray *patches, const char *namespace, GPtrArray *out) {
@@ -272,6 +298,8 @@ static void patches_references(JsonArray *patches, const char *namespace, GPtrAr
                         add(out, "object.apply", "PersistentVolumeClaim", json_node_get_string(value), NULL, "%s",
                             field);
                 patch_value_references(value, namespace, field, 0, out);
+                if (path && value && JSON_NODE_HOLDS_VALUE(value) && json_node_get_value_type(value) == G_TYPE_STRING)
+                        patch_string_references(path, json_node_get_string(value), namespace, field, out);
         }
 }
 

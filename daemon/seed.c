@@ -10,8 +10,8 @@
  * KubeVirt's config disks are made the same way: a configMap or secret
  * volume is an image of the object's keys as files at its root (volume id
  * the volume's volumeLabel, else "cfgdata"); a sysprep volume one of its
- * ConfigMap's or Secret's keys, which must hold autounattend.xml (volume id
- * "unattendCD"). */
+ * ConfigMap's or Secret's keys, which must hold autounattend.xml or
+ * unattend.xml (volume id "unattendCD"). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -185,14 +185,20 @@ static int config_resolve(Model *m, Object *vmi, JsonObject *volume, Seed *s, GE
                 secret = json_get_object(sysprep, "secret");
                 s->volume_id = g_strdup("unattendCD");
                 r = add_keys(s, m, cm ? &kind_configmap : &kind_secret, vmi->namespace,
-                             json_get_string(cm ? cm : secret, "name"), error);
-                if (r < 0)
+                             json_get_string(cm ? cm : secret, "name"), &e);
+                if (r < 0) {
+                        ev_error_set(error, -r, "MountVolume.SetUp failed for volume \"%s\" : %s",
+                                     json_get_string(volume, "name"), e->message);
                         return r;
-                for (guint i = 0; i < s->files->len; i++)
-                        if (g_ascii_strcasecmp(((SeedFile *) s->files->pdata[i])->path, "autounattend.xml") == 0)
+                }
+                /* KubeVirt's validateUnattendPresence */
+                for (guint i = 0; i < s->files->len; i++) {
+                        const char *f = ((SeedFile *) s->files->pdata[i])->path;
+                        if (!g_ascii_strcasecmp(f, "autounattend.xml") || !g_ascii_strcasecmp(f, "unattend.xml"))
                                 return 0;
-                return ev_error_set(error, EINVAL, "volume %s: Sysprep drive should contain autounattend.xml, but it "
-                                    "was not found in %s %s", json_get_string(volume, "name"),
+                }
+                return ev_error_set(error, EINVAL, "volume %s: Sysprep drive should contain autounattend.xml or "
+                                    "unattend.xml, but neither was found in %s %s", json_get_string(volume, "name"),
                                     cm ? "ConfigMap" : "Secret", json_get_string(cm ? cm : secret, "name"));
         }
         JsonObject *src = cm ? cm : secret;

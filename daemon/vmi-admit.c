@@ -109,6 +109,12 @@ static int check_config_volume(JsonObject *v, const char *path, guint i, GError 
                 return ev_error_set(error, EINVAL, "%s.volumes[%u].configMap.name: Required value", path, i);
         if (json_get_object(v, "secret") && isempty(json_get_string(json_get_object(v, "secret"), "secretName")))
                 return ev_error_set(error, EINVAL, "%s.volumes[%u].secret.secretName: Required value", path, i);
+        /* an ISO 9660 volume id is at most 32 characters (xorrisofs, which KubeVirt runs, refuses more) */
+        const char *source = json_get_object(v, "configMap") ? "configMap" : "secret";
+        const char *label = json_get_string(json_get_object(v, source), "volumeLabel");
+        if (label && strlen(label) > 32)
+                return ev_error_set(error, EINVAL, "%s.volumes[%u].%s.volumeLabel: Invalid value: \"%s\": at most 32 "
+                                    "characters (an ISO 9660 volume id)", path, i, source, label);
         if (json_get_object(v, "ephemeral") &&
             isempty(json_get_string(json_get_object(json_get_object(v, "ephemeral"), "persistentVolumeClaim"),
                                     "claimName")))

@@ -291,9 +291,15 @@ VolState vmi_resolve_volumes(VmiController *c, Object *vmi, Resolved *r) {
 
         resolved_init(r);
         for (guint i = 0; volumes && i < json_array_get_length(volumes); i++) {
+                /* the message said is the first worst volume's */
+                g_autofree char *before = g_steal_pointer(&r->message);
                 VolState st = resolve_one(c, vmi, r, json_array_get_object_element(volumes, i), dir);
                 if (st > worst)
                         worst = st;
+                else {
+                        g_free(r->message);
+                        r->message = g_steal_pointer(&before);
+                }
         }
         VolState st = kernel_boot(c, vmi, r);
         return MAX(st, worst);

@@ -9,7 +9,10 @@
  * adopted, one of its own whose labels no longer match is let go.  A
  * finished instance (Succeeded or Failed) is deleted and made again.
  * Scaling down deletes instances that are not Ready first, then the
- * newest.  spec.paused stops all of that.  Status: replicas (instances
+ * newest.  A set whose instances fail (or that cannot make them) backs off
+ * before it makes the next: 1 s, doubling to 5 min, until its instances
+ * are all Ready (KubeVirt's rate-limited queue; a template that fails at
+ * once must not spin).  spec.paused stops all of that.  Status: replicas (instances
  * not finished nor being deleted), readyReplicas, labelSelector and the
  * conditions ReplicaFailure (FailedCreate, FailedDelete) and ReplicaPaused,
  * present only while true, as KubeVirt writes them; Events
@@ -21,12 +24,24 @@
 #include "log.h"
 #include "services.h"
 #include "util.h"
+#include "validate.h"
 #include "vm-status.h"
 #include "vmi-status.h"
 #include "vmirs.h"
 
 /* instances made per reconcile (KubeVirt's burstReplicas) */
 #define BURST_REPLICAS 10u
+#define BACKOFF_FIRST_USEC (1 * G_USEC_PER_SEC)
+#define BACKOFF_MAX_USEC (300 * G_USEC_PER_SEC)
+
+/* A set's failures in a row and when it may make instances again (in
+ * memory: a restart starts afresh). */
+typedef struct Backoff {
+        unsigned streak;
+        gint64 until;
+} Backoff;
+
+static GHashTable *backoffs;    /* set uid -> Backoff */
 
 static JsonObject *spec_of(JsonObject *doc) {
         return json_get_object(doc, "spec");
@@ -55,7 +70,8 @@ static LabelSelector *selector_of(JsonObject *doc, GError **error) {
         return sel;
 }
 
-/* The prefix of its instances' names, as KubeVirt's getVirtualMachineBaseName. */
+/* The prefix of its instances' names, as KubeVirt's getVirtualMachineBaseName
+ * (admission checks the same). */
 static const char *base_name(Object *rs) {
         JsonObject *meta = template_meta(object_root(rs));
         if (!isempty(json_get_string(meta, "name")))
@@ -105,11 +121,24 @@ static int rs_admit(Model *m, JsonObject *doc, JsonObject *old, GPtrArray *warni
         g_autoptr(LabelSelector) sel = selector_of(doc, error);
         if (!sel)
                 return -EINVAL;
-        if (!label_selector_matches(sel, json_get_object(template_meta(doc), "labels")))
+        /* KubeVirt's controller will not act on a template without labels */
+        JsonObject *labels = json_get_object(template_meta(doc), "labels");
+        if (!labels || json_object_get_size(labels) == 0)
+                return ev_error_set(error, EINVAL, "spec.template.metadata.labels: Required value: a replica set "
+                                    "finds its instances by their labels");
+        if (!label_selector_matches(sel, labels))
                 return ev_error_set(error, EINVAL, "spec.selector: Invalid value: selector does not match labels "
                                     "(spec.template.metadata.labels)");
         /* the instances must be instances KubeVirt (and we) take: one as it would be made */
-        g_autofree char *name = g_strdup_printf("%s-xxxxx", json_get_string(meta, "name") ?: "");
+        const char *base = !isempty(json_get_string(template_meta(doc), "name")) ?
+                           json_get_string(template_meta(doc), "name") :
+                           !isempty(json_get_string(template_meta(doc), "generateName")) ?
+                           json_get_string(template_meta(doc), "generateName") : json_get_string(meta, "name");
+        g_autofree char *name = g_strdup_printf("%.58sxxxxx", base ?: "");
+        g_autoptr(GError) e = NULL;
+        if (validate_dns1123_subdomain(name, &e) < 0)
+                return ev_error_set(error, EINVAL, "spec.template.metadata: Invalid value: \"%s\": the instances' "
+                                    "names (%s and 5 characters): %s", base ?: "", base ?: "", e->message);
         g_autoptr(JsonObject) vmi = vmi_document(doc, name, json_get_string(meta, "namespace") ?: "", NULL);
         if (kind_vmi.admit(m, vmi, NULL, warnings, error) < 0) {
                 ev_error_prefix(error, "spec.template");
@@ -244,8 +273,49 @@ static void delete_instances(Model *m, Object *rs, GPtrArray *vmis, guint n, boo
         g_ptr_array_remove_range(vmis, 0, i);
 }
 
+static Backoff *backoff_of(Object *rs, bool make) {
+        Backoff *b = backoffs ? g_hash_table_lookup(backoffs, rs->uid) : NULL;
+        if (!b && make && backoffs) {
+                b = g_new0(Backoff, 1);
+                g_hash_table_insert(backoffs, g_strdup(rs->uid), b);
+        }
+        return b;
+}
+
+/* One more failure: no instance is made for a while (and rs looks again then). */
+static void backoff_fail(Model *m, Object *rs) {
+        Backoff *b = backoff_of(rs, true);
+        if (!b)
+                return;
+        gint64 delay = MIN(BACKOFF_FIRST_USEC << MIN(b->streak, 16u), BACKOFF_MAX_USEC);
+        b->streak++;
+        b->until = g_get_monotonic_time() + delay;
+        model_enqueue_later(m, rs, (uint64_t) delay);
+}
+
+static bool backing_off(Object *rs) {
+        Backoff *b = backoff_of(rs, false);
+        return b && g_get_monotonic_time() < b->until;
+}
+
+static bool any_failed(GPtrArray *vmis) {
+        for (guint i = 0; i < vmis->len; i++)
+                if (streq(vmi_phase(vmis->pdata[i]), "Failed"))
+                        return true;
+        return false;
+}
+
+static guint count_ready(GPtrArray *vmis) {
+        guint ready = 0;
+        for (guint i = 0; i < vmis->len; i++)
+                ready += streq_ptr(object_condition(vmis->pdata[i], "Ready", "status"), "True");
+        return ready;
+}
+
 static void remove_condition(JsonObject *status, const char *type) {
         JsonArray *conds = json_get_array(status, "conditions");
+        if (!conds)
+                return;
         for (guint i = json_array_get_length(conds); i > 0; i--)
                 if (streq_ptr(json_get_string(json_array_get_object_element(conds, i - 1), "type"), type))
                         json_array_remove_element(conds, i - 1);
@@ -258,16 +328,12 @@ static void write_status(Model *m, Object *rs, GPtrArray *active, const char *re
         g_autofree char *selector = label_selector_format(json_get_object(spec_of(object_root(rs)), "selector"), NULL);
         bool paused = json_get_bool(spec_of(object_root(rs)), "paused", false);
         bool was_paused = streq_ptr(object_condition(rs, "ReplicaPaused", "status"), "True");
-        guint ready = 0;
-
-        for (guint i = 0; i < active->len; i++)
-                ready += streq_ptr(object_condition(active->pdata[i], "Ready", "status"), "True");
         json_object_set_int_member(status, "replicas", active->len);
-        json_object_set_int_member(status, "readyReplicas", ready);
+        json_object_set_int_member(status, "readyReplicas", count_ready(active));
         json_object_set_string_member(status, "labelSelector", selector ?: "");
         if (failure && !object_condition(rs, "ReplicaFailure", "status"))
                 status_set_condition(status, "ReplicaFailure", true, reason, failure);
-        else if (!failure)
+        else if (!failure && !backing_off(rs))  /* a failure stands until it is tried again */
                 remove_condition(status, "ReplicaFailure");
         if (paused)
                 status_set_condition(status, "ReplicaPaused", true, "Paused", "Controller got paused");
@@ -300,14 +366,19 @@ static int rs_reconcile(Model *m, Object *rs) {
                 return -EIO;
         }
         if (!json_get_bool(spec, "paused", false)) {
+                if (any_failed(finished))
+                        backoff_fail(m, rs);
+                else if (count_ready(active) == active->len && active->len == want && backoffs)
+                        g_hash_table_remove(backoffs, rs->uid);
                 if (active->len > want) {
                         reason = "FailedDelete";
                         delete_instances(m, rs, active, MIN(active->len - (guint) want, BURST_REPLICAS), false, &e);
-                } else if (active->len < want) {
+                } else if (active->len < want && !backing_off(rs)) {
                         reason = "FailedCreate";
                         guint n = MIN((guint) want - active->len, BURST_REPLICAS);
-                        (void) create_instances(m, rs, n, &e);
-                        if (n < (guint) want - active->len)
+                        if (create_instances(m, rs, n, &e) < 0)
+                                backoff_fail(m, rs);        /* tried again later, as KubeVirt's queue does */
+                        else if (n < (guint) want - active->len)
                                 model_enqueue(m, rs);       /* the rest on the next pass */
                 }
                 if (!e && finished->len) {
@@ -351,9 +422,11 @@ static void orphan_changed(Model *m, Object *vmi, ModelEvent event, void *userda
 static const ModelWatch orphan_watch = { .changed = orphan_changed };
 
 void vmirs_controller_start(Model *m) {
+        backoffs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         model_watch(m, &kind_vmi, &orphan_watch, NULL);
 }
 
 void vmirs_controller_stop(Model *m) {
         model_unwatch(m, &orphan_watch, NULL);
+        g_clear_pointer(&backoffs, g_hash_table_unref);
 }

@@ -159,6 +159,29 @@ static void test_patches(void) {
                 "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/x\", \"value\": {\"imagePullSecret\": "
                 "\"pull\"}}']}\n");
         g_assert_cmpstr(clone, ==, "spec.patches[0] secret.read Secret team/pull");
+        /* config disks in a patch's value, and names put by path alone */
+        g_autofree char *config = collect(&kind_vmrestore,
+                "spec:\n  patches:\n"
+                "  - '{\"op\": \"add\", \"path\": \"/spec/template/spec/volumes/-\", \"value\": {\"name\": \"s\", "
+                "\"sysprep\": {\"secret\": {\"name\": \"unattend\"}}}}'\n"
+                "  - '{\"op\": \"add\", \"path\": \"/spec/template/spec/volumes/-\", \"value\": {\"name\": \"c\", "
+                "\"configMap\": {\"name\": \"app\"}}}'\n"
+                "  - '{\"op\": \"replace\", \"path\": \"/spec/template/spec/volumes/0/secret/secretName\", "
+                "\"value\": \"creds\"}'\n"
+                "  - '{\"op\": \"replace\", \"path\": \"/spec/template/spec/volumes/1/cloudInitNoCloud/secretRef/name\", "
+                "\"value\": \"ud\"}'\n"
+                "  - '{\"op\": \"replace\", \"path\": \"/spec/template/spec/volumes/2/sysprep/configMap/name\", "
+                "\"value\": \"win\"}'\n"
+                "  - '{\"op\": \"add\", \"path\": \"/spec/dataVolumeTemplates/0/spec/source/http/secretExtraHeaders/-\", "
+                "\"value\": \"h3\"}'\n"
+                "  - '{\"op\": \"replace\", \"path\": \"/metadata/labels/name\", \"value\": \"not-a-secret\"}'\n");
+        g_assert_cmpstr(config, ==,
+                "spec.patches[0] secret.read Secret team/unattend\n"
+                "spec.patches[1] object.read ConfigMap team/app\n"
+                "spec.patches[2] secret.read Secret team/creds\n"
+                "spec.patches[3] secret.read Secret team/ud\n"
+                "spec.patches[4] object.read ConfigMap team/win\n"
+                "spec.patches[5] secret.read Secret team/h3");
         /* a patch that gives the VM a host device needs vm.hostdevice */
         g_autofree char *dev = collect(&kind_vmclone,
                 "spec: {patches: ['{\"op\": \"add\", \"path\": \"/spec/template/spec/domain/devices/gpus\", "

@@ -101,3 +101,30 @@ def test_config_volume_admission(client):
     # still refused, with the reason
     msg = expect_error("NotSupported", client.apply, vmi("bad", "serviceAccount: {serviceAccountName: default}"))
     assert "serviceAccount" in msg, msg
+
+
+def test_sysprep_with_unattend_xml_and_messages(client, state_dir):
+    # unattend.xml alone will do (KubeVirt's validateUnattendPresence)
+    client.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: late-unattend}\nstringData: {unattend.xml: <u/>}\n")
+    client.apply(vmi("win3", "sysprep: {secret: {name: late-unattend}}"))
+    assert iso_files(running_iso(client, state_dir, "win3")) == ["/unattend.xml"]
+    # a missing sysprep object says which volume, as the others
+    client.apply(vmi("win4", "sysprep: {configMap: {name: nowhere}}"))
+    wait_until(lambda: client.get_json("vmi", "default", "win4").get("status", {}).get("conditions"),
+               what="the instance to say why it waits")
+    msgs = [c.get("message", "") for c in client.get_json("vmi", "default", "win4")["status"]["conditions"]]
+    assert any('MountVolume.SetUp failed for volume "cfg" : configmap "nowhere" not found' in m for m in msgs), msgs
+    # of two volumes waiting, the worse one speaks (and first)
+    client.apply("apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nmetadata: {name: two}\n"
+                 "spec:\n  domain: {memory: {guest: 64Mi}}\n"
+                 "  volumes: [{name: cfg, configMap: {name: absent}}, {name: data, persistentVolumeClaim: "
+                 "{claimName: absent}}]\n")
+    wait_until(lambda: client.get_json("vmi", "default", "two").get("status", {}).get("conditions"),
+               what="the instance to say why it waits")
+    conds = client.get_json("vmi", "default", "two")["status"]["conditions"]
+    assert any(c.get("reason") == "FailedMount" and 'configmap "absent"' in c.get("message", "") for c in conds), conds
+
+
+def test_volume_label_is_an_iso_volume_id(client):
+    msg = expect_error("Invalid", client.apply, vmi("bad", "configMap: {name: a, volumeLabel: " + "L" * 33 + "}"))
+    assert "spec.volumes[0].configMap.volumeLabel" in msg and "32" in msg, msg

@@ -209,3 +209,50 @@ def test_scale_verb_and_table(ctl, client):  # noqa: F811
     # export writes the set, not its instances (the cluster's set makes them)
     exported = ctl("export").stdout
     assert "kind: VirtualMachineInstanceReplicaSet" in exported and "kind: VirtualMachineInstance\n" not in exported
+
+
+def test_failing_instances_back_off(client):
+    """Instances that fail at once (a sysprep disk without its file) are not
+    made again in a tight loop: 1 s, then 2, 4... until they run."""
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unattend}\ndata: {other.xml: x}\n")
+    client.apply(rs_yaml(replicas=1, volumes="{name: s, sysprep: {configMap: {name: unattend}}}",
+                         disks="{name: s, cdrom: {bus: sata}}"))
+    wait_until(lambda: sum(e[1] == "SuccessfulCreate" for e in events(client)) >= 2, what="a second try")
+    import time
+    time.sleep(3)
+    # at most one more in those 3 s (the second wait is 2 s, the third 4 s)
+    assert sum(e[1] == "SuccessfulCreate" for e in events(client)) <= 3, events(client)
+    assert client.get_json("vmirs", "default", "rs")["spec"]["replicas"] == 1     # the daemon answers
+    # with the file there, the next try runs and the set settles
+    client.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: unattend}\ndata: {unattend.xml: <u/>}\n")
+    wait_until(lambda: status(client).get("readyReplicas") == 1, timeout=70,
+               what="a running instance")
+
+
+def test_failed_creation_is_tried_again(bus, state_dir, tmp_path):
+    """A creation refused (the namespace's object limit) is tried again
+    later, as KubeVirt's queue does, and succeeds once there is room."""
+    from conftest import Client, Daemon
+    conf = tmp_path / "edgevirtd.conf"
+    conf.write_text("[Limits]\nMaxObjectsPerNamespace=4\n")
+    d = Daemon(bus, state_dir, ["--config=" + str(conf)]).start()
+    try:
+        c = Client(bus.conn)
+        c.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: filler}\n")
+        c.apply(rs_yaml(replicas=3))
+        wait_until(lambda: any(x["type"] == "ReplicaFailure" and x["reason"] == "FailedCreate"
+                               for x in status(c).get("conditions", [])), what="ReplicaFailure")
+        assert len(names(c)) == 2
+        c.delete("cm", "default", "filler")
+        wait_until(lambda: len(names(c)) == 3, timeout=15, what="the third instance, once there is room")
+        wait_until(lambda: "conditions" not in status(c), what="the condition to go")
+    finally:
+        d.stop()
+
+
+def test_admission_of_names_and_labels(client):
+    msg = expect_error("Invalid", client.apply, rs_yaml(labels="{}", selector="{matchExpressions: [{key: app, "
+                                                        "operator: DoesNotExist}]}"))
+    assert "spec.template.metadata.labels: Required value" in msg, msg
+    msg = expect_error("Invalid", client.apply, rs_yaml(template_meta=", generateName: Web_"))
+    assert "spec.template.metadata" in msg and "Web_" in msg, msg

@@ -421,12 +421,22 @@ static void orphan_changed(Model *m, Object *vmi, ModelEvent event, void *userda
 
 static const ModelWatch orphan_watch = { .changed = orphan_changed };
 
+/* A set gone: its back-off with it. */
+static void set_changed(Model *m, Object *rs, ModelEvent event, void *userdata) {
+        if (event == MODEL_EVENT_REMOVED && backoffs)
+                g_hash_table_remove(backoffs, rs->uid);
+}
+
+static const ModelWatch set_watch = { .changed = set_changed };
+
 void vmirs_controller_start(Model *m) {
         backoffs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         model_watch(m, &kind_vmi, &orphan_watch, NULL);
+        model_watch(m, &kind_vmirs, &set_watch, NULL);
 }
 
 void vmirs_controller_stop(Model *m) {
         model_unwatch(m, &orphan_watch, NULL);
+        model_unwatch(m, &set_watch, NULL);
         g_clear_pointer(&backoffs, g_hash_table_unref);
 }

@@ -298,6 +298,15 @@ static bool backing_off(Object *rs) {
         return b && g_get_monotonic_time() < b->until;
 }
 
+/* Still backing off: look again when it ends (an earlier timer of rs's
+ * may have woken this pass: the model keeps one timer per object). */
+static void look_again_after_backoff(Model *m, Object *rs) {
+        Backoff *b = backoff_of(rs, false);
+        gint64 left = b ? b->until - g_get_monotonic_time() : 0;
+        if (left > 0)
+                model_enqueue_later(m, rs, (uint64_t) left);
+}
+
 static bool any_failed(GPtrArray *vmis) {
         for (guint i = 0; i < vmis->len; i++)
                 if (streq(vmi_phase(vmis->pdata[i]), "Failed"))
@@ -373,7 +382,9 @@ static int rs_reconcile(Model *m, Object *rs) {
                 if (active->len > want) {
                         reason = "FailedDelete";
                         delete_instances(m, rs, active, MIN(active->len - (guint) want, BURST_REPLICAS), false, &e);
-                } else if (active->len < want && !backing_off(rs)) {
+                } else if (active->len < want && backing_off(rs))
+                        look_again_after_backoff(m, rs);
+                else if (active->len < want) {
                         reason = "FailedCreate";
                         guint n = MIN((guint) want - active->len, BURST_REPLICAS);
                         if (create_instances(m, rs, n, &e) < 0)

@@ -216,8 +216,9 @@ def test_ephemeral_claim_takes_no_write(client, state_dir):
     overlay = os.path.join(state_dir, "instances", vmi["metadata"]["uid"], "root.qcow2")
     # the disk's device (its qdev path); qemu-io says nothing here unless it fails
     device = "/machine/peripheral/ua-root/virtio-backend"
-    out = virsh("qemu-monitor-command", f"{NS}_eph-claim", "--hmp", f'qemu-io -d {device} "write -P 0x5a 0 4k"')
-    assert out == "", out
+    for command in ("write -P 0x5a 0 4k", "flush"):     # flushed: the overlay's qcow2 tables on disk
+        out = virsh("qemu-monitor-command", f"{NS}_eph-claim", "--hmp", f'qemu-io -d {device} "{command}"')
+        assert out == "", out
     # the overlay has the write, the claim its own bytes
     read = subprocess.run(["qemu-io", "-U", "-r", "-f", "qcow2", "-c", "read -P 0x5a 0 4k", "-c",
                            "read -P 0x11 4k 60k", overlay], capture_output=True, text=True)

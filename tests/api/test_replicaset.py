@@ -243,7 +243,7 @@ def test_failed_creation_is_tried_again(bus, state_dir, tmp_path):
                                for x in status(c).get("conditions", [])), what="ReplicaFailure")
         assert len(names(c)) == 2
         c.delete("cm", "default", "filler")
-        wait_until(lambda: len(names(c)) == 3, timeout=15, what="the third instance, once there is room")
+        wait_until(lambda: len(names(c)) == 3, timeout=30, what="the third instance, once there is room")
         wait_until(lambda: "conditions" not in status(c), what="the condition to go")
     finally:
         d.stop()

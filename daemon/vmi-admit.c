@@ -101,8 +101,9 @@ static int check_disks(JsonArray *disks, JsonArray *volumes, const char *path, G
         return 0;
 }
 
-/* configMap and secret volumes name their object; a sysprep volume names
- * one ConfigMap or Secret (config disks, seed.c). */
+/* configMap and secret volumes name their object, with a volume label an
+ * ISO can carry; a sysprep volume names one ConfigMap or Secret (config
+ * disks, seed.c); an ephemeral volume names its claim. */
 static int check_config_volume(JsonObject *v, const char *path, guint i, GError **error) {
         JsonObject *sysprep = json_get_object(v, "sysprep");
         if (json_get_object(v, "configMap") && isempty(json_get_string(json_get_object(v, "configMap"), "name")))

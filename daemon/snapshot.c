@@ -135,7 +135,8 @@ int snapshot_spec_immutable(JsonObject *doc, JsonObject *old, GError **error) {
 }
 
 /* The claim behind a VM volume (a claim or a DataVolume's), NULL for
- * volumes a snapshot leaves out (containerDisks, cloud-init, empty disks). */
+ * volumes a snapshot leaves out (containerDisks, ephemeral overlays, cloud-init,
+ * config disks, empty disks). */
 static const char *volume_claim(JsonObject *volume, bool *is_dv) {
         const char *claim = json_get_string(json_get_object(volume, "persistentVolumeClaim"), "claimName");
         *is_dv = false;

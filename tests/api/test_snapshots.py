@@ -394,3 +394,18 @@ def test_snapshot_state_on_the_bus(client, signals):
     wait_until(lambda: client.props(f"{ROOT}/namespace/default/vmsnapshot/orphan", iface)["Phase"] == "Failed",
                timeout=30, what="the snapshot of no VM to fail")
     assert client.props(f"{ROOT}/namespace/default/vmsnapshot/orphan", iface)["Error"]
+
+
+def test_ephemeral_and_config_volumes_are_left_out(client):
+    """An ephemeral volume (an overlay: its claim is not the VM's) and a
+    config disk are made again at each start: a snapshot leaves them out."""
+    client.apply("apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: golden}\n"
+                 "spec: {accessModes: [ReadOnlyMany], resources: {requests: {storage: 8Mi}}}\n---\n"
+                 "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {k: v}\n---\n"
+                 "apiVersion: kubevirt.io/v1\nkind: VirtualMachine\nmetadata: {name: cattle}\n"
+                 "spec:\n  runStrategy: Halted\n  template:\n    spec:\n      domain: {memory: {guest: 64Mi}}\n"
+                 "      volumes: [{name: root, ephemeral: {persistentVolumeClaim: {claimName: golden}}},\n"
+                 "                {name: cfg, configMap: {name: app}}]\n")
+    client.apply(snapshot("cattle-snap", vm="cattle"))
+    st = ready(client, "cattle-snap")
+    assert st["snapshotVolumes"] == {"includedVolumes": [], "excludedVolumes": ["root", "cfg"]}, st
